@@ -1,0 +1,36 @@
+/* ea_group.h - arithmetic in Z_N^* / {+1, -1}. Callers own every mpz_t. */
+#ifndef EA_GROUP_H
+#define EA_GROUP_H
+
+#include <gmp.h>
+#include "ea_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ea_check_modulus(n): EA_OK iff n is odd and n >= 3. */
+int ea_check_modulus(const mpz_t n);
+
+/* ea_check_element(y, n): EA_OK iff 1 < y < n-1 and gcd(y, n) = 1. */
+int ea_check_element(const mpz_t y, const mpz_t n);
+
+/* ea_powm(r, base, exp, n): r = base^exp mod n; exp > 0, n odd >= 3, 0 <= base < n. */
+int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n);
+
+/* ea_canonical(r, y, n): r = min(y, n - y), the representative of {y, -y}. */
+int ea_canonical(mpz_t r, const mpz_t y, const mpz_t n);
+
+/* ea_equal_pm(a, b, n): 1 if a = +-b (mod n), else 0. Inputs reduced mod n. */
+int ea_equal_pm(const mpz_t a, const mpz_t b, const mpz_t n);
+
+/* ea_verify_membership(w, x, v, n, *ok): *ok = (w^x = +-v mod n). */
+int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_t n, int *ok);
+
+/* ea_smallest_factor(n, bound): smallest prime p < bound dividing n, or 0 if none. */
+unsigned long ea_smallest_factor(const mpz_t n, unsigned long bound);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,10 @@
+/* edgeacc.h - public C API of the edgeacc engine (C99 on GMP; no Python). */
+#ifndef EDGEACC_H
+#define EDGEACC_H
+
+#include "ea_status.h"
+#include "ea_group.h"
+#include "ea_prime.h"
+#include "ea_acc.h"
+
+#endif

@@ -1,0 +1,123 @@
+"""The RSA accumulator over prime representatives (DESIGN.md section 2)."""
+from __future__ import annotations
+
+import bisect
+from typing import Iterable, Sequence
+
+from edgeacc import _core
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument
+from edgeacc.params import Params
+
+
+def _element(x, what: str = "element") -> int:
+    if isinstance(x, bool) or not hasattr(x, "__index__") or isinstance(x, float):
+        raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
+    x = int(x.__index__())
+    if x < 3 or x % 2 == 0:
+        raise InvalidArgument(f"{what} must be an odd prime representative >= 3, got {x}")
+    return x
+
+
+def verify_membership(params: Params, w, x, v) -> bool:
+    """True iff w^x = +-v (mod N): w witnesses x in the accumulator value v.
+
+    The group is Z_N^*/{+-1}, so w and N - w are the same witness. x must be the prime
+    representative of the data (see check_representative): with a composite x = a*b, a
+    "witness" for the divisor a could be forged. Malformed w, v (outside 1 < y < N-1, or
+    not coprime to N) or x <= 0 raise InvalidElement / InvalidExponent.
+    """
+    return _core.verify_membership(w, x, v, params.n)
+
+
+def update_witness(params: Params, w, new_elements: Iterable) -> int:
+    """The witness after `new_elements` were appended: w^(prod new_elements)."""
+    xs = [_element(x) for x in new_elements]
+    return _core.powm_product(w, xs, params.n)
+
+
+class Accumulator:
+    """v_0 = g; v_i = v_{i-1}^{x_i} mod N.
+
+    Values are kept at every add/add_many boundary (checkpoints), so a witness for element i
+    costs one exponentiation by the product of the elements after the nearest checkpoint.
+
+    >>> P = Params.rsa2048()
+    >>> acc = Accumulator(P, P.generator(b"demo"))
+    >>> from edgeacc.primes import hash_to_prime
+    >>> xs = [hash_to_prime(d)[0] for d in (b"a", b"b", b"c")]
+    >>> _ = acc.add_many(xs)
+    >>> acc.verify(xs[1], acc.witness(1)), acc.verify(xs[1], acc.witness(0))
+    (True, False)
+    """
+
+    def __init__(self, params: Params, g):
+        if not isinstance(params, Params):
+            raise EdgeaccTypeError("params must be an edgeacc.Params")
+        _core.check_element(g, params.n)
+        self.params = params
+        self.g = int(g)
+        self._elements: list[int] = []
+        self._checkpoint_heights: list[int] = [0]
+        self._checkpoint_values: list[int] = [self.g]
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    @property
+    def value(self) -> int:
+        """The current accumulator value v_n."""
+        return self._checkpoint_values[-1]
+
+    @property
+    def elements(self) -> tuple[int, ...]:
+        return tuple(self._elements)
+
+    def add(self, x) -> int:
+        """Append one prime representative; returns the new value."""
+        return self.add_many([x])
+
+    def add_many(self, xs: Sequence) -> int:
+        """Append several representatives with one exponentiation by their product."""
+        new = [_element(x) for x in xs]
+        if not new:
+            return self.value
+        v = _core.powm_product(self.value, new, self.params.n)
+        self._elements.extend(new)
+        self._checkpoint_heights.append(len(self._elements))
+        self._checkpoint_values.append(v)
+        return v
+
+    def _checkpoint_at_or_below(self, height: int) -> int:
+        return bisect.bisect_right(self._checkpoint_heights, height) - 1
+
+    def value_at(self, height: int) -> int:
+        """v_height: the value after the first `height` elements."""
+        height = self._index(height, len(self) + 1, "height")
+        c = self._checkpoint_at_or_below(height)
+        start = self._checkpoint_heights[c]
+        return _core.powm_product(self._checkpoint_values[c], self._elements[start:height], self.params.n)
+
+    def witness(self, i: int) -> int:
+        """Membership witness of element i (0-based): g^(prod of every other element)."""
+        i = self._index(i, len(self), "index")
+        c = self._checkpoint_at_or_below(i)
+        start = self._checkpoint_heights[c]
+        rest = self._elements[start:i] + self._elements[i + 1:]
+        return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
+
+    def updated_witness(self, w, since: int) -> int:
+        """Bring a witness computed when the accumulator held `since` elements up to date."""
+        since = self._index(since, len(self) + 1, "since")
+        return _core.powm_product(w, self._elements[since:], self.params.n)
+
+    def verify(self, x, w) -> bool:
+        """True iff w^x = +-value (mod N)."""
+        return verify_membership(self.params, w, x, self.value)
+
+    @staticmethod
+    def _index(i, bound: int, what: str) -> int:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise EdgeaccTypeError(f"{what} must be an int")
+        if not 0 <= i < bound:
+            raise InvalidArgument(f"{what} {i} out of range 0..{bound - 1}")
+        return i

@@ -1,0 +1,116 @@
+"""Build of the edgeacc._core extension (setuptools + Cython; metadata in pyproject.toml).
+
+GMP is found by, in order: EDGEACC_GMP_DIR (a prefix with include/gmp.h and lib/libgmp.a or
+libgmp.so; a static libgmp.a there is linked in, e.g. the CPU-tuned build from
+scripts/build-gmp.sh), pkg-config, then the system paths. OpenSSL's libcrypto (SHA-256 in the
+C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SYSTEM_PREFIXES = ["/usr/local", "/usr", "/opt/homebrew", "/opt/local"]
+
+
+def _pkg_config(name):
+    if not shutil.which("pkg-config"):
+        return None
+    try:
+        cflags = subprocess.check_output(["pkg-config", "--cflags-only-I", name], text=True)
+        libs = subprocess.check_output(["pkg-config", "--libs-only-L", name], text=True)
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    return ([f[2:] for f in cflags.split()], [f[2:] for f in libs.split()])
+
+
+def _system_include_dirs():
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = []
+    for prefix in SYSTEM_PREFIXES:
+        dirs.append(os.path.join(prefix, "include"))
+        if multiarch:
+            dirs.append(os.path.join(prefix, "include", multiarch))
+    return dirs
+
+
+def _find_header(header, extra_dirs=()):
+    for d in list(extra_dirs) + _system_include_dirs():
+        if os.path.isfile(os.path.join(d, header)):
+            return d
+    return None
+
+
+def _fail(what, package):
+    sys.exit(
+        f"\nedgeacc: cannot find {what}.\n"
+        f"  Install it (Debian/Ubuntu: `sudo apt-get install {package}`)"
+        + (", or set EDGEACC_GMP_DIR to a GMP install prefix" if "GMP" in what else "")
+        + ", then run the build again.\n"
+    )
+
+
+def find_gmp():
+    """-> (include_dirs, library_dirs, libraries, extra_objects, description)."""
+    override = os.environ.get("EDGEACC_GMP_DIR")
+    if override:
+        inc, lib = os.path.join(override, "include"), os.path.join(override, "lib")
+        if not os.path.isfile(os.path.join(inc, "gmp.h")):
+            sys.exit(f"\nedgeacc: EDGEACC_GMP_DIR={override} has no include/gmp.h\n")
+        static = os.path.join(lib, "libgmp.a")
+        if os.path.isfile(static):
+            return [inc], [], [], [static], f"static {static}"
+        return [inc], [lib], ["gmp"], [], f"shared {lib}"
+    found = _pkg_config("gmp")
+    if found and _find_header("gmp.h", found[0]):
+        return found[0], found[1], ["gmp"], [], "pkg-config"
+    inc = _find_header("gmp.h")
+    if inc is None:
+        _fail("GMP (gmp.h)", "libgmp-dev")
+    return [inc], [], ["gmp"], [], f"system {inc}"
+
+
+def find_libcrypto():
+    found = _pkg_config("libcrypto")
+    if found and _find_header("openssl/sha.h", found[0]):
+        return found[0], found[1]
+    inc = _find_header("openssl/sha.h")
+    if inc is None:
+        _fail("OpenSSL libcrypto (openssl/sha.h)", "libssl-dev")
+    return [inc], []
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    gmp_inc, gmp_lib, gmp_libs, gmp_objects, how = find_gmp()
+    ssl_inc, ssl_lib = find_libcrypto()
+    print(f"edgeacc: using GMP ({how})")
+    macros, directives = [], {"language_level": "3", "embedsignature": True}
+    if os.environ.get("EDGEACC_COVERAGE") == "1":
+        macros.append(("CYTHON_TRACE_NOGIL", "1"))
+        directives["linetrace"] = True
+    csources = sorted(
+        p for p in glob.glob("csrc/*.c") if not os.path.basename(p).startswith("test_")
+    )
+    ext = Extension(
+        "edgeacc._core",
+        sources=["bindings/_core.pyx"] + csources,
+        include_dirs=["csrc", "bindings"] + gmp_inc + ssl_inc,
+        library_dirs=gmp_lib + ssl_lib,
+        libraries=gmp_libs + ["crypto"],
+        extra_objects=gmp_objects,
+        extra_compile_args=["-O2", "-std=c99"],
+        define_macros=macros,
+    )
+    return cythonize([ext], include_path=["bindings"], compiler_directives=directives)
+
+
+if __name__ == "__main__":
+    os.chdir(HERE)
+    setup(ext_modules=extensions())
