@@ -153,6 +153,35 @@ def powm(base, exp, n):
     return _from_mpz(zr.z)
 
 
+def powm_sec(base, exp, n):
+    """ea_powm_sec: base^exp mod n with GMP's side-channel silent mpz_powm_sec (secret exp)."""
+    cdef _Mpz zb = _Mpz(), ze = _Mpz(), zn = _Mpz(), zr = _Mpz()
+    cdef int rc
+    _to_mpz(zb.z, base, "base")
+    _to_mpz(ze.z, exp, "exponent")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if mpz_sgn(ze.z) <= 0:
+        raise errors.InvalidExponent("exponent must be a positive integer")
+    with nogil:
+        rc = c.ea_powm_sec(zr.z, zb.z, ze.z, zn.z)
+    if rc == c.EA_ERR_ELEMENT:
+        raise errors.InvalidElement("base must satisfy 0 <= base < modulus")
+    _check(rc)
+    return _from_mpz(zr.z)
+
+
+def jacobi(a, n):
+    """ea_jacobi: the Jacobi symbol (a/n) for odd n >= 3."""
+    cdef _Mpz za = _Mpz(), zn = _Mpz()
+    cdef int j = 0
+    _to_mpz(za.z, a, "a")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _check(c.ea_jacobi(&j, za.z, zn.z))
+    return j
+
+
 def canonical(y, n):
     """ea_canonical: min(y, n - y), the representative of y's class in Z_n^*/{+-1}."""
     cdef _Mpz zy = _Mpz(), zn = _Mpz(), zr = _Mpz()

@@ -18,6 +18,8 @@ cdef extern from "edgeacc.h" nogil:
     int ea_check_modulus(mpz_srcptr n)
     int ea_check_element(mpz_srcptr y, mpz_srcptr n)
     int ea_powm(mpz_ptr r, mpz_srcptr base, mpz_srcptr exp, mpz_srcptr n)
+    int ea_powm_sec(mpz_ptr r, mpz_srcptr base, mpz_srcptr exp, mpz_srcptr n)
+    int ea_jacobi(int *j, mpz_srcptr a, mpz_srcptr n)
     int ea_canonical(mpz_ptr r, mpz_srcptr y, mpz_srcptr n)
     int ea_equal_pm(mpz_srcptr a, mpz_srcptr b, mpz_srcptr n)
     int ea_verify_membership(mpz_srcptr w, mpz_srcptr x, mpz_srcptr v, mpz_srcptr n, int *ok)

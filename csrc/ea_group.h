@@ -18,6 +18,13 @@ int ea_check_element(const mpz_t y, const mpz_t n);
 /* ea_powm(r, base, exp, n): r = base^exp mod n; exp > 0, n odd >= 3, 0 <= base < n. */
 int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n);
 
+/* ea_powm_sec(r, base, exp, n): as ea_powm, but with GMP's side-channel silent mpz_powm_sec;
+ * for exponents that are secrets (shares in distributed modulus generation). */
+int ea_powm_sec(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n);
+
+/* ea_jacobi(&j, a, n): j = Jacobi symbol (a/n) for odd n >= 3. */
+int ea_jacobi(int *j, const mpz_t a, const mpz_t n);
+
 /* ea_canonical(r, y, n): r = min(y, n - y), the representative of {y, -y}. */
 int ea_canonical(mpz_t r, const mpz_t y, const mpz_t n);
 

@@ -151,3 +151,15 @@ def test_core_releases_gil_and_is_thread_safe(P):
         results = list(pool.map(acc.witness, range(8)))
     assert results == [acc.witness(i) for i in range(8)]
     assert all(acc.verify(x, w) for x, w in zip(xs, results))
+
+
+def test_powm_sec_and_jacobi_match_python(P):
+    rng = random.Random(9)
+    for _ in range(5):
+        b, e = rng.randrange(P.n), rng.getrandbits(1024) | 1
+        assert _core.powm_sec(b, e, P.n) == pow(b, e, P.n)
+    assert [_core.jacobi(a, 15) for a in range(1, 8)] == [1, 1, 0, 1, 0, 0, -1]
+    with pytest.raises(edgeacc.errors.InvalidExponent):
+        _core.powm_sec(3, -1, P.n)
+    with pytest.raises(edgeacc.errors.InvalidModulus):
+        _core.jacobi(3, 10)
