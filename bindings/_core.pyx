@@ -216,9 +216,7 @@ def verify_membership(w, x, v, n):
     _require_modulus(zn.z)
     if mpz_sgn(zx.z) <= 0:
         raise errors.InvalidExponent("element (exponent) must be a positive integer")
-    _check(c.ea_check_element(zw.z, zn.z))
-    _check(c.ea_check_element(zv.z, zn.z))
-    with nogil:
+    with nogil:  # ea_verify_membership validates w and v itself (one gcd for both)
         rc = c.ea_verify_membership(zw.z, zx.z, zv.z, zn.z, &ok)
     _check(rc)
     return bool(ok)

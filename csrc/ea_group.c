@@ -94,20 +94,44 @@ int ea_equal_pm(const mpz_t a, const mpz_t b, const mpz_t n)
     return eq;
 }
 
+/* 1 < y < n-1, without the gcd. */
+static int in_open_range(const mpz_t y, const mpz_t n)
+{
+    int ok;
+    mpz_t t;
+    if (mpz_cmp_ui(y, 1) <= 0)
+        return 0;
+    mpz_init(t);
+    mpz_sub_ui(t, n, 1);
+    ok = mpz_cmp(y, t) < 0;
+    mpz_clear(t);
+    return ok;
+}
+
 int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_t n, int *ok)
 {
-    int rc;
-    mpz_t r;
+    int rc = ea_check_modulus(n);
+    mpz_t r, wv;
     *ok = 0;
-    if ((rc = ea_check_element(w, n)) != EA_OK || (rc = ea_check_element(v, n)) != EA_OK)
+    if (rc != EA_OK)
         return rc;
+    if (!in_open_range(w, n) || !in_open_range(v, n))
+        return EA_ERR_ELEMENT;
     if (mpz_sgn(x) <= 0)
         return EA_ERR_EXPONENT;
-    mpz_init(r);
-    mpz_powm(r, w, x, n);
-    *ok = ea_equal_pm(r, v, n);
-    mpz_clear(r);
-    return EA_OK;
+    mpz_inits(r, wv, NULL);
+    /* One gcd checks both: gcd(w v mod n, n) = 1 iff w and v are units. */
+    mpz_mul(wv, w, v);
+    mpz_mod(wv, wv, n);
+    mpz_gcd(r, wv, n);
+    if (mpz_cmp_ui(r, 1) != 0) {
+        rc = EA_ERR_ELEMENT;
+    } else {
+        mpz_powm(r, w, x, n);
+        *ok = ea_equal_pm(r, v, n);
+    }
+    mpz_clears(r, wv, NULL);
+    return rc;
 }
 
 unsigned long ea_smallest_factor(const mpz_t n, unsigned long bound)
