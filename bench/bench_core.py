@@ -7,7 +7,7 @@ import gmpy2
 import edgeacc
 from edgeacc import _core
 
-from common import P, digests, rng
+from .common import P, digests, rng
 
 
 class Powm:

@@ -10,7 +10,7 @@ import pytest
 
 import edgeacc
 
-from common import P, digests, rng
+from .common import P, digests, rng
 
 R = rng()
 BASE = R.randrange(2, P.n - 1)
