@@ -135,8 +135,7 @@ def check_element(y, n):
     _check(c.ea_check_element(zy.z, zn.z))
 
 
-def powm(base, exp, n):
-    """ea_powm: base^exp mod n for 0 <= base < n, exp > 0, odd n >= 3."""
+cdef object _powm(object base, object exp, object n, bint secret):
     cdef _Mpz zb = _Mpz(), ze = _Mpz(), zn = _Mpz(), zr = _Mpz()
     cdef int rc
     _to_mpz(zb.z, base, "base")
@@ -146,29 +145,24 @@ def powm(base, exp, n):
     if mpz_sgn(ze.z) <= 0:
         raise errors.InvalidExponent("exponent must be a positive integer")
     with nogil:
-        rc = c.ea_powm(zr.z, zb.z, ze.z, zn.z)
+        if secret:
+            rc = c.ea_powm_sec(zr.z, zb.z, ze.z, zn.z)
+        else:
+            rc = c.ea_powm(zr.z, zb.z, ze.z, zn.z)
     if rc == c.EA_ERR_ELEMENT:
         raise errors.InvalidElement("base must satisfy 0 <= base < modulus")
     _check(rc)
     return _from_mpz(zr.z)
+
+
+def powm(base, exp, n):
+    """ea_powm: base^exp mod n for 0 <= base < n, exp > 0, odd n >= 3."""
+    return _powm(base, exp, n, False)
 
 
 def powm_sec(base, exp, n):
     """ea_powm_sec: base^exp mod n with GMP's side-channel silent mpz_powm_sec (secret exp)."""
-    cdef _Mpz zb = _Mpz(), ze = _Mpz(), zn = _Mpz(), zr = _Mpz()
-    cdef int rc
-    _to_mpz(zb.z, base, "base")
-    _to_mpz(ze.z, exp, "exponent")
-    _to_mpz(zn.z, n, "modulus")
-    _require_modulus(zn.z)
-    if mpz_sgn(ze.z) <= 0:
-        raise errors.InvalidExponent("exponent must be a positive integer")
-    with nogil:
-        rc = c.ea_powm_sec(zr.z, zb.z, ze.z, zn.z)
-    if rc == c.EA_ERR_ELEMENT:
-        raise errors.InvalidElement("base must satisfy 0 <= base < modulus")
-    _check(rc)
-    return _from_mpz(zr.z)
+    return _powm(base, exp, n, True)
 
 
 def jacobi(a, n):

@@ -28,7 +28,7 @@ int ea_check_element(const mpz_t y, const mpz_t n)
     return rc;
 }
 
-int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n)
+static int check_powm_args(const mpz_t base, const mpz_t exp, const mpz_t n)
 {
     int rc = ea_check_modulus(n);
     if (rc != EA_OK)
@@ -37,21 +37,23 @@ int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n)
         return EA_ERR_EXPONENT;
     if (mpz_sgn(base) < 0 || mpz_cmp(base, n) >= 0)
         return EA_ERR_ELEMENT;
-    mpz_powm(r, base, exp, n);
     return EA_OK;
+}
+
+int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n)
+{
+    int rc = check_powm_args(base, exp, n);
+    if (rc == EA_OK)
+        mpz_powm(r, base, exp, n);
+    return rc;
 }
 
 int ea_powm_sec(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n)
 {
-    int rc = ea_check_modulus(n);
-    if (rc != EA_OK)
-        return rc;
-    if (mpz_sgn(exp) <= 0)
-        return EA_ERR_EXPONENT;
-    if (mpz_sgn(base) < 0 || mpz_cmp(base, n) >= 0)
-        return EA_ERR_ELEMENT;
-    mpz_powm_sec(r, base, exp, n);
-    return EA_OK;
+    int rc = check_powm_args(base, exp, n);
+    if (rc == EA_OK)
+        mpz_powm_sec(r, base, exp, n);
+    return rc;
 }
 
 int ea_jacobi(int *j, const mpz_t a, const mpz_t n)
