@@ -1,2 +1,37 @@
-"""The two-layer edge ledger on the edgeacc engine (DESIGN.md section 4). Uses only the
-public edgeacc API."""
+"""The two-layer edge ledger on the edgeacc engine (DESIGN.md section 4; paper sections III-IV).
+
+Uses only the public edgeacc API. The embedded deployment is one process holding a main chain
+and N edge sub-chains ("edge-0", "edge-1", ...) with P peers each, stored in a data directory:
+
+    import ledger
+    with ledger.Network.init("data", subchains=2, peers_per_chain=2) as net:  # or Network.open("data")
+        device = net.identity("sensor-7", role="device")       # CA-issued Ed25519 certificate
+        ref = net.put_object(b"...reading or checkpoint bytes...")   # content-addressed, file://
+        pending = net.submit("edge-0", b"metadata", obj=ref, signer=device)   # Type-I record
+        receipt = pending.result()          # Receipt(tx_id, chain_id, height, position, block_digest)
+        net.interlock()                     # Type-II to main, Type-III to every sub-chain (also automatic
+                                            # every K blocks or T seconds)
+        verdict = net.verifier("edge-1").verify(receipt.tx_id)     # Protocol 1 from chain edge-1
+        assert verdict.ok, verdict.reason   # on rejection: verdict.code and verdict.reason say why
+        tx = net.transaction(receipt.tx_id) # the Transaction: .payload, .object_digest, .object_url
+        data = net.get_object(tx.object_digest)   # ObjectIntegrityError if the object was altered
+
+Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
+block or transaction leaves every chain unchanged.
+"""
+from ledger import errors
+from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.chain import ChainConfig, Deployment, Peer, Receipt
+from ledger.errors import LedgerError
+from ledger.identity import CertificateAuthority, Identity, TrustStore
+from ledger.network import InterlockReport, Network, PendingTx, Verifier
+from ledger.objects import ObjectRef, ObjectStore
+from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_inclusion
+from ledger.tx import Transaction, TxKind
+
+__all__ = [
+    "Block", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
+    "InclusionProof", "InterlockReport", "LedgerError", "Network", "ObjectRef", "ObjectStore",
+    "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
+    "Verdict", "Verifier", "check_cross_chain", "errors", "verify_inclusion",
+]

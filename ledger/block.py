@@ -1,0 +1,170 @@
+"""Blocks: a header bound into the chain's accumulator, endorsements, transactions.
+
+Layout (version 1), all integers big-endian:
+
+    content = "EABH" | u8 version=1 | u16 len | chain id | u64 height | 32 previous digest
+              | u64 timestamp (ms) | 32 Merkle root | u32 transaction count
+    header  = content | 32 accumulator element x | u32 its hash-to-prime nonce
+              | u16 len | accumulator value after this block (edgeacc.encode_element)
+    signed  = "EASH" | u8 version=1 | u32 len | header | u16 n | n x (32 fingerprint | 64 signature)
+    block   = "EABK" | u8 version=1 | u32 len | signed | u32 n | n x (u32 len | transaction)
+
+The block digest is SHA-256(header); endorsements sign "edgeacc/endorse/v1" || digest and are
+sorted by fingerprint. The accumulator element is hash_to_prime("edgeacc/block/v1" || content):
+it binds the chain id, height and Merkle root, so a block cannot be replayed at another
+height or on another chain.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
+from ledger.errors import EncodingError
+from ledger.merkle import leaf_hash, merkle_root
+from ledger.tx import Transaction
+
+HEADER_MAGIC, SIGNED_MAGIC, BLOCK_MAGIC = b"EABH", b"EASH", b"EABK"
+BLOCK_VERSION = 1
+ELEMENT_DOMAIN = b"edgeacc/block/v1"
+ENDORSE_DOMAIN = b"edgeacc/endorse/v1"
+GENESIS_PREVIOUS = bytes(DIGEST_BYTES)
+MAX_BLOCK_BYTES = 1 << 30
+MAX_ELEMENT_BYTES = 1024
+REPRESENTATIVE_BYTES = 32
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    chain_id: str
+    height: int
+    previous: bytes
+    timestamp_ms: int
+    merkle_root: bytes
+    tx_count: int
+    acc_element: int
+    acc_nonce: int
+    acc_value: bytes
+
+    def content_bytes(self) -> bytes:
+        check_chain_id(self.chain_id)
+        return (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
+                .raw(self.previous, DIGEST_BYTES).u64(self.timestamp_ms)
+                .raw(self.merkle_root, DIGEST_BYTES).u32(self.tx_count).getvalue())
+
+    def element_data(self) -> bytes:
+        """The bytes whose hash-to-prime is this block's accumulator element."""
+        return ELEMENT_DOMAIN + self.content_bytes()
+
+    @cached_property
+    def encoded(self) -> bytes:
+        if not 0 <= self.acc_element < 1 << (8 * REPRESENTATIVE_BYTES):
+            raise EncodingError("accumulator element must fit in 32 bytes")
+        if len(self.acc_value) > MAX_ELEMENT_BYTES:
+            raise EncodingError("accumulator value is too long")
+        return (Writer().raw(self.content_bytes())
+                .raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
+                .u32(self.acc_nonce).bytes16(self.acc_value).getvalue())
+
+    @cached_property
+    def digest(self) -> bytes:
+        return hashlib.sha256(self.encoded).digest()
+
+    def endorsement_message(self) -> bytes:
+        return ENDORSE_DOMAIN + self.digest
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "BlockHeader":
+        r = Reader(data, "block header")
+        r.magic(HEADER_MAGIC, BLOCK_VERSION)
+        chain_id = check_chain_id(r.text16())
+        height, previous, ts = r.u64(), r.raw(DIGEST_BYTES), r.u64()
+        root, count = r.raw(DIGEST_BYTES), r.u32()
+        element = int.from_bytes(r.raw(REPRESENTATIVE_BYTES), "big")
+        nonce, value = r.u32(), r.bytes16()
+        r.end()
+        if len(value) > MAX_ELEMENT_BYTES:
+            raise EncodingError("accumulator value is too long")
+        return cls(chain_id, height, previous, ts, root, count, element, nonce, value)
+
+
+@dataclass(frozen=True)
+class SignedHeader:
+    """A header with its endorsements (fingerprint, signature), sorted by fingerprint."""
+
+    header: BlockHeader
+    endorsements: tuple[tuple[bytes, bytes], ...]
+
+    def to_bytes(self) -> bytes:
+        w = Writer().raw(SIGNED_MAGIC).u8(BLOCK_VERSION).bytes32(self.header.encoded)
+        w.u16(len(self.endorsements))
+        for fp, sig in self.endorsements:
+            w.raw(fp, DIGEST_BYTES).raw(sig, SIGNATURE_BYTES)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SignedHeader":
+        r = Reader(data, "signed header")
+        r.magic(SIGNED_MAGIC, BLOCK_VERSION)
+        header = BlockHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
+        endorsements = tuple((r.raw(DIGEST_BYTES), r.raw(SIGNATURE_BYTES)) for _ in range(r.u16()))
+        r.end()
+        fps = [fp for fp, _ in endorsements]
+        if fps != sorted(set(fps)):
+            raise EncodingError("endorsements must be sorted by fingerprint without repeats")
+        return cls(header, endorsements)
+
+
+@dataclass(frozen=True)
+class Block:
+    signed: SignedHeader
+    transactions: tuple[Transaction, ...]
+
+    @property
+    def header(self) -> BlockHeader:
+        return self.signed.header
+
+    @property
+    def height(self) -> int:
+        return self.signed.header.height
+
+    @property
+    def digest(self) -> bytes:
+        return self.signed.header.digest
+
+    @cached_property
+    def tx_bytes(self) -> tuple[bytes, ...]:
+        return tuple(tx.to_bytes() for tx in self.transactions)
+
+    @cached_property
+    def leaves(self) -> tuple[bytes, ...]:
+        return tuple(leaf_hash(b) for b in self.tx_bytes)
+
+    def computed_merkle_root(self) -> bytes:
+        return merkle_root(self.leaves)
+
+    def with_endorsements(self, endorsements) -> "Block":
+        ordered = tuple(sorted({bytes(fp): bytes(sig) for fp, sig in endorsements}.items()))
+        return Block(SignedHeader(self.header, ordered), self.transactions)
+
+    def to_bytes(self) -> bytes:
+        w = Writer().raw(BLOCK_MAGIC).u8(BLOCK_VERSION).bytes32(self.signed.to_bytes())
+        w.u32(len(self.transactions))
+        for b in self.tx_bytes:
+            w.bytes32(b)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Block":
+        r = Reader(data, "block")
+        r.magic(BLOCK_MAGIC, BLOCK_VERSION)
+        signed = SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
+        n = r.u32()
+        if n != signed.header.tx_count:
+            raise EncodingError("block transaction count differs from its header")
+        raw = [r.bytes32(MAX_BLOCK_BYTES) for _ in range(n)]
+        r.end()
+        block = cls(signed, tuple(Transaction.from_bytes(b) for b in raw))
+        block.__dict__["tx_bytes"] = tuple(raw)  # cached_property: keep the wire bytes
+        return block

@@ -1,0 +1,382 @@
+"""Chains and the peers that keep them: validation, endorsement, commit, proofs.
+
+Every block a peer accepts, whether freshly endorsed or read back from disk on open, passes
+the same checks: encoding, chain id, height, previous-digest link, timestamp order, Merkle
+root, every transaction (certificate, signature, no replay, Type-II/III rules), the
+accumulator element and value, and the chain's endorsement policy.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+import edgeacc
+from edgeacc.errors import EdgeaccError
+from tqdm import tqdm
+
+from ledger.block import GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader
+from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
+                           EndorsementError, LedgerError, MerkleMismatch, NotFound,
+                           ReplayedTransaction, StaleStatus, StorageError, ValidationError,
+                           WrongChain, WrongHeight)
+from ledger.identity import Identity, TrustStore
+from ledger.merkle import leaf_hash, merkle_path, merkle_root
+from ledger.protocol1 import InclusionProof
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+MAIN, SUB = "main", "sub"
+MAX_CLOCK_SKEW_MS = 60_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """A chain of the deployment: its id, whether it is the main chain or a sub-chain, and its
+    endorsement policy (`threshold` distinct peers of the chain, "k-of-any")."""
+
+    chain_id: str
+    kind: str
+    endorsement_threshold: int = 2
+
+    def __post_init__(self) -> None:
+        if self.kind not in (MAIN, SUB):
+            raise ConfigurationError(f"chain kind must be {MAIN!r} or {SUB!r}")
+        if self.endorsement_threshold < 1:
+            raise ConfigurationError("the endorsement threshold must be at least 1")
+
+
+class Deployment:
+    """What every peer shares: the public Params, the trust store, the chains and policies."""
+
+    def __init__(self, params: edgeacc.Params, trust: TrustStore, chains: Iterable[ChainConfig]) -> None:
+        self.params = params
+        self.trust = trust
+        self.chains = {c.chain_id: c for c in chains}
+        mains = [c.chain_id for c in self.chains.values() if c.kind == MAIN]
+        if len(mains) != 1:
+            raise ConfigurationError("a deployment has exactly one main chain")
+        self.main_chain_id = mains[0]
+        self._generators = {cid: params.generator(cid.encode()) for cid in self.chains}
+
+    def config(self, chain_id: str) -> ChainConfig:
+        try:
+            return self.chains[chain_id]
+        except KeyError:
+            raise NotFound(f"no chain {chain_id!r}") from None
+
+    def generator(self, chain_id: str) -> int:
+        return self._generators[chain_id]
+
+    def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
+        """Every endorsement is a valid signature by an unrevoked peer of the header's chain,
+        and there are at least the policy's threshold of them."""
+        header = signed.header
+        config = self.config(header.chain_id)
+        message = header.endorsement_message()
+        for fp, sig in signed.endorsements:
+            self.trust.resolve(fp, roles=("peer",), chain_id=header.chain_id, at_ms=at_ms).verify(sig, message)
+        if len(signed.endorsements) < config.endorsement_threshold:
+            raise EndorsementError(f"block {header.height} of {header.chain_id} has "
+                                   f"{len(signed.endorsements)} endorsements; the policy needs "
+                                   f"{config.endorsement_threshold}")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where a committed transaction is: chain, block height, position in the block."""
+
+    tx_id: bytes
+    chain_id: str
+    height: int
+    position: int
+    block_digest: bytes
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """A Type-II (on the main chain) or Type-III (on a sub-chain) that was committed."""
+
+    source_chain: str
+    source_height: int
+    height: int       # height of the block that holds the status transaction
+    tx_id: bytes
+
+
+class Peer:
+    """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
+
+    def __init__(self, deployment: Deployment, identity: Identity, store: PeerStore) -> None:
+        if identity.role != "peer" or identity.chain_id not in deployment.chains:
+            raise ConfigurationError(f"{identity.name} is not a peer of a known chain")
+        self.deployment = deployment
+        self.identity = identity
+        self.chain_id = identity.chain_id
+        self.config = deployment.config(self.chain_id)
+        self.store = store
+        self._params = deployment.params
+        self._lock = threading.RLock()
+        self._signed: list[SignedHeader] = []
+        self._acc = edgeacc.Accumulator(self._params, deployment.generator(self.chain_id))
+        self._tx_index: dict[bytes, tuple[int, int]] = {}
+        self._statuses: dict[str, list[StatusRecord]] = {}
+        self._last_record_height = -1
+        self._validated: set[bytes] = set()
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    # --- reading -----------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks (the next block's height)."""
+        return len(self._signed)
+
+    def latest(self) -> SignedHeader | None:
+        with self._lock:
+            return self._signed[-1] if self._signed else None
+
+    def signed_header(self, height: int) -> SignedHeader:
+        with self._lock:
+            if not 0 <= height < len(self._signed):
+                raise NotFound(f"{self.chain_id} has no block {height}")
+            return self._signed[height]
+
+    def block(self, height: int) -> Block:
+        self.signed_header(height)
+        for h, _, data in self.store.blocks(height):
+            return Block.from_bytes(data)
+        raise NotFound(f"{self.chain_id} has no block {height}")
+
+    def locate(self, tx_id: bytes) -> tuple[int, int] | None:
+        return self._tx_index.get(bytes(tx_id))
+
+    def receipt(self, tx_id: bytes) -> Receipt:
+        where = self.locate(tx_id)
+        if where is None:
+            raise NotFound(f"transaction {bytes(tx_id).hex()} is not on {self.chain_id}")
+        return Receipt(bytes(tx_id), self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
+
+    def transaction(self, tx_id: bytes) -> Transaction:
+        height, position = self.receipt(tx_id).height, self.receipt(tx_id).position
+        return self.block(height).transactions[position]
+
+    @property
+    def last_record_height(self) -> int:
+        """Height of the last block holding a Type-I transaction (-1 if none)."""
+        return self._last_record_height
+
+    def statuses(self, source_chain: str) -> list[StatusRecord]:
+        """Committed Type-II records of `source_chain` (main chain) or Type-III records
+        (sub-chain, source = the main chain), oldest first."""
+        with self._lock:
+            return list(self._statuses.get(source_chain, ()))
+
+    def accumulator_value(self, height: int | None = None) -> int:
+        """The accumulator after block `height` (the latest block when None)."""
+        with self._lock:
+            if height is None:
+                return self._acc.value
+            return self._acc.value_at(self._check_height(height) + 1)
+
+    def _check_height(self, height: int) -> int:
+        if not 0 <= height < len(self._signed):
+            raise NotFound(f"{self.chain_id} has no block {height}")
+        return height
+
+    def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
+        """Merkle path plus accumulator witness for `tx_id` against the value after block
+        `against_height` (the latest block when None)."""
+        with self._lock:
+            height, position = self.receipt(tx_id).height, self.receipt(tx_id).position
+            against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
+            if height > against:
+                raise NotFound(f"block {height} is after height {against}")
+            base = self._acc.value_at(height)
+            later = self._acc.elements[height + 1:against + 1]
+        block = self.block(height)
+        witness = edgeacc.update_witness(self._params, base, later)
+        return InclusionProof(self.chain_id, block.tx_bytes[position], block.header.encoded, position,
+                              tuple(merkle_path(block.leaves, position)), witness, against)
+
+    # --- validation ----------------------------------------------------------------------
+
+    def check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
+                          pending: dict | None = None) -> None:
+        """Raise unless `tx` may go into this chain's next block. `pending` carries what the
+        block under construction already holds (tx ids, status heights)."""
+        pending = {} if pending is None else pending
+        seen: set = pending.setdefault("tx_ids", set())
+        status_heights: dict = pending.setdefault("status", {})
+        if tx.chain_id != self.chain_id:
+            raise WrongChain(f"transaction is for chain {tx.chain_id}, not {self.chain_id}")
+        tx_id = tx.tx_id
+        if tx_id in self._tx_index or tx_id in seen:
+            raise ReplayedTransaction(f"transaction {tx_id.hex()[:16]} is already on {self.chain_id}")
+        trust = self.deployment.trust
+        if tx.kind == TxKind.RECORD:
+            trust.resolve(tx.submitter, at_ms=at_ms).verify(tx.signature, tx.signed_message())
+        else:
+            self._check_status(tx, at_ms, status_heights)
+        seen.add(tx_id)
+
+    def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict) -> None:
+        main_id = self.deployment.main_chain_id
+        if tx.kind == TxKind.SUBCHAIN_STATUS and self.config.kind != MAIN:
+            raise ValidationError("a Type-II status goes to the main chain only")
+        if tx.kind == TxKind.MAIN_STATUS and self.config.kind != SUB:
+            raise ValidationError("a Type-III status goes to sub-chains only")
+        if tx.object_digest:
+            raise ValidationError("a status transaction carries no object")
+        anchor = SignedHeader.from_bytes(tx.payload)
+        source = anchor.header.chain_id
+        if tx.kind == TxKind.SUBCHAIN_STATUS and (source == main_id or source not in self.deployment.chains):
+            raise WrongChain(f"a Type-II must report a sub-chain, not {source!r}")
+        if tx.kind == TxKind.MAIN_STATUS and source != main_id:
+            raise WrongChain(f"a Type-III must report the main chain, not {source!r}")
+        # The signer must be a peer of the chain it reports on: no chain speaks for another.
+        self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
+                                      at_ms=at_ms).verify(tx.signature, tx.signed_message())
+        self.deployment.check_endorsements(anchor, at_ms if at_ms is not None else None)
+        try:
+            edgeacc.decode_element(self._params, anchor.header.acc_value)
+        except EdgeaccError as exc:
+            raise AccumulatorMismatch(f"reported accumulator is invalid: {exc}") from None
+        records = self._statuses.get(source)
+        last = status_heights.get(source, records[-1].source_height if records else -1)
+        if anchor.header.height <= last:
+            raise StaleStatus(f"status of {source} at height {anchor.header.height} does not advance past {last}")
+        status_heights[source] = anchor.header.height
+
+    def validate_block(self, block: Block, *, live: bool = True) -> None:
+        """Every check but the endorsements. `live`
+        checks certificates against revocation now; otherwise at the block's timestamp."""
+        header = block.header
+        if header.chain_id != self.chain_id:
+            raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
+        with self._lock:
+            if header.height != len(self._signed):
+                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._signed)}")
+            previous = self._signed[-1].header if self._signed else None
+            prev_value = self._acc.value
+        if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
+            raise BrokenLink(f"block {header.height} does not link to the chain's last block")
+        if previous and header.timestamp_ms < previous.timestamp_ms:
+            raise ValidationError(f"block {header.height} is older than its predecessor")
+        if live and header.timestamp_ms > now_ms() + MAX_CLOCK_SKEW_MS:
+            raise ValidationError(f"block {header.height} is dated in the future")
+        if header.tx_count != len(block.transactions) or block.computed_merkle_root() != header.merkle_root:
+            raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
+        pending: dict = {}
+        at_ms = None if live else header.timestamp_ms
+        for tx in block.transactions:
+            self.check_transaction(tx, at_ms=at_ms, pending=pending)
+        x, k = edgeacc.hash_to_prime(header.element_data())
+        if (x, k) != (header.acc_element, header.acc_nonce):
+            raise AccumulatorMismatch(f"block {header.height}: wrong accumulator element")
+        value = edgeacc.update_witness(self._params, prev_value, [x])
+        if edgeacc.encode_element(self._params, value) != header.acc_value:
+            raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
+
+    # --- endorse and commit ---------------------------------------------------------------
+
+    def propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
+        """Validate each transaction on its own and build an unendorsed block on top of this
+        peer's chain from those that pass; returns the block and (index, error) of the rest.
+        The block counts as validated by this peer, so endorse() does not check it again."""
+        accepted, rejected = [], []
+        pending: dict = {}
+        for i, tx in enumerate(transactions):
+            try:
+                self.check_transaction(tx, pending=pending)
+                accepted.append(tx)
+            except LedgerError as exc:
+                rejected.append((i, exc))
+        with self._lock:
+            previous = self._signed[-1].header if self._signed else None
+            height, prev_value = len(self._signed), self._acc.value
+        ts = max(now_ms(), previous.timestamp_ms if previous else 0)
+        tx_bytes = tuple(tx.to_bytes() for tx in accepted)
+        leaves = tuple(leaf_hash(b) for b in tx_bytes)
+        content = BlockHeader(self.chain_id, height, previous.digest if previous else GENESIS_PREVIOUS,
+                              ts, merkle_root(leaves), len(accepted), 0, 0, b"")
+        x, k = edgeacc.hash_to_prime(content.element_data())
+        value = edgeacc.update_witness(self._params, prev_value, [x])
+        header = BlockHeader(content.chain_id, height, content.previous, ts, content.merkle_root,
+                             len(accepted), x, k, edgeacc.encode_element(self._params, value))
+        block = Block(SignedHeader(header, ()), tuple(accepted))
+        block.__dict__.update(tx_bytes=tx_bytes, leaves=leaves)  # cached_property values
+        with self._lock:
+            self._validated.add(header.digest)
+        return block, rejected
+
+    def endorse(self, block: Block) -> tuple[bytes, bytes]:
+        """Validate `block` (unless this peer proposed it) and sign its header:
+        (fingerprint, signature)."""
+        with self._lock:
+            known = block.digest in self._validated and block.height == len(self._signed)
+        if not known:
+            self.validate_block(block, live=True)
+            with self._lock:
+                self._validated.add(block.digest)
+        return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
+
+    def commit(self, block: Block) -> None:
+        """Validate (unless this peer endorsed this exact header), check the endorsements,
+        store durably, then apply. On any error the chain is unchanged."""
+        with self._lock:
+            if block.digest not in self._validated or block.height != len(self._signed):
+                self.validate_block(block, live=True)
+            self.deployment.check_endorsements(block.signed, at_ms=None)
+            self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
+            self._apply(block)
+            self._validated.clear()  # proposals at this height are stale now
+
+    def _apply(self, block: Block) -> None:
+        """Extend the in-memory state by a block validate_block accepted."""
+        header = block.header
+        self._acc.add(header.acc_element)
+        self._signed.append(block.signed)
+        for position, tx in enumerate(block.transactions):
+            self._tx_index[tx.tx_id] = (header.height, position)
+            if tx.kind == TxKind.RECORD:
+                self._last_record_height = header.height
+            else:
+                anchor = SignedHeader.from_bytes(tx.payload).header
+                self._statuses.setdefault(anchor.chain_id, []).append(
+                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id))
+
+    def load(self, progress: bool = False) -> None:
+        """Re-validate every stored block (digests, links, accumulators, signatures) and
+        rebuild the in-memory state; StorageError names the first block that fails."""
+        with self._lock:
+            if self._signed:
+                raise StorageError("load() runs once, on an empty peer")
+            total = self.store.height()
+            rows = self.store.blocks(0)
+            bar = tqdm(rows, total=total, desc=f"validating {self.name}", unit="blk",
+                       disable=not progress, leave=False)
+            for expected_height, (height, digest, data) in enumerate(bar):
+                try:
+                    if height != expected_height:
+                        raise WrongHeight(f"stored heights jump from {expected_height - 1} to {height}")
+                    block = Block.from_bytes(data)
+                    if block.digest != bytes(digest) or block.height != height:
+                        raise StorageError("stored digest or height differs from the block's")
+                    self.validate_block(block, live=False)
+                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+                except (LedgerError, EdgeaccError) as exc:
+                    raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
+                self._apply(block)
+            if self.store.tx_index() != self._tx_index:
+                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,135 @@
+"""Fixed binary layout primitives for the canonical ledger encodings.
+
+Every integer is big-endian and of fixed width; every variable-length field is prefixed by its
+length; a decoder consumes the whole input and rejects trailing bytes, so each value has exactly
+one encoding.
+"""
+from __future__ import annotations
+
+import struct
+
+from ledger.errors import EncodingError
+
+DIGEST_BYTES = 32
+SIGNATURE_BYTES = 64
+MAX_CHAIN_ID = 64
+_CHAIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def check_chain_id(chain_id: str) -> str:
+    """A chain id is 1..64 characters of [a-z0-9-_.]."""
+    if not isinstance(chain_id, str) or not 0 < len(chain_id) <= MAX_CHAIN_ID \
+            or not set(chain_id) <= _CHAIN_ID_CHARS:
+        raise EncodingError(f"invalid chain id {chain_id!r}: 1..{MAX_CHAIN_ID} chars of [a-z0-9-_.]")
+    return chain_id
+
+
+class Writer:
+    """Appends fixed-layout fields to a buffer."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def raw(self, data: bytes, length: int | None = None) -> "Writer":
+        if length is not None and len(data) != length:
+            raise EncodingError(f"field must be {length} bytes, got {len(data)}")
+        self._parts.append(bytes(data))
+        return self
+
+    def u8(self, v: int) -> "Writer":
+        return self._int(">B", v)
+
+    def u16(self, v: int) -> "Writer":
+        return self._int(">H", v)
+
+    def u32(self, v: int) -> "Writer":
+        return self._int(">I", v)
+
+    def u64(self, v: int) -> "Writer":
+        return self._int(">Q", v)
+
+    def _int(self, fmt: str, v: int) -> "Writer":
+        try:
+            self._parts.append(struct.pack(fmt, v))
+        except struct.error as exc:
+            raise EncodingError(f"integer {v!r} does not fit: {exc}") from None
+        return self
+
+    def bytes8(self, data: bytes) -> "Writer":
+        return self.u8(len(data)).raw(data)
+
+    def bytes16(self, data: bytes) -> "Writer":
+        return self.u16(len(data)).raw(data)
+
+    def bytes32(self, data: bytes) -> "Writer":
+        return self.u32(len(data)).raw(data)
+
+    def text16(self, text: str) -> "Writer":
+        return self.bytes16(text.encode("utf-8"))
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._parts)
+
+
+class Reader:
+    """Reads fields written by :class:`Writer`; every overrun is an EncodingError."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise EncodingError(f"{what} must be bytes, got {type(data).__name__}")
+        self._data = bytes(data)
+        self._pos = 0
+        self._what = what
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def raw(self, n: int) -> bytes:
+        end = self._pos + n
+        if end > len(self._data):
+            raise EncodingError(f"{self._what} is truncated (need {end} bytes, have {len(self._data)})")
+        out = self._data[self._pos:end]
+        self._pos = end
+        return out
+
+    def u8(self) -> int:
+        return self.raw(1)[0]
+
+    def u16(self) -> int:
+        return struct.unpack(">H", self.raw(2))[0]
+
+    def u32(self) -> int:
+        return struct.unpack(">I", self.raw(4))[0]
+
+    def u64(self) -> int:
+        return struct.unpack(">Q", self.raw(8))[0]
+
+    def bytes8(self) -> bytes:
+        return self.raw(self.u8())
+
+    def bytes16(self) -> bytes:
+        return self.raw(self.u16())
+
+    def bytes32(self, limit: int) -> bytes:
+        n = self.u32()
+        if n > limit:
+            raise EncodingError(f"{self._what}: field of {n} bytes exceeds the limit {limit}")
+        return self.raw(n)
+
+    def text16(self) -> str:
+        try:
+            return self.bytes16().decode("utf-8")
+        except UnicodeDecodeError:
+            raise EncodingError(f"{self._what}: text field is not UTF-8") from None
+
+    def magic(self, expected: bytes, version: int) -> None:
+        if self.raw(len(expected)) != expected:
+            raise EncodingError(f"not a {self._what} (bad magic)")
+        got = self.u8()
+        if got != version:
+            raise EncodingError(f"unsupported {self._what} version {got} (expected {version})")
+
+    def end(self) -> None:
+        if self._pos != len(self._data):
+            raise EncodingError(f"{self._what} has {len(self._data) - self._pos} trailing bytes")

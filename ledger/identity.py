@@ -1,0 +1,237 @@
+"""Permissioned identities: a deployment CA issues Ed25519 X.509 certificates to peers,
+devices and clients, and revokes them through a CRL it signs.
+
+A certificate's subject carries the holder's name (CN), role (OU: peer, client, device) and,
+for peers, the chain it serves (O). Identities are named by the SHA-256 fingerprint of the
+certificate's DER encoding.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.x509.oid import NameOID
+
+from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCertificate,
+                           StorageError, UnauthorizedSigner, UnknownCertificate)
+
+ROLES = ("peer", "client", "device")
+_CERT_YEARS = 20
+
+
+def fingerprint(cert: x509.Certificate) -> bytes:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _name(common_name: str, role: str | None = None, chain_id: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if role:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role))
+    if chain_id:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, chain_id))
+    return x509.Name(attrs)
+
+
+def _attr(cert: x509.Certificate, oid) -> str | None:
+    values = cert.subject.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A certificate the CA issued: who signs, in which role, for which chain."""
+
+    name: str
+    role: str
+    chain_id: str | None
+    fingerprint: bytes
+    certificate: x509.Certificate
+    public_key: Ed25519PublicKey
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        """Raise BadSignature unless `signature` is this member's signature of `message`."""
+        try:
+            self.public_key.verify(signature, message)
+        except InvalidSignature:
+            raise BadSignature(f"bad signature by {self.name}") from None
+
+
+class Identity:
+    """A private key with its certificate: something that can sign."""
+
+    def __init__(self, key: Ed25519PrivateKey, cert: x509.Certificate) -> None:
+        self.key = key
+        self.certificate = cert
+        self.fingerprint = fingerprint(cert)
+        self.name = _attr(cert, NameOID.COMMON_NAME) or ""
+        self.role = _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME) or ""
+        self.chain_id = _attr(cert, NameOID.ORGANIZATION_NAME)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.key.sign(message)
+
+    def __repr__(self) -> str:
+        return f"Identity({self.name!r}, role={self.role!r}, chain={self.chain_id!r})"
+
+
+class CertificateAuthority:
+    """The deployment's CA: issues certificates and keeps the revocation list current."""
+
+    def __init__(self, key: Ed25519PrivateKey, cert: x509.Certificate) -> None:
+        self.key = key
+        self.certificate = cert
+
+    @classmethod
+    def create(cls, name: str = "edgeacc deployment CA") -> "CertificateAuthority":
+        key = Ed25519PrivateKey.generate()
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name)).issuer_name(_name(name))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365 * _CERT_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, None)
+        )
+        return cls(key, cert)
+
+    def issue(self, name: str, role: str, chain_id: str | None = None) -> Identity:
+        """A fresh Ed25519 key and a certificate for it."""
+        if role not in ROLES:
+            raise ConfigurationError(f"role must be one of {ROLES}, got {role!r}")
+        if role == "peer" and not chain_id:
+            raise ConfigurationError("a peer certificate must name its chain")
+        key = Ed25519PrivateKey.generate()
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name, role, chain_id)).issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365 * _CERT_YEARS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self.key, None)
+        )
+        return Identity(key, cert)
+
+    def revocation_list(self, revoked: dict[int, datetime.datetime]) -> x509.CertificateRevocationList:
+        """A CRL signed by this CA naming the serial numbers in `revoked` (serial -> when)."""
+        now = _now()
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.certificate.subject)
+            .last_update(now - datetime.timedelta(minutes=5))
+            .next_update(now + datetime.timedelta(days=365 * _CERT_YEARS))
+        )
+        for serial, when in sorted(revoked.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+        return builder.sign(self.key, None)
+
+
+class TrustStore:
+    """What every peer checks signatures against: the CA certificate, the certificates it
+    issued, and its current CRL. Thread-safe; the CRL may be replaced while peers run."""
+
+    def __init__(self, ca_cert: x509.Certificate) -> None:
+        self.ca_certificate = ca_cert
+        self._ca_key = ca_cert.public_key()
+        if not isinstance(self._ca_key, Ed25519PublicKey):
+            raise ConfigurationError("the CA key must be Ed25519")
+        self._members: dict[bytes, Member] = {}
+        self._revoked: dict[int, int] = {}  # serial -> revocation time (ms since epoch)
+        self._lock = threading.Lock()
+
+    def add_certificate(self, cert: x509.Certificate) -> Member:
+        """Admit a certificate after checking the CA signed it; returns its Member."""
+        try:
+            self._ca_key.verify(cert.signature, cert.tbs_certificate_bytes)
+        except InvalidSignature:
+            raise UnknownCertificate("certificate is not signed by the deployment CA") from None
+        if cert.issuer != self.ca_certificate.subject:
+            raise UnknownCertificate("certificate names another issuer")
+        key = cert.public_key()
+        role = _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+        if not isinstance(key, Ed25519PublicKey) or role not in ROLES:
+            raise UnknownCertificate("certificate must carry an Ed25519 key and a known role")
+        member = Member(_attr(cert, NameOID.COMMON_NAME) or "", role,
+                        _attr(cert, NameOID.ORGANIZATION_NAME), fingerprint(cert), cert, key)
+        with self._lock:
+            self._members[member.fingerprint] = member
+        return member
+
+    def set_revocation_list(self, crl: x509.CertificateRevocationList) -> None:
+        """Install a CRL after checking the CA signed it."""
+        if not crl.is_signature_valid(self._ca_key):
+            raise UnknownCertificate("revocation list is not signed by the deployment CA")
+        revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
+        with self._lock:
+            self._revoked = revoked
+
+    def members(self) -> list[Member]:
+        with self._lock:
+            return list(self._members.values())
+
+    def by_name(self, name: str) -> Member:
+        for m in self.members():
+            if m.name == name:
+                return m
+        raise NotFound(f"no certificate named {name!r}")
+
+    def resolve(self, fp: bytes, *, roles: tuple[str, ...] = ROLES, chain_id: str | None = None,
+                at_ms: int | None = None) -> Member:
+        """The member with fingerprint `fp`, if it may sign in one of `roles` (for `chain_id`
+        when given) and was not revoked before `at_ms` (now when None)."""
+        with self._lock:
+            member = self._members.get(bytes(fp))
+            revoked_at = self._revoked.get(member.certificate.serial_number) if member else None
+        if member is None:
+            raise UnknownCertificate(f"unknown certificate {bytes(fp).hex()[:16]}")
+        if revoked_at is not None and (at_ms is None or revoked_at <= at_ms):
+            raise RevokedCertificate(f"certificate of {member.name} is revoked")
+        if member.role not in roles:
+            raise UnauthorizedSigner(f"{member.name} is a {member.role}, not one of {roles}")
+        if chain_id is not None and member.chain_id != chain_id:
+            raise UnauthorizedSigner(f"{member.name} serves chain {member.chain_id!r}, not {chain_id!r}")
+        return member
+
+
+def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StorageError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def save_certificate(cert: x509.Certificate, path: Path) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read certificate {path}: {exc}") from None

@@ -1,0 +1,71 @@
+"""Binary SHA-256 Merkle tree over a block's transactions.
+
+Leaves are H(0x00 || tx bytes), inner nodes H(0x01 || left || right) (domain-separated as in
+RFC 6962, so a leaf can never pass for a node); an odd node at the end of a level is promoted
+unchanged. The root of zero transactions is H(b"").
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+from ledger.encoding import DIGEST_BYTES
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(tx_bytes: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + tx_bytes).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _next_level(level: Sequence[bytes]) -> list[bytes]:
+    out = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    if len(level) % 2:
+        out.append(level[-1])
+    return out
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Root over leaf hashes."""
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def merkle_path(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from leaf `index` up to the root (promoted levels contribute none)."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} out of range 0..{len(leaves) - 1}")
+    path = []
+    level = list(leaves)
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        level = _next_level(level)
+        index //= 2
+    return path
+
+
+def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
+    """The root implied by a path, or None when the path has the wrong shape."""
+    if not 0 <= index < size:
+        return None
+    node, used = leaf, 0
+    while size > 1:
+        sibling = index ^ 1
+        if sibling < size:
+            if used >= len(path) or len(path[used]) != DIGEST_BYTES:
+                return None
+            node = _node(path[used], node) if index & 1 else _node(node, path[used])
+            used += 1
+        index //= 2
+        size = (size + 1) // 2
+    return node if used == len(path) else None

@@ -1,0 +1,612 @@
+"""The embedded deployment: one main chain and N edge sub-chains with P peers each, in one
+process, stored in a data directory.
+
+    <dir>/network.json          the manifest (chains, peers, policy, interlocking, Params)
+    <dir>/ca/ca.crt, ca.key     the deployment CA; ca/crl.pem its revocation list
+    <dir>/identities/NAME.crt   certificates (and .key private keys) of peers, clients, devices
+    <dir>/peers/NAME.sqlite     one SQLite store per peer
+    <dir>/objects/              the content-addressed object store (file:// by default)
+
+Each chain has a sequencer thread: it takes every pending transaction (up to max_block_txs)
+into one block, so under load many transactions share one Merkle root, one accumulator
+exponentiation and one fsync per peer. Its first peer validates and proposes, the policy's
+endorsers validate and sign, and every peer commits before submitters are told.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import itertools
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import edgeacc
+from cryptography import x509
+
+from ledger.block import Block, SignedHeader
+from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, now_ms
+from ledger.errors import (ConfigurationError, EndorsementError, LedgerError, NotFound,
+                           StorageError)
+from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
+                             load_private_key, save_certificate, save_private_key)
+from ledger.objects import ObjectRef, ObjectStore
+from ledger.protocol1 import ProofRejected, Verdict, check_cross_chain, reject, verify_inclusion
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+MANIFEST = "network.json"
+FORMAT = "edgeacc-ledger/1"
+MAIN_CHAIN_ID = "main"
+DEFAULT_CLIENT = "client"
+
+
+def subchain_id(i: int) -> str:
+    return f"edge-{i}"
+
+
+def peer_name(chain_id: str, i: int) -> str:
+    return f"{chain_id}.peer{i}"
+
+
+class PendingTx:
+    """A submitted transaction: `tx_id` now, `result()` -> Receipt once every peer committed
+    it (or the LedgerError that rejected it)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.transaction = tx
+        self.tx_id = tx.tx_id
+        self.chain_id = tx.chain_id
+        self._future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def result(self, timeout: float | None = 60.0) -> Receipt:
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise LedgerError(f"transaction {self.tx_id.hex()} not committed within {timeout} s") from None
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def add_done_callback(self, fn: Callable[["PendingTx"], None]) -> None:
+        self._future.add_done_callback(lambda _f: fn(self))
+
+
+class ChainService:
+    """A chain's peers and its sequencer thread."""
+
+    def __init__(self, config: ChainConfig, peers: list[Peer], max_block_txs: int,
+                 on_commit: Callable[[str], None]) -> None:
+        self.config = config
+        self.chain_id = config.chain_id
+        self.peers = peers
+        self.max_block_txs = max_block_txs
+        self._queue: queue.Queue = queue.Queue()
+        self._on_commit = on_commit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sequencer-{self.chain_id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def leader(self) -> Peer:
+        return self.peers[0]
+
+    def submit(self, tx: Transaction) -> PendingTx:
+        if self._stop.is_set():
+            raise LedgerError("the network is closed")
+        pending = PendingTx(tx)
+        self._queue.put(pending)
+        return pending
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.max_block_txs:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._commit_batch(batch)
+            except Exception as exc:  # never let the sequencer die with submitters waiting
+                failure = exc if isinstance(exc, LedgerError) else LedgerError(f"internal error: {exc!r}")
+                for p in batch:
+                    if not p.done():
+                        p._future.set_exception(failure)
+        for p in self._drain():
+            p._future.set_exception(LedgerError("the network closed before the transaction was committed"))
+
+    def _drain(self) -> list[PendingTx]:
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _commit_batch(self, batch: list[PendingTx]) -> None:
+        block, rejected = self.leader.propose([p.transaction for p in batch])
+        for i, exc in rejected:
+            batch[i]._future.set_exception(exc)
+        accepted = [p for i, p in enumerate(batch) if i not in {j for j, _ in rejected}]
+        if not accepted:
+            return
+        endorsements, refusals = [], []
+        for peer in self.peers:
+            if len(endorsements) == self.config.endorsement_threshold:
+                break
+            try:
+                endorsements.append(peer.endorse(block))
+            except LedgerError as exc:
+                refusals.append(f"{peer.name}: {exc}")
+        if len(endorsements) < self.config.endorsement_threshold:
+            raise EndorsementError(f"{self.chain_id}: endorsement policy not met ({'; '.join(refusals)})")
+        block = block.with_endorsements(endorsements)
+        for peer in self.peers:
+            peer.commit(block)
+        digest = block.digest
+        for position, p in enumerate(accepted):
+            p._future.set_result(Receipt(p.tx_id, self.chain_id, block.height, position, digest))
+        self._on_commit(self.chain_id)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for peer in self.peers:
+            peer.close()
+
+
+@dataclass(frozen=True)
+class InterlockReport:
+    """What one interlocking round committed: Type-II receipts and Type-III receipts."""
+
+    type2: tuple[Receipt, ...]
+    type3: tuple[Receipt, ...]
+
+
+class Network:
+    """An embedded two-layer deployment; create with :meth:`init`, reopen with :meth:`open`.
+
+    Use it as a context manager, or call close(): it stops the sequencer threads."""
+
+    def __init__(self, path: Path, manifest: dict, ca: CertificateAuthority, trust: TrustStore,
+                 params: edgeacc.Params, progress: bool, auto_interlock: bool) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._ca = ca
+        self.trust = trust
+        self.params = params
+        chains = [ChainConfig(c["id"], c["kind"], c["threshold"]) for c in manifest["chains"]]
+        self.deployment = Deployment(params, trust, chains)
+        self.main_chain_id = self.deployment.main_chain_id
+        objects_url = manifest.get("objects") or (path / "objects").resolve().as_uri()
+        self.objects = ObjectStore(objects_url)
+        self._identities: dict[str, Identity] = {}
+        self._nonce = itertools.count(time.time_ns())
+        self._interlock_lock = threading.Lock()
+        self._closed = False
+        self._last_round = time.monotonic()
+        self.services: dict[str, ChainService] = {}
+        peers_by_chain = {c["id"]: [self._open_peer(name, progress) for name in c["peers"]]
+                          for c in manifest["chains"]}
+        for chain_peers in peers_by_chain.values():
+            self._catch_up(chain_peers)
+        self._wake = threading.Condition()
+        for c in chains:
+            self.services[c.chain_id] = ChainService(c, peers_by_chain[c.chain_id],
+                                                     manifest["max_block_txs"], self._committed)
+        self._interlocker = None
+        interlock = manifest["interlock"]
+        if auto_interlock and (interlock["blocks"] > 0 or interlock["seconds"] > 0):
+            self._interlocker = threading.Thread(target=self._interlock_loop, name="interlocker", daemon=True)
+            self._interlocker.start()
+
+    # --- creation and opening ------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path, *, subchains: int = 2, peers_per_chain: int = 2, endorsement_threshold: int = 2,
+             interlock_blocks: int = 50, interlock_seconds: float = 2.0, max_block_txs: int = 2000,
+             params: edgeacc.Params | None = None, objects_url: str | None = None,
+             progress: bool = False, auto_interlock: bool = True) -> "Network":
+        """Create a deployment in the empty or missing directory `path` and open it.
+
+        Interlocking runs when a sub-chain has `interlock_blocks` new blocks or
+        `interlock_seconds` passed since the last round, whichever comes first (0 disables
+        that trigger). `params` defaults to the RSA-2048 challenge modulus."""
+        path = Path(path)
+        if subchains < 1 or peers_per_chain < 1:
+            raise ConfigurationError("a deployment needs at least one sub-chain and one peer per chain")
+        if not 1 <= endorsement_threshold <= peers_per_chain:
+            raise ConfigurationError("the endorsement threshold must be between 1 and the peers per chain")
+        if max_block_txs < 1 or interlock_blocks < 0 or interlock_seconds < 0:
+            raise ConfigurationError("max_block_txs must be >= 1; interlock triggers >= 0")
+        if path.exists() and any(path.iterdir()):
+            raise ConfigurationError(f"{path} is not empty")
+        params = params or edgeacc.Params.rsa2048()
+        for sub in ("ca", "identities", "peers", "objects"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        ca = CertificateAuthority.create()
+        save_certificate(ca.certificate, path / "ca" / "ca.crt")
+        save_private_key(ca.key, path / "ca" / "ca.key")
+        (path / "ca" / "crl.pem").write_bytes(_pem(ca.revocation_list({})))
+        chain_ids = [MAIN_CHAIN_ID] + [subchain_id(i) for i in range(subchains)]
+        chains = []
+        for cid in chain_ids:
+            names = [peer_name(cid, i) for i in range(peers_per_chain)]
+            for name in names:
+                _save_identity(path, ca.issue(name, "peer", cid))
+            chains.append({"id": cid, "kind": MAIN if cid == MAIN_CHAIN_ID else SUB,
+                           "threshold": endorsement_threshold, "peers": names})
+        _save_identity(path, ca.issue(DEFAULT_CLIENT, "client"))
+        manifest = {
+            "format": FORMAT,
+            "params": {"modulus": "rsa2048"} if params == edgeacc.Params.rsa2048()
+            else {"modulus_hex": hex(params.n), "insecure": params.insecure},
+            "chains": chains,
+            "interlock": {"blocks": interlock_blocks, "seconds": interlock_seconds},
+            "max_block_txs": max_block_txs,
+            "objects": objects_url,
+        }
+        _write_durably(path / MANIFEST, json.dumps(manifest, indent=2).encode())
+        return cls.open(path, progress=progress, auto_interlock=auto_interlock)
+
+    @classmethod
+    def open(cls, path, *, progress: bool = False, auto_interlock: bool = True) -> "Network":
+        """Open a deployment: load identities and the CRL, re-validate every peer's chain,
+        bring lagging peers up to date, start the sequencers (and the interlocker)."""
+        path = Path(path)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{path} holds no readable {MANIFEST}: {exc}") from None
+        if manifest.get("format") != FORMAT:
+            raise StorageError(f"{path / MANIFEST} is not a {FORMAT} manifest")
+        try:
+            if "modulus_hex" in manifest["params"]:
+                params = edgeacc.Params(int(manifest["params"]["modulus_hex"], 16),
+                                        insecure=bool(manifest["params"]["insecure"]))
+            else:
+                params = edgeacc.Params.rsa2048()
+            ca = CertificateAuthority(load_private_key(path / "ca" / "ca.key"),
+                                      load_certificate(path / "ca" / "ca.crt"))
+            trust = TrustStore(ca.certificate)
+            trust.set_revocation_list(x509.load_pem_x509_crl((path / "ca" / "crl.pem").read_bytes()))
+            for cert_path in sorted((path / "identities").glob("*.crt")):
+                trust.add_certificate(load_certificate(cert_path))
+            return cls(path, manifest, ca, trust, params, progress, auto_interlock)
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            if isinstance(exc, LedgerError):
+                raise
+            raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
+
+    def _open_peer(self, name: str, progress: bool) -> Peer:
+        identity = self.identity(name)
+        peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
+        peer.load(progress=progress)
+        return peer
+
+    def _catch_up(self, peers: list[Peer]) -> None:
+        """A crash between two peers' commits leaves one a block behind: replay the longest
+        chain's extra blocks to the others (each validates them as usual)."""
+        longest = max(peers, key=lambda p: p.height)
+        for peer in peers:
+            common = min(peer.height, longest.height)
+            if common and peer.signed_header(common - 1).header.digest != longest.signed_header(common - 1).header.digest:
+                raise StorageError(f"peers {peer.name} and {longest.name} hold different blocks")
+            for height in range(peer.height, longest.height):
+                peer.commit(longest.block(height))
+
+    def __enter__(self) -> "Network":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the interlocker and the sequencers and close every store."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._wake:
+            self._wake.notify_all()
+        if self._interlocker is not None:
+            self._interlocker.join()
+        for service in self.services.values():
+            service.close()
+
+    # --- identities -------------------------------------------------------------------
+
+    def identity(self, name: str, role: str | None = None) -> Identity:
+        """The identity `name` (with its private key). With `role` ("client" or "device") it is
+        issued by the CA when it does not exist yet."""
+        if name in self._identities:
+            return self._identities[name]
+        crt, key = self.path / "identities" / f"{name}.crt", self.path / "identities" / f"{name}.key"
+        if not crt.exists():
+            if role is None:
+                raise NotFound(f"no identity {name!r}")
+            if role == "peer" or "/" in name or name.startswith("."):
+                raise ConfigurationError("new identities are clients or devices with plain names")
+            identity = self._ca.issue(name, role)
+            _save_identity(self.path, identity)
+            self.trust.add_certificate(identity.certificate)
+        else:
+            identity = Identity(load_private_key(key), load_certificate(crt))
+        self._identities[name] = identity
+        return identity
+
+    def revoke(self, name: str) -> None:
+        """Put `name`'s certificate on the CA's revocation list, effective now."""
+        member = self.trust.by_name(name)
+        crl_path = self.path / "ca" / "crl.pem"
+        current = x509.load_pem_x509_crl(crl_path.read_bytes())
+        revoked = {r.serial_number: r.revocation_date_utc for r in current}
+        revoked[member.certificate.serial_number] = datetime.datetime.now(datetime.timezone.utc)
+        crl = self._ca.revocation_list(revoked)
+        _write_durably(crl_path, _pem(crl))
+        self.trust.set_revocation_list(crl)
+
+    # --- chains and transactions ------------------------------------------------------
+
+    @property
+    def subchain_ids(self) -> list[str]:
+        return [cid for cid, c in self.deployment.chains.items() if c.kind == SUB]
+
+    def service(self, chain_id: str) -> ChainService:
+        try:
+            return self.services[chain_id]
+        except KeyError:
+            raise NotFound(f"no chain {chain_id!r}") from None
+
+    def peer(self, chain_id: str, index: int = 0) -> Peer:
+        return self.service(chain_id).peers[index]
+
+    def put_object(self, data: bytes) -> ObjectRef:
+        """Store bulk bytes in the content-addressed object store."""
+        return self.objects.put(data)
+
+    def get_object(self, ref: ObjectRef | bytes) -> bytes:
+        """Fetch bytes by reference or digest, checked against the digest."""
+        return self.objects.get(ref)
+
+    def record(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str = DEFAULT_CLIENT) -> Transaction:
+        """A signed Type-I transaction for `chain_id` (not yet submitted)."""
+        if isinstance(signer, str):
+            signer = self.identity(signer)
+        self.service(chain_id)
+        return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
+                                  nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
+                                  object_url=obj.url if obj else "")
+
+    def submit(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str = DEFAULT_CLIENT) -> PendingTx:
+        """Sign and submit a Type-I record (inline `payload` and/or an object pointer)."""
+        return self.submit_transaction(self.record(chain_id, payload, obj=obj, signer=signer))
+
+    def submit_transaction(self, tx: Transaction) -> PendingTx:
+        """Submit an already signed transaction to its chain."""
+        if not isinstance(tx, Transaction):
+            raise ConfigurationError("submit_transaction takes a ledger.Transaction")
+        return self.service(tx.chain_id).submit(tx)
+
+    def locate(self, tx_id: bytes) -> Receipt:
+        """Where a committed transaction is, on whichever chain holds it."""
+        tx_id = _tx_id_bytes(tx_id)
+        for service in self.services.values():
+            if service.leader.locate(tx_id) is not None:
+                return service.leader.receipt(tx_id)
+        raise NotFound(f"no transaction {tx_id.hex()}")
+
+    def transaction(self, tx_id: bytes) -> Transaction:
+        receipt = self.locate(tx_id)
+        return self.peer(receipt.chain_id).transaction(receipt.tx_id)
+
+    def block(self, chain_id: str, height: int) -> Block:
+        return self.peer(chain_id).block(height)
+
+    def status(self) -> dict:
+        """Per chain: height, latest digest, accumulator prefix, last interlocked heights."""
+        out = {}
+        for cid, service in self.services.items():
+            leader = service.leader
+            latest = leader.latest()
+            info = {"kind": service.config.kind, "height": leader.height,
+                    "peers": [p.name for p in service.peers],
+                    "peer_heights": [p.height for p in service.peers],
+                    "latest_digest": latest.header.digest.hex() if latest else None,
+                    "accumulator": hex(leader.accumulator_value())[:18] + "..."}
+            if cid == self.main_chain_id:
+                info["type2_anchored"] = {s: (r[-1].source_height if (r := leader.statuses(s)) else None)
+                                          for s in self.subchain_ids}
+            else:
+                r = leader.statuses(self.main_chain_id)
+                info["type3_main_height"] = r[-1].source_height if r else None
+            out[cid] = info
+        return out
+
+    # --- interlocking -----------------------------------------------------------------
+
+    def interlock(self, timeout: float = 60.0) -> InterlockReport:
+        """One round now: every sub-chain with new records sends its latest header to the
+        main chain (Type-II); then the main chain's latest header goes to every sub-chain
+        (Type-III). Returns the receipts."""
+        with self._interlock_lock:
+            main = self.service(self.main_chain_id)
+            type2 = []
+            for cid in self.subchain_ids:
+                leader = self.service(cid).leader
+                latest = leader.latest()
+                anchored = main.leader.statuses(cid)
+                if latest is None or leader.last_record_height <= (anchored[-1].source_height if anchored else -1):
+                    continue
+                type2.append(main.submit(self._status_tx(leader.identity, TxKind.SUBCHAIN_STATUS,
+                                                         self.main_chain_id, latest)))
+            type2_receipts = tuple(p.result(timeout) for p in type2)
+            latest_main = main.leader.latest()
+            type3 = []
+            for cid in self.subchain_ids:
+                if latest_main is None:
+                    break
+                seen = self.service(cid).leader.statuses(self.main_chain_id)
+                if seen and seen[-1].source_height >= latest_main.header.height:
+                    continue
+                type3.append(self.service(cid).submit(self._status_tx(main.leader.identity, TxKind.MAIN_STATUS,
+                                                                       cid, latest_main)))
+            type3_receipts = tuple(p.result(timeout) for p in type3)
+            self._last_round = time.monotonic()
+            return InterlockReport(type2_receipts, type3_receipts)
+
+    def _status_tx(self, signer: Identity, kind: TxKind, chain_id: str, anchor: SignedHeader) -> Transaction:
+        return Transaction.create(signer, kind, chain_id, anchor.to_bytes(), timestamp_ms=now_ms(),
+                                  nonce=next(self._nonce))
+
+    def _committed(self, chain_id: str) -> None:
+        if chain_id != self.main_chain_id and self._interlocker is not None:
+            with self._wake:
+                self._wake.notify_all()
+
+    def _interlock_due(self) -> bool:
+        blocks, seconds = self.manifest["interlock"]["blocks"], self.manifest["interlock"]["seconds"]
+        main = self.service(self.main_chain_id).leader
+        for cid in self.subchain_ids:
+            leader = self.service(cid).leader
+            anchored = main.statuses(cid)
+            anchored_height = anchored[-1].source_height if anchored else -1
+            if leader.last_record_height <= anchored_height:
+                continue
+            if blocks and leader.height - 1 - anchored_height >= blocks:
+                return True
+            if seconds and time.monotonic() - self._last_round >= seconds:
+                return True
+        return False
+
+    def _interlock_loop(self) -> None:
+        seconds = self.manifest["interlock"]["seconds"]
+        while not self._closed:
+            with self._wake:
+                self._wake.wait(timeout=min(seconds, 1.0) if seconds else 1.0)
+            if self._closed:
+                return
+            try:
+                if self._interlock_due():
+                    self.interlock()
+            except LedgerError:
+                time.sleep(0.1)  # a closing network or a failed round: the next wake retries
+
+    # --- Protocol 1 -------------------------------------------------------------------
+
+    def verifier(self, chain_id: str) -> "Verifier":
+        """A verifier attached to chain `chain_id` (it trusts only that chain's state)."""
+        return Verifier(self, chain_id)
+
+    def verify(self, tx_id, from_chain: str) -> Verdict:
+        """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
+        return self.verifier(from_chain).verify(tx_id)
+
+
+class Verifier:
+    """A verifier peer on chain A: it takes acc_M from A's latest Type-III and fetches the
+    proofs of Protocol 1 from the main chain and from the transaction's chain."""
+
+    def __init__(self, network: Network, chain_id: str) -> None:
+        self.network = network
+        self.chain_id = chain_id
+        self.peer = network.peer(chain_id)
+
+    def verify(self, tx_id, chain_id: str | None = None) -> Verdict:
+        """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given."""
+        try:
+            tx_id = _tx_id_bytes(tx_id)
+        except LedgerError as exc:
+            return reject(b"", "malformed", str(exc))
+        net = self.network
+        main_id = net.main_chain_id
+        if chain_id is None:
+            try:
+                chain_id = net.locate(tx_id).chain_id
+            except NotFound:
+                return reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
+        try:
+            holder = net.peer(chain_id)
+        except NotFound as exc:
+            return reject(tx_id, "unknown-chain", str(exc))
+        where = holder.locate(tx_id)
+        if where is None:
+            return reject(tx_id, "unknown-transaction", f"{chain_id} holds no transaction {tx_id.hex()}")
+        params = net.params
+        if chain_id == self.chain_id:  # the verifier's own chain: its own accumulator suffices
+            proof = holder.inclusion_proof(tx_id)
+            try:
+                tx, header = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(), self.peer.height - 1)
+            except ProofRejected as exc:
+                return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
+            return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,
+                           chain_id, header.height, transaction=tx)
+        type3 = self.peer.statuses(main_id) if self.chain_id != main_id else []
+        if self.chain_id == main_id:
+            main_status = self.peer.latest()
+        elif type3:
+            main_status = SignedHeader.from_bytes(self.peer.transaction(type3[-1].tx_id).payload)
+        else:
+            return reject(tx_id, "no-main-status", f"{self.chain_id} holds no Type-III yet: run an interlocking round",
+                          chain_id=chain_id)
+        main_height = main_status.header.height
+        main_peer = net.peer(main_id)
+        status_proof = None
+        if chain_id == main_id:
+            if where[0] > main_height:
+                return reject(tx_id, "not-interlocked", f"main block {where[0]} is after the Type-III's height "
+                              f"{main_height}: wait for the next interlocking round", chain_id=chain_id,
+                              main_height=main_height)
+            tx_proof = main_peer.inclusion_proof(tx_id, main_height)
+        else:
+            records = [r for r in main_peer.statuses(chain_id) if r.height <= main_height]
+            if not records or records[-1].source_height < where[0]:
+                anchored = records[-1].source_height if records else None
+                return reject(tx_id, "not-interlocked", f"block {where[0]} of {chain_id} is not covered by a Type-II "
+                              f"under acc_M (anchored height {anchored}): wait for the next interlocking round",
+                              chain_id=chain_id, main_height=main_height, anchored_height=anchored)
+            status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
+            tx_proof = holder.inclusion_proof(tx_id, records[-1].source_height)
+        return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
+                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
+
+
+def _tx_id_bytes(tx_id) -> bytes:
+    if isinstance(tx_id, str):
+        try:
+            tx_id = bytes.fromhex(tx_id)
+        except ValueError:
+            raise NotFound(f"{tx_id!r} is not a hex transaction id") from None
+    if not isinstance(tx_id, (bytes, bytearray)) or len(tx_id) != 32:
+        raise NotFound("a transaction id is 32 bytes (64 hex digits)")
+    return bytes(tx_id)
+
+
+def _pem(crl: x509.CertificateRevocationList) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def _save_identity(path: Path, identity: Identity) -> None:
+    save_certificate(identity.certificate, path / "identities" / f"{identity.name}.crt")
+    save_private_key(identity.key, path / "identities" / f"{identity.name}.key")
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

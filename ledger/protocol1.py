@@ -1,0 +1,175 @@
+"""Cross-chain verification (paper Protocol 1) and the inclusion proofs it checks.
+
+A transaction's inclusion proof is the Merkle path from the transaction to its block's root,
+the block header, and the membership witness of the block's accumulator element against the
+accumulator value at a later height. A verifier on chain A holding the main chain's value
+acc_M (from A's latest Type-III) checks a transaction of chain B in two steps:
+
+1. B's latest Type-II transaction is in the main chain under acc_M;
+2. the transaction is in B under the accumulator acc_B that Type-II carries (the paper's
+   line 5 writes acc_A; acc_B is meant).
+
+The checks here are pure functions of the proofs: nothing is trusted that is not checked
+against acc_M, which the verifier's own validated chain supplies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import edgeacc
+from edgeacc.errors import EdgeaccError
+
+from ledger.block import BlockHeader, SignedHeader
+from ledger.encoding import DIGEST_BYTES, Reader, Writer, check_chain_id
+from ledger.errors import EncodingError, LedgerError
+from ledger.merkle import leaf_hash, root_from_path
+from ledger.tx import Transaction, TxKind
+
+PROOF_MAGIC = b"EAIP"
+PROOF_VERSION = 1
+MAX_PROOF_PART = 1 << 24
+
+
+class ProofRejected(LedgerError):
+    """An inclusion proof does not verify; `code` names the failed check."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Proof that `tx` is in block `header` of `chain_id`, and that the block is accumulated
+    in the chain's value at height `against_height`."""
+
+    chain_id: str
+    tx: bytes
+    header: bytes
+    position: int
+    path: tuple[bytes, ...]
+    witness: int
+    against_height: int
+
+    def to_bytes(self, params: edgeacc.Params) -> bytes:
+        w = (Writer().raw(PROOF_MAGIC).u8(PROOF_VERSION).text16(self.chain_id).bytes32(self.tx)
+             .bytes32(self.header).u32(self.position).u16(len(self.path)))
+        for node in self.path:
+            w.raw(node, DIGEST_BYTES)
+        return w.bytes16(edgeacc.encode_element(params, self.witness)).u64(self.against_height).getvalue()
+
+    @classmethod
+    def from_bytes(cls, params: edgeacc.Params, data: bytes) -> "InclusionProof":
+        r = Reader(data, "inclusion proof")
+        r.magic(PROOF_MAGIC, PROOF_VERSION)
+        chain_id = check_chain_id(r.text16())
+        tx, header, position = r.bytes32(MAX_PROOF_PART), r.bytes32(MAX_PROOF_PART), r.u32()
+        path = tuple(r.raw(DIGEST_BYTES) for _ in range(r.u16()))
+        try:
+            witness = edgeacc.decode_element(params, r.bytes16())
+        except EdgeaccError as exc:
+            raise EncodingError(f"inclusion proof witness: {exc}") from None
+        against = r.u64()
+        r.end()
+        return cls(chain_id, tx, header, position, path, witness, against)
+
+
+def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: str, acc_value: int,
+                     acc_height: int) -> tuple[Transaction, BlockHeader]:
+    """Check `proof` against chain `chain_id` whose accumulator after block `acc_height` is
+    `acc_value`; returns the transaction and its block header or raises ProofRejected."""
+    if proof.chain_id != chain_id:
+        raise ProofRejected("wrong-chain", f"proof is for chain {proof.chain_id}, not {chain_id}")
+    if proof.against_height != acc_height:
+        raise ProofRejected("wrong-height", f"proof is against height {proof.against_height}, "
+                                            f"the accumulator is at {acc_height}")
+    try:
+        tx = Transaction.from_bytes(proof.tx)
+        header = BlockHeader.from_bytes(proof.header)
+    except EncodingError as exc:
+        raise ProofRejected("malformed", f"proof does not decode: {exc}") from None
+    if header.chain_id != chain_id or tx.chain_id != chain_id:
+        raise ProofRejected("wrong-chain", "block or transaction names another chain")
+    if header.height > acc_height:
+        raise ProofRejected("not-interlocked", f"block {header.height} is after the accumulated height {acc_height}")
+    root = root_from_path(leaf_hash(proof.tx), proof.position, header.tx_count, proof.path)
+    if root != header.merkle_root:
+        raise ProofRejected("merkle", "the Merkle path does not lead to the block's root")
+    try:
+        representative_ok = edgeacc.check_representative(header.element_data(), header.acc_element,
+                                                         header.acc_nonce)
+        member = representative_ok and edgeacc.verify_membership(params, proof.witness,
+                                                                 header.acc_element, acc_value)
+    except EdgeaccError as exc:
+        raise ProofRejected("accumulator", f"accumulator check failed: {exc}") from None
+    if not representative_ok:
+        raise ProofRejected("accumulator", "the block's element is not the representative of its content")
+    if not member:
+        raise ProofRejected("accumulator", "the block is not a member of the accumulator")
+    return tx, header
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer of Protocol 1: `ok`, and on rejection a `code` and a readable `reason`."""
+
+    ok: bool
+    code: str
+    reason: str
+    tx_id: bytes
+    chain_id: str | None = None
+    height: int | None = None
+    main_height: int | None = None
+    anchored_height: int | None = None
+    transaction: Transaction | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def reject(tx_id: bytes, code: str, reason: str, **kw) -> Verdict:
+    return Verdict(False, code, reason, tx_id, **kw)
+
+
+def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, main_chain_id: str,
+                      main_status: SignedHeader, status_proof: InclusionProof | None,
+                      tx_proof: InclusionProof) -> Verdict:
+    """Protocol 1 on fetched proofs. `main_status` is the main-chain header carried by the
+    verifier's latest Type-III; `status_proof` proves chain_id's Type-II under it (None when
+    chain_id is the main chain itself); `tx_proof` proves the transaction."""
+    main_header = main_status.header
+    try:
+        acc_m = edgeacc.decode_element(params, main_header.acc_value)
+    except EdgeaccError as exc:
+        return reject(tx_id, "malformed", f"main-chain status carries no valid accumulator: {exc}")
+    context = {"chain_id": chain_id, "main_height": main_header.height}
+    if main_header.chain_id != main_chain_id:
+        return reject(tx_id, "wrong-chain", "the Type-III status is not of the main chain", **context)
+    try:
+        if status_proof is None:
+            if chain_id != main_chain_id:
+                return reject(tx_id, "no-status", f"no Type-II proof for chain {chain_id}", **context)
+            acc_b, height_b = acc_m, main_header.height
+        else:
+            status_tx, _ = verify_inclusion(params, status_proof, main_chain_id, acc_m, main_header.height)
+            if status_tx.kind != TxKind.SUBCHAIN_STATUS:
+                return reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II", **context)
+            anchor = SignedHeader.from_bytes(status_tx.payload).header
+            if anchor.chain_id != chain_id:
+                return reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}", **context)
+            acc_b, height_b = edgeacc.decode_element(params, anchor.acc_value), anchor.height
+        context["anchored_height"] = height_b
+    except ProofRejected as exc:
+        return reject(tx_id, "status-proof", f"step 1 (Type-II under acc_M): {exc}", **context)
+    except (EncodingError, EdgeaccError) as exc:
+        return reject(tx_id, "status-proof", f"step 1: the Type-II does not decode: {exc}", **context)
+    try:
+        tx, header = verify_inclusion(params, tx_proof, chain_id, acc_b, height_b)
+    except ProofRejected as exc:
+        code = exc.code if exc.code == "not-interlocked" else "tx-proof"
+        return reject(tx_id, code, f"step 2 (transaction under acc_{chain_id}): {exc}", **context)
+    if tx.tx_id != tx_id:
+        return reject(tx_id, "tx-proof", "the proved transaction has another id", **context)
+    return Verdict(True, "ok", "valid: in the main chain's Type-II of "
+                   f"{chain_id} at height {height_b}, under acc_M at main height {main_header.height}",
+                   tx_id, height=header.height, transaction=tx, **context)

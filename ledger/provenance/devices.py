@@ -1,0 +1,114 @@
+"""IoT devices and their signed readings (paper section V.A).
+
+A device holds an Ed25519 key in an X.509 certificate issued by the deployment's CA (role
+`device`, organisation = the edge chain it reports to). A constrained device delegates signing
+to a peer of its edge; the reading then names that peer as signer and says it was delegated,
+and a verifier accepts it only from a peer certificate of the device's own chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ledger.errors import IdentityError
+from ledger.identity import Identity, Member, TrustStore
+from ledger.provenance.encoding import decode_tensors, encode_tensors, sha256
+from ledger.provenance.errors import DeviceError
+
+_READING_DOMAIN = b"edgeacc/provenance/reading/v1\x00"
+
+
+@dataclass(frozen=True)
+class SignedReading:
+    """One reading as it leaves the device: canonical bytes and the signature over them."""
+
+    device: str
+    device_fingerprint: bytes
+    signer_fingerprint: bytes
+    delegated: bool
+    data: bytes
+    signature: bytes
+
+    @property
+    def digest(self) -> bytes:
+        return sha256(self.data)
+
+    def record(self) -> dict[str, object]:
+        """The Type-I transaction body; the transaction's object pointer adds (prt, digest)."""
+        return {
+            "kind": "reading",
+            "device": self.device,
+            "device_fp": self.device_fingerprint.hex(),
+            "signer_fp": self.signer_fingerprint.hex(),
+            "delegated": self.delegated,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, object], data: bytes) -> "SignedReading":
+        return cls(str(record["device"]), bytes.fromhex(str(record["device_fp"])),
+                   bytes.fromhex(str(record["signer_fp"])), bool(record["delegated"]), data,
+                   bytes.fromhex(str(record["signature"])))
+
+
+def encode_reading(device: str, sequence: int, pixels: np.ndarray, label: int) -> bytes:
+    """Canonical bytes of one reading; the device name and sequence number are inside, so a
+    signature cannot be replayed for another device or position."""
+    return encode_tensors({"x": np.asarray(pixels, np.uint8).reshape(-1), "y": np.asarray(label, np.int64)},
+                          {"device": device, "seq": str(sequence)})
+
+
+def decode_reading(data: bytes) -> tuple[str, int, np.ndarray, int]:
+    """(device, sequence, pixels, label) from canonical reading bytes."""
+    tensors, metadata = decode_tensors(data)
+    return metadata["device"], int(metadata["seq"]), tensors["x"], int(tensors["y"])
+
+
+class Device:
+    """A sensor with a CA-issued identity; `delegate` signs for it when it is constrained."""
+
+    def __init__(self, identity: Identity, delegate: Identity | None = None) -> None:
+        if identity.role != "device":
+            raise DeviceError(f"{identity.name} holds a {identity.role} certificate, not a device one")
+        if delegate is not None and (delegate.role != "peer" or delegate.chain_id != identity.chain_id):
+            raise DeviceError(f"{identity.name} may delegate only to a peer of chain {identity.chain_id}")
+        self.identity = identity
+        self.delegate = delegate
+        self.sequence = 0
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    def read(self, pixels: np.ndarray, label: int) -> SignedReading:
+        """Sign the next reading (with the delegate's key when the device is constrained)."""
+        self.sequence += 1
+        data = encode_reading(self.name, self.sequence, pixels, label)
+        signer = self.delegate or self.identity
+        return SignedReading(self.name, self.identity.fingerprint, signer.fingerprint,
+                             self.delegate is not None, data, signer.sign(_READING_DOMAIN + data))
+
+
+def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
+    """Check certificate, role, chain and signature; returns the device's Member.
+
+    Raises DeviceError for an unknown or revoked device, a delegate that is not a peer of the
+    device's chain, a reading that names another device, or a signature that does not verify."""
+    try:
+        device = trust.resolve(reading.device_fingerprint, roles=("device",), chain_id=chain_id)
+        if device.name != reading.device:
+            raise DeviceError(f"reading names {reading.device!r} but the certificate is {device.name!r}")
+        named_device, _, _, _ = decode_reading(reading.data)
+        if named_device != device.name:
+            raise DeviceError(f"reading bytes name {named_device!r}, signed as {device.name!r}")
+        if reading.delegated:
+            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=device.chain_id)
+        elif reading.signer_fingerprint != reading.device_fingerprint:
+            raise DeviceError(f"reading of {device.name} signed by another key without delegation")
+        else:
+            signer = device
+        signer.verify(reading.signature, _READING_DOMAIN + reading.data)
+    except IdentityError as exc:
+        raise DeviceError(f"reading of {reading.device!r}: {exc}") from exc
+    return device

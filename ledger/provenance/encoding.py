@@ -1,0 +1,121 @@
+"""Canonical encodings of tensors and of the provenance records built from them.
+
+A set of named tensors is encoded as a safetensors file with one canonical layout: the header
+is JSON with sorted keys and no whitespace, padded with spaces to a multiple of 8 bytes; tensors
+follow in sorted name order, C-contiguous, little-endian. Names, dtypes and shapes are inside
+the bytes, so two encodings are equal exactly when the named tensors are equal bit for bit. Any
+safetensors reader can load the bytes; `decode_tensors` also refuses bytes that are not in this
+canonical layout, so one set of tensors has exactly one accepted encoding.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from typing import Mapping
+
+import numpy as np
+
+from ledger.provenance.errors import EncodingError
+
+Tensors = dict[str, np.ndarray]
+
+_DTYPE_CODES = {
+    np.dtype("bool"): "BOOL",
+    np.dtype("uint8"): "U8",
+    np.dtype("int8"): "I8",
+    np.dtype("int16"): "I16",
+    np.dtype("int32"): "I32",
+    np.dtype("int64"): "I64",
+    np.dtype("float16"): "F16",
+    np.dtype("float32"): "F32",
+    np.dtype("float64"): "F64",
+}
+_CODE_DTYPES = {code: dtype for dtype, code in _DTYPE_CODES.items()}
+
+
+def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
+    """Canonical safetensors bytes of `tensors` (and optional string metadata)."""
+    if not tensors:
+        raise EncodingError("nothing to encode: no tensors")
+    header: dict[str, object] = {}
+    if metadata:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise EncodingError("metadata must map strings to strings")
+        header["__metadata__"] = dict(metadata)
+    chunks = []
+    offset = 0
+    for name in sorted(tensors):
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise EncodingError(f"bad tensor name {name!r}")
+        array = np.asarray(tensors[name])
+        code = _DTYPE_CODES.get(array.dtype.newbyteorder("="))
+        if code is None:
+            raise EncodingError(f"tensor {name!r}: unsupported dtype {array.dtype}")
+        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    header_bytes += b" " * (-len(header_bytes) % 8)
+    return struct.pack("<Q", len(header_bytes)) + header_bytes + b"".join(chunks)
+
+
+def decode_tensors(data: bytes) -> tuple[Tensors, dict[str, str]]:
+    """Tensors and metadata from canonical bytes; raises EncodingError on anything else."""
+    try:
+        (header_len,) = struct.unpack_from("<Q", data, 0)
+        header = json.loads(data[8 : 8 + header_len])
+        metadata = header.pop("__metadata__", None) or {}
+        tensors: Tensors = {}
+        base = 8 + header_len
+        for name, entry in header.items():
+            dtype = _CODE_DTYPES[entry["dtype"]].newbyteorder("<")
+            start, end = entry["data_offsets"]
+            array = np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=base + start)
+            tensors[name] = array.reshape(entry["shape"]).astype(dtype.newbyteorder("="))
+    except (struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EncodingError(f"not a safetensors encoding: {exc}") from None
+    if encode_tensors(tensors, metadata) != bytes(data):
+        raise EncodingError("safetensors bytes are not in canonical layout")
+    return tensors, metadata
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def tensors_digest(tensors: Mapping[str, np.ndarray]) -> bytes:
+    """SHA-256 of the canonical encoding."""
+    return sha256(encode_tensors(tensors))
+
+
+def canonical_json(value: object) -> bytes:
+    """Deterministic JSON bytes for records (sorted keys, no whitespace, UTF-8)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def step_digest(model_out: bytes, global_model: bytes, batch: bytes, step_index: int) -> bytes:
+    """tx_{M_{i+1}} = H(M_{i+1} || M_O || d_{i+1} || i+1), paper section V.B.
+
+    The three parts are canonical encodings; each is length-prefixed (u64, little-endian) so
+    the concatenation has one parse, and the index is a u64. `step_index` is i+1 (1-based)."""
+    if step_index < 1:
+        raise EncodingError("step indices start at 1")
+    h = hashlib.sha256(b"edgeacc/provenance/step/v1")
+    for part in (model_out, global_model, batch):
+        h.update(struct.pack("<Q", len(part)))
+        h.update(part)
+    h.update(struct.pack("<Q", step_index))
+    return h.digest()
+
+
+def aggregation_digest(model_out: bytes, local_models: list[bytes], weights: list[int], round_index: int) -> bytes:
+    """H(M_O^{r} || M_1 || ... || M_E || weights || r) for the cloud's FedAvg of round r."""
+    h = hashlib.sha256(b"edgeacc/provenance/aggregation/v1")
+    for part in (model_out, *local_models):
+        h.update(struct.pack("<Q", len(part)))
+        h.update(part)
+    h.update(canonical_json(weights))
+    h.update(struct.pack("<Q", round_index))
+    return h.digest()

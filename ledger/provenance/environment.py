@@ -1,0 +1,66 @@
+"""The environment fingerprint recorded before training: what a re-execution must match.
+
+Bit-exact replay of floating-point training depends on library versions, the BLAS kernel
+OpenBLAS picked for this CPU, thread counts and CPU features, so the run record keeps all of
+them and an auditor can tell an environment difference from a tampered step.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+_LIBRARIES = ("numpy", "safetensors", "threadpoolctl", "scikit-learn", "torch", "edgeacc")
+
+
+def _cpu() -> dict[str, object]:
+    model, flags = platform.processor(), []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = sorted(value.split())
+                    break
+    except OSError:  # not Linux: the platform string is all there is
+        pass
+    return {"model": model, "flags": flags}
+
+
+def environment_fingerprint(trainer_name: str) -> dict[str, object]:
+    """Versions, BLAS backends and threads, CPU model and flags, for the run record."""
+    np.ones(1)  # the BLAS library is loaded with numpy; threadpool_info reports it
+    versions = {}
+    for library in _LIBRARIES:
+        try:
+            versions[library] = metadata.version(library)
+        except metadata.PackageNotFoundError:
+            continue
+    fingerprint: dict[str, object] = {
+        "trainer": trainer_name,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "libraries": versions,
+        "blas": [
+            {k: pool.get(k) for k in ("internal_api", "version", "architecture", "threading_layer", "num_threads")}
+            for pool in threadpool_info()
+        ],
+        "cpu": _cpu(),
+        "step_threads": 1,  # T pins BLAS (and torch) to one thread whatever the defaults say
+    }
+    if trainer_name.startswith("torch"):
+        import torch
+
+        fingerprint["torch"] = {
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+            "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "config": torch.__config__.show(),
+        }
+    return fingerprint

@@ -1,0 +1,241 @@
+"""Recording data collection, local training and aggregation on the two-layer ledger.
+
+A training loop drives an EdgeRecorder (one per edge sub-chain) and a CloudRecorder (main
+chain)::
+
+    edge.start_run(data_order, initial)                  # run record before training
+    for i, readings in enumerate(data_order, start=1):
+        batch = edge.record_batch(readings)              # d_i, checked M_O by Protocol 1
+        model = trainer.step(edge.model, edge.global_model, batch, i)
+        edge.record_step(model)                          # tx = H(M_i || M_O || d_i || i)
+
+Endorsing peers re-execute each step (or each FedAvg) before signing unless the endorsement
+mode is "signatures".
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ledger.identity import TrustStore
+from ledger.provenance.devices import SignedReading, decode_reading, verify_reading
+from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_json, decode_tensors,
+                                        encode_tensors, step_digest)
+from ledger.provenance.environment import environment_fingerprint
+from ledger.provenance.errors import RecordError
+from ledger.provenance.records import ProvenanceLedger, Ref
+from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg, trainer_for
+
+ENDORSE_MODES = ("reexecute", "signatures")
+
+
+def data_order_bytes(order: Sequence[Sequence[Ref]]) -> bytes:
+    """Canonical bytes of the committed data order: the reading tx ids of every step."""
+    return canonical_json([[ref.tx_id.hex() for ref in step] for step in order])
+
+
+def load_tensors(ledger: ProvenanceLedger, digest: bytes) -> tuple[bytes, Tensors]:
+    data = ledger.load(digest)
+    return data, decode_tensors(data)[0]
+
+
+def batch_from_readings(reading_bytes: Sequence[bytes]) -> Tensors:
+    decoded = [decode_reading(data) for data in reading_bytes]
+    return batch_tensors(np.stack([pixels for _, _, pixels, _ in decoded]),
+                         np.array([label for _, _, _, label in decoded], np.int64))
+
+
+def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple[bytes, Tensors]:
+    """Re-execute a recorded step from the stored M_{i-1}, M_O and d_i (each integrity-checked
+    by the store); returns the canonical bytes and tensors of the recomputed M_i."""
+    _, model_in = load_tensors(ledger, bytes.fromhex(body["model_in"]))
+    _, global_model = load_tensors(ledger, bytes.fromhex(body["global_model"]))
+    _, batch = load_tensors(ledger, bytes.fromhex(body["batch_digest"]))
+    recomputed = trainer.step(model_in, global_model, batch, int(body["index"]))
+    return encode_tensors(recomputed), recomputed
+
+
+def step_endorsement_check(ledger: ProvenanceLedger, trainer: Trainer, body: dict, model_digest: bytes) -> Callable[[], None]:
+    """What an endorsing peer runs before signing a step: replay it and compare bit for bit."""
+
+    def check() -> None:
+        recomputed, _ = replay_step(ledger, trainer, body)
+        if hashlib.sha256(recomputed).digest() != model_digest:
+            raise RecordError(f"step {body['index']}: re-execution does not reproduce the recorded model")
+
+    return check
+
+
+def initial_endorsement_check(body: dict, model_bytes: bytes) -> Callable[[], None]:
+    """What an endorsing peer runs before signing round 0: derive the model from its seed."""
+
+    def check() -> None:
+        init = body["init"]
+        rebuilt = trainer_for(init["trainer"], Hyperparameters.from_record(init["hyperparameters"]))
+        if encode_tensors(rebuilt.initial_model()) != model_bytes:
+            raise RecordError("the initial model is not the one its seed derives")
+
+    return check
+
+
+def aggregation_endorsement_check(ledger: ProvenanceLedger, body: dict, model_bytes: bytes) -> Callable[[], None]:
+    """What an endorsing peer runs before signing a FedAvg round: recompute it."""
+
+    def check() -> None:
+        if encode_tensors(replay_aggregation(ledger, body)) != model_bytes:
+            raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
+
+    return check
+
+
+class EdgeRecorder:
+    """Records one edge's readings, run, batches and local steps on its sub-chain."""
+
+    def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str, trainer: Trainer,
+                 trust: TrustStore, endorse_mode: str = "reexecute") -> None:
+        if endorse_mode not in ENDORSE_MODES:
+            raise RecordError(f"endorse_mode must be one of {ENDORSE_MODES}")
+        self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
+        self.trainer, self.trust, self.endorse_mode = trainer, trust, endorse_mode
+        self.run: Ref | None = None
+        self.steps: list[Ref] = []
+        self.model: Tensors = {}
+        self.global_model: Tensors = {}
+        self._global_ref: Ref | None = None
+        self._global_bytes = b""
+        self._batch: tuple[Ref, bytes] | None = None
+        self._model_digest = b""
+
+    @property
+    def step_index(self) -> int:
+        """Index of the last recorded step (0 before training)."""
+        return len(self.steps)
+
+    def record_reading(self, reading: SignedReading) -> Ref:
+        """Check the device's certificate and signature, store the reading, append Type-I."""
+        verify_reading(self.trust, reading, self.chain_id)
+        obj = self.ledger.store(reading.data)
+        tx_id = self.ledger.submit(self.chain_id, self.submitter, reading.record(), obj)
+        return Ref(self.chain_id, tx_id, obj)
+
+    def use_global(self, ref: Ref) -> Tensors:
+        """Adopt the cloud's model M_O after checking its record on the main chain (Protocol 1)."""
+        self.ledger.verify(ref.tx_id, self.chain_id)
+        record = self.ledger.fetch(ref.tx_id)
+        if record.body["kind"] != "aggregation" or record.obj is None or record.obj.digest != ref.digest:
+            raise RecordError("the aggregation record names another model than the one offered")
+        self._global_bytes, self.global_model = load_tensors(self.ledger, ref.digest)
+        self._global_ref = ref
+        return self.global_model
+
+    def start_run(self, data_order: Sequence[Sequence[Ref]], initial: Ref, data_order_seed: int) -> Ref:
+        """Record the run before training: trainer, hyperparameters, seeds, the data order
+        commitment and the environment fingerprint. M_0 is the cloud's initial model."""
+        if self.run is not None:
+            raise RecordError("this recorder already started a run")
+        self.use_global(initial)
+        self.model = self.global_model
+        self._model_digest = initial.digest
+        order = self.ledger.store(data_order_bytes(data_order))
+        body = {
+            "kind": "run",
+            "edge": self.chain_id,
+            "trainer": self.trainer.name,
+            "hyperparameters": self.trainer.hyperparameters.as_record(),
+            "seeds": {"init_seed": self.trainer.hyperparameters.init_seed, "data_order_seed": data_order_seed},
+            "data_order": order.digest.hex(),
+            "steps": len(data_order),
+            "initial": initial.tx_id.hex(),
+            "initial_model": initial.digest.hex(),
+            "environment": environment_fingerprint(self.trainer.name),
+        }
+        self.run = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, order), order)
+        return self.run
+
+    def record_batch(self, readings: Sequence[Ref]) -> Tensors:
+        """Record d_{i+1} built from recorded readings, after re-checking M_O (Protocol 1)."""
+        if self.run is None or self._global_ref is None:
+            raise RecordError("start_run before recording batches")
+        self.ledger.verify(self._global_ref.tx_id, self.chain_id)
+        tensors = batch_from_readings([self.ledger.load(ref.digest) for ref in readings])
+        data = encode_tensors(tensors)
+        obj = self.ledger.store(data)
+        body = {"kind": "batch", "run": self.run.tx_id.hex(), "index": self.step_index + 1,
+                "readings": [ref.tx_id.hex() for ref in readings]}
+        self._batch = (Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj), obj), data)
+        return tensors
+
+    def record_step(self, model: Tensors) -> Ref:
+        """Record M_{i+1} = T(M_i, M_O, d_{i+1}); endorsers replay it unless told not to."""
+        if self._batch is None or self._global_ref is None or self.run is None:
+            raise RecordError("record_batch before record_step")
+        (batch_ref, batch_bytes), index = self._batch, self.step_index + 1
+        data = encode_tensors(model)
+        obj = self.ledger.store(data)
+        body = {
+            "kind": "step",
+            "run": self.run.tx_id.hex(),
+            "index": index,
+            "batch": batch_ref.tx_id.hex(),
+            "batch_digest": batch_ref.digest.hex(),
+            "global": self._global_ref.tx_id.hex(),
+            "global_model": self._global_ref.digest.hex(),
+            "model_in": self._model_digest.hex(),
+            "tx_hash": step_digest(data, self._global_bytes, batch_bytes, index).hex(),
+        }
+        check = step_endorsement_check(self.ledger, self.trainer, body, obj.digest) \
+            if self.endorse_mode == "reexecute" else None
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        self.steps.append(ref)
+        self.model, self._model_digest, self._batch = model, obj.digest, None
+        return ref
+
+
+class CloudRecorder:
+    """Records the initial model and every FedAvg round on the main chain."""
+
+    def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str,
+                 endorse_mode: str = "reexecute") -> None:
+        if endorse_mode not in ENDORSE_MODES:
+            raise RecordError(f"endorse_mode must be one of {ENDORSE_MODES}")
+        self.ledger, self.chain_id, self.submitter, self.endorse_mode = ledger, chain_id, submitter, endorse_mode
+        self.rounds: list[Ref] = []
+
+    def record_initial(self, trainer: Trainer) -> tuple[Ref, Tensors]:
+        """Round 0: the initial model, derived from the recorded trainer and seed."""
+        model = trainer.initial_model()
+        data = encode_tensors(model)
+        obj = self.ledger.store(data)
+        body = {"kind": "aggregation", "round": 0, "locals": [],
+                "init": {"trainer": trainer.name, "hyperparameters": trainer.hyperparameters.as_record()},
+                "tx_hash": aggregation_digest(data, [], [], 0).hex()}
+        check = initial_endorsement_check(body, data) if self.endorse_mode == "reexecute" else None
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        self.rounds.append(ref)
+        return ref, model
+
+    def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
+        """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
+        round_index = len(self.rounds)
+        local_bytes = []
+        for ref in local_steps:
+            self.ledger.verify(ref.tx_id, self.chain_id)
+            local_bytes.append(self.ledger.load(ref.digest))
+        data = encode_tensors(model)
+        obj = self.ledger.store(data)
+        body = {"kind": "aggregation", "round": round_index,
+                "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": int(w)}
+                           for ref, w in zip(local_steps, weights)],
+                "tx_hash": aggregation_digest(data, local_bytes, [int(w) for w in weights], round_index).hex()}
+        check = aggregation_endorsement_check(self.ledger, body, data) if self.endorse_mode == "reexecute" else None
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        self.rounds.append(ref)
+        return ref
+
+
+def replay_aggregation(ledger: ProvenanceLedger, body: dict) -> Tensors:
+    """FedAvg recomputed from the stored local models a round names."""
+    models = [load_tensors(ledger, bytes.fromhex(entry["model"]))[1] for entry in body["locals"]]
+    return fedavg(models, [entry["weight"] for entry in body["locals"]])

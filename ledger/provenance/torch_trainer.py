@@ -1,0 +1,64 @@
+"""The same T in PyTorch (optional extra `edgeacc[torch]`).
+
+Deterministic by construction: `torch.use_deterministic_algorithms(True)`, one intra-op and
+one inter-op thread, float32 on CPU, and no randomness inside a step (data order comes from
+the recorded batches, initial weights from the shared numpy initialiser). Tensors cross the
+recorder boundary as numpy arrays, so records from both trainers share one encoding; the
+bits of the two trainers' models may differ (different kernels), so a run is audited with the
+trainer its run record names.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ledger.provenance.encoding import Tensors
+from ledger.provenance.trainers import Hyperparameters, initial_mlp, mlp_accuracy
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("the torch trainer needs the optional extra: pip install 'edgeacc[torch]'") from exc
+
+
+def pin_torch() -> None:
+    """Deterministic kernels and one thread (idempotent; inter-op threads can be set once)."""
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    if torch.get_num_interop_threads() != 1:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already used in this process; intra-op pinning is what matters
+            pass
+
+
+class TorchMLPTrainer:
+    """T with autograd; same architecture, parameter names and FedAvg semantics as numpy's."""
+
+    name = "torch-mlp"
+
+    def __init__(self, hyperparameters: Hyperparameters = Hyperparameters()) -> None:
+        pin_torch()
+        self.hyperparameters = hyperparameters
+
+    def initial_model(self) -> Tensors:
+        return initial_mlp(self.hyperparameters)
+
+    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
+        hp = self.hyperparameters
+        base = global_model if hp.starts_round(step_index) else model
+        params = {k: torch.tensor(np.asarray(base[k], np.float32), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
+        anchor = {k: torch.tensor(np.asarray(global_model[k], np.float32)) for k in params}
+        x = torch.tensor(np.asarray(batch["x"], np.float32)) / 16.0
+        y = torch.tensor(np.asarray(batch["y"], np.int64))
+        hidden = torch.relu(x @ params["w1"] + params["b1"])
+        loss = torch.nn.functional.cross_entropy(hidden @ params["w2"] + params["b2"], y)
+        loss.backward()
+        updated = {}
+        with torch.no_grad():
+            for name, value in params.items():
+                grad = value.grad + hp.weight_decay * value + hp.proximal_mu * (value - anchor[name])
+                updated[name] = (value - hp.learning_rate * grad).numpy().astype(np.float32)
+        return updated
+
+    def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
+        return mlp_accuracy(model, pixels, labels)
