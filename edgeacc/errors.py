@@ -37,3 +37,29 @@ class EncodingError(EdgeaccError, ValueError):
 
 class VerificationError(EdgeaccError):
     """A proof did not verify (raised only by APIs whose contract is to raise)."""
+
+
+class DkgError(EdgeaccError):
+    """Distributed modulus generation failed; no modulus was produced."""
+
+
+class ShareInconsistency(DkgError):
+    """A share or broadcast value failed a consistency check: some party sent a wrong value."""
+
+
+class ProtocolError(DkgError):
+    """A message was malformed, out of order, unauthenticated, or the parties disagree on
+    public values (parameters, session, the final N)."""
+
+
+class PartyTimeout(DkgError, TimeoutError):
+    """A party did not send an expected message in time (dropped or stalled)."""
+
+
+class PeerDisconnected(DkgError, ConnectionError):
+    """A party's channel closed before the ceremony finished."""
+
+
+class CandidatesExhausted(DkgError):
+    """No RSA modulus was found within the candidate budget (expected only when a party
+    keeps sending wrong values that slip past the cheap checks)."""
