@@ -1,9 +1,10 @@
 """IoT devices and their signed readings (paper section V.A).
 
 A device holds an Ed25519 key in an X.509 certificate issued by the deployment's CA (role
-`device`, organisation = the edge chain it reports to). A constrained device delegates signing
-to a peer of its edge; the reading then names that peer as signer and says it was delegated,
-and a verifier accepts it only from a peer certificate of the device's own chain.
+`device`; when the certificate names an organisation, that is the only edge chain it may report
+to). A constrained device delegates signing to a peer of its edge; the reading then names that
+peer as signer and says it was delegated, and a verifier accepts it only from a peer
+certificate of the chain the reading is recorded on.
 """
 from __future__ import annotations
 
@@ -71,8 +72,8 @@ class Device:
     def __init__(self, identity: Identity, delegate: Identity | None = None) -> None:
         if identity.role != "device":
             raise DeviceError(f"{identity.name} holds a {identity.role} certificate, not a device one")
-        if delegate is not None and (delegate.role != "peer" or delegate.chain_id != identity.chain_id):
-            raise DeviceError(f"{identity.name} may delegate only to a peer of chain {identity.chain_id}")
+        if delegate is not None and (delegate.role != "peer" or identity.chain_id not in (None, delegate.chain_id)):
+            raise DeviceError(f"{identity.name} may delegate only to a peer of its own edge chain")
         self.identity = identity
         self.delegate = delegate
         self.sequence = 0
@@ -93,17 +94,23 @@ class Device:
 def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
     """Check certificate, role, chain and signature; returns the device's Member.
 
-    Raises DeviceError for an unknown or revoked device, a delegate that is not a peer of the
-    device's chain, a reading that names another device, or a signature that does not verify."""
+    `chain_id` is the edge chain the reading is recorded on. Raises DeviceError for an unknown
+    or revoked device, a device bound to another chain, a delegate that is not a peer of the
+    chain, a reading that names another device, or a signature that does not verify."""
     try:
-        device = trust.resolve(reading.device_fingerprint, roles=("device",), chain_id=chain_id)
+        device = trust.resolve(reading.device_fingerprint, roles=("device",))
+        if chain_id is not None and device.chain_id not in (None, chain_id):
+            raise DeviceError(f"{device.name} reports to {device.chain_id}, not {chain_id}")
         if device.name != reading.device:
             raise DeviceError(f"reading names {reading.device!r} but the certificate is {device.name!r}")
         named_device, _, _, _ = decode_reading(reading.data)
         if named_device != device.name:
             raise DeviceError(f"reading bytes name {named_device!r}, signed as {device.name!r}")
         if reading.delegated:
-            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=device.chain_id)
+            edge = device.chain_id or chain_id
+            if edge is None:
+                raise DeviceError(f"a delegated reading of {device.name} needs the chain it is recorded on")
+            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=edge)
         elif reading.signer_fingerprint != reading.device_fingerprint:
             raise DeviceError(f"reading of {device.name} signed by another key without delegation")
         else:
