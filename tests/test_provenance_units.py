@@ -12,7 +12,7 @@ from ledger.provenance.audit import model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
 from ledger.provenance.environment import environment_fingerprint
-from ledger.provenance.errors import DeviceError, EncodingError, ProvenanceError
+from ledger.provenance.errors import DeviceError, TensorEncodingError, ProvenanceError
 from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, batch_tensors, fedavg,
                                         load_digits_split, trainer_for)
 
@@ -67,11 +67,11 @@ def test_non_canonical_safetensors_bytes_are_rejected():
     tensors = {"b": np.zeros(3, np.float32), "a": np.ones(2, np.int64)}
     library_bytes = safetensors.numpy.save(tensors)  # same tensors, the library's own layout
     if library_bytes != encode_tensors(tensors):
-        with pytest.raises(EncodingError):
+        with pytest.raises(TensorEncodingError):
             decode_tensors(library_bytes)
-    with pytest.raises(EncodingError):
+    with pytest.raises(TensorEncodingError):
         decode_tensors(encode_tensors(tensors)[:-1])
-    with pytest.raises(EncodingError):
+    with pytest.raises(TensorEncodingError):
         decode_tensors(b"\x00" * 4)
 
 
@@ -80,7 +80,7 @@ def test_step_digest_binds_every_part():
     reference = step_digest(*parts, 3)
     assert step_digest(*parts, 4) != reference
     assert step_digest(b"mode", b"lglobal", b"batch", 3) != reference  # no shifting across parts
-    with pytest.raises(EncodingError):
+    with pytest.raises(TensorEncodingError):
         step_digest(*parts, 0)
 
 

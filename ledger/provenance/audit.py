@@ -23,7 +23,7 @@ from ledger.provenance.devices import SignedReading, verify_reading
 from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tensors, encode_tensors,
                                         step_digest)
 from ledger.provenance.errors import ProvenanceError
-from ledger.provenance.records import FetchedRecord, ProvenanceLedger
+from ledger.provenance.records import FetchedRecord, ProvenanceLedger, RunManifest
 from ledger.provenance.recorder import batch_from_readings, replay_aggregation
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 
@@ -35,15 +35,6 @@ class Tolerance:
 
     max_abs: float = 1e-5
     max_rel_l2: float = 1e-5
-
-
-@dataclass(frozen=True)
-class RunManifest:
-    """Where the edge says a run's records are; the auditor checks all of it on the ledger."""
-
-    chain_id: str
-    run_tx: bytes
-    step_txs: tuple[bytes, ...]
 
 
 @dataclass
@@ -144,7 +135,7 @@ class Auditor:
             total = int(run.body["steps"])
             if len(manifest.step_txs) != total:
                 raise _Failed(f"the run records {total} steps, the manifest lists {len(manifest.step_txs)}")
-        except (_Failed, ProvenanceError, LedgerError) as exc:
+        except (_Failed, LedgerError) as exc:
             return AuditReport(manifest.chain_id, mode, 0, [], [str(exc)], time.perf_counter() - started)
         verdicts = []
         for index in sample_steps(total, count=count, fraction=fraction, seed=seed):
@@ -152,7 +143,7 @@ class Auditor:
             verdict = StepVerdict(index)
             try:
                 self._audit_step(manifest, run, trainer, order, index, verdict)
-            except (_Failed, ProvenanceError, LedgerError) as exc:
+            except (_Failed, LedgerError) as exc:
                 verdict.failures.append(str(exc))
             verdict.seconds = time.perf_counter() - step_started
             verdicts.append(verdict)
@@ -165,7 +156,7 @@ class Auditor:
         if tx_id not in self._verified:
             try:
                 self.ledger.verify(tx_id, self.verifier_chain)
-            except (ProvenanceError, LedgerError) as exc:
+            except LedgerError as exc:
                 raise _Failed(f"{kind} {tx_id.hex()[:12]} fails Protocol 1: {exc}") from None
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
@@ -178,7 +169,7 @@ class Auditor:
     def _object(self, digest: bytes, what: str) -> bytes:
         try:
             return self.ledger.load(digest)
-        except (ProvenanceError, LedgerError) as exc:
+        except LedgerError as exc:
             raise _Failed(f"{what} object {digest.hex()[:12]}: {exc}") from None
 
     def _data_order(self, run: FetchedRecord) -> list[list[str]]:

@@ -16,7 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ledger.provenance.errors import EncodingError
+from ledger.provenance.errors import TensorEncodingError
 
 Tensors = dict[str, np.ndarray]
 
@@ -37,21 +37,21 @@ _CODE_DTYPES = {code: dtype for dtype, code in _DTYPE_CODES.items()}
 def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
     """Canonical safetensors bytes of `tensors` (and optional string metadata)."""
     if not tensors:
-        raise EncodingError("nothing to encode: no tensors")
+        raise TensorEncodingError("nothing to encode: no tensors")
     header: dict[str, object] = {}
     if metadata:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise EncodingError("metadata must map strings to strings")
+            raise TensorEncodingError("metadata must map strings to strings")
         header["__metadata__"] = dict(metadata)
     chunks = []
     offset = 0
     for name in sorted(tensors):
         if not isinstance(name, str) or not name or name == "__metadata__":
-            raise EncodingError(f"bad tensor name {name!r}")
+            raise TensorEncodingError(f"bad tensor name {name!r}")
         array = np.asarray(tensors[name])
         code = _DTYPE_CODES.get(array.dtype.newbyteorder("="))
         if code is None:
-            raise EncodingError(f"tensor {name!r}: unsupported dtype {array.dtype}")
+            raise TensorEncodingError(f"tensor {name!r}: unsupported dtype {array.dtype}")
         data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
         header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
@@ -62,7 +62,7 @@ def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str
 
 
 def decode_tensors(data: bytes) -> tuple[Tensors, dict[str, str]]:
-    """Tensors and metadata from canonical bytes; raises EncodingError on anything else."""
+    """Tensors and metadata from canonical bytes; raises TensorEncodingError on anything else."""
     try:
         (header_len,) = struct.unpack_from("<Q", data, 0)
         header = json.loads(data[8 : 8 + header_len])
@@ -75,9 +75,9 @@ def decode_tensors(data: bytes) -> tuple[Tensors, dict[str, str]]:
             array = np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=base + start)
             tensors[name] = array.reshape(entry["shape"]).astype(dtype.newbyteorder("="))
     except (struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise EncodingError(f"not a safetensors encoding: {exc}") from None
+        raise TensorEncodingError(f"not a safetensors encoding: {exc}") from None
     if encode_tensors(tensors, metadata) != bytes(data):
-        raise EncodingError("safetensors bytes are not in canonical layout")
+        raise TensorEncodingError("safetensors bytes are not in canonical layout")
     return tensors, metadata
 
 
@@ -101,7 +101,7 @@ def step_digest(model_out: bytes, global_model: bytes, batch: bytes, step_index:
     The three parts are canonical encodings; each is length-prefixed (u64, little-endian) so
     the concatenation has one parse, and the index is a u64. `step_index` is i+1 (1-based)."""
     if step_index < 1:
-        raise EncodingError("step indices start at 1")
+        raise TensorEncodingError("step indices start at 1")
     h = hashlib.sha256(b"edgeacc/provenance/step/v1")
     for part in (model_out, global_model, batch):
         h.update(struct.pack("<Q", len(part)))

@@ -1,15 +1,17 @@
 """Exceptions of the provenance layer.
 
-Every error derives from ProvenanceError, itself a LedgerError, so callers catch one hierarchy
-for the whole package (and EdgeaccError above it when the ledger derives from the engine's)."""
+Every error derives from ProvenanceError, itself a ledger LedgerError, so callers catch one
+hierarchy for the whole ledger package."""
 from __future__ import annotations
 
+from ledger.errors import LedgerError
 
-class ProvenanceError(Exception):
+
+class ProvenanceError(LedgerError):
     """Base of every exception raised by ledger.provenance."""
 
 
-class EncodingError(ProvenanceError):
+class TensorEncodingError(ProvenanceError, ValueError):
     """Bytes that are not the canonical encoding of a set of tensors."""
 
 

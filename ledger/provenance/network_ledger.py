@@ -14,7 +14,7 @@ from typing import Callable
 from ledger.errors import LedgerError
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
-from ledger.provenance.errors import ProvenanceError, RecordError
+from ledger.provenance.errors import RecordError
 from ledger.provenance.records import FetchedRecord, decode_body, encode_body
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
@@ -60,7 +60,7 @@ class NetworkLedger:
             for peer in self.endorsers(chain_id):
                 try:
                     endorse_check()
-                except (ProvenanceError, LedgerError) as exc:
+                except LedgerError as exc:
                     raise EndorsementRefused(f"{peer} refuses to endorse: {exc}") from exc
                 self.endorsement_checks += 1
         pending = self.network.submit(chain_id, encode_body(body), obj=obj, signer=submitter)

@@ -25,7 +25,7 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref
+from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest
 from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg, trainer_for
 
 ENDORSE_MODES = ("reexecute", "signatures")
@@ -107,6 +107,12 @@ class EdgeRecorder:
         self._global_bytes = b""
         self._batch: tuple[Ref, bytes] | None = None
         self._model_digest = b""
+
+    def manifest(self) -> RunManifest:
+        """Where this run's records are, for an auditor (who checks all of it on the ledger)."""
+        if self.run is None:
+            raise RecordError("no run started")
+        return RunManifest(self.chain_id, self.run.tx_id, tuple(ref.tx_id for ref in self.steps))
 
     @property
     def step_index(self) -> int:

@@ -40,6 +40,15 @@ class FetchedRecord:
     obj: ObjectRef | None
 
 
+@dataclass(frozen=True)
+class RunManifest:
+    """Where an edge says a run's records are; an auditor checks all of it on the ledger."""
+
+    chain_id: str
+    run_tx: bytes
+    step_txs: tuple[bytes, ...]
+
+
 class ProvenanceLedger(Protocol):
     """What the recorder and the auditor need from the ledger (see ledger_port.py)."""
 
