@@ -328,13 +328,15 @@ class Peer:
                 self._validated.add(block.digest)
         return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
 
-    def commit(self, block: Block) -> None:
+    def commit(self, block: Block, *, live: bool = True) -> None:
         """Validate (unless this peer endorsed this exact header), check the endorsements,
-        store durably, then apply. On any error the chain is unchanged."""
+        store durably, then apply. On any error the chain is unchanged. `live=False` checks
+        revocation at the block's timestamp (replaying blocks other peers committed earlier)."""
+        at_ms = None if live else block.header.timestamp_ms
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):
-                self.validate_block(block, live=True)
-            self.deployment.check_endorsements(block.signed, at_ms=None)
+                self.validate_block(block, live=live)
+            self.deployment.check_endorsements(block.signed, at_ms=at_ms)
             self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
             self._apply(block)
             self._validated.clear()  # proposals at this height are stale now

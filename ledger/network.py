@@ -54,6 +54,18 @@ def peer_name(chain_id: str, i: int) -> str:
     return f"{chain_id}.peer{i}"
 
 
+def catch_up(peers: list[Peer]) -> None:
+    """A crash between two peers' commits leaves one a block behind: replay the longest
+    chain's extra blocks to the others (each validates them as usual)."""
+    longest = max(peers, key=lambda p: p.height)
+    for peer in peers:
+        common = min(peer.height, longest.height)
+        if common and peer.signed_header(common - 1).header.digest != longest.signed_header(common - 1).header.digest:
+            raise StorageError(f"peers {peer.name} and {longest.name} hold different blocks")
+        for height in range(peer.height, longest.height):
+            peer.commit(longest.block(height), live=False)
+
+
 class PendingTx:
     """A submitted transaction: `tx_id` now, `result()` -> Receipt once every peer committed
     it (or the LedgerError that rejected it)."""
@@ -89,6 +101,7 @@ class ChainService:
         self._queue: queue.Queue = queue.Queue()
         self._on_commit = on_commit
         self._stop = threading.Event()
+        self._committers = concurrent.futures.ThreadPoolExecutor(len(peers), thread_name_prefix=f"commit-{self.chain_id}")
         self._thread = threading.Thread(target=self._run, name=f"sequencer-{self.chain_id}", daemon=True)
         self._thread.start()
 
@@ -134,6 +147,8 @@ class ChainService:
                 return out
 
     def _commit_batch(self, batch: list[PendingTx]) -> None:
+        if any(peer.height != self.leader.height for peer in self.peers):
+            catch_up(self.peers)  # a peer failed to store an earlier block
         block, rejected = self.leader.propose([p.transaction for p in batch])
         for i, exc in rejected:
             batch[i]._future.set_exception(exc)
@@ -151,8 +166,9 @@ class ChainService:
         if len(endorsements) < self.config.endorsement_threshold:
             raise EndorsementError(f"{self.chain_id}: endorsement policy not met ({'; '.join(refusals)})")
         block = block.with_endorsements(endorsements)
-        for peer in self.peers:
-            peer.commit(block)
+        # Peers store in parallel: SQLite releases the GIL while it writes and syncs.
+        for future in [self._committers.submit(peer.commit, block) for peer in self.peers]:
+            future.result()
         digest = block.digest
         for position, p in enumerate(accepted):
             p._future.set_result(Receipt(p.tx_id, self.chain_id, block.height, position, digest))
@@ -161,6 +177,7 @@ class ChainService:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+        self._committers.shutdown()
         for peer in self.peers:
             peer.close()
 
@@ -199,7 +216,7 @@ class Network:
         peers_by_chain = {c["id"]: [self._open_peer(name, progress) for name in c["peers"]]
                           for c in manifest["chains"]}
         for chain_peers in peers_by_chain.values():
-            self._catch_up(chain_peers)
+            catch_up(chain_peers)
         self._wake = threading.Condition()
         for c in chains:
             self.services[c.chain_id] = ChainService(c, peers_by_chain[c.chain_id],
@@ -293,17 +310,6 @@ class Network:
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
         peer.load(progress=progress)
         return peer
-
-    def _catch_up(self, peers: list[Peer]) -> None:
-        """A crash between two peers' commits leaves one a block behind: replay the longest
-        chain's extra blocks to the others (each validates them as usual)."""
-        longest = max(peers, key=lambda p: p.height)
-        for peer in peers:
-            common = min(peer.height, longest.height)
-            if common and peer.signed_header(common - 1).header.digest != longest.signed_header(common - 1).header.digest:
-                raise StorageError(f"peers {peer.name} and {longest.name} hold different blocks")
-            for height in range(peer.height, longest.height):
-                peer.commit(longest.block(height))
 
     def __enter__(self) -> "Network":
         return self

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ledger.encoding import (DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id)
 from ledger.errors import EncodingError
@@ -78,7 +79,7 @@ class Transaction:
         object.__setattr__(self, "_body", body)
         return body
 
-    @property
+    @cached_property
     def tx_id(self) -> bytes:
         return hashlib.sha256(self.body_bytes()).digest()
 
