@@ -170,7 +170,7 @@ class Auditor:
         try:
             return self.ledger.load(digest)
         except LedgerError as exc:
-            raise _Failed(f"{what} object {digest.hex()[:12]}: {exc}") from None
+            raise _Failed(f"{what}: {exc}") from None
 
     def _data_order(self, run: FetchedRecord) -> list[list[str]]:
         data = self._object(bytes.fromhex(run.body["data_order"]), "data order")

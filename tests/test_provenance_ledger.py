@@ -1,0 +1,229 @@
+"""Provenance on the embedded ledger: recording, endorsement re-execution, Protocol 1 checks,
+and the audit catching every kind of tampering (each test gets a fresh network)."""
+from __future__ import annotations
+
+import dataclasses
+
+import fsspec
+import numpy as np
+import pytest
+
+import ledger
+from ledger.identity import CertificateAuthority
+from ledger.provenance import (Auditor, CloudRecorder, CrossChainRejected, Device, DeviceError,
+                               EdgeRecorder, EndorsementRefused, Hyperparameters, NetworkLedger,
+                               NumpyMLPTrainer, ProvenanceError, Ref, Tolerance, fedavg,
+                               load_digits_split)
+
+EDGE, OTHER_EDGE, MAIN = "edge-0", "edge-1", "main"
+HP = Hyperparameters(hidden=16, batch_size=8, local_steps=3)
+READINGS, STEPS = 24, 6  # two rounds of three local steps
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+@pytest.fixture
+def net(tmp_path, toy):
+    with ledger.Network.init(tmp_path / "net", subchains=2, peers_per_chain=2, params=toy,
+                             auto_interlock=False) as network:
+        yield network
+
+
+@dataclasses.dataclass
+class Run:
+    net: ledger.Network
+    chain: NetworkLedger
+    edge: EdgeRecorder
+    cloud: CloudRecorder
+    readings: list[Ref]
+    order: list[list[Ref]]
+
+
+def collect(net, digits, count=READINGS, endorse_mode="reexecute"):
+    chain = NetworkLedger(net)
+    trainer = NumpyMLPTrainer(HP)
+    edge = EdgeRecorder(chain, EDGE, f"{EDGE}.peer0", trainer, net.trust, endorse_mode)
+    cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0", endorse_mode)
+    pixels, labels, _, _ = digits
+    sensors = [Device(net.identity(f"sensor-{k}", role="device")) for k in range(3)]
+    constrained = Device(net.identity("sensor-c", role="device"), delegate=net.identity(f"{EDGE}.peer1"))
+    devices = sensors + [constrained]
+    readings = [edge.record_reading(devices[k % 4].read(pixels[k], int(labels[k]))) for k in range(count)]
+    order = [readings[(j * HP.batch_size) % count:][:HP.batch_size] for j in range(STEPS)]
+    return Run(net, chain, edge, cloud, readings, order)
+
+
+def train(run, step=None, batches=None):
+    """Two FedAvg rounds on one edge; `step` replaces T (a dishonest trainer), `batches`
+    replaces the committed order when recording (a reordering trainer)."""
+    trainer = run.edge.trainer
+    step = step or trainer.step
+    initial, _ = run.cloud.record_initial(trainer)
+    run.edge.start_run(run.order, initial, data_order_seed=0)
+    for index, readings in enumerate(batches or run.order, start=1):
+        if index > 1 and HP.starts_round(index):
+            aggregated = run.cloud.record_aggregation([run.edge.steps[-1]], [HP.local_steps * HP.batch_size],
+                                                      fedavg([run.edge.model], [1]))
+            run.edge.use_global(aggregated)
+        batch = run.edge.record_batch(readings)
+        run.edge.record_step(step(run.edge.model, run.edge.global_model, batch, index))
+    run.chain.flush()
+    run.net.interlock()
+    return run
+
+
+def audit(run, **kw):
+    tolerance = kw.pop("tolerance", None)
+    if "count" not in kw:
+        kw.setdefault("fraction", 1.0)
+    return Auditor(run.chain, run.net.trust, OTHER_EDGE, tolerance).audit(run.edge.manifest(), **kw)
+
+
+def overwrite_object(ref_url: str, data: bytes) -> None:
+    fs, path = fsspec.core.url_to_fs(ref_url)
+    with fs.open(path, "wb") as f:
+        f.write(data)
+
+
+# --- the honest run ----------------------------------------------------------------------
+
+def test_honest_run_is_recorded_endorsed_and_passes_the_audit(net, digits):
+    run = train(collect(net, digits))
+    assert run.chain.endorsement_checks == 2 * (STEPS + 2)  # 2 endorsers x (steps + 2 FedAvg rounds)
+    report = audit(run)
+    assert report.passed, report.summary()
+    assert [v.index for v in report.verdicts] == list(range(1, STEPS + 1))
+    assert all(v.max_abs == 0.0 for v in report.verdicts)
+    sampled = audit(run, count=2, seed=4)
+    assert len(sampled.verdicts) == 2 and sampled.passed
+    run_record = run.chain.fetch(run.edge.run.tx_id).body
+    assert run_record["hyperparameters"] == HP.as_record()
+    assert run_record["environment"]["libraries"]["numpy"] == np.__version__
+    assert run.net.status()[EDGE]["height"] > 0
+
+
+def test_signatures_only_mode_skips_re_execution(net, digits):
+    run = train(collect(net, digits, endorse_mode="signatures"))
+    assert run.chain.endorsement_checks == 0
+    assert audit(run).passed
+
+
+# --- readings --------------------------------------------------------------------------
+
+def test_forged_device_signature_is_rejected(net, digits):
+    run = collect(net, digits, count=4)
+    reading = Device(net.identity("sensor-0", role="device")).read(np.zeros(64), 1)
+    with pytest.raises(DeviceError, match="bad signature"):
+        run.edge.record_reading(dataclasses.replace(reading, signature=bytes(64)))
+
+
+def test_unknown_device_is_rejected(net, digits):
+    run = collect(net, digits, count=4)
+    rogue = CertificateAuthority.create("rogue").issue("sensor-0", "device")
+    with pytest.raises(DeviceError, match="unknown"):
+        run.edge.record_reading(Device(rogue).read(np.zeros(64), 1))
+
+
+def test_tampered_reading_is_reported_with_its_steps(net, digits):
+    run = train(collect(net, digits))
+    victim = run.order[1][2]
+    overwrite_object(victim.obj.url, b"not the reading")
+    report = audit(run)
+    used_in = {i for i, readings in enumerate(run.order, start=1) if victim in readings}
+    assert not report.passed and set(report.failed_steps) == used_in
+    assert victim.tx_id.hex()[:12] in report.summary()
+
+
+# --- models ------------------------------------------------------------------------------
+
+def test_model_file_swapped_after_recording_is_reported(net, digits):
+    run = train(collect(net, digits))
+    swapped = run.edge.steps[2]  # M_3: output of step 3, input of step 4
+    overwrite_object(swapped.obj.url, run.chain.load(run.edge.steps[1].digest))
+    report = audit(run)
+    # step 3 outputs it, step 4 starts from it, and FedAvg of round 1 (M_O of steps 4-6) uses it
+    assert report.failed_steps == [3, 4, 5, 6]
+    reasons = {v.index: " ".join(v.failures) for v in report.verdicts}
+    assert "M_i: object" in reasons[3] and "M_{i-1}: object" in reasons[4]
+
+
+def test_wrong_global_model_is_rejected_before_training(net, digits):
+    run = collect(net, digits)
+    initial, _ = run.cloud.record_initial(run.edge.trainer)
+    run.chain.flush()
+    not_an_aggregation = run.readings[0]
+    with pytest.raises(ProvenanceError):
+        run.edge.use_global(not_an_aggregation)
+    fabricated = Ref(MAIN, bytes(32), initial.obj)
+    with pytest.raises(CrossChainRejected, match="unknown-transaction"):
+        run.edge.use_global(fabricated)
+
+
+def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits):
+    rogue_global = NumpyMLPTrainer(dataclasses.replace(HP, init_seed=99)).initial_model()
+    trainer = NumpyMLPTrainer(HP)
+
+    def wrong_global(model, global_model, batch, index):
+        return trainer.step(model, rogue_global, batch, index)
+
+    with pytest.raises(EndorsementRefused, match="step 1"):
+        train(collect(net, digits), step=wrong_global)
+
+    run = collect(net, digits, endorse_mode="signatures")
+    run.edge.endorse_mode = "signatures"
+    report = audit(train(run, step=wrong_global))
+    assert 1 in report.failed_steps and 4 in report.failed_steps  # the first step of each round
+    assert "does not reproduce M_i" in report.summary()
+
+
+def test_step_with_other_hyperparameters_is_refused_or_reported(net, digits):
+    faster = NumpyMLPTrainer(dataclasses.replace(HP, learning_rate=HP.learning_rate * 2))
+    with pytest.raises(EndorsementRefused):
+        train(collect(net, digits), step=faster.step)
+
+    run = train(collect(net, digits, endorse_mode="signatures"), step=faster.step)
+    report = audit(run)
+    assert report.failed_steps == list(range(1, STEPS + 1))
+    assert all("does not reproduce M_i" in " ".join(v.failures) for v in report.verdicts)
+
+
+# --- data order --------------------------------------------------------------------------
+
+def test_reordered_data_is_reported(net, digits):
+    run = collect(net, digits)
+    reordered = [run.order[1], run.order[0]] + run.order[2:]
+    report = audit(train(run, batches=reordered))
+    assert report.failed_steps == [1, 2]
+    assert all("committed data order" in " ".join(v.failures) for v in report.verdicts if not v.ok)
+
+
+# --- tolerance mode and the manifest ---------------------------------------------------
+
+def test_tolerance_mode_reports_distances(net, digits):
+    trainer = NumpyMLPTrainer(HP)
+
+    def nudged(model, global_model, batch, index):
+        out = trainer.step(model, global_model, batch, index)
+        return {k: v + np.float32(1e-6) if k == "b2" else v for k, v in out.items()}
+
+    run = train(collect(net, digits, endorse_mode="signatures"), step=nudged)
+    exact = audit(run)
+    assert not exact.passed
+    loose = audit(run, tolerance=Tolerance(max_abs=1e-4, max_rel_l2=1e-3))
+    strict = audit(run, tolerance=Tolerance(max_abs=1e-9, max_rel_l2=1e-9))
+    assert loose.passed and not strict.passed
+    assert all(0 < v.max_abs < 1e-4 for v in loose.verdicts)
+    assert "tolerance" in loose.mode
+
+
+def test_manifest_missing_steps_fails_the_run(net, digits):
+    run = train(collect(net, digits))
+    manifest = run.edge.manifest()
+    short = dataclasses.replace(manifest, step_txs=manifest.step_txs[:-1])
+    report = Auditor(run.chain, run.net.trust, OTHER_EDGE).audit(short, fraction=1.0)
+    assert not report.passed and "manifest lists" in report.run_failures[0]
+    swapped = dataclasses.replace(manifest, step_txs=(manifest.step_txs[1], manifest.step_txs[0]) + manifest.step_txs[2:])
+    assert Auditor(run.chain, run.net.trust, OTHER_EDGE).audit(swapped, fraction=1.0).failed_steps[:2] == [1, 2]
