@@ -150,10 +150,12 @@ class Peer:
             return self._signed[height]
 
     def block(self, height: int) -> Block:
+        """Block `height` as stored (it was validated when committed and on open)."""
         self.signed_header(height)
-        for h, _, data in self.store.blocks(height):
-            return Block.from_bytes(data)
-        raise NotFound(f"{self.chain_id} has no block {height}")
+        data = self.store.get(height)
+        if data is None:
+            raise NotFound(f"{self.chain_id} has no block {height}")
+        return Block.from_bytes(data)
 
     def locate(self, tx_id: bytes) -> tuple[int, int] | None:
         return self._tx_index.get(bytes(tx_id))
@@ -165,8 +167,8 @@ class Peer:
         return Receipt(bytes(tx_id), self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
 
     def transaction(self, tx_id: bytes) -> Transaction:
-        height, position = self.receipt(tx_id).height, self.receipt(tx_id).position
-        return self.block(height).transactions[position]
+        receipt = self.receipt(tx_id)
+        return self.block(receipt.height).transactions[receipt.position]
 
     @property
     def last_record_height(self) -> int:
@@ -195,7 +197,8 @@ class Peer:
         """Merkle path plus accumulator witness for `tx_id` against the value after block
         `against_height` (the latest block when None)."""
         with self._lock:
-            height, position = self.receipt(tx_id).height, self.receipt(tx_id).position
+            receipt = self.receipt(tx_id)
+            height, position = receipt.height, receipt.position
             against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
             if height > against:
                 raise NotFound(f"block {height} is after height {against}")

@@ -87,6 +87,15 @@ class PeerStore:
                 raise StorageError(f"{self.path}: {exc}") from None
         yield from rows
 
+    def get(self, height: int) -> bytes | None:
+        """The stored bytes of block `height`, or None."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT data FROM blocks WHERE height = ?", (height,)).fetchone()
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: {exc}") from None
+        return row[0] if row else None
+
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
         with self._lock:
             try:
