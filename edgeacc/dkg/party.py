@@ -256,10 +256,11 @@ def run_party(index: int, config: DkgConfig, credentials: Credentials,
 class Ceremony:
     """A local k-party ceremony with one OS process per party (``start`` then ``finish``)."""
 
-    def __init__(self, config: DkgConfig, grace_seconds: float = 2.0):
+    def __init__(self, config: DkgConfig, grace_seconds: float | None = None):
         config.validate()
         self.config = config
-        self.grace_seconds = grace_seconds
+        # Long enough for the others to notice by their own message timeout and say why.
+        self.grace_seconds = config.timeout + 2.0 if grace_seconds is None else grace_seconds
         self.processes: list[subprocess.Popen] = []
         self._directory = tempfile.TemporaryDirectory(prefix="edgeacc-dkg-")
         self._started = 0.0
@@ -306,7 +307,8 @@ class Ceremony:
 
     def finish(self) -> DkgResult:
         """Wait for the parties; return the common modulus or raise the first party's error.
-        Once one party has failed the others are given ``grace_seconds`` and then killed."""
+        Once one party has failed the others get ``grace_seconds`` (default: the message
+        timeout + 2 s, so they can report their own view) and are then killed."""
         try:
             failed_at = None
             while any(p.poll() is None for p in self.processes):
@@ -322,8 +324,7 @@ class Ceremony:
             self._stop_all()
         problems = [r for r in reports if "n" not in r]
         if problems:
-            root = [r for r in problems if r.get("error") != "PeerDisconnected"] or problems
-            raise _error_from_report(root[0])
+            raise _error_from_report(min(problems, key=_blame_order))
         moduli = {int(r["n"], 16) for r in reports}
         if len(moduli) != 1:
             raise ProtocolError("parties reported different moduli")
@@ -334,7 +335,7 @@ class Ceremony:
 
     def _report(self, index: int, process: subprocess.Popen) -> dict:
         if process.poll() is None:
-            return {"party": index, "error": "PartyTimeout",
+            return {"party": index, "error": "PartyTimeout", "blame": 3,
                     "message": f"party {index} was still running after another party failed"}
         out = process.stdout.read().decode().strip().splitlines()
         try:
@@ -342,7 +343,7 @@ class Ceremony:
         except (IndexError, json.JSONDecodeError):
             how = (f"was killed by signal {-process.returncode}" if process.returncode < 0
                    else f"exited with status {process.returncode}")
-            return {"party": index, "error": "PeerDisconnected",
+            return {"party": index, "error": "PeerDisconnected", "blame": 0,
                     "message": f"party {index} {how}: {self._log_tail(index)}"}
 
     def _log_tail(self, index: int) -> str:
@@ -358,6 +359,13 @@ class Ceremony:
                 if stream is not None and not stream.closed:
                     stream.close()
         self._directory.cleanup()
+
+
+def _blame_order(report: dict) -> tuple[int, int]:
+    """Root cause first: a party that died, then a party's own error, then the disconnects
+    and stalls that failure caused elsewhere."""
+    blame = report.get("blame", 2 if report.get("error") == "PeerDisconnected" else 1)
+    return blame, report["party"]
 
 
 def _error_from_report(report: dict) -> DkgError:

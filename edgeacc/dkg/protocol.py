@@ -143,7 +143,7 @@ class Party:
         """Run the ceremony; return N or raise a DkgError subclass."""
         start = time.perf_counter()
         try:
-            self._hello()
+            self.open_session()
             budget = self.config.candidate_budget()
             while self.stats.candidates < budget:
                 size = min(self.config.batch_size, budget - self.stats.candidates)
@@ -163,7 +163,7 @@ class Party:
             self.stats.messages_received = traffic.messages_received
             self.stats.bytes_received = traffic.bytes_received
 
-    def _hello(self) -> None:
+    def open_session(self) -> None:
         """Agree on the public parameters and derive a session id from everyone's nonce."""
         nonce = secrets.token_bytes(32)
         mine = self.config.public_fields()
@@ -205,7 +205,7 @@ class Party:
             if 0 in column or not dm.biprimality_holds(column, moduli[c]):
                 continue
             self.stats.full_tests += 1
-            if self._full_test(moduli[c], p_shares[c], q_shares[c], f"{tag}/full{c}"):
+            if self.full_biprimality_test(moduli[c], p_shares[c], q_shares[c], f"{tag}/full{c}"):
                 if self.keep_shares:
                     self.kept_shares = (p_shares[c], q_shares[c])
                 return moduli[c]
@@ -296,8 +296,10 @@ class Party:
 
     # -- the final test -------------------------------------------------------------------
 
-    def _full_test(self, n: int, p_share: int, q_share: int, tag: str) -> bool:
-        """gcd(N, p + q - 1) = 1 (Boneh–Franklin's side condition, by BGW over Z_N with a
+    def full_biprimality_test(self, n: int, p_share: int, q_share: int, tag: str) -> bool:
+        """The distributed test that accepts N = sum(p_i) * sum(q_i): every party calls it
+        with its own shares (after :meth:`open_session`); it returns True at every party iff
+        gcd(N, p + q - 1) = 1 (Boneh–Franklin's side condition, by BGW over Z_N with a
         shared random r: z = r (p + q - 1) mod N is revealed) and soundness_bits - 1 more
         Boneh–Franklin rounds, committed before anyone reveals."""
         k, d = self.config.parties, self.config.degree
