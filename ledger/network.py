@@ -356,7 +356,10 @@ class Network:
         crl_path = self.path / "ca" / "crl.pem"
         current = x509.load_pem_x509_crl(crl_path.read_bytes())
         revoked = {r.serial_number: r.revocation_date_utc for r in current}
-        revoked[member.certificate.serial_number] = datetime.datetime.now(datetime.timezone.utc)
+        # X.509 dates have whole seconds: round up so blocks signed just before stay valid
+        # on reopen (live checks reject a revoked certificate from now on regardless).
+        now = datetime.datetime.now(datetime.timezone.utc)
+        revoked[member.certificate.serial_number] = now.replace(microsecond=0) + datetime.timedelta(seconds=1)
         crl = self._ca.revocation_list(revoked)
         _write_durably(crl_path, _pem(crl))
         self.trust.set_revocation_list(crl)

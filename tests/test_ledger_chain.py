@@ -1,0 +1,259 @@
+"""Chains, peers and endorsement: every malformed or forged block or transaction is rejected
+with a LedgerError naming the problem, and the chain is unchanged afterwards."""
+import dataclasses
+
+import pytest
+
+import edgeacc
+import ledger
+from ledger import errors
+from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.chain import now_ms
+from ledger.identity import CertificateAuthority
+from ledger.merkle import leaf_hash, merkle_root
+from ledger.tx import Transaction, TxKind
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    with ledger.Network.init(tmp_path_factory.mktemp("chain") / "net", subchains=2, peers_per_chain=3,
+                             auto_interlock=False) as network:
+        for i in range(3):
+            network.submit("edge-0", b"seed %d" % i).result()
+        network.interlock()
+        yield network
+
+
+def snapshot(net):
+    """Heights, latest digests and stored heights of every peer of every chain."""
+    return {(cid, p.name): (p.height, p.latest().header.digest if p.latest() else None, p.store.height())
+            for cid, s in net.services.items() for p in s.peers}
+
+
+def build(peer, txs, *, height=None, previous=None, timestamp=None, root=None, element=None,
+          value=None, endorsers=None):
+    """A block on top of `peer`'s chain with the given fields overridden; the accumulator is
+    computed for the (possibly altered) content unless `element`/`value` override it."""
+    latest = peer.latest()
+    height = peer.height if height is None else height
+    previous = (latest.header.digest if latest else bytes(32)) if previous is None else previous
+    timestamp = max(now_ms(), latest.header.timestamp_ms if latest else 0) if timestamp is None else timestamp
+    root = merkle_root([leaf_hash(t.to_bytes()) for t in txs]) if root is None else root
+    content = BlockHeader(peer.chain_id, height, previous, timestamp, root, len(txs), 0, 0, b"")
+    x, k = edgeacc.hash_to_prime(content.element_data()) if element is None else element
+    P = peer.deployment.params
+    v = edgeacc.update_witness(P, peer.accumulator_value(), [x]) if value is None else value
+    header = dataclasses.replace(content, acc_element=x, acc_nonce=k, acc_value=edgeacc.encode_element(P, v))
+    block = Block(SignedHeader(header, ()), tuple(txs))
+    signers = endorsers if endorsers is not None else [p.identity for p in peer_service(peer).peers[:2]]
+    return block.with_endorsements([(i.fingerprint, i.sign(header.endorsement_message())) for i in signers])
+
+
+_services = {}
+
+
+def peer_service(peer):
+    return _services[peer.chain_id]
+
+
+@pytest.fixture(autouse=True)
+def _register(net):
+    _services.update(net.services)
+
+
+def record(net, chain="edge-0", payload=b"r", signer="client"):
+    return net.record(chain, payload, signer=signer)
+
+
+def test_a_well_formed_block_commits_on_every_peer(net):
+    peers = net.service("edge-1").peers
+    block = build(peers[0], [record(net, "edge-1")])
+    for p in peers:
+        p.commit(block)
+    assert {p.height for p in peers} == {block.height + 1}
+    assert {p.latest().header.digest for p in peers} == {block.digest}
+
+
+@pytest.mark.parametrize("defect,error", [
+    ("height", errors.WrongHeight),
+    ("old height", errors.WrongHeight),
+    ("link", errors.BrokenLink),
+    ("merkle", errors.MerkleMismatch),
+    ("element", errors.AccumulatorMismatch),
+    ("value", errors.AccumulatorMismatch),
+    ("chain", errors.WrongChain),
+    ("past", errors.ValidationError),
+    ("future", errors.ValidationError),
+])
+def test_malformed_blocks_are_rejected_and_change_nothing(net, defect, error):
+    peer = net.peer("edge-0")
+    txs = [record(net)]
+    P = net.params
+    kw = {
+        "height": {"height": peer.height + 1},
+        "old height": {"height": peer.height - 1},
+        "link": {"previous": b"\x07" * 32},
+        "merkle": {"root": merkle_root([leaf_hash(b"other")])},
+        "element": {"element": edgeacc.hash_to_prime(b"another block")},
+        "value": {"value": P.generator(b"edge-0")},
+        "past": {"timestamp": peer.latest().header.timestamp_ms - 1},
+        "future": {"timestamp": now_ms() + 3_600_000},
+        "chain": {},
+    }[defect]
+    if defect == "chain":
+        block = build(net.peer("edge-1"), [record(net, "edge-1")])
+    else:
+        block = build(peer, txs, **kw)
+    before = snapshot(net)
+    for p in net.service("edge-0").peers:
+        with pytest.raises(error):
+            p.commit(block)
+        with pytest.raises(error):
+            p.endorse(block)
+    assert snapshot(net) == before
+
+
+def test_endorsement_policy_is_enforced(net):
+    peer = net.peer("edge-0")
+    others = net.service("edge-0").peers
+    outsider = CertificateAuthority.create("rogue CA").issue("edge-0.peer9", "peer", "edge-0")
+    cases = [
+        ([others[0].identity], errors.EndorsementError),                       # 1 of the needed 2
+        ([], errors.EndorsementError),                                          # none
+        ([others[0].identity, outsider], errors.UnknownCertificate),            # cert from another CA
+        ([others[0].identity, net.peer("edge-1").identity], errors.UnauthorizedSigner),  # another chain's peer
+        ([others[0].identity, net.identity("client")], errors.UnauthorizedSigner),      # not a peer
+    ]
+    before = snapshot(net)
+    for signers, error in cases:
+        block = build(peer, [record(net)], endorsers=signers)
+        with pytest.raises(error):
+            peer.commit(block)
+    good = build(peer, [record(net)])
+    (fp0, sig0), rest = good.signed.endorsements[0], good.signed.endorsements[1:]
+    forged = good.with_endorsements([(fp0, bytes([sig0[0] ^ 1]) + sig0[1:])] + list(rest))
+    with pytest.raises(errors.BadSignature):
+        peer.commit(forged)
+    reused = build(peer, [record(net, payload=b"other")])  # signatures of another header
+    stolen = Block(SignedHeader(good.header, reused.signed.endorsements), good.transactions)
+    with pytest.raises(errors.BadSignature):
+        peer.commit(stolen)
+    assert snapshot(net) == before
+
+
+def test_bad_transactions_are_rejected_individually(net):
+    good = record(net, payload=b"good")
+    bad_sig = dataclasses.replace(record(net, payload=b"bad sig"), signature=bytes(64), _body=b"")
+    rogue = CertificateAuthority.create("rogue CA").issue("mallory", "client")
+    unknown = Transaction.create(rogue, TxKind.RECORD, "edge-0", b"x", timestamp_ms=now_ms(), nonce=1)
+    wrong_chain = record(net, chain="edge-1", payload=b"for edge-1")
+    service = net.service("edge-0")
+    pendings = [service.submit(t) for t in (bad_sig, good, unknown, wrong_chain)]
+    with pytest.raises(errors.BadSignature):
+        pendings[0].result()
+    receipt = pendings[1].result()
+    with pytest.raises(errors.UnknownCertificate):
+        pendings[2].result()
+    with pytest.raises(errors.WrongChain):
+        pendings[3].result()
+    assert net.peer("edge-0").transaction(receipt.tx_id) == good
+    for t in (bad_sig, unknown, wrong_chain):
+        assert net.peer("edge-0").locate(t.tx_id) is None
+
+
+def test_replayed_transactions_are_rejected(net):
+    tx = record(net, payload=b"once")
+    net.submit_transaction(tx).result()
+    before = snapshot(net)
+    with pytest.raises(errors.ReplayedTransaction):
+        net.submit_transaction(tx).result()
+    assert snapshot(net) == before
+    twice = build(net.peer("edge-0"), [record(net, payload=b"dup")] * 2)
+    with pytest.raises(errors.ReplayedTransaction):
+        net.peer("edge-0").commit(twice)
+    committed_again = build(net.peer("edge-0"), [tx])
+    with pytest.raises(errors.ReplayedTransaction):
+        net.peer("edge-0").commit(committed_again)
+    assert snapshot(net) == before
+
+
+def test_revoked_certificates_are_rejected(tmp_path):
+    with ledger.Network.init(tmp_path / "net", subchains=1, peers_per_chain=3, auto_interlock=False) as net:
+        device = net.identity("sensor-1", role="device")
+        early = net.submit("edge-0", b"before revocation", signer=device).result()
+        net.revoke("sensor-1")
+        with pytest.raises(errors.RevokedCertificate):
+            net.submit("edge-0", b"after revocation", signer=device).result()
+        net.revoke("edge-0.peer0")
+        # The revoked proposer's endorsement is refused; 2 of the remaining peers still endorse.
+        peer = net.peer("edge-0", 1)
+        block = build(peer, [net.record("edge-0", b"x")], endorsers=[net.peer("edge-0", 0).identity, peer.identity])
+        with pytest.raises(errors.RevokedCertificate):
+            peer.commit(block)
+    with ledger.Network.open(tmp_path / "net", auto_interlock=False) as net:
+        # Blocks signed before the revocation still validate on reopen.
+        assert net.locate(early.tx_id).height == early.height
+
+
+def test_status_transactions_are_checked(net):
+    main = net.peer("main")
+    edge0, edge1 = net.peer("edge-0"), net.peer("edge-1")
+    net.submit("edge-1", b"new").result()
+    before = snapshot(net)
+
+    def status(signer, kind, chain, anchor):
+        return Transaction.create(signer, kind, chain, anchor.to_bytes(), timestamp_ms=now_ms(), nonce=now_ms())
+
+    cases = [
+        # a peer of edge-0 claims edge-1's status
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", edge1.latest()), errors.UnauthorizedSigner),
+        # a Type-II reporting the main chain
+        (status(main.identity, TxKind.SUBCHAIN_STATUS, "main", main.latest()), errors.WrongChain),
+        # a Type-II sent to a sub-chain, a Type-III sent to the main chain
+        (status(edge1.identity, TxKind.SUBCHAIN_STATUS, "edge-0", edge1.latest()), errors.ValidationError),
+        (status(main.identity, TxKind.MAIN_STATUS, "main", main.latest()), errors.ValidationError),
+        # a Type-III reporting a sub-chain
+        (status(edge1.identity, TxKind.MAIN_STATUS, "edge-0", edge1.latest()), errors.WrongChain),
+        # a status that does not advance (edge-0's anchored height again)
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main",
+                edge0.signed_header(net.peer("main").statuses("edge-0")[-1].source_height)), errors.StaleStatus),
+        # a status whose reported header carries a forged endorsement
+        (status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main",
+                SignedHeader(edge1.latest().header, tuple((fp, bytes(64)) for fp, _ in edge1.latest().endorsements))),
+         errors.BadSignature),
+        # a status whose reported header has too few endorsements
+        (status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main",
+                SignedHeader(edge1.latest().header, edge1.latest().endorsements[:1])), errors.EndorsementError),
+        # a status with an undecodable payload
+        (Transaction.create(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", b"garbage", timestamp_ms=1, nonce=1),
+         errors.EncodingError),
+    ]
+    for tx, error in cases:
+        with pytest.raises(error):
+            net.submit_transaction(tx).result()
+    assert snapshot(net) == before
+    good = status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", edge1.latest())
+    assert net.submit_transaction(good).result().chain_id == "main"
+
+
+def test_bad_arguments_raise_ledger_errors(net, tmp_path):
+    with pytest.raises(errors.NotFound):
+        net.submit("edge-9", b"x")
+    with pytest.raises(errors.NotFound):
+        net.identity("nobody")
+    with pytest.raises(errors.NotFound):
+        net.locate("00" * 32)
+    with pytest.raises(errors.NotFound):
+        net.locate("not hex")
+    with pytest.raises(errors.NotFound):
+        net.peer("edge-0").block(10**6)
+    with pytest.raises(errors.ConfigurationError):
+        ledger.Network.init(tmp_path / "x", endorsement_threshold=3, peers_per_chain=2)
+    with pytest.raises(errors.ConfigurationError):
+        ledger.Network.init(net.path)  # not empty
+    with pytest.raises(errors.StorageError):
+        ledger.Network.open(tmp_path / "missing")
+    with pytest.raises(errors.EncodingError):
+        net.submit("edge-0", b"x" * ((1 << 20) + 1))
+    with pytest.raises(errors.ConfigurationError):
+        net.submit_transaction(b"raw bytes")
