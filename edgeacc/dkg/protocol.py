@@ -307,7 +307,7 @@ class Party:
         for round_number in range(1, self.config.soundness_bits):
             gamma = dm.public_gamma(self.session, n, b"full" + round_number.to_bytes(4, "big"))
             values.append(dm.biprimality_value(gamma, n, p_share, q_share, self.index) if gamma else 0)
-        r_poly = dm.share(secrets.randbelow(n), d, k, n)
+        r_poly = dm.share(dm.random_below(n), d, k, n)
         s_poly = dm.share(dm.gcd_test_term(p_share, q_share, self.index), d, k, n)
         z_poly = dm.share(0, 2 * d, k, n)
         salt = secrets.token_bytes(16)
