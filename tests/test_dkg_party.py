@@ -4,14 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from edgeacc import _core
 from edgeacc.dkg import DkgConfig
 from edgeacc.dkg.party import Ceremony, Credentials, TlsNetwork, make_credentials, run_ceremony
-from edgeacc.errors import DkgError, PartyTimeout, PeerDisconnected, ProtocolError
+from edgeacc.errors import PartyTimeout, PeerDisconnected, ProtocolError
 
 
 def test_ceremony_with_processes_produces_a_modulus():

@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 from edgeacc.dkg import math as dm
 from edgeacc.dkg.wire import LocalHub, Network, TranscriptEntry, encode
@@ -499,5 +499,5 @@ def generate_modulus(k: int = 3, bits: int = 2048, *, threshold: int | None = No
     return run_in_process(config).result
 
 
-__all__: Sequence[str] = ["DkgConfig", "DkgResult", "LocalRun", "Party", "PartyStats",
-                          "generate_modulus", "run_in_process"]
+__all__ = ["DkgConfig", "DkgResult", "LocalRun", "Party", "PartyStats", "generate_modulus",
+           "run_in_process"]
