@@ -153,20 +153,49 @@ def test_wrong_broadcast_share_is_detected_with_redundancy():
         run_in_process(config, network_wrapper=tamper_party(2, corrupt))
 
 
-def test_in_range_shift_of_n_is_never_accepted():
-    """Party 2 shifts every N by +12 (keeps size and residues), which no consistency check
-    on N itself can see with k = 3: the biprimality test must then reject every N."""
-    config = DkgConfig(parties=3, bits=SMALL, timeout=20, max_candidates=400)
-    prime = dm.layout(SMALL, 3).field_prime
+def shift_preserving_residues():
+    """The N-share offset that moves the interpolated N by 12M when party 2 adds it: N keeps
+    its size and its residues mod 12M, so no check on N itself can see it with k = 3."""
+    lay = dm.layout(SMALL, 3)
+    prime = lay.field_prime
     weight_inverse = pow(dm.lagrange_at_zero(range(1, 4), prime)[1], -1, prime)
+    return 12 * lay.sieve_modulus * weight_inverse % prime, prime
 
-    def shift(peer, tag, payload):
+
+class ShiftingParty(Party):
+    """Party 2 adds the shift to its broadcast N-shares and uses the shifted values itself,
+    so every party sees the same wrong N = pq + 12M."""
+
+    def _exchange_public(self, values, tag, length):
         if tag.endswith("/nshare"):
-            payload = [(v + 12 * weight_inverse) % prime for v in payload]
+            shift, prime = shift_preserving_residues()
+            values = [(v + shift) % prime for v in values]
+        return super()._exchange_public(values, tag, length)
+
+
+def test_consistent_wrong_n_is_never_accepted():
+    """The biprimality test must reject every N = pq + 12M: the run ends without a modulus."""
+    config = DkgConfig(parties=3, bits=SMALL, timeout=20, max_candidates=400)
+    hub = LocalHub(3)
+    parties = [cls(i, config, hub.network(i, 20.0))
+               for i, cls in ((1, Party), (2, ShiftingParty), (3, Party))]
+    outcomes = run_parties(parties, lambda party: party.run())
+    assert all(isinstance(outcome, CandidatesExhausted) for outcome in outcomes.values())
+    assert parties[0].stats.biprimality_tests > 0  # the wrong N did reach the test
+
+
+def test_inconsistent_broadcast_is_detected():
+    """Party 2 sends the shifted N-shares to the others but keeps the true ones itself."""
+    shift, prime = shift_preserving_residues()
+
+    def shift_outgoing(peer, tag, payload):
+        if tag.endswith("/nshare"):
+            payload = [(v + shift) % prime for v in payload]
         return payload
 
-    with pytest.raises((CandidatesExhausted, ShareInconsistency)):
-        run_in_process(config, network_wrapper=tamper_party(2, shift))
+    with pytest.raises(ProtocolError, match="derived different moduli"):
+        run_in_process(DkgConfig(parties=3, bits=SMALL, timeout=20),
+                       network_wrapper=tamper_party(2, shift_outgoing))
 
 
 def test_revealing_other_than_committed_is_detected():

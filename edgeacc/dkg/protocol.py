@@ -189,8 +189,6 @@ class Party:
         self.stats.candidates += size
         survivors = [c for c, n in enumerate(moduli) if dm.survives_trial_division(n, self.layout)]
         self.stats.trial_division_survivors += len(survivors)
-        if not survivors:
-            return None
         self.stats.biprimality_tests += len(survivors)
         values = []
         for c in survivors:
@@ -199,7 +197,9 @@ class Party:
                 dm.biprimality_value(gamma, moduli[c], p_shares[c], q_shares[c], self.index)
                 if gamma else 0
             )
-        revealed = self._exchange_committed(values, f"{tag}/bf1")
+        # The commit round runs even with no survivors: it is where views are compared.
+        view = hashlib.sha256(encode(moduli)).digest()
+        revealed = self._exchange_committed(values, f"{tag}/bf1", view)
         for slot, c in enumerate(survivors):
             column = [revealed[j][slot] for j in range(self.config.parties)]
             if 0 in column or not dm.biprimality_holds(column, moduli[c]):
@@ -382,11 +382,19 @@ class Party:
             b"edgeacc/dkg/commit\x00" + self.session + encode([owner, tag, values, salt])
         ).digest()
 
-    def _exchange_committed(self, values: list[int], tag: str) -> list[list[int]]:
-        """Commit to ``values``, then reveal: nobody can choose theirs after seeing others'."""
+    def _exchange_committed(self, values: list[int], tag: str, view: bytes) -> list[list[int]]:
+        """Commit to ``values``, then reveal: nobody can choose theirs after seeing others'.
+        The commit round also compares ``view`` (a digest of the public values the values
+        depend on), so a party that sent different broadcasts to different peers is caught."""
         salt = secrets.token_bytes(16)
-        self.net.broadcast(f"{tag}/commit", self._commitment(values, salt, tag))
-        commitments = self.net.gather(f"{tag}/commit")
+        self.net.broadcast(f"{tag}/commit", [self._commitment(values, salt, tag), view])
+        commitments = {}
+        for peer, message in self.net.gather(f"{tag}/commit").items():
+            commitments[peer], their_view = _unpack(message, 2, peer, tag)
+            if their_view != view:
+                raise ProtocolError(
+                    f"party {self.index}: party {peer} derived different moduli in {tag}: "
+                    "some party sent inconsistent N-shares")
         self.net.broadcast(f"{tag}/reveal", [values, salt])
         result: list[list[int]] = [[] for _ in range(self.config.parties)]
         result[self.index - 1] = values
