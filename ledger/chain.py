@@ -122,7 +122,11 @@ class Peer:
         self._params = deployment.params
         self._lock = threading.RLock()
         self._signed: list[SignedHeader] = []
-        self._acc = edgeacc.Accumulator(self._params, deployment.generator(self.chain_id))
+        # The chain's accumulator, block by block: every header carries its value, so the
+        # validated values are kept instead of recomputing them (v_0 = g precedes block 0).
+        self._generator = deployment.generator(self.chain_id)
+        self._elements: list[int] = []
+        self._values: list[int] = []
         self._tx_index: dict[bytes, tuple[int, int]] = {}
         self._statuses: dict[str, list[StatusRecord]] = {}
         self._last_record_height = -1
@@ -185,8 +189,8 @@ class Peer:
         """The accumulator after block `height` (the latest block when None)."""
         with self._lock:
             if height is None:
-                return self._acc.value
-            return self._acc.value_at(self._check_height(height) + 1)
+                return self._values[-1] if self._values else self._generator
+            return self._values[self._check_height(height)]
 
     def _check_height(self, height: int) -> int:
         if not 0 <= height < len(self._signed):
@@ -202,8 +206,8 @@ class Peer:
             against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
             if height > against:
                 raise NotFound(f"block {height} is after height {against}")
-            base = self._acc.value_at(height)
-            later = self._acc.elements[height + 1:against + 1]
+            base = self._values[height - 1] if height else self._generator
+            later = self._elements[height + 1:against + 1]
         block = self.block(height)
         witness = edgeacc.update_witness(self._params, base, later)
         return InclusionProof(self.chain_id, block.tx_bytes[position], block.header.encoded, position,
@@ -268,7 +272,7 @@ class Peer:
             if header.height != len(self._signed):
                 raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._signed)}")
             previous = self._signed[-1].header if self._signed else None
-            prev_value = self._acc.value
+            prev_value = self._values[-1] if self._values else self._generator
         if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
             raise BrokenLink(f"block {header.height} does not link to the chain's last block")
         if previous and header.timestamp_ms < previous.timestamp_ms:
@@ -304,7 +308,8 @@ class Peer:
                 rejected.append((i, exc))
         with self._lock:
             previous = self._signed[-1].header if self._signed else None
-            height, prev_value = len(self._signed), self._acc.value
+            height = len(self._signed)
+            prev_value = self._values[-1] if self._values else self._generator
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
         leaves = tuple(leaf_hash(b) for b in tx_bytes)
@@ -347,7 +352,8 @@ class Peer:
     def _apply(self, block: Block) -> None:
         """Extend the in-memory state by a block validate_block accepted."""
         header = block.header
-        self._acc.add(header.acc_element)
+        self._elements.append(header.acc_element)
+        self._values.append(edgeacc.decode_element(self._params, header.acc_value))
         self._signed.append(block.signed)
         for position, tx in enumerate(block.transactions):
             self._tx_index[tx.tx_id] = (header.height, position)

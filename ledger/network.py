@@ -118,16 +118,19 @@ class ChainService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                first = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
+            first = self._queue.get()
+            if first is None:  # close() wakes the thread
+                break
             batch = [first]
             while len(batch) < self.max_block_txs:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
             try:
                 self._commit_batch(batch)
             except Exception as exc:  # never let the sequencer die with submitters waiting
@@ -142,9 +145,11 @@ class ChainService:
         out = []
         while True:
             try:
-                out.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return out
+            if item is not None:
+                out.append(item)
 
     def _commit_batch(self, batch: list[PendingTx]) -> None:
         if any(peer.height != self.leader.height for peer in self.peers):
@@ -176,6 +181,7 @@ class ChainService:
 
     def close(self) -> None:
         self._stop.set()
+        self._queue.put(None)
         self._thread.join()
         self._committers.shutdown()
         for peer in self.peers:
