@@ -86,3 +86,10 @@ def test_tls_channel_carries_messages(tmp_path):
     finally:
         second.close()
         first.close()
+
+
+@pytest.mark.slow
+def test_2048_bit_ceremony_gives_secure_params():
+    result = run_ceremony(DkgConfig(parties=3, bits=2048, timeout=120))
+    assert result.params.bits == 2048 and not result.params.insecure
+    assert result.params.generator(b"chain") > 1
