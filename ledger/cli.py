@@ -8,6 +8,7 @@
     edgeacc verify DIR TXID --from CHAIN
     edgeacc inspect DIR CHAIN [HEIGHT]
     edgeacc revoke DIR NAME
+    edgeacc demo [--rounds R] [--trainer numpy-mlp|torch-mlp] [--audit-fraction F] [--plot PATH]
 
 Exit status: 0 on success (verify: the transaction is valid), 1 when verify rejects, 2 on an
 error (bad arguments, bad input, a damaged data directory).
@@ -176,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("name")
     p.set_defaults(func=cmd_revoke)
+
+    from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
+    add_demo_parser(sub)
     return ap
 
 

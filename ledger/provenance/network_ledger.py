@@ -9,11 +9,12 @@ them stops the record (EndorsementRefused).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 from ledger.errors import LedgerError
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
+from ledger.provenance.batch_verify import verify_many
 from ledger.provenance.errors import RecordError
 from ledger.provenance.records import FetchedRecord, decode_body, encode_body
 
@@ -76,8 +77,21 @@ class NetworkLedger:
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         receipt = self.network.locate(tx_id)
         tx = self.network.transaction(tx_id)
+        if tx.tx_id != bytes(tx_id):
+            raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
         return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj)
+
+    def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
+        """Protocol 1 for many records with shared witnesses (batch_verify.py): per tx id,
+        None when it holds, else the reason it was rejected."""
+        self.flush()
+        tx_ids = list(tx_ids)
+        verdicts = verify_many(self.network, tx_ids, verifier_chain)
+        if any(v.code in _WAIT_FOR_INTERLOCK for v in verdicts.values()):
+            self.network.interlock(self.timeout)
+            verdicts = verify_many(self.network, tx_ids, verifier_chain)
+        return {tx_id: None if v.ok else f"{v.code}: {v.reason}" for tx_id, v in verdicts.items()}
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
         """Protocol 1; a record committed but not yet interlocked gets one interlocking round."""

@@ -100,6 +100,7 @@ class EdgeRecorder:
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.trainer, self.trust, self.endorse_mode = trainer, trust, endorse_mode
         self.run: Ref | None = None
+        self.data_order: list[list[Ref]] = []
         self.steps: list[Ref] = []
         self.model: Tensors = {}
         self.global_model: Tensors = {}
@@ -144,6 +145,7 @@ class EdgeRecorder:
         self.use_global(initial)
         self.model = self.global_model
         self._model_digest = initial.digest
+        self.data_order = [list(step) for step in data_order]
         order = self.ledger.store(data_order_bytes(data_order))
         body = {
             "kind": "run",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json
@@ -67,6 +67,9 @@ class ProvenanceLedger(Protocol):
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
         """Protocol 1: raise unless the tx is proven on its chain from `verifier_chain`'s view."""
+
+    def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
+        """Protocol 1 for many records: per tx id, None when it holds, else why not."""
 
 
 def encode_body(body: dict) -> bytes:
