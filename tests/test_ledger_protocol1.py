@@ -2,6 +2,7 @@
 Valid transactions pass from every chain; forged, misplaced or not-yet-interlocked ones get a
 rejecting verdict with a reason."""
 import dataclasses
+import time
 
 import pytest
 
@@ -78,16 +79,31 @@ def test_verifier_without_a_type3_rejects(tmp_path):
         assert not verdict.ok and verdict.code == "no-main-status"
 
 
+def _wait_until_valid(net, verifier_chain, tx_id, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        verdict = net.verifier(verifier_chain).verify(tx_id)
+        if verdict.ok:
+            return verdict
+        time.sleep(0.05)
+    return verdict
+
+
 def test_automatic_interlocking_every_k_blocks(tmp_path):
     with ledger.Network.init(tmp_path / "n", subchains=2, interlock_blocks=3, interlock_seconds=0) as net:
-        receipts = [net.submit("edge-0", b"r%d" % i).result() for i in range(4)]
-        deadline = __import__("time").monotonic() + 30
-        while __import__("time").monotonic() < deadline:
-            if net.verifier("edge-1").verify(receipts[2].tx_id).ok:
-                break
-            __import__("time").sleep(0.05)
-        assert net.verifier("edge-1").verify(receipts[2].tx_id).ok
+        first = net.submit("edge-0", b"r0").result()
+        time.sleep(0.3)
+        assert not net.peer("main").statuses("edge-0"), "one block is below K: no round yet"
+        for i in range(1, 4):
+            net.submit("edge-0", b"r%d" % i).result()
+        assert _wait_until_valid(net, "edge-1", first.tx_id).ok
         assert net.peer("main").statuses("edge-0")
+
+
+def test_automatic_interlocking_every_t_seconds(tmp_path):
+    with ledger.Network.init(tmp_path / "n", subchains=2, interlock_blocks=0, interlock_seconds=0.2) as net:
+        receipt = net.submit("edge-1", b"only one block").result()
+        assert _wait_until_valid(net, "edge-0", receipt.tx_id).ok
 
 
 # --- forged proofs, checked by the pure Protocol 1 function ----------------------------------
