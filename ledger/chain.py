@@ -131,6 +131,7 @@ class Peer:
         self._statuses: dict[str, list[StatusRecord]] = {}
         self._last_record_height = -1
         self._validated: set[bytes] = set()
+        self._admitted: set[tuple[bytes, bytes]] = set()
 
     @property
     def name(self) -> str:
@@ -229,10 +230,24 @@ class Peer:
             raise ReplayedTransaction(f"transaction {tx_id.hex()[:16]} is already on {self.chain_id}")
         trust = self.deployment.trust
         if tx.kind == TxKind.RECORD:
-            trust.resolve(tx.submitter, at_ms=at_ms).verify(tx.signature, tx.signed_message())
+            self._verify_signature(trust.resolve(tx.submitter, at_ms=at_ms), tx, at_ms)
         else:
             self._check_status(tx, at_ms, status_heights)
         seen.add(tx_id)
+
+    def admit(self, tx: Transaction) -> None:
+        """The endorser's check of one transaction when it is submitted (as in Fabric's
+        endorsement phase, and on the submitter's thread): everything check_transaction checks
+        now. This peer remembers that it verified the signature, so validating the block that
+        carries the transaction does not verify it again (certificates are re-checked)."""
+        self.check_transaction(tx)
+        with self._lock:
+            self._admitted.add((tx.tx_id, tx.signature))
+
+    def _verify_signature(self, member, tx: Transaction, at_ms: int | None) -> None:
+        if at_ms is None and (tx.tx_id, tx.signature) in self._admitted:
+            return  # this peer verified exactly these bytes in admit()
+        member.verify(tx.signature, tx.signed_message())
 
     def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict) -> None:
         main_id = self.deployment.main_chain_id
@@ -249,8 +264,8 @@ class Peer:
         if tx.kind == TxKind.MAIN_STATUS and source != main_id:
             raise WrongChain(f"a Type-III must report the main chain, not {source!r}")
         # The signer must be a peer of the chain it reports on: no chain speaks for another.
-        self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
-                                      at_ms=at_ms).verify(tx.signature, tx.signed_message())
+        self._verify_signature(self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
+                                                             at_ms=at_ms), tx, at_ms)
         self.deployment.check_endorsements(anchor, at_ms if at_ms is not None else None)
         try:
             edgeacc.decode_element(self._params, anchor.header.acc_value)
@@ -306,6 +321,8 @@ class Peer:
                 accepted.append(tx)
             except LedgerError as exc:
                 rejected.append((i, exc))
+                with self._lock:
+                    self._admitted.discard((tx.tx_id, tx.signature))
         with self._lock:
             previous = self._signed[-1].header if self._signed else None
             height = len(self._signed)
@@ -357,6 +374,7 @@ class Peer:
         self._signed.append(block.signed)
         for position, tx in enumerate(block.transactions):
             self._tx_index[tx.tx_id] = (header.height, position)
+            self._admitted.discard((tx.tx_id, tx.signature))
             if tx.kind == TxKind.RECORD:
                 self._last_record_height = header.height
             else:

@@ -15,7 +15,9 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
 def leaf_hash(tx_bytes: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + tx_bytes).digest()
+    h = hashlib.sha256(b"\x00")
+    h.update(tx_bytes)  # no copy of a large transaction
+    return h.digest()
 
 
 def _node(left: bytes, right: bytes) -> bytes:

@@ -110,9 +110,18 @@ class ChainService:
         return self.peers[0]
 
     def submit(self, tx: Transaction) -> PendingTx:
+        """Have the policy's endorsers check `tx` now, on the caller's thread (signature checks
+        release the GIL, so submitters check in parallel), then queue it for the next block.
+        A transaction they refuse comes back as a PendingTx holding the error."""
         if self._stop.is_set():
             raise LedgerError("the network is closed")
         pending = PendingTx(tx)
+        try:
+            for peer in self.peers[:self.config.endorsement_threshold]:
+                peer.admit(tx)
+        except LedgerError as exc:
+            pending._future.set_exception(exc)
+            return pending
         self._queue.put(pending)
         return pending
 

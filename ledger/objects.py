@@ -33,7 +33,8 @@ class ObjectStore:
             self._fs.makedirs(self._root, exist_ok=True)
         except (OSError, ValueError, ImportError) as exc:
             raise StorageError(f"cannot open object store {root_url}: {exc}") from None
-        self._local = self._fs.protocol in ("file", ("file", "local")) or "file" in self._fs.protocol
+        protocols = self._fs.protocol if isinstance(self._fs.protocol, tuple) else (self._fs.protocol,)
+        self._local = "file" in protocols  # only local files can be fsync'ed
 
     def _path(self, digest: bytes) -> str:
         h = digest.hex()

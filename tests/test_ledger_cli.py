@@ -32,7 +32,7 @@ def test_submit_interlock_verify_inspect(datadir, capsys, tmp_path):
     code, out, _ = run(capsys, "inspect", datadir, "edge-0", 0)
     block = json.loads(out)
     assert code == 0 and block["height"] == 0 and block["transactions"][0]["id"] == tx_id
-    assert block["endorsements"] == ["edge-0.peer0", "edge-0.peer1"]
+    assert sorted(block["endorsements"]) == ["edge-0.peer0", "edge-0.peer1"]
     code, out, _ = run(capsys, "status", datadir)
     status = json.loads(out)
     assert code == 0 and status["main"]["type2_anchored"]["edge-0"] == 0
