@@ -30,7 +30,7 @@ def snapshot(net):
             for cid, s in net.services.items() for p in s.peers}
 
 
-def build(peer, txs, *, height=None, previous=None, timestamp=None, root=None, element=None,
+def build(net, peer, txs, *, height=None, previous=None, timestamp=None, root=None, element=None,
           value=None, endorsers=None):
     """A block on top of `peer`'s chain with the given fields overridden; the accumulator is
     computed for the (possibly altered) content unless `element`/`value` override it."""
@@ -45,20 +45,8 @@ def build(peer, txs, *, height=None, previous=None, timestamp=None, root=None, e
     v = edgeacc.update_witness(P, peer.accumulator_value(), [x]) if value is None else value
     header = dataclasses.replace(content, acc_element=x, acc_nonce=k, acc_value=edgeacc.encode_element(P, v))
     block = Block(SignedHeader(header, ()), tuple(txs))
-    signers = endorsers if endorsers is not None else [p.identity for p in peer_service(peer).peers[:2]]
+    signers = endorsers if endorsers is not None else [p.identity for p in net.service(peer.chain_id).peers[:2]]
     return block.with_endorsements([(i.fingerprint, i.sign(header.endorsement_message())) for i in signers])
-
-
-_services = {}
-
-
-def peer_service(peer):
-    return _services[peer.chain_id]
-
-
-@pytest.fixture(autouse=True)
-def _register(net):
-    _services.update(net.services)
 
 
 def record(net, chain="edge-0", payload=b"r", signer="client"):
@@ -67,7 +55,7 @@ def record(net, chain="edge-0", payload=b"r", signer="client"):
 
 def test_a_well_formed_block_commits_on_every_peer(net):
     peers = net.service("edge-1").peers
-    block = build(peers[0], [record(net, "edge-1")])
+    block = build(net, peers[0], [record(net, "edge-1")])
     for p in peers:
         p.commit(block)
     assert {p.height for p in peers} == {block.height + 1}
@@ -101,9 +89,9 @@ def test_malformed_blocks_are_rejected_and_change_nothing(net, defect, error):
         "chain": {},
     }[defect]
     if defect == "chain":
-        block = build(net.peer("edge-1"), [record(net, "edge-1")])
+        block = build(net, net.peer("edge-1"), [record(net, "edge-1")])
     else:
-        block = build(peer, txs, **kw)
+        block = build(net, peer, txs, **kw)
     before = snapshot(net)
     for p in net.service("edge-0").peers:
         with pytest.raises(error):
@@ -126,15 +114,15 @@ def test_endorsement_policy_is_enforced(net):
     ]
     before = snapshot(net)
     for signers, error in cases:
-        block = build(peer, [record(net)], endorsers=signers)
+        block = build(net, peer, [record(net)], endorsers=signers)
         with pytest.raises(error):
             peer.commit(block)
-    good = build(peer, [record(net)])
+    good = build(net, peer, [record(net)])
     (fp0, sig0), rest = good.signed.endorsements[0], good.signed.endorsements[1:]
     forged = good.with_endorsements([(fp0, bytes([sig0[0] ^ 1]) + sig0[1:])] + list(rest))
     with pytest.raises(errors.BadSignature):
         peer.commit(forged)
-    reused = build(peer, [record(net, payload=b"other")])  # signatures of another header
+    reused = build(net, peer, [record(net, payload=b"other")])  # signatures of another header
     stolen = Block(SignedHeader(good.header, reused.signed.endorsements), good.transactions)
     with pytest.raises(errors.BadSignature):
         peer.commit(stolen)
@@ -168,10 +156,10 @@ def test_replayed_transactions_are_rejected(net):
     with pytest.raises(errors.ReplayedTransaction):
         net.submit_transaction(tx).result()
     assert snapshot(net) == before
-    twice = build(net.peer("edge-0"), [record(net, payload=b"dup")] * 2)
+    twice = build(net, net.peer("edge-0"), [record(net, payload=b"dup")] * 2)
     with pytest.raises(errors.ReplayedTransaction):
         net.peer("edge-0").commit(twice)
-    committed_again = build(net.peer("edge-0"), [tx])
+    committed_again = build(net, net.peer("edge-0"), [tx])
     with pytest.raises(errors.ReplayedTransaction):
         net.peer("edge-0").commit(committed_again)
     assert snapshot(net) == before
@@ -187,7 +175,7 @@ def test_revoked_certificates_are_rejected(tmp_path):
         net.revoke("edge-0.peer0")
         # The revoked proposer's endorsement is refused; 2 of the remaining peers still endorse.
         peer = net.peer("edge-0", 1)
-        block = build(peer, [net.record("edge-0", b"x")], endorsers=[net.peer("edge-0", 0).identity, peer.identity])
+        block = build(net, peer, [net.record("edge-0", b"x")], endorsers=[net.peer("edge-0", 0).identity, peer.identity])
         with pytest.raises(errors.RevokedCertificate):
             peer.commit(block)
     with ledger.Network.open(tmp_path / "net", auto_interlock=False) as net:
@@ -257,3 +245,29 @@ def test_bad_arguments_raise_ledger_errors(net, tmp_path):
         net.submit("edge-0", b"x" * ((1 << 20) + 1))
     with pytest.raises(errors.ConfigurationError):
         net.submit_transaction(b"raw bytes")
+
+
+def test_admitted_signature_is_not_a_pass_for_other_bytes(net):
+    peer = net.peer("edge-0")
+    good = record(net, payload=b"admitted")
+    peer.admit(good)
+    forged = dataclasses.replace(good, signature=bytes(64), _body=b"")  # same tx id, bad signature
+    assert forged.tx_id == good.tx_id
+    before = snapshot(net)
+    with pytest.raises(errors.BadSignature):
+        peer.commit(build(net, peer, [forged]))
+    with pytest.raises(errors.BadSignature):
+        peer.admit(forged)
+    assert snapshot(net) == before
+
+
+def test_revocation_after_admission_still_rejects(tmp_path):
+    with ledger.Network.init(tmp_path / "net", subchains=1, auto_interlock=False) as net:
+        device = net.identity("sensor-2", role="device")
+        tx = net.record("edge-0", b"x", signer=device)
+        for p in net.service("edge-0").peers:
+            p.admit(tx)
+        net.revoke("sensor-2")
+        with pytest.raises(errors.RevokedCertificate):
+            net.peer("edge-0").commit(build(net, net.peer("edge-0"), [tx]))
+        assert net.peer("edge-0").height == 0
