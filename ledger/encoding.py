@@ -17,7 +17,15 @@ _CHAIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def check_chain_id(chain_id: str) -> str:
-    """A chain id is 1..64 characters of [a-z0-9-_.]."""
+    """A chain id is 1..64 characters of [a-z0-9-_.].
+
+    >>> check_chain_id("edge-0")
+    'edge-0'
+    >>> check_chain_id("Edge 0")
+    Traceback (most recent call last):
+    ...
+    ledger.errors.EncodingError: invalid chain id 'Edge 0': 1..64 chars of [a-z0-9-_.]
+    """
     if not isinstance(chain_id, str) or not 0 < len(chain_id) <= MAX_CHAIN_ID \
             or not set(chain_id) <= _CHAIN_ID_CHARS:
         raise EncodingError(f"invalid chain id {chain_id!r}: 1..{MAX_CHAIN_ID} chars of [a-z0-9-_.]")

@@ -57,7 +57,17 @@ def merkle_path(leaves: Sequence[bytes], index: int) -> list[bytes]:
 
 
 def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
-    """The root implied by a path, or None when the path has the wrong shape."""
+    """The root implied by a path, or None when the path has the wrong shape.
+
+    >>> leaves = [leaf_hash(b"tx-%d" % i) for i in range(5)]
+    >>> path = merkle_path(leaves, 4)
+    >>> root_from_path(leaves[4], 4, 5, path) == merkle_root(leaves)
+    True
+    >>> root_from_path(leaf_hash(b"forged"), 4, 5, path) == merkle_root(leaves)
+    False
+    >>> root_from_path(leaves[4], 4, 5, path + path) is None
+    True
+    """
     if not 0 <= index < size:
         return None
     node, used = leaf, 0

@@ -1,5 +1,6 @@
 """Canonical encodings of the ledger: known answers, round trips, and rejection of every
 malformed input with ledger.errors.EncodingError (never another exception)."""
+import doctest
 import hashlib
 import json
 import os
@@ -10,6 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import edgeacc
+import ledger.encoding
+import ledger.merkle
 from ledger.block import Block, BlockHeader, SignedHeader
 from ledger.errors import EncodingError, LedgerError
 from ledger.merkle import leaf_hash, merkle_path, merkle_root, root_from_path
@@ -165,3 +168,9 @@ def test_inclusion_proof_round_trip_and_rejects_garbage():
             InclusionProof.from_bytes(P, raw[:cut])
     with pytest.raises(EncodingError):
         InclusionProof.from_bytes(P, raw + b"\0")
+
+
+@pytest.mark.parametrize("module", [ledger.encoding, ledger.merkle])
+def test_docstrings_run(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
