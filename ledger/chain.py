@@ -244,6 +244,11 @@ class Peer:
         with self._lock:
             self._admitted.add((tx.tx_id, tx.signature))
 
+    def forget(self, tx: Transaction) -> None:
+        """Drop what admit() remembered about `tx` (it will not be proposed)."""
+        with self._lock:
+            self._admitted.discard((tx.tx_id, tx.signature))
+
     def _verify_signature(self, member, tx: Transaction, at_ms: int | None) -> None:
         if at_ms is None and (tx.tx_id, tx.signature) in self._admitted:
             return  # this peer verified exactly these bytes in admit()

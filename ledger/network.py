@@ -116,10 +116,13 @@ class ChainService:
         if self._stop.is_set():
             raise LedgerError("the network is closed")
         pending = PendingTx(tx)
+        endorsers = self.peers[:self.config.endorsement_threshold]
         try:
-            for peer in self.peers[:self.config.endorsement_threshold]:
+            for peer in endorsers:
                 peer.admit(tx)
         except LedgerError as exc:
+            for peer in endorsers:
+                peer.forget(tx)
             pending._future.set_exception(exc)
             return pending
         self._queue.put(pending)
@@ -228,10 +231,17 @@ class Network:
         self._closed = False
         self._last_round = time.monotonic()
         self.services: dict[str, ChainService] = {}
-        peers_by_chain = {c["id"]: [self._open_peer(name, progress) for name in c["peers"]]
-                          for c in manifest["chains"]}
-        for chain_peers in peers_by_chain.values():
-            catch_up(chain_peers)
+        opened: list[Peer] = []
+        try:
+            peers_by_chain = {}
+            for c in manifest["chains"]:
+                peers_by_chain[c["id"]] = [self._open_peer(name, progress, opened) for name in c["peers"]]
+            for chain_peers in peers_by_chain.values():
+                catch_up(chain_peers)
+        except BaseException:
+            for peer in opened:  # a store that fails validation must not leave the others open
+                peer.close()
+            raise
         self._wake = threading.Condition()
         for c in chains:
             self.services[c.chain_id] = ChainService(c, peers_by_chain[c.chain_id],
@@ -300,7 +310,7 @@ class Network:
             manifest = json.loads((path / MANIFEST).read_text())
         except (OSError, ValueError) as exc:
             raise StorageError(f"{path} holds no readable {MANIFEST}: {exc}") from None
-        if manifest.get("format") != FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise StorageError(f"{path / MANIFEST} is not a {FORMAT} manifest")
         try:
             if "modulus_hex" in manifest["params"]:
@@ -315,14 +325,15 @@ class Network:
             for cert_path in sorted((path / "identities").glob("*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
             return cls(path, manifest, ca, trust, params, progress, auto_interlock)
-        except (KeyError, TypeError, ValueError, OSError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
             if isinstance(exc, LedgerError):
                 raise
             raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
 
-    def _open_peer(self, name: str, progress: bool) -> Peer:
+    def _open_peer(self, name: str, progress: bool, opened: list[Peer]) -> Peer:
         identity = self.identity(name)
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
+        opened.append(peer)
         peer.load(progress=progress)
         return peer
 

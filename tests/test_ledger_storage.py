@@ -191,3 +191,13 @@ def test_sigkill_loses_nothing_reported(crash_net):
 def test_sigkill_loses_nothing_reported_many_rounds(crash_net):
     reported = crash_rounds(crash_net, rounds=120, seed=2)
     assert len(reported) > 120
+
+
+@pytest.mark.parametrize("manifest", ["[]", '{"format": "edgeacc-ledger/1"}',
+                                      '{"format": "edgeacc-ledger/1", "params": 5, "chains": []}'])
+def test_malformed_manifest_fails_cleanly(tmp_path, manifest):
+    with ledger.Network.init(tmp_path / "n", subchains=1, auto_interlock=False):
+        pass
+    (tmp_path / "n" / "network.json").write_text(manifest)
+    with pytest.raises(errors.StorageError):
+        ledger.Network.open(tmp_path / "n")
