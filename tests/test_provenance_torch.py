@@ -44,3 +44,32 @@ def test_run_records_rebuild_the_torch_trainer():
     trainer = trainer_for("torch-mlp", Hyperparameters(hidden=8))
     assert isinstance(trainer, TorchMLPTrainer)
     assert tensors_digest(trainer.initial_model()) == tensors_digest(NumpyMLPTrainer(Hyperparameters(hidden=8)).initial_model())
+
+
+def test_torch_run_is_recorded_and_audited_exactly(tmp_path, toy):
+    import ledger
+    from ledger.provenance import Auditor, CloudRecorder, Device, EdgeRecorder, NetworkLedger
+
+    hp = Hyperparameters(hidden=8, batch_size=8, local_steps=2)
+    trainer = TorchMLPTrainer(hp)
+    pixels, labels, _, _ = load_digits_split()
+    with ledger.Network.init(tmp_path / "net", subchains=1, params=toy, auto_interlock=False) as net:
+        chain = NetworkLedger(net)
+        edge = EdgeRecorder(chain, "edge-0", "edge-0.peer0", trainer, net.trust)
+        cloud = CloudRecorder(chain, "main", "main.peer0")
+        sensor = Device(net.identity("sensor", role="device"))
+        readings = [edge.record_reading(sensor.read(pixels[k], int(labels[k]))) for k in range(16)]
+        order = [readings[:8], readings[8:], readings[8:], readings[:8]]
+        initial, _ = cloud.record_initial(trainer)
+        edge.start_run(order, initial, data_order_seed=0)
+        for index, batch_readings in enumerate(order, start=1):
+            if index == 3:
+                edge.use_global(cloud.record_aggregation([edge.steps[-1]], [16], edge.model))
+            batch = edge.record_batch(batch_readings)
+            edge.record_step(trainer.step(edge.model, edge.global_model, batch, index))
+        report = Auditor(chain, net.trust, "main").audit(edge.manifest(), fraction=1.0)
+        assert report.passed, report.summary()
+        run_record = chain.fetch(edge.run.tx_id).body
+        assert run_record["trainer"] == "torch-mlp"
+        assert run_record["environment"]["torch"]["deterministic"] is True
+        assert run_record["environment"]["torch"]["threads"] == 1

@@ -6,8 +6,10 @@ of records (every reading of every sampled batch), mostly in a few hundred block
 prover side computes the witnesses of all the blocks involved with one RootFactory pass per
 chain (edgeacc.Accumulator.witnesses), shares each block's witness among its transactions, and
 every transaction is then checked by the ledger's own Protocol 1 function
-(`ledger.check_cross_chain`) exactly as `Verifier.verify` would: acc_M from the verifier
-chain's latest Type-III, the chain's Type-II under acc_M, the transaction under acc_B.
+(`ledger.check_cross_chain`) as `Verifier.verify` would: acc_M from the verifier chain's
+latest Type-III, the chain's Type-II under acc_M, the transaction under acc_B. One difference:
+records of the verifier's own chain also go through the main chain here (Verifier.verify
+uses the chain's own accumulator), so they must be interlocked first.
 """
 from __future__ import annotations
 

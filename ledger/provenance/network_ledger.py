@@ -94,8 +94,11 @@ class NetworkLedger:
         return {tx_id: None if v.ok else f"{v.code}: {v.reason}" for tx_id, v in verdicts.items()}
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
-        """Protocol 1; a record committed but not yet interlocked gets one interlocking round."""
-        self.flush()
+        """Protocol 1; a record committed but not yet interlocked gets one interlocking round.
+        Waits for pending submissions only when `tx_id` is one of them, so checking M_O
+        before every step does not serialise the edge's own records into one block each."""
+        if any(item.tx_id == tx_id for item in self._pending):
+            self.flush()
         verdict = self.network.verify(tx_id, verifier_chain)
         if verdict.code in _WAIT_FOR_INTERLOCK:
             self.network.interlock(self.timeout)
