@@ -181,3 +181,13 @@ def test_block_beyond_the_type2_is_not_interlocked(net, committed):
     late_proof = dataclasses.replace(late_proof, against_height=kw["tx_proof"].against_height)
     verdict = check_cross_chain(net.params, **{**kw, "tx_id": receipt.tx_id, "tx_proof": late_proof})
     assert not verdict.ok and verdict.code == "not-interlocked"
+
+
+def test_one_transaction_per_block_as_in_the_paper(tmp_path):
+    with ledger.Network.init(tmp_path / "n", subchains=2, max_block_txs=1, auto_interlock=False) as net:
+        receipts = [p.result() for p in [net.submit("edge-0", b"r%d" % i) for i in range(6)]]
+        assert sorted(r.height for r in receipts) == list(range(6))
+        assert all(r.position == 0 for r in receipts)
+        net.interlock()
+        for r in receipts:
+            assert net.verifier("edge-1").verify(r.tx_id).ok
