@@ -191,3 +191,14 @@ def test_one_transaction_per_block_as_in_the_paper(tmp_path):
         net.interlock()
         for r in receipts:
             assert net.verifier("edge-1").verify(r.tx_id).ok
+
+
+def test_package_docstring_example_runs(tmp_path, monkeypatch):
+    """The usage example at the top of ledger/__init__.py is real code."""
+    lines = ledger.__doc__.splitlines()
+    start = lines.index("    import ledger")
+    end = lines.index("", start)
+    code = "\n".join(line[4:] for line in lines[start:end])
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "ledger/__init__.py docstring", "exec"), {})
+    assert (tmp_path / "data" / "network.json").exists()
