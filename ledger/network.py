@@ -255,7 +255,7 @@ class Network:
     # --- creation and opening ------------------------------------------------------------
 
     @classmethod
-    def init(cls, path, *, subchains: int = 2, peers_per_chain: int = 2, endorsement_threshold: int = 2,
+    def init(cls, path: str | os.PathLike, *, subchains: int = 2, peers_per_chain: int = 2, endorsement_threshold: int = 2,
              interlock_blocks: int = 50, interlock_seconds: float = 2.0, max_block_txs: int = 2000,
              params: edgeacc.Params | None = None, objects_url: str | None = None,
              progress: bool = False, auto_interlock: bool = True) -> "Network":
@@ -302,7 +302,7 @@ class Network:
         return cls.open(path, progress=progress, auto_interlock=auto_interlock)
 
     @classmethod
-    def open(cls, path, *, progress: bool = False, auto_interlock: bool = True) -> "Network":
+    def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True) -> "Network":
         """Open a deployment: load identities and the CRL, re-validate every peer's chain,
         bring lagging peers up to date, start the sequencers (and the interlocker)."""
         path = Path(path)
@@ -434,7 +434,7 @@ class Network:
             raise ConfigurationError("submit_transaction takes a ledger.Transaction")
         return self.service(tx.chain_id).submit(tx)
 
-    def locate(self, tx_id: bytes) -> Receipt:
+    def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is, on whichever chain holds it."""
         tx_id = _tx_id_bytes(tx_id)
         for service in self.services.values():
@@ -442,11 +442,13 @@ class Network:
                 return service.leader.receipt(tx_id)
         raise NotFound(f"no transaction {tx_id.hex()}")
 
-    def transaction(self, tx_id: bytes) -> Transaction:
+    def transaction(self, tx_id: bytes | str) -> Transaction:
+        """The committed transaction `tx_id` (bytes or hex), from whichever chain holds it."""
         receipt = self.locate(tx_id)
         return self.peer(receipt.chain_id).transaction(receipt.tx_id)
 
     def block(self, chain_id: str, height: int) -> Block:
+        """Block `height` of `chain_id`."""
         return self.peer(chain_id).block(height)
 
     def status(self) -> dict:
@@ -544,7 +546,7 @@ class Network:
         """A verifier attached to chain `chain_id` (it trusts only that chain's state)."""
         return Verifier(self, chain_id)
 
-    def verify(self, tx_id, from_chain: str) -> Verdict:
+    def verify(self, tx_id: bytes | str, from_chain: str) -> Verdict:
         """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
         return self.verifier(from_chain).verify(tx_id)
 
@@ -558,7 +560,7 @@ class Verifier:
         self.chain_id = chain_id
         self.peer = network.peer(chain_id)
 
-    def verify(self, tx_id, chain_id: str | None = None) -> Verdict:
+    def verify(self, tx_id: bytes | str, chain_id: str | None = None) -> Verdict:
         """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given."""
         try:
             tx_id = _tx_id_bytes(tx_id)
@@ -617,7 +619,7 @@ class Verifier:
                                  main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
 
 
-def _tx_id_bytes(tx_id) -> bytes:
+def _tx_id_bytes(tx_id: bytes | str) -> bytes:
     if isinstance(tx_id, str):
         try:
             tx_id = bytes.fromhex(tx_id)
