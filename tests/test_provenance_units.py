@@ -11,7 +11,7 @@ from ledger.identity import CertificateAuthority, TrustStore
 from ledger.provenance.audit import model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
-from ledger.provenance.environment import environment_fingerprint
+from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import DeviceError, TensorEncodingError, ProvenanceError
 from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, batch_tensors, fedavg,
                                         load_digits_split, trainer_for)
@@ -210,3 +210,12 @@ def test_delegation_only_to_a_peer_of_the_device_chain(pki):
         verify_reading(trust, claimed)
     with pytest.raises(DeviceError):
         verify_reading(trust, reading, chain_id="edge-b")
+
+
+def test_environment_differences_name_what_changed():
+    here = environment_fingerprint("numpy-mlp")
+    assert environment_differences(here, here) == []
+    elsewhere = {**here, "libraries": {**here["libraries"], "numpy": "1.0.0"},
+                 "cpu": {"model": "other", "flags": here["cpu"]["flags"] + ["avx9000"]}}
+    notes = " | ".join(environment_differences(elsewhere, here))
+    assert "numpy: recorded 1.0.0" in notes and "CPU:" in notes and "avx9000" in notes

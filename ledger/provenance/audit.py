@@ -22,6 +22,7 @@ from ledger.identity import TrustStore
 from ledger.provenance.devices import SignedReading, verify_reading
 from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tensors, encode_tensors,
                                         step_digest)
+from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError
 from ledger.provenance.records import FetchedRecord, ProvenanceLedger, RunManifest
 from ledger.provenance.recorder import batch_from_readings, replay_aggregation
@@ -61,6 +62,7 @@ class AuditReport:
     run_failures: list[str]
     seconds: float
     protocol1_seconds: float = 0.0  # the batched Protocol 1 pass over every record involved
+    environment_notes: list[str] = field(default_factory=list)  # run's environment vs the auditor's
 
     @property
     def passed(self) -> bool:
@@ -75,6 +77,7 @@ class AuditReport:
                  f"({len(self.verdicts)} of {self.total_steps} steps sampled, {self.mode}, "
                  f"{self.seconds:.2f} s)"]
         lines += [f"  run: {reason}" for reason in self.run_failures]
+        lines += [f"  environment differs (not a failure): {note}" for note in self.environment_notes]
         for verdict in self.verdicts:
             distance = "" if verdict.max_abs is None else \
                 f" (max |diff| {verdict.max_abs:.3g}, rel L2 {verdict.max_rel_l2:.3g})"
@@ -155,8 +158,9 @@ class Auditor:
                 verdict.failures.append(f"malformed record: {exc!r}")
             verdict.seconds = time.perf_counter() - step_started
             verdicts.append(verdict)
+        notes = environment_differences(run.body.get("environment", {}), environment_fingerprint(trainer.name))
         return AuditReport(manifest.chain_id, mode, total, verdicts, [], time.perf_counter() - started,
-                           protocol1_seconds)
+                           protocol1_seconds, notes)
 
     # --- checks ------------------------------------------------------------------------
 

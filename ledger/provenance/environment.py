@@ -64,3 +64,27 @@ def environment_fingerprint(trainer_name: str) -> dict[str, object]:
             "config": torch.__config__.show(),
         }
     return fingerprint
+
+
+def environment_differences(recorded: dict, current: dict) -> list[str]:
+    """What differs between the run's environment and the auditor's, in words: a reason to
+    expect bit differences (and to audit in tolerance mode) that is not tampering."""
+    notes = []
+    for key in ("python", "machine"):
+        if recorded.get(key) != current.get(key):
+            notes.append(f"{key}: recorded {recorded.get(key)}, here {current.get(key)}")
+    old_libs, new_libs = recorded.get("libraries", {}), current.get("libraries", {})
+    for library in sorted(set(old_libs) | set(new_libs)):
+        if old_libs.get(library) != new_libs.get(library):
+            notes.append(f"{library}: recorded {old_libs.get(library)}, here {new_libs.get(library)}")
+    blas = [(b.get("internal_api"), b.get("version"), b.get("architecture")) for b in recorded.get("blas", [])]
+    here = [(b.get("internal_api"), b.get("version"), b.get("architecture")) for b in current.get("blas", [])]
+    if blas != here:
+        notes.append(f"BLAS: recorded {blas}, here {here}")
+    old_cpu, new_cpu = recorded.get("cpu", {}), current.get("cpu", {})
+    if old_cpu.get("model") != new_cpu.get("model"):
+        notes.append(f"CPU: recorded {old_cpu.get('model')!r}, here {new_cpu.get('model')!r}")
+    missing = sorted(set(old_cpu.get("flags", [])) - set(new_cpu.get("flags", [])))
+    if missing:
+        notes.append(f"CPU flags missing here: {' '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
+    return notes
