@@ -48,6 +48,7 @@ class BlockHeader:
     acc_value: bytes
 
     def content_bytes(self) -> bytes:
+        """The header fields the accumulator element binds (everything but the accumulator)."""
         check_chain_id(self.chain_id)
         return (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
                 .raw(self.previous, DIGEST_BYTES).u64(self.timestamp_ms)
@@ -59,6 +60,7 @@ class BlockHeader:
 
     @cached_property
     def encoded(self) -> bytes:
+        """The canonical header encoding; SHA-256 of it is the block digest."""
         if not 0 <= self.acc_element < 1 << (8 * REPRESENTATIVE_BYTES):
             raise EncodingError("accumulator element must fit in 32 bytes")
         if len(self.acc_value) > MAX_ELEMENT_BYTES:
@@ -69,13 +71,16 @@ class BlockHeader:
 
     @cached_property
     def digest(self) -> bytes:
+        """SHA-256 of the encoded header: the block's id and the next block's link."""
         return hashlib.sha256(self.encoded).digest()
 
     def endorsement_message(self) -> bytes:
+        """The bytes an endorsing peer signs."""
         return ENDORSE_DOMAIN + self.digest
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "BlockHeader":
+        """Decode a header; EncodingError on anything non-canonical."""
         r = Reader(data, "block header")
         r.magic(HEADER_MAGIC, BLOCK_VERSION)
         chain_id = check_chain_id(r.text16())
@@ -97,6 +102,7 @@ class SignedHeader:
     endorsements: tuple[tuple[bytes, bytes], ...]
 
     def to_bytes(self) -> bytes:
+        """The canonical encoding of the header with its endorsements."""
         w = Writer().raw(SIGNED_MAGIC).u8(BLOCK_VERSION).bytes32(self.header.encoded)
         w.u16(len(self.endorsements))
         for fp, sig in self.endorsements:
@@ -105,6 +111,7 @@ class SignedHeader:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "SignedHeader":
+        """Decode a signed header; endorsements must be sorted and distinct."""
         r = Reader(data, "signed header")
         r.magic(SIGNED_MAGIC, BLOCK_VERSION)
         header = BlockHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
@@ -123,32 +130,40 @@ class Block:
 
     @property
     def header(self) -> BlockHeader:
+        """The block's header."""
         return self.signed.header
 
     @property
     def height(self) -> int:
+        """The block's height (0 for the first block)."""
         return self.signed.header.height
 
     @property
     def digest(self) -> bytes:
+        """The block digest (SHA-256 of the header)."""
         return self.signed.header.digest
 
     @cached_property
     def tx_bytes(self) -> tuple[bytes, ...]:
+        """The transactions' encodings, in block order."""
         return tuple(tx.to_bytes() for tx in self.transactions)
 
     @cached_property
     def leaves(self) -> tuple[bytes, ...]:
+        """The Merkle leaf hashes of the transactions."""
         return tuple(leaf_hash(b) for b in self.tx_bytes)
 
     def computed_merkle_root(self) -> bytes:
+        """The Merkle root of the transactions (compare with header.merkle_root)."""
         return merkle_root(self.leaves)
 
     def with_endorsements(self, endorsements) -> "Block":
+        """The same block with these (fingerprint, signature) endorsements, sorted."""
         ordered = tuple(sorted({bytes(fp): bytes(sig) for fp, sig in endorsements}.items()))
         return Block(SignedHeader(self.header, ordered), self.transactions)
 
     def to_bytes(self) -> bytes:
+        """The canonical block encoding (what peers store)."""
         w = Writer().raw(BLOCK_MAGIC).u8(BLOCK_VERSION).bytes32(self.signed.to_bytes())
         w.u32(len(self.transactions))
         for b in self.tx_bytes:
@@ -157,6 +172,7 @@ class Block:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Block":
+        """Decode a block; EncodingError on anything malformed."""
         r = Reader(data, "block")
         r.magic(BLOCK_MAGIC, BLOCK_VERSION)
         signed = SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))

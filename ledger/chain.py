@@ -32,6 +32,7 @@ MAX_CLOCK_SKEW_MS = 60_000
 
 
 def now_ms() -> int:
+    """Wall-clock time in milliseconds since the epoch (block and transaction timestamps)."""
     return time.time_ns() // 1_000_000
 
 
@@ -65,12 +66,14 @@ class Deployment:
         self._generators = {cid: params.generator(cid.encode()) for cid in self.chains}
 
     def config(self, chain_id: str) -> ChainConfig:
+        """The ChainConfig of `chain_id` (NotFound if there is none)."""
         try:
             return self.chains[chain_id]
         except KeyError:
             raise NotFound(f"no chain {chain_id!r}") from None
 
     def generator(self, chain_id: str) -> int:
+        """The chain's accumulator generator g, derived from its id."""
         return self._generators[chain_id]
 
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
@@ -135,6 +138,7 @@ class Peer:
 
     @property
     def name(self) -> str:
+        """The peer's certificate name."""
         return self.identity.name
 
     # --- reading -----------------------------------------------------------------------
@@ -145,10 +149,12 @@ class Peer:
         return len(self._signed)
 
     def latest(self) -> SignedHeader | None:
+        """The latest block's signed header, or None on an empty chain."""
         with self._lock:
             return self._signed[-1] if self._signed else None
 
     def signed_header(self, height: int) -> SignedHeader:
+        """The signed header of block `height` (NotFound if there is none)."""
         with self._lock:
             if not 0 <= height < len(self._signed):
                 raise NotFound(f"{self.chain_id} has no block {height}")
@@ -163,15 +169,18 @@ class Peer:
         return Block.from_bytes(data)
 
     def locate(self, tx_id: bytes) -> tuple[int, int] | None:
+        """(height, position) of a committed transaction, or None."""
         return self._tx_index.get(bytes(tx_id))
 
     def receipt(self, tx_id: bytes) -> Receipt:
+        """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
         where = self.locate(tx_id)
         if where is None:
             raise NotFound(f"transaction {bytes(tx_id).hex()} is not on {self.chain_id}")
         return Receipt(bytes(tx_id), self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
 
     def transaction(self, tx_id: bytes) -> Transaction:
+        """The committed transaction `tx_id`."""
         receipt = self.receipt(tx_id)
         return self.block(receipt.height).transactions[receipt.position]
 
@@ -413,4 +422,5 @@ class Peer:
                 raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
 
     def close(self) -> None:
+        """Close the peer's store."""
         self.store.close()

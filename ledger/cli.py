@@ -124,6 +124,7 @@ def cmd_revoke(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every subcommand (add new commands here)."""
     ap = argparse.ArgumentParser(prog="edgeacc", description="RSA-accumulator engine and two-layer edge ledger")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

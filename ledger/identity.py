@@ -30,6 +30,7 @@ _CERT_YEARS = 20
 
 
 def fingerprint(cert: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate's DER encoding: how transactions name signers."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
 
 
@@ -91,6 +92,7 @@ class Identity:
         self.chain_id = _attr(cert, NameOID.ORGANIZATION_NAME)
 
     def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature of `message` with this identity's key."""
         return self.key.sign(message)
 
     def __repr__(self) -> str:
@@ -106,6 +108,7 @@ class CertificateAuthority:
 
     @classmethod
     def create(cls, name: str = "edgeacc deployment CA") -> "CertificateAuthority":
+        """A new CA with a fresh Ed25519 key and a self-signed certificate."""
         key = Ed25519PrivateKey.generate()
         now = _now()
         cert = (
@@ -195,10 +198,12 @@ class TrustStore:
             self._revoked = revoked
 
     def members(self) -> list[Member]:
+        """Every admitted certificate."""
         with self._lock:
             return list(self._members.values())
 
     def by_name(self, name: str) -> Member:
+        """The member whose certificate has this common name."""
         for m in self.members():
             if m.name == name:
                 return m
@@ -223,12 +228,14 @@ class TrustStore:
 
 
 def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
+    """Write an unencrypted PKCS#8 PEM key readable by its owner only."""
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     path.chmod(0o600)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Read a PEM Ed25519 private key (StorageError if it is not one)."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -239,10 +246,12 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def save_certificate(cert: x509.Certificate, path: Path) -> None:
+    """Write a PEM certificate."""
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def load_certificate(path: Path) -> x509.Certificate:
+    """Read a PEM certificate (StorageError if it is not one)."""
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except (OSError, ValueError) as exc:

@@ -15,6 +15,7 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
 def leaf_hash(tx_bytes: bytes) -> bytes:
+    """H(0x00 || transaction bytes)."""
     h = hashlib.sha256(b"\x00")
     h.update(tx_bytes)  # no copy of a large transaction
     return h.digest()

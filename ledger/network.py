@@ -47,10 +47,12 @@ DEFAULT_CLIENT = "client"
 
 
 def subchain_id(i: int) -> str:
+    """The id of the i-th sub-chain."""
     return f"edge-{i}"
 
 
 def peer_name(chain_id: str, i: int) -> str:
+    """The certificate name of peer i of a chain."""
     return f"{chain_id}.peer{i}"
 
 
@@ -77,15 +79,18 @@ class PendingTx:
         self._future: concurrent.futures.Future = concurrent.futures.Future()
 
     def result(self, timeout: float | None = 60.0) -> Receipt:
+        """The Receipt once every peer committed the transaction; raises the LedgerError that rejected it, or after `timeout` seconds."""
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:
             raise LedgerError(f"transaction {self.tx_id.hex()} not committed within {timeout} s") from None
 
     def done(self) -> bool:
+        """True once the transaction is committed or rejected."""
         return self._future.done()
 
     def add_done_callback(self, fn: Callable[["PendingTx"], None]) -> None:
+        """Call fn(pending) when the transaction is committed or rejected (on the sequencer's thread)."""
         self._future.add_done_callback(lambda _f: fn(self))
 
 
@@ -107,6 +112,7 @@ class ChainService:
 
     @property
     def leader(self) -> Peer:
+        """The peer that proposes blocks."""
         return self.peers[0]
 
     def submit(self, tx: Transaction) -> PendingTx:
@@ -192,6 +198,7 @@ class ChainService:
         self._on_commit(self.chain_id)
 
     def close(self) -> None:
+        """Stop the sequencer (queued transactions fail) and close the peers' stores."""
         self._stop.set()
         self._queue.put(None)
         self._thread.join()
@@ -394,15 +401,18 @@ class Network:
 
     @property
     def subchain_ids(self) -> list[str]:
+        """Ids of the edge sub-chains."""
         return [cid for cid, c in self.deployment.chains.items() if c.kind == SUB]
 
     def service(self, chain_id: str) -> ChainService:
+        """The ChainService of `chain_id`."""
         try:
             return self.services[chain_id]
         except KeyError:
             raise NotFound(f"no chain {chain_id!r}") from None
 
     def peer(self, chain_id: str, index: int = 0) -> Peer:
+        """Peer `index` of chain `chain_id` (peer 0 proposes)."""
         return self.service(chain_id).peers[index]
 
     def put_object(self, data: bytes) -> ObjectRef:

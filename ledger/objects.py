@@ -41,6 +41,7 @@ class ObjectStore:
         return f"{self._root}/{h[:2]}/{h}"
 
     def url_for(self, digest: bytes) -> str:
+        """The fsspec URL an object with this digest lives at."""
         h = digest.hex()
         return f"{self.root_url}/{h[:2]}/{h}"
 

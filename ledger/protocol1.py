@@ -52,6 +52,7 @@ class InclusionProof:
     against_height: int
 
     def to_bytes(self, params: edgeacc.Params) -> bytes:
+        """The canonical encoding (what a verifier receives over the wire)."""
         w = (Writer().raw(PROOF_MAGIC).u8(PROOF_VERSION).text16(self.chain_id).bytes32(self.tx)
              .bytes32(self.header).u32(self.position).u16(len(self.path)))
         for node in self.path:
@@ -60,6 +61,7 @@ class InclusionProof:
 
     @classmethod
     def from_bytes(cls, params: edgeacc.Params, data: bytes) -> "InclusionProof":
+        """Decode a proof; EncodingError on anything malformed."""
         r = Reader(data, "inclusion proof")
         r.magic(PROOF_MAGIC, PROOF_VERSION)
         chain_id = check_chain_id(r.text16())
@@ -128,6 +130,7 @@ class Verdict:
 
 
 def reject(tx_id: bytes, code: str, reason: str, **kw) -> Verdict:
+    """A rejecting Verdict."""
     return Verdict(False, code, reason, tx_id, **kw)
 
 

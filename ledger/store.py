@@ -97,6 +97,7 @@ class PeerStore:
         return row[0] if row else None
 
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
+        """Every stored transaction id -> (height, position)."""
         with self._lock:
             try:
                 rows = self._db.execute("SELECT tx_id, height, position FROM txs").fetchall()
@@ -105,5 +106,6 @@ class PeerStore:
         return {bytes(t): (h, p) for t, h, p in rows}
 
     def close(self) -> None:
+        """Close the database."""
         with self._lock:
             self._db.close()

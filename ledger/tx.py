@@ -63,6 +63,7 @@ class Transaction:
                    unsigned.payload, unsigned.object_digest, object_url, signature, body)
 
     def body_bytes(self) -> bytes:
+        """The canonical encoding of everything but the signature."""
         if self._body:
             return self._body
         check_chain_id(self.chain_id)
@@ -81,18 +82,22 @@ class Transaction:
 
     @cached_property
     def tx_id(self) -> bytes:
+        """SHA-256 of the body: the transaction's id."""
         return hashlib.sha256(self.body_bytes()).digest()
 
     def signed_message(self) -> bytes:
+        """The bytes the submitter signs."""
         return TX_SIGNATURE_DOMAIN + self.tx_id
 
     def to_bytes(self) -> bytes:
+        """The canonical encoding: body then signature."""
         if len(self.signature) != SIGNATURE_BYTES:
             raise EncodingError("transaction is not signed")
         return self.body_bytes() + self.signature
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Transaction":
+        """Decode a transaction; EncodingError on anything malformed."""
         r = Reader(data, "transaction")
         r.magic(TX_MAGIC, TX_VERSION)
         try:
