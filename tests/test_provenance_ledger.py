@@ -118,6 +118,13 @@ def test_forged_device_signature_is_rejected(net, digits):
     reading = Device(net.identity("sensor-0", role="device")).read(np.zeros(64), 1)
     with pytest.raises(DeviceError, match="bad signature"):
         run.edge.record_reading(dataclasses.replace(reading, signature=bytes(64)))
+    run.chain.flush()
+    height = net.status()[EDGE]["height"]
+    good = Device(net.identity("sensor-1", role="device")).read(np.ones(64), 2)
+    with pytest.raises(DeviceError):  # one bad reading refuses the whole upload
+        run.edge.record_readings([good, dataclasses.replace(reading, signature=bytes(64))])
+    run.chain.flush()
+    assert net.status()[EDGE]["height"] == height
 
 
 def test_unknown_device_is_rejected(net, digits):

@@ -122,10 +122,16 @@ class EdgeRecorder:
 
     def record_reading(self, reading: SignedReading) -> Ref:
         """Check the device's certificate and signature, store the reading, append Type-I."""
-        verify_reading(self.trust, reading, self.chain_id)
-        obj = self.ledger.store(reading.data)
-        tx_id = self.ledger.submit(self.chain_id, self.submitter, reading.record(), obj)
-        return Ref(self.chain_id, tx_id, obj)
+        return self.record_readings([reading])[0]
+
+    def record_readings(self, readings: Sequence[SignedReading]) -> list[Ref]:
+        """Several readings (a gateway's upload): all checked before any is stored, then
+        submitted together so they can share a block."""
+        for reading in readings:
+            verify_reading(self.trust, reading, self.chain_id)
+        objects = [self.ledger.store(reading.data) for reading in readings]
+        return [Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, reading.record(), obj), obj)
+                for reading, obj in zip(readings, objects)]
 
     def use_global(self, ref: Ref) -> Tensors:
         """Adopt the cloud's model M_O after checking its record on the main chain (Protocol 1)."""
