@@ -9,7 +9,8 @@ Round structure of one batch of candidate pairs (all values batched per round):
    p = sum p_i = a (mod M) has no prime factor dividing M.
 2. ``field``: Shamir-share p_i, q_i (degree d) and h_i (degree 2d, h_i(0) = 0) over Z_P.
 3. ``nshare``: broadcast the share of (sum p)(sum q) + sum h; interpolate N; check it.
-4. Public trial division of N; ``bf1`` commits then reveals one Boneh–Franklin value each.
+4. Public trial division of N; ``bf1`` commits then reveals one Boneh–Franklin value per
+   survivor (the commit round also compares digests of everyone's list of N values).
 5. For a candidate that passes: ``full`` runs the gcd(N, p+q-1) = 1 check (BGW over Z_N)
    together with the remaining soundness_bits-1 Boneh–Franklin rounds; ``confirm`` checks
    that every party accepted the same N.
