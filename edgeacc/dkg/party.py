@@ -39,6 +39,9 @@ from edgeacc.params import MIN_SECURE_BITS, Params
 
 MAX_FRAME_BYTES = 64 << 20
 CONNECT_RETRY_SECONDS = 0.05
+# A party process needs this long at most to start and listen (imports on a loaded host);
+# independent of the per-message timeout, which can be much shorter.
+STARTUP_SECONDS = 60.0
 
 
 def party_name(index: int) -> str:
@@ -299,9 +302,9 @@ class Ceremony:
             raise
 
     def _read_line(self, process: subprocess.Popen, index: int) -> str:
-        ready, _, _ = select.select([process.stdout], [], [], self.config.timeout)
+        ready, _, _ = select.select([process.stdout], [], [], STARTUP_SECONDS)
         if not ready:
-            raise PartyTimeout(f"party {index} did not start within {self.config.timeout:g} s")
+            raise PartyTimeout(f"party {index} did not start within {STARTUP_SECONDS:g} s")
         return process.stdout.readline().decode()
 
     def finish(self) -> DkgResult:
