@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -31,6 +32,40 @@ def test_cli_ceremony_prints_the_modulus():
     report = json.loads(out.stdout)
     n = int(report["n"], 16)
     assert n.bit_length() == 256 and len(report["stats"]) == 3
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_cli_parties_with_explicit_peers(tmp_path):
+    """The deployment path: credentials on disk, each party given its peers' addresses."""
+    subprocess.run([sys.executable, "-m", "edgeacc.dkg", "credentials", str(tmp_path), "-k", "3"],
+                   check=True, capture_output=True, timeout=60)
+    ports = _free_ports(3)
+    processes = []
+    for index in (1, 2, 3):
+        peers = [f"--peer={j}=127.0.0.1:{ports[j - 1]}" for j in (1, 2, 3) if j != index]
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "edgeacc.dkg", "party", "--index", str(index), "-k", "3",
+             "--bits", "256", "--timeout", "20", "--credentials", str(tmp_path),
+             "--listen", f"127.0.0.1:{ports[index - 1]}", *peers],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    try:
+        reports = [json.loads(p.communicate(timeout=120)[0]) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert len({r["n"] for r in reports}) == 1
+    assert int(reports[0]["n"], 16).bit_length() == 256
 
 
 def _assert_all_stopped(ceremony):

@@ -1,5 +1,6 @@
 """Command line: ``python -m edgeacc.dkg ceremony -k 3 --bits 2048`` runs a local ceremony
-with one process per party; ``python -m edgeacc.dkg party ...`` runs a single party."""
+with one process per party; ``python -m edgeacc.dkg party ...`` runs a single party;
+``python -m edgeacc.dkg credentials DIR`` writes a throw-away CA and party certificates."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     ceremony = commands.add_parser("ceremony", help="run a local k-party ceremony, one process per party")
     _common(ceremony)
     ceremony.add_argument("--json", action="store_true", help="print the result as JSON")
+    credentials = commands.add_parser(
+        "credentials", help="write a throw-away CA and party keys/certificates (for trials)")
+    credentials.add_argument("directory", type=Path)
+    credentials.add_argument("-k", "--parties", type=int, default=3)
     party = commands.add_parser("party", help="run one party")
     _common(party)
     party.add_argument("--index", type=int, required=True)
@@ -54,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="print 'LISTENING host port', then read the peer table as JSON from stdin")
     args = parser.parse_args(argv)
 
-    from edgeacc.dkg.party import Credentials, run_ceremony, run_party
+    from edgeacc.dkg.party import Credentials, make_credentials, run_ceremony, run_party
 
+    if args.command == "credentials":
+        args.directory.mkdir(parents=True, exist_ok=True)
+        make_credentials(args.directory, args.parties)
+        print(f"wrote ca.pem and party-1..{args.parties} keys to {args.directory}")
+        return 0
     if args.command == "party":
         peers = None if args.peers_from_stdin else dict(args.peer)
         try:

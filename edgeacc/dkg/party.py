@@ -131,6 +131,7 @@ class TlsNetwork(Network):
         self._client_context = _tls_context(credentials, server=False)
         self._inboxes: dict[int, queue.Queue] = {peer: queue.Queue() for peer in self.peers}
         self._writers: dict[int, asyncio.StreamWriter] = {}
+        self._readers: list[asyncio.Task] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -155,7 +156,7 @@ class TlsNetwork(Network):
 
     def _attach(self, peer: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers[peer] = writer
-        self._loop.create_task(self._drain_inbound(peer, reader))
+        self._readers.append(self._loop.create_task(self._drain_inbound(peer, reader)))
         if len(self._writers) == len(self._inboxes):
             self._all_connected.set()
 
@@ -219,6 +220,9 @@ class TlsNetwork(Network):
     async def _shutdown(self) -> None:
         for writer in self._writers.values():
             writer.close()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
         if self._server is not None:
             self._server.close()
 
@@ -229,6 +233,8 @@ class TlsNetwork(Network):
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(5.0)
+                if not self._thread.is_alive():
+                    self._loop.close()
 
 
 def run_party(index: int, config: DkgConfig, credentials: Credentials,
