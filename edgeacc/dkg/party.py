@@ -252,11 +252,8 @@ def run_party(index: int, config: DkgConfig, credentials: Credentials,
             peers = {int(j): (host, int(port)) for j, (host, port) in table.items()}
         network.connect(peers)
         party = Party(index, config, network)
-        try:
-            n = party.run()
-        finally:
-            stats = party.stats.as_dict()
-        return {"party": index, "n": hex(n), "stats": stats}
+        n = party.run()
+        return {"party": index, "n": hex(n), "stats": party.stats.as_dict()}
     finally:
         network.close()
 
