@@ -234,3 +234,12 @@ def test_manifest_missing_steps_fails_the_run(net, digits):
     assert not report.passed and "manifest lists" in report.run_failures[0]
     swapped = dataclasses.replace(manifest, step_txs=(manifest.step_txs[1], manifest.step_txs[0]) + manifest.step_txs[2:])
     assert Auditor(run.chain, run.net.trust, OTHER_EDGE).audit(swapped, fraction=1.0).failed_steps[:2] == [1, 2]
+
+
+def test_the_pipeline_example_in_the_package_docstring_runs(tmp_path, monkeypatch, capsys):
+    import ledger.provenance
+
+    example = ledger.provenance.__doc__.split("::\n\n", 1)[1].split("\n\nEvery exception")[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile("\n".join(line[4:] for line in example.splitlines()), "example", "exec"), {})
+    assert "audit of edge-0: PASS" in capsys.readouterr().out

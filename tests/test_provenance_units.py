@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import doctest
 
 import numpy as np
 import pytest
 import safetensors.numpy
 
 from ledger.identity import CertificateAuthority, TrustStore
+import ledger.provenance.encoding
 from ledger.provenance.audit import model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
@@ -219,3 +221,8 @@ def test_environment_differences_name_what_changed():
                  "cpu": {"model": "other", "flags": here["cpu"]["flags"] + ["avx9000"]}}
     notes = " | ".join(environment_differences(elsewhere, here))
     assert "numpy: recorded 1.0.0" in notes and "CPU:" in notes and "avx9000" in notes
+
+
+def test_docstrings_run():
+    result = doctest.testmod(ledger.provenance.encoding)
+    assert result.attempted > 0 and result.failed == 0

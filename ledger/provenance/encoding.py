@@ -35,7 +35,17 @@ _CODE_DTYPES = {code: dtype for dtype, code in _DTYPE_CODES.items()}
 
 
 def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
-    """Canonical safetensors bytes of `tensors` (and optional string metadata)."""
+    """Canonical safetensors bytes of `tensors` (and optional string metadata).
+
+    >>> data = encode_tensors({"w": np.ones((2, 2), np.float32), "b": np.zeros(2, np.int64)})
+    >>> tensors, metadata = decode_tensors(data)
+    >>> sorted(tensors), tensors["w"].dtype.name, tensors["b"].shape
+    (['b', 'w'], 'float32', (2,))
+    >>> encode_tensors({"w": np.ones(2, np.complex64)})
+    Traceback (most recent call last):
+    ...
+    ledger.provenance.errors.TensorEncodingError: tensor 'w': unsupported dtype complex64
+    """
     if not tensors:
         raise TensorEncodingError("nothing to encode: no tensors")
     header: dict[str, object] = {}
