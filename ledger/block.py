@@ -22,7 +22,7 @@ from functools import cached_property
 
 from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import EncodingError
-from ledger.merkle import leaf_hash, merkle_root
+from ledger.merkle import merkle_root
 from ledger.tx import Transaction
 
 HEADER_MAGIC, SIGNED_MAGIC, BLOCK_MAGIC = b"EABH", b"EASH", b"EABK"
@@ -151,7 +151,7 @@ class Block:
     @cached_property
     def leaves(self) -> tuple[bytes, ...]:
         """The Merkle leaf hashes of the transactions."""
-        return tuple(leaf_hash(b) for b in self.tx_bytes)
+        return tuple(tx.leaf for tx in self.transactions)
 
     def computed_merkle_root(self) -> bytes:
         """The Merkle root of the transactions (compare with header.merkle_root)."""
@@ -164,6 +164,11 @@ class Block:
 
     def to_bytes(self) -> bytes:
         """The canonical block encoding (what peers store)."""
+        return self.encoded
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """The canonical block encoding, built once."""
         w = Writer().raw(BLOCK_MAGIC).u8(BLOCK_VERSION).bytes32(self.signed.to_bytes())
         w.u32(len(self.transactions))
         for b in self.tx_bytes:

@@ -22,7 +22,7 @@ from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            ReplayedTransaction, StaleStatus, StorageError, ValidationError,
                            WrongChain, WrongHeight)
 from ledger.identity import Identity, TrustStore
-from ledger.merkle import leaf_hash, merkle_path, merkle_root
+from ledger.merkle import merkle_path, merkle_root
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
@@ -343,7 +343,7 @@ class Peer:
             prev_value = self._values[-1] if self._values else self._generator
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
-        leaves = tuple(leaf_hash(b) for b in tx_bytes)
+        leaves = tuple(tx.leaf for tx in accepted)
         content = BlockHeader(self.chain_id, height, previous.digest if previous else GENESIS_PREVIOUS,
                               ts, merkle_root(leaves), len(accepted), 0, 0, b"")
         x, k = edgeacc.hash_to_prime(content.element_data())

@@ -123,6 +123,7 @@ class ChainService:
             raise LedgerError("the network is closed")
         pending = PendingTx(tx)
         endorsers = self.peers[:self.config.endorsement_threshold]
+        tx.leaf  # hashed here, off the sequencer's thread
         try:
             for peer in endorsers:
                 peer.admit(tx)

@@ -21,6 +21,7 @@ from functools import cached_property
 from ledger.encoding import (DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id)
 from ledger.errors import EncodingError
 from ledger.identity import Identity
+from ledger.merkle import leaf_hash
 
 TX_MAGIC = b"EATX"
 TX_VERSION = 1
@@ -84,6 +85,11 @@ class Transaction:
     def tx_id(self) -> bytes:
         """SHA-256 of the body: the transaction's id."""
         return hashlib.sha256(self.body_bytes()).digest()
+
+    @cached_property
+    def leaf(self) -> bytes:
+        """The transaction's Merkle leaf hash, H(0x00 || encoding)."""
+        return leaf_hash(self.to_bytes())
 
     def signed_message(self) -> bytes:
         """The bytes the submitter signs."""
