@@ -100,6 +100,7 @@ class ChainService:
     def __init__(self, config: ChainConfig, peers: list[Peer], max_block_txs: int,
                  on_commit: Callable[[str], None]) -> None:
         self.config = config
+        self.deployment = peers[0].deployment
         self.chain_id = config.chain_id
         self.peers = peers
         self.max_block_txs = max_block_txs
@@ -184,6 +185,9 @@ class ChainService:
             if len(endorsements) == self.config.endorsement_threshold:
                 break
             try:
+                # A peer whose own certificate was revoked may still sign; skip it, as the
+                # committing side would refuse its endorsement.
+                self.deployment.trust.resolve(peer.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
                 endorsements.append(peer.endorse(block))
             except LedgerError as exc:
                 refusals.append(f"{peer.name}: {exc}")

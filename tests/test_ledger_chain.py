@@ -178,6 +178,9 @@ def test_revoked_certificates_are_rejected(tmp_path):
         block = build(net, peer, [net.record("edge-0", b"x")], endorsers=[net.peer("edge-0", 0).identity, peer.identity])
         with pytest.raises(errors.RevokedCertificate):
             peer.commit(block)
+        later = net.submit("edge-0", b"endorsed by the two unrevoked peers").result()
+        endorsers = {net.trust.resolve(fp).name for fp, _ in net.peer("edge-0").signed_header(later.height).endorsements}
+        assert endorsers == {"edge-0.peer1", "edge-0.peer2"}
     with ledger.Network.open(tmp_path / "net", auto_interlock=False) as net:
         # Blocks signed before the revocation still validate on reopen.
         assert net.locate(early.tx_id).height == early.height
