@@ -10,9 +10,9 @@ import pytest
 
 import ledger
 from ledger.identity import CertificateAuthority
-from ledger.provenance import (Auditor, CloudRecorder, CrossChainRejected, Device, DeviceError,
+from ledger.provenance import (Auditor, CloudRecorder, Device, DeviceError,
                                EdgeRecorder, EndorsementRefused, Hyperparameters, NetworkLedger,
-                               NumpyMLPTrainer, ProvenanceError, Ref, Tolerance, fedavg,
+                               NumpyMLPTrainer, ProvenanceError, RecordError, Ref, Tolerance, fedavg,
                                load_digits_split)
 
 EDGE, OTHER_EDGE, MAIN = "edge-0", "edge-1", "main"
@@ -42,10 +42,10 @@ class Run:
     order: list[list[Ref]]
 
 
-def collect(net, digits, count=READINGS, endorse_mode="reexecute"):
+def collect(net, digits, count=READINGS, endorse_mode="reexecute", submitter=f"{EDGE}.peer0"):
     chain = NetworkLedger(net)
     trainer = NumpyMLPTrainer(HP)
-    edge = EdgeRecorder(chain, EDGE, f"{EDGE}.peer0", trainer, net.trust, endorse_mode)
+    edge = EdgeRecorder(chain, EDGE, submitter, trainer, net.trust, endorse_mode)
     cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0", endorse_mode)
     pixels, labels, _, _ = digits
     sensors = [Device(net.identity(f"sensor-{k}", role="device")) for k in range(3)]
@@ -165,8 +165,37 @@ def test_wrong_global_model_is_rejected_before_training(net, digits):
     with pytest.raises(ProvenanceError):
         run.edge.use_global(not_an_aggregation)
     fabricated = Ref(MAIN, bytes(32), initial.obj)
-    with pytest.raises(CrossChainRejected, match="unknown-transaction"):
+    with pytest.raises(ledger.LedgerError, match="no transaction"):
         run.edge.use_global(fabricated)
+
+
+def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, digits):
+    run = collect(net, digits)
+    initial, _ = run.cloud.record_initial(run.edge.trainer)
+    own_record = run.chain.fetch(initial.tx_id).body  # the same model, recorded by the edge itself
+    own_tx = run.chain.submit(EDGE, f"{EDGE}.peer0", own_record, initial.obj)
+    run.chain.flush()
+    with pytest.raises(RecordError, match="must be an aggregation record of main"):
+        run.edge.use_global(Ref(EDGE, own_tx, initial.obj))
+
+    run.edge.start_run(run.order[:HP.local_steps], initial, data_order_seed=0)
+    run.edge._global_ref = Ref(EDGE, own_tx, initial.obj)  # a recorder that skips the check
+    for index, readings in enumerate(run.order[:HP.local_steps], start=1):
+        # quiesce the chain: Verifier.verify on a record of its own chain reads the proof and the
+        # accumulator at two moments, and a block committed in between fails it (ledger race)
+        run.chain.flush()
+        batch = run.edge.record_batch(readings)
+        run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, index))
+    report = Auditor(run.chain, net.trust, OTHER_EDGE).audit(run.edge.manifest(), fraction=1.0)
+    assert report.failed_steps == list(range(1, HP.local_steps + 1))
+    assert "is on edge-0, not main" in report.summary()
+
+
+def test_records_not_submitted_by_a_peer_of_their_chain_are_reported(net, digits):
+    run = train(collect(net, digits, submitter="client"))
+    report = audit(run)
+    assert not report.passed and report.verdicts == []  # the run record itself is refused
+    assert "not submitted by a peer of edge-0" in report.run_failures[0]
 
 
 def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits):

@@ -208,6 +208,10 @@ class Auditor:
                 raise _Failed(f"{kind} {tx_id.hex()[:12]} fails Protocol 1: {reason}")
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
+        try:  # records are written by the peers of their chain, nobody else
+            self.trust.resolve(record.submitter, roles=("peer",), chain_id=record.chain_id)
+        except LedgerError as exc:
+            raise _Failed(f"{kind} {tx_id.hex()[:12]} was not submitted by a peer of {record.chain_id}: {exc}") from None
         if record.body.get("kind") != kind:
             raise _Failed(f"transaction {tx_id.hex()[:12]} is a {record.body.get('kind')} record, not a {kind}")
         if chain_id is not None and record.chain_id != chain_id:
@@ -243,7 +247,7 @@ class Auditor:
         model_in = decode_tensors(self._object(bytes.fromhex(expected_in), "M_{i-1}"))[0]
 
         # M_O: the aggregation of this step's round, on the main chain, FedAvg re-executed.
-        aggregation = self._record(bytes.fromhex(body["global"]), "aggregation")
+        aggregation = self._record(bytes.fromhex(body["global"]), "aggregation", self.ledger.main_chain_id)
         expected_round = (index - 1) // trainer.hyperparameters.local_steps
         if aggregation.body["round"] != expected_round:
             verdict.failures.append(f"M_O is round {aggregation.body['round']}, step {index} belongs to round {expected_round}")

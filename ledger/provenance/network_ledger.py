@@ -41,6 +41,7 @@ class NetworkLedger:
 
     def __init__(self, network: Network, timeout: float = 120.0) -> None:
         self.network = network
+        self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
         self.endorsement_checks = 0
@@ -75,12 +76,14 @@ class NetworkLedger:
             item.result(self.timeout)
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
+        if any(item.tx_id == tx_id for item in self._pending):
+            self.flush()
         receipt = self.network.locate(tx_id)
         tx = self.network.transaction(tx_id)
         if tx.tx_id != bytes(tx_id):
             raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
-        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj)
+        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter)
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records with shared witnesses (batch_verify.py): per tx id,

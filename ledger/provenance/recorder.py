@@ -3,7 +3,7 @@
 A training loop drives an EdgeRecorder (one per edge sub-chain) and a CloudRecorder (main
 chain)::
 
-    edge.start_run(data_order, initial)                  # run record before training
+    edge.start_run(data_order, initial, data_order_seed)  # run record before training
     for i, readings in enumerate(data_order, start=1):
         batch = edge.record_batch(readings)              # d_i, checked M_O by Protocol 1
         model = trainer.step(edge.model, edge.global_model, batch, i)
@@ -135,10 +135,13 @@ class EdgeRecorder:
 
     def use_global(self, ref: Ref) -> Tensors:
         """Adopt the cloud's model M_O after checking its record on the main chain (Protocol 1)."""
-        self.ledger.verify(ref.tx_id, self.chain_id)
         record = self.ledger.fetch(ref.tx_id)
-        if record.body["kind"] != "aggregation" or record.obj is None or record.obj.digest != ref.digest:
+        if record.body["kind"] != "aggregation" or record.chain_id != self.ledger.main_chain_id:
+            raise RecordError(f"M_O must be an aggregation record of {self.ledger.main_chain_id}, "
+                              f"not a {record.body['kind']} record of {record.chain_id}")
+        if record.obj is None or record.obj.digest != ref.digest:
             raise RecordError("the aggregation record names another model than the one offered")
+        self.ledger.verify(ref.tx_id, self.chain_id)
         self._global_bytes, self.global_model = load_tensors(self.ledger, ref.digest)
         self._global_ref = ref
         return self.global_model
@@ -233,6 +236,8 @@ class CloudRecorder:
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
         """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
         round_index = len(self.rounds)
+        if not local_steps or len(local_steps) != len(weights):
+            raise RecordError("FedAvg needs one weight per local model")
         local_bytes = []
         for ref in local_steps:
             self.ledger.verify(ref.tx_id, self.chain_id)

@@ -38,6 +38,7 @@ class FetchedRecord:
     tx_id: bytes
     body: dict
     obj: ObjectRef | None
+    submitter: bytes  # certificate fingerprint of the identity that signed the transaction
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ class RunManifest:
 
 
 class ProvenanceLedger(Protocol):
-    """What the recorder and the auditor need from the ledger (see ledger_port.py)."""
+    """What the recorder and the auditor need from the ledger (network_ledger.py has the
+    implementation on the embedded ledger.Network)."""
+
+    main_chain_id: str
 
     def store(self, data: bytes) -> ObjectRef:
         """Put bytes in the content-addressed object store."""
