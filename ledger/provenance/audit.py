@@ -142,6 +142,9 @@ class Auditor:
                 raise _Failed(f"the run records {total} steps, the manifest lists {len(manifest.step_txs)}")
         except (_Failed, LedgerError) as exc:
             return AuditReport(manifest.chain_id, mode, 0, [], [str(exc)], time.perf_counter() - started)
+        except (KeyError, TypeError, ValueError) as exc:
+            return AuditReport(manifest.chain_id, mode, 0, [], [f"malformed run record: {exc!r}"],
+                               time.perf_counter() - started)
         sampled = sample_steps(total, count=count, fraction=fraction, seed=seed)
         protocol1_started = time.perf_counter()
         self._verify_in_batch(manifest, sampled)
