@@ -274,3 +274,16 @@ def test_revocation_after_admission_still_rejects(tmp_path):
         with pytest.raises(errors.RevokedCertificate):
             net.peer("edge-0").commit(build(net, net.peer("edge-0"), [tx]))
         assert net.peer("edge-0").height == 0
+
+
+def test_an_endorsed_header_cannot_carry_other_transactions(net):
+    peer = net.peer("edge-0")
+    block, rejected = peer.propose([record(net, payload=b"endorsed")])
+    assert not rejected
+    endorsed = block.with_endorsements([p.endorse(block) for p in net.service("edge-0").peers[:2]])
+    swapped = Block(endorsed.signed, (record(net, payload=b"smuggled"),))
+    before = snapshot(net)
+    for p in net.service("edge-0").peers:
+        with pytest.raises(errors.MerkleMismatch):
+            p.commit(swapped)
+    assert snapshot(net) == before
