@@ -177,7 +177,8 @@ class ChainService:
         block, rejected = self.leader.propose([p.transaction for p in batch])
         for i, exc in rejected:
             batch[i]._future.set_exception(exc)
-        accepted = [p for i, p in enumerate(batch) if i not in {j for j, _ in rejected}]
+        refused = {i for i, _ in rejected}
+        accepted = [p for i, p in enumerate(batch) if i not in refused]
         if not accepted:
             return
         endorsements, refusals = [], []
@@ -194,8 +195,11 @@ class ChainService:
         if len(endorsements) < self.config.endorsement_threshold:
             raise EndorsementError(f"{self.chain_id}: endorsement policy not met ({'; '.join(refusals)})")
         block = block.with_endorsements(endorsements)
-        # Peers store in parallel: SQLite releases the GIL while it writes and syncs.
-        for future in [self._committers.submit(peer.commit, block) for peer in self.peers]:
+        # Peers store in parallel: SQLite releases the GIL while it writes and syncs. Wait for
+        # all of them before reporting anything, success or failure.
+        commits = [self._committers.submit(peer.commit, block) for peer in self.peers]
+        concurrent.futures.wait(commits)
+        for future in commits:
             future.result()
         digest = block.digest
         for position, p in enumerate(accepted):
