@@ -132,10 +132,11 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
         net.interlock()
         result.seconds["training"] = time.perf_counter() - training_started
 
-        # An independent audit: each edge checked from another edge's chain.
+        # An independent audit: its own view of the ledger, each edge checked from another edge's chain.
         audit_started = time.perf_counter()
+        auditor_view = NetworkLedger(net)
         for e, recorder in enumerate(tqdm(recorders, desc="audit", unit="edge", disable=not progress)):
-            auditor = Auditor(chain, net.trust, edges[(e + 1) % EDGES])
+            auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
             result.audits.append(auditor.audit(recorder.manifest(), fraction=audit_fraction, seed=seed))
         result.seconds["audit"] = time.perf_counter() - audit_started
 
@@ -146,7 +147,7 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
         device, sequence, reading_pixels, label = decode_reading(chain.load(victim.digest))
         overwrite_object(victim.obj.url, encode_reading(device, sequence, reading_pixels, (label + 1) % 10))
         for e in (0, 1):
-            auditor = Auditor(chain, net.trust, edges[(e + 1) % EDGES])
+            auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
             result.tamper_audits.append(auditor.audit(recorders[e].manifest(), fraction=1.0, seed=seed))
         result.tampered = (steps // 2 + 1, victim.tx_id.hex()[:12])
         result.status = net.status()
