@@ -334,3 +334,402 @@ def powm_product(base, xs, n):
         rc = c.ea_powm_product(zr.z, zb.z, <const mpz_t *>arr.items, arr.count, zn.z)
     _check(rc)
     return _from_mpz(zr.z)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch engine: multi-exponentiation, batch verification, RootFactory, aggregation, PoE.
+
+from gmp cimport mpz_cmp
+
+MEXP_AUTO = c.EA_MEXP_AUTO
+MEXP_TABLES = c.EA_MEXP_TABLES
+MEXP_WINDOW = c.EA_MEXP_WINDOW
+MEXP_BUCKETS = c.EA_MEXP_BUCKETS
+MEXP_MAX_TABLE_C = c.EA_MEXP_MAX_TABLE_C
+MEXP_MAX_WINDOW = c.EA_MEXP_MAX_WINDOW
+
+
+cdef class _MpzVec:
+    """An owned C array of mpz_t filled from a Python sequence of ints of any sign; the
+    wrappers check signs and ranges themselves."""
+    cdef mpz_t *items
+    cdef size_t count
+
+    def __cinit__(self, values, str what):
+        cdef size_t i
+        seq = values if isinstance(values, list) else list(values)
+        self.count = 0
+        self.items = <mpz_t *>malloc(max(len(seq), 1) * sizeof(mpz_t))
+        if self.items == NULL:
+            raise MemoryError()
+        for i in range(len(seq)):
+            mpz_init(self.items[i])
+            self.count = i + 1
+            _to_mpz(self.items[i], seq[i], what)
+
+    def __dealloc__(self):
+        cdef size_t i
+        if self.items != NULL:
+            for i in range(self.count):
+                mpz_clear(self.items[i])
+            free(self.items)
+
+    cdef list to_list(self):
+        cdef size_t i
+        return [_from_mpz(self.items[i]) for i in range(self.count)]
+
+
+cdef int _require_elements(_MpzVec vec, mpz_t n, str what) except -1:
+    """Every item must satisfy 1 < y < n-1 and gcd(y, n) = 1 (as verify_membership demands)."""
+    cdef size_t first = 0
+    if c.ea_check_elements(&first, <const mpz_t *>vec.items, vec.count, n) != c.EA_OK:
+        raise errors.InvalidElement(f"{what} {first} must satisfy 1 < y < N-1 and gcd(y, N) = 1")
+    return 0
+
+
+cdef int _require_bases(_MpzVec vec, mpz_t n) except -1:
+    """0 <= b < n for every base (as powm demands)."""
+    cdef size_t i
+    for i in range(vec.count):
+        if mpz_sgn(vec.items[i]) < 0 or mpz_cmp(vec.items[i], n) >= 0:
+            raise errors.InvalidElement(f"base {i} must satisfy 0 <= base < modulus")
+    return 0
+
+
+cdef int _require_exponents(_MpzVec vec, bint positive, str what) except -1:
+    cdef size_t i
+    for i in range(vec.count):
+        if mpz_sgn(vec.items[i]) < 0 or (positive and mpz_sgn(vec.items[i]) == 0):
+            raise errors.InvalidExponent(
+                f"{what} {i} must be {'positive' if positive else 'non-negative'}")
+    return 0
+
+
+cdef unsigned _threads(object threads) except 0:
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise errors.EdgeaccTypeError("threads must be an int")
+    if not 1 <= threads <= 256:
+        raise errors.InvalidArgument("threads must be in 1..256")
+    return <unsigned>threads
+
+
+cdef int _method_param(int method, unsigned param) except -1:
+    if method not in (c.EA_MEXP_AUTO, c.EA_MEXP_TABLES, c.EA_MEXP_WINDOW, c.EA_MEXP_BUCKETS):
+        raise errors.InvalidArgument("method must be MEXP_AUTO, MEXP_TABLES, MEXP_WINDOW or MEXP_BUCKETS")
+    if method == c.EA_MEXP_WINDOW and param > c.EA_MEXP_MAX_WINDOW:
+        raise errors.InvalidArgument(f"window must be 0..{c.EA_MEXP_MAX_WINDOW}")
+    if method in (c.EA_MEXP_TABLES, c.EA_MEXP_BUCKETS) and param > c.EA_MEXP_MAX_TABLE_C:
+        raise errors.InvalidArgument(f"group size / bucket window must be 0..{c.EA_MEXP_MAX_TABLE_C}")
+    return 0
+
+
+def mexp_choose(size_t count, size_t bits):
+    """ea_mexp_choose: (method, param) the cost model picks for count bases of `bits` bits."""
+    cdef int method = 0
+    cdef unsigned param = 0
+    c.ea_mexp_choose(&method, &param, count, bits)
+    return method, param
+
+
+def multi_exp(bases, exps, n, int method=0, unsigned param=0, threads=1, bint count_ops=False):
+    """ea_multi_exp: prod bases[j]^exps[j] mod n (0 <= base < n, exps >= 0).
+
+    With count_ops=True returns (result, multiplications, squarings) in Montgomery operations.
+    """
+    cdef _Mpz zn = _Mpz(), zr = _Mpz()
+    cdef _MpzVec B, E
+    cdef c.ea_opcount ops
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    ops.mul = 0
+    ops.sqr = 0
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _method_param(method, param)
+    B = _MpzVec(bases, "base")
+    E = _MpzVec(exps, "exponent")
+    if B.count != E.count:
+        raise errors.InvalidArgument(f"{B.count} bases but {E.count} exponents")
+    _require_bases(B, zn.z)
+    _require_exponents(E, False, "exponent")
+    with nogil:
+        rc = c.ea_multi_exp(zr.z, <const mpz_t *>B.items, <const mpz_t *>E.items, B.count, zn.z,
+                            method, param, th, &ops)
+    _check(rc)
+    if count_ops:
+        return _from_mpz(zr.z), ops.mul, ops.sqr
+    return _from_mpz(zr.z)
+
+
+cdef class MultiExpTable:
+    """ea_mexp_table: 2^c subset-product tables for a fixed list of bases, reused across
+    evaluations prod bases[j]^exps[j] mod n."""
+    cdef c.ea_mexp_table tab
+    cdef bint ready
+    cdef readonly size_t count
+    cdef readonly unsigned group_size
+
+    def __cinit__(self, bases, n, unsigned group_size=6):
+        cdef _Mpz zn = _Mpz()
+        cdef _MpzVec B
+        cdef int rc
+        self.ready = False
+        _to_mpz(zn.z, n, "modulus")
+        _require_modulus(zn.z)
+        if not 1 <= group_size <= MEXP_MAX_TABLE_C:
+            raise errors.InvalidArgument(f"group_size must be in 1..{MEXP_MAX_TABLE_C}")
+        B = _MpzVec(bases, "base")
+        if B.count == 0:
+            raise errors.InvalidArgument("a table needs at least one base")
+        _require_bases(B, zn.z)
+        with nogil:
+            rc = c.ea_mexp_table_init(&self.tab, <const mpz_t *>B.items, B.count, zn.z, group_size)
+        _check(rc)
+        self.ready = True
+        self.count = B.count
+        self.group_size = group_size
+
+    def __dealloc__(self):
+        if self.ready:
+            c.ea_mexp_table_clear(&self.tab)
+
+    def eval(self, exps, threads=1):
+        """prod bases[j]^exps[j] mod n for exps >= 0 (one per base)."""
+        cdef _Mpz zr = _Mpz()
+        cdef _MpzVec E = _MpzVec(exps, "exponent")
+        cdef unsigned th = _threads(threads)
+        cdef int rc
+        if E.count != self.count:
+            raise errors.InvalidArgument(f"table has {self.count} bases, got {E.count} exponents")
+        _require_exponents(E, False, "exponent")
+        with nogil:
+            rc = c.ea_mexp_table_eval(zr.z, &self.tab, <const mpz_t *>E.items, E.count, th, NULL)
+        _check(rc)
+        return _from_mpz(zr.z)
+
+
+def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
+    """ea_batch_verify: the indices j for which ws[j]^xs[j] != +-vals[vidx[j]] (mod n), found
+    with the caller's weights rs (> 0) by one weighted multi-exponentiation and bisection."""
+    cdef _Mpz zn = _Mpz()
+    cdef _MpzVec W, X, R, V
+    cdef size_t *vi = NULL
+    cdef unsigned char *bad = NULL
+    cdef size_t i, count
+    cdef c.ea_opcount ops
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    ops.mul = 0
+    ops.sqr = 0
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    W = _MpzVec(ws, "witness")
+    X = _MpzVec(xs, "element")
+    R = _MpzVec(rs, "weight")
+    V = _MpzVec(vals, "accumulator value")
+    idx = list(vidx)
+    count = W.count
+    if X.count != count or R.count != count or len(idx) != count:
+        raise errors.InvalidArgument("ws, xs, rs and vidx must have the same length")
+    _require_elements(W, zn.z, "witness")
+    _require_elements(V, zn.z, "accumulator value")
+    _require_exponents(X, True, "element")
+    _require_exponents(R, True, "weight")
+    vi = <size_t *>malloc(max(count, 1) * sizeof(size_t))
+    bad = <unsigned char *>malloc(max(count, 1))
+    try:
+        if vi == NULL or bad == NULL:
+            raise MemoryError()
+        for i in range(count):
+            k = idx[i]
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < V.count:
+                raise errors.InvalidArgument(f"vidx[{i}] must index vals")
+            vi[i] = <size_t>k
+        with nogil:
+            rc = c.ea_batch_verify(bad, <const mpz_t *>W.items, <const mpz_t *>X.items,
+                                   <const mpz_t *>R.items, vi, count, <const mpz_t *>V.items,
+                                   V.count, zn.z, th, &ops)
+        _check(rc)
+        failed = [i for i in range(count) if bad[i]]
+    finally:
+        free(vi)
+        free(bad)
+    if count_ops:
+        return failed, ops.mul, ops.sqr
+    return failed
+
+
+def _batch_check_unweighted(ws, xs, vs, n, unsigned group_size=8):
+    """ea_batch_check_unweighted: the paper's Protocol 3 (prod w^x = +-prod v), FORGEABLE.
+    Returns (ok, multiplications, squarings). For benchmarks and attack tests only."""
+    cdef _Mpz zn = _Mpz()
+    cdef _MpzVec W, X, V
+    cdef c.ea_opcount ops
+    cdef int ok = 0, rc
+    ops.mul = 0
+    ops.sqr = 0
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    W = _MpzVec(ws, "witness")
+    X = _MpzVec(xs, "element")
+    V = _MpzVec(vs, "accumulator value")
+    if X.count != W.count or V.count != W.count or W.count == 0:
+        raise errors.InvalidArgument("ws, xs and vs must be non-empty and of the same length")
+    if not 1 <= group_size <= MEXP_MAX_TABLE_C:
+        raise errors.InvalidArgument(f"group_size must be in 1..{MEXP_MAX_TABLE_C}")
+    _require_elements(W, zn.z, "witness")
+    _require_elements(V, zn.z, "accumulator value")
+    _require_exponents(X, True, "element")
+    with nogil:
+        rc = c.ea_batch_check_unweighted(&ok, <const mpz_t *>W.items, <const mpz_t *>X.items,
+                                         <const mpz_t *>V.items, W.count, zn.z, group_size, &ops)
+    _check(rc)
+    return bool(ok), ops.mul, ops.sqr
+
+
+cdef _MpzVec _outputs(size_t count):
+    return _MpzVec([0] * count, "output")
+
+
+def powm_shared_base(base, exps, n):
+    """ea_powm_shared_base: [base^e mod n for e in exps] with one shared squaring chain."""
+    cdef _Mpz zb = _Mpz(), zn = _Mpz()
+    cdef _MpzVec E, out
+    cdef int rc
+    _to_mpz(zb.z, base, "base")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if mpz_sgn(zb.z) <= 0 or mpz_cmp(zb.z, zn.z) >= 0:
+        raise errors.InvalidElement("base must satisfy 0 < base < modulus")
+    E = _MpzVec(exps, "exponent")
+    _require_exponents(E, False, "exponent")
+    out = _outputs(E.count)
+    with nogil:
+        rc = c.ea_powm_shared_base(out.items, zb.z, <const mpz_t *>E.items, E.count, zn.z)
+    _check(rc)
+    return out.to_list()
+
+
+def root_factory(base, xs, n, unsigned arity=0, threads=1):
+    """ea_root_factory: [base^(prod of xs except xs[i]) mod n for each i], divide and conquer."""
+    cdef _Mpz zb = _Mpz(), zn = _Mpz()
+    cdef _MpzVec X, out
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    _to_mpz(zb.z, base, "base")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _check(c.ea_check_element(zb.z, zn.z))
+    if arity != 0 and not 2 <= arity <= 8:
+        raise errors.InvalidArgument("arity must be 0 (default) or 2..8")
+    X = _MpzVec(xs, "element")
+    _require_exponents(X, True, "element")
+    out = _outputs(X.count)
+    with nogil:
+        rc = c.ea_root_factory(out.items, zb.z, <const mpz_t *>X.items, X.count, zn.z, arity, th)
+    _check(rc)
+    return out.to_list()
+
+
+def powm_many_bases(bases, e, n, threads=1):
+    """ea_powm_many_bases: [b^e mod n for b in bases] (e > 0), split over threads."""
+    cdef _Mpz ze = _Mpz(), zn = _Mpz()
+    cdef _MpzVec B, out
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    _to_mpz(ze.z, e, "exponent")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if mpz_sgn(ze.z) <= 0:
+        raise errors.InvalidExponent("exponent must be a positive integer")
+    B = _MpzVec(bases, "base")
+    _require_elements(B, zn.z, "base")
+    out = _outputs(B.count)
+    with nogil:
+        rc = c.ea_powm_many_bases(out.items, <const mpz_t *>B.items, B.count, ze.z, zn.z, th)
+    _check(rc)
+    return out.to_list()
+
+
+def shamir_trick(wa, xa, wb, xb, n):
+    """ea_shamir_trick: from wa^xa = +-v and wb^xb = +-v (gcd(xa, xb) = 1), r with
+    r^(xa*xb) = +-v."""
+    cdef _Mpz zwa = _Mpz(), zxa = _Mpz(), zwb = _Mpz(), zxb = _Mpz(), zn = _Mpz(), zr = _Mpz()
+    cdef int rc
+    _to_mpz(zwa.z, wa, "witness")
+    _to_mpz(zxa.z, xa, "element")
+    _to_mpz(zwb.z, wb, "witness")
+    _to_mpz(zxb.z, xb, "element")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _check(c.ea_check_element(zwa.z, zn.z))
+    _check(c.ea_check_element(zwb.z, zn.z))
+    if mpz_sgn(zxa.z) <= 0 or mpz_sgn(zxb.z) <= 0:
+        raise errors.InvalidExponent("elements must be positive")
+    with nogil:
+        rc = c.ea_shamir_trick(zr.z, zwa.z, zxa.z, zwb.z, zxb.z, zn.z)
+    if rc == c.EA_ERR_NOT_INVERTIBLE:
+        raise errors.InvalidArgument("elements must be coprime (distinct prime representatives)")
+    _check(rc)
+    return _from_mpz(zr.z)
+
+
+def aggregate(ws, xs, n):
+    """ea_aggregate: (w, X) with w^X = +-v for X = prod xs, from witnesses ws[i]^xs[i] = +-v."""
+    cdef _Mpz zn = _Mpz(), zr = _Mpz(), zX = _Mpz()
+    cdef _MpzVec W, X
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    W = _MpzVec(ws, "witness")
+    X = _MpzVec(xs, "element")
+    if W.count != X.count or W.count == 0:
+        raise errors.InvalidArgument("ws and xs must be non-empty and of the same length")
+    _require_elements(W, zn.z, "witness")
+    _require_exponents(X, True, "element")
+    with nogil:
+        rc = c.ea_aggregate(zr.z, zX.z, <const mpz_t *>W.items, <const mpz_t *>X.items, W.count, zn.z)
+    if rc == c.EA_ERR_NOT_INVERTIBLE:
+        raise errors.InvalidArgument("elements must be pairwise coprime (distinct prime representatives)")
+    _check(rc)
+    return _from_mpz(zr.z), _from_mpz(zX.z)
+
+
+def poe_prove(w, X, l, n):
+    """ea_poe_prove: Q = w^floor(X/l) mod n, for X >= l > 2."""
+    cdef _Mpz zw = _Mpz(), zX = _Mpz(), zl = _Mpz(), zn = _Mpz(), zQ = _Mpz()
+    cdef int rc
+    _to_mpz(zw.z, w, "base")
+    _to_mpz(zX.z, X, "exponent")
+    _to_mpz(zl.z, l, "challenge")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _check(c.ea_check_element(zw.z, zn.z))
+    if mpz_sgn(zl.z) <= 0 or mpz_cmp(zX.z, zl.z) < 0:
+        raise errors.InvalidExponent("exponent must be at least the challenge prime")
+    with nogil:
+        rc = c.ea_poe_prove(zQ.z, zw.z, zX.z, zl.z, zn.z)
+    _check(rc)
+    return _from_mpz(zQ.z)
+
+
+def poe_verify(w, X, v, Q, l, n):
+    """ea_poe_verify: Q^l * w^(X mod l) = +-v (mod n)."""
+    cdef _Mpz zw = _Mpz(), zX = _Mpz(), zv = _Mpz(), zQ = _Mpz(), zl = _Mpz(), zn = _Mpz()
+    cdef int ok = 0, rc
+    _to_mpz(zw.z, w, "base")
+    _to_mpz(zX.z, X, "exponent")
+    _to_mpz(zv.z, v, "result")
+    _to_mpz(zQ.z, Q, "proof")
+    _to_mpz(zl.z, l, "challenge")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _check(c.ea_check_element(zw.z, zn.z))
+    _check(c.ea_check_element(zv.z, zn.z))
+    _check(c.ea_check_element(zQ.z, zn.z))
+    if mpz_sgn(zX.z) <= 0 or mpz_sgn(zl.z) <= 0:
+        raise errors.InvalidExponent("exponent and challenge must be positive")
+    with nogil:
+        rc = c.ea_poe_verify(&ok, zw.z, zX.z, zv.z, zQ.z, zl.z, zn.z)
+    _check(rc)
+    return bool(ok)

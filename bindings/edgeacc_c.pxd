@@ -36,3 +36,54 @@ cdef extern from "edgeacc.h" nogil:
 
     int ea_product(mpz_ptr r, const mpz_t *xs, size_t count)
     int ea_powm_product(mpz_ptr r, mpz_srcptr base, const mpz_t *xs, size_t count, mpz_srcptr n)
+
+    # ea_mont.h / ea_multiexp.h
+    ctypedef struct ea_opcount:
+        unsigned long mul
+        unsigned long sqr
+
+    ctypedef struct ea_mexp_table:
+        size_t count
+        unsigned c
+        size_t groups
+
+    enum:
+        EA_MEXP_AUTO
+        EA_MEXP_TABLES
+        EA_MEXP_WINDOW
+        EA_MEXP_BUCKETS
+        EA_MEXP_MAX_TABLE_C
+        EA_MEXP_MAX_WINDOW
+
+    void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
+    int ea_multi_exp(mpz_ptr r, const mpz_t *bases, const mpz_t *exps, size_t count, mpz_srcptr n,
+                     int method, unsigned param, unsigned threads, ea_opcount *ops)
+    int ea_mexp_table_init(ea_mexp_table *t, const mpz_t *bases, size_t count, mpz_srcptr n,
+                           unsigned c)
+    int ea_mexp_table_eval(mpz_ptr r, const ea_mexp_table *t, const mpz_t *exps, size_t count,
+                           unsigned threads, ea_opcount *ops)
+    void ea_mexp_table_clear(ea_mexp_table *t)
+
+    # ea_batch.h
+    int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, mpz_srcptr n)
+    int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
+                        const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
+                        mpz_srcptr n, unsigned threads, ea_opcount *ops)
+    int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,
+                                  size_t count, mpz_srcptr n, unsigned c, ea_opcount *ops)
+
+    # ea_witness.h
+    int ea_powm_shared_base(mpz_t *out, mpz_srcptr base, const mpz_t *exps, size_t k, mpz_srcptr n)
+    int ea_root_factory(mpz_t *out, mpz_srcptr base, const mpz_t *xs, size_t count, mpz_srcptr n,
+                        unsigned arity, unsigned threads)
+    int ea_powm_many_bases(mpz_t *out, const mpz_t *bases, size_t count, mpz_srcptr e, mpz_srcptr n,
+                           unsigned threads)
+    int ea_shamir_trick(mpz_ptr r, mpz_srcptr wa, mpz_srcptr xa, mpz_srcptr wb, mpz_srcptr xb,
+                        mpz_srcptr n)
+    int ea_aggregate(mpz_ptr r, mpz_ptr X, const mpz_t *ws, const mpz_t *xs, size_t count,
+                     mpz_srcptr n)
+
+    # ea_poe.h
+    int ea_poe_prove(mpz_ptr Q, mpz_srcptr w, mpz_srcptr X, mpz_srcptr l, mpz_srcptr n)
+    int ea_poe_verify(int *ok, mpz_srcptr w, mpz_srcptr X, mpz_srcptr v, mpz_srcptr Q,
+                      mpz_srcptr l, mpz_srcptr n)

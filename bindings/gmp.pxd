@@ -19,3 +19,4 @@ cdef extern from "gmp.h" nogil:
                     const void *op)
     void *mpz_export(void *rop, size_t *countp, int order, size_t size, int endian,
                      size_t nails, mpz_srcptr op)
+    int mpz_cmp(mpz_srcptr, mpz_srcptr)

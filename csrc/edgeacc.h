@@ -6,5 +6,11 @@
 #include "ea_group.h"
 #include "ea_prime.h"
 #include "ea_acc.h"
+#include "ea_mont.h"
+#include "ea_thread.h"
+#include "ea_multiexp.h"
+#include "ea_batch.h"
+#include "ea_witness.h"
+#include "ea_poe.h"
 
 #endif

@@ -110,6 +110,65 @@ class Accumulator:
         since = self._index(since, len(self) + 1, "since")
         return _core.powm_product(w, self._elements[since:], self.params.n)
 
+    def _targets(self, indices) -> list[int]:
+        if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+            raise EdgeaccTypeError("indices must be an iterable of ints")
+        return [self._index(i, len(self), "index") for i in indices]
+
+    def _all_but(self, targets: list[int]) -> int:
+        """g^(prod of every element not in targets), from the last checkpoint at or below the
+        first target: the stored prefix raised once by the non-targets after it."""
+        c = self._checkpoint_at_or_below(targets[0])
+        start = self._checkpoint_heights[c]
+        chosen = set(targets)
+        rest = [x for k, x in enumerate(self._elements[start:], start) if k not in chosen]
+        return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
+
+    def witnesses(self, indices, threads: int | None = None) -> list[int]:
+        """Witnesses of the elements at ``indices`` (in that order; repeats allowed).
+
+        The paper's Protocol 2, improved: for the sorted targets i_1 < ... < i_t the stored
+        prefix before i_1 is raised once by every non-target element after it, then
+        RootFactory splits the targets (O(t log t) exponentiation work, ``threads`` threads,
+        default min(2, cpu_count)).
+        """
+        from edgeacc.batch import root_factory
+
+        wanted = self._targets(indices)
+        if not wanted:
+            return []
+        targets = sorted(set(wanted))
+        base = self._all_but(targets)
+        ws = root_factory(self.params, base, [self._elements[i] for i in targets], threads=threads)
+        by_index = dict(zip(targets, ws))
+        return [by_index[i] for i in wanted]
+
+    def all_witnesses(self, threads: int | None = None) -> list[int]:
+        """The witness of every element, by RootFactory from g."""
+        from edgeacc.batch import root_factory
+
+        if not self._elements:
+            return []
+        return root_factory(self.params, self.g, self._elements, threads=threads)
+
+    def aggregate_witness(self, indices) -> int:
+        """One witness W for the set S of elements at ``indices``: W^(prod_{k in S} x_k) =
+        value. It is g raised by every other element, from the stored prefix."""
+        targets = sorted(set(self._targets(indices)))
+        if not targets:
+            raise InvalidArgument("indices must not be empty")
+        return self._all_but(targets)
+
+    def updated_witnesses(self, ws, since: int, threads: int | None = None) -> list[int]:
+        """Bring many witnesses computed when the accumulator held ``since`` elements up to
+        date: each is raised by the product of the batch appended since (one exponentiation
+        per witness, split over threads). Witnesses of the appended elements themselves come
+        from ``witnesses(range(since, len(acc)))``."""
+        from edgeacc.batch import update_witnesses
+
+        since = self._index(since, len(self) + 1, "since")
+        return update_witnesses(self.params, ws, self._elements[since:], threads=threads)
+
     def verify(self, x, w) -> bool:
         """True iff w^x = +-value (mod N)."""
         return verify_membership(self.params, w, x, self.value)

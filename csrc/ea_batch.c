@@ -1,0 +1,284 @@
+/* ea_batch.c - batch verification by random linear combination and bisection. */
+#include <stdlib.h>
+#include "ea_batch.h"
+#include "ea_group.h"
+#include "ea_multiexp.h"
+#include "ea_thread.h"
+
+#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
+
+int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mpz_t n)
+{
+    mpz_t prod, lim;
+    size_t i;
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (count > 0 && ys == NULL)
+        return EA_ERR_ARGUMENT;
+    mpz_init_set_ui(prod, 1);
+    mpz_init(lim);
+    mpz_sub_ui(lim, n, 1);
+    for (i = 0; i < count && rc == EA_OK; i++) {
+        if (mpz_cmp_ui(ys[i], 1) <= 0 || mpz_cmp(ys[i], lim) >= 0) {
+            rc = EA_ERR_ELEMENT;
+            break;
+        }
+        mpz_mul(prod, prod, ys[i]);
+        mpz_mod(prod, prod, n);
+    }
+    if (rc == EA_OK && count > 0) {
+        mpz_gcd(prod, prod, n);
+        if (mpz_cmp_ui(prod, 1) != 0) {
+            for (i = 0; i < count; i++)
+                if (ea_check_element(ys[i], n) != EA_OK)
+                    break;
+            rc = EA_ERR_ELEMENT;
+        }
+    }
+    if (first_bad != NULL)
+        *first_bad = rc == EA_ERR_ELEMENT ? i : count;
+    mpz_clear(prod);
+    mpz_clear(lim);
+    return rc;
+}
+
+typedef struct {
+    const ea_mont *ctx;
+    const mp_limb_t *W;     /* witnesses, Montgomery form */
+    const mp_limb_t *VI;    /* inverses of the values, Montgomery form */
+    const mpz_t *e;         /* x_j * r_j */
+    const mpz_t *rs;
+    const size_t *vidx;
+    size_t count, nvals, ngroups;
+    unsigned char *bad;
+    ea_opcount *ops;        /* one per group */
+} batch_job;
+
+/* Scratch for checking a sub-range: bases/exponents for the items and the value inverses. */
+typedef struct {
+    mp_limb_t *B, *acc;
+    mpz_t *E;
+    size_t *slot;           /* value index -> position in B, or (size_t)-1 */
+    ea_mont_work w;
+} check_scratch;
+
+/* Weighted check of items lo..hi-1: *ok = 1 iff the combination is +-1. */
+static int check_range(int *ok, const batch_job *job, check_scratch *s, size_t lo, size_t hi)
+{
+    mp_size_t n = job->ctx->n;
+    size_t j, m = 0, k;
+    int rc;
+    for (j = lo; j < hi; j++) {
+        mpn_copyi(LIMB(s->B, m, n), LIMB(job->W, j, n), n);
+        mpz_set(s->E[m], job->e[j]);
+        m++;
+    }
+    for (j = lo; j < hi; j++) {
+        k = job->vidx[j];
+        if (s->slot[k] == (size_t)-1) {
+            s->slot[k] = m;
+            mpn_copyi(LIMB(s->B, m, n), LIMB(job->VI, k, n), n);
+            mpz_set(s->E[m], job->rs[j]);
+            m++;
+        } else {
+            mpz_add(s->E[s->slot[k]], s->E[s->slot[k]], job->rs[j]);
+        }
+    }
+    for (j = lo; j < hi; j++)
+        s->slot[job->vidx[j]] = (size_t)-1;
+    rc = ea_mexp_mont(s->acc, s->B, (const mpz_t *)s->E, m, EA_MEXP_AUTO, 0, job->ctx, &s->w);
+    *ok = rc == EA_OK && ea_mont_is_pm_one(s->acc, job->ctx);
+    return rc;
+}
+
+/* Items lo..hi-1 are known to fail together: find the failing ones. */
+static int bisect(const batch_job *job, check_scratch *s, size_t lo, size_t hi)
+{
+    size_t mid;
+    int ok, rc;
+    while (hi - lo > 1) {
+        mid = lo + (hi - lo) / 2;
+        if ((rc = check_range(&ok, job, s, lo, mid)) != EA_OK)
+            return rc;
+        if (ok) {               /* the left half holds, so the right half fails */
+            lo = mid;
+            continue;
+        }
+        if ((rc = bisect(job, s, lo, mid)) != EA_OK)
+            return rc;
+        if ((rc = check_range(&ok, job, s, mid, hi)) != EA_OK)
+            return rc;
+        if (ok)
+            return EA_OK;
+        lo = mid;
+    }
+    job->bad[lo] = 1;           /* a single item whose weighted check fails is false */
+    return EA_OK;
+}
+
+static int group_task(void *arg, size_t g)
+{
+    batch_job *job = arg;
+    size_t lo = job->count * g / job->ngroups, hi = job->count * (g + 1) / job->ngroups;
+    size_t j, cap = hi - lo + job->nvals;
+    check_scratch s;
+    int ok = 1, rc;
+    if (hi <= lo)
+        return EA_OK;
+    s.B = ea_mont_alloc(job->ctx, cap + 1);
+    s.E = malloc(cap * sizeof(mpz_t));
+    s.slot = malloc(job->nvals * sizeof(size_t));
+    if (s.B == NULL || s.E == NULL || s.slot == NULL || ea_mont_work_init(&s.w, job->ctx) != EA_OK) {
+        free(s.B); free(s.E); free(s.slot);
+        return EA_ERR_NOMEM;
+    }
+    s.acc = LIMB(s.B, cap, job->ctx->n);
+    for (j = 0; j < cap; j++)
+        mpz_init(s.E[j]);
+    for (j = 0; j < job->nvals; j++)
+        s.slot[j] = (size_t)-1;
+    rc = check_range(&ok, job, &s, lo, hi);
+    if (rc == EA_OK && !ok)
+        rc = bisect(job, &s, lo, hi);
+    job->ops[g] = s.w.ops;
+    for (j = 0; j < cap; j++)
+        mpz_clear(s.E[j]);
+    ea_mont_work_clear(&s.w);
+    free(s.B); free(s.E); free(s.slot);
+    return rc;
+}
+
+int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
+                    const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
+                    const mpz_t n, unsigned threads, ea_opcount *ops)
+{
+    ea_mont ctx;
+    batch_job job;
+    mp_limb_t *W = NULL, *VI = NULL;
+    mpz_t *e = NULL, inv;
+    size_t j, g;
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (count == 0)
+        return EA_OK;
+    if (bad == NULL || ws == NULL || xs == NULL || rs == NULL || vidx == NULL || vals == NULL)
+        return EA_ERR_ARGUMENT;
+    if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
+        || (rc = ea_check_elements(NULL, vals, nvals, n)) != EA_OK)
+        return rc;
+    for (j = 0; j < count; j++) {
+        if (mpz_sgn(xs[j]) <= 0 || mpz_sgn(rs[j]) <= 0)
+            return EA_ERR_EXPONENT;
+        if (vidx[j] >= nvals)
+            return EA_ERR_ARGUMENT;
+        bad[j] = 0;
+    }
+    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+        return rc;
+    if (threads < 1)
+        threads = 1;
+    if (threads > count)
+        threads = (unsigned)count;
+    W = ea_mont_alloc(&ctx, count);
+    VI = ea_mont_alloc(&ctx, nvals);
+    e = malloc(count * sizeof(mpz_t));
+    job.ops = calloc(threads, sizeof(ea_opcount));
+    if (W == NULL || VI == NULL || e == NULL || job.ops == NULL) {
+        rc = EA_ERR_NOMEM;
+        goto done;
+    }
+    mpz_init(inv);
+    for (j = 0; j < nvals; j++) {
+        if (!mpz_invert(inv, vals[j], n)) {     /* cannot happen after ea_check_element */
+            rc = EA_ERR_NOT_INVERTIBLE;
+            break;
+        }
+        ea_mont_to(LIMB(VI, j, ctx.n), inv, &ctx);
+    }
+    mpz_clear(inv);
+    if (rc != EA_OK) {
+        free(e);
+        e = NULL;
+        goto done;
+    }
+    for (j = 0; j < count; j++) {
+        ea_mont_to(LIMB(W, j, ctx.n), ws[j], &ctx);
+        mpz_init(e[j]);
+        mpz_mul(e[j], xs[j], rs[j]);
+    }
+    job.ctx = &ctx; job.W = W; job.VI = VI; job.e = (const mpz_t *)e; job.rs = rs;
+    job.vidx = vidx; job.count = count; job.nvals = nvals; job.ngroups = threads; job.bad = bad;
+    rc = ea_parallel_run(group_task, &job, threads, threads);
+    if (ops != NULL)
+        for (g = 0; g < threads; g++) {
+            ops->mul += job.ops[g].mul;
+            ops->sqr += job.ops[g].sqr;
+        }
+    for (j = 0; j < count; j++)
+        mpz_clear(e[j]);
+done:
+    free(W); free(VI); free(e); free(job.ops);
+    ea_mont_clear(&ctx);
+    return rc;
+}
+
+int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,
+                              size_t count, const mpz_t n, unsigned c, ea_opcount *ops)
+{
+    ea_mont ctx;
+    ea_mont_work w;
+    mp_limb_t *B, *lhs, *rhs, *tmp;
+    size_t j;
+    int rc = ea_check_modulus(n);
+    *ok = 0;
+    if (rc != EA_OK)
+        return rc;
+    if (count == 0 || ws == NULL || xs == NULL || vs == NULL || c < 1 || c > EA_MEXP_MAX_TABLE_C)
+        return EA_ERR_ARGUMENT;
+    if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
+        || (rc = ea_check_elements(NULL, vs, count, n)) != EA_OK)
+        return rc;
+    for (j = 0; j < count; j++) {
+        if (mpz_sgn(xs[j]) <= 0)
+            return EA_ERR_EXPONENT;
+    }
+    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+        return rc;
+    B = ea_mont_alloc(&ctx, count + 3);
+    if (B == NULL || ea_mont_work_init(&w, &ctx) != EA_OK) {
+        free(B);
+        ea_mont_clear(&ctx);
+        return EA_ERR_NOMEM;
+    }
+    lhs = LIMB(B, count, ctx.n);
+    rhs = LIMB(B, count + 1, ctx.n);
+    tmp = LIMB(B, count + 2, ctx.n);
+    for (j = 0; j < count; j++)
+        ea_mont_to(LIMB(B, j, ctx.n), ws[j], &ctx);
+    rc = ea_mexp_mont(lhs, B, xs, count, EA_MEXP_TABLES, c, &ctx, &w);
+    if (rc == EA_OK) {
+        /* Protocol 3 line 9: X = X_1 * ... * X_t; compare g = +-X. */
+        ea_mont_to(rhs, vs[0], &ctx);
+        for (j = 1; j < count; j++) {
+            ea_mont_to(tmp, vs[j], &ctx);
+            ea_mont_mul(rhs, rhs, tmp, &ctx, &w);
+        }
+        if (mpn_cmp(lhs, rhs, ctx.n) == 0)
+            *ok = 1;
+        else {
+            /* lhs = -rhs iff lhs + rhs = N exactly */
+            mp_limb_t cy = mpn_add_n(tmp, lhs, rhs, ctx.n);
+            *ok = cy == 0 && mpn_cmp(tmp, ctx.m, ctx.n) == 0;
+        }
+    }
+    if (ops != NULL) {
+        ops->mul += w.ops.mul;
+        ops->sqr += w.ops.sqr;
+    }
+    ea_mont_work_clear(&w);
+    free(B);
+    ea_mont_clear(&ctx);
+    return rc;
+}

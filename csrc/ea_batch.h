@@ -1,0 +1,43 @@
+/* ea_batch.h - sound batch verification of membership statements w_j^{x_j} = +-v_j
+ * (DESIGN.md 3, Correction): small-exponents test with the caller's random weights, and
+ * bisection to name the failing statements. Callers own every mpz_t. */
+#ifndef EA_BATCH_H
+#define EA_BATCH_H
+
+#include <stddef.h>
+#include <gmp.h>
+#include "ea_status.h"
+#include "ea_mont.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ea_check_elements(&first_bad, ys, count, n): EA_OK iff every ys[i] satisfies
+ * 1 < y < n-1 and gcd(y, n) = 1, else EA_ERR_ELEMENT with *first_bad = the lowest bad index.
+ * One gcd for the whole list: a prime of n divides prod ys mod n iff it divides some ys[i]. */
+int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mpz_t n);
+
+/* ea_batch_verify(bad, ws, xs, rs, vidx, count, vals, nvals, n, threads, ops):
+ * statement j is ws[j]^xs[j] = +-vals[vidx[j]] (mod n). With the weights rs[j] > 0 (fresh
+ * random odd lambda-bit numbers drawn by the verifier), checks
+ *     prod_j ws[j]^(xs[j]*rs[j]) * prod_k vals[k]^(-R_k) = +-1,  R_k = sum_{vidx[j]=k} rs[j],
+ * as one multi-exponentiation; on failure bisects (a half that passes clears its items, and
+ * then the other half is known to fail). Sets bad[j] = 1 for the statements found false,
+ * 0 otherwise. The items are split into `threads` balanced groups checked in parallel.
+ * Every ws[j] and vals[k] must satisfy 1 < y < n-1, gcd(y, n) = 1 (else EA_ERR_ELEMENT);
+ * xs[j] > 0 and rs[j] > 0 (else EA_ERR_EXPONENT); vidx[j] < nvals. ops may be NULL. */
+int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
+                    const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
+                    const mpz_t n, unsigned threads, ea_opcount *ops);
+
+/* ea_batch_check_unweighted(&ok, ws, xs, vs, count, n, c, ops): the paper's Protocol 3
+ * check prod ws[j]^xs[j] = +-prod vs[j], with 2^c subset tables (c = count is the paper's
+ * single 2^t table). FORGEABLE (Bezout): for benchmarks and attack tests only. */
+int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,
+                              size_t count, const mpz_t n, unsigned c, ea_opcount *ops);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

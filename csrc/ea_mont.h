@@ -1,0 +1,61 @@
+/* ea_mont.h - Montgomery arithmetic modulo an odd N on GMP's public mpn_ layer.
+ * A context is read-only after ea_mont_init, so threads may share one; every function that
+ * needs scratch space takes an ea_mont_work owned by the calling thread. */
+#ifndef EA_MONT_H
+#define EA_MONT_H
+
+#include <stddef.h>
+#include <gmp.h>
+#include "ea_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Counts of Montgomery multiplications and squarings (for the paper-reproduction benchmark). */
+typedef struct {
+    unsigned long mul;
+    unsigned long sqr;
+} ea_opcount;
+
+typedef struct {
+    mp_size_t n;        /* limbs of N */
+    mp_limb_t *m;       /* N, n limbs */
+    mp_limb_t minv;     /* -N^{-1} mod 2^GMP_NUMB_BITS */
+    mp_limb_t *one;     /* R mod N (Montgomery form of 1), n limbs */
+    mpz_t r2;           /* R^2 mod N */
+    mpz_t nz;           /* N as an mpz */
+} ea_mont;
+
+/* Per-thread scratch: a 2n-limb product buffer and the operation counter. */
+typedef struct {
+    mp_limb_t *t;
+    ea_opcount ops;
+} ea_mont_work;
+
+/* ea_mont_init(ctx, n): set up Montgomery arithmetic modulo odd n >= 3. */
+int ea_mont_init(ea_mont *ctx, const mpz_t n);
+/* ea_mont_clear(ctx): free the context. */
+void ea_mont_clear(ea_mont *ctx);
+/* ea_mont_work_init(w, ctx) / ea_mont_work_clear(w): per-thread scratch. */
+int ea_mont_work_init(ea_mont_work *w, const ea_mont *ctx);
+void ea_mont_work_clear(ea_mont_work *w);
+
+/* ea_mont_to(r, a, ctx): r (n limbs) = a*R mod N; 0 <= a < N. */
+void ea_mont_to(mp_limb_t *r, const mpz_t a, const ea_mont *ctx);
+/* ea_mont_from(r, a, ctx, w): r = a*R^{-1} mod N as an mpz. */
+void ea_mont_from(mpz_t r, const mp_limb_t *a, const ea_mont *ctx, ea_mont_work *w);
+/* ea_mont_mul(r, a, b, ctx, w): r = a*b*R^{-1} mod N; r may alias a or b. */
+void ea_mont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const ea_mont *ctx,
+                 ea_mont_work *w);
+/* ea_mont_sqr(r, a, ctx, w): r = a^2*R^{-1} mod N; r may alias a. */
+void ea_mont_sqr(mp_limb_t *r, const mp_limb_t *a, const ea_mont *ctx, ea_mont_work *w);
+/* ea_mont_is_pm_one(a, ctx): 1 if a is the Montgomery form of +1 or -1 mod N, else 0. */
+int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx);
+/* ea_mont_alloc(ctx, count): count*n zeroed limbs (NULL on failure); free with free(). */
+mp_limb_t *ea_mont_alloc(const ea_mont *ctx, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

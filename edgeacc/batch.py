@@ -1,0 +1,250 @@
+"""Batch operations (DESIGN.md section 3): multi-exponentiation, sound batch verification,
+many witnesses at once, witness update and aggregation. The work is done in C (``_core``);
+this module validates arguments, draws the verifier's random weights and names things.
+
+>>> import edgeacc
+>>> P = edgeacc.Params.rsa2048()
+>>> acc = edgeacc.Accumulator(P, P.generator(b"doc"))
+>>> xs = [edgeacc.hash_to_prime(b"%d" % i)[0] for i in range(4)]
+>>> _ = acc.add_many(xs)
+>>> ws = acc.all_witnesses()
+>>> edgeacc.batch_verify(P, [(w, x, acc.value) for w, x in zip(ws, xs)])
+[]
+>>> edgeacc.batch_verify(P, [(ws[0], xs[0], acc.value), (ws[0], xs[1], acc.value)])
+[1]
+>>> edgeacc.batch_verify(P, [(0, xs[0], acc.value)])
+Traceback (most recent call last):
+...
+edgeacc.errors.InvalidElement: witness 0 must satisfy 1 < y < N-1 and gcd(y, N) = 1
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Sequence
+
+from edgeacc import _core
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument
+from edgeacc.params import Params
+
+DEFAULT_SECURITY = 128
+MIN_SECURITY = 64
+MAX_SECURITY = 1024
+
+METHODS = {
+    "auto": _core.MEXP_AUTO,
+    "tables": _core.MEXP_TABLES,
+    "window": _core.MEXP_WINDOW,
+    "buckets": _core.MEXP_BUCKETS,
+}
+
+
+def default_threads() -> int:
+    """Threads used when ``threads=None``: min(2, os.cpu_count())."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise EdgeaccTypeError("threads must be an int or None")
+    if not 1 <= threads <= 256:
+        raise InvalidArgument("threads must be in 1..256")
+    return threads
+
+
+def _params(params) -> Params:
+    if not isinstance(params, Params):
+        raise EdgeaccTypeError("params must be an edgeacc.Params")
+    return params
+
+
+def _int(x, what: str) -> int:
+    if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
+        raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
+    return int(x.__index__())
+
+
+def multi_exp(params: Params, bases: Sequence, exponents: Sequence, *, method: str = "auto",
+              param: int = 0, threads: int | None = 1) -> int:
+    """prod bases[j]^exponents[j] mod N with one shared squaring chain.
+
+    ``method``: "tables" (2^c subset-product tables for groups of c = ``param`` bases; the
+    paper's Protocol 3 structure), "window" (interleaved sliding windows of ``param`` bits),
+    "buckets" (Pippenger, ``param``-bit windows) or "auto" (a cost model picks by t and exponent
+    size). ``param`` 0 lets the cost model choose. 0 <= base < N, exponents >= 0.
+
+    >>> P = Params.rsa2048()
+    >>> multi_exp(P, [3, 5], [7, 11]) == pow(3, 7, P.n) * pow(5, 11, P.n) % P.n
+    True
+    """
+    P = _params(params)
+    if method not in METHODS:
+        raise InvalidArgument(f"method must be one of {sorted(METHODS)}")
+    if isinstance(param, bool) or not isinstance(param, int) or param < 0:
+        raise InvalidArgument("param must be a non-negative int")
+    bases, exponents = list(bases), list(exponents)
+    return _core.multi_exp(bases, exponents, P.n, METHODS[method], param, _threads(threads))
+
+
+class MultiExpTable:
+    """Precomputed 2^c subset-product tables for a fixed list of bases, reused by every
+    evaluation (a verifier that checks many exponent vectors against the same bases).
+
+    >>> P = Params.rsa2048()
+    >>> T = MultiExpTable(P, [3, 5, 7])
+    >>> T(1, 2, 3) == 3 * 25 * 343
+    True
+    """
+
+    def __init__(self, params: Params, bases: Sequence, group_size: int = 6):
+        self.params = _params(params)
+        self._table = _core.MultiExpTable(list(bases), self.params.n, group_size)
+
+    def __len__(self) -> int:
+        return self._table.count
+
+    @property
+    def group_size(self) -> int:
+        return self._table.group_size
+
+    def eval(self, exponents: Sequence, threads: int | None = 1) -> int:
+        """prod bases[j]^exponents[j] mod N (exponents >= 0, one per base)."""
+        return self._table.eval(list(exponents), _threads(threads))
+
+    def __call__(self, *exponents) -> int:
+        return self.eval(exponents)
+
+
+def _weights(count: int, security: int) -> list[int]:
+    """Fresh verifier weights: odd security-bit numbers from os.urandom (never a seeded PRNG).
+    Odd weights also make an element of order 2 fail the batch exactly as it fails alone."""
+    nbytes = (security + 7) // 8
+    raw = os.urandom(nbytes * count)
+    mask = (1 << security) - 1
+    return [(int.from_bytes(raw[i * nbytes:(i + 1) * nbytes], "big") & mask) | 1
+            for i in range(count)]
+
+
+def _split_items(P: Params, items) -> tuple[list, list, list, list]:
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise EdgeaccTypeError("items must be a sequence of (w, x, v) tuples")
+    ws, xs, vidx, vals, where = [], [], [], [], {}
+    n = P.n
+    for j, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            raise EdgeaccTypeError(f"item {j} must be a (w, x, v) tuple")
+        w, x, v = item
+        ws.append(_int(w, "witness"))
+        xs.append(_int(x, "element"))
+        v = _int(v, "accumulator value")
+        key = min(v, n - v) if 0 <= v < n else v    # v and -v are one group element
+        if key not in where:
+            where[key] = len(vals)
+            vals.append(v)
+        vidx.append(where[key])
+    return ws, xs, vidx, vals
+
+
+def _check_security(security) -> int:
+    if isinstance(security, bool) or not isinstance(security, int):
+        raise EdgeaccTypeError("security must be an int")
+    if not MIN_SECURITY <= security <= MAX_SECURITY:
+        raise InvalidArgument(f"security must be in {MIN_SECURITY}..{MAX_SECURITY} bits")
+    return security
+
+
+def batch_verify(params: Params, items, *, security: int = DEFAULT_SECURITY,
+                 threads: int | None = None) -> list[int]:
+    """The indices of the items (w, x, v) with w^x != +-v (mod N); [] when all hold.
+
+    Small-exponents test: the verifier draws fresh random odd ``security``-bit weights r_j
+    (from os.urandom) and checks prod w_j^(x_j r_j) = +-prod v_j^(r_j) with one
+    multi-exponentiation (items sharing one accumulator value cost one exponent sum); on
+    failure it bisects, so exactly the failing items are returned. A false item slips through
+    with probability about 2^-(security-1). Every w and v is validated as verify_membership
+    does (InvalidElement / InvalidExponent on malformed input). Items are split over
+    ``threads`` threads (default min(2, cpu_count)).
+    """
+    P = _params(params)
+    security = _check_security(security)
+    ws, xs, vidx, vals = _split_items(P, items)
+    if not ws:
+        return []
+    return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n,
+                              _threads(threads))
+
+
+def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
+                               threads: int | None = 1, count_ops: bool = False):
+    """batch_verify with caller-chosen weights: for tests and benchmarks only (a prover who
+    knows the weights can cheat)."""
+    P = _params(params)
+    ws, xs, vidx, vals = _split_items(P, items)
+    if len(weights) != len(ws):
+        raise InvalidArgument("one weight per item")
+    if not ws:
+        return ([], 0, 0) if count_ops else []
+    return _core.batch_verify(ws, xs, list(weights), vidx, vals, P.n, _threads(threads),
+                              count_ops)
+
+
+def _unweighted_check(params: Params, items, group_size: int | None = None):
+    """The paper's Protocol 3 check prod w_j^x_j = +-prod v_j (2^t subset table, one squaring
+    chain). Returns (ok, multiplications, squarings). FORGEABLE by the Bezout attack: kept
+    private for the paper-reproduction benchmark and the attack tests; never use it to decide
+    membership."""
+    P = _params(params)
+    items = list(items)
+    if not items:
+        raise InvalidArgument("items must not be empty")
+    ws, xs, vs = ([_int(it[k], what) for it in items]
+                  for k, what in ((0, "witness"), (1, "element"), (2, "accumulator value")))
+    c = group_size if group_size is not None else min(len(items), 8)
+    return _core._batch_check_unweighted(ws, xs, vs, P.n, c)
+
+
+def root_factory(params: Params, base, elements: Sequence, *, threads: int | None = None,
+                 arity: int = 0) -> list[int]:
+    """[base^(prod of every element but elements[i]) for each i]: all witnesses of the
+    elements over ``base`` by divide and conquer (RootFactory), O(t log t) exponentiation
+    work instead of O(t^2). ``arity`` parts per node (0 = default 4)."""
+    P = _params(params)
+    xs = [_int(x, "element") for x in elements]
+    return _core.root_factory(base, xs, P.n, arity, _threads(threads))
+
+
+def update_witnesses(params: Params, witnesses: Sequence, new_elements: Iterable, *,
+                     threads: int | None = None) -> list[int]:
+    """Every witness after the elements ``new_elements`` were appended: w^(prod new), one
+    exponentiation per witness by the batch's product, split over threads."""
+    P = _params(params)
+    new = [_int(x, "element") for x in new_elements]
+    for x in new:
+        if x < 3 or x % 2 == 0:
+            raise InvalidArgument(f"element must be an odd prime representative >= 3, got {x}")
+    ws = [_int(w, "witness") for w in witnesses]
+    if not new:
+        return ws
+    e = _core.product(new)
+    return _core.powm_many_bases(ws, e, P.n, _threads(threads))
+
+
+def shamir_trick(params: Params, wa, xa, wb, xb) -> int:
+    """From wa^xa = +-v and wb^xb = +-v with coprime xa, xb: one witness w with
+    w^(xa*xb) = +-v (Bezout: a*xa + b*xb = 1, w = wa^b * wb^a)."""
+    P = _params(params)
+    return _core.shamir_trick(wa, xa, wb, xb, P.n)
+
+
+def aggregate_witnesses(params: Params, pairs: Sequence) -> tuple[int, int]:
+    """From (w_k, x_k) with w_k^x_k = +-v for pairwise coprime x_k: (w_S, X) with
+    w_S^X = +-v and X = prod x_k, by Shamir's trick over a balanced tree. The inputs are not
+    verified: an invalid pair yields a witness that does not verify."""
+    P = _params(params)
+    pairs = list(pairs)
+    if not pairs:
+        raise InvalidArgument("pairs must not be empty")
+    ws = [_int(p[0], "witness") for p in pairs]
+    xs = [_int(p[1], "element") for p in pairs]
+    return _core.aggregate(ws, xs, P.n)
