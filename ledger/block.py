@@ -8,7 +8,9 @@ Layout (version 1), all integers big-endian:
               | u16 len | accumulator value after this block (edgeacc.encode_element)
     signed  = "EASH" | u8 version=1 | u32 len | header | u16 n | n x (32 fingerprint | 64 signature)
     block   = "EABK" | u8 version=1 | u32 len | signed | u32 n | n x (u32 len | transaction)
+    type2   = "EAS2" | u8 version=1 | u32 len | signed | u16 len | continuity witness (or empty)
 
+A Type-II transaction's payload is `type2` (SubchainStatus); a Type-III's is `signed`.
 The block digest is SHA-256(header); endorsements sign "edgeacc/endorse/v1" || digest and are
 sorted by fingerprint. The accumulator element is hash_to_prime("edgeacc/block/v1" || content):
 it binds the chain id, height and Merkle root, so a block cannot be replayed at another
@@ -23,9 +25,9 @@ from functools import cached_property
 from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import EncodingError
 from ledger.merkle import merkle_root
-from ledger.tx import Transaction
+from ledger.tx import Transaction, TxKind
 
-HEADER_MAGIC, SIGNED_MAGIC, BLOCK_MAGIC = b"EABH", b"EASH", b"EABK"
+HEADER_MAGIC, SIGNED_MAGIC, BLOCK_MAGIC, STATUS_MAGIC = b"EABH", b"EASH", b"EABK", b"EAS2"
 BLOCK_VERSION = 1
 ELEMENT_DOMAIN = b"edgeacc/block/v1"
 ENDORSE_DOMAIN = b"edgeacc/endorse/v1"
@@ -189,3 +191,41 @@ class Block:
         block = cls(signed, tuple(Transaction.from_bytes(b) for b in raw))
         block.__dict__["tx_bytes"] = tuple(raw)  # cached_property: keep the wire bytes
         return block
+
+
+@dataclass(frozen=True)
+class SubchainStatus:
+    """The payload of a Type-II transaction: the sub-chain's signed latest header and, from its
+    second report on, the membership witness of the previously reported block's element in
+    this header's accumulator, so a report cannot drop the chain reported before."""
+
+    signed: SignedHeader
+    continuity_witness: bytes = b""  # edgeacc.encode_element bytes, empty on a first report
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding."""
+        if len(self.continuity_witness) > MAX_ELEMENT_BYTES:
+            raise EncodingError("continuity witness is too long")
+        return (Writer().raw(STATUS_MAGIC).u8(BLOCK_VERSION).bytes32(self.signed.to_bytes())
+                .bytes16(self.continuity_witness).getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SubchainStatus":
+        """Decode a Type-II payload; EncodingError on anything malformed."""
+        r = Reader(data, "sub-chain status")
+        r.magic(STATUS_MAGIC, BLOCK_VERSION)
+        signed = SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
+        witness = r.bytes16()
+        r.end()
+        if len(witness) > MAX_ELEMENT_BYTES:
+            raise EncodingError("continuity witness is too long")
+        return cls(signed, witness)
+
+
+def reported_header(tx: Transaction) -> SignedHeader:
+    """The signed header a Type-II or Type-III transaction reports."""
+    if tx.kind == TxKind.SUBCHAIN_STATUS:
+        return SubchainStatus.from_bytes(tx.payload).signed
+    if tx.kind == TxKind.MAIN_STATUS:
+        return SignedHeader.from_bytes(tx.payload)
+    raise EncodingError("a Type-I record reports no header")

@@ -16,7 +16,8 @@ import edgeacc
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
-from ledger.block import GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader
+from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, SubchainStatus,
+                          reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, ValidationError,
@@ -109,6 +110,7 @@ class StatusRecord:
     source_height: int
     height: int       # height of the block that holds the status transaction
     tx_id: bytes
+    source_element: int  # accumulator element of the reported block
 
 
 class Peer:
@@ -216,12 +218,21 @@ class Peer:
             against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
             if height > against:
                 raise NotFound(f"block {height} is after height {against}")
-            base = self._values[height - 1] if height else self._generator
-            later = self._elements[height + 1:against + 1]
         block = self.block(height)
-        witness = edgeacc.update_witness(self._params, base, later)
+        witness = self.block_witness(height, against)
         return InclusionProof(self.chain_id, block.tx_bytes[position], block.header.encoded, position,
                               tuple(merkle_path(block.leaves, position)), witness, against)
+
+    def block_witness(self, height: int, against_height: int) -> int:
+        """Membership witness of block `height`'s element in the accumulator after block
+        `against_height`: v_(height-1) raised to the elements after it."""
+        with self._lock:
+            self._check_height(against_height)
+            if not 0 <= height <= against_height:
+                raise NotFound(f"block {height} is not at or before height {against_height}")
+            base = self._values[height - 1] if height else self._generator
+            later = self._elements[height + 1:against_height + 1]
+        return edgeacc.update_witness(self._params, base, later)
 
     # --- validation ----------------------------------------------------------------------
 
@@ -271,7 +282,8 @@ class Peer:
             raise ValidationError("a Type-III status goes to sub-chains only")
         if tx.object_digest:
             raise ValidationError("a status transaction carries no object")
-        anchor = SignedHeader.from_bytes(tx.payload)
+        status = SubchainStatus.from_bytes(tx.payload) if tx.kind == TxKind.SUBCHAIN_STATUS else None
+        anchor = status.signed if status else SignedHeader.from_bytes(tx.payload)
         source = anchor.header.chain_id
         if tx.kind == TxKind.SUBCHAIN_STATUS and (source == main_id or source not in self.deployment.chains):
             raise WrongChain(f"a Type-II must report a sub-chain, not {source!r}")
@@ -282,14 +294,31 @@ class Peer:
                                                              at_ms=at_ms), tx, at_ms)
         self.deployment.check_endorsements(anchor, at_ms if at_ms is not None else None)
         try:
-            edgeacc.decode_element(self._params, anchor.header.acc_value)
+            reported_value = edgeacc.decode_element(self._params, anchor.header.acc_value)
         except EdgeaccError as exc:
             raise AccumulatorMismatch(f"reported accumulator is invalid: {exc}") from None
         records = self._statuses.get(source)
-        last = status_heights.get(source, records[-1].source_height if records else -1)
-        if anchor.header.height <= last:
-            raise StaleStatus(f"status of {source} at height {anchor.header.height} does not advance past {last}")
-        status_heights[source] = anchor.header.height
+        last_height, last_element = status_heights.get(
+            source, (records[-1].source_height, records[-1].source_element) if records else (-1, None))
+        if anchor.header.height <= last_height:
+            raise StaleStatus(f"status of {source} at height {anchor.header.height} does not advance past {last_height}")
+        if status is not None and last_element is not None:
+            self._check_continuity(status, source, last_height, last_element, reported_value)
+        status_heights[source] = (anchor.header.height, anchor.header.acc_element)
+
+    def _check_continuity(self, status: SubchainStatus, source: str, last_height: int, last_element: int,
+                          reported_value: int) -> None:
+        """The block a sub-chain reported before must be a member of the accumulator it reports now."""
+        if not status.continuity_witness:
+            raise ValidationError(f"the Type-II of {source} lacks the witness of its block {last_height}")
+        try:
+            witness = edgeacc.decode_element(self._params, status.continuity_witness)
+            member = edgeacc.verify_membership(self._params, witness, last_element, reported_value)
+        except EdgeaccError as exc:
+            raise AccumulatorMismatch(f"the Type-II of {source} carries an invalid witness: {exc}") from None
+        if not member:
+            raise AccumulatorMismatch(f"the Type-II of {source} does not contain its block {last_height} "
+                                      "reported before (a fork or a rewritten chain)")
 
     def validate_block(self, block: Block, *, live: bool = True) -> None:
         """Every check but the endorsements. `live`
@@ -396,9 +425,9 @@ class Peer:
             if tx.kind == TxKind.RECORD:
                 self._last_record_height = header.height
             else:
-                anchor = SignedHeader.from_bytes(tx.payload).header
+                anchor = reported_header(tx).header
                 self._statuses.setdefault(anchor.chain_id, []).append(
-                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id))
+                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element))
 
     def load(self, progress: bool = False) -> None:
         """Re-validate every stored block (digests, links, accumulators, signatures) and

@@ -29,7 +29,7 @@ from typing import Callable
 import edgeacc
 from cryptography import x509
 
-from ledger.block import Block, SignedHeader
+from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, now_ms
 from ledger.errors import (ConfigurationError, EndorsementError, LedgerError, NotFound,
                            StorageError)
@@ -505,8 +505,13 @@ class Network:
                 anchored = main.leader.statuses(cid)
                 if latest is None or leader.last_record_height <= (anchored[-1].source_height if anchored else -1):
                     continue
+                witness = b""
+                if anchored:  # prove the block reported last time is inside the new accumulator
+                    w = leader.block_witness(anchored[-1].source_height, latest.header.height)
+                    witness = edgeacc.encode_element(self.params, w)
+                payload = SubchainStatus(latest, witness).to_bytes()
                 type2.append(main.submit(self._status_tx(leader.identity, TxKind.SUBCHAIN_STATUS,
-                                                         self.main_chain_id, latest)))
+                                                         self.main_chain_id, payload)))
             type2_receipts = tuple(p.result(timeout) for p in type2)
             latest_main = main.leader.latest()
             type3 = []
@@ -517,13 +522,13 @@ class Network:
                 if seen and seen[-1].source_height >= latest_main.header.height:
                     continue
                 type3.append(self.service(cid).submit(self._status_tx(main.leader.identity, TxKind.MAIN_STATUS,
-                                                                       cid, latest_main)))
+                                                                       cid, latest_main.to_bytes())))
             type3_receipts = tuple(p.result(timeout) for p in type3)
             self._last_round = time.monotonic()
             return InterlockReport(type2_receipts, type3_receipts)
 
-    def _status_tx(self, signer: Identity, kind: TxKind, chain_id: str, anchor: SignedHeader) -> Transaction:
-        return Transaction.create(signer, kind, chain_id, anchor.to_bytes(), timestamp_ms=now_ms(),
+    def _status_tx(self, signer: Identity, kind: TxKind, chain_id: str, payload: bytes) -> Transaction:
+        return Transaction.create(signer, kind, chain_id, payload, timestamp_ms=now_ms(),
                                   nonce=next(self._nonce))
 
     def _committed(self, chain_id: str) -> None:

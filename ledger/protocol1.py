@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import edgeacc
 from edgeacc.errors import EdgeaccError
 
-from ledger.block import BlockHeader, SignedHeader
+from ledger.block import BlockHeader, SignedHeader, SubchainStatus
 from ledger.encoding import DIGEST_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import EncodingError, LedgerError
 from ledger.merkle import leaf_hash, root_from_path
@@ -157,7 +157,7 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
             status_tx, _ = verify_inclusion(params, status_proof, main_chain_id, acc_m, main_header.height)
             if status_tx.kind != TxKind.SUBCHAIN_STATUS:
                 return reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II", **context)
-            anchor = SignedHeader.from_bytes(status_tx.payload).header
+            anchor = SubchainStatus.from_bytes(status_tx.payload).signed.header
             if anchor.chain_id != chain_id:
                 return reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}", **context)
             acc_b, height_b = edgeacc.decode_element(params, anchor.acc_value), anchor.height

@@ -8,8 +8,9 @@ Layout (version 1), all integers big-endian:
     tx   = body | 64-byte Ed25519 signature of "edgeacc/tx/v1" || tx id
 
 The tx id is SHA-256(body): it names the chain, so a transaction cannot be replayed on
-another chain, and it excludes the signature. For Type-II and Type-III the payload is the
-signed header (see ledger.block.SignedHeader) of the chain whose status is reported.
+another chain, and it excludes the signature. A Type-III's payload is the main chain's signed
+header (ledger.block.SignedHeader); a Type-II's is ledger.block.SubchainStatus (the sub-chain's
+signed header and a witness that it contains the block it reported before).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 import edgeacc
 import ledger
 from ledger import errors
-from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
 from ledger.chain import now_ms
 from ledger.identity import CertificateAuthority
 from ledger.merkle import leaf_hash, merkle_root
@@ -190,10 +190,19 @@ def test_status_transactions_are_checked(net):
     main = net.peer("main")
     edge0, edge1 = net.peer("edge-0"), net.peer("edge-1")
     net.submit("edge-1", b"new").result()
-    before = snapshot(net)
 
-    def status(signer, kind, chain, anchor):
-        return Transaction.create(signer, kind, chain, anchor.to_bytes(), timestamp_ms=now_ms(), nonce=now_ms())
+    def status(signer, kind, chain, anchor, witness=b""):
+        payload = SubchainStatus(anchor, witness) if kind == TxKind.SUBCHAIN_STATUS else anchor
+        return Transaction.create(signer, kind, chain, payload.to_bytes(), timestamp_ms=now_ms(), nonce=now_ms())
+
+    # edge-0 reported before: its next Type-II must prove that block is in the new accumulator
+    anchored = net.peer("main").statuses("edge-0")[-1]
+    net.submit("edge-0", b"after the report").result()
+    fork = build(net, edge0, [record(net)], height=edge0.height + 3, previous=b"\x05" * 32,
+                 value=edgeacc.powm(net.deployment.generator("edge-0"), 3, net.params.n))
+    right = edgeacc.encode_element(net.params, edge0.block_witness(anchored.source_height, edge0.height - 1))
+    wrong = edgeacc.encode_element(net.params, net.deployment.generator("edge-0"))
+    before = snapshot(net)
 
     cases = [
         # a peer of edge-0 claims edge-1's status
@@ -215,6 +224,15 @@ def test_status_transactions_are_checked(net):
         # a status whose reported header has too few endorsements
         (status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main",
                 SignedHeader(edge1.latest().header, edge1.latest().endorsements[:1])), errors.EndorsementError),
+        # a Type-II of a chain reported before, without / with a wrong continuity witness
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", edge0.latest()), errors.ValidationError),
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", edge0.latest(), wrong), errors.AccumulatorMismatch),
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", edge0.latest(), b"\1" * 3), errors.AccumulatorMismatch),
+        # a forked header, validly endorsed by edge-0's peers, that drops the reported block
+        (status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", fork.signed, right), errors.AccumulatorMismatch),
+        # a Type-II whose payload is a bare header (the Type-III layout)
+        (Transaction.create(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", edge1.latest().to_bytes(),
+                            timestamp_ms=1, nonce=2), errors.EncodingError),
         # a status with an undecodable payload
         (Transaction.create(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", b"garbage", timestamp_ms=1, nonce=1),
          errors.EncodingError),
@@ -223,8 +241,10 @@ def test_status_transactions_are_checked(net):
         with pytest.raises(error):
             net.submit_transaction(tx).result()
     assert snapshot(net) == before
-    good = status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", edge1.latest())
-    assert net.submit_transaction(good).result().chain_id == "main"
+    first_report = status(edge1.identity, TxKind.SUBCHAIN_STATUS, "main", edge1.latest())
+    assert net.submit_transaction(first_report).result().chain_id == "main"
+    continued = status(edge0.identity, TxKind.SUBCHAIN_STATUS, "main", edge0.latest(), right)
+    assert net.submit_transaction(continued).result().chain_id == "main"
 
 
 def test_bad_arguments_raise_ledger_errors(net, tmp_path):

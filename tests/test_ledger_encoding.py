@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 import edgeacc
 import ledger.encoding
 import ledger.merkle
-from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
 from ledger.errors import EncodingError, LedgerError
 from ledger.merkle import leaf_hash, merkle_path, merkle_root, root_from_path
 from ledger.protocol1 import InclusionProof
@@ -57,6 +57,15 @@ def test_block_vector():
         nacl.bindings.crypto_sign_open(sig + h.endorsement_message(), bytes.fromhex(endorser["public_key"]))
 
 
+def test_subchain_status_vector():
+    vec = VECTORS["subchain_status"]
+    raw = bytes.fromhex(vec["encoding"])
+    status = SubchainStatus.from_bytes(raw)
+    assert status.signed.to_bytes().hex() == VECTORS["block"]["signed_encoding"]
+    assert status.continuity_witness.hex() == vec["witness"]
+    assert status.to_bytes() == raw
+
+
 def _encodings():
     block = bytes.fromhex(VECTORS["block"]["encoding"])
     return [
@@ -64,10 +73,14 @@ def _encodings():
         (BlockHeader.from_bytes, bytes.fromhex(VECTORS["block"]["header_encoding"])),
         (SignedHeader.from_bytes, bytes.fromhex(VECTORS["block"]["signed_encoding"])),
         (Block.from_bytes, block),
+        (SubchainStatus.from_bytes, bytes.fromhex(VECTORS["subchain_status"]["encoding"])),
     ]
 
 
-@pytest.mark.parametrize("decode,raw", _encodings(), ids=["tx", "header", "signed", "block"])
+IDS = ["tx", "header", "signed", "block", "type2"]
+
+
+@pytest.mark.parametrize("decode,raw", _encodings(), ids=IDS)
 def test_every_truncation_and_extension_is_rejected(decode, raw):
     decode(raw)
     for cut in range(len(raw)):
@@ -77,7 +90,7 @@ def test_every_truncation_and_extension_is_rejected(decode, raw):
         decode(raw + b"\0")
 
 
-@pytest.mark.parametrize("decode,raw", _encodings(), ids=["tx", "header", "signed", "block"])
+@pytest.mark.parametrize("decode,raw", _encodings(), ids=IDS)
 def test_bad_magic_and_version_are_rejected(decode, raw):
     with pytest.raises(EncodingError, match="magic"):
         decode(b"XXXX" + raw[4:])
@@ -85,7 +98,7 @@ def test_bad_magic_and_version_are_rejected(decode, raw):
         decode(raw[:4] + b"\x02" + raw[5:])
 
 
-@pytest.mark.parametrize("decode,raw", _encodings(), ids=["tx", "header", "signed", "block"])
+@pytest.mark.parametrize("decode,raw", _encodings(), ids=IDS)
 def test_byte_flips_never_crash(decode, raw):
     rng = random.Random(4)
     for _ in range(300):
@@ -102,7 +115,8 @@ def test_byte_flips_never_crash(decode, raw):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))
 def test_random_bytes_raise_only_encoding_errors(data):
-    for decode in (Transaction.from_bytes, BlockHeader.from_bytes, SignedHeader.from_bytes, Block.from_bytes):
+    for decode in (Transaction.from_bytes, BlockHeader.from_bytes, SignedHeader.from_bytes, Block.from_bytes,
+                   SubchainStatus.from_bytes):
         try:
             decode(data)
         except EncodingError:

@@ -83,6 +83,8 @@ def main() -> None:
               + b"".join(fp + sig for fp, sig in endorsements))
     block = (b"EABK" + bytes([1]) + struct.pack(">I", len(signed)) + signed + struct.pack(">I", len(txs))
              + b"".join(struct.pack(">I", len(b)) + b for b in tx_bytes))
+    witness = g.to_bytes(P.element_bytes, "big")  # a Type-II's continuity witness field
+    type2 = b"EAS2" + bytes([1]) + struct.pack(">I", len(signed)) + signed + struct.pack(">H", len(witness)) + witness
     out = {
         "about": "ledger encoding version 1 known answers; made by tests/data/make_ledger_vectors.py",
         "transactions": txs,
@@ -94,6 +96,7 @@ def main() -> None:
                           for fp, kk in zip((fp_a, fp_b), (peer_a, peer_b))],
             "header_encoding": header.hex(), "signed_encoding": signed.hex(), "encoding": block.hex(),
         },
+        "subchain_status": {"witness": witness.hex(), "encoding": type2.hex()},
     }
     print(json.dumps(out, indent=1))
 
