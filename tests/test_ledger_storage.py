@@ -1,7 +1,6 @@
 """Durable storage: reopening re-validates everything, tampering with one byte of a peer's
 SQLite file or of an object is detected, and a process killed with SIGKILL at random moments
 loses nothing it reported committed."""
-import os
 import random
 import signal
 import sqlite3
