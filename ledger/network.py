@@ -120,9 +120,24 @@ class ChainService:
         """Have the policy's endorsers check `tx` now, on the caller's thread (signature checks
         release the GIL, so submitters check in parallel), then queue it for the next block.
         A transaction they refuse comes back as a PendingTx holding the error."""
+        return self.submit_many([tx])[0]
+
+    def submit_many(self, txs: list[Transaction]) -> list[PendingTx]:
+        """submit() for several transactions that are queued together, so they share blocks
+        (max_block_txs per block)."""
         if self._stop.is_set():
             raise LedgerError("the network is closed")
-        pending = PendingTx(tx)
+        admitted, out = [], []
+        for tx in txs:
+            pending = PendingTx(tx)
+            out.append(pending)
+            if self._admit(tx, pending):
+                admitted.append(pending)
+        for start in range(0, len(admitted), self.max_block_txs):
+            self._queue.put(admitted[start:start + self.max_block_txs])
+        return out
+
+    def _admit(self, tx: Transaction, pending: PendingTx) -> bool:
         endorsers = self.peers[:self.config.endorsement_threshold]
         tx.leaf  # hashed here, off the sequencer's thread
         try:
@@ -132,16 +147,15 @@ class ChainService:
             for peer in endorsers:
                 peer.forget(tx)
             pending._future.set_exception(exc)
-            return pending
-        self._queue.put(pending)
-        return pending
+            return False
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():
             first = self._queue.get()
             if first is None:  # close() wakes the thread
                 break
-            batch = [first]
+            batch = list(first)
             while len(batch) < self.max_block_txs:
                 try:
                     item = self._queue.get_nowait()
@@ -150,7 +164,7 @@ class ChainService:
                 if item is None:
                     self._queue.put(None)  # stop after this batch
                     break
-                batch.append(item)
+                batch.extend(item)
             try:
                 self._commit_batch(batch)
             except Exception as exc:  # never let the sequencer die with submitters waiting
@@ -169,7 +183,7 @@ class ChainService:
             except queue.Empty:
                 return out
             if item is not None:
-                out.append(item)
+                out.extend(item)
 
     def _commit_batch(self, batch: list[PendingTx]) -> None:
         if any(peer.height != self.leader.height for peer in self.peers):
@@ -449,9 +463,21 @@ class Network:
 
     def submit_transaction(self, tx: Transaction) -> PendingTx:
         """Submit an already signed transaction to its chain."""
-        if not isinstance(tx, Transaction):
-            raise ConfigurationError("submit_transaction takes a ledger.Transaction")
-        return self.service(tx.chain_id).submit(tx)
+        return self.submit_transactions([tx])[0]
+
+    def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
+        """Submit signed transactions; those for one chain are queued together and share blocks."""
+        if any(not isinstance(tx, Transaction) for tx in txs):
+            raise ConfigurationError("submit_transactions takes ledger.Transaction objects")
+        by_chain: dict[str, list[int]] = {}
+        for i, tx in enumerate(txs):
+            self.service(tx.chain_id)
+            by_chain.setdefault(tx.chain_id, []).append(i)
+        out: list = [None] * len(txs)
+        for chain_id, indices in by_chain.items():
+            for i, pending in zip(indices, self.service(chain_id).submit_many([txs[i] for i in indices])):
+                out[i] = pending
+        return out
 
     def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is, on whichever chain holds it."""

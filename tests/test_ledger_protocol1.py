@@ -25,7 +25,7 @@ def committed(net):
     interlocking round."""
     net.submit("edge-0", b"first block").result()
     batch = [net.record("edge-0", b"batched %d" % i) for i in range(20)]
-    receipts = [p.result() for p in [net.submit_transaction(t) for t in batch]]
+    receipts = [p.result() for p in net.submit_transactions(batch)]
     single = net.submit("edge-1", b"lonely record").result()
     net.interlock()
     return receipts, single
@@ -44,9 +44,8 @@ def test_valid_transaction_verifies_from_every_chain(net, committed):
 
 def test_many_transactions_share_a_block(net, committed):
     receipts, _ = committed
-    assert len({r.height for r in receipts}) < len(receipts)
-    positions = [r.position for r in receipts if r.height == receipts[-1].height]
-    assert len(positions) > 1
+    assert len({r.height for r in receipts}) == 1  # submitted together: one block
+    assert sorted(r.position for r in receipts) == list(range(len(receipts)))
 
 
 def test_main_chain_transaction_verifies_from_a_subchain(net, committed):
@@ -202,3 +201,14 @@ def test_package_docstring_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "ledger/__init__.py docstring", "exec"), {})
     assert (tmp_path / "data" / "network.json").exists()
+
+
+def test_submitted_together_fill_blocks_up_to_the_limit(tmp_path):
+    with ledger.Network.init(tmp_path / "n", subchains=2, max_block_txs=5, auto_interlock=False) as net:
+        txs = [net.record("edge-0" if i % 4 else "edge-1", b"r%d" % i) for i in range(16)]
+        receipts = [p.result() for p in net.submit_transactions(txs)]
+        assert [r.chain_id for r in receipts] == [t.chain_id for t in txs]
+        sizes = {}
+        for r in receipts:
+            sizes[(r.chain_id, r.height)] = sizes.get((r.chain_id, r.height), 0) + 1
+        assert sorted(sizes.values()) == [2, 4, 5, 5]  # edge-0: 12 = 5 + 5 + 2; edge-1: 4
