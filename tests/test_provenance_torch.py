@@ -48,7 +48,7 @@ def test_run_records_rebuild_the_torch_trainer():
 
 def test_torch_run_is_recorded_and_audited_exactly(tmp_path, toy):
     import ledger
-    from ledger.provenance import Auditor, CloudRecorder, Device, EdgeRecorder, NetworkLedger
+    from ledger.provenance import Auditor, CloudRecorder, Device, EdgeRecorder, NetworkLedger, Tolerance
 
     hp = Hyperparameters(hidden=8, batch_size=8, local_steps=2)
     trainer = TorchMLPTrainer(hp)
@@ -69,6 +69,13 @@ def test_torch_run_is_recorded_and_audited_exactly(tmp_path, toy):
             edge.record_step(trainer.step(edge.model, edge.global_model, batch, index))
         report = Auditor(chain, net.trust, "main").audit(edge.manifest(), fraction=1.0)
         assert report.passed, report.summary()
+        # another framework on the auditor's side: bits differ, tolerance mode reports how much
+        on_numpy = Auditor(chain, net.trust, "main", reexecute_with="numpy-mlp").audit(edge.manifest(), fraction=1.0)
+        within = Auditor(chain, net.trust, "main", Tolerance(max_abs=1e-4, max_rel_l2=1e-4),
+                         reexecute_with="numpy-mlp").audit(edge.manifest(), fraction=1.0)
+        assert within.passed, within.summary()
+        assert all(v.max_abs < 1e-4 for v in within.verdicts) and "replayed with numpy-mlp" in within.mode
+        assert on_numpy.passed == all(v.max_abs == 0 for v in on_numpy.verdicts)
         run_record = chain.fetch(edge.run.tx_id).body
         assert run_record["trainer"] == "torch-mlp"
         assert run_record["environment"]["torch"]["deterministic"] is True

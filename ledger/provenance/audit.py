@@ -122,8 +122,12 @@ class Auditor:
     """A third party holding the deployment's trust store and one chain's view for Protocol 1."""
 
     def __init__(self, ledger: ProvenanceLedger, trust: TrustStore, verifier_chain: str,
-                 tolerance: Tolerance | None = None) -> None:
+                 tolerance: Tolerance | None = None, reexecute_with: str | None = None) -> None:
+        """`tolerance` switches from bit-exact comparison to distance thresholds;
+        `reexecute_with` names a trainer to replay with instead of the one the run record
+        names (the same T on another framework, where only tolerance mode can pass)."""
         self.ledger, self.trust, self.verifier_chain, self.tolerance = ledger, trust, verifier_chain, tolerance
+        self.reexecute_with = reexecute_with
         self._verified: dict[bytes, FetchedRecord] = {}
         self._verdicts: dict[bytes, str | None] = {}  # Protocol 1 results of the batch pass
 
@@ -133,9 +137,12 @@ class Auditor:
         started = time.perf_counter()
         mode = "exact" if self.tolerance is None else \
             f"tolerance(max_abs={self.tolerance.max_abs:g}, max_rel_l2={self.tolerance.max_rel_l2:g})"
+        if self.reexecute_with:
+            mode += f", replayed with {self.reexecute_with}"
         try:
             run = self._record(manifest.run_tx, "run", manifest.chain_id)
-            trainer = trainer_for(run.body["trainer"], Hyperparameters.from_record(run.body["hyperparameters"]))
+            trainer = trainer_for(self.reexecute_with or run.body["trainer"],
+                                  Hyperparameters.from_record(run.body["hyperparameters"]))
             order = self._data_order(run)
             total = int(run.body["steps"])
             if len(manifest.step_txs) != total:
