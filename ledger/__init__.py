@@ -14,7 +14,12 @@ and N edge sub-chains ("edge-0", "edge-1", ...) with P peers each, stored in a d
         verdict = net.verifier("edge-1").verify(receipt.tx_id)     # Protocol 1 from chain edge-1
         assert verdict.ok, verdict.reason   # on rejection: verdict.code and verdict.reason say why
         tx = net.transaction(receipt.tx_id) # the Transaction: .payload, .object_digest, .object_url
+        pendings = net.submit_transactions([net.record("edge-1", b"r%d" % i) for i in range(100)])
         data = net.get_object(tx.object_digest)   # ObjectIntegrityError if the object was altered
+
+net.submit_transactions queues many signed transactions at once (they share blocks: one Merkle
+root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclusion_proof(tx_id)
+and ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.
 
 Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
 block or transaction leaves every chain unchanged.

@@ -54,7 +54,8 @@ def cmd_submit(args) -> int:
         signer = net.identity(args.signer, role=args.role)
         if args.lines:
             records = Path(args.lines).read_bytes().splitlines()
-            pending = [net.submit(args.chain, r, signer=signer) for r in tqdm(records, desc="signing", unit="tx", disable=None)]
+            txs = [net.record(args.chain, r, signer=signer) for r in tqdm(records, desc="signing", unit="tx", disable=None)]
+            pending = net.submit_transactions(txs)
             receipts = [p.result() for p in tqdm(pending, desc="committing", unit="tx", disable=None)]
         else:
             if args.file:
