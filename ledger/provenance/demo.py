@@ -23,8 +23,8 @@ from tqdm import tqdm
 import ledger
 from ledger.identity import CertificateAuthority
 from ledger.provenance.audit import AuditReport, Auditor
-from ledger.provenance.devices import Device, decode_reading, encode_reading
-from ledger.provenance.errors import DeviceError
+from ledger.provenance.devices import Device, SignedReading, decode_reading, encode_reading
+from ledger.provenance.errors import DeviceError, ProvenanceError
 from ledger.provenance.network_ledger import NetworkLedger
 from ledger.provenance.recorder import CloudRecorder, EdgeRecorder
 from ledger.provenance.records import Ref
@@ -72,6 +72,10 @@ def count_transactions(net: ledger.Network) -> dict[str, dict[str, int]]:
 def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters = Hyperparameters(),
              trainer_name: str = "numpy-mlp", audit_fraction: float = 0.25, seed: int = 0,
              endorse_mode: str = "reexecute", params=None, progress: bool = True) -> DemoResult:
+    """Run the whole scenario in the empty directory `workdir`; `params` defaults to the
+    RSA-2048 modulus (tests pass a small insecure one)."""
+    if rounds * hyperparameters.local_steps < 2:
+        raise ProvenanceError("the demo needs at least two training steps (one is tampered with)")
     result = DemoResult()
     started = time.perf_counter()
     trainer = trainer_for(trainer_name, hyperparameters)
@@ -90,7 +94,7 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
                 identity = net.identity(f"{edge}.sensor{k}", role="device")
                 delegate = net.identity(f"{edge}.peer1") if k % CONSTRAINED_EVERY == CONSTRAINED_EVERY - 1 else None
                 devices.append((e, Device(identity, delegate)))
-        signed: list[list] = [[] for _ in edges]
+        signed: list[list[SignedReading]] = [[] for _ in edges]
         for i in range(len(labels)):
             e, device = devices[i % len(devices)]
             signed[e].append(device.read(pixels[i], int(labels[i])))
