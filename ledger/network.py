@@ -632,9 +632,12 @@ class Verifier:
             return reject(tx_id, "unknown-transaction", f"{chain_id} holds no transaction {tx_id.hex()}")
         params = net.params
         if chain_id == self.chain_id:  # the verifier's own chain: its own accumulator suffices
-            proof = holder.inclusion_proof(tx_id)
+            # One height for the proof and the value: a block committed in between must not
+            # make the proof and the accumulator disagree.
+            latest = self.peer.height - 1
+            proof = holder.inclusion_proof(tx_id, latest)
             try:
-                tx, header = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(), self.peer.height - 1)
+                tx, header = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(latest), latest)
             except ProofRejected as exc:
                 return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
             return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,

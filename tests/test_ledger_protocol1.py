@@ -212,3 +212,22 @@ def test_submitted_together_fill_blocks_up_to_the_limit(tmp_path):
         for r in receipts:
             sizes[(r.chain_id, r.height)] = sizes.get((r.chain_id, r.height), 0) + 1
         assert sorted(sizes.values()) == [2, 4, 5, 5]  # edge-0: 12 = 5 + 5 + 2; edge-1: 4
+
+
+def test_own_chain_verdict_survives_a_block_committed_while_verifying(tmp_path, toy, monkeypatch):
+    """The verifier builds the proof, then reads the accumulator: a block committed in between
+    (here forced right after the proof is built) must not turn a valid transaction away."""
+    with ledger.Network.init(tmp_path / "n", subchains=1, params=toy, auto_interlock=False) as net:
+        receipt = net.submit("edge-0", b"valid record").result()
+        peer, height = net.peer("edge-0"), net.peer("edge-0").height
+        build_proof = peer.inclusion_proof
+
+        def proof_then_a_new_block(*args, **kwargs):
+            proof = build_proof(*args, **kwargs)
+            net.submit("edge-0", b"committed in between").result()
+            return proof
+
+        monkeypatch.setattr(peer, "inclusion_proof", proof_then_a_new_block)
+        verdict = net.verifier("edge-0").verify(receipt.tx_id)
+        assert peer.height == height + 1  # the block did land mid-verification
+        assert verdict.ok, verdict.reason
