@@ -17,6 +17,12 @@ and N edge sub-chains ("edge-0", "edge-1", ...) with P peers each, stored in a d
         pendings = net.submit_transactions([net.record("edge-1", b"r%d" % i) for i in range(100)])
         data = net.get_object(tx.object_digest)   # ObjectIntegrityError if the object was altered
 
+net.add_validator(chain_id, fn) registers an application check that every endorsing peer runs
+on each Type-I transaction before signing: fn(peer_name, tx) raises (ideally
+ledger.errors.ValidationRejected) to refuse; too few accepting peers fail the submission with
+ValidationRejected. Validators are in-process callables, not stored with the network: register
+them again after Network.open.
+
 net.submit_transactions queues many signed transactions at once (they share blocks: one Merkle
 root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclusion_proof(tx_id)
 and ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
@@ -21,7 +21,7 @@ from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, Su
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, ValidationError,
-                           WrongChain, WrongHeight)
+                           ValidationRejected, WrongChain, WrongHeight)
 from ledger.identity import Identity, TrustStore
 from ledger.merkle import merkle_path, merkle_root
 from ledger.protocol1 import InclusionProof
@@ -30,6 +30,10 @@ from ledger.tx import Transaction, TxKind
 
 MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
+
+# An application check an endorsing peer runs on a Type-I transaction before signing it:
+# validator(peer_name, tx) returns to accept and raises to refuse.
+Validator = Callable[[str, Transaction], None]
 
 
 def now_ms() -> int:
@@ -65,6 +69,8 @@ class Deployment:
             raise ConfigurationError("a deployment has exactly one main chain")
         self.main_chain_id = mains[0]
         self._generators = {cid: params.generator(cid.encode()) for cid in self.chains}
+        self._validators: dict[str, tuple[Validator, ...]] = {}
+        self._validators_lock = threading.Lock()
 
     def config(self, chain_id: str) -> ChainConfig:
         """The ChainConfig of `chain_id` (NotFound if there is none)."""
@@ -76,6 +82,18 @@ class Deployment:
     def generator(self, chain_id: str) -> int:
         """The chain's accumulator generator g, derived from its id."""
         return self._generators[chain_id]
+
+    def add_validator(self, chain_id: str, validator: Validator) -> None:
+        """Have every endorsing peer of `chain_id` run `validator` on Type-I transactions."""
+        self.config(chain_id)
+        if not callable(validator):
+            raise ConfigurationError("a validator is a callable validator(peer_name, tx)")
+        with self._validators_lock:  # peers read the tuple without the lock: replace, never mutate
+            self._validators[chain_id] = self._validators.get(chain_id, ()) + (validator,)
+
+    def validators(self, chain_id: str) -> tuple[Validator, ...]:
+        """The application validators registered for `chain_id`, in registration order."""
+        return self._validators.get(chain_id, ())
 
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
         """Every endorsement is a valid signature by an unrevoked peer of the header's chain,
@@ -258,11 +276,24 @@ class Peer:
     def admit(self, tx: Transaction) -> None:
         """The endorser's check of one transaction when it is submitted (as in Fabric's
         endorsement phase, and on the submitter's thread): everything check_transaction checks
-        now. This peer remembers that it verified the signature, so validating the block that
-        carries the transaction does not verify it again (certificates are re-checked)."""
+        now, then the chain's application validators on a Type-I transaction (ValidationRejected
+        if one refuses). This peer remembers that it verified the signature and ran the
+        validators, so validating the block that carries the transaction does not do either
+        again (certificates are re-checked)."""
         self.check_transaction(tx)
+        if tx.kind == TxKind.RECORD:
+            self.run_validators(tx)
         with self._lock:
             self._admitted.add((tx.tx_id, tx.signature))
+
+    def run_validators(self, tx: Transaction) -> None:
+        """Run the chain's application validators on `tx`; ValidationRejected names this peer
+        and the reason when one refuses."""
+        for validator in self.deployment.validators(self.chain_id):
+            try:
+                validator(self.name, tx)
+            except Exception as exc:  # a validator that crashes refuses too: sign only what passed
+                raise ValidationRejected(f"{self.name} refuses transaction {tx.tx_id.hex()[:16]}: {exc}") from exc
 
     def forget(self, tx: Transaction) -> None:
         """Drop what admit() remembered about `tx` (it will not be proposed)."""
@@ -386,7 +417,8 @@ class Peer:
         return block, rejected
 
     def endorse(self, block: Block) -> tuple[bytes, bytes]:
-        """Validate `block` (unless this peer proposed it) and sign its header:
+        """Validate `block` (unless this peer proposed it), run the application validators on
+        the Type-I transactions this peer did not admit, and sign the header:
         (fingerprint, signature)."""
         with self._lock:
             known = block.digest in self._validated and block.height == len(self._signed)
@@ -394,6 +426,14 @@ class Peer:
             self.validate_block(block, live=True)
             with self._lock:
                 self._validated.add(block.digest)
+        if self.deployment.validators(self.chain_id):
+            # A peer that did not admit a record (another peer endorsed at submission) runs
+            # the application validators now: it signs nothing they did not accept.
+            with self._lock:
+                unchecked = [tx for tx in block.transactions if tx.kind == TxKind.RECORD
+                             and (tx.tx_id, tx.signature) not in self._admitted]
+            for tx in unchecked:
+                self.run_validators(tx)
         return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
 
     def commit(self, block: Block, *, live: bool = True) -> None:

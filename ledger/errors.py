@@ -15,6 +15,12 @@ class ValidationError(LedgerError):
     """A block or transaction breaks a rule of the chain."""
 
 
+class ValidationRejected(ValidationError):
+    """An application validator of the chain (Network.add_validator) refused a Type-I
+    transaction, so a peer does not endorse it; raised to the submitter when too few peers
+    accept it to meet the endorsement policy."""
+
+
 class WrongChain(ValidationError):
     """A block or transaction names another chain than the one it is offered to."""
 

@@ -30,9 +30,9 @@ import edgeacc
 from cryptography import x509
 
 from ledger.block import Block, SignedHeader, SubchainStatus
-from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, now_ms
+from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, Validator, now_ms
 from ledger.errors import (ConfigurationError, EndorsementError, LedgerError, NotFound,
-                           StorageError)
+                           StorageError, ValidationRejected)
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, save_certificate, save_private_key)
 from ledger.objects import ObjectRef, ObjectStore
@@ -138,13 +138,28 @@ class ChainService:
         return out
 
     def _admit(self, tx: Transaction, pending: PendingTx) -> bool:
-        endorsers = self.peers[:self.config.endorsement_threshold]
+        """Ask the peers in order until the policy's threshold admit `tx` (k of any). A broken
+        ledger rule fails at once (every peer checks the same rules); a peer whose application
+        validator refuses only does not endorse, and the next peer is asked."""
+        threshold = self.config.endorsement_threshold
         tx.leaf  # hashed here, off the sequencer's thread
+        admitted: list[Peer] = []
+        refusals: list[ValidationRejected] = []
         try:
-            for peer in endorsers:
-                peer.admit(tx)
+            for peer in self.peers:
+                if len(admitted) == threshold:
+                    break
+                try:
+                    peer.admit(tx)
+                    admitted.append(peer)
+                except ValidationRejected as exc:
+                    refusals.append(exc)
+            if len(admitted) < threshold:
+                raise ValidationRejected(
+                    f"{self.chain_id}: {len(admitted)} of the {threshold} endorsements the policy needs "
+                    f"({'; '.join(map(str, refusals))})") from (refusals[0] if refusals else None)
         except LedgerError as exc:
-            for peer in endorsers:
+            for peer in admitted:
                 peer.forget(tx)
             pending._future.set_exception(exc)
             return False
@@ -437,6 +452,18 @@ class Network:
     def peer(self, chain_id: str, index: int = 0) -> Peer:
         """Peer `index` of chain `chain_id` (peer 0 proposes)."""
         return self.service(chain_id).peers[index]
+
+    def add_validator(self, chain_id: str, validator: Validator) -> None:
+        """Register an application check that every endorsing peer of `chain_id` runs on each
+        Type-I transaction before it signs: validator(peer_name, tx) returns to accept and
+        raises to refuse (ideally ledger.errors.ValidationRejected; any exception refuses).
+
+        A refusing peer does not endorse; when fewer peers than the policy's threshold accept,
+        the submission fails with ValidationRejected and the chain is unchanged. Validators run
+        on submitters' threads, several at once, so they must be thread-safe. They are
+        in-process callables of the embedded deployment: not stored with the network, so
+        register them again after Network.open."""
+        self.deployment.add_validator(chain_id, validator)
 
     def put_object(self, data: bytes) -> ObjectRef:
         """Store bulk bytes in the content-addressed object store."""

@@ -307,3 +307,51 @@ def test_an_endorsed_header_cannot_carry_other_transactions(net):
         with pytest.raises(errors.MerkleMismatch):
             p.commit(swapped)
     assert snapshot(net) == before
+
+
+# --- application validators (Network.add_validator) ---------------------------------------
+
+def test_a_peer_whose_validator_refuses_does_not_endorse(tmp_path, toy):
+    """2-of-3 policy: a refusing peer is replaced by another; with two refusing, the submission
+    fails with ValidationRejected naming them and nothing is committed."""
+    with ledger.Network.init(tmp_path / "n", subchains=1, peers_per_chain=3, params=toy,
+                             auto_interlock=False) as net:
+        seen = []
+
+        def refuse_when_named(peer_name, tx):  # "refused by peer0" is refused by edge-0.peer0
+            seen.append((peer_name, tx.kind))
+            if peer_name.rsplit(".", 1)[1] in tx.payload.decode():
+                raise errors.ValidationRejected("the payload names me")
+
+        net.add_validator("edge-0", refuse_when_named)
+        peers = net.service("edge-0").peers
+        receipt = net.submit("edge-0", b"refused by peer0").result()
+        signers = {fp for fp, _ in net.block("edge-0", receipt.height).signed.endorsements}
+        assert signers == {peers[1].identity.fingerprint, peers[2].identity.fingerprint}
+
+        before = snapshot(net)
+        pending = net.submit("edge-0", b"refused by peer0 and peer1")
+        with pytest.raises(errors.ValidationRejected, match="1 of the 2 endorsements") as refused:
+            pending.result()
+        assert "edge-0.peer0 refuses" in str(refused.value) and "edge-0.peer1 refuses" in str(refused.value)
+        assert snapshot(net) == before
+        with pytest.raises(errors.NotFound):
+            net.locate(pending.tx_id)
+
+        net.interlock()  # Type-II/III transactions are the ledger's own: no validator sees them
+        assert {kind for _, kind in seen} == {TxKind.RECORD}
+
+
+def test_a_crashing_validator_refuses_and_validators_are_not_persisted(tmp_path, toy):
+    with ledger.Network.init(tmp_path / "n", subchains=1, params=toy, auto_interlock=False) as net:
+        net.add_validator("edge-0", lambda peer_name, tx: {}[tx.payload])  # KeyError: a buggy validator
+        with pytest.raises(errors.ValidationRejected, match="refuses"):
+            net.submit("edge-0", b"anything").result()
+        assert net.peer("edge-0").height == 0
+        assert net.submit("main", b"another chain has no validator").result()
+        with pytest.raises(errors.NotFound):
+            net.add_validator("edge-9", lambda peer_name, tx: None)
+        with pytest.raises(errors.ConfigurationError):
+            net.add_validator("edge-0", "not callable")
+    with ledger.Network.open(tmp_path / "n", auto_interlock=False) as reopened:
+        assert reopened.submit("edge-0", b"anything").result().height == 0  # register again after open

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ledger
+import ledger.provenance.records
 from ledger.identity import CertificateAuthority
 from ledger.provenance import (Auditor, CloudRecorder, Device, DeviceError,
                                EdgeRecorder, EndorsementRefused, Hyperparameters, NetworkLedger,
@@ -221,6 +222,30 @@ def test_step_with_other_hyperparameters_is_refused_or_reported(net, digits):
     report = audit(run)
     assert report.failed_steps == list(range(1, STEPS + 1))
     assert all("does not reproduce M_i" in " ".join(v.failures) for v in report.verdicts)
+
+
+def test_a_step_the_peers_do_not_reproduce_is_not_committed(net, digits):
+    """The endorsing peers re-execute with the run record's hyperparameters: a step trained
+    with another learning rate is refused by each of them and never reaches the chain."""
+    run = collect(net, digits)
+    initial, _ = run.cloud.record_initial(run.edge.trainer)
+    run.edge.start_run(run.order, initial, data_order_seed=0)
+    batch = run.edge.record_batch(run.order[0])
+    run.chain.flush()
+    height = net.peer(EDGE).height
+    faster = NumpyMLPTrainer(dataclasses.replace(HP, learning_rate=HP.learning_rate * 2))
+    with pytest.raises(EndorsementRefused, match="step 1") as refused:
+        run.edge.record_step(faster.step(run.edge.model, run.edge.global_model, batch, 1))
+    assert isinstance(refused.value.__cause__, ledger.errors.ValidationRejected)
+    assert f"{EDGE}.peer0 refuses" in str(refused.value) and "0 of the 2 endorsements" in str(refused.value)
+    run.chain.flush()
+    assert net.peer(EDGE).height == height and run.edge.steps == []
+    kinds = [ledger.provenance.records.decode_body(tx.payload)["kind"]
+             for h in range(height) for tx in net.block(EDGE, h).transactions if tx.kind == ledger.TxKind.RECORD]
+    assert "step" not in kinds
+    honest = run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, 1))
+    run.chain.flush()
+    assert net.locate(honest.tx_id).chain_id == EDGE
 
 
 # --- data order --------------------------------------------------------------------------

@@ -2,21 +2,30 @@
 the submitting peer, objects go to the network's content-addressed store, and `verify` is
 Protocol 1 run by a verifier on the caller's chain.
 
-Endorser re-execution: the ledger's peers validate blocks (signatures, links, accumulators)
-but take no application validator, so this layer runs the step's check once for every
-endorsing peer of the chain before the transaction is handed to the chain; a refusal by any of
-them stops the record (EndorsementRefused).
+Endorser re-execution: NetworkLedger registers an application validator on every chain
+(`Network.add_validator`), so each endorsing peer itself re-executes a step (from the stored
+M_{i-1}, M_O and d_i, with the trainer and hyperparameters of the run record the step names)
+or a FedAvg round before it signs, and refuses unless it reproduces the recorded model. The
+recorder chooses per record whether the peers re-execute ("reexecute") or check signatures
+only ("signatures"). A submission too few peers endorse fails with EndorsementRefused and
+leaves the chain unchanged. Validators are not stored with the network: a NetworkLedger made
+after `Network.open` registers its own.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import threading
+from typing import Iterable
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
 from ledger.provenance.batch_verify import verify_many
 from ledger.provenance.errors import RecordError
 from ledger.provenance.records import FetchedRecord, decode_body, encode_body
+from ledger.provenance.recorder import (aggregation_endorsement_check, initial_endorsement_check,
+                                        step_endorsement_check)
+from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
+from ledger.tx import Transaction
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 
@@ -44,7 +53,12 @@ class NetworkLedger:
         self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
-        self.endorsement_checks = 0
+        self.endorsement_checks = 0  # re-executions run by endorsing peers
+        self._lock = threading.Lock()
+        self._reexecute: set[bytes] = set()  # tx ids the peers re-execute before endorsing
+        self._run_trainers: dict[bytes, Trainer] = {}
+        for chain_id in network.services:
+            network.add_validator(chain_id, self.endorse)
 
     def store(self, data: bytes) -> ObjectRef:
         return self.network.put_object(data)
@@ -52,22 +66,72 @@ class NetworkLedger:
     def load(self, ref: ObjectRef | bytes) -> bytes:
         return self.network.get_object(ref)
 
-    def endorsers(self, chain_id: str) -> list[str]:
-        service = self.network.service(chain_id)
-        return [peer.name for peer in service.peers[: service.config.endorsement_threshold]]
-
     def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
-               endorse_check: Callable[[], None] | None = None) -> bytes:
-        if endorse_check is not None:
-            for peer in self.endorsers(chain_id):
-                try:
-                    endorse_check()
-                except LedgerError as exc:
-                    raise EndorsementRefused(f"{peer} refuses to endorse: {exc}") from exc
-                self.endorsement_checks += 1
-        pending = self.network.submit(chain_id, encode_body(body), obj=obj, signer=submitter)
+               reexecute: bool = False) -> bytes:
+        """Sign and submit one record; with `reexecute` the endorsing peers replay it first.
+        EndorsementRefused when too few peers accept it (nothing is committed)."""
+        tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=submitter)
+        if reexecute:
+            with self._lock:
+                self._reexecute.add(tx.tx_id)
+        try:
+            pending = self.network.submit_transaction(tx)
+        except LedgerError:
+            self._forget(tx.tx_id)
+            raise
+        # a peer that endorses without having admitted the record re-executes it in the sequencer
+        pending.add_done_callback(lambda done: self._forget(done.tx_id))
+        if pending.done():  # refused at admission, which runs on this thread: say so now
+            try:
+                pending.result(0)
+            except ValidationRejected as exc:
+                raise EndorsementRefused(str(exc)) from exc
         self._pending.append(pending)
-        return pending.tx_id
+        return tx.tx_id
+
+    def _forget(self, tx_id: bytes) -> None:
+        with self._lock:
+            self._reexecute.discard(tx_id)
+
+    def endorse(self, peer_name: str, tx: Transaction) -> None:
+        """The validator every endorsing peer runs on a Type-I transaction: re-execute the step
+        or FedAvg round a record submitted with `reexecute` names, and raise unless it
+        reproduces the recorded model (other records pass)."""
+        with self._lock:
+            if tx.tx_id not in self._reexecute:
+                return
+        body = decode_body(tx.payload)
+        if not tx.object_digest:
+            raise RecordError(f"a {body['kind']} record to re-execute names no model")
+        if body["kind"] == "step":
+            check = step_endorsement_check(self, self._run_trainer(body["run"], tx.chain_id), body, tx.object_digest)
+        elif body["kind"] == "aggregation" and body["round"] == 0:
+            check = initial_endorsement_check(body, self.load(tx.object_digest))
+        elif body["kind"] == "aggregation":
+            check = aggregation_endorsement_check(self, body, self.load(tx.object_digest))
+        else:
+            raise RecordError(f"a {body['kind']} record is not re-executed")
+        check()
+        with self._lock:
+            self.endorsement_checks += 1
+
+    def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
+        """The trainer and hyperparameters the run record names, read once per run from the
+        chain, or from this adapter's pending submissions when the run is not committed yet
+        (its id binds its bytes; waiting here could block the sequencer that commits it)."""
+        run_tx = bytes.fromhex(run_tx_hex)
+        with self._lock:
+            trainer = self._run_trainers.get(run_tx)
+        if trainer is None:
+            pending = [item.transaction for item in list(self._pending) if item.tx_id == run_tx]
+            run = pending[0] if pending else self.network.transaction(run_tx)
+            body = decode_body(run.payload)
+            if body["kind"] != "run" or run.chain_id != chain_id:
+                raise RecordError(f"the step names a {body['kind']} record of {run.chain_id}, not a run of {chain_id}")
+            trainer = trainer_for(body["trainer"], Hyperparameters.from_record(body["hyperparameters"]))
+            with self._lock:
+                self._run_trainers[run_tx] = trainer
+        return trainer
 
     def flush(self) -> None:
         """Wait for every submitted record; raise the first rejection."""

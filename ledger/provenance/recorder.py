@@ -202,9 +202,8 @@ class EdgeRecorder:
             "model_in": self._model_digest.hex(),
             "tx_hash": step_digest(data, self._global_bytes, batch_bytes, index).hex(),
         }
-        check = step_endorsement_check(self.ledger, self.trainer, body, obj.digest) \
-            if self.endorse_mode == "reexecute" else None
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
+                                                    reexecute=self.endorse_mode == "reexecute"), obj)
         self.steps.append(ref)
         self.model, self._model_digest, self._batch = model, obj.digest, None
         return ref
@@ -228,8 +227,8 @@ class CloudRecorder:
         body = {"kind": "aggregation", "round": 0, "locals": [],
                 "init": {"trainer": trainer.name, "hyperparameters": trainer.hyperparameters.as_record()},
                 "tx_hash": aggregation_digest(data, [], [], 0).hex()}
-        check = initial_endorsement_check(body, data) if self.endorse_mode == "reexecute" else None
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
+                                                    reexecute=self.endorse_mode == "reexecute"), obj)
         self.rounds.append(ref)
         return ref, model
 
@@ -248,8 +247,8 @@ class CloudRecorder:
                 "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": int(w)}
                            for ref, w in zip(local_steps, weights)],
                 "tx_hash": aggregation_digest(data, local_bytes, [int(w) for w in weights], round_index).hex()}
-        check = aggregation_endorsement_check(self.ledger, body, data) if self.endorse_mode == "reexecute" else None
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj, check), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
+                                                    reexecute=self.endorse_mode == "reexecute"), obj)
         self.rounds.append(ref)
         return ref
 

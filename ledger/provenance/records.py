@@ -63,8 +63,9 @@ class ProvenanceLedger(Protocol):
         """Bytes named by `ref`; raises if they no longer hash to its digest."""
 
     def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
-               endorse_check=None) -> bytes:
-        """Endorse and append one Type-I record; returns its tx id."""
+               reexecute: bool = False) -> bytes:
+        """Endorse and append one Type-I record; returns its tx id. With `reexecute` the
+        endorsing peers replay the step or FedAvg round before they sign."""
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         """The record with this tx id, from whichever chain holds it."""
