@@ -20,8 +20,8 @@ from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, Su
                           reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
-                           ReplayedTransaction, StaleStatus, StorageError, ValidationError,
-                           ValidationRejected, WrongChain, WrongHeight)
+                           ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
+                           ValidationError, ValidationRejected, WrongChain, WrongHeight)
 from ledger.identity import Identity, TrustStore
 from ledger.merkle import merkle_path, merkle_root
 from ledger.protocol1 import InclusionProof
@@ -268,7 +268,10 @@ class Peer:
             raise ReplayedTransaction(f"transaction {tx_id.hex()[:16]} is already on {self.chain_id}")
         trust = self.deployment.trust
         if tx.kind == TxKind.RECORD:
-            self._verify_signature(trust.resolve(tx.submitter, at_ms=at_ms), tx, at_ms)
+            signer = trust.resolve(tx.submitter, at_ms=at_ms)
+            if signer.role == "device" and signer.chain_id not in (None, self.chain_id):
+                raise UnauthorizedSigner(f"{signer.name} is a device of {signer.chain_id}, not of {self.chain_id}")
+            self._verify_signature(signer, tx, at_ms)
         else:
             self._check_status(tx, at_ms, status_heights)
         seen.add(tx_id)

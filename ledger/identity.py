@@ -2,7 +2,7 @@
 devices and clients, and revokes them through a CRL it signs.
 
 A certificate's subject carries the holder's name (CN), role (OU: peer, client, device) and,
-for peers, the chain it serves (O). Identities are named by the SHA-256 fingerprint of the
+for peers and for devices bound to their edge, the chain it serves (O). Identities are named by the SHA-256 fingerprint of the
 certificate's DER encoding.
 """
 from __future__ import annotations

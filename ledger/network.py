@@ -402,18 +402,30 @@ class Network:
 
     # --- identities -------------------------------------------------------------------
 
-    def identity(self, name: str, role: str | None = None) -> Identity:
+    def identity(self, name: str, role: str | None = None, chain_id: str | None = None) -> Identity:
         """The identity `name` (with its private key). With `role` ("client" or "device") it is
-        issued by the CA when it does not exist yet."""
-        if name in self._identities:
-            return self._identities[name]
+        issued by the CA when it does not exist yet. `chain_id` binds a device to its edge
+        sub-chain, in the certificate's subject as a peer is bound to its chain: the provenance
+        layer accepts its readings on that chain only. Asking for an existing identity with
+        another binding is a ConfigurationError."""
+        if chain_id is not None:
+            if role != "device":
+                raise ConfigurationError("only a device identity is bound to a chain here (peers are made by init)")
+            if chain_id not in self.subchain_ids:
+                raise ConfigurationError(f"a device reports to an edge sub-chain, not {chain_id!r}")
+        identity = self._identities.get(name) or self._load_or_issue(name, role, chain_id)
+        if chain_id is not None and identity.chain_id != chain_id:
+            raise ConfigurationError(f"{name} is bound to {identity.chain_id!r}, not {chain_id!r}")
+        return identity
+
+    def _load_or_issue(self, name: str, role: str | None, chain_id: str | None) -> Identity:
         crt, key = self.path / "identities" / f"{name}.crt", self.path / "identities" / f"{name}.key"
         if not crt.exists():
             if role is None:
                 raise NotFound(f"no identity {name!r}")
             if role == "peer" or "/" in name or name.startswith("."):
                 raise ConfigurationError("new identities are clients or devices with plain names")
-            identity = self._ca.issue(name, role)
+            identity = self._ca.issue(name, role, chain_id)
             _save_identity(self.path, identity)
             self.trust.add_certificate(identity.certificate)
         else:

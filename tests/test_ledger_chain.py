@@ -355,3 +355,28 @@ def test_a_crashing_validator_refuses_and_validators_are_not_persisted(tmp_path,
             net.add_validator("edge-0", "not callable")
     with ledger.Network.open(tmp_path / "n", auto_interlock=False) as reopened:
         assert reopened.submit("edge-0", b"anything").result().height == 0  # register again after open
+
+
+# --- devices bound to their edge chain -----------------------------------------------------
+
+def test_a_device_bound_to_an_edge_signs_records_for_that_edge_only(tmp_path, toy):
+    with ledger.Network.init(tmp_path / "n", subchains=2, params=toy, auto_interlock=False) as net:
+        device = net.identity("sensor-e0", role="device", chain_id="edge-0")
+        assert device.chain_id == "edge-0" and net.trust.by_name("sensor-e0").chain_id == "edge-0"
+        assert net.submit("edge-0", b"my edge", signer=device).result()
+        before = snapshot(net)
+        with pytest.raises(errors.UnauthorizedSigner, match="device of edge-0, not of edge-1"):
+            net.submit("edge-1", b"another edge", signer=device).result()
+        assert snapshot(net) == before
+        assert net.submit("edge-1", b"unbound devices are not restricted",
+                          signer=net.identity("sensor-free", role="device")).result()
+
+        with pytest.raises(errors.ConfigurationError, match="bound to 'edge-0'"):
+            net.identity("sensor-e0", role="device", chain_id="edge-1")
+        for role, chain in (("client", "edge-0"), ("device", "main"), ("device", "edge-9")):
+            with pytest.raises(errors.ConfigurationError):
+                net.identity(f"new-{role}-{chain}", role=role, chain_id=chain)
+            with pytest.raises(errors.NotFound):
+                net.identity(f"new-{role}-{chain}")  # nothing was issued
+    with ledger.Network.open(tmp_path / "n", auto_interlock=False) as reopened:
+        assert reopened.identity("sensor-e0").chain_id == "edge-0"  # the binding is in the certificate

@@ -135,6 +135,18 @@ def test_unknown_device_is_rejected(net, digits):
         run.edge.record_reading(Device(rogue).read(np.zeros(64), 1))
 
 
+def test_device_bound_to_another_edge_is_rejected(net, digits):
+    run = collect(net, digits, count=4)
+    sensor = Device(net.identity("sensor-e0", role="device", chain_id=EDGE))
+    pixels, labels, _, _ = digits
+    assert run.edge.record_reading(sensor.read(pixels[0], int(labels[0]))).chain_id == EDGE
+    other_edge = EdgeRecorder(run.chain, OTHER_EDGE, f"{OTHER_EDGE}.peer0", run.edge.trainer, net.trust)
+    with pytest.raises(DeviceError, match=f"reports to {EDGE}, not {OTHER_EDGE}"):
+        other_edge.record_reading(sensor.read(pixels[1], int(labels[1])))
+    with pytest.raises(DeviceError, match="own edge chain"):  # nor can it delegate to another edge's peer
+        Device(net.identity("sensor-e0"), delegate=net.identity(f"{OTHER_EDGE}.peer1"))
+
+
 def test_tampered_reading_is_reported_with_its_steps(net, digits):
     run = train(collect(net, digits))
     victim = run.order[1][2]

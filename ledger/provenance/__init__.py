@@ -14,7 +14,7 @@ A plain training loop::
         chain, trainer = NetworkLedger(net), NumpyMLPTrainer()
         cloud = CloudRecorder(chain, "main", submitter="main.peer0")
         edge = EdgeRecorder(chain, "edge-0", "edge-0.peer0", trainer, net.trust)
-        sensor = Device(net.identity("sensor-1", role="device"))
+        sensor = Device(net.identity("sensor-1", role="device", chain_id="edge-0"))  # edge-0 only
         pixels, labels, _, _ = load_digits_split()
         readings = [edge.record_reading(sensor.read(p, y)) for p, y in zip(pixels[:64], labels[:64])]
         order = [readings[i:i + 16] for i in range(0, 64, 16)]   # committed before training

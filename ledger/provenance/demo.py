@@ -91,7 +91,7 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
         devices = []
         for e, edge in enumerate(edges):
             for k in range(DEVICES_PER_EDGE):
-                identity = net.identity(f"{edge}.sensor{k}", role="device")
+                identity = net.identity(f"{edge}.sensor{k}", role="device", chain_id=edge)
                 delegate = net.identity(f"{edge}.peer1") if k % CONSTRAINED_EVERY == CONSTRAINED_EVERY - 1 else None
                 devices.append((e, Device(identity, delegate)))
         signed: list[list[SignedReading]] = [[] for _ in edges]
