@@ -25,7 +25,8 @@ them again after Network.open.
 
 net.submit_transactions queues many signed transactions at once (they share blocks: one Merkle
 root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclusion_proof(tx_id)
-and ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.
+(or ledger.InclusionProof.for_transaction for a prover computing witnesses in bulk) and
+ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.
 
 Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
 block or transaction leaves every chain unchanged.
@@ -34,7 +35,7 @@ from ledger import errors
 from ledger.block import Block, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
-from ledger.identity import CertificateAuthority, Identity, TrustStore
+from ledger.identity import CertificateAuthority, Identity, Member, TrustStore
 from ledger.network import InterlockReport, Network, PendingTx, Verifier
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_inclusion
@@ -42,7 +43,7 @@ from ledger.tx import Transaction, TxKind
 
 __all__ = [
     "Block", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
-    "InclusionProof", "InterlockReport", "LedgerError", "Network", "ObjectRef", "ObjectStore",
+    "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
     "Verdict", "Verifier", "check_cross_chain", "errors", "verify_inclusion",
 ]

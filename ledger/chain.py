@@ -23,7 +23,7 @@ from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, ValidationRejected, WrongChain, WrongHeight)
 from ledger.identity import Identity, TrustStore
-from ledger.merkle import merkle_path, merkle_root
+from ledger.merkle import merkle_root
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
@@ -236,10 +236,7 @@ class Peer:
             against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
             if height > against:
                 raise NotFound(f"block {height} is after height {against}")
-        block = self.block(height)
-        witness = self.block_witness(height, against)
-        return InclusionProof(self.chain_id, block.tx_bytes[position], block.header.encoded, position,
-                              tuple(merkle_path(block.leaves, position)), witness, against)
+        return InclusionProof.for_transaction(self.block(height), position, self.block_witness(height, against), against)
 
     def block_witness(self, height: int, against_height: int) -> int:
         """Membership witness of block `height`'s element in the accumulator after block

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import edgeacc
 from edgeacc.errors import EdgeaccError
 
-from ledger.block import BlockHeader, SignedHeader, SubchainStatus
+from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
 from ledger.encoding import DIGEST_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import EncodingError, LedgerError
-from ledger.merkle import leaf_hash, root_from_path
+from ledger.merkle import leaf_hash, merkle_path, root_from_path
 from ledger.tx import Transaction, TxKind
 
 PROOF_MAGIC = b"EAIP"
@@ -50,6 +50,14 @@ class InclusionProof:
     path: tuple[bytes, ...]
     witness: int
     against_height: int
+
+    @classmethod
+    def for_transaction(cls, block: Block, position: int, witness: int, against_height: int) -> "InclusionProof":
+        """The proof of the transaction at `position` of `block`, given the block's membership
+        witness against the chain's value after block `against_height` (a prover that computes
+        witnesses in bulk builds proofs with this)."""
+        return cls(block.header.chain_id, block.tx_bytes[position], block.header.encoded, position,
+                   tuple(merkle_path(block.leaves, position)), witness, against_height)
 
     def to_bytes(self, params: edgeacc.Params) -> bytes:
         """The canonical encoding (what a verifier receives over the wire)."""

@@ -1,7 +1,11 @@
 """The batched Protocol 1 of the auditor gives the ledger's own verdicts."""
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import ledger
+import ledger.provenance
 from ledger.provenance.batch_verify import verify_many
 
 
@@ -23,3 +27,28 @@ def test_batched_verdicts_match_the_ledger_verifier(tmp_path, toy):
         assert not net.verify(late.tx_id, "edge-1").ok
         net.interlock()
         assert verify_many(net, [late.tx_id], "edge-1")[late.tx_id].ok
+
+
+def test_provenance_uses_only_the_public_ledger_api():
+    """Every name the provenance layer imports from the ledger is in ledger.__all__ (or lives in
+    a module that is: ledger.errors)."""
+    public = set(ledger.__all__)
+    private = []
+    for path in sorted(Path(ledger.provenance.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                modules, names = [node.module or ""], [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules, names = [alias.name for alias in node.names], []
+            else:
+                continue
+            for module in modules:
+                top, _, rest = module.partition(".")
+                submodule = rest.split(".")[0]
+                if top != "ledger" or submodule in public or submodule == "provenance":
+                    continue  # not the ledger, an exported module (ledger.errors), or this layer
+                if names:
+                    private += [f"{path.name}: {module}.{name}" for name in names if name not in public]
+                elif submodule:
+                    private.append(f"{path.name}: import {module}")
+    assert private == []

@@ -20,8 +20,6 @@ import edgeacc
 
 import ledger
 from ledger.errors import NotFound
-from ledger.merkle import merkle_path
-from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, reject
 
 
 def _main_status(net: ledger.Network, verifier_chain: str) -> ledger.SignedHeader | None:
@@ -42,23 +40,28 @@ def _witnesses(net: ledger.Network, chain_id: str, heights: set[int], against: i
     return dict(zip(wanted, acc.witnesses(wanted)))
 
 
-def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, Verdict]:
+def _reject(tx_id: bytes, code: str, reason: str) -> ledger.Verdict:
+    """A rejecting verdict, as Verifier.verify gives."""
+    return ledger.Verdict(False, code, reason, tx_id)
+
+
+def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, ledger.Verdict]:
     """Protocol 1 verdicts for `tx_ids`, run by a verifier on `verifier_chain`."""
     main_id = net.main_chain_id
-    verdicts: dict[bytes, Verdict] = {}
+    verdicts: dict[bytes, ledger.Verdict] = {}
     located: dict[str, list[tuple[bytes, ledger.Receipt]]] = defaultdict(list)
     for tx_id in set(tx_ids):
         try:
             receipt = net.locate(tx_id)
         except NotFound:
-            verdicts[tx_id] = reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
+            verdicts[tx_id] = _reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
             continue
         located[receipt.chain_id].append((tx_id, receipt))
     main_status = _main_status(net, verifier_chain)
     if main_status is None:
         for items in located.values():
             for tx_id, _ in items:
-                verdicts[tx_id] = reject(tx_id, "no-main-status", f"{verifier_chain} holds no Type-III yet")
+                verdicts[tx_id] = _reject(tx_id, "no-main-status", f"{verifier_chain} holds no Type-III yet")
         return verdicts
     main_height = main_status.header.height
     main_peer = net.peer(main_id)
@@ -70,22 +73,20 @@ def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: st
             records = [r for r in main_peer.statuses(chain_id) if r.height <= main_height]
             if not records:
                 for tx_id, _ in items:
-                    verdicts[tx_id] = reject(tx_id, "not-interlocked", f"no Type-II of {chain_id} under acc_M")
+                    verdicts[tx_id] = _reject(tx_id, "not-interlocked", f"no Type-II of {chain_id} under acc_M")
                 continue
             against = records[-1].source_height
             status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
         covered = [(tx_id, r) for tx_id, r in items if r.height <= against]
         for tx_id, r in items:
             if r.height > against:
-                verdicts[tx_id] = reject(tx_id, "not-interlocked", f"block {r.height} of {chain_id} is after "
+                verdicts[tx_id] = _reject(tx_id, "not-interlocked", f"block {r.height} of {chain_id} is after "
                                          f"the interlocked height {against}")
         witnesses = _witnesses(net, chain_id, {r.height for _, r in covered}, against)
         holder = net.peer(chain_id)
         for tx_id, receipt in covered:
-            block = holder.block(receipt.height)
-            proof = InclusionProof(chain_id, block.tx_bytes[receipt.position], block.header.encoded,
-                                   receipt.position, tuple(merkle_path(block.leaves, receipt.position)),
-                                   witnesses[receipt.height], against)
-            verdicts[tx_id] = check_cross_chain(net.params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
+            proof = ledger.InclusionProof.for_transaction(holder.block(receipt.height), receipt.position,
+                                                          witnesses[receipt.height], against)
+            verdicts[tx_id] = ledger.check_cross_chain(net.params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
                                                 main_status=main_status, status_proof=status_proof, tx_proof=proof)
     return verdicts
