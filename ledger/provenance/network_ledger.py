@@ -31,7 +31,7 @@ _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 
 
 class EndorsementRefused(RecordError):
-    """An endorsing peer's re-execution did not reproduce the record."""
+    """Too few endorsing peers accept the record: their re-execution did not reproduce it."""
 
 
 class CrossChainRejected(RecordError):
@@ -69,7 +69,8 @@ class NetworkLedger:
     def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
                reexecute: bool = False) -> bytes:
         """Sign and submit one record; with `reexecute` the endorsing peers replay it first.
-        EndorsementRefused when too few peers accept it (nothing is committed)."""
+        A record refused at admission raises now, nothing committed: EndorsementRefused when too
+        few peers' validators accept it, else the ledger's error (e.g. an unknown signer)."""
         tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=submitter)
         if reexecute:
             with self._lock:
