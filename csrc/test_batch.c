@@ -122,6 +122,29 @@ static int test_witness_batch(const mpz_t n)
     CHECK(ea_batch_verify(bad, (const mpz_t *)ws, (const mpz_t *)xs, (const mpz_t *)rs_, vidx, M,
                           (const mpz_t *)&v, 1, n, 1, NULL) == EA_ERR_ELEMENT);
     mpz_set_ui(ws[0], 4);
+    /* batched element check names the first bad element; the unweighted check accepts a
+     * valid batch (and, being forgeable, is used only by benchmarks and attack tests) */
+    {
+        size_t first = 99;
+        CHECK(ea_check_elements(&first, (const mpz_t *)ws, M, n) == EA_OK && first == M);
+        mpz_set(tmp, ws[9]);
+        mpz_sub_ui(ws[9], n, 1);
+        CHECK(ea_check_elements(&first, (const mpz_t *)ws, M, n) == EA_ERR_ELEMENT && first == 9);
+        mpz_set(ws[9], tmp);
+        mpz_set(ws[12], n);            /* n itself: out of range */
+        CHECK(ea_check_elements(&first, (const mpz_t *)ws, M, n) == EA_ERR_ELEMENT && first == 12);
+        mpz_set(ws[12], tmp);
+        CHECK(ea_root_factory(ws, g, (const mpz_t *)xs, M, n, 0, 1) == EA_OK);
+        {
+            mpz_t vs[8];
+            ea_opcount ops = {0, 0};
+            for (j = 0; j < 8; j++) mpz_init_set(vs[j], v);
+            CHECK(ea_batch_check_unweighted(&ok, (const mpz_t *)ws, (const mpz_t *)xs, (const mpz_t *)vs, 8, n, 8, &ops) == EA_OK && ok);
+            CHECK(ops.sqr == 63 && ops.mul >= 247 + 7);
+            CHECK(ea_batch_check_unweighted(&ok, (const mpz_t *)ws + 1, (const mpz_t *)xs, (const mpz_t *)vs, 8, n, 4, NULL) == EA_OK && !ok);
+            for (j = 0; j < 8; j++) mpz_clear(vs[j]);
+        }
+    }
     /* shared-base powering */
     {
         mpz_t out[3], ex[3];
