@@ -129,7 +129,11 @@ def _weights(count: int, security: int) -> list[int]:
 def _split_items(P: Params, items) -> tuple[list, list, list, list]:
     if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
         raise EdgeaccTypeError("items must be a sequence of (w, x, v) tuples")
-    ws, xs, vidx, vals, where = [], [], [], [], {}
+    ws: list[int] = []
+    xs: list[int] = []
+    vidx: list[int] = []
+    vals: list[int] = []
+    where: dict[int, int] = {}
     n = P.n
     for j, item in enumerate(items):
         if not isinstance(item, (tuple, list)) or len(item) != 3:
