@@ -7,17 +7,31 @@
 typedef struct {
     ea_task_fn fn;
     void *arg;
-    size_t ntasks, first, stride;
+    size_t ntasks, next;        /* next task to hand out, under lock */
+    pthread_mutex_t lock;
+} pool;
+
+typedef struct {
+    pool *pl;
     int rc;
 } worker;
 
+/* Each worker takes the next undone task until none is left (dynamic: a thread slowed by
+ * other load simply takes fewer tasks). */
 static void *run_worker(void *p)
 {
     worker *wk = p;
-    size_t i;
+    pool *pl = wk->pl;
     wk->rc = EA_OK;
-    for (i = wk->first; i < wk->ntasks; i += wk->stride) {
-        int rc = wk->fn(wk->arg, i);
+    for (;;) {
+        size_t i;
+        int rc;
+        pthread_mutex_lock(&pl->lock);
+        i = pl->next < pl->ntasks ? pl->next++ : pl->ntasks;
+        pthread_mutex_unlock(&pl->lock);
+        if (i >= pl->ntasks)
+            break;
+        rc = pl->fn(pl->arg, i);
         if (rc != EA_OK && wk->rc == EA_OK)
             wk->rc = rc;
     }
@@ -26,6 +40,7 @@ static void *run_worker(void *p)
 
 int ea_parallel_run(ea_task_fn fn, void *arg, size_t ntasks, unsigned threads)
 {
+    pool pl;
     worker *wk;
     pthread_t *tid;
     size_t k, nthr, started = 1;
@@ -44,32 +59,31 @@ int ea_parallel_run(ea_task_fn fn, void *arg, size_t ntasks, unsigned threads)
     }
     wk = malloc(nthr * sizeof *wk);
     tid = malloc(nthr * sizeof *tid);
-    if (wk == NULL || tid == NULL) {
+    if (wk == NULL || tid == NULL || pthread_mutex_init(&pl.lock, NULL) != 0) {
         free(wk);
         free(tid);
         return EA_ERR_NOMEM;
     }
+    pl.fn = fn;
+    pl.arg = arg;
+    pl.ntasks = ntasks;
+    pl.next = 0;
     for (k = 0; k < nthr; k++) {
-        wk[k].fn = fn;
-        wk[k].arg = arg;
-        wk[k].ntasks = ntasks;
-        wk[k].first = k;
-        wk[k].stride = nthr;
+        wk[k].pl = &pl;
         wk[k].rc = EA_OK;
     }
-    /* Threads 1..nthr-1 are spawned; if a spawn fails its tasks run on this thread. */
+    /* Threads 1..nthr-1 are spawned; if a spawn fails, the others take its share. */
     for (k = 1; k < nthr; k++) {
         if (pthread_create(&tid[k], NULL, run_worker, &wk[k]) != 0)
             break;
         started = k + 1;
     }
     run_worker(&wk[0]);
-    for (k = started; k < nthr; k++)
-        run_worker(&wk[k]);
     for (k = 1; k < started; k++)
         pthread_join(tid[k], NULL);
-    for (k = 0; k < nthr && rc == EA_OK; k++)
+    for (k = 0; k < started && rc == EA_OK; k++)
         rc = wk[k].rc;
+    pthread_mutex_destroy(&pl.lock);
     free(wk);
     free(tid);
     return rc;

@@ -13,8 +13,9 @@ extern "C" {
 typedef int (*ea_task_fn)(void *arg, size_t index);
 
 /* ea_parallel_run(fn, arg, ntasks, threads): run fn(arg, i) for every i < ntasks on up to
- * `threads` threads (thread k runs tasks k, k + threads, ...; the caller's thread is one of
- * them). Returns the first non-OK status, or EA_OK. threads <= 1 runs everything inline. */
+ * `threads` threads (the caller's thread is one of them); each thread takes the next undone
+ * task, so uneven tasks or a thread slowed by other load balance out. Returns a non-OK status
+ * if any task failed, else EA_OK. threads <= 1 runs everything inline, in order. */
 int ea_parallel_run(ea_task_fn fn, void *arg, size_t ntasks, unsigned threads);
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
 #define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 #define MAX_ARITY 8
 #define MAX_BUCKET_BITS 12
-/* Below this many elements a node does not split over threads. */
+/* Below this many elements RootFactory does not split over threads. */
 #define PAR_MIN 8
 
 static unsigned getbits(const mpz_t e, size_t pos, unsigned c)
@@ -147,30 +147,25 @@ typedef struct {
     unsigned arity;
 } rf_env;
 
-/* Sequential RootFactory below node [lo, hi) with base B (Montgomery form). */
-static int rf_seq(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi, ea_mont_work *w)
+/* One node [lo, hi) with base B (Montgomery form): split into k = min(arity, size) parts and
+ * set child i's base C[i] = B^(prod of the other parts), with one shared squaring chain.
+ * cut receives the k + 1 part boundaries. */
+static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi,
+                     mp_limb_t *C, size_t *cut, size_t *k_out, ea_mont_work *w)
 {
-    const ea_mont *ctx = env->ctx;
-    mp_size_t n = ctx->n;
-    size_t size = hi - lo, k, i, cut[MAX_ARITY + 1];
+    size_t size = hi - lo, k, i;
     mpz_t P[MAX_ARITY], E[MAX_ARITY], pre;
-    mp_limb_t *C;
     int rc = EA_OK;
-    if (size == 1) {
-        ea_mont_from(env->out[lo], B, ctx, w);
-        return EA_OK;
-    }
     k = env->arity < size ? env->arity : size;
+    *k_out = k;
     for (i = 0; i <= k; i++)
         cut[i] = lo + size * i / k;
-    C = ea_mont_alloc(ctx, k);
-    if (C == NULL)
-        return EA_ERR_NOMEM;
     mpz_init(pre);
     for (i = 0; i < k; i++) {
         mpz_init(P[i]);
         mpz_init(E[i]);
-        ea_product(P[i], env->xs + cut[i], cut[i + 1] - cut[i]);
+        if (rc == EA_OK)
+            rc = ea_product(P[i], env->xs + cut[i], cut[i + 1] - cut[i]);
     }
     /* E[i] = prod_{j != i} P[j] by prefix and suffix products. */
     mpz_set_ui(pre, 1);
@@ -183,76 +178,185 @@ static int rf_seq(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi, e
         mpz_mul(E[i], E[i], pre);
         mpz_mul(pre, pre, P[i]);
     }
-    for (i = 0; i < k; i++)
+    if (rc == EA_OK)
+        rc = shared_base_mont(C, B, (const mpz_t *)E, k, env->ctx, w);
+    for (i = 0; i < k; i++) {
         mpz_clear(P[i]);
-    rc = shared_base_mont(C, B, (const mpz_t *)E, k, ctx, w);
-    for (i = 0; i < k; i++)
         mpz_clear(E[i]);
+    }
     mpz_clear(pre);
+    return rc;
+}
+
+/* Sequential RootFactory below node [lo, hi) with base B (Montgomery form). */
+static int rf_seq(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi, ea_mont_work *w)
+{
+    size_t k, i, cut[MAX_ARITY + 1];
+    mp_limb_t *C;
+    int rc;
+    if (hi - lo == 1) {
+        ea_mont_from(env->out[lo], B, env->ctx, w);
+        return EA_OK;
+    }
+    C = ea_mont_alloc(env->ctx, env->arity);
+    if (C == NULL)
+        return EA_ERR_NOMEM;
+    rc = rf_expand(env, B, lo, hi, C, cut, &k, w);
     for (i = 0; rc == EA_OK && i < k; i++)
-        rc = rf_seq(env, LIMB(C, i, n), cut[i], cut[i + 1], w);
+        rc = rf_seq(env, LIMB(C, i, env->ctx->n), cut[i], cut[i + 1], w);
     free(C);
+    return rc;
+}
+
+/* Parallel top of the tree: the node ranges of level d are cut[j]..cut[j+1]; level l node j
+ * covers level-d nodes j*2^(d-l) .. (j+1)*2^(d-l). Going down one level, each child's base is
+ * its parent's raised by the sibling's product (one GMP powm per child, all children of a
+ * level in parallel). */
+typedef struct {
+    const rf_env *env;
+    const size_t *cut;          /* 2^d + 1 boundaries */
+    const mp_limb_t *parent;    /* level l bases */
+    mp_limb_t *child;           /* level l+1 bases */
+    size_t span;                /* leaves per child at level l+1 */
+} rf_level;
+
+static int rf_child_task(void *arg, size_t q)
+{
+    rf_level *lv = arg;
+    const ea_mont *ctx = lv->env->ctx;
+    size_t p = q / 2, first = p * 2 * lv->span, mid = first + lv->span, last = mid + lv->span;
+    size_t olo = q % 2 ? lv->cut[first] : lv->cut[mid];    /* the sibling's elements */
+    size_t ohi = q % 2 ? lv->cut[mid] : lv->cut[last];
+    ea_mont_work w;
+    mpz_t e, b;
+    int rc = ea_mont_work_init(&w, ctx);
+    if (rc != EA_OK)
+        return rc;
+    mpz_init(e);
+    mpz_init(b);
+    rc = ea_product(e, lv->env->xs + olo, ohi - olo);
+    if (rc == EA_OK) {
+        ea_mont_from(b, LIMB(lv->parent, p, ctx->n), ctx, &w);
+        mpz_powm(b, b, e, ctx->nz);
+        ea_mont_to(LIMB(lv->child, q, ctx->n), b, ctx);
+    }
+    mpz_clear(e);
+    mpz_clear(b);
+    ea_mont_work_clear(&w);
     return rc;
 }
 
 typedef struct {
     const rf_env *env;
-    const mp_limb_t *B;
-    size_t lo, mid, hi;
-    unsigned threads[2];
-} rf_split;
+    const size_t *cut;          /* node j of the binary top: cut[j] .. cut[j+1] */
+    const mp_limb_t *bases;
+    mp_limb_t *sub;             /* arity bases per node */
+    size_t *subcut;             /* arity + 1 boundaries per node */
+    size_t *subk;
+} rf_expand_job;
 
-static int rf_par(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi, unsigned threads);
-
-/* Task h of a split: raise B by the other half's product (GMP's powm), then recurse. */
-static int rf_half(void *arg, size_t h)
+static int rf_expand_task(void *arg, size_t j)
 {
-    rf_split *sp = arg;
-    const ea_mont *ctx = sp->env->ctx;
-    size_t olo = h ? sp->lo : sp->mid, ohi = h ? sp->mid : sp->hi;
-    size_t mlo = h ? sp->mid : sp->lo, mhi = h ? sp->hi : sp->mid;
-    mpz_t e, b;
-    mp_limb_t *C;
+    rf_expand_job *job = arg;
+    const rf_env *env = job->env;
+    size_t a = env->arity;
     ea_mont_work w;
-    int rc;
-    if ((rc = ea_mont_work_init(&w, ctx)) != EA_OK)
+    int rc = ea_mont_work_init(&w, env->ctx);
+    if (rc != EA_OK)
         return rc;
-    C = ea_mont_alloc(ctx, 1);
-    if (C == NULL) {
-        ea_mont_work_clear(&w);
-        return EA_ERR_NOMEM;
+    if (job->cut[j + 1] - job->cut[j] == 1) {          /* a leaf: nothing to expand */
+        mpn_copyi(LIMB(job->sub, j * a, env->ctx->n), LIMB(job->bases, j, env->ctx->n),
+                  env->ctx->n);
+        job->subcut[j * (a + 1)] = job->cut[j];
+        job->subcut[j * (a + 1) + 1] = job->cut[j + 1];
+        job->subk[j] = 1;
+    } else {
+        rc = rf_expand(env, LIMB(job->bases, j, env->ctx->n), job->cut[j], job->cut[j + 1],
+                       LIMB(job->sub, j * a, env->ctx->n), job->subcut + j * (a + 1),
+                       &job->subk[j], &w);
     }
-    mpz_init(e);
-    mpz_init(b);
-    ea_product(e, sp->env->xs + olo, ohi - olo);
-    ea_mont_from(b, sp->B, ctx, &w);
-    mpz_powm(b, b, e, ctx->nz);
-    ea_mont_to(C, b, ctx);
-    mpz_clear(e);
-    mpz_clear(b);
     ea_mont_work_clear(&w);
-    rc = rf_par(sp->env, C, mlo, mhi, sp->threads[h]);
-    free(C);
     return rc;
 }
 
-static int rf_par(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi, unsigned threads)
+typedef struct {
+    const rf_env *env;
+    const rf_expand_job *ex;
+} rf_pool_job;
+
+/* Task q: subtree q % arity of top node q / arity (tasks past a node's k do nothing). */
+static int rf_subtree_task(void *arg, size_t q)
 {
-    rf_split sp;
-    if (threads <= 1 || hi - lo < PAR_MIN) {
+    rf_pool_job *job = arg;
+    const rf_env *env = job->env;
+    size_t a = env->arity, j = q / a, i = q % a;
+    const size_t *cut = job->ex->subcut + j * (a + 1);
+    ea_mont_work w;
+    int rc;
+    if (i >= job->ex->subk[j])
+        return EA_OK;
+    if ((rc = ea_mont_work_init(&w, env->ctx)) != EA_OK)
+        return rc;
+    rc = rf_seq(env, LIMB(job->ex->sub, j * a + i, env->ctx->n), cut[i], cut[i + 1], &w);
+    ea_mont_work_clear(&w);
+    return rc;
+}
+
+/* Parallel RootFactory: d binary levels of GMP powms (children of a level in parallel) down to
+ * 2^d >= threads nodes; each node then expanded with one shared chain (in parallel); the
+ * resulting 2^d * arity subtrees run from a dynamic pool. The work equals the sequential
+ * tree's except the d powm levels. */
+static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned threads)
+{
+    const ea_mont *ctx = env->ctx;
+    size_t d = 0, nodes, l, j, a = env->arity, *cut, *subcut, *subk;
+    mp_limb_t *cur, *next, *sub;
+    int rc = EA_OK;
+    if (threads <= 1 || count < PAR_MIN) {
         ea_mont_work w;
-        int rc = ea_mont_work_init(&w, env->ctx);
-        if (rc != EA_OK)
+        if ((rc = ea_mont_work_init(&w, ctx)) != EA_OK)
             return rc;
-        rc = rf_seq(env, B, lo, hi, &w);
+        rc = rf_seq(env, B, 0, count, &w);
         ea_mont_work_clear(&w);
         return rc;
     }
-    sp.env = env; sp.B = B; sp.lo = lo; sp.hi = hi;
-    sp.threads[0] = threads / 2;
-    sp.threads[1] = threads - threads / 2;
-    sp.mid = lo + (size_t)((double)(hi - lo) * sp.threads[0] / threads);
-    return ea_parallel_run(rf_half, &sp, 2, 2);
+    while (((size_t)1 << d) < (size_t)threads && ((size_t)2 << d) <= count)
+        d++;
+    nodes = (size_t)1 << d;
+    cut = malloc((nodes + 1) * sizeof *cut);
+    subcut = malloc(nodes * (a + 1) * sizeof *subcut);
+    subk = malloc(nodes * sizeof *subk);
+    cur = ea_mont_alloc(ctx, nodes);
+    next = ea_mont_alloc(ctx, nodes);
+    sub = ea_mont_alloc(ctx, nodes * a);
+    if (cut == NULL || subcut == NULL || subk == NULL || cur == NULL || next == NULL || sub == NULL) {
+        free(cut); free(subcut); free(subk); free(cur); free(next); free(sub);
+        return EA_ERR_NOMEM;
+    }
+    for (j = 0; j <= nodes; j++)
+        cut[j] = count * j / nodes;
+    mpn_copyi(cur, B, ctx->n);
+    for (l = 0; l < d && rc == EA_OK; l++) {
+        rf_level lv;
+        mp_limb_t *t;
+        lv.env = env; lv.cut = cut; lv.parent = cur; lv.child = next;
+        lv.span = nodes >> (l + 1);
+        rc = ea_parallel_run(rf_child_task, &lv, (size_t)2 << l, threads);
+        t = cur; cur = next; next = t;
+    }
+    if (rc == EA_OK) {
+        rf_expand_job ex;
+        ex.env = env; ex.cut = cut; ex.bases = cur; ex.sub = sub; ex.subcut = subcut;
+        ex.subk = subk;
+        rc = ea_parallel_run(rf_expand_task, &ex, nodes, threads);
+        if (rc == EA_OK) {
+            rf_pool_job pj;
+            pj.env = env; pj.ex = &ex;
+            rc = ea_parallel_run(rf_subtree_task, &pj, nodes * a, threads);
+        }
+    }
+    free(cut); free(subcut); free(subk); free(cur); free(next); free(sub);
+    return rc;
 }
 
 int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
@@ -287,7 +391,7 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     }
     ea_mont_to(B, base, &ctx);
     env.ctx = &ctx; env.out = out; env.xs = xs; env.arity = arity;
-    rc = rf_par(&env, B, 0, count, threads < 1 ? 1 : threads);
+    rc = rf_par(&env, B, count, threads < 1 ? 1 : threads);
     free(B);
     ea_mont_clear(&ctx);
     return rc;

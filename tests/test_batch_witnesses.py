@@ -153,3 +153,17 @@ def test_powm_shared_base_matches_pow(P):
         _core.powm_shared_base(0, [1], P.n)
     with pytest.raises(InvalidExponent):
         _core.powm_shared_base(g, [-1], P.n)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 17, 40])
+def test_root_factory_thread_counts_and_sizes(toy, n):
+    """Every thread count (binary levels down to >= threads nodes, then a dynamic pool)
+    gives the same witnesses as the sequential tree, around the parallel cut-off too."""
+    xs = reps(b"sz", n)
+    g = toy.generator(b"sizes")
+    want = edgeacc.root_factory(toy, g, xs, threads=1)
+    v = _core.powm_product(g, xs, toy.n)
+    assert all(edgeacc.verify_membership(toy, w, x, v) for w, x in zip(want, xs))
+    for threads in (2, 3, 5, 8):
+        for arity in (0, 2, 5):
+            assert edgeacc.root_factory(toy, g, xs, threads=threads, arity=arity) == want
