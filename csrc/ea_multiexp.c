@@ -34,19 +34,19 @@ static size_t max_bits(const mpz_t *exps, size_t count)
 static double cost_group(size_t bits, unsigned m)
 {
     double full = (double)(1u << m);
-    return full - m - 1 + bits * (1.0 - 1.0 / full);
+    return full - m - 1 + (double)bits * (1.0 - 1.0 / full);
 }
 
 static double cost_tables(size_t t, size_t bits, unsigned c)
 {
     unsigned rem = (unsigned)(t % c);
-    return SQR_WEIGHT * bits + (double)(t / c) * cost_group(bits, c)
+    return SQR_WEIGHT * (double)bits + (double)(t / c) * cost_group(bits, c)
            + (rem ? cost_group(bits, rem) : 0.0);
 }
 
 static double cost_window(size_t t, size_t bits, unsigned k)
 {
-    return SQR_WEIGHT * bits + (double)t * ((double)(1u << (k - 1)) + (double)bits / (k + 1));
+    return SQR_WEIGHT * (double)bits + (double)t * ((double)(1u << (k - 1)) + (double)bits / (k + 1));
 }
 
 /* Per window: t bucket products, less the 2^c first uses (copies), plus 2 * 2^c to combine
@@ -54,7 +54,7 @@ static double cost_window(size_t t, size_t bits, unsigned k)
 static double cost_buckets(size_t t, size_t bits, unsigned c)
 {
     double windows = (double)((bits + c - 1) / c);
-    return SQR_WEIGHT * bits + windows * ((double)t + (double)(1u << c));
+    return SQR_WEIGHT * (double)bits + windows * ((double)t + (double)(1u << c));
 }
 
 void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)

@@ -80,9 +80,9 @@ static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exp
     }
     for (i = 0; i < k; i++) {
         int rs = 0, ts = 0;
-        long d;
+        size_t d;
         mp_limb_t *o = LIMB(out, i, n);
-        for (d = (long)nb - 1; d >= 1; d--) {
+        for (d = nb - 1; d >= 1; d--) {
             if (used[i * nb + d]) {
                 if (rs)
                     ea_mont_mul(run, run, LIMB(bucket, i * nb + d, n), ctx, w);
