@@ -105,7 +105,9 @@ def extensions():
         library_dirs=gmp_lib + ssl_lib,
         libraries=gmp_libs + ["crypto"],
         extra_objects=gmp_objects,
-        extra_compile_args=["-O2", "-std=c99"],
+        # -pthread: the batch engine's worker threads (a no-op on glibc >= 2.34)
+        extra_compile_args=["-O2", "-std=c99", "-pthread"],
+        extra_link_args=["-pthread"],
         define_macros=macros,
     )
     return cythonize([ext], include_path=["bindings"], compiler_directives=directives)
