@@ -10,7 +10,7 @@ from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
 
 from gmp cimport (mpz_t, mpz_init, mpz_clear, mpz_set_si, mpz_neg, mpz_sgn, mpz_sizeinbase,
-                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si)
+                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp)
 cimport edgeacc_c as c
 
 from edgeacc import errors
@@ -86,14 +86,15 @@ cdef class _Mpz:
         mpz_clear(self.z)
 
 
-cdef class _MpzArray:
-    """An owned C array of mpz_t filled from a Python sequence of positive ints."""
+cdef class _MpzVec:
+    """An owned C array of mpz_t filled from a Python sequence of ints of any sign; the
+    wrappers check signs and ranges themselves."""
     cdef mpz_t *items
     cdef size_t count
 
     def __cinit__(self, values, str what):
         cdef size_t i
-        seq = list(values)
+        seq = values if isinstance(values, list) else list(values)
         self.count = 0
         self.items = <mpz_t *>malloc(max(len(seq), 1) * sizeof(mpz_t))
         if self.items == NULL:
@@ -102,8 +103,6 @@ cdef class _MpzArray:
             mpz_init(self.items[i])
             self.count = i + 1
             _to_mpz(self.items[i], seq[i], what)
-            if mpz_sgn(self.items[i]) <= 0:
-                raise errors.InvalidExponent(f"{what} must be positive (item {i})")
 
     def __dealloc__(self):
         cdef size_t i
@@ -111,6 +110,19 @@ cdef class _MpzArray:
             for i in range(self.count):
                 mpz_clear(self.items[i])
             free(self.items)
+
+    cdef list to_list(self):
+        cdef size_t i
+        return [_from_mpz(self.items[i]) for i in range(self.count)]
+
+
+cdef int _require_exponents(_MpzVec vec, bint positive, str what) except -1:
+    cdef size_t i
+    for i in range(vec.count):
+        if mpz_sgn(vec.items[i]) < 0 or (positive and mpz_sgn(vec.items[i]) == 0):
+            raise errors.InvalidExponent(
+                f"{what} {i} must be {'positive' if positive else 'non-negative'}")
+    return 0
 
 
 cdef int _require_modulus(mpz_t n) except -1:
@@ -311,9 +323,10 @@ def check_representative(domain, data, x, nonce, unsigned bits):
 
 def product(xs):
     """ea_product: the product of positive ints by a product tree."""
-    cdef _MpzArray arr = _MpzArray(xs, "factor")
+    cdef _MpzVec arr = _MpzVec(xs, "factor")
     cdef _Mpz zr = _Mpz()
     cdef int rc
+    _require_exponents(arr, True, "factor")
     with nogil:
         rc = c.ea_product(zr.z, <const mpz_t *>arr.items, arr.count)
     _check(rc)
@@ -323,13 +336,14 @@ def product(xs):
 def powm_product(base, xs, n):
     """ea_powm_product: base^(prod xs) mod n with one exponentiation; base if xs is empty."""
     cdef _Mpz zb = _Mpz(), zn = _Mpz(), zr = _Mpz()
-    cdef _MpzArray arr
+    cdef _MpzVec arr
     cdef int rc
     _to_mpz(zb.z, base, "base")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
     _check(c.ea_check_element(zb.z, zn.z))
-    arr = _MpzArray(xs, "exponent")
+    arr = _MpzVec(xs, "exponent")
+    _require_exponents(arr, True, "exponent")
     with nogil:
         rc = c.ea_powm_product(zr.z, zb.z, <const mpz_t *>arr.items, arr.count, zn.z)
     _check(rc)
@@ -339,7 +353,6 @@ def powm_product(base, xs, n):
 # ---------------------------------------------------------------------------------------------
 # Batch engine: multi-exponentiation, batch verification, RootFactory, aggregation, PoE.
 
-from gmp cimport mpz_cmp
 
 MEXP_AUTO = c.EA_MEXP_AUTO
 MEXP_TABLES = c.EA_MEXP_TABLES
@@ -347,36 +360,6 @@ MEXP_WINDOW = c.EA_MEXP_WINDOW
 MEXP_BUCKETS = c.EA_MEXP_BUCKETS
 MEXP_MAX_TABLE_C = c.EA_MEXP_MAX_TABLE_C
 MEXP_MAX_WINDOW = c.EA_MEXP_MAX_WINDOW
-
-
-cdef class _MpzVec:
-    """An owned C array of mpz_t filled from a Python sequence of ints of any sign; the
-    wrappers check signs and ranges themselves."""
-    cdef mpz_t *items
-    cdef size_t count
-
-    def __cinit__(self, values, str what):
-        cdef size_t i
-        seq = values if isinstance(values, list) else list(values)
-        self.count = 0
-        self.items = <mpz_t *>malloc(max(len(seq), 1) * sizeof(mpz_t))
-        if self.items == NULL:
-            raise MemoryError()
-        for i in range(len(seq)):
-            mpz_init(self.items[i])
-            self.count = i + 1
-            _to_mpz(self.items[i], seq[i], what)
-
-    def __dealloc__(self):
-        cdef size_t i
-        if self.items != NULL:
-            for i in range(self.count):
-                mpz_clear(self.items[i])
-            free(self.items)
-
-    cdef list to_list(self):
-        cdef size_t i
-        return [_from_mpz(self.items[i]) for i in range(self.count)]
 
 
 cdef int _require_elements(_MpzVec vec, mpz_t n, str what) except -1:
@@ -393,15 +376,6 @@ cdef int _require_bases(_MpzVec vec, mpz_t n) except -1:
     for i in range(vec.count):
         if mpz_sgn(vec.items[i]) < 0 or mpz_cmp(vec.items[i], n) >= 0:
             raise errors.InvalidElement(f"base {i} must satisfy 0 <= base < modulus")
-    return 0
-
-
-cdef int _require_exponents(_MpzVec vec, bint positive, str what) except -1:
-    cdef size_t i
-    for i in range(vec.count):
-        if mpz_sgn(vec.items[i]) < 0 or (positive and mpz_sgn(vec.items[i]) == 0):
-            raise errors.InvalidExponent(
-                f"{what} {i} must be {'positive' if positive else 'non-negative'}")
     return 0
 
 

@@ -1,6 +1,12 @@
 import pytest
+from hypothesis import HealthCheck, settings
 
 import edgeacc
+
+# One hypothesis profile for the whole suite (a module-level profile would leak into the others).
+settings.register_profile("ci", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

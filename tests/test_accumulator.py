@@ -1,14 +1,10 @@
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import edgeacc
 from edgeacc import _core
-
-settings.register_profile("ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("ci")
 
 datas = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=8, unique=True)
 

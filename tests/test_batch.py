@@ -4,20 +4,14 @@ import random
 
 import gmpy2
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import edgeacc
+from helpers import reps
 from edgeacc import _core
 from edgeacc.batch import _batch_verify_with_weights, _unweighted_check, _weights
 from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidElement, InvalidExponent
 
-settings.register_profile("ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("ci")
-
-
-def reps(tag, count):
-    return [edgeacc.hash_to_prime(b"%s-%d" % (tag, i))[0] for i in range(count)]
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,13 @@
 """Batch witness generation (Protocol 2 improved, RootFactory), all witnesses, batch
 witness update, Shamir's trick and set aggregation."""
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import edgeacc
+from helpers import reps
 from edgeacc import _core
 from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidElement, InvalidExponent
 
-settings.register_profile("ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("ci")
-
-
-def reps(tag, count):
-    return [edgeacc.hash_to_prime(b"%s-%d" % (tag, i))[0] for i in range(count)]
 
 
 @pytest.fixture(scope="module")

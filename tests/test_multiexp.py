@@ -3,15 +3,12 @@ import doctest
 import random
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 import edgeacc
 import edgeacc.batch
 from edgeacc import _core
 from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidElement, InvalidExponent
-
-settings.register_profile("ci", max_examples=25, deadline=None)
-settings.load_profile("ci")
 
 
 def naive(n, bases, exps):

@@ -3,20 +3,14 @@ fixed-width serialisation."""
 import doctest
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import edgeacc
+from helpers import reps
 import edgeacc.poe as poe
 from edgeacc import _core
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument, InvalidElement
 
-settings.register_profile("ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("ci")
-
-
-def reps(tag, count):
-    return [edgeacc.hash_to_prime(b"%s-%d" % (tag, i))[0] for i in range(count)]
 
 
 @pytest.fixture(scope="module")
