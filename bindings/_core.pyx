@@ -47,6 +47,27 @@ cdef object _as_int(object obj, str what):
     return obj.__index__()
 
 
+cdef object _small_int(object obj, str what, object lo, object hi):
+    """A plain int in lo..hi for a C integer parameter (no float truncation, no bool, and an
+    edgeacc exception instead of Cython's OverflowError/TypeError)."""
+    if isinstance(obj, (bool, float, str, bytes)) or not hasattr(obj, "__index__"):
+        raise errors.EdgeaccTypeError(f"{what} must be an int, got {type(obj).__name__}")
+    v = obj.__index__()
+    if not lo <= v <= hi:
+        raise errors.InvalidArgument(f"{what} must be in {lo}..{hi}")
+    return v
+
+
+cdef list _as_list(object values, str what):
+    """A list from a sequence argument; str/bytes (iterables of characters or bytes) and
+    non-iterables are type errors, not silently reinterpreted."""
+    if isinstance(values, list):
+        return <list>values
+    if isinstance(values, (str, bytes, bytearray, memoryview)) or not hasattr(values, "__iter__"):
+        raise errors.EdgeaccTypeError(f"the {what} list must be a sequence of ints, got {type(values).__name__}")
+    return list(values)
+
+
 cdef int _to_mpz(mpz_t z, object obj, str what) except -1:
     """Python int -> mpz through a big-endian byte buffer (no decimal strings)."""
     cdef object v = _as_int(obj, what)
@@ -94,7 +115,7 @@ cdef class _MpzVec:
 
     def __cinit__(self, values, str what):
         cdef size_t i
-        seq = values if isinstance(values, list) else list(values)
+        seq = _as_list(values, what)
         self.count = 0
         self.items = <mpz_t *>malloc(max(len(seq), 1) * sizeof(mpz_t))
         if self.items == NULL:
@@ -228,15 +249,20 @@ def verify_membership(w, x, v, n):
     return bool(ok)
 
 
-def smallest_factor(n, unsigned long bound):
-    """ea_smallest_factor: the smallest prime p < bound dividing n, or 0."""
+_MAX_FACTOR_BOUND = 1 << 24
+
+
+def smallest_factor(n, bound):
+    """ea_smallest_factor: the smallest prime p < bound dividing n, or 0 (bound <= 2**24:
+    trial division is linear in the bound)."""
     cdef _Mpz zn = _Mpz()
     cdef unsigned long p
+    cdef unsigned long b = _small_int(bound, "bound", 0, _MAX_FACTOR_BOUND)
     _to_mpz(zn.z, n, "n")
     if mpz_sgn(zn.z) <= 0:
         raise errors.InvalidArgument("n must be positive")
     with nogil:
-        p = c.ea_smallest_factor(zn.z, bound)
+        p = c.ea_smallest_factor(zn.z, b)
     return p
 
 
@@ -270,17 +296,19 @@ cdef bytes _as_bytes(object data, str what):
     raise errors.EdgeaccTypeError(f"{what} must be bytes, got {type(data).__name__}")
 
 
-def hash_candidate(domain, data, uint32_t nonce, unsigned bits):
+def hash_candidate(domain, data, nonce, bits):
     """ea_hash_candidate: SHA-256(u8(len(domain)) || domain || data || be32(nonce)), top/low bit set."""
     cdef bytes d = _as_bytes(domain, "domain"), m = _as_bytes(data, "data")
     cdef _Mpz zc = _Mpz()
-    _check_h2p(d, m, bits)
+    cdef uint32_t k = _small_int(nonce, "nonce", 0, _MAX_NONCE_LIMIT)
+    cdef unsigned b = _small_int(bits, "bits", 0, c.EA_H2P_MAX_BITS)
+    _check_h2p(d, m, b)
     _check(c.ea_hash_candidate(zc.z, <const unsigned char *>d, len(d),
-                               <const unsigned char *>m, len(m), nonce, bits))
+                               <const unsigned char *>m, len(m), k, b))
     return _from_mpz(zc.z)
 
 
-def hash_to_prime(domain, data, unsigned bits, uint32_t max_nonce):
+def hash_to_prime(domain, data, bits, max_nonce):
     """ea_hash_to_prime: (x, nonce) for the first candidate that is a probable prime."""
     cdef bytes d = _as_bytes(domain, "domain"), m = _as_bytes(data, "data")
     cdef const unsigned char *dp
@@ -289,15 +317,17 @@ def hash_to_prime(domain, data, unsigned bits, uint32_t max_nonce):
     cdef _Mpz zx = _Mpz()
     cdef uint32_t nonce = 0
     cdef int rc
-    _check_h2p(d, m, bits)
+    cdef unsigned nbits = _small_int(bits, "bits", 0, c.EA_H2P_MAX_BITS)
+    cdef uint32_t kmax = _small_int(max_nonce, "max_nonce", 0, _MAX_NONCE_LIMIT)
+    _check_h2p(d, m, nbits)
     dp, dl, mp, ml = <const unsigned char *>d, len(d), <const unsigned char *>m, len(m)
     with nogil:
-        rc = c.ea_hash_to_prime(zx.z, &nonce, dp, dl, mp, ml, bits, max_nonce)
+        rc = c.ea_hash_to_prime(zx.z, &nonce, dp, dl, mp, ml, nbits, kmax)
     _check(rc)
     return _from_mpz(zx.z), nonce
 
 
-def check_representative(domain, data, x, nonce, unsigned bits):
+def check_representative(domain, data, x, nonce, bits):
     """ea_check_representative: x is candidate `nonce` of data and a probable prime."""
     cdef bytes d = _as_bytes(domain, "domain"), m = _as_bytes(data, "data")
     cdef const unsigned char *dp
@@ -306,7 +336,8 @@ def check_representative(domain, data, x, nonce, unsigned bits):
     cdef _Mpz zx = _Mpz()
     cdef int ok = 0, rc
     cdef uint32_t k
-    _check_h2p(d, m, bits)
+    cdef unsigned nbits = _small_int(bits, "bits", 0, c.EA_H2P_MAX_BITS)
+    _check_h2p(d, m, nbits)
     k_int = _as_int(nonce, "nonce")
     if not 0 <= k_int <= _MAX_NONCE_LIMIT:
         raise errors.InvalidArgument("nonce must be in 0..2**32-1")
@@ -316,7 +347,7 @@ def check_representative(domain, data, x, nonce, unsigned bits):
         return False
     dp, dl, mp, ml = <const unsigned char *>d, len(d), <const unsigned char *>m, len(m)
     with nogil:
-        rc = c.ea_check_representative(&ok, zx.z, k, dp, dl, mp, ml, bits)
+        rc = c.ea_check_representative(&ok, zx.z, k, dp, dl, mp, ml, nbits)
     _check(rc)
     return bool(ok)
 
@@ -397,15 +428,17 @@ cdef int _method_param(int method, unsigned param) except -1:
     return 0
 
 
-def mexp_choose(size_t count, size_t bits):
+def mexp_choose(count, bits):
     """ea_mexp_choose: (method, param) the cost model picks for count bases of `bits` bits."""
     cdef int method = 0
     cdef unsigned param = 0
-    c.ea_mexp_choose(&method, &param, count, bits)
+    cdef size_t cnt = _small_int(count, "count", 0, <size_t>-1)
+    cdef size_t nbits = _small_int(bits, "bits", 0, <size_t>-1)
+    c.ea_mexp_choose(&method, &param, cnt, nbits)
     return method, param
 
 
-def multi_exp(bases, exps, n, int method=0, unsigned param=0, threads=1, bint count_ops=False):
+def multi_exp(bases, exps, n, method=0, param=0, threads=1, bint count_ops=False):
     """ea_multi_exp: prod bases[j]^exps[j] mod n (0 <= base < n, exps >= 0).
 
     With count_ops=True returns (result, multiplications, squarings) in Montgomery operations.
@@ -415,11 +448,13 @@ def multi_exp(bases, exps, n, int method=0, unsigned param=0, threads=1, bint co
     cdef c.ea_opcount ops
     cdef unsigned th = _threads(threads)
     cdef int rc
+    cdef int meth = _small_int(method, "method", 0, 255)
+    cdef unsigned prm = _small_int(param, "param", 0, 255)
     ops.mul = 0
     ops.sqr = 0
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _method_param(method, param)
+    _method_param(meth, prm)
     B = _MpzVec(bases, "base")
     E = _MpzVec(exps, "exponent")
     if B.count != E.count:
@@ -428,7 +463,7 @@ def multi_exp(bases, exps, n, int method=0, unsigned param=0, threads=1, bint co
     _require_exponents(E, False, "exponent")
     with nogil:
         rc = c.ea_multi_exp(zr.z, <const mpz_t *>B.items, <const mpz_t *>E.items, B.count, zn.z,
-                            method, param, th, &ops)
+                            meth, prm, th, &ops)
     _check(rc)
     if count_ops:
         return _from_mpz(zr.z), ops.mul, ops.sqr
@@ -443,25 +478,25 @@ cdef class MultiExpTable:
     cdef readonly size_t count
     cdef readonly unsigned group_size
 
-    def __cinit__(self, bases, n, unsigned group_size=6):
+    def __cinit__(self, bases, n, group_size=6):
         cdef _Mpz zn = _Mpz()
         cdef _MpzVec B
         cdef int rc
+        cdef unsigned gs
         self.ready = False
         _to_mpz(zn.z, n, "modulus")
         _require_modulus(zn.z)
-        if not 1 <= group_size <= MEXP_MAX_TABLE_C:
-            raise errors.InvalidArgument(f"group_size must be in 1..{MEXP_MAX_TABLE_C}")
+        gs = _small_int(group_size, "group_size", 1, MEXP_MAX_TABLE_C)
         B = _MpzVec(bases, "base")
         if B.count == 0:
             raise errors.InvalidArgument("a table needs at least one base")
         _require_bases(B, zn.z)
         with nogil:
-            rc = c.ea_mexp_table_init(&self.tab, <const mpz_t *>B.items, B.count, zn.z, group_size)
+            rc = c.ea_mexp_table_init(&self.tab, <const mpz_t *>B.items, B.count, zn.z, gs)
         _check(rc)
         self.ready = True
         self.count = B.count
-        self.group_size = group_size
+        self.group_size = gs
 
     def __dealloc__(self):
         if self.ready:
@@ -501,7 +536,7 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     X = _MpzVec(xs, "element")
     R = _MpzVec(rs, "weight")
     V = _MpzVec(vals, "accumulator value")
-    idx = list(vidx)
+    idx = _as_list(vidx, "vidx entry")
     count = W.count
     if X.count != count or R.count != count or len(idx) != count:
         raise errors.InvalidArgument("ws, xs, rs and vidx must have the same length")
@@ -533,13 +568,14 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     return failed
 
 
-def _batch_check_unweighted(ws, xs, vs, n, unsigned group_size=8):
+def _batch_check_unweighted(ws, xs, vs, n, group_size=8):
     """ea_batch_check_unweighted: the paper's Protocol 3 (prod w^x = +-prod v), FORGEABLE.
     Returns (ok, multiplications, squarings). For benchmarks and attack tests only."""
     cdef _Mpz zn = _Mpz()
     cdef _MpzVec W, X, V
     cdef c.ea_opcount ops
     cdef int ok = 0, rc
+    cdef unsigned gs = _small_int(group_size, "group_size", 1, MEXP_MAX_TABLE_C)
     ops.mul = 0
     ops.sqr = 0
     _to_mpz(zn.z, n, "modulus")
@@ -549,14 +585,12 @@ def _batch_check_unweighted(ws, xs, vs, n, unsigned group_size=8):
     V = _MpzVec(vs, "accumulator value")
     if X.count != W.count or V.count != W.count or W.count == 0:
         raise errors.InvalidArgument("ws, xs and vs must be non-empty and of the same length")
-    if not 1 <= group_size <= MEXP_MAX_TABLE_C:
-        raise errors.InvalidArgument(f"group_size must be in 1..{MEXP_MAX_TABLE_C}")
     _require_elements(W, zn.z, "witness")
     _require_elements(V, zn.z, "accumulator value")
     _require_exponents(X, True, "element")
     with nogil:
         rc = c.ea_batch_check_unweighted(&ok, <const mpz_t *>W.items, <const mpz_t *>X.items,
-                                         <const mpz_t *>V.items, W.count, zn.z, group_size, &ops)
+                                         <const mpz_t *>V.items, W.count, zn.z, gs, &ops)
     _check(rc)
     return bool(ok), ops.mul, ops.sqr
 
@@ -584,23 +618,24 @@ def powm_shared_base(base, exps, n):
     return out.to_list()
 
 
-def root_factory(base, xs, n, unsigned arity=0, threads=1):
+def root_factory(base, xs, n, arity=0, threads=1):
     """ea_root_factory: [base^(prod of xs except xs[i]) mod n for each i], divide and conquer."""
     cdef _Mpz zb = _Mpz(), zn = _Mpz()
     cdef _MpzVec X, out
     cdef unsigned th = _threads(threads)
     cdef int rc
+    cdef unsigned ar = _small_int(arity, "arity", 0, 8)
     _to_mpz(zb.z, base, "base")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
     _check(c.ea_check_element(zb.z, zn.z))
-    if arity != 0 and not 2 <= arity <= 8:
+    if ar != 0 and not 2 <= ar <= 8:
         raise errors.InvalidArgument("arity must be 0 (default) or 2..8")
     X = _MpzVec(xs, "element")
     _require_exponents(X, True, "element")
     out = _outputs(X.count)
     with nogil:
-        rc = c.ea_root_factory(out.items, zb.z, <const mpz_t *>X.items, X.count, zn.z, arity, th)
+        rc = c.ea_root_factory(out.items, zb.z, <const mpz_t *>X.items, X.count, zn.z, ar, th)
     _check(rc)
     return out.to_list()
 

@@ -18,6 +18,12 @@ def _element(x, what: str = "element") -> int:
     return x
 
 
+def _params(params) -> Params:
+    if not isinstance(params, Params):
+        raise EdgeaccTypeError("params must be an edgeacc.Params")
+    return params
+
+
 def verify_membership(params: Params, w, x, v) -> bool:
     """True iff w^x = +-v (mod N): w witnesses x in the accumulator value v.
 
@@ -26,13 +32,16 @@ def verify_membership(params: Params, w, x, v) -> bool:
     "witness" for the divisor a could be forged. Malformed w, v (outside 1 < y < N-1, or
     not coprime to N) or x <= 0 raise InvalidElement / InvalidExponent.
     """
-    return _core.verify_membership(w, x, v, params.n)
+    return _core.verify_membership(w, x, v, _params(params).n)
 
 
 def update_witness(params: Params, w, new_elements: Iterable) -> int:
     """The witness after `new_elements` were appended: w^(prod new_elements)."""
+    P = _params(params)
+    if isinstance(new_elements, (str, bytes, bytearray)) or not hasattr(new_elements, "__iter__"):
+        raise EdgeaccTypeError("new_elements must be an iterable of ints")
     xs = [_element(x) for x in new_elements]
-    return _core.powm_product(w, xs, params.n)
+    return _core.powm_product(w, xs, P.n)
 
 
 class Accumulator:
@@ -78,6 +87,8 @@ class Accumulator:
 
     def add_many(self, xs: Sequence) -> int:
         """Append several representatives with one exponentiation by their product."""
+        if isinstance(xs, (str, bytes, bytearray)) or not hasattr(xs, "__iter__"):
+            raise EdgeaccTypeError("xs must be an iterable of ints")
         new = [_element(x) for x in xs]
         if not new:
             return self.value
@@ -178,5 +189,6 @@ class Accumulator:
         if isinstance(i, bool) or not isinstance(i, int):
             raise EdgeaccTypeError(f"{what} must be an int")
         if not 0 <= i < bound:
-            raise InvalidArgument(f"{what} {i} out of range 0..{bound - 1}")
+            shown = i if i.bit_length() <= 64 else f"of {i.bit_length()} bits"
+            raise InvalidArgument(f"{what} {shown} out of range 0..{bound - 1}")
         return i

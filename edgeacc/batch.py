@@ -59,6 +59,13 @@ def _params(params) -> Params:
     return params
 
 
+def _seq(values, what: str) -> list:
+    """A list from a sequence argument: str/bytes and non-iterables are type errors."""
+    if isinstance(values, (str, bytes, bytearray, memoryview)) or not isinstance(values, Iterable):
+        raise EdgeaccTypeError(f"{what} must be a sequence, got {type(values).__name__}")
+    return list(values)
+
+
 def _int(x, what: str) -> int:
     if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
         raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
@@ -83,7 +90,7 @@ def multi_exp(params: Params, bases: Sequence, exponents: Sequence, *, method: s
         raise InvalidArgument(f"method must be one of {sorted(METHODS)}")
     if isinstance(param, bool) or not isinstance(param, int) or param < 0:
         raise InvalidArgument("param must be a non-negative int")
-    bases, exponents = list(bases), list(exponents)
+    bases, exponents = _seq(bases, "bases"), _seq(exponents, "exponents")
     return _core.multi_exp(bases, exponents, P.n, METHODS[method], param, _threads(threads))
 
 
@@ -99,7 +106,7 @@ class MultiExpTable:
 
     def __init__(self, params: Params, bases: Sequence, group_size: int = 6):
         self.params = _params(params)
-        self._table = _core.MultiExpTable(list(bases), self.params.n, group_size)
+        self._table = _core.MultiExpTable(_seq(bases, "bases"), self.params.n, group_size)
 
     def __len__(self) -> int:
         return self._table.count
@@ -110,7 +117,7 @@ class MultiExpTable:
 
     def eval(self, exponents: Sequence, threads: int | None = 1) -> int:
         """prod bases[j]^exponents[j] mod N (exponents >= 0, one per base)."""
-        return self._table.eval(list(exponents), _threads(threads))
+        return self._table.eval(_seq(exponents, "exponents"), _threads(threads))
 
     def __call__(self, *exponents) -> int:
         return self.eval(exponents)
@@ -214,7 +221,7 @@ def root_factory(params: Params, base, elements: Sequence, *, threads: int | Non
     elements over ``base`` by divide and conquer (RootFactory), O(t log t) exponentiation
     work instead of O(t^2). ``arity`` parts per node (0 = default 4)."""
     P = _params(params)
-    xs = [_int(x, "element") for x in elements]
+    xs = [_int(x, "element") for x in _seq(elements, "elements")]
     return _core.root_factory(base, xs, P.n, arity, _threads(threads))
 
 
@@ -223,15 +230,18 @@ def update_witnesses(params: Params, witnesses: Sequence, new_elements: Iterable
     """Every witness after the elements ``new_elements`` were appended: w^(prod new), one
     exponentiation per witness by the batch's product, split over threads."""
     P = _params(params)
-    new = [_int(x, "element") for x in new_elements]
+    threads = _threads(threads)
+    new = [_int(x, "element") for x in _seq(new_elements, "new_elements")]
     for x in new:
         if x < 3 or x % 2 == 0:
             raise InvalidArgument(f"element must be an odd prime representative >= 3, got {x}")
-    ws = [_int(w, "witness") for w in witnesses]
+    ws = [_int(w, "witness") for w in _seq(witnesses, "witnesses")]
     if not new:
+        for w in ws:    # validated as the non-empty path does, not passed through unchecked
+            _core.check_element(w, P.n)
         return ws
     e = _core.product(new)
-    return _core.powm_many_bases(ws, e, P.n, _threads(threads))
+    return _core.powm_many_bases(ws, e, P.n, threads)
 
 
 def shamir_trick(params: Params, wa, xa, wb, xb) -> int:
@@ -246,9 +256,12 @@ def aggregate_witnesses(params: Params, pairs: Sequence) -> tuple[int, int]:
     w_S^X = +-v and X = prod x_k, by Shamir's trick over a balanced tree. The inputs are not
     verified: an invalid pair yields a witness that does not verify."""
     P = _params(params)
-    pairs = list(pairs)
+    pairs = _seq(pairs, "pairs")
     if not pairs:
         raise InvalidArgument("pairs must not be empty")
+    for j, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise EdgeaccTypeError(f"pair {j} must be a (w, x) tuple")
     ws = [_int(p[0], "witness") for p in pairs]
     xs = [_int(p[1], "element") for p in pairs]
     return _core.aggregate(ws, xs, P.n)

@@ -19,13 +19,21 @@ PROOF_VERSION = 1
 _REP_BYTES = REPRESENTATIVE_BITS // 8
 
 
+def _params(params) -> Params:
+    if not isinstance(params, Params):
+        raise EdgeaccTypeError("params must be an edgeacc.Params")
+    return params
+
+
 def encode_element(params: Params, y) -> bytes:
     """min(y, N - y) as element_bytes big-endian bytes."""
+    _params(params)
     return _core.canonical(y, params.n).to_bytes(params.element_bytes, "big")
 
 
 def decode_element(params: Params, data: bytes) -> int:
     """Inverse of encode_element; raises EncodingError on anything non-canonical."""
+    _params(params)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise EdgeaccTypeError("data must be bytes")
     data = bytes(data)
@@ -50,6 +58,9 @@ class MembershipProof:
     witness: int
 
     def to_bytes(self, params: Params) -> bytes:
+        for value, what in ((self.element, "element"), (self.nonce, "nonce")):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise EdgeaccTypeError(f"{what} must be an int, got {type(value).__name__}")
         if not 0 < self.element < 1 << REPRESENTATIVE_BITS:
             raise InvalidArgument("element must be a 256-bit representative")
         if not 0 <= self.nonce < 1 << 32:
@@ -63,6 +74,9 @@ class MembershipProof:
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "MembershipProof":
+        _params(params)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise EdgeaccTypeError("data must be bytes")
         data = bytes(data)
         header = len(PROOF_MAGIC) + 5
         if len(data) != header + _REP_BYTES + params.element_bytes:

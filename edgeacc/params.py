@@ -41,6 +41,25 @@ def _expand(domain: bytes, message: bytes, nbytes: int) -> bytes:
     return bytes(out[:nbytes])
 
 
+def _iroot(n: int, k: int) -> int:
+    """floor(n ** (1/k)) for n >= 1, k >= 2 (Newton's method on integers)."""
+    x = 1 << -(-n.bit_length() // k)
+    while True:
+        y = ((k - 1) * x + n // x ** (k - 1)) // k
+        if y >= x:
+            return x
+        x = y
+
+
+def _perfect_power_exponent(n: int) -> int:
+    """A prime k with n = r^k, or 0. n has no factor below SMALL_FACTOR_BOUND = 2^16, so
+    r > 2^16 and only k <= bits / 16 need checking."""
+    for k in range(2, n.bit_length() // 16 + 2):
+        if all(k % d for d in range(2, int(k ** 0.5) + 1)) and _iroot(n, k) ** k == n:
+            return k
+    return 0
+
+
 class Params:
     """An RSA modulus of unknown factorisation.
 
@@ -73,6 +92,10 @@ class Params:
             raise InvalidModulus(f"modulus has the small factor {p}")
         if _core.is_probable_prime(n):
             raise InvalidModulus("modulus is prime: its group order is known")
+        k = _perfect_power_exponent(n)
+        if k:
+            raise InvalidModulus(f"modulus is a perfect power r^{k}: if r is a prime "
+                                 "its group order is known")
         self.n = n
         self.bits = bits
         self.insecure = insecure
@@ -120,6 +143,10 @@ def generate_insecure_params(bits: int = 1024, seed: int | None = None) -> Param
     object says insecure=True. Use Params.rsa2048() or a distributed modulus otherwise."""
     import random
 
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise EdgeaccTypeError(f"bits must be an int, got {type(bits).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise EdgeaccTypeError(f"seed must be an int or None, got {type(seed).__name__}")
     if bits < MIN_INSECURE_BITS:
         raise InvalidArgument(f"bits must be >= {MIN_INSECURE_BITS}")
     rng = random.Random(seed)

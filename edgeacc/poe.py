@@ -39,6 +39,12 @@ SET_MAGIC = b"EASM"
 VERSION = 1
 
 
+def _params(params) -> Params:
+    if not isinstance(params, Params):
+        raise EdgeaccTypeError("params must be an edgeacc.Params")
+    return params
+
+
 def _int(x, what: str) -> int:
     if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
         raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
@@ -76,6 +82,7 @@ class PoEProof:
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "PoEProof":
+        params = _params(params)
         data = _bytes(data)
         if len(data) != 5 + params.element_bytes:
             raise EncodingError("PoE proof has the wrong length")
@@ -91,11 +98,14 @@ class SetMembershipProof:
     poe: PoEProof
 
     def to_bytes(self, params: Params) -> bytes:
+        if not isinstance(self.poe, PoEProof):
+            raise EdgeaccTypeError("poe must be a PoEProof")
         return (SET_MAGIC + bytes([VERSION]) + encode_element(params, self.witness)
                 + encode_element(params, self.poe.Q))
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "SetMembershipProof":
+        params = _params(params)
         data = _bytes(data)
         k = params.element_bytes
         if len(data) != 5 + 2 * k:
@@ -144,6 +154,7 @@ def verify(params: Params, w, X, v, proof: PoEProof) -> bool:
     Malformed w, v or Q raise InvalidElement, as edgeacc.verify_membership does."""
     if not isinstance(proof, PoEProof):
         raise EdgeaccTypeError("proof must be a PoEProof")
+    params = _params(params)
     X = _int(X, "exponent")
     if X.bit_length() <= CHALLENGE_BITS:
         raise InvalidArgument(f"exponent must exceed {CHALLENGE_BITS} bits (check it directly)")
@@ -156,6 +167,10 @@ def verify(params: Params, w, X, v, proof: PoEProof) -> bool:
 def prove_set_membership(acc, indices: Sequence[int]) -> SetMembershipProof:
     """Prove that the elements at ``indices`` are all in ``acc``: the aggregated witness of
     the set plus a PoE, checked by verify_set_membership with constant group work."""
+    from edgeacc.accumulator import Accumulator
+
+    if not isinstance(acc, Accumulator):
+        raise EdgeaccTypeError("acc must be an edgeacc.Accumulator")
     W = _core.canonical(acc.aggregate_witness(indices), acc.params.n)
     X = _core.product([acc.elements[i] for i in sorted(set(indices))])
     return SetMembershipProof(W, prove_known(acc.params, W, X, acc.value))
@@ -166,6 +181,11 @@ def verify_set_membership(params: Params, elements: Sequence, value, proof: SetM
     the accumulator with value ``value``. Cost: one product of the elements and a PoE check."""
     if not isinstance(proof, SetMembershipProof):
         raise EdgeaccTypeError("proof must be a SetMembershipProof")
+    if not isinstance(proof.poe, PoEProof):
+        raise EdgeaccTypeError("proof.poe must be a PoEProof")
+    params = _params(params)
+    if isinstance(elements, (str, bytes, bytearray)) or not hasattr(elements, "__iter__"):
+        raise EdgeaccTypeError("elements must be an iterable of ints")
     xs = [_int(x, "element") for x in elements]
     if not xs:
         raise InvalidArgument("elements must not be empty")
