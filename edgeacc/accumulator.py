@@ -5,7 +5,7 @@ import bisect
 from typing import Iterable, Sequence
 
 from edgeacc import _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidExponent
 from edgeacc.params import Params
 
 
@@ -14,7 +14,8 @@ def _element(x, what: str = "element") -> int:
         raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
     x = int(x.__index__())
     if x < 3 or x % 2 == 0:
-        raise InvalidArgument(f"{what} must be an odd prime representative >= 3, got {x}")
+        # x = 1 (or an even x) would let a trivial "witness" verify: refuse it everywhere.
+        raise InvalidExponent(f"{what} must be an odd prime representative >= 3, got {x}")
     return x
 
 
@@ -30,9 +31,10 @@ def verify_membership(params: Params, w, x, v) -> bool:
     The group is Z_N^*/{+-1}, so w and N - w are the same witness. x must be the prime
     representative of the data (see check_representative): with a composite x = a*b, a
     "witness" for the divisor a could be forged. Malformed w, v (outside 1 < y < N-1, or
-    not coprime to N) or x <= 0 raise InvalidElement / InvalidExponent.
+    not coprime to N) raise InvalidElement; x that is not an odd integer >= 3 raises
+    InvalidExponent.
     """
-    return _core.verify_membership(w, x, v, _params(params).n)
+    return _core.verify_membership(w, _element(x), v, _params(params).n)
 
 
 def update_witness(params: Params, w, new_elements: Iterable) -> int:

@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 
 from edgeacc import _core
 from edgeacc.errors import EdgeaccTypeError, InvalidArgument
+from edgeacc.accumulator import _element
 from edgeacc.params import Params
 
 DEFAULT_SECURITY = 128
@@ -147,7 +148,7 @@ def _split_items(P: Params, items) -> tuple[list, list, list, list]:
             raise EdgeaccTypeError(f"item {j} must be a (w, x, v) tuple")
         w, x, v = item
         ws.append(_int(w, "witness"))
-        xs.append(_int(x, "element"))
+        xs.append(_element(x))
         v = _int(v, "accumulator value")
         key = min(v, n - v) if 0 <= v < n else v    # v and -v are one group element
         if key not in where:
