@@ -55,6 +55,16 @@ int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx);
 /* ea_mont_alloc(ctx, count): count*n zeroed limbs (NULL on failure); free with free(). */
 mp_limb_t *ea_mont_alloc(const ea_mont *ctx, size_t count);
 
+/* ea_exp_bits(e, pos, c): bits [pos, pos + c) of e >= 0, c <= 16 (exponent digit scanning). */
+static inline unsigned ea_exp_bits(const mpz_t e, size_t pos, unsigned c)
+{
+    size_t li = pos / GMP_NUMB_BITS, sh = pos % GMP_NUMB_BITS;
+    mp_limb_t v = mpz_getlimbn(e, (mp_size_t)li) >> sh;
+    if (sh + c > GMP_NUMB_BITS)
+        v |= mpz_getlimbn(e, (mp_size_t)li + 1) << (GMP_NUMB_BITS - sh);
+    return (unsigned)(v & (((mp_limb_t)1 << c) - 1));
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,16 +7,6 @@
 
 #define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 
-/* Bits [pos, pos + c) of e >= 0 (c <= 16). */
-static unsigned getbits(const mpz_t e, size_t pos, unsigned c)
-{
-    size_t li = pos / GMP_NUMB_BITS, sh = pos % GMP_NUMB_BITS;
-    mp_limb_t v = mpz_getlimbn(e, (mp_size_t)li) >> sh;
-    if (sh + c > GMP_NUMB_BITS)
-        v |= mpz_getlimbn(e, (mp_size_t)li + 1) << (GMP_NUMB_BITS - sh);
-    return (unsigned)(v & (((mp_limb_t)1 << c) - 1));
-}
-
 static size_t max_bits(const mpz_t *exps, size_t count)
 {
     size_t j, b = 0;
@@ -151,7 +141,7 @@ static void chain_tables(mp_limb_t *acc, int *started, const mp_limb_t *tab, con
         for (g = g0; g < g1; g++) {
             size_t j, idx = 0, first = g * c, last = first + c < count ? first + c : count;
             for (j = first; j < last; j++)
-                idx |= (size_t)getbits(exps[j], i, 1) << (j - first);
+                idx |= (size_t)ea_exp_bits(exps[j], i, 1) << (j - first);
             if (idx)
                 mul_into(acc, started, LIMB(tab, g * full + idx, n), ctx, w);
         }
@@ -200,13 +190,13 @@ static int mexp_window(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exps
 #define NEXT_WINDOW(j)                                                            \
     do {                                                                          \
         long h = top[j], l;                                                       \
-        while (h >= 0 && !getbits(exps[j], (size_t)h, 1))                         \
+        while (h >= 0 && !ea_exp_bits(exps[j], (size_t)h, 1))                         \
             h--;                                                                  \
         if (h < 0) { next[j] = -1; break; }                                       \
         l = h - (long)k + 1 > 0 ? h - (long)k + 1 : 0;                            \
-        while (!getbits(exps[j], (size_t)l, 1))                                   \
+        while (!ea_exp_bits(exps[j], (size_t)l, 1))                                   \
             l++;                                                                  \
-        digit[j] = getbits(exps[j], (size_t)l, (unsigned)(h - l + 1));            \
+        digit[j] = ea_exp_bits(exps[j], (size_t)l, (unsigned)(h - l + 1));            \
         next[j] = l;                                                              \
         top[j] = l - 1;                                                           \
     } while (0)
@@ -250,7 +240,7 @@ static int mexp_buckets(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exp
                 ea_mont_sqr(acc, acc, ctx, w);
         memset(used, 0, nb);
         for (j = 0; j < count; j++) {
-            unsigned dig = getbits(exps[j], win * c, c);
+            unsigned dig = ea_exp_bits(exps[j], win * c, c);
             if (dig) {
                 int u = used[dig];
                 mul_into(LIMB(bucket, dig, n), &u, LIMB(bases, j, n), ctx, w);

@@ -13,15 +13,6 @@
 /* Below this many elements RootFactory does not split over threads. */
 #define PAR_MIN 8
 
-static unsigned getbits(const mpz_t e, size_t pos, unsigned c)
-{
-    size_t li = pos / GMP_NUMB_BITS, sh = pos % GMP_NUMB_BITS;
-    mp_limb_t v = mpz_getlimbn(e, (mp_size_t)li) >> sh;
-    if (sh + c > GMP_NUMB_BITS)
-        v |= mpz_getlimbn(e, (mp_size_t)li + 1) << (GMP_NUMB_BITS - sh);
-    return (unsigned)(v & (((mp_limb_t)1 << c) - 1));
-}
-
 /* Bucket window for k exponents of `bits` bits: minimise bits/c + 2^(c+1) per exponent. */
 static unsigned bucket_bits(size_t bits)
 {
@@ -67,7 +58,7 @@ static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exp
             for (s = 0; s < c; s++)
                 ea_mont_sqr(cur, cur, ctx, w);
         for (i = 0; i < k; i++) {
-            unsigned d = getbits(exps[i], win * c, c);
+            unsigned d = ea_exp_bits(exps[i], win * c, c);
             if (d) {
                 mp_limb_t *bk = LIMB(bucket, i * nb + d, n);
                 if (used[i * nb + d])
