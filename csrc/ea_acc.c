@@ -41,11 +41,9 @@ int ea_product(mpz_t r, const mpz_t *xs, size_t count)
 int ea_powm_product(mpz_t r, const mpz_t base, const mpz_t *xs, size_t count, const mpz_t n)
 {
     mpz_t e;
-    int rc = ea_check_modulus(n);
+    int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
-    if (mpz_sgn(base) <= 0 || mpz_cmp(base, n) >= 0)
-        return EA_ERR_ELEMENT;
     mpz_init(e);
     rc = ea_product(e, xs, count);
     if (rc == EA_OK)

@@ -28,6 +28,14 @@ int ea_check_element(const mpz_t y, const mpz_t n)
     return rc;
 }
 
+int ea_check_base(const mpz_t base, const mpz_t n)
+{
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    return mpz_sgn(base) > 0 && mpz_cmp(base, n) < 0 ? EA_OK : EA_ERR_ELEMENT;
+}
+
 static int check_powm_args(const mpz_t base, const mpz_t exp, const mpz_t n)
 {
     int rc = ea_check_modulus(n);

@@ -15,6 +15,9 @@ int ea_check_modulus(const mpz_t n);
 /* ea_check_element(y, n): EA_OK iff 1 < y < n-1 and gcd(y, n) = 1. */
 int ea_check_element(const mpz_t y, const mpz_t n);
 
+/* ea_check_base(base, n): EA_OK iff n is an odd modulus >= 3 and 0 < base < n. */
+int ea_check_base(const mpz_t base, const mpz_t n);
+
 /* ea_powm(r, base, exp, n): r = base^exp mod n; exp > 0, n odd >= 3, 0 <= base < n. */
 int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n);
 

@@ -7,6 +7,20 @@
 
 #define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 
+/* Fold the per-thread operation counts and the combining thread's into *ops (if asked). */
+static void add_thread_ops(ea_opcount *ops, const ea_opcount *parts, unsigned threads,
+                           const ea_mont_work *w)
+{
+    unsigned k;
+    if (ops == NULL)
+        return;
+    for (k = 0; k < threads; k++) {
+        ops->mul += parts[k].mul;
+        ops->sqr += parts[k].sqr;
+    }
+    ops->mul += w->ops.mul;
+}
+
 static size_t max_bits(const mpz_t *exps, size_t count)
 {
     size_t j, b = 0;
@@ -355,13 +369,7 @@ int ea_mexp_mont_threads(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *ex
         mpn_copyi(acc, job.parts, ctx->n);
         for (k = 1; k < threads; k++)
             ea_mont_mul(acc, acc, LIMB(job.parts, k, ctx->n), ctx, &w);
-        if (ops != NULL) {
-            for (k = 0; k < threads; k++) {
-                ops->mul += job.ops[k].mul;
-                ops->sqr += job.ops[k].sqr;
-            }
-            ops->mul += w.ops.mul;
-        }
+        add_thread_ops(ops, job.ops, threads, &w);
     }
     ea_mont_work_clear(&w);
     free(job.parts); free(job.ops);
@@ -511,13 +519,7 @@ int ea_mexp_table_eval(mpz_t r, const ea_mexp_table *t, const mpz_t *exps, size_
         if (!started)
             mpn_copyi(acc, t->ctx.one, t->ctx.n);
         ea_mont_from(r, acc, &t->ctx, &w);
-        if (ops != NULL) {
-            for (k = 0; k < threads; k++) {
-                ops->mul += job.ops[k].mul;
-                ops->sqr += job.ops[k].sqr;
-            }
-            ops->mul += w.ops.mul;
-        }
+        add_thread_ops(ops, job.ops, threads, &w);
     }
     ea_mont_work_clear(&w);
     free(job.parts); free(job.started); free(job.ops);

@@ -103,11 +103,9 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
     ea_mont_work w;
     mp_limb_t *B;
     size_t i;
-    int rc = ea_check_modulus(n);
+    int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
-    if (mpz_sgn(base) <= 0 || mpz_cmp(base, n) >= 0)
-        return EA_ERR_ELEMENT;
     if (k > 0 && (out == NULL || exps == NULL))
         return EA_ERR_ARGUMENT;
     for (i = 0; i < k; i++)
@@ -357,11 +355,9 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     rf_env env;
     mp_limb_t *B;
     size_t i;
-    int rc = ea_check_modulus(n);
+    int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
-    if (mpz_sgn(base) <= 0 || mpz_cmp(base, n) >= 0)
-        return EA_ERR_ELEMENT;
     if (arity == 0)
         arity = 4;
     if (arity < 2 || arity > MAX_ARITY)
