@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ledger.provenance.encoding import Tensors
-from ledger.provenance.trainers import Hyperparameters, initial_mlp, mlp_accuracy
+from ledger.provenance.trainers import Hyperparameters, MLPTrainer
 
 try:
     import torch
@@ -31,22 +31,19 @@ def pin_torch() -> None:
             pass
 
 
-class TorchMLPTrainer:
+class TorchMLPTrainer(MLPTrainer):
     """T with autograd; same architecture, parameter names and FedAvg semantics as numpy's."""
 
     name = "torch-mlp"
 
     def __init__(self, hyperparameters: Hyperparameters = Hyperparameters()) -> None:
         pin_torch()
-        self.hyperparameters = hyperparameters
-
-    def initial_model(self) -> Tensors:
-        return initial_mlp(self.hyperparameters)
+        super().__init__(hyperparameters)
 
     def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
         hp = self.hyperparameters
-        base = global_model if hp.starts_round(step_index) else model
-        params = {k: torch.tensor(np.asarray(base[k], np.float32), requires_grad=True) for k in ("w1", "b1", "w2", "b2")}
+        start = self.starting_parameters(model, global_model, step_index)
+        params = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
         anchor = {k: torch.tensor(np.asarray(global_model[k], np.float32)) for k in params}
         x = torch.tensor(np.asarray(batch["x"], np.float32)) / 16.0
         y = torch.tensor(np.asarray(batch["y"], np.int64))
@@ -59,6 +56,3 @@ class TorchMLPTrainer:
                 grad = value.grad + hp.weight_decay * value + hp.proximal_mu * (value - anchor[name])
                 updated[name] = (value - hp.learning_rate * grad).numpy().astype(np.float32)
         return updated
-
-    def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
-        return mlp_accuracy(model, pixels, labels)

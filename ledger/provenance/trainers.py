@@ -85,10 +85,14 @@ def scaled(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(pixels, np.float32) / np.float32(16.0)
 
 
-class NumpyMLPTrainer:
-    """The reference T: numpy float32 with BLAS pinned to one thread around every step."""
+MLP_PARAMETERS = ("w1", "b1", "w2", "b2")
 
-    name = "numpy-mlp"
+
+class MLPTrainer:
+    """What every T of the one-hidden-layer MLP shares: hyperparameters, the initial model,
+    the model a step starts from, and accuracy. Subclasses implement `step`."""
+
+    name: str
 
     def __init__(self, hyperparameters: Hyperparameters = Hyperparameters()) -> None:
         self.hyperparameters = hyperparameters
@@ -96,10 +100,25 @@ class NumpyMLPTrainer:
     def initial_model(self) -> Tensors:
         return initial_mlp(self.hyperparameters)
 
+    def starting_parameters(self, model: Tensors, global_model: Tensors,
+                            step_index: int) -> dict[str, np.ndarray]:
+        """The float32 parameters step `step_index` starts from (M_O on a round's first step)."""
+        base = global_model if self.hyperparameters.starts_round(step_index) else model
+        return {k: np.asarray(base[k], np.float32) for k in MLP_PARAMETERS}
+
+    def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
+        return mlp_accuracy(model, pixels, labels)
+
+
+class NumpyMLPTrainer(MLPTrainer):
+    """The reference T: numpy float32 with BLAS pinned to one thread around every step."""
+
+    name = "numpy-mlp"
+
     def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
         hp = self.hyperparameters
-        base = global_model if hp.starts_round(step_index) else model
-        w1, b1, w2, b2 = (np.asarray(base[k], np.float32) for k in ("w1", "b1", "w2", "b2"))
+        params = self.starting_parameters(model, global_model, step_index)
+        w1, b1, w2, b2 = (params[k] for k in MLP_PARAMETERS)
         x = scaled(batch["x"])
         y = np.asarray(batch["y"], np.int64)
         n = np.float32(len(y))
@@ -116,16 +135,12 @@ class NumpyMLPTrainer:
             d_hidden = (d_logits @ w2.T) * (hidden_pre > 0)
             grads["w1"] = x.T @ d_hidden
             grads["b1"] = d_hidden.sum(axis=0)
-        params = {"w1": w1, "b1": b1, "w2": w2, "b2": b2}
         lr, mu, wd = (np.float32(v) for v in (hp.learning_rate, hp.proximal_mu, hp.weight_decay))
         updated = {}
         for name, value in params.items():
             grad = grads[name] + wd * value + mu * (value - np.asarray(global_model[name], np.float32))
             updated[name] = (value - lr * grad).astype(np.float32)
         return updated
-
-    def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
-        return mlp_accuracy(model, pixels, labels)
 
 
 def mlp_accuracy(model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
