@@ -152,6 +152,13 @@ cdef int _require_modulus(mpz_t n) except -1:
     return _check(c.ea_check_modulus(n))
 
 
+cdef int _require_element(mpz_t y, mpz_t n, str what) except -1:
+    """Raise InvalidElement, naming the argument, unless 1 < y < n-1 and gcd(y, n) = 1."""
+    if c.ea_check_element(y, n) != c.EA_OK:
+        raise errors.InvalidElement(f"{what} must be a group element: 1 < {what} < N-1 and gcd({what}, N) = 1")
+    return 0
+
+
 def check_modulus(n):
     """Raise InvalidModulus unless n is an odd integer >= 3."""
     cdef _Mpz zn = _Mpz()
@@ -165,7 +172,7 @@ def check_element(y, n):
     _to_mpz(zy.z, y, "element")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zy.z, zn.z))
+    _require_element(zy.z, zn.z, "element")
 
 
 cdef object _powm(object base, object exp, object n, bint secret):
@@ -215,7 +222,7 @@ def canonical(y, n):
     _to_mpz(zy.z, y, "element")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zy.z, zn.z))
+    _require_element(zy.z, zn.z, "element")
     _check(c.ea_canonical(zr.z, zy.z, zn.z))
     return _from_mpz(zr.z)
 
@@ -227,8 +234,8 @@ def equal_pm(a, b, n):
     _to_mpz(zb.z, b, "element")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(za.z, zn.z))
-    _check(c.ea_check_element(zb.z, zn.z))
+    _require_element(za.z, zn.z, "element")
+    _require_element(zb.z, zn.z, "element")
     return bool(c.ea_equal_pm(za.z, zb.z, zn.z))
 
 
@@ -372,7 +379,7 @@ def powm_product(base, xs, n):
     _to_mpz(zb.z, base, "base")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zb.z, zn.z))
+    _require_element(zb.z, zn.z, "base")
     arr = _MpzVec(xs, "exponent")
     _require_exponents(arr, True, "exponent")
     with nogil:
@@ -628,7 +635,7 @@ def root_factory(base, xs, n, arity=0, threads=1):
     _to_mpz(zb.z, base, "base")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zb.z, zn.z))
+    _require_element(zb.z, zn.z, "base")
     if ar != 0 and not 2 <= ar <= 8:
         raise errors.InvalidArgument("arity must be 0 (default) or 2..8")
     X = _MpzVec(xs, "element")
@@ -671,8 +678,8 @@ def shamir_trick(wa, xa, wb, xb, n):
     _to_mpz(zxb.z, xb, "element")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zwa.z, zn.z))
-    _check(c.ea_check_element(zwb.z, zn.z))
+    _require_element(zwa.z, zn.z, "witness")
+    _require_element(zwb.z, zn.z, "witness")
     if mpz_sgn(zxa.z) <= 0 or mpz_sgn(zxb.z) <= 0:
         raise errors.InvalidExponent("elements must be positive")
     with nogil:
@@ -713,7 +720,7 @@ def poe_prove(w, X, l, n):
     _to_mpz(zl.z, l, "challenge")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zw.z, zn.z))
+    _require_element(zw.z, zn.z, "base")
     if mpz_sgn(zl.z) <= 0 or mpz_cmp(zX.z, zl.z) < 0:
         raise errors.InvalidExponent("exponent must be at least the challenge prime")
     with nogil:
@@ -733,9 +740,9 @@ def poe_verify(w, X, v, Q, l, n):
     _to_mpz(zl.z, l, "challenge")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    _check(c.ea_check_element(zw.z, zn.z))
-    _check(c.ea_check_element(zv.z, zn.z))
-    _check(c.ea_check_element(zQ.z, zn.z))
+    _require_element(zw.z, zn.z, "base")
+    _require_element(zv.z, zn.z, "result")
+    _require_element(zQ.z, zn.z, "proof")
     if mpz_sgn(zX.z) <= 0 or mpz_sgn(zl.z) <= 0:
         raise errors.InvalidExponent("exponent and challenge must be positive")
     with nogil:
