@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from edgeacc import _core
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
 from edgeacc.params import Params
-from edgeacc.primes import REPRESENTATIVE_BITS
+from edgeacc.accumulator import verify_membership
+from edgeacc.primes import REPRESENTATIVE_BITS, check_representative
 
 PROOF_MAGIC = b"EAMP"
 PROOF_VERSION = 1
@@ -92,9 +93,6 @@ class MembershipProof:
 
     def verify(self, params: Params, data: bytes, value) -> bool:
         """True iff element is data's representative (nonce checked) and witness^element = +-value."""
-        from edgeacc.accumulator import verify_membership
-        from edgeacc.primes import check_representative
-
         return check_representative(data, self.element, self.nonce) and verify_membership(
             params, self.witness, self.element, value
         )
