@@ -129,6 +129,7 @@ class StatusRecord:
     height: int       # height of the block that holds the status transaction
     tx_id: bytes
     source_element: int  # accumulator element of the reported block
+    source_digest: bytes  # digest of the reported block (what a rollback check compares)
 
 
 class Peer:
@@ -438,8 +439,10 @@ class Peer:
 
     def commit(self, block: Block, *, live: bool = True) -> None:
         """Validate (unless this peer endorsed this exact header), check the endorsements,
-        store durably, then apply. On any error the chain is unchanged. `live=False` checks
-        revocation at the block's timestamp (replaying blocks other peers committed earlier)."""
+        store durably, then apply. On any error the chain is unchanged, in memory and on disk
+        (a write reported failed that nonetheless reached disk counts as stored). `live=False`
+        checks revocation at the block's timestamp (replaying blocks other peers committed
+        earlier)."""
         at_ms = None if live else block.header.timestamp_ms
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):
@@ -449,9 +452,22 @@ class Peer:
                 # the header was validated, but these are not the transactions it binds
                 raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
             self.deployment.check_endorsements(block.signed, at_ms=at_ms)
-            self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
+            try:
+                self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
+            except StorageError:
+                if not self._stored(block):
+                    raise
             self._apply(block)
             self._validated.clear()  # proposals at this height are stale now
+
+    def _stored(self, block: Block) -> bool:
+        """Whether the store holds exactly `block` at its height: a write whose commit reported
+        an error may still have reached disk, and then the block is this peer's too (memory
+        must not fall behind its own disk, and a submitter must not be told it failed)."""
+        try:
+            return self.store.get(block.height) == block.to_bytes()
+        except StorageError:
+            return False
 
     def _apply(self, block: Block) -> None:
         """Extend the in-memory state by a block validate_block accepted."""
@@ -467,7 +483,8 @@ class Peer:
             else:
                 anchor = reported_header(tx).header
                 self._statuses.setdefault(anchor.chain_id, []).append(
-                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element))
+                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element,
+                                 anchor.digest))
 
     def load(self, progress: bool = False) -> None:
         """Re-validate every stored block (digests, links, accumulators, signatures) and

@@ -81,6 +81,37 @@ class ObjectIntegrityError(StorageError):
     """An object in the content-addressed store does not hash to its address."""
 
 
+class ChainIntegrityError(StorageError):
+    """A chain disagrees with a record of it held elsewhere: another layer's anchor (a Type-II
+    or Type-III status), another peer's copy, or the peer's own memory. Raised before anything
+    is written, so the evidence stays on disk. `chain_id`, `height`, `expected` (the recorded
+    digest) and `found` (the chain's digest there, None when it has no such block) say where."""
+
+    def __init__(self, message: str, *, chain_id: str, height: int, expected: bytes,
+                 found: bytes | None) -> None:
+        super().__init__(message)
+        self.chain_id, self.height, self.expected, self.found = chain_id, height, expected, found
+
+
+class RollbackDetected(ChainIntegrityError):
+    """A chain no longer holds a block that was recorded: it was cut back."""
+
+
+class ForkDetected(ChainIntegrityError):
+    """A chain holds another block than the one recorded at that height: it was rewritten."""
+
+
+class CommitPending(LedgerError):
+    """The transaction is in a block that reached disk on some peers but fewer than the
+    policy's quorum. It is not lost and must not be signed again: submit the same transaction
+    again for its receipt once the lagging peers caught up (on the next commit or on open).
+    `receipt` says where it is, `durable` on how many peers, `quorum` how many are needed."""
+
+    def __init__(self, message: str, *, receipt, durable: int, quorum: int) -> None:
+        super().__init__(message)
+        self.receipt, self.durable, self.quorum = receipt, durable, quorum
+
+
 class NotFound(LedgerError, KeyError):
     """No such transaction, block, chain, identity or object."""
 

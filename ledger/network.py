@@ -9,8 +9,24 @@ process, stored in a data directory.
 
 Each chain has a sequencer thread: it takes every pending transaction (up to max_block_txs)
 into one block, so under load many transactions share one Merkle root, one accumulator
-exponentiation and one fsync per peer. Its first peer validates and proposes, the policy's
-endorsers validate and sign, and every peer commits before submitters are told.
+exponentiation and one fsync per peer. Its leader (the first peer holding the longest chain)
+validates and proposes, the policy's endorsers validate and sign, and every peer stores the
+block before submitters are told.
+
+Commit semantics. The quorum is the policy's endorsement threshold. A block durable on at
+least the quorum of peers is committed: its transactions get a Receipt. A block durable on
+fewer (but at least one) is on the chain yet not committed: its transactions get
+CommitPending, never a failure that invites signing them again. A block durable on no peer
+failed: its transactions are on no chain, and may be submitted again. Submitting a
+transaction that is already on the chain (the same bytes) is idempotent: it answers with its
+Receipt (or CommitPending) and adds nothing. Lagging peers catch up before every block and on
+open.
+
+Rollback and fork detection (ledger.anchors). On open and before every interlocking round,
+the main chain is checked against the Type-III statuses each sub-chain holds, and each
+sub-chain against the Type-II statuses the main chain holds for it; the peers of a chain
+must agree, and (on interlocking) every store still holds what its peer committed. A
+mismatch raises RollbackDetected or ForkDetected, before anything is written.
 """
 from __future__ import annotations
 
@@ -29,10 +45,12 @@ from typing import Callable
 import edgeacc
 from cryptography import x509
 
+from ledger.anchors import Anchor, ChainCopy, anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, Validator, now_ms
-from ledger.errors import (ConfigurationError, EndorsementError, LedgerError, NotFound,
-                           StorageError, ValidationRejected)
+from ledger.errors import (ChainIntegrityError, CommitPending, ConfigurationError, EndorsementError,
+                           LedgerError, NotFound, ReplayedTransaction, StorageError,
+                           ValidationRejected)
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, save_certificate, save_private_key)
 from ledger.objects import ObjectRef, ObjectStore
@@ -44,6 +62,7 @@ MANIFEST = "network.json"
 FORMAT = "edgeacc-ledger/1"
 MAIN_CHAIN_ID = "main"
 DEFAULT_CLIENT = "client"
+CATCH_UP_RETRY_SECONDS = 0.5
 
 
 def subchain_id(i: int) -> str:
@@ -56,21 +75,36 @@ def peer_name(chain_id: str, i: int) -> str:
     return f"{chain_id}.peer{i}"
 
 
-def catch_up(peers: list[Peer]) -> None:
-    """A crash between two peers' commits leaves one a block behind: replay the longest
-    chain's extra blocks to the others (each validates them as usual)."""
+def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
+    """A crash between two peers' commits, or a failed write, leaves a peer behind: replay the
+    longest copy's extra blocks to the others (each validates them as usual). Peers holding
+    different blocks raise ForkDetected before anything is written. Returns the peers that
+    could not store a block (name -> error): they stay behind until the next attempt."""
+    check_chain([memory_copy(p) for p in peers], ())
     longest = max(peers, key=lambda p: p.height)
+    failed: dict[str, LedgerError] = {}
     for peer in peers:
-        common = min(peer.height, longest.height)
-        if common and peer.signed_header(common - 1).header.digest != longest.signed_header(common - 1).header.digest:
-            raise StorageError(f"peers {peer.name} and {longest.name} hold different blocks")
-        for height in range(peer.height, longest.height):
-            peer.commit(longest.block(height), live=False)
+        try:
+            for height in range(peer.height, longest.height):
+                peer.commit(longest.block(height), live=False)
+        except LedgerError as exc:
+            failed[peer.name] = exc
+    return failed
+
+
+def memory_copy(peer: Peer) -> ChainCopy:
+    """The chain as `peer` validated it (its memory)."""
+    return ChainCopy(peer.chain_id, peer.name, peer.height, lambda h: peer.signed_header(h).header.digest)
+
+
+def store_copy(peer: Peer) -> ChainCopy:
+    """The chain as `peer`'s store holds it now (digests read from disk)."""
+    return ChainCopy(peer.chain_id, f"the store of {peer.name}", peer.store.height(), peer.store.digest)
 
 
 class PendingTx:
-    """A submitted transaction: `tx_id` now, `result()` -> Receipt once every peer committed
-    it (or the LedgerError that rejected it)."""
+    """A submitted transaction: `tx_id` now, `result()` -> Receipt once the policy's quorum of
+    peers stored its block (CommitPending when fewer did; or the LedgerError that rejected it)."""
 
     def __init__(self, tx: Transaction) -> None:
         self.transaction = tx
@@ -79,7 +113,10 @@ class PendingTx:
         self._future: concurrent.futures.Future = concurrent.futures.Future()
 
     def result(self, timeout: float | None = 60.0) -> Receipt:
-        """The Receipt once every peer committed the transaction; raises the LedgerError that rejected it, or after `timeout` seconds."""
+        """The Receipt once the quorum stored the transaction's block. Raises CommitPending
+        when fewer peers (at least one) stored it: it is on the chain, so submit this same
+        transaction again for its receipt, never a re-signed copy; the LedgerError that
+        rejected it (then it is on no peer); or LedgerError after `timeout` seconds."""
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -113,8 +150,14 @@ class ChainService:
 
     @property
     def leader(self) -> Peer:
-        """The peer that proposes blocks."""
-        return self.peers[0]
+        """The peer that proposes blocks: the first one holding the longest chain (a peer that
+        failed to store a block and cannot catch up does not stop the others)."""
+        return max(self.peers, key=lambda p: p.height)
+
+    @property
+    def quorum(self) -> int:
+        """How many peers must hold a block durably before it is reported committed."""
+        return self.config.endorsement_threshold
 
     def submit(self, tx: Transaction) -> PendingTx:
         """Have the policy's endorsers check `tx` now, on the caller's thread (signature checks
@@ -131,7 +174,8 @@ class ChainService:
         for tx in txs:
             pending = PendingTx(tx)
             out.append(pending)
-            if self._admit(tx, pending):
+            # one already on the chain is answered by the sequencer (idempotent resubmission)
+            if self.leader.locate(tx.tx_id) is not None or self._admit(tx, pending):
                 admitted.append(pending)
         for start in range(0, len(admitted), self.max_block_txs):
             self._queue.put(admitted[start:start + self.max_block_txs])
@@ -165,9 +209,19 @@ class ChainService:
             return False
         return True
 
+    def _lagging(self) -> bool:
+        return len({peer.height for peer in self.peers}) > 1
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            first = self._queue.get()
+            try:  # while a peer lags, retry its catch-up when idle too
+                first = self._queue.get(timeout=CATCH_UP_RETRY_SECONDS if self._lagging() else None)
+            except queue.Empty:
+                try:
+                    catch_up(self.peers)
+                except LedgerError:
+                    pass  # peers that disagree: the next block reports it to its submitters
+                continue
             if first is None:  # close() wakes the thread
                 break
             batch = list(first)
@@ -201,15 +255,38 @@ class ChainService:
                 out.extend(item)
 
     def _commit_batch(self, batch: list[PendingTx]) -> None:
-        if any(peer.height != self.leader.height for peer in self.peers):
-            catch_up(self.peers)  # a peer failed to store an earlier block
-        block, rejected = self.leader.propose([p.transaction for p in batch])
-        for i, exc in rejected:
-            batch[i]._future.set_exception(exc)
-        refused = {i for i, _ in rejected}
-        accepted = [p for i, p in enumerate(batch) if i not in refused]
-        if not accepted:
-            return
+        """Propose, endorse and store one block of the batch's new transactions, then answer
+        every submitter from what the peers hold (see the module docstring)."""
+        if self._lagging():
+            catch_up(self.peers)  # best effort: a peer whose store still fails stays behind
+        leader = self.leader
+        fresh = [p for p in batch if leader.locate(p.tx_id) is None]
+        refused: dict[int, LedgerError] = {}
+        stored: set[int] = set()
+        failure: LedgerError | None = None
+        if fresh:
+            block, rejected = leader.propose([p.transaction for p in fresh])
+            refused = {id(fresh[i]): exc for i, exc in rejected}
+            if len(refused) < len(fresh):
+                try:
+                    self._store(self._endorsed(block))
+                    stored = {id(p) for p in fresh if id(p) not in refused}
+                except LedgerError as exc:
+                    failure = exc
+        for p in batch:
+            if id(p) in stored or self._holds(p.transaction):
+                self._answer(p)
+            elif id(p) in refused:
+                p._future.set_exception(refused[id(p)])
+            elif self.leader.locate(p.tx_id) is not None:  # another transaction with this id
+                p._future.set_exception(ReplayedTransaction(
+                    f"another transaction with id {p.tx_id.hex()[:16]} is already on {self.chain_id}"))
+            else:
+                p._future.set_exception(failure or LedgerError(f"{self.chain_id}: block not stored"))
+        if stored:
+            self._on_commit(self.chain_id)
+
+    def _endorsed(self, block: Block) -> Block:
         endorsements, refusals = [], []
         for peer in self.peers:
             if len(endorsements) == self.config.endorsement_threshold:
@@ -223,17 +300,36 @@ class ChainService:
                 refusals.append(f"{peer.name}: {exc}")
         if len(endorsements) < self.config.endorsement_threshold:
             raise EndorsementError(f"{self.chain_id}: endorsement policy not met ({'; '.join(refusals)})")
-        block = block.with_endorsements(endorsements)
-        # Peers store in parallel: SQLite releases the GIL while it writes and syncs. Wait for
-        # all of them before reporting anything, success or failure.
+        return block.with_endorsements(endorsements)
+
+    def _store(self, block: Block) -> None:
+        """Every peer stores `block`, in parallel (SQLite releases the GIL while it writes and
+        syncs); StorageError when none did, so the block is on no peer."""
         commits = [self._committers.submit(peer.commit, block) for peer in self.peers]
         concurrent.futures.wait(commits)
-        for future in commits:
-            future.result()
-        digest = block.digest
-        for position, p in enumerate(accepted):
-            p._future.set_result(Receipt(p.tx_id, self.chain_id, block.height, position, digest))
-        self._on_commit(self.chain_id)
+        if all(future.exception() is not None for future in commits):
+            reasons = "; ".join(f"{peer.name}: {future.exception()}" for peer, future in zip(self.peers, commits))
+            raise StorageError(f"{self.chain_id}: block {block.height} was stored on no peer, its transactions "
+                               f"are on no chain ({reasons})")
+
+    def _holds(self, tx: Transaction) -> bool:
+        """Whether the chain holds exactly `tx` (not just a transaction with its id)."""
+        leader = self.leader
+        where = leader.locate(tx.tx_id)
+        return where is not None and leader.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
+
+    def _answer(self, pending: PendingTx) -> None:
+        """Receipt when the quorum holds the transaction's block, CommitPending when fewer do."""
+        receipt = self.leader.receipt(pending.tx_id)
+        durable = sum(peer.height > receipt.height for peer in self.peers)  # copies agree below their heights
+        if durable >= self.quorum:
+            pending._future.set_result(receipt)
+            return
+        pending._future.set_exception(CommitPending(
+            f"transaction {pending.tx_id.hex()} is in block {receipt.height} of {self.chain_id}, stored on "
+            f"{durable} of {len(self.peers)} peers, below the quorum of {self.quorum}: it is not lost; submit "
+            "the same transaction again for its receipt once the lagging peers caught up",
+            receipt=receipt, durable=durable, quorum=self.quorum))
 
     def close(self) -> None:
         """Stop the sequencer (queued transactions fail) and close the peers' stores."""
@@ -281,8 +377,13 @@ class Network:
             peers_by_chain = {}
             for c in manifest["chains"]:
                 peers_by_chain[c["id"]] = [self._open_peer(name, progress, opened) for name in c["peers"]]
+            # Before catching up: a lagging peer must not receive blocks of a forged history.
+            self._check_layers(peers_by_chain, stores=False)
             for chain_peers in peers_by_chain.values():
-                catch_up(chain_peers)
+                failed = catch_up(chain_peers)
+                if failed:
+                    name, exc = next(iter(failed.items()))
+                    raise StorageError(f"{name} cannot catch up: {exc}") from exc
         except BaseException:
             for peer in opened:  # a store that fails validation must not leave the others open
                 peer.close()
@@ -557,11 +658,33 @@ class Network:
 
     # --- interlocking -----------------------------------------------------------------
 
+    def check_layers(self) -> None:
+        """Check every chain against the other layer's anchors, its peers against each other,
+        and every store against what its peer committed (the check interlock() runs first):
+        RollbackDetected or ForkDetected names the chain, the height and both digests."""
+        self._check_layers({cid: s.peers for cid, s in self.services.items()}, stores=True)
+
+    def _check_layers(self, peers_by_chain: dict[str, list[Peer]], *, stores: bool) -> None:
+        main_id = self.main_chain_id
+        subchains = [cid for cid in peers_by_chain if cid != main_id]
+        longest = {cid: max(peers, key=lambda p: p.height) for cid, peers in peers_by_chain.items()}
+        # The main chain first: it holds the Type-II anchors the sub-chains are checked against.
+        anchors = {main_id: [a for cid in subchains
+                             for a in anchors_from(longest[cid].statuses(main_id), cid, "Type-III")]}
+        for cid in subchains:
+            anchors[cid] = anchors_from(longest[main_id].statuses(cid), main_id, "Type-II")
+        for cid in [main_id] + subchains:
+            check_chain([memory_copy(p) for p in peers_by_chain[cid]], anchors[cid])
+            if stores:
+                for peer in peers_by_chain[cid]:
+                    check_chain([store_copy(peer)], _store_anchors(peer, anchors[cid]))
+
     def interlock(self, timeout: float = 60.0) -> InterlockReport:
-        """One round now: every sub-chain with new records sends its latest header to the
-        main chain (Type-II); then the main chain's latest header goes to every sub-chain
-        (Type-III). Returns the receipts."""
+        """One round now: check_layers(), then every sub-chain with new records sends its
+        latest header to the main chain (Type-II); then the main chain's latest header goes to
+        every sub-chain (Type-III). Returns the receipts."""
         with self._interlock_lock:
+            self.check_layers()
             main = self.service(self.main_chain_id)
             type2 = []
             for cid in self.subchain_ids:
@@ -626,6 +749,8 @@ class Network:
             try:
                 if self._interlock_due():
                     self.interlock()
+            except ChainIntegrityError:
+                return  # never anchor a forked or rolled-back chain; interlock() raises it again
             except LedgerError:
                 time.sleep(0.1)  # a closing network or a failed round: the next wake retries
 
@@ -709,6 +834,17 @@ class Verifier:
             tx_proof = holder.inclusion_proof(tx_id, records[-1].source_height)
         return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
                                  main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
+
+
+def _store_anchors(peer: Peer, layer_anchors: list[Anchor]) -> list[Anchor]:
+    """What `peer`'s store must still hold: the block its memory ends with, and the latest
+    block the other layer anchored among those the peer holds."""
+    latest = peer.latest()
+    if latest is None:
+        return []
+    held = [a for a in layer_anchors if a.height < peer.height]
+    own = Anchor(peer.chain_id, latest.header.height, latest.header.digest, f"{peer.name} (committed in memory)")
+    return ([max(held, key=lambda a: a.height)] if held else []) + [own]
 
 
 def _tx_id_bytes(tx_id: bytes | str) -> bytes:

@@ -70,12 +70,22 @@ class PeerStore:
                 raise StorageError(f"{self.path}: cannot append block {height}: {exc}") from None
 
     def height(self) -> int:
-        """Number of stored blocks."""
+        """One past the highest stored height: the number of blocks, as Peer.load refuses
+        gaps (a lookup on the key, not a count of the table)."""
+        return self._one("SELECT COALESCE(MAX(height) + 1, 0) FROM blocks", ())
+
+    def digest(self, height: int) -> bytes | None:
+        """The stored digest of block `height`, or None (without reading the block)."""
+        value = self._one("SELECT digest FROM blocks WHERE height = ?", (height,))
+        return bytes(value) if value is not None else None
+
+    def _one(self, query: str, args: tuple):
         with self._lock:
             try:
-                return self._db.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+                row = self._db.execute(query, args).fetchone()
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: {exc}") from None
+        return row[0] if row else None
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         """(height, digest, data) from `start` on, in height order."""
@@ -89,12 +99,7 @@ class PeerStore:
 
     def get(self, height: int) -> bytes | None:
         """The stored bytes of block `height`, or None."""
-        with self._lock:
-            try:
-                row = self._db.execute("SELECT data FROM blocks WHERE height = ?", (height,)).fetchone()
-            except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: {exc}") from None
-        return row[0] if row else None
+        return self._one("SELECT data FROM blocks WHERE height = ?", (height,))
 
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
         """Every stored transaction id -> (height, position)."""

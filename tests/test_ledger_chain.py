@@ -151,11 +151,22 @@ def test_bad_transactions_are_rejected_individually(net):
 
 def test_replayed_transactions_are_rejected(net):
     tx = record(net, payload=b"once")
-    net.submit_transaction(tx).result()
+    receipt = net.submit_transaction(tx).result()
     before = snapshot(net)
+    # the same bytes again: idempotent, answered with the existing receipt, nothing added
+    assert net.submit_transaction(tx).result() == receipt
+    assert [p.result() for p in net.submit_transactions([tx, tx])] == [receipt, receipt]
+    # the same id with other bytes (another signature) is a replay
+    resigned = Transaction.from_bytes(tx.to_bytes()[:-64] + bytes(64))
+    assert resigned.tx_id == tx.tx_id
     with pytest.raises(errors.ReplayedTransaction):
-        net.submit_transaction(tx).result()
+        net.submit_transaction(resigned).result()
     assert snapshot(net) == before
+    # twice in one fresh submission: one copy goes into the block, both get its receipt
+    fresh = record(net, payload=b"twice")
+    first, second = net.submit_transactions([fresh, fresh])
+    assert first.result() == second.result() == net.locate(fresh.tx_id)
+    before = snapshot(net)
     twice = build(net, net.peer("edge-0"), [record(net, payload=b"dup")] * 2)
     with pytest.raises(errors.ReplayedTransaction):
         net.peer("edge-0").commit(twice)

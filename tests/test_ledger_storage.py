@@ -204,23 +204,3 @@ def test_malformed_manifest_fails_cleanly(tmp_path, manifest):
     (tmp_path / "n" / "network.json").write_text(manifest)
     with pytest.raises(errors.StorageError):
         ledger.Network.open(tmp_path / "n")
-
-
-def test_a_failed_store_on_one_peer_is_reported_then_repaired(tmp_path, monkeypatch):
-    with ledger.Network.init(tmp_path / "n", subchains=1, auto_interlock=False) as net:
-        lagging = net.peer("edge-0", 1)
-        real_append = lagging.store.append
-
-        def disk_full(*args):
-            raise errors.StorageError("disk full (simulated)")
-
-        monkeypatch.setattr(lagging.store, "append", disk_full)
-        with pytest.raises(errors.StorageError, match="disk full"):
-            net.submit("edge-0", b"not confirmed").result()
-        assert (net.peer("edge-0", 0).height, lagging.height) == (1, 0)
-        monkeypatch.setattr(lagging.store, "append", real_append)
-        receipt = net.submit("edge-0", b"next").result()
-        assert receipt.height == 1
-        assert [p.height for p in net.service("edge-0").peers] == [2, 2]
-    with ledger.Network.open(tmp_path / "n", auto_interlock=False) as net:
-        assert [p.height for p in net.service("edge-0").peers] == [2, 2]
