@@ -12,12 +12,16 @@ The rules are pure: copies of a chain and anchors in, an exception out, nothing 
 written but through the copies' `digest_at`. The embedded Network runs them on open and on
 every interlock; a deployment of separate processes can run them on the headers it fetched.
 
->>> copy = ChainCopy("edge-0", "edge-0.peer0", 2, [b"a" * 32, b"b" * 32].__getitem__)
->>> check_chain([copy], [Anchor("edge-0", 1, b"b" * 32, "main block 4")])
->>> check_chain([copy], [Anchor("edge-0", 2, b"c" * 32, "main block 9")])
+>>> copy = ChainCopy("edge-0", "edge-0.peer0", 2, [b"\\xaa", b"\\xbb"].__getitem__)
+>>> check_chain([copy], [Anchor("edge-0", 1, b"\\xbb", "main block 4")])
+>>> check_chain([copy], [Anchor("edge-0", 1, b"\\xcc", "main block 4")])
 Traceback (most recent call last):
 ...
-ledger.errors.RollbackDetected: edge-0 was cut back: no copy holds block 2 (longest: edge-0.peer0, 2 blocks), which main block 9 anchored as 636363636363636363636363636363636363636363636363636363636363636363
+ledger.errors.ForkDetected: edge-0 was rewritten: block 1 is bb on edge-0.peer0, but main block 4 anchored cc
+>>> check_chain([copy], [Anchor("edge-0", 2, b"\\xcc", "main block 9")])
+Traceback (most recent call last):
+...
+ledger.errors.RollbackDetected: edge-0 was cut back: no copy holds block 2 (longest: edge-0.peer0, 2 blocks), which main block 9 anchored as cc
 """
 from __future__ import annotations
 
