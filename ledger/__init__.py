@@ -28,6 +28,14 @@ root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclu
 (or ledger.InclusionProof.for_transaction for a prover computing witnesses in bulk) and
 ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.
 
+pending.result() is a Receipt once the block is durable on the policy's quorum (the endorsement
+threshold of peers). On fewer peers it raises ledger.errors.CommitPending: the transaction is on
+the chain, so submit pending.transaction again (idempotent: the same bytes get the existing
+receipt) rather than signing a new one. Any other error means the transaction is on no chain.
+On open and before every interlocking round each chain is checked against the other layer's
+anchors (Type-II and Type-III statuses): a cut-back or rewritten chain raises
+ledger.errors.RollbackDetected / ForkDetected and nothing is written (ledger.anchors).
+
 Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
 block or transaction leaves every chain unchanged.
 """
