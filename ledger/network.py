@@ -563,7 +563,8 @@ class Network:
             raise NotFound(f"no chain {chain_id!r}") from None
 
     def peer(self, chain_id: str, index: int = 0) -> Peer:
-        """Peer `index` of chain `chain_id` (peer 0 proposes)."""
+        """Peer `index` of chain `chain_id` (service(chain_id).leader proposes: peer 0 unless
+        it lags)."""
         return self.service(chain_id).peers[index]
 
     def add_validator(self, chain_id: str, validator: Validator) -> None:
@@ -630,11 +631,11 @@ class Network:
     def transaction(self, tx_id: bytes | str) -> Transaction:
         """The committed transaction `tx_id` (bytes or hex), from whichever chain holds it."""
         receipt = self.locate(tx_id)
-        return self.peer(receipt.chain_id).transaction(receipt.tx_id)
+        return self.service(receipt.chain_id).leader.transaction(receipt.tx_id)
 
     def block(self, chain_id: str, height: int) -> Block:
         """Block `height` of `chain_id`."""
-        return self.peer(chain_id).block(height)
+        return self.service(chain_id).leader.block(height)
 
     def status(self) -> dict:
         """Per chain: height, latest digest, accumulator prefix, last interlocked heights."""

@@ -85,6 +85,22 @@ def test_follower_write_fails_pending_then_idempotent_resubmission(tmp_path, toy
         assert heights(net) == [1, 1] and net.locate(pending.tx_id) == receipt
 
 
+def test_sqlite_reporting_disk_full_on_a_follower(tmp_path, toy):
+    """No monkeypatch: SQLite itself refuses the write (max_page_count caps the file where it is)."""
+    with ledger.Network.init(tmp_path / "n", subchains=1, params=toy, auto_interlock=False) as net:
+        follower = net.peer("edge-0", 1)
+        db = follower.store._db
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+        pending = net.submit("edge-0", b"x" * 300_000)  # needs new pages
+        outcome = pending_outcome(pending)
+        assert outcome.durable == 1 and heights(net) == [1, 0]
+        db.execute("PRAGMA max_page_count = 1000000")
+        assert net.submit_transaction(pending.transaction).result() == outcome.receipt
+        assert heights(net) == [1, 1]
+    with ledger.Network.open(tmp_path / "n", auto_interlock=False) as net:
+        assert heights(net) == [1, 1]
+
+
 def test_leader_write_fails_another_peer_leads_and_the_leader_catches_up(tmp_path, toy, monkeypatch):
     with ledger.Network.init(tmp_path / "n", subchains=1, params=toy, auto_interlock=False) as net:
         service = net.service("edge-0")
@@ -93,7 +109,9 @@ def test_leader_write_fails_another_peer_leads_and_the_leader_catches_up(tmp_pat
         pending = net.submit("edge-0", b"the leader's disk is full")
         outcome = pending_outcome(pending)
         assert outcome.durable == 1 and heights(net) == [0, 1]
-        assert service.leader is second
+        assert service.leader is second  # reads come from it too
+        assert net.transaction(pending.tx_id).payload == b"the leader's disk is full"
+        assert net.block("edge-0", 0).header.digest == outcome.receipt.block_digest
         # while the first peer cannot store, the 2-of-2 policy cannot be met: a plain failure,
         # the transaction is on no chain
         blocked = net.submit("edge-0", b"while the first peer is down")
