@@ -368,7 +368,8 @@ class Network:
         self.objects = ObjectStore(objects_url)
         self._identities: dict[str, Identity] = {}
         self._nonce = itertools.count(time.time_ns())
-        self._interlock_lock = threading.Lock()
+        self._interlock_lock = threading.RLock()
+        self._checked: dict[tuple[str, str], int] = {}  # status records checked by _check_layers
         self._closed = False
         self._last_round = time.monotonic()
         self.services: dict[str, ChainService] = {}
@@ -663,22 +664,34 @@ class Network:
         """Check every chain against the other layer's anchors, its peers against each other,
         and every store against what its peer committed (the check interlock() runs first):
         RollbackDetected or ForkDetected names the chain, the height and both digests."""
-        self._check_layers({cid: s.peers for cid, s in self.services.items()}, stores=True)
+        with self._interlock_lock:
+            self._check_layers({cid: s.peers for cid, s in self.services.items()}, stores=True)
 
     def _check_layers(self, peers_by_chain: dict[str, list[Peer]], *, stores: bool) -> None:
+        """ledger.anchors.check_chain for every chain. A peer's memory only grows by validated
+        blocks, so a status record checked against it once is not checked again: a round costs
+        what was recorded since the last one (open checks everything)."""
         main_id = self.main_chain_id
         subchains = [cid for cid in peers_by_chain if cid != main_id]
         longest = {cid: max(peers, key=lambda p: p.height) for cid, peers in peers_by_chain.items()}
+        # (holder, anchored chain) -> the holder's status records of it: Type-III records of
+        # the main chain on each sub-chain, Type-II records of each sub-chain on the main chain
+        recorded = {(cid, main_id): longest[cid].statuses(main_id) for cid in subchains}
+        recorded.update({(main_id, cid): longest[main_id].statuses(cid) for cid in subchains})
+
+        def anchors(key: tuple[str, str], records: list) -> list[Anchor]:
+            return anchors_from(records, key[0], "Type-II" if key[0] == main_id else "Type-III")
+
         # The main chain first: it holds the Type-II anchors the sub-chains are checked against.
-        anchors = {main_id: [a for cid in subchains
-                             for a in anchors_from(longest[cid].statuses(main_id), cid, "Type-III")]}
-        for cid in subchains:
-            anchors[cid] = anchors_from(longest[main_id].statuses(cid), main_id, "Type-II")
-        for cid in [main_id] + subchains:
-            check_chain([memory_copy(p) for p in peers_by_chain[cid]], anchors[cid])
+        for chain in [main_id] + subchains:
+            keys = [key for key in recorded if key[1] == chain]
+            new = [a for key in keys for a in anchors(key, recorded[key][self._checked.get(key, 0):])]
+            check_chain([memory_copy(p) for p in peers_by_chain[chain]], new)
             if stores:
-                for peer in peers_by_chain[cid]:
-                    check_chain([store_copy(peer)], _store_anchors(peer, anchors[cid]))
+                for peer in peers_by_chain[chain]:
+                    held = [a for key in keys for a in anchors(key, _latest_below(recorded[key], peer.height))]
+                    check_chain([store_copy(peer)], _store_anchors(peer, held))
+        self._checked.update({key: len(records) for key, records in recorded.items()})
 
     def interlock(self, timeout: float = 60.0) -> InterlockReport:
         """One round now: check_layers(), then every sub-chain with new records sends its
@@ -837,13 +850,17 @@ class Verifier:
                                  main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
 
 
-def _store_anchors(peer: Peer, layer_anchors: list[Anchor]) -> list[Anchor]:
-    """What `peer`'s store must still hold: the block its memory ends with, and the latest
-    block the other layer anchored among those the peer holds."""
+def _latest_below(records: list, height: int) -> list:
+    """The last status record whose block is below `height` (records ascend), as a list."""
+    return next(([r] for r in reversed(records) if r.source_height < height), [])
+
+
+def _store_anchors(peer: Peer, held: list[Anchor]) -> list[Anchor]:
+    """What `peer`'s store must still hold: the block its memory ends with, and the highest
+    of `held` (the other layer's latest anchors among the blocks the peer holds)."""
     latest = peer.latest()
     if latest is None:
         return []
-    held = [a for a in layer_anchors if a.height < peer.height]
     own = Anchor(peer.chain_id, latest.header.height, latest.header.digest, f"{peer.name} (committed in memory)")
     return ([max(held, key=lambda a: a.height)] if held else []) + [own]
 

@@ -4,6 +4,7 @@ Type-III a sub-chain received, is refused on open and on every interlock with Ro
 or ForkDetected naming the chain, the height and both digests, and nothing on disk changes.
 An edge holds its own peers' keys, so the rewritten histories here are validly re-endorsed:
 only the other layer's anchors catch them."""
+import dataclasses
 import doctest
 import shutil
 import sqlite3
@@ -17,6 +18,9 @@ import ledger
 import ledger.anchors
 from ledger import errors
 from ledger.anchors import Anchor, ChainCopy, check_chain
+from ledger.block import SignedHeader, SubchainStatus
+from ledger.chain import now_ms
+from ledger.tx import Transaction, TxKind
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +300,26 @@ def test_check_chain_refuses_exactly_the_inconsistent(case):
     else:
         with pytest.raises(errors.ChainIntegrityError):
             check_chain(chain_copies, chain_anchors)
+
+
+def test_an_edge_that_reports_another_block_than_it_holds_is_caught_at_the_next_interlock(tmp_path, toy):
+    """An edge holds its peers' keys, so it can endorse a second block at a height it already
+    has and report that one to the main chain (a first report needs no continuity witness).
+    The main chain accepts the validly endorsed status; the next interlock sees the fork."""
+    with ledger.Network.init(tmp_path / "n", subchains=2, params=toy, auto_interlock=False) as net:
+        real = net.submit("edge-1", b"the block edge-1 keeps").result()
+        header = dataclasses.replace(net.peer("edge-1").signed_header(0).header, merkle_root=b"\x42" * 32)
+        peers = net.service("edge-1").peers
+        endorsed = SignedHeader(header, tuple(sorted(
+            (p.identity.fingerprint, p.identity.sign(header.endorsement_message())) for p in peers)))
+        report = Transaction.create(peers[0].identity, TxKind.SUBCHAIN_STATUS, "main",
+                                    SubchainStatus(endorsed).to_bytes(), timestamp_ms=now_ms(), nonce=1)
+        net.submit_transaction(report).result()
+        main_height = net.peer("main").height
+        with pytest.raises(errors.ForkDetected) as info:
+            net.interlock()
+        assert (info.value.chain_id, info.value.height) == ("edge-1", 0)
+        assert (info.value.expected, info.value.found) == (header.digest, real.block_digest)
+        assert net.peer("main").height == main_height  # nothing anchored over the fork
+    with pytest.raises(errors.ForkDetected):
+        ledger.Network.open(tmp_path / "n", auto_interlock=False)
