@@ -8,6 +8,13 @@ own chain; only the other layer's anchors catch it. A main chain that still hold
 the sub-chains' Type-IIIs name also extends each of those statuses by the later ones (it is
 one hash chain), which is the continuity a sub-chain asks of the statuses it received.
 
+What no anchor covers cannot be caught: a sub-chain's blocks after its last Type-II are
+protected by its own peers only, the main chain's blocks after the last Type-III any
+sub-chain holds likewise, and cutting back both layers together below every record the other
+chains hold leaves nothing to compare. A peer that is merely shorter than the others is
+lagging, not rolled back: the Network catches it up (after these checks, so it never receives
+blocks of a refused history).
+
 The rules are pure: copies of a chain and anchors in, an exception out, nothing read or
 written but through the copies' `digest_at`. The embedded Network runs them on open and on
 every interlock; a deployment of separate processes can run them on the headers it fetched.
