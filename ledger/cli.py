@@ -1,5 +1,6 @@
 """The `edgeacc` console script: the engine self-test and the embedded ledger's commands.
 
+    edgeacc --version
     edgeacc selftest [--items N]
     edgeacc init DIR [--subchains N] [--peers P] [--threshold K] [--interlock-blocks K] [--interlock-seconds T]
     edgeacc submit DIR --chain edge-0 (--data TEXT | --file PATH [--object] | --lines PATH) [--signer NAME]
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+import edgeacc
 from ledger.errors import LedgerError
 
 
@@ -127,6 +129,7 @@ def cmd_revoke(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every subcommand (add new commands here)."""
     ap = argparse.ArgumentParser(prog="edgeacc", description="RSA-accumulator engine and two-layer edge ledger")
+    ap.add_argument("--version", action="version", version=f"edgeacc {edgeacc.__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("selftest", help="engine self-demo: accumulate, prove, verify, reject tampering")
@@ -180,9 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_revoke)
 
-    from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
-    add_demo_parser(sub)
+    try:
+        from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
+    except ModuleNotFoundError as exc:  # a core install: the provenance stack is an extra
+        _add_missing_demo_parser(sub, exc.name)
+    else:
+        add_demo_parser(sub)
     return ap
+
+
+def _add_missing_demo_parser(sub, missing: str | None) -> None:
+    """`edgeacc demo` without the [demo] extra: say what to install instead of a traceback."""
+    def refuse(args) -> int:
+        print(f"error: `edgeacc demo` needs the demo extra ({missing} is not installed): "
+              "pip install 'edgeacc[demo]'", file=sys.stderr)
+        return 2
+
+    # prefix_chars: take every option of the real demo as a plain word, then refuse
+    p = sub.add_parser("demo", help="protected federated training (needs: pip install 'edgeacc[demo]')",
+                       prefix_chars="\0", add_help=False)
+    p.add_argument("args", nargs="*")
+    p.set_defaults(func=refuse)
 
 
 def main(argv=None) -> int:
