@@ -34,7 +34,7 @@ print("wheel smoke test: edgeacc", edgeacc.__version__, "from", os.path.dirname(
 PY
 EA="$OUT/venv/bin/edgeacc"
 "$EA" --version
-"$EA" init net --subchains 2 --peers 2 >/dev/null
+"$EA" init net --subchains 2 --peers 2 --quiet
 TX=$("$EA" submit net --chain edge-0 --data "smoke" | cut -d' ' -f1)
 "$EA" interlock net >/dev/null
 "$EA" verify net "$TX" --from edge-1
