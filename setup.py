@@ -110,11 +110,19 @@ def configure(ext):
     ext.libraries = gmp_libs + ["crypto"]
     ext.extra_objects = gmp_objects
     # -pthread: the batch engine's worker threads (a no-op on glibc >= 2.34)
-    ext.extra_compile_args = ["-O2", "-std=c99", "-pthread"]
+    # EA_NO_EXPORT + hidden visibility: the C functions stay inside the extension module
+    ext.define_macros.append(("EA_NO_EXPORT", "1"))
+    ext.extra_compile_args = ["-O2", "-std=c99", "-pthread", "-fvisibility=hidden"]
     ext.extra_link_args = ["-pthread"]
     # cythonize returns a plain copy; keep setuptools' own Extension (build_ext set it up)
     ext.sources = cythonize([ext], include_path=["bindings"],
                             compiler_directives=directives)[0].sources
+
+
+def c_version():
+    """EDGEACC_VERSION_STRING of csrc/ea_api.h: the one version of the C library and the package."""
+    with open(os.path.join(HERE, "csrc", "ea_api.h")) as f:
+        return re.search(r'^#define EDGEACC_VERSION_STRING "([^"]+)"', f.read(), re.M).group(1)
 
 
 def public_headers():
@@ -127,7 +135,8 @@ def public_headers():
 def copy_include_dir():
     """edgeacc/include: the public headers and the .pxd files, for edgeacc.get_include()."""
     target = os.path.join(HERE, "edgeacc", "include")
-    os.makedirs(target, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)  # no stale header from an older layout
+    os.makedirs(target)
     sources = [os.path.join("csrc", h) for h in public_headers()] + glob.glob("bindings/*.pxd")
     for path in sources:
         shutil.copy2(os.path.join(HERE, path), target)
@@ -152,6 +161,7 @@ class build_ext(_build_ext):
 if __name__ == "__main__":
     os.chdir(HERE)
     setup(
+        version=c_version(),
         # The sources are filled in by build_ext.run; the .pyx here is what sdist packs.
         ext_modules=[Extension("edgeacc._core", sources=["bindings/_core.pyx"])],
         cmdclass={"build_ext": build_ext, "build_py": build_py},

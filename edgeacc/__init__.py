@@ -1,8 +1,6 @@
 """edgeacc: an RSA accumulator engine in C/GMP (DESIGN.md section 8 is the API contract)."""
 import os as _os
 
-from edgeacc._version import __version__
-
 
 def _require_extension() -> None:
     """Fail with what to run when the C extension is missing (a source tree not yet built)."""
@@ -21,7 +19,7 @@ def _require_extension() -> None:
 
 _require_extension()
 
-from edgeacc import errors  # noqa: E402 (after the extension check)
+from edgeacc import _core, errors  # noqa: E402 (after the extension check)
 from edgeacc.accumulator import Accumulator, update_witness, verify_membership
 from edgeacc.batch import (MultiExpTable, aggregate_witnesses, batch_verify, multi_exp,
                            root_factory, shamir_trick, update_witnesses)
@@ -32,6 +30,8 @@ from edgeacc.encoding import MembershipProof, decode_element, encode_element
 from edgeacc.params import Params, generate_insecure_params
 from edgeacc.primes import check_representative, hash_to_prime, is_first_representative
 from edgeacc._core import powm
+
+__version__ = _core.version()  # EDGEACC_VERSION_STRING in csrc/ea_api.h, the one version
 
 
 def get_include() -> str:

@@ -87,6 +87,9 @@ def test_cli_of_a_core_install_runs_and_explains_the_demo_extra():
 
 
 def test_one_version_string():
+    """EDGEACC_VERSION_STRING in csrc/ea_api.h: the C library, the metadata, the CLI."""
+    header = (ROOT / "csrc" / "ea_api.h").read_text()
+    assert f'#define EDGEACC_VERSION_STRING "{edgeacc.__version__}"' in header
     assert edgeacc.__version__ == importlib.metadata.version("edgeacc")
     r = run_python("from ledger import cli; cli.main(['--version'])")
     assert r.stdout.strip() == f"edgeacc {edgeacc.__version__}"
@@ -107,8 +110,9 @@ def test_source_tree_without_the_extension_says_what_to_run(tmp_path):
 
 def test_get_include_has_the_public_headers_and_pxd():
     inc = Path(edgeacc.get_include())
-    for name in ("edgeacc.h", "ea_status.h", "edgeacc_c.pxd", "gmp.pxd"):
+    for name in ("edgeacc.h", "ea_api.h", "ea_mexp.h", "edgeacc_c.pxd", "gmp.pxd"):
         assert (inc / name).is_file(), name
+    assert not [n for n in ("ea_mont.h", "ea_multiexp.h", "ea_thread.h") if (inc / n).exists()]
 
 
 @pytest.fixture(scope="module")

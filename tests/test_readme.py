@@ -2,11 +2,12 @@
 
 A block preceded by `<!-- readme-test: skip (reason) -->` is not run; the reason names what
 covers it (the install line and the test command are what .ci/run itself runs; the demo is
-tests/test_demo.py). Each block runs in its own empty directory against this source tree
-(`edgeacc` is `python -m ledger.cli` there).
+tests/test_demo.py). Each block runs in its own directory (with a copy of csrc/, tests/, tools/ and scripts/)
+against this source tree (`edgeacc` is `python -m ledger.cli` there).
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,9 @@ def test_every_block_is_run_or_says_why_not():
 
 @pytest.mark.parametrize("body", blocks("sh"))
 def test_shell_block(body, tmp_path):
+    for name in ("csrc", "tests", "tools", "scripts"):  # what a block may build or read
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(
+            "__pycache__", "*.o", "*.a", "*.so*", "test_core", "test_batch"))
     script = f'set -euo pipefail\nedgeacc() {{ "{sys.executable}" -m ledger.cli "$@"; }}\n{body}'
     r = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env(), capture_output=True,
                        text=True, timeout=300)
