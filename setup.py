@@ -6,7 +6,8 @@ Cython and the GMP/OpenSSL probes run only when the extension is built (build_ex
 GMP is found by, in order: EDGEACC_GMP_DIR (a prefix with include/gmp.h and lib/libgmp.a or
 libgmp.so; a static libgmp.a there is linked in, e.g. the CPU-tuned build from
 scripts/build-gmp.sh), pkg-config, then the system paths. OpenSSL's libcrypto (SHA-256 in the
-C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE.
+C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE;
+EDGEACC_DEBUG=1 keeps debug info (release builds have none).
 """
 import glob
 import os
@@ -114,6 +115,9 @@ def configure(ext):
     ext.define_macros.append(("EA_NO_EXPORT", "1"))
     ext.extra_compile_args = ["-O2", "-std=c99", "-pthread", "-fvisibility=hidden"]
     ext.extra_link_args = ["-pthread"]
+    if os.environ.get("EDGEACC_DEBUG") != "1":  # release: no debug info (-S: none linked in)
+        ext.extra_compile_args.append("-g0")
+        ext.extra_link_args.append("-Wl,-S")
     # cythonize returns a plain copy; keep setuptools' own Extension (build_ext set it up)
     ext.sources = cythonize([ext], include_path=["bindings"],
                             compiler_directives=directives)[0].sources

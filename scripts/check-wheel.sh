@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Packager's check: sdist -> wheel in a fresh venv -> smoke test of the installed wheel from
-# outside the source tree (core install only: no numeric stack). Run by .ci/run.
+# Packager's check: sdist -> wheel in a fresh venv -> (with auditwheel and patchelf) a
+# manylinux wheel bundling GMP, stripped -> smoke test of the installed wheel from outside the
+# source tree (core install only: no numeric stack). Run by .ci/run.
 #   scripts/check-wheel.sh [OUTDIR]   (default: a temporary directory; prints what it built)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${1:-$(mktemp -d)}"
 mkdir -p "$OUT"
-rm -rf "$OUT/dist" "$OUT/venv" "$OUT/run"
+rm -rf "$OUT/dist" "$OUT/venv" "$OUT/run" "$OUT/wheelhouse" "$OUT/unpacked"
 quiet() { "$@" >"$OUT/log" 2>&1 || { cat "$OUT/log"; exit 1; }; }
 quiet python -m build --sdist -o "$OUT/dist" "$ROOT"
 SDIST="$(ls "$OUT"/dist/edgeacc-*.tar.gz)"
@@ -14,6 +15,18 @@ python -m venv "$OUT/venv"
 PY="$OUT/venv/bin/python"
 quiet "$PY" -m pip wheel --no-deps -w "$OUT/dist" "$SDIST"
 WHEEL="$(ls "$OUT"/dist/edgeacc-*.whl)"
+if command -v auditwheel >/dev/null && command -v patchelf >/dev/null; then
+  # manylinux: GMP and libcrypto grafted into edgeacc.libs/, symbols stripped
+  quiet auditwheel repair --strip -w "$OUT/wheelhouse" "$WHEEL"
+  WHEEL="$(ls "$OUT"/wheelhouse/edgeacc-*manylinux*.whl)"
+  python -m zipfile -e "$WHEEL" "$OUT/unpacked"
+  CORE="$(ls "$OUT"/unpacked/edgeacc/_core*.so)"
+  readelf -d "$CORE" | grep -q 'NEEDED.*libgmp-[0-9a-f]*\.so' \
+    || { echo "the repaired wheel does not bundle GMP"; exit 1; }
+  if readelf -S "$CORE" | grep -q '\.debug_'; then echo "debug info in $CORE"; exit 1; fi
+else
+  echo "auditwheel/patchelf not installed: testing the plain linux wheel"
+fi
 quiet "$PY" -m pip install "$WHEEL"
 mkdir -p "$OUT/run" && cd "$OUT/run"
 "$PY" - <<'PY'
@@ -40,3 +53,4 @@ TX=$("$EA" submit net --chain edge-0 --data "smoke" | cut -d' ' -f1)
 "$EA" verify net "$TX" --from edge-1
 echo "sdist: $SDIST"
 echo "wheel: $WHEEL ($(du -k "$WHEEL" | cut -f1) KiB)"
+python -m zipfile -l "$WHEEL" | grep -v -E '[.]py |/ |RECORD|INSTALLER'
