@@ -48,8 +48,8 @@ def sdist(tmp_path_factory) -> list[str]:
 
 
 def test_sdist_has_every_file_a_build_and_the_tests_need(sdist):
-    needed = git_files("bindings", "csrc", "tools", "tests", "edgeacc", "ledger", "scripts")
-    needed += ["LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in"]
+    needed = git_files("bindings", "csrc", "tools", "tests", "edgeacc", "ledger", "scripts", "bench")
+    needed += ["LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in", "asv.conf.json"]
     missing = sorted(set(needed) - set(sdist))
     assert not missing, missing
     assert "csrc/ea_sieve_table.h" in sdist and "csrc/Makefile" in sdist

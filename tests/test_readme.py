@@ -2,8 +2,9 @@
 
 A block preceded by `<!-- readme-test: skip (reason) -->` is not run; the reason names what
 covers it (the install line, the test command and the wheel check are what .ci/run itself runs;
-`edgeacc demo` is tests/test_provenance_demo.py::test_console_script_runs_the_demo). Each block runs in its own directory (with a copy of csrc/, tests/, tools/ and scripts/)
-against this source tree (`edgeacc` is `python -m ledger.cli` there).
+`edgeacc demo` is tests/test_provenance_demo.py::test_console_script_runs_the_demo). Each
+block runs in its own directory (with a copy of csrc/, tests/, tools/ and scripts/) against
+this source tree (`edgeacc` is `python -m ledger.cli` there).
 """
 import os
 import re
