@@ -24,7 +24,7 @@ def edgeacc_cmd(*argv) -> list[str]:
 
 
 def spawn(*argv, **kw) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return subprocess.Popen(edgeacc_cmd(*argv), cwd=ROOT, env=env, **kw)
 
 
@@ -99,9 +99,10 @@ def test_progress_bars_only_on_a_terminal(datadir, tmp_path):
 
 
 def test_ctrl_c_exits_130_without_a_traceback():
-    p = spawn("selftest", "--items", "1000000", stdout=subprocess.DEVNULL,
+    p = spawn("selftest", "--items", "1000000", stdout=subprocess.PIPE,
               stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    assert p.stdout.readline().startswith("modulus:")  # in the command, imports done
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130

@@ -32,3 +32,25 @@ def chain(path: str) -> str:
         net.interlock()
         v = net.verifier("edge-1").verify(r.tx_id)
         return v.reason if not v.ok else r.tx_id.hex()
+
+
+def provenance(path: str) -> str:
+    from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, NetworkLedger,
+                                   NumpyMLPTrainer, fedavg, load_digits_split)
+
+    with ledger.Network.init(path, subchains=1) as net:
+        chain, trainer = NetworkLedger(net), NumpyMLPTrainer()
+        cloud = CloudRecorder(chain, "main", submitter="main.peer0")
+        edge = EdgeRecorder(chain, "edge-0", "edge-0.peer0", trainer, net.trust)
+        sensor = Device(net.identity("sensor-1", role="device", chain_id="edge-0"))
+        pixels, labels, _, _ = load_digits_split()
+        readings = [edge.record_reading(sensor.read(p, y)) for p, y in zip(pixels[:64], labels[:64])]
+        order = [readings[i:i + 16] for i in range(0, 64, 16)]
+        initial, _ = cloud.record_initial(trainer)
+        edge.start_run(order, initial, data_order_seed=0)
+        for i, batch_readings in enumerate(order, start=1):
+            batch = edge.record_batch(batch_readings)
+            edge.record_step(trainer.step(edge.model, edge.global_model, batch, i))
+        cloud.record_aggregation([edge.steps[-1]], [64], fedavg([edge.model], [64]))
+        report = Auditor(chain, net.trust, verifier_chain="main").audit(edge.manifest(), fraction=0.5)
+        return report.summary()
