@@ -1,18 +1,25 @@
 """Build of the edgeacc._core extension (setuptools + Cython; metadata in pyproject.toml).
 
+Cython and the GMP/OpenSSL probes run only when the extension is built (build_ext below), so
+`python -m build --sdist` needs neither GMP nor a compiler.
+
 GMP is found by, in order: EDGEACC_GMP_DIR (a prefix with include/gmp.h and lib/libgmp.a or
 libgmp.so; a static libgmp.a there is linked in, e.g. the CPU-tuned build from
 scripts/build-gmp.sh), pkg-config, then the system paths. OpenSSL's libcrypto (SHA-256 in the
-C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE.
+C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE;
+EDGEACC_DEBUG=1 keeps debug info (release builds have none).
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
+from setuptools.command.build_py import build_py as _build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYSTEM_PREFIXES = ["/usr/local", "/usr", "/opt/homebrew", "/opt/local"]
@@ -85,34 +92,81 @@ def find_libcrypto():
     return [inc], []
 
 
-def extensions():
+def configure(ext):
+    """Set the C sources, include paths and libraries of the extension; cythonize it."""
     from Cython.Build import cythonize
 
     gmp_inc, gmp_lib, gmp_libs, gmp_objects, how = find_gmp()
     ssl_inc, ssl_lib = find_libcrypto()
     print(f"edgeacc: using GMP ({how})")
-    macros, directives = [], {"language_level": "3", "embedsignature": True}
+    directives = {"language_level": "3", "embedsignature": True}
     if os.environ.get("EDGEACC_COVERAGE") == "1":
-        macros.append(("CYTHON_TRACE_NOGIL", "1"))
+        ext.define_macros.append(("CYTHON_TRACE_NOGIL", "1"))
         directives["linetrace"] = True
-    csources = sorted(
+    ext.sources = ["bindings/_core.pyx"] + sorted(
         p for p in glob.glob("csrc/*.c") if not os.path.basename(p).startswith("test_")
     )
-    ext = Extension(
-        "edgeacc._core",
-        sources=["bindings/_core.pyx"] + csources,
-        include_dirs=["csrc", "bindings"] + gmp_inc + ssl_inc,
-        library_dirs=gmp_lib + ssl_lib,
-        libraries=gmp_libs + ["crypto"],
-        extra_objects=gmp_objects,
-        # -pthread: the batch engine's worker threads (a no-op on glibc >= 2.34)
-        extra_compile_args=["-O2", "-std=c99", "-pthread"],
-        extra_link_args=["-pthread"],
-        define_macros=macros,
-    )
-    return cythonize([ext], include_path=["bindings"], compiler_directives=directives)
+    ext.include_dirs = ["csrc", "bindings"] + gmp_inc + ssl_inc
+    ext.library_dirs = gmp_lib + ssl_lib
+    ext.libraries = gmp_libs + ["crypto"]
+    ext.extra_objects = gmp_objects
+    # -pthread: the batch engine's worker threads (a no-op on glibc >= 2.34)
+    # EA_NO_EXPORT + hidden visibility: the C functions stay inside the extension module
+    ext.define_macros.append(("EA_NO_EXPORT", "1"))
+    ext.extra_compile_args = ["-O2", "-std=c99", "-pthread", "-fvisibility=hidden"]
+    ext.extra_link_args = ["-pthread"]
+    if os.environ.get("EDGEACC_DEBUG") != "1":  # release: no debug info (-S: none linked in)
+        ext.extra_compile_args.append("-g0")
+        ext.extra_link_args.append("-Wl,-S")
+    # cythonize returns a plain copy; keep setuptools' own Extension (build_ext set it up)
+    ext.sources = cythonize([ext], include_path=["bindings"],
+                            compiler_directives=directives)[0].sources
+
+
+def c_version():
+    """EDGEACC_VERSION_STRING of csrc/ea_api.h: the one version of the C library and the package."""
+    with open(os.path.join(HERE, "csrc", "ea_api.h")) as f:
+        return re.search(r'^#define EDGEACC_VERSION_STRING "([^"]+)"', f.read(), re.M).group(1)
+
+
+def public_headers():
+    """csrc/edgeacc.h and the headers it includes: the installed C API (csrc/Makefile too)."""
+    with open(os.path.join(HERE, "csrc", "edgeacc.h")) as f:
+        included = re.findall(r'^#include "([^"]+)"', f.read(), re.M)
+    return ["edgeacc.h"] + included
+
+
+def copy_include_dir():
+    """edgeacc/include: the public headers and the .pxd files, for edgeacc.get_include()."""
+    target = os.path.join(HERE, "edgeacc", "include")
+    shutil.rmtree(target, ignore_errors=True)  # no stale header from an older layout
+    os.makedirs(target)
+    sources = [os.path.join("csrc", h) for h in public_headers()] + glob.glob("bindings/*.pxd")
+    for path in sources:
+        shutil.copy2(os.path.join(HERE, path), target)
+
+
+class build_py(_build_py):
+    def run(self):
+        copy_include_dir()
+        super().run()
+
+
+class build_ext(_build_ext):
+    """Probe GMP and cythonize only now, when the extension is really compiled."""
+
+    def run(self):
+        copy_include_dir()
+        for ext in self.extensions:
+            configure(ext)
+        super().run()
 
 
 if __name__ == "__main__":
     os.chdir(HERE)
-    setup(ext_modules=extensions())
+    setup(
+        version=c_version(),
+        # The sources are filled in by build_ext.run; the .pyx here is what sdist packs.
+        ext_modules=[Extension("edgeacc._core", sources=["bindings/_core.pyx"])],
+        cmdclass={"build_ext": build_ext, "build_py": build_py},
+    )

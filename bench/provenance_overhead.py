@@ -25,7 +25,7 @@ from ledger.provenance.recorder import step_endorsement_check
 from ledger.provenance.trainers import batch_tensors
 
 
-def time_step_alone(trainer, batches, repeats: int = 5) -> float:
+def seconds_per_step(trainer, batches, repeats: int = 5) -> float:
     """Seconds per T, best of `repeats` passes over the batches (M_O fixed, chained M_i)."""
     best = float("inf")
     for _ in range(repeats):
@@ -95,7 +95,7 @@ def main(argv=None) -> None:
     pixels, labels, _, _ = load_digits_split()
     rng = np.random.default_rng(0)
     batches = [batch_tensors(pixels[c], labels[c]) for c in (rng.integers(0, len(labels), 16) for _ in range(args.steps))]
-    step = time_step_alone(trainer, batches)
+    step = seconds_per_step(trainer, batches)
     print(f"{args.trainer}: T alone {step * 1e3:.3f} ms per step ({args.steps} steps, batch 16)")
     with tempfile.TemporaryDirectory() as scratch:
         results = recorded_runs(Path(scratch) / "net", trainer, args.steps)

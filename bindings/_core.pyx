@@ -13,9 +13,17 @@ from gmp cimport (mpz_t, mpz_init, mpz_clear, mpz_set_si, mpz_neg, mpz_sgn, mpz_
                   mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp)
 cimport edgeacc_c as c
 
+cdef extern from "ea_multiexp.h":
+    pass  # internal header: the complete ea_mexp_table that MultiExpTable embeds
+
 from edgeacc import errors
 
 H2P_MAX_BITS = c.EA_H2P_MAX_BITS
+
+
+def version() -> str:
+    """The C library's version (EDGEACC_VERSION_STRING): the version of the distribution."""
+    return c.ea_version().decode()
 _MAX_NONCE_LIMIT = 0xFFFFFFFF
 
 

@@ -15,6 +15,8 @@ cdef extern from "edgeacc.h" nogil:
 
     int EA_H2P_MAX_BITS
 
+    const char *ea_version()
+
     int ea_check_modulus(mpz_srcptr n)
     int ea_check_element(mpz_srcptr y, mpz_srcptr n)
     int ea_powm(mpz_ptr r, mpz_srcptr base, mpz_srcptr exp, mpz_srcptr n)
@@ -42,6 +44,8 @@ cdef extern from "edgeacc.h" nogil:
         unsigned long mul
         unsigned long sqr
 
+    # The layout is internal (ea_multiexp.h, which _core.pyx includes to embed the table);
+    # other extensions hold one by pointer: ea_mexp_table_new / ea_mexp_table_free.
     ctypedef struct ea_mexp_table:
         size_t count
         unsigned c
@@ -63,6 +67,9 @@ cdef extern from "edgeacc.h" nogil:
     int ea_mexp_table_eval(mpz_ptr r, const ea_mexp_table *t, const mpz_t *exps, size_t count,
                            unsigned threads, ea_opcount *ops)
     void ea_mexp_table_clear(ea_mexp_table *t)
+    int ea_mexp_table_new(ea_mexp_table **t, const mpz_t *bases, size_t count, mpz_srcptr n,
+                          unsigned c)
+    void ea_mexp_table_free(ea_mexp_table *t)
 
     # ea_batch.h
     int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, mpz_srcptr n)

@@ -4,11 +4,13 @@
 
 #include <stddef.h>
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 /* ea_product(r, xs, count): r = xs[0] * ... * xs[count-1] by a balanced product tree
  * (r = 1 when count = 0). Every xs[i] must be positive. */
@@ -19,6 +21,7 @@ int ea_product(mpz_t r, const mpz_t *xs, size_t count);
  * from a stored prefix, and witness update are all this call. 0 < base < n. */
 int ea_powm_product(mpz_t r, const mpz_t base, const mpz_t *xs, size_t count, const mpz_t n);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -6,12 +6,13 @@
 
 #include <stddef.h>
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
-#include "ea_mont.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 /* ea_check_elements(&first_bad, ys, count, n): EA_OK iff every ys[i] satisfies
  * 1 < y < n-1 and gcd(y, n) = 1, else EA_ERR_ELEMENT with *first_bad = the lowest bad index.
@@ -37,6 +38,7 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
 int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,
                               size_t count, const mpz_t n, unsigned c, ea_opcount *ops);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -3,11 +3,13 @@
 #define EA_GROUP_H
 
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 /* ea_check_modulus(n): EA_OK iff n is odd and n >= 3. */
 int ea_check_modulus(const mpz_t n);
@@ -40,6 +42,7 @@ int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_
 /* ea_smallest_factor(n, bound): smallest prime p < bound dividing n, or 0 if none. */
 unsigned long ea_smallest_factor(const mpz_t n, unsigned long bound);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,4 @@
-/* ea_mont.h - Montgomery arithmetic modulo an odd N on GMP's public mpn_ layer.
+/* ea_mont.h - (internal) Montgomery arithmetic modulo an odd N on GMP's public mpn_ layer.
  * A context is read-only after ea_mont_init, so threads may share one; every function that
  * needs scratch space takes an ea_mont_work owned by the calling thread. */
 #ifndef EA_MONT_H
@@ -6,17 +6,12 @@
 
 #include <stddef.h>
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Counts of Montgomery multiplications and squarings (for the paper-reproduction benchmark). */
-typedef struct {
-    unsigned long mul;
-    unsigned long sqr;
-} ea_opcount;
 
 typedef struct {
     mp_size_t n;        /* limbs of N */

@@ -1,36 +1,17 @@
-/* ea_multiexp.h - simultaneous multi-exponentiation prod b_j^{e_j} mod N (DESIGN.md 3).
- * Three methods share one squaring chain over the exponent bits:
- *   EA_MEXP_TABLES  - 2^c subset-product tables for groups of c bases (paper Protocol 3,
- *                     generalised; c = t is the paper's single 2^t table);
- *   EA_MEXP_WINDOW  - interleaved sliding windows, a table of odd powers per base;
- *   EA_MEXP_BUCKETS - Pippenger's bucket method over c-bit exponent windows (large t).
- * EA_MEXP_AUTO picks the method and its parameter from a cost model over t and exponent size.
- * Arithmetic is Montgomery on GMP's mpn_ layer (ea_mont.h). Callers own every mpz_t. */
+/* ea_multiexp.h - the internal side of ea_mexp.h: multi-exponentiation on Montgomery
+ * operands (ea_mont.h) and the layout of ea_mexp_table, which the library and the Python
+ * bindings allocate in place (ea_mexp_table_init/clear). Not installed. */
 #ifndef EA_MULTIEXP_H
 #define EA_MULTIEXP_H
 
 #include <stddef.h>
 #include <gmp.h>
-#include "ea_status.h"
+#include "ea_mexp.h"
 #include "ea_mont.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum {
-    EA_MEXP_AUTO = 0,
-    EA_MEXP_TABLES = 1,
-    EA_MEXP_WINDOW = 2,
-    EA_MEXP_BUCKETS = 3
-};
-
-#define EA_MEXP_MAX_TABLE_C 16   /* largest subset-table group / bucket window */
-#define EA_MEXP_MAX_WINDOW 12    /* largest sliding window */
-
-/* ea_mexp_choose(&method, &param, count, bits): the method and parameter the cost model
- * prefers for `count` bases with exponents of at most `bits` bits. */
-void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits);
 
 /* ea_mexp_mont(acc, bases, exps, count, method, param, ctx, w): acc (Montgomery form) =
  * prod bases[j]^exps[j], bases given in Montgomery form as count*n consecutive limbs,
@@ -45,30 +26,20 @@ int ea_mexp_mont_threads(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *ex
                          size_t count, int method, unsigned param, const ea_mont *ctx,
                          unsigned threads, ea_opcount *ops);
 
-/* ea_multi_exp(r, bases, exps, count, n, method, param, threads, ops):
- * r = prod bases[j]^exps[j] mod n; 0 <= bases[j] < n, exps[j] >= 0, odd n >= 3; r = 1 mod n
- * when count = 0. ops may be NULL. */
-int ea_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count, const mpz_t n,
-                 int method, unsigned param, unsigned threads, ea_opcount *ops);
-
 /* A reusable precomputed table for a fixed list of bases: 2^c subset products per group of
  * c bases, kept in Montgomery form. */
-typedef struct {
+struct ea_mexp_table {
     ea_mont ctx;
     size_t count;
     unsigned c;
     size_t groups;
     mp_limb_t *tab;      /* groups * 2^c entries of n limbs; entry 0 of each group unused */
-} ea_mexp_table;
+};
 
 /* ea_mexp_table_init(t, bases, count, n, c): precompute; 1 <= c <= EA_MEXP_MAX_TABLE_C,
  * 0 <= bases[j] < n. On success the caller must call ea_mexp_table_clear. */
 int ea_mexp_table_init(ea_mexp_table *t, const mpz_t *bases, size_t count, const mpz_t n,
                        unsigned c);
-/* ea_mexp_table_eval(r, t, exps, count, threads, ops): r = prod bases[j]^exps[j] mod n,
- * count must equal the table's count; exps >= 0. ops may be NULL. */
-int ea_mexp_table_eval(mpz_t r, const ea_mexp_table *t, const mpz_t *exps, size_t count,
-                       unsigned threads, ea_opcount *ops);
 /* ea_mexp_table_clear(t): free the table. */
 void ea_mexp_table_clear(ea_mexp_table *t);
 

@@ -5,11 +5,13 @@
 #define EA_POE_H
 
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 /* ea_poe_prove(Q, w, X, l, n): Q = w^floor(X/l) mod n; w a valid element, X >= l > 2. */
 int ea_poe_prove(mpz_t Q, const mpz_t w, const mpz_t X, const mpz_t l, const mpz_t n);
@@ -19,6 +21,7 @@ int ea_poe_prove(mpz_t Q, const mpz_t w, const mpz_t X, const mpz_t l, const mpz
 int ea_poe_verify(int *ok, const mpz_t w, const mpz_t X, const mpz_t v, const mpz_t Q,
                   const mpz_t l, const mpz_t n);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 #define EA_H2P_MAX_BITS 256
 
@@ -30,6 +32,7 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
 int ea_check_representative(int *ok, const mpz_t x, uint32_t nonce, const unsigned char *domain,
                             size_t dlen, const unsigned char *data, size_t len, unsigned bits);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

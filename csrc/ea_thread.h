@@ -1,4 +1,4 @@
-/* ea_thread.h - run independent tasks on a few POSIX threads (no global state). */
+/* ea_thread.h - (internal) run independent tasks on a few POSIX threads (no global state). */
 #ifndef EA_THREAD_H
 #define EA_THREAD_H
 

@@ -5,11 +5,13 @@
 
 #include <stddef.h>
 #include <gmp.h>
+#include "ea_api.h"
 #include "ea_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+EA_API_BEGIN
 
 /* ea_powm_shared_base(out, base, exps, k, n): out[i] = base^exps[i] mod n for i < k with
  * one squaring chain of base shared by all k exponents (Yao/bucket digits); exps >= 0,
@@ -42,6 +44,7 @@ int ea_shamir_trick(mpz_t r, const mpz_t wa, const mpz_t xa, const mpz_t wb, con
 int ea_aggregate(mpz_t r, mpz_t X, const mpz_t *ws, const mpz_t *xs, size_t count,
                  const mpz_t n);
 
+EA_API_END
 #ifdef __cplusplus
 }
 #endif

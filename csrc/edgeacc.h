@@ -1,14 +1,15 @@
-/* edgeacc.h - public C API of the edgeacc engine (C99 on GMP; no Python). */
+/* edgeacc.h - public C API of the edgeacc engine (C99 on GMP; no Python): the headers below
+ * are the installed ones (csrc/Makefile, setup.py) and their functions the exported symbols.
+ * Link: pkg-config --cflags --libs edgeacc. */
 #ifndef EDGEACC_H
 #define EDGEACC_H
 
+#include "ea_api.h"
 #include "ea_status.h"
 #include "ea_group.h"
 #include "ea_prime.h"
 #include "ea_acc.h"
-#include "ea_mont.h"
-#include "ea_thread.h"
-#include "ea_multiexp.h"
+#include "ea_mexp.h"
 #include "ea_batch.h"
 #include "ea_witness.h"
 #include "ea_poe.h"

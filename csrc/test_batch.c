@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "edgeacc.h"
+#include "ea_multiexp.h"  /* internal: a table on the stack (ea_mexp_table_init) */
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 #define T 24

@@ -25,7 +25,7 @@ def _params(params) -> Params:
     return params
 
 
-def verify_membership(params: Params, w, x, v) -> bool:
+def verify_membership(params: Params, w: int, x: int, v: int) -> bool:
     """True iff w^x = +-v (mod N): w witnesses x in the accumulator value v.
 
     The group is Z_N^*/{+-1}, so w and N - w are the same witness. x must be the prime
@@ -37,7 +37,7 @@ def verify_membership(params: Params, w, x, v) -> bool:
     return _core.verify_membership(w, _element(x), v, _params(params).n)
 
 
-def update_witness(params: Params, w, new_elements: Iterable) -> int:
+def update_witness(params: Params, w: int, new_elements: Iterable[int]) -> int:
     """The witness after `new_elements` were appended: w^(prod new_elements)."""
     P = _params(params)
     if isinstance(new_elements, (str, bytes, bytearray)) or not hasattr(new_elements, "__iter__"):
@@ -61,7 +61,7 @@ class Accumulator:
     (True, False)
     """
 
-    def __init__(self, params: Params, g):
+    def __init__(self, params: Params, g: int) -> None:
         if not isinstance(params, Params):
             raise EdgeaccTypeError("params must be an edgeacc.Params")
         _core.check_element(g, params.n)
@@ -83,11 +83,11 @@ class Accumulator:
     def elements(self) -> tuple[int, ...]:
         return tuple(self._elements)
 
-    def add(self, x) -> int:
+    def add(self, x: int) -> int:
         """Append one prime representative; returns the new value."""
         return self.add_many([x])
 
-    def add_many(self, xs: Sequence) -> int:
+    def add_many(self, xs: Sequence[int]) -> int:
         """Append several representatives with one exponentiation by their product."""
         if isinstance(xs, (str, bytes, bytearray)) or not hasattr(xs, "__iter__"):
             raise EdgeaccTypeError("xs must be an iterable of ints")
@@ -118,7 +118,7 @@ class Accumulator:
         rest = self._elements[start:i] + self._elements[i + 1:]
         return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
 
-    def updated_witness(self, w, since: int) -> int:
+    def updated_witness(self, w: int, since: int) -> int:
         """Bring a witness computed when the accumulator held `since` elements up to date."""
         since = self._index(since, len(self) + 1, "since")
         return _core.powm_product(w, self._elements[since:], self.params.n)
@@ -137,7 +137,7 @@ class Accumulator:
         rest = [x for k, x in enumerate(self._elements[start:], start) if k not in chosen]
         return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
 
-    def witnesses(self, indices, threads: int | None = None) -> list[int]:
+    def witnesses(self, indices: Iterable[int], threads: int | None = None) -> list[int]:
         """Witnesses of the elements at ``indices`` (in that order; repeats allowed).
 
         The paper's Protocol 2, improved: for the sorted targets i_1 < ... < i_t the stored
@@ -164,7 +164,7 @@ class Accumulator:
             return []
         return root_factory(self.params, self.g, self._elements, threads=threads)
 
-    def aggregate_witness(self, indices) -> int:
+    def aggregate_witness(self, indices: Iterable[int]) -> int:
         """One witness W for the set S of elements at ``indices``: W^(prod_{k in S} x_k) =
         value. It is g raised by every other element, from the stored prefix."""
         targets = sorted(set(self._targets(indices)))
@@ -172,7 +172,7 @@ class Accumulator:
             raise InvalidArgument("indices must not be empty")
         return self._all_but(targets)
 
-    def updated_witnesses(self, ws, since: int, threads: int | None = None) -> list[int]:
+    def updated_witnesses(self, ws: Sequence[int], since: int, threads: int | None = None) -> list[int]:
         """Bring many witnesses computed when the accumulator held ``since`` elements up to
         date: each is raised by the product of the batch appended since (one exponentiation
         per witness, split over threads). Witnesses of the appended elements themselves come
@@ -182,7 +182,7 @@ class Accumulator:
         since = self._index(since, len(self) + 1, "since")
         return update_witnesses(self.params, ws, self._elements[since:], threads=threads)
 
-    def verify(self, x, w) -> bool:
+    def verify(self, x: int, w: int) -> bool:
         """True iff w^x = +-value (mod N)."""
         return verify_membership(self.params, w, x, self.value)
 

@@ -73,7 +73,7 @@ def _int(x, what: str) -> int:
     return int(x.__index__())
 
 
-def multi_exp(params: Params, bases: Sequence, exponents: Sequence, *, method: str = "auto",
+def multi_exp(params: Params, bases: Sequence[int], exponents: Sequence[int], *, method: str = "auto",
               param: int = 0, threads: int | None = 1) -> int:
     """prod bases[j]^exponents[j] mod N with one shared squaring chain.
 
@@ -105,7 +105,7 @@ class MultiExpTable:
     True
     """
 
-    def __init__(self, params: Params, bases: Sequence, group_size: int = 6):
+    def __init__(self, params: Params, bases: Sequence[int], group_size: int = 6) -> None:
         self.params = _params(params)
         self._table = _core.MultiExpTable(_seq(bases, "bases"), self.params.n, group_size)
 
@@ -116,7 +116,7 @@ class MultiExpTable:
     def group_size(self) -> int:
         return self._table.group_size
 
-    def eval(self, exponents: Sequence, threads: int | None = 1) -> int:
+    def eval(self, exponents: Sequence[int], threads: int | None = 1) -> int:
         """prod bases[j]^exponents[j] mod N (exponents >= 0, one per base)."""
         return self._table.eval(_seq(exponents, "exponents"), _threads(threads))
 
@@ -166,7 +166,7 @@ def _check_security(security) -> int:
     return security
 
 
-def batch_verify(params: Params, items, *, security: int = DEFAULT_SECURITY,
+def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, security: int = DEFAULT_SECURITY,
                  threads: int | None = None) -> list[int]:
     """The indices of the items (w, x, v) with w^x != +-v (mod N); [] when all hold.
 
@@ -216,7 +216,7 @@ def _unweighted_check(params: Params, items, group_size: int | None = None):
     return _core._batch_check_unweighted(ws, xs, vs, P.n, c)
 
 
-def root_factory(params: Params, base, elements: Sequence, *, threads: int | None = None,
+def root_factory(params: Params, base: int, elements: Sequence[int], *, threads: int | None = None,
                  arity: int = 0) -> list[int]:
     """[base^(prod of every element but elements[i]) for each i]: all witnesses of the
     elements over ``base`` by divide and conquer (RootFactory), O(t log t) exponentiation
@@ -226,7 +226,7 @@ def root_factory(params: Params, base, elements: Sequence, *, threads: int | Non
     return _core.root_factory(base, xs, P.n, arity, _threads(threads))
 
 
-def update_witnesses(params: Params, witnesses: Sequence, new_elements: Iterable, *,
+def update_witnesses(params: Params, witnesses: Sequence[int], new_elements: Iterable[int], *,
                      threads: int | None = None) -> list[int]:
     """Every witness after the elements ``new_elements`` were appended: w^(prod new), one
     exponentiation per witness by the batch's product, split over threads."""
@@ -245,14 +245,14 @@ def update_witnesses(params: Params, witnesses: Sequence, new_elements: Iterable
     return _core.powm_many_bases(ws, e, P.n, threads)
 
 
-def shamir_trick(params: Params, wa, xa, wb, xb) -> int:
+def shamir_trick(params: Params, wa: int, xa: int, wb: int, xb: int) -> int:
     """From wa^xa = +-v and wb^xb = +-v with coprime xa, xb: one witness w with
     w^(xa*xb) = +-v (Bezout: a*xa + b*xb = 1, w = wa^b * wb^a)."""
     P = _params(params)
     return _core.shamir_trick(wa, xa, wb, xb, P.n)
 
 
-def aggregate_witnesses(params: Params, pairs: Sequence) -> tuple[int, int]:
+def aggregate_witnesses(params: Params, pairs: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """From (w_k, x_k) with w_k^x_k = +-v for pairwise coprime x_k: (w_S, X) with
     w_S^X = +-v and X = prod x_k, by Shamir's trick over a balanced tree. The inputs are not
     verified: an invalid pair yields a witness that does not verify."""

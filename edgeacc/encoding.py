@@ -26,7 +26,7 @@ def _params(params) -> Params:
     return params
 
 
-def encode_element(params: Params, y) -> bytes:
+def encode_element(params: Params, y: int) -> bytes:
     """min(y, N - y) as element_bytes big-endian bytes."""
     _params(params)
     return _core.canonical(y, params.n).to_bytes(params.element_bytes, "big")
@@ -91,7 +91,7 @@ class MembershipProof:
         witness = decode_element(params, data[header + _REP_BYTES:])
         return cls(element, nonce, witness)
 
-    def verify(self, params: Params, data: bytes, value) -> bool:
+    def verify(self, params: Params, data: bytes, value: int) -> bool:
         """True iff element is data's representative (nonce checked) and witness^element = +-value."""
         return check_representative(data, self.element, self.nonce) and verify_membership(
             params, self.witness, self.element, value

@@ -74,7 +74,7 @@ class Params:
 
     __slots__ = ("n", "bits", "insecure", "_nbytes")
 
-    def __init__(self, n, insecure: bool = False):
+    def __init__(self, n: int, insecure: bool = False) -> None:
         if isinstance(n, bool) or not hasattr(n, "__index__") or isinstance(n, float):
             raise EdgeaccTypeError(f"modulus must be an int, got {type(n).__name__}")
         n = int(n.__index__())

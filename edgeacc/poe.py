@@ -24,12 +24,15 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from edgeacc import _core
 from edgeacc.encoding import decode_element, encode_element
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
 from edgeacc.params import Params
+
+if TYPE_CHECKING:  # annotations only: prove_set_membership imports it when called
+    from edgeacc.accumulator import Accumulator
 
 POE_DOMAIN = b"edgeacc/poe"
 CHALLENGE_BITS = 128
@@ -164,7 +167,7 @@ def verify(params: Params, w, X, v, proof: PoEProof) -> bool:
     return _core.poe_verify(w, X, v, proof.Q, l, params.n)
 
 
-def prove_set_membership(acc, indices: Sequence[int]) -> SetMembershipProof:
+def prove_set_membership(acc: Accumulator, indices: Sequence[int]) -> SetMembershipProof:
     """Prove that the elements at ``indices`` are all in ``acc``: the aggregated witness of
     the set plus a PoE, checked by verify_set_membership with constant group work."""
     from edgeacc.accumulator import Accumulator
@@ -176,7 +179,7 @@ def prove_set_membership(acc, indices: Sequence[int]) -> SetMembershipProof:
     return SetMembershipProof(W, prove_known(acc.params, W, X, acc.value))
 
 
-def verify_set_membership(params: Params, elements: Sequence, value, proof: SetMembershipProof) -> bool:
+def verify_set_membership(params: Params, elements: Sequence[int], value: int, proof: SetMembershipProof) -> bool:
     """True iff ``proof`` shows every element (prime representatives, pairwise distinct) is in
     the accumulator with value ``value``. Cost: one product of the elements and a PoE check."""
     if not isinstance(proof, SetMembershipProof):

@@ -26,7 +26,7 @@ def hash_to_prime(data: bytes) -> tuple[int, int]:
     return _core.hash_to_prime(H2P_DOMAIN, data, REPRESENTATIVE_BITS, MAX_NONCE)
 
 
-def check_representative(data: bytes, x, k) -> bool:
+def check_representative(data: bytes, x: int, k: int) -> bool:
     """True iff x is candidate k of `data` and a probable prime: one test, no search.
 
     It does not check that no smaller nonce also gives a prime; `is_first_representative`
@@ -37,6 +37,6 @@ def check_representative(data: bytes, x, k) -> bool:
     return _core.check_representative(H2P_DOMAIN, data, x, k, REPRESENTATIVE_BITS)
 
 
-def is_first_representative(data: bytes, x, k) -> bool:
+def is_first_representative(data: bytes, x: int, k: int) -> bool:
     """check_representative plus: every candidate with a smaller nonce is composite."""
     return hash_to_prime(data) == (x, k)

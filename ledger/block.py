@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Iterable
 
 from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import EncodingError
@@ -159,7 +160,7 @@ class Block:
         """The Merkle root of the transactions (compare with header.merkle_root)."""
         return merkle_root(self.leaves)
 
-    def with_endorsements(self, endorsements) -> "Block":
+    def with_endorsements(self, endorsements: Iterable[tuple[bytes, bytes]]) -> "Block":
         """The same block with these (fingerprint, signature) endorsements, sorted."""
         ordered = tuple(sorted({bytes(fp): bytes(sig) for fp, sig in endorsements}.items()))
         return Block(SignedHeader(self.header, ordered), self.transactions)

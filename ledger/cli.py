@@ -1,5 +1,7 @@
 """The `edgeacc` console script: the engine self-test and the embedded ledger's commands.
 
+    edgeacc --version
+    edgeacc [-q|--quiet] COMMAND ...   (also after the command)
     edgeacc selftest [--items N]
     edgeacc init DIR [--subchains N] [--peers P] [--threshold K] [--interlock-blocks K] [--interlock-seconds T]
     edgeacc submit DIR --chain edge-0 (--data TEXT | --file PATH [--object] | --lines PATH) [--signer NAME]
@@ -11,24 +13,44 @@
     edgeacc demo [--rounds R] [--trainer numpy-mlp|torch-mlp] [--audit-fraction F] [--plot PATH]
 
 Exit status: 0 on success (verify: the transaction is valid), 1 when verify rejects, 2 on an
-error (bad arguments, bad input, a damaged data directory).
+error (bad arguments such as a malformed transaction id, bad input, a damaged data directory),
+130 when interrupted (Ctrl-C). Results go to stdout; operational messages (what was done,
+warnings, errors) go through `logging` to stderr, and --quiet keeps only warnings and errors.
+Progress bars appear only when stderr is a terminal and --quiet is not given.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+import edgeacc
 from ledger.errors import LedgerError
+
+log = logging.getLogger("edgeacc.cli")
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
 def _open(args, **kw):
     from ledger.network import Network
 
-    return Network.open(args.dir, progress=sys.stderr.isatty(), auto_interlock=False, **kw)
+    return Network.open(args.dir, progress=args.progress, auto_interlock=False, **kw)
+
+
+def _tx_id(text: str) -> bytes:
+    """argparse type of a transaction id: 64 hex digits (else a usage error, exit 2)."""
+    try:
+        tx_id = bytes.fromhex(text)
+    except ValueError:
+        tx_id = b""
+    if len(tx_id) != 32:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a transaction id (64 hex digits)")
+    return tx_id
 
 
 def cmd_selftest(args) -> int:
@@ -44,8 +66,8 @@ def cmd_init(args) -> int:
                       endorsement_threshold=args.threshold, interlock_blocks=args.interlock_blocks,
                       interlock_seconds=args.interlock_seconds, auto_interlock=False) as net:
         chains = ", ".join(net.services)
-    print(f"created {args.dir}: chains {chains}; {args.peers} peers each; "
-          f"{args.threshold}-of-any endorsement; client identity 'client'")
+    log.info("created %s: chains %s; %d peers each; %d-of-any endorsement; client identity 'client'",
+             args.dir, chains, args.peers, args.threshold)
     return 0
 
 
@@ -54,9 +76,11 @@ def cmd_submit(args) -> int:
         signer = net.identity(args.signer, role=args.role)
         if args.lines:
             records = Path(args.lines).read_bytes().splitlines()
-            txs = [net.record(args.chain, r, signer=signer) for r in tqdm(records, desc="signing", unit="tx", disable=None)]
+            txs = [net.record(args.chain, r, signer=signer)
+                   for r in tqdm(records, desc="signing", unit="tx", disable=not args.progress)]
             pending = net.submit_transactions(txs)
-            receipts = [p.result() for p in tqdm(pending, desc="committing", unit="tx", disable=None)]
+            receipts = [p.result()
+                        for p in tqdm(pending, desc="committing", unit="tx", disable=not args.progress)]
         else:
             if args.file:
                 data = Path(args.file).read_bytes()
@@ -80,7 +104,7 @@ def cmd_interlock(args) -> int:
     for r in report.type3:
         print(f"Type-III -> {r.chain_id} height {r.height}  {r.tx_id.hex()}")
     if not report.type2 and not report.type3:
-        print("nothing new to interlock")
+        log.info("nothing new to interlock")
     return 0
 
 
@@ -120,14 +144,16 @@ def cmd_inspect(args) -> int:
 def cmd_revoke(args) -> int:
     with _open(args) as net:
         net.revoke(args.name)
-    print(f"revoked {args.name}")
+    log.info("revoked %s", args.name)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every subcommand (add new commands here)."""
     ap = argparse.ArgumentParser(prog="edgeacc", description="RSA-accumulator engine and two-layer edge ledger")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap.add_argument("--version", action="version", version=f"edgeacc {edgeacc.__version__}")
+    ap.add_argument(*_QUIET, **_QUIET_OPTIONS, default=False)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     p = sub.add_parser("selftest", help="engine self-demo: accumulate, prove, verify, reject tampering")
     p.add_argument("--items", type=int, default=1000)
@@ -165,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check a transaction through Protocol 1 from another chain")
     p.add_argument("dir")
-    p.add_argument("txid", help="transaction id (hex)")
+    p.add_argument("txid", type=_tx_id, help="transaction id (64 hex digits)")
     p.add_argument("--from", dest="from_chain", required=True, help="the verifier's chain")
     p.set_defaults(func=cmd_verify)
 
@@ -180,19 +206,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_revoke)
 
-    from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
-    add_demo_parser(sub)
+    try:
+        from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
+    except ModuleNotFoundError as exc:  # a core install: the provenance stack is an extra
+        _add_missing_demo_parser(sub, exc.name)
+    else:
+        add_demo_parser(sub)
     return ap
+
+
+def _add_missing_demo_parser(sub, missing: str | None) -> None:
+    """`edgeacc demo` without the [demo] extra: say what to install instead of a traceback."""
+    def refuse(args) -> int:
+        log.error("error: `edgeacc demo` needs the demo extra (%s is not installed): "
+                  "pip install 'edgeacc[demo]'", missing)
+        return 2
+
+    # prefix_chars: take every option of the real demo as a plain word, then refuse
+    p = sub.add_parser("demo", help="protected federated training (needs: pip install 'edgeacc[demo]')",
+                       prefix_chars="\0", add_help=False)
+    p.add_argument("args", nargs="*")
+    p.set_defaults(func=refuse)
+
+
+_QUIET = ("-q", "--quiet")
+_QUIET_OPTIONS = dict(action="store_true", help="no progress bars or informational messages")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: takes --quiet after the command too (SUPPRESS: an absent
+    option leaves the value given before the command)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.prefix_chars == "-":
+            self.add_argument(*_QUIET, **_QUIET_OPTIONS, default=argparse.SUPPRESS)
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """One handler on the current stderr (main may run many times in one process)."""
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
 
 
 def main(argv=None) -> int:
     """Run one command; returns the exit status."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
+        _log_to_stderr(args.quiet)
+        args.progress = sys.stderr.isatty() and not args.quiet
         return args.func(args)
     except (LedgerError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("error: %s", exc)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

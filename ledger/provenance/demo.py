@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,7 +266,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="edgeacc-demo-") as scratch:
         workdir = args.dir or Path(scratch) / "deployment"
         result = run_demo(workdir, rounds=args.rounds, hyperparameters=hp, trainer_name=args.trainer,
-                          audit_fraction=args.audit_fraction, seed=args.seed, endorse_mode=args.endorse)
+                          audit_fraction=args.audit_fraction, seed=args.seed, endorse_mode=args.endorse,
+                          progress=getattr(args, "progress", sys.stderr.isatty()))  # cli: tty, not --quiet
     write_plot(result, args.plot)
     print(format_report(result, args.rounds, hp, args.trainer))
     print(f"plot: {args.plot}")
