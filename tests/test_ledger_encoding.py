@@ -140,11 +140,17 @@ def test_non_bytes_and_bad_fields_are_rejected():
     assert issubclass(EncodingError, LedgerError)
 
 
-def test_unsorted_endorsements_are_not_canonical():
-    signed = SignedHeader.from_bytes(bytes.fromhex(VECTORS["block"]["signed_encoding"]))
-    swapped = SignedHeader(signed.header, tuple(reversed(signed.endorsements)))
-    with pytest.raises(EncodingError, match="sorted"):
-        SignedHeader.from_bytes(swapped.to_bytes())
+def test_unsorted_or_repeated_endorsements_are_not_canonical():
+    raw = bytes.fromhex(VECTORS["block"]["signed_encoding"])
+    signed = SignedHeader.from_bytes(raw)
+    (a, b) = [fp + sig for fp, sig in signed.endorsements]
+    assert raw.endswith(a + b)
+    for endorsements in ((b, a), (a, a)):
+        with pytest.raises(EncodingError, match="sorted"):
+            SignedHeader.from_bytes(raw[:-len(a + b)] + b"".join(endorsements))
+    for pairs in (tuple(reversed(signed.endorsements)), signed.endorsements[:1] * 2):
+        with pytest.raises(EncodingError, match="sorted"):
+            SignedHeader(signed.header, pairs)
 
 
 @pytest.mark.parametrize("n", list(range(1, 34)) + [100])
