@@ -64,6 +64,8 @@ def text(value: Any, name: str) -> str:
 
 def integer(value: Any, name: str, lo: int = 0, hi: int | None = None) -> int:
     """`value` as an int in [lo, hi] (hi None: unbounded)."""
+    if type(value) is int and lo <= value and (hi is None or value <= hi):
+        return value  # the common case, first
     if isinstance(value, bool):
         raise ArgumentError(f"{name} must be an integer, not bool")
     try:

@@ -106,7 +106,9 @@ class Reader:
         return self._pos
 
     def raw(self, n: int) -> bytes:
-        end = self._pos + checks.integer(n, "n")
+        if type(n) is not int or n < 0:
+            n = checks.integer(n, "n")
+        end = self._pos + n
         if end > len(self._data):
             raise EncodingError(f"{self._what} is truncated (need {end} bytes, have {len(self._data)})")
         out = self._data[self._pos:end]

@@ -145,10 +145,13 @@ class ChainService:
         ledger rule fails at once (every peer checks the same rules); a peer whose application
         validator refuses only does not endorse, and the next peer is asked."""
         threshold = self.config.endorsement_threshold
-        tx.leaf  # hashed here, off the sequencer's thread
         admitted: list[Peer] = []
         refusals: list[ValidationRejected] = []
         try:
+            # The trust boundary: peers check, sign and store the decoding of the submitted
+            # bytes, never fields an object carries beside them.
+            tx = pending.transaction = Transaction.from_bytes(tx.to_bytes())
+            tx.leaf  # hashed here, off the sequencer's thread
             for peer in self.peers:
                 if len(admitted) == threshold:
                     break
