@@ -407,6 +407,8 @@ class Peer:
         peer's chain from those that pass; returns the block and (index, error) of the rest.
         The block counts as validated by this peer, so endorse() does not check it again."""
         checks.instance(transactions, (list, tuple), "transactions")
+        for tx in transactions:
+            checks.exact(tx, Transaction, "each transaction")
         accepted, rejected = [], []
         pending: dict = {}
         for i, tx in enumerate(transactions):

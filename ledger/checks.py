@@ -78,14 +78,14 @@ def integer(value: Any, name: str, lo: int = 0, hi: int | None = None) -> int:
     return out
 
 
-def number(value: Any, name: str, lo: float = 0.0) -> float:
-    """`value` as a finite float >= lo (timeouts, intervals)."""
+def number(value: Any, name: str, lo: float = 0.0, hi: float = 1e9) -> float:
+    """`value` as a float in [lo, hi] (timeouts and intervals in seconds: finite, and small
+    enough for the clocks that wait on them)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentError(f"{name} must be a number, not {type(value).__name__}")
-    out = float(value)
-    if not lo <= out < float("inf"):
-        raise ArgumentError(f"{name} must be a finite number >= {lo}, got {shown(value)}")
-    return out
+    if not lo <= value <= hi:  # compares ints exactly; NaN fails
+        raise ArgumentError(f"{name} must be a number in [{lo:g}, {hi:g}], got {shown(value)}")
+    return float(value)
 
 
 def exact(value: Any, cls: type[T], name: str) -> T:
