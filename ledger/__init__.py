@@ -28,11 +28,15 @@ root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclu
 (or ledger.InclusionProof.for_transaction for a prover computing witnesses in bulk) and
 ledger.check_cross_chain / ledger.verify_inclusion are the proof-level pieces of Protocol 1.
 
-Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
-block or transaction leaves every chain unchanged.
+Everything raised on bad input or a fault derives from ledger.errors.LedgerError (a wrong
+argument: ledger.errors.ArgumentError, naming it; the checks live in ledger.checks); a rejected
+block or transaction leaves every chain unchanged. Payloads and other byte fields take bytes,
+bytearray or memoryview (copied when signed), never str or int. Transactions, headers, blocks
+and statuses are their canonical encodings: the constructor checks and encodes the fields
+once, and the peers admit the decoding of the bytes a submitter hands them.
 """
 from ledger import errors
-from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
 from ledger.identity import CertificateAuthority, Identity, Member, TrustStore
@@ -42,7 +46,7 @@ from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_
 from ledger.tx import Transaction, TxKind
 
 __all__ = [
-    "Block", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
+    "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
     "Verdict", "Verifier", "check_cross_chain", "errors", "verify_inclusion",

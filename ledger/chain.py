@@ -92,8 +92,7 @@ class Deployment:
     def add_validator(self, chain_id: str, validator: Validator) -> None:
         """Have every endorsing peer of `chain_id` run `validator` on Type-I transactions."""
         self.config(chain_id)
-        if not callable(validator):
-            raise ConfigurationError("a validator is a callable validator(peer_name, tx)")
+        checks.function(validator, "validator")
         with self._validators_lock:  # peers read the tuple without the lock: replace, never mutate
             self._validators[chain_id] = self._validators.get(chain_id, ()) + (validator,)
 
@@ -152,6 +151,9 @@ class Peer:
     """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
 
     def __init__(self, deployment: Deployment, identity: Identity, store: PeerStore) -> None:
+        checks.instance(deployment, Deployment, "deployment")
+        checks.instance(identity, Identity, "identity")
+        checks.instance(store, PeerStore, "store")
         if identity.role != "peer" or identity.chain_id not in deployment.chains:
             raise ConfigurationError(f"{identity.name} is not a peer of a known chain")
         self.deployment = deployment

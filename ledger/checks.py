@@ -103,6 +103,13 @@ def instance(value: Any, classes: type | tuple[type, ...], name: str) -> Any:
     return value
 
 
+def function(value: Any, name: str) -> Any:
+    """`value` if it is callable."""
+    if not callable(value):
+        raise ArgumentError(f"{name} must be callable, not {type(value).__name__}")
+    return value
+
+
 def optional_text(value: Any, name: str) -> str | None:
     """None or a str."""
     return None if value is None else text(value, name)

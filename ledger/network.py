@@ -82,6 +82,8 @@ class PendingTx:
 
     def result(self, timeout: float | None = 60.0) -> Receipt:
         """The Receipt once every peer committed the transaction; raises the LedgerError that rejected it, or after `timeout` seconds."""
+        if timeout is not None:
+            timeout = checks.number(timeout, "timeout")
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -93,6 +95,7 @@ class PendingTx:
 
     def add_done_callback(self, fn: Callable[["PendingTx"], None]) -> None:
         """Call fn(pending) when the transaction is committed or rejected (on the sequencer's thread)."""
+        checks.function(fn, "fn")
         self._future.add_done_callback(lambda _f: fn(self))
 
 

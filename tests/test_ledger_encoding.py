@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import edgeacc
+import ledger.checks
 import ledger.encoding
 import ledger.merkle
 from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
@@ -190,7 +191,7 @@ def test_inclusion_proof_round_trip_and_rejects_garbage():
         InclusionProof.from_bytes(P, raw + b"\0")
 
 
-@pytest.mark.parametrize("module", [ledger.encoding, ledger.merkle])
+@pytest.mark.parametrize("module", [ledger.checks, ledger.encoding, ledger.merkle])
 def test_docstrings_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

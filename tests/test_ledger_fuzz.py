@@ -1,7 +1,6 @@
 """Fuzzing every public decoder and constructor of the ledger (issue 9, acceptance): random
 bytes, mutated valid encodings and arguments of every type make them raise LedgerError
 subclasses only; whatever decodes re-encodes to exactly its input."""
-import dataclasses
 import json
 import os
 
