@@ -18,7 +18,6 @@ height or on another chain.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -65,60 +64,49 @@ class BlockContent:
                   "tx_count": checks.integer(self.tx_count, "tx_count", hi=U32_MAX)}
         for name, value in fields.items():
             object.__setattr__(self, name, value)
-        encoded = (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
+        content = (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
                    .raw(self.previous, DIGEST_BYTES).u64(self.timestamp_ms)
                    .raw(self.merkle_root, DIGEST_BYTES).u32(self.tx_count).getvalue())
-        object.__setattr__(self, "_encoded", encoded)
+        object.__setattr__(self, "_content", content)
 
     def content_bytes(self) -> bytes:
-        """The canonical encoding of these fields (the start of the header's encoding)."""
-        return self._encoded
+        """The canonical encoding of the fields the element binds (the start of a header's)."""
+        return self._content
 
     def element_data(self) -> bytes:
         """The bytes whose hash-to-prime is the block's accumulator element."""
-        return ELEMENT_DOMAIN + self._encoded
+        return ELEMENT_DOMAIN + self._content
 
 
 @checks.signature_checked
 @dataclass(frozen=True)
-class BlockHeader:
-    """A block's header; the constructor checks and encodes every field, so `encoded` and
-    `digest` are exactly those fields."""
+class BlockHeader(BlockContent):
+    """A block's header: its content and the accumulator after it. The constructor checks and
+    encodes every field, so `encoded` and `digest` are exactly those fields."""
 
-    chain_id: str
-    height: int
-    previous: bytes
-    timestamp_ms: int
-    merkle_root: bytes
-    tx_count: int
     acc_element: int
     acc_nonce: int
     acc_value: bytes
 
     def __post_init__(self) -> None:
-        content = BlockContent(self.chain_id, self.height, self.previous, self.timestamp_ms,
-                               self.merkle_root, self.tx_count)
-        fields = {**{f.name: getattr(content, f.name) for f in dataclasses.fields(BlockContent)},
-                  "acc_element": checks.integer(self.acc_element, "acc_element", hi=(1 << 8 * REPRESENTATIVE_BYTES) - 1),
+        super().__post_init__()
+        fields = {"acc_element": checks.integer(self.acc_element, "acc_element",
+                                                hi=(1 << 8 * REPRESENTATIVE_BYTES) - 1),
                   "acc_nonce": checks.integer(self.acc_nonce, "acc_nonce", hi=U32_MAX),
                   "acc_value": checks.data(self.acc_value, "acc_value")}
         for name, value in fields.items():
             object.__setattr__(self, name, value)
         if len(self.acc_value) > MAX_ELEMENT_BYTES:
             raise EncodingError("accumulator value is too long")
-        encoded = (Writer().raw(content.content_bytes())
-                   .raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
+        encoded = (Writer().raw(self._content).raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
                    .u32(self.acc_nonce).bytes16(self.acc_value).getvalue())
-        object.__setattr__(self, "content", content)
         object.__setattr__(self, "_encoded", encoded)
 
-    def content_bytes(self) -> bytes:
-        """The header fields the accumulator element binds (everything but the accumulator)."""
-        return self.content.content_bytes()
-
-    def element_data(self) -> bytes:
-        """The bytes whose hash-to-prime is this block's accumulator element."""
-        return self.content.element_data()
+    @cached_property
+    def content(self) -> BlockContent:
+        """The fields the accumulator element binds, without the accumulator."""
+        return BlockContent(self.chain_id, self.height, self.previous, self.timestamp_ms,
+                            self.merkle_root, self.tx_count)
 
     @property
     def encoded(self) -> bytes:
