@@ -98,7 +98,11 @@ class Deployment:
 
     def validators(self, chain_id: str) -> tuple[Validator, ...]:
         """The application validators registered for `chain_id`, in registration order."""
-        return self._validators.get(chain_id, ())
+        return self._validators.get(checks.text(chain_id, "chain_id"), ())
+
+    def check_endorsed(self, signed: SignedHeader) -> None:
+        """check_endorsements at the header's own time (a header fetched for Protocol 1)."""
+        self.check_endorsements(signed, at_ms=checks.exact(signed, SignedHeader, "signed").header.timestamp_ms)
 
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
         """The endorsement policy, the one rule of every path (commit, catch-up, reopen, the
@@ -275,7 +279,7 @@ class Peer:
         """Raise unless `tx` may go into this chain's next block. `pending` carries what the
         block under construction already holds (tx ids, status heights)."""
         checks.exact(tx, Transaction, "tx")
-        pending = {} if pending is None else pending
+        pending = {} if pending is None else checks.instance(pending, dict, "pending")
         seen: set = pending.setdefault("tx_ids", set())
         status_heights: dict = pending.setdefault("status", {})
         if tx.chain_id != self.chain_id:
@@ -309,6 +313,7 @@ class Peer:
     def run_validators(self, tx: Transaction) -> None:
         """Run the chain's application validators on `tx`; ValidationRejected names this peer
         and the reason when one refuses."""
+        checks.exact(tx, Transaction, "tx")
         for validator in self.deployment.validators(self.chain_id):
             try:
                 validator(self.name, tx)
@@ -317,6 +322,7 @@ class Peer:
 
     def forget(self, tx: Transaction) -> None:
         """Drop what admit() remembered about `tx` (it will not be proposed)."""
+        checks.exact(tx, Transaction, "tx")
         with self._lock:
             self._admitted.discard((tx.tx_id, tx.signature))
 
@@ -375,7 +381,7 @@ class Peer:
     def validate_block(self, block: Block, *, live: bool = True) -> None:
         """Every check but the endorsements. `live`
         checks certificates against revocation now; otherwise at the block's timestamp."""
-        header = block.header
+        header = checks.exact(block, Block, "block").header
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
         with self._lock:

@@ -115,6 +115,15 @@ def optional_text(value: Any, name: str) -> str | None:
     return None if value is None else text(value, name)
 
 
+def file_name(value: Any, name: str) -> str:
+    """A name that is also a file name in the deployment's directory (identities): 1..64
+    characters, no path separator or NUL, not starting with "." (no "../ca/ca")."""
+    text(value, name)
+    if not 1 <= len(value) <= 64 or any(c in value for c in "/\\\0") or value.startswith("."):
+        raise ArgumentError(f"{name} {shown(value)} must be a plain name of 1..64 characters")
+    return value
+
+
 def identifier(value: Any, name: str, what: str) -> bytes:
     """A 32-byte id (transaction id, object digest) given as bytes or 64 hex digits. A value
     of another type is an ArgumentError; a malformed one names nothing: NotFound."""

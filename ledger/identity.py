@@ -35,6 +35,7 @@ _CERT_YEARS = 20
 
 def fingerprint(cert: x509.Certificate) -> bytes:
     """SHA-256 of the certificate's DER encoding: how transactions name signers."""
+    checks.instance(cert, x509.Certificate, "cert")
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
 
 

@@ -426,7 +426,7 @@ class Network:
         sub-chain, in the certificate's subject as a peer is bound to its chain: the provenance
         layer accepts its readings on that chain only. Asking for an existing identity with
         another binding is a ConfigurationError."""
-        checks.text(name, "name")
+        checks.file_name(name, "name")
         checks.optional_text(role, "role")
         checks.optional_text(chain_id, "chain_id")
         if chain_id is not None:
@@ -444,8 +444,8 @@ class Network:
         if not crt.exists():
             if role is None:
                 raise NotFound(f"no identity {name!r}")
-            if role == "peer" or "/" in name or name.startswith("."):
-                raise ConfigurationError("new identities are clients or devices with plain names")
+            if role == "peer":
+                raise ConfigurationError("new identities are clients or devices (peers are made by init)")
             identity = self._ca.issue(name, role, chain_id)
             _save_identity(self.path, identity)
             self.trust.add_certificate(identity.certificate)
@@ -746,7 +746,8 @@ class Verifier:
             status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
             tx_proof = holder.inclusion_proof(tx_id, records[-1].source_height)
         return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
-                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
+                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
+                                 endorsement_policy=net.deployment.check_endorsed)
 
 
 def _pem(crl: x509.CertificateRevocationList) -> bytes:
@@ -760,7 +761,7 @@ def _save_identity(path: Path, identity: Identity) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -63,7 +63,7 @@ class ObjectStore:
 
     def url_for(self, digest: bytes) -> str:
         """The fsspec URL an object with this digest lives at."""
-        h = digest.hex()
+        h = checks.identifier(digest, "digest", "object digest").hex()
         return f"{self.root_url}/{h[:2]}/{h}"
 
     def put(self, data: bytes) -> ObjectRef:

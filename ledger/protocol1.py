@@ -15,6 +15,7 @@ against acc_M, which the verifier's own validated chain supplies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
@@ -177,13 +178,27 @@ def reject(tx_id: bytes, code: str, reason: str, **kw) -> Verdict:
     return Verdict(False, code, reason, tx_id, **kw)
 
 
+def _refused_by(policy: Callable[[SignedHeader], None] | None, signed: SignedHeader) -> str:
+    """Why `policy` refuses `signed` ("" when it accepts, or when there is no policy)."""
+    if policy is None:
+        return ""
+    try:
+        policy(signed)
+    except LedgerError as exc:
+        return str(exc)
+    return ""
+
+
 def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, main_chain_id: str,
                       main_status: SignedHeader, status_proof: InclusionProof | None,
-                      tx_proof: InclusionProof) -> Verdict:
+                      tx_proof: InclusionProof,
+                      endorsement_policy: Callable[[SignedHeader], None] | None = None) -> Verdict:
     """Protocol 1 on fetched proofs. `main_status` is the main-chain header carried by the
     verifier's latest Type-III; `status_proof` proves chain_id's Type-II under it (None when
     chain_id is the main chain itself); `tx_proof` proves the transaction. Every field of the
-    Verdict is proved (or is the verifier's own `main_status`)."""
+    Verdict is proved (or is the verifier's own `main_status`). `endorsement_policy`, when
+    given (Verifier passes Deployment.check_endorsed), must accept both main_status and the
+    header the Type-II reports: the same policy check as every commit and reopen."""
     checks.instance(params, edgeacc.Params, "params")
     tx_id = checks.data(tx_id, "tx_id")
     chain_id, main_chain_id = checks.text(chain_id, "chain_id"), checks.text(main_chain_id, "main_chain_id")
@@ -191,6 +206,8 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     if status_proof is not None:
         checks.exact(status_proof, InclusionProof, "status_proof")
     checks.exact(tx_proof, InclusionProof, "tx_proof")
+    if endorsement_policy is not None:
+        checks.function(endorsement_policy, "endorsement_policy")
     try:
         acc_m = edgeacc.decode_element(params, main_header.acc_value)
     except EdgeaccError as exc:
@@ -198,6 +215,9 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     context = {"chain_id": chain_id, "main_height": main_header.height}
     if main_header.chain_id != main_chain_id:
         return reject(tx_id, "wrong-chain", "the Type-III status is not of the main chain", **context)
+    refused = _refused_by(endorsement_policy, main_status)
+    if refused:
+        return reject(tx_id, "endorsement", f"the main-chain header behind acc_M: {refused}", **context)
     try:
         if status_proof is None:
             if chain_id != main_chain_id:
@@ -207,9 +227,13 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
             status_tx, _ = verify_inclusion(params, status_proof, main_chain_id, acc_m, main_header.height)
             if status_tx.kind != TxKind.SUBCHAIN_STATUS:
                 return reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II", **context)
-            anchor = SubchainStatus.from_bytes(status_tx.payload).signed.header
+            reported = SubchainStatus.from_bytes(status_tx.payload).signed
+            anchor = reported.header
             if anchor.chain_id != chain_id:
                 return reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}", **context)
+            refused = _refused_by(endorsement_policy, reported)
+            if refused:
+                return reject(tx_id, "endorsement", f"the header the Type-II reports: {refused}", **context)
             acc_b, height_b = edgeacc.decode_element(params, anchor.acc_value), anchor.height
         context["anchored_height"] = height_b
     except ProofRejected as exc:

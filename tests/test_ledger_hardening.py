@@ -282,6 +282,25 @@ def test_duplicate_other_chain_and_revoked_endorsers_are_refused_in_statuses(net
     assert not net.peer("main").statuses("edge-1")
 
 
+def test_protocol1_applies_the_same_policy_to_the_headers_it_trusts(net):
+    receipt = net.submit("edge-0", b"cross-chain").result()
+    net.interlock()
+    verifier_peer, main = net.peer("edge-1"), net.peer("main")
+    main_status = SignedHeader.from_bytes(verifier_peer.transaction(verifier_peer.statuses("main")[-1].tx_id).payload)
+    record = main.statuses("edge-0")[-1]
+    kw = dict(tx_id=receipt.tx_id, chain_id="edge-0", main_chain_id="main",
+              status_proof=main.inclusion_proof(record.tx_id, main_status.header.height),
+              tx_proof=net.peer("edge-0").inclusion_proof(receipt.tx_id, record.source_height),
+              endorsement_policy=net.deployment.check_endorsed)
+    assert check_cross_chain(net.params, main_status=main_status, **kw).ok
+    signers = _duplicate_endorsers(net, "main")["same key, two certificates"]
+    message = main_status.header.endorsement_message()
+    doubled = SignedHeader(main_status.header, tuple(sorted((fp, key.sign(message)) for fp, key in signers)))
+    verdict = check_cross_chain(net.params, main_status=doubled, **kw)
+    assert not verdict.ok and verdict.code == "endorsement" and "twice" in verdict.reason
+    assert net.verifier("edge-1").verify(receipt.tx_id).ok
+
+
 # --- 5. proofs return only what they prove; a verifier always answers -----------------------
 
 def test_verify_inclusion_returns_no_unproved_header_field(net):
@@ -408,7 +427,8 @@ def test_every_key_of_a_deployment_is_owner_only(net):
 
 def test_bad_arguments_at_every_entry_point_raise_ledger_errors(net, tmp_path):
     peer = net.peer("edge-0")
-    receipt = net.submit("edge-0", b"r").result()
+    pending = net.submit("edge-0", b"r")
+    receipt = pending.result()
     block = peer.block(receipt.height)
     w = peer.block_witness(receipt.height, receipt.height)
     calls = {
@@ -436,6 +456,15 @@ def test_bad_arguments_at_every_entry_point_raise_ledger_errors(net, tmp_path):
         "transaction none": (lambda: net.transaction(None), "tx_id"),
         "interlock timeout": (lambda: net.interlock(timeout="soon"), "timeout"),
         "identity name": (lambda: net.identity(5), "name"),
+        "identity path": (lambda: net.identity("../ca/ca"), "name"),
+        "identity path with role": (lambda: net.identity("../ca/evil", role="client"), "name"),
+        "validators": (lambda: net.deployment.validators(["edge-0"]), "chain_id"),
+        "forget": (lambda: peer.forget(b"tx"), "tx"),
+        "validate_block": (lambda: peer.validate_block(None), "block"),
+        "pending": (lambda: peer.check_transaction(net.record("edge-0", b"p"), pending=[]), "pending"),
+        "url_for": (lambda: net.objects.url_for(5), "digest"),
+        "result timeout": (lambda: pending.result(timeout="1"), "timeout"),
+        "done callback": (lambda: pending.add_done_callback(5), "fn"),
         "revoke name": (lambda: net.revoke(None), "name"),
         "add_validator chain": (lambda: net.add_validator(5, lambda p, t: None), "chain_id"),
         "init count": (lambda: ledger.Network.init(tmp_path / "x", subchains="2"), "subchains"),
