@@ -19,7 +19,8 @@ _CHAIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def check_chain_id(chain_id: str) -> str:
-    """A chain id is 1..64 characters of [a-z0-9-_.].
+    """A chain id is 1..64 characters of [a-z0-9-_.], an exact str (a subclass could compare
+    equal to one chain and encode as another).
 
     >>> check_chain_id("edge-0")
     'edge-0'
@@ -28,7 +29,7 @@ def check_chain_id(chain_id: str) -> str:
     ...
     ledger.errors.EncodingError: invalid chain id 'Edge 0': 1..64 chars of [a-z0-9-_.]
     """
-    if not isinstance(chain_id, str) or not 0 < len(chain_id) <= MAX_CHAIN_ID \
+    if type(chain_id) is not str or not 0 < len(chain_id) <= MAX_CHAIN_ID \
             or not set(chain_id) <= _CHAIN_ID_CHARS:
         raise EncodingError(f"invalid chain id {chain_id!r}: 1..{MAX_CHAIN_ID} chars of [a-z0-9-_.]")
     return chain_id

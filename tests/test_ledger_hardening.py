@@ -179,6 +179,14 @@ def test_signed_objects_must_be_of_their_exact_class(net):
         SignedHeader(block.header.encoded, ())  # bytes where a BlockHeader belongs
     with pytest.raises(errors.ArgumentError):
         SubchainStatus(block.header, b"")  # a header where a signed header belongs
+    class Chameleon(str):  # equal to every chain id, encoded as one
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    with pytest.raises(errors.EncodingError, match="chain id"):
+        Transaction(TxKind.RECORD, Chameleon("edge-1"), bytes(32), 0, 0, b"")
     assert snapshot(net) == before
 
 
