@@ -30,6 +30,7 @@ from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCe
                            StorageError, UnauthorizedSigner, UnknownCertificate)
 
 ROLES = ("peer", "client", "device")
+_UNREADABLE = (OSError, ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)  # what loading PEM raises
 _CERT_YEARS = 20
 
 
@@ -279,9 +280,13 @@ def _public_key(cert: x509.Certificate, error: type = ConfigurationError) -> Ed2
 
 
 def _check_name(value, name: str) -> str:
-    """A certificate subject field: 1..64 characters (X.509's upper bound for CN and O)."""
-    if not 1 <= len(checks.text(value, name)) <= 64:
-        raise ConfigurationError(f"{name} must be 1..64 characters, got {len(value)}")
+    """A certificate subject field: 1..64 UTF-8 bytes (X.509's bounds for a CN)."""
+    try:
+        size = len(checks.text(value, name).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"{name} is not encodable as UTF-8") from None
+    if not 1 <= size <= 64:
+        raise ConfigurationError(f"{name} must be 1..64 UTF-8 bytes, got {size}")
     return value
 
 
@@ -311,7 +316,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     path = checks.path(path, "path")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except _UNREADABLE as exc:
         raise StorageError(f"cannot read key {path}: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise StorageError(f"{path} is not an Ed25519 key")
@@ -333,5 +338,14 @@ def load_certificate(path: Path) -> x509.Certificate:
     path = checks.path(path, "path")
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except _UNREADABLE as exc:
         raise StorageError(f"cannot read certificate {path}: {exc}") from None
+
+
+def load_revocation_list(path: Path) -> x509.CertificateRevocationList:
+    """Read a PEM CRL (StorageError if it is not one)."""
+    path = checks.path(path, "path")
+    try:
+        return x509.load_pem_x509_crl(path.read_bytes())
+    except _UNREADABLE as exc:
+        raise StorageError(f"cannot read revocation list {path}: {exc}") from None

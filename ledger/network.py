@@ -36,7 +36,7 @@ from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, Vali
 from ledger.errors import (ConfigurationError, EndorsementError, LedgerError, NotFound,
                            StorageError, ValidationRejected)
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
-                             load_private_key, save_certificate, save_private_key)
+                             load_private_key, load_revocation_list, save_certificate, save_private_key)
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import ProofRejected, Verdict, check_cross_chain, reject, verify_inclusion
 from ledger.store import PeerStore
@@ -384,7 +384,7 @@ class Network:
             ca = CertificateAuthority(load_private_key(path / "ca" / "ca.key"),
                                       load_certificate(path / "ca" / "ca.crt"))
             trust = TrustStore(ca.certificate)
-            trust.set_revocation_list(x509.load_pem_x509_crl((path / "ca" / "crl.pem").read_bytes()))
+            trust.set_revocation_list(load_revocation_list(path / "ca" / "crl.pem"))
             for cert_path in sorted((path / "identities").glob("*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
             return cls(path, manifest, ca, trust, params, progress, auto_interlock)
@@ -459,7 +459,7 @@ class Network:
         checks.text(name, "name")
         member = self.trust.by_name(name)
         crl_path = self.path / "ca" / "crl.pem"
-        current = x509.load_pem_x509_crl(crl_path.read_bytes())
+        current = load_revocation_list(crl_path)
         revoked = {r.serial_number: r.revocation_date_utc for r in current}
         # X.509 dates have whole seconds: round up so blocks signed just before stay valid
         # on reopen (live checks reject a revoked certificate from now on regardless).

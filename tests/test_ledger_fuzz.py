@@ -14,7 +14,8 @@ from ledger.block import Block, BlockContent, BlockHeader, SignedHeader, Subchai
 from ledger.chain import ChainConfig
 from ledger.encoding import Reader, Writer, check_chain_id
 from ledger.errors import LedgerError
-from ledger.identity import CertificateAuthority, TrustStore, load_certificate, load_private_key
+from ledger.identity import (CertificateAuthority, TrustStore, load_certificate, load_private_key,
+                             load_revocation_list)
 from ledger.objects import ObjectRef
 from ledger.protocol1 import InclusionProof
 from ledger.tx import Transaction
@@ -219,17 +220,16 @@ def pki(tmp_path_factory):
     pem = member.certificate.public_bytes(serialization.Encoding.PEM)
     key = member.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption())
-    crl = ca.revocation_list({}).public_bytes(serialization.Encoding.DER)
+    crl = ca.revocation_list({}).public_bytes(serialization.Encoding.PEM)
     return ca, pem, key, crl, tmp_path_factory.mktemp("pki")
 
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_certificate_and_key_loading_raise_only_ledger_errors(pki, data):
-    from cryptography import x509
     ca, pem, key, crl, directory = pki
     trust = TrustStore(ca.certificate)
-    cert_file, key_file = directory / "fuzz.crt", directory / "fuzz.key"
+    cert_file, key_file, crl_file = directory / "fuzz.crt", directory / "fuzz.key", directory / "fuzz.crl"
     cert_file.write_bytes(data.draw(st.one_of(mutated(pem), st.binary(max_size=200)), label="certificate"))
     cert = ledger_errors_only(load_certificate, cert_file)
     if cert is not None:
@@ -237,14 +237,12 @@ def test_certificate_and_key_loading_raise_only_ledger_errors(pki, data):
         ledger_errors_only(TrustStore, cert)
     key_file.write_bytes(data.draw(st.one_of(mutated(key), st.binary(max_size=200)), label="key"))
     ledger_errors_only(load_private_key, key_file)
-    try:
-        revocations = x509.load_der_x509_crl(data.draw(mutated(crl), label="crl"))
-    except ValueError:
-        revocations = None
+    crl_file.write_bytes(data.draw(st.one_of(mutated(crl), st.binary(max_size=200)), label="crl"))
+    revocations = ledger_errors_only(load_revocation_list, crl_file)
     if revocations is not None:
         ledger_errors_only(trust.set_revocation_list, revocations)
     for entry in (trust.add_certificate, trust.set_revocation_list, TrustStore, load_certificate, load_private_key,
-                  trust.by_name, trust.resolve):
+                  load_revocation_list, trust.by_name, trust.resolve):
         ledger_errors_only(entry, data.draw(ANYTHING, label="argument"))
     ledger_errors_only(ca.issue, data.draw(valid_or_anything(st.text(max_size=80))), "client")
 
