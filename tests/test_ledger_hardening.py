@@ -179,6 +179,7 @@ def test_signed_objects_must_be_of_their_exact_class(net):
         SignedHeader(block.header.encoded, ())  # bytes where a BlockHeader belongs
     with pytest.raises(errors.ArgumentError):
         SubchainStatus(block.header, b"")  # a header where a signed header belongs
+
     class Chameleon(str):  # equal to every chain id, encoded as one
         def __eq__(self, other):
             return True
