@@ -36,11 +36,15 @@ On open and before every interlocking round each chain is checked against the ot
 anchors (Type-II and Type-III statuses): a cut-back or rewritten chain raises
 ledger.errors.RollbackDetected / ForkDetected and nothing is written (ledger.anchors).
 
-Everything raised on bad input or a fault derives from ledger.errors.LedgerError; a rejected
-block or transaction leaves every chain unchanged.
+Everything raised on bad input or a fault derives from ledger.errors.LedgerError (a wrong
+argument: ledger.errors.ArgumentError, naming it; the checks live in ledger.checks); a rejected
+block or transaction leaves every chain unchanged. Payloads and other byte fields take bytes,
+bytearray or memoryview (copied when signed), never str or int. Transactions, headers, blocks
+and statuses are their canonical encodings: the constructor checks and encodes the fields
+once, and the peers admit the decoding of the bytes a submitter hands them.
 """
 from ledger import errors
-from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
 from ledger.identity import CertificateAuthority, Identity, Member, TrustStore
@@ -50,7 +54,7 @@ from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_
 from ledger.tx import Transaction, TxKind
 
 __all__ = [
-    "Block", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
+    "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
     "Verdict", "Verifier", "check_cross_chain", "errors", "verify_inclusion",

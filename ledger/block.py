@@ -23,8 +23,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable
 
-from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
-from ledger.errors import EncodingError
+import edgeacc
+from edgeacc.errors import EdgeaccError
+
+from ledger import checks
+from ledger.encoding import (DIGEST_BYTES, SIGNATURE_BYTES, U16_MAX, U32_MAX, U64_MAX, Reader, Writer,
+                             check_chain_id)
+from ledger.errors import AccumulatorMismatch, ArgumentError, EncodingError
 from ledger.merkle import merkle_root
 from ledger.tx import Transaction, TxKind
 
@@ -38,44 +43,81 @@ MAX_ELEMENT_BYTES = 1024
 REPRESENTATIVE_BYTES = 32
 
 
+@checks.signature_checked
 @dataclass(frozen=True)
-class BlockHeader:
+class BlockContent:
+    """The header fields the accumulator element binds: what an inclusion proof proves about
+    a block (its accumulator value and digest are not covered by the element)."""
+
     chain_id: str
     height: int
     previous: bytes
     timestamp_ms: int
     merkle_root: bytes
     tx_count: int
+
+    def __post_init__(self) -> None:
+        fields = {"chain_id": check_chain_id(self.chain_id),
+                  "height": checks.integer(self.height, "height", hi=U64_MAX),
+                  "previous": checks.data(self.previous, "previous"),
+                  "timestamp_ms": checks.integer(self.timestamp_ms, "timestamp_ms", hi=U64_MAX),
+                  "merkle_root": checks.data(self.merkle_root, "merkle_root"),
+                  "tx_count": checks.integer(self.tx_count, "tx_count", hi=U32_MAX)}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        content = (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
+                   .raw(self.previous, DIGEST_BYTES).u64(self.timestamp_ms)
+                   .raw(self.merkle_root, DIGEST_BYTES).u32(self.tx_count).getvalue())
+        object.__setattr__(self, "_content", content)
+
+    def content_bytes(self) -> bytes:
+        """The canonical encoding of the fields the element binds (the start of a header's)."""
+        return self._content
+
+    def element_data(self) -> bytes:
+        """The bytes whose hash-to-prime is the block's accumulator element."""
+        return ELEMENT_DOMAIN + self._content
+
+
+@checks.signature_checked
+@dataclass(frozen=True)
+class BlockHeader(BlockContent):
+    """A block's header: its content and the accumulator after it. The constructor checks and
+    encodes every field, so `encoded` and `digest` are exactly those fields."""
+
     acc_element: int
     acc_nonce: int
     acc_value: bytes
 
-    def content_bytes(self) -> bytes:
-        """The header fields the accumulator element binds (everything but the accumulator)."""
-        check_chain_id(self.chain_id)
-        return (Writer().raw(HEADER_MAGIC).u8(BLOCK_VERSION).text16(self.chain_id).u64(self.height)
-                .raw(self.previous, DIGEST_BYTES).u64(self.timestamp_ms)
-                .raw(self.merkle_root, DIGEST_BYTES).u32(self.tx_count).getvalue())
-
-    def element_data(self) -> bytes:
-        """The bytes whose hash-to-prime is this block's accumulator element."""
-        return ELEMENT_DOMAIN + self.content_bytes()
-
-    @cached_property
-    def encoded(self) -> bytes:
-        """The canonical header encoding; SHA-256 of it is the block digest."""
-        if not 0 <= self.acc_element < 1 << (8 * REPRESENTATIVE_BYTES):
-            raise EncodingError("accumulator element must fit in 32 bytes")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fields = {"acc_element": checks.integer(self.acc_element, "acc_element",
+                                                hi=(1 << 8 * REPRESENTATIVE_BYTES) - 1),
+                  "acc_nonce": checks.integer(self.acc_nonce, "acc_nonce", hi=U32_MAX),
+                  "acc_value": checks.data(self.acc_value, "acc_value")}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
         if len(self.acc_value) > MAX_ELEMENT_BYTES:
             raise EncodingError("accumulator value is too long")
-        return (Writer().raw(self.content_bytes())
-                .raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
-                .u32(self.acc_nonce).bytes16(self.acc_value).getvalue())
+        encoded = (Writer().raw(self._content).raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
+                   .u32(self.acc_nonce).bytes16(self.acc_value).getvalue())
+        object.__setattr__(self, "_encoded", encoded)
+
+    @cached_property
+    def content(self) -> BlockContent:
+        """The fields the accumulator element binds, without the accumulator."""
+        return BlockContent(self.chain_id, self.height, self.previous, self.timestamp_ms,
+                            self.merkle_root, self.tx_count)
+
+    @property
+    def encoded(self) -> bytes:
+        """The canonical header encoding; SHA-256 of it is the block digest."""
+        return self._encoded
 
     @cached_property
     def digest(self) -> bytes:
         """SHA-256 of the encoded header: the block's id and the next block's link."""
-        return hashlib.sha256(self.encoded).digest()
+        return hashlib.sha256(self._encoded).digest()
 
     def endorsement_message(self) -> bytes:
         """The bytes an endorsing peer signs."""
@@ -86,23 +128,69 @@ class BlockHeader:
         """Decode a header; EncodingError on anything non-canonical."""
         r = Reader(data, "block header")
         r.magic(HEADER_MAGIC, BLOCK_VERSION)
-        chain_id = check_chain_id(r.text16())
+        chain_id = r.text16()
         height, previous, ts = r.u64(), r.raw(DIGEST_BYTES), r.u64()
         root, count = r.raw(DIGEST_BYTES), r.u32()
         element = int.from_bytes(r.raw(REPRESENTATIVE_BYTES), "big")
         nonce, value = r.u32(), r.bytes16()
         r.end()
-        if len(value) > MAX_ELEMENT_BYTES:
-            raise EncodingError("accumulator value is too long")
-        return cls(chain_id, height, previous, ts, root, count, element, nonce, value)
+        header = cls(chain_id, height, previous, ts, root, count, element, nonce, value)
+        r.canonical(header.encoded)
+        return header
 
 
+def check_element(header: BlockHeader) -> None:
+    """The one representative check of a block reported or proved elsewhere (Type-II/III
+    anchors, Protocol 1): its element is the hash-to-prime representative of its content at
+    the nonce it carries (one primality test); AccumulatorMismatch otherwise."""
+    try:
+        ok = edgeacc.check_representative(header.element_data(), header.acc_element, header.acc_nonce)
+    except EdgeaccError as exc:
+        raise AccumulatorMismatch(f"block {header.height} of {header.chain_id}: invalid element: {exc}") from None
+    if not ok:
+        raise AccumulatorMismatch(f"block {header.height} of {header.chain_id}: the element is not the "
+                                  "representative of the block's content")
+
+
+def _pairs(value) -> list[tuple[bytes, bytes]]:
+    """(fingerprint, signature) pairs as bytes of the right sizes."""
+    if not isinstance(value, (tuple, list)):
+        raise ArgumentError(f"endorsements must be a tuple of (fingerprint, signature), not {type(value).__name__}")
+    pairs = []
+    for pair in value:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ArgumentError("each endorsement is a (fingerprint, signature) pair")
+        fp, sig = checks.data(pair[0], "endorsement fingerprint"), checks.data(pair[1], "endorsement signature")
+        if len(fp) != DIGEST_BYTES or len(sig) != SIGNATURE_BYTES:
+            raise EncodingError(f"an endorsement is a {DIGEST_BYTES}-byte fingerprint and a "
+                                f"{SIGNATURE_BYTES}-byte signature")
+        pairs.append((fp, sig))
+    return pairs
+
+
+def _endorsements(value) -> tuple[tuple[bytes, bytes], ...]:
+    """The canonical endorsements: sorted by fingerprint, each fingerprint once."""
+    pairs = _pairs(value)
+    fps = [fp for fp, _ in pairs]
+    if fps != sorted(set(fps)):
+        raise EncodingError("endorsements must be sorted by fingerprint without repeats")
+    if len(pairs) > U16_MAX:
+        raise EncodingError("too many endorsements")
+    return tuple(pairs)
+
+
+@checks.signature_checked
 @dataclass(frozen=True)
 class SignedHeader:
-    """A header with its endorsements (fingerprint, signature), sorted by fingerprint."""
+    """A header with its endorsements (fingerprint, signature), sorted by fingerprint, each
+    fingerprint once."""
 
     header: BlockHeader
     endorsements: tuple[tuple[bytes, bytes], ...]
+
+    def __post_init__(self) -> None:
+        checks.exact(self.header, BlockHeader, "header")
+        object.__setattr__(self, "endorsements", _endorsements(self.endorsements))
 
     def to_bytes(self) -> bytes:
         """The canonical encoding of the header with its endorsements."""
@@ -120,16 +208,29 @@ class SignedHeader:
         header = BlockHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
         endorsements = tuple((r.raw(DIGEST_BYTES), r.raw(SIGNATURE_BYTES)) for _ in range(r.u16()))
         r.end()
-        fps = [fp for fp, _ in endorsements]
-        if fps != sorted(set(fps)):
-            raise EncodingError("endorsements must be sorted by fingerprint without repeats")
-        return cls(header, endorsements)
+        signed = cls(header, endorsements)
+        r.canonical(signed.to_bytes())
+        return signed
 
 
+@checks.signature_checked
 @dataclass(frozen=True)
 class Block:
+    """A signed header and the transactions it binds (as many as the header counts; whether
+    they match its Merkle root is the chain's validation)."""
+
     signed: SignedHeader
     transactions: tuple[Transaction, ...]
+
+    def __post_init__(self) -> None:
+        checks.exact(self.signed, SignedHeader, "signed")
+        checks.instance(self.transactions, (tuple, list), "transactions")
+        txs = tuple(checks.exact(tx, Transaction, "each transaction") for tx in self.transactions)
+        if any(not tx.signature for tx in txs):
+            raise EncodingError("a block holds signed transactions only")
+        if len(txs) != self.signed.header.tx_count:
+            raise EncodingError("block transaction count differs from its header")
+        object.__setattr__(self, "transactions", txs)
 
     @property
     def header(self) -> BlockHeader:
@@ -162,8 +263,10 @@ class Block:
 
     def with_endorsements(self, endorsements: Iterable[tuple[bytes, bytes]]) -> "Block":
         """The same block with these (fingerprint, signature) endorsements, sorted."""
-        ordered = tuple(sorted({bytes(fp): bytes(sig) for fp, sig in endorsements}.items()))
-        return Block(SignedHeader(self.header, ordered), self.transactions)
+        ordered = tuple(sorted(dict(_pairs(endorsements)).items()))
+        block = Block(SignedHeader(self.header, ordered), self.transactions)
+        block.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("tx_bytes", "leaves")})
+        return block
 
     def to_bytes(self) -> bytes:
         """The canonical block encoding (what peers store)."""
@@ -190,10 +293,11 @@ class Block:
         raw = [r.bytes32(MAX_BLOCK_BYTES) for _ in range(n)]
         r.end()
         block = cls(signed, tuple(Transaction.from_bytes(b) for b in raw))
-        block.__dict__["tx_bytes"] = tuple(raw)  # cached_property: keep the wire bytes
+        block.__dict__["tx_bytes"] = tuple(raw)  # cached_property: the wire bytes are the canonical ones
         return block
 
 
+@checks.signature_checked
 @dataclass(frozen=True)
 class SubchainStatus:
     """The payload of a Type-II transaction: the sub-chain's signed latest header and, from its
@@ -203,10 +307,14 @@ class SubchainStatus:
     signed: SignedHeader
     continuity_witness: bytes = b""  # edgeacc.encode_element bytes, empty on a first report
 
-    def to_bytes(self) -> bytes:
-        """The canonical encoding."""
+    def __post_init__(self) -> None:
+        checks.exact(self.signed, SignedHeader, "signed")
+        object.__setattr__(self, "continuity_witness", checks.data(self.continuity_witness, "continuity_witness"))
         if len(self.continuity_witness) > MAX_ELEMENT_BYTES:
             raise EncodingError("continuity witness is too long")
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding."""
         return (Writer().raw(STATUS_MAGIC).u8(BLOCK_VERSION).bytes32(self.signed.to_bytes())
                 .bytes16(self.continuity_witness).getvalue())
 
@@ -218,13 +326,14 @@ class SubchainStatus:
         signed = SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
         witness = r.bytes16()
         r.end()
-        if len(witness) > MAX_ELEMENT_BYTES:
-            raise EncodingError("continuity witness is too long")
-        return cls(signed, witness)
+        status = cls(signed, witness)
+        r.canonical(status.to_bytes())
+        return status
 
 
 def reported_header(tx: Transaction) -> SignedHeader:
     """The signed header a Type-II or Type-III transaction reports."""
+    checks.exact(tx, Transaction, "tx")
     if tx.kind == TxKind.SUBCHAIN_STATUS:
         return SubchainStatus.from_bytes(tx.payload).signed
     if tx.kind == TxKind.MAIN_STATUS:

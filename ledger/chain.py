@@ -16,12 +16,14 @@ import edgeacc
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
+from ledger import checks
 from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, SubchainStatus,
-                          reported_header)
+                          check_element, reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, ValidationRejected, WrongChain, WrongHeight)
+from ledger.encoding import U16_MAX, check_chain_id
 from ledger.identity import Identity, TrustStore
 from ledger.merkle import merkle_root
 from ledger.protocol1 import InclusionProof
@@ -51,18 +53,22 @@ class ChainConfig:
     endorsement_threshold: int = 2
 
     def __post_init__(self) -> None:
+        check_chain_id(self.chain_id)
         if self.kind not in (MAIN, SUB):
-            raise ConfigurationError(f"chain kind must be {MAIN!r} or {SUB!r}")
-        if self.endorsement_threshold < 1:
-            raise ConfigurationError("the endorsement threshold must be at least 1")
+            raise ConfigurationError(f"chain kind must be {MAIN!r} or {SUB!r}, not {checks.shown(self.kind)}")
+        object.__setattr__(self, "endorsement_threshold",
+                           checks.integer(self.endorsement_threshold, "endorsement_threshold", lo=1, hi=U16_MAX))
 
 
 class Deployment:
     """What every peer shares: the public Params, the trust store, the chains and policies."""
 
     def __init__(self, params: edgeacc.Params, trust: TrustStore, chains: Iterable[ChainConfig]) -> None:
-        self.params = params
-        self.trust = trust
+        self.params = checks.instance(params, edgeacc.Params, "params")
+        self.trust = checks.instance(trust, TrustStore, "trust")
+        chains = list(checks.instance(chains, (list, tuple), "chains"))
+        for c in chains:
+            checks.instance(c, ChainConfig, "each chain")
         self.chains = {c.chain_id: c for c in chains}
         mains = [c.chain_id for c in self.chains.values() if c.kind == MAIN]
         if len(mains) != 1:
@@ -75,37 +81,51 @@ class Deployment:
     def config(self, chain_id: str) -> ChainConfig:
         """The ChainConfig of `chain_id` (NotFound if there is none)."""
         try:
-            return self.chains[chain_id]
+            return self.chains[checks.text(chain_id, "chain_id")]
         except KeyError:
-            raise NotFound(f"no chain {chain_id!r}") from None
+            raise NotFound(f"no chain {checks.shown(chain_id)}") from None
 
     def generator(self, chain_id: str) -> int:
         """The chain's accumulator generator g, derived from its id."""
-        return self._generators[chain_id]
+        return self._generators[self.config(chain_id).chain_id]
 
     def add_validator(self, chain_id: str, validator: Validator) -> None:
         """Have every endorsing peer of `chain_id` run `validator` on Type-I transactions."""
         self.config(chain_id)
-        if not callable(validator):
-            raise ConfigurationError("a validator is a callable validator(peer_name, tx)")
+        checks.function(validator, "validator")
         with self._validators_lock:  # peers read the tuple without the lock: replace, never mutate
             self._validators[chain_id] = self._validators.get(chain_id, ()) + (validator,)
 
     def validators(self, chain_id: str) -> tuple[Validator, ...]:
         """The application validators registered for `chain_id`, in registration order."""
-        return self._validators.get(chain_id, ())
+        return self._validators.get(checks.text(chain_id, "chain_id"), ())
+
+    def check_endorsed(self, signed: SignedHeader) -> None:
+        """check_endorsements at the header's own time (a header fetched for Protocol 1)."""
+        self.check_endorsements(signed, at_ms=checks.exact(signed, SignedHeader, "signed").header.timestamp_ms)
 
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
-        """Every endorsement is a valid signature by an unrevoked peer of the header's chain,
-        and there are at least the policy's threshold of them."""
-        header = signed.header
+        """The endorsement policy, the one rule of every path (commit, catch-up, reopen, the
+        headers Type-II/III statuses report): every endorsement is a valid signature by an
+        unrevoked peer of the header's chain, no endorser counts twice (the same key or the
+        same peer name under two certificates is one endorser, and refused), and there are at
+        least the policy's threshold of distinct endorsers."""
+        header = checks.exact(signed, SignedHeader, "signed").header
         config = self.config(header.chain_id)
         message = header.endorsement_message()
+        keys: set[bytes] = set()
+        names: set[str] = set()
         for fp, sig in signed.endorsements:
-            self.trust.resolve(fp, roles=("peer",), chain_id=header.chain_id, at_ms=at_ms).verify(sig, message)
-        if len(signed.endorsements) < config.endorsement_threshold:
+            member = self.trust.resolve(fp, roles=("peer",), chain_id=header.chain_id, at_ms=at_ms)
+            member.verify(sig, message)
+            if member.key_bytes in keys or member.name in names:
+                raise EndorsementError(f"block {header.height} of {header.chain_id}: {member.name} "
+                                       "endorses twice (one key or one peer under two certificates)")
+            keys.add(member.key_bytes)
+            names.add(member.name)
+        if len(keys) < config.endorsement_threshold:
             raise EndorsementError(f"block {header.height} of {header.chain_id} has "
-                                   f"{len(signed.endorsements)} endorsements; the policy needs "
+                                   f"{len(keys)} distinct endorsers; the policy needs "
                                    f"{config.endorsement_threshold}")
 
 
@@ -136,6 +156,9 @@ class Peer:
     """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
 
     def __init__(self, deployment: Deployment, identity: Identity, store: PeerStore) -> None:
+        checks.instance(deployment, Deployment, "deployment")
+        checks.instance(identity, Identity, "identity")
+        checks.instance(store, PeerStore, "store")
         if identity.role != "peer" or identity.chain_id not in deployment.chains:
             raise ConfigurationError(f"{identity.name} is not a peer of a known chain")
         self.deployment = deployment
@@ -177,28 +200,31 @@ class Peer:
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none)."""
         with self._lock:
-            if not 0 <= height < len(self._signed):
-                raise NotFound(f"{self.chain_id} has no block {height}")
-            return self._signed[height]
+            return self._signed[self._check_height(height)]
 
     def block(self, height: int) -> Block:
         """Block `height` as stored (it was validated when committed and on open)."""
-        self.signed_header(height)
+        with self._lock:
+            height = self._check_height(height)
         data = self.store.get(height)
         if data is None:
             raise NotFound(f"{self.chain_id} has no block {height}")
         return Block.from_bytes(data)
 
-    def locate(self, tx_id: bytes) -> tuple[int, int] | None:
-        """(height, position) of a committed transaction, or None."""
-        return self._tx_index.get(bytes(tx_id))
+    def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
+        """(height, position) of a committed transaction (id as bytes or hex), or None."""
+        try:
+            return self._tx_index.get(checks.identifier(tx_id, "tx_id", "transaction id"))
+        except NotFound:  # a malformed id is on no chain
+            return None
 
-    def receipt(self, tx_id: bytes) -> Receipt:
+    def receipt(self, tx_id: bytes | str) -> Receipt:
         """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         where = self.locate(tx_id)
         if where is None:
-            raise NotFound(f"transaction {bytes(tx_id).hex()} is not on {self.chain_id}")
-        return Receipt(bytes(tx_id), self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
+            raise NotFound(f"transaction {tx_id.hex()} is not on {self.chain_id}")
+        return Receipt(tx_id, self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
 
     def transaction(self, tx_id: bytes) -> Transaction:
         """The committed transaction `tx_id`."""
@@ -214,7 +240,7 @@ class Peer:
         """Committed Type-II records of `source_chain` (main chain) or Type-III records
         (sub-chain, source = the main chain), oldest first."""
         with self._lock:
-            return list(self._statuses.get(source_chain, ()))
+            return list(self._statuses.get(checks.text(source_chain, "source_chain"), ()))
 
     def accumulator_value(self, height: int | None = None) -> int:
         """The accumulator after block `height` (the latest block when None)."""
@@ -224,9 +250,7 @@ class Peer:
             return self._values[self._check_height(height)]
 
     def _check_height(self, height: int) -> int:
-        if not 0 <= height < len(self._signed):
-            raise NotFound(f"{self.chain_id} has no block {height}")
-        return height
+        return checks.position(height, "block", len(self._signed), self.chain_id)
 
     def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
         """Merkle path plus accumulator witness for `tx_id` against the value after block
@@ -243,9 +267,8 @@ class Peer:
         """Membership witness of block `height`'s element in the accumulator after block
         `against_height`: v_(height-1) raised to the elements after it."""
         with self._lock:
-            self._check_height(against_height)
-            if not 0 <= height <= against_height:
-                raise NotFound(f"block {height} is not at or before height {against_height}")
+            against_height = self._check_height(against_height)
+            height = checks.position(height, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
             base = self._values[height - 1] if height else self._generator
             later = self._elements[height + 1:against_height + 1]
         return edgeacc.update_witness(self._params, base, later)
@@ -256,7 +279,8 @@ class Peer:
                           pending: dict | None = None) -> None:
         """Raise unless `tx` may go into this chain's next block. `pending` carries what the
         block under construction already holds (tx ids, status heights)."""
-        pending = {} if pending is None else pending
+        checks.exact(tx, Transaction, "tx")
+        pending = {} if pending is None else checks.instance(pending, dict, "pending")
         seen: set = pending.setdefault("tx_ids", set())
         status_heights: dict = pending.setdefault("status", {})
         if tx.chain_id != self.chain_id:
@@ -290,6 +314,7 @@ class Peer:
     def run_validators(self, tx: Transaction) -> None:
         """Run the chain's application validators on `tx`; ValidationRejected names this peer
         and the reason when one refuses."""
+        checks.exact(tx, Transaction, "tx")
         for validator in self.deployment.validators(self.chain_id):
             try:
                 validator(self.name, tx)
@@ -298,6 +323,7 @@ class Peer:
 
     def forget(self, tx: Transaction) -> None:
         """Drop what admit() remembered about `tx` (it will not be proposed)."""
+        checks.exact(tx, Transaction, "tx")
         with self._lock:
             self._admitted.discard((tx.tx_id, tx.signature))
 
@@ -316,6 +342,7 @@ class Peer:
             raise ValidationError("a status transaction carries no object")
         status = SubchainStatus.from_bytes(tx.payload) if tx.kind == TxKind.SUBCHAIN_STATUS else None
         anchor = status.signed if status else SignedHeader.from_bytes(tx.payload)
+        check_element(anchor.header)  # the representative check Protocol 1 applies to the same header
         source = anchor.header.chain_id
         if tx.kind == TxKind.SUBCHAIN_STATUS and (source == main_id or source not in self.deployment.chains):
             raise WrongChain(f"a Type-II must report a sub-chain, not {source!r}")
@@ -355,7 +382,7 @@ class Peer:
     def validate_block(self, block: Block, *, live: bool = True) -> None:
         """Every check but the endorsements. `live`
         checks certificates against revocation now; otherwise at the block's timestamp."""
-        header = block.header
+        header = checks.exact(block, Block, "block").header
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
         with self._lock:
@@ -369,7 +396,7 @@ class Peer:
             raise ValidationError(f"block {header.height} is older than its predecessor")
         if live and header.timestamp_ms > now_ms() + MAX_CLOCK_SKEW_MS:
             raise ValidationError(f"block {header.height} is dated in the future")
-        if header.tx_count != len(block.transactions) or block.computed_merkle_root() != header.merkle_root:
+        if block.computed_merkle_root() != header.merkle_root:  # (Block checks the count)
             raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
         pending: dict = {}
         at_ms = None if live else header.timestamp_ms
@@ -388,6 +415,9 @@ class Peer:
         """Validate each transaction on its own and build an unendorsed block on top of this
         peer's chain from those that pass; returns the block and (index, error) of the rest.
         The block counts as validated by this peer, so endorse() does not check it again."""
+        checks.instance(transactions, (list, tuple), "transactions")
+        for tx in transactions:
+            checks.exact(tx, Transaction, "each transaction")
         accepted, rejected = [], []
         pending: dict = {}
         for i, tx in enumerate(transactions):
@@ -421,6 +451,7 @@ class Peer:
         """Validate `block` (unless this peer proposed it), run the application validators on
         the Type-I transactions this peer did not admit, and sign the header:
         (fingerprint, signature)."""
+        checks.exact(block, Block, "block")
         with self._lock:
             known = block.digest in self._validated and block.height == len(self._signed)
         if not known:
@@ -443,6 +474,7 @@ class Peer:
         (a write reported failed that nonetheless reached disk counts as stored). `live=False`
         checks revocation at the block's timestamp (replaying blocks other peers committed
         earlier)."""
+        checks.exact(block, Block, "block")
         at_ms = None if live else block.header.timestamp_ms
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):

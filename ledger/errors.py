@@ -121,3 +121,8 @@ class NotFound(LedgerError, KeyError):
 
 class ConfigurationError(LedgerError, ValueError):
     """A deployment or network setting is invalid."""
+
+
+class ArgumentError(ConfigurationError, TypeError):
+    """An argument of a public entry point has the wrong type or an invalid value; the
+    message names the argument (ledger.checks raises it)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,15 +23,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from ledger import checks
 from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCertificate,
                            StorageError, UnauthorizedSigner, UnknownCertificate)
 
 ROLES = ("peer", "client", "device")
+_UNREADABLE = (OSError, ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)  # what loading PEM raises
 _CERT_YEARS = 20
 
 
 def fingerprint(cert: x509.Certificate) -> bytes:
     """SHA-256 of the certificate's DER encoding: how transactions name signers."""
+    checks.instance(cert, x509.Certificate, "cert")
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
 
 
@@ -64,18 +70,20 @@ class Member:
     public_key: Ed25519PublicKey
 
     @cached_property
-    def _raw_public_key(self) -> bytes:
-        return self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    def key_bytes(self) -> bytes:
+        """The raw 32-byte Ed25519 public key (two certificates of one key are one signer)."""
+        return _raw(self.public_key)
 
     def verify(self, signature: bytes, message: bytes) -> None:
         """Raise BadSignature unless `signature` is this member's signature of `message`.
 
         libsodium (PyNaCl, also pyca) checks it: twice as fast as OpenSSL here, and it
         releases the GIL, so peers validating in parallel threads use both cores."""
+        signature, message = checks.data(signature, "signature"), checks.data(message, "message")
         if len(signature) != 64:
             raise BadSignature(f"bad signature by {self.name}")
         try:
-            nacl.bindings.crypto_sign_open(bytes(signature) + bytes(message), self._raw_public_key)
+            nacl.bindings.crypto_sign_open(signature + message, self.key_bytes)
         except nacl.exceptions.BadSignatureError:
             raise BadSignature(f"bad signature by {self.name}") from None
 
@@ -84,6 +92,10 @@ class Identity:
     """A private key with its certificate: something that can sign."""
 
     def __init__(self, key: Ed25519PrivateKey, cert: x509.Certificate) -> None:
+        checks.instance(key, Ed25519PrivateKey, "key")
+        checks.instance(cert, x509.Certificate, "cert")
+        if _raw(key.public_key()) != _raw(_public_key(cert)):
+            raise ConfigurationError("the private key does not belong to the certificate")
         self.key = key
         self.certificate = cert
         self.fingerprint = fingerprint(cert)
@@ -93,7 +105,7 @@ class Identity:
 
     def sign(self, message: bytes) -> bytes:
         """Ed25519 signature of `message` with this identity's key."""
-        return self.key.sign(message)
+        return self.key.sign(checks.data(message, "message"))
 
     def __repr__(self) -> str:
         return f"Identity({self.name!r}, role={self.role!r}, chain={self.chain_id!r})"
@@ -103,12 +115,17 @@ class CertificateAuthority:
     """The deployment's CA: issues certificates and keeps the revocation list current."""
 
     def __init__(self, key: Ed25519PrivateKey, cert: x509.Certificate) -> None:
+        checks.instance(key, Ed25519PrivateKey, "key")
+        checks.instance(cert, x509.Certificate, "cert")
+        if _raw(key.public_key()) != _raw(_public_key(cert)):
+            raise ConfigurationError("the CA key does not belong to the CA certificate")
         self.key = key
         self.certificate = cert
 
     @classmethod
     def create(cls, name: str = "edgeacc deployment CA") -> "CertificateAuthority":
         """A new CA with a fresh Ed25519 key and a self-signed certificate."""
+        _check_name(name, "name")
         key = Ed25519PrivateKey.generate()
         now = _now()
         cert = (
@@ -125,8 +142,11 @@ class CertificateAuthority:
 
     def issue(self, name: str, role: str, chain_id: str | None = None) -> Identity:
         """A fresh Ed25519 key and a certificate for it."""
+        _check_name(name, "name")
         if role not in ROLES:
-            raise ConfigurationError(f"role must be one of {ROLES}, got {role!r}")
+            raise ConfigurationError(f"role must be one of {ROLES}, got {checks.shown(role)}")
+        if chain_id is not None:
+            _check_name(chain_id, "chain_id")
         if role == "peer" and not chain_id:
             raise ConfigurationError("a peer certificate must name its chain")
         key = Ed25519PrivateKey.generate()
@@ -145,6 +165,10 @@ class CertificateAuthority:
 
     def revocation_list(self, revoked: dict[int, datetime.datetime]) -> x509.CertificateRevocationList:
         """A CRL signed by this CA naming the serial numbers in `revoked` (serial -> when)."""
+        checks.instance(revoked, dict, "revoked")
+        for serial, when in revoked.items():
+            checks.integer(serial, "revoked serial", lo=1, hi=(1 << 159) - 1)
+            checks.instance(when, datetime.datetime, "revocation time")
         now = _now()
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -163,37 +187,45 @@ class TrustStore:
     issued, and its current CRL. Thread-safe; the CRL may be replaced while peers run."""
 
     def __init__(self, ca_cert: x509.Certificate) -> None:
+        checks.instance(ca_cert, x509.Certificate, "ca_cert")
         self.ca_certificate = ca_cert
-        self._ca_key = ca_cert.public_key()
-        if not isinstance(self._ca_key, Ed25519PublicKey):
-            raise ConfigurationError("the CA key must be Ed25519")
+        self._ca_key = _public_key(ca_cert)
         self._members: dict[bytes, Member] = {}
         self._revoked: dict[int, int] = {}  # serial -> revocation time (ms since epoch)
         self._lock = threading.Lock()
 
     def add_certificate(self, cert: x509.Certificate) -> Member:
         """Admit a certificate after checking the CA signed it; returns its Member."""
+        checks.instance(cert, x509.Certificate, "cert")
         try:
             self._ca_key.verify(cert.signature, cert.tbs_certificate_bytes)
-        except InvalidSignature:
+            issuer = cert.issuer
+        except (InvalidSignature, ValueError):
             raise UnknownCertificate("certificate is not signed by the deployment CA") from None
-        if cert.issuer != self.ca_certificate.subject:
+        if issuer != self.ca_certificate.subject:
             raise UnknownCertificate("certificate names another issuer")
-        key = cert.public_key()
-        role = _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
-        if not isinstance(key, Ed25519PublicKey) or role not in ROLES:
-            raise UnknownCertificate("certificate must carry an Ed25519 key and a known role")
-        member = Member(_attr(cert, NameOID.COMMON_NAME) or "", role,
-                        _attr(cert, NameOID.ORGANIZATION_NAME), fingerprint(cert), cert, key)
+        key = _public_key(cert, UnknownCertificate)
+        try:
+            role = _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+            name, chain_id = _attr(cert, NameOID.COMMON_NAME) or "", _attr(cert, NameOID.ORGANIZATION_NAME)
+        except ValueError as exc:
+            raise UnknownCertificate(f"certificate has a malformed subject: {exc}") from None
+        if role not in ROLES:
+            raise UnknownCertificate("certificate must carry a known role")
+        member = Member(name, role, chain_id, fingerprint(cert), cert, key)
         with self._lock:
             self._members[member.fingerprint] = member
         return member
 
     def set_revocation_list(self, crl: x509.CertificateRevocationList) -> None:
         """Install a CRL after checking the CA signed it."""
-        if not crl.is_signature_valid(self._ca_key):
-            raise UnknownCertificate("revocation list is not signed by the deployment CA")
-        revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
+        checks.instance(crl, x509.CertificateRevocationList, "crl")
+        try:
+            if not crl.is_signature_valid(self._ca_key):
+                raise UnknownCertificate("revocation list is not signed by the deployment CA")
+            revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise UnknownCertificate(f"revocation list is malformed: {exc}") from None
         with self._lock:
             self._revoked = revoked
 
@@ -204,6 +236,7 @@ class TrustStore:
 
     def by_name(self, name: str) -> Member:
         """The member whose certificate has this common name."""
+        checks.text(name, "name")
         for m in self.members():
             if m.name == name:
                 return m
@@ -213,11 +246,15 @@ class TrustStore:
                 at_ms: int | None = None) -> Member:
         """The member with fingerprint `fp`, if it may sign in one of `roles` (for `chain_id`
         when given) and was not revoked before `at_ms` (now when None)."""
+        fp = checks.data(fp, "fp")
+        checks.instance(roles, tuple, "roles")
+        chain_id = checks.optional_text(chain_id, "chain_id")
+        at_ms = None if at_ms is None else checks.integer(at_ms, "at_ms", lo=-(1 << 63))
         with self._lock:
-            member = self._members.get(bytes(fp))
+            member = self._members.get(fp)
             revoked_at = self._revoked.get(member.certificate.serial_number) if member else None
         if member is None:
-            raise UnknownCertificate(f"unknown certificate {bytes(fp).hex()[:16]}")
+            raise UnknownCertificate(f"unknown certificate {fp.hex()[:16]}")
         if revoked_at is not None and (at_ms is None or revoked_at <= at_ms):
             raise RevokedCertificate(f"certificate of {member.name} is revoked")
         if member.role not in roles:
@@ -227,18 +264,59 @@ class TrustStore:
         return member
 
 
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _public_key(cert: x509.Certificate, error: type = ConfigurationError) -> Ed25519PublicKey:
+    """The certificate's Ed25519 key; `error` for any other (or an unparseable) key."""
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise error(f"certificate carries an unreadable key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise error("certificate must carry an Ed25519 key")
+    return key
+
+
+def _check_name(value, name: str) -> str:
+    """A certificate subject field: 1..64 UTF-8 bytes (X.509's bounds for a CN)."""
+    try:
+        size = len(checks.text(value, name).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"{name} is not encodable as UTF-8") from None
+    if not 1 <= size <= 64:
+        raise ConfigurationError(f"{name} must be 1..64 UTF-8 bytes, got {size}")
+    return value
+
+
 def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
-    """Write an unencrypted PKCS#8 PEM key readable by its owner only."""
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
+    """Write an unencrypted PKCS#8 PEM key to a new file readable by its owner only: the file
+    is created with mode 0600 (never written first and restricted after), and an existing
+    file is not overwritten (StorageError)."""
+    checks.instance(key, Ed25519PrivateKey, "key")
+    path = checks.path(path, "path")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot create key file {path}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot write key file {path}: {exc}") from None
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Read a PEM Ed25519 private key (StorageError if it is not one)."""
+    path = checks.path(path, "path")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise StorageError(f"cannot read key {path}: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise StorageError(f"{path} is not an Ed25519 key")
@@ -247,12 +325,27 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def save_certificate(cert: x509.Certificate, path: Path) -> None:
     """Write a PEM certificate."""
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    checks.instance(cert, x509.Certificate, "cert")
+    path = checks.path(path, "path")
+    try:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    except OSError as exc:
+        raise StorageError(f"cannot write certificate {path}: {exc}") from None
 
 
 def load_certificate(path: Path) -> x509.Certificate:
     """Read a PEM certificate (StorageError if it is not one)."""
+    path = checks.path(path, "path")
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise StorageError(f"cannot read certificate {path}: {exc}") from None
+
+
+def load_revocation_list(path: Path) -> x509.CertificateRevocationList:
+    """Read a PEM CRL (StorageError if it is not one)."""
+    path = checks.path(path, "path")
+    try:
+        return x509.load_pem_x509_crl(path.read_bytes())
+    except _UNREADABLE as exc:
+        raise StorageError(f"cannot read revocation list {path}: {exc}") from None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Sequence
 
+from ledger import checks
 from ledger.encoding import DIGEST_BYTES
+from ledger.errors import ArgumentError
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -17,7 +19,7 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 def leaf_hash(tx_bytes: bytes) -> bytes:
     """H(0x00 || transaction bytes)."""
     h = hashlib.sha256(b"\x00")
-    h.update(tx_bytes)  # no copy of a large transaction
+    h.update(checks.data(tx_bytes, "tx_bytes"))  # no copy of a large transaction
     return h.digest()
 
 
@@ -32,11 +34,19 @@ def _next_level(level: Sequence[bytes]) -> list[bytes]:
     return out
 
 
+def _leaves(leaves: Sequence[bytes]) -> list[bytes]:
+    checks.instance(leaves, (tuple, list), "leaves")
+    level = [checks.data(leaf, "leaf") for leaf in leaves]
+    if any(len(leaf) != DIGEST_BYTES for leaf in level):
+        raise ArgumentError(f"a leaf hash is {DIGEST_BYTES} bytes")
+    return level
+
+
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Root over leaf hashes."""
-    if not leaves:
+    level = _leaves(leaves)
+    if not level:
         return EMPTY_ROOT
-    level = list(leaves)
     while len(level) > 1:
         level = _next_level(level)
     return level[0]
@@ -44,10 +54,9 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
 
 def merkle_path(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Sibling hashes from leaf `index` up to the root (promoted levels contribute none)."""
-    if not 0 <= index < len(leaves):
-        raise IndexError(f"leaf {index} out of range 0..{len(leaves) - 1}")
+    level = _leaves(leaves)
+    index = checks.position(index, "leaf", len(level), "the tree")
     path = []
-    level = list(leaves)
     while len(level) > 1:
         sibling = index ^ 1
         if sibling < len(level):
@@ -69,7 +78,12 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
     >>> root_from_path(leaves[4], 4, 5, path + path) is None
     True
     """
-    if not 0 <= index < size:
+    leaf = checks.data(leaf, "leaf")
+    index = checks.integer(index, "index", lo=-(1 << 64), hi=1 << 64)
+    size = checks.integer(size, "size", lo=-(1 << 64), hi=1 << 64)
+    checks.instance(path, (tuple, list), "path")
+    path = [checks.data(node, "path node") for node in path]
+    if not 0 <= index < size or len(leaf) != DIGEST_BYTES:
         return None
     node, used = leaf, 0
     while size > 1:

@@ -44,15 +44,17 @@ from typing import Callable
 
 import edgeacc
 from cryptography import x509
+from edgeacc.errors import EdgeaccError
 
 from ledger.anchors import Anchor, ChainCopy, anchors_from, check_chain
+from ledger import checks
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, Validator, now_ms
 from ledger.errors import (ChainIntegrityError, CommitPending, ConfigurationError, EndorsementError,
                            LedgerError, NotFound, ReplayedTransaction, StorageError,
                            ValidationRejected)
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
-                             load_private_key, save_certificate, save_private_key)
+                             load_private_key, load_revocation_list, save_certificate, save_private_key)
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import ProofRejected, Verdict, check_cross_chain, reject, verify_inclusion
 from ledger.store import PeerStore
@@ -117,6 +119,8 @@ class PendingTx:
         when fewer peers (at least one) stored it: it is on the chain, so submit this same
         transaction again for its receipt, never a re-signed copy; the LedgerError that
         rejected it (then it is on no peer); or LedgerError after `timeout` seconds."""
+        if timeout is not None:
+            timeout = checks.number(timeout, "timeout")
         try:
             return self._future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -128,6 +132,7 @@ class PendingTx:
 
     def add_done_callback(self, fn: Callable[["PendingTx"], None]) -> None:
         """Call fn(pending) when the transaction is committed or rejected (on the sequencer's thread)."""
+        checks.function(fn, "fn")
         self._future.add_done_callback(lambda _f: fn(self))
 
 
@@ -168,6 +173,7 @@ class ChainService:
     def submit_many(self, txs: list[Transaction]) -> list[PendingTx]:
         """submit() for several transactions that are queued together, so they share blocks
         (max_block_txs per block)."""
+        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         if self._stop.is_set():
             raise LedgerError("the network is closed")
         admitted, out = [], []
@@ -186,10 +192,13 @@ class ChainService:
         ledger rule fails at once (every peer checks the same rules); a peer whose application
         validator refuses only does not endorse, and the next peer is asked."""
         threshold = self.config.endorsement_threshold
-        tx.leaf  # hashed here, off the sequencer's thread
         admitted: list[Peer] = []
         refusals: list[ValidationRejected] = []
         try:
+            # The trust boundary: peers check, sign and store the decoding of the submitted
+            # bytes, never fields an object carries beside them.
+            tx = pending.transaction = Transaction.from_bytes(tx.to_bytes())
+            tx.leaf  # hashed here, off the sequencer's thread
             for peer in self.peers:
                 if len(admitted) == threshold:
                     break
@@ -411,7 +420,16 @@ class Network:
         Interlocking runs when a sub-chain has `interlock_blocks` new blocks or
         `interlock_seconds` passed since the last round, whichever comes first (0 disables
         that trigger). `params` defaults to the RSA-2048 challenge modulus."""
-        path = Path(path)
+        path = checks.path(path, "path")
+        subchains, peers_per_chain, endorsement_threshold, interlock_blocks, max_block_txs = (
+            checks.integer(v, name, lo=-(1 << 63), hi=1 << 16) for v, name in (
+                (subchains, "subchains"), (peers_per_chain, "peers_per_chain"),
+                (endorsement_threshold, "endorsement_threshold"), (interlock_blocks, "interlock_blocks"),
+                (max_block_txs, "max_block_txs")))
+        interlock_seconds = checks.number(interlock_seconds, "interlock_seconds")
+        if params is not None:
+            checks.instance(params, edgeacc.Params, "params")
+        checks.optional_text(objects_url, "objects_url")
         if subchains < 1 or peers_per_chain < 1:
             raise ConfigurationError("a deployment needs at least one sub-chain and one peer per chain")
         if not 1 <= endorsement_threshold <= peers_per_chain:
@@ -452,7 +470,7 @@ class Network:
     def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True) -> "Network":
         """Open a deployment: load identities and the CRL, re-validate every peer's chain,
         bring lagging peers up to date, start the sequencers (and the interlocker)."""
-        path = Path(path)
+        path = checks.path(path, "path")
         try:
             manifest = json.loads((path / MANIFEST).read_text())
         except (OSError, ValueError) as exc:
@@ -468,7 +486,7 @@ class Network:
             ca = CertificateAuthority(load_private_key(path / "ca" / "ca.key"),
                                       load_certificate(path / "ca" / "ca.crt"))
             trust = TrustStore(ca.certificate)
-            trust.set_revocation_list(x509.load_pem_x509_crl((path / "ca" / "crl.pem").read_bytes()))
+            trust.set_revocation_list(load_revocation_list(path / "ca" / "crl.pem"))
             for cert_path in sorted((path / "identities").glob("*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
             return cls(path, manifest, ca, trust, params, progress, auto_interlock)
@@ -510,6 +528,9 @@ class Network:
         sub-chain, in the certificate's subject as a peer is bound to its chain: the provenance
         layer accepts its readings on that chain only. Asking for an existing identity with
         another binding is a ConfigurationError."""
+        checks.file_name(name, "name")
+        checks.optional_text(role, "role")
+        checks.optional_text(chain_id, "chain_id")
         if chain_id is not None:
             if role != "device":
                 raise ConfigurationError("only a device identity is bound to a chain here (peers are made by init)")
@@ -525,8 +546,8 @@ class Network:
         if not crt.exists():
             if role is None:
                 raise NotFound(f"no identity {name!r}")
-            if role == "peer" or "/" in name or name.startswith("."):
-                raise ConfigurationError("new identities are clients or devices with plain names")
+            if role == "peer":
+                raise ConfigurationError("new identities are clients or devices (peers are made by init)")
             identity = self._ca.issue(name, role, chain_id)
             _save_identity(self.path, identity)
             self.trust.add_certificate(identity.certificate)
@@ -537,9 +558,10 @@ class Network:
 
     def revoke(self, name: str) -> None:
         """Put `name`'s certificate on the CA's revocation list, effective now."""
+        checks.text(name, "name")
         member = self.trust.by_name(name)
         crl_path = self.path / "ca" / "crl.pem"
-        current = x509.load_pem_x509_crl(crl_path.read_bytes())
+        current = load_revocation_list(crl_path)
         revoked = {r.serial_number: r.revocation_date_utc for r in current}
         # X.509 dates have whole seconds: round up so blocks signed just before stay valid
         # on reopen (live checks reject a revoked certificate from now on regardless).
@@ -559,14 +581,15 @@ class Network:
     def service(self, chain_id: str) -> ChainService:
         """The ChainService of `chain_id`."""
         try:
-            return self.services[chain_id]
+            return self.services[checks.text(chain_id, "chain_id")]
         except KeyError:
-            raise NotFound(f"no chain {chain_id!r}") from None
+            raise NotFound(f"no chain {checks.shown(chain_id)}") from None
 
     def peer(self, chain_id: str, index: int = 0) -> Peer:
         """Peer `index` of chain `chain_id` (service(chain_id).leader proposes: peer 0 unless
         it lags)."""
-        return self.service(chain_id).peers[index]
+        peers = self.service(chain_id).peers
+        return peers[checks.position(index, "peer", len(peers), f"chain {chain_id}")]
 
     def add_validator(self, chain_id: str, validator: Validator) -> None:
         """Register an application check that every endorsing peer of `chain_id` runs on each
@@ -591,8 +614,11 @@ class Network:
     def record(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
                signer: Identity | str = DEFAULT_CLIENT) -> Transaction:
         """A signed Type-I transaction for `chain_id` (not yet submitted)."""
+        if obj is not None:
+            checks.instance(obj, ObjectRef, "obj")
         if isinstance(signer, str):
             signer = self.identity(signer)
+        checks.instance(signer, Identity, "signer")
         self.service(chain_id)
         return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
                                   nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
@@ -609,8 +635,7 @@ class Network:
 
     def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
         """Submit signed transactions; those for one chain are queued together and share blocks."""
-        if any(not isinstance(tx, Transaction) for tx in txs):
-            raise ConfigurationError("submit_transactions takes ledger.Transaction objects")
+        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         by_chain: dict[str, list[int]] = {}
         for i, tx in enumerate(txs):
             self.service(tx.chain_id)
@@ -623,7 +648,7 @@ class Network:
 
     def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is, on whichever chain holds it."""
-        tx_id = _tx_id_bytes(tx_id)
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         for service in self.services.values():
             if service.leader.locate(tx_id) is not None:
                 return service.leader.receipt(tx_id)
@@ -697,6 +722,7 @@ class Network:
         """One round now: check_layers(), then every sub-chain with new records sends its
         latest header to the main chain (Type-II); then the main chain's latest header goes to
         every sub-chain (Type-III). Returns the receipts."""
+        timeout = checks.number(timeout, "timeout")
         with self._interlock_lock:
             self.check_layers()
             main = self.service(self.main_chain_id)
@@ -784,16 +810,28 @@ class Verifier:
     proofs of Protocol 1 from the main chain and from the transaction's chain."""
 
     def __init__(self, network: Network, chain_id: str) -> None:
-        self.network = network
+        self.network = checks.instance(network, Network, "network")
         self.chain_id = chain_id
         self.peer = network.peer(chain_id)
 
     def verify(self, tx_id: bytes | str, chain_id: str | None = None) -> Verdict:
-        """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given."""
+        """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given. It
+        never raises: a malformed id, or a block, record or proof that cannot be fetched (a
+        peer's store cut back, say), is a rejecting Verdict."""
         try:
-            tx_id = _tx_id_bytes(tx_id)
+            tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+            chain_id = checks.optional_text(chain_id, "chain_id")
         except LedgerError as exc:
             return reject(b"", "malformed", str(exc))
+        try:
+            return self._verify(tx_id, chain_id)
+        except NotFound as exc:
+            return reject(tx_id, "not-found", f"a block or record Protocol 1 needs is missing: {exc}",
+                          chain_id=chain_id)
+        except (LedgerError, EdgeaccError) as exc:
+            return reject(tx_id, "unavailable", f"the proofs cannot be fetched: {exc}", chain_id=chain_id)
+
+    def _verify(self, tx_id: bytes, chain_id: str | None) -> Verdict:
         net = self.network
         main_id = net.main_chain_id
         if chain_id is None:
@@ -815,11 +853,11 @@ class Verifier:
             latest = self.peer.height - 1
             proof = holder.inclusion_proof(tx_id, latest)
             try:
-                tx, header = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(latest), latest)
+                tx, block = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(latest), latest)
             except ProofRejected as exc:
                 return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
             return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,
-                           chain_id, header.height, transaction=tx)
+                           chain_id, block.height, transaction=tx)
         type3 = self.peer.statuses(main_id) if self.chain_id != main_id else []
         if self.chain_id == main_id:
             main_status = self.peer.latest()
@@ -847,7 +885,8 @@ class Verifier:
             status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
             tx_proof = holder.inclusion_proof(tx_id, records[-1].source_height)
         return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
-                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof)
+                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
+                                 endorsement_policy=net.deployment.check_endorsed)
 
 
 def _latest_below(records: list, height: int) -> list:
@@ -865,17 +904,6 @@ def _store_anchors(peer: Peer, held: list[Anchor]) -> list[Anchor]:
     return ([max(held, key=lambda a: a.height)] if held else []) + [own]
 
 
-def _tx_id_bytes(tx_id: bytes | str) -> bytes:
-    if isinstance(tx_id, str):
-        try:
-            tx_id = bytes.fromhex(tx_id)
-        except ValueError:
-            raise NotFound(f"{tx_id!r} is not a hex transaction id") from None
-    if not isinstance(tx_id, (bytes, bytearray)) or len(tx_id) != 32:
-        raise NotFound("a transaction id is 32 bytes (64 hex digits)")
-    return bytes(tx_id)
-
-
 def _pem(crl: x509.CertificateRevocationList) -> bytes:
     from cryptography.hazmat.primitives import serialization
     return crl.public_bytes(serialization.Encoding.PEM)
@@ -887,7 +915,7 @@ def _save_identity(path: Path, identity: Identity) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

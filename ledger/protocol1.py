@@ -15,13 +15,15 @@ against acc_M, which the verifier's own validated chain supplies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
 
-from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
-from ledger.encoding import DIGEST_BYTES, Reader, Writer, check_chain_id
-from ledger.errors import EncodingError, LedgerError
+from ledger import checks
+from ledger.block import Block, BlockContent, BlockHeader, SignedHeader, SubchainStatus, check_element
+from ledger.encoding import DIGEST_BYTES, U16_MAX, U32_MAX, U64_MAX, Reader, Writer, check_chain_id
+from ledger.errors import AccumulatorMismatch, EncodingError, LedgerError
 from ledger.merkle import leaf_hash, merkle_path, root_from_path
 from ledger.tx import Transaction, TxKind
 
@@ -38,10 +40,12 @@ class ProofRejected(LedgerError):
         self.code = code
 
 
+@checks.signature_checked
 @dataclass(frozen=True)
 class InclusionProof:
     """Proof that `tx` is in block `header` of `chain_id`, and that the block is accumulated
-    in the chain's value at height `against_height`."""
+    in the chain's value at height `against_height`. A proof is data from a prover: the
+    constructor checks only its shape; verify_inclusion checks what it claims."""
 
     chain_id: str
     tx: bytes
@@ -51,28 +55,52 @@ class InclusionProof:
     witness: int
     against_height: int
 
+    def __post_init__(self) -> None:
+        checks.instance(self.path, (tuple, list), "path")
+        fields = {"chain_id": check_chain_id(self.chain_id),
+                  "tx": checks.data(self.tx, "tx"),
+                  "header": checks.data(self.header, "header"),
+                  "position": checks.integer(self.position, "position", hi=U32_MAX),
+                  "path": tuple(checks.data(node, "path node") for node in self.path),
+                  "witness": checks.integer(self.witness, "witness"),
+                  "against_height": checks.integer(self.against_height, "against_height", hi=U64_MAX)}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        if len(self.tx) > MAX_PROOF_PART or len(self.header) > MAX_PROOF_PART:
+            raise EncodingError(f"an inclusion proof part is at most {MAX_PROOF_PART} bytes")
+        if len(self.path) > U16_MAX or any(len(node) != DIGEST_BYTES for node in self.path):
+            raise EncodingError(f"a Merkle path is at most {U16_MAX} nodes of {DIGEST_BYTES} bytes")
+
     @classmethod
     def for_transaction(cls, block: Block, position: int, witness: int, against_height: int) -> "InclusionProof":
         """The proof of the transaction at `position` of `block`, given the block's membership
         witness against the chain's value after block `against_height` (a prover that computes
         witnesses in bulk builds proofs with this)."""
+        checks.exact(block, Block, "block")
+        position = checks.position(position, "position", len(block.transactions), f"block {block.height}")
         return cls(block.header.chain_id, block.tx_bytes[position], block.header.encoded, position,
                    tuple(merkle_path(block.leaves, position)), witness, against_height)
 
     def to_bytes(self, params: edgeacc.Params) -> bytes:
         """The canonical encoding (what a verifier receives over the wire)."""
+        checks.instance(params, edgeacc.Params, "params")
+        try:
+            witness = edgeacc.encode_element(params, self.witness)
+        except EdgeaccError as exc:
+            raise EncodingError(f"inclusion proof witness: {exc}") from None
         w = (Writer().raw(PROOF_MAGIC).u8(PROOF_VERSION).text16(self.chain_id).bytes32(self.tx)
              .bytes32(self.header).u32(self.position).u16(len(self.path)))
         for node in self.path:
             w.raw(node, DIGEST_BYTES)
-        return w.bytes16(edgeacc.encode_element(params, self.witness)).u64(self.against_height).getvalue()
+        return w.bytes16(witness).u64(self.against_height).getvalue()
 
     @classmethod
     def from_bytes(cls, params: edgeacc.Params, data: bytes) -> "InclusionProof":
         """Decode a proof; EncodingError on anything malformed."""
+        checks.instance(params, edgeacc.Params, "params")
         r = Reader(data, "inclusion proof")
         r.magic(PROOF_MAGIC, PROOF_VERSION)
-        chain_id = check_chain_id(r.text16())
+        chain_id = r.text16()
         tx, header, position = r.bytes32(MAX_PROOF_PART), r.bytes32(MAX_PROOF_PART), r.u32()
         path = tuple(r.raw(DIGEST_BYTES) for _ in range(r.u16()))
         try:
@@ -81,13 +109,23 @@ class InclusionProof:
             raise EncodingError(f"inclusion proof witness: {exc}") from None
         against = r.u64()
         r.end()
-        return cls(chain_id, tx, header, position, path, witness, against)
+        proof = cls(chain_id, tx, header, position, path, witness, against)
+        r.canonical(proof.to_bytes(params))
+        return proof
 
 
 def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: str, acc_value: int,
-                     acc_height: int) -> tuple[Transaction, BlockHeader]:
+                     acc_height: int) -> tuple[Transaction, BlockContent]:
     """Check `proof` against chain `chain_id` whose accumulator after block `acc_height` is
-    `acc_value`; returns the transaction and its block header or raises ProofRejected."""
+    `acc_value`; returns the transaction and the proved content of its block (chain, height,
+    link, time, Merkle root, count: what the accumulated element binds; the header's own
+    accumulator value and digest are not proved, so they are not returned), or raises
+    ProofRejected."""
+    checks.instance(params, edgeacc.Params, "params")
+    checks.exact(proof, InclusionProof, "proof")
+    chain_id = checks.text(chain_id, "chain_id")
+    acc_value = checks.integer(acc_value, "acc_value")
+    acc_height = checks.integer(acc_height, "acc_height")
     if proof.chain_id != chain_id:
         raise ProofRejected("wrong-chain", f"proof is for chain {proof.chain_id}, not {chain_id}")
     if proof.against_height != acc_height:
@@ -106,17 +144,15 @@ def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: st
     if root != header.merkle_root:
         raise ProofRejected("merkle", "the Merkle path does not lead to the block's root")
     try:
-        representative_ok = edgeacc.check_representative(header.element_data(), header.acc_element,
-                                                         header.acc_nonce)
-        member = representative_ok and edgeacc.verify_membership(params, proof.witness,
-                                                                 header.acc_element, acc_value)
+        check_element(header)
+        member = edgeacc.verify_membership(params, proof.witness, header.acc_element, acc_value)
+    except AccumulatorMismatch as exc:
+        raise ProofRejected("accumulator", str(exc)) from None
     except EdgeaccError as exc:
         raise ProofRejected("accumulator", f"accumulator check failed: {exc}") from None
-    if not representative_ok:
-        raise ProofRejected("accumulator", "the block's element is not the representative of its content")
     if not member:
         raise ProofRejected("accumulator", "the block is not a member of the accumulator")
-    return tx, header
+    return tx, header.content
 
 
 @dataclass(frozen=True)
@@ -142,13 +178,36 @@ def reject(tx_id: bytes, code: str, reason: str, **kw) -> Verdict:
     return Verdict(False, code, reason, tx_id, **kw)
 
 
+def _refused_by(policy: Callable[[SignedHeader], None] | None, signed: SignedHeader) -> str:
+    """Why `policy` refuses `signed` ("" when it accepts, or when there is no policy)."""
+    if policy is None:
+        return ""
+    try:
+        policy(signed)
+    except LedgerError as exc:
+        return str(exc)
+    return ""
+
+
 def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, main_chain_id: str,
                       main_status: SignedHeader, status_proof: InclusionProof | None,
-                      tx_proof: InclusionProof) -> Verdict:
+                      tx_proof: InclusionProof,
+                      endorsement_policy: Callable[[SignedHeader], None] | None = None) -> Verdict:
     """Protocol 1 on fetched proofs. `main_status` is the main-chain header carried by the
     verifier's latest Type-III; `status_proof` proves chain_id's Type-II under it (None when
-    chain_id is the main chain itself); `tx_proof` proves the transaction."""
-    main_header = main_status.header
+    chain_id is the main chain itself); `tx_proof` proves the transaction. Every field of the
+    Verdict is proved (or is the verifier's own `main_status`). `endorsement_policy`, when
+    given (Verifier passes Deployment.check_endorsed), must accept both main_status and the
+    header the Type-II reports: the same policy check as every commit and reopen."""
+    checks.instance(params, edgeacc.Params, "params")
+    tx_id = checks.data(tx_id, "tx_id")
+    chain_id, main_chain_id = checks.text(chain_id, "chain_id"), checks.text(main_chain_id, "main_chain_id")
+    main_header = checks.exact(main_status, SignedHeader, "main_status").header
+    if status_proof is not None:
+        checks.exact(status_proof, InclusionProof, "status_proof")
+    checks.exact(tx_proof, InclusionProof, "tx_proof")
+    if endorsement_policy is not None:
+        checks.function(endorsement_policy, "endorsement_policy")
     try:
         acc_m = edgeacc.decode_element(params, main_header.acc_value)
     except EdgeaccError as exc:
@@ -156,6 +215,9 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     context = {"chain_id": chain_id, "main_height": main_header.height}
     if main_header.chain_id != main_chain_id:
         return reject(tx_id, "wrong-chain", "the Type-III status is not of the main chain", **context)
+    refused = _refused_by(endorsement_policy, main_status)
+    if refused:
+        return reject(tx_id, "endorsement", f"the main-chain header behind acc_M: {refused}", **context)
     try:
         if status_proof is None:
             if chain_id != main_chain_id:
@@ -165,9 +227,13 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
             status_tx, _ = verify_inclusion(params, status_proof, main_chain_id, acc_m, main_header.height)
             if status_tx.kind != TxKind.SUBCHAIN_STATUS:
                 return reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II", **context)
-            anchor = SubchainStatus.from_bytes(status_tx.payload).signed.header
+            reported = SubchainStatus.from_bytes(status_tx.payload).signed
+            anchor = reported.header
             if anchor.chain_id != chain_id:
                 return reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}", **context)
+            refused = _refused_by(endorsement_policy, reported)
+            if refused:
+                return reject(tx_id, "endorsement", f"the header the Type-II reports: {refused}", **context)
             acc_b, height_b = edgeacc.decode_element(params, anchor.acc_value), anchor.height
         context["anchored_height"] = height_b
     except ProofRejected as exc:
@@ -175,7 +241,7 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     except (EncodingError, EdgeaccError) as exc:
         return reject(tx_id, "status-proof", f"step 1: the Type-II does not decode: {exc}", **context)
     try:
-        tx, header = verify_inclusion(params, tx_proof, chain_id, acc_b, height_b)
+        tx, block = verify_inclusion(params, tx_proof, chain_id, acc_b, height_b)
     except ProofRejected as exc:
         code = exc.code if exc.code == "not-interlocked" else "tx-proof"
         return reject(tx_id, code, f"step 2 (transaction under acc_{chain_id}): {exc}", **context)
@@ -183,4 +249,4 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
         return reject(tx_id, "tx-proof", "the proved transaction has another id", **context)
     return Verdict(True, "ok", "valid: in the main chain's Type-II of "
                    f"{chain_id} at height {height_b}, under acc_M at main height {main_header.height}",
-                   tx_id, height=header.height, transaction=tx, **context)
+                   tx_id, height=block.height, transaction=tx, **context)

@@ -14,21 +14,23 @@ signed header and a witness that it contains the block it reported before).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
-from ledger.encoding import (DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id)
+from ledger import checks
+from ledger.encoding import (DIGEST_BYTES, SIGNATURE_BYTES, U64_MAX, Reader, Writer, check_chain_id)
 from ledger.errors import EncodingError
 from ledger.identity import Identity
 from ledger.merkle import leaf_hash
+from ledger.objects import check_object_pointer
 
 TX_MAGIC = b"EATX"
 TX_VERSION = 1
 TX_SIGNATURE_DOMAIN = b"edgeacc/tx/v1"
 MAX_PAYLOAD_BYTES = 1 << 20
-MAX_URL_BYTES = 2048
 
 
 class TxKind(enum.IntEnum):
@@ -37,9 +39,15 @@ class TxKind(enum.IntEnum):
     MAIN_STATUS = 3      # Type-III: the main chain's latest height and accumulator, on a sub-chain
 
 
+@checks.signature_checked
 @dataclass(frozen=True)
 class Transaction:
-    """A signed transaction; build with :meth:`create`, parse with :meth:`from_bytes`."""
+    """A signed transaction; build with :meth:`create`, parse with :meth:`from_bytes`.
+
+    The object is its encoding: the constructor checks every field and encodes the body
+    from them once, and every id, hash and byte string comes from that body, so what a peer
+    validates is what it signs and stores. A signature that does not cover the body is
+    caught by the peers (BadSignature)."""
 
     kind: TxKind
     chain_id: str
@@ -50,42 +58,51 @@ class Transaction:
     object_digest: bytes = b""
     object_url: str = ""
     signature: bytes = b""
-    _body: bytes = field(default=b"", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            kind = TxKind(checks.integer(self.kind, "kind"))
+        except ValueError:
+            raise EncodingError(f"unknown transaction kind {checks.shown(self.kind)}") from None
+        fields = {"kind": kind,
+                  "chain_id": check_chain_id(self.chain_id),
+                  "submitter": checks.data(self.submitter, "submitter"),
+                  "timestamp_ms": checks.integer(self.timestamp_ms, "timestamp_ms", hi=U64_MAX),
+                  "nonce": checks.integer(self.nonce, "nonce", hi=U64_MAX),
+                  "payload": checks.data(self.payload, "payload"),
+                  "object_digest": checks.data(self.object_digest, "object_digest"),
+                  "object_url": checks.text(self.object_url, "object_url"),
+                  "signature": checks.data(self.signature, "signature")}
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        if len(self.payload) > MAX_PAYLOAD_BYTES:
+            raise EncodingError(f"payload of {len(self.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        if len(self.signature) not in (0, SIGNATURE_BYTES):
+            raise EncodingError(f"a signature is {SIGNATURE_BYTES} bytes (or empty before signing)")
+        check_object_pointer(self.object_digest, self.object_url)
+        body = (Writer().raw(TX_MAGIC).u8(TX_VERSION).u8(int(kind)).text16(self.chain_id)
+                .raw(self.submitter, DIGEST_BYTES).u64(self.timestamp_ms).u64(self.nonce)
+                .bytes32(self.payload).bytes8(self.object_digest).text16(self.object_url).getvalue())
+        object.__setattr__(self, "_body", body)
 
     @classmethod
     def create(cls, signer: Identity, kind: TxKind, chain_id: str, payload: bytes, *,
                timestamp_ms: int, nonce: int, object_digest: bytes = b"",
                object_url: str = "") -> "Transaction":
         """Encode the body and sign it with `signer`."""
-        unsigned = cls(TxKind(kind), chain_id, signer.fingerprint, timestamp_ms, nonce,
-                       bytes(payload), bytes(object_digest), object_url)
-        body = unsigned.body_bytes()
-        signature = signer.sign(TX_SIGNATURE_DOMAIN + hashlib.sha256(body).digest())
-        return cls(unsigned.kind, chain_id, signer.fingerprint, timestamp_ms, nonce,
-                   unsigned.payload, unsigned.object_digest, object_url, signature, body)
+        checks.instance(signer, Identity, "signer")
+        unsigned = cls(kind, chain_id, signer.fingerprint, timestamp_ms, nonce, payload,
+                       object_digest, object_url)
+        return dataclasses.replace(unsigned, signature=signer.sign(unsigned.signed_message()))
 
     def body_bytes(self) -> bytes:
         """The canonical encoding of everything but the signature."""
-        if self._body:
-            return self._body
-        check_chain_id(self.chain_id)
-        if len(self.payload) > MAX_PAYLOAD_BYTES:
-            raise EncodingError(f"payload of {len(self.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-        if len(self.object_digest) not in (0, DIGEST_BYTES):
-            raise EncodingError("object digest must be empty or 32 bytes")
-        url = self.object_url.encode("utf-8")
-        if len(url) > MAX_URL_BYTES or bool(url) != bool(self.object_digest):
-            raise EncodingError("object URL must be given with a digest, at most 2048 bytes")
-        body = (Writer().raw(TX_MAGIC).u8(TX_VERSION).u8(int(self.kind)).text16(self.chain_id)
-                .raw(self.submitter, DIGEST_BYTES).u64(self.timestamp_ms).u64(self.nonce)
-                .bytes32(self.payload).bytes8(self.object_digest).bytes16(url).getvalue())
-        object.__setattr__(self, "_body", body)
-        return body
+        return self._body
 
     @cached_property
     def tx_id(self) -> bytes:
         """SHA-256 of the body: the transaction's id."""
-        return hashlib.sha256(self.body_bytes()).digest()
+        return hashlib.sha256(self._body).digest()
 
     @cached_property
     def leaf(self) -> bytes:
@@ -98,34 +115,25 @@ class Transaction:
 
     def to_bytes(self) -> bytes:
         """The canonical encoding: body then signature."""
-        if len(self.signature) != SIGNATURE_BYTES:
+        if not self.signature:
             raise EncodingError("transaction is not signed")
-        return self.body_bytes() + self.signature
+        return self._body + self.signature
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Transaction":
-        """Decode a transaction; EncodingError on anything malformed."""
+        """Decode a transaction; EncodingError on anything malformed or non-canonical."""
         r = Reader(data, "transaction")
         r.magic(TX_MAGIC, TX_VERSION)
-        try:
-            kind = TxKind(r.u8())
-        except ValueError:
-            raise EncodingError("unknown transaction kind") from None
-        chain_id = check_chain_id(r.text16())
+        kind = r.u8()
+        chain_id = r.text16()
         submitter = r.raw(DIGEST_BYTES)
         timestamp_ms, nonce = r.u64(), r.u64()
         payload = r.bytes32(MAX_PAYLOAD_BYTES)
         object_digest = r.bytes8()
-        url_bytes = r.bytes16()
-        body_end = r.position
+        url = r.text16()
         signature = r.raw(SIGNATURE_BYTES)
         r.end()
-        if len(object_digest) not in (0, DIGEST_BYTES) or len(url_bytes) > MAX_URL_BYTES \
-                or bool(url_bytes) != bool(object_digest):
-            raise EncodingError("transaction has a malformed object pointer")
-        try:
-            url = url_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            raise EncodingError("object URL is not UTF-8") from None
-        return cls(kind, chain_id, submitter, timestamp_ms, nonce, payload, object_digest, url,
-                   signature, bytes(data[:body_end]))
+        tx = cls(kind, chain_id, submitter, timestamp_ms, nonce, payload, object_digest, url, signature)
+        r.canonical(tx.to_bytes())
+        return tx
+

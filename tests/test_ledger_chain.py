@@ -131,7 +131,7 @@ def test_endorsement_policy_is_enforced(net):
 
 def test_bad_transactions_are_rejected_individually(net):
     good = record(net, payload=b"good")
-    bad_sig = dataclasses.replace(record(net, payload=b"bad sig"), signature=bytes(64), _body=b"")
+    bad_sig = dataclasses.replace(record(net, payload=b"bad sig"), signature=bytes(64))
     rogue = CertificateAuthority.create("rogue CA").issue("mallory", "client")
     unknown = Transaction.create(rogue, TxKind.RECORD, "edge-0", b"x", timestamp_ms=now_ms(), nonce=1)
     wrong_chain = record(net, chain="edge-1", payload=b"for edge-1")
@@ -285,7 +285,7 @@ def test_admitted_signature_is_not_a_pass_for_other_bytes(net):
     peer = net.peer("edge-0")
     good = record(net, payload=b"admitted")
     peer.admit(good)
-    forged = dataclasses.replace(good, signature=bytes(64), _body=b"")  # same tx id, bad signature
+    forged = dataclasses.replace(good, signature=bytes(64))  # same tx id, bad signature
     assert forged.tx_id == good.tx_id
     before = snapshot(net)
     with pytest.raises(errors.BadSignature):

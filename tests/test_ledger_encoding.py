@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import edgeacc
+import ledger.checks
 import ledger.encoding
 import ledger.merkle
 from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
@@ -140,11 +141,17 @@ def test_non_bytes_and_bad_fields_are_rejected():
     assert issubclass(EncodingError, LedgerError)
 
 
-def test_unsorted_endorsements_are_not_canonical():
-    signed = SignedHeader.from_bytes(bytes.fromhex(VECTORS["block"]["signed_encoding"]))
-    swapped = SignedHeader(signed.header, tuple(reversed(signed.endorsements)))
-    with pytest.raises(EncodingError, match="sorted"):
-        SignedHeader.from_bytes(swapped.to_bytes())
+def test_unsorted_or_repeated_endorsements_are_not_canonical():
+    raw = bytes.fromhex(VECTORS["block"]["signed_encoding"])
+    signed = SignedHeader.from_bytes(raw)
+    (a, b) = [fp + sig for fp, sig in signed.endorsements]
+    assert raw.endswith(a + b)
+    for endorsements in ((b, a), (a, a)):
+        with pytest.raises(EncodingError, match="sorted"):
+            SignedHeader.from_bytes(raw[:-len(a + b)] + b"".join(endorsements))
+    for pairs in (tuple(reversed(signed.endorsements)), signed.endorsements[:1] * 2):
+        with pytest.raises(EncodingError, match="sorted"):
+            SignedHeader(signed.header, pairs)
 
 
 @pytest.mark.parametrize("n", list(range(1, 34)) + [100])
@@ -184,7 +191,7 @@ def test_inclusion_proof_round_trip_and_rejects_garbage():
         InclusionProof.from_bytes(P, raw + b"\0")
 
 
-@pytest.mark.parametrize("module", [ledger.encoding, ledger.merkle])
+@pytest.mark.parametrize("module", [ledger.checks, ledger.encoding, ledger.merkle])
 def test_docstrings_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
