@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import edgeacc
 import ledger
 import ledger.anchors
 from ledger import errors
@@ -311,7 +312,13 @@ def test_an_edge_that_reports_another_block_than_it_holds_is_caught_at_the_next_
     The main chain accepts the validly endorsed status; the next interlock sees the fork."""
     with ledger.Network.init(tmp_path / "n", subchains=2, params=toy, auto_interlock=False) as net:
         real = net.submit("edge-1", b"the block edge-1 keeps").result()
-        header = dataclasses.replace(net.peer("edge-1").signed_header(0).header, merkle_root=b"\x42" * 32)
+        honest = net.peer("edge-1").signed_header(0).header
+        # a fully consistent other block 0: its own element, and the value it gives from g
+        content = dataclasses.replace(honest.content, merkle_root=b"\x42" * 32)
+        x, k = edgeacc.hash_to_prime(content.element_data())
+        value = pow(net.deployment.generator("edge-1"), x, toy.n)
+        header = dataclasses.replace(honest, merkle_root=b"\x42" * 32, acc_element=x, acc_nonce=k,
+                                     acc_value=edgeacc.encode_element(toy, value))
         peers = net.service("edge-1").peers
         endorsed = SignedHeader(header, tuple(sorted(
             (p.identity.fingerprint, p.identity.sign(header.endorsement_message())) for p in peers)))
