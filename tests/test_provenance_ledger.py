@@ -26,10 +26,20 @@ def digits():
     return load_digits_split()
 
 
+def new_network(path, params):
+    return ledger.Network.init(path, subchains=2, peers_per_chain=2, params=params, auto_interlock=False)
+
+
 @pytest.fixture
 def net(tmp_path, toy):
-    with ledger.Network.init(tmp_path / "net", subchains=2, peers_per_chain=2, params=toy,
-                             auto_interlock=False) as network:
+    with new_network(tmp_path / "net", toy) as network:
+        yield network
+
+
+@pytest.fixture
+def other_net(tmp_path, toy):
+    """A second deployment, for the other endorsement policy (a policy is set once per chain)."""
+    with new_network(tmp_path / "other", toy) as network:
         yield network
 
 
@@ -43,11 +53,12 @@ class Run:
     order: list[list[Ref]]
 
 
-def collect(net, digits, count=READINGS, endorse_mode="reexecute", submitter=f"{EDGE}.peer0"):
-    chain = NetworkLedger(net)
+def collect(net, digits, count=READINGS, endorse_mode=None, submitter=f"{EDGE}.peer0"):
+    """Readings on edge-0 of `net`; `endorse_mode` sets the chains' policy on a fresh network."""
+    chain = NetworkLedger(net, endorse=endorse_mode)
     trainer = NumpyMLPTrainer(HP)
-    edge = EdgeRecorder(chain, EDGE, submitter, trainer, net.trust, endorse_mode)
-    cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0", endorse_mode)
+    edge = EdgeRecorder(chain, EDGE, submitter, trainer, net.trust)
+    cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0")
     pixels, labels, _, _ = digits
     sensors = [Device(net.identity(f"sensor-{k}", role="device")) for k in range(3)]
     constrained = Device(net.identity("sensor-c", role="device"), delegate=net.identity(f"{EDGE}.peer1"))
@@ -208,7 +219,7 @@ def test_records_not_submitted_by_a_peer_of_their_chain_are_reported(net, digits
     assert "not submitted by a peer of edge-0" in report.run_failures[0]
 
 
-def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits):
+def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, other_net, digits):
     rogue_global = NumpyMLPTrainer(dataclasses.replace(HP, init_seed=99)).initial_model()
     trainer = NumpyMLPTrainer(HP)
 
@@ -218,19 +229,17 @@ def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits
     with pytest.raises(EndorsementRefused, match="step 1"):
         train(collect(net, digits), step=wrong_global)
 
-    run = collect(net, digits, endorse_mode="signatures")
-    run.edge.endorse_mode = "signatures"
-    report = audit(train(run, step=wrong_global))
+    report = audit(train(collect(other_net, digits, endorse_mode="signatures"), step=wrong_global))
     assert 1 in report.failed_steps and 4 in report.failed_steps  # the first step of each round
     assert "does not reproduce M_i" in report.summary()
 
 
-def test_step_with_other_hyperparameters_is_refused_or_reported(net, digits):
+def test_step_with_other_hyperparameters_is_refused_or_reported(net, other_net, digits):
     faster = NumpyMLPTrainer(dataclasses.replace(HP, learning_rate=HP.learning_rate * 2))
     with pytest.raises(EndorsementRefused):
         train(collect(net, digits), step=faster.step)
 
-    run = train(collect(net, digits, endorse_mode="signatures"), step=faster.step)
+    run = train(collect(other_net, digits, endorse_mode="signatures"), step=faster.step)
     report = audit(run)
     assert report.failed_steps == list(range(1, STEPS + 1))
     assert all("does not reproduce M_i" in " ".join(v.failures) for v in report.verdicts)

@@ -10,7 +10,7 @@ import safetensors.numpy
 
 from ledger.identity import CertificateAuthority, TrustStore
 import ledger.provenance.encoding
-from ledger.provenance.audit import model_distances, sample_steps
+from ledger.provenance.audit import fresh_seed, model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
@@ -144,9 +144,13 @@ def test_environment_fingerprint_names_versions_threads_and_cpu():
 def test_sampling_is_seeded_and_sized():
     assert sample_steps(50, count=5, seed=3) == sample_steps(50, count=5, seed=3)
     assert len(sample_steps(50, fraction=0.1, seed=3)) == 5
-    assert sample_steps(4, count=10) == [1, 2, 3, 4]
-    with pytest.raises(ProvenanceError):
-        sample_steps(10, count=2, fraction=0.5)
+    assert sample_steps(4, count=10, seed=fresh_seed()) == [1, 2, 3, 4]
+    for bad in ({"count": 2, "fraction": 0.5}, {"count": 0}, {"count": True}, {"fraction": 1.5},
+                {"count": 2, "seed": -1}, {"count": 2, "seed": "3"}):
+        with pytest.raises(ProvenanceError):
+            sample_steps(10, **{"seed": 3, **bad})
+    with pytest.raises(TypeError):  # no default seed: a fixed one would let the audited party predict the sample
+        sample_steps(10, count=2)
 
 
 def test_model_distances():
