@@ -245,7 +245,9 @@ class Auditor:
         failures = self._round_failures(initial)
         if failures:
             raise _Failed(failures[0])
-        order = decode_data_order(self._object(bytes.fromhex(body["data_order"]), "data order"), body["steps"])
+        if record.obj is None or record.obj.digest.hex() != body["data_order"]:
+            raise _Failed("the run record's object is not the data order it commits to")
+        order = decode_data_order(self._object(record.obj.digest, "data order"), body["steps"])
         return _Run(manifest, record, hp, trainer, order)
 
     def _cover(self, federation: Iterable[RunManifest]) -> None:
@@ -421,7 +423,10 @@ class Auditor:
         if round_index == 0:
             init = body["init"]
             derived = trainer_for(init["trainer"], Hyperparameters.from_record(init["hyperparameters"])).initial_model()
-            return [] if encode_tensors(derived) == model_bytes else ["M_O (round 0) is not the model its seed derives"]
+            failures = [] if encode_tensors(derived) == model_bytes else ["M_O (round 0) is not the model its seed derives"]
+            if aggregation_digest(model_bytes, [], [], 0).hex() != body["tx_hash"]:
+                failures.append("M_O round 0: tx hash does not match")
+            return failures
         local_bytes, seen_runs = [], set()
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
