@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 import ledger
 from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, Hyperparameters,
-                               NetworkLedger, NumpyMLPTrainer, Ref, fedavg)
+                               NetworkLedger, NumpyMLPTrainer, Ref, fedavg, load_digits_split)
 from ledger.provenance.encoding import aggregation_digest, decode_tensors, encode_tensors
 from ledger.provenance.records import decode_body
 
@@ -21,6 +23,30 @@ HP_MODEL = ("w1", "b1", "w2", "b2")
 def network(path, params):
     """Two edge sub-chains and the main chain, two peers each, interlocked by hand."""
     return ledger.Network.init(path, subchains=2, peers_per_chain=2, params=params, auto_interlock=False)
+
+
+# fixtures the provenance test modules import
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+def deployment(path, params, endorse=None):
+    with network(path, params) as net:
+        if endorse is not None:
+            NetworkLedger(net, endorse=endorse)  # the chains' policy, installed at set-up
+        yield net
+
+
+@pytest.fixture
+def net(tmp_path, toy):
+    yield from deployment(tmp_path / "net", toy)
+
+
+@pytest.fixture
+def lax_net(tmp_path, toy):
+    """A deployment whose chains' policy is "signatures": bad records commit, the audit must see them."""
+    yield from deployment(tmp_path / "lax", toy, endorse="signatures")
 
 
 @dataclasses.dataclass

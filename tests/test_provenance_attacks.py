@@ -11,30 +11,11 @@ import random
 import pytest
 
 import ledger
-from ledger.provenance import (EndorsementRefused, NetworkLedger, NumpyMLPTrainer, ProvenanceError, Ref,
-                               load_digits_split)
+from ledger.provenance import EndorsementRefused, NetworkLedger, NumpyMLPTrainer, ProvenanceError, Ref
 from ledger.provenance.encoding import canonical_json, encode_tensors, step_digest
 
-from provenance_helpers import EDGES, HP, MAIN, STEPS, Federation, main_records, network
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits_split()
-
-
-@pytest.fixture
-def net(tmp_path, toy):
-    with network(tmp_path / "net", toy) as deployment:
-        yield deployment
-
-
-@pytest.fixture
-def lax_net(tmp_path, toy):
-    """A deployment whose chains' policy is "signatures": attacks commit, the audit must see them."""
-    with network(tmp_path / "lax", toy) as deployment:
-        NetworkLedger(deployment, endorse="signatures")
-        yield deployment
+from provenance_helpers import EDGES, HP, MAIN, STEPS, Federation, main_records
+from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
 
 
 # --- 7: the submitter does not choose whether the peers re-execute -----------------------------

@@ -29,12 +29,13 @@ A plain training loop::
 
 Every exception derives from ProvenanceError, a ledger.errors.LedgerError.
 """
-from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, Tolerance, sample_steps
+from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, Tolerance, fresh_seed, sample_steps
 from ledger.provenance.devices import Device, SignedReading, verify_reading
 from ledger.provenance.encoding import decode_tensors, encode_tensors, step_digest, tensors_digest
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import DeviceError, ProvenanceError, RecordError, TensorEncodingError
-from ledger.provenance.network_ledger import CrossChainRejected, EndorsementRefused, NetworkLedger
+from ledger.provenance.network_ledger import (CrossChainRejected, EndorsementRefused, NetworkLedger,
+                                              ProvenanceEndorser)
 from ledger.provenance.recorder import CloudRecorder, EdgeRecorder
 from ledger.provenance.records import Ref, RunManifest
 from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, Trainer, fedavg,
@@ -43,8 +44,8 @@ from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, Traine
 __all__ = [
     "AuditReport", "Auditor", "CloudRecorder", "CrossChainRejected", "Device", "DeviceError",
     "EdgeRecorder", "EndorsementRefused", "Hyperparameters", "NetworkLedger", "NumpyMLPTrainer",
-    "ProvenanceError", "RecordError", "Ref", "RunManifest", "SignedReading", "StepVerdict",
+    "ProvenanceEndorser", "ProvenanceError", "RecordError", "Ref", "RunManifest", "SignedReading", "StepVerdict",
     "TensorEncodingError", "Tolerance", "Trainer", "decode_tensors", "encode_tensors",
-    "environment_fingerprint", "fedavg", "load_digits_split", "sample_steps", "step_digest",
+    "environment_fingerprint", "fedavg", "fresh_seed", "load_digits_split", "sample_steps", "step_digest",
     "tensors_digest", "trainer_for", "verify_reading",
 ]

@@ -7,8 +7,8 @@ application validator of every chain (`Network.add_validator`), with each chain'
 "reexecute" (the default: each endorsing peer itself re-executes a step or a FedAvg round
 before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
 formed records only). The policy is the chain's, held by its peers' validator: a submitter
-neither passes nor records a mode, and a later NetworkLedger asking for another policy is
-refused. A submission too few peers endorse fails with EndorsementRefused and leaves the chain
+neither passes nor records a mode (a record carrying one has a field its kind does not have,
+and every peer refuses it), and a later NetworkLedger asking for another policy is refused. A submission too few peers endorse fails with EndorsementRefused and leaves the chain
 unchanged. Validators are not stored with the network: a NetworkLedger made after
 `Network.open` installs the policy again.
 """
@@ -32,7 +32,8 @@ _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 
 
 class EndorsementRefused(RecordError):
-    """Too few endorsing peers accept the record: their re-execution did not reproduce it."""
+    """Too few endorsing peers accept the record: it is malformed, or under the chain's
+    re-execution policy their replay did not reproduce it."""
 
 
 class CrossChainRejected(RecordError):
