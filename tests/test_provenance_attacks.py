@@ -14,7 +14,7 @@ import ledger
 from ledger.provenance import EndorsementRefused, NetworkLedger, NumpyMLPTrainer, ProvenanceError, Ref
 from ledger.provenance.encoding import canonical_json, encode_tensors, step_digest
 
-from provenance_helpers import EDGES, HP, MAIN, STEPS, Federation, main_records
+from provenance_helpers import EDGES, HP, MAIN, STEPS, Federation, main_records, network
 from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
 
 
@@ -168,3 +168,16 @@ def test_fedavg_of_a_run_the_audit_does_not_cover_fails_it(net, digits):
     broken = dataclasses.replace(manifests[1], run_tx=manifests[1].step_txs[0])
     report = fed.audit(0, federation=[broken])
     assert not report.passed and report.verdicts == [] and "federation manifest 0" in report.run_failures[0]
+
+
+def test_the_policy_set_up_with_the_deployment_holds_after_reopening(tmp_path, toy, digits):
+    path = tmp_path / "deployment"
+    with network(path, toy) as net:
+        NetworkLedger(net)  # set up with the default: peers re-execute
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        with pytest.raises(ProvenanceError, match="set when the deployment was set up"):
+            NetworkLedger(net, endorse="signatures")  # a participant opening it first cannot weaken it
+        fed, body, obj = tampered_step(net, digits)
+        assert fed.chain.endorser.policy == dict.fromkeys((MAIN, *EDGES), "reexecute")
+        with pytest.raises(EndorsementRefused, match="re-execution does not reproduce"):
+            fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj)

@@ -126,9 +126,12 @@ def check_sample_request(count: int | None, fraction: float | None, seed: int) -
         raise ProvenanceError("seed must be an integer from 0 to 2^256 - 1")
 
 
-def sample_steps(total: int, *, count: int | None = None, fraction: float | None = None, seed: int) -> list[int]:
+def sample_steps(total: int, *, count: int | None = None, fraction: float | None = None,
+                 seed: int | None = None) -> list[int]:
     """Sorted 1-based step indices: `count` of them (at most `total`), or ceil(fraction * total),
-    drawn from `seed` (give fresh_seed() for a new audit, a recorded seed to reproduce one)."""
+    drawn from `seed`: a recorded seed reproduces a sample; None draws from fresh_seed() (to
+    know the seed of a new sample, draw it first and pass it)."""
+    seed = fresh_seed() if seed is None else seed
     check_sample_request(count, fraction, seed)
     if type(total) is not int or total < 0:
         raise ProvenanceError("total must be a non-negative integer")

@@ -8,22 +8,25 @@ application validator of every chain (`Network.add_validator`), with each chain'
 before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
 formed records only). The policy is the chain's, held by its peers' validator: a submitter
 neither passes nor records a mode (a record carrying one has a field its kind does not have,
-and every peer refuses it), and a later NetworkLedger asking for another policy is refused. A submission too few peers endorse fails with EndorsementRefused and leaves the chain
-unchanged. Validators are not stored with the network: a NetworkLedger made after
-`Network.open` installs the policy again.
+and every peer refuses it), and a later NetworkLedger asking for another policy is refused.
+The set-up policy is kept in the deployment's directory (POLICY_FILE), so a NetworkLedger made
+after `Network.open` installs the same one. A submission too few peers endorse fails with
+EndorsementRefused and leaves the chain unchanged.
 """
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
 from ledger.provenance.batch_verify import verify_many
-from ledger.provenance.encoding import encode_tensors
+from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import FetchedRecord, decode_body, encode_body
+from ledger.provenance.records import FetchedRecord, decode_body, encode_body, parse_json
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction
@@ -150,18 +153,53 @@ def chain_policy(network: Network, endorse: str | Mapping[str, str]) -> dict[str
     return policy
 
 
+POLICY_FILE = "provenance-policy.json"  # in the deployment's directory, written at set-up
+
+
+def _stored_policy(network: Network) -> dict[str, str] | None:
+    """The policy the deployment was set up with, if it has been."""
+    try:
+        data = (Path(network.path) / POLICY_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ProvenanceError(f"cannot read the deployment's {POLICY_FILE}: {exc}") from None
+    stored = parse_json(data, POLICY_FILE)
+    if not isinstance(stored, dict) or chain_policy(network, stored) != stored:
+        raise ProvenanceError(f"the deployment's {POLICY_FILE} is not a policy for its chains")
+    return stored
+
+
+def _store_policy(network: Network, policy: dict[str, str]) -> dict[str, str]:
+    """Record the set-up policy once; when another process set it up first, that one holds."""
+    try:
+        with open(Path(network.path) / POLICY_FILE, "xb") as f:
+            f.write(canonical_json(policy))
+            f.flush()
+            os.fsync(f.fileno())
+    except FileExistsError:
+        return _stored_policy(network) or policy
+    except OSError as exc:
+        raise ProvenanceError(f"cannot write the deployment's {POLICY_FILE}: {exc}") from None
+    return policy
+
+
 def install_endorser(network: Network, endorse: str | Mapping[str, str] | None = None) -> ProvenanceEndorser:
-    """The network's ProvenanceEndorser, installed on every chain with `endorse`'s policy
-    (default "reexecute") when there is none yet. A policy is set once, when the chains'
-    endorser is installed: asking an installed endorser for another policy is refused."""
-    for chain_id in network.services:
-        for validator in network.deployment.validators(chain_id):
-            if isinstance(validator, ProvenanceEndorser):
-                if endorse is not None and chain_policy(network, endorse) != validator.policy:
-                    raise ProvenanceError(f"the chains' endorsement policy is {validator.policy}, set when "
-                                          "their endorser was installed; a participant cannot change it")
-                return validator
-    endorser = ProvenanceEndorser(network, chain_policy(network, "reexecute" if endorse is None else endorse))
+    """The network's ProvenanceEndorser, installed on every chain when there is none yet, with
+    the policy the deployment was set up with (POLICY_FILE, kept across Network.open); the
+    first install sets it up, from `endorse` (default "reexecute" on every chain). Asking for
+    another policy than the deployment's is refused: a participant cannot change it."""
+    installed = next((v for chain_id in network.services for v in network.deployment.validators(chain_id)
+                      if isinstance(v, ProvenanceEndorser)), None)
+    policy = installed.policy if installed is not None else _stored_policy(network)
+    if policy is not None and endorse is not None and chain_policy(network, endorse) != policy:
+        raise ProvenanceError(f"the chains' endorsement policy is {policy}, set when the deployment was "
+                              "set up; a participant cannot change it")
+    if installed is not None:
+        return installed
+    if policy is None:
+        policy = _store_policy(network, chain_policy(network, "reexecute" if endorse is None else endorse))
+    endorser = ProvenanceEndorser(network, policy)
     for chain_id in network.services:
         network.add_validator(chain_id, endorser)
     return endorser
