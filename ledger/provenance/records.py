@@ -213,9 +213,16 @@ def validate_body(body: object, kind: str | None = None) -> dict:
     return body
 
 
+def _canonical(body: dict) -> bytes:
+    try:
+        return canonical_json(body)
+    except (ValueError, TypeError, RecursionError) as exc:  # circular, unserialisable, too deep
+        raise RecordError(f"a record must be plain JSON: {str(exc)[:80]}") from None
+
+
 def encode_body(body: dict) -> bytes:
     """Canonical JSON of a well-formed record (the Type-I payload)."""
-    return canonical_json(validate_body(body))
+    return _canonical(validate_body(body))
 
 
 def parse_json(data: object, what: str) -> object:
@@ -238,7 +245,7 @@ def decode_body(payload: bytes, kind: str | None = None) -> dict:
     ledger.provenance.errors.RecordError: batch has missing fields readings, run
     """
     body = parse_json(payload, "record payload")
-    if not isinstance(body, dict) or canonical_json(body) != bytes(payload):
+    if not isinstance(body, dict) or _canonical(body) != bytes(payload):
         raise RecordError("payload is not a canonical provenance record")
     return validate_body(body, kind)
 
