@@ -9,7 +9,9 @@ import pytest
 import safetensors.numpy
 
 from ledger.identity import CertificateAuthority, TrustStore
+import ledger.provenance.devices
 import ledger.provenance.encoding
+import ledger.provenance.records
 from ledger.provenance.audit import fresh_seed, model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
@@ -227,6 +229,7 @@ def test_environment_differences_name_what_changed():
     assert "numpy: recorded 1.0.0" in notes and "CPU:" in notes and "avx9000" in notes
 
 
-def test_docstrings_run():
-    result = doctest.testmod(ledger.provenance.encoding)
+@pytest.mark.parametrize("module", [ledger.provenance.encoding, ledger.provenance.devices, ledger.provenance.records])
+def test_docstrings_run(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -37,6 +37,7 @@ from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManif
 from ledger.provenance.recorder import batch_from_readings, check_round_input
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
+
 @dataclass(frozen=True)
 class Tolerance:
     """Tolerance mode: accept a re-executed model whose every tensor is within `max_abs`

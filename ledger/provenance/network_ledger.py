@@ -154,6 +154,7 @@ def chain_policy(network: Network, endorse: str | Mapping[str, str]) -> dict[str
 
 
 POLICY_FILE = "provenance-policy.json"  # in the deployment's directory, written at set-up
+_INSTALL_LOCK = threading.Lock()
 
 
 def _stored_policy(network: Network) -> dict[str, str] | None:
@@ -189,20 +190,21 @@ def install_endorser(network: Network, endorse: str | Mapping[str, str] | None =
     the policy the deployment was set up with (POLICY_FILE, kept across Network.open); the
     first install sets it up, from `endorse` (default "reexecute" on every chain). Asking for
     another policy than the deployment's is refused: a participant cannot change it."""
-    installed = next((v for chain_id in network.services for v in network.deployment.validators(chain_id)
-                      if isinstance(v, ProvenanceEndorser)), None)
-    policy = installed.policy if installed is not None else _stored_policy(network)
-    if policy is not None and endorse is not None and chain_policy(network, endorse) != policy:
-        raise ProvenanceError(f"the chains' endorsement policy is {policy}, set when the deployment was "
-                              "set up; a participant cannot change it")
-    if installed is not None:
-        return installed
-    if policy is None:
-        policy = _store_policy(network, chain_policy(network, "reexecute" if endorse is None else endorse))
-    endorser = ProvenanceEndorser(network, policy)
-    for chain_id in network.services:
-        network.add_validator(chain_id, endorser)
-    return endorser
+    with _INSTALL_LOCK:  # one endorser per network, even when adapters are made concurrently
+        installed = next((v for chain_id in network.services for v in network.deployment.validators(chain_id)
+                          if isinstance(v, ProvenanceEndorser)), None)
+        policy = installed.policy if installed is not None else _stored_policy(network)
+        if policy is not None and endorse is not None and chain_policy(network, endorse) != policy:
+            raise ProvenanceError(f"the chains' endorsement policy is {policy}, set when the deployment was "
+                                  "set up; a participant cannot change it")
+        if installed is not None:
+            return installed
+        if policy is None:
+            policy = _store_policy(network, chain_policy(network, "reexecute" if endorse is None else endorse))
+        endorser = ProvenanceEndorser(network, policy)
+        for chain_id in network.services:
+            network.add_validator(chain_id, endorser)
+        return endorser
 
 
 class NetworkLedger:

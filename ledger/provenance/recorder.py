@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-
 from ledger.identity import TrustStore
 from ledger.provenance.devices import SignedReading, decode_reading, verify_reading
 from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_json, decode_tensors,
