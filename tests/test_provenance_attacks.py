@@ -11,8 +11,9 @@ import random
 import pytest
 
 import ledger
-from ledger.provenance import EndorsementRefused, NetworkLedger, NumpyMLPTrainer, ProvenanceError, Ref
-from ledger.provenance.encoding import canonical_json, encode_tensors, step_digest
+from ledger.provenance import (EdgeRecorder, EndorsementRefused, NetworkLedger, NumpyMLPTrainer, ProvenanceError,
+                               Ref)
+from ledger.provenance.encoding import canonical_json, decode_tensors, encode_tensors, step_digest
 
 from provenance_helpers import EDGES, HP, MAIN, STEPS, Federation, main_records, network
 from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
@@ -40,9 +41,15 @@ def tampered_step(net, digits):
 def test_a_submitter_cannot_pick_signatures_only_for_a_tampered_step(net, digits):
     fed, body, obj = tampered_step(net, digits)
     height = net.peer(EDGES[0]).height
-    # the only submission path has no mode: the chain's policy (re-execute) applies
+    # a mode the submitter claims with its submission is ignored: the chain's policy (re-execute) applies
+    for claim in ({}, {"reexecute": False}):
+        with pytest.raises(EndorsementRefused, match="re-execution does not reproduce"):
+            fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj, **claim)
+    dishonest = EdgeRecorder(fed.chain, EDGES[0], f"{EDGES[0]}.peer0", fed.edges[0].trainer, net.trust,
+                             endorse_mode="signatures")
+    dishonest.__dict__.update(vars(fed.edges[0]))  # the same run, at the same step
     with pytest.raises(EndorsementRefused, match="re-execution does not reproduce"):
-        fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj)
+        dishonest.record_step(decode_tensors(fed.chain.load(obj.digest))[0])
     # a record that claims a mode is not a provenance record: every peer refuses it
     for claim in ({"endorse": "signatures"}, {"mode": "signatures"}, {"reexecute": False}):
         pending = net.submit(EDGES[0], canonical_json({**body, **claim}), obj=obj, signer=f"{EDGES[0]}.peer0")

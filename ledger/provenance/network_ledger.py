@@ -6,9 +6,10 @@ Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorse
 application validator of every chain (`Network.add_validator`), with each chain's policy:
 "reexecute" (the default: each endorsing peer itself re-executes a step or a FedAvg round
 before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
-formed records only). The policy is the chain's, held by its peers' validator: a submitter
-neither passes nor records a mode (a record carrying one has a field its kind does not have,
-and every peer refuses it), and a later NetworkLedger asking for another policy is refused.
+formed records only). The policy is the chain's, held by its peers' validator: a mode a
+submitter passes with a record (submit's `reexecute`, the recorders' `endorse_mode`) is
+ignored, a record that carries one has a field its kind does not have and every peer refuses
+it, and a later NetworkLedger asking for another policy is refused.
 The set-up policy is kept in the deployment's directory (POLICY_FILE), so a NetworkLedger made
 after `Network.open` installs the same one. A submission too few peers endorse fails with
 EndorsementRefused and leaves the chain unchanged.
@@ -26,7 +27,8 @@ from ledger.objects import ObjectRef
 from ledger.provenance.batch_verify import verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import FetchedRecord, decode_body, encode_body, parse_json
+from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, decode_body, encode_body,
+                                       ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction
@@ -45,9 +47,6 @@ class CrossChainRejected(RecordError):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code = code
-
-
-ENDORSE_POLICIES = ("reexecute", "signatures")
 
 
 class ProvenanceEndorser:
@@ -233,11 +232,13 @@ class NetworkLedger:
     def load(self, ref: ObjectRef | bytes) -> bytes:
         return self.network.get_object(ref)
 
-    def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None) -> bytes:
+    def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
+               reexecute: bool | None = None) -> bytes:
         """Sign and submit one record; the chain's endorsing peers check it under the chain's
-        policy. A record refused at admission raises now, nothing committed: EndorsementRefused
-        when too few peers' validators accept it, else the ledger's error (e.g. an unknown
-        signer)."""
+        policy, whatever `reexecute` claims (ignore_claimed_mode). A record refused at admission
+        raises now, nothing committed: EndorsementRefused when too few peers' validators accept
+        it, else the ledger's error (e.g. an unknown signer)."""
+        ignore_claimed_mode(reexecute)
         tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=submitter)
         pending = self.network.submit_transaction(tx)
         if pending.done():  # refused at admission, which runs on this thread: say so now

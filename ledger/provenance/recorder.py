@@ -22,7 +22,7 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest
+from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, ignore_claimed_mode
 from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg
 
 
@@ -74,7 +74,9 @@ class EdgeRecorder:
     """Records one edge's readings, run, batches and local steps on its sub-chain."""
 
     def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str, trainer: Trainer,
-                 trust: TrustStore) -> None:
+                 trust: TrustStore, endorse_mode: str | None = None) -> None:
+        """`endorse_mode` is ignored: the chain's policy decides (records.ignore_claimed_mode)."""
+        ignore_claimed_mode(endorse_mode)
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.trainer, self.trust = trainer, trust
         self.run: Ref | None = None
@@ -189,7 +191,10 @@ class EdgeRecorder:
 class CloudRecorder:
     """Records the initial model and every FedAvg round on the main chain."""
 
-    def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str) -> None:
+    def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str,
+                 endorse_mode: str | None = None) -> None:
+        """`endorse_mode` is ignored: the chain's policy decides (records.ignore_claimed_mode)."""
+        ignore_claimed_mode(endorse_mode)
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.rounds: list[Ref] = []
 

@@ -15,6 +15,15 @@ from ledger.provenance.encoding import canonical_json
 from ledger.provenance.errors import RecordError
 
 KINDS = ("reading", "run", "batch", "step", "aggregation")
+ENDORSE_POLICIES = ("reexecute", "signatures")  # what a chain's endorsing peers do with a record
+
+
+def ignore_claimed_mode(mode: object) -> None:
+    """A submitter's claim of how its record is to be endorsed (the old per-record choice):
+    refused if it is no policy at all, otherwise ignored. Whether the peers re-execute is the
+    chain's policy (network_ledger.ProvenanceEndorser); nothing a submitter says changes it."""
+    if mode is not None and mode not in (*ENDORSE_POLICIES, True, False):
+        raise RecordError(f"an endorsement mode is one of {ENDORSE_POLICIES}")
 
 
 @dataclass(frozen=True)
@@ -73,9 +82,11 @@ class ProvenanceLedger(Protocol):
     def load(self, ref: ObjectRef) -> bytes:
         """Bytes named by `ref`; raises if they no longer hash to its digest."""
 
-    def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None) -> bytes:
+    def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
+               reexecute: bool | None = None) -> bytes:
         """Endorse and append one Type-I record; returns its tx id. Whether the endorsing
-        peers replay a step or FedAvg round first is the chain's policy, not the submitter's."""
+        peers replay a step or FedAvg round first is the chain's policy: `reexecute` is
+        ignored (ignore_claimed_mode)."""
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         """The record with this tx id, from whichever chain holds it."""
