@@ -188,3 +188,61 @@ def test_the_policy_set_up_with_the_deployment_holds_after_reopening(tmp_path, t
         assert fed.chain.endorser.policy == dict.fromkeys((MAIN, *EDGES), "reexecute")
         with pytest.raises(EndorsementRefused, match="re-execution does not reproduce"):
             fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj)
+
+
+def step_record(fed, edge, index, batch, model_in):
+    """(body, object) of a step T(model_in, M_O, batch) claims as step `index` of edge's run."""
+    (batch_ref, batch_bytes), model_in_digest = batch, fed.chain.store(encode_tensors(model_in)).digest
+    data = encode_tensors(edge.trainer.step(model_in, edge.global_model, decode_tensors(batch_bytes)[0], index))
+    body = {"kind": "step", "run": edge.run.tx_id.hex(), "index": index, "batch": batch_ref.tx_id.hex(),
+            "batch_digest": batch_ref.digest.hex(), "global": edge._global_ref.tx_id.hex(),
+            "global_model": edge._global_ref.digest.hex(), "model_in": model_in_digest.hex(),
+            "tx_hash": step_digest(data, edge._global_bytes, batch_bytes, index).hex()}
+    return body, fed.chain.store(data)
+
+
+@pytest.mark.parametrize("inputs", ["skips step 1", "replays d_1"])
+def test_the_peers_re_execute_from_the_ledgers_inputs_not_the_ones_a_step_names(net, digits, inputs):
+    """A step that T reproduces from inputs of the submitter's choosing is still refused: the
+    peers replay from the run's recorded M_{i-1} and batch i."""
+    fed = Federation.start(net, digits)
+    edge = fed.edges[0]
+    initial = edge.model
+    edge.record_batch(edge.data_order[0])
+    first_batch = edge._batch
+    edge.record_step(edge.trainer.step(edge.model, edge.global_model, decode_tensors(first_batch[1])[0], 1))
+    edge.record_batch(edge.data_order[1])
+    fed.chain.flush()
+    height = net.peer(EDGES[0]).height
+    if inputs == "skips step 1":
+        body, obj = step_record(fed, edge, 2, edge._batch, initial)
+        refusal = "M_{i-1} is not the run's recorded model 1"
+    else:
+        body, obj = step_record(fed, edge, 2, first_batch, edge.model)
+        refusal = "d_i is not batch 2 of the run"
+    with pytest.raises(EndorsementRefused, match=refusal):
+        fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj)
+    honest, _ = step_record(fed, edge, 2, edge._batch, edge.model)
+    assert honest != body
+    fed.chain.flush()
+    assert net.peer(EDGES[0]).height == height and len(edge.steps) == 1
+
+
+def test_a_run_continues_after_the_deployment_reopens(tmp_path, toy, digits):
+    """The peers' re-execution finds a run's recorded M_{i-1} on the chain after Network.open."""
+    path = tmp_path / "deployment"
+    def next_step(edge):
+        index = edge.step_index + 1
+        batch = edge.record_batch(edge.data_order[index - 1])
+        edge.record_step(edge.trainer.step(edge.model, edge.global_model, batch, index))
+
+    with network(path, toy) as net:
+        fed = Federation.start(net, digits)
+        edge = fed.edges[0]
+        next_step(edge)
+        fed.chain.flush()
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge.ledger = NetworkLedger(net)
+        next_step(edge)  # step 2 starts from the recorded M_1
+        edge.ledger.flush()
+        assert edge.ledger.endorsement_checks == 2 and net.locate(edge.steps[-1].tx_id).chain_id == EDGES[0]

@@ -172,21 +172,29 @@ def test_wrong_global_model_is_rejected_before_training(net, digits):
         run.edge.use_global(fabricated)
 
 
-def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, digits):
-    run = collect(net, digits)
-    initial, _ = run.cloud.record_initial(run.edge.trainer)
-    own_record = run.chain.fetch(initial.tx_id).body  # the same model, recorded by the edge itself
-    own_tx = run.chain.submit(EDGE, f"{EDGE}.peer0", own_record, initial.obj)
-    run.chain.flush()
-    with pytest.raises(RecordError, match="must be an aggregation record of main"):
-        run.edge.use_global(Ref(EDGE, own_tx, initial.obj))
+def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, lax_net, digits):
+    def off_main(run):
+        initial, _ = run.cloud.record_initial(run.edge.trainer)
+        own_record = run.chain.fetch(initial.tx_id).body  # the same model, recorded by the edge itself
+        own = Ref(EDGE, run.chain.submit(EDGE, f"{EDGE}.peer0", own_record, initial.obj), initial.obj)
+        run.chain.flush()
+        with pytest.raises(RecordError, match="must be an aggregation record of main"):
+            run.edge.use_global(own)
+        run.edge.start_run(run.order[:HP.local_steps], initial, data_order_seed=0)
+        run.edge._global_ref = own  # a recorder that skips the check
+        return run
 
-    run.edge.start_run(run.order[:HP.local_steps], initial, data_order_seed=0)
-    run.edge._global_ref = Ref(EDGE, own_tx, initial.obj)  # a recorder that skips the check
+    # the peers re-execute from the ledger's M_O: the main chain's model of the step's round
+    run = off_main(collect(net, digits))
+    batch = run.edge.record_batch(run.order[0])
+    with pytest.raises(EndorsementRefused, match="M_O is not the main chain's model of round 0"):
+        run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, 1))
+
+    run = off_main(collect(lax_net, digits, endorse_mode="signatures"))
     for index, readings in enumerate(run.order[:HP.local_steps], start=1):
         batch = run.edge.record_batch(readings)
         run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, index))
-    report = Auditor(run.chain, net.trust, OTHER_EDGE).audit(run.edge.manifest(), fraction=1.0)
+    report = Auditor(run.chain, lax_net.trust, OTHER_EDGE).audit(run.edge.manifest(), fraction=1.0)
     assert report.failed_steps == list(range(1, HP.local_steps + 1))
     assert "is on edge-0, not main" in report.summary()
 

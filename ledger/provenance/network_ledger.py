@@ -31,7 +31,7 @@ from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, decode_b
                                        ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
-from ledger.tx import Transaction
+from ledger.tx import Transaction, TxKind
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 
@@ -54,9 +54,10 @@ class ProvenanceEndorser:
     Type-I record before it signs (registered with Network.add_validator).
 
     Every record must be a well-formed provenance record (records.decode_body). On a chain
-    whose policy is "reexecute" the peer also replays a step (from the stored M_{i-1}, M_O and
-    d_i, with the trainer and hyperparameters of the run record the step names), derives a
-    round-0 model from its seed, or checks that every input of a FedAvg round is a committed
+    whose policy is "reexecute" the peer also replays a step (from the ledger's M_{i-1}, M_O
+    and d_i: the run's previous step or initial model, the main chain's model of the step's
+    round, the run's batch i; with the trainer and hyperparameters of the run record the step
+    names), derives a round-0 model from its seed, or checks that every input of a FedAvg round is a committed
     step at its run's position (recorder.check_round_input) and recomputes the average; it
     refuses unless the recorded model is reproduced bit for bit. Nothing in a record, or
     passed with it, selects the policy."""
@@ -66,24 +67,33 @@ class ProvenanceEndorser:
         self.policy = dict(policy)
         self.reexecutions = 0
         self._lock = threading.Lock()
-        # run tx id -> (its chain, its trainer): from run records this endorser accepted (their
-        # steps may come before they commit; the id binds the bytes) or read from the chain
-        self._runs: dict[bytes, tuple[str, Trainer]] = {}
+        # tx id -> (chain, body, object digest) of the records this endorser accepted: the
+        # steps that name them may come before they commit (the id binds the bytes)
+        self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
+        self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
+        self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
 
     def load(self, ref: ObjectRef | bytes) -> bytes:
         return self.network.get_object(ref)
 
     def __call__(self, peer_name: str, tx: Transaction) -> None:
         body = decode_body(tx.payload)
-        if body["kind"] == "run":
-            self._remember_run(tx.tx_id, tx.chain_id, body)
-        if self.policy.get(tx.chain_id) != "reexecute" or body["kind"] not in ("step", "aggregation"):
-            return
-        if not tx.object_digest:
-            raise RecordError(f"a {body['kind']} record names no model")
+        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in ("step", "aggregation"):
+            if not tx.object_digest:
+                raise RecordError(f"a {body['kind']} record names no model")
+            self._reexecute(tx, body)
+        if body["kind"] != "reading":  # what later steps and rounds name
+            with self._lock:
+                self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
+                if body["kind"] == "step":
+                    self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
+
+    def _reexecute(self, tx: Transaction, body: dict) -> None:
         model_bytes = self.load(tx.object_digest)
         if body["kind"] == "step":
-            recomputed, _ = replay_step(self, self._run_trainer(body["run"], tx.chain_id), body)
+            trainer = self._run_trainer(body["run"], tx.chain_id)
+            self._check_step_inputs(body, tx.chain_id, trainer.hyperparameters)
+            recomputed, _ = replay_step(self, trainer, body)
             if recomputed != model_bytes:
                 raise RecordError(f"step {body['index']}: re-execution does not reproduce the recorded model")
         elif body["round"] == 0:
@@ -97,6 +107,61 @@ class ProvenanceEndorser:
                 raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
         with self._lock:
             self.reexecutions += 1
+
+    def _record(self, tx_id_hex: str, kind: str, what: str) -> tuple[str, dict, bytes]:
+        """(chain, body, object digest) of a record this endorser accepted or a committed one."""
+        tx_id = bytes.fromhex(tx_id_hex)
+        with self._lock:
+            known = self._accepted.get(tx_id)
+        if known is None:
+            try:
+                committed = self.network.transaction(tx_id)
+            except LedgerError:
+                raise RecordError(f"{what} {tx_id_hex[:12]} is no recorded transaction") from None
+            known = (committed.chain_id, decode_body(committed.payload), committed.object_digest)
+        if known[1]["kind"] != kind:
+            raise RecordError(f"{what} {tx_id_hex[:12]} is a {known[1]['kind']} record, not a {kind}")
+        return known
+
+    def _check_step_inputs(self, body: dict, chain_id: str, hp: Hyperparameters) -> None:
+        """The step replays from the ledger's inputs: d_i is its run's batch i, M_O the main
+        chain's model of the step's round, M_{i-1} the run's initial model or its step i-1."""
+        index = body["index"]
+        batch_chain, batch, batch_digest = self._record(body["batch"], "batch", "d_i")
+        if (batch_chain, batch["run"], batch["index"], batch_digest.hex()) != \
+                (chain_id, body["run"], index, body["batch_digest"]):
+            raise RecordError(f"step {index}: d_i is not batch {index} of the run")
+        global_chain, aggregation, global_digest = self._record(body["global"], "aggregation", "M_O")
+        if (global_chain, aggregation["round"], global_digest.hex()) != \
+                (self.network.main_chain_id, hp.round_of(index), body["global_model"]):
+            raise RecordError(f"step {index}: M_O is not the main chain's model of round {hp.round_of(index)}")
+        if index == 1:
+            expected = self._record(body["run"], "run", "the run")[1]["initial_model"]
+        else:
+            expected = self._recorded_model(body["run"], index - 1, chain_id)
+        if body["model_in"] != expected:
+            raise RecordError(f"step {index}: M_{{i-1}} is not the run's recorded model {index - 1}")
+
+    def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
+        """The model digest of step `index` of a run: accepted here, or (after Network.open)
+        found on the chain, newest blocks first."""
+        key = (bytes.fromhex(run_hex), index)
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+        for height in reversed(range(self.network.peer(chain_id).height)):
+            for tx in self.network.block(chain_id, height).transactions:
+                if tx.kind != TxKind.RECORD:
+                    continue
+                try:
+                    step = decode_body(tx.payload, "step")
+                except RecordError:
+                    continue
+                if step["run"] == run_hex and step["index"] == index:
+                    with self._lock:
+                        self._models[key] = tx.object_digest.hex()
+                    return self._models[key]
+        return None
 
     def _check_round_inputs(self, body: dict) -> None:
         """Each input of a FedAvg round is a committed step, at its run's position, once."""
@@ -113,27 +178,20 @@ class ProvenanceEndorser:
             check_round_input(body["round"], entry, step, local.object_digest or None,
                               trainer.hyperparameters, seen_runs)
 
-    def _remember_run(self, run_tx: bytes, chain_id: str, body: dict) -> Trainer:
-        trainer = trainer_for(body["trainer"], Hyperparameters.from_record(body["hyperparameters"]))
-        with self._lock:
-            self._runs[run_tx] = (chain_id, trainer)
-        return trainer
-
     def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
         """The trainer and hyperparameters of the run record a step names, which must be a run
         of the step's chain."""
+        run_chain, run, _ = self._record(run_tx_hex, "run", "the run")
+        if run_chain != chain_id:
+            raise RecordError(f"the step names a run of {run_chain}, not of {chain_id}")
         run_tx = bytes.fromhex(run_tx_hex)
         with self._lock:
-            known = self._runs.get(run_tx)
-        if known is None:
-            run = self.network.transaction(run_tx)
-            body = decode_body(run.payload)
-            if body["kind"] != "run":
-                raise RecordError(f"the step names a {body['kind']} record, not a run")
-            known = (run.chain_id, self._remember_run(run_tx, run.chain_id, body))
-        if known[0] != chain_id:
-            raise RecordError(f"the step names a run of {known[0]}, not of {chain_id}")
-        return known[1]
+            trainer = self._trainers.get(run_tx)
+        if trainer is None:
+            trainer = trainer_for(run["trainer"], Hyperparameters.from_record(run["hyperparameters"]))
+            with self._lock:
+                self._trainers[run_tx] = trainer
+        return trainer
 
 
 def chain_policy(network: Network, endorse: str | Mapping[str, str]) -> dict[str, str]:
