@@ -13,6 +13,7 @@ def test_small_demo_audits_clean_and_catches_tampering(tmp_path, toy):
     assert demo_succeeded(result), format_report(result, 2, hp, "numpy-mlp")
     assert len(result.accuracy) == 3 and result.accuracy[-1] > result.accuracy[0]
     assert len(result.audits) == EDGES and all(len(r.verdicts) == 3 for r in result.audits)
+    assert len({r.seed for r in result.audits}) == EDGES  # each audit draws its own fresh sample
     checkpoint_step, _ = result.tampered
     edge0, edge1 = result.tamper_audits
     assert checkpoint_step in edge0.failed_steps and edge1.failed_steps
@@ -26,6 +27,7 @@ def test_small_demo_audits_clean_and_catches_tampering(tmp_path, toy):
 
 def test_console_script_runs_the_demo(tmp_path, capsys):
     plot = tmp_path / "demo.png"
-    assert cli_main(["demo", "--rounds", "1", "--local-steps", "4", "--plot", str(plot)]) == 0
+    assert cli_main(["demo", "--rounds", "1", "--local-steps", "4", "--audit-seed", "0x2a", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert "demo: OK" in out and "accuracy per round" in out and plot.exists()
+    assert out.count("(sample seed 0x2a)") == EDGES  # a recorded seed reproduces the audits' samples

@@ -13,24 +13,13 @@ import ledger.provenance.records
 from ledger.identity import CertificateAuthority
 from ledger.provenance import (Auditor, CloudRecorder, Device, DeviceError,
                                EdgeRecorder, EndorsementRefused, Hyperparameters, NetworkLedger,
-                               NumpyMLPTrainer, ProvenanceError, RecordError, Ref, Tolerance, fedavg,
-                               load_digits_split)
+                               NumpyMLPTrainer, ProvenanceError, RecordError, Ref, Tolerance, fedavg)
+
+from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
 
 EDGE, OTHER_EDGE, MAIN = "edge-0", "edge-1", "main"
 HP = Hyperparameters(hidden=16, batch_size=8, local_steps=3)
 READINGS, STEPS = 24, 6  # two rounds of three local steps
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits_split()
-
-
-@pytest.fixture
-def net(tmp_path, toy):
-    with ledger.Network.init(tmp_path / "net", subchains=2, peers_per_chain=2, params=toy,
-                             auto_interlock=False) as network:
-        yield network
 
 
 @dataclasses.dataclass
@@ -43,11 +32,12 @@ class Run:
     order: list[list[Ref]]
 
 
-def collect(net, digits, count=READINGS, endorse_mode="reexecute", submitter=f"{EDGE}.peer0"):
-    chain = NetworkLedger(net)
+def collect(net, digits, count=READINGS, endorse_mode=None, submitter=f"{EDGE}.peer0"):
+    """Readings on edge-0 of `net`; `endorse_mode` sets the chains' policy on a fresh network."""
+    chain = NetworkLedger(net, endorse=endorse_mode)
     trainer = NumpyMLPTrainer(HP)
-    edge = EdgeRecorder(chain, EDGE, submitter, trainer, net.trust, endorse_mode)
-    cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0", endorse_mode)
+    edge = EdgeRecorder(chain, EDGE, submitter, trainer, net.trust)
+    cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0")
     pixels, labels, _, _ = digits
     sensors = [Device(net.identity(f"sensor-{k}", role="device")) for k in range(3)]
     constrained = Device(net.identity("sensor-c", role="device"), delegate=net.identity(f"{EDGE}.peer1"))
@@ -182,21 +172,29 @@ def test_wrong_global_model_is_rejected_before_training(net, digits):
         run.edge.use_global(fabricated)
 
 
-def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, digits):
-    run = collect(net, digits)
-    initial, _ = run.cloud.record_initial(run.edge.trainer)
-    own_record = run.chain.fetch(initial.tx_id).body  # the same model, recorded by the edge itself
-    own_tx = run.chain.submit(EDGE, f"{EDGE}.peer0", own_record, initial.obj)
-    run.chain.flush()
-    with pytest.raises(RecordError, match="must be an aggregation record of main"):
-        run.edge.use_global(Ref(EDGE, own_tx, initial.obj))
+def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, lax_net, digits):
+    def off_main(run):
+        initial, _ = run.cloud.record_initial(run.edge.trainer)
+        own_record = run.chain.fetch(initial.tx_id).body  # the same model, recorded by the edge itself
+        own = Ref(EDGE, run.chain.submit(EDGE, f"{EDGE}.peer0", own_record, initial.obj), initial.obj)
+        run.chain.flush()
+        with pytest.raises(RecordError, match="must be an aggregation record of main"):
+            run.edge.use_global(own)
+        run.edge.start_run(run.order[:HP.local_steps], initial, data_order_seed=0)
+        run.edge._global_ref = own  # a recorder that skips the check
+        return run
 
-    run.edge.start_run(run.order[:HP.local_steps], initial, data_order_seed=0)
-    run.edge._global_ref = Ref(EDGE, own_tx, initial.obj)  # a recorder that skips the check
+    # the peers re-execute from the ledger's M_O: the main chain's model of the step's round
+    run = off_main(collect(net, digits))
+    batch = run.edge.record_batch(run.order[0])
+    with pytest.raises(EndorsementRefused, match="M_O is not the main chain's model of round 0"):
+        run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, 1))
+
+    run = off_main(collect(lax_net, digits, endorse_mode="signatures"))
     for index, readings in enumerate(run.order[:HP.local_steps], start=1):
         batch = run.edge.record_batch(readings)
         run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, index))
-    report = Auditor(run.chain, net.trust, OTHER_EDGE).audit(run.edge.manifest(), fraction=1.0)
+    report = Auditor(run.chain, lax_net.trust, OTHER_EDGE).audit(run.edge.manifest(), fraction=1.0)
     assert report.failed_steps == list(range(1, HP.local_steps + 1))
     assert "is on edge-0, not main" in report.summary()
 
@@ -208,7 +206,7 @@ def test_records_not_submitted_by_a_peer_of_their_chain_are_reported(net, digits
     assert "not submitted by a peer of edge-0" in report.run_failures[0]
 
 
-def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits):
+def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, lax_net, digits):
     rogue_global = NumpyMLPTrainer(dataclasses.replace(HP, init_seed=99)).initial_model()
     trainer = NumpyMLPTrainer(HP)
 
@@ -218,19 +216,17 @@ def test_step_trained_on_a_wrong_global_model_is_refused_or_reported(net, digits
     with pytest.raises(EndorsementRefused, match="step 1"):
         train(collect(net, digits), step=wrong_global)
 
-    run = collect(net, digits, endorse_mode="signatures")
-    run.edge.endorse_mode = "signatures"
-    report = audit(train(run, step=wrong_global))
+    report = audit(train(collect(lax_net, digits, endorse_mode="signatures"), step=wrong_global))
     assert 1 in report.failed_steps and 4 in report.failed_steps  # the first step of each round
     assert "does not reproduce M_i" in report.summary()
 
 
-def test_step_with_other_hyperparameters_is_refused_or_reported(net, digits):
+def test_step_with_other_hyperparameters_is_refused_or_reported(net, lax_net, digits):
     faster = NumpyMLPTrainer(dataclasses.replace(HP, learning_rate=HP.learning_rate * 2))
     with pytest.raises(EndorsementRefused):
         train(collect(net, digits), step=faster.step)
 
-    run = train(collect(net, digits, endorse_mode="signatures"), step=faster.step)
+    run = train(collect(lax_net, digits, endorse_mode="signatures"), step=faster.step)
     report = audit(run)
     assert report.failed_steps == list(range(1, STEPS + 1))
     assert all("does not reproduce M_i" in " ".join(v.failures) for v in report.verdicts)

@@ -9,8 +9,10 @@ import pytest
 import safetensors.numpy
 
 from ledger.identity import CertificateAuthority, TrustStore
+import ledger.provenance.devices
 import ledger.provenance.encoding
-from ledger.provenance.audit import model_distances, sample_steps
+import ledger.provenance.records
+from ledger.provenance.audit import fresh_seed, model_distances, sample_steps
 from ledger.provenance.devices import Device, decode_reading, verify_reading
 from ledger.provenance.encoding import (decode_tensors, encode_tensors, step_digest, tensors_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
@@ -144,9 +146,13 @@ def test_environment_fingerprint_names_versions_threads_and_cpu():
 def test_sampling_is_seeded_and_sized():
     assert sample_steps(50, count=5, seed=3) == sample_steps(50, count=5, seed=3)
     assert len(sample_steps(50, fraction=0.1, seed=3)) == 5
-    assert sample_steps(4, count=10) == [1, 2, 3, 4]
-    with pytest.raises(ProvenanceError):
-        sample_steps(10, count=2, fraction=0.5)
+    assert sample_steps(4, count=10, seed=fresh_seed()) == [1, 2, 3, 4]
+    for bad in ({"count": 2, "fraction": 0.5}, {"count": 0}, {"count": True}, {"fraction": 1.5},
+                {"count": 2, "seed": -1}, {"count": 2, "seed": "3"}):
+        with pytest.raises(ProvenanceError):
+            sample_steps(10, **{"seed": 3, **bad})
+    # no fixed default: without a seed each sample is fresh (45 pairs: 8 equal draws have probability 45^-7)
+    assert len({tuple(sample_steps(10, count=2)) for _ in range(8)}) > 1
 
 
 def test_model_distances():
@@ -223,6 +229,7 @@ def test_environment_differences_name_what_changed():
     assert "numpy: recorded 1.0.0" in notes and "CPU:" in notes and "avx9000" in notes
 
 
-def test_docstrings_run():
-    result = doctest.testmod(ledger.provenance.encoding)
+@pytest.mark.parametrize("module", [ledger.provenance.encoding, ledger.provenance.devices, ledger.provenance.records])
+def test_docstrings_run(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -7,11 +7,11 @@ chain; an auditor samples steps, checks everything through Protocol 1 and re-exe
 A plain training loop::
 
     import ledger
-    from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, NetworkLedger,
-                                   NumpyMLPTrainer, fedavg, load_digits_split)
+    from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, Hyperparameters,
+                                   NetworkLedger, NumpyMLPTrainer, fedavg, load_digits_split)
 
     with ledger.Network.init("data", subchains=1) as net:
-        chain, trainer = NetworkLedger(net), NumpyMLPTrainer()
+        chain, trainer = NetworkLedger(net), NumpyMLPTrainer(Hyperparameters(local_steps=4))
         cloud = CloudRecorder(chain, "main", submitter="main.peer0")
         edge = EdgeRecorder(chain, "edge-0", "edge-0.peer0", trainer, net.trust)
         sensor = Device(net.identity("sensor-1", role="device", chain_id="edge-0"))  # edge-0 only
@@ -23,18 +23,19 @@ A plain training loop::
         for i, batch_readings in enumerate(order, start=1):
             batch = edge.record_batch(batch_readings)             # d_i; M_O re-checked (Protocol 1)
             edge.record_step(trainer.step(edge.model, edge.global_model, batch, i))
-        cloud.record_aggregation([edge.steps[-1]], [64], fedavg([edge.model], [64]))
+        cloud.record_aggregation([edge.steps[-1]], [64], fedavg([edge.model], [64]))  # round 1: step 4
         report = Auditor(chain, net.trust, verifier_chain="main").audit(edge.manifest(), fraction=0.5)
         print(report.summary())
 
 Every exception derives from ProvenanceError, a ledger.errors.LedgerError.
 """
-from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, Tolerance, sample_steps
+from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, Tolerance, fresh_seed, sample_steps
 from ledger.provenance.devices import Device, SignedReading, verify_reading
 from ledger.provenance.encoding import decode_tensors, encode_tensors, step_digest, tensors_digest
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import DeviceError, ProvenanceError, RecordError, TensorEncodingError
-from ledger.provenance.network_ledger import CrossChainRejected, EndorsementRefused, NetworkLedger
+from ledger.provenance.network_ledger import (CrossChainRejected, EndorsementRefused, NetworkLedger,
+                                              ProvenanceEndorser)
 from ledger.provenance.recorder import CloudRecorder, EdgeRecorder
 from ledger.provenance.records import Ref, RunManifest
 from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, Trainer, fedavg,
@@ -43,8 +44,8 @@ from ledger.provenance.trainers import (Hyperparameters, NumpyMLPTrainer, Traine
 __all__ = [
     "AuditReport", "Auditor", "CloudRecorder", "CrossChainRejected", "Device", "DeviceError",
     "EdgeRecorder", "EndorsementRefused", "Hyperparameters", "NetworkLedger", "NumpyMLPTrainer",
-    "ProvenanceError", "RecordError", "Ref", "RunManifest", "SignedReading", "StepVerdict",
+    "ProvenanceEndorser", "ProvenanceError", "RecordError", "Ref", "RunManifest", "SignedReading", "StepVerdict",
     "TensorEncodingError", "Tolerance", "Trainer", "decode_tensors", "encode_tensors",
-    "environment_fingerprint", "fedavg", "load_digits_split", "sample_steps", "step_digest",
+    "environment_fingerprint", "fedavg", "fresh_seed", "load_digits_split", "sample_steps", "step_digest",
     "tensors_digest", "trainer_for", "verify_reading",
 ]

@@ -1,32 +1,41 @@
 """The third-party audit of a training run (paper section V.B, verification).
 
-The auditor samples steps i at random (a count or a fraction, seeded), fetches M_{i-1}, M_O and
-d_i named by the ledger, checks every record involved through Protocol 1 from its own chain's
-view, checks every fetched object against its recorded digest, every reading against its
-device certificate and signature, the batch against the run's committed data order, re-executes
-T and compares with the recorded M_i: bit for bit by default, or within reported distance
-thresholds in tolerance mode. Nothing the edge hands over is trusted: the manifest (run and
-step transaction ids) only says where to look.
+The auditor samples steps i at random, from its own fresh randomness (`secrets`) unless the
+caller passes the seed of an earlier audit to reproduce it; the report records the seed either
+way, and nothing the audited party writes or chooses enters the draw. For each sampled step it
+fetches M_{i-1}, M_O and d_i named by the ledger, checks every record involved through
+Protocol 1 from its own chain's view, checks every fetched object against its recorded digest,
+every reading against its device certificate and signature, the batch against the run's
+committed data order, re-executes T and compares with the recorded M_i: bit for bit by
+default, or within reported distance thresholds in tolerance mode. Every input of a FedAvg
+round a sampled step trains from must be a step of an audited run (the audited one or one of
+`federation`), at the position its manifest gives (the run's last step of the previous round),
+once per round. Nothing the edge hands over is trusted: the manifest (run and step transaction
+ids) only says where to look, and a malformed or hostile record makes the report FAIL with a
+reason; `audit` raises only for the caller's own bad arguments.
 """
 from __future__ import annotations
 
-import json
 import math
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
+
 import numpy as np
 
 from ledger.errors import LedgerError
 from ledger.identity import TrustStore
 from ledger.provenance.devices import SignedReading, verify_reading
 from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tensors, encode_tensors,
-                                        step_digest)
+                                        sha256, step_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
-from ledger.provenance.errors import ProvenanceError
-from ledger.provenance.records import FetchedRecord, ProvenanceLedger, RunManifest
-from ledger.provenance.recorder import batch_from_readings, replay_aggregation
-from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
+from ledger.provenance.errors import ProvenanceError, RecordError
+from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManifest, decode_data_order,
+                                       validate_body)
+from ledger.provenance.recorder import batch_from_readings, check_round_input
+from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,12 @@ class AuditReport:
     seconds: float
     protocol1_seconds: float = 0.0  # the batched Protocol 1 pass over every record involved
     environment_notes: list[str] = field(default_factory=list)  # run's environment vs the auditor's
+    seed: int | None = None  # the sample's seed: audit(..., seed=report.seed) samples the same steps
 
     @property
     def passed(self) -> bool:
-        return not self.run_failures and all(v.ok for v in self.verdicts)
+        """Every sampled step (at least one) and the run itself passed every check."""
+        return not self.run_failures and bool(self.verdicts) and all(v.ok for v in self.verdicts)
 
     @property
     def failed_steps(self) -> list[int]:
@@ -74,8 +85,8 @@ class AuditReport:
 
     def summary(self) -> str:
         lines = [f"audit of {self.chain_id}: {'PASS' if self.passed else 'FAIL'} "
-                 f"({len(self.verdicts)} of {self.total_steps} steps sampled, {self.mode}, "
-                 f"{self.seconds:.2f} s)"]
+                 f"({len(self.verdicts)} of {self.total_steps} steps sampled with seed "
+                 f"{'none' if self.seed is None else hex(self.seed)}, {self.mode}, {self.seconds:.2f} s)"]
         lines += [f"  run: {reason}" for reason in self.run_failures]
         lines += [f"  environment differs (not a failure): {note}" for note in self.environment_notes]
         for verdict in self.verdicts:
@@ -90,17 +101,43 @@ class _Failed(Exception):
     """One failed check; the message goes into the step's verdict."""
 
 
-def sample_steps(total: int, *, count: int | None = None, fraction: float | None = None, seed: int = 0) -> list[int]:
-    """Sorted 1-based step indices: `count` of them, or ceil(fraction * total), seeded."""
+def _reason(exc: Exception) -> str:
+    """A failure reason from what a check raised: the checks raise _Failed or a ledger error;
+    anything else is a record no check anticipated, which fails too (never passes)."""
+    if isinstance(exc, (_Failed, LedgerError)):
+        return str(exc)
+    return f"unchecked error on a malformed record (a failure): {exc!r}"[:300]
+
+
+def fresh_seed() -> int:
+    """A 128-bit sample seed from the operating system's randomness: the audited party can
+    neither predict nor choose it."""
+    return secrets.randbits(128)
+
+
+def check_sample_request(count: int | None, fraction: float | None, seed: int) -> None:
+    """The caller's sample size and seed (ProvenanceError for bad ones)."""
     if (count is None) == (fraction is None):
         raise ProvenanceError("give exactly one of count or fraction")
-    if fraction is not None:
-        if not 0 < fraction <= 1:
-            raise ProvenanceError("fraction must be in (0, 1]")
-        count = math.ceil(fraction * total)
-    if count is None or count < 0:
-        raise ProvenanceError("count must be non-negative")
-    return sorted(random.Random(seed).sample(range(1, total + 1), min(count, total)))
+    if count is not None and (type(count) is not int or count < 1):
+        raise ProvenanceError("count must be a positive integer")
+    if fraction is not None and (type(fraction) not in (int, float) or not 0 < fraction <= 1):
+        raise ProvenanceError("fraction must be a number in (0, 1]")
+    if type(seed) is not int or not 0 <= seed < 1 << 256:
+        raise ProvenanceError("seed must be an integer from 0 to 2^256 - 1")
+
+
+def sample_steps(total: int, *, count: int | None = None, fraction: float | None = None,
+                 seed: int | None = None) -> list[int]:
+    """Sorted 1-based step indices: `count` of them (at most `total`), or ceil(fraction * total),
+    drawn from `seed`: a recorded seed reproduces a sample; None draws from fresh_seed() (to
+    know the seed of a new sample, draw it first and pass it)."""
+    seed = fresh_seed() if seed is None else seed
+    check_sample_request(count, fraction, seed)
+    if type(total) is not int or total < 0:
+        raise ProvenanceError("total must be a non-negative integer")
+    wanted = count if count is not None else math.ceil(fraction * total)  # type: ignore[operator]
+    return sorted(random.Random(seed).sample(range(1, total + 1), min(wanted, total)))
 
 
 def model_distances(recomputed: Tensors, recorded: Tensors) -> tuple[float, float]:
@@ -118,6 +155,17 @@ def model_distances(recomputed: Tensors, recorded: Tensors) -> tuple[float, floa
     return max_abs, max_rel
 
 
+@dataclass
+class _Run:
+    """A run whose run record passed its checks: what its steps are audited against."""
+
+    manifest: RunManifest
+    record: FetchedRecord
+    hyperparameters: Hyperparameters
+    trainer: Trainer
+    order: list[list[str]]
+
+
 class Auditor:
     """A third party holding the deployment's trust store and one chain's view for Protocol 1."""
 
@@ -130,81 +178,133 @@ class Auditor:
         self.reexecute_with = reexecute_with
         self._verified: dict[bytes, FetchedRecord] = {}
         self._verdicts: dict[bytes, str | None] = {}  # Protocol 1 results of the batch pass
+        self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
+        self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
-              seed: int = 0) -> AuditReport:
-        """Audit a sample of the run's steps; see the module docstring for every check."""
+              seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
+        """Audit a sample of the run's steps; see the module docstring for every check.
+
+        `seed` None (the default) draws a fresh one; the report's `seed` reproduces the sample.
+        `federation`: the manifests of the other runs whose steps the FedAvg rounds average.
+        Raises ProvenanceError only for bad `count`/`fraction`/`seed`; whatever the records
+        and manifests hold, the report says PASS or FAIL with reasons."""
         started = time.perf_counter()
+        seed = fresh_seed() if seed is None else seed
+        check_sample_request(count, fraction, seed)
         mode = "exact" if self.tolerance is None else \
             f"tolerance(max_abs={self.tolerance.max_abs:g}, max_rel_l2={self.tolerance.max_rel_l2:g})"
         if self.reexecute_with:
             mode += f", replayed with {self.reexecute_with}"
+        chain_name = manifest.chain_id if isinstance(manifest, RunManifest) else "?"
+        report = AuditReport(chain_name, mode, 0, [], [], 0.0, seed=seed)
+        self._covered, self._rounds = {}, {}
         try:
-            run = self._record(manifest.run_tx, "run", manifest.chain_id)
-            trainer = trainer_for(self.reexecute_with or run.body["trainer"],
-                                  Hyperparameters.from_record(run.body["hyperparameters"]))
-            order = self._data_order(run)
-            total = int(run.body["steps"])
-            if len(manifest.step_txs) != total:
-                raise _Failed(f"the run records {total} steps, the manifest lists {len(manifest.step_txs)}")
-        except (_Failed, LedgerError) as exc:
-            return AuditReport(manifest.chain_id, mode, 0, [], [str(exc)], time.perf_counter() - started)
-        except (KeyError, TypeError, ValueError) as exc:
-            return AuditReport(manifest.chain_id, mode, 0, [], [f"malformed run record: {exc!r}"],
-                               time.perf_counter() - started)
-        sampled = sample_steps(total, count=count, fraction=fraction, seed=seed)
+            run = self._open_run(manifest)
+            self._covered = {run.manifest.run_tx: run}
+            self._cover(federation)
+        except Exception as exc:  # the run record, its data order or a federation manifest
+            report.run_failures.append(_reason(exc))
+            report.seconds = time.perf_counter() - started
+            return report
+        report.total_steps = len(run.manifest.step_txs)
+        sampled = sample_steps(report.total_steps, count=count, fraction=fraction, seed=seed)
         protocol1_started = time.perf_counter()
-        self._verify_in_batch(manifest, sampled)
-        protocol1_seconds = time.perf_counter() - protocol1_started
-        verdicts = []
+        self._verify_in_batch(run, sampled)
+        report.protocol1_seconds = time.perf_counter() - protocol1_started
         for index in sampled:
             step_started = time.perf_counter()
             verdict = StepVerdict(index)
             try:
-                self._audit_step(manifest, run, trainer, order, index, verdict)
-            except (_Failed, LedgerError) as exc:
-                verdict.failures.append(str(exc))
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                verdict.failures.append(f"malformed record: {exc!r}")
+                self._audit_step(run, index, verdict)
+            except Exception as exc:
+                verdict.failures.append(_reason(exc))
             verdict.seconds = time.perf_counter() - step_started
-            verdicts.append(verdict)
-        notes = environment_differences(run.body.get("environment", {}), environment_fingerprint(trainer.name))
-        return AuditReport(manifest.chain_id, mode, total, verdicts, [], time.perf_counter() - started,
-                           protocol1_seconds, notes)
+            report.verdicts.append(verdict)
+        report.environment_notes = environment_differences(run.record.body["environment"],
+                                                           environment_fingerprint(run.trainer.name))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # --- the runs an audit covers ----------------------------------------------------------
+
+    def _open_run(self, manifest: object) -> _Run:
+        """Check a run record and what it commits to: its chain, step count, initial model
+        (the round-0 aggregation it names) and data order."""
+        if not isinstance(manifest, RunManifest):
+            raise _Failed(f"a manifest is a RunManifest, not {type(manifest).__name__}")
+        record = self._record(manifest.run_tx, "run", manifest.chain_id)
+        body = record.body
+        if body["edge"] != manifest.chain_id:
+            raise _Failed(f"the run record is for edge {body['edge'][:40]!r}, recorded on {manifest.chain_id}")
+        hp = Hyperparameters.from_record(body["hyperparameters"])
+        trainer = trainer_for(self.reexecute_with or body["trainer"], hp)
+        if len(manifest.step_txs) != body["steps"]:
+            raise _Failed(f"the run records {body['steps']} steps, the manifest lists {len(manifest.step_txs)}")
+        if len(set(manifest.step_txs)) != len(manifest.step_txs):
+            raise _Failed("the manifest lists a step twice")
+        initial = self._record(bytes.fromhex(body["initial"]), "aggregation", self.ledger.main_chain_id)
+        if initial.body["round"] != 0 or initial.obj is None or initial.obj.digest.hex() != body["initial_model"]:
+            raise _Failed("the run's initial model is not the round-0 model of the aggregation it names")
+        failures = self._round_failures(initial)
+        if failures:
+            raise _Failed(failures[0])
+        if record.obj is None or record.obj.digest.hex() != body["data_order"]:
+            raise _Failed("the run record's object is not the data order it commits to")
+        order = decode_data_order(self._object(record.obj.digest, "data order"), body["steps"])
+        return _Run(manifest, record, hp, trainer, order)
+
+    def _cover(self, federation: Iterable[RunManifest]) -> None:
+        """Add the federation's runs to the audited ones (a bad manifest fails the audit)."""
+        try:
+            manifests = list(federation)
+        except TypeError:
+            raise _Failed("federation must be a sequence of RunManifests") from None
+        for position, manifest in enumerate(manifests):
+            known = self._covered.get(getattr(manifest, "run_tx", b""))
+            if known is not None:
+                if known.manifest != manifest:
+                    raise _Failed(f"federation manifest {position} lists run {manifest.run_tx.hex()[:12]} differently")
+                continue
+            try:
+                run = self._open_run(manifest)
+            except (_Failed, LedgerError) as exc:
+                raise _Failed(f"federation manifest {position}: {exc}") from None
+            self._covered[run.manifest.run_tx] = run
 
     # --- checks ------------------------------------------------------------------------
 
-    def _verify_in_batch(self, manifest: RunManifest, sampled: list[int]) -> None:
+    def _verify_in_batch(self, run: _Run, sampled: list[int]) -> None:
         """Protocol 1 for every record the sampled steps name, in one pass that shares the
         witness work. The names come from records not yet checked; each is checked here and
         its content is only used after (in _record)."""
         wanted: set[bytes] = set()
 
-        def body(tx_id: bytes) -> dict:
+        def body(tx_id: bytes, kind: str) -> dict:
             wanted.add(tx_id)
             try:
-                return self.ledger.fetch(tx_id).body
+                return validate_body(self.ledger.fetch(tx_id).body, kind)
             except LedgerError:
                 return {}  # _record reports it when the step is audited
 
         for index in sampled:
-            steps = manifest.step_txs[max(index - 2, 0):index]
-            for tx_id in steps:
-                body(tx_id)
-            step = body(steps[-1]) if steps else {}
-            try:
-                for name in ("batch", "global"):
-                    linked = body(bytes.fromhex(step[name]))
-                    wanted.update(bytes.fromhex(tx) for tx in linked.get("readings", []))
-                    wanted.update(bytes.fromhex(entry["tx"]) for entry in linked.get("locals", []))
-            except (KeyError, TypeError, ValueError):
-                continue  # a malformed record: the step's own audit reports it
+            wanted.update(run.manifest.step_txs[max(index - 2, 0):index - 1])
+            step = body(run.manifest.step_txs[index - 1], "step")
+            if step:
+                readings = body(bytes.fromhex(step["batch"]), "batch").get("readings", [])
+                inputs = body(bytes.fromhex(step["global"]), "aggregation").get("locals", [])
+                wanted.update(bytes.fromhex(tx) for tx in readings)
+                wanted.update(bytes.fromhex(entry["tx"]) for entry in inputs)
         wanted -= set(self._verdicts) | set(self._verified)
         if wanted:
-            self._verdicts.update(self.ledger.verify_many(wanted, self.verifier_chain))
+            try:
+                self._verdicts.update(self.ledger.verify_many(wanted, self.verifier_chain))
+            except LedgerError:
+                pass  # each record is then checked on its own in _record
 
     def _record(self, tx_id: bytes, kind: str, chain_id: str | None = None) -> FetchedRecord:
-        """The record, after Protocol 1 from the auditor's chain; cached per tx id."""
+        """The record, after Protocol 1 from the auditor's chain; cached per tx id. It must be
+        a well-formed record of `kind`, submitted by a peer of its chain (`chain_id`, if given)."""
         if tx_id not in self._verified:
             if tx_id in self._verdicts:
                 reason = self._verdicts[tx_id]
@@ -222,55 +322,58 @@ class Auditor:
             self.trust.resolve(record.submitter, roles=("peer",), chain_id=record.chain_id)
         except LedgerError as exc:
             raise _Failed(f"{kind} {tx_id.hex()[:12]} was not submitted by a peer of {record.chain_id}: {exc}") from None
-        if record.body.get("kind") != kind:
-            raise _Failed(f"transaction {tx_id.hex()[:12]} is a {record.body.get('kind')} record, not a {kind}")
+        try:
+            validate_body(record.body, kind)
+        except RecordError as exc:
+            raise _Failed(f"transaction {tx_id.hex()[:12]} is not a well-formed {kind} record: {exc}") from None
         if chain_id is not None and record.chain_id != chain_id:
             raise _Failed(f"{kind} {tx_id.hex()[:12]} is on {record.chain_id}, not {chain_id}")
         return record
 
     def _object(self, digest: bytes, what: str) -> bytes:
+        """Bytes the store holds for `digest`, hashed again here (the auditor trusts no store)."""
         try:
-            return self.ledger.load(digest)
+            data = self.ledger.load(digest)
         except LedgerError as exc:
             raise _Failed(f"{what}: {exc}") from None
+        if sha256(data) != digest:
+            raise _Failed(f"{what}: the store returned bytes that do not hash to {digest.hex()[:12]}")
+        return data
 
-    def _data_order(self, run: FetchedRecord) -> list[list[str]]:
-        data = self._object(bytes.fromhex(run.body["data_order"]), "data order")
-        return json.loads(data)
-
-    def _audit_step(self, manifest: RunManifest, run: FetchedRecord, trainer: Trainer, order: list[list[str]],
-                    index: int, verdict: StepVerdict) -> None:
-        chain = manifest.chain_id
-        step = self._record(manifest.step_txs[index - 1], "step", chain)
+    def _audit_step(self, run: _Run, index: int, verdict: StepVerdict) -> None:
+        chain, steps, run_hex = run.manifest.chain_id, run.manifest.step_txs, run.record.tx_id.hex()
+        step = self._record(steps[index - 1], "step", chain)
         body = step.body
-        if body["run"] != run.tx_id.hex() or body["index"] != index:
+        if body["run"] != run_hex or body["index"] != index:
             raise _Failed(f"the record is step {body['index']} of run {body['run'][:12]}, not step {index} of this run")
 
         # M_{i-1}: the run's initial model, or the previous step's recorded output.
         if index == 1:
-            expected_in = run.body["initial_model"]
+            expected_in = run.record.body["initial_model"]
         else:
-            previous = self._record(manifest.step_txs[index - 2], "step", chain)
-            expected_in = previous.obj.digest.hex() if previous.obj else ""
+            previous = self._record(steps[index - 2], "step", chain)
+            if previous.body["run"] != run_hex or previous.body["index"] != index - 1 or previous.obj is None:
+                raise _Failed(f"the manifest's step {index - 1} is not a recorded step {index - 1} of this run")
+            expected_in = previous.obj.digest.hex()
         if body["model_in"] != expected_in:
             verdict.failures.append("M_{i-1} is not the model the ledger records for step i-1")
         model_in = decode_tensors(self._object(bytes.fromhex(expected_in), "M_{i-1}"))[0]
 
         # M_O: the aggregation of this step's round, on the main chain, FedAvg re-executed.
         aggregation = self._record(bytes.fromhex(body["global"]), "aggregation", self.ledger.main_chain_id)
-        expected_round = (index - 1) // trainer.hyperparameters.local_steps
+        expected_round = run.hyperparameters.round_of(index)
         if aggregation.body["round"] != expected_round:
             verdict.failures.append(f"M_O is round {aggregation.body['round']}, step {index} belongs to round {expected_round}")
         if aggregation.obj is None or aggregation.obj.digest.hex() != body["global_model"]:
             verdict.failures.append("M_O named by the step is not the model of its aggregation record")
         global_bytes = self._object(bytes.fromhex(body["global_model"]), "M_O")
-        verdict.failures += self._check_aggregation(aggregation, global_bytes)
+        verdict.failures += self._round_failures(aggregation)
 
         # d_i: the committed readings, each recorded, signed and intact, in the committed order.
         batch = self._record(bytes.fromhex(body["batch"]), "batch", chain)
-        if batch.body["run"] != run.tx_id.hex() or batch.body["index"] != index:
+        if batch.body["run"] != run_hex or batch.body["index"] != index:
             verdict.failures.append("d_i is recorded for another run or step")
-        if batch.body["readings"] != order[index - 1]:
+        if batch.body["readings"] != run.order[index - 1]:
             verdict.failures.append("d_i's readings differ from the run's committed data order")
         reading_bytes = [self._reading(bytes.fromhex(tx), chain) for tx in batch.body["readings"]]
         batch_bytes = self._object(bytes.fromhex(body["batch_digest"]), "d_i")
@@ -285,7 +388,7 @@ class Auditor:
         recorded_bytes = self._object(step.obj.digest, "M_i")
         if step_digest(recorded_bytes, global_bytes, batch_bytes, index).hex() != body["tx_hash"]:
             verdict.failures.append("tx hash is not H(M_i || M_O || d_i || i)")
-        recomputed = trainer.step(model_in, decode_tensors(global_bytes)[0], decode_tensors(batch_bytes)[0], index)
+        recomputed = run.trainer.step(model_in, decode_tensors(global_bytes)[0], decode_tensors(batch_bytes)[0], index)
         recorded = decode_tensors(recorded_bytes)[0]
         verdict.max_abs, verdict.max_rel_l2 = model_distances(recomputed, recorded)
         if self.tolerance is None:
@@ -305,22 +408,48 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data
 
-    def _check_aggregation(self, aggregation: FetchedRecord, model_bytes: bytes) -> list[str]:
-        """Round 0 must be the seed's initial model; later rounds FedAvg of recorded locals."""
-        body = aggregation.body
-        if body["round"] == 0:
+    def _round_failures(self, aggregation: FetchedRecord) -> list[str]:
+        """Why a FedAvg record's model is not what it claims (none: it is), once per audit."""
+        if aggregation.tx_id not in self._rounds:
+            try:
+                self._rounds[aggregation.tx_id] = self._check_round(aggregation)
+            except Exception as exc:
+                self._rounds[aggregation.tx_id] = [f"M_O round {aggregation.body['round']}: {_reason(exc)}"]
+        return self._rounds[aggregation.tx_id]
+
+    def _check_round(self, aggregation: FetchedRecord) -> list[str]:
+        """Round 0 must be the seed's initial model; a later round FedAvg of its inputs, each a
+        step of an audited run at the position its manifest gives (check_round_input)."""
+        body, round_index = aggregation.body, aggregation.body["round"]
+        if aggregation.obj is None:
+            raise _Failed("the aggregation record names no model")
+        model_bytes = self._object(aggregation.obj.digest, "the aggregated model")
+        if round_index == 0:
             init = body["init"]
             derived = trainer_for(init["trainer"], Hyperparameters.from_record(init["hyperparameters"])).initial_model()
-            return [] if encode_tensors(derived) == model_bytes else ["M_O (round 0) is not the model its seed derives"]
-        local_bytes = []
+            failures = [] if encode_tensors(derived) == model_bytes else ["M_O (round 0) is not the model its seed derives"]
+            if aggregation_digest(model_bytes, [], [], 0).hex() != body["tx_hash"]:
+                failures.append("M_O round 0: tx hash does not match")
+            return failures
+        local_bytes, seen_runs = [], set()
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
-            if local.obj is None or local.obj.digest.hex() != entry["model"]:
-                return [f"M_O round {body['round']}: a local model is not the one its step records"]
-            local_bytes.append(self._object(local.obj.digest, "local model"))
+            run = self._covered.get(bytes.fromhex(local.body["run"]))
+            if run is None or local.chain_id != run.manifest.chain_id:
+                raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
+                              f"{local.chain_id}, which is not one of the audited runs")
+            check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
+                              run.hyperparameters, seen_runs)
+            position = local.body["index"]
+            if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
+                raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "
+                              f"{local.body['run'][:12]} lists at position {position}")
+            local_bytes.append(self._object(local.obj.digest, "local model"))  # type: ignore[union-attr]
         failures = []
-        if aggregation_digest(model_bytes, local_bytes, [e["weight"] for e in body["locals"]], body["round"]).hex() != body["tx_hash"]:
-            failures.append(f"M_O round {body['round']}: tx hash does not match")
-        if encode_tensors(replay_aggregation(self.ledger, body)) != model_bytes:
-            failures.append(f"M_O round {body['round']}: FedAvg does not reproduce the recorded model")
+        weights = [entry["weight"] for entry in body["locals"]]
+        if aggregation_digest(model_bytes, local_bytes, weights, round_index).hex() != body["tx_hash"]:
+            failures.append(f"M_O round {round_index}: tx hash does not match")
+        averaged = fedavg([decode_tensors(data)[0] for data in local_bytes], weights)
+        if encode_tensors(averaged) != model_bytes:
+            failures.append(f"M_O round {round_index}: FedAvg does not reproduce the recorded model")
         return failures

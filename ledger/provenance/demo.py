@@ -72,9 +72,12 @@ def count_transactions(net: ledger.Network) -> dict[str, dict[str, int]]:
 
 def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters = Hyperparameters(),
              trainer_name: str = "numpy-mlp", audit_fraction: float = 0.25, seed: int = 0,
-             endorse_mode: str = "reexecute", params=None, progress: bool = True) -> DemoResult:
+             endorse_mode: str = "reexecute", params=None, progress: bool = True,
+             audit_seed: int | None = None) -> DemoResult:
     """Run the whole scenario in the empty directory `workdir`; `params` defaults to the
-    RSA-2048 modulus (tests pass a small insecure one)."""
+    RSA-2048 modulus (tests pass a small insecure one). `seed` makes the data and its order;
+    the audits draw their samples from fresh randomness unless `audit_seed` reproduces one.
+    `endorse_mode` is the chains' endorsement policy, set when the deployment is set up."""
     if rounds * hyperparameters.local_steps < 2:
         raise ProvenanceError("the demo needs at least two training steps (one is tampered with)")
     result = DemoResult()
@@ -83,10 +86,10 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
     hp = trainer.hyperparameters
     pixels, labels, test_pixels, test_labels = load_digits_split(seed=seed)
     with ledger.Network.init(workdir, subchains=EDGES, peers_per_chain=2, params=params) as net:
-        chain = NetworkLedger(net)
+        chain = NetworkLedger(net, endorse=endorse_mode)  # the chains' policy, held by their peers
         edges = [f"edge-{e}" for e in range(EDGES)]
-        recorders = [EdgeRecorder(chain, edge, f"{edge}.peer0", trainer, net.trust, endorse_mode) for edge in edges]
-        cloud = CloudRecorder(chain, net.main_chain_id, f"{net.main_chain_id}.peer0", endorse_mode)
+        recorders = [EdgeRecorder(chain, edge, f"{edge}.peer0", trainer, net.trust) for edge in edges]
+        cloud = CloudRecorder(chain, net.main_chain_id, f"{net.main_chain_id}.peer0")
 
         # Data collection (section V.A): every device signs; peers check before recording.
         devices = []
@@ -137,12 +140,15 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
         net.interlock()
         result.seconds["training"] = time.perf_counter() - training_started
 
-        # An independent audit: its own view of the ledger, each edge checked from another edge's chain.
+        # An independent audit: its own view of the ledger, each edge checked from another edge's
+        # chain; FedAvg inputs must be steps of the three runs, at their manifests' positions.
         audit_started = time.perf_counter()
         auditor_view = NetworkLedger(net)
-        for e, recorder in enumerate(tqdm(recorders, desc="audit", unit="edge", disable=not progress)):
+        manifests = [recorder.manifest() for recorder in recorders]
+        for e, manifest in enumerate(tqdm(manifests, desc="audit", unit="edge", disable=not progress)):
             auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
-            result.audits.append(auditor.audit(recorder.manifest(), fraction=audit_fraction, seed=seed))
+            result.audits.append(auditor.audit(manifest, fraction=audit_fraction, seed=audit_seed,
+                                               federation=manifests))
         result.seconds["audit"] = time.perf_counter() - audit_started
 
         # Tampering on disk, then a full re-audit of the two edges concerned.
@@ -153,7 +159,7 @@ def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters
         overwrite_object(victim.obj.url, encode_reading(device, sequence, reading_pixels, (label + 1) % 10))
         for e in (0, 1):
             auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
-            result.tamper_audits.append(auditor.audit(recorders[e].manifest(), fraction=1.0, seed=seed))
+            result.tamper_audits.append(auditor.audit(manifests[e], fraction=1.0, federation=manifests))
         result.tampered = (steps // 2 + 1, victim.tx_id.hex()[:12])
         result.status = net.status()
         result.transactions = count_transactions(net)
@@ -219,8 +225,8 @@ def format_report(result: DemoResult, rounds: int, hp: Hyperparameters, trainer_
     for report in result.audits:
         per_step = report.seconds / max(len(report.verdicts), 1)
         lines.append(f"  {report.chain_id}: {'PASS' if report.passed else 'FAIL'}  {len(report.verdicts)}/"
-                     f"{report.total_steps} steps, {per_step * 1000:.0f} ms per sampled step "
-                     f"(of which Protocol 1, batched: {report.protocol1_seconds:.2f} s in all)")
+                     f"{report.total_steps} steps (sample seed {report.seed:#x}), {per_step * 1000:.0f} ms "
+                     f"per sampled step (of which Protocol 1, batched: {report.protocol1_seconds:.2f} s in all)")
         if not report.passed:
             lines.append(report.summary())
     step, reading = result.tampered
@@ -248,7 +254,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch-mlp needs the optional extra edgeacc[torch]")
     parser.add_argument("--audit-fraction", type=float, default=0.25, help="share of steps sampled (default 0.25)")
     parser.add_argument("--endorse", choices=["reexecute", "signatures"], default="reexecute",
-                        help="endorsers re-execute each step, or check signatures only")
+                        help="the chains' endorsement policy: peers re-execute each step, or check records only")
+    parser.add_argument("--audit-seed", type=lambda text: int(text, 0),
+                        help="reproduce an audit's sample (default: fresh randomness; the report shows the seed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", type=Path, help="keep the deployment here (default: a temporary directory)")
     parser.add_argument("--plot", type=Path, default=Path("edgeacc-demo.png"), help="plot file (PNG)")
@@ -267,6 +275,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         workdir = args.dir or Path(scratch) / "deployment"
         result = run_demo(workdir, rounds=args.rounds, hyperparameters=hp, trainer_name=args.trainer,
                           audit_fraction=args.audit_fraction, seed=args.seed, endorse_mode=args.endorse,
+                          audit_seed=args.audit_seed,
                           progress=getattr(args, "progress", sys.stderr.isatty()))  # cli: tty, not --quiet
     write_plot(result, args.plot)
     print(format_report(result, args.rounds, hp, args.trainer))

@@ -16,6 +16,7 @@ from ledger.errors import IdentityError
 from ledger.identity import Identity, Member, TrustStore
 from ledger.provenance.encoding import decode_tensors, encode_tensors, sha256
 from ledger.provenance.errors import DeviceError
+from ledger.provenance.records import validate_body
 
 _READING_DOMAIN = b"edgeacc/provenance/reading/v1\x00"
 
@@ -48,9 +49,10 @@ class SignedReading:
 
     @classmethod
     def from_record(cls, record: dict[str, object], data: bytes) -> "SignedReading":
-        return cls(str(record["device"]), bytes.fromhex(str(record["device_fp"])),
-                   bytes.fromhex(str(record["signer_fp"])), bool(record["delegated"]), data,
-                   bytes.fromhex(str(record["signature"])))
+        """The reading a Type-I body and its object make (RecordError for a malformed body)."""
+        body = validate_body(record, "reading")
+        return cls(body["device"], bytes.fromhex(body["device_fp"]), bytes.fromhex(body["signer_fp"]),
+                   body["delegated"], data, bytes.fromhex(body["signature"]))
 
 
 def encode_reading(device: str, sequence: int, pixels: np.ndarray, label: int) -> bytes:
@@ -61,9 +63,26 @@ def encode_reading(device: str, sequence: int, pixels: np.ndarray, label: int) -
 
 
 def decode_reading(data: bytes) -> tuple[str, int, np.ndarray, int]:
-    """(device, sequence, pixels, label) from canonical reading bytes."""
+    """(device, sequence, pixels, label) from the bytes encode_reading makes; DeviceError (or
+    TensorEncodingError) for anything else.
+
+    >>> decode_reading(encode_reading("sensor-1", 7, np.arange(4), 3))[:2]
+    ('sensor-1', 7)
+    >>> decode_reading(encode_tensors({"x": np.zeros(4, np.uint8)}))
+    Traceback (most recent call last):
+    ...
+    ledger.provenance.errors.DeviceError: a reading has tensors x (uint8 pixels) and y (an int64 label), metadata device and seq
+    """
     tensors, metadata = decode_tensors(data)
-    return metadata["device"], int(metadata["seq"]), tensors["x"], int(tensors["y"])
+    x, y = tensors.get("x"), tensors.get("y")
+    if set(tensors) != {"x", "y"} or set(metadata) != {"device", "seq"} or x.dtype != np.uint8 \
+            or x.ndim != 1 or y.dtype != np.int64 or y.shape != ():
+        raise DeviceError("a reading has tensors x (uint8 pixels) and y (an int64 label), metadata device and seq")
+    device, sequence = metadata["device"], metadata["seq"]
+    if not device or not 0 < len(sequence) <= 20 or not sequence.isascii() or not sequence.isdigit() \
+            or str(int(sequence)) != sequence:
+        raise DeviceError("a reading names its device and a decimal sequence number")
+    return device, int(sequence), x, int(y)
 
 
 class Device:

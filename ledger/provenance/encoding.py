@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from typing import Mapping
 
@@ -71,22 +72,63 @@ def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str
     return struct.pack("<Q", len(header_bytes)) + header_bytes + b"".join(chunks)
 
 
+_MAX_DIMS = 32  # numpy's limit
+
+
+def _entry(entry: object, name: str, available: int) -> tuple[str, int, int, list[int]]:
+    """(dtype code, start, end, shape) of one header entry, each checked against the data."""
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise TensorEncodingError(f"tensor {name[:40]!r}: a header entry has dtype, shape and data_offsets")
+    code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(code, str) or code not in _CODE_DTYPES:
+        raise TensorEncodingError(f"tensor {name[:40]!r}: unknown dtype")
+    if not isinstance(shape, list) or len(shape) > _MAX_DIMS or \
+            any(type(d) is not int or not 0 <= d < 1 << 62 for d in shape):
+        raise TensorEncodingError(f"tensor {name[:40]!r}: bad shape")
+    if not isinstance(offsets, list) or len(offsets) != 2 or \
+            any(type(o) is not int for o in offsets) or not 0 <= offsets[0] <= offsets[1] <= available:
+        raise TensorEncodingError(f"tensor {name[:40]!r}: bad data offsets")
+    if math.prod(shape) * _CODE_DTYPES[code].itemsize != offsets[1] - offsets[0]:
+        raise TensorEncodingError(f"tensor {name[:40]!r}: data offsets do not match its shape")
+    return code, offsets[0], offsets[1], shape
+
+
 def decode_tensors(data: bytes) -> tuple[Tensors, dict[str, str]]:
-    """Tensors and metadata from canonical bytes; raises TensorEncodingError on anything else."""
+    """Tensors and metadata from canonical bytes; raises TensorEncodingError on anything else.
+
+    >>> decode_tensors(b"\\x02" + bytes(7) + b"[]")
+    Traceback (most recent call last):
+    ...
+    ledger.provenance.errors.TensorEncodingError: not a safetensors encoding: the header is not a JSON object
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TensorEncodingError(f"tensor bytes must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < 8:
+        raise TensorEncodingError("not a safetensors encoding: shorter than its header length")
+    (header_len,) = struct.unpack_from("<Q", data, 0)
+    if header_len > len(data) - 8:
+        raise TensorEncodingError("not a safetensors encoding: the header is longer than the data")
     try:
-        (header_len,) = struct.unpack_from("<Q", data, 0)
         header = json.loads(data[8 : 8 + header_len])
-        metadata = header.pop("__metadata__", None) or {}
-        tensors: Tensors = {}
-        base = 8 + header_len
-        for name, entry in header.items():
-            dtype = _CODE_DTYPES[entry["dtype"]].newbyteorder("<")
-            start, end = entry["data_offsets"]
-            array = np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=base + start)
-            tensors[name] = array.reshape(entry["shape"]).astype(dtype.newbyteorder("="))
-    except (struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TensorEncodingError(f"not a safetensors encoding: {exc}") from None
-    if encode_tensors(tensors, metadata) != bytes(data):
+    except (ValueError, RecursionError) as exc:
+        raise TensorEncodingError(f"not a safetensors encoding: {str(exc)[:80]}") from None
+    if not isinstance(header, dict):
+        raise TensorEncodingError("not a safetensors encoding: the header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise TensorEncodingError("not a safetensors encoding: metadata must map strings to strings")
+    base = 8 + header_len
+    tensors: Tensors = {}
+    for name, entry in header.items():
+        code, start, end, shape = _entry(entry, name, len(data) - base)
+        dtype = _CODE_DTYPES[code].newbyteorder("<")
+        array = np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=base + start)
+        try:
+            tensors[name] = array.reshape(shape).astype(dtype.newbyteorder("="))
+        except ValueError as exc:  # an empty tensor whose other dimensions overflow numpy's sizes
+            raise TensorEncodingError(f"tensor {name[:40]!r}: {str(exc)[:80]}") from None
+    if encode_tensors(tensors, metadata) != data:
         raise TensorEncodingError("safetensors bytes are not in canonical layout")
     return tensors, metadata
 

@@ -66,25 +66,40 @@ def environment_fingerprint(trainer_name: str) -> dict[str, object]:
     return fingerprint
 
 
-def environment_differences(recorded: dict, current: dict) -> list[str]:
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _blas(fingerprint: dict) -> list[tuple]:
+    pools = fingerprint.get("blas")
+    return [tuple(str(pool.get(k)) for k in ("internal_api", "version", "architecture"))
+            for pool in (pools if isinstance(pools, list) else []) if isinstance(pool, dict)]
+
+
+def environment_differences(recorded: object, current: dict) -> list[str]:
     """What differs between the run's environment and the auditor's, in words: a reason to
-    expect bit differences (and to audit in tolerance mode) that is not tampering."""
+    expect bit differences (and to audit in tolerance mode) that is not tampering. The recorded
+    side comes from a run record: whatever its shape, this only describes it (short strings)."""
+    recorded = _mapping(recorded)
+
+    def shown(value: object) -> str:
+        return str(value)[:60]
+
     notes = []
     for key in ("python", "machine"):
         if recorded.get(key) != current.get(key):
-            notes.append(f"{key}: recorded {recorded.get(key)}, here {current.get(key)}")
-    old_libs, new_libs = recorded.get("libraries", {}), current.get("libraries", {})
-    for library in sorted(set(old_libs) | set(new_libs)):
+            notes.append(f"{key}: recorded {shown(recorded.get(key))}, here {current.get(key)}")
+    old_libs, new_libs = _mapping(recorded.get("libraries")), _mapping(current.get("libraries"))
+    for library in sorted(set(old_libs) | set(new_libs))[:16]:
         if old_libs.get(library) != new_libs.get(library):
-            notes.append(f"{library}: recorded {old_libs.get(library)}, here {new_libs.get(library)}")
-    blas = [(b.get("internal_api"), b.get("version"), b.get("architecture")) for b in recorded.get("blas", [])]
-    here = [(b.get("internal_api"), b.get("version"), b.get("architecture")) for b in current.get("blas", [])]
-    if blas != here:
-        notes.append(f"BLAS: recorded {blas}, here {here}")
-    old_cpu, new_cpu = recorded.get("cpu", {}), current.get("cpu", {})
+            notes.append(f"{library[:40]}: recorded {shown(old_libs.get(library))}, here {new_libs.get(library)}")
+    if _blas(recorded) != _blas(current):
+        notes.append(f"BLAS: recorded {shown(_blas(recorded))}, here {_blas(current)}")
+    old_cpu, new_cpu = _mapping(recorded.get("cpu")), _mapping(current.get("cpu"))
     if old_cpu.get("model") != new_cpu.get("model"):
-        notes.append(f"CPU: recorded {old_cpu.get('model')!r}, here {new_cpu.get('model')!r}")
-    missing = sorted(set(old_cpu.get("flags", [])) - set(new_cpu.get("flags", [])))
+        notes.append(f"CPU: recorded {shown(old_cpu.get('model'))}, here {new_cpu.get('model')!r}")
+    old_flags = old_cpu.get("flags") if isinstance(old_cpu.get("flags"), list) else []
+    missing = sorted({str(flag)[:20] for flag in old_flags} - set(new_cpu.get("flags", [])))
     if missing:
         notes.append(f"CPU flags missing here: {' '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
     return notes

@@ -2,36 +2,43 @@
 the submitting peer, objects go to the network's content-addressed store, and `verify` is
 Protocol 1 run by a verifier on the caller's chain.
 
-Endorser re-execution: NetworkLedger registers an application validator on every chain
-(`Network.add_validator`), so each endorsing peer itself re-executes a step (from the stored
-M_{i-1}, M_O and d_i, with the trainer and hyperparameters of the run record the step names)
-or a FedAvg round before it signs, and refuses unless it reproduces the recorded model. The
-recorder chooses per record whether the peers re-execute ("reexecute") or check signatures
-only ("signatures"). A submission too few peers endorse fails with EndorsementRefused and
-leaves the chain unchanged. Validators are not stored with the network: a NetworkLedger made
-after `Network.open` registers its own.
+Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorser as the
+application validator of every chain (`Network.add_validator`), with each chain's policy:
+"reexecute" (the default: each endorsing peer itself re-executes a step or a FedAvg round
+before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
+formed records only). The policy is the chain's, held by its peers' validator: a mode a
+submitter passes with a record (submit's `reexecute`, the recorders' `endorse_mode`) is
+ignored, a record that carries one has a field its kind does not have and every peer refuses
+it, and a later NetworkLedger asking for another policy is refused.
+The set-up policy is kept in the deployment's directory (POLICY_FILE), so a NetworkLedger made
+after `Network.open` installs the same one. A submission too few peers endorse fails with
+EndorsementRefused and leaves the chain unchanged.
 """
 from __future__ import annotations
 
+import os
 import threading
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Mapping
 
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
 from ledger.provenance.batch_verify import verify_many
-from ledger.provenance.errors import RecordError
-from ledger.provenance.records import FetchedRecord, decode_body, encode_body
-from ledger.provenance.recorder import (aggregation_endorsement_check, initial_endorsement_check,
-                                        step_endorsement_check)
+from ledger.provenance.encoding import canonical_json, encode_tensors
+from ledger.provenance.errors import ProvenanceError, RecordError
+from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, decode_body, encode_body,
+                                       ignore_claimed_mode, parse_json)
+from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
-from ledger.tx import Transaction
+from ledger.tx import Transaction, TxKind
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 
 
 class EndorsementRefused(RecordError):
-    """Too few endorsing peers accept the record: their re-execution did not reproduce it."""
+    """Too few endorsing peers accept the record: it is malformed, or under the chain's
+    re-execution policy their replay did not reproduce it."""
 
 
 class CrossChainRejected(RecordError):
@@ -42,23 +49,240 @@ class CrossChainRejected(RecordError):
         self.code = code
 
 
+class ProvenanceEndorser:
+    """The application validator every endorsing peer of a provenance deployment runs on each
+    Type-I record before it signs (registered with Network.add_validator).
+
+    Every record must be a well-formed provenance record (records.decode_body). On a chain
+    whose policy is "reexecute" the peer also replays a step (from the ledger's M_{i-1}, M_O
+    and d_i: the run's previous step or initial model, the main chain's model of the step's
+    round, the run's batch i; with the trainer and hyperparameters of the run record the step
+    names), derives a round-0 model from its seed, or checks that every input of a FedAvg round is a committed
+    step at its run's position (recorder.check_round_input) and recomputes the average; it
+    refuses unless the recorded model is reproduced bit for bit. Nothing in a record, or
+    passed with it, selects the policy."""
+
+    def __init__(self, network: Network, policy: Mapping[str, str]) -> None:
+        self.network = network
+        self.policy = dict(policy)
+        self.reexecutions = 0
+        self._lock = threading.Lock()
+        # tx id -> (chain, body, object digest) of the records this endorser accepted: the
+        # steps that name them may come before they commit (the id binds the bytes)
+        self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
+        self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
+        self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
+
+    def load(self, ref: ObjectRef | bytes) -> bytes:
+        return self.network.get_object(ref)
+
+    def __call__(self, peer_name: str, tx: Transaction) -> None:
+        body = decode_body(tx.payload)
+        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in ("step", "aggregation"):
+            if not tx.object_digest:
+                raise RecordError(f"a {body['kind']} record names no model")
+            self._reexecute(tx, body)
+        if body["kind"] != "reading":  # what later steps and rounds name
+            with self._lock:
+                self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
+                if body["kind"] == "step":
+                    self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
+
+    def _reexecute(self, tx: Transaction, body: dict) -> None:
+        model_bytes = self.load(tx.object_digest)
+        if body["kind"] == "step":
+            trainer = self._run_trainer(body["run"], tx.chain_id)
+            self._check_step_inputs(body, tx.chain_id, trainer.hyperparameters)
+            recomputed, _ = replay_step(self, trainer, body)
+            if recomputed != model_bytes:
+                raise RecordError(f"step {body['index']}: re-execution does not reproduce the recorded model")
+        elif body["round"] == 0:
+            init = body["init"]
+            derived = trainer_for(init["trainer"], Hyperparameters.from_record(init["hyperparameters"]))
+            if encode_tensors(derived.initial_model()) != model_bytes:
+                raise RecordError("the initial model is not the one its seed derives")
+        else:
+            self._check_round_inputs(body)
+            if encode_tensors(replay_aggregation(self, body)) != model_bytes:
+                raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
+        with self._lock:
+            self.reexecutions += 1
+
+    def _record(self, tx_id_hex: str, kind: str, what: str) -> tuple[str, dict, bytes]:
+        """(chain, body, object digest) of a record this endorser accepted or a committed one."""
+        tx_id = bytes.fromhex(tx_id_hex)
+        with self._lock:
+            known = self._accepted.get(tx_id)
+        if known is None:
+            try:
+                committed = self.network.transaction(tx_id)
+            except LedgerError:
+                raise RecordError(f"{what} {tx_id_hex[:12]} is no recorded transaction") from None
+            known = (committed.chain_id, decode_body(committed.payload), committed.object_digest)
+        if known[1]["kind"] != kind:
+            raise RecordError(f"{what} {tx_id_hex[:12]} is a {known[1]['kind']} record, not a {kind}")
+        return known
+
+    def _check_step_inputs(self, body: dict, chain_id: str, hp: Hyperparameters) -> None:
+        """The step replays from the ledger's inputs: d_i is its run's batch i, M_O the main
+        chain's model of the step's round, M_{i-1} the run's initial model or its step i-1."""
+        index = body["index"]
+        batch_chain, batch, batch_digest = self._record(body["batch"], "batch", "d_i")
+        if (batch_chain, batch["run"], batch["index"], batch_digest.hex()) != \
+                (chain_id, body["run"], index, body["batch_digest"]):
+            raise RecordError(f"step {index}: d_i is not batch {index} of the run")
+        global_chain, aggregation, global_digest = self._record(body["global"], "aggregation", "M_O")
+        if (global_chain, aggregation["round"], global_digest.hex()) != \
+                (self.network.main_chain_id, hp.round_of(index), body["global_model"]):
+            raise RecordError(f"step {index}: M_O is not the main chain's model of round {hp.round_of(index)}")
+        if index == 1:
+            expected = self._record(body["run"], "run", "the run")[1]["initial_model"]
+        else:
+            expected = self._recorded_model(body["run"], index - 1, chain_id)
+        if body["model_in"] != expected:
+            raise RecordError(f"step {index}: M_{{i-1}} is not the run's recorded model {index - 1}")
+
+    def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
+        """The model digest of step `index` of a run: accepted here, or (after Network.open)
+        found on the chain, newest blocks first."""
+        key = (bytes.fromhex(run_hex), index)
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+        for height in reversed(range(self.network.peer(chain_id).height)):
+            for tx in self.network.block(chain_id, height).transactions:
+                if tx.kind != TxKind.RECORD:
+                    continue
+                try:
+                    step = decode_body(tx.payload, "step")
+                except RecordError:
+                    continue
+                if step["run"] == run_hex and step["index"] == index:
+                    with self._lock:
+                        self._models[key] = tx.object_digest.hex()
+                    return self._models[key]
+        return None
+
+    def _check_round_inputs(self, body: dict) -> None:
+        """Each input of a FedAvg round is a committed step, at its run's position, once."""
+        seen_runs: set[str] = set()
+        for entry in body["locals"]:
+            try:
+                receipt = self.network.locate(bytes.fromhex(entry["tx"]))
+                local = self.network.transaction(receipt.tx_id)
+            except LedgerError:
+                raise RecordError(f"FedAvg round {body['round']}: input {entry['tx'][:12]} is not a "
+                                  "committed transaction") from None
+            step = decode_body(local.payload, "step")
+            trainer = self._run_trainer(step["run"], receipt.chain_id)
+            check_round_input(body["round"], entry, step, local.object_digest or None,
+                              trainer.hyperparameters, seen_runs)
+
+    def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
+        """The trainer and hyperparameters of the run record a step names, which must be a run
+        of the step's chain."""
+        run_chain, run, _ = self._record(run_tx_hex, "run", "the run")
+        if run_chain != chain_id:
+            raise RecordError(f"the step names a run of {run_chain}, not of {chain_id}")
+        run_tx = bytes.fromhex(run_tx_hex)
+        with self._lock:
+            trainer = self._trainers.get(run_tx)
+        if trainer is None:
+            trainer = trainer_for(run["trainer"], Hyperparameters.from_record(run["hyperparameters"]))
+            with self._lock:
+                self._trainers[run_tx] = trainer
+        return trainer
+
+
+def chain_policy(network: Network, endorse: str | Mapping[str, str]) -> dict[str, str]:
+    """Per chain, its endorsement policy: one for all chains, or per chain ("reexecute" for
+    the chains a mapping leaves out)."""
+    policy = {chain_id: endorse if isinstance(endorse, str) else "reexecute" for chain_id in network.services}
+    if isinstance(endorse, Mapping):
+        unknown = set(endorse) - set(policy)
+        if unknown:
+            raise ProvenanceError(f"endorse names chains the network does not have: {sorted(map(str, unknown))[:5]}")
+        policy.update(endorse)
+    elif not isinstance(endorse, str):
+        raise ProvenanceError("endorse is a policy name or a mapping of chain ids to policy names")
+    if not set(policy.values()) <= set(ENDORSE_POLICIES):
+        raise ProvenanceError(f"endorsement policies are {ENDORSE_POLICIES}")
+    return policy
+
+
+POLICY_FILE = "provenance-policy.json"  # in the deployment's directory, written at set-up
+_INSTALL_LOCK = threading.Lock()
+
+
+def _stored_policy(network: Network) -> dict[str, str] | None:
+    """The policy the deployment was set up with, if it has been."""
+    try:
+        data = (Path(network.path) / POLICY_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ProvenanceError(f"cannot read the deployment's {POLICY_FILE}: {exc}") from None
+    stored = parse_json(data, POLICY_FILE)
+    if not isinstance(stored, dict) or chain_policy(network, stored) != stored:
+        raise ProvenanceError(f"the deployment's {POLICY_FILE} is not a policy for its chains")
+    return stored
+
+
+def _store_policy(network: Network, policy: dict[str, str]) -> dict[str, str]:
+    """Record the set-up policy once; when another process set it up first, that one holds."""
+    try:
+        with open(Path(network.path) / POLICY_FILE, "xb") as f:
+            f.write(canonical_json(policy))
+            f.flush()
+            os.fsync(f.fileno())
+    except FileExistsError:
+        return _stored_policy(network) or policy
+    except OSError as exc:
+        raise ProvenanceError(f"cannot write the deployment's {POLICY_FILE}: {exc}") from None
+    return policy
+
+
+def install_endorser(network: Network, endorse: str | Mapping[str, str] | None = None) -> ProvenanceEndorser:
+    """The network's ProvenanceEndorser, installed on every chain when there is none yet, with
+    the policy the deployment was set up with (POLICY_FILE, kept across Network.open); the
+    first install sets it up, from `endorse` (default "reexecute" on every chain). Asking for
+    another policy than the deployment's is refused: a participant cannot change it."""
+    with _INSTALL_LOCK:  # one endorser per network, even when adapters are made concurrently
+        installed = next((v for chain_id in network.services for v in network.deployment.validators(chain_id)
+                          if isinstance(v, ProvenanceEndorser)), None)
+        policy = installed.policy if installed is not None else _stored_policy(network)
+        if policy is not None and endorse is not None and chain_policy(network, endorse) != policy:
+            raise ProvenanceError(f"the chains' endorsement policy is {policy}, set when the deployment was "
+                                  "set up; a participant cannot change it")
+        if installed is not None:
+            return installed
+        if policy is None:
+            policy = _store_policy(network, chain_policy(network, "reexecute" if endorse is None else endorse))
+        endorser = ProvenanceEndorser(network, policy)
+        for chain_id in network.services:
+            network.add_validator(chain_id, endorser)
+        return endorser
+
+
 class NetworkLedger:
     """Adapter from the provenance recorder and auditor to a running `ledger.Network`.
 
     Submissions are asynchronous so one block can carry many records; `flush()` waits until
-    every submitted record is committed (and `verify` flushes first)."""
+    every submitted record is committed (and `verify` flushes first). `endorse` sets the
+    chains' endorsement policy when this is the network's first NetworkLedger (install_endorser)."""
 
-    def __init__(self, network: Network, timeout: float = 120.0) -> None:
+    def __init__(self, network: Network, timeout: float = 120.0,
+                 endorse: str | Mapping[str, str] | None = None) -> None:
         self.network = network
         self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
-        self.endorsement_checks = 0  # re-executions run by endorsing peers
-        self._lock = threading.Lock()
-        self._reexecute: set[bytes] = set()  # tx ids the peers re-execute before endorsing
-        self._run_trainers: dict[bytes, Trainer] = {}
-        for chain_id in network.services:
-            network.add_validator(chain_id, self.endorse)
+        self.endorser = install_endorser(network, endorse)
+
+    @property
+    def endorsement_checks(self) -> int:
+        """Re-executions the endorsing peers have run on this network."""
+        return self.endorser.reexecutions
 
     def store(self, data: bytes) -> ObjectRef:
         return self.network.put_object(data)
@@ -67,21 +291,14 @@ class NetworkLedger:
         return self.network.get_object(ref)
 
     def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
-               reexecute: bool = False) -> bytes:
-        """Sign and submit one record; with `reexecute` the endorsing peers replay it first.
-        A record refused at admission raises now, nothing committed: EndorsementRefused when too
-        few peers' validators accept it, else the ledger's error (e.g. an unknown signer)."""
+               reexecute: bool | None = None) -> bytes:
+        """Sign and submit one record; the chain's endorsing peers check it under the chain's
+        policy, whatever `reexecute` claims (ignore_claimed_mode). A record refused at admission
+        raises now, nothing committed: EndorsementRefused when too few peers' validators accept
+        it, else the ledger's error (e.g. an unknown signer)."""
+        ignore_claimed_mode(reexecute)
         tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=submitter)
-        if reexecute:
-            with self._lock:
-                self._reexecute.add(tx.tx_id)
-        try:
-            pending = self.network.submit_transaction(tx)
-        except LedgerError:
-            self._forget(tx.tx_id)
-            raise
-        # a peer that endorses without having admitted the record re-executes it in the sequencer
-        pending.add_done_callback(lambda done: self._forget(done.tx_id))
+        pending = self.network.submit_transaction(tx)
         if pending.done():  # refused at admission, which runs on this thread: say so now
             try:
                 pending.result(0)
@@ -89,50 +306,6 @@ class NetworkLedger:
                 raise EndorsementRefused(str(exc)) from exc
         self._pending.append(pending)
         return tx.tx_id
-
-    def _forget(self, tx_id: bytes) -> None:
-        with self._lock:
-            self._reexecute.discard(tx_id)
-
-    def endorse(self, peer_name: str, tx: Transaction) -> None:
-        """The validator every endorsing peer runs on a Type-I transaction: re-execute the step
-        or FedAvg round a record submitted with `reexecute` names, and raise unless it
-        reproduces the recorded model (other records pass)."""
-        with self._lock:
-            if tx.tx_id not in self._reexecute:
-                return
-        body = decode_body(tx.payload)
-        if not tx.object_digest:
-            raise RecordError(f"a {body['kind']} record to re-execute names no model")
-        if body["kind"] == "step":
-            check = step_endorsement_check(self, self._run_trainer(body["run"], tx.chain_id), body, tx.object_digest)
-        elif body["kind"] == "aggregation" and body["round"] == 0:
-            check = initial_endorsement_check(body, self.load(tx.object_digest))
-        elif body["kind"] == "aggregation":
-            check = aggregation_endorsement_check(self, body, self.load(tx.object_digest))
-        else:
-            raise RecordError(f"a {body['kind']} record is not re-executed")
-        check()
-        with self._lock:
-            self.endorsement_checks += 1
-
-    def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
-        """The trainer and hyperparameters the run record names, read once per run from the
-        chain, or from this adapter's pending submissions when the run is not committed yet
-        (its id binds its bytes; waiting here could block the sequencer that commits it)."""
-        run_tx = bytes.fromhex(run_tx_hex)
-        with self._lock:
-            trainer = self._run_trainers.get(run_tx)
-        if trainer is None:
-            pending = [item.transaction for item in list(self._pending) if item.tx_id == run_tx]
-            run = pending[0] if pending else self.network.transaction(run_tx)
-            body = decode_body(run.payload)
-            if body["kind"] != "run" or run.chain_id != chain_id:
-                raise RecordError(f"the step names a {body['kind']} record of {run.chain_id}, not a run of {chain_id}")
-            trainer = trainer_for(body["trainer"], Hyperparameters.from_record(body["hyperparameters"]))
-            with self._lock:
-                self._run_trainers[run_tx] = trainer
-        return trainer
 
     def flush(self) -> None:
         """Wait for every submitted record; raise the first rejection."""

@@ -9,15 +9,12 @@ chain)::
         model = trainer.step(edge.model, edge.global_model, batch, i)
         edge.record_step(model)                          # tx = H(M_i || M_O || d_i || i)
 
-Endorsing peers re-execute each step (or each FedAvg) before signing unless the endorsement
-mode is "signatures".
+Whether the endorsing peers re-execute each step (or each FedAvg) before signing is the policy
+of the chain (network_ledger.ProvenanceEndorser), not the recorder's choice.
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import Sequence
 
 from ledger.identity import TrustStore
 from ledger.provenance.devices import SignedReading, decode_reading, verify_reading
@@ -25,10 +22,8 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest
-from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg, trainer_for
-
-ENDORSE_MODES = ("reexecute", "signatures")
+from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, ignore_claimed_mode
+from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg
 
 
 def data_order_bytes(order: Sequence[Sequence[Ref]]) -> bytes:
@@ -42,9 +37,9 @@ def load_tensors(ledger: ProvenanceLedger, digest: bytes) -> tuple[bytes, Tensor
 
 
 def batch_from_readings(reading_bytes: Sequence[bytes]) -> Tensors:
+    """d from the bytes of its readings (ProvenanceError for bytes that are not readings)."""
     decoded = [decode_reading(data) for data in reading_bytes]
-    return batch_tensors(np.stack([pixels for _, _, pixels, _ in decoded]),
-                         np.array([label for _, _, _, label in decoded], np.int64))
+    return batch_tensors([pixels for _, _, pixels, _ in decoded], [label for _, _, _, label in decoded])
 
 
 def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple[bytes, Tensors]:
@@ -57,48 +52,33 @@ def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple
     return encode_tensors(recomputed), recomputed
 
 
-def step_endorsement_check(ledger: ProvenanceLedger, trainer: Trainer, body: dict, model_digest: bytes) -> Callable[[], None]:
-    """What an endorsing peer runs before signing a step: replay it and compare bit for bit."""
-
-    def check() -> None:
-        recomputed, _ = replay_step(ledger, trainer, body)
-        if hashlib.sha256(recomputed).digest() != model_digest:
-            raise RecordError(f"step {body['index']}: re-execution does not reproduce the recorded model")
-
-    return check
-
-
-def initial_endorsement_check(body: dict, model_bytes: bytes) -> Callable[[], None]:
-    """What an endorsing peer runs before signing round 0: derive the model from its seed."""
-
-    def check() -> None:
-        init = body["init"]
-        rebuilt = trainer_for(init["trainer"], Hyperparameters.from_record(init["hyperparameters"]))
-        if encode_tensors(rebuilt.initial_model()) != model_bytes:
-            raise RecordError("the initial model is not the one its seed derives")
-
-    return check
-
-
-def aggregation_endorsement_check(ledger: ProvenanceLedger, body: dict, model_bytes: bytes) -> Callable[[], None]:
-    """What an endorsing peer runs before signing a FedAvg round: recompute it."""
-
-    def check() -> None:
-        if encode_tensors(replay_aggregation(ledger, body)) != model_bytes:
-            raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
-
-    return check
+def check_round_input(round_index: int, entry: dict, step: dict, step_model: bytes | None,
+                      hyperparameters: Hyperparameters, seen_runs: set[str]) -> None:
+    """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
+    the step record `step` it names: the entry's model is the step's recorded model, the step
+    is its run's last of the previous round (Hyperparameters.round_input), and no run is
+    averaged twice in a round (`seen_runs` collects the round's runs). RecordError otherwise.
+    The endorsing peers and the auditor both apply this rule."""
+    where = f"input {entry['tx'][:12]}"
+    if step_model is None or step_model.hex() != entry["model"]:
+        raise RecordError(f"{where} names a model that is not the one its step records")
+    expected = hyperparameters.round_input(round_index)
+    if step["index"] != expected:
+        raise RecordError(f"{where} is step {step['index']} of its run; round {round_index} averages step {expected}")
+    if step["run"] in seen_runs:
+        raise RecordError(f"{where}: run {step['run'][:12]} is averaged twice in the round")
+    seen_runs.add(step["run"])
 
 
 class EdgeRecorder:
     """Records one edge's readings, run, batches and local steps on its sub-chain."""
 
     def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str, trainer: Trainer,
-                 trust: TrustStore, endorse_mode: str = "reexecute") -> None:
-        if endorse_mode not in ENDORSE_MODES:
-            raise RecordError(f"endorse_mode must be one of {ENDORSE_MODES}")
+                 trust: TrustStore, endorse_mode: str | None = None) -> None:
+        """`endorse_mode` is ignored: the chain's policy decides (records.ignore_claimed_mode)."""
+        ignore_claimed_mode(endorse_mode)
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
-        self.trainer, self.trust, self.endorse_mode = trainer, trust, endorse_mode
+        self.trainer, self.trust = trainer, trust
         self.run: Ref | None = None
         self.data_order: list[list[Ref]] = []
         self.steps: list[Ref] = []
@@ -185,7 +165,7 @@ class EdgeRecorder:
         return tensors
 
     def record_step(self, model: Tensors) -> Ref:
-        """Record M_{i+1} = T(M_i, M_O, d_{i+1}); endorsers replay it unless told not to."""
+        """Record M_{i+1} = T(M_i, M_O, d_{i+1}); under the chain's policy endorsers replay it."""
         if self._batch is None or self._global_ref is None or self.run is None:
             raise RecordError("record_batch before record_step")
         (batch_ref, batch_bytes), index = self._batch, self.step_index + 1
@@ -202,8 +182,7 @@ class EdgeRecorder:
             "model_in": self._model_digest.hex(),
             "tx_hash": step_digest(data, self._global_bytes, batch_bytes, index).hex(),
         }
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
-                                                    reexecute=self.endorse_mode == "reexecute"), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj), obj)
         self.steps.append(ref)
         self.model, self._model_digest, self._batch = model, obj.digest, None
         return ref
@@ -213,10 +192,10 @@ class CloudRecorder:
     """Records the initial model and every FedAvg round on the main chain."""
 
     def __init__(self, ledger: ProvenanceLedger, chain_id: str, submitter: str,
-                 endorse_mode: str = "reexecute") -> None:
-        if endorse_mode not in ENDORSE_MODES:
-            raise RecordError(f"endorse_mode must be one of {ENDORSE_MODES}")
-        self.ledger, self.chain_id, self.submitter, self.endorse_mode = ledger, chain_id, submitter, endorse_mode
+                 endorse_mode: str | None = None) -> None:
+        """`endorse_mode` is ignored: the chain's policy decides (records.ignore_claimed_mode)."""
+        ignore_claimed_mode(endorse_mode)
+        self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.rounds: list[Ref] = []
 
     def record_initial(self, trainer: Trainer) -> tuple[Ref, Tensors]:
@@ -227,8 +206,7 @@ class CloudRecorder:
         body = {"kind": "aggregation", "round": 0, "locals": [],
                 "init": {"trainer": trainer.name, "hyperparameters": trainer.hyperparameters.as_record()},
                 "tx_hash": aggregation_digest(data, [], [], 0).hex()}
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
-                                                    reexecute=self.endorse_mode == "reexecute"), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj), obj)
         self.rounds.append(ref)
         return ref, model
 
@@ -247,8 +225,7 @@ class CloudRecorder:
                 "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": int(w)}
                            for ref, w in zip(local_steps, weights)],
                 "tx_hash": aggregation_digest(data, local_bytes, [int(w) for w in weights], round_index).hex()}
-        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj,
-                                                    reexecute=self.endorse_mode == "reexecute"), obj)
+        ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, obj), obj)
         self.rounds.append(ref)
         return ref
 

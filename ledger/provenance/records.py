@@ -15,6 +15,15 @@ from ledger.provenance.encoding import canonical_json
 from ledger.provenance.errors import RecordError
 
 KINDS = ("reading", "run", "batch", "step", "aggregation")
+ENDORSE_POLICIES = ("reexecute", "signatures")  # what a chain's endorsing peers do with a record
+
+
+def ignore_claimed_mode(mode: object) -> None:
+    """A submitter's claim of how its record is to be endorsed (the old per-record choice):
+    refused if it is no policy at all, otherwise ignored. Whether the peers re-execute is the
+    chain's policy (network_ledger.ProvenanceEndorser); nothing a submitter says changes it."""
+    if mode is not None and mode not in (*ENDORSE_POLICIES, True, False):
+        raise RecordError(f"an endorsement mode is one of {ENDORSE_POLICIES}")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,17 @@ class RunManifest:
     run_tx: bytes
     step_txs: tuple[bytes, ...]
 
+    def __post_init__(self) -> None:
+        """The manifest comes from the audited edge: refuse anything but a chain name and
+        32-byte transaction ids (a list of steps is kept as a tuple)."""
+        _name(self.chain_id, "manifest.chain_id")
+        if not isinstance(self.step_txs, (tuple, list)) or len(self.step_txs) > MAX_STEPS:
+            raise RecordError("manifest.step_txs must be a sequence of transaction ids")
+        object.__setattr__(self, "step_txs", tuple(self.step_txs))
+        for where, tx_id in (("run_tx", self.run_tx), *(("step_txs", t) for t in self.step_txs)):
+            if type(tx_id) is not bytes or len(tx_id) != 32:
+                raise RecordError(f"manifest.{where} must hold 32-byte transaction ids")
+
 
 class ProvenanceLedger(Protocol):
     """What the recorder and the auditor need from the ledger (network_ledger.py has the
@@ -63,9 +83,10 @@ class ProvenanceLedger(Protocol):
         """Bytes named by `ref`; raises if they no longer hash to its digest."""
 
     def submit(self, chain_id: str, submitter: str, body: dict, obj: ObjectRef | None,
-               reexecute: bool = False) -> bytes:
-        """Endorse and append one Type-I record; returns its tx id. With `reexecute` the
-        endorsing peers replay the step or FedAvg round before they sign."""
+               reexecute: bool | None = None) -> bytes:
+        """Endorse and append one Type-I record; returns its tx id. Whether the endorsing
+        peers replay a step or FedAvg round first is the chain's policy: `reexecute` is
+        ignored (ignore_claimed_mode)."""
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         """The record with this tx id, from whichever chain holds it."""
@@ -77,20 +98,170 @@ class ProvenanceLedger(Protocol):
         """Protocol 1 for many records: per tx id, None when it holds, else why not."""
 
 
+
+# --- the record schema: one rule for the recorder, the endorsing peers and the auditor ------
+
+MAX_STEPS = 1 << 32        # steps of a run, FedAvg rounds, a step's index
+MAX_ITEMS = 1 << 16        # readings in a batch, inputs of a FedAvg round
+MAX_WEIGHT = 1 << 53       # a FedAvg weight (exact as a float)
+MAX_SEED = (1 << 64) - 1
+MAX_NAME = 256
+_HEX = frozenset("0123456789abcdef")
+
+
+def _fail(where: str, what: str) -> RecordError:
+    return RecordError(f"{where} must be {what}")
+
+
+def _name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME:
+        raise _fail(where, f"a non-empty string of at most {MAX_NAME} characters")
+    return value
+
+
+def _hex(size: int):
+    def check(value: object, where: str) -> str:
+        if not isinstance(value, str) or len(value) != 2 * size or not _HEX.issuperset(value):
+            raise _fail(where, f"{size} bytes as lowercase hex")
+        return value
+    return check
+
+
+_digest = _hex(32)  # tx ids and object digests (SHA-256)
+
+
+def _int(low: int, high: int):
+    def check(value: object, where: str) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise _fail(where, f"an integer from {low} to {high}")
+        return value
+    return check
+
+
+def _bool(value: object, where: str) -> bool:
+    if type(value) is not bool:
+        raise _fail(where, "true or false")
+    return value
+
+
+def _dict(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(where, "an object")
+    return value
+
+
+def _list_of(item, low: int, high: int):
+    def check(value: object, where: str) -> list:
+        if not isinstance(value, list) or not low <= len(value) <= high:
+            raise _fail(where, f"a list of {low} to {high} items")
+        for position, element in enumerate(value):
+            item(element, f"{where}[{position}]")
+        return value
+    return check
+
+
+def _fields(schema: dict):
+    """An object with exactly the fields of `schema`, each passing its check."""
+    def check(value: object, where: str) -> dict:
+        _dict(value, where)
+        if set(value) != set(schema):
+            missing, extra = sorted(set(schema) - set(value)), sorted(map(str, set(value) - set(schema)))
+            raise RecordError(f"{where} has {'missing fields ' + ', '.join(missing) if missing else ''}"
+                              f"{'; ' if missing and extra else ''}"
+                              f"{'unknown fields ' + ', '.join(e[:40] for e in extra[:5]) if extra else ''}")
+        for key, field_check in schema.items():
+            field_check(value[key], f"{where}.{key}")
+        return value
+    return check
+
+
+def _hyperparameters(value: object, where: str) -> dict:
+    from ledger.provenance.trainers import Hyperparameters  # trainers do not import records
+
+    _dict(value, where)
+    Hyperparameters.from_record(value)
+    return value
+
+
+_step_index = _int(1, MAX_STEPS)
+_SCHEMAS = {
+    "reading": _fields({"kind": _name, "device": _name, "device_fp": _digest, "signer_fp": _digest,
+                        "delegated": _bool, "signature": _hex(64)}),
+    "run": _fields({"kind": _name, "edge": _name, "trainer": _name, "hyperparameters": _hyperparameters,
+                    "seeds": _fields({"init_seed": _int(0, MAX_SEED), "data_order_seed": _int(0, MAX_SEED)}),
+                    "data_order": _digest, "steps": _step_index, "initial": _digest,
+                    "initial_model": _digest, "environment": _dict}),
+    "batch": _fields({"kind": _name, "run": _digest, "index": _step_index,
+                      "readings": _list_of(_digest, 1, MAX_ITEMS)}),
+    "step": _fields({"kind": _name, "run": _digest, "index": _step_index, "batch": _digest,
+                     "batch_digest": _digest, "global": _digest, "global_model": _digest,
+                     "model_in": _digest, "tx_hash": _digest}),
+    # round 0 is the initial model (no inputs, the seed that derives it); later rounds FedAvg
+    "initial": _fields({"kind": _name, "round": _int(0, 0), "locals": _list_of(_digest, 0, 0),
+                        "init": _fields({"trainer": _name, "hyperparameters": _hyperparameters}),
+                        "tx_hash": _digest}),
+    "aggregation": _fields({"kind": _name, "round": _int(1, MAX_STEPS), "tx_hash": _digest,
+                            "locals": _list_of(_fields({"tx": _digest, "model": _digest,
+                                                        "weight": _int(1, MAX_WEIGHT)}), 1, MAX_ITEMS)}),
+}
+
+
+def validate_body(body: object, kind: str | None = None) -> dict:
+    """`body` if it is a well-formed provenance record (of `kind`, when given): exactly the
+    fields of its kind, each of the right type and range, and a run's seeds consistent with
+    its hyperparameters. Raises RecordError naming the first bad field otherwise."""
+    if not isinstance(body, dict):
+        raise RecordError("a provenance record is a JSON object")
+    found = body.get("kind")
+    if found not in KINDS:
+        raise RecordError(f"unknown record kind {str(found)[:40]!r}")
+    if kind is not None and found != kind:
+        raise RecordError(f"expected a {kind} record, got {found}")
+    schema = "initial" if found == "aggregation" and body.get("round") == 0 else found
+    _SCHEMAS[schema](body, found)
+    if found == "run" and body["seeds"]["init_seed"] != body["hyperparameters"]["init_seed"]:
+        raise RecordError("run.seeds.init_seed differs from run.hyperparameters.init_seed")
+    return body
+
+
+def _canonical(body: dict) -> bytes:
+    try:
+        return canonical_json(body)
+    except (ValueError, TypeError, RecursionError) as exc:  # circular, unserialisable, too deep
+        raise RecordError(f"a record must be plain JSON: {str(exc)[:80]}") from None
+
+
 def encode_body(body: dict) -> bytes:
-    if body.get("kind") not in KINDS:
-        raise RecordError(f"unknown record kind {body.get('kind')!r}")
-    return canonical_json(body)
+    """Canonical JSON of a well-formed record (the Type-I payload)."""
+    return _canonical(validate_body(body))
+
+
+def parse_json(data: object, what: str) -> object:
+    """JSON from bytes; RecordError for anything that is not (bad UTF-8, bad syntax, nesting
+    too deep for the parser, numbers too long)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise RecordError(f"{what} must be bytes, not {type(data).__name__}")
+    try:
+        return json.loads(bytes(data))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RecordError(f"{what} is not JSON: {str(exc)[:80]}") from None
 
 
 def decode_body(payload: bytes, kind: str | None = None) -> dict:
-    """Parse a record payload; with `kind`, require that kind."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RecordError(f"record payload is not JSON: {exc}") from None
-    if not isinstance(body, dict) or body.get("kind") not in KINDS or canonical_json(body) != bytes(payload):
+    """Parse and validate a record payload (canonical JSON); with `kind`, require that kind.
+
+    >>> decode_body(b'{"index":1,"kind":"batch"}')
+    Traceback (most recent call last):
+    ...
+    ledger.provenance.errors.RecordError: batch has missing fields readings, run
+    """
+    body = parse_json(payload, "record payload")
+    if not isinstance(body, dict) or _canonical(body) != bytes(payload):
         raise RecordError("payload is not a canonical provenance record")
-    if kind is not None and body["kind"] != kind:
-        raise RecordError(f"expected a {kind} record, got {body['kind']}")
-    return body
+    return validate_body(body, kind)
+
+
+def decode_data_order(data: bytes, steps: int) -> list[list[str]]:
+    """A run's committed data order (the reading tx ids of each of its `steps` batches)."""
+    order = parse_json(data, "data order")
+    return _list_of(_list_of(_digest, 1, MAX_ITEMS), steps, steps)(order, "data order")

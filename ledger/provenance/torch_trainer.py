@@ -40,13 +40,13 @@ class TorchMLPTrainer(MLPTrainer):
         pin_torch()
         super().__init__(hyperparameters)
 
-    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
+    def update(self, params: dict[str, np.ndarray], anchor: dict[str, np.ndarray],
+               x: np.ndarray, y: np.ndarray) -> Tensors:
         hp = self.hyperparameters
-        start = self.starting_parameters(model, global_model, step_index)
-        params = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
-        anchor = {k: torch.tensor(np.asarray(global_model[k], np.float32)) for k in params}
-        x = torch.tensor(np.asarray(batch["x"], np.float32)) / 16.0
-        y = torch.tensor(np.asarray(batch["y"], np.int64))
+        params = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+        anchor = {k: torch.tensor(v) for k, v in anchor.items()}
+        x = torch.tensor(np.asarray(x, np.float32)) / 16.0
+        y = torch.tensor(y)
         hidden = torch.relu(x @ params["w1"] + params["b1"])
         loss = torch.nn.functional.cross_entropy(hidden @ params["w2"] + params["b2"], y)
         loss.backward()

@@ -10,6 +10,7 @@ ledger records and what an auditor re-executes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
@@ -23,6 +24,9 @@ PIXELS = 64
 CLASSES = 10
 # Scanning loaded libraries costs ~0.2 ms, so it happens once; numpy (and its BLAS) is loaded.
 _BLAS = ThreadpoolController()
+# (low, high) of each integer hyperparameter; the others are finite numbers from 0 to 1e6
+_INTEGER_RANGES = {"hidden": (1, 4096), "batch_size": (1, 1 << 16), "local_steps": (1, 1 << 32),
+                   "init_seed": (0, (1 << 64) - 1)}
 
 
 @dataclass(frozen=True)
@@ -37,19 +41,40 @@ class Hyperparameters:
     weight_decay: float = 0.0
     init_seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Refuse what T cannot run (zero local steps, a 10^9-unit hidden layer, NaN rates):
+        these values also come from run records an edge wrote."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _INTEGER_RANGES:
+                low, high = _INTEGER_RANGES[field.name]
+                if type(value) is not int or not low <= value <= high:
+                    raise RecordError(f"hyperparameter {field.name} must be an integer from {low} to {high}")
+            elif type(value) not in (int, float) or not (math.isfinite(value) and 0 <= value <= 1e6):
+                raise RecordError(f"hyperparameter {field.name} must be a finite number from 0 to 1e6")
+
     def as_record(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_record(cls, record: Mapping[str, object]) -> "Hyperparameters":
         fields = {f.name for f in dataclasses.fields(cls)}
-        if set(record) != fields:
-            raise RecordError(f"hyperparameters have fields {sorted(record)}, expected {sorted(fields)}")
+        if not isinstance(record, Mapping) or set(record) != fields:
+            raise RecordError(f"hyperparameters must have exactly the fields {sorted(fields)}")
         return cls(**record)  # type: ignore[arg-type]
 
     def starts_round(self, step_index: int) -> bool:
         """True when step `step_index` (1-based) is the first local step of a round."""
         return (step_index - 1) % self.local_steps == 0
+
+    def round_of(self, step_index: int) -> int:
+        """The FedAvg round whose global model M_O step `step_index` trains from."""
+        return (step_index - 1) // self.local_steps
+
+    def round_input(self, round_index: int) -> int:
+        """The step of a run that FedAvg round `round_index` (>= 1) averages: the last local
+        step trained from round `round_index - 1`'s model."""
+        return round_index * self.local_steps
 
 
 class Trainer(Protocol):
@@ -60,7 +85,9 @@ class Trainer(Protocol):
 
     def initial_model(self) -> Tensors: ...
 
-    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors: ...
+    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
+        """M_{i+1}; RecordError for inputs T cannot take (they may come from hostile records)."""
+        ...
 
     def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float: ...
 
@@ -76,9 +103,42 @@ def initial_mlp(hp: Hyperparameters) -> Tensors:
     }
 
 
-def batch_tensors(pixels: np.ndarray, labels: np.ndarray) -> Tensors:
-    """A data batch d as tensors: raw pixels (uint8, 0..16) and labels (int64)."""
-    return {"x": np.asarray(pixels, np.uint8).reshape(-1, PIXELS), "y": np.asarray(labels, np.int64).reshape(-1)}
+def batch_tensors(pixels: Sequence[np.ndarray] | np.ndarray, labels: Sequence[int] | np.ndarray) -> Tensors:
+    """A data batch d as tensors: raw pixels (uint8, 0..16) and labels (int64), one row of
+    PIXELS per sample and one label in 0..CLASSES-1 each (RecordError otherwise)."""
+    rows = [np.asarray(row) for row in pixels]
+    if not rows or any(row.size != PIXELS for row in rows) or len(rows) != len(labels):
+        raise RecordError(f"a batch is one or more samples of {PIXELS} pixels, each with a label")
+    y = np.asarray(labels).reshape(-1)
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= CLASSES:
+        raise RecordError(f"batch labels must be integers from 0 to {CLASSES - 1}")
+    return {"x": np.stack([row.reshape(PIXELS) for row in rows]).astype(np.uint8), "y": y.astype(np.int64)}
+
+
+def check_batch(batch: Tensors) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a decoded batch d, if it is one batch_tensors makes (RecordError otherwise)."""
+    if set(batch) != {"x", "y"}:
+        raise RecordError("a batch has exactly the tensors x and y")
+    x, y = np.asarray(batch["x"]), np.asarray(batch["y"])
+    if x.dtype != np.uint8 or y.dtype != np.int64 or x.ndim != 2 \
+            or x.shape[1] != PIXELS or y.shape != x.shape[:1] or not len(y):
+        raise RecordError(f"a batch is tensors x (n x {PIXELS}, uint8) and y (n, int64), n >= 1")
+    if y.min() < 0 or y.max() >= CLASSES:
+        raise RecordError(f"batch labels must be integers from 0 to {CLASSES - 1}")
+    return x, y
+
+
+def mlp_shapes(hp: Hyperparameters) -> dict[str, tuple[int, ...]]:
+    return {"w1": (PIXELS, hp.hidden), "b1": (hp.hidden,), "w2": (hp.hidden, CLASSES), "b2": (CLASSES,)}
+
+
+def check_mlp(model: Tensors, hp: Hyperparameters, what: str) -> dict[str, np.ndarray]:
+    """The float32 parameters of `model`, if it is an MLP of `hp`'s shape (RecordError otherwise)."""
+    shapes = mlp_shapes(hp)
+    if set(model) != set(shapes) or any(np.asarray(model[k]).dtype != np.float32 or np.shape(model[k]) != shape
+                                        for k, shape in shapes.items()):
+        raise RecordError(f"{what} is not a float32 MLP of shapes {shapes}")
+    return {k: np.asarray(model[k], np.float32) for k in MLP_PARAMETERS}
 
 
 def scaled(pixels: np.ndarray) -> np.ndarray:
@@ -90,7 +150,8 @@ MLP_PARAMETERS = ("w1", "b1", "w2", "b2")
 
 class MLPTrainer:
     """What every T of the one-hidden-layer MLP shares: hyperparameters, the initial model,
-    the model a step starts from, and accuracy. Subclasses implement `step`."""
+    checking the inputs of a step, the model it starts from, and accuracy. Subclasses
+    implement `update`."""
 
     name: str
 
@@ -100,11 +161,20 @@ class MLPTrainer:
     def initial_model(self) -> Tensors:
         return initial_mlp(self.hyperparameters)
 
-    def starting_parameters(self, model: Tensors, global_model: Tensors,
-                            step_index: int) -> dict[str, np.ndarray]:
-        """The float32 parameters step `step_index` starts from (M_O on a round's first step)."""
-        base = global_model if self.hyperparameters.starts_round(step_index) else model
-        return {k: np.asarray(base[k], np.float32) for k in MLP_PARAMETERS}
+    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
+        """M_{i+1} = T(M_i, M_O, d_{i+1}); RecordError for inputs that are not an MLP of these
+        hyperparameters and a batch (they may come from a hostile record)."""
+        hp = self.hyperparameters
+        if isinstance(step_index, bool) or not isinstance(step_index, (int, np.integer)) or step_index < 1:
+            raise RecordError("step indices are integers from 1")
+        current, anchor = check_mlp(model, hp, "M_i"), check_mlp(global_model, hp, "M_O")
+        x, y = check_batch(batch)
+        return self.update(anchor if hp.starts_round(step_index) else current, anchor, x, y)
+
+    def update(self, params: dict[str, np.ndarray], anchor: dict[str, np.ndarray],
+               x: np.ndarray, y: np.ndarray) -> Tensors:
+        """One SGD step from `params` (M_O at a round's start), proximal to `anchor` = M_O."""
+        raise NotImplementedError
 
     def accuracy(self, model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> float:
         return mlp_accuracy(model, pixels, labels)
@@ -115,12 +185,11 @@ class NumpyMLPTrainer(MLPTrainer):
 
     name = "numpy-mlp"
 
-    def step(self, model: Tensors, global_model: Tensors, batch: Tensors, step_index: int) -> Tensors:
+    def update(self, params: dict[str, np.ndarray], anchor: dict[str, np.ndarray],
+               x: np.ndarray, y: np.ndarray) -> Tensors:
         hp = self.hyperparameters
-        params = self.starting_parameters(model, global_model, step_index)
         w1, b1, w2, b2 = (params[k] for k in MLP_PARAMETERS)
-        x = scaled(batch["x"])
-        y = np.asarray(batch["y"], np.int64)
+        x = scaled(x)
         n = np.float32(len(y))
         with _BLAS.limit(limits=1):
             hidden_pre = x @ w1 + b1
@@ -138,7 +207,7 @@ class NumpyMLPTrainer(MLPTrainer):
         lr, mu, wd = (np.float32(v) for v in (hp.learning_rate, hp.proximal_mu, hp.weight_decay))
         updated = {}
         for name, value in params.items():
-            grad = grads[name] + wd * value + mu * (value - np.asarray(global_model[name], np.float32))
+            grad = grads[name] + wd * value + mu * (value - anchor[name])
             updated[name] = (value - lr * grad).astype(np.float32)
         return updated
 
@@ -151,8 +220,12 @@ def mlp_accuracy(model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> floa
 
 def fedavg(models: Sequence[Tensors], weights: Sequence[int]) -> Tensors:
     """Weighted average, accumulated in float64 in the given order, stored as float32."""
-    if not models or len(models) != len(weights) or min(weights) <= 0:
-        raise RecordError("FedAvg needs one positive weight per model")
+    if not models or len(models) != len(weights) or any(
+            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w <= 0 for w in weights):
+        raise RecordError("FedAvg needs one positive integer weight per model")
+    shapes = {name: np.shape(value) for name, value in models[0].items()}
+    if any({name: np.shape(value) for name, value in model.items()} != shapes for model in models):
+        raise RecordError("FedAvg needs models with the same tensors")
     total = float(sum(weights))
     averaged = {}
     for name in sorted(models[0]):
