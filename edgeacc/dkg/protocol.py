@@ -35,7 +35,7 @@ from edgeacc.errors import (
     ProtocolError,
     ShareInconsistency,
 )
-from edgeacc.params import MIN_INSECURE_BITS, MIN_SECURE_BITS, Params
+from edgeacc.params import IN_PROCESS_CEREMONY, MIN_INSECURE_BITS, Params
 
 PROTOCOL_VERSION = "edgeacc-dkg/1"
 
@@ -465,7 +465,7 @@ def run_in_process(config: DkgConfig, *, record_transcripts: bool = False, keep_
         thread.join()
     wall = time.perf_counter() - start
     n = _agreed_modulus(outcomes)
-    params = Params(n, insecure=config.bits < MIN_SECURE_BITS)
+    params = Params._labelled(n, IN_PROCESS_CEREMONY)   # this process saw every share
     return LocalRun(DkgResult(params, [p.stats for p in parties], wall, config), parties)
 
 
@@ -492,12 +492,14 @@ def generate_modulus(k: int = 3, bits: int = 2048, *, threshold: int | None = No
     ``processes=True`` runs each party as its own OS process over mutually authenticated
     TLS on loopback (see :func:`edgeacc.dkg.party.run_ceremony`); the default runs them as
     threads of this process, which is fine for tests but means this process saw every
-    share. Moduli below 2048 bits come back as ``Params(..., insecure=True)``.
+    share: such a modulus is dealer-equivalent and comes back with source
+    ``"in-process-ceremony"`` and ``insecure=True`` whatever its size. Only a multi-process
+    ceremony of at least 2048 bits gives ``source == "ceremony"`` and ``secure``.
 
     >>> from edgeacc.dkg import generate_modulus
     >>> result = generate_modulus(k=3, bits=256)
-    >>> result.params.bits, result.params.insecure
-    (256, True)
+    >>> result.params.bits, result.params.source, result.params.insecure
+    (256, 'in-process-ceremony', True)
     """
     config = DkgConfig(parties=k, bits=bits, threshold=threshold, soundness_bits=soundness_bits,
                        batch_size=batch_size, timeout=timeout)
