@@ -35,9 +35,11 @@ from edgeacc.errors import (
     ProtocolError,
     ShareInconsistency,
 )
-from edgeacc.params import IN_PROCESS_CEREMONY, MIN_INSECURE_BITS, Params
+from edgeacc import _checks
+from edgeacc.params import IN_PROCESS_CEREMONY, MAX_GENERATED_BITS, MIN_INSECURE_BITS, Params
 
 PROTOCOL_VERSION = "edgeacc-dkg/1"
+MAX_PARTIES = 64
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,19 @@ class DkgConfig:
         return (self.parties - 1) // 2 if self.threshold is None else self.threshold
 
     def validate(self) -> None:
-        """Raise InvalidArgument unless the parameters make a working ceremony."""
+        """Raise InvalidArgument (EdgeaccTypeError for a wrong type) unless the parameters
+        make a working ceremony."""
+        _checks.small_int(self.parties, "parties", 0, MAX_PARTIES)
+        _checks.small_int(self.bits, "bits", 0, MAX_GENERATED_BITS)
+        if self.threshold is not None:
+            _checks.small_int(self.threshold, "threshold", 0, MAX_PARTIES)
+        _checks.small_int(self.soundness_bits, "soundness_bits", 0, 1024)
+        _checks.small_int(self.batch_size, "batch_size", 0, 1 << 16)
+        if self.max_candidates is not None:
+            _checks.small_int(self.max_candidates, "max_candidates", 1, 1 << 40)
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) \
+                or not 0 < self.timeout < 1e6:
+            raise InvalidArgument("timeout must be a number of seconds in (0, 1e6)")
         if self.parties < 3:
             raise InvalidArgument("distributed generation needs at least 3 parties")
         if self.bits < MIN_INSECURE_BITS or self.bits % 2:
