@@ -6,7 +6,7 @@ SIGFPE on some inputs), then releases the GIL around the C work. Users want the 
 API in :mod:`edgeacc`; this module is its engine room.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from libc.stdint cimport uint32_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 from gmp cimport (mpz_t, mpz_init, mpz_clear, mpz_set_si, mpz_neg, mpz_sgn, mpz_sizeinbase,
@@ -40,7 +40,7 @@ cdef int _check(int rc) except -1:
     if rc == c.EA_ERR_ARGUMENT:
         raise errors.InvalidArgument("invalid argument to the C core")
     if rc == c.EA_ERR_NOMEM:
-        raise MemoryError()
+        raise errors.OutOfMemory("the C core could not allocate memory")
     if rc == c.EA_ERR_EXHAUSTED:
         raise errors.SearchExhausted("no probable prime among the allowed nonces")
     raise errors.EdgeaccError(f"unknown status {rc} from the C core")
@@ -127,7 +127,7 @@ cdef class _MpzVec:
         self.count = 0
         self.items = <mpz_t *>malloc(max(len(seq), 1) * sizeof(mpz_t))
         if self.items == NULL:
-            raise MemoryError()
+            raise errors.OutOfMemory(f"cannot allocate the {what} list")
         for i in range(len(seq)):
             mpz_init(self.items[i])
             self.count = i + 1
@@ -145,13 +145,47 @@ cdef class _MpzVec:
         return [_from_mpz(self.items[i]) for i in range(self.count)]
 
 
-cdef int _require_exponents(_MpzVec vec, bint positive, str what) except -1:
-    cdef size_t i
-    for i in range(vec.count):
-        if mpz_sgn(vec.items[i]) < 0 or (positive and mpz_sgn(vec.items[i]) == 0):
-            raise errors.InvalidExponent(
-                f"{what} {i} must be {'positive' if positive else 'non-negative'}")
+RULE_NONNEG = c.EA_RULE_NONNEG
+RULE_POSITIVE = c.EA_RULE_POSITIVE
+RULE_ELEMENT = c.EA_RULE_ELEMENT
+RULE_PRIME = c.EA_RULE_PRIME
+_RULE_TEXT = {
+    c.EA_RULE_NONNEG: "non-negative",
+    c.EA_RULE_POSITIVE: "positive",
+    c.EA_RULE_ELEMENT: "an odd integer >= 3 (an accumulator element)",
+    c.EA_RULE_PRIME: "a prime representative (an odd probable prime >= 3)",
+}
+
+
+cdef int _require_exponents(_MpzVec vec, int rule, str what) except -1:
+    """The C rule (ea_check_exponents) for every item; the error names the first that fails."""
+    cdef size_t bad = 0
+    if c.ea_check_exponents(&bad, <const mpz_t *>vec.items, vec.count, rule) != c.EA_OK:
+        raise errors.InvalidExponent(f"{what} {bad} must be {_RULE_TEXT[rule]}, "
+                                     f"got {errors.brief(_from_mpz(vec.items[bad]))}")
     return 0
+
+
+cdef int _require_exponent(mpz_t x, int rule, str what) except -1:
+    if c.ea_check_exponent(x, rule) != c.EA_OK:
+        raise errors.InvalidExponent(f"{what} must be {_RULE_TEXT[rule]}, got {errors.brief(_from_mpz(x))}")
+    return 0
+
+
+def check_exponents(xs, rule, what="element"):
+    """ea_check_exponents: raise InvalidExponent naming the first item of xs that breaks the
+    rule (RULE_NONNEG, RULE_POSITIVE, RULE_ELEMENT, RULE_PRIME)."""
+    cdef int r = _small_int(rule, "rule", c.EA_RULE_NONNEG, c.EA_RULE_PRIME)
+    cdef _MpzVec vec = _MpzVec(xs, what)
+    _require_exponents(vec, r, what)
+
+
+def check_exponent(x, rule, what="element"):
+    """ea_check_exponent: raise InvalidExponent unless x satisfies the rule."""
+    cdef int r = _small_int(rule, "rule", c.EA_RULE_NONNEG, c.EA_RULE_PRIME)
+    cdef _Mpz zx = _Mpz()
+    _to_mpz(zx.z, x, what)
+    _require_exponent(zx.z, r, what)
 
 
 cdef int _require_modulus(mpz_t n) except -1:
@@ -256,8 +290,7 @@ def verify_membership(w, x, v, n):
     _to_mpz(zv.z, v, "accumulator value")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    if mpz_sgn(zx.z) <= 0:
-        raise errors.InvalidExponent("element (exponent) must be a positive integer")
+    _require_exponent(zx.z, c.EA_RULE_ELEMENT, "element")
     with nogil:  # ea_verify_membership validates w and v itself (one gcd for both)
         rc = c.ea_verify_membership(zw.z, zx.z, zv.z, zn.z, &ok)
     _check(rc)
@@ -279,6 +312,31 @@ def smallest_factor(n, bound):
     with nogil:
         p = c.ea_smallest_factor(zn.z, b)
     return p
+
+
+WEAK_NONE = c.EA_WEAK_NONE
+WEAK_PERFECT_POWER = c.EA_WEAK_PERFECT_POWER
+WEAK_PRIME = c.EA_WEAK_PRIME
+WEAK_SMALL_FACTOR = c.EA_WEAK_SMALL_FACTOR
+WEAK_NEAR_SQUARE = c.EA_WEAK_NEAR_SQUARE
+TRIAL_BOUND_MAX = 1 << 32
+
+
+def screen_modulus(n, bound, steps, threads=1):
+    """ea_screen_modulus: (weakness, factor) for odd n >= 3 - perfect power, probable prime,
+    Fermat with `steps` steps from ceil(sqrt n), trial division by every prime below
+    `bound` (<= 2**32); weakness is WEAK_NONE when every screen passed."""
+    cdef _Mpz zn = _Mpz(), zf = _Mpz()
+    cdef int weakness = 0, rc
+    cdef uint64_t b = _small_int(bound, "bound", 0, TRIAL_BOUND_MAX)
+    cdef unsigned long st = _small_int(steps, "steps", 0, 1 << 24)
+    cdef unsigned th = _threads(threads)
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    with nogil:
+        rc = c.ea_screen_modulus(&weakness, zf.z, zn.z, b, st, th)
+    _check(rc)
+    return weakness, _from_mpz(zf.z)
 
 
 def is_probable_prime(x):
@@ -372,7 +430,7 @@ def product(xs):
     cdef _MpzVec arr = _MpzVec(xs, "factor")
     cdef _Mpz zr = _Mpz()
     cdef int rc
-    _require_exponents(arr, True, "factor")
+    _require_exponents(arr, c.EA_RULE_POSITIVE, "factor")
     with nogil:
         rc = c.ea_product(zr.z, <const mpz_t *>arr.items, arr.count)
     _check(rc)
@@ -389,7 +447,7 @@ def powm_product(base, xs, n):
     _require_modulus(zn.z)
     _require_element(zb.z, zn.z, "base")
     arr = _MpzVec(xs, "exponent")
-    _require_exponents(arr, True, "exponent")
+    _require_exponents(arr, c.EA_RULE_POSITIVE, "exponent")
     with nogil:
         rc = c.ea_powm_product(zr.z, zb.z, <const mpz_t *>arr.items, arr.count, zn.z)
     _check(rc)
@@ -417,11 +475,10 @@ cdef int _require_elements(_MpzVec vec, mpz_t n, str what) except -1:
 
 
 cdef int _require_bases(_MpzVec vec, mpz_t n) except -1:
-    """0 <= b < n for every base (as powm demands)."""
-    cdef size_t i
-    for i in range(vec.count):
-        if mpz_sgn(vec.items[i]) < 0 or mpz_cmp(vec.items[i], n) >= 0:
-            raise errors.InvalidElement(f"base {i} must satisfy 0 <= base < modulus")
+    """0 <= b < n for every base (as powm demands), by ea_check_bases."""
+    cdef size_t bad = 0
+    if c.ea_check_bases(&bad, <const mpz_t *>vec.items, vec.count, n) != c.EA_OK:
+        raise errors.InvalidElement(f"base {bad} must satisfy 0 <= base < modulus")
     return 0
 
 
@@ -475,7 +532,7 @@ def multi_exp(bases, exps, n, method=0, param=0, threads=1, bint count_ops=False
     if B.count != E.count:
         raise errors.InvalidArgument(f"{B.count} bases but {E.count} exponents")
     _require_bases(B, zn.z)
-    _require_exponents(E, False, "exponent")
+    _require_exponents(E, c.EA_RULE_NONNEG, "exponent")
     with nogil:
         rc = c.ea_multi_exp(zr.z, <const mpz_t *>B.items, <const mpz_t *>E.items, B.count, zn.z,
                             meth, prm, th, &ops)
@@ -525,7 +582,7 @@ cdef class MultiExpTable:
         cdef int rc
         if E.count != self.count:
             raise errors.InvalidArgument(f"table has {self.count} bases, got {E.count} exponents")
-        _require_exponents(E, False, "exponent")
+        _require_exponents(E, c.EA_RULE_NONNEG, "exponent")
         with nogil:
             rc = c.ea_mexp_table_eval(zr.z, &self.tab, <const mpz_t *>E.items, E.count, th, NULL)
         _check(rc)
@@ -557,13 +614,13 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
         raise errors.InvalidArgument("ws, xs, rs and vidx must have the same length")
     _require_elements(W, zn.z, "witness")
     _require_elements(V, zn.z, "accumulator value")
-    _require_exponents(X, True, "element")
-    _require_exponents(R, True, "weight")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
+    _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
     vi = <size_t *>malloc(max(count, 1) * sizeof(size_t))
     bad = <unsigned char *>malloc(max(count, 1))
     try:
         if vi == NULL or bad == NULL:
-            raise MemoryError()
+            raise errors.OutOfMemory("cannot allocate the batch index lists")
         for i in range(count):
             k = idx[i]
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < V.count:
@@ -602,7 +659,7 @@ def _batch_check_unweighted(ws, xs, vs, n, group_size=8):
         raise errors.InvalidArgument("ws, xs and vs must be non-empty and of the same length")
     _require_elements(W, zn.z, "witness")
     _require_elements(V, zn.z, "accumulator value")
-    _require_exponents(X, True, "element")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
     with nogil:
         rc = c.ea_batch_check_unweighted(&ok, <const mpz_t *>W.items, <const mpz_t *>X.items,
                                          <const mpz_t *>V.items, W.count, zn.z, gs, &ops)
@@ -625,7 +682,7 @@ def powm_shared_base(base, exps, n):
     if mpz_sgn(zb.z) <= 0 or mpz_cmp(zb.z, zn.z) >= 0:
         raise errors.InvalidElement("base must satisfy 0 < base < modulus")
     E = _MpzVec(exps, "exponent")
-    _require_exponents(E, False, "exponent")
+    _require_exponents(E, c.EA_RULE_NONNEG, "exponent")
     out = _outputs(E.count)
     with nogil:
         rc = c.ea_powm_shared_base(out.items, zb.z, <const mpz_t *>E.items, E.count, zn.z)
@@ -647,7 +704,7 @@ def root_factory(base, xs, n, arity=0, threads=1):
     if ar != 0 and not 2 <= ar <= 8:
         raise errors.InvalidArgument("arity must be 0 (default) or 2..8")
     X = _MpzVec(xs, "element")
-    _require_exponents(X, True, "element")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
     out = _outputs(X.count)
     with nogil:
         rc = c.ea_root_factory(out.items, zb.z, <const mpz_t *>X.items, X.count, zn.z, ar, th)
@@ -688,8 +745,8 @@ def shamir_trick(wa, xa, wb, xb, n):
     _require_modulus(zn.z)
     _require_element(zwa.z, zn.z, "witness")
     _require_element(zwb.z, zn.z, "witness")
-    if mpz_sgn(zxa.z) <= 0 or mpz_sgn(zxb.z) <= 0:
-        raise errors.InvalidExponent("elements must be positive")
+    _require_exponent(zxa.z, c.EA_RULE_ELEMENT, "element xa")
+    _require_exponent(zxb.z, c.EA_RULE_ELEMENT, "element xb")
     with nogil:
         rc = c.ea_shamir_trick(zr.z, zwa.z, zxa.z, zwb.z, zxb.z, zn.z)
     if rc == c.EA_ERR_NOT_INVERTIBLE:
@@ -710,7 +767,7 @@ def aggregate(ws, xs, n):
     if W.count != X.count or W.count == 0:
         raise errors.InvalidArgument("ws and xs must be non-empty and of the same length")
     _require_elements(W, zn.z, "witness")
-    _require_exponents(X, True, "element")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
     with nogil:
         rc = c.ea_aggregate(zr.z, zX.z, <const mpz_t *>W.items, <const mpz_t *>X.items, W.count, zn.z)
     if rc == c.EA_ERR_NOT_INVERTIBLE:

@@ -1,5 +1,5 @@
 # Raw declarations of csrc/edgeacc.h, named as in C.
-from libc.stdint cimport uint32_t
+from libc.stdint cimport uint32_t, uint64_t
 from gmp cimport mpz_t, mpz_ptr, mpz_srcptr
 
 cdef extern from "edgeacc.h" nogil:
@@ -89,6 +89,26 @@ cdef extern from "edgeacc.h" nogil:
                         mpz_srcptr n)
     int ea_aggregate(mpz_ptr r, mpz_ptr X, const mpz_t *ws, const mpz_t *xs, size_t count,
                      mpz_srcptr n)
+
+    # ea_check.h
+    enum:
+        EA_RULE_NONNEG
+        EA_RULE_POSITIVE
+        EA_RULE_ELEMENT
+        EA_RULE_PRIME
+    int ea_check_exponent(mpz_srcptr x, int rule)
+    int ea_check_exponents(size_t *first_bad, const mpz_t *xs, size_t count, int rule)
+    int ea_check_bases(size_t *first_bad, const mpz_t *bs, size_t count, mpz_srcptr n)
+
+    # ea_modulus.h
+    enum:
+        EA_WEAK_NONE
+        EA_WEAK_PERFECT_POWER
+        EA_WEAK_PRIME
+        EA_WEAK_SMALL_FACTOR
+        EA_WEAK_NEAR_SQUARE
+    int ea_screen_modulus(int *weakness, mpz_ptr factor, mpz_srcptr n, uint64_t bound,
+                          unsigned long steps, unsigned threads)
 
     # ea_poe.h
     int ea_poe_prove(mpz_ptr Q, mpz_srcptr w, mpz_srcptr X, mpz_srcptr l, mpz_srcptr n)

@@ -1,6 +1,7 @@
 /* ea_batch.c - batch verification by random linear combination and bisection. */
 #include <stdlib.h>
 #include "ea_batch.h"
+#include "ea_check.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
@@ -168,9 +169,10 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
     if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
         || (rc = ea_check_elements(NULL, vals, nvals, n)) != EA_OK)
         return rc;
+    if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK
+        || (rc = ea_check_exponents(NULL, rs, count, EA_RULE_POSITIVE)) != EA_OK)
+        return rc;
     for (j = 0; j < count; j++) {
-        if (mpz_sgn(xs[j]) <= 0 || mpz_sgn(rs[j]) <= 0)
-            return EA_ERR_EXPONENT;
         if (vidx[j] >= nvals)
             return EA_ERR_ARGUMENT;
         bad[j] = 0;

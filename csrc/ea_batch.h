@@ -27,7 +27,7 @@ int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mp
  * then the other half is known to fail). Sets bad[j] = 1 for the statements found false,
  * 0 otherwise. The items are split into `threads` balanced groups checked in parallel.
  * Every ws[j] and vals[k] must satisfy 1 < y < n-1, gcd(y, n) = 1 (else EA_ERR_ELEMENT);
- * xs[j] > 0 and rs[j] > 0 (else EA_ERR_EXPONENT); vidx[j] < nvals. ops may be NULL. */
+ * xs[j] odd >= 3 and rs[j] > 0 (else EA_ERR_EXPONENT); vidx[j] < nvals. ops may be NULL. */
 int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
                     const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
                     const mpz_t n, unsigned threads, ea_opcount *ops);

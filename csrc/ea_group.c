@@ -1,5 +1,6 @@
 /* ea_group.c - arithmetic in Z_N^* / {+1, -1}. */
 #include "ea_group.h"
+#include "ea_check.h"
 
 int ea_check_modulus(const mpz_t n)
 {
@@ -127,8 +128,8 @@ int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_
         return rc;
     if (!in_open_range(w, n) || !in_open_range(v, n))
         return EA_ERR_ELEMENT;
-    if (mpz_sgn(x) <= 0)
-        return EA_ERR_EXPONENT;
+    if ((rc = ea_check_exponent(x, EA_RULE_ELEMENT)) != EA_OK)
+        return rc;
     mpz_inits(r, wv, NULL);
     /* One gcd checks both: gcd(w v mod n, n) = 1 iff w and v are units. */
     mpz_mul(wv, w, v);

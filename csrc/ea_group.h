@@ -36,7 +36,8 @@ int ea_canonical(mpz_t r, const mpz_t y, const mpz_t n);
 /* ea_equal_pm(a, b, n): 1 if a = +-b (mod n), else 0. Inputs reduced mod n. */
 int ea_equal_pm(const mpz_t a, const mpz_t b, const mpz_t n);
 
-/* ea_verify_membership(w, x, v, n, *ok): *ok = (w^x = +-v mod n). */
+/* ea_verify_membership(w, x, v, n, *ok): *ok = (w^x = +-v mod n); x odd >= 3 (EA_RULE_ELEMENT:
+ * x = 1 or an even x would let a trivial witness verify), else EA_ERR_EXPONENT. */
 int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_t n, int *ok);
 
 /* ea_smallest_factor(n, bound): smallest prime p < bound dividing n, or 0 if none. */

@@ -121,17 +121,17 @@ void ea_mont_from(mpz_t r, const mp_limb_t *a, const ea_mont *ctx, ea_mont_work 
 
 int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx)
 {
-    mp_size_t n = ctx->n;
-    mp_limb_t *s;
-    int eq;
-    if (mpn_cmp(a, ctx->one, n) == 0)
+    mp_size_t i;
+    mp_limb_t carry = 0;
+    if (mpn_cmp(a, ctx->one, ctx->n) == 0)
         return 1;
-    /* -1 in Montgomery form is N - R mod N; a = -1 iff a + one = N. */
-    s = malloc(((size_t)n + 1) * sizeof(mp_limb_t));
-    if (s == NULL)
-        return 0;
-    s[n] = mpn_add_n(s, a, ctx->one, n);
-    eq = s[n] == 0 && mpn_cmp(s, ctx->m, n) == 0;
-    free(s);
-    return eq;
+    /* -1 in Montgomery form is N - R mod N; a = -1 iff a + one = N exactly, checked limb by
+     * limb with the carry (no scratch space, so no allocation that could fail). */
+    for (i = 0; i < ctx->n; i++) {
+        mp_limb_t s = a[i] + carry, c1 = s < carry, t = s + ctx->one[i];
+        carry = c1 | (t < s);
+        if (t != ctx->m[i])
+            return 0;
+    }
+    return carry == 0;
 }

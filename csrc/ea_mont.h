@@ -45,7 +45,8 @@ void ea_mont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const ea_
                  ea_mont_work *w);
 /* ea_mont_sqr(r, a, ctx, w): r = a^2*R^{-1} mod N; r may alias a. */
 void ea_mont_sqr(mp_limb_t *r, const mp_limb_t *a, const ea_mont *ctx, ea_mont_work *w);
-/* ea_mont_is_pm_one(a, ctx): 1 if a is the Montgomery form of +1 or -1 mod N, else 0. */
+/* ea_mont_is_pm_one(a, ctx): 1 if a is the Montgomery form of +1 or -1 mod N, else 0; a < N.
+ * Allocates nothing, so the answer is never a failure in disguise. */
 int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx);
 /* ea_mont_alloc(ctx, count): count*n zeroed limbs (NULL on failure); free with free(). */
 mp_limb_t *ea_mont_alloc(const ea_mont *ctx, size_t count);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include "ea_witness.h"
 #include "ea_acc.h"
+#include "ea_check.h"
 #include "ea_group.h"
 #include "ea_mont.h"
 #include "ea_multiexp.h"
@@ -354,7 +355,6 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     ea_mont ctx;
     rf_env env;
     mp_limb_t *B;
-    size_t i;
     int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
@@ -366,9 +366,8 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
         return EA_OK;
     if (out == NULL || xs == NULL)
         return EA_ERR_ARGUMENT;
-    for (i = 0; i < count; i++)
-        if (mpz_sgn(xs[i]) <= 0)
-            return EA_ERR_EXPONENT;
+    if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK)
+        return rc;
     if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
         return rc;
     B = ea_mont_alloc(&ctx, 1);
@@ -428,8 +427,9 @@ int ea_shamir_trick(mpz_t r, const mpz_t wa, const mpz_t xa, const mpz_t wb, con
     int rc;
     if ((rc = ea_check_element(wa, n)) != EA_OK || (rc = ea_check_element(wb, n)) != EA_OK)
         return rc;
-    if (mpz_sgn(xa) <= 0 || mpz_sgn(xb) <= 0)
-        return EA_ERR_EXPONENT;
+    if ((rc = ea_check_exponent(xa, EA_RULE_ELEMENT)) != EA_OK
+        || (rc = ea_check_exponent(xb, EA_RULE_ELEMENT)) != EA_OK)
+        return rc;
     mpz_inits(g, a, b, B[0], B[1], E[0], E[1], NULL);
     mpz_gcdext(g, a, b, xa, xb);                 /* a*xa + b*xb = g */
     if (mpz_cmp_ui(g, 1) != 0) {
@@ -440,11 +440,13 @@ int ea_shamir_trick(mpz_t r, const mpz_t wa, const mpz_t xa, const mpz_t wb, con
         mpz_set(B[1], wb);
         mpz_abs(E[0], b);
         mpz_abs(E[1], a);
-        if (mpz_sgn(b) < 0)
-            mpz_invert(B[0], B[0], n);
-        if (mpz_sgn(a) < 0)
-            mpz_invert(B[1], B[1], n);
-        rc = ea_multi_exp(r, (const mpz_t *)B, (const mpz_t *)E, 2, n, EA_MEXP_AUTO, 0, 1, NULL);
+        /* units after ea_check_element, so the inverses exist; checked all the same */
+        if ((mpz_sgn(b) < 0 && !mpz_invert(B[0], B[0], n))
+            || (mpz_sgn(a) < 0 && !mpz_invert(B[1], B[1], n)))
+            rc = EA_ERR_NOT_INVERTIBLE;
+        else
+            rc = ea_multi_exp(r, (const mpz_t *)B, (const mpz_t *)E, 2, n, EA_MEXP_AUTO, 0, 1,
+                              NULL);
     }
     mpz_clears(g, a, b, B[0], B[1], E[0], E[1], NULL);
     return rc;
@@ -485,11 +487,10 @@ int ea_aggregate(mpz_t r, mpz_t X, const mpz_t *ws, const mpz_t *xs, size_t coun
         return rc;
     if (count == 0 || ws == NULL || xs == NULL)
         return EA_ERR_ARGUMENT;
-    for (i = 0; i < count; i++) {
+    for (i = 0; i < count; i++)
         if ((rc = ea_check_element(ws[i], n)) != EA_OK)
             return rc;
-        if (mpz_sgn(xs[i]) <= 0)
-            return EA_ERR_EXPONENT;
-    }
+    if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK)
+        return rc;
     return aggregate_range(r, X, ws, xs, 0, count, n);
 }

@@ -23,7 +23,8 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
  * out[i] = base^(prod_{j != i} xs[j]) mod n for every i < count, by divide and conquer: split
  * the set into `arity` parts (2..8; 0 = default 4), raise the base by the product of the other
  * parts (one shared squaring chain per node), recurse. The top of the tree runs on up to
- * `threads` threads (balanced halves). xs > 0; 0 < base < n. */
+ * `threads` threads (balanced halves). xs accumulator elements (odd >= 3, EA_RULE_ELEMENT,
+ * else EA_ERR_EXPONENT); 0 < base < n. */
 int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
                     const mpz_t n, unsigned arity, unsigned threads);
 
@@ -35,12 +36,13 @@ int ea_powm_many_bases(mpz_t *out, const mpz_t *bases, size_t count, const mpz_t
 
 /* ea_shamir_trick(r, wa, xa, wb, xb, n): from wa^xa = +-v and wb^xb = +-v with
  * gcd(xa, xb) = 1, r with r^(xa*xb) = +-v: r = wa^b * wb^a where a*xa + b*xb = 1.
- * EA_ERR_NOT_INVERTIBLE if gcd(xa, xb) != 1. wa, wb valid elements; xa, xb > 0. */
+ * EA_ERR_NOT_INVERTIBLE if gcd(xa, xb) != 1. wa, wb valid elements; xa, xb odd >= 3. */
 int ea_shamir_trick(mpz_t r, const mpz_t wa, const mpz_t xa, const mpz_t wb, const mpz_t xb,
                     const mpz_t n);
 
 /* ea_aggregate(r, X, ws, xs, count, n): one witness r for the whole set, r^X = +-v with
- * X = prod xs, by Shamir's trick over a balanced tree; xs pairwise coprime, count >= 1. */
+ * X = prod xs, by Shamir's trick over a balanced tree; xs odd >= 3 and pairwise coprime,
+ * count >= 1. */
 int ea_aggregate(mpz_t r, mpz_t X, const mpz_t *ws, const mpz_t *xs, size_t count,
                  const mpz_t n);
 

@@ -13,5 +13,7 @@
 #include "ea_batch.h"
 #include "ea_witness.h"
 #include "ea_poe.h"
+#include "ea_modulus.h"
+#include "ea_check.h"
 
 #endif

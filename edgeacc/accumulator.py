@@ -4,25 +4,10 @@ from __future__ import annotations
 import bisect
 from typing import Iterable, Sequence
 
-from edgeacc import _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidExponent
+from edgeacc import _checks, _core
+from edgeacc.batch import root_factory, update_witnesses
+from edgeacc.errors import InvalidArgument
 from edgeacc.params import Params
-
-
-def _element(x, what: str = "element") -> int:
-    if isinstance(x, bool) or not hasattr(x, "__index__") or isinstance(x, float):
-        raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
-    x = int(x.__index__())
-    if x < 3 or x % 2 == 0:
-        # x = 1 (or an even x) would let a trivial "witness" verify: refuse it everywhere.
-        raise InvalidExponent(f"{what} must be an odd prime representative >= 3, got {x}")
-    return x
-
-
-def _params(params) -> Params:
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
-    return params
 
 
 def verify_membership(params: Params, w: int, x: int, v: int) -> bool:
@@ -32,17 +17,17 @@ def verify_membership(params: Params, w: int, x: int, v: int) -> bool:
     representative of the data (see check_representative): with a composite x = a*b, a
     "witness" for the divisor a could be forged. Malformed w, v (outside 1 < y < N-1, or
     not coprime to N) raise InvalidElement; x that is not an odd integer >= 3 raises
-    InvalidExponent.
+    InvalidExponent (the C rule EA_RULE_ELEMENT, shared by every entry point).
     """
-    return _core.verify_membership(w, _element(x), v, _params(params).n)
+    return _core.verify_membership(w, _checks.element(x), v, _checks.params(params).n)
 
 
 def update_witness(params: Params, w: int, new_elements: Iterable[int]) -> int:
     """The witness after `new_elements` were appended: w^(prod new_elements)."""
-    P = _params(params)
-    if isinstance(new_elements, (str, bytes, bytearray)) or not hasattr(new_elements, "__iter__"):
-        raise EdgeaccTypeError("new_elements must be an iterable of ints")
-    xs = [_element(x) for x in new_elements]
+    P = _checks.params(params)
+    xs = _checks.elements(new_elements, "new element")
+    if not xs:
+        _core.check_element(w, P.n)     # validated as the non-empty path does
     return _core.powm_product(w, xs, P.n)
 
 
@@ -62,11 +47,11 @@ class Accumulator:
     """
 
     def __init__(self, params: Params, g: int) -> None:
-        if not isinstance(params, Params):
-            raise EdgeaccTypeError("params must be an edgeacc.Params")
+        params = _checks.params(params)
+        g = _checks.integer(g, "g")
         _core.check_element(g, params.n)
         self.params = params
-        self.g = int(g)
+        self.g = g
         self._elements: list[int] = []
         self._checkpoint_heights: list[int] = [0]
         self._checkpoint_values: list[int] = [self.g]
@@ -84,14 +69,16 @@ class Accumulator:
         return tuple(self._elements)
 
     def add(self, x: int) -> int:
-        """Append one prime representative; returns the new value."""
+        """Append one prime representative; returns the new value. A composite x is refused
+        (InvalidExponent): with x = a*b accumulated, g^(.../a) would be a witness for the
+        non-member a (the seed paper's hash(blk||i) flaw). The BPSW test costs about a tenth
+        of the exponentiation by a 256-bit x."""
         return self.add_many([x])
 
     def add_many(self, xs: Sequence[int]) -> int:
-        """Append several representatives with one exponentiation by their product."""
-        if isinstance(xs, (str, bytes, bytearray)) or not hasattr(xs, "__iter__"):
-            raise EdgeaccTypeError("xs must be an iterable of ints")
-        new = [_element(x) for x in xs]
+        """Append several prime representatives with one exponentiation by their product;
+        nothing is added if any x is not an odd probable prime (the error names it)."""
+        new = _checks.elements(xs, "element", rule=_checks.RULE_PRIME)
         if not new:
             return self.value
         v = _core.powm_product(self.value, new, self.params.n)
@@ -124,9 +111,7 @@ class Accumulator:
         return _core.powm_product(w, self._elements[since:], self.params.n)
 
     def _targets(self, indices) -> list[int]:
-        if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
-            raise EdgeaccTypeError("indices must be an iterable of ints")
-        return [self._index(i, len(self), "index") for i in indices]
+        return [self._index(i, len(self), "index") for i in _checks.sequence(indices, "indices")]
 
     def _all_but(self, targets: list[int]) -> int:
         """g^(prod of every element not in targets), from the last checkpoint at or below the
@@ -145,8 +130,6 @@ class Accumulator:
         RootFactory splits the targets (O(t log t) exponentiation work, ``threads`` threads,
         default min(2, cpu_count)).
         """
-        from edgeacc.batch import root_factory
-
         wanted = self._targets(indices)
         if not wanted:
             return []
@@ -158,8 +141,6 @@ class Accumulator:
 
     def all_witnesses(self, threads: int | None = None) -> list[int]:
         """The witness of every element, by RootFactory from g."""
-        from edgeacc.batch import root_factory
-
         if not self._elements:
             return []
         return root_factory(self.params, self.g, self._elements, threads=threads)
@@ -177,8 +158,6 @@ class Accumulator:
         date: each is raised by the product of the batch appended since (one exponentiation
         per witness, split over threads). Witnesses of the appended elements themselves come
         from ``witnesses(range(since, len(acc)))``."""
-        from edgeacc.batch import update_witnesses
-
         since = self._index(since, len(self) + 1, "since")
         return update_witnesses(self.params, ws, self._elements[since:], threads=threads)
 
@@ -186,11 +165,4 @@ class Accumulator:
         """True iff w^x = +-value (mod N)."""
         return verify_membership(self.params, w, x, self.value)
 
-    @staticmethod
-    def _index(i, bound: int, what: str) -> int:
-        if isinstance(i, bool) or not isinstance(i, int):
-            raise EdgeaccTypeError(f"{what} must be an int")
-        if not 0 <= i < bound:
-            shown = i if i.bit_length() <= 64 else f"of {i.bit_length()} bits"
-            raise InvalidArgument(f"{what} {shown} out of range 0..{bound - 1}")
-        return i
+    _index = staticmethod(_checks.index)

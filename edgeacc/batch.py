@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 from typing import Iterable, Sequence
 
-from edgeacc import _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument
-from edgeacc.accumulator import _element
+from edgeacc import _checks, _core
+from edgeacc._checks import default_threads  # noqa: F401  (public: batch.default_threads)
+from edgeacc.errors import InvalidArgument
 from edgeacc.params import Params
 
 DEFAULT_SECURITY = 128
@@ -37,41 +37,6 @@ METHODS = {
     "window": _core.MEXP_WINDOW,
     "buckets": _core.MEXP_BUCKETS,
 }
-
-
-def default_threads() -> int:
-    """Threads used when ``threads=None``: min(2, os.cpu_count())."""
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def _threads(threads) -> int:
-    if threads is None:
-        return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int):
-        raise EdgeaccTypeError("threads must be an int or None")
-    if not 1 <= threads <= 256:
-        raise InvalidArgument("threads must be in 1..256")
-    return threads
-
-
-def _params(params) -> Params:
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
-    return params
-
-
-def _seq(values, what: str) -> list:
-    """A list from a sequence argument: str/bytes and non-iterables are type errors."""
-    if isinstance(values, (str, bytes, bytearray, memoryview)) or not isinstance(values, Iterable):
-        raise EdgeaccTypeError(f"{what} must be a sequence, got {type(values).__name__}")
-    return list(values)
-
-
-def _int(x, what: str) -> int:
-    if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
-        raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
-    return int(x.__index__())
-
 
 def multi_exp(params: Params, bases: Sequence[int], exponents: Sequence[int], *, method: str = "auto",
               param: int = 0, threads: int | None = 1) -> int:
@@ -86,13 +51,12 @@ def multi_exp(params: Params, bases: Sequence[int], exponents: Sequence[int], *,
     >>> multi_exp(P, [3, 5], [7, 11]) == pow(3, 7, P.n) * pow(5, 11, P.n) % P.n
     True
     """
-    P = _params(params)
-    if method not in METHODS:
+    P = _checks.params(params)
+    if not isinstance(method, str) or method not in METHODS:
         raise InvalidArgument(f"method must be one of {sorted(METHODS)}")
-    if isinstance(param, bool) or not isinstance(param, int) or param < 0:
-        raise InvalidArgument("param must be a non-negative int")
-    bases, exponents = _seq(bases, "bases"), _seq(exponents, "exponents")
-    return _core.multi_exp(bases, exponents, P.n, METHODS[method], param, _threads(threads))
+    param = _checks.small_int(param, "param", 0, 255)
+    bases, exponents = _checks.sequence(bases, "bases"), _checks.sequence(exponents, "exponents")
+    return _core.multi_exp(bases, exponents, P.n, METHODS[method], param, _checks.threads(threads))
 
 
 class MultiExpTable:
@@ -106,8 +70,9 @@ class MultiExpTable:
     """
 
     def __init__(self, params: Params, bases: Sequence[int], group_size: int = 6) -> None:
-        self.params = _params(params)
-        self._table = _core.MultiExpTable(_seq(bases, "bases"), self.params.n, group_size)
+        self.params = _checks.params(params)
+        self._table = _core.MultiExpTable(_checks.sequence(bases, "bases"), self.params.n,
+                                          group_size)
 
     def __len__(self) -> int:
         return self._table.count
@@ -118,7 +83,7 @@ class MultiExpTable:
 
     def eval(self, exponents: Sequence[int], threads: int | None = 1) -> int:
         """prod bases[j]^exponents[j] mod N (exponents >= 0, one per base)."""
-        return self._table.eval(_seq(exponents, "exponents"), _threads(threads))
+        return self._table.eval(_checks.sequence(exponents, "exponents"), _checks.threads(threads))
 
     def __call__(self, *exponents) -> int:
         return self.eval(exponents)
@@ -135,35 +100,21 @@ def _weights(count: int, security: int) -> list[int]:
 
 
 def _split_items(P: Params, items) -> tuple[list, list, list, list]:
-    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        raise EdgeaccTypeError("items must be a sequence of (w, x, v) tuples")
-    ws: list[int] = []
-    xs: list[int] = []
+    triples = _checks.pairs(items, "items", ("w", "x", "v"))
+    ws = [_checks.integer(w, f"witness {j}") for j, (w, _, _) in enumerate(triples)]
+    xs = _checks.elements([x for _, x, _ in triples])
     vidx: list[int] = []
     vals: list[int] = []
     where: dict[int, int] = {}
     n = P.n
-    for j, item in enumerate(items):
-        if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise EdgeaccTypeError(f"item {j} must be a (w, x, v) tuple")
-        w, x, v = item
-        ws.append(_int(w, "witness"))
-        xs.append(_element(x))
-        v = _int(v, "accumulator value")
+    for j, (_, _, v) in enumerate(triples):
+        v = _checks.integer(v, f"accumulator value {j}")
         key = min(v, n - v) if 0 <= v < n else v    # v and -v are one group element
         if key not in where:
             where[key] = len(vals)
             vals.append(v)
         vidx.append(where[key])
     return ws, xs, vidx, vals
-
-
-def _check_security(security) -> int:
-    if isinstance(security, bool) or not isinstance(security, int):
-        raise EdgeaccTypeError("security must be an int")
-    if not MIN_SECURITY <= security <= MAX_SECURITY:
-        raise InvalidArgument(f"security must be in {MIN_SECURITY}..{MAX_SECURITY} bits")
-    return security
 
 
 def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, security: int = DEFAULT_SECURITY,
@@ -178,26 +129,27 @@ def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, secur
     does (InvalidElement / InvalidExponent on malformed input). Items are split over
     ``threads`` threads (default min(2, cpu_count)).
     """
-    P = _params(params)
-    security = _check_security(security)
+    P = _checks.params(params)
+    security = _checks.small_int(security, "security", MIN_SECURITY, MAX_SECURITY)
+    threads = _checks.threads(threads)
     ws, xs, vidx, vals = _split_items(P, items)
     if not ws:
         return []
-    return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n,
-                              _threads(threads))
+    return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n, threads)
 
 
 def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
                                threads: int | None = 1, count_ops: bool = False):
     """batch_verify with caller-chosen weights: for tests and benchmarks only (a prover who
     knows the weights can cheat)."""
-    P = _params(params)
+    P = _checks.params(params)
     ws, xs, vidx, vals = _split_items(P, items)
+    weights = _checks.sequence(weights, "weights")
     if len(weights) != len(ws):
         raise InvalidArgument("one weight per item")
     if not ws:
         return ([], 0, 0) if count_ops else []
-    return _core.batch_verify(ws, xs, list(weights), vidx, vals, P.n, _threads(threads),
+    return _core.batch_verify(ws, xs, weights, vidx, vals, P.n, _checks.threads(threads),
                               count_ops)
 
 
@@ -206,11 +158,11 @@ def _unweighted_check(params: Params, items, group_size: int | None = None):
     chain). Returns (ok, multiplications, squarings). FORGEABLE by the Bezout attack: kept
     private for the paper-reproduction benchmark and the attack tests; never use it to decide
     membership."""
-    P = _params(params)
-    items = list(items)
+    P = _checks.params(params)
+    items = _checks.pairs(items, "items", ("w", "x", "v"))
     if not items:
         raise InvalidArgument("items must not be empty")
-    ws, xs, vs = ([_int(it[k], what) for it in items]
+    ws, xs, vs = ([_checks.integer(it[k], what) for it in items]
                   for k, what in ((0, "witness"), (1, "element"), (2, "accumulator value")))
     c = group_size if group_size is not None else min(len(items), 8)
     return _core._batch_check_unweighted(ws, xs, vs, P.n, c)
@@ -221,22 +173,19 @@ def root_factory(params: Params, base: int, elements: Sequence[int], *, threads:
     """[base^(prod of every element but elements[i]) for each i]: all witnesses of the
     elements over ``base`` by divide and conquer (RootFactory), O(t log t) exponentiation
     work instead of O(t^2). ``arity`` parts per node (0 = default 4)."""
-    P = _params(params)
-    xs = [_int(x, "element") for x in _seq(elements, "elements")]
-    return _core.root_factory(base, xs, P.n, arity, _threads(threads))
+    P = _checks.params(params)
+    xs = _checks.elements(elements)
+    return _core.root_factory(base, xs, P.n, arity, _checks.threads(threads))
 
 
 def update_witnesses(params: Params, witnesses: Sequence[int], new_elements: Iterable[int], *,
                      threads: int | None = None) -> list[int]:
     """Every witness after the elements ``new_elements`` were appended: w^(prod new), one
     exponentiation per witness by the batch's product, split over threads."""
-    P = _params(params)
-    threads = _threads(threads)
-    new = [_int(x, "element") for x in _seq(new_elements, "new_elements")]
-    for x in new:
-        if x < 3 or x % 2 == 0:
-            raise InvalidArgument(f"element must be an odd prime representative >= 3, got {x}")
-    ws = [_int(w, "witness") for w in _seq(witnesses, "witnesses")]
+    P = _checks.params(params)
+    threads = _checks.threads(threads)
+    new = _checks.elements(new_elements, "new element")
+    ws = [_checks.integer(w, f"witness {j}") for j, w in enumerate(_checks.sequence(witnesses, "witnesses"))]
     if not new:
         for w in ws:    # validated as the non-empty path does, not passed through unchecked
             _core.check_element(w, P.n)
@@ -248,21 +197,18 @@ def update_witnesses(params: Params, witnesses: Sequence[int], new_elements: Ite
 def shamir_trick(params: Params, wa: int, xa: int, wb: int, xb: int) -> int:
     """From wa^xa = +-v and wb^xb = +-v with coprime xa, xb: one witness w with
     w^(xa*xb) = +-v (Bezout: a*xa + b*xb = 1, w = wa^b * wb^a)."""
-    P = _params(params)
-    return _core.shamir_trick(wa, xa, wb, xb, P.n)
+    P = _checks.params(params)
+    return _core.shamir_trick(wa, _checks.element(xa, "xa"), wb, _checks.element(xb, "xb"), P.n)
 
 
 def aggregate_witnesses(params: Params, pairs: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """From (w_k, x_k) with w_k^x_k = +-v for pairwise coprime x_k: (w_S, X) with
     w_S^X = +-v and X = prod x_k, by Shamir's trick over a balanced tree. The inputs are not
     verified: an invalid pair yields a witness that does not verify."""
-    P = _params(params)
-    pairs = _seq(pairs, "pairs")
+    P = _checks.params(params)
+    pairs = _checks.pairs(pairs, "pairs", ("w", "x"))
     if not pairs:
         raise InvalidArgument("pairs must not be empty")
-    for j, pair in enumerate(pairs):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise EdgeaccTypeError(f"pair {j} must be a (w, x) tuple")
-    ws = [_int(p[0], "witness") for p in pairs]
-    xs = [_int(p[1], "element") for p in pairs]
+    ws = [_checks.integer(w, f"witness {j}") for j, (w, _) in enumerate(pairs)]
+    xs = _checks.elements([x for _, x in pairs])
     return _core.aggregate(ws, xs, P.n)

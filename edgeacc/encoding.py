@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from edgeacc import _core
+from edgeacc import _checks, _core
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
 from edgeacc.params import Params
 from edgeacc.accumulator import verify_membership
@@ -20,24 +20,16 @@ PROOF_VERSION = 1
 _REP_BYTES = REPRESENTATIVE_BITS // 8
 
 
-def _params(params) -> Params:
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
-    return params
-
-
 def encode_element(params: Params, y: int) -> bytes:
     """min(y, N - y) as element_bytes big-endian bytes."""
-    _params(params)
+    params = _checks.params(params)
     return _core.canonical(y, params.n).to_bytes(params.element_bytes, "big")
 
 
 def decode_element(params: Params, data: bytes) -> int:
     """Inverse of encode_element; raises EncodingError on anything non-canonical."""
-    _params(params)
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise EdgeaccTypeError("data must be bytes")
-    data = bytes(data)
+    params = _checks.params(params)
+    data = _checks.data_bytes(data)
     if len(data) != params.element_bytes:
         raise EncodingError(f"element must be {params.element_bytes} bytes, got {len(data)}")
     y = int.from_bytes(data, "big")
@@ -75,10 +67,8 @@ class MembershipProof:
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "MembershipProof":
-        _params(params)
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise EdgeaccTypeError("data must be bytes")
-        data = bytes(data)
+        params = _checks.params(params)
+        data = _checks.data_bytes(data)
         header = len(PROOF_MAGIC) + 5
         if len(data) != header + _REP_BYTES + params.element_bytes:
             raise EncodingError("membership proof has the wrong length")

@@ -7,6 +7,17 @@ class EdgeaccError(Exception):
     """Base class of every exception raised by edgeacc."""
 
 
+def brief(value, limit: int = 64) -> str:
+    """An int for an error message: in full up to `limit` bits, else its size and leading hex
+    digits (a message never prints a huge attacker-chosen integer in decimal)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return type(value).__name__
+    if value.bit_length() <= limit:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    return f"{sign}<{abs(value).bit_length()}-bit int 0x{abs(value):x}"[:40] + "...>"
+
+
 class EdgeaccTypeError(EdgeaccError, TypeError):
     """An argument has the wrong type (e.g. a float or str where an int is required)."""
 
@@ -25,6 +36,10 @@ class InvalidExponent(InvalidArgument):
 
 class InvalidElement(InvalidArgument):
     """A group element is outside 1 < y < N-1 or shares a factor with N."""
+
+
+class OutOfMemory(EdgeaccError, MemoryError):
+    """The C core could not allocate memory (an error, never a verdict)."""
 
 
 class SearchExhausted(EdgeaccError):

@@ -26,7 +26,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from edgeacc import _core
+from edgeacc import _checks, _core
 from edgeacc.encoding import decode_element, encode_element
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
 from edgeacc.params import Params
@@ -42,21 +42,9 @@ SET_MAGIC = b"EASM"
 VERSION = 1
 
 
-def _params(params) -> Params:
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
-    return params
-
-
-def _int(x, what: str) -> int:
-    if isinstance(x, (bool, float, str, bytes)) or not hasattr(x, "__index__"):
-        raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
-    return int(x.__index__())
-
-
 def commit_exponent(X) -> bytes:
     """SHA-256 commitment to the exponent X > 0 (length-prefixed big-endian bytes)."""
-    X = _int(X, "exponent")
+    X = _checks.integer(X, "exponent")
     if X <= 0:
         raise InvalidArgument("exponent must be positive")
     raw = X.to_bytes((X.bit_length() + 7) // 8, "big")
@@ -66,8 +54,7 @@ def commit_exponent(X) -> bytes:
 def challenge(params: Params, w, X, v) -> int:
     """The 128-bit prime l bound to (N, w, v, X). w and v enter in canonical form, so the
     challenge is a function of their classes in Z_N^*/{+-1}."""
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
+    params = _checks.params(params)
     n_raw = params.n.to_bytes(params.element_bytes, "big")
     data = (hashlib.sha256(n_raw).digest() + encode_element(params, w)
             + encode_element(params, v) + commit_exponent(X))
@@ -85,8 +72,8 @@ class PoEProof:
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "PoEProof":
-        params = _params(params)
-        data = _bytes(data)
+        params = _checks.params(params)
+        data = _checks.data_bytes(data)
         if len(data) != 5 + params.element_bytes:
             raise EncodingError("PoE proof has the wrong length")
         _header(data, POE_MAGIC, "PoE proof")
@@ -108,20 +95,14 @@ class SetMembershipProof:
 
     @classmethod
     def from_bytes(cls, params: Params, data: bytes) -> "SetMembershipProof":
-        params = _params(params)
-        data = _bytes(data)
+        params = _checks.params(params)
+        data = _checks.data_bytes(data)
         k = params.element_bytes
         if len(data) != 5 + 2 * k:
             raise EncodingError("set membership proof has the wrong length")
         _header(data, SET_MAGIC, "set membership proof")
         return cls(decode_element(params, data[5:5 + k]),
                    PoEProof(decode_element(params, data[5 + k:])))
-
-
-def _bytes(data) -> bytes:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise EdgeaccTypeError("data must be bytes")
-    return bytes(data)
 
 
 def _header(data: bytes, magic: bytes, what: str) -> None:
@@ -133,9 +114,8 @@ def _header(data: bytes, magic: bytes, what: str) -> None:
 
 def prove(params: Params, w, X) -> tuple[int, PoEProof]:
     """(v, proof) with v = w^X mod N and the PoE that w^X = v. X must be >= 2^128."""
-    if not isinstance(params, Params):
-        raise EdgeaccTypeError("params must be an edgeacc.Params")
-    X = _int(X, "exponent")
+    params = _checks.params(params)
+    X = _checks.integer(X, "exponent")
     if X.bit_length() <= CHALLENGE_BITS:
         raise InvalidArgument(f"exponent must exceed {CHALLENGE_BITS} bits (check it directly)")
     _core.check_element(w, params.n)
@@ -145,7 +125,8 @@ def prove(params: Params, w, X) -> tuple[int, PoEProof]:
 
 def prove_known(params: Params, w, X, v) -> PoEProof:
     """The PoE for a result v the prover already has (e.g. the accumulator value)."""
-    X = _int(X, "exponent")
+    params = _checks.params(params)
+    X = _checks.integer(X, "exponent")
     if X.bit_length() <= CHALLENGE_BITS:
         raise InvalidArgument(f"exponent must exceed {CHALLENGE_BITS} bits (check it directly)")
     l = challenge(params, w, X, v)
@@ -157,8 +138,8 @@ def verify(params: Params, w, X, v, proof: PoEProof) -> bool:
     Malformed w, v or Q raise InvalidElement, as edgeacc.verify_membership does."""
     if not isinstance(proof, PoEProof):
         raise EdgeaccTypeError("proof must be a PoEProof")
-    params = _params(params)
-    X = _int(X, "exponent")
+    params = _checks.params(params)
+    X = _checks.integer(X, "exponent")
     if X.bit_length() <= CHALLENGE_BITS:
         raise InvalidArgument(f"exponent must exceed {CHALLENGE_BITS} bits (check it directly)")
     for y, what in ((w, "base"), (v, "result"), (proof.Q, "proof")):
@@ -174,6 +155,7 @@ def prove_set_membership(acc: Accumulator, indices: Sequence[int]) -> SetMembers
 
     if not isinstance(acc, Accumulator):
         raise EdgeaccTypeError("acc must be an edgeacc.Accumulator")
+    indices = _checks.sequence(indices, "indices")
     W = _core.canonical(acc.aggregate_witness(indices), acc.params.n)
     X = _core.product([acc.elements[i] for i in sorted(set(indices))])
     return SetMembershipProof(W, prove_known(acc.params, W, X, acc.value))
@@ -186,14 +168,10 @@ def verify_set_membership(params: Params, elements: Sequence[int], value: int, p
         raise EdgeaccTypeError("proof must be a SetMembershipProof")
     if not isinstance(proof.poe, PoEProof):
         raise EdgeaccTypeError("proof.poe must be a PoEProof")
-    params = _params(params)
-    if isinstance(elements, (str, bytes, bytearray)) or not hasattr(elements, "__iter__"):
-        raise EdgeaccTypeError("elements must be an iterable of ints")
-    xs = [_int(x, "element") for x in elements]
+    params = _checks.params(params)
+    xs = _checks.elements(elements)
     if not xs:
         raise InvalidArgument("elements must not be empty")
-    if any(x < 3 or x % 2 == 0 for x in xs):
-        raise InvalidArgument("elements must be odd prime representatives >= 3")
     if len(set(xs)) != len(xs):
         raise InvalidArgument("elements must be distinct")
     return verify(params, proof.witness, _core.product(xs), value, proof.poe)

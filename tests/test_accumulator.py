@@ -111,16 +111,24 @@ def test_check_representative_rejects_wrong_nonce_data_or_value():
 
 def test_composite_representative_lets_a_divisor_forge(toy):
     """Why prime representatives: accumulate x = a*b (a naive hash may be composite) and a
-    'witness' for the non-member a verifies; with hash_to_prime that x cannot arise."""
+    'witness' for the non-member a verifies. The raw exponentiation shows the forgery; the
+    Accumulator refuses the composite, so the seed paper's flaw is not reachable."""
     P = toy
     a, _ = edgeacc.hash_to_prime(b"never added")
     b, _ = edgeacc.hash_to_prime(b"something")
-    acc = edgeacc.Accumulator(P, P.generator(b"naive"))
-    acc.add(a * b)                               # what the paper's hash(blk||i) allows
-    forged = edgeacc.powm(acc.g, b, P.n)         # g^b is a witness for the divisor a
-    assert acc.verify(a, forged)                 # the naive scheme accepts a non-member
-    # With representatives checked against the data, the composite x is never accepted:
-    assert not _core.is_probable_prime(a * b)
+    g = P.generator(b"naive")
+    naive_value = _core.powm_product(g, [a * b], P.n)  # what the paper's hash(blk||i) allows
+    forged = edgeacc.powm(g, b, P.n)                    # g^b is a witness for the divisor a
+    assert edgeacc.verify_membership(P, forged, a, naive_value)
+    acc = edgeacc.Accumulator(P, g)
+    acc.add(b)
+    before = (acc.value, acc.elements)
+    for composite in (a * b, a * a, 3 * 5, 9):
+        with pytest.raises(edgeacc.errors.InvalidExponent, match="prime representative"):
+            acc.add(composite)
+        with pytest.raises(edgeacc.errors.InvalidExponent, match="element 1 "):
+            acc.add_many([a, composite])                # names the failing item; adds nothing
+    assert (acc.value, acc.elements) == before
     assert not any(edgeacc.check_representative(b"never added" + bytes([i]), a * b, 0) for i in range(3))
 
 

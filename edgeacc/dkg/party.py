@@ -35,7 +35,7 @@ from edgeacc import errors
 from edgeacc.dkg.protocol import DkgConfig, DkgResult, Party, PartyStats
 from edgeacc.dkg.wire import Network
 from edgeacc.errors import DkgError, PartyTimeout, PeerDisconnected, ProtocolError
-from edgeacc.params import MIN_SECURE_BITS, Params
+from edgeacc.params import CEREMONY, Params
 
 MAX_FRAME_BYTES = 64 << 20
 CONNECT_RETRY_SECONDS = 0.05
@@ -334,7 +334,7 @@ class Ceremony:
         if len(moduli) != 1:
             raise ProtocolError("parties reported different moduli")
         n = moduli.pop()
-        params = Params(n, insecure=self.config.bits < MIN_SECURE_BITS)
+        params = Params._labelled(n, CEREMONY)
         stats = [PartyStats(**r["stats"]) for r in reports]
         return DkgResult(params, stats, wall, self.config)
 

@@ -35,9 +35,11 @@ from edgeacc.errors import (
     ProtocolError,
     ShareInconsistency,
 )
-from edgeacc.params import MIN_INSECURE_BITS, MIN_SECURE_BITS, Params
+from edgeacc import _checks
+from edgeacc.params import IN_PROCESS_CEREMONY, MAX_GENERATED_BITS, MIN_INSECURE_BITS, Params
 
 PROTOCOL_VERSION = "edgeacc-dkg/1"
+MAX_PARTIES = 64
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,19 @@ class DkgConfig:
         return (self.parties - 1) // 2 if self.threshold is None else self.threshold
 
     def validate(self) -> None:
-        """Raise InvalidArgument unless the parameters make a working ceremony."""
+        """Raise InvalidArgument (EdgeaccTypeError for a wrong type) unless the parameters
+        make a working ceremony."""
+        _checks.small_int(self.parties, "parties", 0, MAX_PARTIES)
+        _checks.small_int(self.bits, "bits", 0, MAX_GENERATED_BITS)
+        if self.threshold is not None:
+            _checks.small_int(self.threshold, "threshold", 0, MAX_PARTIES)
+        _checks.small_int(self.soundness_bits, "soundness_bits", 0, 1024)
+        _checks.small_int(self.batch_size, "batch_size", 0, 1 << 16)
+        if self.max_candidates is not None:
+            _checks.small_int(self.max_candidates, "max_candidates", 1, 1 << 40)
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) \
+                or not 0 < self.timeout < 1e6:
+            raise InvalidArgument("timeout must be a number of seconds in (0, 1e6)")
         if self.parties < 3:
             raise InvalidArgument("distributed generation needs at least 3 parties")
         if self.bits < MIN_INSECURE_BITS or self.bits % 2:
@@ -465,7 +479,7 @@ def run_in_process(config: DkgConfig, *, record_transcripts: bool = False, keep_
         thread.join()
     wall = time.perf_counter() - start
     n = _agreed_modulus(outcomes)
-    params = Params(n, insecure=config.bits < MIN_SECURE_BITS)
+    params = Params._labelled(n, IN_PROCESS_CEREMONY)   # this process saw every share
     return LocalRun(DkgResult(params, [p.stats for p in parties], wall, config), parties)
 
 
@@ -492,12 +506,14 @@ def generate_modulus(k: int = 3, bits: int = 2048, *, threshold: int | None = No
     ``processes=True`` runs each party as its own OS process over mutually authenticated
     TLS on loopback (see :func:`edgeacc.dkg.party.run_ceremony`); the default runs them as
     threads of this process, which is fine for tests but means this process saw every
-    share. Moduli below 2048 bits come back as ``Params(..., insecure=True)``.
+    share: such a modulus is dealer-equivalent and comes back with source
+    ``"in-process-ceremony"`` and ``insecure=True`` whatever its size. Only a multi-process
+    ceremony of at least 2048 bits gives ``source == "ceremony"`` and ``secure``.
 
     >>> from edgeacc.dkg import generate_modulus
     >>> result = generate_modulus(k=3, bits=256)
-    >>> result.params.bits, result.params.insecure
-    (256, True)
+    >>> result.params.bits, result.params.source, result.params.insecure
+    (256, 'in-process-ceremony', True)
     """
     config = DkgConfig(parties=k, bits=bits, threshold=threshold, soundness_bits=soundness_bits,
                        batch_size=batch_size, timeout=timeout)

@@ -17,6 +17,9 @@ from edgeacc.errors import PartyTimeout, PeerDisconnected, ProtocolError
 Value = Union[int, bytes, str, list]  # nested lists of these
 
 _INT, _BYTES, _STR, _LIST = b"i", b"b", b"s", b"l"
+# The protocol nests lists two or three deep; a deeper message is malformed (and would
+# otherwise recurse until Python's stack limit).
+MAX_DEPTH = 16
 
 
 def _length(n: int) -> bytes:
@@ -24,18 +27,21 @@ def _length(n: int) -> bytes:
 
 
 def encode(value: Value) -> bytes:
-    """Deterministic encoding of non-negative ints, bytes, str and (nested) lists."""
+    """Deterministic encoding of non-negative ints, bytes, str and (nested) lists; anything
+    else raises ProtocolError."""
     out = bytearray()
-    _encode_into(value, out)
+    _encode_into(value, out, 0)
     return bytes(out)
 
 
-def _encode_into(value: Value, out: bytearray) -> None:
+def _encode_into(value: Value, out: bytearray, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"protocol values nest at most {MAX_DEPTH} lists deep")
     if isinstance(value, bool):
-        raise TypeError("bool is not a protocol value")
+        raise ProtocolError("bool is not a protocol value")
     if isinstance(value, int):
         if value < 0:
-            raise ValueError("protocol integers are non-negative")
+            raise ProtocolError("protocol integers are non-negative")
         raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
         out += _INT + _length(len(raw)) + raw
     elif isinstance(value, bytes):
@@ -46,15 +52,18 @@ def _encode_into(value: Value, out: bytearray) -> None:
     elif isinstance(value, list):
         out += _LIST + _length(len(value))
         for item in value:
-            _encode_into(item, out)
+            _encode_into(item, out, depth + 1)
     else:
-        raise TypeError(f"cannot encode {type(value).__name__}")
+        raise ProtocolError(f"cannot encode {type(value).__name__} as a protocol value")
 
 
 def decode(data: bytes) -> Value:
     """Inverse of :func:`encode`; raises ProtocolError on malformed or trailing bytes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError(f"a message must be bytes, got {type(data).__name__}")
+    data = bytes(data)
     try:
-        value, end = _decode_at(data, 0)
+        value, end = _decode_at(data, 0, 0)
     except (IndexError, ValueError) as exc:
         raise ProtocolError(f"malformed message: {exc}") from None
     if end != len(data):
@@ -62,14 +71,20 @@ def decode(data: bytes) -> Value:
     return value
 
 
-def _decode_at(data: bytes, pos: int) -> tuple[Value, int]:
+def _decode_at(data: bytes, pos: int, depth: int) -> tuple[Value, int]:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"lists nested deeper than {MAX_DEPTH}")
     kind = data[pos : pos + 1]
+    if len(data) < pos + 5:
+        raise ValueError("truncated")
     size = int.from_bytes(data[pos + 1 : pos + 5], "big")
     pos += 5
     if kind == _LIST:
+        if size > len(data) - pos:      # every item takes at least one byte
+            raise ValueError("list longer than the message")
         items = []
         for _ in range(size):
-            item, pos = _decode_at(data, pos)
+            item, pos = _decode_at(data, pos, depth + 1)
             items.append(item)
         return items, pos
     raw = data[pos : pos + size]

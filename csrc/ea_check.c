@@ -1,0 +1,55 @@
+/* ea_check.c - argument rules with the index of the first failing item. */
+#include "ea_check.h"
+#include "ea_group.h"
+#include "ea_prime.h"
+
+int ea_check_exponent(const mpz_t x, int rule)
+{
+    switch (rule) {
+    case EA_RULE_NONNEG:
+        return mpz_sgn(x) >= 0 ? EA_OK : EA_ERR_EXPONENT;
+    case EA_RULE_POSITIVE:
+        return mpz_sgn(x) > 0 ? EA_OK : EA_ERR_EXPONENT;
+    case EA_RULE_ELEMENT:
+        return mpz_cmp_ui(x, 3) >= 0 && mpz_odd_p(x) ? EA_OK : EA_ERR_EXPONENT;
+    case EA_RULE_PRIME:
+        return mpz_cmp_ui(x, 3) >= 0 && mpz_odd_p(x) && ea_is_probable_prime(x)
+               ? EA_OK : EA_ERR_EXPONENT;
+    default:
+        return EA_ERR_ARGUMENT;
+    }
+}
+
+int ea_check_exponents(size_t *first_bad, const mpz_t *xs, size_t count, int rule)
+{
+    size_t i;
+    int rc = EA_OK;
+    if (count > 0 && xs == NULL)
+        return EA_ERR_ARGUMENT;
+    if (rule < EA_RULE_NONNEG || rule > EA_RULE_PRIME)
+        return EA_ERR_ARGUMENT;
+    for (i = 0; i < count; i++)
+        if ((rc = ea_check_exponent(xs[i], rule)) != EA_OK)
+            break;
+    if (first_bad != NULL)
+        *first_bad = i;
+    return rc;
+}
+
+int ea_check_bases(size_t *first_bad, const mpz_t *bs, size_t count, const mpz_t n)
+{
+    size_t i;
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (count > 0 && bs == NULL)
+        return EA_ERR_ARGUMENT;
+    for (i = 0; i < count; i++)
+        if (mpz_sgn(bs[i]) < 0 || mpz_cmp(bs[i], n) >= 0) {
+            rc = EA_ERR_ELEMENT;
+            break;
+        }
+    if (first_bad != NULL)
+        *first_bad = i;
+    return rc;
+}
