@@ -93,8 +93,9 @@ class Params:
     ``Params(n)`` for a caller-supplied n refuses the moduli anyone can factor at once: even,
     prime, perfect powers, a prime factor below 2^32 (2^24 for ``insecure=True``), factors so
     close that Fermat's method splits N. Passing them proves nothing: whoever made N may know
-    its factors, so a caller modulus is never ``secure``; ``insecure=False`` is then only the
-    caller's own statement that N is meant for real use.
+    its factors, N may have three or more prime factors, a factor between 2^32 and the reach
+    of ECM, or a prime p with smooth p - 1; so a caller modulus is never ``secure``, and
+    ``insecure=False`` is only the caller's own statement that N is meant for real use.
 
     >>> P = Params.rsa2048()
     >>> P.bits, P.source, P.secure, P.insecure

@@ -121,6 +121,18 @@ def test_dkg_config(fields):
     only_edgeacc_errors(lambda: DkgConfig(**fields).validate())
 
 
+@given(config=junk, index=junk)
+def test_dkg_entry_points(config, index):
+    from edgeacc.dkg import Party, generate_modulus, run_in_process
+    from edgeacc.dkg.wire import LocalHub
+
+    net = LocalHub(3).network(1, 1.0)
+    for call in (lambda: run_in_process(config), lambda: Party(index, DkgConfig(), net),
+                 lambda: Party(1, config, net), lambda: Party(1, DkgConfig(), config),
+                 lambda: generate_modulus(k=config, bits=index)):
+        only_edgeacc_errors(call)
+
+
 @given(value=st.recursive(st.one_of(junk, st.integers(-3, 3)), lambda inner: st.lists(inner, max_size=3),
                           max_leaves=8))
 def test_dkg_wire_encode_and_roundtrip(value):

@@ -262,7 +262,7 @@ class Ceremony:
     """A local k-party ceremony with one OS process per party (``start`` then ``finish``)."""
 
     def __init__(self, config: DkgConfig, grace_seconds: float | None = None):
-        config.validate()
+        config = DkgConfig.checked(config)
         self.config = config
         # Long enough for the others to notice by their own message timeout and say why.
         self.grace_seconds = config.timeout + 2.0 if grace_seconds is None else grace_seconds

@@ -30,6 +30,7 @@ from edgeacc.dkg.wire import LocalHub, Network, TranscriptEntry, encode
 from edgeacc.errors import (
     CandidatesExhausted,
     DkgError,
+    EdgeaccTypeError,
     InvalidArgument,
     PeerDisconnected,
     ProtocolError,
@@ -87,6 +88,14 @@ class DkgConfig:
         if self.soundness_bits < 1 or self.batch_size < 1 or self.timeout <= 0:
             raise InvalidArgument("soundness_bits, batch_size and timeout must be positive")
 
+    @staticmethod
+    def checked(config) -> "DkgConfig":
+        """config, validated; EdgeaccTypeError if it is not a DkgConfig."""
+        if not isinstance(config, DkgConfig):
+            raise EdgeaccTypeError(f"config must be an edgeacc.dkg.DkgConfig, got {type(config).__name__}")
+        config.validate()
+        return config
+
     def candidate_budget(self) -> int:
         """Candidate pairs tried before giving up: 30 times the expectation by default (the
         chance of an honest run needing that many is below e^-30)."""
@@ -141,7 +150,11 @@ class Party:
     """
 
     def __init__(self, index: int, config: DkgConfig, network: Network, keep_shares: bool = False):
-        config.validate()
+        config = DkgConfig.checked(config)
+        index = _checks.small_int(index, "index", 1, config.parties)
+        if not isinstance(network, Network):
+            raise EdgeaccTypeError(f"network must be an edgeacc.dkg.wire.Network, got {type(network).__name__}")
+        keep_shares = _checks.boolean(keep_shares, "keep_shares")
         self.index = index
         self.config = config
         self.net = network
@@ -453,7 +466,7 @@ def run_in_process(config: DkgConfig, *, record_transcripts: bool = False, keep_
     For tests and experiments: this one process holds every party's shares, so it is not a
     dealer-free ceremony. ``network_wrapper(index, network)`` lets tests inject faults.
     """
-    config.validate()
+    config = DkgConfig.checked(config)
     hub = LocalHub(config.parties)
     parties = []
     for index in range(1, config.parties + 1):
