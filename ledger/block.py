@@ -333,7 +333,7 @@ class SubchainStatus:
 
 def reported_header(tx: Transaction) -> SignedHeader:
     """The signed header a Type-II or Type-III transaction reports."""
-    checks.exact(tx, Transaction, "tx")
+    tx = checks.decoded(tx, Transaction, "tx")
     if tx.kind == TxKind.SUBCHAIN_STATUS:
         return SubchainStatus.from_bytes(tx.payload).signed
     if tx.kind == TxKind.MAIN_STATUS:

@@ -197,7 +197,7 @@ class ChainService:
         try:
             # The trust boundary: peers check, sign and store the decoding of the submitted
             # bytes, never fields an object carries beside them.
-            tx = pending.transaction = Transaction.from_bytes(tx.to_bytes())
+            tx = pending.transaction = checks.decoded(tx, Transaction, "tx")
             tx.leaf  # hashed here, off the sequencer's thread
             for peer in self.peers:
                 if len(admitted) == threshold:

@@ -122,7 +122,7 @@ def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: st
     accumulator value and digest are not proved, so they are not returned), or raises
     ProofRejected."""
     checks.instance(params, edgeacc.Params, "params")
-    checks.exact(proof, InclusionProof, "proof")
+    proof = checks.rebuilt(proof, InclusionProof, "proof")
     chain_id = checks.text(chain_id, "chain_id")
     acc_value = checks.integer(acc_value, "acc_value")
     acc_height = checks.integer(acc_height, "acc_height")
@@ -202,7 +202,8 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     checks.instance(params, edgeacc.Params, "params")
     tx_id = checks.data(tx_id, "tx_id")
     chain_id, main_chain_id = checks.text(chain_id, "chain_id"), checks.text(main_chain_id, "main_chain_id")
-    main_header = checks.exact(main_status, SignedHeader, "main_status").header
+    main_status = checks.decoded(main_status, SignedHeader, "main_status")
+    main_header = main_status.header
     if status_proof is not None:
         checks.exact(status_proof, InclusionProof, "status_proof")
     checks.exact(tx_proof, InclusionProof, "tx_proof")
