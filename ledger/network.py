@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import fcntl
 import itertools
 import json
 import os
@@ -378,6 +379,7 @@ class Network:
         self._identities: dict[str, Identity] = {}
         self._nonce = itertools.count(time.time_ns())
         self._interlock_lock = threading.RLock()
+        self._revoke_lock = threading.Lock()
         self._checked: dict[tuple[str, str], int] = {}  # status records checked by _check_layers
         self._closed = False
         self._last_round = time.monotonic()
@@ -561,15 +563,20 @@ class Network:
         checks.text(name, "name")
         member = self.trust.by_name(name)
         crl_path = self.path / "ca" / "crl.pem"
-        current = load_revocation_list(crl_path)
-        revoked = {r.serial_number: r.revocation_date_utc for r in current}
-        # X.509 dates have whole seconds: round up so blocks signed just before stay valid
-        # on reopen (live checks reject a revoked certificate from now on regardless).
-        now = datetime.datetime.now(datetime.timezone.utc)
-        revoked[member.certificate.serial_number] = now.replace(microsecond=0) + datetime.timedelta(seconds=1)
-        crl = self._ca.revocation_list(revoked)
-        _write_durably(crl_path, _pem(crl))
-        self.trust.set_revocation_list(crl)
+        # Read, extend and replace the list under one lock, held against this process's
+        # threads and other processes (flock), so no concurrent revocation is lost.
+        with self._revoke_lock, open(self.path / "ca" / "crl.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = load_revocation_list(crl_path)
+            revoked = {r.serial_number: r.revocation_date_utc for r in current}
+            # X.509 dates have whole seconds: round up so blocks signed just before stay valid
+            # on reopen (live checks reject a revoked certificate from now on regardless).
+            now = datetime.datetime.now(datetime.timezone.utc)
+            revoked.setdefault(member.certificate.serial_number,
+                               now.replace(microsecond=0) + datetime.timedelta(seconds=1))
+            crl = self._ca.revocation_list(revoked)
+            _write_durably(crl_path, _pem(crl))
+            self.trust.set_revocation_list(crl)
 
     # --- chains and transactions ------------------------------------------------------
 
@@ -811,8 +818,13 @@ class Verifier:
 
     def __init__(self, network: Network, chain_id: str) -> None:
         self.network = checks.instance(network, Network, "network")
-        self.chain_id = chain_id
-        self.peer = network.peer(chain_id)
+        self.chain_id = network.service(chain_id).chain_id
+
+    @property
+    def peer(self) -> Peer:
+        """The verifier's view of its chain: the chain's most advanced validated peer (its
+        leader), as every other chain is read from its leader (peer 0 may lag)."""
+        return self.network.service(self.chain_id).leader
 
     def verify(self, tx_id: bytes | str, chain_id: str | None = None) -> Verdict:
         """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given. It
@@ -840,34 +852,35 @@ class Verifier:
             except NotFound:
                 return reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
         try:
-            holder = net.peer(chain_id)
+            holder = net.service(chain_id).leader
         except NotFound as exc:
             return reject(tx_id, "unknown-chain", str(exc))
         where = holder.locate(tx_id)
         if where is None:
             return reject(tx_id, "unknown-transaction", f"{chain_id} holds no transaction {tx_id.hex()}")
         params = net.params
+        own = self.peer
         if chain_id == self.chain_id:  # the verifier's own chain: its own accumulator suffices
             # One height for the proof and the value: a block committed in between must not
             # make the proof and the accumulator disagree.
-            latest = self.peer.height - 1
+            latest = own.height - 1
             proof = holder.inclusion_proof(tx_id, latest)
             try:
-                tx, block = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(latest), latest)
+                tx, block = verify_inclusion(params, proof, chain_id, own.accumulator_value(latest), latest)
             except ProofRejected as exc:
                 return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
             return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,
                            chain_id, block.height, transaction=tx)
-        type3 = self.peer.statuses(main_id) if self.chain_id != main_id else []
+        type3 = own.statuses(main_id) if self.chain_id != main_id else []
         if self.chain_id == main_id:
-            main_status = self.peer.latest()
+            main_status = own.latest()
         elif type3:
-            main_status = SignedHeader.from_bytes(self.peer.transaction(type3[-1].tx_id).payload)
+            main_status = SignedHeader.from_bytes(own.transaction(type3[-1].tx_id).payload)
         else:
             return reject(tx_id, "no-main-status", f"{self.chain_id} holds no Type-III yet: run an interlocking round",
                           chain_id=chain_id)
         main_height = main_status.header.height
-        main_peer = net.peer(main_id)
+        main_peer = net.service(main_id).leader
         status_proof = None
         if chain_id == main_id:
             if where[0] > main_height:

@@ -112,3 +112,94 @@ def test_protocol1_reads_acc_m_from_the_endorsed_bytes(net):
     verdict = check_cross_chain(net.params, main_status=tampered, **kwargs)
     assert verdict.ok and verdict.main_height == main.height - 1  # read from its bytes
     assert check_cross_chain(net.params, main_status=main.latest(), **kwargs).ok
+
+
+# --- 4. the CLI on CommitPending: says how to complete, never signs the record again ----------
+
+def test_cli_submit_below_quorum_exits_3_and_reopening_completes_it(tmp_path, capsys, monkeypatch):
+    from ledger import cli
+    from ledger.store import PeerStore
+
+    d = tmp_path / "net"
+    assert cli.main(["init", str(d), "--subchains", "1", "--peers", "2"]) == 0
+    real = PeerStore.append
+
+    def full_disk(store, *args):
+        if store.path.name == "edge-0.peer1.sqlite":
+            raise errors.StorageError("disk full (simulated)")
+        return real(store, *args)
+
+    monkeypatch.setattr(PeerStore, "append", full_disk)
+    capsys.readouterr()
+    assert cli.main(["submit", str(d), "--chain", "edge-0", "--data", "once"]) == cli.EXIT_PENDING
+    out = capsys.readouterr()
+    tx_id = out.out.split()[0]
+    assert "pending (1 of 2 peers)" in out.out and "do not submit them again" in out.err
+    monkeypatch.setattr(PeerStore, "append", real)
+    assert cli.main(["status", str(d)]) == 0  # opening catches edge-0.peer1 up
+    with ledger.Network.open(d, auto_interlock=False) as net:
+        assert [p.height for p in net.service("edge-0").peers] == [1, 1]
+        assert net.locate(tx_id).height == 0
+        assert net.peer("edge-0").block(0).transactions[0].payload == b"once"
+
+
+# --- 5. Protocol 1 reads each chain from its most advanced validated peer ----------------------
+
+def test_verifiers_read_the_leader_not_a_lagging_peer_0(net, monkeypatch):
+    from ledger.provenance.batch_verify import verify_many
+    from test_ledger_commit import fail_writes
+
+    for chain in ("edge-0", "main", "edge-1"):
+        fail_writes(monkeypatch, net.peer(chain, 0))  # peer 0's disk is full from now on
+    tx_id = net.submit("edge-0", b"while peer 0 lags").result().tx_id
+    net.interlock()
+    assert all(net.peer(c, 0).height < net.service(c).leader.height for c in ("edge-0", "main", "edge-1"))
+    for chain in ("edge-0", "edge-1", "main"):
+        assert net.verify(tx_id, chain).ok, chain
+    assert verify_many(net, [tx_id], "edge-1")[tx_id].ok
+
+
+def test_verify_many_never_raises_for_missing_blocks(net, monkeypatch):
+    from ledger.provenance.batch_verify import verify_many
+
+    tx_id = net.submit("edge-0", b"to be cut").result().tx_id
+    net.interlock()
+    for p in net.service("edge-0").peers:
+        monkeypatch.setattr(p.store, "get", lambda height: None)
+    verdict = verify_many(net, [tx_id], "edge-1")[tx_id]
+    assert not verdict.ok and verdict.code == "unavailable"
+
+
+# --- 2/6. concurrent revocations are all kept; re-revoking never moves a date later ------------
+
+def test_concurrent_revocations_are_not_lost(net, monkeypatch):
+    import threading
+    import time
+
+    import ledger.network as network_module
+
+    real = network_module.load_revocation_list
+
+    def slow(path):  # widen the read-modify-write window
+        crl = real(path)
+        time.sleep(0.05)
+        return crl
+
+    monkeypatch.setattr(network_module, "load_revocation_list", slow)
+    names = [f"device-{i}" for i in range(4)]
+    for name in names:
+        net.identity(name, role="device")
+    first = {}
+    threads = [threading.Thread(target=net.revoke, args=(name,)) for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    crl = real(net.path / "ca" / "crl.pem")
+    serials = {net.trust.by_name(n).certificate.serial_number for n in names}
+    first = {r.serial_number: r.revocation_date_utc for r in crl}
+    assert serials <= set(first)
+    time.sleep(1.1)
+    net.revoke(names[0])
+    again = {r.serial_number: r.revocation_date_utc for r in real(net.path / "ca" / "crl.pem")}
+    assert again == first
