@@ -27,13 +27,13 @@ import numpy as np
 
 from ledger.errors import LedgerError
 from ledger.identity import TrustStore
-from ledger.provenance.devices import SignedReading, verify_reading
+from ledger.provenance.devices import check_reading_record
 from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tensors, encode_tensors,
                                         sha256, step_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManifest, decode_data_order,
-                                       validate_body)
+from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManifest, check_author,
+                                       decode_data_order, validate_body)
 from ledger.provenance.recorder import batch_from_readings, check_round_input
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
@@ -318,10 +318,10 @@ class Auditor:
                 raise _Failed(f"{kind} {tx_id.hex()[:12]} fails Protocol 1: {reason}")
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
-        try:  # records are written by the peers of their chain, nobody else
-            self.trust.resolve(record.submitter, roles=("peer",), chain_id=record.chain_id)
-        except LedgerError as exc:
-            raise _Failed(f"{kind} {tx_id.hex()[:12]} was not submitted by a peer of {record.chain_id}: {exc}") from None
+        try:
+            check_author(self.trust, record.submitter, record.chain_id)
+        except RecordError as exc:
+            raise _Failed(f"{kind} {tx_id.hex()[:12]} was {exc}") from None
         try:
             validate_body(record.body, kind)
         except RecordError as exc:
@@ -403,7 +403,7 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
         try:
-            verify_reading(self.trust, SignedReading.from_record(record.body, data), chain)
+            check_reading_record(self.trust, record.body, data, chain)
         except ProvenanceError as exc:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data

@@ -110,6 +110,12 @@ class Device:
                              self.delegate is not None, data, signer.sign(_READING_DOMAIN + data))
 
 
+def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str) -> Member:
+    """A recorded reading (its Type-I body and object bytes) checked as verify_reading checks
+    it: the one rule of the recorder, the endorsing peers and the auditor."""
+    return verify_reading(trust, SignedReading.from_record(body, data), chain_id)
+
+
 def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
     """Check certificate, role, chain and signature; returns the device's Member.
 

@@ -6,7 +6,8 @@ Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorse
 application validator of every chain (`Network.add_validator`), with each chain's policy:
 "reexecute" (the default: each endorsing peer itself re-executes a step or a FedAvg round
 before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
-formed records only). The policy is the chain's, held by its peers' validator: a mode a
+formed records only). Under both, a record must be signed by a peer of its chain and a reading
+must carry a valid signed reading of a device of that chain (what the audit checks too). The policy is the chain's, held by its peers' validator: a mode a
 submitter passes with a record (submit's `reexecute`, the recorders' `endorse_mode`) is
 ignored, a record that carries one has a field its kind does not have and every peer refuses
 it, and a later NetworkLedger asking for another policy is refused.
@@ -27,7 +28,8 @@ from ledger.objects import ObjectRef
 from ledger.provenance.batch_verify import verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, decode_body, encode_body,
+from ledger.provenance.devices import check_reading_record
+from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body, encode_body,
                                        ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
@@ -53,7 +55,9 @@ class ProvenanceEndorser:
     """The application validator every endorsing peer of a provenance deployment runs on each
     Type-I record before it signs (registered with Network.add_validator).
 
-    Every record must be a well-formed provenance record (records.decode_body). On a chain
+    Every record must be a well-formed provenance record (records.decode_body) signed by a
+    peer of its chain (records.check_author), and a reading must carry a valid reading of a
+    device of that chain (devices.check_reading_record), as the audit requires. On a chain
     whose policy is "reexecute" the peer also replays a step (from the ledger's M_{i-1}, M_O
     and d_i: the run's previous step or initial model, the main chain's model of the step's
     round, the run's batch i; with the trainer and hyperparameters of the run record the step
@@ -78,6 +82,11 @@ class ProvenanceEndorser:
 
     def __call__(self, peer_name: str, tx: Transaction) -> None:
         body = decode_body(tx.payload)
+        check_author(self.network.trust, tx.submitter, tx.chain_id)
+        if body["kind"] == "reading":  # the device's certificate, chain and signature, as the audit checks
+            if not tx.object_digest:
+                raise RecordError("a reading record names no reading")
+            check_reading_record(self.network.trust, body, self.load(tx.object_digest), tx.chain_id)
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in ("step", "aggregation"):
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no model")

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
+from ledger.errors import LedgerError
 from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json
 from ledger.provenance.errors import RecordError
@@ -204,6 +205,15 @@ _SCHEMAS = {
                             "locals": _list_of(_fields({"tx": _digest, "model": _digest,
                                                         "weight": _int(1, MAX_WEIGHT)}), 1, MAX_ITEMS)}),
 }
+
+
+def check_author(trust, submitter: bytes, chain_id: str) -> None:
+    """Provenance records are written by the peers of their chain, nobody else: the endorsing
+    peers refuse a record another identity signed, and the auditor fails it (RecordError)."""
+    try:
+        trust.resolve(submitter, roles=("peer",), chain_id=chain_id)
+    except LedgerError as exc:
+        raise RecordError(f"not submitted by a peer of {chain_id}: {exc}") from None
 
 
 def validate_body(body: object, kind: str | None = None) -> dict:
