@@ -39,7 +39,10 @@ def shown(value: Any) -> str:
     """A short description of `value` for an error message (never a huge integer in full)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
         return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a container of a huge integer (int repr refuses > 4300 digits), a broken __repr__
+        return f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -174,7 +174,12 @@ class ChainService:
     def submit_many(self, txs: list[Transaction]) -> list[PendingTx]:
         """submit() for several transactions that are queued together, so they share blocks
         (max_block_txs per block)."""
-        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        return self._submit_decoded(txs)
+
+    def _submit_decoded(self, txs: list[Transaction]) -> list[PendingTx]:
+        # The trust boundary: peers check, sign and store the decoding of the submitted
+        # bytes (checks.decoded), never fields an object carries beside them.
         if self._stop.is_set():
             raise LedgerError("the network is closed")
         admitted, out = [], []
@@ -196,9 +201,6 @@ class ChainService:
         admitted: list[Peer] = []
         refusals: list[ValidationRejected] = []
         try:
-            # The trust boundary: peers check, sign and store the decoding of the submitted
-            # bytes, never fields an object carries beside them.
-            tx = pending.transaction = checks.decoded(tx, Transaction, "tx")
             tx.leaf  # hashed here, off the sequencer's thread
             for peer in self.peers:
                 if len(admitted) == threshold:
@@ -642,14 +644,14 @@ class Network:
 
     def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
         """Submit signed transactions; those for one chain are queued together and share blocks."""
-        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         by_chain: dict[str, list[int]] = {}
         for i, tx in enumerate(txs):
             self.service(tx.chain_id)
             by_chain.setdefault(tx.chain_id, []).append(i)
         out: list = [None] * len(txs)
         for chain_id, indices in by_chain.items():
-            for i, pending in zip(indices, self.service(chain_id).submit_many([txs[i] for i in indices])):
+            for i, pending in zip(indices, self.service(chain_id)._submit_decoded([txs[i] for i in indices])):
                 out[i] = pending
         return out
 

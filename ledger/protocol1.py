@@ -76,7 +76,7 @@ class InclusionProof:
         """The proof of the transaction at `position` of `block`, given the block's membership
         witness against the chain's value after block `against_height` (a prover that computes
         witnesses in bulk builds proofs with this)."""
-        checks.exact(block, Block, "block")
+        block = checks.decoded(block, Block, "block")
         position = checks.position(position, "position", len(block.transactions), f"block {block.height}")
         return cls(block.header.chain_id, block.tx_bytes[position], block.header.encoded, position,
                    tuple(merkle_path(block.leaves, position)), witness, against_height)

@@ -203,3 +203,92 @@ def test_concurrent_revocations_are_not_lost(net, monkeypatch):
     net.revoke(names[0])
     again = {r.serial_number: r.revocation_date_utc for r in real(net.path / "ca" / "crl.pem")}
     assert again == first
+
+
+# --- 1/13. objects mutated after construction, at every entry point that takes one -------------
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ledger.block import SubchainStatus, reported_header  # noqa: E402
+from ledger.objects import ObjectRef  # noqa: E402
+from ledger.protocol1 import InclusionProof, verify_inclusion  # noqa: E402
+
+_HOSTILE = [None, 5, -1, 2 ** 4100, [2 ** 20000], True, 3.5, "text", "ab" * 32, b"", bytes(32), bytes(64), [], (b"a", b"b"),
+            ((bytes(32), bytes(64)),), object(), "<deleted>"]
+_ATTRIBUTES = {
+    "tx": ["kind", "chain_id", "submitter", "timestamp_ms", "nonce", "payload", "object_digest", "object_url",
+           "signature", "_body", "tx_id", "leaf"],
+    "block": ["signed", "transactions", "tx_bytes", "leaves", "encoded"],
+    "signed": ["header", "endorsements"],
+    "header": ["chain_id", "height", "acc_element", "acc_nonce", "acc_value", "_content", "_encoded", "digest",
+               "merkle_root", "tx_count"],
+    "proof": ["chain_id", "tx", "header", "position", "path", "witness", "against_height"],
+    "ref": ["digest", "url"],
+}
+
+
+@pytest.fixture(scope="module")
+def fuzz_net(tmp_path_factory, toy):
+    with ledger.Network.init(tmp_path_factory.mktemp("redteam") / "net", subchains=1, params=toy,
+                             auto_interlock=False) as network:
+        network.submit("edge-0", b"r").result()
+        network.interlock()
+        yield network
+
+
+def _fresh_objects(net):
+    peer = net.peer("edge-0")
+    tx = net.record("edge-0", b"new")
+    block = Block.from_bytes(peer.block(0).to_bytes())
+    proof = peer.inclusion_proof(block.transactions[0].tx_id)
+    return {"tx": tx, "block": block, "signed": SignedHeader.from_bytes(peer.latest().to_bytes()),
+            "header": SignedHeader.from_bytes(peer.latest().to_bytes()).header, "proof": proof,
+            "ref": net.put_object(b"obj")}
+
+
+def _no_huge_number(exc):
+    assert not re.search(r"\d{100}", str(exc)), str(exc)[:200]
+
+
+@settings(max_examples=int(__import__("os").environ.get("RT_EXAMPLES", 60)), deadline=None)
+@given(kind=st.sampled_from(sorted(_ATTRIBUTES)), data=st.data())
+def test_mutated_objects_raise_only_ledger_errors_and_change_nothing(fuzz_net, kind, data):
+    net = fuzz_net
+    objects = _fresh_objects(net)
+    target = objects[kind]
+    name = data.draw(st.sampled_from(_ATTRIBUTES[kind]), label="attribute")
+    value = data.draw(st.sampled_from(_HOSTILE), label="value")
+    if value == "<deleted>":
+        target.__dict__.pop(name, None)
+    else:
+        object.__setattr__(target, name, value)
+    if kind == "header":
+        object.__setattr__(objects["signed"], "header", target)
+    heights = {cid: [p.height for p in s.peers] for cid, s in net.services.items()}
+    peer = net.peer("edge-0")
+    tx, block, signed, proof, ref = (objects[k] for k in ("tx", "block", "signed", "proof", "ref"))
+    calls = [lambda: peer.admit(tx), lambda: peer.check_transaction(tx), lambda: peer.propose([tx]),
+             lambda: reported_header(tx),
+             lambda: peer.run_validators(tx), lambda: peer.validate_block(block), lambda: peer.endorse(block),
+             lambda: peer.commit(block), lambda: InclusionProof.for_transaction(block, 0, 1, 0),
+             lambda: net.deployment.check_endorsements(signed, None), lambda: net.deployment.check_endorsed(signed),
+             lambda: SubchainStatus(signed).to_bytes(),
+             lambda: verify_inclusion(net.params, proof, "edge-0", peer.accumulator_value(), peer.height - 1),
+             lambda: check_cross_chain(net.params, tx_id=bytes(32), chain_id="edge-0", main_chain_id="main",
+                                       main_status=signed, status_proof=proof, tx_proof=proof),
+             lambda: net.get_object(ref)]
+    for call in calls:
+        try:
+            call()
+        except errors.LedgerError as exc:
+            _no_huge_number(exc)
+    assert {cid: [p.height for p in s.peers] for cid, s in net.services.items()} == heights
+    try:  # what commits is the decoding of the signed bytes
+        receipt = net.submit_transaction(tx).result(5)
+    except errors.LedgerError as exc:
+        _no_huge_number(exc)
+    else:
+        assert net.transaction(receipt.tx_id).to_bytes() == Transaction.to_bytes(tx)

@@ -17,6 +17,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ledger.checks import shown
 from ledger.provenance.encoding import Tensors
 from ledger.provenance.errors import RecordError
 
@@ -244,7 +245,7 @@ def trainer_for(name: str, hyperparameters: Hyperparameters) -> Trainer:
         from ledger.provenance.torch_trainer import TorchMLPTrainer
 
         return TorchMLPTrainer(hyperparameters)
-    raise RecordError(f"unknown trainer {name!r}")
+    raise RecordError(f"unknown trainer {shown(name)}")
 
 
 def load_digits_split(test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
