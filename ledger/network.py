@@ -390,7 +390,7 @@ class Network:
         try:
             peers_by_chain = {}
             for c in manifest["chains"]:
-                peers_by_chain[c["id"]] = [self._open_peer(name, progress, opened) for name in c["peers"]]
+                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened) for name in c["peers"]]
             # Before catching up: a lagging peer must not receive blocks of a forged history.
             self._check_layers(peers_by_chain, stores=False)
             for chain_peers in peers_by_chain.values():
@@ -481,6 +481,7 @@ class Network:
             raise StorageError(f"{path} holds no readable {MANIFEST}: {exc}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise StorageError(f"{path / MANIFEST} is not a {FORMAT} manifest")
+        _check_manifest(manifest, path / MANIFEST)
         try:
             if "modulus_hex" in manifest["params"]:
                 params = edgeacc.Params(int(manifest["params"]["modulus_hex"], 16),
@@ -499,8 +500,11 @@ class Network:
                 raise
             raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
 
-    def _open_peer(self, name: str, progress: bool, opened: list[Peer]) -> Peer:
+    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer]) -> Peer:
         identity = self.identity(name)
+        if identity.role != "peer" or identity.chain_id != chain_id or identity.name != name:
+            raise StorageError(f"the manifest lists {name} as a peer of {chain_id}, but its identity is "
+                               f"{identity!r}")
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
         opened.append(peer)
         peer.load(progress=progress)
@@ -902,6 +906,40 @@ class Verifier:
         return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
                                  main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
                                  endorsement_policy=net.deployment.check_endorsed)
+
+
+def _check_manifest(manifest: dict, where: Path) -> None:
+    """StorageError unless the manifest has the shape init writes: chains with distinct ids,
+    each with distinct peer names and a threshold they can meet, and sane numbers (a hand-edited
+    manifest must fail on open, not later in a sequencer thread)."""
+    def fail(what: str) -> StorageError:
+        return StorageError(f"{where}: {what}")
+
+    chains = manifest.get("chains")
+    if not isinstance(chains, list) or not chains or not all(isinstance(c, dict) for c in chains):
+        raise fail("chains must be a non-empty list of chain entries")
+    ids = [c.get("id") for c in chains]
+    if len(set(map(repr, ids))) != len(ids):
+        raise fail("a chain is listed twice")
+    names: list = []
+    for c in chains:
+        peers, threshold = c.get("peers"), c.get("threshold")
+        if not isinstance(peers, list) or not peers or not all(isinstance(p, str) for p in peers):
+            raise fail(f"chain {checks.shown(c.get('id'))}: peers must be a non-empty list of names")
+        if type(threshold) is not int or not 1 <= threshold <= len(peers):
+            raise fail(f"chain {checks.shown(c.get('id'))}: the threshold must be 1..{len(peers)} (its peers)")
+        names += peers
+    if len(set(names)) != len(names):
+        raise fail("a peer is listed twice")
+    blocks = manifest.get("max_block_txs")
+    interlock = manifest.get("interlock")
+    if type(blocks) is not int or blocks < 1 or not isinstance(interlock, dict) \
+            or type(interlock.get("blocks")) is not int or interlock["blocks"] < 0 \
+            or type(interlock.get("seconds")) not in (int, float) or not 0 <= interlock["seconds"] <= 1e9:
+        raise fail("max_block_txs must be an integer >= 1 and the interlock triggers numbers >= 0")
+    objects = manifest.get("objects")
+    if objects is not None and not isinstance(objects, str):
+        raise fail("objects must be a URL or null")
 
 
 def _latest_below(records: list, height: int) -> list:

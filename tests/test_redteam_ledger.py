@@ -292,3 +292,46 @@ def test_mutated_objects_raise_only_ledger_errors_and_change_nothing(fuzz_net, k
         _no_huge_number(exc)
     else:
         assert net.transaction(receipt.tx_id).to_bytes() == Transaction.to_bytes(tx)
+
+
+# --- 3. a hand-edited manifest or swapped identity files fail on open, naming the problem ------
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+
+def _edit_manifest(manifest, variant):
+    edge0 = next(c for c in manifest["chains"] if c["id"] == "edge-0")
+    if variant == "peer listed twice":
+        edge0["peers"] = [edge0["peers"][0]] * 2
+    elif variant == "peer of another chain":
+        edge0["peers"][1] = "main.peer1"
+    elif variant == "threshold above the peers":
+        edge0["threshold"] = 3
+    elif variant == "threshold zero":
+        edge0["threshold"] = 0
+    elif variant == "chain twice":
+        manifest["chains"].append(dict(edge0))
+    elif variant == "block size not a number":
+        manifest["max_block_txs"] = "2000"
+    elif variant == "interlock not numbers":
+        manifest["interlock"] = {"blocks": "50", "seconds": None}
+    return manifest
+
+
+@pytest.mark.parametrize("variant", ["peer listed twice", "peer of another chain", "threshold above the peers",
+                                     "threshold zero", "chain twice", "block size not a number",
+                                     "interlock not numbers", "identity files swapped"])
+def test_hand_edited_deployments_fail_on_open(tmp_path, toy, variant):
+    path = tmp_path / "net"
+    with ledger.Network.init(path, subchains=1, peers_per_chain=2, params=toy, auto_interlock=False) as net:
+        net.submit("edge-0", b"r").result()
+    original = (path / "network.json").read_bytes()
+    ids = path / "identities"
+    if variant == "identity files swapped":
+        for ext in ("crt", "key"):
+            shutil.copy(ids / f"edge-0.peer1.{ext}", ids / f"edge-0.peer0.{ext}")
+    else:
+        (path / "network.json").write_text(json.dumps(_edit_manifest(json.loads(original), variant)))
+    with pytest.raises(errors.StorageError):
+        ledger.Network.open(path, auto_interlock=False).close()
