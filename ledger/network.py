@@ -37,6 +37,7 @@ import itertools
 import json
 import os
 import queue
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -968,8 +969,9 @@ def _save_identity(path: Path, identity: Identity) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
-    with open(tmp, "wb") as f:
+    # a temporary file of this writer's own, created exclusively (never through a planted symlink)
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{secrets.token_hex(8)}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -335,3 +335,30 @@ def test_hand_edited_deployments_fail_on_open(tmp_path, toy, variant):
         (path / "network.json").write_text(json.dumps(_edit_manifest(json.loads(original), variant)))
     with pytest.raises(errors.StorageError):
         ledger.Network.open(path, auto_interlock=False).close()
+
+
+# --- 6. the object store: a file planted at an object's path never passes for the object -------
+
+@pytest.mark.parametrize("planted", ["wrong bytes", "symlink elsewhere", "dangling symlink"])
+def test_put_replaces_whatever_was_planted_at_the_objects_path(tmp_path, planted):
+    import hashlib
+    import os
+
+    from ledger.objects import ObjectStore
+
+    store = ObjectStore((tmp_path / "objects").as_uri())
+    data = b"the model"
+    digest = hashlib.sha256(data).digest()
+    target = tmp_path / "objects" / digest.hex()[:2] / digest.hex()
+    target.parent.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not the model")
+    if planted == "wrong bytes":
+        target.write_bytes(b"not the model")
+    else:
+        os.symlink(outside if planted == "symlink elsewhere" else tmp_path / "missing", target)
+    with pytest.raises((errors.ObjectIntegrityError, errors.NotFound)):
+        store.get(digest)
+    ref = store.put(data)
+    assert store.get(ref) == data and not target.is_symlink()
+    assert outside.read_bytes() == b"not the model"  # the link's target is left alone
