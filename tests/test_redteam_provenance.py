@@ -68,3 +68,62 @@ def test_peers_refuse_records_not_written_by_a_peer_of_the_chain(lax_net, digits
         with pytest.raises(EndorsementRefused, match="not submitted by a peer of edge-0"):
             _submit_reading(chain, reading, submitter=submitter)
     assert snapshot(lax_net) == before
+
+
+# --- 8. a FedAvg weight is bound to the readings its run trained on in the round ----------------
+
+from ledger.provenance import Auditor, Ref, fedavg  # noqa: E402
+from ledger.provenance.encoding import aggregation_digest, decode_tensors, encode_tensors  # noqa: E402
+
+from provenance_helpers import EDGES, HP, MAIN, ROUNDS, STEPS, WEIGHT, Federation, honest  # noqa: E402
+
+
+def _weighted_round(fed, weights):
+    """A cloud that records a correct FedAvg of the right inputs under weights of its choice
+    (one edge drowned out: weight 2^53 against 1)."""
+    inputs = honest(fed.edges)
+    round_index = len(fed.cloud.rounds)
+    fed.chain.flush()
+    local_bytes = [fed.chain.load(ref.digest) for ref in inputs]
+    model = fedavg([decode_tensors(data)[0] for data in local_bytes], weights)
+    data = encode_tensors(model)
+    obj = fed.chain.store(data)
+    body = {"kind": "aggregation", "round": round_index,
+            "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": w} for ref, w in zip(inputs, weights)],
+            "tx_hash": aggregation_digest(data, local_bytes, weights, round_index).hex()}
+    ref = Ref(MAIN, fed.chain.submit(MAIN, f"{MAIN}.peer0", body, obj), obj)
+    fed.cloud.rounds.append(ref)
+    fed.chain.flush()
+    fed.net.interlock()
+    for edge in fed.edges:
+        edge.use_global(ref)
+
+
+BAD_WEIGHTS = [[1 << 53, 1], [WEIGHT, WEIGHT + 1], [1, 1]]
+
+
+@pytest.mark.parametrize("weights", BAD_WEIGHTS, ids=["drowned", "off by one", "unit"])
+def test_fedavg_weights_other_than_the_rounds_readings_are_refused(net, digits, weights):
+    fed = Federation.start(net, digits)
+    fed.train_round()
+    before = net.peer(MAIN).height
+    with pytest.raises(EndorsementRefused, match="trained on 8 readings"):
+        _weighted_round(fed, weights)
+    fed.chain.flush()
+    assert net.peer(MAIN).height == before
+
+
+def test_fedavg_weights_other_than_the_rounds_readings_fail_the_audit(lax_net, digits):
+    fed = Federation.start(lax_net, digits)
+    fed.train_round()
+    _weighted_round(fed, [1 << 53, 1])
+    for round_index in range(2, ROUNDS + 1):
+        fed.train_round()
+        if round_index < ROUNDS:
+            fed.aggregate(honest(fed.edges))
+    fed.chain.flush()
+    fed.net.interlock()
+    trained_from_it = [i for i in range(1, STEPS + 1) if HP.round_of(i) == 1]
+    manifests = fed.manifests()
+    report = Auditor(fed.chain, lax_net.trust, EDGES[1]).audit(manifests[0], federation=manifests, fraction=1.0)
+    assert report.failed_steps == trained_from_it and "readings in the round" in report.summary(), report.summary()

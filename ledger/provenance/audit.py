@@ -10,7 +10,7 @@ committed data order, re-executes T and compares with the recorded M_i: bit for 
 default, or within reported distance thresholds in tolerance mode. Every input of a FedAvg
 round a sampled step trains from must be a step of an audited run (the audited one or one of
 `federation`), at the position its manifest gives (the run's last step of the previous round),
-once per round. Nothing the edge hands over is trusted: the manifest (run and step transaction
+once per round, weighted by the readings its run trained on in that round. Nothing the edge hands over is trusted: the manifest (run and step transaction
 ids) only says where to look, and a malformed or hostile record makes the report FAIL with a
 reason; `audit` raises only for the caller's own bad arguments.
 """
@@ -439,7 +439,7 @@ class Auditor:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
             check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen_runs)
+                              run.hyperparameters, seen_runs, run.order)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "

@@ -29,8 +29,8 @@ from ledger.provenance.batch_verify import verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
-from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body, encode_body,
-                                       ignore_claimed_mode, parse_json)
+from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
+                                       decode_data_order, encode_body, ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
@@ -75,6 +75,7 @@ class ProvenanceEndorser:
         # steps that name them may come before they commit (the id binds the bytes)
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
+        self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
         self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
 
     def load(self, ref: ObjectRef | bytes) -> bytes:
@@ -185,7 +186,19 @@ class ProvenanceEndorser:
             step = decode_body(local.payload, "step")
             trainer = self._run_trainer(step["run"], receipt.chain_id)
             check_round_input(body["round"], entry, step, local.object_digest or None,
-                              trainer.hyperparameters, seen_runs)
+                              trainer.hyperparameters, seen_runs, self._run_order(step["run"]))
+
+    def _run_order(self, run_tx_hex: str) -> list[list[str]]:
+        """The data order the run record commits to (its object, checked against its digest)."""
+        run_tx = bytes.fromhex(run_tx_hex)
+        with self._lock:
+            order = self._orders.get(run_tx)
+        if order is None:
+            run = self._record(run_tx_hex, "run", "the run")[1]
+            order = decode_data_order(self.load(bytes.fromhex(run["data_order"])), run["steps"])
+            with self._lock:
+                self._orders[run_tx] = order
+        return order
 
     def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
         """The trainer and hyperparameters of the run record a step names, which must be a run
