@@ -127,3 +127,96 @@ def test_fedavg_weights_other_than_the_rounds_readings_fail_the_audit(lax_net, d
     manifests = fed.manifests()
     report = Auditor(fed.chain, lax_net.trust, EDGES[1]).audit(manifests[0], federation=manifests, fraction=1.0)
     assert report.failed_steps == trained_from_it and "readings in the round" in report.summary(), report.summary()
+
+
+# --- 13. every public provenance entry point: hostile arguments raise only ledger errors --------
+
+import re  # noqa: E402
+
+import edgeacc  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import ledger  # noqa: E402
+from ledger.errors import LedgerError  # noqa: E402
+from ledger.provenance import CloudRecorder, EdgeRecorder, Hyperparameters, NumpyMLPTrainer  # noqa: E402
+from ledger.provenance.audit import sample_steps  # noqa: E402
+from ledger.provenance.devices import SignedReading, check_reading_record, decode_reading, verify_reading  # noqa: E402
+from ledger.provenance.records import RunManifest, decode_body, decode_data_order, validate_body  # noqa: E402
+from ledger.provenance.trainers import trainer_for  # noqa: E402
+
+_HOSTILE = [None, 5, -1, 2 ** 4100, [2 ** 20000], True, 3.5, float("nan"), "text", "ab" * 32, b"", bytes(32),
+            [], {}, object(), ("a",)]
+_READING = {"kind": "reading", "device": "s", "device_fp": "00" * 32, "signer_fp": "00" * 32, "delegated": False,
+            "signature": "00" * 64}
+
+
+@pytest.fixture(scope="module")
+def prov_net(tmp_path_factory):
+    with ledger.Network.init(tmp_path_factory.mktemp("prov") / "net", subchains=1, auto_interlock=False,
+                             params=edgeacc.generate_insecure_params(512, seed=7)) as network:
+        yield network, NetworkLedger(network)
+
+
+def _entry_points(net, chain):
+    empty = RunManifest("edge-0", bytes(32), ())
+    auditor = Auditor(chain, net.trust, "edge-0")
+    return {
+        "submit chain": lambda a: chain.submit(a, "edge-0.peer0", _READING, None),
+        "submit signer": lambda a: chain.submit("edge-0", a, _READING, None),
+        "submit body": lambda a: chain.submit("edge-0", "edge-0.peer0", a, None),
+        "submit obj": lambda a: chain.submit("edge-0", "edge-0.peer0", _READING, a),
+        "fetch": lambda a: chain.fetch(a), "store": lambda a: chain.store(a), "load": lambda a: chain.load(a),
+        "verify": lambda a: chain.verify(a, "edge-0"), "verify chain": lambda a: chain.verify(bytes(32), a),
+        "verify_many": lambda a: chain.verify_many(a, "edge-0"),
+        "verify_many item": lambda a: chain.verify_many([a], "edge-0"),
+        "verify_many chain": lambda a: chain.verify_many([bytes(32)], a),
+        "audit manifest": lambda a: auditor.audit(a, fraction=1.0),
+        "audit chain": lambda a: Auditor(chain, net.trust, a).audit(empty, fraction=1.0),
+        "audit trust": lambda a: Auditor(chain, a, "edge-0").audit(empty, fraction=1.0),
+        "audit ledger": lambda a: Auditor(a, net.trust, "edge-0").audit(empty, fraction=1.0),
+        "audit federation": lambda a: auditor.audit(empty, fraction=1.0, federation=a),
+        "audit count": lambda a: auditor.audit(empty, count=a),
+        "audit seed": lambda a: auditor.audit(empty, count=1, seed=a),
+        "Device": lambda a: Device(a),
+        "Device delegate": lambda a: Device(net.identity("s", role="device"), a),
+        "verify_reading": lambda a: verify_reading(net.trust, a),
+        "verify_reading trust": lambda a: verify_reading(a, None),
+        "SignedReading": lambda a: SignedReading("s", a, bytes(32), False, b"", bytes(64)),
+        "from_record": lambda a: SignedReading.from_record(a, b""),
+        "from_record data": lambda a: SignedReading.from_record(_READING, a),
+        "check_reading_record": lambda a: check_reading_record(net.trust, _READING, b"", a),
+        "decode_reading": decode_reading,
+        "sample_steps": lambda a: sample_steps(a, count=1),
+        "sample_steps fraction": lambda a: sample_steps(5, fraction=a),
+        "decode_body": decode_body, "decode_body kind": lambda a: decode_body(b"{}", a),
+        "validate_body": validate_body, "validate_body kind": lambda a: validate_body({"kind": "run"}, a),
+        "RunManifest chain": lambda a: RunManifest(a, bytes(32), ()),
+        "RunManifest run": lambda a: RunManifest("edge-0", a, ()),
+        "RunManifest steps": lambda a: RunManifest("edge-0", bytes(32), a),
+        "decode_data_order": lambda a: decode_data_order(a, 1),
+        "decode_data_order steps": lambda a: decode_data_order(b"[]", a),
+        "EdgeRecorder": lambda a: EdgeRecorder(chain, a, "edge-0.peer0", NumpyMLPTrainer(Hyperparameters()), net.trust),
+        "record_aggregation": lambda a: CloudRecorder(chain, "main", "main.peer0").record_aggregation(a, [1], {}),
+        "Hyperparameters": lambda a: Hyperparameters(hidden=a), "from_record hp": Hyperparameters.from_record,
+        "fedavg": lambda a: fedavg(a, [1]), "fedavg weights": lambda a: fedavg([{}], a),
+        "NetworkLedger": NetworkLedger, "NetworkLedger endorse": lambda a: NetworkLedger(net, endorse=a),
+        "NetworkLedger timeout": lambda a: NetworkLedger(net, timeout=a).flush(),
+        "trainer_for": lambda a: trainer_for(a, Hyperparameters()),
+    }
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_provenance_entry_points_raise_only_ledger_errors(prov_net, data):
+    net, chain = prov_net
+    calls = _entry_points(net, chain)
+    name = data.draw(st.sampled_from(sorted(calls)), label="entry point")
+    value = data.draw(st.sampled_from(_HOSTILE), label="argument")
+    before = {cid: s.leader.height for cid, s in net.services.items()}
+    try:
+        calls[name](value)
+    except LedgerError as exc:
+        assert not re.search(r"\d{100}", str(exc)), str(exc)[:200]
+    chain.flush()
+    assert {cid: s.leader.height for cid, s in net.services.items()} == before

@@ -32,7 +32,7 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tens
                                         sha256, step_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManifest, check_author,
+from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, validate_body)
 from ledger.provenance.recorder import batch_from_readings, check_round_input
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
@@ -134,8 +134,8 @@ def sample_steps(total: int, *, count: int | None = None, fraction: float | None
     know the seed of a new sample, draw it first and pass it)."""
     seed = fresh_seed() if seed is None else seed
     check_sample_request(count, fraction, seed)
-    if type(total) is not int or total < 0:
-        raise ProvenanceError("total must be a non-negative integer")
+    if type(total) is not int or not 0 <= total <= MAX_STEPS:
+        raise ProvenanceError(f"total must be an integer from 0 to {MAX_STEPS}")
     wanted = count if count is not None else math.ceil(fraction * total)  # type: ignore[operator]
     return sorted(random.Random(seed).sample(range(1, total + 1), min(wanted, total)))
 

@@ -23,7 +23,8 @@ import edgeacc
 from edgeacc.errors import EdgeaccError
 
 import ledger
-from ledger.errors import LedgerError, NotFound
+from ledger import checks
+from ledger.errors import ArgumentError, LedgerError, NotFound
 
 
 def _main_status(net: ledger.Network, verifier_chain: str) -> ledger.SignedHeader | None:
@@ -49,12 +50,31 @@ def _reject(tx_id: bytes, code: str, reason: str) -> ledger.Verdict:
     return ledger.Verdict(False, code, reason, tx_id)
 
 
+def tx_id_list(tx_ids: Iterable[bytes]) -> list:
+    """The ids of an iterable, as a list (ArgumentError for anything that is not iterable)."""
+    try:
+        return list(tx_ids)
+    except TypeError:
+        raise ArgumentError(f"tx_ids must be an iterable of transaction ids, not {type(tx_ids).__name__}") from None
+
+
 def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, ledger.Verdict]:
-    """Protocol 1 verdicts for `tx_ids`, run by a verifier on `verifier_chain`."""
+    """Protocol 1 verdicts for `tx_ids` (32-byte ids, as bytes or hex; the verdicts are keyed
+    by the bytes), run by a verifier on `verifier_chain`. A malformed id gets a rejecting
+    verdict; an id of another type, or an unknown verifier chain, is an ArgumentError/NotFound."""
+    checks.instance(net, ledger.Network, "net")
+    net.service(verifier_chain)
     main_id = net.main_chain_id
     verdicts: dict[bytes, ledger.Verdict] = {}
     located: dict[str, list[tuple[bytes, ledger.Receipt]]] = defaultdict(list)
-    for tx_id in set(tx_ids):
+    ids = set()
+    for tx_id in tx_id_list(tx_ids):
+        try:
+            ids.add(checks.identifier(tx_id, "tx_id", "transaction id"))
+        except NotFound as exc:  # a malformed id names no transaction
+            key = bytes(tx_id) if isinstance(tx_id, (bytes, bytearray, memoryview)) else tx_id
+            verdicts[key] = _reject(key, "malformed", str(exc))
+    for tx_id in ids:
         try:
             receipt = net.locate(tx_id)
         except NotFound:

@@ -22,10 +22,11 @@ import threading
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ledger import checks
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
-from ledger.provenance.batch_verify import verify_many
+from ledger.provenance.batch_verify import tx_id_list, verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
@@ -295,7 +296,8 @@ class NetworkLedger:
 
     def __init__(self, network: Network, timeout: float = 120.0,
                  endorse: str | Mapping[str, str] | None = None) -> None:
-        self.network = network
+        self.network = checks.instance(network, Network, "network")
+        timeout = checks.number(timeout, "timeout")
         self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
@@ -349,7 +351,7 @@ class NetworkLedger:
         """Protocol 1 for many records with shared witnesses (batch_verify.py): per tx id,
         None when it holds, else the reason it was rejected."""
         self.flush()
-        tx_ids = list(tx_ids)
+        tx_ids = tx_id_list(tx_ids)
         verdicts = verify_many(self.network, tx_ids, verifier_chain)
         if any(v.code in _WAIT_FOR_INTERLOCK for v in verdicts.values()):
             self.network.interlock(self.timeout)

@@ -220,6 +220,9 @@ class CloudRecorder:
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
         """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
         round_index = len(self.rounds)
+        if not isinstance(local_steps, (list, tuple)) or not isinstance(weights, (list, tuple)) \
+                or not all(isinstance(ref, Ref) for ref in local_steps):
+            raise RecordError("FedAvg takes a list of recorded steps (Refs) and a list of weights")
         if not local_steps or len(local_steps) != len(weights):
             raise RecordError("FedAvg needs one weight per local model")
         local_bytes = []

@@ -222,6 +222,8 @@ def validate_body(body: object, kind: str | None = None) -> dict:
     its hyperparameters. Raises RecordError naming the first bad field otherwise."""
     if not isinstance(body, dict):
         raise RecordError("a provenance record is a JSON object")
+    if kind is not None and kind not in KINDS:
+        raise RecordError(f"kind must be one of {KINDS}")
     found = body.get("kind")
     if found not in KINDS:
         raise RecordError(f"unknown record kind {str(found)[:40]!r}")
@@ -273,5 +275,6 @@ def decode_body(payload: bytes, kind: str | None = None) -> dict:
 
 def decode_data_order(data: bytes, steps: int) -> list[list[str]]:
     """A run's committed data order (the reading tx ids of each of its `steps` batches)."""
+    _int(1, MAX_STEPS)(steps, "steps")
     order = parse_json(data, "data order")
     return _list_of(_list_of(_digest, 1, MAX_ITEMS), steps, steps)(order, "data order")

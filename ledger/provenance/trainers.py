@@ -221,9 +221,12 @@ def mlp_accuracy(model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> floa
 
 def fedavg(models: Sequence[Tensors], weights: Sequence[int]) -> Tensors:
     """Weighted average, accumulated in float64 in the given order, stored as float32."""
+    if not isinstance(models, (list, tuple)) or not isinstance(weights, (list, tuple)) \
+            or not all(isinstance(m, dict) for m in models):
+        raise RecordError("FedAvg takes a list of models (name -> tensor) and a list of weights")
     if not models or len(models) != len(weights) or any(
-            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w <= 0 for w in weights):
-        raise RecordError("FedAvg needs one positive integer weight per model")
+            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 0 < w <= 1 << 53 for w in weights):
+        raise RecordError("FedAvg needs one integer weight from 1 to 2^53 (exact as a float) per model")
     shapes = {name: np.shape(value) for name, value in models[0].items()}
     if any({name: np.shape(value) for name, value in model.items()} != shapes for model in models):
         raise RecordError("FedAvg needs models with the same tensors")
