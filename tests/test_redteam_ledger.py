@@ -213,7 +213,6 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from ledger.block import SubchainStatus, reported_header  # noqa: E402
-from ledger.objects import ObjectRef  # noqa: E402
 from ledger.protocol1 import InclusionProof, verify_inclusion  # noqa: E402
 
 _HOSTILE = [None, 5, -1, 2 ** 4100, [2 ** 20000], True, 3.5, "text", "ab" * 32, b"", bytes(32), bytes(64), [], (b"a", b"b"),

@@ -1,10 +1,8 @@
 """Red-team variants of issue 9's provenance classes (points 7-9): what the endorsing peers
 refuse, and what the audit fails, beyond test_provenance_attacks.py."""
-import numpy as np
 import pytest
 
 from ledger.provenance import Device, NetworkLedger
-from ledger.provenance.errors import RecordError
 from ledger.provenance.network_ledger import EndorsementRefused
 
 from provenance_helpers import deployment, digits, net  # noqa: F401
@@ -72,8 +70,7 @@ def test_peers_refuse_records_not_written_by_a_peer_of_the_chain(lax_net, digits
 
 # --- 8. a FedAvg weight is bound to the readings its run trained on in the round ----------------
 
-from ledger.provenance import Auditor, Ref, fedavg  # noqa: E402
-from ledger.provenance.encoding import aggregation_digest, decode_tensors, encode_tensors  # noqa: E402
+from ledger.provenance import Auditor, fedavg  # noqa: E402
 
 from provenance_helpers import EDGES, HP, MAIN, ROUNDS, STEPS, WEIGHT, Federation, honest  # noqa: E402
 
@@ -81,22 +78,7 @@ from provenance_helpers import EDGES, HP, MAIN, ROUNDS, STEPS, WEIGHT, Federatio
 def _weighted_round(fed, weights):
     """A cloud that records a correct FedAvg of the right inputs under weights of its choice
     (one edge drowned out: weight 2^53 against 1)."""
-    inputs = honest(fed.edges)
-    round_index = len(fed.cloud.rounds)
-    fed.chain.flush()
-    local_bytes = [fed.chain.load(ref.digest) for ref in inputs]
-    model = fedavg([decode_tensors(data)[0] for data in local_bytes], weights)
-    data = encode_tensors(model)
-    obj = fed.chain.store(data)
-    body = {"kind": "aggregation", "round": round_index,
-            "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": w} for ref, w in zip(inputs, weights)],
-            "tx_hash": aggregation_digest(data, local_bytes, weights, round_index).hex()}
-    ref = Ref(MAIN, fed.chain.submit(MAIN, f"{MAIN}.peer0", body, obj), obj)
-    fed.cloud.rounds.append(ref)
-    fed.chain.flush()
-    fed.net.interlock()
-    for edge in fed.edges:
-        edge.use_global(ref)
+    fed.aggregate(honest(fed.edges), weights)
 
 
 BAD_WEIGHTS = [[1 << 53, 1], [WEIGHT, WEIGHT + 1], [1, 1]]

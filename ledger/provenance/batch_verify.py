@@ -92,7 +92,6 @@ def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: st
             for tx_id, _ in items:
                 verdicts[tx_id] = _reject(tx_id, "no-main-status", unavailable)
         return verdicts
-    main_height = main_status.header.height
     main_peer = net.service(main_id).leader
     policy = _checked_once(net.deployment.check_endorsed)
     for chain_id, items in located.items():
