@@ -310,7 +310,13 @@ class Peer:
         if one refuses). This peer remembers that it verified the signature and ran the
         validators, so validating the block that carries the transaction does not do either
         again (certificates are re-checked)."""
-        tx = checks.decoded(tx, Transaction, "tx")
+        self._admit(checks.decoded(tx, Transaction, "tx"))
+
+    # The public methods take signed objects from anyone and work on their decoding
+    # (checks.decoded); the _-methods take objects already decoded (ChainService decodes a
+    # submission once, and builds and replays blocks from decoded objects).
+
+    def _admit(self, tx: Transaction) -> None:
         self._check_transaction(tx)
         if tx.kind == TxKind.RECORD:
             self._run_validators(tx)
@@ -427,7 +433,9 @@ class Peer:
         peer's chain from those that pass; returns the block and (index, error) of the rest.
         The block counts as validated by this peer, so endorse() does not check it again."""
         checks.instance(transactions, (list, tuple), "transactions")
-        transactions = [checks.decoded(tx, Transaction, "each transaction") for tx in transactions]
+        return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
+
+    def _propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
         accepted, rejected = [], []
         pending: dict = {}
         for i, tx in enumerate(transactions):
@@ -461,7 +469,9 @@ class Peer:
         """Validate `block` (unless this peer proposed it), run the application validators on
         the Type-I transactions this peer did not admit, and sign the header:
         (fingerprint, signature)."""
-        block = checks.decoded(block, Block, "block")
+        return self._endorse(checks.decoded(block, Block, "block"))
+
+    def _endorse(self, block: Block) -> tuple[bytes, bytes]:
         with self._lock:
             known = block.digest in self._validated and block.height == len(self._signed)
         if not known:
@@ -484,7 +494,9 @@ class Peer:
         (a write reported failed that nonetheless reached disk counts as stored). `live=False`
         checks revocation at the block's timestamp (replaying blocks other peers committed
         earlier)."""
-        block = checks.decoded(block, Block, "block")
+        self._commit(checks.decoded(block, Block, "block"), live=live)
+
+    def _commit(self, block: Block, *, live: bool = True) -> None:
         at_ms = None if live else block.header.timestamp_ms
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):

@@ -90,7 +90,7 @@ def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
     for peer in peers:
         try:
             for height in range(peer.height, longest.height):
-                peer.commit(longest.block(height), live=False)
+                peer._commit(longest.block(height), live=False)  # decoded from the store
         except LedgerError as exc:
             failed[peer.name] = exc
     return failed
@@ -207,7 +207,7 @@ class ChainService:
                 if len(admitted) == threshold:
                     break
                 try:
-                    peer.admit(tx)
+                    peer._admit(tx)  # decoded by submit_many
                     admitted.append(peer)
                 except ValidationRejected as exc:
                     refusals.append(exc)
@@ -278,7 +278,7 @@ class ChainService:
         stored: set[int] = set()
         failure: LedgerError | None = None
         if fresh:
-            block, rejected = leader.propose([p.transaction for p in fresh])
+            block, rejected = leader._propose([p.transaction for p in fresh])  # decoded on submission
             refused = {id(fresh[i]): exc for i, exc in rejected}
             if len(refused) < len(fresh):
                 try:
@@ -308,7 +308,7 @@ class ChainService:
                 # A peer whose own certificate was revoked may still sign; skip it, as the
                 # committing side would refuse its endorsement.
                 self.deployment.trust.resolve(peer.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-                endorsements.append(peer.endorse(block))
+                endorsements.append(peer._endorse(block))  # built by the leader from decoded txs
             except LedgerError as exc:
                 refusals.append(f"{peer.name}: {exc}")
         if len(endorsements) < self.config.endorsement_threshold:
@@ -318,7 +318,7 @@ class ChainService:
     def _store(self, block: Block) -> None:
         """Every peer stores `block`, in parallel (SQLite releases the GIL while it writes and
         syncs); StorageError when none did, so the block is on no peer."""
-        commits = [self._committers.submit(peer.commit, block) for peer in self.peers]
+        commits = [self._committers.submit(peer._commit, block) for peer in self.peers]
         concurrent.futures.wait(commits)
         if all(future.exception() is not None for future in commits):
             reasons = "; ".join(f"{peer.name}: {future.exception()}" for peer, future in zip(self.peers, commits))

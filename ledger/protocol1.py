@@ -74,12 +74,20 @@ class InclusionProof:
     @classmethod
     def for_transaction(cls, block: Block, position: int, witness: int, against_height: int) -> "InclusionProof":
         """The proof of the transaction at `position` of `block`, given the block's membership
-        witness against the chain's value after block `against_height` (a prover that computes
-        witnesses in bulk builds proofs with this)."""
+        witness against the chain's value after block `against_height`."""
+        return cls.for_transactions(block, [position], witness, against_height)[0]
+
+    @classmethod
+    def for_transactions(cls, block: Block, positions: list[int], witness: int,
+                         against_height: int) -> list["InclusionProof"]:
+        """for_transaction for several positions of one block (a prover that computes
+        witnesses in bulk builds proofs with this: the block is decoded once)."""
         block = checks.decoded(block, Block, "block")
-        position = checks.position(position, "position", len(block.transactions), f"block {block.height}")
-        return cls(block.header.chain_id, block.tx_bytes[position], block.header.encoded, position,
-                   tuple(merkle_path(block.leaves, position)), witness, against_height)
+        checks.instance(positions, (list, tuple), "positions")
+        size = len(block.transactions)
+        return [cls(block.header.chain_id, block.tx_bytes[p], block.header.encoded, p,
+                    tuple(merkle_path(block.leaves, p)), witness, against_height)
+                for p in (checks.position(p, "position", size, f"block {block.height}") for p in positions)]
 
     def to_bytes(self, params: edgeacc.Params) -> bytes:
         """The canonical encoding (what a verifier receives over the wire)."""

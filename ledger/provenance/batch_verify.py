@@ -137,9 +137,13 @@ def _verify_chain(net, chain_id, items, main_status, main_peer, policy, verdicts
                                      f"the interlocked height {against}")
     witnesses = _witnesses(net, chain_id, {r.height for _, r in covered}, against)
     holder = net.service(chain_id).leader
+    by_height: dict[int, list[tuple[bytes, ledger.Receipt]]] = defaultdict(list)
     for tx_id, receipt in covered:
-        proof = ledger.InclusionProof.for_transaction(holder.block(receipt.height), receipt.position,
-                                                      witnesses[receipt.height], against)
-        verdicts[tx_id] = ledger.check_cross_chain(net.params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
-                                            main_status=main_status, status_proof=status_proof, tx_proof=proof,
-                                            endorsement_policy=policy)
+        by_height[receipt.height].append((tx_id, receipt))
+    for height, in_block in by_height.items():  # each block read and decoded once
+        proofs = ledger.InclusionProof.for_transactions(holder.block(height), [r.position for _, r in in_block],
+                                                        witnesses[height], against)
+        for (tx_id, _), proof in zip(in_block, proofs):
+            verdicts[tx_id] = ledger.check_cross_chain(
+                net.params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id, main_status=main_status,
+                status_proof=status_proof, tx_proof=proof, endorsement_policy=policy)
