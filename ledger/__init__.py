@@ -43,7 +43,7 @@ bytearray or memoryview (copied when signed), never str or int. Transactions, he
 and statuses are their canonical encodings: the constructor checks and encodes the fields
 once, and the peers admit the decoding of the bytes a submitter hands them.
 """
-from ledger import errors
+from ledger import checks, errors
 from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
@@ -57,5 +57,5 @@ __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
-    "Verdict", "Verifier", "check_cross_chain", "errors", "verify_inclusion",
+    "Verdict", "Verifier", "check_cross_chain", "checks", "errors", "verify_inclusion",
 ]

@@ -123,6 +123,10 @@ class BlockHeader(BlockContent):
         """The bytes an endorsing peer signs."""
         return ENDORSE_DOMAIN + self.digest
 
+    def to_bytes(self) -> bytes:
+        """The canonical header encoding (`encoded`)."""
+        return self._encoded
+
     @classmethod
     def from_bytes(cls, data: bytes) -> "BlockHeader":
         """Decode a header; EncodingError on anything non-canonical."""
@@ -189,7 +193,7 @@ class SignedHeader:
     endorsements: tuple[tuple[bytes, bytes], ...]
 
     def __post_init__(self) -> None:
-        checks.exact(self.header, BlockHeader, "header")
+        object.__setattr__(self, "header", checks.decoded(self.header, BlockHeader, "header"))
         object.__setattr__(self, "endorsements", _endorsements(self.endorsements))
 
     def to_bytes(self) -> bytes:
@@ -223,7 +227,7 @@ class Block:
     transactions: tuple[Transaction, ...]
 
     def __post_init__(self) -> None:
-        checks.exact(self.signed, SignedHeader, "signed")
+        object.__setattr__(self, "signed", checks.decoded(self.signed, SignedHeader, "signed"))
         checks.instance(self.transactions, (tuple, list), "transactions")
         txs = tuple(checks.exact(tx, Transaction, "each transaction") for tx in self.transactions)
         if any(not tx.signature for tx in txs):
@@ -308,7 +312,7 @@ class SubchainStatus:
     continuity_witness: bytes = b""  # edgeacc.encode_element bytes, empty on a first report
 
     def __post_init__(self) -> None:
-        checks.exact(self.signed, SignedHeader, "signed")
+        object.__setattr__(self, "signed", checks.decoded(self.signed, SignedHeader, "signed"))
         object.__setattr__(self, "continuity_witness", checks.data(self.continuity_witness, "continuity_witness"))
         if len(self.continuity_witness) > MAX_ELEMENT_BYTES:
             raise EncodingError("continuity witness is too long")
@@ -333,7 +337,7 @@ class SubchainStatus:
 
 def reported_header(tx: Transaction) -> SignedHeader:
     """The signed header a Type-II or Type-III transaction reports."""
-    checks.exact(tx, Transaction, "tx")
+    tx = checks.decoded(tx, Transaction, "tx")
     if tx.kind == TxKind.SUBCHAIN_STATUS:
         return SubchainStatus.from_bytes(tx.payload).signed
     if tx.kind == TxKind.MAIN_STATUS:

@@ -102,7 +102,8 @@ class Deployment:
 
     def check_endorsed(self, signed: SignedHeader) -> None:
         """check_endorsements at the header's own time (a header fetched for Protocol 1)."""
-        self.check_endorsements(signed, at_ms=checks.exact(signed, SignedHeader, "signed").header.timestamp_ms)
+        signed = checks.decoded(signed, SignedHeader, "signed")
+        self.check_endorsements(signed, at_ms=signed.header.timestamp_ms)
 
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
         """The endorsement policy, the one rule of every path (commit, catch-up, reopen, the
@@ -110,7 +111,7 @@ class Deployment:
         unrevoked peer of the header's chain, no endorser counts twice (the same key or the
         same peer name under two certificates is one endorser, and refused), and there are at
         least the policy's threshold of distinct endorsers."""
-        header = checks.exact(signed, SignedHeader, "signed").header
+        header = checks.decoded(signed, SignedHeader, "signed").header
         config = self.config(header.chain_id)
         message = header.endorsement_message()
         keys: set[bytes] = set()
@@ -277,9 +278,13 @@ class Peer:
 
     def check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
                           pending: dict | None = None) -> None:
-        """Raise unless `tx` may go into this chain's next block. `pending` carries what the
-        block under construction already holds (tx ids, status heights)."""
-        checks.exact(tx, Transaction, "tx")
+        """Raise unless `tx` (the decoding of its bytes) may go into this chain's next block.
+        `pending` carries what the block under construction already holds (tx ids, status
+        heights)."""
+        self._check_transaction(checks.decoded(tx, Transaction, "tx"), at_ms=at_ms, pending=pending)
+
+    def _check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
+                           pending: dict | None = None) -> None:
         pending = {} if pending is None else checks.instance(pending, dict, "pending")
         seen: set = pending.setdefault("tx_ids", set())
         status_heights: dict = pending.setdefault("status", {})
@@ -305,16 +310,25 @@ class Peer:
         if one refuses). This peer remembers that it verified the signature and ran the
         validators, so validating the block that carries the transaction does not do either
         again (certificates are re-checked)."""
-        self.check_transaction(tx)
+        self._admit(checks.decoded(tx, Transaction, "tx"))
+
+    # The public methods take signed objects from anyone and work on their decoding
+    # (checks.decoded); the _-methods take objects already decoded (ChainService decodes a
+    # submission once, and builds and replays blocks from decoded objects).
+
+    def _admit(self, tx: Transaction) -> None:
+        self._check_transaction(tx)
         if tx.kind == TxKind.RECORD:
-            self.run_validators(tx)
+            self._run_validators(tx)
         with self._lock:
             self._admitted.add((tx.tx_id, tx.signature))
 
     def run_validators(self, tx: Transaction) -> None:
         """Run the chain's application validators on `tx`; ValidationRejected names this peer
         and the reason when one refuses."""
-        checks.exact(tx, Transaction, "tx")
+        self._run_validators(checks.decoded(tx, Transaction, "tx"))
+
+    def _run_validators(self, tx: Transaction) -> None:
         for validator in self.deployment.validators(self.chain_id):
             try:
                 validator(self.name, tx)
@@ -382,7 +396,10 @@ class Peer:
     def validate_block(self, block: Block, *, live: bool = True) -> None:
         """Every check but the endorsements. `live`
         checks certificates against revocation now; otherwise at the block's timestamp."""
-        header = checks.exact(block, Block, "block").header
+        self._validate_block(checks.decoded(block, Block, "block"), live=live)
+
+    def _validate_block(self, block: Block, *, live: bool) -> None:
+        header = block.header
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
         with self._lock:
@@ -401,7 +418,7 @@ class Peer:
         pending: dict = {}
         at_ms = None if live else header.timestamp_ms
         for tx in block.transactions:
-            self.check_transaction(tx, at_ms=at_ms, pending=pending)
+            self._check_transaction(tx, at_ms=at_ms, pending=pending)
         x, k = edgeacc.hash_to_prime(header.element_data())
         if (x, k) != (header.acc_element, header.acc_nonce):
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator element")
@@ -416,13 +433,14 @@ class Peer:
         peer's chain from those that pass; returns the block and (index, error) of the rest.
         The block counts as validated by this peer, so endorse() does not check it again."""
         checks.instance(transactions, (list, tuple), "transactions")
-        for tx in transactions:
-            checks.exact(tx, Transaction, "each transaction")
+        return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
+
+    def _propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
         accepted, rejected = [], []
         pending: dict = {}
         for i, tx in enumerate(transactions):
             try:
-                self.check_transaction(tx, pending=pending)
+                self._check_transaction(tx, pending=pending)
                 accepted.append(tx)
             except LedgerError as exc:
                 rejected.append((i, exc))
@@ -451,11 +469,13 @@ class Peer:
         """Validate `block` (unless this peer proposed it), run the application validators on
         the Type-I transactions this peer did not admit, and sign the header:
         (fingerprint, signature)."""
-        checks.exact(block, Block, "block")
+        return self._endorse(checks.decoded(block, Block, "block"))
+
+    def _endorse(self, block: Block) -> tuple[bytes, bytes]:
         with self._lock:
             known = block.digest in self._validated and block.height == len(self._signed)
         if not known:
-            self.validate_block(block, live=True)
+            self._validate_block(block, live=True)
             with self._lock:
                 self._validated.add(block.digest)
         if self.deployment.validators(self.chain_id):
@@ -465,7 +485,7 @@ class Peer:
                 unchecked = [tx for tx in block.transactions if tx.kind == TxKind.RECORD
                              and (tx.tx_id, tx.signature) not in self._admitted]
             for tx in unchecked:
-                self.run_validators(tx)
+                self._run_validators(tx)
         return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
 
     def commit(self, block: Block, *, live: bool = True) -> None:
@@ -474,11 +494,13 @@ class Peer:
         (a write reported failed that nonetheless reached disk counts as stored). `live=False`
         checks revocation at the block's timestamp (replaying blocks other peers committed
         earlier)."""
-        checks.exact(block, Block, "block")
+        self._commit(checks.decoded(block, Block, "block"), live=live)
+
+    def _commit(self, block: Block, *, live: bool = True) -> None:
         at_ms = None if live else block.header.timestamp_ms
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):
-                self.validate_block(block, live=live)
+                self._validate_block(block, live=live)
             elif block.header.tx_count != len(block.transactions) or \
                     block.computed_merkle_root() != block.header.merkle_root:
                 # the header was validated, but these are not the transactions it binds
@@ -535,7 +557,7 @@ class Peer:
                     block = Block.from_bytes(data)
                     if block.digest != bytes(digest) or block.height != height:
                         raise StorageError("stored digest or height differs from the block's")
-                    self.validate_block(block, live=False)
+                    self._validate_block(block, live=False)
                     self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc

@@ -21,6 +21,7 @@ ledger.errors.ArgumentError: height must be an integer in [0, 184467440737095516
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import operator
@@ -28,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ledger.errors import ArgumentError, NotFound
+from ledger.errors import ArgumentError, LedgerError, NotFound
 
 T = TypeVar("T")
 DIGEST_BYTES = 32
@@ -38,7 +39,10 @@ def shown(value: Any) -> str:
     """A short description of `value` for an error message (never a huge integer in full)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
         return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a container of a huge integer (int repr refuses > 4300 digits), a broken __repr__
+        return f"a {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -93,6 +97,31 @@ def exact(value: Any, cls: type[T], name: str) -> T:
     if type(value) is not cls:
         raise ArgumentError(f"{name} must be a {cls.__module__}.{cls.__name__}, not {type(value).__name__}")
     return value
+
+
+def decoded(value: Any, cls: type[T], name: str) -> T:
+    """`value`, a signed object of exactly `cls`, re-read from its own encoding: what a peer
+    checks, signs and stores must be the decoding of the bytes, never fields or cached values
+    an object was given beside them (object.__setattr__ reaches into a frozen dataclass)."""
+    exact(value, cls, name)
+    try:
+        return cls.from_bytes(cls.to_bytes(value))
+    except LedgerError:
+        raise
+    except Exception as exc:  # fields replaced by values of other types
+        raise ArgumentError(f"{name} is not a well-formed {cls.__name__} ({type(exc).__name__})") from None
+
+
+def rebuilt(value: Any, cls: type[T], name: str) -> T:
+    """`value`, a frozen dataclass of exactly `cls` (an unsigned one: a proof), built again
+    from its fields so that its constructor's checks hold for what the caller reads."""
+    exact(value, cls, name)
+    try:
+        return dataclasses.replace(value)
+    except LedgerError:
+        raise
+    except Exception as exc:  # a field deleted or replaced after construction
+        raise ArgumentError(f"{name} is not a well-formed {cls.__name__} ({type(exc).__name__})") from None
 
 
 def instance(value: Any, classes: type | tuple[type, ...], name: str) -> Any:

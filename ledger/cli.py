@@ -14,7 +14,8 @@
 
 Exit status: 0 on success (verify: the transaction is valid), 1 when verify rejects, 2 on an
 error (bad arguments such as a malformed transaction id, bad input, a damaged data directory),
-130 when interrupted (Ctrl-C). Results go to stdout; operational messages (what was done,
+3 when submit stored records on fewer peers than the quorum (they are on the chain: do not
+submit them again; reopening catches the lagging peers up), 130 when interrupted (Ctrl-C). Results go to stdout; operational messages (what was done,
 warnings, errors) go through `logging` to stderr, and --quiet keeps only warnings and errors.
 Progress bars appear only when stderr is a terminal and --quiet is not given.
 """
@@ -29,11 +30,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 import edgeacc
-from ledger.errors import LedgerError
+from ledger.errors import CommitPending, LedgerError
 
 log = logging.getLogger("edgeacc.cli")
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_PENDING = 3  # submit: on the chain, below the quorum (never to be signed again)
 
 
 def _open(args, **kw):
@@ -79,8 +81,7 @@ def cmd_submit(args) -> int:
             txs = [net.record(args.chain, r, signer=signer)
                    for r in tqdm(records, desc="signing", unit="tx", disable=not args.progress)]
             pending = net.submit_transactions(txs)
-            receipts = [p.result()
-                        for p in tqdm(pending, desc="committing", unit="tx", disable=not args.progress)]
+            outcomes = [_outcome(p) for p in tqdm(pending, desc="committing", unit="tx", disable=not args.progress)]
         else:
             if args.file:
                 data = Path(args.file).read_bytes()
@@ -88,12 +89,29 @@ def cmd_submit(args) -> int:
                 payload = b"" if args.object else data
             else:
                 obj, payload = None, args.data.encode()
-            receipts = [net.submit(args.chain, payload, obj=obj, signer=signer).result()]
-        for r in receipts:
-            print(f"{r.tx_id.hex()} {r.chain_id} height {r.height} position {r.position}")
+            outcomes = [_outcome(net.submit(args.chain, payload, obj=obj, signer=signer))]
+        for r, pending in outcomes:
+            print(f"{r.tx_id.hex()} {r.chain_id} height {r.height} position {r.position}"
+                  + (f" pending ({pending.durable} of {pending.quorum} peers)" if pending else ""))
+        waiting = [r for r, pending in outcomes if pending]
+        if waiting:
+            # The records are on the chain: signing them again would record them twice.
+            log.warning("%d record(s) are stored on fewer peers than the quorum: they are not lost, do not "
+                        "submit them again. Reopening the deployment catches the lagging peers up: run "
+                        "`edgeacc status %s`, then `edgeacc verify %s TXID --from CHAIN` for a receipt.",
+                        len(waiting), args.dir, args.dir)
+            return EXIT_PENDING
         if args.interlock:
             net.interlock()
     return 0
+
+
+def _outcome(pending) -> tuple:
+    """(receipt, None) once committed, (receipt, the CommitPending) when below the quorum."""
+    try:
+        return pending.result(), None
+    except CommitPending as exc:
+        return exc.receipt, exc
 
 
 def cmd_interlock(args) -> int:

@@ -31,7 +31,7 @@ def check_chain_id(chain_id: str) -> str:
     """
     if type(chain_id) is not str or not 0 < len(chain_id) <= MAX_CHAIN_ID \
             or not set(chain_id) <= _CHAIN_ID_CHARS:
-        raise EncodingError(f"invalid chain id {chain_id!r}: 1..{MAX_CHAIN_ID} chars of [a-z0-9-_.]")
+        raise EncodingError(f"invalid chain id {checks.shown(chain_id)}: 1..{MAX_CHAIN_ID} chars of [a-z0-9-_.]")
     return chain_id
 
 
@@ -66,7 +66,7 @@ class Writer:
         try:
             self._parts.append(struct.pack(fmt, v))
         except struct.error as exc:
-            raise EncodingError(f"integer {v!r} does not fit: {exc}") from None
+            raise EncodingError(f"integer {checks.shown(v)} does not fit: {exc}") from None
         return self
 
     def bytes8(self, data: bytes) -> "Writer":

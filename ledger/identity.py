@@ -240,7 +240,7 @@ class TrustStore:
         for m in self.members():
             if m.name == name:
                 return m
-        raise NotFound(f"no certificate named {name!r}")
+        raise NotFound(f"no certificate named {checks.shown(name)}")
 
     def resolve(self, fp: bytes, *, roles: tuple[str, ...] = ROLES, chain_id: str | None = None,
                 at_ms: int | None = None) -> Member:

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import fcntl
 import itertools
 import json
 import os
 import queue
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -88,7 +90,7 @@ def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
     for peer in peers:
         try:
             for height in range(peer.height, longest.height):
-                peer.commit(longest.block(height), live=False)
+                peer._commit(longest.block(height), live=False)  # decoded from the store
         except LedgerError as exc:
             failed[peer.name] = exc
     return failed
@@ -173,7 +175,12 @@ class ChainService:
     def submit_many(self, txs: list[Transaction]) -> list[PendingTx]:
         """submit() for several transactions that are queued together, so they share blocks
         (max_block_txs per block)."""
-        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        return self._submit_decoded(txs)
+
+    def _submit_decoded(self, txs: list[Transaction]) -> list[PendingTx]:
+        # The trust boundary: peers check, sign and store the decoding of the submitted
+        # bytes (checks.decoded), never fields an object carries beside them.
         if self._stop.is_set():
             raise LedgerError("the network is closed")
         admitted, out = [], []
@@ -195,15 +202,12 @@ class ChainService:
         admitted: list[Peer] = []
         refusals: list[ValidationRejected] = []
         try:
-            # The trust boundary: peers check, sign and store the decoding of the submitted
-            # bytes, never fields an object carries beside them.
-            tx = pending.transaction = Transaction.from_bytes(tx.to_bytes())
             tx.leaf  # hashed here, off the sequencer's thread
             for peer in self.peers:
                 if len(admitted) == threshold:
                     break
                 try:
-                    peer.admit(tx)
+                    peer._admit(tx)  # decoded by submit_many
                     admitted.append(peer)
                 except ValidationRejected as exc:
                     refusals.append(exc)
@@ -274,7 +278,7 @@ class ChainService:
         stored: set[int] = set()
         failure: LedgerError | None = None
         if fresh:
-            block, rejected = leader.propose([p.transaction for p in fresh])
+            block, rejected = leader._propose([p.transaction for p in fresh])  # decoded on submission
             refused = {id(fresh[i]): exc for i, exc in rejected}
             if len(refused) < len(fresh):
                 try:
@@ -304,7 +308,7 @@ class ChainService:
                 # A peer whose own certificate was revoked may still sign; skip it, as the
                 # committing side would refuse its endorsement.
                 self.deployment.trust.resolve(peer.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-                endorsements.append(peer.endorse(block))
+                endorsements.append(peer._endorse(block))  # built by the leader from decoded txs
             except LedgerError as exc:
                 refusals.append(f"{peer.name}: {exc}")
         if len(endorsements) < self.config.endorsement_threshold:
@@ -314,7 +318,7 @@ class ChainService:
     def _store(self, block: Block) -> None:
         """Every peer stores `block`, in parallel (SQLite releases the GIL while it writes and
         syncs); StorageError when none did, so the block is on no peer."""
-        commits = [self._committers.submit(peer.commit, block) for peer in self.peers]
+        commits = [self._committers.submit(peer._commit, block) for peer in self.peers]
         concurrent.futures.wait(commits)
         if all(future.exception() is not None for future in commits):
             reasons = "; ".join(f"{peer.name}: {future.exception()}" for peer, future in zip(self.peers, commits))
@@ -378,6 +382,7 @@ class Network:
         self._identities: dict[str, Identity] = {}
         self._nonce = itertools.count(time.time_ns())
         self._interlock_lock = threading.RLock()
+        self._revoke_lock = threading.Lock()
         self._checked: dict[tuple[str, str], int] = {}  # status records checked by _check_layers
         self._closed = False
         self._last_round = time.monotonic()
@@ -386,7 +391,7 @@ class Network:
         try:
             peers_by_chain = {}
             for c in manifest["chains"]:
-                peers_by_chain[c["id"]] = [self._open_peer(name, progress, opened) for name in c["peers"]]
+                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened) for name in c["peers"]]
             # Before catching up: a lagging peer must not receive blocks of a forged history.
             self._check_layers(peers_by_chain, stores=False)
             for chain_peers in peers_by_chain.values():
@@ -477,6 +482,7 @@ class Network:
             raise StorageError(f"{path} holds no readable {MANIFEST}: {exc}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise StorageError(f"{path / MANIFEST} is not a {FORMAT} manifest")
+        _check_manifest(manifest, path / MANIFEST)
         try:
             if "modulus_hex" in manifest["params"]:
                 params = edgeacc.Params(int(manifest["params"]["modulus_hex"], 16),
@@ -495,8 +501,11 @@ class Network:
                 raise
             raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
 
-    def _open_peer(self, name: str, progress: bool, opened: list[Peer]) -> Peer:
+    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer]) -> Peer:
         identity = self.identity(name)
+        if identity.role != "peer" or identity.chain_id != chain_id or identity.name != name:
+            raise StorageError(f"the manifest lists {name} as a peer of {chain_id}, but its identity is "
+                               f"{identity!r}")
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
         opened.append(peer)
         peer.load(progress=progress)
@@ -561,15 +570,20 @@ class Network:
         checks.text(name, "name")
         member = self.trust.by_name(name)
         crl_path = self.path / "ca" / "crl.pem"
-        current = load_revocation_list(crl_path)
-        revoked = {r.serial_number: r.revocation_date_utc for r in current}
-        # X.509 dates have whole seconds: round up so blocks signed just before stay valid
-        # on reopen (live checks reject a revoked certificate from now on regardless).
-        now = datetime.datetime.now(datetime.timezone.utc)
-        revoked[member.certificate.serial_number] = now.replace(microsecond=0) + datetime.timedelta(seconds=1)
-        crl = self._ca.revocation_list(revoked)
-        _write_durably(crl_path, _pem(crl))
-        self.trust.set_revocation_list(crl)
+        # Read, extend and replace the list under one lock, held against this process's
+        # threads and other processes (flock), so no concurrent revocation is lost.
+        with self._revoke_lock, open(self.path / "ca" / "crl.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = load_revocation_list(crl_path)
+            revoked = {r.serial_number: r.revocation_date_utc for r in current}
+            # X.509 dates have whole seconds: round up so blocks signed just before stay valid
+            # on reopen (live checks reject a revoked certificate from now on regardless).
+            now = datetime.datetime.now(datetime.timezone.utc)
+            revoked.setdefault(member.certificate.serial_number,
+                               now.replace(microsecond=0) + datetime.timedelta(seconds=1))
+            crl = self._ca.revocation_list(revoked)
+            _write_durably(crl_path, _pem(crl))
+            self.trust.set_revocation_list(crl)
 
     # --- chains and transactions ------------------------------------------------------
 
@@ -635,14 +649,14 @@ class Network:
 
     def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
         """Submit signed transactions; those for one chain are queued together and share blocks."""
-        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         by_chain: dict[str, list[int]] = {}
         for i, tx in enumerate(txs):
             self.service(tx.chain_id)
             by_chain.setdefault(tx.chain_id, []).append(i)
         out: list = [None] * len(txs)
         for chain_id, indices in by_chain.items():
-            for i, pending in zip(indices, self.service(chain_id).submit_many([txs[i] for i in indices])):
+            for i, pending in zip(indices, self.service(chain_id)._submit_decoded([txs[i] for i in indices])):
                 out[i] = pending
         return out
 
@@ -811,8 +825,13 @@ class Verifier:
 
     def __init__(self, network: Network, chain_id: str) -> None:
         self.network = checks.instance(network, Network, "network")
-        self.chain_id = chain_id
-        self.peer = network.peer(chain_id)
+        self.chain_id = network.service(chain_id).chain_id
+
+    @property
+    def peer(self) -> Peer:
+        """The verifier's view of its chain: the chain's most advanced validated peer (its
+        leader), as every other chain is read from its leader (peer 0 may lag)."""
+        return self.network.service(self.chain_id).leader
 
     def verify(self, tx_id: bytes | str, chain_id: str | None = None) -> Verdict:
         """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given. It
@@ -840,34 +859,35 @@ class Verifier:
             except NotFound:
                 return reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
         try:
-            holder = net.peer(chain_id)
+            holder = net.service(chain_id).leader
         except NotFound as exc:
             return reject(tx_id, "unknown-chain", str(exc))
         where = holder.locate(tx_id)
         if where is None:
             return reject(tx_id, "unknown-transaction", f"{chain_id} holds no transaction {tx_id.hex()}")
         params = net.params
+        own = self.peer
         if chain_id == self.chain_id:  # the verifier's own chain: its own accumulator suffices
             # One height for the proof and the value: a block committed in between must not
             # make the proof and the accumulator disagree.
-            latest = self.peer.height - 1
+            latest = own.height - 1
             proof = holder.inclusion_proof(tx_id, latest)
             try:
-                tx, block = verify_inclusion(params, proof, chain_id, self.peer.accumulator_value(latest), latest)
+                tx, block = verify_inclusion(params, proof, chain_id, own.accumulator_value(latest), latest)
             except ProofRejected as exc:
                 return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
             return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,
                            chain_id, block.height, transaction=tx)
-        type3 = self.peer.statuses(main_id) if self.chain_id != main_id else []
+        type3 = own.statuses(main_id) if self.chain_id != main_id else []
         if self.chain_id == main_id:
-            main_status = self.peer.latest()
+            main_status = own.latest()
         elif type3:
-            main_status = SignedHeader.from_bytes(self.peer.transaction(type3[-1].tx_id).payload)
+            main_status = SignedHeader.from_bytes(own.transaction(type3[-1].tx_id).payload)
         else:
             return reject(tx_id, "no-main-status", f"{self.chain_id} holds no Type-III yet: run an interlocking round",
                           chain_id=chain_id)
         main_height = main_status.header.height
-        main_peer = net.peer(main_id)
+        main_peer = net.service(main_id).leader
         status_proof = None
         if chain_id == main_id:
             if where[0] > main_height:
@@ -887,6 +907,40 @@ class Verifier:
         return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
                                  main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
                                  endorsement_policy=net.deployment.check_endorsed)
+
+
+def _check_manifest(manifest: dict, where: Path) -> None:
+    """StorageError unless the manifest has the shape init writes: chains with distinct ids,
+    each with distinct peer names and a threshold they can meet, and sane numbers (a hand-edited
+    manifest must fail on open, not later in a sequencer thread)."""
+    def fail(what: str) -> StorageError:
+        return StorageError(f"{where}: {what}")
+
+    chains = manifest.get("chains")
+    if not isinstance(chains, list) or not chains or not all(isinstance(c, dict) for c in chains):
+        raise fail("chains must be a non-empty list of chain entries")
+    ids = [c.get("id") for c in chains]
+    if len(set(map(repr, ids))) != len(ids):
+        raise fail("a chain is listed twice")
+    names: list = []
+    for c in chains:
+        peers, threshold = c.get("peers"), c.get("threshold")
+        if not isinstance(peers, list) or not peers or not all(isinstance(p, str) for p in peers):
+            raise fail(f"chain {checks.shown(c.get('id'))}: peers must be a non-empty list of names")
+        if type(threshold) is not int or not 1 <= threshold <= len(peers):
+            raise fail(f"chain {checks.shown(c.get('id'))}: the threshold must be 1..{len(peers)} (its peers)")
+        names += peers
+    if len(set(names)) != len(names):
+        raise fail("a peer is listed twice")
+    blocks = manifest.get("max_block_txs")
+    interlock = manifest.get("interlock")
+    if type(blocks) is not int or blocks < 1 or not isinstance(interlock, dict) \
+            or type(interlock.get("blocks")) is not int or interlock["blocks"] < 0 \
+            or type(interlock.get("seconds")) not in (int, float) or not 0 <= interlock["seconds"] <= 1e9:
+        raise fail("max_block_txs must be an integer >= 1 and the interlock triggers numbers >= 0")
+    objects = manifest.get("objects")
+    if objects is not None and not isinstance(objects, str):
+        raise fail("objects must be a URL or null")
 
 
 def _latest_below(records: list, height: int) -> list:
@@ -915,8 +969,9 @@ def _save_identity(path: Path, identity: Identity) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{threading.get_ident()}.tmp")  # one per writer
-    with open(tmp, "wb") as f:
+    # a temporary file of this writer's own, created exclusively (never through a planted symlink)
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{secrets.token_hex(8)}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

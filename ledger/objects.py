@@ -69,12 +69,13 @@ class ObjectStore:
     def put(self, data: bytes) -> ObjectRef:
         """Store `data` durably (fsync on local files) and return its reference. Concurrent
         puts, of the same content too, each write a temporary file of their own and rename it
-        into place atomically."""
+        into place atomically. A file already at the object's path counts only if it holds
+        these bytes: anything else there (a tampered object, a symlink elsewhere) is replaced."""
         data = checks.data(data, "data")
         digest = hashlib.sha256(data).digest()
         path = self._path(digest)
         try:
-            if not self._fs.exists(path):
+            if not self._holds(path, digest):
                 self._fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
                 tmp = f"{path}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
                 try:
@@ -91,10 +92,20 @@ class ObjectStore:
             raise StorageError(f"cannot store object {digest.hex()}: {exc}") from None
         return ObjectRef(digest, self.url_for(digest))
 
+    def _holds(self, path: str, digest: bytes) -> bool:
+        """Whether the file at `path` exists and hashes to `digest`."""
+        try:
+            with self._fs.open(path, "rb") as f:
+                return hashlib.sha256(f.read()).digest() == digest
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+
     def get(self, ref: ObjectRef | bytes | str) -> bytes:
         """The bytes named by `ref` (an ObjectRef, or a digest as bytes or hex);
         ObjectIntegrityError if they were altered."""
-        digest = ref.digest if isinstance(ref, ObjectRef) else checks.identifier(ref, "ref", "object digest")
+        # an ObjectRef's digest is checked again: fields can be replaced after construction
+        digest = checks.identifier(getattr(ref, "digest", None) if isinstance(ref, ObjectRef) else ref,
+                                   "ref", "object digest")
         try:
             with self._fs.open(self._path(digest), "rb") as f:
                 data = f.read()

@@ -74,12 +74,20 @@ class InclusionProof:
     @classmethod
     def for_transaction(cls, block: Block, position: int, witness: int, against_height: int) -> "InclusionProof":
         """The proof of the transaction at `position` of `block`, given the block's membership
-        witness against the chain's value after block `against_height` (a prover that computes
-        witnesses in bulk builds proofs with this)."""
-        checks.exact(block, Block, "block")
-        position = checks.position(position, "position", len(block.transactions), f"block {block.height}")
-        return cls(block.header.chain_id, block.tx_bytes[position], block.header.encoded, position,
-                   tuple(merkle_path(block.leaves, position)), witness, against_height)
+        witness against the chain's value after block `against_height`."""
+        return cls.for_transactions(block, [position], witness, against_height)[0]
+
+    @classmethod
+    def for_transactions(cls, block: Block, positions: list[int], witness: int,
+                         against_height: int) -> list["InclusionProof"]:
+        """for_transaction for several positions of one block (a prover that computes
+        witnesses in bulk builds proofs with this: the block is decoded once)."""
+        block = checks.decoded(block, Block, "block")
+        checks.instance(positions, (list, tuple), "positions")
+        size = len(block.transactions)
+        return [cls(block.header.chain_id, block.tx_bytes[p], block.header.encoded, p,
+                    tuple(merkle_path(block.leaves, p)), witness, against_height)
+                for p in (checks.position(p, "position", size, f"block {block.height}") for p in positions)]
 
     def to_bytes(self, params: edgeacc.Params) -> bytes:
         """The canonical encoding (what a verifier receives over the wire)."""
@@ -122,7 +130,7 @@ def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: st
     accumulator value and digest are not proved, so they are not returned), or raises
     ProofRejected."""
     checks.instance(params, edgeacc.Params, "params")
-    checks.exact(proof, InclusionProof, "proof")
+    proof = checks.rebuilt(proof, InclusionProof, "proof")
     chain_id = checks.text(chain_id, "chain_id")
     acc_value = checks.integer(acc_value, "acc_value")
     acc_height = checks.integer(acc_height, "acc_height")
@@ -202,7 +210,8 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     checks.instance(params, edgeacc.Params, "params")
     tx_id = checks.data(tx_id, "tx_id")
     chain_id, main_chain_id = checks.text(chain_id, "chain_id"), checks.text(main_chain_id, "main_chain_id")
-    main_header = checks.exact(main_status, SignedHeader, "main_status").header
+    main_status = checks.decoded(main_status, SignedHeader, "main_status")
+    main_header = main_status.header
     if status_proof is not None:
         checks.exact(status_proof, InclusionProof, "status_proof")
     checks.exact(tx_proof, InclusionProof, "tx_proof")

@@ -78,19 +78,22 @@ class Federation:
                 batch = edge.record_batch(edge.data_order[index - 1])
                 edge.record_step(edge.trainer.step(edge.model, edge.global_model, batch, index))
 
-    def aggregate(self, inputs: list[Ref]) -> Ref:
-        """A cloud that records FedAvg of exactly `inputs` (skipping the honest recorder's
-        checks): the average is right, only what it averages is wrong."""
+    def aggregate(self, inputs: list[Ref], weights: list[int] | None = None) -> Ref:
+        """A cloud that records FedAvg of exactly `inputs` under `weights` (each WEIGHT by
+        default), skipping the honest recorder's checks: the average is right, only what it
+        averages (or how it weighs them) is wrong."""
         round_index = len(self.cloud.rounds)
         self.chain.flush()  # the inputs are committed, as the honest recorder's Protocol 1 ensures
         local_bytes = [self.chain.load(ref.digest) for ref in inputs]
         models = [m for m in (decode_tensors(data)[0] for data in local_bytes) if set(m) == set(HP_MODEL)]
-        model = fedavg(models, [WEIGHT] * len(models))  # of the inputs that are models at all
+        model = fedavg(models, weights or [WEIGHT] * len(models))  # of the inputs that are models at all
+        weights = weights or [WEIGHT] * len(inputs)
         data = encode_tensors(model)
         canonical_model = self.chain.store(data)
         body = {"kind": "aggregation", "round": round_index,
-                "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": WEIGHT} for ref in inputs],
-                "tx_hash": aggregation_digest(data, local_bytes, [WEIGHT] * len(inputs), round_index).hex()}
+                "locals": [{"tx": ref.tx_id.hex(), "model": ref.digest.hex(), "weight": w}
+                           for ref, w in zip(inputs, weights)],
+                "tx_hash": aggregation_digest(data, local_bytes, weights, round_index).hex()}
         ref = Ref(MAIN, self.chain.submit(MAIN, f"{MAIN}.peer0", body, canonical_model), canonical_model)
         self.cloud.rounds.append(ref)
         self.chain.flush()

@@ -199,7 +199,13 @@ def test_global_model_recorded_off_the_main_chain_is_rejected_or_reported(net, l
     assert "is on edge-0, not main" in report.summary()
 
 
-def test_records_not_submitted_by_a_peer_of_their_chain_are_reported(net, digits):
+def test_records_not_submitted_by_a_peer_of_their_chain_are_reported(net, digits, monkeypatch):
+    before = net.peer(EDGE).height
+    with pytest.raises(EndorsementRefused, match="not submitted by a peer of edge-0"):
+        collect(net, digits, submitter="client")  # the peers refuse it
+    assert net.peer(EDGE).height == before
+    # peers that skip the rule (an edge holds its peers' keys): the audit still reports it
+    monkeypatch.setattr(ledger.provenance.network_ledger, "check_author", lambda *args: None)
     run = train(collect(net, digits, submitter="client"))
     report = audit(run)
     assert not report.passed and report.verdicts == []  # the run record itself is refused

@@ -10,7 +10,7 @@ committed data order, re-executes T and compares with the recorded M_i: bit for 
 default, or within reported distance thresholds in tolerance mode. Every input of a FedAvg
 round a sampled step trains from must be a step of an audited run (the audited one or one of
 `federation`), at the position its manifest gives (the run's last step of the previous round),
-once per round. Nothing the edge hands over is trusted: the manifest (run and step transaction
+once per round, weighted by the readings its run trained on in that round. Nothing the edge hands over is trusted: the manifest (run and step transaction
 ids) only says where to look, and a malformed or hostile record makes the report FAIL with a
 reason; `audit` raises only for the caller's own bad arguments.
 """
@@ -27,13 +27,13 @@ import numpy as np
 
 from ledger.errors import LedgerError
 from ledger.identity import TrustStore
-from ledger.provenance.devices import SignedReading, verify_reading
+from ledger.provenance.devices import check_reading_record
 from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tensors, encode_tensors,
                                         sha256, step_digest)
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, RunManifest, decode_data_order,
-                                       validate_body)
+from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
+                                       decode_data_order, validate_body)
 from ledger.provenance.recorder import batch_from_readings, check_round_input
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
@@ -134,8 +134,8 @@ def sample_steps(total: int, *, count: int | None = None, fraction: float | None
     know the seed of a new sample, draw it first and pass it)."""
     seed = fresh_seed() if seed is None else seed
     check_sample_request(count, fraction, seed)
-    if type(total) is not int or total < 0:
-        raise ProvenanceError("total must be a non-negative integer")
+    if type(total) is not int or not 0 <= total <= MAX_STEPS:
+        raise ProvenanceError(f"total must be an integer from 0 to {MAX_STEPS}")
     wanted = count if count is not None else math.ceil(fraction * total)  # type: ignore[operator]
     return sorted(random.Random(seed).sample(range(1, total + 1), min(wanted, total)))
 
@@ -318,10 +318,10 @@ class Auditor:
                 raise _Failed(f"{kind} {tx_id.hex()[:12]} fails Protocol 1: {reason}")
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
-        try:  # records are written by the peers of their chain, nobody else
-            self.trust.resolve(record.submitter, roles=("peer",), chain_id=record.chain_id)
-        except LedgerError as exc:
-            raise _Failed(f"{kind} {tx_id.hex()[:12]} was not submitted by a peer of {record.chain_id}: {exc}") from None
+        try:
+            check_author(self.trust, record.submitter, record.chain_id)
+        except RecordError as exc:
+            raise _Failed(f"{kind} {tx_id.hex()[:12]} was {exc}") from None
         try:
             validate_body(record.body, kind)
         except RecordError as exc:
@@ -403,7 +403,7 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
         try:
-            verify_reading(self.trust, SignedReading.from_record(record.body, data), chain)
+            check_reading_record(self.trust, record.body, data, chain)
         except ProvenanceError as exc:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data
@@ -439,7 +439,7 @@ class Auditor:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
             check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen_runs)
+                              run.hyperparameters, seen_runs, run.order)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ledger import checks
 from ledger.errors import IdentityError
 from ledger.identity import Identity, Member, TrustStore
 from ledger.provenance.encoding import decode_tensors, encode_tensors, sha256
@@ -31,6 +32,16 @@ class SignedReading:
     delegated: bool
     data: bytes
     signature: bytes
+
+    def __post_init__(self) -> None:
+        """A reading comes from anyone: fields of the wrong type are a DeviceError here."""
+        for name, size in (("device_fingerprint", 32), ("signer_fingerprint", 32), ("data", None),
+                           ("signature", 64)):
+            value = getattr(self, name)
+            if type(value) is not bytes or (size is not None and len(value) != size):
+                raise DeviceError(f"reading.{name} must be {size or 'some'} bytes")
+        if type(self.device) is not str or type(self.delegated) is not bool:
+            raise DeviceError("reading.device must be a str and reading.delegated a bool")
 
     @property
     def digest(self) -> bytes:
@@ -89,6 +100,9 @@ class Device:
     """A sensor with a CA-issued identity; `delegate` signs for it when it is constrained."""
 
     def __init__(self, identity: Identity, delegate: Identity | None = None) -> None:
+        checks.instance(identity, Identity, "identity")
+        if delegate is not None:
+            checks.instance(delegate, Identity, "delegate")
         if identity.role != "device":
             raise DeviceError(f"{identity.name} holds a {identity.role} certificate, not a device one")
         if delegate is not None and (delegate.role != "peer" or identity.chain_id not in (None, delegate.chain_id)):
@@ -110,12 +124,21 @@ class Device:
                              self.delegate is not None, data, signer.sign(_READING_DOMAIN + data))
 
 
+def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str) -> Member:
+    """A recorded reading (its Type-I body and object bytes) checked as verify_reading checks
+    it: the one rule of the recorder, the endorsing peers and the auditor."""
+    return verify_reading(trust, SignedReading.from_record(body, data), chain_id)
+
+
 def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
     """Check certificate, role, chain and signature; returns the device's Member.
 
     `chain_id` is the edge chain the reading is recorded on. Raises DeviceError for an unknown
     or revoked device, a device bound to another chain, a delegate that is not a peer of the
     chain, a reading that names another device, or a signature that does not verify."""
+    checks.instance(trust, TrustStore, "trust")
+    checks.instance(reading, SignedReading, "reading")
+    checks.optional_text(chain_id, "chain_id")
     try:
         device = trust.resolve(reading.device_fingerprint, roles=("device",))
         if chain_id is not None and device.chain_id not in (None, chain_id):

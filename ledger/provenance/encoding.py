@@ -17,6 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ledger.checks import shown
 from ledger.provenance.errors import TensorEncodingError
 
 Tensors = dict[str, np.ndarray]
@@ -58,7 +59,7 @@ def encode_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str
     offset = 0
     for name in sorted(tensors):
         if not isinstance(name, str) or not name or name == "__metadata__":
-            raise TensorEncodingError(f"bad tensor name {name!r}")
+            raise TensorEncodingError(f"bad tensor name {shown(name)}")
         array = np.asarray(tensors[name])
         code = _DTYPE_CODES.get(array.dtype.newbyteorder("="))
         if code is None:

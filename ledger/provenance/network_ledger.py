@@ -6,7 +6,8 @@ Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorse
 application validator of every chain (`Network.add_validator`), with each chain's policy:
 "reexecute" (the default: each endorsing peer itself re-executes a step or a FedAvg round
 before it signs, and refuses unless it reproduces the recorded model) or "signatures" (well-
-formed records only). The policy is the chain's, held by its peers' validator: a mode a
+formed records only). Under both, a record must be signed by a peer of its chain and a reading
+must carry a valid signed reading of a device of that chain (what the audit checks too). The policy is the chain's, held by its peers' validator: a mode a
 submitter passes with a record (submit's `reexecute`, the recorders' `endorse_mode`) is
 ignored, a record that carries one has a field its kind does not have and every peer refuses
 it, and a later NetworkLedger asking for another policy is refused.
@@ -21,14 +22,16 @@ import threading
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ledger import checks
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
-from ledger.provenance.batch_verify import verify_many
+from ledger.provenance.batch_verify import tx_id_list, verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
-from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, decode_body, encode_body,
-                                       ignore_claimed_mode, parse_json)
+from ledger.provenance.devices import check_reading_record
+from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
+                                       decode_data_order, encode_body, ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
@@ -53,7 +56,9 @@ class ProvenanceEndorser:
     """The application validator every endorsing peer of a provenance deployment runs on each
     Type-I record before it signs (registered with Network.add_validator).
 
-    Every record must be a well-formed provenance record (records.decode_body). On a chain
+    Every record must be a well-formed provenance record (records.decode_body) signed by a
+    peer of its chain (records.check_author), and a reading must carry a valid reading of a
+    device of that chain (devices.check_reading_record), as the audit requires. On a chain
     whose policy is "reexecute" the peer also replays a step (from the ledger's M_{i-1}, M_O
     and d_i: the run's previous step or initial model, the main chain's model of the step's
     round, the run's batch i; with the trainer and hyperparameters of the run record the step
@@ -71,6 +76,7 @@ class ProvenanceEndorser:
         # steps that name them may come before they commit (the id binds the bytes)
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
+        self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
         self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
 
     def load(self, ref: ObjectRef | bytes) -> bytes:
@@ -78,6 +84,11 @@ class ProvenanceEndorser:
 
     def __call__(self, peer_name: str, tx: Transaction) -> None:
         body = decode_body(tx.payload)
+        check_author(self.network.trust, tx.submitter, tx.chain_id)
+        if body["kind"] == "reading":  # the device's certificate, chain and signature, as the audit checks
+            if not tx.object_digest:
+                raise RecordError("a reading record names no reading")
+            check_reading_record(self.network.trust, body, self.load(tx.object_digest), tx.chain_id)
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in ("step", "aggregation"):
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no model")
@@ -176,7 +187,19 @@ class ProvenanceEndorser:
             step = decode_body(local.payload, "step")
             trainer = self._run_trainer(step["run"], receipt.chain_id)
             check_round_input(body["round"], entry, step, local.object_digest or None,
-                              trainer.hyperparameters, seen_runs)
+                              trainer.hyperparameters, seen_runs, self._run_order(step["run"]))
+
+    def _run_order(self, run_tx_hex: str) -> list[list[str]]:
+        """The data order the run record commits to (its object, checked against its digest)."""
+        run_tx = bytes.fromhex(run_tx_hex)
+        with self._lock:
+            order = self._orders.get(run_tx)
+        if order is None:
+            run = self._record(run_tx_hex, "run", "the run")[1]
+            order = decode_data_order(self.load(bytes.fromhex(run["data_order"])), run["steps"])
+            with self._lock:
+                self._orders[run_tx] = order
+        return order
 
     def _run_trainer(self, run_tx_hex: str, chain_id: str) -> Trainer:
         """The trainer and hyperparameters of the run record a step names, which must be a run
@@ -273,7 +296,8 @@ class NetworkLedger:
 
     def __init__(self, network: Network, timeout: float = 120.0,
                  endorse: str | Mapping[str, str] | None = None) -> None:
-        self.network = network
+        self.network = checks.instance(network, Network, "network")
+        timeout = checks.number(timeout, "timeout")
         self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
@@ -327,7 +351,7 @@ class NetworkLedger:
         """Protocol 1 for many records with shared witnesses (batch_verify.py): per tx id,
         None when it holds, else the reason it was rejected."""
         self.flush()
-        tx_ids = list(tx_ids)
+        tx_ids = tx_id_list(tx_ids)
         verdicts = verify_many(self.network, tx_ids, verifier_chain)
         if any(v.code in _WAIT_FOR_INTERLOCK for v in verdicts.values()):
             self.network.interlock(self.timeout)

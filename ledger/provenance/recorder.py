@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ledger import checks
 from ledger.identity import TrustStore
 from ledger.provenance.devices import SignedReading, decode_reading, verify_reading
 from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_json, decode_tensors,
@@ -53,18 +54,24 @@ def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple
 
 
 def check_round_input(round_index: int, entry: dict, step: dict, step_model: bytes | None,
-                      hyperparameters: Hyperparameters, seen_runs: set[str]) -> None:
+                      hyperparameters: Hyperparameters, seen_runs: set[str], order: Sequence[Sequence]) -> None:
     """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
-    the step record `step` it names: the entry's model is the step's recorded model, the step
-    is its run's last of the previous round (Hyperparameters.round_input), and no run is
-    averaged twice in a round (`seen_runs` collects the round's runs). RecordError otherwise.
-    The endorsing peers and the auditor both apply this rule."""
+    the step record `step` it names and its run's committed data order `order`: the entry's
+    model is the step's recorded model, the step is its run's last of the previous round
+    (Hyperparameters.round_input), its weight is the number of readings the run trained on in
+    that round (the committed batches of its steps), and no run is averaged twice in a round
+    (`seen_runs` collects the round's runs). RecordError otherwise. The endorsing peers and
+    the auditor both apply this rule."""
     where = f"input {entry['tx'][:12]}"
     if step_model is None or step_model.hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not the one its step records")
     expected = hyperparameters.round_input(round_index)
-    if step["index"] != expected:
+    if step["index"] != expected or expected > len(order):
         raise RecordError(f"{where} is step {step['index']} of its run; round {round_index} averages step {expected}")
+    trained = sum(len(batch) for batch in order[expected - hyperparameters.local_steps:expected])
+    if entry["weight"] != trained:
+        raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {trained} "
+                          "readings in the round")
     if step["run"] in seen_runs:
         raise RecordError(f"{where}: run {step['run'][:12]} is averaged twice in the round")
     seen_runs.add(step["run"])
@@ -213,6 +220,9 @@ class CloudRecorder:
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
         """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
         round_index = len(self.rounds)
+        if not isinstance(local_steps, (list, tuple)) or not isinstance(weights, (list, tuple)) \
+                or not all(isinstance(ref, Ref) for ref in local_steps):
+            raise RecordError("FedAvg takes a list of recorded steps (Refs) and a list of weights")
         if not local_steps or len(local_steps) != len(weights):
             raise RecordError("FedAvg needs one weight per local model")
         local_bytes = []

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
+from ledger.errors import LedgerError
 from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json
 from ledger.provenance.errors import RecordError
@@ -206,12 +207,23 @@ _SCHEMAS = {
 }
 
 
+def check_author(trust, submitter: bytes, chain_id: str) -> None:
+    """Provenance records are written by the peers of their chain, nobody else: the endorsing
+    peers refuse a record another identity signed, and the auditor fails it (RecordError)."""
+    try:
+        trust.resolve(submitter, roles=("peer",), chain_id=chain_id)
+    except LedgerError as exc:
+        raise RecordError(f"not submitted by a peer of {chain_id}: {exc}") from None
+
+
 def validate_body(body: object, kind: str | None = None) -> dict:
     """`body` if it is a well-formed provenance record (of `kind`, when given): exactly the
     fields of its kind, each of the right type and range, and a run's seeds consistent with
     its hyperparameters. Raises RecordError naming the first bad field otherwise."""
     if not isinstance(body, dict):
         raise RecordError("a provenance record is a JSON object")
+    if kind is not None and kind not in KINDS:
+        raise RecordError(f"kind must be one of {KINDS}")
     found = body.get("kind")
     if found not in KINDS:
         raise RecordError(f"unknown record kind {str(found)[:40]!r}")
@@ -263,5 +275,6 @@ def decode_body(payload: bytes, kind: str | None = None) -> dict:
 
 def decode_data_order(data: bytes, steps: int) -> list[list[str]]:
     """A run's committed data order (the reading tx ids of each of its `steps` batches)."""
+    _int(1, MAX_STEPS)(steps, "steps")
     order = parse_json(data, "data order")
     return _list_of(_list_of(_digest, 1, MAX_ITEMS), steps, steps)(order, "data order")

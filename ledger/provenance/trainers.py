@@ -17,6 +17,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ledger.checks import shown
 from ledger.provenance.encoding import Tensors
 from ledger.provenance.errors import RecordError
 
@@ -220,9 +221,12 @@ def mlp_accuracy(model: Tensors, pixels: np.ndarray, labels: np.ndarray) -> floa
 
 def fedavg(models: Sequence[Tensors], weights: Sequence[int]) -> Tensors:
     """Weighted average, accumulated in float64 in the given order, stored as float32."""
+    if not isinstance(models, (list, tuple)) or not isinstance(weights, (list, tuple)) \
+            or not all(isinstance(m, dict) for m in models):
+        raise RecordError("FedAvg takes a list of models (name -> tensor) and a list of weights")
     if not models or len(models) != len(weights) or any(
-            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w <= 0 for w in weights):
-        raise RecordError("FedAvg needs one positive integer weight per model")
+            isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 0 < w <= 1 << 53 for w in weights):
+        raise RecordError("FedAvg needs one integer weight from 1 to 2^53 (exact as a float) per model")
     shapes = {name: np.shape(value) for name, value in models[0].items()}
     if any({name: np.shape(value) for name, value in model.items()} != shapes for model in models):
         raise RecordError("FedAvg needs models with the same tensors")
@@ -244,7 +248,7 @@ def trainer_for(name: str, hyperparameters: Hyperparameters) -> Trainer:
         from ledger.provenance.torch_trainer import TorchMLPTrainer
 
         return TorchMLPTrainer(hyperparameters)
-    raise RecordError(f"unknown trainer {name!r}")
+    raise RecordError(f"unknown trainer {shown(name)}")
 
 
 def load_digits_split(test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
