@@ -72,6 +72,7 @@ def params(obj, what: str = "params"):
 
     if not isinstance(obj, Params):
         raise EdgeaccTypeError(f"{what} must be an edgeacc.Params, got {type(obj).__name__}")
+    obj.n      # an object made by Params.__new__ alone raises EdgeaccTypeError here
     return obj
 
 

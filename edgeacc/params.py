@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from edgeacc import _checks, _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus, ReadOnlyError
 
 # RSA-2048 from the RSA Factoring Challenge (RSA Laboratories, 1991; listed at
 # https://en.wikipedia.org/wiki/RSA_numbers#RSA-2048). Its factors have never been published,
@@ -24,6 +24,9 @@ RSA_2048 = int(
 MIN_SECURE_BITS = 2048
 MIN_INSECURE_BITS = 256
 MAX_GENERATED_BITS = 8192
+# The screens are linear (trial division) to quadratic in |N|: a caller-supplied N is bounded
+# so that a huge one is refused instead of hanging the process.
+MAX_MODULUS_BITS = 16384
 GENERATOR_DOMAIN = b"edgeacc/gen"
 
 # Where a modulus came from (P.source). Only the first two are vouched for by the library.
@@ -41,10 +44,18 @@ TRIAL_BOUND = 1 << 32
 TEST_TRIAL_BOUND = 1 << 24
 FERMAT_STEPS = 1 << 18
 
-# Moduli whose factors this process saw (generated, or an in-process ceremony) -> source, so
-# re-wrapping P.n in Params(n) keeps the insecure label; and the screen verdicts by (n, bound).
-_known_origin: dict[int, str] = {}
+# Every modulus whose origin this process recorded -> its source: the one record the labels
+# are derived from. Params(P.n) keeps P's label, and a Params whose fields were overwritten
+# (object.__setattr__, a crafted pickle) is never `secure` unless this record vouches for n.
+# A non-vouched origin is never upgraded. And the screen verdicts by (n, bound).
+_origin: dict[int, str] = {RSA_2048: RSA2048_CHALLENGE}
 _screened: dict[tuple[int, int], str | None] = {}
+_SEEN_FACTORS = (GENERATED, IN_PROCESS_CEREMONY)
+
+
+def _record_origin(n: int, source: str) -> None:
+    if n not in _origin or _origin[n] in VOUCHED_SOURCES:
+        _origin[n] = source
 
 _WEAKNESS = {
     _core.WEAK_PERFECT_POWER: "modulus is a perfect power r^k: if r is a prime its group order is known",
@@ -114,14 +125,31 @@ class Params:
         n = _checks.integer(n, "modulus")
         insecure = _checks.boolean(insecure, "insecure")
         bits = self._check_size(n, insecure)
-        if n == RSA_2048:
-            source = RSA2048_CHALLENGE
-        elif n in _known_origin:
-            source, insecure = _known_origin[n], True
-        else:
-            source = CALLER
+        source = _origin.get(n, CALLER)
+        if source == CALLER:
             _screen(n, TEST_TRIAL_BOUND if insecure else TRIAL_BOUND)
-        self._set(n, bits, insecure, source)
+        self._set(n, bits, insecure or source in _SEEN_FACTORS, source)
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass could override `secure`/`source`; the labels are the library's claim.
+        raise EdgeaccTypeError("edgeacc.Params cannot be subclassed")
+
+    def __setattr__(self, name, value):
+        raise ReadOnlyError("edgeacc.Params is immutable")
+
+    def __delattr__(self, name):
+        raise ReadOnlyError("edgeacc.Params is immutable")
+
+    def __getattr__(self, name):
+        # Only reached for a field never set: an object made by Params.__new__ alone.
+        if name in Params.__slots__:
+            raise EdgeaccTypeError("uninitialised edgeacc.Params (made without Params(n))")
+        raise AttributeError(name)
+
+    def __reduce__(self):
+        # Unpickling and copying re-run the constructor: the label comes from the receiving
+        # process's record, never from the pickled fields.
+        return (Params, (self._n, self._insecure))
 
     @staticmethod
     def _check_size(n: int, insecure: bool) -> int:
@@ -132,11 +160,14 @@ class Params:
         if bits < floor:
             hint = "" if insecure else " (pass insecure=True for tests)"
             raise InvalidModulus(f"modulus has {bits} bits; at least {floor} are required{hint}")
+        if bits > MAX_MODULUS_BITS:
+            raise InvalidModulus(f"modulus has {bits} bits; at most {MAX_MODULUS_BITS} are supported")
         return bits
 
     def _set(self, n: int, bits: int, insecure: bool, source: str) -> None:
-        self._n, self._bits, self._insecure, self._source = n, bits, insecure, source
-        self._nbytes = (bits + 7) // 8
+        for name, value in (("_n", n), ("_bits", bits), ("_insecure", insecure),
+                            ("_source", source), ("_nbytes", (bits + 7) // 8)):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def _labelled(cls, n: int, source: str) -> "Params":
@@ -146,11 +177,8 @@ class Params:
         bits = cls._check_size(n, insecure)
         if source != GENERATED:     # generated: made here from two random half-size primes
             _screen(n, TEST_TRIAL_BOUND if insecure else TRIAL_BOUND)
-        if source in (GENERATED, IN_PROCESS_CEREMONY):
-            _known_origin[n] = source
-        P = cls.__new__(cls)
-        P._set(n, bits, insecure, source)
-        return P
+        _record_origin(n, source)
+        return cls(n, insecure=insecure)
 
     @classmethod
     def rsa2048(cls) -> "Params":
@@ -159,15 +187,19 @@ class Params:
 
     n = property(lambda self: self._n, doc="The modulus N (int).")
     bits = property(lambda self: self._bits, doc="Bit length of N.")
-    insecure = property(lambda self: self._insecure,
-                        doc="True for a test-only modulus (declared, or its factors were seen).")
     source = property(lambda self: self._source, doc="Where N came from (see the class doc).")
 
     @property
+    def insecure(self) -> bool:
+        """True for a test-only modulus (declared, or this process saw its factors)."""
+        return self._insecure or _origin.get(self._n) in _SEEN_FACTORS
+
+    @property
     def secure(self) -> bool:
-        """True iff the library vouches for N: the RSA-2048 challenge or a multi-process
-        ceremony, at least 2048 bits, not flagged insecure."""
-        return self._source in VOUCHED_SOURCES and not self._insecure
+        """True iff the library vouches for N: this process recorded N as the RSA-2048
+        challenge or a multi-process ceremony, N has at least 2048 bits, not flagged insecure."""
+        return (_origin.get(self._n) == self._source and self._source in VOUCHED_SOURCES
+                and not self._insecure and self._n.bit_length() >= MIN_SECURE_BITS)
 
     @property
     def element_bytes(self) -> int:
@@ -198,7 +230,8 @@ class Params:
 
     def __repr__(self) -> str:
         flag = ", insecure=True" if self.insecure else ""
-        return f"Params(<{self.bits}-bit modulus {hex(self.n)[:12]}...>, source={self.source!r}{flag})"
+        return (f"Params(<{self.bits}-bit modulus {hex(self.n)[:12]}...>, source={self.source!r}, "
+                f"secure={self.secure}{flag})")
 
 
 def generate_insecure_params(bits: int = 1024, seed: int | None = None) -> Params:
