@@ -319,13 +319,16 @@ WEAK_PERFECT_POWER = c.EA_WEAK_PERFECT_POWER
 WEAK_PRIME = c.EA_WEAK_PRIME
 WEAK_SMALL_FACTOR = c.EA_WEAK_SMALL_FACTOR
 WEAK_NEAR_SQUARE = c.EA_WEAK_NEAR_SQUARE
+WEAK_PSEUDOPRIME = c.EA_WEAK_PSEUDOPRIME
+WEAK_SMOOTH_ORDER = c.EA_WEAK_SMOOTH_ORDER
 TRIAL_BOUND_MAX = 1 << 32
 
 
 def screen_modulus(n, bound, steps, threads=1):
     """ea_screen_modulus: (weakness, factor) for odd n >= 3 - perfect power, probable prime,
     Fermat with `steps` steps from ceil(sqrt n), trial division by every prime below
-    `bound` (<= 2**32); weakness is WEAK_NONE when every screen passed."""
+    `bound` (<= 2**32), Fermat pseudoprime to small bases, Pollard p-1; weakness is
+    WEAK_NONE when every screen passed."""
     cdef _Mpz zn = _Mpz(), zf = _Mpz()
     cdef int weakness = 0, rc
     cdef uint64_t b = _small_int(bound, "bound", 0, TRIAL_BOUND_MAX)

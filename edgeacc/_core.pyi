@@ -18,6 +18,8 @@ WEAK_PERFECT_POWER: int
 WEAK_PRIME: int
 WEAK_SMALL_FACTOR: int
 WEAK_NEAR_SQUARE: int
+WEAK_PSEUDOPRIME: int
+WEAK_SMOOTH_ORDER: int
 TRIAL_BOUND_MAX: int
 def screen_modulus(n: SupportsIndex, bound: int, steps: int, threads: int = ...) -> tuple[int, int]: ...
 RULE_NONNEG: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from edgeacc import _checks, _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus, ReadOnlyError
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus, ReadOnlyError, brief
 
 # RSA-2048 from the RSA Factoring Challenge (RSA Laboratories, 1991; listed at
 # https://en.wikipedia.org/wiki/RSA_numbers#RSA-2048). Its factors have never been published,
@@ -47,20 +47,23 @@ FERMAT_STEPS = 1 << 18
 # Every modulus whose origin this process recorded -> its source: the one record the labels
 # are derived from. Params(P.n) keeps P's label, and a Params whose fields were overwritten
 # (object.__setattr__, a crafted pickle) is never `secure` unless this record vouches for n.
-# A non-vouched origin is never upgraded. And the screen verdicts by (n, bound).
+# A record is only ever downgraded (a vouched origin never replaces another record). And the
+# screen verdicts by (n, bound).
 _origin: dict[int, str] = {RSA_2048: RSA2048_CHALLENGE}
 _screened: dict[tuple[int, int], str | None] = {}
 _SEEN_FACTORS = (GENERATED, IN_PROCESS_CEREMONY)
 
 
 def _record_origin(n: int, source: str) -> None:
-    if n not in _origin or _origin[n] in VOUCHED_SOURCES:
+    if n not in _origin or source not in VOUCHED_SOURCES:
         _origin[n] = source
 
 _WEAKNESS = {
     _core.WEAK_PERFECT_POWER: "modulus is a perfect power r^k: if r is a prime its group order is known",
     _core.WEAK_PRIME: "modulus is prime: its group order is known",
     _core.WEAK_NEAR_SQUARE: "modulus factors by Fermat's method (its two factors are too close)",
+    _core.WEAK_PSEUDOPRIME: ("modulus is a Fermat pseudoprime to a small base (Carmichael-like): "
+                             "N - 1 is a public multiple of that base's order"),
 }
 
 
@@ -85,6 +88,9 @@ def _screen(n: int, bound: int) -> None:
         weakness, factor = _core.screen_modulus(n, bound, FERMAT_STEPS, _checks.default_threads())
         if weakness == _core.WEAK_SMALL_FACTOR:
             _screened[key] = f"modulus has the small factor {factor}"
+        elif weakness == _core.WEAK_SMOOTH_ORDER:
+            _screened[key] = (f"modulus factors by Pollard's p-1 (a prime factor p has smooth "
+                              f"p - 1; factor {brief(factor)})")
         else:
             _screened[key] = _WEAKNESS.get(weakness)
     if _screened[key] is not None:
@@ -103,10 +109,18 @@ class Params:
 
     ``Params(n)`` for a caller-supplied n refuses the moduli anyone can factor at once: even,
     prime, perfect powers, a prime factor below 2^32 (2^24 for ``insecure=True``), factors so
-    close that Fermat's method splits N. Passing them proves nothing: whoever made N may know
-    its factors, N may have three or more prime factors, a factor between 2^32 and the reach
-    of ECM, or a prime p with smooth p - 1; so a caller modulus is never ``secure``, and
-    ``insecure=False`` is only the caller's own statement that N is meant for real use.
+    close that Fermat's method splits N, a Fermat pseudoprime to a small base (Carmichael
+    numbers: N - 1 is a multiple of the group exponent), a prime p with 2^18-smooth p - 1
+    (Pollard's p - 1; 2^14 for ``insecure=True``), and more than 16384 bits. Passing them proves
+    nothing: whoever made N may know its factors, N may have three or more prime factors, a
+    factor between 2^32 and the reach of ECM, or p - 1 smooth beyond the bound; so a caller
+    modulus is never ``secure``, and ``insecure=False`` is only the caller's own statement
+    that N is meant for real use.
+
+    The labels are derived from this process's record of where each modulus came from, not
+    from the object's fields: ``Params`` is immutable and final, ``Params(P.n)`` and copies
+    keep P's label, and a pickle carries only (n, insecure) (unpickled elsewhere, a ceremony
+    modulus is ``"caller"``).
 
     >>> P = Params.rsa2048()
     >>> P.bits, P.source, P.secure, P.insecure
