@@ -213,3 +213,182 @@ def test_repr_reports_every_label(toy):
     assert "source='generated'" in repr(toy) and "secure=False" in repr(toy)
     assert "insecure=True" in repr(toy)
     assert len(repr(R)) < 120
+
+
+# ---------------------------------------------------------------------------------------------
+# Point 11: one element rule, witnesses and batch soundness, with a toy modulus whose factors
+# the test knows (so it can build elements of order 2).
+
+@pytest.fixture(scope="module")
+def known():
+    rng = random.Random(31)
+    p, q = prime(rng, 256), prime(rng, 256)
+    n = p * q
+    P = Params(n, insecure=True)
+    h = (1 + p * ((-2 * pow(p, -1, q)) % q)) % n          # 1 mod p, -1 mod q: order 2
+    assert h * h % n == 1 and h not in (1, n - 1)
+    acc = edgeacc.Accumulator(P, P.generator(b"redteam"))
+    xs = [edgeacc.hash_to_prime(b"rt%d" % i)[0] for i in range(12)]
+    acc.add_many(xs)
+    return {"P": P, "p": p, "q": q, "h": h, "acc": acc, "xs": xs, "ws": acc.all_witnesses()}
+
+
+COMPOSITES = [
+    561, 41041, 825265,                     # Carmichael numbers
+    2047, 3215031751, 3825123056546413051,  # strong pseudoprimes to base 2 (the last to 2..23)
+    (2 ** 127 - 1) * 170141183460469231731687303715884105757,   # two 127-bit primes
+]
+
+
+@pytest.mark.parametrize("x", COMPOSITES, ids=["561", "41041", "825265", "2047", "3215031751",
+                                               "spsp-2-23", "two-127-bit-primes"])
+def test_composites_are_never_accumulated(known, x):
+    acc = edgeacc.Accumulator(known["P"], known["P"].generator(b"composite"))
+    before = acc.value
+    for attempt in (lambda: acc.add(x), lambda: acc.add_many([known["xs"][0], x])):
+        with pytest.raises(InvalidExponent, match="prime"):
+            attempt()
+    assert acc.value == before and len(acc) == 0
+
+
+@pytest.mark.parametrize("x", [0, 1, 2, -3, 4, 2 ** 300, True, 3.0, "3", None, b"\x03"])
+def test_trivial_or_mistyped_elements_everywhere(known, x):
+    P, acc, ws, xs = known["P"], known["acc"], known["ws"], known["xs"]
+    v = acc.value
+    calls = [
+        lambda: acc.add(x), lambda: acc.verify(x, ws[0]), lambda: edgeacc.verify_membership(P, ws[0], x, v),
+        lambda: edgeacc.batch_verify(P, [(ws[0], x, v)]), lambda: edgeacc.shamir_trick(P, ws[0], x, ws[1], xs[1]),
+        lambda: edgeacc.aggregate_witnesses(P, [(ws[0], x), (ws[1], xs[1])]),
+        lambda: edgeacc.root_factory(P, ws[0], [x]), lambda: edgeacc.update_witnesses(P, [ws[0]], [x]),
+        lambda: edgeacc.update_witness(P, ws[0], [x]),
+        lambda: edgeacc.verify_set_membership(P, [x], v, edgeacc.prove_set_membership(acc, [0])),
+    ]
+    for call in calls:
+        with pytest.raises(EdgeaccError):
+            call()
+    assert len(acc) == 12
+
+
+def test_numpy_and_mpz_elements_are_the_same_element(known):
+    np = pytest.importorskip("numpy")
+    gmpy2 = pytest.importorskip("gmpy2")
+    acc, ws, xs = known["acc"], known["ws"], known["xs"]
+    assert acc.verify(gmpy2.mpz(xs[0]), gmpy2.mpz(ws[0]))
+    assert not acc.verify(np.int64(3), ws[0])
+    for bad in (np.float64(3.0), np.bool_(True)):
+        with pytest.raises(EdgeaccTypeError):
+            acc.verify(bad, ws[0])
+
+
+@pytest.mark.parametrize("w", ["zero", "one", "minus-one", "N", "p", "huge"])
+def test_degenerate_witnesses_everywhere(known, w):
+    P, acc, xs, p = known["P"], known["acc"], known["xs"], known["p"]
+    n, v = P.n, acc.value
+    w = {"zero": 0, "one": 1, "minus-one": n - 1, "N": n, "p": p, "huge": n + 5}[w]
+    calls = [
+        lambda: acc.verify(xs[0], w), lambda: edgeacc.batch_verify(P, [(w, xs[0], v)]),
+        lambda: edgeacc.batch_verify(P, [(known["ws"][0], xs[0], w)]),
+        lambda: edgeacc.shamir_trick(P, w, xs[0], known["ws"][1], xs[1]),
+        lambda: edgeacc.aggregate_witnesses(P, [(w, xs[0])]), lambda: edgeacc.root_factory(P, w, xs[:2]),
+        lambda: edgeacc.update_witnesses(P, [w], []), lambda: edgeacc.update_witnesses(P, [w], xs[:1]),
+        lambda: edgeacc.update_witness(P, w, []), lambda: acc.updated_witness(w, 3),
+        lambda: acc.updated_witnesses([w], 3), lambda: edgeacc.encode_element(P, w),
+        lambda: poe.prove(P, w, 2 ** 200 + 1), lambda: poe.verify(P, w, 2 ** 200 + 1, v, poe.PoEProof(5)),
+        lambda: poe.verify(P, 5, 2 ** 200 + 1, v, poe.PoEProof(w)),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidElement):
+            call()
+
+
+def _honest(known, count):
+    v = known["acc"].value
+    return [(w, x, v) for w, x in zip(known["ws"][:count], known["xs"][:count])]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("size", [1, 2, 5, 12])
+def test_one_order_2_error_fails_in_every_batch_path(known, threads, size):
+    """w*h fails alone; odd weights make it fail in the top check, every thread group and
+    every bisection step, next to honest items and next to ordinary false items."""
+    n, h = known["P"].n, known["h"]
+    for pos in {0, size // 2, size - 1}:
+        items = _honest(known, size)
+        w, x, v = items[pos]
+        items[pos] = (w * h % n, x, v)
+        assert not known["acc"].verify(x, w * h % n)
+        assert edgeacc.batch_verify(known["P"], items, threads=threads) == [pos]
+        if size > 2:                # bisection: another (ordinary) false item in the batch
+            other = (pos + 1) % size
+            items[other] = (items[other][0], known["xs"][(other + 1) % size], v)
+            assert edgeacc.batch_verify(known["P"], items, threads=threads) == sorted({pos, other})
+        items = _honest(known, size)
+        items[pos] = (w, x, v * h % n)          # the accumulator value off by h
+        assert edgeacc.batch_verify(known["P"], items, threads=threads) == [pos]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_statement_repeated_with_an_order_2_error_is_caught(known, threads):
+    n, h = known["P"].n, known["h"]
+    w, x, v = _honest(known, 1)[0]
+    forged = (w * h % n, x, v)
+    for items in ([forged, forged], [forged] * 16, [forged, (n - forged[0], x, n - v)] * 4,
+                  _honest(known, 3) + [forged] * 2):
+        expect = [j for j, it in enumerate(items) if it[0] in (forged[0], n - forged[0])]
+        assert edgeacc.batch_verify(known["P"], items, threads=threads) == expect
+
+
+def test_two_distinct_order_2_errors_cancel_but_the_factors_forge_anyway(known):
+    """The documented limit: with N's factors known, two distinct false items carrying h
+    cancel in an odd-weighted product. The same knowledge forges a witness that verifies
+    alone, so a known-factor modulus (never `secure`) is broken either way."""
+    P, n, h, xs = known["P"], known["P"].n, known["h"], known["xs"]
+    items = _honest(known, 2)
+    items = [(w * h % n, x, v) for w, x, v in items]
+    assert edgeacc.batch_verify(P, items, threads=1) == []
+    assert not any(known["acc"].verify(x, w) for w, x, _ in items)
+    phi = (known["p"] - 1) * (known["q"] - 1)
+    y = edgeacc.hash_to_prime(b"never added")[0]
+    forged = pow(known["acc"].value, pow(y, -1, phi), n)
+    assert known["acc"].verify(y, forged) and not P.secure
+
+
+def test_batch_weights_come_from_os_urandom(known, monkeypatch):
+    import random as stdlib_random
+
+    from edgeacc import batch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the random module must not feed verifier weights")
+
+    for name in ("getrandbits", "randrange", "randint", "random", "seed"):
+        monkeypatch.setattr(stdlib_random, name, refuse)
+    monkeypatch.setattr(stdlib_random.Random, "getrandbits", refuse)
+    items = _honest(known, 4)
+    assert edgeacc.batch_verify(known["P"], items) == []
+    drawn = []
+    real = os.urandom
+    monkeypatch.setattr(batch.os, "urandom", lambda k: drawn.append(k) or real(k))
+    edgeacc.batch_verify(known["P"], items, security=128)
+    assert drawn == [16 * 4]
+    ws = batch._weights(200, 128)
+    assert all(r % 2 == 1 and r.bit_length() <= 128 for r in ws) and len(set(ws)) == 200
+
+
+@pytest.mark.parametrize("security", [0, 1, 32, 63, 1025, -128, True, 128.0, "128"])
+def test_batch_security_cannot_be_downgraded_below_the_floor(known, security):
+    with pytest.raises(EdgeaccError):
+        edgeacc.batch_verify(known["P"], _honest(known, 2), security=security)
+
+
+def test_mixing_accumulators_and_signs_in_one_batch(known):
+    P, n = known["P"], known["P"].n
+    other = edgeacc.Accumulator(P, P.generator(b"other"))
+    ys = [edgeacc.hash_to_prime(b"o%d" % i)[0] for i in range(3)]
+    other.add_many(ys)
+    ows = other.all_witnesses()
+    items = _honest(known, 3) + [(w, y, other.value) for w, y in zip(ows, ys)]
+    items += [(n - w, x, n - v) for w, x, v in items[:2]]           # the same classes, signed
+    assert edgeacc.batch_verify(P, items) == []
+    crossed = [(ows[0], ys[0], known["acc"].value), (known["ws"][0], known["xs"][0], other.value)]
+    assert edgeacc.batch_verify(P, items + crossed) == [len(items), len(items) + 1]
