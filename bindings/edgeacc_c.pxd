@@ -102,6 +102,7 @@ cdef extern from "edgeacc.h" nogil:
 
     # ea_modulus.h
     enum:
+        EA_WEAK_NOT_SCREENED
         EA_WEAK_NONE
         EA_WEAK_PERFECT_POWER
         EA_WEAK_PRIME

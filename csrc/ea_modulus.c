@@ -399,15 +399,12 @@ static int fermat_pseudoprime(const mpz_t n)
     return found;
 }
 
-int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
-                      unsigned long steps, unsigned threads)
+/* The screens in order; *weakness = the first that finds N weak, EA_WEAK_NONE if none. */
+static int run_screens(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
+                       unsigned long steps, unsigned threads)
 {
     uint32_t p = 0;
     int rc;
-    *weakness = EA_WEAK_NONE;
-    mpz_set_ui(factor, 0);
-    if ((rc = ea_check_modulus(n)) != EA_OK)
-        return rc;
     if (mpz_perfect_power_p(n)) {
         *weakness = EA_WEAK_PERFECT_POWER;
         return EA_OK;
@@ -416,18 +413,14 @@ int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound
         *weakness = EA_WEAK_PRIME;
         return EA_OK;
     }
-    if ((rc = ea_fermat_factor(factor, n, steps)) != EA_OK)
-        return rc;
-    if (mpz_sgn(factor) > 0) {
+    if ((rc = ea_fermat_factor(factor, n, steps)) != EA_OK || mpz_sgn(factor) > 0) {
         *weakness = EA_WEAK_NEAR_SQUARE;
-        return EA_OK;
-    }
-    if ((rc = ea_trial_factor(&p, n, bound, threads)) != EA_OK)
         return rc;
-    if (p) {
+    }
+    if ((rc = ea_trial_factor(&p, n, bound, threads)) != EA_OK || p) {
         *weakness = EA_WEAK_SMALL_FACTOR;
         mpz_set_ui(factor, p);
-        return EA_OK;
+        return rc;
     }
     if (fermat_pseudoprime(n)) {
         *weakness = EA_WEAK_PSEUDOPRIME;
@@ -435,11 +428,21 @@ int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound
     }
     rc = ea_pm1_factor(factor, n, bound >= EA_TRIAL_BOUND_MAX ? EA_SCREEN_PM1_BOUND
                                                               : EA_SCREEN_PM1_BOUND >> 4);
-    if (rc != EA_OK)
-        return rc;
-    if (mpz_sgn(factor) > 0) {
-        *weakness = EA_WEAK_SMOOTH_ORDER;
-        return EA_OK;
+    *weakness = rc != EA_OK || mpz_sgn(factor) > 0 ? EA_WEAK_SMOOTH_ORDER : EA_WEAK_NONE;
+    return rc;
+}
+
+int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
+                      unsigned long steps, unsigned threads)
+{
+    int rc = ea_check_modulus(n);
+    *weakness = EA_WEAK_NOT_SCREENED;
+    mpz_set_ui(factor, 0);
+    if (rc == EA_OK)
+        rc = run_screens(weakness, factor, n, bound, steps, threads);
+    if (rc != EA_OK) {          /* a failed screen is never a verdict, least of all "passed" */
+        *weakness = EA_WEAK_NOT_SCREENED;
+        mpz_set_ui(factor, 0);
     }
-    return EA_OK;
+    return rc;
 }

@@ -16,6 +16,7 @@ EA_API_BEGIN
 
 /* What ea_screen_modulus found (a verdict, separate from the status code). */
 enum {
+    EA_WEAK_NOT_SCREENED = -1,  /* a screen could not run (the status says why): no verdict */
     EA_WEAK_NONE = 0,           /* passed every screen */
     EA_WEAK_PERFECT_POWER = 1,  /* N = r^k with k >= 2 */
     EA_WEAK_PRIME = 2,          /* N is a probable prime: its group order is known */
@@ -51,7 +52,7 @@ int ea_fermat_factor(mpz_t factor, const mpz_t n, unsigned long steps);
  * prime, Fermat's method with `steps` steps, trial division below bound, Fermat pseudoprime
  * to the bases 2..13, then Pollard p-1 to EA_SCREEN_PM1_BOUND (2^18; 2^14 when
  * bound < 2^32, a test screen); *weakness = the first EA_WEAK_* found (factor = the factor found,
- * else 0). n odd >= 3. */
+ * else 0). n odd >= 3. On any status but EA_OK, *weakness = EA_WEAK_NOT_SCREENED. */
 int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
                       unsigned long steps, unsigned threads);
 
