@@ -67,10 +67,11 @@ cdef object _small_int(object obj, str what, object lo, object hi):
 
 
 cdef list _as_list(object values, str what):
-    """A list from a sequence argument; str/bytes (iterables of characters or bytes) and
-    non-iterables are type errors, not silently reinterpreted."""
+    """A new list from a sequence argument (always a copy: the loops below index it without
+    bounds checks while an item's __index__ or another thread may mutate the caller's list);
+    str/bytes (iterables of characters or bytes) and non-iterables are type errors."""
     if isinstance(values, list):
-        return <list>values
+        return list(<list>values)
     if isinstance(values, (str, bytes, bytearray, memoryview)) or not hasattr(values, "__iter__"):
         raise errors.EdgeaccTypeError(f"the {what} list must be a sequence of ints, got {type(values).__name__}")
     return list(values)

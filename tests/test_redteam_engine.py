@@ -461,20 +461,28 @@ def test_inputs_mutated_by_another_thread_during_a_call(known):
         t.join()
 
 
-def test_a_list_shrunk_by_an_elements_index_is_not_an_index_error(known):
+def test_a_list_shrunk_by_an_items_index_is_never_read_after_free(known):
+    """The bindings index their input lists without bounds checks: an item whose __index__
+    empties the caller's list made them read freed objects (garbage values, OverflowError,
+    crashes). They now copy every list first, so the call sees the items as passed."""
+    import math
+
     n = known["P"].n
-    bases = [3, 5, 7]
+    for _ in range(50):
+        big = [(1 << 400) + i for i in range(200)]
+        bases = [3] + list(big)
 
-    class Shrink:
-        def __index__(self):
-            del bases[1:]
-            return 5
+        class Shrink:
+            def __index__(self):
+                del bases[1:]
+                _ = [bytearray(b"\xff" * 60) for _ in range(400)]     # reuse the freed memory
+                return 5
 
-    bases[0] = Shrink()
-    try:
-        _core.multi_exp(bases, [1, 1, 1], n)
-    except EdgeaccError:
-        pass
+        bases[0] = Shrink()
+        for call in (lambda: _core.multi_exp(bases, [1] * 201, n),
+                     lambda: edgeacc.multi_exp(known["P"], bases, [1] * 201)):
+            bases[1:] = big
+            assert call() == 5 * math.prod(big) % n
 
 
 # ---------------------------------------------------------------------------------------------
