@@ -561,3 +561,36 @@ def test_messages_never_print_a_huge_int(known):
         with pytest.raises(EdgeaccError) as info:
             call()
         assert len(str(info.value)) < 300, str(info.value)[:300]
+
+
+def test_an_element_is_accumulated_at_most_once(known):
+    acc = edgeacc.Accumulator(known["P"], known["P"].generator(b"set"))
+    x, y = known["xs"][:2]
+    acc.add(x)
+    before = acc.value
+    for attempt in (lambda: acc.add(x), lambda: acc.add_many([y, x]), lambda: acc.add_many([y, y])):
+        with pytest.raises(InvalidArgument, match="already accumulated"):
+            attempt()
+        assert acc.value == before and acc.elements == (x,)
+    acc.add(y)
+    assert len(acc) == 2
+
+
+def test_set_membership_never_proves_a_composite_element(known):
+    """The aggregated witness of {a, b} satisfies W^(a*b) = v: listing a*b as one 'element'
+    must not make verify_set_membership claim that a*b is a member."""
+    acc, xs = known["acc"], known["xs"]
+    proof = edgeacc.prove_set_membership(acc, [0, 1])
+    assert edgeacc.verify_set_membership(known["P"], [xs[0], xs[1]], acc.value, proof)
+    with pytest.raises(InvalidExponent, match="prime"):
+        edgeacc.verify_set_membership(known["P"], [xs[0] * xs[1]], acc.value, proof)
+
+
+@pytest.mark.parametrize("y", ["zero", "one", "minus-one", "N", "p", "non-canonical"])
+def test_decode_element_refuses_degenerate_encodings(known, y):
+    P, n = known["P"], known["P"].n
+    value = {"zero": 0, "one": 1, "minus-one": n - 1, "N": n, "p": known["p"],
+             "non-canonical": n - 4}[y]
+    raw = value.to_bytes(P.element_bytes + (value >= 1 << (8 * P.element_bytes)), "big")
+    with pytest.raises(edgeacc.errors.EncodingError):
+        edgeacc.decode_element(P, raw)
