@@ -7,6 +7,7 @@ names the argument and never prints a huge integer in full.
 """
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterable
 
@@ -25,7 +26,7 @@ def integer(x, what: str) -> int:
     if isinstance(x, (bool, float, str, bytes, bytearray)) or not hasattr(type(x), "__index__"):
         raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
     try:
-        return int(x.__index__())
+        return operator.index(x)    # an exact int, also for an int subclass
     except Exception:
         raise EdgeaccTypeError(f"{what}: __index__ of {type(x).__name__} failed") from None
 
@@ -34,6 +35,7 @@ def small_int(x, what: str, lo: int, hi: int) -> int:
     """A plain int in lo..hi (an index, a count, a size)."""
     if isinstance(x, bool) or not isinstance(x, int):
         raise EdgeaccTypeError(f"{what} must be an int, got {type(x).__name__}")
+    x = operator.index(x)       # exact int: an int subclass's comparisons never run
     if not lo <= x <= hi:
         raise InvalidArgument(f"{what} {brief(x)} out of range {lo}..{hi}")
     return x
@@ -116,6 +118,7 @@ def index(i, bound: int, what: str) -> int:
     """An int in 0..bound-1."""
     if isinstance(i, bool) or not isinstance(i, int):
         raise EdgeaccTypeError(f"{what} must be an int, got {type(i).__name__}")
+    i = operator.index(i)
     if not 0 <= i < bound:
         raise InvalidArgument(f"{what} {brief(i)} out of range 0..{bound - 1}")
     return i

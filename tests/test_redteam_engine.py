@@ -594,3 +594,101 @@ def test_decode_element_refuses_degenerate_encodings(known, y):
     raw = value.to_bytes(P.element_bytes + (value >= 1 << (8 * P.element_bytes)), "big")
     with pytest.raises(edgeacc.errors.EncodingError):
         edgeacc.decode_element(P, raw)
+
+
+# Point 13, fuzzed: hostile objects (not just hostile values) through every entry point.
+
+class _IndexRaises:
+    def __index__(self):
+        raise RecursionError("hostile __index__")
+
+
+class _IterRaises:
+    def __iter__(self):
+        raise MemoryError("hostile __iter__")
+
+
+class _LenLies(list):
+    def __len__(self):
+        raise ValueError("hostile __len__")
+
+
+class _WeirdInt(int):
+    def __eq__(self, other):
+        raise ZeroDivisionError("hostile __eq__")
+
+    __hash__ = int.__hash__
+
+    def __lt__(self, other):
+        raise IndexError("hostile __lt__")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+
+def _nested(depth):
+    value: list = [3]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _hostile():
+    from hypothesis import strategies as st
+
+    np = pytest.importorskip("numpy")
+    objects = st.sampled_from([
+        _IndexRaises(), _IterRaises(), _LenLies([1, 2]), _WeirdInt(7), _WeirdInt(2 ** 600 + 1),
+        _nested(5000), np.int64(5), np.uint8(3), np.float32(3), np.array([3, 5]), float("nan"),
+        complex(3, 0), memoryview(b"\x03"), bytearray(b"\x03"), frozenset({3}), range(3, 9, 2),
+        iter([3, 5]), {3: 5}, ..., NotImplemented, type, object(),
+    ])
+    return st.one_of(objects, st.lists(objects, max_size=3), st.lists(st.tuples(objects, objects, objects),
+                                                                    max_size=2))
+
+
+def _entry_points(P, acc, a, b):
+    return [
+        lambda: Params(a), lambda: Params(P.n, insecure=a), lambda: edgeacc.Accumulator(P, a),
+        lambda: edgeacc.Accumulator(P, P.generator(b"h")).add(a),
+        lambda: edgeacc.Accumulator(P, P.generator(b"h")).add_many(a), lambda: acc.witness(a),
+        lambda: acc.witnesses(a), lambda: acc.all_witnesses(threads=a), lambda: acc.verify(a, b),
+        lambda: acc.updated_witness(a, b), lambda: acc.updated_witnesses(a, b), lambda: acc.value_at(a),
+        lambda: acc.aggregate_witness(a), lambda: edgeacc.verify_membership(P, a, b, a),
+        lambda: edgeacc.batch_verify(P, a), lambda: edgeacc.batch_verify(P, [(a, b, a)]),
+        lambda: edgeacc.batch_verify(P, [], security=a, threads=b), lambda: edgeacc.multi_exp(P, a, b),
+        lambda: edgeacc.multi_exp(P, [3], [5], method=a, param=b), lambda: edgeacc.MultiExpTable(P, a),
+        lambda: edgeacc.MultiExpTable(P, [3], group_size=a), lambda: edgeacc.MultiExpTable(P, [3])(a),
+        lambda: edgeacc.MultiExpTable(P, [3]).eval(a, threads=b),
+        lambda: edgeacc.shamir_trick(P, a, b, a, b), lambda: edgeacc.aggregate_witnesses(P, a),
+        lambda: edgeacc.root_factory(P, a, b), lambda: edgeacc.root_factory(P, 4, [3], arity=a, threads=b),
+        lambda: edgeacc.update_witnesses(P, a, b), lambda: edgeacc.update_witness(P, a, b),
+        lambda: poe.prove(P, a, b), lambda: poe.verify(P, a, b, a, poe.PoEProof(b)),
+        lambda: poe.prove_set_membership(acc, a), lambda: poe.verify_set_membership(P, a, b, a),
+        lambda: poe.verify_set_membership(P, [a], 4, poe.SetMembershipProof(a, poe.PoEProof(b))),
+        lambda: poe.PoEProof.from_bytes(P, a), lambda: poe.SetMembershipProof.from_bytes(P, a),
+        lambda: edgeacc.MembershipProof.from_bytes(P, a), lambda: edgeacc.MembershipProof(a, b, a).to_bytes(P),
+        lambda: edgeacc.MembershipProof(a, b, a).verify(P, a, b), lambda: edgeacc.encode_element(P, a),
+        lambda: edgeacc.decode_element(P, a), lambda: edgeacc.hash_to_prime(a),
+        lambda: edgeacc.check_representative(a, b, a), lambda: edgeacc.is_first_representative(a, b, a),
+        lambda: P.generator(a), lambda: edgeacc.generate_insecure_params(a, seed=b), lambda: edgeacc.powm(a, b, a),
+    ]
+
+
+def test_hostile_objects_raise_only_edgeacc_errors(known):
+    from hypothesis import given, settings
+
+    P, acc = known["P"], known["acc"]
+
+    @settings(max_examples=40)
+    @given(a=_hostile(), b=_hostile())
+    def run(a, b):
+        for call in _entry_points(P, acc, a, b):
+            try:
+                call()
+            except EdgeaccError as exc:
+                assert len(str(exc)) < 2000
+            except Exception as exc:  # the failure below is the test
+                pytest.fail(f"{type(exc).__name__} escaped: {exc!r:.200}")
+
+    run()
+    assert len(acc) == 12
