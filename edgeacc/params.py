@@ -26,7 +26,7 @@ MIN_INSECURE_BITS = 256
 MAX_GENERATED_BITS = 8192
 # The screens are linear (trial division) to quadratic in |N|: a caller-supplied N is bounded
 # so that a huge one is refused instead of hanging the process.
-MAX_MODULUS_BITS = 16384
+MAX_MODULUS_BITS = MAX_GENERATED_BITS     # also the largest ceremony (DkgConfig)
 GENERATOR_DOMAIN = b"edgeacc/gen"
 
 # Where a modulus came from (P.source). Only the first two are vouched for by the library.
@@ -111,7 +111,7 @@ class Params:
     prime, perfect powers, a prime factor below 2^32 (2^24 for ``insecure=True``), factors so
     close that Fermat's method splits N, a Fermat pseudoprime to a small base (Carmichael
     numbers: N - 1 is a multiple of the group exponent), a prime p with 2^18-smooth p - 1
-    (Pollard's p - 1; 2^14 for ``insecure=True``), and more than 16384 bits. Passing them proves
+    (Pollard's p - 1; 2^14 for ``insecure=True``), and more than 8192 bits. Passing them proves
     nothing: whoever made N may know its factors, N may have three or more prime factors, a
     factor between 2^32 and the reach of ECM, or p - 1 smooth beyond the bound; so a caller
     modulus is never ``secure``, and ``insecure=False`` is only the caller's own statement
