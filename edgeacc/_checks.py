@@ -97,9 +97,13 @@ def pairs(values, what: str, names: tuple[str, ...]) -> list[tuple]:
     """A list of tuples of len(names) (e.g. (w, x) pairs or (w, x, v) items)."""
     out = []
     for j, item in enumerate(sequence(values, what)):
-        if not isinstance(item, (tuple, list)) or len(item) != len(names):
+        try:        # a tuple copy: a hostile __len__/__getitem__ of a subclass never runs later
+            item = tuple(item) if isinstance(item, (tuple, list)) else None
+        except Exception:
+            item = None
+        if item is None or len(item) != len(names):
             raise EdgeaccTypeError(f"{what} item {j} must be a ({', '.join(names)}) tuple")
-        out.append(tuple(item))
+        out.append(item)
     return out
 
 

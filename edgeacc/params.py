@@ -254,12 +254,9 @@ def generate_insecure_params(bits: int = 1024, seed: int | None = None) -> Param
     this process). Use Params.rsa2048() or a multi-process ceremony otherwise."""
     import random
 
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise EdgeaccTypeError(f"bits must be an int, got {type(bits).__name__}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise EdgeaccTypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if not MIN_INSECURE_BITS <= bits <= MAX_GENERATED_BITS:
-        raise InvalidArgument(f"bits must be in {MIN_INSECURE_BITS}..{MAX_GENERATED_BITS}")
+    bits = _checks.small_int(bits, "bits", MIN_INSECURE_BITS, MAX_GENERATED_BITS)
+    if seed is not None:
+        seed = _checks.integer(seed, "seed (an int or None)")
     rng = random.Random(seed)
 
     def prime(k):

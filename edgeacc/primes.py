@@ -41,4 +41,4 @@ def check_representative(data: bytes, x: int, k: int) -> bool:
 
 def is_first_representative(data: bytes, x: int, k: int) -> bool:
     """check_representative plus: every candidate with a smaller nonce is composite."""
-    return hash_to_prime(data) == (x, k)
+    return check_representative(data, x, k) and hash_to_prime(data)[1] == operator.index(k)

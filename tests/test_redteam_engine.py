@@ -692,3 +692,24 @@ def test_hostile_objects_raise_only_edgeacc_errors(known):
 
     run()
     assert len(acc) == 12
+
+
+def test_hostile_objects_every_pair(known):
+    """The deterministic sweep behind the hypothesis test: each hostile object, alone, in a
+    list, and inside (w, x, v) / (w, x) tuples, against every entry point."""
+    np = pytest.importorskip("numpy")
+    P, acc = known["P"], known["acc"]
+    objects = [_LenLies([1, 2]), _IterRaises(), _IndexRaises(), _WeirdInt(7), _WeirdInt(2 ** 600 + 1),
+               _nested(5000), np.array([3, 5]), np.float32(3), float("nan"), complex(3, 0),
+               range(3, 9, 2), {3: 5}, ..., type, object(), memoryview(b"\x03"), np.uint64(2 ** 63)]
+    firsts = objects + [[o] for o in objects] + [[(o, o, o)] for o in objects] + [[(o, o)] for o in objects]
+    for a in firsts:
+        for b in objects[:6] + [3]:
+            for call in _entry_points(P, acc, a, b):
+                try:
+                    call()
+                except EdgeaccError:
+                    pass
+                except Exception as exc:  # the failure below is the test
+                    pytest.fail(f"{type(exc).__name__} escaped: {exc!r:.200}")
+    assert len(acc) == 12
