@@ -16,6 +16,8 @@ cimport edgeacc_c as c
 cdef extern from "ea_multiexp.h":
     pass  # internal header: the complete ea_mexp_table that MultiExpTable embeds
 
+from operator import index as _operator_index
+
 from edgeacc import errors
 
 H2P_MAX_BITS = c.EA_H2P_MAX_BITS
@@ -46,34 +48,47 @@ cdef int _check(int rc) except -1:
     raise errors.EdgeaccError(f"unknown status {rc} from the C core")
 
 
+cdef object _index(object obj, str what):
+    """operator.index(obj): an exact int (an int subclass's own methods never run after it);
+    whatever a hostile __index__ raises becomes an EdgeaccTypeError."""
+    try:
+        return _operator_index(obj)
+    except Exception:
+        raise errors.EdgeaccTypeError(f"{what}: __index__ of {type(obj).__name__} failed") from None
+
+
 cdef object _as_int(object obj, str what):
     """Accept int or gmpy2.mpz (anything exact with __index__), never bool/float/str."""
     if type(obj) is int:
         return obj
-    if isinstance(obj, (bool, float, str, bytes)) or not hasattr(obj, "__index__"):
+    if isinstance(obj, (bool, float, str, bytes)) or not hasattr(type(obj), "__index__"):
         raise errors.EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(obj).__name__}")
-    return obj.__index__()
+    return _index(obj, what)
 
 
 cdef object _small_int(object obj, str what, object lo, object hi):
     """A plain int in lo..hi for a C integer parameter (no float truncation, no bool, and an
     edgeacc exception instead of Cython's OverflowError/TypeError)."""
-    if isinstance(obj, (bool, float, str, bytes)) or not hasattr(obj, "__index__"):
+    if isinstance(obj, (bool, float, str, bytes)) or not hasattr(type(obj), "__index__"):
         raise errors.EdgeaccTypeError(f"{what} must be an int, got {type(obj).__name__}")
-    v = obj.__index__()
+    v = _index(obj, what)
     if not lo <= v <= hi:
         raise errors.InvalidArgument(f"{what} must be in {lo}..{hi}")
     return v
 
 
 cdef list _as_list(object values, str what):
-    """A list from a sequence argument; str/bytes (iterables of characters or bytes) and
-    non-iterables are type errors, not silently reinterpreted."""
+    """A new list from a sequence argument (always a copy: the loops below index it without
+    bounds checks while an item's __index__ or another thread may mutate the caller's list);
+    str/bytes (iterables of characters or bytes) and non-iterables are type errors."""
     if isinstance(values, list):
-        return <list>values
+        return list(<list>values)
     if isinstance(values, (str, bytes, bytearray, memoryview)) or not hasattr(values, "__iter__"):
         raise errors.EdgeaccTypeError(f"the {what} list must be a sequence of ints, got {type(values).__name__}")
-    return list(values)
+    try:
+        return list(values)
+    except Exception:
+        raise errors.EdgeaccTypeError(f"the {what} list could not be iterated") from None
 
 
 cdef int _to_mpz(mpz_t z, object obj, str what) except -1:
@@ -314,18 +329,22 @@ def smallest_factor(n, bound):
     return p
 
 
+WEAK_NOT_SCREENED = c.EA_WEAK_NOT_SCREENED
 WEAK_NONE = c.EA_WEAK_NONE
 WEAK_PERFECT_POWER = c.EA_WEAK_PERFECT_POWER
 WEAK_PRIME = c.EA_WEAK_PRIME
 WEAK_SMALL_FACTOR = c.EA_WEAK_SMALL_FACTOR
 WEAK_NEAR_SQUARE = c.EA_WEAK_NEAR_SQUARE
+WEAK_PSEUDOPRIME = c.EA_WEAK_PSEUDOPRIME
+WEAK_SMOOTH_ORDER = c.EA_WEAK_SMOOTH_ORDER
 TRIAL_BOUND_MAX = 1 << 32
 
 
 def screen_modulus(n, bound, steps, threads=1):
     """ea_screen_modulus: (weakness, factor) for odd n >= 3 - perfect power, probable prime,
     Fermat with `steps` steps from ceil(sqrt n), trial division by every prime below
-    `bound` (<= 2**32); weakness is WEAK_NONE when every screen passed."""
+    `bound` (<= 2**32), Fermat pseudoprime to small bases, Pollard p-1; weakness is
+    WEAK_NONE when every screen passed."""
     cdef _Mpz zn = _Mpz(), zf = _Mpz()
     cdef int weakness = 0, rc
     cdef uint64_t b = _small_int(bound, "bound", 0, TRIAL_BOUND_MAX)

@@ -102,11 +102,14 @@ cdef extern from "edgeacc.h" nogil:
 
     # ea_modulus.h
     enum:
+        EA_WEAK_NOT_SCREENED
         EA_WEAK_NONE
         EA_WEAK_PERFECT_POWER
         EA_WEAK_PRIME
         EA_WEAK_SMALL_FACTOR
         EA_WEAK_NEAR_SQUARE
+        EA_WEAK_PSEUDOPRIME
+        EA_WEAK_SMOOTH_ORDER
     int ea_screen_modulus(int *weakness, mpz_ptr factor, mpz_srcptr n, uint64_t bound,
                           unsigned long steps, unsigned threads)
 

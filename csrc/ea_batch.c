@@ -166,17 +166,17 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
         return EA_OK;
     if (bad == NULL || ws == NULL || xs == NULL || rs == NULL || vidx == NULL || vals == NULL)
         return EA_ERR_ARGUMENT;
+    for (j = 0; j < count; j++)
+        bad[j] = 1;             /* fail closed: every status but EA_OK leaves "all false" */
     if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
         || (rc = ea_check_elements(NULL, vals, nvals, n)) != EA_OK)
         return rc;
     if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK
         || (rc = ea_check_exponents(NULL, rs, count, EA_RULE_POSITIVE)) != EA_OK)
         return rc;
-    for (j = 0; j < count; j++) {
+    for (j = 0; j < count; j++)
         if (vidx[j] >= nvals)
             return EA_ERR_ARGUMENT;
-        bad[j] = 0;
-    }
     if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
         return rc;
     if (threads < 1)
@@ -212,6 +212,8 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
     }
     job.ctx = &ctx; job.W = W; job.VI = VI; job.e = (const mpz_t *)e; job.rs = rs;
     job.vidx = vidx; job.count = count; job.nvals = nvals; job.ngroups = threads; job.bad = bad;
+    for (j = 0; j < count; j++)
+        bad[j] = 0;
     rc = ea_parallel_run(group_task, &job, threads, threads);
     if (ops != NULL)
         for (g = 0; g < threads; g++) {
@@ -223,6 +225,9 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
 done:
     free(W); free(VI); free(e); free(job.ops);
     ea_mont_clear(&ctx);
+    if (rc != EA_OK)
+        for (j = 0; j < count; j++)
+            bad[j] = 1;
     return rc;
 }
 

@@ -1,4 +1,5 @@
-/* ea_modulus.c - weak-modulus screens: trial division to 2^32, Fermat, perfect powers. */
+/* ea_modulus.c - weak-modulus screens: trial division to 2^32, Fermat, perfect powers,
+ * Fermat pseudoprimes, Pollard p-1. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
@@ -305,15 +306,105 @@ int ea_fermat_factor(mpz_t factor, const mpz_t n, unsigned long steps)
     return EA_OK;
 }
 
-int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
-                      unsigned long steps, unsigned threads)
+#define PM1_CHUNK_BITS 4096        /* exponent bits per exponentiation (then one gcd) */
+
+static unsigned long bit_length(unsigned long x)
+{
+    unsigned long k = 0;
+    for (; x; x >>= 1)
+        k++;
+    return k;
+}
+
+/* a^e mod n for e = the prime powers q of primes in [lo, hi), then g = gcd(a - 1, n). */
+static void pm1_step(mpz_t a, mpz_t g, const unsigned char *composite, unsigned long lo,
+                     unsigned long hi, unsigned long bound, mpz_t e, const mpz_t n)
+{
+    unsigned long p, q;
+    mpz_set_ui(e, 1);
+    for (p = lo; p < hi; p++) {
+        if (composite[p])
+            continue;
+        for (q = p; q <= bound / p; q *= p)
+            ;
+        mpz_mul_ui(e, e, q);
+    }
+    mpz_powm(a, a, e, n);
+    mpz_sub_ui(g, a, 1);
+    mpz_gcd(g, g, n);
+}
+
+int ea_pm1_factor(mpz_t factor, const mpz_t n, unsigned long bound)
+{
+    unsigned char *composite;
+    unsigned long i, j, lo, hi;
+    mpz_t a, saved, g, e;
+    int rc = ea_check_modulus(n);
+    mpz_set_ui(factor, 0);
+    if (rc != EA_OK)
+        return rc;
+    if (bound > EA_PM1_BOUND_MAX)
+        return EA_ERR_ARGUMENT;
+    if (bound < 2)
+        return EA_OK;
+    if ((composite = calloc(bound + 1, 1)) == NULL)
+        return EA_ERR_NOMEM;
+    for (i = 2; i * i <= bound; i++)
+        if (!composite[i])
+            for (j = i * i; j <= bound; j += i)
+                composite[j] = 1;
+    mpz_inits(a, saved, g, e, NULL);
+    mpz_set_ui(a, 2);
+    for (lo = 2; lo <= bound && mpz_sgn(factor) == 0; lo = hi) {
+        unsigned long bits = 0;
+        for (hi = lo; hi <= bound && bits < PM1_CHUNK_BITS; hi++)
+            if (!composite[hi])
+                bits += bit_length(bound);      /* q <= bound */
+        mpz_set(saved, a);
+        pm1_step(a, g, composite, lo, hi, bound, e, n);
+        if (mpz_cmp_ui(g, 1) == 0)
+            continue;
+        if (mpz_cmp(g, n) == 0) {       /* every factor at once: retry prime by prime */
+            mpz_set(a, saved);
+            for (i = lo; i < hi; i++) {
+                pm1_step(a, g, composite, i, i + 1, bound, e, n);
+                if (mpz_cmp_ui(g, 1) != 0)
+                    break;
+            }
+        }
+        mpz_set(factor, g);
+    }
+    mpz_clears(a, saved, g, e, NULL);
+    free(composite);
+    return EA_OK;
+}
+
+/* 1 if a^(n-1) = 1 (mod n) for one of the bases 2..13: a Fermat pseudoprime. */
+static int fermat_pseudoprime(const mpz_t n)
+{
+    static const unsigned long bases[] = {2, 3, 5, 7, 11, 13};
+    mpz_t e, r;
+    size_t i;
+    int found = 0;
+    mpz_init(r);
+    mpz_init(e);
+    mpz_sub_ui(e, n, 1);
+    for (i = 0; i < sizeof bases / sizeof bases[0] && !found; i++) {
+        mpz_set_ui(r, bases[i]);
+        mpz_powm(r, r, e, n);
+        found = mpz_cmp_ui(r, 1) == 0;
+    }
+    mpz_clear(r);
+    mpz_clear(e);
+    return found;
+}
+
+/* The screens in order; *weakness = the first that finds N weak, EA_WEAK_NONE if none. */
+static int run_screens(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
+                       unsigned long steps, unsigned threads)
 {
     uint32_t p = 0;
     int rc;
-    *weakness = EA_WEAK_NONE;
-    mpz_set_ui(factor, 0);
-    if ((rc = ea_check_modulus(n)) != EA_OK)
-        return rc;
     if (mpz_perfect_power_p(n)) {
         *weakness = EA_WEAK_PERFECT_POWER;
         return EA_OK;
@@ -322,17 +413,36 @@ int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound
         *weakness = EA_WEAK_PRIME;
         return EA_OK;
     }
-    if ((rc = ea_fermat_factor(factor, n, steps)) != EA_OK)
-        return rc;
-    if (mpz_sgn(factor) > 0) {
+    if ((rc = ea_fermat_factor(factor, n, steps)) != EA_OK || mpz_sgn(factor) > 0) {
         *weakness = EA_WEAK_NEAR_SQUARE;
-        return EA_OK;
-    }
-    if ((rc = ea_trial_factor(&p, n, bound, threads)) != EA_OK)
         return rc;
-    if (p) {
+    }
+    if ((rc = ea_trial_factor(&p, n, bound, threads)) != EA_OK || p) {
         *weakness = EA_WEAK_SMALL_FACTOR;
         mpz_set_ui(factor, p);
+        return rc;
     }
-    return EA_OK;
+    if (fermat_pseudoprime(n)) {
+        *weakness = EA_WEAK_PSEUDOPRIME;
+        return EA_OK;
+    }
+    rc = ea_pm1_factor(factor, n, bound >= EA_TRIAL_BOUND_MAX ? EA_SCREEN_PM1_BOUND
+                                                              : EA_SCREEN_PM1_BOUND >> 4);
+    *weakness = rc != EA_OK || mpz_sgn(factor) > 0 ? EA_WEAK_SMOOTH_ORDER : EA_WEAK_NONE;
+    return rc;
+}
+
+int ea_screen_modulus(int *weakness, mpz_t factor, const mpz_t n, uint64_t bound,
+                      unsigned long steps, unsigned threads)
+{
+    int rc = ea_check_modulus(n);
+    *weakness = EA_WEAK_NOT_SCREENED;
+    mpz_set_ui(factor, 0);
+    if (rc == EA_OK)
+        rc = run_screens(weakness, factor, n, bound, steps, threads);
+    if (rc != EA_OK) {          /* a failed screen is never a verdict, least of all "passed" */
+        *weakness = EA_WEAK_NOT_SCREENED;
+        mpz_set_ui(factor, 0);
+    }
+    return rc;
 }

@@ -73,9 +73,8 @@ int main(void)
         fail_at = -1;
         CHECK(rc == EA_OK || rc == EA_ERR_NOMEM);
         failures += rc == EA_ERR_NOMEM;
-        if (rc == EA_OK)
-            for (i = 0; i < M; i++)
-                CHECK(bad[i] == 0);
+        for (i = 0; i < M; i++)
+            CHECK(bad[i] == (rc != EA_OK));     /* a failure reports every item false */
         if (calls <= k)
             break;                      /* no allocation left to fail */
     }
@@ -102,6 +101,17 @@ int main(void)
         rc = ea_trial_factor(&factor, n, (uint64_t)1 << 24, 2);
         fail_at = -1;
         CHECK(rc == EA_ERR_NOMEM || (rc == EA_OK && factor == 0));
+        if (calls <= k)
+            break;
+    }
+    for (k = 0; k < 20; k++) {             /* the screens with Pollard p-1: a verdict or NOMEM */
+        int weakness = -1;
+        calls = 0;
+        fail_at = k;
+        rc = ea_screen_modulus(&weakness, r, n, (uint64_t)1 << 20, 16, 1);
+        fail_at = -1;
+        CHECK((rc == EA_ERR_NOMEM && weakness == EA_WEAK_NOT_SCREENED)
+              || (rc == EA_OK && weakness == EA_WEAK_NONE));
         if (calls <= k)
             break;
     }

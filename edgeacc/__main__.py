@@ -6,13 +6,15 @@ import time
 
 import edgeacc
 
+MAX_ITEMS = 1_000_000      # a demo: about a minute of hash-to-prime at this size
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgeacc", description=__doc__)
     ap.add_argument("--items", type=int, default=1000, help="elements to accumulate")
     args = ap.parse_args(argv)
-    if args.items < 2:
-        ap.error("--items must be >= 2")
+    if not 2 <= args.items <= MAX_ITEMS:
+        ap.error(f"--items must be in 2..{MAX_ITEMS}")
 
     P = edgeacc.Params.rsa2048()
     acc = edgeacc.Accumulator(P, P.generator(b"edgeacc-demo"))

@@ -7,6 +7,7 @@ names the argument and never prints a huge integer in full.
 """
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterable
 
@@ -25,7 +26,7 @@ def integer(x, what: str) -> int:
     if isinstance(x, (bool, float, str, bytes, bytearray)) or not hasattr(type(x), "__index__"):
         raise EdgeaccTypeError(f"{what} must be an int (or gmpy2.mpz), got {type(x).__name__}")
     try:
-        return int(x.__index__())
+        return operator.index(x)    # an exact int, also for an int subclass
     except Exception:
         raise EdgeaccTypeError(f"{what}: __index__ of {type(x).__name__} failed") from None
 
@@ -34,6 +35,7 @@ def small_int(x, what: str, lo: int, hi: int) -> int:
     """A plain int in lo..hi (an index, a count, a size)."""
     if isinstance(x, bool) or not isinstance(x, int):
         raise EdgeaccTypeError(f"{what} must be an int, got {type(x).__name__}")
+    x = operator.index(x)       # exact int: an int subclass's comparisons never run
     if not lo <= x <= hi:
         raise InvalidArgument(f"{what} {brief(x)} out of range {lo}..{hi}")
     return x
@@ -72,6 +74,7 @@ def params(obj, what: str = "params"):
 
     if not isinstance(obj, Params):
         raise EdgeaccTypeError(f"{what} must be an edgeacc.Params, got {type(obj).__name__}")
+    obj.n      # an object made by Params.__new__ alone raises EdgeaccTypeError here
     return obj
 
 
@@ -94,9 +97,13 @@ def pairs(values, what: str, names: tuple[str, ...]) -> list[tuple]:
     """A list of tuples of len(names) (e.g. (w, x) pairs or (w, x, v) items)."""
     out = []
     for j, item in enumerate(sequence(values, what)):
-        if not isinstance(item, (tuple, list)) or len(item) != len(names):
+        try:        # a tuple copy: a hostile __len__/__getitem__ of a subclass never runs later
+            item = tuple(item) if isinstance(item, (tuple, list)) else None
+        except Exception:
+            item = None
+        if item is None or len(item) != len(names):
             raise EdgeaccTypeError(f"{what} item {j} must be a ({', '.join(names)}) tuple")
-        out.append(tuple(item))
+        out.append(item)
     return out
 
 
@@ -115,6 +122,7 @@ def index(i, bound: int, what: str) -> int:
     """An int in 0..bound-1."""
     if isinstance(i, bool) or not isinstance(i, int):
         raise EdgeaccTypeError(f"{what} must be an int, got {type(i).__name__}")
+    i = operator.index(i)
     if not 0 <= i < bound:
         raise InvalidArgument(f"{what} {brief(i)} out of range 0..{bound - 1}")
     return i

@@ -53,6 +53,7 @@ class Accumulator:
         self.params = params
         self.g = g
         self._elements: list[int] = []
+        self._present: set[int] = set()
         self._checkpoint_heights: list[int] = [0]
         self._checkpoint_values: list[int] = [self.g]
 
@@ -77,11 +78,18 @@ class Accumulator:
 
     def add_many(self, xs: Sequence[int]) -> int:
         """Append several prime representatives with one exponentiation by their product;
-        nothing is added if any x is not an odd probable prime (the error names it)."""
+        nothing is added if any x is not an odd probable prime, or is already accumulated or
+        repeated (a set, DESIGN.md 2: the error names the item)."""
         new = _checks.elements(xs, "element", rule=_checks.RULE_PRIME)
         if not new:
             return self.value
+        batch: set[int] = set()
+        for i, x in enumerate(new):
+            if x in self._present or x in batch:
+                raise InvalidArgument(f"element {i} is already accumulated")
+            batch.add(x)
         v = _core.powm_product(self.value, new, self.params.n)
+        self._present |= batch
         self._elements.extend(new)
         self._checkpoint_heights.append(len(self._elements))
         self._checkpoint_values.append(v)

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 from edgeacc import _checks, _core
 from edgeacc._checks import default_threads  # noqa: F401  (public: batch.default_threads)
-from edgeacc.errors import InvalidArgument
+from edgeacc.errors import EdgeaccError, InvalidArgument
 from edgeacc.params import Params
 
 DEFAULT_SECURITY = 128
@@ -91,7 +91,8 @@ class MultiExpTable:
 
 def _weights(count: int, security: int) -> list[int]:
     """Fresh verifier weights: odd security-bit numbers from os.urandom (never a seeded PRNG).
-    Odd weights also make an element of order 2 fail the batch exactly as it fails alone."""
+    Odd weights also make one item off by an element of order 2 fail the batch as it fails
+    alone (see batch_verify for several)."""
     nbytes = (security + 7) // 8
     raw = os.urandom(nbytes * count)
     mask = (1 << security) - 1
@@ -127,7 +128,14 @@ def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, secur
     failure it bisects, so exactly the failing items are returned. A false item slips through
     with probability about 2^-(security-1). Every w and v is validated as verify_membership
     does (InvalidElement / InvalidExponent on malformed input). Items are split over
-    ``threads`` threads (default min(2, cpu_count)).
+    ``threads`` threads (default min(2, cpu_count)); repeated statements are checked once.
+
+    The bound assumes nobody knows N's factors. Whoever does can find an element h of order
+    2 (h^2 = 1, h != +-1); the odd weights make one false witness w*h fail in every group and
+    bisection step as it fails alone, but two distinct false items carrying h cancel in any
+    product with odd weights (and with probability 1/2 for random ones). Such a party can
+    also forge witnesses that verify alone (x-th roots), so nothing beyond a known-factor
+    (insecure) modulus is lost.
     """
     P = _checks.params(params)
     security = _checks.small_int(security, "security", MIN_SECURITY, MAX_SECURITY)
@@ -135,7 +143,27 @@ def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, secur
     ws, xs, vidx, vals = _split_items(P, items)
     if not ws:
         return []
-    return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n, threads)
+    first = _first_of_statement(P.n, ws, xs, vidx)
+    distinct = sorted(set(first))
+    if len(distinct) == len(ws):
+        return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n, threads)
+    try:
+        failed = _core.batch_verify([ws[j] for j in distinct], [xs[j] for j in distinct],
+                                    _weights(len(distinct), security),
+                                    [vidx[j] for j in distinct], vals, P.n, threads)
+    except EdgeaccError:    # the same check on every item, so the error names the right index
+        return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n, threads)
+    bad = {distinct[i] for i in failed}
+    return [j for j in range(len(ws)) if first[j] in bad]
+
+
+def _first_of_statement(n: int, ws: list[int], xs: list[int], vidx: list[int]) -> list[int]:
+    """For each item, the first item stating the same (w up to sign, x, v up to sign). Each
+    statement is checked once: repeats of one statement with an order-2 error (a factor of N
+    known) would cancel in the weighted product however odd the weights."""
+    first: dict[tuple, int] = {}
+    return [first.setdefault((min(w, n - w) if 0 <= w < n else w, x, k), j)
+            for j, (w, x, k) in enumerate(zip(ws, xs, vidx))]
 
 
 def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 
 from edgeacc import _checks, _core
-from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
+from edgeacc.errors import EncodingError, InvalidArgument
 from edgeacc.params import Params
 from edgeacc.accumulator import verify_membership
 from edgeacc.primes import REPRESENTATIVE_BITS, check_representative
@@ -51,17 +51,12 @@ class MembershipProof:
     witness: int
 
     def to_bytes(self, params: Params) -> bytes:
-        for value, what in ((self.element, "element"), (self.nonce, "nonce")):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise EdgeaccTypeError(f"{what} must be an int, got {type(value).__name__}")
-        if not 0 < self.element < 1 << REPRESENTATIVE_BITS:
-            raise InvalidArgument("element must be a 256-bit representative")
-        if not 0 <= self.nonce < 1 << 32:
-            raise InvalidArgument("nonce must fit in 32 bits")
+        element = _checks.small_int(self.element, "element", 1, (1 << REPRESENTATIVE_BITS) - 1)
+        nonce = _checks.small_int(self.nonce, "nonce", 0, (1 << 32) - 1)
         return (
             PROOF_MAGIC
-            + struct.pack(">BI", PROOF_VERSION, self.nonce)
-            + self.element.to_bytes(_REP_BYTES, "big")
+            + struct.pack(">BI", PROOF_VERSION, nonce)
+            + element.to_bytes(_REP_BYTES, "big")
             + encode_element(params, self.witness)
         )
 

@@ -22,6 +22,10 @@ class EdgeaccTypeError(EdgeaccError, TypeError):
     """An argument has the wrong type (e.g. a float or str where an int is required)."""
 
 
+class ReadOnlyError(EdgeaccError, AttributeError):
+    """An immutable object (edgeacc.Params) was assigned to."""
+
+
 class InvalidArgument(EdgeaccError, ValueError):
     """An argument has the right type but an invalid value."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from edgeacc import _checks, _core
-from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus
+from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus, ReadOnlyError, brief
 
 # RSA-2048 from the RSA Factoring Challenge (RSA Laboratories, 1991; listed at
 # https://en.wikipedia.org/wiki/RSA_numbers#RSA-2048). Its factors have never been published,
@@ -24,6 +24,9 @@ RSA_2048 = int(
 MIN_SECURE_BITS = 2048
 MIN_INSECURE_BITS = 256
 MAX_GENERATED_BITS = 8192
+# The screens are linear (trial division) to quadratic in |N|: a caller-supplied N is bounded
+# so that a huge one is refused instead of hanging the process.
+MAX_MODULUS_BITS = MAX_GENERATED_BITS     # also the largest ceremony (DkgConfig)
 GENERATOR_DOMAIN = b"edgeacc/gen"
 
 # Where a modulus came from (P.source). Only the first two are vouched for by the library.
@@ -41,15 +44,26 @@ TRIAL_BOUND = 1 << 32
 TEST_TRIAL_BOUND = 1 << 24
 FERMAT_STEPS = 1 << 18
 
-# Moduli whose factors this process saw (generated, or an in-process ceremony) -> source, so
-# re-wrapping P.n in Params(n) keeps the insecure label; and the screen verdicts by (n, bound).
-_known_origin: dict[int, str] = {}
+# Every modulus whose origin this process recorded -> its source: the one record the labels
+# are derived from. Params(P.n) keeps P's label, and a Params whose fields were overwritten
+# (object.__setattr__, a crafted pickle) is never `secure` unless this record vouches for n.
+# A record is only ever downgraded (a vouched origin never replaces another record). And the
+# screen verdicts by (n, bound).
+_origin: dict[int, str] = {RSA_2048: RSA2048_CHALLENGE}
 _screened: dict[tuple[int, int], str | None] = {}
+_SEEN_FACTORS = (GENERATED, IN_PROCESS_CEREMONY)
+
+
+def _record_origin(n: int, source: str) -> None:
+    if n not in _origin or source not in VOUCHED_SOURCES:
+        _origin[n] = source
 
 _WEAKNESS = {
     _core.WEAK_PERFECT_POWER: "modulus is a perfect power r^k: if r is a prime its group order is known",
     _core.WEAK_PRIME: "modulus is prime: its group order is known",
     _core.WEAK_NEAR_SQUARE: "modulus factors by Fermat's method (its two factors are too close)",
+    _core.WEAK_PSEUDOPRIME: ("modulus is a Fermat pseudoprime to a small base (Carmichael-like): "
+                             "N - 1 is a public multiple of that base's order"),
 }
 
 
@@ -74,6 +88,9 @@ def _screen(n: int, bound: int) -> None:
         weakness, factor = _core.screen_modulus(n, bound, FERMAT_STEPS, _checks.default_threads())
         if weakness == _core.WEAK_SMALL_FACTOR:
             _screened[key] = f"modulus has the small factor {factor}"
+        elif weakness == _core.WEAK_SMOOTH_ORDER:
+            _screened[key] = (f"modulus factors by Pollard's p-1 (a prime factor p has smooth "
+                              f"p - 1; factor {brief(factor)})")
         else:
             _screened[key] = _WEAKNESS.get(weakness)
     if _screened[key] is not None:
@@ -92,10 +109,18 @@ class Params:
 
     ``Params(n)`` for a caller-supplied n refuses the moduli anyone can factor at once: even,
     prime, perfect powers, a prime factor below 2^32 (2^24 for ``insecure=True``), factors so
-    close that Fermat's method splits N. Passing them proves nothing: whoever made N may know
-    its factors, N may have three or more prime factors, a factor between 2^32 and the reach
-    of ECM, or a prime p with smooth p - 1; so a caller modulus is never ``secure``, and
-    ``insecure=False`` is only the caller's own statement that N is meant for real use.
+    close that Fermat's method splits N, a Fermat pseudoprime to a small base (Carmichael
+    numbers: N - 1 is a multiple of the group exponent), a prime p with 2^18-smooth p - 1
+    (Pollard's p - 1; 2^14 for ``insecure=True``), and more than 8192 bits. Passing them proves
+    nothing: whoever made N may know its factors, N may have three or more prime factors, a
+    factor between 2^32 and the reach of ECM, or p - 1 smooth beyond the bound; so a caller
+    modulus is never ``secure``, and ``insecure=False`` is only the caller's own statement
+    that N is meant for real use.
+
+    The labels are derived from this process's record of where each modulus came from, not
+    from the object's fields: ``Params`` is immutable and final, ``Params(P.n)`` and copies
+    keep P's label, and a pickle carries only (n, insecure) (unpickled elsewhere, a ceremony
+    modulus is ``"caller"``).
 
     >>> P = Params.rsa2048()
     >>> P.bits, P.source, P.secure, P.insecure
@@ -114,14 +139,31 @@ class Params:
         n = _checks.integer(n, "modulus")
         insecure = _checks.boolean(insecure, "insecure")
         bits = self._check_size(n, insecure)
-        if n == RSA_2048:
-            source = RSA2048_CHALLENGE
-        elif n in _known_origin:
-            source, insecure = _known_origin[n], True
-        else:
-            source = CALLER
+        source = _origin.get(n, CALLER)
+        if source == CALLER:
             _screen(n, TEST_TRIAL_BOUND if insecure else TRIAL_BOUND)
-        self._set(n, bits, insecure, source)
+        self._set(n, bits, insecure or source in _SEEN_FACTORS, source)
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass could override `secure`/`source`; the labels are the library's claim.
+        raise EdgeaccTypeError("edgeacc.Params cannot be subclassed")
+
+    def __setattr__(self, name, value):
+        raise ReadOnlyError("edgeacc.Params is immutable")
+
+    def __delattr__(self, name):
+        raise ReadOnlyError("edgeacc.Params is immutable")
+
+    def __getattr__(self, name):
+        # Only reached for a field never set: an object made by Params.__new__ alone.
+        if name in Params.__slots__:
+            raise EdgeaccTypeError("uninitialised edgeacc.Params (made without Params(n))")
+        raise AttributeError(name)
+
+    def __reduce__(self):
+        # Unpickling and copying re-run the constructor: the label comes from the receiving
+        # process's record, never from the pickled fields.
+        return (Params, (self._n, self._insecure))
 
     @staticmethod
     def _check_size(n: int, insecure: bool) -> int:
@@ -132,11 +174,14 @@ class Params:
         if bits < floor:
             hint = "" if insecure else " (pass insecure=True for tests)"
             raise InvalidModulus(f"modulus has {bits} bits; at least {floor} are required{hint}")
+        if bits > MAX_MODULUS_BITS:
+            raise InvalidModulus(f"modulus has {bits} bits; at most {MAX_MODULUS_BITS} are supported")
         return bits
 
     def _set(self, n: int, bits: int, insecure: bool, source: str) -> None:
-        self._n, self._bits, self._insecure, self._source = n, bits, insecure, source
-        self._nbytes = (bits + 7) // 8
+        for name, value in (("_n", n), ("_bits", bits), ("_insecure", insecure),
+                            ("_source", source), ("_nbytes", (bits + 7) // 8)):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def _labelled(cls, n: int, source: str) -> "Params":
@@ -146,11 +191,8 @@ class Params:
         bits = cls._check_size(n, insecure)
         if source != GENERATED:     # generated: made here from two random half-size primes
             _screen(n, TEST_TRIAL_BOUND if insecure else TRIAL_BOUND)
-        if source in (GENERATED, IN_PROCESS_CEREMONY):
-            _known_origin[n] = source
-        P = cls.__new__(cls)
-        P._set(n, bits, insecure, source)
-        return P
+        _record_origin(n, source)
+        return cls(n, insecure=insecure)
 
     @classmethod
     def rsa2048(cls) -> "Params":
@@ -159,15 +201,19 @@ class Params:
 
     n = property(lambda self: self._n, doc="The modulus N (int).")
     bits = property(lambda self: self._bits, doc="Bit length of N.")
-    insecure = property(lambda self: self._insecure,
-                        doc="True for a test-only modulus (declared, or its factors were seen).")
     source = property(lambda self: self._source, doc="Where N came from (see the class doc).")
 
     @property
+    def insecure(self) -> bool:
+        """True for a test-only modulus (declared, or this process saw its factors)."""
+        return self._insecure or _origin.get(self._n) in _SEEN_FACTORS
+
+    @property
     def secure(self) -> bool:
-        """True iff the library vouches for N: the RSA-2048 challenge or a multi-process
-        ceremony, at least 2048 bits, not flagged insecure."""
-        return self._source in VOUCHED_SOURCES and not self._insecure
+        """True iff the library vouches for N: this process recorded N as the RSA-2048
+        challenge or a multi-process ceremony, N has at least 2048 bits, not flagged insecure."""
+        return (_origin.get(self._n) == self._source and self._source in VOUCHED_SOURCES
+                and not self._insecure and self._n.bit_length() >= MIN_SECURE_BITS)
 
     @property
     def element_bytes(self) -> int:
@@ -198,7 +244,8 @@ class Params:
 
     def __repr__(self) -> str:
         flag = ", insecure=True" if self.insecure else ""
-        return f"Params(<{self.bits}-bit modulus {hex(self.n)[:12]}...>, source={self.source!r}{flag})"
+        return (f"Params(<{self.bits}-bit modulus {hex(self.n)[:12]}...>, source={self.source!r}, "
+                f"secure={self.secure}{flag})")
 
 
 def generate_insecure_params(bits: int = 1024, seed: int | None = None) -> Params:
@@ -207,12 +254,9 @@ def generate_insecure_params(bits: int = 1024, seed: int | None = None) -> Param
     this process). Use Params.rsa2048() or a multi-process ceremony otherwise."""
     import random
 
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise EdgeaccTypeError(f"bits must be an int, got {type(bits).__name__}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise EdgeaccTypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if not MIN_INSECURE_BITS <= bits <= MAX_GENERATED_BITS:
-        raise InvalidArgument(f"bits must be in {MIN_INSECURE_BITS}..{MAX_GENERATED_BITS}")
+    bits = _checks.small_int(bits, "bits", MIN_INSECURE_BITS, MAX_GENERATED_BITS)
+    if seed is not None:
+        seed = _checks.integer(seed, "seed (an int or None)")
     rng = random.Random(seed)
 
     def prime(k):

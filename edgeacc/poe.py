@@ -169,7 +169,9 @@ def verify_set_membership(params: Params, elements: Sequence[int], value: int, p
     if not isinstance(proof.poe, PoEProof):
         raise EdgeaccTypeError("proof.poe must be a PoEProof")
     params = _checks.params(params)
-    xs = _checks.elements(elements)
+    # Each listed item is claimed as an element, so each must be prime: with a composite
+    # a*b listed, the aggregated witness of {a, b} would "prove" a*b a member.
+    xs = _checks.elements(elements, rule=_checks.RULE_PRIME)
     if not xs:
         raise InvalidArgument("elements must not be empty")
     if len(set(xs)) != len(xs):

@@ -1,6 +1,8 @@
 """Hash-to-prime element representatives (DESIGN.md section 2)."""
 from __future__ import annotations
 
+import operator
+
 from edgeacc import _core
 
 H2P_DOMAIN = b"edgeacc/h2p"
@@ -32,11 +34,11 @@ def check_representative(data: bytes, x: int, k: int) -> bool:
     It does not check that no smaller nonce also gives a prime; `is_first_representative`
     does (at the cost of the search).
     """
-    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < MAX_NONCE:
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= operator.index(k) < MAX_NONCE:
         return False
-    return _core.check_representative(H2P_DOMAIN, data, x, k, REPRESENTATIVE_BITS)
+    return _core.check_representative(H2P_DOMAIN, data, x, operator.index(k), REPRESENTATIVE_BITS)
 
 
 def is_first_representative(data: bytes, x: int, k: int) -> bool:
     """check_representative plus: every candidate with a smaller nonce is composite."""
-    return hash_to_prime(data) == (x, k)
+    return check_representative(data, x, k) and hash_to_prime(data)[1] == operator.index(k)

@@ -8,8 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from edgeacc.dkg.protocol import DkgConfig
-from edgeacc.errors import DkgError
+from edgeacc import _checks
+from edgeacc.dkg.protocol import MAX_PARTIES, DkgConfig
+from edgeacc.errors import DkgError, EdgeaccError
+
+MIN_PARTIES = 3
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -58,20 +61,30 @@ def main(argv: list[str] | None = None) -> int:
     party.add_argument("--peers-from-stdin", action="store_true",
                        help="print 'LISTENING host port', then read the peer table as JSON from stdin")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (EdgeaccError, OSError) as exc:     # bad arguments, unreadable credentials, ports
+        print(f"{parser.prog}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
+
+def _run(args: argparse.Namespace) -> int:
     from edgeacc.dkg.party import Credentials, make_credentials, run_ceremony, run_party
 
     if args.command == "credentials":
+        _checks.small_int(args.parties, "parties", MIN_PARTIES, MAX_PARTIES)
         args.directory.mkdir(parents=True, exist_ok=True)
         make_credentials(args.directory, args.parties)
         print(f"wrote ca.pem and party-1..{args.parties} keys to {args.directory}")
         return 0
     if args.command == "party":
         peers = None if args.peers_from_stdin else dict(args.peer)
+        credentials = Credentials.in_directory(args.credentials, args.index)
+        missing = [str(f) for f in (credentials.ca, credentials.cert, credentials.key) if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"--credentials: missing {', '.join(missing)}")
         try:
-            report = run_party(args.index, _config(args),
-                               Credentials.in_directory(args.credentials, args.index),
-                               args.listen, peers)
+            report = run_party(args.index, _config(args), credentials, args.listen, peers)
         except DkgError as exc:
             print(json.dumps({"party": args.index, "error": type(exc).__name__, "message": str(exc)}))
             return 1

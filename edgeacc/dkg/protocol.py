@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from edgeacc.dkg import math as dm
-from edgeacc.dkg.wire import LocalHub, Network, TranscriptEntry, encode
+from edgeacc.dkg.wire import LocalHub, Network, TranscriptEntry, describe, encode
 from edgeacc.errors import (
     CandidatesExhausted,
     DkgError,
@@ -200,7 +200,8 @@ class Party:
         for peer, message in self.net.gather("hello").items():
             theirs, their_nonce = _unpack(message, 2, peer, "hello")
             if theirs != mine:
-                raise ProtocolError(f"party {peer} runs different parameters: {theirs} != {mine}")
+                raise ProtocolError(f"party {peer} runs different parameters ({describe(theirs)}) "
+                                    f"than ours {mine}")
             nonces[peer] = their_nonce
         ordered = [nonces[j] for j in range(1, self.config.parties + 1)]
         self.session = hashlib.sha256(b"edgeacc/dkg/session\x00" + encode([mine, ordered])).digest()

@@ -12,7 +12,7 @@ import queue
 from dataclasses import dataclass
 from typing import Union
 
-from edgeacc.errors import PartyTimeout, PeerDisconnected, ProtocolError
+from edgeacc.errors import PartyTimeout, PeerDisconnected, ProtocolError, brief
 
 Value = Union[int, bytes, str, list]  # nested lists of these
 
@@ -55,6 +55,16 @@ def _encode_into(value: Value, out: bytearray, depth: int) -> None:
             _encode_into(item, out, depth + 1)
     else:
         raise ProtocolError(f"cannot encode {type(value).__name__} as a protocol value")
+
+
+def describe(value: Value, limit: int = 60) -> str:
+    """A peer's value for an error message: ints through errors.brief, lists by length, the
+    rest cut to `limit` characters (a peer can send anything; a message never prints it all)."""
+    if isinstance(value, int):
+        return brief(value)
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return repr(value[:limit] if isinstance(value, (str, bytes)) else value)[:limit]
 
 
 def decode(data: bytes) -> Value:
@@ -170,7 +180,8 @@ class Network:
         message = decode(data)
         if not (isinstance(message, list) and len(message) == 2 and message[0] == tag):
             got = message[0] if isinstance(message, list) and message else message
-            raise ProtocolError(f"party {self.index}: expected '{tag}' from party {peer}, got {got!r:.60}")
+            raise ProtocolError(f"party {self.index}: expected '{tag}' from party {peer}, "
+                                f"got {describe(got)}")
         return message[1]
 
     def gather(self, tag: str) -> dict[int, Value]:
