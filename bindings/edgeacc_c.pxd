@@ -12,8 +12,40 @@ cdef extern from "edgeacc.h" nogil:
         EA_ERR_NOMEM
         EA_ERR_EXHAUSTED
         EA_ERR_NOT_INVERTIBLE
+        EA_ERR_RANDOM
 
     int EA_H2P_MAX_BITS
+
+    # ea_protocol.h: the protocol constants (string macros are const char *)
+    const char *EA_H2P_DOMAIN
+    int EA_H2P_BITS
+    unsigned long EA_H2P_MAX_NONCE
+    const char *EA_GENERATOR_DOMAIN
+    int EA_GENERATOR_EXTRA_BYTES
+    int EA_MIN_SECURE_BITS
+    int EA_MIN_INSECURE_BITS
+    int EA_MAX_MODULUS_BYTES
+    const char *EA_RSA2048_HEX
+    const char *EA_MEMBERSHIP_PROOF_MAGIC
+    int EA_MEMBERSHIP_PROOF_VERSION
+    int EA_BATCH_SECURITY_BITS
+    const char *EA_LEDGER_PROOF_MAGIC
+    int EA_LEDGER_PROOF_VERSION
+    const char *EA_LEDGER_HEADER_MAGIC
+    int EA_LEDGER_BLOCK_VERSION
+    const char *EA_LEDGER_TX_MAGIC
+    int EA_LEDGER_TX_VERSION
+    int EA_LEDGER_TX_KIND_MAX
+    const char *EA_LEDGER_ELEMENT_DOMAIN
+    int EA_LEDGER_DIGEST_BYTES
+    int EA_LEDGER_SIGNATURE_BYTES
+    int EA_LEDGER_MAX_CHAIN_ID
+    const char *EA_LEDGER_CHAIN_ID_CHARS
+    unsigned long EA_LEDGER_MAX_PROOF_PART
+    unsigned long EA_LEDGER_MAX_PAYLOAD_BYTES
+    int EA_LEDGER_MAX_URL_BYTES
+    int EA_LEDGER_MAX_ELEMENT_BYTES
+    int EA_LEDGER_REPRESENTATIVE_BYTES
 
     const char *ea_version()
 
@@ -25,6 +57,7 @@ cdef extern from "edgeacc.h" nogil:
     int ea_canonical(mpz_ptr r, mpz_srcptr y, mpz_srcptr n)
     int ea_equal_pm(mpz_srcptr a, mpz_srcptr b, mpz_srcptr n)
     int ea_verify_membership(mpz_srcptr w, mpz_srcptr x, mpz_srcptr v, mpz_srcptr n, int *ok)
+    int ea_derive_generator(mpz_ptr g, mpz_srcptr n, const unsigned char *chain_id, size_t len)
     unsigned long ea_smallest_factor(mpz_srcptr n, unsigned long bound)
 
     int ea_is_probable_prime(mpz_srcptr x)
