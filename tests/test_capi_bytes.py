@@ -6,7 +6,9 @@ never a crash. The protocol constants have one definition (csrc/ea_protocol.h)."
 import ctypes
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_ubyte, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 
@@ -101,9 +103,13 @@ class Lib:
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory) -> Lib:
+def prefix(tmp_path_factory) -> Path:
     from test_c_library import build
-    prefix = build(tmp_path_factory.mktemp("capi"))
+    return build(tmp_path_factory.mktemp("capi"))
+
+
+@pytest.fixture(scope="module")
+def lib(prefix) -> Lib:
     return Lib(prefix / "lib" / f"libedgeacc.so.{edgeacc.__version__}")
 
 
@@ -271,9 +277,44 @@ def test_c_fuzz_under_address_sanitizer(tmp_path):
     cmd = ["cc", "-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
            "-fno-omit-frame-pointer", f"-I{ROOT / 'csrc'}", str(ROOT / "csrc" / "test_bytes.c"), *sources,
            "-o", str(exe), "-lgmp", "-lcrypto", "-lpthread"]
-    import subprocess
     if subprocess.run(cmd, capture_output=True).returncode != 0:
         pytest.skip("the compiler cannot build with -fsanitize=address,undefined here")
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300,
                        env={"ASAN_OPTIONS": "detect_leaks=1", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0 and "csrc bytes ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_byte_api_header_needs_no_gmp(prefix):
+    """ea_bytes.h and what it includes: no GMP header (Go, Rust, C# callers have none)."""
+    include = prefix / "include" / "edgeacc"
+    deps = subprocess.run(["cc", "-M", "-x", "c", f"-I{include}", str(include / "ea_bytes.h")],
+                          capture_output=True, text=True, check=True).stdout
+    assert "ea_protocol.h" in deps and "gmp.h" not in deps
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain (Debian golang-go; CI installs it)")
+def test_go_consumer_through_cgo(prefix, tmp_path):
+    """tests/go/verify: a Go program (standard library only) built with cgo against the
+    installed library through pkg-config verifies the membership and inclusion proofs Python
+    exported, and rejects the tampered ones, exactly as Python does."""
+    env = dict(os.environ, GOCACHE=str(tmp_path / "gocache"), GOPATH=str(tmp_path / "gopath"),
+               GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="1",
+               PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    exe = tmp_path / "verify"
+    r = subprocess.run(["go", "build", "-o", str(exe), "."], cwd=ROOT / "tests" / "go" / "verify", env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([str(exe), str(ROOT / "tests" / "data" / "capi_vectors.json")], capture_output=True,
+                       text=True, timeout=300, env=dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == f"edgeacc {edgeacc.__version__} from Go: 0 differences from Python", r.stdout
+    membership = VECTORS["membership"]
+    accepted = sum(m["ok"] for m in membership)
+    assert f"membership proofs: {len(membership)}, accepted {accepted}, rejected {len(membership) - accepted}" in lines
+    proofs = VECTORS["inclusion"]
+    good = sum(c["expect"]["verdict"] == "ok" for c in proofs)
+    edits = sum(len(c["edits"]) for c in proofs)
+    assert (f"inclusion proofs: {len(proofs)}, accepted {good}, rejected {len(proofs) - good}; "
+            f"tampered variants: {edits}") in lines
+    assert 0 < good < len(proofs) and edits > 1900
