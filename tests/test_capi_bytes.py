@@ -318,3 +318,11 @@ def test_go_consumer_through_cgo(prefix, tmp_path):
     assert (f"inclusion proofs: {len(proofs)}, accepted {good}, rejected {len(proofs) - good}; "
             f"tampered variants: {edits}") in lines
     assert 0 < good < len(proofs) and edits > 1900
+
+
+def test_byte_api_is_exported(prefix):
+    from test_c_library import exported
+    symbols = set(exported(prefix / "lib" / f"libedgeacc.so.{edgeacc.__version__}"))
+    assert {"ea_bytes_rsa2048", "ea_bytes_hash_to_prime", "ea_bytes_check_representative",
+            "ea_bytes_generator", "ea_bytes_verify_membership", "ea_bytes_batch_verify",
+            "ea_bytes_verify_inclusion", "ea_inclusion_reason_name", "ea_derive_generator"} <= symbols
