@@ -102,6 +102,19 @@ func cbuf(b []byte) *C.uchar {
 
 func free(p *C.uchar) { C.free(unsafe.Pointer(p)) }
 
+// cbufs copies each slice into C memory; the returned function frees them all.
+func cbufs(bs ...[]byte) ([]*C.uchar, func()) {
+	ps := make([]*C.uchar, len(bs))
+	for i, b := range bs {
+		ps[i] = cbuf(b)
+	}
+	return ps, func() {
+		for _, p := range ps {
+			free(p)
+		}
+	}
+}
+
 func check(what string, ok bool) {
 	if !ok {
 		failures++
@@ -110,35 +123,27 @@ func check(what string, ok bool) {
 }
 
 func generator(n, chainID []byte) ([]byte, C.int) {
-	cn, cid := cbuf(n), cbuf(chainID)
-	defer free(cn)
-	defer free(cid)
-	g := make([]byte, len(n))
-	cg := (*C.uchar)(C.malloc(C.size_t(len(n))))
-	defer free(cg)
-	rc := C.ea_bytes_generator(cg, C.size_t(len(n)), cn, C.size_t(len(n)), cid, C.size_t(len(chainID)))
-	copy(g, C.GoBytes(unsafe.Pointer(cg), C.int(len(n))))
-	return g, rc
+	p, done := cbufs(n, chainID, n)
+	defer done()
+	rc := C.ea_bytes_generator(p[2], C.size_t(len(n)), p[0], C.size_t(len(n)), p[1], C.size_t(len(chainID)))
+	return C.GoBytes(unsafe.Pointer(p[2]), C.int(len(n))), rc
 }
 
 func hashToPrime(data []byte) ([]byte, uint32, C.int) {
-	cd := cbuf(data)
-	defer free(cd)
+	p, done := cbufs(data)
+	defer done()
 	var x [C.EA_H2P_BYTES]C.uchar
 	var nonce C.uint32_t
-	rc := C.ea_bytes_hash_to_prime(&x[0], &nonce, cd, C.size_t(len(data)))
+	rc := C.ea_bytes_hash_to_prime(&x[0], &nonce, p[0], C.size_t(len(data)))
 	return C.GoBytes(unsafe.Pointer(&x[0]), C.EA_H2P_BYTES), uint32(nonce), rc
 }
 
 func verifyMembership(w, x, v, n []byte) (bool, C.int) {
-	cw, cx, cv, cn := cbuf(w), cbuf(x), cbuf(v), cbuf(n)
-	defer free(cw)
-	defer free(cx)
-	defer free(cv)
-	defer free(cn)
+	p, done := cbufs(w, x, v, n)
+	defer done()
 	var ok C.int
-	rc := C.ea_bytes_verify_membership(&ok, cw, C.size_t(len(w)), cx, C.size_t(len(x)), cv,
-		C.size_t(len(v)), cn, C.size_t(len(n)))
+	rc := C.ea_bytes_verify_membership(&ok, p[0], C.size_t(len(w)), p[1], C.size_t(len(x)), p[2],
+		C.size_t(len(v)), p[3], C.size_t(len(n)))
 	return ok == 1, rc
 }
 
@@ -149,17 +154,12 @@ func batchVerify(items [][3]string, n []byte) ([]int, C.int) {
 		xs = append(xs, unhex(it[1])...)
 		vs = append(vs, unhex(it[2])...)
 	}
-	cw, cx, cv, cn := cbuf(ws), cbuf(xs), cbuf(vs), cbuf(n)
-	defer free(cw)
-	defer free(cx)
-	defer free(cv)
-	defer free(cn)
-	bad := (*C.uchar)(C.malloc(C.size_t(len(items) + 1)))
-	defer free(bad)
+	p, done := cbufs(ws, xs, vs, n, make([]byte, len(items)))
+	defer done()
 	var allOK C.int
-	rc := C.ea_bytes_batch_verify(bad, &allOK, cw, cx, C.size_t(len(xs)/len(items)), cv,
-		C.size_t(len(items)), cn, C.size_t(len(n)), 2)
-	flags := C.GoBytes(unsafe.Pointer(bad), C.int(len(items)))
+	rc := C.ea_bytes_batch_verify(p[4], &allOK, p[0], p[1], C.size_t(len(xs)/len(items)), p[2],
+		C.size_t(len(items)), p[3], C.size_t(len(n)), 2)
+	flags := C.GoBytes(unsafe.Pointer(p[4]), C.int(len(items)))
 	failed := []int{}
 	for j, f := range flags {
 		if f != 0 {
@@ -175,14 +175,11 @@ func batchVerify(items [][3]string, n []byte) ([]int, C.int) {
 
 // verifyInclusion returns what the proof proves, in the vectors' shape.
 func verifyInclusion(proof []byte, chainID string, acc []byte, height uint64, n []byte) (expect, C.int) {
-	cp, cid, ca, cn := cbuf(proof), cbuf([]byte(chainID)), cbuf(acc), cbuf(n)
-	defer free(cp)
-	defer free(cid)
-	defer free(ca)
-	defer free(cn)
+	p, done := cbufs(proof, []byte(chainID), acc, n)
+	defer done()
 	var r C.ea_inclusion
-	rc := C.ea_bytes_verify_inclusion(&r, cp, C.size_t(len(proof)), cid, C.size_t(len(chainID)), ca,
-		C.size_t(len(acc)), C.uint64_t(height), cn, C.size_t(len(n)))
+	rc := C.ea_bytes_verify_inclusion(&r, p[0], C.size_t(len(proof)), p[1], C.size_t(len(chainID)), p[2],
+		C.size_t(len(acc)), C.uint64_t(height), p[3], C.size_t(len(n)))
 	out := expect{Verdict: C.GoString(C.ea_inclusion_reason_name(r.reason))}
 	if r.ok == 1 {
 		out.Tx = hex.EncodeToString(C.GoBytes(unsafe.Pointer(r.tx), C.int(r.tx_len)))
