@@ -257,9 +257,11 @@ int ea_bytes_batch_verify(unsigned char *bad, int *all_ok, const unsigned char *
             nvals++;
         vidx[j] = nvals - 1;
     }
+    if (threads == 0 || threads > EA_BYTES_MAX_THREADS)
+        threads = threads == 0 ? 1 : EA_BYTES_MAX_THREADS;
     if (rc == EA_OK)    /* checks every w_j and x_j itself */
         rc = ea_batch_verify(flags, (const mpz_t *)W, (const mpz_t *)X, (const mpz_t *)R, vidx,
-                             count, (const mpz_t *)vals, nvals, N, threads ? threads : 1, NULL);
+                             count, (const mpz_t *)vals, nvals, N, threads, NULL);
     if (rc == EA_OK) {
         *all_ok = 1;
         for (j = 0; j < count; j++)

@@ -11,8 +11,10 @@
  *   1 < y < N-1 and gcd(y, N) = 1 (else EA_ERR_ELEMENT); leading zeros are allowed.
  * - An exponent x is an integer of 1..EA_MAX_MODULUS_BYTES bytes; an accumulator element must
  *   be odd and >= 3 (else EA_ERR_EXPONENT).
- * - Outputs are written only on EA_OK. A verdict (ok = 0/1) is a result, not an error: a
- *   false or malformed proof gives EA_OK with ok = 0. */
+ * - Outputs are written only on EA_OK (a verdict flag is set to 0 first). A verdict (ok = 0/1)
+ *   is a result, not an error: a false or malformed proof gives EA_OK with ok = 0.
+ * - Array arguments must hold the bytes their lengths say (C cannot check a pointer); every
+ *   size computed from them is checked for overflow. */
 #ifndef EA_BYTES_H
 #define EA_BYTES_H
 
@@ -59,7 +61,8 @@ int ea_bytes_verify_membership(int *ok, const unsigned char *w, size_t w_len,
  * odd EA_BATCH_SECURITY_BITS-bit weights from the OS (EA_ERR_RANDOM if it cannot), so a false
  * item passes with probability about 2^-127. bad may be NULL (then only all_ok). Every w_j, v_j
  * is checked as an element, every x_j as an accumulator element; count = 0 gives all_ok = 1.
- * `threads` (0 = 1) threads check parts of the batch in parallel. */
+ * `threads` (0 = 1, at most EA_BYTES_MAX_THREADS) threads check parts of the batch in parallel. */
+#define EA_BYTES_MAX_THREADS 64
 int ea_bytes_batch_verify(unsigned char *bad, int *all_ok, const unsigned char *ws,
                           const unsigned char *xs, size_t x_len, const unsigned char *vs,
                           size_t count, const unsigned char *n, size_t n_len, unsigned threads);

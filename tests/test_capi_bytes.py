@@ -4,6 +4,7 @@ exactly the answers of the Python implementation on the vectors Python exports
 code, and hostile arguments (lengths, NULL, overflowing counts, random bytes) give a status,
 never a crash. The protocol constants have one definition (csrc/ea_protocol.h)."""
 import ctypes
+import functools
 import importlib.util
 import json
 import os
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("cc
 EA_OK, EA_ERR_MODULUS, EA_ERR_EXPONENT, EA_ERR_ELEMENT, EA_ERR_ARGUMENT = 0, 1, 2, 3, 4
 
 
+@functools.lru_cache(maxsize=None)
 def _exporter():
     spec = importlib.util.spec_from_file_location("make_capi_vectors", ROOT / "tests" / "data" / "make_capi_vectors.py")
     module = importlib.util.module_from_spec(spec)
@@ -204,6 +206,11 @@ def test_inclusion_proofs_and_their_tampered_variants(lib):
 
 # ---- hostile input ----
 
+@functools.lru_cache(maxsize=None)
+def _toy() -> edgeacc.Params:
+    return _exporter().toy_params()
+
+
 def _good_case():
     return next(c for c in VECTORS["inclusion"] if c["edits"] and c["modulus"] == "toy512")
 
@@ -212,7 +219,7 @@ def _good_case():
 def test_edited_proofs_get_the_python_verdict(lib, edits):
     """Differential fuzz: splice, delete and overwrite bytes of a good proof; C and Python agree."""
     case = _good_case()
-    P = _exporter().toy_params()
+    P = _toy()
     proof = bytearray.fromhex(case["proof"])
     for at, op, data in edits:
         at %= len(proof) + 1
