@@ -22,6 +22,32 @@ from edgeacc import errors
 
 H2P_MAX_BITS = c.EA_H2P_MAX_BITS
 
+# The protocol constants of csrc/ea_protocol.h, the one place that defines them.
+H2P_DOMAIN = <bytes>c.EA_H2P_DOMAIN
+H2P_BITS = c.EA_H2P_BITS
+H2P_MAX_NONCE = c.EA_H2P_MAX_NONCE
+GENERATOR_DOMAIN = <bytes>c.EA_GENERATOR_DOMAIN
+MIN_SECURE_BITS = c.EA_MIN_SECURE_BITS
+MIN_INSECURE_BITS = c.EA_MIN_INSECURE_BITS
+RSA_2048 = int((<bytes>c.EA_RSA2048_HEX).decode(), 16)
+MEMBERSHIP_PROOF_MAGIC = <bytes>c.EA_MEMBERSHIP_PROOF_MAGIC
+MEMBERSHIP_PROOF_VERSION = c.EA_MEMBERSHIP_PROOF_VERSION
+BATCH_SECURITY_BITS = c.EA_BATCH_SECURITY_BITS
+# The C copies of the ledger's layout constants (the ledger owns them; tests compare).
+LEDGER_LAYOUT = {
+    "PROOF_MAGIC": <bytes>c.EA_LEDGER_PROOF_MAGIC, "PROOF_VERSION": c.EA_LEDGER_PROOF_VERSION,
+    "HEADER_MAGIC": <bytes>c.EA_LEDGER_HEADER_MAGIC, "BLOCK_VERSION": c.EA_LEDGER_BLOCK_VERSION,
+    "TX_MAGIC": <bytes>c.EA_LEDGER_TX_MAGIC, "TX_VERSION": c.EA_LEDGER_TX_VERSION,
+    "TX_KIND_MAX": c.EA_LEDGER_TX_KIND_MAX, "ELEMENT_DOMAIN": <bytes>c.EA_LEDGER_ELEMENT_DOMAIN,
+    "DIGEST_BYTES": c.EA_LEDGER_DIGEST_BYTES, "SIGNATURE_BYTES": c.EA_LEDGER_SIGNATURE_BYTES,
+    "MAX_CHAIN_ID": c.EA_LEDGER_MAX_CHAIN_ID,
+    "CHAIN_ID_CHARS": (<bytes>c.EA_LEDGER_CHAIN_ID_CHARS).decode(),
+    "MAX_PROOF_PART": c.EA_LEDGER_MAX_PROOF_PART,
+    "MAX_PAYLOAD_BYTES": c.EA_LEDGER_MAX_PAYLOAD_BYTES, "MAX_URL_BYTES": c.EA_LEDGER_MAX_URL_BYTES,
+    "MAX_ELEMENT_BYTES": c.EA_LEDGER_MAX_ELEMENT_BYTES,
+    "REPRESENTATIVE_BYTES": c.EA_LEDGER_REPRESENTATIVE_BYTES,
+}
+
 
 def version() -> str:
     """The C library's version (EDGEACC_VERSION_STRING): the version of the distribution."""
@@ -45,6 +71,8 @@ cdef int _check(int rc) except -1:
         raise errors.OutOfMemory("the C core could not allocate memory")
     if rc == c.EA_ERR_EXHAUSTED:
         raise errors.SearchExhausted("no probable prime among the allowed nonces")
+    if rc == c.EA_ERR_RANDOM:
+        raise errors.EdgeaccError("the operating system's random source failed")
     raise errors.EdgeaccError(f"unknown status {rc} from the C core")
 
 
@@ -271,6 +299,23 @@ def jacobi(a, n):
     _require_modulus(zn.z)
     _check(c.ea_jacobi(&j, za.z, zn.z))
     return j
+
+
+def derive_generator(n, chain_id):
+    """ea_derive_generator: the generator of chain_id (non-empty bytes) under n."""
+    cdef bytes m = _as_bytes(chain_id, "chain_id")
+    cdef _Mpz zn = _Mpz(), zg = _Mpz()
+    cdef const unsigned char *mp = m
+    cdef size_t ml = len(m)
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if ml == 0:
+        raise errors.InvalidArgument("chain_id must not be empty")
+    with nogil:
+        rc = c.ea_derive_generator(zg.z, zn.z, mp, ml)
+    _check(rc)
+    return _from_mpz(zg.z)
 
 
 def canonical(y, n):

@@ -12,8 +12,40 @@ cdef extern from "edgeacc.h" nogil:
         EA_ERR_NOMEM
         EA_ERR_EXHAUSTED
         EA_ERR_NOT_INVERTIBLE
+        EA_ERR_RANDOM
 
     int EA_H2P_MAX_BITS
+
+    # ea_protocol.h: the protocol constants (string macros are const char *)
+    const char *EA_H2P_DOMAIN
+    int EA_H2P_BITS
+    unsigned long EA_H2P_MAX_NONCE
+    const char *EA_GENERATOR_DOMAIN
+    int EA_GENERATOR_EXTRA_BYTES
+    int EA_MIN_SECURE_BITS
+    int EA_MIN_INSECURE_BITS
+    int EA_MAX_MODULUS_BYTES
+    const char *EA_RSA2048_HEX
+    const char *EA_MEMBERSHIP_PROOF_MAGIC
+    int EA_MEMBERSHIP_PROOF_VERSION
+    int EA_BATCH_SECURITY_BITS
+    const char *EA_LEDGER_PROOF_MAGIC
+    int EA_LEDGER_PROOF_VERSION
+    const char *EA_LEDGER_HEADER_MAGIC
+    int EA_LEDGER_BLOCK_VERSION
+    const char *EA_LEDGER_TX_MAGIC
+    int EA_LEDGER_TX_VERSION
+    int EA_LEDGER_TX_KIND_MAX
+    const char *EA_LEDGER_ELEMENT_DOMAIN
+    int EA_LEDGER_DIGEST_BYTES
+    int EA_LEDGER_SIGNATURE_BYTES
+    int EA_LEDGER_MAX_CHAIN_ID
+    const char *EA_LEDGER_CHAIN_ID_CHARS
+    unsigned long EA_LEDGER_MAX_PROOF_PART
+    unsigned long EA_LEDGER_MAX_PAYLOAD_BYTES
+    int EA_LEDGER_MAX_URL_BYTES
+    int EA_LEDGER_MAX_ELEMENT_BYTES
+    int EA_LEDGER_REPRESENTATIVE_BYTES
 
     const char *ea_version()
 
@@ -25,6 +57,7 @@ cdef extern from "edgeacc.h" nogil:
     int ea_canonical(mpz_ptr r, mpz_srcptr y, mpz_srcptr n)
     int ea_equal_pm(mpz_srcptr a, mpz_srcptr b, mpz_srcptr n)
     int ea_verify_membership(mpz_srcptr w, mpz_srcptr x, mpz_srcptr v, mpz_srcptr n, int *ok)
+    int ea_derive_generator(mpz_ptr g, mpz_srcptr n, const unsigned char *chain_id, size_t len)
     unsigned long ea_smallest_factor(mpz_srcptr n, unsigned long bound)
 
     int ea_is_probable_prime(mpz_srcptr x)
@@ -117,3 +150,42 @@ cdef extern from "edgeacc.h" nogil:
     int ea_poe_prove(mpz_ptr Q, mpz_srcptr w, mpz_srcptr X, mpz_srcptr l, mpz_srcptr n)
     int ea_poe_verify(int *ok, mpz_srcptr w, mpz_srcptr X, mpz_srcptr v, mpz_srcptr Q,
                       mpz_srcptr l, mpz_srcptr n)
+
+    # ea_bytes.h: the byte-level API (no GMP types)
+    ctypedef struct ea_inclusion:
+        int ok
+        int reason
+        const unsigned char *tx
+        size_t tx_len
+        unsigned char tx_id[32]
+        int tx_kind
+        uint64_t height
+        unsigned char previous[32]
+        uint64_t timestamp_ms
+        unsigned char merkle_root[32]
+        uint32_t tx_count
+    enum:
+        EA_INCLUSION_OK
+        EA_INCLUSION_MALFORMED
+        EA_INCLUSION_WRONG_CHAIN
+        EA_INCLUSION_WRONG_HEIGHT
+        EA_INCLUSION_NOT_INTERLOCKED
+        EA_INCLUSION_MERKLE
+        EA_INCLUSION_ACCUMULATOR
+    int ea_bytes_rsa2048(unsigned char *out, size_t out_len)
+    int ea_bytes_hash_to_prime(unsigned char *x, uint32_t *nonce, const unsigned char *data, size_t len)
+    int ea_bytes_check_representative(int *ok, const unsigned char *data, size_t len,
+                                      const unsigned char *x, size_t x_len, uint32_t nonce)
+    int ea_bytes_generator(unsigned char *g, size_t g_len, const unsigned char *n, size_t n_len,
+                           const unsigned char *chain_id, size_t id_len)
+    int ea_bytes_verify_membership(int *ok, const unsigned char *w, size_t w_len,
+                                   const unsigned char *x, size_t x_len, const unsigned char *v,
+                                   size_t v_len, const unsigned char *n, size_t n_len)
+    int ea_bytes_batch_verify(unsigned char *bad, int *all_ok, const unsigned char *ws,
+                              const unsigned char *xs, size_t x_len, const unsigned char *vs,
+                              size_t count, const unsigned char *n, size_t n_len, unsigned threads)
+    int ea_bytes_verify_inclusion(ea_inclusion *result, const unsigned char *proof, size_t proof_len,
+                                  const unsigned char *chain_id, size_t id_len,
+                                  const unsigned char *acc, size_t acc_len, uint64_t acc_height,
+                                  const unsigned char *n, size_t n_len)
+    const char *ea_inclusion_reason_name(int reason)

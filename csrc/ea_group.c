@@ -1,6 +1,12 @@
 /* ea_group.c - arithmetic in Z_N^* / {+1, -1}. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/sha.h>
 #include "ea_group.h"
 #include "ea_check.h"
+#include "ea_protocol.h"
 
 int ea_check_modulus(const mpz_t n)
 {
@@ -158,4 +164,57 @@ unsigned long ea_smallest_factor(const mpz_t n, unsigned long bound)
             return p;
     }
     return 0;
+}
+
+/* out = the first len bytes of SHA-256(u8(dlen) || domain || be32(counter) || msg), counter
+ * = 0, 1, ... (SHA-256 in counter mode). */
+static void expand_hash(unsigned char *out, size_t len, const char *domain,
+                        const unsigned char *msg, size_t mlen)
+{
+    unsigned char dl = (unsigned char)strlen(domain), be[4], digest[SHA256_DIGEST_LENGTH];
+    uint32_t counter;
+    size_t done = 0, take;
+    SHA256_CTX ctx;
+    for (counter = 0; done < len; counter++) {
+        be[0] = (unsigned char)(counter >> 24);
+        be[1] = (unsigned char)(counter >> 16);
+        be[2] = (unsigned char)(counter >> 8);
+        be[3] = (unsigned char)counter;
+        SHA256_Init(&ctx);
+        SHA256_Update(&ctx, &dl, 1);
+        SHA256_Update(&ctx, domain, dl);
+        SHA256_Update(&ctx, be, 4);
+        SHA256_Update(&ctx, msg, mlen);
+        SHA256_Final(digest, &ctx);
+        take = len - done < sizeof digest ? len - done : sizeof digest;
+        memcpy(out + done, digest, take);
+        done += take;
+    }
+}
+
+int ea_derive_generator(mpz_t g, const mpz_t n, const unsigned char *chain_id, size_t len)
+{
+    unsigned char *h;
+    size_t hlen;
+    mpz_t t;
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (chain_id == NULL || len == 0)
+        return EA_ERR_ARGUMENT;
+    hlen = (mpz_sizeinbase(n, 2) + 7) / 8 + EA_GENERATOR_EXTRA_BYTES;
+    h = malloc(hlen);
+    if (h == NULL)
+        return EA_ERR_NOMEM;
+    expand_hash(h, hlen, EA_GENERATOR_DOMAIN, chain_id, len);
+    mpz_init(t);
+    mpz_import(t, hlen, 1, 1, 1, 0, h);
+    free(h);
+    mpz_mod(t, t, n);
+    mpz_powm_ui(t, t, 2, n);
+    rc = ea_check_element(t, n);
+    if (rc == EA_OK)
+        mpz_set(g, t);
+    mpz_clear(t);
+    return rc;
 }

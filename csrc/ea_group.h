@@ -2,6 +2,7 @@
 #ifndef EA_GROUP_H
 #define EA_GROUP_H
 
+#include <stddef.h>
 #include <gmp.h>
 #include "ea_api.h"
 #include "ea_status.h"
@@ -39,6 +40,11 @@ int ea_equal_pm(const mpz_t a, const mpz_t b, const mpz_t n);
 /* ea_verify_membership(w, x, v, n, *ok): *ok = (w^x = +-v mod n); x odd >= 3 (EA_RULE_ELEMENT:
  * x = 1 or an even x would let a trivial witness verify), else EA_ERR_EXPONENT. */
 int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_t n, int *ok);
+
+/* ea_derive_generator(g, n, chain_id, len): the generator of chain_id (len > 0) under n,
+ * g = (H mod n)^2 mod n with H as ea_protocol.h describes (nobody chooses it); EA_ERR_ELEMENT
+ * in the (factor-revealing) event that g is not a valid element. */
+int ea_derive_generator(mpz_t g, const mpz_t n, const unsigned char *chain_id, size_t len);
 
 /* ea_smallest_factor(n, bound): smallest prime p < bound dividing n, or 0 if none. */
 unsigned long ea_smallest_factor(const mpz_t n, unsigned long bound);

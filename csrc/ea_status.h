@@ -14,7 +14,8 @@ typedef enum {
     EA_ERR_ARGUMENT = 4,     /* other invalid argument (empty data, bad size, NULL) */
     EA_ERR_NOMEM = 5,        /* allocation failed */
     EA_ERR_EXHAUSTED = 6,    /* a bounded search ran out of candidates */
-    EA_ERR_NOT_INVERTIBLE = 7
+    EA_ERR_NOT_INVERTIBLE = 7,
+    EA_ERR_RANDOM = 8        /* the OS random source failed */
 } ea_status;
 
 #ifdef __cplusplus

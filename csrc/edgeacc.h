@@ -15,5 +15,7 @@
 #include "ea_poe.h"
 #include "ea_modulus.h"
 #include "ea_check.h"
+#include "ea_protocol.h"
+#include "ea_bytes.h"
 
 #endif

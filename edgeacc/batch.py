@@ -27,7 +27,7 @@ from edgeacc._checks import default_threads  # noqa: F401  (public: batch.defaul
 from edgeacc.errors import EdgeaccError, InvalidArgument
 from edgeacc.params import Params
 
-DEFAULT_SECURITY = 128
+DEFAULT_SECURITY = _core.BATCH_SECURITY_BITS    # csrc/ea_protocol.h (the byte API uses it too)
 MIN_SECURITY = 64
 MAX_SECURITY = 1024
 

@@ -15,8 +15,8 @@ from edgeacc.params import Params
 from edgeacc.accumulator import verify_membership
 from edgeacc.primes import REPRESENTATIVE_BITS, check_representative
 
-PROOF_MAGIC = b"EAMP"
-PROOF_VERSION = 1
+PROOF_MAGIC = _core.MEMBERSHIP_PROOF_MAGIC      # csrc/ea_protocol.h
+PROOF_VERSION = _core.MEMBERSHIP_PROOF_VERSION
 _REP_BYTES = REPRESENTATIVE_BITS // 8
 
 

@@ -1,33 +1,22 @@
 """Public parameters: the RSA modulus N and per-chain generators (DESIGN.md section 2)."""
 from __future__ import annotations
 
-import hashlib
 
 from edgeacc import _checks, _core
 from edgeacc.errors import EdgeaccTypeError, InvalidArgument, InvalidModulus, ReadOnlyError, brief
 
-# RSA-2048 from the RSA Factoring Challenge (RSA Laboratories, 1991; listed at
-# https://en.wikipedia.org/wiki/RSA_numbers#RSA-2048). Its factors have never been published,
-# which is the property an accumulator modulus needs.
-RSA_2048 = int(
-    "2519590847565789349402718324004839857142928212620403202777713783604366202070"
-    "7595556264018525880784406918290641249515082189298559149176184502808489120072"
-    "8449926873928072877767359714183472702618963750149718246911650776133798590957"
-    "0009733045974880842840179742910064245869181719511874612151517265463228221686"
-    "9987549182422433637259085141865462043576798423387184774447920739934236584823"
-    "8242811981638150106748104516603773060562016196762561338441436038339044149526"
-    "3443219011465754445417842402092461651572335077870774981712577246796292638635"
-    "6373289912154831438167899885040445364023527381951378636564391212010397122822"
-    "120720357"
-)
-
-MIN_SECURE_BITS = 2048
-MIN_INSECURE_BITS = 256
+# The protocol constants live in C (csrc/ea_protocol.h), so a C-only verifier and this package
+# agree on them. RSA-2048 is the RSA Factoring Challenge number (RSA Laboratories, 1991; listed at
+# https://en.wikipedia.org/wiki/RSA_numbers#RSA-2048; tests/data/make_vectors.py has it in
+# decimal). Its factors have never been published, which is what an accumulator modulus needs.
+RSA_2048 = _core.RSA_2048
+MIN_SECURE_BITS = _core.MIN_SECURE_BITS
+MIN_INSECURE_BITS = _core.MIN_INSECURE_BITS
 MAX_GENERATED_BITS = 8192
 # The screens are linear (trial division) to quadratic in |N|: a caller-supplied N is bounded
 # so that a huge one is refused instead of hanging the process.
 MAX_MODULUS_BITS = MAX_GENERATED_BITS     # also the largest ceremony (DkgConfig)
-GENERATOR_DOMAIN = b"edgeacc/gen"
+GENERATOR_DOMAIN = _core.GENERATOR_DOMAIN
 
 # Where a modulus came from (P.source). Only the first two are vouched for by the library.
 RSA2048_CHALLENGE = "rsa2048-challenge"   # public challenge number; nobody has its factors
@@ -65,20 +54,6 @@ _WEAKNESS = {
     _core.WEAK_PSEUDOPRIME: ("modulus is a Fermat pseudoprime to a small base (Carmichael-like): "
                              "N - 1 is a public multiple of that base's order"),
 }
-
-
-def _expand(domain: bytes, message: bytes, nbytes: int) -> bytes:
-    """SHA-256 in counter mode: nbytes of output bound to (domain, message)."""
-    out = bytearray()
-    counter = 0
-    while len(out) < nbytes:
-        h = hashlib.sha256()
-        h.update(len(domain).to_bytes(1, "big") + domain)
-        h.update(counter.to_bytes(4, "big"))
-        h.update(message)
-        out += h.digest()
-        counter += 1
-    return bytes(out[:nbytes])
 
 
 def _screen(n: int, bound: int) -> None:
@@ -224,16 +199,13 @@ class Params:
         """g = H_to_ZN("edgeacc/gen" || chain_id)^2 mod N: nobody chooses it.
 
         The hash is expanded to |N| + 128 bits before reduction so the result is
-        statistically close to uniform.
+        statistically close to uniform (csrc/ea_protocol.h has the exact derivation).
         """
         chain_id = _checks.data_bytes(chain_id, "chain_id")
         if not chain_id:
             raise InvalidArgument("chain_id must not be empty")
-        h = int.from_bytes(_expand(GENERATOR_DOMAIN, chain_id, self._nbytes + 16), "big")
-        g = _core.powm(h % self.n, 2, self.n) if h % self.n else 0
-        # Hitting a non-unit or +-1 would reveal a factor of N; treat as impossible but check.
-        _core.check_element(g, self.n)
-        return g
+        # ea_derive_generator; a non-unit or +-1 (which would reveal a factor of N) raises.
+        return _core.derive_generator(self.n, chain_id)
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, Params) and other.n == self.n

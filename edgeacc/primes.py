@@ -5,10 +5,11 @@ import operator
 
 from edgeacc import _core
 
-H2P_DOMAIN = b"edgeacc/h2p"
-REPRESENTATIVE_BITS = 256
-# Candidates are ~1/89 prime before sieving; 2^20 tries failing has probability ~e^-11800.
-MAX_NONCE = 1 << 20
+# From csrc/ea_protocol.h (the one definition). Candidates are ~1/89 prime before sieving;
+# MAX_NONCE = 2^20 tries failing has probability ~e^-11800.
+H2P_DOMAIN = _core.H2P_DOMAIN
+REPRESENTATIVE_BITS = _core.H2P_BITS
+MAX_NONCE = _core.H2P_MAX_NONCE
 
 
 def hash_to_prime(data: bytes) -> tuple[int, int]:

@@ -1,0 +1,3 @@
+module edgeacc.example/verify
+
+go 1.19
