@@ -713,3 +713,11 @@ def test_hostile_objects_every_pair(known):
                 except Exception as exc:  # the failure below is the test
                     pytest.fail(f"{type(exc).__name__} escaped: {exc!r:.200}")
     assert len(acc) == 12
+
+
+def test_batch_errors_name_the_callers_index_when_statements_repeat(known):
+    good = _honest(known, 1)[0]
+    with pytest.raises(InvalidElement, match="witness 3"):
+        edgeacc.batch_verify(known["P"], [good, good, good, (0, good[1], good[2])])
+    with pytest.raises(InvalidExponent, match="element 2"):
+        edgeacc.batch_verify(known["P"], [good, good, (good[0], 4, good[2])])
