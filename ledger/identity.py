@@ -311,13 +311,17 @@ def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
         raise StorageError(f"cannot write key file {path}: {exc}") from None
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Read a PEM Ed25519 private key (StorageError if it is not one)."""
+def _load_pem(path: Path, load, what: str):
     path = checks.path(path, "path")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return load(path.read_bytes())
     except _UNREADABLE as exc:
-        raise StorageError(f"cannot read key {path}: {exc}") from None
+        raise StorageError(f"cannot read {what} {path}: {exc}") from None
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Read a PEM Ed25519 private key (StorageError if it is not one)."""
+    key = _load_pem(path, lambda data: serialization.load_pem_private_key(data, password=None), "key")
     if not isinstance(key, Ed25519PrivateKey):
         raise StorageError(f"{path} is not an Ed25519 key")
     return key
@@ -335,17 +339,9 @@ def save_certificate(cert: x509.Certificate, path: Path) -> None:
 
 def load_certificate(path: Path) -> x509.Certificate:
     """Read a PEM certificate (StorageError if it is not one)."""
-    path = checks.path(path, "path")
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except _UNREADABLE as exc:
-        raise StorageError(f"cannot read certificate {path}: {exc}") from None
+    return _load_pem(path, x509.load_pem_x509_certificate, "certificate")
 
 
 def load_revocation_list(path: Path) -> x509.CertificateRevocationList:
     """Read a PEM CRL (StorageError if it is not one)."""
-    path = checks.path(path, "path")
-    try:
-        return x509.load_pem_x509_crl(path.read_bytes())
-    except _UNREADABLE as exc:
-        raise StorageError(f"cannot read revocation list {path}: {exc}") from None
+    return _load_pem(path, x509.load_pem_x509_crl, "revocation list")
