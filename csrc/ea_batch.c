@@ -8,42 +8,6 @@
 
 #define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 
-int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mpz_t n)
-{
-    mpz_t prod, lim;
-    size_t i;
-    int rc = ea_check_modulus(n);
-    if (rc != EA_OK)
-        return rc;
-    if (count > 0 && ys == NULL)
-        return EA_ERR_ARGUMENT;
-    mpz_init_set_ui(prod, 1);
-    mpz_init(lim);
-    mpz_sub_ui(lim, n, 1);
-    for (i = 0; i < count && rc == EA_OK; i++) {
-        if (mpz_cmp_ui(ys[i], 1) <= 0 || mpz_cmp(ys[i], lim) >= 0) {
-            rc = EA_ERR_ELEMENT;
-            break;
-        }
-        mpz_mul(prod, prod, ys[i]);
-        mpz_mod(prod, prod, n);
-    }
-    if (rc == EA_OK && count > 0) {
-        mpz_gcd(prod, prod, n);
-        if (mpz_cmp_ui(prod, 1) != 0) {
-            for (i = 0; i < count; i++)
-                if (ea_check_element(ys[i], n) != EA_OK)
-                    break;
-            rc = EA_ERR_ELEMENT;
-        }
-    }
-    if (first_bad != NULL)
-        *first_bad = rc == EA_ERR_ELEMENT ? i : count;
-    mpz_clear(prod);
-    mpz_clear(lim);
-    return rc;
-}
-
 typedef struct {
     const ea_mont *ctx;
     const mp_limb_t *W;     /* witnesses, Montgomery form */

@@ -14,11 +14,6 @@ extern "C" {
 #endif
 EA_API_BEGIN
 
-/* ea_check_elements(&first_bad, ys, count, n): EA_OK iff every ys[i] satisfies
- * 1 < y < n-1 and gcd(y, n) = 1, else EA_ERR_ELEMENT with *first_bad = the lowest bad index.
- * One gcd for the whole list: a prime of n divides prod ys mod n iff it divides some ys[i]. */
-int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mpz_t n);
-
 /* ea_batch_verify(bad, ws, xs, rs, vidx, count, vals, nvals, n, threads, ops):
  * statement j is ws[j]^xs[j] = +-vals[vidx[j]] (mod n). With the weights rs[j] > 0 (fresh
  * random odd lambda-bit numbers drawn by the verifier), checks

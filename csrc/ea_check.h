@@ -35,6 +35,11 @@ int ea_check_exponents(size_t *first_bad, const mpz_t *xs, size_t count, int rul
  * EA_ERR_ELEMENT with *first_bad = the lowest failing index; n must be an odd modulus >= 3. */
 int ea_check_bases(size_t *first_bad, const mpz_t *bs, size_t count, const mpz_t n);
 
+/* ea_check_elements(&first_bad, ys, count, n): EA_OK iff every ys[i] satisfies
+ * 1 < y < n-1 and gcd(y, n) = 1, else EA_ERR_ELEMENT with *first_bad = the lowest bad index.
+ * One gcd for the whole list: a prime of n divides prod ys mod n iff it divides some ys[i]. */
+int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mpz_t n);
+
 EA_API_END
 #ifdef __cplusplus
 }
