@@ -120,9 +120,4 @@ def threads(value) -> int:
 
 def index(i, bound: int, what: str) -> int:
     """An int in 0..bound-1."""
-    if isinstance(i, bool) or not isinstance(i, int):
-        raise EdgeaccTypeError(f"{what} must be an int, got {type(i).__name__}")
-    i = operator.index(i)
-    if not 0 <= i < bound:
-        raise InvalidArgument(f"{what} {brief(i)} out of range 0..{bound - 1}")
-    return i
+    return small_int(i, what, 0, bound - 1)

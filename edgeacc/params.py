@@ -163,7 +163,7 @@ class Params:
         """A modulus whose origin the library knows (generation, ceremonies). Sources whose
         factors this process saw are remembered, so Params(P.n) keeps their label."""
         insecure = source not in VOUCHED_SOURCES or n.bit_length() < MIN_SECURE_BITS
-        bits = cls._check_size(n, insecure)
+        cls._check_size(n, insecure)     # raises on a bad size before the screens
         if source != GENERATED:     # generated: made here from two random half-size primes
             _screen(n, TEST_TRIAL_BOUND if insecure else TRIAL_BOUND)
         _record_origin(n, source)

@@ -35,9 +35,12 @@ def check_representative(data: bytes, x: int, k: int) -> bool:
     It does not check that no smaller nonce also gives a prime; `is_first_representative`
     does (at the cost of the search).
     """
-    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= operator.index(k) < MAX_NONCE:
+    if not isinstance(k, int) or isinstance(k, bool):
         return False
-    return _core.check_representative(H2P_DOMAIN, data, x, operator.index(k), REPRESENTATIVE_BITS)
+    k = operator.index(k)       # an exact int: an int subclass's comparisons never run
+    if not 0 <= k < MAX_NONCE:
+        return False
+    return _core.check_representative(H2P_DOMAIN, data, x, k, REPRESENTATIVE_BITS)
 
 
 def is_first_representative(data: bytes, x: int, k: int) -> bool:

@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 from edgeacc import _checks
-from edgeacc.dkg.protocol import MAX_PARTIES, DkgConfig
+from edgeacc.dkg.protocol import MAX_PARTIES, MIN_PARTIES, DkgConfig
 from edgeacc.errors import DkgError, EdgeaccError
-
-MIN_PARTIES = 3
 
 
 def _address(text: str) -> tuple[str, int]:

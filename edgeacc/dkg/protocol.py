@@ -40,6 +40,7 @@ from edgeacc import _checks
 from edgeacc.params import IN_PROCESS_CEREMONY, MAX_GENERATED_BITS, MIN_INSECURE_BITS, Params
 
 PROTOCOL_VERSION = "edgeacc-dkg/1"
+MIN_PARTIES = 3
 MAX_PARTIES = 64
 
 
@@ -79,14 +80,14 @@ class DkgConfig:
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) \
                 or not 0 < self.timeout < 1e6:
             raise InvalidArgument("timeout must be a number of seconds in (0, 1e6)")
-        if self.parties < 3:
-            raise InvalidArgument("distributed generation needs at least 3 parties")
+        if self.parties < MIN_PARTIES:
+            raise InvalidArgument(f"distributed generation needs at least {MIN_PARTIES} parties")
         if self.bits < MIN_INSECURE_BITS or self.bits % 2:
             raise InvalidArgument(f"bits must be even and >= {MIN_INSECURE_BITS}")
         if not 1 <= self.degree or 2 * self.degree + 1 > self.parties:
             raise InvalidArgument("threshold d must satisfy 1 <= d and 2d + 1 <= parties")
-        if self.soundness_bits < 1 or self.batch_size < 1 or self.timeout <= 0:
-            raise InvalidArgument("soundness_bits, batch_size and timeout must be positive")
+        if self.soundness_bits < 1 or self.batch_size < 1:
+            raise InvalidArgument("soundness_bits and batch_size must be positive")
 
     @staticmethod
     def checked(config) -> "DkgConfig":
