@@ -246,3 +246,34 @@ def test_a_run_continues_after_the_deployment_reopens(tmp_path, toy, digits):
         next_step(edge)  # step 2 starts from the recorded M_1
         edge.ledger.flush()
         assert edge.ledger.endorsement_checks == 2 and net.locate(edge.steps[-1].tx_id).chain_id == EDGES[0]
+
+
+@pytest.mark.parametrize("forgery", ["fabricated pixels", "uncommitted readings"])
+def test_the_peers_refuse_a_step_trained_on_a_batch_its_readings_do_not_make(net, digits, forgery):
+    """A batch record is not re-executed, so a dishonest edge could name the committed readings
+    but store other data (or name readings off the committed order) and train on it: the peers
+    replaying the step check d_i against the run's data order and the readings it names."""
+    fed = Federation.start(net, digits)
+    edge = fed.edges[0]
+    honest = batch_tensors_of(edge, edge.data_order[0])
+    if forgery == "fabricated pixels":
+        readings, data = edge.data_order[0], {"x": (honest["x"] + 1) % 17, "y": (honest["y"] + 1) % 10}
+        refusal = "d_i is not the batch its recorded readings make"
+    else:
+        readings, data = edge.data_order[1], batch_tensors_of(edge, edge.data_order[1])
+        refusal = "d_i's readings are not batch 1 of the run's committed data order"
+    obj = fed.chain.store(encode_tensors(data))
+    body = {"kind": "batch", "run": edge.run.tx_id.hex(), "index": 1, "readings": [r.tx_id.hex() for r in readings]}
+    batch = (Ref(EDGES[0], fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", body, obj), obj), encode_tensors(data))
+    fed.chain.flush()
+    height = net.peer(EDGES[0]).height
+    step_body, step_obj = step_record(fed, edge, 1, batch, edge.model)
+    with pytest.raises(EndorsementRefused, match=refusal):
+        fed.chain.submit(EDGES[0], f"{EDGES[0]}.peer0", step_body, step_obj)
+    fed.chain.flush()
+    assert net.peer(EDGES[0]).height == height and not edge.steps
+
+
+def batch_tensors_of(edge, readings):
+    from ledger.provenance.recorder import batch_from_readings
+    return batch_from_readings([edge.ledger.load(ref.digest) for ref in readings])

@@ -264,8 +264,9 @@ def test_a_step_the_peers_do_not_reproduce_is_not_committed(net, digits):
 
 # --- data order --------------------------------------------------------------------------
 
-def test_reordered_data_is_reported(net, digits):
-    run = collect(net, digits)
+def test_reordered_data_is_reported(lax_net, digits):
+    """The re-executing peers refuse it (test_provenance_attacks); the audit reports it where they let it through."""
+    run = collect(lax_net, digits)
     reordered = [run.order[1], run.order[0]] + run.order[2:]
     report = audit(train(run, batches=reordered))
     assert report.failed_steps == [1, 2]

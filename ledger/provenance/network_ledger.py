@@ -32,7 +32,7 @@ from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, ignore_claimed_mode, parse_json)
-from ledger.provenance.recorder import check_round_input, replay_aggregation, replay_step
+from ledger.provenance.recorder import batch_from_readings, check_round_input, replay_aggregation, replay_step
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -61,7 +61,8 @@ class ProvenanceEndorser:
     device of that chain (devices.check_reading_record), as the audit requires. On a chain
     whose policy is "reexecute" the peer also replays a step (from the ledger's M_{i-1}, M_O
     and d_i: the run's previous step or initial model, the main chain's model of the step's
-    round, the run's batch i; with the trainer and hyperparameters of the run record the step
+    round, the run's batch i, which must hold the readings of batch i of the run's committed
+    data order and be the batch those recorded readings make; with the trainer and hyperparameters of the run record the step
     names), derives a round-0 model from its seed, or checks that every input of a FedAvg round is a committed
     step at its run's position (recorder.check_round_input) and recomputes the average; it
     refuses unless the recorded model is reproduced bit for bit. Nothing in a record, or
@@ -93,11 +94,10 @@ class ProvenanceEndorser:
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no model")
             self._reexecute(tx, body)
-        if body["kind"] != "reading":  # what later steps and rounds name
-            with self._lock:
-                self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
-                if body["kind"] == "step":
-                    self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
+        with self._lock:  # what later batches, steps and rounds name
+            self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
+            if body["kind"] == "step":
+                self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
 
     def _reexecute(self, tx: Transaction, body: dict) -> None:
         model_bytes = self.load(tx.object_digest)
@@ -142,6 +142,12 @@ class ProvenanceEndorser:
         if (batch_chain, batch["run"], batch["index"], batch_digest.hex()) != \
                 (chain_id, body["run"], index, body["batch_digest"]):
             raise RecordError(f"step {index}: d_i is not batch {index} of the run")
+        order = self._run_order(body["run"])
+        if index > len(order) or batch["readings"] != order[index - 1]:
+            raise RecordError(f"step {index}: d_i's readings are not batch {index} of the run's committed data order")
+        readings = [self._reading_bytes(reading, chain_id) for reading in batch["readings"]]
+        if encode_tensors(batch_from_readings(readings)) != self.load(batch_digest):
+            raise RecordError(f"step {index}: d_i is not the batch its recorded readings make")
         global_chain, aggregation, global_digest = self._record(body["global"], "aggregation", "M_O")
         if (global_chain, aggregation["round"], global_digest.hex()) != \
                 (self.network.main_chain_id, hp.round_of(index), body["global_model"]):
@@ -152,6 +158,14 @@ class ProvenanceEndorser:
             expected = self._recorded_model(body["run"], index - 1, chain_id)
         if body["model_in"] != expected:
             raise RecordError(f"step {index}: M_{{i-1}} is not the run's recorded model {index - 1}")
+
+    def _reading_bytes(self, tx_id_hex: str, chain_id: str) -> bytes:
+        """The object of a reading record of `chain_id` (its device and signature were checked
+        when it was endorsed)."""
+        reading_chain, _, digest = self._record(tx_id_hex, "reading", "reading")
+        if reading_chain != chain_id or not digest:
+            raise RecordError(f"reading {tx_id_hex[:12]} is not a recorded reading of {chain_id}")
+        return self.load(digest)
 
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
