@@ -365,7 +365,7 @@ class Peer:
         # The signer must be a peer of the chain it reports on: no chain speaks for another.
         self._verify_signature(self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
                                                              at_ms=at_ms), tx, at_ms)
-        self.deployment.check_endorsements(anchor, at_ms if at_ms is not None else None)
+        self.deployment.check_endorsements(anchor, at_ms)
         try:
             reported_value = edgeacc.decode_element(self._params, anchor.header.acc_value)
         except EdgeaccError as exc:
