@@ -365,7 +365,7 @@ class Peer:
         # The signer must be a peer of the chain it reports on: no chain speaks for another.
         self._verify_signature(self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
                                                              at_ms=at_ms), tx, at_ms)
-        self.deployment.check_endorsements(anchor, at_ms if at_ms is not None else None)
+        self.deployment.check_endorsements(anchor, at_ms)
         try:
             reported_value = edgeacc.decode_element(self._params, anchor.header.acc_value)
         except EdgeaccError as exc:
@@ -501,8 +501,7 @@ class Peer:
         with self._lock:
             if block.digest not in self._validated or block.height != len(self._signed):
                 self._validate_block(block, live=live)
-            elif block.header.tx_count != len(block.transactions) or \
-                    block.computed_merkle_root() != block.header.merkle_root:
+            elif block.computed_merkle_root() != block.header.merkle_root:  # (Block checks the count)
                 # the header was validated, but these are not the transactions it binds
                 raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
             self.deployment.check_endorsements(block.signed, at_ms=at_ms)

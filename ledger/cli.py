@@ -30,6 +30,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import edgeacc
+from ledger import checks
 from ledger.errors import CommitPending, LedgerError
 
 log = logging.getLogger("edgeacc.cli")
@@ -47,12 +48,9 @@ def _open(args, **kw):
 def _tx_id(text: str) -> bytes:
     """argparse type of a transaction id: 64 hex digits (else a usage error, exit 2)."""
     try:
-        tx_id = bytes.fromhex(text)
-    except ValueError:
-        tx_id = b""
-    if len(tx_id) != 32:
-        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a transaction id (64 hex digits)")
-    return tx_id
+        return checks.identifier(text, "txid", "transaction id")
+    except LedgerError:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a transaction id (64 hex digits)") from None
 
 
 def cmd_selftest(args) -> int:

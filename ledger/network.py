@@ -57,7 +57,7 @@ from ledger.errors import (ChainIntegrityError, CommitPending, ConfigurationErro
                            ValidationRejected)
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, load_revocation_list, save_certificate, save_private_key)
-from ledger.objects import ObjectRef, ObjectStore
+from ledger.objects import ObjectRef, ObjectStore, write_local
 from ledger.protocol1 import ProofRejected, Verdict, check_cross_chain, reject, verify_inclusion
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
@@ -969,10 +969,10 @@ def _save_identity(path: Path, identity: Identity) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    # a temporary file of this writer's own, created exclusively (never through a planted symlink)
+    # a temporary file of this writer's own, created exclusively (never through a planted
+    # symlink), renamed into place: the object store's durable write
     tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{secrets.token_hex(8)}.tmp")
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        write_local(str(tmp), str(path), data)
+    finally:
+        tmp.unlink(missing_ok=True)

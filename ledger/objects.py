@@ -80,7 +80,7 @@ class ObjectStore:
                 tmp = f"{path}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
                 try:
                     if self._local:
-                        _write_local(tmp, path, data)
+                        write_local(tmp, path, data)
                     else:
                         with self._fs.open(tmp, "wb") as f:
                             f.write(data)
@@ -118,7 +118,7 @@ class ObjectStore:
         return data
 
 
-def _write_local(tmp: str, path: str, data: bytes) -> None:
+def write_local(tmp: str, path: str, data: bytes) -> None:
     """Write `tmp` (created exclusively), fsync it, rename it to `path` and fsync the directory."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as f:
