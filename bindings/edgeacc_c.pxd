@@ -199,6 +199,8 @@ cdef extern from "edgeacc.h" nogil:
     int EA_POKE2_MAX_CONTEXT
     const char *EA_POKE2_PROOF_MAGIC
     const char *EA_NONMEM_PROOF_MAGIC
+    const char *EA_NONMEM_SET_PROOF_MAGIC
+    const char *EA_UPDATE_PROOF_MAGIC
     int EA_ACC_PROOF_VERSION
 
     int ea_nonmem_create(mpz_ptr a, mpz_ptr B, mpz_srcptr g, mpz_srcptr X, mpz_srcptr y, mpz_srcptr n)
