@@ -201,6 +201,9 @@ cdef extern from "edgeacc.h" nogil:
     const char *EA_NONMEM_PROOF_MAGIC
     const char *EA_NONMEM_SET_PROOF_MAGIC
     const char *EA_UPDATE_PROOF_MAGIC
+    const char *EA_UPDATE_CONTEXT
+    int EA_UPDATE_ADD
+    int EA_UPDATE_DELETE
     int EA_ACC_PROOF_VERSION
 
     int ea_nonmem_create(mpz_ptr a, mpz_ptr B, mpz_srcptr g, mpz_srcptr X, mpz_srcptr y, mpz_srcptr n)

@@ -74,6 +74,9 @@
 #define EA_NONMEM_PROOF_MAGIC "EANM"
 #define EA_NONMEM_SET_PROOF_MAGIC "EANS"
 #define EA_UPDATE_PROOF_MAGIC "EAUP"
+#define EA_UPDATE_CONTEXT "edgeacc/update"
+#define EA_UPDATE_ADD 1
+#define EA_UPDATE_DELETE 2
 #define EA_ACC_PROOF_VERSION 1
 
 #endif

@@ -94,6 +94,9 @@ POKE2_PROOF_MAGIC: bytes
 NONMEM_PROOF_MAGIC: bytes
 NONMEM_SET_PROOF_MAGIC: bytes
 UPDATE_PROOF_MAGIC: bytes
+UPDATE_CONTEXT: bytes
+UPDATE_ADD: int
+UPDATE_DELETE: int
 ACC_PROOF_VERSION: int
 def nonmem_create(g: SupportsIndex, X: SupportsIndex, y: SupportsIndex, n: SupportsIndex) -> tuple[int, int]: ...
 def nonmem_verify(g: SupportsIndex, v: SupportsIndex, y: SupportsIndex, a: SupportsIndex, B: SupportsIndex,

@@ -36,8 +36,8 @@ from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument
 from edgeacc.params import Params
 
 MAGIC = _core.UPDATE_PROOF_MAGIC        # csrc/ea_protocol.h
-KINDS = {"add": 1, "delete": 2}
-CONTEXT = b"edgeacc/update"
+KINDS = {"add": _core.UPDATE_ADD, "delete": _core.UPDATE_DELETE}
+CONTEXT = _core.UPDATE_CONTEXT
 COMMITMENT_BYTES = 32
 MAX_COUNT = (1 << 32) - 1
 _HEAD = 5 + 1 + 4 + COMMITMENT_BYTES    # magic, version, kind, be32 count, commitment
