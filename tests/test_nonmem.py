@@ -193,6 +193,25 @@ def test_delete_refusals_leave_the_state_unchanged(toy):
     assert acc.verify(xs[1], acc.witness(len(acc) - 1))
 
 
+@pytest.mark.parametrize("positions", [[0, 1], [8, 9], [0, 9], [3, 4, 5, 6]])
+def test_batch_delete_equals_a_fresh_accumulator(toy, positions):
+    """Both ways to the new value (aggregated witnesses, or the stored prefix raised by the
+    rest) give the accumulator of the remaining elements, checkpoints included."""
+    xs = reps(b"bd", 10)
+    acc = edgeacc.Accumulator(toy, toy.generator(b"bd"))
+    for part in (xs[:3], xs[3:7], xs[7:]):
+        acc.add_many(part)
+    ws = acc.all_witnesses()
+    acc.delete_many([xs[i] for i in positions], [ws[i] for i in positions])
+    rest = [x for i, x in enumerate(xs) if i not in positions]
+    fresh = edgeacc.Accumulator(toy, acc.g)
+    fresh.add_many(rest)
+    assert _core.canonical(acc.value, toy.n) == _core.canonical(fresh.value, toy.n)
+    assert acc.elements == tuple(rest)
+    assert [_core.canonical(acc.value_at(h), toy.n) for h in range(len(rest) + 1)] == \
+        [_core.canonical(fresh.value_at(h), toy.n) for h in range(len(rest) + 1)]
+
+
 def test_poke2_forgeries(P):
     g, u = P.generator(b"pk"), P.generator(b"pk-u")
     x = _core.product(reps(b"pk", 2))
