@@ -322,3 +322,39 @@ def test_bad_inputs_raise_package_errors(state, toy):
     for call in calls:
         with pytest.raises(EdgeaccError):
             call()
+
+
+@pytest.fixture(scope="module")
+def encoded(toy):
+    """One encoding of each proof type with the statement it is checked against."""
+    acc = edgeacc.Accumulator(toy, toy.generator(b"enc"))
+    acc.add_many(reps(b"enc-m", 4))
+    v0, batch = acc.value, reps(b"enc-a", 2)
+    v1, up = acc.add_many_with_proof(batch)
+    ys = reps(b"enc-y", 2)
+    sp = edgeacc.prove_set_nonmembership(acc, ys)
+    nw = acc.nonmembership_witness(ys[0])
+    g, u = acc.g, toy.generator(b"enc-u")
+    w, pk = poke.prove(toy, g, u, _core.product(batch), b"c")
+    return [
+        (up.to_bytes(toy), lambda b: updates.verify_update(toy, g, v0, v1, updates.BatchUpdateProof.from_bytes(toy, b),
+                                                          elements=batch)),
+        (sp.to_bytes(toy), lambda b: edgeacc.verify_set_nonmembership(toy, g, v1, ys,
+                                                                      nonmem.SetNonMembershipProof.from_bytes(toy, b))),
+        (nw.to_bytes(toy), lambda b: acc.verify_nonmembership(ys[0], nonmem.NonMembershipWitness.from_bytes(toy, b))),
+        (pk.to_bytes(toy), lambda b: poke.verify(toy, g, u, w, poke.PoKE2Proof.from_bytes(toy, b), b"c")),
+    ]
+
+
+@given(st.integers(0, 3), st.integers(0, 10 ** 6), st.integers(1, 255))
+def test_every_byte_of_every_proof_matters(encoded, which, where, flip):
+    """A changed byte anywhere in an encoding is refused: it does not decode, or the decoded
+    proof does not verify (strict parsers: one encoding per proof)."""
+    data, check = encoded[which]
+    assert check(data)
+    i = where % len(data)
+    bad = data[:i] + bytes([data[i] ^ flip]) + data[i + 1:]
+    try:
+        assert not check(bad)
+    except EncodingError:
+        pass
