@@ -653,32 +653,41 @@ static int poke2_fields(mpz_t z, mpz_t Q, mpz_t r, const unsigned char *b, const
     return 1;
 }
 
+/* N and the group elements of a statement (each 1..width(N) bytes, a valid element). */
+static int import_statement(mpz_t N, mpz_t *ys, const unsigned char *const *bs, const size_t *lens,
+                            size_t count, const unsigned char *n, size_t n_len)
+{
+    size_t i;
+    int rc = import_modulus(N, n, n_len);
+    for (i = 0; i < count && rc == EA_OK; i++)
+        rc = import_element(ys[i], bs[i], lens[i], N, n_len);
+    return rc;
+}
+
 int ea_bytes_verify_nonmembership(int *ok, const unsigned char *g, size_t g_len,
                                   const unsigned char *v, size_t v_len, const unsigned char *y,
                                   size_t y_len, const unsigned char *nw, size_t nw_len,
                                   const unsigned char *n, size_t n_len)
 {
-    mpz_t N, G, V, Y, A, B;
+    const unsigned char *bs[2] = {g, v};
+    const size_t lens[2] = {g_len, v_len};
+    mpz_t N, E[2], Y, A, B;     /* E = g, v */
     int rc, holds = 0;
     if (ok == NULL)
         return EA_ERR_ARGUMENT;
     *ok = 0;
     if (nw == NULL)
         return EA_ERR_ARGUMENT;
-    mpz_inits(N, G, V, Y, A, B, NULL);
-    rc = import_modulus(N, n, n_len);
-    if (rc == EA_OK)
-        rc = import_element(G, g, g_len, N, n_len);
-    if (rc == EA_OK)
-        rc = import_element(V, v, v_len, N, n_len);
+    mpz_inits(N, E[0], E[1], Y, A, B, NULL);
+    rc = import_statement(N, E, bs, lens, 2, n, n_len);
     if (rc == EA_OK)
         rc = import_exponent(Y, y, y_len);
     if (rc == EA_OK && nw_len == MAGIC_VERSION_BYTES + NONMEM_A_BYTES + n_len && has_header(nw, EA_NONMEM_PROOF_MAGIC)
         && canonical_element(B, nw + MAGIC_VERSION_BYTES + NONMEM_A_BYTES, n_len, N, n_len)) {
         mpz_import(A, NONMEM_A_BYTES, 1, 1, 1, 0, nw + MAGIC_VERSION_BYTES);
-        rc = ea_nonmem_verify(&holds, G, V, Y, A, B, N);
+        rc = ea_nonmem_verify(&holds, E[0], E[1], Y, A, B, N);
     }
-    mpz_clears(N, G, V, Y, A, B, NULL);
+    mpz_clears(N, E[0], E[1], Y, A, B, NULL);
     if (rc == EA_OK)
         *ok = holds;
     return rc;
@@ -704,25 +713,21 @@ int ea_bytes_verify_poke2(int *ok, const unsigned char *proof, size_t proof_len,
                           const unsigned char *ctx, size_t ctx_len, const unsigned char *n,
                           size_t n_len)
 {
-    mpz_t N, G, U, W;
+    const unsigned char *bs[3] = {g, u, w};
+    const size_t lens[3] = {g_len, u_len, w_len};
+    mpz_t N, E[3];              /* E = g, u, w */
     int rc, holds = 0;
     if (ok == NULL)
         return EA_ERR_ARGUMENT;
     *ok = 0;
     if (proof == NULL || (ctx == NULL && ctx_len > 0) || ctx_len > EA_POKE2_MAX_CONTEXT)
         return EA_ERR_ARGUMENT;
-    mpz_inits(N, G, U, W, NULL);
-    rc = import_modulus(N, n, n_len);
-    if (rc == EA_OK)
-        rc = import_element(G, g, g_len, N, n_len);
-    if (rc == EA_OK)
-        rc = import_element(U, u, u_len, N, n_len);
-    if (rc == EA_OK)
-        rc = import_element(W, w, w_len, N, n_len);
+    mpz_inits(N, E[0], E[1], E[2], NULL);
+    rc = import_statement(N, E, bs, lens, 3, n, n_len);
     if (rc == EA_OK && proof_len == MAGIC_VERSION_BYTES + 2 * n_len + R_BYTES
         && has_header(proof, EA_POKE2_PROOF_MAGIC))
-        rc = poke2_holds(&holds, proof + MAGIC_VERSION_BYTES, G, U, W, ctx, ctx_len, N, n_len);
-    mpz_clears(N, G, U, W, NULL);
+        rc = poke2_holds(&holds, proof + MAGIC_VERSION_BYTES, E[0], E[1], E[2], ctx, ctx_len, N, n_len);
+    mpz_clears(N, E[0], E[1], E[2], NULL);
     if (rc == EA_OK)
         *ok = holds;
     return rc;
@@ -734,7 +739,9 @@ int ea_bytes_verify_update(int *ok, ea_update *update, const unsigned char *proo
                            const unsigned char *n, size_t n_len)
 {
     unsigned char ctx[LIT_LEN(EA_UPDATE_CONTEXT) + UPDATE_HEAD_BYTES - MAGIC_VERSION_BYTES];
-    mpz_t N, G, O, V, Q;
+    const unsigned char *bs[3] = {g, v_old, v_new};
+    const size_t lens[3] = {g_len, old_len, new_len};
+    mpz_t N, E[3], Q;           /* E = g, v_old, v_new */
     int rc, holds = 0, kind;
     if (ok == NULL || update == NULL)
         return EA_ERR_ARGUMENT;
@@ -742,14 +749,8 @@ int ea_bytes_verify_update(int *ok, ea_update *update, const unsigned char *proo
     memset(update, 0, sizeof *update);
     if (proof == NULL)
         return EA_ERR_ARGUMENT;
-    mpz_inits(N, G, O, V, Q, NULL);
-    rc = import_modulus(N, n, n_len);
-    if (rc == EA_OK)
-        rc = import_element(G, g, g_len, N, n_len);
-    if (rc == EA_OK)
-        rc = import_element(O, v_old, old_len, N, n_len);
-    if (rc == EA_OK)
-        rc = import_element(V, v_new, new_len, N, n_len);
+    mpz_inits(N, E[0], E[1], E[2], Q, NULL);
+    rc = import_statement(N, E, bs, lens, 3, n, n_len);
     if (rc == EA_OK && proof_len == UPDATE_HEAD_BYTES + 3 * n_len + R_BYTES
         && has_header(proof, EA_UPDATE_PROOF_MAGIC)
         && (proof[5] == EA_UPDATE_ADD || proof[5] == EA_UPDATE_DELETE)
@@ -759,15 +760,15 @@ int ea_bytes_verify_update(int *ok, ea_update *update, const unsigned char *proo
         memcpy(ctx, EA_UPDATE_CONTEXT, LIT_LEN(EA_UPDATE_CONTEXT));
         memcpy(ctx + LIT_LEN(EA_UPDATE_CONTEXT), proof + MAGIC_VERSION_BYTES, sizeof ctx - LIT_LEN(EA_UPDATE_CONTEXT));
         /* add: v_old^e = v_new; delete: v_new^e = v_old */
-        rc = poke2_holds(&holds, proof + UPDATE_HEAD_BYTES + n_len, G, kind == EA_UPDATE_ADD ? O : V,
-                         kind == EA_UPDATE_ADD ? V : O, ctx, sizeof ctx, N, n_len);
+        rc = poke2_holds(&holds, proof + UPDATE_HEAD_BYTES + n_len, E[0], E[kind == EA_UPDATE_ADD ? 1 : 2],
+                         E[kind == EA_UPDATE_ADD ? 2 : 1], ctx, sizeof ctx, N, n_len);
         if (rc == EA_OK && holds) {
             update->kind = kind;
             update->count = (uint32_t)proof[6] << 24 | (uint32_t)proof[7] << 16 | (uint32_t)proof[8] << 8 | proof[9];
             memcpy(update->commitment, proof + 10, EA_LEDGER_DIGEST_BYTES);
         }
     }
-    mpz_clears(N, G, O, V, Q, NULL);
+    mpz_clears(N, E[0], E[1], E[2], Q, NULL);
     if (rc == EA_OK)
         *ok = holds;
     return rc;
