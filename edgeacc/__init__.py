@@ -29,7 +29,7 @@ from edgeacc.poe import (PoEProof, SetMembershipProof, prove_set_membership,
 from edgeacc.encoding import MembershipProof, decode_element, encode_element
 from edgeacc import nonmem, poke, updates
 from edgeacc.nonmem import (NonMembershipWitness, SetNonMembershipProof, batch_verify_nonmembership,
-                            prove_set_nonmembership, update_nonmembership_after_delete,
+                            nonmembership_witness, prove_set_nonmembership, update_nonmembership_after_delete,
                             update_nonmembership_witness, update_witness_after_delete,
                             verify_nonmembership, verify_set_nonmembership)
 from edgeacc.poke import PoKE2Proof
@@ -59,6 +59,7 @@ __all__ = [
     "SetNonMembershipProof",
     "batch_verify_nonmembership",
     "nonmem",
+    "nonmembership_witness",
     "poke",
     "prove_set_nonmembership",
     "update_nonmembership_after_delete",

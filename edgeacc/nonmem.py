@@ -69,6 +69,18 @@ def _witness(nw, what: str = "witness") -> NonMembershipWitness:
     return NonMembershipWitness(_checks.integer(nw[0], f"{what} part a"), _checks.integer(nw[1], f"{what} part B"))
 
 
+def nonmembership_witness(params: Params, g: int, X: int, y: int) -> NonMembershipWitness:
+    """The witness of y against v = g^X, for X the product of the accumulated elements (a
+    party that keeps X, not an Accumulator): one exponentiation by about X's size.
+    InvalidArgument if y shares a factor with X (it is accumulated)."""
+    P = _checks.params(params)
+    X = _checks.integer(X, "accumulated product")
+    a, B = _core.nonmem_create(g, X, _checks.element(y), P.n)
+    if B == 1:      # X = 1: the empty accumulator
+        raise InvalidArgument("nothing is accumulated: nothing to prove absent from")
+    return NonMembershipWitness(a, _core.canonical(B, P.n))
+
+
 def verify_nonmembership(params: Params, g: int, v: int, y: int, nw) -> bool:
     """True iff nw = (a, B) shows y is not accumulated in v (generator g): 0 <= a < y and
     v^a * B^y = +-g (mod N). Malformed g, v, B raise InvalidElement, a y that is not an odd
