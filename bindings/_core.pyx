@@ -950,10 +950,11 @@ def nonmem_verify(g, v, y, a, B, n):
     return bool(ok)
 
 
-def nonmem_batch_create(g, v, X, ys, n):
+def nonmem_batch_create(g, v, X, ys, n, threads=1):
     """ea_nonmem_batch_create: [(a_i, B_i)] for every ys[i] against v = g^X (divide and conquer)."""
     cdef _Mpz zg = _Mpz(), zv = _Mpz(), zX = _Mpz(), zn = _Mpz()
     cdef _MpzVec Y, A, B
+    cdef unsigned th = _threads(threads)
     cdef int rc
     _to_mpz(zg.z, g, "generator")
     _to_mpz(zv.z, v, "accumulator value")
@@ -971,7 +972,7 @@ def nonmem_batch_create(g, v, X, ys, n):
     B = _outputs(Y.count)
     with nogil:
         rc = c.ea_nonmem_batch_create(A.items, B.items, zg.z, zv.z, zX.z, <const mpz_t *>Y.items,
-                                      Y.count, zn.z)
+                                      Y.count, zn.z, th)
     _check_nonmem(rc, "an element")
     return list(zip(A.to_list(), B.to_list()))
 

@@ -210,7 +210,7 @@ cdef extern from "edgeacc.h" nogil:
     int ea_nonmem_verify(int *ok, mpz_srcptr g, mpz_srcptr v, mpz_srcptr y, mpz_srcptr a, mpz_srcptr B,
                          mpz_srcptr n)
     int ea_nonmem_batch_create(mpz_t *as_, mpz_t *Bs, mpz_srcptr g, mpz_srcptr v, mpz_srcptr X,
-                               const mpz_t *ys, size_t count, mpz_srcptr n)
+                               const mpz_t *ys, size_t count, mpz_srcptr n, unsigned threads)
     int ea_nonmem_update_add(mpz_ptr a2, mpz_ptr B2, mpz_srcptr a, mpz_srcptr B, mpz_srcptr y,
                              mpz_srcptr v_old, mpz_srcptr v_new, mpz_srcptr Z, mpz_srcptr n)
     int ea_nonmem_update_delete(mpz_ptr a2, mpz_ptr B2, mpz_srcptr a, mpz_srcptr B, mpz_srcptr y,

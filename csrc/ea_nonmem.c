@@ -5,6 +5,7 @@
 #include "ea_check.h"
 #include "ea_group.h"
 #include "ea_mexp.h"
+#include "ea_thread.h"
 
 /* r = prod bases[i]^exps[i] mod n for exponents of any sign (a negative one inverts its
  * base; bases are units, validated by the callers). */
@@ -125,11 +126,35 @@ int ea_nonmem_verify(int *ok, const mpz_t g, const mpz_t v, const mpz_t y, const
     return rc;
 }
 
-/* Descend from the witness (A, B) of prod ys[0..count) to one witness per element. */
-static int descend(mpz_t *as, mpz_t *Bs, const mpz_t v, const mpz_t *ys, size_t count,
-                   const mpz_t A, const mpz_t B, const mpz_t n)
+/* Below this many elements a node's two halves are not split over threads. */
+#define PAR_MIN 8
+
+/* One half of a node: its elements, outputs and witness (A, B) for their product. */
+typedef struct {
+    mpz_t *as, *Bs;
+    const mpz_t *ys;
+    size_t count;
+    mpz_t A, B;
+    mpz_srcptr v, n;
+    unsigned threads;
+} half;
+
+static int descend(mpz_t *as, mpz_t *Bs, mpz_srcptr v, const mpz_t *ys, size_t count, mpz_srcptr A,
+                   mpz_srcptr B, mpz_srcptr n, unsigned threads);
+
+static int descend_half(void *arg, size_t i)
 {
-    mpz_t Y[2], Ac, bases[2], exps[2], Bc;
+    half *h = (half *)arg + i;
+    return descend(h->as, h->Bs, h->v, h->ys, h->count, h->A, h->B, h->n, h->threads);
+}
+
+/* Descend from the witness (A, B) of prod ys[0..count) to one witness per element; the two
+ * halves of a node run on threads/2 threads each while threads > 1. */
+static int descend(mpz_t *as, mpz_t *Bs, mpz_srcptr v, const mpz_t *ys, size_t count, mpz_srcptr A,
+                   mpz_srcptr B, mpz_srcptr n, unsigned threads)
+{
+    mpz_t Y[2], bases[2], exps[2];
+    half h[2];
     size_t mid = count / 2, side;
     int rc = EA_OK;
     if (count == 1) {
@@ -137,26 +162,37 @@ static int descend(mpz_t *as, mpz_t *Bs, const mpz_t v, const mpz_t *ys, size_t 
         mpz_set(Bs[0], B);
         return EA_OK;
     }
-    mpz_inits(Y[0], Y[1], Ac, Bc, bases[0], bases[1], exps[0], exps[1], NULL);
+    mpz_inits(Y[0], Y[1], bases[0], bases[1], exps[0], exps[1], NULL);
     if ((rc = ea_product(Y[0], ys, mid)) == EA_OK)
         rc = ea_product(Y[1], ys + mid, count - mid);
     mpz_set(bases[0], v);
     mpz_set(bases[1], B);
-    for (side = 0; side < 2 && rc == EA_OK; side++) {
-        /* child: A = Ac + k*Y_c, so Ac*X + (k*X + b*Y_other)*Y_c = 1 */
-        mpz_fdiv_qr(exps[0], Ac, A, Y[side]);
+    for (side = 0; side < 2; side++) {
+        h[side].as = as + (side ? mid : 0);
+        h[side].Bs = Bs + (side ? mid : 0);
+        h[side].ys = ys + (side ? mid : 0);
+        h[side].count = side ? count - mid : mid;
+        h[side].v = v;
+        h[side].n = n;
+        h[side].threads = threads > 1 ? threads / 2 : 1;
+        mpz_inits(h[side].A, h[side].B, NULL);
+        if (rc != EA_OK)
+            continue;
+        /* this half: A = A_h + k*Y_h, so A_h*X + (k*X + b*Y_other)*Y_h = 1 */
+        mpz_fdiv_qr(exps[0], h[side].A, A, Y[side]);
         mpz_set(exps[1], Y[1 - side]);
-        rc = signed_multi_exp(Bc, (const mpz_t *)bases, (const mpz_t *)exps, 2, n);
-        if (rc == EA_OK)
-            rc = side == 0 ? descend(as, Bs, v, ys, mid, Ac, Bc, n)
-                           : descend(as + mid, Bs + mid, v, ys + mid, count - mid, Ac, Bc, n);
+        rc = signed_multi_exp(h[side].B, (const mpz_t *)bases, (const mpz_t *)exps, 2, n);
     }
-    mpz_clears(Y[0], Y[1], Ac, Bc, bases[0], bases[1], exps[0], exps[1], NULL);
+    if (rc == EA_OK)
+        rc = ea_parallel_run(descend_half, h, 2, threads > 1 && count >= PAR_MIN ? 2 : 1);
+    for (side = 0; side < 2; side++)
+        mpz_clears(h[side].A, h[side].B, NULL);
+    mpz_clears(Y[0], Y[1], bases[0], bases[1], exps[0], exps[1], NULL);
     return rc;
 }
 
 int ea_nonmem_batch_create(mpz_t *as, mpz_t *Bs, const mpz_t g, const mpz_t v, const mpz_t X,
-                           const mpz_t *ys, size_t count, const mpz_t n)
+                           const mpz_t *ys, size_t count, const mpz_t n, unsigned threads)
 {
     mpz_t Y, A, B;
     size_t bad;
@@ -172,7 +208,7 @@ int ea_nonmem_batch_create(mpz_t *as, mpz_t *Bs, const mpz_t g, const mpz_t v, c
     if (rc == EA_OK)
         rc = create_for(A, B, g, X, Y, n);
     if (rc == EA_OK)
-        rc = descend(as, Bs, v, ys, count, A, B, n);
+        rc = descend(as, Bs, v, ys, count, A, B, n, threads == 0 ? 1 : threads);
     mpz_clears(Y, A, B, NULL);
     return rc;
 }

@@ -27,14 +27,15 @@ int ea_nonmem_create(mpz_t a, mpz_t B, const mpz_t g, const mpz_t X, const mpz_t
 int ea_nonmem_verify(int *ok, const mpz_t g, const mpz_t v, const mpz_t y, const mpz_t a,
                      const mpz_t B, const mpz_t n);
 
-/* ea_nonmem_batch_create(as, Bs, g, v, X, ys, count, n): the witnesses of every ys[i]
+/* ea_nonmem_batch_create(as, Bs, g, v, X, ys, count, n, threads): the witnesses of every ys[i]
  * against v = g^X with one exponentiation by ~|X| bits (the witness of prod ys) and a
  * divide-and-conquer descent (a node's witness (A, B) for Y = Y_L * Y_R gives the left child
  * (A mod Y_L, v^(A div Y_L) * B^Y_R)): O(t log t) exponentiation work by the ys' size.
  * ys odd >= 3 and coprime to X (else EA_ERR_NOT_INVERTIBLE), count >= 1; v must be g^X (the
- * outputs are witnesses against v, and only then). */
+ * outputs are witnesses against v, and only then). The halves of the tree run on up to
+ * `threads` threads (0 or 1: the caller's only). */
 int ea_nonmem_batch_create(mpz_t *as, mpz_t *Bs, const mpz_t g, const mpz_t v, const mpz_t X,
-                           const mpz_t *ys, size_t count, const mpz_t n);
+                           const mpz_t *ys, size_t count, const mpz_t n, unsigned threads);
 
 /* ea_nonmem_update_add(a2, B2, a, B, y, v_old, v_new, Z, n): the witness of y against
  * v_new = v_old^Z from its witness (a, B) against v_old: with c = Z^-1 mod y,

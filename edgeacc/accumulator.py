@@ -198,11 +198,11 @@ class Accumulator:
         the current value (edgeacc.nonmem): one exponentiation by the accumulated product."""
         return self.nonmembership_witnesses([y])[0]
 
-    def nonmembership_witnesses(self, ys: Sequence[int]) -> list:
+    def nonmembership_witnesses(self, ys: Sequence[int], threads: int | None = None) -> list:
         """Non-membership witnesses of every y in ys against the current value: one
         exponentiation by the accumulated product for the whole list, then divide and conquer
-        (O(t log t) work in the ys' size). InvalidArgument if one is accumulated or the
-        accumulator is empty."""
+        (O(t log t) work in the ys' size, on ``threads`` threads, default min(2, cpu_count)).
+        InvalidArgument if one is accumulated or the accumulator is empty."""
         from edgeacc.nonmem import NonMembershipWitness
 
         ys = _checks.elements(ys, "element")
@@ -214,7 +214,8 @@ class Accumulator:
             if y in self._present:
                 raise InvalidArgument(("element" if len(ys) == 1 else f"element {i}")
                                       + " is accumulated: it has no non-membership witness")
-        pairs = _core.nonmem_batch_create(self.g, self.value, self._product(), ys, self.params.n)
+        pairs = _core.nonmem_batch_create(self.g, self.value, self._product(), ys, self.params.n,
+                                          _checks.threads(threads))
         return [NonMembershipWitness(a, _core.canonical(B, self.params.n)) for a, B in pairs]
 
     def verify_nonmembership(self, y: int, nw) -> bool:

@@ -23,6 +23,7 @@ them to a Network through its public API (blocks, statuses, validators).
 """
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import threading
@@ -58,8 +59,10 @@ class StaleProof(RevocationError):
     """A non-revocation proof is for another revocation sequence than the verifier's."""
 
 
+@functools.lru_cache(maxsize=4096)
 def device_element(fingerprint: bytes) -> int:
-    """The representative of a certificate fingerprint in the revocation accumulator."""
+    """The representative of a certificate fingerprint in the revocation accumulator (cached:
+    every reading's check needs its device's)."""
     if type(fingerprint) is not bytes or len(fingerprint) != FINGERPRINT_BYTES:
         raise RevocationError(f"a fingerprint is {FINGERPRINT_BYTES} bytes")
     return edgeacc.hash_to_prime(DOMAIN + fingerprint)[0]
@@ -281,6 +284,7 @@ class RevocationRegistry:
         self._lock = threading.Lock()
         self._scanned = 0                                   # main-chain blocks read so far
         self._records: list[tuple[int, RevocationRecord]] = []   # (main height, record)
+        self._states = [RevocationState(self.params)]       # _states[i]: after the first i records
 
     @classmethod
     def install(cls, network) -> "RevocationRegistry":
@@ -313,29 +317,46 @@ class RevocationRegistry:
     def records(self, upto_height: int | None = None) -> list[RevocationRecord]:
         """The revocation records on the main chain in blocks up to `upto_height` (all when
         None), in chain order."""
-        main = self.network.main_chain_id
         with self._lock:
-            height = self.network.peer(main).height
-            for h in range(self._scanned, height):
-                for tx in self.network.block(main, h).transactions:
-                    if tx.kind == TxKind.RECORD and is_revocation_payload(tx.payload):
-                        try:
-                            self._records.append((h, RevocationRecord.from_payload(self.params, tx.payload)))
-                        except EncodingError:
-                            continue    # malformed: never applied
-            self._scanned = max(self._scanned, height)
+            self._scan()
             return [r for h, r in self._records if upto_height is None or h <= upto_height]
 
+    def _scan(self) -> None:
+        """Read the main-chain blocks committed since the last scan (under self._lock)."""
+        main = self.network.main_chain_id
+        height = self.network.peer(main).height
+        for h in range(self._scanned, height):
+            for tx in self.network.block(main, h).transactions:
+                if tx.kind == TxKind.RECORD and is_revocation_payload(tx.payload):
+                    try:
+                        self._records.append((h, RevocationRecord.from_payload(self.params, tx.payload)))
+                    except EncodingError:
+                        continue    # malformed: never applied
+        self._scanned = max(self._scanned, height)
+
+    def _state(self, upto_height: int | None) -> RevocationState:
+        """replay() of the records up to `upto_height`, each record checked once."""
+        with self._lock:
+            self._scan()
+            count = sum(1 for h, _ in self._records if upto_height is None or h <= upto_height)
+            while len(self._states) <= count:
+                state = self._states[-1]
+                try:
+                    state = state.applied(self._records[len(self._states) - 1][1])
+                except RevocationError:
+                    pass    # skipped, as replay() does
+                self._states.append(state)
+            return self._states[count]
+
     def main_state(self) -> RevocationState:
-        return replay(self.params, self.records())
+        """The state after every revocation record on the main chain."""
+        return self._state(None)
 
     def edge_state(self, chain_id: str) -> RevocationState:
         """The state an edge verifies against: as of the main-chain height of its latest
         Type-III status (nothing revoked before its first)."""
         statuses = self.network.peer(chain_id).statuses(self.network.main_chain_id)
-        if not statuses:
-            return RevocationState(self.params)
-        return replay(self.params, self.records(statuses[-1].source_height))
+        return self._state(statuses[-1].source_height if statuses else -1)
 
     def check_reading(self, chain_id: str, device_fingerprint: bytes, proof: bytes | None) -> None:
         """RevocationError (DeviceRevoked, StaleProof) unless `proof` (a reading's

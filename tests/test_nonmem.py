@@ -97,6 +97,13 @@ def test_batch_witnesses_verify_and_equal_single_ones(state, picks):
         assert edgeacc.batch_verify_nonmembership(state.params, state.g, state.value, items) == [0]
 
 
+def test_batch_creation_on_threads_gives_the_same_witnesses(state):
+    ys = reps(b"nm-t", 19)
+    one = state.nonmembership_witnesses(ys, threads=1)
+    assert state.nonmembership_witnesses(ys, threads=3) == one
+    assert all(state.verify_nonmembership(y, nw) for y, nw in zip(ys, one))
+
+
 @given(st.integers(1, 4), st.integers(1, 3), st.data())
 def test_updates_keep_witnesses_valid(toy, n_add, n_del, data):
     acc = edgeacc.Accumulator(toy, toy.generator(b"upd"))
