@@ -67,6 +67,13 @@ def _edges(net):
     return [EdgeRecorder(chain, e, f"{e}.peer0", trainer, net.trust) for e in net.subchain_ids]
 
 
+def test_without_the_registry_revocation_payloads_are_no_provenance_records(net):
+    _edges(net)     # the provenance endorser alone
+    payload = RevocationState(net.params).next_record([FPS[0]]).to_payload(net.params)
+    with pytest.raises(LedgerError):
+        net.submit(net.main_chain_id, payload, signer=net.identity("main.peer0")).result(30)
+
+
 def _read(device):
     return device.read(np.zeros(64), 1)
 
@@ -82,15 +89,20 @@ def test_revocation_on_every_edge_after_the_interlock(net):
     for edge in edges:
         for d in devices:
             edge.record_reading(_read(d))
+    junk = RevocationState(P).next_record([FPS[0]]).to_payload(P)
+    with pytest.raises(LedgerError):   # a revocation-looking payload on an edge gets the provenance rules
+        net.submit(edges[0].chain_id, junk, signer=net.identity(f"{edges[0].chain_id}.peer0")).result(30)
     bare = Device(net.identity("sensor-bare", role="device"))
     with pytest.raises(LedgerError, match="non-revocation"):    # revocation on: a proof is required
         edges[0].record_reading(_read(bare))
 
     # a record the CRL does not back is refused on the main chain, the state unchanged
     forged = registry.main_state().next_record([honest.identity.fingerprint])
-    with pytest.raises(LedgerError):
-        net.submit(net.main_chain_id, forged.to_payload(P), signer=net.identity("main.peer0")).result(30)
-    assert registry.main_state().sequence == 0
+    main_height = net.peer(net.main_chain_id).height
+    for payload in (forged.to_payload(P), b"EARV" + bytes(40)):
+        with pytest.raises(LedgerError):
+            net.submit(net.main_chain_id, payload, signer=net.identity("main.peer0")).result(30)
+    assert registry.main_state().sequence == 0 and net.peer(net.main_chain_id).height == main_height
 
     record = registry.revoke(["sensor-1"])
     assert registry.main_state().sequence == 1
@@ -100,6 +112,7 @@ def test_revocation_on_every_edge_after_the_interlock(net):
     for edge in edges:      # before the interlock the edges still verify against revocation 0
         registry.check_reading(edge.chain_id, fp_v, victim.nonrevoked)
     net.interlock()
+    heights = {edge.chain_id: net.peer(edge.chain_id).height for edge in edges}
     for edge in edges:
         with pytest.raises(DeviceRevoked):                      # the accumulator alone refuses it
             registry.check_reading(edge.chain_id, fp_v, victim.nonrevoked)
@@ -107,6 +120,7 @@ def test_revocation_on_every_edge_after_the_interlock(net):
             edge.record_reading(_read(victim))
         with pytest.raises(LedgerError, match="revocation 0"):  # a stale proof is refused
             edge.record_reading(_read(lagging))
+    assert heights == {edge.chain_id: net.peer(edge.chain_id).height for edge in edges}   # nothing recorded
     published = registry.records()
     assert published == [record]
     for d in (honest, lagging):
