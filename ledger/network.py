@@ -592,6 +592,15 @@ class Network:
         """Ids of the edge sub-chains."""
         return [cid for cid, c in self.deployment.chains.items() if c.kind == SUB]
 
+    @property
+    def chain_ids(self) -> list[str]:
+        """Ids of every chain, the main chain first."""
+        return [self.main_chain_id] + self.subchain_ids
+
+    def height(self, chain_id: str) -> int:
+        """Number of committed blocks of `chain_id` (its leader's)."""
+        return self.service(chain_id).leader.height
+
     def service(self, chain_id: str) -> ChainService:
         """The ChainService of `chain_id`."""
         try:
@@ -818,6 +827,10 @@ class Network:
         """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
         return self.verifier(from_chain).verify(tx_id)
 
+    def verify_many(self, tx_ids, from_chain: str) -> dict[bytes, Verdict]:
+        """Protocol 1 for many transactions, run by a verifier on `from_chain` (Verifier.verify_many)."""
+        return self.verifier(from_chain).verify_many(tx_ids)
+
 
 class Verifier:
     """A verifier peer on chain A: it takes acc_M from A's latest Type-III and fetches the
@@ -849,6 +862,14 @@ class Verifier:
                           chain_id=chain_id)
         except (LedgerError, EdgeaccError) as exc:
             return reject(tx_id, "unavailable", f"the proofs cannot be fetched: {exc}", chain_id=chain_id)
+
+    def verify_many(self, tx_ids) -> dict[bytes, Verdict]:
+        """verify() for each of `tx_ids`, keyed by the id's bytes."""
+        out = {}
+        for tx_id in tx_ids:
+            verdict = self.verify(tx_id)
+            out[verdict.tx_id or tx_id] = verdict
+        return out
 
     def _verify(self, tx_id: bytes, chain_id: str | None) -> Verdict:
         net = self.network
