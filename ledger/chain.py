@@ -399,4 +399,4 @@ class ChainState:
                                      anchor.digest))
 
 
-from ledger.peer import Peer  # noqa: E402  (re-exported: ledger.chain.Peer, as before the split)
+from ledger.peer import Peer  # noqa: E402,F401  (re-exported: ledger.chain.Peer, as before the split)

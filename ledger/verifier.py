@@ -1,20 +1,40 @@
 """Protocol 1 run by a verifier attached to one chain, for one transaction or many at once.
 
-The verifier on chain A trusts only A's validated state: acc_M comes from A's latest Type-III
-(A's own head when A is the main chain), and a transaction of A itself is checked against A's
-latest accumulator. The proofs are fetched from each chain's leader (its most advanced
-validated peer); they are data to check, and every check is ledger.protocol1's.
+The verifier on chain A trusts only A's validated state, and it trusts all of it, old blocks
+as much as the latest: acc_M comes from a Type-III A committed (A's own header when A is the
+main chain), and a transaction of A itself is checked against A's own value after its block.
+The proofs are fetched from each chain's leader (its most advanced validated peer); they are
+data to check, and every check is ledger.protocol1's.
 
-One path for one transaction and for many (verify is verify_many of one): the proofs of all
-the transactions of one block share its witness (one RootFactory pass per chain computes the
-witnesses of every block involved), all the transactions of chain B share the proof of B's
-Type-II under acc_M, the endorsement policy runs once per distinct header, and the distinct
-membership statements (w, x, v) left are checked together by edgeacc.batch_verify (each one
-on its own only when a malformed witness makes the batch refuse). A verdict is ok only if
-every statement it rests on holds.
+Historical anchors: costs that do not grow with the chain's age. A transaction in block h of
+chain B is checked against the FIRST Type-II of B on the main chain that reports a block at or
+after h (acc_B at that block, s), and that Type-II (in main block m) against the FIRST Type-III
+A holds that reports a main block at or after m (acc_M at it). Each witness then spans one
+interlocking interval (h..s on B, m..m' on main), not the chain's age, so the prover's and the
+verifier's work per transaction is bounded by the interval. Soundness: (1) an accumulator value
+commits to exactly the elements accumulated into it (strong RSA; the elements are prime
+representatives bound to each block's content, checked by protocol1), so a witness for a block
+under acc_B(s) proves it is B's block at its height in the history B's endorsers signed at s;
+the later values contain the earlier ones (every Type-II carries a continuity witness, checked
+on commit). (2) The anchors used are not weaker than the latest: each Type-II/III passed the
+same checks when A and the main chain committed it (the endorsement policy at the header's
+time, heights advancing, continuity), and the endorsement policy is applied again here to
+both headers. (3) A rewrite of B or of the main chain after an anchor does not make an old
+anchor lie about what it committed to; it is what ledger.anchors detects (RollbackDetected /
+ForkDetected on open and on every round). A forgery therefore needs a forged endorsement or a
+broken accumulator, as with the latest anchors; tests/test_ledger_verifier.py mounts the
+forgeries (wrong or malformed witnesses, a forged Type-II proof, a later anchor's proof).
+
+One path for one transaction and for many (verify is verify_many of one): the proofs of the
+transactions of one block against one anchor share its witness (computed together per anchor
+height), the transactions of B under one Type-II share its proof under acc_M, the endorsement
+policy runs once per distinct header, and the distinct membership statements (w, x, v) left are
+checked together by edgeacc.batch_verify (each on its own only when a malformed witness makes
+the batch refuse). A verdict is ok only if every statement it rests on holds.
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
@@ -95,11 +115,11 @@ class Verifier:
             if rejected is not None:
                 verdicts[tx_id] = rejected
         claims: dict[bytes, Claim] = {}
-        main_status = _Fetched(self._main_status)
+        anchors = _Anchors(self.peer, self.main_chain_id)
         policy = _checked_once(self.deployment.check_endorsed)
         for chain, items in by_chain.items():
             try:
-                claims.update(self._claims(chain, items, main_status, policy))
+                claims.update(self._claims(chain, items, anchors, policy))
             except NotFound as exc:
                 verdicts.update({tx_id: reject(tx_id, "not-found", f"a block or record Protocol 1 needs is missing: "
                                                f"{exc}", chain_id=chain) for tx_id, _ in items})
@@ -125,58 +145,46 @@ class Verifier:
         by_chain[chain_id].append((tx_id, where))
         return None
 
-    def _main_status(self) -> SignedHeader | None:
-        """acc_M as the verifier chain knows it: its latest Type-III (the main chain's own head)."""
-        own = self.peer
-        if self.chain_id == self.main_chain_id:
-            return own.latest()
-        type3 = own.statuses(self.main_chain_id)
-        return SignedHeader.from_bytes(own.transaction(type3[-1].tx_id).payload) if type3 else None
-
-    def _claims(self, chain: str, items: list[Located], main_status: "_Fetched",
+    def _claims(self, chain: str, items: list[Located], anchors: "_Anchors",
                 policy: Callable[[SignedHeader], None]) -> dict[bytes, Claim]:
-        """The claims for the transactions `items` of `chain`, from its leader's proofs."""
+        """The claims for the transactions `items` of `chain`, from its leader's proofs, each
+        against the earliest anchors that cover it (see the module docstring)."""
         holder = self._leader(chain)
-        if chain == self.chain_id:  # the verifier's own chain: its own accumulator suffices
-            # One height for the proofs and the value: a block committed in between must not
-            # make them disagree.
-            latest = holder.height - 1
-            value = holder.accumulator_value(latest)
-            return {tx_id: _own_claim(self.params, tx_id, proof, chain, value, latest)
-                    for tx_id, proof in _proofs(holder, items, latest)}
-        status = main_status()
-        if status is None:
+        claims: dict[bytes, Claim] = {}
+        if chain == self.chain_id:  # the verifier's own chain: its own value after the block suffices
+            for tx_id, proof in _proofs(holder, [(tx_id, where, where[0]) for tx_id, where in items]):
+                claims[tx_id] = _own_claim(self.params, tx_id, proof, chain, holder.accumulator_value(proof.against_height))
+            return claims
+        if not anchors.holds_a_main_status():
             return {tx_id: Claim(reject(tx_id, "no-main-status", f"{self.chain_id} holds no Type-III yet: run an "
                                         "interlocking round", chain_id=chain)) for tx_id, _ in items}
-        main_height = status.header.height
         main_peer = self._leader(self.main_chain_id)
-        late: dict[bytes, Claim] = {}
-        status_proof = None
-        if chain == self.main_chain_id:
-            against = main_height
-            for tx_id, (height, _) in items:
-                if height > against:
-                    late[tx_id] = Claim(reject(tx_id, "not-interlocked", f"main block {height} is after the Type-III's "
-                                               f"height {main_height}: wait for the next interlocking round",
-                                               chain_id=chain, main_height=main_height))
-        else:
-            records = [r for r in main_peer.statuses(chain) if r.height <= main_height]
-            against = records[-1].source_height if records else -1
-            for tx_id, (height, _) in items:
-                if height > against:
-                    anchored = against if records else None
-                    late[tx_id] = Claim(reject(tx_id, "not-interlocked", f"block {height} of {chain} is not covered by "
-                                               f"a Type-II under acc_M (anchored height {anchored}): wait for the next "
-                                               "interlocking round", chain_id=chain, main_height=main_height,
-                                               anchored_height=anchored))
-            if len(late) < len(items):
-                status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
-        covered = [(tx_id, where) for tx_id, where in items if tx_id not in late]
-        late.update({tx_id: cross_chain_claim(self.params, tx_id=tx_id, chain_id=chain, main_chain_id=self.main_chain_id,
-                                              main_status=status, status_proof=status_proof, tx_proof=proof,
+        covered: list[tuple[bytes, tuple[int, int], int]] = []
+        main_of: dict[bytes, tuple[SignedHeader, InclusionProof | None]] = {}
+        for tx_id, where in items:
+            height = where[0]
+            if chain == self.main_chain_id:
+                main = anchors.main_status_covering(height)
+                if main is None:
+                    claims[tx_id] = Claim(anchors.not_interlocked(tx_id, chain, f"main block {height}"))
+                    continue
+                covered.append((tx_id, where, main.header.height))
+                main_of[tx_id] = (main, None)
+                continue
+            record = anchors.type2_covering(main_peer, chain, height)
+            main = anchors.main_status_covering(record.height) if record is not None else None
+            if main is None:
+                claims[tx_id] = Claim(anchors.not_interlocked(tx_id, chain, f"block {height} of {chain}",
+                                                              record, anchors.last_type2(main_peer, chain)))
+                continue
+            covered.append((tx_id, where, record.source_height))
+            main_of[tx_id] = (main, anchors.status_proof(main_peer, record, main.header.height))
+        for tx_id, proof in _proofs(holder, covered):
+            main, status_proof = main_of[tx_id]
+            claims[tx_id] = cross_chain_claim(self.params, tx_id=tx_id, chain_id=chain, main_chain_id=self.main_chain_id,
+                                              main_status=main, status_proof=status_proof, tx_proof=proof,
                                               endorsement_policy=policy)
-                     for tx_id, proof in _proofs(holder, covered, against)})
-        return late
+        return claims
 
     def _failed(self, statements: list[Statement]) -> set[Statement]:
         """The statements that do not hold: one batch_verify for all of them."""
@@ -188,37 +196,97 @@ class Verifier:
             return {s for s in statements if statement_failure(self.params, s)}
 
 
-def _proofs(holder: "Peer", items: list[Located], against: int) -> list[tuple[bytes, InclusionProof]]:
-    """The holder's inclusion proofs of `items` against its value after block `against`."""
-    ids = [tx_id for tx_id, _ in items]
-    return list(zip(ids, holder.inclusion_proofs(ids, against))) if ids else []
+def _proofs(holder: "Peer", items: list[tuple[bytes, tuple[int, int], int]]) -> list[tuple[bytes, InclusionProof]]:
+    """The holder's inclusion proofs of (tx id, where, against height) items, those against
+    one height computed together."""
+    by_against: dict[int, list[bytes]] = defaultdict(list)
+    for tx_id, _, against in items:
+        by_against[against].append(tx_id)
+    return [pair for against, ids in by_against.items() for pair in zip(ids, holder.inclusion_proofs(ids, against))]
 
 
-def _own_claim(params: edgeacc.Params, tx_id: bytes, proof: InclusionProof, chain: str, value: int,
-               latest: int) -> Claim:
-    """The claim on a transaction of the verifier's own chain, under its latest accumulator."""
+def _own_claim(params: edgeacc.Params, tx_id: bytes, proof: InclusionProof, chain: str, value: int) -> Claim:
+    """The claim on a transaction of the verifier's own chain, under its own validated value
+    after the proof's height."""
     try:
-        tx, block, statement = inclusion_claim(params, proof, chain, value, latest)
+        tx, block, statement = inclusion_claim(params, proof, chain, value, proof.against_height)
     except ProofRejected as exc:
         return Claim(reject(tx_id, "tx-proof", str(exc), chain_id=chain))
     if tx.tx_id != tx_id:
         return Claim(reject(tx_id, "tx-proof", "the proved transaction has another id", chain_id=chain))
-    return Claim(Verdict(True, "ok", f"valid: in {chain} under its latest accumulator", tx_id, chain, block.height,
+    return Claim(Verdict(True, "ok", f"valid: in {chain} under its own accumulator after block {proof.against_height}",
+                         tx_id, chain, block.height,
                          transaction=tx),
                  ((statement, reject(tx_id, "tx-proof", "the block is not a member of the accumulator",
                                      chain_id=chain)),))
 
 
-class _Fetched:
-    """A value fetched at most once, on first use (an error is raised again on each use)."""
+class _Anchors:
+    """The anchors one verification reads, each fetched once: the verifier chain's Type-III
+    records (or, on the main chain, its own headers) and the main chain's Type-II records."""
 
-    def __init__(self, fetch: Callable[[], object]) -> None:
-        self._fetch, self._done, self._value = fetch, False, None
+    def __init__(self, own: "Peer", main_chain_id: str) -> None:
+        self.own, self.main_chain_id = own, main_chain_id
+        self._type3: list | None = None
+        self._type2: dict[str, list] = {}
+        self._headers: dict[int, SignedHeader] = {}
+        self._status_proofs: dict[tuple[bytes, int], InclusionProof] = {}
 
-    def __call__(self):
-        if not self._done:
-            self._value, self._done = self._fetch(), True
-        return self._value
+    def _type3_records(self) -> list:
+        if self._type3 is None:
+            self._type3 = self.own.statuses(self.main_chain_id)
+        return self._type3
+
+    def holds_a_main_status(self) -> bool:
+        """Whether the verifier chain knows any main-chain header (a Type-III, or its own)."""
+        return self.own.chain_id == self.main_chain_id or bool(self._type3_records())
+
+    def main_status_covering(self, main_height: int) -> SignedHeader | None:
+        """The earliest main-chain header the verifier chain holds at or after `main_height`:
+        its own header there (the main chain), else its first Type-III reporting a main block
+        at or after it; None when no interlocking round brought one yet."""
+        if self.own.chain_id == self.main_chain_id:
+            return self.own.signed_header(main_height) if main_height < self.own.height else None
+        records = self._type3_records()
+        i = bisect.bisect_left([r.source_height for r in records], main_height)
+        if i == len(records):
+            return None
+        record = records[i]
+        if record.tx_id not in self._headers:
+            self._headers[record.tx_id] = SignedHeader.from_bytes(self.own.transaction(record.tx_id).payload)
+        return self._headers[record.tx_id]
+
+    def _records(self, main_peer: "Peer", chain: str) -> list:
+        if chain not in self._type2:
+            self._type2[chain] = main_peer.statuses(chain)
+        return self._type2[chain]
+
+    def type2_covering(self, main_peer: "Peer", chain: str, height: int):
+        """The first Type-II of `chain` on the main chain reporting a block at or after `height`."""
+        records = self._records(main_peer, chain)
+        i = bisect.bisect_left([r.source_height for r in records], height)
+        return records[i] if i < len(records) else None
+
+    def last_type2(self, main_peer: "Peer", chain: str):
+        records = self._records(main_peer, chain)
+        return records[-1] if records else None
+
+    def status_proof(self, main_peer: "Peer", record, main_height: int) -> InclusionProof:
+        """The proof of the Type-II `record` under the main chain's value after `main_height`."""
+        key = (record.tx_id, main_height)
+        if key not in self._status_proofs:
+            self._status_proofs[key] = main_peer.inclusion_proof(record.tx_id, main_height)
+        return self._status_proofs[key]
+
+    def not_interlocked(self, tx_id: bytes, chain: str, what: str, record=None, last=None) -> Verdict:
+        """The rejection of a transaction no anchor covers yet."""
+        if chain == self.main_chain_id or record is not None:
+            return reject(tx_id, "not-interlocked", f"{what} is not covered by a Type-III {self.own.chain_id} "
+                          "holds: wait for the next interlocking round", chain_id=chain)
+        anchored = last.source_height if last is not None else None
+        return reject(tx_id, "not-interlocked", f"{what} is not covered by a Type-II on the main chain (anchored "
+                      f"height {anchored}): wait for the next interlocking round", chain_id=chain,
+                      anchored_height=anchored)
 
 
 def _checked_once(policy: Callable[[SignedHeader], None]) -> Callable[[SignedHeader], None]:
