@@ -351,6 +351,25 @@ class ChainState:
         if edgeacc.encode_element(self.params, value) != header.acc_value:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
 
+    def check_link(self, block: Block) -> None:
+        """The hash-chain checks of a block below a validated checkpoint: chain, height, the
+        link to the previous header, the order of timestamps and the Merkle root that binds
+        its transactions (the expensive checks, signatures and the accumulator, were done
+        when the block was validated)."""
+        header = block.header
+        previous = self._signed[-1].header if self._signed else None
+        if header.chain_id != self.chain_id or header.height != len(self._signed):
+            raise WrongHeight(f"block {header.height} of {header.chain_id} where {self.chain_id} expects "
+                              f"{len(self._signed)}")
+        if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
+            raise BrokenLink(f"block {header.height} does not link to the chain's last block")
+        if previous and header.timestamp_ms < previous.timestamp_ms:
+            raise ValidationError(f"block {header.height} is older than its predecessor")
+        if block.computed_merkle_root() != header.merkle_root:
+            raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
+        if header.acc_element in self.accumulator:
+            raise AccumulatorMismatch(f"block {header.height}: its accumulator element repeats")
+
     def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = ()
                    ) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """An unendorsed block on top of this chain of the (decoded) transactions that pass

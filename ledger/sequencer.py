@@ -301,11 +301,13 @@ class ChainService:
             receipt=receipt, durable=durable, quorum=self.quorum))
 
     def close(self) -> None:
-        """Stop the sequencer (queued transactions fail) and close the peers' stores."""
+        """Stop the sequencer (queued transactions fail), record the peers' checkpoints and
+        close their stores."""
         self._stop.set()
         self._queue.put(None)
         self._thread.join()
         self._committers.shutdown()
         for peer in self.peers:
+            peer.checkpoint_if_behind()
             peer.close()
 
