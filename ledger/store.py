@@ -22,16 +22,15 @@ from typing import Iterator
 
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: no index on digests, the transaction index WITHOUT ROWID (one b-tree)
 PAGE_SIZE = 1024
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # blocks read per step when streaming
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,
-                                   data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
-                                position INTEGER NOT NULL);
+                                position INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
