@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import Block, SignedHeader
-from ledger.chain import ChainState, Deployment, Receipt, StatusRecord
+from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
 from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationRejected, WrongHeight)
 from ledger.identity import Identity
@@ -289,21 +289,27 @@ class Peer:
 
     # --- the validated checkpoint -----------------------------------------------------------
 
-    def _checkpoint_message(self, height: int, digest: bytes, content: bytes) -> bytes:
-        return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content)
+    def _checkpoint_message(self, height: int, digest: bytes, content: bytes, at_ms: int) -> bytes:
+        # The revocations effective at the checkpoint's time are signed with it: one added or
+        # backdated since may invalidate blocks below it, so load validates everything again.
+        revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
+        return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
+                + at_ms.to_bytes(8, "big") + revoked)
 
     def record_checkpoint(self) -> None:
         """Sign and store "this peer validated every block up to its latest, and these are
-        their bytes" (the height, the head's digest, and a hash of every stored block): a
-        reopen re-validates only the blocks above it (load)."""
+        their bytes" (the height, the head's digest, a hash of every stored block, the time and
+        the revocations effective then): a reopen re-validates only the blocks above it (load),
+        unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
             if latest is None:
                 return
             height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
-        signature = self.identity.sign(self._checkpoint_message(height, digest, content))
+        at_ms = now_ms()
+        signature = self.identity.sign(self._checkpoint_message(height, digest, content, at_ms))
         self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
-                                   "signature": signature.hex()})
+                                   "time_ms": at_ms, "signature": signature.hex()})
 
     def _trusted_checkpoint(self) -> tuple[int, bytes]:
         """(height, content hash) of this peer's own signed checkpoint, if it verifies and
@@ -312,8 +318,9 @@ class Peer:
         try:
             height, digest = checks.integer(cp["height"], "height"), bytes.fromhex(cp["digest"])
             content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
+            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=1 << 63)
             signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-            signer.verify(signature, self._checkpoint_message(height, digest, content))
+            signer.verify(signature, self._checkpoint_message(height, digest, content, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
             return -1, b""
         if self.store.digest(height) != digest:

@@ -107,3 +107,21 @@ def test_cli_revalidate(tmp_path, toy, capsys):
     assert cli.main(["revalidate", str(path)]) == 0
     heights = json.loads(capsys.readouterr().out)
     assert heights["edge-0"] == 5 and heights["main"] >= 1  # four records and a Type-III
+
+
+def test_a_revocation_backdated_below_the_checkpoint_revalidates_everything(tmp_path, toy):
+    """A key found compromised: the operator revokes the client with an early date. Blocks it
+    signed after that date are invalid; the checkpoint (validated under the old list) must not
+    vouch for them, so the open validates again and refuses."""
+    import datetime
+
+    from ledger.network import _pem
+
+    path = tmp_path / "net"
+    build(path, toy)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        serial = net.trust.by_name("client").certificate.serial_number
+        crl = net._ca.revocation_list({serial: datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)})
+    (path / "ca" / "crl.pem").write_bytes(_pem(crl))
+    with pytest.raises(StorageError, match="fails re-validation"):
+        ledger.Network.open(path, auto_interlock=False)
