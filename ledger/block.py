@@ -299,6 +299,14 @@ class Block:
             w.bytes32(b)
         return w.getvalue()
 
+    @staticmethod
+    def signed_header_of(data: bytes) -> SignedHeader:
+        """The signed header of an encoded block, without decoding its transactions (whether
+        they belong to it is the Merkle root's business)."""
+        r = Reader(data, "block")
+        r.magic(BLOCK_MAGIC, BLOCK_VERSION)
+        return SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
+
     @classmethod
     def from_bytes(cls, data: bytes) -> "Block":
         """Decode a block; EncodingError on anything malformed."""

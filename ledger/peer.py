@@ -40,7 +40,7 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id)
+        self.state = ChainState(deployment, self.chain_id, self._stored_header)
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
@@ -70,6 +70,16 @@ class Peer:
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none)."""
         return self.state.signed_header(height)
+
+    def digest(self, height: int) -> bytes:
+        """The digest of block `height`, as this peer validated it."""
+        return self.state.digest(height)
+
+    def _stored_header(self, height: int) -> SignedHeader:
+        data = self.store.get(height)
+        if data is None:
+            raise NotFound(f"{self.chain_id} has no block {height}")
+        return Block.signed_header_of(bytes(data))
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -107,7 +117,7 @@ class Peer:
         where = self.locate(tx_id)
         if where is None:
             raise NotFound(f"transaction {tx_id.hex()} is not on {self.chain_id}")
-        return Receipt(tx_id, self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
+        return Receipt(tx_id, self.chain_id, where[0], where[1], self.digest(where[0]))
 
     def transaction(self, tx_id: bytes) -> Transaction:
         """The committed transaction `tx_id`."""

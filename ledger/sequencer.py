@@ -54,7 +54,7 @@ def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
 
 def memory_copy(peer: Peer) -> ChainCopy:
     """The chain as `peer` validated it (its memory)."""
-    return ChainCopy(peer.chain_id, peer.name, peer.height, lambda h: peer.signed_header(h).header.digest)
+    return ChainCopy(peer.chain_id, peer.name, peer.height, peer.digest)
 
 
 def store_copy(peer: Peer) -> ChainCopy:
