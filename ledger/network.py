@@ -13,9 +13,10 @@ ledger.interlock (Type-II/III rounds and the rollback and fork checks: Interlock
 ledger.verifier (Protocol 1: Verifier), ledger.peer and ledger.chain (a peer and the chain
 state and rules it keeps). Network implements the client interface ledger.api.Ledger.
 
-On open every peer's chain is re-validated, the chains are checked against the other layer's
-anchors before a lagging peer catches up (it must not receive blocks of a forged history),
-then the sequencers (and the interlocker) start.
+On open every peer's chain is loaded (Peer.load: the blocks above its signed validated
+checkpoint re-validated, the rest checked against it byte for byte), the chains are checked
+against the other layer's anchors before a lagging peer catches up (it must not receive
+blocks of a forged history), then the sequencers (and the interlocker) start.
 """
 from __future__ import annotations
 
