@@ -103,3 +103,33 @@ class Reopen:
 
     def time_open(self, blocks):
         ledger.Network.open(f"{self.path}/net", auto_interlock=False).close()
+
+
+class ChainAge:
+    """Costs against the chain's age (issue 13; the script bench/ledger_age.py reports the
+    same figures and the growth exponent): chains of n one-record blocks, K = 50."""
+
+    params = [[300] if QUICK else [1000, 10000]]
+    param_names = ["blocks"]
+    timeout = 1800
+
+    def setup_cache(self):
+        from pathlib import Path
+
+        from .ledger_age import build
+
+        base = Path(tempfile.mkdtemp(prefix="edgeacc-age-"))
+        return {n: (str(base / f"chain-{n}"), build(base / f"chain-{n}", n, 50)) for n in self.params[0]}
+
+    def track_reopen_s(self, cache, n):
+        from .ledger_age import measure
+
+        return measure(cache[n][0])["reopen_s"]
+
+    def track_prover_oldest_ms(self, cache, n):
+        from .ledger_age import measure
+
+        return measure(cache[n][0])["prover_oldest_ms"]
+
+    def track_write_amplification(self, cache, n):
+        return cache[n][1]["write_amplification"]

@@ -193,8 +193,19 @@ class SignedHeader:
     endorsements: tuple[tuple[bytes, bytes], ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "header", checks.decoded(self.header, BlockHeader, "header"))
-        object.__setattr__(self, "endorsements", _endorsements(self.endorsements))
+        self._set(checks.decoded(self.header, BlockHeader, "header"), self.endorsements)
+
+    def _set(self, header: BlockHeader, endorsements) -> None:
+        object.__setattr__(self, "header", header)
+        object.__setattr__(self, "endorsements", _endorsements(endorsements))
+
+    @classmethod
+    def _of_decoded(cls, header: BlockHeader, endorsements) -> "SignedHeader":
+        """An instance of a header from_bytes has just decoded (it is nobody else's yet, so it
+        is not decoded again); the endorsements are checked as the constructor checks them."""
+        signed = object.__new__(cls)
+        signed._set(header, endorsements)
+        return signed
 
     def to_bytes(self) -> bytes:
         """The canonical encoding of the header with its endorsements."""
@@ -212,7 +223,7 @@ class SignedHeader:
         header = BlockHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
         endorsements = tuple((r.raw(DIGEST_BYTES), r.raw(SIGNATURE_BYTES)) for _ in range(r.u16()))
         r.end()
-        signed = cls(header, endorsements)
+        signed = cls._of_decoded(header, endorsements)
         r.canonical(signed.to_bytes())
         return signed
 
@@ -227,9 +238,12 @@ class Block:
     transactions: tuple[Transaction, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "signed", checks.decoded(self.signed, SignedHeader, "signed"))
-        checks.instance(self.transactions, (tuple, list), "transactions")
-        txs = tuple(checks.exact(tx, Transaction, "each transaction") for tx in self.transactions)
+        self._set(checks.decoded(self.signed, SignedHeader, "signed"), self.transactions)
+
+    def _set(self, signed: SignedHeader, transactions) -> None:
+        object.__setattr__(self, "signed", signed)
+        checks.instance(transactions, (tuple, list), "transactions")
+        txs = tuple(checks.exact(tx, Transaction, "each transaction") for tx in transactions)
         if any(not tx.signature for tx in txs):
             raise EncodingError("a block holds signed transactions only")
         if len(txs) != self.signed.header.tx_count:
@@ -285,6 +299,14 @@ class Block:
             w.bytes32(b)
         return w.getvalue()
 
+    @staticmethod
+    def signed_header_of(data: bytes) -> SignedHeader:
+        """The signed header of an encoded block, without decoding its transactions (whether
+        they belong to it is the Merkle root's business)."""
+        r = Reader(data, "block")
+        r.magic(BLOCK_MAGIC, BLOCK_VERSION)
+        return SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
+
     @classmethod
     def from_bytes(cls, data: bytes) -> "Block":
         """Decode a block; EncodingError on anything malformed."""
@@ -296,7 +318,8 @@ class Block:
             raise EncodingError("block transaction count differs from its header")
         raw = [r.bytes32(MAX_BLOCK_BYTES) for _ in range(n)]
         r.end()
-        block = cls(signed, tuple(Transaction.from_bytes(b) for b in raw))
+        block = object.__new__(cls)  # of parts just decoded here: not decoded again (SignedHeader._of_decoded)
+        block._set(signed, tuple(Transaction.from_bytes(b) for b in raw))
         block.__dict__["tx_bytes"] = tuple(raw)  # cached_property: the wire bytes are the canonical ones
         return block
 

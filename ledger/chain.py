@@ -22,7 +22,7 @@ from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, Su
                           check_element, reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
-                           ReplayedTransaction, StaleStatus, UnauthorizedSigner,
+                           ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
 from ledger.encoding import U16_MAX, check_chain_id
 from ledger.identity import TrustStore
@@ -162,13 +162,18 @@ class ChainState:
     (tx_id, signature) pairs whose signatures the caller verified itself (an endorser's
     admission), so no signature is verified twice."""
 
-    def __init__(self, deployment: Deployment, chain_id: str) -> None:
+    def __init__(self, deployment: Deployment, chain_id: str,
+                 stored_header: Callable[[int], SignedHeader] | None = None) -> None:
         self.deployment = checks.instance(deployment, Deployment, "deployment")
+        # Memory keeps the digest of every block and the latest signed header; an older
+        # header is read back (stored_header) and must have the digest this state validated.
+        self._stored_header = stored_header
         self.config = deployment.config(chain_id)
         self.chain_id = self.config.chain_id
         self.params = deployment.params
         self.lock = threading.RLock()
-        self._signed: list[SignedHeader] = []
+        self._digests: list[bytes] = []
+        self._latest: SignedHeader | None = None
         self.accumulator = edgeacc.Accumulator(self.params, deployment.generator(self.chain_id))
         self._tx_index: dict[bytes, tuple[int, int]] = {}
         self._statuses: dict[str, list[StatusRecord]] = {}
@@ -179,21 +184,34 @@ class ChainState:
     @property
     def height(self) -> int:
         """Number of blocks (the next block's height)."""
-        return len(self._signed)
+        return len(self._digests)
 
     def latest(self) -> SignedHeader | None:
         """The latest block's signed header, or None on an empty chain."""
-        with self.lock:
-            return self._signed[-1] if self._signed else None
+        return self._latest
+
+    def digest(self, height: int) -> bytes:
+        """The digest of block `height` as this state validated it (NotFound if there is none)."""
+        return self._digests[self.check_height(height)]
 
     def signed_header(self, height: int) -> SignedHeader:
-        """The signed header of block `height` (NotFound if there is none)."""
+        """The signed header of block `height` (NotFound if there is none): the latest from
+        memory, an older one read back from the store, which must still hold the header this
+        state validated (StorageError otherwise)."""
         with self.lock:
-            return self._signed[self.check_height(height)]
+            height, latest = self.check_height(height), self._latest
+        if height == latest.header.height:
+            return latest
+        if self._stored_header is None:
+            raise NotFound(f"{self.chain_id} keeps no header of block {height}")
+        signed = self._stored_header(height)
+        if signed.header.digest != self._digests[height]:
+            raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")
+        return signed
 
     def check_height(self, height: int) -> int:
         """`height` if the chain has that block; NotFound (ArgumentError for a non-integer)."""
-        return checks.position(height, "block", len(self._signed), self.chain_id)
+        return checks.position(height, "block", len(self._digests), self.chain_id)
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -328,9 +346,9 @@ class ChainState:
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
         with self.lock:
-            if header.height != len(self._signed):
-                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._signed)}")
-            previous = self._signed[-1].header if self._signed else None
+            if header.height != len(self._digests):
+                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._digests)}")
+            previous = self._latest.header if self._latest else None
             prev_value = self.accumulator.value
         if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
             raise BrokenLink(f"block {header.height} does not link to the chain's last block")
@@ -351,6 +369,25 @@ class ChainState:
         if edgeacc.encode_element(self.params, value) != header.acc_value:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
 
+    def check_link(self, block: Block) -> None:
+        """The hash-chain checks of a block below a validated checkpoint: chain, height, the
+        link to the previous header, the order of timestamps and the Merkle root that binds
+        its transactions (the expensive checks, signatures and the accumulator, were done
+        when the block was validated)."""
+        header = block.header
+        previous = self._latest.header if self._latest else None
+        if header.chain_id != self.chain_id or header.height != len(self._digests):
+            raise WrongHeight(f"block {header.height} of {header.chain_id} where {self.chain_id} expects "
+                              f"{len(self._digests)}")
+        if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
+            raise BrokenLink(f"block {header.height} does not link to the chain's last block")
+        if previous and header.timestamp_ms < previous.timestamp_ms:
+            raise ValidationError(f"block {header.height} is older than its predecessor")
+        if block.computed_merkle_root() != header.merkle_root:
+            raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
+        if header.acc_element in self.accumulator:
+            raise AccumulatorMismatch(f"block {header.height}: its accumulator element repeats")
+
     def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = ()
                    ) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """An unendorsed block on top of this chain of the (decoded) transactions that pass
@@ -364,8 +401,8 @@ class ChainState:
             except LedgerError as exc:
                 rejected.append((i, exc))
         with self.lock:
-            previous = self._signed[-1].header if self._signed else None
-            height = len(self._signed)
+            previous = self._latest.header if self._latest else None
+            height = len(self._digests)
             prev_value = self.accumulator.value
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
@@ -387,7 +424,8 @@ class ChainState:
         with self.lock:
             self.accumulator.restore_checkpoint([header.acc_element],
                                                 edgeacc.decode_element(self.params, header.acc_value), verify=False)
-            self._signed.append(block.signed)
+            self._digests.append(header.digest)
+            self._latest = block.signed
             for position, tx in enumerate(block.transactions):
                 self._tx_index[tx.tx_id] = (header.height, position)
                 if tx.kind == TxKind.RECORD:

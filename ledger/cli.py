@@ -7,6 +7,7 @@
     edgeacc submit DIR --chain edge-0 (--data TEXT | --file PATH [--object] | --lines PATH) [--signer NAME]
     edgeacc interlock DIR
     edgeacc status DIR
+    edgeacc revalidate DIR               (every block of every peer, with a progress bar)
     edgeacc verify DIR TXID --from CHAIN
     edgeacc inspect DIR CHAIN [HEIGHT]
     edgeacc revoke DIR NAME
@@ -130,6 +131,16 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_revalidate(args) -> int:
+    """Re-validate every stored block of every peer (an open validates only the blocks above
+    each peer's checkpoint), then record the checkpoints."""
+    with _open(args, revalidate=True) as net:
+        heights = {cid: net.height(cid) for cid in net.chain_ids}
+    log.info("every block re-validated: %s", ", ".join(f"{cid} {h}" for cid, h in heights.items()))
+    print(json.dumps(heights))
+    return 0
+
+
 def cmd_verify(args) -> int:
     with _open(args) as net:
         verdict = net.verifier(args.from_chain).verify(args.txid)
@@ -204,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="heights, digests and interlocking state of every chain")
     p.add_argument("dir")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("revalidate", help="re-validate every stored block of every peer (progress bar)")
+    p.add_argument("dir")
+    p.set_defaults(func=cmd_revalidate)
 
     p = sub.add_parser("verify", help="check a transaction through Protocol 1 from another chain")
     p.add_argument("dir")

@@ -229,6 +229,13 @@ class TrustStore:
         with self._lock:
             self._revoked = revoked
 
+    def revocations_until(self, at_ms: int) -> tuple[tuple[int, int], ...]:
+        """(serial, revocation time in ms) of every revocation effective at or before `at_ms`,
+        sorted: what can invalidate a signature made before then."""
+        at_ms = checks.integer(at_ms, "at_ms")
+        with self._lock:
+            return tuple(sorted((serial, when) for serial, when in self._revoked.items() if when <= at_ms))
+
     def members(self) -> list[Member]:
         """Every admitted certificate."""
         with self._lock:

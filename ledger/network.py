@@ -13,9 +13,10 @@ ledger.interlock (Type-II/III rounds and the rollback and fork checks: Interlock
 ledger.verifier (Protocol 1: Verifier), ledger.peer and ledger.chain (a peer and the chain
 state and rules it keeps). Network implements the client interface ledger.api.Ledger.
 
-On open every peer's chain is re-validated, the chains are checked against the other layer's
-anchors before a lagging peer catches up (it must not receive blocks of a forged history),
-then the sequencers (and the interlocker) start.
+On open every peer's chain is loaded (Peer.load: the blocks above its signed validated
+checkpoint re-validated, the rest checked against it byte for byte), the chains are checked
+against the other layer's anchors before a lagging peer catches up (it must not receive
+blocks of a forged history), then the sequencers (and the interlocker) start.
 """
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class Network:
     Use it as a context manager, or call close(): it stops the sequencer threads."""
 
     def __init__(self, path: Path, manifest: dict, ca: CertificateAuthority, trust: TrustStore,
-                 params: edgeacc.Params, progress: bool, auto_interlock: bool) -> None:
+                 params: edgeacc.Params, progress: bool, auto_interlock: bool, revalidate: bool = False) -> None:
         self.path = path
         self.manifest = manifest
         self._ca = ca
@@ -97,7 +98,8 @@ class Network:
         try:
             peers_by_chain = {}
             for c in manifest["chains"]:
-                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened) for name in c["peers"]]
+                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened, revalidate)
+                                        for name in c["peers"]]
             # Before catching up: a lagging peer must not receive blocks of a forged history.
             self._check_layers(peers_by_chain, stores=False)
             for chain_peers in peers_by_chain.values():
@@ -105,6 +107,8 @@ class Network:
                 if failed:
                     name, exc = next(iter(failed.items()))
                     raise StorageError(f"{name} cannot catch up: {exc}") from exc
+            for peer in opened:  # everything passed: the next open starts from here
+                peer.checkpoint_if_behind()
         except BaseException:
             for peer in opened:  # a store that fails validation must not leave the others open
                 peer.close()
@@ -178,9 +182,12 @@ class Network:
         return cls.open(path, progress=progress, auto_interlock=auto_interlock)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True) -> "Network":
-        """Open a deployment: load identities and the CRL, re-validate every peer's chain,
-        bring lagging peers up to date, start the sequencers (and the interlocker)."""
+    def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True,
+             revalidate: bool = False) -> "Network":
+        """Open a deployment: load identities and the CRL, load every peer's chain (every
+        block above the peer's validated checkpoint re-validated, the hash chain and the bytes
+        of the rest checked; with `revalidate` every block re-validated: Peer.load), bring
+        lagging peers up to date, start the sequencers (and the interlocker)."""
         path = checks.path(path, "path")
         try:
             manifest = json.loads((path / MANIFEST).read_text())
@@ -201,20 +208,21 @@ class Network:
             trust.set_revocation_list(load_revocation_list(path / "ca" / "crl.pem"))
             for cert_path in sorted((path / "identities").glob("*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
-            return cls(path, manifest, ca, trust, params, progress, auto_interlock)
+            return cls(path, manifest, ca, trust, params, progress, auto_interlock,
+                       checks.instance(revalidate, bool, "revalidate"))
         except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
             if isinstance(exc, LedgerError):
                 raise
             raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
 
-    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer]) -> Peer:
+    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer], revalidate: bool) -> Peer:
         identity = self.identity(name)
         if identity.role != "peer" or identity.chain_id != chain_id or identity.name != name:
             raise StorageError(f"the manifest lists {name} as a peer of {chain_id}, but its identity is "
                                f"{identity!r}")
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
         opened.append(peer)
-        peer.load(progress=progress)
+        peer.load(progress=progress, full=revalidate)
         return peer
 
     def __enter__(self) -> "Network":

@@ -7,18 +7,23 @@ the same checks (ChainState.validate_block) and the chain's endorsement policy
 """
 from __future__ import annotations
 
+import hashlib
+
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import Block, SignedHeader
-from ledger.chain import ChainState, Deployment, Receipt, StatusRecord
+from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
 from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationRejected, WrongHeight)
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
+
+CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/1\0"
+CHECKPOINT_EVERY = 1024  # blocks between the checkpoints a committing peer records
 
 
 class Peer:
@@ -35,10 +40,11 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id)
+        self.state = ChainState(deployment, self.chain_id, self._stored_header)
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
+        self._content = hashlib.sha256()  # over every stored (digest, block bytes), in height order
 
     @property
     def name(self) -> str:
@@ -64,6 +70,16 @@ class Peer:
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none)."""
         return self.state.signed_header(height)
+
+    def digest(self, height: int) -> bytes:
+        """The digest of block `height`, as this peer validated it."""
+        return self.state.digest(height)
+
+    def _stored_header(self, height: int) -> SignedHeader:
+        data = self.store.get(height)
+        if data is None:
+            raise NotFound(f"{self.chain_id} has no block {height}")
+        return Block.signed_header_of(bytes(data))
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -101,7 +117,7 @@ class Peer:
         where = self.locate(tx_id)
         if where is None:
             raise NotFound(f"transaction {tx_id.hex()} is not on {self.chain_id}")
-        return Receipt(tx_id, self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
+        return Receipt(tx_id, self.chain_id, where[0], where[1], self.digest(where[0]))
 
     def transaction(self, tx_id: bytes) -> Transaction:
         """The committed transaction `tx_id`."""
@@ -270,20 +286,72 @@ class Peer:
         except StorageError:
             return False
 
-    def _apply(self, block: Block) -> None:
+    def _apply(self, block: Block, data: bytes | None = None, *, loading: bool = False) -> None:
         self.state.apply(block)
+        data = block.to_bytes() if data is None else data
+        self._content.update(len(data).to_bytes(8, "big") + block.digest)
+        self._content.update(data)
         for tx in block.transactions:
             self._admitted.discard((tx.tx_id, tx.signature))
+        # (never while loading: the bytes below a checkpoint are only known good at its end)
+        if not loading and self.height % CHECKPOINT_EVERY == 0:
+            self.record_checkpoint()
 
-    def load(self, progress: bool = False) -> None:
-        """Re-validate every stored block (digests, links, accumulators, signatures) and
-        rebuild the in-memory state; StorageError names the first block that fails."""
+    # --- the validated checkpoint -----------------------------------------------------------
+
+    def _checkpoint_message(self, height: int, digest: bytes, content: bytes, at_ms: int) -> bytes:
+        # The revocations effective at the checkpoint's time are signed with it: one added or
+        # backdated since may invalidate blocks below it, so load validates everything again.
+        revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
+        return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
+                + at_ms.to_bytes(8, "big") + revoked)
+
+    def record_checkpoint(self) -> None:
+        """Sign and store "this peer validated every block up to its latest, and these are
+        their bytes" (the height, the head's digest, a hash of every stored block, the time and
+        the revocations effective then): a reopen re-validates only the blocks above it (load),
+        unless a revocation effective before that time was added since."""
+        with self._lock:
+            latest = self.latest()
+            if latest is None:
+                return
+            height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
+        at_ms = now_ms()
+        signature = self.identity.sign(self._checkpoint_message(height, digest, content, at_ms))
+        self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
+                                   "time_ms": at_ms, "signature": signature.hex()})
+
+    def _trusted_checkpoint(self) -> tuple[int, bytes]:
+        """(height, content hash) of this peer's own signed checkpoint, if it verifies and
+        names a stored block; (-1, b"") otherwise (then every block is validated)."""
+        cp = self.store.checkpoint()
+        try:
+            height, digest = checks.integer(cp["height"], "height"), bytes.fromhex(cp["digest"])
+            content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
+            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=1 << 63)
+            signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
+            signer.verify(signature, self._checkpoint_message(height, digest, content, at_ms))
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
+            return -1, b""
+        if self.store.digest(height) != digest:
+            return -1, b""
+        return height, content
+
+    def load(self, progress: bool = False, *, full: bool = False) -> None:
+        """Rebuild the in-memory state from the store. Blocks above this peer's validated
+        checkpoint (all of them with `full`, or without a checkpoint that verifies) pass every
+        check a commit applies (digests, links, accumulators, signatures, endorsements);
+        blocks at or below it pass the hash-chain checks (chain, height, link, Merkle root),
+        and the hash of all their bytes must be the one the checkpoint signed, so any changed
+        byte of any stored block is caught. StorageError names the first block that fails.
+        It writes nothing (the opener records a checkpoint once the whole deployment passed:
+        checkpoint_if_behind)."""
         with self._lock:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
+            trusted, content = (-1, b"") if full else self._trusted_checkpoint()
             total = self.store.height()
-            rows = self.store.blocks(0)
-            bar = tqdm(rows, total=total, desc=f"validating {self.name}", unit="blk",
+            bar = tqdm(self.store.blocks(0), total=total, desc=f"validating {self.name}", unit="blk",
                        disable=not progress, leave=False)
             for expected_height, (height, digest, data) in enumerate(bar):
                 try:
@@ -292,13 +360,28 @@ class Peer:
                     block = Block.from_bytes(data)
                     if block.digest != bytes(digest) or block.height != height:
                         raise StorageError("stored digest or height differs from the block's")
-                    self._validate_block(block, live=False)
-                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+                    if height <= trusted:
+                        self.state.check_link(block)
+                    else:
+                        self._validate_block(block, live=False)
+                        self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
-                self._apply(block)
+                self._apply(block, bytes(data), loading=True)
+                if height == trusted and self._content.copy().digest() != content:
+                    raise StorageError(f"{self.store.path}: the blocks up to {trusted} differ from the ones this "
+                                       "peer validated (its signed checkpoint)")
             if self.store.tx_index() != self.state.transaction_index():
                 raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+
+    def checkpoint_if_behind(self) -> None:
+        """record_checkpoint unless the stored checkpoint is at the latest block already; best
+        effort (a store that cannot be written only makes the next open validate more)."""
+        try:
+            if self.height and self.store.checkpoint_height() != self.height - 1:
+                self.record_checkpoint()
+        except LedgerError:
+            pass
 
     def close(self) -> None:
         """Close the peer's store."""

@@ -54,7 +54,7 @@ def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
 
 def memory_copy(peer: Peer) -> ChainCopy:
     """The chain as `peer` validated it (its memory)."""
-    return ChainCopy(peer.chain_id, peer.name, peer.height, lambda h: peer.signed_header(h).header.digest)
+    return ChainCopy(peer.chain_id, peer.name, peer.height, peer.digest)
 
 
 def store_copy(peer: Peer) -> ChainCopy:
@@ -301,11 +301,13 @@ class ChainService:
             receipt=receipt, durable=durable, quorum=self.quorum))
 
     def close(self) -> None:
-        """Stop the sequencer (queued transactions fail) and close the peers' stores."""
+        """Stop the sequencer (queued transactions fail), record the peers' checkpoints and
+        close their stores."""
         self._stop.set()
         self._queue.put(None)
         self._thread.join()
         self._committers.shutdown()
         for peer in self.peers:
+            peer.checkpoint_if_behind()
             peer.close()
 

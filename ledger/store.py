@@ -1,9 +1,20 @@
 """One SQLite file per peer (WAL, synchronous=FULL): a block is on disk before it is reported.
 
-The store keeps bytes only; what they mean is re-validated by ledger.chain on every open.
+The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
+above the peer's validated checkpoint, by the hash chain below it).
+
+Durability and write amplification. Every append is one transaction, fsynced (WAL with
+synchronous=FULL) before it returns: a power loss loses no block reported stored, and can
+lose only the append under way (its transaction is all or nothing). The WAL is checkpointed
+into the database by SQLite every WAL_AUTOCHECKPOINT pages (a checkpoint copies pages, it
+does not change what is durable). Pages of PAGE_SIZE bytes: an append rewrites the last leaf
+of the blocks table and of the transaction index, so small pages keep the bytes written per
+block close to the bytes stored (64 KiB pages wrote ~350x a 747-byte block; see
+bench/ledger_age.py for the figure measured now).
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,14 +22,15 @@ from typing import Iterator
 
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 1
-PAGE_SIZE = 65536
+SCHEMA_VERSION = 2  # 2: no index on digests, the transaction index WITHOUT ROWID (one b-tree)
+PAGE_SIZE = 1024
+WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
+FETCH_ROWS = 512  # blocks read per step when streaming
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,
-                                   data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
-                                position INTEGER NOT NULL);
+                                position INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -30,10 +42,10 @@ class PeerStore:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            # Blocks are large blobs: big pages avoid long overflow chains (no effect once created).
-            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             self._db.executescript(_SCHEMA)
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
             if not rows:
@@ -88,14 +100,42 @@ class PeerStore:
         return row[0] if row else None
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
-        """(height, digest, data) from `start` on, in height order."""
+        """(height, digest, data) from `start` on, in height order, streamed FETCH_ROWS at a
+        time (memory does not grow with the chain)."""
+        next_height = start
+        while True:
+            with self._lock:
+                try:
+                    rows = self._db.execute("SELECT height, digest, data FROM blocks WHERE height >= ? "
+                                            "ORDER BY height LIMIT ?", (next_height, FETCH_ROWS)).fetchall()
+                except sqlite3.Error as exc:
+                    raise StorageError(f"{self.path}: {exc}") from None
+            if not rows:
+                return
+            yield from rows
+            next_height = rows[-1][0] + 1
+
+    def checkpoint(self) -> dict | None:
+        """The peer's validated checkpoint (what Peer.load trusts below), or None."""
+        value = self._one("SELECT value FROM meta WHERE key = 'checkpoint'", ())
+        try:
+            return json.loads(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def checkpoint_height(self) -> int | None:
+        """The height the checkpoint names (not checked), or None."""
+        cp = self.checkpoint()
+        return cp.get("height") if isinstance(cp, dict) else None
+
+    def set_checkpoint(self, checkpoint: dict) -> None:
+        """Replace the validated checkpoint (one durable transaction)."""
         with self._lock:
             try:
-                rows = self._db.execute("SELECT height, digest, data FROM blocks WHERE height >= ? "
-                                        "ORDER BY height", (start,)).fetchall()
+                with self._transaction():
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
             except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: {exc}") from None
-        yield from rows
+                raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
 
     def get(self, height: int) -> bytes | None:
         """The stored bytes of block `height`, or None."""

@@ -1,0 +1,114 @@
+"""Costs against the chain's age (issue 13): build chains of N one-record blocks on one
+sub-chain (2 peers, 2-of-any endorsement, an interlocking round every K blocks, every block
+durable: WAL, synchronous=FULL), then, each in a fresh process: reopen time, the prover's and
+the verifier's time of Protocol 1 (a verifier on the main chain) for the oldest, a middle and
+the newest record, resident memory, and the bytes written per block (write() bytes during the
+build over the bytes stored), with the growth exponent between the sizes (0: independent of
+age, 1: linear).
+
+    python bench/ledger_age.py                     # N = 1000, 10000
+    python bench/ledger_age.py --sizes 1000,10000,100000 --keep DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ledger  # noqa: E402
+from ledger.protocol1 import check_cross_chain  # noqa: E402
+
+
+def written_bytes() -> int:
+    """Bytes this process passed to write() so far (/proc/self/io wchar)."""
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("wchar")).split()[1])
+
+
+def build(path: Path, n: int, interlock_blocks: int) -> dict:
+    with ledger.Network.init(path, subchains=1, params=None, auto_interlock=False) as net:
+        start, t0 = written_bytes(), time.perf_counter()
+        for i in tqdm(range(n), desc=f"building {n}", unit="blk", leave=False):
+            net.submit("edge-0", b"reading %08d" % i).result()
+            if (i + 1) % interlock_blocks == 0:
+                net.interlock()
+        net.interlock()
+        seconds, written = time.perf_counter() - t0, written_bytes() - start
+        stored = sum(len(net.block(cid, h).to_bytes()) * len(net.service(cid).peers)
+                     for cid in net.chain_ids for h in range(net.height(cid)))
+        blocks = sum(net.height(cid) * len(net.service(cid).peers) for cid in net.chain_ids)
+    return {"build_s": seconds, "written_per_block": written / blocks, "stored_per_block": stored / blocks,
+            "write_amplification": written / stored}
+
+
+def measure(path: str) -> dict:
+    """In a fresh process: reopen, then Protocol 1 for the oldest, a middle and the newest record."""
+    t0 = time.perf_counter()
+    net = ledger.Network.open(path, auto_interlock=False)
+    out = {"reopen_s": time.perf_counter() - t0}
+    with net:
+        edge = net.service("edge-0").leader
+        main = net.service("main").leader
+        records = [h for h in range(edge.height) if net.block("edge-0", h).transactions[0].kind == ledger.TxKind.RECORD]
+        for name, height in (("oldest", records[0]), ("middle", records[len(records) // 2]), ("newest", records[-1])):
+            tx_id = net.block("edge-0", height).transactions[0].tx_id
+            assert net.verify(tx_id, "main").ok
+            t1 = time.perf_counter()
+            # the prover: the first Type-II covering the block, proved under main's own header there
+            record = next(r for r in main.statuses("edge-0") if r.source_height >= height)
+            status_proof = main.inclusion_proof(record.tx_id, record.height)
+            tx_proof = edge.inclusion_proofs([tx_id], record.source_height)[0]
+            t2 = time.perf_counter()
+            verdict = check_cross_chain(net.params, tx_id=tx_id, chain_id="edge-0", main_chain_id="main",
+                                        main_status=main.signed_header(record.height), status_proof=status_proof,
+                                        tx_proof=tx_proof, endorsement_policy=net.deployment.check_endorsed)
+            t3 = time.perf_counter()
+            assert verdict.ok, verdict.reason
+            out[f"prover_{name}_ms"], out[f"verifier_{name}_ms"] = (t2 - t1) * 1e3, (t3 - t2) * 1e3
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--interlock-blocks", type=int, default=50)
+    ap.add_argument("--keep", help="build under this directory and keep the chains")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)  # the fresh-process half
+    args = ap.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(args.measure)))
+        return 0
+    base = Path(args.keep or tempfile.mkdtemp(prefix="edgeacc-age-"))
+    rows = {}
+    for n in [int(s) for s in args.sizes.split(",")]:
+        path = base / f"chain-{n}"
+        row = build(path, n, args.interlock_blocks)
+        out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
+                             capture_output=True, text=True).stdout
+        row.update(json.loads(out.strip().splitlines()[-1]))
+        rows[n] = row
+        print(json.dumps({"blocks": n, **{k: round(v, 3) for k, v in row.items()}}), flush=True)
+    sizes = sorted(rows)
+    if len(sizes) > 1:
+        lo, hi = rows[sizes[0]], rows[sizes[-1]]
+        growth = {k: round(math.log(max(hi[k], 1e-9) / max(lo[k], 1e-9)) / math.log(sizes[-1] / sizes[0]), 2)
+                  for k in lo if k != "build_s"}
+        print(json.dumps({"growth_exponent": growth}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

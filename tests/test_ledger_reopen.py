@@ -1,0 +1,127 @@
+"""Reopen from a validated checkpoint: only the blocks above it are re-validated, the rest
+pass the hash chain and the signed hash of their bytes, so any changed byte of any stored
+block is still caught; `edgeacc revalidate` re-validates everything."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+import ledger
+from ledger.chain import ChainState
+from ledger.errors import StorageError
+from ledger.peer import Peer
+
+
+def build(path, toy, blocks=4):
+    with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+        for i in range(blocks):
+            net.submit("edge-0", b"record %d" % i).result()
+        net.interlock()
+
+
+def count_validations(monkeypatch):
+    seen = []
+    real = ChainState.validate_block
+    monkeypatch.setattr(ChainState, "validate_block",
+                        lambda self, block, **kw: seen.append((self.chain_id, block.height)) or real(self, block, **kw))
+    return seen
+
+
+def store(path, peer="edge-0.peer0"):
+    return sqlite3.connect(path / "peers" / f"{peer}.sqlite", isolation_level=None)
+
+
+def test_reopen_validates_only_the_blocks_above_the_checkpoint(tmp_path, toy, monkeypatch):
+    path = tmp_path / "net"
+    build(path, toy)
+    seen = count_validations(monkeypatch)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        assert seen == []  # every peer's checkpoint is at its latest block
+        with monkeypatch.context() as m:  # a crash: blocks committed, no checkpoint recorded
+            m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
+            for i in range(3):
+                net.submit("edge-0", b"after %d" % i).result()
+            net.service("edge-0").close()
+            net.services.pop("edge-0")
+    seen.clear()
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        heights = sorted(h for cid, h in seen if cid == "edge-0")
+        top = net.height("edge-0")
+        assert heights == sorted(list(range(top - 3, top)) * 2)  # the three new blocks, on both peers
+        assert net.verify(net.block("edge-0", 0).transactions[0].tx_id, "edge-0").ok
+    seen.clear()
+    with ledger.Network.open(path, auto_interlock=False, revalidate=True) as net:
+        assert len(seen) == sum(2 * net.height(cid) for cid in net.chain_ids)
+
+
+def _block(path, height, peer="edge-0.peer0"):
+    with store(path, peer) as db:
+        return bytes(db.execute("SELECT data FROM blocks WHERE height = ?", (height,)).fetchone()[0])
+
+
+@pytest.mark.parametrize("where", ["magic", "header", "endorsement", "transaction", "last byte"])
+def test_any_changed_byte_below_the_checkpoint_is_caught_on_open(tmp_path, toy, where):
+    path = tmp_path / "net"
+    build(path, toy)
+    data = _block(path, 1)
+    block = ledger.Block.from_bytes(data)
+    offset = {"magic": 0, "header": data.index(block.header.encoded) + 20,
+              "endorsement": data.index(block.signed.endorsements[0][1]) + 5,
+              "transaction": data.index(block.tx_bytes[0]) + len(block.tx_bytes[0]) // 2,
+              "last byte": len(data) - 1}[where]
+    tampered = data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:]
+    with store(path) as db:
+        db.execute("UPDATE blocks SET data = ? WHERE height = 1", (tampered,))
+    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    for revalidate in (False, True):
+        with pytest.raises(StorageError, match="edge-0.peer0"):
+            ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
+    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+
+
+def test_a_forged_checkpoint_buys_nothing(tmp_path, toy, monkeypatch):
+    path = tmp_path / "net"
+    build(path, toy)
+    with store(path) as db:
+        checkpoint = json.loads(db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()[0])
+    # the operator's edit of a checkpoint (another height, content, or a signature of its own)
+    # is not this peer's signature: the peer validates every block again and opens
+    seen = count_validations(monkeypatch)
+    for change in ({"height": checkpoint["height"] - 1}, {"content": "00" * 32}, {"signature": "11" * 64}):
+        with store(path) as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'checkpoint'", (json.dumps({**checkpoint, **change}),))
+        seen.clear()
+        with ledger.Network.open(path, auto_interlock=False) as net:
+            assert sum(1 for cid, _ in seen if cid == "edge-0") == net.height("edge-0")  # peer0: every block
+        with store(path) as db:  # the reopened network recorded a real checkpoint again
+            checkpoint = json.loads(db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()[0])
+
+
+def test_cli_revalidate(tmp_path, toy, capsys):
+    from ledger import cli
+
+    path = tmp_path / "net"
+    build(path, toy)
+    assert cli.main(["revalidate", str(path)]) == 0
+    heights = json.loads(capsys.readouterr().out)
+    assert heights["edge-0"] == 5 and heights["main"] >= 1  # four records and a Type-III
+
+
+def test_a_revocation_backdated_below_the_checkpoint_revalidates_everything(tmp_path, toy):
+    """A key found compromised: the operator revokes the client with an early date. Blocks it
+    signed after that date are invalid; the checkpoint (validated under the old list) must not
+    vouch for them, so the open validates again and refuses."""
+    import datetime
+
+    from ledger.network import _pem
+
+    path = tmp_path / "net"
+    build(path, toy)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        serial = net.trust.by_name("client").certificate.serial_number
+        crl = net._ca.revocation_list({serial: datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)})
+    (path / "ca" / "crl.pem").write_bytes(_pem(crl))
+    with pytest.raises(StorageError, match="fails re-validation"):
+        ledger.Network.open(path, auto_interlock=False)
