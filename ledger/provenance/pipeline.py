@@ -114,7 +114,11 @@ def resolve(spec: dict, what: str, trusted: Iterable[str]) -> Any:
 
 def plain(value: Any) -> Any:
     """Constructor arguments and hyperparameters as exact JSON (tuples and floats kept)."""
-    return torch_state._flatten(value, "argument", {})  # no tensors: a tensor argument is refused below
+    tensors: Tensors = {}
+    encoded = torch_state._flatten(value, "argument", tensors)
+    if tensors:
+        raise RecordError("constructor arguments and hyperparameters cannot hold tensors")
+    return encoded
 
 
 def unplain(value: Any, what: str) -> Any:
@@ -133,10 +137,7 @@ def make_contract(model: "torch.nn.Module", optimizer: "torch.optim.Optimizer", 
     def cls(obj: object, kwargs: dict) -> dict:
         if not isinstance(kwargs, dict):
             raise RecordError("constructor arguments are a dict")
-        encoded = plain(kwargs)
-        if "$t" in repr(encoded):
-            raise RecordError("constructor arguments cannot hold tensors")
-        return {**code_ref(type(obj)), "kwargs": encoded}
+        return {**code_ref(type(obj)), "kwargs": plain(kwargs)}
 
     if not isinstance(hyperparameters, dict):
         raise RecordError("hyperparameters are a dict")
@@ -428,7 +429,7 @@ class PipelineRecorder:
                 raise RecordError("the round record names another model than the one offered")
             self.ledger.verify(global_ref.tx_id, self.chain_id)
             global_model = load_tensors(self.ledger, global_ref.digest)[1]
-        state = initial_state(self.contract, global_model)
+        state = self.initial_state(global_model)
         torch_state.load_state(torch_state.decode_state(state), self.model, self.optimizer, self.scheduler)
         initial = self.ledger.store(state)
         self.data_order = [list(batch) for batch in data_order]
@@ -442,6 +443,9 @@ class PipelineRecorder:
         self.run_ref = Ref(self.chain_id, self.ledger.submit(self.chain_id, self.submitter, body, order), order)
         self._state_digest = initial.digest
         return self.run_ref
+
+    def initial_state(self, global_model: Tensors | None) -> bytes:
+        return initial_state(self.contract, global_model, [*_TRUSTED, self.contract["step"]["ref"].split(":")[0]])
 
     @contextlib.contextmanager
     def run(self, data_order: Sequence[Sequence[Ref]], global_ref: Ref | None = None) -> Iterator["PipelineRecorder"]:
