@@ -528,6 +528,7 @@ class PipelineCloud:
         obj = self.ledger.store(model)
         chain = self.ledger.main_chain_id
         ref = Ref(chain, self.ledger.submit(chain, self.submitter, body, obj), obj)
+        self.ledger.flush()  # type: ignore[attr-defined]  # the clients are handed a committed round
         self.rounds.append(ref)
         return ref
 
