@@ -34,7 +34,6 @@ import contextlib
 import hashlib
 import importlib
 import inspect
-import math
 import random
 import struct
 import time
@@ -52,7 +51,7 @@ from ledger.provenance.encoding import Tensors, encode_tensors, sha256
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
-                                       validate_body)
+                                       segment_count)
 from ledger.provenance.recorder import batch_from_readings, data_order_bytes, load_tensors
 from ledger.provenance.torch_trainer import pin_torch, torch
 from ledger.provenance.trainers import fedavg
@@ -236,10 +235,6 @@ def replay_segment(contract: dict, state_in: bytes, batches: Sequence[Tensors],
 def segment_bounds(index: int, interval: int, iterations: int) -> range:
     """The 1-based iterations segment `index` covers."""
     return range((index - 1) * interval + 1, min(index * interval, iterations) + 1)
-
-
-def segment_count(iterations: int, interval: int) -> int:
-    return math.ceil(iterations / interval)
 
 
 def segment_digest(state_out: bytes, batches: Sequence[bytes], index: int) -> bytes:

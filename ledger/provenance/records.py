@@ -234,6 +234,11 @@ _SCHEMAS = {
 }
 
 
+def segment_count(iterations: int, interval: int) -> int:
+    """The segments of a pipeline run of `iterations` with checkpoint interval `interval`."""
+    return -(-iterations // interval)
+
+
 def check_author(trust, submitter: bytes, chain_id: str) -> None:
     """Provenance records are written by the peers of their chain, nobody else: the endorsing
     peers refuse a record another identity signed, and the auditor fails it (RecordError)."""
