@@ -261,3 +261,18 @@ def test_state_roundtrip_is_canonical_and_bad_arguments_are_refused():
         PipelineRecorder(None, EDGE, "x", None, "model", optimizer, step=pipeline_models.honest_step)
     with pytest.raises(ProvenanceError):
         trust_code(".relative")
+
+
+def test_recorded_model_arguments_cannot_exhaust_the_replaying_peer(strict, lax, digits):
+    """A contract asking for a 10^10-parameter model is refused before anything is allocated."""
+    for net, chain in (strict, lax):
+        order = data_order(net, chain, digits, batches=2, size=4)
+        recorder = tiny_recorder(net, chain, cls=DishonestRecorder)
+        recorder.honest = copy.deepcopy(recorder.contract)
+        recorder.contract["model"]["kwargs"] = pipeline.plain({"hidden": 10 ** 9})
+        if chain.endorser.policy[EDGE] == "reexecute":
+            with pytest.raises(EndorsementRefused, match="parameters"):
+                recorder.start(order)
+        else:
+            report = audit(net, chain, train(recorder, order))
+            assert not report.passed and "parameters; replays take at most" in report.summary()

@@ -58,6 +58,7 @@ from ledger.provenance.trainers import fedavg
 
 TRAINER_NAME = "torch-pipeline"
 DETERMINISTIC = {"algorithms": True, "threads": 1}  # what a replayable run must have been recorded under
+MAX_PARAMETERS = 1 << 28  # tensor elements of a model a replay builds (1 GiB of float32)
 _TRUSTED: set[str] = {"torch"}  # module prefixes this process's replays may import (trust_code)
 
 
@@ -77,8 +78,9 @@ def _trusted(module: str, trusted: Iterable[str]) -> bool:
 
 
 def source_digest(obj: object) -> str:
+    """SHA-256 of the source of the module defining `obj`: its helpers are part of what runs."""
     try:
-        source = inspect.getsource(obj)  # type: ignore[arg-type]
+        source = inspect.getsource(inspect.getmodule(obj))  # type: ignore[arg-type]
     except (OSError, TypeError):
         raise RecordError(f"{getattr(obj, '__qualname__', obj)!r} has no Python source to record") from None
     return hashlib.sha256(source.encode()).hexdigest()
@@ -175,6 +177,10 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
                                                  unplain(spec["kwargs"], f"{part} arguments"))
     try:
         model_cls, model_kwargs = parts["model"]
+        with torch.device("meta"):  # the recorded arguments may ask for any size: count first
+            size = sum(p.numel() for p in model_cls(**model_kwargs).state_dict().values())
+        if size > MAX_PARAMETERS:
+            raise RecordError(f"the contract's model has {size} parameters; replays take at most {MAX_PARAMETERS}")
         model = model_cls(**model_kwargs)
         optimizer_cls, optimizer_kwargs = parts["optimizer"]
         optimizer = optimizer_cls(model.parameters(), **optimizer_kwargs)
@@ -182,6 +188,8 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
         if parts["scheduler"] is not None:
             scheduler_cls, scheduler_kwargs = parts["scheduler"]
             scheduler = scheduler_cls(optimizer, **scheduler_kwargs)
+    except RecordError:
+        raise
     except Exception as exc:  # whatever a constructor raises on recorded arguments
         raise RecordError(f"the contract's objects cannot be built: {str(exc)[:120]}") from None
     if not isinstance(model, torch.nn.Module) or not isinstance(optimizer, torch.optim.Optimizer):
@@ -425,7 +433,11 @@ class PipelineRecorder:
             self.ledger.verify(global_ref.tx_id, self.chain_id)
             global_model = load_tensors(self.ledger, global_ref.digest)[1]
         state = self.initial_state(global_model)
-        torch_state.load_state(torch_state.decode_state(state), self.model, self.optimizer, self.scheduler)
+        try:
+            torch_state.load_state(torch_state.decode_state(state), self.model, self.optimizer, self.scheduler)
+        except ProvenanceError as exc:
+            raise RecordError(f"the contract does not rebuild your objects (give model_kwargs and "
+                              f"scheduler_kwargs as you constructed them): {exc}") from None
         initial = self.ledger.store(state)
         self.data_order = [list(batch) for batch in data_order]
         order = self.ledger.store(data_order_bytes(self.data_order))
@@ -578,7 +590,9 @@ class PipelineAuditor(Auditor):
         return decode_data_order(self._load(run.obj.digest), run.body["iterations"])
 
     def audit(self, manifest: RunManifest, *, count: int | None = None,  # type: ignore[override]
-              fraction: float | None = None, seed: int | None = None, **_: Any) -> AuditReport:
+              fraction: float | None = None, seed: int | None = None) -> AuditReport:
+        """Audit a sample of the run's segments (`count` or `fraction`; `seed` None draws a
+        fresh one, the report's seed reproduces the sample)."""
         started = time.perf_counter()
         seed = fresh_seed() if seed is None else seed
         check_sample_request(count, fraction, seed)
