@@ -219,7 +219,7 @@ def _check_links(records: dict, final: str, main_chain: str, model_digest: str, 
     body, obj = record(final, "pipeline-round", main_chain)
     if obj != model_digest:
         raise ManifestError("the model file is not the final round's recorded model")
-    rounds, runs, tx = 0, set(), final
+    rounds, runs = 0, set()
     while body["round"] > 0:
         for entry in body["locals"]:
             segment, state = record(entry["tx"], "segment")

@@ -42,7 +42,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ledger.errors import LedgerError
 from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
@@ -604,7 +603,11 @@ class PipelineAuditor(Auditor):
             report.seconds = time.perf_counter() - started
             return report
         report.total_steps = len(manifest.step_txs)
-        for index in sample_steps(report.total_steps, count=count, fraction=fraction, seed=seed):
+        sampled = sample_steps(report.total_steps, count=count, fraction=fraction, seed=seed)
+        protocol1_started = time.perf_counter()
+        self._verify_segments_in_batch(manifest, sampled)
+        report.protocol1_seconds = time.perf_counter() - protocol1_started
+        for index in sampled:
             verdict = StepVerdict(index)
             segment_started = time.perf_counter()
             try:
@@ -617,14 +620,22 @@ class PipelineAuditor(Auditor):
         report.seconds = time.perf_counter() - started
         return report
 
-    def _open_pipeline(self, manifest: object) -> tuple[FetchedRecord, list[list[str]]]:
+    def _verify_segments_in_batch(self, manifest: RunManifest, sampled: list[int]) -> None:
+        """Protocol 1 for every record the sampled segments name (segments, batches, readings)
+        in one pass sharing the witness work; a name read here is only used after its record
+        is checked (in _record), and one that cannot be read is checked on its own there."""
+        wanted: set[bytes] = set()
+        body = self._peeker(wanted)
+        for index in sampled:
+            wanted.update(manifest.step_txs[max(index - 2, 0):index - 1])
+            for batch_tx in body(manifest.step_txs[index - 1], "segment").get("batches", []):
+                wanted.update(bytes.fromhex(tx) for tx in body(bytes.fromhex(batch_tx), "batch").get("readings", []))
+        self._verify_wanted(wanted)
+
+    def _open_pipeline(self, manifest: RunManifest) -> tuple[FetchedRecord, list[list[str]]]:
         """The run record and what it commits to: contract, segment count, initial state."""
-        if not isinstance(manifest, RunManifest):
-            raise _Failed(f"a manifest is a RunManifest, not {type(manifest).__name__}")
-        run = self._record(manifest.run_tx, "pipeline", manifest.chain_id)
+        run = self._run_record(manifest, "pipeline")
         body = run.body
-        if body["edge"] != manifest.chain_id:
-            raise _Failed(f"the run record is for edge {body['edge'][:40]!r}, recorded on {manifest.chain_id}")
         expected = segment_count(body["iterations"], body["contract"]["interval"])
         if len(manifest.step_txs) != expected or len(set(manifest.step_txs)) != expected:
             raise _Failed(f"the run has {expected} segments; the manifest lists {len(manifest.step_txs)} distinct ones")
