@@ -276,3 +276,24 @@ def test_recorded_model_arguments_cannot_exhaust_the_replaying_peer(strict, lax,
         else:
             report = audit(net, chain, train(recorder, order))
             assert not report.passed and "parameters; replays take at most" in report.summary()
+
+
+def test_an_edge_cannot_weigh_in_twice_in_a_round(strict, digits):
+    """Two runs of one edge averaged in one round (double weight): the main chain's peers refuse."""
+    net, chain = strict
+    cloud = pipeline.PipelineCloud(chain, "main.peer0")
+    initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
+    order = data_order(net, chain, digits, batches=1, size=4)
+    segments = []
+    for _ in range(2):
+        model = pipeline_models.TinyNet()
+        recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
+                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
+        with recorder.run(order, initial):
+            recorder.batch(order[0])
+            recorder.step()
+        chain.flush()
+        segments.append(recorder.segments[-1])
+    with pytest.raises(EndorsementRefused, match="averaged twice"):
+        cloud.record_round(segments, [4, 4])
+    assert recorded_kinds(net, "main") == ["pipeline-round"] and len(cloud.rounds) == 1  # round 0 only

@@ -316,11 +316,11 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
                        load: Callable[[bytes], bytes]) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
     round, the model of that segment's state, weighted by the readings of its run, one per
-    run. Returns the inputs' model bytes, in order."""
-    runs, models = set(), []
+    edge chain. Returns the inputs' model bytes, in order."""
+    edges, models = set(), []
     for entry in body["locals"]:
         where = f"round {body['round']}: input {entry['tx'][:12]}"
-        _, segment, state_digest = lookup(entry["tx"], "segment")
+        edge, segment, state_digest = lookup(entry["tx"], "segment")
         _, run, _ = lookup(segment["run"], "pipeline")
         if run["global"] != body["previous"]:
             raise RecordError(f"{where} is a run that did not train from the previous round's model")
@@ -329,9 +329,9 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
         order = order_of(segment["run"])
         if entry["weight"] != round_weight(order):
             raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
-        if segment["run"] in runs:
-            raise RecordError(f"{where}: run {segment['run'][:12]} is averaged twice")
-        runs.add(segment["run"])
+        if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
+            raise RecordError(f"{where}: {edge} is averaged twice in the round")
+        edges.add(edge)
         model = torch_state.model_bytes(load(state_digest))
         if sha256(model).hex() != entry["model"]:
             raise RecordError(f"{where} names a model that is not its segment's")
