@@ -250,6 +250,38 @@ def test_hostile_state_bytes_are_a_clean_error(data):
         torch_state.decode_state(data)
 
 
+def _valid_state() -> bytes:
+    model = pipeline_models.TinyNet(hidden=2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, 64)).sum().backward()
+    optimizer.step()
+    return torch_state.encode_state(torch_state.capture_state(model, optimizer, None))
+
+
+VALID_STATE = _valid_state()
+
+
+@given(st.integers(0, len(VALID_STATE) - 1), st.integers(1, 255))
+def test_mutated_state_bytes_decode_canonically_or_fail_cleanly(position, flip):
+    """A byte of a valid state changed: either it still decodes (tensor data) to a state that
+    re-encodes to the same bytes and loads or fails with a TensorEncodingError, or decoding
+    fails with a TensorEncodingError; never another exception."""
+    data = bytearray(VALID_STATE)
+    data[position] ^= flip
+    try:
+        state = torch_state.decode_state(bytes(data))
+    except TensorEncodingError:
+        return
+    assert torch_state.encode_state(state) == bytes(data)
+    model = pipeline_models.TinyNet(hidden=2)
+    optimizer = torch.optim.Adam(model.parameters())
+    with torch_state.isolated_rng():
+        try:
+            torch_state.load_state(state, model, optimizer, None)
+        except TensorEncodingError:
+            pass
+
+
 def test_state_roundtrip_is_canonical_and_bad_arguments_are_refused():
     model = pipeline_models.TinyNet()
     optimizer = torch.optim.Adam(model.parameters())
