@@ -28,10 +28,8 @@ from typing import Mapping, Sequence
 import edgeacc
 from edgeacc.errors import EdgeaccError
 
-from ledger.block import SignedHeader, SubchainStatus
+from ledger import InclusionProof, Network, SignedHeader, check_cross_chain, verify_inclusion
 from ledger.errors import LedgerError
-from ledger.network import Network
-from ledger.protocol1 import InclusionProof, check_cross_chain
 from ledger.provenance.errors import ProvenanceError
 from ledger.provenance.records import Ref, RunManifest, decode_body, segment_count
 
@@ -70,11 +68,10 @@ def _proof_entry(network: Network, tx_id: bytes, main_status: SignedHeader) -> d
         raise ManifestError(f"block {where[0]} of {chain_id} is not anchored in the main chain: interlock first")
     anchor = records[-1]
     status_tx = main_peer.inclusion_proof(anchor.tx_id, main_height)
-    reported = SubchainStatus.from_bytes(network.transaction(anchor.tx_id).payload).signed.header
     entry.update(status_proof=status_tx.to_bytes(params).hex(),
                  tx_proof=holder.inclusion_proof(tx_id, anchor.source_height).to_bytes(params).hex(),
                  anchored_height=anchor.source_height,
-                 acc_anchored=_hex(edgeacc.decode_element(params, reported.acc_value)))
+                 acc_anchored=_hex(holder.accumulator_value(anchor.source_height)))
     return entry
 
 
@@ -145,26 +142,23 @@ def _prove(params: edgeacc.Params, entry: object, main_chain: str, main_status: 
         raise ManifestError(f"{where}: {str(exc)[:120]}") from None
     if not verdict.ok or verdict.transaction is None:
         raise ManifestError(f"{where} ({tx_hex[:12]}) fails Protocol 1: {verdict.code}: {verdict.reason[:120]}")
-    reported = None if status_proof is None else SubchainStatus.from_bytes(_status_payload(status_proof))
-    claimed = {"height": verdict.height, "anchored_height": verdict.anchored_height,
-               "acc_main": _hex(edgeacc.decode_element(params, main_status.header.acc_value)),
-               "acc_anchored": _hex(edgeacc.decode_element(params, (reported.signed.header if reported
-                                                                    else main_status.header).acc_value))}
-    for key, proved in claimed.items():
-        if entry.get(key) != proved:  # type: ignore[union-attr]
-            raise ManifestError(f"{where} states {key} {str(entry.get(key))[:20]}; its proofs give {str(proved)[:20]}")  # type: ignore[union-attr]
+    proved = {"height": verdict.height, "anchored_height": verdict.anchored_height,
+              "acc_main": _hex(edgeacc.decode_element(params, main_status.header.acc_value))}
+    for key, value in proved.items():
+        if entry.get(key) != value:  # type: ignore[union-attr]
+            raise ManifestError(f"{where} states {key} {str(entry.get(key))[:20]}; its proofs give {str(value)[:20]}")  # type: ignore[union-attr]
+    # the stated sub-chain accumulator is the one the transaction is proved under (the Type-II's)
+    try:
+        verify_inclusion(params, tx_proof, chain, int(_field(entry, "acc_anchored", str, where), 16),
+                         verdict.anchored_height)  # type: ignore[arg-type]
+    except (ValueError, LedgerError, EdgeaccError) as exc:
+        raise ManifestError(f"{where} states an accumulator its transaction is not proved under: {str(exc)[:80]}") from None
     tx = verdict.transaction
     try:
         body = decode_body(tx.payload)
     except ProvenanceError as exc:
         raise ManifestError(f"{where} is not a provenance record: {exc}") from None
     return chain, body, tx.object_digest.hex()
-
-
-def _status_payload(proof: InclusionProof) -> bytes:
-    from ledger.tx import Transaction
-
-    return Transaction.from_bytes(proof.tx).payload
 
 
 def verify_model(statement: object, model_files: Mapping[str, bytes], main_status: SignedHeader | bytes,

@@ -451,7 +451,10 @@ class PipelineRecorder:
         return self.run_ref
 
     def initial_state(self, global_model: Tensors | None) -> bytes:
-        return initial_state(self.contract, global_model, [*_TRUSTED, self.contract["step"]["ref"].split(":")[0]])
+        """The contract's initial state; the edge trusts the code it runs itself."""
+        own = [spec["ref"].split(":")[0] for spec in (self.contract[part] for part in ("step", "model", "optimizer",
+                                                                                      "scheduler")) if spec]
+        return initial_state(self.contract, global_model, [*_TRUSTED, *own])
 
     @contextlib.contextmanager
     def run(self, data_order: Sequence[Sequence[Ref]], global_ref: Ref | None = None) -> Iterator["PipelineRecorder"]:
