@@ -878,3 +878,248 @@ def poe_verify(w, X, v, Q, l, n):
         rc = c.ea_poe_verify(&ok, zw.z, zX.z, zv.z, zQ.z, zl.z, zn.z)
     _check(rc)
     return bool(ok)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14: non-membership witnesses (ea_nonmem.h) and PoKE2 (ea_poke.h).
+
+POKE2_DOMAIN = <bytes>c.EA_POKE2_DOMAIN
+POKE2_ALPHA_DOMAIN = <bytes>c.EA_POKE2_ALPHA_DOMAIN
+POKE2_CHALLENGE_BITS = c.EA_POKE2_CHALLENGE_BITS
+POKE2_ALPHA_BITS = c.EA_POKE2_ALPHA_BITS
+POKE2_MAX_CONTEXT = c.EA_POKE2_MAX_CONTEXT
+POKE2_PROOF_MAGIC = <bytes>c.EA_POKE2_PROOF_MAGIC
+NONMEM_PROOF_MAGIC = <bytes>c.EA_NONMEM_PROOF_MAGIC
+NONMEM_SET_PROOF_MAGIC = <bytes>c.EA_NONMEM_SET_PROOF_MAGIC
+UPDATE_PROOF_MAGIC = <bytes>c.EA_UPDATE_PROOF_MAGIC
+UPDATE_CONTEXT = <bytes>c.EA_UPDATE_CONTEXT
+UPDATE_ADD = c.EA_UPDATE_ADD
+UPDATE_DELETE = c.EA_UPDATE_DELETE
+ACC_PROOF_VERSION = c.EA_ACC_PROOF_VERSION
+
+
+cdef int _check_nonmem(int rc, str what) except -1:
+    if rc == c.EA_ERR_NOT_INVERTIBLE:
+        raise errors.InvalidArgument(f"{what} shares a factor with the accumulated product: "
+                                     "it is accumulated, so it has no non-membership witness")
+    return _check(rc)
+
+
+cdef int _require_canonical_a(mpz_t a, mpz_t y) except -1:
+    if mpz_sgn(a) < 0 or mpz_cmp(a, y) >= 0:
+        raise errors.InvalidArgument("witness part a must satisfy 0 <= a < y")
+    return 0
+
+
+def nonmem_create(g, X, y, n):
+    """ea_nonmem_create: (a, B) with a*X + b*y = 1, 0 <= a < y, B = g^b mod n."""
+    cdef _Mpz zg = _Mpz(), zX = _Mpz(), zy = _Mpz(), zn = _Mpz(), za = _Mpz(), zB = _Mpz()
+    cdef int rc
+    _to_mpz(zg.z, g, "generator")
+    _to_mpz(zX.z, X, "accumulated product")
+    _to_mpz(zy.z, y, "element")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _require_element(zg.z, zn.z, "generator")
+    _require_exponent(zX.z, c.EA_RULE_POSITIVE, "accumulated product")
+    _require_exponent(zy.z, c.EA_RULE_ELEMENT, "element")
+    with nogil:
+        rc = c.ea_nonmem_create(za.z, zB.z, zg.z, zX.z, zy.z, zn.z)
+    _check_nonmem(rc, "element")
+    return _from_mpz(za.z), _from_mpz(zB.z)
+
+
+def nonmem_verify(g, v, y, a, B, n):
+    """ea_nonmem_verify: True iff 0 <= a < y and v^a * B^y = +-g (mod n)."""
+    cdef _Mpz zg = _Mpz(), zv = _Mpz(), zy = _Mpz(), za = _Mpz(), zB = _Mpz(), zn = _Mpz()
+    cdef int ok = 0, rc
+    _to_mpz(zg.z, g, "generator")
+    _to_mpz(zv.z, v, "accumulator value")
+    _to_mpz(zy.z, y, "element")
+    _to_mpz(za.z, a, "witness part a")
+    _to_mpz(zB.z, B, "witness part B")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _require_element(zg.z, zn.z, "generator")
+    _require_element(zv.z, zn.z, "accumulator value")
+    _require_element(zB.z, zn.z, "witness part B")
+    _require_exponent(zy.z, c.EA_RULE_ELEMENT, "element")
+    with nogil:
+        rc = c.ea_nonmem_verify(&ok, zg.z, zv.z, zy.z, za.z, zB.z, zn.z)
+    _check(rc)
+    return bool(ok)
+
+
+def nonmem_batch_create(g, v, X, ys, n, threads=1):
+    """ea_nonmem_batch_create: [(a_i, B_i)] for every ys[i] against v = g^X (divide and conquer)."""
+    cdef _Mpz zg = _Mpz(), zv = _Mpz(), zX = _Mpz(), zn = _Mpz()
+    cdef _MpzVec Y, A, B
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    _to_mpz(zg.z, g, "generator")
+    _to_mpz(zv.z, v, "accumulator value")
+    _to_mpz(zX.z, X, "accumulated product")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _require_element(zg.z, zn.z, "generator")
+    _require_element(zv.z, zn.z, "accumulator value")
+    _require_exponent(zX.z, c.EA_RULE_POSITIVE, "accumulated product")
+    Y = _MpzVec(ys, "element")
+    if Y.count == 0:
+        raise errors.InvalidArgument("elements must not be empty")
+    _require_exponents(Y, c.EA_RULE_ELEMENT, "element")
+    A = _outputs(Y.count)
+    B = _outputs(Y.count)
+    with nogil:
+        rc = c.ea_nonmem_batch_create(A.items, B.items, zg.z, zv.z, zX.z, <const mpz_t *>Y.items,
+                                      Y.count, zn.z, th)
+    _check_nonmem(rc, "an element")
+    return list(zip(A.to_list(), B.to_list()))
+
+
+def nonmem_update_add(a, B, y, v_old, v_new, Z, n):
+    """ea_nonmem_update_add: y's witness against v_new = v_old^Z from (a, B) against v_old."""
+    cdef _Mpz za = _Mpz(), zB = _Mpz(), zy = _Mpz(), zo = _Mpz(), zw = _Mpz(), zZ = _Mpz(), zn = _Mpz()
+    cdef _Mpz za2 = _Mpz(), zB2 = _Mpz()
+    cdef int rc
+    for z, obj, what in ((za, a, "witness part a"), (zB, B, "witness part B"), (zy, y, "element"),
+                         (zo, v_old, "old accumulator value"), (zw, v_new, "new accumulator value"),
+                         (zZ, Z, "product of the added elements"), (zn, n, "modulus")):
+        _to_mpz((<_Mpz>z).z, obj, what)
+    _require_modulus(zn.z)
+    _require_element(zB.z, zn.z, "witness part B")
+    _require_element(zo.z, zn.z, "old accumulator value")
+    _require_element(zw.z, zn.z, "new accumulator value")
+    _require_exponent(zy.z, c.EA_RULE_ELEMENT, "element")
+    _require_exponent(zZ.z, c.EA_RULE_ELEMENT, "product of the added elements")
+    _require_canonical_a(za.z, zy.z)
+    with nogil:
+        rc = c.ea_nonmem_update_add(za2.z, zB2.z, za.z, zB.z, zy.z, zo.z, zw.z, zZ.z, zn.z)
+    _check_nonmem(rc, "the element (now added)")
+    return _from_mpz(za2.z), _from_mpz(zB2.z)
+
+
+def nonmem_update_delete(a, B, y, v_new, D, n):
+    """ea_nonmem_update_delete: y's witness against v_new (v_new^D = v_old) from (a, B)."""
+    cdef _Mpz za = _Mpz(), zB = _Mpz(), zy = _Mpz(), zw = _Mpz(), zD = _Mpz(), zn = _Mpz()
+    cdef _Mpz za2 = _Mpz(), zB2 = _Mpz()
+    cdef int rc
+    for z, obj, what in ((za, a, "witness part a"), (zB, B, "witness part B"), (zy, y, "element"),
+                         (zw, v_new, "new accumulator value"),
+                         (zD, D, "product of the deleted elements"), (zn, n, "modulus")):
+        _to_mpz((<_Mpz>z).z, obj, what)
+    _require_modulus(zn.z)
+    _require_element(zB.z, zn.z, "witness part B")
+    _require_element(zw.z, zn.z, "new accumulator value")
+    _require_exponent(zy.z, c.EA_RULE_ELEMENT, "element")
+    _require_exponent(zD.z, c.EA_RULE_ELEMENT, "product of the deleted elements")
+    _require_canonical_a(za.z, zy.z)
+    with nogil:
+        rc = c.ea_nonmem_update_delete(za2.z, zB2.z, za.z, zB.z, zy.z, zw.z, zD.z, zn.z)
+    _check(rc)
+    return _from_mpz(za2.z), _from_mpz(zB2.z)
+
+
+def nonmem_batch_verify(g, v, ys, as_, Bs, rs, n):
+    """ea_nonmem_batch_verify: the indices j with v^as[j] * Bs[j]^ys[j] != +-g (or as[j] not in
+    0..ys[j]-1), found with the caller's weights rs by one multi-exponentiation and bisection."""
+    cdef _Mpz zg = _Mpz(), zv = _Mpz(), zn = _Mpz()
+    cdef _MpzVec Y, A, B, R
+    cdef unsigned char *bad = NULL
+    cdef size_t i, count
+    cdef int rc
+    _to_mpz(zg.z, g, "generator")
+    _to_mpz(zv.z, v, "accumulator value")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    _require_element(zg.z, zn.z, "generator")
+    _require_element(zv.z, zn.z, "accumulator value")
+    Y = _MpzVec(ys, "element")
+    A = _MpzVec(as_, "witness part a")
+    B = _MpzVec(Bs, "witness part B")
+    R = _MpzVec(rs, "weight")
+    count = Y.count
+    if A.count != count or B.count != count or R.count != count:
+        raise errors.InvalidArgument("ys, as, Bs and rs must have the same length")
+    _require_elements(B, zn.z, "witness part B")
+    _require_exponents(Y, c.EA_RULE_ELEMENT, "element")
+    _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
+    bad = <unsigned char *>malloc(max(count, 1))
+    if bad == NULL:
+        raise errors.OutOfMemory("cannot allocate the batch verdicts")
+    try:
+        with nogil:
+            rc = c.ea_nonmem_batch_verify(bad, zg.z, zv.z, <const mpz_t *>Y.items,
+                                          <const mpz_t *>A.items, <const mpz_t *>B.items,
+                                          <const mpz_t *>R.items, count, zn.z)
+        _check(rc)
+        return [i for i in range(count) if bad[i]]
+    finally:
+        free(bad)
+
+
+cdef bytes _context(object ctx):
+    cdef bytes b = _as_bytes(ctx, "context")
+    if len(b) > c.EA_POKE2_MAX_CONTEXT:
+        raise errors.InvalidArgument(f"context must be at most {c.EA_POKE2_MAX_CONTEXT} bytes")
+    return b
+
+
+def poke2_challenge(g, u, w, z, ctx, n):
+    """ea_poke2_challenge: (l, alpha) of the PoKE2 statement u^x = w with z = g^x."""
+    cdef _Mpz zg = _Mpz(), zu = _Mpz(), zw = _Mpz(), zz = _Mpz(), zn = _Mpz(), zl = _Mpz(), za = _Mpz()
+    cdef bytes b = _context(ctx)
+    cdef const unsigned char *bp = b
+    cdef size_t bl = len(b)
+    cdef int rc
+    for z_, obj, what in ((zg, g, "generator"), (zu, u, "base"), (zw, w, "result"), (zz, z, "proof z"),
+                          (zn, n, "modulus")):
+        _to_mpz((<_Mpz>z_).z, obj, what)
+    _require_modulus(zn.z)
+    for z_, what in ((zg, "generator"), (zu, "base"), (zw, "result"), (zz, "proof z")):
+        _require_element((<_Mpz>z_).z, zn.z, what)
+    with nogil:
+        rc = c.ea_poke2_challenge(zl.z, za.z, zg.z, zu.z, zw.z, zz.z, bp, bl, zn.z)
+    _check(rc)
+    return _from_mpz(zl.z), _from_mpz(za.z)
+
+
+def poke2_prove(g, u, w, x, ctx, n):
+    """ea_poke2_prove: (z, Q, r), the PoKE2 that u^x = w (x of more than 128 bits)."""
+    cdef _Mpz zg = _Mpz(), zu = _Mpz(), zw = _Mpz(), zx = _Mpz(), zn = _Mpz()
+    cdef _Mpz zz = _Mpz(), zQ = _Mpz(), zr = _Mpz()
+    cdef bytes b = _context(ctx)
+    cdef const unsigned char *bp = b
+    cdef size_t bl = len(b)
+    cdef int rc
+    for z_, obj, what in ((zg, g, "generator"), (zu, u, "base"), (zw, w, "result"), (zx, x, "exponent"),
+                          (zn, n, "modulus")):
+        _to_mpz((<_Mpz>z_).z, obj, what)
+    _require_modulus(zn.z)
+    for z_, what in ((zg, "generator"), (zu, "base"), (zw, "result")):
+        _require_element((<_Mpz>z_).z, zn.z, what)
+    if mpz_sgn(zx.z) <= 0 or mpz_sizeinbase(zx.z, 2) <= c.EA_POKE2_CHALLENGE_BITS:
+        raise errors.InvalidExponent(f"exponent must exceed {c.EA_POKE2_CHALLENGE_BITS} bits")
+    with nogil:
+        rc = c.ea_poke2_prove(zz.z, zQ.z, zr.z, zg.z, zu.z, zw.z, zx.z, bp, bl, zn.z)
+    _check(rc)
+    return _from_mpz(zz.z), _from_mpz(zQ.z), _from_mpz(zr.z)
+
+
+def poke2_verify(g, u, w, z, Q, r, ctx, n):
+    """ea_poke2_verify: True iff 0 <= r < l and Q^l (u g^alpha)^r = +-w z^alpha."""
+    cdef _Mpz zg = _Mpz(), zu = _Mpz(), zw = _Mpz(), zz = _Mpz(), zQ = _Mpz(), zr = _Mpz(), zn = _Mpz()
+    cdef bytes b = _context(ctx)
+    cdef const unsigned char *bp = b
+    cdef size_t bl = len(b)
+    cdef int ok = 0, rc
+    for z_, obj, what in ((zg, g, "generator"), (zu, u, "base"), (zw, w, "result"), (zz, z, "proof z"),
+                          (zQ, Q, "proof Q"), (zr, r, "proof r"), (zn, n, "modulus")):
+        _to_mpz((<_Mpz>z_).z, obj, what)
+    _require_modulus(zn.z)
+    for z_, what in ((zg, "generator"), (zu, "base"), (zw, "result"), (zz, "proof z"), (zQ, "proof Q")):
+        _require_element((<_Mpz>z_).z, zn.z, what)
+    with nogil:
+        rc = c.ea_poke2_verify(&ok, zg.z, zu.z, zw.z, zz.z, zQ.z, zr.z, bp, bl, zn.z)
+    _check(rc)
+    return bool(ok)

@@ -189,3 +189,39 @@ cdef extern from "edgeacc.h" nogil:
                                   const unsigned char *acc, size_t acc_len, uint64_t acc_height,
                                   const unsigned char *n, size_t n_len)
     const char *ea_inclusion_reason_name(int reason)
+
+# ---- issue 14: non-membership, PoKE2 (ea_nonmem.h, ea_poke.h) ----
+cdef extern from "edgeacc.h" nogil:
+    const char *EA_POKE2_DOMAIN
+    const char *EA_POKE2_ALPHA_DOMAIN
+    int EA_POKE2_CHALLENGE_BITS
+    int EA_POKE2_ALPHA_BITS
+    int EA_POKE2_MAX_CONTEXT
+    const char *EA_POKE2_PROOF_MAGIC
+    const char *EA_NONMEM_PROOF_MAGIC
+    const char *EA_NONMEM_SET_PROOF_MAGIC
+    const char *EA_UPDATE_PROOF_MAGIC
+    const char *EA_UPDATE_CONTEXT
+    int EA_UPDATE_ADD
+    int EA_UPDATE_DELETE
+    int EA_ACC_PROOF_VERSION
+
+    int ea_nonmem_create(mpz_ptr a, mpz_ptr B, mpz_srcptr g, mpz_srcptr X, mpz_srcptr y, mpz_srcptr n)
+    int ea_nonmem_verify(int *ok, mpz_srcptr g, mpz_srcptr v, mpz_srcptr y, mpz_srcptr a, mpz_srcptr B,
+                         mpz_srcptr n)
+    int ea_nonmem_batch_create(mpz_t *as_, mpz_t *Bs, mpz_srcptr g, mpz_srcptr v, mpz_srcptr X,
+                               const mpz_t *ys, size_t count, mpz_srcptr n, unsigned threads)
+    int ea_nonmem_update_add(mpz_ptr a2, mpz_ptr B2, mpz_srcptr a, mpz_srcptr B, mpz_srcptr y,
+                             mpz_srcptr v_old, mpz_srcptr v_new, mpz_srcptr Z, mpz_srcptr n)
+    int ea_nonmem_update_delete(mpz_ptr a2, mpz_ptr B2, mpz_srcptr a, mpz_srcptr B, mpz_srcptr y,
+                                mpz_srcptr v_new, mpz_srcptr D, mpz_srcptr n)
+    int ea_nonmem_batch_verify(unsigned char *bad, mpz_srcptr g, mpz_srcptr v, const mpz_t *ys,
+                               const mpz_t *as_, const mpz_t *Bs, const mpz_t *rs, size_t count,
+                               mpz_srcptr n)
+
+    int ea_poke2_challenge(mpz_ptr l, mpz_ptr alpha, mpz_srcptr g, mpz_srcptr u, mpz_srcptr w,
+                           mpz_srcptr z, const unsigned char *ctx, size_t ctx_len, mpz_srcptr n)
+    int ea_poke2_prove(mpz_ptr z, mpz_ptr Q, mpz_ptr r, mpz_srcptr g, mpz_srcptr u, mpz_srcptr w,
+                       mpz_srcptr x, const unsigned char *ctx, size_t ctx_len, mpz_srcptr n)
+    int ea_poke2_verify(int *ok, mpz_srcptr g, mpz_srcptr u, mpz_srcptr w, mpz_srcptr z, mpz_srcptr Q,
+                        mpz_srcptr r, const unsigned char *ctx, size_t ctx_len, mpz_srcptr n)

@@ -17,6 +17,8 @@
 #include "ea_batch.h"
 #include "ea_check.h"
 #include "ea_group.h"
+#include "ea_nonmem.h"
+#include "ea_poke.h"
 #include "ea_prime.h"
 
 #define LIT_LEN(s) (sizeof(s) - 1)
@@ -628,4 +630,146 @@ const char *ea_inclusion_reason_name(int reason)
     if (reason < 0 || reason >= (int)(sizeof names / sizeof names[0]))
         return "unknown";
     return names[reason];
+}
+
+/* ---- non-membership witnesses, PoKE2 and batch-update proofs (ea_nonmem.h, ea_poke.h) ---- */
+
+#define MAGIC_VERSION_BYTES 5
+#define R_BYTES (EA_POKE2_CHALLENGE_BITS / 8)
+#define NONMEM_A_BYTES EA_H2P_BYTES
+#define UPDATE_HEAD_BYTES (MAGIC_VERSION_BYTES + 1 + 4 + EA_LEDGER_DIGEST_BYTES)
+
+static int has_header(const unsigned char *b, const char magic[4])
+{
+    return memcmp(b, magic, 4) == 0 && b[4] == EA_ACC_PROOF_VERSION;
+}
+
+/* z | Q | r: two canonical elements and a 16-byte r (edgeacc.poke.PoKE2Proof.encode_fields). */
+static int poke2_fields(mpz_t z, mpz_t Q, mpz_t r, const unsigned char *b, const mpz_t N, size_t n_len)
+{
+    if (!canonical_element(z, b, n_len, N, n_len) || !canonical_element(Q, b + n_len, n_len, N, n_len))
+        return 0;
+    mpz_import(r, R_BYTES, 1, 1, 1, 0, b + 2 * n_len);
+    return 1;
+}
+
+/* N and the group elements of a statement (each 1..width(N) bytes, a valid element). */
+static int import_statement(mpz_t N, mpz_t *ys, const unsigned char *const *bs, const size_t *lens,
+                            size_t count, const unsigned char *n, size_t n_len)
+{
+    size_t i;
+    int rc = import_modulus(N, n, n_len);
+    for (i = 0; i < count && rc == EA_OK; i++)
+        rc = import_element(ys[i], bs[i], lens[i], N, n_len);
+    return rc;
+}
+
+int ea_bytes_verify_nonmembership(int *ok, const unsigned char *g, size_t g_len,
+                                  const unsigned char *v, size_t v_len, const unsigned char *y,
+                                  size_t y_len, const unsigned char *nw, size_t nw_len,
+                                  const unsigned char *n, size_t n_len)
+{
+    const unsigned char *bs[2] = {g, v};
+    const size_t lens[2] = {g_len, v_len};
+    mpz_t N, E[2], Y, A, B;     /* E = g, v */
+    int rc, holds = 0;
+    if (ok == NULL)
+        return EA_ERR_ARGUMENT;
+    *ok = 0;
+    if (nw == NULL)
+        return EA_ERR_ARGUMENT;
+    mpz_inits(N, E[0], E[1], Y, A, B, NULL);
+    rc = import_statement(N, E, bs, lens, 2, n, n_len);
+    if (rc == EA_OK)
+        rc = import_exponent(Y, y, y_len);
+    if (rc == EA_OK && nw_len == MAGIC_VERSION_BYTES + NONMEM_A_BYTES + n_len && has_header(nw, EA_NONMEM_PROOF_MAGIC)
+        && canonical_element(B, nw + MAGIC_VERSION_BYTES + NONMEM_A_BYTES, n_len, N, n_len)) {
+        mpz_import(A, NONMEM_A_BYTES, 1, 1, 1, 0, nw + MAGIC_VERSION_BYTES);
+        rc = ea_nonmem_verify(&holds, E[0], E[1], Y, A, B, N);
+    }
+    mpz_clears(N, E[0], E[1], Y, A, B, NULL);
+    if (rc == EA_OK)
+        *ok = holds;
+    return rc;
+}
+
+/* The PoKE2 check of u^x = w on the fields at b (2 n_len + R_BYTES bytes); 0 if malformed. */
+static int poke2_holds(int *holds, const unsigned char *b, const mpz_t G, const mpz_t U, const mpz_t W,
+                       const unsigned char *ctx, size_t ctx_len, const mpz_t N, size_t n_len)
+{
+    mpz_t z, Q, r;
+    int rc = EA_OK;
+    *holds = 0;
+    mpz_inits(z, Q, r, NULL);
+    if (poke2_fields(z, Q, r, b, N, n_len))
+        rc = ea_poke2_verify(holds, G, U, W, z, Q, r, ctx, ctx_len, N);
+    mpz_clears(z, Q, r, NULL);
+    return rc;
+}
+
+int ea_bytes_verify_poke2(int *ok, const unsigned char *proof, size_t proof_len,
+                          const unsigned char *g, size_t g_len, const unsigned char *u,
+                          size_t u_len, const unsigned char *w, size_t w_len,
+                          const unsigned char *ctx, size_t ctx_len, const unsigned char *n,
+                          size_t n_len)
+{
+    const unsigned char *bs[3] = {g, u, w};
+    const size_t lens[3] = {g_len, u_len, w_len};
+    mpz_t N, E[3];              /* E = g, u, w */
+    int rc, holds = 0;
+    if (ok == NULL)
+        return EA_ERR_ARGUMENT;
+    *ok = 0;
+    if (proof == NULL || (ctx == NULL && ctx_len > 0) || ctx_len > EA_POKE2_MAX_CONTEXT)
+        return EA_ERR_ARGUMENT;
+    mpz_inits(N, E[0], E[1], E[2], NULL);
+    rc = import_statement(N, E, bs, lens, 3, n, n_len);
+    if (rc == EA_OK && proof_len == MAGIC_VERSION_BYTES + 2 * n_len + R_BYTES
+        && has_header(proof, EA_POKE2_PROOF_MAGIC))
+        rc = poke2_holds(&holds, proof + MAGIC_VERSION_BYTES, E[0], E[1], E[2], ctx, ctx_len, N, n_len);
+    mpz_clears(N, E[0], E[1], E[2], NULL);
+    if (rc == EA_OK)
+        *ok = holds;
+    return rc;
+}
+
+int ea_bytes_verify_update(int *ok, ea_update *update, const unsigned char *proof, size_t proof_len,
+                           const unsigned char *g, size_t g_len, const unsigned char *v_old,
+                           size_t old_len, const unsigned char *v_new, size_t new_len,
+                           const unsigned char *n, size_t n_len)
+{
+    unsigned char ctx[LIT_LEN(EA_UPDATE_CONTEXT) + UPDATE_HEAD_BYTES - MAGIC_VERSION_BYTES];
+    const unsigned char *bs[3] = {g, v_old, v_new};
+    const size_t lens[3] = {g_len, old_len, new_len};
+    mpz_t N, E[3], Q;           /* E = g, v_old, v_new */
+    int rc, holds = 0, kind;
+    if (ok == NULL || update == NULL)
+        return EA_ERR_ARGUMENT;
+    *ok = 0;
+    memset(update, 0, sizeof *update);
+    if (proof == NULL)
+        return EA_ERR_ARGUMENT;
+    mpz_inits(N, E[0], E[1], E[2], Q, NULL);
+    rc = import_statement(N, E, bs, lens, 3, n, n_len);
+    if (rc == EA_OK && proof_len == UPDATE_HEAD_BYTES + 3 * n_len + R_BYTES
+        && has_header(proof, EA_UPDATE_PROOF_MAGIC)
+        && (proof[5] == EA_UPDATE_ADD || proof[5] == EA_UPDATE_DELETE)
+        && (proof[6] | proof[7] | proof[8] | proof[9]) != 0
+        && canonical_element(Q, proof + UPDATE_HEAD_BYTES, n_len, N, n_len)) {
+        kind = proof[5];
+        memcpy(ctx, EA_UPDATE_CONTEXT, LIT_LEN(EA_UPDATE_CONTEXT));
+        memcpy(ctx + LIT_LEN(EA_UPDATE_CONTEXT), proof + MAGIC_VERSION_BYTES, sizeof ctx - LIT_LEN(EA_UPDATE_CONTEXT));
+        /* add: v_old^e = v_new; delete: v_new^e = v_old */
+        rc = poke2_holds(&holds, proof + UPDATE_HEAD_BYTES + n_len, E[0], E[kind == EA_UPDATE_ADD ? 1 : 2],
+                         E[kind == EA_UPDATE_ADD ? 2 : 1], ctx, sizeof ctx, N, n_len);
+        if (rc == EA_OK && holds) {
+            update->kind = kind;
+            update->count = (uint32_t)proof[6] << 24 | (uint32_t)proof[7] << 16 | (uint32_t)proof[8] << 8 | proof[9];
+            memcpy(update->commitment, proof + 10, EA_LEDGER_DIGEST_BYTES);
+        }
+    }
+    mpz_clears(N, E[0], E[1], E[2], Q, NULL);
+    if (rc == EA_OK)
+        *ok = holds;
+    return rc;
 }

@@ -113,6 +113,44 @@ int ea_bytes_verify_inclusion(ea_inclusion *result, const unsigned char *proof, 
  * "not-interlocked", "merkle", "accumulator" (the ledger's ProofRejected codes), or "unknown". */
 const char *ea_inclusion_reason_name(int reason);
 
+/* ea_bytes_verify_nonmembership(&ok, g, g_len, v, v_len, y, y_len, nw, nw_len, n, n_len):
+ * ok = (nw, a non-membership witness as edgeacc.NonMembershipWitness.to_bytes encodes it:
+ * EA_NONMEM_PROOF_MAGIC | u8 version | 32-byte a | B canonical in N's width, shows that y is
+ * not accumulated in v under generator g: 0 <= a < y and v^a B^y = +-g). A malformed or
+ * non-canonical nw is ok = 0; bad g, v (EA_ERR_ELEMENT) or y (EA_ERR_EXPONENT) a status. */
+int ea_bytes_verify_nonmembership(int *ok, const unsigned char *g, size_t g_len,
+                                  const unsigned char *v, size_t v_len, const unsigned char *y,
+                                  size_t y_len, const unsigned char *nw, size_t nw_len,
+                                  const unsigned char *n, size_t n_len);
+
+/* ea_bytes_verify_poke2(&ok, proof, proof_len, g, g_len, u, u_len, w, w_len, ctx, ctx_len, n,
+ * n_len): ok = (proof, EA_POKE2_PROOF_MAGIC | u8 version | z | Q | 16-byte r with z, Q
+ * canonical, is a PoKE2 that its maker knows x with u^x = +-w, in context ctx; ea_poke.h). */
+int ea_bytes_verify_poke2(int *ok, const unsigned char *proof, size_t proof_len,
+                          const unsigned char *g, size_t g_len, const unsigned char *u,
+                          size_t u_len, const unsigned char *w, size_t w_len,
+                          const unsigned char *ctx, size_t ctx_len, const unsigned char *n,
+                          size_t n_len);
+
+/* What a verified batch-update proof states (all zero unless ok). */
+typedef struct {
+    int kind;                                           /* EA_UPDATE_ADD or EA_UPDATE_DELETE */
+    uint32_t count;                                     /* elements in the batch */
+    unsigned char commitment[EA_LEDGER_DIGEST_BYTES];   /* edgeacc.poe.commit_exponent(X) */
+} ea_update;
+
+/* ea_bytes_verify_update(&ok, &update, proof, proof_len, g, g_len, v_old, old_len, v_new,
+ * new_len, n, n_len): the light client's check of an edgeacc.updates.BatchUpdateProof
+ * (EA_UPDATE_PROOF_MAGIC | u8 version | u8 kind | be32 count > 0 | 32-byte commitment | PoE Q |
+ * PoKE2 z | Q | 16-byte r, elements canonical): ok = the PoKE2 shows that its maker knows an
+ * e with v_old^e = +-v_new (add: every member of v_old stays one) or v_new^e = +-v_old
+ * (delete), in the context of the proof's kind, count and commitment. The PoE (that e is
+ * exactly the committed batch) needs the elements and is checked by edgeacc.verify_update. */
+int ea_bytes_verify_update(int *ok, ea_update *update, const unsigned char *proof, size_t proof_len,
+                           const unsigned char *g, size_t g_len, const unsigned char *v_old,
+                           size_t old_len, const unsigned char *v_new, size_t new_len,
+                           const unsigned char *n, size_t n_len);
+
 EA_API_END
 #ifdef __cplusplus
 }

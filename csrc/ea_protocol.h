@@ -63,4 +63,20 @@
 #define EA_LEDGER_MAX_ELEMENT_BYTES 1024
 #define EA_LEDGER_REPRESENTATIVE_BYTES 32
 
+/* PoKE2 and the accumulator's other proofs (ea_poke.h; edgeacc.poke, edgeacc.nonmem): the
+ * challenge domains and sizes, and the magic numbers of their fixed-width encodings. */
+#define EA_POKE2_DOMAIN "edgeacc/poke2"
+#define EA_POKE2_ALPHA_DOMAIN "edgeacc/poke2/alpha"
+#define EA_POKE2_CHALLENGE_BITS 128
+#define EA_POKE2_ALPHA_BITS 128
+#define EA_POKE2_MAX_CONTEXT 4096
+#define EA_POKE2_PROOF_MAGIC "EAK2"
+#define EA_NONMEM_PROOF_MAGIC "EANM"
+#define EA_NONMEM_SET_PROOF_MAGIC "EANS"
+#define EA_UPDATE_PROOF_MAGIC "EAUP"
+#define EA_UPDATE_CONTEXT "edgeacc/update"
+#define EA_UPDATE_ADD 1
+#define EA_UPDATE_DELETE 2
+#define EA_ACC_PROOF_VERSION 1
+
 #endif

@@ -13,6 +13,8 @@
 #include "ea_batch.h"
 #include "ea_witness.h"
 #include "ea_poe.h"
+#include "ea_nonmem.h"
+#include "ea_poke.h"
 #include "ea_modulus.h"
 #include "ea_check.h"
 #include "ea_protocol.h"

@@ -27,6 +27,13 @@ from edgeacc import poe
 from edgeacc.poe import (PoEProof, SetMembershipProof, prove_set_membership,
                          verify_set_membership)
 from edgeacc.encoding import MembershipProof, decode_element, encode_element
+from edgeacc import nonmem, poke, updates
+from edgeacc.nonmem import (NonMembershipWitness, SetNonMembershipProof, batch_verify_nonmembership,
+                            nonmembership_witness, prove_set_nonmembership, update_nonmembership_after_delete,
+                            update_nonmembership_witness, update_witness_after_delete,
+                            verify_nonmembership, verify_set_nonmembership)
+from edgeacc.poke import PoKE2Proof
+from edgeacc.updates import BatchUpdateProof, verify_update
 from edgeacc.params import Params, generate_insecure_params
 from edgeacc.primes import check_representative, hash_to_prime, is_first_representative
 from edgeacc._core import powm
@@ -46,6 +53,22 @@ def get_include() -> str:
 
 __all__ = [
     "Accumulator",
+    "BatchUpdateProof",
+    "NonMembershipWitness",
+    "PoKE2Proof",
+    "SetNonMembershipProof",
+    "batch_verify_nonmembership",
+    "nonmem",
+    "nonmembership_witness",
+    "poke",
+    "prove_set_nonmembership",
+    "update_nonmembership_after_delete",
+    "update_nonmembership_witness",
+    "update_witness_after_delete",
+    "updates",
+    "verify_nonmembership",
+    "verify_set_nonmembership",
+    "verify_update",
     "MembershipProof",
     "MultiExpTable",
     "Params",

@@ -83,3 +83,36 @@ def aggregate(ws: Sequence[SupportsIndex], xs: Sequence[SupportsIndex], n: Suppo
 def poe_prove(w: SupportsIndex, X: SupportsIndex, l: SupportsIndex, n: SupportsIndex) -> int: ...
 def poe_verify(w: SupportsIndex, X: SupportsIndex, v: SupportsIndex, Q: SupportsIndex,
                l: SupportsIndex, n: SupportsIndex) -> bool: ...
+
+# issue 14: non-membership (ea_nonmem.h) and PoKE2 (ea_poke.h)
+POKE2_DOMAIN: bytes
+POKE2_ALPHA_DOMAIN: bytes
+POKE2_CHALLENGE_BITS: int
+POKE2_ALPHA_BITS: int
+POKE2_MAX_CONTEXT: int
+POKE2_PROOF_MAGIC: bytes
+NONMEM_PROOF_MAGIC: bytes
+NONMEM_SET_PROOF_MAGIC: bytes
+UPDATE_PROOF_MAGIC: bytes
+UPDATE_CONTEXT: bytes
+UPDATE_ADD: int
+UPDATE_DELETE: int
+ACC_PROOF_VERSION: int
+def nonmem_create(g: SupportsIndex, X: SupportsIndex, y: SupportsIndex, n: SupportsIndex) -> tuple[int, int]: ...
+def nonmem_verify(g: SupportsIndex, v: SupportsIndex, y: SupportsIndex, a: SupportsIndex, B: SupportsIndex,
+                  n: SupportsIndex) -> bool: ...
+def nonmem_batch_create(g: SupportsIndex, v: SupportsIndex, X: SupportsIndex, ys: Sequence[SupportsIndex],
+                        n: SupportsIndex, threads: int = ...) -> list[tuple[int, int]]: ...
+def nonmem_update_add(a: SupportsIndex, B: SupportsIndex, y: SupportsIndex, v_old: SupportsIndex,
+                      v_new: SupportsIndex, Z: SupportsIndex, n: SupportsIndex) -> tuple[int, int]: ...
+def nonmem_update_delete(a: SupportsIndex, B: SupportsIndex, y: SupportsIndex, v_new: SupportsIndex,
+                         D: SupportsIndex, n: SupportsIndex) -> tuple[int, int]: ...
+def nonmem_batch_verify(g: SupportsIndex, v: SupportsIndex, ys: Sequence[SupportsIndex],
+                        as_: Sequence[SupportsIndex], Bs: Sequence[SupportsIndex],
+                        rs: Sequence[SupportsIndex], n: SupportsIndex) -> list[int]: ...
+def poke2_challenge(g: SupportsIndex, u: SupportsIndex, w: SupportsIndex, z: SupportsIndex, ctx: bytes,
+                    n: SupportsIndex) -> tuple[int, int]: ...
+def poke2_prove(g: SupportsIndex, u: SupportsIndex, w: SupportsIndex, x: SupportsIndex, ctx: bytes,
+                n: SupportsIndex) -> tuple[int, int, int]: ...
+def poke2_verify(g: SupportsIndex, u: SupportsIndex, w: SupportsIndex, z: SupportsIndex, Q: SupportsIndex,
+                 r: SupportsIndex, ctx: bytes, n: SupportsIndex) -> bool: ...

@@ -5,8 +5,8 @@ import bisect
 from typing import Iterable, Sequence
 
 from edgeacc import _checks, _core
-from edgeacc.batch import root_factory, update_witnesses
-from edgeacc.errors import InvalidArgument
+from edgeacc.batch import aggregate_witnesses, batch_verify, root_factory, update_witnesses
+from edgeacc.errors import InvalidArgument, VerificationError
 from edgeacc.params import Params
 
 
@@ -84,20 +84,149 @@ class Accumulator:
         """Append several prime representatives with one exponentiation by their product;
         nothing is added if any x is not an odd probable prime, or is already accumulated or
         repeated (a set, DESIGN.md 2: the error names the item)."""
-        new = _checks.elements(xs, "element", rule=_checks.RULE_PRIME)
+        return self._append(self._new_elements(xs))
+
+    def _append(self, new: list[int]) -> int:
         if not new:
             return self.value
+        v = _core.powm_product(self.value, new, self.params.n)
+        self._present |= set(new)
+        self._elements.extend(new)
+        self._checkpoint_heights.append(len(self._elements))
+        self._checkpoint_values.append(v)
+        return v
+
+    def _new_elements(self, xs) -> list[int]:
+        """xs as prime representatives none of which is accumulated or repeated (the multiset
+        rule of every path that adds)."""
+        new = _checks.elements(xs, "element", rule=_checks.RULE_PRIME)
         batch: set[int] = set()
         for i, x in enumerate(new):
             if x in self._present or x in batch:
                 raise InvalidArgument(f"element {i} is already accumulated")
             batch.add(x)
-        v = _core.powm_product(self.value, new, self.params.n)
-        self._present |= batch
-        self._elements.extend(new)
-        self._checkpoint_heights.append(len(self._elements))
-        self._checkpoint_values.append(v)
+        return new
+
+    def add_many_with_proof(self, xs: Sequence[int]):
+        """add_many, and a BatchUpdateProof (edgeacc.updates) that value_before -> value is
+        exactly this batch: returns (new value, proof). The batch must be non-empty."""
+        from edgeacc.updates import prove_update
+
+        new = self._new_elements(xs)
+        if not new:
+            raise InvalidArgument("elements must not be empty")
+        v_old = self.value
+        v_new = self._append(new)
+        return v_new, prove_update(self.params, self.g, "add", v_old, v_new, new)
+
+    def _product(self) -> int:
+        """The product of every accumulated element (X with value = g^X)."""
+        return _core.product(self._elements) if self._elements else 1
+
+    def delete(self, x: int, w: int) -> int:
+        """Remove the accumulated x, given its membership witness w: the new value is w
+        (DESIGN.md 2). VerificationError (state unchanged) unless w^x = +-value; InvalidArgument
+        if x is not accumulated. Positions after x's shift down by one."""
+        return self.delete_many([x], [w])
+
+    def delete_many(self, xs: Sequence[int], ws: Sequence[int]) -> int:
+        """Remove several accumulated elements given their membership witnesses: the witnesses
+        are checked by one weighted batch test, then aggregated by divide-and-conquer Shamir's
+        trick into the new value g^(prod of the rest). Nothing changes if an x is not
+        accumulated or repeated (InvalidArgument) or a witness fails (VerificationError)."""
+        return self._apply_deletion(*self._checked_deletion(xs, ws))
+
+    def _apply_deletion(self, doomed: list[int], ws: list[int]) -> int:
+        if not doomed:
+            return self.value
+        k = len(doomed)
+        gone = set(doomed)
+        positions = [i for i, x in enumerate(self._elements) if x in gone]
+        rest_after = len(self._elements) - positions[0] - k
+        if k == 1:
+            v = ws[0]
+        elif 2 * rest_after <= k * k.bit_length():
+            # cheaper from the stored prefix: measured ~0.3 ms per element raised vs ~0.2 ms
+            # per k log2 k of aggregation (2048-bit N); the same value (X-th roots are unique)
+            v = self._all_but(positions)
+        else:
+            v, _ = aggregate_witnesses(self.params, list(zip(ws, doomed)))
+        self._remove(gone, positions[0], v)
         return v
+
+    def delete_many_with_proof(self, xs: Sequence[int], ws: Sequence[int]):
+        """delete_many, and a BatchUpdateProof that value_before -> value deleted exactly this
+        batch: returns (new value, proof)."""
+        from edgeacc.updates import prove_update
+
+        doomed, ws = self._checked_deletion(xs, ws)
+        if not doomed:
+            raise InvalidArgument("elements must not be empty")
+        v_old = self.value
+        v_new = self._apply_deletion(doomed, ws)
+        return v_new, prove_update(self.params, self.g, "delete", v_old, v_new, doomed)
+
+    def _checked_deletion(self, xs, ws) -> tuple[list[int], list[int]]:
+        doomed = _checks.elements(xs, "element")
+        ws = [_checks.integer(w, f"witness {j}") for j, w in enumerate(_checks.sequence(ws, "witnesses"))]
+        if len(ws) != len(doomed):
+            raise InvalidArgument("one witness per element")
+        seen: set[int] = set()
+        for i, x in enumerate(doomed):
+            if x not in self._present or x in seen:
+                raise InvalidArgument(f"element {i} is not accumulated (or repeated)")
+            seen.add(x)
+        if len(doomed) == 1:    # one check: exact, and cheaper than a weighted batch of one
+            failed = [] if verify_membership(self.params, ws[0], doomed[0], self.value) else [0]
+        else:
+            failed = batch_verify(self.params, [(w, x, self.value) for w, x in zip(ws, doomed)])
+        if failed:
+            raise VerificationError(f"witness {failed[0]} does not verify against the accumulator value")
+        return doomed, ws
+
+    def _remove(self, gone: set[int], first: int, v: int) -> None:
+        """Drop the elements (the first at position ``first``) and the checkpoints after it
+        (they accumulate it); the prefix checkpoints stay valid."""
+        keep = bisect.bisect_right(self._checkpoint_heights, first)
+        del self._checkpoint_heights[keep:], self._checkpoint_values[keep:]
+        self._elements = [x for x in self._elements if x not in gone]
+        self._present -= gone
+        if self._checkpoint_heights[-1] == len(self._elements):
+            self._checkpoint_values[-1] = v
+        else:
+            self._checkpoint_heights.append(len(self._elements))
+            self._checkpoint_values.append(v)
+
+    def nonmembership_witness(self, y: int):
+        """The non-membership witness (a, B) of y (an odd integer >= 3 not accumulated) against
+        the current value (edgeacc.nonmem): one exponentiation by the accumulated product."""
+        return self.nonmembership_witnesses([y])[0]
+
+    def nonmembership_witnesses(self, ys: Sequence[int], threads: int | None = None) -> list:
+        """Non-membership witnesses of every y in ys against the current value: one
+        exponentiation by the accumulated product for the whole list, then divide and conquer
+        (O(t log t) work in the ys' size, on ``threads`` threads, default min(2, cpu_count)).
+        InvalidArgument if one is accumulated or the accumulator is empty."""
+        from edgeacc.nonmem import NonMembershipWitness
+
+        ys = _checks.elements(ys, "element")
+        if not ys:
+            return []
+        if not self._elements:
+            raise InvalidArgument("the accumulator is empty: nothing to prove absent from")
+        for i, y in enumerate(ys):
+            if y in self._present:
+                raise InvalidArgument(("element" if len(ys) == 1 else f"element {i}")
+                                      + " is accumulated: it has no non-membership witness")
+        pairs = _core.nonmem_batch_create(self.g, self.value, self._product(), ys, self.params.n,
+                                          _checks.threads(threads))
+        return [NonMembershipWitness(a, _core.canonical(B, self.params.n)) for a, B in pairs]
+
+    def verify_nonmembership(self, y: int, nw) -> bool:
+        """True iff nw shows y is not accumulated (against the current value)."""
+        from edgeacc.nonmem import verify_nonmembership
+
+        return verify_nonmembership(self.params, self.g, self.value, y, nw)
 
     def restore_checkpoint(self, xs: Sequence[int], value: int, *, verify: bool = True) -> int:
         """Append the elements `xs` whose product takes the value to the stored checkpoint

@@ -61,10 +61,11 @@ from ledger.verifier import Verifier
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_inclusion
 from ledger.tx import Transaction, TxKind
+from ledger import revocation  # device revocation by accumulator (issue 14)
 
 __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "Ledger", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "Pending", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
-    "Verdict", "Verifier", "check_cross_chain", "checks", "errors", "verify_inclusion",
+    "Verdict", "Verifier", "check_cross_chain", "checks", "errors", "revocation", "verify_inclusion",
 ]

@@ -32,11 +32,12 @@ class SignedReading:
     delegated: bool
     data: bytes
     signature: bytes
+    nonrevoked: bytes = b""     # the device's NonRevocationProof (ledger.revocation), if any
 
     def __post_init__(self) -> None:
         """A reading comes from anyone: fields of the wrong type are a DeviceError here."""
         for name, size in (("device_fingerprint", 32), ("signer_fingerprint", 32), ("data", None),
-                           ("signature", 64)):
+                           ("signature", 64), ("nonrevoked", None)):
             value = getattr(self, name)
             if type(value) is not bytes or (size is not None and len(value) != size):
                 raise DeviceError(f"reading.{name} must be {size or 'some'} bytes")
@@ -49,7 +50,7 @@ class SignedReading:
 
     def record(self) -> dict[str, object]:
         """The Type-I transaction body; the transaction's object pointer adds (prt, digest)."""
-        return {
+        body = {
             "kind": "reading",
             "device": self.device,
             "device_fp": self.device_fingerprint.hex(),
@@ -57,13 +58,17 @@ class SignedReading:
             "delegated": self.delegated,
             "signature": self.signature.hex(),
         }
+        if self.nonrevoked:
+            body["nonrevoked"] = self.nonrevoked.hex()
+        return body
 
     @classmethod
     def from_record(cls, record: dict[str, object], data: bytes) -> "SignedReading":
         """The reading a Type-I body and its object make (RecordError for a malformed body)."""
         body = validate_body(record, "reading")
         return cls(body["device"], bytes.fromhex(body["device_fp"]), bytes.fromhex(body["signer_fp"]),
-                   body["delegated"], data, bytes.fromhex(body["signature"]))
+                   body["delegated"], data, bytes.fromhex(body["signature"]),
+                   bytes.fromhex(body.get("nonrevoked", "")))
 
 
 def encode_reading(device: str, sequence: int, pixels: np.ndarray, label: int) -> bytes:
@@ -110,6 +115,7 @@ class Device:
         self.identity = identity
         self.delegate = delegate
         self.sequence = 0
+        self.nonrevoked = b""   # its current NonRevocationProof bytes, sent with every reading
 
     @property
     def name(self) -> str:
@@ -121,7 +127,8 @@ class Device:
         data = encode_reading(self.name, self.sequence, pixels, label)
         signer = self.delegate or self.identity
         return SignedReading(self.name, self.identity.fingerprint, signer.fingerprint,
-                             self.delegate is not None, data, signer.sign(_READING_DOMAIN + data))
+                             self.delegate is not None, data, signer.sign(_READING_DOMAIN + data),
+                             self.nonrevoked)
 
 
 def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str) -> Member:

@@ -29,6 +29,7 @@ from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json, decode_tensors, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
+from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, ignore_claimed_mode, parse_json)
 from ledger.provenance.recorder import batch_from_readings, check_round_input, replay_aggregation, replay_step
@@ -84,12 +85,19 @@ class ProvenanceEndorser:
         return self.network.get_object(ref)
 
     def __call__(self, peer_name: str, tx: Transaction) -> None:
+        if tx.chain_id == self.network.main_chain_id and is_revocation_payload(tx.payload) \
+                and RevocationRegistry.of(self.network) is not None:
+            return  # a main-chain revocation record: the registry's own validator rules on it
         body = decode_body(tx.payload)
         check_author(self.network.trust, tx.submitter, tx.chain_id)
         if body["kind"] == "reading":  # the device's certificate, chain and signature, as the audit checks
             if not tx.object_digest:
                 raise RecordError("a reading record names no reading")
             check_reading_record(self.network.trust, body, self.load(tx.object_digest), tx.chain_id)
+            revocation = RevocationRegistry.of(self.network)
+            if revocation is not None:  # the device's non-revocation proof, against this edge's view
+                revocation.check_reading(tx.chain_id, bytes.fromhex(body["device_fp"]),
+                                         bytes.fromhex(body.get("nonrevoked", "")))
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in _REPLAYED:
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no object")

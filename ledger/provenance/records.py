@@ -131,6 +131,15 @@ def _hex(size: int):
 _digest = _hex(32)  # tx ids and object digests (SHA-256)
 
 
+def _hex_up_to(size: int):
+    def check(value: object, where: str) -> str:
+        if not isinstance(value, str) or not 0 < len(value) <= 2 * size or len(value) % 2 \
+                or not _HEX.issuperset(value):
+            raise _fail(where, f"1 to {size} bytes as lowercase hex")
+        return value
+    return check
+
+
 def _int(low: int, high: int):
     def check(value: object, where: str) -> int:
         if type(value) is not int or not low <= value <= high:
@@ -161,17 +170,21 @@ def _list_of(item, low: int, high: int):
     return check
 
 
-def _fields(schema: dict):
-    """An object with exactly the fields of `schema`, each passing its check."""
+def _fields(schema: dict, optional: dict | None = None):
+    """An object with exactly the fields of `schema` (and any of `optional`), each passing
+    its check."""
+    optional = optional or {}
+
     def check(value: object, where: str) -> dict:
         _dict(value, where)
-        if set(value) != set(schema):
-            missing, extra = sorted(set(schema) - set(value)), sorted(map(str, set(value) - set(schema)))
+        if not set(schema) <= set(value) <= set(schema) | set(optional):
+            missing, extra = sorted(set(schema) - set(value)), sorted(map(str, set(value) - set(schema) - set(optional)))
             raise RecordError(f"{where} has {'missing fields ' + ', '.join(missing) if missing else ''}"
                               f"{'; ' if missing and extra else ''}"
                               f"{'unknown fields ' + ', '.join(e[:40] for e in extra[:5]) if extra else ''}")
-        for key, field_check in schema.items():
-            field_check(value[key], f"{where}.{key}")
+        for key, field_check in {**schema, **optional}.items():
+            if key in value:
+                field_check(value[key], f"{where}.{key}")
         return value
     return check
 
@@ -200,8 +213,9 @@ _contract = _fields({"step": _code, "model": _class, "optimizer": _class, "sched
                      "deterministic": _fields({"algorithms": _bool, "threads": _int(1, 1024),
                                                "interop_threads": _int(1, 1024)})})
 _SCHEMAS = {
+    # nonrevoked: the device's ledger.revocation.NonRevocationProof, where revocation is on
     "reading": _fields({"kind": _name, "device": _name, "device_fp": _digest, "signer_fp": _digest,
-                        "delegated": _bool, "signature": _hex(64)}),
+                        "delegated": _bool, "signature": _hex(64)}, optional={"nonrevoked": _hex_up_to(2048)}),
     "run": _fields({"kind": _name, "edge": _name, "trainer": _name, "hyperparameters": _hyperparameters,
                     "seeds": _fields({"init_seed": _int(0, MAX_SEED), "data_order_seed": _int(0, MAX_SEED)}),
                     "data_order": _digest, "steps": _step_index, "initial": _digest,
