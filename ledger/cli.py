@@ -11,9 +11,10 @@
     edgeacc verify DIR TXID --from CHAIN
     edgeacc inspect DIR CHAIN [HEIGHT]
     edgeacc revoke DIR NAME
+    edgeacc verify-model STATEMENT --model FILE --status FILE [--modulus FILE [--insecure]]
     edgeacc demo [--rounds R] [--trainer numpy-mlp|torch-mlp] [--audit-fraction F] [--plot PATH]
 
-Exit status: 0 on success (verify: the transaction is valid), 1 when verify rejects, 2 on an
+Exit status: 0 on success (verify: the transaction is valid), 1 when verify or verify-model rejects, 2 on an
 error (bad arguments such as a malformed transaction id, bad input, a damaged data directory),
 3 when submit stored records on fewer peers than the quorum (they are on the chain: do not
 submit them again; reopening catches the lagging peers up), 130 when interrupted (Ctrl-C). Results go to stdout; operational messages (what was done,
@@ -168,6 +169,32 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def cmd_verify_model(args) -> int:
+    """A model provenance statement checked offline (ledger/provenance/manifest.py)."""
+    from ledger.provenance.manifest import ManifestError, verify_model
+
+    try:
+        statement = json.loads(Path(args.statement).read_bytes())
+    except ValueError as exc:
+        log.error("error: %s is not JSON: %s", args.statement, str(exc)[:80])
+        return 2
+    try:
+        params = edgeacc.Params.rsa2048() if args.modulus is None else \
+            edgeacc.Params(int(Path(args.modulus).read_text().strip(), 16), insecure=args.insecure)
+    except (ValueError, edgeacc.errors.EdgeaccError) as exc:
+        log.error("error: --modulus: %s", str(exc)[:120])
+        return 2
+    models = {Path(path).name: Path(path).read_bytes() for path in args.model}
+    try:
+        proved = verify_model(statement, models, Path(args.status).read_bytes(), params)
+    except ManifestError as exc:
+        print(f"REJECTED: {exc}")
+        return 1
+    print(f"VERIFIED: {proved.model_digest} is the model of {proved.rounds} recorded FedAvg rounds over "
+          f"{proved.runs} local runs ({proved.records} records proved under main height {proved.main_height})")
+    return 0
+
+
 def cmd_revoke(args) -> int:
     with _open(args) as net:
         net.revoke(args.name)
@@ -231,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("chain")
     p.add_argument("height", type=int, nargs="?")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("verify-model", help="check a model's provenance statement offline against a main-chain status")
+    p.add_argument("statement", help="the in-toto statement (JSON)")
+    p.add_argument("--model", action="append", required=True, help="the model file the statement's subject names")
+    p.add_argument("--status", required=True, help="the trusted main-chain status (signed header bytes)")
+    p.add_argument("--modulus", help="file with the deployment's modulus in hex (default: RSA-2048)")
+    p.add_argument("--insecure", action="store_true", help="accept a test-only modulus")
+    p.set_defaults(func=cmd_verify_model)
 
     p = sub.add_parser("revoke", help="put an identity's certificate on the CA's revocation list")
     p.add_argument("dir")

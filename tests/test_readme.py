@@ -2,7 +2,8 @@
 
 A block preceded by `<!-- readme-test: skip (reason) -->` is not run; the reason names what
 covers it (the install line, the test command and the wheel check are what .ci/run itself runs;
-`edgeacc demo` is tests/test_provenance_demo.py::test_console_script_runs_the_demo). Each
+`edgeacc demo` is tests/test_provenance_demo.py::test_console_script_runs_the_demo; the Flower
+sketch is tests/test_provenance_flower.py). Each
 block runs in its own directory (with a copy of csrc/, tests/, tools/ and scripts/) against
 this source tree (`edgeacc` is `python -m ledger.cli` there).
 """
@@ -36,7 +37,7 @@ def blocks(lang: str) -> list:
 def test_every_block_is_run_or_says_why_not():
     assert {kind for kind, *_ in BLOCKS} <= {"sh", "python"}, "label each block sh or python"
     skipped = [why for *_, why, _ in BLOCKS if why]
-    assert len(skipped) == 3 and len(blocks("sh")) >= 1 and len(blocks("python")) >= 3
+    assert len(skipped) == 4 and len(blocks("sh")) >= 1 and len(blocks("python")) >= 3
 
 
 @pytest.mark.parametrize("body", blocks("sh"))

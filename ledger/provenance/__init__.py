@@ -28,6 +28,13 @@ A plain training loop::
         print(report.summary())
 
 Every exception derives from ProvenanceError, a ledger.errors.LedgerError.
+
+Your own PyTorch loop (`edgeacc[torch]`): ledger.provenance.pipeline (PipelineRecorder, the
+replay contract, checkpoint intervals, PipelineAuditor; the whole training state is encoded by
+torch_state); Flower (`edgeacc[flower]`): ledger.provenance.flower (RecordingStrategy,
+provenance_mod); the final model's in-toto statement and its offline check:
+ledger.provenance.manifest (`edgeacc verify-model`). These modules are imported on their own:
+the core needs neither torch nor flwr.
 """
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, Tolerance, fresh_seed, sample_steps
 from ledger.provenance.devices import Device, SignedReading, verify_reading

@@ -231,12 +231,8 @@ class Auditor:
     def _open_run(self, manifest: object) -> _Run:
         """Check a run record and what it commits to: its chain, step count, initial model
         (the round-0 aggregation it names) and data order."""
-        if not isinstance(manifest, RunManifest):
-            raise _Failed(f"a manifest is a RunManifest, not {type(manifest).__name__}")
-        record = self._record(manifest.run_tx, "run", manifest.chain_id)
+        record = self._run_record(manifest, "run")
         body = record.body
-        if body["edge"] != manifest.chain_id:
-            raise _Failed(f"the run record is for edge {body['edge'][:40]!r}, recorded on {manifest.chain_id}")
         hp = Hyperparameters.from_record(body["hyperparameters"])
         trainer = trainer_for(self.reexecute_with or body["trainer"], hp)
         if len(manifest.step_txs) != body["steps"]:
@@ -253,6 +249,15 @@ class Auditor:
             raise _Failed("the run record's object is not the data order it commits to")
         order = decode_data_order(self._object(record.obj.digest, "data order"), body["steps"])
         return _Run(manifest, record, hp, trainer, order)
+
+    def _run_record(self, manifest: object, kind: str) -> FetchedRecord:
+        """The run record (of `kind`) a manifest names, recorded by the edge it is for."""
+        if not isinstance(manifest, RunManifest):
+            raise _Failed(f"a manifest is a RunManifest, not {type(manifest).__name__}")
+        record = self._record(manifest.run_tx, kind, manifest.chain_id)
+        if record.body["edge"] != manifest.chain_id:
+            raise _Failed(f"the run record is for edge {record.body['edge'][:40]!r}, recorded on {manifest.chain_id}")
+        return record
 
     def _cover(self, federation: Iterable[RunManifest]) -> None:
         """Add the federation's runs to the audited ones (a bad manifest fails the audit)."""
@@ -279,14 +284,7 @@ class Auditor:
         witness work. The names come from records not yet checked; each is checked here and
         its content is only used after (in _record)."""
         wanted: set[bytes] = set()
-
-        def body(tx_id: bytes, kind: str) -> dict:
-            wanted.add(tx_id)
-            try:
-                return validate_body(self.ledger.fetch(tx_id).body, kind)
-            except LedgerError:
-                return {}  # _record reports it when the step is audited
-
+        body = self._peeker(wanted)
         for index in sampled:
             wanted.update(run.manifest.step_txs[max(index - 2, 0):index - 1])
             step = body(run.manifest.step_txs[index - 1], "step")
@@ -295,6 +293,21 @@ class Auditor:
                 inputs = body(bytes.fromhex(step["global"]), "aggregation").get("locals", [])
                 wanted.update(bytes.fromhex(tx) for tx in readings)
                 wanted.update(bytes.fromhex(entry["tx"]) for entry in inputs)
+        self._verify_wanted(wanted)
+
+    def _peeker(self, wanted: set[bytes]):
+        """body(tx_id, kind): a not yet checked record's body, for the names in it ({} when it
+        cannot be read: _record reports that), adding tx_id to `wanted`."""
+        def body(tx_id: bytes, kind: str) -> dict:
+            wanted.add(tx_id)
+            try:
+                return validate_body(self.ledger.fetch(tx_id).body, kind)
+            except LedgerError:
+                return {}
+        return body
+
+    def _verify_wanted(self, wanted: set[bytes]) -> None:
+        """One batched Protocol 1 pass over the records not checked yet."""
         wanted -= set(self._verdicts) | set(self._verified)
         if wanted:
             try:

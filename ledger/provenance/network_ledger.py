@@ -26,7 +26,7 @@ from ledger import checks
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
-from ledger.provenance.encoding import canonical_json, encode_tensors
+from ledger.provenance.encoding import canonical_json, decode_tensors, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
 from ledger.revocation import RevocationRegistry, is_revocation_payload
@@ -37,6 +37,7 @@ from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
+_REPLAYED = ("step", "aggregation", "pipeline", "segment", "pipeline-round")  # what "reexecute" peers replay
 
 
 class EndorsementRefused(RecordError):
@@ -97,13 +98,16 @@ class ProvenanceEndorser:
             if revocation is not None:  # the device's non-revocation proof, against this edge's view
                 revocation.check_reading(tx.chain_id, bytes.fromhex(body["device_fp"]),
                                          bytes.fromhex(body.get("nonrevoked", "")))
-        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in ("step", "aggregation"):
+        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in _REPLAYED:
             if not tx.object_digest:
-                raise RecordError(f"a {body['kind']} record names no model")
-            self._reexecute(tx, body)
+                raise RecordError(f"a {body['kind']} record names no object")
+            if body["kind"] in ("step", "aggregation"):
+                self._reexecute(tx, body)
+            else:
+                self._replay_pipeline(tx, body)
         with self._lock:  # what later batches, steps and rounds name
             self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
-            if body["kind"] == "step":
+            if body["kind"] in ("step", "segment"):
                 self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
 
     def _reexecute(self, tx: Transaction, body: dict) -> None:
@@ -125,6 +129,48 @@ class ProvenanceEndorser:
                 raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
         with self._lock:
             self.reexecutions += 1
+
+    def _replay_pipeline(self, tx: Transaction, body: dict) -> None:
+        """A PyTorch pipeline's record (pipeline.py): a run's initial state derived from its
+        contract and M_O, a segment replayed from its starting state over its batches, a
+        round's FedAvg of its runs' last segments; the same checks as PipelineAuditor."""
+        from ledger.provenance import pipeline  # torch is an optional extra
+
+        lookup = lambda tx_hex, kind: self._record(tx_hex, kind, kind)  # noqa: E731
+        stored = self.load(tx.object_digest)
+        if body["kind"] == "pipeline":
+            global_model = None
+            if body["global"] is not None:
+                chain, _, digest = self._record(body["global"], "pipeline-round", "M_O")
+                if chain != self.network.main_chain_id or digest.hex() != body["global_model"]:
+                    raise RecordError("the run's M_O is not the model of a round of the main chain")
+                global_model = decode_tensors(self.load(digest))[0]
+            elif body["global_model"] is not None:
+                raise RecordError("the run names M_O's model but no round")
+            if stored != self.load(bytes.fromhex(body["data_order"])):
+                raise RecordError("the run record's object is not its data order")
+            pipeline.check_initial(body, global_model, self.load(bytes.fromhex(body["initial_state"])))
+        elif body["kind"] == "segment":
+            run_chain, run, _ = self._record(body["run"], "pipeline", "the run")
+            if run_chain != tx.chain_id:
+                raise RecordError(f"the segment names a run of {run_chain}, not of {tx.chain_id}")
+            expected_in = run["initial_state"] if body["index"] == 1 else \
+                self._recorded_model(body["run"], body["index"] - 1, tx.chain_id)
+            state_in, batches = pipeline.check_segment(
+                body, run, tx.chain_id, self._pipeline_order(body["run"], run), lookup, self.load,
+                lambda reading: self._reading_bytes(reading, tx.chain_id), expected_in)
+            pipeline.check_segment_output(body, run["contract"], state_in, batches, stored)
+        else:
+            if tx.chain_id != self.network.main_chain_id:
+                raise RecordError("pipeline rounds are recorded on the main chain")
+            pipeline.check_round(body, stored, lookup,
+                                 lambda run_hex: self._pipeline_order(run_hex, lookup(run_hex, "pipeline")[1]),
+                                 self.load)
+        with self._lock:
+            self.reexecutions += 1
+
+    def _pipeline_order(self, run_hex: str, run: dict) -> list[list[str]]:
+        return decode_data_order(self.load(bytes.fromhex(run["data_order"])), run["iterations"])
 
     def _record(self, tx_id_hex: str, kind: str, what: str) -> tuple[str, dict, bytes]:
         """(chain, body, object digest) of a record this endorser accepted or a committed one."""
@@ -186,10 +232,10 @@ class ProvenanceEndorser:
                 if tx.kind != TxKind.RECORD:
                     continue
                 try:
-                    step = decode_body(tx.payload, "step")
+                    step = decode_body(tx.payload)
                 except RecordError:
                     continue
-                if step["run"] == run_hex and step["index"] == index:
+                if step["kind"] in ("step", "segment") and step["run"] == run_hex and step["index"] == index:
                     with self._lock:
                         self._models[key] = tx.object_digest.hex()
                     return self._models[key]

@@ -15,7 +15,7 @@ from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json
 from ledger.provenance.errors import RecordError
 
-KINDS = ("reading", "run", "batch", "step", "aggregation")
+KINDS = ("reading", "run", "batch", "step", "aggregation", "pipeline", "segment", "pipeline-round")
 ENDORSE_POLICIES = ("reexecute", "signatures")  # what a chain's endorsing peers do with a record
 
 
@@ -197,7 +197,21 @@ def _hyperparameters(value: object, where: str) -> dict:
     return value
 
 
+def _optional(check):
+    def optional(value: object, where: str):
+        return None if value is None else check(value, where)
+    return optional
+
+
 _step_index = _int(1, MAX_STEPS)
+_code = _fields({"ref": _name, "source": _digest})  # an importable reference and its source's SHA-256
+_class = _fields({"ref": _name, "source": _digest, "kwargs": _dict})
+_round_input = _fields({"tx": _digest, "model": _digest, "weight": _int(1, MAX_WEIGHT)})
+# A PyTorch pipeline's replay contract (pipeline.py): what the auditor re-imports and replays.
+_contract = _fields({"step": _code, "model": _class, "optimizer": _class, "scheduler": _optional(_class),
+                     "hyperparameters": _dict, "seed": _int(0, MAX_SEED), "interval": _int(1, MAX_ITEMS),
+                     "deterministic": _fields({"algorithms": _bool, "threads": _int(1, 1024),
+                                               "interop_threads": _int(1, 1024)})})
 _SCHEMAS = {
     # nonrevoked: the device's ledger.revocation.NonRevocationProof, where revocation is on
     "reading": _fields({"kind": _name, "device": _name, "device_fp": _digest, "signer_fp": _digest,
@@ -216,9 +230,27 @@ _SCHEMAS = {
                         "init": _fields({"trainer": _name, "hyperparameters": _hyperparameters}),
                         "tx_hash": _digest}),
     "aggregation": _fields({"kind": _name, "round": _int(1, MAX_STEPS), "tx_hash": _digest,
-                            "locals": _list_of(_fields({"tx": _digest, "model": _digest,
-                                                        "weight": _int(1, MAX_WEIGHT)}), 1, MAX_ITEMS)}),
+                            "locals": _list_of(_round_input, 1, MAX_ITEMS)}),
+    # a pipeline run: its object is the data order; M_O (global) is None for a run that starts
+    # from the contract's seeded model
+    "pipeline": _fields({"kind": _name, "edge": _name, "contract": _contract, "environment": _dict,
+                         "data_order": _digest, "iterations": _step_index, "global": _optional(_digest),
+                         "global_model": _optional(_digest), "initial_state": _digest}),
+    # one checkpoint: `interval` iterations (fewer for the run's last), its object the state after
+    "segment": _fields({"kind": _name, "run": _digest, "index": _step_index,
+                        "batches": _list_of(_digest, 1, MAX_ITEMS), "batch_digests": _list_of(_digest, 1, MAX_ITEMS),
+                        "state_in": _digest, "tx_hash": _digest}),
+    # a federated round of pipelines: round 0 is the contract's seeded model, later ones FedAvg
+    "pipeline-initial": _fields({"kind": _name, "round": _int(0, 0), "model": _class, "seed": _int(0, MAX_SEED),
+                                 "tx_hash": _digest}),
+    "pipeline-round": _fields({"kind": _name, "round": _int(1, MAX_STEPS), "previous": _digest,
+                               "locals": _list_of(_round_input, 1, MAX_ITEMS), "tx_hash": _digest}),
 }
+
+
+def segment_count(iterations: int, interval: int) -> int:
+    """The segments of a pipeline run of `iterations` with checkpoint interval `interval`."""
+    return -(-iterations // interval)
 
 
 def check_author(trust, submitter: bytes, chain_id: str) -> None:
@@ -243,10 +275,13 @@ def validate_body(body: object, kind: str | None = None) -> dict:
         raise RecordError(f"unknown record kind {str(found)[:40]!r}")
     if kind is not None and found != kind:
         raise RecordError(f"expected a {kind} record, got {found}")
-    schema = "initial" if found == "aggregation" and body.get("round") == 0 else found
+    schema = {"aggregation": "initial", "pipeline-round": "pipeline-initial"}[found] \
+        if found in ("aggregation", "pipeline-round") and body.get("round") == 0 else found
     _SCHEMAS[schema](body, found)
     if found == "run" and body["seeds"]["init_seed"] != body["hyperparameters"]["init_seed"]:
         raise RecordError("run.seeds.init_seed differs from run.hyperparameters.init_seed")
+    if found == "segment" and len(body["batches"]) != len(body["batch_digests"]):
+        raise RecordError("segment.batches and segment.batch_digests differ in length")
     return body
 
 
