@@ -1,0 +1,12 @@
+"""The distributed deployment (DESIGN.md section 4, "Beyond one process"): every peer is a
+process of its own (`edgeacc node`), peers and clients talk gRPC over mutual TLS, and each
+chain's blocks are ordered through an etcd cluster.
+
+    ledger.cluster.authority   the operator's offline CA directory: init, issue, revoke
+    ledger.cluster.transport   gRPC over mutual TLS, the call-time certificate checks, the wire
+    ledger.cluster.ordering    a chain's block log in etcd: append-if-height, catch up, watch,
+                               the block cutter's election
+    ledger.cluster.node        one peer as a service
+    ledger.cluster.client      ledger.connect(): the client SDK
+    ledger.cluster.local       `edgeacc cluster up/down DIR`: etcd and every peer on loopback
+"""
