@@ -1,0 +1,255 @@
+"""The client SDK of the distributed deployment: `ledger.connect(CONFIG)` gives the embedded
+Network's operations over gRPC with mutual TLS.
+
+CONFIG (JSON, or a dict): {"name": ..., "credentials": DIR (identity.key/.crt, tls.key/.crt,
+ca.crt: what `edgeacc ca issue` wrote), "deployment": deployment.json}
+
+A submission goes to a peer of the transaction's chain; when that peer, the block cutter or
+etcd cannot take it, the client sends the same signed bytes again (to the next peer) until
+its deadline: resubmission is idempotent (a transaction already on the chain gets its
+receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
+result is ServiceUnavailable, a clear error and not a hang.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import time
+from pathlib import Path
+
+from ledger import checks
+from ledger.block import Block
+from ledger.chain import Receipt, now_ms
+from ledger.cluster.node import decode_receipt, peer_addresses, read_json
+from ledger.cluster.transport import Channel, Credentials, pack, unpack
+from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
+from ledger import errors
+from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.network import PendingTx
+from ledger.objects import ObjectRef, ObjectStore
+from ledger.tx import Transaction, TxKind
+
+RETRY_SECONDS = 0.2
+
+
+class Client:
+    """A connection to a distributed deployment (see the module docstring)."""
+
+    def __init__(self, config: dict, base: Path = Path(".")) -> None:
+        self.deployment = read_json((base / config["deployment"]).resolve(), "deployment description")
+        creds = (base / config["credentials"]).resolve()
+        self.credentials = Credentials.load(creds)
+        self.identity_ = Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
+        self.objects = ObjectStore(self.deployment["objects"])
+        self.main_chain_id = next(c["id"] for c in self.deployment["chains"] if c["kind"] == "main")
+        self.subchain_ids = [c["id"] for c in self.deployment["chains"] if c["kind"] == "sub"]
+        self._channels: dict[str, Channel] = {}
+        self._nonce = itertools.count(time.time_ns())
+        self._next = itertools.count()
+        self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
+        self._registered: set[tuple[str, bytes]] = set()
+        self._cutters: dict[str, str] = {}
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _channel(self, name: str, address: str) -> Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = self._channels[name] = Channel(address, name, self.credentials)
+        return channel
+
+    def _peers(self, chain_id: str) -> list[tuple[str, str]]:
+        return list(peer_addresses(self.deployment, checks.text(chain_id, "chain_id")).items())
+
+    def _call_any(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0,
+                  first: str | None = None) -> bytes:
+        """`method` on the peers of `chain_id` in turn (peer `first` first), until one answers."""
+        peers = self._peers(chain_id)
+        start = next(self._next)
+        order = [peers[(start + i) % len(peers)] for i in range(len(peers))]
+        order.sort(key=lambda p: p[0] != first)
+        failures = []
+        for name, address in order:
+            try:
+                return self._channel(name, address).call(method, request, timeout)
+            except ServiceUnavailable as exc:
+                failures.append(str(exc))
+        raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
+
+    def _cutter(self, chain_id: str) -> str | None:
+        """The peer that cut `chain_id`'s blocks when last asked (a submission sent to it saves
+        the hop a forwarding peer adds); None when none answers."""
+        if chain_id not in self._cutters:
+            for name, _ in self._peers(chain_id):
+                try:
+                    if self.node_status(name)["cutter"]:
+                        self._cutters[chain_id] = name
+                        break
+                except LedgerError:
+                    continue
+        return self._cutters.get(chain_id)
+
+    def node_status(self, name: str) -> dict:
+        """The Status of one node, by its peer name."""
+        for c in self.deployment["chains"]:
+            for p in c["peers"]:
+                if p["name"] == name:
+                    return json.loads(self._channel(name, p["address"]).call("Status", b"", 3.0))
+        raise NotFound(f"no peer {checks.shown(name)}")
+
+    # --- the Network interface -------------------------------------------------------
+
+    def identity(self, name: str | None = None, role: str | None = None, chain_id: str | None = None) -> Identity:
+        """This client's own identity (new identities are issued by the operator: `edgeacc ca issue`)."""
+        if name is not None and name != self.identity_.name:
+            raise ArgumentError(f"this client holds the identity {self.identity_.name!r} only; "
+                                f"issue {checks.shown(name)} with `edgeacc ca issue`")
+        return self.identity_
+
+    def put_object(self, data: bytes) -> ObjectRef:
+        return self.objects.put(data)
+
+    def get_object(self, ref: ObjectRef | bytes) -> bytes:
+        return self.objects.get(ref)
+
+    def record(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str | None = None) -> Transaction:
+        """A signed Type-I transaction for `chain_id` (not yet submitted)."""
+        if obj is not None:
+            checks.instance(obj, ObjectRef, "obj")
+        signer = self.identity_ if signer is None or isinstance(signer, str) and signer == self.identity_.name \
+            else checks.instance(signer, Identity, "signer")
+        self._peers(chain_id)
+        return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
+                                  nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
+                                  object_url=obj.url if obj else "")
+
+    def submit(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str | None = None, timeout: float = 60.0) -> PendingTx:
+        return self.submit_transactions([self.record(chain_id, payload, obj=obj, signer=signer)], timeout=timeout)[0]
+
+    def submit_transaction(self, tx: Transaction, timeout: float = 60.0) -> PendingTx:
+        return self.submit_transactions([tx], timeout=timeout)[0]
+
+    def submit_transactions(self, txs: list[Transaction], timeout: float = 60.0) -> list[PendingTx]:
+        """Submit signed transactions; PendingTx.result() is the Receipt once the block is in
+        etcd and stored by the chain's cutter."""
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        timeout = checks.number(timeout, "timeout")
+        pendings = [PendingTx(tx) for tx in txs]
+        by_chain: dict[str, list[PendingTx]] = {}
+        for p in pendings:
+            by_chain.setdefault(p.chain_id, []).append(p)
+        for chain_id, group in by_chain.items():
+            self._pool.submit(self._submit_group, chain_id, group, time.monotonic() + timeout)
+        return pendings
+
+    def _register(self, chain_id: str, signer_pem: bytes, fingerprint: bytes) -> None:
+        if (chain_id, fingerprint) not in self._registered:
+            self._call_any(chain_id, "Register", signer_pem)
+            self._registered.add((chain_id, fingerprint))
+
+    def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:
+        waiting = list(group)
+        last: LedgerError = ServiceUnavailable(f"{chain_id}: not ordered before the deadline")
+        try:
+            from cryptography.hazmat.primitives import serialization
+            pem = self.identity_.certificate.public_bytes(serialization.Encoding.PEM)
+            while waiting and time.monotonic() < deadline:
+                try:
+                    self._register(chain_id, pem, self.identity_.fingerprint)
+                    answer = unpack(self._call_any(chain_id, "Submit", pack(*(p.transaction.to_bytes() for p in waiting)),
+                                                   max(1.0, deadline - time.monotonic()), self._cutter(chain_id)),
+                                    len(waiting), "outcomes")
+                except ServiceUnavailable as exc:
+                    self._cutters.pop(chain_id, None)
+                    last = exc
+                    time.sleep(RETRY_SECONDS)
+                    continue
+                retry = []
+                for p, outcome in zip(waiting, answer):
+                    kind, *rest = unpack(outcome, what="outcome")
+                    if kind == b"R":
+                        p._future.set_result(decode_receipt(rest[0]))
+                        continue
+                    exc = _error(rest[0].decode(), rest[1].decode())
+                    if isinstance(exc, ServiceUnavailable):
+                        self._cutters.pop(chain_id, None)
+                        retry.append(p)
+                        last = exc
+                    else:
+                        p._future.set_exception(exc)
+                waiting = retry
+                if waiting:
+                    time.sleep(RETRY_SECONDS)
+        except LedgerError as exc:
+            last = exc
+        except Exception as exc:  # never leave a PendingTx unanswered
+            last = LedgerError(f"internal error: {exc!r}")
+        for p in waiting:
+            if not p.done():
+                p._future.set_exception(last)
+
+    def locate(self, tx_id: bytes | str) -> Receipt:
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        for c in self.deployment["chains"]:
+            try:
+                return decode_receipt(self._call_any(c["id"], "Locate", tx_id))
+            except NotFound:
+                continue
+        raise NotFound(f"no transaction {tx_id.hex()}")
+
+    def block(self, chain_id: str, height: int) -> Block:
+        """Block `height` of `chain_id` (decoded; its endorsements are what a verifier checks)."""
+        checks.integer(height, "height", lo=0)
+        return Block.from_bytes(self._call_any(chain_id, "Block", str(height).encode()))
+
+    def transaction(self, tx_id: bytes | str) -> Transaction:
+        receipt = self.locate(tx_id)
+        block = self.block(receipt.chain_id, receipt.height)
+        tx = block.transactions[receipt.position]
+        if tx.tx_id != receipt.tx_id or block.digest != receipt.block_digest:
+            raise errors.ChainIntegrityError(f"the peers answer inconsistently for {receipt.tx_id.hex()}")
+        return tx
+
+    def status(self) -> dict:
+        """Per chain: the heights its peers report (ServiceUnavailable for a silent one)."""
+        out = {}
+        for c in self.deployment["chains"]:
+            peers = {}
+            for p in c["peers"]:
+                try:
+                    peers[p["name"]] = self.node_status(p["name"])
+                except LedgerError as exc:
+                    peers[p["name"]] = {"error": str(exc)}
+            out[c["id"]] = {"kind": c["kind"], "height": max((s.get("height", 0) for s in peers.values()), default=0),
+                            "peers": peers}
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for ch in self._channels.values():
+            ch.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _error(name: str, message: str) -> LedgerError:
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, LedgerError) and cls is not errors.CommitPending:
+        return cls(message)
+    return LedgerError(f"{name}: {message}")
+
+
+def connect(config: str | Path | dict) -> Client:
+    """A Client of the distributed deployment described by `config` (a client.json path or
+    its dict; relative paths in a file are relative to it)."""
+    if isinstance(config, dict):
+        return Client(config)
+    path = checks.path(config, "config")
+    return Client(read_json(path, "client configuration"), path.parent)
