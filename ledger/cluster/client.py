@@ -192,12 +192,18 @@ class Client:
                 p._future.set_exception(last)
 
     def locate(self, tx_id: bytes | str) -> Receipt:
+        """Where a committed transaction is, on whichever chain holds it."""
         tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        silent = []
         for c in self.deployment["chains"]:
             try:
                 return decode_receipt(self._call_any(c["id"], "Locate", tx_id))
             except NotFound:
                 continue
+            except ServiceUnavailable:
+                silent.append(c["id"])
+        if silent:
+            raise ServiceUnavailable(f"transaction {tx_id.hex()} is on no chain that answers; silent: {silent}")
         raise NotFound(f"no transaction {tx_id.hex()}")
 
     def block(self, chain_id: str, height: int) -> Block:

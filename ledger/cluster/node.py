@@ -203,8 +203,8 @@ class Node:
         while not self._stop.is_set():
             try:
                 self.sync()
-            except LedgerError as exc:
-                log.warning("%s: catch-up failed: %s", self.name, exc)
+            except Exception as exc:  # etcd unreachable: retry; the follower never dies
+                log.warning("%s: catch-up failed: %r", self.name, exc)
             self.log.wait_change(1.0)
 
     def _watch_trust(self) -> None:
@@ -243,8 +243,8 @@ class Node:
                         log.info("%s is the block cutter of %s", self.name, self.chain_id)
                 elif not self.log.keep_alive(self._leadership):
                     self._leadership = None
-            except LedgerError as exc:
-                log.warning("%s: election: %s", self.name, exc)
+            except Exception as exc:
+                log.warning("%s: election: %r", self.name, exc)
                 self._leadership = None  # unsure of the lease: the append's fence decides
             self._stop.wait(self.ttl / 4)
 

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 
 import aetcd
+import grpc
 import aetcd.exceptions
 from aetcd import rpc
 
@@ -40,7 +41,8 @@ MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
 MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
 MAX_TX_BYTES = MAX_BLOCK_BYTES - 64 * 1024  # the block's header and endorsements fit beside it
 _RANGE_BLOCKS = 64                   # blocks per range read while catching up
-_FAILURES = (aetcd.exceptions.ClientError, asyncio.TimeoutError, ConnectionError, OSError)
+# what an unreachable or quorum-less etcd raises (the raw stubs raise grpc's errors)
+_FAILURES = (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, ConnectionError, OSError)
 
 
 def _height_key(height: int) -> bytes:
