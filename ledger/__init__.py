@@ -53,9 +53,19 @@ from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_inclusion
 from ledger.tx import Transaction, TxKind
 
+
+
+def connect(config):
+    """A client of the distributed deployment (ledger.cluster.client.connect; needs the
+    [cluster] extra): the embedded Network's operations over gRPC with mutual TLS."""
+    from ledger.cluster.client import connect as _connect
+
+    return _connect(config)
+
+
 __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
-    "Verdict", "Verifier", "check_cross_chain", "checks", "errors", "verify_inclusion",
+    "Verdict", "Verifier", "check_cross_chain", "checks", "connect", "errors", "verify_inclusion",
 ]

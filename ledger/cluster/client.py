@@ -15,6 +15,8 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import json
+import queue
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +33,8 @@ from ledger.objects import ObjectRef, ObjectStore
 from ledger.tx import Transaction, TxKind
 
 RETRY_SECONDS = 0.2
+MAX_BATCH = 500   # transactions per Submit call
+IN_FLIGHT = 8     # Submit calls under way at once
 
 
 class Client:
@@ -50,6 +54,9 @@ class Client:
         self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
         self._registered: set[tuple[str, bytes]] = set()
         self._cutters: dict[str, str] = {}
+        self._outboxes: dict[str, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self._in_flight = threading.Semaphore(IN_FLIGHT)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -138,12 +145,39 @@ class Client:
         txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         timeout = checks.number(timeout, "timeout")
         pendings = [PendingTx(tx) for tx in txs]
-        by_chain: dict[str, list[PendingTx]] = {}
+        deadline = time.monotonic() + timeout
         for p in pendings:
-            by_chain.setdefault(p.chain_id, []).append(p)
-        for chain_id, group in by_chain.items():
-            self._pool.submit(self._submit_group, chain_id, group, time.monotonic() + timeout)
+            self._outbox(p.chain_id).put((p, deadline))
         return pendings
+
+    def _outbox(self, chain_id: str) -> queue.Queue:
+        """The chain's queue of submissions: a sender thread takes whatever accumulated into
+        one Submit call (several in flight), as the cutter takes its queue into one block."""
+        with self._lock:
+            box = self._outboxes.get(chain_id)
+            if box is None:
+                box = self._outboxes[chain_id] = queue.Queue()
+                threading.Thread(target=self._send, args=(chain_id, box), name=f"send-{chain_id}", daemon=True).start()
+        return box
+
+    def _send(self, chain_id: str, box: queue.Queue) -> None:
+        while True:
+            first = box.get()
+            if first is None:
+                return
+            items = [first]
+            while len(items) < MAX_BATCH:
+                try:
+                    item = box.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    box.put(None)
+                    break
+                items.append(item)
+            self._in_flight.acquire()
+            future = self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
+            future.add_done_callback(lambda _f: self._in_flight.release())
 
     def _register(self, chain_id: str, signer_pem: bytes, fingerprint: bytes) -> None:
         if (chain_id, fingerprint) not in self._registered:
@@ -234,6 +268,8 @@ class Client:
         return out
 
     def close(self) -> None:
+        for box in self._outboxes.values():
+            box.put(None)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()

@@ -41,11 +41,12 @@ from cryptography import x509
 
 from ledger import checks
 from ledger.block import Block
-from ledger.chain import ChainConfig, Deployment, Peer, Receipt
+from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Peer, Receipt, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, serve, unpack
 from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTransaction,
-                           ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate)
+                           ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
+                           ValidationError)
 from ledger.identity import (Identity, TrustStore, load_certificate, load_private_key,
                              load_revocation_list)
 from ledger.store import PeerStore
@@ -281,20 +282,21 @@ class Node:
         height = self.sync()
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
-        if self.log.height() != height:
-            raise ServiceUnavailable(f"{self.name} has not caught up with {self.chain_id}: submit again")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
         proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
+        appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
             if not self._append(height, block, leadership):
                 raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
             self.sync()
+            if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
+                appended = set(block.tx_bytes)
         for p in batch:
             if id(p) in refused:
                 p.future.set_exception(refused[id(p)])
-            elif self._holds(p.tx):
+            elif p.tx.to_bytes() in appended or self._holds(p.tx):
                 p.future.set_result(self.peer.receipt(p.tx.tx_id))
             elif self.peer.locate(p.tx.tx_id) is not None:
                 p.future.set_exception(ReplayedTransaction(
@@ -405,6 +407,11 @@ class Node:
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
         block = Block.from_bytes(request)
+        # Peers commit etcd's blocks checking revocation at the block's own time (old blocks
+        # stay valid on catch-up): an endorser signs only a block dated now, so a revoked
+        # cutter cannot backdate a block to before its revocation.
+        if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
+            raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
         if self.sync() != block.height:
             raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
