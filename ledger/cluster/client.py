@@ -23,8 +23,11 @@ from pathlib import Path
 from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt, now_ms
-from ledger.cluster.node import decode_receipt, peer_addresses, read_json
-from ledger.cluster.transport import Channel, Credentials, pack, unpack
+from ledger.chain import Deployment
+from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, load_trust, peer_addresses,
+                                 read_json)
+from ledger.network import InterlockReport
+from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
 from ledger import errors
 from ledger.identity import Identity, load_certificate, load_private_key
@@ -46,6 +49,10 @@ class Client:
         self.credentials = Credentials.load(creds)
         self.identity_ = Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
         self.objects = ObjectStore(self.deployment["objects"])
+        self.params = deployment_params(self.deployment)
+        # the public trust material, for checking endorsements (Protocol 1)
+        self.trust = load_trust((base / config.get("trust", creds)).resolve())
+        self.deployment_rules = Deployment(self.params, self.trust, chain_configs(self.deployment))
         self.main_chain_id = next(c["id"] for c in self.deployment["chains"] if c["kind"] == "main")
         self.subchain_ids = [c["id"] for c in self.deployment["chains"] if c["kind"] == "sub"]
         self._channels: dict[str, Channel] = {}
@@ -207,7 +214,7 @@ class Client:
                     if kind == b"R":
                         p._future.set_result(decode_receipt(rest[0]))
                         continue
-                    exc = _error(rest[0].decode(), rest[1].decode())
+                    exc = remote_error(rest[0].decode(), rest[1].decode())
                     if isinstance(exc, ServiceUnavailable):
                         self._cutters.pop(chain_id, None)
                         retry.append(p)
@@ -267,6 +274,60 @@ class Client:
                             "peers": peers}
         return out
 
+    def interlock(self, timeout: float = 60.0) -> InterlockReport:
+        """One interlocking round now: every sub-chain's cutter reports its chain to the main
+        chain (Type-II), then the main chain's cutter reports it to every sub-chain (Type-III)."""
+        type2 = [decode_receipt(r) for cid in self.subchain_ids for r in unpack(self._on_cutter(cid, "Interlock", timeout))]
+        type3 = [decode_receipt(r) for r in unpack(self._on_cutter(self.main_chain_id, "Interlock", timeout))]
+        return InterlockReport(tuple(type2), tuple(type3))
+
+    def _on_cutter(self, chain_id: str, method: str, timeout: float) -> bytes:
+        """`method` on the chain's block cutter (the peers are asked in turn until it answers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._call_any(chain_id, method, b"", max(1.0, deadline - time.monotonic()),
+                                      self._cutter(chain_id))
+            except ServiceUnavailable:
+                self._cutters.pop(chain_id, None)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(RETRY_SECONDS)
+
+    def verifier(self, chain_id: str):
+        """A Protocol 1 verifier attached to chain `chain_id`: it trusts that chain's peers for
+        the chain's own state (acc_M from its latest Type-III) and checks every proof the
+        other chains' peers send (ledger.verifier.Verifier over remote reads)."""
+        from ledger.cluster.remote import RemotePeer, RemoteService
+        from ledger.verifier import Verifier
+
+        services = {cid: RemoteService(RemotePeer(self, cid)) for cid in self.chain_ids}
+        return Verifier(services, self.deployment_rules, chain_id)
+
+    def verify(self, tx_id: bytes | str, from_chain: str):
+        """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
+        return self.verifier(from_chain).verify(tx_id)
+
+    def verify_many(self, tx_ids, from_chain: str):
+        return self.verifier(from_chain).verify_many(tx_ids)
+
+    @property
+    def chain_ids(self) -> list[str]:
+        """Ids of every chain, the main chain first."""
+        return [self.main_chain_id] + self.subchain_ids
+
+    def height(self, chain_id: str) -> int:
+        """Number of blocks of `chain_id` (its most advanced peer that answers)."""
+        heights = []
+        for name, _ in self._peers(chain_id):
+            try:
+                heights.append(self.node_status(name)["height"])
+            except LedgerError:
+                continue
+        if not heights:
+            raise ServiceUnavailable(f"no peer of {chain_id} answers")
+        return max(heights)
+
     def close(self) -> None:
         for box in self._outboxes.values():
             box.put(None)
@@ -279,13 +340,6 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _error(name: str, message: str) -> LedgerError:
-    cls = getattr(errors, name, None)
-    if isinstance(cls, type) and issubclass(cls, LedgerError) and cls is not errors.CommitPending:
-        return cls(message)
-    return LedgerError(f"{name}: {message}")
 
 
 def connect(config: str | Path | dict) -> Client:

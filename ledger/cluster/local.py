@@ -186,7 +186,7 @@ def create(directory: str | Path, *, subchains: int = 2, peers_per_chain: int = 
                 "name": p["name"], "credentials": "credentials", "trust": "../../trust",
                 "store": "store.sqlite", "listen": p["address"], "deployment": "../../deployment.json"}, indent=2))
     (directory / "clients" / CLIENT / "client.json").write_text(json.dumps({
-        "name": CLIENT, "credentials": ".", "deployment": "../../deployment.json"}, indent=2))
+        "name": CLIENT, "credentials": ".", "trust": "../../trust", "deployment": "../../deployment.json"}, indent=2))
     publish_trust(directory)
     return directory
 

@@ -27,6 +27,7 @@ What the node does:
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import logging
 import queue
@@ -40,17 +41,17 @@ import edgeacc
 from cryptography import x509
 
 from ledger import checks
-from ledger.block import Block
-from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Peer, Receipt, now_ms
+from ledger.block import Block, SubchainStatus
+from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Peer, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
-from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, serve, unpack
+from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
 from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            ValidationError)
 from ledger.identity import (Identity, TrustStore, load_certificate, load_private_key,
                              load_revocation_list)
 from ledger.store import PeerStore
-from ledger.tx import Transaction
+from ledger.tx import Transaction, TxKind
 
 log = logging.getLogger("edgeacc.node")
 
@@ -93,7 +94,7 @@ def load_trust(trust_dir: Path) -> TrustStore:
     """The public trust material: the CA certificate, its CRL, the certificates it issued."""
     trust = TrustStore(load_certificate(trust_dir / "ca.crt"))
     trust.set_revocation_list(load_revocation_list(trust_dir / "crl.pem"))
-    for cert_path in sorted((trust_dir / "certs").glob("*.crt")):
+    for cert_path in sorted((trust_dir / "certs").glob("*.crt")) + sorted(trust_dir.glob("identity.crt")):
         trust.add_certificate(load_certificate(cert_path))
     return trust
 
@@ -105,6 +106,11 @@ def encode_receipt(r: Receipt) -> bytes:
 def decode_receipt(data: bytes) -> Receipt:
     tx_id, chain_id, height, position, digest = unpack(data, 5, "receipt")
     return Receipt(tx_id, chain_id.decode(), int(height), int(position), digest)
+
+
+def decode_status(data: bytes) -> StatusRecord:
+    source, source_height, height, tx_id, element, digest = unpack(data, 6, "status record")
+    return StatusRecord(source.decode(), int(source_height), int(height), tx_id, int(element, 16), digest)
 
 
 def encode_outcome(value: Receipt | LedgerError) -> bytes:
@@ -152,6 +158,8 @@ class Node:
         self._queue: queue.Queue = queue.Queue()
         self._channels: dict[str, Channel] = {}
         self._stop = threading.Event()
+        self._interlock_lock = threading.Lock()
+        self._nonce = itertools.count(time.time_ns())
         self.log.start_watch()
         self.sync()
         methods = {
@@ -162,11 +170,16 @@ class Node:
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
             "Locate": Method(self._rpc_locate),
+            "Latest": Method(self._rpc_latest),
+            "Statuses": Method(self._rpc_statuses),
+            "Proofs": Method(self._rpc_proofs),
+            "Interlock": Method(self._rpc_interlock),
         }
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
                          for n, fn in (("follow", self._follow), ("elect", self._elect),
-                                       ("cut", self._cut_loop), ("trust", self._watch_trust))]
+                                       ("cut", self._cut_loop), ("trust", self._watch_trust),
+                                       ("interlock", self._interlock_loop))]
         for t in self._threads:
             t.start()
         log.info("%s serves %s on port %d at height %d", self.name, self.chain_id, self.port, self.peer.height)
@@ -344,10 +357,8 @@ class Node:
             raise
 
     def _channel(self, name: str) -> Channel:
-        channel = self._channels.get(name)
-        if channel is None:
-            channel = self._channels[name] = Channel(self.addresses[name], name, self.credentials)
-        return channel
+        return self._channels.get(name) or self._channels.setdefault(
+            name, Channel(self.addresses[name], name, self.credentials))
 
     # --- the methods ------------------------------------------------------------------
 
@@ -442,6 +453,91 @@ class Node:
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
+
+    def _rpc_latest(self, caller: Caller, request: bytes) -> bytes:
+        """The latest signed header (empty on an empty chain)."""
+        latest = self.peer.latest()
+        return latest.to_bytes() if latest else b""
+
+    def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
+        """The committed status records this chain holds of chain `request`."""
+        return pack(*(pack(r.source_chain.encode(), b"%d" % r.source_height, b"%d" % r.height, r.tx_id,
+                           b"%x" % r.source_element, r.source_digest)
+                      for r in self.peer.statuses(request.decode())))
+
+    def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
+        """Inclusion proofs of transactions against the accumulator after block `against`."""
+        against, *ids = unpack(request, what="proof request")
+        return pack(*(self.peer.inclusion_proof(tx_id, int(against)).to_bytes(self.deployment.params)
+                      for tx_id in ids))
+
+    # --- interlocking ------------------------------------------------------------------
+
+    def _interlock_loop(self) -> None:
+        """The cutter's interlocking duty every `interlock_seconds`: a sub-chain's cutter
+        reports its chain to the main chain (Type-II), the main chain's cutter reports the main
+        chain to every sub-chain (Type-III). Each status is signed by a peer of the chain it
+        reports, as the rules require."""
+        seconds = float(self.deployment_info.get("interlock_seconds", 2.0))
+        while seconds > 0 and not self._stop.wait(seconds):
+            if self._leadership is not None:
+                try:
+                    self._interlock()
+                except LedgerError as exc:
+                    log.warning("%s: interlocking: %s", self.name, exc)
+
+    def _rpc_interlock(self, caller: Caller, request: bytes) -> bytes:
+        if self._leadership is None:
+            raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}")
+        return pack(*(encode_receipt(r) for r in self._interlock()))
+
+    def _interlock(self) -> list[Receipt]:
+        with self._interlock_lock:
+            main_id = self.deployment.main_chain_id
+            if self.chain_id != main_id:
+                latest = self.peer.latest()
+                anchored = self._remote_statuses(main_id, self.chain_id)
+                last = anchored[-1].source_height if anchored else -1
+                if latest is None or self.peer.last_record_height <= last:
+                    return []
+                witness = b""
+                if anchored:  # the block reported last time is inside the new accumulator
+                    witness = edgeacc.encode_element(self.deployment.params,
+                                                     self.peer.block_witness(last, latest.header.height))
+                return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
+                                            SubchainStatus(latest, witness).to_bytes())]
+            latest = self.peer.latest()
+            receipts = []
+            for c in self.deployment.chains.values():
+                if c.chain_id == main_id or latest is None:
+                    continue
+                seen = self._remote_statuses(c.chain_id, main_id)
+                if not seen or seen[-1].source_height < latest.header.height:
+                    receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
+            return receipts
+
+    def _remote_statuses(self, chain_id: str, source: str) -> list[StatusRecord]:
+        return [decode_status(r) for r in unpack(self._call_chain(chain_id, "Statuses", source.encode()))]
+
+    def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
+        tx = Transaction.create(self.peer.identity, kind, chain_id, payload, timestamp_ms=now_ms(),
+                                nonce=next(self._nonce))
+        kind_, *rest = unpack(unpack(self._call_chain(chain_id, "Submit", pack(tx.to_bytes()), SUBMIT_TIMEOUT), 1)[0])
+        if kind_ != b"R":
+            raise remote_error(rest[0].decode(), rest[1].decode())
+        return decode_receipt(rest[0])
+
+    def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
+        """`method` on the first peer of `chain_id` that answers."""
+        failures = []
+        for name, address in peer_addresses(self.deployment_info, chain_id).items():
+            channel = self._channels.get(name) or self._channels.setdefault(
+                name, Channel(address, name, self.credentials))
+            try:
+                return channel.call(method, request, timeout)
+            except ServiceUnavailable as exc:
+                failures.append(str(exc))
+        raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
 
     def stop(self) -> None:
         self._stop.set()

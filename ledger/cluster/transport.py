@@ -142,13 +142,17 @@ def _encode_error(exc: LedgerError) -> str:
     return f"{type(exc).__name__}{_ERROR_SEPARATOR}{exc}"[:4000]
 
 
-def _decode_error(details: str | None) -> LedgerError:
-    """The LedgerError a server raised, as its class (LedgerError for an unknown name)."""
-    name, _, message = (details or "").partition(_ERROR_SEPARATOR)
+def remote_error(name: str, message: str) -> LedgerError:
+    """The LedgerError a server named, as its class (LedgerError for an unknown name)."""
     cls = getattr(errors, name, None)
     if not (isinstance(cls, type) and issubclass(cls, LedgerError)) or cls is errors.CommitPending:
-        return LedgerError(details or "the server refused the call")
+        return LedgerError(f"{name}: {message}" if name else message or "the server refused the call")
     return cls(message)
+
+
+def _decode_error(details: str | None) -> LedgerError:
+    name, _, message = (details or "").partition(_ERROR_SEPARATOR)
+    return remote_error(name, message)
 
 
 class Channel:
