@@ -60,6 +60,10 @@ class Accumulator:
     def __len__(self) -> int:
         return len(self._elements)
 
+    def __contains__(self, x: object) -> bool:
+        """Whether x is accumulated (a set lookup, no arithmetic)."""
+        return x in self._present
+
     @property
     def value(self) -> int:
         """The current accumulator value v_n."""
@@ -95,6 +99,54 @@ class Accumulator:
         self._checkpoint_values.append(v)
         return v
 
+    def restore_checkpoint(self, xs: Sequence[int], value: int, *, verify: bool = True) -> int:
+        """Append the elements `xs` whose product takes the value to the stored checkpoint
+        `value` (a value read back from storage, or computed beside this accumulator), without
+        necessarily recomputing it. The elements are checked as add_many checks them (odd,
+        not accumulated, not repeated; prime when `verify`), `value` is checked to be a group
+        element, and with `verify` (the default) value == current^(prod xs) is recomputed
+        (InvalidArgument otherwise). verify=False is for a caller that has already checked
+        the value against the same elements (ledger peers compare it with an endorsed block
+        header): it costs no exponentiation. Nothing is added on any error; returns `value`.
+
+        >>> P = Params.rsa2048()
+        >>> acc = Accumulator(P, P.generator(b"demo"))
+        >>> from edgeacc.primes import hash_to_prime
+        >>> xs = [hash_to_prime(d)[0] for d in (b"a", b"b")]
+        >>> copy = Accumulator.restore(P, acc.g, [([xs[0]], acc.add(xs[0])), ([xs[1]], acc.add(xs[1]))])
+        >>> copy.value == acc.value and copy.witness(0) == acc.witness(0)
+        True
+        """
+        verify = _checks.boolean(verify, "verify")
+        new = _checks.elements(xs, "element", rule=_checks.RULE_PRIME if verify else _checks.RULE_ELEMENT)
+        value = _checks.integer(value, "value")
+        _core.check_element(value, self.params.n)
+        batch = set(new)
+        if len(batch) != len(new) or not batch.isdisjoint(self._present):
+            raise InvalidArgument("an element of the checkpoint is already accumulated or repeated")
+        if verify and _core.powm_product(self.value, new, self.params.n) != value:
+            raise InvalidArgument("the checkpoint value is not the accumulator raised by its elements")
+        if not new:
+            if value != self.value:
+                raise InvalidArgument("a checkpoint without elements keeps the value")
+            return value
+        self._present |= batch
+        self._elements.extend(new)
+        self._checkpoint_heights.append(len(self._elements))
+        self._checkpoint_values.append(value)
+        return value
+
+    @classmethod
+    def restore(cls, params: Params, g: int, checkpoints: Iterable[tuple[Sequence[int], int]], *,
+                verify: bool = True) -> "Accumulator":
+        """An accumulator rebuilt from stored checkpoints: (elements, value after them) in
+        order, each appended by restore_checkpoint (same checks; `verify` as there)."""
+        acc = cls(params, g)
+        for i, item in enumerate(_checks.sequence(checkpoints, "checkpoints")):
+            pair = _checks.pairs([item], f"checkpoint {i}", ("elements", "value"))[0]
+            acc.restore_checkpoint(pair[0], pair[1], verify=verify)
+        return acc
+
     def _checkpoint_at_or_below(self, height: int) -> int:
         return bisect.bisect_right(self._checkpoint_heights, height) - 1
 
@@ -107,10 +159,17 @@ class Accumulator:
 
     def witness(self, i: int) -> int:
         """Membership witness of element i (0-based): g^(prod of every other element)."""
-        i = self._index(i, len(self), "index")
+        return self.witness_at(i, len(self))
+
+    def witness_at(self, i: int, height: int) -> int:
+        """Membership witness of element i in the earlier value v_height (i < height <= len):
+        the value of the nearest checkpoint at or below i raised by the other elements up to
+        `height`."""
+        height = self._index(height, len(self) + 1, "height")
+        i = self._index(i, height, "index")
         c = self._checkpoint_at_or_below(i)
         start = self._checkpoint_heights[c]
-        rest = self._elements[start:i] + self._elements[i + 1:]
+        rest = self._elements[start:i] + self._elements[i + 1:height]
         return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
 
     def updated_witness(self, w: int, since: int) -> int:
@@ -121,28 +180,35 @@ class Accumulator:
     def _targets(self, indices) -> list[int]:
         return [self._index(i, len(self), "index") for i in _checks.sequence(indices, "indices")]
 
-    def _all_but(self, targets: list[int]) -> int:
-        """g^(prod of every element not in targets), from the last checkpoint at or below the
-        first target: the stored prefix raised once by the non-targets after it."""
+    def _all_but(self, targets: list[int], height: int | None = None) -> int:
+        """g^(prod of every element below `height` (all by default) not in targets), from the
+        last checkpoint at or below the first target: the stored prefix raised once by the
+        non-targets after it."""
         c = self._checkpoint_at_or_below(targets[0])
         start = self._checkpoint_heights[c]
         chosen = set(targets)
-        rest = [x for k, x in enumerate(self._elements[start:], start) if k not in chosen]
+        rest = [x for k, x in enumerate(self._elements[start:height], start) if k not in chosen]
         return _core.powm_product(self._checkpoint_values[c], rest, self.params.n)
 
-    def witnesses(self, indices: Iterable[int], threads: int | None = None) -> list[int]:
-        """Witnesses of the elements at ``indices`` (in that order; repeats allowed).
+    def witnesses(self, indices: Iterable[int], threads: int | None = None, *,
+                  height: int | None = None) -> list[int]:
+        """Witnesses of the elements at ``indices`` (in that order; repeats allowed), in the
+        current value or, with ``height``, in the earlier value v_height (indices < height).
 
         The paper's Protocol 2, improved: for the sorted targets i_1 < ... < i_t the stored
         prefix before i_1 is raised once by every non-target element after it, then
         RootFactory splits the targets (O(t log t) exponentiation work, ``threads`` threads,
         default min(2, cpu_count)).
         """
-        wanted = self._targets(indices)
+        if height is None:
+            wanted = self._targets(indices)
+        else:
+            height = self._index(height, len(self) + 1, "height")
+            wanted = [self._index(i, height, "index") for i in _checks.sequence(indices, "indices")]
         if not wanted:
             return []
         targets = sorted(set(wanted))
-        base = self._all_but(targets)
+        base = self._all_but(targets, height)
         ws = root_factory(self.params, base, [self._elements[i] for i in targets], threads=threads)
         by_index = dict(zip(targets, ws))
         return [by_index[i] for i in wanted]

@@ -44,6 +44,7 @@ and statuses are their canonical encodings: the constructor checks and encodes t
 once, and the peers admit the decoding of the bytes a submitter hands them.
 """
 from ledger import checks, errors
+from ledger.api import Ledger, Pending
 from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
@@ -65,7 +66,7 @@ def connect(config):
 
 __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
-    "InclusionProof", "InterlockReport", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
-    "Peer", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
+    "InclusionProof", "InterlockReport", "Ledger", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
+    "Peer", "Pending", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
     "Verdict", "Verifier", "check_cross_chain", "checks", "connect", "errors", "verify_inclusion",
 ]

@@ -1,4 +1,6 @@
-"""Chains and the peers that keep them: validation, endorsement, commit, proofs.
+"""Chains: the deployment's shared configuration and policy, and the validated state of one
+chain with the rules a block must pass (ChainState; ledger.peer.Peer stores, endorses and
+commits).
 
 Every block a peer accepts, whether freshly endorsed or read back from disk on open, passes
 the same checks: encoding, chain id, height, previous-digest link, timestamp order, Merkle
@@ -10,24 +12,21 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Container, Iterable
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
-from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, SubchainStatus,
                           check_element, reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
-                           ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
-                           ValidationError, ValidationRejected, WrongChain, WrongHeight)
+                           ReplayedTransaction, StaleStatus, UnauthorizedSigner,
+                           ValidationError, WrongChain, WrongHeight)
 from ledger.encoding import U16_MAX, check_chain_id
-from ledger.identity import Identity, TrustStore
+from ledger.identity import TrustStore
 from ledger.merkle import merkle_root
-from ledger.protocol1 import InclusionProof
-from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
 MAIN, SUB = "main", "sub"
@@ -153,38 +152,27 @@ class StatusRecord:
     source_digest: bytes  # digest of the reported block (what a rollback check compares)
 
 
-class Peer:
-    """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
+class ChainState:
+    """The validated state of one chain and the rules a block must pass to extend it.
 
-    def __init__(self, deployment: Deployment, identity: Identity, store: PeerStore) -> None:
-        checks.instance(deployment, Deployment, "deployment")
-        checks.instance(identity, Identity, "identity")
-        checks.instance(store, PeerStore, "store")
-        if identity.role != "peer" or identity.chain_id not in deployment.chains:
-            raise ConfigurationError(f"{identity.name} is not a peer of a known chain")
-        self.deployment = deployment
-        self.identity = identity
-        self.chain_id = identity.chain_id
-        self.config = deployment.config(self.chain_id)
-        self.store = store
-        self._params = deployment.params
-        self._lock = threading.RLock()
+    It holds the signed headers, the chain's accumulator (an edgeacc.Accumulator with one
+    checkpoint per block: every header carries its value, v_0 = g precedes block 0), the
+    transaction index and the Type-II/III status records. It stores nothing and signs nothing:
+    ledger.peer.Peer does, and shares `lock` with it. The rules take `admitted`, the
+    (tx_id, signature) pairs whose signatures the caller verified itself (an endorser's
+    admission), so no signature is verified twice."""
+
+    def __init__(self, deployment: Deployment, chain_id: str) -> None:
+        self.deployment = checks.instance(deployment, Deployment, "deployment")
+        self.config = deployment.config(chain_id)
+        self.chain_id = self.config.chain_id
+        self.params = deployment.params
+        self.lock = threading.RLock()
         self._signed: list[SignedHeader] = []
-        # The chain's accumulator, block by block: every header carries its value, so the
-        # validated values are kept instead of recomputing them (v_0 = g precedes block 0).
-        self._generator = deployment.generator(self.chain_id)
-        self._elements: list[int] = []
-        self._values: list[int] = []
+        self.accumulator = edgeacc.Accumulator(self.params, deployment.generator(self.chain_id))
         self._tx_index: dict[bytes, tuple[int, int]] = {}
         self._statuses: dict[str, list[StatusRecord]] = {}
         self._last_record_height = -1
-        self._validated: set[bytes] = set()
-        self._admitted: set[tuple[bytes, bytes]] = set()
-
-    @property
-    def name(self) -> str:
-        """The peer's certificate name."""
-        return self.identity.name
 
     # --- reading -----------------------------------------------------------------------
 
@@ -195,22 +183,17 @@ class Peer:
 
     def latest(self) -> SignedHeader | None:
         """The latest block's signed header, or None on an empty chain."""
-        with self._lock:
+        with self.lock:
             return self._signed[-1] if self._signed else None
 
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none)."""
-        with self._lock:
-            return self._signed[self._check_height(height)]
+        with self.lock:
+            return self._signed[self.check_height(height)]
 
-    def block(self, height: int) -> Block:
-        """Block `height` as stored (it was validated when committed and on open)."""
-        with self._lock:
-            height = self._check_height(height)
-        data = self.store.get(height)
-        if data is None:
-            raise NotFound(f"{self.chain_id} has no block {height}")
-        return Block.from_bytes(data)
+    def check_height(self, height: int) -> int:
+        """`height` if the chain has that block; NotFound (ArgumentError for a non-integer)."""
+        return checks.position(height, "block", len(self._signed), self.chain_id)
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -219,18 +202,10 @@ class Peer:
         except NotFound:  # a malformed id is on no chain
             return None
 
-    def receipt(self, tx_id: bytes | str) -> Receipt:
-        """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
-        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
-        where = self.locate(tx_id)
-        if where is None:
-            raise NotFound(f"transaction {tx_id.hex()} is not on {self.chain_id}")
-        return Receipt(tx_id, self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
-
-    def transaction(self, tx_id: bytes) -> Transaction:
-        """The committed transaction `tx_id`."""
-        receipt = self.receipt(tx_id)
-        return self.block(receipt.height).transactions[receipt.position]
+    def transaction_index(self) -> dict[bytes, tuple[int, int]]:
+        """A copy of the index: every transaction id -> (height, position)."""
+        with self.lock:
+            return dict(self._tx_index)
 
     @property
     def last_record_height(self) -> int:
@@ -240,51 +215,41 @@ class Peer:
     def statuses(self, source_chain: str) -> list[StatusRecord]:
         """Committed Type-II records of `source_chain` (main chain) or Type-III records
         (sub-chain, source = the main chain), oldest first."""
-        with self._lock:
+        with self.lock:
             return list(self._statuses.get(checks.text(source_chain, "source_chain"), ()))
 
     def accumulator_value(self, height: int | None = None) -> int:
         """The accumulator after block `height` (the latest block when None)."""
-        with self._lock:
+        with self.lock:
             if height is None:
-                return self._values[-1] if self._values else self._generator
-            return self._values[self._check_height(height)]
-
-    def _check_height(self, height: int) -> int:
-        return checks.position(height, "block", len(self._signed), self.chain_id)
-
-    def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
-        """Merkle path plus accumulator witness for `tx_id` against the value after block
-        `against_height` (the latest block when None)."""
-        with self._lock:
-            receipt = self.receipt(tx_id)
-            height, position = receipt.height, receipt.position
-            against = len(self._signed) - 1 if against_height is None else self._check_height(against_height)
-            if height > against:
-                raise NotFound(f"block {height} is after height {against}")
-        return InclusionProof.for_transaction(self.block(height), position, self.block_witness(height, against), against)
+                return self.accumulator.value
+            return self.accumulator.value_at(self.check_height(height) + 1)
 
     def block_witness(self, height: int, against_height: int) -> int:
         """Membership witness of block `height`'s element in the accumulator after block
         `against_height`: v_(height-1) raised to the elements after it."""
-        with self._lock:
-            against_height = self._check_height(against_height)
+        with self.lock:
+            against_height = self.check_height(against_height)
             height = checks.position(height, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
-            base = self._values[height - 1] if height else self._generator
-            later = self._elements[height + 1:against_height + 1]
-        return edgeacc.update_witness(self._params, base, later)
+        # outside the lock (commits go on): the accumulator only grows, its prefix is stable
+        return self.accumulator.witness_at(height, against_height + 1)
 
-    # --- validation ----------------------------------------------------------------------
+    def block_witnesses(self, heights: list[int], against_height: int) -> dict[int, int]:
+        """block_witness of every block in `heights`, with one RootFactory pass (the work of
+        about two witnesses, not one per block)."""
+        with self.lock:
+            against_height = self.check_height(against_height)
+            wanted = sorted({checks.position(h, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
+                             for h in heights})
+        return dict(zip(wanted, self.accumulator.witnesses(wanted, height=against_height + 1)))
 
-    def check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
-                          pending: dict | None = None) -> None:
-        """Raise unless `tx` (the decoding of its bytes) may go into this chain's next block.
-        `pending` carries what the block under construction already holds (tx ids, status
-        heights)."""
-        self._check_transaction(checks.decoded(tx, Transaction, "tx"), at_ms=at_ms, pending=pending)
+    # --- the rules -----------------------------------------------------------------------
 
-    def _check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
-                           pending: dict | None = None) -> None:
+    def check_transaction(self, tx: Transaction, *, at_ms: int | None = None, pending: dict | None = None,
+                          admitted: Container[tuple[bytes, bytes]] = ()) -> None:
+        """Raise unless `tx` (decoded) may go into this chain's next block. `pending` carries
+        what the block under construction already holds (tx ids, status heights); `at_ms`
+        checks certificates at that time (None: now, and `admitted` signatures are known)."""
         pending = {} if pending is None else checks.instance(pending, dict, "pending")
         seen: set = pending.setdefault("tx_ids", set())
         status_heights: dict = pending.setdefault("status", {})
@@ -298,55 +263,18 @@ class Peer:
             signer = trust.resolve(tx.submitter, at_ms=at_ms)
             if signer.role == "device" and signer.chain_id not in (None, self.chain_id):
                 raise UnauthorizedSigner(f"{signer.name} is a device of {signer.chain_id}, not of {self.chain_id}")
-            self._verify_signature(signer, tx, at_ms)
+            self._verify_signature(signer, tx, at_ms, admitted)
         else:
-            self._check_status(tx, at_ms, status_heights)
+            self._check_status(tx, at_ms, status_heights, admitted)
         seen.add(tx_id)
 
-    def admit(self, tx: Transaction) -> None:
-        """The endorser's check of one transaction when it is submitted (as in Fabric's
-        endorsement phase, and on the submitter's thread): everything check_transaction checks
-        now, then the chain's application validators on a Type-I transaction (ValidationRejected
-        if one refuses). This peer remembers that it verified the signature and ran the
-        validators, so validating the block that carries the transaction does not do either
-        again (certificates are re-checked)."""
-        self._admit(checks.decoded(tx, Transaction, "tx"))
-
-    # The public methods take signed objects from anyone and work on their decoding
-    # (checks.decoded); the _-methods take objects already decoded (ChainService decodes a
-    # submission once, and builds and replays blocks from decoded objects).
-
-    def _admit(self, tx: Transaction) -> None:
-        self._check_transaction(tx)
-        if tx.kind == TxKind.RECORD:
-            self._run_validators(tx)
-        with self._lock:
-            self._admitted.add((tx.tx_id, tx.signature))
-
-    def run_validators(self, tx: Transaction) -> None:
-        """Run the chain's application validators on `tx`; ValidationRejected names this peer
-        and the reason when one refuses."""
-        self._run_validators(checks.decoded(tx, Transaction, "tx"))
-
-    def _run_validators(self, tx: Transaction) -> None:
-        for validator in self.deployment.validators(self.chain_id):
-            try:
-                validator(self.name, tx)
-            except Exception as exc:  # a validator that crashes refuses too: sign only what passed
-                raise ValidationRejected(f"{self.name} refuses transaction {tx.tx_id.hex()[:16]}: {exc}") from exc
-
-    def forget(self, tx: Transaction) -> None:
-        """Drop what admit() remembered about `tx` (it will not be proposed)."""
-        checks.exact(tx, Transaction, "tx")
-        with self._lock:
-            self._admitted.discard((tx.tx_id, tx.signature))
-
-    def _verify_signature(self, member, tx: Transaction, at_ms: int | None) -> None:
-        if at_ms is None and (tx.tx_id, tx.signature) in self._admitted:
-            return  # this peer verified exactly these bytes in admit()
+    @staticmethod
+    def _verify_signature(member, tx: Transaction, at_ms: int | None, admitted: Container) -> None:
+        if at_ms is None and (tx.tx_id, tx.signature) in admitted:
+            return  # the caller verified exactly these bytes on admission
         member.verify(tx.signature, tx.signed_message())
 
-    def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict) -> None:
+    def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict, admitted: Container) -> None:
         main_id = self.deployment.main_chain_id
         if tx.kind == TxKind.SUBCHAIN_STATUS and self.config.kind != MAIN:
             raise ValidationError("a Type-II status goes to the main chain only")
@@ -364,10 +292,10 @@ class Peer:
             raise WrongChain(f"a Type-III must report the main chain, not {source!r}")
         # The signer must be a peer of the chain it reports on: no chain speaks for another.
         self._verify_signature(self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
-                                                             at_ms=at_ms), tx, at_ms)
+                                                             at_ms=at_ms), tx, at_ms, admitted)
         self.deployment.check_endorsements(anchor, at_ms)
         try:
-            reported_value = edgeacc.decode_element(self._params, anchor.header.acc_value)
+            reported_value = edgeacc.decode_element(self.params, anchor.header.acc_value)
         except EdgeaccError as exc:
             raise AccumulatorMismatch(f"reported accumulator is invalid: {exc}") from None
         records = self._statuses.get(source)
@@ -385,28 +313,25 @@ class Peer:
         if not status.continuity_witness:
             raise ValidationError(f"the Type-II of {source} lacks the witness of its block {last_height}")
         try:
-            witness = edgeacc.decode_element(self._params, status.continuity_witness)
-            member = edgeacc.verify_membership(self._params, witness, last_element, reported_value)
+            witness = edgeacc.decode_element(self.params, status.continuity_witness)
+            member = edgeacc.verify_membership(self.params, witness, last_element, reported_value)
         except EdgeaccError as exc:
             raise AccumulatorMismatch(f"the Type-II of {source} carries an invalid witness: {exc}") from None
         if not member:
             raise AccumulatorMismatch(f"the Type-II of {source} does not contain its block {last_height} "
                                       "reported before (a fork or a rewritten chain)")
 
-    def validate_block(self, block: Block, *, live: bool = True) -> None:
-        """Every check but the endorsements. `live`
+    def validate_block(self, block: Block, *, live: bool, admitted: Container[tuple[bytes, bytes]] = ()) -> None:
+        """Every check of `block` (decoded) as the next block but the endorsements. `live`
         checks certificates against revocation now; otherwise at the block's timestamp."""
-        self._validate_block(checks.decoded(block, Block, "block"), live=live)
-
-    def _validate_block(self, block: Block, *, live: bool) -> None:
         header = block.header
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
-        with self._lock:
+        with self.lock:
             if header.height != len(self._signed):
                 raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._signed)}")
             previous = self._signed[-1].header if self._signed else None
-            prev_value = self._values[-1] if self._values else self._generator
+            prev_value = self.accumulator.value
         if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
             raise BrokenLink(f"block {header.height} does not link to the chain's last block")
         if previous and header.timestamp_ms < previous.timestamp_ms:
@@ -418,152 +343,60 @@ class Peer:
         pending: dict = {}
         at_ms = None if live else header.timestamp_ms
         for tx in block.transactions:
-            self._check_transaction(tx, at_ms=at_ms, pending=pending)
+            self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted)
         x, k = edgeacc.hash_to_prime(header.element_data())
-        if (x, k) != (header.acc_element, header.acc_nonce):
+        if (x, k) != (header.acc_element, header.acc_nonce) or x in self.accumulator:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator element")
-        value = edgeacc.update_witness(self._params, prev_value, [x])
-        if edgeacc.encode_element(self._params, value) != header.acc_value:
+        value = edgeacc.update_witness(self.params, prev_value, [x])
+        if edgeacc.encode_element(self.params, value) != header.acc_value:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
 
-    # --- endorse and commit ---------------------------------------------------------------
-
-    def propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
-        """Validate each transaction on its own and build an unendorsed block on top of this
-        peer's chain from those that pass; returns the block and (index, error) of the rest.
-        The block counts as validated by this peer, so endorse() does not check it again."""
-        checks.instance(transactions, (list, tuple), "transactions")
-        return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
-
-    def _propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
+    def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = ()
+                   ) -> tuple[Block, list[tuple[int, LedgerError]]]:
+        """An unendorsed block on top of this chain of the (decoded) transactions that pass
+        check_transaction each, and (index, error) of the rest."""
         accepted, rejected = [], []
         pending: dict = {}
         for i, tx in enumerate(transactions):
             try:
-                self._check_transaction(tx, pending=pending)
+                self.check_transaction(tx, pending=pending, admitted=admitted)
                 accepted.append(tx)
             except LedgerError as exc:
                 rejected.append((i, exc))
-                with self._lock:
-                    self._admitted.discard((tx.tx_id, tx.signature))
-        with self._lock:
+        with self.lock:
             previous = self._signed[-1].header if self._signed else None
             height = len(self._signed)
-            prev_value = self._values[-1] if self._values else self._generator
+            prev_value = self.accumulator.value
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
         leaves = tuple(tx.leaf for tx in accepted)
         content = BlockHeader(self.chain_id, height, previous.digest if previous else GENESIS_PREVIOUS,
                               ts, merkle_root(leaves), len(accepted), 0, 0, b"")
         x, k = edgeacc.hash_to_prime(content.element_data())
-        value = edgeacc.update_witness(self._params, prev_value, [x])
+        value = edgeacc.update_witness(self.params, prev_value, [x])
         header = BlockHeader(content.chain_id, height, content.previous, ts, content.merkle_root,
-                             len(accepted), x, k, edgeacc.encode_element(self._params, value))
+                             len(accepted), x, k, edgeacc.encode_element(self.params, value))
         block = Block(SignedHeader(header, ()), tuple(accepted))
         block.__dict__.update(tx_bytes=tx_bytes, leaves=leaves)  # cached_property values
-        with self._lock:
-            self._validated.add(header.digest)
         return block, rejected
 
-    def endorse(self, block: Block) -> tuple[bytes, bytes]:
-        """Validate `block` (unless this peer proposed it), run the application validators on
-        the Type-I transactions this peer did not admit, and sign the header:
-        (fingerprint, signature)."""
-        return self._endorse(checks.decoded(block, Block, "block"))
-
-    def _endorse(self, block: Block) -> tuple[bytes, bytes]:
-        with self._lock:
-            known = block.digest in self._validated and block.height == len(self._signed)
-        if not known:
-            self._validate_block(block, live=True)
-            with self._lock:
-                self._validated.add(block.digest)
-        if self.deployment.validators(self.chain_id):
-            # A peer that did not admit a record (another peer endorsed at submission) runs
-            # the application validators now: it signs nothing they did not accept.
-            with self._lock:
-                unchecked = [tx for tx in block.transactions if tx.kind == TxKind.RECORD
-                             and (tx.tx_id, tx.signature) not in self._admitted]
-            for tx in unchecked:
-                self._run_validators(tx)
-        return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
-
-    def commit(self, block: Block, *, live: bool = True) -> None:
-        """Validate (unless this peer endorsed this exact header), check the endorsements,
-        store durably, then apply. On any error the chain is unchanged, in memory and on disk
-        (a write reported failed that nonetheless reached disk counts as stored). `live=False`
-        checks revocation at the block's timestamp (replaying blocks other peers committed
-        earlier)."""
-        self._commit(checks.decoded(block, Block, "block"), live=live)
-
-    def _commit(self, block: Block, *, live: bool = True) -> None:
-        at_ms = None if live else block.header.timestamp_ms
-        with self._lock:
-            if block.digest not in self._validated or block.height != len(self._signed):
-                self._validate_block(block, live=live)
-            elif block.computed_merkle_root() != block.header.merkle_root:  # (Block checks the count)
-                # the header was validated, but these are not the transactions it binds
-                raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
-            self.deployment.check_endorsements(block.signed, at_ms=at_ms)
-            try:
-                self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
-            except StorageError:
-                if not self._stored(block):
-                    raise
-            self._apply(block)
-            self._validated.clear()  # proposals at this height are stale now
-
-    def _stored(self, block: Block) -> bool:
-        """Whether the store holds exactly `block` at its height: a write whose commit reported
-        an error may still have reached disk, and then the block is this peer's too (memory
-        must not fall behind its own disk, and a submitter must not be told it failed)."""
-        try:
-            return self.store.get(block.height) == block.to_bytes()
-        except StorageError:
-            return False
-
-    def _apply(self, block: Block) -> None:
-        """Extend the in-memory state by a block validate_block accepted."""
+    def apply(self, block: Block) -> None:
+        """Extend the state by a block validate_block accepted (its header's value is the one
+        validate_block recomputed, so the accumulator takes it without exponentiating)."""
         header = block.header
-        self._elements.append(header.acc_element)
-        self._values.append(edgeacc.decode_element(self._params, header.acc_value))
-        self._signed.append(block.signed)
-        for position, tx in enumerate(block.transactions):
-            self._tx_index[tx.tx_id] = (header.height, position)
-            self._admitted.discard((tx.tx_id, tx.signature))
-            if tx.kind == TxKind.RECORD:
-                self._last_record_height = header.height
-            else:
-                anchor = reported_header(tx).header
-                self._statuses.setdefault(anchor.chain_id, []).append(
-                    StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element,
-                                 anchor.digest))
+        with self.lock:
+            self.accumulator.restore_checkpoint([header.acc_element],
+                                                edgeacc.decode_element(self.params, header.acc_value), verify=False)
+            self._signed.append(block.signed)
+            for position, tx in enumerate(block.transactions):
+                self._tx_index[tx.tx_id] = (header.height, position)
+                if tx.kind == TxKind.RECORD:
+                    self._last_record_height = header.height
+                else:
+                    anchor = reported_header(tx).header
+                    self._statuses.setdefault(anchor.chain_id, []).append(
+                        StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element,
+                                     anchor.digest))
 
-    def load(self, progress: bool = False) -> None:
-        """Re-validate every stored block (digests, links, accumulators, signatures) and
-        rebuild the in-memory state; StorageError names the first block that fails."""
-        with self._lock:
-            if self._signed:
-                raise StorageError("load() runs once, on an empty peer")
-            total = self.store.height()
-            rows = self.store.blocks(0)
-            bar = tqdm(rows, total=total, desc=f"validating {self.name}", unit="blk",
-                       disable=not progress, leave=False)
-            for expected_height, (height, digest, data) in enumerate(bar):
-                try:
-                    if height != expected_height:
-                        raise WrongHeight(f"stored heights jump from {expected_height - 1} to {height}")
-                    block = Block.from_bytes(data)
-                    if block.digest != bytes(digest) or block.height != height:
-                        raise StorageError("stored digest or height differs from the block's")
-                    self._validate_block(block, live=False)
-                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
-                except (LedgerError, EdgeaccError) as exc:
-                    raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
-                self._apply(block)
-            if self.store.tx_index() != self._tx_index:
-                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
 
-    def close(self) -> None:
-        """Close the peer's store."""
-        self.store.close()
+from ledger.peer import Peer  # noqa: E402  (re-exported: ledger.chain.Peer, as before the split)

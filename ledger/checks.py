@@ -167,6 +167,14 @@ def identifier(value: Any, name: str, what: str) -> bytes:
     return raw
 
 
+def items(values: Any, name: str) -> list:
+    """The items of an iterable, as a list (ArgumentError for anything that is not iterable)."""
+    try:
+        return list(values)
+    except TypeError:
+        raise ArgumentError(f"{name} must be an iterable, not {type(values).__name__}") from None
+
+
 def position(value: Any, name: str, size: int, what: str) -> int:
     """An index into `size` items; NotFound names `what` when it is out of range."""
     index = integer(value, name, lo=-(1 << 63))

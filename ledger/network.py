@@ -1,5 +1,5 @@
-"""The embedded deployment: one main chain and N edge sub-chains with P peers each, in one
-process, stored in a data directory.
+"""The embedded deployment directory: one main chain and N edge sub-chains with P peers each,
+in one process, stored in a data directory (Network: init, open, manifest, identities).
 
     <dir>/network.json          the manifest (chains, peers, policy, interlocking, Params)
     <dir>/ca/ca.crt, ca.key     the deployment CA; ca/crl.pem its revocation list
@@ -7,66 +7,56 @@ process, stored in a data directory.
     <dir>/peers/NAME.sqlite     one SQLite store per peer
     <dir>/objects/              the content-addressed object store (file:// by default)
 
-Each chain has a sequencer thread: it takes every pending transaction (up to max_block_txs)
-into one block, so under load many transactions share one Merkle root, one accumulator
-exponentiation and one fsync per peer. Its leader (the first peer holding the longest chain)
-validates and proposes, the policy's endorsers validate and sign, and every peer stores the
-block before submitters are told.
+The rooms it furnishes, each taking chain services or peers (never a Network):
+ledger.sequencer (a chain's block cutter and its commit semantics: ChainService, PendingTx),
+ledger.interlock (Type-II/III rounds and the rollback and fork checks: Interlocker),
+ledger.verifier (Protocol 1: Verifier), ledger.peer and ledger.chain (a peer and the chain
+state and rules it keeps). Network implements the client interface ledger.api.Ledger.
 
-Commit semantics. The quorum is the policy's endorsement threshold. A block durable on at
-least the quorum of peers is committed: its transactions get a Receipt. A block durable on
-fewer (but at least one) is on the chain yet not committed: its transactions get
-CommitPending, never a failure that invites signing them again. A block durable on no peer
-failed: its transactions are on no chain, and may be submitted again. Submitting a
-transaction that is already on the chain (the same bytes) is idempotent: it answers with its
-Receipt (or CommitPending) and adds nothing. Lagging peers catch up before every block and on
-open.
-
-Rollback and fork detection (ledger.anchors). On open and before every interlocking round,
-the main chain is checked against the Type-III statuses each sub-chain holds, and each
-sub-chain against the Type-II statuses the main chain holds for it; the peers of a chain
-must agree, and (on interlocking) every store still holds what its peer committed. A
-mismatch raises RollbackDetected or ForkDetected, before anything is written.
+On open every peer's chain is re-validated, the chains are checked against the other layer's
+anchors before a lagging peer catches up (it must not receive blocks of a forged history),
+then the sequencers (and the interlocker) start.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import datetime
 import fcntl
 import itertools
 import json
 import os
-import queue
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Iterable
 
 import edgeacc
 from cryptography import x509
-from edgeacc.errors import EdgeaccError
 
-from ledger.anchors import Anchor, ChainCopy, anchors_from, check_chain
 from ledger import checks
-from ledger.block import Block, SignedHeader, SubchainStatus
-from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Peer, Receipt, Validator, now_ms
-from ledger.errors import (ChainIntegrityError, CommitPending, ConfigurationError, EndorsementError,
-                           LedgerError, NotFound, ReplayedTransaction, StorageError,
-                           ValidationRejected)
+from ledger.block import Block
+from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Receipt, Validator, now_ms
+from ledger.errors import ConfigurationError, LedgerError, NotFound, StorageError
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, load_revocation_list, save_certificate, save_private_key)
+from ledger.interlock import InterlockReport, Interlocker, LayerCheck
 from ledger.objects import ObjectRef, ObjectStore, write_local
-from ledger.protocol1 import ProofRejected, Verdict, check_cross_chain, reject, verify_inclusion
+from ledger.peer import Peer
+from ledger.protocol1 import Verdict
+from ledger.sequencer import (CATCH_UP_RETRY_SECONDS, ChainService, PendingTx, catch_up, memory_copy,
+                              store_copy)
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
+from ledger.verifier import Verifier
+
+# Names that lived here before the split, still importable from ledger.network.
+__all__ = ["CATCH_UP_RETRY_SECONDS", "ChainService", "InterlockReport", "Network", "PendingTx", "Verifier",
+           "catch_up", "memory_copy", "peer_name", "store_copy", "subchain_id"]
 
 MANIFEST = "network.json"
 FORMAT = "edgeacc-ledger/1"
 MAIN_CHAIN_ID = "main"
 DEFAULT_CLIENT = "client"
-CATCH_UP_RETRY_SECONDS = 0.5
 
 
 def subchain_id(i: int) -> str:
@@ -78,288 +68,6 @@ def peer_name(chain_id: str, i: int) -> str:
     """The certificate name of peer i of a chain."""
     return f"{chain_id}.peer{i}"
 
-
-def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
-    """A crash between two peers' commits, or a failed write, leaves a peer behind: replay the
-    longest copy's extra blocks to the others (each validates them as usual). Peers holding
-    different blocks raise ForkDetected before anything is written. Returns the peers that
-    could not store a block (name -> error): they stay behind until the next attempt."""
-    check_chain([memory_copy(p) for p in peers], ())
-    longest = max(peers, key=lambda p: p.height)
-    failed: dict[str, LedgerError] = {}
-    for peer in peers:
-        try:
-            for height in range(peer.height, longest.height):
-                peer._commit(longest.block(height), live=False)  # decoded from the store
-        except LedgerError as exc:
-            failed[peer.name] = exc
-    return failed
-
-
-def memory_copy(peer: Peer) -> ChainCopy:
-    """The chain as `peer` validated it (its memory)."""
-    return ChainCopy(peer.chain_id, peer.name, peer.height, lambda h: peer.signed_header(h).header.digest)
-
-
-def store_copy(peer: Peer) -> ChainCopy:
-    """The chain as `peer`'s store holds it now (digests read from disk)."""
-    return ChainCopy(peer.chain_id, f"the store of {peer.name}", peer.store.height(), peer.store.digest)
-
-
-class PendingTx:
-    """A submitted transaction: `tx_id` now, `result()` -> Receipt once the policy's quorum of
-    peers stored its block (CommitPending when fewer did; or the LedgerError that rejected it)."""
-
-    def __init__(self, tx: Transaction) -> None:
-        self.transaction = tx
-        self.tx_id = tx.tx_id
-        self.chain_id = tx.chain_id
-        self._future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def result(self, timeout: float | None = 60.0) -> Receipt:
-        """The Receipt once the quorum stored the transaction's block. Raises CommitPending
-        when fewer peers (at least one) stored it: it is on the chain, so submit this same
-        transaction again for its receipt, never a re-signed copy; the LedgerError that
-        rejected it (then it is on no peer); or LedgerError after `timeout` seconds."""
-        if timeout is not None:
-            timeout = checks.number(timeout, "timeout")
-        try:
-            return self._future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            raise LedgerError(f"transaction {self.tx_id.hex()} not committed within {timeout} s") from None
-
-    def done(self) -> bool:
-        """True once the transaction is committed or rejected."""
-        return self._future.done()
-
-    def add_done_callback(self, fn: Callable[["PendingTx"], None]) -> None:
-        """Call fn(pending) when the transaction is committed or rejected (on the sequencer's thread)."""
-        checks.function(fn, "fn")
-        self._future.add_done_callback(lambda _f: fn(self))
-
-
-class ChainService:
-    """A chain's peers and its sequencer thread."""
-
-    def __init__(self, config: ChainConfig, peers: list[Peer], max_block_txs: int,
-                 on_commit: Callable[[str], None]) -> None:
-        self.config = config
-        self.deployment = peers[0].deployment
-        self.chain_id = config.chain_id
-        self.peers = peers
-        self.max_block_txs = max_block_txs
-        self._queue: queue.Queue = queue.Queue()
-        self._on_commit = on_commit
-        self._stop = threading.Event()
-        self._committers = concurrent.futures.ThreadPoolExecutor(len(peers), thread_name_prefix=f"commit-{self.chain_id}")
-        self._thread = threading.Thread(target=self._run, name=f"sequencer-{self.chain_id}", daemon=True)
-        self._thread.start()
-
-    @property
-    def leader(self) -> Peer:
-        """The peer that proposes blocks: the first one holding the longest chain (a peer that
-        failed to store a block and cannot catch up does not stop the others)."""
-        return max(self.peers, key=lambda p: p.height)
-
-    @property
-    def quorum(self) -> int:
-        """How many peers must hold a block durably before it is reported committed."""
-        return self.config.endorsement_threshold
-
-    def submit(self, tx: Transaction) -> PendingTx:
-        """Have the policy's endorsers check `tx` now, on the caller's thread (signature checks
-        release the GIL, so submitters check in parallel), then queue it for the next block.
-        A transaction they refuse comes back as a PendingTx holding the error."""
-        return self.submit_many([tx])[0]
-
-    def submit_many(self, txs: list[Transaction]) -> list[PendingTx]:
-        """submit() for several transactions that are queued together, so they share blocks
-        (max_block_txs per block)."""
-        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
-        return self._submit_decoded(txs)
-
-    def _submit_decoded(self, txs: list[Transaction]) -> list[PendingTx]:
-        # The trust boundary: peers check, sign and store the decoding of the submitted
-        # bytes (checks.decoded), never fields an object carries beside them.
-        if self._stop.is_set():
-            raise LedgerError("the network is closed")
-        admitted, out = [], []
-        for tx in txs:
-            pending = PendingTx(tx)
-            out.append(pending)
-            # one already on the chain is answered by the sequencer (idempotent resubmission)
-            if self.leader.locate(tx.tx_id) is not None or self._admit(tx, pending):
-                admitted.append(pending)
-        for start in range(0, len(admitted), self.max_block_txs):
-            self._queue.put(admitted[start:start + self.max_block_txs])
-        return out
-
-    def _admit(self, tx: Transaction, pending: PendingTx) -> bool:
-        """Ask the peers in order until the policy's threshold admit `tx` (k of any). A broken
-        ledger rule fails at once (every peer checks the same rules); a peer whose application
-        validator refuses only does not endorse, and the next peer is asked."""
-        threshold = self.config.endorsement_threshold
-        admitted: list[Peer] = []
-        refusals: list[ValidationRejected] = []
-        try:
-            tx.leaf  # hashed here, off the sequencer's thread
-            for peer in self.peers:
-                if len(admitted) == threshold:
-                    break
-                try:
-                    peer._admit(tx)  # decoded by submit_many
-                    admitted.append(peer)
-                except ValidationRejected as exc:
-                    refusals.append(exc)
-            if len(admitted) < threshold:
-                raise ValidationRejected(
-                    f"{self.chain_id}: {len(admitted)} of the {threshold} endorsements the policy needs "
-                    f"({'; '.join(map(str, refusals))})") from (refusals[0] if refusals else None)
-        except LedgerError as exc:
-            for peer in admitted:
-                peer.forget(tx)
-            pending._future.set_exception(exc)
-            return False
-        return True
-
-    def _lagging(self) -> bool:
-        return len({peer.height for peer in self.peers}) > 1
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:  # while a peer lags, retry its catch-up when idle too
-                first = self._queue.get(timeout=CATCH_UP_RETRY_SECONDS if self._lagging() else None)
-            except queue.Empty:
-                try:
-                    catch_up(self.peers)
-                except LedgerError:
-                    pass  # peers that disagree: the next block reports it to its submitters
-                continue
-            if first is None:  # close() wakes the thread
-                break
-            batch = list(first)
-            while len(batch) < self.max_block_txs:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.extend(item)
-            try:
-                self._commit_batch(batch)
-            except Exception as exc:  # never let the sequencer die with submitters waiting
-                failure = exc if isinstance(exc, LedgerError) else LedgerError(f"internal error: {exc!r}")
-                for p in batch:
-                    if not p.done():
-                        p._future.set_exception(failure)
-        for p in self._drain():
-            p._future.set_exception(LedgerError("the network closed before the transaction was committed"))
-
-    def _drain(self) -> list[PendingTx]:
-        out = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return out
-            if item is not None:
-                out.extend(item)
-
-    def _commit_batch(self, batch: list[PendingTx]) -> None:
-        """Propose, endorse and store one block of the batch's new transactions, then answer
-        every submitter from what the peers hold (see the module docstring)."""
-        if self._lagging():
-            catch_up(self.peers)  # best effort: a peer whose store still fails stays behind
-        leader = self.leader
-        fresh = [p for p in batch if leader.locate(p.tx_id) is None]
-        refused: dict[int, LedgerError] = {}
-        stored: set[int] = set()
-        failure: LedgerError | None = None
-        if fresh:
-            block, rejected = leader._propose([p.transaction for p in fresh])  # decoded on submission
-            refused = {id(fresh[i]): exc for i, exc in rejected}
-            if len(refused) < len(fresh):
-                try:
-                    self._store(self._endorsed(block))
-                    stored = {id(p) for p in fresh if id(p) not in refused}
-                except LedgerError as exc:
-                    failure = exc
-        for p in batch:
-            if id(p) in stored or self._holds(p.transaction):
-                self._answer(p)
-            elif id(p) in refused:
-                p._future.set_exception(refused[id(p)])
-            elif self.leader.locate(p.tx_id) is not None:  # another transaction with this id
-                p._future.set_exception(ReplayedTransaction(
-                    f"another transaction with id {p.tx_id.hex()[:16]} is already on {self.chain_id}"))
-            else:
-                p._future.set_exception(failure or LedgerError(f"{self.chain_id}: block not stored"))
-        if stored:
-            self._on_commit(self.chain_id)
-
-    def _endorsed(self, block: Block) -> Block:
-        endorsements, refusals = [], []
-        for peer in self.peers:
-            if len(endorsements) == self.config.endorsement_threshold:
-                break
-            try:
-                # A peer whose own certificate was revoked may still sign; skip it, as the
-                # committing side would refuse its endorsement.
-                self.deployment.trust.resolve(peer.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-                endorsements.append(peer._endorse(block))  # built by the leader from decoded txs
-            except LedgerError as exc:
-                refusals.append(f"{peer.name}: {exc}")
-        if len(endorsements) < self.config.endorsement_threshold:
-            raise EndorsementError(f"{self.chain_id}: endorsement policy not met ({'; '.join(refusals)})")
-        return block.with_endorsements(endorsements)
-
-    def _store(self, block: Block) -> None:
-        """Every peer stores `block`, in parallel (SQLite releases the GIL while it writes and
-        syncs); StorageError when none did, so the block is on no peer."""
-        commits = [self._committers.submit(peer._commit, block) for peer in self.peers]
-        concurrent.futures.wait(commits)
-        if all(future.exception() is not None for future in commits):
-            reasons = "; ".join(f"{peer.name}: {future.exception()}" for peer, future in zip(self.peers, commits))
-            raise StorageError(f"{self.chain_id}: block {block.height} was stored on no peer, its transactions "
-                               f"are on no chain ({reasons})")
-
-    def _holds(self, tx: Transaction) -> bool:
-        """Whether the chain holds exactly `tx` (not just a transaction with its id)."""
-        leader = self.leader
-        where = leader.locate(tx.tx_id)
-        return where is not None and leader.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
-
-    def _answer(self, pending: PendingTx) -> None:
-        """Receipt when the quorum holds the transaction's block, CommitPending when fewer do."""
-        receipt = self.leader.receipt(pending.tx_id)
-        durable = sum(peer.height > receipt.height for peer in self.peers)  # copies agree below their heights
-        if durable >= self.quorum:
-            pending._future.set_result(receipt)
-            return
-        pending._future.set_exception(CommitPending(
-            f"transaction {pending.tx_id.hex()} is in block {receipt.height} of {self.chain_id}, stored on "
-            f"{durable} of {len(self.peers)} peers, below the quorum of {self.quorum}: it is not lost; submit "
-            "the same transaction again for its receipt once the lagging peers caught up",
-            receipt=receipt, durable=durable, quorum=self.quorum))
-
-    def close(self) -> None:
-        """Stop the sequencer (queued transactions fail) and close the peers' stores."""
-        self._stop.set()
-        self._queue.put(None)
-        self._thread.join()
-        self._committers.shutdown()
-        for peer in self.peers:
-            peer.close()
-
-
-@dataclass(frozen=True)
-class InterlockReport:
-    """What one interlocking round committed: Type-II receipts and Type-III receipts."""
-
-    type2: tuple[Receipt, ...]
-    type3: tuple[Receipt, ...]
 
 
 class Network:
@@ -381,12 +89,10 @@ class Network:
         self.objects = ObjectStore(objects_url)
         self._identities: dict[str, Identity] = {}
         self._nonce = itertools.count(time.time_ns())
-        self._interlock_lock = threading.RLock()
         self._revoke_lock = threading.Lock()
-        self._checked: dict[tuple[str, str], int] = {}  # status records checked by _check_layers
         self._closed = False
-        self._last_round = time.monotonic()
         self.services: dict[str, ChainService] = {}
+        self._layer_check = LayerCheck(self.main_chain_id)
         opened: list[Peer] = []
         try:
             peers_by_chain = {}
@@ -403,15 +109,15 @@ class Network:
             for peer in opened:  # a store that fails validation must not leave the others open
                 peer.close()
             raise
-        self._wake = threading.Condition()
+        interlock = manifest["interlock"]
+        self.interlocker = Interlocker(self.services, self.main_chain_id, params, blocks=interlock["blocks"],
+                                       seconds=interlock["seconds"], nonce=self._nonce,
+                                       layer_check=lambda peers, *, stores: self._check_layers(peers, stores=stores))
         for c in chains:
             self.services[c.chain_id] = ChainService(c, peers_by_chain[c.chain_id],
-                                                     manifest["max_block_txs"], self._committed)
-        self._interlocker = None
-        interlock = manifest["interlock"]
-        if auto_interlock and (interlock["blocks"] > 0 or interlock["seconds"] > 0):
-            self._interlocker = threading.Thread(target=self._interlock_loop, name="interlocker", daemon=True)
-            self._interlocker.start()
+                                                     manifest["max_block_txs"], self.interlocker.committed)
+        if auto_interlock:
+            self.interlocker.start()
 
     # --- creation and opening ------------------------------------------------------------
 
@@ -522,10 +228,7 @@ class Network:
         if self._closed:
             return
         self._closed = True
-        with self._wake:
-            self._wake.notify_all()
-        if self._interlocker is not None:
-            self._interlocker.join()
+        self.interlocker.close()
         for service in self.services.values():
             service.close()
 
@@ -591,6 +294,15 @@ class Network:
     def subchain_ids(self) -> list[str]:
         """Ids of the edge sub-chains."""
         return [cid for cid, c in self.deployment.chains.items() if c.kind == SUB]
+
+    @property
+    def chain_ids(self) -> list[str]:
+        """Ids of every chain, the main chain first."""
+        return [self.main_chain_id] + self.subchain_ids
+
+    def height(self, chain_id: str) -> int:
+        """Number of committed blocks of `chain_id` (its leader's)."""
+        return self.service(chain_id).leader.height
 
     def service(self, chain_id: str) -> ChainService:
         """The ChainService of `chain_id`."""
@@ -703,210 +415,34 @@ class Network:
         """Check every chain against the other layer's anchors, its peers against each other,
         and every store against what its peer committed (the check interlock() runs first):
         RollbackDetected or ForkDetected names the chain, the height and both digests."""
-        with self._interlock_lock:
-            self._check_layers({cid: s.peers for cid, s in self.services.items()}, stores=True)
+        self.interlocker.check_layers()
+
+    @property
+    def _interlocker(self) -> threading.Thread | None:
+        """The automatic interlocking thread, None when it was not started."""
+        return self.interlocker.thread
 
     def _check_layers(self, peers_by_chain: dict[str, list[Peer]], *, stores: bool) -> None:
-        """ledger.anchors.check_chain for every chain. A peer's memory only grows by validated
-        blocks, so a status record checked against it once is not checked again: a round costs
-        what was recorded since the last one (open checks everything)."""
-        main_id = self.main_chain_id
-        subchains = [cid for cid in peers_by_chain if cid != main_id]
-        longest = {cid: max(peers, key=lambda p: p.height) for cid, peers in peers_by_chain.items()}
-        # (holder, anchored chain) -> the holder's status records of it: Type-III records of
-        # the main chain on each sub-chain, Type-II records of each sub-chain on the main chain
-        recorded = {(cid, main_id): longest[cid].statuses(main_id) for cid in subchains}
-        recorded.update({(main_id, cid): longest[main_id].statuses(cid) for cid in subchains})
-
-        def anchors(key: tuple[str, str], records: list) -> list[Anchor]:
-            return anchors_from(records, key[0], "Type-II" if key[0] == main_id else "Type-III")
-
-        # The main chain first: it holds the Type-II anchors the sub-chains are checked against.
-        for chain in [main_id] + subchains:
-            keys = [key for key in recorded if key[1] == chain]
-            new = [a for key in keys for a in anchors(key, recorded[key][self._checked.get(key, 0):])]
-            check_chain([memory_copy(p) for p in peers_by_chain[chain]], new)
-            if stores:
-                for peer in peers_by_chain[chain]:
-                    held = [a for key in keys for a in anchors(key, _latest_below(recorded[key], peer.height))]
-                    check_chain([store_copy(peer)], _store_anchors(peer, held))
-        self._checked.update({key: len(records) for key, records in recorded.items()})
+        self._layer_check(peers_by_chain, stores=stores)
 
     def interlock(self, timeout: float = 60.0) -> InterlockReport:
-        """One round now: check_layers(), then every sub-chain with new records sends its
-        latest header to the main chain (Type-II); then the main chain's latest header goes to
-        every sub-chain (Type-III). Returns the receipts."""
-        timeout = checks.number(timeout, "timeout")
-        with self._interlock_lock:
-            self.check_layers()
-            main = self.service(self.main_chain_id)
-            type2 = []
-            for cid in self.subchain_ids:
-                leader = self.service(cid).leader
-                latest = leader.latest()
-                anchored = main.leader.statuses(cid)
-                if latest is None or leader.last_record_height <= (anchored[-1].source_height if anchored else -1):
-                    continue
-                witness = b""
-                if anchored:  # prove the block reported last time is inside the new accumulator
-                    w = leader.block_witness(anchored[-1].source_height, latest.header.height)
-                    witness = edgeacc.encode_element(self.params, w)
-                payload = SubchainStatus(latest, witness).to_bytes()
-                type2.append(main.submit(self._status_tx(leader.identity, TxKind.SUBCHAIN_STATUS,
-                                                         self.main_chain_id, payload)))
-            type2_receipts = tuple(p.result(timeout) for p in type2)
-            latest_main = main.leader.latest()
-            type3 = []
-            for cid in self.subchain_ids:
-                if latest_main is None:
-                    break
-                seen = self.service(cid).leader.statuses(self.main_chain_id)
-                if seen and seen[-1].source_height >= latest_main.header.height:
-                    continue
-                type3.append(self.service(cid).submit(self._status_tx(main.leader.identity, TxKind.MAIN_STATUS,
-                                                                       cid, latest_main.to_bytes())))
-            type3_receipts = tuple(p.result(timeout) for p in type3)
-            self._last_round = time.monotonic()
-            return InterlockReport(type2_receipts, type3_receipts)
-
-    def _status_tx(self, signer: Identity, kind: TxKind, chain_id: str, payload: bytes) -> Transaction:
-        return Transaction.create(signer, kind, chain_id, payload, timestamp_ms=now_ms(),
-                                  nonce=next(self._nonce))
-
-    def _committed(self, chain_id: str) -> None:
-        if chain_id != self.main_chain_id and self._interlocker is not None:
-            with self._wake:
-                self._wake.notify_all()
-
-    def _interlock_due(self) -> bool:
-        blocks, seconds = self.manifest["interlock"]["blocks"], self.manifest["interlock"]["seconds"]
-        main = self.service(self.main_chain_id).leader
-        for cid in self.subchain_ids:
-            leader = self.service(cid).leader
-            anchored = main.statuses(cid)
-            anchored_height = anchored[-1].source_height if anchored else -1
-            if leader.last_record_height <= anchored_height:
-                continue
-            if blocks and leader.height - 1 - anchored_height >= blocks:
-                return True
-            if seconds and time.monotonic() - self._last_round >= seconds:
-                return True
-        return False
-
-    def _interlock_loop(self) -> None:
-        seconds = self.manifest["interlock"]["seconds"]
-        while not self._closed:
-            with self._wake:
-                self._wake.wait(timeout=min(seconds, 1.0) if seconds else 1.0)
-            if self._closed:
-                return
-            try:
-                if self._interlock_due():
-                    self.interlock()
-            except ChainIntegrityError:
-                return  # never anchor a forked or rolled-back chain; interlock() raises it again
-            except LedgerError:
-                time.sleep(0.1)  # a closing network or a failed round: the next wake retries
+        """One interlocking round now (ledger.interlock.Interlocker.interlock): Type-II of every
+        sub-chain with new records to the main chain, then Type-III to every sub-chain."""
+        return self.interlocker.interlock(timeout)
 
     # --- Protocol 1 -------------------------------------------------------------------
 
     def verifier(self, chain_id: str) -> "Verifier":
         """A verifier attached to chain `chain_id` (it trusts only that chain's state)."""
-        return Verifier(self, chain_id)
+        return Verifier(self.services, self.deployment, chain_id)
 
     def verify(self, tx_id: bytes | str, from_chain: str) -> Verdict:
         """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
         return self.verifier(from_chain).verify(tx_id)
 
-
-class Verifier:
-    """A verifier peer on chain A: it takes acc_M from A's latest Type-III and fetches the
-    proofs of Protocol 1 from the main chain and from the transaction's chain."""
-
-    def __init__(self, network: Network, chain_id: str) -> None:
-        self.network = checks.instance(network, Network, "network")
-        self.chain_id = network.service(chain_id).chain_id
-
-    @property
-    def peer(self) -> Peer:
-        """The verifier's view of its chain: the chain's most advanced validated peer (its
-        leader), as every other chain is read from its leader (peer 0 may lag)."""
-        return self.network.service(self.chain_id).leader
-
-    def verify(self, tx_id: bytes | str, chain_id: str | None = None) -> Verdict:
-        """The verdict on `tx_id` (bytes or hex); `chain_id` is looked up when not given. It
-        never raises: a malformed id, or a block, record or proof that cannot be fetched (a
-        peer's store cut back, say), is a rejecting Verdict."""
-        try:
-            tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
-            chain_id = checks.optional_text(chain_id, "chain_id")
-        except LedgerError as exc:
-            return reject(b"", "malformed", str(exc))
-        try:
-            return self._verify(tx_id, chain_id)
-        except NotFound as exc:
-            return reject(tx_id, "not-found", f"a block or record Protocol 1 needs is missing: {exc}",
-                          chain_id=chain_id)
-        except (LedgerError, EdgeaccError) as exc:
-            return reject(tx_id, "unavailable", f"the proofs cannot be fetched: {exc}", chain_id=chain_id)
-
-    def _verify(self, tx_id: bytes, chain_id: str | None) -> Verdict:
-        net = self.network
-        main_id = net.main_chain_id
-        if chain_id is None:
-            try:
-                chain_id = net.locate(tx_id).chain_id
-            except NotFound:
-                return reject(tx_id, "unknown-transaction", f"no chain holds transaction {tx_id.hex()}")
-        try:
-            holder = net.service(chain_id).leader
-        except NotFound as exc:
-            return reject(tx_id, "unknown-chain", str(exc))
-        where = holder.locate(tx_id)
-        if where is None:
-            return reject(tx_id, "unknown-transaction", f"{chain_id} holds no transaction {tx_id.hex()}")
-        params = net.params
-        own = self.peer
-        if chain_id == self.chain_id:  # the verifier's own chain: its own accumulator suffices
-            # One height for the proof and the value: a block committed in between must not
-            # make the proof and the accumulator disagree.
-            latest = own.height - 1
-            proof = holder.inclusion_proof(tx_id, latest)
-            try:
-                tx, block = verify_inclusion(params, proof, chain_id, own.accumulator_value(latest), latest)
-            except ProofRejected as exc:
-                return reject(tx_id, "tx-proof", str(exc), chain_id=chain_id)
-            return Verdict(True, "ok", f"valid: in {chain_id} under its latest accumulator", tx_id,
-                           chain_id, block.height, transaction=tx)
-        type3 = own.statuses(main_id) if self.chain_id != main_id else []
-        if self.chain_id == main_id:
-            main_status = own.latest()
-        elif type3:
-            main_status = SignedHeader.from_bytes(own.transaction(type3[-1].tx_id).payload)
-        else:
-            return reject(tx_id, "no-main-status", f"{self.chain_id} holds no Type-III yet: run an interlocking round",
-                          chain_id=chain_id)
-        main_height = main_status.header.height
-        main_peer = net.service(main_id).leader
-        status_proof = None
-        if chain_id == main_id:
-            if where[0] > main_height:
-                return reject(tx_id, "not-interlocked", f"main block {where[0]} is after the Type-III's height "
-                              f"{main_height}: wait for the next interlocking round", chain_id=chain_id,
-                              main_height=main_height)
-            tx_proof = main_peer.inclusion_proof(tx_id, main_height)
-        else:
-            records = [r for r in main_peer.statuses(chain_id) if r.height <= main_height]
-            if not records or records[-1].source_height < where[0]:
-                anchored = records[-1].source_height if records else None
-                return reject(tx_id, "not-interlocked", f"block {where[0]} of {chain_id} is not covered by a Type-II "
-                              f"under acc_M (anchored height {anchored}): wait for the next interlocking round",
-                              chain_id=chain_id, main_height=main_height, anchored_height=anchored)
-            status_proof = main_peer.inclusion_proof(records[-1].tx_id, main_height)
-            tx_proof = holder.inclusion_proof(tx_id, records[-1].source_height)
-        return check_cross_chain(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_id,
-                                 main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
-                                 endorsement_policy=net.deployment.check_endorsed)
+    def verify_many(self, tx_ids: Iterable[bytes | str], from_chain: str) -> dict[bytes, Verdict]:
+        """Protocol 1 for many transactions, run by a verifier on `from_chain` (Verifier.verify_many)."""
+        return self.verifier(from_chain).verify_many(tx_ids)
 
 
 def _check_manifest(manifest: dict, where: Path) -> None:
@@ -941,21 +477,6 @@ def _check_manifest(manifest: dict, where: Path) -> None:
     objects = manifest.get("objects")
     if objects is not None and not isinstance(objects, str):
         raise fail("objects must be a URL or null")
-
-
-def _latest_below(records: list, height: int) -> list:
-    """The last status record whose block is below `height` (records ascend), as a list."""
-    return next(([r] for r in reversed(records) if r.source_height < height), [])
-
-
-def _store_anchors(peer: Peer, held: list[Anchor]) -> list[Anchor]:
-    """What `peer`'s store must still hold: the block its memory ends with, and the highest
-    of `held` (the other layer's latest anchors among the blocks the peer holds)."""
-    latest = peer.latest()
-    if latest is None:
-        return []
-    own = Anchor(peer.chain_id, latest.header.height, latest.header.digest, f"{peer.name} (committed in memory)")
-    return ([max(held, key=lambda a: a.height)] if held else []) + [own]
 
 
 def _pem(crl: x509.CertificateRevocationList) -> bytes:

@@ -122,13 +122,14 @@ class InclusionProof:
         return proof
 
 
-def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: str, acc_value: int,
-                     acc_height: int) -> tuple[Transaction, BlockContent]:
-    """Check `proof` against chain `chain_id` whose accumulator after block `acc_height` is
-    `acc_value`; returns the transaction and the proved content of its block (chain, height,
-    link, time, Merkle root, count: what the accumulated element binds; the header's own
-    accumulator value and digest are not proved, so they are not returned), or raises
-    ProofRejected."""
+Statement = tuple  # (w, x, v): the membership w^x = +-v (mod N) a proof rests on
+
+
+def inclusion_claim(params: edgeacc.Params, proof: InclusionProof, chain_id: str, acc_value: int,
+                    acc_height: int) -> tuple[Transaction, BlockContent, Statement]:
+    """Every check of verify_inclusion but the accumulator membership, which is returned as
+    the statement (witness, element, acc_value) the caller must still verify, alone
+    (verify_inclusion) or in a batch with others (ledger.verifier.Verifier.verify_many)."""
     checks.instance(params, edgeacc.Params, "params")
     proof = checks.rebuilt(proof, InclusionProof, "proof")
     chain_id = checks.text(chain_id, "chain_id")
@@ -153,14 +154,34 @@ def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: st
         raise ProofRejected("merkle", "the Merkle path does not lead to the block's root")
     try:
         check_element(header)
-        member = edgeacc.verify_membership(params, proof.witness, header.acc_element, acc_value)
     except AccumulatorMismatch as exc:
         raise ProofRejected("accumulator", str(exc)) from None
+    return tx, header.content, (proof.witness, header.acc_element, acc_value)
+
+
+def statement_failure(params: edgeacc.Params, statement: Statement) -> str:
+    """Why the membership statement fails, "" when it holds (a malformed witness or value
+    fails the statement rather than raising)."""
+    try:
+        if edgeacc.verify_membership(params, *statement):
+            return ""
     except EdgeaccError as exc:
-        raise ProofRejected("accumulator", f"accumulator check failed: {exc}") from None
-    if not member:
-        raise ProofRejected("accumulator", "the block is not a member of the accumulator")
-    return tx, header.content
+        return f"accumulator check failed: {exc}"
+    return "the block is not a member of the accumulator"
+
+
+def verify_inclusion(params: edgeacc.Params, proof: InclusionProof, chain_id: str, acc_value: int,
+                     acc_height: int) -> tuple[Transaction, BlockContent]:
+    """Check `proof` against chain `chain_id` whose accumulator after block `acc_height` is
+    `acc_value`; returns the transaction and the proved content of its block (chain, height,
+    link, time, Merkle root, count: what the accumulated element binds; the header's own
+    accumulator value and digest are not proved, so they are not returned), or raises
+    ProofRejected."""
+    tx, content, statement = inclusion_claim(params, proof, chain_id, acc_value, acc_height)
+    failure = statement_failure(params, statement)
+    if failure:
+        raise ProofRejected("accumulator", failure)
+    return tx, content
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,23 @@ def _refused_by(policy: Callable[[SignedHeader], None] | None, signed: SignedHea
     return ""
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A Protocol 1 verdict that still rests on membership statements: the answer is the
+    rejecting verdict beside the first statement (in order) that fails, else `verdict`.
+    (A verdict decided without arithmetic comes with no statements.)"""
+
+    verdict: Verdict
+    statements: tuple[tuple[Statement, Verdict], ...] = ()
+
+    def settle(self, params: edgeacc.Params, failed: Callable[[Statement], bool] | None = None) -> Verdict:
+        """The verdict, each statement checked by `failed` (default: on its own)."""
+        for statement, rejection in self.statements:
+            if failed(statement) if failed is not None else statement_failure(params, statement):
+                return rejection
+        return self.verdict
+
+
 def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, main_chain_id: str,
                       main_status: SignedHeader, status_proof: InclusionProof | None,
                       tx_proof: InclusionProof,
@@ -207,6 +245,18 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     Verdict is proved (or is the verifier's own `main_status`). `endorsement_policy`, when
     given (Verifier passes Deployment.check_endorsed), must accept both main_status and the
     header the Type-II reports: the same policy check as every commit and reopen."""
+    return cross_chain_claim(params, tx_id=tx_id, chain_id=chain_id, main_chain_id=main_chain_id,
+                             main_status=main_status, status_proof=status_proof, tx_proof=tx_proof,
+                             endorsement_policy=endorsement_policy).settle(params)
+
+
+def cross_chain_claim(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, main_chain_id: str,
+                      main_status: SignedHeader, status_proof: InclusionProof | None,
+                      tx_proof: InclusionProof,
+                      endorsement_policy: Callable[[SignedHeader], None] | None = None) -> Claim:
+    """check_cross_chain without its two membership checks, which the Claim carries (step 1:
+    the Type-II under acc_M, step 2: the transaction's block under acc_B) for the caller to
+    verify, alone or batched."""
     checks.instance(params, edgeacc.Params, "params")
     tx_id = checks.data(tx_id, "tx_id")
     chain_id, main_chain_id = checks.text(chain_id, "chain_id"), checks.text(main_chain_id, "main_chain_id")
@@ -220,42 +270,50 @@ def check_cross_chain(params: edgeacc.Params, *, tx_id: bytes, chain_id: str, ma
     try:
         acc_m = edgeacc.decode_element(params, main_header.acc_value)
     except EdgeaccError as exc:
-        return reject(tx_id, "malformed", f"main-chain status carries no valid accumulator: {exc}")
+        return Claim(reject(tx_id, "malformed", f"main-chain status carries no valid accumulator: {exc}"))
     context = {"chain_id": chain_id, "main_height": main_header.height}
     if main_header.chain_id != main_chain_id:
-        return reject(tx_id, "wrong-chain", "the Type-III status is not of the main chain", **context)
+        return Claim(reject(tx_id, "wrong-chain", "the Type-III status is not of the main chain", **context))
     refused = _refused_by(endorsement_policy, main_status)
     if refused:
-        return reject(tx_id, "endorsement", f"the main-chain header behind acc_M: {refused}", **context)
+        return Claim(reject(tx_id, "endorsement", f"the main-chain header behind acc_M: {refused}", **context))
+    pending: tuple[tuple[Statement, Verdict], ...] = ()
     try:
         if status_proof is None:
             if chain_id != main_chain_id:
-                return reject(tx_id, "no-status", f"no Type-II proof for chain {chain_id}", **context)
+                return Claim(reject(tx_id, "no-status", f"no Type-II proof for chain {chain_id}", **context))
             acc_b, height_b = acc_m, main_header.height
         else:
-            status_tx, _ = verify_inclusion(params, status_proof, main_chain_id, acc_m, main_header.height)
+            status_tx, _, statement = inclusion_claim(params, status_proof, main_chain_id, acc_m, main_header.height)
+            pending = ((statement, reject(tx_id, "status-proof", "step 1 (Type-II under acc_M): the Type-II's "
+                                          "block is not a member of acc_M", **context)),)
             if status_tx.kind != TxKind.SUBCHAIN_STATUS:
-                return reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II", **context)
+                return Claim(reject(tx_id, "status-proof", "the proved main-chain transaction is not a Type-II",
+                                    **context), pending)
             reported = SubchainStatus.from_bytes(status_tx.payload).signed
             anchor = reported.header
             if anchor.chain_id != chain_id:
-                return reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}", **context)
+                return Claim(reject(tx_id, "wrong-chain", f"the Type-II reports chain {anchor.chain_id}, not {chain_id}",
+                                    **context), pending)
             refused = _refused_by(endorsement_policy, reported)
             if refused:
-                return reject(tx_id, "endorsement", f"the header the Type-II reports: {refused}", **context)
+                return Claim(reject(tx_id, "endorsement", f"the header the Type-II reports: {refused}", **context),
+                             pending)
             acc_b, height_b = edgeacc.decode_element(params, anchor.acc_value), anchor.height
         context["anchored_height"] = height_b
     except ProofRejected as exc:
-        return reject(tx_id, "status-proof", f"step 1 (Type-II under acc_M): {exc}", **context)
+        return Claim(reject(tx_id, "status-proof", f"step 1 (Type-II under acc_M): {exc}", **context), pending)
     except (EncodingError, EdgeaccError) as exc:
-        return reject(tx_id, "status-proof", f"step 1: the Type-II does not decode: {exc}", **context)
+        return Claim(reject(tx_id, "status-proof", f"step 1: the Type-II does not decode: {exc}", **context), pending)
     try:
-        tx, block = verify_inclusion(params, tx_proof, chain_id, acc_b, height_b)
+        tx, block, statement = inclusion_claim(params, tx_proof, chain_id, acc_b, height_b)
     except ProofRejected as exc:
         code = exc.code if exc.code == "not-interlocked" else "tx-proof"
-        return reject(tx_id, code, f"step 2 (transaction under acc_{chain_id}): {exc}", **context)
+        return Claim(reject(tx_id, code, f"step 2 (transaction under acc_{chain_id}): {exc}", **context), pending)
+    pending += ((statement, reject(tx_id, "tx-proof", f"step 2 (transaction under acc_{chain_id}): the block is "
+                                   "not a member of the accumulator", **context)),)
     if tx.tx_id != tx_id:
-        return reject(tx_id, "tx-proof", "the proved transaction has another id", **context)
-    return Verdict(True, "ok", "valid: in the main chain's Type-II of "
-                   f"{chain_id} at height {height_b}, under acc_M at main height {main_header.height}",
-                   tx_id, height=block.height, transaction=tx, **context)
+        return Claim(reject(tx_id, "tx-proof", "the proved transaction has another id", **context), pending)
+    return Claim(Verdict(True, "ok", "valid: in the main chain's Type-II of "
+                         f"{chain_id} at height {height_b}, under acc_M at main height {main_header.height}",
+                         tx_id, height=block.height, transaction=tx, **context), pending)

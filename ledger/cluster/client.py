@@ -26,12 +26,12 @@ from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
 from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, load_trust, peer_addresses,
                                  read_json)
-from ledger.network import InterlockReport
+from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
 from ledger import errors
 from ledger.identity import Identity, load_certificate, load_private_key
-from ledger.network import PendingTx
+from ledger.sequencer import PendingTx
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.tx import Transaction, TxKind
 

@@ -42,7 +42,7 @@ from cryptography import x509
 
 from ledger import checks
 from ledger.block import Block, SubchainStatus
-from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Peer, Receipt, StatusRecord, now_ms
+from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
 from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTransaction,
@@ -50,6 +50,7 @@ from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTr
                            ValidationError)
 from ledger.identity import (Identity, TrustStore, load_certificate, load_private_key,
                              load_revocation_list)
+from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 

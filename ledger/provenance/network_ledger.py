@@ -26,7 +26,6 @@ from ledger import checks
 from ledger.errors import LedgerError, ValidationRejected
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
-from ledger.provenance.batch_verify import tx_id_list, verify_many
 from ledger.provenance.encoding import canonical_json, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
@@ -362,14 +361,14 @@ class NetworkLedger:
         return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter)
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
-        """Protocol 1 for many records with shared witnesses (batch_verify.py): per tx id,
+        """Protocol 1 for many records with shared proofs (Network.verify_many): per tx id,
         None when it holds, else the reason it was rejected."""
         self.flush()
-        tx_ids = tx_id_list(tx_ids)
-        verdicts = verify_many(self.network, tx_ids, verifier_chain)
+        tx_ids = checks.items(tx_ids, "tx_ids")
+        verdicts = self.network.verify_many(tx_ids, verifier_chain)
         if any(v.code in _WAIT_FOR_INTERLOCK for v in verdicts.values()):
             self.network.interlock(self.timeout)
-            verdicts = verify_many(self.network, tx_ids, verifier_chain)
+            verdicts = self.network.verify_many(tx_ids, verifier_chain)
         return {tx_id: None if v.ok else f"{v.code}: {v.reason}" for tx_id, v in verdicts.items()}
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:

@@ -1,0 +1,305 @@
+"""The peer of one chain: it admits and endorses transactions, stores blocks durably in its
+SQLite store and commits them to its validated ledger.chain.ChainState.
+
+Every block a peer accepts, whether freshly endorsed or read back from disk on open, passes
+the same checks (ChainState.validate_block) and the chain's endorsement policy
+(Deployment.check_endorsements).
+"""
+from __future__ import annotations
+
+from edgeacc.errors import EdgeaccError
+from tqdm import tqdm
+
+from ledger import checks
+from ledger.block import Block, SignedHeader
+from ledger.chain import ChainState, Deployment, Receipt, StatusRecord
+from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
+                           ValidationRejected, WrongHeight)
+from ledger.identity import Identity
+from ledger.protocol1 import InclusionProof
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+
+class Peer:
+    """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
+
+    def __init__(self, deployment: Deployment, identity: Identity, store: PeerStore) -> None:
+        checks.instance(deployment, Deployment, "deployment")
+        checks.instance(identity, Identity, "identity")
+        checks.instance(store, PeerStore, "store")
+        if identity.role != "peer" or identity.chain_id not in deployment.chains:
+            raise ConfigurationError(f"{identity.name} is not a peer of a known chain")
+        self.deployment = deployment
+        self.identity = identity
+        self.chain_id = identity.chain_id
+        self.config = deployment.config(self.chain_id)
+        self.store = store
+        self.state = ChainState(deployment, self.chain_id)
+        self._lock = self.state.lock
+        self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
+        self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
+
+    @property
+    def name(self) -> str:
+        """The peer's certificate name."""
+        return self.identity.name
+
+    # --- reading (the chain state's, and the store's blocks) ------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks (the next block's height)."""
+        return self.state.height
+
+    @property
+    def last_record_height(self) -> int:
+        """Height of the last block holding a Type-I transaction (-1 if none)."""
+        return self.state.last_record_height
+
+    def latest(self) -> SignedHeader | None:
+        """The latest block's signed header, or None on an empty chain."""
+        return self.state.latest()
+
+    def signed_header(self, height: int) -> SignedHeader:
+        """The signed header of block `height` (NotFound if there is none)."""
+        return self.state.signed_header(height)
+
+    def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
+        """(height, position) of a committed transaction (id as bytes or hex), or None."""
+        return self.state.locate(tx_id)
+
+    def statuses(self, source_chain: str) -> list[StatusRecord]:
+        """Committed Type-II records of `source_chain` (main chain) or Type-III records
+        (sub-chain, source = the main chain), oldest first."""
+        return self.state.statuses(source_chain)
+
+    def accumulator_value(self, height: int | None = None) -> int:
+        """The accumulator after block `height` (the latest block when None)."""
+        return self.state.accumulator_value(height)
+
+    def block_witness(self, height: int, against_height: int) -> int:
+        """Membership witness of block `height`'s element in the accumulator after block
+        `against_height`: v_(height-1) raised to the elements after it."""
+        return self.state.block_witness(height, against_height)
+
+    def block_witnesses(self, heights: list[int], against_height: int) -> dict[int, int]:
+        """block_witness of every block in `heights` (height -> witness), computed together."""
+        return self.state.block_witnesses(heights, against_height)
+
+    def block(self, height: int) -> Block:
+        """Block `height` as stored (it was validated when committed and on open)."""
+        height = self.state.check_height(height)
+        data = self.store.get(height)
+        if data is None:
+            raise NotFound(f"{self.chain_id} has no block {height}")
+        return Block.from_bytes(data)
+
+    def receipt(self, tx_id: bytes | str) -> Receipt:
+        """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        where = self.locate(tx_id)
+        if where is None:
+            raise NotFound(f"transaction {tx_id.hex()} is not on {self.chain_id}")
+        return Receipt(tx_id, self.chain_id, where[0], where[1], self.signed_header(where[0]).header.digest)
+
+    def transaction(self, tx_id: bytes) -> Transaction:
+        """The committed transaction `tx_id`."""
+        receipt = self.receipt(tx_id)
+        return self.block(receipt.height).transactions[receipt.position]
+
+    def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
+        """Merkle path plus accumulator witness for `tx_id` against the value after block
+        `against_height` (the latest block when None)."""
+        with self._lock:
+            receipt = self.receipt(tx_id)
+            height, position = receipt.height, receipt.position
+            against = self.height - 1 if against_height is None else self.state.check_height(against_height)
+            if height > against:
+                raise NotFound(f"block {height} is after height {against}")
+        return InclusionProof.for_transaction(self.block(height), position, self.block_witness(height, against), against)
+
+    def inclusion_proofs(self, tx_ids: list[bytes], against_height: int) -> list[InclusionProof]:
+        """inclusion_proof of each of `tx_ids` (in order) against the value after block
+        `against_height`, the witnesses of all their blocks computed in one RootFactory pass
+        and each block read once (one id: inclusion_proof itself)."""
+        if len(tx_ids) == 1:
+            return [self.inclusion_proof(tx_ids[0], against_height)]
+        receipts = [self.receipt(tx_id) for tx_id in tx_ids]
+        by_height: dict[int, list[int]] = {}
+        for i, receipt in enumerate(receipts):
+            if receipt.height > against_height:
+                raise NotFound(f"block {receipt.height} is after height {against_height}")
+            by_height.setdefault(receipt.height, []).append(i)
+        witnesses = self.block_witnesses(list(by_height), against_height)
+        out: list = [None] * len(tx_ids)
+        for height, indices in by_height.items():
+            proofs = InclusionProof.for_transactions(self.block(height), [receipts[i].position for i in indices],
+                                                     witnesses[height], against_height)
+            for i, proof in zip(indices, proofs):
+                out[i] = proof
+        return out
+
+    # --- validation --------------------------------------------------------------------
+
+    # The public methods take signed objects from anyone and work on their decoding
+    # (checks.decoded); the _-methods take objects already decoded (ChainService decodes a
+    # submission once, and builds and replays blocks from decoded objects).
+
+    def check_transaction(self, tx: Transaction, *, at_ms: int | None = None,
+                          pending: dict | None = None) -> None:
+        """Raise unless `tx` (the decoding of its bytes) may go into this chain's next block.
+        `pending` carries what the block under construction already holds (tx ids, status
+        heights)."""
+        self.state.check_transaction(checks.decoded(tx, Transaction, "tx"), at_ms=at_ms, pending=pending,
+                                     admitted=self._admitted)
+
+    def validate_block(self, block: Block, *, live: bool = True) -> None:
+        """Every check but the endorsements. `live`
+        checks certificates against revocation now; otherwise at the block's timestamp."""
+        self._validate_block(checks.decoded(block, Block, "block"), live=live)
+
+    def _validate_block(self, block: Block, *, live: bool) -> None:
+        self.state.validate_block(block, live=live, admitted=self._admitted)
+
+    def admit(self, tx: Transaction) -> None:
+        """The endorser's check of one transaction when it is submitted (as in Fabric's
+        endorsement phase, and on the submitter's thread): everything check_transaction checks
+        now, then the chain's application validators on a Type-I transaction (ValidationRejected
+        if one refuses). This peer remembers that it verified the signature and ran the
+        validators, so validating the block that carries the transaction does not do either
+        again (certificates are re-checked)."""
+        self._admit(checks.decoded(tx, Transaction, "tx"))
+
+    def _admit(self, tx: Transaction) -> None:
+        self.state.check_transaction(tx, admitted=self._admitted)
+        if tx.kind == TxKind.RECORD:
+            self._run_validators(tx)
+        with self._lock:
+            self._admitted.add((tx.tx_id, tx.signature))
+
+    def run_validators(self, tx: Transaction) -> None:
+        """Run the chain's application validators on `tx`; ValidationRejected names this peer
+        and the reason when one refuses."""
+        self._run_validators(checks.decoded(tx, Transaction, "tx"))
+
+    def _run_validators(self, tx: Transaction) -> None:
+        for validator in self.deployment.validators(self.chain_id):
+            try:
+                validator(self.name, tx)
+            except Exception as exc:  # a validator that crashes refuses too: sign only what passed
+                raise ValidationRejected(f"{self.name} refuses transaction {tx.tx_id.hex()[:16]}: {exc}") from exc
+
+    def forget(self, tx: Transaction) -> None:
+        """Drop what admit() remembered about `tx` (it will not be proposed)."""
+        checks.exact(tx, Transaction, "tx")
+        with self._lock:
+            self._admitted.discard((tx.tx_id, tx.signature))
+
+    # --- endorse and commit ---------------------------------------------------------------
+
+    def propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
+        """Validate each transaction on its own and build an unendorsed block on top of this
+        peer's chain from those that pass; returns the block and (index, error) of the rest.
+        The block counts as validated by this peer, so endorse() does not check it again."""
+        checks.instance(transactions, (list, tuple), "transactions")
+        return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
+
+    def _propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
+        block, rejected = self.state.next_block(transactions, admitted=self._admitted)
+        with self._lock:
+            for i, _ in rejected:
+                self._admitted.discard((transactions[i].tx_id, transactions[i].signature))
+            self._validated.add(block.digest)
+        return block, rejected
+
+    def endorse(self, block: Block) -> tuple[bytes, bytes]:
+        """Validate `block` (unless this peer proposed it), run the application validators on
+        the Type-I transactions this peer did not admit, and sign the header:
+        (fingerprint, signature)."""
+        return self._endorse(checks.decoded(block, Block, "block"))
+
+    def _endorse(self, block: Block) -> tuple[bytes, bytes]:
+        with self._lock:
+            known = block.digest in self._validated and block.height == self.height
+        if not known:
+            self._validate_block(block, live=True)
+            with self._lock:
+                self._validated.add(block.digest)
+        if self.deployment.validators(self.chain_id):
+            # A peer that did not admit a record (another peer endorsed at submission) runs
+            # the application validators now: it signs nothing they did not accept.
+            with self._lock:
+                unchecked = [tx for tx in block.transactions if tx.kind == TxKind.RECORD
+                             and (tx.tx_id, tx.signature) not in self._admitted]
+            for tx in unchecked:
+                self._run_validators(tx)
+        return self.identity.fingerprint, self.identity.sign(block.header.endorsement_message())
+
+    def commit(self, block: Block, *, live: bool = True) -> None:
+        """Validate (unless this peer endorsed this exact header), check the endorsements,
+        store durably, then apply. On any error the chain is unchanged, in memory and on disk
+        (a write reported failed that nonetheless reached disk counts as stored). `live=False`
+        checks revocation at the block's timestamp (replaying blocks other peers committed
+        earlier)."""
+        self._commit(checks.decoded(block, Block, "block"), live=live)
+
+    def _commit(self, block: Block, *, live: bool = True) -> None:
+        at_ms = None if live else block.header.timestamp_ms
+        with self._lock:
+            if block.digest not in self._validated or block.height != self.height:
+                self._validate_block(block, live=live)
+            elif block.computed_merkle_root() != block.header.merkle_root:  # (Block checks the count)
+                # the header was validated, but these are not the transactions it binds
+                raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
+            self.deployment.check_endorsements(block.signed, at_ms=at_ms)
+            try:
+                self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
+            except StorageError:
+                if not self._stored(block):
+                    raise
+            self._apply(block)
+            self._validated.clear()  # proposals at this height are stale now
+
+    def _stored(self, block: Block) -> bool:
+        """Whether the store holds exactly `block` at its height: a write whose commit reported
+        an error may still have reached disk, and then the block is this peer's too (memory
+        must not fall behind its own disk, and a submitter must not be told it failed)."""
+        try:
+            return self.store.get(block.height) == block.to_bytes()
+        except StorageError:
+            return False
+
+    def _apply(self, block: Block) -> None:
+        self.state.apply(block)
+        for tx in block.transactions:
+            self._admitted.discard((tx.tx_id, tx.signature))
+
+    def load(self, progress: bool = False) -> None:
+        """Re-validate every stored block (digests, links, accumulators, signatures) and
+        rebuild the in-memory state; StorageError names the first block that fails."""
+        with self._lock:
+            if self.height:
+                raise StorageError("load() runs once, on an empty peer")
+            total = self.store.height()
+            rows = self.store.blocks(0)
+            bar = tqdm(rows, total=total, desc=f"validating {self.name}", unit="blk",
+                       disable=not progress, leave=False)
+            for expected_height, (height, digest, data) in enumerate(bar):
+                try:
+                    if height != expected_height:
+                        raise WrongHeight(f"stored heights jump from {expected_height - 1} to {height}")
+                    block = Block.from_bytes(data)
+                    if block.digest != bytes(digest) or block.height != height:
+                        raise StorageError("stored digest or height differs from the block's")
+                    self._validate_block(block, live=False)
+                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+                except (LedgerError, EdgeaccError) as exc:
+                    raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
+                self._apply(block)
+            if self.store.tx_index() != self.state.transaction_index():
+                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+
+    def close(self) -> None:
+        """Close the peer's store."""
+        self.store.close()
