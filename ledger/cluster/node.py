@@ -148,7 +148,9 @@ class Node:
         self.config = self.deployment.config(self.chain_id)
         self.credentials = Credentials.load(creds_dir)
         self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
+        started = time.monotonic()
         self.peer.load()
+        loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id)
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
@@ -162,7 +164,13 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self.log.start_watch()
+        validated = time.monotonic()
         self.sync()
+        done = time.monotonic()
+        self.catch_up = {"stored": loaded, "load_seconds": validated - started,
+                         "caught_up": self.peer.height - loaded, "catch_up_seconds": done - validated}
+        log.info("%s re-validated %d stored blocks in %.2f s, caught up %d blocks from etcd in %.2f s",
+                 self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True),
@@ -447,7 +455,8 @@ class Node:
         latest = self.peer.latest()
         return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
                            "latest_digest": latest.header.digest.hex() if latest else None,
-                           "cutter": self._leadership is not None, "refused": self.refused}).encode()
+                           "cutter": self._leadership is not None, "refused": self.refused,
+                           "start": self.catch_up}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
         return self.peer.block(int(checks.data(request, "height").decode() or "-1")).to_bytes()
