@@ -17,12 +17,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-
-from cluster_helpers import Harness  # noqa: E402
 
 
 def main(argv=None) -> int:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from cluster_helpers import Harness  # the test suite's loopback harness (imported here: asv
+    # imports every module of bench/ to discover benchmarks)
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, default=300, help="blocks the stopped peer misses")
     ap.add_argument("--tx-per-block", type=int, default=10)

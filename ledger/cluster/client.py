@@ -26,8 +26,8 @@ from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
-from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, load_trust, peer_addresses,
-                                 read_json)
+from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params, load_trust,
+                                 peer_addresses, read_json)
 from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
@@ -351,6 +351,6 @@ def connect(config: str | Path | dict) -> Client:
     """A Client of the distributed deployment described by `config` (a client.json path or
     its dict; relative paths in a file are relative to it)."""
     if isinstance(config, dict):
-        return Client(config)
+        return build(Client, config, Path("."), "the client configuration")
     path = checks.path(config, "config")
-    return Client(read_json(path, "client configuration"), path.parent)
+    return build(Client, read_json(path, "client configuration"), path.parent, path)

@@ -45,10 +45,10 @@ from ledger.block import Block, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
-from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTransaction,
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            ValidationError)
-from ledger.identity import (Identity, TrustStore, load_certificate, load_private_key,
+from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
                              load_revocation_list)
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -106,12 +106,25 @@ def encode_receipt(r: Receipt) -> bytes:
 
 def decode_receipt(data: bytes) -> Receipt:
     tx_id, chain_id, height, position, digest = unpack(data, 5, "receipt")
-    return Receipt(tx_id, chain_id.decode(), int(height), int(position), digest)
+    return Receipt(tx_id, chain_id.decode("utf-8", "replace"), number(height, "height"),
+                   number(position, "position"), digest)
+
+
+def number(data: bytes, what: str, base: int = 10) -> int:
+    """A non-negative integer field of a message (ASCII digits); EncodingError otherwise."""
+    try:
+        text = bytes(data).decode("ascii")
+        if not text or len(text) > 1000 or not text.isalnum():
+            raise ValueError
+        return int(text, base)
+    except ValueError:
+        raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
 
 
 def decode_status(data: bytes) -> StatusRecord:
     source, source_height, height, tx_id, element, digest = unpack(data, 6, "status record")
-    return StatusRecord(source.decode(), int(source_height), int(height), tx_id, int(element, 16), digest)
+    return StatusRecord(source.decode("utf-8", "replace"), number(source_height, "source height"),
+                        number(height, "height"), tx_id, number(element, "element", 16), digest)
 
 
 def encode_outcome(value: Receipt | LedgerError) -> bytes:
@@ -247,11 +260,12 @@ class Node:
         known = {m.fingerprint for m in self.trust.members()}
         for fp in {tx.submitter for tx in txs} - known:
             pem = self.log.certificate(fp)
-            if pem is not None:
-                try:
-                    self.trust.add_certificate(x509.load_pem_x509_certificate(pem))
-                except ValueError:
-                    pass  # then the transaction is refused as signed by an unknown certificate
+            try:
+                cert = x509.load_pem_x509_certificate(pem) if pem is not None else None
+                if cert is not None and fingerprint(cert) == fp:  # what etcd holds under fp, nothing else
+                    self.trust.add_certificate(cert)
+            except (ValueError, LedgerError):
+                pass  # then the transaction is refused as signed by an unknown certificate
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -459,7 +473,7 @@ class Node:
                            "start": self.catch_up}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
-        return self.peer.block(int(checks.data(request, "height").decode() or "-1")).to_bytes()
+        return self.peer.block(number(request, "height")).to_bytes()
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
@@ -478,7 +492,7 @@ class Node:
     def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
         """Inclusion proofs of transactions against the accumulator after block `against`."""
         against, *ids = unpack(request, what="proof request")
-        return pack(*(self.peer.inclusion_proof(tx_id, int(against)).to_bytes(self.deployment.params)
+        return pack(*(self.peer.inclusion_proof(tx_id, number(against, "against")).to_bytes(self.deployment.params)
                       for tx_id in ids))
 
     # --- interlocking ------------------------------------------------------------------
@@ -562,11 +576,21 @@ class Node:
         self.peer.close()
 
 
+def build(cls, config: dict, base: Path, where):
+    """cls(config, base), a missing or malformed setting being a ConfigurationError naming `where`."""
+    try:
+        return cls(config, base)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, LedgerError):
+            raise
+        raise ConfigurationError(f"{where}: a setting is missing or malformed: {exc!r}") from None
+
+
 def run_node(config_path: str | Path) -> None:
     """`edgeacc node CONFIG`: run until SIGTERM or SIGINT."""
     config_path = checks.path(config_path, "config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = Node(read_json(config_path, "node configuration"), config_path.parent)
+    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
