@@ -193,6 +193,7 @@ class Node:
             "Block": Method(self._rpc_block),
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
+            "Header": Method(self._rpc_header),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             "Interlock": Method(self._rpc_interlock),
@@ -482,6 +483,9 @@ class Node:
         """The latest signed header (empty on an empty chain)."""
         latest = self.peer.latest()
         return latest.to_bytes() if latest else b""
+
+    def _rpc_header(self, caller: Caller, request: bytes) -> bytes:
+        return self.peer.signed_header(number(request, "height")).to_bytes()
 
     def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
         """The committed status records this chain holds of chain `request`."""
