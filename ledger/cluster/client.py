@@ -20,18 +20,20 @@ import threading
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
-from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, load_trust, peer_addresses,
-                                 read_json)
-from ledger.network import InterlockReport
+from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params, load_trust,
+                                 peer_addresses, read_json)
+from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
 from ledger import errors
 from ledger.identity import Identity, load_certificate, load_private_key
-from ledger.network import PendingTx
+from ledger.sequencer import PendingTx
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.tx import Transaction, TxKind
 
@@ -61,6 +63,7 @@ class Client:
         self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
         self._registered: set[tuple[str, bytes]] = set()
         self._cutters: dict[str, str] = {}
+        self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
         self._in_flight = threading.Semaphore(IN_FLIGHT)
@@ -132,8 +135,9 @@ class Client:
         """A signed Type-I transaction for `chain_id` (not yet submitted)."""
         if obj is not None:
             checks.instance(obj, ObjectRef, "obj")
-        signer = self.identity_ if signer is None or isinstance(signer, str) and signer == self.identity_.name \
+        signer = self.identity(signer) if signer is None or isinstance(signer, str) \
             else checks.instance(signer, Identity, "signer")
+        self._certificates.setdefault(signer.fingerprint, signer.certificate.public_bytes(serialization.Encoding.PEM))
         self._peers(chain_id)
         return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
                                   nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
@@ -186,20 +190,21 @@ class Client:
             future = self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
             future.add_done_callback(lambda _f: self._in_flight.release())
 
-    def _register(self, chain_id: str, signer_pem: bytes, fingerprint: bytes) -> None:
-        if (chain_id, fingerprint) not in self._registered:
-            self._call_any(chain_id, "Register", signer_pem)
-            self._registered.add((chain_id, fingerprint))
+    def _register(self, chain_id: str, txs: list[Transaction]) -> None:
+        """Hand the chain's peers the certificates of signers they may not know yet (the
+        identities this client signed with)."""
+        for fp in {tx.submitter for tx in txs}:
+            if (chain_id, fp) not in self._registered and fp in self._certificates:
+                self._call_any(chain_id, "Register", self._certificates[fp])
+                self._registered.add((chain_id, fp))
 
     def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:
         waiting = list(group)
         last: LedgerError = ServiceUnavailable(f"{chain_id}: not ordered before the deadline")
         try:
-            from cryptography.hazmat.primitives import serialization
-            pem = self.identity_.certificate.public_bytes(serialization.Encoding.PEM)
             while waiting and time.monotonic() < deadline:
                 try:
-                    self._register(chain_id, pem, self.identity_.fingerprint)
+                    self._register(chain_id, [p.transaction for p in waiting])
                     answer = unpack(self._call_any(chain_id, "Submit", pack(*(p.transaction.to_bytes() for p in waiting)),
                                                    max(1.0, deadline - time.monotonic()), self._cutter(chain_id)),
                                     len(waiting), "outcomes")
@@ -346,6 +351,6 @@ def connect(config: str | Path | dict) -> Client:
     """A Client of the distributed deployment described by `config` (a client.json path or
     its dict; relative paths in a file are relative to it)."""
     if isinstance(config, dict):
-        return Client(config)
+        return build(Client, config, Path("."), "the client configuration")
     path = checks.path(config, "config")
-    return Client(read_json(path, "client configuration"), path.parent)
+    return build(Client, read_json(path, "client configuration"), path.parent, path)

@@ -44,6 +44,21 @@ def _kill(pid: int, sig: int = signal.SIGTERM) -> None:
         pass
 
 
+def stop_processes(processes: list, grace: float) -> None:
+    """SIGTERM every running process of `processes` (None entries skipped), SIGKILL those still
+    running `grace` seconds later, and reap them all."""
+    running = [p for p in processes if p is not None]
+    for p in running:
+        if p.poll() is None:
+            p.terminate()
+    for p in running:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class EtcdCluster:
     """`members` etcd processes on loopback, data under `directory`; start(), kill(i), restart(i), stop()."""
 
@@ -119,17 +134,8 @@ class EtcdCluster:
             self.processes[i] = None
 
     def stop(self) -> None:
-        for p in self.processes:
-            if p is not None and p.poll() is None:
-                p.terminate()
-        for i, p in enumerate(self.processes):
-            if p is not None:
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            self.processes[i] = None
+        stop_processes(self.processes, grace=5)
+        self.processes = [None] * len(self.names)
 
 
 MAIN_CHAIN_ID = "main"
@@ -284,17 +290,8 @@ class LocalCluster:
         (self.directory / "cluster.json").write_text(json.dumps(pids, indent=2))
 
     def down(self) -> None:
-        for p in self.nodes.values():
-            if p is not None and p.poll() is None:
-                p.terminate()
-        for name, p in self.nodes.items():
-            if p is not None:
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            self.nodes[name] = None
+        stop_processes(list(self.nodes.values()), grace=10)  # nodes first: they resign and close stores
+        self.nodes = dict.fromkeys(self.nodes)
         self.etcd.stop()
         (self.directory / "cluster.json").unlink(missing_ok=True)
 

@@ -42,14 +42,15 @@ from cryptography import x509
 
 from ledger import checks
 from ledger.block import Block, SubchainStatus
-from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Peer, Receipt, StatusRecord, now_ms
+from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
-from ledger.errors import (ConfigurationError, LedgerError, NotFound, ReplayedTransaction,
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            ValidationError)
-from ledger.identity import (Identity, TrustStore, load_certificate, load_private_key,
+from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
                              load_revocation_list)
+from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
@@ -105,12 +106,25 @@ def encode_receipt(r: Receipt) -> bytes:
 
 def decode_receipt(data: bytes) -> Receipt:
     tx_id, chain_id, height, position, digest = unpack(data, 5, "receipt")
-    return Receipt(tx_id, chain_id.decode(), int(height), int(position), digest)
+    return Receipt(tx_id, chain_id.decode("utf-8", "replace"), number(height, "height"),
+                   number(position, "position"), digest)
+
+
+def number(data: bytes, what: str, base: int = 10) -> int:
+    """A non-negative integer field of a message (ASCII digits); EncodingError otherwise."""
+    try:
+        text = bytes(data).decode("ascii")
+        if not text or len(text) > 1000 or not text.isalnum():
+            raise ValueError
+        return int(text, base)
+    except ValueError:
+        raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
 
 
 def decode_status(data: bytes) -> StatusRecord:
     source, source_height, height, tx_id, element, digest = unpack(data, 6, "status record")
-    return StatusRecord(source.decode(), int(source_height), int(height), tx_id, int(element, 16), digest)
+    return StatusRecord(source.decode("utf-8", "replace"), number(source_height, "source height"),
+                        number(height, "height"), tx_id, number(element, "element", 16), digest)
 
 
 def encode_outcome(value: Receipt | LedgerError) -> bytes:
@@ -147,7 +161,9 @@ class Node:
         self.config = self.deployment.config(self.chain_id)
         self.credentials = Credentials.load(creds_dir)
         self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
+        started = time.monotonic()
         self.peer.load()
+        loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id)
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
@@ -161,7 +177,13 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self.log.start_watch()
+        validated = time.monotonic()
         self.sync()
+        done = time.monotonic()
+        self.catch_up = {"stored": loaded, "load_seconds": validated - started,
+                         "caught_up": self.peer.height - loaded, "catch_up_seconds": done - validated}
+        log.info("%s re-validated %d stored blocks in %.2f s, caught up %d blocks from etcd in %.2f s",
+                 self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True),
@@ -171,6 +193,7 @@ class Node:
             "Block": Method(self._rpc_block),
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
+            "Header": Method(self._rpc_header),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             "Interlock": Method(self._rpc_interlock),
@@ -238,11 +261,12 @@ class Node:
         known = {m.fingerprint for m in self.trust.members()}
         for fp in {tx.submitter for tx in txs} - known:
             pem = self.log.certificate(fp)
-            if pem is not None:
-                try:
-                    self.trust.add_certificate(x509.load_pem_x509_certificate(pem))
-                except ValueError:
-                    pass  # then the transaction is refused as signed by an unknown certificate
+            try:
+                cert = x509.load_pem_x509_certificate(pem) if pem is not None else None
+                if cert is not None and fingerprint(cert) == fp:  # what etcd holds under fp, nothing else
+                    self.trust.add_certificate(cert)
+            except (ValueError, LedgerError):
+                pass  # then the transaction is refused as signed by an unknown certificate
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -429,15 +453,15 @@ class Node:
         return pack(*self.peer._endorse(block))  # decoded from the request
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
-        """A member hands in its ledger certificate (CA-checked) so every peer can resolve its
-        signatures; it is published in etcd for the others."""
+        """A member hands in a ledger certificate (its own, or a device's whose readings it
+        relays) so every peer can resolve its signatures; it is published in etcd for the
+        others. Certificates are public: what counts is that the CA signed it (add_certificate
+        checks) and that it is not revoked."""
         try:
             cert = x509.load_pem_x509_certificate(request)
         except ValueError as exc:
             raise UnknownCertificate(f"unreadable certificate: {exc}") from None
         member = self.trust.add_certificate(cert)
-        if member.name != caller.name:
-            raise UnknownCertificate(f"{caller.name} registers the certificate of {member.name}")
         self.trust.resolve(member.fingerprint)  # not revoked
         self.log.publish_certificate(member.fingerprint, request)
         return member.fingerprint
@@ -446,10 +470,11 @@ class Node:
         latest = self.peer.latest()
         return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
                            "latest_digest": latest.header.digest.hex() if latest else None,
-                           "cutter": self._leadership is not None, "refused": self.refused}).encode()
+                           "cutter": self._leadership is not None, "refused": self.refused,
+                           "start": self.catch_up}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
-        return self.peer.block(int(checks.data(request, "height").decode() or "-1")).to_bytes()
+        return self.peer.block(number(request, "height")).to_bytes()
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
@@ -458,6 +483,9 @@ class Node:
         """The latest signed header (empty on an empty chain)."""
         latest = self.peer.latest()
         return latest.to_bytes() if latest else b""
+
+    def _rpc_header(self, caller: Caller, request: bytes) -> bytes:
+        return self.peer.signed_header(number(request, "height")).to_bytes()
 
     def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
         """The committed status records this chain holds of chain `request`."""
@@ -468,7 +496,7 @@ class Node:
     def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
         """Inclusion proofs of transactions against the accumulator after block `against`."""
         against, *ids = unpack(request, what="proof request")
-        return pack(*(self.peer.inclusion_proof(tx_id, int(against)).to_bytes(self.deployment.params)
+        return pack(*(self.peer.inclusion_proof(tx_id, number(against, "against")).to_bytes(self.deployment.params)
                       for tx_id in ids))
 
     # --- interlocking ------------------------------------------------------------------
@@ -552,11 +580,21 @@ class Node:
         self.peer.close()
 
 
+def build(cls, config: dict, base: Path, where):
+    """cls(config, base), a missing or malformed setting being a ConfigurationError naming `where`."""
+    try:
+        return cls(config, base)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, LedgerError):
+            raise
+        raise ConfigurationError(f"{where}: a setting is missing or malformed: {exc!r}") from None
+
+
 def run_node(config_path: str | Path) -> None:
     """`edgeacc node CONFIG`: run until SIGTERM or SIGINT."""
     config_path = checks.path(config_path, "config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = Node(read_json(config_path, "node configuration"), config_path.parent)
+    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -6,6 +6,8 @@ the accumulator), except the verifier's own chain: as in the embedded deployment
 attached to chain A trusts A's state, here the answers of A's peers."""
 from __future__ import annotations
 
+import edgeacc
+
 from ledger import checks
 from ledger.block import SignedHeader
 from ledger.chain import StatusRecord
@@ -23,6 +25,7 @@ class RemotePeer:
         self.chain_id = checks.text(chain_id, "chain_id")
         self._latest: SignedHeader | None = None
         self._fetched = False
+        self._headers: dict[int, SignedHeader] = {}
 
     def _call(self, method: str, request: bytes) -> bytes:
         return self._client._call_any(self.chain_id, method, request)
@@ -39,12 +42,19 @@ class RemotePeer:
         latest = self.latest()
         return latest.header.height + 1 if latest else 0
 
+    def signed_header(self, height: int) -> SignedHeader:
+        """The signed header of block `height` (at most the latest this verifier saw)."""
+        height = checks.position(height, "block", self.height, self.chain_id)
+        if height == self.height - 1:
+            return self.latest()
+        if height not in self._headers:
+            self._headers[height] = SignedHeader.from_bytes(self._call("Header", b"%d" % height))
+        return self._headers[height]
+
     def accumulator_value(self, height: int | None = None) -> int:
-        import edgeacc
-        header = self.latest() if height is None or height == self.height - 1 else None
-        if header is None:
-            raise NotFound(f"{self.chain_id}: only the latest accumulator is served")
-        return edgeacc.decode_element(self._client.params, header.header.acc_value)
+        """The accumulator after block `height` (the latest when None), as its header carries it."""
+        header = self.signed_header(self.height - 1 if height is None else height).header
+        return edgeacc.decode_element(self._client.params, header.acc_value)
 
     def locate(self, tx_id: bytes) -> tuple[int, int] | None:
         from ledger.cluster.node import decode_receipt

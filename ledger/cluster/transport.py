@@ -111,6 +111,9 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
                 return method.fn(caller, request)
             except LedgerError as exc:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(exc))
+            except Exception as exc:  # a bug must reach the caller as a LedgerError, not a hang
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              _encode_error(LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")))
         return grpc.unary_unary_rpc_method_handler(handler)
 
     server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
