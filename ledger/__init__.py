@@ -23,6 +23,11 @@ ledger.errors.ValidationRejected) to refuse; too few accepting peers fail the su
 ValidationRejected. Validators are in-process callables, not stored with the network: register
 them again after Network.open.
 
+Network implements ledger.api.Ledger, the client interface a remote deployment implements
+too. net.verify_many(tx_ids, from_chain) runs Protocol 1 for many transactions at once (the
+witness of a block and the Type-II proof of a chain are shared, the distinct membership
+statements checked by one edgeacc.batch_verify).
+
 net.submit_transactions queues many signed transactions at once (they share blocks: one Merkle
 root, one accumulator exponentiation, one fsync per peer). net.peer(chain).inclusion_proof(tx_id)
 (or ledger.InclusionProof.for_transaction for a prover computing witnesses in bulk) and
@@ -49,11 +54,13 @@ from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
 from ledger.errors import LedgerError
 from ledger.identity import CertificateAuthority, Identity, Member, TrustStore
-from ledger.network import InterlockReport, Network, PendingTx, Verifier
+from ledger.interlock import InterlockReport
+from ledger.network import Network
+from ledger.sequencer import PendingTx
+from ledger.verifier import Verifier
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_inclusion
 from ledger.tx import Transaction, TxKind
-
 
 
 def connect(config):
