@@ -81,17 +81,23 @@ class Client:
 
     def _call_any(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0,
                   first: str | None = None) -> bytes:
-        """`method` on the peers of `chain_id` in turn (peer `first` first), until one answers."""
+        """`method` on the peers of `chain_id` in turn (peer `first`, else the last known
+        cutter, first), until one answers. A peer that lacks what was asked may only lag
+        behind the cutter: NotFound when none of those that answer has it."""
         peers = self._peers(chain_id)
         start = next(self._next)
         order = [peers[(start + i) % len(peers)] for i in range(len(peers))]
-        order.sort(key=lambda p: p[0] != first)
-        failures = []
+        order.sort(key=lambda p: p[0] != (first or self._cutters.get(chain_id)))
+        failures, missing = [], None
         for name, address in order:
             try:
                 return self._channel(name, address).call(method, request, timeout)
             except ServiceUnavailable as exc:
                 failures.append(str(exc))
+            except NotFound as exc:
+                missing = missing or exc
+        if missing is not None:
+            raise missing
         raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
 
     def _cutter(self, chain_id: str) -> str | None:
