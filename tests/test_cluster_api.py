@@ -1,8 +1,11 @@
 """One interface, two implementations: the same client operations on the embedded Network and
 on the distributed deployment (ledger.connect to peers running as processes, ordered by etcd)."""
+import inspect
+
 import pytest
 
 import ledger
+from ledger.api import Ledger
 from ledger import errors
 from ledger.cluster import local
 
@@ -24,6 +27,14 @@ def net(request, tmp_path_factory):
             yield client
     finally:
         cluster.down()
+
+
+def test_both_implement_the_client_interface(net):
+    assert isinstance(net, Ledger)
+    for name in [n for n, v in vars(Ledger).items() if (not n.startswith("_") or n in ("__enter__", "__exit__"))
+                 and callable(v)]:
+        params = lambda f: [(p.name, p.kind) for p in inspect.signature(f).parameters.values()]
+        assert params(getattr(type(net), name)) == params(getattr(Ledger, name)), name
 
 
 def test_chains(net):

@@ -26,13 +26,13 @@ def h(tmp_path_factory):
         harness.stop()
 
 
-def _submit_all(h, n, tag, timeout=60.0):
-    """n records submitted 10 at a time; (receipts, errors)."""
-    pendings = [h.client.submit(h.chain, b"%s-%d" % (tag, i), timeout=timeout) for i in range(n)]
+def _submit_all(h, n, tag):
+    """n records submitted at once; (receipts, errors)."""
+    pendings = [h.client.submit(h.chain, b"%s-%d" % (tag, i)) for i in range(n)]
     receipts, failures = [], []
     for p in pendings:
         try:
-            receipts.append(p.result(timeout + 10))
+            receipts.append(p.result(h.client.submit_timeout + 10))
         except errors.LedgerError as exc:
             failures.append(exc)
     return receipts, failures
@@ -110,7 +110,7 @@ def test_kill_a_peer_and_restart_it_catches_up(h):
 def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
     d = h.cluster.directory
     creds = authority.issue(d / "ca", "eve", "client", tmp_path / "eve")
-    cfg = {"name": "eve", "credentials": str(creds), "deployment": str(d / "deployment.json")}
+    cfg = {"name": "eve", "credentials": str(creds), "deployment": str(d / "deployment.json"), "submit_timeout": 5}
     from ledger.cluster.client import connect
     with connect(cfg) as eve:
         assert eve.submit(h.chain, b"before").result().chain_id == h.chain
@@ -119,7 +119,7 @@ def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
         time.sleep(1.5)  # nodes re-read crl.pem within 0.5 s
         height = h.wait_heights_equal()
         with pytest.raises(errors.RevokedCertificate):
-            eve.submit(h.chain, b"after", timeout=5).result()
+            eve.submit(h.chain, b"after").result()
         assert h.wait_heights_equal() == height
 
 
@@ -129,8 +129,12 @@ def test_no_etcd_quorum_is_a_clear_error_then_recovers(h):
     for i in down:
         etcd.kill(i)
     started = time.monotonic()
-    with pytest.raises(errors.ServiceUnavailable):
-        h.client.submit(h.chain, b"no quorum", timeout=4).result(30)
+    h.client.submit_timeout = 4
+    try:
+        with pytest.raises(errors.ServiceUnavailable):
+            h.client.submit(h.chain, b"no quorum").result(30)
+    finally:
+        h.client.submit_timeout = 60.0
     assert time.monotonic() - started < 20
     for i in down:
         etcd.processes[i] = None

@@ -59,6 +59,7 @@ class Client:
         self.subchain_ids = [c["id"] for c in self.deployment["chains"] if c["kind"] == "sub"]
         self._channels: dict[str, Channel] = {}
         self._nonce = itertools.count(time.time_ns())
+        self.submit_timeout = checks.number(config.get("submit_timeout", 60.0), "submit_timeout")
         self._next = itertools.count()
         self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
         self._registered: set[tuple[str, bytes]] = set()
@@ -150,19 +151,21 @@ class Client:
                                   object_url=obj.url if obj else "")
 
     def submit(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
-               signer: Identity | str | None = None, timeout: float = 60.0) -> PendingTx:
-        return self.submit_transactions([self.record(chain_id, payload, obj=obj, signer=signer)], timeout=timeout)[0]
+               signer: Identity | str | None = None) -> PendingTx:
+        """Sign and submit a Type-I record."""
+        return self.submit_transactions([self.record(chain_id, payload, obj=obj, signer=signer)])[0]
 
-    def submit_transaction(self, tx: Transaction, timeout: float = 60.0) -> PendingTx:
-        return self.submit_transactions([tx], timeout=timeout)[0]
+    def submit_transaction(self, tx: Transaction) -> PendingTx:
+        """Submit an already signed transaction to its chain."""
+        return self.submit_transactions([tx])[0]
 
-    def submit_transactions(self, txs: list[Transaction], timeout: float = 60.0) -> list[PendingTx]:
+    def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
         """Submit signed transactions; PendingTx.result() is the Receipt once the block is in
-        etcd and stored by the chain's cutter."""
+        etcd and stored by the chain's cutter, or ServiceUnavailable when that did not happen
+        within `submit_timeout` seconds of resubmitting."""
         txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
-        timeout = checks.number(timeout, "timeout")
         pendings = [PendingTx(tx) for tx in txs]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.submit_timeout
         for p in pendings:
             self._outbox(p.chain_id).put((p, deadline))
         return pendings
