@@ -101,13 +101,6 @@ class EtcdLog:
 
     # --- the log -----------------------------------------------------------------------
 
-    def height(self) -> int:
-        """Blocks in the log (a linearizable read: needs the etcd quorum)."""
-        async def get():
-            kv = await self._client.get(self.key(b"height"))
-            return int(kv.value) if kv else 0
-        return self._run(get(), "height")
-
     def blocks(self, start: int, limit: int = _RANGE_BLOCKS) -> list[tuple[int, bytes]]:
         """Up to `limit` blocks from height `start`, in height order."""
         checks.integer(start, "start", lo=0)
