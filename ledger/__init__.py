@@ -63,9 +63,18 @@ from ledger.protocol1 import InclusionProof, Verdict, check_cross_chain, verify_
 from ledger.tx import Transaction, TxKind
 from ledger import revocation  # device revocation by accumulator (issue 14)
 
+
+def connect(config):
+    """A client of the distributed deployment (ledger.cluster.client.connect; needs the
+    [cluster] extra): the embedded Network's operations over gRPC with mutual TLS."""
+    from ledger.cluster.client import connect as _connect
+
+    return _connect(config)
+
+
 __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "Ledger", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "Pending", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
-    "Verdict", "Verifier", "check_cross_chain", "checks", "errors", "revocation", "verify_inclusion",
+    "Verdict", "Verifier", "check_cross_chain", "checks", "connect", "errors", "revocation", "verify_inclusion",
 ]

@@ -12,6 +12,8 @@
     edgeacc inspect DIR CHAIN [HEIGHT]
     edgeacc revoke DIR NAME
     edgeacc verify-model STATEMENT --model FILE --status FILE [--modulus FILE [--insecure]]
+    edgeacc ca init|issue|revoke ...; edgeacc node CONFIG; edgeacc cluster up|down DIR
+                          (the distributed deployment: ledger/cluster/commands.py)
     edgeacc demo [--rounds R] [--trainer numpy-mlp|torch-mlp] [--audit-fraction F] [--plot PATH]
 
 Exit status: 0 on success (verify: the transaction is valid), 1 when verify or verify-model rejects, 2 on an
@@ -272,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_revoke)
 
+    from ledger.cluster.commands import add_parsers as add_cluster_parsers  # ca, node, cluster
+
+    add_cluster_parsers(sub)
     try:
         from ledger.provenance.demo import add_demo_parser  # DNN provenance: ledger/provenance/demo.py
     except ModuleNotFoundError as exc:  # a core install: the provenance stack is an extra

@@ -126,3 +126,14 @@ class ConfigurationError(LedgerError, ValueError):
 class ArgumentError(ConfigurationError, TypeError):
     """An argument of a public entry point has the wrong type or an invalid value; the
     message names the argument (ledger.checks raises it)."""
+
+
+class ServiceUnavailable(LedgerError):
+    """A peer, the block cutter or the ordering service (etcd) cannot be reached or has no
+    quorum now (the distributed deployment). Nothing was acknowledged: submit the same signed
+    transaction again later (idempotent), never a re-signed copy."""
+
+
+class TransactionTooLarge(ValidationError):
+    """A transaction does not fit in one block of the ordering service's request limit: put
+    the bulk bytes in the object store and submit their digest (ledger.ObjectRef)."""

@@ -20,6 +20,7 @@ import nacl.exceptions
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 
@@ -142,6 +143,20 @@ class CertificateAuthority:
 
     def issue(self, name: str, role: str, chain_id: str | None = None) -> Identity:
         """A fresh Ed25519 key and a certificate for it."""
+        key = Ed25519PrivateKey.generate()
+        return Identity(key, self._certify(key.public_key(), name, role, chain_id))
+
+    def issue_transport(self, name: str, role: str, chain_id: str | None = None
+                        ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """A fresh ECDSA P-256 key and a TLS certificate for it, with the subject `issue`
+        gives (and the name as its DNS name, which gRPC's hostname check matches). gRPC's TLS
+        library does not negotiate Ed25519 handshake signatures, so a member's transport key
+        is its own; the ledger's signatures stay Ed25519."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        return key, self._certify(key.public_key(), name, role, chain_id, dns_name=True)
+
+    def _certify(self, public_key, name: str, role: str, chain_id: str | None, *,
+                 dns_name: bool = False) -> x509.Certificate:
         _check_name(name, "name")
         if role not in ROLES:
             raise ConfigurationError(f"role must be one of {ROLES}, got {checks.shown(role)}")
@@ -149,19 +164,19 @@ class CertificateAuthority:
             _check_name(chain_id, "chain_id")
         if role == "peer" and not chain_id:
             raise ConfigurationError("a peer certificate must name its chain")
-        key = Ed25519PrivateKey.generate()
         now = _now()
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(_name(name, role, chain_id)).issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=365 * _CERT_YEARS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(self.key, None)
         )
-        return Identity(key, cert)
+        if dns_name:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        return builder.sign(self.key, None)
 
     def revocation_list(self, revoked: dict[int, datetime.datetime]) -> x509.CertificateRevocationList:
         """A CRL signed by this CA naming the serial numbers in `revoked` (serial -> when)."""
@@ -236,6 +251,35 @@ class TrustStore:
         with self._lock:
             return tuple(sorted((serial, when) for serial, when in self._revoked.items() if when <= at_ms))
 
+    def check_transport(self, cert: x509.Certificate, *, roles: tuple[str, ...] = ROLES,
+                        chain_id: str | None = None) -> tuple[str, str, str | None]:
+        """(name, role, chain) of a TLS certificate a caller presented, if the deployment CA
+        signed it, it is not revoked, and it may act in one of `roles` (for `chain_id` when
+        given); UnknownCertificate / RevokedCertificate / UnauthorizedSigner otherwise."""
+        checks.instance(cert, x509.Certificate, "cert")
+        checks.instance(roles, tuple, "roles")
+        chain_id = checks.optional_text(chain_id, "chain_id")
+        try:
+            self._ca_key.verify(cert.signature, cert.tbs_certificate_bytes)
+            issuer, serial = cert.issuer, cert.serial_number
+            name, role = _attr(cert, NameOID.COMMON_NAME) or "", _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
+            holder_chain = _attr(cert, NameOID.ORGANIZATION_NAME)
+        except (InvalidSignature, ValueError):
+            raise UnknownCertificate("certificate is not signed by the deployment CA") from None
+        if issuer != self.ca_certificate.subject:
+            raise UnknownCertificate("certificate names another issuer")
+        if not cert.not_valid_before_utc <= _now() <= cert.not_valid_after_utc:
+            raise UnknownCertificate(f"certificate of {name} is not valid now")
+        with self._lock:
+            revoked = serial in self._revoked
+        if revoked:
+            raise RevokedCertificate(f"certificate of {name} is revoked")
+        if role not in roles:
+            raise UnauthorizedSigner(f"{name} is a {role}, not one of {roles}")
+        if chain_id is not None and holder_chain != chain_id:
+            raise UnauthorizedSigner(f"{name} serves chain {holder_chain!r}, not {chain_id!r}")
+        return name, role, holder_chain
+
     def members(self) -> list[Member]:
         """Every admitted certificate."""
         with self._lock:
@@ -300,8 +344,9 @@ def _check_name(value, name: str) -> str:
 def save_private_key(key: Ed25519PrivateKey, path: Path) -> None:
     """Write an unencrypted PKCS#8 PEM key to a new file readable by its owner only: the file
     is created with mode 0600 (never written first and restricted after), and an existing
-    file is not overwritten (StorageError)."""
-    checks.instance(key, Ed25519PrivateKey, "key")
+    file is not overwritten (StorageError). `key` is an Ed25519 ledger key or an ECDSA
+    transport key."""
+    checks.instance(key, (Ed25519PrivateKey, ec.EllipticCurvePrivateKey), "key")
     path = checks.path(path, "path")
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())

@@ -1,0 +1,108 @@
+"""The operator's certificate authority, kept offline in a directory of its own: the CA key
+never goes to a peer. Peers receive their own keys and the public trust material only.
+
+    CADIR/ca.key, ca.crt     the CA (the key readable by its owner only)
+    CADIR/crl.pem            the current revocation list (public: distribute it to every node)
+    CADIR/certs/NAME.crt     every ledger certificate issued (public: the nodes' trust bundle)
+    CADIR/issued.json        name -> the serial numbers of its certificates (for revoke)
+
+`issue` writes a member's credentials into a directory of its own: identity.key/.crt (its
+Ed25519 ledger identity), tls.key/.crt (its transport certificate, same subject), and copies of
+ca.crt and crl.pem.
+"""
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from ledger import checks
+from ledger.errors import ConfigurationError, NotFound, StorageError
+from ledger.identity import (CertificateAuthority, load_certificate, load_private_key,
+                             load_revocation_list, save_certificate, save_private_key)
+
+ISSUED = "issued.json"
+
+
+def _pem(obj) -> bytes:
+    return obj.public_bytes(serialization.Encoding.PEM)
+
+
+def init(cadir: str | Path, name: str = "edgeacc deployment CA") -> Path:
+    """Create a CA in the empty or missing directory `cadir`."""
+    cadir = checks.path(cadir, "cadir")
+    if cadir.exists() and any(cadir.iterdir()):
+        raise ConfigurationError(f"{cadir} is not empty")
+    (cadir / "certs").mkdir(parents=True, exist_ok=True)
+    ca = CertificateAuthority.create(name)
+    save_private_key(ca.key, cadir / "ca.key")
+    save_certificate(ca.certificate, cadir / "ca.crt")
+    (cadir / "crl.pem").write_bytes(_pem(ca.revocation_list({})))
+    (cadir / ISSUED).write_text("{}")
+    return cadir
+
+
+def _load(cadir: Path) -> CertificateAuthority:
+    return CertificateAuthority(load_private_key(cadir / "ca.key"), load_certificate(cadir / "ca.crt"))
+
+
+@contextmanager
+def _locked(cadir: Path):
+    """The CA directory's records, read and replaced under an exclusive lock (no concurrent
+    issue or revocation is lost)."""
+    with open(cadir / "ca.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            issued = json.loads((cadir / ISSUED).read_text())
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{cadir} is not a CA directory: {exc}") from None
+        yield issued
+        (cadir / ISSUED).write_text(json.dumps(issued, indent=1))
+
+
+def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: str | None = None) -> Path:
+    """Issue `name` (role peer, client or device; peers and bound devices name `chain_id`) its
+    ledger identity and transport certificate into the new directory `out`."""
+    cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
+    ca = _load(cadir)
+    checks.file_name(name, "name")
+    with _locked(cadir) as issued:
+        if name in issued:
+            raise ConfigurationError(f"{name} already has certificates (revoke it and choose another name)")
+        identity = ca.issue(name, role, chain_id)
+        tls_key, tls_cert = ca.issue_transport(name, role, chain_id)
+        out.mkdir(parents=True, exist_ok=True)
+        save_private_key(identity.key, out / "identity.key")
+        save_certificate(identity.certificate, out / "identity.crt")
+        save_private_key(tls_key, out / "tls.key")
+        save_certificate(tls_cert, out / "tls.crt")
+        for public in ("ca.crt", "crl.pem"):
+            shutil.copyfile(cadir / public, out / public)
+        save_certificate(identity.certificate, cadir / "certs" / f"{name}.crt")
+        issued[name] = [identity.certificate.serial_number, tls_cert.serial_number]
+    return out
+
+
+def revoke(cadir: str | Path, name: str) -> Path:
+    """Put every certificate of `name` on the CA's revocation list, effective now; returns the
+    path of the new crl.pem to distribute."""
+    cadir = checks.path(cadir, "cadir")
+    ca = _load(cadir)
+    checks.text(name, "name")
+    with _locked(cadir) as issued:
+        if name not in issued:
+            raise NotFound(f"the CA issued nothing to {checks.shown(name)}")
+        revoked = {r.serial_number: r.revocation_date_utc for r in load_revocation_list(cadir / "crl.pem")}
+        # whole seconds, rounded up: blocks signed just before stay valid on reopen
+        when = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=1)
+        for serial in issued[name]:
+            revoked.setdefault(serial, when)
+        tmp = cadir / "crl.pem.tmp"
+        tmp.write_bytes(_pem(ca.revocation_list(revoked)))
+        tmp.replace(cadir / "crl.pem")
+    return cadir / "crl.pem"

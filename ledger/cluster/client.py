@@ -1,0 +1,365 @@
+"""The client SDK of the distributed deployment: `ledger.connect(CONFIG)` gives the embedded
+Network's operations over gRPC with mutual TLS.
+
+CONFIG (JSON, or a dict): {"name": ..., "credentials": DIR (identity.key/.crt, tls.key/.crt,
+ca.crt: what `edgeacc ca issue` wrote), "deployment": deployment.json}
+
+A submission goes to a peer of the transaction's chain; when that peer, the block cutter or
+etcd cannot take it, the client sends the same signed bytes again (to the next peer) until
+its deadline: resubmission is idempotent (a transaction already on the chain gets its
+receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
+result is ServiceUnavailable, a clear error and not a hang.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from ledger import checks
+from ledger.block import Block
+from ledger.chain import Receipt, now_ms
+from ledger.chain import Deployment
+from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params, load_trust,
+                                 peer_addresses, read_json)
+from ledger.interlock import InterlockReport
+from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
+from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
+from ledger import errors
+from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.sequencer import PendingTx
+from ledger.objects import ObjectRef, ObjectStore
+from ledger.tx import Transaction, TxKind
+
+RETRY_SECONDS = 0.2
+MAX_BATCH = 500   # transactions per Submit call
+IN_FLIGHT = 8     # Submit calls under way at once
+
+
+class Client:
+    """A connection to a distributed deployment (see the module docstring)."""
+
+    def __init__(self, config: dict, base: Path = Path(".")) -> None:
+        self.deployment = read_json((base / config["deployment"]).resolve(), "deployment description")
+        creds = (base / config["credentials"]).resolve()
+        self.credentials = Credentials.load(creds)
+        self.identity_ = Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
+        self.objects = ObjectStore(self.deployment["objects"])
+        self.params = deployment_params(self.deployment)
+        # the public trust material, for checking endorsements (Protocol 1)
+        self.trust = load_trust((base / config.get("trust", creds)).resolve())
+        self.deployment_rules = Deployment(self.params, self.trust, chain_configs(self.deployment))
+        self.main_chain_id = next(c["id"] for c in self.deployment["chains"] if c["kind"] == "main")
+        self.subchain_ids = [c["id"] for c in self.deployment["chains"] if c["kind"] == "sub"]
+        self._channels: dict[str, Channel] = {}
+        self._nonce = itertools.count(time.time_ns())
+        self.submit_timeout = checks.number(config.get("submit_timeout", 60.0), "submit_timeout")
+        self._next = itertools.count()
+        self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
+        self._registered: set[tuple[str, bytes]] = set()
+        self._cutters: dict[str, str] = {}
+        self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
+        self._outboxes: dict[str, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self._in_flight = threading.Semaphore(IN_FLIGHT)
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _channel(self, name: str, address: str) -> Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = self._channels[name] = Channel(address, name, self.credentials)
+        return channel
+
+    def _peers(self, chain_id: str) -> list[tuple[str, str]]:
+        return list(peer_addresses(self.deployment, checks.text(chain_id, "chain_id")).items())
+
+    def _call_any(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0,
+                  first: str | None = None) -> bytes:
+        """`method` on the peers of `chain_id` in turn (peer `first`, else the last known
+        cutter, first), until one answers. A peer that lacks what was asked may only lag
+        behind the cutter: NotFound when none of those that answer has it."""
+        peers = self._peers(chain_id)
+        start = next(self._next)
+        order = [peers[(start + i) % len(peers)] for i in range(len(peers))]
+        order.sort(key=lambda p: p[0] != (first or self._cutters.get(chain_id)))
+        failures, missing = [], None
+        for name, address in order:
+            try:
+                return self._channel(name, address).call(method, request, timeout)
+            except ServiceUnavailable as exc:
+                failures.append(str(exc))
+            except NotFound as exc:
+                missing = missing or exc
+        if missing is not None:
+            raise missing
+        raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
+
+    def _cutter(self, chain_id: str) -> str | None:
+        """The peer that cut `chain_id`'s blocks when last asked (a submission sent to it saves
+        the hop a forwarding peer adds); None when none answers."""
+        if chain_id not in self._cutters:
+            for name, _ in self._peers(chain_id):
+                try:
+                    if self.node_status(name)["cutter"]:
+                        self._cutters[chain_id] = name
+                        break
+                except LedgerError:
+                    continue
+        return self._cutters.get(chain_id)
+
+    def node_status(self, name: str) -> dict:
+        """The Status of one node, by its peer name."""
+        for c in self.deployment["chains"]:
+            for p in c["peers"]:
+                if p["name"] == name:
+                    return json.loads(self._channel(name, p["address"]).call("Status", b"", 3.0))
+        raise NotFound(f"no peer {checks.shown(name)}")
+
+    # --- the Network interface -------------------------------------------------------
+
+    def identity(self, name: str | None = None, role: str | None = None, chain_id: str | None = None) -> Identity:
+        """This client's own identity (new identities are issued by the operator: `edgeacc ca issue`)."""
+        if name is not None and name != self.identity_.name:
+            raise ArgumentError(f"this client holds the identity {self.identity_.name!r} only; "
+                                f"issue {checks.shown(name)} with `edgeacc ca issue`")
+        return self.identity_
+
+    def put_object(self, data: bytes) -> ObjectRef:
+        return self.objects.put(data)
+
+    def get_object(self, ref: ObjectRef | bytes) -> bytes:
+        return self.objects.get(ref)
+
+    def record(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str | None = None) -> Transaction:
+        """A signed Type-I transaction for `chain_id` (not yet submitted)."""
+        if obj is not None:
+            checks.instance(obj, ObjectRef, "obj")
+        signer = self.identity(signer) if signer is None or isinstance(signer, str) \
+            else checks.instance(signer, Identity, "signer")
+        self._certificates.setdefault(signer.fingerprint, signer.certificate.public_bytes(serialization.Encoding.PEM))
+        self._peers(chain_id)
+        return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
+                                  nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
+                                  object_url=obj.url if obj else "")
+
+    def submit(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
+               signer: Identity | str | None = None) -> PendingTx:
+        """Sign and submit a Type-I record."""
+        return self.submit_transactions([self.record(chain_id, payload, obj=obj, signer=signer)])[0]
+
+    def submit_transaction(self, tx: Transaction) -> PendingTx:
+        """Submit an already signed transaction to its chain."""
+        return self.submit_transactions([tx])[0]
+
+    def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
+        """Submit signed transactions; PendingTx.result() is the Receipt once the block is in
+        etcd and stored by the chain's cutter, or ServiceUnavailable when that did not happen
+        within `submit_timeout` seconds of resubmitting."""
+        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        pendings = [PendingTx(tx) for tx in txs]
+        deadline = time.monotonic() + self.submit_timeout
+        for p in pendings:
+            self._outbox(p.chain_id).put((p, deadline))
+        return pendings
+
+    def _outbox(self, chain_id: str) -> queue.Queue:
+        """The chain's queue of submissions: a sender thread takes whatever accumulated into
+        one Submit call (several in flight), as the cutter takes its queue into one block."""
+        with self._lock:
+            box = self._outboxes.get(chain_id)
+            if box is None:
+                box = self._outboxes[chain_id] = queue.Queue()
+                threading.Thread(target=self._send, args=(chain_id, box), name=f"send-{chain_id}", daemon=True).start()
+        return box
+
+    def _send(self, chain_id: str, box: queue.Queue) -> None:
+        while True:
+            first = box.get()
+            if first is None:
+                return
+            items = [first]
+            while len(items) < MAX_BATCH:
+                try:
+                    item = box.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    box.put(None)
+                    break
+                items.append(item)
+            self._in_flight.acquire()
+            future = self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
+            future.add_done_callback(lambda _f: self._in_flight.release())
+
+    def _register(self, chain_id: str, txs: list[Transaction]) -> None:
+        """Hand the chain's peers the certificates of signers they may not know yet (the
+        identities this client signed with)."""
+        for fp in {tx.submitter for tx in txs}:
+            if (chain_id, fp) not in self._registered and fp in self._certificates:
+                self._call_any(chain_id, "Register", self._certificates[fp])
+                self._registered.add((chain_id, fp))
+
+    def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:
+        waiting = list(group)
+        last: LedgerError = ServiceUnavailable(f"{chain_id}: not ordered before the deadline")
+        try:
+            while waiting and time.monotonic() < deadline:
+                try:
+                    self._register(chain_id, [p.transaction for p in waiting])
+                    answer = unpack(self._call_any(chain_id, "Submit", pack(*(p.transaction.to_bytes() for p in waiting)),
+                                                   max(1.0, deadline - time.monotonic()), self._cutter(chain_id)),
+                                    len(waiting), "outcomes")
+                except ServiceUnavailable as exc:
+                    self._cutters.pop(chain_id, None)
+                    last = exc
+                    time.sleep(RETRY_SECONDS)
+                    continue
+                retry = []
+                for p, outcome in zip(waiting, answer):
+                    kind, *rest = unpack(outcome, what="outcome")
+                    if kind == b"R":
+                        p._future.set_result(decode_receipt(rest[0]))
+                        continue
+                    exc = remote_error(rest[0].decode(), rest[1].decode())
+                    if isinstance(exc, ServiceUnavailable):
+                        self._cutters.pop(chain_id, None)
+                        retry.append(p)
+                        last = exc
+                    else:
+                        p._future.set_exception(exc)
+                waiting = retry
+                if waiting:
+                    time.sleep(RETRY_SECONDS)
+        except LedgerError as exc:
+            last = exc
+        except Exception as exc:  # never leave a PendingTx unanswered
+            last = LedgerError(f"internal error: {exc!r}")
+        for p in waiting:
+            if not p.done():
+                p._future.set_exception(last)
+
+    def locate(self, tx_id: bytes | str) -> Receipt:
+        """Where a committed transaction is, on whichever chain holds it."""
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        silent = []
+        for c in self.deployment["chains"]:
+            try:
+                return decode_receipt(self._call_any(c["id"], "Locate", tx_id))
+            except NotFound:
+                continue
+            except ServiceUnavailable:
+                silent.append(c["id"])
+        if silent:
+            raise ServiceUnavailable(f"transaction {tx_id.hex()} is on no chain that answers; silent: {silent}")
+        raise NotFound(f"no transaction {tx_id.hex()}")
+
+    def block(self, chain_id: str, height: int) -> Block:
+        """Block `height` of `chain_id` (decoded; its endorsements are what a verifier checks)."""
+        checks.integer(height, "height", lo=0)
+        return Block.from_bytes(self._call_any(chain_id, "Block", str(height).encode()))
+
+    def transaction(self, tx_id: bytes | str) -> Transaction:
+        receipt = self.locate(tx_id)
+        block = self.block(receipt.chain_id, receipt.height)
+        tx = block.transactions[receipt.position]
+        if tx.tx_id != receipt.tx_id or block.digest != receipt.block_digest:
+            raise errors.ChainIntegrityError(f"the peers answer inconsistently for {receipt.tx_id.hex()}")
+        return tx
+
+    def status(self) -> dict:
+        """Per chain: the heights its peers report (ServiceUnavailable for a silent one)."""
+        out = {}
+        for c in self.deployment["chains"]:
+            peers = {}
+            for p in c["peers"]:
+                try:
+                    peers[p["name"]] = self.node_status(p["name"])
+                except LedgerError as exc:
+                    peers[p["name"]] = {"error": str(exc)}
+            out[c["id"]] = {"kind": c["kind"], "height": max((s.get("height", 0) for s in peers.values()), default=0),
+                            "peers": peers}
+        return out
+
+    def interlock(self, timeout: float = 60.0) -> InterlockReport:
+        """One interlocking round now: every sub-chain's cutter reports its chain to the main
+        chain (Type-II), then the main chain's cutter reports it to every sub-chain (Type-III)."""
+        type2 = [decode_receipt(r) for cid in self.subchain_ids for r in unpack(self._on_cutter(cid, "Interlock", timeout))]
+        type3 = [decode_receipt(r) for r in unpack(self._on_cutter(self.main_chain_id, "Interlock", timeout))]
+        return InterlockReport(tuple(type2), tuple(type3))
+
+    def _on_cutter(self, chain_id: str, method: str, timeout: float) -> bytes:
+        """`method` on the chain's block cutter (the peers are asked in turn until it answers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._call_any(chain_id, method, b"", max(1.0, deadline - time.monotonic()),
+                                      self._cutter(chain_id))
+            except ServiceUnavailable:
+                self._cutters.pop(chain_id, None)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(RETRY_SECONDS)
+
+    def verifier(self, chain_id: str):
+        """A Protocol 1 verifier attached to chain `chain_id`: it trusts that chain's peers for
+        the chain's own state (acc_M from its latest Type-III) and checks every proof the
+        other chains' peers send (ledger.verifier.Verifier over remote reads)."""
+        from ledger.cluster.remote import RemotePeer, RemoteService
+        from ledger.verifier import Verifier
+
+        services = {cid: RemoteService(RemotePeer(self, cid)) for cid in self.chain_ids}
+        return Verifier(services, self.deployment_rules, chain_id)
+
+    def verify(self, tx_id: bytes | str, from_chain: str):
+        """Protocol 1 for `tx_id`, run by a verifier on `from_chain`."""
+        return self.verifier(from_chain).verify(tx_id)
+
+    def verify_many(self, tx_ids, from_chain: str):
+        return self.verifier(from_chain).verify_many(tx_ids)
+
+    @property
+    def chain_ids(self) -> list[str]:
+        """Ids of every chain, the main chain first."""
+        return [self.main_chain_id] + self.subchain_ids
+
+    def height(self, chain_id: str) -> int:
+        """Number of blocks of `chain_id` (its most advanced peer that answers)."""
+        heights = []
+        for name, _ in self._peers(chain_id):
+            try:
+                heights.append(self.node_status(name)["height"])
+            except LedgerError:
+                continue
+        if not heights:
+            raise ServiceUnavailable(f"no peer of {chain_id} answers")
+        return max(heights)
+
+    def close(self) -> None:
+        for box in self._outboxes.values():
+            box.put(None)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for ch in self._channels.values():
+            ch.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def connect(config: str | Path | dict) -> Client:
+    """A Client of the distributed deployment described by `config` (a client.json path or
+    its dict; relative paths in a file are relative to it)."""
+    if isinstance(config, dict):
+        return build(Client, config, Path("."), "the client configuration")
+    path = checks.path(config, "config")
+    return build(Client, read_json(path, "client configuration"), path.parent, path)

@@ -1,0 +1,82 @@
+"""The distributed deployment's console commands (`edgeacc ca|node|cluster ...`).
+
+    edgeacc ca init CADIR
+    edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR
+    edgeacc ca revoke CADIR NAME
+    edgeacc node CONFIG
+    edgeacc cluster up DIR [--subchains N] [--peers P] [--threshold K]
+    edgeacc cluster down DIR
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+log = logging.getLogger("edgeacc.cli")
+
+
+def cmd_ca(args) -> int:
+    from ledger.cluster import authority
+
+    if args.ca_command == "init":
+        authority.init(args.cadir)
+        log.info("created the CA in %s (keep it offline: no peer needs ca.key)", args.cadir)
+    elif args.ca_command == "issue":
+        out = authority.issue(args.cadir, args.name, args.role, args.out, args.chain)
+        log.info("issued %s (%s%s) into %s", args.name, args.role, f" of {args.chain}" if args.chain else "", out)
+    else:
+        crl = authority.revoke(args.cadir, args.name)
+        log.info("revoked %s: distribute %s to every node", args.name, crl)
+    return 0
+
+
+def cmd_node(args) -> int:
+    from ledger.cluster.node import run_node
+
+    run_node(args.config)
+    return 0
+
+
+def cmd_cluster(args) -> int:
+    from ledger.cluster import local
+
+    if args.cluster_command == "up":
+        info = local.up(args.dir, subchains=args.subchains, peers_per_chain=args.peers,
+                        endorsement_threshold=args.threshold)
+        print(json.dumps({"client": str(info.client_config), "etcd": info.etcd_endpoints}, indent=2))
+    else:
+        local.down(args.dir)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Register the ca, node and cluster commands on the CLI's subparsers."""
+    p = sub.add_parser("ca", help="the operator's offline certificate authority")
+    ca = p.add_subparsers(dest="ca_command", required=True)
+    q = ca.add_parser("init", help="create a CA in an empty directory")
+    q.add_argument("cadir")
+    q = ca.add_parser("issue", help="issue a peer, client or device its identity and TLS certificate")
+    q.add_argument("cadir")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=("peer", "client", "device"))
+    q.add_argument("--chain", help="the chain a peer serves (or a device reports to)")
+    q.add_argument("--out", required=True, help="a new directory for the member's credentials")
+    q = ca.add_parser("revoke", help="revoke every certificate of NAME (writes a new crl.pem)")
+    q.add_argument("cadir")
+    q.add_argument("name")
+    p.set_defaults(func=cmd_ca)
+
+    p = sub.add_parser("node", help="run one peer as a service (its config: one JSON file)")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_node)
+
+    p = sub.add_parser("cluster", help="a whole deployment on this machine: 3-member etcd and every peer")
+    cl = p.add_subparsers(dest="cluster_command", required=True)
+    q = cl.add_parser("up", help="create (if empty) and start the deployment in DIR")
+    q.add_argument("dir")
+    q.add_argument("--subchains", type=int, default=2)
+    q.add_argument("--peers", type=int, default=2, help="peers per chain")
+    q.add_argument("--threshold", type=int, default=2, help="endorsements a block needs (k-of-any)")
+    q = cl.add_parser("down", help="stop every process `cluster up DIR` started")
+    q.add_argument("dir")
+    p.set_defaults(func=cmd_cluster)

@@ -1,0 +1,602 @@
+"""One peer as a service (`edgeacc node CONFIG`): one chain, one identity, its own SQLite
+store, the deployment's public trust material, and the chain's block log in etcd.
+
+CONFIG (JSON):
+
+    {"name": "edge-0.peer0",              the peer's certificate name
+     "credentials": "DIR",                identity.key/.crt, tls.key/.crt (edgeacc ca issue)
+     "trust": "DIR",                      ca.crt, crl.pem, certs/*.crt (public; crl.pem is
+                                          re-read when it changes)
+     "store": "PATH.sqlite",
+     "listen": "HOST:PORT",
+     "deployment": "deployment.json"}     chains, peers and their addresses, etcd endpoints,
+                                          params, objects URL (ledger.cluster.local writes one)
+
+What the node does:
+- follows the log: it reads every block etcd holds beyond its own height, validates it (the
+  rules of ledger.chain.Peer: endorsements, links, Merkle root, accumulator, transactions)
+  and stores it; on start and after a restart this is the catch-up. A block it cannot
+  validate is not stored, and the node stops following (status says why).
+- campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
+  transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
+  from the chain's peers (Endorse), appends the block to etcd (the height-checked
+  transaction of ledger.cluster.ordering), stores it, and only then acknowledges: an
+  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
+  A peer that is not the cutter forwards a submission to the cutter.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import logging
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import edgeacc
+from cryptography import x509
+
+from ledger import checks
+from ledger.block import Block, SubchainStatus
+from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
+from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
+from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, NotFound, ReplayedTransaction,
+                           ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
+                           ValidationError)
+from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
+                             load_revocation_list)
+from ledger.peer import Peer
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+log = logging.getLogger("edgeacc.node")
+
+CUTTER_TTL = 2                # seconds: the cutter's lease (failover takes about this long)
+SUBMIT_TIMEOUT = 30.0
+BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    path = checks.path(path, "path")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read the {what} {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise StorageError(f"{path} is not a {what}")
+    return data
+
+
+def deployment_params(deployment: dict) -> edgeacc.Params:
+    spec = deployment.get("params") or {"modulus": "rsa2048"}
+    if "modulus_hex" in spec:
+        return edgeacc.Params(int(spec["modulus_hex"], 16), insecure=bool(spec.get("insecure")))
+    return edgeacc.Params.rsa2048()
+
+
+def chain_configs(deployment: dict) -> list[ChainConfig]:
+    return [ChainConfig(c["id"], c["kind"], c["threshold"]) for c in deployment["chains"]]
+
+
+def peer_addresses(deployment: dict, chain_id: str) -> dict[str, str]:
+    """name -> host:port of the peers of `chain_id`."""
+    for c in deployment["chains"]:
+        if c["id"] == chain_id:
+            return {p["name"]: p["address"] for p in c["peers"]}
+    raise NotFound(f"the deployment has no chain {checks.shown(chain_id)}")
+
+
+def load_trust(trust_dir: Path) -> TrustStore:
+    """The public trust material: the CA certificate, its CRL, the certificates it issued."""
+    trust = TrustStore(load_certificate(trust_dir / "ca.crt"))
+    trust.set_revocation_list(load_revocation_list(trust_dir / "crl.pem"))
+    for cert_path in sorted((trust_dir / "certs").glob("*.crt")) + sorted(trust_dir.glob("identity.crt")):
+        trust.add_certificate(load_certificate(cert_path))
+    return trust
+
+
+def encode_receipt(r: Receipt) -> bytes:
+    return pack(r.tx_id, r.chain_id.encode(), str(r.height).encode(), str(r.position).encode(), r.block_digest)
+
+
+def decode_receipt(data: bytes) -> Receipt:
+    tx_id, chain_id, height, position, digest = unpack(data, 5, "receipt")
+    return Receipt(tx_id, chain_id.decode("utf-8", "replace"), number(height, "height"),
+                   number(position, "position"), digest)
+
+
+def number(data: bytes, what: str, base: int = 10) -> int:
+    """A non-negative integer field of a message (ASCII digits); EncodingError otherwise."""
+    try:
+        text = bytes(data).decode("ascii")
+        if not text or len(text) > 1000 or not text.isalnum():
+            raise ValueError
+        return int(text, base)
+    except ValueError:
+        raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
+
+
+def decode_status(data: bytes) -> StatusRecord:
+    source, source_height, height, tx_id, element, digest = unpack(data, 6, "status record")
+    return StatusRecord(source.decode("utf-8", "replace"), number(source_height, "source height"),
+                        number(height, "height"), tx_id, number(element, "element", 16), digest)
+
+
+def encode_outcome(value: Receipt | LedgerError) -> bytes:
+    if isinstance(value, Receipt):
+        return pack(b"R", encode_receipt(value))
+    return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
+
+
+@dataclass
+class _Pending:
+    tx: Transaction
+    future: concurrent.futures.Future
+
+
+class Node:
+    """One running peer (see the module docstring); `stop()` ends it."""
+
+    def __init__(self, config: dict, base: Path = Path(".")) -> None:
+        def path(key: str) -> Path:
+            return (base / config[key]).resolve()
+
+        self.name = checks.text(config["name"], "name")
+        self.deployment_info = read_json(path("deployment"), "deployment description")
+        creds_dir, self.trust_dir = path("credentials"), path("trust")
+        identity = Identity(load_private_key(creds_dir / "identity.key"), load_certificate(creds_dir / "identity.crt"))
+        if identity.name != self.name or identity.role != "peer":
+            raise ConfigurationError(f"{creds_dir} holds {identity!r}, not the peer {self.name}")
+        self.trust = load_trust(self.trust_dir)
+        self.trust.add_certificate(identity.certificate)
+        self._crl_mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
+        self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
+                                     chain_configs(self.deployment_info))
+        self.chain_id = identity.chain_id
+        self.config = self.deployment.config(self.chain_id)
+        self.credentials = Credentials.load(creds_dir)
+        self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
+        started = time.monotonic()
+        self.peer.load()
+        loaded = self.peer.height
+        self.addresses = peer_addresses(self.deployment_info, self.chain_id)
+        self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id)
+        self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
+        self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
+        self.refused: str | None = None  # why following stopped (a block etcd holds failed validation)
+        self._sync_lock = threading.Lock()
+        self._leadership: Leadership | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._channels: dict[str, Channel] = {}
+        self._stop = threading.Event()
+        self._interlock_lock = threading.Lock()
+        self._nonce = itertools.count(time.time_ns())
+        self.log.start_watch()
+        validated = time.monotonic()
+        self.sync()
+        done = time.monotonic()
+        self.catch_up = {"stored": loaded, "load_seconds": validated - started,
+                         "caught_up": self.peer.height - loaded, "catch_up_seconds": done - validated}
+        log.info("%s re-validated %d stored blocks in %.2f s, caught up %d blocks from etcd in %.2f s",
+                 self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
+        methods = {
+            "Submit": Method(self._rpc_submit),
+            "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True),
+            "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
+            "Register": Method(self._rpc_register),
+            "Status": Method(self._rpc_status),
+            "Block": Method(self._rpc_block),
+            "Locate": Method(self._rpc_locate),
+            "Latest": Method(self._rpc_latest),
+            "Header": Method(self._rpc_header),
+            "Statuses": Method(self._rpc_statuses),
+            "Proofs": Method(self._rpc_proofs),
+            "Interlock": Method(self._rpc_interlock),
+        }
+        self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
+        self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
+                         for n, fn in (("follow", self._follow), ("elect", self._elect),
+                                       ("cut", self._cut_loop), ("trust", self._watch_trust),
+                                       ("interlock", self._interlock_loop))]
+        for t in self._threads:
+            t.start()
+        log.info("%s serves %s on port %d at height %d", self.name, self.chain_id, self.port, self.peer.height)
+
+    # --- following the log -------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Validate and store every block etcd holds beyond this peer's height; returns the
+        peer's height. A block that fails validation stops following (self.refused)."""
+        with self._sync_lock:
+            while self.refused is None:
+                batch = self.log.blocks(self.peer.height)
+                if not batch:
+                    break
+                for height, data in batch:
+                    if height != self.peer.height:
+                        self._refuse(f"etcd skips from height {self.peer.height} to {height}")
+                        break
+                    try:
+                        block = Block.from_bytes(data)
+                        self._know_signers(block.transactions)
+                        self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+                    except LedgerError as exc:
+                        if isinstance(exc, ServiceUnavailable):
+                            raise
+                        self._refuse(f"block {height} in etcd fails validation: {exc}")
+                        break
+            return self.peer.height
+
+    def _refuse(self, why: str) -> None:
+        self.refused = why
+        log.error("%s stops following %s: %s", self.name, self.chain_id, why)
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync()
+            except Exception as exc:  # etcd unreachable: retry; the follower never dies
+                log.warning("%s: catch-up failed: %r", self.name, exc)
+            self.log.wait_change(1.0)
+
+    def _watch_trust(self) -> None:
+        """Install a new CRL when the operator distributes one (crl.pem changes)."""
+        while not self._stop.wait(0.5):
+            try:
+                mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
+                if mtime != self._crl_mtime:
+                    self.trust.set_revocation_list(load_revocation_list(self.trust_dir / "crl.pem"))
+                    self._crl_mtime = mtime
+            except (OSError, LedgerError) as exc:
+                log.warning("%s: cannot install the new CRL: %s", self.name, exc)
+
+    def _know_signers(self, txs) -> None:
+        """Admit the certificates of submitters this peer has not seen yet, from etcd's
+        published ones (each checked against the CA; etcd is not trusted for them)."""
+        known = {m.fingerprint for m in self.trust.members()}
+        for fp in {tx.submitter for tx in txs} - known:
+            pem = self.log.certificate(fp)
+            try:
+                cert = x509.load_pem_x509_certificate(pem) if pem is not None else None
+                if cert is not None and fingerprint(cert) == fp:  # what etcd holds under fp, nothing else
+                    self.trust.add_certificate(cert)
+            except (ValueError, LedgerError):
+                pass  # then the transaction is refused as signed by an unknown certificate
+
+    # --- the block cutter --------------------------------------------------------------
+
+    def _elect(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._leadership is None:
+                    leadership = self.log.campaign(self.name, self.ttl)
+                    if leadership is not None:
+                        self.sync()
+                        self._leadership = leadership
+                        log.info("%s is the block cutter of %s", self.name, self.chain_id)
+                elif not self.log.keep_alive(self._leadership):
+                    self._leadership = None
+            except Exception as exc:
+                log.warning("%s: election: %r", self.name, exc)
+                self._leadership = None  # unsure of the lease: the append's fence decides
+            self._stop.wait(self.ttl / 4)
+
+    def _cut_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch, size = [first], len(first.tx.to_bytes())
+            while len(batch) < self.max_block_txs:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                item_size = len(item.tx.to_bytes())
+                if size + item_size > MAX_BLOCK_BYTES - BLOCK_OVERHEAD:
+                    self._queue.put(item)  # the next block takes it (order among blocks is free)
+                    break
+                batch.append(item)
+                size += item_size
+            try:
+                self._cut(batch)
+            except Exception as exc:  # never leave a submitter waiting
+                failure = exc if isinstance(exc, LedgerError) else LedgerError(f"internal error: {exc!r}")
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(failure)
+
+    def _cut(self, batch: list[_Pending]) -> None:
+        leadership = self._leadership
+        if leadership is None:
+            raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
+        height = self.sync()
+        if self.refused:
+            raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
+        fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
+        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
+        refused = {id(fresh[i]): exc for i, exc in rejected}
+        appended: set[bytes] = set()
+        if proposal is not None and len(refused) < len(fresh):
+            block = proposal.with_endorsements(self._endorsements(proposal))
+            if not self._append(height, block, leadership):
+                raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
+            self.sync()
+            if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
+                appended = set(block.tx_bytes)
+        for p in batch:
+            if id(p) in refused:
+                p.future.set_exception(refused[id(p)])
+            elif p.tx.to_bytes() in appended or self._holds(p.tx):
+                p.future.set_result(self.peer.receipt(p.tx.tx_id))
+            elif self.peer.locate(p.tx.tx_id) is not None:
+                p.future.set_exception(ReplayedTransaction(
+                    f"another transaction with id {p.tx.tx_id.hex()[:16]} is already on {self.chain_id}"))
+            else:
+                p.future.set_exception(ServiceUnavailable(f"{self.chain_id}: block not stored, submit again"))
+
+    def _holds(self, tx: Transaction) -> bool:
+        where = self.peer.locate(tx.tx_id)
+        return where is not None and self.peer.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
+
+    def _endorsements(self, block: Block) -> list[tuple[bytes, bytes]]:
+        """This peer's endorsement and the other peers', until the policy's threshold."""
+        endorsements = [self.peer._endorse(block)]
+        refusals = []
+        others = [n for n in self.addresses if n != self.name]
+        request = block.to_bytes()
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
+            calls = {pool.submit(self._channel(n).call, "Endorse", request, 10.0): n for n in others}
+            for call in concurrent.futures.as_completed(calls):
+                try:
+                    fp, sig = unpack(call.result(), 2, "endorsement")
+                    endorsements.append((fp, sig))
+                except LedgerError as exc:
+                    refusals.append(f"{calls[call]}: {exc}")
+        if len(endorsements) < self.config.endorsement_threshold:
+            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {self.config.endorsement_threshold} "
+                                     f"endorsements the policy needs ({'; '.join(refusals)})")
+        return endorsements[:max(self.config.endorsement_threshold, 1)]
+
+    def _append(self, height: int, block: Block, leadership: Leadership) -> bool:
+        """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
+        log back until it answers: the block is appended iff etcd holds it at `height`."""
+        data = block.to_bytes()
+        try:
+            return self.log.append(height, data, leadership, self.name)
+        except ServiceUnavailable:
+            deadline = time.monotonic() + SUBMIT_TIMEOUT
+            while time.monotonic() < deadline and not self._stop.is_set():
+                try:
+                    held = self.log.blocks(height, 1)
+                    return bool(held) and held[0] == (height, data)
+                except ServiceUnavailable:
+                    time.sleep(0.2)
+            raise
+
+    def _channel(self, name: str) -> Channel:
+        return self._channels.get(name) or self._channels.setdefault(
+            name, Channel(self.addresses[name], name, self.credentials))
+
+    # --- the methods ------------------------------------------------------------------
+
+    def _decode_submission(self, request: bytes) -> list[Transaction]:
+        txs = []
+        for data in unpack(request, what="submission"):
+            if len(data) > MAX_TX_BYTES:
+                raise TransactionTooLarge(f"a transaction of {len(data)} bytes exceeds the block limit of "
+                                          f"{MAX_TX_BYTES}: put its bulk in the object store")
+            tx = Transaction.from_bytes(data)
+            if tx.chain_id != self.chain_id:
+                raise ConfigurationError(f"{self.name} serves {self.chain_id}, not {tx.chain_id}")
+            txs.append(tx)
+        return txs
+
+    def _rpc_submit(self, caller: Caller, request: bytes) -> bytes:
+        """Transactions (canonical bytes) -> one outcome each (receipt or error), once their
+        blocks are in etcd and stored here."""
+        txs = self._decode_submission(request)
+        if self._leadership is None:
+            cutter = self.log.cutter()
+            if cutter is None or cutter == self.name or cutter not in self.addresses:
+                raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
+            return self._channel(cutter).call("Forward", request, SUBMIT_TIMEOUT)
+        return self._order(txs)
+
+    def _rpc_forward(self, caller: Caller, request: bytes) -> bytes:
+        txs = self._decode_submission(request)
+        if self._leadership is None:
+            raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: submit again")
+        return self._order(txs)
+
+    def _order(self, txs: list[Transaction]) -> bytes:
+        self._know_signers(txs)
+        pendings = []
+        for tx in txs:
+            p = _Pending(tx, concurrent.futures.Future())
+            pendings.append(p)
+            if self.peer.locate(tx.tx_id) is not None:
+                self._queue.put(p)  # answered from the chain (idempotent resubmission)
+                continue
+            try:
+                self.peer._admit(tx)
+                self._queue.put(p)
+            except LedgerError as exc:
+                p.future.set_exception(exc)
+        outcomes = []
+        for p in pendings:
+            try:
+                outcomes.append(encode_outcome(p.future.result(SUBMIT_TIMEOUT)))
+            except LedgerError as exc:
+                outcomes.append(encode_outcome(exc))
+            except concurrent.futures.TimeoutError:
+                outcomes.append(encode_outcome(ServiceUnavailable(
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again")))
+        return pack(*outcomes)
+
+    def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
+        block = Block.from_bytes(request)
+        # Peers commit etcd's blocks checking revocation at the block's own time (old blocks
+        # stay valid on catch-up): an endorser signs only a block dated now, so a revoked
+        # cutter cannot backdate a block to before its revocation.
+        if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
+            raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
+        if self.sync() != block.height:
+            raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
+        self._know_signers(block.transactions)
+        return pack(*self.peer._endorse(block))  # decoded from the request
+
+    def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
+        """A member hands in a ledger certificate (its own, or a device's whose readings it
+        relays) so every peer can resolve its signatures; it is published in etcd for the
+        others. Certificates are public: what counts is that the CA signed it (add_certificate
+        checks) and that it is not revoked."""
+        try:
+            cert = x509.load_pem_x509_certificate(request)
+        except ValueError as exc:
+            raise UnknownCertificate(f"unreadable certificate: {exc}") from None
+        member = self.trust.add_certificate(cert)
+        self.trust.resolve(member.fingerprint)  # not revoked
+        self.log.publish_certificate(member.fingerprint, request)
+        return member.fingerprint
+
+    def _rpc_status(self, caller: Caller, request: bytes) -> bytes:
+        latest = self.peer.latest()
+        return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
+                           "latest_digest": latest.header.digest.hex() if latest else None,
+                           "cutter": self._leadership is not None, "refused": self.refused,
+                           "start": self.catch_up}).encode()
+
+    def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
+        return self.peer.block(number(request, "height")).to_bytes()
+
+    def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
+        return encode_receipt(self.peer.receipt(request))
+
+    def _rpc_latest(self, caller: Caller, request: bytes) -> bytes:
+        """The latest signed header (empty on an empty chain)."""
+        latest = self.peer.latest()
+        return latest.to_bytes() if latest else b""
+
+    def _rpc_header(self, caller: Caller, request: bytes) -> bytes:
+        return self.peer.signed_header(number(request, "height")).to_bytes()
+
+    def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
+        """The committed status records this chain holds of chain `request`."""
+        return pack(*(pack(r.source_chain.encode(), b"%d" % r.source_height, b"%d" % r.height, r.tx_id,
+                           b"%x" % r.source_element, r.source_digest)
+                      for r in self.peer.statuses(request.decode())))
+
+    def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
+        """Inclusion proofs of transactions against the accumulator after block `against`."""
+        against, *ids = unpack(request, what="proof request")
+        return pack(*(self.peer.inclusion_proof(tx_id, number(against, "against")).to_bytes(self.deployment.params)
+                      for tx_id in ids))
+
+    # --- interlocking ------------------------------------------------------------------
+
+    def _interlock_loop(self) -> None:
+        """The cutter's interlocking duty every `interlock_seconds`: a sub-chain's cutter
+        reports its chain to the main chain (Type-II), the main chain's cutter reports the main
+        chain to every sub-chain (Type-III). Each status is signed by a peer of the chain it
+        reports, as the rules require."""
+        seconds = float(self.deployment_info.get("interlock_seconds", 2.0))
+        while seconds > 0 and not self._stop.wait(seconds):
+            if self._leadership is not None:
+                try:
+                    self._interlock()
+                except LedgerError as exc:
+                    log.warning("%s: interlocking: %s", self.name, exc)
+
+    def _rpc_interlock(self, caller: Caller, request: bytes) -> bytes:
+        if self._leadership is None:
+            raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}")
+        return pack(*(encode_receipt(r) for r in self._interlock()))
+
+    def _interlock(self) -> list[Receipt]:
+        with self._interlock_lock:
+            main_id = self.deployment.main_chain_id
+            if self.chain_id != main_id:
+                latest = self.peer.latest()
+                anchored = self._remote_statuses(main_id, self.chain_id)
+                last = anchored[-1].source_height if anchored else -1
+                if latest is None or self.peer.last_record_height <= last:
+                    return []
+                witness = b""
+                if anchored:  # the block reported last time is inside the new accumulator
+                    witness = edgeacc.encode_element(self.deployment.params,
+                                                     self.peer.block_witness(last, latest.header.height))
+                return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
+                                            SubchainStatus(latest, witness).to_bytes())]
+            latest = self.peer.latest()
+            receipts = []
+            for c in self.deployment.chains.values():
+                if c.chain_id == main_id or latest is None:
+                    continue
+                seen = self._remote_statuses(c.chain_id, main_id)
+                if not seen or seen[-1].source_height < latest.header.height:
+                    receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
+            return receipts
+
+    def _remote_statuses(self, chain_id: str, source: str) -> list[StatusRecord]:
+        return [decode_status(r) for r in unpack(self._call_chain(chain_id, "Statuses", source.encode()))]
+
+    def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
+        tx = Transaction.create(self.peer.identity, kind, chain_id, payload, timestamp_ms=now_ms(),
+                                nonce=next(self._nonce))
+        kind_, *rest = unpack(unpack(self._call_chain(chain_id, "Submit", pack(tx.to_bytes()), SUBMIT_TIMEOUT), 1)[0])
+        if kind_ != b"R":
+            raise remote_error(rest[0].decode(), rest[1].decode())
+        return decode_receipt(rest[0])
+
+    def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
+        """`method` on the first peer of `chain_id` that answers."""
+        failures = []
+        for name, address in peer_addresses(self.deployment_info, chain_id).items():
+            channel = self._channels.get(name) or self._channels.setdefault(
+                name, Channel(address, name, self.credentials))
+            try:
+                return channel.call(method, request, timeout)
+            except ServiceUnavailable as exc:
+                failures.append(str(exc))
+        raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._leadership is not None:
+            self.log.resign(self._leadership)
+        self.server.stop(1).wait()
+        for t in self._threads:
+            t.join(5)
+        for ch in self._channels.values():
+            ch.close()
+        self.log.close()
+        self.peer.close()
+
+
+def build(cls, config: dict, base: Path, where):
+    """cls(config, base), a missing or malformed setting being a ConfigurationError naming `where`."""
+    try:
+        return cls(config, base)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, LedgerError):
+            raise
+        raise ConfigurationError(f"{where}: a setting is missing or malformed: {exc!r}") from None
+
+
+def run_node(config_path: str | Path) -> None:
+    """`edgeacc node CONFIG`: run until SIGTERM or SIGINT."""
+    config_path = checks.path(config_path, "config")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    node.stop()

@@ -1,0 +1,231 @@
+"""A chain's block log in etcd (DESIGN.md section 4, "Ordering across machines").
+
+Keys, under PREFIX/<chain>/:
+
+    height              the number of blocks in the log (decimal)
+    block/<height>      a block's canonical encoding (12-digit zero-padded height)
+    cutter              the elected block cutter's name, attached to its lease
+
+A block is appended by one etcd transaction that succeeds only if `height` still holds the
+block's height and `cutter` is still the key the appender's election wrote (same
+modification revision): two cutters can never both extend a chain, and a deposed one cannot
+append after its lease expired. etcd gives crash tolerance (Raft), not trust: every peer
+validates every block it reads (endorsements, links, accumulator), so a block etcd holds but
+the policy's endorsers did not sign is refused, not stored.
+
+Request size. etcd refuses requests above its --max-request-bytes (1.5 MiB by default); a
+block is cut so that its encoding stays under MAX_BLOCK_BYTES (1 MiB) and a single
+transaction above MAX_TX_BYTES is refused at submission with TransactionTooLarge. Bulk data
+(readings, checkpoints) belongs in the object store; a transaction carries its digest.
+
+aetcd is asynchronous: an EtcdLog runs its client on an event loop thread of its own and
+offers blocking methods with a deadline; a member that is down is skipped by the channel
+(pick-first over every endpoint) and no quorum is ServiceUnavailable after `timeout`.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import aetcd
+import grpc
+import aetcd.exceptions
+from aetcd import rpc
+
+from ledger import checks
+from ledger.errors import ConfigurationError, LedgerError, ServiceUnavailable
+
+PREFIX = b"/edgeacc/"
+MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
+MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
+MAX_TX_BYTES = MAX_BLOCK_BYTES - 64 * 1024  # the block's header and endorsements fit beside it
+_RANGE_BLOCKS = 64                   # blocks per range read while catching up
+# what an unreachable or quorum-less etcd raises (the raw stubs raise grpc's errors)
+_FAILURES = (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, ConnectionError, OSError)
+
+
+def _height_key(height: int) -> bytes:
+    return b"%012d" % height
+
+
+@dataclass(frozen=True)
+class Leadership:
+    """A won election: the lease that holds the cutter key and the key's revision."""
+
+    lease_id: int
+    revision: int
+
+
+class EtcdLog:
+    """One chain's block log and cutter election in an etcd cluster (`endpoints`: host:port of
+    every member)."""
+
+    def __init__(self, endpoints: list[str], chain_id: str, timeout: float = 5.0) -> None:
+        endpoints = [checks.text(e, "endpoint") for e in checks.instance(endpoints, (list, tuple), "endpoints")]
+        if not endpoints or any(":" not in e for e in endpoints):
+            raise ConfigurationError("etcd endpoints must be a non-empty list of host:port")
+        self.chain_id = checks.text(chain_id, "chain_id")
+        self.timeout = checks.number(timeout, "timeout")
+        self._prefix = PREFIX + chain_id.encode() + b"/"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"etcd-{chain_id}", daemon=True)
+        self._thread.start()
+        # aetcd dials f"{host}:{port}": a gRPC target naming every member, so the channel
+        # moves to another member when one dies
+        *head, last = endpoints
+        host, _, port = last.rpartition(":")
+        target = ",".join(head + [host])
+        self._client = aetcd.Client(host=f"ipv4:{target}", port=int(port), timeout=int(max(1, timeout)),
+                                    options={"grpc.max_receive_message_length": 256 << 20,
+                                             "grpc.max_send_message_length": MAX_REQUEST_BYTES,
+                                             "grpc.initial_reconnect_backoff_ms": 100,
+                                             "grpc.max_reconnect_backoff_ms": 1000})
+        self._changed = threading.Event()
+        self._watch_task = None
+
+    def key(self, name: bytes) -> bytes:
+        return self._prefix + name
+
+    def _run(self, coro, what: str):
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self.timeout + 1)
+        except _FAILURES as exc:
+            future.cancel()
+            raise ServiceUnavailable(f"etcd ({what} of {self.chain_id}): {type(exc).__name__}: {exc}"[:400]) from None
+        except TimeoutError:
+            future.cancel()
+            raise ServiceUnavailable(f"etcd ({what} of {self.chain_id}) did not answer within {self.timeout} s "
+                                     "(no quorum?)") from None
+
+    # --- the log -----------------------------------------------------------------------
+
+    def blocks(self, start: int, limit: int = _RANGE_BLOCKS) -> list[tuple[int, bytes]]:
+        """Up to `limit` blocks from height `start`, in height order."""
+        checks.integer(start, "start", lo=0)
+
+        async def get():
+            await self._client.connect()
+            request = rpc.RangeRequest(key=self.key(b"block/" + _height_key(start)),
+                                       range_end=self.key(b"block/" + _height_key(start + limit)),
+                                       sort_order=rpc.RangeRequest.ASCEND, limit=limit)
+            response = await self._client.kvstub.Range(request, timeout=self.timeout)
+            return [(int(kv.key[len(self.key(b"block/")):]), kv.value) for kv in response.kvs]
+        return self._run(get(), "block read")
+
+    def append(self, height: int, block: bytes, leadership: Leadership, cutter: str) -> bool:
+        """Put `block` at `height` if the log holds exactly `height` blocks and `cutter` still
+        holds the election; False when either changed (the caller re-reads the log)."""
+        if len(block) > MAX_BLOCK_BYTES:
+            raise LedgerError(f"block of {len(block)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
+        t = self._client.transactions
+        height_key = self.key(b"height")
+        compare = [t.value(height_key) == str(height).encode()] if height else [t.version(height_key) == 0]
+        compare.append(t.mod(self.key(b"cutter")) == leadership.revision)
+        compare.append(t.value(self.key(b"cutter")) == cutter.encode())
+
+        async def txn():
+            await self._client.connect()
+            ok, _ = await self._client.transaction(
+                compare=compare, success=[t.put(self.key(b"block/" + _height_key(height)), block),
+                                          t.put(height_key, str(height + 1).encode())], failure=[])
+            return ok
+        return self._run(txn(), "append")
+
+    def put_raw(self, name: bytes, value: bytes) -> None:
+        """Write a key of this chain's prefix directly (tests: what a faulty orderer could do)."""
+        async def put():
+            await self._client.put(self.key(name), value)
+        self._run(put(), "put")
+
+    # --- watching --------------------------------------------------------------------
+
+    def start_watch(self) -> None:
+        """Set `changed` whenever the chain's keys change (a wake-up; readers re-read the log)."""
+        async def watch():
+            while True:
+                try:
+                    w = await self._client.watch_prefix(self._prefix)
+                    async for _event in w:
+                        self._changed.set()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # etcd down or the member moved: watch again shortly
+                    self._changed.set()
+                    await asyncio.sleep(0.2)
+        self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
+
+    def wait_change(self, timeout: float) -> None:
+        """Block until the chain's keys changed or `timeout` passed."""
+        self._changed.wait(timeout)
+        self._changed.clear()
+
+    # --- election --------------------------------------------------------------------
+
+    def campaign(self, name: str, ttl: int) -> Leadership | None:
+        """Try once to become the block cutter: a lease of `ttl` seconds and the cutter key, if
+        no one holds it. None when another holds it."""
+        t = self._client.transactions
+        key = self.key(b"cutter")
+
+        async def run():
+            await self._client.connect()
+            lease = await self._client.lease(ttl)
+            ok, _ = await self._client.transaction(compare=[t.create(key) == 0],
+                                                   success=[t.put(key, name.encode(), lease)], failure=[])
+            if not ok:
+                await self._client.revoke_lease(lease.id)
+                return None
+            kv = await self._client.get(key)
+            return Leadership(lease.id, kv.mod_revision) if kv and kv.value == name.encode() else None
+        return self._run(run(), "campaign")
+
+    def keep_alive(self, leadership: Leadership) -> bool:
+        """Refresh the lease; False once it expired (the election is lost)."""
+        async def refresh():
+            reply = await self._client.refresh_lease(leadership.lease_id)
+            return reply is not None and reply.TTL > 0
+        return self._run(refresh(), "lease refresh")
+
+    def resign(self, leadership: Leadership) -> None:
+        async def revoke():
+            await self._client.revoke_lease(leadership.lease_id)
+        try:
+            self._run(revoke(), "resign")
+        except ServiceUnavailable:
+            pass  # the lease expires on its own
+
+    def cutter(self) -> str | None:
+        """The name of the current block cutter, or None while there is none."""
+        async def get():
+            kv = await self._client.get(self.key(b"cutter"))
+            return kv.value.decode() if kv else None
+        return self._run(get(), "cutter")
+
+    # --- public trust material -------------------------------------------------------
+
+    def publish_certificate(self, fingerprint: bytes, pem: bytes) -> None:
+        """Make a member's ledger certificate available to every peer (it is CA-signed: a peer
+        admits it only after checking that)."""
+        async def put():
+            await self._client.put(PREFIX + b"certs/" + fingerprint.hex().encode(), pem)
+        self._run(put(), "certificate")
+
+    def certificate(self, fingerprint: bytes) -> bytes | None:
+        async def get():
+            kv = await self._client.get(PREFIX + b"certs/" + fingerprint.hex().encode())
+            return kv.value if kv else None
+        return self._run(get(), "certificate")
+
+    def close(self) -> None:
+        async def shutdown():
+            if self._watch_task is not None:
+                self._watch_task.cancel()
+            await self._client.close()
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(3)
+        except Exception:
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(3)

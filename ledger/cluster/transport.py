@@ -1,0 +1,191 @@
+"""gRPC over mutual TLS between peers, clients and devices, with the deployment's certificates.
+
+The handshake admits only certificates the deployment CA signed (a foreign CA's is refused
+there) and, on the client side, only the server whose certificate carries the name the caller
+expects. Every call then checks the caller's certificate against the current CRL and the role
+and chain the method needs (TrustStore.check_transport): a revoked certificate, or a peer of
+another chain, is refused with PERMISSION_DENIED before the method runs.
+
+Messages are the ledger's canonical encodings as bytes (transactions, blocks, proofs), packed
+by `pack`/`unpack`. TLS protects them in flight; what a message asks is checked as always: a
+transaction by its signature and the replay rule, a block by its endorsements and links, so a
+tampered or replayed message changes nothing.
+
+A LedgerError raised by a method crosses the wire as its class name and message and is raised
+again on the caller's side; an unreachable server or a call past its deadline is
+ServiceUnavailable.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import grpc
+from cryptography import x509
+
+from ledger import checks, errors
+from ledger.encoding import Reader, Writer
+from ledger.errors import LedgerError, ServiceUnavailable
+from ledger.identity import ROLES, TrustStore
+
+SERVICE = "edgeacc.Peer"
+MAX_MESSAGE = 64 << 20
+MAX_FIELD = MAX_MESSAGE
+_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
+_ERROR_SEPARATOR = ": "
+
+
+def pack(*fields: bytes) -> bytes:
+    """Fields as one message: a count, then each field length-prefixed (one encoding each)."""
+    w = Writer().u32(len(fields))
+    for field in fields:
+        w.bytes32(field)
+    return w.getvalue()
+
+
+def unpack(data: bytes, count: int | None = None, what: str = "message") -> list[bytes]:
+    """The fields of a `pack`ed message (EncodingError unless exactly `count` when given)."""
+    r = Reader(data, what)
+    n = r.u32()
+    if count is not None and n != count:
+        raise errors.EncodingError(f"{what} must have {count} fields, got {n}")
+    if n > 1 << 20:
+        raise errors.EncodingError(f"{what} has too many fields ({n})")
+    out = [r.bytes32(MAX_FIELD) for _ in range(n)]
+    r.end()
+    return out
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A member's transport credentials (PEM): its TLS key and certificate, and the CA's."""
+
+    tls_key: bytes
+    tls_cert: bytes
+    ca_cert: bytes
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Credentials":
+        """tls.key, tls.crt and ca.crt of a directory `edgeacc ca issue` wrote."""
+        directory = checks.path(directory, "directory")
+        try:
+            return cls(*((directory / f).read_bytes() for f in ("tls.key", "tls.crt", "ca.crt")))
+        except OSError as exc:
+            raise errors.StorageError(f"cannot read the transport credentials in {directory}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, as its transport certificate says (checked against the CRL at the call)."""
+
+    name: str
+    role: str
+    chain_id: str | None
+
+
+# A method: fn(caller, request bytes) -> response bytes; the roles that may call it, and
+# whether the caller must be bound to the server's own chain (peer-to-peer methods).
+@dataclass(frozen=True)
+class Method:
+    fn: Callable[[Caller, bytes], bytes]
+    roles: tuple[str, ...] = ROLES
+    same_chain: bool = False
+
+
+def serve(address: str, credentials: Credentials, trust: TrustStore, methods: dict[str, Method],
+          chain_id: str, workers: int = 256) -> tuple[grpc.Server, int]:
+    """Start a gRPC server on `address` (host:port; port 0 picks a free one) requiring client
+    certificates of the deployment CA; returns the server and its port. Calls block while
+    their block is ordered, and a peer serves its cutter's Endorse calls meanwhile: enough
+    workers that waiting submissions never starve the peer-to-peer methods."""
+    def wrap(method: Method):
+        def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                caller = _caller(context, trust, method, chain_id)
+            except LedgerError as exc:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
+            try:
+                return method.fn(caller, request)
+            except LedgerError as exc:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(exc))
+            except Exception as exc:  # a bug must reach the caller as a LedgerError, not a hang
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              _encode_error(LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")))
+        return grpc.unary_unary_rpc_method_handler(handler)
+
+    server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        SERVICE, {name: wrap(m) for name, m in methods.items()}),))
+    creds = grpc.ssl_server_credentials([(credentials.tls_key, credentials.tls_cert)],
+                                        root_certificates=credentials.ca_cert, require_client_auth=True)
+    port = server.add_secure_port(address, creds)
+    if not port:
+        raise errors.ConfigurationError(f"cannot listen on {checks.shown(address)}")
+    server.start()
+    return server, port
+
+
+def _caller(context: grpc.ServicerContext, trust: TrustStore, method: Method, chain_id: str) -> Caller:
+    pems = context.auth_context().get("x509_pem_cert")
+    if not pems:
+        raise errors.UnknownCertificate("the caller presented no certificate")
+    try:
+        cert = x509.load_pem_x509_certificate(pems[0])
+    except ValueError as exc:
+        raise errors.UnknownCertificate(f"the caller's certificate is unreadable: {exc}") from None
+    name, role, holder_chain = trust.check_transport(
+        cert, roles=method.roles, chain_id=chain_id if method.same_chain else None)
+    return Caller(name, role, holder_chain)
+
+
+def _encode_error(exc: LedgerError) -> str:
+    return f"{type(exc).__name__}{_ERROR_SEPARATOR}{exc}"[:4000]
+
+
+def remote_error(name: str, message: str) -> LedgerError:
+    """The LedgerError a server named, as its class (LedgerError for an unknown name)."""
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, LedgerError)) or cls is errors.CommitPending:
+        return LedgerError(f"{name}: {message}" if name else message or "the server refused the call")
+    return cls(message)
+
+
+def _decode_error(details: str | None) -> LedgerError:
+    name, _, message = (details or "").partition(_ERROR_SEPARATOR)
+    return remote_error(name, message)
+
+
+class Channel:
+    """A mutual-TLS connection to one server that must present the certificate named
+    `server_name`; `call` raises the server's LedgerError or ServiceUnavailable."""
+
+    def __init__(self, address: str, server_name: str, credentials: Credentials) -> None:
+        self.address = checks.text(address, "address")
+        self.server_name = checks.text(server_name, "server_name")
+        creds = grpc.ssl_channel_credentials(credentials.ca_cert, credentials.tls_key, credentials.tls_cert)
+        self._channel = grpc.secure_channel(address, creds, options=_OPTIONS + [
+            ("grpc.ssl_target_name_override", server_name),
+            # a restarted peer is reachable again at once, not after gRPC's reconnect backoff
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)])
+        self._stubs: dict[str, Callable] = {}
+        self._lock = threading.Lock()
+
+    def call(self, method: str, request: bytes, timeout: float = 30.0) -> bytes:
+        with self._lock:
+            stub = self._stubs.get(method)
+            if stub is None:
+                stub = self._stubs[method] = self._channel.unary_unary(f"/{SERVICE}/{method}")
+        try:
+            return stub(bytes(request), timeout=timeout)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):
+                raise _decode_error(exc.details()) from None
+            raise ServiceUnavailable(f"{self.server_name} at {self.address}: {code.name.lower()}: "
+                                     f"{(exc.details() or '')[:300]}") from None
+
+    def close(self) -> None:
+        self._channel.close()

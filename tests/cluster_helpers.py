@@ -1,0 +1,111 @@
+"""A distributed deployment on loopback for tests: its own etcd and node processes, all
+stopped (kill -9 at worst) when the fixture ends."""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from ledger.block import Block
+from ledger.cluster import local
+from ledger.cluster.client import connect
+from ledger.errors import LedgerError
+
+
+def need_etcd():
+    if shutil.which("etcd") is None:
+        pytest.skip("etcd is not installed (apt-get install etcd-server)")
+    pytest.importorskip("aetcd")
+
+
+class Harness:
+    """One chain's peers (edge-0) running as node processes, the main chain's only laid out."""
+
+    def __init__(self, directory, peers: int = 3, threshold: int = 2, chain: str = "edge-0") -> None:
+        local.create(directory, subchains=1, peers_per_chain=peers, endorsement_threshold=threshold)
+        self.cluster = local.LocalCluster(directory)
+        self.chain = chain
+        self.names = [n for n in self.cluster.nodes if self.cluster.chain_of(n) == chain]
+        self.client = None
+
+    def start(self) -> "Harness":
+        self.cluster.etcd.start()
+        for name in self.names:
+            self.cluster.start_node(name)
+        self.wait_cutter()
+        self.client = connect(self.cluster.client_config)
+        return self
+
+    def wait_cutter(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        with connect(self.cluster.client_config) as client:
+            while time.monotonic() < deadline:
+                for name in self.names:
+                    if self.cluster.nodes[name] is None:
+                        continue
+                    try:
+                        if client.node_status(name)["cutter"]:
+                            return name
+                    except LedgerError:
+                        pass
+                time.sleep(0.1)
+        raise AssertionError(f"no block cutter on {self.chain} after {timeout} s")
+
+    def restart_node(self, name: str) -> None:
+        self.cluster.start_node(name)
+        self.cluster.wait_ready(30, names=[name])
+
+    def status(self, name: str) -> dict:
+        return self.client.node_status(name)
+
+    def blocks_of(self, name: str) -> list[Block]:
+        """Every block peer `name` holds, read from that peer."""
+        address = {p["name"]: p["address"] for c in self.cluster.deployment["chains"] for p in c["peers"]}[name]
+        channel = self.client._channel(name, address)
+        height = self.status(name)["height"]
+        return [Block.from_bytes(channel.call("Block", str(h).encode(), 10)) for h in range(height)]
+
+    def tx_ids_of(self, name: str) -> list[bytes]:
+        return [tx.tx_id for b in self.blocks_of(name) for tx in b.transactions]
+
+    def wait_heights_equal(self, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                heights = {self.status(n)["height"] for n in self.names if self.cluster.nodes[n] is not None}
+                if len(heights) == 1:
+                    return heights.pop()
+            except LedgerError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"the peers do not reach one height: {self._statuses()}")
+
+    def _statuses(self) -> dict:
+        out = {}
+        for n in self.names:
+            try:
+                out[n] = self.status(n)
+            except LedgerError as exc:
+                out[n] = str(exc)[:200]
+        return out
+
+    def assert_exactly_once(self, receipts) -> None:
+        """Every acknowledged transaction is on every running peer once, where its receipt says."""
+        self.wait_heights_equal()
+        for name in self.names:
+            if self.cluster.nodes[name] is None:
+                continue
+            ids = self.tx_ids_of(name)
+            assert len(ids) == len(set(ids)), f"{name} holds a transaction twice"
+            held = set(ids)
+            missing = [r for r in receipts if r.tx_id not in held]
+            assert not missing, f"{name} lacks {len(missing)} acknowledged transactions"
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        for name in self.names:
+            self.cluster.kill_node(name)
+        for i in range(len(self.cluster.etcd.names)):
+            self.cluster.etcd.kill(i)

@@ -1,0 +1,189 @@
+"""The distributed deployment under faults, on loopback: each module starts its own 3-member
+etcd and one chain's peers as `edgeacc node` processes (3 peers, 2-of-any endorsement) and
+kills every process at the end. Every acknowledged transaction must be on every peer exactly
+once afterwards; without quorum a client gets a clear error, not a hang."""
+import concurrent.futures
+import time
+
+import pytest
+
+from ledger import errors
+from ledger.cluster import authority, local
+from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
+from ledger.tx import Transaction
+
+from cluster_helpers import Harness, need_etcd
+
+need_etcd()
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory):
+    harness = Harness(tmp_path_factory.mktemp("cluster") / "c")
+    try:
+        yield harness.start()
+    finally:
+        harness.stop()
+
+
+def _submit_all(h, n, tag):
+    """n records submitted at once; (receipts, errors)."""
+    pendings = [h.client.submit(h.chain, b"%s-%d" % (tag, i)) for i in range(n)]
+    receipts, failures = [], []
+    for p in pendings:
+        try:
+            receipts.append(p.result(h.client.submit_timeout + 10))
+        except errors.LedgerError as exc:
+            failures.append(exc)
+    return receipts, failures
+
+
+def test_submissions_are_on_every_peer_exactly_once(h):
+    receipts, failures = _submit_all(h, 40, b"plain")
+    assert not failures
+    h.assert_exactly_once(receipts)
+    assert h.client.transaction(receipts[0].tx_id).payload == b"plain-0"
+
+
+def test_replayed_submission_is_answered_not_ordered_again_and_a_tampered_one_is_refused(h):
+    tx = h.client.record(h.chain, b"once")
+    first = h.client.submit_transaction(tx).result()
+    again = h.client.submit_transaction(Transaction.from_bytes(tx.to_bytes())).result()
+    assert again == first
+    data = bytearray(tx.to_bytes())
+    data[-1] ^= 1  # the signature's last byte
+    forged = h.client.record(h.chain, b"forged")
+    forged_bytes = bytearray(forged.to_bytes())
+    forged_bytes[-1] ^= 1
+    height = h.status(h.names[0])["height"]
+    with pytest.raises(errors.LedgerError) as info:
+        h.client.submit_transaction(Transaction.from_bytes(bytes(forged_bytes))).result()
+    assert isinstance(info.value, (errors.BadSignature, errors.EncodingError))
+    assert h.wait_heights_equal() == height  # nothing was ordered
+    ids = h.tx_ids_of(h.names[1])
+    assert ids.count(tx.tx_id) == 1 and forged.tx_id not in ids
+
+
+def test_too_large_transaction_is_a_clear_error(h):
+    with pytest.raises(errors.TransactionTooLarge, match="object store"):
+        h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()
+
+
+def test_kill_etcd_leader_during_submissions(h):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        run = pool.submit(_submit_all, h, 60, b"etcd-kill")
+        time.sleep(0.3)
+        leader = h.cluster.etcd.leader()
+        h.cluster.etcd.kill(leader)
+        receipts, failures = run.result()
+    assert receipts and all(isinstance(f, errors.ServiceUnavailable) for f in failures)
+    h.assert_exactly_once(receipts)
+    h.cluster.etcd.start(leader)
+
+
+def test_kill_the_block_cutter_fails_over_within_seconds(h):
+    cutter = h.wait_cutter()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        run = pool.submit(_submit_all, h, 60, b"cutter-kill")
+        time.sleep(0.2)
+        h.cluster.kill_node(cutter)
+        killed = time.monotonic()
+        successor = h.wait_cutter()
+        failover = time.monotonic() - killed
+        receipts, failures = run.result()
+    assert successor != cutter and failover < 8.0, failover
+    assert not failures  # the client resubmits the same bytes until the new cutter takes them
+    h.restart_node(cutter)  # and it catches up from etcd, re-validating every block
+    h.assert_exactly_once(receipts)
+
+
+def test_kill_a_peer_and_restart_it_catches_up(h):
+    cutter = h.wait_cutter()
+    victim = next(n for n in h.names if n != cutter)
+    h.cluster.kill_node(victim)
+    receipts, failures = _submit_all(h, 30, b"peer-kill")  # 2 of the 3 peers still endorse
+    assert not failures
+    h.restart_node(victim)
+    h.assert_exactly_once(receipts)
+
+
+def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
+    d = h.cluster.directory
+    creds = authority.issue(d / "ca", "eve", "client", tmp_path / "eve")
+    cfg = {"name": "eve", "credentials": str(creds), "deployment": str(d / "deployment.json"), "submit_timeout": 5}
+    from ledger.cluster.client import connect
+    with connect(cfg) as eve:
+        assert eve.submit(h.chain, b"before").result().chain_id == h.chain
+        authority.revoke(d / "ca", "eve")
+        local.publish_trust(d)  # the operator distributes the new CRL
+        time.sleep(1.5)  # nodes re-read crl.pem within 0.5 s
+        height = h.wait_heights_equal()
+        with pytest.raises(errors.RevokedCertificate):
+            eve.submit(h.chain, b"after").result()
+        assert h.wait_heights_equal() == height
+
+
+def test_no_etcd_quorum_is_a_clear_error_then_recovers(h):
+    etcd = h.cluster.etcd
+    down = [i for i in range(3) if i != etcd.leader()][:1] + [etcd.leader()]
+    for i in down:
+        etcd.kill(i)
+    started = time.monotonic()
+    h.client.submit_timeout = 4
+    try:
+        with pytest.raises(errors.ServiceUnavailable):
+            h.client.submit(h.chain, b"no quorum").result(30)
+    finally:
+        h.client.submit_timeout = 60.0
+    assert time.monotonic() - started < 20
+    for i in down:
+        etcd.processes[i] = None
+    for i in down:
+        etcd.start(i) if i == down[-1] else _start_quiet(etcd, i)
+    h.wait_cutter()
+    receipts, failures = _submit_all(h, 5, b"after-quorum")
+    assert not failures
+    h.assert_exactly_once(receipts)
+
+
+def _start_quiet(etcd, i):
+    """Start member i without waiting for a leader (it needs the next one to have a quorum)."""
+    import subprocess
+    log = open(etcd.directory / f"{etcd.names[i]}.log", "ab")
+    etcd.processes[i] = subprocess.Popen(etcd._command(i, "new"), stdout=log, stderr=log, start_new_session=True)
+    log.close()
+
+
+def test_restart_the_whole_cluster(h):
+    receipts, failures = _submit_all(h, 20, b"before-restart")
+    assert not failures
+    for name in h.names:
+        h.cluster.kill_node(name)
+    for i in range(3):
+        h.cluster.etcd.kill(i)
+    h.cluster.etcd.start()
+    for name in h.names:
+        h.cluster.start_node(name)
+    h.wait_cutter()
+    more, failures = _submit_all(h, 10, b"after-restart")
+    assert not failures
+    h.assert_exactly_once(receipts + more)
+
+
+def test_block_forged_in_etcd_is_refused_by_every_peer(h):
+    """etcd is trusted for order, not content: a block a faulty orderer writes (here: the last
+    block again with its transactions' signatures intact but no valid endorsements) is stored by
+    no peer. Last in the module: the chain cannot move past it."""
+    height = h.wait_heights_equal()
+    last = h.blocks_of(h.names[0])[-1]
+    forged = last.with_endorsements([]).to_bytes()  # endorsed by nobody
+    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    try:
+        log.put_raw(b"block/%012d" % height, forged)
+        log.put_raw(b"height", str(height + 1).encode())
+    finally:
+        log.close()
+    time.sleep(1.5)
+    for name in h.names:
+        status = h.status(name)
+        assert status["height"] == height and "fails validation" in (status["refused"] or "")

@@ -1,0 +1,128 @@
+"""The distributed deployment's operator CA and its mutual-TLS transport: who may call what.
+
+No etcd here: one in-process server with the production call checks (ledger.cluster.transport)."""
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+
+from ledger import errors
+from ledger.cluster import authority
+from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
+from ledger.identity import load_certificate, load_revocation_list
+from ledger.cluster.node import load_trust
+
+pytest.importorskip("grpc")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pki")
+    cadir = authority.init(root / "ca")
+    members = {}
+    for name, role, chain in [("edge-0.peer0", "peer", "edge-0"), ("edge-0.peer1", "peer", "edge-0"),
+                              ("edge-1.peer0", "peer", "edge-1"), ("alice", "client", None),
+                              ("mallory", "client", None)]:
+        members[name] = authority.issue(cadir, name, role, root / name, chain)
+    foreign = authority.init(root / "foreign")
+    members["stranger"] = authority.issue(foreign, "alice", "client", root / "stranger")
+    trust_dir = root / "trust"
+    (trust_dir / "certs").mkdir(parents=True)
+    for f in ("ca.crt", "crl.pem"):
+        (trust_dir / f).write_bytes((cadir / f).read_bytes())
+    return root, cadir, members, trust_dir
+
+
+@pytest.fixture(scope="module")
+def server(pki):
+    root, cadir, members, trust_dir = pki
+    trust = load_trust(trust_dir)
+    calls = []
+
+    def echo(caller, request):
+        calls.append((caller.name, request))
+        return pack(caller.name.encode(), request)
+
+    methods = {"Echo": Method(echo), "PeerOnly": Method(echo, roles=("peer",), same_chain=True)}
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), trust, methods, "edge-0")
+    yield f"127.0.0.1:{port}", trust, calls
+    srv.stop(0)
+
+
+def _channel(members, who, address, server_name="edge-0.peer0"):
+    return Channel(address, server_name, Credentials.load(members[who]))
+
+
+def test_member_of_the_ca_is_served_and_named_by_its_certificate(pki, server):
+    _, _, members, _ = pki
+    address, _, calls = server
+    assert unpack(_channel(members, "alice", address).call("Echo", b"hi", 5), 2) == [b"alice", b"hi"]
+    assert unpack(_channel(members, "edge-0.peer1", address).call("PeerOnly", b"x", 5), 2) == [b"edge-0.peer1", b"x"]
+
+
+def test_foreign_ca_certificate_refused_at_the_handshake(pki, server):
+    _, _, members, _ = pki
+    address, _, calls = server
+    before = len(calls)
+    with pytest.raises(errors.ServiceUnavailable):
+        _channel(members, "stranger", address).call("Echo", b"hi", 3)
+    assert len(calls) == before  # the method never ran
+
+
+def test_server_with_another_name_refused_by_the_client(pki, server):
+    _, _, members, _ = pki
+    address, _, calls = server
+    before = len(calls)
+    with pytest.raises(errors.ServiceUnavailable):  # expects edge-1.peer0, the server is edge-0.peer0
+        _channel(members, "alice", address, server_name="edge-1.peer0").call("Echo", b"hi", 3)
+    assert len(calls) == before
+
+
+def test_peer_of_another_chain_and_a_client_refused_at_peer_methods(pki, server):
+    _, _, members, _ = pki
+    address, _, calls = server
+    before = len(calls)
+    with pytest.raises(errors.UnauthorizedSigner, match="edge-1"):
+        _channel(members, "edge-1.peer0", address).call("PeerOnly", b"endorse me", 5)
+    with pytest.raises(errors.UnauthorizedSigner, match="client"):
+        _channel(members, "alice", address).call("PeerOnly", b"endorse me", 5)
+    assert len(calls) == before
+
+
+def test_revoked_client_refused_at_the_call_once_the_crl_is_installed(pki, server):
+    root, cadir, members, trust_dir = pki
+    address, trust, calls = server
+    channel = _channel(members, "mallory", address)
+    assert unpack(channel.call("Echo", b"1", 5), 2)[0] == b"mallory"
+    trust.set_revocation_list(load_revocation_list(authority.revoke(cadir, "mallory")))
+    before = len(calls)
+    with pytest.raises(errors.RevokedCertificate, match="mallory"):
+        channel.call("Echo", b"2", 5)  # the same, already open connection
+    with pytest.raises(errors.RevokedCertificate):
+        _channel(members, "mallory", address).call("Echo", b"3", 5)
+    assert len(calls) == before
+    assert _channel(members, "alice", address).call("Echo", b"4", 5)  # others unaffected
+
+
+def test_ca_commands_issue_revoke_and_refuse_bad_input(tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "ledger.cli", "-q", *map(str, args)], capture_output=True, text=True)
+
+    assert cli("ca", "init", tmp_path / "ca").returncode == 0
+    assert oct((tmp_path / "ca" / "ca.key").stat().st_mode & 0o777) == "0o600"
+    r = cli("ca", "issue", tmp_path / "ca", "edge-0.peer0", "--role", "peer", "--chain", "edge-0", "--out", tmp_path / "p")
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "p" / "ca.key").exists()  # the CA key never goes to a member
+    ledger_cert, tls_cert = load_certificate(tmp_path / "p" / "identity.crt"), load_certificate(tmp_path / "p" / "tls.crt")
+    assert ledger_cert.subject == tls_cert.subject
+    assert tls_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName) == ["edge-0.peer0"]
+    for bad in (["issue", tmp_path / "ca", "x", "--role", "peer", "--out", tmp_path / "q"],   # a peer without chain
+                ["issue", tmp_path / "ca", "edge-0.peer0", "--role", "peer", "--chain", "edge-0", "--out", tmp_path / "r"],
+                ["revoke", tmp_path / "ca", "nobody"], ["init", tmp_path / "ca"]):
+        r = cli("ca", *bad)
+        assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    assert cli("ca", "revoke", tmp_path / "ca", "edge-0.peer0").returncode == 0
+    revoked = {c.serial_number for c in load_revocation_list(tmp_path / "ca" / "crl.pem")}
+    assert {ledger_cert.serial_number, tls_cert.serial_number} <= revoked
