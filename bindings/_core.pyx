@@ -1066,7 +1066,7 @@ cdef bytes _context(object ctx):
 
 
 def poke2_challenge(g, u, w, z, ctx, n):
-    """ea_poke2_challenge: (l, alpha) of the PoKE2 statement u^x = w with z = g^x."""
+    """ea_poke2_challenge: (l, alpha) of the PoKE2 statement u^x = w with z = h^x (h: ea_poke2_base)."""
     cdef _Mpz zg = _Mpz(), zu = _Mpz(), zw = _Mpz(), zz = _Mpz(), zn = _Mpz(), zl = _Mpz(), za = _Mpz()
     cdef bytes b = _context(ctx)
     cdef const unsigned char *bp = b

@@ -1,0 +1,68 @@
+"""Red-team attacks on the non-membership, PoKE2, set non-membership and batch-update proofs
+and on device revocation (issue 14): each test mounts the attack of a dishonest prover and
+asserts that it is refused and that nothing changed."""
+from dataclasses import replace
+
+import pytest
+
+import edgeacc
+from edgeacc import _core, nonmem, poe, poke, updates
+from helpers import reps
+
+
+def _forge_poke2(params, g, X, W, context):
+    """A PoKE2 'that u^x = w' for u = g^X, w = g^W and ANY W, by a prover who knows both
+    discrete logs to g: z = g^Z, then r = (W + Z alpha) / (X + alpha) mod l and Q = g^q
+    solve Q^l (u g^alpha)^r = w z^alpha over the integers. Sound only if the PoKE2 base is
+    not g (or anything the prover knows u's discrete log to)."""
+    n = params.n
+    u, w = pow(g, X, n), pow(g, W, n)
+    for Z in range(3, 100):
+        z = pow(g, Z, n)
+        l, alpha = _core.poke2_challenge(g, u, w, z, context, n)
+        if (X + alpha) % l == 0:
+            continue
+        r = (W + Z * alpha) * pow(X + alpha, -1, l) % l
+        q = (W + Z * alpha - (X + alpha) * r) // l
+        Q = pow(g, q, n)                    # q may be negative: g is a unit
+        return poke.PoKE2Proof(_core.canonical(z, n), _core.canonical(Q, n), r)
+    raise AssertionError("no forgery found")
+
+
+@pytest.fixture(scope="module")
+def chain(toy):
+    acc = edgeacc.Accumulator(toy, toy.generator(b"rt-acc"))
+    acc.add_many(reps(b"rt-m", 4))
+    return acc
+
+
+def test_poke2_from_known_discrete_logs_is_refused(toy, chain):
+    g, X = chain.g, chain._product()
+    W = X // chain.elements[0] + 7          # no integer x has u^x = w
+    forged = _forge_poke2(toy, g, X, W, b"ctx")
+    assert not poke.verify(toy, g, pow(g, X, toy.n), pow(g, W, toy.n), forged, b"ctx")
+
+
+def test_light_client_update_that_drops_a_member_is_refused(toy, chain):
+    """An 'add' whose v_new = g^(X / x0): every light client would believe x0 still a member."""
+    g, X, v_old = chain.g, chain._product(), chain.value
+    v_new = pow(g, X // chain.elements[0], toy.n)
+    commitment = poe.commit_exponent(_core.product(reps(b"rt-claimed", 2)))
+    forged = updates.BatchUpdateProof("add", 2, commitment, poe.PoEProof(chain.g),
+                                      _forge_poke2(toy, g, X, X // chain.elements[0],
+                                                   updates.update_context("add", 2, commitment)))
+    assert not updates.verify_update(toy, g, v_old, v_new, forged)
+
+
+def test_set_nonmembership_of_a_member_is_refused(toy, chain):
+    """V = g^(1 - bY), B = g^b: the PoE B^Y = g / V is honest; only the PoKE2 (v^A = V) is forged."""
+    g, X, n = chain.g, chain._product(), toy.n
+    ys = [chain.elements[1]] + reps(b"rt-absent", 2)
+    Y = _core.product(ys)
+    b = 5
+    V, B = _core.canonical(pow(g, 1 - b * Y, n), n), _core.canonical(pow(g, b, n), n)
+    target = _core.canonical(g * pow(V, -1, n) % n, n)
+    forged = nonmem.SetNonMembershipProof(V, B, _forge_poke2(toy, g, X, 1 - b * Y, nonmem._set_context(toy, B, Y)),
+                                          poe.prove_known(toy, B, Y, target))
+    assert poe.verify(toy, B, Y, target, forged.poe)
+    assert not edgeacc.verify_set_nonmembership(toy, g, chain.value, ys, forged)
