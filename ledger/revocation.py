@@ -354,7 +354,10 @@ class RevocationRegistry:
 
     def edge_state(self, chain_id: str) -> RevocationState:
         """The state an edge verifies against: as of the main-chain height of its latest
-        Type-III status (nothing revoked before its first)."""
+        Type-III status (nothing revoked before its first). The main chain holds the records
+        and has no Type-III of itself: its view is main_state()."""
+        if chain_id == self.network.main_chain_id:
+            return self.main_state()
         statuses = self.network.peer(chain_id).statuses(self.network.main_chain_id)
         return self._state(statuses[-1].source_height if statuses else -1)
 

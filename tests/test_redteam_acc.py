@@ -8,6 +8,9 @@ import pytest
 import edgeacc
 from edgeacc import _core, nonmem, poe, poke, updates
 from helpers import reps
+from ledger.provenance import Device
+from ledger.revocation import RevocationError, RevocationRegistry
+from provenance_helpers import net  # noqa: F401 (fixture)
 
 
 def _forge_poke2(params, g, X, W, context):
@@ -66,3 +69,20 @@ def test_set_nonmembership_of_a_member_is_refused(toy, chain):
                                           poe.prove_known(toy, B, Y, target))
     assert poe.verify(toy, B, Y, target, forged.poe)
     assert not edgeacc.verify_set_nonmembership(toy, g, chain.value, ys, forged)
+
+
+def test_revoked_device_is_refused_on_the_main_chain_too(net):
+    """The main chain has no Type-III status of itself: its view must not fall back to the
+    state before every revocation (which a revoked device's first proof verifies against)."""
+    registry = RevocationRegistry.install(net)
+    device = Device(net.identity("sensor-rt", role="device"))
+    fp = device.identity.fingerprint
+    old = registry.main_state().issue(fp).to_bytes(net.params)
+    registry.revoke(["sensor-rt"])
+    net.interlock()
+    height = net.peer(net.main_chain_id).height
+    for chain_id in [net.main_chain_id, *net.subchain_ids]:
+        with pytest.raises(RevocationError):
+            registry.check_reading(chain_id, fp, old)
+        assert registry.edge_state(chain_id).sequence == 1
+    assert net.peer(net.main_chain_id).height == height and registry.main_state().sequence == 1
