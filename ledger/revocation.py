@@ -35,7 +35,8 @@ import edgeacc
 from edgeacc.errors import EdgeaccError
 
 from ledger import checks
-from ledger.errors import EncodingError, IdentityError, LedgerError, RevokedCertificate, ValidationError
+from ledger.errors import (EncodingError, IdentityError, LedgerError, RevokedCertificate, ValidationError,
+                           ValidationRejected)
 from ledger.tx import Transaction, TxKind
 
 MAGIC = b"EARV"                 # a revocation record's payload
@@ -45,6 +46,7 @@ DOMAIN = b"edgeacc/revocation/v1/"
 GENERATOR_ID = b"edgeacc/revocation"
 FINGERPRINT_BYTES = 32
 MAX_BATCH = 4096
+REVOKE_ATTEMPTS = 8
 
 
 class RevocationError(ValidationError):
@@ -282,6 +284,7 @@ class RevocationRegistry:
         self.network = network
         self.params = network.params
         self._lock = threading.Lock()
+        self._revoke_lock = threading.Lock()                # revoke(): one record in flight
         self._scanned = 0                                   # main-chain blocks read so far
         self._records: list[tuple[int, RevocationRecord]] = []   # (main height, record)
         self._states = [RevocationState(self.params)]       # _states[i]: after the first i records
@@ -371,12 +374,23 @@ class RevocationRegistry:
 
     def revoke(self, names: Sequence[str], timeout: float = 60.0) -> RevocationRecord:
         """The operator's revocation: the CRL first (network.revoke), then the record on the
-        main chain, committed when this returns."""
+        main chain; returns when the committed revocation state revokes every name. Two
+        records for the same sequence may both commit (the second is skipped on replay), so
+        this registry submits one at a time and resubmits until the state holds them."""
         fps = []
         for name in names:
             fps.append(self.network.identity(name).fingerprint)
             self.network.revoke(name)
-        record = self.main_state().next_record(fps)
         signer = self.network.identity(f"{self.network.main_chain_id}.peer0")
-        self.network.submit(self.network.main_chain_id, record.to_payload(self.params), signer=signer).result(timeout)
-        return record
+        with self._revoke_lock:
+            for _ in range(REVOKE_ATTEMPTS):
+                state = self.main_state()
+                record = state.next_record([fp for fp in fps if fp not in state.revoked])
+                try:
+                    self.network.submit(self.network.main_chain_id, record.to_payload(self.params),
+                                        signer=signer).result(timeout)
+                except ValidationRejected:
+                    pass    # another revocation took this sequence first
+                if self.main_state().revoked.issuperset(fps):
+                    return record
+        raise RevocationError(f"revocation lost to concurrent revocations {REVOKE_ATTEMPTS} times")

@@ -1,13 +1,14 @@
 """Red-team attacks on the non-membership, PoKE2, set non-membership and batch-update proofs
 and on device revocation (issue 14): each test mounts the attack of a dishonest prover and
 asserts that it is refused and that nothing changed."""
-from dataclasses import replace
+import threading
 
 import pytest
 
 import edgeacc
 from edgeacc import _core, nonmem, poe, poke, updates
 from helpers import reps
+from ledger.errors import LedgerError
 from ledger.provenance import Device
 from ledger.revocation import RevocationError, RevocationRegistry
 from provenance_helpers import net  # noqa: F401 (fixture)
@@ -86,3 +87,27 @@ def test_revoked_device_is_refused_on_the_main_chain_too(net):
             registry.check_reading(chain_id, fp, old)
         assert registry.edge_state(chain_id).sequence == 1
     assert net.peer(net.main_chain_id).height == height and registry.main_state().sequence == 1
+
+
+def test_concurrent_revocations_all_take_effect(net):
+    """Operators revoking at once (one registry each, as separate processes would): records
+    for the same sequence race, and one that commits second is skipped on replay. revoke()
+    returns only when the committed state revokes its devices."""
+    registries = [RevocationRegistry.install(net)] + [RevocationRegistry(net) for _ in range(3)]
+    fps = [Device(net.identity(f"sensor-race-{i}", role="device")).identity.fingerprint for i in range(4)]
+    outcome = {}
+
+    def revoke(i):
+        try:
+            registries[i].revoke([f"sensor-race-{i}"])
+            outcome[i] = fps[i] in registries[0].main_state().revoked
+        except LedgerError as exc:      # the old code: refused, with the CRL already changed
+            outcome[i] = exc
+
+    threads = [threading.Thread(target=revoke, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome == {i: True for i in range(4)}
+    assert registries[0].main_state().revoked == frozenset(fps)
