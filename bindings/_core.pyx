@@ -1016,7 +1016,7 @@ def nonmem_update_delete(a, B, y, v_new, D, n):
     _require_canonical_a(za.z, zy.z)
     with nogil:
         rc = c.ea_nonmem_update_delete(za2.z, zB2.z, za.z, zB.z, zy.z, zw.z, zD.z, zn.z)
-    _check(rc)
+    _check_nonmem(rc, "the element (among the deleted)")
     return _from_mpz(za2.z), _from_mpz(zB2.z)
 
 

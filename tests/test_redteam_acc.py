@@ -7,6 +7,7 @@ import pytest
 
 import edgeacc
 from edgeacc import _core, nonmem, poe, poke, updates
+from edgeacc.errors import InvalidArgument
 from helpers import reps
 from ledger.errors import LedgerError
 from ledger.provenance import Device
@@ -111,3 +112,15 @@ def test_concurrent_revocations_all_take_effect(net):
         t.join()
     assert outcome == {i: True for i in range(4)}
     assert registries[0].main_state().revoked == frozenset(fps)
+
+
+def test_nonmembership_update_over_a_deletion_of_y_itself_is_refused(toy, chain):
+    """y among the deleted elements was a member: its 'non-membership witness' was false, and
+    the update must say so rather than return a witness with a = 0."""
+    y = reps(b"rt-nm", 1)[0]
+    nw = chain.nonmembership_witness(y)
+    with pytest.raises(InvalidArgument, match="deleted"):
+        edgeacc.update_nonmembership_after_delete(toy, y, nw, chain.value, [y])
+    with pytest.raises(InvalidArgument, match="deleted"):
+        edgeacc.update_nonmembership_after_delete(toy, y, nw, chain.value, [chain.elements[0], 3 * y])
+    assert chain.verify_nonmembership(y, nw)
