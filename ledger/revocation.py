@@ -9,7 +9,7 @@ what verifiers check is a revocation accumulator kept on the main chain.
 - Main-chain peers admit a record only if it continues the chain's revocation state (next
   sequence, value_before = the current value, proof valid for exactly those elements, none
   revoked before) and the CA's CRL revokes every certificate it names, so only the operator
-  can revoke. Replaying the main chain applies the records in order; one that does not continue
+  can revoke; the registry applies a committed record only under the same CRL rule. Replaying the main chain applies the records in order; one that does not continue
   the state (two racing submissions) is skipped by every verifier alike.
 - A device's reading carries a NonRevocationProof: the sequence it is for and the
   non-membership witness of the device's representative. An edge accepts it only against its
@@ -307,7 +307,14 @@ class RevocationRegistry:
         if not is_revocation_payload(tx.payload):
             return
         record = RevocationRecord.from_payload(self.params, tx.payload)
-        for fp in record.fingerprints:      # only the CA, through its CRL, revokes
+        self._check_crl(record)
+        self.main_state().check_record(record)
+
+    def _check_crl(self, record: RevocationRecord) -> None:
+        """RevocationError unless the CA's CRL revokes every certificate `record` names: only
+        the CA revokes. Checked when a peer endorses the record and again when the record is
+        applied (a record committed without the registry's validator is no exception)."""
+        for fp in record.fingerprints:
             try:
                 self.network.trust.resolve(fp)
             except RevokedCertificate:
@@ -315,7 +322,6 @@ class RevocationRegistry:
             except IdentityError as exc:
                 raise RevocationError(f"revocation {record.sequence} names an unknown certificate: {exc}") from None
             raise RevocationError(f"revocation {record.sequence} names a certificate the CRL does not revoke")
-        self.main_state().check_record(record)
 
     def records(self, upto_height: int | None = None) -> list[RevocationRecord]:
         """The revocation records on the main chain in blocks up to `upto_height` (all when
@@ -338,14 +344,17 @@ class RevocationRegistry:
         self._scanned = max(self._scanned, height)
 
     def _state(self, upto_height: int | None) -> RevocationState:
-        """replay() of the records up to `upto_height`, each record checked once."""
+        """replay() of the records up to `upto_height` that the CRL backs, each record checked
+        once."""
         with self._lock:
             self._scan()
             count = sum(1 for h, _ in self._records if upto_height is None or h <= upto_height)
             while len(self._states) <= count:
                 state = self._states[-1]
+                record = self._records[len(self._states) - 1][1]
                 try:
-                    state = state.applied(self._records[len(self._states) - 1][1])
+                    self._check_crl(record)
+                    state = state.applied(record)
                 except RevocationError:
                     pass    # skipped, as replay() does
                 self._states.append(state)

@@ -11,7 +11,7 @@ from edgeacc.errors import InvalidArgument
 from helpers import reps
 from ledger.errors import LedgerError
 from ledger.provenance import Device
-from ledger.revocation import RevocationError, RevocationRegistry
+from ledger.revocation import RevocationError, RevocationRegistry, RevocationState
 from provenance_helpers import net  # noqa: F401 (fixture)
 
 
@@ -124,3 +124,20 @@ def test_nonmembership_update_over_a_deletion_of_y_itself_is_refused(toy, chain)
     with pytest.raises(InvalidArgument, match="deleted"):
         edgeacc.update_nonmembership_after_delete(toy, y, nw, chain.value, [chain.elements[0], 3 * y])
     assert chain.verify_nonmembership(y, nw)
+
+
+def test_record_committed_without_the_crl_rule_is_not_applied(net):
+    """A main-chain peer commits a well-formed record revoking an honest device while no
+    registry validates (no provenance endorser either); a registry installed later must not
+    apply it: only the CA, through its CRL, revokes."""
+    honest = Device(net.identity("sensor-honest", role="device"))
+    fp = honest.identity.fingerprint
+    state = RevocationState(net.params)
+    proof = state.issue(fp).to_bytes(net.params)
+    net.submit(net.main_chain_id, state.next_record([fp]).to_payload(net.params),
+               signer=net.identity("main.peer0")).result(30)
+    registry = RevocationRegistry.install(net)
+    net.interlock()
+    assert len(registry.records()) == 1 and registry.main_state().sequence == 0
+    for chain_id in [net.main_chain_id, *net.subchain_ids]:
+        registry.check_reading(chain_id, fp, proof)         # still accepted
