@@ -47,6 +47,9 @@ GENERATOR_ID = b"edgeacc/revocation"
 FINGERPRINT_BYTES = 32
 MAX_BATCH = 4096
 REVOKE_ATTEMPTS = 8
+# CRL dates have whole seconds and Network.revoke rounds "now" up to the next one: a record
+# committed within that second after its revocation is backed by the CRL.
+CRL_DATE_SLACK_MS = 1000
 
 
 class RevocationError(ValidationError):
@@ -286,7 +289,7 @@ class RevocationRegistry:
         self._lock = threading.Lock()
         self._revoke_lock = threading.Lock()                # revoke(): one record in flight
         self._scanned = 0                                   # main-chain blocks read so far
-        self._records: list[tuple[int, RevocationRecord]] = []   # (main height, record)
+        self._records: list[tuple[int, int, RevocationRecord]] = []  # (main height, block ms, record)
         self._states = [RevocationState(self.params)]       # _states[i]: after the first i records
 
     @classmethod
@@ -310,13 +313,15 @@ class RevocationRegistry:
         self._check_crl(record)
         self.main_state().check_record(record)
 
-    def _check_crl(self, record: RevocationRecord) -> None:
-        """RevocationError unless the CA's CRL revokes every certificate `record` names: only
-        the CA revokes. Checked when a peer endorses the record and again when the record is
-        applied (a record committed without the registry's validator is no exception)."""
+    def _check_crl(self, record: RevocationRecord, at_ms: int | None = None) -> None:
+        """RevocationError unless the CA's CRL revokes every certificate `record` names, by
+        `at_ms` (now when None): only the CA revokes. Checked when a peer endorses the record
+        (now) and when the record is applied (as of its block's time, so every registry,
+        however late it reads the chain and whatever the CA revokes afterwards, applies the
+        same records)."""
         for fp in record.fingerprints:
             try:
-                self.network.trust.resolve(fp)
+                self.network.trust.resolve(fp, at_ms=at_ms)
             except RevokedCertificate:
                 continue
             except IdentityError as exc:
@@ -328,17 +333,19 @@ class RevocationRegistry:
         None), in chain order."""
         with self._lock:
             self._scan()
-            return [r for h, r in self._records if upto_height is None or h <= upto_height]
+            return [r for h, _, r in self._records if upto_height is None or h <= upto_height]
 
     def _scan(self) -> None:
         """Read the main-chain blocks committed since the last scan (under self._lock)."""
         main = self.network.main_chain_id
         height = self.network.peer(main).height
         for h in range(self._scanned, height):
-            for tx in self.network.block(main, h).transactions:
+            block = self.network.block(main, h)
+            for tx in block.transactions:
                 if tx.kind == TxKind.RECORD and is_revocation_payload(tx.payload):
                     try:
-                        self._records.append((h, RevocationRecord.from_payload(self.params, tx.payload)))
+                        self._records.append((h, block.header.timestamp_ms,
+                                              RevocationRecord.from_payload(self.params, tx.payload)))
                     except EncodingError:
                         continue    # malformed: never applied
         self._scanned = max(self._scanned, height)
@@ -348,12 +355,12 @@ class RevocationRegistry:
         once."""
         with self._lock:
             self._scan()
-            count = sum(1 for h, _ in self._records if upto_height is None or h <= upto_height)
+            count = sum(1 for h, _, _ in self._records if upto_height is None or h <= upto_height)
             while len(self._states) <= count:
                 state = self._states[-1]
-                record = self._records[len(self._states) - 1][1]
+                _, at_ms, record = self._records[len(self._states) - 1]
                 try:
-                    self._check_crl(record)
+                    self._check_crl(record, at_ms + CRL_DATE_SLACK_MS)
                     state = state.applied(record)
                 except RevocationError:
                     pass    # skipped, as replay() does
