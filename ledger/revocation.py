@@ -9,8 +9,9 @@ what verifiers check is a revocation accumulator kept on the main chain.
 - Main-chain peers admit a record only if it continues the chain's revocation state (next
   sequence, value_before = the current value, proof valid for exactly those elements, none
   revoked before) and the CA's CRL revokes every certificate it names, so only the operator
-  can revoke; the registry applies a committed record only under the same CRL rule. Replaying the main chain applies the records in order; one that does not continue
-  the state (two racing submissions) is skipped by every verifier alike.
+  can revoke; the registry applies a committed record only under the same CRL rule (as of
+  its block's time). Replaying the main chain applies the records in order; one that does
+  not continue the state (two racing submissions) is skipped by every verifier alike.
 - A device's reading carries a NonRevocationProof: the sequence it is for and the
   non-membership witness of the device's representative. An edge accepts it only against its
   own view - the state as of the main-chain height its latest Type-III status reports - so a
@@ -255,10 +256,14 @@ def replay(params: edgeacc.Params, records: Iterable[RevocationRecord]) -> Revoc
 def update_proof(params: edgeacc.Params, fingerprint: bytes, proof: NonRevocationProof,
                  records: Iterable[RevocationRecord]) -> NonRevocationProof:
     """A device's proof brought forward over the published records after its sequence
-    (each record's update proof is checked first). DeviceRevoked if a record revokes it."""
+    (each record's update proof is checked first, each must start where the one before
+    ended, and the result must verify against the last one's value: a stale proof or a
+    record of another history is a RevocationError, not a witness that fails later).
+    DeviceRevoked if a record revokes it."""
     checks.exact(proof, NonRevocationProof, "proof")
     y = device_element(fingerprint)
     g = generator(params)
+    value = None        # the value the proof is for, once a record names it
     for record in records:
         if record.sequence <= proof.sequence:
             continue
@@ -266,12 +271,17 @@ def update_proof(params: edgeacc.Params, fingerprint: bytes, proof: NonRevocatio
             raise RevocationError(f"revocation {proof.sequence + 1} is missing")
         if fingerprint in record.fingerprints:
             raise DeviceRevoked(f"revocation {record.sequence} revokes the device")
+        if value is not None and _canonical(params, record.value_before) != _canonical(params, value):
+            raise RevocationError(f"revocation {record.sequence} does not continue revocation {proof.sequence}")
         if not edgeacc.verify_update(params, g, record.value_before, record.value_after, record.proof,
                                      elements=record.elements()):
             raise RevocationError(f"revocation {record.sequence}: the update proof does not verify")
         witness = edgeacc.update_nonmembership_witness(params, y, proof.witness, record.value_before,
                                                        record.value_after, record.elements())
-        proof = NonRevocationProof(record.sequence, witness)
+        proof, value = NonRevocationProof(record.sequence, witness), record.value_after
+    if value is not None and not edgeacc.verify_nonmembership(params, g, value, y, proof.witness):
+        raise RevocationError(f"the updated proof does not verify against revocation {proof.sequence}: "
+                              "the proof was stale or the records are of another history")
     return proof
 
 

@@ -12,7 +12,8 @@ from edgeacc.errors import InvalidArgument
 from helpers import reps
 from ledger.errors import LedgerError
 from ledger.provenance import Device
-from ledger.revocation import RevocationError, RevocationRegistry, RevocationState
+from ledger.revocation import (NonRevocationProof, RevocationError, RevocationRegistry, RevocationState,
+                               update_proof)
 from provenance_helpers import net  # noqa: F401 (fixture)
 
 
@@ -147,3 +148,20 @@ def test_record_committed_without_the_crl_rule_is_not_applied(net):
     time.sleep(1.05)        # past the CRL's whole-second rounding of the record's block time
     net.revoke("sensor-honest")
     assert RevocationRegistry(net).main_state().sequence == 0 == registry.main_state().sequence
+
+
+def test_proof_update_over_another_history_or_from_a_stale_proof_is_refused(toy):
+    """A device fed a valid record of a forked history, or updating a stale proof, must learn
+    it at once (RevocationError), not carry a witness every edge refuses later."""
+    fps = [bytes([0xA0 + i]) * 32 for i in range(4)]
+    s0 = RevocationState(toy)
+    rec1, fork1 = s0.next_record([fps[1]]), s0.next_record([fps[2]])
+    s1 = s0.applied(rec1)
+    rec2 = s1.next_record([fps[3]])
+    proof0 = s0.issue(fps[0])
+    with pytest.raises(RevocationError, match="continue"):
+        update_proof(toy, fps[0], proof0, [fork1, rec2])
+    stale = NonRevocationProof(1, proof0.witness)       # relabelled: its witness is for revocation 0
+    with pytest.raises(RevocationError, match="stale"):
+        update_proof(toy, fps[0], stale, [rec2])
+    assert update_proof(toy, fps[0], proof0, [rec1, rec2]) == s1.applied(rec2).issue(fps[0])
