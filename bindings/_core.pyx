@@ -1016,7 +1016,7 @@ def nonmem_update_delete(a, B, y, v_new, D, n):
     _require_canonical_a(za.z, zy.z)
     with nogil:
         rc = c.ea_nonmem_update_delete(za2.z, zB2.z, za.z, zB.z, zy.z, zw.z, zD.z, zn.z)
-    _check(rc)
+    _check_nonmem(rc, "the element (among the deleted)")
     return _from_mpz(za2.z), _from_mpz(zB2.z)
 
 
@@ -1066,7 +1066,7 @@ cdef bytes _context(object ctx):
 
 
 def poke2_challenge(g, u, w, z, ctx, n):
-    """ea_poke2_challenge: (l, alpha) of the PoKE2 statement u^x = w with z = g^x."""
+    """ea_poke2_challenge: (l, alpha) of the PoKE2 statement u^x = w with z = h^x (h: ea_poke2_base)."""
     cdef _Mpz zg = _Mpz(), zu = _Mpz(), zw = _Mpz(), zz = _Mpz(), zn = _Mpz(), zl = _Mpz(), za = _Mpz()
     cdef bytes b = _context(ctx)
     cdef const unsigned char *bp = b

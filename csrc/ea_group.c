@@ -192,21 +192,18 @@ static void expand_hash(unsigned char *out, size_t len, const char *domain,
     }
 }
 
-int ea_derive_generator(mpz_t g, const mpz_t n, const unsigned char *chain_id, size_t len)
+int ea_hash_to_group(mpz_t r, const mpz_t n, const char *domain, const unsigned char *msg,
+                     size_t len)
 {
     unsigned char *h;
     size_t hlen;
     mpz_t t;
-    int rc = ea_check_modulus(n);
-    if (rc != EA_OK)
-        return rc;
-    if (chain_id == NULL || len == 0)
-        return EA_ERR_ARGUMENT;
+    int rc;
     hlen = (mpz_sizeinbase(n, 2) + 7) / 8 + EA_GENERATOR_EXTRA_BYTES;
     h = malloc(hlen);
     if (h == NULL)
         return EA_ERR_NOMEM;
-    expand_hash(h, hlen, EA_GENERATOR_DOMAIN, chain_id, len);
+    expand_hash(h, hlen, domain, msg, len);
     mpz_init(t);
     mpz_import(t, hlen, 1, 1, 1, 0, h);
     free(h);
@@ -214,7 +211,17 @@ int ea_derive_generator(mpz_t g, const mpz_t n, const unsigned char *chain_id, s
     mpz_powm_ui(t, t, 2, n);
     rc = ea_check_element(t, n);
     if (rc == EA_OK)
-        mpz_set(g, t);
+        mpz_set(r, t);
     mpz_clear(t);
     return rc;
+}
+
+int ea_derive_generator(mpz_t g, const mpz_t n, const unsigned char *chain_id, size_t len)
+{
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (chain_id == NULL || len == 0)
+        return EA_ERR_ARGUMENT;
+    return ea_hash_to_group(g, n, EA_GENERATOR_DOMAIN, chain_id, len);
 }

@@ -41,6 +41,12 @@ int ea_equal_pm(const mpz_t a, const mpz_t b, const mpz_t n);
  * x = 1 or an even x would let a trivial witness verify), else EA_ERR_EXPONENT. */
 int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_t n, int *ok);
 
+/* ea_hash_to_group(r, n, domain, msg, len): r = (H mod n)^2 mod n, H the SHA-256 counter-mode
+ * expansion of msg under domain to |n| + EA_GENERATOR_EXTRA_BYTES bytes (ea_protocol.h); n a
+ * checked modulus. A square nobody chose, with no known relation to any other element. */
+int ea_hash_to_group(mpz_t r, const mpz_t n, const char *domain, const unsigned char *msg,
+                     size_t len);
+
 /* ea_derive_generator(g, n, chain_id, len): the generator of chain_id (len > 0) under n,
  * g = (H mod n)^2 mod n with H as ea_protocol.h describes (nobody chooses it); EA_ERR_ELEMENT
  * in the (factor-revealing) event that g is not a valid element. */

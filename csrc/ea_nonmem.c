@@ -269,6 +269,11 @@ int ea_nonmem_update_delete(mpz_t a2, mpz_t B2, const mpz_t a, const mpz_t B, co
     if ((rc = ea_check_element(v_new, n)) != EA_OK)
         return rc;
     mpz_init(ad);
+    mpz_gcd(ad, D, y);
+    if (mpz_cmp_ui(ad, 1) != 0) {   /* y was deleted, so it was a member: no witness to update */
+        mpz_clear(ad);
+        return EA_ERR_NOT_INVERTIBLE;
+    }
     mpz_init_set(bases[0], B);
     mpz_init_set(bases[1], v_new);
     mpz_init_set_ui(exps[0], 1);

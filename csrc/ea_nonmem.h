@@ -46,7 +46,7 @@ int ea_nonmem_update_add(mpz_t a2, mpz_t B2, const mpz_t a, const mpz_t B, const
 
 /* ea_nonmem_update_delete(a2, B2, a, B, y, v_new, D, n): the witness of y against v_new with
  * v_new^D = v_old (the elements of product D deleted): a2 = a*D mod y, B2 = B * v_new^(a*D div y).
- * D odd >= 3, 0 <= a < y. */
+ * EA_ERR_NOT_INVERTIBLE when gcd(D, y) != 1 (y was deleted: a member). D odd >= 3, 0 <= a < y. */
 int ea_nonmem_update_delete(mpz_t a2, mpz_t B2, const mpz_t a, const mpz_t B, const mpz_t y,
                             const mpz_t v_new, const mpz_t D, const mpz_t n);
 

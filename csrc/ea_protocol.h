@@ -66,6 +66,7 @@
 /* PoKE2 and the accumulator's other proofs (ea_poke.h; edgeacc.poke, edgeacc.nonmem): the
  * challenge domains and sizes, and the magic numbers of their fixed-width encodings. */
 #define EA_POKE2_DOMAIN "edgeacc/poke2"
+#define EA_POKE2_BASE_DOMAIN "edgeacc/poke2/base"
 #define EA_POKE2_ALPHA_DOMAIN "edgeacc/poke2/alpha"
 #define EA_POKE2_CHALLENGE_BITS 128
 #define EA_POKE2_ALPHA_BITS 128

@@ -1,11 +1,12 @@
 """Non-interactive PoKE2 (Boneh-Bunz-Fisch): a constant-size proof that the prover knows an
 integer x with u^x = +-w (mod N), however large x is (DESIGN.md section 2).
 
-With the chain's generator g (derived from the chain id, so nobody knows its roots):
-z = g^x, the challenge (l, alpha) hashes (N, g, u, w, z, context) in C (csrc/ea_poke.h has the
-exact layout), q = x div l, r = x mod l, Q = (u g^alpha)^q. The verifier checks r < l and
-Q^l (u g^alpha)^r = +-w z^alpha: three exponentiations by 128-bit exponents. The context
-names the statement, so a proof made for one context does not verify for another.
+The base is h, hashed into the group from (N, g, u, w, context), never the chain's generator g
+itself: accumulator values are u = g^X with X public, and a prover who knows discrete logs of
+u and w to the base forges a proof for any w. Then z = h^x, the challenge (l, alpha) hashes
+(N, g, u, w, z, context) in C (csrc/ea_poke.h has the exact layout), q = x div l,
+r = x mod l, Q = (u h^alpha)^q. The verifier checks r < l and Q^l (u h^alpha)^r = +-w z^alpha.
+The context names the statement, so a proof made for one context does not verify for another.
 
 >>> import edgeacc
 >>> P = edgeacc.Params.rsa2048()
@@ -42,7 +43,7 @@ def check_header(data: bytes, magic: bytes, what: str) -> None:
 
 @dataclass(frozen=True)
 class PoKE2Proof:
-    """(z, Q, r): z = g^x and Q in canonical form min(y, N - y), 0 <= r < l < 2^128."""
+    """(z, Q, r): z = h^x and Q in canonical form min(y, N - y), 0 <= r < l < 2^128."""
 
     z: int
     Q: int

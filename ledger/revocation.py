@@ -9,8 +9,9 @@ what verifiers check is a revocation accumulator kept on the main chain.
 - Main-chain peers admit a record only if it continues the chain's revocation state (next
   sequence, value_before = the current value, proof valid for exactly those elements, none
   revoked before) and the CA's CRL revokes every certificate it names, so only the operator
-  can revoke. Replaying the main chain applies the records in order; one that does not continue
-  the state (two racing submissions) is skipped by every verifier alike.
+  can revoke; the registry applies a committed record only under the same CRL rule (as of
+  its block's time). Replaying the main chain applies the records in order; one that does
+  not continue the state (two racing submissions) is skipped by every verifier alike.
 - A device's reading carries a NonRevocationProof: the sequence it is for and the
   non-membership witness of the device's representative. An edge accepts it only against its
   own view - the state as of the main-chain height its latest Type-III status reports - so a
@@ -35,7 +36,8 @@ import edgeacc
 from edgeacc.errors import EdgeaccError
 
 from ledger import checks
-from ledger.errors import EncodingError, IdentityError, LedgerError, RevokedCertificate, ValidationError
+from ledger.errors import (EncodingError, IdentityError, LedgerError, RevokedCertificate, ValidationError,
+                           ValidationRejected)
 from ledger.tx import Transaction, TxKind
 
 MAGIC = b"EARV"                 # a revocation record's payload
@@ -45,6 +47,10 @@ DOMAIN = b"edgeacc/revocation/v1/"
 GENERATOR_ID = b"edgeacc/revocation"
 FINGERPRINT_BYTES = 32
 MAX_BATCH = 4096
+REVOKE_ATTEMPTS = 8
+# CRL dates have whole seconds and Network.revoke rounds "now" up to the next one: a record
+# committed within that second after its revocation is backed by the CRL.
+CRL_DATE_SLACK_MS = 1000
 
 
 class RevocationError(ValidationError):
@@ -250,10 +256,14 @@ def replay(params: edgeacc.Params, records: Iterable[RevocationRecord]) -> Revoc
 def update_proof(params: edgeacc.Params, fingerprint: bytes, proof: NonRevocationProof,
                  records: Iterable[RevocationRecord]) -> NonRevocationProof:
     """A device's proof brought forward over the published records after its sequence
-    (each record's update proof is checked first). DeviceRevoked if a record revokes it."""
+    (each record's update proof is checked first, each must start where the one before
+    ended, and the result must verify against the last one's value: a stale proof or a
+    record of another history is a RevocationError, not a witness that fails later).
+    DeviceRevoked if a record revokes it."""
     checks.exact(proof, NonRevocationProof, "proof")
     y = device_element(fingerprint)
     g = generator(params)
+    value = None        # the value the proof is for, once a record names it
     for record in records:
         if record.sequence <= proof.sequence:
             continue
@@ -261,12 +271,17 @@ def update_proof(params: edgeacc.Params, fingerprint: bytes, proof: NonRevocatio
             raise RevocationError(f"revocation {proof.sequence + 1} is missing")
         if fingerprint in record.fingerprints:
             raise DeviceRevoked(f"revocation {record.sequence} revokes the device")
+        if value is not None and _canonical(params, record.value_before) != _canonical(params, value):
+            raise RevocationError(f"revocation {record.sequence} does not continue revocation {proof.sequence}")
         if not edgeacc.verify_update(params, g, record.value_before, record.value_after, record.proof,
                                      elements=record.elements()):
             raise RevocationError(f"revocation {record.sequence}: the update proof does not verify")
         witness = edgeacc.update_nonmembership_witness(params, y, proof.witness, record.value_before,
                                                        record.value_after, record.elements())
-        proof = NonRevocationProof(record.sequence, witness)
+        proof, value = NonRevocationProof(record.sequence, witness), record.value_after
+    if value is not None and not edgeacc.verify_nonmembership(params, g, value, y, proof.witness):
+        raise RevocationError(f"the updated proof does not verify against revocation {proof.sequence}: "
+                              "the proof was stale or the records are of another history")
     return proof
 
 
@@ -282,8 +297,9 @@ class RevocationRegistry:
         self.network = network
         self.params = network.params
         self._lock = threading.Lock()
+        self._revoke_lock = threading.Lock()                # revoke(): one record in flight
         self._scanned = 0                                   # main-chain blocks read so far
-        self._records: list[tuple[int, RevocationRecord]] = []   # (main height, record)
+        self._records: list[tuple[int, int, RevocationRecord]] = []  # (main height, block ms, record)
         self._states = [RevocationState(self.params)]       # _states[i]: after the first i records
 
     @classmethod
@@ -304,45 +320,58 @@ class RevocationRegistry:
         if not is_revocation_payload(tx.payload):
             return
         record = RevocationRecord.from_payload(self.params, tx.payload)
-        for fp in record.fingerprints:      # only the CA, through its CRL, revokes
+        self._check_crl(record)
+        self.main_state().check_record(record)
+
+    def _check_crl(self, record: RevocationRecord, at_ms: int | None = None) -> None:
+        """RevocationError unless the CA's CRL revokes every certificate `record` names, by
+        `at_ms` (now when None): only the CA revokes. Checked when a peer endorses the record
+        (now) and when the record is applied (as of its block's time, so every registry,
+        however late it reads the chain and whatever the CA revokes afterwards, applies the
+        same records)."""
+        for fp in record.fingerprints:
             try:
-                self.network.trust.resolve(fp)
+                self.network.trust.resolve(fp, at_ms=at_ms)
             except RevokedCertificate:
                 continue
             except IdentityError as exc:
                 raise RevocationError(f"revocation {record.sequence} names an unknown certificate: {exc}") from None
             raise RevocationError(f"revocation {record.sequence} names a certificate the CRL does not revoke")
-        self.main_state().check_record(record)
 
     def records(self, upto_height: int | None = None) -> list[RevocationRecord]:
         """The revocation records on the main chain in blocks up to `upto_height` (all when
         None), in chain order."""
         with self._lock:
             self._scan()
-            return [r for h, r in self._records if upto_height is None or h <= upto_height]
+            return [r for h, _, r in self._records if upto_height is None or h <= upto_height]
 
     def _scan(self) -> None:
         """Read the main-chain blocks committed since the last scan (under self._lock)."""
         main = self.network.main_chain_id
         height = self.network.peer(main).height
         for h in range(self._scanned, height):
-            for tx in self.network.block(main, h).transactions:
+            block = self.network.block(main, h)
+            for tx in block.transactions:
                 if tx.kind == TxKind.RECORD and is_revocation_payload(tx.payload):
                     try:
-                        self._records.append((h, RevocationRecord.from_payload(self.params, tx.payload)))
+                        self._records.append((h, block.header.timestamp_ms,
+                                              RevocationRecord.from_payload(self.params, tx.payload)))
                     except EncodingError:
                         continue    # malformed: never applied
         self._scanned = max(self._scanned, height)
 
     def _state(self, upto_height: int | None) -> RevocationState:
-        """replay() of the records up to `upto_height`, each record checked once."""
+        """replay() of the records up to `upto_height` that the CRL backs, each record checked
+        once."""
         with self._lock:
             self._scan()
-            count = sum(1 for h, _ in self._records if upto_height is None or h <= upto_height)
+            count = sum(1 for h, _, _ in self._records if upto_height is None or h <= upto_height)
             while len(self._states) <= count:
                 state = self._states[-1]
+                _, at_ms, record = self._records[len(self._states) - 1]
                 try:
-                    state = state.applied(self._records[len(self._states) - 1][1])
+                    self._check_crl(record, at_ms + CRL_DATE_SLACK_MS)
+                    state = state.applied(record)
                 except RevocationError:
                     pass    # skipped, as replay() does
                 self._states.append(state)
@@ -354,7 +383,10 @@ class RevocationRegistry:
 
     def edge_state(self, chain_id: str) -> RevocationState:
         """The state an edge verifies against: as of the main-chain height of its latest
-        Type-III status (nothing revoked before its first)."""
+        Type-III status (nothing revoked before its first). The main chain holds the records
+        and has no Type-III of itself: its view is main_state()."""
+        if chain_id == self.network.main_chain_id:
+            return self.main_state()
         statuses = self.network.peer(chain_id).statuses(self.network.main_chain_id)
         return self._state(statuses[-1].source_height if statuses else -1)
 
@@ -368,12 +400,23 @@ class RevocationRegistry:
 
     def revoke(self, names: Sequence[str], timeout: float = 60.0) -> RevocationRecord:
         """The operator's revocation: the CRL first (network.revoke), then the record on the
-        main chain, committed when this returns."""
+        main chain; returns when the committed revocation state revokes every name. Two
+        records for the same sequence may both commit (the second is skipped on replay), so
+        this registry submits one at a time and resubmits until the state holds them."""
         fps = []
         for name in names:
             fps.append(self.network.identity(name).fingerprint)
             self.network.revoke(name)
-        record = self.main_state().next_record(fps)
         signer = self.network.identity(f"{self.network.main_chain_id}.peer0")
-        self.network.submit(self.network.main_chain_id, record.to_payload(self.params), signer=signer).result(timeout)
-        return record
+        with self._revoke_lock:
+            for _ in range(REVOKE_ATTEMPTS):
+                state = self.main_state()
+                record = state.next_record([fp for fp in fps if fp not in state.revoked])
+                try:
+                    self.network.submit(self.network.main_chain_id, record.to_payload(self.params),
+                                        signer=signer).result(timeout)
+                except ValidationRejected:
+                    pass    # another revocation took this sequence first
+                if self.main_state().revoked.issuperset(fps):
+                    return record
+        raise RevocationError(f"revocation lost to concurrent revocations {REVOKE_ATTEMPTS} times")

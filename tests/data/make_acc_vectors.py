@@ -17,7 +17,7 @@ import sys
 import gmpy2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_vectors import RSA_2048, generator, h2p, toy_modulus  # noqa: E402
+from make_vectors import RSA_2048, generator, h2p, hash_to_group, toy_modulus  # noqa: E402
 
 VERSION = 1
 
@@ -69,14 +69,15 @@ def poe(w, X, v, n):
 
 
 def poke2(g, u, w, x, ctx, n):
-    """PoKE2 as csrc/ea_poke.h describes: (z, Q, r)."""
-    z = power(g, x, n)
-    data = (hashlib.sha256(n.to_bytes(width(n), "big")).digest() + enc(g, n) + enc(u, n) + enc(w, n)
-            + enc(z, n) + ctx)
+    """PoKE2 as csrc/ea_poke.h describes: (z, Q, r), on the base h hashed from the statement."""
+    head = hashlib.sha256(n.to_bytes(width(n), "big")).digest() + enc(g, n) + enc(u, n) + enc(w, n)
+    h = hash_to_group(n, b"edgeacc/poke2/base", head + ctx)
+    z = power(h, x, n)
+    data = head + enc(z, n) + ctx
     l, _ = h2p(data, domain=b"edgeacc/poke2", bits=128)
     dom = b"edgeacc/poke2/alpha"
     alpha = int.from_bytes(hashlib.sha256(bytes([len(dom)]) + dom + data + l.to_bytes(16, "big")).digest()[:16], "big")
-    base = power(g, alpha, n) * u % n
+    base = power(h, alpha, n) * u % n
     return canon(z, n), canon(power(base, x // l, n), n), x % l
 
 

@@ -34,15 +34,18 @@ def h2p(data, domain=b"edgeacc/h2p", bits=256):
         k += 1
 
 
-def generator(n, chain_id):
+def hash_to_group(n, dom, msg):
     nbytes = (n.bit_length() + 7) // 8 + 16
-    dom = b"edgeacc/gen"
     out, counter = b"", 0
     while len(out) < nbytes:
-        out += hashlib.sha256(bytes([len(dom)]) + dom + counter.to_bytes(4, "big") + chain_id).digest()
+        out += hashlib.sha256(bytes([len(dom)]) + dom + counter.to_bytes(4, "big") + msg).digest()
         counter += 1
     h = int.from_bytes(out[:nbytes], "big") % n
     return int(gmpy2.powmod(h, 2, n))
+
+
+def generator(n, chain_id):
+    return hash_to_group(n, b"edgeacc/gen", chain_id)
 
 
 def toy_modulus():
