@@ -693,7 +693,7 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
         with nogil:
             rc = c.ea_batch_verify(bad, <const mpz_t *>W.items, <const mpz_t *>X.items,
                                    <const mpz_t *>R.items, vi, count, <const mpz_t *>V.items,
-                                   V.count, zn.z, th, &ops)
+                                   V.count, zn.z, th, &ops if count_ops else NULL)
         _check(rc)
         failed = [i for i in range(count) if bad[i]]
     finally:
@@ -878,3 +878,26 @@ def poe_verify(w, X, v, Q, l, n):
         rc = c.ea_poe_verify(&ok, zw.z, zX.z, zv.z, zQ.z, zl.z, zn.z)
     _check(rc)
     return bool(ok)
+
+
+# ---- issue 12: fast kernels (OpenSSL single exponentiations, crypto_mb lanes) ----
+
+cdef extern from "ea_fastexp.h":
+    unsigned ea_fast_paths()
+    unsigned EA_PATH_LANES_COMPILED, EA_PATH_LANES_CPU, EA_PATH_PORTABLE, EA_PATH_OPENSSL
+    unsigned EA_PATH_LANES
+
+
+def build_info():
+    """Which exponentiation kernels this build has and this process uses (csrc/ea_fastexp.h):
+    ``lanes_compiled`` (built with crypto_mb), ``lanes_cpu`` (cpuid: AVX-512 IFMA),
+    ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("openssl" or "gmp") and
+    ``lanes`` ("crypto_mb" or None, for 2048-bit moduli)."""
+    cdef unsigned p = ea_fast_paths()
+    return {
+        "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
+        "lanes_cpu": bool(p & EA_PATH_LANES_CPU),
+        "portable": bool(p & EA_PATH_PORTABLE),
+        "single": "openssl" if p & EA_PATH_OPENSSL else "gmp",
+        "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
+    }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include "ea_batch.h"
 #include "ea_check.h"
+#include "ea_fastexp.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
@@ -114,6 +115,62 @@ static int group_task(void *arg, size_t g)
     return rc;
 }
 
+/* Lane-parallel independent checks: each statement ws[j]^xs[j] = +-vals[vidx[j]] on its own
+ * (exact, no weights), the items split over threads in chunks of whole lane groups. */
+typedef struct {
+    const mpz_t *ws, *xs, *vals;
+    const size_t *vidx;
+    mpz_srcptr n;
+    size_t count, chunk;
+    unsigned char *bad;
+} lanes_job;
+
+static int lanes_task(void *arg, size_t g)
+{
+    lanes_job *job = arg;
+    size_t lo = g * job->chunk, hi = lo + job->chunk > job->count ? job->count : lo + job->chunk;
+    size_t j, m = hi - lo;
+    mpz_t *r = malloc((m ? m : 1) * sizeof(mpz_t));
+    int rc;
+    if (r == NULL)
+        return EA_ERR_NOMEM;
+    for (j = 0; j < m; j++)
+        mpz_init(r[j]);
+    rc = ea_fast_powm_many(r, job->ws + lo, job->xs + lo, m, job->n);
+    for (j = 0; rc == EA_OK && j < m; j++)
+        job->bad[lo + j] = !ea_equal_pm(r[j], job->vals[job->vidx[lo + j]], job->n);
+    for (j = 0; j < m; j++)
+        mpz_clear(r[j]);
+    free(r);
+    return rc;
+}
+
+/* Multiplications per lane multiplication: crypto_mb runs 8 exponentiations of 256 bits in
+ * about the time of 1.5 GMP ones (measured on this engine's reference machine). */
+#define LANE_MUL_COST 0.2
+
+/* 1 iff the cost model prefers independent lane checks to the weighted test for these
+ * items (both are sound: the lanes check every statement exactly). */
+static int prefer_lanes(const mpz_t *xs, const mpz_t *rs, size_t count, size_t nvals,
+                        const mpz_t n)
+{
+    size_t j, xbits = 0, rbits = 0;
+    double lanes, weighted;
+    if (!ea_fast_lanes_apply(n))
+        return 0;
+    for (j = 0; j < count; j++) {
+        size_t b = mpz_sizeinbase(xs[j], 2), c = mpz_sizeinbase(rs[j], 2);
+        if (b > EA_LANE_EXP_BITS)
+            return 0;
+        xbits = b > xbits ? b : xbits;
+        rbits = c > rbits ? c : rbits;
+    }
+    /* a lane exponentiation: a squaring per bit, a window product every 5 bits, a table */
+    lanes = LANE_MUL_COST * (1.2 * (double)xbits + 32.0) * (double)(count < EA_LANES ? EA_LANES : count);
+    weighted = ea_mexp_cost(count + nvals, xbits + rbits);
+    return lanes < weighted;
+}
+
 int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
                     const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
                     const mpz_t n, unsigned threads, ea_opcount *ops)
@@ -141,10 +198,22 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
     for (j = 0; j < count; j++)
         if (vidx[j] >= nvals)
             return EA_ERR_ARGUMENT;
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
-        return rc;
     if (threads < 1)
         threads = 1;
+    if (ops == NULL && prefer_lanes(xs, rs, count, nvals, n)) {  /* counts: the weighted test */
+        lanes_job lj;
+        size_t groups = (count + EA_LANES - 1) / EA_LANES;
+        lj.ws = ws; lj.xs = xs; lj.vals = vals; lj.vidx = vidx; lj.n = n; lj.count = count;
+        lj.bad = bad;
+        lj.chunk = EA_LANES * ((groups + threads - 1) / threads);
+        rc = ea_parallel_run(lanes_task, &lj, (count + lj.chunk - 1) / lj.chunk, threads);
+        if (rc != EA_OK)
+            for (j = 0; j < count; j++)
+                bad[j] = 1;
+        return rc;
+    }
+    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+        return rc;
     if (threads > count)
         threads = (unsigned)count;
     W = ea_mont_alloc(&ctx, count);

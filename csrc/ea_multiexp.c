@@ -61,7 +61,8 @@ static double cost_buckets(size_t t, size_t bits, unsigned c)
     return SQR_WEIGHT * (double)bits + windows * ((double)t + (double)(1u << c));
 }
 
-void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
+/* The cheapest method and parameter by the cost model, and its cost in multiplications. */
+static double choose(int *method, unsigned *param, size_t count, size_t bits)
 {
     unsigned c;
     double best = -1.0, cost;
@@ -85,6 +86,19 @@ void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
             best = cost; *method = EA_MEXP_BUCKETS; *param = c;
         }
     }
+    return best;
+}
+
+void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
+{
+    (void)choose(method, param, count, bits);
+}
+
+double ea_mexp_cost(size_t count, size_t bits)
+{
+    int method;
+    unsigned param;
+    return choose(&method, &param, count, bits);
 }
 
 /* The cost model's best parameter for a given method. */

@@ -1,6 +1,7 @@
 /* ea_witness.c - RootFactory with shared squaring chains, witness update, aggregation. */
 #include <stdlib.h>
 #include "ea_witness.h"
+#include "ea_fastexp.h"
 #include "ea_acc.h"
 #include "ea_check.h"
 #include "ea_group.h"
@@ -227,7 +228,7 @@ static int rf_child_task(void *arg, size_t q)
     rc = ea_product(e, lv->env->xs + olo, ohi - olo);
     if (rc == EA_OK) {
         ea_mont_from(b, LIMB(lv->parent, p, ctx->n), ctx, &w);
-        mpz_powm(b, b, e, ctx->nz);
+        ea_fast_powm(b, b, e, ctx->nz);
         ea_mont_to(LIMB(lv->child, q, ctx->n), b, ctx);
     }
     mpz_clear(e);
@@ -395,7 +396,7 @@ static int many_task(void *arg, size_t k)
     many_job *job = arg;
     size_t i, lo = job->count * k / job->parts, hi = job->count * (k + 1) / job->parts;
     for (i = lo; i < hi; i++)
-        mpz_powm(job->out[i], job->bases[i], job->e, job->n);
+        ea_fast_powm(job->out[i], job->bases[i], job->e, job->n);
     return EA_OK;
 }
 

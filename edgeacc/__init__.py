@@ -29,7 +29,7 @@ from edgeacc.poe import (PoEProof, SetMembershipProof, prove_set_membership,
 from edgeacc.encoding import MembershipProof, decode_element, encode_element
 from edgeacc.params import Params, generate_insecure_params
 from edgeacc.primes import check_representative, hash_to_prime, is_first_representative
-from edgeacc._core import powm
+from edgeacc._core import build_info, powm
 
 __version__ = _core.version()  # EDGEACC_VERSION_STRING in csrc/ea_api.h, the one version
 
@@ -53,6 +53,7 @@ __all__ = [
     "SetMembershipProof",
     "aggregate_witnesses",
     "batch_verify",
+    "build_info",
     "multi_exp",
     "poe",
     "prove_set_membership",
