@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/bn.h>
 #include "ea_fastexp.h"
+#include "ea_ifma.h"
 #ifdef EA_HAVE_CRYPTO_MB
 #include <crypto_mb/exp.h>
 #endif
@@ -61,6 +62,10 @@ static void paths_init(void)
         p |= EA_PATH_OPENSSL;
     if ((p & EA_PATH_LANES_COMPILED) && (p & EA_PATH_LANES_CPU) && !(p & EA_PATH_PORTABLE))
         p |= EA_PATH_LANES;
+#ifdef EA_IFMA_COMPILED
+    if ((p & EA_PATH_LANES_CPU) && !(p & EA_PATH_PORTABLE))
+        p |= EA_PATH_IFMA;
+#endif
     paths = p;
 }
 

@@ -4,7 +4,9 @@
  *   OpenSSL  - libcrypto's BN_mod_exp_mont (mulx/adx Montgomery code) for single operations;
  *   lanes    - Intel crypto_mb's mbx_exp2048_mb8: 8 independent exponentiations at once with
  *              AVX-512 IFMA, when the build found crypto_mb (EA_HAVE_CRYPTO_MB) and cpuid
- *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits.
+ *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;
+ *   IFMA     - the engine's own 8-lane IFMA Montgomery kernel for multi-exponentiations
+ *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb.
  * The choice is made once per process (the environment is read at the first call). */
 #ifndef EA_FASTEXP_H
 #define EA_FASTEXP_H
@@ -27,7 +29,8 @@ enum {
     EA_PATH_LANES_CPU = 2,          /* cpuid: AVX-512 F and IFMA, enabled by the OS */
     EA_PATH_PORTABLE = 4,           /* EDGEACC_PORTABLE=1 forces GMP everywhere */
     EA_PATH_OPENSSL = 8,            /* single exponentiations use OpenSSL */
-    EA_PATH_LANES = 16              /* independent exponentiations use the lanes */
+    EA_PATH_LANES = 16,             /* independent exponentiations use the lanes */
+    EA_PATH_IFMA = 32               /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
 };
 
 /* ea_fast_paths(): the EA_PATH_* bits of this build and process. */
