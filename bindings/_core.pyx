@@ -885,14 +885,16 @@ def poe_verify(w, X, v, Q, l, n):
 cdef extern from "ea_fastexp.h":
     unsigned ea_fast_paths()
     unsigned EA_PATH_LANES_COMPILED, EA_PATH_LANES_CPU, EA_PATH_PORTABLE, EA_PATH_OPENSSL
-    unsigned EA_PATH_LANES
+    unsigned EA_PATH_LANES, EA_PATH_IFMA
 
 
 def build_info():
     """Which exponentiation kernels this build has and this process uses (csrc/ea_fastexp.h):
     ``lanes_compiled`` (built with crypto_mb), ``lanes_cpu`` (cpuid: AVX-512 IFMA),
     ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("openssl" or "gmp") and
-    ``lanes`` ("crypto_mb" or None, for 2048-bit moduli)."""
+    ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
+    ``multi_exp`` ("ifma": the engine's own IFMA lanes for large multi-exponentiations of
+    1025..2048-bit moduli, or "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -900,4 +902,5 @@ def build_info():
         "portable": bool(p & EA_PATH_PORTABLE),
         "single": "openssl" if p & EA_PATH_OPENSSL else "gmp",
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
+        "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
     }

@@ -431,6 +431,45 @@ static int lane_level_task(void *arg, size_t t)
     return rc;
 }
 
+/* From this many elements the lane tree starts with one shared-chain node of arity
+ * MAX_ARITY: its children's chains share the squarings, which lanes cannot, and the top
+ * level has too few chains to fill the lanes anyway. */
+#define TOP_SHARED_MIN 16
+
+/* The root expanded on the GMP path into MAX_ARITY nodes (ranges lo/hi, bases). */
+static int rf_lanes_top(size_t *lo, size_t *hi, mpz_t *bases, size_t *nodes, const mpz_t base,
+                        const mpz_t *xs, size_t count, const mpz_t n)
+{
+    ea_mont ctx;
+    ea_mont_work w;
+    rf_env env;
+    size_t cut[MAX_ARITY + 1], k, i;
+    mp_limb_t *B;
+    int rc = ea_mont_init(&ctx, n);
+    if (rc != EA_OK)
+        return rc;
+    B = ea_mont_alloc(&ctx, MAX_ARITY + 1);
+    if (B == NULL || ea_mont_work_init(&w, &ctx) != EA_OK) {
+        free(B);
+        ea_mont_clear(&ctx);
+        return EA_ERR_NOMEM;
+    }
+    env.ctx = &ctx; env.out = NULL; env.xs = xs; env.arity = MAX_ARITY;
+    ea_mont_to(LIMB(B, MAX_ARITY, ctx.n), base, &ctx);
+    rc = rf_expand(&env, LIMB(B, MAX_ARITY, ctx.n), 0, count, B, cut, &k, &w);
+    for (i = 0; rc == EA_OK && i < k; i++) {
+        lo[i] = cut[i];
+        hi[i] = cut[i + 1];
+        ea_mont_from(bases[i], LIMB(B, i, ctx.n), &ctx, &w);
+    }
+    if (rc == EA_OK)
+        *nodes = k;
+    ea_mont_work_clear(&w);
+    free(B);
+    ea_mont_clear(&ctx);
+    return rc;
+}
+
 /* The lane tree from base over xs[0..count), count >= 1. */
 static int rf_lanes(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
                     const mpz_t n, unsigned threads)
@@ -449,6 +488,8 @@ static int rf_lanes(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     }
     lo[0] = 0; hi[0] = count;
     mpz_set(bases[0], base);
+    if (count >= TOP_SHARED_MIN)
+        rc = rf_lanes_top(lo, hi, bases, &nodes, base, xs, count, n);
     while (nodes > 0 && rc == EA_OK) {
         lane_level lv;
         size_t groups, tasks;

@@ -25,11 +25,12 @@ units = st.integers(2, N - 2).filter(lambda y: math.gcd(y, N) == 1)
 
 def test_build_info_names_the_paths_of_this_process():
     info = edgeacc.build_info()
-    assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes"}
+    assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp"}
     assert info["portable"] is PORTABLE
     assert info["single"] == ("gmp" if PORTABLE else "openssl")
     usable = info["lanes_compiled"] and info["lanes_cpu"] and not PORTABLE
     assert info["lanes"] == ("crypto_mb" if usable else None)
+    assert info["multi_exp"] == ("ifma" if info["lanes_cpu"] and not PORTABLE else "gmp")
 
 
 @given(units, st.integers(1, 1 << 300), st.sampled_from([N, N - 2, (1 << 1023) + 1]))
@@ -65,6 +66,27 @@ def test_batch_verify_names_exactly_the_false_items(rows):
         items.append((w, x, v))
     assert edgeacc.batch_verify(P, items, threads=1) == expect
     assert edgeacc.batch_verify(P, items, threads=2) == expect
+
+
+@pytest.fixture(scope="module")
+def many_items():
+    acc = edgeacc.Accumulator(P, P.generator(b"fast-many"))
+    xs = [edgeacc.hash_to_prime(b"fast-many-%d" % i)[0] for i in range(300)]
+    acc.add_many(xs)
+    return [(w, x, acc.value) for w, x in zip(acc.all_witnesses(), xs)]
+
+
+@pytest.mark.parametrize("t", [64, 300])
+def test_batch_verify_of_many_items_on_the_ifma_weighted_product(many_items, t):
+    """Large t: the weighted product on the IFMA lanes (where the CPU has them); a false item
+    makes it fail and the items are then checked one by one."""
+    items = many_items[:t]
+    assert edgeacc.batch_verify(P, items, threads=1) == []
+    bad = list(items)
+    bad[t // 3] = (items[t // 3 + 1][0], items[t // 3][1], items[t // 3][2])
+    w, x, v = items[-1]
+    bad[-1] = (N - w, x, N - v)                     # a true statement, both signs flipped
+    assert edgeacc.batch_verify(P, bad, threads=2) == [t // 3]
 
 
 def test_batch_verify_counts_operations_on_the_weighted_test():
