@@ -34,21 +34,21 @@ typedef struct {
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
  * number's L scalar limbs, used in every lane. */
 __attribute__((target("avx512f,avx512ifma")))
-static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
-                const ifma_ctx *ctx)
+static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
+                  const uint64_t *m, const uint64_t *k0p, int nl)
 {
     __m512i res[2 * L + 1], av[L], mv[L];
     const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
-    const __m512i k0 = _mm512_loadu_si512((const void *)ctx->k0);
+    const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
     int i, j;
-    for (j = 0; j < L; j++) {
+    for (j = 0; j < nl; j++) {
         av[j] = a_bcast ? _mm512_set1_epi64((long long)a[j])
                         : _mm512_loadu_si512((const void *)(a + LANES * j));
-        mv[j] = _mm512_loadu_si512((const void *)(ctx->m + LANES * j));
+        mv[j] = _mm512_loadu_si512((const void *)(m + LANES * j));
     }
-    for (j = 0; j <= 2 * L; j++)
+    for (j = 0; j <= 2 * nl; j++)
         res[j] = zero;
-    for (i = 0; i < L; i++) {
+    for (i = 0; i < nl; i++) {
         __m512i bi = _mm512_loadu_si512((const void *)(b + LANES * i)), u;
         /* position i is complete once a_0 * b_i is in: the quotient digit comes from it */
         res[i] = _mm512_madd52lo_epu64(res[i], av[0], bi);
@@ -56,7 +56,7 @@ static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
         res[i] = _mm512_madd52lo_epu64(res[i], mv[0], u);
         res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], av[0], bi);
         res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], mv[0], u);
-        for (j = 1; j < L; j++) {
+        for (j = 1; j < nl; j++) {
             res[i + j] = _mm512_madd52lo_epu64(res[i + j], av[j], bi);
             res[i + j] = _mm512_madd52lo_epu64(res[i + j], mv[j], u);
             res[i + j + 1] = _mm512_madd52hi_epu64(res[i + j + 1], av[j], bi);
@@ -65,21 +65,32 @@ static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
         /* res[i] = 0 mod 2^52 now: carry its high part up */
         res[i + 1] = _mm512_add_epi64(res[i + 1], _mm512_srli_epi64(res[i], 52));
     }
-    for (j = L; j < 2 * L; j++) {
+    for (j = nl; j < 2 * nl; j++) {
         res[j + 1] = _mm512_add_epi64(res[j + 1], _mm512_srli_epi64(res[j], 52));
-        _mm512_storeu_si512((void *)(r + LANES * (j - L)), _mm512_and_si512(res[j], mask));
+        _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(res[j], mask));
     }
+}
+
+static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
+                const ifma_ctx *ctx)
+{
+    amm_n(r, a, a_bcast, b, ctx->m, ctx->k0, L);
 }
 
 /* A lane vector gathered from rows: lane l takes bucket idx[l] of `buckets` (vectors). */
 __attribute__((target("avx512f")))
-static void gather(uint64_t *out, const uint64_t *buckets, const long long *idx)
+static void gather_n(uint64_t *out, const uint64_t *buckets, const long long *idx, int nl)
 {
     __m512i vi = _mm512_loadu_si512((const void *)idx);
     int i;
-    for (i = 0; i < L; i++)
+    for (i = 0; i < nl; i++)
         _mm512_storeu_si512((void *)(out + LANES * i),
                             _mm512_i64gather_epi64(vi, (const void *)(buckets + LANES * i), 8));
+}
+
+static void gather(uint64_t *out, const uint64_t *buckets, const long long *idx)
+{
+    gather_n(out, buckets, idx, L);
 }
 
 __attribute__((target("avx512f")))
@@ -92,17 +103,22 @@ static void scatter(uint64_t *buckets, const uint64_t *in, const long long *idx)
                                 _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
 }
 
-/* x (0 <= x < 2^2080) as L 52-bit limbs, stride `stride` words. */
-static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
+/* x (0 <= x < 2^(52 nl)) as nl 52-bit limbs, stride `stride` words. */
+static void to_limbs_n(uint64_t *out, size_t stride, const mpz_t x, int nl)
 {
     size_t i, bit;
-    for (i = 0, bit = 0; i < L; i++, bit += 52) {
+    for (i = 0, bit = 0; i < (size_t)nl; i++, bit += 52) {
         size_t w = bit / 64, sh = bit % 64;
         uint64_t v = (uint64_t)mpz_getlimbn(x, (mp_size_t)w) >> sh;
         if (sh > 12)
             v |= (uint64_t)mpz_getlimbn(x, (mp_size_t)w + 1) << (64 - sh);
         out[i * stride] = v & MASK52;
     }
+}
+
+static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
+{
+    to_limbs_n(out, stride, x, L);
 }
 
 static void from_limbs(mpz_t x, const uint64_t *in, size_t stride)
@@ -221,6 +237,96 @@ static int pip_round(void *arg, size_t q)
         from_limbs(job->S[k0 + (size_t)l], acc + l, LANES);
     free(buckets);
     return EA_OK;
+}
+
+/* ---- Fermat tests of 8 candidates with different moduli (hash-to-prime) ---- */
+#define FL 5                        /* 260 bits: moduli below 2^258 */
+#define FWIN 4
+
+int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+{
+    uint64_t m[FL * LANES], k0[LANES], tab[(1u << FWIN) * FL * LANES], x[FL * LANES];
+    uint64_t limbs[FL];
+    long long idx[LANES];
+    mpz_t t, e[LANES];
+    size_t l, i, bits = 0, win;
+    if (count == 0 || count > LANES)
+        return 0;
+    for (l = 0; l < count; l++)
+        if (mpz_even_p(c[l]) || mpz_cmp_ui(c[l], 3) <= 0 || mpz_sizeinbase(c[l], 2) > 256)
+            return 0;
+    mpz_init(t);
+    for (l = 0; l < LANES; l++) {
+        mpz_srcptr cl = c[l < count ? l : 0];
+        mpz_init(e[l]);
+        mpz_sub_ui(e[l], cl, 1);
+        uint64_t inv = 1;
+        size_t d;
+        to_limbs_n(limbs, 1, cl, FL);
+        for (i = 0; i < FL; i++)
+            m[i * LANES + l] = limbs[i];
+        for (i = 0; i < 7; i++)
+            inv *= 2 - limbs[0] * inv;
+        k0[l] = (0 - inv) & MASK52;
+        mpz_set_ui(t, 1);                       /* Montgomery forms of 2^d: R, 2R, 4R, ... */
+        mpz_mul_2exp(t, t, 52 * FL);
+        mpz_mod(t, t, cl);
+        for (d = 0; d < (1u << FWIN); d++) {
+            if (d > 0) {
+                mpz_mul_2exp(t, t, 1);
+                if (mpz_cmp(t, cl) >= 0)
+                    mpz_sub(t, t, cl);
+            }
+            to_limbs_n(tab + d * FL * LANES + l, LANES, t, FL);
+        }
+        if (mpz_sizeinbase(cl, 2) > bits)
+            bits = mpz_sizeinbase(cl, 2);
+    }
+    /* x = 2^(c-1) by fixed 4-bit windows from the top; the exponent digits differ per lane */
+    memcpy(x, tab, sizeof x);                   /* 2^0 */
+    for (win = (bits + FWIN - 1) / FWIN; win-- > 0;) {
+        for (i = 0; i < FWIN; i++)
+            amm_n(x, x, 0, x, m, k0, FL);
+        for (l = 0; l < LANES; l++)
+            idx[l] = (long long)ea_exp_bits(e[l], win * FWIN, FWIN) * FL * LANES + (long long)l;
+        {
+            uint64_t g[FL * LANES];
+            gather_n(g, tab, idx, FL);
+            amm_n(x, x, 0, g, m, k0, FL);
+        }
+    }
+    /* out of Montgomery form: AMM by 1 gives a value in [0, N]; it is 1 iff x = 1 mod N */
+    memset(tab, 0, FL * LANES * sizeof(uint64_t));
+    for (l = 0; l < LANES; l++)
+        tab[l] = 1;
+    amm_n(x, x, 0, tab, m, k0, FL);
+    for (l = 0; l < count; l++) {
+        int one = x[l] == 1;
+        for (i = 1; i < FL; i++)
+            one &= x[i * LANES + l] == 0;
+        pass[l] = (unsigned char)one;
+    }
+    mpz_clear(t);
+    for (l = 0; l < LANES; l++)
+        mpz_clear(e[l]);
+    return 1;
+}
+#endif
+
+int ea_ifma_fermat_apply(void)
+{
+#ifdef EA_IFMA_COMPILED
+    return (ea_fast_paths() & EA_PATH_IFMA) != 0;
+#else
+    return 0;
+#endif
+}
+
+#ifndef EA_IFMA_COMPILED
+int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+{
+    (void)pass; (void)c; (void)count;
+    return 0;
 }
 #endif
 

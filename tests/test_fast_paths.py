@@ -127,3 +127,15 @@ def test_portable_path_reruns_the_engine_tests():
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           *files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@given(st.binary(min_size=1, max_size=64))
+def test_hash_to_prime_is_the_first_bpsw_candidate(data):
+    """The lane search (sieve survivors Fermat-tested 8 at a time) returns the same nonce as
+    the definition: the first candidate that is a BPSW probable prime."""
+    x, k = edgeacc.hash_to_prime(data)
+    for j in range(k + 1):
+        c = _core.hash_candidate(_core.H2P_DOMAIN, data, j, _core.H2P_BITS)
+        if gmpy2.is_bpsw_prp(c):
+            break
+    assert (j, c) == (k, x)
