@@ -9,8 +9,6 @@
 #include "ea_multiexp.h"
 #include "ea_thread.h"
 
-#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
-
 typedef struct {
     const ea_mont *ctx;
     const mp_limb_t *W;     /* witnesses, Montgomery form */

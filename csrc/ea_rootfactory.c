@@ -10,7 +10,6 @@
 #include "ea_multiexp.h"
 #include "ea_thread.h"
 
-#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 #define MAX_ARITY 8
 #define MAX_BUCKET_BITS 12
 /* Below this many elements RootFactory does not split over threads. */
@@ -63,35 +62,16 @@ static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exp
         for (i = 0; i < k; i++) {
             unsigned d = ea_exp_bits(exps[i], win * c, c);
             if (d) {
-                mp_limb_t *bk = LIMB(bucket, i * nb + d, n);
-                if (used[i * nb + d])
-                    ea_mont_mul(bk, bk, cur, ctx, w);
-                else
-                    mpn_copyi(bk, cur, n);
+                int u = used[i * nb + d];
+                ea_mont_mul_into(LIMB(bucket, i * nb + d, n), &u, cur, ctx, w);
                 used[i * nb + d] = 1;
             }
         }
     }
     for (i = 0; i < k; i++) {
-        int rs = 0, ts = 0;
-        size_t d;
+        int ts = 0;
         mp_limb_t *o = LIMB(out, i, n);
-        for (d = nb - 1; d >= 1; d--) {
-            if (used[i * nb + d]) {
-                if (rs)
-                    ea_mont_mul(run, run, LIMB(bucket, i * nb + d, n), ctx, w);
-                else
-                    mpn_copyi(run, LIMB(bucket, i * nb + d, n), n);
-                rs = 1;
-            }
-            if (rs) {
-                if (ts)
-                    ea_mont_mul(o, o, run, ctx, w);
-                else
-                    mpn_copyi(o, run, n);
-                ts = 1;
-            }
-        }
+        ea_mont_bucket_combine(o, &ts, run, LIMB(bucket, i * nb, n), used + i * nb, nb, ctx, w);
         if (!ts)
             mpn_copyi(o, ctx->one, n);
     }
