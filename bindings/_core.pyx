@@ -7,10 +7,11 @@ API in :mod:`edgeacc`; this module is its engine room.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset, memcpy
 
 from gmp cimport (mpz_t, mpz_init, mpz_clear, mpz_set_si, mpz_neg, mpz_sgn, mpz_sizeinbase,
-                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp)
+                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp, mpz_swap)
 cimport edgeacc_c as c
 
 cdef extern from "ea_multiexp.h":
@@ -904,3 +905,104 @@ def build_info():
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
     }
+
+
+# ---- issue 12: batch inputs as fixed-width big-endian rows (buffer protocol) ----
+
+cdef extern from "ea_rows.h":
+    void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width) nogil
+    void ea_rows_weights(mpz_t *rs, size_t count, unsigned security) nogil
+    void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n) nogil
+
+cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
+    """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
+    Python int per row."""
+    cdef _MpzVec vec = _MpzVec((), what)
+    cdef Py_ssize_t i, t = rows.shape[0], width = rows.shape[1]
+    free(vec.items)
+    vec.items = <mpz_t *>malloc(max(t, 1) * sizeof(mpz_t))
+    if vec.items == NULL:
+        raise errors.OutOfMemory(f"cannot allocate the {what} list")
+    for i in range(t):
+        mpz_init(vec.items[i])
+        vec.count = i + 1
+    if t and width:
+        ea_rows_import(vec.items, &rows[0, 0], t, width)
+    return vec
+
+
+def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1] xs, v, n,
+                      const unsigned char[:, ::1] rs, unsigned security, threads=1):
+    """ea_batch_verify over rows: statement j is ws[j]^xs[j] = +-v (mod n), ws and xs rows of
+    big-endian bytes; rs holds one row of random bytes per statement, taken mod 2^security
+    and made odd as the weight. Each distinct statement (w up to sign, x) is checked once;
+    returns the indices of the false rows."""
+    cdef _Mpz zn = _Mpz()
+    cdef _MpzVec W, X, R, V, WD, XD, RD
+    cdef Py_ssize_t t = ws.shape[0], i, j, nb, xw = xs.shape[1]
+    cdef size_t *vi = NULL
+    cdef size_t count
+    cdef unsigned char *bad = NULL
+    cdef unsigned th = _threads(threads)
+    cdef bytes key
+    cdef char *kp
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if xs.shape[0] != t or rs.shape[0] != t:
+        raise errors.InvalidArgument("witnesses, elements and weights must have the same number of rows")
+    W = _vec_of_rows(ws, "witness")
+    X = _vec_of_rows(xs, "element")
+    R = _vec_of_rows(rs, "weight")
+    V = _MpzVec([v], "accumulator value")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
+    _require_elements(W, zn.z, "witness")
+    _require_elements(V, zn.z, "accumulator value")
+    ea_rows_weights(R.items, t, security)
+    # one check per statement: repeats with an order-2 error would cancel in the product
+    nb = (mpz_sizeinbase(zn.z, 2) + 7) // 8
+    first = {}
+    owner = [0] * t
+    distinct = []
+    for i in range(t):
+        key = PyBytes_FromStringAndSize(NULL, nb + xw)
+        kp = PyBytes_AS_STRING(key)
+        ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z)   # w and N - w: one witness
+        if xw:
+            memcpy(kp + nb, &xs[i, 0], xw)
+        j = first.setdefault(key, len(distinct))
+        if j == len(distinct):
+            distinct.append(i)
+        owner[i] = j
+    count = len(distinct)
+    if count == <size_t>t:
+        WD, XD, RD = W, X, R
+    else:
+        WD = _MpzVec((), "witness")
+        XD = _MpzVec((), "element")
+        RD = _MpzVec((), "weight")
+        for vec in (WD, XD, RD):
+            free((<_MpzVec>vec).items)
+            (<_MpzVec>vec).items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
+            if (<_MpzVec>vec).items == NULL:
+                raise errors.OutOfMemory("cannot allocate the batch lists")
+        for j in range(<Py_ssize_t>count):
+            i = distinct[j]
+            for vec, src in ((WD, W), (XD, X), (RD, R)):
+                mpz_init((<_MpzVec>vec).items[j])
+                (<_MpzVec>vec).count = j + 1
+                mpz_swap((<_MpzVec>vec).items[j], (<_MpzVec>src).items[i])
+    vi = <size_t *>calloc(max(count, 1), sizeof(size_t))
+    bad = <unsigned char *>malloc(max(count, 1))
+    try:
+        if vi == NULL or bad == NULL:
+            raise errors.OutOfMemory("cannot allocate the batch index lists")
+        with nogil:
+            rc = c.ea_batch_verify(bad, <const mpz_t *>WD.items, <const mpz_t *>XD.items,
+                                   <const mpz_t *>RD.items, vi, count, <const mpz_t *>V.items,
+                                   1, zn.z, th, NULL)
+        _check(rc)
+        return [i for i in range(t) if bad[owner[i]]]
+    finally:
+        free(vi)
+        free(bad)

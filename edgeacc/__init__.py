@@ -21,7 +21,7 @@ _require_extension()
 
 from edgeacc import _core, errors  # noqa: E402 (after the extension check)
 from edgeacc.accumulator import Accumulator, update_witness, verify_membership
-from edgeacc.batch import (MultiExpTable, aggregate_witnesses, batch_verify, multi_exp,
+from edgeacc.batch import (MultiExpTable, aggregate_witnesses, batch_verify, batch_verify_buffers, multi_exp,
                            root_factory, shamir_trick, update_witnesses)
 from edgeacc import poe
 from edgeacc.poe import (PoEProof, SetMembershipProof, prove_set_membership,
@@ -53,6 +53,7 @@ __all__ = [
     "SetMembershipProof",
     "aggregate_witnesses",
     "batch_verify",
+    "batch_verify_buffers",
     "build_info",
     "multi_exp",
     "poe",

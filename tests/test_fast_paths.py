@@ -139,3 +139,49 @@ def test_hash_to_prime_is_the_first_bpsw_candidate(data):
         if gmpy2.is_bpsw_prp(c):
             break
     assert (j, c) == (k, x)
+
+
+def _rows_of(values, width):
+    return b"".join(v.to_bytes(width, "big") for v in values)
+
+
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.booleans()), min_size=1,
+                max_size=24))
+def test_batch_verify_buffers_answers_as_batch_verify(many_items, rows):
+    """Rows (bytes, memoryview, numpy (t, width)) give the answer of batch_verify on the
+    same statements, repeats and sign flips included."""
+    import numpy as np
+    base = many_items[:12]
+    v = base[0][2]
+    items = [((N - base[i][0]) if flip else base[i][0], base[j][1], v) for i, j, flip in rows]
+    want = edgeacc.batch_verify(P, items)
+    W, X = _rows_of([w for w, _, _ in items], 256), _rows_of([x for _, x, _ in items], 32)
+    assert edgeacc.batch_verify_buffers(P, W, X, v) == want
+    assert edgeacc.batch_verify_buffers(P, memoryview(W), bytearray(X), v, threads=2) == want
+    arr = np.frombuffer(W, dtype=np.uint8).reshape(len(items), 256)
+    assert edgeacc.batch_verify_buffers(P, arr, np.frombuffer(X, np.uint8).reshape(-1, 32), v) == want
+
+
+def test_batch_verify_buffers_rejects_malformed_rows(many_items):
+    import numpy as np
+    from edgeacc import errors
+    (w, x, v), = many_items[:1]
+    W, X = _rows_of([w], 256), _rows_of([x], 32)
+    with pytest.raises(errors.EdgeaccTypeError):
+        edgeacc.batch_verify_buffers(P, [w], X, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, W[:-1], X, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, W * 2, _rows_of([x, x], 32)[:47], v)
+    strided = np.zeros((2, 512), np.uint8)[:, ::2]
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, strided, X * 2, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, np.zeros((1, 256), np.uint16), X, v)
+    with pytest.raises(errors.InvalidElement):
+        edgeacc.batch_verify_buffers(P, bytes(256), X, v)
+    with pytest.raises(errors.InvalidExponent):
+        edgeacc.batch_verify_buffers(P, W, _rows_of([x + 1], 32), v)
+    with pytest.raises(errors.InvalidElement):
+        edgeacc.batch_verify_buffers(P, W, X, 0)
+    assert edgeacc.batch_verify_buffers(P, b"", b"", v) == []

@@ -1,0 +1,39 @@
+/* ea_rows.c - fixed-width big-endian rows to and from mpz. */
+#include <string.h>
+#include "ea_rows.h"
+
+void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        if (width)
+            mpz_import(out[i], width, 1, 1, 1, 0, rows + i * width);
+        else
+            mpz_set_ui(out[i], 0);
+    }
+}
+
+void ea_rows_weights(mpz_t *rs, size_t count, unsigned security)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        mpz_fdiv_r_2exp(rs[i], rs[i], security);
+        mpz_setbit(rs[i], 0);
+    }
+}
+
+void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n)
+{
+    mpz_t o;
+    mpz_srcptr k = w;
+    size_t len, cnt = 0;
+    mpz_init(o);
+    mpz_sub(o, n, w);
+    if (mpz_cmp(o, w) < 0)
+        k = o;
+    memset(key, 0, nb);
+    len = mpz_sgn(k) ? (mpz_sizeinbase(k, 2) + 7) / 8 : 0;
+    if (len && len <= nb)
+        mpz_export(key + nb - len, &cnt, 1, 1, 1, 0, k);
+    mpz_clear(o);
+}
