@@ -912,7 +912,8 @@ def build_info():
 cdef extern from "ea_rows.h":
     void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width) nogil
     void ea_rows_weights(mpz_t *rs, size_t count, unsigned security) nogil
-    void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n) nogil
+    void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
+                           mpz_t scratch) nogil
 
 cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
     """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
@@ -937,11 +938,11 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
     big-endian bytes; rs holds one row of random bytes per statement, taken mod 2^security
     and made odd as the weight. Each distinct statement (w up to sign, x) is checked once;
     returns the indices of the false rows."""
-    cdef _Mpz zn = _Mpz()
+    cdef _Mpz zn = _Mpz(), zs = _Mpz()
     cdef _MpzVec W, X, R, V, WD, XD, RD
     cdef Py_ssize_t t = ws.shape[0], i, j, nb, xw = xs.shape[1]
     cdef size_t *vi = NULL
-    cdef size_t count
+    cdef size_t count, first_bad = 0
     cdef unsigned char *bad = NULL
     cdef unsigned th = _threads(threads)
     cdef bytes key
@@ -956,8 +957,7 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
     R = _vec_of_rows(rs, "weight")
     V = _MpzVec([v], "accumulator value")
     _require_exponents(X, c.EA_RULE_ELEMENT, "element")
-    _require_elements(W, zn.z, "witness")
-    _require_elements(V, zn.z, "accumulator value")
+    # ws and v: the C call checks them (one pass); only a failure runs the indexed check
     ea_rows_weights(R.items, t, security)
     # one check per statement: repeats with an order-2 error would cancel in the product
     nb = (mpz_sizeinbase(zn.z, 2) + 7) // 8
@@ -967,7 +967,7 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
     for i in range(t):
         key = PyBytes_FromStringAndSize(NULL, nb + xw)
         kp = PyBytes_AS_STRING(key)
-        ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z)   # w and N - w: one witness
+        ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z, zs.z)  # w, N - w: one witness
         if xw:
             memcpy(kp + nb, &xs[i, 0], xw)
         j = first.setdefault(key, len(distinct))
@@ -1001,6 +1001,12 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
             rc = c.ea_batch_verify(bad, <const mpz_t *>WD.items, <const mpz_t *>XD.items,
                                    <const mpz_t *>RD.items, vi, count, <const mpz_t *>V.items,
                                    1, zn.z, th, NULL)
+        if rc == c.EA_ERR_ELEMENT:
+            # the first bad distinct statement is the first bad row's (first occurrences)
+            if c.ea_check_elements(&first_bad, <const mpz_t *>WD.items, WD.count, zn.z) != c.EA_OK:
+                raise errors.InvalidElement(f"witness {distinct[first_bad]} must satisfy "
+                                            "1 < y < N-1 and gcd(y, N) = 1")
+            _require_elements(V, zn.z, "accumulator value")
         _check(rc)
         return [i for i in range(t) if bad[owner[i]]]
     finally:

@@ -22,18 +22,16 @@ void ea_rows_weights(mpz_t *rs, size_t count, unsigned security)
     }
 }
 
-void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n)
+void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
+                       mpz_t scratch)
 {
-    mpz_t o;
     mpz_srcptr k = w;
     size_t len, cnt = 0;
-    mpz_init(o);
-    mpz_sub(o, n, w);
-    if (mpz_cmp(o, w) < 0)
-        k = o;
+    mpz_sub(scratch, n, w);
+    if (mpz_cmp(scratch, w) < 0)
+        k = scratch;
     memset(key, 0, nb);
     len = mpz_sgn(k) ? (mpz_sizeinbase(k, 2) + 7) / 8 : 0;
     if (len && len <= nb)
         mpz_export(key + nb - len, &cnt, 1, 1, 1, 0, k);
-    mpz_clear(o);
 }

@@ -178,8 +178,8 @@ def test_batch_verify_buffers_rejects_malformed_rows(many_items):
         edgeacc.batch_verify_buffers(P, strided, X * 2, v)
     with pytest.raises(errors.InvalidArgument):
         edgeacc.batch_verify_buffers(P, np.zeros((1, 256), np.uint16), X, v)
-    with pytest.raises(errors.InvalidElement):
-        edgeacc.batch_verify_buffers(P, bytes(256), X, v)
+    with pytest.raises(errors.InvalidElement, match="witness 2 "):   # the row, not the statement
+        edgeacc.batch_verify_buffers(P, W + W + bytes(256), X * 3, v)
     with pytest.raises(errors.InvalidExponent):
         edgeacc.batch_verify_buffers(P, W, _rows_of([x + 1], 32), v)
     with pytest.raises(errors.InvalidElement):
