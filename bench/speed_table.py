@@ -9,24 +9,14 @@ row is then extrapolated by n log n and marked so).
 import argparse
 import math
 import os
-import time
 
 import gmpy2
 
 import edgeacc
 
-from .common import P, digests
+from .common import P, best, digests
 
 GOALS = {"verify": 0.75, 8: 0.30, 16: 0.25, 1024: 0.08, "all_witnesses": 8.0, "h2p": 0.6}
-
-
-def best(fn, repeat):
-    out = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out = min(out, time.perf_counter() - t0)
-    return out
 
 
 def paired(fn, base, repeat, rounds=5):
