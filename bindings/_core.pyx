@@ -912,8 +912,8 @@ def build_info():
 cdef extern from "ea_rows.h":
     void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width) nogil
     void ea_rows_weights(mpz_t *rs, size_t count, unsigned security) nogil
-    void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
-                           mpz_t scratch) nogil
+    int ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
+                          mpz_t scratch) nogil
 
 cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
     """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
@@ -967,7 +967,8 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
     for i in range(t):
         key = PyBytes_FromStringAndSize(NULL, nb + xw)
         kp = PyBytes_AS_STRING(key)
-        ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z, zs.z)  # w, N - w: one witness
+        if not ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z, zs.z):  # w, N-w: one
+            raise errors.InvalidElement(f"witness {i} must satisfy 1 < y < N-1 and gcd(y, N) = 1")
         if xw:
             memcpy(kp + nb, &xs[i, 0], xw)
         j = first.setdefault(key, len(distinct))

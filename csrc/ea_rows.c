@@ -22,16 +22,21 @@ void ea_rows_weights(mpz_t *rs, size_t count, unsigned security)
     }
 }
 
-void ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
-                       mpz_t scratch)
+int ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
+                      mpz_t scratch)
 {
     mpz_srcptr k = w;
     size_t len, cnt = 0;
+    memset(key, 0, nb);
+    if (mpz_sgn(w) < 0 || mpz_cmp(w, n) >= 0)
+        return 0;               /* not a residue: no key (w = n + y must not pass as y) */
     mpz_sub(scratch, n, w);
     if (mpz_cmp(scratch, w) < 0)
         k = scratch;
-    memset(key, 0, nb);
     len = mpz_sgn(k) ? (mpz_sizeinbase(k, 2) + 7) / 8 : 0;
-    if (len && len <= nb)
+    if (len > nb)
+        return 0;
+    if (len)
         mpz_export(key + nb - len, &cnt, 1, 1, 1, 0, k);
+    return 1;
 }

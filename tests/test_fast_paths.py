@@ -182,6 +182,10 @@ def test_batch_verify_buffers_rejects_malformed_rows(many_items):
         edgeacc.batch_verify_buffers(P, W + W + bytes(256), X * 3, v)
     with pytest.raises(errors.InvalidExponent):
         edgeacc.batch_verify_buffers(P, W, _rows_of([x + 1], 32), v)
+    # w + N after a true (w, x): the same residue, but not a valid encoding, so no merging
+    wide = np.frombuffer(_rows_of([w, w + N], 257), np.uint8).reshape(2, 257)
+    with pytest.raises(errors.InvalidElement, match="witness 1 "):
+        edgeacc.batch_verify_buffers(P, wide, X * 2, v)
     with pytest.raises(errors.InvalidElement):
         edgeacc.batch_verify_buffers(P, W, X, 0)
     assert edgeacc.batch_verify_buffers(P, b"", b"", v) == []
