@@ -7,7 +7,9 @@ GMP is found by, in order: EDGEACC_GMP_DIR (a prefix with include/gmp.h and lib/
 libgmp.so; a static libgmp.a there is linked in, e.g. the CPU-tuned build from
 scripts/build-gmp.sh), pkg-config, then the system paths. OpenSSL's libcrypto (SHA-256 in the
 C core) by pkg-config, then the system paths. EDGEACC_COVERAGE=1 builds with CYTHON_TRACE;
-EDGEACC_DEBUG=1 keeps debug info (release builds have none).
+EDGEACC_DEBUG=1 keeps debug info (release builds have none). Intel's crypto_mb (optional: the
+AVX-512 IFMA lane kernels; PyPI ipp-crypto-static + ipp-crypto-include) is linked in when
+found under EDGEACC_CRYPTO_MB_DIR or this Python's prefix; EDGEACC_CRYPTO_MB=0 builds without.
 """
 import glob
 import os
@@ -92,6 +94,29 @@ def find_libcrypto():
     return [inc], []
 
 
+def _crypto_mb_dirs():
+    """Candidate (include, lib) prefixes for Intel's crypto_mb: EDGEACC_CRYPTO_MB_DIR, this
+    Python's prefix (PyPI ipp-crypto-static + ipp-crypto-include install there), the system."""
+    override = os.environ.get("EDGEACC_CRYPTO_MB_DIR")
+    prefixes = [override] if override else [sys.prefix, sys.base_prefix] + SYSTEM_PREFIXES
+    for prefix in prefixes:
+        incs = [os.path.join(prefix, "include")] + sorted(glob.glob(os.path.join(prefix, "include", "*")))
+        yield prefix, incs
+
+
+def find_crypto_mb():
+    """-> (include_dirs, extra_objects or libraries, description), or None: the optional lane
+    kernels (AVX-512 IFMA). EDGEACC_CRYPTO_MB=0 builds without them."""
+    if os.environ.get("EDGEACC_CRYPTO_MB") == "0":
+        return None
+    for prefix, incs in _crypto_mb_dirs():
+        inc = next((d for d in incs if os.path.isfile(os.path.join(d, "crypto_mb", "exp.h"))), None)
+        static = os.path.join(prefix, "lib", "libcrypto_mb.a")
+        if inc and os.path.isfile(static):
+            return [inc], [static], f"static {static}"
+    return None
+
+
 def configure(ext):
     """Set the C sources, include paths and libraries of the extension; cythonize it."""
     from Cython.Build import cythonize
@@ -110,6 +135,12 @@ def configure(ext):
     ext.library_dirs = gmp_lib + ssl_lib
     ext.libraries = gmp_libs + ["crypto"]
     ext.extra_objects = gmp_objects
+    lanes = find_crypto_mb()
+    if lanes:
+        ext.include_dirs += lanes[0]
+        ext.extra_objects = lanes[1] + ext.extra_objects
+        ext.define_macros.append(("EA_HAVE_CRYPTO_MB", "1"))
+    print(f"edgeacc: lane kernels (crypto_mb): {lanes[2] if lanes else 'not found, GMP/OpenSSL only'}")
     # -pthread: the batch engine's worker threads (a no-op on glibc >= 2.34)
     # EA_NO_EXPORT + hidden visibility: the C functions stay inside the extension module
     ext.define_macros.append(("EA_NO_EXPORT", "1"))

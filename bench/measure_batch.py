@@ -18,16 +18,7 @@ from edgeacc import _core
 from edgeacc.batch import _batch_verify_with_weights, _unweighted_check, _weights
 
 from . import baseline_gmpy2 as base
-from .common import P, digests, rng
-
-
-def best(fn, repeat):
-    out = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out = min(out, time.perf_counter() - t0)
-    return out
+from .common import P, best, digests, rng
 
 
 def once(fn):

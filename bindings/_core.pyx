@@ -7,10 +7,11 @@ API in :mod:`edgeacc`; this module is its engine room.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset, memcpy
 
 from gmp cimport (mpz_t, mpz_init, mpz_clear, mpz_set_si, mpz_neg, mpz_sgn, mpz_sizeinbase,
-                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp)
+                  mpz_import, mpz_export, mpz_fits_slong_p, mpz_get_si, mpz_cmp, mpz_swap)
 cimport edgeacc_c as c
 
 cdef extern from "ea_multiexp.h":
@@ -693,7 +694,7 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
         with nogil:
             rc = c.ea_batch_verify(bad, <const mpz_t *>W.items, <const mpz_t *>X.items,
                                    <const mpz_t *>R.items, vi, count, <const mpz_t *>V.items,
-                                   V.count, zn.z, th, &ops)
+                                   V.count, zn.z, th, &ops if count_ops else NULL)
         _check(rc)
         failed = [i for i in range(count) if bad[i]]
     finally:
@@ -1123,3 +1124,137 @@ def poke2_verify(g, u, w, z, Q, r, ctx, n):
         rc = c.ea_poke2_verify(&ok, zg.z, zu.z, zw.z, zz.z, zQ.z, zr.z, bp, bl, zn.z)
     _check(rc)
     return bool(ok)
+
+
+# ---- issue 12: fast kernels (OpenSSL single exponentiations, crypto_mb lanes) ----
+
+cdef extern from "ea_fastexp.h":
+    unsigned ea_fast_paths()
+    unsigned EA_PATH_LANES_COMPILED, EA_PATH_LANES_CPU, EA_PATH_PORTABLE, EA_PATH_OPENSSL
+    unsigned EA_PATH_LANES, EA_PATH_IFMA
+
+
+def build_info():
+    """Which exponentiation kernels this build has and this process uses (csrc/ea_fastexp.h):
+    ``lanes_compiled`` (built with crypto_mb), ``lanes_cpu`` (cpuid: AVX-512 IFMA),
+    ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("openssl" or "gmp") and
+    ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
+    ``multi_exp`` ("ifma": the engine's own IFMA lanes for large multi-exponentiations of
+    1025..2048-bit moduli, or "gmp")."""
+    cdef unsigned p = ea_fast_paths()
+    return {
+        "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
+        "lanes_cpu": bool(p & EA_PATH_LANES_CPU),
+        "portable": bool(p & EA_PATH_PORTABLE),
+        "single": "openssl" if p & EA_PATH_OPENSSL else "gmp",
+        "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
+        "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
+    }
+
+
+# ---- issue 12: batch inputs as fixed-width big-endian rows (buffer protocol) ----
+
+cdef extern from "ea_rows.h":
+    void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width) nogil
+    void ea_rows_weights(mpz_t *rs, size_t count, unsigned security) nogil
+    int ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
+                          mpz_t scratch) nogil
+
+cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
+    """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
+    Python int per row."""
+    cdef _MpzVec vec = _MpzVec((), what)
+    cdef Py_ssize_t i, t = rows.shape[0], width = rows.shape[1]
+    free(vec.items)
+    vec.items = <mpz_t *>malloc(max(t, 1) * sizeof(mpz_t))
+    if vec.items == NULL:
+        raise errors.OutOfMemory(f"cannot allocate the {what} list")
+    for i in range(t):
+        mpz_init(vec.items[i])
+        vec.count = i + 1
+    if t and width:
+        ea_rows_import(vec.items, &rows[0, 0], t, width)
+    return vec
+
+
+def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1] xs, v, n,
+                      const unsigned char[:, ::1] rs, unsigned security, threads=1):
+    """ea_batch_verify over rows: statement j is ws[j]^xs[j] = +-v (mod n), ws and xs rows of
+    big-endian bytes; rs holds one row of random bytes per statement, taken mod 2^security
+    and made odd as the weight. Each distinct statement (w up to sign, x) is checked once;
+    returns the indices of the false rows."""
+    cdef _Mpz zn = _Mpz(), zs = _Mpz()
+    cdef _MpzVec W, X, R, V, WD, XD, RD
+    cdef Py_ssize_t t = ws.shape[0], i, j, nb, xw = xs.shape[1]
+    cdef size_t *vi = NULL
+    cdef size_t count, first_bad = 0
+    cdef unsigned char *bad = NULL
+    cdef unsigned th = _threads(threads)
+    cdef bytes key
+    cdef char *kp
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if xs.shape[0] != t or rs.shape[0] != t:
+        raise errors.InvalidArgument("witnesses, elements and weights must have the same number of rows")
+    W = _vec_of_rows(ws, "witness")
+    X = _vec_of_rows(xs, "element")
+    R = _vec_of_rows(rs, "weight")
+    V = _MpzVec([v], "accumulator value")
+    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
+    # ws and v: the C call checks them (one pass); only a failure runs the indexed check
+    ea_rows_weights(R.items, t, security)
+    # one check per statement: repeats with an order-2 error would cancel in the product
+    nb = (mpz_sizeinbase(zn.z, 2) + 7) // 8
+    first = {}
+    owner = [0] * t
+    distinct = []
+    for i in range(t):
+        key = PyBytes_FromStringAndSize(NULL, nb + xw)
+        kp = PyBytes_AS_STRING(key)
+        if not ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z, zs.z):  # w, N-w: one
+            raise errors.InvalidElement(f"witness {i} must satisfy 1 < y < N-1 and gcd(y, N) = 1")
+        if xw:
+            memcpy(kp + nb, &xs[i, 0], xw)
+        j = first.setdefault(key, len(distinct))
+        if j == len(distinct):
+            distinct.append(i)
+        owner[i] = j
+    count = len(distinct)
+    if count == <size_t>t:
+        WD, XD, RD = W, X, R
+    else:
+        WD = _MpzVec((), "witness")
+        XD = _MpzVec((), "element")
+        RD = _MpzVec((), "weight")
+        for vec in (WD, XD, RD):
+            free((<_MpzVec>vec).items)
+            (<_MpzVec>vec).items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
+            if (<_MpzVec>vec).items == NULL:
+                raise errors.OutOfMemory("cannot allocate the batch lists")
+        for j in range(<Py_ssize_t>count):
+            i = distinct[j]
+            for vec, src in ((WD, W), (XD, X), (RD, R)):
+                mpz_init((<_MpzVec>vec).items[j])
+                (<_MpzVec>vec).count = j + 1
+                mpz_swap((<_MpzVec>vec).items[j], (<_MpzVec>src).items[i])
+    vi = <size_t *>calloc(max(count, 1), sizeof(size_t))
+    bad = <unsigned char *>malloc(max(count, 1))
+    try:
+        if vi == NULL or bad == NULL:
+            raise errors.OutOfMemory("cannot allocate the batch index lists")
+        with nogil:
+            rc = c.ea_batch_verify(bad, <const mpz_t *>WD.items, <const mpz_t *>XD.items,
+                                   <const mpz_t *>RD.items, vi, count, <const mpz_t *>V.items,
+                                   1, zn.z, th, NULL)
+        if rc == c.EA_ERR_ELEMENT:
+            # the first bad distinct statement is the first bad row's (first occurrences)
+            if c.ea_check_elements(&first_bad, <const mpz_t *>WD.items, WD.count, zn.z) != c.EA_OK:
+                raise errors.InvalidElement(f"witness {distinct[first_bad]} must satisfy "
+                                            "1 < y < N-1 and gcd(y, N) = 1")
+            _require_elements(V, zn.z, "accumulator value")
+        _check(rc)
+        return [i for i in range(t) if bad[owner[i]]]
+    finally:
+        free(vi)
+        free(bad)

@@ -20,3 +20,4 @@ cdef extern from "gmp.h" nogil:
     void *mpz_export(void *rop, size_t *countp, int order, size_t size, int endian,
                      size_t nails, mpz_srcptr op)
     int mpz_cmp(mpz_srcptr, mpz_srcptr)
+    void mpz_swap(mpz_ptr, mpz_ptr)

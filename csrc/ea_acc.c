@@ -1,5 +1,6 @@
 /* ea_acc.c - accumulator updates and witnesses. */
 #include "ea_acc.h"
+#include "ea_fastexp.h"
 #include "ea_group.h"
 
 /* Below this many factors a running product is as fast as a tree. */
@@ -47,7 +48,7 @@ int ea_powm_product(mpz_t r, const mpz_t base, const mpz_t *xs, size_t count, co
     mpz_init(e);
     rc = ea_product(e, xs, count);
     if (rc == EA_OK)
-        mpz_powm(r, base, e, n);
+        ea_fast_powm(r, base, e, n);
     mpz_clear(e);
     return rc;
 }

@@ -1,12 +1,13 @@
 /* ea_batch.c - batch verification by random linear combination and bisection. */
 #include <stdlib.h>
+#include <string.h>
 #include "ea_batch.h"
 #include "ea_check.h"
+#include "ea_fastexp.h"
+#include "ea_ifma.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
-
-#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 
 typedef struct {
     const ea_mont *ctx;
@@ -114,6 +115,122 @@ static int group_task(void *arg, size_t g)
     return rc;
 }
 
+/* Lane-parallel independent checks: each statement ws[j]^xs[j] = +-vals[vidx[j]] on its own
+ * (exact, no weights), the items split over threads in chunks of whole lane groups. */
+typedef struct {
+    const mpz_t *ws, *xs, *vals;
+    const size_t *vidx;
+    mpz_srcptr n;
+    size_t count, chunk;
+    unsigned char *bad;
+} lanes_job;
+
+static int lanes_task(void *arg, size_t g)
+{
+    lanes_job *job = arg;
+    size_t lo = g * job->chunk, hi = lo + job->chunk > job->count ? job->count : lo + job->chunk;
+    size_t j, m = hi - lo;
+    mpz_t *r = malloc((m ? m : 1) * sizeof(mpz_t));
+    int rc;
+    if (r == NULL)
+        return EA_ERR_NOMEM;
+    for (j = 0; j < m; j++)
+        mpz_init(r[j]);
+    rc = ea_fast_powm_many(r, job->ws + lo, job->xs + lo, m, job->n);
+    for (j = 0; rc == EA_OK && j < m; j++)
+        job->bad[lo + j] = !ea_equal_pm(r[j], job->vals[job->vidx[lo + j]], job->n);
+    for (j = 0; j < m; j++)
+        mpz_clear(r[j]);
+    free(r);
+    return rc;
+}
+
+/* Multiplications per lane multiplication: crypto_mb runs 8 exponentiations of 256 bits in
+ * about the time of 1.5 GMP ones (measured on this engine's reference machine). */
+#define LANE_MUL_COST 0.2
+
+enum { BY_WEIGHTS, BY_LANES, BY_IFMA };
+
+/* The strategy the cost model prefers (all sound: lanes check every statement exactly; the
+ * IFMA kernel computes the same weighted product as the GMP path). */
+static int choose_strategy(const mpz_t *xs, const mpz_t *rs, size_t count, size_t nvals,
+                           const mpz_t n)
+{
+    size_t j, xbits = 0, rbits = 0;
+    double lanes = -1.0, weighted, ifma = -1.0;
+    for (j = 0; j < count; j++) {
+        size_t b = mpz_sizeinbase(xs[j], 2), c = mpz_sizeinbase(rs[j], 2);
+        xbits = b > xbits ? b : xbits;
+        rbits = c > rbits ? c : rbits;
+    }
+    weighted = ea_mexp_cost(count + nvals, xbits + rbits);
+    /* a lane exponentiation: a squaring per bit, a window product every 5 bits, a table */
+    if (ea_fast_lanes_apply(n) && xbits <= EA_LANE_EXP_BITS)
+        lanes = LANE_MUL_COST * (1.2 * (double)xbits + 32.0)
+                * (double)(count < EA_LANES ? EA_LANES : count);
+    if (ea_ifma_apply(n))
+        ifma = ea_ifma_cost(count + nvals, xbits + rbits);
+    if (lanes >= 0 && lanes < weighted && (ifma < 0 || lanes <= ifma))
+        return BY_LANES;
+    if (ifma >= 0 && ifma < weighted)
+        return BY_IFMA;
+    return BY_WEIGHTS;
+}
+
+/* Independent checks of every item, 8 at a time where lanes apply, over threads. */
+static int check_each(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const size_t *vidx,
+                      size_t count, const mpz_t *vals, const mpz_t n, unsigned threads)
+{
+    lanes_job lj;
+    size_t groups = (count + EA_LANES - 1) / EA_LANES;
+    lj.ws = ws; lj.xs = xs; lj.vals = vals; lj.vidx = vidx; lj.n = n; lj.count = count;
+    lj.bad = bad;
+    lj.chunk = EA_LANES * ((groups + threads - 1) / threads);
+    return ea_parallel_run(lanes_task, &lj, (count + lj.chunk - 1) / lj.chunk, threads);
+}
+
+/* The weighted test on the IFMA lanes: one product of every w_j^(x_j r_j) and v_k^(-R_k);
+ * if it is not +-1, every item is checked on its own. */
+static int weighted_ifma(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
+                         const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
+                         const mpz_t n, unsigned threads)
+{
+    size_t m = count + nvals, j;
+    mpz_t *B = malloc(m * sizeof(mpz_t)), *E = malloc(m * sizeof(mpz_t)), r;
+    int rc = EA_OK;
+    if (B == NULL || E == NULL) {
+        free(B); free(E);
+        return EA_ERR_NOMEM;
+    }
+    for (j = 0; j < m; j++)
+        mpz_inits(B[j], E[j], NULL);
+    mpz_init(r);
+    for (j = 0; j < count; j++) {
+        mpz_set(B[j], ws[j]);
+        mpz_mul(E[j], xs[j], rs[j]);
+        mpz_add(E[count + vidx[j]], E[count + vidx[j]], rs[j]);
+    }
+    for (j = 0; j < nvals && rc == EA_OK; j++)
+        if (!mpz_invert(B[count + j], vals[j], n))  /* cannot happen after ea_check_elements */
+            rc = EA_ERR_NOT_INVERTIBLE;
+    if (rc == EA_OK)
+        rc = ea_ifma_multi_exp(r, (const mpz_t *)B, (const mpz_t *)E, m, n, threads);
+    if (rc == EA_OK) {
+        mpz_t one;
+        mpz_init_set_ui(one, 1);
+        if (ea_equal_pm(r, one, n))
+            memset(bad, 0, count);
+        else
+            rc = check_each(bad, ws, xs, vidx, count, vals, n, threads);
+        mpz_clear(one);
+    }
+    for (j = 0; j < m; j++)
+        mpz_clears(B[j], E[j], NULL);
+    mpz_clear(r);
+    free(B); free(E);
+    return rc;
+}
+
 int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
                     const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
                     const mpz_t n, unsigned threads, ea_opcount *ops)
@@ -141,10 +258,22 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
     for (j = 0; j < count; j++)
         if (vidx[j] >= nvals)
             return EA_ERR_ARGUMENT;
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
-        return rc;
     if (threads < 1)
         threads = 1;
+    if (ops == NULL) {          /* operation counts are of the weighted GMP test */
+        int how = choose_strategy(xs, rs, count, nvals, n);
+        if (how != BY_WEIGHTS) {
+            rc = how == BY_LANES ? check_each(bad, ws, xs, vidx, count, vals, n, threads)
+                                 : weighted_ifma(bad, ws, xs, rs, vidx, count, vals, nvals, n,
+                                                 threads);
+            if (rc != EA_OK)
+                for (j = 0; j < count; j++)
+                    bad[j] = 1;
+            return rc;
+        }
+    }
+    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+        return rc;
     if (threads > count)
         threads = (unsigned)count;
     W = ea_mont_alloc(&ctx, count);

@@ -20,7 +20,9 @@ EA_API_BEGIN
  *     prod_j ws[j]^(xs[j]*rs[j]) * prod_k vals[k]^(-R_k) = +-1,  R_k = sum_{vidx[j]=k} rs[j],
  * as one multi-exponentiation; on failure bisects (a half that passes clears its items, and
  * then the other half is known to fail). Sets bad[j] = 1 for the statements found false,
- * 0 otherwise; on any status but EA_OK every bad[j] = 1 (never "all hold" by accident). The items are split into `threads` balanced groups checked in parallel.
+ * 0 otherwise; on any status but EA_OK every bad[j] = 1 (never "all hold" by accident).
+ * Where the lane kernels apply (ea_fastexp.h) and the cost model prefers them, and ops is NULL,
+ * every statement is instead checked on its own, 8 at a time (exact; the weights unused). The items are split into `threads` balanced groups checked in parallel.
  * Every ws[j] and vals[k] must satisfy 1 < y < n-1, gcd(y, n) = 1 (else EA_ERR_ELEMENT);
  * xs[j] odd >= 3 and rs[j] > 0 (else EA_ERR_EXPONENT); vidx[j] < nvals. ops may be NULL. */
 int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/sha.h>
 #include "ea_group.h"
+#include "ea_fastexp.h"
 #include "ea_check.h"
 #include "ea_protocol.h"
 
@@ -59,7 +60,7 @@ int ea_powm(mpz_t r, const mpz_t base, const mpz_t exp, const mpz_t n)
 {
     int rc = check_powm_args(base, exp, n);
     if (rc == EA_OK)
-        mpz_powm(r, base, exp, n);
+        ea_fast_powm(r, base, exp, n);
     return rc;
 }
 
@@ -144,7 +145,7 @@ int ea_verify_membership(const mpz_t w, const mpz_t x, const mpz_t v, const mpz_
     if (mpz_cmp_ui(r, 1) != 0) {
         rc = EA_ERR_ELEMENT;
     } else {
-        mpz_powm(r, w, x, n);
+        ea_fast_powm(r, w, x, n);
         *ok = ea_equal_pm(r, v, n);
     }
     mpz_clears(r, wv, NULL);

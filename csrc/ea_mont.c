@@ -135,3 +135,28 @@ int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx)
     }
     return carry == 0;
 }
+
+void ea_mont_mul_into(mp_limb_t *acc, int *started, const mp_limb_t *x, const ea_mont *ctx,
+                      ea_mont_work *w)
+{
+    if (*started)
+        ea_mont_mul(acc, acc, x, ctx, w);
+    else {
+        mpn_copyi(acc, x, ctx->n);
+        *started = 1;
+    }
+}
+
+void ea_mont_bucket_combine(mp_limb_t *tot, int *ts, mp_limb_t *run, const mp_limb_t *bucket,
+                            const unsigned char *used, size_t nb, const ea_mont *ctx,
+                            ea_mont_work *w)
+{
+    int rs = 0;
+    size_t d;
+    for (d = nb - 1; d >= 1; d--) {
+        if (used[d])
+            ea_mont_mul_into(run, &rs, LIMB(bucket, d, ctx->n), ctx, w);
+        if (rs)
+            ea_mont_mul_into(tot, ts, run, ctx, w);
+    }
+}

@@ -51,6 +51,21 @@ int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx);
 /* ea_mont_alloc(ctx, count): count*n zeroed limbs (NULL on failure); free with free(). */
 mp_limb_t *ea_mont_alloc(const ea_mont *ctx, size_t count);
 
+/* LIMB(p, i, n): the i-th n-limb number of an array of them. */
+#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
+
+/* ea_mont_mul_into(acc, &started, x, ctx, w): acc <- acc * x, or acc <- x while acc is still
+ * empty (*started = 0; set to 1). */
+void ea_mont_mul_into(mp_limb_t *acc, int *started, const mp_limb_t *x, const ea_mont *ctx,
+                      ea_mont_work *w);
+
+/* ea_mont_bucket_combine(tot, &ts, run, bucket, used, nb, ctx, w): tot = prod_d bucket[d]^d
+ * over the used buckets 1 <= d < nb, by running products (run is scratch) from the top
+ * bucket down: Pippenger's combination step. *ts stays 0 (tot untouched) if none is used. */
+void ea_mont_bucket_combine(mp_limb_t *tot, int *ts, mp_limb_t *run, const mp_limb_t *bucket,
+                            const unsigned char *used, size_t nb, const ea_mont *ctx,
+                            ea_mont_work *w);
+
 /* ea_exp_bits(e, pos, c): bits [pos, pos + c) of e >= 0, c <= 16 (exponent digit scanning). */
 static inline unsigned ea_exp_bits(const mpz_t e, size_t pos, unsigned c)
 {

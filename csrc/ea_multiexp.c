@@ -5,7 +5,6 @@
 #include "ea_group.h"
 #include "ea_thread.h"
 
-#define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 
 /* Fold the per-thread operation counts and the combining thread's into *ops (if asked). */
 static void add_thread_ops(ea_opcount *ops, const ea_opcount *parts, unsigned threads,
@@ -61,7 +60,8 @@ static double cost_buckets(size_t t, size_t bits, unsigned c)
     return SQR_WEIGHT * (double)bits + windows * ((double)t + (double)(1u << c));
 }
 
-void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
+/* The cheapest method and parameter by the cost model, and its cost in multiplications. */
+static double choose(int *method, unsigned *param, size_t count, size_t bits)
 {
     unsigned c;
     double best = -1.0, cost;
@@ -85,6 +85,19 @@ void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
             best = cost; *method = EA_MEXP_BUCKETS; *param = c;
         }
     }
+    return best;
+}
+
+void ea_mexp_choose(int *method, unsigned *param, size_t count, size_t bits)
+{
+    (void)choose(method, param, count, bits);
+}
+
+double ea_mexp_cost(size_t count, size_t bits)
+{
+    int method;
+    unsigned param;
+    return choose(&method, &param, count, bits);
 }
 
 /* The cost model's best parameter for a given method. */
@@ -105,18 +118,6 @@ static unsigned best_param(int method, size_t count, size_t bits)
         }
     }
     return best_c;
-}
-
-/* acc <- acc * x, or acc <- x when acc is still empty. */
-static void mul_into(mp_limb_t *acc, int *started, const mp_limb_t *x, const ea_mont *ctx,
-                     ea_mont_work *w)
-{
-    if (*started)
-        ea_mont_mul(acc, acc, x, ctx, w);
-    else {
-        mpn_copyi(acc, x, ctx->n);
-        *started = 1;
-    }
 }
 
 /* Subset tables: tab holds 2^c entries per group, T[S] = prod_{j in S} base_j. */
@@ -157,7 +158,7 @@ static void chain_tables(mp_limb_t *acc, int *started, const mp_limb_t *tab, con
             for (j = first; j < last; j++)
                 idx |= (size_t)ea_exp_bits(exps[j], i, 1) << (j - first);
             if (idx)
-                mul_into(acc, started, LIMB(tab, g * full + idx, n), ctx, w);
+                ea_mont_mul_into(acc, started, LIMB(tab, g * full + idx, n), ctx, w);
         }
     }
 }
@@ -221,7 +222,7 @@ static int mexp_window(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exps
             ea_mont_sqr(acc, acc, ctx, w);
         for (j = 0; j < count; j++) {
             if (next[j] == (long)i) {
-                mul_into(acc, started, LIMB(tab, j * half + (digit[j] - 1) / 2, n), ctx, w);
+                ea_mont_mul_into(acc, started, LIMB(tab, j * half + (digit[j] - 1) / 2, n), ctx, w);
                 NEXT_WINDOW(j);
             }
         }
@@ -237,9 +238,8 @@ static int mexp_buckets(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exp
 {
     mp_size_t n = ctx->n;
     size_t bits = max_bits(exps, count), nb = (size_t)1 << c, win, j;
-    long d;
     mp_limb_t *bucket = ea_mont_alloc(ctx, nb + 2), *run, *tot;
-    char *used = malloc(nb);
+    unsigned char *used = malloc(nb);
     if (bucket == NULL || used == NULL) {
         free(bucket); free(used);
         return EA_ERR_NOMEM;
@@ -247,7 +247,7 @@ static int mexp_buckets(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exp
     run = LIMB(bucket, nb, n);
     tot = LIMB(bucket, nb + 1, n);
     for (win = (bits + c - 1) / c; win-- > 0;) {
-        int rs = 0, ts = 0;
+        int ts = 0;
         unsigned s;
         if (*started)
             for (s = 0; s < c; s++)
@@ -257,19 +257,13 @@ static int mexp_buckets(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *exp
             unsigned dig = ea_exp_bits(exps[j], win * c, c);
             if (dig) {
                 int u = used[dig];
-                mul_into(LIMB(bucket, dig, n), &u, LIMB(bases, j, n), ctx, w);
+                ea_mont_mul_into(LIMB(bucket, dig, n), &u, LIMB(bases, j, n), ctx, w);
                 used[dig] = 1;
             }
         }
-        /* tot = prod_d bucket[d]^d by running products from the top bucket down. */
-        for (d = (long)nb - 1; d >= 1; d--) {
-            if (used[d])
-                mul_into(run, &rs, LIMB(bucket, d, n), ctx, w);
-            if (rs)
-                mul_into(tot, &ts, run, ctx, w);
-        }
+        ea_mont_bucket_combine(tot, &ts, run, bucket, used, nb, ctx, w);
         if (ts)
-            mul_into(acc, started, tot, ctx, w);
+            ea_mont_mul_into(acc, started, tot, ctx, w);
     }
     free(bucket); free(used);
     return EA_OK;
@@ -515,7 +509,7 @@ int ea_mexp_table_eval(mpz_t r, const ea_mexp_table *t, const mpz_t *exps, size_
     if (rc == EA_OK) {
         for (k = 0; k < threads; k++)
             if (job.started[k])
-                mul_into(acc, &started, LIMB(job.parts, k, t->ctx.n), &t->ctx, &w);
+                ea_mont_mul_into(acc, &started, LIMB(job.parts, k, t->ctx.n), &t->ctx, &w);
         if (!started)
             mpn_copyi(acc, t->ctx.one, t->ctx.n);
         ea_mont_from(r, acc, &t->ctx, &w);

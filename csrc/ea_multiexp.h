@@ -26,6 +26,11 @@ int ea_mexp_mont_threads(mp_limb_t *acc, const mp_limb_t *bases, const mpz_t *ex
                          size_t count, int method, unsigned param, const ea_mont *ctx,
                          unsigned threads, ea_opcount *ops);
 
+/* ea_mexp_cost(count, bits): the cost model's estimate for the best method, in Montgomery
+ * multiplications (a squaring counts SQR_WEIGHT of one): the one model that also weighs
+ * other strategies (ea_batch.c: lanes against the weighted test). */
+double ea_mexp_cost(size_t count, size_t bits);
+
 /* A reusable precomputed table for a fixed list of bases: 2^c subset products per group of
  * c bases, kept in Montgomery form. */
 struct ea_mexp_table {

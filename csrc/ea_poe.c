@@ -1,5 +1,6 @@
 /* ea_poe.c - proof of exponentiation (Wesolowski; Boneh-Bunz-Fisch NI-PoE). */
 #include "ea_poe.h"
+#include "ea_fastexp.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 
@@ -13,7 +14,7 @@ int ea_poe_prove(mpz_t Q, const mpz_t w, const mpz_t X, const mpz_t l, const mpz
         return EA_ERR_EXPONENT;
     mpz_init(q);
     mpz_fdiv_q(q, X, l);
-    mpz_powm(Q, w, q, n);
+    ea_fast_powm(Q, w, q, n);
     mpz_clear(q);
     return EA_OK;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <openssl/sha.h>
 #include "ea_prime.h"
+#include "ea_ifma.h"
 #include "ea_sieve_table.h"
 
 /* GMP >= 6.2 replaces the first 24 Miller-Rabin rounds by one Baillie-PSW test, so 24 is
@@ -88,6 +89,40 @@ int ea_hash_candidate(mpz_t c, const unsigned char *domain, size_t dlen,
     return EA_OK;
 }
 
+/* The search with the sieve's survivors Fermat-tested 8 at a time on the IFMA lanes: the
+ * first survivor, in nonce order, that passes Fermat and BPSW is the answer, exactly as in
+ * the one-by-one search (a prime passes Fermat; BPSW decides every candidate that does). */
+static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, unsigned bits,
+                           uint32_t max_nonce)
+{
+    mpz_t c[8];
+    uint32_t ks[8], k = 0;
+    unsigned char pass[8];
+    size_t m, i;
+    int rc = EA_ERR_EXHAUSTED;
+    for (i = 0; i < 8; i++)
+        mpz_init(c[i]);
+    while (k < max_nonce && rc == EA_ERR_EXHAUSTED) {
+        for (m = 0; m < 8 && k < max_nonce; k++) {
+            candidate_from_prefix(c[m], prefix, k, bits);
+            if (passes_sieve(c[m]))
+                ks[m++] = k;
+        }
+        if (m == 0 || !ea_ifma_fermat8(pass, (const mpz_t *)c, m))
+            memset(pass, 1, sizeof pass);
+        for (i = 0; i < m; i++)
+            if (pass[i] && ea_is_probable_prime(c[i])) {
+                mpz_set(x, c[i]);
+                *nonce = ks[i];
+                rc = EA_OK;
+                break;
+            }
+    }
+    for (i = 0; i < 8; i++)
+        mpz_clear(c[i]);
+    return rc;
+}
+
 int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size_t dlen,
                      const unsigned char *data, size_t len, unsigned bits, uint32_t max_nonce)
 {
@@ -97,6 +132,8 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
     if (rc != EA_OK)
         return rc;
     prefix_context(&prefix, domain, dlen, data, len);
+    if (bits <= 256 && ea_ifma_fermat_apply())
+        return search_in_lanes(x, nonce, &prefix, bits, max_nonce);
     for (k = 0; k < max_nonce; k++) {
         candidate_from_prefix(x, &prefix, k, bits);
         if (passes_sieve(x) && ea_is_probable_prime(x)) {

@@ -21,7 +21,7 @@ _require_extension()
 
 from edgeacc import _core, errors  # noqa: E402 (after the extension check)
 from edgeacc.accumulator import Accumulator, update_witness, verify_membership
-from edgeacc.batch import (MultiExpTable, aggregate_witnesses, batch_verify, multi_exp,
+from edgeacc.batch import (MultiExpTable, aggregate_witnesses, batch_verify, batch_verify_buffers, multi_exp,
                            root_factory, shamir_trick, update_witnesses)
 from edgeacc import poe
 from edgeacc.poe import (PoEProof, SetMembershipProof, prove_set_membership,
@@ -36,7 +36,7 @@ from edgeacc.poke import PoKE2Proof
 from edgeacc.updates import BatchUpdateProof, verify_update
 from edgeacc.params import Params, generate_insecure_params
 from edgeacc.primes import check_representative, hash_to_prime, is_first_representative
-from edgeacc._core import powm
+from edgeacc._core import build_info, powm
 
 __version__ = _core.version()  # EDGEACC_VERSION_STRING in csrc/ea_api.h, the one version
 
@@ -76,6 +76,8 @@ __all__ = [
     "SetMembershipProof",
     "aggregate_witnesses",
     "batch_verify",
+    "batch_verify_buffers",
+    "build_info",
     "multi_exp",
     "poe",
     "prove_set_membership",

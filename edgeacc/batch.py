@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 from edgeacc import _checks, _core
 from edgeacc._checks import default_threads  # noqa: F401  (public: batch.default_threads)
-from edgeacc.errors import EdgeaccError, InvalidArgument
+from edgeacc.errors import EdgeaccError, EdgeaccTypeError, InvalidArgument
 from edgeacc.params import Params
 
 DEFAULT_SECURITY = _core.BATCH_SECURITY_BITS    # csrc/ea_protocol.h (the byte API uses it too)
@@ -155,6 +155,76 @@ def batch_verify(params: Params, items: Sequence[tuple[int, int, int]], *, secur
         return _core.batch_verify(ws, xs, _weights(len(ws), security), vidx, vals, P.n, threads)
     bad = {distinct[i] for i in failed}
     return [j for j in range(len(ws)) if first[j] in bad]
+
+
+def _rows(obj, what: str, width: int | None = None) -> memoryview:
+    """A C-contiguous (t, width) uint8 view of fixed-width big-endian rows: a 2-D buffer as
+    is (numpy uint8 array, memoryview), a flat bytes-like object split into rows of width."""
+    try:
+        mv = memoryview(obj)
+    except TypeError:
+        raise EdgeaccTypeError(f"{what} must be a bytes-like object or a uint8 array, "
+                               f"got {type(obj).__name__}") from None
+    if mv.itemsize != 1 or mv.format not in ("B", "b", "c") or not mv.c_contiguous:
+        raise InvalidArgument(f"{what} must be C-contiguous bytes (uint8)")
+    if mv.nbytes == 0:
+        raise InvalidArgument(f"{what} is empty")
+    if mv.ndim == 2:
+        shape = mv.shape
+    elif mv.ndim == 1 and width:
+        if mv.nbytes % width:
+            raise InvalidArgument(f"{what} must hold whole rows of {width} bytes")
+        shape = (mv.nbytes // width, width)
+    else:
+        raise InvalidArgument(f"{what} must be a (t, width) array or bytes with a row width")
+    if mv.ndim == 2 and mv.format == "B":
+        return mv
+    return mv.cast("B").cast("B", shape)
+
+
+def _flat_width(obj, t: int) -> int | None:
+    """The row width of a flat buffer of t rows (None: not flat or not whole rows)."""
+    try:
+        mv = memoryview(obj)
+    except TypeError:
+        return None
+    return mv.nbytes // t if t and mv.ndim == 1 and mv.nbytes % t == 0 else None
+
+
+def batch_verify_buffers(params: Params, witnesses, elements, value: int, *,
+                         security: int = DEFAULT_SECURITY, threads: int | None = None) -> list[int]:
+    """batch_verify for t statements w_j^x_j = +-value given as fixed-width big-endian rows
+    (no Python int per item): ``witnesses`` and ``elements`` are C-contiguous uint8 arrays of
+    shape (t, width) (numpy, memoryview) or flat bytes-like objects, split into rows of N's
+    byte length (witnesses) and len(elements) / t bytes (elements). The same checks, weights
+    and answer as batch_verify on the same statements.
+
+    >>> import edgeacc
+    >>> P = Params.rsa2048()
+    >>> acc = edgeacc.Accumulator(P, P.generator(b"rows"))
+    >>> xs = [edgeacc.hash_to_prime(b"%d" % i)[0] for i in range(3)]
+    >>> _ = acc.add_many(xs)
+    >>> W = b"".join(w.to_bytes(256, "big") for w in acc.all_witnesses())
+    >>> X = b"".join(x.to_bytes(32, "big") for x in xs[::-1])
+    >>> batch_verify_buffers(P, W, X, acc.value)
+    [0, 2]
+    """
+    P = _checks.params(params)
+    security = _checks.small_int(security, "security", MIN_SECURITY, MAX_SECURITY)
+    threads = _checks.threads(threads)
+    value = _checks.integer(value, "accumulator value")
+    if _flat_width(witnesses, 1) == 0 and _flat_width(elements, 1) == 0:
+        return []                       # no rows (a flat empty buffer cannot be shaped)
+    ws = _rows(witnesses, "witnesses", (P.n.bit_length() + 7) // 8)
+    t = ws.shape[0]
+    xs = _rows(elements, "elements", _flat_width(elements, t))
+    if xs.shape[0] != t:
+        raise InvalidArgument(f"elements has {xs.shape[0]} rows, witnesses {t}")
+    if t == 0:
+        return []
+    nbytes = (security + 7) // 8
+    rs = memoryview(os.urandom(nbytes * t)).cast("B", (t, nbytes))
+    return _core.batch_verify_rows(ws, xs, value, P.n, rs, security, threads)
 
 
 def _first_of_statement(n: int, ws: list[int], xs: list[int], vidx: list[int]) -> list[int]:

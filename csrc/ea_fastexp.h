@@ -1,0 +1,56 @@
+/* ea_fastexp.h - (internal) the fast exponentiation kernels and their run-time dispatch
+ * (DESIGN.md 3, Lanes). Three paths compute bit-identical results:
+ *   GMP      - mpz_powm; everywhere, and the only path when EDGEACC_PORTABLE=1 is set;
+ *   OpenSSL  - libcrypto's BN_mod_exp_mont (mulx/adx Montgomery code) for single operations;
+ *   lanes    - Intel crypto_mb's mbx_exp2048_mb8: 8 independent exponentiations at once with
+ *              AVX-512 IFMA, when the build found crypto_mb (EA_HAVE_CRYPTO_MB) and cpuid
+ *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;
+ *   IFMA     - the engine's own 8-lane IFMA Montgomery kernel for multi-exponentiations
+ *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb.
+ * The choice is made once per process (the environment is read at the first call). */
+#ifndef EA_FASTEXP_H
+#define EA_FASTEXP_H
+
+#include <stddef.h>
+#include <gmp.h>
+#include "ea_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EA_LANES 8              /* exponentiations per lane call */
+#define EA_LANE_MOD_BITS 2048   /* the modulus size the lane kernel takes */
+#define EA_LANE_EXP_BITS 2048   /* the largest exponent of one lane call */
+
+/* Bits of ea_fast_paths(). */
+enum {
+    EA_PATH_LANES_COMPILED = 1,     /* built with crypto_mb */
+    EA_PATH_LANES_CPU = 2,          /* cpuid: AVX-512 F and IFMA, enabled by the OS */
+    EA_PATH_PORTABLE = 4,           /* EDGEACC_PORTABLE=1 forces GMP everywhere */
+    EA_PATH_OPENSSL = 8,            /* single exponentiations use OpenSSL */
+    EA_PATH_LANES = 16,             /* independent exponentiations use the lanes */
+    EA_PATH_IFMA = 32               /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
+};
+
+/* ea_fast_paths(): the EA_PATH_* bits of this build and process. */
+unsigned ea_fast_paths(void);
+
+/* ea_fast_lanes_apply(n): 1 iff ea_fast_powm_many runs lanes for this modulus. */
+int ea_fast_lanes_apply(const mpz_t n);
+
+/* ea_fast_powm(r, b, e, n): r = b^e mod n; n odd >= 3, 0 <= b < n, e >= 0 (callers check).
+ * r may alias b or e. */
+void ea_fast_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n);
+
+/* ea_fast_powm_many(out, bases, exps, count, n): out[i] = bases[i]^exps[i] mod n, independent
+ * items, 8 at a time in lanes where they apply (exponents longer than EA_LANE_EXP_BITS and
+ * leftover single items take ea_fast_powm). Preconditions as ea_fast_powm; out[i] must not
+ * alias an input. EA_OK or EA_ERR_NOMEM. */
+int ea_fast_powm_many(mpz_t *out, const mpz_t *bases, const mpz_t *exps, size_t count,
+                      const mpz_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

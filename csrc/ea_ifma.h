@@ -1,0 +1,45 @@
+/* ea_ifma.h - (internal) an own 8-lane AVX-512 IFMA Montgomery multiplication (52-bit limbs)
+ * and the lane-parallel bucket multi-exponentiation built on it (DESIGN.md 3, Lanes): the
+ * c-bit windows of Pippenger's method are independent until the final combination, so 8
+ * windows run at once, one per lane. Compiled on x86-64 GCC/Clang (target attributes, no
+ * global -m flags); used only where cpuid reports IFMA and EDGEACC_PORTABLE is not set
+ * (ea_fast_paths). Results are bit-identical to GMP's. */
+#ifndef EA_IFMA_H
+#define EA_IFMA_H
+
+#include <stddef.h>
+#include <gmp.h>
+#include "ea_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EA_IFMA_COMPILED 1
+#endif
+
+#define EA_IFMA_MAX_BITS 2048       /* moduli up to 2048 bits: R = 2^2080 > 4N */
+
+/* ea_ifma_apply(n): 1 iff ea_ifma_multi_exp runs for modulus n here (CPU, build, size). */
+int ea_ifma_apply(const mpz_t n);
+
+/* ea_ifma_cost(count, bits): estimated cost of ea_ifma_multi_exp in GMP Montgomery
+ * multiplications (the unit of ea_mexp_cost), for the cost models. */
+double ea_ifma_cost(size_t count, size_t bits);
+
+/* ea_ifma_multi_exp(r, bases, exps, count, n, threads): r = prod bases[j]^exps[j] mod n;
+ * 0 <= bases[j] < n, exps[j] >= 0, ea_ifma_apply(n). EA_OK or EA_ERR_NOMEM. */
+int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                      const mpz_t n, unsigned threads);
+
+/* ea_ifma_fermat8(pass, c, count): pass[l] = (2^(c[l]-1) = 1 mod c[l]) for count <= 8 odd
+ * 3 < c[l] < 2^256, 8 at once (a prime always passes). Only where ea_ifma_fermat_apply();
+ * returns 0 (pass untouched) if the inputs do not fit. */
+int ea_ifma_fermat_apply(void);
+int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,191 @@
+"""The fast kernels (csrc/ea_fastexp.c, issue 12) agree bit for bit with gmpy2 on every path:
+OpenSSL single exponentiations, crypto_mb lanes (batch checks, RootFactory) and the portable
+GMP path, which test_portable_path_reruns_the_engine_tests forces in a subprocess."""
+import math
+import os
+import subprocess
+import sys
+
+import gmpy2
+import pytest
+from hypothesis import given, strategies as st
+
+import edgeacc
+from edgeacc import _core
+from edgeacc.batch import _batch_verify_with_weights
+
+P = edgeacc.Params.rsa2048()
+N = P.n
+XS = [edgeacc.hash_to_prime(b"fast-%d" % i)[0] for i in range(40)]
+PORTABLE = os.environ.get("EDGEACC_PORTABLE") == "1"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+units = st.integers(2, N - 2).filter(lambda y: math.gcd(y, N) == 1)
+
+
+def test_build_info_names_the_paths_of_this_process():
+    info = edgeacc.build_info()
+    assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp"}
+    assert info["portable"] is PORTABLE
+    assert info["single"] == ("gmp" if PORTABLE else "openssl")
+    usable = info["lanes_compiled"] and info["lanes_cpu"] and not PORTABLE
+    assert info["lanes"] == ("crypto_mb" if usable else None)
+    assert info["multi_exp"] == ("ifma" if info["lanes_cpu"] and not PORTABLE else "gmp")
+
+
+@given(units, st.integers(1, 1 << 300), st.sampled_from([N, N - 2, (1 << 1023) + 1]))
+def test_powm_is_gmpy2_powmod(b, e, n):
+    b %= n
+    assert edgeacc.powm(b, e, n) == int(gmpy2.powmod(b, e, n))
+
+
+@given(units, st.sampled_from(XS), st.booleans(), st.booleans())
+def test_verify_membership_is_the_powmod_check(w, x, holds, negate):
+    v = int(gmpy2.powmod(w, x, N))
+    if negate:
+        v = N - v
+    if not holds:
+        v = v * 3 % N
+    assert edgeacc.verify_membership(P, w, x, v) is (holds or v in (1, N - 1))
+
+
+@given(st.lists(st.tuples(units, st.sampled_from(XS), st.integers(0, 3)), min_size=1,
+                max_size=20))
+def test_batch_verify_names_exactly_the_false_items(rows):
+    """Lane-parallel independent checks for small t (the cost model's choice on a 2048-bit
+    N), weighted test otherwise; the false items are exactly those gmpy2 rejects."""
+    items, expect = [], []
+    for j, (w, x, kind) in enumerate(rows):
+        v = int(gmpy2.powmod(w, x, N))
+        v = {0: v, 1: N - v, 2: v * w % N, 3: v}[kind]
+        if kind == 3:           # a witness of another element: w^x' for x' != x
+            x = XS[(XS.index(x) + 1) % len(XS)]
+        r = int(gmpy2.powmod(w, x, N))
+        if r != v and r != N - v:
+            expect.append(j)
+        items.append((w, x, v))
+    assert edgeacc.batch_verify(P, items, threads=1) == expect
+    assert edgeacc.batch_verify(P, items, threads=2) == expect
+
+
+@pytest.fixture(scope="module")
+def many_items():
+    acc = edgeacc.Accumulator(P, P.generator(b"fast-many"))
+    xs = [edgeacc.hash_to_prime(b"fast-many-%d" % i)[0] for i in range(300)]
+    acc.add_many(xs)
+    return [(w, x, acc.value) for w, x in zip(acc.all_witnesses(), xs)]
+
+
+@pytest.mark.parametrize("t", [64, 300])
+def test_batch_verify_of_many_items_on_the_ifma_weighted_product(many_items, t):
+    """Large t: the weighted product on the IFMA lanes (where the CPU has them); a false item
+    makes it fail and the items are then checked one by one."""
+    items = many_items[:t]
+    assert edgeacc.batch_verify(P, items, threads=1) == []
+    bad = list(items)
+    bad[t // 3] = (items[t // 3 + 1][0], items[t // 3][1], items[t // 3][2])
+    w, x, v = items[-1]
+    bad[-1] = (N - w, x, N - v)                     # a true statement, both signs flipped
+    assert edgeacc.batch_verify(P, bad, threads=2) == [t // 3]
+
+
+def test_batch_verify_counts_operations_on_the_weighted_test():
+    acc = edgeacc.Accumulator(P, P.generator(b"fast-ops"))
+    acc.add_many(XS[:8])
+    items = [(w, x, acc.value) for w, x in zip(acc.all_witnesses(), XS[:8])]
+    failed, mul, sqr = _batch_verify_with_weights(P, items, [3] * 8, count_ops=True)
+    assert failed == [] and mul > 0 and sqr > 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 9, 17, 40])
+def test_root_factory_is_the_product_of_the_others(count):
+    g = P.generator(b"fast-rf")
+    xs = XS[:count]
+    total = math.prod(xs)
+    want = [int(gmpy2.powmod(g, total // x, N)) for x in xs]
+    assert edgeacc.root_factory(P, g, xs, threads=1) == want
+    assert edgeacc.root_factory(P, g, xs, threads=2) == want
+
+
+def test_root_factory_with_elements_longer_than_a_lane_exponent():
+    """An element over 2048 bits cannot go through a lane: that step runs on its own."""
+    g = P.generator(b"fast-big")
+    big = int(gmpy2.next_prime(1 << 2100))
+    xs = [XS[0], big, XS[1], XS[2]]
+    total = math.prod(xs)
+    want = [int(gmpy2.powmod(g, total // x, N)) for x in xs]
+    assert edgeacc.root_factory(P, g, xs, threads=1) == want
+
+
+def test_portable_path_reruns_the_engine_tests():
+    """CI runs the engine tests on both paths: here again with EDGEACC_PORTABLE=1 (GMP only)."""
+    if PORTABLE:
+        pytest.skip("already the portable run")
+    env = dict(os.environ, EDGEACC_PORTABLE="1")
+    files = ["tests/test_fast_paths.py", "tests/test_batch.py", "tests/test_batch_witnesses.py",
+             "tests/test_accumulator.py"]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                          *files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@given(st.binary(min_size=1, max_size=64))
+def test_hash_to_prime_is_the_first_bpsw_candidate(data):
+    """The lane search (sieve survivors Fermat-tested 8 at a time) returns the same nonce as
+    the definition: the first candidate that is a BPSW probable prime."""
+    x, k = edgeacc.hash_to_prime(data)
+    for j in range(k + 1):
+        c = _core.hash_candidate(_core.H2P_DOMAIN, data, j, _core.H2P_BITS)
+        if gmpy2.is_bpsw_prp(c):
+            break
+    assert (j, c) == (k, x)
+
+
+def _rows_of(values, width):
+    return b"".join(v.to_bytes(width, "big") for v in values)
+
+
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.booleans()), min_size=1,
+                max_size=24))
+def test_batch_verify_buffers_answers_as_batch_verify(many_items, rows):
+    """Rows (bytes, memoryview, numpy (t, width)) give the answer of batch_verify on the
+    same statements, repeats and sign flips included."""
+    import numpy as np
+    base = many_items[:12]
+    v = base[0][2]
+    items = [((N - base[i][0]) if flip else base[i][0], base[j][1], v) for i, j, flip in rows]
+    want = edgeacc.batch_verify(P, items)
+    W, X = _rows_of([w for w, _, _ in items], 256), _rows_of([x for _, x, _ in items], 32)
+    assert edgeacc.batch_verify_buffers(P, W, X, v) == want
+    assert edgeacc.batch_verify_buffers(P, memoryview(W), bytearray(X), v, threads=2) == want
+    arr = np.frombuffer(W, dtype=np.uint8).reshape(len(items), 256)
+    assert edgeacc.batch_verify_buffers(P, arr, np.frombuffer(X, np.uint8).reshape(-1, 32), v) == want
+
+
+def test_batch_verify_buffers_rejects_malformed_rows(many_items):
+    import numpy as np
+    from edgeacc import errors
+    (w, x, v), = many_items[:1]
+    W, X = _rows_of([w], 256), _rows_of([x], 32)
+    with pytest.raises(errors.EdgeaccTypeError):
+        edgeacc.batch_verify_buffers(P, [w], X, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, W[:-1], X, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, W * 2, _rows_of([x, x], 32)[:47], v)
+    strided = np.zeros((2, 512), np.uint8)[:, ::2]
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, strided, X * 2, v)
+    with pytest.raises(errors.InvalidArgument):
+        edgeacc.batch_verify_buffers(P, np.zeros((1, 256), np.uint16), X, v)
+    with pytest.raises(errors.InvalidElement, match="witness 2 "):   # the row, not the statement
+        edgeacc.batch_verify_buffers(P, W + W + bytes(256), X * 3, v)
+    with pytest.raises(errors.InvalidExponent):
+        edgeacc.batch_verify_buffers(P, W, _rows_of([x + 1], 32), v)
+    # w + N after a true (w, x): the same residue, but not a valid encoding, so no merging
+    wide = np.frombuffer(_rows_of([w, w + N], 257), np.uint8).reshape(2, 257)
+    with pytest.raises(errors.InvalidElement, match="witness 1 "):
+        edgeacc.batch_verify_buffers(P, wide, X * 2, v)
+    with pytest.raises(errors.InvalidElement):
+        edgeacc.batch_verify_buffers(P, W, X, 0)
+    assert edgeacc.batch_verify_buffers(P, b"", b"", v) == []
