@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
-from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationRejected, WrongHeight)
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
@@ -75,11 +75,14 @@ class Peer:
         """The digest of block `height`, as this peer validated it."""
         return self.state.digest(height)
 
-    def _stored_header(self, height: int) -> SignedHeader:
+    def _stored_bytes(self, height: int) -> bytes:
         data = self.store.get(height)
         if data is None:
             raise NotFound(f"{self.chain_id} has no block {height}")
-        return Block.signed_header_of(bytes(data))
+        return bytes(data)
+
+    def _stored_header(self, height: int) -> SignedHeader:
+        return Block.signed_header_of(self._stored_bytes(height))
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -104,12 +107,20 @@ class Peer:
         return self.state.block_witnesses(heights, against_height)
 
     def block(self, height: int) -> Block:
-        """Block `height` as stored (it was validated when committed and on open)."""
+        """Block `height` as stored, which must still be the block this peer validated (its
+        digest, and the transactions its Merkle root binds): StorageError otherwise. Everything
+        read back from the store after open goes through here or signed_header (proofs, the
+        Type-III anchors a verifier trusts, revocation records, catch-up)."""
         height = self.state.check_height(height)
-        data = self.store.get(height)
-        if data is None:
-            raise NotFound(f"{self.chain_id} has no block {height}")
-        return Block.from_bytes(data)
+        try:
+            block = Block.from_bytes(self._stored_bytes(height))
+            intact = (block.digest == self.state.digest(height)
+                      and block.computed_merkle_root() == block.header.merkle_root)
+        except EncodingError as exc:
+            raise StorageError(f"{self.store.path}: block {height} no longer decodes: {exc}") from None
+        if not intact:
+            raise StorageError(f"{self.store.path}: the stored block {height} is not the one this peer validated")
+        return block
 
     def receipt(self, tx_id: bytes | str) -> Receipt:
         """The Receipt of a committed transaction (NotFound if it is not on this chain)."""

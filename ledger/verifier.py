@@ -202,7 +202,15 @@ def _proofs(holder: "Peer", items: list[tuple[bytes, tuple[int, int], int]]) -> 
     by_against: dict[int, list[bytes]] = defaultdict(list)
     for tx_id, _, against in items:
         by_against[against].append(tx_id)
-    return [pair for against, ids in by_against.items() for pair in zip(ids, holder.inclusion_proofs(ids, against))]
+    pairs = []
+    for against, ids in by_against.items():
+        proofs = holder.inclusion_proofs(ids, against)
+        # a holder is a prover like any other: one proof per id asked, or none is used
+        if not isinstance(proofs, (list, tuple)) or len(proofs) != len(ids):
+            raise ProofRejected("malformed", f"{holder.name} answered {len(ids)} proof requests with "
+                                f"{len(proofs) if isinstance(proofs, (list, tuple)) else 'no list'}")
+        pairs.extend(zip(ids, proofs))
+    return pairs
 
 
 def _own_claim(params: edgeacc.Params, tx_id: bytes, proof: InclusionProof, chain: str, value: int) -> Claim:

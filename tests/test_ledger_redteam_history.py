@@ -1,0 +1,108 @@
+"""Red-team attacks on the ledger split, reopen-from-checkpoint and historical anchors: a
+dishonest operator editing a running peer's store, a dishonest prover answering proof requests
+with the wrong number of proofs, and a checkpoint that vouches for blocks dated after it."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import ledger
+from ledger.errors import StorageError
+
+
+@pytest.fixture
+def net(tmp_path, toy):
+    with ledger.Network.init(tmp_path / "net", subchains=2, params=toy, auto_interlock=False,
+                             max_block_txs=1) as net:
+        yield net
+
+
+def committed(net, chain, n):
+    return [net.submit(chain, b"%s %d" % (chain.encode(), i)).result().tx_id for i in range(n)]
+
+
+def heights(net):
+    return {cid: [p.height for p in net.service(cid).peers] for cid in net.chain_ids}
+
+
+def stored_rows(peer):
+    with sqlite3.connect(peer.store.path) as db:
+        return db.execute("SELECT height, digest, data FROM blocks ORDER BY height").fetchall()
+
+
+def overwrite(peer, height, data):
+    db = sqlite3.connect(peer.store.path, isolation_level=None)
+    try:
+        db.execute("UPDATE blocks SET data = ? WHERE height = ?", (data, height))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("answer", ["none", "one too many", "not a list"])
+def test_a_prover_answering_the_wrong_number_of_proofs_gets_a_rejection(net, monkeypatch, answer):
+    """A holder is a prover: fewer proofs than asked used to leave a transaction without a
+    verdict (verify raised a bare KeyError), and verify_many dropped it silently."""
+    ids = committed(net, "edge-0", 3)
+    net.interlock()
+    holder = net.service("edge-0").leader
+    honest = holder.inclusion_proofs
+
+    def dishonest(tx_ids, against):
+        proofs = honest(tx_ids, against)
+        return {"none": [], "one too many": proofs + proofs[:1], "not a list": None}[answer]
+
+    monkeypatch.setattr(holder, "inclusion_proofs", dishonest)
+    before = heights(net)
+    verdict = net.verify(ids[0], "edge-1")
+    assert not verdict.ok and verdict.code == "unavailable" and verdict.tx_id == ids[0]
+    verdicts = net.verify_many(ids, "edge-1")
+    assert set(verdicts) == set(ids) and not any(v.ok for v in verdicts.values())
+    assert heights(net) == before
+
+
+def test_a_block_swapped_in_a_running_peers_store_is_never_served(net):
+    """The operator of a running peer overwrites a stored block with another valid block of
+    the same chain. Headers read back were checked against the validated digests, whole blocks
+    were not: proofs, the Type-III anchors the verifier trusts and the revocation scan read
+    whatever the file held."""
+    committed(net, "main", 1)
+    ids = committed(net, "edge-0", 2)
+    net.interlock()
+    main = net.service("main").leader
+    rows = stored_rows(main)
+    assert len(rows) >= 2
+    overwrite(main, rows[-1][0], rows[0][2])  # main's latest block (with a Type-II) := block 0
+    with pytest.raises(StorageError, match="not the one this peer validated"):
+        net.block("main", rows[-1][0])
+    assert not any(v.ok for v in net.verify_many(ids, "edge-1").values())
+    overwrite(main, rows[-1][0], rows[-1][2])  # restored: served again
+    assert all(v.ok for v in net.verify_many(ids, "edge-1").values())
+
+
+def test_a_type3_swapped_in_the_verifiers_own_store_is_not_trusted(net):
+    """The verifier chain's own Type-III is its anchor of trust (acc_M); a block of its store
+    exchanged for another must not supply it."""
+    ids = committed(net, "edge-0", 2)
+    net.interlock()
+    committed(net, "edge-1", 1)
+    own = net.service("edge-1").leader
+    record = own.statuses(net.main_chain_id)[-1]
+    rows = stored_rows(own)
+    other = next(data for height, _, data in rows if height != record.height)
+    overwrite(own, record.height, other)
+    before = heights(net)
+    verdicts = net.verify_many(ids, "edge-1")
+    assert not any(v.ok for v in verdicts.values())
+    with pytest.raises(StorageError):
+        own.transaction(record.tx_id)
+    assert heights(net) == before
+
+
+def test_a_truncated_block_in_a_running_peers_store_is_a_storage_error(net):
+    committed(net, "edge-0", 1)
+    peer = net.service("edge-0").leader
+    height, _, data = stored_rows(peer)[0]
+    overwrite(peer, height, data[:-3])
+    with pytest.raises(StorageError, match="no longer decodes"):
+        peer.block(height)
