@@ -313,21 +313,23 @@ class Peer:
     def _checkpoint_message(self, height: int, digest: bytes, content: bytes, at_ms: int) -> bytes:
         # The revocations effective at the checkpoint's time are signed with it: one added or
         # backdated since may invalidate blocks below it, so load validates everything again.
+        # That time is at least the head block's timestamp (record_checkpoint): a re-validation
+        # checks each block at its own timestamp, which may run ahead of the clock.
         revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
         return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
                 + at_ms.to_bytes(8, "big") + revoked)
 
     def record_checkpoint(self) -> None:
         """Sign and store "this peer validated every block up to its latest, and these are
-        their bytes" (the height, the head's digest, a hash of every stored block, the time and
-        the revocations effective then): a reopen re-validates only the blocks above it (load),
+        their bytes" (the height, the head's digest, a hash of every stored block, the time, not
+        before the head's timestamp, and the revocations effective then): a reopen re-validates only the blocks above it (load),
         unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
             if latest is None:
                 return
             height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
-        at_ms = now_ms()
+        at_ms = max(now_ms(), latest.header.timestamp_ms)  # (a block may be dated ahead: MAX_CLOCK_SKEW_MS)
         signature = self.identity.sign(self._checkpoint_message(height, digest, content, at_ms))
         self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
                                    "time_ms": at_ms, "signature": signature.hex()})

@@ -106,3 +106,31 @@ def test_a_truncated_block_in_a_running_peers_store_is_a_storage_error(net):
     overwrite(peer, height, data[:-3])
     with pytest.raises(StorageError, match="no longer decodes"):
         peer.block(height)
+
+
+def test_a_checkpoint_does_not_vouch_for_blocks_dated_after_its_revocations(tmp_path, toy, monkeypatch):
+    """A proposer may date blocks up to MAX_CLOCK_SKEW_MS ahead. The checkpoint signed the
+    revocations effective at its own (earlier) time, so a revocation dated between the
+    checkpoint and such a block, which a full re-validation refuses the block for, slipped
+    past the shortcut."""
+    import datetime
+
+    import ledger.chain
+    from ledger.network import _pem
+
+    path = tmp_path / "net"
+    real_now = ledger.chain.now_ms
+    start = real_now()
+    with monkeypatch.context() as m:
+        m.setattr(ledger.chain, "now_ms", lambda: real_now() + 40_000)  # blocks dated 40 s ahead
+        with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+            net.submit("edge-0", b"dated ahead").result()
+            serial = net.trust.by_name("client").certificate.serial_number
+            revoked_at = datetime.datetime.fromtimestamp((start + 20_000) / 1000, datetime.timezone.utc)
+            crl = net._ca.revocation_list({serial: revoked_at})
+    (path / "ca" / "crl.pem").write_bytes(_pem(crl))
+    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    for revalidate in (True, False):  # the shortcut refuses what the full re-validation refuses
+        with pytest.raises(StorageError, match="fails re-validation"):
+            ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
+    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
