@@ -134,3 +134,29 @@ def test_a_checkpoint_does_not_vouch_for_blocks_dated_after_its_revocations(tmp_
         with pytest.raises(StorageError, match="fails re-validation"):
             ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
     assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+
+
+@pytest.mark.parametrize("field", [{"acc_value": b"\x00"}, {"acc_element": 4}, {"acc_element": 0}])
+def test_a_rewritten_header_below_the_checkpoint_is_a_storage_error_naming_the_store(tmp_path, toy, field):
+    """The operator rewrites a header below the checkpoint and its digest column: the hash
+    chain catches it at the next block, but applying the forged header came first and its
+    EdgeaccError escaped load unnamed instead of the StorageError naming the store."""
+    import dataclasses
+
+    path = tmp_path / "net"
+    with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+        for i in range(3):
+            net.submit("edge-0", b"record %d" % i).result()
+    db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
+    try:
+        block = ledger.Block.from_bytes(db.execute("SELECT data FROM blocks WHERE height = 1").fetchone()[0])
+        header = dataclasses.replace(block.header, **field)
+        forged = ledger.Block(ledger.SignedHeader(header, block.signed.endorsements), block.transactions)
+        db.execute("UPDATE blocks SET data = ?, digest = ? WHERE height = 1", (forged.to_bytes(), forged.digest))
+    finally:
+        db.close()
+    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    for revalidate in (False, True):
+        with pytest.raises(StorageError, match="edge-0.peer0"):
+            ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
+    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
