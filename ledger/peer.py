@@ -17,6 +17,7 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
 from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationRejected, WrongHeight)
+from ledger.encoding import U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
@@ -339,9 +340,10 @@ class Peer:
         names a stored block; (-1, b"") otherwise (then every block is validated)."""
         cp = self.store.checkpoint()
         try:
-            height, digest = checks.integer(cp["height"], "height"), bytes.fromhex(cp["digest"])
+            # (the bounds of the signed message's u64 fields: anything else is not one)
+            height, digest = checks.integer(cp["height"], "height", hi=U64_MAX), bytes.fromhex(cp["digest"])
             content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
-            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=1 << 63)
+            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX)
             signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
             signer.verify(signature, self._checkpoint_message(height, digest, content, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):

@@ -119,14 +119,15 @@ class PeerStore:
         """The peer's validated checkpoint (what Peer.load trusts below), or None."""
         value = self._one("SELECT value FROM meta WHERE key = 'checkpoint'", ())
         try:
-            return json.loads(value) if value is not None else None
-        except ValueError:
+            checkpoint = json.loads(value) if value is not None else None
+        except (ValueError, TypeError, RecursionError):  # (anyone with the file may have written it)
             return None
+        return checkpoint if isinstance(checkpoint, dict) else None
 
     def checkpoint_height(self) -> int | None:
         """The height the checkpoint names (not checked), or None."""
         cp = self.checkpoint()
-        return cp.get("height") if isinstance(cp, dict) else None
+        return cp.get("height") if cp is not None else None
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""

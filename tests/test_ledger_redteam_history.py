@@ -160,3 +160,26 @@ def test_a_rewritten_header_below_the_checkpoint_is_a_storage_error_naming_the_s
         with pytest.raises(StorageError, match="edge-0.peer0"):
             ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
     assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+
+
+@pytest.mark.parametrize("value", ["[" * 100_000, '{"height": -1}', '{"height": 1180591620717411303424}',
+                                   '{"time_ms": -5}', "3", '{"digest": 7}'])
+def test_a_garbled_checkpoint_is_ignored(tmp_path, toy, value):
+    """Whatever the operator writes as the checkpoint, the peer validates every block again
+    and opens: a deeply nested JSON (RecursionError) or a height that does not fit the
+    signed message (OverflowError) escaped load."""
+    import json
+
+    path = tmp_path / "net"
+    with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+        net.submit("edge-0", b"record").result()
+    db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
+    try:
+        real = json.loads(db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()[0])
+        if value.startswith("{"):
+            value = json.dumps({**real, **json.loads(value)})
+        db.execute("UPDATE meta SET value = ? WHERE key = 'checkpoint'", (value,))
+    finally:
+        db.close()
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        assert net.height("edge-0") == 1 and net.verify(net.block("edge-0", 0).transactions[0].tx_id, "edge-0").ok
