@@ -22,6 +22,10 @@ def committed(net, chain, n):
     return [net.submit(chain, b"%s %d" % (chain.encode(), i)).result().tx_id for i in range(n)]
 
 
+def real_height(peer, tx_id):
+    return peer.state.locate(tx_id)[0]
+
+
 def heights(net):
     return {cid: [p.height for p in net.service(cid).peers] for cid in net.chain_ids}
 
@@ -183,3 +187,33 @@ def test_a_garbled_checkpoint_is_ignored(tmp_path, toy, value):
         db.close()
     with ledger.Network.open(path, auto_interlock=False) as net:
         assert net.height("edge-0") == 1 and net.verify(net.block("edge-0", 0).transactions[0].tx_id, "edge-0").ok
+
+
+@pytest.mark.parametrize("chain", ["edge-0", "main"])
+def test_a_holder_locating_a_transaction_later_cannot_pick_a_later_anchor(net, monkeypatch, chain):
+    """The anchors are chosen by the height the holder's locate() names, which proves
+    nothing: a holder naming a later block had an old transaction accepted under a later
+    Type-II (or Type-III), the route by which a chain that forked after its first anchor
+    proves a block that anchor does not hold."""
+    from ledger.chain import Receipt
+
+    tx_id = committed(net, chain, 1)[0]
+    net.interlock()
+    committed(net, chain, 3)
+    net.interlock()
+    holder = net.service(chain).leader
+    anchors = (net.service("main").leader.statuses(chain) if chain != "main"
+               else net.service("edge-1").leader.statuses("main"))
+    later = anchors[-1].source_height  # covered by the last anchor only
+    assert later > real_height(holder, tx_id) and anchors[0].source_height >= real_height(holder, tx_id)
+    real_locate = holder.state.locate
+    monkeypatch.setattr(holder, "locate", lambda t: (later, 0) if t == tx_id else real_locate(t))
+    # the proofs it serves are honest ones, for the block that really holds the transaction
+    monkeypatch.setattr(holder, "receipt", lambda t: Receipt(t, chain, *real_locate(t), holder.digest(real_locate(t)[0])))
+    before = heights(net)
+    verdict = net.verify(tx_id, "edge-1")
+    assert not verdict.ok and verdict.code == "later-anchor", verdict
+    assert not net.verify_many([tx_id], "edge-1")[tx_id].ok
+    assert heights(net) == before
+    monkeypatch.undo()
+    assert net.verify(tx_id, "edge-1").ok
