@@ -9,13 +9,8 @@ import pytest
 
 import ledger
 from ledger.errors import StorageError
+from tests.test_ledger_verifier import net  # noqa: F401  (the fixture: two sub-chains)
 
-
-@pytest.fixture
-def net(tmp_path, toy):
-    with ledger.Network.init(tmp_path / "net", subchains=2, params=toy, auto_interlock=False,
-                             max_block_txs=1) as net:
-        yield net
 
 
 def committed(net, chain, n):
