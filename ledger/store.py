@@ -1,7 +1,8 @@
 """One SQLite file per peer (WAL, synchronous=FULL): a block is on disk before it is reported.
 
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hash chain below it).
+above the peer's validated checkpoint, by the hash chain below it), and every block or header
+read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
 
 Durability and write amplification. Every append is one transaction, fsynced (WAL with
 synchronous=FULL) before it returns: a power loss loses no block reported stored, and can

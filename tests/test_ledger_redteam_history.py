@@ -1,6 +1,8 @@
-"""Red-team attacks on the ledger split, reopen-from-checkpoint and historical anchors: a
-dishonest operator editing a running peer's store, a dishonest prover answering proof requests
-with the wrong number of proofs, and a checkpoint that vouches for blocks dated after it."""
+"""Red-team attacks on the ledger split, reopen-from-checkpoint and historical anchors: an
+operator editing a running peer's store or garbling its checkpoint, a header rewritten below
+the checkpoint, a checkpoint vouching for blocks dated after it, and a dishonest holder
+answering with the wrong number of proofs or locating a transaction later than its block to
+have it checked under a later anchor than the first."""
 from __future__ import annotations
 
 import sqlite3
@@ -10,7 +12,6 @@ import pytest
 import ledger
 from ledger.errors import StorageError
 from tests.test_ledger_verifier import net  # noqa: F401  (the fixture: two sub-chains)
-
 
 
 def committed(net, chain, n):
