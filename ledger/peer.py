@@ -15,8 +15,9 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
-from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationRejected, WrongHeight)
+from ledger.encoding import U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
@@ -75,11 +76,14 @@ class Peer:
         """The digest of block `height`, as this peer validated it."""
         return self.state.digest(height)
 
-    def _stored_header(self, height: int) -> SignedHeader:
+    def _stored_bytes(self, height: int) -> bytes:
         data = self.store.get(height)
         if data is None:
             raise NotFound(f"{self.chain_id} has no block {height}")
-        return Block.signed_header_of(bytes(data))
+        return bytes(data)
+
+    def _stored_header(self, height: int) -> SignedHeader:
+        return Block.signed_header_of(self._stored_bytes(height))
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
@@ -104,12 +108,20 @@ class Peer:
         return self.state.block_witnesses(heights, against_height)
 
     def block(self, height: int) -> Block:
-        """Block `height` as stored (it was validated when committed and on open)."""
+        """Block `height` as stored, which must still be the block this peer validated (its
+        digest, and the transactions its Merkle root binds): StorageError otherwise. Everything
+        read back from the store after open goes through here or signed_header (proofs, the
+        Type-III anchors a verifier trusts, revocation records, catch-up)."""
         height = self.state.check_height(height)
-        data = self.store.get(height)
-        if data is None:
-            raise NotFound(f"{self.chain_id} has no block {height}")
-        return Block.from_bytes(data)
+        try:
+            block = Block.from_bytes(self._stored_bytes(height))
+            intact = (block.digest == self.state.digest(height)
+                      and block.computed_merkle_root() == block.header.merkle_root)
+        except EncodingError as exc:
+            raise StorageError(f"{self.store.path}: block {height} no longer decodes: {exc}") from None
+        if not intact:
+            raise StorageError(f"{self.store.path}: the stored block {height} is not the one this peer validated")
+        return block
 
     def receipt(self, tx_id: bytes | str) -> Receipt:
         """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
@@ -302,21 +314,23 @@ class Peer:
     def _checkpoint_message(self, height: int, digest: bytes, content: bytes, at_ms: int) -> bytes:
         # The revocations effective at the checkpoint's time are signed with it: one added or
         # backdated since may invalidate blocks below it, so load validates everything again.
+        # That time is at least the head block's timestamp (record_checkpoint): a re-validation
+        # checks each block at its own timestamp, which may run ahead of the clock.
         revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
         return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
                 + at_ms.to_bytes(8, "big") + revoked)
 
     def record_checkpoint(self) -> None:
         """Sign and store "this peer validated every block up to its latest, and these are
-        their bytes" (the height, the head's digest, a hash of every stored block, the time and
-        the revocations effective then): a reopen re-validates only the blocks above it (load),
+        their bytes" (the height, the head's digest, a hash of every stored block, the time, not
+        before the head's timestamp, and the revocations effective then): a reopen re-validates only the blocks above it (load),
         unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
             if latest is None:
                 return
             height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
-        at_ms = now_ms()
+        at_ms = max(now_ms(), latest.header.timestamp_ms)  # (a block may be dated ahead: MAX_CLOCK_SKEW_MS)
         signature = self.identity.sign(self._checkpoint_message(height, digest, content, at_ms))
         self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
                                    "time_ms": at_ms, "signature": signature.hex()})
@@ -326,9 +340,10 @@ class Peer:
         names a stored block; (-1, b"") otherwise (then every block is validated)."""
         cp = self.store.checkpoint()
         try:
-            height, digest = checks.integer(cp["height"], "height"), bytes.fromhex(cp["digest"])
+            # (the bounds of the signed message's u64 fields: anything else is not one)
+            height, digest = checks.integer(cp["height"], "height", hi=U64_MAX), bytes.fromhex(cp["digest"])
             content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
-            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=1 << 63)
+            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX)
             signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
             signer.verify(signature, self._checkpoint_message(height, digest, content, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
@@ -365,9 +380,11 @@ class Peer:
                     else:
                         self._validate_block(block, live=False)
                         self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+                    # (below the checkpoint a rewritten header reaches this before the hash
+                    # chain refuses it at the next block: its values may not even decode)
+                    self._apply(block, bytes(data), loading=True)
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
-                self._apply(block, bytes(data), loading=True)
                 if height == trusted and self._content.copy().digest() != content:
                     raise StorageError(f"{self.store.path}: the blocks up to {trusted} differ from the ones this "
                                        "peer validated (its signed checkpoint)")

@@ -1,7 +1,8 @@
 """One SQLite file per peer (WAL, synchronous=FULL): a block is on disk before it is reported.
 
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hash chain below it).
+above the peer's validated checkpoint, by the hash chain below it), and every block or header
+read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
 
 Durability and write amplification. Every append is one transaction, fsynced (WAL with
 synchronous=FULL) before it returns: a power loss loses no block reported stored, and can
@@ -119,14 +120,15 @@ class PeerStore:
         """The peer's validated checkpoint (what Peer.load trusts below), or None."""
         value = self._one("SELECT value FROM meta WHERE key = 'checkpoint'", ())
         try:
-            return json.loads(value) if value is not None else None
-        except ValueError:
+            checkpoint = json.loads(value) if value is not None else None
+        except (ValueError, TypeError, RecursionError):  # (anyone with the file may have written it)
             return None
+        return checkpoint if isinstance(checkpoint, dict) else None
 
     def checkpoint_height(self) -> int | None:
         """The height the checkpoint names (not checked), or None."""
         cp = self.checkpoint()
-        return cp.get("height") if isinstance(cp, dict) else None
+        return cp.get("height") if cp is not None else None
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""

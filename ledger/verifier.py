@@ -11,7 +11,9 @@ chain B is checked against the FIRST Type-II of B on the main chain that reports
 after h (acc_B at that block, s), and that Type-II (in main block m) against the FIRST Type-III
 A holds that reports a main block at or after m (acc_M at it). Each witness then spans one
 interlocking interval (h..s on B, m..m' on main), not the chain's age, so the prover's and the
-verifier's work per transaction is bounded by the interval. Soundness: (1) an accumulator value
+verifier's work per transaction is bounded by the interval. The anchors are chosen by the
+height the holder locates the transaction at, which proves nothing, so they must then be the
+first ones covering the block the proof proves (a "later-anchor" rejection otherwise). Soundness: (1) an accumulator value
 commits to exactly the elements accumulated into it (strong RSA; the elements are prime
 representatives bound to each block's content, checked by protocol1), so a witness for a block
 under acc_B(s) proves it is B's block at its height in the history B's endorsers signed at s;
@@ -43,7 +45,7 @@ from edgeacc.errors import EdgeaccError
 
 from ledger import checks
 from ledger.block import SignedHeader
-from ledger.chain import Deployment
+from ledger.chain import Deployment, StatusRecord
 from ledger.errors import LedgerError, NotFound
 from ledger.protocol1 import (Claim, InclusionProof, ProofRejected, Statement, Verdict, cross_chain_claim,
                               inclusion_claim, reject, statement_failure)
@@ -160,30 +162,32 @@ class Verifier:
                                         "interlocking round", chain_id=chain)) for tx_id, _ in items}
         main_peer = self._leader(self.main_chain_id)
         covered: list[tuple[bytes, tuple[int, int], int]] = []
-        main_of: dict[bytes, tuple[SignedHeader, InclusionProof | None]] = {}
+        used: dict[bytes, tuple[StatusRecord | None, SignedHeader]] = {}
         for tx_id, where in items:
             height = where[0]
-            if chain == self.main_chain_id:
-                main = anchors.main_status_covering(height)
-                if main is None:
-                    claims[tx_id] = Claim(anchors.not_interlocked(tx_id, chain, f"main block {height}"))
-                    continue
-                covered.append((tx_id, where, main.header.height))
-                main_of[tx_id] = (main, None)
-                continue
-            record = anchors.type2_covering(main_peer, chain, height)
-            main = anchors.main_status_covering(record.height) if record is not None else None
+            record, main = anchors.covering(main_peer, chain, height)
             if main is None:
-                claims[tx_id] = Claim(anchors.not_interlocked(tx_id, chain, f"block {height} of {chain}",
-                                                              record, anchors.last_type2(main_peer, chain)))
+                claims[tx_id] = Claim(anchors.not_interlocked(tx_id, chain, f"main block {height}")
+                                      if chain == self.main_chain_id else
+                                      anchors.not_interlocked(tx_id, chain, f"block {height} of {chain}", record,
+                                                              anchors.last_type2(main_peer, chain)))
                 continue
-            covered.append((tx_id, where, record.source_height))
-            main_of[tx_id] = (main, anchors.status_proof(main_peer, record, main.header.height))
+            covered.append((tx_id, where, main.header.height if record is None else record.source_height))
+            used[tx_id] = (record, main)
         for tx_id, proof in _proofs(holder, covered):
-            main, status_proof = main_of[tx_id]
-            claims[tx_id] = cross_chain_claim(self.params, tx_id=tx_id, chain_id=chain, main_chain_id=self.main_chain_id,
-                                              main_status=main, status_proof=status_proof, tx_proof=proof,
-                                              endorsement_policy=policy)
+            record, main = used[tx_id]
+            status_proof = None if record is None else anchors.status_proof(main_peer, record, main.header.height)
+            claim = cross_chain_claim(self.params, tx_id=tx_id, chain_id=chain, main_chain_id=self.main_chain_id,
+                                      main_status=main, status_proof=status_proof, tx_proof=proof,
+                                      endorsement_policy=policy)
+            # The anchors were chosen by the height the holder located, which proves nothing:
+            # they must be the first ones covering the block proved (a later anchor would let
+            # a chain that forked after an anchor prove a block the anchor does not hold).
+            if claim.verdict.ok and not anchors.first_of(main_peer, chain, claim.verdict.height, record, main):
+                claim = Claim(reject(tx_id, "later-anchor", f"block {claim.verdict.height} of {chain} was proved "
+                                     f"under a later anchor (height {claim.verdict.anchored_height}) than the first "
+                                     "that covers it", chain_id=chain), claim.statements)
+            claims[tx_id] = claim
         return claims
 
     def _failed(self, statements: list[Statement]) -> set[Statement]:
@@ -202,7 +206,15 @@ def _proofs(holder: "Peer", items: list[tuple[bytes, tuple[int, int], int]]) -> 
     by_against: dict[int, list[bytes]] = defaultdict(list)
     for tx_id, _, against in items:
         by_against[against].append(tx_id)
-    return [pair for against, ids in by_against.items() for pair in zip(ids, holder.inclusion_proofs(ids, against))]
+    pairs = []
+    for against, ids in by_against.items():
+        proofs = holder.inclusion_proofs(ids, against)
+        # a holder is a prover like any other: one proof per id asked, or none is used
+        if not isinstance(proofs, (list, tuple)) or len(proofs) != len(ids):
+            raise ProofRejected("malformed", f"{holder.name} answered {len(ids)} proof requests with "
+                                f"{len(proofs) if isinstance(proofs, (list, tuple)) else 'no list'}")
+        pairs.extend(zip(ids, proofs))
+    return pairs
 
 
 def _own_claim(params: edgeacc.Params, tx_id: bytes, proof: InclusionProof, chain: str, value: int) -> Claim:
@@ -227,14 +239,15 @@ class _Anchors:
 
     def __init__(self, own: "Peer", main_chain_id: str) -> None:
         self.own, self.main_chain_id = own, main_chain_id
-        self._type3: list | None = None
-        self._type2: dict[str, list] = {}
-        self._headers: dict[int, SignedHeader] = {}
+        self._type3: "_Records | None" = None
+        self._type2: dict[str, "_Records"] = {}
+        self._headers: dict[bytes, SignedHeader] = {}  # Type-III tx id -> the main header it carries
+        self._own_headers: dict[int, SignedHeader] = {}  # (on the main chain) height -> its header
         self._status_proofs: dict[tuple[bytes, int], InclusionProof] = {}
 
     def _type3_records(self) -> list:
         if self._type3 is None:
-            self._type3 = self.own.statuses(self.main_chain_id)
+            self._type3 = _Records(self.own.statuses(self.main_chain_id))
         return self._type3
 
     def holds_a_main_status(self) -> bool:
@@ -246,9 +259,13 @@ class _Anchors:
         its own header there (the main chain), else its first Type-III reporting a main block
         at or after it; None when no interlocking round brought one yet."""
         if self.own.chain_id == self.main_chain_id:
-            return self.own.signed_header(main_height) if main_height < self.own.height else None
+            if main_height >= self.own.height:
+                return None
+            if main_height not in self._own_headers:
+                self._own_headers[main_height] = self.own.signed_header(main_height)
+            return self._own_headers[main_height]
         records = self._type3_records()
-        i = bisect.bisect_left([r.source_height for r in records], main_height)
+        i = _first_at_or_after(records, main_height)
         if i == len(records):
             return None
         record = records[i]
@@ -258,13 +275,31 @@ class _Anchors:
 
     def _records(self, main_peer: "Peer", chain: str) -> list:
         if chain not in self._type2:
-            self._type2[chain] = main_peer.statuses(chain)
+            self._type2[chain] = _Records(main_peer.statuses(chain))
         return self._type2[chain]
+
+    def covering(self, main_peer: "Peer", chain: str, height: int
+                 ) -> tuple[StatusRecord | None, SignedHeader | None]:
+        """The first anchors of block `height` of `chain`: its first Type-II at or after it
+        (None for the main chain) and the first main-chain header the verifier chain holds at
+        or after that (after the block itself, for the main chain); None where no
+        interlocking round brought one yet."""
+        if chain == self.main_chain_id:
+            return None, self.main_status_covering(height)
+        record = self.type2_covering(main_peer, chain, height)
+        return record, (self.main_status_covering(record.height) if record is not None else None)
+
+    def first_of(self, main_peer: "Peer", chain: str, height: int, record: StatusRecord | None,
+                 main: SignedHeader) -> bool:
+        """Whether (record, main) are the first anchors covering block `height` of `chain`."""
+        first_record, first_main = self.covering(main_peer, chain, height)
+        return (first_main is not None and first_main.header.digest == main.header.digest
+                and (first_record.tx_id if first_record else None) == (record.tx_id if record else None))
 
     def type2_covering(self, main_peer: "Peer", chain: str, height: int):
         """The first Type-II of `chain` on the main chain reporting a block at or after `height`."""
         records = self._records(main_peer, chain)
-        i = bisect.bisect_left([r.source_height for r in records], height)
+        i = _first_at_or_after(records, height)
         return records[i] if i < len(records) else None
 
     def last_type2(self, main_peer: "Peer", chain: str):
@@ -287,6 +322,19 @@ class _Anchors:
         return reject(tx_id, "not-interlocked", f"{what} is not covered by a Type-II on the main chain (anchored "
                       f"height {anchored}): wait for the next interlocking round", chain_id=chain,
                       anchored_height=anchored)
+
+
+class _Records(list):
+    """Status records, oldest first, with their source heights listed once for bisection."""
+
+    def __init__(self, records: list) -> None:
+        super().__init__(records)
+        self.heights = [r.source_height for r in records]
+
+
+def _first_at_or_after(records: "_Records", height: int) -> int:
+    """The index of the first record reporting a block at or after `height` (len if none)."""
+    return bisect.bisect_left(records.heights, height)
 
 
 def _checked_once(policy: Callable[[SignedHeader], None]) -> Callable[[SignedHeader], None]:
