@@ -61,6 +61,10 @@ class RevokedCertificate(IdentityError):
     """A certificate is on the CA's revocation list."""
 
 
+class StaleRevocationList(IdentityError):
+    """A revocation list older than the installed one, or one that would undo a revocation."""
+
+
 class UnauthorizedSigner(IdentityError):
     """A certificate's role or chain does not allow this signature."""
 
