@@ -10,6 +10,7 @@ import pytest
 from ledger import errors
 from ledger.cluster import authority, local
 from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
+from ledger.cluster.transport import unpack
 from ledger.tx import Transaction
 
 from cluster_helpers import Harness, need_etcd
@@ -67,6 +68,27 @@ def test_replayed_submission_is_answered_not_ordered_again_and_a_tampered_one_is
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()
+
+
+def test_proof_request_is_bounded_and_numbers_are_canonical(h):
+    """A client asks one node for a witness per id of a huge list (a CPU bomb), or names a
+    height in a second encoding: both refused, nothing computed."""
+    from ledger.cluster.node import MAX_PROOFS
+    from ledger.cluster.transport import pack
+    receipt = h.client.submit(h.chain, b"to prove").result()
+    name = h.names[0]
+    address = {p["name"]: p["address"] for c in h.cluster.deployment["chains"] for p in c["peers"]}[name]
+    channel = h.client._channel(name, address)
+    height = h.wait_heights_equal()
+    started = time.monotonic()
+    with pytest.raises(errors.ArgumentError, match="at most"):
+        channel.call("Proofs", pack(b"%d" % (height - 1), *[receipt.tx_id] * (MAX_PROOFS + 1)), 10)
+    assert time.monotonic() - started < 2
+    assert len(unpack(channel.call("Proofs", pack(b"%d" % (height - 1), receipt.tx_id, receipt.tx_id), 10))) == 2
+    for bad in (b"0%d" % receipt.height, b"%d " % receipt.height, b"+%d" % receipt.height):
+        with pytest.raises(errors.EncodingError):
+            channel.call("Block", bad, 5)
+    assert h.wait_heights_equal() == height
 
 
 def test_kill_etcd_leader_during_submissions(h):

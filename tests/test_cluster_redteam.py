@@ -4,12 +4,15 @@ that answers as it likes."""
 import json
 
 import pytest
+from hypothesis import given, strategies as st
+from cryptography.hazmat.primitives import serialization
 
 from ledger import errors
 from ledger.chain import Deployment, Receipt
 from ledger.cluster import local
 from ledger.cluster.client import connect
-from ledger.cluster.node import chain_configs, deployment_params, encode_outcome, encode_receipt, load_trust
+from ledger.cluster.node import (chain_configs, deployment_params, encode_outcome, encode_receipt, load_trust,
+                                 number)
 from ledger.cluster.transport import Credentials, Method, pack, serve, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.merkle import merkle_path
@@ -32,17 +35,20 @@ def dishonest(tmp_path_factory):
     creds = {p["name"]: d / "nodes" / p["name"] / "credentials" for p in edge["peers"]}
     peers = [Identity(load_private_key(c / "identity.key"), load_certificate(c / "identity.crt")) for c in creds.values()]
     builder = Peer(rules, peers[0], PeerStore(root / "builder.sqlite", "edge-0"))
-    answer = [None]
+    answer, latest = [None], [b""]
     methods = {"Submit": Method(lambda caller, request: pack(*(answer[0](Transaction.from_bytes(t))
                                                                 for t in unpack(request)))),
                "Register": Method(lambda caller, request: b"\0" * 32),
-               "Status": Method(lambda caller, request: json.dumps({"cutter": True, "height": 0}).encode())}
+               "Status": Method(lambda caller, request: json.dumps({"cutter": True, "height": 10 ** 9}).encode()),
+               "Latest": Method(lambda caller, request: latest[0]),
+               "Certificate": Method(lambda caller, request: next(
+                   p.certificate.public_bytes(serialization.Encoding.PEM) for p in peers if p.fingerprint == request))}
     servers = [serve(p["address"], Credentials.load(creds[p["name"]]), trust, methods, "edge-0")[0]
                for p in edge["peers"]]
     client = connect({"name": "client", "credentials": str(d / "clients" / "client"), "trust": str(d / "trust"),
                       "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
     try:
-        yield client, builder, peers, answer
+        yield client, builder, peers, answer, latest
     finally:
         client.close()
         for s in servers:
@@ -63,7 +69,7 @@ def _receipt(tx, block, position=0):
 def test_client_refuses_receipts_a_dishonest_peer_forges(dishonest):
     """A peer drops the transaction and acknowledges it anyway: the client must not report it
     committed (the exactly-once guarantee holds only for receipts that prove themselves)."""
-    client, builder, peers, answer = dishonest
+    client, builder, peers, answer, _ = dishonest
     other = client.record("edge-0", b"someone else's")
     forgeries = {
         # the plain receipt of the old wire format: nothing proves it
@@ -88,3 +94,28 @@ def test_client_refuses_receipts_a_dishonest_peer_forges(dishonest):
 
 def _outcome(tx, block, position=0):
     return encode_outcome(_receipt(tx, block, position), block.signed, merkle_path(block.leaves, position))
+
+
+def test_client_height_is_what_the_peers_prove_not_what_they_claim(dishonest):
+    """Every edge-0 peer claims height 10**9 in its Status and serves a latest header that is
+    forged (self-endorsed, or of another chain): the client counts only a proven header."""
+    client, builder, peers, _, latest = dishonest
+    tx = client.record("edge-0", b"h")
+    assert client.height("edge-0") == 0  # Latest answers "empty chain"; the Status claim is ignored
+    forged = _block(builder, peers, [tx], peers[:1])  # endorsed by one of the two the policy needs
+    latest[0] = forged.signed.to_bytes()
+    assert client.height("edge-0") == 0
+    genuine = _block(builder, peers, [tx], peers)  # endorsed by both: proven
+    latest[0] = genuine.signed.to_bytes()
+    assert client.height("edge-0") == genuine.height + 1 == 1
+
+
+@given(st.one_of(st.binary(max_size=12), st.integers(0, 10 ** 30).map(lambda v: b"%d" % v),
+                 st.integers(0, 10 ** 30).map(lambda v: b"0%d" % v)), st.sampled_from([10, 16]))
+def test_message_numbers_have_one_encoding(data, base):
+    """A number field decodes only from its canonical form: no second encoding of a height."""
+    try:
+        value = number(data, "field", base)
+    except errors.EncodingError:
+        return
+    assert data == format(value, "x" if base == 16 else "d").encode()

@@ -23,11 +23,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
-from ledger.block import Block
+from ledger.block import Block, SignedHeader
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
-from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params, load_trust,
-                                 peer_addresses, proven_receipt, read_json)
+from ledger.cluster.node import (admit_certificates, build, chain_configs, decode_receipt, deployment_params,
+                                 load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
@@ -342,14 +342,24 @@ class Client:
         return [self.main_chain_id] + self.subchain_ids
 
     def height(self, chain_id: str) -> int:
-        """Number of blocks of `chain_id` (its most advanced peer that answers)."""
-        heights = []
-        for name, _ in self._peers(chain_id):
+        """Number of blocks of `chain_id`: the most advanced latest header a peer proves (it is
+        of that chain and its endorsements satisfy the policy). A peer's own word (Status) is
+        not taken: a dishonest one could claim any height."""
+        heights, answered = [0], False
+        for name, address in self._peers(chain_id):
             try:
-                heights.append(self.node_status(name)["height"])
+                data = self._channel(name, address).call("Latest", b"", 10.0)
+                answered = True
+                if data:
+                    signed = SignedHeader.from_bytes(data)
+                    if signed.header.chain_id == chain_id:
+                        admit_certificates(self.trust, [fp for fp, _ in signed.endorsements],
+                                           lambda fp: self._call_any(chain_id, "Certificate", fp))
+                        self.deployment_rules.check_endorsements(signed, at_ms=signed.header.timestamp_ms)
+                        heights.append(signed.header.height + 1)
             except LedgerError:
                 continue
-        if not heights:
+        if not answered:
             raise ServiceUnavailable(f"no peer of {chain_id} answers")
         return max(heights)
 

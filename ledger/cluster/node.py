@@ -46,7 +46,7 @@ from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, NotFound,
+from ledger.errors import (ArgumentError, ConfigurationError, EncodingError, LedgerError, NotFound,
                            ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
@@ -61,6 +61,7 @@ log = logging.getLogger("edgeacc.node")
 
 CUTTER_TTL = 2                # seconds: the cutter's lease (failover takes about this long)
 SUBMIT_TIMEOUT = 30.0
+MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 
 
@@ -114,12 +115,16 @@ def decode_receipt(data: bytes) -> Receipt:
 
 
 def number(data: bytes, what: str, base: int = 10) -> int:
-    """A non-negative integer field of a message (ASCII digits); EncodingError otherwise."""
+    """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
+    hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
     try:
         text = bytes(data).decode("ascii")
         if not text or len(text) > 1000 or not text.isalnum():
             raise ValueError
-        return int(text, base)
+        value = int(text, base)
+        if text != format(value, "x" if base == 16 else "d"):
+            raise ValueError
+        return value
     except ValueError:
         raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
 
@@ -550,8 +555,10 @@ class Node:
     def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
         """Inclusion proofs of transactions against the accumulator after block `against`."""
         against, *ids = unpack(request, what="proof request")
-        return pack(*(self.peer.inclusion_proof(tx_id, number(against, "against")).to_bytes(self.deployment.params)
-                      for tx_id in ids))
+        if len(ids) > MAX_PROOFS:  # each costs a witness: one caller must not buy unbounded work
+            raise ArgumentError(f"a proof request asks {len(ids)} proofs; at most {MAX_PROOFS} a call")
+        proofs = self.peer.inclusion_proofs(ids, number(against, "against")) if ids else []
+        return pack(*(p.to_bytes(self.deployment.params) for p in proofs))
 
     # --- interlocking ------------------------------------------------------------------
 
