@@ -65,6 +65,19 @@ def test_replayed_submission_is_answered_not_ordered_again_and_a_tampered_one_is
     assert ids.count(tx.tx_id) == 1 and forged.tx_id not in ids
 
 
+def test_copies_of_one_transaction_in_one_submission_are_answered_and_ordered_once(h):
+    from ledger.cluster.transport import pack
+    tx = h.client.record(h.chain, b"twice at once")
+    cutter = h.wait_cutter()
+    address = {p["name"]: p["address"] for c in h.cluster.deployment["chains"] for p in c["peers"]}[cutter]
+    outcomes = unpack(h.client._channel(cutter, address).call("Submit", pack(*[tx.to_bytes()] * 3), 30))
+    assert [unpack(o)[:2] for o in outcomes] == [unpack(outcomes[0])[:2]] * 3
+    assert unpack(outcomes[0])[0] == b"R"
+    h.wait_heights_equal()
+    for name in h.names:
+        assert h.tx_ids_of(name).count(tx.tx_id) == 1
+
+
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()

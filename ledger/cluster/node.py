@@ -380,10 +380,12 @@ class Node:
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
         for p in batch:
-            if id(p) in refused:
-                p.future.set_exception(refused[id(p)])
-            elif p.tx.to_bytes() in appended or self._holds(p.tx):
+            # held first: a copy of a transaction in the same batch is refused by the block
+            # rules, yet the transaction is on the chain and its submitter gets the receipt
+            if p.tx.to_bytes() in appended or self._holds(p.tx):
                 p.future.set_result(self.peer.receipt(p.tx.tx_id))
+            elif id(p) in refused:
+                p.future.set_exception(refused[id(p)])
             elif self.peer.locate(p.tx.tx_id) is not None:
                 p.future.set_exception(ReplayedTransaction(
                     f"another transaction with id {p.tx.tx_id.hex()[:16]} is already on {self.chain_id}"))
