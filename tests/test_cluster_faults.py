@@ -78,6 +78,21 @@ def test_copies_of_one_transaction_in_one_submission_are_answered_and_ordered_on
         assert h.tx_ids_of(name).count(tx.tx_id) == 1
 
 
+def test_register_publishes_the_certificate_only(h, tmp_path):
+    """A member registers a genuine certificate with bulk appended after its PEM block: etcd
+    (which every peer reads) receives the certificate, not the bulk."""
+    from ledger.identity import fingerprint, load_certificate
+    creds = authority.issue(h.cluster.directory / "ca", "padder", "client", tmp_path / "padder")
+    pem = (creds / "identity.crt").read_bytes()
+    fp = h.client._call_any(h.chain, "Register", pem + b"junk" * 100_000)
+    assert fp == fingerprint(load_certificate(creds / "identity.crt"))
+    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    try:
+        assert log.certificate(fp) == pem
+    finally:
+        log.close()
+
+
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()

@@ -516,7 +516,8 @@ class Node:
             raise UnknownCertificate(f"unreadable certificate: {exc}") from None
         member = self.trust.add_certificate(cert)
         self.trust.resolve(member.fingerprint)  # not revoked
-        self.log.publish_certificate(member.fingerprint, request)
+        # the certificate's own encoding, not the request (whatever follows its PEM block)
+        self.log.publish_certificate(member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
         return member.fingerprint
 
     def _rpc_certificate(self, caller: Caller, request: bytes) -> bytes:
