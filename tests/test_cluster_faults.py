@@ -93,6 +93,33 @@ def test_register_publishes_the_certificate_only(h, tmp_path):
         log.close()
 
 
+def test_deposed_or_racing_cutter_cannot_append(h):
+    """Two cutters campaign at once: one wins. The winner's lease expires (it stalled) and
+    another is elected: the deposed one's append is fenced out, before and after the new
+    cutter appended (a log of its own chain key in the module's etcd)."""
+    logs = [EtcdLog(h.cluster.deployment["etcd"], "fence-test") for _ in range(2)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            won = list(pool.map(lambda i: logs[i].campaign(f"c{i}", 1), range(2)))
+        assert sum(w is not None for w in won) == 1
+        first = won.index(next(w for w in won if w is not None))
+        old, other = logs[first], logs[1 - first]
+        deadline = time.monotonic() + 10
+        while old.cutter() is not None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the stalled cutter does not refresh its lease
+        new = other.campaign(f"c{1 - first}", 5)
+        assert new is not None
+        assert not old.append(0, b"deposed", won[first], f"c{first}")
+        assert other.append(0, b"elected", new, f"c{1 - first}")
+        assert not old.append(1, b"deposed", won[first], f"c{first}")
+        assert not other.append(0, b"again", new, f"c{1 - first}")  # height fence
+        assert other.blocks(0) == [(0, b"elected")]
+        other.resign(new)
+    finally:
+        for log in logs:
+            log.close()
+
+
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()
