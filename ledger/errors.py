@@ -45,6 +45,11 @@ class ReplayedTransaction(ValidationError):
     """A transaction id is already on the chain (or twice in one block)."""
 
 
+class UnprovenAnswer(ValidationError):
+    """A remote peer's answer does not prove what it claims (a receipt without the endorsed
+    header of its block and the Merkle path of the transaction in it)."""
+
+
 class StaleStatus(ValidationError):
     """A Type-II/Type-III status does not advance past the last one recorded."""
 
@@ -59,6 +64,10 @@ class UnknownCertificate(IdentityError):
 
 class RevokedCertificate(IdentityError):
     """A certificate is on the CA's revocation list."""
+
+
+class StaleRevocationList(IdentityError):
+    """A revocation list older than the installed one, or one that would undo a revocation."""
 
 
 class UnauthorizedSigner(IdentityError):

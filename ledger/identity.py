@@ -28,7 +28,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from ledger import checks
 from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCertificate,
-                           StorageError, UnauthorizedSigner, UnknownCertificate)
+                           StaleRevocationList, StorageError, UnauthorizedSigner, UnknownCertificate)
 
 ROLES = ("peer", "client", "device")
 _UNREADABLE = (OSError, ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)  # what loading PEM raises
@@ -207,6 +207,7 @@ class TrustStore:
         self._ca_key = _public_key(ca_cert)
         self._members: dict[bytes, Member] = {}
         self._revoked: dict[int, int] = {}  # serial -> revocation time (ms since epoch)
+        self._crl_issued_ms = -1  # lastUpdate of the installed CRL
         self._lock = threading.Lock()
 
     def add_certificate(self, cert: x509.Certificate) -> Member:
@@ -233,16 +234,26 @@ class TrustStore:
         return member
 
     def set_revocation_list(self, crl: x509.CertificateRevocationList) -> None:
-        """Install a CRL after checking the CA signed it."""
+        """Install a CRL after checking the CA signed it and that it replaces the installed one:
+        issued no earlier, and undoing no revocation (every serial revoked stays revoked, from
+        the same time or earlier). An old CRL the CA once signed, replayed by whoever
+        distributes the trust material, would otherwise re-admit revoked certificates."""
         checks.instance(crl, x509.CertificateRevocationList, "crl")
         try:
             if not crl.is_signature_valid(self._ca_key):
                 raise UnknownCertificate("revocation list is not signed by the deployment CA")
             revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
+            issued_ms = int(crl.last_update_utc.timestamp() * 1000)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise UnknownCertificate(f"revocation list is malformed: {exc}") from None
         with self._lock:
-            self._revoked = revoked
+            if issued_ms < self._crl_issued_ms:
+                raise StaleRevocationList("revocation list is older than the installed one")
+            undone = [s for s, when in self._revoked.items() if revoked.get(s, when + 1) > when]
+            if undone:
+                raise StaleRevocationList(f"revocation list would undo or postpone {len(undone)} revocation(s) "
+                                          "of the installed one")
+            self._revoked, self._crl_issued_ms = revoked, issued_ms
 
     def revocations_until(self, at_ms: int) -> tuple[tuple[int, int], ...]:
         """(serial, revocation time in ms) of every revocation effective at or before `at_ms`,

@@ -10,6 +10,7 @@ import pytest
 from ledger import errors
 from ledger.cluster import authority, local
 from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
+from ledger.cluster.transport import unpack
 from ledger.tx import Transaction
 
 from cluster_helpers import Harness, need_etcd
@@ -64,9 +65,85 @@ def test_replayed_submission_is_answered_not_ordered_again_and_a_tampered_one_is
     assert ids.count(tx.tx_id) == 1 and forged.tx_id not in ids
 
 
+def test_copies_of_one_transaction_in_one_submission_are_answered_and_ordered_once(h):
+    from ledger.cluster.transport import pack
+    tx = h.client.record(h.chain, b"twice at once")
+    cutter = h.wait_cutter()
+    address = {p["name"]: p["address"] for c in h.cluster.deployment["chains"] for p in c["peers"]}[cutter]
+    outcomes = unpack(h.client._channel(cutter, address).call("Submit", pack(*[tx.to_bytes()] * 3), 30))
+    assert [unpack(o)[:2] for o in outcomes] == [unpack(outcomes[0])[:2]] * 3
+    assert unpack(outcomes[0])[0] == b"R"
+    h.wait_heights_equal()
+    for name in h.names:
+        assert h.tx_ids_of(name).count(tx.tx_id) == 1
+
+
+def test_register_publishes_the_certificate_only(h, tmp_path):
+    """A member registers a genuine certificate with bulk appended after its PEM block: etcd
+    (which every peer reads) receives the certificate, not the bulk."""
+    from ledger.identity import fingerprint, load_certificate
+    creds = authority.issue(h.cluster.directory / "ca", "padder", "client", tmp_path / "padder")
+    pem = (creds / "identity.crt").read_bytes()
+    fp = h.client._call_any(h.chain, "Register", pem + b"junk" * 100_000)
+    assert fp == fingerprint(load_certificate(creds / "identity.crt"))
+    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    try:
+        assert log.certificate(fp) == pem
+    finally:
+        log.close()
+
+
+def test_deposed_or_racing_cutter_cannot_append(h):
+    """Two cutters campaign at once: one wins. The winner's lease expires (it stalled) and
+    another is elected: the deposed one's append is fenced out, before and after the new
+    cutter appended (a log of its own chain key in the module's etcd)."""
+    logs = [EtcdLog(h.cluster.deployment["etcd"], "fence-test") for _ in range(2)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            won = list(pool.map(lambda i: logs[i].campaign(f"c{i}", 1), range(2)))
+        assert sum(w is not None for w in won) == 1
+        first = won.index(next(w for w in won if w is not None))
+        old, other = logs[first], logs[1 - first]
+        deadline = time.monotonic() + 10
+        while old.cutter() is not None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the stalled cutter does not refresh its lease
+        new = other.campaign(f"c{1 - first}", 5)
+        assert new is not None
+        assert not old.append(0, b"deposed", won[first], f"c{first}")
+        assert other.append(0, b"elected", new, f"c{1 - first}")
+        assert not old.append(1, b"deposed", won[first], f"c{first}")
+        assert not other.append(0, b"again", new, f"c{1 - first}")  # height fence
+        assert other.blocks(0) == [(0, b"elected")]
+        other.resign(new)
+    finally:
+        for log in logs:
+            log.close()
+
+
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()
+
+
+def test_proof_request_is_bounded_and_numbers_are_canonical(h):
+    """A client asks one node for a witness per id of a huge list (a CPU bomb), or names a
+    height in a second encoding: both refused, nothing computed."""
+    from ledger.cluster.node import MAX_PROOFS
+    from ledger.cluster.transport import pack
+    receipt = h.client.submit(h.chain, b"to prove").result()
+    name = h.names[0]
+    address = {p["name"]: p["address"] for c in h.cluster.deployment["chains"] for p in c["peers"]}[name]
+    channel = h.client._channel(name, address)
+    height = h.wait_heights_equal()
+    started = time.monotonic()
+    with pytest.raises(errors.ArgumentError, match="at most"):
+        channel.call("Proofs", pack(b"%d" % (height - 1), *[receipt.tx_id] * (MAX_PROOFS + 1)), 10)
+    assert time.monotonic() - started < 2
+    assert len(unpack(channel.call("Proofs", pack(b"%d" % (height - 1), receipt.tx_id, receipt.tx_id), 10))) == 2
+    for bad in (b"0%d" % receipt.height, b"%d " % receipt.height, b"+%d" % receipt.height):
+        with pytest.raises(errors.EncodingError):
+            channel.call("Block", bad, 5)
+    assert h.wait_heights_equal() == height
 
 
 def test_kill_etcd_leader_during_submissions(h):

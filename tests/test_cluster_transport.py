@@ -1,6 +1,7 @@
 """The distributed deployment's operator CA and its mutual-TLS transport: who may call what.
 
 No etcd here: one in-process server with the production call checks (ledger.cluster.transport)."""
+import datetime
 import subprocess
 import sys
 
@@ -126,3 +127,36 @@ def test_ca_commands_issue_revoke_and_refuse_bad_input(tmp_path):
     assert cli("ca", "revoke", tmp_path / "ca", "edge-0.peer0").returncode == 0
     revoked = {c.serial_number for c in load_revocation_list(tmp_path / "ca" / "crl.pem")}
     assert {ledger_cert.serial_number, tls_cert.serial_number} <= revoked
+
+
+def test_replayed_older_crl_or_one_undoing_a_revocation_is_refused(tmp_path):
+    """Whoever distributes crl.pem (or writes a node's trust directory) replays the CA's
+    earlier CRL, or one the CA signed without the revocation: the revoked client stays out."""
+    cadir = authority.init(tmp_path / "ca")
+    creds = {n: Credentials.load(authority.issue(cadir, n, r, tmp_path / n, c))
+             for n, r, c in [("edge-0.peer0", "peer", "edge-0"), ("trudy", "client", None)]}
+    before_revocation = load_revocation_list(cadir / "crl.pem")
+    trust = load_trust(cadir)
+    srv, port = serve("127.0.0.1:0", creds["edge-0.peer0"], trust, {"Echo": Method(lambda c, r: r)}, "edge-0")
+    try:
+        channel = Channel(f"127.0.0.1:{port}", "edge-0.peer0", creds["trudy"])
+        assert channel.call("Echo", b"1", 5) == b"1"
+        trust.set_revocation_list(load_revocation_list(authority.revoke(cadir, "trudy")))
+        revoked = trust.revocations_until(1 << 62)
+        ca = authority._load(cadir)
+        (serial, when_ms), *_ = revoked
+        later = datetime.datetime.fromtimestamp(when_ms / 1000 + 3600, datetime.timezone.utc)
+        for stale in (before_revocation,                                  # the CA's earlier CRL, replayed
+                      ca.revocation_list({}),                             # a fresh one without the serials
+                      ca.revocation_list({s: later for s, _ in revoked})):  # revocations postponed
+            with pytest.raises(errors.StaleRevocationList):
+                trust.set_revocation_list(stale)
+            assert trust.revocations_until(1 << 62) == revoked
+            with pytest.raises(errors.RevokedCertificate, match="trudy"):
+                channel.call("Echo", b"2", 5)
+        # a newer CRL that keeps every revocation (and adds one) is installed
+        authority.issue(cadir, "alice", "client", tmp_path / "alice")
+        trust.set_revocation_list(load_revocation_list(authority.revoke(cadir, "alice")))
+        assert len(trust.revocations_until(1 << 62)) == len(revoked) + 2
+    finally:
+        srv.stop(0)

@@ -23,11 +23,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
-from ledger.block import Block
+from ledger.block import Block, SignedHeader
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
-from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params, load_trust,
-                                 peer_addresses, read_json)
+from ledger.cluster.node import (admit_certificates, build, chain_configs, decode_receipt, deployment_params,
+                                 load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
@@ -64,6 +64,7 @@ class Client:
         self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
         self._registered: set[tuple[str, bytes]] = set()
         self._cutters: dict[str, str] = {}
+        self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -162,7 +163,9 @@ class Client:
     def submit_transactions(self, txs: list[Transaction]) -> list[PendingTx]:
         """Submit signed transactions; PendingTx.result() is the Receipt once the block is in
         etcd and stored by the chain's cutter, or ServiceUnavailable when that did not happen
-        within `submit_timeout` seconds of resubmitting."""
+        within `submit_timeout` seconds of resubmitting. A receipt is accepted only with its
+        proof (node.proven_receipt: the block's endorsed header and the Merkle path); one
+        without is resubmitted to another peer, and is the error past the deadline."""
         txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         pendings = [PendingTx(tx) for tx in txs]
         deadline = time.monotonic() + self.submit_timeout
@@ -225,11 +228,19 @@ class Client:
                 retry = []
                 for p, outcome in zip(waiting, answer):
                     kind, *rest = unpack(outcome, what="outcome")
+                    retry_elsewhere = True
                     if kind == b"R":
-                        p._future.set_result(decode_receipt(rest[0]))
-                        continue
-                    exc = remote_error(rest[0].decode(), rest[1].decode())
-                    if isinstance(exc, ServiceUnavailable):
+                        try:
+                            p._future.set_result(proven_receipt(
+                                self.deployment_rules, p.transaction, rest, self._verified_headers,
+                                lambda fp: self._call_any(chain_id, "Certificate", fp)))
+                            continue
+                        except LedgerError as forged:  # the peer that answered lies: ask another
+                            exc = forged
+                    else:
+                        exc = remote_error(rest[0].decode(), rest[1].decode())
+                        retry_elsewhere = isinstance(exc, ServiceUnavailable)
+                    if retry_elsewhere:
                         self._cutters.pop(chain_id, None)
                         retry.append(p)
                         last = exc
@@ -271,7 +282,7 @@ class Client:
         block = self.block(receipt.chain_id, receipt.height)
         tx = block.transactions[receipt.position]
         if tx.tx_id != receipt.tx_id or block.digest != receipt.block_digest:
-            raise errors.ChainIntegrityError(f"the peers answer inconsistently for {receipt.tx_id.hex()}")
+            raise errors.UnprovenAnswer(f"the peers answer inconsistently for {receipt.tx_id.hex()}")
         return tx
 
     def status(self) -> dict:
@@ -331,14 +342,24 @@ class Client:
         return [self.main_chain_id] + self.subchain_ids
 
     def height(self, chain_id: str) -> int:
-        """Number of blocks of `chain_id` (its most advanced peer that answers)."""
-        heights = []
-        for name, _ in self._peers(chain_id):
+        """Number of blocks of `chain_id`: the most advanced latest header a peer proves (it is
+        of that chain and its endorsements satisfy the policy). A peer's own word (Status) is
+        not taken: a dishonest one could claim any height."""
+        heights, answered = [0], False
+        for name, address in self._peers(chain_id):
             try:
-                heights.append(self.node_status(name)["height"])
+                data = self._channel(name, address).call("Latest", b"", 10.0)
+                answered = True
+                if data:
+                    signed = SignedHeader.from_bytes(data)
+                    if signed.header.chain_id == chain_id:
+                        admit_certificates(self.trust, [fp for fp, _ in signed.endorsements],
+                                           lambda fp: self._call_any(chain_id, "Certificate", fp))
+                        self.deployment_rules.check_endorsements(signed, at_ms=signed.header.timestamp_ms)
+                        heights.append(signed.header.height + 1)
             except LedgerError:
                 continue
-        if not heights:
+        if not answered:
             raise ServiceUnavailable(f"no peer of {chain_id} answers")
         return max(heights)
 

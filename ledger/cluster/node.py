@@ -39,17 +39,20 @@ from pathlib import Path
 
 import edgeacc
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
-from ledger.block import Block, SubchainStatus
+from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, NotFound, ReplayedTransaction,
+from ledger.errors import (ArgumentError, ConfigurationError, EncodingError, LedgerError, NotFound,
+                           ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
-                           ValidationError)
+                           UnprovenAnswer, ValidationError)
 from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
                              load_revocation_list)
+from ledger.merkle import merkle_path, root_from_path
 from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
@@ -58,6 +61,7 @@ log = logging.getLogger("edgeacc.node")
 
 CUTTER_TTL = 2                # seconds: the cutter's lease (failover takes about this long)
 SUBMIT_TIMEOUT = 30.0
+MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 
 
@@ -111,12 +115,16 @@ def decode_receipt(data: bytes) -> Receipt:
 
 
 def number(data: bytes, what: str, base: int = 10) -> int:
-    """A non-negative integer field of a message (ASCII digits); EncodingError otherwise."""
+    """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
+    hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
     try:
         text = bytes(data).decode("ascii")
         if not text or len(text) > 1000 or not text.isalnum():
             raise ValueError
-        return int(text, base)
+        value = int(text, base)
+        if text != format(value, "x" if base == 16 else "d"):
+            raise ValueError
+        return value
     except ValueError:
         raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
 
@@ -127,10 +135,57 @@ def decode_status(data: bytes) -> StatusRecord:
                         number(height, "height"), tx_id, number(element, "element", 16), digest)
 
 
-def encode_outcome(value: Receipt | LedgerError) -> bytes:
+def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = None,
+                   path: list[bytes] = ()) -> bytes:
+    """A submission's outcome: a receipt with the endorsed header of its block and the
+    transaction's Merkle path in it (what proven_receipt checks), or an error."""
     if isinstance(value, Receipt):
-        return pack(b"R", encode_receipt(value))
+        return pack(b"R", encode_receipt(value), signed.to_bytes(), pack(*path))
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
+
+
+def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
+    """Admit the certificates of `fingerprints` that `trust` lacks, as `fetch(fp)` (PEM or
+    None, from a source not trusted for them) gives them: each only if it is the certificate of
+    that fingerprint and the CA signed it; the others stay unknown (their signatures are refused)."""
+    known = {m.fingerprint for m in trust.members()}
+    for fp in set(fingerprints) - known:
+        try:
+            pem = fetch(fp)
+            cert = x509.load_pem_x509_certificate(pem) if pem else None
+            if cert is not None and fingerprint(cert) == fp:
+                trust.add_certificate(cert)
+        except (ValueError, LedgerError):
+            pass
+
+
+def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes], verified: set[bytes],
+                   fetch=lambda fp: None) -> Receipt:
+    """The receipt of `tx` from the fields of an "R" outcome, if it proves itself: the header
+    is `tx`'s chain's block at the receipt's height and digest, its endorsements satisfy the
+    chain's policy (at the block's time), and the Merkle path puts `tx`'s exact bytes at the
+    receipt's position under the header's root. A peer that answers for a chain can forge a
+    receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise.
+    `verified` caches the digests of headers whose endorsements were checked; endorsers'
+    certificates the trust store lacks are fetched with `fetch` (admit_certificates)."""
+    if len(fields) != 3:
+        raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} comes without its block's proof")
+    receipt, signed = decode_receipt(fields[0]), SignedHeader.from_bytes(fields[1])
+    header = signed.header
+    if (receipt.tx_id, receipt.chain_id, header.chain_id, header.height, header.digest) != \
+            (tx.tx_id, tx.chain_id, tx.chain_id, receipt.height, receipt.block_digest):
+        raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} names another transaction or block")
+    if receipt.position >= header.tx_count or root_from_path(
+            tx.leaf, receipt.position, header.tx_count, unpack(fields[2], what="Merkle path")) != header.merkle_root:
+        raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]}: the transaction is not at position "
+                                  f"{receipt.position} of block {header.height}")
+    if header.digest not in verified:
+        admit_certificates(deployment.trust, [fp for fp, _ in signed.endorsements], fetch)
+        deployment.check_endorsements(signed, at_ms=header.timestamp_ms)
+        if len(verified) > 4096:
+            verified.clear()
+        verified.add(header.digest)
+    return receipt
 
 
 @dataclass
@@ -176,6 +231,7 @@ class Node:
         self._stop = threading.Event()
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
+        self._verified_headers: set[bytes] = set()
         self.log.start_watch()
         validated = time.monotonic()
         self.sync()
@@ -197,6 +253,7 @@ class Node:
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             "Interlock": Method(self._rpc_interlock),
+            "Certificate": Method(self._rpc_certificate),
         }
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
@@ -257,16 +314,8 @@ class Node:
 
     def _know_signers(self, txs) -> None:
         """Admit the certificates of submitters this peer has not seen yet, from etcd's
-        published ones (each checked against the CA; etcd is not trusted for them)."""
-        known = {m.fingerprint for m in self.trust.members()}
-        for fp in {tx.submitter for tx in txs} - known:
-            pem = self.log.certificate(fp)
-            try:
-                cert = x509.load_pem_x509_certificate(pem) if pem is not None else None
-                if cert is not None and fingerprint(cert) == fp:  # what etcd holds under fp, nothing else
-                    self.trust.add_certificate(cert)
-            except (ValueError, LedgerError):
-                pass  # then the transaction is refused as signed by an unknown certificate
+        published ones (etcd is not trusted for them: admit_certificates checks)."""
+        admit_certificates(self.trust, {tx.submitter for tx in txs}, self.log.certificate)
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -331,10 +380,12 @@ class Node:
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
         for p in batch:
-            if id(p) in refused:
-                p.future.set_exception(refused[id(p)])
-            elif p.tx.to_bytes() in appended or self._holds(p.tx):
+            # held first: a copy of a transaction in the same batch is refused by the block
+            # rules, yet the transaction is on the chain and its submitter gets the receipt
+            if p.tx.to_bytes() in appended or self._holds(p.tx):
                 p.future.set_result(self.peer.receipt(p.tx.tx_id))
+            elif id(p) in refused:
+                p.future.set_exception(refused[id(p)])
             elif self.peer.locate(p.tx.tx_id) is not None:
                 p.future.set_exception(ReplayedTransaction(
                     f"another transaction with id {p.tx.tx_id.hex()[:16]} is already on {self.chain_id}"))
@@ -429,10 +480,12 @@ class Node:
                 self._queue.put(p)
             except LedgerError as exc:
                 p.future.set_exception(exc)
-        outcomes = []
+        outcomes, blocks = [], {}
         for p in pendings:
             try:
-                outcomes.append(encode_outcome(p.future.result(SUBMIT_TIMEOUT)))
+                receipt = p.future.result(SUBMIT_TIMEOUT)
+                block = blocks.get(receipt.height) or blocks.setdefault(receipt.height, self.peer.block(receipt.height))
+                outcomes.append(encode_outcome(receipt, block.signed, merkle_path(block.leaves, receipt.position)))
             except LedgerError as exc:
                 outcomes.append(encode_outcome(exc))
             except concurrent.futures.TimeoutError:
@@ -463,8 +516,17 @@ class Node:
             raise UnknownCertificate(f"unreadable certificate: {exc}") from None
         member = self.trust.add_certificate(cert)
         self.trust.resolve(member.fingerprint)  # not revoked
-        self.log.publish_certificate(member.fingerprint, request)
+        # the certificate's own encoding, not the request (whatever follows its PEM block)
+        self.log.publish_certificate(member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
         return member.fingerprint
+
+    def _rpc_certificate(self, caller: Caller, request: bytes) -> bytes:
+        """The ledger certificate (PEM) of fingerprint `request`, as this peer admitted it
+        (public; the caller checks the CA's signature: admit_certificates)."""
+        for member in self.trust.members():
+            if member.fingerprint == request:
+                return member.certificate.public_bytes(serialization.Encoding.PEM)
+        raise NotFound(f"{self.name} knows no certificate {bytes(request).hex()[:16]}")
 
     def _rpc_status(self, caller: Caller, request: bytes) -> bytes:
         latest = self.peer.latest()
@@ -496,8 +558,10 @@ class Node:
     def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
         """Inclusion proofs of transactions against the accumulator after block `against`."""
         against, *ids = unpack(request, what="proof request")
-        return pack(*(self.peer.inclusion_proof(tx_id, number(against, "against")).to_bytes(self.deployment.params)
-                      for tx_id in ids))
+        if len(ids) > MAX_PROOFS:  # each costs a witness: one caller must not buy unbounded work
+            raise ArgumentError(f"a proof request asks {len(ids)} proofs; at most {MAX_PROOFS} a call")
+        proofs = self.peer.inclusion_proofs(ids, number(against, "against")) if ids else []
+        return pack(*(p.to_bytes(self.deployment.params) for p in proofs))
 
     # --- interlocking ------------------------------------------------------------------
 
@@ -553,7 +617,7 @@ class Node:
         kind_, *rest = unpack(unpack(self._call_chain(chain_id, "Submit", pack(tx.to_bytes()), SUBMIT_TIMEOUT), 1)[0])
         if kind_ != b"R":
             raise remote_error(rest[0].decode(), rest[1].decode())
-        return decode_receipt(rest[0])
+        return proven_receipt(self.deployment, tx, rest, self._verified_headers)
 
     def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
         """`method` on the first peer of `chain_id` that answers."""

@@ -79,8 +79,13 @@ class RemotePeer:
         return tx
 
     def inclusion_proofs(self, tx_ids: list[bytes], against_height: int) -> list[InclusionProof]:
-        answer = unpack(self._call("Proofs", pack(b"%d" % against_height, *tx_ids)), len(tx_ids), "proofs")
-        return [InclusionProof.from_bytes(self._client.params, p) for p in answer]
+        from ledger.cluster.node import MAX_PROOFS
+        proofs = []
+        for start in range(0, len(tx_ids), MAX_PROOFS):  # the nodes answer at most MAX_PROOFS a call
+            chunk = tx_ids[start:start + MAX_PROOFS]
+            answer = unpack(self._call("Proofs", pack(b"%d" % against_height, *chunk)), len(chunk), "proofs")
+            proofs += [InclusionProof.from_bytes(self._client.params, p) for p in answer]
+        return proofs
 
     def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
         return self.inclusion_proofs([tx_id], self.height - 1 if against_height is None else against_height)[0]
