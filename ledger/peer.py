@@ -388,8 +388,12 @@ class Peer:
                 if height == trusted and self._content.copy().digest() != content:
                     raise StorageError(f"{self.store.path}: the blocks up to {trusted} differ from the ones this "
                                        "peer validated (its signed checkpoint)")
-            if self.store.tx_index() != self.state.transaction_index():
+            indexed = self.store.indexed_height()
+            index = self.state.transaction_index()
+            if self.store.tx_index(indexed) != {t: w for t, w in index.items() if w[0] <= indexed}:
                 raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+            for height in range(indexed + 1, self.height):
+                self.store.index_tail(height, [tx.tx_id for tx in self.block(height).transactions])
 
     def checkpoint_if_behind(self) -> None:
         """record_checkpoint unless the stored checkpoint is at the latest block already; best
