@@ -178,15 +178,18 @@ class PeerStore:
         """The stored bytes of block `height`, or None."""
         return self._one("SELECT data FROM blocks WHERE height = ?", (height,))
 
-    def tx_index(self, up_to: int) -> dict[bytes, tuple[int, int]]:
-        """Every transaction id in the stored index at heights <= `up_to` -> (height, position)."""
+    def tx_index(self) -> dict[bytes, tuple[int, int]]:
+        """Every indexed transaction id -> (height, position): the stored rows up to
+        indexed_height, then the rows not written yet."""
+        indexed = self.indexed_height()
         with self._lock:
             try:
                 rows = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
-                                        (up_to,)).fetchall()
+                                        (indexed,)).fetchall()
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: {exc}") from None
-        return {bytes(t): (h, p) for t, h, p in rows}
+            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
+        return {bytes(t): (h, p) for t, h, p in rows + pending}
 
     def close(self) -> None:
         """Write the pending index rows (best effort: the next open indexes them again) and
