@@ -85,7 +85,7 @@ class PeerStore:
         with self._lock:
             # (kept on failure too: a commit reported failed may have reached disk; a retry at
             # this height replaces them)
-            self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
+            self._hold_index(height, tx_ids)
             try:
                 with self._transaction():
                     self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (height, digest, data))
@@ -115,7 +115,10 @@ class PeerStore:
         """Hold the index rows of a stored block above indexed_height (Peer.load), to be
         written with the next batch or on close."""
         with self._lock:
-            self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
+            self._hold_index(height, tx_ids)
+
+    def _hold_index(self, height: int, tx_ids: list[bytes]) -> None:
+        self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
 
     def height(self) -> int:
         """One past the highest stored height: the number of blocks, as Peer.load refuses
