@@ -365,6 +365,7 @@ class Peer:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
             trusted, content = (-1, b"") if full else self._trusted_checkpoint()
+            indexed, tail = self.store.indexed_height(), []  # (the blocks above the stored index)
             total = self.store.height()
             bar = tqdm(self.store.blocks(0), total=total, desc=f"validating {self.name}", unit="blk",
                        disable=not progress, leave=False)
@@ -383,13 +384,18 @@ class Peer:
                     # (below the checkpoint a rewritten header reaches this before the hash
                     # chain refuses it at the next block: its values may not even decode)
                     self._apply(block, bytes(data), loading=True)
+                    if height > indexed:
+                        tail.append((height, [tx.tx_id for tx in block.transactions]))
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
                 if height == trusted and self._content.copy().digest() != content:
                     raise StorageError(f"{self.store.path}: the blocks up to {trusted} differ from the ones this "
                                        "peer validated (its signed checkpoint)")
-            if self.store.tx_index() != self.state.transaction_index():
+            index = self.state.transaction_index()
+            if self.store.tx_index() != {t: w for t, w in index.items() if w[0] <= indexed}:
                 raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+            for height, tx_ids in tail:  # (only now: a refused open writes nothing, not even on close)
+                self.store.index_tail(height, tx_ids)
 
     def checkpoint_if_behind(self) -> None:
         """record_checkpoint unless the stored checkpoint is at the latest block already; best

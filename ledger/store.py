@@ -4,14 +4,20 @@ The store keeps bytes only; what they mean is checked by ledger.peer on every op
 above the peer's validated checkpoint, by the hash chain below it), and every block or header
 read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
 
-Durability and write amplification. Every append is one transaction, fsynced (WAL with
-synchronous=FULL) before it returns: a power loss loses no block reported stored, and can
-lose only the append under way (its transaction is all or nothing). The WAL is checkpointed
-into the database by SQLite every WAL_AUTOCHECKPOINT pages (a checkpoint copies pages, it
-does not change what is durable). Pages of PAGE_SIZE bytes: an append rewrites the last leaf
-of the blocks table and of the transaction index, so small pages keep the bytes written per
-block close to the bytes stored (64 KiB pages wrote ~350x a 747-byte block; see
-bench/ledger_age.py for the figure measured now).
+Durability. Every append is one transaction, fsynced (WAL with synchronous=FULL) before it
+returns: a power loss loses no block reported stored, and can lose only the append under way
+(its transaction is all or nothing). The transaction index (txs) is derived data, written in
+batches of TX_INDEX_BATCH blocks inside an append's transaction, with the height it is
+complete to (meta 'indexed'): a power loss can lose the index rows of at most the last
+TX_INDEX_BATCH - 1 blocks, never a block, and Peer.load indexes those blocks again from
+their stored bytes (index_tail) before the store is used. close() writes the pending rows.
+
+Write amplification. Each append writes, into the WAL, the pages it changes (the new leaf of
+the blocks table, its overflow page, the b-tree's right edge); SQLite copies each page once
+more into the database when it checkpoints the WAL (every WAL_AUTOCHECKPOINT pages).
+PAGE_SIZE-byte pages keep that close to the block's bytes (64 KiB pages wrote ~350x a
+747-byte block); a random-keyed index row per append would add a random leaf every time,
+hence the batches. bench/ledger_age.py measures the figure.
 """
 from __future__ import annotations
 
@@ -23,8 +29,9 @@ from typing import Iterator
 
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 2  # 2: no index on digests, the transaction index WITHOUT ROWID (one b-tree)
-PAGE_SIZE = 1024
+SCHEMA_VERSION = 3  # 3: 512-byte pages, the transaction index in batches (meta 'indexed')
+PAGE_SIZE = 512
+TX_INDEX_BATCH = 1024  # blocks whose index rows are written together
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # blocks read per step when streaming
 _SCHEMA = """
@@ -41,6 +48,7 @@ class PeerStore:
     def __init__(self, path: Path, chain_id: str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._unindexed: dict[int, list[tuple[bytes, int, int]]] = {}  # height -> its rows, not yet in txs
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
@@ -72,15 +80,45 @@ class PeerStore:
         return _Tx()
 
     def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
-        """Store a validated block and its transaction index in one durable transaction."""
+        """Store a validated block in one durable transaction, with the transaction index of
+        the blocks not indexed yet once they are TX_INDEX_BATCH (module docstring)."""
         with self._lock:
+            # (kept on failure too: a commit reported failed may have reached disk; a retry at
+            # this height replaces them)
+            self._hold_index(height, tx_ids)
             try:
                 with self._transaction():
                     self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (height, digest, data))
-                    self._db.executemany("INSERT INTO txs VALUES (?, ?, ?)",
-                                         [(t, height, i) for i, t in enumerate(tx_ids)])
+                    if len(self._unindexed) >= TX_INDEX_BATCH:
+                        self._write_index(height)
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot append block {height}: {exc}") from None
+            if len(self._unindexed) >= TX_INDEX_BATCH:
+                self._unindexed = {h: rows for h, rows in self._unindexed.items() if h > height}
+
+    def _write_index(self, height: int) -> None:
+        """The pending index rows, and 'indexed' = `height` (inside a transaction)."""
+        rows = sorted(row for h in sorted(self._unindexed) if h <= height for row in self._unindexed[h])
+        self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(height),))
+
+    def indexed_height(self) -> int:
+        """The height up to which the stored transaction index is complete (-1: none)."""
+        value = self._one("SELECT value FROM meta WHERE key = 'indexed'", ())
+        try:
+            indexed = int(value) if value is not None else -1
+        except ValueError:  # (anyone with the file may have written it: then index everything)
+            indexed = -1
+        return max(-1, min(indexed, self.height() - 1))
+
+    def index_tail(self, height: int, tx_ids: list[bytes]) -> None:
+        """Hold the index rows of a stored block above indexed_height (Peer.load), to be
+        written with the next batch or on close."""
+        with self._lock:
+            self._hold_index(height, tx_ids)
+
+    def _hold_index(self, height: int, tx_ids: list[bytes]) -> None:
+        self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
 
     def height(self) -> int:
         """One past the highest stored height: the number of blocks, as Peer.load refuses
@@ -144,15 +182,27 @@ class PeerStore:
         return self._one("SELECT data FROM blocks WHERE height = ?", (height,))
 
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
-        """Every stored transaction id -> (height, position)."""
+        """Every indexed transaction id -> (height, position): the stored rows up to
+        indexed_height, then the rows not written yet."""
+        indexed = self.indexed_height()
         with self._lock:
             try:
-                rows = self._db.execute("SELECT tx_id, height, position FROM txs").fetchall()
+                rows = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
+                                        (indexed,)).fetchall()
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: {exc}") from None
-        return {bytes(t): (h, p) for t, h, p in rows}
+            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
+        return {bytes(t): (h, p) for t, h, p in rows + pending}
 
     def close(self) -> None:
-        """Close the database."""
+        """Write the pending index rows (best effort: the next open indexes them again) and
+        close the database."""
         with self._lock:
+            try:
+                stored = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+                if self._unindexed and stored is not None:
+                    with self._transaction():
+                        self._write_index(stored)
+            except sqlite3.Error:
+                pass
             self._db.close()
