@@ -1,4 +1,5 @@
 /* ea_rows.c - fixed-width big-endian rows to and from mpz. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ea_rows.h"
@@ -65,14 +66,21 @@ static int canonical(unsigned char *key, size_t nl, const mpz_t w, const mpz_t n
     return 1;
 }
 
-struct keyed { const unsigned char *key; size_t len, row; };
+/* tag: the key's first 8 bytes as a number, compared before the key itself (any total order
+ * serves that puts equal keys side by side) */
+struct keyed { uint64_t tag; const unsigned char *key; size_t len, row; };
 
-/* by key, then by row: the first row of a statement heads its run */
+/* by tag, key, then row: the first row of a statement heads its run */
 static int by_key(const void *a, const void *b)
 {
     const struct keyed *x = a, *y = b;
-    int c = memcmp(x->key, y->key, x->len);
+    int c = x->tag != y->tag ? (x->tag > y->tag ? 1 : -1) : memcmp(x->key, y->key, x->len);
     return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+static int same_key(const struct keyed *x, const struct keyed *y)
+{
+    return x->tag == y->tag && memcmp(x->key, y->key, x->len) == 0;
 }
 
 int ea_rows_statements(size_t *owner, size_t *distinct, size_t *count, size_t *first_bad,
@@ -99,6 +107,7 @@ int ea_rows_statements(size_t *owner, size_t *distinct, size_t *count, size_t *f
         }
         if (xw)
             memcpy(key, xs + i * xw, xw);
+        memcpy(&order[i].tag, key, sizeof order[i].tag);    /* len >= one limb >= 8 */
         order[i].key = key;
         order[i].len = len;
         order[i].row = i;
@@ -106,7 +115,7 @@ int ea_rows_statements(size_t *owner, size_t *distinct, size_t *count, size_t *f
     /* a sort, not a hash table: O(t log t) whatever rows a prover crafts */
     qsort(order, t, sizeof *order, by_key);
     for (i = 0; i < t; i++)
-        head[order[i].row] = i && memcmp(order[i].key, order[i - 1].key, len) == 0
+        head[order[i].row] = i && same_key(&order[i], &order[i - 1])
                              ? head[order[i - 1].row] : order[i].row;
     for (i = 0; i < t; i++) {   /* distinct statements numbered in the order of their first row */
         if (head[i] == i) {
