@@ -1161,18 +1161,25 @@ cdef extern from "ea_rows.h":
                            const mpz_t *ws, const unsigned char *xs, size_t t, size_t xw,
                            const mpz_t n) nogil
 
+cdef _MpzVec _zeros(size_t count, str what):
+    """An _MpzVec of count zeros, without a Python int per item."""
+    cdef _MpzVec vec = _MpzVec((), what)
+    cdef size_t i
+    free(vec.items)
+    vec.items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
+    if vec.items == NULL:
+        raise errors.OutOfMemory(f"cannot allocate the {what} list")
+    for i in range(count):
+        mpz_init(vec.items[i])
+        vec.count = i + 1
+    return vec
+
+
 cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
     """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
     Python int per row."""
-    cdef _MpzVec vec = _MpzVec((), what)
-    cdef Py_ssize_t i, t = rows.shape[0], width = rows.shape[1]
-    free(vec.items)
-    vec.items = <mpz_t *>malloc(max(t, 1) * sizeof(mpz_t))
-    if vec.items == NULL:
-        raise errors.OutOfMemory(f"cannot allocate the {what} list")
-    for i in range(t):
-        mpz_init(vec.items[i])
-        vec.count = i + 1
+    cdef Py_ssize_t t = rows.shape[0], width = rows.shape[1]
+    cdef _MpzVec vec = _zeros(t, what)
     if t and width:
         ea_rows_import(vec.items, &rows[0, 0], t, width)
     return vec
@@ -1233,15 +1240,9 @@ cdef class _RowBatch:
 
 cdef _MpzVec _gathered(_MpzVec src, const size_t *rows, size_t count, str what):
     """The items src[rows[0..count)], moved out of src."""
-    cdef _MpzVec out = _MpzVec((), what)
+    cdef _MpzVec out = _zeros(count, what)
     cdef size_t j
-    free(out.items)
-    out.items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
-    if out.items == NULL:
-        raise errors.OutOfMemory(f"cannot allocate the {what} list")
     for j in range(count):
-        mpz_init(out.items[j])
-        out.count = j + 1
         mpz_swap(out.items[j], src.items[rows[j]])
     return out
 
