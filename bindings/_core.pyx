@@ -1157,21 +1157,29 @@ def build_info():
 cdef extern from "ea_rows.h":
     void ea_rows_import(mpz_t *out, const unsigned char *rows, size_t count, size_t width) nogil
     void ea_rows_weights(mpz_t *rs, size_t count, unsigned security) nogil
-    int ea_rows_canonical(unsigned char *key, size_t nb, const mpz_t w, const mpz_t n,
-                          mpz_t scratch) nogil
+    int ea_rows_statements(size_t *owner, size_t *distinct, size_t *count, size_t *first_bad,
+                           const mpz_t *ws, const unsigned char *xs, size_t t, size_t xw,
+                           const mpz_t n) nogil
+
+cdef _MpzVec _zeros(size_t count, str what):
+    """An _MpzVec of count zeros, without a Python int per item."""
+    cdef _MpzVec vec = _MpzVec((), what)
+    cdef size_t i
+    free(vec.items)
+    vec.items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
+    if vec.items == NULL:
+        raise errors.OutOfMemory(f"cannot allocate the {what} list")
+    for i in range(count):
+        mpz_init(vec.items[i])
+        vec.count = i + 1
+    return vec
+
 
 cdef _MpzVec _vec_of_rows(const unsigned char[:, ::1] rows, str what):
     """An _MpzVec of the rows of a C-contiguous uint8 buffer, each a big-endian number; no
     Python int per row."""
-    cdef _MpzVec vec = _MpzVec((), what)
-    cdef Py_ssize_t i, t = rows.shape[0], width = rows.shape[1]
-    free(vec.items)
-    vec.items = <mpz_t *>malloc(max(t, 1) * sizeof(mpz_t))
-    if vec.items == NULL:
-        raise errors.OutOfMemory(f"cannot allocate the {what} list")
-    for i in range(t):
-        mpz_init(vec.items[i])
-        vec.count = i + 1
+    cdef Py_ssize_t t = rows.shape[0], width = rows.shape[1]
+    cdef _MpzVec vec = _zeros(t, what)
     if t and width:
         ea_rows_import(vec.items, &rows[0, 0], t, width)
     return vec
@@ -1183,78 +1191,96 @@ def batch_verify_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1
     big-endian bytes; rs holds one row of random bytes per statement, taken mod 2^security
     and made odd as the weight. Each distinct statement (w up to sign, x) is checked once;
     returns the indices of the false rows."""
-    cdef _Mpz zn = _Mpz(), zs = _Mpz()
-    cdef _MpzVec W, X, R, V, WD, XD, RD
-    cdef Py_ssize_t t = ws.shape[0], i, j, nb, xw = xs.shape[1]
-    cdef size_t *vi = NULL
-    cdef size_t count, first_bad = 0
-    cdef unsigned char *bad = NULL
-    cdef unsigned th = _threads(threads)
-    cdef bytes key
-    cdef char *kp
+    return prepare_rows(ws, xs, v, n, rs, security).verify(threads)
+
+
+cdef class _RowBatch:
+    """Rows imported, checked and merged into distinct statements, ready for the C verifier
+    (split from batch_verify_rows so the benchmark can time the verifier alone)."""
+    cdef _Mpz zn
+    cdef _MpzVec W, X, R, V
+    cdef size_t *owner
+    cdef size_t *distinct
+    cdef size_t t, count
+
+    def __dealloc__(self):
+        free(self.owner)
+        free(self.distinct)
+
+    def verify(self, threads=1):
+        """The indices of the false rows."""
+        cdef size_t count = self.count, first_bad = 0, i
+        cdef size_t *vi = NULL
+        cdef unsigned char *bad = NULL
+        cdef unsigned th = _threads(threads)
+        cdef int rc
+        vi = <size_t *>calloc(max(count, 1), sizeof(size_t))
+        bad = <unsigned char *>malloc(max(count, 1))
+        try:
+            if vi == NULL or bad == NULL:
+                raise errors.OutOfMemory("cannot allocate the batch index lists")
+            with nogil:
+                rc = c.ea_batch_verify(bad, <const mpz_t *>self.W.items,
+                                       <const mpz_t *>self.X.items, <const mpz_t *>self.R.items,
+                                       vi, count, <const mpz_t *>self.V.items, 1, self.zn.z, th,
+                                       NULL)
+            if rc == c.EA_ERR_ELEMENT:
+                # the first bad distinct statement is the first bad row's (first occurrences)
+                if c.ea_check_elements(&first_bad, <const mpz_t *>self.W.items, self.W.count,
+                                       self.zn.z) != c.EA_OK:
+                    raise errors.InvalidElement(f"witness {self.distinct[first_bad]} must satisfy "
+                                                "1 < y < N-1 and gcd(y, N) = 1")
+                _require_elements(self.V, self.zn.z, "accumulator value")
+            _check(rc)
+            return [i for i in range(self.t) if bad[self.owner[i]]]
+        finally:
+            free(vi)
+            free(bad)
+
+
+cdef _MpzVec _gathered(_MpzVec src, const size_t *rows, size_t count, str what):
+    """The items src[rows[0..count)], moved out of src."""
+    cdef _MpzVec out = _zeros(count, what)
+    cdef size_t j
+    for j in range(count):
+        mpz_swap(out.items[j], src.items[rows[j]])
+    return out
+
+
+def prepare_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1] xs, v, n,
+                 const unsigned char[:, ::1] rs, unsigned security):
+    """The _RowBatch of batch_verify_rows' arguments (every check but the C verifier's)."""
+    cdef _Mpz zn = _Mpz()
+    cdef _MpzVec W, X, R
+    cdef size_t t = ws.shape[0], xw = xs.shape[1], first_bad = 0
+    cdef const unsigned char *xp = &xs[0, 0] if t and xw else NULL
     cdef int rc
+    cdef _RowBatch batch = _RowBatch()
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
-    if xs.shape[0] != t or rs.shape[0] != t:
+    if <size_t>xs.shape[0] != t or <size_t>rs.shape[0] != t:
         raise errors.InvalidArgument("witnesses, elements and weights must have the same number of rows")
     W = _vec_of_rows(ws, "witness")
     X = _vec_of_rows(xs, "element")
     R = _vec_of_rows(rs, "weight")
-    V = _MpzVec([v], "accumulator value")
+    batch.V = _MpzVec([v], "accumulator value")
     _require_exponents(X, c.EA_RULE_ELEMENT, "element")
     # ws and v: the C call checks them (one pass); only a failure runs the indexed check
     ea_rows_weights(R.items, t, security)
     # one check per statement: repeats with an order-2 error would cancel in the product
-    nb = (mpz_sizeinbase(zn.z, 2) + 7) // 8
-    first = {}
-    owner = [0] * t
-    distinct = []
-    for i in range(t):
-        key = PyBytes_FromStringAndSize(NULL, nb + xw)
-        kp = PyBytes_AS_STRING(key)
-        if not ea_rows_canonical(<unsigned char *>kp, nb, W.items[i], zn.z, zs.z):  # w, N-w: one
-            raise errors.InvalidElement(f"witness {i} must satisfy 1 < y < N-1 and gcd(y, N) = 1")
-        if xw:
-            memcpy(kp + nb, &xs[i, 0], xw)
-        j = first.setdefault(key, len(distinct))
-        if j == len(distinct):
-            distinct.append(i)
-        owner[i] = j
-    count = len(distinct)
-    if count == <size_t>t:
-        WD, XD, RD = W, X, R
-    else:
-        WD = _MpzVec((), "witness")
-        XD = _MpzVec((), "element")
-        RD = _MpzVec((), "weight")
-        for vec in (WD, XD, RD):
-            free((<_MpzVec>vec).items)
-            (<_MpzVec>vec).items = <mpz_t *>malloc(max(count, 1) * sizeof(mpz_t))
-            if (<_MpzVec>vec).items == NULL:
-                raise errors.OutOfMemory("cannot allocate the batch lists")
-        for j in range(<Py_ssize_t>count):
-            i = distinct[j]
-            for vec, src in ((WD, W), (XD, X), (RD, R)):
-                mpz_init((<_MpzVec>vec).items[j])
-                (<_MpzVec>vec).count = j + 1
-                mpz_swap((<_MpzVec>vec).items[j], (<_MpzVec>src).items[i])
-    vi = <size_t *>calloc(max(count, 1), sizeof(size_t))
-    bad = <unsigned char *>malloc(max(count, 1))
-    try:
-        if vi == NULL or bad == NULL:
-            raise errors.OutOfMemory("cannot allocate the batch index lists")
-        with nogil:
-            rc = c.ea_batch_verify(bad, <const mpz_t *>WD.items, <const mpz_t *>XD.items,
-                                   <const mpz_t *>RD.items, vi, count, <const mpz_t *>V.items,
-                                   1, zn.z, th, NULL)
-        if rc == c.EA_ERR_ELEMENT:
-            # the first bad distinct statement is the first bad row's (first occurrences)
-            if c.ea_check_elements(&first_bad, <const mpz_t *>WD.items, WD.count, zn.z) != c.EA_OK:
-                raise errors.InvalidElement(f"witness {distinct[first_bad]} must satisfy "
-                                            "1 < y < N-1 and gcd(y, N) = 1")
-            _require_elements(V, zn.z, "accumulator value")
-        _check(rc)
-        return [i for i in range(t) if bad[owner[i]]]
-    finally:
-        free(vi)
-        free(bad)
+    batch.owner = <size_t *>malloc(max(t, 1) * sizeof(size_t))
+    batch.distinct = <size_t *>malloc(max(t, 1) * sizeof(size_t))
+    if batch.owner == NULL or batch.distinct == NULL:
+        raise errors.OutOfMemory("cannot allocate the statement lists")
+    with nogil:
+        rc = ea_rows_statements(batch.owner, batch.distinct, &batch.count, &first_bad,
+                                <const mpz_t *>W.items, xp, t, xw, zn.z)
+    if rc == c.EA_ERR_ELEMENT:
+        raise errors.InvalidElement(f"witness {first_bad} must satisfy 1 < y < N-1 and gcd(y, N) = 1")
+    _check(rc)
+    if batch.count != t:
+        W = _gathered(W, batch.distinct, batch.count, "witness")
+        X = _gathered(X, batch.distinct, batch.count, "element")
+        R = _gathered(R, batch.distinct, batch.count, "weight")
+    batch.zn, batch.W, batch.X, batch.R, batch.t = zn, W, X, R, t
+    return batch

@@ -160,6 +160,8 @@ def test_batch_verify_buffers_answers_as_batch_verify(many_items, rows):
     assert edgeacc.batch_verify_buffers(P, memoryview(W), bytearray(X), v, threads=2) == want
     arr = np.frombuffer(W, dtype=np.uint8).reshape(len(items), 256)
     assert edgeacc.batch_verify_buffers(P, arr, np.frombuffer(X, np.uint8).reshape(-1, 32), v) == want
+    # element rows of a width that is not a whole number of limbs (the limb-wise import)
+    assert edgeacc.batch_verify_buffers(P, W, _rows_of([x for _, x, _ in items], 37), v) == want
 
 
 def test_batch_verify_buffers_rejects_malformed_rows(many_items):
