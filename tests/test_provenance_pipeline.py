@@ -329,3 +329,49 @@ def test_an_edge_cannot_weigh_in_twice_in_a_round(strict, digits):
     with pytest.raises(EndorsementRefused, match="averaged twice"):
         cloud.record_round(segments, [4, 4])
     assert recorded_kinds(net, "main") == ["pipeline-round"] and len(cloud.rounds) == 1  # round 0 only
+
+
+# --- red team: code references and segment shapes ----------------------------------------------
+
+def _walked_ref(target, kwargs):
+    """A reference reaching `target` by an attribute walk from a trusted module ("torch:os.makedirs")."""
+    return {"ref": "torch:os." + target.__name__, "source": pipeline.source_digest(target), "kwargs": kwargs}
+
+
+def test_a_recorded_reference_cannot_walk_to_other_code(strict, lax, digits, tmp_path):
+    """A contract whose model "class" is os.makedirs reached as torch:os.makedirs (its source
+    digest the one of os.py): the endorsing peers and the auditor refuse it before calling it,
+    so nothing runs on them (the directory is never made), and the chain is unchanged."""
+    import os
+
+    for net, chain in (strict, lax):
+        marker = tmp_path / f"pwned-{chain.endorser.policy[EDGE]}"
+        order = data_order(net, chain, digits, batches=2, size=4)
+        recorder = tiny_recorder(net, chain, cls=DishonestRecorder)
+        recorder.honest = copy.deepcopy(recorder.contract)
+        recorder.contract["model"] = _walked_ref(os.makedirs, pipeline.plain({"name": str(marker)}))
+        if chain.endorser.policy[EDGE] == "reexecute":
+            before = heights(net)
+            with pytest.raises(EndorsementRefused, match="not defined as"):
+                recorder.start(order)
+            assert heights(net) == before
+        else:
+            report = audit(net, chain, train(recorder, order))
+            assert not report.passed and "not defined as" in report.summary(), report.summary()
+        assert not marker.exists()
+
+
+def test_a_reference_of_the_wrong_kind_is_refused():
+    """A trusted function named as the model class, a class as the step function, a torch
+    module that is not an optimizer: refused before anything is constructed or called."""
+    def spec(obj, **extra):
+        return {**pipeline.code_ref(obj), **extra}
+
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(torch.nn.functional.relu), "model class", ["torch"], torch.nn.Module)
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(torch.nn.Linear), "optimizer class", ["torch"], torch.optim.Optimizer)
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(pipeline_models.TinyNet), "step function", ["pipeline_models"], None)
+    assert pipeline.resolve(spec(pipeline_models.honest_step), "step function", ["pipeline_models"], None) \
+        is pipeline_models.honest_step

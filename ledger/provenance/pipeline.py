@@ -59,6 +59,8 @@ TRAINER_NAME = "torch-pipeline"
 DETERMINISTIC = {"algorithms": True, "threads": 1}  # what a replayable run must have been recorded under
 MAX_PARAMETERS = 1 << 28  # tensor elements of a model a replay builds (1 GiB of float32)
 _TRUSTED: set[str] = {"torch"}  # module prefixes this process's replays may import (trust_code)
+_CLASSES = {"model": torch.nn.Module, "optimizer": torch.optim.Optimizer,  # what each contract class must be
+            "scheduler": torch.optim.lr_scheduler.LRScheduler}
 
 
 # --- code references: the one rule for recording and resolving them --------------------------
@@ -93,11 +95,13 @@ def code_ref(obj: object) -> dict[str, str]:
     return {"ref": f"{module}:{qualname}", "source": source_digest(obj)}
 
 
-def resolve(spec: dict, what: str, trusted: Iterable[str]) -> Any:
-    """The object a recorded reference names, imported only from trusted modules and only if
-    its source still has the recorded digest (RecordError otherwise)."""
+def resolve(spec: dict, what: str, trusted: Iterable[str], base: type | None = None) -> Any:
+    """The object a recorded reference names: a Python function (`base` None) or a subclass of
+    `base`, defined in a trusted module under exactly that name (not reached through another
+    module's attribute, as "torch:os.system" would be), whose module's source still has the
+    recorded digest. RecordError otherwise, before anything named is called."""
     module, _, qualname = spec["ref"].partition(":")
-    if not module or not qualname:
+    if not module or not qualname or "__" in qualname:
         raise RecordError(f"the {what} reference {spec['ref'][:80]!r} is not module:qualname")
     if not _trusted(module, trusted):
         raise RecordError(f"the {what} {spec['ref'][:80]!r} is outside the code this replay trusts")
@@ -107,6 +111,11 @@ def resolve(spec: dict, what: str, trusted: Iterable[str]) -> Any:
             obj = getattr(obj, part)
     except Exception as exc:  # ImportError, AttributeError, whatever the module raises
         raise RecordError(f"the {what} {spec['ref'][:80]!r} cannot be imported: {str(exc)[:80]}") from None
+    if getattr(obj, "__module__", None) != module or getattr(obj, "__qualname__", None) != qualname:
+        raise RecordError(f"the {what} {spec['ref'][:80]!r} is not defined as that name in that module")
+    if not (inspect.isfunction(obj) if base is None else isinstance(obj, type) and issubclass(obj, base)):
+        raise RecordError(f"the {what} {spec['ref'][:80]!r} is not a "
+                          f"{'Python function' if base is None else base.__qualname__ + ' class'}")
     if source_digest(obj) != spec["source"]:
         raise RecordError(f"the {what} {spec['ref'][:80]!r} has another source than the run recorded")
     return obj
@@ -170,9 +179,9 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
                           f"not {DETERMINISTIC}: it cannot be replayed bit for bit")
     step = resolve(contract["step"], "step function", trusted)
     parts = {}
-    for part in ("model", "optimizer", "scheduler"):
+    for part, base in _CLASSES.items():
         spec = contract[part]
-        parts[part] = None if spec is None else (resolve(spec, part + " class", trusted),
+        parts[part] = None if spec is None else (resolve(spec, part + " class", trusted, base),
                                                  unplain(spec["kwargs"], f"{part} arguments"))
     try:
         model_cls, model_kwargs = parts["model"]
@@ -363,7 +372,7 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
 
 def initial_model(model_spec: dict, seed: int, trusted: Iterable[str] | None = None) -> bytes:
     """Canonical bytes of the model class built under `seed` (a federation's round 0)."""
-    model_cls = resolve(model_spec, "model class", _TRUSTED if trusted is None else trusted)
+    model_cls = resolve(model_spec, "model class", _TRUSTED if trusted is None else trusted, torch.nn.Module)
     pin_torch()
     with torch_state.isolated_rng():
         _seed_all(seed)
