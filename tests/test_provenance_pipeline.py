@@ -15,7 +15,9 @@ import ledger  # noqa: E402
 from ledger.provenance import Device, EdgeRecorder, EndorsementRefused, NetworkLedger, RunManifest  # noqa: E402
 from ledger.provenance import pipeline, torch_state  # noqa: E402
 from ledger.provenance.cnn import DigitsCNN, accuracy, train_step  # noqa: E402
+from ledger.provenance.encoding import decode_tensors, encode_tensors  # noqa: E402
 from ledger.provenance.records import decode_body  # noqa: E402
+from ledger.provenance.trainers import fedavg  # noqa: E402
 from ledger.provenance.errors import ProvenanceError, RecordError, TensorEncodingError  # noqa: E402
 from ledger.provenance.pipeline import PipelineAuditor, PipelineRecorder, trust_code  # noqa: E402
 
@@ -326,8 +328,17 @@ def test_an_edge_cannot_weigh_in_twice_in_a_round(strict, digits):
             recorder.step()
         chain.flush()
         segments.append(recorder.segments[-1])
-    with pytest.raises(EndorsementRefused, match="averaged twice"):
+    with pytest.raises(RecordError, match="averaged twice"):  # the cloud checks as its peers do
         cloud.record_round(segments, [4, 4])
+    body = cloud.round_body(segments[:1])  # submitted past the cloud's check: the peers refuse
+    body["locals"].append({**body["locals"][0], "tx": segments[1].tx_id.hex()})
+    models = [torch_state.model_bytes(chain.load(ref.digest)) for ref in segments]
+    averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], [4, 4]))
+    body["tx_hash"] = pipeline.round_digest(averaged, models, [4, 4], 1).hex()
+    before = heights(net)
+    with pytest.raises(EndorsementRefused, match="averaged twice"):
+        chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+    assert heights(net) == before
     assert recorded_kinds(net, "main") == ["pipeline-round"] and len(cloud.rounds) == 1  # round 0 only
 
 

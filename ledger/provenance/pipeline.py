@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ledger.errors import LedgerError
 from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
@@ -322,30 +323,45 @@ def round_weight(order: list[list[str]]) -> int:
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                       load: Callable[[bytes], bytes]) -> list[bytes]:
+                       load: Callable[[bytes], bytes], refused: list[str] | None = None) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
     round, the model of that segment's state, weighted by the readings of its run, one per
-    edge chain. Returns the inputs' model bytes, in order."""
-    edges, models = set(), []
+    edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
+    that fails is dropped from body["locals"] and its reason appended instead of raising."""
+    edges, models, kept = set(), [], []
     for entry in body["locals"]:
-        where = f"round {body['round']}: input {entry['tx'][:12]}"
-        edge, segment, state_digest = lookup(entry["tx"], "segment")
-        _, run, _ = lookup(segment["run"], "pipeline")
-        if run["global"] != body["previous"]:
-            raise RecordError(f"{where} is a run that did not train from the previous round's model")
-        if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
-            raise RecordError(f"{where} is not its run's last segment")
-        order = order_of(segment["run"])
-        if entry["weight"] != round_weight(order):
-            raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
-        if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
-            raise RecordError(f"{where}: {edge} is averaged twice in the round")
+        try:
+            edge, model = _round_input(body, entry, lookup, order_of, load, edges)
+        except LedgerError as exc:
+            if refused is None:
+                raise
+            refused.append(str(exc))
+            continue
         edges.add(edge)
-        model = torch_state.model_bytes(load(state_digest))
-        if sha256(model).hex() != entry["model"]:
-            raise RecordError(f"{where} names a model that is not its segment's")
         models.append(model)
+        kept.append(entry)
+    body["locals"] = kept
     return models
+
+
+def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
+                 load: Callable[[bytes], bytes], edges: set[str]) -> tuple[str, bytes]:
+    where = f"round {body['round']}: input {entry['tx'][:12]}"
+    edge, segment, state_digest = lookup(entry["tx"], "segment")
+    _, run, _ = lookup(segment["run"], "pipeline")
+    if run["global"] != body["previous"]:
+        raise RecordError(f"{where} is a run that did not train from the previous round's model")
+    if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
+        raise RecordError(f"{where} is not its run's last segment")
+    order = order_of(segment["run"])
+    if entry["weight"] != round_weight(order):
+        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
+    if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
+        raise RecordError(f"{where}: {edge} is averaged twice in the round")
+    model = torch_state.model_bytes(load(state_digest))
+    if sha256(model).hex() != entry["model"]:
+        raise RecordError(f"{where} names a model that is not its segment's")
+    return edge, model
 
 
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
@@ -556,22 +572,59 @@ class PipelineCloud:
         return self._submit({"kind": "pipeline-round", "round": 0, "model": spec, "seed": seed,
                              "tx_hash": round_digest(model, [], [], 0).hex()}, model)
 
-    def record_round(self, segments: Sequence[Ref], weights: Sequence[int]) -> Ref:
-        """FedAvg of the runs' last segments (each checked by Protocol 1)."""
-        if not self.rounds or not segments or len(segments) != len(weights):
-            raise RecordError("record the initial round first, and give one weight per segment")
-        models = []
+    def _lookup(self, tx_hex: str, kind: str) -> tuple[str, dict, bytes]:
+        record = self.ledger.fetch(bytes.fromhex(tx_hex))
+        if record.body["kind"] != kind or record.obj is None:
+            raise RecordError(f"{tx_hex[:12]} is a {record.body['kind']} record, not a {kind} with an object")
+        return record.chain_id, record.body, record.obj.digest
+
+    def _order(self, run_hex: str) -> list[list[str]]:
+        _, run, digest = self._lookup(run_hex, "pipeline")
+        return decode_data_order(self.ledger.load(digest), run["iterations"])
+
+    def round_body(self, segments: Sequence[Ref], refused: list[str] | None = None) -> dict:
+        """The next round's record body over `segments`, each weighted by the readings its run
+        trained on (from the ledger, not from what a client claims), checked by the rules the
+        main chain's peers apply (check_round_inputs): RecordError for an input they refuse,
+        or, with a `refused` list, the input left out and the reason appended."""
+        if not self.rounds or not segments:
+            raise RecordError("record the initial round first, and give at least one segment")
+        locals_ = []
         for ref in segments:
-            self.ledger.verify(ref.tx_id, self.ledger.main_chain_id)
-            models.append(torch_state.model_bytes(self.ledger.load(ref.digest)))
+            try:
+                _, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
+                model = torch_state.model_bytes(self.ledger.load(digest))
+                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(),
+                                "weight": round_weight(self._order(segment["run"]))})
+            except LedgerError as exc:
+                if refused is None:
+                    raise
+                refused.append(str(exc))
+        body = {"kind": "pipeline-round", "round": len(self.rounds), "previous": self.rounds[-1].tx_id.hex(),
+                "locals": locals_}
+        check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
+        return body
+
+    def record_round(self, segments: Sequence[Ref], weights: Sequence[int] | None = None,
+                     refused: list[str] | None = None) -> Ref:
+        """FedAvg of the runs' last segments (each checked by Protocol 1), weighted by their
+        runs' readings; `weights`, if given, must be those. With a `refused` list, inputs the
+        main chain's peers would refuse are left out (reasons appended) instead of raising."""
+        body = self.round_body(segments, refused)
+        if not body["locals"]:
+            raise RecordError("no input of the round can be averaged")
+        if weights is not None and [int(w) for w in weights] != [entry["weight"] for entry in body["locals"]]:
+            raise RecordError(f"weights {list(weights)[:8]} are not the readings the runs trained on")
+        models = []
+        for entry in body["locals"]:
+            tx_id = bytes.fromhex(entry["tx"])
+            self.ledger.verify(tx_id, self.ledger.main_chain_id)
+            models.append(torch_state.model_bytes(self.ledger.load(self._lookup(entry["tx"], "segment")[2])))
         from ledger.provenance.encoding import decode_tensors
 
-        averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], [int(w) for w in weights]))
-        round_index = len(self.rounds)
-        body = {"kind": "pipeline-round", "round": round_index, "previous": self.rounds[-1].tx_id.hex(),
-                "locals": [{"tx": ref.tx_id.hex(), "model": sha256(m).hex(), "weight": int(w)}
-                           for ref, m, w in zip(segments, models, weights)],
-                "tx_hash": round_digest(averaged, models, [int(w) for w in weights], round_index).hex()}
+        weights = [entry["weight"] for entry in body["locals"]]
+        averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
+        body["tx_hash"] = round_digest(averaged, models, weights, body["round"]).hex()
         return self._submit(body, averaged)
 
 
