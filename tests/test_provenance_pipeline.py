@@ -386,3 +386,17 @@ def test_a_reference_of_the_wrong_kind_is_refused():
         pipeline.resolve(spec(pipeline_models.TinyNet), "step function", ["pipeline_models"], None)
     assert pipeline.resolve(spec(pipeline_models.honest_step), "step function", ["pipeline_models"], None) \
         is pipeline_models.honest_step
+
+
+def test_a_round_zero_record_cannot_exhaust_the_main_chain_peers(strict):
+    """A dishonest aggregator's round 0 naming TinyNet(hidden=10^9) (64 G parameters): the main
+    chain's peers count it on the meta device and refuse before allocating; chain unchanged."""
+    net, chain = strict
+    spec = {**pipeline.code_ref(pipeline_models.TinyNet), "kwargs": pipeline.plain({"hidden": 10 ** 9})}
+    model = encode_tensors({"w": torch.zeros(1).numpy()})
+    body = {"kind": "pipeline-round", "round": 0, "model": spec, "seed": 1,
+            "tx_hash": pipeline.round_digest(model, [], [], 0).hex()}
+    before = heights(net)
+    with pytest.raises(EndorsementRefused, match="parameters; replays take at most"):
+        chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(model))
+    assert heights(net) == before

@@ -185,12 +185,7 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
         parts[part] = None if spec is None else (resolve(spec, part + " class", trusted, base),
                                                  unplain(spec["kwargs"], f"{part} arguments"))
     try:
-        model_cls, model_kwargs = parts["model"]
-        with torch.device("meta"):  # the recorded arguments may ask for any size: count first
-            size = sum(p.numel() for p in model_cls(**model_kwargs).state_dict().values())
-        if size > MAX_PARAMETERS:
-            raise RecordError(f"the contract's model has {size} parameters; replays take at most {MAX_PARAMETERS}")
-        model = model_cls(**model_kwargs)
+        model = construct_model(*parts["model"])
         optimizer_cls, optimizer_kwargs = parts["optimizer"]
         optimizer = optimizer_cls(model.parameters(), **optimizer_kwargs)
         scheduler = None
@@ -204,6 +199,16 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
     if not isinstance(model, torch.nn.Module) or not isinstance(optimizer, torch.optim.Optimizer):
         raise RecordError("the contract's model is not an nn.Module or its optimizer not an Optimizer")
     return Built(model, optimizer, scheduler, step, unplain(contract["hyperparameters"], "hyperparameters"))
+
+
+def construct_model(model_cls: type, kwargs: dict) -> "torch.nn.Module":
+    """model_cls(**kwargs), the recorded arguments having been counted first on the meta device:
+    they may ask for any size (RecordError above MAX_PARAMETERS tensor elements)."""
+    with torch.device("meta"):
+        size = sum(p.numel() for p in model_cls(**kwargs).state_dict().values())
+    if size > MAX_PARAMETERS:
+        raise RecordError(f"the recorded model has {size} parameters; replays take at most {MAX_PARAMETERS}")
+    return model_cls(**kwargs)
 
 
 def _seed_all(seed: int) -> None:
@@ -392,8 +397,11 @@ def initial_model(model_spec: dict, seed: int, trusted: Iterable[str] | None = N
     pin_torch()
     with torch_state.isolated_rng():
         _seed_all(seed)
+        kwargs = unplain(model_spec["kwargs"], "model arguments")
         try:
-            model = model_cls(**unplain(model_spec["kwargs"], "model arguments"))
+            model = construct_model(model_cls, kwargs)
+        except RecordError:
+            raise
         except Exception as exc:
             raise RecordError(f"the model class cannot be built: {str(exc)[:120]}") from None
         return encode_tensors({k: v.detach().numpy() for k, v in model.state_dict().items()})
