@@ -152,6 +152,8 @@ def test_cli_verify_model(exported, tmp_path, capsys):
     assert cli(args) == 1 and "REJECTED" in capsys.readouterr().out
     (tmp_path / "n").write_text("not hex")
     assert cli(args) == 2
+    (tmp_path / "s.json").write_text("[" * 100_000)  # deeper than json's recursion: a clean error
+    assert cli(args) == 2
 
 
 def test_a_segment_of_another_chain_cannot_stand_in_for_a_run_segment(federation, monkeypatch):
