@@ -400,3 +400,43 @@ def test_a_round_zero_record_cannot_exhaust_the_main_chain_peers(strict):
     with pytest.raises(EndorsementRefused, match="parameters; replays take at most"):
         chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(model))
     assert heights(net) == before
+
+
+def test_round_inputs_and_the_previous_round_must_be_on_their_own_chains(tmp_path, toy, digits):
+    """edge-1's peers only check signatures. A copy of edge-0's last segment recorded on edge-1
+    (edge-0's run averaged twice under two chains), and a forged "round 0" on edge-1 named as a
+    main-chain round's previous round: the main chain's peers refuse both, chains unchanged."""
+    net = ledger.Network.init(tmp_path / "mixed", subchains=2, peers_per_chain=2, params=toy, auto_interlock=False)
+    chain = NetworkLedger(net, endorse={"edge-1": "signatures"})
+    try:
+        cloud = pipeline.PipelineCloud(chain, "main.peer0")
+        initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
+        order = data_order(net, chain, digits, batches=1, size=4)
+        model = pipeline_models.TinyNet()
+        recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
+                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
+        with recorder.run(order, initial):
+            recorder.batch(order[0])
+            recorder.step()
+        segment = chain.fetch(recorder.segments[-1].tx_id)
+        copy_tx = chain.submit("edge-1", "edge-1.peer0", segment.body, segment.obj)
+        round_zero = chain.fetch(initial.tx_id)
+        forged_round = chain.submit("edge-1", "edge-1.peer0", round_zero.body, round_zero.obj)
+        chain.flush()
+        with pytest.raises(RecordError, match="of a run recorded on edge-0"):  # the cloud checks as its peers do
+            cloud.round_body([recorder.segments[-1], pipeline.Ref("edge-1", copy_tx, segment.obj)])
+        honest = cloud.round_body([recorder.segments[-1]])
+        models = [torch_state.model_bytes(chain.load(segment.obj.digest))] * 2
+        for reason, body in (("of a run recorded on edge-0",
+                              {**honest, "locals": [*honest["locals"], {**honest["locals"][0], "tx": copy_tx.hex()}]}),
+                             ("not on the main chain", {**honest, "previous": forged_round.hex()})):
+            inputs = models[:len(body["locals"])]
+            weights = [entry["weight"] for entry in body["locals"]]
+            averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in inputs], weights))
+            body = {**body, "tx_hash": pipeline.round_digest(averaged, inputs, weights, 1).hex()}
+            before = heights(net)
+            with pytest.raises(EndorsementRefused, match=reason):
+                chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+            assert heights(net) == before
+    finally:
+        net.close()

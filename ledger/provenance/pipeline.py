@@ -353,7 +353,9 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
                  load: Callable[[bytes], bytes], edges: set[str]) -> tuple[str, bytes]:
     where = f"round {body['round']}: input {entry['tx'][:12]}"
     edge, segment, state_digest = lookup(entry["tx"], "segment")
-    _, run, _ = lookup(segment["run"], "pipeline")
+    run_chain, run, _ = lookup(segment["run"], "pipeline")
+    if run_chain != edge:  # a copy of another edge's segment on a lax chain would weigh that run twice
+        raise RecordError(f"{where} is a segment on {edge} of a run recorded on {run_chain[:40]}")
     if run["global"] != body["previous"]:
         raise RecordError(f"{where} is a run that did not train from the previous round's model")
     if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
@@ -370,9 +372,10 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
 
 
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None) -> None:
+                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str) -> None:
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
-    FedAvg of its inputs (and its previous round a round r-1 record); RecordError otherwise."""
+    FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
+    a lax edge chain holds); RecordError otherwise."""
     from ledger.provenance.encoding import decode_tensors
 
     if body["round"] == 0:
@@ -380,7 +383,10 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
             raise RecordError("round 0's model is not the one its model class and seed derive")
         locals_bytes, weights = [], []
     else:
-        _, previous, _ = lookup(body["previous"], "pipeline-round")
+        previous_chain, previous, _ = lookup(body["previous"], "pipeline-round")
+        if previous_chain != main_chain:
+            raise RecordError(f"round {body['round']} names a previous round recorded on {previous_chain[:40]}, "
+                              "not on the main chain")
         if previous["round"] != body["round"] - 1:
             raise RecordError(f"round {body['round']} names round {previous['round']} as the previous one")
         locals_bytes = check_round_inputs(body, lookup, order_of, load)
@@ -719,7 +725,7 @@ class PipelineAuditor(Auditor):
                 raise _Failed("M_O named by the run is not the model of its round record")
             model = self._load(round_record.obj.digest)
             check_round(round_record.body, model, self._lookup, lambda tx: self._order(self._record(bytes.fromhex(tx), "pipeline")),
-                        self._load, self.trusted)
+                        self._load, self.trusted, main_chain=self.ledger.main_chain_id)
             global_model = load_tensors(self, round_record.obj.digest)[1]
         elif body["global_model"] is not None:
             raise _Failed("the run names M_O's model but no round")
