@@ -312,32 +312,40 @@ def test_recorded_model_arguments_cannot_exhaust_the_replaying_peer(strict, lax,
             assert not report.passed and "parameters; replays take at most" in report.summary()
 
 
+def one_batch_run(net, chain, order, initial):
+    """edge-0's run of one batch from round `initial`; its last segment."""
+    model = pipeline_models.TinyNet()
+    recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
+                                torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
+    with recorder.run(order, initial):
+        recorder.batch(order[0])
+        recorder.step()
+    chain.flush()
+    return recorder.segments[-1]
+
+
+def submit_round(chain, body, models):
+    """Submit round `body` on the main chain past the cloud's checks, its FedAvg and tx hash right."""
+    weights = [entry["weight"] for entry in body["locals"]]
+    averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
+    body = {**body, "tx_hash": pipeline.round_digest(averaged, models, weights, body["round"]).hex()}
+    return chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+
+
 def test_an_edge_cannot_weigh_in_twice_in_a_round(strict, digits):
     """Two runs of one edge averaged in one round (double weight): the main chain's peers refuse."""
     net, chain = strict
     cloud = pipeline.PipelineCloud(chain, "main.peer0")
     initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
     order = data_order(net, chain, digits, batches=1, size=4)
-    segments = []
-    for _ in range(2):
-        model = pipeline_models.TinyNet()
-        recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
-                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
-        with recorder.run(order, initial):
-            recorder.batch(order[0])
-            recorder.step()
-        chain.flush()
-        segments.append(recorder.segments[-1])
+    segments = [one_batch_run(net, chain, order, initial) for _ in range(2)]
     with pytest.raises(RecordError, match="averaged twice"):  # the cloud checks as its peers do
         cloud.record_round(segments, [4, 4])
     body = cloud.round_body(segments[:1])  # submitted past the cloud's check: the peers refuse
     body["locals"].append({**body["locals"][0], "tx": segments[1].tx_id.hex()})
-    models = [torch_state.model_bytes(chain.load(ref.digest)) for ref in segments]
-    averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], [4, 4]))
-    body["tx_hash"] = pipeline.round_digest(averaged, models, [4, 4], 1).hex()
     before = heights(net)
     with pytest.raises(EndorsementRefused, match="averaged twice"):
-        chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+        submit_round(chain, body, [torch_state.model_bytes(chain.load(ref.digest)) for ref in segments])
     assert heights(net) == before
     assert recorded_kinds(net, "main") == ["pipeline-round"] and len(cloud.rounds) == 1  # round 0 only
 
@@ -412,31 +420,22 @@ def test_round_inputs_and_the_previous_round_must_be_on_their_own_chains(tmp_pat
         cloud = pipeline.PipelineCloud(chain, "main.peer0")
         initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
         order = data_order(net, chain, digits, batches=1, size=4)
-        model = pipeline_models.TinyNet()
-        recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
-                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
-        with recorder.run(order, initial):
-            recorder.batch(order[0])
-            recorder.step()
-        segment = chain.fetch(recorder.segments[-1].tx_id)
+        segment = chain.fetch(one_batch_run(net, chain, order, initial).tx_id)
         copy_tx = chain.submit("edge-1", "edge-1.peer0", segment.body, segment.obj)
         round_zero = chain.fetch(initial.tx_id)
         forged_round = chain.submit("edge-1", "edge-1.peer0", round_zero.body, round_zero.obj)
         chain.flush()
+        own = pipeline.Ref(EDGE, segment.tx_id, segment.obj)
         with pytest.raises(RecordError, match="of a run recorded on edge-0"):  # the cloud checks as its peers do
-            cloud.round_body([recorder.segments[-1], pipeline.Ref("edge-1", copy_tx, segment.obj)])
-        honest = cloud.round_body([recorder.segments[-1]])
-        models = [torch_state.model_bytes(chain.load(segment.obj.digest))] * 2
+            cloud.round_body([own, pipeline.Ref("edge-1", copy_tx, segment.obj)])
+        honest = cloud.round_body([own])
+        model = torch_state.model_bytes(chain.load(segment.obj.digest))
         for reason, body in (("of a run recorded on edge-0",
                               {**honest, "locals": [*honest["locals"], {**honest["locals"][0], "tx": copy_tx.hex()}]}),
                              ("not on the main chain", {**honest, "previous": forged_round.hex()})):
-            inputs = models[:len(body["locals"])]
-            weights = [entry["weight"] for entry in body["locals"]]
-            averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in inputs], weights))
-            body = {**body, "tx_hash": pipeline.round_digest(averaged, inputs, weights, 1).hex()}
             before = heights(net)
             with pytest.raises(EndorsementRefused, match=reason):
-                chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+                submit_round(chain, body, [model] * len(body["locals"]))
             assert heights(net) == before
     finally:
         net.close()
