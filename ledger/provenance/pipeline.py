@@ -345,7 +345,8 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
         edges.add(edge)
         models.append(model)
         kept.append(entry)
-    body["locals"] = kept
+    if refused is not None:  # only the caller's own draft is edited, never a recorded body
+        body["locals"] = kept
     return models
 
 
