@@ -177,7 +177,7 @@ def cmd_verify_model(args) -> int:
 
     try:
         statement = json.loads(Path(args.statement).read_bytes())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
         log.error("error: %s is not JSON: %s", args.statement, str(exc)[:80])
         return 2
     try:

@@ -177,3 +177,46 @@ def test_clients_refuse_parameters_that_are_not_the_recorded_model(federation):
     assert all(edge.manifests == [] and edge.recorder is None for edge in edges)
     assert all("other parameters than the main chain's model" in edge.refusals[0] for edge in edges)
     assert main_kinds(net) == ["pipeline-round"]
+
+
+def test_one_dishonest_client_cannot_sink_or_skew_a_round(federation):
+    """Results of a round: an honest edge-0 claiming 10^6 examples (the weight is the ledger's),
+    edge-0's segment again (one edge twice), edge-1's segment of a run trained from another
+    model than the last round's (stale), and one naming no record. The round is recorded over
+    edge-0 alone at its ledger weight, every other result is refused with its reason; before,
+    one such result made the main chain's peers refuse the whole round."""
+    from flwr.common import Code, FitRes, Parameters, Status
+
+    from ledger.provenance.flower import SEGMENT_KEY
+    from ledger.provenance.pipeline import PipelineRecorder
+
+    net, chain, edges = federation
+    cloud = PipelineCloud(chain, "main.peer0")
+    strategy = RecordingStrategy(FedAvg(), cloud, pipeline_models.TinyNet, seed=3)
+    strategy.initialize_parameters(None)
+    stale = cloud.record_initial(pipeline_models.TinyNet, seed=4)  # another round-0 model
+    cloud.rounds.pop()  # the strategy's own round 0 stays the last round
+    segments = []
+    for edge, start in zip(edges, (cloud.rounds[-1], stale)):
+        model = pipeline_models.TinyNet()
+        recorder = PipelineRecorder(edge.ledger, edge.chain_id, edge.submitter, net.trust, model,
+                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
+        with recorder.run(edge.data_order, start):
+            for readings in edge.data_order:
+                recorder.batch(readings)
+                recorder.step()
+        edge.ledger.flush()
+        segments.append(recorder.segments[-1].tx_id.hex())
+
+    def result(segment, examples=4):
+        return None, FitRes(Status(Code.OK, ""), Parameters([], ""), examples, {SEGMENT_KEY: segment})
+    results = [result(segments[0], 10 ** 6), result(segments[0]), result(segments[1]), result("ab" * 32)]
+    before = net.peer("main").height
+    parameters, metrics = strategy.aggregate_fit(1, results, [])
+    chain.flush()
+    assert parameters is not None and len(cloud.rounds) == 2 and net.peer("main").height > before
+    record = chain.fetch(bytes.fromhex(metrics["edgeacc.round"]))
+    assert [(entry["tx"], entry["weight"]) for entry in record.body["locals"]] == [(segments[0], 8)]
+    assert len(strategy.refused) == 3
+    assert any("averaged twice" in reason for reason in strategy.refused)
+    assert any("did not train from the previous round" in reason for reason in strategy.refused)

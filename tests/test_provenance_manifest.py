@@ -23,8 +23,8 @@ EDGES = ("edge-0", "edge-1")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, digits):
-    """Round 0, one FedAvg round of two edges (k = 2, two segments each), exported."""
+def federation(tmp_path_factory, digits):
+    """Round 0, one FedAvg round of two edges (k = 2, two segments each): (net, chain, cloud, runs)."""
     import edgeacc
 
     toy = edgeacc.generate_insecure_params(512, seed=7)
@@ -52,9 +52,15 @@ def exported(tmp_path_factory, digits):
         weights.append(round_weight([[r.tx_id.hex() for r in b] for b in order]))
         runs.append(recorder.manifest())
     cloud.record_round(segments, weights)
-    statement, model, status = export_statement(net, cloud.rounds, runs)
-    yield statement, model, status, toy
+    yield net, chain, cloud, runs
     net.close()
+
+
+@pytest.fixture(scope="module")
+def exported(federation):
+    """The federation exported: (statement, model, status, params)."""
+    net, _, cloud, runs = federation
+    return (*export_statement(net, cloud.rounds, runs), net.params)
 
 
 def check(statement, model, status, toy, name="model.safetensors"):
@@ -83,6 +89,9 @@ FORGERIES = {
     "a dropped segment": lambda s, m: (_drop(s, 3), m),  # a run's first segment, not the one averaged
     "a dropped round": lambda s, m: (_drop(s, 0), m),
     "not a statement": lambda s, m: ({"_type": "x"}, m),
+    # the same record again under another spelling of its id: counted twice in what is proved
+    "a record listed twice": lambda s, m: (_append(s, 0, lambda e: {**e, "tx": e["tx"].upper()}), m),
+    "a height that is not an integer": lambda s, m: (_edit(s, 0, "height", lambda h: float(h)), m),
     "records not a list": lambda s, m: (_set(s, ["predicate", "edgeacc", "records"], {"a": 1}), m),
 }
 
@@ -98,6 +107,12 @@ def _set(statement, path, value):
 def _edit(statement, position, key, change):
     entry = statement["predicate"]["edgeacc"]["records"][position]
     entry[key] = change(entry[key])
+    return statement
+
+
+def _append(statement, position, change):
+    records = statement["predicate"]["edgeacc"]["records"]
+    records.append(change(records[position]))
     return statement
 
 
@@ -137,3 +152,22 @@ def test_cli_verify_model(exported, tmp_path, capsys):
     assert cli(args) == 1 and "REJECTED" in capsys.readouterr().out
     (tmp_path / "n").write_text("not hex")
     assert cli(args) == 2
+    (tmp_path / "s.json").write_text("[" * 100_000)  # deeper than json's recursion: a clean error
+    assert cli(args) == 2
+
+
+def test_a_segment_of_another_chain_cannot_stand_in_for_a_run_segment(federation, monkeypatch):
+    """edge-1's peer records a copy of edge-0's first segment on edge-1 (a chain whose peers
+    only check signatures), and the statement lists it instead of edge-0's own: the run's
+    segment list is incomplete, whatever another chain holds."""
+    from ledger.provenance.records import RunManifest
+
+    net, chain, cloud, runs = federation
+    original = chain.fetch(runs[0].step_txs[0])
+    monkeypatch.setitem(chain.endorser.policy, "edge-1", "signatures")
+    foreign = chain.submit("edge-1", "edge-1.peer0", original.body, original.obj)
+    chain.flush()
+    forged_run = RunManifest(runs[0].chain_id, runs[0].run_tx, (foreign, *runs[0].step_txs[1:]))
+    statement, model, status = export_statement(net, cloud.rounds, [forged_run, *runs[1:]])
+    with pytest.raises(ManifestError, match="lacks some of its"):
+        verify_model(statement, {"model.safetensors": model}, status, net.params)

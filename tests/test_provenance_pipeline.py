@@ -15,7 +15,9 @@ import ledger  # noqa: E402
 from ledger.provenance import Device, EdgeRecorder, EndorsementRefused, NetworkLedger, RunManifest  # noqa: E402
 from ledger.provenance import pipeline, torch_state  # noqa: E402
 from ledger.provenance.cnn import DigitsCNN, accuracy, train_step  # noqa: E402
+from ledger.provenance.encoding import decode_tensors, encode_tensors  # noqa: E402
 from ledger.provenance.records import decode_body  # noqa: E402
+from ledger.provenance.trainers import fedavg  # noqa: E402
 from ledger.provenance.errors import ProvenanceError, RecordError, TensorEncodingError  # noqa: E402
 from ledger.provenance.pipeline import PipelineAuditor, PipelineRecorder, trust_code  # noqa: E402
 
@@ -310,22 +312,130 @@ def test_recorded_model_arguments_cannot_exhaust_the_replaying_peer(strict, lax,
             assert not report.passed and "parameters; replays take at most" in report.summary()
 
 
+def one_batch_run(net, chain, order, initial):
+    """edge-0's run of one batch from round `initial`; its last segment."""
+    model = pipeline_models.TinyNet()
+    recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
+                                torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
+    with recorder.run(order, initial):
+        recorder.batch(order[0])
+        recorder.step()
+    chain.flush()
+    return recorder.segments[-1]
+
+
+def submit_round(chain, body, models):
+    """Submit round `body` on the main chain past the cloud's checks, its FedAvg and tx hash right."""
+    weights = [entry["weight"] for entry in body["locals"]]
+    averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
+    body = {**body, "tx_hash": pipeline.round_digest(averaged, models, weights, body["round"]).hex()}
+    return chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(averaged))
+
+
 def test_an_edge_cannot_weigh_in_twice_in_a_round(strict, digits):
     """Two runs of one edge averaged in one round (double weight): the main chain's peers refuse."""
     net, chain = strict
     cloud = pipeline.PipelineCloud(chain, "main.peer0")
     initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
     order = data_order(net, chain, digits, batches=1, size=4)
-    segments = []
-    for _ in range(2):
-        model = pipeline_models.TinyNet()
-        recorder = PipelineRecorder(chain, EDGE, f"{EDGE}.peer0", net.trust, model,
-                                    torch.optim.SGD(model.parameters(), lr=0.1), step=pipeline_models.honest_step)
-        with recorder.run(order, initial):
-            recorder.batch(order[0])
-            recorder.step()
-        chain.flush()
-        segments.append(recorder.segments[-1])
-    with pytest.raises(EndorsementRefused, match="averaged twice"):
+    segments = [one_batch_run(net, chain, order, initial) for _ in range(2)]
+    with pytest.raises(RecordError, match="averaged twice"):  # the cloud checks as its peers do
         cloud.record_round(segments, [4, 4])
+    body = cloud.round_body(segments[:1])  # submitted past the cloud's check: the peers refuse
+    body["locals"].append({**body["locals"][0], "tx": segments[1].tx_id.hex()})
+    before = heights(net)
+    with pytest.raises(EndorsementRefused, match="averaged twice"):
+        submit_round(chain, body, [torch_state.model_bytes(chain.load(ref.digest)) for ref in segments])
+    assert heights(net) == before
     assert recorded_kinds(net, "main") == ["pipeline-round"] and len(cloud.rounds) == 1  # round 0 only
+
+
+# --- red team: code references and segment shapes ----------------------------------------------
+
+def _walked_ref(target, kwargs):
+    """A reference reaching `target` by an attribute walk from a trusted module ("torch:os.makedirs")."""
+    return {"ref": "torch:os." + target.__name__, "source": pipeline.source_digest(target), "kwargs": kwargs}
+
+
+def test_a_recorded_reference_cannot_walk_to_other_code(strict, lax, digits, tmp_path):
+    """A contract whose model "class" is os.makedirs reached as torch:os.makedirs (its source
+    digest the one of os.py): the endorsing peers and the auditor refuse it before calling it,
+    so nothing runs on them (the directory is never made), and the chain is unchanged."""
+    import os
+
+    for net, chain in (strict, lax):
+        marker = tmp_path / f"pwned-{chain.endorser.policy[EDGE]}"
+        order = data_order(net, chain, digits, batches=2, size=4)
+        recorder = tiny_recorder(net, chain, cls=DishonestRecorder)
+        recorder.honest = copy.deepcopy(recorder.contract)
+        recorder.contract["model"] = _walked_ref(os.makedirs, pipeline.plain({"name": str(marker)}))
+        if chain.endorser.policy[EDGE] == "reexecute":
+            before = heights(net)
+            with pytest.raises(EndorsementRefused, match="not defined as"):
+                recorder.start(order)
+            assert heights(net) == before
+        else:
+            report = audit(net, chain, train(recorder, order))
+            assert not report.passed and "not defined as" in report.summary(), report.summary()
+        assert not marker.exists()
+
+
+def test_a_reference_of_the_wrong_kind_is_refused():
+    """A trusted function named as the model class, a class as the step function, a torch
+    module that is not an optimizer: refused before anything is constructed or called."""
+    def spec(obj, **extra):
+        return {**pipeline.code_ref(obj), **extra}
+
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(torch.nn.functional.relu), "model class", ["torch"], torch.nn.Module)
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(torch.nn.Linear), "optimizer class", ["torch"], torch.optim.Optimizer)
+    with pytest.raises(RecordError, match="not a"):
+        pipeline.resolve(spec(pipeline_models.TinyNet), "step function", ["pipeline_models"], None)
+    assert pipeline.resolve(spec(pipeline_models.honest_step), "step function", ["pipeline_models"], None) \
+        is pipeline_models.honest_step
+
+
+def test_a_round_zero_record_cannot_exhaust_the_main_chain_peers(strict):
+    """A dishonest aggregator's round 0 naming TinyNet(hidden=10^9) (64 G parameters): the main
+    chain's peers count it on the meta device and refuse before allocating; chain unchanged."""
+    net, chain = strict
+    spec = {**pipeline.code_ref(pipeline_models.TinyNet), "kwargs": pipeline.plain({"hidden": 10 ** 9})}
+    model = encode_tensors({"w": torch.zeros(1).numpy()})
+    body = {"kind": "pipeline-round", "round": 0, "model": spec, "seed": 1,
+            "tx_hash": pipeline.round_digest(model, [], [], 0).hex()}
+    before = heights(net)
+    with pytest.raises(EndorsementRefused, match="parameters; replays take at most"):
+        chain.submit(chain.main_chain_id, "main.peer0", body, chain.store(model))
+    assert heights(net) == before
+
+
+def test_round_inputs_and_the_previous_round_must_be_on_their_own_chains(tmp_path, toy, digits):
+    """edge-1's peers only check signatures. A copy of edge-0's last segment recorded on edge-1
+    (edge-0's run averaged twice under two chains), and a forged "round 0" on edge-1 named as a
+    main-chain round's previous round: the main chain's peers refuse both, chains unchanged."""
+    net = ledger.Network.init(tmp_path / "mixed", subchains=2, peers_per_chain=2, params=toy, auto_interlock=False)
+    chain = NetworkLedger(net, endorse={"edge-1": "signatures"})
+    try:
+        cloud = pipeline.PipelineCloud(chain, "main.peer0")
+        initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
+        order = data_order(net, chain, digits, batches=1, size=4)
+        segment = chain.fetch(one_batch_run(net, chain, order, initial).tx_id)
+        copy_tx = chain.submit("edge-1", "edge-1.peer0", segment.body, segment.obj)
+        round_zero = chain.fetch(initial.tx_id)
+        forged_round = chain.submit("edge-1", "edge-1.peer0", round_zero.body, round_zero.obj)
+        chain.flush()
+        own = pipeline.Ref(EDGE, segment.tx_id, segment.obj)
+        with pytest.raises(RecordError, match="of a run recorded on edge-0"):  # the cloud checks as its peers do
+            cloud.round_body([own, pipeline.Ref("edge-1", copy_tx, segment.obj)])
+        honest = cloud.round_body([own])
+        model = torch_state.model_bytes(chain.load(segment.obj.digest))
+        for reason, body in (("of a run recorded on edge-0",
+                              {**honest, "locals": [*honest["locals"], {**honest["locals"][0], "tx": copy_tx.hex()}]}),
+                             ("not on the main chain", {**honest, "previous": forged_round.hex()})):
+            before = heights(net)
+            with pytest.raises(EndorsementRefused, match=reason):
+                submit_round(chain, body, [model] * len(body["locals"]))
+            assert heights(net) == before
+    finally:
+        net.close()

@@ -170,18 +170,21 @@ class RecordingStrategy(Strategy):
         return [(client, FitIns(ins.parameters, {**ins.config, GLOBAL_KEY: head})) for client, ins in config]
 
     def aggregate_fit(self, server_round: int, results: list, failures: list) -> tuple[Parameters | None, dict]:
-        segments, weights = [], []
+        """The ledger's FedAvg of the results' recorded segments. A result the main chain's
+        peers would refuse (no recorded segment, a run not trained from the last round, not
+        its run's last segment, an edge already in the round) is left out with its reason in
+        `refused`, so one dishonest client cannot sink the round; weights come from the ledger."""
+        segments: list[Ref] = []
         for _, fit_res in results:
             try:
-                segment = _ref(self.cloud.ledger, fit_res.metrics.get(SEGMENT_KEY), "segment")
-            except Exception as exc:  # a client whose result names no recorded segment
+                segments.append(_ref(self.cloud.ledger, fit_res.metrics.get(SEGMENT_KEY), "segment"))
+            except LedgerError as exc:
                 self.refused.append(str(exc))
-                continue
-            segments.append(segment)
-            weights.append(fit_res.num_examples)
-        if not segments:
+        try:
+            ref = self.cloud.record_round(segments, refused=self.refused)
+        except RecordError as exc:  # no input left to average
+            self.refused.append(str(exc))
             return None, {}
-        ref = self.cloud.record_round(segments, weights)
         return self._parameters(ref), {"edgeacc.round": ref.tx_id.hex()}
 
     def configure_evaluate(self, server_round: int, parameters: Parameters, client_manager: Any) -> list:

@@ -127,8 +127,9 @@ def _proof(params: edgeacc.Params, value: object, where: str) -> InclusionProof:
 
 
 def _prove(params: edgeacc.Params, entry: object, main_chain: str, main_status: SignedHeader,
-           position: int) -> tuple[str, dict, str]:
-    """(chain, body, object digest hex) of one statement record, read from its proved transaction."""
+           position: int) -> tuple[str, tuple[str, dict, str]]:
+    """(tx id hex, (chain, body, object digest hex)) of one statement record, read from its
+    proved transaction."""
     where = f"record {position}"
     tx_hex, chain = _field(entry, "tx", str, where), _field(entry, "chain", str, where)
     status_value = entry.get("status_proof") if isinstance(entry, dict) else None
@@ -145,8 +146,9 @@ def _prove(params: edgeacc.Params, entry: object, main_chain: str, main_status: 
     proved = {"height": verdict.height, "anchored_height": verdict.anchored_height,
               "acc_main": _hex(edgeacc.decode_element(params, main_status.header.acc_value))}
     for key, value in proved.items():
-        if entry.get(key) != value:  # type: ignore[union-attr]
-            raise ManifestError(f"{where} states {key} {str(entry.get(key))[:20]}; its proofs give {str(value)[:20]}")  # type: ignore[union-attr]
+        stated = entry.get(key)  # type: ignore[union-attr]
+        if type(stated) is not type(value) or stated != value:  # true is not the height 1
+            raise ManifestError(f"{where} states {key} {str(stated)[:20]}; its proofs give {str(value)[:20]}")
     # the stated sub-chain accumulator is the one the transaction is proved under (the Type-II's)
     try:
         verify_inclusion(params, tx_proof, chain, int(_field(entry, "acc_anchored", str, where), 16),
@@ -158,7 +160,7 @@ def _prove(params: edgeacc.Params, entry: object, main_chain: str, main_status: 
         body = decode_body(tx.payload)
     except ProvenanceError as exc:
         raise ManifestError(f"{where} is not a provenance record: {exc}") from None
-    return chain, body, tx.object_digest.hex()
+    return tx.tx_id.hex(), (chain, body, tx.object_digest.hex())
 
 
 def verify_model(statement: object, model_files: Mapping[str, bytes], main_status: SignedHeader | bytes,
@@ -192,10 +194,12 @@ def verify_model(statement: object, model_files: Mapping[str, bytes], main_statu
     entries = _field(provenance, "records", list, "edgeacc")
     if len(entries) > MAX_RECORDS:
         raise ManifestError(f"a statement holds at most {MAX_RECORDS} records")
-    records = {}
+    records: dict[str, tuple[str, dict, str]] = {}
     for position, entry in enumerate(entries):
-        chain, body, obj = _prove(params, entry, main_chain, status, position)
-        records[entry["tx"]] = (chain, body, obj)
+        tx_hex, proved = _prove(params, entry, main_chain, status, position)
+        if tx_hex in records:  # counted once: the result states how many records were proved
+            raise ManifestError(f"record {position} ({tx_hex[:12]}) is listed twice")
+        records[tx_hex] = proved
     return _check_links(records, _field(provenance, "final_round", str, "edgeacc"), main_chain, digest,
                         status.header.height)
 
@@ -224,7 +228,8 @@ def _check_links(records: dict, final: str, main_chain: str, model_digest: str, 
             count = segment_count(run["iterations"], run["contract"]["interval"])
             if segment["index"] != count:
                 raise ManifestError(f"round {body['round']}: input {entry['tx'][:12]} is not its run's last segment")
-            indexes = sorted(b["index"] for c, b, _ in records.values() if b["kind"] == "segment" and b["run"] == segment["run"])
+            indexes = sorted(b["index"] for c, b, _ in records.values()  # the run's own chain's segments only
+                             if b["kind"] == "segment" and b["run"] == segment["run"] and c == chain)
             if indexes != list(range(1, count + 1)):
                 raise ManifestError(f"run {segment['run'][:12]}: the statement lacks some of its {count} segments")
             runs.add(segment["run"])

@@ -165,7 +165,7 @@ class ProvenanceEndorser:
                 raise RecordError("pipeline rounds are recorded on the main chain")
             pipeline.check_round(body, stored, lookup,
                                  lambda run_hex: self._pipeline_order(run_hex, lookup(run_hex, "pipeline")[1]),
-                                 self.load)
+                                 self.load, main_chain=self.network.main_chain_id)
         with self._lock:
             self.reexecutions += 1
 

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ledger.errors import LedgerError
 from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
@@ -59,6 +60,8 @@ TRAINER_NAME = "torch-pipeline"
 DETERMINISTIC = {"algorithms": True, "threads": 1}  # what a replayable run must have been recorded under
 MAX_PARAMETERS = 1 << 28  # tensor elements of a model a replay builds (1 GiB of float32)
 _TRUSTED: set[str] = {"torch"}  # module prefixes this process's replays may import (trust_code)
+_CLASSES = {"model": torch.nn.Module, "optimizer": torch.optim.Optimizer,  # what each contract class must be
+            "scheduler": torch.optim.lr_scheduler.LRScheduler}
 
 
 # --- code references: the one rule for recording and resolving them --------------------------
@@ -93,11 +96,13 @@ def code_ref(obj: object) -> dict[str, str]:
     return {"ref": f"{module}:{qualname}", "source": source_digest(obj)}
 
 
-def resolve(spec: dict, what: str, trusted: Iterable[str]) -> Any:
-    """The object a recorded reference names, imported only from trusted modules and only if
-    its source still has the recorded digest (RecordError otherwise)."""
+def resolve(spec: dict, what: str, trusted: Iterable[str], base: type | None = None) -> Any:
+    """The object a recorded reference names: a Python function (`base` None) or a subclass of
+    `base`, defined in a trusted module under exactly that name (not reached through another
+    module's attribute, as "torch:os.system" would be), whose module's source still has the
+    recorded digest. RecordError otherwise, before anything named is called."""
     module, _, qualname = spec["ref"].partition(":")
-    if not module or not qualname:
+    if not module or not qualname or "__" in qualname:
         raise RecordError(f"the {what} reference {spec['ref'][:80]!r} is not module:qualname")
     if not _trusted(module, trusted):
         raise RecordError(f"the {what} {spec['ref'][:80]!r} is outside the code this replay trusts")
@@ -107,6 +112,11 @@ def resolve(spec: dict, what: str, trusted: Iterable[str]) -> Any:
             obj = getattr(obj, part)
     except Exception as exc:  # ImportError, AttributeError, whatever the module raises
         raise RecordError(f"the {what} {spec['ref'][:80]!r} cannot be imported: {str(exc)[:80]}") from None
+    if getattr(obj, "__module__", None) != module or getattr(obj, "__qualname__", None) != qualname:
+        raise RecordError(f"the {what} {spec['ref'][:80]!r} is not defined as that name in that module")
+    if not (inspect.isfunction(obj) if base is None else isinstance(obj, type) and issubclass(obj, base)):
+        raise RecordError(f"the {what} {spec['ref'][:80]!r} is not a "
+                          f"{'Python function' if base is None else base.__qualname__ + ' class'}")
     if source_digest(obj) != spec["source"]:
         raise RecordError(f"the {what} {spec['ref'][:80]!r} has another source than the run recorded")
     return obj
@@ -170,17 +180,12 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
                           f"not {DETERMINISTIC}: it cannot be replayed bit for bit")
     step = resolve(contract["step"], "step function", trusted)
     parts = {}
-    for part in ("model", "optimizer", "scheduler"):
+    for part, base in _CLASSES.items():
         spec = contract[part]
-        parts[part] = None if spec is None else (resolve(spec, part + " class", trusted),
+        parts[part] = None if spec is None else (resolve(spec, part + " class", trusted, base),
                                                  unplain(spec["kwargs"], f"{part} arguments"))
     try:
-        model_cls, model_kwargs = parts["model"]
-        with torch.device("meta"):  # the recorded arguments may ask for any size: count first
-            size = sum(p.numel() for p in model_cls(**model_kwargs).state_dict().values())
-        if size > MAX_PARAMETERS:
-            raise RecordError(f"the contract's model has {size} parameters; replays take at most {MAX_PARAMETERS}")
-        model = model_cls(**model_kwargs)
+        model = construct_model(*parts["model"])
         optimizer_cls, optimizer_kwargs = parts["optimizer"]
         optimizer = optimizer_cls(model.parameters(), **optimizer_kwargs)
         scheduler = None
@@ -194,6 +199,16 @@ def build(contract: dict, trusted: Iterable[str] | None = None) -> Built:
     if not isinstance(model, torch.nn.Module) or not isinstance(optimizer, torch.optim.Optimizer):
         raise RecordError("the contract's model is not an nn.Module or its optimizer not an Optimizer")
     return Built(model, optimizer, scheduler, step, unplain(contract["hyperparameters"], "hyperparameters"))
+
+
+def construct_model(model_cls: type, kwargs: dict) -> "torch.nn.Module":
+    """model_cls(**kwargs), the recorded arguments having been counted first on the meta device:
+    they may ask for any size (RecordError above MAX_PARAMETERS tensor elements)."""
+    with torch.device("meta"):
+        size = sum(p.numel() for p in model_cls(**kwargs).state_dict().values())
+    if size > MAX_PARAMETERS:
+        raise RecordError(f"the recorded model has {size} parameters; replays take at most {MAX_PARAMETERS}")
+    return model_cls(**kwargs)
 
 
 def _seed_all(seed: int) -> None:
@@ -313,36 +328,55 @@ def round_weight(order: list[list[str]]) -> int:
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                       load: Callable[[bytes], bytes]) -> list[bytes]:
+                       load: Callable[[bytes], bytes], refused: list[str] | None = None) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
     round, the model of that segment's state, weighted by the readings of its run, one per
-    edge chain. Returns the inputs' model bytes, in order."""
-    edges, models = set(), []
+    edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
+    that fails is dropped from body["locals"] and its reason appended instead of raising."""
+    edges, models, kept = set(), [], []
     for entry in body["locals"]:
-        where = f"round {body['round']}: input {entry['tx'][:12]}"
-        edge, segment, state_digest = lookup(entry["tx"], "segment")
-        _, run, _ = lookup(segment["run"], "pipeline")
-        if run["global"] != body["previous"]:
-            raise RecordError(f"{where} is a run that did not train from the previous round's model")
-        if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
-            raise RecordError(f"{where} is not its run's last segment")
-        order = order_of(segment["run"])
-        if entry["weight"] != round_weight(order):
-            raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
-        if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
-            raise RecordError(f"{where}: {edge} is averaged twice in the round")
+        try:
+            edge, model = _round_input(body, entry, lookup, order_of, load, edges)
+        except LedgerError as exc:
+            if refused is None:
+                raise
+            refused.append(str(exc))
+            continue
         edges.add(edge)
-        model = torch_state.model_bytes(load(state_digest))
-        if sha256(model).hex() != entry["model"]:
-            raise RecordError(f"{where} names a model that is not its segment's")
         models.append(model)
+        kept.append(entry)
+    if refused is not None:  # only the caller's own draft is edited, never a recorded body
+        body["locals"] = kept
     return models
 
 
+def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
+                 load: Callable[[bytes], bytes], edges: set[str]) -> tuple[str, bytes]:
+    where = f"round {body['round']}: input {entry['tx'][:12]}"
+    edge, segment, state_digest = lookup(entry["tx"], "segment")
+    run_chain, run, _ = lookup(segment["run"], "pipeline")
+    if run_chain != edge:  # a copy of another edge's segment on a lax chain would weigh that run twice
+        raise RecordError(f"{where} is a segment on {edge} of a run recorded on {run_chain[:40]}")
+    if run["global"] != body["previous"]:
+        raise RecordError(f"{where} is a run that did not train from the previous round's model")
+    if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
+        raise RecordError(f"{where} is not its run's last segment")
+    order = order_of(segment["run"])
+    if entry["weight"] != round_weight(order):
+        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
+    if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
+        raise RecordError(f"{where}: {edge} is averaged twice in the round")
+    model = torch_state.model_bytes(load(state_digest))
+    if sha256(model).hex() != entry["model"]:
+        raise RecordError(f"{where} names a model that is not its segment's")
+    return edge, model
+
+
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None) -> None:
+                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str) -> None:
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
-    FedAvg of its inputs (and its previous round a round r-1 record); RecordError otherwise."""
+    FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
+    a lax edge chain holds); RecordError otherwise."""
     from ledger.provenance.encoding import decode_tensors
 
     if body["round"] == 0:
@@ -350,7 +384,10 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
             raise RecordError("round 0's model is not the one its model class and seed derive")
         locals_bytes, weights = [], []
     else:
-        _, previous, _ = lookup(body["previous"], "pipeline-round")
+        previous_chain, previous, _ = lookup(body["previous"], "pipeline-round")
+        if previous_chain != main_chain:
+            raise RecordError(f"round {body['round']} names a previous round recorded on {previous_chain[:40]}, "
+                              "not on the main chain")
         if previous["round"] != body["round"] - 1:
             raise RecordError(f"round {body['round']} names round {previous['round']} as the previous one")
         locals_bytes = check_round_inputs(body, lookup, order_of, load)
@@ -363,12 +400,15 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
 
 def initial_model(model_spec: dict, seed: int, trusted: Iterable[str] | None = None) -> bytes:
     """Canonical bytes of the model class built under `seed` (a federation's round 0)."""
-    model_cls = resolve(model_spec, "model class", _TRUSTED if trusted is None else trusted)
+    model_cls = resolve(model_spec, "model class", _TRUSTED if trusted is None else trusted, torch.nn.Module)
     pin_torch()
     with torch_state.isolated_rng():
         _seed_all(seed)
+        kwargs = unplain(model_spec["kwargs"], "model arguments")
         try:
-            model = model_cls(**unplain(model_spec["kwargs"], "model arguments"))
+            model = construct_model(model_cls, kwargs)
+        except RecordError:
+            raise
         except Exception as exc:
             raise RecordError(f"the model class cannot be built: {str(exc)[:120]}") from None
         return encode_tensors({k: v.detach().numpy() for k, v in model.state_dict().items()})
@@ -547,22 +587,59 @@ class PipelineCloud:
         return self._submit({"kind": "pipeline-round", "round": 0, "model": spec, "seed": seed,
                              "tx_hash": round_digest(model, [], [], 0).hex()}, model)
 
-    def record_round(self, segments: Sequence[Ref], weights: Sequence[int]) -> Ref:
-        """FedAvg of the runs' last segments (each checked by Protocol 1)."""
-        if not self.rounds or not segments or len(segments) != len(weights):
-            raise RecordError("record the initial round first, and give one weight per segment")
-        models = []
+    def _lookup(self, tx_hex: str, kind: str) -> tuple[str, dict, bytes]:
+        record = self.ledger.fetch(bytes.fromhex(tx_hex))
+        if record.body["kind"] != kind or record.obj is None:
+            raise RecordError(f"{tx_hex[:12]} is a {record.body['kind']} record, not a {kind} with an object")
+        return record.chain_id, record.body, record.obj.digest
+
+    def _order(self, run_hex: str) -> list[list[str]]:
+        _, run, digest = self._lookup(run_hex, "pipeline")
+        return decode_data_order(self.ledger.load(digest), run["iterations"])
+
+    def round_body(self, segments: Sequence[Ref], refused: list[str] | None = None) -> dict:
+        """The next round's record body over `segments`, each weighted by the readings its run
+        trained on (from the ledger, not from what a client claims), checked by the rules the
+        main chain's peers apply (check_round_inputs): RecordError for an input they refuse,
+        or, with a `refused` list, the input left out and the reason appended."""
+        if not self.rounds or not segments:
+            raise RecordError("record the initial round first, and give at least one segment")
+        locals_ = []
         for ref in segments:
-            self.ledger.verify(ref.tx_id, self.ledger.main_chain_id)
-            models.append(torch_state.model_bytes(self.ledger.load(ref.digest)))
+            try:
+                _, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
+                model = torch_state.model_bytes(self.ledger.load(digest))
+                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(),
+                                "weight": round_weight(self._order(segment["run"]))})
+            except LedgerError as exc:
+                if refused is None:
+                    raise
+                refused.append(str(exc))
+        body = {"kind": "pipeline-round", "round": len(self.rounds), "previous": self.rounds[-1].tx_id.hex(),
+                "locals": locals_}
+        check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
+        return body
+
+    def record_round(self, segments: Sequence[Ref], weights: Sequence[int] | None = None,
+                     refused: list[str] | None = None) -> Ref:
+        """FedAvg of the runs' last segments (each checked by Protocol 1), weighted by their
+        runs' readings; `weights`, if given, must be those. With a `refused` list, inputs the
+        main chain's peers would refuse are left out (reasons appended) instead of raising."""
+        body = self.round_body(segments, refused)
+        if not body["locals"]:
+            raise RecordError("no input of the round can be averaged")
+        if weights is not None and [int(w) for w in weights] != [entry["weight"] for entry in body["locals"]]:
+            raise RecordError(f"weights {list(weights)[:8]} are not the readings the runs trained on")
+        models = []
+        for entry in body["locals"]:
+            tx_id = bytes.fromhex(entry["tx"])
+            self.ledger.verify(tx_id, self.ledger.main_chain_id)
+            models.append(torch_state.model_bytes(self.ledger.load(self._lookup(entry["tx"], "segment")[2])))
         from ledger.provenance.encoding import decode_tensors
 
-        averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], [int(w) for w in weights]))
-        round_index = len(self.rounds)
-        body = {"kind": "pipeline-round", "round": round_index, "previous": self.rounds[-1].tx_id.hex(),
-                "locals": [{"tx": ref.tx_id.hex(), "model": sha256(m).hex(), "weight": int(w)}
-                           for ref, m, w in zip(segments, models, weights)],
-                "tx_hash": round_digest(averaged, models, [int(w) for w in weights], round_index).hex()}
+        weights = [entry["weight"] for entry in body["locals"]]
+        averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
+        body["tx_hash"] = round_digest(averaged, models, weights, body["round"]).hex()
         return self._submit(body, averaged)
 
 
@@ -649,7 +726,7 @@ class PipelineAuditor(Auditor):
                 raise _Failed("M_O named by the run is not the model of its round record")
             model = self._load(round_record.obj.digest)
             check_round(round_record.body, model, self._lookup, lambda tx: self._order(self._record(bytes.fromhex(tx), "pipeline")),
-                        self._load, self.trusted)
+                        self._load, self.trusted, main_chain=self.ledger.main_chain_id)
             global_model = load_tensors(self, round_record.obj.digest)[1]
         elif body["global_model"] is not None:
             raise _Failed("the run names M_O's model but no round")
