@@ -110,6 +110,9 @@ def run_federation(chain, edges, strategy, seconds=120):
 
     def hung(*_):
         raise Timeout(f"the federation did not finish in {seconds} s")
+    # Flower's server replaces the SIGINT/SIGTERM handlers: put pytest's back afterwards, or a
+    # later SIGTERM (a CI timeout) would end the run as a clean SystemExit(0).
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(seconds)
     try:
@@ -118,6 +121,8 @@ def run_federation(chain, edges, strategy, seconds=120):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
     for client in clients:
         client.join(30)
         assert not client.is_alive()
