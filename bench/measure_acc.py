@@ -20,8 +20,8 @@ from edgeacc.batch import _weights
 
 from . import baseline_acc_gmpy2 as base
 from .baseline_gmpy2 import _product
-from .common import P, digests
-from .measure_batch import best, once
+from .common import P, best, digests
+from .measure_batch import once
 
 
 def reps(count, seed):

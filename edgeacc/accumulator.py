@@ -86,10 +86,13 @@ class Accumulator:
         repeated (a set, DESIGN.md 2: the error names the item)."""
         return self._append(self._new_elements(xs))
 
-    def _append(self, new: list[int]) -> int:
+    def _append(self, new: list[int], v: int | None = None) -> int:
+        """Accumulate ``new`` (already checked) with a checkpoint at the value after them:
+        ``v`` when the caller has it (restore_checkpoint), else computed."""
         if not new:
             return self.value
-        v = _core.powm_product(self.value, new, self.params.n)
+        if v is None:
+            v = _core.powm_product(self.value, new, self.params.n)
         self._present |= set(new)
         self._elements.extend(new)
         self._checkpoint_heights.append(len(self._elements))
@@ -259,11 +262,7 @@ class Accumulator:
             if value != self.value:
                 raise InvalidArgument("a checkpoint without elements keeps the value")
             return value
-        self._present |= batch
-        self._elements.extend(new)
-        self._checkpoint_heights.append(len(self._elements))
-        self._checkpoint_values.append(value)
-        return value
+        return self._append(new, value)
 
     @classmethod
     def restore(cls, params: Params, g: int, checkpoints: Iterable[tuple[Sequence[int], int]], *,

@@ -25,20 +25,13 @@ from dataclasses import dataclass
 from edgeacc import _checks, _core
 from edgeacc.encoding import decode_element, encode_element
 from edgeacc.errors import EdgeaccTypeError, EncodingError, InvalidArgument, InvalidExponent
+from edgeacc.poe import _header as check_header  # magic + version byte, shared with PoE proofs
 
 MAGIC = _core.POKE2_PROOF_MAGIC             # csrc/ea_protocol.h
 VERSION = _core.ACC_PROOF_VERSION
 CHALLENGE_BITS = _core.POKE2_CHALLENGE_BITS
 R_BYTES = CHALLENGE_BITS // 8               # r < l < 2^128: a fixed 16-byte field
 MAX_CONTEXT = _core.POKE2_MAX_CONTEXT
-
-
-def check_header(data: bytes, magic: bytes, what: str) -> None:
-    """The 4-byte magic and the version byte every accumulator proof encoding starts with."""
-    if data[:4] != magic:
-        raise EncodingError(f"not a {what} (bad magic)")
-    if data[4] != VERSION:
-        raise EncodingError(f"unsupported {what} version {data[4]}")
 
 
 @dataclass(frozen=True)
