@@ -136,6 +136,11 @@ class Peer:
         receipt = self.receipt(tx_id)
         return self.block(receipt.height).transactions[receipt.position]
 
+    def holds(self, tx: Transaction) -> bool:
+        """Whether this chain holds exactly `tx` (not just a transaction with its id)."""
+        where = self.locate(tx.tx_id)
+        return where is not None and self.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
+
     def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
         """Merkle path plus accumulator witness for `tx_id` against the value after block
         `against_height` (the latest block when None)."""

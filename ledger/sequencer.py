@@ -243,7 +243,7 @@ class ChainService:
                 except LedgerError as exc:
                     failure = exc
         for p in batch:
-            if id(p) in stored or self._holds(p.transaction):
+            if id(p) in stored or self.leader.holds(p.transaction):
                 self._answer(p)
             elif id(p) in refused:
                 p._future.set_exception(refused[id(p)])
@@ -280,12 +280,6 @@ class ChainService:
             reasons = "; ".join(f"{peer.name}: {future.exception()}" for peer, future in zip(self.peers, commits))
             raise StorageError(f"{self.chain_id}: block {block.height} was stored on no peer, its transactions "
                                f"are on no chain ({reasons})")
-
-    def _holds(self, tx: Transaction) -> bool:
-        """Whether the chain holds exactly `tx` (not just a transaction with its id)."""
-        leader = self.leader
-        where = leader.locate(tx.tx_id)
-        return where is not None and leader.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
 
     def _answer(self, pending: PendingTx) -> None:
         """Receipt when the quorum holds the transaction's block, CommitPending when fewer do."""

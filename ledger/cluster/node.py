@@ -382,7 +382,7 @@ class Node:
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
-            if p.tx.to_bytes() in appended or self._holds(p.tx):
+            if p.tx.to_bytes() in appended or self.peer.holds(p.tx):
                 p.future.set_result(self.peer.receipt(p.tx.tx_id))
             elif id(p) in refused:
                 p.future.set_exception(refused[id(p)])
@@ -391,10 +391,6 @@ class Node:
                     f"another transaction with id {p.tx.tx_id.hex()[:16]} is already on {self.chain_id}"))
             else:
                 p.future.set_exception(ServiceUnavailable(f"{self.chain_id}: block not stored, submit again"))
-
-    def _holds(self, tx: Transaction) -> bool:
-        where = self.peer.locate(tx.tx_id)
-        return where is not None and self.peer.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
 
     def _endorsements(self, block: Block) -> list[tuple[bytes, bytes]]:
         """This peer's endorsement and the other peers', until the policy's threshold."""
