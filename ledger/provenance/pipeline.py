@@ -47,7 +47,7 @@ from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
     fresh_seed, sample_steps
-from ledger.provenance.encoding import Tensors, encode_tensors, sha256
+from ledger.provenance.encoding import Tensors, decode_tensors, encode_tensors, sha256
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
@@ -307,8 +307,6 @@ def check_segment(body: dict, run: dict, run_chain: str, order: list[list[str]],
 def check_segment_output(body: dict, contract: dict, state_in: bytes, batch_bytes: list[bytes],
                          state_out: bytes, trusted: Iterable[str] | None = None) -> None:
     """The recorded state is the replay's, and the tx hash binds it and the batches."""
-    from ledger.provenance.encoding import decode_tensors
-
     if segment_digest(state_out, batch_bytes, body["index"]).hex() != body["tx_hash"]:
         raise RecordError(f"segment {body['index']}: tx hash is not H(S_j || d_1..d_k || j)")
     replayed = replay_segment(contract, state_in, [decode_tensors(b)[0] for b in batch_bytes], trusted)
@@ -377,8 +375,6 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
     FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
     a lax edge chain holds); RecordError otherwise."""
-    from ledger.provenance.encoding import decode_tensors
-
     if body["round"] == 0:
         if initial_model(body["model"], body["seed"], trusted) != model:
             raise RecordError("round 0's model is not the one its model class and seed derive")
@@ -635,8 +631,6 @@ class PipelineCloud:
             tx_id = bytes.fromhex(entry["tx"])
             self.ledger.verify(tx_id, self.ledger.main_chain_id)
             models.append(torch_state.model_bytes(self.ledger.load(self._lookup(entry["tx"], "segment")[2])))
-        from ledger.provenance.encoding import decode_tensors
-
         weights = [entry["weight"] for entry in body["locals"]]
         averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
         body["tx_hash"] = round_digest(averaged, models, weights, body["round"]).hex()
