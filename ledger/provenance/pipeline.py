@@ -598,6 +598,10 @@ class PipelineCloud:
         trained on (from the ledger, not from what a client claims), checked by the rules the
         main chain's peers apply (check_round_inputs): RecordError for an input they refuse,
         or, with a `refused` list, the input left out and the reason appended."""
+        return self._round_body(segments, refused)[0]
+
+    def _round_body(self, segments: Sequence[Ref], refused: list[str] | None) -> tuple[dict, list[bytes]]:
+        """round_body and its kept inputs' model bytes (check_round_inputs's), in order."""
         if not self.rounds or not segments:
             raise RecordError("record the initial round first, and give at least one segment")
         locals_ = []
@@ -613,24 +617,20 @@ class PipelineCloud:
                 refused.append(str(exc))
         body = {"kind": "pipeline-round", "round": len(self.rounds), "previous": self.rounds[-1].tx_id.hex(),
                 "locals": locals_}
-        check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
-        return body
+        return body, check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
 
     def record_round(self, segments: Sequence[Ref], weights: Sequence[int] | None = None,
                      refused: list[str] | None = None) -> Ref:
         """FedAvg of the runs' last segments (each checked by Protocol 1), weighted by their
         runs' readings; `weights`, if given, must be those. With a `refused` list, inputs the
         main chain's peers would refuse are left out (reasons appended) instead of raising."""
-        body = self.round_body(segments, refused)
+        body, models = self._round_body(segments, refused)
         if not body["locals"]:
             raise RecordError("no input of the round can be averaged")
         if weights is not None and [int(w) for w in weights] != [entry["weight"] for entry in body["locals"]]:
             raise RecordError(f"weights {list(weights)[:8]} are not the readings the runs trained on")
-        models = []
         for entry in body["locals"]:
-            tx_id = bytes.fromhex(entry["tx"])
-            self.ledger.verify(tx_id, self.ledger.main_chain_id)
-            models.append(torch_state.model_bytes(self.ledger.load(self._lookup(entry["tx"], "segment")[2])))
+            self.ledger.verify(bytes.fromhex(entry["tx"]), self.ledger.main_chain_id)
         weights = [entry["weight"] for entry in body["locals"]]
         averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
         body["tx_hash"] = round_digest(averaged, models, weights, body["round"]).hex()
