@@ -12,11 +12,6 @@ import ledger
 from ledger import checks
 
 
-def tx_id_list(tx_ids: Iterable[bytes]) -> list:
-    """The ids of an iterable, as a list (ArgumentError for anything that is not iterable)."""
-    return checks.items(tx_ids, "tx_ids")
-
-
 def verify_many(net: ledger.Network, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, ledger.Verdict]:
     """Protocol 1 verdicts for `tx_ids` (32-byte ids, as bytes or hex; the verdicts are keyed
     by the bytes), run by a verifier on `verifier_chain`: net.verify_many. As before, a block

@@ -217,6 +217,10 @@ def _check_links(records: dict, final: str, main_chain: str, model_digest: str, 
     body, obj = record(final, "pipeline-round", main_chain)
     if obj != model_digest:
         raise ManifestError("the model file is not the final round's recorded model")
+    indexes_of: dict[tuple[str, str], list[int]] = {}  # (chain, run) -> its segments' indexes, built once
+    for c, b, _ in records.values():
+        if b["kind"] == "segment":
+            indexes_of.setdefault((c, b["run"]), []).append(b["index"])
     rounds, runs = 0, set()
     while body["round"] > 0:
         for entry in body["locals"]:
@@ -228,8 +232,7 @@ def _check_links(records: dict, final: str, main_chain: str, model_digest: str, 
             count = segment_count(run["iterations"], run["contract"]["interval"])
             if segment["index"] != count:
                 raise ManifestError(f"round {body['round']}: input {entry['tx'][:12]} is not its run's last segment")
-            indexes = sorted(b["index"] for c, b, _ in records.values()  # the run's own chain's segments only
-                             if b["kind"] == "segment" and b["run"] == segment["run"] and c == chain)
+            indexes = sorted(indexes_of.get((chain, segment["run"]), ()))  # the run's own chain's segments only
             if indexes != list(range(1, count + 1)):
                 raise ManifestError(f"run {segment['run'][:12]}: the statement lacks some of its {count} segments")
             runs.add(segment["run"])

@@ -157,20 +157,17 @@ class ProvenanceEndorser:
             expected_in = run["initial_state"] if body["index"] == 1 else \
                 self._recorded_model(body["run"], body["index"] - 1, tx.chain_id)
             state_in, batches = pipeline.check_segment(
-                body, run, tx.chain_id, self._pipeline_order(body["run"], run), lookup, self.load,
+                body, run, tx.chain_id, self._run_order(body["run"], "pipeline"), lookup, self.load,
                 lambda reading: self._reading_bytes(reading, tx.chain_id), expected_in)
             pipeline.check_segment_output(body, run["contract"], state_in, batches, stored)
         else:
             if tx.chain_id != self.network.main_chain_id:
                 raise RecordError("pipeline rounds are recorded on the main chain")
             pipeline.check_round(body, stored, lookup,
-                                 lambda run_hex: self._pipeline_order(run_hex, lookup(run_hex, "pipeline")[1]),
+                                 lambda run_hex: self._run_order(run_hex, "pipeline"),
                                  self.load, main_chain=self.network.main_chain_id)
         with self._lock:
             self.reexecutions += 1
-
-    def _pipeline_order(self, run_hex: str, run: dict) -> list[list[str]]:
-        return decode_data_order(self.load(bytes.fromhex(run["data_order"])), run["iterations"])
 
     def _record(self, tx_id_hex: str, kind: str, what: str) -> tuple[str, dict, bytes]:
         """(chain, body, object digest) of a record this endorser accepted or a committed one."""
@@ -256,14 +253,16 @@ class ProvenanceEndorser:
             check_round_input(body["round"], entry, step, local.object_digest or None,
                               trainer.hyperparameters, seen_runs, self._run_order(step["run"]))
 
-    def _run_order(self, run_tx_hex: str) -> list[list[str]]:
-        """The data order the run record commits to (its object, checked against its digest)."""
+    def _run_order(self, run_tx_hex: str, kind: str = "run") -> list[list[str]]:
+        """The data order a run (or, `kind` "pipeline", a pipeline run) record commits to (its
+        object, checked against its digest), decoded once per run."""
         run_tx = bytes.fromhex(run_tx_hex)
         with self._lock:
             order = self._orders.get(run_tx)
         if order is None:
-            run = self._record(run_tx_hex, "run", "the run")[1]
-            order = decode_data_order(self.load(bytes.fromhex(run["data_order"])), run["steps"])
+            run = self._record(run_tx_hex, kind, "the run")[1]
+            order = decode_data_order(self.load(bytes.fromhex(run["data_order"])),
+                                      run["steps" if kind == "run" else "iterations"])
             with self._lock:
                 self._orders[run_tx] = order
         return order

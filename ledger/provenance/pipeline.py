@@ -47,7 +47,7 @@ from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
     fresh_seed, sample_steps
-from ledger.provenance.encoding import Tensors, encode_tensors, sha256
+from ledger.provenance.encoding import Tensors, decode_tensors, encode_tensors, sha256
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
@@ -307,8 +307,6 @@ def check_segment(body: dict, run: dict, run_chain: str, order: list[list[str]],
 def check_segment_output(body: dict, contract: dict, state_in: bytes, batch_bytes: list[bytes],
                          state_out: bytes, trusted: Iterable[str] | None = None) -> None:
     """The recorded state is the replay's, and the tx hash binds it and the batches."""
-    from ledger.provenance.encoding import decode_tensors
-
     if segment_digest(state_out, batch_bytes, body["index"]).hex() != body["tx_hash"]:
         raise RecordError(f"segment {body['index']}: tx hash is not H(S_j || d_1..d_k || j)")
     replayed = replay_segment(contract, state_in, [decode_tensors(b)[0] for b in batch_bytes], trusted)
@@ -377,8 +375,6 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
     FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
     a lax edge chain holds); RecordError otherwise."""
-    from ledger.provenance.encoding import decode_tensors
-
     if body["round"] == 0:
         if initial_model(body["model"], body["seed"], trusted) != model:
             raise RecordError("round 0's model is not the one its model class and seed derive")
@@ -602,6 +598,10 @@ class PipelineCloud:
         trained on (from the ledger, not from what a client claims), checked by the rules the
         main chain's peers apply (check_round_inputs): RecordError for an input they refuse,
         or, with a `refused` list, the input left out and the reason appended."""
+        return self._round_body(segments, refused)[0]
+
+    def _round_body(self, segments: Sequence[Ref], refused: list[str] | None) -> tuple[dict, list[bytes]]:
+        """round_body and its kept inputs' model bytes (check_round_inputs's), in order."""
         if not self.rounds or not segments:
             raise RecordError("record the initial round first, and give at least one segment")
         locals_ = []
@@ -617,26 +617,20 @@ class PipelineCloud:
                 refused.append(str(exc))
         body = {"kind": "pipeline-round", "round": len(self.rounds), "previous": self.rounds[-1].tx_id.hex(),
                 "locals": locals_}
-        check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
-        return body
+        return body, check_round_inputs(body, self._lookup, self._order, self.ledger.load, refused)
 
     def record_round(self, segments: Sequence[Ref], weights: Sequence[int] | None = None,
                      refused: list[str] | None = None) -> Ref:
         """FedAvg of the runs' last segments (each checked by Protocol 1), weighted by their
         runs' readings; `weights`, if given, must be those. With a `refused` list, inputs the
         main chain's peers would refuse are left out (reasons appended) instead of raising."""
-        body = self.round_body(segments, refused)
+        body, models = self._round_body(segments, refused)
         if not body["locals"]:
             raise RecordError("no input of the round can be averaged")
         if weights is not None and [int(w) for w in weights] != [entry["weight"] for entry in body["locals"]]:
             raise RecordError(f"weights {list(weights)[:8]} are not the readings the runs trained on")
-        models = []
         for entry in body["locals"]:
-            tx_id = bytes.fromhex(entry["tx"])
-            self.ledger.verify(tx_id, self.ledger.main_chain_id)
-            models.append(torch_state.model_bytes(self.ledger.load(self._lookup(entry["tx"], "segment")[2])))
-        from ledger.provenance.encoding import decode_tensors
-
+            self.ledger.verify(bytes.fromhex(entry["tx"]), self.ledger.main_chain_id)
         weights = [entry["weight"] for entry in body["locals"]]
         averaged = encode_tensors(fedavg([decode_tensors(m)[0] for m in models], weights))
         body["tx_hash"] = round_digest(averaged, models, weights, body["round"]).hex()
