@@ -12,7 +12,7 @@ from ledger.chain import Deployment, Receipt
 from ledger.cluster import local
 from ledger.cluster.client import connect
 from ledger.cluster.node import (chain_configs, deployment_params, encode_outcome, encode_receipt, load_trust,
-                                 number)
+                                 number, text_field)
 from ledger.cluster.transport import Credentials, Method, pack, serve, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.merkle import merkle_path
@@ -108,6 +108,14 @@ def test_client_height_is_what_the_peers_prove_not_what_they_claim(dishonest):
     genuine = _block(builder, peers, [tx], peers)  # endorsed by both: proven
     latest[0] = genuine.signed.to_bytes()
     assert client.height("edge-0") == genuine.height + 1 == 1
+
+
+def test_a_text_field_that_is_not_utf8_is_an_encoding_error():
+    """A member asking for the statuses of chain b"\xff" gets an error naming the field (it was
+    an 'internal error ... UnicodeDecodeError' of the node)."""
+    assert text_field("edge-0".encode(), "chain id") == "edge-0"
+    with pytest.raises(errors.EncodingError, match="chain id is not UTF-8"):
+        text_field(b"\xffedge", "chain id")
 
 
 @given(st.one_of(st.binary(max_size=12), st.integers(0, 10 ** 30).map(lambda v: b"%d" % v),

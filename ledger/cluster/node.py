@@ -114,6 +114,14 @@ def decode_receipt(data: bytes) -> Receipt:
                    number(position, "position"), digest)
 
 
+def text_field(data: bytes, what: str) -> str:
+    """A UTF-8 text field of a message (a chain id); EncodingError naming `what` otherwise."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise EncodingError(f"{what} is not UTF-8 text") from None
+
+
 def number(data: bytes, what: str, base: int = 10) -> int:
     """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
     hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
@@ -549,7 +557,7 @@ class Node:
         """The committed status records this chain holds of chain `request`."""
         return pack(*(pack(r.source_chain.encode(), b"%d" % r.source_height, b"%d" % r.height, r.tx_id,
                            b"%x" % r.source_element, r.source_digest)
-                      for r in self.peer.statuses(request.decode())))
+                      for r in self.peer.statuses(text_field(request, "chain id"))))
 
     def _rpc_proofs(self, caller: Caller, request: bytes) -> bytes:
         """Inclusion proofs of transactions against the accumulator after block `against`."""
