@@ -91,9 +91,8 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
         return rc;
     if (k > 0 && (out == NULL || exps == NULL))
         return EA_ERR_ARGUMENT;
-    for (i = 0; i < k; i++)
-        if (mpz_sgn(exps[i]) < 0)
-            return EA_ERR_EXPONENT;
+    if ((rc = ea_check_exponents(NULL, exps, k, EA_RULE_NONNEG)) != EA_OK)
+        return rc;
     if ((rc = ea_mont_open(&ctx, &w, &B, k + 1, n)) != EA_OK)
         return rc;
     ea_mont_to(LIMB(B, k, ctx.n), base, &ctx);
