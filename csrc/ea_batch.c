@@ -344,14 +344,8 @@ int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const m
         if (mpz_sgn(xs[j]) <= 0)
             return EA_ERR_EXPONENT;
     }
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+    if ((rc = ea_mont_open(&ctx, &w, &B, count + 3, n)) != EA_OK)
         return rc;
-    B = ea_mont_alloc(&ctx, count + 3);
-    if (B == NULL || ea_mont_work_init(&w, &ctx) != EA_OK) {
-        free(B);
-        ea_mont_clear(&ctx);
-        return EA_ERR_NOMEM;
-    }
     lhs = LIMB(B, count, ctx.n);
     rhs = LIMB(B, count + 1, ctx.n);
     tmp = LIMB(B, count + 2, ctx.n);
@@ -377,8 +371,6 @@ int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const m
         ops->mul += w.ops.mul;
         ops->sqr += w.ops.sqr;
     }
-    ea_mont_work_clear(&w);
-    free(B);
-    ea_mont_clear(&ctx);
+    ea_mont_close(&ctx, &w, B);
     return rc;
 }

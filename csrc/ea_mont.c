@@ -160,3 +160,25 @@ void ea_mont_bucket_combine(mp_limb_t *tot, int *ts, mp_limb_t *run, const mp_li
             ea_mont_mul_into(tot, ts, run, ctx, w);
     }
 }
+
+int ea_mont_open(ea_mont *ctx, ea_mont_work *w, mp_limb_t **B, size_t count, const mpz_t n)
+{
+    int rc = ea_mont_init(ctx, n);
+    if (rc != EA_OK)
+        return rc;
+    *B = ea_mont_alloc(ctx, count);
+    if (*B == NULL || ea_mont_work_init(w, ctx) != EA_OK) {
+        free(*B);
+        *B = NULL;
+        ea_mont_clear(ctx);
+        return EA_ERR_NOMEM;
+    }
+    return EA_OK;
+}
+
+void ea_mont_close(ea_mont *ctx, ea_mont_work *w, mp_limb_t *B)
+{
+    ea_mont_work_clear(w);
+    free(B);
+    ea_mont_clear(ctx);
+}

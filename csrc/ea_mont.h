@@ -51,6 +51,12 @@ int ea_mont_is_pm_one(const mp_limb_t *a, const ea_mont *ctx);
 /* ea_mont_alloc(ctx, count): count*n zeroed limbs (NULL on failure); free with free(). */
 mp_limb_t *ea_mont_alloc(const ea_mont *ctx, size_t count);
 
+/* ea_mont_open(ctx, w, &B, count, n): ea_mont_init + count zeroed n-limb numbers in *B + one
+ * work scratch; on failure nothing is left allocated. Close with ea_mont_close. */
+int ea_mont_open(ea_mont *ctx, ea_mont_work *w, mp_limb_t **B, size_t count, const mpz_t n);
+/* ea_mont_close(ctx, w, B): undo ea_mont_open. */
+void ea_mont_close(ea_mont *ctx, ea_mont_work *w, mp_limb_t *B);
+
 /* LIMB(p, i, n): the i-th n-limb number of an array of them. */
 #define LIMB(p, i, n) ((p) + (size_t)(i) * (size_t)(n))
 

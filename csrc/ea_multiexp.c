@@ -398,23 +398,15 @@ int ea_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count, c
     int rc = check_inputs(bases, exps, count, n);
     if (rc != EA_OK)
         return rc;
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+    if ((rc = ea_mont_open(&ctx, &w, &B, count + 1, n)) != EA_OK)
         return rc;
-    B = ea_mont_alloc(&ctx, count + 1);
-    if (B == NULL || (rc = ea_mont_work_init(&w, &ctx)) != EA_OK) {
-        free(B);
-        ea_mont_clear(&ctx);
-        return EA_ERR_NOMEM;
-    }
     acc = LIMB(B, count, ctx.n);
     for (j = 0; j < count; j++)
         ea_mont_to(LIMB(B, j, ctx.n), bases[j], &ctx);
     rc = ea_mexp_mont_threads(acc, B, exps, count, method, param, &ctx, threads, ops);
     if (rc == EA_OK)
         ea_mont_from(r, acc, &ctx, &w);
-    ea_mont_work_clear(&w);
-    free(B);
-    ea_mont_clear(&ctx);
+    ea_mont_close(&ctx, &w, B);
     return rc;
 }
 

@@ -91,24 +91,15 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
         return rc;
     if (k > 0 && (out == NULL || exps == NULL))
         return EA_ERR_ARGUMENT;
-    for (i = 0; i < k; i++)
-        if (mpz_sgn(exps[i]) < 0)
-            return EA_ERR_EXPONENT;
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+    if ((rc = ea_check_exponents(NULL, exps, k, EA_RULE_NONNEG)) != EA_OK)
         return rc;
-    B = ea_mont_alloc(&ctx, k + 1);
-    if (B == NULL || ea_mont_work_init(&w, &ctx) != EA_OK) {
-        free(B);
-        ea_mont_clear(&ctx);
-        return EA_ERR_NOMEM;
-    }
+    if ((rc = ea_mont_open(&ctx, &w, &B, k + 1, n)) != EA_OK)
+        return rc;
     ea_mont_to(LIMB(B, k, ctx.n), base, &ctx);
     rc = shared_base_mont(B, LIMB(B, k, ctx.n), exps, k, &ctx, &w);
     for (i = 0; rc == EA_OK && i < k; i++)
         ea_mont_from(out[i], LIMB(B, i, ctx.n), &ctx, &w);
-    ea_mont_work_clear(&w);
-    free(B);
-    ea_mont_clear(&ctx);
+    ea_mont_close(&ctx, &w, B);
     return rc;
 }
 
@@ -425,15 +416,9 @@ static int rf_lanes_top(size_t *lo, size_t *hi, mpz_t *bases, size_t *nodes, con
     rf_env env;
     size_t cut[MAX_ARITY + 1], k, i;
     mp_limb_t *B;
-    int rc = ea_mont_init(&ctx, n);
+    int rc = ea_mont_open(&ctx, &w, &B, MAX_ARITY + 1, n);
     if (rc != EA_OK)
         return rc;
-    B = ea_mont_alloc(&ctx, MAX_ARITY + 1);
-    if (B == NULL || ea_mont_work_init(&w, &ctx) != EA_OK) {
-        free(B);
-        ea_mont_clear(&ctx);
-        return EA_ERR_NOMEM;
-    }
     env.ctx = &ctx; env.out = NULL; env.xs = xs; env.arity = MAX_ARITY;
     ea_mont_to(LIMB(B, MAX_ARITY, ctx.n), base, &ctx);
     rc = rf_expand(&env, LIMB(B, MAX_ARITY, ctx.n), 0, count, B, cut, &k, &w);
@@ -444,9 +429,7 @@ static int rf_lanes_top(size_t *lo, size_t *hi, mpz_t *bases, size_t *nodes, con
     }
     if (rc == EA_OK)
         *nodes = k;
-    ea_mont_work_clear(&w);
-    free(B);
-    ea_mont_clear(&ctx);
+    ea_mont_close(&ctx, &w, B);
     return rc;
 }
 

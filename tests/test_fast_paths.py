@@ -191,3 +191,13 @@ def test_batch_verify_buffers_rejects_malformed_rows(many_items):
     with pytest.raises(errors.InvalidElement):
         edgeacc.batch_verify_buffers(P, W, X, 0)
     assert edgeacc.batch_verify_buffers(P, b"", b"", v) == []
+
+
+@pytest.mark.parametrize("security", [0, 65, 1024])
+def test_row_weights_must_carry_the_security_bits(security):
+    """The row binding refuses a weight of fewer random bits than `security` (8-byte rows: at
+    most 64) or none: each weight would otherwise be 1 or short, and false items could cancel."""
+    np = pytest.importorskip("numpy")
+    with pytest.raises(edgeacc.errors.InvalidArgument, match="security"):
+        _core.prepare_rows(np.zeros((1, 256), np.uint8), np.full((1, 32), 3, np.uint8), 4, P.n,
+                           np.zeros((1, 8), np.uint8), security)
