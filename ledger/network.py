@@ -4,7 +4,7 @@ in one process, stored in a data directory (Network: init, open, manifest, ident
     <dir>/network.json          the manifest (chains, peers, policy, interlocking, Params)
     <dir>/ca/ca.crt, ca.key     the deployment CA; ca/crl.pem its revocation list
     <dir>/identities/NAME.crt   certificates (and .key private keys) of peers, clients, devices
-    <dir>/peers/NAME.sqlite     one SQLite store per peer
+    <dir>/peers/NAME.sqlite     one store per peer (and NAME.blocks, its block log)
     <dir>/objects/              the content-addressed object store (file:// by default)
 
 The rooms it furnishes, each taking chain services or peers (never a Network):

@@ -1,45 +1,82 @@
-"""One SQLite file per peer (WAL, synchronous=FULL): a block is on disk before it is reported.
+"""Per peer, an append-only block log and a SQLite file: a block is on disk before it is reported.
 
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
 above the peer's validated checkpoint, by the hash chain below it), and every block or header
 read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
 
-Durability. Every append is one transaction, fsynced (WAL with synchronous=FULL) before it
-returns: a power loss loses no block reported stored, and can lose only the append under way
-(its transaction is all or nothing). The transaction index (txs) is derived data, written in
-batches of TX_INDEX_BATCH blocks inside an append's transaction, with the height it is
-complete to (meta 'indexed'): a power loss can lose the index rows of at most the last
-TX_INDEX_BATCH - 1 blocks, never a block, and Peer.load indexes those blocks again from
-their stored bytes (index_tail) before the store is used. close() writes the pending rows.
+Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
+random id, which the SQLite file names too: a log is never read as another store's), then one
+record per block in height order (record_bytes: magic, height, length, digest, the CRC-32 of
+the data, the CRC-32 of those fields, then the block's bytes). PATH (SQLite, WAL,
+synchronous=FULL): meta (schema, chain, the log's id, 'indexed', the checkpoint), and, written
+in batches of TX_INDEX_BATCH blocks, each block's offset in the log (blocks) and the
+transaction index (txs), complete up to indexed_height(). Reading block h is one offset lookup
+and one read; open reads the headers of the records above the last batch only.
 
-Write amplification. Each append writes, into the WAL, the pages it changes (the new leaf of
-the blocks table, its overflow page, the b-tree's right edge); SQLite copies each page once
-more into the database when it checkpoints the WAL (every WAL_AUTOCHECKPOINT pages).
-PAGE_SIZE-byte pages keep that close to the block's bytes (64 KiB pages wrote ~350x a
-747-byte block); a random-keyed index row per append would add a random leaf every time,
-hence the batches. bench/ledger_age.py measures the figure.
+Durability. append writes the record and fdatasyncs the log before it returns (creating the
+log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
+the record under way torn, the log ending inside it: open ignores that record and the next
+append cuts it off. This relies on a file's length growing only with its data written (ext4
+data=ordered, XFS, btrfs); everything else that does not fit (a complete record failing a
+checksum, a wrong height or magic, a batch naming a record the log lacks, another store's
+log) is a StorageError naming the block, never repaired. The checksums catch damage, not an
+attack (whoever edits the file can fix them): ledger.peer catches a changed block. The batches
+are derived data: a power loss can lose the offsets and index rows of at most the last
+TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load indexes again
+from their bytes (index_tail). close() writes the pending batch.
+
+Write amplification. An append writes its block once, plus RECORD_HEADER bytes; a batch
+writes the pages its rows change into the WAL and once more into the database at the WAL's
+checkpoint (the index's random keys touch a leaf per row: small pages keep that small).
+Syncing every block costs the device at least one filesystem page per append however few
+bytes it holds. bench/ledger_age.py measures both (write() and device bytes).
+
+Version-3 stores (blocks inside SQLite) are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
+import bisect
 import json
+import os
+import secrets
 import sqlite3
+import struct
 import threading
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 3  # 3: 512-byte pages, the transaction index in batches (meta 'indexed')
+SCHEMA_VERSION = 4  # 4: blocks in a log beside the SQLite file, offsets batched with the index
+LOG_SUFFIX = ".blocks"
+LOG_MAGIC = b"edgeacc block log\n\x00\x00"
+_LOG_HEADER = struct.Struct(">20sI16s")  # magic, version, store id
+DIGEST_SIZE = 32
+_RECORD = struct.Struct(f">4sQI{DIGEST_SIZE}sI")  # magic, height, length, digest, CRC-32 of the data
+RECORD_MAGIC = b"BLK\n"
+RECORD_HEADER = _RECORD.size + 4  # and the CRC-32 of those fields
 PAGE_SIZE = 512
-TX_INDEX_BATCH = 1024  # blocks whose index rows are written together
+TX_INDEX_BATCH = 1024  # blocks whose offsets and index rows are written together
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # blocks read per step when streaming
+FETCH_BYTES = 1 << 22  # (at least one block)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
                                 position INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+
+def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
+    """One block's record in the log (the layout: module docstring)."""
+    head = _RECORD.pack(RECORD_MAGIC, height, len(data), digest, zlib.crc32(data))
+    return head + zlib.crc32(head).to_bytes(4, "big") + data
+
+
+def _short(value) -> str:
+    return repr(value)[:40]
 
 
 class PeerStore:
@@ -47,24 +84,43 @@ class PeerStore:
 
     def __init__(self, path: Path, chain_id: str) -> None:
         self.path = Path(path)
+        self.log_path = self.path.with_suffix(LOG_SUFFIX)
+        if self.log_path == self.path:
+            raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
         self._lock = threading.Lock()
         self._unindexed: dict[int, list[tuple[bytes, int, int]]] = {}  # height -> its rows, not yet in txs
+        self._log: int | None = None
+        self._tail: list[int] = []  # offsets of the blocks from _batched on, not in the blocks table yet
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-            self._db.executescript(_SCHEMA)
-            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall()) if self._has_meta() else {}
             if not rows:
+                self._db.executescript(_SCHEMA)
+                rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "log": self._create_log().hex()}
                 with self._transaction():
-                    self._db.executemany("INSERT INTO meta VALUES (?, ?)",
-                                         [("schema", str(SCHEMA_VERSION)), ("chain", chain_id)])
-            elif rows.get("schema") != str(SCHEMA_VERSION) or rows.get("chain") != chain_id:
-                raise StorageError(f"{self.path}: not a version-{SCHEMA_VERSION} store of chain {chain_id}")
+                    self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+            elif rows.get("schema") != str(SCHEMA_VERSION):
+                raise StorageError(f"{self.path}: a version-{_short(rows.get('schema'))} store; this version reads "
+                                   f"version {SCHEMA_VERSION} only (it does not migrate older stores)")
+            elif rows.get("chain") != chain_id:
+                raise StorageError(f"{self.path}: not a store of chain {chain_id}")
+            self._open_log(rows.get("log"))
         except sqlite3.Error as exc:
+            self._close_files()
             raise StorageError(f"{self.path}: {exc}") from None
+        except OSError as exc:
+            self._close_files()
+            raise StorageError(f"{self.log_path}: {exc}") from None
+        except StorageError:
+            self._close_files()
+            raise
+
+    def _has_meta(self) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
 
     def _transaction(self):
         db = self._db
@@ -79,37 +135,170 @@ class PeerStore:
 
         return _Tx()
 
+    # --- the log -------------------------------------------------------------------------
+
+    def _create_log(self) -> bytes:
+        """A new, empty, durable log (one left by a creation that crashed before its database
+        row may be replaced; one holding blocks may not)."""
+        self._log = os.open(self.log_path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self._log).st_size > _LOG_HEADER.size:
+            raise StorageError(f"{self.log_path}: holds blocks, but {self.path.name} has no store: not its log")
+        store_id = secrets.token_bytes(16)
+        os.ftruncate(self._log, 0)
+        self._write_at(_LOG_HEADER.pack(LOG_MAGIC, SCHEMA_VERSION, store_id), 0)
+        os.fsync(self._log)
+        directory = os.open(self.log_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return store_id
+
+    def _open_log(self, store_id: str | None) -> None:
+        """Check the log is this store's, then find its end: the batched blocks' offsets are in
+        the database, the headers of the records after them are read (the last may be torn)."""
+        if self._log is None:
+            try:
+                self._log = os.open(self.log_path, os.O_RDWR)
+            except FileNotFoundError:
+                raise StorageError(f"{self.log_path}: the block log of {self.path.name} is missing") from None
+        header = os.pread(self._log, _LOG_HEADER.size, 0)
+        if (len(header) != _LOG_HEADER.size or _LOG_HEADER.unpack(header)[:2] != (LOG_MAGIC, SCHEMA_VERSION)
+                or _LOG_HEADER.unpack(header)[2].hex() != store_id):
+            raise StorageError(f"{self.log_path}: not the version-{SCHEMA_VERSION} block log of {self.path.name}")
+        # the batched blocks: the offsets and the index rows up to 'indexed', both (one transaction)
+        top = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+        try:
+            indexed = int(self._one_row("SELECT value FROM meta WHERE key = 'indexed'"))
+        except (TypeError, ValueError):  # (anyone with the file may have written it: then index everything)
+            indexed = -1
+        self._batched = max(0, min(top + 1 if isinstance(top, int) else 0, indexed + 1))
+        size = os.fstat(self._log).st_size
+        self._count, self._end, self._torn = self._batched, size, False  # (_offsets checks against _end)
+        if self._batched:
+            start = self._offsets(self._batched - 1, self._batched - 1)[0]
+            self._end = start + RECORD_HEADER + self._header(os.pread(self._log, RECORD_HEADER, start),
+                                                             self._batched - 1)[0]
+        else:
+            self._end = _LOG_HEADER.size
+        while self._end < size:
+            head = os.pread(self._log, RECORD_HEADER, self._end)
+            if len(head) < RECORD_HEADER:
+                self._torn = True
+                break
+            length = self._header(head, self._count)[0]
+            if self._end + RECORD_HEADER + length > size:
+                self._torn = True
+                break
+            self._tail.append(self._end)
+            self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
+        if self._end > size:
+            raise StorageError(f"{self.log_path}: block {self._batched - 1} is cut short (the log ends at {size})")
+
+    def _one_row(self, query: str):
+        row = self._db.execute(query).fetchone()
+        return row[0] if row else None
+
+    def _header(self, head: bytes, height: int) -> tuple[int, bytes]:
+        """(length, digest) of the record of block `height` whose header is `head`."""
+        if len(head) < RECORD_HEADER:
+            raise StorageError(f"{self.log_path}: the record of block {height} is cut short")
+        magic, stored_height, length, digest, _ = _RECORD.unpack_from(head)
+        if zlib.crc32(head[:_RECORD.size]) != int.from_bytes(head[_RECORD.size:RECORD_HEADER], "big"):
+            raise StorageError(f"{self.log_path}: the record header of block {height} fails its checksum")
+        if magic != RECORD_MAGIC or stored_height != height:
+            raise StorageError(f"{self.log_path}: the record at block {height}'s place is of block {stored_height}")
+        return length, digest
+
+    def _record(self, record: bytes, height: int) -> tuple[bytes, bytes]:
+        """(digest, data) of block `height` from its whole record."""
+        length, digest = self._header(record[:RECORD_HEADER], height)
+        data = record[RECORD_HEADER:]
+        if len(data) != length:
+            raise StorageError(f"{self.log_path}: the record of block {height} is {len(data)} bytes, not {length}")
+        if zlib.crc32(data) != _RECORD.unpack_from(record)[4]:
+            raise StorageError(f"{self.log_path}: block {height} fails its checksum")
+        return digest, data
+
+    def _offsets(self, lo: int, hi: int) -> list[int]:
+        """The log offsets of blocks lo..hi (hi <= the number of blocks, whose 'offset' is the
+        log's end); checked to be increasing integers within the log."""
+        out: list[int] = []
+        if lo < self._batched:
+            top = min(hi, self._batched - 1)
+            out = [row[0] for row in self._db.execute(
+                "SELECT offset FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height", (lo, top))]
+            if len(out) != top - lo + 1:
+                raise StorageError(f"{self.path}: the offsets of blocks {lo} to {top} are missing")
+        if hi >= self._batched:
+            out += self._tail[max(lo - self._batched, 0):hi - self._batched + 1]
+            if hi == self._count:
+                out.append(self._end)
+        previous = _LOG_HEADER.size - 1
+        for i, offset in enumerate(out):
+            if not isinstance(offset, int) or not previous < offset <= self._end:
+                raise StorageError(f"{self.path}: the offset of block {lo + i} is not in the log after the block before")
+            previous = offset
+        return out
+
+    def _write_at(self, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._log, view, offset)
+            view, offset = view[written:], offset + written
+
+    # --- writing -------------------------------------------------------------------------
+
     def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
-        """Store a validated block in one durable transaction, with the transaction index of
-        the blocks not indexed yet once they are TX_INDEX_BATCH (module docstring)."""
+        """Store a validated block durably (the log fdatasynced before this returns), with the
+        offsets and the transaction index of the blocks not batched yet once they are
+        TX_INDEX_BATCH (module docstring)."""
         with self._lock:
-            # (kept on failure too: a commit reported failed may have reached disk; a retry at
+            # (kept on failure too: a write reported failed may have reached disk; a retry at
             # this height replaces them)
             self._hold_index(height, tx_ids)
+            if height != self._count:
+                raise StorageError(f"{self.log_path}: cannot append block {height}: it holds {self._count} blocks")
+            if len(digest) != DIGEST_SIZE:
+                raise StorageError(f"{self.log_path}: cannot append block {height}: its digest is not "
+                                   f"{DIGEST_SIZE} bytes")
+            record = record_bytes(height, digest, data)
             try:
-                with self._transaction():
-                    self._db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (height, digest, data))
-                    if len(self._unindexed) >= TX_INDEX_BATCH:
-                        self._write_index(height)
-            except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: cannot append block {height}: {exc}") from None
-            if len(self._unindexed) >= TX_INDEX_BATCH:
-                self._unindexed = {h: rows for h, rows in self._unindexed.items() if h > height}
+                size = os.fstat(self._log).st_size
+                if size != self._end and not (self._torn and size > self._end):
+                    raise StorageError(f"{self.log_path}: cannot append block {height}: the log is {size} bytes, "
+                                       f"not the {self._end} this store wrote")
+                if size != self._end:
+                    os.ftruncate(self._log, self._end)  # the torn record of a crash, or of a failed write
+                self._torn = True  # (until it is durable)
+                self._write_at(record, self._end)
+                os.fdatasync(self._log)
+                self._torn = False
+            except OSError as exc:
+                raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
+            self._tail.append(self._end)
+            self._count, self._end = self._count + 1, self._end + len(record)
+            if len(self._tail) >= TX_INDEX_BATCH:
+                self._write_batch()
 
-    def _write_index(self, height: int) -> None:
-        """The pending index rows, and 'indexed' = `height` (inside a transaction)."""
-        rows = sorted(row for h in sorted(self._unindexed) if h <= height for row in self._unindexed[h])
-        self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(height),))
-
-    def indexed_height(self) -> int:
-        """The height up to which the stored transaction index is complete (-1: none)."""
-        value = self._one("SELECT value FROM meta WHERE key = 'indexed'", ())
+    def _write_batch(self) -> None:
+        """The offsets and the index rows of every block not batched yet, and 'indexed', in one
+        transaction; not before Peer.load handed the index rows of the blocks it read
+        (index_tail). Best effort: the block is durable already, a failed batch is written
+        with the next one."""
+        top = self._count - 1
+        if not self._tail or any(h not in self._unindexed for h in range(self._batched, self._count)):
+            return
+        rows = sorted(row for h in self._unindexed if h <= top for row in self._unindexed[h])
         try:
-            indexed = int(value) if value is not None else -1
-        except ValueError:  # (anyone with the file may have written it: then index everything)
-            indexed = -1
-        return max(-1, min(indexed, self.height() - 1))
+            with self._transaction():
+                self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
+                                     zip(range(self._batched, self._count), self._tail))
+                self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(top),))
+        except sqlite3.Error:
+            return
+        self._batched, self._tail, self._unindexed = self._count, [], {}
 
     def index_tail(self, height: int, tx_ids: list[bytes]) -> None:
         """Hold the index rows of a stored block above indexed_height (Peer.load), to be
@@ -120,43 +309,85 @@ class PeerStore:
     def _hold_index(self, height: int, tx_ids: list[bytes]) -> None:
         self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
 
-    def height(self) -> int:
-        """One past the highest stored height: the number of blocks, as Peer.load refuses
-        gaps (a lookup on the key, not a count of the table)."""
-        return self._one("SELECT COALESCE(MAX(height) + 1, 0) FROM blocks", ())
-
-    def digest(self, height: int) -> bytes | None:
-        """The stored digest of block `height`, or None (without reading the block)."""
-        value = self._one("SELECT digest FROM blocks WHERE height = ?", (height,))
-        return bytes(value) if value is not None else None
-
-    def _one(self, query: str, args: tuple):
+    def set_checkpoint(self, checkpoint: dict) -> None:
+        """Replace the validated checkpoint (one durable transaction)."""
         with self._lock:
             try:
-                row = self._db.execute(query, args).fetchone()
+                with self._transaction():
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
             except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: {exc}") from None
-        return row[0] if row else None
+                raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
+
+    # --- reading -------------------------------------------------------------------------
+
+    def indexed_height(self) -> int:
+        """The height up to which the stored transaction index (and the offsets) are
+        complete (-1: none)."""
+        with self._lock:
+            return self._batched - 1
+
+    def height(self) -> int:
+        """One past the highest stored height: the number of blocks whose records the log
+        holds now (fewer than this store wrote if the file was cut under it)."""
+        with self._lock:
+            size = self._guard(os.fstat, self._log).st_size
+            if size >= self._end:
+                return self._count
+            lo, hi = 0, self._count  # the most blocks n whose records end by `size`
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if self._offsets(mid, mid)[0] <= size else (lo, mid - 1)
+            return lo
+
+    def _guard(self, call, *args):
+        try:
+            return call(*args)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: {exc}") from None
+        except OSError as exc:
+            raise StorageError(f"{self.log_path}: {exc}") from None
+
+    def _stored(self, height) -> bool:
+        return isinstance(height, int) and 0 <= height < self._count
+
+    def digest(self, height: int) -> bytes | None:
+        """The stored digest of block `height`, or None (read from its record's header)."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            start = self._offsets(height, height)[0]
+            head = self._guard(os.pread, self._log, RECORD_HEADER, start)
+        return self._header(head, height)[1]
+
+    def get(self, height: int) -> bytes | None:
+        """The stored bytes of block `height`, or None."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            start, end = self._offsets(height, height + 1)
+            record = self._guard(os.pread, self._log, end - start, start)
+        return self._record(record, height)[1]
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
-        """(height, digest, data) from `start` on, in height order, streamed FETCH_ROWS at a
-        time (memory does not grow with the chain)."""
-        next_height = start
+        """(height, digest, data) from `start` on, in height order, streamed at most FETCH_ROWS
+        blocks or FETCH_BYTES at a time (memory does not grow with the chain)."""
+        height = max(start, 0)
         while True:
             with self._lock:
-                try:
-                    rows = self._db.execute("SELECT height, digest, data FROM blocks WHERE height >= ? "
-                                            "ORDER BY height LIMIT ?", (next_height, FETCH_ROWS)).fetchall()
-                except sqlite3.Error as exc:
-                    raise StorageError(f"{self.path}: {exc}") from None
-            if not rows:
-                return
-            yield from rows
-            next_height = rows[-1][0] + 1
+                if height >= self._count:
+                    return
+                offsets = self._offsets(height, min(height + FETCH_ROWS, self._count))
+                n = max(1, bisect.bisect_right(offsets, offsets[0] + FETCH_BYTES) - 1)
+                chunk = self._guard(os.pread, self._log, offsets[n] - offsets[0], offsets[0])
+            for i in range(n):
+                record = chunk[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]]
+                yield (height + i, *self._record(record, height + i))
+            height += n
 
     def checkpoint(self) -> dict | None:
         """The peer's validated checkpoint (what Peer.load trusts below), or None."""
-        value = self._one("SELECT value FROM meta WHERE key = 'checkpoint'", ())
+        with self._lock:
+            value = self._guard(self._one_row, "SELECT value FROM meta WHERE key = 'checkpoint'")
         try:
             checkpoint = json.loads(value) if value is not None else None
         except (ValueError, TypeError, RecursionError):  # (anyone with the file may have written it)
@@ -168,41 +399,29 @@ class PeerStore:
         cp = self.checkpoint()
         return cp.get("height") if cp is not None else None
 
-    def set_checkpoint(self, checkpoint: dict) -> None:
-        """Replace the validated checkpoint (one durable transaction)."""
-        with self._lock:
-            try:
-                with self._transaction():
-                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
-            except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
-
-    def get(self, height: int) -> bytes | None:
-        """The stored bytes of block `height`, or None."""
-        return self._one("SELECT data FROM blocks WHERE height = ?", (height,))
-
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
         """Every indexed transaction id -> (height, position): the stored rows up to
         indexed_height, then the rows not written yet."""
-        indexed = self.indexed_height()
         with self._lock:
-            try:
-                rows = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
-                                        (indexed,)).fetchall()
-            except sqlite3.Error as exc:
-                raise StorageError(f"{self.path}: {exc}") from None
+            indexed = self._batched - 1
+            rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
+                                                        (indexed,)).fetchall())
             pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
         return {bytes(t): (h, p) for t, h, p in rows + pending}
 
     def close(self) -> None:
-        """Write the pending index rows (best effort: the next open indexes them again) and
-        close the database."""
+        """Write the pending batch (best effort: the next open reads it back) and close the
+        files."""
         with self._lock:
-            try:
-                stored = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
-                if self._unindexed and stored is not None:
-                    with self._transaction():
-                        self._write_index(stored)
-            except sqlite3.Error:
-                pass
+            if self._log is not None:
+                self._write_batch()
+            self._close_files()
+
+    def _close_files(self) -> None:
+        try:
             self._db.close()
+        except (AttributeError, sqlite3.Error):  # (a failed open may not have got as far)
+            pass
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
