@@ -48,12 +48,13 @@ def build(path: Path, n: int, interlock_blocks: int) -> dict:
             if (i + 1) % interlock_blocks == 0:
                 net.interlock()
         net.interlock()
-        os.sync()  # (write_bytes counts what reached the device: flush what is cached)
-        seconds, end = time.perf_counter() - t0, written_bytes()
-        written, device = end[0] - start[0], end[1] - start[1]
+        seconds = time.perf_counter() - t0
         stored = sum(len(net.block(cid, h).to_bytes()) * len(net.service(cid).peers)
                      for cid in net.chain_ids for h in range(net.height(cid)))
         blocks = sum(net.height(cid) * len(net.service(cid).peers) for cid in net.chain_ids)
+    os.sync()  # (after close, which writes what is pending; write_bytes counts what reached the device)
+    end = written_bytes()
+    written, device = end[0] - start[0], end[1] - start[1]
     return {"build_s": seconds, "written_per_block": written / blocks, "stored_per_block": stored / blocks,
             "write_amplification": written / stored, "device_write_amplification": device / stored}
 

@@ -76,7 +76,7 @@ def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
 
 
 def _short(value) -> str:
-    return repr(value)[:40]
+    return str(value)[:20]
 
 
 class PeerStore:
@@ -93,14 +93,15 @@ class PeerStore:
         self._tail: list[int] = []  # offsets of the blocks from _batched on, not in the blocks table yet
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall()) if self._has_meta() else {}
+            if rows.get("schema", str(SCHEMA_VERSION)) == str(SCHEMA_VERSION):  # (a refused store is left as it is)
+                self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             if not rows:
-                self._db.executescript(_SCHEMA)
                 rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "log": self._create_log().hex()}
+                self._db.executescript(_SCHEMA)
                 with self._transaction():
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
             elif rows.get("schema") != str(SCHEMA_VERSION):
@@ -333,11 +334,16 @@ class PeerStore:
             size = self._guard(os.fstat, self._log).st_size
             if size >= self._end:
                 return self._count
-            lo, hi = 0, self._count  # the most blocks n whose records end by `size`
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                lo, hi = (mid, hi) if self._offsets(mid, mid)[0] <= size else (lo, mid - 1)
-            return lo
+            # cut under the store (its database too, maybe): count the records left, reading
+            # their headers (an attack's path, and the network stops)
+            count, offset = 0, _LOG_HEADER.size
+            while offset + RECORD_HEADER <= size:
+                head = self._guard(os.pread, self._log, RECORD_HEADER, offset)
+                offset += RECORD_HEADER + self._header(head, count)[0]
+                if offset > size:
+                    break
+                count += 1
+            return count
 
     def _guard(self, call, *args):
         try:

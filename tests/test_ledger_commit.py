@@ -3,6 +3,7 @@
 invites re-signing; one durable on no peer failed and is on no chain. Submitting the same
 transaction again is idempotent, lagging peers catch up on the next commit and on open, and
 no acknowledged transaction is lost or duplicated."""
+import os
 import sqlite3
 import tempfile
 import time
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 import ledger
 from ledger import errors
+from tests import store_tamper
 
 
 def fail_writes(monkeypatch, peer, *, landed=False):
@@ -32,11 +34,10 @@ def fail_writes(monkeypatch, peer, *, landed=False):
 
 
 def rows(peer):
-    """Every row of the peer's SQLite file, read through a connection of its own."""
+    """Every stored block and index row of the peer, read from its files."""
     db = sqlite3.connect(peer.store.path)
     try:
-        return (db.execute("SELECT * FROM blocks ORDER BY height").fetchall(),
-                db.execute("SELECT * FROM txs ORDER BY tx_id").fetchall())
+        return store_tamper.rows(peer.store.path), db.execute("SELECT * FROM txs ORDER BY tx_id").fetchall()
     finally:
         db.close()
 
@@ -85,16 +86,20 @@ def test_follower_write_fails_pending_then_idempotent_resubmission(tmp_path, toy
         assert heights(net) == [1, 1] and net.locate(pending.tx_id) == receipt
 
 
-def test_sqlite_reporting_disk_full_on_a_follower(tmp_path, toy):
-    """No monkeypatch: SQLite itself refuses the write (max_page_count caps the file where it is)."""
+def test_the_os_reporting_disk_full_on_a_follower(tmp_path, toy):
+    """No monkeypatch: the kernel itself refuses the write (the follower's block log is
+    /dev/full for a while: ENOSPC), and the store is whole once the disk has room again."""
     with ledger.Network.init(tmp_path / "n", subchains=1, params=toy, auto_interlock=False) as net:
         follower = net.peer("edge-0", 1)
-        db = follower.store._db
-        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
-        pending = net.submit("edge-0", b"x" * 300_000)  # needs new pages
+        log, saved = follower.store._log, os.dup(follower.store._log)
+        full = os.open("/dev/full", os.O_WRONLY)
+        os.dup2(full, log)
+        pending = net.submit("edge-0", b"x" * 300_000)
         outcome = pending_outcome(pending)
         assert outcome.durable == 1 and heights(net) == [1, 0]
-        db.execute("PRAGMA max_page_count = 1000000")
+        os.dup2(saved, log)
+        for fd in (full, saved):
+            os.close(fd)
         assert net.submit_transaction(pending.transaction).result() == outcome.receipt
         assert heights(net) == [1, 1]
     with ledger.Network.open(tmp_path / "n", auto_interlock=False) as net:

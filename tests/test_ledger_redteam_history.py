@@ -11,6 +11,7 @@ import pytest
 
 import ledger
 from ledger.errors import StorageError
+from tests import store_tamper
 from tests.test_ledger_verifier import net  # noqa: F401  (the fixture: two sub-chains)
 
 
@@ -27,16 +28,11 @@ def heights(net):
 
 
 def stored_rows(peer):
-    with sqlite3.connect(peer.store.path) as db:
-        return db.execute("SELECT height, digest, data FROM blocks ORDER BY height").fetchall()
+    return store_tamper.rows(peer.store.path)
 
 
 def overwrite(peer, height, data):
-    db = sqlite3.connect(peer.store.path, isolation_level=None)
-    try:
-        db.execute("UPDATE blocks SET data = ? WHERE height = ?", (data, height))
-    finally:
-        db.close()
+    store_tamper.rewrite(peer.store.path, height, data=data)
 
 
 @pytest.mark.parametrize("answer", ["none", "one too many", "not a list"])
@@ -129,11 +125,11 @@ def test_a_checkpoint_does_not_vouch_for_blocks_dated_after_its_revocations(tmp_
             revoked_at = datetime.datetime.fromtimestamp((start + 20_000) / 1000, datetime.timezone.utc)
             crl = net._ca.revocation_list({serial: revoked_at})
     (path / "ca" / "crl.pem").write_bytes(_pem(crl))
-    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    before = store_tamper.store_bytes(path)
     for revalidate in (True, False):  # the shortcut refuses what the full re-validation refuses
         with pytest.raises(StorageError, match="fails re-validation"):
             ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
-    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+    assert store_tamper.store_bytes(path) == before
 
 
 @pytest.mark.parametrize("field", [{"acc_value": b"\x00"}, {"acc_element": 4}, {"acc_element": 0}])
@@ -147,19 +143,16 @@ def test_a_rewritten_header_below_the_checkpoint_is_a_storage_error_naming_the_s
     with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
         for i in range(3):
             net.submit("edge-0", b"record %d" % i).result()
-    db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
-    try:
-        block = ledger.Block.from_bytes(db.execute("SELECT data FROM blocks WHERE height = 1").fetchone()[0])
-        header = dataclasses.replace(block.header, **field)
-        forged = ledger.Block(ledger.SignedHeader(header, block.signed.endorsements), block.transactions)
-        db.execute("UPDATE blocks SET data = ?, digest = ? WHERE height = 1", (forged.to_bytes(), forged.digest))
-    finally:
-        db.close()
-    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    store = store_tamper.store_path(path, "edge-0.peer0")
+    block = ledger.Block.from_bytes(store_tamper.block(store, 1))
+    header = dataclasses.replace(block.header, **field)
+    forged = ledger.Block(ledger.SignedHeader(header, block.signed.endorsements), block.transactions)
+    store_tamper.rewrite(store, 1, data=forged.to_bytes(), digest=forged.digest)
+    before = store_tamper.store_bytes(path)
     for revalidate in (False, True):
         with pytest.raises(StorageError, match="edge-0.peer0"):
             ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
-    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+    assert store_tamper.store_bytes(path) == before
 
 
 @pytest.mark.parametrize("value", ["[" * 100_000, '{"height": -1}', '{"height": 1180591620717411303424}',

@@ -12,6 +12,7 @@ import ledger
 from ledger.chain import ChainState
 from ledger.errors import StorageError
 from ledger.peer import Peer
+from tests import store_tamper
 
 
 def build(path, toy, blocks=4):
@@ -56,29 +57,23 @@ def test_reopen_validates_only_the_blocks_above_the_checkpoint(tmp_path, toy, mo
         assert len(seen) == sum(2 * net.height(cid) for cid in net.chain_ids)
 
 
-def _block(path, height, peer="edge-0.peer0"):
-    with store(path, peer) as db:
-        return bytes(db.execute("SELECT data FROM blocks WHERE height = ?", (height,)).fetchone()[0])
-
-
 @pytest.mark.parametrize("where", ["magic", "header", "endorsement", "transaction", "last byte"])
 def test_any_changed_byte_below_the_checkpoint_is_caught_on_open(tmp_path, toy, where):
     path = tmp_path / "net"
     build(path, toy)
-    data = _block(path, 1)
+    data = store_tamper.block(store_tamper.store_path(path, "edge-0.peer0"), 1)
     block = ledger.Block.from_bytes(data)
     offset = {"magic": 0, "header": data.index(block.header.encoded) + 20,
               "endorsement": data.index(block.signed.endorsements[0][1]) + 5,
               "transaction": data.index(block.tx_bytes[0]) + len(block.tx_bytes[0]) // 2,
               "last byte": len(data) - 1}[where]
     tampered = data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:]
-    with store(path) as db:
-        db.execute("UPDATE blocks SET data = ? WHERE height = 1", (tampered,))
-    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    store_tamper.rewrite(store_tamper.store_path(path, "edge-0.peer0"), 1, data=tampered)
+    before = store_tamper.store_bytes(path)
     for revalidate in (False, True):
         with pytest.raises(StorageError, match="edge-0.peer0"):
             ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
-    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+    assert store_tamper.store_bytes(path) == before
 
 
 def test_a_forged_checkpoint_buys_nothing(tmp_path, toy, monkeypatch):

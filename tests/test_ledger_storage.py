@@ -1,9 +1,8 @@
 """Durable storage: reopening re-validates everything, tampering with one byte of a peer's
-SQLite file or of an object is detected, and a process killed with SIGKILL at random moments
+block log or SQLite file or of an object is detected, and a process killed with SIGKILL at random moments
 loses nothing it reported committed."""
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 
 import ledger
 from ledger import errors
+from tests import store_tamper
 
 MARKER = b"TAMPER-ME-PLEASE-0123456789"
 
@@ -54,25 +54,26 @@ def _flip(file, offset):
 
 def test_one_byte_in_a_stored_block_is_detected(stored):
     path, _ = stored
-    db = path / "peers" / "edge-0.peer1.sqlite"
-    data = db.read_bytes()
+    log = store_tamper.log_of(path / "peers" / "edge-0.peer1.sqlite")
+    data = log.read_bytes()
     offset = data.find(MARKER)
-    assert offset > 0, "the record should sit in the checkpointed database file"
-    _flip(db, offset + 3)
+    assert offset > 0, "the record should sit in the block log"
+    _flip(log, offset + 3)
     try:
-        with pytest.raises(errors.StorageError, match="block 0 fails re-validation"):
+        with pytest.raises(errors.StorageError, match="edge-0.peer1.blocks: block 0 fails its checksum"):
             ledger.Network.open(path, auto_interlock=False)
     finally:
-        _flip(db, offset + 3)
+        _flip(log, offset + 3)
     ledger.Network.open(path, auto_interlock=False).close()
 
 
-@pytest.mark.parametrize("peer", ["edge-0.peer0", "main.peer1"])
-def test_random_byte_flips_are_detected_or_harmless(stored, peer):
-    """Any single flipped byte either makes open fail with a LedgerError or leaves the
-    validated state identical (bytes SQLite does not use)."""
+@pytest.mark.parametrize("peer, suffix", [("edge-0.peer0", ".sqlite"), ("main.peer1", ".sqlite"),
+                                          ("edge-0.peer0", ".blocks"), ("main.peer1", ".blocks")])
+def test_random_byte_flips_are_detected_or_harmless(stored, peer, suffix):
+    """Any single flipped byte of the SQLite file or the block log either makes open fail
+    with a LedgerError or leaves the validated state identical (bytes SQLite does not use)."""
     path, facts = stored
-    db = path / "peers" / f"{peer}.sqlite"
+    db = path / "peers" / f"{peer}{suffix}"
     size = db.stat().st_size
     rng = random.Random(peer)
     for _ in range(12):
@@ -108,11 +109,8 @@ def test_tampered_object_is_detected(tmp_path):
 def test_lagging_peer_catches_up_on_open(tmp_path):
     with ledger.Network.init(tmp_path / "n", subchains=1, auto_interlock=False) as net:
         receipts = [net.submit("edge-0", b"r%d" % i).result() for i in range(3)]
-    db = sqlite3.connect(tmp_path / "n" / "peers" / "edge-0.peer1.sqlite")
-    with db:  # as if the process died between the two peers' commits
-        db.execute("DELETE FROM txs WHERE height = 2")
-        db.execute("DELETE FROM blocks WHERE height = 2")
-    db.close()
+    # as if the process died between the two peers' commits
+    store_tamper.truncate(tmp_path / "n" / "peers" / "edge-0.peer1.sqlite", 2)
     with ledger.Network.open(tmp_path / "n", auto_interlock=False) as net:
         assert [p.height for p in net.service("edge-0").peers] == [3, 3]
         assert net.peer("edge-0", 1).locate(receipts[2].tx_id) == (2, 0)

@@ -1,0 +1,107 @@
+"""An operator's edits of a peer's store (ledger.store, version 4: the block log beside the
+SQLite file), made through the files as an attacker with disk access would, fixing the
+checksums and the offsets unless told otherwise."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from ledger.store import _LOG_HEADER, _RECORD, LOG_SUFFIX, RECORD_HEADER, record_bytes
+
+
+def log_of(store: Path) -> Path:
+    return Path(store).with_suffix(LOG_SUFFIX)
+
+
+def store_path(path: Path, peer: str) -> Path:
+    """The SQLite file of `peer` in the network at `path`."""
+    return Path(path) / "peers" / f"{peer}.sqlite"
+
+
+def store_bytes(path: Path) -> dict[str, bytes]:
+    """The bytes of every peer's store files (SQLite and log) in the network at `path`."""
+    return {f.name: f.read_bytes() for f in sorted((Path(path) / "peers").iterdir())
+            if f.suffix in (".sqlite", LOG_SUFFIX)}
+
+
+def records(store: Path) -> list[tuple[int, int, bytes, bytes]]:
+    """(offset, height, digest, data) of every complete record in the log, as written."""
+    raw = log_of(store).read_bytes()
+    out, offset = [], _LOG_HEADER.size
+    while offset + RECORD_HEADER <= len(raw):
+        _, height, length, digest, _ = _RECORD.unpack_from(raw, offset)
+        if offset + RECORD_HEADER + length > len(raw):
+            break
+        out.append((offset, height, digest, raw[offset + RECORD_HEADER:offset + RECORD_HEADER + length]))
+        offset += RECORD_HEADER + length
+    return out
+
+
+def rows(store: Path) -> list[tuple[int, bytes, bytes]]:
+    """(height, digest, data) of every stored block."""
+    return [(h, d, data) for _, h, d, data in records(store)]
+
+
+def block(store: Path, height: int) -> bytes:
+    return next(data for _, h, _, data in records(store) if h == height)
+
+
+def _rewrite_log(store: Path, blocks: list[tuple[int, bytes, bytes]]) -> None:
+    """Write `blocks` as the log's records, in place (a running store's descriptor sees it),
+    and move the batched offsets to match."""
+    log = log_of(store)
+    header = log.read_bytes()[:_LOG_HEADER.size]
+    body, offsets = b"", []
+    for height, digest, data in blocks:
+        offsets.append((_LOG_HEADER.size + len(body), height))
+        body += record_bytes(height, digest, data)
+    with open(log, "r+b") as f:
+        f.write(header + body)
+        f.truncate()
+    db = sqlite3.connect(store, isolation_level=None)
+    try:
+        db.executemany("UPDATE blocks SET offset = ? WHERE height = ?", offsets)
+    finally:
+        db.close()
+
+
+def rewrite(store: Path, height: int, *, data: bytes | None = None, digest: bytes | None = None) -> None:
+    """Replace block `height`'s bytes and/or stored digest (checksums and offsets fixed)."""
+    _rewrite_log(store, [(h, digest if h == height and digest is not None else d,
+                          data if h == height and data is not None else old) for h, d, old in rows(store)])
+
+
+def truncate(store: Path, height: int) -> None:
+    """Cut the store back to its first `height` blocks: the log, the offsets and the index."""
+    kept = [r for r in rows(store) if r[0] < height]
+    _rewrite_log(store, kept)
+    db = sqlite3.connect(store, isolation_level=None)
+    try:
+        db.execute("DELETE FROM txs WHERE height >= ?", (height,))
+        db.execute("DELETE FROM blocks WHERE height >= ?", (height,))
+    finally:
+        db.close()
+
+
+def flip_byte(store: Path, height: int, at: int) -> None:
+    """Flip one byte of block `height`'s record (`at` from the record's start), checksums
+    left as they were."""
+    offset = next(o for o, h, _, _ in records(store) if h == height) + at
+    with open(log_of(store), "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 1]))
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """Replace the store at `target` by a copy of the one at `source` (both files)."""
+    shutil.copy(source, target)
+    shutil.copy(log_of(source), log_of(target))
+
+
+def append_raw(store: Path, raw: bytes) -> None:
+    """Append bytes to the log by hand."""
+    with open(log_of(store), "ab") as f:
+        f.write(raw)
