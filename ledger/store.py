@@ -110,15 +110,11 @@ class PeerStore:
             elif rows.get("chain") != chain_id:
                 raise StorageError(f"{self.path}: not a store of chain {chain_id}")
             self._open_log(rows.get("log"))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, StorageError) as exc:
             self._close_files()
-            raise StorageError(f"{self.path}: {exc}") from None
-        except OSError as exc:
-            self._close_files()
-            raise StorageError(f"{self.log_path}: {exc}") from None
-        except StorageError:
-            self._close_files()
-            raise
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(f"{self.log_path if isinstance(exc, OSError) else self.path}: {exc}") from None
 
     def _has_meta(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
@@ -242,6 +238,13 @@ class PeerStore:
             previous = offset
         return out
 
+    @property
+    def _fd(self) -> int:
+        """The log's descriptor (StorageError once closed)."""
+        if self._log is None:
+            raise StorageError(f"{self.log_path}: the store is closed")
+        return self._log
+
     def _write_at(self, data: bytes, offset: int) -> None:
         view = memoryview(data)
         while view:
@@ -265,7 +268,7 @@ class PeerStore:
                                    f"{DIGEST_SIZE} bytes")
             record = record_bytes(height, digest, data)
             try:
-                size = os.fstat(self._log).st_size
+                size = os.fstat(self._fd).st_size
                 if size != self._end and not (self._torn and size > self._end):
                     raise StorageError(f"{self.log_path}: cannot append block {height}: the log is {size} bytes, "
                                        f"not the {self._end} this store wrote")
@@ -331,7 +334,7 @@ class PeerStore:
         """One past the highest stored height: the number of blocks whose records the log
         holds now (fewer than this store wrote if the file was cut under it)."""
         with self._lock:
-            size = self._guard(os.fstat, self._log).st_size
+            size = self._guard(os.fstat, self._fd).st_size
             if size >= self._end:
                 return self._count
             # cut under the store (its database too, maybe): count the records left, reading
@@ -362,7 +365,7 @@ class PeerStore:
             if not self._stored(height):
                 return None
             start = self._offsets(height, height)[0]
-            head = self._guard(os.pread, self._log, RECORD_HEADER, start)
+            head = self._guard(os.pread, self._fd, RECORD_HEADER, start)
         return self._header(head, height)[1]
 
     def get(self, height: int) -> bytes | None:
@@ -371,7 +374,7 @@ class PeerStore:
             if not self._stored(height):
                 return None
             start, end = self._offsets(height, height + 1)
-            record = self._guard(os.pread, self._log, end - start, start)
+            record = self._guard(os.pread, self._fd, end - start, start)
         return self._record(record, height)[1]
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
@@ -384,7 +387,7 @@ class PeerStore:
                     return
                 offsets = self._offsets(height, min(height + FETCH_ROWS, self._count))
                 n = max(1, bisect.bisect_right(offsets, offsets[0] + FETCH_BYTES) - 1)
-                chunk = self._guard(os.pread, self._log, offsets[n] - offsets[0], offsets[0])
+                chunk = self._guard(os.pread, self._fd, offsets[n] - offsets[0], offsets[0])
             for i in range(n):
                 record = chunk[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]]
                 yield (height + i, *self._record(record, height + i))
