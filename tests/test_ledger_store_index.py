@@ -1,6 +1,7 @@
-"""The transaction index is written in batches (ledger.store.TX_INDEX_BATCH): a power loss
-loses at most index rows, never a block, and open indexes the stored blocks above the
-stored index again; a changed or deleted index row is still caught on open."""
+"""The transaction index (and the blocks' offsets) are written in batches
+(ledger.store.TX_INDEX_BATCH): a power loss loses at most those rows, never a block, and open
+indexes the stored blocks above the stored index again; a changed or deleted index row is
+still caught on open."""
 from __future__ import annotations
 
 import shutil
@@ -10,6 +11,7 @@ import pytest
 
 import ledger
 from ledger.errors import StorageError
+from tests import store_tamper
 
 
 def rows(path, peer="edge-0.peer0"):
@@ -49,7 +51,7 @@ def test_a_changed_index_row_is_caught_on_open(tmp_path, toy, tamper):
     db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
     db.execute(tamper)
     db.close()
-    before = {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")}
+    before = store_tamper.store_bytes(path)
     with pytest.raises(StorageError, match="transaction index differs"):
         ledger.Network.open(path, auto_interlock=False)
-    assert {p.name: p.read_bytes() for p in (path / "peers").glob("*.sqlite")} == before
+    assert store_tamper.store_bytes(path) == before
