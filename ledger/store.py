@@ -234,7 +234,8 @@ class PeerStore:
         previous = _LOG_HEADER.size - 1
         for i, offset in enumerate(out):
             if not isinstance(offset, int) or not previous < offset <= self._end:
-                raise StorageError(f"{self.path}: the offset of block {lo + i} is not in the log after the block before")
+                raise StorageError(f"{self.path}: the offset of block {lo + i} is not in the log, after the "
+                                   "block before")
             previous = offset
         return out
 
