@@ -206,3 +206,17 @@ class PeerStore:
             except sqlite3.Error:
                 pass
             self._db.close()
+
+    # --- queries for a chain state that reads the store on demand (issue 13) ---
+
+    def location(self, tx_id: bytes) -> tuple[int, int] | None:
+        """(height, position) of `tx_id` in the stored index up to indexed_height, or None
+        (the rows not written yet are of blocks the peer's chain state holds in memory)."""
+        indexed = self.indexed_height()
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT height, position FROM txs WHERE tx_id = ? AND height <= ?",
+                                       (tx_id, indexed)).fetchone()
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: {exc}") from None
+        return (row[0], row[1]) if row else None
