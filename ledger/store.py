@@ -220,3 +220,16 @@ class PeerStore:
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: {exc}") from None
         return (row[0], row[1]) if row else None
+
+    def index_sum(self, up_to: int, term) -> int:
+        """The sum of term(tx_id, height, position) over the stored index rows of the blocks
+        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time."""
+        total = 0
+        with self._lock:
+            try:
+                cursor = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?", (up_to,))
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    total += sum(term(bytes(t), h, p) for t, h, p in rows)
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: {exc}") from None
+        return total
