@@ -12,6 +12,8 @@ age, 1: linear).
 from __future__ import annotations
 
 import argparse
+import bisect
+import concurrent.futures
 import json
 import math
 import os
@@ -40,23 +42,62 @@ def written_bytes() -> tuple[int, int]:
     return int(io["wchar"]), int(io["write_bytes"])
 
 
-def build(path: Path, n: int, interlock_blocks: int) -> dict:
+def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bulk: bool = False) -> dict:
+    """N blocks of `txs_per_block` records on edge-0, an interlocking round every
+    `interlock_blocks`; `bulk` builds them with bulk_blocks (same blocks, no fsync)."""
     with ledger.Network.init(path, subchains=1, params=None, auto_interlock=False) as net:
         start, t0 = written_bytes(), time.perf_counter()
-        for i in tqdm(range(n), desc=f"building {n}", unit="blk", leave=False):
-            net.submit("edge-0", b"reading %08d" % i).result()
-            if (i + 1) % interlock_blocks == 0:
-                net.interlock()
+        if bulk:
+            bulk_blocks(net, "edge-0", n, interlock_blocks, txs_per_block)
+        else:
+            for i in tqdm(range(n), desc=f"building {n}", unit="blk", leave=False):
+                net.submit_transactions([net.record("edge-0", b"reading %08d.%03d" % (i, j))
+                                         for j in range(txs_per_block)])[-1].result()
+                if (i + 1) % interlock_blocks == 0:
+                    net.interlock()
         net.interlock()
         seconds = time.perf_counter() - t0
-        stored = sum(len(net.block(cid, h).to_bytes()) * len(net.service(cid).peers)
-                     for cid in net.chain_ids for h in range(net.height(cid)))
-        blocks = sum(net.height(cid) * len(net.service(cid).peers) for cid in net.chain_ids)
+        stored = blocks = 0
+        for cid in net.chain_ids:
+            peers = net.service(cid).peers
+            stored += sum(len(data) for _, _, data in peers[0].store.blocks(0)) * len(peers)
+            blocks += net.height(cid) * len(peers)
     os.sync()  # (after close, which writes what is pending; write_bytes counts what reached the device)
     end = written_bytes()
     written, device = end[0] - start[0], end[1] - start[1]
     return {"build_s": seconds, "written_per_block": written / blocks, "stored_per_block": stored / blocks,
             "write_amplification": written / stored, "device_write_amplification": device / stored}
+
+
+def bulk_blocks(net: "ledger.Network", chain_id: str, n: int, interlock_blocks: int, txs_per_block: int) -> None:
+    """The bulk build path: the blocks the sequencer would build, byte for byte (the leader
+    proposes, which checks every transaction and computes the element and value; the policy's
+    peers endorse; every peer commits, checking the endorsements and the Merkle root), driven
+    from this thread without the sequencer's queue. Two shortcuts, for the build only: the
+    leader's validation stands for the other peers' (each would recompute the same element
+    and value), and the stores' fsyncs are off (PRAGMA synchronous=OFF, FULL again after).
+    Every block is re-validated by whoever opens the chain without a checkpoint; the measured
+    reopen, prover and verifier run the normal code."""
+    service = net.service(chain_id)
+    stores = [p.store for s in net.services.values() for p in s.peers]
+    for store in stores:
+        store._db.execute("PRAGMA synchronous=OFF")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(service.peers)) as pool:
+            for i in tqdm(range(n), desc=f"bulk {n}", unit="blk", leave=False, mininterval=5):
+                txs = [net.record(chain_id, b"reading %08d.%03d" % (i, j)) for j in range(txs_per_block)]
+                block, rejected = service.leader._propose(txs)
+                assert not rejected, rejected
+                for peer in service.peers:  # the leader's validation stands for the endorsers'
+                    peer._validated.add(block.digest)
+                block = service._endorsed(block)
+                for future in [pool.submit(peer._commit, block) for peer in service.peers]:
+                    future.result()
+                if (i + 1) % interlock_blocks == 0:
+                    net.interlock()
+    finally:
+        for store in stores:
+            store._db.execute("PRAGMA synchronous=FULL")
 
 
 def measure(path: str) -> dict:
@@ -67,13 +108,15 @@ def measure(path: str) -> dict:
     with net:
         edge = net.service("edge-0").leader
         main = net.service("main").leader
-        records = [h for h in range(edge.height) if net.block("edge-0", h).transactions[0].kind == ledger.TxKind.RECORD]
-        for name, height in (("oldest", records[0]), ("middle", records[len(records) // 2]), ("newest", records[-1])):
+        for name, start in (("oldest", 0), ("middle", edge.height // 2), ("newest", edge.height - 1)):
+            height = next(h for h in range(start, -1, -1)  # (a record block: not a Type-III one)
+                          if net.block("edge-0", h).transactions[0].kind == ledger.TxKind.RECORD)
             tx_id = net.block("edge-0", height).transactions[0].tx_id
             assert net.verify(tx_id, "main").ok
             t1 = time.perf_counter()
             # the prover: the first Type-II covering the block, proved under main's own header there
-            record = next(r for r in main.statuses("edge-0") if r.source_height >= height)
+            records = main.statuses("edge-0")
+            record = records[bisect.bisect_left([r.source_height for r in records], height)]
             status_proof = main.inclusion_proof(record.tx_id, record.height)
             tx_proof = edge.inclusion_proofs([tx_id], record.source_height)[0]
             t2 = time.perf_counter()
@@ -91,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--interlock-blocks", type=int, default=50)
+    ap.add_argument("--txs-per-block", type=int, default=1)
+    ap.add_argument("--bulk", action="store_true", help="build with bulk_blocks (no fsync while building)")
     ap.add_argument("--keep", help="build under this directory and keep the chains")
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # the fresh-process half
     args = ap.parse_args(argv)
@@ -101,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for n in [int(s) for s in args.sizes.split(",")]:
         path = base / f"chain-{n}"
-        row = build(path, n, args.interlock_blocks)
+        row = build(path, n, args.interlock_blocks, args.txs_per_block, args.bulk)
         out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
                              capture_output=True, text=True).stdout
         row.update(json.loads(out.strip().splitlines()[-1]))

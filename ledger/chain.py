@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable, Container, Iterable
+from typing import Callable, Container, Iterable, Protocol
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
@@ -20,17 +21,19 @@ from edgeacc.errors import EdgeaccError
 from ledger import checks
 from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, SubchainStatus,
                           check_element, reported_header)
-from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError,
+from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError, EncodingError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
-from ledger.encoding import U16_MAX, check_chain_id
+from ledger.encoding import DIGEST_BYTES, U16_MAX, check_chain_id
 from ledger.identity import TrustStore
 from ledger.merkle import merkle_root
 from ledger.tx import Transaction, TxKind
 
 MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
+RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them
+HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
 
 # An application check an endorsing peer runs on a Type-I transaction before signing it:
 # validator(peer_name, tx) returns to accept and raises to refuse.
@@ -155,27 +158,40 @@ class StatusRecord:
 class ChainState:
     """The validated state of one chain and the rules a block must pass to extend it.
 
-    It holds the signed headers, the chain's accumulator (an edgeacc.Accumulator with one
-    checkpoint per block: every header carries its value, v_0 = g precedes block 0), the
-    transaction index and the Type-II/III status records. It stores nothing and signs nothing:
-    ledger.peer.Peer does, and shares `lock` with it. The rules take `admitted`, the
-    (tx_id, signature) pairs whose signatures the caller verified itself (an endorser's
-    admission), so no signature is verified twice."""
+    Memory holds what does not grow with the chain's age, plus 32 bytes per block: the digest
+    of every block this state validated (or restored from the peer's signed checkpoint), the
+    latest signed header and accumulator value, the transaction ids of the last blocks the
+    store has not indexed yet, and the Type-II/III status records (one per interlocking round).
+    Everything else is read back from the peer's store on demand (`stored`, a StoredChain) and
+    checked against those digests before use: an older header must hash to the digest this
+    state validated (so its accumulator value and element are the validated ones), a block
+    must also match its Merkle root, and a transaction found through the stored index must
+    carry the id asked for (the store is bytes anyone with the file may have changed).
 
-    def __init__(self, deployment: Deployment, chain_id: str,
-                 stored_header: Callable[[int], SignedHeader] | None = None) -> None:
+    The chain's accumulator has one checkpoint per block: every header carries its value, v_0
+    = g precedes block 0. A membership witness is built from one window, v_(height-1) and the
+    elements up to the value it is against (block_witnesses): its cost grows with that span,
+    not with the chain's age (Protocol 1 against historical anchors spans one interlocking
+    interval, ledger.verifier).
+
+    It stores nothing and signs nothing: ledger.peer.Peer does, and shares `lock` with it. The
+    rules take `admitted`, the (tx_id, signature) pairs whose signatures the caller verified
+    itself (an endorser's admission), so no signature is verified twice."""
+
+    def __init__(self, deployment: Deployment, chain_id: str, stored: "StoredChain | None" = None) -> None:
         self.deployment = checks.instance(deployment, Deployment, "deployment")
-        # Memory keeps the digest of every block and the latest signed header; an older
-        # header is read back (stored_header) and must have the digest this state validated.
-        self._stored_header = stored_header
+        self._stored = stored
         self.config = deployment.config(chain_id)
         self.chain_id = self.config.chain_id
         self.params = deployment.params
         self.lock = threading.RLock()
-        self._digests: list[bytes] = []
+        self._digests = bytearray()  # DIGEST_BYTES per block, in height order
         self._latest: SignedHeader | None = None
-        self.accumulator = edgeacc.Accumulator(self.params, deployment.generator(self.chain_id))
-        self._tx_index: dict[bytes, tuple[int, int]] = {}
+        self._generator = deployment.generator(self.chain_id)
+        self._value = self._generator  # the accumulator after the latest block
+        self._recent: dict[bytes, tuple[int, int]] = {}  # tx id -> where, of the blocks in _recent_blocks
+        self._recent_blocks: deque[tuple[int, list[bytes]]] = deque()
+        self._headers: OrderedDict[int, SignedHeader] = OrderedDict()  # checked stored headers (LRU)
         self._statuses: dict[str, list[StatusRecord]] = {}
         self._last_record_height = -1
 
@@ -184,7 +200,7 @@ class ChainState:
     @property
     def height(self) -> int:
         """Number of blocks (the next block's height)."""
-        return len(self._digests)
+        return len(self._digests) // DIGEST_BYTES
 
     def latest(self) -> SignedHeader | None:
         """The latest block's signed header, or None on an empty chain."""
@@ -192,7 +208,8 @@ class ChainState:
 
     def digest(self, height: int) -> bytes:
         """The digest of block `height` as this state validated it (NotFound if there is none)."""
-        return self._digests[self.check_height(height)]
+        start = self.check_height(height) * DIGEST_BYTES
+        return bytes(self._digests[start:start + DIGEST_BYTES])
 
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none): the latest from
@@ -202,28 +219,71 @@ class ChainState:
             height, latest = self.check_height(height), self._latest
         if height == latest.header.height:
             return latest
-        if self._stored_header is None:
-            raise NotFound(f"{self.chain_id} keeps no header of block {height}")
-        signed = self._stored_header(height)
-        if signed.header.digest != self._digests[height]:
+        with self.lock:
+            cached = self._headers.get(height)
+        if cached is not None:
+            return cached
+        signed = self._checked(height, lambda: self._reader().header(height), "header")
+        if signed.header.digest != self.digest(height):
             raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")
+        with self.lock:
+            self._headers[height] = signed
+            while len(self._headers) > HEADER_CACHE:
+                self._headers.popitem(last=False)
         return signed
+
+    def block(self, height: int) -> Block:
+        """Block `height` as stored, which must still be the block this state validated (its
+        digest, and the transactions its Merkle root binds): StorageError otherwise. Every
+        block read back after open goes through here (proofs, the Type-III anchors a verifier
+        trusts, revocation records, catch-up)."""
+        height = self.check_height(height)
+        block = self._checked(height, lambda: self._reader().block(height), "block")
+        if block.digest != self.digest(height) or block.computed_merkle_root() != block.header.merkle_root:
+            raise StorageError(f"the stored block {height} of {self.chain_id} is not the one this peer validated")
+        return block
+
+    def transaction_at(self, tx_id: bytes, height: int, position: int) -> Transaction:
+        """The transaction at (height, position) of block `height` (checked by block), which
+        must be `tx_id`: StorageError when a (stored) index points at another one."""
+        txs = self.block(height).transactions if 0 <= height < self.height else ()
+        if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
+            raise StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
+                               f"{height} position {position}, which holds another")
+        return txs[position]
+
+    def _reader(self) -> "StoredChain":
+        if self._stored is None:
+            raise NotFound(f"{self.chain_id} keeps no store to read older blocks from")
+        return self._stored
+
+    def _checked(self, height: int, read: Callable, what: str):
+        try:
+            return read()
+        except EncodingError as exc:
+            raise StorageError(f"the stored {what} {height} of {self.chain_id} no longer decodes: {exc}") from None
 
     def check_height(self, height: int) -> int:
         """`height` if the chain has that block; NotFound (ArgumentError for a non-integer)."""
-        return checks.position(height, "block", len(self._digests), self.chain_id)
+        return checks.position(height, "block", self.height, self.chain_id)
 
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
-        """(height, position) of a committed transaction (id as bytes or hex), or None."""
+        """(height, position) of a committed transaction (id as bytes or hex), or None: the
+        recent blocks from memory, the older ones from the store's index, checked (the block
+        there holds that id: transaction_at)."""
         try:
-            return self._tx_index.get(checks.identifier(tx_id, "tx_id", "transaction id"))
+            tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         except NotFound:  # a malformed id is on no chain
             return None
-
-    def transaction_index(self) -> dict[bytes, tuple[int, int]]:
-        """A copy of the index: every transaction id -> (height, position)."""
         with self.lock:
-            return dict(self._tx_index)
+            where = self._recent.get(tx_id)
+        if where is not None or self._stored is None:
+            return where
+        where = self._stored.tx_location(tx_id)
+        if where is None or where[0] >= self.height:  # (a stored block load has not reached yet)
+            return None
+        self.transaction_at(tx_id, *where)
+        return where
 
     @property
     def last_record_height(self) -> int:
@@ -237,29 +297,44 @@ class ChainState:
             return list(self._statuses.get(checks.text(source_chain, "source_chain"), ()))
 
     def accumulator_value(self, height: int | None = None) -> int:
-        """The accumulator after block `height` (the latest block when None)."""
+        """The accumulator after block `height` (the latest block when None): the value its
+        header carries (signed_header checks it is the header this state validated)."""
         with self.lock:
-            if height is None:
-                return self.accumulator.value
-            return self.accumulator.value_at(self.check_height(height) + 1)
+            if height is None or (self._latest is not None and height == self._latest.header.height):
+                return self._value
+            height = self.check_height(height)
+        return edgeacc.decode_element(self.params, self.signed_header(height).header.acc_value)
+
+    def _value_before(self, height: int) -> int:
+        return self._generator if height == 0 else self.accumulator_value(height - 1)
 
     def block_witness(self, height: int, against_height: int) -> int:
         """Membership witness of block `height`'s element in the accumulator after block
-        `against_height`: v_(height-1) raised to the elements after it."""
+        `against_height`: v_(height-1) raised to the elements after it (block_witnesses)."""
         with self.lock:
             against_height = self.check_height(against_height)
-            height = checks.position(height, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
-        # outside the lock (commits go on): the accumulator only grows, its prefix is stable
-        return self.accumulator.witness_at(height, against_height + 1)
+        return self.block_witnesses([height], against_height)[height]
 
     def block_witnesses(self, heights: list[int], against_height: int) -> dict[int, int]:
-        """block_witness of every block in `heights`, with one RootFactory pass (the work of
-        about two witnesses, not one per block)."""
+        """block_witness of every block in `heights` (height -> witness), from one window: an
+        edgeacc.Accumulator with generator v_(lo-1) (lo the lowest height) holding the elements
+        of blocks lo..against_height, restored to the value after against_height without an
+        exponentiation. Every value and element comes from a header this state validated
+        (signed_header), so the window's values are the chain's; one RootFactory pass computes
+        the witnesses (the work of about two, over the window's elements only; one witness is
+        one exponentiation of v_(lo-1) by the elements after lo)."""
         with self.lock:
             against_height = self.check_height(against_height)
             wanted = sorted({checks.position(h, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
                              for h in heights})
-        return dict(zip(wanted, self.accumulator.witnesses(wanted, height=against_height + 1)))
+        lo = wanted[0]
+        before = self._value_before(lo)
+        elements = [self.signed_header(h).header.acc_element for h in range(lo, against_height + 1)]
+        if len(wanted) == 1:  # (one witness: one exponentiation by the later elements)
+            return {lo: edgeacc.update_witness(self.params, before, elements[1:])}
+        window = edgeacc.Accumulator(self.params, before)
+        window.restore_checkpoint(elements, self.accumulator_value(against_height), verify=False)
+        return dict(zip(wanted, window.witnesses([h - lo for h in wanted])))
 
     # --- the rules -----------------------------------------------------------------------
 
@@ -274,7 +349,7 @@ class ChainState:
         if tx.chain_id != self.chain_id:
             raise WrongChain(f"transaction is for chain {tx.chain_id}, not {self.chain_id}")
         tx_id = tx.tx_id
-        if tx_id in self._tx_index or tx_id in seen:
+        if tx_id in seen or self.locate(tx_id) is not None:
             raise ReplayedTransaction(f"transaction {tx_id.hex()[:16]} is already on {self.chain_id}")
         trust = self.deployment.trust
         if tx.kind == TxKind.RECORD:
@@ -346,10 +421,10 @@ class ChainState:
         if header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
         with self.lock:
-            if header.height != len(self._digests):
-                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {len(self._digests)}")
+            if header.height != self.height:
+                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {self.height}")
             previous = self._latest.header if self._latest else None
-            prev_value = self.accumulator.value
+            prev_value = self._value
         if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
             raise BrokenLink(f"block {header.height} does not link to the chain's last block")
         if previous and header.timestamp_ms < previous.timestamp_ms:
@@ -363,30 +438,13 @@ class ChainState:
         for tx in block.transactions:
             self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted)
         x, k = edgeacc.hash_to_prime(header.element_data())
-        if (x, k) != (header.acc_element, header.acc_nonce) or x in self.accumulator:
+        # (element_data names the chain and the height: two blocks' elements differ unless
+        # SHA-256 collides, so no set of every element is kept to refuse a repeat)
+        if (x, k) != (header.acc_element, header.acc_nonce):
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator element")
         value = edgeacc.update_witness(self.params, prev_value, [x])
         if edgeacc.encode_element(self.params, value) != header.acc_value:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
-
-    def check_link(self, block: Block) -> None:
-        """The hash-chain checks of a block below a validated checkpoint: chain, height, the
-        link to the previous header, the order of timestamps and the Merkle root that binds
-        its transactions (the expensive checks, signatures and the accumulator, were done
-        when the block was validated)."""
-        header = block.header
-        previous = self._latest.header if self._latest else None
-        if header.chain_id != self.chain_id or header.height != len(self._digests):
-            raise WrongHeight(f"block {header.height} of {header.chain_id} where {self.chain_id} expects "
-                              f"{len(self._digests)}")
-        if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
-            raise BrokenLink(f"block {header.height} does not link to the chain's last block")
-        if previous and header.timestamp_ms < previous.timestamp_ms:
-            raise ValidationError(f"block {header.height} is older than its predecessor")
-        if block.computed_merkle_root() != header.merkle_root:
-            raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
-        if header.acc_element in self.accumulator:
-            raise AccumulatorMismatch(f"block {header.height}: its accumulator element repeats")
 
     def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = ()
                    ) -> tuple[Block, list[tuple[int, LedgerError]]]:
@@ -402,8 +460,8 @@ class ChainState:
                 rejected.append((i, exc))
         with self.lock:
             previous = self._latest.header if self._latest else None
-            height = len(self._digests)
-            prev_value = self.accumulator.value
+            height = self.height
+            prev_value = self._value
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
         leaves = tuple(tx.leaf for tx in accepted)
@@ -419,22 +477,76 @@ class ChainState:
 
     def apply(self, block: Block) -> None:
         """Extend the state by a block validate_block accepted (its header's value is the one
-        validate_block recomputed, so the accumulator takes it without exponentiating)."""
+        validate_block recomputed, so the state takes it without exponentiating)."""
         header = block.header
+        value = edgeacc.decode_element(self.params, header.acc_value)
         with self.lock:
-            self.accumulator.restore_checkpoint([header.acc_element],
-                                                edgeacc.decode_element(self.params, header.acc_value), verify=False)
-            self._digests.append(header.digest)
-            self._latest = block.signed
-            for position, tx in enumerate(block.transactions):
-                self._tx_index[tx.tx_id] = (header.height, position)
-                if tx.kind == TxKind.RECORD:
-                    self._last_record_height = header.height
-                else:
-                    anchor = reported_header(tx).header
-                    self._statuses.setdefault(anchor.chain_id, []).append(
-                        StatusRecord(anchor.chain_id, anchor.height, header.height, tx.tx_id, anchor.acc_element,
-                                     anchor.digest))
+            self._digests += header.digest
+            self._latest, self._value = block.signed, value
+            self._remember(header.height, block.transactions)
+            self._record_statuses(header.height, block.transactions)
+
+    def restore(self, digests: bytes, latest: Block, status_blocks: Iterable[Block], last_record_height: int) -> None:
+        """Take the blocks up to `latest` (the last of `digests`) as validated without checking
+        them again, on an empty state: the caller (Peer.load) has checked that their stored
+        bytes are the ones this peer validated and signed (its checkpoint's content hash over
+        every block's digest and bytes). `status_blocks` are those of them holding a Type-II
+        or Type-III, in height order; `last_record_height` the last one with a Type-I."""
+        with self.lock:
+            if self.height or len(digests) != (latest.height + 1) * DIGEST_BYTES \
+                    or digests[-DIGEST_BYTES:] != latest.digest:
+                raise StorageError(f"restore of {self.chain_id}: the digests do not end at the latest block")
+            self._digests = bytearray(digests)
+            self._latest = latest.signed
+            self._value = edgeacc.decode_element(self.params, latest.header.acc_value)
+            for block in status_blocks:
+                self._record_statuses(block.height, block.transactions)
+            self._last_record_height = last_record_height
+
+    def remember(self, height: int, tx_ids: list[bytes]) -> None:
+        """Hold the transaction ids of a stored block the store has not indexed yet (Peer.load,
+        for the blocks restored above the store's indexed height)."""
+        with self.lock:
+            self._remember_ids(height, tx_ids)
+
+    def _remember(self, height: int, transactions: Iterable[Transaction]) -> None:
+        self._remember_ids(height, [tx.tx_id for tx in transactions])
+
+    def _remember_ids(self, height: int, tx_ids: list[bytes]) -> None:
+        for position, tx_id in enumerate(tx_ids):
+            self._recent[tx_id] = (height, position)
+        self._recent_blocks.append((height, tx_ids))
+        if self._stored is not None and len(self._recent_blocks) > RECENT_BLOCKS:
+            indexed = self._stored.indexed_height()  # (the store answers for these from now on)
+            while self._recent_blocks and self._recent_blocks[0][0] <= indexed:
+                for tx_id in self._recent_blocks.popleft()[1]:
+                    self._recent.pop(tx_id, None)
+
+    def _record_statuses(self, height: int, transactions: Iterable[Transaction]) -> None:
+        for tx in transactions:
+            if tx.kind == TxKind.RECORD:
+                self._last_record_height = height
+            else:
+                anchor = reported_header(tx).header
+                self._statuses.setdefault(anchor.chain_id, []).append(
+                    StatusRecord(anchor.chain_id, anchor.height, height, tx.tx_id, anchor.acc_element, anchor.digest))
+
+
+class StoredChain(Protocol):
+    """What ChainState reads back from a peer's store: decoded, not checked (ChainState checks
+    each against the digests it validated). EncodingError when the bytes do not decode."""
+
+    def header(self, height: int) -> SignedHeader:
+        """The stored signed header of block `height`."""
+
+    def block(self, height: int) -> Block:
+        """The stored block `height`."""
+
+    def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
+        """(height, position) of `tx_id` in the stored index, up to indexed_height."""
+
+    def indexed_height(self) -> int:
+        """The height up to which the stored index is complete (-1: none)."""
 
 
 from ledger.peer import Peer  # noqa: E402,F401  (re-exported: ledger.chain.Peer, as before the split)

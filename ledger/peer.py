@@ -13,18 +13,34 @@ from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
 from ledger import checks
-from ledger.block import Block, SignedHeader
+from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
-                           ValidationRejected, WrongHeight)
-from ledger.encoding import U64_MAX
+from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
+                           ValidationError, ValidationRejected, WrongHeight)
+from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
 from ledger.store import PeerStore
-from ledger.tx import Transaction, TxKind
+from ledger.tx import TX_MAGIC, TX_VERSION, Transaction, TxKind
 
 CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/1\0"
 CHECKPOINT_EVERY = 1024  # blocks between the checkpoints a committing peer records
+# The prefix of every encoded transaction of a kind (ledger.tx layout): a stored block holding
+# one contains it (a record's payload may too: a candidate is decoded before it counts).
+RECORD_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.RECORD])
+INDEX_BYTES = 256
+INDEX_MODULUS = 1 << 8 * INDEX_BYTES
+INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
+STATUS_MARKERS = tuple(TX_MAGIC + bytes([TX_VERSION, kind]) for kind in (TxKind.SUBCHAIN_STATUS, TxKind.MAIN_STATUS))
+
+
+def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
+    """The term of one transaction-index row in the checkpoint's index sum: a 2048-bit
+    extendable-output hash, summed mod 2^2048 over the rows (an order-free multiset hash, so
+    the store's rows in any order give the same sum; at this width a set of forged rows that
+    sums to a deleted one's term is out of reach of generalized-birthday attacks)."""
+    row = INDEX_DOMAIN + tx_id + height.to_bytes(8, "big") + position.to_bytes(4, "big")
+    return int.from_bytes(hashlib.shake_256(row).digest(INDEX_BYTES), "big")
 
 
 class Peer:
@@ -41,11 +57,12 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id, self._stored_header)
+        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
         self._content = hashlib.sha256()  # over every stored (digest, block bytes), in height order
+        self._index_sum = 0  # index_row_hash summed over every (tx id, height, position) stored
 
     @property
     def name(self) -> str:
@@ -76,15 +93,6 @@ class Peer:
         """The digest of block `height`, as this peer validated it."""
         return self.state.digest(height)
 
-    def _stored_bytes(self, height: int) -> bytes:
-        data = self.store.get(height)
-        if data is None:
-            raise NotFound(f"{self.chain_id} has no block {height}")
-        return bytes(data)
-
-    def _stored_header(self, height: int) -> SignedHeader:
-        return Block.signed_header_of(self._stored_bytes(height))
-
     def locate(self, tx_id: bytes | str) -> tuple[int, int] | None:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
         return self.state.locate(tx_id)
@@ -108,20 +116,9 @@ class Peer:
         return self.state.block_witnesses(heights, against_height)
 
     def block(self, height: int) -> Block:
-        """Block `height` as stored, which must still be the block this peer validated (its
-        digest, and the transactions its Merkle root binds): StorageError otherwise. Everything
-        read back from the store after open goes through here or signed_header (proofs, the
-        Type-III anchors a verifier trusts, revocation records, catch-up)."""
-        height = self.state.check_height(height)
-        try:
-            block = Block.from_bytes(self._stored_bytes(height))
-            intact = (block.digest == self.state.digest(height)
-                      and block.computed_merkle_root() == block.header.merkle_root)
-        except EncodingError as exc:
-            raise StorageError(f"{self.store.path}: block {height} no longer decodes: {exc}") from None
-        if not intact:
-            raise StorageError(f"{self.store.path}: the stored block {height} is not the one this peer validated")
-        return block
+        """Block `height` as stored, which must still be the block this peer validated
+        (ChainState.block: StorageError otherwise)."""
+        return self.state.block(height)
 
     def receipt(self, tx_id: bytes | str) -> Receipt:
         """The Receipt of a committed transaction (NotFound if it is not on this chain)."""
@@ -134,7 +131,7 @@ class Peer:
     def transaction(self, tx_id: bytes) -> Transaction:
         """The committed transaction `tx_id`."""
         receipt = self.receipt(tx_id)
-        return self.block(receipt.height).transactions[receipt.position]
+        return self.state.transaction_at(receipt.tx_id, receipt.height, receipt.position)
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""
@@ -308,6 +305,8 @@ class Peer:
         data = block.to_bytes() if data is None else data
         self._content.update(len(data).to_bytes(8, "big") + block.digest)
         self._content.update(data)
+        self._index_sum = (self._index_sum + sum(index_row_hash(tx.tx_id, block.height, i)
+                                                 for i, tx in enumerate(block.transactions))) % INDEX_MODULUS
         for tx in block.transactions:
             self._admitted.discard((tx.tx_id, tx.signature))
         # (never while loading: the bytes below a checkpoint are only known good at its end)
@@ -316,91 +315,161 @@ class Peer:
 
     # --- the validated checkpoint -----------------------------------------------------------
 
-    def _checkpoint_message(self, height: int, digest: bytes, content: bytes, at_ms: int) -> bytes:
+    def _checkpoint_message(self, height: int, digest: bytes, content: bytes, index: int, at_ms: int) -> bytes:
         # The revocations effective at the checkpoint's time are signed with it: one added or
         # backdated since may invalidate blocks below it, so load validates everything again.
         # That time is at least the head block's timestamp (record_checkpoint): a re-validation
         # checks each block at its own timestamp, which may run ahead of the clock.
         revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
         return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
-                + at_ms.to_bytes(8, "big") + revoked)
+                + index.to_bytes(INDEX_BYTES, "big") + at_ms.to_bytes(8, "big") + revoked)
 
     def record_checkpoint(self) -> None:
         """Sign and store "this peer validated every block up to its latest, and these are
-        their bytes" (the height, the head's digest, a hash of every stored block, the time, not
-        before the head's timestamp, and the revocations effective then): a reopen re-validates only the blocks above it (load),
-        unless a revocation effective before that time was added since."""
+        their bytes" (the height, the head's digest, a hash of every stored block, the sum of
+        the index rows of their transactions, the time, not before the head's timestamp, and
+        the revocations effective then): a reopen re-validates only the blocks above it
+        (load), unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
             if latest is None:
                 return
             height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
+            index = self._index_sum
         at_ms = max(now_ms(), latest.header.timestamp_ms)  # (a block may be dated ahead: MAX_CLOCK_SKEW_MS)
-        signature = self.identity.sign(self._checkpoint_message(height, digest, content, at_ms))
+        signature = self.identity.sign(self._checkpoint_message(height, digest, content, index, at_ms))
         self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
-                                   "time_ms": at_ms, "signature": signature.hex()})
+                                   "index": f"{index:x}", "time_ms": at_ms, "signature": signature.hex()})
 
-    def _trusted_checkpoint(self) -> tuple[int, bytes]:
-        """(height, content hash) of this peer's own signed checkpoint, if it verifies and
-        names a stored block; (-1, b"") otherwise (then every block is validated)."""
+    def _trusted_checkpoint(self) -> tuple[int, bytes, int]:
+        """(height, content hash, index sum) of this peer's own signed checkpoint, if it
+        verifies and names a stored block; (-1, b"", 0) otherwise (then every block is
+        validated)."""
         cp = self.store.checkpoint()
         try:
             # (the bounds of the signed message's u64 fields: anything else is not one)
             height, digest = checks.integer(cp["height"], "height", hi=U64_MAX), bytes.fromhex(cp["digest"])
             content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
             at_ms = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX)
+            index = checks.integer(int(cp["index"], 16), "index", hi=INDEX_MODULUS - 1)
             signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-            signer.verify(signature, self._checkpoint_message(height, digest, content, at_ms))
+            signer.verify(signature, self._checkpoint_message(height, digest, content, index, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
-            return -1, b""
+            return -1, b"", 0
         if self.store.digest(height) != digest:
-            return -1, b""
-        return height, content
+            return -1, b"", 0
+        return height, content, index
 
     def load(self, progress: bool = False, *, full: bool = False) -> None:
         """Rebuild the in-memory state from the store. Blocks above this peer's validated
-        checkpoint (all of them with `full`, or without a checkpoint that verifies) pass every
-        check a commit applies (digests, links, accumulators, signatures, endorsements);
-        blocks at or below it pass the hash-chain checks (chain, height, link, Merkle root),
-        and the hash of all their bytes must be the one the checkpoint signed, so any changed
-        byte of any stored block is caught. StorageError names the first block that fails.
-        It writes nothing (the opener records a checkpoint once the whole deployment passed:
-        checkpoint_if_behind)."""
+        checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
+        and pass every check a commit applies (digests, links, accumulators, signatures,
+        endorsements). The blocks at or below it are not decoded: their stored digests and
+        bytes stream through the hash the checkpoint signed (the one _apply keeps), which must
+        match, so any changed byte of any stored block is caught (_restore). StorageError
+        names the first block that fails. It writes nothing (the opener records a checkpoint
+        once the whole deployment passed: checkpoint_if_behind). The stored transaction index
+        is checked for the blocks decoded here; below the checkpoint it is trusted for absence
+        (a lookup that finds an id checks the block: ChainState.locate)."""
         with self._lock:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
-            trusted, content = (-1, b"") if full else self._trusted_checkpoint()
-            indexed, tail = self.store.indexed_height(), []  # (the blocks above the stored index)
-            total = self.store.height()
-            bar = tqdm(self.store.blocks(0), total=total, desc=f"validating {self.name}", unit="blk",
-                       disable=not progress, leave=False)
-            for expected_height, (height, digest, data) in enumerate(bar):
+            trusted, content, index = (-1, b"", 0) if full else self._trusted_checkpoint()
+            indexed = self.store.indexed_height()
+            rows = iter(tqdm(self.store.blocks(0), total=self.store.height(), desc=f"validating {self.name}",
+                             unit="blk", disable=not progress, leave=False))
+            if trusted >= 0:
+                self._restore(rows, trusted, content, index, indexed)
+            tail = []  # (index rows of the blocks above the stored index, written once all passed)
+            for expected_height, (height, digest, data) in enumerate(rows, start=trusted + 1):
                 try:
                     if height != expected_height:
                         raise WrongHeight(f"stored heights jump from {expected_height - 1} to {height}")
                     block = Block.from_bytes(data)
                     if block.digest != bytes(digest) or block.height != height:
                         raise StorageError("stored digest or height differs from the block's")
-                    if height <= trusted:
-                        self.state.check_link(block)
-                    else:
-                        self._validate_block(block, live=False)
-                        self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
-                    # (below the checkpoint a rewritten header reaches this before the hash
-                    # chain refuses it at the next block: its values may not even decode)
+                    self._validate_block(block, live=False)
+                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
                     self._apply(block, bytes(data), loading=True)
-                    if height > indexed:
-                        tail.append((height, [tx.tx_id for tx in block.transactions]))
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
-                if height == trusted and self._content.copy().digest() != content:
-                    raise StorageError(f"{self.store.path}: the blocks up to {trusted} differ from the ones this "
-                                       "peer validated (its signed checkpoint)")
-            index = self.state.transaction_index()
-            if self.store.tx_index() != {t: w for t, w in index.items() if w[0] <= indexed}:
-                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks")
+                tx_ids = [tx.tx_id for tx in block.transactions]
+                if height > indexed:
+                    tail.append((height, tx_ids))
+                elif any(self.store.location(t) != (height, i) for i, t in enumerate(tx_ids)):
+                    raise StorageError(f"{self.store.path}: the transaction index differs from block {height}")
             for height, tx_ids in tail:  # (only now: a refused open writes nothing, not even on close)
                 self.store.index_tail(height, tx_ids)
+
+    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> None:
+        """The blocks up to the checkpoint `trusted` from `rows` (height, digest, data): their
+        digests and bytes hashed as _apply hashes them and compared with the signed `content`,
+        the stored index rows up to there summed (with those of the blocks above the stored
+        index) and compared with the signed `index` (a changed, added or deleted row is
+        caught, so the store's index may answer for absence: ChainState.locate), then
+        restored into the state undecoded (ChainState.restore). Decoded are only the
+        last, those above the store's index (their ids are held again), those holding a status
+        transaction (a candidate by STATUS_MARKERS, kept only if decoding shows one), and the
+        last candidate by RECORD_MARKER that decodes to a Type-I (read again from the store,
+        and checked against the hashed digest)."""
+        digests, candidates, records = bytearray(), [], []
+        hasher = hashlib.sha256()
+        for expected_height, (height, digest, data) in enumerate(rows):
+            if height != expected_height:
+                raise StorageError(f"{self.store.path}: stored heights jump from {expected_height - 1} to {height}")
+            hasher.update(len(data).to_bytes(8, "big") + digest)
+            hasher.update(data)
+            digests += digest
+            if height == trusted or height > indexed or any(marker in data for marker in STATUS_MARKERS):
+                candidates.append(bytes(data))
+            if RECORD_MARKER in data:
+                records.append(height)
+            if height == trusted:
+                break
+        if hasher.digest() != content or len(digests) != (trusted + 1) * DIGEST_BYTES:
+            raise StorageError(f"{self.store.path}: {self._first_changed(trusted) or 'the blocks'} up to {trusted} "
+                               "differ from the ones this peer validated (its signed checkpoint)")
+        try:  # (bytes this peer validated: a failure here is a bug or a hash collision)
+            decoded = [Block.from_bytes(data) for data in candidates]
+            last_record = next((h for h in reversed(records) if self._holds_record(h, digests)), -1)
+        except (LedgerError, EdgeaccError) as exc:
+            raise StorageError(f"{self.store.path}: a block below the checkpoint {trusted} fails: {exc}") from exc
+        stored_sum = self.store.index_sum(min(indexed, trusted), index_row_hash)
+        unindexed = [b for b in decoded if b.height > indexed]
+        if (stored_sum + sum(index_row_hash(tx.tx_id, b.height, i) for b in unindexed
+                             for i, tx in enumerate(b.transactions))) % INDEX_MODULUS != index:
+            raise StorageError(f"{self.store.path}: the transaction index differs from the blocks up to {trusted} "
+                               "(this peer's signed checkpoint)")
+        self.state.restore(bytes(digests), decoded[-1],
+                           [b for b in decoded if any(tx.kind != TxKind.RECORD for tx in b.transactions)], last_record)
+        self._content, self._index_sum = hasher, index
+        for block in unindexed:
+            self.state.remember(block.height, [tx.tx_id for tx in block.transactions])
+
+    def _first_changed(self, trusted: int) -> str | None:
+        """Which block below a checkpoint whose content hash failed is the changed one, as far
+        as the hash chain tells (decoding, the stored digest, the link, the Merkle root): only
+        to name it in the refusal."""
+        previous = GENESIS_PREVIOUS
+        for height, digest, data in self.store.blocks(0):
+            if height > trusted:
+                break
+            try:
+                block = Block.from_bytes(data)
+                if block.digest != bytes(digest) or block.header.previous != previous:
+                    raise ValidationError("its digest or its link to the previous block differs")
+                if block.computed_merkle_root() != block.header.merkle_root:
+                    raise MerkleMismatch("its Merkle root or count does not match its transactions")
+            except LedgerError as exc:
+                return f"block {height} fails re-validation: {exc};"
+            previous = block.digest
+        return None
+
+    def _holds_record(self, height: int, digests: bytes) -> bool:
+        block = Block.from_bytes(self.store.get(height) or b"")
+        if block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]:
+            raise StorageError(f"block {height} changed while the store was opened")
+        return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
     def checkpoint_if_behind(self) -> None:
         """record_checkpoint unless the stored checkpoint is at the latest block already; best
@@ -414,3 +483,29 @@ class Peer:
     def close(self) -> None:
         """Close the peer's store."""
         self.store.close()
+
+
+class _StoredBlocks:
+    """The chain state's read access to a peer's store (ledger.chain.StoredChain): blocks and
+    headers decoded from the stored bytes, unchecked (ChainState checks them)."""
+
+    def __init__(self, store: PeerStore) -> None:
+        self._store = store
+
+    def _data(self, height: int) -> bytes:
+        data = self._store.get(height)
+        if data is None:
+            raise NotFound(f"{self._store.path} has no block {height}")
+        return bytes(data)
+
+    def header(self, height: int) -> SignedHeader:
+        return Block.signed_header_of(self._data(height))
+
+    def block(self, height: int) -> Block:
+        return Block.from_bytes(self._data(height))
+
+    def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
+        return self._store.location(tx_id)
+
+    def indexed_height(self) -> int:
+        return self._store.indexed_height()

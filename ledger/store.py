@@ -435,3 +435,26 @@ class PeerStore:
         if self._log is not None:
             os.close(self._log)
             self._log = None
+
+    # --- queries for a chain state that reads the store on demand (issue 13) ---
+
+    def location(self, tx_id: bytes) -> tuple[int, int] | None:
+        """(height, position) of `tx_id` in the stored index up to indexed_height, or None
+        (the rows not written yet are of blocks the peer's chain state holds in memory)."""
+        indexed = self.indexed_height()
+        with self._lock:
+            row = self._guard(lambda: self._db.execute("SELECT height, position FROM txs WHERE tx_id = ? AND height <= ?",
+                                                       (tx_id, indexed)).fetchone())
+        return (row[0], row[1]) if row else None
+
+    def index_sum(self, up_to: int, term) -> int:
+        """The sum of term(tx_id, height, position) over the stored index rows of the blocks
+        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time."""
+        def total() -> int:
+            cursor, result = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?", (up_to,)), 0
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                result += sum(term(bytes(t), h, p) for t, h, p in rows)
+            return result
+
+        with self._lock:
+            return self._guard(total)

@@ -120,3 +120,62 @@ def test_a_revocation_backdated_below_the_checkpoint_revalidates_everything(tmp_
     (path / "ca" / "crl.pem").write_bytes(_pem(crl))
     with pytest.raises(StorageError, match="fails re-validation"):
         ledger.Network.open(path, auto_interlock=False)
+
+
+def test_reopen_decodes_no_record_block_below_the_checkpoint(tmp_path, toy, monkeypatch):
+    """Below the checkpoint open hashes the stored bytes: it decodes only the blocks that give
+    state (the status records, the head, the last Type-I), never the bulk of the records."""
+    path = tmp_path / "net"
+    build(path, toy, blocks=12)
+    decoded = []
+    real = ledger.Block.from_bytes.__func__
+    monkeypatch.setattr(ledger.Block, "from_bytes",
+                        classmethod(lambda cls, data: decoded.append(b := real(cls, data)) or b))
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        heights = {b.height for b in decoded if b.header.chain_id == "edge-0"}
+        status = {r.height for r in edge.statuses("main")}
+        assert status and heights <= status | {edge.height - 1, edge.last_record_height}
+        assert edge.last_record_height == 11 and len(heights) <= 3
+        decoded.clear()
+        # what was not decoded is still served, checked against the digests the state holds
+        tx_id = net.block("edge-0", 0).transactions[0].tx_id
+        assert net.verify(tx_id, "main").ok and net.transaction(tx_id).tx_id == tx_id
+
+
+def test_a_stored_index_row_moved_to_another_transaction_is_refused(tmp_path, toy):
+    """The store's index answers lookups after open; a row changed under a running peer to
+    point at another transaction's place is refused (the block there holds another id), and
+    the peer serves nothing from it."""
+    path = tmp_path / "net"
+    build(path, toy)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        tx_id = net.block("edge-0", 2).transactions[0].tx_id
+        assert edge.locate(tx_id) == (2, 0)
+        with store(path) as db:
+            db.execute("UPDATE txs SET height = 1 WHERE tx_id = ?", (tx_id,))
+        for read in (edge.locate, edge.transaction, edge.receipt):
+            with pytest.raises(StorageError, match="holds another"):
+                read(tx_id)
+        assert edge.height == 5 and edge.block(2).transactions[0].tx_id == tx_id
+
+
+def test_a_witness_from_its_window_is_the_full_accumulator_s(tmp_path, toy):
+    """ChainState builds a witness from v_(h-1) and the elements up to the value it is against;
+    it is the one an accumulator of every element gives, alone or with others."""
+    import edgeacc
+
+    path = tmp_path / "net"
+    build(path, toy, blocks=7)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        full = edgeacc.Accumulator(net.params, net.deployment.generator("edge-0"))
+        for h in range(edge.height):
+            full.add(edge.signed_header(h).header.acc_element)
+        same = lambda a, b: edgeacc.encode_element(net.params, a) == edgeacc.encode_element(net.params, b)  # (±v)
+        assert same(full.value, edge.accumulator_value())
+        for h, against in ((0, 0), (0, 7), (3, 5), (7, 7)):
+            assert same(edge.block_witness(h, against), full.witness_at(h, against + 1))
+        witnesses = edge.block_witnesses([1, 4, 6], 6)
+        assert sorted(witnesses) == [1, 4, 6] and all(same(witnesses[h], full.witness_at(h, 7)) for h in witnesses)
