@@ -143,6 +143,7 @@ class Follower:
     def __init__(self, peer, log_, know_signers, sources, quorum: int) -> None:
         self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
         self.next_slot = 0
+        self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
@@ -169,22 +170,31 @@ class Follower:
                 for slot, data in batch:
                     self._take(slot, data)
                     self.next_slot = slot + 1
+            if self.refused is None and self.height < self.peer.height:
+                self.refused = (f"the log holds blocks 0..{self.height - 1} of the {self.peer.height} this peer "
+                                "stores (was etcd's data lost?)")
+                log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             with self._grown:
                 self._grown.notify_all()
-            return self.peer.height, self.next_slot
+            return self.height, self.next_slot
 
     def _take(self, slot: int, data: bytes) -> None:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
-        propagates: the entry is read again, so a transient failure never decides)."""
+        propagates: the entry is read again, so a transient failure never decides). Below the
+        stored height (a restarted peer re-reading the log) the entry that was stored is
+        recognised by its bytes, and every other one was skipped: the same decisions again."""
+        if self.height < self.peer.height:
+            if data == self.peer._stored_bytes(self.height):
+                self.height += 1
+            return
         try:
             block = Block.from_bytes(data)
-            if block.header.chain_id != self.peer.chain_id or block.height != self.peer.height:
-                if block.height < self.peer.height and self.peer.digest(block.height) == block.digest:
-                    return  # stored already (a restarted peer re-reading the log)
+            if block.header.chain_id != self.peer.chain_id or block.height != self.height:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
-                                     f"not block {self.peer.height} of {self.peer.chain_id}")
+                                     f"not block {self.height} of {self.peer.chain_id}")
             self.know_signers(block.transactions)
             self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+            self.height += 1
         except ServiceUnavailable:
             raise
         except LedgerError as exc:
@@ -216,7 +226,7 @@ class Follower:
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             return False
-        self.next_slot = cp.slot
+        self.next_slot, self.height = cp.slot, cp.height + 1
         return True
 
     def _catch_up(self, cp: Checkpoint) -> None:
