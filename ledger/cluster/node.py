@@ -12,17 +12,21 @@ CONFIG (JSON):
      "deployment": "deployment.json"}     chains, peers and their addresses, etcd endpoints,
                                           params, objects URL (ledger.cluster.local writes one)
 
-What the node does:
-- follows the log: it reads every block etcd holds beyond its own height, validates it (the
-  rules of ledger.chain.Peer: endorsements, links, Merkle root, accumulator, transactions)
-  and stores it; on start and after a restart this is the catch-up. A block it cannot
-  validate is not stored, and the node stops following (status says why).
+What the node does (ledger.cluster.follower argues why a dishonest cutter, etcd writer or
+fewer than `threshold` dishonest peers cannot make it accept another history):
+- follows the log: it reads etcd's entries in slot order and stores each that validates as
+  the next block of its chain (the rules of ledger.chain.Peer: endorsements, links, Merkle
+  root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
+  On start and after a restart this is the catch-up; below a trimmed checkpoint the node
+  fetches the blocks from another peer, chained to the digest a quorum attested.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
-  from the chain's peers (Endorse), appends the block to etcd (the height-checked
-  transaction of ledger.cluster.ordering), stores it, and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
-  A peer that is not the cutter forwards a submission to the cutter.
+  from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
+  etcd transaction of ledger.cluster.ordering), stores it by following the log, and only
+  then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
+  by the cutter. Every `trim_blocks` blocks it trims the log below a checkpoint its peers
+  attest (Stored). A peer that is not the cutter forwards a submission to the cutter and
+  answers with a receipt only for a block it stores itself.
 """
 from __future__ import annotations
 
@@ -163,7 +167,8 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     is `tx`'s chain's block at the receipt's height and digest, its endorsements satisfy the
     chain's policy (at the block's time), and the Merkle path puts `tx`'s exact bytes at the
     receipt's position under the header's root. A peer that answers for a chain can forge a
-    receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise.
+    receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise. (That
+    the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
     certificates the trust store lacks are fetched with `fetch` (admit_certificates)."""
     if len(fields) != 3:
