@@ -69,6 +69,7 @@ CUTTER_TTL = 2                # seconds: the cutter's lease (failover takes abou
 SUBMIT_TIMEOUT = 30.0
 MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
+MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -606,7 +607,7 @@ class Node:
         followed it from etcd (it waits a few seconds for it): what a receipt's confirmation
         and the log's checkpoint are made of (ledger.cluster.follower)."""
         height, digest = decode_block_id(request)
-        if not self.follower.wait_for(height):
+        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height):
             raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
         if self.peer.digest(height) != digest:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
