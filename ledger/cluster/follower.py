@@ -134,6 +134,10 @@ def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str
             raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) is vouched for by "
                                  f"{answering} and {len(good)} other peers; the policy needs {needed} others "
                                  f"({'; '.join(failures)})"[:1000])
+        # distinct peers besides the one that answered (one key or name under two certificates is one)
+        deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), good, needed, None,
+                                         f"the attestations of block {height} of {chain_id}", "attester",
+                                         besides=(answering,))
 
 
 class Follower:
