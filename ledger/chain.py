@@ -114,22 +114,31 @@ class Deployment:
         same peer name under two certificates is one endorser, and refused), and there are at
         least the policy's threshold of distinct endorsers."""
         header = checks.decoded(signed, SignedHeader, "signed").header
-        config = self.config(header.chain_id)
-        message = header.endorsement_message()
+        self.check_peer_signatures(header.chain_id, header.endorsement_message(), signed.endorsements,
+                                   self.config(header.chain_id).endorsement_threshold, at_ms,
+                                   f"block {header.height} of {header.chain_id}", "endorser")
+
+    def check_peer_signatures(self, chain_id: str, message: bytes, signatures, needed: int, at_ms: int | None,
+                              what: str, role: str, besides: tuple[str, ...] = ()) -> set[str]:
+        """`signatures` ((fingerprint, signature) pairs) of `message` by at least `needed`
+        distinct unrevoked peers of `chain_id` other than those named in `besides` (a key or a
+        peer name counts once; a repeat is refused): EndorsementError otherwise. Returns the
+        signers' names."""
         keys: set[bytes] = set()
         names: set[str] = set()
-        for fp, sig in signed.endorsements:
-            member = self.trust.resolve(fp, roles=("peer",), chain_id=header.chain_id, at_ms=at_ms)
+        for fp, sig in signatures:
+            member = self.trust.resolve(fp, roles=("peer",), chain_id=chain_id, at_ms=at_ms)
             member.verify(sig, message)
             if member.key_bytes in keys or member.name in names:
-                raise EndorsementError(f"block {header.height} of {header.chain_id}: {member.name} "
-                                       "endorses twice (one key or one peer under two certificates)")
-            keys.add(member.key_bytes)
-            names.add(member.name)
-        if len(keys) < config.endorsement_threshold:
-            raise EndorsementError(f"block {header.height} of {header.chain_id} has "
-                                   f"{len(keys)} distinct endorsers; the policy needs "
-                                   f"{config.endorsement_threshold}")
+                raise EndorsementError(f"{what}: {member.name} counts twice as {role} (one key or one peer "
+                                       "under two certificates)")
+            if member.name not in besides:
+                keys.add(member.key_bytes)
+                names.add(member.name)
+        if len(keys) < needed:
+            others = f" besides {', '.join(besides)}" if besides else ""
+            raise EndorsementError(f"{what} has {len(keys)} distinct {role}s{others}; the policy needs {needed}")
+        return names
 
 
 @dataclass(frozen=True)

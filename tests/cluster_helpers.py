@@ -2,8 +2,10 @@
 stopped (kill -9 at worst) when the fixture ends."""
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +24,11 @@ def need_etcd():
 class Harness:
     """One chain's peers (edge-0) running as node processes, the main chain's only laid out."""
 
-    def __init__(self, directory, peers: int = 3, threshold: int = 2, chain: str = "edge-0") -> None:
+    def __init__(self, directory, peers: int = 3, threshold: int = 2, chain: str = "edge-0", **settings) -> None:
         local.create(directory, subchains=1, peers_per_chain=peers, endorsement_threshold=threshold)
+        if settings:  # deployment settings (trim_blocks, ...)
+            path = Path(directory) / "deployment.json"
+            path.write_text(json.dumps({**json.loads(path.read_text()), **settings}, indent=2))
         self.cluster = local.LocalCluster(directory)
         self.chain = chain
         self.names = [n for n in self.cluster.nodes if self.cluster.chain_of(n) == chain]

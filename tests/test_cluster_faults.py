@@ -3,24 +3,35 @@ etcd and one chain's peers as `edgeacc node` processes (3 peers, 2-of-any endors
 kills every process at the end. Every acknowledged transaction must be on every peer exactly
 once afterwards; without quorum a client gets a clear error, not a hang."""
 import concurrent.futures
+import dataclasses
 import time
 
 import pytest
+from cryptography import x509
 
 from ledger import errors
+from ledger.block import Block, SignedHeader
+from ledger.chain import Deployment, now_ms
 from ledger.cluster import authority, local
+from ledger.cluster.follower import Checkpoint
+from ledger.cluster.node import chain_configs, deployment_params, load_trust
 from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
 from ledger.cluster.transport import unpack
-from ledger.tx import Transaction
+from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.peer import Peer
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
 
 from cluster_helpers import Harness, need_etcd
 
 need_etcd()
 
+TRIM_BLOCKS = 8  # the cutter trims etcd's log this often (the other tests run across trims too)
+
 
 @pytest.fixture(scope="module")
 def h(tmp_path_factory):
-    harness = Harness(tmp_path_factory.mktemp("cluster") / "c")
+    harness = Harness(tmp_path_factory.mktemp("cluster") / "c", trim_blocks=TRIM_BLOCKS)
     try:
         yield harness.start()
     finally:
@@ -244,20 +255,91 @@ def test_restart_the_whole_cluster(h):
     h.assert_exactly_once(receipts + more)
 
 
-def test_block_forged_in_etcd_is_refused_by_every_peer(h):
-    """etcd is trusted for order, not content: a block a faulty orderer writes (here: the last
-    block again with its transactions' signatures intact but no valid endorsements) is stored by
-    no peer. Last in the module: the chain cannot move past it."""
+def _identity(creds):
+    return Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
+
+
+def _next_block(h, tmp_path, payload):
+    """A valid, unendorsed next block of the chain, built on a copy of its blocks."""
+    d = h.cluster.directory
+    rules = Deployment(deployment_params(h.cluster.deployment), load_trust(d / "trust"), chain_configs(h.cluster.deployment))
+    client = _identity(d / "clients" / "client")
+    blocks = h.blocks_of(h.names[0])
+    known = {m.fingerprint for m in rules.trust.members()} | {client.fingerprint}
+    rules.trust.add_certificate(client.certificate)
+    for fp in {tx.submitter for b in blocks for tx in b.transactions} - known:
+        rules.trust.add_certificate(x509.load_pem_x509_certificate(h.client._call_any(h.chain, "Certificate", fp)))
+    builder = Peer(rules, _identity(d / "nodes" / h.names[0] / "credentials"),
+                   PeerStore(tmp_path / "builder.sqlite", h.chain))
+    try:
+        for block in blocks:
+            builder._commit(block, live=False)
+        tx = Transaction.create(client, TxKind.RECORD, h.chain, payload, timestamp_ms=now_ms(), nonce=time.time_ns())
+        return builder._propose([tx])[0]
+    finally:
+        builder.close()
+
+
+def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on(h, tmp_path):
+    """etcd is trusted for order, not content, and anyone may write to it: a dishonest cutter
+    puts junk, the next block endorsed by one peer (the policy needs 2), the next block with a
+    forged endorsement, and a block on a forked parent with real endorsements at the log's
+    next slots. No peer stores any of them, none stops following, and the next honest
+    submission is block `height` on every peer."""
     height = h.wait_heights_equal()
-    last = h.blocks_of(h.names[0])[-1]
-    forged = last.with_endorsements([]).to_bytes()  # endorsed by nobody
+    before = {n: h.status(n)["log"] for n in h.names}
+    slot = before[h.names[0]]["next_slot"]
+    proposal = _next_block(h, tmp_path, b"never endorsed by two")
+    keys = [_identity(h.cluster.directory / "nodes" / n / "credentials") for n in h.names[:2]]
+
+    def endorsed(block, who):
+        return block.with_endorsements([(k.fingerprint, k.sign(block.header.endorsement_message())) for k in who])
+    forged = endorsed(proposal, keys)
+    fp, sig = forged.signed.endorsements[0]
+    forged = forged.with_endorsements([(fp, sig[:10] + bytes([sig[10] ^ 1]) + sig[11:])] + list(forged.signed.endorsements[1:]))
+    forked = endorsed(Block(SignedHeader(dataclasses.replace(proposal.header, previous=b"\7" * 32), ()),
+                            proposal.transactions), keys)
     log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
     try:
-        log.put_raw(b"block/%012d" % height, forged)
-        log.put_raw(b"height", str(height + 1).encode())
+        for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).to_bytes(), forged.to_bytes(), forked.to_bytes()]):
+            log.put_raw(b"block/%012d" % (slot + i), data)
     finally:
         log.close()
-    time.sleep(1.5)
+    receipt = h.client.submit(h.chain, b"after the junk").result(30)
+    assert receipt.height == height
+    assert h.wait_heights_equal() == height + 1
     for name in h.names:
         status = h.status(name)
-        assert status["height"] == height and "fails validation" in (status["refused"] or "")
+        assert status["refused"] is None and status["log"]["skipped"] == before[name]["skipped"] + 4
+        assert status["log"]["next_slot"] == slot + 5
+        assert [tx.payload for tx in h.blocks_of(name)[height].transactions] == [b"after the junk"]
+    h.assert_exactly_once([receipt])
+
+
+def test_a_peer_restarted_after_trimming_catches_up_from_the_other_peers(h):
+    """The cutter trims etcd's log below a checkpoint a quorum attests while a peer is down;
+    the restarted peer finds the blocks it misses gone from etcd, fetches them from a peer
+    (checking them against the attested digest) and holds exactly the chain the others hold."""
+    cutter = h.wait_cutter()
+    victim = next(n for n in h.names if n != cutter)
+    missed_from = h.status(victim)["height"]
+    h.cluster.kill_node(victim)
+    receipts = [h.client.submit(h.chain, b"trim-%d" % i).result(60) for i in range(TRIM_BLOCKS + 3)]
+    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            data = log.checkpoint()
+            cp = Checkpoint.from_bytes(data) if data else None
+            if cp is not None and cp.height >= missed_from:
+                break
+            time.sleep(0.2)
+        assert cp is not None and cp.height >= missed_from, "the cutter did not trim"
+        assert all(slot >= cp.slot for slot, _ in log.blocks(0))  # the entries below are gone from etcd
+    finally:
+        log.close()
+    h.restart_node(victim)
+    h.assert_exactly_once(receipts)  # (retries while the client's channel to the victim reconnects)
+    assert h.status(victim)["log"]["from_peers"]["blocks"] >= cp.height + 1 - missed_from
+    chains = {n: [b.digest for b in h.blocks_of(n)] for n in h.names}
+    assert chains[victim] == chains[cutter]

@@ -11,6 +11,7 @@ from ledger import errors
 from ledger.chain import Deployment, Receipt
 from ledger.cluster import local
 from ledger.cluster.client import connect
+from ledger.cluster.follower import decode_block_id, stored_message
 from ledger.cluster.node import (chain_configs, deployment_params, encode_outcome, encode_receipt, load_trust,
                                  number, text_field)
 from ledger.cluster.transport import Credentials, Method, pack, serve, unpack
@@ -36,19 +37,25 @@ def dishonest(tmp_path_factory):
     peers = [Identity(load_private_key(c / "identity.key"), load_certificate(c / "identity.crt")) for c in creds.values()]
     builder = Peer(rules, peers[0], PeerStore(root / "builder.sqlite", "edge-0"))
     answer, latest = [None], [b""]
-    methods = {"Submit": Method(lambda caller, request: pack(*(answer[0](Transaction.from_bytes(t))
-                                                                for t in unpack(request)))),
-               "Register": Method(lambda caller, request: b"\0" * 32),
-               "Status": Method(lambda caller, request: json.dumps({"cutter": True, "height": 10 ** 9}).encode()),
-               "Latest": Method(lambda caller, request: latest[0]),
-               "Certificate": Method(lambda caller, request: next(
-                   p.certificate.public_bytes(serialization.Encoding.PEM) for p in peers if p.fingerprint == request))}
-    servers = [serve(p["address"], Credentials.load(creds[p["name"]]), trust, methods, "edge-0")[0]
-               for p in edge["peers"]]
+    # what a peer answers when asked to attest that it stores a block: by default that it
+    # does not (it never saw the block in etcd)
+    stored = [lambda me, height, digest: (_ for _ in ()).throw(errors.ServiceUnavailable("not stored"))]
+
+    def methods(me):
+        return {"Submit": Method(lambda caller, request: pack(*(answer[0](Transaction.from_bytes(t))
+                                                                 for t in unpack(request)))),
+                "Register": Method(lambda caller, request: b"\0" * 32),
+                "Status": Method(lambda caller, request: json.dumps({"cutter": True, "height": 10 ** 9}).encode()),
+                "Latest": Method(lambda caller, request: latest[0]),
+                "Stored": Method(lambda caller, request: stored[0](me, *decode_block_id(request))),
+                "Certificate": Method(lambda caller, request: next(
+                    p.certificate.public_bytes(serialization.Encoding.PEM) for p in peers if p.fingerprint == request))}
+    servers = [serve(p["address"], Credentials.load(creds[p["name"]]), trust, methods(me), "edge-0")[0]
+               for p, me in zip(edge["peers"], peers)]
     client = connect({"name": "client", "credentials": str(d / "clients" / "client"), "trust": str(d / "trust"),
                       "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
     try:
-        yield client, builder, peers, answer, latest
+        yield client, builder, peers, answer, latest, stored
     finally:
         client.close()
         for s in servers:
@@ -69,7 +76,7 @@ def _receipt(tx, block, position=0):
 def test_client_refuses_receipts_a_dishonest_peer_forges(dishonest):
     """A peer drops the transaction and acknowledges it anyway: the client must not report it
     committed (the exactly-once guarantee holds only for receipts that prove themselves)."""
-    client, builder, peers, answer, _ = dishonest
+    client, builder, peers, answer, _, stored = dishonest
     other = client.record("edge-0", b"someone else's")
     forgeries = {
         # the plain receipt of the old wire format: nothing proves it
@@ -85,11 +92,58 @@ def test_client_refuses_receipts_a_dishonest_peer_forges(dishonest):
         tx = client.record("edge-0", name.encode())
         with pytest.raises(error):
             client.submit_transaction(tx).result(10)
-    # the control: a receipt with its proof is accepted
+    # the control: a receipt with its proof, its block attested by the other peer
     answer[0] = lambda tx: _outcome(tx, _block(builder, peers, [other, tx], peers), position=1)
-    tx = client.record("edge-0", b"honest")
-    receipt = client.submit_transaction(tx).result(10)
+    stored[0] = _attest
+    try:
+        tx = client.record("edge-0", b"honest")
+        receipt = client.submit_transaction(tx).result(10)
+    finally:
+        stored[0] = _refuse
     assert receipt.tx_id == tx.tx_id and receipt.position == 1
+
+
+def _attest(me, height, digest, chain="edge-0"):
+    return pack(me.fingerprint, me.sign(stored_message(chain, height, digest)))
+
+
+def _flip(data, at):
+    return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+
+def _refuse(me, height, digest):
+    raise errors.ServiceUnavailable(f"{me.name} does not store block {height}")
+
+
+@pytest.mark.parametrize("variant", ["never appended", "attested by the answering peer only",
+                                     "attestation of another block", "attestation of another chain",
+                                     "attestation with a bad signature"])
+def test_dishonest_cutter_cannot_hand_out_a_receipt_of_a_block_it_never_ordered(dishonest, variant):
+    """The elected cutter is dishonest: it collects a real quorum of endorsements (the peers
+    validate the block and sign) but never appends the block to etcd, and answers the client
+    with the receipt, header and Merkle path - all genuine. The client accepts a receipt only
+    once threshold-1 peers other than the one that answered attest they store that block (an
+    honest peer does so only after following it from etcd): here the other peer never saw it,
+    or the attestations come from the wrong peer or name another block. The submission ends in
+    ServiceUnavailable past the deadline, with no receipt."""
+    client, builder, peers, answer, _, stored = dishonest
+    height, confirmed = builder.height, set(client._confirmed)
+    answer[0] = lambda tx: _outcome(tx, _block(builder, peers, [tx], peers))  # endorsed by both: a real quorum
+    stored[0] = {"never appended": _refuse,
+                 "attested by the answering peer only": lambda me, h, d: _attest(next(p for p in peers if p != me), h, d),
+                 "attestation of another block": lambda me, h, d: _attest(me, h, b"\5" * 32),
+                 "attestation of another chain": lambda me, h, d: _attest(me, h, d, "main"),
+                 "attestation with a bad signature": lambda me, h, d: _flip(_attest(me, h, d), -40),
+                 }[variant]
+    try:
+        tx = client.record("edge-0", variant.encode())
+        with pytest.raises(errors.LedgerError) as info:
+            client.submit_transaction(tx).result(10)
+    finally:
+        stored[0] = _refuse
+    assert isinstance(info.value, (errors.UnprovenAnswer, errors.ServiceUnavailable, errors.EndorsementError))
+    assert "vouched for by" in str(info.value) or "attest" in str(info.value)
+    assert builder.height == height and client._confirmed == confirmed
 
 
 def _outcome(tx, block, position=0):
@@ -99,7 +153,7 @@ def _outcome(tx, block, position=0):
 def test_client_height_is_what_the_peers_prove_not_what_they_claim(dishonest):
     """Every edge-0 peer claims height 10**9 in its Status and serves a latest header that is
     forged (self-endorsed, or of another chain): the client counts only a proven header."""
-    client, builder, peers, _, latest = dishonest
+    client, builder, peers, _, latest, _ = dishonest
     tx = client.record("edge-0", b"h")
     assert client.height("edge-0") == 0  # Latest answers "empty chain"; the Status claim is ignored
     forged = _block(builder, peers, [tx], peers[:1])  # endorsed by one of the two the policy needs

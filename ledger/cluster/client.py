@@ -26,6 +26,7 @@ from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
+from ledger.cluster.follower import confirm_blocks
 from ledger.cluster.node import (admit_certificates, build, chain_configs, decode_receipt, deployment_params,
                                  load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
@@ -65,6 +66,8 @@ class Client:
         self._registered: set[tuple[str, bytes]] = set()
         self._cutters: dict[str, str] = {}
         self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
+        self._confirmed: set[tuple[int, bytes]] = set()  # (height, digest) of blocks other peers attested
+        self._confirmers = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="confirm")
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -86,6 +89,11 @@ class Client:
         """`method` on the peers of `chain_id` in turn (peer `first`, else the last known
         cutter, first), until one answers. A peer that lacks what was asked may only lag
         behind the cutter: NotFound when none of those that answer has it."""
+        return self._call_any_named(chain_id, method, request, timeout, first)[1]
+
+    def _call_any_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0,
+                        first: str | None = None) -> tuple[str, bytes]:
+        """_call_any, with the name of the peer that answered."""
         peers = self._peers(chain_id)
         start = next(self._next)
         order = [peers[(start + i) % len(peers)] for i in range(len(peers))]
@@ -93,7 +101,7 @@ class Client:
         failures, missing = [], None
         for name, address in order:
             try:
-                return self._channel(name, address).call(method, request, timeout)
+                return name, self._channel(name, address).call(method, request, timeout)
             except ServiceUnavailable as exc:
                 failures.append(str(exc))
             except NotFound as exc:
@@ -164,7 +172,9 @@ class Client:
         """Submit signed transactions; PendingTx.result() is the Receipt once the block is in
         etcd and stored by the chain's cutter, or ServiceUnavailable when that did not happen
         within `submit_timeout` seconds of resubmitting. A receipt is accepted only with its
-        proof (node.proven_receipt: the block's endorsed header and the Merkle path); one
+        proof (node.proven_receipt: the block's endorsed header and the Merkle path) and the
+        attestations of the policy's threshold minus one other peers that they store that
+        block (follower.confirm_blocks: it is the ordered log's block at that height); one
         without is resubmitted to another peer, and is the error past the deadline."""
         txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
         pendings = [PendingTx(tx) for tx in txs]
@@ -217,23 +227,24 @@ class Client:
             while waiting and time.monotonic() < deadline:
                 try:
                     self._register(chain_id, [p.transaction for p in waiting])
-                    answer = unpack(self._call_any(chain_id, "Submit", pack(*(p.transaction.to_bytes() for p in waiting)),
-                                                   max(1.0, deadline - time.monotonic()), self._cutter(chain_id)),
-                                    len(waiting), "outcomes")
+                    answering, answer = self._call_any_named(
+                        chain_id, "Submit", pack(*(p.transaction.to_bytes() for p in waiting)),
+                        max(1.0, deadline - time.monotonic()), self._cutter(chain_id))
+                    answer = unpack(answer, len(waiting), "outcomes")
                 except ServiceUnavailable as exc:
                     self._cutters.pop(chain_id, None)
                     last = exc
                     time.sleep(RETRY_SECONDS)
                     continue
-                retry = []
+                retry, proven = [], []
                 for p, outcome in zip(waiting, answer):
                     kind, *rest = unpack(outcome, what="outcome")
                     retry_elsewhere = True
                     if kind == b"R":
                         try:
-                            p._future.set_result(proven_receipt(
+                            proven.append((p, proven_receipt(
                                 self.deployment_rules, p.transaction, rest, self._verified_headers,
-                                lambda fp: self._call_any(chain_id, "Certificate", fp)))
+                                lambda fp: self._call_any(chain_id, "Certificate", fp))))
                             continue
                         except LedgerError as forged:  # the peer that answered lies: ask another
                             exc = forged
@@ -246,6 +257,10 @@ class Client:
                         last = exc
                     else:
                         p._future.set_exception(exc)
+                for p, exc in self._confirm(chain_id, answering, proven):
+                    self._cutters.pop(chain_id, None)
+                    retry.append(p)
+                    last = exc
                 waiting = retry
                 if waiting:
                     time.sleep(RETRY_SECONDS)
@@ -256,6 +271,30 @@ class Client:
         for p in waiting:
             if not p.done():
                 p._future.set_exception(last)
+
+    def _confirm(self, chain_id: str, answering: str, proven: list) -> list[tuple[PendingTx, LedgerError]]:
+        """Resolve each (pending, receipt) whose block other peers attest (confirm_blocks);
+        the (pending, error) of the others."""
+        blocks = {(r.height, r.block_digest) for _, r in proven} - self._confirmed
+        peers = dict(self._peers(chain_id))
+        ask = lambda name, request: self._channel(name, peers[name]).call("Stored", request, 10.0)  # noqa: E731
+        refused = {}
+        for block in blocks:
+            try:
+                confirm_blocks(self.deployment_rules, chain_id, [block], answering, list(peers), ask, self._confirmers)
+                if len(self._confirmed) > 4096:
+                    self._confirmed.clear()
+                self._confirmed.add(block)
+            except LedgerError as exc:
+                refused[block] = exc
+        failed = []
+        for p, receipt in proven:
+            exc = refused.get((receipt.height, receipt.block_digest))
+            if exc is None:
+                p._future.set_result(receipt)
+            else:
+                failed.append((p, exc))
+        return failed
 
     def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is, on whichever chain holds it."""
@@ -367,6 +406,7 @@ class Client:
         for box in self._outboxes.values():
             box.put(None)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._confirmers.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
 

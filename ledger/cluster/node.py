@@ -12,17 +12,21 @@ CONFIG (JSON):
      "deployment": "deployment.json"}     chains, peers and their addresses, etcd endpoints,
                                           params, objects URL (ledger.cluster.local writes one)
 
-What the node does:
-- follows the log: it reads every block etcd holds beyond its own height, validates it (the
-  rules of ledger.chain.Peer: endorsements, links, Merkle root, accumulator, transactions)
-  and stores it; on start and after a restart this is the catch-up. A block it cannot
-  validate is not stored, and the node stops following (status says why).
+What the node does (ledger.cluster.follower argues why a dishonest cutter, etcd writer or
+fewer than `threshold` dishonest peers cannot make it accept another history):
+- follows the log: it reads etcd's entries in slot order and stores each that validates as
+  the next block of its chain (the rules of ledger.chain.Peer: endorsements, links, Merkle
+  root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
+  On start and after a restart this is the catch-up; below a trimmed checkpoint the node
+  fetches the blocks from another peer, chained to the digest a quorum attested.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
-  from the chain's peers (Endorse), appends the block to etcd (the height-checked
-  transaction of ledger.cluster.ordering), stores it, and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
-  A peer that is not the cutter forwards a submission to the cutter.
+  from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
+  etcd transaction of ledger.cluster.ordering), stores it by following the log, and only
+  then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
+  by the cutter. Every `trim_blocks` blocks it trims the log below a checkpoint its peers
+  attest (Stored). A peer that is not the cutter forwards a submission to the cutter and
+  answers with a receipt only for a block it stores itself.
 """
 from __future__ import annotations
 
@@ -44,8 +48,10 @@ from cryptography.hazmat.primitives import serialization
 from ledger import checks
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
+from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, confirm_blocks, decode_block_id,
+                                     stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
-from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
+from ledger.cluster.transport import Caller, Channel, Credentials, Method, number, pack, remote_error, serve, unpack
 from ledger.errors import (ArgumentError, ConfigurationError, EncodingError, LedgerError, NotFound,
                            ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
@@ -63,6 +69,8 @@ CUTTER_TTL = 2                # seconds: the cutter's lease (failover takes abou
 SUBMIT_TIMEOUT = 30.0
 MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
+MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
+TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
 def read_json(path: str | Path, what: str) -> dict:
@@ -122,21 +130,6 @@ def text_field(data: bytes, what: str) -> str:
         raise EncodingError(f"{what} is not UTF-8 text") from None
 
 
-def number(data: bytes, what: str, base: int = 10) -> int:
-    """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
-    hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
-    try:
-        text = bytes(data).decode("ascii")
-        if not text or len(text) > 1000 or not text.isalnum():
-            raise ValueError
-        value = int(text, base)
-        if text != format(value, "x" if base == 16 else "d"):
-            raise ValueError
-        return value
-    except ValueError:
-        raise EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
-
-
 def decode_status(data: bytes) -> StatusRecord:
     source, source_height, height, tx_id, element, digest = unpack(data, 6, "status record")
     return StatusRecord(source.decode("utf-8", "replace"), number(source_height, "source height"),
@@ -163,6 +156,8 @@ def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
             cert = x509.load_pem_x509_certificate(pem) if pem else None
             if cert is not None and fingerprint(cert) == fp:
                 trust.add_certificate(cert)
+        except ServiceUnavailable:
+            raise  # not known yet is not unknown: the caller tries again (a skip must not hinge on it)
         except (ValueError, LedgerError):
             pass
 
@@ -173,7 +168,8 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     is `tx`'s chain's block at the receipt's height and digest, its endorsements satisfy the
     chain's policy (at the block's time), and the Merkle path puts `tx`'s exact bytes at the
     receipt's position under the header's root. A peer that answers for a chain can forge a
-    receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise.
+    receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise. (That
+    the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
     certificates the trust store lacks are fetched with `fetch` (admit_certificates)."""
     if len(fields) != 3:
@@ -231,8 +227,10 @@ class Node:
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id)
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
-        self.refused: str | None = None  # why following stopped (a block etcd holds failed validation)
-        self._sync_lock = threading.Lock()
+        self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
+        self.follower = Follower(self.peer, self.log, self._know_signers, self._catch_up_sources,
+                                 attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
+        self._trimming = threading.Lock()
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._channels: dict[str, Channel] = {}
@@ -258,6 +256,7 @@ class Node:
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
+            "Stored": Method(self._rpc_stored),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             "Interlock": Method(self._rpc_interlock),
@@ -275,31 +274,22 @@ class Node:
     # --- following the log -------------------------------------------------------------
 
     def sync(self) -> int:
-        """Validate and store every block etcd holds beyond this peer's height; returns the
-        peer's height. A block that fails validation stops following (self.refused)."""
-        with self._sync_lock:
-            while self.refused is None:
-                batch = self.log.blocks(self.peer.height)
-                if not batch:
-                    break
-                for height, data in batch:
-                    if height != self.peer.height:
-                        self._refuse(f"etcd skips from height {self.peer.height} to {height}")
-                        break
-                    try:
-                        block = Block.from_bytes(data)
-                        self._know_signers(block.transactions)
-                        self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
-                    except LedgerError as exc:
-                        if isinstance(exc, ServiceUnavailable):
-                            raise
-                        self._refuse(f"block {height} in etcd fails validation: {exc}")
-                        break
-            return self.peer.height
+        """Take every entry etcd holds beyond this peer's next slot (ledger.cluster.follower);
+        returns the peer's height."""
+        return self.follower.sync()
 
-    def _refuse(self, why: str) -> None:
-        self.refused = why
-        log.error("%s stops following %s: %s", self.name, self.chain_id, why)
+    @property
+    def refused(self) -> str | None:
+        """Why following stopped (the stored history is not the one a checkpoint attests)."""
+        return self.follower.refused
+
+    def _catch_up_sources(self):
+        """The chain's other peers, as catch-up sources (each answer is checked: catch_up)."""
+        def source(name):
+            channel = self._channel(name)
+            return (name, lambda h: channel.call("Header", b"%d" % h, 10.0),
+                    lambda h: channel.call("Block", b"%d" % h, 30.0))
+        return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
         while not self._stop.is_set():
@@ -373,7 +363,7 @@ class Node:
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
-        height = self.sync()
+        height, slot = self.follower.sync_position()
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
@@ -382,11 +372,12 @@ class Node:
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
-            if not self._append(height, block, leadership):
+            if not self._append(slot, block, leadership):
                 raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
             self.sync()
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
+                self._trim_soon(leadership)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
@@ -419,21 +410,64 @@ class Node:
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
         return endorsements[:max(self.config.endorsement_threshold, 1)]
 
-    def _append(self, height: int, block: Block, leadership: Leadership) -> bool:
+    def _append(self, slot: int, block: Block, leadership: Leadership) -> bool:
         """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
-        log back until it answers: the block is appended iff etcd holds it at `height`."""
+        log back until it answers: the block is appended iff etcd holds it at `slot`."""
         data = block.to_bytes()
         try:
-            return self.log.append(height, data, leadership, self.name)
+            return self.log.append(slot, data, leadership, self.name)
         except ServiceUnavailable:
             deadline = time.monotonic() + SUBMIT_TIMEOUT
             while time.monotonic() < deadline and not self._stop.is_set():
                 try:
-                    held = self.log.blocks(height, 1)
-                    return bool(held) and held[0] == (height, data)
+                    held = self.log.blocks(slot, 1)
+                    return bool(held) and held[0] == (slot, data)
                 except ServiceUnavailable:
                     time.sleep(0.2)
             raise
+
+    def _trim_soon(self, leadership: Leadership) -> None:
+        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint."""
+        if self.trim_blocks > 0 and self._trimming.acquire(blocking=False):
+            def run():
+                try:
+                    self._trim(leadership)
+                except LedgerError as exc:
+                    log.warning("%s: trimming %s: %s", self.name, self.chain_id, exc)
+                finally:
+                    self._trimming.release()
+            threading.Thread(target=run, name=f"trim-{self.name}", daemon=True).start()
+
+    def _trim(self, leadership: Leadership) -> bool:
+        """Replace the log's prefix by a checkpoint at this peer's latest block, attested by a
+        quorum of the chain's peers that store it (ledger.cluster.follower)."""
+        previous = self.log.checkpoint()
+        try:
+            done = Checkpoint.from_bytes(previous).height if previous else -1
+        except LedgerError:
+            done = -1  # junk in the entry: replaced by a valid one
+        height, slot = self.follower.sync_position()
+        if height - 1 - done < self.trim_blocks:
+            return False
+        digest = self.peer.digest(height - 1)
+        request = pack(b"%d" % (height - 1), digest)
+        attestations = [(self.peer.identity.fingerprint,
+                         self.peer.identity.sign(stored_message(self.chain_id, height - 1, digest)))]
+        others = [n for n in self.addresses if n != self.name]
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
+            calls = [pool.submit(self._channel(n).call, "Stored", request, 10.0) for n in others]
+            for call in concurrent.futures.as_completed(calls):
+                try:
+                    attestations.append(tuple(unpack(call.result(), 2, "attestation")))
+                except LedgerError:
+                    pass
+        checkpoint = Checkpoint(height - 1, digest, slot, tuple(attestations))
+        checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
+        trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
+        if trimmed:
+            log.info("%s trimmed %s's log below slot %d (blocks 0..%d attested by %d peers)",
+                     self.name, self.chain_id, slot, height - 1, len(attestations))
+        return trimmed
 
     def _channel(self, name: str) -> Channel:
         return self._channels.get(name) or self._channels.setdefault(
@@ -461,8 +495,23 @@ class Node:
             cutter = self.log.cutter()
             if cutter is None or cutter == self.name or cutter not in self.addresses:
                 raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
-            return self._channel(cutter).call("Forward", request, SUBMIT_TIMEOUT)
+            return self._vouched(self._channel(cutter).call("Forward", request, SUBMIT_TIMEOUT))
         return self._order(txs)
+
+    def _vouched(self, answer: bytes) -> bytes:
+        """The cutter's outcomes, each receipt kept only if this peer stores its block (it
+        followed it from etcd): a peer answers for what it holds, not for what it was told."""
+        outcomes = []
+        for outcome in unpack(answer, what="outcomes"):
+            kind, *rest = unpack(outcome, what="outcome")
+            if kind == b"R":
+                receipt = decode_receipt(rest[0])
+                if not (self.follower.wait_for(receipt.height)
+                        and self.peer.digest(receipt.height) == receipt.block_digest):
+                    outcome = encode_outcome(ServiceUnavailable(
+                        f"{self.name} does not store the block {receipt.height} the cutter answers with: submit again"))
+            outcomes.append(outcome)
+        return pack(*outcomes)
 
     def _rpc_forward(self, caller: Caller, request: bytes) -> bytes:
         txs = self._decode_submission(request)
@@ -537,7 +586,7 @@ class Node:
         return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
                            "latest_digest": latest.header.digest.hex() if latest else None,
                            "cutter": self._leadership is not None, "refused": self.refused,
-                           "start": self.catch_up}).encode()
+                           "start": self.catch_up, "log": self.follower.status()}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
         return self.peer.block(number(request, "height")).to_bytes()
@@ -552,6 +601,18 @@ class Node:
 
     def _rpc_header(self, caller: Caller, request: bytes) -> bytes:
         return self.peer.signed_header(number(request, "height")).to_bytes()
+
+    def _rpc_stored(self, caller: Caller, request: bytes) -> bytes:
+        """This peer's signed attestation that it stores block (height, digest), once it
+        followed it from etcd (it waits a few seconds for it): what a receipt's confirmation
+        and the log's checkpoint are made of (ledger.cluster.follower)."""
+        height, digest = decode_block_id(request)
+        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height):
+            raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
+        if self.peer.digest(height) != digest:
+            raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
+        identity = self.peer.identity
+        return pack(identity.fingerprint, identity.sign(stored_message(self.chain_id, height, digest)))
 
     def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
         """The committed status records this chain holds of chain `request`."""
@@ -618,19 +679,30 @@ class Node:
     def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
         tx = Transaction.create(self.peer.identity, kind, chain_id, payload, timestamp_ms=now_ms(),
                                 nonce=next(self._nonce))
-        kind_, *rest = unpack(unpack(self._call_chain(chain_id, "Submit", pack(tx.to_bytes()), SUBMIT_TIMEOUT), 1)[0])
+        answering, answer = self._call_chain_named(chain_id, "Submit", pack(tx.to_bytes()), SUBMIT_TIMEOUT)
+        kind_, *rest = unpack(unpack(answer, 1)[0])
         if kind_ != b"R":
             raise remote_error(rest[0].decode(), rest[1].decode())
-        return proven_receipt(self.deployment, tx, rest, self._verified_headers)
+        receipt = proven_receipt(self.deployment, tx, rest, self._verified_headers)
+        peers = peer_addresses(self.deployment_info, chain_id)
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(peers))) as pool:
+            confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering, list(peers),
+                           lambda name, request: self._peer_channel(name, peers[name]).call("Stored", request, 10.0),
+                           pool)
+        return receipt
+
+    def _peer_channel(self, name: str, address: str) -> Channel:
+        return self._channels.get(name) or self._channels.setdefault(name, Channel(address, name, self.credentials))
 
     def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
-        """`method` on the first peer of `chain_id` that answers."""
+        return self._call_chain_named(chain_id, method, request, timeout)[1]
+
+    def _call_chain_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> tuple[str, bytes]:
+        """(name, answer) of the first peer of `chain_id` that answers `method`."""
         failures = []
         for name, address in peer_addresses(self.deployment_info, chain_id).items():
-            channel = self._channels.get(name) or self._channels.setdefault(
-                name, Channel(address, name, self.credentials))
             try:
-                return channel.call(method, request, timeout)
+                return name, self._peer_channel(name, address).call(method, request, timeout)
             except ServiceUnavailable as exc:
                 failures.append(str(exc))
         raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])

@@ -2,21 +2,27 @@
 
 Keys, under PREFIX/<chain>/:
 
-    height              the number of blocks in the log (decimal)
-    block/<height>      a block's canonical encoding (12-digit zero-padded height)
+    block/<slot>        an entry of the log: a block's canonical encoding (12-digit
+                        zero-padded slot number; slots are log positions, not chain heights)
+    checkpoint          "the entries below slot S are trimmed; blocks 0..h have digest D",
+                        with a quorum of peers' signed attestations (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
 
-A block is appended by one etcd transaction that succeeds only if `height` still holds the
-block's height and `cutter` is still the key the appender's election wrote (same
-modification revision): two cutters can never both extend a chain, and a deposed one cannot
-append after its lease expired. etcd gives crash tolerance (Raft), not trust: every peer
-validates every block it reads (endorsements, links, accumulator), so a block etcd holds but
-the policy's endorsers did not sign is refused, not stored.
+A block is appended by one etcd transaction that succeeds only if its slot is still empty and
+`cutter` is still the key the appender's election wrote (same modification revision): two
+cutters can never both write a slot, and a deposed one cannot append after its lease expired.
+etcd gives crash tolerance (Raft), not trust (it has no authentication here): an entry is
+whatever someone wrote. Peers read the entries in slot order and store an entry only if it
+validates as the next block of their chain; any other entry (junk, a bad endorsement, a fork)
+is skipped, by every honest peer alike (ledger.cluster.follower), and the next cutter appends
+at the next slot.
 
 Request size. etcd refuses requests above its --max-request-bytes (1.5 MiB by default); a
 block is cut so that its encoding stays under MAX_BLOCK_BYTES (1 MiB) and a single
 transaction above MAX_TX_BYTES is refused at submission with TransactionTooLarge. Bulk data
 (readings, checkpoints) belongs in the object store; a transaction carries its digest.
+Space: etcd keeps every entry until the cutter trims the log below an attested checkpoint
+(Node, `trim_blocks`) and compacts etcd's history.
 
 aetcd is asynchronous: an EtcdLog runs its client on an event loop thread of its own and
 offers blocking methods with a deadline; a member that is down is skipped by the channel
@@ -45,8 +51,13 @@ _RANGE_BLOCKS = 64                   # blocks per range read while catching up
 _FAILURES = (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, ConnectionError, OSError)
 
 
-def _height_key(height: int) -> bytes:
-    return b"%012d" % height
+def _slot_key(slot: int) -> bytes:
+    return b"%012d" % slot
+
+
+def _slot_of(key: bytes) -> int | None:
+    """The slot a key under block/ names (None for a key that is not one: etcd has no auth)."""
+    return int(key) if len(key) == 12 and key.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -102,36 +113,70 @@ class EtcdLog:
     # --- the log -----------------------------------------------------------------------
 
     def blocks(self, start: int, limit: int = _RANGE_BLOCKS) -> list[tuple[int, bytes]]:
-        """Up to `limit` blocks from height `start`, in height order."""
+        """Up to `limit` entries (slot, bytes) from slot `start`, in slot order."""
         checks.integer(start, "start", lo=0)
+        base = self.key(b"block/")
 
         async def get():
             await self._client.connect()
-            request = rpc.RangeRequest(key=self.key(b"block/" + _height_key(start)),
-                                       range_end=self.key(b"block/" + _height_key(start + limit)),
-                                       sort_order=rpc.RangeRequest.ASCEND, limit=limit)
+            request = rpc.RangeRequest(key=base + _slot_key(start), range_end=base + b"~",
+                                       sort_order=rpc.RangeRequest.ASCEND, sort_target=rpc.RangeRequest.KEY,
+                                       limit=limit)
             response = await self._client.kvstub.Range(request, timeout=self.timeout)
-            return [(int(kv.key[len(self.key(b"block/")):]), kv.value) for kv in response.kvs]
-        return self._run(get(), "block read")
+            return [(_slot_of(kv.key[len(base):]), kv.value) for kv in response.kvs]
+        return [(slot, value) for slot, value in self._run(get(), "block read") if slot is not None]
 
-    def append(self, height: int, block: bytes, leadership: Leadership, cutter: str) -> bool:
-        """Put `block` at `height` if the log holds exactly `height` blocks and `cutter` still
-        holds the election; False when either changed (the caller re-reads the log)."""
+    def _fence(self, leadership: Leadership, cutter: str) -> list:
+        t = self._client.transactions
+        return [t.mod(self.key(b"cutter")) == leadership.revision, t.value(self.key(b"cutter")) == cutter.encode()]
+
+    def append(self, slot: int, block: bytes, leadership: Leadership, cutter: str) -> bool:
+        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election;
+        False when either changed (the caller re-reads the log)."""
         if len(block) > MAX_BLOCK_BYTES:
             raise LedgerError(f"block of {len(block)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
         t = self._client.transactions
-        height_key = self.key(b"height")
-        compare = [t.value(height_key) == str(height).encode()] if height else [t.version(height_key) == 0]
-        compare.append(t.mod(self.key(b"cutter")) == leadership.revision)
-        compare.append(t.value(self.key(b"cutter")) == cutter.encode())
+        key = self.key(b"block/" + _slot_key(slot))
+        compare = [t.create(key) == 0] + self._fence(leadership, cutter)
 
         async def txn():
             await self._client.connect()
-            ok, _ = await self._client.transaction(
-                compare=compare, success=[t.put(self.key(b"block/" + _height_key(height)), block),
-                                          t.put(height_key, str(height + 1).encode())], failure=[])
+            ok, _ = await self._client.transaction(compare=compare, success=[t.put(key, block)], failure=[])
             return ok
         return self._run(txn(), "append")
+
+    def checkpoint(self) -> bytes | None:
+        """The checkpoint entry's bytes (ledger.cluster.follower.Checkpoint), None without one."""
+        async def get():
+            await self._client.connect()
+            kv = await self._client.get(self.key(b"checkpoint"))
+            return kv.value if kv else None
+        return self._run(get(), "checkpoint read")
+
+    def trim(self, checkpoint: bytes, previous: bytes | None, slot: int, leadership: Leadership,
+             cutter: str) -> bool:
+        """Replace the checkpoint entry `previous` (None: there is none) by `checkpoint` and
+        delete the entries below `slot`, if `cutter` still holds the election and nobody
+        changed the checkpoint meanwhile; then compact etcd's history up to that revision
+        (freeing the space the entries held). False when the fence failed."""
+        t = self._client.transactions
+        key, base = self.key(b"checkpoint"), self.key(b"block/")
+        compare = self._fence(leadership, cutter)
+        compare.append(t.version(key) == 0 if previous is None else t.value(key) == previous)
+
+        async def txn():
+            await self._client.connect()
+            ok, responses = await self._client.transaction(
+                compare=compare, success=[t.put(key, checkpoint), t.delete(base, range_end=base + _slot_key(slot))],
+                failure=[])
+            if ok:  # the history of the deleted entries goes too
+                kv = await self._client.get(key)
+                try:
+                    await self._client.compact(kv.mod_revision)
+                except _FAILURES:
+                    pass  # compacted already (by another cutter): the space is freed either way
+            return ok
+        return self._run(txn(), "trim")
 
     def put_raw(self, name: bytes, value: bytes) -> None:
         """Write a key of this chain's prefix directly (tests: what a faulty orderer could do)."""

@@ -59,6 +59,21 @@ def unpack(data: bytes, count: int | None = None, what: str = "message") -> list
     return out
 
 
+def number(data: bytes, what: str, base: int = 10) -> int:
+    """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
+    hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
+    try:
+        text = bytes(data).decode("ascii")
+        if not text or len(text) > 1000 or not text.isalnum():
+            raise ValueError
+        value = int(text, base)
+        if text != format(value, "x" if base == 16 else "d"):
+            raise ValueError
+        return value
+    except ValueError:
+        raise errors.EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
+
+
 @dataclass(frozen=True)
 class Credentials:
     """A member's transport credentials (PEM): its TLS key and certificate, and the CA's."""

@@ -1,0 +1,286 @@
+"""Following a chain's ordered log (ledger.cluster.ordering), attesting what a peer stored, and
+catching up from other peers below a trimmed checkpoint.
+
+Who may be dishonest: anyone who can write to etcd (it has no authentication), any block
+cutter, and fewer than the chain's endorsement threshold `t` of its peers (with `t` dishonest
+peers the policy itself is void: they can endorse anything). etcd is trusted only to keep the
+entries it acknowledged, in one order, while a Raft majority lives.
+
+The chain is a function of the log. A peer reads the log's entries in slot order and stores an
+entry exactly when it validates as the next block of the chain the earlier entries built
+(Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements at the
+block's own time); every other entry - junk, a bad endorsement, a block on another parent, a
+second block for a height already filled - is skipped. The rule reads nothing but the entries
+and the public trust material, so every honest peer builds the same chain, whenever it
+reads; a peer that restarts re-reads the entries and skips those below its stored height
+(they were either stored or skipped by the same rule). An invalid entry costs a slot, not the
+chain: the next honest cutter appends at the next slot.
+
+What a receipt proves. An endorsed header shows a quorum validated a block, not that the block
+was ordered: a dishonest cutter can collect real endorsements for a block and never append it.
+So an honest peer vouches for a block at height h - answers a submission with its receipt, or
+signs an attestation (stored_message) - only once it stored that block by following the log.
+A client (or a node submitting to another chain) accepts a receipt only with the attestations
+of t-1 peers other than the one that answered (confirm_blocks): t peers vouch, at least one is
+honest, so the block is THE block at height h of the ordered log.
+
+Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
+the entries below slot S are gone", carrying the attestations of a quorum of the chain's peers
+(at least t, and a majority) that they store block h with digest D; a follower honours one only
+if the attestations verify, so it cannot be forged by an etcd writer. A peer whose next slot is
+below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
+D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
+attested D), then each block, which must have the digest at its height and pass every check of
+a commit. A peer serving another history is refused at the first header that does not chain,
+before anything is stored, and the next peer is asked.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ledger import checks
+from ledger.block import Block, SignedHeader
+from ledger.chain import Deployment
+from ledger.cluster.transport import number, pack, unpack
+from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnprovenAnswer
+
+log = logging.getLogger("edgeacc.node")
+
+STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c with digest D"
+CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
+
+
+def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
+    return STORED_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
+
+
+def encode_block_id(height: int, digest: bytes) -> bytes:
+    return pack(b"%d" % height, digest)
+
+
+def decode_block_id(data: bytes) -> tuple[int, bytes]:
+    height, digest = unpack(data, 2, "block id")
+    return number(height, "height"), bytes(digest)
+
+
+def attestation_quorum(threshold: int, peers: int) -> int:
+    """Attestations a checkpoint needs: the policy's threshold (one honest peer among them)
+    and a majority of the chain's peers (the trimmed blocks stay with most of them)."""
+    return max(threshold, peers // 2 + 1)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The log's trimmed prefix: blocks 0..height end in `digest`; entries below `slot` are gone."""
+
+    height: int
+    digest: bytes
+    slot: int
+    attestations: tuple[tuple[bytes, bytes], ...]
+
+    def to_bytes(self) -> bytes:
+        return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, *(pack(fp, sig) for fp, sig in self.attestations))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Checkpoint":
+        fields = unpack(data, what="checkpoint")
+        if len(fields) < 3:
+            raise EncodingError("a checkpoint has a height, a digest, a slot and attestations")
+        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[3:])
+        return cls(number(fields[0], "checkpoint height"), bytes(fields[1]), number(fields[2], "checkpoint slot"),
+                   attestations)
+
+    def check(self, deployment: Deployment, chain_id: str, needed: int) -> None:
+        """EndorsementError unless `needed` distinct peers of the chain attest the block."""
+        deployment.check_peer_signatures(chain_id, stored_message(chain_id, self.height, self.digest),
+                                         self.attestations, needed, None,
+                                         f"the checkpoint at block {self.height} of {chain_id}", "attester")
+
+
+def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str, peers: list[str], ask,
+                   pool: concurrent.futures.Executor, timeout: float = CONFIRM_WAIT + 2) -> None:
+    """Raise unless each (height, digest) of `blocks` is attested by threshold-1 peers of
+    `chain_id` other than `answering` (which vouched by answering): `ask(name, request)` calls
+    peer `name`'s Stored method. Every other peer is asked at once; the first valid
+    attestations count (a silent or lying peer only costs time)."""
+    needed = deployment.config(chain_id).endorsement_threshold - 1
+    others = [n for n in peers if n != answering]
+    for height, digest in blocks:
+        if needed <= 0:
+            continue
+        calls = {pool.submit(ask, name, encode_block_id(height, digest)): name for name in others}
+        good, failures = [], []
+        try:
+            for call in concurrent.futures.as_completed(calls, timeout):
+                name = calls[call]
+                try:
+                    fp, sig = unpack(call.result(), 2, "attestation")
+                    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), [(fp, sig)],
+                                                     1, None, f"{name}'s attestation", "attester")
+                    if deployment.trust.resolve(fp).name != name:
+                        raise UnprovenAnswer(f"{name} answers with another peer's attestation")
+                    good.append((fp, sig))
+                except LedgerError as exc:
+                    failures.append(f"{name}: {exc}")
+                if len(good) >= needed:
+                    break
+        except concurrent.futures.TimeoutError:
+            failures.append(f"no answer within {timeout} s")
+        if len(good) < needed:
+            raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) is vouched for by "
+                                 f"{answering} and {len(good)} other peers; the policy needs {needed} others "
+                                 f"({'; '.join(failures)})"[:1000])
+        # distinct peers besides the one that answered (one key or name under two certificates is one)
+        deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), good, needed, None,
+                                         f"the attestations of block {height} of {chain_id}", "attester",
+                                         besides=(answering,))
+
+
+class Follower:
+    """A peer's reading of its chain's log (the rules of the module docstring). `sources()`
+    gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h))."""
+
+    def __init__(self, peer, log_, know_signers, sources, quorum: int) -> None:
+        self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
+        self.next_slot = 0
+        self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
+        self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
+        self.skipped = 0                  # entries of the log that were not the next block
+        self.last_skip: str | None = None
+        self.from_peers = {"blocks": 0, "seconds": 0.0}
+        self._lock = threading.Lock()
+        self._grown = threading.Condition()
+        self._checkpoint_read = False
+
+    def sync(self) -> int:
+        """Take every entry etcd holds beyond the next slot; returns the peer's height."""
+        return self.sync_position()[0]
+
+    def sync_position(self) -> tuple[int, int]:
+        """sync(), then (height, next slot) of one moment: the chain at that height is what
+        the entries below that slot build (where a cutter appends the next block)."""
+        with self._lock:
+            while self.refused is None:
+                batch = self.log.blocks(self.next_slot)
+                gap = bool(batch) and batch[0][0] != self.next_slot
+                if (gap or not batch and not self._checkpoint_read) and self._apply_checkpoint():
+                    continue
+                if not batch:
+                    break
+                for slot, data in batch:
+                    self._take(slot, data)
+                    self.next_slot = slot + 1
+            if self.refused is None and self.height < self.peer.height:
+                self.refused = (f"the log holds blocks 0..{self.height - 1} of the {self.peer.height} this peer "
+                                "stores (was etcd's data lost?)")
+                log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
+            with self._grown:
+                self._grown.notify_all()
+            return self.height, self.next_slot
+
+    def _take(self, slot: int, data: bytes) -> None:
+        """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
+        propagates: the entry is read again, so a transient failure never decides). Below the
+        stored height (a restarted peer re-reading the log) the entry that was stored is
+        recognised by its bytes, and every other one was skipped: the same decisions again."""
+        if self.height < self.peer.height:
+            if data == self.peer._stored_bytes(self.height):
+                self.height += 1
+            return
+        try:
+            block = Block.from_bytes(data)
+            if block.header.chain_id != self.peer.chain_id or block.height != self.height:
+                raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
+                                     f"not block {self.height} of {self.peer.chain_id}")
+            self.know_signers(block.transactions)
+            self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+            self.height += 1
+        except ServiceUnavailable:
+            raise
+        except LedgerError as exc:
+            self.skipped += 1
+            self.last_skip = f"slot {slot}: {exc}"[:500]
+            log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _apply_checkpoint(self) -> bool:
+        """Move past a trimmed prefix: True when the next slot moved (catching up from peers
+        first if this peer lacks blocks below the checkpoint)."""
+        data = self.log.checkpoint()
+        self._checkpoint_read = True
+        if data is None:
+            return False
+        try:
+            cp = Checkpoint.from_bytes(data)
+            cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
+        except LedgerError as exc:
+            log.warning("%s ignores the checkpoint entry of %s: %s", self.peer.name, self.peer.chain_id, exc)
+            return False
+        if cp.slot <= self.next_slot:
+            return False
+        if self.peer.height <= cp.height:
+            self._checkpoint_read = False  # read it again if catching up fails
+            self._catch_up(cp)
+            self._checkpoint_read = True
+        if self.peer.digest(cp.height) != cp.digest:
+            self.refused = (f"the stored block {cp.height} is not the one a quorum attests in the checkpoint "
+                            f"({cp.digest.hex()[:16]})")
+            log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
+            return False
+        self.next_slot, self.height = cp.slot, cp.height + 1
+        return True
+
+    def _catch_up(self, cp: Checkpoint) -> None:
+        started, before, failures = time.monotonic(), self.peer.height, []
+        for name, fetch_header, fetch_block in self.sources():
+            try:
+                catch_up(self.peer, cp, fetch_header, fetch_block, self.know_signers)
+                break
+            except LedgerError as exc:
+                failures.append(f"{name}: {exc}")
+                log.warning("%s refuses catch-up from %s: %s", self.peer.name, name, exc)
+        self.from_peers = {"blocks": self.peer.height - before, "seconds": time.monotonic() - started,
+                           "refused": failures}
+        if self.peer.height <= cp.height:
+            raise ServiceUnavailable(f"{self.peer.name}: no peer serves blocks {self.peer.height}..{cp.height} "
+                                     f"of {self.peer.chain_id} ({'; '.join(failures)})"[:1000])
+
+    def wait_for(self, height: int, timeout: float = CONFIRM_WAIT) -> bool:
+        """Block until this peer stores block `height` (True) or `timeout` passed (False)."""
+        with self._grown:
+            return self._grown.wait_for(lambda: self.peer.height > height, timeout)
+
+    def status(self) -> dict:
+        return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
+                "from_peers": self.from_peers}
+
+
+def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:
+    """Store blocks peer.height..cp.height from one source (the module docstring): the headers
+    must chain down from the attested digest to this peer's latest block before any block is
+    stored; each block must have its header's digest and pass every check of a commit.
+    UnprovenAnswer names the first answer that does not fit."""
+    start = peer.height
+    digests, expected = {}, cp.digest
+    for height in range(cp.height, start - 1, -1):
+        header = SignedHeader.from_bytes(fetch_header(height)).header
+        if (header.chain_id, header.height, header.digest) != (peer.chain_id, height, expected):
+            raise UnprovenAnswer(f"header {height} does not chain to the attested block {cp.height} "
+                                 f"({cp.digest.hex()[:16]})")
+        digests[height], expected = expected, header.previous
+    if start and expected != peer.digest(start - 1):
+        raise UnprovenAnswer(f"the history served forks from this peer's below block {start}")
+    for height in range(start, cp.height + 1):
+        block = Block.from_bytes(fetch_block(height))
+        if block.digest != digests[height]:
+            raise UnprovenAnswer(f"block {height} is not the one its header chain names")
+        know_signers(block.transactions)
+        try:
+            peer._commit(block, live=False)
+        except ServiceUnavailable:
+            raise
+        except LedgerError as exc:
+            raise UnprovenAnswer(f"block {height} fails validation: {exc}") from exc

@@ -1,0 +1,191 @@
+"""Following the ordered log and catching up from peers (ledger.cluster.follower), without
+etcd: the log is a dict of entries a dishonest cutter or etcd writer filled, the other peers
+are Peer objects (or forgers) serving headers and blocks."""
+import dataclasses
+import json
+
+import pytest
+
+from ledger import errors
+from ledger.block import Block, SignedHeader
+from ledger.chain import Deployment, now_ms
+from ledger.cluster import local
+from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, stored_message
+from ledger.cluster.node import chain_configs, deployment_params, load_trust
+from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.peer import Peer
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+CHAIN = "edge-0"
+
+
+class FakeLog:
+    """The part of EtcdLog a follower reads."""
+
+    def __init__(self, entries: dict[int, bytes], checkpoint: bytes | None = None) -> None:
+        self.entries, self.cp = entries, checkpoint
+
+    def blocks(self, start, limit=64):
+        return sorted((s, d) for s, d in self.entries.items() if s >= start)[:limit]
+
+    def checkpoint(self):
+        return self.cp
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("follower")
+    d = local.create(root / "d", subchains=1, peers_per_chain=3)
+    deployment = json.loads((d / "deployment.json").read_text())
+    rules = Deployment(deployment_params(deployment), load_trust(d / "trust"), chain_configs(deployment))
+
+    def identity(creds):
+        return Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
+    peers = [identity(d / "nodes" / f"{CHAIN}.peer{i}" / "credentials") for i in range(3)]
+    client = identity(d / "clients" / "client")
+    rules.trust.add_certificate(client.certificate)
+    stores = iter(range(10 ** 6))
+
+    def new_peer(i=0):
+        return Peer(rules, peers[i], PeerStore(root / f"p{next(stores)}.sqlite", CHAIN))
+
+    nonces = iter(range(10 ** 6))
+
+    def extend(builder, count, tag, endorsers=(0, 1)):
+        """`count` blocks on `builder`'s chain (committed there), endorsed by `endorsers`."""
+        out = []
+        for _ in range(count):
+            tx = Transaction.create(client, TxKind.RECORD, CHAIN, b"%s-%d" % (tag, next(nonces)),
+                                    timestamp_ms=now_ms(), nonce=next(nonces))
+            block = endorse(builder._propose([tx])[0], endorsers)
+            builder._commit(block)
+            out.append(block)
+        return out
+
+    def endorse(block, endorsers):
+        return block.with_endorsements([(peers[i].fingerprint, peers[i].sign(block.header.endorsement_message()))
+                                        for i in endorsers])
+
+    honest = new_peer()
+    genuine = extend(honest, 6, b"genuine")
+    forker = new_peer()
+    for b in genuine[:2]:
+        forker._commit(b)
+    fork = extend(forker, 4, b"fork")  # heights 2..5 on the same first two blocks
+    yield dataclasses.make_dataclass("World", ["rules", "peers", "new_peer", "endorse", "honest", "genuine",
+                                               "forker", "fork"])(rules, peers, new_peer, endorse, honest,
+                                                                  genuine, forker, fork)
+    honest.close()
+    forker.close()
+
+
+def _follower(world, log, sources=()):
+    peer = world.new_peer(2)
+    return Follower(peer, log, lambda txs: None, lambda: list(sources), attestation_quorum(2, 3))
+
+
+def _source(name, peer, tamper=None):
+    def block(h):
+        data = peer.block(h).to_bytes()
+        return tamper(h, data) if tamper else data
+    return name, lambda h: peer.signed_header(h).to_bytes(), block
+
+
+def _digests(peer):
+    return [peer.digest(h) for h in range(peer.height)]
+
+
+def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(world):
+    """A dishonest cutter (or anyone: etcd has no auth) fills slots with junk, a block
+    endorsed by one peer (the policy needs 2), a block with a forged endorsement, a block on a
+    forked parent with real endorsements, and repeats: no peer stores any of them, each peer
+    that follows the log - fresh, or restarted halfway - builds the same chain, and the
+    genuine blocks after them are stored."""
+    g, f = world.genuine, world.fork
+    lone = world.endorse(g[1].with_endorsements([]), (0,))
+    forged_sig = g[1].with_endorsements([(fp, sig[:-1] + bytes([sig[-1] ^ 1])) for fp, sig in g[1].signed.endorsements])
+    other_parent = world.endorse(Block(SignedHeader(dataclasses.replace(g[2].header, previous=b"\7" * 32), ()),
+                                       g[2].transactions), (0, 1))
+    entries = dict(enumerate([g[0].to_bytes(), b"junk", lone.to_bytes(), forged_sig.to_bytes(),
+                              f[0].to_bytes(), g[1].to_bytes(), g[0].to_bytes(), other_parent.to_bytes(),
+                              g[2].to_bytes(), f[0].to_bytes(), g[3].to_bytes()]))
+    fresh = _follower(world, FakeLog(entries))
+    assert fresh.sync() == 4 and fresh.refused is None
+    assert _digests(fresh.peer) == [b.digest for b in g[:4]]
+    assert fresh.skipped == 7 and fresh.next_slot == len(entries)
+    # a peer that read half the log, then restarted (a new follower over its store)
+    half = _follower(world, FakeLog(dict(list(entries.items())[:6])))
+    assert half.sync() == 2
+    half.peer.close()
+    again = Follower(Peer(world.rules, world.peers[2], PeerStore(half.peer.store.path, CHAIN)), FakeLog(entries),
+                     lambda txs: None, lambda: [], 2)
+    again.peer.load()
+    assert again.sync() == 4 and _digests(again.peer) == _digests(fresh.peer)
+
+
+def _checkpoint(world, height, slot, signers=(0, 1), digest=None):
+    digest = digest or world.genuine[height].digest
+    return Checkpoint(height, digest, slot, tuple((world.peers[i].fingerprint,
+                                                   world.peers[i].sign(stored_message(CHAIN, height, digest)))
+                                                  for i in signers)).to_bytes()
+
+
+def test_catch_up_below_a_checkpoint_refuses_a_peer_serving_another_history(world):
+    """The log was trimmed below a checkpoint at block 3 (entries from slot 20 remain). A new
+    peer asks a peer serving another fork, then one serving the genuine headers with a
+    tampered block, then an honest one: the first two are refused before they store anything,
+    and the peer ends with exactly the genuine chain."""
+    g = world.genuine
+    tampered = lambda h, data: data[:-1] + bytes([data[-1] ^ 1])  # noqa: E731 (a transaction's signature)
+    log = FakeLog({20: g[4].to_bytes(), 21: g[5].to_bytes()}, _checkpoint(world, 3, 20))
+    sources = [_source("forker", world.forker), _source("tamperer", world.honest, tampered),
+               _source("honest", world.honest)]
+    follower = _follower(world, log, sources)
+    assert follower.sync() == 6
+    assert _digests(follower.peer) == [b.digest for b in g]
+    refused = follower.from_peers["refused"]
+    assert [r.split(":")[0] for r in refused] == ["forker", "tamperer"], refused
+    assert follower.from_peers["blocks"] == 4
+
+
+def _twice(cp):
+    return dataclasses.replace(cp, attestations=cp.attestations * 2).to_bytes()
+
+
+@pytest.mark.parametrize("variant", ["one attester", "one attester twice", "a fork's digest by one", "junk"])
+def test_a_checkpoint_without_a_quorum_of_attestations_is_ignored(world, variant):
+    """Anyone can write the checkpoint entry: one that a quorum of peers did not attest moves
+    no follower (it neither catches up to it nor jumps past the entries it claims trimmed)."""
+    data = {"one attester": lambda: _checkpoint(world, 3, 20, (0,)),
+            "one attester twice": lambda: _twice(Checkpoint.from_bytes(_checkpoint(world, 3, 20, (0,)))),
+            "a fork's digest by one": lambda: _checkpoint(world, 3, 20, (1,), world.fork[1].digest),
+            "junk": lambda: b"\0" * 40}[variant]()
+    log = FakeLog({20: world.genuine[4].to_bytes()}, data)
+    follower = _follower(world, log, [_source("forker", world.forker)])
+    assert follower.sync() == 0 and follower.skipped == 1 and follower.refused is None
+    assert follower.from_peers["blocks"] == 0
+
+
+def test_a_restarted_peer_above_the_checkpoint_jumps_without_catching_up(world):
+    """A peer that stores blocks 0..4 restarts after the log was trimmed below block 3's
+    checkpoint: it re-reads from the checkpoint's slot, recognises block 4, stores block 5."""
+    g = world.genuine
+    stored = _follower(world, FakeLog(dict(enumerate(b.to_bytes() for b in g[:5]))))
+    assert stored.sync() == 5
+    log = FakeLog({7: g[4].to_bytes(), 8: g[5].to_bytes()}, _checkpoint(world, 3, 7))
+    restarted = Follower(stored.peer, log, lambda txs: None, lambda: [], 2)
+    assert restarted.sync() == 6 and restarted.next_slot == 9 and restarted.skipped == 0
+    assert restarted.from_peers["blocks"] == 0 and restarted.refused is None
+
+
+def test_a_peer_whose_blocks_the_log_does_not_hold_stops_following(world):
+    """etcd lost its data (or someone rewrote it): a peer does not build on a log that lacks
+    the blocks it stores; it says why."""
+    g = world.genuine
+    stored = _follower(world, FakeLog(dict(enumerate(b.to_bytes() for b in g[:3]))))
+    assert stored.sync() == 3
+    rewritten = Follower(stored.peer, FakeLog({0: g[0].to_bytes(), 1: world.fork[0].to_bytes()}), lambda txs: None,
+                         lambda: [], 2)
+    assert rewritten.sync() == 1 and stored.peer.height == 3
+    assert "log holds blocks 0..0 of the 3" in rewritten.refused
