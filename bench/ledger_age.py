@@ -1,10 +1,11 @@
 """Costs against the chain's age (issue 13): build chains of N one-record blocks on one
 sub-chain (2 peers, 2-of-any endorsement, an interlocking round every K blocks, every block
-durable: WAL, synchronous=FULL), then, each in a fresh process: reopen time, the prover's and
-the verifier's time of Protocol 1 (a verifier on the main chain) for the oldest, a middle and
-the newest record, resident memory, and the bytes written per block (write() bytes during the
-build over the bytes stored; and the bytes sent to the device over the bytes stored), with the growth exponent between the sizes (0: independent of
-age, 1: linear).
+durable before it is reported: ledger.store), then, each in a fresh process: reopen time, the
+prover's and the verifier's time of Protocol 1 (a verifier on the main chain) for the oldest,
+a middle and the newest record, resident memory, and the bytes written per block (write()
+bytes during the build and the close over the bytes stored; and the page-cache bytes it
+dirtied for the device, over the bytes stored), with the growth exponent between the sizes
+(0: independent of age, 1: linear).
 
     python bench/ledger_age.py                     # N = 1000, 10000
     python bench/ledger_age.py --sizes 1000,10000,100000 --keep DIR
@@ -34,9 +35,9 @@ from ledger.protocol1 import check_cross_chain  # noqa: E402
 
 
 def written_bytes() -> tuple[int, int]:
-    """(bytes this process passed to write(), bytes it caused to be sent to the device) so
-    far: /proc/self/io wchar and write_bytes (the second counts whole pages, when written
-    back, and is 0 where the kernel does not account block I/O)."""
+    """(bytes this process passed to write(), bytes it queued for the device) so far:
+    /proc/self/io wchar and write_bytes (whole pages, each counted again when dirtied again
+    after a sync; 0 where the kernel does not account block I/O)."""
     with open("/proc/self/io") as f:
         io = dict(line.split(": ") for line in f.read().splitlines())
     return int(io["wchar"]), int(io["write_bytes"])
@@ -62,8 +63,7 @@ def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bul
             peers = net.service(cid).peers
             stored += sum(len(data) for _, _, data in peers[0].store.blocks(0)) * len(peers)
             blocks += net.height(cid) * len(peers)
-    os.sync()  # (after close, which writes what is pending; write_bytes counts what reached the device)
-    end = written_bytes()
+    end = written_bytes()  # (after close, which writes what is pending)
     written, device = end[0] - start[0], end[1] - start[1]
     return {"build_s": seconds, "written_per_block": written / blocks, "stored_per_block": stored / blocks,
             "write_amplification": written / stored, "device_write_amplification": device / stored}
