@@ -1,8 +1,9 @@
 """One SQLite file per peer (WAL, synchronous=FULL): a block is on disk before it is reported.
 
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hash chain below it), and every block or header
-read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
+above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
+block or header read back later must be the one the peer validated (ChainState.block,
+ChainState.signed_header); an index row found is checked against its block (ChainState.locate).
 
 Durability. Every append is one transaction, fsynced (WAL with synchronous=FULL) before it
 returns: a power loss loses no block reported stored, and can lose only the append under way
