@@ -185,8 +185,8 @@ class Network:
     def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True,
              revalidate: bool = False) -> "Network":
         """Open a deployment: load identities and the CRL, load every peer's chain (every
-        block above the peer's validated checkpoint re-validated, the hash chain and the bytes
-        of the rest checked; with `revalidate` every block re-validated: Peer.load), bring
+        block above the peer's validated checkpoint re-validated, the bytes and the index rows
+        of the rest checked against the hashes the checkpoint signed; with `revalidate` every block re-validated: Peer.load), bring
         lagging peers up to date, start the sequencers (and the interlocker)."""
         path = checks.path(path, "path")
         try:

@@ -472,10 +472,11 @@ class Peer:
         return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
     def checkpoint_if_behind(self) -> None:
-        """record_checkpoint unless the stored checkpoint is at the latest block already; best
-        effort (a store that cannot be written only makes the next open validate more)."""
+        """record_checkpoint unless this peer's own checkpoint, verified, is at the latest block
+        already (one of another format or signer is replaced); best effort (a store that
+        cannot be written only makes the next open validate more)."""
         try:
-            if self.height and self.store.checkpoint_height() != self.height - 1:
+            if self.height and self._trusted_checkpoint()[0] != self.height - 1:
                 self.record_checkpoint()
         except LedgerError:
             pass

@@ -1,8 +1,9 @@
 """Per peer, an append-only block log and a SQLite file: a block is on disk before it is reported.
 
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hash chain below it), and every block or header
-read back later must be the one the peer validated (Peer.block, ChainState.signed_header).
+above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
+block or header read back later must be the one the peer validated (ChainState.block,
+ChainState.signed_header); an index row found is checked against its block (ChainState.locate).
 
 Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
