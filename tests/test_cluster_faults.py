@@ -284,7 +284,7 @@ def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on
     """etcd is trusted for order, not content, and anyone may write to it: a dishonest cutter
     puts junk, the next block endorsed by one peer (the policy needs 2), the next block with a
     forged endorsement, and a block on a forked parent with real endorsements at the log's
-    next slots. No peer stores any of them, none stops following, and the next honest
+    next slots, and a valid block under keys that name no slot. No peer stores any of them, none stops following, and the next honest
     submission is block `height` on every peer."""
     height = h.wait_heights_equal()
     before = {n: h.status(n)["log"] for n in h.names}
@@ -303,6 +303,8 @@ def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on
     try:
         for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).to_bytes(), forged.to_bytes(), forked.to_bytes()]):
             log.put_raw(b"block/%012d" % (slot + i), data)
+        for key in (b"block/%012dz" % slot, b"block/junk", b"block/%011d" % (slot + 9)):  # keys that name no slot
+            log.put_raw(key, proposal.to_bytes())
     finally:
         log.close()
     receipt = h.client.submit(h.chain, b"after the junk").result(30)

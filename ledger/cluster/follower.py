@@ -11,10 +11,13 @@ entry exactly when it validates as the next block of the chain the earlier entri
 (Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements at the
 block's own time); every other entry - junk, a bad endorsement, a block on another parent, a
 second block for a height already filled - is skipped. The rule reads nothing but the entries
-and the public trust material, so every honest peer builds the same chain, whenever it
-reads; a peer that restarts re-reads the entries and skips those below its stored height
-(they were either stored or skipped by the same rule). An invalid entry costs a slot, not the
-chain: the next honest cutter appends at the next slot.
+and the public trust material, so every honest peer builds the same chain, whenever it reads
+(given the same CRL: one that reached some peers first can split them on a block a
+just-revoked peer endorsed; and a submitter's certificate that cannot be fetched now is a
+retry, never a skip). A peer that restarts re-reads the entries and replays its decisions:
+below its stored height the entry that is its stored block's bytes advances it, every other
+one was skipped. An invalid entry costs a slot, not the chain: the next honest cutter appends
+at the next slot.
 
 What a receipt proves. An endorsed header shows a quorum validated a block, not that the block
 was ordered: a dishonest cutter can collect real endorsements for a block and never append it.

@@ -119,12 +119,17 @@ class EtcdLog:
 
         async def get():
             await self._client.connect()
-            request = rpc.RangeRequest(key=base + _slot_key(start), range_end=base + b"~",
-                                       sort_order=rpc.RangeRequest.ASCEND, sort_target=rpc.RangeRequest.KEY,
-                                       limit=limit)
-            response = await self._client.kvstub.Range(request, timeout=self.timeout)
-            return [(_slot_of(kv.key[len(base):]), kv.value) for kv in response.kvs]
-        return [(slot, value) for slot, value in self._run(get(), "block read") if slot is not None]
+            key = base + _slot_key(start)
+            while True:  # (keys that name no slot - anyone may write them - are passed over)
+                request = rpc.RangeRequest(key=key, range_end=base + b"~", sort_order=rpc.RangeRequest.ASCEND,
+                                           sort_target=rpc.RangeRequest.KEY, limit=limit)
+                kvs = (await self._client.kvstub.Range(request, timeout=self.timeout)).kvs
+                entries = [(_slot_of(kv.key[len(base):]), kv.value) for kv in kvs]
+                entries = [(slot, value) for slot, value in entries if slot is not None]
+                if entries or len(kvs) < limit:
+                    return entries
+                key = kvs[-1].key + b"\0"
+        return self._run(get(), "block read")
 
     def _fence(self, leadership: Leadership, cutter: str) -> list:
         t = self._client.transactions
