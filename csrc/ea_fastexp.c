@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_ifma1.h"
 #ifdef EA_HAVE_CRYPTO_MB
 #include <crypto_mb/exp.h>
 #endif
@@ -131,6 +132,8 @@ static int openssl_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 
 void ea_fast_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 {
+    if (mpz_sgn(e) > 0 && ea_ifma1_apply(n) && ea_ifma1_powm(r, b, e, n))
+        return;
     if ((ea_fast_paths() & EA_PATH_OPENSSL) && mpz_sgn(e) > 0 && openssl_powm(r, b, e, n))
         return;
     mpz_powm(r, b, e, n);

@@ -5,6 +5,47 @@
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 
+/* ea_powm against mpz_powm on moduli around the single-operation kernels' sizes (ea_ifma1.h:
+ * 1537..2048 bits; OpenSSL or GMP elsewhere), with the edge bases 0, 1, N-1 and exponents from
+ * 1 to longer than the modulus. */
+static int test_single_powm(void)
+{
+    static const unsigned sizes[] = { 2048, 2048, 2047, 1537, 1536, 1024 };
+    gmp_randstate_t rs;
+    mpz_t n, b, e, r, want;
+    size_t s;
+    int i, j;
+    gmp_randinit_default(rs);
+    mpz_inits(n, b, e, r, want, NULL);
+    for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        mpz_urandomb(n, rs, sizes[s]);
+        mpz_setbit(n, sizes[s] - 1);
+        mpz_setbit(n, 0);
+        if (s == 0) {                                   /* 2^2048 - 1: every limb full */
+            mpz_ui_pow_ui(n, 2, 2048);
+            mpz_sub_ui(n, n, 1);
+        }
+        for (i = 0; i < 6; i++)
+            for (j = 0; j < 6; j++) {
+                static const unsigned ebits[] = { 1, 2, 17, 256, 2100, 9000 };
+                if (i < 3)
+                    mpz_set_si(b, i < 2 ? i : -1);
+                else
+                    mpz_urandomm(b, rs, n);
+                if (mpz_sgn(b) < 0)
+                    mpz_add(b, b, n);
+                mpz_urandomb(e, rs, ebits[j]);
+                mpz_setbit(e, ebits[j] - 1);
+                mpz_powm(want, b, e, n);
+                CHECK(ea_powm(r, b, e, n) == EA_OK && mpz_cmp(r, want) == 0);
+                CHECK(ea_powm(b, b, e, n) == EA_OK && mpz_cmp(b, want) == 0);   /* r = b */
+            }
+    }
+    mpz_clears(n, b, e, r, want, NULL);
+    gmp_randclear(rs);
+    return 0;
+}
+
 int main(void)
 {
     mpz_t n, g, x, v, w, zero, xs[3];
@@ -32,6 +73,7 @@ int main(void)
     CHECK(ea_verify_membership(w, xs[0], v, n, &ok) == EA_OK && ok);
     for (i = 0; i < 3; i++) mpz_clear(xs[i]);
     mpz_clears(n, g, x, v, w, zero, NULL);
+    CHECK(test_single_powm() == 0);
     puts("csrc ok");
     return 0;
 }
