@@ -32,39 +32,45 @@ typedef struct {
 } ifma_ctx;
 
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
- * number's L scalar limbs, used in every lane. */
+ * number's L scalar limbs, used in every lane. Row i adds a*b_i + N*u_i; each position of the
+ * row takes its four products in one chain, independent of the other positions, so the
+ * multipliers stay busy (a chain along the row would wait on every product's latency). */
 __attribute__((target("avx512f,avx512ifma")))
 static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                   const uint64_t *m, const uint64_t *k0p, int nl)
 {
-    __m512i res[2 * L + 1], av[L], mv[L];
+    __m512i res[2 * L + 1];
     const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
     const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
+#define A_LIMB(j) (a_bcast ? _mm512_set1_epi64((long long)a[j]) \
+                           : _mm512_loadu_si512((const void *)(a + LANES * (j))))
+#define M_LIMB(j) _mm512_loadu_si512((const void *)(m + LANES * (j)))
     int i, j;
-    for (j = 0; j < nl; j++) {
-        av[j] = a_bcast ? _mm512_set1_epi64((long long)a[j])
-                        : _mm512_loadu_si512((const void *)(a + LANES * j));
-        mv[j] = _mm512_loadu_si512((const void *)(m + LANES * j));
-    }
     for (j = 0; j <= 2 * nl; j++)
         res[j] = zero;
     for (i = 0; i < nl; i++) {
-        __m512i bi = _mm512_loadu_si512((const void *)(b + LANES * i)), u;
+        const __m512i bi = _mm512_loadu_si512((const void *)(b + LANES * i));
+        __m512i ap = A_LIMB(0), mp = M_LIMB(0), t, u;
         /* position i is complete once a_0 * b_i is in: the quotient digit comes from it */
-        res[i] = _mm512_madd52lo_epu64(res[i], av[0], bi);
-        u = _mm512_madd52lo_epu64(zero, res[i], k0);
-        res[i] = _mm512_madd52lo_epu64(res[i], mv[0], u);
-        res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], av[0], bi);
-        res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], mv[0], u);
+        t = _mm512_madd52lo_epu64(res[i], ap, bi);
+        u = _mm512_madd52lo_epu64(zero, t, k0);
+        t = _mm512_madd52lo_epu64(t, mp, u);
+        /* t = 0 mod 2^52 now: its high part is carried into position i + 1 */
+        res[i + 1] = _mm512_add_epi64(res[i + 1], _mm512_srli_epi64(t, 52));
         for (j = 1; j < nl; j++) {
-            res[i + j] = _mm512_madd52lo_epu64(res[i + j], av[j], bi);
-            res[i + j] = _mm512_madd52lo_epu64(res[i + j], mv[j], u);
-            res[i + j + 1] = _mm512_madd52hi_epu64(res[i + j + 1], av[j], bi);
-            res[i + j + 1] = _mm512_madd52hi_epu64(res[i + j + 1], mv[j], u);
+            const __m512i aj = A_LIMB(j), mj = M_LIMB(j);
+            __m512i s = res[i + j];
+            s = _mm512_madd52lo_epu64(s, aj, bi);
+            s = _mm512_madd52lo_epu64(s, mj, u);
+            s = _mm512_madd52hi_epu64(s, ap, bi);
+            res[i + j] = _mm512_madd52hi_epu64(s, mp, u);
+            ap = aj;
+            mp = mj;
         }
-        /* res[i] = 0 mod 2^52 now: carry its high part up */
-        res[i + 1] = _mm512_add_epi64(res[i + 1], _mm512_srli_epi64(res[i], 52));
+        res[i + nl] = _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(res[i + nl], ap, bi), mp, u);
     }
+#undef A_LIMB
+#undef M_LIMB
     for (j = nl; j < 2 * nl; j++) {
         res[j + 1] = _mm512_add_epi64(res[j + 1], _mm512_srli_epi64(res[j], 52));
         _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(res[j], mask));
