@@ -8,6 +8,7 @@
 #include <string.h>
 #include "ea_ifma.h"
 #include "ea_fastexp.h"
+#include "ea_ifma1.h"
 #include "ea_mont.h"
 #include "ea_thread.h"
 
@@ -28,7 +29,6 @@ typedef struct {
     uint64_t m[L * LANES];          /* N in every lane */
     uint64_t k0[LANES];             /* -N^{-1} mod 2^52 in every lane */
     uint64_t one[L * LANES];        /* R mod N in every lane */
-    mpz_t nz, rinv;                 /* N, R^{-1} mod N */
 } ifma_ctx;
 
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
@@ -127,30 +127,14 @@ static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
     to_limbs_n(out, stride, x, L);
 }
 
-static void from_limbs(mpz_t x, const uint64_t *in, size_t stride)
-{
-    int i;
-    mpz_set_ui(x, 0);
-    for (i = L - 1; i >= 0; i--) {
-        mpz_mul_2exp(x, x, 52);
-        mpz_add_ui(x, x, (unsigned long)in[(size_t)i * stride]);
-    }
-}
-
-static int ctx_init(ifma_ctx *ctx, const mpz_t n)
+static void ctx_init(ifma_ctx *ctx, const mpz_t n)
 {
     mpz_t t;
     uint64_t inv = 1, m0;
     int i, l;
     uint64_t limbs[L];
-    mpz_init_set(ctx->nz, n);
-    mpz_init(ctx->rinv);
     mpz_init_set_ui(t, 1);
     mpz_mul_2exp(t, t, 52 * L);
-    if (!mpz_invert(ctx->rinv, t, n)) {          /* n odd: cannot fail */
-        mpz_clears(t, ctx->nz, ctx->rinv, NULL);
-        return EA_ERR_MODULUS;
-    }
     mpz_mod(t, t, n);
     to_limbs(limbs, 1, t);
     for (i = 0; i < L; i++)
@@ -166,12 +150,6 @@ static int ctx_init(ifma_ctx *ctx, const mpz_t n)
     for (l = 0; l < LANES; l++)
         ctx->k0[l] = (0 - inv) & MASK52;
     mpz_clear(t);
-    return EA_OK;
-}
-
-static void ctx_clear(ifma_ctx *ctx)
-{
-    mpz_clears(ctx->nz, ctx->rinv, NULL);
 }
 
 /* Bucket window for count bases and bits-bit exponents: minimise the lane products. */
@@ -198,7 +176,7 @@ typedef struct {
     const mpz_t *exps;
     size_t count, windows;
     unsigned c;
-    mpz_t *S;                       /* per window: prod_d bucket_d^d, Montgomery form */
+    uint64_t *S;                    /* per window: prod_d bucket_d^d, Montgomery form, L limbs */
 } pip_job;
 
 /* Round q: windows 8q .. 8q+7, one per lane. */
@@ -240,7 +218,8 @@ static int pip_round(void *arg, size_t q)
         amm(acc, acc, 0, run, ctx);
     }
     for (l = 0; l < LANES && k0 + (size_t)l < job->windows; l++)
-        from_limbs(job->S[k0 + (size_t)l], acc + l, LANES);
+        for (d = 0; d < L; d++)
+            job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
     free(buckets);
     return EA_OK;
 }
@@ -364,59 +343,35 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
                       const mpz_t n, unsigned threads)
 {
 #ifdef EA_IFMA_COMPILED
+    /* the conversions and the final combination run on the single-operation kernel
+     * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
     ifma_ctx *ctx = malloc(sizeof *ctx);
     pip_job job;
-    size_t j, bits = 1, k;
-    uint64_t *B;
-    mpz_t t, sq;
-    int rc;
-    if (ctx == NULL)
-        return EA_ERR_NOMEM;
+    size_t j, bits = 1;
+    uint64_t *B, *S;
+    int rc = EA_OK;
     for (j = 0; j < count; j++)
         if (mpz_sgn(exps[j]) > 0 && mpz_sizeinbase(exps[j], 2) > bits)
             bits = mpz_sizeinbase(exps[j], 2);
-    if ((rc = ctx_init(ctx, n)) != EA_OK) {
-        free(ctx);
-        return rc;
-    }
     job.c = window_bits(count, bits, NULL);
     job.windows = (bits + job.c - 1) / job.c;
     B = malloc((count ? count : 1) * L * sizeof(uint64_t));
-    job.S = malloc(job.windows * sizeof(mpz_t));
-    if (B == NULL || job.S == NULL) {
-        free(B); free(job.S); ctx_clear(ctx); free(ctx);
+    S = malloc(job.windows * L * sizeof(uint64_t));
+    if (ctx == NULL || B == NULL || S == NULL) {
+        free(ctx); free(B); free(S);
         return EA_ERR_NOMEM;
     }
-    mpz_inits(t, sq, NULL);
-    for (j = 0; j < count; j++) {               /* Montgomery form: b * R mod N */
-        mpz_mul_2exp(t, bases[j], 52 * L);
-        mpz_mod(t, t, n);
-        to_limbs(B + j * L, 1, t);
-    }
-    for (k = 0; k < job.windows; k++)
-        mpz_init(job.S[k]);
-    job.ctx = ctx; job.B = B; job.exps = exps; job.count = count;
-    rc = ea_parallel_run(pip_round, &job, (job.windows + LANES - 1) / LANES, threads ? threads : 1);
-    if (rc == EA_OK) {
-        /* out of Montgomery form, then Horner over the windows from the top:
-         * r = (...(S_top^(2^c) * S_{top-1})^(2^c) ...) * S_0 */
-        mpz_set_ui(sq, 1);
-        mpz_mul_2exp(sq, sq, job.c);
-        mpz_set_ui(r, 1);
-        for (k = job.windows; k-- > 0;) {
-            if (k + 1 < job.windows)
-                ea_fast_powm(r, r, sq, n);
-            mpz_mul(t, job.S[k], ctx->rinv);
-            mpz_mul(r, r, t);
-            mpz_mod(r, r, n);
-        }
-    }
-    for (k = 0; k < job.windows; k++)
-        mpz_clear(job.S[k]);
-    mpz_clears(t, sq, NULL);
-    free(B); free(job.S);
-    ctx_clear(ctx);
-    free(ctx);
+    ctx_init(ctx, n);
+    for (j = 0; j < count && rc == EA_OK; j++)  /* Montgomery form: b * R mod N */
+        if (!ea_ifma1_to_mont(B + j * L, bases[j], n))
+            rc = EA_ERR_NOMEM;
+    job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.S = S;
+    if (rc == EA_OK)
+        rc = ea_parallel_run(pip_round, &job, (job.windows + LANES - 1) / LANES,
+                             threads ? threads : 1);
+    if (rc == EA_OK && !ea_ifma1_horner(r, S, job.windows, job.c, n))
+        rc = EA_ERR_NOMEM;
+    free(B); free(S); free(ctx);
     return rc;
 #else
     (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads;

@@ -184,6 +184,61 @@ static unsigned window_for(size_t bits)
     return best;
 }
 
+/* r = x / R mod N: amm(x, 1) lies in [0, N], N only for x = 0 mod N. */
+static void from_mont(mpz_t r, const uint64_t *x, const one_ctx *c)
+{
+    uint64_t one[NL] = {1}, y[NL];
+    amm(y, x, one, c);
+    from52(r, y);
+    if (mpz_cmp(r, c->n) >= 0)
+        mpz_sub(r, r, c->n);
+}
+
+int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n)
+{
+    uint64_t x[NL];
+    one_ctx *c = ctx_for(n);
+    if (c == NULL)
+        return 0;
+    to52(x, b);
+    amm(out, x, c->r2, c);
+    return 1;
+}
+
+int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
+{
+    uint64_t x[NL];
+    one_ctx *ctx = ctx_for(n);
+    size_t k;
+    unsigned i;
+    if (ctx == NULL)
+        return 0;
+    memcpy(x, S + (windows - 1) * NL, sizeof x);
+    for (k = windows - 1; k-- > 0;) {
+        for (i = 0; i < c; i++)
+            amm(x, x, x, ctx);
+        amm(x, x, S + k * NL, ctx);
+    }
+    from_mont(r, x, ctx);
+    return 1;
+}
+
+int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n)
+{
+    uint64_t acc[NL], y[NL];
+    one_ctx *c = ctx_for(n);
+    size_t j;
+    if (c == NULL)
+        return 0;
+    to52(acc, ys[0]);
+    for (j = 1; j < count; j++) {
+        to52(y, ys[j]);
+        amm(acc, acc, y, c);
+    }
+    from52(p, acc);
+    return 1;
+}
+
 int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 {
     uint64_t tab[(1u << (MAX_WINDOW - 1)) * NL], x[NL], sq[NL];
@@ -228,13 +283,7 @@ int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
         }
         i = j - 1;
     }
-    /* out of the domain: amm(x, 1) = x / R mod N lies in [0, N], N only for x = 0 mod N */
-    memset(sq, 0, sizeof sq);
-    sq[0] = 1;
-    amm(x, x, sq, c);
-    from52(r, x);
-    if (mpz_cmp(r, n) >= 0)
-        mpz_sub(r, r, n);
+    from_mont(r, x, c);
     return 1;
 }
 #endif
@@ -255,6 +304,24 @@ int ea_ifma1_apply(const mpz_t n)
 int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 {
     (void)r; (void)b; (void)e; (void)n;
+    return 0;
+}
+
+int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n)
+{
+    (void)out; (void)b; (void)n;
+    return 0;
+}
+
+int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
+{
+    (void)r; (void)S; (void)windows; (void)c; (void)n;
+    return 0;
+}
+
+int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n)
+{
+    (void)p; (void)ys; (void)count; (void)n;
     return 0;
 }
 #endif

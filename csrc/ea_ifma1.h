@@ -7,6 +7,7 @@
 #ifndef EA_IFMA1_H
 #define EA_IFMA1_H
 
+#include <stdint.h>
 #include <gmp.h>
 
 #ifdef __cplusplus
@@ -22,6 +23,23 @@ int ea_ifma1_apply(const mpz_t n);
 /* ea_ifma1_powm(r, b, e, n): r = b^e mod n; ea_ifma1_apply(n), 0 <= b < n, e >= 0. r may alias
  * b or e. 0 (r untouched) if the per-thread context could not be allocated. */
 int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n);
+
+/* The Montgomery-domain helpers below share R = 2^2080 with ea_ifma.h's lanes and work modulo
+ * any odd N < 2^2048 where ea_fast_paths() has EA_PATH_IFMA. Each returns 0 (outputs untouched)
+ * if the per-thread context could not be allocated. */
+
+/* ea_ifma1_to_mont(out, b, n): out = b R mod N as 40 normalised 52-bit limbs, below 2N;
+ * 0 <= b < n. */
+int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n);
+
+/* ea_ifma1_horner(r, S, windows, c, n): r = prod_k S_k^(2^(c k)) / R mod N for windows >= 1
+ * Montgomery-form numbers S_k (40 limbs each, below 2N): the last step of a c-bit windowed
+ * multi-exponentiation. */
+int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n);
+
+/* ea_ifma1_unit_product(p, ys, count, n): p = prod ys[j] * R^(1-count) mod N (up to adding N):
+ * a unit iff every ys[j] is; 0 <= ys[j] < n, count >= 1. */
+int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n);
 
 #ifdef __cplusplus
 }

@@ -102,6 +102,22 @@ def test_batch_verify_of_many_items_on_the_ifma_weighted_product(many_items, t):
     assert edgeacc.batch_verify(P, bad, threads=2) == [t // 3]
 
 
+@pytest.mark.parametrize("bits", [1280, 2046])
+def test_batch_verify_on_other_modulus_sizes(bits):
+    """The IFMA weighted product (its conversions and final combination on the single-operation
+    kernel) modulo a 1025..2048-bit N that is not 2048 bits long; one false item is named."""
+    p = int(gmpy2.next_prime(1 << (bits // 2 - 1) | 12345))
+    q = int(gmpy2.next_prime(p + (1 << (bits // 2 - 3))))
+    params = edgeacc.Params(p * q, insecure=True)
+    n = params.n
+    ws = [int(gmpy2.powmod(7 + i, 65537, n)) for i in range(200)]
+    items = [(w, XS[i % len(XS)], int(gmpy2.powmod(w, XS[i % len(XS)], n))) for i, w in enumerate(ws)]
+    assert edgeacc.batch_verify(params, items, threads=1) == []
+    w, x, v = items[77]
+    items[77] = (w, x, v * 3 % n)
+    assert edgeacc.batch_verify(params, items, threads=2) == [77]
+
+
 def test_batch_verify_counts_operations_on_the_weighted_test():
     acc = edgeacc.Accumulator(P, P.generator(b"fast-ops"))
     acc.add_many(XS[:8])
