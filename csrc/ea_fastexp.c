@@ -210,8 +210,9 @@ static int lanes_powm(mpz_t *out, const mpz_t *bases, const mpz_t *exps, size_t 
             m = 0;
         }
     }
-    /* a lane call costs about as much as 2 single OpenSSL exponentiations */
-    if (m >= 2)
+    /* a lane call costs about as much as 2 single OpenSSL exponentiations or 6 on the own
+     * single-operation IFMA kernel */
+    if (m >= (ea_ifma1_apply(n) ? 6u : 2u))
         lane_call(out, bases, exps, idx, m, n, words, buf, buflen, done);
     free(words); free(buf);
     return 1;
