@@ -247,7 +247,7 @@ int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
     unsigned w;
     long i;
     int started = 0;
-    if (c == NULL)
+    if (c == NULL || mpz_sgn(b) < 0 || mpz_cmp(b, n) >= 0)   /* GMP reduces such a base */
         return 0;
     if (mpz_sgn(e) == 0) {
         mpz_set_ui(r, 1);

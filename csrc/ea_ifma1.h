@@ -20,8 +20,8 @@ extern "C" {
 /* ea_ifma1_apply(n): 1 iff ea_ifma1_powm runs for modulus n here (CPU, build, size). */
 int ea_ifma1_apply(const mpz_t n);
 
-/* ea_ifma1_powm(r, b, e, n): r = b^e mod n; ea_ifma1_apply(n), 0 <= b < n, e >= 0. r may alias
- * b or e. 0 (r untouched) if the per-thread context could not be allocated. */
+/* ea_ifma1_powm(r, b, e, n): r = b^e mod n; ea_ifma1_apply(n), e >= 0. r may alias b or e.
+ * 0 (r untouched) if b is outside [0, n) or the per-thread context could not be allocated. */
 int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n);
 
 /* The Montgomery-domain helpers below share R = 2^2080 with ea_ifma.h's lanes and work modulo
