@@ -3,6 +3,7 @@
  * vector of a number is L = 40 __m512i words, word i holding limb i of the 8 lanes. Values
  * stay in [0, 2N): with R = 2^(52 L) > 4N, the almost-Montgomery product of two such values
  * is again below 2N (no final subtraction inside the loop). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,13 @@
 
 #ifdef EA_IFMA_COMPILED
 #include <immintrin.h>
+
+/* Lane vectors on 64-byte boundaries: a 512-bit load across two cache lines costs double. */
+static void *alloc64(size_t size)
+{
+    void *p;
+    return posix_memalign(&p, 64, size ? size : 64) == 0 ? p : NULL;
+}
 
 typedef struct {
     uint64_t m[L * LANES];          /* N in every lane */
@@ -187,7 +195,7 @@ static int pip_round(void *arg, size_t q)
     pip_job *job = arg;
     const ifma_ctx *ctx = job->ctx;
     size_t nb = (size_t)1 << job->c, j, d, k0 = q * LANES;
-    uint64_t *buckets = malloc((nb + 3) * L * LANES * sizeof(uint64_t));
+    uint64_t *buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
     uint64_t *tmp, *run, *acc;
     long long idx[LANES];
     int l;
@@ -347,7 +355,7 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
 #ifdef EA_IFMA_COMPILED
     /* the conversions and the final combination run on the single-operation kernel
      * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
-    ifma_ctx *ctx = malloc(sizeof *ctx);
+    ifma_ctx *ctx = alloc64(sizeof *ctx);
     pip_job job;
     size_t j, bits = 1;
     uint64_t *B, *S;
@@ -357,7 +365,7 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
             bits = mpz_sizeinbase(exps[j], 2);
     job.c = window_bits(count, bits, NULL);
     job.windows = (bits + job.c - 1) / job.c;
-    B = malloc((count ? count : 1) * L * sizeof(uint64_t));
+    B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
     S = malloc(job.windows * L * sizeof(uint64_t));
     if (ctx == NULL || B == NULL || S == NULL) {
         free(ctx); free(B); free(S);

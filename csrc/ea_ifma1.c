@@ -2,6 +2,7 @@
  * A number is 40 limbs of 52 bits (2080 bits), five __m512i words. Values in the Montgomery
  * domain stay below 2N: with R = 2^2080 > 4N the almost-Montgomery product of two of them is
  * again below 2N, so the loop never subtracts; only the conversion out of the domain does. */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,13 +24,15 @@
 #ifdef EA_IFMA1_COMPILED
 #include <immintrin.h>
 
+#define ALIGNED __attribute__((aligned(64)))    /* a 512-bit load across cache lines costs 2 */
+
 __extension__ typedef unsigned __int128 u128;
 
 /* Per-thread context of the last modulus used by the thread (one modulus per accumulator, so
  * consecutive calls hit), freed when the thread ends. */
 typedef struct {
-    uint64_t m[NL];                 /* N */
-    uint64_t r2[NL];                /* R^2 mod N: amm(b, r2) = b R mod N */
+    uint64_t m[NL] ALIGNED;         /* N */
+    uint64_t r2[NL] ALIGNED;        /* R^2 mod N: amm(b, r2) = b R mod N */
     uint64_t k0;                    /* -N^{-1} mod 2^52 */
     mpz_t n;
 } one_ctx;
@@ -93,8 +96,10 @@ static one_ctx *ctx_for(const mpz_t n)
         return NULL;
     c = pthread_getspecific(ctx_key);
     if (c == NULL) {
-        if ((c = calloc(1, sizeof *c)) == NULL)
+        void *p;                                /* 64-byte aligned, as the vectors */
+        if (posix_memalign(&p, 64, sizeof *c) != 0)
             return NULL;
+        c = memset(p, 0, sizeof *c);
         mpz_init(c->n);
         if (pthread_setspecific(ctx_key, c) != 0) {
             ctx_free(c);
@@ -187,7 +192,7 @@ static unsigned window_for(size_t bits)
 /* r = x / R mod N: amm(x, 1) lies in [0, N], N only for x = 0 mod N. */
 static void from_mont(mpz_t r, const uint64_t *x, const one_ctx *c)
 {
-    uint64_t one[NL] = {1}, y[NL];
+    uint64_t one[NL] ALIGNED = {1}, y[NL];
     amm(y, x, one, c);
     from52(r, y);
     if (mpz_cmp(r, c->n) >= 0)
@@ -207,7 +212,7 @@ int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n)
 
 int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
 {
-    uint64_t x[NL];
+    uint64_t x[NL] ALIGNED;
     one_ctx *ctx = ctx_for(n);
     size_t k;
     unsigned i;
@@ -225,7 +230,7 @@ int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, cons
 
 int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n)
 {
-    uint64_t acc[NL], y[NL];
+    uint64_t acc[NL] ALIGNED, y[NL];
     one_ctx *c = ctx_for(n);
     size_t j;
     if (c == NULL)
@@ -241,7 +246,7 @@ int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n)
 
 int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 {
-    uint64_t tab[(1u << (MAX_WINDOW - 1)) * NL], x[NL], sq[NL];
+    uint64_t tab[(1u << (MAX_WINDOW - 1)) * NL] ALIGNED, x[NL] ALIGNED, sq[NL] ALIGNED;
     one_ctx *c = ctx_for(n);
     size_t bits = mpz_sizeinbase(e, 2), k;
     unsigned w;

@@ -111,7 +111,8 @@ def test_batch_verify_on_other_modulus_sizes(bits):
     params = edgeacc.Params(p * q, insecure=True)
     n = params.n
     ws = [int(gmpy2.powmod(7 + i, 65537, n)) for i in range(200)]
-    items = [(w, XS[i % len(XS)], int(gmpy2.powmod(w, XS[i % len(XS)], n))) for i, w in enumerate(ws)]
+    xs = [XS[i % len(XS)] for i in range(len(ws))]
+    items = [(w, x, int(gmpy2.powmod(w, x, n))) for w, x in zip(ws, xs)]
     assert edgeacc.batch_verify(params, items, threads=1) == []
     w, x, v = items[77]
     items[77] = (w, x, v * 3 % n)
