@@ -68,7 +68,8 @@ static void to52(uint64_t *out, const mpz_t x)
     }
 }
 
-/* x = the value of 40 normalised 52-bit limbs that is below 2^2048. */
+/* x = the value of 40 normalised 52-bit limbs; it must be below 2^2048 (an almost-Montgomery
+ * result below 2N may not be: only from_mont's output goes through here). */
 static void from52(mpz_t x, const uint64_t *in)
 {
     uint64_t w[NW + 2] = {0};
@@ -240,7 +241,7 @@ int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n)
         to52(y, ys[j]);
         amm(acc, acc, y, c);
     }
-    from52(p, acc);
+    from_mont(p, acc, c);                       /* below N: acc may need 2049 bits */
     return 1;
 }
 

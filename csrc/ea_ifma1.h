@@ -37,8 +37,8 @@ int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n);
  * multi-exponentiation. */
 int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n);
 
-/* ea_ifma1_unit_product(p, ys, count, n): p = prod ys[j] * R^(1-count) mod N (up to adding N):
- * a unit iff every ys[j] is; 0 <= ys[j] < n, count >= 1. */
+/* ea_ifma1_unit_product(p, ys, count, n): p = prod ys[j] * R^(-count) mod N, in [0, N): a unit
+ * iff every ys[j] is; 0 <= ys[j] < n, count >= 1. */
 int ea_ifma1_unit_product(mpz_t p, const mpz_t *ys, size_t count, const mpz_t n);
 
 #ifdef __cplusplus

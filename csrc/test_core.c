@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "edgeacc.h"
+#include "ea_check.h"
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 
@@ -40,6 +41,26 @@ static int test_single_powm(void)
                 CHECK(ea_powm(r, b, e, n) == EA_OK && mpz_cmp(r, want) == 0);
                 CHECK(ea_powm(b, b, e, n) == EA_OK && mpz_cmp(b, want) == 0);   /* r = b */
             }
+    }
+    /* ea_check_elements' unit product (on the IFMA kernel where it applies): modulo
+     * 2^2048 - 1 = 3 * 5 * 17 * ..., a multiple of 17 among units is found, units pass */
+    {
+        mpz_t ys[9];
+        size_t bad = 0;
+        mpz_ui_pow_ui(n, 2, 2048);
+        mpz_sub_ui(n, n, 1);
+        for (i = 0; i < 9; i++) {
+            mpz_init(ys[i]);
+            do
+                mpz_urandomm(ys[i], rs, n);
+            while (ea_check_element(ys[i], n) != EA_OK);
+        }
+        CHECK(ea_check_elements(&bad, (const mpz_t *)ys, 9, n) == EA_OK && bad == 9);
+        mpz_mul_ui(ys[6], ys[6], 17);
+        mpz_mod(ys[6], ys[6], n);
+        CHECK(ea_check_elements(&bad, (const mpz_t *)ys, 9, n) == EA_ERR_ELEMENT && bad == 6);
+        for (i = 0; i < 9; i++)
+            mpz_clear(ys[i]);
     }
     mpz_clears(n, b, e, r, want, NULL);
     gmp_randclear(rs);
