@@ -3,6 +3,7 @@
 #include <string.h>
 #include "edgeacc.h"
 #include "ea_check.h"
+#include "ea_ifma1.h"
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 
@@ -41,6 +42,18 @@ static int test_single_powm(void)
                 CHECK(ea_powm(r, b, e, n) == EA_OK && mpz_cmp(r, want) == 0);
                 CHECK(ea_powm(b, b, e, n) == EA_OK && mpz_cmp(b, want) == 0);   /* r = b */
             }
+    }
+    /* the kernel itself: exponent 0, and a base outside [0, n) is left to GMP */
+    mpz_ui_pow_ui(n, 2, 2048);
+    mpz_sub_ui(n, n, 1);
+    if (ea_ifma1_apply(n)) {
+        mpz_set_ui(e, 0);
+        mpz_set_ui(b, 5);
+        CHECK(ea_ifma1_powm(r, b, e, n) == 1 && mpz_cmp_ui(r, 1) == 0);
+        mpz_set_ui(e, 3);
+        CHECK(ea_ifma1_powm(r, n, e, n) == 0);
+        mpz_set_si(b, -2);
+        CHECK(ea_ifma1_powm(r, b, e, n) == 0);
     }
     /* ea_check_elements' unit product (on the IFMA kernel where it applies): modulo
      * 2^2048 - 1 = 3 * 5 * 17 * ..., a multiple of 17 among units is found, units pass */
