@@ -119,28 +119,15 @@ static void scatter(uint64_t *buckets, const uint64_t *in, const long long *idx)
                                 _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
 }
 
-/* x (0 <= x < 2^(52 nl)) as nl 52-bit limbs, stride `stride` words. */
-static void to_limbs_n(uint64_t *out, size_t stride, const mpz_t x, int nl)
-{
-    size_t i, bit;
-    for (i = 0, bit = 0; i < (size_t)nl; i++, bit += 52) {
-        size_t w = bit / 64, sh = bit % 64;
-        uint64_t v = (uint64_t)mpz_getlimbn(x, (mp_size_t)w) >> sh;
-        if (sh > 12)
-            v |= (uint64_t)mpz_getlimbn(x, (mp_size_t)w + 1) << (64 - sh);
-        out[i * stride] = v & MASK52;
-    }
-}
-
 static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
 {
-    to_limbs_n(out, stride, x, L);
+    ea_limbs52(out, stride, x, L);
 }
 
 static void ctx_init(ifma_ctx *ctx, const mpz_t n)
 {
     mpz_t t;
-    uint64_t inv = 1, m0;
+    uint64_t k0;
     int i, l;
     uint64_t limbs[L];
     mpz_init_set_ui(t, 1);
@@ -154,11 +141,9 @@ static void ctx_init(ifma_ctx *ctx, const mpz_t n)
     for (i = 0; i < L; i++)
         for (l = 0; l < LANES; l++)
             ctx->m[i * LANES + l] = limbs[i];
-    m0 = limbs[0];
-    for (i = 0; i < 7; i++)                      /* Newton: N^{-1} mod 2^64 */
-        inv *= 2 - m0 * inv;
+    k0 = ea_neg_inv52(limbs[0]);
     for (l = 0; l < LANES; l++)
-        ctx->k0[l] = (0 - inv) & MASK52;
+        ctx->k0[l] = k0;
     mpz_clear(t);
 }
 
@@ -255,14 +240,11 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
         mpz_srcptr cl = c[l < count ? l : 0];
         mpz_init(e[l]);
         mpz_sub_ui(e[l], cl, 1);
-        uint64_t inv = 1;
         size_t d;
-        to_limbs_n(limbs, 1, cl, FL);
+        ea_limbs52(limbs, 1, cl, FL);
         for (i = 0; i < FL; i++)
             m[i * LANES + l] = limbs[i];
-        for (i = 0; i < 7; i++)
-            inv *= 2 - limbs[0] * inv;
-        k0[l] = (0 - inv) & MASK52;
+        k0[l] = ea_neg_inv52(limbs[0]);
         mpz_set_ui(t, 1);                       /* Montgomery forms of 2^d: R, 2R, 4R, ... */
         mpz_mul_2exp(t, t, 52 * FL);
         mpz_mod(t, t, cl);
@@ -272,7 +254,7 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
                 if (mpz_cmp(t, cl) >= 0)
                     mpz_sub(t, t, cl);
             }
-            to_limbs_n(tab + d * FL * LANES + l, LANES, t, FL);
+            ea_limbs52(tab + d * FL * LANES + l, LANES, t, FL);
         }
         if (mpz_sizeinbase(cl, 2) > bits)
             bits = mpz_sizeinbase(cl, 2);

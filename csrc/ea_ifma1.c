@@ -58,14 +58,7 @@ static void key_init(void)
 /* x (0 <= x < 2^2080) as 40 limbs of 52 bits. */
 static void to52(uint64_t *out, const mpz_t x)
 {
-    size_t i, bit;
-    for (i = 0, bit = 0; i < NL; i++, bit += 52) {
-        size_t w = bit / 64, sh = bit % 64;
-        uint64_t v = (uint64_t)mpz_getlimbn(x, (mp_size_t)w) >> sh;
-        if (sh > 12)
-            v |= (uint64_t)mpz_getlimbn(x, (mp_size_t)w + 1) << (64 - sh);
-        out[i] = v & MASK52;
-    }
+    ea_limbs52(out, 1, x, NL);
 }
 
 /* x = the value of 40 normalised 52-bit limbs; it must be below 2^2048 (an almost-Montgomery
@@ -90,8 +83,6 @@ static one_ctx *ctx_for(const mpz_t n)
 {
     one_ctx *c;
     mpz_t t;
-    uint64_t inv = 1;
-    int i;
     pthread_once(&key_once, key_init);
     if (!key_ok)
         return NULL;
@@ -115,9 +106,7 @@ static one_ctx *ctx_for(const mpz_t n)
     mpz_mod(t, t, n);
     to52(c->r2, t);
     mpz_clear(t);
-    for (i = 0; i < 6; i++)                     /* Newton: N^{-1} mod 2^64 */
-        inv *= 2 - c->m[0] * inv;
-    c->k0 = (0 - inv) & MASK52;
+    c->k0 = ea_neg_inv52(c->m[0]);
     mpz_set(c->n, n);
     return c;
 }

@@ -7,12 +7,38 @@
 #ifndef EA_IFMA1_H
 #define EA_IFMA1_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <gmp.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ea_limbs52(out, stride, x, nl): x (0 <= x < 2^(52 nl)) as nl 52-bit limbs, `stride` words
+ * apart (1 for one number, 8 for a lane of ea_ifma.h's vectors). */
+static inline void ea_limbs52(uint64_t *out, size_t stride, const mpz_t x, int nl)
+{
+    size_t i, bit;
+    for (i = 0, bit = 0; i < (size_t)nl; i++, bit += 52) {
+        size_t w = bit / 64, sh = bit % 64;
+        uint64_t v = (uint64_t)mpz_getlimbn(x, (mp_size_t)w) >> sh;
+        if (sh > 12)
+            v |= (uint64_t)mpz_getlimbn(x, (mp_size_t)w + 1) << (64 - sh);
+        out[i * stride] = v & (((uint64_t)1 << 52) - 1);
+    }
+}
+
+/* ea_neg_inv52(m0): -m0^{-1} mod 2^52 for odd m0, the Montgomery digit factor (Newton's
+ * iteration doubles the correct low bits: 1, 2, 4, ..., 64). */
+static inline uint64_t ea_neg_inv52(uint64_t m0)
+{
+    uint64_t inv = 1;
+    int i;
+    for (i = 0; i < 6; i++)
+        inv *= 2 - m0 * inv;
+    return (0 - inv) & (((uint64_t)1 << 52) - 1);
+}
 
 #define EA_IFMA1_MIN_BITS 1537      /* below this OpenSSL's mulx code is faster */
 #define EA_IFMA1_MAX_BITS 2048      /* R = 2^2080 > 4N */
