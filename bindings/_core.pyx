@@ -1137,7 +1137,8 @@ cdef extern from "ea_fastexp.h":
 def build_info():
     """Which exponentiation kernels this build has and this process uses (csrc/ea_fastexp.h):
     ``lanes_compiled`` (built with crypto_mb), ``lanes_cpu`` (cpuid: AVX-512 IFMA),
-    ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("openssl" or "gmp") and
+    ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("ifma": the engine's own IFMA
+    kernel for 1537..2048-bit moduli and OpenSSL for other sizes, "openssl", or "gmp") and
     ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
     ``multi_exp`` ("ifma": the engine's own IFMA lanes for large multi-exponentiations of
     1025..2048-bit moduli, or "gmp")."""
@@ -1146,7 +1147,7 @@ def build_info():
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
         "lanes_cpu": bool(p & EA_PATH_LANES_CPU),
         "portable": bool(p & EA_PATH_PORTABLE),
-        "single": "openssl" if p & EA_PATH_OPENSSL else "gmp",
+        "single": "ifma" if p & EA_PATH_IFMA else "openssl" if p & EA_PATH_OPENSSL else "gmp",
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
     }

@@ -1,6 +1,8 @@
 /* ea_check.c - argument rules with the index of the first failing item. */
 #include "ea_check.h"
 #include "ea_group.h"
+#include "ea_ifma.h"
+#include "ea_ifma1.h"
 #include "ea_prime.h"
 
 int ea_check_exponent(const mpz_t x, int rule)
@@ -66,14 +68,18 @@ int ea_check_elements(size_t *first_bad, const mpz_t *ys, size_t count, const mp
     mpz_init_set_ui(prod, 1);
     mpz_init(lim);
     mpz_sub_ui(lim, n, 1);
-    for (i = 0; i < count && rc == EA_OK; i++) {
+    for (i = 0; i < count; i++)
         if (mpz_cmp_ui(ys[i], 1) <= 0 || mpz_cmp(ys[i], lim) >= 0) {
             rc = EA_ERR_ELEMENT;
             break;
         }
-        mpz_mul(prod, prod, ys[i]);
-        mpz_mod(prod, prod, n);
-    }
+    /* the product is a unit iff every factor is; the IFMA product is off by a power of 2 */
+    if (rc == EA_OK && count > 0
+        && !(ea_ifma_apply(n) && ea_ifma1_unit_product(prod, ys, count, n)))
+        for (i = 0; i < count; i++) {
+            mpz_mul(prod, prod, ys[i]);
+            mpz_mod(prod, prod, n);
+        }
     if (rc == EA_OK && count > 0) {
         mpz_gcd(prod, prod, n);
         if (mpz_cmp_ui(prod, 1) != 0) {

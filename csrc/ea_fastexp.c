@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_ifma1.h"
 #ifdef EA_HAVE_CRYPTO_MB
 #include <crypto_mb/exp.h>
 #endif
@@ -131,6 +132,8 @@ static int openssl_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 
 void ea_fast_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 {
+    if (mpz_sgn(e) > 0 && ea_ifma1_apply(n) && ea_ifma1_powm(r, b, e, n))
+        return;
     if ((ea_fast_paths() & EA_PATH_OPENSSL) && mpz_sgn(e) > 0 && openssl_powm(r, b, e, n))
         return;
     mpz_powm(r, b, e, n);
@@ -207,8 +210,9 @@ static int lanes_powm(mpz_t *out, const mpz_t *bases, const mpz_t *exps, size_t 
             m = 0;
         }
     }
-    /* a lane call costs about as much as 2 single OpenSSL exponentiations */
-    if (m >= 2)
+    /* a lane call costs about as much as 2 single OpenSSL exponentiations or 6 on the own
+     * single-operation IFMA kernel */
+    if (m >= (ea_ifma1_apply(n) ? 6u : 2u))
         lane_call(out, bases, exps, idx, m, n, words, buf, buflen, done);
     free(words); free(buf);
     return 1;

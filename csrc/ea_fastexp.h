@@ -1,7 +1,9 @@
 /* ea_fastexp.h - (internal) the fast exponentiation kernels and their run-time dispatch
  * (DESIGN.md 3, Lanes). Three paths compute bit-identical results:
  *   GMP      - mpz_powm; everywhere, and the only path when EDGEACC_PORTABLE=1 is set;
- *   OpenSSL  - libcrypto's BN_mod_exp_mont (mulx/adx Montgomery code) for single operations;
+ *   IFMA1    - the engine's own single-operation AVX-512 IFMA kernel (ea_ifma1.h) for single
+ *              operations modulo 1537..2048-bit N, where cpuid reports IFMA;
+ *   OpenSSL  - libcrypto's BN_mod_exp_mont (mulx/adx Montgomery code) for other single ones;
  *   lanes    - Intel crypto_mb's mbx_exp2048_mb8: 8 independent exponentiations at once with
  *              AVX-512 IFMA, when the build found crypto_mb (EA_HAVE_CRYPTO_MB) and cpuid
  *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;

@@ -3,11 +3,13 @@
  * vector of a number is L = 40 __m512i words, word i holding limb i of the 8 lanes. Values
  * stay in [0, 2N): with R = 2^(52 L) > 4N, the almost-Montgomery product of two such values
  * is again below 2N (no final subtraction inside the loop). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ea_ifma.h"
 #include "ea_fastexp.h"
+#include "ea_ifma1.h"
 #include "ea_mont.h"
 #include "ea_thread.h"
 
@@ -17,54 +19,68 @@
 #define VEC(p, k) ((p) + (size_t)(k) * L * LANES)   /* k-th lane vector of an array */
 #define MAX_C 12
 
-/* Cost of one 8-lane product in GMP Montgomery multiplications (measured: about 2.6 us per 8
- * lanes against 1.1 us for a GMP/OpenSSL 2048-bit multiplication). */
-#define LANE_PRODUCT_COST 2.4
+/* Cost of one 8-lane product and of one single-operation product (ea_ifma1.h) in GMP
+ * Montgomery multiplications (measured: about 2.1 us per 8 lanes and 0.36 us for a single one
+ * against 1.18 us for a GMP 2048-bit multiplication). */
+#define LANE_PRODUCT_COST 1.8
+#define SINGLE_PRODUCT_COST 0.31
 
 #ifdef EA_IFMA_COMPILED
 #include <immintrin.h>
+
+/* Lane vectors on 64-byte boundaries: a 512-bit load across two cache lines costs double. */
+static void *alloc64(size_t size)
+{
+    void *p;
+    return posix_memalign(&p, 64, size ? size : 64) == 0 ? p : NULL;
+}
 
 typedef struct {
     uint64_t m[L * LANES];          /* N in every lane */
     uint64_t k0[LANES];             /* -N^{-1} mod 2^52 in every lane */
     uint64_t one[L * LANES];        /* R mod N in every lane */
-    mpz_t nz, rinv;                 /* N, R^{-1} mod N */
 } ifma_ctx;
 
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
- * number's L scalar limbs, used in every lane. */
+ * number's L scalar limbs, used in every lane. Row i adds a*b_i + N*u_i; each position of the
+ * row takes its four products in one chain, independent of the other positions, so the
+ * multipliers stay busy (a chain along the row would wait on every product's latency). */
 __attribute__((target("avx512f,avx512ifma")))
 static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                   const uint64_t *m, const uint64_t *k0p, int nl)
 {
-    __m512i res[2 * L + 1], av[L], mv[L];
+    __m512i res[2 * L + 1];
     const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
     const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
+#define A_LIMB(j) (a_bcast ? _mm512_set1_epi64((long long)a[j]) \
+                           : _mm512_loadu_si512((const void *)(a + LANES * (j))))
+#define M_LIMB(j) _mm512_loadu_si512((const void *)(m + LANES * (j)))
     int i, j;
-    for (j = 0; j < nl; j++) {
-        av[j] = a_bcast ? _mm512_set1_epi64((long long)a[j])
-                        : _mm512_loadu_si512((const void *)(a + LANES * j));
-        mv[j] = _mm512_loadu_si512((const void *)(m + LANES * j));
-    }
     for (j = 0; j <= 2 * nl; j++)
         res[j] = zero;
     for (i = 0; i < nl; i++) {
-        __m512i bi = _mm512_loadu_si512((const void *)(b + LANES * i)), u;
+        const __m512i bi = _mm512_loadu_si512((const void *)(b + LANES * i));
+        __m512i ap = A_LIMB(0), mp = M_LIMB(0), t, u;
         /* position i is complete once a_0 * b_i is in: the quotient digit comes from it */
-        res[i] = _mm512_madd52lo_epu64(res[i], av[0], bi);
-        u = _mm512_madd52lo_epu64(zero, res[i], k0);
-        res[i] = _mm512_madd52lo_epu64(res[i], mv[0], u);
-        res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], av[0], bi);
-        res[i + 1] = _mm512_madd52hi_epu64(res[i + 1], mv[0], u);
+        t = _mm512_madd52lo_epu64(res[i], ap, bi);
+        u = _mm512_madd52lo_epu64(zero, t, k0);
+        t = _mm512_madd52lo_epu64(t, mp, u);
+        /* t = 0 mod 2^52 now: its high part is carried into position i + 1 */
+        res[i + 1] = _mm512_add_epi64(res[i + 1], _mm512_srli_epi64(t, 52));
         for (j = 1; j < nl; j++) {
-            res[i + j] = _mm512_madd52lo_epu64(res[i + j], av[j], bi);
-            res[i + j] = _mm512_madd52lo_epu64(res[i + j], mv[j], u);
-            res[i + j + 1] = _mm512_madd52hi_epu64(res[i + j + 1], av[j], bi);
-            res[i + j + 1] = _mm512_madd52hi_epu64(res[i + j + 1], mv[j], u);
+            const __m512i aj = A_LIMB(j), mj = M_LIMB(j);
+            __m512i s = res[i + j];
+            s = _mm512_madd52lo_epu64(s, aj, bi);
+            s = _mm512_madd52lo_epu64(s, mj, u);
+            s = _mm512_madd52hi_epu64(s, ap, bi);
+            res[i + j] = _mm512_madd52hi_epu64(s, mp, u);
+            ap = aj;
+            mp = mj;
         }
-        /* res[i] = 0 mod 2^52 now: carry its high part up */
-        res[i + 1] = _mm512_add_epi64(res[i + 1], _mm512_srli_epi64(res[i], 52));
+        res[i + nl] = _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(res[i + nl], ap, bi), mp, u);
     }
+#undef A_LIMB
+#undef M_LIMB
     for (j = nl; j < 2 * nl; j++) {
         res[j + 1] = _mm512_add_epi64(res[j + 1], _mm512_srli_epi64(res[j], 52));
         _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(res[j], mask));
@@ -103,48 +119,19 @@ static void scatter(uint64_t *buckets, const uint64_t *in, const long long *idx)
                                 _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
 }
 
-/* x (0 <= x < 2^(52 nl)) as nl 52-bit limbs, stride `stride` words. */
-static void to_limbs_n(uint64_t *out, size_t stride, const mpz_t x, int nl)
-{
-    size_t i, bit;
-    for (i = 0, bit = 0; i < (size_t)nl; i++, bit += 52) {
-        size_t w = bit / 64, sh = bit % 64;
-        uint64_t v = (uint64_t)mpz_getlimbn(x, (mp_size_t)w) >> sh;
-        if (sh > 12)
-            v |= (uint64_t)mpz_getlimbn(x, (mp_size_t)w + 1) << (64 - sh);
-        out[i * stride] = v & MASK52;
-    }
-}
-
 static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
 {
-    to_limbs_n(out, stride, x, L);
+    ea_limbs52(out, stride, x, L);
 }
 
-static void from_limbs(mpz_t x, const uint64_t *in, size_t stride)
-{
-    int i;
-    mpz_set_ui(x, 0);
-    for (i = L - 1; i >= 0; i--) {
-        mpz_mul_2exp(x, x, 52);
-        mpz_add_ui(x, x, (unsigned long)in[(size_t)i * stride]);
-    }
-}
-
-static int ctx_init(ifma_ctx *ctx, const mpz_t n)
+static void ctx_init(ifma_ctx *ctx, const mpz_t n)
 {
     mpz_t t;
-    uint64_t inv = 1, m0;
+    uint64_t k0;
     int i, l;
     uint64_t limbs[L];
-    mpz_init_set(ctx->nz, n);
-    mpz_init(ctx->rinv);
     mpz_init_set_ui(t, 1);
     mpz_mul_2exp(t, t, 52 * L);
-    if (!mpz_invert(ctx->rinv, t, n)) {          /* n odd: cannot fail */
-        mpz_clears(t, ctx->nz, ctx->rinv, NULL);
-        return EA_ERR_MODULUS;
-    }
     mpz_mod(t, t, n);
     to_limbs(limbs, 1, t);
     for (i = 0; i < L; i++)
@@ -154,18 +141,10 @@ static int ctx_init(ifma_ctx *ctx, const mpz_t n)
     for (i = 0; i < L; i++)
         for (l = 0; l < LANES; l++)
             ctx->m[i * LANES + l] = limbs[i];
-    m0 = limbs[0];
-    for (i = 0; i < 7; i++)                      /* Newton: N^{-1} mod 2^64 */
-        inv *= 2 - m0 * inv;
+    k0 = ea_neg_inv52(limbs[0]);
     for (l = 0; l < LANES; l++)
-        ctx->k0[l] = (0 - inv) & MASK52;
+        ctx->k0[l] = k0;
     mpz_clear(t);
-    return EA_OK;
-}
-
-static void ctx_clear(ifma_ctx *ctx)
-{
-    mpz_clears(ctx->nz, ctx->rinv, NULL);
 }
 
 /* Bucket window for count bases and bits-bit exponents: minimise the lane products. */
@@ -192,7 +171,7 @@ typedef struct {
     const mpz_t *exps;
     size_t count, windows;
     unsigned c;
-    mpz_t *S;                       /* per window: prod_d bucket_d^d, Montgomery form */
+    uint64_t *S;                    /* per window: prod_d bucket_d^d, Montgomery form, L limbs */
 } pip_job;
 
 /* Round q: windows 8q .. 8q+7, one per lane. */
@@ -201,7 +180,7 @@ static int pip_round(void *arg, size_t q)
     pip_job *job = arg;
     const ifma_ctx *ctx = job->ctx;
     size_t nb = (size_t)1 << job->c, j, d, k0 = q * LANES;
-    uint64_t *buckets = malloc((nb + 3) * L * LANES * sizeof(uint64_t));
+    uint64_t *buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
     uint64_t *tmp, *run, *acc;
     long long idx[LANES];
     int l;
@@ -234,7 +213,8 @@ static int pip_round(void *arg, size_t q)
         amm(acc, acc, 0, run, ctx);
     }
     for (l = 0; l < LANES && k0 + (size_t)l < job->windows; l++)
-        from_limbs(job->S[k0 + (size_t)l], acc + l, LANES);
+        for (d = 0; d < L; d++)
+            job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
     free(buckets);
     return EA_OK;
 }
@@ -260,14 +240,11 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
         mpz_srcptr cl = c[l < count ? l : 0];
         mpz_init(e[l]);
         mpz_sub_ui(e[l], cl, 1);
-        uint64_t inv = 1;
         size_t d;
-        to_limbs_n(limbs, 1, cl, FL);
+        ea_limbs52(limbs, 1, cl, FL);
         for (i = 0; i < FL; i++)
             m[i * LANES + l] = limbs[i];
-        for (i = 0; i < 7; i++)
-            inv *= 2 - limbs[0] * inv;
-        k0[l] = (0 - inv) & MASK52;
+        k0[l] = ea_neg_inv52(limbs[0]);
         mpz_set_ui(t, 1);                       /* Montgomery forms of 2^d: R, 2R, 4R, ... */
         mpz_mul_2exp(t, t, 52 * FL);
         mpz_mod(t, t, cl);
@@ -277,7 +254,7 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
                 if (mpz_cmp(t, cl) >= 0)
                     mpz_sub(t, t, cl);
             }
-            to_limbs_n(tab + d * FL * LANES + l, LANES, t, FL);
+            ea_limbs52(tab + d * FL * LANES + l, LANES, t, FL);
         }
         if (mpz_sizeinbase(cl, 2) > bits)
             bits = mpz_sizeinbase(cl, 2);
@@ -346,8 +323,8 @@ double ea_ifma_cost(size_t count, size_t bits)
 #ifdef EA_IFMA_COMPILED
     double lane_products;
     (void)window_bits(count, bits ? bits : 1, &lane_products);
-    /* + the final combination: a squaring per bit on one lane, done by GMP */
-    return LANE_PRODUCT_COST * lane_products + (double)bits;
+    /* + the final combination: a squaring per bit on the single-operation kernel */
+    return LANE_PRODUCT_COST * lane_products + SINGLE_PRODUCT_COST * (double)bits;
 #else
     (void)count; (void)bits;
     return 1e300;
@@ -358,59 +335,35 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
                       const mpz_t n, unsigned threads)
 {
 #ifdef EA_IFMA_COMPILED
-    ifma_ctx *ctx = malloc(sizeof *ctx);
+    /* the conversions and the final combination run on the single-operation kernel
+     * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
+    ifma_ctx *ctx = alloc64(sizeof *ctx);
     pip_job job;
-    size_t j, bits = 1, k;
-    uint64_t *B;
-    mpz_t t, sq;
-    int rc;
-    if (ctx == NULL)
-        return EA_ERR_NOMEM;
+    size_t j, bits = 1;
+    uint64_t *B, *S;
+    int rc = EA_OK;
     for (j = 0; j < count; j++)
         if (mpz_sgn(exps[j]) > 0 && mpz_sizeinbase(exps[j], 2) > bits)
             bits = mpz_sizeinbase(exps[j], 2);
-    if ((rc = ctx_init(ctx, n)) != EA_OK) {
-        free(ctx);
-        return rc;
-    }
     job.c = window_bits(count, bits, NULL);
     job.windows = (bits + job.c - 1) / job.c;
-    B = malloc((count ? count : 1) * L * sizeof(uint64_t));
-    job.S = malloc(job.windows * sizeof(mpz_t));
-    if (B == NULL || job.S == NULL) {
-        free(B); free(job.S); ctx_clear(ctx); free(ctx);
+    B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
+    S = malloc(job.windows * L * sizeof(uint64_t));
+    if (ctx == NULL || B == NULL || S == NULL) {
+        free(ctx); free(B); free(S);
         return EA_ERR_NOMEM;
     }
-    mpz_inits(t, sq, NULL);
-    for (j = 0; j < count; j++) {               /* Montgomery form: b * R mod N */
-        mpz_mul_2exp(t, bases[j], 52 * L);
-        mpz_mod(t, t, n);
-        to_limbs(B + j * L, 1, t);
-    }
-    for (k = 0; k < job.windows; k++)
-        mpz_init(job.S[k]);
-    job.ctx = ctx; job.B = B; job.exps = exps; job.count = count;
-    rc = ea_parallel_run(pip_round, &job, (job.windows + LANES - 1) / LANES, threads ? threads : 1);
-    if (rc == EA_OK) {
-        /* out of Montgomery form, then Horner over the windows from the top:
-         * r = (...(S_top^(2^c) * S_{top-1})^(2^c) ...) * S_0 */
-        mpz_set_ui(sq, 1);
-        mpz_mul_2exp(sq, sq, job.c);
-        mpz_set_ui(r, 1);
-        for (k = job.windows; k-- > 0;) {
-            if (k + 1 < job.windows)
-                ea_fast_powm(r, r, sq, n);
-            mpz_mul(t, job.S[k], ctx->rinv);
-            mpz_mul(r, r, t);
-            mpz_mod(r, r, n);
-        }
-    }
-    for (k = 0; k < job.windows; k++)
-        mpz_clear(job.S[k]);
-    mpz_clears(t, sq, NULL);
-    free(B); free(job.S);
-    ctx_clear(ctx);
-    free(ctx);
+    ctx_init(ctx, n);
+    for (j = 0; j < count && rc == EA_OK; j++)  /* Montgomery form: b * R mod N */
+        if (!ea_ifma1_to_mont(B + j * L, bases[j], n))
+            rc = EA_ERR_NOMEM;
+    job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.S = S;
+    if (rc == EA_OK)
+        rc = ea_parallel_run(pip_round, &job, (job.windows + LANES - 1) / LANES,
+                             threads ? threads : 1);
+    if (rc == EA_OK && !ea_ifma1_horner(r, S, job.windows, job.c, n))
+        rc = EA_ERR_NOMEM;
+    free(B); free(S); free(ctx);
     return rc;
 #else
     (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads;

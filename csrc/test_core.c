@@ -2,8 +2,83 @@
 #include <stdio.h>
 #include <string.h>
 #include "edgeacc.h"
+#include "ea_check.h"
+#include "ea_ifma1.h"
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
+
+/* ea_powm against mpz_powm on moduli around the single-operation kernels' sizes (ea_ifma1.h:
+ * 1537..2048 bits; OpenSSL or GMP elsewhere), with the edge bases 0, 1, N-1 and exponents from
+ * 1 to longer than the modulus. */
+static int test_single_powm(void)
+{
+    static const unsigned sizes[] = { 2048, 2048, 2047, 1537, 1536, 1024 };
+    gmp_randstate_t rs;
+    mpz_t n, b, e, r, want;
+    size_t s;
+    int i, j;
+    gmp_randinit_default(rs);
+    mpz_inits(n, b, e, r, want, NULL);
+    for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        mpz_urandomb(n, rs, sizes[s]);
+        mpz_setbit(n, sizes[s] - 1);
+        mpz_setbit(n, 0);
+        if (s == 0) {                                   /* 2^2048 - 1: every limb full */
+            mpz_ui_pow_ui(n, 2, 2048);
+            mpz_sub_ui(n, n, 1);
+        }
+        for (i = 0; i < 6; i++)
+            for (j = 0; j < 6; j++) {
+                static const unsigned ebits[] = { 1, 2, 17, 256, 2100, 9000 };
+                if (i < 3)
+                    mpz_set_si(b, i < 2 ? i : -1);
+                else
+                    mpz_urandomm(b, rs, n);
+                if (mpz_sgn(b) < 0)
+                    mpz_add(b, b, n);
+                mpz_urandomb(e, rs, ebits[j]);
+                mpz_setbit(e, ebits[j] - 1);
+                mpz_powm(want, b, e, n);
+                CHECK(ea_powm(r, b, e, n) == EA_OK && mpz_cmp(r, want) == 0);
+                CHECK(ea_powm(b, b, e, n) == EA_OK && mpz_cmp(b, want) == 0);   /* r = b */
+            }
+    }
+    /* the kernel itself: exponent 0, and a base outside [0, n) is left to GMP */
+    mpz_ui_pow_ui(n, 2, 2048);
+    mpz_sub_ui(n, n, 1);
+    if (ea_ifma1_apply(n)) {
+        mpz_set_ui(e, 0);
+        mpz_set_ui(b, 5);
+        CHECK(ea_ifma1_powm(r, b, e, n) == 1 && mpz_cmp_ui(r, 1) == 0);
+        mpz_set_ui(e, 3);
+        CHECK(ea_ifma1_powm(r, n, e, n) == 0);
+        mpz_set_si(b, -2);
+        CHECK(ea_ifma1_powm(r, b, e, n) == 0);
+    }
+    /* ea_check_elements' unit product (on the IFMA kernel where it applies): modulo
+     * 2^2048 - 1 = 3 * 5 * 17 * ..., a multiple of 17 among units is found, units pass */
+    {
+        mpz_t ys[9];
+        size_t bad = 0;
+        mpz_ui_pow_ui(n, 2, 2048);
+        mpz_sub_ui(n, n, 1);
+        for (i = 0; i < 9; i++) {
+            mpz_init(ys[i]);
+            do
+                mpz_urandomm(ys[i], rs, n);
+            while (ea_check_element(ys[i], n) != EA_OK);
+        }
+        CHECK(ea_check_elements(&bad, (const mpz_t *)ys, 9, n) == EA_OK && bad == 9);
+        mpz_mul_ui(ys[6], ys[6], 17);
+        mpz_mod(ys[6], ys[6], n);
+        CHECK(ea_check_elements(&bad, (const mpz_t *)ys, 9, n) == EA_ERR_ELEMENT && bad == 6);
+        for (i = 0; i < 9; i++)
+            mpz_clear(ys[i]);
+    }
+    mpz_clears(n, b, e, r, want, NULL);
+    gmp_randclear(rs);
+    return 0;
+}
 
 int main(void)
 {
@@ -32,6 +107,7 @@ int main(void)
     CHECK(ea_verify_membership(w, xs[0], v, n, &ok) == EA_OK && ok);
     for (i = 0; i < 3; i++) mpz_clear(xs[i]);
     mpz_clears(n, g, x, v, w, zero, NULL);
+    CHECK(test_single_powm() == 0);
     puts("csrc ok");
     return 0;
 }

@@ -27,14 +27,27 @@ def test_build_info_names_the_paths_of_this_process():
     info = edgeacc.build_info()
     assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp"}
     assert info["portable"] is PORTABLE
-    assert info["single"] == ("gmp" if PORTABLE else "openssl")
+    ifma = info["lanes_cpu"] and not PORTABLE
+    assert info["single"] == ("gmp" if PORTABLE else "ifma" if ifma else "openssl")
     usable = info["lanes_compiled"] and info["lanes_cpu"] and not PORTABLE
     assert info["lanes"] == ("crypto_mb" if usable else None)
-    assert info["multi_exp"] == ("ifma" if info["lanes_cpu"] and not PORTABLE else "gmp")
+    assert info["multi_exp"] == ("ifma" if ifma else "gmp")
 
 
-@given(units, st.integers(1, 1 << 300), st.sampled_from([N, N - 2, (1 << 1023) + 1]))
+# 2048-bit and 1537-bit moduli take the own IFMA kernel (ea_ifma1.h) where the CPU has it,
+# 1536-bit and 1024-bit ones OpenSSL; 2^2048 - 1 fills every limb.
+MODULI = [N, N - 2, (1 << 2048) - 1, (1 << 1536) + 3, (1 << 1535) + 1, (1 << 1023) + 1]
+
+
+@given(units, st.integers(1, 1 << 300) | st.integers(1, 1 << 5000), st.sampled_from(MODULI))
 def test_powm_is_gmpy2_powmod(b, e, n):
+    b %= n
+    assert edgeacc.powm(b, e, n) == int(gmpy2.powmod(b, e, n))
+
+
+@given(st.sampled_from([0, 1, 2, -1, -2]), st.sampled_from([1, 2, 3, (1 << 256) - 1, 1 << 2500]),
+       st.sampled_from(MODULI))
+def test_powm_edge_bases_and_exponents(b, e, n):
     b %= n
     assert edgeacc.powm(b, e, n) == int(gmpy2.powmod(b, e, n))
 
@@ -87,6 +100,23 @@ def test_batch_verify_of_many_items_on_the_ifma_weighted_product(many_items, t):
     w, x, v = items[-1]
     bad[-1] = (N - w, x, N - v)                     # a true statement, both signs flipped
     assert edgeacc.batch_verify(P, bad, threads=2) == [t // 3]
+
+
+@pytest.mark.parametrize("bits", [1280, 2046])
+def test_batch_verify_on_other_modulus_sizes(bits):
+    """The IFMA weighted product (its conversions and final combination on the single-operation
+    kernel) modulo a 1025..2048-bit N that is not 2048 bits long; one false item is named."""
+    p = int(gmpy2.next_prime(1 << (bits // 2 - 1) | 12345))
+    q = int(gmpy2.next_prime(p + (1 << (bits // 2 - 3))))
+    params = edgeacc.Params(p * q, insecure=True)
+    n = params.n
+    ws = [int(gmpy2.powmod(7 + i, 65537, n)) for i in range(200)]
+    xs = [XS[i % len(XS)] for i in range(len(ws))]
+    items = [(w, x, int(gmpy2.powmod(w, x, n))) for w, x in zip(ws, xs)]
+    assert edgeacc.batch_verify(params, items, threads=1) == []
+    w, x, v = items[77]
+    items[77] = (w, x, v * 3 % n)
+    assert edgeacc.batch_verify(params, items, threads=2) == [77]
 
 
 def test_batch_verify_counts_operations_on_the_weighted_test():
