@@ -16,7 +16,6 @@ import bisect
 import concurrent.futures
 import json
 import math
-import os
 import resource
 import subprocess
 import sys

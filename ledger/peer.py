@@ -31,7 +31,8 @@ RECORD_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.RECORD])
 INDEX_BYTES = 256
 INDEX_MODULUS = 1 << 8 * INDEX_BYTES
 INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
-STATUS_MARKERS = tuple(TX_MAGIC + bytes([TX_VERSION, kind]) for kind in (TxKind.SUBCHAIN_STATUS, TxKind.MAIN_STATUS))
+TYPE_II_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.SUBCHAIN_STATUS])
+TYPE_III_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.MAIN_STATUS])
 
 
 def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
@@ -409,7 +410,7 @@ class Peer:
         caught, so the store's index may answer for absence: ChainState.locate), then
         restored into the state undecoded (ChainState.restore). Decoded are only the
         last, those above the store's index (their ids are held again), those holding a status
-        transaction (a candidate by STATUS_MARKERS, kept only if decoding shows one), and the
+        transaction (a candidate by TYPE_II_MARKER or TYPE_III_MARKER, kept only if decoding shows one), and the
         last candidate by RECORD_MARKER that decodes to a Type-I (read again from the store,
         and checked against the hashed digest)."""
         digests, candidates, records = bytearray(), [], []
@@ -420,7 +421,7 @@ class Peer:
             hasher.update(len(data).to_bytes(8, "big") + digest)
             hasher.update(data)
             digests += digest
-            if height == trusted or height > indexed or any(marker in data for marker in STATUS_MARKERS):
+            if height == trusted or height > indexed or TYPE_II_MARKER in data or TYPE_III_MARKER in data:
                 candidates.append(bytes(data))
             if RECORD_MARKER in data:
                 records.append(height)
