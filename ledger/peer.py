@@ -2,7 +2,8 @@
 SQLite store and commits them to its validated ledger.chain.ChainState.
 
 Every block a peer accepts, whether freshly endorsed or read back from disk on open (above
-the peer's signed checkpoint; below it, the bytes it validated before), passes the same checks (ChainState.validate_block) and the chain's endorsement policy
+the peer's signed checkpoint; below it, the bytes it validated before), passes the same
+checks (ChainState.validate_block) and the chain's endorsement policy
 (Deployment.check_endorsements).
 """
 from __future__ import annotations
