@@ -2,10 +2,11 @@
 chain with the rules a block must pass (ChainState; ledger.peer.Peer stores, endorses and
 commits).
 
-Every block a peer accepts, whether freshly endorsed or read back from disk on open, passes
-the same checks: encoding, chain id, height, previous-digest link, timestamp order, Merkle
-root, every transaction (certificate, signature, no replay, Type-II/III rules), the
-accumulator element and value, and the chain's endorsement policy.
+Every block a peer accepts, whether freshly endorsed or read back from disk on open (above
+the peer's signed checkpoint; below it, the bytes it validated before), passes the same
+checks: encoding, chain id, height, previous-digest link, timestamp order, Merkle root,
+every transaction (certificate, signature, no replay, Type-II/III rules), the accumulator
+element and value, and the chain's endorsement policy.
 """
 from __future__ import annotations
 

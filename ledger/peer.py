@@ -1,13 +1,15 @@
 """The peer of one chain: it admits and endorses transactions, stores blocks durably in its
 SQLite store and commits them to its validated ledger.chain.ChainState.
 
-Every block a peer accepts, whether freshly endorsed or read back from disk on open, passes
-the same checks (ChainState.validate_block) and the chain's endorsement policy
+Every block a peer accepts, whether freshly endorsed or read back from disk on open (above
+the peer's signed checkpoint; below it, the bytes it validated before), passes the same
+checks (ChainState.validate_block) and the chain's endorsement policy
 (Deployment.check_endorsements).
 """
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
@@ -15,7 +17,7 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
-from ledger.errors import (ConfigurationError, LedgerError, MerkleMismatch, NotFound, StorageError,
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationError, ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
@@ -25,13 +27,15 @@ from ledger.tx import TX_MAGIC, TX_VERSION, Transaction, TxKind
 
 CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/1\0"
 CHECKPOINT_EVERY = 1024  # blocks between the checkpoints a committing peer records
+RECORD_CANDIDATES = 64  # the last blocks with a record's prefix open keeps to find the last Type-I
 # The prefix of every encoded transaction of a kind (ledger.tx layout): a stored block holding
 # one contains it (a record's payload may too: a candidate is decoded before it counts).
 RECORD_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.RECORD])
 INDEX_BYTES = 256
 INDEX_MODULUS = 1 << 8 * INDEX_BYTES
 INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
-STATUS_MARKERS = tuple(TX_MAGIC + bytes([TX_VERSION, kind]) for kind in (TxKind.SUBCHAIN_STATUS, TxKind.MAIN_STATUS))
+TYPE_II_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.SUBCHAIN_STATUS])
+TYPE_III_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.MAIN_STATUS])
 
 
 def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
@@ -407,12 +411,13 @@ class Peer:
         the stored index rows up to there summed (with those of the blocks above the stored
         index) and compared with the signed `index` (a changed, added or deleted row is
         caught, so the store's index may answer for absence: ChainState.locate), then
-        restored into the state undecoded (ChainState.restore). Decoded are only the
-        last, those above the store's index (their ids are held again), those holding a status
-        transaction (a candidate by STATUS_MARKERS, kept only if decoding shows one), and the
-        last candidate by RECORD_MARKER that decodes to a Type-I (read again from the store,
-        and checked against the hashed digest)."""
-        digests, candidates, records = bytearray(), [], []
+        restored into the state undecoded (ChainState.restore). Decoded are only the last,
+        those above the store's index (their ids are held again), those holding a status
+        transaction (a candidate by TYPE_II_MARKER or TYPE_III_MARKER, kept only if decoding
+        shows one), and the last candidate by RECORD_MARKER that decodes to a Type-I (read
+        again from the store, and checked against the hashed digest)."""
+        digests, statuses, unindexed, head = bytearray(), [], [], b""
+        records: deque[int] = deque(maxlen=RECORD_CANDIDATES)
         hasher = hashlib.sha256()
         for expected_height, (height, digest, data) in enumerate(rows):
             if height != expected_height:
@@ -420,28 +425,34 @@ class Peer:
             hasher.update(len(data).to_bytes(8, "big") + digest)
             hasher.update(data)
             digests += digest
-            if height == trusted or height > indexed or any(marker in data for marker in STATUS_MARKERS):
-                candidates.append(bytes(data))
+            if TYPE_II_MARKER in data or TYPE_III_MARKER in data:
+                statuses.append(bytes(data))
+            if height > indexed:
+                unindexed.append(bytes(data))
             if RECORD_MARKER in data:
                 records.append(height)
             if height == trusted:
+                head = bytes(data)
                 break
         if hasher.digest() != content or len(digests) != (trusted + 1) * DIGEST_BYTES:
             raise StorageError(f"{self.store.path}: {self._first_changed(trusted) or 'the blocks'} up to {trusted} "
                                "differ from the ones this peer validated (its signed checkpoint)")
         try:  # (bytes this peer validated: a failure here is a bug or a hash collision)
-            decoded = [Block.from_bytes(data) for data in candidates]
-            last_record = next((h for h in reversed(records) if self._holds_record(h, digests)), -1)
-        except (LedgerError, EdgeaccError) as exc:
+            unindexed = [Block.from_bytes(data) for data in unindexed]
+            stored_sum = self.store.index_sum(min(indexed, trusted), index_row_hash)
+            if (stored_sum + sum(index_row_hash(tx.tx_id, b.height, i) for b in unindexed
+                                 for i, tx in enumerate(b.transactions))) % INDEX_MODULUS != index:
+                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks up to "
+                                   f"{trusted} (this peer's signed checkpoint)")
+            last_record = next((h for h in reversed(records) if self._holds_record(h, digests)), None)
+            if last_record is None:  # (only candidates whose marker sat in another field: look further back)
+                start = records[0] - 1 if len(records) == records.maxlen else -1
+                last_record = next((h for h in range(start, -1, -1) if self._holds_record(h, digests)), -1)
+            # one status block decoded at a time (memory holds their bytes, not their objects)
+            self.state.restore(bytes(digests), Block.from_bytes(head), (b for b in map(Block.from_bytes, statuses)
+                               if any(tx.kind != TxKind.RECORD for tx in b.transactions)), last_record)
+        except (EncodingError, EdgeaccError) as exc:
             raise StorageError(f"{self.store.path}: a block below the checkpoint {trusted} fails: {exc}") from exc
-        stored_sum = self.store.index_sum(min(indexed, trusted), index_row_hash)
-        unindexed = [b for b in decoded if b.height > indexed]
-        if (stored_sum + sum(index_row_hash(tx.tx_id, b.height, i) for b in unindexed
-                             for i, tx in enumerate(b.transactions))) % INDEX_MODULUS != index:
-            raise StorageError(f"{self.store.path}: the transaction index differs from the blocks up to {trusted} "
-                               "(this peer's signed checkpoint)")
-        self.state.restore(bytes(digests), decoded[-1],
-                           [b for b in decoded if any(tx.kind != TxKind.RECORD for tx in b.transactions)], last_record)
         self._content, self._index_sum = hasher, index
         for block in unindexed:
             self.state.remember(block.height, [tx.tx_id for tx in block.transactions])
