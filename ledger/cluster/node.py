@@ -30,6 +30,7 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import os
 import queue
 import signal
 import threading
@@ -42,18 +43,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
+from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
-from ledger.errors import (ArgumentError, ConfigurationError, EncodingError, LedgerError, NotFound,
-                           ReplayedTransaction,
+from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
+                           NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
 from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
                              load_revocation_list)
 from ledger.merkle import merkle_path, root_from_path
 from ledger.peer import Peer
+from ledger.sequencer import memory_copy
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
@@ -95,13 +98,45 @@ def peer_addresses(deployment: dict, chain_id: str) -> dict[str, str]:
     raise NotFound(f"the deployment has no chain {checks.shown(chain_id)}")
 
 
-def load_trust(trust_dir: Path) -> TrustStore:
-    """The public trust material: the CA certificate, its CRL, the certificates it issued."""
+def load_trust(trust_dir: Path, remembered_crl: Path | None = None) -> TrustStore:
+    """The public trust material: the CA certificate, its CRL, the certificates it issued.
+    With `remembered_crl` (a node's copy of the last CRL it accepted: install_crl), a crl.pem
+    issued before it, or undoing one of its revocations, is StaleRevocationList: "no older
+    CRL" holds across restarts, not only while the process runs."""
     trust = TrustStore(load_certificate(trust_dir / "ca.crt"))
-    trust.set_revocation_list(load_revocation_list(trust_dir / "crl.pem"))
+    if remembered_crl is not None and remembered_crl.exists():
+        trust.set_revocation_list(load_revocation_list(remembered_crl))
+    install_crl(trust, trust_dir / "crl.pem", remembered_crl)
     for cert_path in sorted((trust_dir / "certs").glob("*.crt")) + sorted(trust_dir.glob("identity.crt")):
         trust.add_certificate(load_certificate(cert_path))
     return trust
+
+
+def install_crl(trust: TrustStore, crl_path: Path, remembered: Path | None) -> None:
+    """Install the CRL at `crl_path` (TrustStore.set_revocation_list's rules) and, when it is
+    accepted, keep a durable copy of its exact bytes at `remembered` (read once: what was
+    checked is what is kept)."""
+    try:
+        data = crl_path.read_bytes()
+        crl = x509.load_pem_x509_crl(data)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read revocation list {crl_path}: {exc}") from None
+    trust.set_revocation_list(crl)
+    if remembered is not None:
+        tmp = remembered.with_name(remembered.name + ".tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(remembered)
+        except OSError as exc:
+            raise StorageError(f"cannot keep the accepted revocation list at {remembered}: {exc}") from None
+
+
+def remembered_crl_path(store: Path) -> Path:
+    """Where a node keeps the last CRL it accepted: beside its store (its own state)."""
+    return store.with_name(store.name + ".crl.pem")
 
 
 def encode_receipt(r: Receipt) -> bytes:
@@ -215,9 +250,10 @@ class Node:
         identity = Identity(load_private_key(creds_dir / "identity.key"), load_certificate(creds_dir / "identity.crt"))
         if identity.name != self.name or identity.role != "peer":
             raise ConfigurationError(f"{creds_dir} holds {identity!r}, not the peer {self.name}")
-        self.trust = load_trust(self.trust_dir)
-        self.trust.add_certificate(identity.certificate)
+        self._remembered_crl = remembered_crl_path(path("store"))
         self._crl_mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
+        self.trust = load_trust(self.trust_dir, self._remembered_crl)
+        self.trust.add_certificate(identity.certificate)
         self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
                                      chain_configs(self.deployment_info))
         self.chain_id = identity.chain_id
@@ -232,6 +268,8 @@ class Node:
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.refused: str | None = None  # why following stopped (a block etcd holds failed validation)
+        self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
+        self._layers_checked = False  # every holder of anchors answered once since start
         self._sync_lock = threading.Lock()
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
@@ -244,6 +282,7 @@ class Node:
         validated = time.monotonic()
         self.sync()
         done = time.monotonic()
+        self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
                          "caught_up": self.peer.height - loaded, "catch_up_seconds": done - validated}
         log.info("%s re-validated %d stored blocks in %.2f s, caught up %d blocks from etcd in %.2f s",
@@ -260,7 +299,8 @@ class Node:
             "Header": Method(self._rpc_header),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
-            "Interlock": Method(self._rpc_interlock),
+            # a device only reports readings: interlocking is for the chains' peers and clients
+            "Interlock": Method(self._rpc_interlock, roles=("peer", "client")),
             "Certificate": Method(self._rpc_certificate),
         }
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
@@ -315,8 +355,8 @@ class Node:
             try:
                 mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
                 if mtime != self._crl_mtime:
-                    self.trust.set_revocation_list(load_revocation_list(self.trust_dir / "crl.pem"))
-                    self._crl_mtime = mtime
+                    self._crl_mtime = mtime  # a refused file is reported once, not every poll
+                    install_crl(self.trust, self.trust_dir / "crl.pem", self._remembered_crl)
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
@@ -537,6 +577,7 @@ class Node:
         return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
                            "latest_digest": latest.header.digest.hex() if latest else None,
                            "cutter": self._leadership is not None, "refused": self.refused,
+                           "layer_violation": str(self.layer_violation) if self.layer_violation else None,
                            "start": self.catch_up}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
@@ -576,11 +617,50 @@ class Node:
         reports, as the rules require."""
         seconds = float(self.deployment_info.get("interlock_seconds", 2.0))
         while seconds > 0 and not self._stop.wait(seconds):
+            self._check_layers_once()
             if self._leadership is not None:
                 try:
                     self._interlock()
                 except LedgerError as exc:
                     log.warning("%s: interlocking: %s", self.name, exc)
+
+    def check_layers(self) -> None:
+        """ledger.anchors.check_chain of this peer's chain against the other layer's anchors
+        of it: a sub-chain against the Type-II records the main chain holds of it, the main
+        chain against the Type-III records every sub-chain holds. Run on start and before every
+        interlock, as the embedded Network does. A rollback or fork is kept (status
+        "layer_violation") and raised by every later check, so this peer interlocks no more;
+        chains that do not answer now are checked next time."""
+        if self.layer_violation is not None:
+            raise self.layer_violation
+        main_id = self.deployment.main_chain_id
+        holders = [main_id] if self.chain_id != main_id else [c for c in self.deployment.chains if c != main_id]
+        anchors, answered = [], 0
+        for holder in holders:
+            try:
+                anchors += anchors_from(self._remote_statuses(holder, self.chain_id), holder,
+                                        "Type-II" if holder == main_id else "Type-III")
+                answered += 1
+            except ServiceUnavailable as exc:
+                log.info("%s: layer check: %s", self.name, exc)
+        self.sync()  # an anchor beyond this peer's height is a rollback only once etcd lacks it too
+        try:
+            check_chain([memory_copy(self.peer)], anchors)
+        except ChainIntegrityError as exc:
+            self.layer_violation = exc
+            log.error("%s: %s", self.name, exc)
+            raise
+        self._layers_checked = self._layers_checked or answered == len(holders)
+
+    def _check_layers_once(self) -> None:
+        """The start-up layer check, until every holder of anchors answered once."""
+        if not self._layers_checked and self.layer_violation is None:
+            try:
+                self.check_layers()
+            except ServiceUnavailable:
+                pass
+            except ChainIntegrityError:
+                pass  # kept in self.layer_violation: status shows it, interlocking is refused
 
     def _rpc_interlock(self, caller: Caller, request: bytes) -> bytes:
         if self._leadership is None:
@@ -589,6 +669,7 @@ class Node:
 
     def _interlock(self) -> list[Receipt]:
         with self._interlock_lock:
+            self.check_layers()
             main_id = self.deployment.main_chain_id
             if self.chain_id != main_id:
                 latest = self.peer.latest()
