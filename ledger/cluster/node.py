@@ -46,6 +46,7 @@ from ledger import checks
 from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
+from ledger.cluster import validators
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
@@ -278,6 +279,7 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
+        self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
         self.sync()
@@ -476,8 +478,12 @@ class Node:
             raise
 
     def _channel(self, name: str) -> Channel:
+        return self._channel_to(name, self.chain_id)
+
+    def _channel_to(self, name: str, chain_id: str) -> Channel:
+        """The channel to peer `name` of `chain_id` (one per peer, made on first use)."""
         return self._channels.get(name) or self._channels.setdefault(
-            name, Channel(self.addresses[name], name, self.credentials))
+            name, Channel(peer_addresses(self.deployment_info, chain_id)[name], name, self.credentials))
 
     # --- the methods ------------------------------------------------------------------
 
@@ -578,6 +584,7 @@ class Node:
                            "latest_digest": latest.header.digest.hex() if latest else None,
                            "cutter": self._leadership is not None, "refused": self.refused,
                            "layer_violation": str(self.layer_violation) if self.layer_violation else None,
+                           "validators": self.validators,
                            "start": self.catch_up}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
@@ -707,11 +714,9 @@ class Node:
     def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
         """`method` on the first peer of `chain_id` that answers."""
         failures = []
-        for name, address in peer_addresses(self.deployment_info, chain_id).items():
-            channel = self._channels.get(name) or self._channels.setdefault(
-                name, Channel(address, name, self.credentials))
+        for name in peer_addresses(self.deployment_info, chain_id):
             try:
-                return channel.call(method, request, timeout)
+                return self._channel_to(name, chain_id).call(method, request, timeout)
             except ServiceUnavailable as exc:
                 failures.append(str(exc))
         raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])
