@@ -55,7 +55,7 @@ from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationErro
                            UnprovenAnswer, ValidationError)
 from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
                              load_revocation_list)
-from ledger.merkle import merkle_path, root_from_path
+from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
 from ledger.sequencer import memory_copy
 from ledger.store import PeerStore
@@ -279,6 +279,7 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
+        self._cut_blocks: dict[int, Block] = {}  # the last blocks this cutter appended (their receipts' proofs)
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
@@ -429,6 +430,7 @@ class Node:
             self.sync()
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
+                self._cut_blocks = {h: b for h, b in self._cut_blocks.items() if h > height - 8} | {height: block}
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
@@ -530,18 +532,25 @@ class Node:
                 self._queue.put(p)
             except LedgerError as exc:
                 p.future.set_exception(exc)
-        outcomes, blocks = [], {}
+        answers: list[Receipt | LedgerError] = []
         for p in pendings:
             try:
-                receipt = p.future.result(SUBMIT_TIMEOUT)
-                block = blocks.get(receipt.height) or blocks.setdefault(receipt.height, self.peer.block(receipt.height))
-                outcomes.append(encode_outcome(receipt, block.signed, merkle_path(block.leaves, receipt.position)))
+                answers.append(p.future.result(SUBMIT_TIMEOUT))
             except LedgerError as exc:
-                outcomes.append(encode_outcome(exc))
+                answers.append(exc)
             except concurrent.futures.TimeoutError:
-                outcomes.append(encode_outcome(ServiceUnavailable(
-                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again")))
-        return pack(*outcomes)
+                answers.append(ServiceUnavailable(
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
+        proofs: dict[tuple[int, int], list[bytes]] = {}
+        headers: dict[int, SignedHeader] = {}
+        for height in {a.height for a in answers if isinstance(a, Receipt)}:
+            # the block this cutter just appended (else the store's), one Merkle tree for all its receipts
+            block = self._cut_blocks.get(height) or self.peer.block(height)
+            headers[height] = block.signed
+            positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
+            proofs.update(zip(((height, i) for i in positions), merkle_paths(block.leaves, positions)))
+        return pack(*(encode_outcome(a, headers[a.height], proofs[a.height, a.position]) if isinstance(a, Receipt)
+                      else encode_outcome(a) for a in answers))
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
         block = Block.from_bytes(request)
