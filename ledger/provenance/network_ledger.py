@@ -1,6 +1,9 @@
-"""ProvenanceLedger on the embedded `ledger.Network`: records are Type-I transactions signed by
-the submitting peer, objects go to the network's content-addressed store, and `verify` is
-Protocol 1 run by a verifier on the caller's chain.
+"""ProvenanceLedger on the embedded `ledger.Network` or a client of the distributed deployment
+(`ledger.connect`): records are Type-I transactions signed by the submitting peer, objects go
+to the deployment's content-addressed store, and `verify` is Protocol 1 run by a verifier on
+the caller's chain. On the distributed deployment the nodes run the ProvenanceEndorser below
+as the "provenance" validator their deployment.json names (node_endorser,
+ledger.cluster.validators), with the policy in POLICY_FILE beside deployment.json.
 
 Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorser as the
 application validator of every chain (`Network.add_validator`), with each chain's policy:
