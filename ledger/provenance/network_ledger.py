@@ -392,7 +392,7 @@ class NetworkLedger:
     taken for one. `signers` maps submitter names to identities this process holds the keys of
     (a client of a distributed deployment signs with those, or its own)."""
 
-    def __init__(self, network: Ledger, timeout: float = 120.0,
+    def __init__(self, network: Network | Ledger, timeout: float = 120.0,
                  endorse: str | Mapping[str, str] | None = None,
                  signers: Mapping[str, Identity] | None = None) -> None:
         self.network = checks.instance(network, Ledger, "network")
@@ -435,7 +435,7 @@ class NetworkLedger:
             # a node admits concurrent submissions in any order, and its validator checks a
             # record against the ones it names: those go first
             self.flush()
-        tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=self._signers.get(submitter, submitter))
+        tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=self._signer(submitter))
         pending = self.network.submit_transaction(tx)
         if pending.done():  # refused at admission, which runs on this thread: say so now
             try:
@@ -444,6 +444,11 @@ class NetworkLedger:
                 raise EndorsementRefused(str(exc)) from exc
         self._pending.append(pending)
         return tx.tx_id
+
+    def _signer(self, submitter):
+        """The identity this adapter holds for the name `submitter`, else `submitter` itself
+        (the ledger resolves or refuses it)."""
+        return self._signers.get(submitter, submitter) if isinstance(submitter, str) else submitter
 
     def flush(self) -> None:
         """Wait for every submitted record; raise the first rejection."""
