@@ -46,15 +46,14 @@ from ledger import checks
 from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
-from ledger.cluster import validators
+from ledger.cluster import authority, validators
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, pack, remote_error, serve, unpack
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
                            NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
-from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
-                             load_revocation_list)
+from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
 from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
 from ledger.sequencer import memory_copy
@@ -248,7 +247,7 @@ class Node:
         self.name = checks.text(config["name"], "name")
         self.deployment_info = read_json(path("deployment"), "deployment description")
         creds_dir, self.trust_dir = path("credentials"), path("trust")
-        identity = Identity(load_private_key(creds_dir / "identity.key"), load_certificate(creds_dir / "identity.crt"))
+        identity = authority.load_identity(creds_dir)
         if identity.name != self.name or identity.role != "peer":
             raise ConfigurationError(f"{creds_dir} holds {identity!r}, not the peer {self.name}")
         self._remembered_crl = remembered_crl_path(path("store"))

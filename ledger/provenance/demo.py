@@ -29,7 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 import ledger
-from ledger.identity import CertificateAuthority, Identity, load_certificate, load_private_key
+import ledger.cluster.authority
+import ledger.cluster.local
+from ledger import CertificateAuthority, Identity
 from ledger.provenance.audit import AuditReport, Auditor
 from ledger.provenance.devices import Device, SignedReading, decode_reading, encode_reading
 from ledger.provenance.errors import DeviceError, ProvenanceError
@@ -107,9 +109,7 @@ def cluster_site(workdir: Path, params=None, endorse_mode: str = "reexecute") ->
     chain's peers running the "provenance" validator under `endorse_mode` (POLICY_FILE) and
     the devices' certificates in the nodes' trust bundle, `edgeacc cluster up`, the demo's
     client through ledger.connect, and `edgeacc cluster down` at the end."""
-    from ledger.cluster import authority, local
-    from ledger.cluster.client import connect
-
+    authority, local = ledger.cluster.authority, ledger.cluster.local
     local.create(workdir, subchains=EDGES, peers_per_chain=2, endorsement_threshold=2,
                  params_hex=format(params.n, "x") if params is not None else None, validators=["provenance"])
     chain_ids = [c["id"] for c in json.loads((workdir / "deployment.json").read_text())["chains"]]
@@ -120,12 +120,12 @@ def cluster_site(workdir: Path, params=None, endorse_mode: str = "reexecute") ->
     local.publish_trust(workdir)
 
     def identity(name: str, role: str | None = None, chain_id: str | None = None) -> Identity:
-        held = workdir / "devices" / name if role == "device" else workdir / "nodes" / name / "credentials"
-        return Identity(load_private_key(held / "identity.key"), load_certificate(held / "identity.crt"))
+        return authority.load_identity(workdir / "devices" / name if role == "device"
+                                       else workdir / "nodes" / name / "credentials")
 
     info = local.up(workdir)
     try:
-        with connect(info.client_config) as client:
+        with ledger.connect(info.client_config) as client:
             gateways = {f"{cid}.peer0": identity(f"{cid}.peer0") for cid in chain_ids}
             yield Site(client, identity, NetworkLedger(client, signers=gateways), lambda: NetworkLedger(client))
     finally:
