@@ -54,16 +54,22 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
 
 def merkle_path(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Sibling hashes from leaf `index` up to the root (promoted levels contribute none)."""
+    return merkle_paths(leaves, [index])[0]
+
+
+def merkle_paths(leaves: Sequence[bytes], indices: Sequence[int]) -> list[list[bytes]]:
+    """merkle_path of each of `indices`, the tree's levels built once (receipts for a whole
+    block cost one tree, not one per transaction)."""
     level = _leaves(leaves)
-    index = checks.position(index, "leaf", len(level), "the tree")
-    path = []
+    positions = [checks.position(i, "leaf", len(level), "the tree") for i in indices]
+    paths: list[list[bytes]] = [[] for _ in positions]
     while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            path.append(level[sibling])
+        for k, (path, index) in enumerate(zip(paths, positions)):
+            if index ^ 1 < len(level):
+                path.append(level[index ^ 1])
+            positions[k] = index // 2
         level = _next_level(level)
-        index //= 2
-    return path
+    return paths
 
 
 def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:

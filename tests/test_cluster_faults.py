@@ -16,7 +16,7 @@ from ledger.cluster import authority, local
 from ledger.cluster.follower import Checkpoint
 from ledger.cluster.node import chain_configs, deployment_params, load_trust
 from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
-from ledger.cluster.transport import unpack
+from ledger.cluster.transport import Channel, Credentials, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -207,6 +207,56 @@ def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
         with pytest.raises(errors.RevokedCertificate):
             eve.submit(h.chain, b"after").result()
         assert h.wait_heights_equal() == height
+
+
+def _address(h, name):
+    return next(p["address"] for c in h.cluster.deployment["chains"] for p in c["peers"] if p["name"] == name)
+
+
+def test_a_device_cannot_trigger_interlocking(h, tmp_path):
+    """Interlocking is for the chains' peers and clients: a device's Interlock call is refused
+    at the call and nothing is ordered."""
+    d = h.cluster.directory
+    device = Credentials.load(authority.issue(d / "ca", "edge-0.sensor9", "device", tmp_path / "dev", h.chain))
+    cutter = h.wait_cutter()
+    height = h.wait_heights_equal()
+    channel = Channel(_address(h, cutter), cutter, device)
+    try:
+        with pytest.raises(errors.UnauthorizedSigner, match="device"):
+            channel.call("Interlock", b"", 5)
+    finally:
+        channel.close()
+    assert h.wait_heights_equal() == height
+
+
+def test_a_restarted_node_refuses_an_older_crl(h, tmp_path):
+    """The trust directory's crl.pem is swapped back to the CA's earlier CRL (before a
+    revocation) while a node is down: the node refuses to start on it, and serves again once
+    the current CRL is back."""
+    d = h.cluster.directory
+    older = (d / "trust" / "crl.pem").read_bytes()
+    authority.issue(d / "ca", "mallory", "client", tmp_path / "mallory")
+    authority.revoke(d / "ca", "mallory")
+    local.publish_trust(d)
+    newer = (d / "trust" / "crl.pem").read_bytes()
+    victim = next(n for n in reversed(h.names) if not h.status(n)["cutter"])
+    remembered = d / "nodes" / victim / "store.sqlite.crl.pem"
+    deadline = time.monotonic() + 10
+    while remembered.read_bytes() != newer:  # the running node installs and keeps the new CRL
+        assert time.monotonic() < deadline, "the node did not keep the CRL it installed"
+        time.sleep(0.2)
+    h.cluster.kill_node(victim)
+    try:
+        (d / "trust" / "crl.pem").write_bytes(older)
+        h.cluster.start_node(victim)
+        assert h.cluster.nodes[victim].wait(60) != 0
+        assert "older than the installed one" in (d / "nodes" / victim / "node.log").read_text()
+        assert remembered.read_bytes() == newer
+    finally:
+        h.cluster.nodes[victim] = None
+        local.publish_trust(d)
+        h.restart_node(victim)
+    assert h.status(victim)["height"] == h.wait_heights_equal()
 
 
 def test_no_etcd_quorum_is_a_clear_error_then_recovers(h):

@@ -12,7 +12,7 @@ from ledger import errors
 from ledger.cluster import authority
 from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
 from ledger.identity import load_certificate, load_revocation_list
-from ledger.cluster.node import load_trust
+from ledger.cluster.node import load_trust, remembered_crl_path
 
 pytest.importorskip("grpc")
 
@@ -160,3 +160,28 @@ def test_replayed_older_crl_or_one_undoing_a_revocation_is_refused(tmp_path):
         assert len(trust.revocations_until(1 << 62)) == len(revoked) + 2
     finally:
         srv.stop(0)
+
+
+def test_a_node_remembers_the_last_crl_it_accepted_across_restarts(tmp_path):
+    """Whoever writes a node's trust directory puts the CA's earlier CRL back while the node is
+    down: on restart the node refuses it (it keeps the last CRL it accepted beside its store)
+    and the revocation stays; without that memory the old CRL would be installed."""
+    cadir = authority.init(tmp_path / "ca")
+    authority.issue(cadir, "trudy", "client", tmp_path / "trudy")
+    before = (cadir / "crl.pem").read_bytes()
+    remembered = remembered_crl_path(tmp_path / "node" / "store.sqlite")
+    remembered.parent.mkdir()
+    assert not load_trust(cadir, remembered).revocations_until(1 << 62)  # first start
+    assert remembered.read_bytes() == before
+    authority.revoke(cadir, "trudy")
+    after = (cadir / "crl.pem").read_bytes()
+    revoked = load_trust(cadir, remembered).revocations_until(1 << 62)  # restart with the new CRL
+    assert revoked and remembered.read_bytes() == after
+    (cadir / "crl.pem").write_bytes(before)  # the replay, while the node is down
+    with pytest.raises(errors.StaleRevocationList):
+        load_trust(cadir, remembered)
+    assert remembered.read_bytes() == after
+    assert not load_trust(cadir).revocations_until(1 << 62)  # what a node without the memory installs
+    remembered.write_bytes(b"not a CRL")
+    with pytest.raises(errors.StorageError):
+        load_trust(cadir, remembered)

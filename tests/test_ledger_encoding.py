@@ -16,7 +16,7 @@ import ledger.encoding
 import ledger.merkle
 from ledger.block import Block, BlockHeader, SignedHeader, SubchainStatus
 from ledger.errors import EncodingError, LedgerError
-from ledger.merkle import leaf_hash, merkle_path, merkle_root, root_from_path
+from ledger.merkle import leaf_hash, merkle_path, merkle_paths, merkle_root, root_from_path
 from ledger.protocol1 import InclusionProof
 from ledger.tx import Transaction, TxKind
 
@@ -169,6 +169,17 @@ def test_merkle_paths_prove_every_leaf_and_only_it(n):
             assert root_from_path(leaves[i], i, n, path[:-1]) is None
         assert root_from_path(leaves[i], i, n, path + [root]) is None
     assert root_from_path(leaves[0], n, n, []) is None
+
+
+@given(st.integers(1, 70), st.data())
+def test_paths_of_many_leaves_from_one_tree_prove_each_of_them(n, data):
+    leaves = [leaf_hash(b"tx%d" % i) for i in range(n)]
+    indices = data.draw(st.lists(st.integers(0, n - 1), max_size=n + 2))
+    paths = merkle_paths(leaves, indices)
+    assert len(paths) == len(indices)
+    assert all(root_from_path(leaves[i], i, n, path) == merkle_root(leaves) for i, path in zip(indices, paths))
+    with pytest.raises(LedgerError):
+        merkle_paths(leaves, indices + [n])
 
 
 def test_leaf_cannot_pass_for_an_inner_node():

@@ -7,6 +7,7 @@ chain's blocks are ordered through an etcd cluster.
     ledger.cluster.ordering    a chain's block log in etcd: append-if-height, catch up, watch,
                                the block cutter's election
     ledger.cluster.node        one peer as a service (`edgeacc node CONFIG`)
+    ledger.cluster.validators  the application validators a chain's nodes run, by name (fixed registry)
     ledger.cluster.client      ledger.connect(): the client SDK, a ledger.api.Ledger
     ledger.cluster.remote      a chain's reads for ledger.verifier.Verifier (Protocol 1 remotely)
     ledger.cluster.local       `edgeacc cluster up/down DIR`: etcd and every peer on loopback

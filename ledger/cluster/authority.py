@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
 from ledger.errors import ConfigurationError, NotFound, StorageError
-from ledger.identity import (CertificateAuthority, load_certificate, load_private_key,
+from ledger.identity import (CertificateAuthority, Identity, load_certificate, load_private_key,
                              load_revocation_list, save_certificate, save_private_key)
 
 ISSUED = "issued.json"
@@ -106,3 +106,9 @@ def revoke(cadir: str | Path, name: str) -> Path:
         tmp.write_bytes(_pem(ca.revocation_list(revoked)))
         tmp.replace(cadir / "crl.pem")
     return cadir / "crl.pem"
+
+
+def load_identity(directory: str | Path) -> Identity:
+    """The ledger identity `issue` wrote into `directory` (its key and certificate)."""
+    directory = checks.path(directory, "directory")
+    return Identity(load_private_key(directory / "identity.key"), load_certificate(directory / "identity.crt"))

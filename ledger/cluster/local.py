@@ -154,15 +154,17 @@ def _peer_names(chain_id: str, peers: int) -> list[str]:
 
 
 def create(directory: str | Path, *, subchains: int = 2, peers_per_chain: int = 2, endorsement_threshold: int = 2,
-           max_block_txs: int = 2000, params_hex: str | None = None) -> Path:
+           max_block_txs: int = 2000, params_hex: str | None = None, validators: list[str] = ()) -> Path:
     """Lay out a new deployment in the empty or missing `directory` (no process started): the
-    CA, every peer's credentials and node.json, the client's, deployment.json."""
+    CA, every peer's credentials and node.json, the client's, deployment.json. Every chain's
+    peers run the application `validators` (names of ledger.cluster.validators.VALIDATORS)."""
     from ledger.cluster import authority
 
     directory = checks.path(directory, "directory")
     subchains = checks.integer(subchains, "subchains", lo=1, hi=64)
     peers_per_chain = checks.integer(peers_per_chain, "peers_per_chain", lo=1, hi=16)
     endorsement_threshold = checks.integer(endorsement_threshold, "endorsement_threshold", lo=1, hi=peers_per_chain)
+    validators = [checks.text(v, "validators") for v in checks.instance(validators, (list, tuple), "validators")]
     if directory.exists() and any(directory.iterdir()):
         raise ConfigurationError(f"{directory} is not empty")
     authority.init(directory / "ca")
@@ -171,7 +173,7 @@ def create(directory: str | Path, *, subchains: int = 2, peers_per_chain: int = 
     for cid in chain_ids:
         peers = [{"name": n, "address": f"{LOOPBACK}:{free_port()}"} for n in _peer_names(cid, peers_per_chain)]
         chains.append({"id": cid, "kind": "main" if cid == MAIN_CHAIN_ID else "sub",
-                       "threshold": endorsement_threshold, "peers": peers})
+                       "threshold": endorsement_threshold, "peers": peers, "validators": validators})
     for c in chains:
         for p in c["peers"]:
             node_dir = directory / "nodes" / p["name"]

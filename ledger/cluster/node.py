@@ -34,6 +34,7 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import os
 import queue
 import signal
 import threading
@@ -46,20 +47,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
+from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
+from ledger.cluster import authority, validators
 from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, confirm_blocks, decode_block_id,
                                      stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, number, pack, remote_error, serve, unpack
-from ledger.errors import (ArgumentError, ConfigurationError, EncodingError, LedgerError, NotFound,
-                           ReplayedTransaction,
+from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
+                           NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
-from ledger.identity import (Identity, TrustStore, fingerprint, load_certificate, load_private_key,
-                             load_revocation_list)
-from ledger.merkle import merkle_path, root_from_path
+from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
+from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
+from ledger.sequencer import memory_copy
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
@@ -103,13 +106,45 @@ def peer_addresses(deployment: dict, chain_id: str) -> dict[str, str]:
     raise NotFound(f"the deployment has no chain {checks.shown(chain_id)}")
 
 
-def load_trust(trust_dir: Path) -> TrustStore:
-    """The public trust material: the CA certificate, its CRL, the certificates it issued."""
+def load_trust(trust_dir: Path, remembered_crl: Path | None = None) -> TrustStore:
+    """The public trust material: the CA certificate, its CRL, the certificates it issued.
+    With `remembered_crl` (a node's copy of the last CRL it accepted: install_crl), a crl.pem
+    issued before it, or undoing one of its revocations, is StaleRevocationList: "no older
+    CRL" holds across restarts, not only while the process runs."""
     trust = TrustStore(load_certificate(trust_dir / "ca.crt"))
-    trust.set_revocation_list(load_revocation_list(trust_dir / "crl.pem"))
+    if remembered_crl is not None and remembered_crl.exists():
+        trust.set_revocation_list(load_revocation_list(remembered_crl))
+    install_crl(trust, trust_dir / "crl.pem", remembered_crl)
     for cert_path in sorted((trust_dir / "certs").glob("*.crt")) + sorted(trust_dir.glob("identity.crt")):
         trust.add_certificate(load_certificate(cert_path))
     return trust
+
+
+def install_crl(trust: TrustStore, crl_path: Path, remembered: Path | None) -> None:
+    """Install the CRL at `crl_path` (TrustStore.set_revocation_list's rules) and, when it is
+    accepted, keep a durable copy of its exact bytes at `remembered` (read once: what was
+    checked is what is kept)."""
+    try:
+        data = crl_path.read_bytes()
+        crl = x509.load_pem_x509_crl(data)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read revocation list {crl_path}: {exc}") from None
+    trust.set_revocation_list(crl)
+    if remembered is not None:
+        tmp = remembered.with_name(remembered.name + ".tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(remembered)
+        except OSError as exc:
+            raise StorageError(f"cannot keep the accepted revocation list at {remembered}: {exc}") from None
+
+
+def remembered_crl_path(store: Path) -> Path:
+    """Where a node keeps the last CRL it accepted: beside its store (its own state)."""
+    return store.with_name(store.name + ".crl.pem")
 
 
 def encode_receipt(r: Receipt) -> bytes:
@@ -208,12 +243,13 @@ class Node:
         self.name = checks.text(config["name"], "name")
         self.deployment_info = read_json(path("deployment"), "deployment description")
         creds_dir, self.trust_dir = path("credentials"), path("trust")
-        identity = Identity(load_private_key(creds_dir / "identity.key"), load_certificate(creds_dir / "identity.crt"))
+        identity = authority.load_identity(creds_dir)
         if identity.name != self.name or identity.role != "peer":
             raise ConfigurationError(f"{creds_dir} holds {identity!r}, not the peer {self.name}")
-        self.trust = load_trust(self.trust_dir)
-        self.trust.add_certificate(identity.certificate)
+        self._remembered_crl = remembered_crl_path(path("store"))
         self._crl_mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
+        self.trust = load_trust(self.trust_dir, self._remembered_crl)
+        self.trust.add_certificate(identity.certificate)
         self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
                                      chain_configs(self.deployment_info))
         self.chain_id = identity.chain_id
@@ -231,6 +267,8 @@ class Node:
         self.follower = Follower(self.peer, self.log, self._know_signers, self._catch_up_sources,
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
         self._trimming = threading.Lock()
+        self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
+        self._layers_checked = False  # every holder of anchors answered once since start
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._channels: dict[str, Channel] = {}
@@ -238,10 +276,13 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
+        self._cut_blocks: dict[int, Block] = {}  # the last blocks this cutter appended (their receipts' proofs)
+        self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
         self.sync()
         done = time.monotonic()
+        self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
                          "caught_up": self.peer.height - loaded, "catch_up_seconds": done - validated}
         log.info("%s re-validated %d stored blocks in %.2f s, caught up %d blocks from etcd in %.2f s",
@@ -259,7 +300,8 @@ class Node:
             "Stored": Method(self._rpc_stored),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
-            "Interlock": Method(self._rpc_interlock),
+            # a device only reports readings: interlocking is for the chains' peers and clients
+            "Interlock": Method(self._rpc_interlock, roles=("peer", "client")),
             "Certificate": Method(self._rpc_certificate),
         }
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
@@ -305,8 +347,8 @@ class Node:
             try:
                 mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
                 if mtime != self._crl_mtime:
-                    self.trust.set_revocation_list(load_revocation_list(self.trust_dir / "crl.pem"))
-                    self._crl_mtime = mtime
+                    self._crl_mtime = mtime  # a refused file is reported once, not every poll
+                    install_crl(self.trust, self.trust_dir / "crl.pem", self._remembered_crl)
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
@@ -377,6 +419,7 @@ class Node:
             self.sync()
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
+                self._cut_blocks = {h: b for h, b in self._cut_blocks.items() if h > height - 8} | {height: block}
                 self._trim_soon(leadership)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
@@ -470,8 +513,12 @@ class Node:
         return trimmed
 
     def _channel(self, name: str) -> Channel:
+        return self._channel_to(name, self.chain_id)
+
+    def _channel_to(self, name: str, chain_id: str) -> Channel:
+        """The channel to peer `name` of `chain_id` (one per peer, made on first use)."""
         return self._channels.get(name) or self._channels.setdefault(
-            name, Channel(self.addresses[name], name, self.credentials))
+            name, Channel(peer_addresses(self.deployment_info, chain_id)[name], name, self.credentials))
 
     # --- the methods ------------------------------------------------------------------
 
@@ -533,18 +580,25 @@ class Node:
                 self._queue.put(p)
             except LedgerError as exc:
                 p.future.set_exception(exc)
-        outcomes, blocks = [], {}
+        answers: list[Receipt | LedgerError] = []
         for p in pendings:
             try:
-                receipt = p.future.result(SUBMIT_TIMEOUT)
-                block = blocks.get(receipt.height) or blocks.setdefault(receipt.height, self.peer.block(receipt.height))
-                outcomes.append(encode_outcome(receipt, block.signed, merkle_path(block.leaves, receipt.position)))
+                answers.append(p.future.result(SUBMIT_TIMEOUT))
             except LedgerError as exc:
-                outcomes.append(encode_outcome(exc))
+                answers.append(exc)
             except concurrent.futures.TimeoutError:
-                outcomes.append(encode_outcome(ServiceUnavailable(
-                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again")))
-        return pack(*outcomes)
+                answers.append(ServiceUnavailable(
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
+        proofs: dict[tuple[int, int], list[bytes]] = {}
+        headers: dict[int, SignedHeader] = {}
+        for height in {a.height for a in answers if isinstance(a, Receipt)}:
+            # the block this cutter just appended (else the store's), one Merkle tree for all its receipts
+            block = self._cut_blocks.get(height) or self.peer.block(height)
+            headers[height] = block.signed
+            positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
+            proofs.update(zip(((height, i) for i in positions), merkle_paths(block.leaves, positions)))
+        return pack(*(encode_outcome(a, headers[a.height], proofs[a.height, a.position]) if isinstance(a, Receipt)
+                      else encode_outcome(a) for a in answers))
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
         block = Block.from_bytes(request)
@@ -586,6 +640,8 @@ class Node:
         return json.dumps({"name": self.name, "chain": self.chain_id, "height": self.peer.height,
                            "latest_digest": latest.header.digest.hex() if latest else None,
                            "cutter": self._leadership is not None, "refused": self.refused,
+                           "layer_violation": str(self.layer_violation) if self.layer_violation else None,
+                           "validators": self.validators,
                            "start": self.catch_up, "log": self.follower.status()}).encode()
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
@@ -637,11 +693,50 @@ class Node:
         reports, as the rules require."""
         seconds = float(self.deployment_info.get("interlock_seconds", 2.0))
         while seconds > 0 and not self._stop.wait(seconds):
+            self._check_layers_once()
             if self._leadership is not None:
                 try:
                     self._interlock()
                 except LedgerError as exc:
                     log.warning("%s: interlocking: %s", self.name, exc)
+
+    def check_layers(self) -> None:
+        """ledger.anchors.check_chain of this peer's chain against the other layer's anchors
+        of it: a sub-chain against the Type-II records the main chain holds of it, the main
+        chain against the Type-III records every sub-chain holds. Run on start and before every
+        interlock, as the embedded Network does. A rollback or fork is kept (status
+        "layer_violation") and raised by every later check, so this peer interlocks no more;
+        chains that do not answer now are checked next time."""
+        if self.layer_violation is not None:
+            raise self.layer_violation
+        main_id = self.deployment.main_chain_id
+        holders = [main_id] if self.chain_id != main_id else [c for c in self.deployment.chains if c != main_id]
+        anchors, answered = [], 0
+        for holder in holders:
+            try:
+                anchors += anchors_from(self._remote_statuses(holder, self.chain_id), holder,
+                                        "Type-II" if holder == main_id else "Type-III")
+                answered += 1
+            except ServiceUnavailable as exc:
+                log.info("%s: layer check: %s", self.name, exc)
+        self.sync()  # an anchor beyond this peer's height is a rollback only once etcd lacks it too
+        try:
+            check_chain([memory_copy(self.peer)], anchors)
+        except ChainIntegrityError as exc:
+            self.layer_violation = exc
+            log.error("%s: %s", self.name, exc)
+            raise
+        self._layers_checked = self._layers_checked or answered == len(holders)
+
+    def _check_layers_once(self) -> None:
+        """The start-up layer check, until every holder of anchors answered once."""
+        if not self._layers_checked and self.layer_violation is None:
+            try:
+                self.check_layers()
+            except ServiceUnavailable:
+                pass
+            except ChainIntegrityError:
+                pass  # kept in self.layer_violation: status shows it, interlocking is refused
 
     def _rpc_interlock(self, caller: Caller, request: bytes) -> bytes:
         if self._leadership is None:
@@ -650,6 +745,7 @@ class Node:
 
     def _interlock(self) -> list[Receipt]:
         with self._interlock_lock:
+            self.check_layers()
             main_id = self.deployment.main_chain_id
             if self.chain_id != main_id:
                 latest = self.peer.latest()
@@ -687,12 +783,9 @@ class Node:
         peers = peer_addresses(self.deployment_info, chain_id)
         with concurrent.futures.ThreadPoolExecutor(max(1, len(peers))) as pool:
             confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering, list(peers),
-                           lambda name, request: self._peer_channel(name, peers[name]).call("Stored", request, 10.0),
+                           lambda name, request: self._channel_to(name, chain_id).call("Stored", request, 10.0),
                            pool)
         return receipt
-
-    def _peer_channel(self, name: str, address: str) -> Channel:
-        return self._channels.get(name) or self._channels.setdefault(name, Channel(address, name, self.credentials))
 
     def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
         return self._call_chain_named(chain_id, method, request, timeout)[1]
@@ -700,9 +793,9 @@ class Node:
     def _call_chain_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> tuple[str, bytes]:
         """(name, answer) of the first peer of `chain_id` that answers `method`."""
         failures = []
-        for name, address in peer_addresses(self.deployment_info, chain_id).items():
+        for name in peer_addresses(self.deployment_info, chain_id):
             try:
-                return name, self._peer_channel(name, address).call(method, request, timeout)
+                return name, self._channel_to(name, chain_id).call(method, request, timeout)
             except ServiceUnavailable as exc:
                 failures.append(str(exc))
         raise ServiceUnavailable(f"no peer of {chain_id} answers: {'; '.join(failures)}"[:1000])

@@ -165,6 +165,8 @@ def remote_error(name: str, message: str) -> LedgerError:
     cls = getattr(errors, name, None)
     if not (isinstance(cls, type) and issubclass(cls, LedgerError)) or cls is errors.CommitPending:
         return LedgerError(f"{name}: {message}" if name else message or "the server refused the call")
+    if issubclass(cls, errors.ChainIntegrityError):  # its fields do not cross the wire: the message says where
+        return cls(message, chain_id=None, height=None, expected=None, found=None)
     return cls(message)
 
 

@@ -6,27 +6,36 @@ each edge trains locally with every step recorded and endorsed by re-execution; 
 FedAvg rounds on the main chain; interlocking ties the chains together. Then an independent
 auditor samples and re-executes steps (it passes), a checkpoint and a reading are tampered
 with on disk, and the re-audit names the steps that depend on them.
+
+`edgeacc demo --cluster` runs the same scenario on the distributed deployment (cluster_site):
+every peer is an `edgeacc node` process ordering through a 3-member etcd, and the peers run
+the re-execution check as the "provenance" validator their deployment.json names.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import json
 import tempfile
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import fsspec
 import numpy as np
 from tqdm import tqdm
 
 import ledger
-from ledger.identity import CertificateAuthority
+import ledger.cluster.authority
+import ledger.cluster.local
+from ledger import CertificateAuthority, Identity
 from ledger.provenance.audit import AuditReport, Auditor
 from ledger.provenance.devices import Device, SignedReading, decode_reading, encode_reading
 from ledger.provenance.errors import DeviceError, ProvenanceError
-from ledger.provenance.network_ledger import NetworkLedger
+from ledger.provenance.network_ledger import NetworkLedger, chain_policy, write_policy
 from ledger.provenance.recorder import CloudRecorder, EdgeRecorder
 from ledger.provenance.records import Ref
 from ledger.provenance.trainers import Hyperparameters, fedavg, load_digits_split, trainer_for
@@ -47,6 +56,7 @@ class DemoResult:
     status: dict = field(default_factory=dict)
     transactions: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    manifests: list = field(default_factory=list)              # per edge, its run's RunManifest
 
 
 def data_order(readings: list[Ref], steps: int, batch_size: int, seed: int) -> list[list[Ref]]:
@@ -70,100 +80,165 @@ def count_transactions(net: ledger.Network) -> dict[str, dict[str, int]]:
     return counts
 
 
+@dataclass
+class Site:
+    """Where the demo runs: the deployment as a client sees it (a ledger.api.Ledger), the
+    identities the demo's parties hold (devices; the edges' gateways sign as their peers),
+    the recorders' NetworkLedger and a maker of independent auditors' views."""
+    ledger: object
+    identity: Callable[..., Identity]
+    chain: NetworkLedger
+    auditor_view: Callable[[], NetworkLedger]
+
+
+def device_names(edge: str) -> list[str]:
+    return [f"{edge}.sensor{k}" for k in range(DEVICES_PER_EDGE)]
+
+
+@contextlib.contextmanager
+def embedded_site(workdir: Path, params=None, endorse_mode: str = "reexecute") -> Iterator[Site]:
+    """The embedded deployment (one process) in the empty directory `workdir`."""
+    with ledger.Network.init(workdir, subchains=EDGES, peers_per_chain=2, params=params) as net:
+        chain = NetworkLedger(net, endorse=endorse_mode)  # the chains' policy, held by their peers
+        yield Site(net, net.identity, chain, lambda: NetworkLedger(net))
+
+
+@contextlib.contextmanager
+def cluster_site(workdir: Path, params=None, endorse_mode: str = "reexecute") -> Iterator[Site]:
+    """The distributed deployment on this machine: laid out in the empty `workdir` with every
+    chain's peers running the "provenance" validator under `endorse_mode` (POLICY_FILE) and
+    the devices' certificates in the nodes' trust bundle, `edgeacc cluster up`, the demo's
+    client through ledger.connect, and `edgeacc cluster down` at the end."""
+    authority, local = ledger.cluster.authority, ledger.cluster.local
+    local.create(workdir, subchains=EDGES, peers_per_chain=2, endorsement_threshold=2,
+                 params_hex=format(params.n, "x") if params is not None else None, validators=["provenance"])
+    chain_ids = [c["id"] for c in json.loads((workdir / "deployment.json").read_text())["chains"]]
+    write_policy(workdir, chain_policy(chain_ids, endorse_mode))
+    for edge in chain_ids[1:]:
+        for name in device_names(edge):
+            authority.issue(workdir / "ca", name, "device", workdir / "devices" / name, edge)
+    local.publish_trust(workdir)
+
+    def identity(name: str, role: str | None = None, chain_id: str | None = None) -> Identity:
+        return authority.load_identity(workdir / "devices" / name if role == "device"
+                                       else workdir / "nodes" / name / "credentials")
+
+    info = local.up(workdir)
+    try:
+        with ledger.connect(info.client_config) as client:
+            gateways = {f"{cid}.peer0": identity(f"{cid}.peer0") for cid in chain_ids}
+            yield Site(client, identity, NetworkLedger(client, signers=gateways), lambda: NetworkLedger(client))
+    finally:
+        local.down(workdir)
+
+
 def run_demo(workdir: Path, *, rounds: int = 8, hyperparameters: Hyperparameters = Hyperparameters(),
              trainer_name: str = "numpy-mlp", audit_fraction: float = 0.25, seed: int = 0,
              endorse_mode: str = "reexecute", params=None, progress: bool = True,
-             audit_seed: int | None = None) -> DemoResult:
-    """Run the whole scenario in the empty directory `workdir`; `params` defaults to the
-    RSA-2048 modulus (tests pass a small insecure one). `seed` makes the data and its order;
-    the audits draw their samples from fresh randomness unless `audit_seed` reproduces one.
-    `endorse_mode` is the chains' endorsement policy, set when the deployment is set up."""
+             audit_seed: int | None = None, cluster: bool = False) -> DemoResult:
+    """Run the whole scenario in the empty directory `workdir`, on the embedded deployment or
+    (`cluster`) on a local distributed one; `params` defaults to the RSA-2048 modulus (tests
+    pass a small insecure one). `seed` makes the data and its order; the audits draw their
+    samples from fresh randomness unless `audit_seed` reproduces one. `endorse_mode` is the
+    chains' endorsement policy, set when the deployment is set up."""
     if rounds * hyperparameters.local_steps < 2:
         raise ProvenanceError("the demo needs at least two training steps (one is tampered with)")
+    started = time.perf_counter()
+    with (cluster_site if cluster else embedded_site)(workdir, params, endorse_mode) as site:
+        result = run_on(site, rounds=rounds, hyperparameters=hyperparameters, trainer_name=trainer_name,
+                        audit_fraction=audit_fraction, seed=seed, progress=progress, audit_seed=audit_seed)
+    result.seconds["total"] = time.perf_counter() - started
+    return result
+
+
+def run_on(site: Site, *, rounds: int, hyperparameters: Hyperparameters, trainer_name: str = "numpy-mlp",
+           audit_fraction: float = 0.25, seed: int = 0, progress: bool = True,
+           audit_seed: int | None = None) -> DemoResult:
+    """The scenario of run_demo on a deployment that is up."""
     result = DemoResult()
     started = time.perf_counter()
     trainer = trainer_for(trainer_name, hyperparameters)
     hp = trainer.hyperparameters
     pixels, labels, test_pixels, test_labels = load_digits_split(seed=seed)
-    with ledger.Network.init(workdir, subchains=EDGES, peers_per_chain=2, params=params) as net:
-        chain = NetworkLedger(net, endorse=endorse_mode)  # the chains' policy, held by their peers
-        edges = [f"edge-{e}" for e in range(EDGES)]
-        recorders = [EdgeRecorder(chain, edge, f"{edge}.peer0", trainer, net.trust) for edge in edges]
-        cloud = CloudRecorder(chain, net.main_chain_id, f"{net.main_chain_id}.peer0")
+    net, chain = site.ledger, site.chain
+    edges = [f"edge-{e}" for e in range(EDGES)]
+    recorders = [EdgeRecorder(chain, edge, f"{edge}.peer0", trainer, net.trust) for edge in edges]
+    cloud = CloudRecorder(chain, net.main_chain_id, f"{net.main_chain_id}.peer0")
 
-        # Data collection (section V.A): every device signs; peers check before recording.
-        devices = []
-        for e, edge in enumerate(edges):
-            for k in range(DEVICES_PER_EDGE):
-                identity = net.identity(f"{edge}.sensor{k}", role="device", chain_id=edge)
-                delegate = net.identity(f"{edge}.peer1") if k % CONSTRAINED_EVERY == CONSTRAINED_EVERY - 1 else None
-                devices.append((e, Device(identity, delegate)))
-        signed: list[list[SignedReading]] = [[] for _ in edges]
-        for i in range(len(labels)):
-            e, device = devices[i % len(devices)]
-            signed[e].append(device.read(pixels[i], int(labels[i])))
-        readings: list[list[Ref]] = [[] for _ in edges]
-        with tqdm(total=len(labels), desc="readings", unit="rd", disable=not progress) as bar:
-            for start in range(0, max(len(s) for s in signed), UPLOAD):
-                for e, recorder in enumerate(recorders):  # each edge's gateway uploads in turn
-                    upload = signed[e][start:start + UPLOAD]
-                    readings[e] += recorder.record_readings(upload)
-                    bar.update(len(upload))
-        result.rejected_at_ingest = _ingest_attacks(recorders[0], devices[0][1], pixels[0])
-        chain.flush()
-        result.seconds["collection"] = time.perf_counter() - started
+    # Data collection (section V.A): every device signs; peers check before recording.
+    devices = []
+    for e, edge in enumerate(edges):
+        for k, name in enumerate(device_names(edge)):
+            identity = site.identity(name, role="device", chain_id=edge)
+            delegate = site.identity(f"{edge}.peer1") if k % CONSTRAINED_EVERY == CONSTRAINED_EVERY - 1 else None
+            devices.append((e, Device(identity, delegate)))
+    signed: list[list[SignedReading]] = [[] for _ in edges]
+    for i in range(len(labels)):
+        e, device = devices[i % len(devices)]
+        signed[e].append(device.read(pixels[i], int(labels[i])))
+    readings: list[list[Ref]] = [[] for _ in edges]
+    with tqdm(total=len(labels), desc="readings", unit="rd", disable=not progress) as bar:
+        for start in range(0, max(len(s) for s in signed), UPLOAD):
+            for e, recorder in enumerate(recorders):  # each edge's gateway uploads in turn
+                upload = signed[e][start:start + UPLOAD]
+                readings[e] += recorder.record_readings(upload)
+                bar.update(len(upload))
+    result.rejected_at_ingest = _ingest_attacks(recorders[0], devices[0][1], pixels[0])
+    chain.flush()
+    result.seconds["collection"] = time.perf_counter() - started
 
-        # Training (section V.B) and FedAvg on the main chain, interlocked every round.
-        training_started = time.perf_counter()
-        steps = rounds * hp.local_steps
-        global_ref, global_model = cloud.record_initial(trainer)
+    # Training (section V.B) and FedAvg on the main chain, interlocked every round.
+    training_started = time.perf_counter()
+    steps = rounds * hp.local_steps
+    global_ref, global_model = cloud.record_initial(trainer)
+    result.accuracy.append(trainer.accuracy(global_model, test_pixels, test_labels))
+    for e, recorder in enumerate(recorders):
+        recorder.start_run(data_order(readings[e], steps, hp.batch_size, seed + e), global_ref, seed + e)
+    bar = tqdm(total=steps * EDGES, desc="training", unit="step", disable=not progress)
+    for round_index in range(1, rounds + 1):
+        for recorder in recorders:
+            recorder.use_global(global_ref)
+            order = recorder.data_order
+            for _ in range(hp.local_steps):
+                index = recorder.step_index + 1
+                batch = recorder.record_batch(order[index - 1])
+                recorder.record_step(trainer.step(recorder.model, recorder.global_model, batch, index))
+                bar.update()
+        weights = [hp.local_steps * hp.batch_size] * EDGES
+        global_model = fedavg([r.model for r in recorders], weights)
+        global_ref = cloud.record_aggregation([r.steps[-1] for r in recorders], weights, global_model)
         result.accuracy.append(trainer.accuracy(global_model, test_pixels, test_labels))
-        for e, recorder in enumerate(recorders):
-            recorder.start_run(data_order(readings[e], steps, hp.batch_size, seed + e), global_ref, seed + e)
-        bar = tqdm(total=steps * EDGES, desc="training", unit="step", disable=not progress)
-        for round_index in range(1, rounds + 1):
-            for recorder in recorders:
-                recorder.use_global(global_ref)
-                order = recorder.data_order
-                for _ in range(hp.local_steps):
-                    index = recorder.step_index + 1
-                    batch = recorder.record_batch(order[index - 1])
-                    recorder.record_step(trainer.step(recorder.model, recorder.global_model, batch, index))
-                    bar.update()
-            weights = [hp.local_steps * hp.batch_size] * EDGES
-            global_model = fedavg([r.model for r in recorders], weights)
-            global_ref = cloud.record_aggregation([r.steps[-1] for r in recorders], weights, global_model)
-            result.accuracy.append(trainer.accuracy(global_model, test_pixels, test_labels))
-            bar.set_postfix(round=round_index, accuracy=f"{result.accuracy[-1]:.3f}")
-        bar.close()
-        chain.flush()
-        net.interlock()
-        result.seconds["training"] = time.perf_counter() - training_started
+        bar.set_postfix(round=round_index, accuracy=f"{result.accuracy[-1]:.3f}")
+    bar.close()
+    chain.flush()
+    net.interlock()
+    result.seconds["training"] = time.perf_counter() - training_started
 
-        # An independent audit: its own view of the ledger, each edge checked from another edge's
-        # chain; FedAvg inputs must be steps of the three runs, at their manifests' positions.
-        audit_started = time.perf_counter()
-        auditor_view = NetworkLedger(net)
-        manifests = [recorder.manifest() for recorder in recorders]
-        for e, manifest in enumerate(tqdm(manifests, desc="audit", unit="edge", disable=not progress)):
-            auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
-            result.audits.append(auditor.audit(manifest, fraction=audit_fraction, seed=audit_seed,
-                                               federation=manifests))
-        result.seconds["audit"] = time.perf_counter() - audit_started
+    # An independent audit: its own view of the ledger, each edge checked from another edge's
+    # chain; FedAvg inputs must be steps of the three runs, at their manifests' positions.
+    audit_started = time.perf_counter()
+    auditor_view = site.auditor_view()
+    manifests = [recorder.manifest() for recorder in recorders]
+    result.manifests = manifests
+    for e, manifest in enumerate(tqdm(manifests, desc="audit", unit="edge", disable=not progress)):
+        auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
+        result.audits.append(auditor.audit(manifest, fraction=audit_fraction, seed=audit_seed,
+                                           federation=manifests))
+    result.seconds["audit"] = time.perf_counter() - audit_started
 
-        # Tampering on disk, then a full re-audit of the two edges concerned.
-        tampered_step = recorders[0].steps[steps // 2]
-        overwrite_object(tampered_step.obj.url, chain.load(recorders[0].steps[steps // 2 - 1].digest))
-        victim = recorders[1].data_order[steps // 3][0]
-        device, sequence, reading_pixels, label = decode_reading(chain.load(victim.digest))
-        overwrite_object(victim.obj.url, encode_reading(device, sequence, reading_pixels, (label + 1) % 10))
-        for e in (0, 1):
-            auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
-            result.tamper_audits.append(auditor.audit(manifests[e], fraction=1.0, federation=manifests))
-        result.tampered = (steps // 2 + 1, victim.tx_id.hex()[:12])
-        result.status = net.status()
-        result.transactions = count_transactions(net)
-    result.seconds["total"] = time.perf_counter() - started
+    # Tampering on disk, then a full re-audit of the two edges concerned.
+    tampered_step = recorders[0].steps[steps // 2]
+    overwrite_object(tampered_step.obj.url, chain.load(recorders[0].steps[steps // 2 - 1].digest))
+    victim = recorders[1].data_order[steps // 3][0]
+    device, sequence, reading_pixels, label = decode_reading(chain.load(victim.digest))
+    overwrite_object(victim.obj.url, encode_reading(device, sequence, reading_pixels, (label + 1) % 10))
+    for e in (0, 1):
+        auditor = Auditor(auditor_view, net.trust, edges[(e + 1) % EDGES])
+        result.tamper_audits.append(auditor.audit(manifests[e], fraction=1.0, federation=manifests))
+    result.tampered = (steps // 2 + 1, victim.tx_id.hex()[:12])
+    result.status = net.status()
+    result.transactions = count_transactions(net)
+    result.seconds["scenario"] = time.perf_counter() - started
     return result
 
 
@@ -258,13 +333,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit-seed", type=lambda text: int(text, 0),
                         help="reproduce an audit's sample (default: fresh randomness; the report shows the seed)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cluster", action="store_true",
+                        help="run on a distributed deployment on this machine (edgeacc cluster up: a 3-member "
+                             "etcd and every peer as its own process; needs etcd) instead of the embedded one")
     parser.add_argument("--dir", type=Path, help="keep the deployment here (default: a temporary directory)")
     parser.add_argument("--plot", type=Path, default=Path("edgeacc-demo.png"), help="plot file (PNG)")
 
 
 def add_demo_parser(subparsers) -> None:
     """Register `edgeacc demo` on the console script's subcommands (ledger/cli.py)."""
-    parser = subparsers.add_parser("demo", help="protected federated training on the embedded ledger, then an audit")
+    parser = subparsers.add_parser("demo", help="protected federated training on the ledger (embedded, or --cluster), then an audit")
     add_arguments(parser)
     parser.set_defaults(func=run_from_args)
 
@@ -275,7 +353,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         workdir = args.dir or Path(scratch) / "deployment"
         result = run_demo(workdir, rounds=args.rounds, hyperparameters=hp, trainer_name=args.trainer,
                           audit_fraction=args.audit_fraction, seed=args.seed, endorse_mode=args.endorse,
-                          audit_seed=args.audit_seed,
+                          audit_seed=args.audit_seed, cluster=args.cluster,
                           progress=getattr(args, "progress", sys.stderr.isatty()))  # cli: tty, not --quiet
     write_plot(result, args.plot)
     print(format_report(result, args.rounds, hp, args.trainer))

@@ -1,6 +1,9 @@
-"""ProvenanceLedger on the embedded `ledger.Network`: records are Type-I transactions signed by
-the submitting peer, objects go to the network's content-addressed store, and `verify` is
-Protocol 1 run by a verifier on the caller's chain.
+"""ProvenanceLedger on the embedded `ledger.Network` or a client of the distributed deployment
+(`ledger.connect`): records are Type-I transactions signed by the submitting peer, objects go
+to the deployment's content-addressed store, and `verify` is Protocol 1 run by a verifier on
+the caller's chain. On the distributed deployment the nodes run the ProvenanceEndorser below
+as the "provenance" validator their deployment.json names (node_endorser,
+ledger.cluster.validators), with the policy in POLICY_FILE beside deployment.json.
 
 Endorsement: the first NetworkLedger on a network installs one ProvenanceEndorser as the
 application validator of every chain (`Network.add_validator`), with each chain's policy:
@@ -23,7 +26,9 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ledger import checks
+from ledger.api import Ledger
 from ledger.errors import LedgerError, ValidationRejected
+from ledger.identity import Identity
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
 from ledger.provenance.encoding import canonical_json, decode_tensors, encode_tensors
@@ -283,10 +288,10 @@ class ProvenanceEndorser:
         return trainer
 
 
-def chain_policy(network: Network, endorse: str | Mapping[str, str]) -> dict[str, str]:
-    """Per chain, its endorsement policy: one for all chains, or per chain ("reexecute" for
-    the chains a mapping leaves out)."""
-    policy = {chain_id: endorse if isinstance(endorse, str) else "reexecute" for chain_id in network.services}
+def chain_policy(chain_ids: Iterable[str], endorse: str | Mapping[str, str]) -> dict[str, str]:
+    """Per chain of `chain_ids`, its endorsement policy: one for all chains, or per chain
+    ("reexecute" for the chains a mapping leaves out)."""
+    policy = {chain_id: endorse if isinstance(endorse, str) else "reexecute" for chain_id in chain_ids}
     if isinstance(endorse, Mapping):
         unknown = set(endorse) - set(policy)
         if unknown:
@@ -303,32 +308,54 @@ POLICY_FILE = "provenance-policy.json"  # in the deployment's directory, written
 _INSTALL_LOCK = threading.Lock()
 
 
-def _stored_policy(network: Network) -> dict[str, str] | None:
-    """The policy the deployment was set up with, if it has been."""
+def read_policy(directory: str | Path, chain_ids: Iterable[str]) -> dict[str, str] | None:
+    """The policy a deployment in `directory` with chains `chain_ids` was set up with, if it
+    has been (POLICY_FILE)."""
     try:
-        data = (Path(network.path) / POLICY_FILE).read_bytes()
+        data = (Path(directory) / POLICY_FILE).read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ProvenanceError(f"cannot read the deployment's {POLICY_FILE}: {exc}") from None
     stored = parse_json(data, POLICY_FILE)
-    if not isinstance(stored, dict) or chain_policy(network, stored) != stored:
+    if not isinstance(stored, dict) or chain_policy(chain_ids, stored) != stored:
         raise ProvenanceError(f"the deployment's {POLICY_FILE} is not a policy for its chains")
     return stored
 
 
-def _store_policy(network: Network, policy: dict[str, str]) -> dict[str, str]:
-    """Record the set-up policy once; when another process set it up first, that one holds."""
+def write_policy(directory: str | Path, policy: dict[str, str]) -> bool:
+    """Record the set-up policy in `directory` once (fsynced); False when it was recorded before."""
     try:
-        with open(Path(network.path) / POLICY_FILE, "xb") as f:
+        with open(Path(directory) / POLICY_FILE, "xb") as f:
             f.write(canonical_json(policy))
             f.flush()
             os.fsync(f.fileno())
     except FileExistsError:
-        return _stored_policy(network) or policy
+        return False
     except OSError as exc:
         raise ProvenanceError(f"cannot write the deployment's {POLICY_FILE}: {exc}") from None
-    return policy
+    return True
+
+
+def node_endorser(view, directory: Path) -> ProvenanceEndorser:
+    """The ProvenanceEndorser a node of the distributed deployment runs (the "provenance"
+    validator of ledger.cluster.validators; `view` is its DeploymentView), with the policy the
+    deployment was set up with: POLICY_FILE beside deployment.json. A node without one refuses
+    to start: it must not guess a policy weaker than the operator's."""
+    policy = read_policy(directory, view.chain_ids)
+    if policy is None:
+        raise ProvenanceError(f"the deployment in {directory} names the provenance validator but has no {POLICY_FILE}")
+    return ProvenanceEndorser(view, policy)
+
+
+def _stored_policy(network: Network) -> dict[str, str] | None:
+    """The policy the embedded deployment was set up with, if it has been."""
+    return read_policy(network.path, network.services)
+
+
+def _store_policy(network: Network, policy: dict[str, str]) -> dict[str, str]:
+    """Record the set-up policy once; when another process set it up first, that one holds."""
+    return policy if write_policy(network.path, policy) else _stored_policy(network) or policy
 
 
 def install_endorser(network: Network, endorse: str | Mapping[str, str] | None = None) -> ProvenanceEndorser:
@@ -340,13 +367,13 @@ def install_endorser(network: Network, endorse: str | Mapping[str, str] | None =
         installed = next((v for chain_id in network.services for v in network.deployment.validators(chain_id)
                           if isinstance(v, ProvenanceEndorser)), None)
         policy = installed.policy if installed is not None else _stored_policy(network)
-        if policy is not None and endorse is not None and chain_policy(network, endorse) != policy:
+        if policy is not None and endorse is not None and chain_policy(network.services, endorse) != policy:
             raise ProvenanceError(f"the chains' endorsement policy is {policy}, set when the deployment was "
                                   "set up; a participant cannot change it")
         if installed is not None:
             return installed
         if policy is None:
-            policy = _store_policy(network, chain_policy(network, "reexecute" if endorse is None else endorse))
+            policy = _store_policy(network, chain_policy(network.services, "reexecute" if endorse is None else endorse))
         endorser = ProvenanceEndorser(network, policy)
         for chain_id in network.services:
             network.add_validator(chain_id, endorser)
@@ -354,24 +381,41 @@ def install_endorser(network: Network, endorse: str | Mapping[str, str] | None =
 
 
 class NetworkLedger:
-    """Adapter from the provenance recorder and auditor to a running `ledger.Network`.
+    """Adapter from the provenance recorder and auditor to a running deployment: the embedded
+    `ledger.Network`, or a client of the distributed one (`ledger.connect`, any ledger.api.Ledger).
 
     Submissions are asynchronous so one block can carry many records; `flush()` waits until
     every submitted record is committed (and `verify` flushes first). `endorse` sets the
-    chains' endorsement policy when this is the network's first NetworkLedger (install_endorser)."""
+    chains' endorsement policy when this is the embedded network's first NetworkLedger
+    (install_endorser); the nodes of a distributed deployment run the validators and policy
+    its deployment.json and POLICY_FILE set (ledger.cluster.validators), so no `endorse` is
+    taken for one. `signers` maps submitter names to identities this process holds the keys of
+    (a client of a distributed deployment signs with those, or its own)."""
 
-    def __init__(self, network: Network, timeout: float = 120.0,
-                 endorse: str | Mapping[str, str] | None = None) -> None:
-        self.network = checks.instance(network, Network, "network")
+    def __init__(self, network: Network | Ledger, timeout: float = 120.0,
+                 endorse: str | Mapping[str, str] | None = None,
+                 signers: Mapping[str, Identity] | None = None) -> None:
+        self.network = checks.instance(network, Ledger, "network")
         timeout = checks.number(timeout, "timeout")
         self.main_chain_id = network.main_chain_id
         self.timeout = timeout
         self._pending: list[PendingTx] = []
-        self.endorser = install_endorser(network, endorse)
+        self._signers = dict(signers or {})
+        self.embedded = isinstance(network, Network)
+        if self.embedded:
+            self.endorser = install_endorser(network, endorse)
+        elif endorse is not None:
+            raise ProvenanceError("a distributed deployment's endorsement policy is set when it is created "
+                                  "(its nodes' POLICY_FILE); a client cannot choose one")
+        else:
+            self.endorser = None
 
     @property
     def endorsement_checks(self) -> int:
-        """Re-executions the endorsing peers have run on this network."""
+        """Re-executions the endorsing peers have run on this network (embedded only: nodes
+        count their own)."""
+        if self.endorser is None:
+            raise ProvenanceError("the re-executions of a distributed deployment are counted by its nodes")
         return self.endorser.reexecutions
 
     def store(self, data: bytes) -> ObjectRef:
@@ -387,7 +431,11 @@ class NetworkLedger:
         raises now, nothing committed: EndorsementRefused when too few peers' validators accept
         it, else the ledger's error (e.g. an unknown signer)."""
         ignore_claimed_mode(reexecute)
-        tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=submitter)
+        if not self.embedded and body.get("kind") != "reading":
+            # a node admits concurrent submissions in any order, and its validator checks a
+            # record against the ones it names: those go first
+            self.flush()
+        tx = self.network.record(chain_id, encode_body(body), obj=obj, signer=self._signer(submitter))
         pending = self.network.submit_transaction(tx)
         if pending.done():  # refused at admission, which runs on this thread: say so now
             try:
@@ -397,11 +445,19 @@ class NetworkLedger:
         self._pending.append(pending)
         return tx.tx_id
 
+    def _signer(self, submitter):
+        """The identity this adapter holds for the name `submitter`, else `submitter` itself
+        (the ledger resolves or refuses it)."""
+        return self._signers.get(submitter, submitter) if isinstance(submitter, str) else submitter
+
     def flush(self) -> None:
         """Wait for every submitted record; raise the first rejection."""
         pending, self._pending = self._pending, []
         for item in pending:
-            item.result(self.timeout)
+            try:
+                item.result(self.timeout)
+            except ValidationRejected as exc:  # a node's validator refused it (the embedded one, at submission)
+                raise EndorsementRefused(str(exc)) from exc
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         if any(item.tx_id == tx_id for item in self._pending):
