@@ -33,8 +33,8 @@ typedef struct {
 
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
  * number's L scalar limbs, used in every lane. */
-__attribute__((target("avx512f,avx512ifma")))
-static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                   const uint64_t *m, const uint64_t *k0p, int nl)
 {
     __m512i res[2 * L + 1], av[L], mv[L];
@@ -71,6 +71,7 @@ static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b
     }
 }
 
+__attribute__((target("avx512f,avx512ifma")))
 static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                 const ifma_ctx *ctx)
 {
@@ -239,17 +240,46 @@ static int pip_round(void *arg, size_t q)
     return EA_OK;
 }
 
-/* ---- Fermat tests of 8 candidates with different moduli (hash-to-prime) ---- */
+/* ---- base-2 strong probable-prime tests of 8 candidates with different moduli ---- */
 #define FL 5                        /* 260 bits: moduli below 2^258 */
 #define FWIN 4
 
-int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+/* amm_n at the candidates' width: a constant limb count lets the compiler unroll it. */
+__attribute__((target("avx512f,avx512ifma")))
+static void amm_candidate(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *m,
+                       const uint64_t *k0)
+{
+    amm_n(r, a, 0, b, m, k0, FL);
+}
+
+/* t = 2^(52 FL) mod c for odd c of bl bits: 2^bl - c, doubled up (c's top bit is set). */
+static void montgomery_one(mpz_t t, const mpz_t c)
+{
+    size_t bl = mpz_sizeinbase(c, 2), i;
+    mpz_set_ui(t, 0);
+    mpz_setbit(t, bl);
+    mpz_sub(t, t, c);
+    if (52 * FL - bl > 16) {                    /* short moduli: one division */
+        mpz_mul_2exp(t, t, 52 * FL - bl);
+        mpz_mod(t, t, c);
+        return;
+    }
+    for (i = bl; i < 52 * FL; i++) {
+        mpz_mul_2exp(t, t, 1);
+        if (mpz_cmp(t, c) >= 0)
+            mpz_sub(t, t, c);
+    }
+}
+
+int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 {
     uint64_t m[FL * LANES], k0[LANES], tab[(1u << FWIN) * FL * LANES], x[FL * LANES];
+    uint64_t y[FL * LANES], unit[FL * LANES], minus1[FL * LANES], g[FL * LANES];
     uint64_t limbs[FL];
     long long idx[LANES];
     mpz_t t, e[LANES];
-    size_t l, i, bits = 0, win;
+    size_t l, i, bits = 0, win, s[LANES], smax = 0, r;
+    unsigned char done[LANES];
     if (count == 0 || count > LANES)
         return 0;
     for (l = 0; l < count; l++)
@@ -258,19 +288,24 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
     mpz_init(t);
     for (l = 0; l < LANES; l++) {
         mpz_srcptr cl = c[l < count ? l : 0];
-        mpz_init(e[l]);
-        mpz_sub_ui(e[l], cl, 1);
         uint64_t inv = 1;
         size_t d;
+        mpz_init(e[l]);
+        mpz_sub_ui(e[l], cl, 1);                /* c - 1 = e 2^s, e odd */
+        s[l] = mpz_scan1(e[l], 0);
+        mpz_tdiv_q_2exp(e[l], e[l], s[l]);
+        if (s[l] > smax)
+            smax = s[l];
         to_limbs_n(limbs, 1, cl, FL);
-        for (i = 0; i < FL; i++)
+        for (i = 0; i < FL; i++) {
             m[i * LANES + l] = limbs[i];
+            minus1[i * LANES + l] = limbs[i] - (i == 0);   /* c - 1: c is odd, no borrow */
+            unit[i * LANES + l] = i == 0;
+        }
         for (i = 0; i < 7; i++)
             inv *= 2 - limbs[0] * inv;
         k0[l] = (0 - inv) & MASK52;
-        mpz_set_ui(t, 1);                       /* Montgomery forms of 2^d: R, 2R, 4R, ... */
-        mpz_mul_2exp(t, t, 52 * FL);
-        mpz_mod(t, t, cl);
+        montgomery_one(t, cl);                  /* Montgomery forms of 2^d: R, 2R, 4R, ... */
         for (d = 0; d < (1u << FWIN); d++) {
             if (d > 0) {
                 mpz_mul_2exp(t, t, 1);
@@ -279,32 +314,40 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
             }
             to_limbs_n(tab + d * FL * LANES + l, LANES, t, FL);
         }
-        if (mpz_sizeinbase(cl, 2) > bits)
-            bits = mpz_sizeinbase(cl, 2);
+        if (mpz_sizeinbase(e[l], 2) > bits)
+            bits = mpz_sizeinbase(e[l], 2);
     }
-    /* x = 2^(c-1) by fixed 4-bit windows from the top; the exponent digits differ per lane */
+    /* x = 2^e by fixed 4-bit windows from the top; the exponent digits differ per lane */
     memcpy(x, tab, sizeof x);                   /* 2^0 */
     for (win = (bits + FWIN - 1) / FWIN; win-- > 0;) {
         for (i = 0; i < FWIN; i++)
-            amm_n(x, x, 0, x, m, k0, FL);
+            amm_candidate(x, x, x, m, k0);
         for (l = 0; l < LANES; l++)
             idx[l] = (long long)ea_exp_bits(e[l], win * FWIN, FWIN) * FL * LANES + (long long)l;
-        {
-            uint64_t g[FL * LANES];
-            gather_n(g, tab, idx, FL);
-            amm_n(x, x, 0, g, m, k0, FL);
-        }
+        gather_n(g, tab, idx, FL);
+        amm_candidate(x, x, g, m, k0);
     }
-    /* out of Montgomery form: AMM by 1 gives a value in [0, N]; it is 1 iff x = 1 mod N */
-    memset(tab, 0, FL * LANES * sizeof(uint64_t));
-    for (l = 0; l < LANES; l++)
-        tab[l] = 1;
-    amm_n(x, x, 0, tab, m, k0, FL);
-    for (l = 0; l < count; l++) {
-        int one = x[l] == 1;
-        for (i = 1; i < FL; i++)
-            one &= x[i * LANES + l] == 0;
-        pass[l] = (unsigned char)one;
+    /* x^(2^r) for r < s: passes at 1 (r = 0 only) or c - 1. Out of Montgomery form, an AMM
+     * by 1 gives a value in [0, c], so the limbs compare exactly. */
+    memset(done, 0, sizeof done);
+    memset(pass, 0, count);
+    for (r = 0; r < smax; r++) {
+        if (r > 0)
+            amm_candidate(x, x, x, m, k0);
+        amm_candidate(y, x, unit, m, k0);
+        for (l = 0; l < count; l++) {
+            int one = 1, neg = 1;
+            if (done[l] || r >= s[l])
+                continue;
+            for (i = 0; i < FL; i++) {
+                one &= y[i * LANES + l] == unit[i * LANES + l];
+                neg &= y[i * LANES + l] == minus1[i * LANES + l];
+            }
+            if (neg || (one && r == 0))
+                pass[l] = 1;
+            if (neg || one)                     /* 1 after r > 0: a nontrivial root of 1 */
+                done[l] = 1;
+        }
     }
     mpz_clear(t);
     for (l = 0; l < LANES; l++)
@@ -313,7 +356,7 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
 }
 #endif
 
-int ea_ifma_fermat_apply(void)
+int ea_ifma_strong_base2_apply(void)
 {
 #ifdef EA_IFMA_COMPILED
     return (ea_fast_paths() & EA_PATH_IFMA) != 0;
@@ -323,7 +366,7 @@ int ea_ifma_fermat_apply(void)
 }
 
 #ifndef EA_IFMA_COMPILED
-int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 {
     (void)pass; (void)c; (void)count;
     return 0;

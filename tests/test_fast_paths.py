@@ -131,14 +131,37 @@ def test_portable_path_reruns_the_engine_tests():
 
 @given(st.binary(min_size=1, max_size=64))
 def test_hash_to_prime_is_the_first_bpsw_candidate(data):
-    """The lane search (sieve survivors Fermat-tested 8 at a time) returns the same nonce as
-    the definition: the first candidate that is a BPSW probable prime."""
+    """The lane search (sieve survivors given the base-2 strong test 8 at a time, then the
+    strong Lucas test) returns the same nonce as the definition: the first candidate that is a
+    BPSW probable prime."""
     x, k = edgeacc.hash_to_prime(data)
     for j in range(k + 1):
         c = _core.hash_candidate(_core.H2P_DOMAIN, data, j, _core.H2P_BITS)
         if gmpy2.is_bpsw_prp(c):
             break
     assert (j, c) == (k, x)
+
+
+# Strong pseudoprimes to base 2 (the Lucas half must reject them), strong Lucas pseudoprimes
+# (the base-2 half must), Carmichael numbers and squares of primes (Selfridge's D search).
+PSEUDOPRIMES = [2047, 3277, 4033, 4681, 8321, 3215031751, 2152302898747, 3825123056546413051,
+                318665857834031151167461, 3317044064679887385961981, 5459, 5777, 10877, 16109,
+                18971, 561, 1105, 1729, 4099 ** 2, 65537 ** 2, (2 ** 61 - 1) ** 2]
+
+
+@pytest.mark.parametrize("x", PSEUDOPRIMES)
+def test_is_probable_prime_rejects_the_pseudoprimes_of_each_half(x):
+    assert not _core.is_probable_prime(x)
+
+
+@given(st.integers(1, 2 ** 600), st.booleans())
+def test_is_probable_prime_is_the_strong_bpsw_test(x, prime):
+    """ea_is_probable_prime is the strong BPSW test (gmpy2: strong base-2 and strong Lucas with
+    Selfridge's parameters), exact below 2^64 where BPSW has no pseudoprime."""
+    if prime:
+        x = int(gmpy2.next_prime(x))
+    want = gmpy2.is_strong_bpsw_prp(x) if x > 3 and x % 2 else gmpy2.is_prime(x)
+    assert _core.is_probable_prime(x) == bool(want)
 
 
 def _rows_of(values, width):
