@@ -187,6 +187,36 @@ static unsigned window_bits(size_t count, size_t bits, double *cost)
     return best;
 }
 
+/* Lane buckets (nb lane vectors): every bucket = 1; lane l of bucket idx[l] *= x (L scalar
+ * limbs, the same in every lane; lanes with nothing to collect point at bucket 0, unused);
+ * acc = prod_d bucket_d^d by running products from the top bucket down (run: scratch). */
+static void buckets_init(uint64_t *buckets, size_t nb, const ifma_ctx *ctx)
+{
+    size_t d;
+    for (d = 0; d < nb; d++)
+        memcpy(VEC(buckets, d), ctx->one, L * LANES * sizeof(uint64_t));
+}
+
+static void buckets_collect(uint64_t *buckets, uint64_t *tmp, const uint64_t *x,
+                            const long long *idx, const ifma_ctx *ctx)
+{
+    gather(tmp, buckets, idx);
+    amm(tmp, x, 1, tmp, ctx);
+    scatter(buckets, tmp, idx);
+}
+
+static void buckets_combine(uint64_t *acc, uint64_t *run, const uint64_t *buckets, size_t nb,
+                            const ifma_ctx *ctx)
+{
+    size_t d;
+    memcpy(run, ctx->one, L * LANES * sizeof(uint64_t));
+    memcpy(acc, ctx->one, L * LANES * sizeof(uint64_t));
+    for (d = nb - 1; d >= 1; d--) {
+        amm(run, run, 0, VEC(buckets, d), ctx);
+        amm(acc, acc, 0, run, ctx);
+    }
+}
+
 typedef struct {
     const ifma_ctx *ctx;
     const uint64_t *B;              /* count bases, Montgomery form, L scalar limbs each */
@@ -201,7 +231,7 @@ static int pip_round(void *arg, size_t q)
 {
     pip_job *job = arg;
     const ifma_ctx *ctx = job->ctx;
-    size_t nb = (size_t)1 << job->c, j, d, k0 = q * LANES;
+    size_t nb = (size_t)1 << job->c, j, k0 = q * LANES;
     uint64_t *buckets = malloc((nb + 3) * L * LANES * sizeof(uint64_t));
     uint64_t *tmp, *run, *acc;
     long long idx[LANES];
@@ -211,8 +241,7 @@ static int pip_round(void *arg, size_t q)
     tmp = VEC(buckets, nb);
     run = VEC(buckets, nb + 1);
     acc = VEC(buckets, nb + 2);
-    for (d = 0; d < nb; d++)
-        memcpy(VEC(buckets, d), ctx->one, L * LANES * sizeof(uint64_t));
+    buckets_init(buckets, nb, ctx);
     for (j = 0; j < job->count; j++) {
         int any = 0;
         for (l = 0; l < LANES; l++) {
@@ -223,17 +252,9 @@ static int pip_round(void *arg, size_t q)
         }
         if (!any)
             continue;
-        gather(tmp, buckets, idx);
-        amm(tmp, job->B + j * L, 1, tmp, ctx);
-        scatter(buckets, tmp, idx);         /* lanes with digit 0 wrote bucket 0: unused */
+        buckets_collect(buckets, tmp, job->B + j * L, idx, ctx);
     }
-    /* S = prod_d bucket_d^d by running products from the top bucket down */
-    memcpy(run, ctx->one, L * LANES * sizeof(uint64_t));
-    memcpy(acc, ctx->one, L * LANES * sizeof(uint64_t));
-    for (d = nb - 1; d >= 1; d--) {
-        amm(run, run, 0, VEC(buckets, d), ctx);
-        amm(acc, acc, 0, run, ctx);
-    }
+    buckets_combine(acc, run, buckets, nb, ctx);    /* S = prod_d bucket_d^d */
     for (l = 0; l < LANES && k0 + (size_t)l < job->windows; l++)
         from_limbs(job->S[k0 + (size_t)l], acc + l, LANES);
     free(buckets);
@@ -354,6 +375,100 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
         mpz_clear(e[l]);
     return 1;
 }
+
+/* ---- one base, up to 8 exponents: the shared squaring chain on ea_mont (GMP mpn), the 8
+ * exponents' bucket multiplications in one lane product per window (lane l: exponent l).
+ * cur is fed to the lanes as it is, an ea_mont-form integer u = v 2^(64 n) mod N, which the
+ * lanes read as v 2^(64 n - 52 L) = v 2^-shift: lane l's result is B^e_l 2^(-shift K_l), K_l
+ * the sum of e_l's digits, corrected at the end. */
+#define SB_MAX_C 12
+
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w)
+{
+    ifma_ctx *ctx = malloc(sizeof *ctx);
+    size_t bits = 1, l, win, nwin, nb;
+    uint64_t K[LANES] = {0}, *buckets, *tmp, *run, *acc, ucur[L];
+    long long idx[LANES];
+    unsigned c = 2, s;
+    double best = -1.0;
+    mp_limb_t *cur;
+    mpz_t z, f, e, curz;
+    int rc;
+    if (ctx == NULL)
+        return EA_ERR_NOMEM;
+    if (k == 0 || k > LANES || (rc = ctx_init(ctx, mont->nz)) != EA_OK) {
+        free(ctx);
+        return k == 0 || k > LANES ? EA_ERR_ARGUMENT : rc;
+    }
+    for (l = 0; l < k; l++)
+        if (mpz_sgn(exps[l]) > 0 && mpz_sizeinbase(exps[l], 2) > bits)
+            bits = mpz_sizeinbase(exps[l], 2);
+    for (s = 2; s <= SB_MAX_C; s++) {           /* lane products: windows + bucket combination */
+        double v = (double)((bits + s - 1) / s) + 2.0 * (double)(1u << s);
+        if (best < 0 || v < best) {
+            best = v;
+            c = s;
+        }
+    }
+    nb = (size_t)1 << c;
+    nwin = (bits + c - 1) / c;
+    buckets = malloc((nb + 3) * L * LANES * sizeof(uint64_t));
+    cur = ea_mont_alloc(mont, 1);
+    if (buckets == NULL || cur == NULL) {
+        free(buckets); free(cur); ctx_clear(ctx); free(ctx);
+        return EA_ERR_NOMEM;
+    }
+    tmp = VEC(buckets, nb);
+    run = VEC(buckets, nb + 1);
+    acc = VEC(buckets, nb + 2);
+    buckets_init(buckets, nb, ctx);
+    mpn_copyi(cur, B, mont->n);
+    for (win = 0; win < nwin; win++) {
+        int any = 0;
+        if (win > 0)
+            for (s = 0; s < c; s++)
+                ea_mont_sqr(cur, cur, mont, w);
+        for (l = 0; l < LANES; l++) {
+            unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
+            idx[l] = (long long)dig * L * LANES + (long long)l;
+            K[l] += dig;
+            any |= dig != 0;
+        }
+        if (!any)
+            continue;
+        to_limbs(ucur, 1, mpz_roinit_n(curz, cur, mont->n));
+        buckets_collect(buckets, tmp, ucur, idx, ctx);
+    }
+    buckets_combine(acc, run, buckets, nb, ctx);
+    /* lane value a (acc = a 2^(52 L)) is B^e 2^(-shift K); the ea_mont form of B^e is
+     * acc 2^(-52 L) 2^(shift K) 2^(64 n) = acc 2^(shift (K - 1)) */
+    mpz_inits(z, f, e, NULL);
+    for (l = 0; l < k; l++) {
+        mp_limb_t *o = LIMB(out, l, mont->n);
+        size_t count = 0;
+        from_limbs(z, acc + l, LANES);
+        if (K[l] == 0) {
+            mpn_copyi(o, mont->one, mont->n);
+            continue;
+        }
+        mpz_set_ui(f, 2);
+        mpz_set_ui(e, (unsigned long)((K[l] - 1) >> 32));   /* K - 1 may pass 32 bits */
+        mpz_mul_2exp(e, e, 32);
+        mpz_add_ui(e, e, (unsigned long)((K[l] - 1) & 0xffffffffu));
+        mpz_mul_ui(e, e, (unsigned long)(52 * L - GMP_NUMB_BITS * mont->n));
+        mpz_powm(f, f, e, mont->nz);
+        mpz_mul(z, z, f);
+        mpz_mod(z, z, mont->nz);
+        mpn_zero(o, mont->n);
+        mpz_export(o, &count, -1, sizeof(mp_limb_t), 0, 0, z);
+    }
+    mpz_clears(z, f, e, NULL);
+    free(buckets); free(cur);
+    ctx_clear(ctx);
+    free(ctx);
+    return EA_OK;
+}
 #endif
 
 int ea_ifma_strong_base2_apply(void)
@@ -370,6 +485,13 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 {
     (void)pass; (void)c; (void)count;
     return 0;
+}
+
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w)
+{
+    (void)out; (void)B; (void)exps; (void)k; (void)mont; (void)w;
+    return EA_ERR_ARGUMENT;
 }
 #endif
 

@@ -3,12 +3,13 @@ OpenSSL single exponentiations, crypto_mb lanes (batch checks, RootFactory) and 
 GMP path, which test_portable_path_reruns_the_engine_tests forces in a subprocess."""
 import math
 import os
+import random
 import subprocess
 import sys
 
 import gmpy2
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import edgeacc
 from edgeacc import _core
@@ -115,6 +116,34 @@ def test_root_factory_with_elements_longer_than_a_lane_exponent():
     total = math.prod(xs)
     want = [int(gmpy2.powmod(g, total // x, N)) for x in xs]
     assert edgeacc.root_factory(P, g, xs, threads=1) == want
+
+
+@settings(max_examples=2)
+@given(st.lists(st.integers(-1, 2 ** 32), min_size=3, max_size=5), units)
+def test_powm_shared_base_with_lane_buckets(seeds, b):
+    """From 3 exponents of 2^16 bits the buckets of the shared chain are multiplied in IFMA
+    lanes (ea_ifma_shared_base), a zero exponent (seed -1) included."""
+    exps = [0 if s < 0 else random.Random(s).getrandbits(65536 + s % 64) | 1 << 65536
+            for s in seeds]
+    assert _core.powm_shared_base(b, exps, N) == [int(gmpy2.powmod(b, e, N)) for e in exps]
+
+
+def test_powm_shared_base_with_lane_buckets_below_2048_bits():
+    """ea_mont's R is 2^(64 n) for an n-limb modulus: the lanes' correction depends on n."""
+    n = int(gmpy2.next_prime(1 << 600)) * int(gmpy2.next_prime(3 << 600))
+    exps = [random.Random(i).getrandbits(66000) for i in range(3)]
+    assert _core.powm_shared_base(5, exps, n) == [int(gmpy2.powmod(5, e, n)) for e in exps]
+
+
+def test_root_factory_top_node_on_lane_buckets_and_threads():
+    """320 elements: the top node's exponents (7/8 of 82k bits) take the lane buckets; with 2
+    threads the top is two parallel powms and two arity-4 nodes instead."""
+    g = P.generator(b"fast-top")
+    xs = [edgeacc.hash_to_prime(b"top-%d" % i)[0] for i in range(320)]
+    v = int(gmpy2.powmod(g, math.prod(xs), N))
+    one = edgeacc.root_factory(P, g, xs, threads=1)
+    assert all(gmpy2.powmod(w, x, N) == v for w, x in zip(one, xs))
+    assert edgeacc.root_factory(P, g, xs, threads=2) == one
 
 
 def test_portable_path_reruns_the_engine_tests():
