@@ -22,11 +22,57 @@ typedef struct {
     mp_limb_t *t;                   /* 2k limbs of scratch */
 } lmont;
 
+#if GMP_NUMB_BITS == 64 && defined(__SIZEOF_INT128__)
+#define LMONT4 1
+/* lmont_mul for 4 limbs (256-bit candidates) inline, by rows (CIOS): the mpn calls' overhead
+ * is most of a 4-limb product. */
+static void lmont_mul4(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
+{
+    typedef unsigned __int128 u128;
+    uint64_t t[6] = {0, 0, 0, 0, 0, 0}, q;
+    const mp_limb_t *n = m->n;
+    int i, j;
+#pragma GCC unroll 4
+    for (i = 0; i < 4; i++) {
+        u128 c = 0;
+#pragma GCC unroll 4
+        for (j = 0; j < 4; j++) {
+            c += (u128)a[j] * b[i] + t[j];
+            t[j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[4] = (uint64_t)c;
+        t[5] = (uint64_t)(c >> 64);
+        q = t[0] * m->ninv;
+        c = ((u128)q * n[0] + t[0]) >> 64;
+#pragma GCC unroll 4
+        for (j = 1; j < 4; j++) {
+            c += (u128)q * n[j] + t[j];
+            t[j - 1] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[3] = (uint64_t)c;
+        t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    if (t[4] || mpn_cmp(t, n, 4) >= 0)
+        mpn_sub_n(t, t, n, 4);
+    r[0] = t[0]; r[1] = t[1]; r[2] = t[2]; r[3] = t[3];
+}
+#endif
+
 /* r = a*b/B^k mod n (a, b < n); r may alias a or b. */
 static void lmont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
     mp_limb_t *u = m->t;
     mp_size_t i, k = m->k;
+#ifdef LMONT4
+    if (k == 4) {
+        lmont_mul4(r, a, b, m);
+        return;
+    }
+#endif
     if (a == b)
         mpn_sqr(m->t, a, k);
     else
@@ -84,20 +130,20 @@ static int strong_lucas(const mpz_t x)
     long dsel = selfridge_d(x);
     mp_size_t k = mpz_size(x), i;
     mp_limb_t *w;
-    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t;
+    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone;
     mpz_t dz, sc, work;
     mp_bitcnt_t s, b;
     lmont m;
-    int pass = 0;
+    int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
     if (dsel == 0)
         return 0;
-    mpz_init2(work, (mp_bitcnt_t)k * 9 * GMP_NUMB_BITS);    /* GMP's allocator, as elsewhere */
-    w = mpz_limbs_write(work, k * 9);
+    mpz_init2(work, (mp_bitcnt_t)k * 11 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
+    w = mpz_limbs_write(work, k * 11);
     v0 = w; v1 = w + k; qk = w + 2 * k; qm = w + 3 * k; two = w + 4 * k; q = w + 5 * k;
-    t = w + 6 * k;
+    t = w + 6 * k; one = w + 7 * k; mone = w + 8 * k;
     m.n = mpz_limbs_read(x);
     m.k = k;
-    m.t = w + 7 * k;
+    m.t = w + 9 * k;
     m.ninv = 1;
     for (i = 0; i < 7; i++)                      /* Newton: x^{-1} mod 2^64 */
         m.ninv *= 2 - m.n[0] * m.ninv;
@@ -111,25 +157,36 @@ static int strong_lucas(const mpz_t x)
     mpz_set_si(sc, (1 - dsel) / 4);
     lmont_from(q, sc, sc, x, k);
     mpz_set_ui(sc, 1);
-    lmont_from(v1, sc, sc, x, k);                /* V_1 = P = 1 and Q^0 = 1 */
-    mpn_copyi(qk, v1, k);
+    lmont_from(one, sc, sc, x, k);
+    mpn_sub_n(mone, m.n, one, k);
+    mpn_copyi(v1, one, k);                       /* V_1 = P = 1 and Q^0 = 1 */
+    mpn_copyi(qk, one, k);
     mpn_copyi(v0, two, k);                       /* V_0 = 2 */
     for (b = mpz_sizeinbase(dz, 2); b-- > 0;) {
         lmont_mul(t, v0, v1, &m);
         lmont_sub(t, t, qk, &m);                 /* V_{2k+1} = V_k V_{k+1} - P Q^k */
         if (mpz_tstbit(dz, b)) {
-            lmont_mul(qm, qk, q, &m);            /* Q^{k+1} */
+            if (qneg)                            /* Q^{k+1} */
+                mpn_sub_n(qm, m.n, qk, k);
+            else
+                lmont_mul(qm, qk, q, &m);
             lmont_mul(v1, v1, v1, &m);
             lmont_sub(v1, v1, qm, &m);
             lmont_sub(v1, v1, qm, &m);           /* V_{2k+2} = V_{k+1}^2 - 2 Q^{k+1} */
             mpn_copyi(v0, t, k);
-            lmont_mul(qk, qk, qm, &m);           /* Q^{2k+1} */
+            if (qneg)                            /* Q^{2k+1} */
+                mpn_copyi(qk, mone, k);
+            else
+                lmont_mul(qk, qk, qm, &m);
         } else {
             lmont_mul(v0, v0, v0, &m);
             lmont_sub(v0, v0, qk, &m);
             lmont_sub(v0, v0, qk, &m);           /* V_{2k} = V_k^2 - 2 Q^k */
             mpn_copyi(v1, t, k);
-            lmont_mul(qk, qk, qk, &m);           /* Q^{2k} */
+            if (qneg)                            /* Q^{2k} */
+                mpn_copyi(qk, one, k);
+            else
+                lmont_mul(qk, qk, qk, &m);
         }
     }
     lmont_add(t, v1, v1, &m);
@@ -139,7 +196,9 @@ static int strong_lucas(const mpz_t x)
         lmont_sub(v0, v0, qk, &m);
         lmont_sub(v0, v0, qk, &m);
         pass = mpn_zero_p(v0, k);
-        if (b + 1 < s)
+        if (qneg)
+            mpn_copyi(qk, one, k);
+        else if (b + 1 < s)
             lmont_mul(qk, qk, qk, &m);
     }
     mpz_clears(dz, sc, work, NULL);
