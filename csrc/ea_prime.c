@@ -28,7 +28,7 @@ typedef struct {
  * is most of a 4-limb product. */
 static void lmont_mul4(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
-    typedef unsigned __int128 u128;
+    __extension__ typedef unsigned __int128 u128;   /* GCC and Clang on 64-bit targets */
     uint64_t t[6] = {0, 0, 0, 0, 0, 0}, q;
     const mp_limb_t *n = m->n;
     int i, j;
