@@ -405,7 +405,7 @@ def screen_modulus(n, bound, steps, threads=1):
 
 
 def is_probable_prime(x):
-    """ea_is_probable_prime: BPSW (GMP >= 6.2)."""
+    """ea_is_probable_prime: BPSW (strong base-2 and strong Lucas tests, Selfridge's D)."""
     cdef _Mpz zx = _Mpz()
     cdef int r
     _to_mpz(zx.z, x, "x")

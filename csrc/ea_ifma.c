@@ -45,8 +45,8 @@ typedef struct {
  * number's L scalar limbs, used in every lane. Row i adds a*b_i + N*u_i; each position of the
  * row takes its four products in one chain, independent of the other positions, so the
  * multipliers stay busy (a chain along the row would wait on every product's latency). */
-__attribute__((target("avx512f,avx512ifma")))
-static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                   const uint64_t *m, const uint64_t *k0p, int nl)
 {
     __m512i res[2 * L + 1];
@@ -87,6 +87,7 @@ static void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b
     }
 }
 
+__attribute__((target("avx512f,avx512ifma")))
 static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
                 const ifma_ctx *ctx)
 {
@@ -122,6 +123,16 @@ static void scatter(uint64_t *buckets, const uint64_t *in, const long long *idx)
 static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
 {
     ea_limbs52(out, stride, x, L);
+}
+
+static void from_limbs(mpz_t x, const uint64_t *in, size_t stride)
+{
+    int i;
+    mpz_set_ui(x, 0);
+    for (i = L - 1; i >= 0; i--) {
+        mpz_mul_2exp(x, x, 52);
+        mpz_add_ui(x, x, (unsigned long)in[(size_t)i * stride]);
+    }
 }
 
 static void ctx_init(ifma_ctx *ctx, const mpz_t n)
@@ -165,6 +176,36 @@ static unsigned window_bits(size_t count, size_t bits, double *cost)
     return best;
 }
 
+/* Lane buckets (nb lane vectors): every bucket = 1; lane l of bucket idx[l] *= x (L scalar
+ * limbs, the same in every lane; lanes with nothing to collect point at bucket 0, unused);
+ * acc = prod_d bucket_d^d by running products from the top bucket down (run: scratch). */
+static void buckets_init(uint64_t *buckets, size_t nb, const ifma_ctx *ctx)
+{
+    size_t d;
+    for (d = 0; d < nb; d++)
+        memcpy(VEC(buckets, d), ctx->one, L * LANES * sizeof(uint64_t));
+}
+
+static void buckets_collect(uint64_t *buckets, uint64_t *tmp, const uint64_t *x,
+                            const long long *idx, const ifma_ctx *ctx)
+{
+    gather(tmp, buckets, idx);
+    amm(tmp, x, 1, tmp, ctx);
+    scatter(buckets, tmp, idx);
+}
+
+static void buckets_combine(uint64_t *acc, uint64_t *run, const uint64_t *buckets, size_t nb,
+                            const ifma_ctx *ctx)
+{
+    size_t d;
+    memcpy(run, ctx->one, L * LANES * sizeof(uint64_t));
+    memcpy(acc, ctx->one, L * LANES * sizeof(uint64_t));
+    for (d = nb - 1; d >= 1; d--) {
+        amm(run, run, 0, VEC(buckets, d), ctx);
+        amm(acc, acc, 0, run, ctx);
+    }
+}
+
 typedef struct {
     const ifma_ctx *ctx;
     const uint64_t *B;              /* count bases, Montgomery form, L scalar limbs each */
@@ -189,8 +230,7 @@ static int pip_round(void *arg, size_t q)
     tmp = VEC(buckets, nb);
     run = VEC(buckets, nb + 1);
     acc = VEC(buckets, nb + 2);
-    for (d = 0; d < nb; d++)
-        memcpy(VEC(buckets, d), ctx->one, L * LANES * sizeof(uint64_t));
+    buckets_init(buckets, nb, ctx);
     for (j = 0; j < job->count; j++) {
         int any = 0;
         for (l = 0; l < LANES; l++) {
@@ -201,17 +241,9 @@ static int pip_round(void *arg, size_t q)
         }
         if (!any)
             continue;
-        gather(tmp, buckets, idx);
-        amm(tmp, job->B + j * L, 1, tmp, ctx);
-        scatter(buckets, tmp, idx);         /* lanes with digit 0 wrote bucket 0: unused */
+        buckets_collect(buckets, tmp, job->B + j * L, idx, ctx);
     }
-    /* S = prod_d bucket_d^d by running products from the top bucket down */
-    memcpy(run, ctx->one, L * LANES * sizeof(uint64_t));
-    memcpy(acc, ctx->one, L * LANES * sizeof(uint64_t));
-    for (d = nb - 1; d >= 1; d--) {
-        amm(run, run, 0, VEC(buckets, d), ctx);
-        amm(acc, acc, 0, run, ctx);
-    }
+    buckets_combine(acc, run, buckets, nb, ctx);    /* S = prod_d bucket_d^d */
     for (l = 0; l < LANES && k0 + (size_t)l < job->windows; l++)
         for (d = 0; d < L; d++)
             job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
@@ -219,17 +251,46 @@ static int pip_round(void *arg, size_t q)
     return EA_OK;
 }
 
-/* ---- Fermat tests of 8 candidates with different moduli (hash-to-prime) ---- */
+/* ---- base-2 strong probable-prime tests of 8 candidates with different moduli ---- */
 #define FL 5                        /* 260 bits: moduli below 2^258 */
 #define FWIN 4
 
-int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+/* amm_n at the candidates' width: a constant limb count lets the compiler unroll it. */
+__attribute__((target("avx512f,avx512ifma")))
+static void amm_candidate(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *m,
+                       const uint64_t *k0)
+{
+    amm_n(r, a, 0, b, m, k0, FL);
+}
+
+/* t = 2^(52 FL) mod c for odd c of bl bits: 2^bl - c, doubled up (c's top bit is set). */
+static void montgomery_one(mpz_t t, const mpz_t c)
+{
+    size_t bl = mpz_sizeinbase(c, 2), i;
+    mpz_set_ui(t, 0);
+    mpz_setbit(t, bl);
+    mpz_sub(t, t, c);
+    if (52 * FL - bl > 16) {                    /* short moduli: one division */
+        mpz_mul_2exp(t, t, 52 * FL - bl);
+        mpz_mod(t, t, c);
+        return;
+    }
+    for (i = bl; i < 52 * FL; i++) {
+        mpz_mul_2exp(t, t, 1);
+        if (mpz_cmp(t, c) >= 0)
+            mpz_sub(t, t, c);
+    }
+}
+
+int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 {
     uint64_t m[FL * LANES], k0[LANES], tab[(1u << FWIN) * FL * LANES], x[FL * LANES];
+    uint64_t y[FL * LANES], unit[FL * LANES], minus1[FL * LANES], g[FL * LANES];
     uint64_t limbs[FL];
     long long idx[LANES];
     mpz_t t, e[LANES];
-    size_t l, i, bits = 0, win;
+    size_t l, i, bits = 0, win, s[LANES], smax = 0, r;
+    unsigned char done[LANES];
     if (count == 0 || count > LANES)
         return 0;
     for (l = 0; l < count; l++)
@@ -238,16 +299,21 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
     mpz_init(t);
     for (l = 0; l < LANES; l++) {
         mpz_srcptr cl = c[l < count ? l : 0];
-        mpz_init(e[l]);
-        mpz_sub_ui(e[l], cl, 1);
         size_t d;
+        mpz_init(e[l]);
+        mpz_sub_ui(e[l], cl, 1);                /* c - 1 = e 2^s, e odd */
+        s[l] = mpz_scan1(e[l], 0);
+        mpz_tdiv_q_2exp(e[l], e[l], s[l]);
+        if (s[l] > smax)
+            smax = s[l];
         ea_limbs52(limbs, 1, cl, FL);
-        for (i = 0; i < FL; i++)
+        for (i = 0; i < FL; i++) {
             m[i * LANES + l] = limbs[i];
+            minus1[i * LANES + l] = limbs[i] - (i == 0);   /* c - 1: c is odd, no borrow */
+            unit[i * LANES + l] = i == 0;
+        }
         k0[l] = ea_neg_inv52(limbs[0]);
-        mpz_set_ui(t, 1);                       /* Montgomery forms of 2^d: R, 2R, 4R, ... */
-        mpz_mul_2exp(t, t, 52 * FL);
-        mpz_mod(t, t, cl);
+        montgomery_one(t, cl);                  /* Montgomery forms of 2^d: R, 2R, 4R, ... */
         for (d = 0; d < (1u << FWIN); d++) {
             if (d > 0) {
                 mpz_mul_2exp(t, t, 1);
@@ -256,41 +322,142 @@ int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
             }
             ea_limbs52(tab + d * FL * LANES + l, LANES, t, FL);
         }
-        if (mpz_sizeinbase(cl, 2) > bits)
-            bits = mpz_sizeinbase(cl, 2);
+        if (mpz_sizeinbase(e[l], 2) > bits)
+            bits = mpz_sizeinbase(e[l], 2);
     }
-    /* x = 2^(c-1) by fixed 4-bit windows from the top; the exponent digits differ per lane */
+    /* x = 2^e by fixed 4-bit windows from the top; the exponent digits differ per lane */
     memcpy(x, tab, sizeof x);                   /* 2^0 */
     for (win = (bits + FWIN - 1) / FWIN; win-- > 0;) {
         for (i = 0; i < FWIN; i++)
-            amm_n(x, x, 0, x, m, k0, FL);
+            amm_candidate(x, x, x, m, k0);
         for (l = 0; l < LANES; l++)
             idx[l] = (long long)ea_exp_bits(e[l], win * FWIN, FWIN) * FL * LANES + (long long)l;
-        {
-            uint64_t g[FL * LANES];
-            gather_n(g, tab, idx, FL);
-            amm_n(x, x, 0, g, m, k0, FL);
-        }
+        gather_n(g, tab, idx, FL);
+        amm_candidate(x, x, g, m, k0);
     }
-    /* out of Montgomery form: AMM by 1 gives a value in [0, N]; it is 1 iff x = 1 mod N */
-    memset(tab, 0, FL * LANES * sizeof(uint64_t));
-    for (l = 0; l < LANES; l++)
-        tab[l] = 1;
-    amm_n(x, x, 0, tab, m, k0, FL);
-    for (l = 0; l < count; l++) {
-        int one = x[l] == 1;
-        for (i = 1; i < FL; i++)
-            one &= x[i * LANES + l] == 0;
-        pass[l] = (unsigned char)one;
+    /* x^(2^r) for r < s: passes at 1 (r = 0 only) or c - 1. Out of Montgomery form, an AMM
+     * by 1 gives a value in [0, c], so the limbs compare exactly. */
+    memset(done, 0, sizeof done);
+    memset(pass, 0, count);
+    for (r = 0; r < smax; r++) {
+        if (r > 0)
+            amm_candidate(x, x, x, m, k0);
+        amm_candidate(y, x, unit, m, k0);
+        for (l = 0; l < count; l++) {
+            int one = 1, neg = 1;
+            if (done[l] || r >= s[l])
+                continue;
+            for (i = 0; i < FL; i++) {
+                one &= y[i * LANES + l] == unit[i * LANES + l];
+                neg &= y[i * LANES + l] == minus1[i * LANES + l];
+            }
+            if (neg || (one && r == 0))
+                pass[l] = 1;
+            if (neg || one)                     /* 1 after r > 0: a nontrivial root of 1 */
+                done[l] = 1;
+        }
     }
     mpz_clear(t);
     for (l = 0; l < LANES; l++)
         mpz_clear(e[l]);
     return 1;
 }
+
+/* ---- one base, up to 8 exponents: the shared squaring chain on ea_mont (GMP mpn), the 8
+ * exponents' bucket multiplications in one lane product per window (lane l: exponent l).
+ * cur is fed to the lanes as it is, an ea_mont-form integer u = v 2^(64 n) mod N, which the
+ * lanes read as v 2^(64 n - 52 L) = v 2^-shift: lane l's result is B^e_l 2^(-shift K_l), K_l
+ * the sum of e_l's digits, corrected at the end. */
+#define SB_MAX_C 12
+
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w)
+{
+    ifma_ctx *ctx = alloc64(sizeof *ctx);
+    size_t bits = 1, l, win, nwin, nb;
+    uint64_t K[LANES] = {0}, *buckets, *tmp, *run, *acc, ucur[L];
+    long long idx[LANES];
+    unsigned c = 2, s;
+    double best = -1.0;
+    mp_limb_t *cur;
+    mpz_t z, f, e, curz;
+    if (ctx == NULL)
+        return EA_ERR_NOMEM;
+    if (k == 0 || k > LANES) {
+        free(ctx);
+        return EA_ERR_ARGUMENT;
+    }
+    ctx_init(ctx, mont->nz);
+    for (l = 0; l < k; l++)
+        if (mpz_sgn(exps[l]) > 0 && mpz_sizeinbase(exps[l], 2) > bits)
+            bits = mpz_sizeinbase(exps[l], 2);
+    for (s = 2; s <= SB_MAX_C; s++) {           /* lane products: windows + bucket combination */
+        double v = (double)((bits + s - 1) / s) + 2.0 * (double)(1u << s);
+        if (best < 0 || v < best) {
+            best = v;
+            c = s;
+        }
+    }
+    nb = (size_t)1 << c;
+    nwin = (bits + c - 1) / c;
+    buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
+    cur = ea_mont_alloc(mont, 1);
+    if (buckets == NULL || cur == NULL) {
+        free(buckets); free(cur); free(ctx);
+        return EA_ERR_NOMEM;
+    }
+    tmp = VEC(buckets, nb);
+    run = VEC(buckets, nb + 1);
+    acc = VEC(buckets, nb + 2);
+    buckets_init(buckets, nb, ctx);
+    mpn_copyi(cur, B, mont->n);
+    for (win = 0; win < nwin; win++) {
+        int any = 0;
+        if (win > 0)
+            for (s = 0; s < c; s++)
+                ea_mont_sqr(cur, cur, mont, w);
+        for (l = 0; l < LANES; l++) {
+            unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
+            idx[l] = (long long)dig * L * LANES + (long long)l;
+            K[l] += dig;
+            any |= dig != 0;
+        }
+        if (!any)
+            continue;
+        to_limbs(ucur, 1, mpz_roinit_n(curz, cur, mont->n));
+        buckets_collect(buckets, tmp, ucur, idx, ctx);
+    }
+    buckets_combine(acc, run, buckets, nb, ctx);
+    /* lane value a (acc = a 2^(52 L)) is B^e 2^(-shift K); the ea_mont form of B^e is
+     * acc 2^(-52 L) 2^(shift K) 2^(64 n) = acc 2^(shift (K - 1)) */
+    mpz_inits(z, f, e, NULL);
+    for (l = 0; l < k; l++) {
+        mp_limb_t *o = LIMB(out, l, mont->n);
+        size_t count = 0;
+        from_limbs(z, acc + l, LANES);
+        if (K[l] == 0) {
+            mpn_copyi(o, mont->one, mont->n);
+            continue;
+        }
+        mpz_set_ui(f, 2);
+        mpz_set_ui(e, (unsigned long)((K[l] - 1) >> 32));   /* K - 1 may pass 32 bits */
+        mpz_mul_2exp(e, e, 32);
+        mpz_add_ui(e, e, (unsigned long)((K[l] - 1) & 0xffffffffu));
+        mpz_mul_ui(e, e, (unsigned long)(52 * L - GMP_NUMB_BITS * mont->n));
+        mpz_powm(f, f, e, mont->nz);
+        mpz_mul(z, z, f);
+        mpz_mod(z, z, mont->nz);
+        mpn_zero(o, mont->n);
+        mpz_export(o, &count, -1, sizeof(mp_limb_t), 0, 0, z);
+    }
+    mpz_clears(z, f, e, NULL);
+    free(buckets); free(cur);
+    free(ctx);
+    return EA_OK;
+}
 #endif
 
-int ea_ifma_fermat_apply(void)
+int ea_ifma_strong_base2_apply(void)
 {
 #ifdef EA_IFMA_COMPILED
     return (ea_fast_paths() & EA_PATH_IFMA) != 0;
@@ -300,10 +467,17 @@ int ea_ifma_fermat_apply(void)
 }
 
 #ifndef EA_IFMA_COMPILED
-int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count)
+int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 {
     (void)pass; (void)c; (void)count;
     return 0;
+}
+
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w)
+{
+    (void)out; (void)B; (void)exps; (void)k; (void)mont; (void)w;
+    return EA_ERR_ARGUMENT;
 }
 #endif
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <gmp.h>
 #include "ea_status.h"
+#include "ea_mont.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,11 +34,18 @@ double ea_ifma_cost(size_t count, size_t bits);
 int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                       const mpz_t n, unsigned threads);
 
-/* ea_ifma_fermat8(pass, c, count): pass[l] = (2^(c[l]-1) = 1 mod c[l]) for count <= 8 odd
- * 3 < c[l] < 2^256, 8 at once (a prime always passes). Only where ea_ifma_fermat_apply();
- * returns 0 (pass untouched) if the inputs do not fit. */
-int ea_ifma_fermat_apply(void);
-int ea_ifma_fermat8(unsigned char *pass, const mpz_t *c, size_t count);
+/* ea_ifma_shared_base(out, B, exps, k, mont, w): out[i] = B^exps[i] (ea_mont forms, k <= 8
+ * exponents >= 0): one ea_mont squaring chain, the k exponents' bucket products in lanes.
+ * Only where ea_ifma_apply(mont's N). EA_OK, EA_ERR_NOMEM or EA_ERR_ARGUMENT. */
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w);
+
+/* ea_ifma_strong_base2_8(pass, c, count): pass[l] = (c[l] is a strong probable prime to base
+ * 2: with c[l] - 1 = e 2^s, e odd, 2^e = 1 or 2^(e 2^r) = -1 mod c[l] for some r < s) for
+ * count <= 8 odd 3 < c[l] < 2^256, 8 at once. Only where ea_ifma_strong_base2_apply(); returns
+ * 0 (pass untouched) if the inputs do not fit. */
+int ea_ifma_strong_base2_apply(void);
+int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count);
 
 #ifdef __cplusplus
 }

@@ -6,17 +6,227 @@
 #include "ea_ifma.h"
 #include "ea_sieve_table.h"
 
-/* GMP >= 6.2 replaces the first 24 Miller-Rabin rounds by one Baillie-PSW test, so 24 is
- * exactly BPSW; older GMP gets 25 plain rounds (DESIGN.md section 2). */
-#if __GNU_MP_RELEASE >= 60200
-#define EA_PRIME_REPS 24
-#else
-#define EA_PRIME_REPS 25
+/* ---- BPSW (DESIGN.md section 2): trial division by the odd primes below EA_SIEVE_BOUND, a
+ * strong probable-prime test to base 2, then a strong Lucas test with Selfridge's parameters
+ * (method A: the first D of 5, -7, 9, -11, ... with (D/x) = -1, P = 1, Q = (1 - D)/4). One
+ * predicate on every path and GMP version; it is GMP's mpz_probab_prime_p(x, 24) (GMP >= 6.2:
+ * trial division, base-2 strong test, the same strong Lucas test) except on a BPSW pseudoprime,
+ * none of which is known. The search runs the base-2 test in IFMA lanes and only the Lucas
+ * test here; the Lucas test is in Montgomery form on mpn (GMP's own recomputes a division
+ * inverse per reduction). */
+
+typedef struct {
+    const mp_limb_t *n;
+    mp_size_t k;                    /* limbs of n */
+    mp_limb_t ninv;                 /* -n^{-1} mod 2^GMP_NUMB_BITS */
+    mp_limb_t *t;                   /* 2k limbs of scratch */
+} lmont;
+
+#if GMP_NUMB_BITS == 64 && defined(__SIZEOF_INT128__)
+#define LMONT4 1
+/* lmont_mul for 4 limbs (256-bit candidates) inline, by rows (CIOS): the mpn calls' overhead
+ * is most of a 4-limb product. */
+static void lmont_mul4(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
+{
+    __extension__ typedef unsigned __int128 u128;   /* GCC and Clang on 64-bit targets */
+    uint64_t t[6] = {0, 0, 0, 0, 0, 0}, q;
+    const mp_limb_t *n = m->n;
+    int i, j;
+#pragma GCC unroll 4
+    for (i = 0; i < 4; i++) {
+        u128 c = 0;
+#pragma GCC unroll 4
+        for (j = 0; j < 4; j++) {
+            c += (u128)a[j] * b[i] + t[j];
+            t[j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[4] = (uint64_t)c;
+        t[5] = (uint64_t)(c >> 64);
+        q = t[0] * m->ninv;
+        c = ((u128)q * n[0] + t[0]) >> 64;
+#pragma GCC unroll 4
+        for (j = 1; j < 4; j++) {
+            c += (u128)q * n[j] + t[j];
+            t[j - 1] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[3] = (uint64_t)c;
+        t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    if (t[4] || mpn_cmp(t, n, 4) >= 0)
+        mpn_sub_n(t, t, n, 4);
+    r[0] = t[0]; r[1] = t[1]; r[2] = t[2]; r[3] = t[3];
+}
 #endif
 
-int ea_is_probable_prime(const mpz_t x)
+/* r = a*b/B^k mod n (a, b < n); r may alias a or b. */
+static void lmont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
-    return mpz_probab_prime_p(x, EA_PRIME_REPS) != 0;
+    mp_limb_t *u = m->t;
+    mp_size_t i, k = m->k;
+#ifdef LMONT4
+    if (k == 4) {
+        lmont_mul4(r, a, b, m);
+        return;
+    }
+#endif
+    if (a == b)
+        mpn_sqr(m->t, a, k);
+    else
+        mpn_mul_n(m->t, a, b, k);
+    for (i = 0; i < k; i++, u++)    /* REDC: each step clears a low limb, keeps its carry */
+        u[0] = mpn_addmul_1(u, m->n, k, u[0] * m->ninv);
+    if (mpn_add_n(r, u, m->t, k) || mpn_cmp(r, m->n, k) >= 0)
+        mpn_sub_n(r, r, m->n, k);
+}
+
+static void lmont_sub(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
+{
+    if (mpn_sub_n(r, a, b, m->k))
+        mpn_add_n(r, r, m->n, m->k);
+}
+
+static void lmont_add(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
+{
+    if (mpn_add_n(r, a, b, m->k) || mpn_cmp(r, m->n, m->k) >= 0)
+        mpn_sub_n(r, r, m->n, m->k);
+}
+
+/* r = v * B^k mod n as k limbs (v any integer). */
+static void lmont_from(mp_limb_t *r, mpz_t scratch, const mpz_t v, const mpz_t n, mp_size_t k)
+{
+    size_t count = 0;
+    mpz_mul_2exp(scratch, v, (mp_bitcnt_t)k * GMP_NUMB_BITS);
+    mpz_mod(scratch, scratch, n);
+    mpn_zero(r, k);
+    mpz_export(r, &count, -1, sizeof(mp_limb_t), 0, 0, scratch);
+}
+
+/* Selfridge's D for odd x > 1 that is not a square; 0 if a D with (D/x) = 0 shows x composite
+ * (|D| < x is then a proper factor's multiple) or x is a square. */
+static long selfridge_d(const mpz_t x)
+{
+    long d = 5;
+    for (;;) {
+        int j = mpz_si_kronecker(d, x);
+        if (j == -1)
+            return d;
+        if (j == 0 && mpz_cmpabs_ui(x, (unsigned long)(d < 0 ? -d : d)) > 0)
+            return 0;
+        if (d == 17 && mpz_perfect_square_p(x))   /* (D/x) = -1 never happens for a square */
+            return 0;
+        d = d > 0 ? -(d + 2) : -(d - 2);
+    }
+}
+
+/* The strong Lucas test for odd x > 1 without a factor below EA_SIEVE_BOUND: with
+ * x + 1 = d 2^s, d odd, x passes iff U_d = 0 or V_{d 2^r} = 0 (mod x) for some 0 <= r < s.
+ * U_d = 0 iff 2 V_{d+1} = P V_d (D is invertible), so one chain of (V_k, V_{k+1}, Q^k) does. */
+static int strong_lucas(const mpz_t x)
+{
+    long dsel = selfridge_d(x);
+    mp_size_t k = mpz_size(x), i;
+    mp_limb_t *w;
+    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone;
+    mpz_t dz, sc, work;
+    mp_bitcnt_t s, b;
+    lmont m;
+    int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
+    if (dsel == 0)
+        return 0;
+    mpz_init2(work, (mp_bitcnt_t)k * 11 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
+    w = mpz_limbs_write(work, k * 11);
+    v0 = w; v1 = w + k; qk = w + 2 * k; qm = w + 3 * k; two = w + 4 * k; q = w + 5 * k;
+    t = w + 6 * k; one = w + 7 * k; mone = w + 8 * k;
+    m.n = mpz_limbs_read(x);
+    m.k = k;
+    m.t = w + 9 * k;
+    m.ninv = 1;
+    for (i = 0; i < 7; i++)                      /* Newton: x^{-1} mod 2^64 */
+        m.ninv *= 2 - m.n[0] * m.ninv;
+    m.ninv = 0 - m.ninv;
+    mpz_inits(dz, sc, NULL);
+    mpz_add_ui(dz, x, 1);
+    s = mpz_scan1(dz, 0);
+    mpz_tdiv_q_2exp(dz, dz, s);                  /* d */
+    mpz_set_ui(sc, 2);
+    lmont_from(two, sc, sc, x, k);
+    mpz_set_si(sc, (1 - dsel) / 4);
+    lmont_from(q, sc, sc, x, k);
+    mpz_set_ui(sc, 1);
+    lmont_from(one, sc, sc, x, k);
+    mpn_sub_n(mone, m.n, one, k);
+    mpn_copyi(v1, one, k);                       /* V_1 = P = 1 and Q^0 = 1 */
+    mpn_copyi(qk, one, k);
+    mpn_copyi(v0, two, k);                       /* V_0 = 2 */
+    for (b = mpz_sizeinbase(dz, 2); b-- > 0;) {
+        lmont_mul(t, v0, v1, &m);
+        lmont_sub(t, t, qk, &m);                 /* V_{2k+1} = V_k V_{k+1} - P Q^k */
+        if (mpz_tstbit(dz, b)) {
+            if (qneg)                            /* Q^{k+1} */
+                mpn_sub_n(qm, m.n, qk, k);
+            else
+                lmont_mul(qm, qk, q, &m);
+            lmont_mul(v1, v1, v1, &m);
+            lmont_sub(v1, v1, qm, &m);
+            lmont_sub(v1, v1, qm, &m);           /* V_{2k+2} = V_{k+1}^2 - 2 Q^{k+1} */
+            mpn_copyi(v0, t, k);
+            if (qneg)                            /* Q^{2k+1} */
+                mpn_copyi(qk, mone, k);
+            else
+                lmont_mul(qk, qk, qm, &m);
+        } else {
+            lmont_mul(v0, v0, v0, &m);
+            lmont_sub(v0, v0, qk, &m);
+            lmont_sub(v0, v0, qk, &m);           /* V_{2k} = V_k^2 - 2 Q^k */
+            mpn_copyi(v1, t, k);
+            if (qneg)                            /* Q^{2k} */
+                mpn_copyi(qk, one, k);
+            else
+                lmont_mul(qk, qk, qk, &m);
+        }
+    }
+    lmont_add(t, v1, v1, &m);
+    pass = mpn_cmp(t, v0, k) == 0 || mpn_zero_p(v0, k);
+    for (b = 1; b < s && !pass; b++) {           /* V_{2j} = V_j^2 - 2 Q^j */
+        lmont_mul(v0, v0, v0, &m);
+        lmont_sub(v0, v0, qk, &m);
+        lmont_sub(v0, v0, qk, &m);
+        pass = mpn_zero_p(v0, k);
+        if (qneg)
+            mpn_copyi(qk, one, k);
+        else if (b + 1 < s)
+            lmont_mul(qk, qk, qk, &m);
+    }
+    mpz_clears(dz, sc, work, NULL);
+    return pass;
+}
+
+/* The strong probable-prime test to base 2 for odd x > 3. */
+static int strong_base2(const mpz_t x)
+{
+    mpz_t d, y;
+    mp_bitcnt_t s, r;
+    int pass;
+    mpz_inits(d, y, NULL);
+    mpz_sub_ui(d, x, 1);
+    s = mpz_scan1(d, 0);
+    mpz_tdiv_q_2exp(d, d, s);
+    mpz_set_ui(y, 2);
+    mpz_powm(y, y, d, x);
+    mpz_add_ui(d, y, 1);
+    pass = mpz_cmp_ui(y, 1) == 0 || mpz_cmp(d, x) == 0;
+    for (r = 1; r < s && !pass && mpz_cmp_ui(y, 1) != 0; r++) {
+        mpz_mul(y, y, y);
+        mpz_mod(y, y, x);
+        mpz_add_ui(d, y, 1);
+        pass = mpz_cmp(d, x) == 0;
+    }
+    mpz_clears(d, y, NULL);
+    return pass;
 }
 
 static int check_h2p_args(const unsigned char *domain, size_t dlen, const unsigned char *data,
@@ -77,6 +287,31 @@ static int passes_sieve(const mpz_t c)
 #endif
 }
 
+/* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
+static int bpsw_after_sieve(const mpz_t x)
+{
+    return strong_base2(x) && strong_lucas(x);
+}
+
+int ea_is_probable_prime(const mpz_t x)
+{
+    int i;
+    if (mpz_cmp_ui(x, 2) < 0)
+        return 0;
+    if (mpz_even_p(x))
+        return mpz_cmp_ui(x, 2) == 0;
+    if (mpz_cmp_ui(x, (unsigned long)EA_SIEVE_BOUND * EA_SIEVE_BOUND) >= 0)
+        return passes_sieve(x) && bpsw_after_sieve(x);
+    for (i = 0; i < EA_SIEVE_PRIMES; i++) {      /* below the bound squared: exact */
+        unsigned long p = ea_sieve_prime[i];
+        if (p * p > mpz_get_ui(x))
+            break;
+        if (mpz_divisible_ui_p(x, p))
+            return 0;
+    }
+    return 1;
+}
+
 int ea_hash_candidate(mpz_t c, const unsigned char *domain, size_t dlen,
                       const unsigned char *data, size_t len, uint32_t nonce, unsigned bits)
 {
@@ -89,9 +324,9 @@ int ea_hash_candidate(mpz_t c, const unsigned char *domain, size_t dlen,
     return EA_OK;
 }
 
-/* The search with the sieve's survivors Fermat-tested 8 at a time on the IFMA lanes: the
- * first survivor, in nonce order, that passes Fermat and BPSW is the answer, exactly as in
- * the one-by-one search (a prime passes Fermat; BPSW decides every candidate that does). */
+/* The search with the sieve's survivors given the base-2 strong test 8 at a time on the IFMA
+ * lanes: the first survivor, in nonce order, that passes it and the strong Lucas test is the
+ * answer, exactly as in the one-by-one search (the lanes compute strong_base2). */
 static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, unsigned bits,
                            uint32_t max_nonce)
 {
@@ -108,10 +343,11 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
             if (passes_sieve(c[m]))
                 ks[m++] = k;
         }
-        if (m == 0 || !ea_ifma_fermat8(pass, (const mpz_t *)c, m))
-            memset(pass, 1, sizeof pass);
+        if (m > 0 && !ea_ifma_strong_base2_8(pass, (const mpz_t *)c, m))
+            for (i = 0; i < m; i++)
+                pass[i] = (unsigned char)strong_base2(c[i]);
         for (i = 0; i < m; i++)
-            if (pass[i] && ea_is_probable_prime(c[i])) {
+            if (pass[i] && strong_lucas(c[i])) {
                 mpz_set(x, c[i]);
                 *nonce = ks[i];
                 rc = EA_OK;
@@ -132,11 +368,11 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
     if (rc != EA_OK)
         return rc;
     prefix_context(&prefix, domain, dlen, data, len);
-    if (bits <= 256 && ea_ifma_fermat_apply())
+    if (bits <= 256 && ea_ifma_strong_base2_apply())
         return search_in_lanes(x, nonce, &prefix, bits, max_nonce);
     for (k = 0; k < max_nonce; k++) {
         candidate_from_prefix(x, &prefix, k, bits);
-        if (passes_sieve(x) && ea_is_probable_prime(x)) {
+        if (passes_sieve(x) && bpsw_after_sieve(x)) {
             *nonce = k;
             return EA_OK;
         }

@@ -15,7 +15,8 @@ EA_API_BEGIN
 
 #define EA_H2P_MAX_BITS 256
 
-/* ea_is_probable_prime(x): 1 if x passes BPSW (GMP >= 6.2) / 25 Miller-Rabin rounds, else 0. */
+/* ea_is_probable_prime(x): 1 if x passes BPSW (trial division below 2048, the strong test to
+ * base 2, the strong Lucas test with Selfridge's parameters; exact below 2^64), else 0. */
 int ea_is_probable_prime(const mpz_t x);
 
 /* ea_hash_candidate(c, domain, dlen, data, len, nonce, bits):

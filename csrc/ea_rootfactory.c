@@ -6,6 +6,7 @@
 #include "ea_acc.h"
 #include "ea_check.h"
 #include "ea_group.h"
+#include "ea_ifma.h"
 #include "ea_mont.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
@@ -30,6 +31,12 @@ static unsigned bucket_bits(size_t bits)
     return best;
 }
 
+/* From these many exponents of these many bits, the buckets' multiplications go to IFMA
+ * lanes (one 8-lane product replaces k GMP ones per window; below, the lanes' setup and
+ * bucket combination do not pay). */
+#define LANE_BUCKETS_MIN_K 3
+#define LANE_BUCKETS_MIN_BITS 65536
+
 /* out[i] (Montgomery form) = B^exps[i]: cur runs over B^(2^(c*win)); each exponent's bucket d
  * collects the powers whose c-bit digit is d; then out = prod_d bucket[d]^d. */
 static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
@@ -43,6 +50,8 @@ static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exp
     for (i = 0; i < k; i++)
         if (mpz_sgn(exps[i]) > 0 && mpz_sizeinbase(exps[i], 2) > bits)
             bits = mpz_sizeinbase(exps[i], 2);
+    if (k >= LANE_BUCKETS_MIN_K && k <= 8 && bits >= LANE_BUCKETS_MIN_BITS && ea_ifma_apply(ctx->nz))
+        return ea_ifma_shared_base(out, B, exps, k, ctx, w);
     c = bucket_bits(bits ? bits : 1);
     nb = (size_t)1 << c;
     bucket = ea_mont_alloc(ctx, k * nb + 2);
@@ -265,35 +274,40 @@ static int rf_subtree_task(void *arg, size_t q)
     return rc;
 }
 
-/* Parallel RootFactory: d binary levels of GMP powms (children of a level in parallel) down to
- * 2^d >= threads nodes; each node then expanded with one shared chain (in parallel); the
- * resulting 2^d * arity subtrees run from a dynamic pool. The work equals the sequential
- * tree's except the d powm levels. */
-static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned threads)
+/* The top of a parallel tree: d binary levels of powms (children of a level in parallel) down
+ * to 2^d >= threads nodes, each then expanded with one shared chain (in parallel) into up to
+ * env->arity parts: part i of node j has base sub[j * arity + i] and range
+ * subcut[j * (arity + 1) + i] .. + 1 (subk[j] parts). */
+typedef struct {
+    rf_expand_job ex;
+    size_t nodes;
+} rf_top;
+
+static void rf_top_close(rf_top *top)
+{
+    free((void *)top->ex.cut); free(top->ex.subcut); free(top->ex.subk); free(top->ex.sub);
+}
+
+static int rf_top_open(rf_top *top, const rf_env *env, const mp_limb_t *B, size_t count,
+                       unsigned threads)
 {
     const ea_mont *ctx = env->ctx;
-    size_t d = 0, nodes, l, j, a = env->arity, *cut, *subcut, *subk;
-    mp_limb_t *cur, *next, *sub;
+    size_t d = 0, nodes, l, j, a = env->arity, *cut;
+    mp_limb_t *cur, *next;
     int rc = EA_OK;
-    if (threads <= 1 || count < PAR_MIN) {
-        ea_mont_work w;
-        if ((rc = ea_mont_work_init(&w, ctx)) != EA_OK)
-            return rc;
-        rc = rf_seq(env, B, 0, count, &w);
-        ea_mont_work_clear(&w);
-        return rc;
-    }
     while (((size_t)1 << d) < (size_t)threads && ((size_t)2 << d) <= count)
         d++;
-    nodes = (size_t)1 << d;
-    cut = malloc((nodes + 1) * sizeof *cut);
-    subcut = malloc(nodes * (a + 1) * sizeof *subcut);
-    subk = malloc(nodes * sizeof *subk);
+    top->nodes = nodes = (size_t)1 << d;
+    top->ex.env = env;
+    top->ex.cut = cut = malloc((nodes + 1) * sizeof *cut);
+    top->ex.subcut = malloc(nodes * (a + 1) * sizeof *top->ex.subcut);
+    top->ex.subk = malloc(nodes * sizeof *top->ex.subk);
+    top->ex.sub = ea_mont_alloc(ctx, nodes * a);
     cur = ea_mont_alloc(ctx, nodes);
     next = ea_mont_alloc(ctx, nodes);
-    sub = ea_mont_alloc(ctx, nodes * a);
-    if (cut == NULL || subcut == NULL || subk == NULL || cur == NULL || next == NULL || sub == NULL) {
-        free(cut); free(subcut); free(subk); free(cur); free(next); free(sub);
+    if (cut == NULL || top->ex.subcut == NULL || top->ex.subk == NULL || top->ex.sub == NULL
+        || cur == NULL || next == NULL) {
+        rf_top_close(top); free(cur); free(next);
         return EA_ERR_NOMEM;
     }
     for (j = 0; j <= nodes; j++)
@@ -307,21 +321,38 @@ static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned 
         rc = ea_parallel_run(rf_child_task, &lv, (size_t)2 << l, threads);
         t = cur; cur = next; next = t;
     }
-    if (rc == EA_OK) {
-        rf_expand_job ex;
-        ex.env = env; ex.cut = cut; ex.bases = cur; ex.sub = sub; ex.subcut = subcut;
-        ex.subk = subk;
-        rc = ea_parallel_run(rf_expand_task, &ex, nodes, threads);
-        if (rc == EA_OK) {
-            rf_pool_job pj;
-            pj.env = env; pj.ex = &ex;
-            rc = ea_parallel_run(rf_subtree_task, &pj, nodes * a, threads);
-        }
-    }
-    free(cut); free(subcut); free(subk); free(cur); free(next); free(sub);
+    top->ex.bases = cur;
+    if (rc == EA_OK)
+        rc = ea_parallel_run(rf_expand_task, &top->ex, nodes, threads);
+    free(cur); free(next);
+    top->ex.bases = NULL;
+    if (rc != EA_OK)
+        rf_top_close(top);
     return rc;
 }
 
+/* Parallel RootFactory: the top (rf_top_open), then its nodes * arity subtrees from a dynamic
+ * pool. The work equals the sequential tree's except the d powm levels. */
+static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned threads)
+{
+    rf_top top;
+    rf_pool_job pj;
+    int rc;
+    if (threads <= 1 || count < PAR_MIN) {
+        ea_mont_work w;
+        if ((rc = ea_mont_work_init(&w, env->ctx)) != EA_OK)
+            return rc;
+        rc = rf_seq(env, B, 0, count, &w);
+        ea_mont_work_clear(&w);
+        return rc;
+    }
+    if ((rc = rf_top_open(&top, env, B, count, threads)) != EA_OK)
+        return rc;
+    pj.env = env; pj.ex = &top.ex;
+    rc = ea_parallel_run(rf_subtree_task, &pj, top.nodes * env->arity, threads);
+    rf_top_close(&top);
+    return rc;
+}
 
 /* ---- Lane-parallel RootFactory: binary splits level by level; each child's base is its
  * parent's raised by the sibling's product, an independent chain of exponentiations by
@@ -402,33 +433,41 @@ static int lane_level_task(void *arg, size_t t)
     return rc;
 }
 
-/* From this many elements the lane tree starts with one shared-chain node of arity
- * MAX_ARITY: its children's chains share the squarings, which lanes cannot, and the top
- * level has too few chains to fill the lanes anyway. */
+/* From this many elements the lane tree starts with MAX_ARITY nodes from rf_top_open: one
+ * shared-chain node of arity MAX_ARITY (its children's chains share the squarings, which lanes
+ * cannot, and the top levels have too few chains to fill the lanes anyway), or with threads,
+ * parallel powms down to 2^d >= threads nodes of arity MAX_ARITY / 2^d each (the shared chain
+ * is serial). */
 #define TOP_SHARED_MIN 16
 
 /* The root expanded on the GMP path into MAX_ARITY nodes (ranges lo/hi, bases). */
 static int rf_lanes_top(size_t *lo, size_t *hi, mpz_t *bases, size_t *nodes, const mpz_t base,
-                        const mpz_t *xs, size_t count, const mpz_t n)
+                        const mpz_t *xs, size_t count, const mpz_t n, unsigned threads)
 {
     ea_mont ctx;
     ea_mont_work w;
     rf_env env;
-    size_t cut[MAX_ARITY + 1], k, i;
+    rf_top top;
+    size_t j, i, parts = 1;
     mp_limb_t *B;
-    int rc = ea_mont_open(&ctx, &w, &B, MAX_ARITY + 1, n);
+    int rc = ea_mont_open(&ctx, &w, &B, 1, n);
     if (rc != EA_OK)
         return rc;
-    env.ctx = &ctx; env.out = NULL; env.xs = xs; env.arity = MAX_ARITY;
-    ea_mont_to(LIMB(B, MAX_ARITY, ctx.n), base, &ctx);
-    rc = rf_expand(&env, LIMB(B, MAX_ARITY, ctx.n), 0, count, B, cut, &k, &w);
-    for (i = 0; rc == EA_OK && i < k; i++) {
-        lo[i] = cut[i];
-        hi[i] = cut[i + 1];
-        ea_mont_from(bases[i], LIMB(B, i, ctx.n), &ctx, &w);
+    while (parts < threads && parts < MAX_ARITY / 2)
+        parts *= 2;
+    env.ctx = &ctx; env.out = NULL; env.xs = xs; env.arity = MAX_ARITY / (unsigned)parts;
+    ea_mont_to(B, base, &ctx);
+    rc = rf_top_open(&top, &env, B, count, (unsigned)parts);
+    if (rc == EA_OK) {
+        *nodes = 0;
+        for (j = 0; j < top.nodes; j++)
+            for (i = 0; i < top.ex.subk[j]; i++, (*nodes)++) {
+                lo[*nodes] = top.ex.subcut[j * (env.arity + 1) + i];
+                hi[*nodes] = top.ex.subcut[j * (env.arity + 1) + i + 1];
+                ea_mont_from(bases[*nodes], LIMB(top.ex.sub, j * env.arity + i, ctx.n), &ctx, &w);
+            }
+        rf_top_close(&top);
     }
-    if (rc == EA_OK)
-        *nodes = k;
     ea_mont_close(&ctx, &w, B);
     return rc;
 }
@@ -452,7 +491,7 @@ static int rf_lanes(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     lo[0] = 0; hi[0] = count;
     mpz_set(bases[0], base);
     if (count >= TOP_SHARED_MIN)
-        rc = rf_lanes_top(lo, hi, bases, &nodes, base, xs, count, n);
+        rc = rf_lanes_top(lo, hi, bases, &nodes, base, xs, count, n, threads);
     while (nodes > 0 && rc == EA_OK) {
         lane_level lv;
         size_t groups, tasks;

@@ -3,12 +3,13 @@ OpenSSL single exponentiations, crypto_mb lanes (batch checks, RootFactory) and 
 GMP path, which test_portable_path_reruns_the_engine_tests forces in a subprocess."""
 import math
 import os
+import random
 import subprocess
 import sys
 
 import gmpy2
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import edgeacc
 from edgeacc import _core
@@ -147,6 +148,34 @@ def test_root_factory_with_elements_longer_than_a_lane_exponent():
     assert edgeacc.root_factory(P, g, xs, threads=1) == want
 
 
+@settings(max_examples=2)
+@given(st.lists(st.integers(-1, 2 ** 32), min_size=3, max_size=5), units)
+def test_powm_shared_base_with_lane_buckets(seeds, b):
+    """From 3 exponents of 2^16 bits the buckets of the shared chain are multiplied in IFMA
+    lanes (ea_ifma_shared_base), a zero exponent (seed -1) included."""
+    exps = [0 if s < 0 else random.Random(s).getrandbits(65536 + s % 64) | 1 << 65536
+            for s in seeds]
+    assert _core.powm_shared_base(b, exps, N) == [int(gmpy2.powmod(b, e, N)) for e in exps]
+
+
+def test_powm_shared_base_with_lane_buckets_below_2048_bits():
+    """ea_mont's R is 2^(64 n) for an n-limb modulus: the lanes' correction depends on n."""
+    n = int(gmpy2.next_prime(1 << 600)) * int(gmpy2.next_prime(3 << 600))
+    exps = [random.Random(i).getrandbits(66000) for i in range(3)]
+    assert _core.powm_shared_base(5, exps, n) == [int(gmpy2.powmod(5, e, n)) for e in exps]
+
+
+def test_root_factory_top_node_on_lane_buckets_and_threads():
+    """320 elements: the top node's exponents (7/8 of 82k bits) take the lane buckets; with 2
+    threads the top is two parallel powms and two arity-4 nodes instead."""
+    g = P.generator(b"fast-top")
+    xs = [edgeacc.hash_to_prime(b"top-%d" % i)[0] for i in range(320)]
+    v = int(gmpy2.powmod(g, math.prod(xs), N))
+    one = edgeacc.root_factory(P, g, xs, threads=1)
+    assert all(gmpy2.powmod(w, x, N) == v for w, x in zip(one, xs))
+    assert edgeacc.root_factory(P, g, xs, threads=2) == one
+
+
 def test_portable_path_reruns_the_engine_tests():
     """CI runs the engine tests on both paths: here again with EDGEACC_PORTABLE=1 (GMP only)."""
     if PORTABLE:
@@ -161,14 +190,37 @@ def test_portable_path_reruns_the_engine_tests():
 
 @given(st.binary(min_size=1, max_size=64))
 def test_hash_to_prime_is_the_first_bpsw_candidate(data):
-    """The lane search (sieve survivors Fermat-tested 8 at a time) returns the same nonce as
-    the definition: the first candidate that is a BPSW probable prime."""
+    """The lane search (sieve survivors given the base-2 strong test 8 at a time, then the
+    strong Lucas test) returns the same nonce as the definition: the first candidate that is a
+    BPSW probable prime."""
     x, k = edgeacc.hash_to_prime(data)
     for j in range(k + 1):
         c = _core.hash_candidate(_core.H2P_DOMAIN, data, j, _core.H2P_BITS)
         if gmpy2.is_bpsw_prp(c):
             break
     assert (j, c) == (k, x)
+
+
+# Strong pseudoprimes to base 2 (the Lucas half must reject them), strong Lucas pseudoprimes
+# (the base-2 half must), Carmichael numbers and squares of primes (Selfridge's D search).
+PSEUDOPRIMES = [2047, 3277, 4033, 4681, 8321, 3215031751, 2152302898747, 3825123056546413051,
+                318665857834031151167461, 3317044064679887385961981, 5459, 5777, 10877, 16109,
+                18971, 561, 1105, 1729, 4099 ** 2, 65537 ** 2, (2 ** 61 - 1) ** 2]
+
+
+@pytest.mark.parametrize("x", PSEUDOPRIMES)
+def test_is_probable_prime_rejects_the_pseudoprimes_of_each_half(x):
+    assert not _core.is_probable_prime(x)
+
+
+@given(st.integers(1, 2 ** 600), st.booleans())
+def test_is_probable_prime_is_the_strong_bpsw_test(x, prime):
+    """ea_is_probable_prime is the strong BPSW test (gmpy2: strong base-2 and strong Lucas with
+    Selfridge's parameters), exact below 2^64 where BPSW has no pseudoprime."""
+    if prime:
+        x = int(gmpy2.next_prime(x))
+    want = gmpy2.is_strong_bpsw_prp(x) if x > 3 and x % 2 else gmpy2.is_prime(x)
+    assert _core.is_probable_prime(x) == bool(want)
 
 
 def _rows_of(values, width):
