@@ -446,8 +446,8 @@ class Node:
             done = Checkpoint.from_bytes(previous).height if previous else -1
         except LedgerError:
             done = -1  # junk in the entry: replaced by a valid one
-        height, slot = self.follower.sync_position()
-        if height - 1 - done < self.trim_blocks:
+        height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
+        if slot is None or height - 1 - done < self.trim_blocks:
             return False
         digest = self.peer.digest(height - 1)
         request = pack(b"%d" % (height - 1), digest)
