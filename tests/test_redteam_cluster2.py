@@ -8,7 +8,13 @@ import dataclasses
 
 import pytest
 
+from ledger import errors
 from ledger.block import Block, SignedHeader
+from ledger.chain import Deployment
+from ledger.cluster.follower import Follower
+from ledger.identity import TrustStore
+from ledger.peer import Peer
+from ledger.store import PeerStore
 from test_cluster_follower import FakeLog, _checkpoint, _digests, _follower, _source, world  # noqa: F401 (fixture)
 
 
@@ -94,3 +100,30 @@ def test_an_old_genuine_checkpoint_rewritten_after_a_newer_one_does_not_strand_a
     log.cp = _checkpoint(world, 4, 20)
     assert follower.sync() == 6 and follower.skipped == 0
     assert _digests(follower.peer) == [b.digest for b in g]
+
+
+def test_a_submitter_certificate_a_peer_lacks_is_a_retry_not_a_skip(world):
+    """Anyone can delete a submitter's published certificate from etcd: a peer that cannot
+    get it must not skip the endorsed blocks that need it (the peers that hold it store
+    them: the chains would split for good). It retries; an entry not endorsed by the
+    policy is still skipped (junk cannot stall the log)."""
+    g = world.genuine
+    rules = world.rules
+    trust = TrustStore(rules.trust.ca_certificate)
+    for identity in world.peers:
+        trust.add_certificate(identity.certificate)
+    lacking = Deployment(rules.params, trust, list(rules.chains.values()))
+    store = PeerStore(world.honest.store.path.with_name("lacking.sqlite"), g[0].header.chain_id)
+    peer = Peer(lacking, world.peers[2], store)
+    lone = world.endorse(g[0].with_endorsements([]), (0,))  # one endorsement: the policy needs two
+    log = FakeLog({0: lone.to_bytes(), 1: g[0].to_bytes(), 2: g[1].to_bytes()})
+    follower = Follower(peer, log, lambda txs: None, lambda: [], 2)
+    with pytest.raises(errors.ServiceUnavailable):
+        follower.sync()
+    assert peer.height == 0 and follower.next_slot == 1 and follower.skipped == 1
+    submitters = {tx.submitter for b in g[:2] for tx in b.transactions}
+    for member in rules.trust.members():
+        if member.fingerprint in submitters:
+            trust.add_certificate(member.certificate)
+    assert follower.sync() == 2 and _digests(peer) == [b.digest for b in g[:2]]
+    peer.close()

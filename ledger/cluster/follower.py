@@ -55,7 +55,7 @@ from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.transport import number, pack, unpack
-from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnprovenAnswer
+from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnknownCertificate, UnprovenAnswer
 
 log = logging.getLogger("edgeacc.node")
 
@@ -211,8 +211,15 @@ class Follower:
             if block.header.chain_id != self.peer.chain_id or block.height != self.height:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
+            # endorsed first: then an honest endorser knew every submitter, and a certificate this
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds)
+            self.peer.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
             self.know_signers(block.transactions)
-            self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+            try:
+                self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+            except UnknownCertificate as exc:
+                raise ServiceUnavailable(f"{self.peer.name} cannot check the endorsed block {block.height} of "
+                                         f"{self.peer.chain_id} yet: {exc}") from None
             self.height, self.head_slot = self.height + 1, slot
         except ServiceUnavailable:
             raise

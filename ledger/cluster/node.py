@@ -228,7 +228,7 @@ class Node:
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
-        self.follower = Follower(self.peer, self.log, self._know_signers, self._catch_up_sources,
+        self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
         self._trimming = threading.Lock()
         self._leadership: Leadership | None = None
@@ -310,10 +310,24 @@ class Node:
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
-    def _know_signers(self, txs) -> None:
+    def _know_signers(self, txs, ask_peers: bool = False) -> None:
         """Admit the certificates of submitters this peer has not seen yet, from etcd's
-        published ones (etcd is not trusted for them: admit_certificates checks)."""
-        admit_certificates(self.trust, {tx.submitter for tx in txs}, self.log.certificate)
+        published ones, and with `ask_peers` (an endorsed block's: bounded work) else from the
+        other peers (anyone may delete etcd's copy; neither source is trusted for them:
+        admit_certificates checks)."""
+        def fetch(fp: bytes) -> bytes | None:
+            peers = [n for n in self.addresses if n != self.name] if ask_peers else []
+            sources = [self.log.certificate] + [lambda fp, n=n: self._channel(n).call("Certificate", fp, 5.0)
+                                                 for n in peers]
+            for source in sources:
+                try:
+                    pem = source(fp)
+                    if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
+                        return pem
+                except (ValueError, LedgerError):
+                    continue
+            return None
+        admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch)
 
     # --- the block cutter --------------------------------------------------------------
 
