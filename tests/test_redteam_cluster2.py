@@ -39,9 +39,10 @@ def test_an_entry_planted_past_the_end_leaves_no_hole_for_a_later_fork(world):
     log = FakeLog({0: g[0].to_bytes(), 1: g[1].to_bytes(), 2: g[2].to_bytes(), 4: b"junk"})
     early = _follower(world, log)
     assert early.sync() == 3 and early.next_slot == 3 and early.skipped == 0  # waits at the gap
+    assert early.status()["waiting"] == "slot 3 is empty and slot 4 is not"
     _append(log, early, g[3].to_bytes())        # the cutter appends block 3 at slot 3
     log.entries.setdefault(3, _twin(world, g[3]).to_bytes())  # too late: the slot is taken
-    assert early.sync() == 4
+    assert early.sync() == 4 and early.status()["waiting"] is None
     late = _follower(world, log)
     assert late.sync() == 4
     assert _digests(late.peer) == _digests(early.peer) == [b.digest for b in g[:4]]

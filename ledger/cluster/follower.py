@@ -162,6 +162,7 @@ class Follower:
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
+        self.waiting: str | None = None   # the missing slot following waits at, if it waits
         self.from_peers = {"blocks": 0, "seconds": 0.0}
         self._lock = threading.Lock()
         self._grown = threading.Condition()
@@ -181,7 +182,10 @@ class Follower:
             while self.refused is None:
                 batch = self.log.blocks(self.next_slot)
                 if batch and batch[0][0] != self.next_slot and not self._apply_checkpoint(*batch[0]):
-                    break  # a gap only a checkpoint crosses: wait for the slot to be filled
+                    # a gap only a checkpoint crosses: wait for the slot to be filled
+                    self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
+                    break
+                self.waiting = None
                 for slot, data in batch:
                     if slot != self.next_slot:
                         break  # a gap after the first entry: read again from it
@@ -275,7 +279,7 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "from_peers": self.from_peers}
+                "waiting": self.waiting, "from_peers": self.from_peers}
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:
