@@ -5,6 +5,7 @@ for a height that honest peers endorsed. What it must not get: two honest follow
 read the same log at different times ending with different chains, or a follower passing
 over entries the log holds."""
 import dataclasses
+import types
 
 import pytest
 
@@ -12,6 +13,8 @@ from ledger import errors
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.follower import Follower
+from ledger.cluster.node import Node
+from ledger.cluster.transport import pack
 from ledger.identity import TrustStore
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -128,3 +131,18 @@ def test_a_submitter_certificate_a_peer_lacks_is_a_retry_not_a_skip(world):
             trust.add_certificate(member.certificate)
     assert follower.sync() == 2 and _digests(peer) == [b.digest for b in g[:2]]
     peer.close()
+
+
+@pytest.mark.parametrize("height", [b"-1", b"01", b"+1", b" 1", b"1" * 1000, b"9" * 30])
+def test_stored_with_a_hostile_height_is_a_clear_refusal(height):
+    """Stored (any certificate holder may call it) with a negative, non-canonical or huge
+    height: an EncodingError or a ServiceUnavailable that does not print the number in full,
+    never an attestation."""
+    class FakeFollower:
+        def wait_for(self, h):
+            raise AssertionError("waited for a block no peer can hold")
+    node = types.SimpleNamespace(name="edge-0.peer0", chain_id="edge-0", peer=types.SimpleNamespace(height=5),
+                                 follower=FakeFollower())
+    with pytest.raises((errors.EncodingError, errors.ServiceUnavailable)) as info:
+        Node._rpc_stored(node, None, pack(height, b"\0" * 32))
+    assert "9" * 25 not in str(info.value) and "1" * 25 not in str(info.value)

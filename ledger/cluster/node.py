@@ -622,7 +622,7 @@ class Node:
         and the log's checkpoint are made of (ledger.cluster.follower)."""
         height, digest = decode_block_id(request)
         if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height):
-            raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
+            raise ServiceUnavailable(f"{self.name} does not store block {checks.shown(height)} of {self.chain_id} (yet)")
         if self.peer.digest(height) != digest:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
         identity = self.peer.identity
