@@ -12,7 +12,7 @@ import pytest
 from ledger import errors
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
-from ledger.cluster.follower import Follower
+from ledger.cluster.follower import Checkpoint, Follower
 from ledger.cluster.node import Node
 from ledger.cluster.transport import pack
 from ledger.identity import TrustStore
@@ -146,3 +146,30 @@ def test_stored_with_a_hostile_height_is_a_clear_refusal(height):
     with pytest.raises((errors.EncodingError, errors.ServiceUnavailable)) as info:
         Node._rpc_stored(node, None, pack(height, b"\0" * 32))
     assert "9" * 25 not in str(info.value) and "1" * 25 not in str(info.value)
+
+
+class _TrimmableLog(FakeLog):
+    def trim(self, checkpoint, previous, slot, leadership, cutter):
+        assert previous == self.cp  # the fence compares the entry's bytes
+        self.trimmed, self.cp = slot, checkpoint
+        self.entries = {s: d for s, d in self.entries.items() if s >= slot}
+        return True
+
+
+@pytest.mark.parametrize("variant", ["junk with a huge height", "genuine attestations, rewritten slot"])
+def test_a_checkpoint_no_follower_honours_does_not_stop_the_cutter_trimming(world, variant):
+    """An etcd writer puts a checkpoint claiming block 10**9 (no attestations), or rewrites a
+    genuine one's slot: the cutter must not count it as done (it would never trim again, and
+    the followers it strands at the gap would wait for good): it trims at its head."""
+    g = world.genuine
+    forged = {"junk with a huge height": lambda: Checkpoint(10 ** 9, b"\0" * 32, 0, ()).to_bytes(),
+              "genuine attestations, rewritten slot": lambda: _checkpoint(world, 5, 3)}[variant]()
+    log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, forged)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1)
+    peer = follower.peer
+    node = types.SimpleNamespace(log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4,
+                                 addresses={peer.name: ""}, deployment=world.rules, name=peer.name)
+    assert Node._trim(node, None) is True
+    cp = Checkpoint.from_bytes(log.cp)
+    assert (log.trimmed, cp.height, cp.digest) == (5, 5, g[5].digest) and sorted(log.entries) == [5]
+    assert follower.checkpoint() == cp

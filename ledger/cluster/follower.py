@@ -181,7 +181,7 @@ class Follower:
         with self._lock:
             while self.refused is None:
                 batch = self.log.blocks(self.next_slot)
-                if batch and batch[0][0] != self.next_slot and not self._apply_checkpoint(*batch[0]):
+                if batch and batch[0][0] != self.next_slot and not self._apply_checkpoint(batch[0][0]):
                     # a gap only a checkpoint crosses: wait for the slot to be filled
                     self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
                     break
@@ -232,21 +232,32 @@ class Follower:
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
 
-    def _apply_checkpoint(self, first: int, entry: bytes) -> bool:
+    def checkpoint(self) -> Checkpoint | None:
+        """The log's checkpoint entry if it holds (None otherwise): a quorum attests its block
+        and its slot holds that block."""
+        data = self.log.checkpoint()
+        if data is None:
+            return None
+        try:
+            cp = Checkpoint.from_bytes(data)
+            held = self.log.blocks(cp.slot, 1)
+            if not held or held[0][0] != cp.slot or Block.from_bytes(held[0][1]).digest != cp.digest:
+                raise UnprovenAnswer(f"slot {cp.slot} does not hold its block {cp.height}")
+            cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
+            return cp
+        except ServiceUnavailable:
+            raise
+        except LedgerError as exc:
+            log.warning("%s ignores the checkpoint entry of %s: %s", self.peer.name, self.peer.chain_id, exc)
+            return None
+
+    def _apply_checkpoint(self, first: int) -> bool:
         """Cross the gap before `first`, the first entry present past the next slot, by the
         checkpoint (the module docstring): True when the follower moved past block cp.height
         (catching up from peers first if this peer lacks blocks up to it)."""
-        data = self.log.checkpoint()
-        try:
-            cp = Checkpoint.from_bytes(data) if data is not None else None
-            if cp is None or cp.slot != first or cp.height < self.height:
-                return False  # none, or not the one that trimmed the entries before `first`
-            if Block.from_bytes(entry).digest != cp.digest:
-                return False
-            cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
-        except LedgerError as exc:
-            log.warning("%s ignores the checkpoint entry of %s: %s", self.peer.name, self.peer.chain_id, exc)
-            return False
+        cp = self.checkpoint()
+        if cp is None or cp.slot != first or cp.height < self.height:
+            return False  # none, or not the one that trimmed the entries before `first`
         if self.peer.height <= cp.height:
             self._catch_up(cp)
         if self.peer.digest(cp.height) != cp.digest:

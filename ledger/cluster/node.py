@@ -456,10 +456,8 @@ class Node:
         """Replace the log's prefix by a checkpoint at this peer's latest block, attested by a
         quorum of the chain's peers that store it (ledger.cluster.follower)."""
         previous = self.log.checkpoint()
-        try:
-            done = Checkpoint.from_bytes(previous).height if previous else -1
-        except LedgerError:
-            done = -1  # junk in the entry: replaced by a valid one
+        current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
+        done = current.height if current else -1
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
