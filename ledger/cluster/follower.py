@@ -36,12 +36,18 @@ reading meets the first entry present past a gap, that entry is block h with dig
 has not read block h yet. A checkpoint can then neither hide entries present in the log nor
 move a follower onto entries planted past its end (which would split the peers that read before
 the cutter's next block from those that read after), and a junk or replayed one leaves the
-follower waiting at the gap, not skipping. A peer whose next slot is
-below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
+follower waiting at the gap, not skipping (the cutter, too, counts only a checkpoint a follower
+honours: Follower.checkpoint). A peer whose next slot is below S catches up blocks up to h
+from another peer (catch_up): it fetches headers down from
 D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
 attested D), then each block, which must have the digest at its height and pass every check of
 a commit. A peer serving another history is refused at the first header that does not chain,
 before anything is stored, and the next peer is asked.
+
+What these rules cannot stop: etcd has no authentication here, so a writer may overwrite an
+entry, or delete and re-create it, after some peers read it; the peers that read it before
+and those that read it after then differ. Only etcd's own authentication (client certificates
+of the deployment's CA, write access for peers only) closes that.
 """
 from __future__ import annotations
 
