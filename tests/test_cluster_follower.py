@@ -132,13 +132,13 @@ def _checkpoint(world, height, slot, signers=(0, 1), digest=None):
 
 
 def test_catch_up_below_a_checkpoint_refuses_a_peer_serving_another_history(world):
-    """The log was trimmed below a checkpoint at block 3 (entries from slot 20 remain). A new
+    """The log was trimmed below a checkpoint at block 3 (its entry, slot 20, and on remain). A new
     peer asks a peer serving another fork, then one serving the genuine headers with a
     tampered block, then an honest one: the first two are refused before they store anything,
     and the peer ends with exactly the genuine chain."""
     g = world.genuine
     tampered = lambda h, data: data[:-1] + bytes([data[-1] ^ 1])  # noqa: E731 (a transaction's signature)
-    log = FakeLog({20: g[4].to_bytes(), 21: g[5].to_bytes()}, _checkpoint(world, 3, 20))
+    log = FakeLog({20: g[3].to_bytes(), 21: g[4].to_bytes(), 22: g[5].to_bytes()}, _checkpoint(world, 3, 20))
     sources = [_source("forker", world.forker), _source("tamperer", world.honest, tampered),
                _source("honest", world.honest)]
     follower = _follower(world, log, sources)
@@ -156,14 +156,15 @@ def _twice(cp):
 @pytest.mark.parametrize("variant", ["one attester", "one attester twice", "a fork's digest by one", "junk"])
 def test_a_checkpoint_without_a_quorum_of_attestations_is_ignored(world, variant):
     """Anyone can write the checkpoint entry: one that a quorum of peers did not attest moves
-    no follower (it neither catches up to it nor jumps past the entries it claims trimmed)."""
+    no follower (it neither catches up to it nor jumps past the entries it claims trimmed: it
+    waits at the gap)."""
     data = {"one attester": lambda: _checkpoint(world, 3, 20, (0,)),
             "one attester twice": lambda: _twice(Checkpoint.from_bytes(_checkpoint(world, 3, 20, (0,)))),
             "a fork's digest by one": lambda: _checkpoint(world, 3, 20, (1,), world.fork[1].digest),
             "junk": lambda: b"\0" * 40}[variant]()
-    log = FakeLog({20: world.genuine[4].to_bytes()}, data)
+    log = FakeLog({20: world.genuine[3].to_bytes(), 21: world.genuine[4].to_bytes()}, data)
     follower = _follower(world, log, [_source("forker", world.forker)])
-    assert follower.sync() == 0 and follower.skipped == 1 and follower.refused is None
+    assert follower.sync() == 0 and follower.skipped == 0 and follower.next_slot == 0 and follower.refused is None
     assert follower.from_peers["blocks"] == 0
 
 
@@ -173,7 +174,7 @@ def test_a_restarted_peer_above_the_checkpoint_jumps_without_catching_up(world):
     g = world.genuine
     stored = _follower(world, FakeLog(dict(enumerate(b.to_bytes() for b in g[:5]))))
     assert stored.sync() == 5
-    log = FakeLog({7: g[4].to_bytes(), 8: g[5].to_bytes()}, _checkpoint(world, 3, 7))
+    log = FakeLog({6: g[3].to_bytes(), 7: g[4].to_bytes(), 8: g[5].to_bytes()}, _checkpoint(world, 3, 6))
     restarted = Follower(stored.peer, log, lambda txs: None, lambda: [], 2)
     assert restarted.sync() == 6 and restarted.next_slot == 9 and restarted.skipped == 0
     assert restarted.from_peers["blocks"] == 0 and restarted.refused is None

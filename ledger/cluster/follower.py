@@ -28,14 +28,26 @@ of t-1 peers other than the one that answered (confirm_blocks): t peers vouch, a
 honest, so the block is THE block at height h of the ordered log.
 
 Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
-the entries below slot S are gone", carrying the attestations of a quorum of the chain's peers
-(at least t, and a majority) that they store block h with digest D; a follower honours one only
-if the attestations verify, so it cannot be forged by an etcd writer. A peer whose next slot is
-below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
+slot S holds block h and the entries below it are gone", carrying the attestations of a quorum
+of the chain's peers (at least t, and a majority) that they store block h with digest D. The
+attestations do not cover S (anyone may rewrite it), so the log itself vouches for it: a
+follower never passes over a missing slot except by a checkpoint, and takes one only where its
+reading meets the first entry present past a gap, that entry is block h with digest D, and it
+has not read block h yet. A checkpoint can then neither hide entries present in the log nor
+move a follower onto entries planted past its end (which would split the peers that read before
+the cutter's next block from those that read after), and a junk or replayed one leaves the
+follower waiting at the gap, not skipping (the cutter, too, counts only a checkpoint a follower
+honours: Follower.checkpoint). A peer whose next slot is below S catches up blocks up to h
+from another peer (catch_up): it fetches headers down from
 D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
 attested D), then each block, which must have the digest at its height and pass every check of
 a commit. A peer serving another history is refused at the first header that does not chain,
 before anything is stored, and the next peer is asked.
+
+What these rules cannot stop: etcd has no authentication here, so a writer may overwrite an
+entry, or delete and re-create it, after some peers read it; the peers that read it before
+and those that read it after then differ. Only etcd's own authentication (client certificates
+of the deployment's CA, write access for peers only) closes that.
 """
 from __future__ import annotations
 
@@ -49,7 +61,7 @@ from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.transport import number, pack, unpack
-from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnprovenAnswer
+from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnknownCertificate, UnprovenAnswer
 
 log = logging.getLogger("edgeacc.node")
 
@@ -78,7 +90,8 @@ def attestation_quorum(threshold: int, peers: int) -> int:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The log's trimmed prefix: blocks 0..height end in `digest`; entries below `slot` are gone."""
+    """The log's trimmed prefix: blocks 0..height end in `digest`; `slot` holds block `height`
+    and the entries below it are gone."""
 
     height: int
     digest: bytes
@@ -151,13 +164,14 @@ class Follower:
         self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
         self.next_slot = 0
         self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
+        self.head_slot: int | None = None  # the slot that holds block height-1 (where a trim may cut)
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
+        self.waiting: str | None = None   # the missing slot following waits at, if it waits
         self.from_peers = {"blocks": 0, "seconds": 0.0}
         self._lock = threading.Lock()
         self._grown = threading.Condition()
-        self._checkpoint_read = False
 
     def sync(self) -> int:
         """Take every entry etcd holds beyond the next slot; returns the peer's height."""
@@ -166,24 +180,32 @@ class Follower:
     def sync_position(self) -> tuple[int, int]:
         """sync(), then (height, next slot) of one moment: the chain at that height is what
         the entries below that slot build (where a cutter appends the next block)."""
+        return self.sync_head()[:2]
+
+    def sync_head(self) -> tuple[int, int, int | None]:
+        """sync_position() and the slot that holds block height-1 (None if not known)."""
         with self._lock:
             while self.refused is None:
                 batch = self.log.blocks(self.next_slot)
-                gap = bool(batch) and batch[0][0] != self.next_slot
-                if (gap or not batch and not self._checkpoint_read) and self._apply_checkpoint():
-                    continue
-                if not batch:
+                if batch and batch[0][0] != self.next_slot and not self._apply_checkpoint(batch[0][0]):
+                    # a gap only a checkpoint crosses: wait for the slot to be filled
+                    self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
                     break
+                self.waiting = None
                 for slot, data in batch:
+                    if slot != self.next_slot:
+                        break  # a gap after the first entry: read again from it
                     self._take(slot, data)
                     self.next_slot = slot + 1
+                if not batch:
+                    break
             if self.refused is None and self.height < self.peer.height:
                 self.refused = (f"the log holds blocks 0..{self.height - 1} of the {self.peer.height} this peer "
                                 "stores (was etcd's data lost?)")
                 log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             with self._grown:
                 self._grown.notify_all()
-            return self.height, self.next_slot
+            return self.height, self.next_slot, self.head_slot
 
     def _take(self, slot: int, data: bytes) -> None:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
@@ -191,17 +213,24 @@ class Follower:
         stored height (a restarted peer re-reading the log) the entry that was stored is
         recognised by its bytes, and every other one was skipped: the same decisions again."""
         if self.height < self.peer.height:
-            if data == self.peer._stored_bytes(self.height):
-                self.height += 1
+            if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
+                self.height, self.head_slot = self.height + 1, slot
             return
         try:
             block = Block.from_bytes(data)
             if block.header.chain_id != self.peer.chain_id or block.height != self.height:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
+            # endorsed first: then an honest endorser knew every submitter, and a certificate this
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds)
+            self.peer.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
             self.know_signers(block.transactions)
-            self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
-            self.height += 1
+            try:
+                self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+            except UnknownCertificate as exc:
+                raise ServiceUnavailable(f"{self.peer.name} cannot check the endorsed block {block.height} of "
+                                         f"{self.peer.chain_id} yet: {exc}") from None
+            self.height, self.head_slot = self.height + 1, slot
         except ServiceUnavailable:
             raise
         except LedgerError as exc:
@@ -209,31 +238,40 @@ class Follower:
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
 
-    def _apply_checkpoint(self) -> bool:
-        """Move past a trimmed prefix: True when the next slot moved (catching up from peers
-        first if this peer lacks blocks below the checkpoint)."""
+    def checkpoint(self) -> Checkpoint | None:
+        """The log's checkpoint entry if it holds (None otherwise): a quorum attests its block
+        and its slot holds that block."""
         data = self.log.checkpoint()
-        self._checkpoint_read = True
         if data is None:
-            return False
+            return None
         try:
             cp = Checkpoint.from_bytes(data)
+            held = self.log.blocks(cp.slot, 1)
+            if not held or held[0][0] != cp.slot or Block.from_bytes(held[0][1]).digest != cp.digest:
+                raise UnprovenAnswer(f"slot {cp.slot} does not hold its block {cp.height}")
             cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
+            return cp
+        except ServiceUnavailable:
+            raise
         except LedgerError as exc:
             log.warning("%s ignores the checkpoint entry of %s: %s", self.peer.name, self.peer.chain_id, exc)
-            return False
-        if cp.slot <= self.next_slot:
-            return False
+            return None
+
+    def _apply_checkpoint(self, first: int) -> bool:
+        """Cross the gap before `first`, the first entry present past the next slot, by the
+        checkpoint (the module docstring): True when the follower moved past block cp.height
+        (catching up from peers first if this peer lacks blocks up to it)."""
+        cp = self.checkpoint()
+        if cp is None or cp.slot != first or cp.height < self.height:
+            return False  # none, or not the one that trimmed the entries before `first`
         if self.peer.height <= cp.height:
-            self._checkpoint_read = False  # read it again if catching up fails
             self._catch_up(cp)
-            self._checkpoint_read = True
         if self.peer.digest(cp.height) != cp.digest:
             self.refused = (f"the stored block {cp.height} is not the one a quorum attests in the checkpoint "
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             return False
-        self.next_slot, self.height = cp.slot, cp.height + 1
+        self.next_slot, self.height, self.head_slot = cp.slot + 1, cp.height + 1, cp.slot
         return True
 
     def _catch_up(self, cp: Checkpoint) -> None:
@@ -258,7 +296,7 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "from_peers": self.from_peers}
+                "waiting": self.waiting, "from_peers": self.from_peers}
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:

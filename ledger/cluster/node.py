@@ -264,7 +264,7 @@ class Node:
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
-        self.follower = Follower(self.peer, self.log, self._know_signers, self._catch_up_sources,
+        self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
         self._trimming = threading.Lock()
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
@@ -352,10 +352,24 @@ class Node:
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
-    def _know_signers(self, txs) -> None:
+    def _know_signers(self, txs, ask_peers: bool = False) -> None:
         """Admit the certificates of submitters this peer has not seen yet, from etcd's
-        published ones (etcd is not trusted for them: admit_certificates checks)."""
-        admit_certificates(self.trust, {tx.submitter for tx in txs}, self.log.certificate)
+        published ones, and with `ask_peers` (an endorsed block's: bounded work) else from the
+        other peers (anyone may delete etcd's copy; neither source is trusted for them:
+        admit_certificates checks)."""
+        def fetch(fp: bytes) -> bytes | None:
+            peers = [n for n in self.addresses if n != self.name] if ask_peers else []
+            sources = [self.log.certificate] + [lambda fp, n=n: self._channel(n).call("Certificate", fp, 5.0)
+                                                 for n in peers]
+            for source in sources:
+                try:
+                    pem = source(fp)
+                    if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
+                        return pem
+                except (ValueError, LedgerError):
+                    continue
+            return None
+        admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch)
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -485,12 +499,10 @@ class Node:
         """Replace the log's prefix by a checkpoint at this peer's latest block, attested by a
         quorum of the chain's peers that store it (ledger.cluster.follower)."""
         previous = self.log.checkpoint()
-        try:
-            done = Checkpoint.from_bytes(previous).height if previous else -1
-        except LedgerError:
-            done = -1  # junk in the entry: replaced by a valid one
-        height, slot = self.follower.sync_position()
-        if height - 1 - done < self.trim_blocks:
+        current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
+        done = current.height if current else -1
+        height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
+        if slot is None or height - 1 - done < self.trim_blocks:
             return False
         digest = self.peer.digest(height - 1)
         request = pack(b"%d" % (height - 1), digest)
@@ -664,7 +676,7 @@ class Node:
         and the log's checkpoint are made of (ledger.cluster.follower)."""
         height, digest = decode_block_id(request)
         if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height):
-            raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
+            raise ServiceUnavailable(f"{self.name} does not store block {checks.shown(height)} of {self.chain_id} (yet)")
         if self.peer.digest(height) != digest:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
         identity = self.peer.identity

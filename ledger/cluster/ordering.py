@@ -4,7 +4,7 @@ Keys, under PREFIX/<chain>/:
 
     block/<slot>        an entry of the log: a block's canonical encoding (12-digit
                         zero-padded slot number; slots are log positions, not chain heights)
-    checkpoint          "the entries below slot S are trimmed; blocks 0..h have digest D",
+    checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
                         with a quorum of peers' signed attestations (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
 
