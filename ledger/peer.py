@@ -57,7 +57,7 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
+        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store, self))
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
@@ -488,10 +488,12 @@ class Peer:
 
 class _StoredBlocks:
     """The chain state's read access to a peer's store (ledger.chain.StoredChain): blocks and
-    headers decoded from the stored bytes, unchecked (ChainState checks them)."""
+    headers decoded from the stored bytes, unchecked (ChainState checks them); an absence from
+    the stored index only while it holds the rows the peer checked (tx_location)."""
 
-    def __init__(self, store: PeerStore) -> None:
+    def __init__(self, store: PeerStore, peer: Peer) -> None:
         self._store = store
+        self._peer = peer
 
     def _data(self, height: int) -> bytes:
         data = self._store.get(height)
@@ -506,7 +508,24 @@ class _StoredBlocks:
         return Block.from_bytes(self._data(height))
 
     def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
-        return self._store.location(tx_id)
+        """A row found is checked by ChainState.locate (the block there holds the id); an
+        absence is believed only while the SQLite file is as the store wrote it (Peer.load
+        checked its rows). After another writer touched it (PeerStore.changed_files) the rows
+        must sum to the peer's own index sum again (once per change: the whole index), else a
+        deleted row would let a committed transaction be committed again."""
+        where = self._store.location(tx_id)
+        if where is not None or (files := self._store.changed_files()) is None:
+            return where
+        with self._peer._lock:  # (a commit appends and applies under it: the sums agree)
+            stored = self._store.index_sum(-1, index_row_hash, held=True) % INDEX_MODULUS
+            if stored != self._peer._index_sum:
+                raise StorageError(f"{self._store.path}: the transaction index was changed under the running peer "
+                                   "(a row moved or deleted): it does not answer for absence")
+            self._store.index_checked(files)
+        where = self._store.location(tx_id)  # (again, in the rows as checked)
+        if where is None and self._store.changed_files() is not None:
+            raise StorageError(f"{self._store.path}: the transaction index keeps changing under the running peer")
+        return where
 
     def indexed_height(self) -> int:
         return self._store.indexed_height()
