@@ -255,6 +255,8 @@ class ChainState:
     def transaction_at(self, tx_id: bytes, height: int, position: int) -> Transaction:
         """The transaction at (height, position) of block `height` (checked by block), which
         must be `tx_id`: StorageError when a (stored) index points at another one."""
+        height, position = checks.integer(height, "height", lo=-(1 << 63)), checks.integer(position, "position",
+                                                                                        lo=-(1 << 63))
         txs = self.block(height).transactions if 0 <= height < self.height else ()
         if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
             raise StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
@@ -335,7 +337,9 @@ class ChainState:
         with self.lock:
             against_height = self.check_height(against_height)
             wanted = sorted({checks.position(h, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
-                             for h in heights})
+                             for h in checks.items(heights, "heights")})
+        if not wanted:
+            return {}
         lo = wanted[0]
         before = self._value_before(lo)
         elements = [self.signed_header(h).header.acc_element for h in range(lo, against_height + 1)]

@@ -153,6 +153,7 @@ class Peer:
         """inclusion_proof of each of `tx_ids` (in order) against the value after block
         `against_height`, the witnesses of all their blocks computed in one RootFactory pass
         and each block read once (one id: inclusion_proof itself)."""
+        tx_ids, against_height = checks.items(tx_ids, "tx_ids"), self.state.check_height(against_height)
         if len(tx_ids) == 1:
             return [self.inclusion_proof(tx_ids[0], against_height)]
         receipts = [self.receipt(tx_id) for tx_id in tx_ids]
@@ -467,7 +468,8 @@ class Peer:
 
     def _holds_record(self, height: int, digests: bytes) -> bool:
         block = Block.from_bytes(self.store.get(height) or b"")
-        if block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]:
+        if (block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]
+                or block.computed_merkle_root() != block.header.merkle_root):  # (its transactions too)
             raise StorageError(f"block {height} changed while the store was opened")
         return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
