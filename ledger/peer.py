@@ -379,9 +379,9 @@ class Peer:
             indexed = self.store.indexed_height()
             rows = iter(tqdm(self.store.blocks(0), total=self.store.height(), desc=f"validating {self.name}",
                              unit="blk", disable=not progress, leave=False))
-            if trusted >= 0:
-                self._restore(rows, trusted, content, index, indexed)
-            tail = []  # (index rows of the blocks above the stored index, written once all passed)
+            # (index rows of the blocks above the stored index, restored or decoded: held by the
+            # store once all passed, else it never writes its next batch)
+            tail = self._restore(rows, trusted, content, index, indexed) if trusted >= 0 else []
             for expected_height, (height, digest, data) in enumerate(rows, start=trusted + 1):
                 try:
                     if height != expected_height:
@@ -402,7 +402,7 @@ class Peer:
             for height, tx_ids in tail:  # (only now: a refused open writes nothing, not even on close)
                 self.store.index_tail(height, tx_ids)
 
-    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> None:
+    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> list:
         """The blocks up to the checkpoint `trusted` from `rows` (height, digest, data): their
         digests and bytes hashed as _apply hashes them and compared with the signed `content`,
         the stored index rows up to there summed (with those of the blocks above the stored
@@ -412,7 +412,8 @@ class Peer:
         last, those above the store's index (their ids are held again), those holding a status
         transaction (a candidate by STATUS_MARKERS, kept only if decoding shows one), and the
         last candidate by RECORD_MARKER that decodes to a Type-I (read again from the store,
-        and checked against the hashed digest)."""
+        and checked against the hashed digest). Returns (height, tx ids) of the restored blocks
+        above the store's index."""
         digests, candidates, records = bytearray(), [], []
         hasher = hashlib.sha256()
         for expected_height, (height, digest, data) in enumerate(rows):
@@ -444,8 +445,10 @@ class Peer:
         self.state.restore(bytes(digests), decoded[-1],
                            [b for b in decoded if any(tx.kind != TxKind.RECORD for tx in b.transactions)], last_record)
         self._content, self._index_sum = hasher, index
-        for block in unindexed:
-            self.state.remember(block.height, [tx.tx_id for tx in block.transactions])
+        tail = [(block.height, [tx.tx_id for tx in block.transactions]) for block in unindexed]
+        for height, tx_ids in tail:
+            self.state.remember(height, tx_ids)
+        return tail
 
     def _first_changed(self, trusted: int) -> str | None:
         """Which block below a checkpoint whose content hash failed is the changed one, as far

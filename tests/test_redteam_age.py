@@ -105,6 +105,28 @@ def test_an_edit_that_keeps_the_index_lets_the_peer_answer_again(path):
         assert net.submit("edge-0", b"still served").result().height == 7
 
 
+# --- a power loss between a checkpoint and the next batch -------------------------------
+
+def test_an_index_batch_lost_below_the_checkpoint_is_written_again(path):
+    """The batches are derived data: a power loss loses the rows of the blocks after the last
+    one, and a checkpoint (every CHECKPOINT_EVERY blocks) is usually above it. The restored
+    blocks' rows were not held again, so the store never wrote a batch after that: every later
+    open decoded every block since (and memory held all their ids)."""
+    sql(path, "DELETE FROM txs", "DELETE FROM blocks", "DELETE FROM meta WHERE key = 'indexed'")
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        assert edge.store.indexed_height() == -1 and edge.height == 7
+        tx_ids = [net.block("edge-0", h).transactions[0].tx_id for h in range(7)]
+    db = sqlite3.connect(peer0(path))
+    try:
+        assert db.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone() == ("6",)
+        assert sorted(db.execute("SELECT tx_id, height FROM txs").fetchall()) == sorted(zip(tx_ids, range(7)))
+    finally:
+        db.close()
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        assert net.peer("edge-0").store.indexed_height() == 6 and net.peer("edge-0").locate(tx_ids[0]) == (0, 0)
+
+
 # --- stored values of the wrong type or range --------------------------------------------
 
 @pytest.mark.parametrize("edit", [
