@@ -175,7 +175,9 @@ class ChainState:
     checked against those digests before use: an older header must hash to the digest this
     state validated (so its accumulator value and element are the validated ones), a block
     must also match its Merkle root, and a transaction found through the stored index must
-    carry the id asked for (the store is bytes anyone with the file may have changed).
+    carry the id asked for, and an absence from it counts only while the store's index is the
+    one the peer checked (ledger.peer._StoredBlocks.tx_location; the store is bytes anyone with
+    the file may have changed).
 
     The chain's accumulator has one checkpoint per block: every header carries its value, v_0
     = g precedes block 0. A membership witness is built from one window, v_(height-1) and the

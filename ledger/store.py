@@ -3,7 +3,9 @@
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
 above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
 block or header read back later must be the one the peer validated (ChainState.block,
-ChainState.signed_header); an index row found is checked against its block (ChainState.locate).
+ChainState.signed_header); an index row found is checked against its block (ChainState.locate),
+an absence counts only while the SQLite file is as this store wrote it (changed_files; else
+ledger.peer sums the rows again against its own index sum).
 
 Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
