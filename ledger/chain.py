@@ -257,12 +257,13 @@ class ChainState:
     def transaction_at(self, tx_id: bytes, height: int, position: int) -> Transaction:
         """The transaction at (height, position) of block `height` (checked by block), which
         must be `tx_id`: StorageError when a (stored) index points at another one."""
-        height, position = checks.integer(height, "height", lo=-(1 << 63)), checks.integer(position, "position",
-                                                                                        lo=-(1 << 63))
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        height, position = (checks.integer(v, name, lo=-(1 << 63)) for v, name in ((height, "height"),
+                                                                                    (position, "position")))
         txs = self.block(height).transactions if 0 <= height < self.height else ()
         if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
             raise StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
-                               f"{height} position {position}, which holds another")
+                               f"{checks.shown(height)} position {checks.shown(position)}, which holds another")
         return txs[position]
 
     def _reader(self) -> "StoredChain":

@@ -135,6 +135,7 @@ class Peer:
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""
+        checks.exact(tx, Transaction, "tx")
         where = self.locate(tx.tx_id)
         return where is not None and self.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
 

@@ -224,7 +224,8 @@ def test_the_queries_refuse_hostile_arguments(path):
         assert edge.block_witnesses([], 3) == {} and edge.inclusion_proofs([], 3) == []
         for call in (lambda: edge.block_witnesses(None, 3), lambda: edge.inclusion_proofs(ids, "3"),
                      lambda: edge.inclusion_proofs(None, 3), lambda: edge.state.transaction_at(ids[0], 0, "0"),
-                     lambda: edge.signed_header(True), lambda: edge.transaction(5)):
+                     lambda: edge.signed_header(True), lambda: edge.transaction(5), lambda: edge.holds(None),
+                     lambda: edge.state.transaction_at(5, 0, 0)):
             with pytest.raises(ArgumentError):
                 call()
         for call in (lambda: edge.block(1 << 80), lambda: edge.inclusion_proofs(ids, 1 << 70),
@@ -232,5 +233,8 @@ def test_the_queries_refuse_hostile_arguments(path):
                      lambda: edge.receipt(b"\0" * 31)):
             with pytest.raises(NotFound):
                 call()
+        with pytest.raises(StorageError, match="an integer of 81 bits") as info:  # (a row pointing nowhere)
+            edge.state.transaction_at(ids[0], 1 << 80, 1 << 80)
+        assert str(1 << 80) not in str(info.value)
         assert edge.locate("zz") is None and edge.locate(b"\0" * 33) is None
         assert net.verify(ids[0], "main").ok
