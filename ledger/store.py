@@ -136,13 +136,13 @@ class PeerStore:
             try:
                 st = os.stat(name)
                 out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-            except FileNotFoundError:
+            except OSError:  # (missing: no WAL yet)
                 out.append(None)
         return tuple(out)
 
     def _own_write(self):
         """Around each write of this store's: the files' state after it is this store's, unless
-        they had changed before it (then they stay changed: _check_unchanged)."""
+        they had changed before it (then they stay changed: changed_files)."""
         store, transaction = self, self._transaction()
 
         class _Write:
