@@ -526,6 +526,6 @@ class PeerStore:
         with self._lock:
             if held:
                 up_to = self._batched - 1
-                result = sum(term(*row) for h in range(self._batched, self._count) for row in self._unindexed.get(h, ()))
-                return result + self._guard(total)
+                held_rows = (row for h in range(self._batched, self._count) for row in self._unindexed.get(h, ()))
+                return sum(term(*row) for row in held_rows) + self._guard(total)
             return self._guard(total)
