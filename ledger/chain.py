@@ -176,7 +176,9 @@ class ChainState:
     checked against those digests before use: an older header must hash to the digest this
     state validated (so its accumulator value and element are the validated ones), a block
     must also match its Merkle root, and a transaction found through the stored index must
-    carry the id asked for (the store is bytes anyone with the file may have changed).
+    carry the id asked for, and an absence from it counts only while the store's index is the
+    one the peer checked (ledger.peer._StoredBlocks.tx_location; the store is bytes anyone with
+    the file may have changed).
 
     The chain's accumulator has one checkpoint per block: every header carries its value, v_0
     = g precedes block 0. A membership witness is built from one window, v_(height-1) and the
@@ -256,10 +258,13 @@ class ChainState:
     def transaction_at(self, tx_id: bytes, height: int, position: int) -> Transaction:
         """The transaction at (height, position) of block `height` (checked by block), which
         must be `tx_id`: StorageError when a (stored) index points at another one."""
+        tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
+        height, position = (checks.integer(v, name, lo=-(1 << 63)) for v, name in ((height, "height"),
+                                                                                    (position, "position")))
         txs = self.block(height).transactions if 0 <= height < self.height else ()
         if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
             raise StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
-                               f"{height} position {position}, which holds another")
+                               f"{checks.shown(height)} position {checks.shown(position)}, which holds another")
         return txs[position]
 
     def _reader(self) -> "StoredChain":
@@ -336,7 +341,9 @@ class ChainState:
         with self.lock:
             against_height = self.check_height(against_height)
             wanted = sorted({checks.position(h, "block", against_height + 1, f"{self.chain_id} up to {against_height}")
-                             for h in heights})
+                             for h in checks.items(heights, "heights")})
+        if not wanted:
+            return {}
         lo = wanted[0]
         before = self._value_before(lo)
         elements = [self.signed_header(h).header.acc_element for h in range(lo, against_height + 1)]

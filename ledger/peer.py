@@ -61,7 +61,7 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
+        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store, self))
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
@@ -139,6 +139,7 @@ class Peer:
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""
+        checks.exact(tx, Transaction, "tx")
         where = self.locate(tx.tx_id)
         return where is not None and self.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
 
@@ -157,6 +158,7 @@ class Peer:
         """inclusion_proof of each of `tx_ids` (in order) against the value after block
         `against_height`, the witnesses of all their blocks computed in one RootFactory pass
         and each block read once (one id: inclusion_proof itself)."""
+        tx_ids, against_height = checks.items(tx_ids, "tx_ids"), self.state.check_height(against_height)
         if len(tx_ids) == 1:
             return [self.inclusion_proof(tx_ids[0], against_height)]
         receipts = [self.receipt(tx_id) for tx_id in tx_ids]
@@ -382,9 +384,9 @@ class Peer:
             indexed = self.store.indexed_height()
             rows = iter(tqdm(self.store.blocks(0), total=self.store.height(), desc=f"validating {self.name}",
                              unit="blk", disable=not progress, leave=False))
-            if trusted >= 0:
-                self._restore(rows, trusted, content, index, indexed)
-            tail = []  # (index rows of the blocks above the stored index, written once all passed)
+            # (index rows of the blocks above the stored index, restored or decoded: held by the
+            # store once all passed, else it never writes its next batch)
+            tail = self._restore(rows, trusted, content, index, indexed) if trusted >= 0 else []
             for expected_height, (height, digest, data) in enumerate(rows, start=trusted + 1):
                 try:
                     if height != expected_height:
@@ -405,7 +407,7 @@ class Peer:
             for height, tx_ids in tail:  # (only now: a refused open writes nothing, not even on close)
                 self.store.index_tail(height, tx_ids)
 
-    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> None:
+    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> list:
         """The blocks up to the checkpoint `trusted` from `rows` (height, digest, data): their
         digests and bytes hashed as _apply hashes them and compared with the signed `content`,
         the stored index rows up to there summed (with those of the blocks above the stored
@@ -415,7 +417,8 @@ class Peer:
         those above the store's index (their ids are held again), those holding a status
         transaction (a candidate by TYPE_II_MARKER or TYPE_III_MARKER, kept only if decoding
         shows one), and the last candidate by RECORD_MARKER that decodes to a Type-I (read
-        again from the store, and checked against the hashed digest)."""
+        again from the store, and checked against the hashed digest). Returns (height, tx ids)
+        of the restored blocks above the store's index."""
         digests, statuses, unindexed, head = bytearray(), [], [], b""
         records: deque[int] = deque(maxlen=RECORD_CANDIDATES)
         hasher = hashlib.sha256()
@@ -454,8 +457,10 @@ class Peer:
         except (EncodingError, EdgeaccError) as exc:
             raise StorageError(f"{self.store.path}: a block below the checkpoint {trusted} fails: {exc}") from exc
         self._content, self._index_sum = hasher, index
-        for block in unindexed:
-            self.state.remember(block.height, [tx.tx_id for tx in block.transactions])
+        tail = [(block.height, [tx.tx_id for tx in block.transactions]) for block in unindexed]
+        for height, tx_ids in tail:
+            self.state.remember(height, tx_ids)
+        return tail
 
     def _first_changed(self, trusted: int) -> str | None:
         """Which block below a checkpoint whose content hash failed is the changed one, as far
@@ -478,7 +483,8 @@ class Peer:
 
     def _holds_record(self, height: int, digests: bytes) -> bool:
         block = Block.from_bytes(self.store.get(height) or b"")
-        if block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]:
+        if (block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]
+                or block.computed_merkle_root() != block.header.merkle_root):  # (its transactions too)
             raise StorageError(f"block {height} changed while the store was opened")
         return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
@@ -499,10 +505,12 @@ class Peer:
 
 class _StoredBlocks:
     """The chain state's read access to a peer's store (ledger.chain.StoredChain): blocks and
-    headers decoded from the stored bytes, unchecked (ChainState checks them)."""
+    headers decoded from the stored bytes, unchecked (ChainState checks them); an absence from
+    the stored index only while it holds the rows the peer checked (tx_location)."""
 
-    def __init__(self, store: PeerStore) -> None:
+    def __init__(self, store: PeerStore, peer: Peer) -> None:
         self._store = store
+        self._peer = peer
 
     def _data(self, height: int) -> bytes:
         data = self._store.get(height)
@@ -517,7 +525,24 @@ class _StoredBlocks:
         return Block.from_bytes(self._data(height))
 
     def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
-        return self._store.location(tx_id)
+        """A row found is checked by ChainState.locate (the block there holds the id); an
+        absence is believed only while the SQLite file is as the store wrote it (Peer.load
+        checked its rows). After another writer touched it (PeerStore.changed_files) the rows
+        must sum to the peer's own index sum again (once per change: the whole index), else a
+        deleted row would let a committed transaction be committed again."""
+        where = self._store.location(tx_id)
+        if where is not None or (files := self._store.changed_files()) is None:
+            return where
+        with self._peer._lock:  # (a commit appends and applies under it: the sums agree)
+            stored = self._store.index_sum(-1, index_row_hash, held=True) % INDEX_MODULUS
+            if stored != self._peer._index_sum:
+                raise StorageError(f"{self._store.path}: the transaction index was changed under the running peer "
+                                   "(a row moved or deleted): it does not answer for absence")
+            self._store.index_checked(files)
+        where = self._store.location(tx_id)  # (again, in the rows as checked)
+        if where is None and self._store.changed_files() is not None:
+            raise StorageError(f"{self._store.path}: the transaction index keeps changing under the running peer")
+        return where
 
     def indexed_height(self) -> int:
         return self._store.indexed_height()

@@ -3,7 +3,9 @@
 The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
 above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
 block or header read back later must be the one the peer validated (ChainState.block,
-ChainState.signed_header); an index row found is checked against its block (ChainState.locate).
+ChainState.signed_header); an index row found is checked against its block (ChainState.locate),
+an absence counts only while the SQLite file is as this store wrote it (changed_files; else
+ledger.peer sums the rows again against its own index sum).
 
 Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
@@ -54,6 +56,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+from ledger.encoding import U32_MAX, U64_MAX
 from ledger.errors import StorageError
 
 SCHEMA_VERSION = 4  # 4: blocks in a log beside the SQLite file, offsets batched with the index
@@ -118,11 +121,57 @@ class PeerStore:
             elif rows.get("chain") != chain_id:
                 raise StorageError(f"{self.path}: not a store of chain {chain_id}")
             self._open_log(rows.get("log"))
+            self._changed_under, self._as_written = False, self._db_files()  # (before anything is read)
         except (sqlite3.Error, OSError, StorageError) as exc:
             self._close_files()
             if isinstance(exc, StorageError):
                 raise
             raise StorageError(f"{self.log_path if isinstance(exc, OSError) else self.path}: {exc}") from None
+
+    def _db_files(self) -> tuple:
+        """What a write to the SQLite file or its WAL changes (inode, size, times; ctime is
+        set by the kernel on every write, even one that resets mtime)."""
+        out = []
+        for name in (self.path, Path(f"{self.path}-wal")):
+            try:
+                st = os.stat(name)
+                out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            except OSError:  # (missing: no WAL yet)
+                out.append(None)
+        return tuple(out)
+
+    def _own_write(self):
+        """Around each write of this store's: the files' state after it is this store's, unless
+        they had changed before it (then they stay changed: changed_files)."""
+        store, transaction = self, self._transaction()
+
+        class _Write:
+            def __enter__(self_inner):
+                store._changed_under = store._changed_under or store._db_files() != store._as_written
+                transaction.__enter__()
+
+            def __exit__(self_inner, *exc):
+                try:
+                    return transaction.__exit__(*exc)
+                finally:
+                    store._as_written = store._db_files()
+
+        return _Write()
+
+    def changed_files(self) -> tuple | None:
+        """None while the SQLite file and its WAL are as this store last wrote them (or as
+        index_checked took them); otherwise their state now: another writer (an operator's
+        sqlite3, a raw edit) may have moved or deleted index rows since Peer.load checked
+        them, so an absence from the index proves nothing until they are checked again
+        (ledger.peer._StoredBlocks.tx_location)."""
+        with self._lock:
+            files = self._guard(self._db_files)
+            return files if self._changed_under or files != self._as_written else None
+
+    def index_checked(self, files: tuple) -> None:
+        """The rows were checked again, in the files' state `files` (changed_files)."""
+        with self._lock:
+            self._changed_under, self._as_written = False, files
 
     def _has_meta(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
@@ -304,7 +353,7 @@ class PeerStore:
             return
         rows = sorted(row for h in self._unindexed if h <= top for row in self._unindexed[h])
         try:
-            with self._transaction():
+            with self._own_write():
                 self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
                                      zip(range(self._batched, self._count), self._tail))
                 self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
@@ -326,7 +375,7 @@ class PeerStore:
         """Replace the validated checkpoint (one durable transaction)."""
         with self._lock:
             try:
-                with self._transaction():
+                with self._own_write():
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
@@ -356,6 +405,16 @@ class PeerStore:
                     break
                 count += 1
             return count
+
+    def _index_row(self, row) -> tuple[bytes, int, int]:
+        """A stored index row (tx id, height, position), checked to be one (anyone with the
+        file may have written any value of any type there)."""
+        tx_id, height, position = row
+        if not (isinstance(tx_id, bytes) and len(tx_id) == DIGEST_SIZE and type(height) is int
+                and 0 <= height <= U64_MAX and type(position) is int and 0 <= position <= U32_MAX):
+            raise StorageError(f"{self.path}: a transaction index row is not (a {DIGEST_SIZE}-byte id, a height, "
+                               f"a position): ({_short(tx_id)!r}, {_short(height)}, {_short(position)})")
+        return tx_id, height, position
 
     def _guard(self, call, *args):
         try:
@@ -425,7 +484,7 @@ class PeerStore:
             rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
                                                         (indexed,)).fetchall())
             pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
-        return {bytes(t): (h, p) for t, h, p in rows + pending}
+        return {t: (h, p) for t, h, p in map(self._index_row, rows + pending)}
 
     def close(self) -> None:
         """Write the pending batch (best effort: the next open reads it back) and close the
@@ -449,20 +508,24 @@ class PeerStore:
     def location(self, tx_id: bytes) -> tuple[int, int] | None:
         """(height, position) of `tx_id` in the stored index up to indexed_height, or None
         (the rows not written yet are of blocks the peer's chain state holds in memory)."""
-        indexed = self.indexed_height()
         with self._lock:
-            row = self._guard(lambda: self._db.execute("SELECT height, position FROM txs WHERE tx_id = ? AND height <= ?",
-                                                       (tx_id, indexed)).fetchone())
-        return (row[0], row[1]) if row else None
+            row = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? "
+                                                       "AND height <= ?", (tx_id, self._batched - 1)).fetchone())
+        return self._index_row(row)[1:] if row else None
 
-    def index_sum(self, up_to: int, term) -> int:
+    def index_sum(self, up_to: int, term, *, held: bool = False) -> int:
         """The sum of term(tx_id, height, position) over the stored index rows of the blocks
-        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time."""
+        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time;
+        `held`: up to indexed_height, and the held rows of the stored blocks above it."""
         def total() -> int:
             cursor, result = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?", (up_to,)), 0
             while rows := cursor.fetchmany(FETCH_ROWS):
-                result += sum(term(bytes(t), h, p) for t, h, p in rows)
+                result += sum(term(*self._index_row(row)) for row in rows)
             return result
 
         with self._lock:
+            if held:
+                up_to = self._batched - 1
+                held_rows = (row for h in range(self._batched, self._count) for row in self._unindexed.get(h, ()))
+                return sum(term(*row) for row in held_rows) + self._guard(total)
             return self._guard(total)

@@ -10,6 +10,7 @@ from ledger import errors
 from ledger.cluster import local
 from ledger.cluster.client import connect
 from ledger.cluster.ordering import EtcdLog
+from ledger.store import LOG_SUFFIX
 
 from cluster_helpers import need_etcd
 
@@ -32,7 +33,8 @@ def cluster(tmp_path_factory):
 def _rewrite_history(cluster) -> None:
     """What the edge's operator does: stop its peer, empty its store and the chain's etcd log."""
     cluster.kill_node(NODE)
-    for f in (cluster.directory / "nodes" / NODE).glob("store.sqlite*"):
+    store = cluster.directory / "nodes" / NODE / "store.sqlite"
+    for f in [*store.parent.glob(store.name + "*"), store.with_suffix(LOG_SUFFIX)]:
         if not f.name.endswith(".crl.pem"):
             f.unlink()
     log = EtcdLog(cluster.deployment["etcd"], EDGE)
