@@ -125,16 +125,6 @@ static void to_limbs(uint64_t *out, size_t stride, const mpz_t x)
     ea_limbs52(out, stride, x, L);
 }
 
-static void from_limbs(mpz_t x, const uint64_t *in, size_t stride)
-{
-    int i;
-    mpz_set_ui(x, 0);
-    for (i = L - 1; i >= 0; i--) {
-        mpz_mul_2exp(x, x, 52);
-        mpz_add_ui(x, x, (unsigned long)in[(size_t)i * stride]);
-    }
-}
-
 static void ctx_init(ifma_ctx *ctx, const mpz_t n)
 {
     mpz_t t;
@@ -363,97 +353,81 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
     return 1;
 }
 
-/* ---- one base, up to 8 exponents: the shared squaring chain on ea_mont (GMP mpn), the 8
- * exponents' bucket multiplications in one lane product per window (lane l: exponent l).
- * cur is fed to the lanes as it is, an ea_mont-form integer u = v 2^(64 n) mod N, which the
- * lanes read as v 2^(64 n - 52 L) = v 2^-shift: lane l's result is B^e_l 2^(-shift K_l), K_l
- * the sum of e_l's digits, corrected at the end. */
+/* ---- one base, up to 8 exponents: the shared squaring chain on the single-operation kernel
+ * (ea_ifma1.h), the 8 exponents' bucket multiplications in one lane product per window (lane
+ * l: exponent l). Both work in the same Montgomery domain (R = 2^2080), so the chain's value
+ * goes to the lanes as it is; only the base and the results cross to ea_mont's domain. */
 #define SB_MAX_C 12
 
 int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
                         const ea_mont *mont, ea_mont_work *w)
 {
-    ifma_ctx *ctx = alloc64(sizeof *ctx);
-    size_t bits = 1, l, win, nwin, nb;
-    uint64_t K[LANES] = {0}, *buckets, *tmp, *run, *acc, ucur[L];
+    ifma_ctx *ctx;
+    size_t bits = 1, l, d, win, nwin, nb;
+    uint64_t *buckets = NULL, *tmp, *run, *acc, cur[L], res[L];
     long long idx[LANES];
     unsigned c = 2, s;
     double best = -1.0;
-    mp_limb_t *cur;
-    mpz_t z, f, e, curz;
-    if (ctx == NULL)
-        return EA_ERR_NOMEM;
-    if (k == 0 || k > LANES) {
-        free(ctx);
+    mpz_t v;
+    int rc = EA_OK;
+    if (k == 0 || k > LANES)
         return EA_ERR_ARGUMENT;
-    }
-    ctx_init(ctx, mont->nz);
     for (l = 0; l < k; l++)
         if (mpz_sgn(exps[l]) > 0 && mpz_sizeinbase(exps[l], 2) > bits)
             bits = mpz_sizeinbase(exps[l], 2);
     for (s = 2; s <= SB_MAX_C; s++) {           /* lane products: windows + bucket combination */
-        double v = (double)((bits + s - 1) / s) + 2.0 * (double)(1u << s);
-        if (best < 0 || v < best) {
-            best = v;
+        double cost = (double)((bits + s - 1) / s) + 2.0 * (double)(1u << s);
+        if (best < 0 || cost < best) {
+            best = cost;
             c = s;
         }
     }
     nb = (size_t)1 << c;
     nwin = (bits + c - 1) / c;
-    buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
-    cur = ea_mont_alloc(mont, 1);
-    if (buckets == NULL || cur == NULL) {
-        free(buckets); free(cur); free(ctx);
+    ctx = alloc64(sizeof *ctx);
+    if (ctx != NULL)
+        buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
+    if (buckets == NULL) {
+        free(ctx);
         return EA_ERR_NOMEM;
     }
+    ctx_init(ctx, mont->nz);
     tmp = VEC(buckets, nb);
     run = VEC(buckets, nb + 1);
     acc = VEC(buckets, nb + 2);
     buckets_init(buckets, nb, ctx);
-    mpn_copyi(cur, B, mont->n);
-    for (win = 0; win < nwin; win++) {
+    mpz_init(v);
+    ea_mont_from(v, B, mont, w);
+    if (!ea_ifma1_to_mont(cur, v, mont->nz))
+        rc = EA_ERR_NOMEM;
+    for (win = 0; win < nwin && rc == EA_OK; win++) {
         int any = 0;
-        if (win > 0)
-            for (s = 0; s < c; s++)
-                ea_mont_sqr(cur, cur, mont, w);
+        if (win > 0 && !ea_ifma1_sqr(cur, c, mont->nz)) {
+            rc = EA_ERR_NOMEM;
+            break;
+        }
         for (l = 0; l < LANES; l++) {
             unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
             idx[l] = (long long)dig * L * LANES + (long long)l;
-            K[l] += dig;
             any |= dig != 0;
         }
-        if (!any)
-            continue;
-        to_limbs(ucur, 1, mpz_roinit_n(curz, cur, mont->n));
-        buckets_collect(buckets, tmp, ucur, idx, ctx);
+        if (any)
+            buckets_collect(buckets, tmp, cur, idx, ctx);
     }
-    buckets_combine(acc, run, buckets, nb, ctx);
-    /* lane value a (acc = a 2^(52 L)) is B^e 2^(-shift K); the ea_mont form of B^e is
-     * acc 2^(-52 L) 2^(shift K) 2^(64 n) = acc 2^(shift (K - 1)) */
-    mpz_inits(z, f, e, NULL);
-    for (l = 0; l < k; l++) {
-        mp_limb_t *o = LIMB(out, l, mont->n);
-        size_t count = 0;
-        from_limbs(z, acc + l, LANES);
-        if (K[l] == 0) {
-            mpn_copyi(o, mont->one, mont->n);
-            continue;
-        }
-        mpz_set_ui(f, 2);
-        mpz_set_ui(e, (unsigned long)((K[l] - 1) >> 32));   /* K - 1 may pass 32 bits */
-        mpz_mul_2exp(e, e, 32);
-        mpz_add_ui(e, e, (unsigned long)((K[l] - 1) & 0xffffffffu));
-        mpz_mul_ui(e, e, (unsigned long)(52 * L - GMP_NUMB_BITS * mont->n));
-        mpz_powm(f, f, e, mont->nz);
-        mpz_mul(z, z, f);
-        mpz_mod(z, z, mont->nz);
-        mpn_zero(o, mont->n);
-        mpz_export(o, &count, -1, sizeof(mp_limb_t), 0, 0, z);
+    if (rc == EA_OK)
+        buckets_combine(acc, run, buckets, nb, ctx);
+    for (l = 0; l < k && rc == EA_OK; l++) {    /* lane l: B^e_l, R = 2^2080 -> ea_mont form */
+        for (d = 0; d < L; d++)
+            res[d] = acc[d * LANES + l];
+        if (!ea_ifma1_from_mont(v, res, mont->nz))
+            rc = EA_ERR_NOMEM;
+        else
+            ea_mont_to(LIMB(out, l, mont->n), v, mont);
     }
-    mpz_clears(z, f, e, NULL);
-    free(buckets); free(cur);
+    mpz_clear(v);
+    free(buckets);
     free(ctx);
-    return EA_OK;
+    return rc;
 }
 #endif
 

@@ -34,8 +34,9 @@ double ea_ifma_cost(size_t count, size_t bits);
 int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                       const mpz_t n, unsigned threads);
 
-/* ea_ifma_shared_base(out, B, exps, k, mont, w): out[i] = B^exps[i] (ea_mont forms, k <= 8
- * exponents >= 0): one ea_mont squaring chain, the k exponents' bucket products in lanes.
+/* ea_ifma_shared_base(out, B, exps, k, mont, w): out[i] = B^exps[i] (ea_mont forms, 1 <= k <= 8
+ * exponents >= 0): one squaring chain on the single-operation kernel (ea_ifma1.h), the k
+ * exponents' bucket products in lanes.
  * Only where ea_ifma_apply(mont's N). EA_OK, EA_ERR_NOMEM or EA_ERR_ARGUMENT. */
 int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
                         const ea_mont *mont, ea_mont_work *w);

@@ -200,6 +200,26 @@ int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n)
     return 1;
 }
 
+int ea_ifma1_from_mont(mpz_t r, const uint64_t *x, const mpz_t n)
+{
+    one_ctx *c = ctx_for(n);
+    if (c == NULL)
+        return 0;
+    from_mont(r, x, c);
+    return 1;
+}
+
+int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n)
+{
+    one_ctx *c = ctx_for(n);
+    unsigned i;
+    if (c == NULL)
+        return 0;
+    for (i = 0; i < times; i++)
+        amm(x, x, x, c);
+    return 1;
+}
+
 int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
 {
     uint64_t x[NL] ALIGNED;
@@ -305,6 +325,18 @@ int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n)
 int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n)
 {
     (void)out; (void)b; (void)n;
+    return 0;
+}
+
+int ea_ifma1_from_mont(mpz_t r, const uint64_t *x, const mpz_t n)
+{
+    (void)r; (void)x; (void)n;
+    return 0;
+}
+
+int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n)
+{
+    (void)x; (void)times; (void)n;
     return 0;
 }
 

@@ -58,6 +58,14 @@ int ea_ifma1_powm(mpz_t r, const mpz_t b, const mpz_t e, const mpz_t n);
  * 0 <= b < n. */
 int ea_ifma1_to_mont(uint64_t *out, const mpz_t b, const mpz_t n);
 
+/* ea_ifma1_from_mont(r, x, n): r = x / R mod N, in [0, N), for a Montgomery-form x (40 limbs,
+ * below 2N). */
+int ea_ifma1_from_mont(mpz_t r, const uint64_t *x, const mpz_t n);
+
+/* ea_ifma1_sqr(x, times, n): `times` Montgomery squarings of x in place (40 limbs, below 2N):
+ * the Montgomery form of v^(2^times) for x that of v. */
+int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n);
+
 /* ea_ifma1_horner(r, S, windows, c, n): r = prod_k S_k^(2^(c k)) / R mod N for windows >= 1
  * Montgomery-form numbers S_k (40 limbs each, below 2N): the last step of a c-bit windowed
  * multi-exponentiation. */

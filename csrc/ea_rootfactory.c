@@ -1,5 +1,6 @@
 /* ea_rootfactory.c - RootFactory: all witnesses by divide and conquer, with shared squaring
- * chains (GMP path) or lane-parallel chains (ea_fastexp.h). */
+ * chains (on the IFMA kernels of ea_ifma.h where they apply, else on ea_mont) or, where the
+ * crypto_mb lanes apply, lane-parallel chains below one shared-chain top (ea_fastexp.h). */
 #include <stdlib.h>
 #include "ea_witness.h"
 #include "ea_fastexp.h"
@@ -31,12 +32,6 @@ static unsigned bucket_bits(size_t bits)
     return best;
 }
 
-/* From these many exponents of these many bits, the buckets' multiplications go to IFMA
- * lanes (one 8-lane product replaces k GMP ones per window; below, the lanes' setup and
- * bucket combination do not pay). */
-#define LANE_BUCKETS_MIN_K 3
-#define LANE_BUCKETS_MIN_BITS 65536
-
 /* out[i] (Montgomery form) = B^exps[i]: cur runs over B^(2^(c*win)); each exponent's bucket d
  * collects the powers whose c-bit digit is d; then out = prod_d bucket[d]^d. */
 static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
@@ -47,11 +42,11 @@ static int shared_base_mont(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exp
     unsigned c, s;
     mp_limb_t *bucket, *cur, *run;
     unsigned char *used;
+    if (k >= 1 && k <= 8 && ea_ifma_apply(ctx->nz))    /* faster at every size measured */
+        return ea_ifma_shared_base(out, B, exps, k, ctx, w);
     for (i = 0; i < k; i++)
         if (mpz_sgn(exps[i]) > 0 && mpz_sizeinbase(exps[i], 2) > bits)
             bits = mpz_sizeinbase(exps[i], 2);
-    if (k >= LANE_BUCKETS_MIN_K && k <= 8 && bits >= LANE_BUCKETS_MIN_BITS && ea_ifma_apply(ctx->nz))
-        return ea_ifma_shared_base(out, B, exps, k, ctx, w);
     c = bucket_bits(bits ? bits : 1);
     nb = (size_t)1 << c;
     bucket = ea_mont_alloc(ctx, k * nb + 2);
@@ -545,8 +540,8 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
-    if (arity == 0)
-        arity = 4;
+    if (arity == 0)     /* the IFMA shared chains: their squarings and 8 bucket lanes pay most */
+        arity = ea_ifma_apply(n) ? MAX_ARITY : 4;
     if (arity < 2 || arity > MAX_ARITY)
         return EA_ERR_ARGUMENT;
     if (count == 0)

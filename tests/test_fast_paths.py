@@ -151,15 +151,27 @@ def test_root_factory_with_elements_longer_than_a_lane_exponent():
 @settings(max_examples=2)
 @given(st.lists(st.integers(-1, 2 ** 32), min_size=3, max_size=5), units)
 def test_powm_shared_base_with_lane_buckets(seeds, b):
-    """From 3 exponents of 2^16 bits the buckets of the shared chain are multiplied in IFMA
-    lanes (ea_ifma_shared_base), a zero exponent (seed -1) included."""
+    """Long exponents (2^16 bits, 12-bit bucket windows): the chain on the single IFMA kernel,
+    the buckets multiplied in IFMA lanes (ea_ifma_shared_base), a zero exponent (seed -1)
+    included."""
     exps = [0 if s < 0 else random.Random(s).getrandbits(65536 + s % 64) | 1 << 65536
             for s in seeds]
     assert _core.powm_shared_base(b, exps, N) == [int(gmpy2.powmod(b, e, N)) for e in exps]
 
 
+@settings(max_examples=25)
+@given(st.lists(st.integers(0, 3000), min_size=1, max_size=8), st.integers(0, 2 ** 32), units)
+def test_powm_shared_base_of_short_exponents(sizes, seed, b):
+    """1..8 exponents of up to 3000 bits (0 and 1 included): ea_ifma_shared_base's small
+    windows and lanes left empty."""
+    r = random.Random(seed)
+    exps = [r.getrandbits(size) for size in sizes]
+    assert _core.powm_shared_base(b, exps, N) == [int(gmpy2.powmod(b, e, N)) for e in exps]
+
+
 def test_powm_shared_base_with_lane_buckets_below_2048_bits():
-    """ea_mont's R is 2^(64 n) for an n-limb modulus: the lanes' correction depends on n."""
+    """ea_mont's R is 2^(64 n) for an n-limb modulus, the lanes' 2^2080: the conversions between
+    the two depend on n."""
     n = int(gmpy2.next_prime(1 << 600)) * int(gmpy2.next_prime(3 << 600))
     exps = [random.Random(i).getrandbits(66000) for i in range(3)]
     assert _core.powm_shared_base(5, exps, n) == [int(gmpy2.powmod(5, e, n)) for e in exps]
