@@ -530,6 +530,8 @@ class _StoredBlocks:
         checked its rows). After another writer touched it (PeerStore.changed_files) the rows
         must sum to the peer's own index sum again (once per change: the whole index), else a
         deleted row would let a committed transaction be committed again."""
+        if self._store.indexed_height() < 0:  # (no batch written: the rows answer nothing)
+            return None
         where = self._store.location(tx_id)
         if where is not None or (files := self._store.changed_files()) is None:
             return where

@@ -99,6 +99,7 @@ class PeerStore:
         if self.log_path == self.path:
             raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
         self._lock = threading.Lock()
+        self._appending = threading.Lock()  # one append at a time (its fdatasync outside _lock)
         self._unindexed: dict[int, list[tuple[bytes, int, int]]] = {}  # height -> its rows, not yet in txs
         self._log: int | None = None
         self._tail: list[int] = []  # offsets of the blocks from _batched on, not in the blocks table yet
@@ -306,7 +307,7 @@ class PeerStore:
     def _write_at(self, data: bytes, offset: int) -> None:
         view = memoryview(data)
         while view:
-            written = os.pwrite(self._log, view, offset)
+            written = os.pwrite(self._fd, view, offset)
             view, offset = view[written:], offset + written
 
     # --- writing -------------------------------------------------------------------------
@@ -314,34 +315,41 @@ class PeerStore:
     def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
         """Store a validated block durably (the log fdatasynced before this returns), with the
         offsets and the transaction index of the blocks not batched yet once they are
-        TX_INDEX_BATCH (module docstring)."""
-        with self._lock:
-            # (kept on failure too: a write reported failed may have reached disk; a retry at
-            # this height replaces them)
-            self._hold_index(height, tx_ids)
-            if height != self._count:
-                raise StorageError(f"{self.log_path}: cannot append block {height}: it holds {self._count} blocks")
-            if len(digest) != DIGEST_SIZE:
-                raise StorageError(f"{self.log_path}: cannot append block {height}: its digest is not "
-                                   f"{DIGEST_SIZE} bytes")
-            record = record_bytes(height, digest, data)
-            try:
-                size = os.fstat(self._fd).st_size
-                if size != self._end and not (self._torn and size > self._end):
-                    raise StorageError(f"{self.log_path}: cannot append block {height}: the log is {size} bytes, "
-                                       f"not the {self._end} this store wrote")
-                if size != self._end:
-                    os.ftruncate(self._log, self._end)  # the torn record of a crash, or of a failed write
+        TX_INDEX_BATCH (module docstring). Appends run one at a time; reads (get, digest,
+        location, ...) do not wait for an append's fdatasync: the record becomes visible
+        only once it is durable."""
+        with self._appending:
+            with self._lock:
+                # (kept on failure too: a write reported failed may have reached disk; a retry at
+                # this height replaces them)
+                self._hold_index(height, tx_ids)
+                if height != self._count:
+                    raise StorageError(f"{self.log_path}: cannot append block {height}: it holds {self._count} blocks")
+                if len(digest) != DIGEST_SIZE:
+                    raise StorageError(f"{self.log_path}: cannot append block {height}: its digest is not "
+                                       f"{DIGEST_SIZE} bytes")
+                record, end = record_bytes(height, digest, data), self._end
+                try:
+                    size = os.fstat(self._fd).st_size
+                    if size != end and not (self._torn and size > end):
+                        raise StorageError(f"{self.log_path}: cannot append block {height}: the log is {size} "
+                                           f"bytes, not the {end} this store wrote")
+                    if size != end:
+                        os.ftruncate(self._log, end)  # the torn record of a crash, or of a failed write
+                except OSError as exc:
+                    raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
                 self._torn = True  # (until it is durable)
-                self._write_at(record, self._end)
-                os.fdatasync(self._log)
-                self._torn = False
+            try:
+                self._write_at(record, end)
+                os.fdatasync(self._fd)
             except OSError as exc:
                 raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
-            self._tail.append(self._end)
-            self._count, self._end = self._count + 1, self._end + len(record)
-            if len(self._tail) >= TX_INDEX_BATCH:
-                self._write_batch()
+            with self._lock:
+                self._torn = False
+                self._tail.append(end)
+                self._count, self._end = self._count + 1, end + len(record)
+                if len(self._tail) >= TX_INDEX_BATCH:
+                    self._write_batch()
 
     def _write_batch(self) -> None:
         """The offsets and the index rows of every block not batched yet, and 'indexed', in one
