@@ -220,8 +220,6 @@ def batch_verify_buffers(params: Params, witnesses, elements, value: int, *,
     xs = _rows(elements, "elements", _flat_width(elements, t))
     if xs.shape[0] != t:
         raise InvalidArgument(f"elements has {xs.shape[0]} rows, witnesses {t}")
-    if t == 0:
-        return []
     nbytes = (security + 7) // 8
     rs = memoryview(os.urandom(nbytes * t)).cast("B", (t, nbytes))
     return _core.batch_verify_rows(ws, xs, value, P.n, rs, security, threads)
