@@ -1261,12 +1261,12 @@ def prepare_rows(const unsigned char[:, ::1] ws, const unsigned char[:, ::1] xs,
     _require_modulus(zn.z)
     if <size_t>xs.shape[0] != t or <size_t>rs.shape[0] != t:
         raise errors.InvalidArgument("witnesses, elements and weights must have the same number of rows")
-    W = _vec_of_rows(ws, "witness")
-    X = _vec_of_rows(xs, "element")
-    R = _vec_of_rows(rs, "weight")
     # a weight of fewer random bits than `security` (or none) would weaken the batch test
     if security < 1 or (t and security > 8 * <size_t>rs.shape[1]):
         raise errors.InvalidArgument(f"security must be 1..{8 * rs.shape[1]} bits (the weight rows' width)")
+    W = _vec_of_rows(ws, "witness")
+    X = _vec_of_rows(xs, "element")
+    R = _vec_of_rows(rs, "weight")
     batch.V = _MpzVec([v], "accumulator value")
     _require_exponents(X, c.EA_RULE_ELEMENT, "element")
     # ws and v: the C call checks them (one pass); only a failure runs the indexed check
