@@ -1215,6 +1215,8 @@ cdef class _RowBatch:
         cdef unsigned char *bad = NULL
         cdef unsigned th = _threads(threads)
         cdef int rc
+        if self.zn is None:     # an empty _RowBatch() would hand the C verifier None vectors
+            raise errors.InvalidArgument("a row batch comes from prepare_rows")
         vi = <size_t *>calloc(max(count, 1), sizeof(size_t))
         bad = <unsigned char *>malloc(max(count, 1))
         try:

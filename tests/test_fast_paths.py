@@ -295,3 +295,9 @@ def test_row_weights_must_carry_the_security_bits(security):
     with pytest.raises(edgeacc.errors.InvalidArgument, match="security"):
         _core.prepare_rows(np.zeros((1, 256), np.uint8), np.full((1, 32), 3, np.uint8), 4, P.n,
                            np.zeros((1, 8), np.uint8), security)
+
+
+def test_row_batch_not_from_prepare_rows_is_refused():
+    """A _RowBatch made directly has no vectors: verify refuses it before any C call."""
+    with pytest.raises(edgeacc.errors.InvalidArgument, match="prepare_rows"):
+        _core._RowBatch().verify()
