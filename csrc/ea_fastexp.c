@@ -152,8 +152,8 @@ static void put_words(int64u *dst, const mpz_t z)
     memcpy(dst, mpz_limbs_read(z), k * sizeof(mp_limb_t));
 }
 
-/* Items idx[0..m) (1 <= m <= 8) in one lane call; lanes past m repeat item idx[0]. Returns 0
- * if the call failed for some lane (that item is then left for the caller). */
+/* Items idx[0..m) (1 <= m <= 8) in one lane call; lanes past m repeat item idx[0]. done[i] = 1
+ * for each item computed: an item whose lane failed is left for the caller. */
 static void lane_call(mpz_t *out, const mpz_t *bases, const mpz_t *exps, const size_t *idx,
                       size_t m, const mpz_t n, int64u *words, int8u *buf, int buflen,
                       unsigned char *done)
