@@ -176,7 +176,8 @@ def _rows(obj, what: str, width: int | None = None) -> memoryview:
             raise InvalidArgument(f"{what} must hold whole rows of {width} bytes")
         shape = (mv.nbytes // width, width)
     else:
-        raise InvalidArgument(f"{what} must be a (t, width) array or bytes with a row width")
+        raise InvalidArgument(f"{what} must be a 2-D (t, width) array or flat bytes of t rows of "
+                              f"one width (t: the number of witness rows)")
     if mv.ndim == 2 and mv.format == "B":
         return mv
     return mv.cast("B").cast("B", shape)
