@@ -320,14 +320,15 @@ class PeerStore:
         only once it is durable."""
         with self._appending:
             with self._lock:
-                # (kept on failure too: a write reported failed may have reached disk; a retry at
-                # this height replaces them)
-                self._hold_index(height, tx_ids)
                 if height != self._count:
                     raise StorageError(f"{self.log_path}: cannot append block {height}: it holds {self._count} blocks")
                 if len(digest) != DIGEST_SIZE:
                     raise StorageError(f"{self.log_path}: cannot append block {height}: its digest is not "
                                        f"{DIGEST_SIZE} bytes")
+                # (once the append is at the next height, never a stored block's: kept on failure
+                # too, a write reported failed may have reached disk; a retry at this height
+                # replaces them)
+                self._hold_index(height, tx_ids)
                 record, end = record_bytes(height, digest, data), self._end
                 try:
                     size = os.fstat(self._fd).st_size
