@@ -497,8 +497,9 @@ class PeerStore:
 
     def close(self) -> None:
         """Write the pending batch (best effort: the next open reads it back) and close the
-        files."""
-        with self._lock:
+        files (after an append under way: its write must not reach a closed, maybe reused,
+        descriptor)."""
+        with self._appending, self._lock:
             if self._log is not None:
                 self._write_batch()
             self._close_files()
