@@ -485,7 +485,7 @@ class Peer:
         block = Block.from_bytes(self.store.get(height) or b"")
         if (block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]
                 or block.computed_merkle_root() != block.header.merkle_root):  # (its transactions too)
-            raise StorageError(f"block {height} changed while the store was opened")
+            raise StorageError(f"{self.store.path}: block {height} changed while the store was opened")
         return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
     def checkpoint_if_behind(self) -> None:

@@ -320,14 +320,15 @@ class PeerStore:
         only once it is durable."""
         with self._appending:
             with self._lock:
-                # (kept on failure too: a write reported failed may have reached disk; a retry at
-                # this height replaces them)
-                self._hold_index(height, tx_ids)
                 if height != self._count:
                     raise StorageError(f"{self.log_path}: cannot append block {height}: it holds {self._count} blocks")
                 if len(digest) != DIGEST_SIZE:
                     raise StorageError(f"{self.log_path}: cannot append block {height}: its digest is not "
                                        f"{DIGEST_SIZE} bytes")
+                # (once the append is at the next height, never a stored block's: kept on failure
+                # too, a write reported failed may have reached disk; a retry at this height
+                # replaces them)
+                self._hold_index(height, tx_ids)
                 record, end = record_bytes(height, digest, data), self._end
                 try:
                     size = os.fstat(self._fd).st_size
@@ -496,8 +497,9 @@ class PeerStore:
 
     def close(self) -> None:
         """Write the pending batch (best effort: the next open reads it back) and close the
-        files."""
-        with self._lock:
+        files (after an append under way: its write must not reach a closed, maybe reused,
+        descriptor)."""
+        with self._appending, self._lock:
             if self._log is not None:
                 self._write_batch()
             self._close_files()

@@ -11,6 +11,7 @@ import pytest
 
 import ledger
 from ledger.errors import StorageError
+from ledger.store import PeerStore
 from tests import store_tamper
 
 
@@ -56,3 +57,45 @@ def test_a_changed_index_row_is_caught_on_open(tmp_path, toy, tamper):
     with pytest.raises(StorageError, match="transaction index differs"):
         ledger.Network.open(path, auto_interlock=False)
     assert store_tamper.store_bytes(path) == before
+
+
+def test_a_refused_append_at_a_stored_height_leaves_that_blocks_index_rows(tmp_path):
+    store = PeerStore(tmp_path / "p.sqlite", "c")
+    try:
+        store.append(0, b"\1" * 32, b"block 0", [b"\2" * 32])
+        with pytest.raises(StorageError, match="cannot append block 0"):
+            store.append(0, b"\3" * 32, b"another block 0", [b"\4" * 32])
+        assert store.tx_index() == {b"\2" * 32: (0, 0)}
+        assert store.get(0) == b"block 0" and store.height() == 1
+    finally:
+        store.close()
+
+
+def test_close_waits_for_an_append_under_way(tmp_path, monkeypatch):
+    import os
+    import threading
+    store = PeerStore(tmp_path / "p.sqlite", "c")
+    syncing, release, sync = threading.Event(), threading.Event(), os.fdatasync
+
+    def slow_sync(fd):
+        syncing.set()
+        release.wait(10)
+        sync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_sync)
+    appending = threading.Thread(target=store.append, args=(0, b"\1" * 32, b"block 0", [b"\2" * 32]))
+    appending.start()
+    assert syncing.wait(10)
+    closing = threading.Thread(target=store.close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive()  # (it waits for the append, not the other way round)
+    release.set()
+    appending.join(10)
+    closing.join(10)
+    monkeypatch.undo()
+    store = PeerStore(tmp_path / "p.sqlite", "c")
+    try:
+        assert store.get(0) == b"block 0" and store.tx_index() == {b"\2" * 32: (0, 0)}
+    finally:
+        store.close()
