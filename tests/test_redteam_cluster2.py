@@ -173,3 +173,34 @@ def test_a_checkpoint_no_follower_honours_does_not_stop_the_cutter_trimming(worl
     cp = Checkpoint.from_bytes(log.cp)
     assert (log.trimmed, cp.height, cp.digest) == (5, 5, g[5].digest) and sorted(log.entries) == [5]
     assert follower.checkpoint() == cp
+
+
+@pytest.mark.parametrize("answer", ["junk", "another peer's attestation", "another block's attestation"])
+def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world, answer):
+    """Of the cutter's two fellow peers one answers Stored honestly and one with junk, a
+    replay of the honest peer's attestation, or an attestation of another block: the honest
+    two make the quorum, and the cutter trims with exactly their attestations (one bad answer
+    among them used to void the whole checkpoint, so the log was never trimmed again)."""
+    from ledger.cluster.follower import attestation_quorum, decode_block_id, stored_message
+    g = world.genuine
+    honest, dishonest = world.peers[0], world.peers[1]
+
+    def attest(identity, request):
+        height, digest = decode_block_id(request)
+        return pack(identity.fingerprint, identity.sign(stored_message(identity.chain_id, height, digest)))
+    bad = {"junk": lambda request: b"junk",
+           "another peer's attestation": lambda request: attest(honest, request),
+           "another block's attestation": lambda request: attest(dishonest, pack(b"0", g[0].digest))}[answer]
+    answers = {honest.name: lambda request: attest(honest, request), dishonest.name: bad}
+    log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, None)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))
+    peer = follower.peer
+    node = types.SimpleNamespace(
+        log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4, deployment=world.rules,
+        name=peer.name, addresses={peer.name: "", honest.name: "", dishonest.name: ""},
+        _channel=lambda n: types.SimpleNamespace(call=lambda method, request, timeout: answers[n](request)))
+    assert Node._trim(node, None) is True
+    cp = Checkpoint.from_bytes(log.cp)
+    assert (log.trimmed, cp.height, cp.digest) == (5, 5, g[5].digest) and sorted(log.entries) == [5]
+    assert {world.rules.trust.resolve(fp).name for fp, _ in cp.attestations} == {peer.name, honest.name}
+    assert follower.checkpoint() == cp

@@ -117,6 +117,19 @@ class Checkpoint:
                                          f"the checkpoint at block {self.height} of {chain_id}", "attester")
 
 
+def checked_attestation(deployment: Deployment, chain_id: str, height: int, digest: bytes, name: str,
+                        answer: bytes) -> tuple[bytes, bytes]:
+    """Peer `name`'s answer to Stored for block (height, digest) as (fingerprint, signature):
+    a valid attestation under that peer's own certificate (a peer replaying another's counts
+    for neither); a LedgerError otherwise."""
+    fp, sig = unpack(answer, 2, "attestation")
+    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), [(fp, sig)], 1, None,
+                                     f"{name}'s attestation", "attester")
+    if deployment.trust.resolve(fp).name != name:
+        raise UnprovenAnswer(f"{name} answers with another peer's attestation")
+    return fp, sig
+
+
 def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str, peers: list[str], ask,
                    pool: concurrent.futures.Executor, timeout: float = CONFIRM_WAIT + 2) -> None:
     """Raise unless each (height, digest) of `blocks` is attested by threshold-1 peers of
@@ -134,12 +147,7 @@ def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str
             for call in concurrent.futures.as_completed(calls, timeout):
                 name = calls[call]
                 try:
-                    fp, sig = unpack(call.result(), 2, "attestation")
-                    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), [(fp, sig)],
-                                                     1, None, f"{name}'s attestation", "attester")
-                    if deployment.trust.resolve(fp).name != name:
-                        raise UnprovenAnswer(f"{name} answers with another peer's attestation")
-                    good.append((fp, sig))
+                    good.append(checked_attestation(deployment, chain_id, height, digest, name, call.result()))
                 except LedgerError as exc:
                     failures.append(f"{name}: {exc}")
                 if len(good) >= needed:

@@ -51,8 +51,8 @@ from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster import authority, validators
-from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, confirm_blocks, decode_block_id,
-                                     stored_message)
+from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, checked_attestation, confirm_blocks,
+                                     decode_block_id, stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, number, pack, remote_error, serve, unpack
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
@@ -510,10 +510,11 @@ class Node:
                          self.peer.identity.sign(stored_message(self.chain_id, height - 1, digest)))]
         others = [n for n in self.addresses if n != self.name]
         with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
-            calls = [pool.submit(self._channel(n).call, "Stored", request, 10.0) for n in others]
+            calls = {pool.submit(self._channel(n).call, "Stored", request, 10.0): n for n in others}
             for call in concurrent.futures.as_completed(calls):
-                try:
-                    attestations.append(tuple(unpack(call.result(), 2, "attestation")))
+                try:  # each checked alone: one peer's bad answer must not void the others'
+                    attestations.append(checked_attestation(self.deployment, self.chain_id, height - 1, digest,
+                                                            calls[call], call.result()))
                 except LedgerError:
                     pass
         checkpoint = Checkpoint(height - 1, digest, slot, tuple(attestations))
