@@ -27,7 +27,7 @@ def test_a_power_loss_loses_only_index_rows_and_open_rebuilds_them(tmp_path, toy
     path, lost = tmp_path / "net", tmp_path / "after-power-loss"
     with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
         receipts = [net.submit("edge-0", b"record %d" % i).result() for i in range(3)]
-        # every append is durable (fsynced WAL) before it returns: a copy now is what a power loss leaves
+        # every append is durable (its record fdatasynced in the block log) before it returns: a copy now is what a power loss leaves
         shutil.copytree(path, lost)
     assert rows(lost) == ([], None)  # no batch written yet: only the blocks
     with ledger.Network.open(lost, auto_interlock=False) as net:
