@@ -15,7 +15,7 @@ from tests import store_tamper
 
 
 def rows(path, peer="edge-0.peer0"):
-    db = sqlite3.connect(path / "peers" / f"{peer}.sqlite")
+    db = sqlite3.connect(store_tamper.store_path(path, peer))
     try:
         return (db.execute("SELECT tx_id, height, position FROM txs ORDER BY height, position").fetchall(),
                 dict(db.execute("SELECT key, value FROM meta").fetchall()).get("indexed"))
@@ -49,7 +49,7 @@ def test_a_changed_index_row_is_caught_on_open(tmp_path, toy, tamper):
     with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
         for i in range(3):
             net.submit("edge-0", b"record %d" % i).result()
-    db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
+    db = sqlite3.connect(store_tamper.store_path(path, "edge-0.peer0"), isolation_level=None)
     db.execute(tamper)
     db.close()
     before = store_tamper.store_bytes(path)
