@@ -47,7 +47,7 @@ def block(store: Path, height: int) -> bytes:
     return next(data for _, h, _, data in records(store) if h == height)
 
 
-def _rewrite_log(store: Path, blocks: list[tuple[int, bytes, bytes]]) -> None:
+def rewrite_log(store: Path, blocks: list[tuple[int, bytes, bytes]]) -> None:
     """Write `blocks` as the log's records, in place (a running store's descriptor sees it),
     and move the batched offsets to match."""
     log = log_of(store)
@@ -68,14 +68,14 @@ def _rewrite_log(store: Path, blocks: list[tuple[int, bytes, bytes]]) -> None:
 
 def rewrite(store: Path, height: int, *, data: bytes | None = None, digest: bytes | None = None) -> None:
     """Replace block `height`'s bytes and/or stored digest (checksums and offsets fixed)."""
-    _rewrite_log(store, [(h, digest if h == height and digest is not None else d,
+    rewrite_log(store, [(h, digest if h == height and digest is not None else d,
                           data if h == height and data is not None else old) for h, d, old in rows(store)])
 
 
 def truncate(store: Path, height: int) -> None:
     """Cut the store back to its first `height` blocks: the log, the offsets and the index."""
     kept = [r for r in rows(store) if r[0] < height]
-    _rewrite_log(store, kept)
+    rewrite_log(store, kept)
     db = sqlite3.connect(store, isolation_level=None)
     try:
         db.execute("DELETE FROM txs WHERE height >= ?", (height,))

@@ -51,6 +51,7 @@ def _restart(cluster) -> dict:
         deadline = time.monotonic() + 20
         while (status := client.node_status(NODE))["layer_violation"] is None and time.monotonic() < deadline:
             time.sleep(0.3)
+        assert status["layer_violation"] is not None, f"{NODE} reported no layer violation within 20 s of its start"
         return status
 
 

@@ -176,8 +176,14 @@ def test_a_text_field_that_is_not_utf8_is_an_encoding_error():
                  st.integers(0, 10 ** 30).map(lambda v: b"0%d" % v)), st.sampled_from([10, 16]))
 def test_message_numbers_have_one_encoding(data, base):
     """A number field decodes only from its canonical form: no second encoding of a height."""
+    spelling = "x" if base == 16 else "d"
     try:
         value = number(data, "field", base)
     except errors.EncodingError:
+        try:
+            canonical = format(int(data, base), spelling).encode()
+        except ValueError:
+            canonical = None
+        assert data != canonical, "the one encoding of a number was refused"
         return
-    assert data == format(value, "x" if base == 16 else "d").encode()
+    assert data == format(value, spelling).encode()

@@ -210,6 +210,8 @@ def test_hash_to_prime_is_the_first_bpsw_candidate(data):
         c = _core.hash_candidate(_core.H2P_DOMAIN, data, j, _core.H2P_BITS)
         if gmpy2.is_bpsw_prp(c):
             break
+    else:
+        pytest.fail(f"hash_to_prime's nonce {k} names no BPSW probable prime")
     assert (j, c) == (k, x)
 
 

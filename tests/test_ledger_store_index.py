@@ -16,7 +16,7 @@ from tests import store_tamper
 
 
 def rows(path, peer="edge-0.peer0"):
-    db = sqlite3.connect(path / "peers" / f"{peer}.sqlite")
+    db = sqlite3.connect(store_tamper.store_path(path, peer))
     try:
         return (db.execute("SELECT tx_id, height, position FROM txs ORDER BY height, position").fetchall(),
                 dict(db.execute("SELECT key, value FROM meta").fetchall()).get("indexed"))
@@ -28,7 +28,7 @@ def test_a_power_loss_loses_only_index_rows_and_open_rebuilds_them(tmp_path, toy
     path, lost = tmp_path / "net", tmp_path / "after-power-loss"
     with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
         receipts = [net.submit("edge-0", b"record %d" % i).result() for i in range(3)]
-        # every append is durable (fsynced WAL) before it returns: a copy now is what a power loss leaves
+        # every append is durable (its record fdatasynced in the block log) before it returns: a copy now is what a power loss leaves
         shutil.copytree(path, lost)
     assert rows(lost) == ([], None)  # no batch written yet: only the blocks
     with ledger.Network.open(lost, auto_interlock=False) as net:
@@ -50,7 +50,7 @@ def test_a_changed_index_row_is_caught_on_open(tmp_path, toy, tamper):
     with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
         for i in range(3):
             net.submit("edge-0", b"record %d" % i).result()
-    db = sqlite3.connect(path / "peers" / "edge-0.peer0.sqlite", isolation_level=None)
+    db = sqlite3.connect(store_tamper.store_path(path, "edge-0.peer0"), isolation_level=None)
     db.execute(tamper)
     db.close()
     before = store_tamper.store_bytes(path)

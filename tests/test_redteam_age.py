@@ -178,7 +178,7 @@ def _edited(rows, edit, height):
 def test_a_log_record_edited_with_its_checksums_fixed_is_caught_on_open(path, height, edit):
     store = peer0(path)
     rows = _edited(store_tamper.rows(store), edit, height)
-    store_tamper._rewrite_log(store, rows)
+    store_tamper.rewrite_log(store, rows)
     sql(path, "DELETE FROM blocks WHERE height >= %d" % len(rows))
     refused_on_open(path, "edge-0.peer0")
 
