@@ -35,7 +35,7 @@ class Harness:
         self.client = None
 
     def start(self) -> "Harness":
-        self.cluster.etcd.start()
+        self.cluster.start_etcd()
         for name in self.names:
             self.cluster.start_node(name)
         self.wait_cutter()

@@ -15,7 +15,7 @@ from ledger.chain import Deployment, now_ms
 from ledger.cluster import authority, local
 from ledger.cluster.follower import Checkpoint
 from ledger.cluster.node import chain_configs, deployment_params, load_trust
-from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
+from ledger.cluster.ordering import MAX_TX_BYTES
 from ledger.cluster.transport import Channel, Credentials, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
@@ -97,7 +97,7 @@ def test_register_publishes_the_certificate_only(h, tmp_path):
     pem = (creds / "identity.crt").read_bytes()
     fp = h.client._call_any(h.chain, "Register", pem + b"junk" * 100_000)
     assert fp == fingerprint(load_certificate(creds / "identity.crt"))
-    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    log = h.cluster.etcd_log(h.chain, h.names[0])
     try:
         assert log.certificate(fp) == pem
     finally:
@@ -108,7 +108,7 @@ def test_deposed_or_racing_cutter_cannot_append(h):
     """Two cutters campaign at once: one wins. The winner's lease expires (it stalled) and
     another is elected: the deposed one's append is fenced out, before and after the new
     cutter appended (a log of its own chain key in the module's etcd)."""
-    logs = [EtcdLog(h.cluster.deployment["etcd"], "fence-test") for _ in range(2)]
+    logs = [h.cluster.etcd_log("fence-test") for _ in range(2)]  # (the operator's root: no peer's prefix)
     try:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             won = list(pool.map(lambda i: logs[i].campaign(f"c{i}", 1), range(2)))
@@ -331,7 +331,7 @@ def _next_block(h, tmp_path, payload):
 
 
 def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on(h, tmp_path):
-    """etcd is trusted for order, not content, and anyone may write to it: a dishonest cutter
+    """etcd is trusted for order, not content, and every peer of the chain may write to it: a dishonest cutter
     puts junk, the next block endorsed by one peer (the policy needs 2), the next block with a
     forged endorsement, and a block on a forked parent with real endorsements at the log's
     next slots, and a valid block under keys that name no slot. No peer stores any of them, none stops following, and the next honest
@@ -349,7 +349,7 @@ def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on
     forged = forged.with_endorsements([(fp, sig[:10] + bytes([sig[10] ^ 1]) + sig[11:])] + list(forged.signed.endorsements[1:]))
     forked = endorsed(Block(SignedHeader(dataclasses.replace(proposal.header, previous=b"\7" * 32), ()),
                             proposal.transactions), keys)
-    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    log = h.cluster.etcd_log(h.chain, h.names[0])  # a dishonest peer of the chain: etcd lets it write
     try:
         for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).to_bytes(), forged.to_bytes(), forked.to_bytes()]):
             log.put_raw(b"block/%012d" % (slot + i), data)
@@ -377,7 +377,7 @@ def test_a_peer_restarted_after_trimming_catches_up_from_the_other_peers(h):
     missed_from = h.status(victim)["height"]
     h.cluster.kill_node(victim)
     receipts = [h.client.submit(h.chain, b"trim-%d" % i).result(60) for i in range(TRIM_BLOCKS + 3)]
-    log = EtcdLog(h.cluster.deployment["etcd"], h.chain)
+    log = h.cluster.etcd_log(h.chain)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -9,7 +9,6 @@ import pytest
 from ledger import errors
 from ledger.cluster import local
 from ledger.cluster.client import connect
-from ledger.cluster.ordering import EtcdLog
 from ledger.store import LOG_SUFFIX
 
 from cluster_helpers import need_etcd
@@ -37,7 +36,7 @@ def _rewrite_history(cluster) -> None:
     for f in [*store.parent.glob(store.name + "*"), store.with_suffix(LOG_SUFFIX)]:
         if not f.name.endswith(".crl.pem"):
             f.unlink()
-    log = EtcdLog(cluster.deployment["etcd"], EDGE)
+    log = cluster.etcd_log(EDGE)
     try:
         log._run(log._client.delete_prefix(log.key(b"")), "delete")
     finally:

@@ -5,10 +5,12 @@ never goes to a peer. Peers receive their own keys and the public trust material
     CADIR/crl.pem            the current revocation list (public: distribute it to every node)
     CADIR/certs/NAME.crt     every ledger certificate issued (public: the nodes' trust bundle)
     CADIR/issued.json        name -> the serial numbers of its certificates (for revoke)
+    CADIR/etcd/              the etcd CA: who may reach etcd (ledger.cluster.etcdauth)
 
 `issue` writes a member's credentials into a directory of its own: identity.key/.crt (its
-Ed25519 ledger identity), tls.key/.crt (its transport certificate, same subject), and copies of
-ca.crt and crl.pem.
+Ed25519 ledger identity), tls.key/.crt (its transport certificate, same subject), copies of
+ca.crt and crl.pem, and for a peer etcd.key/.crt and etcd-ca.crt (its etcd client certificate,
+the peer's name as CN: only peers reach etcd).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
+from ledger.cluster import etcdauth
 from ledger.errors import ConfigurationError, NotFound, StorageError
 from ledger.identity import (CertificateAuthority, Identity, load_certificate, load_private_key,
                              load_revocation_list, save_certificate, save_private_key)
@@ -44,6 +47,7 @@ def init(cadir: str | Path, name: str = "edgeacc deployment CA") -> Path:
     save_certificate(ca.certificate, cadir / "ca.crt")
     (cadir / "crl.pem").write_bytes(_pem(ca.revocation_list({})))
     (cadir / ISSUED).write_text("{}")
+    etcdauth.init_ca(cadir)
     return cadir
 
 
@@ -85,12 +89,15 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
             shutil.copyfile(cadir / public, out / public)
         save_certificate(identity.certificate, cadir / "certs" / f"{name}.crt")
         issued[name] = [identity.certificate.serial_number, tls_cert.serial_number]
+        if role == "peer":
+            issued[name].append(etcdauth.issue_client(cadir, name, out))
     return out
 
 
 def revoke(cadir: str | Path, name: str) -> Path:
-    """Put every certificate of `name` on the CA's revocation list, effective now; returns the
-    path of the new crl.pem to distribute."""
+    """Put every certificate of `name` on the CA's revocation list, effective now, and its
+    etcd certificate on the etcd CA's; returns the path of the new crl.pem to distribute (and
+    CADIR/etcd/crl.pem goes to every etcd member's --client-crl-file)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)
     checks.text(name, "name")
@@ -105,6 +112,7 @@ def revoke(cadir: str | Path, name: str) -> Path:
         tmp = cadir / "crl.pem.tmp"
         tmp.write_bytes(_pem(ca.revocation_list(revoked)))
         tmp.replace(cadir / "crl.pem")
+        etcdauth.write_crl(cadir, revoked)  # (serials are random: the other CA's never collide)
     return cadir / "crl.pem"
 
 

@@ -6,7 +6,7 @@ etcd cluster and every peer as its own `edgeacc node` process, all on free loopb
     DIR/deployment.json       the public deployment description every node and client reads
     DIR/nodes/NAME/           one peer: node.json, its credentials, its SQLite store, its log
     DIR/clients/client/       the default client's credentials and client.json (ledger.connect)
-    DIR/etcd/mI/              etcd member I's data directory and log
+    DIR/etcd/mI/              etcd member I's data directory (mI.tls/ its credentials, mI.log)
     DIR/objects/              the shared content-addressed object store (file://)
 """
 from __future__ import annotations
@@ -19,11 +19,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger import checks
+from ledger.cluster import etcdauth
 from ledger.errors import ConfigurationError, ServiceUnavailable, StorageError
 
 ETCD = "etcd"
@@ -60,10 +60,13 @@ def stop_processes(processes: list, grace: float) -> None:
 
 
 class EtcdCluster:
-    """`members` etcd processes on loopback, data under `directory`; start(), kill(i), restart(i), stop()."""
+    """`members` etcd processes on loopback, data under `directory`, over mutual TLS with
+    certificates of the etcd CA in `cadir` (ledger.cluster.etcdauth; the members' own are
+    issued on first start); start(), kill(i), restart(i), stop()."""
 
-    def __init__(self, directory: str | Path, members: int = 3) -> None:
+    def __init__(self, directory: str | Path, cadir: str | Path, members: int = 3) -> None:
         self.directory = checks.path(directory, "directory")
+        self.cadir = checks.path(cadir, "cadir")
         if shutil.which(ETCD) is None:
             raise ConfigurationError("etcd is not installed (Debian: apt-get install etcd-server)")
         self.names = [f"m{i}" for i in range(checks.integer(members, "members", lo=1, hi=9))]
@@ -75,21 +78,32 @@ class EtcdCluster:
     def endpoints(self) -> list[str]:
         return [f"{LOOPBACK}:{p}" for p in self.client_ports]
 
+    @property
+    def root(self) -> etcdauth.EtcdCredentials:
+        """The operator's etcd credentials (user root)."""
+        return etcdauth.EtcdCredentials.load(self.cadir / "etcd" / etcdauth.ROOT)
+
     def _command(self, i: int, state: str) -> list[str]:
-        cluster = ",".join(f"{n}=http://{LOOPBACK}:{p}" for n, p in zip(self.names, self.peer_ports))
+        cluster = ",".join(f"{n}=https://{LOOPBACK}:{p}" for n, p in zip(self.names, self.peer_ports))
         return [ETCD, "--name", self.names[i], "--data-dir", str(self.directory / self.names[i]),
-                "--listen-client-urls", f"http://{LOOPBACK}:{self.client_ports[i]}",
-                "--advertise-client-urls", f"http://{LOOPBACK}:{self.client_ports[i]}",
-                "--listen-peer-urls", f"http://{LOOPBACK}:{self.peer_ports[i]}",
-                "--initial-advertise-peer-urls", f"http://{LOOPBACK}:{self.peer_ports[i]}",
+                "--listen-client-urls", f"https://{LOOPBACK}:{self.client_ports[i]}",
+                "--advertise-client-urls", f"https://{LOOPBACK}:{self.client_ports[i]}",
+                "--listen-peer-urls", f"https://{LOOPBACK}:{self.peer_ports[i]}",
+                "--initial-advertise-peer-urls", f"https://{LOOPBACK}:{self.peer_ports[i]}",
                 "--initial-cluster", cluster, "--initial-cluster-state", state,
                 "--initial-cluster-token", "edgeacc", "--heartbeat-interval", "100",
-                "--election-timeout", "1000", "--log-level", "warn"]
+                "--election-timeout", "1000", "--log-level", "warn",
+                *etcdauth.member_flags(self._member_credentials(i), self.cadir / "etcd" / "crl.pem")]
+
+    def _member_credentials(self, i: int) -> Path:
+        return self.directory / f"{self.names[i]}.tls"
 
     def start(self, i: int | None = None) -> "EtcdCluster":
         """Start every member (or member i) and wait until the cluster answers."""
         self.directory.mkdir(parents=True, exist_ok=True)
         for j in range(len(self.names)) if i is None else [i]:
+            if not self._member_credentials(j).exists():
+                etcdauth.issue_member(self.cadir, [LOOPBACK], self._member_credentials(j))
             log = open(self.directory / f"{self.names[j]}.log", "ab")
             self.processes[j] = subprocess.Popen(self._command(j, "new"), stdout=log, stderr=log,
                                                  start_new_session=True)
@@ -110,18 +124,10 @@ class EtcdCluster:
         raise ServiceUnavailable(f"etcd in {self.directory} has no leader after {timeout} s")
 
     def leader(self) -> int | None:
-        """Index of the member that leads now (None without a quorum): each live member's
-        status through etcd's JSON gateway."""
-        for i, (port, process) in enumerate(zip(self.client_ports, self.processes)):
-            if process is None or process.poll() is not None:
-                continue
-            try:
-                request = urllib.request.Request(f"http://{LOOPBACK}:{port}/v3/maintenance/status", b"{}")
-                with urllib.request.urlopen(request, timeout=1) as response:
-                    status = json.loads(response.read())
-            except (OSError, ValueError):
-                continue
-            if status.get("leader") and status.get("leader") == status.get("header", {}).get("member_id"):
+        """Index of the member that leads now (None without a quorum)."""
+        root = self.root
+        for i, (endpoint, process) in enumerate(zip(self.endpoints, self.processes)):
+            if process is not None and process.poll() is None and etcdauth.leads(endpoint, root):
                 return i
         return None
 
@@ -221,7 +227,7 @@ class LocalCluster:
             self.deployment = json.loads((self.directory / "deployment.json").read_text())
         except (OSError, ValueError) as exc:
             raise StorageError(f"{self.directory} holds no deployment: {exc}") from None
-        self.etcd = EtcdCluster(self.directory / "etcd", len(self.deployment["etcd"]))
+        self.etcd = EtcdCluster(self.directory / "etcd", self.directory / "ca", len(self.deployment["etcd"]))
         self.etcd.client_ports = [int(e.rpartition(":")[2]) for e in self.deployment["etcd"]]
         self.etcd.peer_ports = list(self.deployment["etcd_peer_ports"])
         self.nodes: dict[str, subprocess.Popen | None] = {
@@ -252,8 +258,26 @@ class LocalCluster:
             p.wait()
             self.nodes[name] = None
 
-    def up(self, timeout: float = 60.0) -> "LocalCluster":
+    def etcd_log(self, chain_id: str, name: str | None = None):
+        """An EtcdLog of `chain_id` with the etcd credentials of peer `name` (None: the
+        operator's root)."""
+        from ledger.cluster.ordering import EtcdLog
+
+        credentials = self.etcd.root if name is None else etcdauth.EtcdCredentials.load(
+            self.directory / "nodes" / checks.file_name(name, "name") / "credentials")
+        return EtcdLog(self.deployment["etcd"], chain_id, credentials)
+
+    def start_etcd(self) -> None:
+        """Start etcd and (again: it is idempotent) set its users and roles from deployment.json."""
         self.etcd.start()
+        try:
+            etcdauth.grant_access(self.etcd.endpoints, self.etcd.root, self.deployment)
+        except BaseException:
+            self.etcd.stop()
+            raise
+
+    def up(self, timeout: float = 60.0) -> "LocalCluster":
+        self.start_etcd()
         try:
             for name in self.nodes:
                 self.start_node(name)

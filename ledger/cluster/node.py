@@ -4,7 +4,8 @@ store, the deployment's public trust material, and the chain's block log in etcd
 CONFIG (JSON):
 
     {"name": "edge-0.peer0",              the peer's certificate name
-     "credentials": "DIR",                identity.key/.crt, tls.key/.crt (edgeacc ca issue)
+     "credentials": "DIR",                identity.key/.crt, tls.key/.crt, etcd.key/.crt
+                                          (edgeacc ca issue)
      "trust": "DIR",                      ca.crt, crl.pem, certs/*.crt (public; crl.pem is
                                           re-read when it changes)
      "store": "PATH.sqlite",
@@ -51,6 +52,7 @@ from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster import authority, validators
+from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, checked_attestation, confirm_blocks,
                                      decode_block_id, stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
@@ -260,7 +262,7 @@ class Node:
         self.peer.load()
         loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
-        self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id)
+        self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id, EtcdCredentials.load(creds_dir))
         self.ttl = int(self.deployment_info.get("cutter_ttl", CUTTER_TTL))
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))

@@ -11,8 +11,8 @@ Keys, under PREFIX/<chain>/:
 A block is appended by one etcd transaction that succeeds only if its slot is still empty and
 `cutter` is still the key the appender's election wrote (same modification revision): two
 cutters can never both write a slot, and a deposed one cannot append after its lease expired.
-etcd gives crash tolerance (Raft), not trust (it has no authentication here): an entry is
-whatever someone wrote. Peers read the entries in slot order and store an entry only if it
+etcd gives crash tolerance (Raft), not trust: it admits only the chain's peers to write this
+prefix (ledger.cluster.etcdauth), and any of them may be dishonest. Peers read the entries in slot order and store an entry only if it
 validates as the next block of their chain; any other entry (junk, a bad endorsement, a fork)
 is skipped, by every honest peer alike (ledger.cluster.follower), and the next cutter appends
 at the next slot.
@@ -40,9 +40,9 @@ import aetcd.exceptions
 from aetcd import rpc
 
 from ledger import checks
+from ledger.cluster import etcdauth
 from ledger.errors import ConfigurationError, LedgerError, ServiceUnavailable
 
-PREFIX = b"/edgeacc/"
 MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
 MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
 MAX_TX_BYTES = MAX_BLOCK_BYTES - 64 * 1024  # the block's header and endorsements fit beside it
@@ -56,7 +56,7 @@ def _slot_key(slot: int) -> bytes:
 
 
 def _slot_of(key: bytes) -> int | None:
-    """The slot a key under block/ names (None for a key that is not one: etcd has no auth)."""
+    """The slot a key under block/ names (None for a key that is not one: any peer may write it)."""
     return int(key) if len(key) == 12 and key.isdigit() else None
 
 
@@ -70,28 +70,23 @@ class Leadership:
 
 class EtcdLog:
     """One chain's block log and cutter election in an etcd cluster (`endpoints`: host:port of
-    every member)."""
+    every member), over mutual TLS with `credentials` (etcdauth.EtcdCredentials: etcd admits
+    the chain's peers, and the operator's root, only)."""
 
-    def __init__(self, endpoints: list[str], chain_id: str, timeout: float = 5.0) -> None:
+    def __init__(self, endpoints: list[str], chain_id: str, credentials: etcdauth.EtcdCredentials,
+                 timeout: float = 5.0) -> None:
         endpoints = [checks.text(e, "endpoint") for e in checks.instance(endpoints, (list, tuple), "endpoints")]
         if not endpoints or any(":" not in e for e in endpoints):
             raise ConfigurationError("etcd endpoints must be a non-empty list of host:port")
         self.chain_id = checks.text(chain_id, "chain_id")
         self.timeout = checks.number(timeout, "timeout")
-        self._prefix = PREFIX + chain_id.encode() + b"/"
+        self._prefix = etcdauth.chain_prefix(chain_id)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"etcd-{chain_id}", daemon=True)
         self._thread.start()
-        # aetcd dials f"{host}:{port}": a gRPC target naming every member, so the channel
-        # moves to another member when one dies
-        *head, last = endpoints
-        host, _, port = last.rpartition(":")
-        target = ",".join(head + [host])
-        self._client = aetcd.Client(host=f"ipv4:{target}", port=int(port), timeout=int(max(1, timeout)),
-                                    options={"grpc.max_receive_message_length": 256 << 20,
-                                             "grpc.max_send_message_length": MAX_REQUEST_BYTES,
-                                             "grpc.initial_reconnect_backoff_ms": 100,
-                                             "grpc.max_reconnect_backoff_ms": 1000})
+        self._client = etcdauth.client(endpoints, credentials, timeout, {
+            "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": MAX_REQUEST_BYTES,
+            "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000})
         self._changed = threading.Event()
         self._watch_task = None
 
@@ -259,12 +254,12 @@ class EtcdLog:
         """Make a member's ledger certificate available to every peer (it is CA-signed: a peer
         admits it only after checking that)."""
         async def put():
-            await self._client.put(PREFIX + b"certs/" + fingerprint.hex().encode(), pem)
+            await self._client.put(etcdauth.CERTS_PREFIX + fingerprint.hex().encode(), pem)
         self._run(put(), "certificate")
 
     def certificate(self, fingerprint: bytes) -> bytes | None:
         async def get():
-            kv = await self._client.get(PREFIX + b"certs/" + fingerprint.hex().encode())
+            kv = await self._client.get(etcdauth.CERTS_PREFIX + fingerprint.hex().encode())
             return kv.value if kv else None
         return self._run(get(), "certificate")
 
