@@ -78,6 +78,11 @@ class BadSignature(IdentityError):
     """A signature does not verify under the named certificate."""
 
 
+class AccessDenied(IdentityError):
+    """A service refuses what this identity asks: etcd lets each chain's peers write their own
+    chain's keys only (ledger.cluster.etcdauth)."""
+
+
 class EndorsementError(IdentityError):
     """A block's endorsements do not satisfy the chain's policy."""
 

@@ -41,7 +41,7 @@ from aetcd import rpc
 
 from ledger import checks
 from ledger.cluster import etcdauth
-from ledger.errors import ConfigurationError, LedgerError, ServiceUnavailable
+from ledger.errors import AccessDenied, ConfigurationError, LedgerError, ServiceUnavailable
 
 MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
 MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
@@ -99,6 +99,8 @@ class EtcdLog:
             return future.result(self.timeout + 1)
         except _FAILURES as exc:
             future.cancel()
+            if "permission denied" in str(exc):  # RBAC (etcdauth): not a fault that retrying mends
+                raise AccessDenied(f"etcd refuses the {what} of {self.chain_id} to this identity") from None
             raise ServiceUnavailable(f"etcd ({what} of {self.chain_id}): {type(exc).__name__}: {exc}"[:400]) from None
         except TimeoutError:
             future.cancel()
