@@ -3,6 +3,8 @@
     edgeacc ca init CADIR
     edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR
     edgeacc ca revoke CADIR NAME
+    edgeacc ca etcd-member CADIR --host HOST [--host ...] --out DIR
+    edgeacc ca etcd-grant CADIR DEPLOYMENT
     edgeacc node CONFIG
     edgeacc cluster up DIR [--subchains N] [--peers P] [--threshold K]
     edgeacc cluster down DIR
@@ -24,9 +26,23 @@ def cmd_ca(args) -> int:
     elif args.ca_command == "issue":
         out = authority.issue(args.cadir, args.name, args.role, args.out, args.chain)
         log.info("issued %s (%s%s) into %s", args.name, args.role, f" of {args.chain}" if args.chain else "", out)
+    elif args.ca_command == "etcd-member":
+        from ledger.cluster import etcdauth
+        out = etcdauth.issue_member(args.cadir, args.host, args.out)
+        log.info("issued an etcd member certificate for %s into %s; run etcd with https:// URLs and:", args.host, out)
+        print(" ".join(etcdauth.member_flags(out, out / "crl.pem")))
+    elif args.ca_command == "etcd-grant":
+        from ledger.cluster import etcdauth
+        from ledger.cluster.node import read_json
+        from pathlib import Path
+        deployment = read_json(args.deployment, "deployment description")
+        etcdauth.grant_access(deployment["etcd"], etcdauth.EtcdCredentials.load(Path(args.cadir) / "etcd" / "root"),
+                              deployment)
+        log.info("etcd: every peer of %s may write its chain's keys only; authentication is on", args.deployment)
     else:
         crl = authority.revoke(args.cadir, args.name)
-        log.info("revoked %s: distribute %s to every node", args.name, crl)
+        log.info("revoked %s: distribute %s to every node and %s to every etcd member", args.name, crl,
+                 crl.parent / "etcd" / "crl.pem")
     return 0
 
 
@@ -64,6 +80,13 @@ def add_parsers(sub) -> None:
     q = ca.add_parser("revoke", help="revoke every certificate of NAME (writes a new crl.pem)")
     q.add_argument("cadir")
     q.add_argument("name")
+    q = ca.add_parser("etcd-member", help="issue an etcd member its TLS certificate (the etcd CA's)")
+    q.add_argument("cadir")
+    q.add_argument("--host", action="append", required=True, help="an address the member serves at (repeat)")
+    q.add_argument("--out", required=True, help="a new directory for the member's credentials")
+    q = ca.add_parser("etcd-grant", help="set etcd's users and roles from deployment.json and enable auth")
+    q.add_argument("cadir")
+    q.add_argument("deployment")
     p.set_defaults(func=cmd_ca)
 
     p = sub.add_parser("node", help="run one peer as a service (its config: one JSON file)")

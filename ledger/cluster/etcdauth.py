@@ -20,13 +20,14 @@ clients and devices, whose certificates must not reach etcd - and runs with RBAC
     CADIR/etcd/ca.key, ca.crt, crl.pem     the etcd CA and its revocation list
     CADIR/etcd/root/                        the operator's root credentials (etcd.key/.crt)
     DIR/etcd.key, etcd.crt, etcd-ca.crt    an etcd client's credentials (in a peer's credentials)
-    DIR/member.key, member.crt, etcd-ca.crt an etcd member's
+    DIR/member.key, member.crt, etcd-ca.crt, crl.pem   an etcd member's
 """
 from __future__ import annotations
 
 import asyncio
 import datetime
 import ipaddress
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ledger import checks
-from ledger.errors import ConfigurationError, StorageError
+from ledger.errors import ConfigurationError, ServiceUnavailable, StorageError
 
 MEMBER_CN = "edgeacc-etcd-member"
 SERVER_NAME = "edgeacc-etcd"       # every member certificate's DNS name; clients check it
@@ -160,6 +161,7 @@ def issue_member(cadir: str | Path, hosts: list[str], out: str | Path) -> Path:
     _write_key(key, out / "member.key")
     (out / "member.crt").write_bytes(_pem(cert))
     (out / "etcd-ca.crt").write_bytes(_read(cadir / "etcd" / "ca.crt"))
+    (out / "crl.pem").write_bytes(_read(cadir / "etcd" / "crl.pem"))  # a member elsewhere reads its copy
     return out
 
 
@@ -284,8 +286,12 @@ def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, 
             await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=timeout)
         finally:
             await etcd.close()
-    try:
-        asyncio.run(run())
-    except grpc.aio.AioRpcError as exc:
-        from ledger.errors import ServiceUnavailable
-        raise ServiceUnavailable(f"etcd refused the access rules: {exc.code().name}: {exc.details()}"[:400]) from None
+    deadline = time.monotonic() + timeout
+    while True:  # (members just started may not answer yet)
+        try:
+            return asyncio.run(run())
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise ServiceUnavailable(f"etcd refused the access rules: {exc.code().name}: "
+                                         f"{exc.details()}"[:400]) from None
+            time.sleep(0.2)
