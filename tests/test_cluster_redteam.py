@@ -152,16 +152,22 @@ def _outcome(tx, block, position=0):
 
 def test_client_height_is_what_the_peers_prove_not_what_they_claim(dishonest):
     """Every edge-0 peer claims height 10**9 in its Status and serves a latest header that is
-    forged (self-endorsed, or of another chain): the client counts only a proven header."""
-    client, builder, peers, _, latest, _ = dishonest
+    forged (self-endorsed), or endorsed but never ordered (no other peer attests it stores it):
+    the client counts only a header that is endorsed and ordered."""
+    client, builder, peers, _, latest, stored = dishonest
     tx = client.record("edge-0", b"h")
     assert client.height("edge-0") == 0  # Latest answers "empty chain"; the Status claim is ignored
     forged = _block(builder, peers, [tx], peers[:1])  # endorsed by one of the two the policy needs
     latest[0] = forged.signed.to_bytes()
     assert client.height("edge-0") == 0
-    genuine = _block(builder, peers, [tx], peers)  # endorsed by both: proven
+    genuine = _block(builder, peers, [tx], peers)  # endorsed by both, but no peer attests it is ordered
     latest[0] = genuine.signed.to_bytes()
-    assert client.height("edge-0") == genuine.height + 1 == 1
+    assert client.height("edge-0") == 0  # an endorsed twin a dishonest cutter never appended
+    stored[0] = _attest  # the other peer attests it stores that block: proven
+    try:
+        assert client.height("edge-0") == genuine.height + 1 == 1
+    finally:
+        stored[0] = _refuse
 
 
 def test_a_text_field_that_is_not_utf8_is_an_encoding_error():

@@ -23,11 +23,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
-from ledger.block import Block, SignedHeader
+from ledger.block import Block
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
 from ledger.cluster.follower import confirm_blocks
-from ledger.cluster.node import (admit_certificates, build, chain_configs, decode_receipt, deployment_params,
+from ledger.cluster.reads import ChainReader
+from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params,
                                  load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
@@ -68,6 +69,7 @@ class Client:
         self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
         self._confirmed: set[tuple[int, bytes]] = set()  # (height, digest) of blocks other peers attested
         self._confirmers = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="confirm")
+        self._readers: dict[str, ChainReader] = {}
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
@@ -311,10 +313,22 @@ class Client:
             raise ServiceUnavailable(f"transaction {tx_id.hex()} is on no chain that answers; silent: {silent}")
         raise NotFound(f"no transaction {tx_id.hex()}")
 
+    def reader(self, chain_id: str) -> ChainReader:
+        """Checked reads of `chain_id` from its peers (ledger.cluster.reads: what the chain's
+        peers serve is taken only when it is the chain's endorsed and ordered state)."""
+        with self._lock:
+            reader = self._readers.get(chain_id)
+            if reader is None:
+                peers = dict(self._peers(chain_id))
+                reader = self._readers[chain_id] = ChainReader(
+                    self.deployment_rules, chain_id, list(peers),
+                    lambda name, method, request, timeout: self._channel(name, peers[name]).call(method, request, timeout),
+                    self._confirmers)
+        return reader
+
     def block(self, chain_id: str, height: int) -> Block:
-        """Block `height` of `chain_id` (decoded; its endorsements are what a verifier checks)."""
-        checks.integer(height, "height", lo=0)
-        return Block.from_bytes(self._call_any(chain_id, "Block", str(height).encode()))
+        """Block `height` of `chain_id`: the chain's ordered block (ChainReader.block)."""
+        return self.reader(chain_id).block(checks.integer(height, "height", lo=0))
 
     def transaction(self, tx_id: bytes | str) -> Transaction:
         receipt = self.locate(tx_id)
@@ -381,26 +395,11 @@ class Client:
         return [self.main_chain_id] + self.subchain_ids
 
     def height(self, chain_id: str) -> int:
-        """Number of blocks of `chain_id`: the most advanced latest header a peer proves (it is
-        of that chain and its endorsements satisfy the policy). A peer's own word (Status) is
-        not taken: a dishonest one could claim any height."""
-        heights, answered = [0], False
-        for name, address in self._peers(chain_id):
-            try:
-                data = self._channel(name, address).call("Latest", b"", 10.0)
-                answered = True
-                if data:
-                    signed = SignedHeader.from_bytes(data)
-                    if signed.header.chain_id == chain_id:
-                        admit_certificates(self.trust, [fp for fp, _ in signed.endorsements],
-                                           lambda fp: self._call_any(chain_id, "Certificate", fp))
-                        self.deployment_rules.check_endorsements(signed, at_ms=signed.header.timestamp_ms)
-                        heights.append(signed.header.height + 1)
-            except LedgerError:
-                continue
-        if not answered:
-            raise ServiceUnavailable(f"no peer of {chain_id} answers")
-        return max(heights)
+        """Number of blocks of `chain_id`: the most advanced latest header a peer proves is the
+        chain's ordered block (ChainReader.latest). A peer's own word (Status) is not taken:
+        a dishonest one could claim any height, or serve an endorsed twin never ordered."""
+        latest = self.reader(chain_id).latest()
+        return latest.header.height + 1 if latest is not None else 0
 
     def close(self) -> None:
         for box in self._outboxes.values():

@@ -56,6 +56,7 @@ from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, checked_attestation, confirm_blocks,
                                      decode_block_id, stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
+from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import Caller, Channel, Credentials, Method, number, pack, remote_error, serve, unpack
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
                            NotFound, ReplayedTransaction,
@@ -278,6 +279,8 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
+        self._readers: dict[str, ChainReader] = {}
+        self._read_pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix=f"read-{self.name}")
         self._cut_blocks: dict[int, Block] = {}  # the last blocks this cutter appended (their receipts' proofs)
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
@@ -732,7 +735,7 @@ class Node:
                 anchors += anchors_from(self._remote_statuses(holder, self.chain_id), holder,
                                         "Type-II" if holder == main_id else "Type-III")
                 answered += 1
-            except ServiceUnavailable as exc:
+            except LedgerError as exc:  # silent, or no peer proved its records: checked next time
                 log.info("%s: layer check: %s", self.name, exc)
         self.sync()  # an anchor beyond this peer's height is a rollback only once etcd lacks it too
         try:
@@ -785,7 +788,18 @@ class Node:
             return receipts
 
     def _remote_statuses(self, chain_id: str, source: str) -> list[StatusRecord]:
-        return [decode_status(r) for r in unpack(self._call_chain(chain_id, "Statuses", source.encode()))]
+        """The records chain `chain_id` holds of `source`, each proven by its ordered block."""
+        return self.reader(chain_id).statuses(source)
+
+    def reader(self, chain_id: str) -> ChainReader:
+        """Checked reads of another chain from its peers (ledger.cluster.reads)."""
+        reader = self._readers.get(chain_id)
+        if reader is None:
+            reader = self._readers.setdefault(chain_id, ChainReader(
+                self.deployment, chain_id, list(peer_addresses(self.deployment_info, chain_id)),
+                lambda name, method, request, timeout: self._channel_to(name, chain_id).call(method, request, timeout),
+                self._read_pool))
+        return reader
 
     def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
         tx = Transaction.create(self.peer.identity, kind, chain_id, payload, timestamp_ms=now_ms(),
@@ -801,9 +815,6 @@ class Node:
                            lambda name, request: self._channel_to(name, chain_id).call("Stored", request, 10.0),
                            pool)
         return receipt
-
-    def _call_chain(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> bytes:
-        return self._call_chain_named(chain_id, method, request, timeout)[1]
 
     def _call_chain_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> tuple[str, bytes]:
         """(name, answer) of the first peer of `chain_id` that answers `method`."""
@@ -822,6 +833,7 @@ class Node:
         self.server.stop(1).wait()
         for t in self._threads:
             t.join(5)
+        self._read_pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
         self.log.close()

@@ -1,9 +1,11 @@
 """A chain's state as a remote verifier reads it: the read methods of a peer (the ones
 ledger.verifier.Verifier calls on a chain's leader), answered by the chain's nodes over gRPC.
 
-Everything fetched is data for Protocol 1 to check (headers by their endorsements, proofs by
-the accumulator), except the verifier's own chain: as in the embedded deployment, a verifier
-attached to chain A trusts A's state, here the answers of A's peers."""
+Everything fetched is data for Protocol 1 to check (proofs by the accumulators). Headers,
+blocks and status records - the verifier's own chain's state it trusts, as in the embedded
+deployment, and the main chain's Type-II records - come through the client's ChainReader
+(ledger.cluster.reads): only the chain's endorsed AND ordered blocks, so one dishonest peer
+cannot hand the verifier an endorsed twin (an acc_M or a Type-II its chain never ordered)."""
 from __future__ import annotations
 
 import edgeacc
@@ -31,10 +33,9 @@ class RemotePeer:
         return self._client._call_any(self.chain_id, method, request)
 
     def latest(self) -> SignedHeader | None:
-        """The chain's latest signed header, read once per verifier (one view per check)."""
+        """The chain's latest ordered header, read once per verifier (one view per check)."""
         if not self._fetched:
-            data = self._call("Latest", b"")
-            self._latest, self._fetched = (SignedHeader.from_bytes(data) if data else None), True
+            self._latest, self._fetched = self._client.reader(self.chain_id).latest(), True
         return self._latest
 
     @property
@@ -48,7 +49,7 @@ class RemotePeer:
         if height == self.height - 1:
             return self.latest()
         if height not in self._headers:
-            self._headers[height] = SignedHeader.from_bytes(self._call("Header", b"%d" % height))
+            self._headers[height] = self._client.reader(self.chain_id).header(height)
         return self._headers[height]
 
     def accumulator_value(self, height: int | None = None) -> int:
@@ -65,8 +66,7 @@ class RemotePeer:
         return receipt.height, receipt.position
 
     def statuses(self, source_chain: str) -> list[StatusRecord]:
-        from ledger.cluster.node import decode_status
-        return [decode_status(r) for r in unpack(self._call("Statuses", source_chain.encode()))]
+        return self._client.reader(self.chain_id).statuses(source_chain)
 
     def transaction(self, tx_id: bytes) -> Transaction:
         where = self.locate(tx_id)

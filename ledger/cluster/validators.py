@@ -18,14 +18,11 @@ from typing import TYPE_CHECKING, Callable
 from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt
-from ledger.errors import ConfigurationError, NotFound, ServiceUnavailable, UnprovenAnswer
+from ledger.errors import ConfigurationError, LedgerError, NotFound, ServiceUnavailable
 from ledger.objects import ObjectRef, ObjectStore
 
 if TYPE_CHECKING:
     from ledger.cluster.node import Node
-
-MAX_CACHED_BLOCKS = 256
-
 
 def _provenance(view: "DeploymentView", directory: Path):
     from ledger.provenance.network_ledger import node_endorser  # the provenance stack is an extra
@@ -57,10 +54,10 @@ def install(node: "Node", directory: Path) -> list[str]:
 
 class DeploymentView:
     """The embedded Network's reads, as a validator on a node sees the deployment: this
-    peer's chain from its own memory; another chain's block from that chain's peers, taken
-    only when its header is that chain's at that height, its endorsements satisfy the chain's
-    policy and its transactions are under the header's Merkle root (a single dishonest peer
-    cannot feed a validator a record its chain did not commit); objects from the deployment's
+    peer's chain from its own memory; another chain's blocks from that chain's peers through
+    the node's ChainReader (ledger.cluster.reads: the chain's block at that height, endorsed
+    and ordered, from the first peer that proves it: a dishonest peer cannot feed a validator a
+    record, or an endorsed twin, its chain did not commit); objects from the deployment's
     store, checked against their digests."""
 
     def __init__(self, node: "Node") -> None:
@@ -69,7 +66,6 @@ class DeploymentView:
         self.chain_ids = list(node.deployment.chains)
         self.trust = node.trust
         self.objects = ObjectStore(node.deployment_info["objects"])
-        self._blocks: dict[tuple[str, int], Block] = {}
 
     def get_object(self, ref: ObjectRef | bytes) -> bytes:
         return self.objects.get(ref)
@@ -80,62 +76,39 @@ class DeploymentView:
             raise NotFound(f"{self._node.name} holds {self._node.chain_id}, not {checks.shown(chain_id)}")
         return self._node.peer
 
-    def _call(self, chain_id: str, method: str, request: bytes) -> bytes:
-        """`method` on the peers of `chain_id` in turn; NotFound only when every peer that
-        answers lacks it (one may lag behind)."""
-        from ledger.cluster.node import peer_addresses
-
-        missing = None
-        for name in peer_addresses(self._node.deployment_info, chain_id):
-            try:
-                return self._node._channel_to(name, chain_id).call(method, request, 10.0)
-            except ServiceUnavailable:
-                continue
-            except NotFound as exc:
-                missing = exc
-        raise missing or ServiceUnavailable(f"no peer of {chain_id} answers")
-
     def block(self, chain_id: str, height: int) -> Block:
         if chain_id == self._node.chain_id:
             return self._node.peer.block(height)
-        key = (chain_id, height)
-        block = self._blocks.get(key)
-        if block is None:
-            from ledger.cluster.node import admit_certificates
-
-            block = Block.from_bytes(self._call(chain_id, "Block", b"%d" % height))
-            header = block.header
-            if (header.chain_id, header.height) != key or block.computed_merkle_root() != header.merkle_root:
-                raise UnprovenAnswer(f"a peer of {chain_id} answers another block for height {height}")
-            admit_certificates(self.trust, [fp for fp, _ in block.signed.endorsements],
-                               lambda fp: self._call(chain_id, "Certificate", fp))
-            self._node.deployment.check_endorsements(block.signed, at_ms=header.timestamp_ms)
-            if len(self._blocks) >= MAX_CACHED_BLOCKS:
-                self._blocks.clear()
-            self._blocks[key] = block
-        return block
+        return self._node.reader(chain_id).block(height)
 
     def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is: this chain, else the chain whose peers prove it
-        (the block that holds it, checked as block() does)."""
-        from ledger.cluster.node import decode_receipt
+        (the block that holds it, read as block() reads it; the peers' word on where it is
+        proves nothing)."""
+        from ledger.cluster.node import decode_receipt, peer_addresses
 
         tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         if self._node.peer.locate(tx_id) is not None:
             return self._node.peer.receipt(tx_id)
+        silent = []
         for chain_id in self._node.deployment.chains:
             if chain_id == self._node.chain_id:
                 continue
-            try:
-                receipt = decode_receipt(self._call(chain_id, "Locate", tx_id))
-            except NotFound:
-                continue
-            block = self.block(chain_id, receipt.height)
-            if (receipt.chain_id != chain_id or receipt.position >= len(block.transactions)
-                    or block.transactions[receipt.position].tx_id != tx_id or block.digest != receipt.block_digest):
-                raise UnprovenAnswer(f"a peer of {chain_id} answers a receipt its block does not prove")
-            return receipt
-        raise NotFound(f"no transaction {tx_id.hex()}")
+            for name in peer_addresses(self._node.deployment_info, chain_id):
+                try:
+                    receipt = decode_receipt(self._node._channel_to(name, chain_id).call("Locate", tx_id, 10.0))
+                    block = self.block(chain_id, receipt.height)
+                except ServiceUnavailable:
+                    silent.append(name)
+                    continue
+                except LedgerError:  # it lacks the transaction, or its word is not proven: the next peer
+                    continue
+                if (receipt.chain_id == chain_id and receipt.position < len(block.transactions)
+                        and block.transactions[receipt.position].tx_id == tx_id and block.digest == receipt.block_digest):
+                    return receipt
+        if silent:
+            raise ServiceUnavailable(f"no peer proves where transaction {tx_id.hex()} is; silent: {silent}"[:1000])
+        raise NotFound(f"no transaction {tx_id.hex()} that a chain's peers prove")
 
     def transaction(self, tx_id: bytes | str):
         receipt = self.locate(tx_id)

@@ -1,0 +1,181 @@
+"""What a member accepts when it reads a chain from that chain's peers over the network: a
+client (its block, height and Protocol 1 reads), a node's validators (DeploymentView) and a
+node's layer check (the other layer's anchors) all read through a ChainReader, one rule:
+
+- a block or header is taken only when it is the chain's at the height asked, its
+  endorsements satisfy the chain's policy at its own time, AND it is the ordered log's block
+  at that height: the peer that answered vouches by answering (an honest peer serves only what
+  it stored by following the log) and threshold-1 other peers attest they store it
+  (follower.confirm_blocks, the receipts' rule). An endorsed header alone proves only that a
+  quorum validated a block: a dishonest cutter can hold an endorsed twin it never appended;
+- a status record (the anchors of the other layer, ledger.anchors) is taken only when the
+  ordered block it names holds its transaction and that transaction reports exactly the
+  record's block (a peer can withhold records - fewer anchors are checked - not invent them);
+- a peer whose answer fails a check is passed over and the next peer is asked: one dishonest
+  peer costs time, not the read. NotFound only when every peer that answered lacks it;
+  UnprovenAnswer (or the check's error) when no answer proved itself; ServiceUnavailable when
+  no peer answered.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import threading
+from typing import Callable
+
+from ledger import checks
+from ledger.block import Block, SignedHeader, reported_header
+from ledger.chain import Deployment, StatusRecord
+from ledger.cluster.follower import confirm_blocks
+from ledger.cluster.transport import unpack
+from ledger.errors import LedgerError, NotFound, ServiceUnavailable, UnprovenAnswer
+from ledger.tx import TxKind
+
+MAX_CACHED = 4096
+CALL_TIMEOUT = 10.0
+
+# call(peer name, method, request, timeout) -> the peer's answer (transport.Channel.call)
+Call = Callable[[str, str, bytes, float], bytes]
+
+
+class ChainReader:
+    """Reads of chain `chain_id` from its `peers` (names) through `call`, each checked as the
+    module docstring says; `pool` runs the attestation requests."""
+
+    def __init__(self, rules: Deployment, chain_id: str, peers: list[str], call: Call,
+                 pool: concurrent.futures.Executor) -> None:
+        self.rules, self.chain_id = rules, checks.text(chain_id, "chain_id")
+        self.peers, self._call, self._pool = list(peers), call, pool
+        self._confirmed: set[tuple[int, bytes]] = set()
+        self._blocks: dict[int, Block] = {}
+        self._proven: set[StatusRecord] = set()
+        self._start = itertools.count()
+        self._lock = threading.Lock()
+
+    # --- the rule --------------------------------------------------------------------
+
+    def confirmed(self, answering: str, signed: SignedHeader, height: int | None = None) -> SignedHeader:
+        """`signed` as peer `answering` served it, if it is this chain's (at `height`), endorsed
+        and ordered (the module docstring); UnprovenAnswer / EndorsementError otherwise."""
+        from ledger.cluster.node import admit_certificates
+
+        header = signed.header
+        if header.chain_id != self.chain_id or (height is not None and header.height != height):
+            raise UnprovenAnswer(f"{answering} answers block {header.height} of {checks.shown(header.chain_id)} "
+                                 f"for {'a block' if height is None else f'block {height}'} of {self.chain_id}")
+        key = (header.height, header.digest)
+        if key not in self._confirmed:
+            admit_certificates(self.rules.trust, [fp for fp, _ in signed.endorsements],
+                               lambda fp: self._call(answering, "Certificate", fp, CALL_TIMEOUT))
+            self.rules.check_endorsements(signed, at_ms=header.timestamp_ms)
+            confirm_blocks(self.rules, self.chain_id, [key], answering, self.peers,
+                           lambda name, request: self._call(name, "Stored", request, CALL_TIMEOUT), self._pool)
+            with self._lock:
+                if len(self._confirmed) >= MAX_CACHED:
+                    self._confirmed.clear()
+                self._confirmed.add(key)
+        return signed
+
+    def _first_proven(self, method: str, request: bytes, check: Callable[[str, bytes], object]):
+        """check(name, answer) of the first peer whose answer passes it (the peers in turn,
+        starting at a rotating one)."""
+        start = next(self._start)
+        order = [self.peers[(start + i) % len(self.peers)] for i in range(len(self.peers))]
+        missing = refused = None
+        silent = []
+        for name in order:
+            try:
+                return check(name, self._call(name, method, request, CALL_TIMEOUT))
+            except ServiceUnavailable as exc:
+                silent.append(f"{name}: {exc}")
+            except NotFound as exc:
+                missing = missing or exc
+            except LedgerError as exc:  # a forged or unconfirmed answer: ask the next peer
+                refused = refused or exc
+        if missing is not None:
+            raise missing
+        if refused is not None:
+            raise refused
+        raise ServiceUnavailable(f"no peer of {self.chain_id} answers: {'; '.join(silent)}"[:1000])
+
+    # --- the reads -------------------------------------------------------------------
+
+    def header(self, height: int) -> SignedHeader:
+        """The ordered signed header of block `height`."""
+        checks.integer(height, "height", lo=0)
+        block = self._blocks.get(height)
+        if block is not None:
+            return block.signed
+        return self._first_proven("Header", b"%d" % height,
+                                  lambda name, data: self.confirmed(name, SignedHeader.from_bytes(data), height))
+
+    def block(self, height: int) -> Block:
+        """The ordered block `height` (its transactions under its header's Merkle root)."""
+        checks.integer(height, "height", lo=0)
+        block = self._blocks.get(height)
+        if block is None:
+            def check(name: str, data: bytes) -> Block:
+                block = Block.from_bytes(data)
+                if block.computed_merkle_root() != block.header.merkle_root:
+                    raise UnprovenAnswer(f"{name} answers block {height} of {self.chain_id} with transactions "
+                                         "its header does not hold")
+                self.confirmed(name, block.signed, height)
+                return block
+            block = self._first_proven("Block", b"%d" % height, check)
+            with self._lock:
+                if len(self._blocks) >= 256:
+                    self._blocks.clear()
+                self._blocks[height] = block
+        return block
+
+    def latest(self) -> SignedHeader | None:
+        """The most advanced ordered header any peer serves as its latest (None when every
+        peer that answers holds an empty chain); ServiceUnavailable when none answers."""
+        best, answered, refused = None, False, None
+        for name in self.peers:
+            try:
+                data = self._call(name, "Latest", b"", CALL_TIMEOUT)
+                answered = True
+                if data:
+                    signed = self.confirmed(name, SignedHeader.from_bytes(data))
+                    if best is None or signed.header.height > best.header.height:
+                        best = signed
+            except ServiceUnavailable:
+                continue
+            except LedgerError as exc:  # forged or unconfirmed: this peer's word does not count
+                answered, refused = True, refused or exc
+        if not answered:
+            raise ServiceUnavailable(f"no peer of {self.chain_id} answers")
+        return best
+
+    def statuses(self, source: str) -> list[StatusRecord]:
+        """The status records this chain holds of chain `source` (Type-II on the main chain,
+        Type-III on a sub-chain), each proven by the ordered block that holds it."""
+        from ledger.cluster.node import decode_status
+
+        def check(name: str, data: bytes) -> list[StatusRecord]:
+            records = [decode_status(r) for r in unpack(data, what="status records")]
+            for record in records:
+                if record.source_chain != source:
+                    raise UnprovenAnswer(f"{name} answers a record of {checks.shown(record.source_chain)} "
+                                         f"for the statuses of {checks.shown(source)}")
+                self._prove(record)
+            return records
+        return self._first_proven("Statuses", checks.text(source, "source").encode(), check)
+
+    def _prove(self, record: StatusRecord) -> None:
+        if record in self._proven:
+            return
+        block = self.block(record.height)
+        tx = next((t for t in block.transactions if t.tx_id == record.tx_id), None)
+        if tx is None or tx.kind == TxKind.RECORD:
+            raise UnprovenAnswer(f"block {record.height} of {self.chain_id} holds no status {record.tx_id.hex()[:16]}")
+        anchor = reported_header(tx).header
+        if (anchor.chain_id, anchor.height, anchor.acc_element, anchor.digest) != (
+                record.source_chain, record.source_height, record.source_element, record.source_digest):
+            raise UnprovenAnswer(f"the status {record.tx_id.hex()[:16]} of {self.chain_id} reports another block "
+                                 "than the record says")
+        with self._lock:
+            if len(self._proven) >= MAX_CACHED:
+                self._proven.clear()
+            self._proven.add(record)
