@@ -204,18 +204,12 @@ def test_protocol1_remote_reads_take_the_ordered_headers(world):
 
 
 def _view(world, reader):
+    """The DeploymentView of a main-chain node whose reads of edge-0 go through `reader`."""
     node = types.SimpleNamespace(
         chain_id="main", name="main.peer0", deployment=world.rules, trust=world.rules.trust,
         deployment_info=world.deployment, reader=lambda chain_id: reader,
-        peer=types.SimpleNamespace(locate=lambda tx_id: None),
-        _channel_to=lambda name, chain_id: reader_channel(world, name))
+        peer=types.SimpleNamespace(locate=lambda tx_id: None))
     return DeploymentView(node)
-
-
-def reader_channel(world, name):
-    address = {p["name"]: p["address"] for c in world.deployment["chains"] for p in c["peers"]}
-    creds = world.directory / "nodes" / "main.peer0" / "credentials"
-    return Channel(address[name], name, Credentials.load(creds))
 
 
 def test_a_validator_reads_the_ordered_block_and_no_twin_record(world):
@@ -226,6 +220,16 @@ def test_a_validator_reads_the_ordered_block_and_no_twin_record(world):
     assert view.transaction(world.ordered_tx.tx_id).payload == b"ordered"
     with pytest.raises(errors.NotFound):
         view.transaction(world.twin_tx.tx_id)
+
+
+def test_client_locate_proves_where_a_transaction_is(world):
+    """The dishonest peer locates the twin's record in its block 1: no chain proves it."""
+    world.client._readers.clear()
+    assert world.client.locate(world.ordered_tx.tx_id).block_digest == world.ordered.digest
+    with pytest.raises(errors.NotFound):
+        world.client.reader(EDGE).locate(world.twin_tx.tx_id)
+    with pytest.raises(errors.ServiceUnavailable, match="unsure: main"):  # (main is silent here: it might hold it)
+        world.client.locate(world.twin_tx.tx_id)
 
 
 @pytest.mark.parametrize("forgery", ["another digest", "a record transaction", "no such transaction",

@@ -27,13 +27,13 @@ from ledger.block import Block
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
 from ledger.cluster.follower import confirm_blocks
+from ledger.cluster import reads
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params,
                                  load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
 from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
-from ledger import errors
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.sequencer import PendingTx
 from ledger.objects import ObjectRef, ObjectStore
@@ -299,19 +299,9 @@ class Client:
         return failed
 
     def locate(self, tx_id: bytes | str) -> Receipt:
-        """Where a committed transaction is, on whichever chain holds it."""
+        """Where a committed transaction is, on whichever chain's peers prove it (reads.locate)."""
         tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
-        silent = []
-        for c in self.deployment["chains"]:
-            try:
-                return decode_receipt(self._call_any(c["id"], "Locate", tx_id))
-            except NotFound:
-                continue
-            except ServiceUnavailable:
-                silent.append(c["id"])
-        if silent:
-            raise ServiceUnavailable(f"transaction {tx_id.hex()} is on no chain that answers; silent: {silent}")
-        raise NotFound(f"no transaction {tx_id.hex()}")
+        return reads.locate([self.reader(c["id"]) for c in self.deployment["chains"]], tx_id)
 
     def reader(self, chain_id: str) -> ChainReader:
         """Checked reads of `chain_id` from its peers (ledger.cluster.reads: what the chain's
@@ -331,12 +321,8 @@ class Client:
         return self.reader(chain_id).block(checks.integer(height, "height", lo=0))
 
     def transaction(self, tx_id: bytes | str) -> Transaction:
-        receipt = self.locate(tx_id)
-        block = self.block(receipt.chain_id, receipt.height)
-        tx = block.transactions[receipt.position]
-        if tx.tx_id != receipt.tx_id or block.digest != receipt.block_digest:
-            raise errors.UnprovenAnswer(f"the peers answer inconsistently for {receipt.tx_id.hex()}")
-        return tx
+        receipt = self.locate(tx_id)  # (proven: the ordered block holds it there)
+        return self.block(receipt.chain_id, receipt.height).transactions[receipt.position]
 
     def status(self) -> dict:
         """Per chain: the heights its peers report (ServiceUnavailable for a silent one)."""

@@ -8,6 +8,7 @@ node's layer check (the other layer's anchors) all read through a ChainReader, o
   it stored by following the log) and threshold-1 other peers attest they store it
   (follower.confirm_blocks, the receipts' rule). An endorsed header alone proves only that a
   quorum validated a block: a dishonest cutter can hold an endorsed twin it never appended;
+- a receipt (where a transaction is) only when that ordered block holds the transaction there;
 - a status record (the anchors of the other layer, ledger.anchors) is taken only when the
   ordered block it names holds its transaction and that transaction reports exactly the
   record's block (a peer can withhold records - fewer anchors are checked - not invent them);
@@ -25,7 +26,7 @@ from typing import Callable
 
 from ledger import checks
 from ledger.block import Block, SignedHeader, reported_header
-from ledger.chain import Deployment, StatusRecord
+from ledger.chain import Deployment, Receipt, StatusRecord
 from ledger.cluster.follower import confirm_blocks
 from ledger.cluster.transport import unpack
 from ledger.errors import LedgerError, NotFound, ServiceUnavailable, UnprovenAnswer
@@ -148,6 +149,20 @@ class ChainReader:
             raise ServiceUnavailable(f"no peer of {self.chain_id} answers")
         return best
 
+    def locate(self, tx_id: bytes) -> Receipt:
+        """Where transaction `tx_id` is on this chain: a peer's receipt, taken only when the
+        ordered block it names holds the transaction at its position."""
+        from ledger.cluster.node import decode_receipt
+
+        def check(name: str, data: bytes) -> Receipt:
+            receipt = decode_receipt(data)
+            block = self.block(receipt.height)
+            if (receipt.tx_id, receipt.chain_id, receipt.block_digest) != (tx_id, self.chain_id, block.digest) or \
+                    receipt.position >= len(block.transactions) or block.transactions[receipt.position].tx_id != tx_id:
+                raise UnprovenAnswer(f"{name} answers a receipt of {tx_id.hex()[:16]} its block does not prove")
+            return receipt
+        return self._first_proven("Locate", bytes(tx_id), check)
+
     def statuses(self, source: str) -> list[StatusRecord]:
         """The status records this chain holds of chain `source` (Type-II on the main chain,
         Type-III on a sub-chain), each proven by the ordered block that holds it."""
@@ -179,3 +194,21 @@ class ChainReader:
             if len(self._proven) >= MAX_CACHED:
                 self._proven.clear()
             self._proven.add(record)
+
+
+def locate(readers, tx_id: bytes) -> Receipt:
+    """Where `tx_id` is, on the first chain of `readers` (ChainReaders) whose peers prove it;
+    NotFound when every chain's answering peers lack it, ServiceUnavailable when a chain that
+    might hold it did not answer (or proved nothing)."""
+    unsure = []
+    for reader in readers:
+        try:
+            return reader.locate(tx_id)
+        except NotFound:
+            continue
+        except LedgerError as exc:
+            unsure.append(f"{reader.chain_id}: {exc}")
+    if unsure:
+        raise ServiceUnavailable(f"transaction {bytes(tx_id).hex()} is on no chain that proves it; "
+                                 f"unsure: {'; '.join(unsure)}"[:1000])
+    raise NotFound(f"no transaction {bytes(tx_id).hex()}")

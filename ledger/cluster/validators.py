@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt
-from ledger.errors import ConfigurationError, LedgerError, NotFound, ServiceUnavailable
+from ledger.errors import ConfigurationError, NotFound
 from ledger.objects import ObjectRef, ObjectStore
 
 if TYPE_CHECKING:
@@ -83,32 +83,14 @@ class DeploymentView:
 
     def locate(self, tx_id: bytes | str) -> Receipt:
         """Where a committed transaction is: this chain, else the chain whose peers prove it
-        (the block that holds it, read as block() reads it; the peers' word on where it is
-        proves nothing)."""
-        from ledger.cluster.node import decode_receipt, peer_addresses
+        (reads.locate: the ordered block holds it where the receipt says)."""
+        from ledger.cluster import reads
 
         tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         if self._node.peer.locate(tx_id) is not None:
             return self._node.peer.receipt(tx_id)
-        silent = []
-        for chain_id in self._node.deployment.chains:
-            if chain_id == self._node.chain_id:
-                continue
-            for name in peer_addresses(self._node.deployment_info, chain_id):
-                try:
-                    receipt = decode_receipt(self._node._channel_to(name, chain_id).call("Locate", tx_id, 10.0))
-                    block = self.block(chain_id, receipt.height)
-                except ServiceUnavailable:
-                    silent.append(name)
-                    continue
-                except LedgerError:  # it lacks the transaction, or its word is not proven: the next peer
-                    continue
-                if (receipt.chain_id == chain_id and receipt.position < len(block.transactions)
-                        and block.transactions[receipt.position].tx_id == tx_id and block.digest == receipt.block_digest):
-                    return receipt
-        if silent:
-            raise ServiceUnavailable(f"no peer proves where transaction {tx_id.hex()} is; silent: {silent}"[:1000])
-        raise NotFound(f"no transaction {tx_id.hex()} that a chain's peers prove")
+        return reads.locate([self._node.reader(c) for c in self._node.deployment.chains if c != self._node.chain_id],
+                            tx_id)
 
     def transaction(self, tx_id: bytes | str):
         receipt = self.locate(tx_id)
