@@ -1,9 +1,13 @@
 """The distributed deployment's operator CA and its mutual-TLS transport: who may call what.
 
 No etcd here: one in-process server with the production call checks (ledger.cluster.transport)."""
+import concurrent.futures
 import datetime
+import itertools
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from cryptography import x509
@@ -185,3 +189,45 @@ def test_a_node_remembers_the_last_crl_it_accepted_across_restarts(tmp_path):
     remembered.write_bytes(b"not a CRL")
     with pytest.raises(errors.StorageError):
         load_trust(cadir, remembered)
+
+
+def test_a_caller_flooding_waiting_calls_cannot_starve_the_others(pki):
+    """mallory floods a method that waits (as Submit and Stored wait for a block) with far more
+    calls than the server has threads: beyond its bound of calls under way the server refuses
+    at once (RESOURCE_EXHAUSTED: ServiceUnavailable, retry later), and alice is still served,
+    on the waiting method and on another. Without the bound mallory's calls would hold all six
+    threads until they end and alice's calls would time out."""
+    root, _, members, trust_dir = pki
+    release, waiting = threading.Event(), []
+
+    def wait(caller, request):
+        waiting.append(caller.name)
+        release.wait(20)
+        return b"done"
+
+    methods = {"Wait": Method(wait, per_caller=4), "Echo": Method(lambda caller, request: request)}
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), load_trust(trust_dir), methods,
+                      "edge-0", workers=6)
+    address = f"127.0.0.1:{port}"
+    mallory, alice = _channel(members, "mallory", address), _channel(members, "alice", address)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            flood = [pool.submit(mallory.call, "Wait", b"", 30) for _ in range(20)]
+            refused = list(itertools.islice(concurrent.futures.as_completed(flood, timeout=10), 16))
+            assert all(isinstance(f.exception(), errors.ServiceUnavailable)
+                       and "4 Wait calls under way" in str(f.exception()) for f in refused)
+            assert waiting.count("mallory") == 4
+            assert alice.call("Echo", b"still served", 3) == b"still served"
+            alice_waits = pool.submit(alice.call, "Wait", b"", 10)
+            deadline = time.monotonic() + 3
+            while "alice" not in waiting and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "alice" in waiting
+            release.set()
+            assert alice_waits.result(10) == b"done"
+            assert [f.result(10) for f in flood if f not in refused] == [b"done"] * 4
+    finally:
+        release.set()
+        mallory.close()
+        alice.close()
+        srv.stop(0)

@@ -312,7 +312,8 @@ class Client:
                 peers = dict(self._peers(chain_id))
                 reader = self._readers[chain_id] = ChainReader(
                     self.deployment_rules, chain_id, list(peers),
-                    lambda name, method, request, timeout: self._channel(name, peers[name]).call(method, request, timeout),
+                    lambda name, method, request, timeout:
+                        self._channel(name, peers[name]).call(method, request, timeout),
                     self._confirmers)
         return reader
 

@@ -53,11 +53,12 @@ from ledger.block import Block, SignedHeader, SubchainStatus
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
-from ledger.cluster.follower import (Checkpoint, Follower, attestation_quorum, checked_attestation, confirm_blocks,
-                                     decode_block_id, stored_message)
+from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
+                                     confirm_blocks, decode_block_id, stored_message)
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
-from ledger.cluster.transport import Caller, Channel, Credentials, Method, number, pack, remote_error, serve, unpack
+from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
+                                      serve, unpack)
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
                            NotFound, ReplayedTransaction,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
@@ -294,7 +295,8 @@ class Node:
                  self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
-            "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True),
+            # (a peer forwards its clients' submissions: more under way than one client's)
+            "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
@@ -681,7 +683,9 @@ class Node:
         followed it from etcd (it waits a few seconds for it): what a receipt's confirmation
         and the log's checkpoint are made of (ledger.cluster.follower)."""
         height, digest = decode_block_id(request)
-        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height):
+        # (no longer than the caller waits for the answer: a thread must not wait for nobody)
+        wait = caller.wait_bound(CONFIRM_WAIT)
+        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height, wait):
             raise ServiceUnavailable(f"{self.name} does not store block {checks.shown(height)} of {self.chain_id} (yet)")
         if self.peer.digest(height) != digest:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")

@@ -12,8 +12,8 @@ A block is appended by one etcd transaction that succeeds only if its slot is st
 `cutter` is still the key the appender's election wrote (same modification revision): two
 cutters can never both write a slot, and a deposed one cannot append after its lease expired.
 etcd gives crash tolerance (Raft), not trust: it admits only the chain's peers to write this
-prefix (ledger.cluster.etcdauth), and any of them may be dishonest. Peers read the entries in slot order and store an entry only if it
-validates as the next block of their chain; any other entry (junk, a bad endorsement, a fork)
+prefix (ledger.cluster.etcdauth), and any of them may be dishonest. Peers read the entries in
+slot order and store an entry only if it validates as the next block of their chain; any other entry (junk, a bad endorsement, a fork)
 is skipped, by every honest peer alike (ledger.cluster.follower), and the next cutter appends
 at the next slot.
 
@@ -24,9 +24,10 @@ transaction above MAX_TX_BYTES is refused at submission with TransactionTooLarge
 Space: etcd keeps every entry until the cutter trims the log below an attested checkpoint
 (Node, `trim_blocks`) and compacts etcd's history.
 
-aetcd is asynchronous: an EtcdLog runs its client on an event loop thread of its own and
-offers blocking methods with a deadline; a member that is down is skipped by the channel
-(pick-first over every endpoint) and no quorum is ServiceUnavailable after `timeout`.
+aetcd is asynchronous: an EtcdLog runs its client (over mutual TLS: etcdauth.client) on an
+event loop thread of its own and offers blocking methods with a deadline; a member that is
+down is skipped by the channel (pick-first over every endpoint) and no quorum is
+ServiceUnavailable after `timeout`; what etcd's RBAC refuses is AccessDenied.
 """
 from __future__ import annotations
 

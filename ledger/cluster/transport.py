@@ -12,12 +12,13 @@ transaction by its signature and the replay rule, a block by its endorsements an
 tampered or replayed message changes nothing.
 
 A LedgerError raised by a method crosses the wire as its class name and message and is raised
-again on the caller's side; an unreachable server or a call past its deadline is
-ServiceUnavailable.
+again on the caller's side; an unreachable server, a call past its deadline, or one past the
+caller's bound of calls under way (Method.per_caller) is ServiceUnavailable.
 """
 from __future__ import annotations
 
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ MAX_MESSAGE = 64 << 20
 MAX_FIELD = MAX_MESSAGE
 _OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 _ERROR_SEPARATOR = ": "
+PER_CALLER = 16  # calls of one method one caller may have under way at one server (Method.per_caller)
 
 
 def pack(*fields: bytes) -> bytes:
@@ -94,20 +96,53 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who called, as its transport certificate says (checked against the CRL at the call)."""
+    """Who called, as its transport certificate says (checked against the CRL at the call),
+    and when it stops waiting for the answer (time.monotonic(); None: no deadline)."""
 
     name: str
     role: str
     chain_id: str | None
+    deadline: float | None = None
+
+    def wait_bound(self, cap: float) -> float:
+        """`cap` seconds, or fewer when the caller gives up sooner: a server thread must not
+        wait on for an answer nobody receives."""
+        return cap if self.deadline is None else max(0.0, min(cap, self.deadline - time.monotonic()))
 
 
-# A method: fn(caller, request bytes) -> response bytes; the roles that may call it, and
-# whether the caller must be bound to the server's own chain (peer-to-peer methods).
+# A method: fn(caller, request bytes) -> response bytes; the roles that may call it, whether
+# the caller must be bound to the server's own chain (peer-to-peer methods), and how many calls
+# of it one caller (one certificate name) may have under way at once.
 @dataclass(frozen=True)
 class Method:
     fn: Callable[[Caller, bytes], bytes]
     roles: tuple[str, ...] = ROLES
     same_chain: bool = False
+    per_caller: int = PER_CALLER
+
+
+class _CallsUnderWay:
+    """Counts of the calls under way per (caller, method): a caller past its method's bound is
+    refused at once (RESOURCE_EXHAUSTED), so calls that wait (Submit while its block is
+    ordered, Stored while the block is followed) cannot take every server thread, and the
+    other members' calls are still served."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], int] = {}
+
+    def enter(self, key: tuple[str, str], bound: int) -> bool:
+        with self._lock:
+            if self._running.get(key, 0) >= bound:
+                return False
+            self._running[key] = self._running.get(key, 0) + 1
+            return True
+
+    def leave(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]
 
 
 def serve(address: str, credentials: Credentials, trust: TrustStore, methods: dict[str, Method],
@@ -115,13 +150,20 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
     """Start a gRPC server on `address` (host:port; port 0 picks a free one) requiring client
     certificates of the deployment CA; returns the server and its port. Calls block while
     their block is ordered, and a peer serves its cutter's Endorse calls meanwhile: enough
-    workers that waiting submissions never starve the peer-to-peer methods."""
-    def wrap(method: Method):
+    workers that waiting submissions never starve the peer-to-peer methods, and a bound on
+    each caller's calls under way (Method.per_caller) so that no caller takes them all."""
+    under_way = _CallsUnderWay()
+
+    def wrap(name: str, method: Method):
         def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
             try:
                 caller = _caller(context, trust, method, chain_id)
             except LedgerError as exc:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
+            key = (caller.name, name)
+            if not under_way.enter(key, method.per_caller):
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              f"{caller.name} has {method.per_caller} {name} calls under way here: retry later")
             try:
                 return method.fn(caller, request)
             except LedgerError as exc:
@@ -129,11 +171,13 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
             except Exception as exc:  # a bug must reach the caller as a LedgerError, not a hang
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                               _encode_error(LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")))
+            finally:
+                under_way.leave(key)
         return grpc.unary_unary_rpc_method_handler(handler)
 
     server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-        SERVICE, {name: wrap(m) for name, m in methods.items()}),))
+        SERVICE, {name: wrap(name, m) for name, m in methods.items()}),))
     creds = grpc.ssl_server_credentials([(credentials.tls_key, credentials.tls_cert)],
                                         root_certificates=credentials.ca_cert, require_client_auth=True)
     port = server.add_secure_port(address, creds)
@@ -153,7 +197,8 @@ def _caller(context: grpc.ServicerContext, trust: TrustStore, method: Method, ch
         raise errors.UnknownCertificate(f"the caller's certificate is unreadable: {exc}") from None
     name, role, holder_chain = trust.check_transport(
         cert, roles=method.roles, chain_id=chain_id if method.same_chain else None)
-    return Caller(name, role, holder_chain)
+    remaining = context.time_remaining()
+    return Caller(name, role, holder_chain, None if remaining is None else time.monotonic() + remaining)
 
 
 def _encode_error(exc: LedgerError) -> str:
