@@ -17,6 +17,9 @@ clients and devices, whose certificates must not reach etcd - and runs with RBAC
   certificate directory (public certificates every peer checks before use). No other user
   exists but root, whose credentials stay with the operator: nobody else writes anything.
 
+What remains: a dishonest peer may still rewrite its own chain's entries (RBAC cannot make a
+key create-only; ledger.cluster.follower says what that costs).
+
     CADIR/etcd/ca.key, ca.crt, crl.pem     the etcd CA and its revocation list
     CADIR/etcd/root/                        the operator's root credentials (etcd.key/.crt)
     DIR/etcd.key, etcd.crt, etcd-ca.crt    an etcd client's credentials (in a peer's credentials)

@@ -1,8 +1,8 @@
 """Following a chain's ordered log (ledger.cluster.ordering), attesting what a peer stored, and
 catching up from other peers below a trimmed checkpoint.
 
-Who may be dishonest: anyone who can write to etcd (it has no authentication), any block
-cutter, and fewer than the chain's endorsement threshold `t` of its peers (with `t` dishonest
+Who may be dishonest: any peer of the chain (etcd lets exactly those write the chain's log:
+ledger.cluster.etcdauth), any block cutter, and fewer than the chain's endorsement threshold `t` of its peers (with `t` dishonest
 peers the policy itself is void: they can endorse anything). etcd is trusted only to keep the
 entries it acknowledged, in one order, while a Raft majority lives.
 
@@ -44,10 +44,13 @@ attested D), then each block, which must have the digest at its height and pass 
 a commit. A peer serving another history is refused at the first header that does not chain,
 before anything is stored, and the next peer is asked.
 
-What these rules cannot stop: etcd has no authentication here, so a writer may overwrite an
-entry, or delete and re-create it, after some peers read it; the peers that read it before
-and those that read it after then differ. Only etcd's own authentication (client certificates
-of the deployment's CA, write access for peers only) closes that.
+What these rules cannot stop: a writer of the log may overwrite an entry, or delete and
+re-create it, after some peers read it; the peers that read it before and those that read it
+after then differ. etcd's authentication confines that to the chain's own peers (mutual TLS
+with the etcd CA's certificates, RBAC: ledger.cluster.etcdauth), but not to a quorum of them:
+etcd's RBAC cannot make a key create-only, so one dishonest peer can still swap an entry for
+an endorsed twin it held back. A peer that restarts then refuses to follow (its stored block
+is not the entry: `refused`); one that reads the log for the first time takes the twin.
 """
 from __future__ import annotations
 
