@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import fcntl
 import json
+import math
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,19 +95,28 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
     return out
 
 
-def revoke(cadir: str | Path, name: str) -> Path:
-    """Put every certificate of `name` on the CA's revocation list, effective now, and its
-    etcd certificate on the etcd CA's; returns the path of the new crl.pem to distribute (and
-    CADIR/etcd/crl.pem goes to every etcd member's --client-crl-file)."""
+def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
+    """Put every certificate of `name` on the CA's revocation list, and its etcd certificate
+    on the etcd CA's; returns the path of the new crl.pem to distribute (and CADIR/etcd/crl.pem
+    goes to every etcd member's --client-crl-file).
+
+    The revocation is dated `effective_in` seconds from now (at least 1, whole seconds): calls
+    from `name` are refused as soon as a node holds the CRL, but its endorsements count on
+    blocks dated before that time. Peers decide a block by its own date, so they decide alike
+    on every block if the CRL reaches them all before it is effective: give distribution that
+    long (ledger.cluster.follower: a block dated after the revocation that a peer reads before
+    the CRL arrives splits that peer from the others)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)
     checks.text(name, "name")
+    delay = math.ceil(checks.number(effective_in, "effective_in", lo=0, hi=365 * 86400))
     with _locked(cadir) as issued:
         if name not in issued:
             raise NotFound(f"the CA issued nothing to {checks.shown(name)}")
         revoked = {r.serial_number: r.revocation_date_utc for r in load_revocation_list(cadir / "crl.pem")}
         # whole seconds, rounded up: blocks signed just before stay valid on reopen
-        when = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=1)
+        when = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                + datetime.timedelta(seconds=max(1, delay)))
         for serial in issued[name]:
             revoked.setdefault(serial, when)
         tmp = cadir / "crl.pem.tmp"

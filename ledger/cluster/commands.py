@@ -2,7 +2,7 @@
 
     edgeacc ca init CADIR
     edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR
-    edgeacc ca revoke CADIR NAME
+    edgeacc ca revoke CADIR NAME [--effective-in SECONDS]
     edgeacc ca etcd-member CADIR --host HOST [--host ...] --out DIR
     edgeacc ca etcd-grant CADIR DEPLOYMENT
     edgeacc node CONFIG
@@ -40,7 +40,7 @@ def cmd_ca(args) -> int:
                               deployment)
         log.info("etcd: every peer of %s may write its chain's keys only; authentication is on", args.deployment)
     else:
-        crl = authority.revoke(args.cadir, args.name)
+        crl = authority.revoke(args.cadir, args.name, args.effective_in)
         log.info("revoked %s: distribute %s to every node and %s to every etcd member", args.name, crl,
                  crl.parent / "etcd" / "crl.pem")
     return 0
@@ -80,6 +80,8 @@ def add_parsers(sub) -> None:
     q = ca.add_parser("revoke", help="revoke every certificate of NAME (writes a new crl.pem)")
     q.add_argument("cadir")
     q.add_argument("name")
+    q.add_argument("--effective-in", type=float, default=1.0, metavar="SECONDS",
+                   help="date the revocation this far ahead: the time the CRL has to reach every node")
     q = ca.add_parser("etcd-member", help="issue an etcd member its TLS certificate (the etcd CA's)")
     q.add_argument("cadir")
     q.add_argument("--host", action="append", required=True, help="an address the member serves at (repeat)")

@@ -12,9 +12,12 @@ entry exactly when it validates as the next block of the chain the earlier entri
 block's own time); every other entry - junk, a bad endorsement, a block on another parent, a
 second block for a height already filled - is skipped. The rule reads nothing but the entries
 and the public trust material, so every honest peer builds the same chain, whenever it reads
-(given the same CRL: one that reached some peers first can split them on a block a
-just-revoked peer endorsed; and a submitter's certificate that cannot be fetched now is a
-retry, never a skip). A peer that restarts re-reads the entries and replays its decisions:
+(given the same revocations up to the block's date: a block is checked against the CRL at
+its own timestamp, so a CRL that reaches a peer only after it read a block dated after the
+revocation splits that peer from those that had it - the operator dates a revocation ahead by
+the time distribution takes, `edgeacc ca revoke --effective-in`, and then every peer decides
+every block alike; and a submitter's certificate that cannot be fetched now is a retry, never
+a skip). A peer that restarts re-reads the entries and replays its decisions:
 below its stored height the entry that is its stored block's bytes advances it, every other
 one was skipped. An invalid entry costs a slot, not the chain: the next honest cutter appends
 at the next slot.
