@@ -36,7 +36,7 @@ def cmd_ca(args) -> int:
         from ledger.cluster.node import read_json
         from pathlib import Path
         deployment = read_json(args.deployment, "deployment description")
-        etcdauth.grant_access(deployment["etcd"], etcdauth.EtcdCredentials.load(Path(args.cadir) / "etcd" / "root"),
+        etcdauth.grant_access(deployment.get("etcd"), etcdauth.EtcdCredentials.load(Path(args.cadir) / "etcd" / "root"),
                               deployment)
         log.info("etcd: every peer of %s may write its chain's keys only; authentication is on", args.deployment)
     else:

@@ -31,7 +31,6 @@ import asyncio
 import datetime
 import ipaddress
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -41,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ledger import checks
+from ledger.cluster.transport import Credentials
 from ledger.errors import ConfigurationError, ServiceUnavailable, StorageError
 
 MEMBER_CN = "edgeacc-etcd-member"
@@ -71,22 +71,11 @@ def _read(path: Path) -> bytes:
         raise StorageError(f"cannot read {path}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class EtcdCredentials:
-    """An etcd client's TLS credentials (PEM): its key and certificate, and the etcd CA's."""
+class EtcdCredentials(Credentials):
+    """An etcd client's TLS credentials (PEM): its key and certificate, and the etcd CA's
+    (what issue_client wrote)."""
 
-    key: bytes
-    cert: bytes
-    ca_cert: bytes
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "EtcdCredentials":
-        """etcd.key, etcd.crt and etcd-ca.crt of `directory` (what issue_client wrote)."""
-        directory = checks.path(directory, "directory")
-        return cls(*(_read(directory / f) for f in ("etcd.key", "etcd.crt", "etcd-ca.crt")))
-
-    def channel_credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(self.ca_cert, self.key, self.cert)
+    FILES = ("etcd.key", "etcd.crt", "etcd-ca.crt")
 
 
 # --- the etcd CA (the operator's, offline) ---------------------------------------------------
@@ -201,12 +190,21 @@ def member_flags(member_dir: Path, crl: Path) -> list[str]:
 # --- a client's channel ------------------------------------------------------------------
 
 
+def checked_endpoints(endpoints) -> list[str]:
+    """`endpoints` as a non-empty list of host:port texts (ConfigurationError otherwise)."""
+    if not isinstance(endpoints, (list, tuple)) or not endpoints or not all(
+            isinstance(e, str) and ":" in e for e in endpoints):
+        raise ConfigurationError("etcd endpoints must be a non-empty list of host:port")
+    return list(endpoints)
+
+
 def client(endpoints: list[str], credentials: EtcdCredentials, timeout: float, options: dict):
     """An aetcd client over mutual TLS to the members `endpoints` (host:port), checking they
     present SERVER_NAME (aetcd itself dials only plaintext)."""
     import aetcd
     from aetcd import rpc, watcher
 
+    endpoints = checked_endpoints(endpoints)
     checks.instance(credentials, EtcdCredentials, "credentials")
 
     class TLSClient(aetcd.Client):
@@ -260,6 +258,12 @@ def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, 
     stays; a peer added to deployment.json gets its user)."""
     from aetcd import rpc
 
+    try:
+        grants = [(f"chain-{c['id']}", chain_prefix(c["id"]), [p["name"] for p in c["peers"]])
+                  for c in deployment["chains"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(f"the deployment's chains are malformed: {exc!r}"[:300]) from None
+
     async def run():
         etcd = client(endpoints, root, timeout, {})
         try:
@@ -275,17 +279,16 @@ def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, 
             # no passwords: etcd authenticates a user by its certificate's CN only
             await ensure(auth.UserAdd, rpc.AuthUserAddRequest(name=ROOT, options=rpc.UserAddOptions(no_password=True)))
             await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=ROOT, role=ROOT))
-            for chain in deployment["chains"]:
-                role = f"chain-{chain['id']}"
+            for role, own, peers in grants:
                 await ensure(auth.RoleAdd, rpc.AuthRoleAddRequest(name=role))
-                for prefix in (chain_prefix(chain["id"]), CERTS_PREFIX):
+                for prefix in (own, CERTS_PREFIX):
                     await auth.RoleGrantPermission(rpc.AuthRoleGrantPermissionRequest(
                         name=role, perm=rpc.Permission(permType=rpc.Permission.READWRITE, key=prefix,
                                                        range_end=_prefix_end(prefix))), timeout=timeout)
-                for peer in chain["peers"]:
+                for peer in peers:
                     await ensure(auth.UserAdd, rpc.AuthUserAddRequest(
-                        name=peer["name"], options=rpc.UserAddOptions(no_password=True)))
-                    await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=peer["name"], role=role))
+                        name=peer, options=rpc.UserAddOptions(no_password=True)))
+                    await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=peer, role=role))
             await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=timeout)
         finally:
             await etcd.close()

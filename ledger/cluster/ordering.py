@@ -42,7 +42,7 @@ from aetcd import rpc
 
 from ledger import checks
 from ledger.cluster import etcdauth
-from ledger.errors import AccessDenied, ConfigurationError, LedgerError, ServiceUnavailable
+from ledger.errors import AccessDenied, LedgerError, ServiceUnavailable
 
 MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
 MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
@@ -76,9 +76,8 @@ class EtcdLog:
 
     def __init__(self, endpoints: list[str], chain_id: str, credentials: etcdauth.EtcdCredentials,
                  timeout: float = 5.0) -> None:
-        endpoints = [checks.text(e, "endpoint") for e in checks.instance(endpoints, (list, tuple), "endpoints")]
-        if not endpoints or any(":" not in e for e in endpoints):
-            raise ConfigurationError("etcd endpoints must be a non-empty list of host:port")
+        endpoints = etcdauth.checked_endpoints(endpoints)
+        checks.instance(credentials, etcdauth.EtcdCredentials, "credentials")
         self.chain_id = checks.text(chain_id, "chain_id")
         self.timeout = checks.number(timeout, "timeout")
         self._prefix = etcdauth.chain_prefix(chain_id)

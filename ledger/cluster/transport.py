@@ -84,14 +84,20 @@ class Credentials:
     tls_cert: bytes
     ca_cert: bytes
 
+    FILES = ("tls.key", "tls.crt", "ca.crt")  # (the files `load` reads, in the fields' order)
+
     @classmethod
     def load(cls, directory: str | Path) -> "Credentials":
-        """tls.key, tls.crt and ca.crt of a directory `edgeacc ca issue` wrote."""
+        """The FILES of a directory `edgeacc ca issue` wrote."""
         directory = checks.path(directory, "directory")
         try:
-            return cls(*((directory / f).read_bytes() for f in ("tls.key", "tls.crt", "ca.crt")))
+            return cls(*((directory / f).read_bytes() for f in cls.FILES))
         except OSError as exc:
             raise errors.StorageError(f"cannot read the transport credentials in {directory}: {exc}") from None
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """What a client channel presents (its certificate) and trusts (the CA)."""
+        return grpc.ssl_channel_credentials(self.ca_cert, self.tls_key, self.tls_cert)
 
 
 @dataclass(frozen=True)
@@ -227,8 +233,7 @@ class Channel:
     def __init__(self, address: str, server_name: str, credentials: Credentials) -> None:
         self.address = checks.text(address, "address")
         self.server_name = checks.text(server_name, "server_name")
-        creds = grpc.ssl_channel_credentials(credentials.ca_cert, credentials.tls_key, credentials.tls_cert)
-        self._channel = grpc.secure_channel(address, creds, options=_OPTIONS + [
+        self._channel = grpc.secure_channel(address, credentials.channel_credentials(), options=_OPTIONS + [
             ("grpc.ssl_target_name_override", server_name),
             # a restarted peer is reachable again at once, not after gRPC's reconnect backoff
             ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)])
