@@ -684,8 +684,8 @@ class Node:
         and the log's checkpoint are made of (ledger.cluster.follower)."""
         height, digest = decode_block_id(request)
         # (no longer than the caller waits for the answer: a thread must not wait for nobody)
-        wait = caller.wait_bound(CONFIRM_WAIT)
-        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(height, wait):
+        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(
+                height, caller.wait_bound(CONFIRM_WAIT)):
             raise ServiceUnavailable(f"{self.name} does not store block {checks.shown(height)} of {self.chain_id} (yet)")
         if self.peer.digest(height) != digest:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
