@@ -304,7 +304,8 @@ class Node:
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
-            "Stored": Method(self._rpc_stored),
+            # (a client confirms its receipts and reads with up to 16 threads at once)
+            "Stored": Method(self._rpc_stored, per_caller=2 * PER_CALLER),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             # a device only reports readings: interlocking is for the chains' peers and clients
