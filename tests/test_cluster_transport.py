@@ -231,3 +231,16 @@ def test_a_caller_flooding_waiting_calls_cannot_starve_the_others(pki):
         mallory.close()
         alice.close()
         srv.stop(0)
+
+
+@pytest.mark.parametrize("name", ["root", "edgeacc-etcd-member"])
+def test_no_peer_is_issued_a_reserved_etcd_name(pki, tmp_path, name):
+    """A peer's etcd user is its certificate's CN: a peer named root would administer etcd,
+    one named as the members would pass their Raft port's CN check. Refused before anything
+    is written or recorded."""
+    _, cadir, _, _ = pki
+    issued = (cadir / "issued.json").read_text()
+    with pytest.raises(errors.ConfigurationError, match="reserved etcd name"):
+        authority.issue(cadir, name, "peer", tmp_path / "creds", "edge-0")
+    assert not (tmp_path / "creds").exists() and not (cadir / "certs" / f"{name}.crt").exists()
+    assert (cadir / "issued.json").read_text() == issued

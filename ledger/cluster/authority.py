@@ -76,6 +76,8 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
     cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
     ca = _load(cadir)
     checks.file_name(name, "name")
+    if role == "peer":  # (its etcd user is its name: checked before anything is written)
+        etcdauth.check_client_name(name)
     with _locked(cadir) as issued:
         if name in issued:
             raise ConfigurationError(f"{name} already has certificates (revoke it and choose another name)")

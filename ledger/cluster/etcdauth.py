@@ -98,7 +98,7 @@ def init_ca(cadir: Path) -> None:
     _write_key(key, directory / "ca.key")
     (directory / "ca.crt").write_bytes(_pem(cert))
     write_crl(cadir, {})
-    issue_client(cadir, ROOT, directory / "root")
+    _issue_client(cadir, ROOT, directory / "root")
 
 
 def _ca(cadir: Path):
@@ -126,10 +126,25 @@ def _issue(cadir: Path, common_name: str, usages, names=()) -> tuple[ec.Elliptic
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
+RESERVED = (ROOT, MEMBER_CN)  # no client of etcd but the operator is root; none joins the Raft group
+
+
+def check_client_name(name: str) -> str:
+    """`name` if an etcd client certificate may carry it as CN (ConfigurationError for a
+    reserved one: the CN is the etcd user, and the members admit MEMBER_CN as one of them)."""
+    if checks.file_name(name, "name") in RESERVED:
+        raise ConfigurationError(f"{name!r} is a reserved etcd name: choose another for the member")
+    return name
+
+
 def issue_client(cadir: Path, name: str, out: Path) -> int:
-    """etcd client credentials for user `name` (its certificate's CN) into directory `out`
-    (created if missing; existing credentials are not overwritten); returns the serial."""
-    checks.file_name(name, "name")
+    """etcd client credentials for user `name` (its certificate's CN, not a RESERVED one)
+    into directory `out` (created if missing; existing credentials are not overwritten);
+    returns the serial."""
+    return _issue_client(cadir, check_client_name(name), out)
+
+
+def _issue_client(cadir: Path, name: str, out: Path) -> int:
     key, cert = _issue(cadir, name, [ExtendedKeyUsageOID.CLIENT_AUTH])
     out.mkdir(parents=True, exist_ok=True)
     _write_key(key, out / "etcd.key")
