@@ -210,7 +210,7 @@ def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
 
 
 def test_a_member_flooding_stored_calls_cannot_starve_a_node(h, tmp_path):
-    """mallory (a client certificate) floods one peer with Stored calls for blocks just ahead
+    """A client certificate ("flooder") floods one peer with Stored calls for blocks just ahead
     (each would wait for its block): beyond its bound of calls under way the node refuses at
     once, and another client's submissions through that peer are answered meanwhile."""
     from ledger.cluster.client import connect
@@ -218,14 +218,14 @@ def test_a_member_flooding_stored_calls_cannot_starve_a_node(h, tmp_path):
     from ledger.cluster.transport import PER_CALLER
 
     d, target = h.cluster.directory, h.wait_cutter()
-    mallory_creds = authority.issue(d / "ca", "mallory", "client", tmp_path / "mallory")
-    mallory = Channel(_address(h, target), target, Credentials.load(mallory_creds))
+    flooder_creds = authority.issue(d / "ca", "flooder", "client", tmp_path / "flooder")
+    flooder = Channel(_address(h, target), target, Credentials.load(flooder_creds))
     bystander = connect({"name": "client", "credentials": str(d / "clients" / "client"),
                          "deployment": str(d / "deployment.json"), "submit_timeout": 20})
     ahead = encode_block_id(h.status(target)["height"] + 10, b"\0" * 32)
     try:
         with concurrent.futures.ThreadPoolExecutor(4 * PER_CALLER) as pool:
-            flood = [pool.submit(mallory.call, "Stored", ahead, 8) for _ in range(4 * PER_CALLER)]
+            flood = [pool.submit(flooder.call, "Stored", ahead, 8) for _ in range(4 * PER_CALLER)]
             receipt = bystander.submit(h.chain, b"served during the flood").result(20)
             outcomes = [f.exception(20) for f in flood]
         assert receipt.chain_id == h.chain
@@ -233,7 +233,7 @@ def test_a_member_flooding_stored_calls_cannot_starve_a_node(h, tmp_path):
         assert len(refused) >= 4 * PER_CALLER - 2 * PER_CALLER  # all but the bound (2 * PER_CALLER for Stored)
         assert all(isinstance(e, errors.ServiceUnavailable) for e in outcomes)  # none attested a missing block
     finally:
-        mallory.close()
+        flooder.close()
         bystander.close()
 
 
