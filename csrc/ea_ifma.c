@@ -356,20 +356,17 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 /* ---- one base, up to 8 exponents: the shared squaring chain on the single-operation kernel
  * (ea_ifma1.h), the 8 exponents' bucket multiplications in one lane product per window (lane
  * l: exponent l). Both work in the same Montgomery domain (R = 2^2080), so the chain's value
- * goes to the lanes as it is; only the base and the results cross to ea_mont's domain. */
+ * goes to the lanes as it is. */
 #define SB_MAX_C 12
 
-int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
-                        const ea_mont *mont, ea_mont_work *w)
+static int shared_chain(uint64_t *out, const uint64_t *B, const mpz_t *exps, size_t k,
+                        const ifma_ctx *ctx, const mpz_t n)
 {
-    ifma_ctx *ctx;
     size_t bits = 1, l, d, win, nwin, nb;
-    uint64_t *buckets = NULL, *tmp, *run, *acc, cur[L], res[L];
+    uint64_t *buckets, *tmp, *run, *acc, cur[L];
     long long idx[LANES];
     unsigned c = 2, s;
     double best = -1.0;
-    mpz_t v;
-    int rc = EA_OK;
     if (k == 0 || k > LANES)
         return EA_ERR_ARGUMENT;
     for (l = 0; l < k; l++)
@@ -384,27 +381,19 @@ int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, s
     }
     nb = (size_t)1 << c;
     nwin = (bits + c - 1) / c;
-    ctx = alloc64(sizeof *ctx);
-    if (ctx != NULL)
-        buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
-    if (buckets == NULL) {
-        free(ctx);
+    buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
+    if (buckets == NULL)
         return EA_ERR_NOMEM;
-    }
-    ctx_init(ctx, mont->nz);
     tmp = VEC(buckets, nb);
     run = VEC(buckets, nb + 1);
     acc = VEC(buckets, nb + 2);
     buckets_init(buckets, nb, ctx);
-    mpz_init(v);
-    ea_mont_from(v, B, mont, w);
-    if (!ea_ifma1_to_mont(cur, v, mont->nz))
-        rc = EA_ERR_NOMEM;
-    for (win = 0; win < nwin && rc == EA_OK; win++) {
+    memcpy(cur, B, sizeof cur);
+    for (win = 0; win < nwin; win++) {
         int any = 0;
-        if (win > 0 && !ea_ifma1_sqr(cur, c, mont->nz)) {
-            rc = EA_ERR_NOMEM;
-            break;
+        if (win > 0 && !ea_ifma1_sqr(cur, c, n)) {
+            free(buckets);
+            return EA_ERR_NOMEM;
         }
         for (l = 0; l < LANES; l++) {
             unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
@@ -414,20 +403,195 @@ int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, s
         if (any)
             buckets_collect(buckets, tmp, cur, idx, ctx);
     }
-    if (rc == EA_OK)
-        buckets_combine(acc, run, buckets, nb, ctx);
-    for (l = 0; l < k && rc == EA_OK; l++) {    /* lane l: B^e_l, R = 2^2080 -> ea_mont form */
+    buckets_combine(acc, run, buckets, nb, ctx);
+    for (l = 0; l < k; l++)
         for (d = 0; d < L; d++)
-            res[d] = acc[d * LANES + l];
-        if (!ea_ifma1_from_mont(v, res, mont->nz))
+            out[l * L + d] = acc[d * LANES + l];
+    free(buckets);
+    return EA_OK;
+}
+
+int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
+                        const ea_mont *mont, ea_mont_work *w)
+{
+    ifma_ctx *ctx;
+    uint64_t *res;
+    size_t l;
+    mpz_t v;
+    int rc = EA_OK;
+    if (k == 0 || k > LANES)
+        return EA_ERR_ARGUMENT;
+    ctx = alloc64(sizeof *ctx);
+    res = malloc((k + 1) * L * sizeof *res);
+    if (ctx == NULL || res == NULL) {
+        free(ctx); free(res);
+        return EA_ERR_NOMEM;
+    }
+    ctx_init(ctx, mont->nz);
+    mpz_init(v);
+    ea_mont_from(v, B, mont, w);                /* ea_mont form -> R = 2^2080 and back */
+    if (!ea_ifma1_to_mont(res + k * L, v, mont->nz))
+        rc = EA_ERR_NOMEM;
+    if (rc == EA_OK)
+        rc = shared_chain(res, res + k * L, exps, k, ctx, mont->nz);
+    for (l = 0; l < k && rc == EA_OK; l++) {
+        if (!ea_ifma1_from_mont(v, res + l * L, mont->nz))
             rc = EA_ERR_NOMEM;
         else
             ea_mont_to(LIMB(out, l, mont->n), v, mont);
     }
     mpz_clear(v);
-    free(buckets);
-    free(ctx);
+    free(res); free(ctx);
     return rc;
+}
+
+/* ---- lane chains: 8 bases, one per lane, each with its own squaring chain and up to k
+ * exponents (bucket method per lane and exponent). The buckets of lane l lie together (L
+ * scalar limbs each), so one bucket product touches 5 cache lines per lane; the digits are
+ * known ahead, so the next window's buckets are prefetched during its squarings. */
+#define CHAIN_MAX_C 10
+
+struct ea_ifma_lanes {
+    ifma_ctx ctx;
+};
+
+ea_ifma_lanes *ea_ifma_lanes_new(const mpz_t n)
+{
+    ea_ifma_lanes *lc = alloc64(sizeof *lc);
+    if (lc != NULL)
+        ctx_init(&lc->ctx, n);
+    return lc;
+}
+
+void ea_ifma_lanes_free(ea_ifma_lanes *lc)
+{
+    free(lc);
+}
+
+int ea_ifma_shared_chain(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *base,
+                         const mpz_t *exps, size_t k, const mpz_t n)
+{
+    return shared_chain(out, base, exps, k, &lc->ctx, n);
+}
+
+/* Lane vector out from rows: lane l takes the L scalar limbs at words off[l] of rows. */
+__attribute__((target("avx512f")))
+static void gather_rows(uint64_t *out, const uint64_t *rows, const long long *off)
+{
+    __m512i vi = _mm512_loadu_si512((const void *)off);
+    const __m512i step = _mm512_set1_epi64(1);
+    int i;
+    for (i = 0; i < L; i++, vi = _mm512_add_epi64(vi, step))
+        _mm512_storeu_si512((void *)(out + LANES * i), _mm512_i64gather_epi64(vi, (const void *)rows, 8));
+}
+
+__attribute__((target("avx512f")))
+static void scatter_rows(uint64_t *rows, const uint64_t *in, const long long *off)
+{
+    __m512i vi = _mm512_loadu_si512((const void *)off);
+    const __m512i step = _mm512_set1_epi64(1);
+    int i;
+    for (i = 0; i < L; i++, vi = _mm512_add_epi64(vi, step))
+        _mm512_i64scatter_epi64((void *)rows, vi, _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
+}
+
+static void prefetch_rows(const uint64_t *rows, const long long *off)
+{
+    int l, q;
+    for (l = 0; l < LANES; l++)
+        for (q = 0; q < L * 8; q += 64)
+            __builtin_prefetch((const char *)(rows + off[l]) + q);
+}
+
+/* Bucket window for chains of `bits` bits: per exponent bits/c products plus 2^(c+1) to
+ * combine the buckets. */
+static unsigned chain_window(size_t bits)
+{
+    unsigned c, best = 1;
+    double bc = -1.0;
+    for (c = 1; c <= CHAIN_MAX_C; c++) {
+        double cost = (double)((bits + c - 1) / c) + 2.0 * (double)(1u << c);
+        if (bc < 0 || cost < bc) {
+            bc = cost;
+            best = c;
+        }
+    }
+    return best;
+}
+
+int ea_ifma_chains(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *bases,
+                   const mpz_t *exps, size_t m, size_t k)
+{
+    const ifma_ctx *ctx = &lc->ctx;
+    size_t bits = 1, nb, nwin, win, i, l, d, j, nvec;
+    uint64_t *buckets, *cur, *tmp, *run, *acc;
+    long long *off;
+    unsigned c, s;
+    if (m == 0 || m > LANES || k == 0)
+        return EA_ERR_ARGUMENT;
+    for (i = 0; i < m * k; i++)
+        if (mpz_sgn(exps[i]) > 0 && mpz_sizeinbase(exps[i], 2) > bits)
+            bits = mpz_sizeinbase(exps[i], 2);
+    c = chain_window(bits);
+    nb = (size_t)1 << c;
+    nwin = (bits + c - 1) / c;
+    nvec = LANES * k * nb;                      /* buckets, in per-lane blocks of k * nb */
+    buckets = alloc64((nvec + 4 * LANES) * L * sizeof(uint64_t));
+    off = malloc(k * LANES * sizeof *off);
+    if (buckets == NULL || off == NULL) {
+        free(buckets); free(off);
+        return EA_ERR_NOMEM;
+    }
+    cur = buckets + nvec * L;
+    tmp = VEC(cur, 1);
+    run = VEC(cur, 2);
+    acc = VEC(cur, 3);
+    for (d = 0; d < nvec; d++)                  /* every bucket = 1 (R mod N) */
+        for (j = 0; j < L; j++)
+            buckets[d * L + j] = ctx->one[j * LANES];
+    for (j = 0; j < L; j++)
+        for (l = 0; l < LANES; l++)
+            cur[j * LANES + l] = l < m ? bases[l * L + j] : ctx->one[j * LANES];
+#define BUCKET(l, i, d) ((long long)((((l) * k + (i)) * nb + (d)) * L))
+    for (win = 0; win < nwin; win++) {
+        unsigned any = 0;
+        for (i = 0; i < k; i++)                 /* this window's buckets, fetched ahead */
+            for (l = 0; l < LANES; l++) {
+                unsigned dig = l < m ? ea_exp_bits(exps[l * k + i], win * c, c) : 0;
+                off[i * LANES + l] = BUCKET(l, i, dig);
+                any |= (unsigned)(dig != 0) << i;
+            }
+        for (i = 0; i < k; i++)
+            if (any >> i & 1)
+                prefetch_rows(buckets, off + i * LANES);
+        if (win > 0)
+            for (s = 0; s < c; s++)
+                amm(cur, cur, 0, cur, ctx);
+        for (i = 0; i < k; i++) {
+            if (!(any >> i & 1))
+                continue;
+            gather_rows(tmp, buckets, off + i * LANES);
+            amm(tmp, tmp, 0, cur, ctx);
+            scatter_rows(buckets, tmp, off + i * LANES);
+        }
+    }
+    for (i = 0; i < k; i++) {                   /* out = prod_d bucket_d^d, per lane */
+        memcpy(run, ctx->one, L * LANES * sizeof(uint64_t));
+        memcpy(acc, ctx->one, L * LANES * sizeof(uint64_t));
+        for (d = nb - 1; d >= 1; d--) {
+            for (l = 0; l < LANES; l++)
+                off[l] = BUCKET(l, i, d);
+            gather_rows(tmp, buckets, off);
+            amm(run, run, 0, tmp, ctx);
+            amm(acc, acc, 0, run, ctx);
+        }
+        for (l = 0; l < m; l++)
+            for (j = 0; j < L; j++)
+                out[(l * k + i) * L + j] = acc[j * LANES + l];
+    }
+#undef BUCKET
+    free(buckets); free(off);
+    return EA_OK;
 }
 #endif
 
@@ -451,6 +615,33 @@ int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, s
                         const ea_mont *mont, ea_mont_work *w)
 {
     (void)out; (void)B; (void)exps; (void)k; (void)mont; (void)w;
+    return EA_ERR_ARGUMENT;
+}
+#endif
+
+#ifndef EA_IFMA_COMPILED
+ea_ifma_lanes *ea_ifma_lanes_new(const mpz_t n)
+{
+    (void)n;
+    return NULL;
+}
+
+void ea_ifma_lanes_free(ea_ifma_lanes *lc)
+{
+    (void)lc;
+}
+
+int ea_ifma_chains(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *bases,
+                   const mpz_t *exps, size_t m, size_t k)
+{
+    (void)lc; (void)out; (void)bases; (void)exps; (void)m; (void)k;
+    return EA_ERR_ARGUMENT;
+}
+
+int ea_ifma_shared_chain(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *base,
+                         const mpz_t *exps, size_t k, const mpz_t n)
+{
+    (void)lc; (void)out; (void)base; (void)exps; (void)k; (void)n;
     return EA_ERR_ARGUMENT;
 }
 #endif

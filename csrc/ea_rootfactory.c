@@ -2,6 +2,8 @@
  * chains (on the IFMA kernels of ea_ifma.h where they apply, else on ea_mont) or, where the
  * crypto_mb lanes apply, lane-parallel chains below one shared-chain top (ea_fastexp.h). */
 #include <stdlib.h>
+#include <string.h>
+#include "ea_ifma1.h"
 #include "ea_witness.h"
 #include "ea_fastexp.h"
 #include "ea_acc.h"
@@ -531,6 +533,138 @@ static int rf_lanes(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     return rc;
 }
 
+/* ---- RootFactory on the IFMA lanes (ea_ifma.h). Bases stay in the lanes' Montgomery form
+ * (R = 2^2080, 40 limbs of 52 bits) from the root to the leaves. A level with few nodes expands
+ * each on the single-operation kernel (one squaring chain, the arity-8 exponents' buckets in
+ * lanes); a level with many nodes runs 8 of them at once, one per lane, each lane its own
+ * squaring chain and buckets for arity-RF_LANE_ARITY exponents. */
+#define L52 40
+#ifndef RF_LANE_ARITY
+#define RF_LANE_ARITY 4
+#endif
+/* Fewer active nodes than this: each on the single kernel (a lane product costs about 6
+ * single ones, and the single chain serves 8 exponents). */
+#ifndef RF_LANE_MIN_NODES
+#define RF_LANE_MIN_NODES 8
+#endif
+
+typedef struct {
+    const ea_ifma_lanes *lanes;
+    mpz_srcptr n;
+    const mpz_t *xs;
+    const size_t *lo, *hi;      /* active node j: xs[lo[j]..hi[j]), size >= 2 */
+    const uint64_t *base;       /* node j's base: L52 limbs */
+    size_t nodes;
+    unsigned arity, per_task;   /* per_task: nodes per task (8 in lanes, 1 on the single kernel) */
+    size_t *cut;                /* node j: arity + 1 part boundaries (empty parts at the end) */
+    uint64_t *child;            /* node j part i: base at (j * arity + i) * L52 */
+} rf_ifma_level;
+
+/* E[i] = prod_{j != i} of the parts of [lo, hi) cut into k = min(arity, size) (cut: arity + 1
+ * boundaries; E[i] = 0 for the empty parts i >= k). */
+static int rf_parts(mpz_t *E, size_t *cut, const mpz_t *xs, size_t lo, size_t hi, unsigned arity)
+{
+    size_t size = hi - lo, k = arity < size ? arity : size, i;
+    mpz_t P[MAX_ARITY], pre;
+    int rc = EA_OK;
+    for (i = 0; i <= arity; i++)
+        cut[i] = i <= k ? lo + size * i / k : hi;
+    mpz_init_set_ui(pre, 1);
+    for (i = 0; i < k; i++) {
+        mpz_init(P[i]);
+        if (rc == EA_OK)
+            rc = ea_product(P[i], xs + cut[i], cut[i + 1] - cut[i]);
+        mpz_set(E[i], pre);
+        mpz_mul(pre, pre, P[i]);
+    }
+    mpz_set_ui(pre, 1);
+    for (i = k; i-- > 0;) {
+        mpz_mul(E[i], E[i], pre);
+        mpz_mul(pre, pre, P[i]);
+        mpz_clear(P[i]);
+    }
+    for (i = k; i < arity; i++)
+        mpz_set_ui(E[i], 0);
+    mpz_clear(pre);
+    return rc;
+}
+
+static int rf_ifma_task(void *arg, size_t t)
+{
+    rf_ifma_level *lv = arg;
+    size_t first = t * lv->per_task, m = lv->nodes - first, a = lv->arity, i, j;
+    mpz_t E[EA_LANES * MAX_ARITY];
+    int rc = EA_OK;
+    if (m > lv->per_task)
+        m = lv->per_task;
+    for (i = 0; i < m * a; i++)
+        mpz_init(E[i]);
+    for (j = 0; j < m && rc == EA_OK; j++)
+        rc = rf_parts(E + j * a, lv->cut + (first + j) * (a + 1), lv->xs, lv->lo[first + j],
+                      lv->hi[first + j], lv->arity);
+    if (rc == EA_OK && lv->per_task == 1)
+        rc = ea_ifma_shared_chain(lv->lanes, lv->child + first * a * L52,
+                                  lv->base + first * L52, (const mpz_t *)E, a, lv->n);
+    else if (rc == EA_OK)
+        rc = ea_ifma_chains(lv->lanes, lv->child + first * a * L52, lv->base + first * L52,
+                            (const mpz_t *)E, m, a);
+    for (i = 0; i < m * a; i++)
+        mpz_clear(E[i]);
+    return rc;
+}
+
+static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, const mpz_t n,
+                   unsigned threads)
+{
+    size_t cap = count / 2 + 1, nodes = 1, j, i, leaves;
+    size_t *lo = malloc(count * sizeof *lo), *hi = malloc(count * sizeof *hi);
+    size_t *cut = malloc(cap * (MAX_ARITY + 1) * sizeof *cut);
+    uint64_t *bases = malloc(count * L52 * sizeof *bases);
+    uint64_t *child = malloc(cap * MAX_ARITY * L52 * sizeof *child);
+    ea_ifma_lanes *lanes = ea_ifma_lanes_new(n);
+    int rc = EA_OK;
+    if (lo == NULL || hi == NULL || cut == NULL || bases == NULL || child == NULL
+        || lanes == NULL || !ea_ifma1_to_mont(bases, base, n))
+        rc = EA_ERR_NOMEM;
+    lo[0] = 0; hi[0] = count;
+    while (rc == EA_OK && nodes > 0) {
+        rf_ifma_level lv;
+        size_t active = 0, next = 0;
+        for (j = 0; j < nodes && rc == EA_OK; j++) {     /* leaves out; active nodes to the front */
+            if (hi[j] - lo[j] == 1) {
+                if (!ea_ifma1_from_mont(out[lo[j]], bases + j * L52, n))
+                    rc = EA_ERR_NOMEM;
+                continue;
+            }
+            lo[active] = lo[j]; hi[active] = hi[j];
+            memmove(bases + active * L52, bases + j * L52, L52 * sizeof *bases);
+            active++;
+        }
+        if (rc != EA_OK || active == 0)
+            break;
+        lv.lanes = lanes; lv.n = n; lv.xs = xs; lv.lo = lo; lv.hi = hi; lv.base = bases;
+        lv.nodes = active; lv.cut = cut; lv.child = child;
+        lv.per_task = active < RF_LANE_MIN_NODES ? 1 : EA_LANES;
+        lv.arity = lv.per_task == 1 ? MAX_ARITY : RF_LANE_ARITY;
+        rc = ea_parallel_run(rf_ifma_task, &lv, (active + lv.per_task - 1) / lv.per_task,
+                             threads);
+        for (j = 0; j < active && rc == EA_OK; j++)    /* the children, in order */
+            for (i = 0; i < lv.arity; i++) {
+                const size_t *c = cut + j * (lv.arity + 1);
+                if (c[i + 1] == c[i])
+                    continue;
+                lo[next] = c[i]; hi[next] = c[i + 1];
+                memcpy(bases + next * L52, child + (j * lv.arity + i) * L52, L52 * sizeof *bases);
+                next++;
+            }
+        nodes = next;
+    }
+    (void)leaves;
+    ea_ifma_lanes_free(lanes);
+    free(lo); free(hi); free(cut); free(bases); free(child);
+    return rc;
+}
+
 int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
                     const mpz_t n, unsigned arity, unsigned threads)
 {
@@ -550,6 +684,8 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
         return EA_ERR_ARGUMENT;
     if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK)
         return rc;
+    if (getenv("RF_OLD") == NULL && ea_ifma_apply(n))
+        return rf_ifma(out, base, xs, count, n, threads < 1 ? 1 : threads);
     if (ea_fast_lanes_apply(n))
         return rf_lanes(out, base, xs, count, n, threads < 1 ? 1 : threads);
     if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
