@@ -506,6 +506,11 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
         lv.cut = cut; lv.child = child;
         lv.mode = rf_choose(active, threads);
         lv.arity = lv.mode == RF_POWM ? 2 : lv.mode == RF_LANES ? RF_LANE_ARITY : MAX_ARITY;
+        for (j = 0, i = 2; j < active; j++)             /* no exponent slots left empty */
+            if (hi[j] - lo[j] > i)
+                i = hi[j] - lo[j];
+        if (lv.arity > i)
+            lv.arity = (unsigned)i;
         for (j = 0; j < active; j++) {                  /* k = min(arity, size) parts */
             size_t size = hi[j] - lo[j], k = lv.arity < size ? lv.arity : size;
             for (i = 0; i <= lv.arity; i++)
