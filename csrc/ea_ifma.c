@@ -94,6 +94,90 @@ static void amm(uint64_t *r, const uint64_t *a, int a_bcast, const uint64_t *b,
     amm_n(r, a, a_bcast, b, ctx->m, ctx->k0, L);
 }
 
+/* r = a^2/R mod N, almost, as amm_n(r, a, 0, a, ...) and the same limbs (the quotient digits
+ * of a Montgomery reduction are unique); r may alias a; nl even. First the square, column by
+ * column: each pair a_i a_j, i < j, once (its low half to column i + j, its high half to the
+ * next), doubled, plus the squares; each column is stored once. Then the reduction two rows
+ * at a time (each position loaded and stored once per two rows). 3/4 of amm_n's products:
+ * measured 1.23 us against 1.45 us. */
+__attribute__((target("avx512f,avx512ifma"), always_inline))
+static inline void ams_n(uint64_t *r, const uint64_t *a, const uint64_t *m, const uint64_t *k0p,
+                         int nl)
+{
+    __m512i q[2 * L + 2];
+    const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
+    const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
+#define A_LIMB(j) _mm512_loadu_si512((const void *)(a + LANES * (j)))
+#define M_LIMB(j) _mm512_loadu_si512((const void *)(m + LANES * (j)))
+    int i, j, s;
+    __m512i hprev = zero;
+    for (s = 0; s < 2 * nl - 1; s++) {      /* pairs i < j, i + j = s: lows to s, highs to s+1 */
+        __m512i lo0 = zero, lo1 = zero, hi0 = zero, hi1 = zero, d;
+        int first = s - nl + 1 > 0 ? s - nl + 1 : 0;
+        for (i = first; 2 * i + 2 < s; i += 2) {
+            const __m512i x0 = A_LIMB(i), y0 = A_LIMB(s - i);
+            const __m512i x1 = A_LIMB(i + 1), y1 = A_LIMB(s - i - 1);
+            lo0 = _mm512_madd52lo_epu64(lo0, x0, y0);
+            hi0 = _mm512_madd52hi_epu64(hi0, x0, y0);
+            lo1 = _mm512_madd52lo_epu64(lo1, x1, y1);
+            hi1 = _mm512_madd52hi_epu64(hi1, x1, y1);
+        }
+        if (2 * i < s) {
+            const __m512i x0 = A_LIMB(i), y0 = A_LIMB(s - i);
+            lo0 = _mm512_madd52lo_epu64(lo0, x0, y0);
+            hi0 = _mm512_madd52hi_epu64(hi0, x0, y0);
+        }
+        lo0 = _mm512_add_epi64(lo0, lo1);
+        /* column s = 2 (lows of s + highs of s - 1) + the square of a_{s/2} */
+        lo0 = _mm512_slli_epi64(_mm512_add_epi64(lo0, hprev), 1);
+        hprev = _mm512_add_epi64(hi0, hi1);
+        d = A_LIMB(s / 2);
+        q[s] = s % 2 == 0 ? _mm512_madd52lo_epu64(lo0, d, d) : _mm512_madd52hi_epu64(lo0, d, d);
+    }
+    {   /* column 2nl - 1: the highs of s = 2nl - 2 and the high square of a_{nl-1} */
+        const __m512i d = A_LIMB(nl - 1);
+        q[2 * nl - 1] = _mm512_madd52hi_epu64(_mm512_slli_epi64(hprev, 1), d, d);
+    }
+    q[2 * nl] = q[2 * nl + 1] = zero;
+    for (i = 0; i < nl; i += 2) {       /* rows i, i + 1 of the reduction */
+        const __m512i m0 = M_LIMB(0), m1 = M_LIMB(1);
+        __m512i t, u0, u1, mp, mq;
+        t = q[i];
+        u0 = _mm512_madd52lo_epu64(zero, t, k0);
+        t = _mm512_madd52lo_epu64(t, m0, u0);
+        t = _mm512_add_epi64(q[i + 1], _mm512_srli_epi64(t, 52));
+        t = _mm512_madd52hi_epu64(_mm512_madd52lo_epu64(t, m1, u0), m0, u0);
+        u1 = _mm512_madd52lo_epu64(zero, t, k0);
+        t = _mm512_madd52lo_epu64(t, m0, u1);
+        q[i + 2] = _mm512_add_epi64(q[i + 2], _mm512_srli_epi64(t, 52));
+        mp = m1; mq = m0;               /* m_{j-1}, m_{j-2} */
+        for (j = 2; j < nl; j++) {
+            const __m512i mj = M_LIMB(j);
+            __m512i x = q[i + j];
+            x = _mm512_madd52lo_epu64(x, mj, u0);
+            x = _mm512_madd52lo_epu64(x, mp, u1);
+            x = _mm512_madd52hi_epu64(x, mp, u0);
+            q[i + j] = _mm512_madd52hi_epu64(x, mq, u1);
+            mq = mp; mp = mj;
+        }
+        t = _mm512_madd52hi_epu64(q[i + nl], mp, u0);
+        t = _mm512_madd52lo_epu64(t, mp, u1);
+        q[i + nl] = _mm512_madd52hi_epu64(t, mq, u1);
+        q[i + nl + 1] = _mm512_madd52hi_epu64(q[i + nl + 1], mp, u1);
+    }
+#undef A_LIMB
+#undef M_LIMB
+    for (j = nl; j < 2 * nl; j++) {
+        q[j + 1] = _mm512_add_epi64(q[j + 1], _mm512_srli_epi64(q[j], 52));
+        _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(q[j], mask));
+    }
+}
+__attribute__((target("avx512f,avx512ifma")))
+static void ams(uint64_t *r, const uint64_t *a, const ifma_ctx *ctx)
+{
+    ams_n(r, a, ctx->m, ctx->k0, L);
+}
+
 /* A lane vector gathered from rows: lane l takes bucket idx[l] of `buckets` (vectors). */
 __attribute__((target("avx512f")))
 static void gather_n(uint64_t *out, const uint64_t *buckets, const long long *idx, int nl)
@@ -566,7 +650,7 @@ int ea_ifma_chains(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *bases
                 prefetch_rows(buckets, off + i * LANES);
         if (win > 0)
             for (s = 0; s < c; s++)
-                amm(cur, cur, 0, cur, ctx);
+                ams(cur, cur, ctx);
         for (i = 0; i < k; i++) {
             if (!(any >> i & 1))
                 continue;
