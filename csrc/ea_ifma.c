@@ -701,9 +701,7 @@ int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, s
     (void)out; (void)B; (void)exps; (void)k; (void)mont; (void)w;
     return EA_ERR_ARGUMENT;
 }
-#endif
 
-#ifndef EA_IFMA_COMPILED
 ea_ifma_lanes *ea_ifma_lanes_new(const mpz_t n)
 {
     (void)n;
