@@ -475,14 +475,18 @@ static int shared_chain(uint64_t *out, const uint64_t *B, const mpz_t *exps, siz
     memcpy(cur, B, sizeof cur);
     for (win = 0; win < nwin; win++) {
         int any = 0;
-        if (win > 0 && !ea_ifma1_sqr(cur, c, n)) {
-            free(buckets);
-            return EA_ERR_NOMEM;
-        }
         for (l = 0; l < LANES; l++) {
             unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
             idx[l] = (long long)dig * L * LANES + (long long)l;
             any |= dig != 0;
+        }
+        if (any)                                /* the buckets' lines, during the squarings */
+            for (l = 0; l < LANES; l++)
+                for (d = 0; d < L; d++)
+                    __builtin_prefetch(buckets + idx[l] + d * LANES);
+        if (win > 0 && !ea_ifma1_sqr(cur, c, n)) {
+            free(buckets);
+            return EA_ERR_NOMEM;
         }
         if (any)
             buckets_collect(buckets, tmp, cur, idx, ctx);
