@@ -41,6 +41,19 @@ typedef struct {
     uint64_t one[L * LANES];        /* R mod N in every lane */
 } ifma_ctx;
 
+/* r = positions nl .. 2nl-1 of a reduced sum (position nl-1 and below are 0 mod 2^52, carried
+ * up already), as nl normalised 52-bit limbs. */
+__attribute__((target("avx512f"), always_inline))
+static inline void store_high(uint64_t *r, __m512i *res, int nl)
+{
+    const __m512i mask = _mm512_set1_epi64((long long)MASK52);
+    int j;
+    for (j = nl; j < 2 * nl; j++) {
+        res[j + 1] = _mm512_add_epi64(res[j + 1], _mm512_srli_epi64(res[j], 52));
+        _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(res[j], mask));
+    }
+}
+
 /* r = a*b/R mod N (almost: r < 2N for a, b < 2N); r may alias a or b. a_bcast: a holds one
  * number's L scalar limbs, used in every lane. Row i adds a*b_i + N*u_i; each position of the
  * row takes its four products in one chain, independent of the other positions, so the
@@ -50,7 +63,7 @@ static inline void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint
                   const uint64_t *m, const uint64_t *k0p, int nl)
 {
     __m512i res[2 * L + 1];
-    const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
+    const __m512i zero = _mm512_setzero_si512();
     const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
 #define A_LIMB(j) (a_bcast ? _mm512_set1_epi64((long long)a[j]) \
                            : _mm512_loadu_si512((const void *)(a + LANES * (j))))
@@ -81,10 +94,7 @@ static inline void amm_n(uint64_t *r, const uint64_t *a, int a_bcast, const uint
     }
 #undef A_LIMB
 #undef M_LIMB
-    for (j = nl; j < 2 * nl; j++) {
-        res[j + 1] = _mm512_add_epi64(res[j + 1], _mm512_srli_epi64(res[j], 52));
-        _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(res[j], mask));
-    }
+    store_high(r, res, nl);
 }
 
 __attribute__((target("avx512f,avx512ifma")))
@@ -105,7 +115,7 @@ static inline void ams_n(uint64_t *r, const uint64_t *a, const uint64_t *m, cons
                          int nl)
 {
     __m512i q[2 * L + 2];
-    const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
+    const __m512i zero = _mm512_setzero_si512();
     const __m512i k0 = _mm512_loadu_si512((const void *)k0p);
 #define A_LIMB(j) _mm512_loadu_si512((const void *)(a + LANES * (j)))
 #define M_LIMB(j) _mm512_loadu_si512((const void *)(m + LANES * (j)))
@@ -167,10 +177,7 @@ static inline void ams_n(uint64_t *r, const uint64_t *a, const uint64_t *m, cons
     }
 #undef A_LIMB
 #undef M_LIMB
-    for (j = nl; j < 2 * nl; j++) {
-        q[j + 1] = _mm512_add_epi64(q[j + 1], _mm512_srli_epi64(q[j], 52));
-        _mm512_storeu_si512((void *)(r + LANES * (j - nl)), _mm512_and_si512(q[j], mask));
-    }
+    store_high(r, q, nl);
 }
 __attribute__((target("avx512f,avx512ifma")))
 static void ams(uint64_t *r, const uint64_t *a, const ifma_ctx *ctx)
@@ -570,7 +577,8 @@ static void gather_rows(uint64_t *out, const uint64_t *rows, const long long *of
     const __m512i step = _mm512_set1_epi64(1);
     int i;
     for (i = 0; i < L; i++, vi = _mm512_add_epi64(vi, step))
-        _mm512_storeu_si512((void *)(out + LANES * i), _mm512_i64gather_epi64(vi, (const void *)rows, 8));
+        _mm512_storeu_si512((void *)(out + LANES * i),
+                            _mm512_i64gather_epi64(vi, (const void *)rows, 8));
 }
 
 __attribute__((target("avx512f")))
@@ -580,7 +588,8 @@ static void scatter_rows(uint64_t *rows, const uint64_t *in, const long long *of
     const __m512i step = _mm512_set1_epi64(1);
     int i;
     for (i = 0; i < L; i++, vi = _mm512_add_epi64(vi, step))
-        _mm512_i64scatter_epi64((void *)rows, vi, _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
+        _mm512_i64scatter_epi64((void *)rows, vi,
+                                _mm512_loadu_si512((const void *)(in + LANES * i)), 8);
 }
 
 static void prefetch_rows(const uint64_t *rows, const long long *off)

@@ -117,29 +117,19 @@ typedef struct {
     unsigned arity;
 } rf_env;
 
-/* One node [lo, hi) with base B (Montgomery form): split into k = min(arity, size) parts and
- * set child i's base C[i] = B^(prod of the other parts), with one shared squaring chain.
- * cut receives the k + 1 part boundaries. */
-static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi,
-                     mp_limb_t *C, size_t *cut, size_t *k_out, ea_mont_work *w)
+/* E[i] = prod_{j != i} of the parts cut[0..arity] (k non-empty ones; E[i] = 0 for the rest). */
+static int rf_parts(mpz_t *E, const size_t *cut, const mpz_t *xs, unsigned arity)
 {
-    size_t size = hi - lo, k, i;
-    mpz_t P[MAX_ARITY], E[MAX_ARITY], pre;
+    size_t k = 0, i;
+    mpz_t P[MAX_ARITY], pre;
     int rc = EA_OK;
-    k = env->arity < size ? env->arity : size;
-    *k_out = k;
-    for (i = 0; i <= k; i++)
-        cut[i] = lo + size * i / k;
-    mpz_init(pre);
+    while (k < arity && cut[k + 1] > cut[k])
+        k++;
+    mpz_init_set_ui(pre, 1);
     for (i = 0; i < k; i++) {
         mpz_init(P[i]);
-        mpz_init(E[i]);
         if (rc == EA_OK)
-            rc = ea_product(P[i], env->xs + cut[i], cut[i + 1] - cut[i]);
-    }
-    /* E[i] = prod_{j != i} P[j] by prefix and suffix products. */
-    mpz_set_ui(pre, 1);
-    for (i = 0; i < k; i++) {
+            rc = ea_product(P[i], xs + cut[i], cut[i + 1] - cut[i]);
         mpz_set(E[i], pre);
         mpz_mul(pre, pre, P[i]);
     }
@@ -147,14 +137,34 @@ static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi
     for (i = k; i-- > 0;) {
         mpz_mul(E[i], E[i], pre);
         mpz_mul(pre, pre, P[i]);
+        mpz_clear(P[i]);
     }
+    for (i = k; i < arity; i++)
+        mpz_set_ui(E[i], 0);
+    mpz_clear(pre);
+    return rc;
+}
+
+/* One node [lo, hi) with base B (Montgomery form): split into k = min(arity, size) parts and
+ * set child i's base C[i] = B^(prod of the other parts), with one shared squaring chain.
+ * cut receives the k + 1 part boundaries. */
+static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi,
+                     mp_limb_t *C, size_t *cut, size_t *k_out, ea_mont_work *w)
+{
+    size_t size = hi - lo, k, i;
+    mpz_t E[MAX_ARITY];
+    int rc;
+    k = env->arity < size ? env->arity : size;
+    *k_out = k;
+    for (i = 0; i <= k; i++)
+        cut[i] = lo + size * i / k;
+    for (i = 0; i < k; i++)
+        mpz_init(E[i]);
+    rc = rf_parts(E, cut, env->xs, (unsigned)k);
     if (rc == EA_OK)
         rc = shared_base_mont(C, B, (const mpz_t *)E, k, env->ctx, w);
-    for (i = 0; i < k; i++) {
-        mpz_clear(P[i]);
+    for (i = 0; i < k; i++)
         mpz_clear(E[i]);
-    }
-    mpz_clear(pre);
     return rc;
 }
 
@@ -381,34 +391,6 @@ typedef struct {
     const size_t *cut;          /* node j: arity + 1 part boundaries (empty parts at the end) */
     uint64_t *child;            /* node j part i: base at (j * arity + i) * L52 */
 } rf_ifma_level;
-
-/* E[i] = prod_{j != i} of the parts cut[0..arity] (k non-empty ones; E[i] = 0 for the rest). */
-static int rf_parts(mpz_t *E, const size_t *cut, const mpz_t *xs, unsigned arity)
-{
-    size_t k = 0, i;
-    mpz_t P[MAX_ARITY], pre;
-    int rc = EA_OK;
-    while (k < arity && cut[k + 1] > cut[k])
-        k++;
-    mpz_init_set_ui(pre, 1);
-    for (i = 0; i < k; i++) {
-        mpz_init(P[i]);
-        if (rc == EA_OK)
-            rc = ea_product(P[i], xs + cut[i], cut[i + 1] - cut[i]);
-        mpz_set(E[i], pre);
-        mpz_mul(pre, pre, P[i]);
-    }
-    mpz_set_ui(pre, 1);
-    for (i = k; i-- > 0;) {
-        mpz_mul(E[i], E[i], pre);
-        mpz_mul(pre, pre, P[i]);
-        mpz_clear(P[i]);
-    }
-    for (i = k; i < arity; i++)
-        mpz_set_ui(E[i], 0);
-    mpz_clear(pre);
-    return rc;
-}
 
 /* RF_POWM task q: child q % 2 of node q / 2 = the node's base ^ (the other half's product). */
 static int rf_powm_task(rf_ifma_level *lv, size_t q)
