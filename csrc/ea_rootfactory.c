@@ -454,15 +454,14 @@ static enum rf_mode rf_choose(size_t active, unsigned threads)
 static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, const mpz_t n,
                    unsigned threads)
 {
-    size_t cap = count / 2 + 1, nodes = 1, j, i;
+    size_t cap = count / 2 + 1, nodes = 1, slots = 0, j, i;
     size_t *lo = malloc(count * sizeof *lo), *hi = malloc(count * sizeof *hi);
     size_t *cut = malloc(cap * (MAX_ARITY + 1) * sizeof *cut);
-    uint64_t *bases = malloc(count * L52 * sizeof *bases);
-    uint64_t *child = malloc(cap * MAX_ARITY * L52 * sizeof *child);
+    uint64_t *bases = malloc(count * L52 * sizeof *bases), *child = NULL;
     ea_ifma_lanes *lanes = ea_ifma_lanes_new(n);
     int rc = EA_OK;
-    if (lo == NULL || hi == NULL || cut == NULL || bases == NULL || child == NULL
-        || lanes == NULL || !ea_ifma1_to_mont(bases, base, n))
+    if (lo == NULL || hi == NULL || cut == NULL || bases == NULL || lanes == NULL
+        || !ea_ifma1_to_mont(bases, base, n))
         rc = EA_ERR_NOMEM;
     else {
         lo[0] = 0;
@@ -485,7 +484,7 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
         if (rc != EA_OK || active == 0)
             break;
         lv.lanes = lanes; lv.n = n; lv.xs = xs; lv.base = bases; lv.nodes = active;
-        lv.cut = cut; lv.child = child;
+        lv.cut = cut;
         lv.mode = rf_choose(active, threads);
         lv.arity = lv.mode == RF_POWM ? 2 : lv.mode == RF_LANES ? RF_LANE_ARITY : MAX_ARITY;
         for (j = 0, i = 2; j < active; j++)             /* no exponent slots left empty */
@@ -493,6 +492,14 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
                 i = hi[j] - lo[j];
         if (lv.arity > i)
             lv.arity = (unsigned)i;
+        if (active * lv.arity > slots) {                /* the children's bases, this level */
+            free(child);
+            slots = active * lv.arity;
+            if ((child = malloc(slots * L52 * sizeof *child)) == NULL) {
+                rc = EA_ERR_NOMEM;
+                break;
+            }
+        }
         for (j = 0; j < active; j++) {                  /* k = min(arity, size) parts */
             size_t size = hi[j] - lo[j], k = lv.arity < size ? lv.arity : size;
             for (i = 0; i <= lv.arity; i++)
@@ -500,6 +507,7 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
         }
         tasks = lv.mode == RF_LANES ? (active + EA_LANES - 1) / EA_LANES
                 : lv.mode == RF_POWM ? 2 * active : active;
+        lv.child = child;
         rc = ea_parallel_run(rf_ifma_task, &lv, tasks, threads);
         for (j = 0; j < active && rc == EA_OK; j++)     /* the children, in order */
             for (i = 0; i < lv.arity; i++) {
