@@ -374,8 +374,9 @@ static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned 
  *               has fewer nodes than threads (the root), so that every thread works. */
 #define L52 40
 #define RF_LANE_ARITY 4
-/* A group of 8 nodes in lanes costs about as much as this many nodes on the single kernel
- * (per level of the tree: measured 2.1 us per lane product, 0.36 us per single one). */
+/* A group of 8 nodes in lanes costs about as much as this many nodes on the single kernel, per
+ * level of the tree (about 5 on a quiet machine: 1.23 us per lane squaring, 1.45 us per lane
+ * product, 0.38 us per single one; 7-8 under load, which slows the lanes more). */
 #define RF_LANE_GROUP_COST 7
 
 enum rf_mode { RF_LANES, RF_SINGLE, RF_POWM };
