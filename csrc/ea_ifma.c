@@ -1,5 +1,5 @@
-/* ea_ifma.c - 8-lane AVX-512 IFMA almost-Montgomery multiplication, radix 2^52, and the
- * lane-parallel bucket multi-exponentiation. All lanes share one modulus N < 2^2048; a lane
+/* ea_ifma.c - 8-lane AVX-512 IFMA almost-Montgomery multiplication and squaring, radix 2^52,
+ * the lane-parallel bucket multi-exponentiation and the lane chains of RootFactory. All lanes share one modulus N < 2^2048; a lane
  * vector of a number is L = 40 __m512i words, word i holding limb i of the 8 lanes. Values
  * stay in [0, 2N): with R = 2^(52 L) > 4N, the almost-Montgomery product of two such values
  * is again below 2N (no final subtraction inside the loop). */

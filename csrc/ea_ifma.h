@@ -1,7 +1,8 @@
 /* ea_ifma.h - (internal) an own 8-lane AVX-512 IFMA Montgomery multiplication (52-bit limbs)
  * and the lane-parallel bucket multi-exponentiation built on it (DESIGN.md 3, Lanes): the
  * c-bit windows of Pippenger's method are independent until the final combination, so 8
- * windows run at once, one per lane. Compiled on x86-64 GCC/Clang (target attributes, no
+ * windows run at once, one per lane; and lane chains for RootFactory (ea_ifma_chains: 8
+ * bases, each its own squaring chain and buckets in its lane). Compiled on x86-64 GCC/Clang (target attributes, no
  * global -m flags); used only where cpuid reports IFMA and EDGEACC_PORTABLE is not set
  * (ea_fast_paths). Results are bit-identical to GMP's. */
 #ifndef EA_IFMA_H
