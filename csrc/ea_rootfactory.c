@@ -1,7 +1,10 @@
 /* ea_rootfactory.c - RootFactory: all witnesses by divide and conquer, with shared squaring
- * chains (on the IFMA kernels of ea_ifma.h where they apply, else on ea_mont) or, where the
- * crypto_mb lanes apply, lane-parallel chains below one shared-chain top (ea_fastexp.h). */
+ * chains: where the IFMA kernels apply (ea_ifma.h), the tree of rf_ifma (8 nodes' chains at once
+ * in lanes, few nodes on the single-operation kernel), else nodes of a fixed arity on ea_mont
+ * (or, for an explicit arity, on ea_ifma_shared_base). */
 #include <stdlib.h>
+#include <string.h>
+#include "ea_ifma1.h"
 #include "ea_witness.h"
 #include "ea_fastexp.h"
 #include "ea_acc.h"
@@ -114,29 +117,19 @@ typedef struct {
     unsigned arity;
 } rf_env;
 
-/* One node [lo, hi) with base B (Montgomery form): split into k = min(arity, size) parts and
- * set child i's base C[i] = B^(prod of the other parts), with one shared squaring chain.
- * cut receives the k + 1 part boundaries. */
-static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi,
-                     mp_limb_t *C, size_t *cut, size_t *k_out, ea_mont_work *w)
+/* E[i] = prod_{j != i} of the parts cut[0..arity] (k non-empty ones; E[i] = 0 for the rest). */
+static int rf_parts(mpz_t *E, const size_t *cut, const mpz_t *xs, unsigned arity)
 {
-    size_t size = hi - lo, k, i;
-    mpz_t P[MAX_ARITY], E[MAX_ARITY], pre;
+    size_t k = 0, i;
+    mpz_t P[MAX_ARITY], pre;
     int rc = EA_OK;
-    k = env->arity < size ? env->arity : size;
-    *k_out = k;
-    for (i = 0; i <= k; i++)
-        cut[i] = lo + size * i / k;
-    mpz_init(pre);
+    while (k < arity && cut[k + 1] > cut[k])
+        k++;
+    mpz_init_set_ui(pre, 1);
     for (i = 0; i < k; i++) {
         mpz_init(P[i]);
-        mpz_init(E[i]);
         if (rc == EA_OK)
-            rc = ea_product(P[i], env->xs + cut[i], cut[i + 1] - cut[i]);
-    }
-    /* E[i] = prod_{j != i} P[j] by prefix and suffix products. */
-    mpz_set_ui(pre, 1);
-    for (i = 0; i < k; i++) {
+            rc = ea_product(P[i], xs + cut[i], cut[i + 1] - cut[i]);
         mpz_set(E[i], pre);
         mpz_mul(pre, pre, P[i]);
     }
@@ -144,14 +137,34 @@ static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi
     for (i = k; i-- > 0;) {
         mpz_mul(E[i], E[i], pre);
         mpz_mul(pre, pre, P[i]);
+        mpz_clear(P[i]);
     }
+    for (i = k; i < arity; i++)
+        mpz_set_ui(E[i], 0);
+    mpz_clear(pre);
+    return rc;
+}
+
+/* One node [lo, hi) with base B (Montgomery form): split into k = min(arity, size) parts and
+ * set child i's base C[i] = B^(prod of the other parts), with one shared squaring chain.
+ * cut receives the k + 1 part boundaries. */
+static int rf_expand(const rf_env *env, const mp_limb_t *B, size_t lo, size_t hi,
+                     mp_limb_t *C, size_t *cut, size_t *k_out, ea_mont_work *w)
+{
+    size_t size = hi - lo, k, i;
+    mpz_t E[MAX_ARITY];
+    int rc;
+    k = env->arity < size ? env->arity : size;
+    *k_out = k;
+    for (i = 0; i <= k; i++)
+        cut[i] = lo + size * i / k;
+    for (i = 0; i < k; i++)
+        mpz_init(E[i]);
+    rc = rf_parts(E, cut, env->xs, (unsigned)k);
     if (rc == EA_OK)
         rc = shared_base_mont(C, B, (const mpz_t *)E, k, env->ctx, w);
-    for (i = 0; i < k; i++) {
-        mpz_clear(P[i]);
+    for (i = 0; i < k; i++)
         mpz_clear(E[i]);
-    }
-    mpz_clear(pre);
     return rc;
 }
 
@@ -349,185 +362,168 @@ static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned 
     return rc;
 }
 
-/* ---- Lane-parallel RootFactory: binary splits level by level; each child's base is its
- * parent's raised by the sibling's product, an independent chain of exponentiations by
- * products of consecutive elements (at most EA_LANE_EXP_BITS bits each), 8 chains at a time.
- * No shared squaring chain, but 8 lanes cost about as much as 1.5 single chains. */
+/* ---- RootFactory on the IFMA lanes (ea_ifma.h). Bases stay in the lanes' Montgomery form
+ * (R = 2^2080, 40 limbs of 52 bits) from the root to the leaves. Each level expands its nodes
+ * in one of three ways (rf_mode):
+ *   RF_LANES  - 8 nodes at once, one per lane, each lane its own squaring chain and buckets for
+ *               its RF_LANE_ARITY exponents (ea_ifma_chains): the cheapest per node;
+ *   RF_SINGLE - a node on the single-operation kernel, one squaring chain for MAX_ARITY
+ *               exponents whose buckets go in lanes (ea_ifma_shared_chain): for levels with
+ *               too few nodes to fill the lanes of every thread;
+ *   RF_POWM   - the two children of a node by two independent exponentiations: while a level
+ *               has fewer nodes than threads (the root), so that every thread works. */
+#define L52 40
+#define RF_LANE_ARITY 4
+/* A group of 8 nodes in lanes costs about as much as this many nodes on the single kernel, per
+ * level of the tree (about 5 on a quiet machine: 1.23 us per lane squaring, 1.45 us per lane
+ * product, 0.38 us per single one; 7-8 under load, which slows the lanes more). */
+#define RF_LANE_GROUP_COST 7
+
+enum rf_mode { RF_LANES, RF_SINGLE, RF_POWM };
 
 typedef struct {
-    const mpz_t *xs;
+    const ea_ifma_lanes *lanes;
     mpz_srcptr n;
-    const mpz_t *base;      /* per chain: the parent's base */
-    mpz_t *res;             /* per chain: base^(prod xs[a[i]..b[i])) */
-    const size_t *a, *b;
-    size_t nchains, per_task;
-    int lanes;
-} lane_level;
+    const mpz_t *xs;
+    const uint64_t *base;       /* active node j's base: L52 limbs at j * L52 */
+    size_t nodes;
+    enum rf_mode mode;
+    unsigned arity;
+    const size_t *cut;          /* node j: arity + 1 part boundaries (empty parts at the end) */
+    uint64_t *child;            /* node j part i: base at (j * arity + i) * L52 */
+} rf_ifma_level;
 
-/* e = product of xs[*j..b) while it fits one lane exponent (at least one element); *j moves. */
-static void next_step(mpz_t e, const mpz_t *xs, size_t *j, size_t b)
+/* RF_POWM task q: child q % 2 of node q / 2 = the node's base ^ (the other half's product). */
+static int rf_powm_task(rf_ifma_level *lv, size_t q)
 {
-    size_t bits = mpz_sizeinbase(xs[*j], 2);
-    mpz_set(e, xs[(*j)++]);
-    while (*j < b && bits + mpz_sizeinbase(xs[*j], 2) <= EA_LANE_EXP_BITS) {
-        bits += mpz_sizeinbase(xs[*j], 2);
-        mpz_mul(e, e, xs[(*j)++]);
-    }
-}
-
-static int lane_level_task(void *arg, size_t t)
-{
-    lane_level *lv = arg;
-    size_t lo = t * lv->per_task, hi = lo + lv->per_task, g, i, m;
-    size_t cursor[EA_LANES], idx[EA_LANES];
-    mpz_t cur[EA_LANES], nxt[EA_LANES], e[EA_LANES];
-    int rc = EA_OK;
-    if (hi > lv->nchains)
-        hi = lv->nchains;
-    for (i = 0; i < EA_LANES; i++)
-        mpz_inits(cur[i], nxt[i], e[i], NULL);
-    for (g = lo; g < hi && rc == EA_OK; g += EA_LANES) {
-        size_t width = hi - g < EA_LANES ? hi - g : EA_LANES;
-        if (!lv->lanes) {           /* few chains: one exponentiation by the whole product */
-            for (i = g; i < g + width && rc == EA_OK; i++) {
-                rc = ea_product(e[0], lv->xs + lv->a[i], lv->b[i] - lv->a[i]);
-                if (rc == EA_OK)
-                    ea_fast_powm(lv->res[i], lv->base[i], e[0], lv->n);
-            }
-            continue;
-        }
-        for (i = 0; i < width; i++) {
-            cursor[i] = lv->a[g + i];
-            mpz_set(cur[i], lv->base[g + i]);
-        }
-        for (;;) {                  /* one step of every unfinished chain of the group */
-            mpz_t sb[EA_LANES], se[EA_LANES], so[EA_LANES];
-            for (i = 0, m = 0; i < width; i++) {
-                if (cursor[i] == lv->b[g + i])
-                    continue;
-                next_step(e[i], lv->xs, &cursor[i], lv->b[g + i]);
-                idx[m] = i;
-                sb[m][0] = cur[i][0]; se[m][0] = e[i][0]; so[m][0] = nxt[i][0];
-                m++;
-            }
-            if (m == 0)
-                break;
-            if ((rc = ea_fast_powm_many(so, (const mpz_t *)sb, (const mpz_t *)se, m, lv->n)) != EA_OK)
-                break;
-            for (i = 0; i < m; i++) {   /* so[] are the structs of nxt[]: swap them in */
-                __mpz_struct tmp = cur[idx[i]][0];
-                cur[idx[i]][0] = so[i][0];
-                nxt[idx[i]][0] = tmp;
-            }
-        }
-        for (i = 0; i < width; i++)
-            mpz_swap(lv->res[g + i], cur[i]);
-    }
-    for (i = 0; i < EA_LANES; i++)
-        mpz_clears(cur[i], nxt[i], e[i], NULL);
-    return rc;
-}
-
-/* From this many elements the lane tree starts with MAX_ARITY nodes from rf_top_open: one
- * shared-chain node of arity MAX_ARITY (its children's chains share the squarings, which lanes
- * cannot, and the top levels have too few chains to fill the lanes anyway), or with threads,
- * parallel powms down to 2^d >= threads nodes of arity MAX_ARITY / 2^d each (the shared chain
- * is serial). */
-#define TOP_SHARED_MIN 16
-
-/* The root expanded on the GMP path into MAX_ARITY nodes (ranges lo/hi, bases). */
-static int rf_lanes_top(size_t *lo, size_t *hi, mpz_t *bases, size_t *nodes, const mpz_t base,
-                        const mpz_t *xs, size_t count, const mpz_t n, unsigned threads)
-{
-    ea_mont ctx;
-    ea_mont_work w;
-    rf_env env;
-    rf_top top;
-    size_t j, i, parts = 1;
-    mp_limb_t *B;
-    int rc = ea_mont_open(&ctx, &w, &B, 1, n);
-    if (rc != EA_OK)
-        return rc;
-    while (parts < threads && parts < MAX_ARITY / 2)
-        parts *= 2;
-    env.ctx = &ctx; env.out = NULL; env.xs = xs; env.arity = MAX_ARITY / (unsigned)parts;
-    ea_mont_to(B, base, &ctx);
-    rc = rf_top_open(&top, &env, B, count, (unsigned)parts);
+    const size_t *cut = lv->cut + q / 2 * 3;
+    size_t side = q % 2, lo = cut[1 - side], hi = cut[2 - side];
+    mpz_t e, b;
+    int rc;
+    mpz_init(e);
+    mpz_init(b);
+    rc = ea_product(e, lv->xs + lo, hi - lo);
+    if (rc == EA_OK && !ea_ifma1_from_mont(b, lv->base + q / 2 * L52, lv->n))
+        rc = EA_ERR_NOMEM;
     if (rc == EA_OK) {
-        *nodes = 0;
-        for (j = 0; j < top.nodes; j++)
-            for (i = 0; i < top.ex.subk[j]; i++, (*nodes)++) {
-                lo[*nodes] = top.ex.subcut[j * (env.arity + 1) + i];
-                hi[*nodes] = top.ex.subcut[j * (env.arity + 1) + i + 1];
-                ea_mont_from(bases[*nodes], LIMB(top.ex.sub, j * env.arity + i, ctx.n), &ctx, &w);
-            }
-        rf_top_close(&top);
+        ea_fast_powm(b, b, e, lv->n);
+        if (!ea_ifma1_to_mont(lv->child + q * L52, b, lv->n))
+            rc = EA_ERR_NOMEM;
     }
-    ea_mont_close(&ctx, &w, B);
+    mpz_clear(e);
+    mpz_clear(b);
     return rc;
 }
 
-/* The lane tree from base over xs[0..count), count >= 1. */
-static int rf_lanes(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
-                    const mpz_t n, unsigned threads)
+/* Task t: RF_LANES nodes 8t .. 8t+7, RF_SINGLE node t, RF_POWM one child. */
+static int rf_ifma_task(void *arg, size_t t)
 {
-    size_t nodes = 1, k, i, c, *lo = malloc(count * sizeof *lo), *hi = malloc(count * sizeof *hi);
-    size_t *a = malloc(count * sizeof *a), *b = malloc(count * sizeof *b);
-    mpz_t *bases = malloc(count * sizeof(mpz_t)), *res = malloc(count * sizeof(mpz_t));
+    rf_ifma_level *lv = arg;
+    size_t per = lv->mode == RF_LANES ? EA_LANES : 1, first = t * per, m = lv->nodes - first;
+    size_t a = lv->arity, i, j;
+    mpz_t E[EA_LANES * MAX_ARITY];
     int rc = EA_OK;
-    if (lo == NULL || hi == NULL || a == NULL || b == NULL || bases == NULL || res == NULL) {
-        free(lo); free(hi); free(a); free(b); free(bases); free(res);
-        return EA_ERR_NOMEM;
+    if (lv->mode == RF_POWM)
+        return rf_powm_task(lv, t);
+    if (m > per)
+        m = per;
+    for (i = 0; i < m * a; i++)
+        mpz_init(E[i]);
+    for (j = 0; j < m && rc == EA_OK; j++)
+        rc = rf_parts(E + j * a, lv->cut + (first + j) * (a + 1), lv->xs, lv->arity);
+    if (rc == EA_OK && lv->mode == RF_SINGLE)
+        rc = ea_ifma_shared_chain(lv->lanes, lv->child + first * a * L52,
+                                  lv->base + first * L52, (const mpz_t *)E, a, lv->n);
+    else if (rc == EA_OK)
+        rc = ea_ifma_chains(lv->lanes, lv->child + first * a * L52, lv->base + first * L52,
+                            (const mpz_t *)E, m, a);
+    for (i = 0; i < m * a; i++)
+        mpz_clear(E[i]);
+    return rc;
+}
+
+/* The way to expand a level of `active` nodes on `threads` threads (wall time per level). */
+static enum rf_mode rf_choose(size_t active, unsigned threads)
+{
+    size_t groups = (active + EA_LANES - 1) / EA_LANES;
+    if (active < threads)
+        return RF_POWM;
+    return RF_LANE_GROUP_COST * ((groups + threads - 1) / threads)
+           <= (active + threads - 1) / threads ? RF_LANES : RF_SINGLE;
+}
+
+static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, const mpz_t n,
+                   unsigned threads)
+{
+    size_t cap = count / 2 + 1, nodes = 1, slots = 0, j, i;
+    size_t *lo = malloc(count * sizeof *lo), *hi = malloc(count * sizeof *hi);
+    size_t *cut = malloc(cap * (MAX_ARITY + 1) * sizeof *cut);
+    uint64_t *bases = malloc(count * L52 * sizeof *bases), *child = NULL;
+    ea_ifma_lanes *lanes = ea_ifma_lanes_new(n);
+    int rc = EA_OK;
+    if (lo == NULL || hi == NULL || cut == NULL || bases == NULL || lanes == NULL
+        || !ea_ifma1_to_mont(bases, base, n))
+        rc = EA_ERR_NOMEM;
+    else {
+        lo[0] = 0;
+        hi[0] = count;
     }
-    for (i = 0; i < count; i++) {
-        mpz_init(bases[i]);
-        mpz_init(res[i]);
-    }
-    lo[0] = 0; hi[0] = count;
-    mpz_set(bases[0], base);
-    if (count >= TOP_SHARED_MIN)
-        rc = rf_lanes_top(lo, hi, bases, &nodes, base, xs, count, n, threads);
-    while (nodes > 0 && rc == EA_OK) {
-        lane_level lv;
-        size_t groups, tasks;
-        /* chains of this level: children of the nodes of size >= 2; leaves are done */
-        for (k = 0, c = 0; k < nodes; k++) {
-            size_t mid = lo[k] + (hi[k] - lo[k]) / 2;
-            if (hi[k] - lo[k] == 1) {
-                mpz_swap(out[lo[k]], bases[k]);
+    while (rc == EA_OK && nodes > 0) {
+        rf_ifma_level lv;
+        size_t active = 0, next = 0, tasks;
+        for (j = 0; j < nodes && rc == EA_OK; j++) {    /* leaves out; active nodes to the front */
+            if (hi[j] - lo[j] == 1) {
+                if (!ea_ifma1_from_mont(out[lo[j]], bases + j * L52, n))
+                    rc = EA_ERR_NOMEM;
                 continue;
             }
-            mpz_set(res[c], bases[k]);          /* left child: raised by the right half */
-            a[c] = mid; b[c] = hi[k]; c++;
-            mpz_set(res[c], bases[k]);          /* right child: raised by the left half */
-            a[c] = lo[k]; b[c] = mid; c++;
+            lo[active] = lo[j];
+            hi[active] = hi[j];
+            memmove(bases + active * L52, bases + j * L52, L52 * sizeof *bases);
+            active++;
         }
-        if (c == 0)
+        if (rc != EA_OK || active == 0)
             break;
-        for (i = 0; i < c; i++)
-            mpz_swap(bases[i], res[i]);         /* bases[i]: chain i's starting base */
-        lv.xs = xs; lv.n = n; lv.base = (const mpz_t *)bases; lv.res = res; lv.a = a; lv.b = b;
-        lv.nchains = c;
-        /* time per level, in single-chain units: lanes ~2.3 per group of 8, singles 1 each */
-        groups = (c + EA_LANES - 1) / EA_LANES;
-        lv.lanes = 2.3 * (double)((groups + threads - 1) / threads)
-                   < (double)((c + threads - 1) / threads);
-        tasks = lv.lanes ? (groups < threads ? groups : threads) : (c < threads ? c : threads);
-        lv.per_task = lv.lanes ? EA_LANES * ((groups + tasks - 1) / tasks) : (c + tasks - 1) / tasks;
-        rc = ea_parallel_run(lane_level_task, &lv, (c + lv.per_task - 1) / lv.per_task, threads);
-        nodes = rc == EA_OK ? c : 0;      /* the children, in the chains' order */
-        for (i = 0, k = 0; i < c && rc == EA_OK; i += 2, k += 2) {
-            lo[k] = a[i + 1]; hi[k] = a[i];         /* left child  [lo, mid) */
-            lo[k + 1] = a[i]; hi[k + 1] = b[i];     /* right child [mid, hi) */
-            mpz_swap(bases[k], res[i]);
-            mpz_swap(bases[k + 1], res[i + 1]);
+        lv.lanes = lanes; lv.n = n; lv.xs = xs; lv.base = bases; lv.nodes = active;
+        lv.cut = cut;
+        lv.mode = rf_choose(active, threads);
+        lv.arity = lv.mode == RF_POWM ? 2 : lv.mode == RF_LANES ? RF_LANE_ARITY : MAX_ARITY;
+        for (j = 0, i = 2; j < active; j++)             /* no exponent slots left empty */
+            if (hi[j] - lo[j] > i)
+                i = hi[j] - lo[j];
+        if (lv.arity > i)
+            lv.arity = (unsigned)i;
+        if (active * lv.arity > slots) {                /* the children's bases, this level */
+            free(child);
+            slots = active * lv.arity;
+            if ((child = malloc(slots * L52 * sizeof *child)) == NULL) {
+                rc = EA_ERR_NOMEM;
+                break;
+            }
         }
+        for (j = 0; j < active; j++) {                  /* k = min(arity, size) parts */
+            size_t size = hi[j] - lo[j], k = lv.arity < size ? lv.arity : size;
+            for (i = 0; i <= lv.arity; i++)
+                cut[j * (lv.arity + 1) + i] = i <= k ? lo[j] + size * i / k : hi[j];
+        }
+        tasks = lv.mode == RF_LANES ? (active + EA_LANES - 1) / EA_LANES
+                : lv.mode == RF_POWM ? 2 * active : active;
+        lv.child = child;
+        rc = ea_parallel_run(rf_ifma_task, &lv, tasks, threads);
+        for (j = 0; j < active && rc == EA_OK; j++)     /* the children, in order */
+            for (i = 0; i < lv.arity; i++) {
+                const size_t *c = cut + j * (lv.arity + 1);
+                if (c[i + 1] == c[i])
+                    continue;
+                lo[next] = c[i];
+                hi[next] = c[i + 1];
+                memcpy(bases + next * L52, child + (j * lv.arity + i) * L52, L52 * sizeof *bases);
+                next++;
+            }
+        nodes = next;
     }
-    for (i = 0; i < count; i++) {
-        mpz_clear(bases[i]);
-        mpz_clear(res[i]);
-    }
-    free(lo); free(hi); free(a); free(b); free(bases); free(res);
+    ea_ifma_lanes_free(lanes);
+    free(lo); free(hi); free(cut); free(bases); free(child);
     return rc;
 }
 
@@ -540,9 +536,7 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
     int rc = ea_check_base(base, n);
     if (rc != EA_OK)
         return rc;
-    if (arity == 0)     /* the IFMA shared chains: their squarings and 8 bucket lanes pay most */
-        arity = ea_ifma_apply(n) ? MAX_ARITY : 4;
-    if (arity < 2 || arity > MAX_ARITY)
+    if (arity != 0 && (arity < 2 || arity > MAX_ARITY))
         return EA_ERR_ARGUMENT;
     if (count == 0)
         return EA_OK;
@@ -550,8 +544,10 @@ int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
         return EA_ERR_ARGUMENT;
     if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK)
         return rc;
-    if (ea_fast_lanes_apply(n))
-        return rf_lanes(out, base, xs, count, n, threads < 1 ? 1 : threads);
+    if (arity == 0 && ea_ifma_apply(n))    /* the tree's shape chosen level by level */
+        return rf_ifma(out, base, xs, count, n, threads < 1 ? 1 : threads);
+    if (arity == 0)
+        arity = 4;
     if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
         return rc;
     B = ea_mont_alloc(&ctx, 1);

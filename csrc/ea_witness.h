@@ -21,9 +21,11 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
 
 /* ea_root_factory(out, base, xs, count, n, arity, threads):
  * out[i] = base^(prod_{j != i} xs[j]) mod n for every i < count, by divide and conquer: split
- * the set into `arity` parts (2..8; 0 = default: 8 where the IFMA kernels apply, else 4), raise
- * the base by the product of the other parts (one shared squaring chain per node), recurse. The top of the tree runs on up to
- * `threads` threads (balanced halves). xs accumulator elements (odd >= 3, EA_RULE_ELEMENT,
+ * the set into `arity` parts (2..8), raise the base by the product of the other parts (one
+ * shared squaring chain per node), recurse. arity 0 = default: where the IFMA kernels apply, the
+ * shape is chosen level by level (8 nodes' chains at once in lanes, or a single chain of arity
+ * 8, or two exponentiations per node while a level has fewer nodes than threads), else 4. The
+ * work runs on up to `threads` threads. xs accumulator elements (odd >= 3, EA_RULE_ELEMENT,
  * else EA_ERR_EXPONENT); 0 < base < n. */
 int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,
                     const mpz_t n, unsigned arity, unsigned threads);

@@ -269,7 +269,8 @@ def root_factory(params: Params, base: int, elements: Sequence[int], *, threads:
                  arity: int = 0) -> list[int]:
     """[base^(prod of every element but elements[i]) for each i]: all witnesses of the
     elements over ``base`` by divide and conquer (RootFactory), O(t log t) exponentiation
-    work instead of O(t^2). ``arity`` parts per node (0 = default: 8 on the IFMA path, else 4)."""
+    work instead of O(t^2). ``arity`` parts per node (2..8); 0 = default: on the IFMA path the
+    tree's shape is chosen level by level (8 nodes at once in lanes), else 4."""
     P = _checks.params(params)
     xs = _checks.elements(elements)
     return _core.root_factory(base, xs, P.n, arity, _checks.threads(threads))

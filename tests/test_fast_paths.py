@@ -1,6 +1,7 @@
 """The fast kernels (csrc/ea_fastexp.c, issue 12) agree bit for bit with gmpy2 on every path:
-OpenSSL single exponentiations, crypto_mb lanes (batch checks, RootFactory) and the portable
-GMP path, which test_portable_path_reruns_the_engine_tests forces in a subprocess."""
+OpenSSL single exponentiations, crypto_mb lanes (batch checks), the own IFMA lanes (RootFactory,
+multi-exponentiations) and the portable GMP path, which test_portable_path_reruns_the_engine_tests
+forces in a subprocess."""
 import math
 import os
 import random
@@ -178,14 +179,52 @@ def test_powm_shared_base_with_lane_buckets_below_2048_bits():
 
 
 def test_root_factory_top_node_on_lane_buckets_and_threads():
-    """320 elements: the top node's exponents (7/8 of 82k bits) take the lane buckets; with 2
-    threads the top is two parallel powms and two arity-4 nodes instead."""
+    """320 elements: the root on the single IFMA kernel (7/8 of 82k bits, its 8 exponents'
+    buckets in lanes), then 8 nodes per lane group down to the leaves; with 2 threads the root
+    is two parallel powms, then two single-kernel nodes of arity 8."""
     g = P.generator(b"fast-top")
     xs = [edgeacc.hash_to_prime(b"top-%d" % i)[0] for i in range(320)]
     v = int(gmpy2.powmod(g, math.prod(xs), N))
     one = edgeacc.root_factory(P, g, xs, threads=1)
     assert all(gmpy2.powmod(w, x, N) == v for w, x in zip(one, xs))
     assert edgeacc.root_factory(P, g, xs, threads=2) == one
+
+
+@settings(max_examples=12)
+@given(st.lists(st.sampled_from(XS), min_size=1, max_size=90), st.integers(1, 3), units)
+def test_root_factory_on_every_tree_shape(picks, threads, g):
+    """Element lists of 1..90 (repeats allowed) on 1..3 threads: the lane tree's levels in lanes
+    (full and partial groups of 8), on the single kernel and as two powms per node, each
+    witness raised to its element gives the accumulator value, and the first and last are the
+    definition itself."""
+    total = math.prod(picks)
+    v = int(gmpy2.powmod(g, total, N))
+    ws = edgeacc.root_factory(P, g, picks, threads=threads)
+    assert all(gmpy2.powmod(w, x, N) == v for w, x in zip(ws, picks))
+    for i in (0, len(picks) - 1):
+        assert ws[i] == gmpy2.powmod(g, total // picks[i], N)
+
+
+@pytest.mark.parametrize("bits", [1100, 1600])
+def test_root_factory_on_lanes_below_2048_bits(bits):
+    """The lanes take moduli of 1025..2048 bits (R = 2^2080 for all of them)."""
+    p = int(gmpy2.next_prime(1 << (bits // 2 - 1) | 6789))
+    q = int(gmpy2.next_prime(p + (1 << (bits // 2 - 3))))
+    params = edgeacc.Params(p * q, insecure=True)
+    n = params.n
+    xs = XS[:37]
+    total = math.prod(xs)
+    want = [int(gmpy2.powmod(5, total // x, n)) for x in xs]
+    assert edgeacc.root_factory(params, 5, xs, threads=1) == want
+    assert edgeacc.root_factory(params, 5, xs, threads=2) == want
+
+
+def test_root_factory_explicit_arity_equals_the_default_tree():
+    """An explicit arity keeps the fixed-arity tree; every shape gives the same witnesses."""
+    g = P.generator(b"fast-arity")
+    want = edgeacc.root_factory(P, g, XS, threads=1)
+    for arity in (2, 3, 8):
+        assert edgeacc.root_factory(P, g, XS, arity=arity, threads=2) == want
 
 
 def test_portable_path_reruns_the_engine_tests():
