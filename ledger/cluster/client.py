@@ -236,7 +236,7 @@ class Client:
                     last = exc
                     time.sleep(RETRY_SECONDS)
                     continue
-                retry, proven = [], []
+                retry, proven, headers = [], [], {}
                 for p, outcome in zip(waiting, answer):
                     kind, *rest = unpack(outcome, what="outcome")
                     retry_elsewhere = True
@@ -244,7 +244,7 @@ class Client:
                         try:
                             proven.append((p, proven_receipt(
                                 self.deployment_rules, p.transaction, rest, self._verified_headers,
-                                lambda fp: self._call_any(chain_id, "Certificate", fp))))
+                                lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
                             continue
                         except LedgerError as forged:  # the peer that answered lies: ask another
                             exc = forged

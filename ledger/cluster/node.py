@@ -73,6 +73,7 @@ SUBMIT_TIMEOUT = 30.0
 MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
+APPEND_ATTEMPTS = 4            # slots a cutter tries for one block when others' entries fill the one it chose
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -198,7 +199,7 @@ def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
 
 
 def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes], verified: set[bytes],
-                   fetch=lambda fp: None) -> Receipt:
+                   fetch=lambda fp: None, headers: dict | None = None) -> Receipt:
     """The receipt of `tx` from the fields of an "R" outcome, if it proves itself: the header
     is `tx`'s chain's block at the receipt's height and digest, its endorsements satisfy the
     chain's policy (at the block's time), and the Merkle path puts `tx`'s exact bytes at the
@@ -206,10 +207,16 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise. (That
     the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
-    certificates the trust store lacks are fetched with `fetch` (admit_certificates)."""
+    certificates the trust store lacks are fetched with `fetch` (admit_certificates).
+    `headers` (encoding -> decoded header) decodes each header of one answer once."""
     if len(fields) != 3:
         raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} comes without its block's proof")
-    receipt, signed = decode_receipt(fields[0]), SignedHeader.from_bytes(fields[1])
+    signed = None if headers is None else headers.get(fields[1])
+    if signed is None:
+        signed = SignedHeader.from_bytes(fields[1])
+        if headers is not None:
+            headers[bytes(fields[1])] = signed
+    receipt = decode_receipt(fields[0])
     header = signed.header
     if (receipt.tx_id, receipt.chain_id, header.chain_id, header.height, header.digest) != \
             (tx.tx_id, tx.chain_id, tx.chain_id, receipt.height, receipt.block_digest):
@@ -339,7 +346,10 @@ class Node:
                 self.sync()
             except Exception as exc:  # etcd unreachable: retry; the follower never dies
                 log.warning("%s: catch-up failed: %r", self.name, exc)
-            self.log.wait_change(1.0)
+            # a head this peer followed already (its own append) is no news; a poll every second
+            # finds what was written without a head
+            while self.log.wait_change(1.0) and (self.log.head or 0) < self.follower.next_slot:
+                pass
 
     def _watch_trust(self) -> None:
         """Install a new CRL when the operator distributes one (crl.pem changes)."""
@@ -419,7 +429,9 @@ class Node:
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
-        height, slot = self.follower.sync_position()
+        height, slot = self.follower.position()
+        if height != self.peer.height:  # replaying its log after a restart: read it to the end first
+            height, slot = self.follower.sync_position()
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
@@ -428,9 +440,10 @@ class Node:
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
-            if not self._append(slot, block, leadership):
+            slot = self._append_next(slot, height, block, leadership)
+            if slot is None:
                 raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
-            self.sync()
+            self.follower.take_appended(slot, block)
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
                 self._cut_blocks = {h: b for h, b in self._cut_blocks.items() if h > height - 8} | {height: block}
@@ -466,6 +479,21 @@ class Node:
             raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {self.config.endorsement_threshold} "
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
         return endorsements[:max(self.config.endorsement_threshold, 1)]
+
+    def _append_next(self, slot: int, height: int, block: Block, leadership: Leadership) -> int | None:
+        """Append `block`, of height `height`, at `slot` (the cutter proposes on what it followed,
+        without reading etcd first: the append's fence and empty-slot check are the guard). When
+        entries someone wrote meanwhile fill the slot yet leave the chain at `height` (junk,
+        blocks every peer skips), append at the next free slot instead. The slot it holds, or
+        None when the chain moved on or this peer lost the election."""
+        for _ in range(APPEND_ATTEMPTS):
+            if self._append(slot, block, leadership):
+                return slot
+            now_height, next_slot = self.follower.sync_position()
+            if now_height != height or next_slot <= slot:
+                return None
+            slot = next_slot
+        return None
 
     def _append(self, slot: int, block: Block, leadership: Leadership) -> bool:
         """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
@@ -620,10 +648,15 @@ class Node:
         # cutter cannot backdate a block to before its revocation.
         if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
             raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
-        if self.sync() != block.height:
+        height = self.peer.height  # etcd is read only when behind (a stale block is one every follower skips)
+        if height < block.height:
+            height = self.sync()
+        if height != block.height:
             raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
-        return pack(*self.peer._endorse(block))  # decoded from the request
+        endorsement = self.peer._endorse(block)  # decoded from the request
+        self.follower.endorsed(block)
+        return pack(*endorsement)
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
         """A member hands in a ledger certificate (its own, or a device's whose readings it

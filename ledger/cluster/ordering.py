@@ -7,6 +7,9 @@ Keys, under PREFIX/<chain>/:
     checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
                         with a quorum of peers' signed attestations (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
+    head                the slot of the last append (written with it): what peers watch, a
+                        wake-up only (they read the entries themselves), so etcd does not
+                        send every block to every watcher
 
 A block is appended by one etcd transaction that succeeds only if its slot is still empty and
 `cutter` is still the key the appender's election wrote (same modification revision): two
@@ -93,6 +96,7 @@ class EtcdLog:
                                              "grpc.initial_reconnect_backoff_ms": 100,
                                              "grpc.max_reconnect_backoff_ms": 1000})
         self._changed = threading.Event()
+        self.head: int | None = None  # the slot the head key named when it last changed (None: unknown)
         self._watch_task = None
 
     def key(self, name: bytes) -> bytes:
@@ -143,10 +147,11 @@ class EtcdLog:
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
         compare = [t.create(key) == 0] + self._fence(leadership, cutter)
+        success = [t.put(key, block), t.put(self.key(b"head"), _slot_key(slot))]
 
         async def txn():
             await self._client.connect()
-            ok, _ = await self._client.transaction(compare=compare, success=[t.put(key, block)], failure=[])
+            ok, _ = await self._client.transaction(compare=compare, success=success, failure=[])
             return ok
         return self._run(txn(), "append")
 
@@ -192,12 +197,14 @@ class EtcdLog:
     # --- watching --------------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Set `changed` whenever the chain's keys change (a wake-up; readers re-read the log)."""
+        """Set `changed` whenever the head key changes (a wake-up; readers re-read the log, and
+        poll it too: an entry written without a head, by anyone, waits for that poll)."""
         async def watch():
             while True:
                 try:
-                    w = await self._client.watch_prefix(self._prefix)
-                    async for _event in w:
+                    w = await self._client.watch(self.key(b"head"))
+                    async for event in w:
+                        self.head = _slot_of(event.kv.value)
                         self._changed.set()
                 except asyncio.CancelledError:
                     raise
@@ -206,10 +213,11 @@ class EtcdLog:
                     await asyncio.sleep(0.2)
         self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
 
-    def wait_change(self, timeout: float) -> None:
-        """Block until the chain's keys changed or `timeout` passed."""
-        self._changed.wait(timeout)
+    def wait_change(self, timeout: float) -> bool:
+        """Block until the head key changed (True) or `timeout` passed (False)."""
+        changed = self._changed.wait(timeout)
         self._changed.clear()
+        return changed
 
     # --- election --------------------------------------------------------------------
 
