@@ -22,8 +22,8 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
-  etcd transaction of ledger.cluster.ordering), stores it by following the log, and only
-  then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
+  etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
+  memory: it is the entry etcd holds, not read back), and only then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
   by the cutter. Every `trim_blocks` blocks it trims the log below a checkpoint its peers
   attest (Stored). A peer that is not the cutter forwards a submission to the cutter and
   answers with a receipt only for a block it stores itself.
