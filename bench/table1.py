@@ -46,6 +46,7 @@ PAPER = {  # payload bytes: (max latency s, avg latency s, throughput tx/s), Hyp
 
 
 GOAL = {False: 10, True: 5}  # cluster? -> the factor on the paper's throughput and latency
+DEFAULT_RATE = 1000.0        # tx/s offered by the paced run of a payload size the paper lacks
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run(size: int, clients: int, per_client: int, rate: float | None, peers: int
         cluster: bool = False, modes: tuple[str, ...] = ("paced", "burst")) -> Row:
     """One row on a fresh deployment: `clients` threads each submitting `per_client` records,
     paced at `rate` per client (default: the goal's rate) and/or all at once."""
-    rate = rate or goal_rate(size, cluster) / clients
+    rate = rate or (goal_rate(size, cluster) if size in PAPER else DEFAULT_RATE) / clients
     if cluster:
         with _cluster(os.path.join(workdir, f"cluster-{size}"), clients, peers) as (submitters, pids):
             return _row(size, clients, per_client, rate, submitters, pids, modes)

@@ -181,6 +181,7 @@ class Follower:
         self._lock = threading.Lock()
         self._grown = threading.Condition()
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
+        self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
 
     def sync(self) -> int:
         """Take every entry etcd holds beyond the next slot; returns the peer's height."""

@@ -238,6 +238,7 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
 class _Pending:
     tx: Transaction
     future: concurrent.futures.Future
+    proof: tuple[SignedHeader, list[bytes]] | None = None  # its block's header and its Merkle path, when cut
 
 
 class Node:
@@ -283,7 +284,6 @@ class Node:
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
-        self._cut_blocks: dict[int, Block] = {}  # the last blocks this cutter appended (their receipts' proofs)
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
@@ -346,9 +346,10 @@ class Node:
                 self.sync()
             except Exception as exc:  # etcd unreachable: retry; the follower never dies
                 log.warning("%s: catch-up failed: %r", self.name, exc)
-            # a head this peer followed already (its own append) is no news; a poll every second
-            # finds what was written without a head
-            while self.log.wait_change(1.0) and (self.log.head or 0) < self.follower.next_slot:
+            # a head this peer followed already, or is appending (the cutter's own), is no news;
+            # a poll every second finds what was written without a head
+            while self.log.wait_change(1.0) and ((self.log.head or 0) < self.follower.next_slot
+                                                  or self.log.head == self.follower.appending):
                 pass
 
     def _watch_trust(self) -> None:
@@ -440,19 +441,26 @@ class Node:
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
-            slot = self._append_next(slot, height, block, leadership)
-            if slot is None:
-                raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
-            self.follower.take_appended(slot, block)
+            self.follower.appending = slot  # its head is no news to this peer's follow thread
+            try:
+                slot = self._append_next(slot, height, block, leadership)
+                if slot is None:
+                    raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
+                self.follower.take_appended(slot, block)
+            finally:
+                self.follower.appending = None
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
-                self._cut_blocks = {h: b for h, b in self._cut_blocks.items() if h > height - 8} | {height: block}
+                paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
             if p.tx.to_bytes() in appended or self.peer.holds(p.tx):
-                p.future.set_result(self.peer.receipt(p.tx.tx_id))
+                receipt = self.peer.receipt(p.tx.tx_id)
+                if appended and receipt.height == height:
+                    p.proof = (block.signed, paths[receipt.position])
+                p.future.set_result(receipt)
             elif id(p) in refused:
                 p.future.set_exception(refused[id(p)])
             elif self.peer.locate(p.tx.tx_id) is not None:
@@ -630,15 +638,15 @@ class Node:
             except concurrent.futures.TimeoutError:
                 answers.append(ServiceUnavailable(
                     f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
-        proofs: dict[tuple[int, int], list[bytes]] = {}
-        headers: dict[int, SignedHeader] = {}
-        for height in {a.height for a in answers if isinstance(a, Receipt)}:
-            # the block this cutter just appended (else the store's), one Merkle tree for all its receipts
-            block = self._cut_blocks.get(height) or self.peer.block(height)
-            headers[height] = block.signed
+        proofs: dict[tuple[int, int], tuple[SignedHeader, list[bytes]]] = {
+            (a.height, a.position): p.proof for p, a in zip(pendings, answers) if isinstance(a, Receipt) and p.proof}
+        for height in {a.height for a in answers if isinstance(a, Receipt) and (a.height, a.position) not in proofs}:
+            # (on the chain before: the store's block, one Merkle tree for all its receipts)
+            block = self.peer.block(height)
             positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
-            proofs.update(zip(((height, i) for i in positions), merkle_paths(block.leaves, positions)))
-        return pack(*(encode_outcome(a, headers[a.height], proofs[a.height, a.position]) if isinstance(a, Receipt)
+            proofs.update(zip(((height, i) for i in positions),
+                              ((block.signed, path) for path in merkle_paths(block.leaves, positions))))
+        return pack(*(encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt)
                       else encode_outcome(a) for a in answers))
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
