@@ -85,19 +85,45 @@ class EtcdLog:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"etcd-{chain_id}", daemon=True)
         self._thread.start()
-        # aetcd dials f"{host}:{port}": a gRPC target naming every member, so the channel
-        # moves to another member when one dies
-        *head, last = endpoints
-        host, _, port = last.rpartition(":")
-        target = ",".join(head + [host])
-        self._client = aetcd.Client(host=f"ipv4:{target}", port=int(port), timeout=int(max(1, timeout)),
-                                    options={"grpc.max_receive_message_length": 256 << 20,
-                                             "grpc.max_send_message_length": MAX_REQUEST_BYTES,
-                                             "grpc.initial_reconnect_backoff_ms": 100,
-                                             "grpc.max_reconnect_backoff_ms": 1000})
+        self._client = self._dial(endpoints)
+        leader = self._leader(endpoints)
+        if leader not in (None, endpoints[0]):  # to the leader first: a follower member would relay every block
+            self._close_client()
+            self._client = self._dial([leader] + [e for e in endpoints if e != leader])
         self._changed = threading.Event()
         self.head: int | None = None  # the slot the head key named when it last changed (None: unknown)
         self._watch_task = None
+
+    def _dial(self, endpoints: list[str]) -> aetcd.Client:
+        # aetcd dials f"{host}:{port}": a gRPC target naming every member (pick-first, in this
+        # order), so the channel moves to another member when one dies
+        *head, last = endpoints
+        host, _, port = last.rpartition(":")
+        target = ",".join(head + [host])
+        return aetcd.Client(host=f"ipv4:{target}", port=int(port), timeout=int(max(1, self.timeout)),
+                            options={"grpc.max_receive_message_length": 256 << 20,
+                                     "grpc.max_send_message_length": MAX_REQUEST_BYTES,
+                                     "grpc.initial_reconnect_backoff_ms": 100,
+                                     "grpc.max_reconnect_backoff_ms": 1000})
+
+    def _leader(self, endpoints: list[str]) -> str | None:
+        """The endpoint of the member that leads now; None if that is not known within a second
+        (a hint only: whichever member the channel reaches relays to the leader)."""
+        async def find():
+            await self._client.connect()
+            status = await asyncio.wait_for(self._client.status(), 1.0)
+            urls = status.leader.client_urls if status.leader else []
+            return next((e for e in endpoints if any(u.rstrip("/").endswith("//" + e) for u in urls)), None)
+        try:
+            return asyncio.run_coroutine_threadsafe(find(), self._loop).result(1.5)
+        except Exception:  # any failure: keep the configured order
+            return None
+
+    def _close_client(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(3)
+        except Exception:
+            pass
 
     def key(self, name: bytes) -> bytes:
         return self._prefix + name
