@@ -121,6 +121,11 @@ class Transaction:
         """The canonical encoding: body then signature."""
         if not self.signature:
             raise EncodingError("transaction is not signed")
+        return self._encoding
+
+    @cached_property
+    def _encoding(self) -> bytes:
+        # built once: a 32 KiB payload is not copied (and hashed into sets) again on every use
         return self._body + self.signature
 
     @classmethod
