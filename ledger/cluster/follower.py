@@ -225,14 +225,18 @@ class Follower:
     def endorsed(self, block: Block) -> None:
         """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
         the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""
-        with self._lock:
-            self._endorsed = {d: b for d, b in self._endorsed.items() if b.height >= self.height}
-            self._endorsed[block.digest] = block
+        kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height}
+        kept[block.digest] = block
+        self._endorsed = kept  # (one reference swap, without the lock a sync holds: an endorser must not wait)
+
+    def _endorsed_like(self, data: bytes) -> Block | None:
+        """The proposal this peer endorsed under the header of entry `data`, if any."""
+        return self._endorsed.get(Block.signed_header_of(data).header.digest) if self._endorsed else None
 
     def take_appended(self, slot: int, block: Block) -> int:
         """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
         there: the append succeeded), taken from memory when it is the next entry instead of
-        read back from etcd; then sync(). Returns the peer's height."""
+        read back from etcd (otherwise sync()). Returns the peer's height."""
         with self._lock:
             if self.refused is None and self.next_slot == slot and self.height == self.peer.height:
                 self._take(slot, block.to_bytes(), block)
@@ -253,7 +257,7 @@ class Follower:
                 self.height, self.head_slot = self.height + 1, slot
             return
         try:
-            block = decoded or Block.from_bytes(data, self._endorsed.get(Block.signed_header_of(data).header.digest))
+            block = decoded or Block.from_bytes(data, self._endorsed_like(data))
             if block.header.chain_id != self.peer.chain_id or block.height != self.height:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")

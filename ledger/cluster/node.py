@@ -23,10 +23,11 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
   etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
-  memory: it is the entry etcd holds, not read back), and only then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
-  by the cutter. Every `trim_blocks` blocks it trims the log below a checkpoint its peers
-  attest (Stored). A peer that is not the cutter forwards a submission to the cutter and
-  answers with a receipt only for a block it stores itself.
+  memory: it is the entry etcd holds, not read back), and only then acknowledges: an
+  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
+  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). A peer
+  that is not the cutter forwards a submission to the cutter and answers with a receipt only
+  for a block it stores itself.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ SUBMIT_TIMEOUT = 30.0
 MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
-APPEND_ATTEMPTS = 4            # slots a cutter tries for one block when others' entries fill the one it chose
+APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
