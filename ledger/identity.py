@@ -19,7 +19,7 @@ import nacl.bindings
 import nacl.exceptions
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
@@ -209,6 +209,9 @@ class TrustStore:
         self._revoked: dict[int, int] = {}  # serial -> revocation time (ms since epoch)
         self._crl_issued_ms = -1  # lastUpdate of the installed CRL
         self._lock = threading.Lock()
+        # SHA-256 of a TLS certificate's DER -> what check_transport read from it once its CA
+        # signature verified (every call presents the certificate again)
+        self._transport: dict[bytes, tuple] = {}
 
     def add_certificate(self, cert: x509.Certificate) -> Member:
         """Admit a certificate after checking the CA signed it; returns its Member."""
@@ -270,16 +273,8 @@ class TrustStore:
         checks.instance(cert, x509.Certificate, "cert")
         checks.instance(roles, tuple, "roles")
         chain_id = checks.optional_text(chain_id, "chain_id")
-        try:
-            self._ca_key.verify(cert.signature, cert.tbs_certificate_bytes)
-            issuer, serial = cert.issuer, cert.serial_number
-            name, role = _attr(cert, NameOID.COMMON_NAME) or "", _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)
-            holder_chain = _attr(cert, NameOID.ORGANIZATION_NAME)
-        except (InvalidSignature, ValueError):
-            raise UnknownCertificate("certificate is not signed by the deployment CA") from None
-        if issuer != self.ca_certificate.subject:
-            raise UnknownCertificate("certificate names another issuer")
-        if not cert.not_valid_before_utc <= _now() <= cert.not_valid_after_utc:
+        name, role, holder_chain, serial, not_before, not_after = self._transport_facts(cert)
+        if not not_before <= _now() <= not_after:
             raise UnknownCertificate(f"certificate of {name} is not valid now")
         with self._lock:
             revoked = serial in self._revoked
@@ -290,6 +285,28 @@ class TrustStore:
         if chain_id is not None and holder_chain != chain_id:
             raise UnauthorizedSigner(f"{name} serves chain {holder_chain!r}, not {chain_id!r}")
         return name, role, holder_chain
+
+    def _transport_facts(self, cert: x509.Certificate) -> tuple:
+        """(name, role, chain, serial, not before, not after) of a certificate the CA signed,
+        verified once per certificate (its DER's SHA-256); UnknownCertificate otherwise."""
+        digest = cert.fingerprint(hashes.SHA256())
+        facts = self._transport.get(digest)
+        if facts is None:
+            try:
+                self._ca_key.verify(cert.signature, cert.tbs_certificate_bytes)
+                issuer = cert.issuer
+                facts = (_attr(cert, NameOID.COMMON_NAME) or "", _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME),
+                         _attr(cert, NameOID.ORGANIZATION_NAME), cert.serial_number, cert.not_valid_before_utc,
+                         cert.not_valid_after_utc)
+            except (InvalidSignature, ValueError):
+                raise UnknownCertificate("certificate is not signed by the deployment CA") from None
+            if issuer != self.ca_certificate.subject:
+                raise UnknownCertificate("certificate names another issuer")
+            with self._lock:
+                if len(self._transport) >= 4096:
+                    self._transport.clear()
+                self._transport[digest] = facts
+        return facts
 
     def members(self) -> list[Member]:
         """Every admitted certificate."""

@@ -14,7 +14,6 @@ signed header and a witness that it contains the block it reported before).
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import hashlib
 from dataclasses import dataclass
@@ -91,9 +90,14 @@ class Transaction:
                object_url: str = "") -> "Transaction":
         """Encode the body and sign it with `signer`."""
         checks.instance(signer, Identity, "signer")
-        unsigned = cls(kind, chain_id, signer.fingerprint, timestamp_ms, nonce, payload,
-                       object_digest, object_url)
-        return dataclasses.replace(unsigned, signature=signer.sign(unsigned.signed_message()))
+        tx = cls(kind, chain_id, signer.fingerprint, timestamp_ms, nonce, payload, object_digest, object_url)
+        signature = signer.sign(tx.signed_message())
+        if len(signature) != SIGNATURE_BYTES:
+            raise EncodingError(f"a signature is {SIGNATURE_BYTES} bytes")
+        # the body (and its id) does not cover the signature: the checked, encoded, hashed
+        # object is kept, not built and hashed again
+        object.__setattr__(tx, "signature", bytes(signature))
+        return tx
 
     def body_bytes(self) -> bytes:
         """The canonical encoding of everything but the signature."""
@@ -117,6 +121,11 @@ class Transaction:
         """The canonical encoding: body then signature."""
         if not self.signature:
             raise EncodingError("transaction is not signed")
+        return self._encoding
+
+    @cached_property
+    def _encoding(self) -> bytes:
+        # built once: a 32 KiB payload is not copied (and hashed into sets) again on every use
         return self._body + self.signature
 
     @classmethod

@@ -131,6 +131,19 @@ def test_deposed_or_racing_cutter_cannot_append(h):
             log.close()
 
 
+def test_the_log_dials_the_etcd_leader_first(h):
+    """Every EtcdLog names the leading member first (a follower member would relay each block
+    to it), whatever order the deployment lists the members in."""
+    endpoints = h.cluster.deployment["etcd"]
+    leader = endpoints[h.cluster.etcd.leader()]
+    for order in (endpoints, endpoints[::-1]):
+        log = EtcdLog(list(order), h.chain)
+        try:
+            assert log._leader(list(order)) == leader
+        finally:
+            log.close()
+
+
 def test_too_large_transaction_is_a_clear_error(h):
     with pytest.raises(errors.TransactionTooLarge, match="object store"):
         h.client.submit(h.chain, b"x" * (MAX_TX_BYTES + 1)).result()

@@ -190,3 +190,61 @@ def test_a_peer_whose_blocks_the_log_does_not_hold_stops_following(world):
                          lambda: [], 2)
     assert rewritten.sync() == 1 and stored.peer.height == 3
     assert "log holds blocks 0..0 of the 3" in rewritten.refused
+
+
+class CountingLog(FakeLog):
+    """A FakeLog that counts the reads of its entries."""
+
+    reads = 0
+
+    def blocks(self, start, limit=64):
+        self.reads += 1
+        return super().blocks(start, limit)
+
+
+def test_the_cutters_own_block_is_taken_from_memory_by_the_same_rules(world):
+    """take_appended (the cutter's block, just appended at its next slot) stores it without
+    reading etcd, yet by the rules of an entry read from the log: a block that does not
+    validate (endorsed by one peer; the policy needs 2) is skipped and its slot passed, and a
+    slot the follower is not at is read from the log."""
+    g = world.genuine
+    lone = world.endorse(g[0].with_endorsements([]), (0,))
+    log = CountingLog({0: lone.to_bytes(), 1: g[0].to_bytes()})
+    follower = _follower(world, log)
+    assert follower.take_appended(0, lone) == 0 and log.reads == 0
+    assert (follower.skipped, follower.position()) == (1, (0, 1))
+    assert follower.take_appended(1, g[0]) == 1 and log.reads == 0
+    assert follower.position() == (1, 2) and follower.peer.digest(0) == g[0].digest
+    log.entries.update({2: g[1].to_bytes(), 3: g[2].to_bytes()})
+    assert follower.take_appended(3, g[2]) == 3 and log.reads > 0  # not at slot 3: read 2 first
+    assert _digests(follower.peer) == [b.digest for b in g[:3]]
+
+
+def test_an_entry_with_an_endorsed_header_and_other_transactions_is_skipped_by_its_endorser(world):
+    """An endorser keeps the proposal it endorsed to decode its entry once (Block.from_bytes
+    `like`); an entry that carries that endorsed header over other transactions is decoded
+    from its own bytes and skipped (they are not what the header binds), and the genuine
+    entry after it is stored."""
+    g = world.genuine
+    follower = _follower(world, FakeLog({}))
+    proposal = g[0].with_endorsements([])
+    follower.peer._endorse(proposal)
+    follower.endorsed(proposal)
+    other = Block(g[0].signed, g[1].transactions)  # (the same count of transactions)
+    follower.log = FakeLog({0: other.to_bytes(), 1: g[0].to_bytes()})
+    assert follower.sync() == 1 and follower.skipped == 1
+    assert "differ from the endorsed header" in follower.last_skip
+    assert follower.peer.block(0).to_bytes() == g[0].to_bytes()
+
+
+def test_a_block_decoded_like_another_is_its_own_encoding(world):
+    """Block.from_bytes(data, like) lends like's decoded transactions only to an encoding of
+    the same header digest and transaction bytes; otherwise it decodes data's own."""
+    g = world.genuine
+    like = g[0].with_endorsements([])
+    same = Block.from_bytes(g[0].to_bytes(), like)
+    assert all(a is b for a, b in zip(same.transactions, like.transactions)) and same.to_bytes() == g[0].to_bytes()
+    for data in (Block(g[0].signed, g[1].transactions).to_bytes(), g[1].to_bytes()):
+        own = Block.from_bytes(data, like)
+        assert not any(a is b for a, b in zip(own.transactions, like.transactions)) and own.to_bytes() == data
+        assert own.tx_bytes == Block.from_bytes(data).tx_bytes

@@ -244,3 +244,20 @@ def test_no_peer_is_issued_a_reserved_etcd_name(pki, tmp_path, name):
         authority.issue(cadir, name, "peer", tmp_path / "creds", "edge-0")
     assert not (tmp_path / "creds").exists() and not (cadir / "certs" / f"{name}.crt").exists()
     assert (cadir / "issued.json").read_text() == issued
+
+
+def test_a_transport_certificate_verified_once_vouches_for_no_other(pki):
+    """check_transport verifies the CA's signature once per certificate (its exact DER): a
+    certificate of the same subject from another CA, or the accepted one with a flipped
+    signature byte, is still UnknownCertificate after the genuine one was accepted."""
+    from cryptography.hazmat.primitives import serialization
+    root, cadir, members, trust_dir = pki
+    trust = load_trust(trust_dir)
+    alice = load_certificate(members["alice"] / "tls.crt")
+    assert trust.check_transport(alice)[:2] == trust.check_transport(alice)[:2] == ("alice", "client")
+    with pytest.raises(errors.UnknownCertificate):
+        trust.check_transport(load_certificate(members["stranger"] / "tls.crt"))  # "alice" of a foreign CA
+    der = bytearray(alice.public_bytes(serialization.Encoding.DER))
+    der[-1] ^= 1  # inside the signature
+    with pytest.raises(errors.UnknownCertificate, match="not signed by the deployment CA"):
+        trust.check_transport(x509.load_der_x509_certificate(bytes(der)))

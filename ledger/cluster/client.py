@@ -41,7 +41,9 @@ from ledger.tx import Transaction, TxKind
 
 RETRY_SECONDS = 0.2
 MAX_BATCH = 500   # transactions per Submit call
-IN_FLIGHT = 8     # Submit calls under way at once
+IN_FLIGHT = 2     # Submit calls under way at once: one waits for the block being cut while the
+                  # next collects what arrives meanwhile (more calls carry fewer transactions each:
+                  # at a fixed rate they cost more CPU per transaction and more latency)
 
 
 class Client:
@@ -238,7 +240,7 @@ class Client:
                     last = exc
                     time.sleep(RETRY_SECONDS)
                     continue
-                retry, proven = [], []
+                retry, proven, headers = [], [], {}
                 for p, outcome in zip(waiting, answer):
                     kind, *rest = unpack(outcome, what="outcome")
                     retry_elsewhere = True
@@ -246,7 +248,7 @@ class Client:
                         try:
                             proven.append((p, proven_receipt(
                                 self.deployment_rules, p.transaction, rest, self._verified_headers,
-                                lambda fp: self._call_any(chain_id, "Certificate", fp))))
+                                lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
                             continue
                         except LedgerError as forged:  # the peer that answered lies: ask another
                             exc = forged

@@ -186,6 +186,8 @@ class Follower:
         self.from_peers = {"blocks": 0, "seconds": 0.0}
         self._lock = threading.Lock()
         self._grown = threading.Condition()
+        self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
+        self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
 
     def sync(self) -> int:
         """Take every entry etcd holds beyond the next slot; returns the peer's height."""
@@ -195,6 +197,11 @@ class Follower:
         """sync(), then (height, next slot) of one moment: the chain at that height is what
         the entries below that slot build (where a cutter appends the next block)."""
         return self.sync_head()[:2]
+
+    def position(self) -> tuple[int, int]:
+        """(height, next slot) as followed so far, of one moment, without reading etcd."""
+        with self._lock:
+            return self.height, self.next_slot
 
     def sync_head(self) -> tuple[int, int, int | None]:
         """sync_position() and the slot that holds block height-1 (None if not known)."""
@@ -221,17 +228,42 @@ class Follower:
                 self._grown.notify_all()
             return self.height, self.next_slot, self.head_slot
 
-    def _take(self, slot: int, data: bytes) -> None:
+    def endorsed(self, block: Block) -> None:
+        """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
+        the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""
+        kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height}
+        kept[block.digest] = block
+        self._endorsed = kept  # (one reference swap, without the lock a sync holds: an endorser must not wait)
+
+    def _endorsed_like(self, data: bytes) -> Block | None:
+        """The proposal this peer endorsed under the header of entry `data`, if any."""
+        return self._endorsed.get(Block.signed_header_of(data).header.digest) if self._endorsed else None
+
+    def take_appended(self, slot: int, block: Block) -> int:
+        """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
+        there: the append succeeded), taken from memory when it is the next entry instead of
+        read back from etcd (otherwise sync()). Returns the peer's height."""
+        with self._lock:
+            if self.refused is None and self.next_slot == slot and self.height == self.peer.height:
+                self._take(slot, block.to_bytes(), block)
+                self.next_slot = slot + 1
+                with self._grown:
+                    self._grown.notify_all()
+                return self.peer.height
+        return self.sync()
+
+    def _take(self, slot: int, data: bytes, decoded: Block | None = None) -> None:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
         propagates: the entry is read again, so a transient failure never decides). Below the
         stored height (a restarted peer re-reading the log) the entry that was stored is
-        recognised by its bytes, and every other one was skipped: the same decisions again."""
+        recognised by its bytes, and every other one was skipped: the same decisions again.
+        `decoded` is `data`'s decoding when the caller holds it (take_appended)."""
         if self.height < self.peer.height:
             if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
                 self.height, self.head_slot = self.height + 1, slot
             return
         try:
-            block = Block.from_bytes(data)
+            block = decoded or Block.from_bytes(data, self._endorsed_like(data))
             if block.header.chain_id != self.peer.chain_id or block.height != self.height:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")

@@ -23,11 +23,12 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
-  etcd transaction of ledger.cluster.ordering), stores it by following the log, and only
-  then acknowledges: an acknowledged transaction is in etcd (a Raft majority) and validated
-  by the cutter. Every `trim_blocks` blocks it trims the log below a checkpoint its peers
-  attest (Stored). A peer that is not the cutter forwards a submission to the cutter and
-  answers with a receipt only for a block it stores itself.
+  etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
+  memory: it is the entry etcd holds, not read back), and only then acknowledges: an
+  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
+  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). A peer
+  that is not the cutter forwards a submission to the cutter and answers with a receipt only
+  for a block it stores itself.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ SUBMIT_TIMEOUT = 30.0
 MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster.remote asks in chunks)
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
+APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -202,7 +204,7 @@ def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
 
 
 def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes], verified: set[bytes],
-                   fetch=lambda fp: None) -> Receipt:
+                   fetch=lambda fp: None, headers: dict | None = None) -> Receipt:
     """The receipt of `tx` from the fields of an "R" outcome, if it proves itself: the header
     is `tx`'s chain's block at the receipt's height and digest, its endorsements satisfy the
     chain's policy (at the block's time), and the Merkle path puts `tx`'s exact bytes at the
@@ -210,10 +212,16 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     receipt, not a quorum of endorsements: UnprovenAnswer / EndorsementError otherwise. (That
     the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
-    certificates the trust store lacks are fetched with `fetch` (admit_certificates)."""
+    certificates the trust store lacks are fetched with `fetch` (admit_certificates).
+    `headers` (encoding -> decoded header) decodes each header of one answer once."""
     if len(fields) != 3:
         raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} comes without its block's proof")
-    receipt, signed = decode_receipt(fields[0]), SignedHeader.from_bytes(fields[1])
+    signed = None if headers is None else headers.get(fields[1])
+    if signed is None:
+        signed = SignedHeader.from_bytes(fields[1])
+        if headers is not None:
+            headers[bytes(fields[1])] = signed
+    receipt = decode_receipt(fields[0])
     header = signed.header
     if (receipt.tx_id, receipt.chain_id, header.chain_id, header.height, header.digest) != \
             (tx.tx_id, tx.chain_id, tx.chain_id, receipt.height, receipt.block_digest):
@@ -235,6 +243,7 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
 class _Pending:
     tx: Transaction
     future: concurrent.futures.Future
+    proof: tuple[SignedHeader, list[bytes]] | None = None  # its block's header and its Merkle path, when cut
 
 
 class Node:
@@ -282,7 +291,6 @@ class Node:
         self._verified_headers: set[bytes] = set()
         self._readers: dict[str, ChainReader] = {}
         self._read_pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix=f"read-{self.name}")
-        self._cut_blocks: dict[int, Block] = {}  # the last blocks this cutter appended (their receipts' proofs)
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
@@ -347,7 +355,11 @@ class Node:
                 self.sync()
             except Exception as exc:  # etcd unreachable: retry; the follower never dies
                 log.warning("%s: catch-up failed: %r", self.name, exc)
-            self.log.wait_change(1.0)
+            # a head this peer followed already, or is appending (the cutter's own), is no news;
+            # a poll every second finds what was written without a head
+            while self.log.wait_change(1.0) and ((self.log.head or 0) < self.follower.next_slot
+                                                  or self.log.head == self.follower.appending):
+                pass
 
     def _watch_trust(self) -> None:
         """Install a new CRL when the operator distributes one (crl.pem changes)."""
@@ -427,7 +439,9 @@ class Node:
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
-        height, slot = self.follower.sync_position()
+        height, slot = self.follower.position()
+        if height != self.peer.height:  # replaying its log after a restart: read it to the end first
+            height, slot = self.follower.sync_position()
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
@@ -436,18 +450,26 @@ class Node:
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
-            if not self._append(slot, block, leadership):
-                raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
-            self.sync()
+            self.follower.appending = slot  # its head is no news to this peer's follow thread
+            try:
+                slot = self._append_next(slot, height, block, leadership)
+                if slot is None:
+                    raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
+                self.follower.take_appended(slot, block)
+            finally:
+                self.follower.appending = None
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
                 appended = set(block.tx_bytes)
-                self._cut_blocks = {h: b for h, b in self._cut_blocks.items() if h > height - 8} | {height: block}
+                paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
             if p.tx.to_bytes() in appended or self.peer.holds(p.tx):
-                p.future.set_result(self.peer.receipt(p.tx.tx_id))
+                receipt = self.peer.receipt(p.tx.tx_id)
+                if appended and receipt.height == height:
+                    p.proof = (block.signed, paths[receipt.position])
+                p.future.set_result(receipt)
             elif id(p) in refused:
                 p.future.set_exception(refused[id(p)])
             elif self.peer.locate(p.tx.tx_id) is not None:
@@ -474,6 +496,21 @@ class Node:
             raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {self.config.endorsement_threshold} "
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
         return endorsements[:max(self.config.endorsement_threshold, 1)]
+
+    def _append_next(self, slot: int, height: int, block: Block, leadership: Leadership) -> int | None:
+        """Append `block`, of height `height`, at `slot` (the cutter proposes on what it followed,
+        without reading etcd first: the append's fence and empty-slot check are the guard). When
+        entries someone wrote meanwhile fill the slot yet leave the chain at `height` (junk,
+        blocks every peer skips), append at the next free slot instead. The slot it holds, or
+        None when the chain moved on or this peer lost the election."""
+        for _ in range(APPEND_ATTEMPTS):
+            if self._append(slot, block, leadership):
+                return slot
+            now_height, next_slot = self.follower.sync_position()
+            if now_height != height or next_slot <= slot:
+                return None
+            slot = next_slot
+        return None
 
     def _append(self, slot: int, block: Block, leadership: Leadership) -> bool:
         """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
@@ -610,15 +647,15 @@ class Node:
             except concurrent.futures.TimeoutError:
                 answers.append(ServiceUnavailable(
                     f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
-        proofs: dict[tuple[int, int], list[bytes]] = {}
-        headers: dict[int, SignedHeader] = {}
-        for height in {a.height for a in answers if isinstance(a, Receipt)}:
-            # the block this cutter just appended (else the store's), one Merkle tree for all its receipts
-            block = self._cut_blocks.get(height) or self.peer.block(height)
-            headers[height] = block.signed
+        proofs: dict[tuple[int, int], tuple[SignedHeader, list[bytes]]] = {
+            (a.height, a.position): p.proof for p, a in zip(pendings, answers) if isinstance(a, Receipt) and p.proof}
+        for height in {a.height for a in answers if isinstance(a, Receipt) and (a.height, a.position) not in proofs}:
+            # (on the chain before: the store's block, one Merkle tree for all its receipts)
+            block = self.peer.block(height)
             positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
-            proofs.update(zip(((height, i) for i in positions), merkle_paths(block.leaves, positions)))
-        return pack(*(encode_outcome(a, headers[a.height], proofs[a.height, a.position]) if isinstance(a, Receipt)
+            proofs.update(zip(((height, i) for i in positions),
+                              ((block.signed, path) for path in merkle_paths(block.leaves, positions))))
+        return pack(*(encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt)
                       else encode_outcome(a) for a in answers))
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
@@ -628,10 +665,15 @@ class Node:
         # cutter cannot backdate a block to before its revocation.
         if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
             raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
-        if self.sync() != block.height:
+        height = self.peer.height  # etcd is read only when behind (a stale block is one every follower skips)
+        if height < block.height:
+            height = self.sync()
+        if height != block.height:
             raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
-        return pack(*self.peer._endorse(block))  # decoded from the request
+        endorsement = self.peer._endorse(block)  # decoded from the request
+        self.follower.endorsed(block)
+        return pack(*endorsement)
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
         """A member hands in a ledger certificate (its own, or a device's whose readings it

@@ -7,6 +7,9 @@ Keys, under PREFIX/<chain>/:
     checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
                         with a quorum of peers' signed attestations (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
+    head                the slot of the last append (written with it): what peers watch, a
+                        wake-up only (they read the entries themselves), so etcd does not
+                        send every block to every watcher
 
 A block is appended by one etcd transaction that succeeds only if its slot is still empty and
 `cutter` is still the key the appender's election wrote (same modification revision): two
@@ -84,11 +87,41 @@ class EtcdLog:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"etcd-{chain_id}", daemon=True)
         self._thread.start()
-        self._client = etcdauth.client(endpoints, credentials, timeout, {
+        self._credentials = credentials
+        self._client = self._dial(endpoints)
+        leader = self._leader(endpoints)
+        if leader not in (None, endpoints[0]):  # to the leader first: a follower member would relay every block
+            self._close_client()
+            self._client = self._dial([leader] + [e for e in endpoints if e != leader])
+        self._changed = threading.Event()
+        self.head: int | None = None  # the slot the head key named when it last changed (None: unknown)
+        self._watch_task = None
+
+    def _dial(self, endpoints: list[str]):
+        # one gRPC target naming every member (pick-first, in this order), so the channel moves
+        # to another member when one dies
+        return etcdauth.client(endpoints, self._credentials, self.timeout, {
             "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": MAX_REQUEST_BYTES,
             "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000})
-        self._changed = threading.Event()
-        self._watch_task = None
+
+    def _leader(self, endpoints: list[str]) -> str | None:
+        """The endpoint of the member that leads now; None if that is not known within a second
+        (a hint only: whichever member the channel reaches relays to the leader)."""
+        async def find():
+            await self._client.connect()
+            status = await asyncio.wait_for(self._client.status(), 1.0)
+            urls = status.leader.client_urls if status.leader else []
+            return next((e for e in endpoints if any(u.rstrip("/").endswith("//" + e) for u in urls)), None)
+        try:
+            return asyncio.run_coroutine_threadsafe(find(), self._loop).result(1.5)
+        except Exception:  # any failure: keep the configured order
+            return None
+
+    def _close_client(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(3)
+        except Exception:
+            pass
 
     def key(self, name: bytes) -> bytes:
         return self._prefix + name
@@ -140,10 +173,11 @@ class EtcdLog:
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
         compare = [t.create(key) == 0] + self._fence(leadership, cutter)
+        success = [t.put(key, block), t.put(self.key(b"head"), _slot_key(slot))]
 
         async def txn():
             await self._client.connect()
-            ok, _ = await self._client.transaction(compare=compare, success=[t.put(key, block)], failure=[])
+            ok, _ = await self._client.transaction(compare=compare, success=success, failure=[])
             return ok
         return self._run(txn(), "append")
 
@@ -189,12 +223,14 @@ class EtcdLog:
     # --- watching --------------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Set `changed` whenever the chain's keys change (a wake-up; readers re-read the log)."""
+        """Set `changed` whenever the head key changes (a wake-up; readers re-read the log, and
+        poll it too: an entry written without a head, by anyone, waits for that poll)."""
         async def watch():
             while True:
                 try:
-                    w = await self._client.watch_prefix(self._prefix)
-                    async for _event in w:
+                    w = await self._client.watch(self.key(b"head"))
+                    async for event in w:
+                        self.head = _slot_of(event.kv.value)
                         self._changed.set()
                 except asyncio.CancelledError:
                     raise
@@ -203,10 +239,11 @@ class EtcdLog:
                     await asyncio.sleep(0.2)
         self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
 
-    def wait_change(self, timeout: float) -> None:
-        """Block until the chain's keys changed or `timeout` passed."""
-        self._changed.wait(timeout)
+    def wait_change(self, timeout: float) -> bool:
+        """Block until the head key changed (True) or `timeout` passed (False)."""
+        changed = self._changed.wait(timeout)
         self._changed.clear()
+        return changed
 
     # --- election --------------------------------------------------------------------
 
