@@ -93,8 +93,11 @@ def _short(value) -> str:
 class PeerStore:
     """Append-only block storage of one peer for one chain."""
 
-    def __init__(self, path: Path, chain_id: str) -> None:
+    def __init__(self, path: Path, chain_id: str, *, durable: bool = True) -> None:
+        """`durable=False` (bulk builds only, set_durable): appends and transactions are not
+        synced, so a power loss may lose any block not synced since."""
         self.path = Path(path)
+        self._durable = True
         self.log_path = self.path.with_suffix(LOG_SUFFIX)
         if self.log_path == self.path:
             raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
@@ -123,6 +126,8 @@ class PeerStore:
                 raise StorageError(f"{self.path}: not a store of chain {chain_id}")
             self._open_log(rows.get("log"))
             self._changed_under, self._as_written = False, self._db_files()  # (before anything is read)
+            if not durable:
+                self.set_durable(False)
         except (sqlite3.Error, OSError, StorageError) as exc:
             self._close_files()
             if isinstance(exc, StorageError):
@@ -312,6 +317,19 @@ class PeerStore:
 
     # --- writing -------------------------------------------------------------------------
 
+    def set_durable(self, durable: bool) -> None:
+        """Sync every append and transaction (True, the default) or none (False: for a bulk
+        build, bench/ledger_age.py; the module docstring's durability holds only from the
+        switch back to True on, which syncs what was written before)."""
+        if not isinstance(durable, bool):
+            raise StorageError(f"{self.path}: durable must be True or False")
+        with self._appending, self._lock:
+            self._guard(self._db.execute, f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            if durable and not self._durable:
+                self._guard(os.fsync, self._fd)
+                self._guard(self._db.execute, "PRAGMA wal_checkpoint(FULL)")
+            self._durable = durable
+
     def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
         """Store a validated block durably (the log fdatasynced before this returns), with the
         offsets and the transaction index of the blocks not batched yet once they are
@@ -342,7 +360,8 @@ class PeerStore:
                 self._torn = True  # (until it is durable)
             try:
                 self._write_at(record, end)
-                os.fdatasync(self._fd)
+                if self._durable:
+                    os.fdatasync(self._fd)
             except OSError as exc:
                 raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
             with self._lock:
