@@ -52,9 +52,9 @@ def test_bulk_blocks_are_the_normal_blocks(tmp_path, monkeypatch, txs_per_block)
 
 def test_a_bulk_build_with_a_bad_record_is_refused_on_open(tmp_path, monkeypatch):
     """The re-validation is real: a record with a bad signature that the bulk build let in
-    (its admission shortcut, made to skip the check here) is refused by the full
+    (it takes its own records as admitted) is refused by the full
     re-validation on open, which names the block."""
-    admitted = ledger_age._admitted_batch
+    admitted = ledger_age._records
 
     def forged(net, chain_id, heights, txs_per_block):
         heights, batches = admitted(net, chain_id, heights, txs_per_block)
@@ -62,7 +62,7 @@ def test_a_bulk_build_with_a_bad_record_is_refused_on_open(tmp_path, monkeypatch
         batches[1][0] = dataclasses.replace(tx, signature=bytes([tx.signature[0] ^ 1]) + tx.signature[1:])
         return heights, batches
 
-    monkeypatch.setattr(ledger_age, "_admitted_batch", forged)
+    monkeypatch.setattr(ledger_age, "_records", forged)
     with ledger.Network.init(tmp_path / "n", subchains=1, params=None, auto_interlock=False) as net:
         ledger_age.bulk_blocks(net, "edge-0", 3, 50, 1)
         assert net.height("edge-0") == 3
