@@ -68,3 +68,25 @@ def test_a_bulk_build_with_a_bad_record_is_refused_on_open(tmp_path, monkeypatch
         assert net.height("edge-0") == 3
     with pytest.raises(StorageError, match="block 1 fails re-validation"):
         ledger.Network.open(tmp_path / "n", auto_interlock=False, revalidate=True).close()
+
+
+def test_a_store_built_without_syncs_syncs_again_once_durable(tmp_path, monkeypatch):
+    """PeerStore(durable=False) appends without fdatasync; set_durable(True) syncs what it
+    wrote before (the log, and the SQLite file at a full WAL checkpoint) and every append
+    after; anything but a bool is refused."""
+    from ledger import store as store_module
+    synced = []
+    monkeypatch.setattr(store_module.os, "fdatasync", lambda fd: synced.append("fdatasync"))
+    monkeypatch.setattr(store_module.os, "fsync", lambda fd: synced.append("fsync"))
+    store = store_module.PeerStore(tmp_path / "p.sqlite", "edge-0", durable=False)
+    synced.clear()  # (creating the log syncs it and its directory)
+    store.append(0, bytes(32), b"block 0", [bytes([1]) * 32])
+    assert synced == []
+    store.set_durable(True)
+    assert synced == ["fsync"]
+    store.append(1, bytes([2]) * 32, b"block 1", [bytes([3]) * 32])
+    assert synced == ["fsync", "fdatasync"]
+    with pytest.raises(StorageError, match="durable"):
+        store.set_durable(1)
+    store.close()
+    assert store_module.PeerStore(tmp_path / "p.sqlite", "edge-0").get(1) == b"block 1"
