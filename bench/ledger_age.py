@@ -2,7 +2,7 @@
 sub-chain (2 peers, 2-of-any endorsement, an interlocking round every K blocks, every block
 durable before it is reported: ledger.store), then, each in a fresh process: reopen time, the
 prover's and the verifier's time of Protocol 1 (a verifier on the main chain) for the oldest,
-a middle and the newest record (cold and warm wall time, cold CPU time: measure), resident
+a middle and the newest record (cold wall and CPU time, warm wall time: measure), resident
 memory, and the bytes written per block (write()
 bytes during the build and the close over the bytes stored; and the page-cache bytes it
 dirtied for the device, over the bytes stored), with the growth exponent between the sizes
@@ -26,7 +26,6 @@ import concurrent.futures
 import json
 import math
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,8 +148,8 @@ def measure(path: str) -> dict:
     record (the verifier on the main chain, which trusts its own history: acc_M is its own
     header at the first Type-II covering the block, as ledger.verifier picks it). Each
     prover and verifier figure is the first run's wall time (cold: the store read from disk
-    or page cache, nothing memoized), then the median of REPEATS more (warm) and the first
-    run's CPU time (this thread's: the part other processes on the machine cannot inflate)."""
+    or page cache, nothing memoized), its CPU time (this thread's: what other processes on
+    the machine cannot inflate) and the shortest of REPEATS more (warm)."""
     t0 = time.perf_counter()
     net = ledger.Network.open(path, auto_interlock=False)
     out = {"reopen_s": time.perf_counter() - t0}
@@ -183,8 +182,8 @@ def measure(path: str) -> dict:
 
 
 def _timed(out: dict, key: str, call, *args):
-    """call(*args): its first run's wall and CPU milliseconds and the median wall of REPEATS
-    more, into `out`; returns the first run's result."""
+    """call(*args): its first run's wall and CPU milliseconds and the shortest wall of REPEATS
+    more (the least disturbed by other processes), into `out`; returns the first run's result."""
     w0, c0 = time.perf_counter(), time.thread_time()
     result = call(*args)
     out[f"{key}_ms"], out[f"{key}_cpu_ms"] = (time.perf_counter() - w0) * 1e3, (time.thread_time() - c0) * 1e3
@@ -193,7 +192,7 @@ def _timed(out: dict, key: str, call, *args):
         w0 = time.perf_counter()
         call(*args)
         walls.append((time.perf_counter() - w0) * 1e3)
-    out[f"{key}_warm_ms"] = statistics.median(walls)
+    out[f"{key}_warm_ms"] = min(walls)
     return result
 
 
