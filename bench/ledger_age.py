@@ -135,9 +135,7 @@ def bulk_store(peer: "ledger.Peer", block: "ledger.Block") -> None:
     """Peer._commit without its checks (the leader validated `block`, its endorsements were
     just made): store and apply."""
     with peer._lock:
-        peer.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
-        peer._apply(block)
-        peer._validated.clear()
+        peer._store_and_apply(block)
 
 
 REPEATS = 5  # warm runs of the prover and the verifier, after the first (cold) one

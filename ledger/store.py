@@ -1,20 +1,35 @@
 """Per peer, an append-only block log and a SQLite file: a block is on disk before it is reported.
 
-The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
-block or header read back later must be the one the peer validated (ChainState.block,
-ChainState.signed_header); an index row found is checked against its block (ChainState.locate),
-an absence counts only while the SQLite file is as this store wrote it (changed_files; else
-ledger.peer sums the rows again against its own index sum).
+The store keeps bytes, and checks that every byte it reads back is one it read on open or
+wrote since: what they mean is checked by ledger.peer on every open (fully above the peer's
+validated checkpoint; below it, the signed content_digest must be the one of the bytes the
+store read on open), and an index row found is checked against its block
+(ChainState.locate), an absence only once the rows of its bucket sum to what this store
+wrote (location).
 
-Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
+Layout (version 5). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
 record per block in height order (record_bytes: magic, height, length, digest, the CRC-32 of
-the data, the CRC-32 of those fields, then the block's bytes). PATH (SQLite, WAL,
-synchronous=FULL): meta (schema, chain, the log's id, 'indexed', the checkpoint), and, written
-in batches of TX_INDEX_BATCH blocks, each block's offset in the log (blocks) and the
-transaction index (txs), complete up to indexed_height(). Reading block h is one offset lookup
-and one read; open reads the headers of the records above the last batch only.
+the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
+g*GROUP_BLOCKS .. (g+1)*GROUP_BLOCKS - 1 are group g, one contiguous byte range. PATH (SQLite,
+WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS when it was
+created), 'indexed', the checkpoint), and,
+written in batches of TX_INDEX_BATCH blocks (one transaction, up to 'indexed'): the log
+offset of each group's first record and of the end of the batched records (blocks), the
+transaction index (txs), each status transaction's record (statuses, opaque to the store:
+ledger.peer encodes them) and, per bucket of tx ids (their first INDEX_BUCKET_BITS bits), the
+sum of index_row_hash over its rows (index_sums).
+
+Open reads O(1) rows plus the tail: the batched groups' offsets, the index sums, the headers
+of the records after the last batch; and it hashes each group's bytes (one SHA-256 over each
+range, at the hash's speed: no record is parsed below the last batch). Memory keeps 40 bytes
+per group (its hash and offset), the record hashes of the last, incomplete one, and the
+held rows of the blocks not batched yet (at most TX_INDEX_BATCH - 1 blocks'): nothing per
+block. Every read (get, digest, blocks, content_digest) reads the whole group of its block
+and checks its hash (the record's, for the incomplete group), then its checksums: a byte
+changed in the log after open, however the checksums were fixed, is a StorageError on any
+read of that block; one changed before open changes content_digest, so ledger.peer refuses
+the open (Peer.load).
 
 Durability. append writes the record and fdatasyncs the log before it returns (creating the
 log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
@@ -24,10 +39,10 @@ data=ordered, XFS, btrfs); everything else that does not fit (a complete record 
 checksum, a wrong height or magic, a batch naming a record the log lacks, another store's
 log) is a StorageError naming the block, never repaired. An append that raised may still
 have reached the disk (then it is stored, as Peer.commit assumes). The checksums catch
-damage, not an attack (whoever edits the file can fix them): ledger.peer catches a changed
-block. set_checkpoint is one synchronous=FULL transaction: a power loss loses none written.
-The batches are derived data: a power loss can lose the offsets and index rows of at most
-the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load indexes
+damage, not an attack (whoever edits the file can fix them): the group hashes and ledger.peer
+catch a changed block. set_checkpoint is one synchronous=FULL transaction: a power loss
+loses none written. The batches are derived data: a power loss can lose the rows of at most
+the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load derives
 again from their bytes (index_tail). close() writes the pending batch.
 
 Write amplification. An append writes its block once, plus RECORD_HEADER bytes; a batch
@@ -35,17 +50,18 @@ writes the pages its rows change into the WAL and once more into the database at
 checkpoint. The index's keys are random: once the tree has many more leaves than a batch has
 rows, each row rewrites a leaf and interior pages of its own, and only a larger batch shares
 them (at 10^6 one-transaction 787-byte blocks, batches of 1024 blocks wrote 4.05x the
-stored bytes, of 16384 3.0x, growing slowly with the tree's depth). The price: up to
-TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append every
-TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem page
-per append however few bytes it holds. bench/ledger_age.py measures both (write() and
+stored bytes, of 16384 3.0x, growing slowly with the tree's depth); the index sums add
+INDEX_BUCKETS rows of INDEX_BYTES per batch (1 MiB, about 8% of a batch of such blocks). The
+price: up to TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append
+every TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem
+page per append however few bytes it holds. bench/ledger_age.py measures both (write() and
 device bytes).
 
-Version-3 stores (blocks inside SQLite) are refused with a StorageError, not migrated.
+Stores of versions 3 and 4 are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
-import bisect
+import hashlib
 import json
 import os
 import secrets
@@ -53,13 +69,15 @@ import sqlite3
 import struct
 import threading
 import zlib
+from array import array
+from collections import OrderedDict
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ledger.encoding import U32_MAX, U64_MAX
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 4  # 4: blocks in a log beside the SQLite file, offsets batched with the index
+SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
 LOG_SUFFIX = ".blocks"
 LOG_MAGIC = b"edgeacc block log\n\x00\x00"
 _LOG_HEADER = struct.Struct(">20sI16s")  # magic, version, store id
@@ -69,14 +87,26 @@ RECORD_MAGIC = b"BLK\n"
 RECORD_HEADER = _RECORD.size + 4  # and the CRC-32 of those fields
 PAGE_SIZE = 512
 TX_INDEX_BATCH = 16384  # blocks whose offsets and index rows are written together (module docstring)
+GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its block's group), in a new store
+MAX_GROUP_BLOCKS = 1 << 16
+GROUP_CACHE = 8  # groups kept checked (a witness's window reads the headers of a few)
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
-FETCH_ROWS = 512  # blocks read per step when streaming
-FETCH_BYTES = 1 << 22  # (at least one block)
+FETCH_ROWS = 512  # index rows read per step when summing a bucket
+CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
+INDEX_BYTES = 256
+INDEX_MODULUS = 1 << 8 * INDEX_BYTES
+INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
+INDEX_BUCKET_BITS = 12
+INDEX_BUCKETS = 1 << INDEX_BUCKET_BITS
+SUMS_DOMAIN = b"edgeacc-ledger index sums/5\0"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
                                 position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER NOT NULL, record BLOB NOT NULL,
+                                     PRIMARY KEY (height, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
 """
 
 
@@ -86,8 +116,49 @@ def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
     return head + zlib.crc32(head).to_bytes(4, "big") + data
 
 
+def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
+    """The term of one transaction-index row in its bucket's sum: a 2048-bit extendable-output
+    hash, summed mod 2^2048 over the bucket's rows (an order-free multiset hash, so the rows
+    in any order give the same sum; at this width a set of forged rows that sums to a deleted
+    one's term is out of reach of generalized-birthday attacks)."""
+    row = INDEX_DOMAIN + tx_id + height.to_bytes(8, "big") + position.to_bytes(4, "big")
+    return int.from_bytes(hashlib.shake_256(row).digest(INDEX_BYTES), "big")
+
+
+def index_bucket(tx_id: bytes) -> int:
+    """The bucket of a transaction id: its first INDEX_BUCKET_BITS bits (a key range of txs)."""
+    return int.from_bytes(tx_id[:4], "big") >> 32 - INDEX_BUCKET_BITS
+
+
+def add_index_rows(sums: list[int], rows: Iterable[tuple[bytes, int, int]], sign: int = 1) -> set[int]:
+    """Add (sign 1) or take away (-1) the index_row_hash of each of `rows` (tx id, height,
+    position) to its bucket's sum in `sums`; returns the buckets changed."""
+    changed = set()
+    for tx_id, height, position in rows:
+        bucket = index_bucket(tx_id)
+        sums[bucket] = (sums[bucket] + sign * index_row_hash(tx_id, height, position)) % INDEX_MODULUS
+        changed.add(bucket)
+    return changed
+
+
+def sums_digest(sums: list[int]) -> bytes:
+    """The hash of every bucket's index sum (what a checkpoint signs)."""
+    return hashlib.sha256(SUMS_DOMAIN + b"".join(s.to_bytes(INDEX_BYTES, "big") for s in sums)).digest()
+
+
+def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
+    """[lo, hi) of the 32-byte ids in `bucket` (hi: above every id of the last bucket)."""
+    shift = 32 - INDEX_BUCKET_BITS
+    hi = ((bucket + 1) << shift).to_bytes(4, "big") if bucket + 1 < INDEX_BUCKETS else b"\xff" * (DIGEST_SIZE + 1)
+    return (bucket << shift).to_bytes(4, "big"), hi
+
+
 def _short(value) -> str:
     return str(value)[:20]
+
+
+def _sha256(data) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 class PeerStore:
@@ -103,9 +174,16 @@ class PeerStore:
             raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
         self._lock = threading.Lock()
         self._appending = threading.Lock()  # one append at a time (its fdatasync outside _lock)
-        self._unindexed: dict[int, list[tuple[bytes, int, int]]] = {}  # height -> its rows, not yet in txs
+        # height -> (its index rows, its (position, status record)s), not batched yet
+        self._unindexed: dict[int, tuple[list[tuple[bytes, int, int]], list[tuple[int, bytes]]]] = {}
         self._log: int | None = None
-        self._tail: list[int] = []  # offsets of the blocks from _batched on, not in the blocks table yet
+        self._starts = array("q")  # the log offset of each group's first record
+        self._group_hashes = bytearray()  # SHA-256 of each complete group's records
+        self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
+        self._open_group = hashlib.sha256()  # over the incomplete group's records
+        self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
+        self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
+        self._checked_buckets: set[int] = set()  # buckets whose rows were summed since the files were as written
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall()) if self._has_meta() else {}
@@ -115,7 +193,8 @@ class PeerStore:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             if not rows:
-                rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "log": self._create_log().hex()}
+                rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "group": str(GROUP_BLOCKS),
+                        "log": self._create_log().hex()}
                 self._db.executescript(_SCHEMA)
                 with self._transaction():
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
@@ -124,6 +203,11 @@ class PeerStore:
                                    f"version {SCHEMA_VERSION} only (it does not migrate older stores)")
             elif rows.get("chain") != chain_id:
                 raise StorageError(f"{self.path}: not a store of chain {chain_id}")
+            group = rows.get("group")
+            if not (isinstance(group, str) and group.isascii() and group.isdigit()
+                    and 0 < int(group) <= MAX_GROUP_BLOCKS):
+                raise StorageError(f"{self.path}: its group size {_short(group)!r} is not one")
+            self._group_blocks = int(group)
             self._open_log(rows.get("log"))
             self._changed_under, self._as_written = False, self._db_files()  # (before anything is read)
             if not durable:
@@ -166,18 +250,12 @@ class PeerStore:
 
     def changed_files(self) -> tuple | None:
         """None while the SQLite file and its WAL are as this store last wrote them (or as
-        index_checked took them); otherwise their state now: another writer (an operator's
-        sqlite3, a raw edit) may have moved or deleted index rows since Peer.load checked
-        them, so an absence from the index proves nothing until they are checked again
-        (ledger.peer._StoredBlocks.tx_location)."""
+        location found them when it summed a bucket again); otherwise their state now: another
+        writer (an operator's sqlite3, a raw edit) may have moved or deleted index rows, so an
+        absence from the index proves nothing until its bucket is summed again (location)."""
         with self._lock:
             files = self._guard(self._db_files)
             return files if self._changed_under or files != self._as_written else None
-
-    def index_checked(self, files: tuple) -> None:
-        """The rows were checked again, in the files' state `files` (changed_files)."""
-        with self._lock:
-            self._changed_under, self._as_written = False, files
 
     def _has_meta(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
@@ -215,8 +293,9 @@ class PeerStore:
         return store_id
 
     def _open_log(self, store_id: str | None) -> None:
-        """Check the log is this store's, then find its end: the batched blocks' offsets are in
-        the database, the headers of the records after them are read (the last may be torn)."""
+        """Check the log is this store's, find its end (the batched groups' offsets are in the
+        database, the headers of the records after them are read; the last may be torn), hash
+        every complete group and each record of the incomplete one, and read the index sums."""
         if self._log is None:
             try:
                 self._log = os.open(self.log_path, os.O_RDWR)
@@ -226,21 +305,15 @@ class PeerStore:
         if (len(header) != _LOG_HEADER.size or _LOG_HEADER.unpack(header)[:2] != (LOG_MAGIC, SCHEMA_VERSION)
                 or _LOG_HEADER.unpack(header)[2].hex() != store_id):
             raise StorageError(f"{self.log_path}: not the version-{SCHEMA_VERSION} block log of {self.path.name}")
-        # the batched blocks: the offsets and the index rows up to 'indexed', both (one transaction)
-        top = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
         try:
             indexed = int(self._one_row("SELECT value FROM meta WHERE key = 'indexed'"))
         except (TypeError, ValueError):  # (anyone with the file may have written it: then index everything)
             indexed = -1
-        self._batched = max(0, min(top + 1 if isinstance(top, int) else 0, indexed + 1))
+        self._batched = max(indexed + 1, 0)
         size = os.fstat(self._log).st_size
-        self._count, self._end, self._torn = self._batched, size, False  # (_offsets checks against _end)
-        if self._batched:
-            start = self._offsets(self._batched - 1, self._batched - 1)[0]
-            self._end = start + RECORD_HEADER + self._header(os.pread(self._log, RECORD_HEADER, start),
-                                                             self._batched - 1)[0]
-        else:
-            self._end = _LOG_HEADER.size
+        self._count, self._end, self._torn = self._batched, self._batched_offsets(), False
+        if self._end > size:
+            raise StorageError(f"{self.log_path}: block {self._batched - 1} is cut short (the log ends at {size})")
         while self._end < size:
             head = os.pread(self._log, RECORD_HEADER, self._end)
             if len(head) < RECORD_HEADER:
@@ -250,10 +323,60 @@ class PeerStore:
             if self._end + RECORD_HEADER + length > size:
                 self._torn = True
                 break
-            self._tail.append(self._end)
+            if self._count % self._group_blocks == 0:
+                self._starts.append(self._end)
             self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
-        if self._end > size:
-            raise StorageError(f"{self.log_path}: block {self._batched - 1} is cut short (the log ends at {size})")
+        for group in range(self._count // self._group_blocks):
+            self._group_hashes += _sha256(self._read(self._starts[group], self._group_end(group)))
+        if self._count % self._group_blocks:
+            start = self._starts[-1]
+            region = self._read(start, self._end)
+            for _, begin, end in self._parse(region, len(self._starts) - 1):
+                self._open_hashes.append(_sha256(region[begin:end]))
+            self._open_group.update(region)
+        if self._batched:
+            self._sums = self._stored_sums()
+
+    def _batched_offsets(self) -> int:
+        """Read the offsets of the batched groups into _starts; returns the end of the batched
+        records (StorageError naming the block when one is missing or out of place)."""
+        if not self._batched:
+            return _LOG_HEADER.size
+        wanted = list(range(0, self._batched, self._group_blocks)) + [self._batched]
+        found = dict(self._db.execute("SELECT height, offset FROM blocks WHERE height <= ? AND (height % ? = 0 "
+                                      "OR height = ?)", (self._batched, self._group_blocks, self._batched)).fetchall())
+        previous = _LOG_HEADER.size - 1
+        for height in wanted:
+            offset = found.get(height)
+            if offset is None:
+                raise StorageError(f"{self.path}: the offset of block {height} is missing")
+            if type(offset) is not int or not previous < offset <= U64_MAX \
+                    or (height == 0 and offset != _LOG_HEADER.size):
+                raise StorageError(f"{self.path}: the offset of block {height} is not in the log, after the "
+                                   "block before")
+            previous = offset
+        self._starts.extend(found[h] for h in wanted[:-1])
+        return found[self._batched]
+
+    def _stored_sums(self) -> list[int]:
+        sums = [0] * INDEX_BUCKETS
+        for bucket, total in self._db.execute("SELECT bucket, total FROM index_sums"):
+            if not (type(bucket) is int and 0 <= bucket < INDEX_BUCKETS and isinstance(total, bytes)
+                    and len(total) == INDEX_BYTES):
+                raise StorageError(f"{self.path}: an index sum is not (a bucket, {INDEX_BYTES} bytes): "
+                                   f"({_short(bucket)}, {_short(total)!r})")
+            sums[bucket] = int.from_bytes(total, "big")
+        return sums
+
+    def _read(self, start: int, end: int) -> bytes:
+        data = os.pread(self._fd, end - start, start)
+        if len(data) != end - start:
+            raise StorageError(f"{self.log_path}: the log ends at {start + len(data)}, inside the records up to {end} "
+                               "(cut or changed under it)")
+        return data
+
+    def _group_end(self, group: int) -> int:
+        return self._starts[group + 1] if group + 1 < len(self._starts) else self._end
 
     def _one_row(self, query: str):
         row = self._db.execute(query).fetchone()
@@ -270,37 +393,50 @@ class PeerStore:
             raise StorageError(f"{self.log_path}: the record at block {height}'s place is of block {stored_height}")
         return length, digest
 
-    def _record(self, record: bytes, height: int) -> tuple[bytes, bytes]:
-        """(digest, data) of block `height` from its whole record."""
-        length, digest = self._header(record[:RECORD_HEADER], height)
-        data = record[RECORD_HEADER:]
-        if len(data) != length:
-            raise StorageError(f"{self.log_path}: the record of block {height} is {len(data)} bytes, not {length}")
-        if zlib.crc32(data) != _RECORD.unpack_from(record)[4]:
-            raise StorageError(f"{self.log_path}: block {height} fails its checksum")
-        return digest, data
-
-    def _offsets(self, lo: int, hi: int) -> list[int]:
-        """The log offsets of blocks lo..hi (hi <= the number of blocks, whose 'offset' is the
-        log's end); checked to be increasing integers within the log."""
-        out: list[int] = []
-        if lo < self._batched:
-            top = min(hi, self._batched - 1)
-            out = [row[0] for row in self._db.execute(
-                "SELECT offset FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height", (lo, top))]
-            if len(out) != top - lo + 1:
-                raise StorageError(f"{self.path}: the offsets of blocks {lo} to {top} are missing")
-        if hi >= self._batched:
-            out += self._tail[max(lo - self._batched, 0):hi - self._batched + 1]
-            if hi == self._count:
-                out.append(self._end)
-        previous = _LOG_HEADER.size - 1
-        for i, offset in enumerate(out):
-            if not isinstance(offset, int) or not previous < offset <= self._end:
-                raise StorageError(f"{self.path}: the offset of block {lo + i} is not in the log, after the "
-                                   "block before")
-            previous = offset
+    def _parse(self, region: bytes, group: int) -> list[tuple[bytes, int, int]]:
+        """(digest, start, end) in `region`, the bytes of group `group`, of each of its records,
+        checked (headers, heights, lengths, data checksums, and that they fill the region)."""
+        out, at, view = [], 0, memoryview(region)
+        first = group * self._group_blocks
+        for height in range(first, min(first + self._group_blocks, self._count)):
+            length, digest = self._header(region[at:at + RECORD_HEADER], height)
+            end = at + RECORD_HEADER + length
+            if end > len(region):
+                raise StorageError(f"{self.log_path}: the record of block {height} is cut short (by the next "
+                                   "record's offset)")
+            if zlib.crc32(view[at + RECORD_HEADER:end]) != _RECORD.unpack_from(region, at)[4]:
+                raise StorageError(f"{self.log_path}: block {height} fails its checksum")
+            out.append((digest, at, end))
+            at = end
+        if at != len(region):
+            raise StorageError(f"{self.log_path}: the records of blocks {first} to {first + len(out) - 1} do not end "
+                               "where the next block's begins")
         return out
+
+    def _group(self, group: int) -> tuple[bytes, list[tuple[bytes, int, int]]]:
+        """The bytes of group `group` and its records (_parse), checked to be the ones this
+        store read on open or wrote since (the group's hash; each record's in the incomplete
+        group): StorageError otherwise."""
+        cached = self._groups.get(group)
+        if cached is not None:
+            self._groups.move_to_end(group)
+            return cached
+        region = self._guard(self._read, self._starts[group], self._group_end(group))
+        first, complete = group * self._group_blocks, group < len(self._group_hashes) // DIGEST_SIZE
+        if complete and _sha256(region) != self._group_hashes[group * DIGEST_SIZE:(group + 1) * DIGEST_SIZE]:
+            raise StorageError(f"{self.log_path}: blocks {first} to {first + self._group_blocks - 1} are not the bytes this "
+                               "store read on open or wrote (changed under it)")
+        records = self._parse(region, group)
+        if not complete:
+            for i, (_, start, end) in enumerate(records):
+                if _sha256(memoryview(region)[start:end]) != self._open_hashes[i]:
+                    raise StorageError(f"{self.log_path}: block {first + i} is not the bytes this store read on "
+                                       "open or wrote (changed under it)")
+            return region, records
+        self._groups[group] = (region, records)
+        while len(self._groups) > GROUP_CACHE:
+            self._groups.popitem(last=False)
+        return region, records
 
     @property
     def _fd(self) -> int:
@@ -330,12 +466,13 @@ class PeerStore:
                 self._guard(self._db.execute, "PRAGMA wal_checkpoint(FULL)")
             self._durable = durable
 
-    def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
+    def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes],
+               statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Store a validated block durably (the log fdatasynced before this returns), with the
-        offsets and the transaction index of the blocks not batched yet once they are
-        TX_INDEX_BATCH (module docstring). Appends run one at a time; reads (get, digest,
-        location, ...) do not wait for an append's fdatasync: the record becomes visible
-        only once it is durable."""
+        offsets, index rows and `statuses` ((position, record) of its status transactions) of
+        the blocks not batched yet once they are TX_INDEX_BATCH (module docstring). Appends
+        run one at a time; reads (get, digest, location, ...) do not wait for an append's
+        fdatasync: the record becomes visible only once it is durable."""
         with self._appending:
             with self._lock:
                 if height != self._count:
@@ -346,7 +483,7 @@ class PeerStore:
                 # (once the append is at the next height, never a stored block's: kept on failure
                 # too, a write reported failed may have reached disk; a retry at this height
                 # replaces them)
-                self._hold_index(height, tx_ids)
+                self._hold_index(height, tx_ids, statuses)
                 record, end = record_bytes(height, digest, data), self._end
                 try:
                     size = os.fstat(self._fd).st_size
@@ -366,38 +503,53 @@ class PeerStore:
                 raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
             with self._lock:
                 self._torn = False
-                self._tail.append(end)
+                if self._count % self._group_blocks == 0:
+                    self._starts.append(end)
+                self._open_group.update(record)
+                self._open_hashes.append(_sha256(record))
                 self._count, self._end = self._count + 1, end + len(record)
-                if len(self._tail) >= TX_INDEX_BATCH:
+                if self._count % self._group_blocks == 0:
+                    self._group_hashes += self._open_group.digest()
+                    self._open_group, self._open_hashes = hashlib.sha256(), []
+                if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
 
     def _write_batch(self) -> None:
-        """The offsets and the index rows of every block not batched yet, and 'indexed', in one
-        transaction; not before Peer.load handed the index rows of the blocks it read
-        (index_tail). Best effort: the block is durable already, a failed batch is written
-        with the next one."""
-        top = self._count - 1
-        if not self._tail or any(h not in self._unindexed for h in range(self._batched, self._count)):
+        """The offsets, index rows, status records and index sums of every block not batched
+        yet, and 'indexed', in one transaction; not before Peer.load handed the rows of the
+        blocks it read (index_tail). Best effort: the block is durable already, a failed batch
+        is written with the next one."""
+        heights = range(self._batched, self._count)
+        if not heights or any(h not in self._unindexed for h in heights):
             return
-        rows = sorted(row for h in self._unindexed if h <= top for row in self._unindexed[h])
+        rows = sorted(row for h in heights for row in self._unindexed[h][0])
+        statuses = [(h, position, record) for h in heights for position, record in self._unindexed[h][1]]
+        sums = list(self._sums)
+        changed = add_index_rows(sums, rows)
+        offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
         try:
             with self._own_write():
-                self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                     zip(range(self._batched, self._count), self._tail))
+                if not self._batched:  # (rows a lost 'indexed' left behind: derived again)
+                    self._db.execute("DELETE FROM index_sums")
+                self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", offsets + [(self._count, self._end)])
                 self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(top),))
+                self._db.execute("DELETE FROM statuses WHERE height >= ?", (self._batched,))
+                self._db.executemany("INSERT INTO statuses VALUES (?, ?, ?)", statuses)
+                self._db.executemany("INSERT OR REPLACE INTO index_sums VALUES (?, ?)",
+                                     [(b, sums[b].to_bytes(INDEX_BYTES, "big")) for b in sorted(changed)])
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(self._count - 1),))
         except sqlite3.Error:
             return
-        self._batched, self._tail, self._unindexed = self._count, [], {}
+        self._batched, self._unindexed, self._sums = self._count, {}, sums
 
-    def index_tail(self, height: int, tx_ids: list[bytes]) -> None:
-        """Hold the index rows of a stored block above indexed_height (Peer.load), to be
-        written with the next batch or on close."""
+    def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
+        """Hold the index rows and status records of a stored block above indexed_height
+        (Peer.load), to be written with the next batch or on close."""
         with self._lock:
-            self._hold_index(height, tx_ids)
+            self._hold_index(height, tx_ids, statuses)
 
-    def _hold_index(self, height: int, tx_ids: list[bytes]) -> None:
-        self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
+    def _hold_index(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]]) -> None:
+        self._unindexed[height] = ([(t, height, i) for i, t in enumerate(tx_ids)], list(statuses))
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""
@@ -411,8 +563,8 @@ class PeerStore:
     # --- reading -------------------------------------------------------------------------
 
     def indexed_height(self) -> int:
-        """The height up to which the stored transaction index (and the offsets) are
-        complete (-1: none)."""
+        """The height up to which the stored transaction index (and the offsets, the status
+        records, the index sums) are complete (-1: none)."""
         with self._lock:
             return self._batched - 1
 
@@ -453,41 +605,97 @@ class PeerStore:
             raise StorageError(f"{self.log_path}: {exc}") from None
 
     def _stored(self, height) -> bool:
-        return isinstance(height, int) and 0 <= height < self._count
+        return type(height) is int and 0 <= height < self._count
 
-    def digest(self, height: int) -> bytes | None:
-        """The stored digest of block `height`, or None (read from its record's header)."""
+    def _entry(self, height: int) -> tuple[bytes, bytes] | None:
+        """(digest, data) of block `height`, checked (_group), or None."""
         with self._lock:
             if not self._stored(height):
                 return None
-            start = self._offsets(height, height)[0]
-            head = self._guard(os.pread, self._fd, RECORD_HEADER, start)
-        return self._header(head, height)[1]
+            region, records = self._group(height // self._group_blocks)
+        digest, start, end = records[height % self._group_blocks]
+        return digest, region[start + RECORD_HEADER:end]
+
+    def digest(self, height: int) -> bytes | None:
+        """The stored digest of block `height`, or None (from its checked record)."""
+        entry = self._entry(height)
+        return entry[0] if entry else None
+
+    def record_digest(self, height: int) -> bytes | None:
+        """The digest in block `height`'s record header as the file holds it now, unchecked
+        (StorageError if the headers before it in its group do not parse), or None: only to
+        compare copies of a chain (ledger.sequencer.store_copy), never to serve a block."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            group = height // self._group_blocks
+            offset = self._starts[group]
+            for at in range(group * self._group_blocks, height + 1):
+                length, digest = self._header(self._guard(os.pread, self._fd, RECORD_HEADER, offset), at)
+                offset += RECORD_HEADER + length
+        return digest
 
     def get(self, height: int) -> bytes | None:
         """The stored bytes of block `height`, or None."""
-        with self._lock:
-            if not self._stored(height):
-                return None
-            start, end = self._offsets(height, height + 1)
-            record = self._guard(os.pread, self._fd, end - start, start)
-        return self._record(record, height)[1]
+        entry = self._entry(height)
+        return entry[1] if entry else None
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
-        """(height, digest, data) from `start` on, in height order, streamed at most FETCH_ROWS
-        blocks or FETCH_BYTES at a time (memory does not grow with the chain)."""
+        """(height, digest, data) from `start` on, in height order, checked, read one group at
+        a time (memory does not grow with the chain)."""
         height = max(start, 0)
         while True:
             with self._lock:
                 if height >= self._count:
                     return
-                offsets = self._offsets(height, min(height + FETCH_ROWS, self._count))
-                n = max(1, bisect.bisect_right(offsets, offsets[0] + FETCH_BYTES) - 1)
-                chunk = self._guard(os.pread, self._fd, offsets[n] - offsets[0], offsets[0])
-            for i in range(n):
-                record = chunk[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]]
-                yield (height + i, *self._record(record, height + i))
-            height += n
+                group = height // self._group_blocks
+                region, records = self._group(group)
+            for digest, begin, end in records[height - group * self._group_blocks:]:
+                yield height, digest, region[begin + RECORD_HEADER:end]
+                height += 1
+
+    def content_digest(self, height: int) -> bytes:
+        """The hash of the log's records of blocks 0..`height`, as this store read them on open
+        or wrote them: SHA-256 over CONTENT_DOMAIN, the hashes of the complete groups, and the
+        hash of the records of the rest (what a checkpoint signs: Peer.record_checkpoint)."""
+        with self._lock:
+            if not self._stored(height):
+                raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
+            complete, rest = divmod(height + 1, self._group_blocks)
+            parts = bytes(self._group_hashes[:complete * DIGEST_SIZE])
+            if rest and height == self._count - 1:
+                parts += self._open_group.copy().digest()
+            elif rest:
+                region, records = self._group(complete)
+                parts += _sha256(memoryview(region)[:records[rest - 1][2]])
+        return _sha256(CONTENT_DOMAIN + parts)
+
+    def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
+        """(height, position, record) of the batched status records of the blocks up to
+        `up_to`, in order (as stored: ledger.peer checks them against its checkpoint)."""
+        with self._lock:
+            top = min(up_to, self._batched - 1)
+            rows = self._guard(lambda: self._db.execute(
+                "SELECT height, position, record FROM statuses WHERE height <= ? ORDER BY height, position",
+                (top,)).fetchall())
+        for height, position, record in rows:
+            if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
+                raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
+                                   f"({_short(height)}, {_short(position)}, {_short(record)!r})")
+            yield height, position, record
+
+    def index_digest(self, up_to: int, adjust: list[int] | None = None) -> bytes:
+        """sums_digest of the index sums over the rows of the blocks up to `up_to`: the batched
+        ones plus the held rows of the blocks above them up to `up_to` (every one held:
+        index_tail), plus `adjust` per bucket (Peer.load: what the blocks say the sums at its
+        checkpoint differ from the batched ones by)."""
+        with self._lock:
+            sums = list(self._sums) if adjust is None else [(s + a) % INDEX_MODULUS for s, a in zip(self._sums, adjust)]
+            for height in range(self._batched, up_to + 1):
+                if height not in self._unindexed:
+                    raise StorageError(f"{self.path}: the index rows of block {height} are not held")
+                add_index_rows(sums, self._unindexed[height][0])
+        return sums_digest(sums)
 
     def checkpoint(self) -> dict | None:
         """The peer's validated checkpoint (what Peer.load trusts below), or None."""
@@ -511,7 +719,7 @@ class PeerStore:
             indexed = self._batched - 1
             rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
                                                         (indexed,)).fetchall())
-            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
+            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h][0]]
         return {t: (h, p) for t, h, p in map(self._index_row, rows + pending)}
 
     def close(self) -> None:
@@ -532,29 +740,43 @@ class PeerStore:
             os.close(self._log)
             self._log = None
 
-    # --- queries for a chain state that reads the store on demand (issue 13) ---
+    # --- the transaction index (issue 13) ----------------------------------------------
 
     def location(self, tx_id: bytes) -> tuple[int, int] | None:
         """(height, position) of `tx_id` in the stored index up to indexed_height, or None
-        (the rows not written yet are of blocks the peer's chain state holds in memory)."""
+        (the rows not written yet are of blocks the peer's chain state holds in memory): one
+        query. A row found is the caller's to check (ChainState.locate); an absence is
+        believed once the rows of the id's bucket sum to the index sum this store wrote (Peer.
+        load checked those sums against its checkpoint), summed again once after every write
+        of another to the SQLite file (changed_files): else a deleted or moved row would let a
+        committed transaction in again (StorageError)."""
         with self._lock:
-            row = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? "
-                                                       "AND height <= ?", (tx_id, self._batched - 1)).fetchone())
+            indexed = self._batched - 1
+            find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",
+                                            (tx_id, indexed)).fetchone()
+            row = self._guard(find)
+            if row is not None:
+                return self._index_row(row)[1:]
+            files = self._guard(self._db_files)
+            if self._changed_under or files != self._as_written:
+                self._checked_buckets.clear()
+                self._changed_under, self._as_written = False, files
+            bucket = index_bucket(tx_id)
+            if bucket in self._checked_buckets:
+                return None
+            if self._guard(self._bucket_sum, bucket, indexed) != self._sums[bucket]:
+                raise StorageError(f"{self.path}: the transaction index was changed (a row of bucket {bucket} moved "
+                                   "or deleted): it does not answer for absence")
+            row = self._guard(find)  # (again, in the rows as summed)
+            if self._guard(self._db_files) != files:
+                raise StorageError(f"{self.path}: the transaction index keeps changing under the running peer")
+            self._checked_buckets.add(bucket)
         return self._index_row(row)[1:] if row else None
 
-    def index_sum(self, up_to: int, term, *, held: bool = False) -> int:
-        """The sum of term(tx_id, height, position) over the stored index rows of the blocks
-        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time;
-        `held`: up to indexed_height, and the held rows of the stored blocks above it."""
-        def total() -> int:
-            cursor, result = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?", (up_to,)), 0
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                result += sum(term(*self._index_row(row)) for row in rows)
-            return result
-
-        with self._lock:
-            if held:
-                up_to = self._batched - 1
-                held_rows = (row for h in range(self._batched, self._count) for row in self._unindexed.get(h, ()))
-                return sum(term(*row) for row in held_rows) + self._guard(total)
-            return self._guard(total)
+    def _bucket_sum(self, bucket: int, indexed: int) -> int:
+        lo, hi = _bucket_range(bucket)
+        cursor, total = self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id >= ? AND tx_id < ? "
+                                         "AND height <= ?", (lo, hi, indexed)), 0
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            total += sum(index_row_hash(*self._index_row(row)) for row in rows)
+        return total % INDEX_MODULUS
