@@ -72,7 +72,8 @@ def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bul
     end = written_bytes()  # (after close, which writes what is pending)
     written, device = end[0] - start[0], end[1] - start[1]
     return {"build_s": seconds, "build_cpu_ms_per_block": cpu / n * 1e3, "written_per_block": written / blocks,
-            "stored_per_block": stored / blocks, "write_amplification": written / stored, "device_write_amplification": device / stored}
+            "stored_per_block": stored / blocks, "write_amplification": written / stored,
+            "device_write_amplification": device / stored}
 
 
 BULK_BATCH = 256  # blocks whose transactions are signed and admitted together
