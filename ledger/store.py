@@ -13,23 +13,27 @@ record per block in height order (record_bytes: magic, height, length, digest, t
 the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
 g*GROUP_BLOCKS .. (g+1)*GROUP_BLOCKS - 1 are group g, one contiguous byte range. PATH (SQLite,
 WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS when it was
-created), 'indexed', the checkpoint), and,
-written in batches of TX_INDEX_BATCH blocks (one transaction, up to 'indexed'): the log
-offset of each group's first record and of the end of the batched records (blocks), the
-transaction index (txs), each status transaction's record (statuses, opaque to the store:
-ledger.peer encodes them) and, per bucket of tx ids (their first INDEX_BUCKET_BITS bits), the
-sum of index_row_hash over its rows (index_sums).
+created), 'indexed', the checkpoint), and, written in batches of TX_INDEX_BATCH blocks (one
+transaction, up to 'indexed'): the log offset of each group's first record and of the end of
+the batched records (blocks), each group's digests (digests: one row, the 32-byte digests of
+its batched blocks), the transaction index (txs), each status transaction's record
+(statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
+first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
-Open reads O(1) rows plus the tail: the batched groups' offsets, the index sums, the headers
-of the records after the last batch; and it hashes each group's bytes (one SHA-256 over each
-range, at the hash's speed: no record is parsed below the last batch). Memory keeps 40 bytes
-per group (its hash and offset), the record hashes of the last, incomplete one, and the
-held rows of the blocks not batched yet (at most TX_INDEX_BATCH - 1 blocks'): nothing per
-block. Every read (get, digest, blocks, content_digest) reads the whole group of its block
-and checks its hash (the record's, for the incomplete group), then its checksums: a byte
-changed in the log after open, however the checksums were fixed, is a StorageError on any
-read of that block; one changed before open changes content_digest, so ledger.peer refuses
-the open (Peer.load).
+Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
+block) and index sums, the headers of the records after the last batch, and hashes each group's
+records (one SHA-256 over each byte range, at the hash's speed: no record below the last
+batch is parsed, this is the only work proportional to the log's bytes) and its digests.
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes of the
+last, incomplete group, and the digests and held rows of the blocks not batched yet (at
+most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
+block (get, blocks, the partial group of content_digest) reads its whole group and checks
+its hash (each record's, in the incomplete group), then its checksums; a digest read
+(digest) reads its group's row and checks the hash of its digests. So a byte changed in the
+log or the digests table after open, however the checksums were fixed, is a StorageError on
+any read of it (a group kept checked in memory serves the bytes it checked); one changed
+before open changes content_digest, which covers both hashes of every group, so
+ledger.peer refuses the open (Peer.load).
 
 Durability. append writes the record and fdatasyncs the log before it returns (creating the
 log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
