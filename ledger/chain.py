@@ -200,7 +200,7 @@ class ChainState:
     Everything else is read back from the peer's store on demand (`stored`, a StoredChain),
     which checks every byte it reads against the hashes of what it read on open (and the peer
     checked against its signed checkpoint) or wrote since (ledger.store): a block's digest is
-    its record's; an older header must hash to that digest (so its accumulator value and
+    the store's; an older header must hash to that digest (so its accumulator value and
     element are the validated ones), a block must also match its Merkle root, a transaction
     found through the stored index must carry the id asked for, and an absence from it counts
     only once the store checked the rows of its bucket (ledger.store.PeerStore.location).
@@ -245,7 +245,7 @@ class ChainState:
 
     def digest(self, height: int) -> bytes:
         """The digest of block `height` as this state validated it (NotFound if there is none):
-        the latest from memory, an older one from its checked record in the store."""
+        the latest from memory, an older one from the store, checked (PeerStore.digest)."""
         with self.lock:
             height, latest = self.check_height(height), self._latest
         if height == latest.header.height:

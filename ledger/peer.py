@@ -426,6 +426,8 @@ class Peer:
                 if height > indexed:
                     tail.append((height, tx_ids, records))
                     continue
+                if self.store.digest(height) != block.digest:  # (the batched digests, not the record's)
+                    raise StorageError(f"{self.store.path}: the stored digest of block {height} differs from the block's")
                 if any(self.store.location(t) != (height, i) for i, t in enumerate(tx_ids)):
                     raise StorageError(f"{self.store.path}: the transaction index differs from block {height}")
                 add_index_rows(adjust, _rows(height, tx_ids), -1)

@@ -13,23 +13,27 @@ record per block in height order (record_bytes: magic, height, length, digest, t
 the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
 g*GROUP_BLOCKS .. (g+1)*GROUP_BLOCKS - 1 are group g, one contiguous byte range. PATH (SQLite,
 WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS when it was
-created), 'indexed', the checkpoint), and,
-written in batches of TX_INDEX_BATCH blocks (one transaction, up to 'indexed'): the log
-offset of each group's first record and of the end of the batched records (blocks), the
-transaction index (txs), each status transaction's record (statuses, opaque to the store:
-ledger.peer encodes them) and, per bucket of tx ids (their first INDEX_BUCKET_BITS bits), the
-sum of index_row_hash over its rows (index_sums).
+created), 'indexed', the checkpoint), and, written in batches of TX_INDEX_BATCH blocks (one
+transaction, up to 'indexed'): the log offset of each group's first record and of the end of
+the batched records (blocks), each group's digests (digests: one row, the 32-byte digests of
+its batched blocks), the transaction index (txs), each status transaction's record
+(statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
+first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
-Open reads O(1) rows plus the tail: the batched groups' offsets, the index sums, the headers
-of the records after the last batch; and it hashes each group's bytes (one SHA-256 over each
-range, at the hash's speed: no record is parsed below the last batch). Memory keeps 40 bytes
-per group (its hash and offset), the record hashes of the last, incomplete one, and the
-held rows of the blocks not batched yet (at most TX_INDEX_BATCH - 1 blocks'): nothing per
-block. Every read (get, digest, blocks, content_digest) reads the whole group of its block
-and checks its hash (the record's, for the incomplete group), then its checksums: a byte
-changed in the log after open, however the checksums were fixed, is a StorageError on any
-read of that block; one changed before open changes content_digest, so ledger.peer refuses
-the open (Peer.load).
+Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
+block) and index sums, the headers of the records after the last batch, and hashes each group's
+records (one SHA-256 over each byte range, at the hash's speed: no record below the last
+batch is parsed, this is the only work proportional to the log's bytes) and its digests.
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes of the
+last, incomplete group, and the digests and held rows of the blocks not batched yet (at
+most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
+block (get, blocks, the partial group of content_digest) reads its whole group and checks
+its hash (each record's, in the incomplete group), then its checksums; a digest read
+(digest) reads its group's row and checks the hash of its digests. So a byte changed in the
+log or the digests table after open, however the checksums were fixed, is a StorageError on
+any read of it (a group kept checked in memory serves the bytes it checked); one changed
+before open changes content_digest, which covers both hashes of every group, so
+ledger.peer refuses the open (Peer.load).
 
 Durability. append writes the record and fdatasyncs the log before it returns (creating the
 log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
@@ -90,6 +94,7 @@ TX_INDEX_BATCH = 16384  # blocks whose offsets and index rows are written togeth
 GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its block's group), in a new store
 MAX_GROUP_BLOCKS = 1 << 16
 GROUP_CACHE = 8  # groups kept checked (a witness's window reads the headers of a few)
+DIGEST_CACHE = 256  # groups whose checked digests are kept (2 KiB each at 64 blocks a group)
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # index rows read per step when summing a bucket
 CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
@@ -107,6 +112,7 @@ CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
 CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER NOT NULL, record BLOB NOT NULL,
                                      PRIMARY KEY (height, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 """
 
 
@@ -179,6 +185,9 @@ class PeerStore:
         self._log: int | None = None
         self._starts = array("q")  # the log offset of each group's first record
         self._group_hashes = bytearray()  # SHA-256 of each complete group's records
+        self._digest_hashes = bytearray()  # SHA-256 of each complete group's digests (the digests table's rows)
+        self._tail_digests = bytearray()  # the digests of the blocks not batched yet
+        self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
         self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
@@ -319,15 +328,18 @@ class PeerStore:
             if len(head) < RECORD_HEADER:
                 self._torn = True
                 break
-            length = self._header(head, self._count)[0]
+            length, digest = self._header(head, self._count)
             if self._end + RECORD_HEADER + length > size:
                 self._torn = True
                 break
+            self._tail_digests += digest
             if self._count % self._group_blocks == 0:
                 self._starts.append(self._end)
             self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
+        batched_digests = self._batched_digests()
         for group in range(self._count // self._group_blocks):
             self._group_hashes += _sha256(self._read(self._starts[group], self._group_end(group)))
+            self._digest_hashes += _sha256(self._digests_of(group, batched_digests.get(group, b"")))
         if self._count % self._group_blocks:
             start = self._starts[-1]
             region = self._read(start, self._end)
@@ -357,6 +369,32 @@ class PeerStore:
             previous = offset
         self._starts.extend(found[h] for h in wanted[:-1])
         return found[self._batched]
+
+    def _batched_digests(self, group: int | None = None) -> dict[int, bytes]:
+        """group -> its row of the digests table (the digests of its batched blocks), checked
+        to be the size its batched blocks need; of every group, or of `group`."""
+        where = "" if group is None else f' AND "group" = {int(group)}'
+        out = {}
+        for number, blob in self._db.execute(f'SELECT "group", CAST(digests AS BLOB) FROM digests WHERE "group" * ? < ?{where}',
+                                             (self._group_blocks, self._batched)):
+            want = min(self._group_blocks, self._batched - number * self._group_blocks) * DIGEST_SIZE \
+                if type(number) is int and number >= 0 else -1
+            if not isinstance(blob, bytes) or len(blob) != want:
+                raise StorageError(f"{self.path}: the stored digests of group {_short(number)} are not those of its "
+                                   "batched blocks")
+            out[number] = blob
+        return out
+
+    def _digests_of(self, group: int, batched: bytes) -> bytes:
+        """The digests of group `group`'s blocks: `batched` (its row of the digests table),
+        then those of its blocks not batched yet."""
+        first = group * self._group_blocks
+        want = (min(first + self._group_blocks, self._count) - max(first, self._batched)) * DIGEST_SIZE
+        if first < self._batched and len(batched) != (min(self._batched, first + self._group_blocks) - first) \
+                * DIGEST_SIZE:
+            raise StorageError(f"{self.path}: the stored digests of group {group} are missing")
+        start = max(first - self._batched, 0) * DIGEST_SIZE
+        return batched + bytes(self._tail_digests[start:start + max(want, 0)])
 
     def _stored_sums(self) -> list[int]:
         sums = [0] * INDEX_BUCKETS
@@ -507,12 +545,21 @@ class PeerStore:
                     self._starts.append(end)
                 self._open_group.update(record)
                 self._open_hashes.append(_sha256(record))
+                self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
                 if self._count % self._group_blocks == 0:
+                    group = self._count // self._group_blocks - 1
                     self._group_hashes += self._open_group.digest()
+                    self._digest_hashes += _sha256(self._digests_of(group, self._batched_part(group)))
                     self._open_group, self._open_hashes = hashlib.sha256(), []
                 if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
+
+    def _batched_part(self, group: int) -> bytes:
+        """Group `group`'s row of the digests table (empty when none of its blocks is batched)."""
+        if group * self._group_blocks >= self._batched:
+            return b""
+        return self._guard(self._batched_digests, group).get(group, b"")
 
     def _write_batch(self) -> None:
         """The offsets, index rows, status records and index sums of every block not batched
@@ -527,11 +574,17 @@ class PeerStore:
         sums = list(self._sums)
         changed = add_index_rows(sums, rows)
         offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
+        groups = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1)
+        try:
+            digests = [(g, self._digests_of(g, self._batched_part(g))) for g in groups]
+        except StorageError:
+            return
         try:
             with self._own_write():
                 if not self._batched:  # (rows a lost 'indexed' left behind: derived again)
                     self._db.execute("DELETE FROM index_sums")
                 self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", offsets + [(self._count, self._end)])
+                self._db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", digests)
                 self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
                 self._db.execute("DELETE FROM statuses WHERE height >= ?", (self._batched,))
                 self._db.executemany("INSERT INTO statuses VALUES (?, ?, ?)", statuses)
@@ -540,7 +593,7 @@ class PeerStore:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(self._count - 1),))
         except sqlite3.Error:
             return
-        self._batched, self._unindexed, self._sums = self._count, {}, sums
+        self._batched, self._unindexed, self._sums, self._tail_digests = self._count, {}, sums, bytearray()
 
     def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Hold the index rows and status records of a stored block above indexed_height
@@ -617,9 +670,34 @@ class PeerStore:
         return digest, region[start + RECORD_HEADER:end]
 
     def digest(self, height: int) -> bytes | None:
-        """The stored digest of block `height`, or None (from its checked record)."""
-        entry = self._entry(height)
-        return entry[0] if entry else None
+        """The stored digest of block `height`, or None: of a complete group from the digests
+        table, checked against the hash of that group's digests (one row, not the group's
+        records), of the incomplete group from its checked record."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            group = height // self._group_blocks
+            if group >= len(self._digest_hashes) // DIGEST_SIZE:
+                return self._group(group)[1][height % self._group_blocks][0]
+            at = height % self._group_blocks * DIGEST_SIZE
+            return self._group_digests(group)[at:at + DIGEST_SIZE]
+
+    def _group_digests(self, group: int) -> bytes:
+        cached = self._digest_cache.get(group)
+        if cached is not None:
+            self._digest_cache.move_to_end(group)
+            return cached
+        batched = self._guard(self._batched_digests, group).get(group, b"") \
+            if group * self._group_blocks < self._batched else b""
+        digests = self._digests_of(group, batched)
+        if _sha256(digests) != self._digest_hashes[group * DIGEST_SIZE:(group + 1) * DIGEST_SIZE]:
+            first = group * self._group_blocks
+            raise StorageError(f"{self.path}: the digests of blocks {first} to {first + self._group_blocks - 1} are "
+                               "not the ones this store read on open or wrote (changed under it)")
+        self._digest_cache[group] = digests
+        while len(self._digest_cache) > DIGEST_CACHE:
+            self._digest_cache.popitem(last=False)
+        return digests
 
     def record_digest(self, height: int) -> bytes | None:
         """The digest in block `height`'s record header as the file holds it now, unchecked
@@ -655,20 +733,23 @@ class PeerStore:
                 height += 1
 
     def content_digest(self, height: int) -> bytes:
-        """The hash of the log's records of blocks 0..`height`, as this store read them on open
-        or wrote them: SHA-256 over CONTENT_DOMAIN, the hashes of the complete groups, and the
-        hash of the records of the rest (what a checkpoint signs: Peer.record_checkpoint)."""
+        """The hash of the log's records of blocks 0..`height` and of their digests (the
+        digests table), as this store read them on open or wrote them: SHA-256 over
+        CONTENT_DOMAIN, the hashes of the complete groups' records, of their digests, and of
+        the records and the digests of the rest (what a checkpoint signs:
+        Peer.record_checkpoint)."""
         with self._lock:
             if not self._stored(height):
                 raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
             complete, rest = divmod(height + 1, self._group_blocks)
-            parts = bytes(self._group_hashes[:complete * DIGEST_SIZE])
-            if rest and height == self._count - 1:
-                parts += self._open_group.copy().digest()
-            elif rest:
+            parts = [bytes(self._group_hashes[:complete * DIGEST_SIZE]), bytes(self._digest_hashes[:complete * DIGEST_SIZE])]
+            if rest:
                 region, records = self._group(complete)
-                parts += _sha256(memoryview(region)[:records[rest - 1][2]])
-        return _sha256(CONTENT_DOMAIN + parts)
+                parts.append(_sha256(memoryview(region)[:records[rest - 1][2]]))
+                digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
+                    else b"".join(digest for digest, _, _ in records)
+                parts.append(_sha256(digests[:rest * DIGEST_SIZE]))
+        return _sha256(CONTENT_DOMAIN + b"".join(parts))
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
         """(height, position, record) of the batched status records of the blocks up to
@@ -676,7 +757,7 @@ class PeerStore:
         with self._lock:
             top = min(up_to, self._batched - 1)
             rows = self._guard(lambda: self._db.execute(
-                "SELECT height, position, record FROM statuses WHERE height <= ? ORDER BY height, position",
+                "SELECT height, position, CAST(record AS BLOB) FROM statuses WHERE height <= ? ORDER BY height, position",
                 (top,)).fetchall())
         for height, position, record in rows:
             if not (type(height) is int and type(position) is int and isinstance(record, bytes)):

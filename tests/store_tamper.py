@@ -76,7 +76,8 @@ def rewrite(store: Path, height: int, *, data: bytes | None = None, digest: byte
 
 def truncate(store: Path, height: int) -> None:
     """Cut the store back to its first `height` blocks, consistently: the log, the batched
-    offsets, index rows, status records and index sums (recomputed for the rows kept)."""
+    offsets, digests, index rows, status records and index sums (recomputed for the rows
+    kept)."""
     kept = [r for r in rows(store) if r[0] < height]
     rewrite_log(store, kept)
     db = sqlite3.connect(store, isolation_level=None)
@@ -87,14 +88,23 @@ def truncate(store: Path, height: int) -> None:
         for table in ("txs", "statuses", "blocks"):
             db.execute(f"DELETE FROM {table} WHERE height > ?", (top,))
         db.execute("INSERT INTO blocks VALUES (?, ?)", (top + 1, offsets[top + 1]))
-        sums = [0] * ledger.store.INDEX_BUCKETS
-        ledger.store.add_index_rows(sums, db.execute("SELECT tx_id, height, position FROM txs").fetchall())
-        db.execute("DELETE FROM index_sums")
-        db.executemany("INSERT INTO index_sums VALUES (?, ?)", [(b, v.to_bytes(ledger.store.INDEX_BYTES, "big"))
-                                                                 for b, v in enumerate(sums) if v])
+        group = int(db.execute("SELECT value FROM meta WHERE key = 'group'").fetchone()[0])
+        db.execute('DELETE FROM digests WHERE "group" * ? > ?', (group, top))
+        db.execute('UPDATE digests SET digests = substr(digests, 1, 32 * (? - "group" * ?)) WHERE "group" * ? + ? > ?',
+                   (top + 1, group, group, group, top + 1))
+        resum_index(db)
         db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(top),))
     finally:
         db.close()
+
+
+def resum_index(db: sqlite3.Connection) -> None:
+    """Write the index sums of the rows the txs table holds now (as the store computes them)."""
+    sums = [0] * ledger.store.INDEX_BUCKETS
+    ledger.store.add_index_rows(sums, db.execute("SELECT tx_id, height, position FROM txs").fetchall())
+    db.execute("DELETE FROM index_sums")
+    db.executemany("INSERT INTO index_sums VALUES (?, ?)", [(b, v.to_bytes(ledger.store.INDEX_BYTES, "big"))
+                                                             for b, v in enumerate(sums) if v])
 
 
 def flip_byte(store: Path, height: int, at: int) -> None:

@@ -179,6 +179,57 @@ def test_an_index_row_of_another_type_under_a_running_peer_is_a_storage_error(pa
         assert edge.block(1).transactions[0].tx_id == tx_id
 
 
+# --- the records open reads instead of the old blocks: status records, index sums, group size -
+
+@pytest.mark.parametrize("edit", [
+    "DELETE FROM statuses",
+    "UPDATE statuses SET record = record || x'00'",
+    "UPDATE statuses SET record = x'00'",
+    "UPDATE statuses SET height = height - 1",
+    "UPDATE statuses SET position = 1",
+    "INSERT INTO statuses SELECT height - 2, position, record FROM statuses",  # (a copy at another block)
+    "UPDATE statuses SET height = 'x'",
+])
+def test_a_stored_status_record_forged_dropped_or_moved_is_caught_on_open(path, edit):
+    """Open takes the status records (what interlocking and the verifier trust) from the
+    store instead of decoding the status blocks: they must chain to the hash the checkpoint
+    signed."""
+    sql(path, edit)
+    refused_on_open(path, "status record")
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE index_sums SET total = zeroblob(256) WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+    "DELETE FROM index_sums WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+    "INSERT OR REPLACE INTO index_sums VALUES (4095, randomblob(256))",
+    "UPDATE index_sums SET bucket = bucket + 1 WHERE bucket = (SELECT MAX(bucket) FROM index_sums)",
+    "UPDATE index_sums SET total = x'00'",
+    "UPDATE index_sums SET bucket = 99999 WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+])
+def test_a_stored_index_sum_forged_is_caught_on_open(path, edit):
+    sql(path, edit)
+    refused_on_open(path, "index")
+
+
+def test_an_index_row_deleted_with_its_buckets_sum_recomputed_is_caught_on_open(path):
+    """The lazy check of an absence compares a bucket's rows with its stored sum; an operator
+    who deletes a row and recomputes the sums fools that comparison, not the checkpoint's
+    signature over the sums."""
+    db = sqlite3.connect(peer0(path), isolation_level=None)
+    try:
+        db.execute("DELETE FROM txs WHERE height = 1")
+        store_tamper.resum_index(db)
+    finally:
+        db.close()
+    refused_on_open(path, "transaction index differs")
+
+
+@pytest.mark.parametrize("value", ["2", "0", "x", "65537"])
+def test_a_changed_group_size_is_refused_on_open(path, value):
+    sql(path, f"UPDATE meta SET value = '{value}' WHERE key = 'group'")
+    refused_on_open(path, "edge-0.peer0")
+
+
 # --- the log: any changed, moved, dropped or added record below / at / above the checkpoint -
 
 def _edited(rows, edit, height):
@@ -227,16 +278,41 @@ def test_a_block_changed_under_the_running_peer_is_refused_on_any_read(built_in_
     with ledger.Network.open(path, auto_interlock=False) as net:
         edge, other = net.service("edge-0").peers
         tx_id = other.block(height).transactions[0].tx_id
-        original, content = edge.block(height).to_bytes(), edge.store.content_digest(6)
+        original, content, digest = edge.block(height).to_bytes(), edge.store.content_digest(6), edge.digest(height)
         store_tamper.rewrite_log(peer0(path), _edited(store_tamper.rows(peer0(path)), edit, height))
         assert edge.block(height).to_bytes() == original  # (from the store's cache of checked groups)
         edge.state._headers.clear(), edge.store._groups.clear()  # (the caches: every read goes to the file)
-        for read in (lambda: edge.block(height), lambda: edge.signed_header(height), lambda: edge.digest(height),
+        for read in (lambda: edge.block(height), lambda: edge.signed_header(height),
                      lambda: edge.inclusion_proof(tx_id, 6), lambda: list(edge.store.blocks(0))):
             with pytest.raises(StorageError, match="changed under it"):
                 read()
         assert edge.store.content_digest(6) == content  # (a checkpoint signs the bytes read or written)
+        assert edge.digest(height) == digest  # (from the digests table, checked: not the record's)
         assert edge.height == 7 and other.block(height).transactions[0].tx_id == tx_id
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_a_stored_digest_changed_in_the_digests_table_is_refused(built_in_pairs, tmp_path, under):
+    """The digests of the batched blocks are read from the digests table (one row per group),
+    checked against the hashes of what the store read on open or wrote: a row changed
+    before open changes the content digest the checkpoint signed, one changed under the
+    running peer is refused by the read."""
+    path = tmp_path / "net"
+    shutil.copytree(built_in_pairs, path)
+    edit = "UPDATE digests SET digests = CAST(zeroblob(32) || substr(digests, 33) AS BLOB) WHERE \"group\" = 0"
+    if not under:
+        sql(path, edit)
+        refused_on_open(path, "differ from the ones this peer validated")
+        return
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        sql(path, edit)
+        edge.store._digest_cache.clear()
+        with pytest.raises(StorageError, match="changed under it"):
+            edge.digest(0)
+        with pytest.raises(StorageError, match="changed under it"):
+            edge.block(1)
+        assert edge.height == 7
 
 
 @pytest.mark.parametrize("height", [0, 1, 3, 4])
