@@ -65,7 +65,6 @@ Stores of versions 3 and 4 are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import os
@@ -99,9 +98,7 @@ DIGEST_CACHE = 256  # groups whose checked digests are kept (2 KiB each at 64 bl
 DIGEST_PREFETCH = 32  # groups whose digests a miss reads
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # index rows read per step when summing a bucket
-FETCH_BYTES = 1 << 22  # log bytes read per step when hashing it on open (at least one group)
-HASH_SPAN = 1024  # groups one thread hashes per task on open
-HASH_THREADS = 2
+FETCH_BYTES = 1 << 20  # log bytes read per step when hashing it on open (at least one group)
 CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
 INDEX_BYTES = 256
 INDEX_MODULUS = 1 << 8 * INDEX_BYTES
@@ -337,10 +334,7 @@ class PeerStore:
                 self._starts.append(self._end)
             self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
         complete = self._count // self._group_blocks
-        with concurrent.futures.ThreadPoolExecutor(HASH_THREADS) as pool:  # (SHA-256 and pread free the GIL)
-            for hashes in pool.map(self._hash_groups, range(0, complete, HASH_SPAN),
-                                   range(HASH_SPAN, complete + HASH_SPAN, HASH_SPAN)):
-                self._group_hashes += hashes
+        self._group_hashes += self._hash_groups(0, complete)
         rows = self._batched_digests()
         row = next(rows, None)
         for group in range(complete):
