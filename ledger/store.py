@@ -188,6 +188,7 @@ class PeerStore:
         self._tail_digests = bytearray()  # the digests of the blocks not batched yet
         self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
         self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
+        self._open_digests = bytearray()  # the digests of the incomplete group's records
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
@@ -345,8 +346,9 @@ class PeerStore:
         if self._count % self._group_blocks:
             start = self._starts[-1]
             region = self._read(start, self._end)
-            for _, begin, end in self._parse(region, len(self._starts) - 1):
+            for digest, begin, end in self._parse(region, len(self._starts) - 1):
                 self._open_hashes.append(_sha256(region[begin:end]))
+                self._open_digests += digest
             self._open_group.update(region)
         if self._batched:
             self._sums = self._stored_sums()
@@ -547,21 +549,15 @@ class PeerStore:
                     self._starts.append(end)
                 self._open_group.update(record)
                 self._open_hashes.append(_sha256(record))
+                self._open_digests += digest
                 self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
                 if self._count % self._group_blocks == 0:
-                    group = self._count // self._group_blocks - 1
                     self._group_hashes += self._open_group.digest()
-                    self._digest_hashes += _sha256(self._digests_of(group, self._batched_part(group)))
-                    self._open_group, self._open_hashes = hashlib.sha256(), []
+                    self._digest_hashes += _sha256(self._open_digests)
+                    self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
                 if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
-
-    def _batched_part(self, group: int) -> bytes:
-        """Group `group`'s row of the digests table (empty when none of its blocks is batched)."""
-        if group * self._group_blocks >= self._batched:
-            return b""
-        return self._guard(lambda: next(self._batched_digests(group, group), (group, b""))[1])
 
     def _write_batch(self) -> None:
         """The offsets, index rows, status records and index sums of every block not batched
@@ -576,9 +572,10 @@ class PeerStore:
         sums = list(self._sums)
         changed = add_index_rows(sums, rows)
         offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
-        groups = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1)
-        try:
-            digests = [(g, self._digests_of(g, self._batched_part(g))) for g in groups]
+        groups, complete = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1), \
+            len(self._digest_hashes) // DIGEST_SIZE
+        try:  # (checked, or this store's own: a row changed under it is not written back as its own)
+            digests = [(g, self._group_digests(g) if g < complete else bytes(self._open_digests)) for g in groups]
         except StorageError:
             return
         try:
@@ -750,12 +747,13 @@ class PeerStore:
                 raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
             complete, rest = divmod(height + 1, self._group_blocks)
             parts = [bytes(self._group_hashes[:complete * DIGEST_SIZE]), bytes(self._digest_hashes[:complete * DIGEST_SIZE])]
-            if rest:
+            if rest and height == self._count - 1:  # (the incomplete group, from memory)
+                parts += [self._open_group.copy().digest(), _sha256(self._open_digests)]
+            elif rest:
                 region, records = self._group(complete)
-                parts.append(_sha256(memoryview(region)[:records[rest - 1][2]]))
                 digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
-                    else b"".join(digest for digest, _, _ in records)
-                parts.append(_sha256(digests[:rest * DIGEST_SIZE]))
+                    else self._open_digests
+                parts += [_sha256(memoryview(region)[:records[rest - 1][2]]), _sha256(digests[:rest * DIGEST_SIZE])]
         return _sha256(CONTENT_DOMAIN + b"".join(parts))
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
