@@ -10,6 +10,7 @@ element and value, and the chain's endorsement policy.
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -26,7 +27,7 @@ from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError, 
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
-from ledger.encoding import DIGEST_BYTES, U16_MAX, Reader, Writer, check_chain_id
+from ledger.encoding import DIGEST_BYTES, U16_MAX, Writer, check_chain_id
 from ledger.identity import TrustStore
 from ledger.merkle import merkle_root
 from ledger.tx import Transaction, TxKind
@@ -35,6 +36,7 @@ MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them
 HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+_U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
 # An application check an endorsing peer runs on a Type-I transaction before signing it:
 # validator(peer_name, tx) returns to accept and raises to refuse.
@@ -173,11 +175,18 @@ class StatusRecord:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "StatusRecord":
-        r = Reader(data, "status record")
-        record = cls(r.text16(), r.u64(), r.u64(), r.raw(DIGEST_BYTES), int.from_bytes(r.bytes16(), "big"),
-                     r.raw(DIGEST_BYTES))
-        r.end()
-        return record
+        """The record `to_bytes` encoded (EncodingError otherwise); read with struct, not a
+        Reader: open reads one per interlocking round of the chain's age."""
+        try:
+            end = 2 + _U16.unpack_from(data)[0]
+            chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
+            tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
+            element, digest = int.from_bytes(data[end + 50:element_end], "big"), data[element_end:]
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise EncodingError(f"status record does not decode: {exc}") from None
+        if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
+            raise EncodingError("status record is truncated or has trailing bytes")
+        return cls(chain_id, source_height, height, tx_id, element, digest)
 
 
 def status_records(height: int, transactions: Iterable[Transaction]) -> list[tuple[int, StatusRecord]]:

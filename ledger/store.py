@@ -95,8 +95,10 @@ GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its blo
 MAX_GROUP_BLOCKS = 1 << 16
 GROUP_CACHE = 8  # groups kept checked (a witness's window reads the headers of a few)
 DIGEST_CACHE = 256  # groups whose checked digests are kept (2 KiB each at 64 blocks a group)
+DIGEST_PREFETCH = 32  # groups whose digests a miss reads
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # index rows read per step when summing a bucket
+FETCH_BYTES = 1 << 20  # log bytes read per step when hashing it on open (at least one group)
 CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
 INDEX_BYTES = 256
 INDEX_MODULUS = 1 << 8 * INDEX_BYTES
@@ -189,6 +191,7 @@ class PeerStore:
         self._tail_digests = bytearray()  # the digests of the blocks not batched yet
         self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
         self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
+        self._open_digests = bytearray()  # the digests of the incomplete group's records
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
@@ -336,18 +339,39 @@ class PeerStore:
             if self._count % self._group_blocks == 0:
                 self._starts.append(self._end)
             self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
-        batched_digests = self._batched_digests()
-        for group in range(self._count // self._group_blocks):
-            self._group_hashes += _sha256(self._read(self._starts[group], self._group_end(group)))
-            self._digest_hashes += _sha256(self._digests_of(group, batched_digests.get(group, b"")))
+        complete = self._count // self._group_blocks
+        self._group_hashes += self._hash_groups(0, complete)
+        rows = self._batched_digests()
+        row = next(rows, None)
+        for group in range(complete):
+            batched = b""
+            if row is not None and row[0] == group:
+                batched, row = row[1], next(rows, None)
+            self._digest_hashes += _sha256(self._digests_of(group, batched))
         if self._count % self._group_blocks:
             start = self._starts[-1]
             region = self._read(start, self._end)
-            for _, begin, end in self._parse(region, len(self._starts) - 1):
+            for digest, begin, end in self._parse(region, len(self._starts) - 1):
                 self._open_hashes.append(_sha256(region[begin:end]))
+                self._open_digests += digest
             self._open_group.update(region)
         if self._batched:
             self._sums = self._stored_sums()
+
+    def _hash_groups(self, first: int, stop: int) -> bytes:
+        """The SHA-256 of each of groups first..stop-1 (complete ones), read FETCH_BYTES or so
+        at a time."""
+        out, group, stop = bytearray(), first, min(stop, self._count // self._group_blocks)
+        while group < stop:
+            last = group
+            while last + 1 < stop and self._group_end(last + 1) - self._starts[group] <= FETCH_BYTES:
+                last += 1
+            chunk = memoryview(self._read(self._starts[group], self._group_end(last)))
+            for number in range(group, last + 1):
+                out += _sha256(chunk[self._starts[number] - self._starts[group]:
+                                     self._group_end(number) - self._starts[group]])
+            group = last + 1
+        return bytes(out)
 
     def _batched_offsets(self) -> int:
         """Read the offsets of the batched groups into _starts; returns the end of the batched
@@ -370,20 +394,19 @@ class PeerStore:
         self._starts.extend(found[h] for h in wanted[:-1])
         return found[self._batched]
 
-    def _batched_digests(self, group: int | None = None) -> dict[int, bytes]:
-        """group -> its row of the digests table (the digests of its batched blocks), checked
-        to be the size its batched blocks need; of every group, or of `group`."""
-        where = "" if group is None else f' AND "group" = {int(group)}'
-        out = {}
-        for number, blob in self._db.execute(f'SELECT "group", CAST(digests AS BLOB) FROM digests WHERE "group" * ? < ?{where}',
-                                             (self._group_blocks, self._batched)):
+    def _batched_digests(self, lo: int = 0, hi: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(group, its row of the digests table: the digests of its batched blocks) of the
+        groups lo..hi (every group with a batched block when hi is None) in group order,
+        checked to be the size its batched blocks need."""
+        last = -(-self._batched // self._group_blocks) - 1 if hi is None else hi
+        for number, blob in self._db.execute('SELECT "group", CAST(digests AS BLOB) FROM digests WHERE "group" '
+                                             'BETWEEN ? AND ? ORDER BY "group"', (lo, last)):
             want = min(self._group_blocks, self._batched - number * self._group_blocks) * DIGEST_SIZE \
                 if type(number) is int and number >= 0 else -1
             if not isinstance(blob, bytes) or len(blob) != want:
                 raise StorageError(f"{self.path}: the stored digests of group {_short(number)} are not those of its "
                                    "batched blocks")
-            out[number] = blob
-        return out
+            yield number, blob
 
     def _digests_of(self, group: int, batched: bytes) -> bytes:
         """The digests of group `group`'s blocks: `batched` (its row of the digests table),
@@ -545,21 +568,15 @@ class PeerStore:
                     self._starts.append(end)
                 self._open_group.update(record)
                 self._open_hashes.append(_sha256(record))
+                self._open_digests += digest
                 self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
                 if self._count % self._group_blocks == 0:
-                    group = self._count // self._group_blocks - 1
                     self._group_hashes += self._open_group.digest()
-                    self._digest_hashes += _sha256(self._digests_of(group, self._batched_part(group)))
-                    self._open_group, self._open_hashes = hashlib.sha256(), []
+                    self._digest_hashes += _sha256(self._open_digests)
+                    self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
                 if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
-
-    def _batched_part(self, group: int) -> bytes:
-        """Group `group`'s row of the digests table (empty when none of its blocks is batched)."""
-        if group * self._group_blocks >= self._batched:
-            return b""
-        return self._guard(self._batched_digests, group).get(group, b"")
 
     def _write_batch(self) -> None:
         """The offsets, index rows, status records and index sums of every block not batched
@@ -574,9 +591,10 @@ class PeerStore:
         sums = list(self._sums)
         changed = add_index_rows(sums, rows)
         offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
-        groups = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1)
-        try:
-            digests = [(g, self._digests_of(g, self._batched_part(g))) for g in groups]
+        groups, complete = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1), \
+            len(self._digest_hashes) // DIGEST_SIZE
+        try:  # (checked, or this store's own: a row changed under it is not written back as its own)
+            digests = [(g, self._group_digests(g) if g < complete else bytes(self._open_digests)) for g in groups]
         except StorageError:
             return
         try:
@@ -683,21 +701,26 @@ class PeerStore:
             return self._group_digests(group)[at:at + DIGEST_SIZE]
 
     def _group_digests(self, group: int) -> bytes:
+        """The digests of complete group `group`, checked; a miss reads the rows of the next
+        DIGEST_PREFETCH groups too (in one query: lookups in height order, as the layer
+        check's, read each row once)."""
         cached = self._digest_cache.get(group)
         if cached is not None:
             self._digest_cache.move_to_end(group)
             return cached
-        batched = self._guard(self._batched_digests, group).get(group, b"") \
-            if group * self._group_blocks < self._batched else b""
-        digests = self._digests_of(group, batched)
-        if _sha256(digests) != self._digest_hashes[group * DIGEST_SIZE:(group + 1) * DIGEST_SIZE]:
-            first = group * self._group_blocks
-            raise StorageError(f"{self.path}: the digests of blocks {first} to {first + self._group_blocks - 1} are "
-                               "not the ones this store read on open or wrote (changed under it)")
-        self._digest_cache[group] = digests
+        last = min(group + DIGEST_PREFETCH, len(self._digest_hashes) // DIGEST_SIZE) - 1
+        rows = dict(self._guard(lambda: list(self._batched_digests(group, last))))
+        for number in range(group, last + 1):
+            digests = self._digests_of(number, rows.get(number, b"") if number * self._group_blocks < self._batched
+                                       else b"")
+            if _sha256(digests) != self._digest_hashes[number * DIGEST_SIZE:(number + 1) * DIGEST_SIZE]:
+                first = number * self._group_blocks
+                raise StorageError(f"{self.path}: the digests of blocks {first} to {first + self._group_blocks - 1} "
+                                   "are not the ones this store read on open or wrote (changed under it)")
+            self._digest_cache[number] = digests
         while len(self._digest_cache) > DIGEST_CACHE:
             self._digest_cache.popitem(last=False)
-        return digests
+        return self._digest_cache[group]
 
     def record_digest(self, height: int) -> bytes | None:
         """The digest in block `height`'s record header as the file holds it now, unchecked
@@ -743,12 +766,13 @@ class PeerStore:
                 raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
             complete, rest = divmod(height + 1, self._group_blocks)
             parts = [bytes(self._group_hashes[:complete * DIGEST_SIZE]), bytes(self._digest_hashes[:complete * DIGEST_SIZE])]
-            if rest:
+            if rest and height == self._count - 1:  # (the incomplete group, from memory)
+                parts += [self._open_group.copy().digest(), _sha256(self._open_digests)]
+            elif rest:
                 region, records = self._group(complete)
-                parts.append(_sha256(memoryview(region)[:records[rest - 1][2]]))
                 digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
-                    else b"".join(digest for digest, _, _ in records)
-                parts.append(_sha256(digests[:rest * DIGEST_SIZE]))
+                    else self._open_digests
+                parts += [_sha256(memoryview(region)[:records[rest - 1][2]]), _sha256(digests[:rest * DIGEST_SIZE])]
         return _sha256(CONTENT_DOMAIN + b"".join(parts))
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
