@@ -136,6 +136,12 @@ class ChainAge:
     def track_verifier_oldest_ms(self, cache, n):
         return self._measured(cache, n, "verifier_oldest_ms")
 
+    def track_prover_oldest_cpu_ms(self, cache, n):  # (what a loaded machine does not inflate)
+        return self._measured(cache, n, "prover_oldest_cpu_ms")
+
+    def track_verifier_oldest_cpu_ms(self, cache, n):
+        return self._measured(cache, n, "verifier_oldest_cpu_ms")
+
     def track_rss_mb(self, cache, n):
         return self._measured(cache, n, "rss_mb")
 

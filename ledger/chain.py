@@ -10,6 +10,7 @@ element and value, and the chain's endorsement policy.
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -26,7 +27,7 @@ from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError, 
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
                            ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
-from ledger.encoding import DIGEST_BYTES, U16_MAX, check_chain_id
+from ledger.encoding import DIGEST_BYTES, U16_MAX, Writer, check_chain_id
 from ledger.identity import TrustStore
 from ledger.merkle import merkle_root
 from ledger.tx import Transaction, TxKind
@@ -35,6 +36,7 @@ MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them
 HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+_U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
 # An application check an endorsing peer runs on a Type-I transaction before signing it:
 # validator(peer_name, tx) returns to accept and raises to refuse.
@@ -164,21 +166,53 @@ class StatusRecord:
     source_element: int  # accumulator element of the reported block
     source_digest: bytes  # digest of the reported block (what a rollback check compares)
 
+    def to_bytes(self) -> bytes:
+        """The record's encoding in a peer's store (ledger.store statuses; Peer.load checks the
+        stored ones against its signed checkpoint)."""
+        element = self.source_element.to_bytes(max(1, (self.source_element.bit_length() + 7) // 8), "big")
+        return (Writer().text16(self.source_chain).u64(self.source_height).u64(self.height)
+                .raw(self.tx_id, DIGEST_BYTES).bytes16(element).raw(self.source_digest, DIGEST_BYTES).getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "StatusRecord":
+        """The record `to_bytes` encoded (EncodingError otherwise); read with struct, not a
+        Reader: open reads one per interlocking round of the chain's age."""
+        try:
+            end = 2 + _U16.unpack_from(data)[0]
+            chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
+            tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
+            element, digest = int.from_bytes(data[end + 50:element_end], "big"), data[element_end:]
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise EncodingError(f"status record does not decode: {exc}") from None
+        if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
+            raise EncodingError("status record is truncated or has trailing bytes")
+        return cls(chain_id, source_height, height, tx_id, element, digest)
+
+
+def status_records(height: int, transactions: Iterable[Transaction]) -> list[tuple[int, StatusRecord]]:
+    """(position, StatusRecord) of each Type-II/III transaction of block `height`."""
+    out = []
+    for position, tx in enumerate(transactions):
+        if tx.kind != TxKind.RECORD:
+            anchor = reported_header(tx).header
+            out.append((position, StatusRecord(anchor.chain_id, anchor.height, height, tx.tx_id, anchor.acc_element,
+                                               anchor.digest)))
+    return out
+
 
 class ChainState:
     """The validated state of one chain and the rules a block must pass to extend it.
 
-    Memory holds what does not grow with the chain's age, plus 32 bytes per block: the digest
-    of every block this state validated (or restored from the peer's signed checkpoint), the
-    latest signed header and accumulator value, the transaction ids of the last blocks the
-    store has not indexed yet, and the Type-II/III status records (one per interlocking round).
-    Everything else is read back from the peer's store on demand (`stored`, a StoredChain) and
-    checked against those digests before use: an older header must hash to the digest this
-    state validated (so its accumulator value and element are the validated ones), a block
-    must also match its Merkle root, and a transaction found through the stored index must
-    carry the id asked for, and an absence from it counts only while the store's index is the
-    one the peer checked (ledger.peer._StoredBlocks.tx_location; the store is bytes anyone with
-    the file may have changed).
+    Memory holds what does not grow with the chain's age: the height, the latest signed header
+    and accumulator value, the transaction ids of the last blocks the store has not indexed
+    yet, and the Type-II/III status records (one per interlocking round, not per block).
+    Everything else is read back from the peer's store on demand (`stored`, a StoredChain),
+    which checks every byte it reads against the hashes of what it read on open (and the peer
+    checked against its signed checkpoint) or wrote since (ledger.store): a block's digest is
+    the store's; an older header must hash to that digest (so its accumulator value and
+    element are the validated ones), a block must also match its Merkle root, a transaction
+    found through the stored index must carry the id asked for, and an absence from it counts
+    only once the store checked the rows of its bucket (ledger.store.PeerStore.location).
 
     The chain's accumulator has one checkpoint per block: every header carries its value, v_0
     = g precedes block 0. A membership witness is built from one window, v_(height-1) and the
@@ -197,7 +231,7 @@ class ChainState:
         self.chain_id = self.config.chain_id
         self.params = deployment.params
         self.lock = threading.RLock()
-        self._digests = bytearray()  # DIGEST_BYTES per block, in height order
+        self._height = 0
         self._latest: SignedHeader | None = None
         self._generator = deployment.generator(self.chain_id)
         self._value = self._generator  # the accumulator after the latest block
@@ -212,16 +246,23 @@ class ChainState:
     @property
     def height(self) -> int:
         """Number of blocks (the next block's height)."""
-        return len(self._digests) // DIGEST_BYTES
+        return self._height
 
     def latest(self) -> SignedHeader | None:
         """The latest block's signed header, or None on an empty chain."""
         return self._latest
 
     def digest(self, height: int) -> bytes:
-        """The digest of block `height` as this state validated it (NotFound if there is none)."""
-        start = self.check_height(height) * DIGEST_BYTES
-        return bytes(self._digests[start:start + DIGEST_BYTES])
+        """The digest of block `height` as this state validated it (NotFound if there is none):
+        the latest from memory, an older one from the store, checked (PeerStore.digest)."""
+        with self.lock:
+            height, latest = self.check_height(height), self._latest
+        if height == latest.header.height:
+            return latest.header.digest
+        digest = self._reader().digest(height)
+        if digest is None:
+            raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")
+        return digest
 
     def signed_header(self, height: int) -> SignedHeader:
         """The signed header of block `height` (NotFound if there is none): the latest from
@@ -492,32 +533,37 @@ class ChainState:
         block.__dict__.update(tx_bytes=tx_bytes, leaves=leaves)  # cached_property values
         return block, rejected
 
-    def apply(self, block: Block) -> None:
+    def apply(self, block: Block, records: list[tuple[int, StatusRecord]] | None = None
+              ) -> list[tuple[int, StatusRecord]]:
         """Extend the state by a block validate_block accepted (its header's value is the one
-        validate_block recomputed, so the state takes it without exponentiating)."""
+        validate_block recomputed, so the state takes it without exponentiating); returns its
+        status records (`records`, when the caller has them: status_records)."""
         header = block.header
         value = edgeacc.decode_element(self.params, header.acc_value)
+        records = status_records(header.height, block.transactions) if records is None else records
         with self.lock:
-            self._digests += header.digest
+            self._height += 1
             self._latest, self._value = block.signed, value
             self._remember(header.height, block.transactions)
-            self._record_statuses(header.height, block.transactions)
+            if any(tx.kind == TxKind.RECORD for tx in block.transactions):
+                self._last_record_height = header.height
+            for _, record in records:
+                self._statuses.setdefault(record.source_chain, []).append(record)
+        return records
 
-    def restore(self, digests: bytes, latest: Block, status_blocks: Iterable[Block], last_record_height: int) -> None:
-        """Take the blocks up to `latest` (the last of `digests`) as validated without checking
-        them again, on an empty state: the caller (Peer.load) has checked that their stored
-        bytes are the ones this peer validated and signed (its checkpoint's content hash over
-        every block's digest and bytes). `status_blocks` are those of them holding a Type-II
-        or Type-III, in height order; `last_record_height` the last one with a Type-I."""
+    def restore(self, latest: Block, records: Iterable[StatusRecord], last_record_height: int) -> None:
+        """Take the blocks up to `latest` as validated without checking them again, on an
+        empty state: the caller (Peer.load) has checked that their stored bytes, `records`
+        (their Type-II/III status records, in height order) and `last_record_height` (the last
+        one with a Type-I) are the ones this peer validated and signed in its checkpoint."""
         with self.lock:
-            if self.height or len(digests) != (latest.height + 1) * DIGEST_BYTES \
-                    or digests[-DIGEST_BYTES:] != latest.digest:
-                raise StorageError(f"restore of {self.chain_id}: the digests do not end at the latest block")
-            self._digests = bytearray(digests)
+            if self.height:
+                raise StorageError(f"restore of {self.chain_id}: the state is not empty")
+            self._height = latest.height + 1
             self._latest = latest.signed
             self._value = edgeacc.decode_element(self.params, latest.header.acc_value)
-            for block in status_blocks:
-                self._record_statuses(block.height, block.transactions)
+            for record in records:
+                self._statuses.setdefault(record.source_chain, []).append(record)
             self._last_record_height = last_record_height
 
     def remember(self, height: int, tx_ids: list[bytes]) -> None:
@@ -539,19 +585,14 @@ class ChainState:
                 for tx_id in self._recent_blocks.popleft()[1]:
                     self._recent.pop(tx_id, None)
 
-    def _record_statuses(self, height: int, transactions: Iterable[Transaction]) -> None:
-        for tx in transactions:
-            if tx.kind == TxKind.RECORD:
-                self._last_record_height = height
-            else:
-                anchor = reported_header(tx).header
-                self._statuses.setdefault(anchor.chain_id, []).append(
-                    StatusRecord(anchor.chain_id, anchor.height, height, tx.tx_id, anchor.acc_element, anchor.digest))
-
 
 class StoredChain(Protocol):
-    """What ChainState reads back from a peer's store: decoded, not checked (ChainState checks
-    each against the digests it validated). EncodingError when the bytes do not decode."""
+    """What ChainState reads back from a peer's store: bytes the store checked against what it
+    read on open or wrote (StorageError otherwise), decoded (EncodingError when they do not
+    decode), their meaning checked by ChainState."""
+
+    def digest(self, height: int) -> bytes | None:
+        """The stored digest of block `height` (its record's), or None."""
 
     def header(self, height: int) -> SignedHeader:
         """The stored signed header of block `height`."""

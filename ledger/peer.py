@@ -9,42 +9,47 @@ checks (ChainState.validate_block) and the chain's endorsement policy
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+from dataclasses import dataclass
 
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms
+from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms, status_records
 from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationError, ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
-from ledger.store import PeerStore
-from ledger.tx import TX_MAGIC, TX_VERSION, Transaction, TxKind
+from ledger.store import INDEX_BUCKETS, PeerStore, add_index_rows, sums_digest
+from ledger.tx import Transaction, TxKind
 
-CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/1\0"
+CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/2\0"
 CHECKPOINT_EVERY = 1024  # blocks between the checkpoints a committing peer records
-RECORD_CANDIDATES = 64  # the last blocks with a record's prefix open keeps to find the last Type-I
-# The prefix of every encoded transaction of a kind (ledger.tx layout): a stored block holding
-# one contains it (a record's payload may too: a candidate is decoded before it counts).
-RECORD_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.RECORD])
-INDEX_BYTES = 256
-INDEX_MODULUS = 1 << 8 * INDEX_BYTES
-INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
-TYPE_II_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.SUBCHAIN_STATUS])
-TYPE_III_MARKER = TX_MAGIC + bytes([TX_VERSION, TxKind.MAIN_STATUS])
+STATUS_DOMAIN = b"edgeacc-ledger status records/1\0"
 
 
-def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
-    """The term of one transaction-index row in the checkpoint's index sum: a 2048-bit
-    extendable-output hash, summed mod 2^2048 over the rows (an order-free multiset hash, so
-    the store's rows in any order give the same sum; at this width a set of forged rows that
-    sums to a deleted one's term is out of reach of generalized-birthday attacks)."""
-    row = INDEX_DOMAIN + tx_id + height.to_bytes(8, "big") + position.to_bytes(4, "big")
-    return int.from_bytes(hashlib.shake_256(row).digest(INDEX_BYTES), "big")
+def chained_status(chain: bytes, height: int, position: int, record: bytes) -> bytes:
+    """The hash chain over a chain's status records (StatusRecord.to_bytes), in height and
+    position order, that a checkpoint signs: each link hashes the one before."""
+    return hashlib.sha256(STATUS_DOMAIN + chain + height.to_bytes(8, "big") + position.to_bytes(4, "big")
+                          + record).digest()
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """What this peer's verified checkpoint vouches for, at block `height`."""
+
+    height: int
+    content: bytes  # PeerStore.content_digest(height)
+    index: bytes  # PeerStore.index_digest(height)
+    statuses: bytes  # chained_status over the status records up to height
+    last_record: int  # the last block up to height holding a Type-I (-1: none)
+
+
+def _rows(height: int, tx_ids: list[bytes]) -> list[tuple[bytes, int, int]]:
+    return [(tx_id, height, position) for position, tx_id in enumerate(tx_ids)]
 
 
 class Peer:
@@ -61,12 +66,11 @@ class Peer:
         self.chain_id = identity.chain_id
         self.config = deployment.config(self.chain_id)
         self.store = store
-        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store, self))
+        self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
-        self._content = hashlib.sha256()  # over every stored (digest, block bytes), in height order
-        self._index_sum = 0  # index_row_hash summed over every (tx id, height, position) stored
+        self._status_chain = bytes(DIGEST_BYTES)  # chained_status over every status record applied
 
     @property
     def name(self) -> str:
@@ -289,13 +293,20 @@ class Peer:
                 # the header was validated, but these are not the transactions it binds
                 raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
             self.deployment.check_endorsements(block.signed, at_ms=at_ms)
-            try:
-                self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions])
-            except StorageError:
-                if not self._stored(block):
-                    raise
-            self._apply(block)
-            self._validated.clear()  # proposals at this height are stale now
+            self._store_and_apply(block)
+
+    def _store_and_apply(self, block: Block) -> None:
+        """The end of _commit, under the lock: store `block` (validated, its endorsements
+        checked), then apply it. (bench/ledger_age.py's bulk build calls it directly.)"""
+        records = status_records(block.height, block.transactions)
+        try:
+            self.store.append(block.height, block.digest, block.to_bytes(), [tx.tx_id for tx in block.transactions],
+                              [(position, record.to_bytes()) for position, record in records])
+        except StorageError:
+            if not self._stored(block):
+                raise
+        self._apply(block, records=records)
+        self._validated.clear()  # proposals at this height are stale now
 
     def _stored(self, block: Block) -> bool:
         """Whether the store holds exactly `block` at its height: a write whose commit reported
@@ -306,87 +317,99 @@ class Peer:
         except StorageError:
             return False
 
-    def _apply(self, block: Block, data: bytes | None = None, *, loading: bool = False) -> None:
-        self.state.apply(block)
-        data = block.to_bytes() if data is None else data
-        self._content.update(len(data).to_bytes(8, "big") + block.digest)
-        self._content.update(data)
-        self._index_sum = (self._index_sum + sum(index_row_hash(tx.tx_id, block.height, i)
-                                                 for i, tx in enumerate(block.transactions))) % INDEX_MODULUS
+    def _apply(self, block: Block, *, records: list | None = None, loading: bool = False) -> list:
+        records = self.state.apply(block, records)
+        for position, record in records:
+            self._status_chain = chained_status(self._status_chain, block.height, position, record.to_bytes())
         for tx in block.transactions:
             self._admitted.discard((tx.tx_id, tx.signature))
         # (never while loading: the bytes below a checkpoint are only known good at its end)
         if not loading and self.height % CHECKPOINT_EVERY == 0:
             self.record_checkpoint()
+        return records
 
     # --- the validated checkpoint -----------------------------------------------------------
 
-    def _checkpoint_message(self, height: int, digest: bytes, content: bytes, index: int, at_ms: int) -> bytes:
+    def _checkpoint_message(self, cp: _Checkpoint, digest: bytes, at_ms: int) -> bytes:
         # The revocations effective at the checkpoint's time are signed with it: one added or
         # backdated since may invalidate blocks below it, so load validates everything again.
         # That time is at least the head block's timestamp (record_checkpoint): a re-validation
         # checks each block at its own timestamp, which may run ahead of the clock.
         revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
-        return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest + content
-                + index.to_bytes(INDEX_BYTES, "big") + at_ms.to_bytes(8, "big") + revoked)
+        return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + cp.height.to_bytes(8, "big") + digest
+                + cp.content + cp.index + cp.statuses + (cp.last_record + 1).to_bytes(8, "big")
+                + at_ms.to_bytes(8, "big") + revoked)
 
     def record_checkpoint(self) -> None:
         """Sign and store "this peer validated every block up to its latest, and these are
-        their bytes" (the height, the head's digest, a hash of every stored block, the sum of
-        the index rows of their transactions, the time, not before the head's timestamp, and
-        the revocations effective then): a reopen re-validates only the blocks above it
-        (load), unless a revocation effective before that time was added since."""
+        their bytes" (the height, the head's digest, the store's content_digest of every
+        stored block, its index_digest of their transactions' index rows, the hash chain of
+        their status records, the last block holding a Type-I, the time, not before the head's
+        timestamp, and the revocations effective then): a reopen re-validates only the blocks
+        above it (load), unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
             if latest is None:
                 return
-            height, digest, content = latest.header.height, latest.header.digest, self._content.copy().digest()
-            index = self._index_sum
+            height = latest.header.height
+            cp = _Checkpoint(height, self.store.content_digest(height), self.store.index_digest(height),
+                             self._status_chain, self.last_record_height)
         at_ms = max(now_ms(), latest.header.timestamp_ms)  # (a block may be dated ahead: MAX_CLOCK_SKEW_MS)
-        signature = self.identity.sign(self._checkpoint_message(height, digest, content, index, at_ms))
-        self.store.set_checkpoint({"height": height, "digest": digest.hex(), "content": content.hex(),
-                                   "index": f"{index:x}", "time_ms": at_ms, "signature": signature.hex()})
+        signature = self.identity.sign(self._checkpoint_message(cp, latest.header.digest, at_ms))
+        self.store.set_checkpoint({"height": height, "digest": latest.header.digest.hex(), "content": cp.content.hex(),
+                                   "index": cp.index.hex(), "statuses": cp.statuses.hex(),
+                                   "last_record": cp.last_record, "time_ms": at_ms, "signature": signature.hex()})
 
-    def _trusted_checkpoint(self) -> tuple[int, bytes, int]:
-        """(height, content hash, index sum) of this peer's own signed checkpoint, if it
-        verifies and names a stored block; (-1, b"", 0) otherwise (then every block is
-        validated)."""
+    def _trusted_checkpoint(self) -> _Checkpoint | None:
+        """This peer's own signed checkpoint, if it verifies and names a stored block; None
+        otherwise (then every block is validated)."""
         cp = self.store.checkpoint()
         try:
-            # (the bounds of the signed message's u64 fields: anything else is not one)
+            # (the bounds of the signed message's fields: anything else is not one)
             height, digest = checks.integer(cp["height"], "height", hi=U64_MAX), bytes.fromhex(cp["digest"])
-            content, signature = bytes.fromhex(cp["content"]), bytes.fromhex(cp["signature"])
-            at_ms = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX)
-            index = checks.integer(int(cp["index"], 16), "index", hi=INDEX_MODULUS - 1)
+            hashes = [bytes.fromhex(cp[k]) for k in ("content", "index", "statuses")]
+            if any(len(h) != DIGEST_BYTES for h in hashes + [digest]):
+                return None
+            trusted = _Checkpoint(height, *hashes, checks.integer(cp["last_record"], "last_record", lo=-1,
+                                                                  hi=U64_MAX - 1))
+            at_ms, signature = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX), bytes.fromhex(cp["signature"])
             signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-            signer.verify(signature, self._checkpoint_message(height, digest, content, index, at_ms))
+            signer.verify(signature, self._checkpoint_message(trusted, digest, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
-            return -1, b"", 0
-        if self.store.digest(height) != digest:
-            return -1, b"", 0
-        return height, content, index
+            return None
+        try:
+            if self.store.digest(height) != digest:
+                return None
+        except StorageError:  # (the record is damaged: validating every block names it)
+            return None
+        return trusted
 
     def load(self, progress: bool = False, *, full: bool = False) -> None:
         """Rebuild the in-memory state from the store. Blocks above this peer's validated
         checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
         and pass every check a commit applies (digests, links, accumulators, signatures,
-        endorsements). The blocks at or below it are not decoded: their stored digests and
-        bytes stream through the hash the checkpoint signed (the one _apply keeps), which must
-        match, so any changed byte of any stored block is caught (_restore). StorageError
-        names the first block that fails. It writes nothing (the opener records a checkpoint
-        once the whole deployment passed: checkpoint_if_behind). The stored transaction index
-        is checked for the blocks decoded here; below the checkpoint it is trusted for absence
-        (a lookup that finds an id checks the block: ChainState.locate)."""
+        endorsements). The blocks at or below it are not decoded (but those above the store's
+        batches, for their index rows): the store's content_digest of their records must be
+        the one the checkpoint signed, which catches any changed byte of any stored block on
+        open (the store hashed every byte of the log when it opened: one SHA-256 per group,
+        no record parsed, the only work proportional to the chain's length), and every later
+        read is checked against those hashes (PeerStore, a byte changed under the running
+        peer: StorageError on any read of its block). The stored status records must chain to
+        the signed hash and the stored index sums to the signed index_digest (so an index row
+        changed, added or deleted is caught on the first lookup it could answer wrongly:
+        PeerStore.location), and the last Type-I block is the signed one. StorageError names
+        the first block that fails. It writes nothing (the opener records a checkpoint once
+        the whole deployment passed: checkpoint_if_behind)."""
         with self._lock:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
-            trusted, content, index = (-1, b"", 0) if full else self._trusted_checkpoint()
-            indexed = self.store.indexed_height()
-            rows = iter(tqdm(self.store.blocks(0), total=self.store.height(), desc=f"validating {self.name}",
-                             unit="blk", disable=not progress, leave=False))
-            # (index rows of the blocks above the stored index, restored or decoded: held by the
-            # store once all passed, else it never writes its next batch)
-            tail = self._restore(rows, trusted, content, index, indexed) if trusted >= 0 else []
+            cp = None if full else self._trusted_checkpoint()
+            trusted, indexed = (cp.height if cp else -1), self.store.indexed_height()
+            adjust = [0] * INDEX_BUCKETS  # the index sums at `trusted` less the stored ones, from the blocks
+            tail = self._restore(cp, indexed, adjust) if cp else []
+            rows = iter(tqdm(self.store.blocks(trusted + 1), total=self.store.height() - trusted - 1,
+                             desc=f"validating {self.name}", unit="blk", disable=not progress, leave=False))
+            at_indexed = self._status_chain
             for expected_height, (height, digest, data) in enumerate(rows, start=trusted + 1):
                 try:
                     if height != expected_height:
@@ -396,69 +419,79 @@ class Peer:
                         raise StorageError("stored digest or height differs from the block's")
                     self._validate_block(block, live=False)
                     self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
-                    self._apply(block, bytes(data), loading=True)
+                    records = self._apply(block, loading=True)
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc
                 tx_ids = [tx.tx_id for tx in block.transactions]
                 if height > indexed:
-                    tail.append((height, tx_ids))
-                elif any(self.store.location(t) != (height, i) for i, t in enumerate(tx_ids)):
+                    tail.append((height, tx_ids, records))
+                    continue
+                if self.store.digest(height) != block.digest:  # (the batched digests, not the record's)
+                    raise StorageError(f"{self.store.path}: the stored digest of block {height} differs from the block's")
+                if any(self.store.location(t) != (height, i) for i, t in enumerate(tx_ids)):
                     raise StorageError(f"{self.store.path}: the transaction index differs from block {height}")
-            for height, tx_ids in tail:  # (only now: a refused open writes nothing, not even on close)
-                self.store.index_tail(height, tx_ids)
+                add_index_rows(adjust, _rows(height, tx_ids), -1)
+                at_indexed = self._status_chain
+            if indexed > trusted and self._stored_statuses(indexed)[0] != at_indexed:
+                raise StorageError(f"{self.store.path}: the stored status records differ from the blocks up to "
+                                   f"{indexed}")
+            if self.store.index_digest(indexed, adjust) != (cp.index if cp else sums_digest([0] * INDEX_BUCKETS)):
+                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks up to "
+                                   f"{max(trusted, indexed)} (its index sums)")
+            for height, tx_ids, records in tail:  # (only now: a refused open writes nothing, not even on close)
+                self.store.index_tail(height, tx_ids, [(position, record.to_bytes()) for position, record in records])
 
-    def _restore(self, rows, trusted: int, content: bytes, index: int, indexed: int) -> list:
-        """The blocks up to the checkpoint `trusted` from `rows` (height, digest, data): their
-        digests and bytes hashed as _apply hashes them and compared with the signed `content`,
-        the stored index rows up to there summed (with those of the blocks above the stored
-        index) and compared with the signed `index` (a changed, added or deleted row is
-        caught, so the store's index may answer for absence: ChainState.locate), then
-        restored into the state undecoded (ChainState.restore). Decoded are only the last,
-        those above the store's index (their ids are held again), those holding a status
-        transaction (a candidate by TYPE_II_MARKER or TYPE_III_MARKER, kept only if decoding
-        shows one), and the last candidate by RECORD_MARKER that decodes to a Type-I (read
-        again from the store, and checked against the hashed digest). Returns (height, tx ids)
-        of the restored blocks above the store's index."""
-        digests, statuses, unindexed, head = bytearray(), [], [], b""
-        records: deque[int] = deque(maxlen=RECORD_CANDIDATES)
-        hasher = hashlib.sha256()
-        for expected_height, (height, digest, data) in enumerate(rows):
-            if height != expected_height:
-                raise StorageError(f"{self.store.path}: stored heights jump from {expected_height - 1} to {height}")
-            hasher.update(len(data).to_bytes(8, "big") + digest)
-            hasher.update(data)
-            digests += digest
-            if TYPE_II_MARKER in data or TYPE_III_MARKER in data:
-                statuses.append(bytes(data))
-            if height > indexed:
-                unindexed.append(bytes(data))
-            if RECORD_MARKER in data:
-                records.append(height)
-            if height == trusted:
-                head = bytes(data)
-                break
-        if hasher.digest() != content or len(digests) != (trusted + 1) * DIGEST_BYTES:
+    def _stored_statuses(self, up_to: int) -> tuple[bytes, list[StatusRecord]]:
+        """(chained_status over them, the records) of the stored status records up to `up_to`."""
+        chain, records = bytes(DIGEST_BYTES), []
+        for height, position, data in self.store.statuses(up_to):
+            try:
+                record = StatusRecord.from_bytes(data)
+            except EncodingError as exc:
+                raise StorageError(f"{self.store.path}: the stored status record of block {height} does not "
+                                   f"decode: {exc}") from None
+            if record.height != height:
+                raise StorageError(f"{self.store.path}: the stored status record of block {height} names block "
+                                   f"{record.height}")
+            chain = chained_status(chain, height, position, data)
+            records.append(record)
+        return chain, records
+
+    def _restore(self, cp: _Checkpoint, indexed: int, adjust: list[int]) -> list:
+        """The state at the checkpoint `cp`, without decoding the blocks below it: the store's
+        content_digest must be the signed one (every byte of every block up to it), the head
+        is decoded, the status records are the stored ones (those of the blocks above the
+        store's batches decoded from them) and must chain to the signed hash. The blocks above
+        the batches are decoded for their index rows (added to `adjust`) and status records.
+        Returns (height, tx ids, status records) of those, to be held by the store."""
+        trusted = cp.height
+        if self.store.content_digest(trusted) != cp.content:
             raise StorageError(f"{self.store.path}: {self._first_changed(trusted) or 'the blocks'} up to {trusted} "
                                "differ from the ones this peer validated (its signed checkpoint)")
         try:  # (bytes this peer validated: a failure here is a bug or a hash collision)
-            unindexed = [Block.from_bytes(data) for data in unindexed]
-            stored_sum = self.store.index_sum(min(indexed, trusted), index_row_hash)
-            if (stored_sum + sum(index_row_hash(tx.tx_id, b.height, i) for b in unindexed
-                                 for i, tx in enumerate(b.transactions))) % INDEX_MODULUS != index:
-                raise StorageError(f"{self.store.path}: the transaction index differs from the blocks up to "
+            chain, records = self._stored_statuses(trusted)
+            tail, head = [], None
+            for height, _, data in self.store.blocks(indexed + 1):
+                if height > trusted:
+                    break
+                head = Block.from_bytes(data)
+                found = status_records(height, head.transactions)
+                for position, record in found:
+                    chain = chained_status(chain, height, position, record.to_bytes())
+                    records.append(record)
+                tx_ids = [tx.tx_id for tx in head.transactions]
+                add_index_rows(adjust, _rows(height, tx_ids))
+                tail.append((height, tx_ids, found))
+            if chain != cp.statuses:
+                raise StorageError(f"{self.store.path}: the stored status records differ from the blocks up to "
                                    f"{trusted} (this peer's signed checkpoint)")
-            last_record = next((h for h in reversed(records) if self._holds_record(h, digests)), None)
-            if last_record is None:  # (only candidates whose marker sat in another field: look further back)
-                start = records[0] - 1 if len(records) == records.maxlen else -1
-                last_record = next((h for h in range(start, -1, -1) if self._holds_record(h, digests)), -1)
-            # one status block decoded at a time (memory holds their bytes, not their objects)
-            self.state.restore(bytes(digests), Block.from_bytes(head), (b for b in map(Block.from_bytes, statuses)
-                               if any(tx.kind != TxKind.RECORD for tx in b.transactions)), last_record)
+            if head is None or head.height != trusted:
+                head = Block.from_bytes(self.store.get(trusted) or b"")
+            self.state.restore(head, records, cp.last_record)
         except (EncodingError, EdgeaccError) as exc:
             raise StorageError(f"{self.store.path}: a block below the checkpoint {trusted} fails: {exc}") from exc
-        self._content, self._index_sum = hasher, index
-        tail = [(block.height, [tx.tx_id for tx in block.transactions]) for block in unindexed]
-        for height, tx_ids in tail:
+        self._status_chain = chain
+        for height, tx_ids, _ in tail:
             self.state.remember(height, tx_ids)
         return tail
 
@@ -467,33 +500,30 @@ class Peer:
         as the hash chain tells (decoding, the stored digest, the link, the Merkle root): only
         to name it in the refusal."""
         previous = GENESIS_PREVIOUS
-        for height, digest, data in self.store.blocks(0):
-            if height > trusted:
-                break
-            try:
-                block = Block.from_bytes(data)
-                if block.digest != bytes(digest) or block.header.previous != previous:
-                    raise ValidationError("its digest or its link to the previous block differs")
-                if block.computed_merkle_root() != block.header.merkle_root:
-                    raise MerkleMismatch("its Merkle root or count does not match its transactions")
-            except LedgerError as exc:
-                return f"block {height} fails re-validation: {exc};"
-            previous = block.digest
+        try:
+            for height, digest, data in self.store.blocks(0):
+                if height > trusted:
+                    break
+                try:
+                    block = Block.from_bytes(data)
+                    if block.digest != bytes(digest) or block.header.previous != previous:
+                        raise ValidationError("its digest or its link to the previous block differs")
+                    if block.computed_merkle_root() != block.header.merkle_root:
+                        raise MerkleMismatch("its Merkle root or count does not match its transactions")
+                except LedgerError as exc:
+                    return f"block {height} fails re-validation: {exc};"
+                previous = block.digest
+        except StorageError as exc:
+            return f"{exc};"
         return None
-
-    def _holds_record(self, height: int, digests: bytes) -> bool:
-        block = Block.from_bytes(self.store.get(height) or b"")
-        if (block.digest != digests[height * DIGEST_BYTES:(height + 1) * DIGEST_BYTES]
-                or block.computed_merkle_root() != block.header.merkle_root):  # (its transactions too)
-            raise StorageError(f"{self.store.path}: block {height} changed while the store was opened")
-        return any(tx.kind == TxKind.RECORD for tx in block.transactions)
 
     def checkpoint_if_behind(self) -> None:
         """record_checkpoint unless this peer's own checkpoint, verified, is at the latest block
         already (one of another format or signer is replaced); best effort (a store that
         cannot be written only makes the next open validate more)."""
         try:
-            if self.height and self._trusted_checkpoint()[0] != self.height - 1:
+            cp = self._trusted_checkpoint() if self.height else None
+            if self.height and (cp is None or cp.height != self.height - 1):
                 self.record_checkpoint()
         except LedgerError:
             pass
@@ -505,18 +535,20 @@ class Peer:
 
 class _StoredBlocks:
     """The chain state's read access to a peer's store (ledger.chain.StoredChain): blocks and
-    headers decoded from the stored bytes, unchecked (ChainState checks them); an absence from
-    the stored index only while it holds the rows the peer checked (tx_location)."""
+    headers decoded from the bytes the store checked (ChainState checks what they mean); the
+    stored index's answers (PeerStore.location checks an absence against its index sums)."""
 
-    def __init__(self, store: PeerStore, peer: Peer) -> None:
+    def __init__(self, store: PeerStore) -> None:
         self._store = store
-        self._peer = peer
 
     def _data(self, height: int) -> bytes:
         data = self._store.get(height)
         if data is None:
             raise NotFound(f"{self._store.path} has no block {height}")
         return bytes(data)
+
+    def digest(self, height: int) -> bytes | None:
+        return self._store.digest(height)
 
     def header(self, height: int) -> SignedHeader:
         return Block.signed_header_of(self._data(height))
@@ -526,25 +558,10 @@ class _StoredBlocks:
 
     def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
         """A row found is checked by ChainState.locate (the block there holds the id); an
-        absence is believed only while the SQLite file is as the store wrote it (Peer.load
-        checked its rows). After another writer touched it (PeerStore.changed_files) the rows
-        must sum to the peer's own index sum again (once per change: the whole index), else a
-        deleted row would let a committed transaction be committed again."""
+        absence is the store's to vouch for (PeerStore.location)."""
         if self._store.indexed_height() < 0:  # (no batch written: the rows answer nothing)
             return None
-        where = self._store.location(tx_id)
-        if where is not None or (files := self._store.changed_files()) is None:
-            return where
-        with self._peer._lock:  # (a commit appends and applies under it: the sums agree)
-            stored = self._store.index_sum(-1, index_row_hash, held=True) % INDEX_MODULUS
-            if stored != self._peer._index_sum:
-                raise StorageError(f"{self._store.path}: the transaction index was changed under the running peer "
-                                   "(a row moved or deleted): it does not answer for absence")
-            self._store.index_checked(files)
-        where = self._store.location(tx_id)  # (again, in the rows as checked)
-        if where is None and self._store.changed_files() is not None:
-            raise StorageError(f"{self._store.path}: the transaction index keeps changing under the running peer")
-        return where
+        return self._store.location(tx_id)
 
     def indexed_height(self) -> int:
         return self._store.indexed_height()

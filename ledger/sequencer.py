@@ -59,7 +59,7 @@ def memory_copy(peer: Peer) -> ChainCopy:
 
 def store_copy(peer: Peer) -> ChainCopy:
     """The chain as `peer`'s store holds it now (digests read from disk)."""
-    return ChainCopy(peer.chain_id, f"the store of {peer.name}", peer.store.height(), peer.store.digest)
+    return ChainCopy(peer.chain_id, f"the store of {peer.name}", peer.store.height(), peer.store.record_digest)
 
 
 class PendingTx:

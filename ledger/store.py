@@ -1,20 +1,39 @@
 """Per peer, an append-only block log and a SQLite file: a block is on disk before it is reported.
 
-The store keeps bytes only; what they mean is checked by ledger.peer on every open (fully
-above the peer's validated checkpoint, by the hashes its checkpoint signed below it), and every
-block or header read back later must be the one the peer validated (ChainState.block,
-ChainState.signed_header); an index row found is checked against its block (ChainState.locate),
-an absence counts only while the SQLite file is as this store wrote it (changed_files; else
-ledger.peer sums the rows again against its own index sum).
+The store keeps bytes, and checks that every byte it reads back is one it read on open or
+wrote since: what they mean is checked by ledger.peer on every open (fully above the peer's
+validated checkpoint; below it, the signed content_digest must be the one of the bytes the
+store read on open), and an index row found is checked against its block
+(ChainState.locate), an absence only once the rows of its bucket sum to what this store
+wrote (location).
 
-Layout (version 4). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
+Layout (version 5). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
 record per block in height order (record_bytes: magic, height, length, digest, the CRC-32 of
-the data, the CRC-32 of those fields, then the block's bytes). PATH (SQLite, WAL,
-synchronous=FULL): meta (schema, chain, the log's id, 'indexed', the checkpoint), and, written
-in batches of TX_INDEX_BATCH blocks, each block's offset in the log (blocks) and the
-transaction index (txs), complete up to indexed_height(). Reading block h is one offset lookup
-and one read; open reads the headers of the records above the last batch only.
+the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
+g*GROUP_BLOCKS .. (g+1)*GROUP_BLOCKS - 1 are group g, one contiguous byte range. PATH (SQLite,
+WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS when it was
+created), 'indexed', the checkpoint), and, written in batches of TX_INDEX_BATCH blocks (one
+transaction, up to 'indexed'): the log offset of each group's first record and of the end of
+the batched records (blocks), each group's digests (digests: one row, the 32-byte digests of
+its batched blocks), the transaction index (txs), each status transaction's record
+(statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
+first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
+
+Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
+block) and index sums, the headers of the records after the last batch, and hashes each group's
+records (one SHA-256 over each byte range, at the hash's speed: no record below the last
+batch is parsed, this is the only work proportional to the log's bytes) and its digests.
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes of the
+last, incomplete group, and the digests and held rows of the blocks not batched yet (at
+most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
+block (get, blocks, the partial group of content_digest) reads its whole group and checks
+its hash (each record's, in the incomplete group), then its checksums; a digest read
+(digest) reads its group's row and checks the hash of its digests. So a byte changed in the
+log or the digests table after open, however the checksums were fixed, is a StorageError on
+any read of it (a group kept checked in memory serves the bytes it checked); one changed
+before open changes content_digest, which covers both hashes of every group, so
+ledger.peer refuses the open (Peer.load).
 
 Durability. append writes the record and fdatasyncs the log before it returns (creating the
 log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
@@ -24,10 +43,10 @@ data=ordered, XFS, btrfs); everything else that does not fit (a complete record 
 checksum, a wrong height or magic, a batch naming a record the log lacks, another store's
 log) is a StorageError naming the block, never repaired. An append that raised may still
 have reached the disk (then it is stored, as Peer.commit assumes). The checksums catch
-damage, not an attack (whoever edits the file can fix them): ledger.peer catches a changed
-block. set_checkpoint is one synchronous=FULL transaction: a power loss loses none written.
-The batches are derived data: a power loss can lose the offsets and index rows of at most
-the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load indexes
+damage, not an attack (whoever edits the file can fix them): the group hashes and ledger.peer
+catch a changed block. set_checkpoint is one synchronous=FULL transaction: a power loss
+loses none written. The batches are derived data: a power loss can lose the rows of at most
+the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load derives
 again from their bytes (index_tail). close() writes the pending batch.
 
 Write amplification. An append writes its block once, plus RECORD_HEADER bytes; a batch
@@ -35,17 +54,18 @@ writes the pages its rows change into the WAL and once more into the database at
 checkpoint. The index's keys are random: once the tree has many more leaves than a batch has
 rows, each row rewrites a leaf and interior pages of its own, and only a larger batch shares
 them (at 10^6 one-transaction 787-byte blocks, batches of 1024 blocks wrote 4.05x the
-stored bytes, of 16384 3.0x, growing slowly with the tree's depth). The price: up to
-TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append every
-TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem page
-per append however few bytes it holds. bench/ledger_age.py measures both (write() and
+stored bytes, of 16384 3.0x, growing slowly with the tree's depth); the index sums add
+INDEX_BUCKETS rows of INDEX_BYTES per batch (1 MiB, about 8% of a batch of such blocks). The
+price: up to TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append
+every TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem
+page per append however few bytes it holds. bench/ledger_age.py measures both (write() and
 device bytes).
 
-Version-3 stores (blocks inside SQLite) are refused with a StorageError, not migrated.
+Stores of versions 3 and 4 are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
-import bisect
+import hashlib
 import json
 import os
 import secrets
@@ -53,13 +73,15 @@ import sqlite3
 import struct
 import threading
 import zlib
+from array import array
+from collections import OrderedDict
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ledger.encoding import U32_MAX, U64_MAX
 from ledger.errors import StorageError
 
-SCHEMA_VERSION = 4  # 4: blocks in a log beside the SQLite file, offsets batched with the index
+SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
 LOG_SUFFIX = ".blocks"
 LOG_MAGIC = b"edgeacc block log\n\x00\x00"
 _LOG_HEADER = struct.Struct(">20sI16s")  # magic, version, store id
@@ -69,14 +91,30 @@ RECORD_MAGIC = b"BLK\n"
 RECORD_HEADER = _RECORD.size + 4  # and the CRC-32 of those fields
 PAGE_SIZE = 512
 TX_INDEX_BATCH = 16384  # blocks whose offsets and index rows are written together (module docstring)
+GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its block's group), in a new store
+MAX_GROUP_BLOCKS = 1 << 16
+GROUP_CACHE = 8  # groups kept checked (a witness's window reads the headers of a few)
+DIGEST_CACHE = 256  # groups whose checked digests are kept (2 KiB each at 64 blocks a group)
+DIGEST_PREFETCH = 32  # groups whose digests a miss reads
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
-FETCH_ROWS = 512  # blocks read per step when streaming
-FETCH_BYTES = 1 << 22  # (at least one block)
+FETCH_ROWS = 512  # index rows read per step when summing a bucket
+FETCH_BYTES = 1 << 20  # log bytes read per step when hashing it on open (at least one group)
+CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
+INDEX_BYTES = 256
+INDEX_MODULUS = 1 << 8 * INDEX_BYTES
+INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
+INDEX_BUCKET_BITS = 12
+INDEX_BUCKETS = 1 << INDEX_BUCKET_BITS
+SUMS_DOMAIN = b"edgeacc-ledger index sums/5\0"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
                                 position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER NOT NULL, record BLOB NOT NULL,
+                                     PRIMARY KEY (height, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 """
 
 
@@ -86,23 +124,78 @@ def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
     return head + zlib.crc32(head).to_bytes(4, "big") + data
 
 
+def index_row_hash(tx_id: bytes, height: int, position: int) -> int:
+    """The term of one transaction-index row in its bucket's sum: a 2048-bit extendable-output
+    hash, summed mod 2^2048 over the bucket's rows (an order-free multiset hash, so the rows
+    in any order give the same sum; at this width a set of forged rows that sums to a deleted
+    one's term is out of reach of generalized-birthday attacks)."""
+    row = INDEX_DOMAIN + tx_id + height.to_bytes(8, "big") + position.to_bytes(4, "big")
+    return int.from_bytes(hashlib.shake_256(row).digest(INDEX_BYTES), "big")
+
+
+def index_bucket(tx_id: bytes) -> int:
+    """The bucket of a transaction id: its first INDEX_BUCKET_BITS bits (a key range of txs)."""
+    return int.from_bytes(tx_id[:4], "big") >> 32 - INDEX_BUCKET_BITS
+
+
+def add_index_rows(sums: list[int], rows: Iterable[tuple[bytes, int, int]], sign: int = 1) -> set[int]:
+    """Add (sign 1) or take away (-1) the index_row_hash of each of `rows` (tx id, height,
+    position) to its bucket's sum in `sums`; returns the buckets changed."""
+    changed = set()
+    for tx_id, height, position in rows:
+        bucket = index_bucket(tx_id)
+        sums[bucket] = (sums[bucket] + sign * index_row_hash(tx_id, height, position)) % INDEX_MODULUS
+        changed.add(bucket)
+    return changed
+
+
+def sums_digest(sums: list[int]) -> bytes:
+    """The hash of every bucket's index sum (what a checkpoint signs)."""
+    return hashlib.sha256(SUMS_DOMAIN + b"".join(s.to_bytes(INDEX_BYTES, "big") for s in sums)).digest()
+
+
+def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
+    """[lo, hi) of the 32-byte ids in `bucket` (hi: above every id of the last bucket)."""
+    shift = 32 - INDEX_BUCKET_BITS
+    hi = ((bucket + 1) << shift).to_bytes(4, "big") if bucket + 1 < INDEX_BUCKETS else b"\xff" * (DIGEST_SIZE + 1)
+    return (bucket << shift).to_bytes(4, "big"), hi
+
+
 def _short(value) -> str:
     return str(value)[:20]
+
+
+def _sha256(data) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 class PeerStore:
     """Append-only block storage of one peer for one chain."""
 
-    def __init__(self, path: Path, chain_id: str) -> None:
+    def __init__(self, path: Path, chain_id: str, *, durable: bool = True) -> None:
+        """`durable=False` (bulk builds only, set_durable): appends and transactions are not
+        synced, so a power loss may lose any block not synced since."""
         self.path = Path(path)
+        self._durable = True
         self.log_path = self.path.with_suffix(LOG_SUFFIX)
         if self.log_path == self.path:
             raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
         self._lock = threading.Lock()
         self._appending = threading.Lock()  # one append at a time (its fdatasync outside _lock)
-        self._unindexed: dict[int, list[tuple[bytes, int, int]]] = {}  # height -> its rows, not yet in txs
+        # height -> (its index rows, its (position, status record)s), not batched yet
+        self._unindexed: dict[int, tuple[list[tuple[bytes, int, int]], list[tuple[int, bytes]]]] = {}
         self._log: int | None = None
-        self._tail: list[int] = []  # offsets of the blocks from _batched on, not in the blocks table yet
+        self._starts = array("q")  # the log offset of each group's first record
+        self._group_hashes = bytearray()  # SHA-256 of each complete group's records
+        self._digest_hashes = bytearray()  # SHA-256 of each complete group's digests (the digests table's rows)
+        self._tail_digests = bytearray()  # the digests of the blocks not batched yet
+        self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
+        self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
+        self._open_digests = bytearray()  # the digests of the incomplete group's records
+        self._open_group = hashlib.sha256()  # over the incomplete group's records
+        self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
+        self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
+        self._checked_buckets: set[int] = set()  # buckets whose rows were summed since the files were as written
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall()) if self._has_meta() else {}
@@ -112,7 +205,8 @@ class PeerStore:
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             if not rows:
-                rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "log": self._create_log().hex()}
+                rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "group": str(GROUP_BLOCKS),
+                        "log": self._create_log().hex()}
                 self._db.executescript(_SCHEMA)
                 with self._transaction():
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
@@ -121,8 +215,15 @@ class PeerStore:
                                    f"version {SCHEMA_VERSION} only (it does not migrate older stores)")
             elif rows.get("chain") != chain_id:
                 raise StorageError(f"{self.path}: not a store of chain {chain_id}")
+            group = rows.get("group")
+            if not (isinstance(group, str) and group.isascii() and group.isdigit()
+                    and 0 < int(group) <= MAX_GROUP_BLOCKS):
+                raise StorageError(f"{self.path}: its group size {_short(group)!r} is not one")
+            self._group_blocks = int(group)
             self._open_log(rows.get("log"))
             self._changed_under, self._as_written = False, self._db_files()  # (before anything is read)
+            if not durable:
+                self.set_durable(False)
         except (sqlite3.Error, OSError, StorageError) as exc:
             self._close_files()
             if isinstance(exc, StorageError):
@@ -161,18 +262,12 @@ class PeerStore:
 
     def changed_files(self) -> tuple | None:
         """None while the SQLite file and its WAL are as this store last wrote them (or as
-        index_checked took them); otherwise their state now: another writer (an operator's
-        sqlite3, a raw edit) may have moved or deleted index rows since Peer.load checked
-        them, so an absence from the index proves nothing until they are checked again
-        (ledger.peer._StoredBlocks.tx_location)."""
+        location found them when it summed a bucket again); otherwise their state now: another
+        writer (an operator's sqlite3, a raw edit) may have moved or deleted index rows, so an
+        absence from the index proves nothing until its bucket is summed again (location)."""
         with self._lock:
             files = self._guard(self._db_files)
             return files if self._changed_under or files != self._as_written else None
-
-    def index_checked(self, files: tuple) -> None:
-        """The rows were checked again, in the files' state `files` (changed_files)."""
-        with self._lock:
-            self._changed_under, self._as_written = False, files
 
     def _has_meta(self) -> bool:
         return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
@@ -210,8 +305,9 @@ class PeerStore:
         return store_id
 
     def _open_log(self, store_id: str | None) -> None:
-        """Check the log is this store's, then find its end: the batched blocks' offsets are in
-        the database, the headers of the records after them are read (the last may be torn)."""
+        """Check the log is this store's, find its end (the batched groups' offsets are in the
+        database, the headers of the records after them are read; the last may be torn), hash
+        every complete group and each record of the incomplete one, and read the index sums."""
         if self._log is None:
             try:
                 self._log = os.open(self.log_path, os.O_RDWR)
@@ -221,34 +317,127 @@ class PeerStore:
         if (len(header) != _LOG_HEADER.size or _LOG_HEADER.unpack(header)[:2] != (LOG_MAGIC, SCHEMA_VERSION)
                 or _LOG_HEADER.unpack(header)[2].hex() != store_id):
             raise StorageError(f"{self.log_path}: not the version-{SCHEMA_VERSION} block log of {self.path.name}")
-        # the batched blocks: the offsets and the index rows up to 'indexed', both (one transaction)
-        top = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
         try:
             indexed = int(self._one_row("SELECT value FROM meta WHERE key = 'indexed'"))
         except (TypeError, ValueError):  # (anyone with the file may have written it: then index everything)
             indexed = -1
-        self._batched = max(0, min(top + 1 if isinstance(top, int) else 0, indexed + 1))
+        self._batched = max(indexed + 1, 0)
         size = os.fstat(self._log).st_size
-        self._count, self._end, self._torn = self._batched, size, False  # (_offsets checks against _end)
-        if self._batched:
-            start = self._offsets(self._batched - 1, self._batched - 1)[0]
-            self._end = start + RECORD_HEADER + self._header(os.pread(self._log, RECORD_HEADER, start),
-                                                             self._batched - 1)[0]
-        else:
-            self._end = _LOG_HEADER.size
+        self._count, self._end, self._torn = self._batched, self._batched_offsets(), False
+        if self._end > size:
+            raise StorageError(f"{self.log_path}: block {self._batched - 1} is cut short (the log ends at {size})")
         while self._end < size:
             head = os.pread(self._log, RECORD_HEADER, self._end)
             if len(head) < RECORD_HEADER:
                 self._torn = True
                 break
-            length = self._header(head, self._count)[0]
+            length, digest = self._header(head, self._count)
             if self._end + RECORD_HEADER + length > size:
                 self._torn = True
                 break
-            self._tail.append(self._end)
+            self._tail_digests += digest
+            if self._count % self._group_blocks == 0:
+                self._starts.append(self._end)
             self._count, self._end = self._count + 1, self._end + RECORD_HEADER + length
-        if self._end > size:
-            raise StorageError(f"{self.log_path}: block {self._batched - 1} is cut short (the log ends at {size})")
+        complete = self._count // self._group_blocks
+        self._group_hashes += self._hash_groups(0, complete)
+        rows = self._batched_digests()
+        row = next(rows, None)
+        for group in range(complete):
+            batched = b""
+            if row is not None and row[0] == group:
+                batched, row = row[1], next(rows, None)
+            self._digest_hashes += _sha256(self._digests_of(group, batched))
+        if self._count % self._group_blocks:
+            start = self._starts[-1]
+            region = self._read(start, self._end)
+            for digest, begin, end in self._parse(region, len(self._starts) - 1):
+                self._open_hashes.append(_sha256(region[begin:end]))
+                self._open_digests += digest
+            self._open_group.update(region)
+        if self._batched:
+            self._sums = self._stored_sums()
+
+    def _hash_groups(self, first: int, stop: int) -> bytes:
+        """The SHA-256 of each of groups first..stop-1 (complete ones), read FETCH_BYTES or so
+        at a time."""
+        out, group, stop = bytearray(), first, min(stop, self._count // self._group_blocks)
+        while group < stop:
+            last = group
+            while last + 1 < stop and self._group_end(last + 1) - self._starts[group] <= FETCH_BYTES:
+                last += 1
+            chunk = memoryview(self._read(self._starts[group], self._group_end(last)))
+            for number in range(group, last + 1):
+                out += _sha256(chunk[self._starts[number] - self._starts[group]:
+                                     self._group_end(number) - self._starts[group]])
+            group = last + 1
+        return bytes(out)
+
+    def _batched_offsets(self) -> int:
+        """Read the offsets of the batched groups into _starts; returns the end of the batched
+        records (StorageError naming the block when one is missing or out of place)."""
+        if not self._batched:
+            return _LOG_HEADER.size
+        wanted = list(range(0, self._batched, self._group_blocks)) + [self._batched]
+        found = dict(self._db.execute("SELECT height, offset FROM blocks WHERE height <= ? AND (height % ? = 0 "
+                                      "OR height = ?)", (self._batched, self._group_blocks, self._batched)).fetchall())
+        previous = _LOG_HEADER.size - 1
+        for height in wanted:
+            offset = found.get(height)
+            if offset is None:
+                raise StorageError(f"{self.path}: the offset of block {height} is missing")
+            if type(offset) is not int or not previous < offset <= U64_MAX \
+                    or (height == 0 and offset != _LOG_HEADER.size):
+                raise StorageError(f"{self.path}: the offset of block {height} is not in the log, after the "
+                                   "block before")
+            previous = offset
+        self._starts.extend(found[h] for h in wanted[:-1])
+        return found[self._batched]
+
+    def _batched_digests(self, lo: int = 0, hi: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(group, its row of the digests table: the digests of its batched blocks) of the
+        groups lo..hi (every group with a batched block when hi is None) in group order,
+        checked to be the size its batched blocks need."""
+        last = -(-self._batched // self._group_blocks) - 1 if hi is None else hi
+        for number, blob in self._db.execute('SELECT "group", CAST(digests AS BLOB) FROM digests WHERE "group" '
+                                             'BETWEEN ? AND ? ORDER BY "group"', (lo, last)):
+            want = min(self._group_blocks, self._batched - number * self._group_blocks) * DIGEST_SIZE \
+                if type(number) is int and number >= 0 else -1
+            if not isinstance(blob, bytes) or len(blob) != want:
+                raise StorageError(f"{self.path}: the stored digests of group {_short(number)} are not those of its "
+                                   "batched blocks")
+            yield number, blob
+
+    def _digests_of(self, group: int, batched: bytes) -> bytes:
+        """The digests of group `group`'s blocks: `batched` (its row of the digests table),
+        then those of its blocks not batched yet."""
+        first = group * self._group_blocks
+        want = (min(first + self._group_blocks, self._count) - max(first, self._batched)) * DIGEST_SIZE
+        if first < self._batched and len(batched) != (min(self._batched, first + self._group_blocks) - first) \
+                * DIGEST_SIZE:
+            raise StorageError(f"{self.path}: the stored digests of group {group} are missing")
+        start = max(first - self._batched, 0) * DIGEST_SIZE
+        return batched + bytes(self._tail_digests[start:start + max(want, 0)])
+
+    def _stored_sums(self) -> list[int]:
+        sums = [0] * INDEX_BUCKETS
+        for bucket, total in self._db.execute("SELECT bucket, total FROM index_sums"):
+            if not (type(bucket) is int and 0 <= bucket < INDEX_BUCKETS and isinstance(total, bytes)
+                    and len(total) == INDEX_BYTES):
+                raise StorageError(f"{self.path}: an index sum is not (a bucket, {INDEX_BYTES} bytes): "
+                                   f"({_short(bucket)}, {_short(total)!r})")
+            sums[bucket] = int.from_bytes(total, "big")
+        return sums
+
+    def _read(self, start: int, end: int) -> bytes:
+        data = os.pread(self._fd, end - start, start)
+        if len(data) != end - start:
+            raise StorageError(f"{self.log_path}: the log ends at {start + len(data)}, inside the records up to {end} "
+                               "(cut or changed under it)")
+        return data
+
+    def _group_end(self, group: int) -> int:
+        return self._starts[group + 1] if group + 1 < len(self._starts) else self._end
 
     def _one_row(self, query: str):
         row = self._db.execute(query).fetchone()
@@ -265,37 +454,50 @@ class PeerStore:
             raise StorageError(f"{self.log_path}: the record at block {height}'s place is of block {stored_height}")
         return length, digest
 
-    def _record(self, record: bytes, height: int) -> tuple[bytes, bytes]:
-        """(digest, data) of block `height` from its whole record."""
-        length, digest = self._header(record[:RECORD_HEADER], height)
-        data = record[RECORD_HEADER:]
-        if len(data) != length:
-            raise StorageError(f"{self.log_path}: the record of block {height} is {len(data)} bytes, not {length}")
-        if zlib.crc32(data) != _RECORD.unpack_from(record)[4]:
-            raise StorageError(f"{self.log_path}: block {height} fails its checksum")
-        return digest, data
-
-    def _offsets(self, lo: int, hi: int) -> list[int]:
-        """The log offsets of blocks lo..hi (hi <= the number of blocks, whose 'offset' is the
-        log's end); checked to be increasing integers within the log."""
-        out: list[int] = []
-        if lo < self._batched:
-            top = min(hi, self._batched - 1)
-            out = [row[0] for row in self._db.execute(
-                "SELECT offset FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height", (lo, top))]
-            if len(out) != top - lo + 1:
-                raise StorageError(f"{self.path}: the offsets of blocks {lo} to {top} are missing")
-        if hi >= self._batched:
-            out += self._tail[max(lo - self._batched, 0):hi - self._batched + 1]
-            if hi == self._count:
-                out.append(self._end)
-        previous = _LOG_HEADER.size - 1
-        for i, offset in enumerate(out):
-            if not isinstance(offset, int) or not previous < offset <= self._end:
-                raise StorageError(f"{self.path}: the offset of block {lo + i} is not in the log, after the "
-                                   "block before")
-            previous = offset
+    def _parse(self, region: bytes, group: int) -> list[tuple[bytes, int, int]]:
+        """(digest, start, end) in `region`, the bytes of group `group`, of each of its records,
+        checked (headers, heights, lengths, data checksums, and that they fill the region)."""
+        out, at, view = [], 0, memoryview(region)
+        first = group * self._group_blocks
+        for height in range(first, min(first + self._group_blocks, self._count)):
+            length, digest = self._header(region[at:at + RECORD_HEADER], height)
+            end = at + RECORD_HEADER + length
+            if end > len(region):
+                raise StorageError(f"{self.log_path}: the record of block {height} is cut short (by the next "
+                                   "record's offset)")
+            if zlib.crc32(view[at + RECORD_HEADER:end]) != _RECORD.unpack_from(region, at)[4]:
+                raise StorageError(f"{self.log_path}: block {height} fails its checksum")
+            out.append((digest, at, end))
+            at = end
+        if at != len(region):
+            raise StorageError(f"{self.log_path}: the records of blocks {first} to {first + len(out) - 1} do not end "
+                               "where the next block's begins")
         return out
+
+    def _group(self, group: int) -> tuple[bytes, list[tuple[bytes, int, int]]]:
+        """The bytes of group `group` and its records (_parse), checked to be the ones this
+        store read on open or wrote since (the group's hash; each record's in the incomplete
+        group): StorageError otherwise."""
+        cached = self._groups.get(group)
+        if cached is not None:
+            self._groups.move_to_end(group)
+            return cached
+        region = self._guard(self._read, self._starts[group], self._group_end(group))
+        first, complete = group * self._group_blocks, group < len(self._group_hashes) // DIGEST_SIZE
+        if complete and _sha256(region) != self._group_hashes[group * DIGEST_SIZE:(group + 1) * DIGEST_SIZE]:
+            raise StorageError(f"{self.log_path}: blocks {first} to {first + self._group_blocks - 1} are not the bytes this "
+                               "store read on open or wrote (changed under it)")
+        records = self._parse(region, group)
+        if not complete:
+            for i, (_, start, end) in enumerate(records):
+                if _sha256(memoryview(region)[start:end]) != self._open_hashes[i]:
+                    raise StorageError(f"{self.log_path}: block {first + i} is not the bytes this store read on "
+                                       "open or wrote (changed under it)")
+            return region, records
+        self._groups[group] = (region, records)
+        while len(self._groups) > GROUP_CACHE:
+            self._groups.popitem(last=False)
+        return region, records
 
     @property
     def _fd(self) -> int:
@@ -312,12 +514,26 @@ class PeerStore:
 
     # --- writing -------------------------------------------------------------------------
 
-    def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes]) -> None:
+    def set_durable(self, durable: bool) -> None:
+        """Sync every append and transaction (True, the default) or none (False: for a bulk
+        build, bench/ledger_age.py; the module docstring's durability holds only from the
+        switch back to True on, which syncs what was written before)."""
+        if not isinstance(durable, bool):
+            raise StorageError(f"{self.path}: durable must be True or False")
+        with self._appending, self._lock:
+            self._guard(self._db.execute, f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            if durable and not self._durable:
+                self._guard(os.fsync, self._fd)
+                self._guard(self._db.execute, "PRAGMA wal_checkpoint(FULL)")
+            self._durable = durable
+
+    def append(self, height: int, digest: bytes, data: bytes, tx_ids: list[bytes],
+               statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Store a validated block durably (the log fdatasynced before this returns), with the
-        offsets and the transaction index of the blocks not batched yet once they are
-        TX_INDEX_BATCH (module docstring). Appends run one at a time; reads (get, digest,
-        location, ...) do not wait for an append's fdatasync: the record becomes visible
-        only once it is durable."""
+        offsets, index rows and `statuses` ((position, record) of its status transactions) of
+        the blocks not batched yet once they are TX_INDEX_BATCH (module docstring). Appends
+        run one at a time; reads (get, digest, location, ...) do not wait for an append's
+        fdatasync: the record becomes visible only once it is durable."""
         with self._appending:
             with self._lock:
                 if height != self._count:
@@ -328,7 +544,7 @@ class PeerStore:
                 # (once the append is at the next height, never a stored block's: kept on failure
                 # too, a write reported failed may have reached disk; a retry at this height
                 # replaces them)
-                self._hold_index(height, tx_ids)
+                self._hold_index(height, tx_ids, statuses)
                 record, end = record_bytes(height, digest, data), self._end
                 try:
                     size = os.fstat(self._fd).st_size
@@ -342,43 +558,69 @@ class PeerStore:
                 self._torn = True  # (until it is durable)
             try:
                 self._write_at(record, end)
-                os.fdatasync(self._fd)
+                if self._durable:
+                    os.fdatasync(self._fd)
             except OSError as exc:
                 raise StorageError(f"{self.log_path}: cannot append block {height}: {exc}") from None
             with self._lock:
                 self._torn = False
-                self._tail.append(end)
+                if self._count % self._group_blocks == 0:
+                    self._starts.append(end)
+                self._open_group.update(record)
+                self._open_hashes.append(_sha256(record))
+                self._open_digests += digest
+                self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
-                if len(self._tail) >= TX_INDEX_BATCH:
+                if self._count % self._group_blocks == 0:
+                    self._group_hashes += self._open_group.digest()
+                    self._digest_hashes += _sha256(self._open_digests)
+                    self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
+                if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
 
     def _write_batch(self) -> None:
-        """The offsets and the index rows of every block not batched yet, and 'indexed', in one
-        transaction; not before Peer.load handed the index rows of the blocks it read
-        (index_tail). Best effort: the block is durable already, a failed batch is written
-        with the next one."""
-        top = self._count - 1
-        if not self._tail or any(h not in self._unindexed for h in range(self._batched, self._count)):
+        """The offsets, index rows, status records and index sums of every block not batched
+        yet, and 'indexed', in one transaction; not before Peer.load handed the rows of the
+        blocks it read (index_tail). Best effort: the block is durable already, a failed batch
+        is written with the next one."""
+        heights = range(self._batched, self._count)
+        if not heights or any(h not in self._unindexed for h in heights):
             return
-        rows = sorted(row for h in self._unindexed if h <= top for row in self._unindexed[h])
+        rows = sorted(row for h in heights for row in self._unindexed[h][0])
+        statuses = [(h, position, record) for h in heights for position, record in self._unindexed[h][1]]
+        sums = list(self._sums)
+        changed = add_index_rows(sums, rows)
+        offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
+        groups, complete = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1), \
+            len(self._digest_hashes) // DIGEST_SIZE
+        try:  # (checked, or this store's own: a row changed under it is not written back as its own)
+            digests = [(g, self._group_digests(g) if g < complete else bytes(self._open_digests)) for g in groups]
+        except StorageError:
+            return
         try:
             with self._own_write():
-                self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                     zip(range(self._batched, self._count), self._tail))
+                if not self._batched:  # (rows a lost 'indexed' left behind: derived again)
+                    self._db.execute("DELETE FROM index_sums")
+                self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", offsets + [(self._count, self._end)])
+                self._db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", digests)
                 self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(top),))
+                self._db.execute("DELETE FROM statuses WHERE height >= ?", (self._batched,))
+                self._db.executemany("INSERT INTO statuses VALUES (?, ?, ?)", statuses)
+                self._db.executemany("INSERT OR REPLACE INTO index_sums VALUES (?, ?)",
+                                     [(b, sums[b].to_bytes(INDEX_BYTES, "big")) for b in sorted(changed)])
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(self._count - 1),))
         except sqlite3.Error:
             return
-        self._batched, self._tail, self._unindexed = self._count, [], {}
+        self._batched, self._unindexed, self._sums, self._tail_digests = self._count, {}, sums, bytearray()
 
-    def index_tail(self, height: int, tx_ids: list[bytes]) -> None:
-        """Hold the index rows of a stored block above indexed_height (Peer.load), to be
-        written with the next batch or on close."""
+    def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
+        """Hold the index rows and status records of a stored block above indexed_height
+        (Peer.load), to be written with the next batch or on close."""
         with self._lock:
-            self._hold_index(height, tx_ids)
+            self._hold_index(height, tx_ids, statuses)
 
-    def _hold_index(self, height: int, tx_ids: list[bytes]) -> None:
-        self._unindexed[height] = [(t, height, i) for i, t in enumerate(tx_ids)]
+    def _hold_index(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]]) -> None:
+        self._unindexed[height] = ([(t, height, i) for i, t in enumerate(tx_ids)], list(statuses))
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""
@@ -392,8 +634,8 @@ class PeerStore:
     # --- reading -------------------------------------------------------------------------
 
     def indexed_height(self) -> int:
-        """The height up to which the stored transaction index (and the offsets) are
-        complete (-1: none)."""
+        """The height up to which the stored transaction index (and the offsets, the status
+        records, the index sums) are complete (-1: none)."""
         with self._lock:
             return self._batched - 1
 
@@ -434,41 +676,131 @@ class PeerStore:
             raise StorageError(f"{self.log_path}: {exc}") from None
 
     def _stored(self, height) -> bool:
-        return isinstance(height, int) and 0 <= height < self._count
+        return type(height) is int and 0 <= height < self._count
 
-    def digest(self, height: int) -> bytes | None:
-        """The stored digest of block `height`, or None (read from its record's header)."""
+    def _entry(self, height: int) -> tuple[bytes, bytes] | None:
+        """(digest, data) of block `height`, checked (_group), or None."""
         with self._lock:
             if not self._stored(height):
                 return None
-            start = self._offsets(height, height)[0]
-            head = self._guard(os.pread, self._fd, RECORD_HEADER, start)
-        return self._header(head, height)[1]
+            region, records = self._group(height // self._group_blocks)
+        digest, start, end = records[height % self._group_blocks]
+        return digest, region[start + RECORD_HEADER:end]
+
+    def digest(self, height: int) -> bytes | None:
+        """The stored digest of block `height`, or None: of a complete group from the digests
+        table, checked against the hash of that group's digests (one row, not the group's
+        records), of the incomplete group from its checked record."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            group = height // self._group_blocks
+            if group >= len(self._digest_hashes) // DIGEST_SIZE:
+                return self._group(group)[1][height % self._group_blocks][0]
+            at = height % self._group_blocks * DIGEST_SIZE
+            return self._group_digests(group)[at:at + DIGEST_SIZE]
+
+    def _group_digests(self, group: int) -> bytes:
+        """The digests of complete group `group`, checked; a miss reads the rows of the next
+        DIGEST_PREFETCH groups too (in one query: lookups in height order, as the layer
+        check's, read each row once)."""
+        cached = self._digest_cache.get(group)
+        if cached is not None:
+            self._digest_cache.move_to_end(group)
+            return cached
+        last = min(group + DIGEST_PREFETCH, len(self._digest_hashes) // DIGEST_SIZE) - 1
+        rows = dict(self._guard(lambda: list(self._batched_digests(group, last))))
+        for number in range(group, last + 1):
+            digests = self._digests_of(number, rows.get(number, b"") if number * self._group_blocks < self._batched
+                                       else b"")
+            if _sha256(digests) != self._digest_hashes[number * DIGEST_SIZE:(number + 1) * DIGEST_SIZE]:
+                first = number * self._group_blocks
+                raise StorageError(f"{self.path}: the digests of blocks {first} to {first + self._group_blocks - 1} "
+                                   "are not the ones this store read on open or wrote (changed under it)")
+            self._digest_cache[number] = digests
+        while len(self._digest_cache) > DIGEST_CACHE:
+            self._digest_cache.popitem(last=False)
+        return self._digest_cache[group]
+
+    def record_digest(self, height: int) -> bytes | None:
+        """The digest in block `height`'s record header as the file holds it now, unchecked
+        (StorageError if the headers before it in its group do not parse), or None: only to
+        compare copies of a chain (ledger.sequencer.store_copy), never to serve a block."""
+        with self._lock:
+            if not self._stored(height):
+                return None
+            group = height // self._group_blocks
+            offset = self._starts[group]
+            for at in range(group * self._group_blocks, height + 1):
+                length, digest = self._header(self._guard(os.pread, self._fd, RECORD_HEADER, offset), at)
+                offset += RECORD_HEADER + length
+        return digest
 
     def get(self, height: int) -> bytes | None:
         """The stored bytes of block `height`, or None."""
-        with self._lock:
-            if not self._stored(height):
-                return None
-            start, end = self._offsets(height, height + 1)
-            record = self._guard(os.pread, self._fd, end - start, start)
-        return self._record(record, height)[1]
+        entry = self._entry(height)
+        return entry[1] if entry else None
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
-        """(height, digest, data) from `start` on, in height order, streamed at most FETCH_ROWS
-        blocks or FETCH_BYTES at a time (memory does not grow with the chain)."""
+        """(height, digest, data) from `start` on, in height order, checked, read one group at
+        a time (memory does not grow with the chain)."""
         height = max(start, 0)
         while True:
             with self._lock:
                 if height >= self._count:
                     return
-                offsets = self._offsets(height, min(height + FETCH_ROWS, self._count))
-                n = max(1, bisect.bisect_right(offsets, offsets[0] + FETCH_BYTES) - 1)
-                chunk = self._guard(os.pread, self._fd, offsets[n] - offsets[0], offsets[0])
-            for i in range(n):
-                record = chunk[offsets[i] - offsets[0]:offsets[i + 1] - offsets[0]]
-                yield (height + i, *self._record(record, height + i))
-            height += n
+                group = height // self._group_blocks
+                region, records = self._group(group)
+            for digest, begin, end in records[height - group * self._group_blocks:]:
+                yield height, digest, region[begin + RECORD_HEADER:end]
+                height += 1
+
+    def content_digest(self, height: int) -> bytes:
+        """The hash of the log's records of blocks 0..`height` and of their digests (the
+        digests table), as this store read them on open or wrote them: SHA-256 over
+        CONTENT_DOMAIN, the hashes of the complete groups' records, of their digests, and of
+        the records and the digests of the rest (what a checkpoint signs:
+        Peer.record_checkpoint)."""
+        with self._lock:
+            if not self._stored(height):
+                raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
+            complete, rest = divmod(height + 1, self._group_blocks)
+            parts = [bytes(self._group_hashes[:complete * DIGEST_SIZE]), bytes(self._digest_hashes[:complete * DIGEST_SIZE])]
+            if rest and height == self._count - 1:  # (the incomplete group, from memory)
+                parts += [self._open_group.copy().digest(), _sha256(self._open_digests)]
+            elif rest:
+                region, records = self._group(complete)
+                digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
+                    else self._open_digests
+                parts += [_sha256(memoryview(region)[:records[rest - 1][2]]), _sha256(digests[:rest * DIGEST_SIZE])]
+        return _sha256(CONTENT_DOMAIN + b"".join(parts))
+
+    def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
+        """(height, position, record) of the batched status records of the blocks up to
+        `up_to`, in order (as stored: ledger.peer checks them against its checkpoint)."""
+        with self._lock:
+            top = min(up_to, self._batched - 1)
+            rows = self._guard(lambda: self._db.execute(
+                "SELECT height, position, CAST(record AS BLOB) FROM statuses WHERE height <= ? ORDER BY height, position",
+                (top,)).fetchall())
+        for height, position, record in rows:
+            if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
+                raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
+                                   f"({_short(height)}, {_short(position)}, {_short(record)!r})")
+            yield height, position, record
+
+    def index_digest(self, up_to: int, adjust: list[int] | None = None) -> bytes:
+        """sums_digest of the index sums over the rows of the blocks up to `up_to`: the batched
+        ones plus the held rows of the blocks above them up to `up_to` (every one held:
+        index_tail), plus `adjust` per bucket (Peer.load: what the blocks say the sums at its
+        checkpoint differ from the batched ones by)."""
+        with self._lock:
+            sums = list(self._sums) if adjust is None else [(s + a) % INDEX_MODULUS for s, a in zip(self._sums, adjust)]
+            for height in range(self._batched, up_to + 1):
+                if height not in self._unindexed:
+                    raise StorageError(f"{self.path}: the index rows of block {height} are not held")
+                add_index_rows(sums, self._unindexed[height][0])
+        return sums_digest(sums)
 
     def checkpoint(self) -> dict | None:
         """The peer's validated checkpoint (what Peer.load trusts below), or None."""
@@ -492,7 +824,7 @@ class PeerStore:
             indexed = self._batched - 1
             rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
                                                         (indexed,)).fetchall())
-            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h]]
+            pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h][0]]
         return {t: (h, p) for t, h, p in map(self._index_row, rows + pending)}
 
     def close(self) -> None:
@@ -513,29 +845,43 @@ class PeerStore:
             os.close(self._log)
             self._log = None
 
-    # --- queries for a chain state that reads the store on demand (issue 13) ---
+    # --- the transaction index (issue 13) ----------------------------------------------
 
     def location(self, tx_id: bytes) -> tuple[int, int] | None:
         """(height, position) of `tx_id` in the stored index up to indexed_height, or None
-        (the rows not written yet are of blocks the peer's chain state holds in memory)."""
+        (the rows not written yet are of blocks the peer's chain state holds in memory): one
+        query. A row found is the caller's to check (ChainState.locate); an absence is
+        believed once the rows of the id's bucket sum to the index sum this store wrote (Peer.
+        load checked those sums against its checkpoint), summed again once after every write
+        of another to the SQLite file (changed_files): else a deleted or moved row would let a
+        committed transaction in again (StorageError)."""
         with self._lock:
-            row = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? "
-                                                       "AND height <= ?", (tx_id, self._batched - 1)).fetchone())
+            indexed = self._batched - 1
+            find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",
+                                            (tx_id, indexed)).fetchone()
+            row = self._guard(find)
+            if row is not None:
+                return self._index_row(row)[1:]
+            files = self._guard(self._db_files)
+            if self._changed_under or files != self._as_written:
+                self._checked_buckets.clear()
+                self._changed_under, self._as_written = False, files
+            bucket = index_bucket(tx_id)
+            if bucket in self._checked_buckets:
+                return None
+            if self._guard(self._bucket_sum, bucket, indexed) != self._sums[bucket]:
+                raise StorageError(f"{self.path}: the transaction index was changed (a row of bucket {bucket} moved "
+                                   "or deleted): it does not answer for absence")
+            row = self._guard(find)  # (again, in the rows as summed)
+            if self._guard(self._db_files) != files:
+                raise StorageError(f"{self.path}: the transaction index keeps changing under the running peer")
+            self._checked_buckets.add(bucket)
         return self._index_row(row)[1:] if row else None
 
-    def index_sum(self, up_to: int, term, *, held: bool = False) -> int:
-        """The sum of term(tx_id, height, position) over the stored index rows of the blocks
-        up to height `up_to` (no mod: the caller reduces), streamed FETCH_ROWS at a time;
-        `held`: up to indexed_height, and the held rows of the stored blocks above it."""
-        def total() -> int:
-            cursor, result = self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?", (up_to,)), 0
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                result += sum(term(*self._index_row(row)) for row in rows)
-            return result
-
-        with self._lock:
-            if held:
-                up_to = self._batched - 1
-                held_rows = (row for h in range(self._batched, self._count) for row in self._unindexed.get(h, ()))
-                return sum(term(*row) for row in held_rows) + self._guard(total)
-            return self._guard(total)
+    def _bucket_sum(self, bucket: int, indexed: int) -> int:
+        lo, hi = _bucket_range(bucket)
+        cursor, total = self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id >= ? AND tx_id < ? "
+                                         "AND height <= ?", (lo, hi, indexed)), 0
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            total += sum(index_row_hash(*self._index_row(row)) for row in rows)
+        return total % INDEX_MODULUS

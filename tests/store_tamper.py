@@ -1,4 +1,4 @@
-"""An operator's edits of a peer's store (ledger.store, version 4: the block log beside the
+"""An operator's edits of a peer's store (ledger.store, version 5: the block log beside the
 SQLite file), made through the files as an attacker with disk access would, fixing the
 checksums and the offsets unless told otherwise."""
 from __future__ import annotations
@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import ledger.store
 from ledger.store import _LOG_HEADER, _RECORD, LOG_SUFFIX, RECORD_HEADER, record_bytes
 
 
@@ -56,6 +57,7 @@ def rewrite_log(store: Path, blocks: list[tuple[int, bytes, bytes]]) -> None:
     for height, digest, data in blocks:
         offsets.append((_LOG_HEADER.size + len(body), height))
         body += record_bytes(height, digest, data)
+    offsets.append((_LOG_HEADER.size + len(body), len(blocks)))  # (the end of a batch there)
     with open(log, "r+b") as f:
         f.write(header + body)
         f.truncate()
@@ -73,15 +75,36 @@ def rewrite(store: Path, height: int, *, data: bytes | None = None, digest: byte
 
 
 def truncate(store: Path, height: int) -> None:
-    """Cut the store back to its first `height` blocks: the log, the offsets and the index."""
+    """Cut the store back to its first `height` blocks, consistently: the log, the batched
+    offsets, digests, index rows, status records and index sums (recomputed for the rows
+    kept)."""
     kept = [r for r in rows(store) if r[0] < height]
     rewrite_log(store, kept)
     db = sqlite3.connect(store, isolation_level=None)
     try:
-        db.execute("DELETE FROM txs WHERE height >= ?", (height,))
-        db.execute("DELETE FROM blocks WHERE height >= ?", (height,))
+        indexed = int((db.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone() or ["-1"])[0])
+        top = min(indexed, height - 1)
+        offsets = [o for o, h, _, _ in records(store)] + [log_of(store).stat().st_size]
+        for table in ("txs", "statuses", "blocks"):
+            db.execute(f"DELETE FROM {table} WHERE height > ?", (top,))
+        db.execute("INSERT INTO blocks VALUES (?, ?)", (top + 1, offsets[top + 1]))
+        group = int(db.execute("SELECT value FROM meta WHERE key = 'group'").fetchone()[0])
+        db.execute('DELETE FROM digests WHERE "group" * ? > ?', (group, top))
+        db.execute('UPDATE digests SET digests = substr(digests, 1, 32 * (? - "group" * ?)) WHERE "group" * ? + ? > ?',
+                   (top + 1, group, group, group, top + 1))
+        resum_index(db)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', ?)", (str(top),))
     finally:
         db.close()
+
+
+def resum_index(db: sqlite3.Connection) -> None:
+    """Write the index sums of the rows the txs table holds now (as the store computes them)."""
+    sums = [0] * ledger.store.INDEX_BUCKETS
+    ledger.store.add_index_rows(sums, db.execute("SELECT tx_id, height, position FROM txs").fetchall())
+    db.execute("DELETE FROM index_sums")
+    db.executemany("INSERT INTO index_sums VALUES (?, ?)", [(b, v.to_bytes(ledger.store.INDEX_BYTES, "big"))
+                                                             for b, v in enumerate(sums) if v])
 
 
 def flip_byte(store: Path, height: int, at: int) -> None:

@@ -1,4 +1,4 @@
-"""The block log (ledger.store, version 4): a block is durable (fdatasync) before append
+"""The block log (ledger.store, version 5): a block is durable (fdatasync) before append
 returns; a torn last record (a crash under way) is dropped and no block reported stored is
 lost; anything else that does not fit (a flipped byte, a cut or hand-extended log, another
 store's log, offsets that name other records, an old-format store) is a StorageError naming
@@ -169,7 +169,7 @@ def test_a_log_swapped_with_another_stores_is_refused(tmp_path, other):
         store.append(*block(h))
     store.close()
     shutil.copy(store_tamper.log_of(theirs / "p.sqlite"), store_tamper.log_of(mine / "p.sqlite"))
-    refused(mine, "not the version-4 block log of p.sqlite")
+    refused(mine, "not the version-5 block log of p.sqlite")
 
 
 def test_a_missing_log_or_database_is_refused(tmp_path):
@@ -184,17 +184,21 @@ def test_a_missing_log_or_database_is_refused(tmp_path):
     assert len(store_tamper.records(tmp_path / "p.sqlite")) == 3  # (the log is left as it was)
 
 
-@pytest.mark.parametrize("edit", ["UPDATE blocks SET offset = offset + 1 WHERE height = 1",
-                                  "UPDATE blocks SET offset = (SELECT offset FROM blocks WHERE height = 2) "
-                                  "WHERE height = 1",
-                                  "UPDATE blocks SET offset = 'x' WHERE height = 1",
-                                  "UPDATE blocks SET offset = 1 << 60 WHERE height = 1",
-                                  "DELETE FROM blocks WHERE height = 1"])
-def test_edited_offsets_are_refused_naming_the_block(tmp_path, edit):
+@pytest.mark.parametrize("edit", ["UPDATE blocks SET offset = offset + 1 WHERE height = 2",
+                                  "UPDATE blocks SET offset = (SELECT offset FROM blocks WHERE height = 0) "
+                                  "WHERE height = 2",
+                                  "UPDATE blocks SET offset = 'x' WHERE height = 2",
+                                  "UPDATE blocks SET offset = 1 << 60 WHERE height = 2",
+                                  "DELETE FROM blocks WHERE height = 2",
+                                  "UPDATE blocks SET offset = offset - 1 WHERE height = 3",  # (the batch's end)
+                                  "UPDATE blocks SET offset = offset + 1 WHERE height = 0"])
+def test_edited_offsets_are_refused_naming_the_block(tmp_path, edit, monkeypatch):
+    """The batched offsets: of each group's first record and of the batch's end."""
+    monkeypatch.setattr(ledger.store, "GROUP_BLOCKS", 2)
     filled(tmp_path).close()
     with sqlite3.connect(tmp_path / "p.sqlite") as db:
         db.execute(edit)
-    refused(tmp_path, r"blocks? [0-2]\b")
+    refused(tmp_path, r"blocks? [0-3]\b")
 
 
 def test_a_version_3_store_is_refused_not_migrated(tmp_path):
@@ -203,20 +207,20 @@ def test_a_version_3_store_is_refused_not_migrated(tmp_path):
                      "CREATE TABLE blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);"
                      "INSERT INTO meta VALUES ('schema', '3'), ('chain', 'edge-0');")
     db.close()
-    refused(tmp_path, "a version-3 store; this version reads version 4 only")
+    refused(tmp_path, "a version-3 store; this version reads version 5 only")
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 700), st.sampled_from(["append", "reopen", "torn"])), max_size=30),
-       st.integers(1, 4), st.integers(1, 3000))
+       st.integers(1, 4), st.integers(1, 5))
 def test_the_store_reads_back_what_it_stored_across_batches_reopens_and_torn_tails(tmp_path_factory, steps, batch,
-                                                                                   fetch_bytes):
+                                                                                   group):
     """Against a model: heights, digests, blocks by height and streamed, the index."""
     tmp_path = tmp_path_factory.mktemp("model")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ledger.store, "TX_INDEX_BATCH", batch)
-        mp.setattr(ledger.store, "FETCH_BYTES", fetch_bytes)
-        store, model, torn = PeerStore(tmp_path / "p.sqlite", "edge-0"), [], False
+        mp.setattr(ledger.store, "GROUP_BLOCKS", group)
+        store, model, torn, contents = PeerStore(tmp_path / "p.sqlite", "edge-0"), [], False, {}
         for size, step in steps:
             if step == "append":
                 store.append(*block(len(model), size))
@@ -235,4 +239,27 @@ def test_the_store_reads_back_what_it_stored_across_batches_reopens_and_torn_tai
             assert [(store.digest(h), store.get(h)) for h in range(len(model) + 1)] == [
                 b[1:3] for b in model] + [(None, None)]
             assert store.tx_index() == {b[3][0]: (b[0], 0) for b in model}
+            assert all(store.location(b[3][0]) in (None, (b[0], 0)) for b in model)
+            for h in range(len(model)):  # (what a checkpoint signs: the same bytes, the same hash)
+                assert contents.setdefault(h, store.content_digest(h)) == store.content_digest(h)
         store.close()
+
+
+def test_a_digests_row_changed_before_its_group_completes_is_not_taken_as_the_stores(tmp_path, monkeypatch):
+    """A batch that ends inside a group (close) writes that group's digests so far; the ones
+    the group's hash covers once it completes are those the store read on open (from the
+    records) or appended, not the row: a row changed meanwhile is refused by a read, and the
+    content digest a checkpoint signs is the true one."""
+    monkeypatch.setattr(ledger.store, "GROUP_BLOCKS", 4)
+    filled(tmp_path, n=2).close()
+    store = PeerStore(tmp_path / "p.sqlite", "edge-0")
+    with sqlite3.connect(tmp_path / "p.sqlite") as db:
+        db.execute('UPDATE digests SET digests = zeroblob(64) WHERE "group" = 0')
+    for h in (2, 3):
+        store.append(*block(h))
+    (tmp_path / "honest").mkdir()
+    honest = filled(tmp_path / "honest", n=4)
+    assert store.content_digest(3) == honest.content_digest(3)
+    with pytest.raises(StorageError, match="changed under it"):
+        store.digest(0)
+    store.close(), honest.close()

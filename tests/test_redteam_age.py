@@ -13,16 +13,17 @@ import pytest
 import ledger
 from ledger.errors import ArgumentError, LedgerError, NotFound, StorageError
 from ledger.peer import Peer
+import ledger.store
 from ledger.store import PeerStore
 from tests import store_tamper
 
+TOY = None
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, toy):
+
+def _build(path):
     """A network whose edge-0 holds blocks 0..3 below its peers' checkpoint (4), and 5..6
     above it (committed without a checkpoint, as after a crash)."""
-    path = tmp_path_factory.mktemp("age") / "net"
-    with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+    with ledger.Network.init(path, subchains=1, params=TOY, auto_interlock=False) as net:
         for i in range(4):
             net.submit("edge-0", b"record %d" % i).result()
         net.interlock()
@@ -32,6 +33,23 @@ def built(tmp_path_factory, toy):
             for i in range(2):
                 net.submit("edge-0", b"after %d" % i).result()
     return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, toy):
+    global TOY
+    TOY = toy
+    return _build(tmp_path_factory.mktemp("age") / "net")
+
+
+@pytest.fixture(scope="module")
+def built_in_pairs(tmp_path_factory, toy):
+    """The same, in a store of groups of 2 blocks (complete groups below and above the checkpoint)."""
+    global TOY
+    TOY = toy
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ledger.store, "GROUP_BLOCKS", 2)
+        return _build(tmp_path_factory.mktemp("pairs") / "net")
 
 
 @pytest.fixture
@@ -137,11 +155,17 @@ def test_an_index_batch_lost_below_the_checkpoint_is_written_again(path):
     "UPDATE txs SET tx_id = 'abc' WHERE height = 0",
     "UPDATE txs SET tx_id = x'00' WHERE height = 0",
 ])
-def test_an_index_row_of_another_type_or_range_is_a_storage_error_on_open(path, edit):
+def test_an_index_row_of_another_type_or_range_is_a_storage_error_on_its_lookup(path, edit):
     """A position or height out of the signed message's range crashed the open with a bare
-    OverflowError (or a wrapped TypeError/AttributeError)."""
+    OverflowError (or a wrapped TypeError/AttributeError). Open reads no row now; the lookup
+    of the transaction (its row found, or its bucket summed) refuses."""
     sql(path, edit)
-    refused_on_open(path, "transaction index")
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        tx_id = net.service("edge-0").peers[1].block(0).transactions[0].tx_id
+        with pytest.raises(StorageError, match="transaction index"):
+            edge.locate(tx_id)
+        assert edge.height == 7
 
 
 def test_an_index_row_of_another_type_under_a_running_peer_is_a_storage_error(path):
@@ -153,6 +177,57 @@ def test_an_index_row_of_another_type_under_a_running_peer_is_a_storage_error(pa
             with pytest.raises(StorageError, match="index row"):
                 read(tx_id)
         assert edge.block(1).transactions[0].tx_id == tx_id
+
+
+# --- the records open reads instead of the old blocks: status records, index sums, group size -
+
+@pytest.mark.parametrize("edit", [
+    "DELETE FROM statuses",
+    "UPDATE statuses SET record = record || x'00'",
+    "UPDATE statuses SET record = x'00'",
+    "UPDATE statuses SET height = height - 1",
+    "UPDATE statuses SET position = 1",
+    "INSERT INTO statuses SELECT height - 2, position, record FROM statuses",  # (a copy at another block)
+    "UPDATE statuses SET height = 'x'",
+])
+def test_a_stored_status_record_forged_dropped_or_moved_is_caught_on_open(path, edit):
+    """Open takes the status records (what interlocking and the verifier trust) from the
+    store instead of decoding the status blocks: they must chain to the hash the checkpoint
+    signed."""
+    sql(path, edit)
+    refused_on_open(path, "status record")
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE index_sums SET total = zeroblob(256) WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+    "DELETE FROM index_sums WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+    "INSERT OR REPLACE INTO index_sums VALUES (4095, randomblob(256))",
+    "UPDATE index_sums SET bucket = bucket + 1 WHERE bucket = (SELECT MAX(bucket) FROM index_sums)",
+    "UPDATE index_sums SET total = x'00'",
+    "UPDATE index_sums SET bucket = 99999 WHERE bucket = (SELECT MIN(bucket) FROM index_sums)",
+])
+def test_a_stored_index_sum_forged_is_caught_on_open(path, edit):
+    sql(path, edit)
+    refused_on_open(path, "index")
+
+
+def test_an_index_row_deleted_with_its_buckets_sum_recomputed_is_caught_on_open(path):
+    """The lazy check of an absence compares a bucket's rows with its stored sum; an operator
+    who deletes a row and recomputes the sums fools that comparison, not the checkpoint's
+    signature over the sums."""
+    db = sqlite3.connect(peer0(path), isolation_level=None)
+    try:
+        db.execute("DELETE FROM txs WHERE height = 1")
+        store_tamper.resum_index(db)
+    finally:
+        db.close()
+    refused_on_open(path, "transaction index differs")
+
+
+@pytest.mark.parametrize("value", ["2", "0", "x", "65537"])
+def test_a_changed_group_size_is_refused_on_open(path, value):
+    sql(path, f"UPDATE meta SET value = '{value}' WHERE key = 'group'")
+    refused_on_open(path, "edge-0.peer0")
 
 
 # --- the log: any changed, moved, dropped or added record below / at / above the checkpoint -
@@ -191,28 +266,63 @@ def test_another_peers_log_and_database_of_the_same_chain_are_only_its_blocks(pa
         assert [p.height for p in net.service("edge-0").peers] == [7, 7]
 
 
-# --- while opening: a block re-read after the content hash passed ------------------------
+# --- a block changed after open, under the running peer ----------------------------------
 
-def test_a_record_block_changed_while_opening_is_refused(path, monkeypatch):
-    """Open hashes every block below the checkpoint, then reads the last Type-I candidate
-    again: its digest was compared, its transactions were not."""
-    checkpoint_top = 4
-    edge_rows = store_tamper.rows(peer0(path))
-    status = next(ledger.Block.from_bytes(d) for h, _, d in edge_rows if h <= checkpoint_top
-                  and ledger.Block.from_bytes(d).transactions[0].kind != ledger.TxKind.RECORD)
-    real_get, swapped = PeerStore.get, {}
+@pytest.mark.parametrize("height", [0, 3, 4, 5])  # in complete groups below and above the checkpoint (4), its own
+@pytest.mark.parametrize("edit", ["data byte", "digest"])
+def test_a_block_changed_under_the_running_peer_is_refused_on_any_read(built_in_pairs, tmp_path, height, edit):
+    """Open hashed every record; a record rewritten afterwards (its checksums fixed) is not
+    served by any read: the block, its header, its digest, a proof, the stream."""
+    path = tmp_path / "net"
+    shutil.copytree(built_in_pairs, path)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge, other = net.service("edge-0").peers
+        tx_id = other.block(height).transactions[0].tx_id
+        original, content, digest = edge.block(height).to_bytes(), edge.store.content_digest(6), edge.digest(height)
+        store_tamper.rewrite_log(peer0(path), _edited(store_tamper.rows(peer0(path)), edit, height))
+        assert edge.block(height).to_bytes() == original  # (from the store's cache of checked groups)
+        edge.state._headers.clear(), edge.store._groups.clear()  # (the caches: every read goes to the file)
+        for read in (lambda: edge.block(height), lambda: edge.signed_header(height),
+                     lambda: edge.inclusion_proof(tx_id, 6), lambda: list(edge.store.blocks(0))):
+            with pytest.raises(StorageError, match="changed under it"):
+                read()
+        assert edge.store.content_digest(6) == content  # (a checkpoint signs the bytes read or written)
+        assert edge.digest(height) == digest  # (from the digests table, checked: not the record's)
+        assert edge.height == 7 and other.block(height).transactions[0].tx_id == tx_id
 
-    def get(self, height):
-        data = real_get(self, height)
-        if self.path == peer0(path) and height == 3 and not swapped:  # (the last record below the checkpoint)
-            swapped[height] = True
-            block = ledger.Block.from_bytes(data)
-            return ledger.Block(block.signed, status.transactions).to_bytes()
-        return data
 
-    monkeypatch.setattr(PeerStore, "get", get)
-    refused_on_open(path, "changed while the store was opened")
-    assert swapped
+@pytest.mark.parametrize("under", [False, True])
+def test_a_stored_digest_changed_in_the_digests_table_is_refused(built_in_pairs, tmp_path, under):
+    """The digests of the batched blocks are read from the digests table (one row per group),
+    checked against the hashes of what the store read on open or wrote: a row changed
+    before open changes the content digest the checkpoint signed, one changed under the
+    running peer is refused by the read."""
+    path = tmp_path / "net"
+    shutil.copytree(built_in_pairs, path)
+    edit = "UPDATE digests SET digests = CAST(zeroblob(32) || substr(digests, 33) AS BLOB) WHERE \"group\" = 0"
+    if not under:
+        sql(path, edit)
+        refused_on_open(path, "differ from the ones this peer validated")
+        return
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        sql(path, edit)
+        edge.store._digest_cache.clear()
+        with pytest.raises(StorageError, match="changed under it"):
+            edge.digest(0)
+        with pytest.raises(StorageError, match="changed under it"):
+            edge.block(1)
+        assert edge.height == 7
+
+
+@pytest.mark.parametrize("height", [0, 1, 3, 4])
+def test_a_block_changed_before_open_in_a_hashed_group_is_caught_on_open(built_in_pairs, tmp_path, height):
+    """The records up to the checkpoint are hashed, not parsed, on open: the changed group
+    changes the content digest the checkpoint signed."""
+    path = tmp_path / "net"
+    shutil.copytree(built_in_pairs, path)
+    store_tamper.rewrite_log(peer0(path), _edited(store_tamper.rows(peer0(path)), "data byte", height))
+    refused_on_open(path, "differ from the ones this peer validated")
 
 
 # --- hostile inputs to the on-demand queries ---------------------------------------------
