@@ -654,9 +654,19 @@ cdef class MultiExpTable:
         return _from_mpz(zr.z)
 
 
-def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
+BATCH_AUTO = c.EA_BATCH_AUTO
+BATCH_WEIGHTED = c.EA_BATCH_WEIGHTED
+BATCH_LANES = c.EA_BATCH_LANES
+BATCH_IFMA = c.EA_BATCH_IFMA
+
+
+def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False,
+                 int strategy=BATCH_AUTO):
     """ea_batch_verify: the indices j for which ws[j]^xs[j] != +-vals[vidx[j]] (mod n), found
-    with the caller's weights rs (> 0) by one weighted multi-exponentiation and bisection."""
+    with the caller's weights rs (> 0) by one weighted multi-exponentiation and bisection, or
+    by checking each item in lanes (the cost model's choice). ``strategy`` (BATCH_*) forces
+    one; ``count_ops`` returns (failed, multiplications, squarings), counted by the weighted
+    GMP test only (0, 0 when another strategy ran)."""
     cdef _Mpz zn = _Mpz()
     cdef _MpzVec W, X, R, V
     cdef size_t *vi = NULL
@@ -667,6 +677,9 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     cdef int rc
     ops.mul = 0
     ops.sqr = 0
+    if strategy < c.EA_BATCH_AUTO or strategy > c.EA_BATCH_IFMA:
+        raise errors.InvalidArgument("strategy must be one of BATCH_AUTO, BATCH_WEIGHTED, "
+                                     "BATCH_LANES, BATCH_IFMA")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
     W = _MpzVec(ws, "witness")
@@ -677,10 +690,6 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     count = W.count
     if X.count != count or R.count != count or len(idx) != count:
         raise errors.InvalidArgument("ws, xs, rs and vidx must have the same length")
-    _require_elements(W, zn.z, "witness")
-    _require_elements(V, zn.z, "accumulator value")
-    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
-    _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
     vi = <size_t *>malloc(max(count, 1) * sizeof(size_t))
     bad = <unsigned char *>malloc(max(count, 1))
     try:
@@ -692,9 +701,16 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
                 raise errors.InvalidArgument(f"vidx[{i}] must index vals")
             vi[i] = <size_t>k
         with nogil:
-            rc = c.ea_batch_verify(bad, <const mpz_t *>W.items, <const mpz_t *>X.items,
-                                   <const mpz_t *>R.items, vi, count, <const mpz_t *>V.items,
-                                   V.count, zn.z, th, &ops if count_ops else NULL)
+            rc = c.ea_batch_verify_by(strategy, bad, <const mpz_t *>W.items,
+                                      <const mpz_t *>X.items, <const mpz_t *>R.items, vi, count,
+                                      <const mpz_t *>V.items, V.count, zn.z, th,
+                                      &ops if count_ops else NULL)
+        if rc == c.EA_ERR_ELEMENT or rc == c.EA_ERR_EXPONENT:
+            # the C checks (one pass, in C) failed: the same checks here name the item
+            _require_elements(W, zn.z, "witness")
+            _require_elements(V, zn.z, "accumulator value")
+            _require_exponents(X, c.EA_RULE_ELEMENT, "element")
+            _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
         _check(rc)
         failed = [i for i in range(count) if bad[i]]
     finally:

@@ -235,10 +235,21 @@ def _first_of_statement(n: int, ws: list[int], xs: list[int], vidx: list[int]) -
             for j, (w, x, k) in enumerate(zip(ws, xs, vidx))]
 
 
+STRATEGIES = {
+    "auto": _core.BATCH_AUTO,           # the cost model's choice (what batch_verify runs)
+    "weighted": _core.BATCH_WEIGHTED,   # the weighted test on GMP, with bisection
+    "lanes": _core.BATCH_LANES,         # every statement on its own, 8 at a time in lanes
+    "ifma": _core.BATCH_IFMA,           # the weighted product in IFMA lanes
+}
+
+
 def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
-                               threads: int | None = 1, count_ops: bool = False):
-    """batch_verify with caller-chosen weights: for tests and benchmarks only (a prover who
-    knows the weights can cheat)."""
+                               threads: int | None = 1, count_ops: bool = False,
+                               strategy: str = "auto"):
+    """batch_verify with caller-chosen weights and optionally a forced strategy (STRATEGIES):
+    for tests and benchmarks only (a prover who knows the weights can cheat). count_ops
+    returns (failed, multiplications, squarings) of the weighted GMP test (0, 0 if another
+    strategy ran: pass strategy="weighted" to count that test)."""
     P = _checks.params(params)
     ws, xs, vidx, vals = _split_items(P, items)
     weights = _checks.sequence(weights, "weights")
@@ -246,8 +257,10 @@ def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
         raise InvalidArgument("one weight per item")
     if not ws:
         return ([], 0, 0) if count_ops else []
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise InvalidArgument(f"strategy must be one of {sorted(STRATEGIES)}")
     return _core.batch_verify(ws, xs, weights, vidx, vals, P.n, _checks.threads(threads),
-                              count_ops)
+                              count_ops, STRATEGIES[strategy])
 
 
 def _unweighted_check(params: Params, items, group_size: int | None = None):

@@ -124,7 +124,8 @@ def test_batch_verify_counts_operations_on_the_weighted_test():
     acc = edgeacc.Accumulator(P, P.generator(b"fast-ops"))
     acc.add_many(XS[:8])
     items = [(w, x, acc.value) for w, x in zip(acc.all_witnesses(), XS[:8])]
-    failed, mul, sqr = _batch_verify_with_weights(P, items, [3] * 8, count_ops=True)
+    failed, mul, sqr = _batch_verify_with_weights(P, items, [3] * 8, count_ops=True,
+                                                  strategy="weighted")
     assert failed == [] and mul > 0 and sqr > 0
 
 
