@@ -1156,8 +1156,8 @@ def build_info():
     ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("ifma": the engine's own IFMA
     kernel for 1537..2048-bit moduli and OpenSSL for other sizes, "openssl", or "gmp") and
     ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
-    ``multi_exp`` ("ifma": the engine's own IFMA lanes for large multi-exponentiations of
-    1025..2048-bit moduli, or "gmp")."""
+    ``multi_exp`` ("ifma": the engine's own IFMA lanes for the weighted batch test's
+    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -1167,6 +1167,37 @@ def build_info():
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
     }
+
+
+cdef extern from "ea_ifma.h":
+    int ea_ifma_apply(const mpz_t n) nogil
+    int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                          const mpz_t n, unsigned threads) nogil
+
+
+def _ifma_multi_exp(bases, exps, n, threads=1):
+    """ea_ifma_multi_exp (internal, for tests): prod bases[j]^exps[j] mod n on the IFMA lanes
+    (power tables or buckets, as its cost model plans for the count and threads); None where
+    the lanes do not apply to n. 0 <= bases[j] < n, exps[j] >= 0."""
+    cdef _Mpz zn = _Mpz(), zr = _Mpz()
+    cdef _MpzVec B, E
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if not ea_ifma_apply(zn.z):
+        return None
+    B = _MpzVec(bases, "base")
+    E = _MpzVec(exps, "exponent")
+    if B.count != E.count:
+        raise errors.InvalidArgument("bases and exps must have the same length")
+    _require_bases(B, zn.z)
+    _require_exponents(E, c.EA_RULE_NONNEG, "exponent")
+    with nogil:
+        rc = ea_ifma_multi_exp(zr.z, <const mpz_t *>B.items, <const mpz_t *>E.items, B.count,
+                               zn.z, th)
+    _check(rc)
+    return _from_mpz(zr.z)
 
 
 # ---- issue 12: batch inputs as fixed-width big-endian rows (buffer protocol) ----

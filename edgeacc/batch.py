@@ -100,21 +100,32 @@ def _weights(count: int, security: int) -> list[int]:
             for i in range(count)]
 
 
+def _up_to_sign(y: int, n: int, half: int) -> int:
+    """min(y, n - y) for 0 <= y < n (y and -y are one group element; half = n >> 1), else y."""
+    return (n - y if y > half else y) if 0 <= y < n else y
+
+
 def _split_items(P: Params, items) -> tuple[list, list, list, list]:
+    """(ws, xs, vidx, vals) of (w, x, v) items, each an exact int; the value rules (group
+    elements, odd exponents) are ea_batch_verify's, which names the failing item."""
     triples = _checks.pairs(items, "items", ("w", "x", "v"))
-    ws = [_checks.integer(w, f"witness {j}") for j, (w, _, _) in enumerate(triples)]
-    xs = _checks.elements([x for _, x, _ in triples])
+    integer = _checks.integer
+    ws = [w if type(w) is int else integer(w, f"witness {j}") for j, (w, _, _) in enumerate(triples)]
+    xs = [x if type(x) is int else integer(x, f"element {j}") for j, (_, x, _) in enumerate(triples)]
     vidx: list[int] = []
     vals: list[int] = []
     where: dict[int, int] = {}
     n = P.n
+    half = n >> 1
     for j, (_, _, v) in enumerate(triples):
-        v = _checks.integer(v, f"accumulator value {j}")
-        key = min(v, n - v) if 0 <= v < n else v    # v and -v are one group element
-        if key not in where:
-            where[key] = len(vals)
+        if type(v) is not int:
+            v = integer(v, f"accumulator value {j}")
+        key = _up_to_sign(v, n, half)
+        k = where.get(key)
+        if k is None:
+            k = where[key] = len(vals)
             vals.append(v)
-        vidx.append(where[key])
+        vidx.append(k)
     return ws, xs, vidx, vals
 
 
@@ -231,7 +242,8 @@ def _first_of_statement(n: int, ws: list[int], xs: list[int], vidx: list[int]) -
     statement is checked once: repeats of one statement with an order-2 error (a factor of N
     known) would cancel in the weighted product however odd the weights."""
     first: dict[tuple, int] = {}
-    return [first.setdefault((min(w, n - w) if 0 <= w < n else w, x, k), j)
+    half = n >> 1
+    return [first.setdefault((_up_to_sign(w, n, half), x, k), j)
             for j, (w, x, k) in enumerate(zip(ws, xs, vidx))]
 
 
