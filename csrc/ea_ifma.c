@@ -259,12 +259,33 @@ static int pip_round(void *arg, size_t q)
     return EA_OK;
 }
 
+/* Montgomery forms B[j] = bases[j] R mod N (ea_ifma1.h), part k of `parts`; threads take the
+ * parts from CONV_PARALLEL bases on (below, starting them costs more than it saves). */
+#define CONV_PARALLEL 256
+
+typedef struct {
+    uint64_t *B;
+    const mpz_t *bases;
+    mpz_srcptr n;
+    size_t count, parts;
+} conv_job;
+
+static int conv_part(void *arg, size_t k)
+{
+    conv_job *job = arg;
+    size_t j, hi = job->count * (k + 1) / job->parts;
+    for (j = job->count * k / job->parts; j < hi; j++)
+        if (!ea_ifma1_to_mont(job->B + j * L, job->bases[j], job->n))
+            return EA_ERR_NOMEM;
+    return EA_OK;
+}
+
 /* Power tables of bases 8g .. 8g+7 (lane l: base 8g+l; lanes past count repeat base 8g):
  * 2^c lane vectors, vector d = b^d. */
 typedef struct {
     const ifma_ctx *ctx;
-    const uint64_t *B;              /* count bases, Montgomery form, L scalar limbs each */
-    const mpz_t *exps;
+    const mpz_t *bases, *exps;
+    mpz_srcptr n;
     size_t count, windows;
     unsigned c;
     uint64_t *T;                    /* per group of 8 bases: its table, 2^c lane vectors */
@@ -275,12 +296,14 @@ static int tab_group(void *arg, size_t g)
 {
     tab_job *job = arg;
     size_t nt = (size_t)1 << job->c, d, i, l;
-    uint64_t *T = job->T + g * nt * L * LANES;
+    uint64_t *T = job->T + g * nt * L * LANES, b[L];
     memcpy(VEC(T, 0), job->ctx->one, L * LANES * sizeof(uint64_t));
-    for (l = 0; l < LANES; l++) {
+    for (l = 0; l < LANES; l++) {     /* Montgomery form: b * R mod N */
         size_t j = g * LANES + l < job->count ? g * LANES + l : g * LANES;
+        if (!ea_ifma1_to_mont(b, job->bases[j], job->n))
+            return EA_ERR_NOMEM;
         for (i = 0; i < L; i++)
-            VEC(T, 1)[i * LANES + l] = job->B[j * L + i];
+            VEC(T, 1)[i * LANES + l] = b[i];
     }
     for (d = 2; d < nt; d++)
         amm(VEC(T, d), VEC(T, d - 1), 0, VEC(T, 1), job->ctx);
@@ -566,7 +589,7 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
     ifma_ctx *ctx = alloc64(sizeof *ctx);
     lane_plan plan;
     size_t j, bits = 1, windows, groups = (count + LANES - 1) / LANES;
-    uint64_t *B, *S, *T = NULL;
+    uint64_t *B = NULL, *S, *T = NULL;
     int rc = EA_OK;
     if (threads < 1)
         threads = 1;
@@ -575,30 +598,33 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
             bits = mpz_sizeinbase(exps[j], 2);
     plan = plan_for(count, bits, threads);
     windows = (bits + plan.c - 1) / plan.c;
-    B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
     S = malloc(windows * L * sizeof(uint64_t));
     if (plan.tables)
         T = alloc64((groups ? groups : 1) * ((size_t)L * LANES * sizeof(uint64_t) << plan.c));
-    if (ctx == NULL || B == NULL || S == NULL || (plan.tables && T == NULL)) {
+    else
+        B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
+    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL)) {
         free(ctx); free(B); free(S); free(T);
         return EA_ERR_NOMEM;
     }
     ctx_init(ctx, n);
-    for (j = 0; j < count && rc == EA_OK; j++)  /* Montgomery form: b * R mod N */
-        if (!ea_ifma1_to_mont(B + j * L, bases[j], n))
-            rc = EA_ERR_NOMEM;
-    if (rc == EA_OK && plan.tables) {
+    if (plan.tables) {          /* each group converts its own bases */
         tab_job job;
-        job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.windows = windows;
-        job.c = plan.c; job.T = T; job.S = S;
+        job.ctx = ctx; job.bases = bases; job.n = n; job.exps = exps; job.count = count;
+        job.windows = windows; job.c = plan.c; job.T = T; job.S = S;
         rc = ea_parallel_run(tab_group, &job, groups, threads);
         if (rc == EA_OK)
             rc = ea_parallel_run(tab_round, &job, (windows + LANES - 1) / LANES, threads);
-    } else if (rc == EA_OK) {
+    } else {
         pip_job job;
+        conv_job cj;
+        cj.B = B; cj.bases = bases; cj.n = n; cj.count = count;
+        cj.parts = count >= CONV_PARALLEL ? threads : 1;
+        rc = ea_parallel_run(conv_part, &cj, cj.parts, threads);
         job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.windows = windows;
         job.c = plan.c; job.S = S;
-        rc = ea_parallel_run(pip_round, &job, (windows + LANES - 1) / LANES, threads);
+        if (rc == EA_OK)
+            rc = ea_parallel_run(pip_round, &job, (windows + LANES - 1) / LANES, threads);
     }
     if (rc == EA_OK && !ea_ifma1_horner(r, S, windows, plan.c, n))
         rc = EA_ERR_NOMEM;
