@@ -6,6 +6,7 @@
 #include "ea_check.h"
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_ifma1.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
@@ -155,15 +156,19 @@ static int lanes_task(void *arg, size_t g)
 #define SINGLE_PER_BIT 0.41
 
 /* Estimated time (GMP multiplications) of checking count items of b-bit exponents on their
- * own, as check_each splits them: whole lane groups per thread, a short last group singly. */
-static double lanes_cost(size_t count, size_t b, unsigned threads)
+ * own, as check_each splits them: whole lane groups per thread, a short last group (or every
+ * item, without crypto_mb's lanes) as single exponentiations. */
+static double each_cost(size_t count, size_t b, unsigned threads, const mpz_t n)
 {
     size_t groups = (count + EA_LANES - 1) / EA_LANES;
     size_t chunk = EA_LANES * ((groups + threads - 1) / threads);     /* check_each's split */
     size_t items = chunk < count ? chunk : count, rem = items % EA_LANES;
     double call = LANE_CALL_PER_BIT * (double)b + LANE_CALL_FIXED;
+    double single = ea_ifma1_apply(n) ? SINGLE_PER_BIT * (double)b : ea_mexp_cost(1, b);
+    if (!ea_fast_lanes_apply(n) || b > EA_LANE_EXP_BITS)
+        return (double)items * single;
     return (double)(items / EA_LANES) * call
-           + (rem >= EA_LANE_MIN_ITEMS ? call : (double)rem * SINGLE_PER_BIT * (double)b);
+           + (rem >= EA_LANE_MIN_ITEMS ? call : (double)rem * single);
 }
 
 /* The strategy the cost model prefers (all sound: lanes check every statement exactly; the
@@ -172,18 +177,17 @@ static int choose_strategy(const mpz_t *xs, const mpz_t *rs, size_t count, size_
                            const mpz_t n, unsigned threads)
 {
     size_t j, xbits = 0, rbits = 0;
-    double lanes = -1.0, weighted, ifma = -1.0;
+    double each, weighted, ifma = -1.0;
     for (j = 0; j < count; j++) {
         size_t b = mpz_sizeinbase(xs[j], 2), c = mpz_sizeinbase(rs[j], 2);
         xbits = b > xbits ? b : xbits;
         rbits = c > rbits ? c : rbits;
     }
     weighted = ea_mexp_cost((count + threads - 1) / threads + nvals, xbits + rbits);
-    if (ea_fast_lanes_apply(n) && xbits <= EA_LANE_EXP_BITS)
-        lanes = lanes_cost(count, xbits, threads);
+    each = each_cost(count, xbits, threads, n);
     if (ea_ifma_apply(n))
         ifma = ea_ifma_cost(count + nvals, xbits + rbits, threads);
-    if (lanes >= 0 && lanes < weighted && (ifma < 0 || lanes <= ifma))
+    if (each < weighted && (ifma < 0 || each <= ifma))
         return EA_BATCH_LANES;
     if (ifma >= 0 && ifma < weighted)
         return EA_BATCH_IFMA;

@@ -8,7 +8,8 @@
 enum {
     EA_BATCH_AUTO = 0,          /* the cost model's choice (ea_batch_verify) */
     EA_BATCH_WEIGHTED = 1,      /* the weighted test on ea_mont (GMP), with bisection */
-    EA_BATCH_LANES = 2,         /* every statement on its own, 8 at a time in lanes */
+    EA_BATCH_LANES = 2,         /* every statement on its own (8 at a time in crypto_mb's
+                                 * lanes where they apply) */
     EA_BATCH_IFMA = 3           /* the weighted product in IFMA lanes (where ea_ifma_apply,
                                  * else WEIGHTED); if it is not +-1, every item on its own */
 };
