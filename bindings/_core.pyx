@@ -654,10 +654,17 @@ cdef class MultiExpTable:
         return _from_mpz(zr.z)
 
 
-BATCH_AUTO = c.EA_BATCH_AUTO
-BATCH_WEIGHTED = c.EA_BATCH_WEIGHTED
-BATCH_LANES = c.EA_BATCH_LANES
-BATCH_IFMA = c.EA_BATCH_IFMA
+cdef extern from "ea_batch_by.h" nogil:
+    # internal (not in the installed headers): ea_batch_verify by a named strategy
+    int EA_BATCH_AUTO, EA_BATCH_WEIGHTED, EA_BATCH_LANES, EA_BATCH_IFMA
+    int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
+                           const mpz_t *rs, const size_t *vidx, size_t count, const mpz_t *vals,
+                           size_t nvals, const mpz_t n, unsigned threads, c.ea_opcount *ops)
+
+BATCH_AUTO = EA_BATCH_AUTO
+BATCH_WEIGHTED = EA_BATCH_WEIGHTED
+BATCH_LANES = EA_BATCH_LANES
+BATCH_IFMA = EA_BATCH_IFMA
 
 
 def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False,
@@ -677,7 +684,7 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False,
     cdef int rc
     ops.mul = 0
     ops.sqr = 0
-    if strategy < c.EA_BATCH_AUTO or strategy > c.EA_BATCH_IFMA:
+    if strategy < EA_BATCH_AUTO or strategy > EA_BATCH_IFMA:
         raise errors.InvalidArgument("strategy must be one of BATCH_AUTO, BATCH_WEIGHTED, "
                                      "BATCH_LANES, BATCH_IFMA")
     _to_mpz(zn.z, n, "modulus")
@@ -701,7 +708,7 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False,
                 raise errors.InvalidArgument(f"vidx[{i}] must index vals")
             vi[i] = <size_t>k
         with nogil:
-            rc = c.ea_batch_verify_by(strategy, bad, <const mpz_t *>W.items,
+            rc = ea_batch_verify_by(strategy, bad, <const mpz_t *>W.items,
                                       <const mpz_t *>X.items, <const mpz_t *>R.items, vi, count,
                                       <const mpz_t *>V.items, V.count, zn.z, th,
                                       &ops if count_ops else NULL)

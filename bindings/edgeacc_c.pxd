@@ -112,16 +112,6 @@ cdef extern from "edgeacc.h" nogil:
     int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,
                                   size_t count, mpz_srcptr n, unsigned c, ea_opcount *ops)
 
-cdef extern from "ea_batch_by.h" nogil:
-    # internal: ea_batch_verify by a named strategy (tests, benchmarks)
-    int EA_BATCH_AUTO
-    int EA_BATCH_WEIGHTED
-    int EA_BATCH_LANES
-    int EA_BATCH_IFMA
-    int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
-                           const mpz_t *rs, const size_t *vidx, size_t count, const mpz_t *vals,
-                           size_t nvals, mpz_srcptr n, unsigned threads, ea_opcount *ops)
-
     # ea_witness.h
     int ea_powm_shared_base(mpz_t *out, mpz_srcptr base, const mpz_t *exps, size_t k, mpz_srcptr n)
     int ea_root_factory(mpz_t *out, mpz_srcptr base, const mpz_t *xs, size_t count, mpz_srcptr n,
