@@ -79,7 +79,8 @@ def main(argv=None):
     _, m1, s1 = _core.multi_exp([items[0][0]], [items[0][1]], P.n, 0, 0, 1, True)
     ok3, m3, s3 = _unweighted_check(P, items)
     okp, mp, sp = base.protocol3_unweighted(P.n, items)
-    failed, mw, sw = _batch_verify_with_weights(P, items, _weights(8, 128), count_ops=True)
+    failed, mw, sw = _batch_verify_with_weights(P, items, _weights(8, 128), count_ops=True,
+                                                   strategy="weighted")
     assert ok3 and okp and failed == []
     e2048 = [r.getrandbits(2048) | 1 | (1 << 2047) for _ in range(8)]
     _, m1b, s1b = _core.multi_exp([items[0][0]], [e2048[0]], P.n, 0, 0, 1, True)

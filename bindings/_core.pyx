@@ -654,9 +654,26 @@ cdef class MultiExpTable:
         return _from_mpz(zr.z)
 
 
-def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
+cdef extern from "ea_batch_by.h" nogil:
+    # internal (not in the installed headers): ea_batch_verify by a named strategy
+    int EA_BATCH_AUTO, EA_BATCH_WEIGHTED, EA_BATCH_LANES, EA_BATCH_IFMA
+    int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
+                           const mpz_t *rs, const size_t *vidx, size_t count, const mpz_t *vals,
+                           size_t nvals, const mpz_t n, unsigned threads, c.ea_opcount *ops)
+
+BATCH_AUTO = EA_BATCH_AUTO
+BATCH_WEIGHTED = EA_BATCH_WEIGHTED
+BATCH_LANES = EA_BATCH_LANES
+BATCH_IFMA = EA_BATCH_IFMA
+
+
+def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False,
+                 int strategy=BATCH_AUTO):
     """ea_batch_verify: the indices j for which ws[j]^xs[j] != +-vals[vidx[j]] (mod n), found
-    with the caller's weights rs (> 0) by one weighted multi-exponentiation and bisection."""
+    with the caller's weights rs (> 0) by one weighted multi-exponentiation and bisection, or
+    by checking each item in lanes (the cost model's choice). ``strategy`` (BATCH_*) forces
+    one; ``count_ops`` returns (failed, multiplications, squarings), counted by the weighted
+    GMP test only (0, 0 when another strategy ran)."""
     cdef _Mpz zn = _Mpz()
     cdef _MpzVec W, X, R, V
     cdef size_t *vi = NULL
@@ -667,6 +684,9 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     cdef int rc
     ops.mul = 0
     ops.sqr = 0
+    if strategy < EA_BATCH_AUTO or strategy > EA_BATCH_IFMA:
+        raise errors.InvalidArgument("strategy must be one of BATCH_AUTO, BATCH_WEIGHTED, "
+                                     "BATCH_LANES, BATCH_IFMA")
     _to_mpz(zn.z, n, "modulus")
     _require_modulus(zn.z)
     W = _MpzVec(ws, "witness")
@@ -677,10 +697,6 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
     count = W.count
     if X.count != count or R.count != count or len(idx) != count:
         raise errors.InvalidArgument("ws, xs, rs and vidx must have the same length")
-    _require_elements(W, zn.z, "witness")
-    _require_elements(V, zn.z, "accumulator value")
-    _require_exponents(X, c.EA_RULE_ELEMENT, "element")
-    _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
     vi = <size_t *>malloc(max(count, 1) * sizeof(size_t))
     bad = <unsigned char *>malloc(max(count, 1))
     try:
@@ -692,9 +708,16 @@ def batch_verify(ws, xs, rs, vidx, vals, n, threads=1, bint count_ops=False):
                 raise errors.InvalidArgument(f"vidx[{i}] must index vals")
             vi[i] = <size_t>k
         with nogil:
-            rc = c.ea_batch_verify(bad, <const mpz_t *>W.items, <const mpz_t *>X.items,
-                                   <const mpz_t *>R.items, vi, count, <const mpz_t *>V.items,
-                                   V.count, zn.z, th, &ops if count_ops else NULL)
+            rc = ea_batch_verify_by(strategy, bad, <const mpz_t *>W.items,
+                                      <const mpz_t *>X.items, <const mpz_t *>R.items, vi, count,
+                                      <const mpz_t *>V.items, V.count, zn.z, th,
+                                      &ops if count_ops else NULL)
+        if rc == c.EA_ERR_ELEMENT or rc == c.EA_ERR_EXPONENT:
+            # the C checks (one pass, in C) failed: the same checks here name the item
+            _require_elements(W, zn.z, "witness")
+            _require_elements(V, zn.z, "accumulator value")
+            _require_exponents(X, c.EA_RULE_ELEMENT, "element")
+            _require_exponents(R, c.EA_RULE_POSITIVE, "weight")
         _check(rc)
         failed = [i for i in range(count) if bad[i]]
     finally:
@@ -1140,8 +1163,8 @@ def build_info():
     ``portable`` (EDGEACC_PORTABLE=1 forces GMP), ``single`` ("ifma": the engine's own IFMA
     kernel for 1537..2048-bit moduli and OpenSSL for other sizes, "openssl", or "gmp") and
     ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
-    ``multi_exp`` ("ifma": the engine's own IFMA lanes for large multi-exponentiations of
-    1025..2048-bit moduli, or "gmp")."""
+    ``multi_exp`` ("ifma": the engine's own IFMA lanes for the weighted batch test's
+    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -1151,6 +1174,37 @@ def build_info():
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
     }
+
+
+cdef extern from "ea_ifma.h":
+    int ea_ifma_apply(const mpz_t n) nogil
+    int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                          const mpz_t n, unsigned threads) nogil
+
+
+def _ifma_multi_exp(bases, exps, n, threads=1):
+    """ea_ifma_multi_exp (internal, for tests): prod bases[j]^exps[j] mod n on the IFMA lanes
+    (power tables or buckets, as its cost model plans for the count and threads); None where
+    the lanes do not apply to n. 0 <= bases[j] < n, exps[j] >= 0."""
+    cdef _Mpz zn = _Mpz(), zr = _Mpz()
+    cdef _MpzVec B, E
+    cdef unsigned th = _threads(threads)
+    cdef int rc
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if not ea_ifma_apply(zn.z):
+        return None
+    B = _MpzVec(bases, "base")
+    E = _MpzVec(exps, "exponent")
+    if B.count != E.count:
+        raise errors.InvalidArgument("bases and exps must have the same length")
+    _require_bases(B, zn.z)
+    _require_exponents(E, c.EA_RULE_NONNEG, "exponent")
+    with nogil:
+        rc = ea_ifma_multi_exp(zr.z, <const mpz_t *>B.items, <const mpz_t *>E.items, B.count,
+                               zn.z, th)
+    _check(rc)
+    return _from_mpz(zr.z)
 
 
 # ---- issue 12: batch inputs as fixed-width big-endian rows (buffer protocol) ----

@@ -2,9 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ea_batch.h"
+#include "ea_batch_by.h"
 #include "ea_check.h"
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_ifma1.h"
 #include "ea_group.h"
 #include "ea_multiexp.h"
 #include "ea_thread.h"
@@ -145,36 +147,51 @@ static int lanes_task(void *arg, size_t g)
     return rc;
 }
 
-/* Multiplications per lane multiplication: crypto_mb runs 8 exponentiations of 256 bits in
- * about the time of 1.5 GMP ones (measured on this engine's reference machine). */
-#define LANE_MUL_COST 0.2
+/* A crypto_mb lane call (8 exponentiations of b bits) costs about LANE_CALL_PER_BIT * b +
+ * LANE_CALL_FIXED GMP Montgomery multiplications, a single exponentiation on the own IFMA
+ * kernel SINGLE_PER_BIT * b: measured against ea_ifma_cost's 8-lane product (1.8) in one run,
+ * 256-bit exponents: a call takes the time of 386 8-lane products, a single one of 59. */
+#define LANE_CALL_PER_BIT 2.6
+#define LANE_CALL_FIXED 30.0
+#define SINGLE_PER_BIT 0.41
 
-enum { BY_WEIGHTS, BY_LANES, BY_IFMA };
+/* Estimated time (GMP multiplications) of checking count items of b-bit exponents on their
+ * own, as check_each splits them: whole lane groups per thread, a short last group (or every
+ * item, without crypto_mb's lanes) as single exponentiations. */
+static double each_cost(size_t count, size_t b, unsigned threads, const mpz_t n)
+{
+    size_t groups = (count + EA_LANES - 1) / EA_LANES;
+    size_t chunk = EA_LANES * ((groups + threads - 1) / threads);     /* check_each's split */
+    size_t items = chunk < count ? chunk : count, rem = items % EA_LANES;
+    double call = LANE_CALL_PER_BIT * (double)b + LANE_CALL_FIXED;
+    double single = ea_ifma1_apply(n) ? SINGLE_PER_BIT * (double)b : ea_mexp_cost(1, b);
+    if (!ea_fast_lanes_apply(n) || b > EA_LANE_EXP_BITS)
+        return (double)items * single;
+    return (double)(items / EA_LANES) * call
+           + (rem >= EA_LANE_MIN_ITEMS ? call : (double)rem * single);
+}
 
 /* The strategy the cost model prefers (all sound: lanes check every statement exactly; the
  * IFMA kernel computes the same weighted product as the GMP path). */
 static int choose_strategy(const mpz_t *xs, const mpz_t *rs, size_t count, size_t nvals,
-                           const mpz_t n)
+                           const mpz_t n, unsigned threads)
 {
     size_t j, xbits = 0, rbits = 0;
-    double lanes = -1.0, weighted, ifma = -1.0;
+    double each, weighted, ifma = -1.0;
     for (j = 0; j < count; j++) {
         size_t b = mpz_sizeinbase(xs[j], 2), c = mpz_sizeinbase(rs[j], 2);
         xbits = b > xbits ? b : xbits;
         rbits = c > rbits ? c : rbits;
     }
-    weighted = ea_mexp_cost(count + nvals, xbits + rbits);
-    /* a lane exponentiation: a squaring per bit, a window product every 5 bits, a table */
-    if (ea_fast_lanes_apply(n) && xbits <= EA_LANE_EXP_BITS)
-        lanes = LANE_MUL_COST * (1.2 * (double)xbits + 32.0)
-                * (double)(count < EA_LANES ? EA_LANES : count);
+    weighted = ea_mexp_cost((count + threads - 1) / threads + nvals, xbits + rbits);
+    each = each_cost(count, xbits, threads, n);
     if (ea_ifma_apply(n))
-        ifma = ea_ifma_cost(count + nvals, xbits + rbits);
-    if (lanes >= 0 && lanes < weighted && (ifma < 0 || lanes <= ifma))
-        return BY_LANES;
+        ifma = ea_ifma_cost(count + nvals, xbits + rbits, threads);
+    if (each < weighted && (ifma < 0 || each <= ifma))
+        return EA_BATCH_LANES;
     if (ifma >= 0 && ifma < weighted)
-        return BY_IFMA;
-    return BY_WEIGHTS;
+        return EA_BATCH_IFMA;
+    return EA_BATCH_WEIGHTED;
 }
 
 /* Independent checks of every item, 8 at a time where lanes apply, over threads. */
@@ -189,66 +206,139 @@ static int check_each(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, cons
     return ea_parallel_run(lanes_task, &lj, (count + lj.chunk - 1) / lj.chunk, threads);
 }
 
-/* The weighted test on the IFMA lanes: one product of every w_j^(x_j r_j) and v_k^(-R_k);
- * if it is not +-1, every item is checked on its own. */
-static int weighted_ifma(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
-                         const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
-                         const mpz_t n, unsigned threads)
+/* The weighted product's terms, built once for either kernel: exps[j] = xs[j] rs[j] for the
+ * witnesses, then exps[count + k] = R_k = sum_{vidx[j] = k} rs[j] for the values, whose
+ * inverses are inv[k]. */
+typedef struct {
+    mpz_t *exps, *inv;
+    size_t count, nvals;
+} weighted_terms;
+
+static void terms_clear(weighted_terms *t)
 {
-    size_t m = count + nvals, j;
-    mpz_t *B = malloc(m * sizeof(mpz_t)), *E = malloc(m * sizeof(mpz_t)), r;
-    int rc = EA_OK;
-    if (B == NULL || E == NULL) {
-        free(B); free(E);
+    size_t j;
+    if (t->exps != NULL)
+        for (j = 0; j < t->count + t->nvals; j++)
+            mpz_clear(t->exps[j]);
+    if (t->inv != NULL)
+        for (j = 0; j < t->nvals; j++)
+            mpz_clear(t->inv[j]);
+    free(t->exps);
+    free(t->inv);
+}
+
+static int terms_init(weighted_terms *t, const mpz_t *xs, const mpz_t *rs, const size_t *vidx,
+                      size_t count, const mpz_t *vals, size_t nvals, const mpz_t n)
+{
+    size_t j;
+    t->count = count;
+    t->nvals = nvals;
+    t->exps = malloc((count + nvals) * sizeof(mpz_t));
+    t->inv = malloc(nvals * sizeof(mpz_t));
+    if (t->exps == NULL || t->inv == NULL) {
+        free(t->exps); free(t->inv);
+        t->exps = t->inv = NULL;
         return EA_ERR_NOMEM;
     }
-    for (j = 0; j < m; j++)
-        mpz_inits(B[j], E[j], NULL);
-    mpz_init(r);
+    for (j = 0; j < count + nvals; j++)
+        mpz_init(t->exps[j]);
+    for (j = 0; j < nvals; j++)
+        mpz_init(t->inv[j]);
     for (j = 0; j < count; j++) {
-        mpz_set(B[j], ws[j]);
-        mpz_mul(E[j], xs[j], rs[j]);
-        mpz_add(E[count + vidx[j]], E[count + vidx[j]], rs[j]);
+        mpz_mul(t->exps[j], xs[j], rs[j]);
+        mpz_add(t->exps[count + vidx[j]], t->exps[count + vidx[j]], rs[j]);
     }
-    for (j = 0; j < nvals && rc == EA_OK; j++)
-        if (!mpz_invert(B[count + j], vals[j], n))  /* cannot happen after ea_check_elements */
-            rc = EA_ERR_NOT_INVERTIBLE;
-    if (rc == EA_OK)
-        rc = ea_ifma_multi_exp(r, (const mpz_t *)B, (const mpz_t *)E, m, n, threads);
+    for (j = 0; j < nvals; j++)
+        if (!mpz_invert(t->inv[j], vals[j], n))     /* cannot happen after ea_check_elements */
+            return EA_ERR_NOT_INVERTIBLE;
+    return EA_OK;
+}
+
+/* The weighted test on the IFMA lanes: one product of every w_j^(x_j r_j) and v_k^(-R_k);
+ * if it is not +-1, every item is checked on its own. */
+static int weighted_ifma(unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
+                         const weighted_terms *t, const size_t *vidx, const mpz_t *vals,
+                         const mpz_t n, unsigned threads)
+{
+    size_t m = t->count + t->nvals, j;
+    mpz_t *B = malloc(m * sizeof(mpz_t)), r, one;
+    int rc;
+    if (B == NULL)
+        return EA_ERR_NOMEM;
+    for (j = 0; j < m; j++)
+        mpz_init_set(B[j], j < t->count ? ws[j] : t->inv[j - t->count]);
+    mpz_inits(r, one, NULL);
+    mpz_set_ui(one, 1);
+    rc = ea_ifma_multi_exp(r, (const mpz_t *)B, (const mpz_t *)t->exps, m, n, threads);
     if (rc == EA_OK) {
-        mpz_t one;
-        mpz_init_set_ui(one, 1);
         if (ea_equal_pm(r, one, n))
-            memset(bad, 0, count);
+            memset(bad, 0, t->count);
         else
-            rc = check_each(bad, ws, xs, vidx, count, vals, n, threads);
-        mpz_clear(one);
+            rc = check_each(bad, ws, xs, vidx, t->count, vals, n, threads);
     }
     for (j = 0; j < m; j++)
-        mpz_clears(B[j], E[j], NULL);
-    mpz_clear(r);
-    free(B); free(E);
+        mpz_clear(B[j]);
+    mpz_clears(r, one, NULL);
+    free(B);
     return rc;
 }
 
-int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
-                    const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
-                    const mpz_t n, unsigned threads, ea_opcount *ops)
+/* The weighted test on ea_mont (GMP), over `threads` groups, with bisection. */
+static int weighted_gmp(unsigned char *bad, const mpz_t *ws, const mpz_t *rs,
+                        const weighted_terms *t, const size_t *vidx, const mpz_t n,
+                        unsigned threads, ea_opcount *ops)
 {
     ea_mont ctx;
     batch_job job;
     mp_limb_t *W = NULL, *VI = NULL;
-    mpz_t *e = NULL, inv;
-    size_t j, g;
+    size_t j, g, count = t->count;
+    int rc;
+    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
+        return rc;
+    if (threads > count)
+        threads = (unsigned)count;
+    W = ea_mont_alloc(&ctx, count);
+    VI = ea_mont_alloc(&ctx, t->nvals);
+    job.ops = calloc(threads, sizeof(ea_opcount));
+    if (W == NULL || VI == NULL || job.ops == NULL) {
+        rc = EA_ERR_NOMEM;
+        goto done;
+    }
+    for (j = 0; j < t->nvals; j++)
+        ea_mont_to(LIMB(VI, j, ctx.n), t->inv[j], &ctx);
+    for (j = 0; j < count; j++)
+        ea_mont_to(LIMB(W, j, ctx.n), ws[j], &ctx);
+    job.ctx = &ctx; job.W = W; job.VI = VI; job.e = (const mpz_t *)t->exps; job.rs = rs;
+    job.vidx = vidx; job.count = count; job.nvals = t->nvals; job.ngroups = threads;
+    job.bad = bad;
+    memset(bad, 0, count);
+    rc = ea_parallel_run(group_task, &job, threads, threads);
+    if (ops != NULL)
+        for (g = 0; g < threads; g++) {
+            ops->mul += job.ops[g].mul;
+            ops->sqr += job.ops[g].sqr;
+        }
+done:
+    free(W); free(VI); free(job.ops);
+    ea_mont_clear(&ctx);
+    return rc;
+}
+
+int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
+                       const mpz_t *rs, const size_t *vidx, size_t count, const mpz_t *vals,
+                       size_t nvals, const mpz_t n, unsigned threads, ea_opcount *ops)
+{
+    weighted_terms terms;
+    size_t j;
     int rc = ea_check_modulus(n);
     if (rc != EA_OK)
         return rc;
     if (count == 0)
         return EA_OK;
-    if (bad == NULL || ws == NULL || xs == NULL || rs == NULL || vidx == NULL || vals == NULL)
+    if (bad == NULL || ws == NULL || xs == NULL || rs == NULL || vidx == NULL || vals == NULL
+        || strategy < EA_BATCH_AUTO || strategy > EA_BATCH_IFMA)
         return EA_ERR_ARGUMENT;
-    for (j = 0; j < count; j++)
-        bad[j] = 1;             /* fail closed: every status but EA_OK leaves "all false" */
+    memset(bad, 1, count);      /* fail closed: every status but EA_OK leaves "all false" */
     if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
         || (rc = ea_check_elements(NULL, vals, nvals, n)) != EA_OK)
         return rc;
@@ -260,68 +350,29 @@ int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const 
             return EA_ERR_ARGUMENT;
     if (threads < 1)
         threads = 1;
-    if (ops == NULL) {          /* operation counts are of the weighted GMP test */
-        int how = choose_strategy(xs, rs, count, nvals, n);
-        if (how != BY_WEIGHTS) {
-            rc = how == BY_LANES ? check_each(bad, ws, xs, vidx, count, vals, n, threads)
-                                 : weighted_ifma(bad, ws, xs, rs, vidx, count, vals, nvals, n,
-                                                 threads);
-            if (rc != EA_OK)
-                for (j = 0; j < count; j++)
-                    bad[j] = 1;
-            return rc;
-        }
-    }
-    if ((rc = ea_mont_init(&ctx, n)) != EA_OK)
-        return rc;
-    if (threads > count)
-        threads = (unsigned)count;
-    W = ea_mont_alloc(&ctx, count);
-    VI = ea_mont_alloc(&ctx, nvals);
-    e = malloc(count * sizeof(mpz_t));
-    job.ops = calloc(threads, sizeof(ea_opcount));
-    if (W == NULL || VI == NULL || e == NULL || job.ops == NULL) {
-        rc = EA_ERR_NOMEM;
-        goto done;
-    }
-    mpz_init(inv);
-    for (j = 0; j < nvals; j++) {
-        if (!mpz_invert(inv, vals[j], n)) {     /* cannot happen after ea_check_element */
-            rc = EA_ERR_NOT_INVERTIBLE;
-            break;
-        }
-        ea_mont_to(LIMB(VI, j, ctx.n), inv, &ctx);
-    }
-    mpz_clear(inv);
-    if (rc != EA_OK) {
-        free(e);
-        e = NULL;
-        goto done;
-    }
-    for (j = 0; j < count; j++) {
-        ea_mont_to(LIMB(W, j, ctx.n), ws[j], &ctx);
-        mpz_init(e[j]);
-        mpz_mul(e[j], xs[j], rs[j]);
-    }
-    job.ctx = &ctx; job.W = W; job.VI = VI; job.e = (const mpz_t *)e; job.rs = rs;
-    job.vidx = vidx; job.count = count; job.nvals = nvals; job.ngroups = threads; job.bad = bad;
-    for (j = 0; j < count; j++)
-        bad[j] = 0;
-    rc = ea_parallel_run(group_task, &job, threads, threads);
-    if (ops != NULL)
-        for (g = 0; g < threads; g++) {
-            ops->mul += job.ops[g].mul;
-            ops->sqr += job.ops[g].sqr;
-        }
-    for (j = 0; j < count; j++)
-        mpz_clear(e[j]);
-done:
-    free(W); free(VI); free(e); free(job.ops);
-    ea_mont_clear(&ctx);
+    if (strategy == EA_BATCH_AUTO)
+        strategy = choose_strategy(xs, rs, count, nvals, n, threads);
+    if (strategy == EA_BATCH_IFMA && !ea_ifma_apply(n))
+        strategy = EA_BATCH_WEIGHTED;
+    if (strategy == EA_BATCH_LANES)
+        rc = check_each(bad, ws, xs, vidx, count, vals, n, threads);
+    else if ((rc = terms_init(&terms, xs, rs, vidx, count, vals, nvals, n)) == EA_OK)
+        rc = strategy == EA_BATCH_IFMA
+             ? weighted_ifma(bad, ws, xs, &terms, vidx, vals, n, threads)
+             : weighted_gmp(bad, ws, rs, &terms, vidx, n, threads, ops);
+    if (strategy != EA_BATCH_LANES)
+        terms_clear(&terms);
     if (rc != EA_OK)
-        for (j = 0; j < count; j++)
-            bad[j] = 1;
+        memset(bad, 1, count);
     return rc;
+}
+
+int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,
+                    const size_t *vidx, size_t count, const mpz_t *vals, size_t nvals,
+                    const mpz_t n, unsigned threads, ea_opcount *ops)
+{
+    return ea_batch_verify_by(EA_BATCH_AUTO, bad, ws, xs, rs, vidx, count, vals, nvals, n,
+                              threads, ops);
 }
 
 int ea_batch_check_unweighted(int *ok, const mpz_t *ws, const mpz_t *xs, const mpz_t *vs,

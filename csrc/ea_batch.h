@@ -21,8 +21,11 @@ EA_API_BEGIN
  * as one multi-exponentiation; on failure bisects (a half that passes clears its items, and
  * then the other half is known to fail). Sets bad[j] = 1 for the statements found false,
  * 0 otherwise; on any status but EA_OK every bad[j] = 1 (never "all hold" by accident).
- * Where the lane kernels apply (ea_fastexp.h) and the cost model prefers them, and ops is NULL,
- * every statement is instead checked on its own, 8 at a time (exact; the weights unused). The items are split into `threads` balanced groups checked in parallel.
+ * A cost model picks the kernel: the weighted product on the engine's IFMA lanes (ea_ifma.h)
+ * or on GMP (split into `threads` groups, each bisected), or every statement checked on its
+ * own (exact; the weights unused), 8 at a time where crypto_mb's lanes apply (ea_fastexp.h);
+ * a failing IFMA product also checks every statement on its own. ops (the GMP test's
+ * multiplications and squarings, when that test ran) does not change the choice.
  * Every ws[j] and vals[k] must satisfy 1 < y < n-1, gcd(y, n) = 1 (else EA_ERR_ELEMENT);
  * xs[j] odd >= 3 and rs[j] > 0 (else EA_ERR_EXPONENT); vidx[j] < nvals. ops may be NULL. */
 int ea_batch_verify(unsigned char *bad, const mpz_t *ws, const mpz_t *xs, const mpz_t *rs,

@@ -210,9 +210,7 @@ static int lanes_powm(mpz_t *out, const mpz_t *bases, const mpz_t *exps, size_t 
             m = 0;
         }
     }
-    /* a lane call costs about as much as 2 single OpenSSL exponentiations or 6 on the own
-     * single-operation IFMA kernel */
-    if (m >= (ea_ifma1_apply(n) ? 6u : 2u))
+    if (m >= (ea_ifma1_apply(n) ? EA_LANE_MIN_ITEMS : 2u))
         lane_call(out, bases, exps, idx, m, n, words, buf, buflen, done);
     free(words); free(buf);
     return 1;

@@ -24,6 +24,9 @@ extern "C" {
 #define EA_LANES 8              /* exponentiations per lane call */
 #define EA_LANE_MOD_BITS 2048   /* the modulus size the lane kernel takes */
 #define EA_LANE_EXP_BITS 2048   /* the largest exponent of one lane call */
+/* A last lane group of fewer items runs as single exponentiations where the own IFMA kernel
+ * takes them (a lane call costs about as much as 6 of those; as 2 of OpenSSL's). */
+#define EA_LANE_MIN_ITEMS 6
 
 /* Bits of ea_fast_paths(). */
 enum {

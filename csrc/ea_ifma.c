@@ -239,21 +239,39 @@ static void ctx_init(ifma_ctx *ctx, const mpz_t n)
     mpz_clear(t);
 }
 
-/* Bucket window for count bases and bits-bit exponents: minimise the lane products. */
-static unsigned window_bits(size_t count, size_t bits, double *cost)
+/* The two lane methods of ea_ifma_multi_exp share c-bit windows, 8 per round (one per lane),
+ * and one Horner combination of the windows on the single-operation kernel (a squaring per
+ * bit, a product per window). Buckets (Pippenger): per round `count` products into 2^c buckets
+ * and 2^(c+1) to combine them. Power tables: every base's b^0 .. b^(2^c - 1) once (2^c - 2
+ * lane products per 8 bases), then per round count - 1 products of gathered powers and no
+ * combination: cheaper for few bases (a batch of 8..32 statements). */
+typedef struct {
+    int tables;                     /* 1: power tables, 0: buckets */
+    unsigned c;
+    double cost;                    /* in GMP multiplications, the busiest thread's share */
+} lane_plan;
+
+#define TAB_MAX_C 5                 /* a group's table: 2^c lane vectors (80 KiB at c = 5) */
+
+/* The cheapest method and window for count bases, bits-bit exponents and `threads` threads
+ * (rounds and table groups are split over the threads; the combination is serial). */
+static lane_plan plan_for(size_t count, size_t bits, unsigned threads)
 {
-    unsigned c, best = 2;
-    double bc = -1.0;
-    for (c = 2; c <= MAX_C; c++) {
-        double rounds = (double)((((bits + c - 1) / c) + LANES - 1) / LANES);
-        double v = rounds * ((double)count + 2.0 * (double)(1u << c));
-        if (bc < 0 || v < bc) {
-            bc = v;
-            best = c;
+    lane_plan best = {0, 2, -1.0}, p;
+    size_t th = threads > 1 ? threads : 1, groups = (count + LANES - 1) / LANES;
+    for (p.tables = 0; p.tables <= 1; p.tables++)
+        for (p.c = 2; p.c <= (p.tables ? TAB_MAX_C : MAX_C); p.c++) {
+            size_t windows = (bits + p.c - 1) / p.c, rounds = (windows + LANES - 1) / LANES;
+            double per_thread = (double)((rounds + th - 1) / th), lane;
+            if (p.tables)
+                lane = (double)((groups + th - 1) / th) * (double)((1u << p.c) - 2)
+                       + per_thread * ((double)count - 1.0);
+            else
+                lane = per_thread * ((double)count + 2.0 * (double)(1u << p.c));
+            p.cost = LANE_PRODUCT_COST * lane + SINGLE_PRODUCT_COST * (double)(bits + windows);
+            if (best.cost < 0 || p.cost < best.cost)
+                best = p;
         }
-    }
-    if (cost != NULL)
-        *cost = bc;
     return best;
 }
 
@@ -329,6 +347,92 @@ static int pip_round(void *arg, size_t q)
         for (d = 0; d < L; d++)
             job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
     free(buckets);
+    return EA_OK;
+}
+
+/* Montgomery forms B[j] = bases[j] R mod N (ea_ifma1.h), part k of `parts`; threads take the
+ * parts from CONV_PARALLEL bases on (below, starting them costs more than it saves). */
+#define CONV_PARALLEL 256
+
+typedef struct {
+    uint64_t *B;
+    const mpz_t *bases;
+    mpz_srcptr n;
+    size_t count, parts;
+} conv_job;
+
+static int conv_part(void *arg, size_t k)
+{
+    conv_job *job = arg;
+    size_t j, hi = job->count * (k + 1) / job->parts;
+    for (j = job->count * k / job->parts; j < hi; j++)
+        if (!ea_ifma1_to_mont(job->B + j * L, job->bases[j], job->n))
+            return EA_ERR_NOMEM;
+    return EA_OK;
+}
+
+/* Power tables of bases 8g .. 8g+7 (lane l: base 8g+l; lanes past count repeat base 8g):
+ * 2^c lane vectors, vector d = b^d. */
+typedef struct {
+    const ifma_ctx *ctx;
+    const mpz_t *bases, *exps;
+    mpz_srcptr n;
+    size_t count, windows;
+    unsigned c;
+    uint64_t *T;                    /* per group of 8 bases: its table, 2^c lane vectors */
+    uint64_t *S;                    /* per window: prod_j b_j^digit, Montgomery form, L limbs */
+} tab_job;
+
+static int tab_group(void *arg, size_t g)
+{
+    tab_job *job = arg;
+    size_t nt = (size_t)1 << job->c, d, i, l;
+    uint64_t *T = job->T + g * nt * L * LANES, b[L];
+    memcpy(VEC(T, 0), job->ctx->one, L * LANES * sizeof(uint64_t));
+    for (l = 0; l < LANES; l++) {     /* Montgomery form: b * R mod N */
+        size_t j = g * LANES + l < job->count ? g * LANES + l : g * LANES;
+        if (!ea_ifma1_to_mont(b, job->bases[j], job->n))
+            return EA_ERR_NOMEM;
+        for (i = 0; i < L; i++)
+            VEC(T, 1)[i * LANES + l] = b[i];
+    }
+    for (d = 2; d < nt; d++)
+        amm(VEC(T, d), VEC(T, d - 1), 0, VEC(T, 1), job->ctx);
+    return EA_OK;
+}
+
+/* Round q: windows 8q .. 8q+7, one per lane: S = prod_j T_j[digit of window]. */
+static int tab_round(void *arg, size_t q)
+{
+    tab_job *job = arg;
+    size_t nt = (size_t)1 << job->c, j, d, k0 = q * LANES;
+    uint64_t *acc = alloc64(2 * L * LANES * sizeof(uint64_t)), *g;
+    long long idx[LANES];
+    int l, started = 0;
+    if (acc == NULL)
+        return EA_ERR_NOMEM;
+    g = VEC(acc, 1);
+    for (j = 0; j < job->count; j++) {
+        int any = 0;
+        for (l = 0; l < LANES; l++) {
+            size_t win = k0 + (size_t)l;
+            unsigned dig = win < job->windows ? ea_exp_bits(job->exps[j], win * job->c, job->c) : 0;
+            idx[l] = (long long)dig * L * LANES + (long long)(j % LANES);
+            any |= dig != 0;
+        }
+        if (!any)
+            continue;
+        gather(started ? g : acc, job->T + (j / LANES) * nt * L * LANES, idx);
+        if (started)
+            amm(acc, acc, 0, g, job->ctx);
+        started = 1;
+    }
+    if (!started)
+        memcpy(acc, job->ctx->one, L * LANES * sizeof(uint64_t));
+    for (l = 0; l < LANES && k0 + (size_t)l < job->windows; l++)
+        for (d = 0; d < L; d++)
+            job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
+    free(acc);
     return EA_OK;
 }
 
@@ -752,15 +856,12 @@ int ea_ifma_apply(const mpz_t n)
 #endif
 }
 
-double ea_ifma_cost(size_t count, size_t bits)
+double ea_ifma_cost(size_t count, size_t bits, unsigned threads)
 {
 #ifdef EA_IFMA_COMPILED
-    double lane_products;
-    (void)window_bits(count, bits ? bits : 1, &lane_products);
-    /* + the final combination: a squaring per bit on the single-operation kernel */
-    return LANE_PRODUCT_COST * lane_products + SINGLE_PRODUCT_COST * (double)bits;
+    return plan_for(count, bits ? bits : 1, threads).cost;
 #else
-    (void)count; (void)bits;
+    (void)count; (void)bits; (void)threads;
     return 1e300;
 #endif
 }
@@ -772,32 +873,48 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
     /* the conversions and the final combination run on the single-operation kernel
      * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
     ifma_ctx *ctx = alloc64(sizeof *ctx);
-    pip_job job;
-    size_t j, bits = 1;
-    uint64_t *B, *S;
+    lane_plan plan;
+    size_t j, bits = 1, windows, groups = (count + LANES - 1) / LANES;
+    uint64_t *B = NULL, *S, *T = NULL;
     int rc = EA_OK;
+    if (threads < 1)
+        threads = 1;
     for (j = 0; j < count; j++)
         if (mpz_sgn(exps[j]) > 0 && mpz_sizeinbase(exps[j], 2) > bits)
             bits = mpz_sizeinbase(exps[j], 2);
-    job.c = window_bits(count, bits, NULL);
-    job.windows = (bits + job.c - 1) / job.c;
-    B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
-    S = malloc(job.windows * L * sizeof(uint64_t));
-    if (ctx == NULL || B == NULL || S == NULL) {
-        free(ctx); free(B); free(S);
+    plan = plan_for(count, bits, threads);
+    windows = (bits + plan.c - 1) / plan.c;
+    S = malloc(windows * L * sizeof(uint64_t));
+    if (plan.tables)
+        T = alloc64((groups ? groups : 1) * ((size_t)L * LANES * sizeof(uint64_t) << plan.c));
+    else
+        B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
+    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL)) {
+        free(ctx); free(B); free(S); free(T);
         return EA_ERR_NOMEM;
     }
     ctx_init(ctx, n);
-    for (j = 0; j < count && rc == EA_OK; j++)  /* Montgomery form: b * R mod N */
-        if (!ea_ifma1_to_mont(B + j * L, bases[j], n))
-            rc = EA_ERR_NOMEM;
-    job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.S = S;
-    if (rc == EA_OK)
-        rc = ea_parallel_run(pip_round, &job, (job.windows + LANES - 1) / LANES,
-                             threads ? threads : 1);
-    if (rc == EA_OK && !ea_ifma1_horner(r, S, job.windows, job.c, n))
+    if (plan.tables) {          /* each group converts its own bases */
+        tab_job job;
+        job.ctx = ctx; job.bases = bases; job.n = n; job.exps = exps; job.count = count;
+        job.windows = windows; job.c = plan.c; job.T = T; job.S = S;
+        rc = ea_parallel_run(tab_group, &job, groups, threads);
+        if (rc == EA_OK)
+            rc = ea_parallel_run(tab_round, &job, (windows + LANES - 1) / LANES, threads);
+    } else {
+        pip_job job;
+        conv_job cj;
+        cj.B = B; cj.bases = bases; cj.n = n; cj.count = count;
+        cj.parts = count >= CONV_PARALLEL ? threads : 1;
+        rc = ea_parallel_run(conv_part, &cj, cj.parts, threads);
+        job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.windows = windows;
+        job.c = plan.c; job.S = S;
+        if (rc == EA_OK)
+            rc = ea_parallel_run(pip_round, &job, (windows + LANES - 1) / LANES, threads);
+    }
+    if (rc == EA_OK && !ea_ifma1_horner(r, S, windows, plan.c, n))
         rc = EA_ERR_NOMEM;
-    free(B); free(S); free(ctx);
+    free(B); free(S); free(T); free(ctx);
     return rc;
 #else
     (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads;

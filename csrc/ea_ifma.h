@@ -27,9 +27,9 @@ extern "C" {
 /* ea_ifma_apply(n): 1 iff ea_ifma_multi_exp runs for modulus n here (CPU, build, size). */
 int ea_ifma_apply(const mpz_t n);
 
-/* ea_ifma_cost(count, bits): estimated cost of ea_ifma_multi_exp in GMP Montgomery
- * multiplications (the unit of ea_mexp_cost), for the cost models. */
-double ea_ifma_cost(size_t count, size_t bits);
+/* ea_ifma_cost(count, bits, threads): estimated time of ea_ifma_multi_exp on `threads`
+ * threads in GMP Montgomery multiplications (the unit of ea_mexp_cost), for the cost models. */
+double ea_ifma_cost(size_t count, size_t bits, unsigned threads);
 
 /* ea_ifma_multi_exp(r, bases, exps, count, n, threads): r = prod bases[j]^exps[j] mod n;
  * 0 <= bases[j] < n, exps[j] >= 0, ea_ifma_apply(n). EA_OK or EA_ERR_NOMEM. */

@@ -100,21 +100,32 @@ def _weights(count: int, security: int) -> list[int]:
             for i in range(count)]
 
 
+def _up_to_sign(y: int, n: int, half: int) -> int:
+    """min(y, n - y) for 0 <= y < n (y and -y are one group element; half = n >> 1), else y."""
+    return (n - y if y > half else y) if 0 <= y < n else y
+
+
 def _split_items(P: Params, items) -> tuple[list, list, list, list]:
+    """(ws, xs, vidx, vals) of (w, x, v) items, each an exact int; the value rules (group
+    elements, odd exponents) are ea_batch_verify's, which names the failing item."""
     triples = _checks.pairs(items, "items", ("w", "x", "v"))
-    ws = [_checks.integer(w, f"witness {j}") for j, (w, _, _) in enumerate(triples)]
-    xs = _checks.elements([x for _, x, _ in triples])
+    integer = _checks.integer
+    ws = [w if type(w) is int else integer(w, f"witness {j}") for j, (w, _, _) in enumerate(triples)]
+    xs = [x if type(x) is int else integer(x, f"element {j}") for j, (_, x, _) in enumerate(triples)]
     vidx: list[int] = []
     vals: list[int] = []
     where: dict[int, int] = {}
     n = P.n
+    half = n >> 1
     for j, (_, _, v) in enumerate(triples):
-        v = _checks.integer(v, f"accumulator value {j}")
-        key = min(v, n - v) if 0 <= v < n else v    # v and -v are one group element
-        if key not in where:
-            where[key] = len(vals)
+        if type(v) is not int:
+            v = integer(v, f"accumulator value {j}")
+        key = _up_to_sign(v, n, half)
+        k = where.get(key)
+        if k is None:
+            k = where[key] = len(vals)
             vals.append(v)
-        vidx.append(where[key])
+        vidx.append(k)
     return ws, xs, vidx, vals
 
 
@@ -231,14 +242,26 @@ def _first_of_statement(n: int, ws: list[int], xs: list[int], vidx: list[int]) -
     statement is checked once: repeats of one statement with an order-2 error (a factor of N
     known) would cancel in the weighted product however odd the weights."""
     first: dict[tuple, int] = {}
-    return [first.setdefault((min(w, n - w) if 0 <= w < n else w, x, k), j)
+    half = n >> 1
+    return [first.setdefault((_up_to_sign(w, n, half), x, k), j)
             for j, (w, x, k) in enumerate(zip(ws, xs, vidx))]
 
 
+STRATEGIES = {
+    "auto": _core.BATCH_AUTO,           # the cost model's choice (what batch_verify runs)
+    "weighted": _core.BATCH_WEIGHTED,   # the weighted test on GMP, with bisection
+    "lanes": _core.BATCH_LANES,         # every statement on its own, 8 at a time in lanes
+    "ifma": _core.BATCH_IFMA,           # the weighted product in IFMA lanes
+}
+
+
 def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
-                               threads: int | None = 1, count_ops: bool = False):
-    """batch_verify with caller-chosen weights: for tests and benchmarks only (a prover who
-    knows the weights can cheat)."""
+                               threads: int | None = 1, count_ops: bool = False,
+                               strategy: str = "auto"):
+    """batch_verify with caller-chosen weights and optionally a forced strategy (STRATEGIES):
+    for tests and benchmarks only (a prover who knows the weights can cheat). count_ops
+    returns (failed, multiplications, squarings) of the weighted GMP test (0, 0 if another
+    strategy ran: pass strategy="weighted" to count that test)."""
     P = _checks.params(params)
     ws, xs, vidx, vals = _split_items(P, items)
     weights = _checks.sequence(weights, "weights")
@@ -246,8 +269,10 @@ def _batch_verify_with_weights(params: Params, items, weights: Sequence[int],
         raise InvalidArgument("one weight per item")
     if not ws:
         return ([], 0, 0) if count_ops else []
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise InvalidArgument(f"strategy must be one of {sorted(STRATEGIES)}")
     return _core.batch_verify(ws, xs, weights, vidx, vals, P.n, _checks.threads(threads),
-                              count_ops)
+                              count_ops, STRATEGIES[strategy])
 
 
 def _unweighted_check(params: Params, items, group_size: int | None = None):

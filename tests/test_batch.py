@@ -193,7 +193,8 @@ def test_unweighted_check_counts_protocol3_operations(P, big):
 def test_operation_counts_of_the_weighted_check(P, big):
     acc, xs, ws = big
     items = [(w, x, acc.value) for w, x in zip(ws[:16], xs[:16])]
-    failed, mul, sqr = _batch_verify_with_weights(P, items, _weights(16, 128), count_ops=True)
+    failed, mul, sqr = _batch_verify_with_weights(P, items, _weights(16, 128), count_ops=True,
+                                                  strategy="weighted")
     assert failed == []
     assert 256 + 120 <= sqr <= 256 + 130            # one chain over |x| + |r| bits
     assert mul < 16 * 100                            # vs ~300 operations per independent check

@@ -14,12 +14,13 @@ from hypothesis import given, settings, strategies as st
 
 import edgeacc
 from edgeacc import _core
-from edgeacc.batch import _batch_verify_with_weights
+from edgeacc.batch import STRATEGIES, _batch_verify_with_weights, _weights
 
 P = edgeacc.Params.rsa2048()
 N = P.n
 XS = [edgeacc.hash_to_prime(b"fast-%d" % i)[0] for i in range(40)]
 PORTABLE = os.environ.get("EDGEACC_PORTABLE") == "1"
+IFMA = edgeacc.build_info()["multi_exp"] == "ifma"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 units = st.integers(2, N - 2).filter(lambda y: math.gcd(y, N) == 1)
@@ -81,6 +82,36 @@ def test_batch_verify_names_exactly_the_false_items(rows):
         items.append((w, x, v))
     assert edgeacc.batch_verify(P, items, threads=1) == expect
     assert edgeacc.batch_verify(P, items, threads=2) == expect
+    for strategy in STRATEGIES:     # every strategy the cost model may pick, forced
+        weights = _weights(len(items), 128)
+        assert _batch_verify_with_weights(P, items, weights, 1, strategy=strategy) == expect
+        assert _batch_verify_with_weights(P, items, weights, 2, strategy=strategy) == expect
+
+
+@pytest.mark.parametrize("count", [1, 8, 33, 200])
+@settings(max_examples=2)
+@given(seed=st.integers(0, 2 ** 32))
+def test_ifma_weighted_product_is_the_product_on_every_plan(count, seed):
+    """The weighted product on the IFMA lanes by power tables (few bases: 2, 16, 66) or
+    buckets (many: 400), as ea_ifma_cost's plan picks for count and threads, each item with
+    its own value: all hold, or exactly the item off by a factor 3 is named."""
+    rnd = random.Random(seed)
+    ws = [rnd.randrange(2, N - 1) | 1 for _ in range(count)]
+    xs = [XS[rnd.randrange(len(XS))] for _ in range(count)]
+    vs = [int(gmpy2.powmod(w, x, N)) for w, x in zip(ws, xs)]
+    es = [rnd.getrandbits(384) for _ in range(2 * count)]
+    want = math.prod(int(gmpy2.powmod(b, e, N)) for b, e in zip(ws + vs, es)) % N
+    for threads in (1, 2):      # the plan splits rounds and table groups over the threads
+        assert _core._ifma_multi_exp(ws + vs, es, N, threads) == (want if IFMA else None)
+    items = list(zip(ws, xs, vs))
+    wrong = rnd.randrange(count)
+    bad = list(items)
+    bad[wrong] = (ws[wrong], xs[wrong], vs[wrong] * 3 % N)
+    for threads in (1, 2):
+        assert _batch_verify_with_weights(P, items, _weights(count, 128), threads,
+                                          strategy="ifma") == []
+        assert _batch_verify_with_weights(P, bad, _weights(count, 128), threads,
+                                          strategy="ifma") == [wrong]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +156,8 @@ def test_batch_verify_counts_operations_on_the_weighted_test():
     acc = edgeacc.Accumulator(P, P.generator(b"fast-ops"))
     acc.add_many(XS[:8])
     items = [(w, x, acc.value) for w, x in zip(acc.all_witnesses(), XS[:8])]
-    failed, mul, sqr = _batch_verify_with_weights(P, items, [3] * 8, count_ops=True)
+    failed, mul, sqr = _batch_verify_with_weights(P, items, [3] * 8, count_ops=True,
+                                                  strategy="weighted")
     assert failed == [] and mul > 0 and sqr > 0
 
 

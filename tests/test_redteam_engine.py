@@ -12,6 +12,7 @@ import pytest
 
 import edgeacc
 from edgeacc import _core, poe
+from edgeacc.batch import _batch_verify_with_weights, _weights
 from edgeacc.errors import (EdgeaccError, EdgeaccTypeError, InvalidArgument, InvalidElement,
                             InvalidExponent, InvalidModulus, ReadOnlyError)
 from edgeacc.params import CEREMONY, IN_PROCESS_CEREMONY, Params
@@ -345,7 +346,8 @@ def test_two_distinct_order_2_errors_cancel_but_the_factors_forge_anyway(known):
     P, n, h, xs = known["P"], known["P"].n, known["h"], known["xs"]
     items = _honest(known, 2)
     items = [(w * h % n, x, v) for w, x, v in items]
-    assert edgeacc.batch_verify(P, items, threads=1) == []
+    for strategy in ("weighted", "ifma"):      # the weighted test (t = 2 alone checks each item)
+        assert _batch_verify_with_weights(P, items, _weights(2, 128), strategy=strategy) == []
     assert not any(known["acc"].verify(x, w) for w, x, _ in items)
     phi = (known["p"] - 1) * (known["q"] - 1)
     y = edgeacc.hash_to_prime(b"never added")[0]
