@@ -4,9 +4,9 @@ node's layer check (the other layer's anchors) all read through a ChainReader, o
 
 - a block or header is taken only when it is the chain's at the height asked, its
   endorsements satisfy the chain's policy at its own time, AND it is the ordered log's block
-  at that height: the peer that answered vouches by answering (an honest peer serves only what
-  it stored by following the log) and threshold-1 other peers attest they store it
-  (follower.confirm_blocks, the receipts' rule). An endorsed header alone proves only that a
+  at that height: the policy's threshold of unrevoked peers of the chain attest they store it
+  (follower.confirm_blocks, the receipts' rule; the peer that answered counts only by its own
+  attestation: its TLS certificate may be revoked). An endorsed header alone proves only that a
   quorum validated a block: a dishonest cutter can hold an endorsed twin it never appended;
 - a receipt (where a transaction is) only when that ordered block holds the transaction there;
 - a status record (the anchors of the other layer, ledger.anchors) is taken only when the

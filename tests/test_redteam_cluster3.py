@@ -1,0 +1,182 @@
+"""Red team, issue 11's cluster trust rules: etcd's key ranges (ledger.cluster.etcdauth), the
+rule every network read and receipt confirmation follows (ledger.cluster.reads,
+follower.confirm_blocks) and the per-caller bounds of the transport. Each attack is refused
+and what an honest reader holds afterwards is unchanged."""
+import concurrent.futures
+import json
+import types
+
+import pytest
+
+from ledger import errors
+from ledger.chain import Deployment, now_ms
+from ledger.cluster import authority, etcdauth, local
+from ledger.cluster.follower import confirm_blocks, decode_block_id, stored_message
+from ledger.cluster.node import chain_configs, deployment_params, install_crl, load_trust
+from ledger.cluster.reads import ChainReader
+from ledger.cluster.transport import pack
+from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.peer import Peer
+from ledger.store import PeerStore
+from ledger.tx import Transaction, TxKind
+
+from cluster_helpers import need_etcd
+
+EDGE = "edge-0"
+ENTRY = b"block/000000000000"
+
+
+def _identity(creds):
+    return Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
+
+
+def _endorsed(block, endorsers):
+    return block.with_endorsements([(p.fingerprint, p.sign(block.header.endorsement_message())) for p in endorsers])
+
+
+# --- etcd: one chain's peers reach no other chain's keys ------------------------------------
+
+RENAMED = {"edge-0": "certs", "edge-2": "edge-10"}  # a chain named like the shared prefix; prefix ids
+
+
+@pytest.fixture(scope="module")
+def etcd_cluster(tmp_path_factory):
+    need_etcd()
+    d = local.create(tmp_path_factory.mktemp("rbac") / "d", subchains=3, peers_per_chain=1, endorsement_threshold=1)
+    deployment = json.loads((d / "deployment.json").read_text())
+    for chain in deployment["chains"]:
+        chain["id"] = RENAMED.get(chain["id"], chain["id"])
+    (d / "deployment.json").write_text(json.dumps(deployment))
+    c = local.LocalCluster(d)
+    c.start_etcd()
+    try:
+        for chain, owner in (("certs", "edge-0.peer0"), ("edge-1", "edge-1.peer0"), ("edge-10", "edge-2.peer0")):
+            log = c.etcd_log(chain, owner)
+            try:
+                log.put_raw(ENTRY, b"the entry of " + chain.encode())
+            finally:
+                log.close()
+        yield c
+    finally:
+        c.etcd.stop()
+
+
+def _entries(cluster, chain):
+    log = cluster.etcd_log(chain)  # the operator's root
+    try:
+        return log.blocks(0)
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("chain, intruder", [("certs", "main.peer0"), ("certs", "edge-1.peer0"),
+                                             ("edge-10", "edge-1.peer0"), ("edge-1", "edge-2.peer0")])
+def test_a_peer_of_another_chain_cannot_write_a_chain_named_like_a_shared_or_longer_prefix(
+        etcd_cluster, chain, intruder):
+    """Every peer may write the shared certificates; a chain named "certs" had exactly that key
+    range as its log, so any peer of any chain rewrote its entries and took its cutter. Chain
+    ids that are prefixes of each other ("edge-1", "edge-10") stay apart too."""
+    before = _entries(etcd_cluster, chain)
+    log = etcd_cluster.etcd_log(chain, intruder)
+    try:
+        with pytest.raises(errors.AccessDenied):
+            log.put_raw(ENTRY, b"a rewritten entry")
+        with pytest.raises(errors.AccessDenied):
+            log.campaign(intruder, 5)
+    finally:
+        log.close()
+    assert _entries(etcd_cluster, chain) == before == [(0, b"the entry of " + chain.encode())]
+
+
+def test_the_shared_certificates_stay_writable_by_every_peer(etcd_cluster):
+    log = etcd_cluster.etcd_log("edge-1", "edge-1.peer0")
+    try:
+        log.publish_certificate(b"\1" * 32, b"pem")
+        assert log.certificate(b"\1" * 32) == b"pem"
+    finally:
+        log.close()
+
+
+def test_a_peer_listed_under_two_chains_gets_no_etcd_user():
+    """Its etcd user (the certificate's CN) would hold both chains' roles."""
+    deployment = {"chains": [{"id": "main", "peers": [{"name": "p"}]}, {"id": "edge-0", "peers": [{"name": "p"}]}]}
+    with pytest.raises(errors.ConfigurationError, match="'p' more than once"):
+        etcdauth.grant_access(["127.0.0.1:1"], None, deployment)
+    with pytest.raises(errors.EncodingError):
+        etcdauth.chain_prefix("edge-0/block")
+
+
+# --- reads: a peer that answers vouches only by its own attestation -------------------------
+
+
+@pytest.fixture(scope="module")
+def edge_world(tmp_path_factory):
+    """edge-0 with three peers (2-of-any): block 0, the ordered block 1 and an endorsed twin of it
+    (both signed by the honest endorsers peer1 and peer2, as a dishonest cutter can get)."""
+    root = tmp_path_factory.mktemp("reads3")
+    d = local.create(root / "d", subchains=1, peers_per_chain=3)
+    deployment = json.loads((d / "deployment.json").read_text())
+    trust = load_trust(d / "trust")
+    rules = Deployment(deployment_params(deployment), trust, chain_configs(deployment))
+    peers = [_identity(d / "nodes" / f"{EDGE}.peer{i}" / "credentials") for i in range(3)]
+    client_id = _identity(d / "clients" / "client")
+    for i in [*peers, client_id]:
+        trust.add_certificate(i.certificate)
+
+    def record(payload):
+        return Transaction.create(client_id, TxKind.RECORD, EDGE, payload, timestamp_ms=now_ms(), nonce=now_ms())
+
+    edge = Peer(rules, peers[1], PeerStore(root / "edge.sqlite", EDGE))
+    block0 = _endorsed(edge._propose([record(b"zero")])[0], peers[1:])
+    edge._commit(block0, live=False)
+    twin = _endorsed(edge._propose([record(b"twin")])[0], peers[1:])
+    ordered = _endorsed(edge._propose([record(b"ordered")])[0], peers[1:])
+    edge._commit(ordered, live=False)
+    edge.close()
+    yield types.SimpleNamespace(directory=d, rules=rules, peers=peers, block0=block0, twin=twin, ordered=ordered)
+
+
+def _fake_call(world, served):
+    """call(name, method, request, timeout) of ChainReader over peers that serve `served[name]`
+    (height -> Block) and attest exactly those blocks."""
+    by_name = {p.name: p for p in world.peers}
+
+    def call(name, method, request, timeout):
+        blocks = served[name]
+        if method in ("Block", "Header"):
+            block = blocks.get(int(request))
+            if block is None:
+                raise errors.NotFound(f"{name} holds no block {int(request)}")
+            return block.to_bytes() if method == "Block" else block.signed.to_bytes()
+        if method == "Stored":
+            height, digest = decode_block_id(request)
+            if height not in blocks or blocks[height].digest != digest:
+                raise errors.ServiceUnavailable(f"{name} does not store that block {height}")
+            me = by_name[name]
+            return pack(me.fingerprint, me.sign(stored_message(EDGE, height, digest)))
+        raise errors.NotFound(method)
+    return call
+
+
+def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge_world):
+    """peer0's certificates are revoked (its key is the attacker's), peer1 is dishonest (one,
+    below the threshold 2), peer2 honest. peer0 still passes the TLS handshake and serves the
+    twin; peer1 attests it. The answering peer's implicit vouch made that two: the twin was
+    THE block 1 for the reader. Now peer0 counts only by an attestation, which is refused."""
+    w = edge_world
+    authority.revoke(w.directory / "ca", w.peers[0].name)
+    install_crl(w.rules.trust, w.directory / "ca" / "crl.pem", None)
+    served = {w.peers[0].name: {0: w.block0, 1: w.twin}, w.peers[1].name: {0: w.block0, 1: w.twin},
+              w.peers[2].name: {0: w.block0, 1: w.ordered}}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], _fake_call(w, served), pool)
+        with pytest.raises(errors.LedgerError) as refused:  # (peer0 first: the rotation starts at it)
+            reader.block(1)
+        assert not isinstance(refused.value, errors.ServiceUnavailable)
+        assert (1, w.twin.digest) not in reader._confirmed and 1 not in reader._blocks
+        with pytest.raises(errors.UnprovenAnswer, match="attested by 1 peers"):  # the receipts' path alike
+            confirm_blocks(w.rules, EDGE, [(1, w.twin.digest)], w.peers[0].name, [p.name for p in w.peers],
+                           lambda name, request: _fake_call(w, served)(name, "Stored", request, 1.0), pool)
+        # the ordered block, served and attested by two unrevoked peers, is read
+        served[w.peers[1].name] = {0: w.block0, 1: w.ordered}
+        assert reader.block(1).digest == w.ordered.digest
