@@ -126,23 +126,45 @@ def edge_world(tmp_path_factory):
     def record(payload):
         return Transaction.create(client_id, TxKind.RECORD, EDGE, payload, timestamp_ms=now_ms(), nonce=now_ms())
 
+    main_peers = [_identity(d / "nodes" / f"main.peer{i}" / "credentials") for i in range(3)]
+    for i in main_peers:
+        trust.add_certificate(i.certificate)
+    # two main-chain blocks, each reported to edge-0 by a Type-III in edge-0's block 0
+    main = Peer(rules, main_peers[0], PeerStore(root / "main.sqlite", "main"))
+    type3s = []
+    for payload in (b"main 0", b"main 1"):
+        main_tx = Transaction.create(client_id, TxKind.RECORD, "main", payload, timestamp_ms=now_ms(), nonce=now_ms())
+        main_block = _endorsed(main._propose([main_tx])[0], main_peers[:2])
+        main._commit(main_block, live=False)
+        type3s.append(Transaction.create(main_peers[0], TxKind.MAIN_STATUS, EDGE, main_block.signed.to_bytes(),
+                                         timestamp_ms=now_ms(), nonce=now_ms()))
+    main.close()
     edge = Peer(rules, peers[1], PeerStore(root / "edge.sqlite", EDGE))
-    block0 = _endorsed(edge._propose([record(b"zero")])[0], peers[1:])
+    block0 = _endorsed(edge._propose([record(b"zero"), *type3s])[0], peers[1:])
     edge._commit(block0, live=False)
+    records = edge.statuses("main")
+    assert [r.source_height for r in records] == [0, 1]
     twin = _endorsed(edge._propose([record(b"twin")])[0], peers[1:])
     ordered = _endorsed(edge._propose([record(b"ordered")])[0], peers[1:])
     edge._commit(ordered, live=False)
     edge.close()
-    yield types.SimpleNamespace(directory=d, rules=rules, peers=peers, block0=block0, twin=twin, ordered=ordered)
+    yield types.SimpleNamespace(directory=d, rules=rules, peers=peers, block0=block0, twin=twin, ordered=ordered,
+                                records=records)
 
 
-def _fake_call(world, served):
+def _fake_call(world, served, statuses=None, asked=None):
     """call(name, method, request, timeout) of ChainReader over peers that serve `served[name]`
-    (height -> Block) and attest exactly those blocks."""
+    (height -> Block) and attest exactly those blocks; `statuses[name]` (their status records)
+    and `asked` (a list of every (name, method) asked) when given."""
     by_name = {p.name: p for p in world.peers}
 
     def call(name, method, request, timeout):
         blocks = served[name]
+        if asked is not None:
+            asked.append((name, method))
+        if method == "Statuses":
+            return pack(*(pack(r.source_chain.encode(), b"%d" % r.source_height, b"%d" % r.height, r.tx_id,
+                               b"%x" % r.source_element, r.source_digest) for r in statuses[name]))
         if method in ("Block", "Header"):
             block = blocks.get(int(request))
             if block is None:
@@ -156,6 +178,48 @@ def _fake_call(world, served):
             return pack(me.fingerprint, me.sign(stored_message(EDGE, height, digest)))
         raise errors.NotFound(method)
     return call
+
+
+def _honest(w, answering_first):
+    """The peers' blocks: peer0 serves `answering_first` at height 1, the others the ordered block."""
+    return {w.peers[0].name: {0: w.block0, 1: answering_first},
+            **{p.name: {0: w.block0, 1: w.ordered} for p in w.peers[1:]}}
+
+
+def test_a_header_naming_thousands_of_unknown_endorsers_buys_no_fetch_for_each(edge_world):
+    """peer0 answers block 1 with its genuine endorsements plus 3000 of unknown fingerprints:
+    each cost a Certificate call to it (each up to the call's timeout: a read stalled for
+    hours). Now more unknown endorsers than the policy needs signatures is refused at once,
+    and the next peer's block is read."""
+    w = edge_world
+    junk = [(bytes([1 + i // 256, i % 256]) + b"\0" * 30, b"\0" * 64) for i in range(3000)]
+    padded = w.ordered.with_endorsements([*w.ordered.signed.endorsements, *junk])
+    asked = []
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], _fake_call(w, _honest(w, padded), asked=asked),
+                             pool)
+        block = reader.block(1)  # (peer0 first: the rotation starts at it)
+    assert block.to_bytes() == w.ordered.to_bytes()  # the next peer's, not the padded one
+    assert asked[0] == (w.peers[0].name, "Block")
+    assert sum(method == "Certificate" for _, method in asked) == 0
+
+
+@pytest.mark.parametrize("answer", ["repeated", "reordered"])
+def test_status_records_repeated_or_reordered_are_refused_and_the_next_peer_asked(edge_world, answer):
+    """Each record is genuine and proven by its block, but the list is not the chain's: the
+    verifier bisects the records by source height (ledger.verifier), so a repeat or a
+    reordering picks the wrong anchor. Refused; the next peer's list is taken."""
+    w = edge_world
+    r0, r1 = w.records
+    forged = {"repeated": [r0, r0, r1], "reordered": [r1, r0]}[answer]
+    statuses = {w.peers[0].name: forged, w.peers[1].name: [r0, r1], w.peers[2].name: [r0, r1]}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers],
+                             _fake_call(w, _honest(w, w.ordered), statuses), pool)
+        assert reader.statuses("main") == [r0, r1]  # (peer0 first)
+        statuses[w.peers[1].name] = statuses[w.peers[2].name] = forged
+        with pytest.raises(errors.UnprovenAnswer, match="out of order or repeated"):
+            reader.statuses("main")
 
 
 def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge_world):
