@@ -244,3 +244,35 @@ def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge
         # the ordered block, served and attested by two unrevoked peers, is read
         served[w.peers[1].name] = {0: w.block0, 1: w.ordered}
         assert reader.block(1).digest == w.ordered.digest
+
+
+# --- names: no member's certificate passes for another's ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    cadir = tmp_path_factory.mktemp("names") / "ca"
+    authority.init(cadir)
+    authority.issue(cadir, "edge-0.peer0", "peer", cadir.parent / "peer0", "edge-0")
+    return cadir
+
+
+@pytest.mark.parametrize("name", ["EDGE-0.PEER0", "Edge-0.peer0", "edge-0.peer0.", "*.peer0", "*"])
+def test_no_name_is_issued_that_tls_matches_as_another_member(pki, tmp_path, name):
+    """gRPC's hostname check matches a server's DNS name ignoring case, a trailing dot and a
+    "*." wildcard: a client issued one of these names served as the peer edge-0.peer0 to every
+    member that called it (checked by hand: Channel(..., "edge-0.peer0", ...) took its answers).
+    Refused before anything is written or recorded."""
+    issued = (pki / "issued.json").read_text()
+    with pytest.raises(errors.ArgumentError, match="TLS host name"):
+        authority.issue(pki, name, "client", tmp_path / "creds")
+    assert not (tmp_path / "creds").exists() and (pki / "issued.json").read_text() == issued
+
+
+def test_no_peer_is_issued_the_etcd_members_server_name(pki, tmp_path):
+    """A peer's etcd certificate has no DNS name, so gRPC matches its CN: a peer named
+    edgeacc-etcd would pass for an etcd member to the other peers."""
+    issued = (pki / "issued.json").read_text()
+    with pytest.raises(errors.ConfigurationError, match="reserved etcd name"):
+        authority.issue(pki, etcdauth.SERVER_NAME, "peer", tmp_path / "creds", "edge-0")
+    assert not (tmp_path / "creds").exists() and (pki / "issued.json").read_text() == issued

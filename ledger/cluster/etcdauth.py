@@ -130,7 +130,9 @@ def _issue(cadir: Path, common_name: str, usages, names=()) -> tuple[ec.Elliptic
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-RESERVED = (ROOT, MEMBER_CN)  # no client of etcd but the operator is root; none joins the Raft group
+# no client of etcd but the operator is root; none joins the Raft group; none passes for a
+# member to the other clients (a client certificate has no DNS name: gRPC matches its CN)
+RESERVED = (ROOT, MEMBER_CN, SERVER_NAME)
 
 
 def check_client_name(name: str) -> str:
