@@ -276,3 +276,25 @@ def test_no_peer_is_issued_the_etcd_members_server_name(pki, tmp_path):
     with pytest.raises(errors.ConfigurationError, match="reserved etcd name"):
         authority.issue(pki, etcdauth.SERVER_NAME, "peer", tmp_path / "creds", "edge-0")
     assert not (tmp_path / "creds").exists() and (pki / "issued.json").read_text() == issued
+
+
+def test_a_revocation_dated_too_far_ahead_can_be_brought_forward(pki, tmp_path):
+    """`--effective-in` a year (a slip of the operator's): the revoked key's endorsements
+    count on every block dated within that year. Revoking again kept the first date, so the
+    stolen key stayed good for the year; now the earlier date holds, and a node takes the
+    new CRL (it postpones nothing)."""
+    from ledger.identity import TrustStore, load_revocation_list
+
+    authority.issue(pki, "edge-0.peer5", "peer", tmp_path / "p5", "edge-0")
+    member = authority.load_identity(tmp_path / "p5")
+    trust = TrustStore(load_certificate(pki / "ca.crt"))
+    trust.add_certificate(member.certificate)
+    trust.set_revocation_list(load_revocation_list(authority.revoke(pki, "edge-0.peer5", effective_in=365 * 86400)))
+    in_an_hour = now_ms() + 3600_000
+    assert trust.resolve(member.fingerprint, at_ms=in_an_hour).name == "edge-0.peer5"  # still good then
+    others = {r.serial_number: r.revocation_date_utc for r in load_revocation_list(pki / "crl.pem")}
+    trust.set_revocation_list(load_revocation_list(authority.revoke(pki, "edge-0.peer5", effective_in=1)))
+    with pytest.raises(errors.RevokedCertificate):
+        trust.resolve(member.fingerprint, at_ms=in_an_hour)
+    after = {r.serial_number: r.revocation_date_utc for r in load_revocation_list(pki / "crl.pem")}
+    assert after.keys() == others.keys() and all(after[s] <= others[s] for s in others)

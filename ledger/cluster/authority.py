@@ -124,7 +124,8 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
     blocks dated before that time. Peers decide a block by its own date, so they decide alike
     on every block if the CRL reaches them all before it is effective: give distribution that
     long (ledger.cluster.follower: a block dated after the revocation that a peer reads before
-    the CRL arrives splits that peer from the others)."""
+    the CRL arrives splits that peer from the others). Revoking `name` again moves the date
+    earlier, never later (a revocation dated too far ahead can be corrected)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)
     checks.text(name, "name")
@@ -136,8 +137,8 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
         # whole seconds, rounded up: blocks signed just before stay valid on reopen
         when = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
                 + datetime.timedelta(seconds=max(1, delay)))
-        for serial in issued[name]:
-            revoked.setdefault(serial, when)
+        for serial in issued[name]:  # revoked again sooner: the earlier date holds (a later one would undo)
+            revoked[serial] = min(revoked.get(serial, when), when)
         tmp = cadir / "crl.pem.tmp"
         tmp.write_bytes(_pem(ca.revocation_list(revoked)))
         tmp.replace(cadir / "crl.pem")
