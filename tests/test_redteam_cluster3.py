@@ -4,6 +4,7 @@ follower.confirm_blocks) and the per-caller bounds of the transport. Each attack
 and what an honest reader holds afterwards is unchanged."""
 import concurrent.futures
 import json
+import time
 import types
 
 import pytest
@@ -298,3 +299,57 @@ def test_a_revocation_dated_too_far_ahead_can_be_brought_forward(pki, tmp_path):
         trust.resolve(member.fingerprint, at_ms=in_an_hour)
     after = {r.serial_number: r.revocation_date_utc for r in load_revocation_list(pki / "crl.pem")}
     assert after.keys() == others.keys() and all(after[s] <= others[s] for s in others)
+
+
+# --- per-caller bounds: across methods too ---------------------------------------------------
+
+
+def test_one_caller_waiting_on_every_method_cannot_take_every_server_thread(pki, tmp_path):
+    """Each method bounds one caller's calls under way, but a caller may call every method:
+    seven waiting methods at their bound of 16 are 112 threads (a node's fourteen methods sum
+    past its 256 workers). Past PER_CALLER_TOTAL in all the caller is refused at once, and
+    another caller is still served."""
+    import threading
+
+    from ledger.cluster.transport import PER_CALLER, PER_CALLER_TOTAL, Channel, Credentials, Method, serve
+
+    for name in ("mallory", "alice"):
+        authority.issue(pki, name, "client", tmp_path / name)
+    release, waiting = threading.Event(), []
+
+    def wait(caller, request):
+        waiting.append(caller.name)
+        release.wait(20)
+        return b"done"
+
+    names = [f"Wait{i}" for i in range(7)]
+    methods = {**{n: Method(wait) for n in names}, "Echo": Method(lambda caller, request: request)}
+    workers = 7 * PER_CALLER + 8
+    srv, port = serve("127.0.0.1:0", Credentials.load(pki.parent / "peer0"), load_trust(pki), methods, "edge-0",
+                      workers=workers)
+    mallory, alice = (Channel(f"127.0.0.1:{port}", "edge-0.peer0", Credentials.load(tmp_path / n))
+                      for n in ("mallory", "alice"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(7 * PER_CALLER + 4) as pool:
+            flood = [pool.submit(mallory.call, n, b"", 30) for n in names for _ in range(PER_CALLER)]
+            refused = []
+            for f in concurrent.futures.as_completed(flood, timeout=15):
+                refused.append(f)
+                if len(refused) == len(flood) - PER_CALLER_TOTAL:
+                    break
+            assert all(isinstance(f.exception(), errors.ServiceUnavailable)
+                       and f"{PER_CALLER_TOTAL} calls in all" in str(f.exception()) for f in refused)
+            deadline = time.monotonic() + 5  # (an admitted call reaches `wait` a moment after)
+            while len(waiting) < PER_CALLER_TOTAL and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert waiting.count("mallory") == PER_CALLER_TOTAL < 7 * PER_CALLER
+            assert alice.call("Echo", b"still served", 5) == b"still served"
+            alice_waits = pool.submit(alice.call, names[0], b"", 10)
+            release.set()
+            assert alice_waits.result(10) == b"done"
+            assert [f.result(10) for f in flood if f not in refused] == [b"done"] * PER_CALLER_TOTAL
+    finally:
+        release.set()
+        mallory.close()
+        alice.close()
+        srv.stop(0)
