@@ -122,11 +122,10 @@ class Deployment:
                                    f"block {header.height} of {header.chain_id}", "endorser")
 
     def check_peer_signatures(self, chain_id: str, message: bytes, signatures, needed: int, at_ms: int | None,
-                              what: str, role: str, besides: tuple[str, ...] = ()) -> set[str]:
+                              what: str, role: str) -> set[str]:
         """`signatures` ((fingerprint, signature) pairs) of `message` by at least `needed`
-        distinct unrevoked peers of `chain_id` other than those named in `besides` (a key or a
-        peer name counts once; a repeat is refused): EndorsementError otherwise. Returns the
-        signers' names."""
+        distinct unrevoked peers of `chain_id` (a key or a peer name counts once; a repeat is
+        refused): EndorsementError otherwise. Returns the signers' names."""
         keys: set[bytes] = set()
         names: set[str] = set()
         for fp, sig in signatures:
@@ -135,12 +134,10 @@ class Deployment:
             if member.key_bytes in keys or member.name in names:
                 raise EndorsementError(f"{what}: {member.name} counts twice as {role} (one key or one peer "
                                        "under two certificates)")
-            if member.name not in besides:
-                keys.add(member.key_bytes)
-                names.add(member.name)
+            keys.add(member.key_bytes)
+            names.add(member.name)
         if len(keys) < needed:
-            others = f" besides {', '.join(besides)}" if besides else ""
-            raise EndorsementError(f"{what} has {len(keys)} distinct {role}s{others}; the policy needs {needed}")
+            raise EndorsementError(f"{what} has {len(keys)} distinct {role}s; the policy needs {needed}")
         return names
 
 

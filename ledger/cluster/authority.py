@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
 from ledger.cluster import etcdauth
-from ledger.errors import ConfigurationError, NotFound, StorageError
+from ledger.errors import ArgumentError, ConfigurationError, NotFound, StorageError
 from ledger.identity import (CertificateAuthority, Identity, load_certificate, load_private_key,
                              load_revocation_list, save_certificate, save_private_key)
 
@@ -70,12 +70,29 @@ def _locked(cadir: Path):
         (cadir / ISSUED).write_text(json.dumps(issued, indent=1))
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def check_member_name(name: str) -> str:
+    """`name` if the CA may issue it: 1..64 of [a-z0-9-_.], no leading, trailing or double dot
+    (ArgumentError otherwise). The name is its transport certificate's DNS name, and gRPC's
+    TLS hostname check matches that ignoring case, a trailing dot and a leading "*." wildcard:
+    a client named "EDGE-0.PEER0", "edge-0.peer0." or "*.peer0" passed as the server
+    edge-0.peer0. In this form a name matches only itself, so distinct names never pass for
+    each other."""
+    checks.file_name(name, "name")
+    if not set(name) <= _NAME_CHARS or name.endswith(".") or ".." in name:
+        raise ArgumentError(f"name {checks.shown(name)} must be 1..64 of [a-z0-9-_.] without a leading, "
+                            "trailing or double dot (it is a TLS host name)")
+    return name
+
+
 def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: str | None = None) -> Path:
     """Issue `name` (role peer, client or device; peers and bound devices name `chain_id`) its
     ledger identity and transport certificate into the new directory `out`."""
     cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
     ca = _load(cadir)
-    checks.file_name(name, "name")
+    check_member_name(name)
     if role == "peer":  # (its etcd user is its name: checked before anything is written)
         etcdauth.check_client_name(name)
     with _locked(cadir) as issued:
@@ -107,7 +124,8 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
     blocks dated before that time. Peers decide a block by its own date, so they decide alike
     on every block if the CRL reaches them all before it is effective: give distribution that
     long (ledger.cluster.follower: a block dated after the revocation that a peer reads before
-    the CRL arrives splits that peer from the others)."""
+    the CRL arrives splits that peer from the others). Revoking `name` again moves the date
+    earlier, never later (a revocation dated too far ahead can be corrected)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)
     checks.text(name, "name")
@@ -119,8 +137,8 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
         # whole seconds, rounded up: blocks signed just before stay valid on reopen
         when = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
                 + datetime.timedelta(seconds=max(1, delay)))
-        for serial in issued[name]:
-            revoked.setdefault(serial, when)
+        for serial in issued[name]:  # revoked again sooner: the earlier date holds (a later one would undo)
+            revoked[serial] = min(revoked.get(serial, when), when)
         tmp = cadir / "crl.pem.tmp"
         tmp.write_bytes(_pem(ca.revocation_list(revoked)))
         tmp.replace(cadir / "crl.pem")

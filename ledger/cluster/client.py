@@ -177,7 +177,7 @@ class Client:
         etcd and stored by the chain's cutter, or ServiceUnavailable when that did not happen
         within `submit_timeout` seconds of resubmitting. A receipt is accepted only with its
         proof (node.proven_receipt: the block's endorsed header and the Merkle path) and the
-        attestations of the policy's threshold minus one other peers that they store that
+        attestations of the policy's threshold of peers that they store that
         block (follower.confirm_blocks: it is the ordered log's block at that height); one
         without is resubmitted to another peer, and is the error past the deadline."""
         txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]

@@ -41,12 +41,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ledger import checks
 from ledger.cluster.transport import Credentials
+from ledger.encoding import check_chain_id
 from ledger.errors import ConfigurationError, ServiceUnavailable, StorageError
 
 MEMBER_CN = "edgeacc-etcd-member"
 SERVER_NAME = "edgeacc-etcd"       # every member certificate's DNS name; clients check it
 ROOT = "root"
 PREFIX = b"/edgeacc/"
+# Two disjoint namespaces: a chain id has no "/" (ledger.encoding.check_chain_id), so no chain's
+# key range reaches into another's or into the shared certificates (a chain named "certs" once did).
+CHAINS_PREFIX = PREFIX + b"chains/"
 CERTS_PREFIX = PREFIX + b"certs/"
 _YEARS = 20
 
@@ -126,7 +130,9 @@ def _issue(cadir: Path, common_name: str, usages, names=()) -> tuple[ec.Elliptic
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-RESERVED = (ROOT, MEMBER_CN)  # no client of etcd but the operator is root; none joins the Raft group
+# no client of etcd but the operator is root; none joins the Raft group; none passes for a
+# member to the other clients (a client certificate has no DNS name: gRPC matches its CN)
+RESERVED = (ROOT, MEMBER_CN, SERVER_NAME)
 
 
 def check_client_name(name: str) -> str:
@@ -263,7 +269,23 @@ def _prefix_end(prefix: bytes) -> bytes:
 
 
 def chain_prefix(chain_id: str) -> bytes:
-    return PREFIX + chain_id.encode() + b"/"
+    """The keys of chain `chain_id`'s log (and its peers' RBAC range): under CHAINS_PREFIX."""
+    return CHAINS_PREFIX + check_chain_id(chain_id).encode() + b"/"
+
+
+def _grants(deployment: dict) -> list[tuple[str, bytes, list[str]]]:
+    """(role, the chain's prefix, its peers' names) of every chain of `deployment`; a peer
+    name under two chains is a ConfigurationError (its one etcd user would hold both roles)."""
+    try:
+        grants = [(f"chain-{c['id']}", chain_prefix(c["id"]), [p["name"] for p in c["peers"]])
+                  for c in deployment["chains"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(f"the deployment's chains are malformed: {exc!r}"[:300]) from None
+    names = [name for _, _, peers in grants for name in peers]
+    twice = sorted({checks.shown(n) for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigurationError(f"the deployment lists peer(s) {', '.join(twice)} more than once"[:300])
+    return grants
 
 
 def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, timeout: float = 10.0) -> None:
@@ -273,11 +295,7 @@ def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, 
     stays; a peer added to deployment.json gets its user)."""
     from aetcd import rpc
 
-    try:
-        grants = [(f"chain-{c['id']}", chain_prefix(c["id"]), [p["name"] for p in c["peers"]])
-                  for c in deployment["chains"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ConfigurationError(f"the deployment's chains are malformed: {exc!r}"[:300]) from None
+    grants = _grants(deployment)
 
     async def run():
         etcd = client(endpoints, root, timeout, {})

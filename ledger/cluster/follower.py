@@ -27,8 +27,9 @@ was ordered: a dishonest cutter can collect real endorsements for a block and ne
 So an honest peer vouches for a block at height h - answers a submission with its receipt, or
 signs an attestation (stored_message) - only once it stored that block by following the log.
 A client (or a node submitting to another chain) accepts a receipt only with the attestations
-of t-1 peers other than the one that answered (confirm_blocks): t peers vouch, at least one is
-honest, so the block is THE block at height h of the ordered log.
+of t unrevoked peers of the chain, the one that answered among them only by its own
+attestation (confirm_blocks): t peers vouch, at least one is honest, so the block is THE block
+at height h of the ordered log.
 
 Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
 slot S holds block h and the entries below it are gone", carrying the attestations of a quorum
@@ -138,16 +139,17 @@ def checked_attestation(deployment: Deployment, chain_id: str, height: int, dige
 
 def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str, peers: list[str], ask,
                    pool: concurrent.futures.Executor, timeout: float = CONFIRM_WAIT + 2) -> None:
-    """Raise unless each (height, digest) of `blocks` is attested by threshold-1 peers of
-    `chain_id` other than `answering` (which vouched by answering): `ask(name, request)` calls
-    peer `name`'s Stored method. Every other peer is asked at once; the first valid
+    """Raise unless each (height, digest) of `blocks` is attested by the policy's threshold of
+    distinct unrevoked peers of `chain_id`: `ask(name, request)` calls peer `name`'s Stored
+    method. The peer `answering` that served the block is asked too, and counts only by its
+    own valid attestation: answering alone vouches for nothing (a peer whose certificate was
+    revoked still passes the TLS handshake). Every peer is asked at once; the first valid
     attestations count (a silent or lying peer only costs time)."""
-    needed = deployment.config(chain_id).endorsement_threshold - 1
-    others = [n for n in peers if n != answering]
+    needed = deployment.config(chain_id).endorsement_threshold
+    # (the one that answered first: it stores the block, its attestation comes at once)
+    order = sorted(dict.fromkeys(peers), key=lambda name: name != answering)
     for height, digest in blocks:
-        if needed <= 0:
-            continue
-        calls = {pool.submit(ask, name, encode_block_id(height, digest)): name for name in others}
+        calls = {pool.submit(ask, name, encode_block_id(height, digest)): name for name in order}
         good, failures = [], []
         try:
             for call in concurrent.futures.as_completed(calls, timeout):
@@ -161,13 +163,12 @@ def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str
         except concurrent.futures.TimeoutError:
             failures.append(f"no answer within {timeout} s")
         if len(good) < needed:
-            raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) is vouched for by "
-                                 f"{answering} and {len(good)} other peers; the policy needs {needed} others "
+            raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) served by {answering} is "
+                                 f"attested by {len(good)} peers; the policy needs {needed} "
                                  f"({'; '.join(failures)})"[:1000])
-        # distinct peers besides the one that answered (one key or name under two certificates is one)
+        # distinct peers (one key or name under two certificates is one)
         deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), good, needed, None,
-                                         f"the attestations of block {height} of {chain_id}", "attester",
-                                         besides=(answering,))
+                                         f"the attestations of block {height} of {chain_id}", "attester")
 
 
 class Follower:

@@ -186,12 +186,16 @@ def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = N
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
 
 
-def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
+def admit_certificates(trust: TrustStore, fingerprints, fetch, limit: int | None = None) -> None:
     """Admit the certificates of `fingerprints` that `trust` lacks, as `fetch(fp)` (PEM or
     None, from a source not trusted for them) gives them: each only if it is the certificate of
-    that fingerprint and the CA signed it; the others stay unknown (their signatures are refused)."""
+    that fingerprint and the CA signed it; the others stay unknown (their signatures are refused).
+    More than `limit` unknown ones is UnknownCertificate, nothing fetched."""
     known = {m.fingerprint for m in trust.members()}
-    for fp in set(fingerprints) - known:
+    unknown = set(fingerprints) - known
+    if limit is not None and len(unknown) > limit:
+        raise UnknownCertificate(f"{len(unknown)} signers are unknown here; at most {limit} certificates are fetched")
+    for fp in unknown:
         try:
             pem = fetch(fp)
             cert = x509.load_pem_x509_certificate(pem) if pem else None
@@ -201,6 +205,17 @@ def admit_certificates(trust: TrustStore, fingerprints, fetch) -> None:
             raise  # not known yet is not unknown: the caller tries again (a skip must not hinge on it)
         except (ValueError, LedgerError):
             pass
+
+
+def check_endorsed(deployment: Deployment, signed: SignedHeader, fetch) -> None:
+    """EndorsementError (or UnknownCertificate) unless `signed`'s endorsements satisfy its
+    chain's policy at the block's own time. Endorsers' certificates the trust store lacks are
+    fetched with `fetch` (admit_certificates), at most as many as the policy needs signatures
+    (an honest cutter includes exactly that many): a header listing thousands of unknown
+    endorsers must not buy a fetch, each up to a timeout, for every one."""
+    needed = deployment.config(signed.header.chain_id).endorsement_threshold
+    admit_certificates(deployment.trust, [fp for fp, _ in signed.endorsements], fetch, limit=needed)
+    deployment.check_endorsements(signed, at_ms=signed.header.timestamp_ms)
 
 
 def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes], verified: set[bytes],
@@ -231,8 +246,7 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
         raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]}: the transaction is not at position "
                                   f"{receipt.position} of block {header.height}")
     if header.digest not in verified:
-        admit_certificates(deployment.trust, [fp for fp, _ in signed.endorsements], fetch)
-        deployment.check_endorsements(signed, at_ms=header.timestamp_ms)
+        check_endorsed(deployment, signed, fetch)
         if len(verified) > 4096:
             verified.clear()
         verified.add(header.digest)

@@ -1,6 +1,6 @@
 """A chain's block log in etcd (DESIGN.md section 4, "Ordering across machines").
 
-Keys, under PREFIX/<chain>/:
+Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
 
     block/<slot>        an entry of the log: a block's canonical encoding (12-digit
                         zero-padded slot number; slots are log positions, not chain heights)

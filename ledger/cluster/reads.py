@@ -4,14 +4,16 @@ node's layer check (the other layer's anchors) all read through a ChainReader, o
 
 - a block or header is taken only when it is the chain's at the height asked, its
   endorsements satisfy the chain's policy at its own time, AND it is the ordered log's block
-  at that height: the peer that answered vouches by answering (an honest peer serves only what
-  it stored by following the log) and threshold-1 other peers attest they store it
-  (follower.confirm_blocks, the receipts' rule). An endorsed header alone proves only that a
+  at that height: the policy's threshold of unrevoked peers of the chain attest they store it
+  (follower.confirm_blocks, the receipts' rule; the peer that answered counts only by its own
+  attestation: its TLS certificate may be revoked). An endorsed header alone proves only that a
   quorum validated a block: a dishonest cutter can hold an endorsed twin it never appended;
 - a receipt (where a transaction is) only when that ordered block holds the transaction there;
 - a status record (the anchors of the other layer, ledger.anchors) is taken only when the
   ordered block it names holds its transaction and that transaction reports exactly the
-  record's block (a peer can withhold records - fewer anchors are checked - not invent them);
+  record's block, and the records come oldest first, each reporting a later block than the
+  one before (a peer can withhold records - fewer anchors are checked - not invent, repeat
+  or reorder them);
 - a peer whose answer fails a check is passed over and the next peer is asked: one dishonest
   peer costs time, not the read. NotFound only when every peer that answered lacks it;
   UnprovenAnswer (or the check's error) when no answer proved itself; ServiceUnavailable when
@@ -58,7 +60,7 @@ class ChainReader:
     def confirmed(self, answering: str, signed: SignedHeader, height: int | None = None) -> SignedHeader:
         """`signed` as peer `answering` served it, if it is this chain's (at `height`), endorsed
         and ordered (the module docstring); UnprovenAnswer / EndorsementError otherwise."""
-        from ledger.cluster.node import admit_certificates
+        from ledger.cluster.node import check_endorsed
 
         header = signed.header
         if header.chain_id != self.chain_id or (height is not None and header.height != height):
@@ -66,9 +68,7 @@ class ChainReader:
                                  f"for {'a block' if height is None else f'block {height}'} of {self.chain_id}")
         key = (header.height, header.digest)
         if key not in self._confirmed:
-            admit_certificates(self.rules.trust, [fp for fp, _ in signed.endorsements],
-                               lambda fp: self._call(answering, "Certificate", fp, CALL_TIMEOUT))
-            self.rules.check_endorsements(signed, at_ms=header.timestamp_ms)
+            check_endorsed(self.rules, signed, lambda fp: self._call(answering, "Certificate", fp, CALL_TIMEOUT))
             confirm_blocks(self.rules, self.chain_id, [key], answering, self.peers,
                            lambda name, request: self._call(name, "Stored", request, CALL_TIMEOUT), self._pool)
             with self._lock:
@@ -170,10 +170,16 @@ class ChainReader:
 
         def check(name: str, data: bytes) -> list[StatusRecord]:
             records = [decode_status(r) for r in unpack(data, what="status records")]
-            for record in records:
+            for before, record in zip([None, *records], records):
                 if record.source_chain != source:
                     raise UnprovenAnswer(f"{name} answers a record of {checks.shown(record.source_chain)} "
                                          f"for the statuses of {checks.shown(source)}")
+                # oldest first, each past the one before (the chain rules: StaleStatus): a repeat
+                # or a reordering would mislead whoever bisects them (ledger.verifier)
+                if before is not None and (record.height < before.height or
+                                           record.source_height <= before.source_height):
+                    raise UnprovenAnswer(f"{name} answers the statuses of {checks.shown(source)} out of order "
+                                         f"or repeated (block {record.source_height} after {before.source_height})")
                 self._prove(record)
             return records
         return self._first_proven("Statuses", checks.text(source, "source").encode(), check)

@@ -13,7 +13,7 @@ tampered or replayed message changes nothing.
 
 A LedgerError raised by a method crosses the wire as its class name and message and is raised
 again on the caller's side; an unreachable server, a call past its deadline, or one past the
-caller's bound of calls under way (Method.per_caller) is ServiceUnavailable.
+caller's bound of calls under way (Method.per_caller, PER_CALLER_TOTAL) is ServiceUnavailable.
 """
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ MAX_FIELD = MAX_MESSAGE
 _OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 _ERROR_SEPARATOR = ": "
 PER_CALLER = 16  # calls of one method one caller may have under way at one server (Method.per_caller)
+# calls of all methods one caller may have under way at one server: each method's bound alone
+# summed past the server's workers (a peer may call every method); room for a peer's Forward
+# calls (its clients' submissions) and its attestations
+PER_CALLER_TOTAL = 6 * PER_CALLER
 
 
 def pack(*fields: bytes) -> bytes:
@@ -128,27 +132,30 @@ class Method:
 
 
 class _CallsUnderWay:
-    """Counts of the calls under way per (caller, method): a caller past its method's bound is
-    refused at once (RESOURCE_EXHAUSTED), so calls that wait (Submit while its block is
-    ordered, Stored while the block is followed) cannot take every server thread, and the
-    other members' calls are still served."""
+    """Counts of the calls under way per (caller, method) and per caller: a caller past its
+    method's bound, or past PER_CALLER_TOTAL in all, is refused at once (RESOURCE_EXHAUSTED),
+    so calls that wait (Submit while its block is ordered, Stored while the block is followed)
+    cannot take every server thread, and the other members' calls are still served."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[tuple[str, str], int] = {}
 
-    def enter(self, key: tuple[str, str], bound: int) -> bool:
+    def enter(self, caller: str, method: str, bound: int) -> bool:
+        keys = ((caller, method), (caller, ""))  # ("": all its methods; a method has a name)
         with self._lock:
-            if self._running.get(key, 0) >= bound:
+            if self._running.get(keys[0], 0) >= bound or self._running.get(keys[1], 0) >= PER_CALLER_TOTAL:
                 return False
-            self._running[key] = self._running.get(key, 0) + 1
+            for key in keys:
+                self._running[key] = self._running.get(key, 0) + 1
             return True
 
-    def leave(self, key: tuple[str, str]) -> None:
+    def leave(self, caller: str, method: str) -> None:
         with self._lock:
-            self._running[key] -= 1
-            if not self._running[key]:
-                del self._running[key]
+            for key in ((caller, method), (caller, "")):
+                self._running[key] -= 1
+                if not self._running[key]:
+                    del self._running[key]
 
 
 def serve(address: str, credentials: Credentials, trust: TrustStore, methods: dict[str, Method],
@@ -166,10 +173,10 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
                 caller = _caller(context, trust, method, chain_id)
             except LedgerError as exc:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
-            key = (caller.name, name)
-            if not under_way.enter(key, method.per_caller):
+            if not under_way.enter(caller.name, name, method.per_caller):
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"{caller.name} has {method.per_caller} {name} calls under way here: retry later")
+                              f"{caller.name} has {method.per_caller} {name} calls under way here (or "
+                              f"{PER_CALLER_TOTAL} calls in all): retry later")
             try:
                 return method.fn(caller, request)
             except LedgerError as exc:
@@ -178,7 +185,7 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                               _encode_error(LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")))
             finally:
-                under_way.leave(key)
+                under_way.leave(caller.name, name)
         return grpc.unary_unary_rpc_method_handler(handler)
 
     server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
