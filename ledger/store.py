@@ -24,12 +24,14 @@ Open reads the batched offsets (a row per group), digests (a row per group, 32 b
 block) and index sums, the headers of the records after the last batch, and hashes each group's
 records (one SHA-256 over each byte range, at the hash's speed: no record below the last
 batch is parsed, this is the only work proportional to the log's bytes) and its digests.
-Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes of the
-last, incomplete group, and the digests and held rows of the blocks not batched yet (at
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes and
+digests of the last, incomplete group, and the digests and held rows of the blocks not batched yet (at
 most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
 block (get, blocks, the partial group of content_digest) reads its whole group and checks
 its hash (each record's, in the incomplete group), then its checksums; a digest read
-(digest) reads its group's row and checks the hash of its digests. So a byte changed in the
+(digest) reads its complete group's row and checks the hash of its digests (a group's hash
+of digests is taken from its records when it completes, never from its row, which open
+checks against them). So a byte changed in the
 log or the digests table after open, however the checksums were fixed, is a StorageError on
 any read of it (a group kept checked in memory serves the bytes it checked); one changed
 before open changes content_digest, which covers both hashes of every group, so
@@ -188,6 +190,7 @@ class PeerStore:
         self._tail_digests = bytearray()  # the digests of the blocks not batched yet
         self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
         self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
+        self._open_digests = bytearray()  # the digests in the incomplete group's records (checked with them)
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
@@ -345,9 +348,14 @@ class PeerStore:
         if self._count % self._group_blocks:
             start = self._starts[-1]
             region = self._read(start, self._end)
-            for _, begin, end in self._parse(region, len(self._starts) - 1):
+            for digest, begin, end in self._parse(region, complete):
                 self._open_hashes.append(_sha256(region[begin:end]))
+                self._open_digests += digest
             self._open_group.update(region)
+            # (its row is never read again, but a row that is not its records' digests is
+            # another writer's: refused like every other edit)
+            if row is not None and row[1] != self._open_digests[:len(row[1])]:
+                raise StorageError(f"{self.path}: the stored digests of group {complete} differ from its records")
         if self._batched:
             self._sums = self._stored_sums()
 
@@ -547,21 +555,25 @@ class PeerStore:
                     self._starts.append(end)
                 self._open_group.update(record)
                 self._open_hashes.append(_sha256(record))
+                self._open_digests += digest
                 self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
                 if self._count % self._group_blocks == 0:
                     group = self._count // self._group_blocks - 1
                     self._group_hashes += self._open_group.digest()
-                    self._digest_hashes += _sha256(self._digests_of(group, self._batched_part(group)))
-                    self._open_group, self._open_hashes = hashlib.sha256(), []
+                    # (from the records it read or wrote, never the digests table's row:
+                    # another writer may have changed it)
+                    self._digest_hashes += _sha256(self._open_digests)
+                    self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
                 if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
 
-    def _batched_part(self, group: int) -> bytes:
-        """Group `group`'s row of the digests table (empty when none of its blocks is batched)."""
-        if group * self._group_blocks >= self._batched:
-            return b""
-        return self._guard(lambda: next(self._batched_digests(group, group), (group, b""))[1])
+    def _checked_digests(self, group: int) -> bytes:
+        """The digests of group `group`'s stored blocks, checked: of a complete group against
+        its hash (_group_digests), of the incomplete one from its records."""
+        if group < len(self._digest_hashes) // DIGEST_SIZE:
+            return self._group_digests(group)
+        return bytes(self._open_digests)
 
     def _write_batch(self) -> None:
         """The offsets, index rows, status records and index sums of every block not batched
@@ -578,7 +590,7 @@ class PeerStore:
         offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
         groups = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1)
         try:
-            digests = [(g, self._digests_of(g, self._batched_part(g))) for g in groups]
+            digests = [(g, self._checked_digests(g)) for g in groups]
         except StorageError:
             return
         try:
@@ -674,15 +686,12 @@ class PeerStore:
     def digest(self, height: int) -> bytes | None:
         """The stored digest of block `height`, or None: of a complete group from the digests
         table, checked against the hash of that group's digests (one row, not the group's
-        records), of the incomplete group from its checked record."""
+        records), of the incomplete group from its records as read on open or written."""
         with self._lock:
             if not self._stored(height):
                 return None
-            group = height // self._group_blocks
-            if group >= len(self._digest_hashes) // DIGEST_SIZE:
-                return self._group(group)[1][height % self._group_blocks][0]
             at = height % self._group_blocks * DIGEST_SIZE
-            return self._group_digests(group)[at:at + DIGEST_SIZE]
+            return self._checked_digests(height // self._group_blocks)[at:at + DIGEST_SIZE]
 
     def _group_digests(self, group: int) -> bytes:
         """The digests of complete group `group`, checked; a miss reads the rows of the next
@@ -753,9 +762,7 @@ class PeerStore:
             if rest:
                 region, records = self._group(complete)
                 parts.append(_sha256(memoryview(region)[:records[rest - 1][2]]))
-                digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
-                    else b"".join(digest for digest, _, _ in records)
-                parts.append(_sha256(digests[:rest * DIGEST_SIZE]))
+                parts.append(_sha256(self._checked_digests(complete)[:rest * DIGEST_SIZE]))
         return _sha256(CONTENT_DOMAIN + b"".join(parts))
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:

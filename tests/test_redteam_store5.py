@@ -1,0 +1,101 @@
+"""Red team of the version-5 store (issue 13: O(1) reopen; group hashes, the digests table,
+persisted status records and index sums): an operator or intruder with write access to a
+peer's files (not its key) edits them before an open or under the running peer. Each attack
+is refused with a StorageError, or served only with what the peer validated, and leaves the
+chains and the files as they were."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+import ledger
+import ledger.store
+from ledger.errors import StorageError
+from ledger.peer import Peer
+from tests import store_tamper
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, toy):
+    """edge-0 in groups of 2 blocks: blocks 0..4 below/at its peers' checkpoint (4), 5..6
+    above it, all batched (by close, at 7 blocks: the incomplete group 3 holds block 6,
+    batched)."""
+    path = tmp_path_factory.mktemp("store5") / "net"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ledger.store, "GROUP_BLOCKS", 2)
+        with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
+            for i in range(4):
+                net.submit("edge-0", b"record %d" % i).result()
+            net.interlock()
+        m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
+        with ledger.Network.open(path, auto_interlock=False) as net:
+            for i in range(2):
+                net.submit("edge-0", b"after %d" % i).result()
+    return path
+
+
+@pytest.fixture
+def path(built, tmp_path):
+    copy = tmp_path / "net"
+    shutil.copytree(built, copy)
+    return copy
+
+
+def peer0(path):
+    return store_tamper.store_path(path, "edge-0.peer0")
+
+
+def sql(path, *statements):
+    db = sqlite3.connect(peer0(path), isolation_level=None)
+    try:
+        for statement in statements:
+            db.execute(statement)
+    finally:
+        db.close()
+
+
+def refused_on_open(path, match):
+    before = store_tamper.store_bytes(path)
+    with pytest.raises(StorageError, match=match):
+        ledger.Network.open(path, auto_interlock=False)
+    assert store_tamper.store_bytes(path) == before
+
+
+FORGE_OPEN_GROUP = 'UPDATE digests SET digests = zeroblob(32) WHERE "group" = 3'
+
+
+def test_the_built_store_has_a_batched_block_in_its_incomplete_group(path):
+    db = sqlite3.connect(peer0(path))
+    try:
+        assert db.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone() == ("6",)
+        assert db.execute('SELECT length(digests) FROM digests WHERE "group" = 3').fetchone() == (32,)
+    finally:
+        db.close()
+
+
+def test_a_forged_digests_row_of_the_incomplete_group_is_refused_on_open(path):
+    """The row of the group still incomplete was never checked on open (its digests were
+    read from its records), but became the group's checked digests when an append completed
+    it: the peer then served the forged digest of block 6 (the block itself refused forever),
+    and signed it in its next checkpoint."""
+    sql(path, FORGE_OPEN_GROUP)
+    refused_on_open(path, "stored digests of group 3 differ from its records")
+
+
+def test_a_digests_row_forged_under_the_running_peer_is_never_served(path):
+    """The same row changed under the running peer before an append completes the group:
+    the group's hash of digests is its records', so the forged row is refused on read (and the
+    next open refuses the store), never served as block 6's digest."""
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge, other = net.service("edge-0").peers
+        genuine = other.digest(6)
+        sql(path, FORGE_OPEN_GROUP)
+        assert net.submit("edge-0", b"completes group 3").result().height == 7
+        edge.store._digest_cache.clear()
+        for read in (lambda: edge.digest(6), lambda: edge.block(6)):
+            with pytest.raises(StorageError, match="changed under it"):
+                read()
+        assert other.digest(6) == genuine and edge.height == 8
+    refused_on_open(path, "differ from the ones this peer validated")
