@@ -80,8 +80,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ledger import checks
 from ledger.encoding import U32_MAX, U64_MAX
-from ledger.errors import StorageError
+from ledger.errors import ArgumentError, StorageError
 
 SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
 LOG_SUFFIX = ".blocks"
@@ -522,6 +523,8 @@ class PeerStore:
         the blocks not batched yet once they are TX_INDEX_BATCH (module docstring). Appends
         run one at a time; reads (get, digest, location, ...) do not wait for an append's
         fdatasync: the record becomes visible only once it is durable."""
+        height, digest, data = checks.integer(height, "height", hi=U64_MAX), checks.data(digest, "digest"), \
+            checks.data(data, "data")
         with self._appending:
             with self._lock:
                 if height != self._count:
@@ -616,7 +619,19 @@ class PeerStore:
             self._hold_index(height, tx_ids, statuses)
 
     def _hold_index(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]]) -> None:
-        self._unindexed[height] = ([(t, height, i) for i, t in enumerate(tx_ids)], list(statuses))
+        """Hold block `height`'s index rows and status records, checked to be ones (a value of
+        another type would be stored and then fail the batch, on every later append and close)."""
+        height, rows = checks.integer(height, "height", hi=U64_MAX), []
+        for position, tx_id in enumerate(checks.items(tx_ids, "tx_ids")):
+            if len(checks.data(tx_id, "each tx id")) != DIGEST_SIZE:
+                raise ArgumentError(f"each tx id must be {DIGEST_SIZE} bytes, got {len(tx_id)}")
+            rows.append((bytes(tx_id), height, position))
+        held = []
+        for item in checks.items(statuses, "statuses"):
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise ArgumentError(f"each status must be (a position, a record), not {checks.shown(item)}")
+            held.append((checks.integer(item[0], "a status position", hi=U32_MAX), checks.data(item[1], "a status record")))
+        self._unindexed[height] = (rows, held)
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""
@@ -737,7 +752,9 @@ class PeerStore:
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         """(height, digest, data) from `start` on, in height order, checked, read one group at
         a time (memory does not grow with the chain)."""
-        height = max(start, 0)
+        return self._blocks_from(max(checks.integer(start, "start", lo=-(1 << 63)), 0))
+
+    def _blocks_from(self, height: int) -> Iterator[tuple[int, bytes, bytes]]:
         while True:
             with self._lock:
                 if height >= self._count:
@@ -768,6 +785,7 @@ class PeerStore:
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
         """(height, position, record) of the batched status records of the blocks up to
         `up_to`, in order (as stored: ledger.peer checks them against its checkpoint)."""
+        up_to = checks.integer(up_to, "up_to", lo=-(1 << 63))
         with self._lock:
             top = min(up_to, self._batched - 1)
             rows = self._guard(lambda: self._db.execute(
@@ -777,13 +795,17 @@ class PeerStore:
             if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
                 raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
                                    f"({_short(height)}, {_short(position)}, {_short(record)!r})")
-            yield height, position, record
+        return iter(rows)
 
     def index_digest(self, up_to: int, adjust: list[int] | None = None) -> bytes:
         """sums_digest of the index sums over the rows of the blocks up to `up_to`: the batched
         ones plus the held rows of the blocks above them up to `up_to` (every one held:
         index_tail), plus `adjust` per bucket (Peer.load: what the blocks say the sums at its
         checkpoint differ from the batched ones by)."""
+        up_to = checks.integer(up_to, "up_to", lo=-(1 << 63))
+        if adjust is not None and (len(checks.items(adjust, "adjust")) != INDEX_BUCKETS
+                                   or any(type(a) is not int for a in adjust)):
+            raise ArgumentError(f"adjust must be {INDEX_BUCKETS} integers (one per bucket)")
         with self._lock:
             sums = list(self._sums) if adjust is None else [(s + a) % INDEX_MODULUS for s, a in zip(self._sums, adjust)]
             for height in range(self._batched, up_to + 1):
@@ -845,6 +867,9 @@ class PeerStore:
         load checked those sums against its checkpoint), summed again once after every write
         of another to the SQLite file (changed_files): else a deleted or moved row would let a
         committed transaction in again (StorageError)."""
+        tx_id = checks.data(tx_id, "tx_id")
+        if len(tx_id) != DIGEST_SIZE:  # (no row has it)
+            return None
         with self._lock:
             indexed = self._batched - 1
             find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",

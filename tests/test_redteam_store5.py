@@ -12,8 +12,9 @@ import pytest
 
 import ledger
 import ledger.store
-from ledger.errors import StorageError
+from ledger.errors import ArgumentError, StorageError
 from ledger.peer import Peer
+from ledger.store import PeerStore
 from tests import store_tamper
 
 
@@ -99,3 +100,34 @@ def test_a_digests_row_forged_under_the_running_peer_is_never_served(path):
                 read()
         assert other.digest(6) == genuine and edge.height == 8
     refused_on_open(path, "differ from the ones this peer validated")
+
+
+# --- hostile arguments to the store's queries and writes ---------------------------------
+
+def test_the_store_refuses_hostile_arguments_with_its_own_errors(tmp_path):
+    """The queries raised bare TypeErrors (location of a str or None, statuses, index_digest,
+    blocks of a str or float; an adjust of the wrong length was cut short by zip); an append
+    with a tx id that is not bytes was stored, and its batch then failed with a TypeError on
+    every later append and on close."""
+    store = PeerStore(tmp_path / "p.sqlite", "c")
+    store.append(0, b"\1" * 32, b"block 0", [b"\2" * 32])
+    for call in (lambda: store.location("ab" * 32), lambda: store.location(None), lambda: store.location(5),
+                 lambda: store.statuses("1"), lambda: store.statuses(None), lambda: store.index_digest("0"),
+                 lambda: store.index_digest(0, [1]), lambda: store.index_digest(0, [None] * ledger.store.INDEX_BUCKETS),
+                 lambda: store.blocks("0"), lambda: store.blocks(0.5),
+                 lambda: store.append(1, b"\3" * 32, b"block 1", ["not bytes"]),
+                 lambda: store.append(1, b"\3" * 32, b"block 1", [b"\4" * 31]),
+                 lambda: store.append(1, b"\3" * 32, b"block 1", [], [(0, "not bytes")]),
+                 lambda: store.append(1.0, b"\3" * 32, b"block 1", []),
+                 lambda: store.append(1, "\3" * 32, b"block 1", []), lambda: store.index_tail("1", [])):
+        with pytest.raises(ArgumentError):
+            call()
+    assert store.location(b"\2" * 31) is None and list(store.blocks(1 << 80)) == []
+    assert store.height() == 1 and list(store.blocks(0)) == [(0, b"\1" * 32, b"block 0")]
+    store.append(1, b"\3" * 32, b"block 1", [b"\4" * 32])
+    store.close()
+    store = PeerStore(tmp_path / "p.sqlite", "c")
+    try:
+        assert store.indexed_height() == 1 and store.tx_index() == {b"\2" * 32: (0, 0), b"\4" * 32: (1, 0)}
+    finally:
+        store.close()
