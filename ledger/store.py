@@ -24,16 +24,15 @@ Open reads the batched offsets (a row per group), digests (a row per group, 32 b
 block) and index sums, the headers of the records after the last batch, and hashes each group's
 records (one SHA-256 over each byte range, at the hash's speed: no record below the last
 batch is parsed, this is the only work proportional to the log's bytes) and its digests.
-Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes and
-digests of the last, incomplete group, and the digests and held rows of the blocks not batched yet (at
-most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
-block (get, blocks, the partial group of content_digest) reads its whole group and checks
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes and the
+digests of the last, incomplete group, and the digests and held rows of the blocks not
+batched yet (at most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block.
+Every read of a block (get, blocks, the partial group of content_digest) reads its whole group and checks
 its hash (each record's, in the incomplete group), then its checksums; a digest read
-(digest) reads its complete group's row and checks the hash of its digests (a group's hash
-of digests is taken from its records when it completes, never from its row, which open
-checks against them). So a byte changed in the
-log or the digests table after open, however the checksums were fixed, is a StorageError on
-any read of it (a group kept checked in memory serves the bytes it checked); one changed
+(digest) reads its group's row and checks the hash of its digests (a group's hash of
+digests is its records', never its row's: open checks the incomplete group's row). So a
+byte changed in the log or the digests table after open, however the checksums were
+fixed, is a StorageError on any read of it (a group kept checked in memory serves the bytes it checked); one changed
 before open changes content_digest, which covers both hashes of every group, so
 ledger.peer refuses the open (Peer.load).
 
@@ -191,7 +190,7 @@ class PeerStore:
         self._tail_digests = bytearray()  # the digests of the blocks not batched yet
         self._digest_cache: OrderedDict[int, bytes] = OrderedDict()  # checked digests of a group (LRU)
         self._open_hashes: list[bytes] = []  # SHA-256 of each record of the incomplete group
-        self._open_digests = bytearray()  # the digests in the incomplete group's records (checked with them)
+        self._open_digests = bytearray()  # the digests of the incomplete group's records
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
@@ -349,11 +348,11 @@ class PeerStore:
         if self._count % self._group_blocks:
             start = self._starts[-1]
             region = self._read(start, self._end)
-            for digest, begin, end in self._parse(region, complete):
+            for digest, begin, end in self._parse(region, len(self._starts) - 1):
                 self._open_hashes.append(_sha256(region[begin:end]))
                 self._open_digests += digest
             self._open_group.update(region)
-            # (its row is never read again, but a row that is not its records' digests is
+            # (its row is read back by no query, but one that is not its records' digests is
             # another writer's: refused like every other edit)
             if row is not None and row[1] != self._open_digests[:len(row[1])]:
                 raise StorageError(f"{self.path}: the stored digests of group {complete} differ from its records")
@@ -562,21 +561,11 @@ class PeerStore:
                 self._tail_digests += digest
                 self._count, self._end = self._count + 1, end + len(record)
                 if self._count % self._group_blocks == 0:
-                    group = self._count // self._group_blocks - 1
                     self._group_hashes += self._open_group.digest()
-                    # (from the records it read or wrote, never the digests table's row:
-                    # another writer may have changed it)
                     self._digest_hashes += _sha256(self._open_digests)
                     self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
                 if self._count - self._batched >= TX_INDEX_BATCH:
                     self._write_batch()
-
-    def _checked_digests(self, group: int) -> bytes:
-        """The digests of group `group`'s stored blocks, checked: of a complete group against
-        its hash (_group_digests), of the incomplete one from its records."""
-        if group < len(self._digest_hashes) // DIGEST_SIZE:
-            return self._group_digests(group)
-        return bytes(self._open_digests)
 
     def _write_batch(self) -> None:
         """The offsets, index rows, status records and index sums of every block not batched
@@ -591,9 +580,10 @@ class PeerStore:
         sums = list(self._sums)
         changed = add_index_rows(sums, rows)
         offsets = [(h, self._starts[h // self._group_blocks]) for h in heights if h % self._group_blocks == 0]
-        groups = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1)
-        try:
-            digests = [(g, self._checked_digests(g)) for g in groups]
+        groups, complete = range(self._batched // self._group_blocks, (self._count - 1) // self._group_blocks + 1), \
+            len(self._digest_hashes) // DIGEST_SIZE
+        try:  # (checked, or this store's own: a row changed under it is not written back as its own)
+            digests = [(g, self._group_digests(g) if g < complete else bytes(self._open_digests)) for g in groups]
         except StorageError:
             return
         try:
@@ -630,7 +620,8 @@ class PeerStore:
         for item in checks.items(statuses, "statuses"):
             if not isinstance(item, tuple) or len(item) != 2:
                 raise ArgumentError(f"each status must be (a position, a record), not {checks.shown(item)}")
-            held.append((checks.integer(item[0], "a status position", hi=U32_MAX), checks.data(item[1], "a status record")))
+            held.append((checks.integer(item[0], "a status position", hi=U32_MAX),
+                         checks.data(item[1], "a status record")))
         self._unindexed[height] = (rows, held)
 
     def set_checkpoint(self, checkpoint: dict) -> None:
@@ -701,12 +692,15 @@ class PeerStore:
     def digest(self, height: int) -> bytes | None:
         """The stored digest of block `height`, or None: of a complete group from the digests
         table, checked against the hash of that group's digests (one row, not the group's
-        records), of the incomplete group from its records as read on open or written."""
+        records), of the incomplete group from its checked record."""
         with self._lock:
             if not self._stored(height):
                 return None
+            group = height // self._group_blocks
+            if group >= len(self._digest_hashes) // DIGEST_SIZE:
+                return self._group(group)[1][height % self._group_blocks][0]
             at = height % self._group_blocks * DIGEST_SIZE
-            return self._checked_digests(height // self._group_blocks)[at:at + DIGEST_SIZE]
+            return self._group_digests(group)[at:at + DIGEST_SIZE]
 
     def _group_digests(self, group: int) -> bytes:
         """The digests of complete group `group`, checked; a miss reads the rows of the next
@@ -776,10 +770,13 @@ class PeerStore:
                 raise StorageError(f"{self.log_path}: holds no block {_short(height)}")
             complete, rest = divmod(height + 1, self._group_blocks)
             parts = [bytes(self._group_hashes[:complete * DIGEST_SIZE]), bytes(self._digest_hashes[:complete * DIGEST_SIZE])]
-            if rest:
+            if rest and height == self._count - 1:  # (the incomplete group, from memory)
+                parts += [self._open_group.copy().digest(), _sha256(self._open_digests)]
+            elif rest:
                 region, records = self._group(complete)
-                parts.append(_sha256(memoryview(region)[:records[rest - 1][2]]))
-                parts.append(_sha256(self._checked_digests(complete)[:rest * DIGEST_SIZE]))
+                digests = self._group_digests(complete) if complete < len(self._digest_hashes) // DIGEST_SIZE \
+                    else self._open_digests
+                parts += [_sha256(memoryview(region)[:records[rest - 1][2]]), _sha256(digests[:rest * DIGEST_SIZE])]
         return _sha256(CONTENT_DOMAIN + b"".join(parts))
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:

@@ -243,3 +243,23 @@ def test_the_store_reads_back_what_it_stored_across_batches_reopens_and_torn_tai
             for h in range(len(model)):  # (what a checkpoint signs: the same bytes, the same hash)
                 assert contents.setdefault(h, store.content_digest(h)) == store.content_digest(h)
         store.close()
+
+
+def test_a_digests_row_changed_before_its_group_completes_is_not_taken_as_the_stores(tmp_path, monkeypatch):
+    """A batch that ends inside a group (close) writes that group's digests so far; the ones
+    the group's hash covers once it completes are those the store read on open (from the
+    records) or appended, not the row: a row changed meanwhile is refused by a read, and the
+    content digest a checkpoint signs is the true one."""
+    monkeypatch.setattr(ledger.store, "GROUP_BLOCKS", 4)
+    filled(tmp_path, n=2).close()
+    store = PeerStore(tmp_path / "p.sqlite", "edge-0")
+    with sqlite3.connect(tmp_path / "p.sqlite") as db:
+        db.execute('UPDATE digests SET digests = zeroblob(64) WHERE "group" = 0')
+    for h in (2, 3):
+        store.append(*block(h))
+    (tmp_path / "honest").mkdir()
+    honest = filled(tmp_path / "honest", n=4)
+    assert store.content_digest(3) == honest.content_digest(3)
+    with pytest.raises(StorageError, match="changed under it"):
+        store.digest(0)
+    store.close(), honest.close()

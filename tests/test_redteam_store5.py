@@ -13,55 +13,17 @@ import pytest
 import ledger
 import ledger.store
 from ledger.errors import ArgumentError, StorageError
-from ledger.peer import Peer
 from ledger.store import PeerStore
-from tests import store_tamper
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, toy):
-    """edge-0 in groups of 2 blocks: blocks 0..4 below/at its peers' checkpoint (4), 5..6
-    above it, all batched (by close, at 7 blocks: the incomplete group 3 holds block 6,
-    batched)."""
-    path = tmp_path_factory.mktemp("store5") / "net"
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ledger.store, "GROUP_BLOCKS", 2)
-        with ledger.Network.init(path, subchains=1, params=toy, auto_interlock=False) as net:
-            for i in range(4):
-                net.submit("edge-0", b"record %d" % i).result()
-            net.interlock()
-        m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
-        with ledger.Network.open(path, auto_interlock=False) as net:
-            for i in range(2):
-                net.submit("edge-0", b"after %d" % i).result()
-    return path
+from tests.test_redteam_age import built_in_pairs, peer0, refused_on_open, sql  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
-def path(built, tmp_path):
+def path(built_in_pairs, tmp_path):
+    """edge-0 in groups of 2 blocks: 0..4 below/at its peers' checkpoint (4), 5..6 above it,
+    all batched (by close, at 7 blocks: the incomplete group 3 holds block 6, batched)."""
     copy = tmp_path / "net"
-    shutil.copytree(built, copy)
+    shutil.copytree(built_in_pairs, copy)
     return copy
-
-
-def peer0(path):
-    return store_tamper.store_path(path, "edge-0.peer0")
-
-
-def sql(path, *statements):
-    db = sqlite3.connect(peer0(path), isolation_level=None)
-    try:
-        for statement in statements:
-            db.execute(statement)
-    finally:
-        db.close()
-
-
-def refused_on_open(path, match):
-    before = store_tamper.store_bytes(path)
-    with pytest.raises(StorageError, match=match):
-        ledger.Network.open(path, auto_interlock=False)
-    assert store_tamper.store_bytes(path) == before
 
 
 FORGE_OPEN_GROUP = 'UPDATE digests SET digests = zeroblob(32) WHERE "group" = 3'
