@@ -229,7 +229,9 @@ class PeerStore:
 
     def _db_files(self) -> tuple:
         """What a write to the SQLite file or its WAL changes (inode, size, times; ctime is
-        set by the kernel on every write, even one that resets mtime)."""
+        set by the kernel on every write, even one that resets mtime, but from a coarse clock:
+        a write of the same size within a few ms of this store's own keeps all three), and
+        SQLite's data_version, which every commit of another connection changes."""
         out = []
         for name in (self.path, Path(f"{self.path}-wal")):
             try:
@@ -237,7 +239,7 @@ class PeerStore:
                 out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
             except OSError:  # (missing: no WAL yet)
                 out.append(None)
-        return tuple(out)
+        return (*out, self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _own_write(self):
         """Around each write of this store's: the files' state after it is this store's, unless

@@ -5,6 +5,7 @@ is refused with a StorageError, or served only with what the peer validated, and
 chains and the files as they were."""
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 
@@ -12,7 +13,7 @@ import pytest
 
 import ledger
 import ledger.store
-from ledger.errors import ArgumentError, StorageError
+from ledger.errors import ArgumentError, LedgerError, StorageError
 from ledger.store import PeerStore
 from tests.test_redteam_age import built_in_pairs, peer0, refused_on_open, sql  # noqa: F401 (a fixture)
 
@@ -93,3 +94,34 @@ def test_the_store_refuses_hostile_arguments_with_its_own_errors(tmp_path):
         assert store.indexed_height() == 1 and store.tx_index() == {b"\2" * 32: (0, 0), b"\4" * 32: (1, 0)}
     finally:
         store.close()
+
+
+# --- the index under a running peer: another writer's commit, whatever the file times say ---
+
+def test_an_index_row_deleted_by_another_connection_is_seen_with_file_times_that_do_not_move(path, monkeypatch):
+    """changed_files compared only the files' inode, size and times: a commit of another
+    connection (an operator's sqlite3) within the coarse clock tick of the store's own write,
+    into a WAL restarted at the same size, kept them all, and the bucket summed before was
+    believed again: the deleted row let a committed transaction be proposed again. Here the
+    files' times and sizes are frozen; SQLite's data_version still moves."""
+    class FrozenStat:  # (the filesystem as such a write leaves it)
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def stat(name):
+            return os.stat_result((0o644, 1, 1, 1, 0, 0, 4096, 0, 0, 0))
+
+    monkeypatch.setattr(ledger.store, "os", FrozenStat())
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        old = net.block("edge-0", 0).transactions[0]
+        assert edge.locate(old.tx_id[:2] + bytes(30)) is None  # (its bucket summed: absences believed)
+        sql(path, "DELETE FROM txs WHERE tx_id = x'%s'" % old.tx_id.hex())
+        heights = {cid: net.height(cid) for cid in net.chain_ids}
+        with pytest.raises(LedgerError):
+            edge.check_transaction(old)
+        block, rejected = edge.propose([old])
+        assert block.transactions == () and len(rejected) == 1
+        assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+        assert edge.block(0).transactions[0].tx_id == old.tx_id
