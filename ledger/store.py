@@ -24,14 +24,15 @@ Open reads the batched offsets (a row per group), digests (a row per group, 32 b
 block) and index sums, the headers of the records after the last batch, and hashes each group's
 records (one SHA-256 over each byte range, at the hash's speed: no record below the last
 batch is parsed, this is the only work proportional to the log's bytes) and its digests.
-Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes of the
-last, incomplete group, and the digests and held rows of the blocks not batched yet (at
-most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block. Every read of a
-block (get, blocks, the partial group of content_digest) reads its whole group and checks
+Memory keeps 72 bytes per group (the two hashes and the offset), the record hashes and the
+digests of the last, incomplete group, and the digests and held rows of the blocks not
+batched yet (at most TX_INDEX_BATCH - 1 blocks' after a clean open): nothing per block.
+Every read of a block (get, blocks, the partial group of content_digest) reads its whole group and checks
 its hash (each record's, in the incomplete group), then its checksums; a digest read
-(digest) reads its group's row and checks the hash of its digests. So a byte changed in the
-log or the digests table after open, however the checksums were fixed, is a StorageError on
-any read of it (a group kept checked in memory serves the bytes it checked); one changed
+(digest) reads its group's row and checks the hash of its digests (a group's hash of
+digests is its records', never its row's: open checks the incomplete group's row). So a
+byte changed in the log or the digests table after open, however the checksums were
+fixed, is a StorageError on any read of it (a group kept checked in memory serves the bytes it checked); one changed
 before open changes content_digest, which covers both hashes of every group, so
 ledger.peer refuses the open (Peer.load).
 
@@ -78,8 +79,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ledger import checks
 from ledger.encoding import U32_MAX, U64_MAX
-from ledger.errors import StorageError
+from ledger.errors import ArgumentError, StorageError
 
 SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
 LOG_SUFFIX = ".blocks"
@@ -232,7 +234,9 @@ class PeerStore:
 
     def _db_files(self) -> tuple:
         """What a write to the SQLite file or its WAL changes (inode, size, times; ctime is
-        set by the kernel on every write, even one that resets mtime)."""
+        set by the kernel on every write, even one that resets mtime, but from a coarse clock:
+        a write of the same size within a few ms of this store's own keeps all three), and
+        SQLite's data_version, which every commit of another connection changes."""
         out = []
         for name in (self.path, Path(f"{self.path}-wal")):
             try:
@@ -240,7 +244,7 @@ class PeerStore:
                 out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
             except OSError:  # (missing: no WAL yet)
                 out.append(None)
-        return tuple(out)
+        return (*out, self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _own_write(self):
         """Around each write of this store's: the files' state after it is this store's, unless
@@ -355,6 +359,10 @@ class PeerStore:
                 self._open_hashes.append(_sha256(region[begin:end]))
                 self._open_digests += digest
             self._open_group.update(region)
+            # (its row is read back by no query, but one that is not its records' digests is
+            # another writer's: refused like every other edit)
+            if row is not None and row[1] != self._open_digests[:len(row[1])]:
+                raise StorageError(f"{self.path}: the stored digests of group {complete} differ from its records")
         if self._batched:
             self._sums = self._stored_sums()
 
@@ -534,6 +542,8 @@ class PeerStore:
         the blocks not batched yet once they are TX_INDEX_BATCH (module docstring). Appends
         run one at a time; reads (get, digest, location, ...) do not wait for an append's
         fdatasync: the record becomes visible only once it is durable."""
+        height, digest, data = checks.integer(height, "height", hi=U64_MAX), checks.data(digest, "digest"), \
+            checks.data(data, "data")
         with self._appending:
             with self._lock:
                 if height != self._count:
@@ -620,7 +630,20 @@ class PeerStore:
             self._hold_index(height, tx_ids, statuses)
 
     def _hold_index(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]]) -> None:
-        self._unindexed[height] = ([(t, height, i) for i, t in enumerate(tx_ids)], list(statuses))
+        """Hold block `height`'s index rows and status records, checked to be ones (a value of
+        another type would be stored and then fail the batch, on every later append and close)."""
+        height, rows = checks.integer(height, "height", hi=U64_MAX), []
+        for position, tx_id in enumerate(checks.items(tx_ids, "tx_ids")):
+            if len(checks.data(tx_id, "each tx id")) != DIGEST_SIZE:
+                raise ArgumentError(f"each tx id must be {DIGEST_SIZE} bytes, got {len(tx_id)}")
+            rows.append((bytes(tx_id), height, position))
+        held = []
+        for item in checks.items(statuses, "statuses"):
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise ArgumentError(f"each status must be (a position, a record), not {checks.shown(item)}")
+            held.append((checks.integer(item[0], "a status position", hi=U32_MAX),
+                         checks.data(item[1], "a status record")))
+        self._unindexed[height] = (rows, held)
 
     def set_checkpoint(self, checkpoint: dict) -> None:
         """Replace the validated checkpoint (one durable transaction)."""
@@ -744,7 +767,9 @@ class PeerStore:
     def blocks(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         """(height, digest, data) from `start` on, in height order, checked, read one group at
         a time (memory does not grow with the chain)."""
-        height = max(start, 0)
+        return self._blocks_from(max(checks.integer(start, "start", lo=-(1 << 63)), 0))
+
+    def _blocks_from(self, height: int) -> Iterator[tuple[int, bytes, bytes]]:
         while True:
             with self._lock:
                 if height >= self._count:
@@ -778,6 +803,7 @@ class PeerStore:
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
         """(height, position, record) of the batched status records of the blocks up to
         `up_to`, in order (as stored: ledger.peer checks them against its checkpoint)."""
+        up_to = checks.integer(up_to, "up_to", lo=-(1 << 63))
         with self._lock:
             top = min(up_to, self._batched - 1)
             rows = self._guard(lambda: self._db.execute(
@@ -787,13 +813,17 @@ class PeerStore:
             if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
                 raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
                                    f"({_short(height)}, {_short(position)}, {_short(record)!r})")
-            yield height, position, record
+        return iter(rows)
 
     def index_digest(self, up_to: int, adjust: list[int] | None = None) -> bytes:
         """sums_digest of the index sums over the rows of the blocks up to `up_to`: the batched
         ones plus the held rows of the blocks above them up to `up_to` (every one held:
         index_tail), plus `adjust` per bucket (Peer.load: what the blocks say the sums at its
         checkpoint differ from the batched ones by)."""
+        up_to = checks.integer(up_to, "up_to", lo=-(1 << 63))
+        if adjust is not None and (len(checks.items(adjust, "adjust")) != INDEX_BUCKETS
+                                   or any(type(a) is not int for a in adjust)):
+            raise ArgumentError(f"adjust must be {INDEX_BUCKETS} integers (one per bucket)")
         with self._lock:
             sums = list(self._sums) if adjust is None else [(s + a) % INDEX_MODULUS for s, a in zip(self._sums, adjust)]
             for height in range(self._batched, up_to + 1):
@@ -855,6 +885,9 @@ class PeerStore:
         load checked those sums against its checkpoint), summed again once after every write
         of another to the SQLite file (changed_files): else a deleted or moved row would let a
         committed transaction in again (StorageError)."""
+        tx_id = checks.data(tx_id, "tx_id")
+        if len(tx_id) != DIGEST_SIZE:  # (no row has it)
+            return None
         with self._lock:
             indexed = self._batched - 1
             find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",
