@@ -15,7 +15,7 @@ from ledger.chain import Deployment, now_ms
 from ledger.cluster import authority, local
 from ledger.cluster.follower import Checkpoint
 from ledger.cluster.node import chain_configs, deployment_params, load_trust
-from ledger.cluster.ordering import MAX_TX_BYTES
+from ledger.cluster.ordering import MAX_TX_BYTES, EtcdLog
 from ledger.cluster.transport import Channel, Credentials, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
@@ -137,9 +137,9 @@ def test_the_log_dials_the_etcd_leader_first(h):
     endpoints = h.cluster.deployment["etcd"]
     leader = endpoints[h.cluster.etcd.leader()]
     for order in (endpoints, endpoints[::-1]):
-        log = EtcdLog(list(order), h.chain)
+        log = EtcdLog(list(order), h.chain, h.cluster.etcd.root)
         try:
-            assert log._leader(list(order)) == leader
+            assert log._leader(list(order), wait=10) == leader  # the constructor's 1 s hint can lapse under load
         finally:
             log.close()
 

@@ -104,16 +104,16 @@ class EtcdLog:
             "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": MAX_REQUEST_BYTES,
             "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000})
 
-    def _leader(self, endpoints: list[str]) -> str | None:
-        """The endpoint of the member that leads now; None if that is not known within a second
-        (a hint only: whichever member the channel reaches relays to the leader)."""
+    def _leader(self, endpoints: list[str], wait: float = 1.0) -> str | None:
+        """The endpoint of the member that leads now; None if that is not known within `wait`
+        seconds (a hint only: whichever member the channel reaches relays to the leader)."""
         async def find():
             await self._client.connect()
-            status = await asyncio.wait_for(self._client.status(), 1.0)
+            status = await asyncio.wait_for(self._client.status(), wait)
             urls = status.leader.client_urls if status.leader else []
             return next((e for e in endpoints if any(u.rstrip("/").endswith("//" + e) for u in urls)), None)
         try:
-            return asyncio.run_coroutine_threadsafe(find(), self._loop).result(1.5)
+            return asyncio.run_coroutine_threadsafe(find(), self._loop).result(wait + 0.5)
         except Exception:  # any failure: keep the configured order
             return None
 
