@@ -842,11 +842,6 @@ class PeerStore:
             return None
         return checkpoint if isinstance(checkpoint, dict) else None
 
-    def checkpoint_height(self) -> int | None:
-        """The height the checkpoint names (not checked), or None."""
-        cp = self.checkpoint()
-        return cp.get("height") if cp is not None else None
-
     def tx_index(self) -> dict[bytes, tuple[int, int]]:
         """Every indexed transaction id -> (height, position): the stored rows up to
         indexed_height, then the rows not written yet."""
