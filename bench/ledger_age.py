@@ -20,7 +20,6 @@ of the durable path without --bulk).
 from __future__ import annotations
 
 import argparse
-import bisect
 import concurrent.futures
 import json
 import math
@@ -49,13 +48,15 @@ def written_bytes() -> tuple[int, int]:
     return int(io["wchar"]), int(io["write_bytes"])
 
 
-def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bulk: bool = False) -> dict:
+def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bulk: bool = False,
+          stop_at: float | None = None) -> dict:
     """N blocks of `txs_per_block` records on edge-0, an interlocking round every
-    `interlock_blocks`; `bulk` builds them with bulk_blocks (same blocks, no fsync)."""
+    `interlock_blocks`; `bulk` builds them with bulk_blocks (same blocks, no fsync), stopping
+    early after the first interlocking round past `stop_at` (time.time()) if given."""
     with ledger.Network.init(path, subchains=1, params=None, auto_interlock=False) as net:
         start, t0, cpu = written_bytes(), time.perf_counter(), time.process_time()
         if bulk:
-            bulk_blocks(net, "edge-0", n, interlock_blocks, txs_per_block)
+            n = bulk_blocks(net, "edge-0", n, interlock_blocks, txs_per_block, stop_at)
         else:
             for i in tqdm(range(n), desc=f"building {n}", unit="blk", leave=False):
                 net.submit_transactions([net.record("edge-0", b"reading %08d.%03d" % (i, j))
@@ -71,7 +72,7 @@ def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bul
             blocks += net.height(cid) * len(peers)
     end = written_bytes()  # (after close, which writes what is pending)
     written, device = end[0] - start[0], end[1] - start[1]
-    return {"build_s": seconds, "build_cpu_ms_per_block": cpu / n * 1e3, "written_per_block": written / blocks,
+    return {"built_blocks": n, "build_s": seconds, "build_cpu_ms_per_block": cpu / n * 1e3, "written_per_block": written / blocks,
             "stored_per_block": stored / blocks, "write_amplification": written / stored,
             "device_write_amplification": device / stored}
 
@@ -79,7 +80,8 @@ def build(path: Path, n: int, interlock_blocks: int, txs_per_block: int = 1, bul
 BULK_BATCH = 256  # blocks whose transactions are signed and admitted together
 
 
-def bulk_blocks(net: "ledger.Network", chain_id: str, n: int, interlock_blocks: int, txs_per_block: int) -> None:
+def bulk_blocks(net: "ledger.Network", chain_id: str, n: int, interlock_blocks: int, txs_per_block: int,
+                stop_at: float | None = None) -> int:
     """The bulk build path: the blocks the sequencer would build, byte for byte (the leader
     proposes, which checks each transaction and computes the element and value; the policy's
     peers endorse; every peer stores and applies it), driven from this thread without the
@@ -90,7 +92,8 @@ def bulk_blocks(net: "ledger.Network", chain_id: str, n: int, interlock_blocks: 
     made (bulk_store); the stores do not sync (PeerStore.set_durable(False), durable again
     after). A full re-validation on open accepts every block, and the blocks equal the
     sequencer's (tests/test_ledger_age.py); the measured reopen, prover and verifier run the
-    normal code."""
+    normal code. Stops after the first interlocking round once time.time() passes `stop_at`;
+    returns the number of blocks built."""
     service = net.service(chain_id)
     leader = service.leader
     stores = [p.store for s in net.services.values() for p in s.peers]
@@ -118,10 +121,14 @@ def bulk_blocks(net: "ledger.Network", chain_id: str, n: int, interlock_blocks: 
                         bulk_store(peer, block)
                     if (i + 1) % interlock_blocks == 0:
                         net.interlock()
+                        if stop_at is not None and time.time() > stop_at:
+                            batch.cancel()
+                            return i + 1
                 bar.update(len(heights))
     finally:
         for store in stores:
             store.set_durable(True)
+    return n
 
 
 def _records(net: "ledger.Network", chain_id: str, heights: range, txs_per_block: int) -> tuple:
@@ -162,7 +169,7 @@ def measure(path: str) -> dict:
             def prove():
                 # the first Type-II covering the block, proved under main's own header there
                 records = main.statuses("edge-0")
-                record = records[bisect.bisect_left([r.source_height for r in records], height)]
+                record = records[records.first_at_or_after(height)]
                 return (main.signed_header(record.height), main.inclusion_proof(record.tx_id, record.height),
                         edge.inclusion_proofs([tx_id], record.source_height)[0])
 
@@ -201,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--txs-per-block", type=int, default=1)
     ap.add_argument("--bulk", action="store_true", help="build with bulk_blocks (no fsync while building)")
     ap.add_argument("--keep", help="build under this directory and keep the chains")
+    ap.add_argument("--stop-after", type=float, help="--bulk: stop a build after this many minutes (at an "
+                    "interlocking round) and measure the blocks built")
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # the fresh-process half
     args = ap.parse_args(argv)
     if args.measure:
@@ -210,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for n in [int(s) for s in args.sizes.split(",")]:
         path = base / f"chain-{n}"
-        row = build(path, n, args.interlock_blocks, args.txs_per_block, args.bulk)
+        stop_at = time.time() + args.stop_after * 60 if args.stop_after else None
+        row = build(path, n, args.interlock_blocks, args.txs_per_block, args.bulk, stop_at)
         out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
                              capture_output=True, text=True).stdout
         row.update(json.loads(out.strip().splitlines()[-1]))

@@ -10,12 +10,15 @@ element and value, and the chain's endorsement policy.
 """
 from __future__ import annotations
 
+import bisect
 import struct
 import threading
 import time
+from array import array
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Container, Iterable, Protocol
+from typing import Callable, Container, Iterable, Iterator, NamedTuple, Protocol
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
@@ -34,7 +37,8 @@ from ledger.tx import Transaction, TxKind
 
 MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
-RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them
+RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them,
+RECENT_TXS = 1 << 16  # or fewer blocks once they hold this many tx ids (memory: per id, not per block)
 HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
 _U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
@@ -188,13 +192,109 @@ class StatusRecord:
 
 def status_records(height: int, transactions: Iterable[Transaction]) -> list[tuple[int, StatusRecord]]:
     """(position, StatusRecord) of each Type-II/III transaction of block `height`."""
-    out = []
-    for position, tx in enumerate(transactions):
-        if tx.kind != TxKind.RECORD:
-            anchor = reported_header(tx).header
-            out.append((position, StatusRecord(anchor.chain_id, anchor.height, height, tx.tx_id, anchor.acc_element,
-                                               anchor.digest)))
-    return out
+    return [(position, status_record(height, tx)) for position, tx in enumerate(transactions)
+            if tx.kind != TxKind.RECORD]
+
+
+def status_record(height: int, tx: Transaction) -> StatusRecord:
+    """The StatusRecord of the Type-II/III transaction `tx` of block `height`."""
+    anchor = reported_header(tx).header
+    return StatusRecord(anchor.chain_id, anchor.height, height, tx.tx_id, anchor.acc_element, anchor.digest)
+
+
+class StatusHead(NamedTuple):
+    """The fields of a status record a rollback check compares (ledger.anchors.anchors_from)."""
+
+    source_chain: str
+    source_height: int
+    height: int
+    source_digest: bytes
+
+
+class StatusColumns:
+    """One source chain's status records as a chain state holds them: flat columns of what
+    the lookups search and the rollback checks compare (52 bytes a record, no object per
+    record), the latest record whole; any other record is read back from its block."""
+
+    __slots__ = ("source_chain", "source_heights", "heights", "positions", "digests", "last")
+
+    def __init__(self, source_chain: str) -> None:
+        self.source_chain = source_chain
+        self.source_heights, self.heights, self.positions = array("q"), array("q"), array("L")
+        self.digests = bytearray()  # DIGEST_BYTES per record: its source_digest
+        self.last: StatusRecord | None = None
+
+    def add(self, position: int, record: StatusRecord) -> None:
+        self.source_heights.append(record.source_height)
+        self.heights.append(record.height)
+        self.positions.append(position)
+        self.digests += record.source_digest
+        self.last = record
+
+    def __len__(self) -> int:
+        return len(self.heights)
+
+    def head(self, i: int) -> StatusHead:
+        return StatusHead(self.source_chain, self.source_heights[i], self.heights[i],
+                          bytes(self.digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]))
+
+
+class StatusRecords(Sequence):
+    """The status records of one source chain a chain state held when it was asked (later
+    ones are not in this view), oldest first, without a copy: a record is read back from its
+    block (ChainState.block checks it is the validated one), searches run on the columns."""
+
+    def __init__(self, state: "ChainState", columns: StatusColumns) -> None:
+        self._state, self._columns = state, columns
+        with state.lock:
+            self._len, self._last = len(columns), columns.last
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        index = checks.integer(index, "index", lo=-(1 << 63))
+        index = checks.position(index + self._len if index < 0 else index, "status record", self._len,
+                                f"the records of {self._columns.source_chain}")
+        if index == self._len - 1:
+            return self._last
+        with self._state.lock:
+            height, position = self._columns.heights[index], self._columns.positions[index]
+        return self._state.status_at(height, position)
+
+    def __iter__(self) -> Iterator[StatusRecord]:
+        return (self[i] for i in range(self._len))
+
+    def __reversed__(self) -> Iterator[StatusRecord]:
+        return (self[i] for i in reversed(range(self._len)))
+
+    def first_at_or_after(self, source_height: int) -> int:
+        """The index of the first record reporting a block at or after `source_height` (len if none)."""
+        with self._state.lock:
+            return min(bisect.bisect_left(self._columns.source_heights, source_height, 0, self._len), self._len)
+
+    def last_held_by(self, height: int) -> StatusRecord | None:
+        """The last record in a block at or below `height` of the holding chain, or None."""
+        with self._state.lock:
+            i = bisect.bisect_right(self._columns.heights, height, 0, self._len)
+        return self[i - 1] if i else None
+
+    def heads(self, start: int = 0) -> Iterator[StatusHead]:
+        """StatusHead of each record from index `start` on (from memory, no block read)."""
+        for i in range(max(start, 0), self._len):
+            with self._state.lock:
+                head = self._columns.head(i)
+            yield head
+
+    def last_below(self, source_height: int) -> StatusHead | None:
+        """StatusHead of the last record reporting a block below `source_height`, or None."""
+        i = self.first_at_or_after(source_height)
+        if not i:
+            return None
+        with self._state.lock:
+            return self._columns.head(i - 1)
 
 
 class ChainState:
@@ -202,7 +302,9 @@ class ChainState:
 
     Memory holds what does not grow with the chain's age: the height, the latest signed header
     and accumulator value, the transaction ids of the last blocks the store has not indexed
-    yet, and the Type-II/III status records (one per interlocking round, not per block).
+    yet (at most RECENT_BLOCKS blocks or RECENT_TXS ids beyond the store's batch), and of the
+    Type-II/III status records flat columns (StatusColumns: 52 bytes per interlocking round,
+    no object per round; the records themselves are read back from their blocks).
     Everything else is read back from the peer's store on demand (`stored`, a StoredChain),
     which checks every byte it reads against the hashes of what it read on open (and the peer
     checked against its signed checkpoint) or wrote since (ledger.store): a block's digest is
@@ -235,7 +337,7 @@ class ChainState:
         self._recent: dict[bytes, tuple[int, int]] = {}  # tx id -> where, of the blocks in _recent_blocks
         self._recent_blocks: deque[tuple[int, list[bytes]]] = deque()
         self._headers: OrderedDict[int, SignedHeader] = OrderedDict()  # checked stored headers (LRU)
-        self._statuses: dict[str, list[StatusRecord]] = {}
+        self._statuses: dict[str, StatusColumns] = {}
         self._last_record_height = -1
 
     # --- reading -----------------------------------------------------------------------
@@ -343,11 +445,21 @@ class ChainState:
         """Height of the last block holding a Type-I transaction (-1 if none)."""
         return self._last_record_height
 
-    def statuses(self, source_chain: str) -> list[StatusRecord]:
+    def statuses(self, source_chain: str) -> StatusRecords:
         """Committed Type-II records of `source_chain` (main chain) or Type-III records
-        (sub-chain, source = the main chain), oldest first."""
+        (sub-chain, source = the main chain), oldest first: a view (StatusRecords), not a copy."""
+        source_chain = checks.text(source_chain, "source_chain")
         with self.lock:
-            return list(self._statuses.get(checks.text(source_chain, "source_chain"), ()))
+            columns = self._statuses.get(source_chain) or StatusColumns(source_chain)
+        return StatusRecords(self, columns)
+
+    def status_at(self, height: int, position: int) -> StatusRecord:
+        """The status record of the transaction at (height, position), from its block as this
+        state validated it (block)."""
+        txs = self.block(height).transactions
+        if not 0 <= position < len(txs) or txs[position].kind == TxKind.RECORD:
+            raise StorageError(f"block {height} of {self.chain_id} holds no status transaction at {position}")
+        return status_record(height, txs[position])
 
     def accumulator_value(self, height: int | None = None) -> int:
         """The accumulator after block `height` (the latest block when None): the value its
@@ -446,9 +558,10 @@ class ChainState:
             reported_value = edgeacc.decode_element(self.params, anchor.header.acc_value)
         except EdgeaccError as exc:
             raise AccumulatorMismatch(f"reported accumulator is invalid: {exc}") from None
-        records = self._statuses.get(source)
+        columns = self._statuses.get(source)
+        last = columns.last if columns else None
         last_height, last_element = status_heights.get(
-            source, (records[-1].source_height, records[-1].source_element) if records else (-1, None))
+            source, (last.source_height, last.source_element) if last else (-1, None))
         if anchor.header.height <= last_height:
             raise StaleStatus(f"status of {source} at height {anchor.header.height} does not advance past {last_height}")
         if status is not None and last_element is not None:
@@ -544,23 +657,31 @@ class ChainState:
             self._remember(header.height, block.transactions)
             if any(tx.kind == TxKind.RECORD for tx in block.transactions):
                 self._last_record_height = header.height
-            for _, record in records:
-                self._statuses.setdefault(record.source_chain, []).append(record)
+            for position, record in records:
+                self.add_status(self._statuses, position, record)
         return records
 
-    def restore(self, latest: Block, records: Iterable[StatusRecord], last_record_height: int) -> None:
+    @staticmethod
+    def add_status(statuses: dict[str, StatusColumns], position: int, record: StatusRecord) -> None:
+        """Add `record` (at `position` of its block) to the columns of its source in `statuses`."""
+        columns = statuses.get(record.source_chain)
+        if columns is None:
+            columns = statuses[record.source_chain] = StatusColumns(record.source_chain)
+        columns.add(position, record)
+
+    def restore(self, latest: Block, statuses: dict[str, StatusColumns], last_record_height: int) -> None:
         """Take the blocks up to `latest` as validated without checking them again, on an
-        empty state: the caller (Peer.load) has checked that their stored bytes, `records`
-        (their Type-II/III status records, in height order) and `last_record_height` (the last
-        one with a Type-I) are the ones this peer validated and signed in its checkpoint."""
+        empty state: the caller (Peer.load) has checked that their stored bytes, `statuses`
+        (their Type-II/III status records, add_status in height order) and
+        `last_record_height` (the last one with a Type-I) are the ones this peer validated and
+        signed in its checkpoint."""
         with self.lock:
             if self.height:
                 raise StorageError(f"restore of {self.chain_id}: the state is not empty")
             self._height = latest.height + 1
             self._latest = latest.signed
             self._value = edgeacc.decode_element(self.params, latest.header.acc_value)
-            for record in records:
-                self._statuses.setdefault(record.source_chain, []).append(record)
+            self._statuses = statuses
             self._last_record_height = last_record_height
 
     def remember(self, height: int, tx_ids: list[bytes]) -> None:
@@ -576,7 +697,7 @@ class ChainState:
         for position, tx_id in enumerate(tx_ids):
             self._recent[tx_id] = (height, position)
         self._recent_blocks.append((height, tx_ids))
-        if self._stored is not None and len(self._recent_blocks) > RECENT_BLOCKS:
+        if self._stored is not None and (len(self._recent_blocks) > RECENT_BLOCKS or len(self._recent) > RECENT_TXS):
             indexed = self._stored.indexed_height()  # (the store answers for these from now on)
             while self._recent_blocks and self._recent_blocks[0][0] <= indexed:
                 for tx_id in self._recent_blocks.popleft()[1]:

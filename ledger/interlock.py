@@ -57,17 +57,18 @@ class LayerCheck:
         recorded = {(cid, main_id): longest[cid].statuses(main_id) for cid in subchains}
         recorded.update({(main_id, cid): longest[main_id].statuses(cid) for cid in subchains})
 
-        def anchors(key: tuple[str, str], records: list) -> list[Anchor]:
-            return anchors_from(records, key[0], "Type-II" if key[0] == main_id else "Type-III")
+        def anchors(key: tuple[str, str], heads) -> list[Anchor]:
+            return anchors_from(heads, key[0], "Type-II" if key[0] == main_id else "Type-III")
 
         # The main chain first: it holds the Type-II anchors the sub-chains are checked against.
         for chain in [main_id] + subchains:
             keys = [key for key in recorded if key[1] == chain]
-            new = [a for key in keys for a in anchors(key, recorded[key][self._checked.get(key, 0):])]
+            new = [a for key in keys for a in anchors(key, recorded[key].heads(self._checked.get(key, 0)))]
             check_chain([memory_copy(p) for p in peers_by_chain[chain]], new)
             if stores:
                 for peer in peers_by_chain[chain]:
-                    held = [a for key in keys for a in anchors(key, _latest_below(recorded[key], peer.height))]
+                    below = (recorded[key].last_below(peer.height) for key in keys)
+                    held = [a for key, head in zip(keys, below) if head for a in anchors(key, [head])]
                     check_chain([store_copy(peer)], _store_anchors(peer, held))
         self._checked.update({key: len(records) for key, records in recorded.items()})
 
@@ -194,10 +195,6 @@ class Interlocker:
             except LedgerError:
                 time.sleep(0.1)  # a closing network or a failed round: the next wake retries
 
-
-def _latest_below(records: list, height: int) -> list:
-    """The last status record whose block is below `height` (records ascend), as a list."""
-    return next(([r] for r in reversed(records) if r.source_height < height), [])
 
 
 def _store_anchors(peer: Peer, held: list[Anchor]) -> list[Anchor]:

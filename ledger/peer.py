@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import ChainState, Deployment, Receipt, StatusRecord, now_ms, status_records
+from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecord, StatusRecords, now_ms,
+                          status_records)
 from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
                            ValidationError, ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
@@ -105,9 +106,9 @@ class Peer:
         """(height, position) of a committed transaction (id as bytes or hex), or None."""
         return self.state.locate(tx_id)
 
-    def statuses(self, source_chain: str) -> list[StatusRecord]:
+    def statuses(self, source_chain: str) -> StatusRecords:
         """Committed Type-II records of `source_chain` (main chain) or Type-III records
-        (sub-chain, source = the main chain), oldest first."""
+        (sub-chain, source = the main chain), oldest first (a view: ChainState.statuses)."""
         return self.state.statuses(source_chain)
 
     def accumulator_value(self, height: int | None = None) -> int:
@@ -432,7 +433,7 @@ class Peer:
                     raise StorageError(f"{self.store.path}: the transaction index differs from block {height}")
                 add_index_rows(adjust, _rows(height, tx_ids), -1)
                 at_indexed = self._status_chain
-            if indexed > trusted and self._stored_statuses(indexed)[0] != at_indexed:
+            if indexed > trusted and self._stored_statuses(indexed) != at_indexed:
                 raise StorageError(f"{self.store.path}: the stored status records differ from the blocks up to "
                                    f"{indexed}")
             if self.store.index_digest(indexed, adjust) != (cp.index if cp else sums_digest([0] * INDEX_BUCKETS)):
@@ -441,9 +442,10 @@ class Peer:
             for height, tx_ids, records in tail:  # (only now: a refused open writes nothing, not even on close)
                 self.store.index_tail(height, tx_ids, [(position, record.to_bytes()) for position, record in records])
 
-    def _stored_statuses(self, up_to: int) -> tuple[bytes, list[StatusRecord]]:
-        """(chained_status over them, the records) of the stored status records up to `up_to`."""
-        chain, records = bytes(DIGEST_BYTES), []
+    def _stored_statuses(self, up_to: int, into: dict[str, StatusColumns] | None = None) -> bytes:
+        """chained_status over the stored status records up to `up_to` (streamed), each added
+        to `into` (ChainState.add_status) if given."""
+        chain = bytes(DIGEST_BYTES)
         for height, position, data in self.store.statuses(up_to):
             try:
                 record = StatusRecord.from_bytes(data)
@@ -454,8 +456,9 @@ class Peer:
                 raise StorageError(f"{self.store.path}: the stored status record of block {height} names block "
                                    f"{record.height}")
             chain = chained_status(chain, height, position, data)
-            records.append(record)
-        return chain, records
+            if into is not None:
+                ChainState.add_status(into, position, record)
+        return chain
 
     def _restore(self, cp: _Checkpoint, indexed: int, adjust: list[int]) -> list:
         """The state at the checkpoint `cp`, without decoding the blocks below it: the store's
@@ -469,7 +472,8 @@ class Peer:
             raise StorageError(f"{self.store.path}: {self._first_changed(trusted) or 'the blocks'} up to {trusted} "
                                "differ from the ones this peer validated (its signed checkpoint)")
         try:  # (bytes this peer validated: a failure here is a bug or a hash collision)
-            chain, records = self._stored_statuses(trusted)
+            statuses: dict[str, StatusColumns] = {}
+            chain = self._stored_statuses(trusted, statuses)
             tail, head = [], None
             for height, _, data in self.store.blocks(indexed + 1):
                 if height > trusted:
@@ -478,7 +482,7 @@ class Peer:
                 found = status_records(height, head.transactions)
                 for position, record in found:
                     chain = chained_status(chain, height, position, record.to_bytes())
-                    records.append(record)
+                    ChainState.add_status(statuses, position, record)
                 tx_ids = [tx.tx_id for tx in head.transactions]
                 add_index_rows(adjust, _rows(height, tx_ids))
                 tail.append((height, tx_ids, found))
@@ -487,7 +491,7 @@ class Peer:
                                    f"{trusted} (this peer's signed checkpoint)")
             if head is None or head.height != trusted:
                 head = Block.from_bytes(self.store.get(trusted) or b"")
-            self.state.restore(head, records, cp.last_record)
+            self.state.restore(head, statuses, cp.last_record)
         except (EncodingError, EdgeaccError) as exc:
             raise StorageError(f"{self.store.path}: a block below the checkpoint {trusted} fails: {exc}") from exc
         self._status_chain = chain

@@ -93,6 +93,7 @@ RECORD_MAGIC = b"BLK\n"
 RECORD_HEADER = _RECORD.size + 4  # and the CRC-32 of those fields
 PAGE_SIZE = 512
 TX_INDEX_BATCH = 16384  # blocks whose offsets and index rows are written together (module docstring)
+TX_INDEX_ROWS = 1 << 16  # or fewer blocks, once they hold this many index rows (memory: per row, not per block)
 GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its block's group), in a new store
 MAX_GROUP_BLOCKS = 1 << 16
 GROUP_CACHE = 8  # groups kept checked (a witness's window reads the headers of a few)
@@ -180,12 +181,14 @@ class PeerStore:
         self.path = Path(path)
         self._durable = True
         self.log_path = self.path.with_suffix(LOG_SUFFIX)
+        self._db_names = (str(self.path), f"{self.path}-wal")  # (_db_files stats them on every index miss)
         if self.log_path == self.path:
             raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
         self._lock = threading.Lock()
         self._appending = threading.Lock()  # one append at a time (its fdatasync outside _lock)
         # height -> (its index rows, its (position, status record)s), not batched yet
         self._unindexed: dict[int, tuple[list[tuple[bytes, int, int]], list[tuple[int, bytes]]]] = {}
+        self._held_rows = 0  # index rows in _unindexed
         self._log: int | None = None
         self._starts = array("q")  # the log offset of each group's first record
         self._group_hashes = bytearray()  # SHA-256 of each complete group's records
@@ -238,7 +241,7 @@ class PeerStore:
         a write of the same size within a few ms of this store's own keeps all three), and
         SQLite's data_version, which every commit of another connection changes."""
         out = []
-        for name in (self.path, Path(f"{self.path}-wal")):
+        for name in self._db_names:
             try:
                 st = os.stat(name)
                 out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
@@ -585,7 +588,7 @@ class PeerStore:
                     self._group_hashes += self._open_group.digest()
                     self._digest_hashes += _sha256(self._open_digests)
                     self._open_group, self._open_hashes, self._open_digests = hashlib.sha256(), [], bytearray()
-                if self._count - self._batched >= TX_INDEX_BATCH:
+                if self._count - self._batched >= TX_INDEX_BATCH or self._held_rows >= TX_INDEX_ROWS:
                     self._write_batch()
 
     def _write_batch(self) -> None:
@@ -622,6 +625,7 @@ class PeerStore:
         except sqlite3.Error:
             return
         self._batched, self._unindexed, self._sums, self._tail_digests = self._count, {}, sums, bytearray()
+        self._held_rows = 0
 
     def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Hold the index rows and status records of a stored block above indexed_height
@@ -643,6 +647,8 @@ class PeerStore:
                 raise ArgumentError(f"each status must be (a position, a record), not {checks.shown(item)}")
             held.append((checks.integer(item[0], "a status position", hi=U32_MAX),
                          checks.data(item[1], "a status record")))
+        replaced = self._unindexed.get(height)
+        self._held_rows += len(rows) - (len(replaced[0]) if replaced else 0)
         self._unindexed[height] = (rows, held)
 
     def set_checkpoint(self, checkpoint: dict) -> None:
@@ -802,18 +808,26 @@ class PeerStore:
 
     def statuses(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
         """(height, position, record) of the batched status records of the blocks up to
-        `up_to`, in order (as stored: ledger.peer checks them against its checkpoint)."""
-        up_to = checks.integer(up_to, "up_to", lo=-(1 << 63))
-        with self._lock:
-            top = min(up_to, self._batched - 1)
-            rows = self._guard(lambda: self._db.execute(
-                "SELECT height, position, CAST(record AS BLOB) FROM statuses WHERE height <= ? ORDER BY height, position",
-                (top,)).fetchall())
-        for height, position, record in rows:
-            if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
-                raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
-                                   f"({_short(height)}, {_short(position)}, {_short(record)!r})")
-        return iter(rows)
+        `up_to`, in order (as stored: ledger.peer checks them against its checkpoint), read
+        FETCH_ROWS at a time (memory does not grow with the chain)."""
+        return self._statuses_up_to(checks.integer(up_to, "up_to", lo=-(1 << 63)))
+
+    def _statuses_up_to(self, up_to: int) -> Iterator[tuple[int, int, bytes]]:
+        after = (-1, -1)
+        while True:
+            with self._lock:
+                rows = self._guard(lambda: self._db.execute(
+                    "SELECT height, position, CAST(record AS BLOB) FROM statuses WHERE height <= ? AND "
+                    "(height, position) > (?, ?) ORDER BY height, position LIMIT ?",
+                    (min(up_to, self._batched - 1), *after, FETCH_ROWS)).fetchall())
+            for height, position, record in rows:
+                if not (type(height) is int and type(position) is int and isinstance(record, bytes)):
+                    raise StorageError(f"{self.path}: a status row is not (a height, a position, bytes): "
+                                       f"({_short(height)}, {_short(position)}, {_short(record)!r})")
+            yield from rows
+            if len(rows) < FETCH_ROWS:
+                return
+            after = rows[-1][:2]
 
     def index_digest(self, up_to: int, adjust: list[int] | None = None) -> bytes:
         """sums_digest of the index sums over the rows of the blocks up to `up_to`: the batched

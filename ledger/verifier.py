@@ -38,14 +38,14 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import edgeacc
 from edgeacc.errors import EdgeaccError
 
 from ledger import checks
 from ledger.block import SignedHeader
-from ledger.chain import Deployment, StatusRecord
+from ledger.chain import Deployment, StatusRecord, StatusRecords
 from ledger.errors import LedgerError, NotFound
 from ledger.protocol1 import (Claim, InclusionProof, ProofRejected, Statement, Verdict, cross_chain_claim,
                               inclusion_claim, reject, statement_failure)
@@ -239,15 +239,15 @@ class _Anchors:
 
     def __init__(self, own: "Peer", main_chain_id: str) -> None:
         self.own, self.main_chain_id = own, main_chain_id
-        self._type3: "_Records | None" = None
-        self._type2: dict[str, "_Records"] = {}
+        self._type3: "Sequence[StatusRecord] | None" = None
+        self._type2: dict[str, "Sequence[StatusRecord]"] = {}
         self._headers: dict[bytes, SignedHeader] = {}  # Type-III tx id -> the main header it carries
         self._own_headers: dict[int, SignedHeader] = {}  # (on the main chain) height -> its header
         self._status_proofs: dict[tuple[bytes, int], InclusionProof] = {}
 
-    def _type3_records(self) -> list:
+    def _type3_records(self) -> "Sequence[StatusRecord]":
         if self._type3 is None:
-            self._type3 = _Records(self.own.statuses(self.main_chain_id))
+            self._type3 = self.own.statuses(self.main_chain_id)
         return self._type3
 
     def holds_a_main_status(self) -> bool:
@@ -273,9 +273,9 @@ class _Anchors:
             self._headers[record.tx_id] = SignedHeader.from_bytes(self.own.transaction(record.tx_id).payload)
         return self._headers[record.tx_id]
 
-    def _records(self, main_peer: "Peer", chain: str) -> list:
+    def _records(self, main_peer: "Peer", chain: str) -> "Sequence[StatusRecord]":
         if chain not in self._type2:
-            self._type2[chain] = _Records(main_peer.statuses(chain))
+            self._type2[chain] = main_peer.statuses(chain)
         return self._type2[chain]
 
     def covering(self, main_peer: "Peer", chain: str, height: int
@@ -324,17 +324,13 @@ class _Anchors:
                       anchored_height=anchored)
 
 
-class _Records(list):
-    """Status records, oldest first, with their source heights listed once for bisection."""
-
-    def __init__(self, records: list) -> None:
-        super().__init__(records)
-        self.heights = [r.source_height for r in records]
-
-
-def _first_at_or_after(records: "_Records", height: int) -> int:
-    """The index of the first record reporting a block at or after `height` (len if none)."""
-    return bisect.bisect_left(records.heights, height)
+def _first_at_or_after(records, height: int) -> int:
+    """The index of the first of `records` (oldest first) reporting a block at or after
+    `height` (len if none): a peer's StatusRecords searches its columns, the list a remote
+    reader answers (ledger.cluster) is bisected."""
+    if isinstance(records, StatusRecords):
+        return records.first_at_or_after(height)
+    return bisect.bisect_left(records, height, key=lambda r: r.source_height)
 
 
 def _checked_once(policy: Callable[[SignedHeader], None]) -> Callable[[SignedHeader], None]:

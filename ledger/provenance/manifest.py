@@ -63,10 +63,9 @@ def _proof_entry(network: Network, tx_id: bytes, main_status: SignedHeader) -> d
         entry.update(status_proof=None, tx_proof=holder.inclusion_proof(tx_id, main_height).to_bytes(params).hex(),
                      anchored_height=main_height, acc_anchored=entry["acc_main"])
         return entry
-    records = [r for r in main_peer.statuses(chain_id) if r.height <= main_height]
-    if not records or records[-1].source_height < where[0]:
+    anchor = main_peer.statuses(chain_id).last_held_by(main_height)
+    if anchor is None or anchor.source_height < where[0]:
         raise ManifestError(f"block {where[0]} of {chain_id} is not anchored in the main chain: interlock first")
-    anchor = records[-1]
     status_tx = main_peer.inclusion_proof(anchor.tx_id, main_height)
     entry.update(status_proof=status_tx.to_bytes(params).hex(),
                  tx_proof=holder.inclusion_proof(tx_id, anchor.source_height).to_bytes(params).hex(),
