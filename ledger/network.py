@@ -37,7 +37,7 @@ from cryptography import x509
 from ledger import checks
 from ledger.block import Block
 from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Receipt, Validator, now_ms
-from ledger.errors import ConfigurationError, LedgerError, NotFound, StorageError
+from ledger.errors import ArgumentError, ConfigurationError, LedgerError, NotFound, StorageError
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, load_revocation_list, save_certificate, save_private_key)
 from ledger.interlock import InterlockReport, Interlocker, LayerCheck
@@ -77,7 +77,8 @@ class Network:
     Use it as a context manager, or call close(): it stops the sequencer threads."""
 
     def __init__(self, path: Path, manifest: dict, ca: CertificateAuthority, trust: TrustStore,
-                 params: edgeacc.Params, progress: bool, auto_interlock: bool, revalidate: bool = False) -> None:
+                 params: edgeacc.Params, progress: bool, auto_interlock: bool, revalidate: bool = False,
+                 repair: frozenset[str] = frozenset()) -> None:
         self.path = path
         self.manifest = manifest
         self._ca = ca
@@ -98,8 +99,8 @@ class Network:
         try:
             peers_by_chain = {}
             for c in manifest["chains"]:
-                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened, revalidate)
-                                        for name in c["peers"]]
+                peers_by_chain[c["id"]] = [self._open_peer(name, c["id"], progress, opened, revalidate,
+                                                           name in repair) for name in c["peers"]]
             # Before catching up: a lagging peer must not receive blocks of a forged history.
             self._check_layers(peers_by_chain, stores=False)
             for chain_peers in peers_by_chain.values():
@@ -107,6 +108,10 @@ class Network:
                 if failed:
                     name, exc = next(iter(failed.items()))
                     raise StorageError(f"{name} cannot catch up: {exc}") from exc
+            for peer in opened:
+                if not peer.holds_vouched():
+                    raise StorageError(f"{peer.name} is not repaired: its chain's other peers hold {peer.height} "
+                                       f"blocks, fewer than its signed checkpoint vouched for (or other ones)")
             for peer in opened:  # everything passed: the next open starts from here
                 peer.checkpoint_if_behind()
         except BaseException:
@@ -183,12 +188,20 @@ class Network:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, progress: bool = False, auto_interlock: bool = True,
-             revalidate: bool = False) -> "Network":
+             revalidate: bool = False, repair: Iterable[str] = ()) -> "Network":
         """Open a deployment: load identities and the CRL, load every peer's chain (every
         block above the peer's validated checkpoint re-validated, the bytes and the index rows
         of the rest checked against the hashes the checkpoint signed; with `revalidate` every block re-validated: Peer.load), bring
-        lagging peers up to date, start the sequencers (and the interlocker)."""
+        lagging peers up to date, start the sequencers (and the interlocker).
+
+        A peer whose store lacks the block its own signed checkpoint names (its log cut back)
+        is refused (RollbackDetected naming both heights) unless its name is in `repair`: then
+        it opens at what it holds and is caught up from its chain's other peers, which must
+        bring it back to that block (StorageError otherwise), before anything is written."""
         path = checks.path(path, "path")
+        if isinstance(repair, (str, bytes)):
+            raise ArgumentError("repair must be a collection of peer names, not one string")
+        repair = frozenset(checks.text(name, "each peer to repair") for name in checks.items(repair, "repair"))
         try:
             manifest = json.loads((path / MANIFEST).read_text())
         except (OSError, ValueError) as exc:
@@ -208,21 +221,25 @@ class Network:
             trust.set_revocation_list(load_revocation_list(path / "ca" / "crl.pem"))
             for cert_path in sorted((path / "identities").glob("*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
+            unknown = repair - {name for c in manifest["chains"] for name in c["peers"]}
+            if unknown:
+                raise ConfigurationError(f"repair names no peer of this deployment: {sorted(unknown)[0][:40]!r}")
             return cls(path, manifest, ca, trust, params, progress, auto_interlock,
-                       checks.instance(revalidate, bool, "revalidate"))
+                       checks.instance(revalidate, bool, "revalidate"), repair)
         except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
             if isinstance(exc, LedgerError):
                 raise
             raise StorageError(f"{path}: cannot open the deployment: {exc!r}") from None
 
-    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer], revalidate: bool) -> Peer:
+    def _open_peer(self, name: str, chain_id: str, progress: bool, opened: list[Peer], revalidate: bool,
+                   repair: bool) -> Peer:
         identity = self.identity(name)
         if identity.role != "peer" or identity.chain_id != chain_id or identity.name != name:
             raise StorageError(f"the manifest lists {name} as a peer of {chain_id}, but its identity is "
                                f"{identity!r}")
         peer = Peer(self.deployment, identity, PeerStore(self.path / "peers" / f"{name}.sqlite", identity.chain_id))
         opened.append(peer)
-        peer.load(progress=progress, full=revalidate)
+        peer.load(progress=progress, full=revalidate, repair=repair)
         return peer
 
     def __enter__(self) -> "Network":

@@ -18,8 +18,8 @@ from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecord, StatusRecords, now_ms,
                           status_records)
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, StorageError,
-                           ValidationError, ValidationRejected, WrongHeight)
+from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, RollbackDetected,
+                           StorageError, ValidationError, ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
@@ -72,6 +72,7 @@ class Peer:
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
         self._status_chain = bytes(DIGEST_BYTES)  # chained_status over every status record applied
+        self._vouched: tuple[int, bytes] | None = None  # (height, digest) of a checkpoint a repair must reach
 
     @property
     def name(self) -> str:
@@ -350,8 +351,8 @@ class Peer:
         above it (load), unless a revocation effective before that time was added since."""
         with self._lock:
             latest = self.latest()
-            if latest is None:
-                return
+            if latest is None or not self.holds_vouched():
+                return  # (a checkpoint never replaces one this peer does not hold up to: holds_vouched)
             height = latest.header.height
             cp = _Checkpoint(height, self.store.content_digest(height), self.store.index_digest(height),
                              self._status_chain, self.last_record_height)
@@ -361,9 +362,35 @@ class Peer:
                                    "index": cp.index.hex(), "statuses": cp.statuses.hex(),
                                    "last_record": cp.last_record, "time_ms": at_ms, "signature": signature.hex()})
 
+    def holds_vouched(self) -> bool:
+        """Whether this peer holds the block its verified checkpoint names (always, but while
+        a store cut back below it is repaired: load's `repair`; until then no checkpoint
+        replaces that one, the evidence of the cut)."""
+        with self._lock:
+            if self._vouched is not None:
+                height, digest = self._vouched
+                if height >= self.height or self.digest(height) != digest:
+                    return False
+                self._vouched = None
+            return True
+
     def _trusted_checkpoint(self) -> _Checkpoint | None:
         """This peer's own signed checkpoint, if it verifies and names a stored block; None
         otherwise (then every block is validated)."""
+        verified = self._verified_checkpoint()
+        if verified is None:
+            return None
+        trusted, digest = verified
+        try:
+            if self.store.digest(trusted.height) != digest:
+                return None
+        except StorageError:  # (the record is damaged: validating every block names it)
+            return None
+        return trusted
+
+    def _verified_checkpoint(self) -> tuple[_Checkpoint, bytes] | None:
+        """(this peer's own signed checkpoint, the head digest it names) if its signature
+        verifies, else None."""
         cp = self.store.checkpoint()
         try:
             # (the bounds of the signed message's fields: anything else is not one)
@@ -378,15 +405,31 @@ class Peer:
             signer.verify(signature, self._checkpoint_message(trusted, digest, at_ms))
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
             return None
-        try:
-            if self.store.digest(height) != digest:
-                return None
-        except StorageError:  # (the record is damaged: validating every block names it)
-            return None
-        return trusted
+        return trusted, digest
 
-    def load(self, progress: bool = False, *, full: bool = False) -> None:
-        """Rebuild the in-memory state from the store. Blocks above this peer's validated
+    def _cut_back(self, verified: tuple[_Checkpoint, bytes] | None) -> RollbackDetected | None:
+        """None if the store holds the height this peer's verified checkpoint names (or there
+        is none); otherwise the RollbackDetected saying it does not: its log was cut back."""
+        if verified is None:
+            return None
+        height, digest = verified[0].height, verified[1]
+        stored = self.store.height()
+        if height < stored:
+            return None
+        return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
+                                f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
+                                f"({digest.hex()}): the log was cut back; repair it from the chain's other peers "
+                                "(ledger.Network.open's repair)", chain_id=self.chain_id, height=height,
+                                expected=digest, found=None)
+
+    def load(self, progress: bool = False, *, full: bool = False, repair: bool = False) -> None:
+        """Rebuild the in-memory state from the store. A store that lacks the block this peer's
+        verified checkpoint names (its log cut back below a height this peer validated and
+        signed) is refused with RollbackDetected naming both heights, even
+        with `full`: never opened at the shorter height, whose next checkpoint would erase the
+        evidence. With `repair` it loads what it holds (every block validated) and keeps that
+        checkpoint until the peer holds its block again (holds_vouched: the caller catches it
+        up from its chain's other peers, ledger.network.Network.open's `repair`). Blocks above this peer's validated
         checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
         and pass every check a commit applies (digests, links, accumulators, signatures,
         endorsements). The blocks at or below it are not decoded (but those above the store's
@@ -404,7 +447,13 @@ class Peer:
         with self._lock:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
-            cp = None if full else self._trusted_checkpoint()
+            verified = self._verified_checkpoint()
+            refusal = self._cut_back(verified)
+            if refusal and not repair:
+                raise refusal
+            if refusal:
+                self._vouched = (verified[0].height, verified[1])
+            cp = None if full or refusal else self._trusted_checkpoint()
             trusted, indexed = (cp.height if cp else -1), self.store.indexed_height()
             adjust = [0] * INDEX_BUCKETS  # the index sums at `trusted` less the stored ones, from the blocks
             tail = self._restore(cp, indexed, adjust) if cp else []

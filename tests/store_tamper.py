@@ -98,6 +98,15 @@ def truncate(store: Path, height: int) -> None:
         db.close()
 
 
+def drop_checkpoint(store: Path) -> None:
+    """Delete the peer's signed checkpoint (then its open validates every block it holds)."""
+    db = sqlite3.connect(store, isolation_level=None)
+    try:
+        db.execute("DELETE FROM meta WHERE key = 'checkpoint'")
+    finally:
+        db.close()
+
+
 def resum_index(db: sqlite3.Connection) -> None:
     """Write the index sums of the rows the txs table holds now (as the store computes them)."""
     sums = [0] * ledger.store.INDEX_BUCKETS

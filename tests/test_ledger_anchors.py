@@ -65,9 +65,14 @@ def files(path):
     return {f.name: f.read_bytes() for f in sorted((path / "peers").iterdir())}
 
 
-def truncate(path, peer, height):
-    """Cut a peer's store back to its first `height` blocks."""
+def truncate(path, peer, height, *, keep_checkpoint=False):
+    """Cut a peer's store back to its first `height` blocks and, unless `keep_checkpoint`,
+    delete its signed checkpoint, which names a height the store lacks now and refuses the
+    open by itself (tests/test_ledger_reopen.py): only the other layer's anchors are left to
+    catch the cut."""
     store_tamper.truncate(db(path, peer), height)
+    if not keep_checkpoint:
+        store_tamper.drop_checkpoint(db(path, peer))
 
 
 def peers_of(chain):
@@ -122,12 +127,18 @@ def test_unanchored_blocks_cut_back_open(deployment):
         assert [p.height for p in net.service("edge-0").peers] == [6, 6]
 
 
-def test_one_peer_cut_back_catches_up_from_the_others(deployment):
+def test_one_peer_cut_back_is_refused_then_repaired_from_the_others(deployment):
+    """A log cut back below its peer's own checkpoint is refused (never opened shorter); the
+    repair is explicit: that peer is caught up from the others."""
     path, facts = deployment
-    truncate(path, "edge-0.peer1", 1)
-    with ledger.Network.open(path, auto_interlock=False) as net:
+    truncate(path, "edge-0.peer1", 1, keep_checkpoint=True)
+    last = len(facts["digests"]["edge-0"]) - 1
+    with pytest.raises(errors.RollbackDetected, match=f"edge-0.peer1.*holds 1 block .*vouches for block {last} "):
+        ledger.Network.open(path, auto_interlock=False)
+    with ledger.Network.open(path, auto_interlock=False, repair=["edge-0.peer1"]) as net:
         peer = net.peer("edge-0", 1)
         assert [peer.signed_header(h).header.digest for h in range(peer.height)] == facts["digests"]["edge-0"]
+    ledger.Network.open(path, auto_interlock=False).close()  # (repaired for good)
 
 
 @pytest.mark.parametrize("cut,height", [(4, 5), (0, 2)])
@@ -165,9 +176,12 @@ def test_a_short_honest_peer_does_not_receive_a_forged_history(deployment, tmp_p
     shutil.copytree(path, other)
     forged = rewrite(other, "edge-0", 4, records=8)
     store_tamper.copy_store(db(other, "edge-0.peer0"), db(path, "edge-0.peer0"))
-    truncate(path, "edge-0.peer1", 3)
-    exc = refused_on_open(path, errors.ForkDetected)
-    assert (exc.height, exc.found) == (5, forged[5])
+    truncate(path, "edge-0.peer1", 3, keep_checkpoint=True)
+    before = files(path)
+    with pytest.raises(errors.ForkDetected) as info:  # (even with the honest peer's repair asked for)
+        ledger.Network.open(path, auto_interlock=False, repair=["edge-0.peer1"])
+    assert files(path) == before
+    assert (info.value.height, info.value.found) == (5, forged[5])
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -10,7 +10,7 @@ import pytest
 
 import ledger
 from ledger.chain import ChainState
-from ledger.errors import StorageError
+from ledger.errors import ArgumentError, ConfigurationError, RollbackDetected, StorageError
 from ledger.peer import Peer
 from tests import store_tamper
 
@@ -181,3 +181,84 @@ def test_a_witness_from_its_window_is_the_full_accumulator_s(tmp_path, toy):
             assert same(edge.block_witness(h, against), full.witness_at(h, against + 1))
         witnesses = edge.block_witnesses([1, 4, 6], 6)
         assert sorted(witnesses) == [1, 4, 6] and all(same(witnesses[h], full.witness_at(h, 7)) for h in witnesses)
+
+
+def test_reopen_work_is_the_blocks_since_the_checkpoint(tmp_path, toy, monkeypatch):
+    """Reopen decodes and validates exactly the blocks above each peer's checkpoint (and
+    decodes the head it restores from): its validation work does not grow with the chain."""
+    path = tmp_path / "net"
+    build(path, toy, blocks=9)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        with monkeypatch.context() as m:  # a crash: blocks committed, no checkpoint recorded
+            m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
+            for i in range(3):
+                net.submit("edge-0", b"after %d" % i).result()
+            net.service("edge-0").close()
+            net.services.pop("edge-0")
+    seen, decoded = count_validations(monkeypatch), []
+    real = ledger.Block.from_bytes.__func__
+    monkeypatch.setattr(ledger.Block, "from_bytes",
+                        classmethod(lambda cls, data, like=None: decoded.append(b := real(cls, data, like)) or b))
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        top = net.height("edge-0")
+        since = list(range(top - 3, top))
+        assert sorted(h for cid, h in seen if cid == "edge-0") == sorted(since * 2)
+        assert not [h for cid, h in seen if cid != "edge-0"]  # (their checkpoints are at their heads)
+        edge_decoded = sorted(b.height for b in decoded if b.header.chain_id == "edge-0")
+        assert edge_decoded == sorted((since + [top - 4]) * 2)  # (and each peer's checkpointed head)
+
+
+def cut_back_below_the_checkpoint(path, toy):
+    """Two unanchored records after the interlocking round, a clean close (checkpoints at the
+    heads), then both edge-0 logs cut back by one block: the other layer anchors nothing
+    there, only the peers' own checkpoints know the height they validated."""
+    build(path, toy)
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        for i in range(2):
+            net.submit("edge-0", b"unanchored %d" % i).result()
+        top = net.height("edge-0")
+    for peer in ("edge-0.peer0", "edge-0.peer1"):
+        store_tamper.truncate(store_tamper.store_path(path, peer), top - 1)
+    return top
+
+
+@pytest.mark.parametrize("revalidate", [False, True])
+def test_a_log_cut_back_below_its_own_checkpoint_is_refused(tmp_path, toy, revalidate):
+    """The old open re-validated the shorter log and opened at its height, and its next
+    checkpoint erased the evidence. Refused now (even with a full re-validation), naming both
+    heights, and nothing is written."""
+    path = tmp_path / "net"
+    top = cut_back_below_the_checkpoint(path, toy)
+    before = store_tamper.store_bytes(path)
+    with pytest.raises(RollbackDetected, match=f"edge-0.peer0.sqlite: its log holds {top - 1} blocks "
+                       f"\\(heights 0..{top - 2}\\), but this peer's signed checkpoint vouches for block {top - 1}"
+                       ) as info:
+        ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
+    assert (info.value.chain_id, info.value.height, info.value.found) == ("edge-0", top - 1, None)
+    assert store_tamper.store_bytes(path) == before
+
+
+def test_a_repair_must_reach_the_checkpointed_block(tmp_path, toy):
+    """The explicit repair opens a cut-back peer at what it holds and catches it up from the
+    chain's other peers; when they are cut back too, the repair fails (StorageError) and the
+    checkpoint, the evidence, is kept: the next open refuses again."""
+    path = tmp_path / "net"
+    top = cut_back_below_the_checkpoint(path, toy)
+    checkpoints = {p: store_tamper.store_path(path, p) for p in ("edge-0.peer0", "edge-0.peer1")}
+    kept = {p: sqlite3.connect(f).execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+            for p, f in checkpoints.items()}
+    with pytest.raises(StorageError, match="edge-0.peer0 is not repaired"):
+        ledger.Network.open(path, auto_interlock=False, repair=list(checkpoints))
+    assert {p: sqlite3.connect(f).execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+            for p, f in checkpoints.items()} == kept
+    with pytest.raises(RollbackDetected, match=f"vouches for block {top - 1}"):
+        ledger.Network.open(path, auto_interlock=False)
+
+
+@pytest.mark.parametrize("repair,error", [("edge-0.peer0", ArgumentError), (["nobody"], ConfigurationError),
+                                          (3, ArgumentError), ([None], ArgumentError)])
+def test_repair_takes_peer_names_only(tmp_path, toy, repair, error):
+    path = tmp_path / "net"
+    build(path, toy, blocks=1)
+    with pytest.raises(error, match="repair"):
+        ledger.Network.open(path, auto_interlock=False, repair=repair)
