@@ -145,6 +145,71 @@ def bulk_store(peer: "ledger.Peer", block: "ledger.Block") -> None:
         peer._store_and_apply(block)
 
 
+# (phase, the method whose calls it times, inclusive; the phases below a row are taken out of it)
+OPEN_PHASES = (("store open", "ledger.store.PeerStore.__init__"),
+               ("SHA-256 pass over the log", "ledger.store.PeerStore._hash_groups"),
+               ("digests rows (read, hashed)", "ledger.store.PeerStore._hash_digest_rows"),
+               ("offsets rows", "ledger.store.PeerStore._batched_offsets"),
+               ("index sums", "ledger.store.PeerStore._stored_sums"),
+               ("peer load", "ledger.peer.Peer.load"),
+               ("restore at the checkpoint", "ledger.peer.Peer._restore"),
+               ("status records (read, chained)", "ledger.peer.Peer._stored_statuses"),
+               ("layer check (every anchor)", "ledger.network.Network._check_layers"),
+               ("catch-up", "ledger.network.catch_up"),
+               ("checkpoints", "ledger.peer.Peer.checkpoint_if_behind"))
+
+
+def open_breakdown(path: str) -> dict:
+    """Network.open of `path`, its seconds split by phase (summed over the peers): the
+    store's SQLite open (the rest of `store open`), its SHA-256 pass over the log, the
+    digests, offsets and index sums rows; the peer's restore at its checkpoint (the head's
+    decode and the content hash compared, the rest of `restore`), the status records; the
+    validation of the blocks since the checkpoint (the rest of `peer load`); the layer check,
+    catch-up and checkpoints. Each method is timed inclusively, nested ones taken out."""
+    import importlib
+    totals: dict[str, float] = {name: 0.0 for name, _ in OPEN_PHASES}
+    undo = []
+    for name, dotted in OPEN_PHASES:
+        module_name, _, attr = dotted.rpartition(".")
+        try:
+            owner = importlib.import_module(module_name)
+        except ImportError:
+            module_name, _, cls = module_name.rpartition(".")
+            owner = getattr(importlib.import_module(module_name), cls)
+        real = getattr(owner, attr)
+
+        def timed(*args, __real=real, __name=name, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return __real(*args, **kwargs)
+            finally:
+                totals[__name] += time.perf_counter() - t0
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, real))
+    try:
+        t0 = time.perf_counter()
+        ledger.Network.open(path, auto_interlock=False).close()
+        total = time.perf_counter() - t0
+    finally:
+        for owner, attr, real in reversed(undo):
+            setattr(owner, attr, real)
+    t = totals
+    return {"total": total,
+            "SQLite open (store open less the rest)": t["store open"] - t["SHA-256 pass over the log"]
+            - t["digests rows (read, hashed)"] - t["offsets rows"] - t["index sums"],
+            "SHA-256 pass over the log": t["SHA-256 pass over the log"],
+            "digests rows (read, hashed)": t["digests rows (read, hashed)"],
+            "offsets rows": t["offsets rows"], "index sums": t["index sums"],
+            "status records (read, chained)": t["status records (read, chained)"],
+            "head decode, content hash (restore less statuses)":
+                t["restore at the checkpoint"] - t["status records (read, chained)"],
+            "since-checkpoint validation (load less restore)": t["peer load"] - t["restore at the checkpoint"],
+            "layer check (every anchor)": t["layer check (every anchor)"],
+            "catch-up": t["catch-up"], "checkpoints": t["checkpoints"],
+            "other (manifest, identities, services)": total - t["store open"] - t["peer load"]
+            - t["layer check (every anchor)"] - t["catch-up"] - t["checkpoints"]}
+
+
 REPEATS = 5  # warm runs of the prover and the verifier, after the first (cold) one
 
 
@@ -210,29 +275,60 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", help="build under this directory and keep the chains")
     ap.add_argument("--stop-after", type=float, help="--bulk: stop a build after this many minutes (at an "
                     "interlocking round) and measure the blocks built")
+    ap.add_argument("--reuse", action="store_true", help="--keep: measure the chains an earlier run kept there "
+                    "(its build figures, chain-N.build.json) instead of building them again")
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # the fresh-process half
+    ap.add_argument("--breakdown", metavar="DIR", help="print where Network.open of the chain in DIR spends its time")
     args = ap.parse_args(argv)
+    if args.breakdown:
+        for phase, seconds in open_breakdown(args.breakdown).items():
+            print(f"{phase:<52} {seconds:8.3f} s")
+        return 0
     if args.measure:
         print(json.dumps(measure(args.measure)))
         return 0
     base = Path(args.keep or tempfile.mkdtemp(prefix="edgeacc-age-"))
     rows = {}
     for n in [int(s) for s in args.sizes.split(",")]:
-        path = base / f"chain-{n}"
-        stop_at = time.time() + args.stop_after * 60 if args.stop_after else None
-        row = build(path, n, args.interlock_blocks, args.txs_per_block, args.bulk, stop_at)
+        path, saved = base / f"chain-{n}", base / f"chain-{n}.build.json"
+        if args.reuse and saved.exists():  # (a chain kept by an earlier run: measured again, not rebuilt)
+            row = json.loads(saved.read_text())
+        else:
+            stop_at = time.time() + args.stop_after * 60 if args.stop_after else None
+            row = build(path, n, args.interlock_blocks, args.txs_per_block, args.bulk, stop_at)
+            saved.write_text(json.dumps(row))
         out = subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True,
                              capture_output=True, text=True).stdout
         row.update(json.loads(out.strip().splitlines()[-1]))
-        rows[n] = row
+        rows[row.get("built_blocks", n)] = row
         print(json.dumps({"blocks": n, **{k: round(v, 3) for k, v in row.items()}}), flush=True)
-    sizes = sorted(rows)
-    if len(sizes) > 1:
-        lo, hi = rows[sizes[0]], rows[sizes[-1]]
-        growth = {k: round(math.log(max(hi[k], 1e-9) / max(lo[k], 1e-9)) / math.log(sizes[-1] / sizes[0]), 2)
-                  for k in lo if not k.startswith("build")}
-        print(json.dumps({"growth_exponent": growth}))
+    if len(rows) > 1:
+        print(growth_table(rows))
     return 0
+
+
+def growth_exponent(size_a: int, a: float, size_b: int, b: float) -> float:
+    """d log(value) / d log(blocks) between two sizes (0: independent of the chain's age,
+    1: linear in it)."""
+    return math.log(max(b, 1e-9) / max(a, 1e-9)) / math.log(size_b / size_a)
+
+
+def growth_table(rows: dict[int, dict]) -> str:
+    """A Markdown table: each column's value at every size, its growth exponent between each
+    two consecutive sizes and between the first and the last."""
+    sizes = sorted(rows)
+    pairs = list(zip(sizes, sizes[1:])) + ([(sizes[0], sizes[-1])] if len(sizes) > 2 else [])
+    keys = [k for k in rows[sizes[0]] if k != "built_blocks" and all(k in rows[n] for n in sizes)]
+    def shown(n: int) -> str:
+        power = round(math.log10(n))
+        return f"10^{power}" if 10 ** power == n else f"{n:,}"
+    head = ["column"] + [shown(n) for n in sizes] + [f"exp {shown(a)}→{shown(b)}" for a, b in pairs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in keys:
+        values = [f"{rows[n][key]:.4g}" for n in sizes]
+        exps = [f"{growth_exponent(a, rows[a][key], b, rows[b][key]):+.2f}" for a, b in pairs]
+        lines.append("| " + " | ".join([key] + values + exps) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -216,20 +216,51 @@ class StatusColumns:
     the lookups search and the rollback checks compare (52 bytes a record, no object per
     record), the latest record whole; any other record is read back from its block."""
 
-    __slots__ = ("source_chain", "source_heights", "heights", "positions", "digests", "last")
+    __slots__ = ("source_chain", "source_heights", "heights", "positions", "digests", "_last", "_last_encoded")
 
     def __init__(self, source_chain: str) -> None:
         self.source_chain = source_chain
         self.source_heights, self.heights, self.positions = array("q"), array("q"), array("L")
         self.digests = bytearray()  # DIGEST_BYTES per record: its source_digest
-        self.last: StatusRecord | None = None
+        self._last: StatusRecord | None = None
+        self._last_encoded = b""  # (add_encoded's last record, decoded when asked for)
+
+    @property
+    def last(self) -> StatusRecord | None:
+        """The latest record."""
+        if self._last_encoded:
+            self._last, self._last_encoded = StatusRecord.from_bytes(self._last_encoded), b""
+        return self._last
 
     def add(self, position: int, record: StatusRecord) -> None:
         self.source_heights.append(record.source_height)
         self.heights.append(record.height)
         self.positions.append(position)
         self.digests += record.source_digest
-        self.last = record
+        self._last, self._last_encoded = record, b""
+
+    @staticmethod
+    def add_encoded(columns_by_source: dict[str, "StatusColumns"], height: int, position: int, data: bytes) -> None:
+        """Add the record StatusRecord.to_bytes encoded as `data`, of block `height`, to the
+        columns of its source, reading only the fields they hold (open reads one per round of
+        the chain's age); EncodingError if it does not decode or names another block."""
+        try:
+            end = 2 + _U16.unpack_from(data)[0]
+            source_height, record_height = _HEIGHTS.unpack_from(data, end)
+            digest = data[end + 50 + _U16.unpack_from(data, end + 48)[0]:]
+            source = data[2:end].decode()
+        except (struct.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
+            raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
+        if record_height != height or len(digest) != DIGEST_BYTES:
+            raise EncodingError(f"the status record of block {height} names block {record_height} or is truncated")
+        columns = columns_by_source.get(source)
+        if columns is None:
+            columns = columns_by_source[source] = StatusColumns(source)
+        columns.source_heights.append(source_height)
+        columns.heights.append(height)
+        columns.positions.append(position)
+        columns.digests += digest
+        columns._last_encoded = data
 
     def __len__(self) -> int:
         return len(self.heights)

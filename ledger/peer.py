@@ -492,21 +492,17 @@ class Peer:
                 self.store.index_tail(height, tx_ids, [(position, record.to_bytes()) for position, record in records])
 
     def _stored_statuses(self, up_to: int, into: dict[str, StatusColumns] | None = None) -> bytes:
-        """chained_status over the stored status records up to `up_to` (streamed), each added
-        to `into` (ChainState.add_status) if given."""
+        """chained_status over the stored status records up to `up_to` (streamed; what the
+        caller compares with a signed or a computed hash), each added to `into`
+        (StatusColumns.add_encoded) if given."""
         chain = bytes(DIGEST_BYTES)
         for height, position, data in self.store.statuses(up_to):
-            try:
-                record = StatusRecord.from_bytes(data)
-            except EncodingError as exc:
-                raise StorageError(f"{self.store.path}: the stored status record of block {height} does not "
-                                   f"decode: {exc}") from None
-            if record.height != height:
-                raise StorageError(f"{self.store.path}: the stored status record of block {height} names block "
-                                   f"{record.height}")
-            chain = chained_status(chain, height, position, data)
             if into is not None:
-                ChainState.add_status(into, position, record)
+                try:
+                    StatusColumns.add_encoded(into, height, position, data)
+                except EncodingError as exc:
+                    raise StorageError(f"{self.store.path}: the stored status record of block {height}: {exc}") from None
+            chain = chained_status(chain, height, position, data)
         return chain
 
     def _restore(self, cp: _Checkpoint, indexed: int, adjust: list[int]) -> list:
