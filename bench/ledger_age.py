@@ -5,11 +5,18 @@ prover's and the verifier's time of Protocol 1 (a verifier on the main chain) fo
 a middle and the newest record (cold wall and CPU time, warm wall time: measure), resident
 memory, and the bytes written per block (write() bytes during the build and the close over
 the bytes stored; and the page-cache bytes it dirtied for the device, over the bytes
-stored), with the growth exponent between the sizes (0: independent of age, 1: linear).
+stored), and a table of every column at every size with its growth exponent between each two
+consecutive sizes and the first and last (d log value / d log blocks; 0: independent of age,
+1: linear).
 
     python bench/ledger_age.py                     # N = 1000, 10000
     python bench/ledger_age.py --sizes 10000,100000,1000000 --bulk --keep DIR
+    python bench/ledger_age.py --sizes 10000,100000,1000000 --keep DIR --reuse   # measure again
     python bench/ledger_age.py --sizes 100000 --txs-per-block 100 --bulk   # 10^7 transactions
+    python bench/ledger_age.py --breakdown DIR/chain-1000000   # where a reopen spends its time
+
+--stop-after M stops a bulk build after M minutes (at an interlocking round) and measures the
+prefix built (its rows are keyed by the blocks built).
 
 --bulk builds with bulk_blocks (the same blocks, without syncs: ~1.7 ms of CPU a block, of
 which ~0.6 ms hash-to-prime, the accumulator's and the continuity witness's exponentiations

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecord, StatusRecords, now_ms,
+from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms,
                           status_records)
 from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, RollbackDetected,
                            StorageError, ValidationError, ValidationRejected, WrongHeight)

@@ -30,6 +30,17 @@ def count_validations(monkeypatch):
     return seen
 
 
+def crash_after_records(net, monkeypatch, records=3):
+    """Commit `records` blocks on edge-0, then stop its service as a crash would: no
+    checkpoint recorded for them."""
+    with monkeypatch.context() as m:
+        m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
+        for i in range(records):
+            net.submit("edge-0", b"after %d" % i).result()
+        net.service("edge-0").close()
+        net.services.pop("edge-0")
+
+
 def store(path, peer="edge-0.peer0"):
     return sqlite3.connect(path / "peers" / f"{peer}.sqlite", isolation_level=None)
 
@@ -40,12 +51,7 @@ def test_reopen_validates_only_the_blocks_above_the_checkpoint(tmp_path, toy, mo
     seen = count_validations(monkeypatch)
     with ledger.Network.open(path, auto_interlock=False) as net:
         assert seen == []  # every peer's checkpoint is at its latest block
-        with monkeypatch.context() as m:  # a crash: blocks committed, no checkpoint recorded
-            m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
-            for i in range(3):
-                net.submit("edge-0", b"after %d" % i).result()
-            net.service("edge-0").close()
-            net.services.pop("edge-0")
+        crash_after_records(net, monkeypatch)
     seen.clear()
     with ledger.Network.open(path, auto_interlock=False) as net:
         heights = sorted(h for cid, h in seen if cid == "edge-0")
@@ -189,12 +195,7 @@ def test_reopen_work_is_the_blocks_since_the_checkpoint(tmp_path, toy, monkeypat
     path = tmp_path / "net"
     build(path, toy, blocks=9)
     with ledger.Network.open(path, auto_interlock=False) as net:
-        with monkeypatch.context() as m:  # a crash: blocks committed, no checkpoint recorded
-            m.setattr(Peer, "checkpoint_if_behind", lambda self: None)
-            for i in range(3):
-                net.submit("edge-0", b"after %d" % i).result()
-            net.service("edge-0").close()
-            net.services.pop("edge-0")
+        crash_after_records(net, monkeypatch)
     seen, decoded = count_validations(monkeypatch), []
     real = ledger.Block.from_bytes.__func__
     monkeypatch.setattr(ledger.Block, "from_bytes",
