@@ -8,6 +8,7 @@
     edgeacc interlock DIR
     edgeacc status DIR
     edgeacc revalidate DIR               (every block of every peer, with a progress bar)
+    edgeacc repair DIR PEER...           (peers whose logs were cut back: caught up from the others)
     edgeacc verify DIR TXID --from CHAIN
     edgeacc inspect DIR CHAIN [HEIGHT]
     edgeacc revoke DIR NAME
@@ -144,6 +145,16 @@ def cmd_revalidate(args) -> int:
     return 0
 
 
+def cmd_repair(args) -> int:
+    """Open with the named peers' cut-back stores caught up from their chains' other peers
+    (an open refuses a store that lacks the block its peer's signed checkpoint names)."""
+    with _open(args, repair=args.peers) as net:
+        heights = {cid: net.height(cid) for cid in net.chain_ids}
+    log.info("repaired %s: %s", ", ".join(args.peers), ", ".join(f"{cid} {h}" for cid, h in heights.items()))
+    print(json.dumps(heights))
+    return 0
+
+
 def cmd_verify(args) -> int:
     with _open(args) as net:
         verdict = net.verifier(args.from_chain).verify(args.txid)
@@ -248,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("revalidate", help="re-validate every stored block of every peer (progress bar)")
     p.add_argument("dir")
     p.set_defaults(func=cmd_revalidate)
+
+    p = sub.add_parser("repair", help="catch up peers whose logs were cut back below their checkpoints")
+    p.add_argument("dir")
+    p.add_argument("peers", nargs="+", metavar="peer", help="the peers to repair (e.g. edge-0.peer1)")
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("verify", help="check a transaction through Protocol 1 from another chain")
     p.add_argument("dir")

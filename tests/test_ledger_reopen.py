@@ -209,16 +209,17 @@ def test_reopen_work_is_the_blocks_since_the_checkpoint(tmp_path, toy, monkeypat
         assert edge_decoded == sorted((since + [top - 4]) * 2)  # (and each peer's checkpointed head)
 
 
-def cut_back_below_the_checkpoint(path, toy):
+def cut_back_below_the_checkpoint(path, toy, peers=("edge-0.peer0", "edge-0.peer1")):
     """Two unanchored records after the interlocking round, a clean close (checkpoints at the
-    heads), then both edge-0 logs cut back by one block: the other layer anchors nothing
-    there, only the peers' own checkpoints know the height they validated."""
+    heads), then the logs of `peers` cut back by one block: the other layer anchors nothing
+    there, only the peers' own checkpoints know the height they validated. Returns edge-0's
+    height before the cut."""
     build(path, toy)
     with ledger.Network.open(path, auto_interlock=False) as net:
         for i in range(2):
             net.submit("edge-0", b"unanchored %d" % i).result()
         top = net.height("edge-0")
-    for peer in ("edge-0.peer0", "edge-0.peer1"):
+    for peer in peers:
         store_tamper.truncate(store_tamper.store_path(path, peer), top - 1)
     return top
 
@@ -263,3 +264,15 @@ def test_repair_takes_peer_names_only(tmp_path, toy, repair, error):
     build(path, toy, blocks=1)
     with pytest.raises(error, match="repair"):
         ledger.Network.open(path, auto_interlock=False, repair=repair)
+
+
+def test_cli_repair(tmp_path, toy, capsys):
+    from ledger import cli
+
+    path = tmp_path / "net"
+    top = cut_back_below_the_checkpoint(path, toy, peers=["edge-0.peer1"])
+    assert cli.main(["status", str(path)]) == 2
+    assert "edge-0.peer1.sqlite: its log holds" in capsys.readouterr().err
+    assert cli.main(["repair", str(path), "edge-0.peer1"]) == 0
+    assert json.loads(capsys.readouterr().out)["edge-0"] == top
+    assert cli.main(["status", str(path)]) == 0
