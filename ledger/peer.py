@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidSignature
 from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
@@ -332,12 +333,15 @@ class Peer:
 
     # --- the validated checkpoint -----------------------------------------------------------
 
-    def _checkpoint_message(self, cp: _Checkpoint, digest: bytes, at_ms: int) -> bytes:
+    def _revoked_digest(self, at_ms: int) -> bytes:
+        """The hash of the revocations effective at `at_ms` (a checkpoint signs it)."""
+        return hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
+
+    def _checkpoint_message(self, cp: _Checkpoint, digest: bytes, at_ms: int, revoked: bytes) -> bytes:
         # The revocations effective at the checkpoint's time are signed with it: one added or
         # backdated since may invalidate blocks below it, so load validates everything again.
         # That time is at least the head block's timestamp (record_checkpoint): a re-validation
         # checks each block at its own timestamp, which may run ahead of the clock.
-        revoked = hashlib.sha256(repr(self.deployment.trust.revocations_until(at_ms)).encode()).digest()
         return (CHECKPOINT_DOMAIN + self.chain_id.encode() + b"\0" + cp.height.to_bytes(8, "big") + digest
                 + cp.content + cp.index + cp.statuses + (cp.last_record + 1).to_bytes(8, "big")
                 + at_ms.to_bytes(8, "big") + revoked)
@@ -357,10 +361,12 @@ class Peer:
             cp = _Checkpoint(height, self.store.content_digest(height), self.store.index_digest(height),
                              self._status_chain, self.last_record_height)
         at_ms = max(now_ms(), latest.header.timestamp_ms)  # (a block may be dated ahead: MAX_CLOCK_SKEW_MS)
-        signature = self.identity.sign(self._checkpoint_message(cp, latest.header.digest, at_ms))
+        revoked = self._revoked_digest(at_ms)
+        signature = self.identity.sign(self._checkpoint_message(cp, latest.header.digest, at_ms, revoked))
         self.store.set_checkpoint({"height": height, "digest": latest.header.digest.hex(), "content": cp.content.hex(),
                                    "index": cp.index.hex(), "statuses": cp.statuses.hex(),
-                                   "last_record": cp.last_record, "time_ms": at_ms, "signature": signature.hex()})
+                                   "last_record": cp.last_record, "time_ms": at_ms, "revoked": revoked.hex(),
+                                   "signature": signature.hex()})
 
     def holds_vouched(self) -> bool:
         """Whether this peer holds the block its verified checkpoint names (always, but while
@@ -375,12 +381,17 @@ class Peer:
             return True
 
     def _trusted_checkpoint(self) -> _Checkpoint | None:
-        """This peer's own signed checkpoint, if it verifies and names a stored block; None
-        otherwise (then every block is validated)."""
-        verified = self._verified_checkpoint()
-        if verified is None:
+        """This peer's own signed checkpoint, if it verifies, is current (the revocations it
+        signed are those effective now, the peer is not revoked) and names a stored block;
+        None otherwise (then every block is validated)."""
+        return self._standing(self._verified_checkpoint())
+
+    def _standing(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> _Checkpoint | None:
+        """The checkpoint of `verified` (_verified_checkpoint) if it may stand for the blocks
+        below it (_trusted_checkpoint), else None."""
+        if verified is None or not verified[2]:
             return None
-        trusted, digest = verified
+        trusted, digest, _ = verified
         try:
             if self.store.digest(trusted.height) != digest:
                 return None
@@ -388,9 +399,11 @@ class Peer:
             return None
         return trusted
 
-    def _verified_checkpoint(self) -> tuple[_Checkpoint, bytes] | None:
-        """(this peer's own signed checkpoint, the head digest it names) if its signature
-        verifies, else None."""
+    def _verified_checkpoint(self) -> tuple[_Checkpoint, bytes, bool] | None:
+        """(this peer's own signed checkpoint, the head digest it names, whether it is current)
+        if this peer's own key signed it, else None. It is this peer's word on what it held
+        whatever was revoked since (the evidence of a cut-back log: _cut_back); it stands for
+        the blocks below it only while current (_trusted_checkpoint)."""
         cp = self.store.checkpoint()
         try:
             # (the bounds of the signed message's fields: anything else is not one)
@@ -401,13 +414,20 @@ class Peer:
             trusted = _Checkpoint(height, *hashes, checks.integer(cp["last_record"], "last_record", lo=-1,
                                                                   hi=U64_MAX - 1))
             at_ms, signature = checks.integer(cp["time_ms"], "time_ms", hi=U64_MAX), bytes.fromhex(cp["signature"])
-            signer = self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
-            signer.verify(signature, self._checkpoint_message(trusted, digest, at_ms))
-        except (LedgerError, KeyError, TypeError, ValueError, AttributeError):
+            now = self._revoked_digest(at_ms)
+            revoked = bytes.fromhex(cp["revoked"]) if "revoked" in cp else now  # (checkpoints before it: now's)
+            if len(revoked) != DIGEST_BYTES:
+                return None
+            self.identity.key.public_key().verify(signature, self._checkpoint_message(trusted, digest, at_ms, revoked))
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError, InvalidSignature):
             return None
-        return trusted, digest
+        try:
+            self.deployment.trust.resolve(self.identity.fingerprint, roles=("peer",), chain_id=self.chain_id)
+        except LedgerError:  # (revoked since)
+            return trusted, digest, False
+        return trusted, digest, revoked == now
 
-    def _cut_back(self, verified: tuple[_Checkpoint, bytes] | None) -> RollbackDetected | None:
+    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> RollbackDetected | None:
         """None if the store holds the height this peer's verified checkpoint names (or there
         is none); otherwise the RollbackDetected saying it does not: its log was cut back."""
         if verified is None:
@@ -453,7 +473,7 @@ class Peer:
                 raise refusal
             if refusal:
                 self._vouched = (verified[0].height, verified[1])
-            cp = None if full or refusal else self._trusted_checkpoint()
+            cp = None if full or refusal else self._standing(verified)
             trusted, indexed = (cp.height if cp else -1), self.store.indexed_height()
             adjust = [0] * INDEX_BUCKETS  # the index sums at `trusted` less the stored ones, from the blocks
             tail = self._restore(cp, indexed, adjust) if cp else []

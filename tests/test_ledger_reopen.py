@@ -240,6 +240,28 @@ def test_a_log_cut_back_below_its_own_checkpoint_is_refused(tmp_path, toy, reval
     assert store_tamper.store_bytes(path) == before
 
 
+def test_a_cut_back_log_is_refused_after_a_revocation_voids_the_checkpoints(tmp_path, toy):
+    """A revocation dated before the checkpoints (of a certificate that signed nothing) makes
+    them stand for nothing: every block is validated again. They are still the peers' own
+    word on the heights they held, so the cut-back log is refused all the same."""
+    import datetime
+
+    from ledger.identity import CertificateAuthority, load_certificate, load_private_key
+    from ledger.network import _pem
+
+    path = tmp_path / "net"
+    top = cut_back_below_the_checkpoint(path, toy)
+    ca = CertificateAuthority(load_private_key(path / "ca" / "ca.key"), load_certificate(path / "ca" / "ca.crt"))
+    unused = ca.issue("unused sensor", "device", "edge-0")
+    crl = ca.revocation_list({unused.certificate.serial_number: datetime.datetime(2000, 1, 1,
+                                                                                  tzinfo=datetime.timezone.utc)})
+    (path / "ca" / "crl.pem").write_bytes(_pem(crl))
+    before = store_tamper.store_bytes(path)
+    with pytest.raises(RollbackDetected, match=f"vouches for block {top - 1}"):
+        ledger.Network.open(path, auto_interlock=False)
+    assert store_tamper.store_bytes(path) == before
+
+
 def test_a_repair_must_reach_the_checkpointed_block(tmp_path, toy):
     """The explicit repair opens a cut-back peer at what it holds and catches it up from the
     chain's other peers; when they are cut back too, the repair fails (StorageError) and the
