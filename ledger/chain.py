@@ -220,7 +220,7 @@ class StatusColumns:
 
     def __init__(self, source_chain: str) -> None:
         self.source_chain = source_chain
-        self.source_heights, self.heights, self.positions = array("q"), array("q"), array("L")
+        self.source_heights, self.heights, self.positions = array("q"), array("q"), array("I")
         self.digests = bytearray()  # DIGEST_BYTES per record: its source_digest
         self._last: StatusRecord | None = None
         self._last_encoded = b""  # (add_encoded's last record, decoded when asked for)
