@@ -460,7 +460,10 @@ typedef struct {
     unsigned c;
     const uint64_t *S;              /* per window: its product, written by round() */
     mpz_srcptr n;
+    ea_task_fn side;                /* side(side_arg, 0): once, where a worker would wait */
+    void *side_arg;
     size_t prep_claimed, prep_done, round_claimed;      /* rounds are claimed from the top */
+    size_t side_claimed;
     unsigned char *round_done;
     uint64_t *x;                    /* the combination so far, Montgomery form */
     int rc;
@@ -489,6 +492,15 @@ static size_t claim(size_t *next, size_t total)
     return i;
 }
 
+/* Runs the side task if no worker has taken it yet (1), else 0. */
+static int take_side(pipeline *p, int *rc)
+{
+    if (p->side == NULL || claim(&p->side_claimed, 1) != 0)
+        return 0;
+    *rc = p->side(p->side_arg, 0);
+    return 1;
+}
+
 static int pipeline_worker(void *arg, size_t index)
 {
     pipeline *p = arg;
@@ -500,7 +512,8 @@ static int pipeline_worker(void *arg, size_t index)
             rc = combine_round(p, p->rounds - 1 - combined);
             combined++;
         } else if (combiner && combined == p->rounds) {
-            break;
+            if (!take_side(p, &rc))
+                break;
         } else if ((q = claim(&p->prep_claimed, p->nprep)) < p->nprep) {
             rc = p->prep(p->prep_job, q);
             __atomic_add_fetch(&p->prep_done, 1, __ATOMIC_RELEASE);
@@ -508,6 +521,8 @@ static int pipeline_worker(void *arg, size_t index)
                    && (q = claim(&p->round_claimed, p->rounds)) < p->rounds) {
             rc = p->round(p->round_job, p->rounds - 1 - q);
             __atomic_store_n(&p->round_done[p->rounds - 1 - q], 1, __ATOMIC_RELEASE);
+        } else if (take_side(p, &rc)) {
+            ;                       /* instead of waiting */
         } else if (!combiner && __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED) == p->rounds) {
             break;
         } else {                    /* a task another worker claimed is under way */
@@ -530,7 +545,7 @@ static int run_pipeline(mpz_t r, pipeline *p, unsigned threads)
     int rc;
     p->round_done = calloc(p->rounds, 1);
     p->x = alloc64(L * sizeof(uint64_t));
-    p->prep_claimed = p->prep_done = p->round_claimed = 0;
+    p->prep_claimed = p->prep_done = p->round_claimed = p->side_claimed = 0;
     p->rc = p->round_done == NULL || p->x == NULL ? EA_ERR_NOMEM : EA_OK;
     rc = p->rc;
     if (rc == EA_OK && (rc = ea_parallel_run(pipeline_worker, p, threads, threads)) == EA_OK)
@@ -974,6 +989,12 @@ double ea_ifma_cost(size_t count, size_t bits, unsigned threads)
 int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                       const mpz_t n, unsigned threads)
 {
+    return ea_ifma_multi_exp_beside(r, bases, exps, count, n, threads, NULL, NULL);
+}
+
+int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                             const mpz_t n, unsigned threads, ea_task_fn side, void *side_arg)
+{
 #ifdef EA_IFMA_COMPILED
     /* the conversions and the final combination run on the single-operation kernel
      * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
@@ -1004,7 +1025,7 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
     }
     ctx_init(ctx, n);
     pl.windows = windows; pl.rounds = (windows + LANES - 1) / LANES; pl.c = plan.c; pl.S = S;
-    pl.n = n;
+    pl.n = n; pl.side = side; pl.side_arg = side_arg;
     if (plan.tables) {          /* each group converts its own bases */
         tj.ctx = ctx; tj.bases = bases; tj.n = n; tj.exps = exps; tj.count = count;
         tj.windows = windows; tj.c = plan.c; tj.T = T; tj.S = S;
@@ -1022,7 +1043,8 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
     free(B); free(S); free(T); free(ctx);
     return rc;
 #else
-    (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads;
+    (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads; (void)side;
+    (void)side_arg;
     return EA_ERR_ARGUMENT;
 #endif
 }
