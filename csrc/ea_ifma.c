@@ -259,7 +259,8 @@ typedef struct {
 /* The cheapest method and window for count bases, bits-bit exponents and `threads` threads.
  * The table groups split over the threads; then the combination (serial, at least a squaring
  * per exponent bit) waits for the top round and overlaps the others, so the rest takes the
- * longer of top round + combination and all rounds and the combination over the threads. */
+ * longest of top round + combination, all rounds and the combination over the threads, and
+ * the busiest thread's whole rounds. */
 static lane_plan plan_for(size_t count, size_t bits, unsigned threads)
 {
     lane_plan best = {0, 2, -1.0}, p;
@@ -277,6 +278,8 @@ static lane_plan plan_for(size_t count, size_t bits, unsigned threads)
             horner = SINGLE_PRODUCT_COST * (double)(bits + windows);
             critical = LANE_PRODUCT_COST * round + horner;
             spread = (LANE_PRODUCT_COST * round * (double)rounds + horner) / (double)th;
+            if (spread < LANE_PRODUCT_COST * round * (double)((rounds + th - 1) / th))
+                spread = LANE_PRODUCT_COST * round * (double)((rounds + th - 1) / th);
             p.cost = LANE_PRODUCT_COST * prep + (critical > spread ? critical : spread);
             if (best.cost < 0 || p.cost < best.cost)
                 best = p;
@@ -390,12 +393,14 @@ typedef struct {
     unsigned c;
     uint64_t *T;                    /* per group of 8 bases: its table, 2^c lane vectors */
     uint64_t *S;                    /* per window: prod_j b_j^digit, Montgomery form, L limbs */
+    const size_t *order;            /* the groups in the order of their tables */
 } tab_job;
 
-static int tab_group(void *arg, size_t g)
+/* The table of group order[k]. */
+static int tab_group(void *arg, size_t k)
 {
     tab_job *job = arg;
-    size_t nt = (size_t)1 << job->c, d, i, l;
+    size_t nt = (size_t)1 << job->c, d, i, l, g = job->order[k];
     uint64_t *T = job->T + g * nt * L * LANES, b[L];
     memcpy(VEC(T, 0), job->ctx->one, L * LANES * sizeof(uint64_t));
     for (l = 0; l < LANES; l++) {     /* Montgomery form: b * R mod N */
@@ -408,6 +413,27 @@ static int tab_group(void *arg, size_t g)
     for (d = 2; d < nt; d++)
         amm(VEC(T, d), VEC(T, d - 1), 0, VEC(T, 1), job->ctx);
     return EA_OK;
+}
+
+/* The tables in the order the rounds need them, from the top: top[k] = 1 + the highest round
+ * with a nonzero digit of group order[k] (0: none), non-increasing. The values' weight sums
+ * are shorter than the witnesses' exponents, so their group comes last. */
+static void tab_order(size_t *order, size_t *top, const mpz_t *exps, size_t count, unsigned c)
+{
+    size_t groups = (count + LANES - 1) / LANES, g, j, k;
+    for (g = 0; g < groups; g++) {
+        size_t bits = 0, t;
+        for (j = g * LANES; j < count && j < (g + 1) * LANES; j++)
+            if (mpz_sgn(exps[j]) > 0 && mpz_sizeinbase(exps[j], 2) > bits)
+                bits = mpz_sizeinbase(exps[j], 2);
+        t = bits ? (bits - 1) / c / LANES + 1 : 0;
+        for (k = g; k > 0 && top[k - 1] < t; k--) {     /* insertion, stable */
+            top[k] = top[k - 1];
+            order[k] = order[k - 1];
+        }
+        top[k] = t;
+        order[k] = g;
+    }
 }
 
 /* Round q: windows 8q .. 8q+7, one per lane: S = prod_j T_j[digit of window]. */
@@ -447,24 +473,26 @@ static int tab_round(void *arg, size_t q)
 
 /* ---- the pipeline: preparation tasks (tables, conversions), then the rounds from the top
  * down; worker 0 also combines (Horner, ea_ifma1_horner) each round's windows once that round
- * and the ones above it are done, and takes a round itself only while it would wait. On one
- * thread that is the plain order (every round, then the combination as they come); on two the
- * combination of the top rounds runs while the other thread does the rounds below, so the
- * serial part (a squaring per exponent bit) no longer follows all the lane work. The shared
- * counters are atomic and a worker with nothing to take spins (a task lasts 10-100 us; waking
- * a sleeping thread costs as much in a VM), yielding the CPU once the wait grows long. */
+ * and the ones above it are done. A round waits only for the preparations it reads (the
+ * short exponents of the values leave the top rounds without their table): worker 0 takes
+ * the next round before a preparation, the others a preparation first. On one thread that is
+ * the plain order; on two the combination of the top rounds runs while the other thread does
+ * the rounds below, so the serial part (a squaring per exponent bit) no longer follows all
+ * the lane work. The shared counters are atomic and a worker with nothing to take spins (a
+ * task lasts 10-100 us; waking a sleeping thread costs as much in a VM), yielding the CPU
+ * once the wait grows long. */
 typedef struct {
     ea_task_fn prep, round;         /* prep(prep_job, i), i < nprep; round(round_job, q) */
     void *prep_job, *round_job;
     size_t nprep, rounds, windows;
+    const size_t *prep_top;         /* rounds q < prep_top[i] read prep i (non-increasing) */
     unsigned c;
     const uint64_t *S;              /* per window: its product, written by round() */
     mpz_srcptr n;
     ea_task_fn side;                /* side(side_arg, 0): once, where a worker would wait */
     void *side_arg;
-    size_t prep_claimed, prep_done, round_claimed;      /* rounds are claimed from the top */
-    size_t side_claimed;
-    unsigned char *round_done;
+    size_t prep_claimed, round_claimed, side_claimed;   /* rounds are claimed from the top */
+    unsigned char *prep_done, *round_done;
     uint64_t *x;                    /* the combination so far, Montgomery form */
     int rc;
 } pipeline;
@@ -492,6 +520,36 @@ static size_t claim(size_t *next, size_t total)
     return i;
 }
 
+/* Runs prep i (1), or 0 if every prep is claimed. */
+static int take_prep(pipeline *p, int *rc)
+{
+    size_t i = claim(&p->prep_claimed, p->nprep);
+    if (i >= p->nprep)
+        return 0;
+    *rc = p->prep(p->prep_job, i);
+    __atomic_store_n(&p->prep_done[i], 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Runs the next round from the top (1) if its preps are done, else 0. */
+static int take_round(pipeline *p, int *rc)
+{
+    size_t k = __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED), q, i;
+    while (k < p->rounds) {
+        q = p->rounds - 1 - k;
+        for (i = 0; i < p->nprep && p->prep_top[i] > q; i++)
+            if (!__atomic_load_n(&p->prep_done[i], __ATOMIC_ACQUIRE))
+                return 0;
+        if (__atomic_compare_exchange_n(&p->round_claimed, &k, k + 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            *rc = p->round(p->round_job, q);
+            __atomic_store_n(&p->round_done[q], 1, __ATOMIC_RELEASE);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Runs the side task if no worker has taken it yet (1), else 0. */
 static int take_side(pipeline *p, int *rc)
 {
@@ -504,23 +562,19 @@ static int take_side(pipeline *p, int *rc)
 static int pipeline_worker(void *arg, size_t index)
 {
     pipeline *p = arg;
-    size_t combined = 0, spins = 0, q;
+    size_t combined = 0, spins = 0;
     int combiner = index == 0, rc = EA_OK;
     while (rc == EA_OK && __atomic_load_n(&p->rc, __ATOMIC_RELAXED) == EA_OK) {
         if (combiner && combined < p->rounds
             && __atomic_load_n(&p->round_done[p->rounds - 1 - combined], __ATOMIC_ACQUIRE)) {
             rc = combine_round(p, p->rounds - 1 - combined);
             combined++;
+        } else if (combiner ? take_round(p, &rc) || take_prep(p, &rc)
+                            : take_prep(p, &rc) || take_round(p, &rc)) {
+            ;
         } else if (combiner && combined == p->rounds) {
             if (!take_side(p, &rc))
                 break;
-        } else if ((q = claim(&p->prep_claimed, p->nprep)) < p->nprep) {
-            rc = p->prep(p->prep_job, q);
-            __atomic_add_fetch(&p->prep_done, 1, __ATOMIC_RELEASE);
-        } else if (__atomic_load_n(&p->prep_done, __ATOMIC_ACQUIRE) == p->nprep
-                   && (q = claim(&p->round_claimed, p->rounds)) < p->rounds) {
-            rc = p->round(p->round_job, p->rounds - 1 - q);
-            __atomic_store_n(&p->round_done[p->rounds - 1 - q], 1, __ATOMIC_RELEASE);
         } else if (take_side(p, &rc)) {
             ;                       /* instead of waiting */
         } else if (!combiner && __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED) == p->rounds) {
@@ -543,16 +597,17 @@ static int pipeline_worker(void *arg, size_t index)
 static int run_pipeline(mpz_t r, pipeline *p, unsigned threads)
 {
     int rc;
-    p->round_done = calloc(p->rounds, 1);
+    p->prep_done = calloc(p->nprep + p->rounds, 1);
+    p->round_done = p->prep_done + p->nprep;
     p->x = alloc64(L * sizeof(uint64_t));
-    p->prep_claimed = p->prep_done = p->round_claimed = p->side_claimed = 0;
-    p->rc = p->round_done == NULL || p->x == NULL ? EA_ERR_NOMEM : EA_OK;
+    p->prep_claimed = p->round_claimed = p->side_claimed = 0;
+    p->rc = p->prep_done == NULL || p->x == NULL ? EA_ERR_NOMEM : EA_OK;
     rc = p->rc;
     if (rc == EA_OK && (rc = ea_parallel_run(pipeline_worker, p, threads, threads)) == EA_OK)
         rc = p->rc;
     if (rc == EA_OK && !ea_ifma1_from_mont(r, p->x, p->n))
         rc = EA_ERR_NOMEM;
-    free(p->round_done); free(p->x);
+    free(p->prep_done); free(p->x);
     return rc;
 }
 
@@ -1002,6 +1057,7 @@ int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, siz
     lane_plan plan;
     size_t j, bits = 1, windows, groups = (count + LANES - 1) / LANES;
     uint64_t *B = NULL, *S, *T = NULL;
+    size_t *top, *order;            /* per prep: rounds reading it; the groups, by their top */
     pipeline pl;
     tab_job tj;
     pip_job pj;
@@ -1019,16 +1075,19 @@ int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, siz
         T = alloc64((groups ? groups : 1) * ((size_t)L * LANES * sizeof(uint64_t) << plan.c));
     else
         B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
-    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL)) {
-        free(ctx); free(B); free(S); free(T);
+    top = malloc(2 * (groups + threads) * sizeof(size_t));
+    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL) || top == NULL) {
+        free(ctx); free(B); free(S); free(T); free(top);
         return EA_ERR_NOMEM;
     }
+    order = top + groups + threads;
     ctx_init(ctx, n);
     pl.windows = windows; pl.rounds = (windows + LANES - 1) / LANES; pl.c = plan.c; pl.S = S;
-    pl.n = n; pl.side = side; pl.side_arg = side_arg;
+    pl.n = n; pl.side = side; pl.side_arg = side_arg; pl.prep_top = top;
     if (plan.tables) {          /* each group converts its own bases */
+        tab_order(order, top, exps, count, plan.c);
         tj.ctx = ctx; tj.bases = bases; tj.n = n; tj.exps = exps; tj.count = count;
-        tj.windows = windows; tj.c = plan.c; tj.T = T; tj.S = S;
+        tj.windows = windows; tj.c = plan.c; tj.T = T; tj.S = S; tj.order = order;
         pl.prep = tab_group; pl.round = tab_round; pl.prep_job = pl.round_job = &tj;
         pl.nprep = groups;
     } else {
@@ -1038,9 +1097,11 @@ int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, siz
         pj.c = plan.c; pj.S = S;
         pl.prep = conv_part; pl.round = pip_round; pl.prep_job = &cj; pl.round_job = &pj;
         pl.nprep = cj.parts;
+        for (j = 0; j < cj.parts; j++)
+            top[j] = pl.rounds;         /* every round reads every base */
     }
     rc = run_pipeline(r, &pl, threads);
-    free(B); free(S); free(T); free(ctx);
+    free(B); free(S); free(T); free(ctx); free(top);
     return rc;
 #else
     (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads; (void)side;

@@ -114,6 +114,22 @@ def test_ifma_weighted_product_is_the_product_on_every_plan(count, seed):
                                           strategy="ifma") == [wrong]
 
 
+@given(groups=st.lists(st.tuples(st.integers(1, 8), st.sampled_from([0, 1, 5, 60, 132, 384, 700])),
+                       min_size=1, max_size=5),
+       threads=st.integers(1, 3), seed=st.integers(0, 2 ** 32))
+def test_ifma_pipeline_on_uneven_exponents_and_threads(groups, threads, seed):
+    """The pipelined multi-exponentiation (tables by the round that first reads them, the
+    combination overlapping the rounds below) on groups of bases whose exponents end at very
+    different rounds, zero exponents included, on 1..3 threads: gmpy2's product."""
+    rnd = random.Random(seed)
+    bases, exps = [], []
+    for size, bits in groups:
+        bases += [rnd.randrange(N) for _ in range(size)]
+        exps += [rnd.getrandbits(bits) if bits else 0 for _ in range(size)]
+    want = math.prod(int(gmpy2.powmod(b, e, N)) for b, e in zip(bases, exps)) % N
+    assert _core._ifma_multi_exp(bases, exps, N, threads) == (want if IFMA else None)
+
+
 def test_elements_sharing_a_factor_of_n_fail_every_strategy_and_thread_count():
     """The IFMA strategy checks the element rule beside the lane product (a side task): a
     witness or value sharing a factor with N (here known: N = p q of 2048 bits, the IFMA
