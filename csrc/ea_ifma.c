@@ -480,7 +480,7 @@ static int tab_round(void *arg, size_t q)
  * the rounds below, so the serial part (a squaring per exponent bit) no longer follows all
  * the lane work. The shared counters are atomic and a worker with nothing to take spins (a
  * task lasts 10-100 us; waking a sleeping thread costs as much in a VM), yielding the CPU
- * once the wait grows long. */
+ * after a few microseconds (more threads than cores, or a worker preempted). */
 typedef struct {
     ea_task_fn prep, round;         /* prep(prep_job, i), i < nprep; round(round_job, q) */
     void *prep_job, *round_job;
@@ -497,7 +497,7 @@ typedef struct {
     int rc;
 } pipeline;
 
-#define SPIN_BEFORE_YIELD 4096      /* pause instructions (~50 ns each) */
+#define SPIN_BEFORE_YIELD 256       /* pause instructions (~60 ns each), then sched_yield */
 
 /* Windows 8q .. 8q+7 of the top-down combination (the top window starts it). */
 static int combine_round(pipeline *p, size_t q)
