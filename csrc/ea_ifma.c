@@ -1089,7 +1089,8 @@ int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, siz
         tj.ctx = ctx; tj.bases = bases; tj.n = n; tj.exps = exps; tj.count = count;
         tj.windows = windows; tj.c = plan.c; tj.T = T; tj.S = S; tj.order = order;
         pl.prep = tab_group; pl.round = tab_round; pl.prep_job = pl.round_job = &tj;
-        pl.nprep = groups;
+        for (pl.nprep = 0; pl.nprep < groups && top[pl.nprep] > 0; pl.nprep++)
+            ;                           /* a group of zero exponents needs no table */
     } else {
         cj.B = B; cj.bases = bases; cj.n = n; cj.count = count;
         cj.parts = count >= CONV_PARALLEL ? threads : 1;
