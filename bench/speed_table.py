@@ -5,6 +5,22 @@
 2048-bit N (RSA-2048), 256-bit prime exponents. Short operations: best of several runs,
 interleaved with their gmpy2 baseline. --quick uses n = 2000 for all_witnesses (its n = 10,000
 row is then extrapolated by n log n and marked so).
+
+Two threads at small t (batch_verify, t = 8, 16): the weighted product's windows are combined
+by Horner's rule, at least one sequential squaring per exponent bit (x_j r_j: 384 bits); no
+schedule shortens that chain (the time-lock argument). On the single IFMA kernel 384
+squarings take about 140 us: 30% of the 1-thread batch at t = 8 (~470 us), 20% at t = 16
+(~700 us). ea_ifma_multi_exp therefore pipelines (csrc/ea_ifma.c, run_pipeline): the rounds
+run from the top window down and one thread combines each round's windows as soon as they
+are done, while the other builds the remaining tables and rounds (the values' short weight
+sums need no table in the top rounds) and checks the element rule beside it. Its critical
+path is one table (~25 us) + the top round (~13 us at t = 8) + the combination (384 squarings
+and 96 window products, ~180 us), plus the serial rest (Python's item checks and weights,
+the value's inverse, starting the second thread: ~45 us). Reachable 2-thread/1-thread per
+item: about (180 + 38 + 45) / 470 = 0.56 at t = 8, where the chain dominates, and half the
+work plus the serial rest at t = 16, ((700 - 45) / 2 + 45) / 700 = 0.53. On a
+loaded machine the second thread starts late (the pipeline then runs on one thread until it
+joins), so compare `--threads 2` with `--threads 1` run back to back on a quiet machine.
 """
 import argparse
 import math

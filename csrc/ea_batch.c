@@ -249,16 +249,32 @@ static int terms_init(weighted_terms *t, const mpz_t *xs, const mpz_t *rs, const
         mpz_add(t->exps[count + vidx[j]], t->exps[count + vidx[j]], rs[j]);
     }
     for (j = 0; j < nvals; j++)
-        if (!mpz_invert(t->inv[j], vals[j], n))     /* cannot happen after ea_check_elements */
+        if (!mpz_invert(t->inv[j], vals[j], n))     /* no unit: fails the element rule */
             return EA_ERR_NOT_INVERTIBLE;
     return EA_OK;
 }
 
-/* The weighted test on the IFMA lanes: one product of every w_j^(x_j r_j) and v_k^(-R_k);
+/* The element rule of every witness and value (range and unit), as a side task. */
+typedef struct {
+    const mpz_t *ws, *vals;
+    size_t count, nvals;
+    mpz_srcptr n;
+} elements_job;
+
+static int check_all_elements(void *arg, size_t unused)
+{
+    const elements_job *job = arg;
+    int rc = ea_check_elements(NULL, job->ws, job->count, job->n);
+    (void)unused;
+    return rc != EA_OK ? rc : ea_check_elements(NULL, job->vals, job->nvals, job->n);
+}
+
+/* The weighted test on the IFMA lanes: one product of every w_j^(x_j r_j) and v_k^(-R_k),
+ * the element rule checked beside it (the product of bases below n is defined either way);
  * if it is not +-1, every item is checked on its own. */
 static int weighted_ifma(unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
                          const weighted_terms *t, const size_t *vidx, const mpz_t *vals,
-                         const mpz_t n, unsigned threads)
+                         const mpz_t n, unsigned threads, elements_job *elements)
 {
     size_t m = t->count + t->nvals, j;
     mpz_t *B = malloc(m * sizeof(mpz_t)), r, one;
@@ -269,7 +285,8 @@ static int weighted_ifma(unsigned char *bad, const mpz_t *ws, const mpz_t *xs,
         mpz_init_set(B[j], j < t->count ? ws[j] : t->inv[j - t->count]);
     mpz_inits(r, one, NULL);
     mpz_set_ui(one, 1);
-    rc = ea_ifma_multi_exp(r, (const mpz_t *)B, (const mpz_t *)t->exps, m, n, threads);
+    rc = ea_ifma_multi_exp_beside(r, (const mpz_t *)B, (const mpz_t *)t->exps, m, n, threads,
+                                  check_all_elements, elements);
     if (rc == EA_OK) {
         if (ea_equal_pm(r, one, n))
             memset(bad, 0, t->count);
@@ -329,6 +346,7 @@ int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const 
                        size_t nvals, const mpz_t n, unsigned threads, ea_opcount *ops)
 {
     weighted_terms terms;
+    elements_job elements;
     size_t j;
     int rc = ea_check_modulus(n);
     if (rc != EA_OK)
@@ -339,9 +357,10 @@ int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const 
         || strategy < EA_BATCH_AUTO || strategy > EA_BATCH_IFMA)
         return EA_ERR_ARGUMENT;
     memset(bad, 1, count);      /* fail closed: every status but EA_OK leaves "all false" */
-    if ((rc = ea_check_elements(NULL, ws, count, n)) != EA_OK
-        || (rc = ea_check_elements(NULL, vals, nvals, n)) != EA_OK)
-        return rc;
+    /* below n first (what the kernels need); the whole element rule before any answer */
+    if ((rc = ea_check_bases(NULL, ws, count, n)) != EA_OK
+        || (rc = ea_check_bases(NULL, vals, nvals, n)) != EA_OK)
+        return EA_ERR_ELEMENT;
     if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK
         || (rc = ea_check_exponents(NULL, rs, count, EA_RULE_POSITIVE)) != EA_OK)
         return rc;
@@ -354,12 +373,18 @@ int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const 
         strategy = choose_strategy(xs, rs, count, nvals, n, threads);
     if (strategy == EA_BATCH_IFMA && !ea_ifma_apply(n))
         strategy = EA_BATCH_WEIGHTED;
+    elements.ws = ws; elements.vals = vals; elements.count = count; elements.nvals = nvals;
+    elements.n = n;
+    if (strategy != EA_BATCH_IFMA && (rc = check_all_elements(&elements, 0)) != EA_OK)
+        return rc;
     if (strategy == EA_BATCH_LANES)
         rc = check_each(bad, ws, xs, vidx, count, vals, n, threads);
     else if ((rc = terms_init(&terms, xs, rs, vidx, count, vals, nvals, n)) == EA_OK)
         rc = strategy == EA_BATCH_IFMA
-             ? weighted_ifma(bad, ws, xs, &terms, vidx, vals, n, threads)
+             ? weighted_ifma(bad, ws, xs, &terms, vidx, vals, n, threads, &elements)
              : weighted_gmp(bad, ws, rs, &terms, vidx, n, threads, ops);
+    else if (rc == EA_ERR_NOT_INVERTIBLE)   /* a value that is no unit, not checked yet */
+        rc = EA_ERR_ELEMENT;
     if (strategy != EA_BATCH_LANES)
         terms_clear(&terms);
     if (rc != EA_OK)

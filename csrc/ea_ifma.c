@@ -4,6 +4,7 @@
  * stay in [0, 2N): with R = 2^(52 L) > 4N, the almost-Montgomery product of two such values
  * is again below 2N (no final subtraction inside the loop). */
 #define _POSIX_C_SOURCE 200809L
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,17 +245,22 @@ static void ctx_init(ifma_ctx *ctx, const mpz_t n)
  * bit, a product per window). Buckets (Pippenger): per round `count` products into 2^c buckets
  * and 2^(c+1) to combine them. Power tables: every base's b^0 .. b^(2^c - 1) once (2^c - 2
  * lane products per 8 bases), then per round count - 1 products of gathered powers and no
- * combination: cheaper for few bases (a batch of 8..32 statements). */
+ * combination: cheaper for few bases (a batch of 8..32 statements). The rounds run from the
+ * top down and the combination takes each round's windows as soon as they are done (see
+ * run_pipeline), so on several threads it overlaps the rounds below. */
 typedef struct {
     int tables;                     /* 1: power tables, 0: buckets */
     unsigned c;
-    double cost;                    /* in GMP multiplications, the busiest thread's share */
+    double cost;                    /* in GMP multiplications, the wall time on the threads */
 } lane_plan;
 
 #define TAB_MAX_C 5                 /* a group's table: 2^c lane vectors (80 KiB at c = 5) */
 
-/* The cheapest method and window for count bases, bits-bit exponents and `threads` threads
- * (rounds and table groups are split over the threads; the combination is serial). */
+/* The cheapest method and window for count bases, bits-bit exponents and `threads` threads.
+ * The table groups split over the threads; then the combination (serial, at least a squaring
+ * per exponent bit) waits for the top round and overlaps the others, so the rest takes the
+ * longest of top round + combination, all rounds and the combination over the threads, and
+ * the busiest thread's whole rounds. */
 static lane_plan plan_for(size_t count, size_t bits, unsigned threads)
 {
     lane_plan best = {0, 2, -1.0}, p;
@@ -262,13 +268,19 @@ static lane_plan plan_for(size_t count, size_t bits, unsigned threads)
     for (p.tables = 0; p.tables <= 1; p.tables++)
         for (p.c = 2; p.c <= (p.tables ? TAB_MAX_C : MAX_C); p.c++) {
             size_t windows = (bits + p.c - 1) / p.c, rounds = (windows + LANES - 1) / LANES;
-            double per_thread = (double)((rounds + th - 1) / th), lane;
-            if (p.tables)
-                lane = (double)((groups + th - 1) / th) * (double)((1u << p.c) - 2)
-                       + per_thread * ((double)count - 1.0);
-            else
-                lane = per_thread * ((double)count + 2.0 * (double)(1u << p.c));
-            p.cost = LANE_PRODUCT_COST * lane + SINGLE_PRODUCT_COST * (double)(bits + windows);
+            double prep = 0.0, round, horner, critical, spread;
+            if (p.tables) {
+                prep = (double)((groups + th - 1) / th) * (double)((1u << p.c) - 2);
+                round = (double)count - 1.0;
+            } else {
+                round = (double)count + 2.0 * (double)(1u << p.c);
+            }
+            horner = SINGLE_PRODUCT_COST * (double)(bits + windows);
+            critical = LANE_PRODUCT_COST * round + horner;
+            spread = (LANE_PRODUCT_COST * round * (double)rounds + horner) / (double)th;
+            if (spread < LANE_PRODUCT_COST * round * (double)((rounds + th - 1) / th))
+                spread = LANE_PRODUCT_COST * round * (double)((rounds + th - 1) / th);
+            p.cost = LANE_PRODUCT_COST * prep + (critical > spread ? critical : spread);
             if (best.cost < 0 || p.cost < best.cost)
                 best = p;
         }
@@ -381,12 +393,14 @@ typedef struct {
     unsigned c;
     uint64_t *T;                    /* per group of 8 bases: its table, 2^c lane vectors */
     uint64_t *S;                    /* per window: prod_j b_j^digit, Montgomery form, L limbs */
+    const size_t *order;            /* the groups in the order of their tables */
 } tab_job;
 
-static int tab_group(void *arg, size_t g)
+/* The table of group order[k]. */
+static int tab_group(void *arg, size_t k)
 {
     tab_job *job = arg;
-    size_t nt = (size_t)1 << job->c, d, i, l;
+    size_t nt = (size_t)1 << job->c, d, i, l, g = job->order[k];
     uint64_t *T = job->T + g * nt * L * LANES, b[L];
     memcpy(VEC(T, 0), job->ctx->one, L * LANES * sizeof(uint64_t));
     for (l = 0; l < LANES; l++) {     /* Montgomery form: b * R mod N */
@@ -399,6 +413,27 @@ static int tab_group(void *arg, size_t g)
     for (d = 2; d < nt; d++)
         amm(VEC(T, d), VEC(T, d - 1), 0, VEC(T, 1), job->ctx);
     return EA_OK;
+}
+
+/* The tables in the order the rounds need them, from the top: top[k] = 1 + the highest round
+ * with a nonzero digit of group order[k] (0: none), non-increasing. The values' weight sums
+ * are shorter than the witnesses' exponents, so their group comes last. */
+static void tab_order(size_t *order, size_t *top, const mpz_t *exps, size_t count, unsigned c)
+{
+    size_t groups = (count + LANES - 1) / LANES, g, j, k;
+    for (g = 0; g < groups; g++) {
+        size_t bits = 0, t;
+        for (j = g * LANES; j < count && j < (g + 1) * LANES; j++)
+            if (mpz_sgn(exps[j]) > 0 && mpz_sizeinbase(exps[j], 2) > bits)
+                bits = mpz_sizeinbase(exps[j], 2);
+        t = bits ? (bits - 1) / c / LANES + 1 : 0;
+        for (k = g; k > 0 && top[k - 1] < t; k--) {     /* insertion, stable */
+            top[k] = top[k - 1];
+            order[k] = order[k - 1];
+        }
+        top[k] = t;
+        order[k] = g;
+    }
 }
 
 /* Round q: windows 8q .. 8q+7, one per lane: S = prod_j T_j[digit of window]. */
@@ -434,6 +469,146 @@ static int tab_round(void *arg, size_t q)
             job->S[(k0 + (size_t)l) * L + d] = acc[d * LANES + (size_t)l];
     free(acc);
     return EA_OK;
+}
+
+/* ---- the pipeline: preparation tasks (tables, conversions), then the rounds from the top
+ * down; worker 0 also combines (Horner, ea_ifma1_horner) each round's windows once that round
+ * and the ones above it are done. A round waits only for the preparations it reads (the
+ * short exponents of the values leave the top rounds without their table): worker 0 takes
+ * the next round before a preparation, the others a preparation first. On one thread that is
+ * the plain order; on two the combination of the top rounds runs while the other thread does
+ * the rounds below, so the serial part (a squaring per exponent bit) no longer follows all
+ * the lane work. The shared counters are atomic and a worker with nothing to take spins (a
+ * task lasts 10-100 us; waking a sleeping thread costs as much in a VM), yielding the CPU
+ * after a few microseconds (more threads than cores, or a worker preempted). */
+typedef struct {
+    ea_task_fn prep, round;         /* prep(prep_job, i), i < nprep; round(round_job, q) */
+    void *prep_job, *round_job;
+    size_t nprep, rounds, windows;
+    const size_t *prep_top;         /* rounds q < prep_top[i] read prep i (non-increasing) */
+    unsigned c;
+    const uint64_t *S;              /* per window: its product, written by round() */
+    mpz_srcptr n;
+    ea_task_fn side;                /* side(side_arg, 0): once, where a worker would wait */
+    void *side_arg;
+    size_t prep_claimed, round_claimed, side_claimed;   /* rounds are claimed from the top */
+    unsigned char *prep_done, *round_done;
+    uint64_t *x;                    /* the combination so far, Montgomery form */
+    int rc;
+} pipeline;
+
+#define SPIN_BEFORE_YIELD 256       /* pause instructions (~60 ns each), then sched_yield */
+
+/* Windows 8q .. 8q+7 of the top-down combination (the top window starts it). */
+static int combine_round(pipeline *p, size_t q)
+{
+    size_t lo = q * LANES, hi = lo + LANES < p->windows ? lo + LANES : p->windows;
+    if (q + 1 == p->rounds) {
+        memcpy(p->x, p->S + (hi - 1) * L, L * sizeof(uint64_t));
+        hi--;
+    }
+    return ea_ifma1_horner(p->x, p->S + lo * L, hi - lo, p->c, p->n) ? EA_OK : EA_ERR_NOMEM;
+}
+
+/* Claims the next of `total` tasks (counter *next), or returns total. */
+static size_t claim(size_t *next, size_t total)
+{
+    size_t i = __atomic_load_n(next, __ATOMIC_RELAXED);
+    while (i < total && !__atomic_compare_exchange_n(next, &i, i + 1, 0, __ATOMIC_ACQ_REL,
+                                                     __ATOMIC_RELAXED))
+        ;
+    return i;
+}
+
+/* Runs prep i (1), or 0 if every prep is claimed. */
+static int take_prep(pipeline *p, int *rc)
+{
+    size_t i = claim(&p->prep_claimed, p->nprep);
+    if (i >= p->nprep)
+        return 0;
+    *rc = p->prep(p->prep_job, i);
+    __atomic_store_n(&p->prep_done[i], 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Runs the next round from the top (1) if its preps are done, else 0. */
+static int take_round(pipeline *p, int *rc)
+{
+    size_t k = __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED), q, i;
+    while (k < p->rounds) {
+        q = p->rounds - 1 - k;
+        for (i = 0; i < p->nprep && p->prep_top[i] > q; i++)
+            if (!__atomic_load_n(&p->prep_done[i], __ATOMIC_ACQUIRE))
+                return 0;
+        if (__atomic_compare_exchange_n(&p->round_claimed, &k, k + 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            *rc = p->round(p->round_job, q);
+            __atomic_store_n(&p->round_done[q], 1, __ATOMIC_RELEASE);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Runs the side task if no worker has taken it yet (1), else 0. */
+static int take_side(pipeline *p, int *rc)
+{
+    if (p->side == NULL || claim(&p->side_claimed, 1) != 0)
+        return 0;
+    *rc = p->side(p->side_arg, 0);
+    return 1;
+}
+
+static int pipeline_worker(void *arg, size_t index)
+{
+    pipeline *p = arg;
+    size_t combined = 0, spins = 0;
+    int combiner = index == 0, rc = EA_OK;
+    while (rc == EA_OK && __atomic_load_n(&p->rc, __ATOMIC_RELAXED) == EA_OK) {
+        if (combiner && combined < p->rounds
+            && __atomic_load_n(&p->round_done[p->rounds - 1 - combined], __ATOMIC_ACQUIRE)) {
+            rc = combine_round(p, p->rounds - 1 - combined);
+            combined++;
+        } else if (combiner ? take_round(p, &rc) || take_prep(p, &rc)
+                            : take_prep(p, &rc) || take_round(p, &rc)) {
+            ;
+        } else if (combiner && combined == p->rounds) {
+            if (!take_side(p, &rc))
+                break;
+        } else if (take_side(p, &rc)) {
+            ;                       /* instead of waiting */
+        } else if (!combiner && __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED) == p->rounds) {
+            break;
+        } else {                    /* a task another worker claimed is under way */
+            if (++spins < SPIN_BEFORE_YIELD)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+            continue;
+        }
+        spins = 0;
+    }
+    if (rc != EA_OK)
+        __atomic_store_n(&p->rc, rc, __ATOMIC_RELAXED);
+    return EA_OK;
+}
+
+/* r = the combination of every round's windows, out of Montgomery form. */
+static int run_pipeline(mpz_t r, pipeline *p, unsigned threads)
+{
+    int rc;
+    p->prep_done = calloc(p->nprep + p->rounds, 1);
+    p->round_done = p->prep_done + p->nprep;
+    p->x = alloc64(L * sizeof(uint64_t));
+    p->prep_claimed = p->round_claimed = p->side_claimed = 0;
+    p->rc = p->prep_done == NULL || p->x == NULL ? EA_ERR_NOMEM : EA_OK;
+    rc = p->rc;
+    if (rc == EA_OK && (rc = ea_parallel_run(pipeline_worker, p, threads, threads)) == EA_OK)
+        rc = p->rc;
+    if (rc == EA_OK && !ea_ifma1_from_mont(r, p->x, p->n))
+        rc = EA_ERR_NOMEM;
+    free(p->prep_done); free(p->x);
+    return rc;
 }
 
 /* ---- base-2 strong probable-prime tests of 8 candidates with different moduli ---- */
@@ -869,6 +1044,12 @@ double ea_ifma_cost(size_t count, size_t bits, unsigned threads)
 int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                       const mpz_t n, unsigned threads)
 {
+    return ea_ifma_multi_exp_beside(r, bases, exps, count, n, threads, NULL, NULL);
+}
+
+int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                             const mpz_t n, unsigned threads, ea_task_fn side, void *side_arg)
+{
 #ifdef EA_IFMA_COMPILED
     /* the conversions and the final combination run on the single-operation kernel
      * (ea_ifma1.h), which works in the same Montgomery domain (R = 2^2080) */
@@ -876,7 +1057,12 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
     lane_plan plan;
     size_t j, bits = 1, windows, groups = (count + LANES - 1) / LANES;
     uint64_t *B = NULL, *S, *T = NULL;
-    int rc = EA_OK;
+    size_t *top, *order;            /* per prep: rounds reading it; the groups, by their top */
+    pipeline pl;
+    tab_job tj;
+    pip_job pj;
+    conv_job cj;
+    int rc;
     if (threads < 1)
         threads = 1;
     for (j = 0; j < count; j++)
@@ -889,35 +1075,38 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
         T = alloc64((groups ? groups : 1) * ((size_t)L * LANES * sizeof(uint64_t) << plan.c));
     else
         B = alloc64((count ? count : 1) * L * sizeof(uint64_t));
-    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL)) {
-        free(ctx); free(B); free(S); free(T);
+    top = malloc(2 * (groups + threads) * sizeof(size_t));
+    if (ctx == NULL || S == NULL || (plan.tables ? T == NULL : B == NULL) || top == NULL) {
+        free(ctx); free(B); free(S); free(T); free(top);
         return EA_ERR_NOMEM;
     }
+    order = top + groups + threads;
     ctx_init(ctx, n);
+    pl.windows = windows; pl.rounds = (windows + LANES - 1) / LANES; pl.c = plan.c; pl.S = S;
+    pl.n = n; pl.side = side; pl.side_arg = side_arg; pl.prep_top = top;
     if (plan.tables) {          /* each group converts its own bases */
-        tab_job job;
-        job.ctx = ctx; job.bases = bases; job.n = n; job.exps = exps; job.count = count;
-        job.windows = windows; job.c = plan.c; job.T = T; job.S = S;
-        rc = ea_parallel_run(tab_group, &job, groups, threads);
-        if (rc == EA_OK)
-            rc = ea_parallel_run(tab_round, &job, (windows + LANES - 1) / LANES, threads);
+        tab_order(order, top, exps, count, plan.c);
+        tj.ctx = ctx; tj.bases = bases; tj.n = n; tj.exps = exps; tj.count = count;
+        tj.windows = windows; tj.c = plan.c; tj.T = T; tj.S = S; tj.order = order;
+        pl.prep = tab_group; pl.round = tab_round; pl.prep_job = pl.round_job = &tj;
+        for (pl.nprep = 0; pl.nprep < groups && top[pl.nprep] > 0; pl.nprep++)
+            ;                           /* a group of zero exponents needs no table */
     } else {
-        pip_job job;
-        conv_job cj;
         cj.B = B; cj.bases = bases; cj.n = n; cj.count = count;
         cj.parts = count >= CONV_PARALLEL ? threads : 1;
-        rc = ea_parallel_run(conv_part, &cj, cj.parts, threads);
-        job.ctx = ctx; job.B = B; job.exps = exps; job.count = count; job.windows = windows;
-        job.c = plan.c; job.S = S;
-        if (rc == EA_OK)
-            rc = ea_parallel_run(pip_round, &job, (windows + LANES - 1) / LANES, threads);
+        pj.ctx = ctx; pj.B = B; pj.exps = exps; pj.count = count; pj.windows = windows;
+        pj.c = plan.c; pj.S = S;
+        pl.prep = conv_part; pl.round = pip_round; pl.prep_job = &cj; pl.round_job = &pj;
+        pl.nprep = cj.parts;
+        for (j = 0; j < cj.parts; j++)
+            top[j] = pl.rounds;         /* every round reads every base */
     }
-    if (rc == EA_OK && !ea_ifma1_horner(r, S, windows, plan.c, n))
-        rc = EA_ERR_NOMEM;
-    free(B); free(S); free(T); free(ctx);
+    rc = run_pipeline(r, &pl, threads);
+    free(B); free(S); free(T); free(ctx); free(top);
     return rc;
 #else
-    (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads;
+    (void)r; (void)bases; (void)exps; (void)count; (void)n; (void)threads; (void)side;
+    (void)side_arg;
     return EA_ERR_ARGUMENT;
 #endif
 }

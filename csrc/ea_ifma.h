@@ -13,6 +13,7 @@
 #include <gmp.h>
 #include "ea_status.h"
 #include "ea_mont.h"
+#include "ea_thread.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,13 @@ double ea_ifma_cost(size_t count, size_t bits, unsigned threads);
  * 0 <= bases[j] < n, exps[j] >= 0, ea_ifma_apply(n). EA_OK or EA_ERR_NOMEM. */
 int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                       const mpz_t n, unsigned threads);
+
+/* ea_ifma_multi_exp_beside(..., side, side_arg): ea_ifma_multi_exp, and side(side_arg, 0) once
+ * meanwhile, on a thread that would otherwise wait for another's work (on one thread: last),
+ * so a check the result depends on costs no time on two threads. A status of side but EA_OK
+ * is returned (r then unset; the lane work stops early). */
+int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
+                             const mpz_t n, unsigned threads, ea_task_fn side, void *side_arg);
 
 /* ea_ifma_shared_base(out, B, exps, k, mont, w): out[i] = B^exps[i] (ea_mont forms, 1 <= k <= 8
  * exponents >= 0): one squaring chain on the single-operation kernel (ea_ifma1.h), the k

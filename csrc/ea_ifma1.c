@@ -220,21 +220,17 @@ int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n)
     return 1;
 }
 
-int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
+int ea_ifma1_horner(uint64_t *x, const uint64_t *S, size_t k, unsigned c, const mpz_t n)
 {
-    uint64_t x[NL] ALIGNED;
     one_ctx *ctx = ctx_for(n);
-    size_t k;
     unsigned i;
     if (ctx == NULL)
         return 0;
-    memcpy(x, S + (windows - 1) * NL, sizeof x);
-    for (k = windows - 1; k-- > 0;) {
+    while (k-- > 0) {
         for (i = 0; i < c; i++)
             amm(x, x, x, ctx);
         amm(x, x, S + k * NL, ctx);
     }
-    from_mont(r, x, ctx);
     return 1;
 }
 
@@ -340,9 +336,9 @@ int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n)
     return 0;
 }
 
-int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n)
+int ea_ifma1_horner(uint64_t *x, const uint64_t *S, size_t k, unsigned c, const mpz_t n)
 {
-    (void)r; (void)S; (void)windows; (void)c; (void)n;
+    (void)x; (void)S; (void)k; (void)c; (void)n;
     return 0;
 }
 

@@ -66,10 +66,10 @@ int ea_ifma1_from_mont(mpz_t r, const uint64_t *x, const mpz_t n);
  * the Montgomery form of v^(2^times) for x that of v. */
 int ea_ifma1_sqr(uint64_t *x, unsigned times, const mpz_t n);
 
-/* ea_ifma1_horner(r, S, windows, c, n): r = prod_k S_k^(2^(c k)) / R mod N for windows >= 1
- * Montgomery-form numbers S_k (40 limbs each, below 2N): the last step of a c-bit windowed
- * multi-exponentiation. */
-int ea_ifma1_horner(mpz_t r, const uint64_t *S, size_t windows, unsigned c, const mpz_t n);
+/* ea_ifma1_horner(x, S, k, c, n): k Horner steps of a c-bit windowed multi-exponentiation,
+ * top window first: x = x^(2^c) S_i for i = k-1 down to 0, in place (Montgomery forms, 40 limbs
+ * each, below 2N). Resumable: the windows may come in several calls, as they are ready. */
+int ea_ifma1_horner(uint64_t *x, const uint64_t *S, size_t k, unsigned c, const mpz_t n);
 
 /* ea_ifma1_unit_product(p, ys, count, n): p = prod ys[j] * R^(-count) mod N, in [0, N): a unit
  * iff every ys[j] is; 0 <= ys[j] < n, count >= 1. */

@@ -114,6 +114,49 @@ def test_ifma_weighted_product_is_the_product_on_every_plan(count, seed):
                                           strategy="ifma") == [wrong]
 
 
+@given(groups=st.lists(st.tuples(st.integers(1, 8), st.sampled_from([0, 1, 5, 60, 132, 384, 700])),
+                       min_size=1, max_size=5),
+       threads=st.integers(1, 3), seed=st.integers(0, 2 ** 32))
+def test_ifma_pipeline_on_uneven_exponents_and_threads(groups, threads, seed):
+    """The pipelined multi-exponentiation (tables by the round that first reads them, the
+    combination overlapping the rounds below) on groups of bases whose exponents end at very
+    different rounds, zero exponents included, on 1..3 threads: gmpy2's product."""
+    rnd = random.Random(seed)
+    bases, exps = [], []
+    for size, bits in groups:
+        bases += [rnd.randrange(N) for _ in range(size)]
+        exps += [rnd.getrandbits(bits) if bits else 0 for _ in range(size)]
+    want = math.prod(int(gmpy2.powmod(b, e, N)) for b, e in zip(bases, exps)) % N
+    assert _core._ifma_multi_exp(bases, exps, N, threads) == (want if IFMA else None)
+
+
+def test_elements_sharing_a_factor_of_n_fail_every_strategy_and_thread_count():
+    """The IFMA strategy checks the element rule beside the lane product (a side task): a
+    witness or value sharing a factor with N (here known: N = p q of 2048 bits, the IFMA
+    range) is still refused on every strategy and thread count, before any answer, whether
+    its statement w^x = v holds or not."""
+    rnd = random.Random(12)
+    p, q = (int(gmpy2.next_prime(rnd.getrandbits(1024) | 3 << 1022)) for _ in range(2))
+    params = edgeacc.Params(p * q, insecure=True)
+    n = params.n
+    ws = [rnd.randrange(2, n - 1) for _ in range(9)]
+    xs = XS[:9]
+    good = [(w, x, int(gmpy2.powmod(w, x, n))) for w, x in zip(ws, xs)]
+    shared = p * rnd.randrange(2, q)                # no unit: a multiple of p
+    cases = {"witness": good[:4] + [(shared, xs[4], int(gmpy2.powmod(shared, xs[4], n)))]
+             + good[5:],
+             "false witness": good[:4] + [(shared, xs[4], good[4][2])] + good[5:],
+             "value": good[:4] + [(ws[4], xs[4], shared)] + good[5:]}
+    for name, items in cases.items():
+        for strategy in STRATEGIES:
+            for threads in (1, 2):
+                with pytest.raises(edgeacc.errors.InvalidElement, match="witness 4|value 4"):
+                    _batch_verify_with_weights(params, items, _weights(9, 128), threads,
+                                               strategy=strategy)
+            with pytest.raises(edgeacc.errors.InvalidElement):
+                edgeacc.batch_verify(params, items, threads=2)
+
+
 @pytest.fixture(scope="module")
 def many_items():
     acc = edgeacc.Accumulator(P, P.generator(b"fast-many"))
