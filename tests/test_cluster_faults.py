@@ -99,9 +99,41 @@ def test_register_publishes_the_certificate_only(h, tmp_path):
     assert fp == fingerprint(load_certificate(creds / "identity.crt"))
     log = h.cluster.etcd_log(h.chain, h.names[0])
     try:
-        assert log.certificate(fp) == pem
+        assert log.certificates(fp, h.names) == [pem]
     finally:
         log.close()
+
+
+def test_a_peer_cannot_delete_the_certificate_a_new_client_registered(h, tmp_path):
+    """A client issued after the peers started registers its certificate; a peer then deletes
+    the registry in etcd (it could: one shared key per certificate). Every peer that had not
+    seen the certificate refused the client until it registered again. Now the client hands
+    it to every peer, each publishes its own copy, and the peer's delete is refused: the
+    copies stay and the client's submission is ordered."""
+    from ledger.cluster import etcdauth
+    from ledger.cluster.client import connect
+    creds = authority.issue(h.cluster.directory / "ca", "late", "client", tmp_path / "late")
+    late = connect({"name": "late", "credentials": str(creds), "trust": str(h.cluster.directory / "trust"),
+                    "deployment": str(h.cluster.directory / "deployment.json")})
+    root, attacker = h.cluster.etcd_log(h.chain), h.cluster.etcd_log(h.chain, h.names[1])
+    try:
+        tx = late.record(h.chain, b"late")
+        late._register(h.chain, [tx])
+        copies = root.certificates(tx.submitter, h.names)
+        assert len(copies) == len(h.names) and len(set(copies)) == 1
+
+        async def delete(client):
+            await client.connect()
+            await client.delete_prefix(etcdauth.CERTS_PREFIX)
+        with pytest.raises(errors.AccessDenied):
+            attacker._run(delete(attacker._client), "delete")
+        assert root.certificates(tx.submitter, h.names) == copies
+        receipt = late.submit_transaction(tx).result(30)
+        assert h.client.transaction(receipt.tx_id).payload == b"late"
+    finally:
+        late.close()
+        root.close()
+        attacker.close()
 
 
 def test_deposed_or_racing_cutter_cannot_append(h):

@@ -217,11 +217,17 @@ class Client:
             future.add_done_callback(lambda _f: self._in_flight.release())
 
     def _register(self, chain_id: str, txs: list[Transaction]) -> None:
-        """Hand the chain's peers the certificates of signers they may not know yet (the
-        identities this client signed with)."""
+        """Hand every peer of the chain the certificates of signers they may not know yet (the
+        identities this client signed with): each publishes it for the others, and no one peer
+        withholding it denies this client (ledger.cluster.etcdauth). ServiceUnavailable when
+        no peer took it."""
         for fp in {tx.submitter for tx in txs}:
             if (chain_id, fp) not in self._registered and fp in self._certificates:
-                self._call_any(chain_id, "Register", self._certificates[fp])
+                calls = [self._confirmers.submit(self._channel(name, address).call, "Register",
+                                                 self._certificates[fp], 5.0) for name, address in self._peers(chain_id)]
+                if not any(call.exception() is None for call in calls):
+                    raise ServiceUnavailable(f"no peer of {chain_id} takes the certificate {fp.hex()[:16]}: "
+                                             f"{calls[0].exception()}"[:500])
                 self._registered.add((chain_id, fp))
 
     def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:

@@ -387,20 +387,26 @@ class Node:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
     def _know_signers(self, txs, ask_peers: bool = False) -> None:
-        """Admit the certificates of submitters this peer has not seen yet, from etcd's
-        published ones, and with `ask_peers` (an endorsed block's: bounded work) else from the
-        other peers (anyone may delete etcd's copy; neither source is trusted for them:
-        admit_certificates checks)."""
+        """Admit the certificates of submitters this peer has not seen yet, from the copies
+        the deployment's peers published in etcd (each in its own directory, which no other
+        peer may change: ledger.cluster.etcdauth), and with `ask_peers` (an endorsed block's:
+        bounded work) else from the other peers. No source is trusted for them:
+        admit_certificates checks."""
+        publishers = [p["name"] for c in self.deployment_info["chains"] for p in c["peers"]]
+
         def fetch(fp: bytes) -> bytes | None:
             peers = [n for n in self.addresses if n != self.name] if ask_peers else []
-            sources = [self.log.certificate] + [lambda fp, n=n: self._channel(n).call("Certificate", fp, 5.0)
-                                                 for n in peers]
+            sources = [lambda fp: self.log.certificates(fp, publishers)] + [
+                lambda fp, n=n: [self._channel(n).call("Certificate", fp, 5.0)] for n in peers]
             for source in sources:
                 try:
-                    pem = source(fp)
-                    if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
-                        return pem
-                except (ValueError, LedgerError):
+                    for pem in source(fp):
+                        try:  # (a publisher's junk copy is passed over for the next)
+                            if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
+                                return pem
+                        except ValueError:
+                            continue
+                except LedgerError:
                     continue
             return None
         admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch)
@@ -691,8 +697,8 @@ class Node:
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
         """A member hands in a ledger certificate (its own, or a device's whose readings it
-        relays) so every peer can resolve its signatures; it is published in etcd for the
-        others. Certificates are public: what counts is that the CA signed it (add_certificate
+        relays) so every peer can resolve its signatures; it is published in this peer's
+        directory of etcd's registry for the others (ledger.cluster.etcdauth). Certificates are public: what counts is that the CA signed it (add_certificate
         checks) and that it is not revoked."""
         try:
             cert = x509.load_pem_x509_certificate(request)
@@ -701,7 +707,7 @@ class Node:
         member = self.trust.add_certificate(cert)
         self.trust.resolve(member.fingerprint)  # not revoked
         # the certificate's own encoding, not the request (whatever follows its PEM block)
-        self.log.publish_certificate(member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
+        self.log.publish_certificate(self.name, member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
         return member.fingerprint
 
     def _rpc_certificate(self, caller: Caller, request: bytes) -> bytes:
