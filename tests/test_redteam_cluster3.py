@@ -273,7 +273,7 @@ def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge
         assert (1, w.twin.digest) not in reader._confirmed and 1 not in reader._blocks
         with pytest.raises(errors.UnprovenAnswer, match="attested by 1 peers"):  # the receipts' path alike
             confirm_blocks(w.rules, EDGE, [(1, w.twin.digest)], w.peers[0].name, [p.name for p in w.peers],
-                           lambda name, request: _fake_call(w, served)(name, "Stored", request, 1.0), pool)
+                           lambda name, request, timeout: pool.submit(_fake_call(w, served), name, "Stored", request, timeout))
         # the ordered block, served and attested by two unrevoked peers, is read
         served[w.peers[1].name] = {0: w.block0, 1: w.ordered}
         assert reader.block(1).digest == w.ordered.digest

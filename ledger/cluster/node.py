@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
 from ledger.anchors import anchors_from, check_chain
-from ledger.block import Block, SignedHeader, SubchainStatus
+from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
@@ -304,7 +304,6 @@ class Node:
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
         self._readers: dict[str, ChainReader] = {}
-        self._read_pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix=f"read-{self.name}")
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
@@ -434,6 +433,11 @@ class Node:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
+                if self._leadership is not None and self._fence_due():
+                    try:
+                        self._cut([])
+                    except LedgerError as exc:
+                        log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
                 continue
             batch, size = [first], len(first.tx.to_bytes())
             while len(batch) < self.max_block_txs:
@@ -455,7 +459,28 @@ class Node:
                     if not p.future.done():
                         p.future.set_exception(failure)
 
+    def _fence_due(self) -> bool:
+        """Whether a revocation took effect after this chain's latest block was dated: then
+        the cutter appends a block dated now, the revocation fence (an empty `_cut`).
+
+        Peers decide a block by the revocations effective at its own date (the follower's
+        rule: the same decision whenever a peer reads it), so a revoked key still endorses a
+        block dated before its revocation. On an idle chain, whose latest block is older than
+        the revocation, the revoked key and ONE dishonest unrevoked peer (2-of-any) could
+        still endorse a block dated between the two and write it to the log at any time
+        later: every follower takes it. Block dates never go back (the chain rules), so once
+        the fence - endorsed by the policy's threshold, at least one honest, each endorser
+        signing only a block dated now - is ordered, every later block is dated after the
+        revocation and the revoked key counts on none. What remains is the moment between
+        the revocation taking effect and the fence being appended, equivalent to a block
+        the key signed just before (the operator's --effective-in announces that moment)."""
+        latest = self.peer.latest()
+        dated = latest.header.timestamp_ms if latest is not None else -1
+        return any(when > dated for _, when in self.trust.revocations_until(now_ms()))
+
     def _cut(self, batch: list[_Pending]) -> None:
+        """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it
+        is empty) and answer each submitter."""
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
@@ -465,10 +490,10 @@ class Node:
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
-        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
+        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh or not batch else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
-        if proposal is not None and len(refused) < len(fresh):
+        if proposal is not None and (len(refused) < len(fresh) or not batch):
             block = proposal.with_endorsements(self._endorsements(proposal))
             self.follower.appending = slot  # its head is no news to this peer's follow thread
             try:
@@ -655,6 +680,11 @@ class Node:
                 continue
             try:
                 self.peer._admit(tx)
+                try:
+                    self._check_reported(tx)
+                except LedgerError:
+                    self.peer.forget(tx)
+                    raise
                 self._queue.put(p)
             except LedgerError as exc:
                 p.future.set_exception(exc)
@@ -691,6 +721,8 @@ class Node:
         if height != block.height:
             raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
+        for tx in block.transactions:
+            self._check_reported(tx)
         endorsement = self.peer._endorse(block)  # decoded from the request
         self.follower.endorsed(block)
         return pack(*endorsement)
@@ -854,6 +886,24 @@ class Node:
                     receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
             return receipts
 
+    def _check_reported(self, tx: Transaction) -> None:
+        """UnprovenAnswer (or the check's error) unless the block a status transaction reports
+        is its chain's ordered block at that height: endorsed, and attested by the policy's
+        threshold of that chain's peers (ChainReader.confirmed). An endorsed header alone shows
+        only that a quorum validated it: a dishonest cutter of the reported chain can hold an
+        endorsed twin it never appended, and a Type-II (or Type-III) of the twin committed here
+        left every honest peer of that chain at a layer_violation, interlocking no more. Run
+        when this peer admits a submission and before it endorses a block: no honest endorser
+        signs such a status, so it never gets the policy's endorsements."""
+        if tx.kind == TxKind.RECORD:
+            return
+        signed = reported_header(tx)
+        source = signed.header.chain_id
+        if source == self.chain_id or source not in self.deployment.chains:
+            return  # the chain rules refuse it (WrongChain)
+        reader = self.reader(source)
+        reader.confirmed(reader.peers[0], signed, signed.header.height)
+
     def _remote_statuses(self, chain_id: str, source: str) -> list[StatusRecord]:
         """The records chain `chain_id` holds of `source`, each proven by its ordered block."""
         return self.reader(chain_id).statuses(source)
@@ -865,7 +915,8 @@ class Node:
             reader = self._readers.setdefault(chain_id, ChainReader(
                 self.deployment, chain_id, list(peer_addresses(self.deployment_info, chain_id)),
                 lambda name, method, request, timeout: self._channel_to(name, chain_id).call(method, request, timeout),
-                self._read_pool))
+                lambda name, method, request, timeout: self._channel_to(name, chain_id).call_future(
+                    method, request, timeout)))
         return reader
 
     def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
@@ -876,11 +927,10 @@ class Node:
         if kind_ != b"R":
             raise remote_error(rest[0].decode(), rest[1].decode())
         receipt = proven_receipt(self.deployment, tx, rest, self._verified_headers)
-        peers = peer_addresses(self.deployment_info, chain_id)
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(peers))) as pool:
-            confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering, list(peers),
-                           lambda name, request: self._channel_to(name, chain_id).call("Stored", request, 10.0),
-                           pool)
+        confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering,
+                       list(peer_addresses(self.deployment_info, chain_id)),
+                       lambda name, request, timeout: self._channel_to(name, chain_id).call_future(
+                           "Stored", request, timeout))
         return receipt
 
     def _call_chain_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> tuple[str, bytes]:
@@ -900,7 +950,6 @@ class Node:
         self.server.stop(1).wait()
         for t in self._threads:
             t.join(5)
-        self._read_pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
         self.log.close()
