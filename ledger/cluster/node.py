@@ -26,7 +26,11 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
   memory: it is the entry etcd holds, not read back), and only then acknowledges: an
   acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
-  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). A peer
+  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). When a
+  revocation takes effect after the chain's latest block, it appends an empty block dated
+  now (the revocation fence: Node._fence_due says why). Before it admits or endorses a
+  Type-II or Type-III it checks that the block reported is its chain's ordered one
+  (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
 """
@@ -153,6 +157,44 @@ def remembered_crl_path(store: Path) -> Path:
     return store.with_name(store.name + ".crl.pem")
 
 
+class KeptCertificates:
+    """The certificates a node admitted beyond its trust directory (members registered after
+    it started), kept beside its store: its stored blocks hold their signatures, and a
+    restart re-validates those blocks before it can ask anyone (without them a block of a
+    member registered late failed re-validation and the node did not start again)."""
+
+    def __init__(self, store: Path) -> None:
+        self.path = store.with_name(store.name + ".certs.pem")
+        self._lock = threading.Lock()
+
+    def load_into(self, trust: TrustStore) -> None:
+        """Admit every kept certificate the CA signed (the file is this node's own, yet each
+        is checked as from anyone)."""
+        try:
+            certs = x509.load_pem_x509_certificates(self.path.read_bytes()) if self.path.exists() else []
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot read the kept certificates {self.path}: {exc}") from None
+        for cert in certs:
+            try:
+                trust.add_certificate(cert)
+            except LedgerError as exc:
+                log.warning("%s: a kept certificate is refused: %s", self.path, exc)
+
+    def keep(self, certs) -> None:
+        """Append `certs` durably (before the blocks that need them are stored)."""
+        data = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+        if not data:
+            return
+        with self._lock:
+            try:
+                with open(self.path, "ab") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise StorageError(f"cannot keep certificates at {self.path}: {exc}") from None
+
+
 def encode_receipt(r: Receipt) -> bytes:
     return pack(r.tx_id, r.chain_id.encode(), str(r.height).encode(), str(r.position).encode(), r.block_digest)
 
@@ -186,25 +228,28 @@ def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = N
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
 
 
-def admit_certificates(trust: TrustStore, fingerprints, fetch, limit: int | None = None) -> None:
+def admit_certificates(trust: TrustStore, fingerprints, fetch, limit: int | None = None) -> list[x509.Certificate]:
     """Admit the certificates of `fingerprints` that `trust` lacks, as `fetch(fp)` (PEM or
     None, from a source not trusted for them) gives them: each only if it is the certificate of
     that fingerprint and the CA signed it; the others stay unknown (their signatures are refused).
-    More than `limit` unknown ones is UnknownCertificate, nothing fetched."""
+    More than `limit` unknown ones is UnknownCertificate, nothing fetched. Returns those admitted."""
     known = {m.fingerprint for m in trust.members()}
     unknown = set(fingerprints) - known
     if limit is not None and len(unknown) > limit:
         raise UnknownCertificate(f"{len(unknown)} signers are unknown here; at most {limit} certificates are fetched")
+    admitted = []
     for fp in unknown:
         try:
             pem = fetch(fp)
             cert = x509.load_pem_x509_certificate(pem) if pem else None
             if cert is not None and fingerprint(cert) == fp:
                 trust.add_certificate(cert)
+                admitted.append(cert)
         except ServiceUnavailable:
             raise  # not known yet is not unknown: the caller tries again (a skip must not hinge on it)
         except (ValueError, LedgerError):
             pass
+    return admitted
 
 
 def check_endorsed(deployment: Deployment, signed: SignedHeader, fetch) -> None:
@@ -277,6 +322,8 @@ class Node:
         self._crl_mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
         self.trust = load_trust(self.trust_dir, self._remembered_crl)
         self.trust.add_certificate(identity.certificate)
+        self._kept = KeptCertificates(path("store"))
+        self._kept.load_into(self.trust)
         self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
                                      chain_configs(self.deployment_info))
         self.chain_id = identity.chain_id
@@ -408,7 +455,7 @@ class Node:
                 except LedgerError:
                     continue
             return None
-        admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch)
+        self._kept.keep(admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch))
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -645,8 +692,8 @@ class Node:
             cutter = self.log.cutter()
             if cutter is None or cutter == self.name or cutter not in self.addresses:
                 raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
-            return self._vouched(self._channel(cutter).call("Forward", request, SUBMIT_TIMEOUT))
-        return self._order(txs)
+            return self._vouched(self._channel(cutter).call("Forward", request, caller.wait_bound(SUBMIT_TIMEOUT)))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
 
     def _vouched(self, answer: bytes) -> bytes:
         """The cutter's outcomes, each receipt kept only if this peer stores its block (it
@@ -667,9 +714,11 @@ class Node:
         txs = self._decode_submission(request)
         if self._leadership is None:
             raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: submit again")
-        return self._order(txs)
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
 
-    def _order(self, txs: list[Transaction]) -> bytes:
+    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT) -> bytes:
+        """The outcomes of `txs` once ordered, each a ServiceUnavailable when not ordered
+        within `wait` seconds (the caller's deadline: past it nobody receives the answer)."""
         self._know_signers(txs)
         pendings = []
         for tx in txs:
@@ -689,14 +738,16 @@ class Node:
             except LedgerError as exc:
                 p.future.set_exception(exc)
         answers: list[Receipt | LedgerError] = []
+        deadline = time.monotonic() + wait
         for p in pendings:
             try:
-                answers.append(p.future.result(SUBMIT_TIMEOUT))
+                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
             except LedgerError as exc:
                 answers.append(exc)
             except concurrent.futures.TimeoutError:
                 answers.append(ServiceUnavailable(
-                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {wait:.1f} s (is etcd's quorum "
+                    "lost?): submit again"))
         proofs: dict[tuple[int, int], tuple[SignedHeader, list[bytes]]] = {
             (a.height, a.position): p.proof for p, a in zip(pendings, answers) if isinstance(a, Receipt) and p.proof}
         for height in {a.height for a in answers if isinstance(a, Receipt) and (a.height, a.position) not in proofs}:
@@ -736,8 +787,11 @@ class Node:
             cert = x509.load_pem_x509_certificate(request)
         except ValueError as exc:
             raise UnknownCertificate(f"unreadable certificate: {exc}") from None
+        known = {m.fingerprint for m in self.trust.members()}
         member = self.trust.add_certificate(cert)
         self.trust.resolve(member.fingerprint)  # not revoked
+        if member.fingerprint not in known:
+            self._kept.keep([cert])
         # the certificate's own encoding, not the request (whatever follows its PEM block)
         self.log.publish_certificate(self.name, member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
         return member.fingerprint
@@ -861,30 +915,39 @@ class Node:
         return pack(*(encode_receipt(r) for r in self._interlock()))
 
     def _interlock(self) -> list[Receipt]:
-        with self._interlock_lock:
-            self.check_layers()
-            main_id = self.deployment.main_chain_id
-            if self.chain_id != main_id:
-                latest = self.peer.latest()
-                anchored = self._remote_statuses(main_id, self.chain_id)
-                last = anchored[-1].source_height if anchored else -1
-                if latest is None or self.peer.last_record_height <= last:
-                    return []
-                witness = b""
-                if anchored:  # the block reported last time is inside the new accumulator
-                    witness = edgeacc.encode_element(self.deployment.params,
-                                                     self.peer.block_witness(last, latest.header.height))
-                return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
-                                            SubchainStatus(latest, witness).to_bytes())]
+        """One interlocking round; ServiceUnavailable at once while another runs (callers
+        waiting on the round's lock each held a server thread, up to a caller's bound)."""
+        if not self._interlock_lock.acquire(blocking=False):
+            raise ServiceUnavailable(f"{self.name}: an interlocking round is under way: ask again shortly")
+        try:
+            return self._interlock_round()
+        finally:
+            self._interlock_lock.release()
+
+    def _interlock_round(self) -> list[Receipt]:
+        self.check_layers()
+        main_id = self.deployment.main_chain_id
+        if self.chain_id != main_id:
             latest = self.peer.latest()
-            receipts = []
-            for c in self.deployment.chains.values():
-                if c.chain_id == main_id or latest is None:
-                    continue
-                seen = self._remote_statuses(c.chain_id, main_id)
-                if not seen or seen[-1].source_height < latest.header.height:
-                    receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
-            return receipts
+            anchored = self._remote_statuses(main_id, self.chain_id)
+            last = anchored[-1].source_height if anchored else -1
+            if latest is None or self.peer.last_record_height <= last:
+                return []
+            witness = b""
+            if anchored:  # the block reported last time is inside the new accumulator
+                witness = edgeacc.encode_element(self.deployment.params,
+                                                 self.peer.block_witness(last, latest.header.height))
+            return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
+                                        SubchainStatus(latest, witness).to_bytes())]
+        latest = self.peer.latest()
+        receipts = []
+        for c in self.deployment.chains.values():
+            if c.chain_id == main_id or latest is None:
+                continue
+            seen = self._remote_statuses(c.chain_id, main_id)
+            if not seen or seen[-1].source_height < latest.header.height:
+                receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
+        return receipts
 
     def _check_reported(self, tx: Transaction) -> None:
         """UnprovenAnswer (or the check's error) unless the block a status transaction reports
