@@ -23,7 +23,7 @@ from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
-from cluster_helpers import Harness, need_etcd
+from cluster_helpers import Harness, empty_block_on, need_etcd
 
 need_etcd()
 
@@ -272,9 +272,6 @@ def test_a_revoked_key_cannot_backdate_a_block_on_an_idle_chain(h, tmp_path):
     revocations effective at its date, so every follower took it. Now the cutter appends a
     block dated after the revocation once it takes effect (the fence), block dates never go
     back, and the backdated block is skipped by every peer: heights and chains unchanged."""
-    import edgeacc
-    from ledger.block import BlockHeader
-    from ledger.merkle import merkle_root
     from ledger.identity import load_revocation_list
     d = h.cluster.directory
     stolen = authority.load_identity(authority.issue(d / "ca", "edge-0.peer9", "peer", tmp_path / "p9", h.chain))
@@ -293,15 +290,8 @@ def test_a_revoked_key_cannot_backdate_a_block_on_an_idle_chain(h, tmp_path):
     height = h.wait_heights_equal()
     # the attack: an empty block on the pre-revocation block, dated before the revocation
     dishonest = authority.load_identity(d / "nodes" / h.names[1] / "credentials")
-    params = deployment_params(h.cluster.deployment)
-    at = max(before.timestamp_ms, when - 1)
-    content = BlockHeader(h.chain, before.height + 1, before.digest, at, merkle_root(()), 0, 0, 0, b"")
-    x, k = edgeacc.hash_to_prime(content.element_data())
-    value = edgeacc.update_witness(params, edgeacc.decode_element(params, before.acc_value), [x])
-    header = BlockHeader(h.chain, before.height + 1, before.digest, at, merkle_root(()), 0, x, k,
-                         edgeacc.encode_element(params, value))
-    backdated = Block(SignedHeader(header, ()), ()).with_endorsements(
-        [(i.fingerprint, i.sign(header.endorsement_message())) for i in (stolen, dishonest)])
+    backdated = empty_block_on(deployment_params(h.cluster.deployment), before,
+                               max(before.timestamp_ms, when - 1), (stolen, dishonest))
     writer = h.cluster.etcd_log(h.chain, h.names[1])
     try:
         slot = max(h.status(n)["log"]["next_slot"] for n in h.names)

@@ -83,6 +83,7 @@ MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
+FENCE_GRACE_MS = 3000         # a peer not the cutter appends a revocation fence the cutter did not, after this
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -480,11 +481,10 @@ class Node:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
-                if self._leadership is not None and self._fence_due():
-                    try:
-                        self._cut([])
-                    except LedgerError as exc:
-                        log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
+                try:
+                    self._fence_if_due()
+                except LedgerError as exc:
+                    log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
                 continue
             batch, size = [first], len(first.tx.to_bytes())
             while len(batch) < self.max_block_txs:
@@ -506,9 +506,28 @@ class Node:
                     if not p.future.done():
                         p.future.set_exception(failure)
 
-    def _fence_due(self) -> bool:
-        """Whether a revocation took effect after this chain's latest block was dated: then
-        the cutter appends a block dated now, the revocation fence (an empty `_cut`).
+    def _fence_if_due(self) -> None:
+        """Append the revocation fence when one is due (_fence_due): the cutter at once; any
+        other peer once FENCE_GRACE_MS passed without it (a dishonest cutter holds it back)."""
+        due = self._fence_due()
+        if due is None:
+            return
+        if self._leadership is not None:
+            self._cut([])
+        elif now_ms() >= due + FENCE_GRACE_MS:
+            height, slot = self.follower.sync_position()
+            if self.refused or height != self.peer.height or self._fence_due() is None:
+                return  # (the log brought one meanwhile)
+            block = self.peer._propose([])[0]
+            block = block.with_endorsements(self._endorsements(block))
+            if self.log.append(slot, block.to_bytes()):  # (only if the slot is still empty)
+                self.follower.take_appended(slot, block)
+                log.info("%s appended the revocation fence of %s its cutter held back", self.name, self.chain_id)
+
+    def _fence_due(self) -> int | None:
+        """The time (ms) of a revocation that took effect after this chain's latest block was
+        dated, if any: then the cutter appends a block dated now, the revocation fence (an
+        empty `_cut`).
 
         Peers decide a block by the revocations effective at its own date (the follower's
         rule: the same decision whenever a peer reads it), so a revoked key still endorses a
@@ -520,10 +539,11 @@ class Node:
         signing only a block dated now - is ordered, every later block is dated after the
         revocation and the revoked key counts on none. What remains is the moment between
         the revocation taking effect and the fence being appended, equivalent to a block
-        the key signed just before (the operator's --effective-in announces that moment)."""
+        the key signed just before (the operator's --effective-in announces that moment), and
+        FENCE_GRACE_MS more when the cutter itself is dishonest (then another peer appends it)."""
         latest = self.peer.latest()
         dated = latest.header.timestamp_ms if latest is not None else -1
-        return any(when > dated for _, when in self.trust.revocations_until(now_ms()))
+        return min((when for _, when in self.trust.revocations_until(now_ms()) if when > dated), default=None)
 
     def _cut(self, batch: list[_Pending]) -> None:
         """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it

@@ -165,14 +165,16 @@ class EtcdLog:
         t = self._client.transactions
         return [t.mod(self.key(b"cutter")) == leadership.revision, t.value(self.key(b"cutter")) == cutter.encode()]
 
-    def append(self, slot: int, block: bytes, leadership: Leadership, cutter: str) -> bool:
-        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election;
-        False when either changed (the caller re-reads the log)."""
+    def append(self, slot: int, block: bytes, leadership: Leadership | None = None, cutter: str | None = None) -> bool:
+        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election
+        (without `leadership`: if the slot is empty, as any peer may write an entry - the
+        revocation fence a dishonest cutter held back, node.Node._fence_if_due); False when
+        either changed (the caller re-reads the log)."""
         if len(block) > MAX_BLOCK_BYTES:
             raise LedgerError(f"block of {len(block)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
-        compare = [t.create(key) == 0] + self._fence(leadership, cutter)
+        compare = [t.create(key) == 0] + (self._fence(leadership, cutter) if leadership is not None else [])
         success = [t.put(key, block), t.put(self.key(b"head"), _slot_key(slot))]
 
         async def txn():
