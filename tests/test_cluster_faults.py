@@ -114,6 +114,7 @@ def test_a_peer_cannot_delete_the_certificate_a_new_client_registered(h, tmp_pat
     from ledger.cluster import etcdauth
     from ledger.cluster.client import connect
     creds = authority.issue(h.cluster.directory / "ca", "late", "client", tmp_path / "late")
+    h.cluster.wait_ready(30, names=h.names)  # (every peer serves: each takes the certificate)
     late = connect({"name": "late", "credentials": str(creds), "trust": str(h.cluster.directory / "trust"),
                     "deployment": str(h.cluster.directory / "deployment.json")})
     root, attacker = h.cluster.etcd_log(h.chain), h.cluster.etcd_log(h.chain, h.names[1])
