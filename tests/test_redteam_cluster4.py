@@ -235,3 +235,28 @@ def test_a_revocation_fence_the_cutter_holds_back_is_appended_by_another_peer(wo
     late = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], 2)
     assert late.sync() == 4 == follower.sync() and late.skipped == follower.skipped == 2
     assert [late.peer.digest(h) for h in range(4)] == [b.digest for b in g[:3]] + [fence.digest]
+
+
+def test_a_silent_peer_does_not_delay_every_block_by_the_endorsement_deadline(world):
+    """The cutter waited for every peer's Endorse answer: a peer that accepts the call and
+    never answers delayed each block by the call's whole deadline (10 s). The threshold's
+    first answers count and the silent call is cancelled."""
+    peer = world.new_peer(0)
+    silent, honest = concurrent.futures.Future(), concurrent.futures.Future()
+
+    def channel(name):
+        def call_future(method, request, timeout):
+            assert method == "Endorse"
+            return {"edge-0.peer1": silent, "edge-0.peer2": honest}[name]
+        return types.SimpleNamespace(call_future=call_future)
+    node = types.SimpleNamespace(name="edge-0.peer0", peer=peer, config=types.SimpleNamespace(endorsement_threshold=2),
+                                 addresses={"edge-0.peer0": "", "edge-0.peer1": "", "edge-0.peer2": ""},
+                                 _channel=channel, chain_id=EDGE)
+    block = peer._propose([])[0]
+    honest.set_result(pack(world.peers[2].fingerprint,
+                           world.peers[2].sign(block.header.endorsement_message())))
+    began = time.monotonic()
+    endorsements = Node._endorsements(node, block)
+    assert time.monotonic() - began < 1 and silent.cancelled()
+    assert [fp for fp, _ in endorsements] == [world.peers[0].fingerprint, world.peers[2].fingerprint]
+    peer.close()

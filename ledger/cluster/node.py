@@ -591,23 +591,32 @@ class Node:
                 p.future.set_exception(ServiceUnavailable(f"{self.chain_id}: block not stored, submit again"))
 
     def _endorsements(self, block: Block) -> list[tuple[bytes, bytes]]:
-        """This peer's endorsement and the other peers', until the policy's threshold."""
+        """This peer's endorsement and the other peers', until the policy's threshold: the
+        first answers count and the calls still under way are cancelled (a silent peer
+        delayed every block by the calls' whole deadline)."""
         endorsements = [self.peer._endorse(block)]
         refusals = []
         others = [n for n in self.addresses if n != self.name]
         request = block.to_bytes()
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
-            calls = {pool.submit(self._channel(n).call, "Endorse", request, 10.0): n for n in others}
-            for call in concurrent.futures.as_completed(calls):
+        needed = self.config.endorsement_threshold
+        # (every peer gets the proposal: one that endorsed it commits it without validating again)
+        calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
+        try:
+            for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
                     endorsements.append((fp, sig))
                 except LedgerError as exc:
                     refusals.append(f"{calls[call]}: {exc}")
-        if len(endorsements) < self.config.endorsement_threshold:
-            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {self.config.endorsement_threshold} "
+                if len(endorsements) >= needed:
+                    break
+        finally:
+            for call in calls:
+                call.cancel()
+        if len(endorsements) < needed:
+            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {needed} "
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
-        return endorsements[:max(self.config.endorsement_threshold, 1)]
+        return endorsements[:max(needed, 1)]
 
     def _append_next(self, slot: int, height: int, block: Block, leadership: Leadership) -> int | None:
         """Append `block`, of height `height`, at `slot` (the cutter proposes on what it followed,
