@@ -114,3 +114,19 @@ class Harness:
             self.cluster.kill_node(name)
         for i in range(len(self.cluster.etcd.names)):
             self.cluster.etcd.kill(i)
+
+
+def empty_block_on(params, previous, at_ms: int, endorsers) -> Block:
+    """An empty block on header `previous` dated `at_ms`, endorsed by `endorsers` (Identities):
+    what holders of enough keys can write to the log without any peer's help."""
+    import edgeacc
+    from ledger.block import BlockHeader, SignedHeader
+    from ledger.merkle import merkle_root
+
+    content = BlockHeader(previous.chain_id, previous.height + 1, previous.digest, at_ms, merkle_root(()), 0, 0, 0, b"")
+    x, k = edgeacc.hash_to_prime(content.element_data())
+    value = edgeacc.update_witness(params, edgeacc.decode_element(params, previous.acc_value), [x])
+    header = BlockHeader(previous.chain_id, previous.height + 1, previous.digest, at_ms, merkle_root(()), 0, x, k,
+                         edgeacc.encode_element(params, value))
+    return Block(SignedHeader(header, ()), ()).with_endorsements(
+        [(i.fingerprint, i.sign(header.endorsement_message())) for i in endorsers])

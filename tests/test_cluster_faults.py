@@ -8,6 +8,7 @@ import time
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ledger import errors
 from ledger.block import Block, SignedHeader
@@ -22,7 +23,7 @@ from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
-from cluster_helpers import Harness, need_etcd
+from cluster_helpers import Harness, empty_block_on, need_etcd
 
 need_etcd()
 
@@ -99,9 +100,48 @@ def test_register_publishes_the_certificate_only(h, tmp_path):
     assert fp == fingerprint(load_certificate(creds / "identity.crt"))
     log = h.cluster.etcd_log(h.chain, h.names[0])
     try:
-        assert log.certificate(fp) == pem
+        assert log.certificates(fp, h.names) == [pem]
     finally:
         log.close()
+
+
+def test_a_peer_cannot_delete_the_certificate_a_new_client_registered(h, tmp_path):
+    """A client issued after the peers started registers its certificate; a peer then deletes
+    the registry in etcd (it could: one shared key per certificate). Every peer that had not
+    seen the certificate refused the client until it registered again. Now the client hands
+    it to every peer, each publishes its own copy, and the peer's delete is refused: the
+    copies stay and the client's submission is ordered."""
+    from ledger.cluster import etcdauth
+    from ledger.cluster.client import connect
+    creds = authority.issue(h.cluster.directory / "ca", "late", "client", tmp_path / "late")
+    h.cluster.wait_ready(30, names=h.names)  # (every peer serves: each takes the certificate)
+    late = connect({"name": "late", "credentials": str(creds), "trust": str(h.cluster.directory / "trust"),
+                    "deployment": str(h.cluster.directory / "deployment.json")})
+    root, attacker = h.cluster.etcd_log(h.chain), h.cluster.etcd_log(h.chain, h.names[1])
+    try:
+        tx = late.record(h.chain, b"late")
+        late._register(h.chain, [tx])
+        copies = root.certificates(tx.submitter, h.names)
+        assert len(copies) == len(h.names) and len(set(copies)) == 1
+
+        async def delete(client):
+            await client.connect()
+            await client.delete_prefix(etcdauth.CERTS_PREFIX)
+        with pytest.raises(errors.AccessDenied):
+            attacker._run(delete(attacker._client), "delete")
+        assert root.certificates(tx.submitter, h.names) == copies
+        receipt = late.submit_transaction(tx).result(30)
+        assert h.client.transaction(receipt.tx_id).payload == b"late"
+        # a peer restarted re-validates the late client's block before it can ask anyone: it
+        # kept the certificate (the trust directory lacks it); it failed to start otherwise
+        victim = next(n for n in reversed(h.names) if not h.status(n)["cutter"])
+        h.cluster.kill_node(victim)
+        h.restart_node(victim)
+        assert h.status(victim)["height"] == h.wait_heights_equal() > receipt.height
+    finally:
+        late.close()
+        root.close()
+        attacker.close()
 
 
 def test_deposed_or_racing_cutter_cannot_append(h):
@@ -206,6 +246,71 @@ def test_kill_a_peer_and_restart_it_catches_up(h):
     h.assert_exactly_once(receipts)
 
 
+def _latest(h, name):
+    data = h.client._channel(name, _address(h, name)).call("Latest", b"", 10)
+    return SignedHeader.from_bytes(data).header
+
+
+def _wait_fenced(h, timeout=10.0):
+    """Wait until every peer's latest block is dated at or after the latest revocation of
+    the CA's CRL (the revocation fence); False if that did not happen within `timeout`."""
+    from ledger.identity import load_revocation_list
+    when_ms = max(int(r.revocation_date_utc.timestamp() * 1000)
+                  for r in load_revocation_list(h.cluster.directory / "ca" / "crl.pem"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(_latest(h, n).timestamp_ms >= when_ms for n in h.names):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_revoked_key_cannot_backdate_a_block_on_an_idle_chain(h, tmp_path):
+    """A peer key of edge-0 ("edge-0.peer9", known to the peers) is revoked while the chain is
+    idle; its holder and one dishonest unrevoked peer (2-of-any) endorse an empty block dated
+    between the chain's latest block and the revocation, and the dishonest peer writes it into
+    etcd at the next slot after the revocation took effect. Peers decide a block by the
+    revocations effective at its date, so every follower took it. Now the cutter appends a
+    block dated after the revocation once it takes effect (the fence), block dates never go
+    back, and the backdated block is skipped by every peer: heights and chains unchanged."""
+    from ledger.identity import load_revocation_list
+    d = h.cluster.directory
+    stolen = authority.load_identity(authority.issue(d / "ca", "edge-0.peer9", "peer", tmp_path / "p9", h.chain))
+    pem = stolen.certificate.public_bytes(serialization.Encoding.PEM)
+    h.cluster.wait_ready(30, names=h.names)
+    for name in h.names:
+        h.client._channel(name, _address(h, name)).call("Register", pem, 10)
+    h.client.submit(h.chain, b"the last block before the revocation").result(30)
+    h.wait_heights_equal()
+    before = _latest(h, h.names[0])
+    authority.revoke(d / "ca", "edge-0.peer9", effective_in=1)
+    local.publish_trust(d)
+    when = max(int(r.revocation_date_utc.timestamp() * 1000) for r in load_revocation_list(d / "ca" / "crl.pem")
+               if r.serial_number == stolen.certificate.serial_number)
+    fenced = _wait_fenced(h)
+    height = h.wait_heights_equal()
+    # the attack: an empty block on the pre-revocation block, dated before the revocation
+    dishonest = authority.load_identity(d / "nodes" / h.names[1] / "credentials")
+    backdated = empty_block_on(deployment_params(h.cluster.deployment), before,
+                               max(before.timestamp_ms, when - 1), (stolen, dishonest))
+    writer = h.cluster.etcd_log(h.chain, h.names[1])
+    try:
+        slot = max(h.status(n)["log"]["next_slot"] for n in h.names)
+        while writer.blocks(slot, 1):
+            slot += 1
+        writer.put_raw(b"block/%012d" % slot, backdated.to_bytes())
+        deadline = time.monotonic() + 5
+        while any(h.status(n)["log"]["next_slot"] <= slot for n in h.names) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        writer.close()
+    assert fenced, "no block dated after the revocation was appended"
+    assert h.wait_heights_equal() == height
+    for name in h.names:
+        assert backdated.digest not in {b.digest for b in h.blocks_of(name)}
+        assert _latest(h, name).timestamp_ms >= when
+
+
 def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
     d = h.cluster.directory
     creds = authority.issue(d / "ca", "eve", "client", tmp_path / "eve")
@@ -216,6 +321,7 @@ def test_revoked_client_is_refused_by_the_nodes(h, tmp_path):
         authority.revoke(d / "ca", "eve")
         local.publish_trust(d)  # the operator distributes the new CRL
         time.sleep(1.5)  # nodes re-read crl.pem within 0.5 s
+        assert _wait_fenced(h)  # (the cutter's block after the revocation)
         height = h.wait_heights_equal()
         with pytest.raises(errors.RevokedCertificate):
             eve.submit(h.chain, b"after").result()

@@ -89,13 +89,45 @@ def test_a_peer_of_another_chain_cannot_write_a_chain_named_like_a_shared_or_lon
     assert _entries(etcd_cluster, chain) == before == [(0, b"the entry of " + chain.encode())]
 
 
-def test_the_shared_certificates_stay_writable_by_every_peer(etcd_cluster):
-    log = etcd_cluster.etcd_log("edge-1", "edge-1.peer0")
+def _raw(log, operation):
+    """Run `operation(aetcd client)` with `log`'s etcd credentials (what a dishonest peer can
+    send etcd directly)."""
+    async def run():
+        await log._client.connect()
+        await operation(log._client)
+    log._run(run(), "raw write")
+
+
+CERTIFICATE_ATTACKS = {
+    "delete the copy": lambda fp: lambda c: c.delete(etcdauth.certificate_key("edge-1.peer0", fp)),
+    "overwrite the copy": lambda fp: lambda c: c.put(etcdauth.certificate_key("edge-1.peer0", fp), b"junk"),
+    "delete the registry": lambda fp: lambda c: c.delete_prefix(etcdauth.CERTS_PREFIX),
+    "a shared key": lambda fp: lambda c: c.put(etcdauth.CERTS_PREFIX + fp.hex().encode(), b"junk"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(CERTIFICATE_ATTACKS))
+@pytest.mark.parametrize("intruder", ["main.peer0", "edge-2.peer0"])
+def test_no_peer_deletes_or_overwrites_a_certificate_another_peer_published(etcd_cluster, attack, intruder):
+    """The certificate registry was one key per certificate, writable by every peer: any peer
+    deleted a member's published certificate, and every peer that had not seen it refused that
+    member until it registered again. Each peer now writes its own directory only; another
+    peer's copy (and the whole registry) is refused to it and stays as it was."""
+    fp, pem = bytes(range(32)), b"the certificate edge-1.peer0 published"
+    publisher = etcd_cluster.etcd_log("edge-1", "edge-1.peer0")
+    log = etcd_cluster.etcd_log("edge-10", intruder)
     try:
-        log.publish_certificate(b"\1" * 32, b"pem")
-        assert log.certificate(b"\1" * 32) == b"pem"
+        publisher.publish_certificate("edge-1.peer0", fp, pem)
+        with pytest.raises(errors.AccessDenied):
+            _raw(log, CERTIFICATE_ATTACKS[attack](fp))
+        with pytest.raises(errors.AccessDenied):  # nor under another peer's name
+            log.publish_certificate("edge-1.peer0", fp, b"junk")
+        log.publish_certificate(intruder, fp, b"its own copy")  # its own directory it writes
+        assert log.certificates(fp, ["edge-1.peer0", intruder]) == [pem, b"its own copy"]
+        assert publisher.certificates(fp, ["edge-1.peer0"]) == [pem]
     finally:
         log.close()
+        publisher.close()
 
 
 def test_a_peer_listed_under_two_chains_gets_no_etcd_user():
@@ -241,7 +273,7 @@ def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge
         assert (1, w.twin.digest) not in reader._confirmed and 1 not in reader._blocks
         with pytest.raises(errors.UnprovenAnswer, match="attested by 1 peers"):  # the receipts' path alike
             confirm_blocks(w.rules, EDGE, [(1, w.twin.digest)], w.peers[0].name, [p.name for p in w.peers],
-                           lambda name, request: _fake_call(w, served)(name, "Stored", request, 1.0), pool)
+                           lambda name, request, timeout: pool.submit(_fake_call(w, served), name, "Stored", request, timeout))
         # the ordered block, served and attested by two unrevoked peers, is read
         served[w.peers[1].name] = {0: w.block0, 1: w.ordered}
         assert reader.block(1).digest == w.ordered.digest

@@ -70,7 +70,6 @@ class Client:
         self._cutters: dict[str, str] = {}
         self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
         self._confirmed: set[tuple[int, bytes]] = set()  # (height, digest) of blocks other peers attested
-        self._confirmers = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="confirm")
         self._readers: dict[str, ChainReader] = {}
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
@@ -217,11 +216,17 @@ class Client:
             future.add_done_callback(lambda _f: self._in_flight.release())
 
     def _register(self, chain_id: str, txs: list[Transaction]) -> None:
-        """Hand the chain's peers the certificates of signers they may not know yet (the
-        identities this client signed with)."""
+        """Hand every peer of the chain the certificates of signers they may not know yet (the
+        identities this client signed with): each publishes it for the others, and no one peer
+        withholding it denies this client (ledger.cluster.etcdauth). ServiceUnavailable when
+        no peer took it."""
         for fp in {tx.submitter for tx in txs}:
             if (chain_id, fp) not in self._registered and fp in self._certificates:
-                self._call_any(chain_id, "Register", self._certificates[fp])
+                calls = [self._channel(name, address).call_future("Register", self._certificates[fp], 5.0)
+                         for name, address in self._peers(chain_id)]
+                if not any(call.exception() is None for call in calls):
+                    raise ServiceUnavailable(f"no peer of {chain_id} takes the certificate {fp.hex()[:16]}: "
+                                             f"{calls[0].exception()}"[:500])
                 self._registered.add((chain_id, fp))
 
     def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:
@@ -281,11 +286,12 @@ class Client:
         the (pending, error) of the others."""
         blocks = {(r.height, r.block_digest) for _, r in proven} - self._confirmed
         peers = dict(self._peers(chain_id))
-        ask = lambda name, request: self._channel(name, peers[name]).call("Stored", request, 10.0)  # noqa: E731
+        ask = lambda name, request, timeout: self._channel(name, peers[name]).call_future(  # noqa: E731
+            "Stored", request, timeout)
         refused = {}
         for block in blocks:
             try:
-                confirm_blocks(self.deployment_rules, chain_id, [block], answering, list(peers), ask, self._confirmers)
+                confirm_blocks(self.deployment_rules, chain_id, [block], answering, list(peers), ask)
                 if len(self._confirmed) > 4096:
                     self._confirmed.clear()
                 self._confirmed.add(block)
@@ -316,7 +322,8 @@ class Client:
                     self.deployment_rules, chain_id, list(peers),
                     lambda name, method, request, timeout:
                         self._channel(name, peers[name]).call(method, request, timeout),
-                    self._confirmers)
+                    lambda name, method, request, timeout:
+                        self._channel(name, peers[name]).call_future(method, request, timeout))
         return reader
 
     def block(self, chain_id: str, height: int) -> Block:
@@ -394,7 +401,6 @@ class Client:
         for box in self._outboxes.values():
             box.put(None)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._confirmers.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
 

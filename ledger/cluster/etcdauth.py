@@ -13,9 +13,21 @@ clients and devices, whose certificates must not reach etcd - and runs with RBAC
   and --client-crl-file: `edgeacc ca revoke` revokes a name's etcd certificate too (etcd reads
   the file at every handshake);
 - etcd takes a connection's certificate CN as its user; `grant_access` creates one user per
-  peer, with one role per chain: read and write its own chain's prefix only, plus the shared
-  certificate directory (public certificates every peer checks before use). No other user
+  peer, with one role per chain: read and write its own chain's prefix only; and read the
+  shared certificate registry, writing only its own directory in it (below). No other user
   exists but root, whose credentials stay with the operator: nobody else writes anything.
+
+The certificate registry (CERTS_PREFIX). A member that joins after the peers started hands
+its ledger certificate to the chain's peers (Register; the client SDK hands it to every one);
+each peer publishes it under its OWN directory, certificate_key(peer, fingerprint), so a peer
+that restarts, or was not asked, finds it there. Every peer reads the whole registry and
+writes only its own directory: a dishonest peer can neither delete nor overwrite another
+peer's copy (etcd refuses it), and what it writes in its own (junk, another certificate) is
+refused by the reader, which admits a copy only if it is the certificate of the fingerprint
+asked and the CA signed it (node.admit_certificates). So a member is refused only if EVERY
+peer it registered with withholds its certificate: no peer can deny service to the members
+of the others. (One shared key per certificate, writable by all, let any peer delete it: the
+certificate's holder was refused by every peer that had not seen it, until it re-registered.)
 
 What remains: a dishonest peer may still rewrite its own chain's entries (RBAC cannot make a
 key create-only; ledger.cluster.follower says what that costs).
@@ -273,6 +285,17 @@ def chain_prefix(chain_id: str) -> bytes:
     return CHAINS_PREFIX + check_chain_id(chain_id).encode() + b"/"
 
 
+def certificate_prefix(publisher: str) -> bytes:
+    """Peer `publisher`'s directory of the certificate registry (the module docstring): a peer
+    name has no "/" (authority.check_member_name), so no directory reaches into another."""
+    return CERTS_PREFIX + checks.file_name(publisher, "publisher").encode() + b"/"
+
+
+def certificate_key(publisher: str, fingerprint: bytes) -> bytes:
+    """Where peer `publisher` publishes the certificate of `fingerprint`."""
+    return certificate_prefix(publisher) + checks.instance(fingerprint, bytes, "fingerprint").hex().encode()
+
+
 def _grants(deployment: dict) -> list[tuple[str, bytes, list[str]]]:
     """(role, the chain's prefix, its peers' names) of every chain of `deployment`; a peer
     name under two chains is a ConfigurationError (its one etcd user would hold both roles)."""
@@ -290,9 +313,11 @@ def _grants(deployment: dict) -> list[tuple[str, bytes, list[str]]]:
 
 def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, timeout: float = 10.0) -> None:
     """Set etcd's users and roles from `deployment` (deployment.json's dict) as the root user,
-    then enable authentication: one role per chain (read and write its prefix and the shared
-    certificates), one user per peer with its chain's role. Safe to run again (what exists
-    stays; a peer added to deployment.json gets its user)."""
+    then enable authentication: one role per chain (read and write its prefix, read the
+    certificate registry), one user per peer with its chain's role and a role of its own
+    (write its directory of the registry). Safe to run again (what exists stays; a peer
+    added to deployment.json gets its user; a registry writable by every peer, as granted
+    before, becomes read-only for them)."""
     from aetcd import rpc
 
     grants = _grants(deployment)
@@ -312,16 +337,21 @@ def grant_access(endpoints: list[str], root: EtcdCredentials, deployment: dict, 
             # no passwords: etcd authenticates a user by its certificate's CN only
             await ensure(auth.UserAdd, rpc.AuthUserAddRequest(name=ROOT, options=rpc.UserAddOptions(no_password=True)))
             await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=ROOT, role=ROOT))
-            for role, own, peers in grants:
+            async def grant(role, prefix, perm):
+                # (a grant of the same range replaces its type: READWRITE granted before becomes READ)
                 await ensure(auth.RoleAdd, rpc.AuthRoleAddRequest(name=role))
-                for prefix in (own, CERTS_PREFIX):
-                    await auth.RoleGrantPermission(rpc.AuthRoleGrantPermissionRequest(
-                        name=role, perm=rpc.Permission(permType=rpc.Permission.READWRITE, key=prefix,
-                                                       range_end=_prefix_end(prefix))), timeout=timeout)
+                await auth.RoleGrantPermission(rpc.AuthRoleGrantPermissionRequest(
+                    name=role, perm=rpc.Permission(permType=perm, key=prefix, range_end=_prefix_end(prefix))),
+                    timeout=timeout)
+            for role, own, peers in grants:
+                await grant(role, own, rpc.Permission.READWRITE)
+                await grant(role, CERTS_PREFIX, rpc.Permission.READ)
                 for peer in peers:
                     await ensure(auth.UserAdd, rpc.AuthUserAddRequest(
                         name=peer, options=rpc.UserAddOptions(no_password=True)))
                     await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=peer, role=role))
+                    await grant(f"certs-{peer}", certificate_prefix(peer), rpc.Permission.READWRITE)
+                    await ensure(auth.UserGrantRole, rpc.AuthUserGrantRoleRequest(user=peer, role=f"certs-{peer}"))
             await auth.AuthEnable(rpc.AuthEnableRequest(), timeout=timeout)
         finally:
             await etcd.close()

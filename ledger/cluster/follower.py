@@ -137,19 +137,23 @@ def checked_attestation(deployment: Deployment, chain_id: str, height: int, dige
     return fp, sig
 
 
-def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str, peers: list[str], ask,
-                   pool: concurrent.futures.Executor, timeout: float = CONFIRM_WAIT + 2) -> None:
+def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str, peers: list[str], start,
+                   timeout: float = CONFIRM_WAIT + 2) -> None:
     """Raise unless each (height, digest) of `blocks` is attested by the policy's threshold of
-    distinct unrevoked peers of `chain_id`: `ask(name, request)` calls peer `name`'s Stored
-    method. The peer `answering` that served the block is asked too, and counts only by its
-    own valid attestation: answering alone vouches for nothing (a peer whose certificate was
-    revoked still passes the TLS handshake). Every peer is asked at once; the first valid
-    attestations count (a silent or lying peer only costs time)."""
+    distinct unrevoked peers of `chain_id`: `start(name, request, timeout)` starts peer
+    `name`'s Stored method and returns the concurrent.futures.Future of its answer
+    (transport.Channel.call_future: no thread waits on it). The peer `answering` that served
+    the block is asked too, and counts only by its own valid attestation: answering alone
+    vouches for nothing (a peer whose certificate was revoked still passes the TLS handshake).
+    Every peer is asked at once, each call with this wait's deadline of `timeout` seconds; the
+    first valid attestations count, and the calls still under way are then cancelled: a
+    silent or lying peer costs time, never a thread past the wait (blocking calls of a
+    longer deadline, on a shared pool, outlived their callers and filled it)."""
     needed = deployment.config(chain_id).endorsement_threshold
     # (the one that answered first: it stores the block, its attestation comes at once)
     order = sorted(dict.fromkeys(peers), key=lambda name: name != answering)
     for height, digest in blocks:
-        calls = {pool.submit(ask, name, encode_block_id(height, digest)): name for name in order}
+        calls = {start(name, encode_block_id(height, digest), timeout): name for name in order}
         good, failures = [], []
         try:
             for call in concurrent.futures.as_completed(calls, timeout):
@@ -162,6 +166,9 @@ def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str
                     break
         except concurrent.futures.TimeoutError:
             failures.append(f"no answer within {timeout} s")
+        finally:
+            for call in calls:
+                call.cancel()
         if len(good) < needed:
             raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) served by {answering} is "
                                  f"attested by {len(good)} peers; the policy needs {needed} "

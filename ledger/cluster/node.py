@@ -26,7 +26,11 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
   memory: it is the entry etcd holds, not read back), and only then acknowledges: an
   acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
-  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). A peer
+  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). When a
+  revocation takes effect after the chain's latest block, it appends an empty block dated
+  now (the revocation fence: Node._fence_due says why). Before it admits or endorses a
+  Type-II or Type-III it checks that the block reported is its chain's ordered one
+  (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
 """
@@ -50,7 +54,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
 from ledger.anchors import anchors_from, check_chain
-from ledger.block import Block, SignedHeader, SubchainStatus
+from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
 from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
@@ -79,6 +83,7 @@ MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
+FENCE_GRACE_MS = 3000         # a peer not the cutter appends a revocation fence the cutter did not, after this
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -153,6 +158,44 @@ def remembered_crl_path(store: Path) -> Path:
     return store.with_name(store.name + ".crl.pem")
 
 
+class KeptCertificates:
+    """The certificates a node admitted beyond its trust directory (members registered after
+    it started), kept beside its store: its stored blocks hold their signatures, and a
+    restart re-validates those blocks before it can ask anyone (without them a block of a
+    member registered late failed re-validation and the node did not start again)."""
+
+    def __init__(self, store: Path) -> None:
+        self.path = store.with_name(store.name + ".certs.pem")
+        self._lock = threading.Lock()
+
+    def load_into(self, trust: TrustStore) -> None:
+        """Admit every kept certificate the CA signed (the file is this node's own, yet each
+        is checked as from anyone)."""
+        try:
+            certs = x509.load_pem_x509_certificates(self.path.read_bytes()) if self.path.exists() else []
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot read the kept certificates {self.path}: {exc}") from None
+        for cert in certs:
+            try:
+                trust.add_certificate(cert)
+            except LedgerError as exc:
+                log.warning("%s: a kept certificate is refused: %s", self.path, exc)
+
+    def keep(self, certs) -> None:
+        """Append `certs` durably (before the blocks that need them are stored)."""
+        data = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+        if not data:
+            return
+        with self._lock:
+            try:
+                with open(self.path, "ab") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise StorageError(f"cannot keep certificates at {self.path}: {exc}") from None
+
+
 def encode_receipt(r: Receipt) -> bytes:
     return pack(r.tx_id, r.chain_id.encode(), str(r.height).encode(), str(r.position).encode(), r.block_digest)
 
@@ -186,25 +229,28 @@ def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = N
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
 
 
-def admit_certificates(trust: TrustStore, fingerprints, fetch, limit: int | None = None) -> None:
+def admit_certificates(trust: TrustStore, fingerprints, fetch, limit: int | None = None) -> list[x509.Certificate]:
     """Admit the certificates of `fingerprints` that `trust` lacks, as `fetch(fp)` (PEM or
     None, from a source not trusted for them) gives them: each only if it is the certificate of
     that fingerprint and the CA signed it; the others stay unknown (their signatures are refused).
-    More than `limit` unknown ones is UnknownCertificate, nothing fetched."""
+    More than `limit` unknown ones is UnknownCertificate, nothing fetched. Returns those admitted."""
     known = {m.fingerprint for m in trust.members()}
     unknown = set(fingerprints) - known
     if limit is not None and len(unknown) > limit:
         raise UnknownCertificate(f"{len(unknown)} signers are unknown here; at most {limit} certificates are fetched")
+    admitted = []
     for fp in unknown:
         try:
             pem = fetch(fp)
             cert = x509.load_pem_x509_certificate(pem) if pem else None
             if cert is not None and fingerprint(cert) == fp:
                 trust.add_certificate(cert)
+                admitted.append(cert)
         except ServiceUnavailable:
             raise  # not known yet is not unknown: the caller tries again (a skip must not hinge on it)
         except (ValueError, LedgerError):
             pass
+    return admitted
 
 
 def check_endorsed(deployment: Deployment, signed: SignedHeader, fetch) -> None:
@@ -277,6 +323,8 @@ class Node:
         self._crl_mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
         self.trust = load_trust(self.trust_dir, self._remembered_crl)
         self.trust.add_certificate(identity.certificate)
+        self._kept = KeptCertificates(path("store"))
+        self._kept.load_into(self.trust)
         self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
                                      chain_configs(self.deployment_info))
         self.chain_id = identity.chain_id
@@ -304,7 +352,6 @@ class Node:
         self._nonce = itertools.count(time.time_ns())
         self._verified_headers: set[bytes] = set()
         self._readers: dict[str, ChainReader] = {}
-        self._read_pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix=f"read-{self.name}")
         self.validators = validators.install(self, path("deployment").parent)
         self.log.start_watch()
         validated = time.monotonic()
@@ -387,23 +434,29 @@ class Node:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
 
     def _know_signers(self, txs, ask_peers: bool = False) -> None:
-        """Admit the certificates of submitters this peer has not seen yet, from etcd's
-        published ones, and with `ask_peers` (an endorsed block's: bounded work) else from the
-        other peers (anyone may delete etcd's copy; neither source is trusted for them:
-        admit_certificates checks)."""
+        """Admit the certificates of submitters this peer has not seen yet, from the copies
+        the deployment's peers published in etcd (each in its own directory, which no other
+        peer may change: ledger.cluster.etcdauth), and with `ask_peers` (an endorsed block's:
+        bounded work) else from the other peers. No source is trusted for them:
+        admit_certificates checks."""
+        publishers = [p["name"] for c in self.deployment_info["chains"] for p in c["peers"]]
+
         def fetch(fp: bytes) -> bytes | None:
             peers = [n for n in self.addresses if n != self.name] if ask_peers else []
-            sources = [self.log.certificate] + [lambda fp, n=n: self._channel(n).call("Certificate", fp, 5.0)
-                                                 for n in peers]
+            sources = [lambda fp: self.log.certificates(fp, publishers)] + [
+                lambda fp, n=n: [self._channel(n).call("Certificate", fp, 5.0)] for n in peers]
             for source in sources:
                 try:
-                    pem = source(fp)
-                    if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
-                        return pem
-                except (ValueError, LedgerError):
+                    for pem in source(fp):
+                        try:  # (a publisher's junk copy is passed over for the next)
+                            if pem and fingerprint(x509.load_pem_x509_certificate(pem)) == fp:
+                                return pem
+                        except ValueError:
+                            continue
+                except LedgerError:
                     continue
             return None
-        admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch)
+        self._kept.keep(admit_certificates(self.trust, {tx.submitter for tx in txs}, fetch))
 
     # --- the block cutter --------------------------------------------------------------
 
@@ -428,6 +481,10 @@ class Node:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
+                try:
+                    self._fence_if_due()
+                except LedgerError as exc:
+                    log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
                 continue
             batch, size = [first], len(first.tx.to_bytes())
             while len(batch) < self.max_block_txs:
@@ -449,7 +506,48 @@ class Node:
                     if not p.future.done():
                         p.future.set_exception(failure)
 
+    def _fence_if_due(self) -> None:
+        """Append the revocation fence when one is due (_fence_due): the cutter at once; any
+        other peer once FENCE_GRACE_MS passed without it (a dishonest cutter holds it back)."""
+        due = self._fence_due()
+        if due is None:
+            return
+        if self._leadership is not None:
+            self._cut([])
+        elif now_ms() >= due + FENCE_GRACE_MS:
+            height, slot = self.follower.sync_position()
+            if self.refused or height != self.peer.height or self._fence_due() is None:
+                return  # (the log brought one meanwhile)
+            block = self.peer._propose([])[0]
+            block = block.with_endorsements(self._endorsements(block))
+            if self.log.append(slot, block.to_bytes()):  # (only if the slot is still empty)
+                self.follower.take_appended(slot, block)
+                log.info("%s appended the revocation fence of %s its cutter held back", self.name, self.chain_id)
+
+    def _fence_due(self) -> int | None:
+        """The time (ms) of a revocation that took effect after this chain's latest block was
+        dated, if any: then the cutter appends a block dated now, the revocation fence (an
+        empty `_cut`).
+
+        Peers decide a block by the revocations effective at its own date (the follower's
+        rule: the same decision whenever a peer reads it), so a revoked key still endorses a
+        block dated before its revocation. On an idle chain, whose latest block is older than
+        the revocation, the revoked key and ONE dishonest unrevoked peer (2-of-any) could
+        still endorse a block dated between the two and write it to the log at any time
+        later: every follower takes it. Block dates never go back (the chain rules), so once
+        the fence - endorsed by the policy's threshold, at least one honest, each endorser
+        signing only a block dated now - is ordered, every later block is dated after the
+        revocation and the revoked key counts on none. What remains is the moment between
+        the revocation taking effect and the fence being appended, equivalent to a block
+        the key signed just before (the operator's --effective-in announces that moment), and
+        FENCE_GRACE_MS more when the cutter itself is dishonest (then another peer appends it)."""
+        latest = self.peer.latest()
+        dated = latest.header.timestamp_ms if latest is not None else -1
+        return min((when for _, when in self.trust.revocations_until(now_ms()) if when > dated), default=None)
+
     def _cut(self, batch: list[_Pending]) -> None:
+        """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it
+        is empty) and answer each submitter."""
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
@@ -459,10 +557,10 @@ class Node:
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
-        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
+        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh or not batch else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
-        if proposal is not None and len(refused) < len(fresh):
+        if proposal is not None and (len(refused) < len(fresh) or not batch):
             block = proposal.with_endorsements(self._endorsements(proposal))
             self.follower.appending = slot  # its head is no news to this peer's follow thread
             try:
@@ -493,23 +591,32 @@ class Node:
                 p.future.set_exception(ServiceUnavailable(f"{self.chain_id}: block not stored, submit again"))
 
     def _endorsements(self, block: Block) -> list[tuple[bytes, bytes]]:
-        """This peer's endorsement and the other peers', until the policy's threshold."""
+        """This peer's endorsement and the other peers', until the policy's threshold: the
+        first answers count and the calls still under way are cancelled (a silent peer
+        delayed every block by the calls' whole deadline)."""
         endorsements = [self.peer._endorse(block)]
         refusals = []
         others = [n for n in self.addresses if n != self.name]
         request = block.to_bytes()
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
-            calls = {pool.submit(self._channel(n).call, "Endorse", request, 10.0): n for n in others}
-            for call in concurrent.futures.as_completed(calls):
+        needed = self.config.endorsement_threshold
+        # (every peer gets the proposal: one that endorsed it commits it without validating again)
+        calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
+        try:
+            for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
                     endorsements.append((fp, sig))
                 except LedgerError as exc:
                     refusals.append(f"{calls[call]}: {exc}")
-        if len(endorsements) < self.config.endorsement_threshold:
-            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {self.config.endorsement_threshold} "
+                if len(endorsements) >= needed:
+                    break
+        finally:
+            for call in calls:
+                call.cancel()
+        if len(endorsements) < needed:
+            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {needed} "
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
-        return endorsements[:max(self.config.endorsement_threshold, 1)]
+        return endorsements[:max(needed, 1)]
 
     def _append_next(self, slot: int, height: int, block: Block, leadership: Leadership) -> int | None:
         """Append `block`, of height `height`, at `slot` (the cutter proposes on what it followed,
@@ -614,8 +721,8 @@ class Node:
             cutter = self.log.cutter()
             if cutter is None or cutter == self.name or cutter not in self.addresses:
                 raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
-            return self._vouched(self._channel(cutter).call("Forward", request, SUBMIT_TIMEOUT))
-        return self._order(txs)
+            return self._vouched(self._channel(cutter).call("Forward", request, caller.wait_bound(SUBMIT_TIMEOUT)))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
 
     def _vouched(self, answer: bytes) -> bytes:
         """The cutter's outcomes, each receipt kept only if this peer stores its block (it
@@ -636,9 +743,11 @@ class Node:
         txs = self._decode_submission(request)
         if self._leadership is None:
             raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: submit again")
-        return self._order(txs)
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
 
-    def _order(self, txs: list[Transaction]) -> bytes:
+    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT) -> bytes:
+        """The outcomes of `txs` once ordered, each a ServiceUnavailable when not ordered
+        within `wait` seconds (the caller's deadline: past it nobody receives the answer)."""
         self._know_signers(txs)
         pendings = []
         for tx in txs:
@@ -649,18 +758,25 @@ class Node:
                 continue
             try:
                 self.peer._admit(tx)
+                try:
+                    self._check_reported(tx)
+                except LedgerError:
+                    self.peer.forget(tx)
+                    raise
                 self._queue.put(p)
             except LedgerError as exc:
                 p.future.set_exception(exc)
         answers: list[Receipt | LedgerError] = []
+        deadline = time.monotonic() + wait
         for p in pendings:
             try:
-                answers.append(p.future.result(SUBMIT_TIMEOUT))
+                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
             except LedgerError as exc:
                 answers.append(exc)
             except concurrent.futures.TimeoutError:
                 answers.append(ServiceUnavailable(
-                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {SUBMIT_TIMEOUT} s: submit again"))
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {wait:.1f} s (is etcd's quorum "
+                    "lost?): submit again"))
         proofs: dict[tuple[int, int], tuple[SignedHeader, list[bytes]]] = {
             (a.height, a.position): p.proof for p, a in zip(pendings, answers) if isinstance(a, Receipt) and p.proof}
         for height in {a.height for a in answers if isinstance(a, Receipt) and (a.height, a.position) not in proofs}:
@@ -685,23 +801,28 @@ class Node:
         if height != block.height:
             raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
+        for tx in block.transactions:
+            self._check_reported(tx)
         endorsement = self.peer._endorse(block)  # decoded from the request
         self.follower.endorsed(block)
         return pack(*endorsement)
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
         """A member hands in a ledger certificate (its own, or a device's whose readings it
-        relays) so every peer can resolve its signatures; it is published in etcd for the
-        others. Certificates are public: what counts is that the CA signed it (add_certificate
+        relays) so every peer can resolve its signatures; it is published in this peer's
+        directory of etcd's registry for the others (ledger.cluster.etcdauth). Certificates are public: what counts is that the CA signed it (add_certificate
         checks) and that it is not revoked."""
         try:
             cert = x509.load_pem_x509_certificate(request)
         except ValueError as exc:
             raise UnknownCertificate(f"unreadable certificate: {exc}") from None
+        known = {m.fingerprint for m in self.trust.members()}
         member = self.trust.add_certificate(cert)
         self.trust.resolve(member.fingerprint)  # not revoked
+        if member.fingerprint not in known:
+            self._kept.keep([cert])
         # the certificate's own encoding, not the request (whatever follows its PEM block)
-        self.log.publish_certificate(member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
+        self.log.publish_certificate(self.name, member.fingerprint, cert.public_bytes(serialization.Encoding.PEM))
         return member.fingerprint
 
     def _rpc_certificate(self, caller: Caller, request: bytes) -> bytes:
@@ -823,30 +944,57 @@ class Node:
         return pack(*(encode_receipt(r) for r in self._interlock()))
 
     def _interlock(self) -> list[Receipt]:
-        with self._interlock_lock:
-            self.check_layers()
-            main_id = self.deployment.main_chain_id
-            if self.chain_id != main_id:
-                latest = self.peer.latest()
-                anchored = self._remote_statuses(main_id, self.chain_id)
-                last = anchored[-1].source_height if anchored else -1
-                if latest is None or self.peer.last_record_height <= last:
-                    return []
-                witness = b""
-                if anchored:  # the block reported last time is inside the new accumulator
-                    witness = edgeacc.encode_element(self.deployment.params,
-                                                     self.peer.block_witness(last, latest.header.height))
-                return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
-                                            SubchainStatus(latest, witness).to_bytes())]
+        """One interlocking round; ServiceUnavailable at once while another runs (callers
+        waiting on the round's lock each held a server thread, up to a caller's bound)."""
+        if not self._interlock_lock.acquire(blocking=False):
+            raise ServiceUnavailable(f"{self.name}: an interlocking round is under way: ask again shortly")
+        try:
+            return self._interlock_round()
+        finally:
+            self._interlock_lock.release()
+
+    def _interlock_round(self) -> list[Receipt]:
+        self.check_layers()
+        main_id = self.deployment.main_chain_id
+        if self.chain_id != main_id:
             latest = self.peer.latest()
-            receipts = []
-            for c in self.deployment.chains.values():
-                if c.chain_id == main_id or latest is None:
-                    continue
-                seen = self._remote_statuses(c.chain_id, main_id)
-                if not seen or seen[-1].source_height < latest.header.height:
-                    receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
-            return receipts
+            anchored = self._remote_statuses(main_id, self.chain_id)
+            last = anchored[-1].source_height if anchored else -1
+            if latest is None or self.peer.last_record_height <= last:
+                return []
+            witness = b""
+            if anchored:  # the block reported last time is inside the new accumulator
+                witness = edgeacc.encode_element(self.deployment.params,
+                                                 self.peer.block_witness(last, latest.header.height))
+            return [self._submit_status(TxKind.SUBCHAIN_STATUS, main_id,
+                                        SubchainStatus(latest, witness).to_bytes())]
+        latest = self.peer.latest()
+        receipts = []
+        for c in self.deployment.chains.values():
+            if c.chain_id == main_id or latest is None:
+                continue
+            seen = self._remote_statuses(c.chain_id, main_id)
+            if not seen or seen[-1].source_height < latest.header.height:
+                receipts.append(self._submit_status(TxKind.MAIN_STATUS, c.chain_id, latest.to_bytes()))
+        return receipts
+
+    def _check_reported(self, tx: Transaction) -> None:
+        """UnprovenAnswer (or the check's error) unless the block a status transaction reports
+        is its chain's ordered block at that height: endorsed, and attested by the policy's
+        threshold of that chain's peers (ChainReader.confirmed). An endorsed header alone shows
+        only that a quorum validated it: a dishonest cutter of the reported chain can hold an
+        endorsed twin it never appended, and a Type-II (or Type-III) of the twin committed here
+        left every honest peer of that chain at a layer_violation, interlocking no more. Run
+        when this peer admits a submission and before it endorses a block: no honest endorser
+        signs such a status, so it never gets the policy's endorsements."""
+        if tx.kind == TxKind.RECORD:
+            return
+        signed = reported_header(tx)
+        source = signed.header.chain_id
+        if source == self.chain_id or source not in self.deployment.chains:
+            return  # the chain rules refuse it (WrongChain)
+        reader = self.reader(source)
+        reader.confirmed(reader.peers[0], signed, signed.header.height)
 
     def _remote_statuses(self, chain_id: str, source: str) -> list[StatusRecord]:
         """The records chain `chain_id` holds of `source`, each proven by its ordered block."""
@@ -859,7 +1007,8 @@ class Node:
             reader = self._readers.setdefault(chain_id, ChainReader(
                 self.deployment, chain_id, list(peer_addresses(self.deployment_info, chain_id)),
                 lambda name, method, request, timeout: self._channel_to(name, chain_id).call(method, request, timeout),
-                self._read_pool))
+                lambda name, method, request, timeout: self._channel_to(name, chain_id).call_future(
+                    method, request, timeout)))
         return reader
 
     def _submit_status(self, kind: TxKind, chain_id: str, payload: bytes) -> Receipt:
@@ -870,11 +1019,10 @@ class Node:
         if kind_ != b"R":
             raise remote_error(rest[0].decode(), rest[1].decode())
         receipt = proven_receipt(self.deployment, tx, rest, self._verified_headers)
-        peers = peer_addresses(self.deployment_info, chain_id)
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(peers))) as pool:
-            confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering, list(peers),
-                           lambda name, request: self._channel_to(name, chain_id).call("Stored", request, 10.0),
-                           pool)
+        confirm_blocks(self.deployment, chain_id, [(receipt.height, receipt.block_digest)], answering,
+                       list(peer_addresses(self.deployment_info, chain_id)),
+                       lambda name, request, timeout: self._channel_to(name, chain_id).call_future(
+                           "Stored", request, timeout))
         return receipt
 
     def _call_chain_named(self, chain_id: str, method: str, request: bytes, timeout: float = 10.0) -> tuple[str, bytes]:
@@ -894,7 +1042,6 @@ class Node:
         self.server.stop(1).wait()
         for t in self._threads:
             t.join(5)
-        self._read_pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
         self.log.close()

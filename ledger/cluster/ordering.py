@@ -165,14 +165,16 @@ class EtcdLog:
         t = self._client.transactions
         return [t.mod(self.key(b"cutter")) == leadership.revision, t.value(self.key(b"cutter")) == cutter.encode()]
 
-    def append(self, slot: int, block: bytes, leadership: Leadership, cutter: str) -> bool:
-        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election;
-        False when either changed (the caller re-reads the log)."""
+    def append(self, slot: int, block: bytes, leadership: Leadership | None = None, cutter: str | None = None) -> bool:
+        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election
+        (without `leadership`: if the slot is empty, as any peer may write an entry - the
+        revocation fence a dishonest cutter held back, node.Node._fence_if_due); False when
+        either changed (the caller re-reads the log)."""
         if len(block) > MAX_BLOCK_BYTES:
             raise LedgerError(f"block of {len(block)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
-        compare = [t.create(key) == 0] + self._fence(leadership, cutter)
+        compare = [t.create(key) == 0] + (self._fence(leadership, cutter) if leadership is not None else [])
         success = [t.put(key, block), t.put(self.key(b"head"), _slot_key(slot))]
 
         async def txn():
@@ -289,17 +291,27 @@ class EtcdLog:
 
     # --- public trust material -------------------------------------------------------
 
-    def publish_certificate(self, fingerprint: bytes, pem: bytes) -> None:
-        """Make a member's ledger certificate available to every peer (it is CA-signed: a peer
-        admits it only after checking that)."""
+    def publish_certificate(self, publisher: str, fingerprint: bytes, pem: bytes) -> None:
+        """Publish a member's ledger certificate in `publisher`'s (this peer's) directory of
+        the registry, for the other peers (ledger.cluster.etcdauth: nobody else may change it)."""
         async def put():
-            await self._client.put(etcdauth.CERTS_PREFIX + fingerprint.hex().encode(), pem)
+            await self._client.put(etcdauth.certificate_key(publisher, fingerprint), pem)
         self._run(put(), "certificate")
 
-    def certificate(self, fingerprint: bytes) -> bytes | None:
+    def certificates(self, fingerprint: bytes, publishers: list[str]) -> list[bytes]:
+        """Every copy of the certificate of `fingerprint` that `publishers` published (each
+        from a source not trusted for it: node.admit_certificates checks)."""
+        t = self._client.transactions
+        keys = [etcdauth.certificate_key(p, fingerprint) for p in publishers]
+
         async def get():
-            kv = await self._client.get(etcdauth.CERTS_PREFIX + fingerprint.hex().encode())
-            return kv.value if kv else None
+            await self._client.connect()
+            copies = []
+            for i in range(0, len(keys), 64):  # (etcd bounds the operations of one transaction)
+                _, responses = await self._client.transaction(compare=[], success=[t.get(k) for k in keys[i:i + 64]],
+                                                               failure=[])
+                copies += [value for kvs in responses for value, _ in kvs]
+            return copies
         return self._run(get(), "certificate")
 
     def close(self) -> None:

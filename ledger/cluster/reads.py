@@ -39,16 +39,22 @@ CALL_TIMEOUT = 10.0
 
 # call(peer name, method, request, timeout) -> the peer's answer (transport.Channel.call)
 Call = Callable[[str, str, bytes, float], bytes]
+# start(peer name, method, request, timeout) -> the Future of the answer (Channel.call_future)
+Start = Callable[[str, str, bytes, float], concurrent.futures.Future]
 
 
 class ChainReader:
     """Reads of chain `chain_id` from its `peers` (names) through `call`, each checked as the
-    module docstring says; `pool` runs the attestation requests."""
+    module docstring says; `start` starts the attestation requests without a thread waiting
+    on each (or, an Executor, runs them through `call` on its threads)."""
 
     def __init__(self, rules: Deployment, chain_id: str, peers: list[str], call: Call,
-                 pool: concurrent.futures.Executor) -> None:
+                 start: Start | concurrent.futures.Executor) -> None:
         self.rules, self.chain_id = rules, checks.text(chain_id, "chain_id")
-        self.peers, self._call, self._pool = list(peers), call, pool
+        if isinstance(start, concurrent.futures.Executor):
+            start = lambda name, method, request, timeout, pool=start: pool.submit(  # noqa: E731
+                call, name, method, request, timeout)
+        self.peers, self._call, self._start_call = list(peers), call, start
         self._confirmed: set[tuple[int, bytes]] = set()
         self._blocks: dict[int, Block] = {}
         self._proven: set[StatusRecord] = set()
@@ -70,7 +76,7 @@ class ChainReader:
         if key not in self._confirmed:
             check_endorsed(self.rules, signed, lambda fp: self._call(answering, "Certificate", fp, CALL_TIMEOUT))
             confirm_blocks(self.rules, self.chain_id, [key], answering, self.peers,
-                           lambda name, request: self._call(name, "Stored", request, CALL_TIMEOUT), self._pool)
+                           lambda name, request, timeout: self._start_call(name, "Stored", request, timeout))
             with self._lock:
                 if len(self._confirmed) >= MAX_CACHED:
                     self._confirmed.clear()

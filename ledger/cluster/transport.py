@@ -247,19 +247,46 @@ class Channel:
         self._stubs: dict[str, Callable] = {}
         self._lock = threading.Lock()
 
-    def call(self, method: str, request: bytes, timeout: float = 30.0) -> bytes:
+    def _stub(self, method: str) -> Callable:
         with self._lock:
             stub = self._stubs.get(method)
             if stub is None:
                 stub = self._stubs[method] = self._channel.unary_unary(f"/{SERVICE}/{method}")
+        return stub
+
+    def _error(self, exc: grpc.RpcError) -> LedgerError:
+        code = exc.code()
+        if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):
+            return _decode_error(exc.details())
+        return ServiceUnavailable(f"{self.server_name} at {self.address}: {code.name.lower()}: "
+                                  f"{(exc.details() or '')[:300]}")
+
+    def call(self, method: str, request: bytes, timeout: float = 30.0) -> bytes:
         try:
-            return stub(bytes(request), timeout=timeout)
+            return self._stub(method)(bytes(request), timeout=timeout)
         except grpc.RpcError as exc:
-            code = exc.code()
-            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):
-                raise _decode_error(exc.details()) from None
-            raise ServiceUnavailable(f"{self.server_name} at {self.address}: {code.name.lower()}: "
-                                     f"{(exc.details() or '')[:300]}") from None
+            raise self._error(exc) from None
+
+    def call_future(self, method: str, request: bytes, timeout: float = 30.0) -> futures.Future:
+        """call() started without holding a thread: the Future of its answer (call's errors as
+        its exception); cancelling it cancels the call."""
+        call = self._stub(method).future(bytes(request), timeout=timeout)
+        answer: futures.Future = futures.Future()
+        answer.add_done_callback(lambda f: f.cancelled() and call.cancel())
+
+        def done(call) -> None:
+            if answer.done():
+                return
+            try:
+                answer.set_result(call.result())
+            except grpc.RpcError as exc:
+                answer.set_exception(self._error(exc))
+            except grpc.FutureCancelledError:
+                answer.cancel()
+            except futures.InvalidStateError:
+                pass  # cancelled meanwhile
+        call.add_done_callback(done)
+        return answer
 
     def close(self) -> None:
         self._channel.close()
