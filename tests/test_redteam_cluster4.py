@@ -260,3 +260,34 @@ def test_a_silent_peer_does_not_delay_every_block_by_the_endorsement_deadline(wo
     assert time.monotonic() - began < 1 and silent.cancelled()
     assert [fp for fp, _ in endorsements] == [world.peers[0].fingerprint, world.peers[2].fingerprint]
     peer.close()
+
+
+# --- callers waiting on a round or an order get a clear error at their deadline -------------
+
+
+def test_interlock_calls_do_not_queue_on_the_round_under_way():
+    """Each Interlock call waited on the round's lock, holding a server thread (16 per caller):
+    while a round runs, another is refused at once."""
+    node = types.SimpleNamespace(name="edge-0.peer0", _interlock_lock=threading.Lock(),
+                                 _interlock_round=lambda: ["a round"])
+    assert Node._interlock(node) == ["a round"]
+    with node._interlock_lock:
+        began = time.monotonic()
+        with pytest.raises(errors.ServiceUnavailable, match="under way"):
+            Node._interlock(node)
+        assert time.monotonic() - began < 0.5
+
+
+def test_a_submission_nobody_orders_is_answered_at_the_callers_deadline(world):
+    """No block is cut (etcd's quorum is lost): the submitter got its answer after 30 s
+    whatever its own deadline. Now within the caller's wait, a ServiceUnavailable per
+    transaction (it stays queued for the next cut)."""
+    peer = world.new_peer(0)
+    node = types.SimpleNamespace(peer=peer, _queue=queue.Queue(), _know_signers=lambda txs: None,
+                                 _check_reported=lambda tx: None)
+    began = time.monotonic()
+    kind, name, message = unpack(unpack(Node._order(node, [world.genuine[0].transactions[0]], 0.3), 1)[0])
+    assert time.monotonic() - began < 2
+    assert (kind, name) == (b"E", b"ServiceUnavailable") and b"not ordered within 0.3 s" in message
+    assert node._queue.qsize() == 1 and peer.height == 0
+    peer.close()
