@@ -489,7 +489,7 @@ typedef struct {
     unsigned c;
     const uint64_t *S;              /* per window: its product, written by round() */
     mpz_srcptr n;
-    ea_task_fn side;                /* side(side_arg, 0): once, where a worker would wait */
+    ea_task_fn side;                /* side(side_arg, 0): once, off the combination's path */
     void *side_arg;
     size_t prep_claimed, round_claimed, side_claimed;   /* rounds are claimed from the top */
     size_t active;                  /* workers inside pipeline_worker */
