@@ -489,9 +489,10 @@ typedef struct {
     unsigned c;
     const uint64_t *S;              /* per window: its product, written by round() */
     mpz_srcptr n;
-    ea_task_fn side;                /* side(side_arg, 0): once, where a worker would wait */
+    ea_task_fn side;                /* side(side_arg, 0): once, off the combination's path */
     void *side_arg;
     size_t prep_claimed, round_claimed, side_claimed;   /* rounds are claimed from the top */
+    size_t active;                  /* workers inside pipeline_worker */
     unsigned char *prep_done, *round_done;
     uint64_t *x;                    /* the combination so far, Montgomery form */
     int rc;
@@ -559,37 +560,44 @@ static int take_side(pipeline *p, int *rc)
     return 1;
 }
 
+static void spin(size_t *spins)
+{
+    if (++*spins < SPIN_BEFORE_YIELD)
+        __builtin_ia32_pause();
+    else
+        sched_yield();
+}
+
 static int pipeline_worker(void *arg, size_t index)
 {
     pipeline *p = arg;
     size_t combined = 0, spins = 0;
     int combiner = index == 0, rc = EA_OK;
+    __atomic_add_fetch(&p->active, 1, __ATOMIC_ACQ_REL);
     while (rc == EA_OK && __atomic_load_n(&p->rc, __ATOMIC_RELAXED) == EA_OK) {
         if (combiner && combined < p->rounds
             && __atomic_load_n(&p->round_done[p->rounds - 1 - combined], __ATOMIC_ACQUIRE)) {
             rc = combine_round(p, p->rounds - 1 - combined);
             combined++;
         } else if (combiner ? take_round(p, &rc) || take_prep(p, &rc)
-                            : take_prep(p, &rc) || take_round(p, &rc)) {
-            ;
-        } else if (combiner && combined == p->rounds) {
-            if (!take_side(p, &rc))
-                break;
-        } else if (take_side(p, &rc)) {
-            ;                       /* instead of waiting */
-        } else if (!combiner && __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED) == p->rounds) {
+                                  || (combined == p->rounds && take_side(p, &rc))
+                            : take_prep(p, &rc) || take_side(p, &rc) || take_round(p, &rc)) {
+            ;                       /* the side task: never in the chain's way, nor last */
+        } else if (combiner ? combined == p->rounds
+                            : __atomic_load_n(&p->round_claimed, __ATOMIC_RELAXED) == p->rounds) {
             break;
         } else {                    /* a task another worker claimed is under way */
-            if (++spins < SPIN_BEFORE_YIELD)
-                __builtin_ia32_pause();
-            else
-                sched_yield();
+            spin(&spins);
             continue;
         }
         spins = 0;
     }
     if (rc != EA_OK)
         __atomic_store_n(&p->rc, rc, __ATOMIC_RELAXED);
+    /* the caller joins the others next: waiting here is cheaper than a wake-up from join */
+    __atomic_sub_fetch(&p->active, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&p->active, __ATOMIC_ACQUIRE) > 0)
+        spin(&spins);
     return EA_OK;
 }
 
@@ -600,7 +608,7 @@ static int run_pipeline(mpz_t r, pipeline *p, unsigned threads)
     p->prep_done = calloc(p->nprep + p->rounds, 1);
     p->round_done = p->prep_done + p->nprep;
     p->x = alloc64(L * sizeof(uint64_t));
-    p->prep_claimed = p->round_claimed = p->side_claimed = 0;
+    p->prep_claimed = p->round_claimed = p->side_claimed = p->active = 0;
     p->rc = p->prep_done == NULL || p->x == NULL ? EA_ERR_NOMEM : EA_OK;
     rc = p->rc;
     if (rc == EA_OK && (rc = ea_parallel_run(pipeline_worker, p, threads, threads)) == EA_OK)

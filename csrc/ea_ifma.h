@@ -38,9 +38,9 @@ int ea_ifma_multi_exp(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t cou
                       const mpz_t n, unsigned threads);
 
 /* ea_ifma_multi_exp_beside(..., side, side_arg): ea_ifma_multi_exp, and side(side_arg, 0) once
- * meanwhile, on a thread that would otherwise wait for another's work (on one thread: last),
- * so a check the result depends on costs no time on two threads. A status of side but EA_OK
- * is returned (r then unset; the lane work stops early). */
+ * meanwhile: on two or more threads by one that does not combine the windows (after its
+ * tables), so a check the result depends on stays off the serial combination; on one thread
+ * last. A status of side but EA_OK is returned (r then unset; the lane work stops early). */
 int ea_ifma_multi_exp_beside(mpz_t r, const mpz_t *bases, const mpz_t *exps, size_t count,
                              const mpz_t n, unsigned threads, ea_task_fn side, void *side_arg);
 
