@@ -80,6 +80,7 @@ BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's 
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
+MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
@@ -300,6 +301,7 @@ class Node:
         self._layers_checked = False  # every holder of anchors answered once since start
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
+        self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
         self._channels: dict[str, Channel] = {}
@@ -325,6 +327,7 @@ class Node:
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
+            "Admit": Method(self._rpc_admit, roles=("peer",), same_chain=True),
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
@@ -342,7 +345,8 @@ class Node:
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
                          for n, fn in (("follow", self._follow), ("elect", self._elect),
-                                       ("cut", self._cut_loop), ("trust", self._watch_trust),
+                                       ("cut", self._cut_loop), ("share", self._share_admitted),
+                                       ("trust", self._watch_trust),
                                        ("interlock", self._interlock_loop))]
         for t in self._threads:
             t.start()
@@ -699,9 +703,51 @@ class Node:
             try:
                 self.peer._admit(tx)
                 self._queue.put(p)
+                self._admitted_here.put(tx)
             except LedgerError as exc:
                 p.future.set_exception(exc)
         return pendings
+
+    def _share_admitted(self) -> None:
+        """The cutter hands the transactions it admitted to the other peers (Admit) while their
+        block is still to be cut, so each endorser checks their signatures off the block's
+        critical path (Endorse then checks only what admission does not)."""
+        while not self._stop.is_set():
+            try:
+                txs = [self._admitted_here.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            while len(txs) < self.max_block_txs:
+                try:
+                    txs.append(self._admitted_here.get_nowait())
+                except queue.Empty:
+                    break
+            if self._leadership is None:
+                continue
+            request = pack(*(tx.to_bytes() for tx in txs))
+            for name in self.addresses:
+                if name != self.name:
+                    try:
+                        self._channel(name).call("Admit", request, 2.0)
+                    except LedgerError:
+                        pass  # an early check only: Endorse checks everything it was not given
+
+    def _rpc_admit(self, caller: Caller, request: bytes) -> bytes:
+        """Early admission (the cutter's _share_admitted): check each transaction as a
+        submission is checked and remember the signatures that verified (Peer._admit), so the
+        block that carries them is endorsed without verifying them again. Only the chain's peers
+        may call it, and at most MAX_ADMITTED remembered signatures are kept: beyond that it is
+        refused (every check then runs at Endorse, as without it)."""
+        if len(self.peer._admitted) >= MAX_ADMITTED:
+            raise ServiceUnavailable(f"{self.name} remembers {MAX_ADMITTED} admitted transactions already")
+        txs = self._decode_submission(request)
+        self._know_signers(txs)
+        for tx in txs:
+            try:
+                self.peer._admit(tx)
+            except LedgerError:
+                pass  # refused here: its block is refused at Endorse
+        return b""
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
         """encode_outcome of each answer, a receipt with its block's proof."""
