@@ -4,8 +4,12 @@ Network's operations over gRPC with mutual TLS.
 CONFIG (JSON, or a dict): {"name": ..., "credentials": DIR (identity.key/.crt, tls.key/.crt,
 ca.crt: what `edgeacc ca issue` wrote), "deployment": deployment.json}
 
-A submission goes to a peer of the transaction's chain; when that peer, the block cutter or
-etcd cannot take it, the client sends the same signed bytes again (to the next peer) until
+A submission goes on one stream per chain to the chain's block cutter (SubmitStream: each
+transaction is sent as soon as it is submitted and answered as soon as its block is in etcd;
+the cutter relays the attestations of the policy's threshold of peers that they store the
+block, which the client checks signature by signature, asking the peers itself only when
+they are missing). When the stream fails, or the peer, the block cutter or etcd cannot take
+a transaction, it goes again as a Submit call to a peer of the chain, and the client sends the same signed bytes again (to the next peer) until
 its deadline: resubmission is idempotent (a transaction already on the chain gets its
 receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
 result is ServiceUnavailable, a clear error and not a hang.
@@ -257,26 +261,11 @@ class Client:
         that is not ServiceUnavailable too; the others are resubmitted the Submit way.
         `relayed` packs the attestations the cutter gathered per block (_take_relayed)."""
         retry: list[tuple[PendingTx, float]] = []
-        proven, headers = [], {}
         try:
             self._take_relayed(chain_id, relayed)
-            for p, deadline, outcome in answered:
-                kind, *rest = unpack(outcome, what="outcome")
-                if kind == b"R":
-                    try:
-                        proven.append((p, proven_receipt(
-                            self.deployment_rules, p.transaction, rest, self._verified_headers,
-                            lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
-                        continue
-                    except LedgerError:  # the peer that answered lies: ask another
-                        pass
-                else:
-                    exc = remote_error(rest[0].decode(), rest[1].decode())
-                    if not isinstance(exc, ServiceUnavailable):
-                        p._future.set_exception(exc)
-                        continue
-                retry.append((p, deadline))
             deadlines = {id(p): d for p, d, _ in answered}
+            proven, failed = self._sort_outcomes(chain_id, [(p, o) for p, _, o in answered])
+            retry += [(p, deadlines[id(p)]) for p, _ in failed]
             retry += [(p, deadlines[id(p)]) for p, _ in self._confirm(chain_id, answering, proven)]
         except LedgerError:  # an outcome that does not decode: every undecided one goes again
             retry = [(p, d) for p, d, _ in answered if not p.done()]
@@ -338,32 +327,12 @@ class Client:
                     last = exc
                     time.sleep(RETRY_SECONDS)
                     continue
-                retry, proven, headers = [], [], {}
-                for p, outcome in zip(waiting, answer):
-                    kind, *rest = unpack(outcome, what="outcome")
-                    retry_elsewhere = True
-                    if kind == b"R":
-                        try:
-                            proven.append((p, proven_receipt(
-                                self.deployment_rules, p.transaction, rest, self._verified_headers,
-                                lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
-                            continue
-                        except LedgerError as forged:  # the peer that answered lies: ask another
-                            exc = forged
-                    else:
-                        exc = remote_error(rest[0].decode(), rest[1].decode())
-                        retry_elsewhere = isinstance(exc, ServiceUnavailable)
-                    if retry_elsewhere:
-                        self._cutters.pop(chain_id, None)
-                        retry.append(p)
-                        last = exc
-                    else:
-                        p._future.set_exception(exc)
-                for p, exc in self._confirm(chain_id, answering, proven):
+                proven, failed = self._sort_outcomes(chain_id, list(zip(waiting, answer)))
+                retry = failed + self._confirm(chain_id, answering, proven)
+                if retry:
                     self._cutters.pop(chain_id, None)
-                    retry.append(p)
-                    last = exc
-                waiting = retry
+                    last = retry[-1][1]
+                waiting = [p for p, _ in retry]
                 if waiting:
                     time.sleep(RETRY_SECONDS)
         except LedgerError as exc:
@@ -373,6 +342,29 @@ class Client:
         for p in waiting:
             if not p.done():
                 p._future.set_exception(last)
+
+    def _sort_outcomes(self, chain_id: str, outcomes: list[tuple[PendingTx, bytes]]):
+        """(proven, failed) of (pending, outcome) pairs: (pending, receipt) of each receipt that
+        proves itself (proven_receipt; its block is still to confirm), (pending, error) of each
+        to submit again elsewhere (a receipt that does not prove itself, ServiceUnavailable);
+        any other error is the pending's result."""
+        proven, failed, headers = [], [], {}
+        for p, outcome in outcomes:
+            kind, *rest = unpack(outcome, what="outcome")
+            if kind == b"R":
+                try:
+                    proven.append((p, proven_receipt(
+                        self.deployment_rules, p.transaction, rest, self._verified_headers,
+                        lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
+                except LedgerError as forged:  # the peer that answered lies: ask another
+                    failed.append((p, forged))
+                continue
+            exc = remote_error(rest[0].decode(), rest[1].decode())
+            if isinstance(exc, ServiceUnavailable):
+                failed.append((p, exc))
+            else:
+                p._future.set_exception(exc)
+        return proven, failed
 
     def _confirm(self, chain_id: str, answering: str, proven: list) -> list[tuple[PendingTx, LedgerError]]:
         """Resolve each (pending, receipt) whose block other peers attest (confirm_blocks);

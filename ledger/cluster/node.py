@@ -25,7 +25,13 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
   etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
   memory: it is the entry etcd holds, not read back), and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
+  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
+  Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
+  blocks are appended, with the Stored attestations the cutter gathers once per block; a
+  caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
+  transactions waiting). The cutter cuts whatever is queued as soon as the previous block is
+  appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
+  that Endorse does not verify their signatures on the block's critical path. Every
   `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
