@@ -87,6 +87,8 @@ MAX_AHEAD = 64                # Stored waits for a block at most this far ahead 
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
 MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
+EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
+                              # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
@@ -709,14 +711,15 @@ class Node:
             try:
                 self.peer._admit(tx)
                 self._queue.put(p)
-                self._admitted_here.put(tx)
+                if len(tx.payload) <= EARLY_ADMISSION_BYTES:
+                    self._admitted_here.put(tx)
             except LedgerError as exc:
                 p.future.set_exception(exc)
         return pendings
 
     def _share_admitted(self) -> None:
-        """The cutter hands the transactions it admitted to the other peers (Admit) while their
-        block is still to be cut, so each endorser checks their signatures off the block's
+        """The cutter hands the (small) transactions it admitted to the other peers (Admit)
+        while their block is still to be cut, so each endorser checks their signatures off the block's
         critical path (Endorse then checks only what admission does not)."""
         while not self._stop.is_set():
             try:
