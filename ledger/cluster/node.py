@@ -801,9 +801,15 @@ class Node:
                         while not room.acquire(timeout=0.5):
                             if ended.is_set() or self._stop.is_set():
                                 return
-                    with lock:
-                        waiting[0] += len(txs)
-                    for p in self._enqueue(txs):
+                    try:
+                        pendings = self._enqueue(txs)
+                    except BaseException:
+                        for _ in txs:
+                            room.release()
+                        raise
+                    with lock:  # (counted before any answer can come back)
+                        waiting[0] += len(pendings)
+                    for p in pendings:
                         p.future.add_done_callback(lambda _f, p=p, n=sequence: done.put((n, p)))
                         sequence += 1
             except LedgerError as exc:
@@ -816,7 +822,7 @@ class Node:
         threading.Thread(target=read, name=f"stream-{self.name}", daemon=True).start()
         try:
             finished, end = False, None
-            while not finished or waiting[0]:
+            while not finished or waiting[0] > 0:
                 items = [done.get()]
                 while True:
                     try:
