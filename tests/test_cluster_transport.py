@@ -342,6 +342,27 @@ def test_one_submission_stream_queues_at_most_its_bound_of_transactions(monkeypa
     assert not queued
 
 
+def test_early_admission_remembers_a_bounded_number_of_signatures(monkeypatch):
+    """A dishonest peer of the chain floods Admit (the cutter's early hand-over of admitted
+    transactions): past MAX_ADMITTED remembered signatures the endorser refuses it
+    (ServiceUnavailable) before decoding or checking anything, so its memory of admitted
+    signatures stays bounded; Endorse then checks every transaction in full, as before."""
+    import types
+    from ledger.cluster import node
+    from ledger.cluster.transport import Caller
+    monkeypatch.setattr(node, "MAX_ADMITTED", 3)
+    admitted, decoded = set(), []
+    endorser = types.SimpleNamespace(
+        name="edge-0.peer1", peer=types.SimpleNamespace(_admitted=admitted, _admit=lambda tx: admitted.add(tx)),
+        _decode_submission=lambda request: decoded.append(request) or unpack(request), _know_signers=lambda txs: None)
+    caller = Caller("edge-0.peer0", "peer", "edge-0")
+    assert node.Node._rpc_admit(endorser, caller, pack(b"a", b"b", b"c", b"e")) == b""
+    assert admitted == {b"a", b"b", b"c"}  # (one call cannot pass the bound)
+    with pytest.raises(errors.ServiceUnavailable, match="remembers 3"):
+        node.Node._rpc_admit(endorser, caller, pack(b"d"))
+    assert admitted == {b"a", b"b", b"c"} and len(decoded) == 1
+
+
 @pytest.mark.parametrize("name", ["root", "edgeacc-etcd-member"])
 def test_no_peer_is_issued_a_reserved_etcd_name(pki, tmp_path, name):
     """A peer's etcd user is its certificate's CN: a peer named root would administer etcd,

@@ -752,6 +752,8 @@ class Node:
         txs = self._decode_submission(request)
         self._know_signers(txs)
         for tx in txs:
+            if len(self.peer._admitted) >= MAX_ADMITTED:
+                break  # (one call cannot pass the bound either)
             try:
                 self.peer._admit(tx)
             except LedgerError:
