@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     factor = GOAL[args.cluster]
     where = "cluster: 3-member etcd, peers as processes, gRPC mTLS" if args.cluster else "embedded"
     print(f"Table I ({where}): {args.clients} clients x {args.tx_per_client} tx, one sub-chain, {args.peers} peers, "
-          f"2-of-any endorsement, accumulator on; {os.cpu_count()} CPUs")
+          f"2-of-any endorsement, accumulator on; {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     print(f"goal: burst tx/s >= {factor}x the paper's, paced avg latency <= 1/{factor} of the paper's "
           "(paced: the goal's rate, offered evenly by every client)")
     print(f"{'payload':>8} | {'run':>5} {'offered':>8} | {'max lat (s)':>11} {'avg lat (s)':>11} {'paper':>6} | "

@@ -12,8 +12,8 @@ from ledger.chain import Deployment, Receipt
 from ledger.cluster import local
 from ledger.cluster.client import connect
 from ledger.cluster.follower import decode_block_id, stored_message
-from ledger.cluster.node import (chain_configs, deployment_params, encode_outcome, encode_receipt, load_trust,
-                                 number, text_field)
+from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, encode_outcome, encode_receipt,
+                                 load_trust, number, text_field)
 from ledger.cluster.transport import Credentials, Method, pack, serve, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.merkle import merkle_path
@@ -40,10 +40,29 @@ def dishonest(tmp_path_factory):
     # what a peer answers when asked to attest that it stores a block: by default that it
     # does not (it never saw the block in etcd)
     stored = [lambda me, height, digest: (_ for _ in ()).throw(errors.ServiceUnavailable("not stored"))]
+    # what a submission stream relays as the attestations of each block it answers with
+    relay = [lambda me, height, digest: []]
+
+    def submit_stream(me):
+        def answer_stream(caller, requests):
+            sequence = 0
+            for request in requests:
+                pairs, blocks = [], []
+                for data in unpack(request):
+                    outcome = answer[0](Transaction.from_bytes(data))
+                    pairs.append(pack(b"%d" % sequence, outcome))
+                    sequence += 1
+                    kind, *rest = unpack(outcome)
+                    if kind == b"R" and len(rest) == 3:
+                        receipt = decode_receipt(rest[0])
+                        blocks.append((receipt.height, receipt.block_digest))
+                yield pack(pack(*pairs), pack(*(pack(b"%d" % h, d, *relay[0](me, h, d)) for h, d in blocks)))
+        return answer_stream
 
     def methods(me):
         return {"Submit": Method(lambda caller, request: pack(*(answer[0](Transaction.from_bytes(t))
                                                                  for t in unpack(request)))),
+                "SubmitStream": Method(submit_stream(me), streaming=True),
                 "Register": Method(lambda caller, request: b"\0" * 32),
                 "Status": Method(lambda caller, request: json.dumps({"cutter": True, "height": 10 ** 9}).encode()),
                 "Latest": Method(lambda caller, request: latest[0]),
@@ -55,6 +74,7 @@ def dishonest(tmp_path_factory):
     client = connect({"name": "client", "credentials": str(d / "clients" / "client"), "trust": str(d / "trust"),
                       "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
     try:
+        client.relay = relay  # (the stream's relayed attestations: test_relayed_attestations_...)
         yield client, builder, peers, answer, latest, stored
     finally:
         client.close()
@@ -144,6 +164,43 @@ def test_dishonest_cutter_cannot_hand_out_a_receipt_of_a_block_it_never_ordered(
     assert isinstance(info.value, (errors.UnprovenAnswer, errors.ServiceUnavailable, errors.EndorsementError))
     assert "vouched for by" in str(info.value) or "attest" in str(info.value)
     assert builder.height == height and client._confirmed == confirmed
+
+
+@pytest.mark.parametrize("variant", ["none", "its own twice", "one of them of another block",
+                                     "one of them of another chain", "one with a bad signature", "junk"])
+def test_relayed_attestations_do_not_confirm_a_block_the_peers_do_not_attest(dishonest, variant):
+    """The dishonest cutter answers on the submission stream with a genuine, endorsed receipt
+    of a block it never appended, and relays "attestations" that its peers store the block:
+    none, its own twice, or one of the other peer's of another block or chain, with a bad
+    signature, or junk. The client checks each signature (follower.check_attested) before it
+    counts the block confirmed; here it falls back to asking the peers (who refuse) and the
+    submission ends in an error, no receipt, nothing confirmed. The control: the two peers'
+    genuine attestations relayed confirm the block without the client asking anyone."""
+    client, builder, peers, answer, _, stored = dishonest
+    me, other = peers
+
+    def relayed(height, digest):
+        own, theirs = _attest(me, height, digest), _attest(other, height, digest)
+        return {"none": [], "its own twice": [own, own],
+                "one of them of another block": [own, _attest(other, height, b"\5" * 32)],
+                "one of them of another chain": [own, _attest(other, height, digest, "main")],
+                "one with a bad signature": [own, _flip(theirs, -40)],
+                "junk": [own, b"junk"], "genuine": [own, theirs]}[variant]
+    confirmed = set(client._confirmed)
+    answer[0] = lambda tx: _outcome(tx, _block(builder, peers, [tx], peers))  # endorsed by both: a real quorum
+    client.relay[0] = lambda _me, height, digest: relayed(height, digest)
+    try:
+        tx = client.record("edge-0", variant.encode())
+        with pytest.raises(errors.LedgerError) as info:
+            client.submit_transaction(tx).result(10)
+        assert isinstance(info.value, (errors.UnprovenAnswer, errors.ServiceUnavailable))
+        assert client._confirmed == confirmed
+        variant = "genuine"
+        tx = client.record("edge-0", b"genuine relay")
+        receipt = client.submit_transaction(tx).result(10)  # (stored[0] still refuses: the relay proves it)
+        assert receipt.tx_id == tx.tx_id and (receipt.height, receipt.block_digest) in client._confirmed
+    finally:
+        client.relay[0] = lambda _me, height, digest: []
 
 
 def _outcome(tx, block, position=0):

@@ -233,6 +233,136 @@ def test_a_caller_flooding_waiting_calls_cannot_starve_the_others(pki):
         srv.stop(0)
 
 
+def test_a_caller_holds_at_most_its_bound_of_streams_open(pki):
+    """mallory opens more submission-like streams than its bound (Method.per_caller counts a
+    stream as a call under way for its whole life): the one past the bound is refused at once
+    (ServiceUnavailable), the open ones and alice's stream are still served, and a stream that
+    ends frees its place. Without the bound each stream would hold a server thread for good."""
+    root, _, members, trust_dir = pki
+
+    def echo(caller, requests):
+        for request in requests:
+            yield pack(caller.name.encode(), request)
+
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), load_trust(trust_dir),
+                      {"Stream": Method(echo, per_caller=2, streaming=True)}, "edge-0", workers=8)
+    address = f"127.0.0.1:{port}"
+    mallory, alice = _channel(members, "mallory", address), _channel(members, "alice", address)
+
+    def opened(channel):
+        sink = __import__("queue").Queue()
+        stream = channel.stream("Stream", iter(sink.get, None))
+        answers = iter(stream)
+        sink.put(b"hello")
+        return stream, sink, answers
+
+    try:
+        first, second = opened(mallory), opened(mallory)
+        assert unpack(next(first[2])) == [b"mallory", b"hello"] and unpack(next(second[2]))[0] == b"mallory"
+        third = opened(mallory)
+        with pytest.raises(errors.ServiceUnavailable, match="2 Stream calls under way"):
+            next(third[2])
+        assert unpack(next(opened(alice)[2])) == [b"alice", b"hello"]
+        first[1].put(b"still served")
+        assert unpack(next(first[2])) == [b"mallory", b"still served"]
+        second[1].put(None)  # mallory ends one stream: its place is free again
+        assert list(second[2]) == []
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert unpack(next(opened(mallory)[2]))[0] == b"mallory"
+                break
+            except errors.ServiceUnavailable:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        mallory.close()
+        alice.close()
+        srv.stop(0)
+
+
+def test_one_submission_stream_queues_at_most_its_bound_of_transactions(monkeypatch):
+    """mallory sends far more transactions on one submission stream than a stalled cutter
+    cuts: the node reads the stream only while fewer than MAX_STREAM_PENDING of its
+    transactions wait for their block (the rest stays unread: gRPC's flow control holds
+    mallory); each answer frees room for one more; a single submission above the bound ends
+    the stream with ArgumentError. Without the bound the node would queue all of them."""
+    from ledger.cluster import node
+    from ledger.cluster.transport import Caller
+    monkeypatch.setattr(node, "MAX_STREAM_PENDING", 8)
+    queued, sent = [], []
+
+    class StalledCutter:  # the node's state the stream handler reads; it never cuts a block
+        name, chain_id, _leadership, _stop = "edge-0.peer0", "edge-0", object(), threading.Event()
+        _answer_of = staticmethod(node.Node._answer_of)
+
+        def _decode_submission(self, request):
+            return unpack(request)
+
+        def _enqueue(self, txs):
+            pendings = [node._Pending(tx, concurrent.futures.Future()) for tx in txs]
+            queued.extend(pendings)
+            return pendings
+
+        def _outcomes(self, pendings, answers):
+            return [node.encode_outcome(a) for a in answers]
+
+        def _relayed_attestations(self, blocks):
+            return pack()
+
+    def requests(count, per_request=1):
+        for i in range(count):
+            sent.append(i)
+            yield pack(*[b"tx-%d" % i] * per_request)
+
+    answers = node.Node._rpc_submit_stream(StalledCutter(), Caller("mallory", "client", None), requests(1000))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(next, answers)
+        deadline = time.monotonic() + 5
+        while len(queued) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert len(queued) == 8 and len(sent) <= 9  # (the 9th read waits for room)
+        queued[0].future.set_exception(errors.ServiceUnavailable("not ordered"))
+        pairs = unpack(unpack(first.result(5), 2)[0])
+        assert [unpack(pair)[0] for pair in pairs] == [b"0"]
+        pool.submit(next, answers)  # (gRPC asks for the next answer once it sent this one)
+        deadline = time.monotonic() + 5
+        while len(queued) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert len(queued) == 9 and len(sent) <= 10
+        queued[1].future.set_exception(errors.ServiceUnavailable("not ordered"))  # (ends the waiting next)
+    answers.close()  # the stream ends: its reader stops waiting for room
+
+    queued.clear()
+    too_many = node.Node._rpc_submit_stream(StalledCutter(), Caller("mallory", "client", None), requests(1, 9))
+    with pytest.raises(errors.ArgumentError, match="at most 8"):
+        next(too_many)
+    assert not queued
+
+
+def test_early_admission_remembers_a_bounded_number_of_signatures(monkeypatch):
+    """A dishonest peer of the chain floods Admit (the cutter's early hand-over of admitted
+    transactions): past MAX_ADMITTED remembered signatures the endorser refuses it
+    (ServiceUnavailable) before decoding or checking anything, so its memory of admitted
+    signatures stays bounded; Endorse then checks every transaction in full, as before."""
+    import types
+    from ledger.cluster import node
+    from ledger.cluster.transport import Caller
+    monkeypatch.setattr(node, "MAX_ADMITTED", 3)
+    admitted, decoded = set(), []
+    endorser = types.SimpleNamespace(
+        name="edge-0.peer1", peer=types.SimpleNamespace(_admitted=admitted, _admit=lambda tx: admitted.add(tx)),
+        _decode_submission=lambda request: decoded.append(request) or unpack(request), _know_signers=lambda txs: None)
+    caller = Caller("edge-0.peer0", "peer", "edge-0")
+    assert node.Node._rpc_admit(endorser, caller, pack(b"a", b"b", b"c", b"e")) == b""
+    assert admitted == {b"a", b"b", b"c"}  # (one call cannot pass the bound)
+    with pytest.raises(errors.ServiceUnavailable, match="remembers 3"):
+        node.Node._rpc_admit(endorser, caller, pack(b"d"))
+    assert admitted == {b"a", b"b", b"c"} and len(decoded) == 1
+
+
 @pytest.mark.parametrize("name", ["root", "edgeacc-etcd-member"])
 def test_no_peer_is_issued_a_reserved_etcd_name(pki, tmp_path, name):
     """A peer's etcd user is its certificate's CN: a peer named root would administer etcd,

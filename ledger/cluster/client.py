@@ -4,8 +4,12 @@ Network's operations over gRPC with mutual TLS.
 CONFIG (JSON, or a dict): {"name": ..., "credentials": DIR (identity.key/.crt, tls.key/.crt,
 ca.crt: what `edgeacc ca issue` wrote), "deployment": deployment.json}
 
-A submission goes to a peer of the transaction's chain; when that peer, the block cutter or
-etcd cannot take it, the client sends the same signed bytes again (to the next peer) until
+A submission goes on one stream per chain to the chain's block cutter (SubmitStream: each
+transaction is sent as soon as it is submitted and answered as soon as its block is in etcd;
+the cutter relays the attestations of the policy's threshold of peers that they store the
+block, which the client checks signature by signature, asking the peers itself only when
+they are missing). When the stream fails, or the peer, the block cutter or etcd cannot take
+a transaction, it goes again as a Submit call to a peer of the chain, and the client sends the same signed bytes again (to the next peer) until
 its deadline: resubmission is idempotent (a transaction already on the chain gets its
 receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
 result is ServiceUnavailable, a clear error and not a hang.
@@ -26,13 +30,13 @@ from ledger import checks
 from ledger.block import Block
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
-from ledger.cluster.follower import confirm_blocks
+from ledger.cluster.follower import check_attested, confirm_blocks
 from ledger.cluster import reads
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params,
                                  load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
-from ledger.cluster.transport import Channel, Credentials, pack, remote_error, unpack
+from ledger.cluster.transport import Channel, Credentials, number, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.sequencer import PendingTx
@@ -40,10 +44,11 @@ from ledger.objects import ObjectRef, ObjectStore
 from ledger.tx import Transaction, TxKind
 
 RETRY_SECONDS = 0.2
-MAX_BATCH = 500   # transactions per Submit call
-IN_FLIGHT = 2     # Submit calls under way at once: one waits for the block being cut while the
-                  # next collects what arrives meanwhile (more calls carry fewer transactions each:
-                  # at a fixed rate they cost more CPU per transaction and more latency)
+MAX_BATCH = 500   # transactions per Submit call, and per message of a submission stream
+IN_FLIGHT = 2     # Submit calls under way at once when no stream is open
+STREAM_STALL = 10.0   # seconds a stream's oldest transaction waits for its answer before the
+                      # stream is given up (its transactions go the Submit way)
+STREAM_RETRY = 2.0    # seconds without a stream to a chain after one failed
 
 
 class Client:
@@ -75,6 +80,7 @@ class Client:
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
         self._in_flight = threading.Semaphore(IN_FLIGHT)
+        self._streams: set[_SubmitStream] = set()
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -197,9 +203,21 @@ class Client:
         return box
 
     def _send(self, chain_id: str, box: queue.Queue) -> None:
+        """Send what accumulated in the chain's outbox: on a submission stream to the chain's
+        cutter when one is open (each message answered as its blocks are appended), otherwise
+        as Submit calls, IN_FLIGHT at once."""
+        stream: _SubmitStream | None = None
+        retry_stream = 0.0
         while True:
-            first = box.get()
+            try:
+                first = box.get(timeout=1.0)
+            except queue.Empty:
+                if stream is not None:
+                    stream.check_stall()
+                continue
             if first is None:
+                if stream is not None:
+                    stream.close()
                 return
             items = [first]
             while len(items) < MAX_BATCH:
@@ -211,9 +229,78 @@ class Client:
                     box.put(None)
                     break
                 items.append(item)
+            if stream is not None and stream.broken:
+                stream, retry_stream = None, time.monotonic() + STREAM_RETRY
+            if stream is None and time.monotonic() >= retry_stream:
+                stream = self._open_stream(chain_id)
+                if stream is None:
+                    retry_stream = time.monotonic() + STREAM_RETRY
+            if stream is not None:
+                try:
+                    self._register(chain_id, [p.transaction for p, _ in items])
+                    stream.send(items)
+                    stream.check_stall()
+                    continue
+                except LedgerError:
+                    pass  # (registration failed: the Submit way retries it)
             self._in_flight.acquire()
             future = self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
             future.add_done_callback(lambda _f: self._in_flight.release())
+
+    def _open_stream(self, chain_id: str) -> "_SubmitStream | None":
+        cutter = self._cutter(chain_id)
+        if cutter is None:
+            return None
+        return _SubmitStream(self, chain_id, cutter, self._channel(cutter, dict(self._peers(chain_id))[cutter]))
+
+    def _settle(self, chain_id: str, answering: str, answered: list[tuple[PendingTx, float, bytes]],
+                relayed: bytes = b"") -> None:
+        """Resolve submissions from the outcomes `answering` sent (PendingTx, deadline, outcome):
+        each proven and confirmed receipt (proven_receipt, _confirm) is the result, each error
+        that is not ServiceUnavailable too; the others are resubmitted the Submit way.
+        `relayed` packs the attestations the cutter gathered per block (_take_relayed)."""
+        retry: list[tuple[PendingTx, float]] = []
+        try:
+            self._take_relayed(chain_id, relayed)
+            deadlines = {id(p): d for p, d, _ in answered}
+            proven, failed = self._sort_outcomes(chain_id, [(p, o) for p, _, o in answered])
+            retry += [(p, deadlines[id(p)]) for p, _ in failed]
+            retry += [(p, deadlines[id(p)]) for p, _ in self._confirm(chain_id, answering, proven)]
+        except LedgerError:  # an outcome that does not decode: every undecided one goes again
+            retry = [(p, d) for p, d, _ in answered if not p.done()]
+        if retry:
+            self._cutters.pop(chain_id, None)
+            self._resubmit(chain_id, retry)
+
+    def _take_relayed(self, chain_id: str, relayed: bytes) -> None:
+        """Blocks whose relayed attestations (pack of (height, digest, (fingerprint, signature)...))
+        show the policy's threshold of peers store them count as confirmed (follower.check_attested:
+        each signature is checked, whoever relayed it); the others are confirmed by asking the
+        peers (_confirm)."""
+        for entry in unpack(relayed, what="relayed attestations") if relayed else ():
+            try:
+                height, digest, *pairs = unpack(entry, what="relayed attestation")
+                block = (number(height, "height"), bytes(digest))
+                if block not in self._confirmed:
+                    check_attested(self.deployment_rules, chain_id, *block,
+                                   [tuple(unpack(pair, 2, "attestation")) for pair in pairs])
+                    self._remember_confirmed(block)
+            except LedgerError:
+                continue  # not proven here: _confirm asks the peers
+
+    def _remember_confirmed(self, block: tuple[int, bytes]) -> None:
+        if len(self._confirmed) > 4096:
+            self._confirmed.clear()
+        self._confirmed.add(block)
+
+    def _resubmit(self, chain_id: str, items: list[tuple[PendingTx, float]]) -> None:
+        """Submit again the Submit way (with its retries until each deadline)."""
+        try:
+            self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
+        except RuntimeError:  # the client is closed
+            for p, _ in items:
+                if not p.done():
+                    p._future.set_exception(LedgerError("the client closed before the transaction was committed"))
 
     def _register(self, chain_id: str, txs: list[Transaction]) -> None:
         """Hand every peer of the chain the certificates of signers they may not know yet (the
@@ -245,32 +332,12 @@ class Client:
                     last = exc
                     time.sleep(RETRY_SECONDS)
                     continue
-                retry, proven, headers = [], [], {}
-                for p, outcome in zip(waiting, answer):
-                    kind, *rest = unpack(outcome, what="outcome")
-                    retry_elsewhere = True
-                    if kind == b"R":
-                        try:
-                            proven.append((p, proven_receipt(
-                                self.deployment_rules, p.transaction, rest, self._verified_headers,
-                                lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
-                            continue
-                        except LedgerError as forged:  # the peer that answered lies: ask another
-                            exc = forged
-                    else:
-                        exc = remote_error(rest[0].decode(), rest[1].decode())
-                        retry_elsewhere = isinstance(exc, ServiceUnavailable)
-                    if retry_elsewhere:
-                        self._cutters.pop(chain_id, None)
-                        retry.append(p)
-                        last = exc
-                    else:
-                        p._future.set_exception(exc)
-                for p, exc in self._confirm(chain_id, answering, proven):
+                proven, failed = self._sort_outcomes(chain_id, list(zip(waiting, answer)))
+                retry = failed + self._confirm(chain_id, answering, proven)
+                if retry:
                     self._cutters.pop(chain_id, None)
-                    retry.append(p)
-                    last = exc
-                waiting = retry
+                    last = retry[-1][1]
+                waiting = [p for p, _ in retry]
                 if waiting:
                     time.sleep(RETRY_SECONDS)
         except LedgerError as exc:
@@ -280,6 +347,29 @@ class Client:
         for p in waiting:
             if not p.done():
                 p._future.set_exception(last)
+
+    def _sort_outcomes(self, chain_id: str, outcomes: list[tuple[PendingTx, bytes]]):
+        """(proven, failed) of (pending, outcome) pairs: (pending, receipt) of each receipt that
+        proves itself (proven_receipt; its block is still to confirm), (pending, error) of each
+        to submit again elsewhere (a receipt that does not prove itself, ServiceUnavailable);
+        any other error is the pending's result."""
+        proven, failed, headers = [], [], {}
+        for p, outcome in outcomes:
+            kind, *rest = unpack(outcome, what="outcome")
+            if kind == b"R":
+                try:
+                    proven.append((p, proven_receipt(
+                        self.deployment_rules, p.transaction, rest, self._verified_headers,
+                        lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
+                except LedgerError as forged:  # the peer that answered lies: ask another
+                    failed.append((p, forged))
+                continue
+            exc = remote_error(rest[0].decode(), rest[1].decode())
+            if isinstance(exc, ServiceUnavailable):
+                failed.append((p, exc))
+            else:
+                p._future.set_exception(exc)
+        return proven, failed
 
     def _confirm(self, chain_id: str, answering: str, proven: list) -> list[tuple[PendingTx, LedgerError]]:
         """Resolve each (pending, receipt) whose block other peers attest (confirm_blocks);
@@ -292,9 +382,7 @@ class Client:
         for block in blocks:
             try:
                 confirm_blocks(self.deployment_rules, chain_id, [block], answering, list(peers), ask)
-                if len(self._confirmed) > 4096:
-                    self._confirmed.clear()
-                self._confirmed.add(block)
+                self._remember_confirmed(block)
             except LedgerError as exc:
                 refused[block] = exc
         failed = []
@@ -400,6 +488,8 @@ class Client:
     def close(self) -> None:
         for box in self._outboxes.values():
             box.put(None)
+        for stream in list(self._streams):
+            stream.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
@@ -409,6 +499,71 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _SubmitStream:
+    """A client's submission stream to a chain's cutter (the node's SubmitStream): `send`
+    numbers the transactions as the node does; a reader thread takes each answer message to
+    Client._settle off the thread. When the stream fails or stalls (STREAM_STALL), every
+    transaction it did not answer is resubmitted the Submit way (resubmission is idempotent)."""
+
+    def __init__(self, client: Client, chain_id: str, name: str, channel: Channel) -> None:
+        self.client, self.chain_id, self.name = client, chain_id, name
+        self.broken = False
+        self._lock = threading.Lock()
+        self._outstanding: dict[int, tuple[PendingTx, float, float]] = {}  # number -> (pending, deadline, sent)
+        self._sequence = 0
+        self._requests: queue.Queue = queue.Queue()
+        self._call = channel.stream("SubmitStream", iter(self._requests.get, None))
+        client._streams.add(self)
+        threading.Thread(target=self._read, name=f"stream-{chain_id}", daemon=True).start()
+
+    def send(self, items: list[tuple[PendingTx, float]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.broken:
+                raise ServiceUnavailable(f"the submission stream to {self.name} is closed")
+            for p, deadline in items:
+                self._outstanding[self._sequence] = (p, deadline, now)
+                self._sequence += 1
+            self._requests.put(pack(*(p.transaction.to_bytes() for p, _ in items)))
+
+    def check_stall(self) -> None:
+        with self._lock:
+            oldest = min((sent for _, _, sent in self._outstanding.values()), default=None)
+        if oldest is not None and time.monotonic() - oldest > STREAM_STALL:
+            self.close()
+
+    def _read(self) -> None:
+        try:
+            for message in self._call:
+                answered = []
+                pairs, attestations = unpack(message, 2, "stream answer")
+                with self._lock:
+                    for pair in unpack(pairs, what="stream answer"):
+                        number_, outcome = unpack(pair, 2, "stream outcome")
+                        entry = self._outstanding.pop(int(number_), None) if number_.isdigit() else None
+                        if entry is not None:  # (a number it does not wait for: a lying peer's, ignored)
+                            answered.append((entry[0], entry[1], outcome))
+                if answered:
+                    self.client._pool.submit(self.client._settle, self.chain_id, self.name, answered, attestations)
+        except Exception:  # the stream failed (ServiceUnavailable, the node's error) or was closed
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the stream; what it did not answer goes the Submit way."""
+        with self._lock:
+            if not self.broken:
+                self.broken = True
+                self._requests.put(None)
+            left, self._outstanding = list(self._outstanding.values()), {}
+        self._call.cancel()
+        self.client._streams.discard(self)
+        if left:
+            self.client._cutters.pop(self.chain_id, None)
+            self.client._resubmit(self.chain_id, [(p, d) for p, d, _ in left])
 
 
 def connect(config: str | Path | dict) -> Client:

@@ -173,9 +173,17 @@ def confirm_blocks(deployment: Deployment, chain_id: str, blocks, answering: str
             raise UnprovenAnswer(f"block {height} of {chain_id} ({digest.hex()[:16]}) served by {answering} is "
                                  f"attested by {len(good)} peers; the policy needs {needed} "
                                  f"({'; '.join(failures)})"[:1000])
-        # distinct peers (one key or name under two certificates is one)
-        deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), good, needed, None,
-                                         f"the attestations of block {height} of {chain_id}", "attester")
+        check_attested(deployment, chain_id, height, digest, good)
+
+
+def check_attested(deployment: Deployment, chain_id: str, height: int, digest: bytes, attestations) -> None:
+    """EndorsementError (or UnknownCertificate) unless `attestations` ((fingerprint,
+    signature) pairs, from wherever they came: each is a peer's own signature) attest block
+    (height, digest) by the policy's threshold of distinct unrevoked peers of `chain_id`."""
+    # distinct peers (one key or name under two certificates is one)
+    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), attestations,
+                                     deployment.config(chain_id).endorsement_threshold, None,
+                                     f"the attestations of block {height} of {chain_id}", "attester")
 
 
 class Follower:

@@ -25,7 +25,13 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
   etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
   memory: it is the entry etcd holds, not read back), and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter. Every
+  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
+  Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
+  blocks are appended, with the Stored attestations the cutter gathers once per block; a
+  caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
+  transactions waiting). The cutter cuts whatever is queued as soon as the previous block is
+  appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
+  that Endorse does not verify their signatures on the block's critical path. Every
   `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). When a
   revocation takes effect after the chain's latest block, it appends an empty block dated
   now (the revocation fence: Node._fence_due says why). Before it admits or endorses a
@@ -84,6 +90,11 @@ BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's 
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 FENCE_GRACE_MS = 3000         # a peer not the cutter appends a revocation fence the cutter did not, after this
+MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
+MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
+EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
+                              # cross the wire twice for a check that costs less than that (Table I)
+STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -346,6 +357,11 @@ class Node:
         self._layers_checked = False  # every holder of anchors answered once since start
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
+        self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
+        self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
+        self._attesting_lock = threading.Lock()
+        # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
+        self._attest_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix=f"attest-{self.name}")
         self._channels: dict[str, Channel] = {}
         self._stop = threading.Event()
         self._interlock_lock = threading.Lock()
@@ -364,9 +380,11 @@ class Node:
                  self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
+            "SubmitStream": Method(self._rpc_submit_stream, per_caller=STREAMS_PER_CALLER, streaming=True),
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
+            "Admit": Method(self._rpc_admit, roles=("peer",), same_chain=True),
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
@@ -384,7 +402,8 @@ class Node:
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
                          for n, fn in (("follow", self._follow), ("elect", self._elect),
-                                       ("cut", self._cut_loop), ("trust", self._watch_trust),
+                                       ("cut", self._cut_loop), ("share", self._share_admitted),
+                                       ("trust", self._watch_trust),
                                        ("interlock", self._interlock_loop))]
         for t in self._threads:
             t.start()
@@ -568,6 +587,8 @@ class Node:
                 if slot is None:
                     raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
                 self.follower.take_appended(slot, block)
+                if self.peer.height > height and self.peer.digest(height) == block.digest:
+                    self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
             finally:
                 self.follower.appending = None
             if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
@@ -671,18 +692,7 @@ class Node:
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
         digest = self.peer.digest(height - 1)
-        request = pack(b"%d" % (height - 1), digest)
-        attestations = [(self.peer.identity.fingerprint,
-                         self.peer.identity.sign(stored_message(self.chain_id, height - 1, digest)))]
-        others = [n for n in self.addresses if n != self.name]
-        with concurrent.futures.ThreadPoolExecutor(max(1, len(others))) as pool:
-            calls = {pool.submit(self._channel(n).call, "Stored", request, 10.0): n for n in others}
-            for call in concurrent.futures.as_completed(calls):
-                try:  # each checked alone: one peer's bad answer must not void the others'
-                    attestations.append(checked_attestation(self.deployment, self.chain_id, height - 1, digest,
-                                                            calls[call], call.result()))
-                except LedgerError:
-                    pass
+        attestations = self._attestations(height - 1, digest, len(self.addresses))
         checkpoint = Checkpoint(height - 1, digest, slot, tuple(attestations))
         checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
         trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
@@ -690,6 +700,44 @@ class Node:
             log.info("%s trimmed %s's log below slot %d (blocks 0..%d attested by %d peers)",
                      self.name, self.chain_id, slot, height - 1, len(attestations))
         return trimmed
+
+    def _attestations(self, height: int, digest: bytes, wanted: int) -> list[tuple[bytes, bytes]]:
+        """This peer's attestation that it stores block (height, digest) and the other peers'
+        (Stored), each checked alone (one peer's bad answer must not void the others'), until
+        `wanted` or every peer answered."""
+        attestations = [(self.peer.identity.fingerprint,
+                         self.peer.identity.sign(stored_message(self.chain_id, height, digest)))]
+        others = [n for n in self.addresses if n != self.name]
+        request = pack(b"%d" % height, digest)
+        calls = {self._channel(n).call_future("Stored", request, CONFIRM_WAIT + 2): n for n in others}
+        try:
+            for call in concurrent.futures.as_completed(calls):
+                if len(attestations) >= wanted:
+                    break
+                try:
+                    attestations.append(checked_attestation(self.deployment, self.chain_id, height, digest,
+                                                            calls[call], call.result()))
+                except LedgerError:
+                    pass
+        finally:
+            for call in calls:
+                call.cancel()  # (the slower peers' answers are not waited for)
+        return attestations
+
+    def _attested(self, height: int, digest: bytes) -> concurrent.futures.Future:
+        """The attestations of the policy's threshold of peers (_attestations) for block
+        (height, digest), gathered once per block for every submitter (a stream relays them:
+        the submitter checks each signature, follower.check_attested, instead of asking every
+        peer itself)."""
+        key = (height, digest)
+        with self._attesting_lock:
+            future = self._attesting.get(key)
+            if future is None:
+                if len(self._attesting) > 64:
+                    self._attesting.clear()
+                future = self._attesting[key] = self._attest_pool.submit(
+                    self._attestations, height, digest, self.config.endorsement_threshold)
+        return future
 
     def _channel(self, name: str) -> Channel:
         return self._channel_to(name, self.chain_id)
@@ -748,6 +796,23 @@ class Node:
     def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT) -> bytes:
         """The outcomes of `txs` once ordered, each a ServiceUnavailable when not ordered
         within `wait` seconds (the caller's deadline: past it nobody receives the answer)."""
+        pendings = self._enqueue(txs)
+        answers: list[Receipt | LedgerError] = []
+        deadline = time.monotonic() + wait
+        for p in pendings:
+            try:
+                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
+            except LedgerError as exc:
+                answers.append(exc)
+            except concurrent.futures.TimeoutError:
+                answers.append(ServiceUnavailable(
+                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {wait:.1f} s (is etcd's quorum "
+                    "lost?): submit again"))
+        return pack(*self._outcomes(pendings, answers))
+
+    def _enqueue(self, txs: list[Transaction]) -> list[_Pending]:
+        """Admit `txs` and queue them for the cutter; one _Pending each (an admission error
+        is its answer at once)."""
         self._know_signers(txs)
         pendings = []
         for tx in txs:
@@ -764,19 +829,57 @@ class Node:
                     self.peer.forget(tx)
                     raise
                 self._queue.put(p)
+                if len(tx.payload) <= EARLY_ADMISSION_BYTES:
+                    self._admitted_here.put(tx)
             except LedgerError as exc:
                 p.future.set_exception(exc)
-        answers: list[Receipt | LedgerError] = []
-        deadline = time.monotonic() + wait
-        for p in pendings:
+        return pendings
+
+    def _share_admitted(self) -> None:
+        """The cutter hands the (small) transactions it admitted to the other peers (Admit)
+        while their block is still to be cut, so each endorser checks their signatures off the block's
+        critical path (Endorse then checks only what admission does not)."""
+        while not self._stop.is_set():
             try:
-                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
-            except LedgerError as exc:
-                answers.append(exc)
-            except concurrent.futures.TimeoutError:
-                answers.append(ServiceUnavailable(
-                    f"transaction {p.tx.tx_id.hex()[:16]} not ordered within {wait:.1f} s (is etcd's quorum "
-                    "lost?): submit again"))
+                txs = [self._admitted_here.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            while len(txs) < self.max_block_txs:
+                try:
+                    txs.append(self._admitted_here.get_nowait())
+                except queue.Empty:
+                    break
+            if self._leadership is None:
+                continue
+            request = pack(*(tx.to_bytes() for tx in txs))
+            for name in self.addresses:
+                if name != self.name:
+                    try:
+                        self._channel(name).call("Admit", request, 2.0)
+                    except LedgerError:
+                        pass  # an early check only: Endorse checks everything it was not given
+
+    def _rpc_admit(self, caller: Caller, request: bytes) -> bytes:
+        """Early admission (the cutter's _share_admitted): check each transaction as a
+        submission is checked and remember the signatures that verified (Peer._admit), so the
+        block that carries them is endorsed without verifying them again. Only the chain's peers
+        may call it, and at most MAX_ADMITTED remembered signatures are kept: beyond that it is
+        refused (every check then runs at Endorse, as without it)."""
+        if len(self.peer._admitted) >= MAX_ADMITTED:
+            raise ServiceUnavailable(f"{self.name} remembers {MAX_ADMITTED} admitted transactions already")
+        txs = self._decode_submission(request)
+        self._know_signers(txs)
+        for tx in txs:
+            if len(self.peer._admitted) >= MAX_ADMITTED:
+                break  # (one call cannot pass the bound either)
+            try:
+                self.peer._admit(tx)
+            except LedgerError:
+                pass  # refused here: its block is refused at Endorse
+        return b""
+
+    def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
+        """encode_outcome of each answer, a receipt with its block's proof."""
         proofs: dict[tuple[int, int], tuple[SignedHeader, list[bytes]]] = {
             (a.height, a.position): p.proof for p, a in zip(pendings, answers) if isinstance(a, Receipt) and p.proof}
         for height in {a.height for a in answers if isinstance(a, Receipt) and (a.height, a.position) not in proofs}:
@@ -785,8 +888,106 @@ class Node:
             positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
             proofs.update(zip(((height, i) for i in positions),
                               ((block.signed, path) for path in merkle_paths(block.leaves, positions))))
-        return pack(*(encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt)
-                      else encode_outcome(a) for a in answers))
+        return [encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt) else encode_outcome(a)
+                for a in answers]
+
+    def _rpc_submit_stream(self, caller: Caller, requests):
+        """SubmitStream: Submit over one stream. Each request is a submission (transactions, as
+        Submit takes them), numbered in the stream from 0; each answer packs (number, outcome)
+        pairs, sent as soon as their blocks are in etcd and stored here (a receipt per
+        transaction, as Submit's). Only the block cutter takes a stream (another peer answers
+        ServiceUnavailable: submit to the cutter). At most MAX_STREAM_PENDING of a stream's
+        transactions wait for their block: beyond that the stream is not read until answers go
+        out (gRPC's flow control holds the sender), so a caller queues no more than its
+        streams' bound (Method.per_caller) times that."""
+        done: queue.Queue = queue.Queue()  # (number, pending) as each is answered; then how reading ended
+        room = threading.Semaphore(MAX_STREAM_PENDING)
+        ended = threading.Event()  # the stream is over (either side): the reader stops waiting
+        waiting = [0]  # transactions queued and not yet answered (the reader adds, the answers take)
+        lock = threading.Lock()
+
+        def read() -> None:
+            sequence, end = 0, None
+            try:
+                for request in requests:
+                    if self._leadership is None:
+                        raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: "
+                                                 "submit to the cutter")
+                    txs = self._decode_submission(request)
+                    if len(txs) > MAX_STREAM_PENDING:
+                        raise ArgumentError(f"a submission of {len(txs)} transactions; a stream takes at most "
+                                            f"{MAX_STREAM_PENDING} at once")
+                    for _ in txs:
+                        while not room.acquire(timeout=0.5):
+                            if ended.is_set() or self._stop.is_set():
+                                return
+                    try:
+                        pendings = self._enqueue(txs)
+                    except BaseException:
+                        for _ in txs:
+                            room.release()
+                        raise
+                    with lock:  # (counted before any answer can come back)
+                        waiting[0] += len(pendings)
+                    for p in pendings:
+                        p.future.add_done_callback(lambda _f, p=p, n=sequence: done.put((n, p)))
+                        sequence += 1
+            except LedgerError as exc:
+                end = exc
+            except Exception:  # the caller went away (grpc's error): nothing to tell it
+                pass
+            finally:
+                done.put(end)
+
+        threading.Thread(target=read, name=f"stream-{self.name}", daemon=True).start()
+        try:
+            finished, end = False, None
+            while not finished or waiting[0] > 0:
+                items = [done.get()]
+                while True:
+                    try:
+                        items.append(done.get_nowait())
+                    except queue.Empty:
+                        break
+                answered = [i for i in items if isinstance(i, tuple)]
+                for item in items:
+                    if not isinstance(item, tuple):
+                        finished, end = True, item
+                if answered:
+                    pendings = [p for _, p in answered]
+                    answers = [self._answer_of(p) for p in pendings]
+                    outcomes = self._outcomes(pendings, answers)
+                    yield pack(pack(*(pack(b"%d" % n, o) for (n, _), o in zip(answered, outcomes))),
+                               self._relayed_attestations({(a.height, a.block_digest) for a in answers
+                                                           if isinstance(a, Receipt)}))
+                    with lock:
+                        waiting[0] -= len(answered)
+                    for _ in answered:
+                        room.release()
+            if end is not None:
+                raise end
+        finally:
+            ended.set()
+
+    def _relayed_attestations(self, blocks) -> bytes:
+        """pack((height, digest, attestations...) per block that the policy's threshold of
+        peers attest now); a block they do not is left out (its submitters ask them)."""
+        out = []
+        for height, digest in blocks:
+            try:
+                attestations = self._attested(height, digest).result(CONFIRM_WAIT + 2)
+            except (concurrent.futures.TimeoutError, LedgerError):
+                continue
+            if len(attestations) >= self.config.endorsement_threshold:
+                out.append(pack(b"%d" % height, digest, *(pack(fp, sig) for fp, sig in attestations)))
+        return pack(*out)
+
+    @staticmethod
+    def _answer_of(p: _Pending) -> Receipt | LedgerError:
+        exc = p.future.exception()
+        if exc is None:
+            return p.future.result()
+        return exc if isinstance(exc, LedgerError) else LedgerError(f"internal error: {exc!r}")
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
         block = Block.from_bytes(request)
@@ -1042,6 +1243,7 @@ class Node:
         self.server.stop(1).wait()
         for t in self._threads:
             t.join(5)
+        self._attest_pool.shutdown(wait=False, cancel_futures=True)
         for ch in self._channels.values():
             ch.close()
         self.log.close()

@@ -122,13 +122,16 @@ class Caller:
 
 # A method: fn(caller, request bytes) -> response bytes; the roles that may call it, whether
 # the caller must be bound to the server's own chain (peer-to-peer methods), and how many calls
-# of it one caller (one certificate name) may have under way at once.
+# of it one caller (one certificate name) may have under way at once. A streaming method is
+# fn(caller, iterator of request bytes) -> iterator of response bytes, one call under way for
+# the stream's whole life (so per_caller bounds the streams a caller holds open).
 @dataclass(frozen=True)
 class Method:
     fn: Callable[[Caller, bytes], bytes]
     roles: tuple[str, ...] = ROLES
     same_chain: bool = False
     per_caller: int = PER_CALLER
+    streaming: bool = False
 
 
 class _CallsUnderWay:
@@ -167,25 +170,44 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
     each caller's calls under way (Method.per_caller) so that no caller takes them all."""
     under_way = _CallsUnderWay()
 
+    def admitted(name: str, method: Method, context: grpc.ServicerContext) -> Caller:
+        try:
+            caller = _caller(context, trust, method, chain_id)
+        except LedgerError as exc:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
+        if not under_way.enter(caller.name, name, method.per_caller):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{caller.name} has {method.per_caller} {name} calls under way here (or "
+                          f"{PER_CALLER_TOTAL} calls in all): retry later")
+        return caller
+
+    def failed(context: grpc.ServicerContext, exc: Exception) -> None:
+        if not isinstance(exc, LedgerError):  # a bug must reach the caller as a LedgerError, not a hang
+            exc = LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(exc))
+
     def wrap(name: str, method: Method):
         def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
-            try:
-                caller = _caller(context, trust, method, chain_id)
-            except LedgerError as exc:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
-            if not under_way.enter(caller.name, name, method.per_caller):
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"{caller.name} has {method.per_caller} {name} calls under way here (or "
-                              f"{PER_CALLER_TOTAL} calls in all): retry later")
+            caller = admitted(name, method, context)
             try:
                 return method.fn(caller, request)
-            except LedgerError as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(exc))
-            except Exception as exc:  # a bug must reach the caller as a LedgerError, not a hang
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                              _encode_error(LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")))
+            except Exception as exc:
+                failed(context, exc)
             finally:
                 under_way.leave(caller.name, name)
+
+        def stream_handler(requests, context: grpc.ServicerContext):
+            caller = admitted(name, method, context)
+            try:
+                yield from method.fn(caller, requests)
+            except grpc.RpcError:
+                return  # the caller went away
+            except Exception as exc:
+                failed(context, exc)
+            finally:
+                under_way.leave(caller.name, name)
+        if method.streaming:
+            return grpc.stream_stream_rpc_method_handler(stream_handler)
         return grpc.unary_unary_rpc_method_handler(handler)
 
     server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
@@ -254,7 +276,8 @@ class Channel:
                 stub = self._stubs[method] = self._channel.unary_unary(f"/{SERVICE}/{method}")
         return stub
 
-    def _error(self, exc: grpc.RpcError) -> LedgerError:
+    def failure(self, exc: grpc.RpcError) -> LedgerError:
+        """The LedgerError a failed call means: the server's own, or ServiceUnavailable."""
         code = exc.code()
         if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):
             return _decode_error(exc.details())
@@ -265,7 +288,7 @@ class Channel:
         try:
             return self._stub(method)(bytes(request), timeout=timeout)
         except grpc.RpcError as exc:
-            raise self._error(exc) from None
+            raise self.failure(exc) from None
 
     def call_future(self, method: str, request: bytes, timeout: float = 30.0) -> futures.Future:
         """call() started without holding a thread: the Future of its answer (call's errors as
@@ -280,7 +303,7 @@ class Channel:
             try:
                 answer.set_result(call.result())
             except grpc.RpcError as exc:
-                answer.set_exception(self._error(exc))
+                answer.set_exception(self.failure(exc))
             except grpc.FutureCancelledError:
                 answer.cancel()
             except futures.InvalidStateError:
@@ -288,5 +311,26 @@ class Channel:
         call.add_done_callback(done)
         return answer
 
+    def stream(self, method: str, requests) -> "Stream":
+        """Open streaming `method`, sending the bytes `requests` yields; iterate the answer for
+        the server's messages (a failure ends it with the server's LedgerError or ServiceUnavailable)."""
+        return Stream(self, self._channel.stream_stream(f"/{SERVICE}/{method}")(requests))
+
     def close(self) -> None:
         self._channel.close()
+
+
+class Stream:
+    """The answers of a streaming call (Channel.stream); `cancel()` ends it."""
+
+    def __init__(self, channel: Channel, call) -> None:
+        self._channel, self._call = channel, call
+
+    def __iter__(self):
+        try:
+            yield from self._call
+        except grpc.RpcError as exc:
+            raise self._channel.failure(exc) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
