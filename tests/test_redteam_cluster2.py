@@ -4,6 +4,7 @@ and may hold genuine attestations (Stored answers any certificate holder) and a 
 for a height that honest peers endorsed. What it must not get: two honest followers that
 read the same log at different times ending with different chains, or a follower passing
 over entries the log holds."""
+import concurrent.futures
 import dataclasses
 import types
 
@@ -176,6 +177,13 @@ def test_a_checkpoint_no_follower_honours_does_not_stop_the_cutter_trimming(worl
     assert follower.checkpoint() == cp
 
 
+def _answered(answer, request) -> concurrent.futures.Future:
+    """A finished Future of answer(request), as Channel.call_future returns."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    future.set_result(answer(request))
+    return future
+
+
 @pytest.mark.parametrize("answer", ["junk", "another peer's attestation", "another block's attestation"])
 def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world, answer):
     """Of the cutter's two fellow peers one answers Stored honestly and one with junk, a
@@ -199,7 +207,7 @@ def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world
     node = types.SimpleNamespace(
         log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4, deployment=world.rules,
         name=peer.name, addresses={peer.name: "", honest.name: "", dishonest.name: ""},
-        _channel=lambda n: types.SimpleNamespace(call=lambda method, request, timeout: answers[n](request)))
+        _channel=lambda n: types.SimpleNamespace(call_future=lambda method, request, timeout: _answered(answers[n], request)))
     node._attestations = lambda *args: Node._attestations(node, *args)
     assert Node._trim(node, None) is True
     cp = Checkpoint.from_bytes(log.cp)
