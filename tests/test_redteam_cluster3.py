@@ -175,7 +175,7 @@ def edge_world(tmp_path_factory):
     edge = Peer(rules, peers[1], PeerStore(root / "edge.sqlite", EDGE))
     block0 = _endorsed(edge._propose([record(b"zero"), *type3s])[0], peers[1:])
     edge._commit(block0, live=False)
-    records = edge.statuses("main")
+    records = list(edge.statuses("main"))  # (a view reads its blocks: taken before the store closes)
     assert [r.source_height for r in records] == [0, 1]
     twin = _endorsed(edge._propose([record(b"twin")])[0], peers[1:])
     ordered = _endorsed(edge._propose([record(b"ordered")])[0], peers[1:])
