@@ -19,8 +19,9 @@ from ledger import checks
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms,
                           status_records)
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, RollbackDetected,
-                           StorageError, ValidationError, ValidationRejected, WrongHeight)
+from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected, LedgerError,
+                           MerkleMismatch, NotFound, RollbackDetected, StorageError, ValidationError,
+                           ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
@@ -427,15 +428,26 @@ class Peer:
             return trusted, digest, False
         return trusted, digest, revoked == now
 
-    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> RollbackDetected | None:
-        """None if the store holds the height this peer's verified checkpoint names (or there
-        is none); otherwise the RollbackDetected saying it does not: its log was cut back."""
+    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> ChainIntegrityError | None:
+        """None if the store holds the block this peer's verified checkpoint names (or there
+        is none); otherwise the RollbackDetected saying it does not (its log was cut back), or
+        the ForkDetected saying it holds another block there (its log was swapped for another
+        history: a valid one, its endorsers' keys being the same, validates, and the next
+        checkpoint would erase the evidence, however stale the checkpoint is as a shortcut)."""
         if verified is None:
             return None
         height, digest = verified[0].height, verified[1]
         stored = self.store.height()
         if height < stored:
-            return None
+            try:
+                found = self.store.digest(height)
+            except StorageError:  # (the record is damaged: validating every block names it)
+                return None
+            if found == digest:
+                return None
+            return ForkDetected(f"{self.store.path}: its block {height} is {found.hex()[:16]}, but this peer's "
+                                f"signed checkpoint vouches for block {height} ({digest.hex()}): the log was "
+                                "rewritten", chain_id=self.chain_id, height=height, expected=digest, found=found)
         return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
                                 f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
                                 f"({digest.hex()}): the log was cut back; repair it from the chain's other peers "
@@ -445,9 +457,9 @@ class Peer:
     def load(self, progress: bool = False, *, full: bool = False, repair: bool = False) -> None:
         """Rebuild the in-memory state from the store. A store that lacks the block this peer's
         verified checkpoint names (its log cut back below a height this peer validated and
-        signed) is refused with RollbackDetected naming both heights, even
-        with `full`: never opened at the shorter height, whose next checkpoint would erase the
-        evidence. With `repair` it loads what it holds (every block validated) and keeps that
+        signed) is refused with RollbackDetected naming both heights, one holding another
+        block there with ForkDetected, even with `full`: never opened at the shorter height or
+        on the other history, whose next checkpoint would erase the evidence. With `repair` it loads what it holds (every block validated) and keeps that
         checkpoint until the peer holds its block again (holds_vouched: the caller catches it
         up from its chain's other peers, ledger.network.Network.open's `repair`). Blocks above this peer's validated
         checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded

@@ -1,0 +1,65 @@
+"""Red team of session 6's trust code: rollback refusal and repair (ledger.peer), the
+certificate registry, status transactions and the revocation fence (ledger.cluster.node).
+Each test mounts one attack by a dishonest participant and asserts its refusal and the
+unchanged state."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+import ledger
+from ledger.errors import ChainIntegrityError, StorageError
+from tests import store_tamper
+from tests.test_ledger_reopen import build
+
+
+def checkpoint_row(store) -> str:
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def set_checkpoint_row(store, value: str) -> None:
+    db = sqlite3.connect(store, isolation_level=None)
+    try:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (value,))
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def forked(tmp_path, toy):
+    """Two copies of one deployment that diverged after an interlocking round (each committed
+    its own two unanchored records on edge-0, then closed cleanly: checkpoints at the heads).
+    Returns (the deployment, its diverged copy)."""
+    path, other = tmp_path / "net", tmp_path / "backup"
+    build(path, toy)
+    shutil.copytree(path, other)
+    for where, tag in ((path, b"acknowledged"), (other, b"replacement")):
+        with ledger.Network.open(where, auto_interlock=False) as net:
+            for i in range(2):
+                net.submit("edge-0", b"%s %d" % (tag, i)).result()
+    return path, other
+
+
+def test_a_log_swapped_for_another_history_under_the_peers_own_checkpoints_is_refused(forked):
+    """The operator replaces edge-0's logs by those of a diverged copy (the same keys endorsed
+    them, so every block validates) and keeps each peer's own checkpoint, which signed another
+    block at its height. The old open took the mismatch for a stale checkpoint, validated the
+    other history, opened on it (the acknowledged records gone) and signed a checkpoint of it,
+    erasing the evidence. Refused now, naming the height, and nothing is written."""
+    path, other = forked
+    for peer in ("edge-0.peer0", "edge-0.peer1"):
+        store = store_tamper.store_path(path, peer)
+        kept = checkpoint_row(store)
+        store_tamper.copy_store(store_tamper.store_path(other, peer), store)
+        set_checkpoint_row(store, kept)
+    before = store_tamper.store_bytes(path)
+    with pytest.raises(ChainIntegrityError, match="edge-0.peer0.sqlite.*signed checkpoint vouches for block"):
+        ledger.Network.open(path, auto_interlock=False)
+    assert store_tamper.store_bytes(path) == before
