@@ -16,6 +16,7 @@ from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
 from ledger import checks
+from ledger.anchors import Anchor
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms,
                           status_records)
@@ -380,6 +381,16 @@ class Peer:
                     return False
                 self._vouched = None
             return True
+
+    def vouched_anchors(self) -> list[Anchor]:
+        """While a store cut back below this peer's checkpoint is repaired (holds_vouched), the
+        block that checkpoint names, as an anchor every copy this peer catches up from must hold
+        (sequencer.catch_up checks it before writing anything); else none."""
+        with self._lock:
+            if self._vouched is None:
+                return []
+            height, digest = self._vouched
+            return [Anchor(self.chain_id, height, digest, f"{self.name}'s signed checkpoint")]
 
     def _trusted_checkpoint(self) -> _Checkpoint | None:
         """This peer's own signed checkpoint, if it verifies, is current (the revocations it

@@ -63,3 +63,24 @@ def test_a_log_swapped_for_another_history_under_the_peers_own_checkpoints_is_re
     with pytest.raises(ChainIntegrityError, match="edge-0.peer0.sqlite.*signed checkpoint vouches for block"):
         ledger.Network.open(path, auto_interlock=False)
     assert store_tamper.store_bytes(path) == before
+
+
+def test_a_repair_from_a_peer_holding_another_history_writes_nothing_and_keeps_the_evidence(forked):
+    """edge-0.peer0's log is cut back below its checkpoint; the operator hands the repair a
+    peer1 holding a diverged history (the same keys endorsed it: it validates). The repair
+    caught peer0 up with that history, then refused it (not the checkpointed block): but the
+    blocks were written, and the next plain open validated the other history, opened on it and
+    signed a checkpoint of it. Now the catch-up refuses the block that contradicts the
+    checkpoint before writing it, and every later open refuses the same way."""
+    path, other = forked
+    peer0, peer1 = (store_tamper.store_path(path, p) for p in ("edge-0.peer0", "edge-0.peer1"))
+    store_tamper.copy_store(store_tamper.store_path(other, "edge-0.peer1"), peer1)
+    top = len(store_tamper.rows(peer0))
+    store_tamper.truncate(peer0, top - 2)
+    before = store_tamper.store_bytes(path)
+    with pytest.raises(StorageError, match="edge-0.peer0"):
+        ledger.Network.open(path, auto_interlock=False, repair=["edge-0.peer0"])
+    assert store_tamper.store_bytes(path) == before
+    with pytest.raises(ChainIntegrityError, match="edge-0.peer0"):
+        ledger.Network.open(path, auto_interlock=False)
+    assert store_tamper.store_bytes(path) == before
