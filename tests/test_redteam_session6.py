@@ -84,3 +84,24 @@ def test_a_repair_from_a_peer_holding_another_history_writes_nothing_and_keeps_t
     with pytest.raises(ChainIntegrityError, match="edge-0.peer0"):
         ledger.Network.open(path, auto_interlock=False)
     assert store_tamper.store_bytes(path) == before
+
+
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="the only evidence of the height a peer validated is its checkpoint, kept in "
+                   "the store the attacker edits: an older one of its own signature, swapped in with the log cut "
+                   "back to it, is indistinguishable from a clean close there (as a deleted one is from none: "
+                   "test_ledger_anchors.py::test_unanchored_blocks_cut_back_open); only the other layer's anchors "
+                   "catch a cut below a reported height. Closing it needs a record of the height outside the "
+                   "operator's reach (another party's store, etcd)")
+def test_an_older_checkpoint_swapped_in_with_the_log_cut_back_to_it_is_refused(tmp_path, toy):
+    path = tmp_path / "net"
+    build(path, toy)
+    peers = [store_tamper.store_path(path, p) for p in ("edge-0.peer0", "edge-0.peer1")]
+    older = {store: (checkpoint_row(store), len(store_tamper.rows(store))) for store in peers}
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        for i in range(2):
+            net.submit("edge-0", b"acknowledged %d" % i).result()
+    for store, (row, height) in older.items():
+        store_tamper.truncate(store, height)
+        set_checkpoint_row(store, row)
+    with pytest.raises(ChainIntegrityError):
+        ledger.Network.open(path, auto_interlock=False).close()
