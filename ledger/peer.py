@@ -456,9 +456,9 @@ class Peer:
                 return None
             if found == digest:
                 return None
-            return ForkDetected(f"{self.store.path}: its block {height} is {found.hex()[:16]}, but this peer's "
-                                f"signed checkpoint vouches for block {height} ({digest.hex()}): the log was "
-                                "rewritten", chain_id=self.chain_id, height=height, expected=digest, found=found)
+            return ForkDetected(f"{self.store.path}: its block {height} is {found.hex()}, but this peer's signed "
+                                f"checkpoint vouches for block {height} ({digest.hex()}) of {self.chain_id}: the log "
+                                "was rewritten", chain_id=self.chain_id, height=height, expected=digest, found=found)
         return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
                                 f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
                                 f"({digest.hex()}): the log was cut back; repair it from the chain's other peers "
@@ -470,10 +470,12 @@ class Peer:
         verified checkpoint names (its log cut back below a height this peer validated and
         signed) is refused with RollbackDetected naming both heights, one holding another
         block there with ForkDetected, even with `full`: never opened at the shorter height or
-        on the other history, whose next checkpoint would erase the evidence. With `repair` it loads what it holds (every block validated) and keeps that
-        checkpoint until the peer holds its block again (holds_vouched: the caller catches it
-        up from its chain's other peers, ledger.network.Network.open's `repair`). Blocks above this peer's validated
-        checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
+        on the other history, whose next checkpoint would erase the evidence. With `repair`
+        it loads what it holds (every block validated) and keeps that checkpoint until the
+        peer holds its block again (holds_vouched): the caller catches it up from its chain's
+        other peers, whose copy must hold that block before anything is written
+        (vouched_anchors; ledger.network.Network.open's `repair`). Blocks above this peer's
+        validated checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
         and pass every check a commit applies (digests, links, accumulators, signatures,
         endorsements). The blocks at or below it are not decoded (but those above the store's
         batches, for their index rows): the store's content_digest of their records must be

@@ -60,8 +60,12 @@ def test_a_log_swapped_for_another_history_under_the_peers_own_checkpoints_is_re
         store_tamper.copy_store(store_tamper.store_path(other, peer), store)
         set_checkpoint_row(store, kept)
     before = store_tamper.store_bytes(path)
-    with pytest.raises(ChainIntegrityError, match="edge-0.peer0.sqlite.*signed checkpoint vouches for block"):
+    with pytest.raises(ChainIntegrityError, match="edge-0.peer0.sqlite.*signed checkpoint vouches for block") as info:
         ledger.Network.open(path, auto_interlock=False)
+    exc = info.value
+    top = len(store_tamper.rows(store_tamper.store_path(path, "edge-0.peer0")))
+    assert (exc.chain_id, exc.height) == ("edge-0", top - 1)
+    assert exc.expected.hex() in str(exc) and exc.found.hex() in str(exc) and exc.found != exc.expected
     assert store_tamper.store_bytes(path) == before
 
 
@@ -86,12 +90,13 @@ def test_a_repair_from_a_peer_holding_another_history_writes_nothing_and_keeps_t
     assert store_tamper.store_bytes(path) == before
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="the only evidence of the height a peer validated is its checkpoint, kept in "
-                   "the store the attacker edits: an older one of its own signature, swapped in with the log cut "
-                   "back to it, is indistinguishable from a clean close there (as a deleted one is from none: "
-                   "test_ledger_anchors.py::test_unanchored_blocks_cut_back_open); only the other layer's anchors "
-                   "catch a cut below a reported height. Closing it needs a record of the height outside the "
-                   "operator's reach (another party's store, etcd)")
+@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
+    "the only evidence of the height a peer validated is its checkpoint, kept in the store the attacker "
+    "edits: an older one of its own signature, swapped in with the log cut back to it, is indistinguishable "
+    "from a clean close there (as a deleted one is from none: "
+    "test_ledger_anchors.py::test_unanchored_blocks_cut_back_open); only the other layer's anchors catch a "
+    "cut below a reported height. Closing it needs a record of the height outside the operator's reach "
+    "(another party's store, etcd)"))
 def test_an_older_checkpoint_swapped_in_with_the_log_cut_back_to_it_is_refused(tmp_path, toy):
     path = tmp_path / "net"
     build(path, toy)
