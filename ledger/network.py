@@ -108,10 +108,6 @@ class Network:
                 if failed:
                     name, exc = next(iter(failed.items()))
                     raise StorageError(f"{name} cannot catch up: {exc}") from exc
-            for peer in opened:
-                if not peer.holds_vouched():
-                    raise StorageError(f"{peer.name} is not repaired: its chain's other peers hold {peer.height} "
-                                       f"blocks, fewer than its signed checkpoint vouched for (or other ones)")
             for peer in opened:  # everything passed: the next open starts from here
                 peer.checkpoint_if_behind()
         except BaseException:
@@ -195,9 +191,10 @@ class Network:
         lagging peers up to date, start the sequencers (and the interlocker).
 
         A peer whose store lacks the block its own signed checkpoint names (its log cut back)
-        is refused (RollbackDetected naming both heights) unless its name is in `repair`: then
-        it opens at what it holds and is caught up from its chain's other peers, which must
-        bring it back to that block (StorageError otherwise), before anything is written."""
+        is refused (RollbackDetected naming both heights; ForkDetected when it holds another
+        block there) unless its name is in `repair`: then it opens at what it holds and is
+        caught up from its chain's other peers, whose longest copy must hold that very block
+        (RollbackDetected / ForkDetected otherwise, before anything is written: catch_up)."""
         path = checks.path(path, "path")
         if isinstance(repair, (str, bytes)):
             raise ArgumentError("repair must be a collection of peer names, not one string")

@@ -16,11 +16,13 @@ from edgeacc.errors import EdgeaccError
 from tqdm import tqdm
 
 from ledger import checks
+from ledger.anchors import Anchor
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms,
                           status_records)
-from ledger.errors import (ConfigurationError, EncodingError, LedgerError, MerkleMismatch, NotFound, RollbackDetected,
-                           StorageError, ValidationError, ValidationRejected, WrongHeight)
+from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected, LedgerError,
+                           MerkleMismatch, NotFound, RollbackDetected, StorageError, ValidationError,
+                           ValidationRejected, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
@@ -380,6 +382,16 @@ class Peer:
                 self._vouched = None
             return True
 
+    def vouched_anchors(self) -> list[Anchor]:
+        """While a store cut back below this peer's checkpoint is repaired (holds_vouched), the
+        block that checkpoint names, as an anchor every copy this peer catches up from must hold
+        (sequencer.catch_up checks it before writing anything); else none."""
+        with self._lock:
+            if self._vouched is None:
+                return []
+            height, digest = self._vouched
+            return [Anchor(self.chain_id, height, digest, f"{self.name}'s signed checkpoint")]
+
     def _trusted_checkpoint(self) -> _Checkpoint | None:
         """This peer's own signed checkpoint, if it verifies, is current (the revocations it
         signed are those effective now, the peer is not revoked) and names a stored block;
@@ -427,15 +439,26 @@ class Peer:
             return trusted, digest, False
         return trusted, digest, revoked == now
 
-    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> RollbackDetected | None:
-        """None if the store holds the height this peer's verified checkpoint names (or there
-        is none); otherwise the RollbackDetected saying it does not: its log was cut back."""
+    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> ChainIntegrityError | None:
+        """None if the store holds the block this peer's verified checkpoint names (or there
+        is none); otherwise the RollbackDetected saying it does not (its log was cut back), or
+        the ForkDetected saying it holds another block there (its log was swapped for another
+        history: a valid one, its endorsers' keys being the same, validates, and the next
+        checkpoint would erase the evidence, however stale the checkpoint is as a shortcut)."""
         if verified is None:
             return None
         height, digest = verified[0].height, verified[1]
         stored = self.store.height()
         if height < stored:
-            return None
+            try:
+                found = self.store.digest(height)
+            except StorageError:  # (the record is damaged: validating every block names it)
+                return None
+            if found == digest:
+                return None
+            return ForkDetected(f"{self.store.path}: its block {height} is {found.hex()}, but this peer's signed "
+                                f"checkpoint vouches for block {height} ({digest.hex()}) of {self.chain_id}: the log "
+                                "was rewritten", chain_id=self.chain_id, height=height, expected=digest, found=found)
         return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
                                 f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
                                 f"({digest.hex()}): the log was cut back; repair it from the chain's other peers "
@@ -445,12 +468,14 @@ class Peer:
     def load(self, progress: bool = False, *, full: bool = False, repair: bool = False) -> None:
         """Rebuild the in-memory state from the store. A store that lacks the block this peer's
         verified checkpoint names (its log cut back below a height this peer validated and
-        signed) is refused with RollbackDetected naming both heights, even
-        with `full`: never opened at the shorter height, whose next checkpoint would erase the
-        evidence. With `repair` it loads what it holds (every block validated) and keeps that
-        checkpoint until the peer holds its block again (holds_vouched: the caller catches it
-        up from its chain's other peers, ledger.network.Network.open's `repair`). Blocks above this peer's validated
-        checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
+        signed) is refused with RollbackDetected naming both heights, one holding another
+        block there with ForkDetected, even with `full`: never opened at the shorter height or
+        on the other history, whose next checkpoint would erase the evidence. With `repair`
+        it loads what it holds (every block validated) and keeps that checkpoint until the
+        peer holds its block again (holds_vouched): the caller catches it up from its chain's
+        other peers, whose copy must hold that block before anything is written
+        (vouched_anchors; ledger.network.Network.open's `repair`). Blocks above this peer's
+        validated checkpoint (all of them with `full`, or without a checkpoint that verifies) are decoded
         and pass every check a commit applies (digests, links, accumulators, signatures,
         endorsements). The blocks at or below it are not decoded (but those above the store's
         batches, for their index rows): the store's content_digest of their records must be

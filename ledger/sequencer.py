@@ -38,9 +38,11 @@ CATCH_UP_RETRY_SECONDS = 0.5
 def catch_up(peers: list[Peer]) -> dict[str, LedgerError]:
     """A crash between two peers' commits, or a failed write, leaves a peer behind: replay the
     longest copy's extra blocks to the others (each validates them as usual). Peers holding
-    different blocks raise ForkDetected before anything is written. Returns the peers that
-    could not store a block (name -> error): they stay behind until the next attempt."""
-    check_chain([memory_copy(p) for p in peers], ())
+    different blocks, or a longest copy lacking (RollbackDetected) or contradicting
+    (ForkDetected) the block a repaired peer's checkpoint vouches for (Peer.vouched_anchors),
+    raise before anything is written. Returns the peers that could not store a block
+    (name -> error): they stay behind until the next attempt."""
+    check_chain([memory_copy(p) for p in peers], [a for p in peers for a in p.vouched_anchors()])
     longest = max(peers, key=lambda p: p.height)
     failed: dict[str, LedgerError] = {}
     for peer in peers:

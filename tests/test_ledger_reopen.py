@@ -271,7 +271,7 @@ def test_a_repair_must_reach_the_checkpointed_block(tmp_path, toy):
     checkpoints = {p: store_tamper.store_path(path, p) for p in ("edge-0.peer0", "edge-0.peer1")}
     kept = {p: sqlite3.connect(f).execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
             for p, f in checkpoints.items()}
-    with pytest.raises(StorageError, match="edge-0.peer0 is not repaired"):
+    with pytest.raises(RollbackDetected, match=f"no copy holds block {top - 1} .*which edge-0.peer0's signed checkpoint"):
         ledger.Network.open(path, auto_interlock=False, repair=list(checkpoints))
     assert {p: sqlite3.connect(f).execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
             for p, f in checkpoints.items()} == kept
