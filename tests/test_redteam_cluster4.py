@@ -43,9 +43,17 @@ def main_node(edge_world, tmp_path):
                                  reader=lambda chain_id: reader, _know_signers=lambda txs: None,
                                  sync=lambda: peer.height, follower=types.SimpleNamespace(endorsed=lambda b: None))
     node._check_reported = lambda tx: Node._check_reported(node, tx)
+    _bind_ordering(node)
     yield node
     pool.shutdown(wait=False, cancel_futures=True)
     peer.close()
+
+
+def _bind_ordering(node) -> None:
+    """Give a stand-in node the Node methods Node._order calls (queueing and the outcomes)."""
+    node._admitted_here = queue.Queue()
+    node._enqueue = lambda txs: Node._enqueue(node, txs)
+    node._outcomes = lambda pendings, answers: Node._outcomes(node, pendings, answers)
 
 
 def _type2(w, block, signer=1):
@@ -65,7 +73,7 @@ def test_a_type2_of_an_endorsed_twin_is_refused_at_submission(edge_world, main_n
     kind, name, message = unpack(unpack(Node._order(node, [twin]), 1)[0])
     assert (kind, name) == (b"E", b"UnprovenAnswer") and b"attested by" in message
     assert node._queue.empty() and (twin.tx_id, twin.signature) not in node.peer._admitted
-    assert node.peer.height == 0 and node.peer.statuses(EDGE) == []
+    assert node.peer.height == 0 and list(node.peer.statuses(EDGE)) == []
     node._check_reported(_type2(w, w.ordered))  # the ordered block's is admitted
 
 
@@ -78,7 +86,7 @@ def test_a_main_peer_does_not_endorse_a_block_holding_a_type2_of_a_twin(edge_wor
     assert not rejected and proposal.height == 0
     with pytest.raises(errors.UnprovenAnswer, match="attested by"):
         Node._rpc_endorse(node, None, proposal.to_bytes())
-    assert node.peer.height == 0 and node.peer.statuses(EDGE) == []
+    assert node.peer.height == 0 and list(node.peer.statuses(EDGE)) == []
     node.peer._validated.clear()  # (a fresh proposal: the block above is validated already)
     honest = node.peer._propose([_type2(w, w.ordered, signer=2)])[0]
     fp, _ = unpack(Node._rpc_endorse(node, None, honest.to_bytes()), 2)
@@ -285,6 +293,7 @@ def test_a_submission_nobody_orders_is_answered_at_the_callers_deadline(world):
     peer = world.new_peer(0)
     node = types.SimpleNamespace(peer=peer, _queue=queue.Queue(), _know_signers=lambda txs: None,
                                  _check_reported=lambda tx: None)
+    _bind_ordering(node)
     began = time.monotonic()
     kind, name, message = unpack(unpack(Node._order(node, [world.genuine[0].transactions[0]], 0.3), 1)[0])
     assert time.monotonic() - began < 2
