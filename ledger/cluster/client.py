@@ -311,9 +311,10 @@ class Client:
             if (chain_id, fp) not in self._registered and fp in self._certificates:
                 calls = [self._channel(name, address).call_future("Register", self._certificates[fp], 5.0)
                          for name, address in self._peers(chain_id)]
-                if not any(call.exception() is None for call in calls):
+                failures = [call.exception() for call in calls]  # (every peer's answer: each publishes a copy)
+                if all(failures):
                     raise ServiceUnavailable(f"no peer of {chain_id} takes the certificate {fp.hex()[:16]}: "
-                                             f"{calls[0].exception()}"[:500])
+                                             f"{failures[0]}"[:500])
                 self._registered.add((chain_id, fp))
 
     def _submit_group(self, chain_id: str, group: list[PendingTx], deadline: float) -> None:
