@@ -130,3 +130,9 @@ def empty_block_on(params, previous, at_ms: int, endorsers) -> Block:
                          edgeacc.encode_element(params, value))
     return Block(SignedHeader(header, ()), ()).with_endorsements(
         [(i.fingerprint, i.sign(header.endorsement_message())) for i in endorsers])
+
+
+def pooled(pool, call):
+    """A ChainReader `start` that runs `call` on `pool`'s threads (stand-ins for peers answer
+    synchronously; Channel.call_future is the real one)."""
+    return lambda name, method, request, timeout: pool.submit(call, name, method, request, timeout)

@@ -27,6 +27,8 @@ from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
+from cluster_helpers import pooled
+
 pytest.importorskip("grpc")
 
 EDGE = "edge-0"
@@ -135,7 +137,7 @@ def world(tmp_path_factory):
             channel = channels.get(name) or channels.setdefault(
                 name, Channel(address[name], name, Credentials.load(creds["main.peer0"])))
             return channel.call(method, request, timeout)
-        return ChainReader(rules, EDGE, [s.me.name for s in (dishonest, honest, other)], call, pool)
+        return ChainReader(rules, EDGE, [s.me.name for s in (dishonest, honest, other)], call, pooled(pool, call))
     w = types.SimpleNamespace(client=client, rules=rules, ordered=ordered, twin=twin, block0=block0,
                               honest=honest, other=other, dishonest=dishonest, honest_record=honest_record,
                               ordered_tx=ordered_tx, twin_tx=twin_tx, new_reader=new_reader,

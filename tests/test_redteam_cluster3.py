@@ -21,7 +21,7 @@ from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 
-from cluster_helpers import need_etcd
+from cluster_helpers import need_etcd, pooled
 
 EDGE = "edge-0"
 ENTRY = b"block/000000000000"
@@ -229,8 +229,8 @@ def test_a_header_naming_thousands_of_unknown_endorsers_buys_no_fetch_for_each(e
     padded = w.ordered.with_endorsements([*w.ordered.signed.endorsements, *junk])
     asked = []
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], _fake_call(w, _honest(w, padded), asked=asked),
-                             pool)
+        call = _fake_call(w, _honest(w, padded), asked=asked)
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
         block = reader.block(1)  # (peer0 first: the rotation starts at it)
     assert block.to_bytes() == w.ordered.to_bytes()  # the next peer's, not the padded one
     assert asked[0] == (w.peers[0].name, "Block")
@@ -247,8 +247,8 @@ def test_status_records_repeated_or_reordered_are_refused_and_the_next_peer_aske
     forged = {"repeated": [r0, r0, r1], "reordered": [r1, r0]}[answer]
     statuses = {w.peers[0].name: forged, w.peers[1].name: [r0, r1], w.peers[2].name: [r0, r1]}
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers],
-                             _fake_call(w, _honest(w, w.ordered), statuses), pool)
+        call = _fake_call(w, _honest(w, w.ordered), statuses)
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
         assert reader.statuses("main") == [r0, r1]  # (peer0 first)
         statuses[w.peers[1].name] = statuses[w.peers[2].name] = forged
         with pytest.raises(errors.UnprovenAnswer, match="out of order or repeated"):
@@ -266,7 +266,8 @@ def test_a_revoked_peer_answering_with_a_twin_does_not_count_as_its_voucher(edge
     served = {w.peers[0].name: {0: w.block0, 1: w.twin}, w.peers[1].name: {0: w.block0, 1: w.twin},
               w.peers[2].name: {0: w.block0, 1: w.ordered}}
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], _fake_call(w, served), pool)
+        call = _fake_call(w, served)
+        reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
         with pytest.raises(errors.LedgerError) as refused:  # (peer0 first: the rotation starts at it)
             reader.block(1)
         assert not isinstance(refused.value, errors.ServiceUnavailable)

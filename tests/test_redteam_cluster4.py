@@ -22,7 +22,7 @@ from ledger.identity import TrustStore
 from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
-from cluster_helpers import empty_block_on
+from cluster_helpers import empty_block_on, pooled
 from test_cluster_follower import world  # noqa: F401 (fixture)
 from test_redteam_cluster3 import EDGE, _fake_call, _honest, _identity, edge_world  # noqa: F401 (fixture)
 
@@ -38,7 +38,8 @@ def main_node(edge_world, tmp_path):
     me = _identity(w.directory / "nodes" / "main.peer0" / "credentials")
     peer = Peer(w.rules, me, PeerStore(tmp_path / "main.sqlite", "main"))
     pool = concurrent.futures.ThreadPoolExecutor(4)
-    reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], _fake_call(w, _honest(w, w.ordered)), pool)
+    call = _fake_call(w, _honest(w, w.ordered))
+    reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
     node = types.SimpleNamespace(name=me.name, chain_id="main", peer=peer, deployment=w.rules, _queue=queue.Queue(),
                                  reader=lambda chain_id: reader, _know_signers=lambda txs: None,
                                  sync=lambda: peer.height, follower=types.SimpleNamespace(endorsed=lambda b: None))

@@ -46,14 +46,10 @@ Start = Callable[[str, str, bytes, float], concurrent.futures.Future]
 class ChainReader:
     """Reads of chain `chain_id` from its `peers` (names) through `call`, each checked as the
     module docstring says; `start` starts the attestation requests without a thread waiting
-    on each (or, an Executor, runs them through `call` on its threads)."""
+    on each."""
 
-    def __init__(self, rules: Deployment, chain_id: str, peers: list[str], call: Call,
-                 start: Start | concurrent.futures.Executor) -> None:
+    def __init__(self, rules: Deployment, chain_id: str, peers: list[str], call: Call, start: Start) -> None:
         self.rules, self.chain_id = rules, checks.text(chain_id, "chain_id")
-        if isinstance(start, concurrent.futures.Executor):
-            start = lambda name, method, request, timeout, pool=start: pool.submit(  # noqa: E731
-                call, name, method, request, timeout)
         self.peers, self._call, self._start_call = list(peers), call, start
         self._confirmed: set[tuple[int, bytes]] = set()
         self._blocks: dict[int, Block] = {}
