@@ -587,11 +587,10 @@ class Node:
                 if slot is None:
                     raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
                 self.follower.take_appended(slot, block)
-                if self.peer.height > height and self.peer.digest(height) == block.digest:
-                    self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
             finally:
                 self.follower.appending = None
-            if self.peer.height > height and self.peer.signed_header(height).header.digest == block.digest:
+            if self.peer.height > height and self.peer.digest(height) == block.digest:
+                self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
                 appended = set(block.tx_bytes)
                 paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
