@@ -710,14 +710,14 @@ class Node:
         request = pack(b"%d" % height, digest)
         calls = {self._channel(n).call_future("Stored", request, CONFIRM_WAIT + 2): n for n in others}
         try:
-            for call in concurrent.futures.as_completed(calls):
-                if len(attestations) >= wanted:
-                    break
+            for call in concurrent.futures.as_completed(calls) if len(attestations) < wanted else ():
                 try:
                     attestations.append(checked_attestation(self.deployment, self.chain_id, height, digest,
                                                             calls[call], call.result()))
                 except LedgerError:
                     pass
+                if len(attestations) >= wanted:
+                    break
         finally:
             for call in calls:
                 call.cancel()  # (the slower peers' answers are not waited for)
