@@ -15,7 +15,7 @@ from ledger import errors
 from ledger.block import SubchainStatus
 from ledger.chain import now_ms
 from ledger.cluster.follower import confirm_blocks
-from ledger.cluster.node import Node, load_trust
+from ledger.cluster.node import Node, every_peer, load_trust
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
 from ledger.identity import TrustStore
@@ -190,7 +190,7 @@ def test_a_junk_copy_in_the_registry_does_not_hide_the_genuine_one(edge_world):
     kept = []
     node = types.SimpleNamespace(name=w.peers[0].name, trust=trust, addresses={w.peers[0].name: ""},
                                  _kept=types.SimpleNamespace(keep=kept.extend),
-                                 deployment_info={"chains": [{"peers": [{"name": p.name} for p in w.peers]}]},
+                                 _publishers=every_peer({"chains": [{"peers": [{"name": p.name} for p in w.peers]}]}),
                                  log=types.SimpleNamespace(certificates=certificates))
     tx = Transaction.create(client, TxKind.RECORD, EDGE, b"r", timestamp_ms=now_ms(), nonce=1)
     Node._know_signers(node, [tx])

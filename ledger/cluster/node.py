@@ -128,6 +128,11 @@ def peer_addresses(deployment: dict, chain_id: str) -> dict[str, str]:
     raise NotFound(f"the deployment has no chain {checks.shown(chain_id)}")
 
 
+def every_peer(deployment: dict) -> list[str]:
+    """The names of every chain's peers (each a directory of the certificate registry: etcdauth)."""
+    return [p["name"] for c in deployment["chains"] for p in c["peers"]]
+
+
 def load_trust(trust_dir: Path, remembered_crl: Path | None = None) -> TrustStore:
     """The public trust material: the CA certificate, its CRL, the certificates it issued.
     With `remembered_crl` (a node's copy of the last CRL it accepted: install_crl), a crl.pem
@@ -336,6 +341,7 @@ class Node:
         self.trust.add_certificate(identity.certificate)
         self._kept = KeptCertificates(path("store"))
         self._kept.load_into(self.trust)
+        self._publishers = every_peer(self.deployment_info)
         self.deployment = Deployment(deployment_params(self.deployment_info), self.trust,
                                      chain_configs(self.deployment_info))
         self.chain_id = identity.chain_id
@@ -458,11 +464,9 @@ class Node:
         peer may change: ledger.cluster.etcdauth), and with `ask_peers` (an endorsed block's:
         bounded work) else from the other peers. No source is trusted for them:
         admit_certificates checks."""
-        publishers = [p["name"] for c in self.deployment_info["chains"] for p in c["peers"]]
-
         def fetch(fp: bytes) -> bytes | None:
             peers = [n for n in self.addresses if n != self.name] if ask_peers else []
-            sources = [lambda fp: self.log.certificates(fp, publishers)] + [
+            sources = [lambda fp: self.log.certificates(fp, self._publishers)] + [
                 lambda fp, n=n: [self._channel(n).call("Certificate", fp, 5.0)] for n in peers]
             for source in sources:
                 try:
