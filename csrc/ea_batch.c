@@ -358,8 +358,8 @@ int ea_batch_verify_by(int strategy, unsigned char *bad, const mpz_t *ws, const 
         return EA_ERR_ARGUMENT;
     memset(bad, 1, count);      /* fail closed: every status but EA_OK leaves "all false" */
     /* below n first (what the kernels need); the whole element rule before any answer */
-    if ((rc = ea_check_bases(NULL, ws, count, n)) != EA_OK
-        || (rc = ea_check_bases(NULL, vals, nvals, n)) != EA_OK)
+    if (ea_check_bases(NULL, ws, count, n) != EA_OK
+        || ea_check_bases(NULL, vals, nvals, n) != EA_OK)
         return EA_ERR_ELEMENT;
     if ((rc = ea_check_exponents(NULL, xs, count, EA_RULE_ELEMENT)) != EA_OK
         || (rc = ea_check_exponents(NULL, rs, count, EA_RULE_POSITIVE)) != EA_OK)

@@ -150,6 +150,65 @@ static int check_strong_base2_lanes(void)
     return 0;
 }
 
+/* ea_ifma_multi_exp_beside: mpz_powm's product on both lane plans (9 bases: power tables; 200:
+ * buckets, tables on 3 threads), the side task run exactly once on 1..3 threads, and its
+ * failure returned. */
+typedef struct { int calls, rc; } side_probe;
+
+static int probe_side(void *arg, size_t index)
+{
+    side_probe *p = arg;
+    __atomic_add_fetch(&p->calls, 1, __ATOMIC_RELAXED);
+    return index == 0 ? p->rc : EA_ERR_ARGUMENT;
+}
+
+static int check_multi_exp_side_task(void)
+{
+    static const size_t counts[] = { 9, 200 };
+    gmp_randstate_t rs;
+    mpz_t n, b[200], e[200], r, want, t;
+    size_t s, j;
+    unsigned th;
+    side_probe probe;
+    gmp_randinit_default(rs);
+    mpz_inits(n, r, want, t, NULL);
+    mpz_urandomb(n, rs, 2048);
+    mpz_setbit(n, 2047);
+    mpz_setbit(n, 0);
+    if (!ea_ifma_apply(n)) {
+        mpz_clears(n, r, want, t, NULL);
+        gmp_randclear(rs);
+        return 0;
+    }
+    for (j = 0; j < 200; j++) {
+        mpz_init(b[j]); mpz_init(e[j]);
+        mpz_urandomm(b[j], rs, n);
+        mpz_urandomb(e[j], rs, j % 3 ? 384 : 130);  /* short exponents: rounds without them */
+    }
+    for (s = 0; s < sizeof counts / sizeof counts[0]; s++) {
+        mpz_set_ui(want, 1);
+        for (j = 0; j < counts[s]; j++) {
+            mpz_powm(t, b[j], e[j], n);
+            mpz_mul(want, want, t);
+            mpz_mod(want, want, n);
+        }
+        for (th = 1; th <= 3; th++) {
+            probe.calls = 0; probe.rc = EA_OK;
+            CHECK(ea_ifma_multi_exp_beside(r, (const mpz_t *)b, (const mpz_t *)e, counts[s], n, th,
+                                           probe_side, &probe) == EA_OK);
+            CHECK(probe.calls == 1 && mpz_cmp(r, want) == 0);
+            probe.calls = 0; probe.rc = EA_ERR_ELEMENT;
+            CHECK(ea_ifma_multi_exp_beside(r, (const mpz_t *)b, (const mpz_t *)e, counts[s], n, th,
+                                           probe_side, &probe) == EA_ERR_ELEMENT);
+            CHECK(probe.calls == 1);
+        }
+    }
+    for (j = 0; j < 200; j++) { mpz_clear(b[j]); mpz_clear(e[j]); }
+    mpz_clears(n, r, want, t, NULL);
+    gmp_randclear(rs);
+    return 0;
+}
+
 int main(void)
 {
     mpz_t n, g, x, v, w, zero, xs[3];
@@ -179,6 +238,7 @@ int main(void)
     for (i = 0; i < 3; i++) mpz_clear(xs[i]);
     mpz_clears(n, g, x, v, w, zero, NULL);
     CHECK(test_single_powm() == 0);
+    CHECK(check_multi_exp_side_task() == 0);
     puts("csrc ok");
     return 0;
 }

@@ -133,8 +133,8 @@ def test_ifma_pipeline_on_uneven_exponents_and_threads(groups, threads, seed):
 def test_elements_sharing_a_factor_of_n_fail_every_strategy_and_thread_count():
     """The IFMA strategy checks the element rule beside the lane product (a side task): a
     witness or value sharing a factor with N (here known: N = p q of 2048 bits, the IFMA
-    range) is still refused on every strategy and thread count, before any answer, whether
-    its statement w^x = v holds or not."""
+    range), or 0, 1, N-1 (below N, so the lanes take them), is still refused on every strategy
+    and thread count, before any answer, whether its statement w^x = v holds or not."""
     rnd = random.Random(12)
     p, q = (int(gmpy2.next_prime(rnd.getrandbits(1024) | 3 << 1022)) for _ in range(2))
     params = edgeacc.Params(p * q, insecure=True)
@@ -143,10 +143,13 @@ def test_elements_sharing_a_factor_of_n_fail_every_strategy_and_thread_count():
     xs = XS[:9]
     good = [(w, x, int(gmpy2.powmod(w, x, n))) for w, x in zip(ws, xs)]
     shared = p * rnd.randrange(2, q)                # no unit: a multiple of p
-    cases = {"witness": good[:4] + [(shared, xs[4], int(gmpy2.powmod(shared, xs[4], n)))]
-             + good[5:],
-             "false witness": good[:4] + [(shared, xs[4], good[4][2])] + good[5:],
-             "value": good[:4] + [(ws[4], xs[4], shared)] + good[5:]}
+    cases = {}
+    # a non-unit, and the ones below n that the lane product takes but the range refuses
+    for bad in (shared, 0, 1, n - 1):
+        cases[bad, "witness"] = good[:4] + [(bad, xs[4], int(gmpy2.powmod(bad, xs[4], n)))] \
+            + good[5:]
+        cases[bad, "false witness"] = good[:4] + [(bad, xs[4], good[4][2])] + good[5:]
+        cases[bad, "value"] = good[:4] + [(ws[4], xs[4], bad)] + good[5:]
     for name, items in cases.items():
         for strategy in STRATEGIES:
             for threads in (1, 2):
