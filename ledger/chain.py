@@ -232,12 +232,25 @@ class StatusColumns:
             self._last, self._last_encoded = StatusRecord.from_bytes(self._last_encoded), b""
         return self._last
 
-    def add(self, position: int, record: StatusRecord) -> None:
-        self.source_heights.append(record.source_height)
-        self.heights.append(record.height)
-        self.positions.append(position)
-        self.digests += record.source_digest
-        self._last, self._last_encoded = record, b""
+    @staticmethod
+    def _append(columns_by_source: dict[str, "StatusColumns"], source: str, source_height: int, height: int,
+                position: int, source_digest: bytes) -> "StatusColumns":
+        """Append a record's fields to the columns of `source` (added if it has none); returns them."""
+        columns = columns_by_source.get(source)
+        if columns is None:
+            columns = columns_by_source[source] = StatusColumns(source)
+        columns.source_heights.append(source_height)
+        columns.heights.append(height)
+        columns.positions.append(position)
+        columns.digests += source_digest
+        return columns
+
+    @staticmethod
+    def add(columns_by_source: dict[str, "StatusColumns"], position: int, record: StatusRecord) -> None:
+        """Add `record`, at `position` of its block, to the columns of its source."""
+        columns = StatusColumns._append(columns_by_source, record.source_chain, record.source_height, record.height,
+                                        position, record.source_digest)
+        columns._last, columns._last_encoded = record, b""
 
     @staticmethod
     def add_encoded(columns_by_source: dict[str, "StatusColumns"], height: int, position: int, data: bytes) -> None:
@@ -253,14 +266,7 @@ class StatusColumns:
             raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
         if record_height != height or len(digest) != DIGEST_BYTES:
             raise EncodingError(f"the status record of block {height} names block {record_height} or is truncated")
-        columns = columns_by_source.get(source)
-        if columns is None:
-            columns = columns_by_source[source] = StatusColumns(source)
-        columns.source_heights.append(source_height)
-        columns.heights.append(height)
-        columns.positions.append(position)
-        columns.digests += digest
-        columns._last_encoded = data
+        StatusColumns._append(columns_by_source, source, source_height, height, position, digest)._last_encoded = data
 
     def __len__(self) -> int:
         return len(self.heights)
@@ -689,21 +695,13 @@ class ChainState:
             if any(tx.kind == TxKind.RECORD for tx in block.transactions):
                 self._last_record_height = header.height
             for position, record in records:
-                self.add_status(self._statuses, position, record)
+                StatusColumns.add(self._statuses, position, record)
         return records
-
-    @staticmethod
-    def add_status(statuses: dict[str, StatusColumns], position: int, record: StatusRecord) -> None:
-        """Add `record` (at `position` of its block) to the columns of its source in `statuses`."""
-        columns = statuses.get(record.source_chain)
-        if columns is None:
-            columns = statuses[record.source_chain] = StatusColumns(record.source_chain)
-        columns.add(position, record)
 
     def restore(self, latest: Block, statuses: dict[str, StatusColumns], last_record_height: int) -> None:
         """Take the blocks up to `latest` as validated without checking them again, on an
         empty state: the caller (Peer.load) has checked that their stored bytes, `statuses`
-        (their Type-II/III status records, add_status in height order) and
+        (their Type-II/III status records, added in height order) and
         `last_record_height` (the last one with a Type-I) are the ones this peer validated and
         signed in its checkpoint."""
         with self.lock:

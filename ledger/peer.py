@@ -572,7 +572,7 @@ class Peer:
                 found = status_records(height, head.transactions)
                 for position, record in found:
                     chain = chained_status(chain, height, position, record.to_bytes())
-                    ChainState.add_status(statuses, position, record)
+                    StatusColumns.add(statuses, position, record)
                 tx_ids = [tx.tx_id for tx in head.transactions]
                 add_index_rows(adjust, _rows(height, tx_ids))
                 tail.append((height, tx_ids, found))
