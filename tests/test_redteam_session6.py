@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 import ledger
-from ledger.errors import ChainIntegrityError, StorageError
+from ledger.errors import ChainIntegrityError, ForkDetected
 from tests import store_tamper
 from tests.test_ledger_reopen import build
 
@@ -82,7 +82,7 @@ def test_a_repair_from_a_peer_holding_another_history_writes_nothing_and_keeps_t
     top = len(store_tamper.rows(peer0))
     store_tamper.truncate(peer0, top - 2)
     before = store_tamper.store_bytes(path)
-    with pytest.raises(StorageError, match="edge-0.peer0"):
+    with pytest.raises(ForkDetected, match="on edge-0.peer1, but edge-0.peer0's signed checkpoint anchored"):
         ledger.Network.open(path, auto_interlock=False, repair=["edge-0.peer0"])
     assert store_tamper.store_bytes(path) == before
     with pytest.raises(ChainIntegrityError, match="edge-0.peer0"):
