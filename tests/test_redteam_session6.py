@@ -66,6 +66,7 @@ def test_a_log_swapped_for_another_history_under_the_peers_own_checkpoints_is_re
     top = len(store_tamper.rows(store_tamper.store_path(path, "edge-0.peer0")))
     assert (exc.chain_id, exc.height) == ("edge-0", top - 1)
     assert exc.expected.hex() in str(exc) and exc.found.hex() in str(exc) and exc.found != exc.expected
+    assert "restore this peer's files from a copy that holds that block" in str(exc)
     assert store_tamper.store_bytes(path) == before
 
 
