@@ -176,18 +176,26 @@ class StatusRecord:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "StatusRecord":
-        """The record `to_bytes` encoded (EncodingError otherwise); read with struct, not a
-        Reader: open reads one per interlocking round of the chain's age."""
-        try:
-            end = 2 + _U16.unpack_from(data)[0]
-            chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
-            tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
-            element, digest = int.from_bytes(data[end + 50:element_end], "big"), data[element_end:]
-        except (struct.error, UnicodeDecodeError) as exc:
-            raise EncodingError(f"status record does not decode: {exc}") from None
-        if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
-            raise EncodingError("status record is truncated or has trailing bytes")
-        return cls(chain_id, source_height, height, tx_id, element, digest)
+        """The record `to_bytes` encoded (EncodingError otherwise)."""
+        chain_id, source_height, height, tx_id, element, digest = _status_fields(data)
+        return cls(chain_id, source_height, height, tx_id, int.from_bytes(data[element], "big"), digest)
+
+
+def _status_fields(data: bytes) -> tuple[str, int, int, bytes, slice, bytes]:
+    """(source chain, source height, height, tx id, the slice of the element's bytes, source
+    digest) of the record StatusRecord.to_bytes encoded as `data` (EncodingError otherwise);
+    read with struct, not a Reader, the element left encoded: open reads one per interlocking
+    round of the chain's age (StatusColumns.add_encoded)."""
+    try:
+        end = 2 + _U16.unpack_from(data)[0]
+        chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
+        tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
+    except (struct.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
+        raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
+    digest = data[element_end:]
+    if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
+        raise EncodingError("status record is truncated or has trailing bytes")
+    return chain_id, source_height, height, tx_id, slice(end + 50, element_end), digest
 
 
 def status_records(height: int, transactions: Iterable[Transaction]) -> list[tuple[int, StatusRecord]]:
@@ -257,15 +265,9 @@ class StatusColumns:
         """Add the record StatusRecord.to_bytes encoded as `data`, of block `height`, to the
         columns of its source, reading only the fields they hold (open reads one per round of
         the chain's age); EncodingError if it does not decode or names another block."""
-        try:
-            end = 2 + _U16.unpack_from(data)[0]
-            source_height, record_height = _HEIGHTS.unpack_from(data, end)
-            digest = data[end + 50 + _U16.unpack_from(data, end + 48)[0]:]
-            source = data[2:end].decode()
-        except (struct.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
-            raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
-        if record_height != height or len(digest) != DIGEST_BYTES:
-            raise EncodingError(f"the status record of block {height} names block {record_height} or is truncated")
+        source, source_height, record_height, _, _, digest = _status_fields(data)
+        if record_height != height:
+            raise EncodingError(f"the status record of block {height} names block {record_height}")
         StatusColumns._append(columns_by_source, source, source_height, height, position, digest)._last_encoded = data
 
     def __len__(self) -> int:
