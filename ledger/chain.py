@@ -40,6 +40,7 @@ MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them,
 RECENT_TXS = 1 << 16  # or fewer blocks once they hold this many tx ids (memory: per id, not per block)
 HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+STATUS_CACHE = 256  # status records kept once read back (a verification reads its covering ones more than once)
 _U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
 # An application check an endorsing peer runs on a Type-I transaction before signing it:
@@ -376,6 +377,7 @@ class ChainState:
         self._recent: dict[bytes, tuple[int, int]] = {}  # tx id -> where, of the blocks in _recent_blocks
         self._recent_blocks: deque[tuple[int, list[bytes]]] = deque()
         self._headers: OrderedDict[int, SignedHeader] = OrderedDict()  # checked stored headers (LRU)
+        self._status_cache: OrderedDict[tuple[int, int], StatusRecord] = OrderedDict()  # status_at's, read back
         self._statuses: dict[str, StatusColumns] = {}
         self._last_record_height = -1
 
@@ -494,11 +496,20 @@ class ChainState:
 
     def status_at(self, height: int, position: int) -> StatusRecord:
         """The status record of the transaction at (height, position), from its block as this
-        state validated it (block)."""
+        state validated it (block), kept once read (STATUS_CACHE)."""
+        with self.lock:
+            cached = self._status_cache.get((height, position))
+        if cached is not None:
+            return cached
         txs = self.block(height).transactions
         if not 0 <= position < len(txs) or txs[position].kind == TxKind.RECORD:
             raise StorageError(f"block {height} of {self.chain_id} holds no status transaction at {position}")
-        return status_record(height, txs[position])
+        record = status_record(height, txs[position])
+        with self.lock:
+            self._status_cache[height, position] = record
+            while len(self._status_cache) > STATUS_CACHE:
+                self._status_cache.popitem(last=False)
+        return record
 
     def accumulator_value(self, height: int | None = None) -> int:
         """The accumulator after block `height` (the latest block when None): the value its

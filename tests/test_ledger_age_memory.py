@@ -105,3 +105,18 @@ def test_a_remote_readers_list_is_searched_like_the_view(rounds):
         for height in range(-1, records[-1].source_height + 2):
             assert _first_at_or_after(records, height) == _first_at_or_after(view, height) \
                 == sum(r.source_height < height for r in records)
+
+
+def test_a_record_read_back_is_kept_a_while(rounds, monkeypatch):
+    """A verification reads its covering records more than once (ledger.verifier): each was
+    one block read and decode a time. Now kept once read, at most STATUS_CACHE of them."""
+    monkeypatch.setattr(ledger.chain, "STATUS_CACHE", 2)
+    reads, real = [], ledger.chain.ChainState.block
+    monkeypatch.setattr(ledger.chain.ChainState, "block", lambda self, h: reads.append(h) or real(self, h))
+    with ledger.Network.open(rounds, auto_interlock=False) as net:
+        peer = net.peer("main")
+        view = peer.statuses("edge-0")
+        expected = [view[i] for i in range(3)]
+        assert len(reads) == 3 and len(peer.state._status_cache) == 2
+        assert [view[i] for i in (1, 2, 1)] == [expected[1], expected[2], expected[1]] and len(reads) == 3
+        assert view[0] == expected[0] and len(reads) == 4 and len(peer.state._status_cache) == 2
