@@ -344,7 +344,8 @@ class ChainState:
     and accumulator value, the transaction ids of the last blocks the store has not indexed
     yet (at most RECENT_BLOCKS blocks or RECENT_TXS ids beyond the store's batch), and of the
     Type-II/III status records flat columns (StatusColumns: 52 bytes per interlocking round,
-    no object per round; the records themselves are read back from their blocks).
+    no object per round; the records themselves are read back from their blocks, the last
+    STATUS_CACHE of them kept).
     Everything else is read back from the peer's store on demand (`stored`, a StoredChain),
     which checks every byte it reads against the hashes of what it read on open (and the peer
     checked against its signed checkpoint) or wrote since (ledger.store): a block's digest is
