@@ -98,6 +98,16 @@ def test_the_store_refuses_hostile_arguments_with_its_own_errors(tmp_path):
 
 # --- the index under a running peer: another writer's commit, whatever the file times say ---
 
+def refused_again(net, edge, old):
+    """`old` (committed, its index row deleted) is refused again, and no chain grew."""
+    heights = {cid: net.height(cid) for cid in net.chain_ids}
+    with pytest.raises(LedgerError):
+        edge.check_transaction(old)
+    block, rejected = edge.propose([old])
+    assert block.transactions == () and len(rejected) == 1
+    assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+
+
 def test_an_index_row_deleted_by_another_connection_is_seen_with_file_times_that_do_not_move(path, monkeypatch):
     """changed_files compared only the files' inode, size and times: a commit of another
     connection (an operator's sqlite3) within the coarse clock tick of the store's own write,
@@ -118,12 +128,7 @@ def test_an_index_row_deleted_by_another_connection_is_seen_with_file_times_that
         old = net.block("edge-0", 0).transactions[0]
         assert edge.locate(old.tx_id[:2] + bytes(30)) is None  # (its bucket summed: absences believed)
         sql(path, "DELETE FROM txs WHERE tx_id = x'%s'" % old.tx_id.hex())
-        heights = {cid: net.height(cid) for cid in net.chain_ids}
-        with pytest.raises(LedgerError):
-            edge.check_transaction(old)
-        block, rejected = edge.propose([old])
-        assert block.transactions == () and len(rejected) == 1
-        assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+        refused_again(net, edge, old)
         assert edge.block(0).transactions[0].tx_id == old.tx_id
 
 
@@ -162,9 +167,4 @@ def test_an_index_row_deleted_by_another_connection_around_the_stores_own_write_
         edge.record_checkpoint()  # (one write of the store's own)
         del edge.store._transaction
         assert edge.store.changed_files() is not None
-        heights = {cid: net.height(cid) for cid in net.chain_ids}
-        with pytest.raises(LedgerError):
-            edge.check_transaction(old)
-        block, rejected = edge.propose([old])
-        assert block.transactions == () and len(rejected) == 1
-        assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+        refused_again(net, edge, old)
