@@ -40,6 +40,7 @@ MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them,
 RECENT_TXS = 1 << 16  # or fewer blocks once they hold this many tx ids (memory: per id, not per block)
 HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+STATUS_CACHE = 256  # status records kept once read back (a verification reads its covering ones more than once)
 _U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
 # An application check an endorsing peer runs on a Type-I transaction before signing it:
@@ -176,18 +177,26 @@ class StatusRecord:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "StatusRecord":
-        """The record `to_bytes` encoded (EncodingError otherwise); read with struct, not a
-        Reader: open reads one per interlocking round of the chain's age."""
-        try:
-            end = 2 + _U16.unpack_from(data)[0]
-            chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
-            tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
-            element, digest = int.from_bytes(data[end + 50:element_end], "big"), data[element_end:]
-        except (struct.error, UnicodeDecodeError) as exc:
-            raise EncodingError(f"status record does not decode: {exc}") from None
-        if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
-            raise EncodingError("status record is truncated or has trailing bytes")
-        return cls(chain_id, source_height, height, tx_id, element, digest)
+        """The record `to_bytes` encoded (EncodingError otherwise)."""
+        chain_id, source_height, height, tx_id, element, digest = _status_fields(data)
+        return cls(chain_id, source_height, height, tx_id, int.from_bytes(data[element], "big"), digest)
+
+
+def _status_fields(data: bytes) -> tuple[str, int, int, bytes, slice, bytes]:
+    """(source chain, source height, height, tx id, the slice of the element's bytes, source
+    digest) of the record StatusRecord.to_bytes encoded as `data` (EncodingError otherwise);
+    read with struct, not a Reader, the element left encoded: open reads one per interlocking
+    round of the chain's age (StatusColumns.add_encoded)."""
+    try:
+        end = 2 + _U16.unpack_from(data)[0]
+        chain_id, (source_height, height) = data[2:end].decode(), _HEIGHTS.unpack_from(data, end)
+        tx_id, element_end = data[end + 16:end + 48], end + 50 + _U16.unpack_from(data, end + 48)[0]
+    except (struct.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
+        raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
+    digest = data[element_end:]
+    if len(tx_id) != DIGEST_BYTES or len(digest) != DIGEST_BYTES:
+        raise EncodingError("status record is truncated or has trailing bytes")
+    return chain_id, source_height, height, tx_id, slice(end + 50, element_end), digest
 
 
 def status_records(height: int, transactions: Iterable[Transaction]) -> list[tuple[int, StatusRecord]]:
@@ -232,35 +241,35 @@ class StatusColumns:
             self._last, self._last_encoded = StatusRecord.from_bytes(self._last_encoded), b""
         return self._last
 
-    def add(self, position: int, record: StatusRecord) -> None:
-        self.source_heights.append(record.source_height)
-        self.heights.append(record.height)
-        self.positions.append(position)
-        self.digests += record.source_digest
-        self._last, self._last_encoded = record, b""
-
     @staticmethod
-    def add_encoded(columns_by_source: dict[str, "StatusColumns"], height: int, position: int, data: bytes) -> None:
-        """Add the record StatusRecord.to_bytes encoded as `data`, of block `height`, to the
-        columns of its source, reading only the fields they hold (open reads one per round of
-        the chain's age); EncodingError if it does not decode or names another block."""
-        try:
-            end = 2 + _U16.unpack_from(data)[0]
-            source_height, record_height = _HEIGHTS.unpack_from(data, end)
-            digest = data[end + 50 + _U16.unpack_from(data, end + 48)[0]:]
-            source = data[2:end].decode()
-        except (struct.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
-            raise EncodingError(f"status record does not decode: {type(exc).__name__}") from None
-        if record_height != height or len(digest) != DIGEST_BYTES:
-            raise EncodingError(f"the status record of block {height} names block {record_height} or is truncated")
+    def _append(columns_by_source: dict[str, "StatusColumns"], source: str, source_height: int, height: int,
+                position: int, source_digest: bytes) -> "StatusColumns":
+        """Append a record's fields to the columns of `source` (added if it has none); returns them."""
         columns = columns_by_source.get(source)
         if columns is None:
             columns = columns_by_source[source] = StatusColumns(source)
         columns.source_heights.append(source_height)
         columns.heights.append(height)
         columns.positions.append(position)
-        columns.digests += digest
-        columns._last_encoded = data
+        columns.digests += source_digest
+        return columns
+
+    @staticmethod
+    def add(columns_by_source: dict[str, "StatusColumns"], position: int, record: StatusRecord) -> None:
+        """Add `record`, at `position` of its block, to the columns of its source."""
+        columns = StatusColumns._append(columns_by_source, record.source_chain, record.source_height, record.height,
+                                        position, record.source_digest)
+        columns._last, columns._last_encoded = record, b""
+
+    @staticmethod
+    def add_encoded(columns_by_source: dict[str, "StatusColumns"], height: int, position: int, data: bytes) -> None:
+        """Add the record StatusRecord.to_bytes encoded as `data`, of block `height`, to the
+        columns of its source, reading only the fields they hold (open reads one per round of
+        the chain's age); EncodingError if it does not decode or names another block."""
+        source, source_height, record_height, _, _, digest = _status_fields(data)
+        if record_height != height:
+            raise EncodingError(f"the status record of block {height} names block {record_height}")
+        StatusColumns._append(columns_by_source, source, source_height, height, position, digest)._last_encoded = data
 
     def __len__(self) -> int:
         return len(self.heights)
@@ -335,7 +344,8 @@ class ChainState:
     and accumulator value, the transaction ids of the last blocks the store has not indexed
     yet (at most RECENT_BLOCKS blocks or RECENT_TXS ids beyond the store's batch), and of the
     Type-II/III status records flat columns (StatusColumns: 52 bytes per interlocking round,
-    no object per round; the records themselves are read back from their blocks).
+    no object per round; the records themselves are read back from their blocks, the last
+    STATUS_CACHE of them kept).
     Everything else is read back from the peer's store on demand (`stored`, a StoredChain),
     which checks every byte it reads against the hashes of what it read on open (and the peer
     checked against its signed checkpoint) or wrote since (ledger.store): a block's digest is
@@ -368,6 +378,7 @@ class ChainState:
         self._recent: dict[bytes, tuple[int, int]] = {}  # tx id -> where, of the blocks in _recent_blocks
         self._recent_blocks: deque[tuple[int, list[bytes]]] = deque()
         self._headers: OrderedDict[int, SignedHeader] = OrderedDict()  # checked stored headers (LRU)
+        self._status_cache: OrderedDict[tuple[int, int], StatusRecord] = OrderedDict()  # status_at's, read back
         self._statuses: dict[str, StatusColumns] = {}
         self._last_record_height = -1
 
@@ -486,11 +497,20 @@ class ChainState:
 
     def status_at(self, height: int, position: int) -> StatusRecord:
         """The status record of the transaction at (height, position), from its block as this
-        state validated it (block)."""
+        state validated it (block), kept once read (STATUS_CACHE)."""
+        with self.lock:
+            cached = self._status_cache.get((height, position))
+        if cached is not None:
+            return cached
         txs = self.block(height).transactions
         if not 0 <= position < len(txs) or txs[position].kind == TxKind.RECORD:
             raise StorageError(f"block {height} of {self.chain_id} holds no status transaction at {position}")
-        return status_record(height, txs[position])
+        record = status_record(height, txs[position])
+        with self.lock:
+            self._status_cache[height, position] = record
+            while len(self._status_cache) > STATUS_CACHE:
+                self._status_cache.popitem(last=False)
+        return record
 
     def accumulator_value(self, height: int | None = None) -> int:
         """The accumulator after block `height` (the latest block when None): the value its
@@ -689,21 +709,13 @@ class ChainState:
             if any(tx.kind == TxKind.RECORD for tx in block.transactions):
                 self._last_record_height = header.height
             for position, record in records:
-                self.add_status(self._statuses, position, record)
+                StatusColumns.add(self._statuses, position, record)
         return records
-
-    @staticmethod
-    def add_status(statuses: dict[str, StatusColumns], position: int, record: StatusRecord) -> None:
-        """Add `record` (at `position` of its block) to the columns of its source in `statuses`."""
-        columns = statuses.get(record.source_chain)
-        if columns is None:
-            columns = statuses[record.source_chain] = StatusColumns(record.source_chain)
-        columns.add(position, record)
 
     def restore(self, latest: Block, statuses: dict[str, StatusColumns], last_record_height: int) -> None:
         """Take the blocks up to `latest` as validated without checking them again, on an
         empty state: the caller (Peer.load) has checked that their stored bytes, `statuses`
-        (their Type-II/III status records, add_status in height order) and
+        (their Type-II/III status records, added in height order) and
         `last_record_height` (the last one with a Type-I) are the ones this peer validated and
         signed in its checkpoint."""
         with self.lock:

@@ -458,12 +458,14 @@ class Peer:
                 return None
             return ForkDetected(f"{self.store.path}: its block {height} is {found.hex()}, but this peer's signed "
                                 f"checkpoint vouches for block {height} ({digest.hex()}) of {self.chain_id}: the log "
-                                "was rewritten", chain_id=self.chain_id, height=height, expected=digest, found=found)
+                                "was rewritten; restore this peer's files from a copy that holds that block (a "
+                                "repair refuses this store: it holds another block there)",
+                                chain_id=self.chain_id, height=height, expected=digest, found=found)
         return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
                                 f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
-                                f"({digest.hex()}): the log was cut back; repair it from the chain's other peers "
-                                "(ledger.Network.open's repair)", chain_id=self.chain_id, height=height,
-                                expected=digest, found=None)
+                                f"({digest.hex()}): the log was cut back; catch it up from the chain's other "
+                                f"peers: `edgeacc repair DIR {self.name}` (Network.open(..., repair=[{self.name!r}]))",
+                                chain_id=self.chain_id, height=height, expected=digest, found=None)
 
     def load(self, progress: bool = False, *, full: bool = False, repair: bool = False) -> None:
         """Rebuild the in-memory state from the store. A store that lacks the block this peer's
@@ -572,7 +574,7 @@ class Peer:
                 found = status_records(height, head.transactions)
                 for position, record in found:
                     chain = chained_status(chain, height, position, record.to_bytes())
-                    ChainState.add_status(statuses, position, record)
+                    StatusColumns.add(statuses, position, record)
                 tx_ids = [tx.tx_id for tx in head.transactions]
                 add_index_rows(adjust, _rows(height, tx_ids))
                 tail.append((height, tx_ids, found))

@@ -93,6 +93,7 @@ import os
 import secrets
 import sqlite3
 import struct
+import sys
 import threading
 import zlib
 from array import array
@@ -268,23 +269,39 @@ class PeerStore:
                 out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
             except OSError:  # (missing: no WAL yet)
                 out.append(None)
-        return (*out, self._db.execute("PRAGMA data_version").fetchone()[0])
+        return (*out, self._data_version())
+
+    def _data_version(self) -> int:
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def _own_write(self):
         """Around each write of this store's: the files' state after it is this store's, unless
-        they had changed before it (then they stay changed: changed_files)."""
+        they had changed before it (then they stay changed: changed_files). Both ends are
+        taken under SQLite's write lock (no other connection commits while it is held): a
+        commit of another just before the write or just after it is not taken for this
+        store's own."""
         store, transaction = self, self._transaction()
 
         class _Write:
             def __enter__(self_inner):
-                store._changed_under = store._changed_under or store._db_files() != store._as_written
                 transaction.__enter__()
+                try:
+                    changed = store._db_files() != store._as_written
+                except BaseException:
+                    transaction.__exit__(*sys.exc_info())
+                    raise
+                store._changed_under = store._changed_under or changed
 
             def __exit__(self_inner, *exc):
+                try:
+                    version = store._data_version()  # (this store's own commit leaves it as it is)
+                except sqlite3.Error:
+                    version = None
                 try:
                     return transaction.__exit__(*exc)
                 finally:
                     store._as_written = store._db_files()
+                    store._changed_under = store._changed_under or store._as_written[-1] != version
 
         return _Write()
 

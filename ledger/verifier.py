@@ -327,10 +327,26 @@ class _Anchors:
 def _first_at_or_after(records, height: int) -> int:
     """The index of the first of `records` (oldest first) reporting a block at or after
     `height` (len if none): a peer's StatusRecords searches its columns, the list a remote
-    reader answers (ledger.cluster) is bisected."""
+    reader answers (ledger.cluster) is bisected on its source heights."""
     if isinstance(records, StatusRecords):
         return records.first_at_or_after(height)
-    return bisect.bisect_left(records, height, key=lambda r: r.source_height)
+    return bisect.bisect_left(_SourceHeights(records), height)
+
+
+class _SourceHeights:
+    """The source heights of a list of status records, read at the indices bisect visits
+    (bisect's `key` needs Python 3.10; the package supports 3.9)."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: Sequence[StatusRecord]) -> None:
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, index: int) -> int:
+        return self._records[index].source_height
 
 
 def _checked_once(policy: Callable[[SignedHeader], None]) -> Callable[[SignedHeader], None]:

@@ -91,3 +91,32 @@ def test_a_view_does_not_change_with_later_rounds(rounds, tmp_path):
         assert len(view) == 4 and view[-1] == last and len(net.peer("main").statuses("edge-0")) == 5
         assert isinstance(net.peer("main").statuses("edge-0")[-1], StatusRecord)
         assert len(net.peer("main").statuses("nobody")) == 0
+
+
+def test_a_remote_readers_list_is_searched_like_the_view(rounds):
+    """The verifier searches a peer's view on its columns and a remote reader's list of
+    records (ledger.cluster) by bisection on their source heights (without bisect's `key`,
+    which Python 3.9 lacks): both give the same index."""
+    from ledger.verifier import _first_at_or_after
+
+    with ledger.Network.open(rounds, auto_interlock=False) as net:
+        view = net.peer("main").statuses("edge-0")
+        records = list(view)
+        for height in range(-1, records[-1].source_height + 2):
+            assert _first_at_or_after(records, height) == _first_at_or_after(view, height) \
+                == sum(r.source_height < height for r in records)
+
+
+def test_a_record_read_back_is_kept_a_while(rounds, monkeypatch):
+    """A verification reads its covering records more than once (ledger.verifier): each was
+    one block read and decode a time. Now kept once read, at most STATUS_CACHE of them."""
+    monkeypatch.setattr(ledger.chain, "STATUS_CACHE", 2)
+    reads, real = [], ledger.chain.ChainState.block
+    monkeypatch.setattr(ledger.chain.ChainState, "block", lambda self, h: reads.append(h) or real(self, h))
+    with ledger.Network.open(rounds, auto_interlock=False) as net:
+        peer = net.peer("main")
+        view = peer.statuses("edge-0")
+        expected = [view[i] for i in range(3)]
+        assert len(reads) == 3 and len(peer.state._status_cache) == 2
+        assert [view[i] for i in (1, 2, 1)] == [expected[1], expected[2], expected[1]] and len(reads) == 3
+        assert view[0] == expected[0] and len(reads) == 4 and len(peer.state._status_cache) == 2

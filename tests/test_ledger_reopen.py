@@ -237,6 +237,7 @@ def test_a_log_cut_back_below_its_own_checkpoint_is_refused(tmp_path, toy, reval
                        ) as info:
         ledger.Network.open(path, auto_interlock=False, revalidate=revalidate)
     assert (info.value.chain_id, info.value.height, info.value.found) == ("edge-0", top - 1, None)
+    assert "`edgeacc repair DIR edge-0.peer0`" in str(info.value)  # (what to do about it)
     assert store_tamper.store_bytes(path) == before
 
 
@@ -294,7 +295,8 @@ def test_cli_repair(tmp_path, toy, capsys):
     path = tmp_path / "net"
     top = cut_back_below_the_checkpoint(path, toy, peers=["edge-0.peer1"])
     assert cli.main(["status", str(path)]) == 2
-    assert "edge-0.peer1.sqlite: its log holds" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "edge-0.peer1.sqlite: its log holds" in err and "`edgeacc repair DIR edge-0.peer1`" in err
     assert cli.main(["repair", str(path), "edge-0.peer1"]) == 0
     assert json.loads(capsys.readouterr().out)["edge-0"] == top
     assert cli.main(["status", str(path)]) == 0

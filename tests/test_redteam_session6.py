@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 import ledger
-from ledger.errors import ChainIntegrityError, StorageError
+from ledger.errors import ChainIntegrityError, ForkDetected
 from tests import store_tamper
 from tests.test_ledger_reopen import build
 
@@ -66,6 +66,7 @@ def test_a_log_swapped_for_another_history_under_the_peers_own_checkpoints_is_re
     top = len(store_tamper.rows(store_tamper.store_path(path, "edge-0.peer0")))
     assert (exc.chain_id, exc.height) == ("edge-0", top - 1)
     assert exc.expected.hex() in str(exc) and exc.found.hex() in str(exc) and exc.found != exc.expected
+    assert "restore this peer's files from a copy that holds that block" in str(exc)
     assert store_tamper.store_bytes(path) == before
 
 
@@ -82,7 +83,7 @@ def test_a_repair_from_a_peer_holding_another_history_writes_nothing_and_keeps_t
     top = len(store_tamper.rows(peer0))
     store_tamper.truncate(peer0, top - 2)
     before = store_tamper.store_bytes(path)
-    with pytest.raises(StorageError, match="edge-0.peer0"):
+    with pytest.raises(ForkDetected, match="on edge-0.peer1, but edge-0.peer0's signed checkpoint anchored"):
         ledger.Network.open(path, auto_interlock=False, repair=["edge-0.peer0"])
     assert store_tamper.store_bytes(path) == before
     with pytest.raises(ChainIntegrityError, match="edge-0.peer0"):

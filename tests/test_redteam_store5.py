@@ -98,6 +98,16 @@ def test_the_store_refuses_hostile_arguments_with_its_own_errors(tmp_path):
 
 # --- the index under a running peer: another writer's commit, whatever the file times say ---
 
+def refused_again(net, edge, old):
+    """`old` (committed, its index row deleted) is refused again, and no chain grew."""
+    heights = {cid: net.height(cid) for cid in net.chain_ids}
+    with pytest.raises(LedgerError):
+        edge.check_transaction(old)
+    block, rejected = edge.propose([old])
+    assert block.transactions == () and len(rejected) == 1
+    assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+
+
 def test_an_index_row_deleted_by_another_connection_is_seen_with_file_times_that_do_not_move(path, monkeypatch):
     """changed_files compared only the files' inode, size and times: a commit of another
     connection (an operator's sqlite3) within the coarse clock tick of the store's own write,
@@ -118,10 +128,43 @@ def test_an_index_row_deleted_by_another_connection_is_seen_with_file_times_that
         old = net.block("edge-0", 0).transactions[0]
         assert edge.locate(old.tx_id[:2] + bytes(30)) is None  # (its bucket summed: absences believed)
         sql(path, "DELETE FROM txs WHERE tx_id = x'%s'" % old.tx_id.hex())
-        heights = {cid: net.height(cid) for cid in net.chain_ids}
-        with pytest.raises(LedgerError):
-            edge.check_transaction(old)
-        block, rejected = edge.propose([old])
-        assert block.transactions == () and len(rejected) == 1
-        assert {cid: net.height(cid) for cid in net.chain_ids} == heights
+        refused_again(net, edge, old)
         assert edge.block(0).transactions[0].tx_id == old.tx_id
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_index_row_deleted_by_another_connection_around_the_stores_own_write_is_seen(path, when):
+    """The store took the files' state for its own just before its write (then took the write
+    lock) and just after its commit: a commit of another connection landing between the check
+    and the lock, or between the commit and the snapshot, was taken for the store's own, and
+    the deleted row let a committed transaction be proposed again. Both ends are now taken
+    under SQLite's write lock."""
+    with ledger.Network.open(path, auto_interlock=False) as net:
+        edge = net.peer("edge-0")
+        old = net.block("edge-0", 0).transactions[0]
+        assert edge.locate(old.tx_id[:2] + bytes(30)) is None  # (its bucket summed: absences believed)
+        delete = "DELETE FROM txs WHERE tx_id = x'%s'" % old.tx_id.hex()
+        real = edge.store._transaction
+
+        def raced():
+            tx = real()
+
+            class Raced:
+                def __enter__(self):
+                    if when == "before":
+                        sql(path, delete)
+                    return tx.__enter__()
+
+                def __exit__(self, *exc):
+                    try:
+                        return tx.__exit__(*exc)
+                    finally:
+                        if when == "after":
+                            sql(path, delete)
+            return Raced()
+
+        edge.store._transaction = raced
+        edge.record_checkpoint()  # (one write of the store's own)
+        del edge.store._transaction
+        assert edge.store.changed_files() is not None
+        refused_again(net, edge, old)
