@@ -153,11 +153,15 @@ def test_flower_federation_recorded_and_audited(federation):
     assert main_kinds(net).count("pipeline-round") == ROUNDS + 1
     # per round: 2 runs and 4 segments on the edges, one FedAvg on main, each replayed by 2 peers
     assert chain.endorsement_checks - replays == 2 * (1 + ROUNDS * (2 + 4 + 1))
-    for edge in edges:
-        assert len(edge.manifests) == ROUNDS
-        for manifest in edge.manifests:
-            report = PipelineAuditor(chain, net.trust, "main").audit(manifest, fraction=1.0)
+    assert all(len(edge.manifests) == ROUNDS for edge in edges)
+    for r in range(ROUNDS):  # a run of round r + 1 trains from the FedAvg of round r's runs
+        previous = [edge.manifests[r - 1] for edge in edges] if r else []
+        for edge in edges:
+            report = PipelineAuditor(chain, net.trust, "main").audit(edge.manifests[r], fraction=1.0,
+                                                                   federation=previous)
             assert report.passed, report.summary()
+            if previous:  # without them, the round's inputs are runs the audit does not cover
+                assert not PipelineAuditor(chain, net.trust, "main").audit(edge.manifests[r], fraction=1.0).passed
 
 
 class LyingStrategy(RecordingStrategy):

@@ -21,7 +21,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Protocol, TypeVar
 
 import numpy as np
 
@@ -155,6 +155,38 @@ def model_distances(recomputed: Tensors, recorded: Tensors) -> tuple[float, floa
     return max_abs, max_rel
 
 
+class _Covered(Protocol):
+    """A run an audit covers: at least the manifest it was opened from."""
+
+    @property
+    def manifest(self) -> RunManifest: ...
+
+
+CoveredRun = TypeVar("CoveredRun", bound=_Covered)
+
+
+def cover(federation: Iterable[RunManifest], covered: dict[bytes, CoveredRun],
+          open_run: Callable[[RunManifest], CoveredRun]) -> None:
+    """Open each federation manifest's run (`open_run`) into `covered`, by run tx id: the runs
+    whose records a round may average. A manifest that is not one, lists a covered run
+    differently or fails to open fails the audit (_Failed)."""
+    try:
+        manifests = list(federation)
+    except TypeError:
+        raise _Failed("federation must be a sequence of RunManifests") from None
+    for position, manifest in enumerate(manifests):
+        known = covered.get(getattr(manifest, "run_tx", b""))
+        if known is not None:
+            if known.manifest != manifest:
+                raise _Failed(f"federation manifest {position} lists run {manifest.run_tx.hex()[:12]} differently")
+            continue
+        try:
+            run = open_run(manifest)
+        except (_Failed, LedgerError) as exc:
+            raise _Failed(f"federation manifest {position}: {exc}") from None
+        covered[run.manifest.run_tx] = run
+
+
 @dataclass
 class _Run:
     """A run whose run record passed its checks: what its steps are audited against."""
@@ -261,21 +293,7 @@ class Auditor:
 
     def _cover(self, federation: Iterable[RunManifest]) -> None:
         """Add the federation's runs to the audited ones (a bad manifest fails the audit)."""
-        try:
-            manifests = list(federation)
-        except TypeError:
-            raise _Failed("federation must be a sequence of RunManifests") from None
-        for position, manifest in enumerate(manifests):
-            known = self._covered.get(getattr(manifest, "run_tx", b""))
-            if known is not None:
-                if known.manifest != manifest:
-                    raise _Failed(f"federation manifest {position} lists run {manifest.run_tx.hex()[:12]} differently")
-                continue
-            try:
-                run = self._open_run(manifest)
-            except (_Failed, LedgerError) as exc:
-                raise _Failed(f"federation manifest {position}: {exc}") from None
-            self._covered[run.manifest.run_tx] = run
+        cover(federation, self._covered, self._open_run)
 
     # --- checks ------------------------------------------------------------------------
 

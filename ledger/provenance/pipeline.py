@@ -46,7 +46,7 @@ from ledger.errors import LedgerError
 from ledger.identity import TrustStore
 from ledger.provenance import torch_state
 from ledger.provenance.audit import AuditReport, Auditor, StepVerdict, _Failed, _reason, check_sample_request, \
-    fresh_seed, sample_steps
+    cover, fresh_seed, sample_steps
 from ledger.provenance.encoding import Tensors, decode_tensors, encode_tensors, sha256
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
@@ -639,9 +639,19 @@ class PipelineCloud:
 
 # --- the audit -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _CoveredPipeline:
+    """A pipeline run an audit covers: its manifest and its checked run record."""
+
+    manifest: RunManifest
+    record: FetchedRecord
+
+
 class PipelineAuditor(Auditor):
     """Audits a pipeline run: its contract (importable from `trusted_code`, source digests,
-    deterministic settings), its initial state, and a sample of its segments, each replayed
+    deterministic settings), its initial state, M_O (the round it trains from: its FedAvg, and
+    every input the last segment that the manifest of an audited run lists, so that auditing
+    those runs covers what the round averaged), and a sample of its segments, each replayed
     from its starting checkpoint over its k batches. Every record is checked by Protocol 1 from
     the auditor's chain; whatever the records hold, the report is PASS or FAIL with reasons."""
 
@@ -662,16 +672,17 @@ class PipelineAuditor(Auditor):
             raise _Failed("the run record's object is not the data order it commits to")
         return decode_data_order(self._load(run.obj.digest), run.body["iterations"])
 
-    def audit(self, manifest: RunManifest, *, count: int | None = None,  # type: ignore[override]
-              fraction: float | None = None, seed: int | None = None) -> AuditReport:
+    def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
+              seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
         """Audit a sample of the run's segments (`count` or `fraction`; `seed` None draws a
-        fresh one, the report's seed reproduces the sample)."""
+        fresh one, the report's seed reproduces the sample). `federation`: the manifests of
+        the runs the round this run trains from averages (the previous round's runs)."""
         started = time.perf_counter()
         seed = fresh_seed() if seed is None else seed
         check_sample_request(count, fraction, seed)
         report = AuditReport(getattr(manifest, "chain_id", "?"), "exact, segments replayed", 0, [], [], 0.0, seed=seed)
         try:
-            run, order = self._open_pipeline(manifest)
+            run, order = self._open_pipeline(manifest, federation)
         except Exception as exc:
             report.run_failures.append(_reason(exc))
             report.seconds = time.perf_counter() - started
@@ -706,13 +717,36 @@ class PipelineAuditor(Auditor):
                 wanted.update(bytes.fromhex(tx) for tx in body(bytes.fromhex(batch_tx), "batch").get("readings", []))
         self._verify_wanted(wanted)
 
-    def _open_pipeline(self, manifest: RunManifest) -> tuple[FetchedRecord, list[list[str]]]:
-        """The run record and what it commits to: contract, segment count, initial state."""
+    def _covered_run(self, manifest: RunManifest) -> _CoveredPipeline:
+        """The run record a manifest names, which lists each of the run's segments once."""
         run = self._run_record(manifest, "pipeline")
-        body = run.body
-        expected = segment_count(body["iterations"], body["contract"]["interval"])
+        expected = segment_count(run.body["iterations"], run.body["contract"]["interval"])
         if len(manifest.step_txs) != expected or len(set(manifest.step_txs)) != expected:
             raise _Failed(f"the run has {expected} segments; the manifest lists {len(manifest.step_txs)} distinct ones")
+        return _CoveredPipeline(manifest, run)
+
+    def _check_inputs_covered(self, round_body: dict, covered: dict[bytes, _CoveredPipeline]) -> None:
+        """Every input of a round is the last segment its run's covered manifest lists: a
+        second "last segment" an edge recorded beside its listed ones is not audited by
+        auditing that run (check_round has already checked each input's index)."""
+        for entry in round_body.get("locals", ()):  # round 0 averages nothing
+            segment = self._record(bytes.fromhex(entry["tx"]), "segment")
+            run = covered.get(bytes.fromhex(segment.body["run"]))
+            if run is None or segment.chain_id != run.manifest.chain_id:
+                raise _Failed(f"round {round_body['round']}: input {entry['tx'][:12]} is a segment of run "
+                              f"{segment.body['run'][:12]} on {segment.chain_id}, which is not one of the audited runs")
+            if run.manifest.step_txs[-1] != segment.tx_id:
+                raise _Failed(f"round {round_body['round']}: input {entry['tx'][:12]} is not the last segment the "
+                              f"manifest of run {segment.body['run'][:12]} lists")
+
+    def _open_pipeline(self, manifest: RunManifest, federation: Iterable[RunManifest]
+                       ) -> tuple[FetchedRecord, list[list[str]]]:
+        """The run record and what it commits to: contract, segment count, M_O and the runs
+        it averages (covered by `federation`), initial state."""
+        audited = self._covered_run(manifest)
+        run, body = audited.record, audited.record.body
+        covered = {manifest.run_tx: audited}
+        cover(federation, covered, self._covered_run)
         global_model = None
         if body["global"] is not None:
             round_record = self._record(bytes.fromhex(body["global"]), "pipeline-round", self.ledger.main_chain_id)
@@ -721,6 +755,7 @@ class PipelineAuditor(Auditor):
             model = self._load(round_record.obj.digest)
             check_round(round_record.body, model, self._lookup, lambda tx: self._order(self._record(bytes.fromhex(tx), "pipeline")),
                         self._load, self.trusted, main_chain=self.ledger.main_chain_id)
+            self._check_inputs_covered(round_record.body, covered)
             global_model = load_tensors(self, round_record.obj.digest)[1]
         elif body["global_model"] is not None:
             raise _Failed("the run names M_O's model but no round")
