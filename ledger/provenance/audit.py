@@ -46,6 +46,13 @@ class Tolerance:
     max_abs: float = 1e-5
     max_rel_l2: float = 1e-5
 
+    def __post_init__(self) -> None:
+        """Finite non-negative bounds: a NaN bound fails no comparison, so it would pass every model."""
+        for name in ("max_abs", "max_rel_l2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ProvenanceError(f"tolerance {name} must be a finite number >= 0")
+
 
 @dataclass
 class StepVerdict:
@@ -141,13 +148,15 @@ def sample_steps(total: int, *, count: int | None = None, fraction: float | None
 
 
 def model_distances(recomputed: Tensors, recorded: Tensors) -> tuple[float, float]:
-    """(largest absolute difference, largest relative L2 distance) over the tensors."""
+    """(largest absolute difference, largest relative L2 distance) over the tensors; infinite
+    for tensors that differ in names or shapes, or hold a NaN or infinity in either model
+    (max() and ">" skip NaN: a poisoned model would come out at distance 0)."""
     if sorted(recomputed) != sorted(recorded):
         return math.inf, math.inf
     max_abs = max_rel = 0.0
     for name, value in recorded.items():
         a, b = np.asarray(recomputed[name], np.float64), np.asarray(value, np.float64)
-        if a.shape != b.shape:
+        if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
             return math.inf, math.inf
         diff = a - b
         max_abs = max(max_abs, float(np.abs(diff).max(initial=0.0)))
