@@ -49,7 +49,8 @@ def federation(tmp_path_factory, digits):
                 recorder.step() if recorder.batch(batch_readings) is not None else None
         chain.flush()
         segments.append(recorder.segments[-1])
-        weights.append(round_weight([[r.tx_id.hex() for r in b] for b in order]))
+        digests = {r.tx_id.hex(): r.digest for b in order for r in b}
+        weights.append(round_weight([[r.tx_id.hex() for r in b] for b in order], digests.__getitem__))
         runs.append(recorder.manifest())
     cloud.record_round(segments, weights)
     yield net, chain, cloud, runs

@@ -1,8 +1,9 @@
-"""Red team of session 7, PyTorch pipelines: what a pipeline round averages must be bound to
-the runs an audit covers (issue 9 point 8, the class the step audit already closes). An edge
+"""Red team of session 7, PyTorch pipelines. What a pipeline round averages must be bound to
+the runs an audit covers (issue 9 point 8, the class the step audit already closes): an edge
 on a chain whose peers only check signatures records a second, poisoned last segment of its
 own honest run (or a run it never hands over) and the cloud averages that; the audit of the
-next run must not PASS over such a round."""
+next run must not PASS over such a round. And a round's weights count each signed reading
+once: one reading listed or recorded 50 times must not outweigh the other edges."""
 from __future__ import annotations
 
 import pytest
@@ -10,13 +11,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import ledger  # noqa: E402
+import ledger.provenance  # noqa: E402
 from ledger.provenance import NetworkLedger  # noqa: E402
 from ledger.provenance import pipeline, torch_state  # noqa: E402
 from ledger.provenance.pipeline import PipelineAuditor, PipelineRecorder, Ref, trust_code  # noqa: E402
 
 import pipeline_models  # noqa: E402
 from provenance_helpers import digits  # noqa: E402,F401 (fixture)
-from test_provenance_pipeline import EDGE, data_order  # noqa: E402
+from test_provenance_pipeline import EDGE, data_order, heights, submit_round  # noqa: E402
 
 trust_code("pipeline_models")
 
@@ -104,3 +106,39 @@ def test_an_honest_round_passes_with_its_inputs_manifests(lax_edge, digits):
     later = run_from(net, chain, order, cloud.record_round(honest.segments))
     report = audit(net, chain, later.manifest(), federation=[honest.manifest()])
     assert report.passed, report.summary()
+
+
+@pytest.fixture
+def strict_edge(tmp_path, toy):
+    """Every chain's peers re-execute."""
+    net = ledger.Network.init(tmp_path / "strict", subchains=1, peers_per_chain=2, params=toy, auto_interlock=False)
+    yield net, NetworkLedger(net, endorse="reexecute")
+    net.close()
+
+
+@pytest.mark.parametrize("inflate", ["listed again", "recorded again"])
+def test_one_reading_counts_once_in_a_rounds_weight(strict_edge, digits, inflate):
+    """An edge holding one reading trains 50 times on it (listed 50 times, or recorded as 50
+    transactions of the same signed bytes): its FedAvg weight is 1, not 50, and a round
+    naming 50 is refused by the main chain's peers (the chain unchanged)."""
+    net, chain = strict_edge
+    cloud = pipeline.PipelineCloud(chain, "main.peer0")
+    initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
+    reading = data_order(net, chain, digits, batches=1, size=1)[0][0]
+    if inflate == "listed again":
+        batch = [reading] * 50
+    else:
+        record = chain.fetch(reading.tx_id)
+        batch = [reading] + [Ref(EDGE, chain.submit(EDGE, f"{EDGE}.peer0", record.body, record.obj), record.obj)
+                             for _ in range(49)]
+        chain.flush()
+        assert len({ref.tx_id for ref in batch}) == 50
+    run = run_from(net, chain, [batch], initial)
+    body = cloud.round_body(run.segments)
+    assert [entry["weight"] for entry in body["locals"]] == [1]
+    segment = chain.fetch(run.segments[-1].tx_id)
+    model = torch_state.model_bytes(chain.load(segment.obj.digest))
+    before = heights(net)
+    with pytest.raises(ledger.provenance.EndorsementRefused, match="distinct readings"):
+        submit_round(chain, {**body, "locals": [{**body["locals"][0], "weight": 50}]}, [model])
+    assert heights(net) == before

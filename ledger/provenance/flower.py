@@ -84,7 +84,8 @@ class FlowerEdge:
 
     @property
     def examples(self) -> int:
-        return round_weight([[ref.tx_id.hex() for ref in batch] for batch in self.data_order])
+        digests = {ref.tx_id.hex(): ref.digest for batch in self.data_order for ref in batch}
+        return round_weight([[ref.tx_id.hex() for ref in batch] for batch in self.data_order], digests.__getitem__)
 
     def parameters(self) -> list[np.ndarray]:
         return [value.detach().numpy().copy() for value in self.model.state_dict().values()]

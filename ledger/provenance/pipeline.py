@@ -320,15 +320,18 @@ def check_initial(run: dict, global_model: Tensors | None, initial: bytes, trust
         raise RecordError("the run's initial state is not the one its contract (and M_O) derive")
 
 
-def round_weight(order: list[list[str]]) -> int:
-    """A run's FedAvg weight: the readings it trained on."""
-    return sum(len(batch) for batch in order)
+def round_weight(order: list[list[str]], reading_digest: Callable[[str], bytes]) -> int:
+    """A run's FedAvg weight: the distinct signed readings it trained on, each counted once by
+    the digest of its signed bytes (`reading_digest` of its tx id). A reading listed again
+    (another epoch, or one reading many times) or recorded again under another transaction
+    trains again but is no more data: counting it again let one reading outweigh an edge."""
+    return len({reading_digest(tx) for batch in order for tx in batch})
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
                        load: Callable[[bytes], bytes], refused: list[str] | None = None) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
-    round, the model of that segment's state, weighted by the readings of its run, one per
+    round, the model of that segment's state, weighted by the distinct readings of its run, one per
     edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
     that fails is dropped from body["locals"] and its reason appended instead of raising."""
     edges, models, kept = set(), [], []
@@ -359,9 +362,9 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
         raise RecordError(f"{where} is a run that did not train from the previous round's model")
     if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
         raise RecordError(f"{where} is not its run's last segment")
-    order = order_of(segment["run"])
-    if entry["weight"] != round_weight(order):
-        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {round_weight(order)} readings")
+    weight = round_weight(order_of(segment["run"]), lambda tx: lookup(tx, "reading")[2])
+    if entry["weight"] != weight:
+        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {weight} distinct readings")
     if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
         raise RecordError(f"{where}: {edge} is averaged twice in the round")
     model = torch_state.model_bytes(load(state_digest))
@@ -594,8 +597,8 @@ class PipelineCloud:
         return decode_data_order(self.ledger.load(digest), run["iterations"])
 
     def round_body(self, segments: Sequence[Ref], refused: list[str] | None = None) -> dict:
-        """The next round's record body over `segments`, each weighted by the readings its run
-        trained on (from the ledger, not from what a client claims), checked by the rules the
+        """The next round's record body over `segments`, each weighted by the distinct readings its
+        run trained on (from the ledger, not from what a client claims), checked by the rules the
         main chain's peers apply (check_round_inputs): RecordError for an input they refuse,
         or, with a `refused` list, the input left out and the reason appended."""
         return self._round_body(segments, refused)[0]
@@ -610,7 +613,8 @@ class PipelineCloud:
                 _, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
                 model = torch_state.model_bytes(self.ledger.load(digest))
                 locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(),
-                                "weight": round_weight(self._order(segment["run"]))})
+                                "weight": round_weight(self._order(segment["run"]),
+                                                       lambda tx: self._lookup(tx, "reading")[2])})
             except LedgerError as exc:
                 if refused is None:
                     raise
@@ -628,7 +632,7 @@ class PipelineCloud:
         if not body["locals"]:
             raise RecordError("no input of the round can be averaged")
         if weights is not None and [int(w) for w in weights] != [entry["weight"] for entry in body["locals"]]:
-            raise RecordError(f"weights {list(weights)[:8]} are not the readings the runs trained on")
+            raise RecordError(f"weights {list(weights)[:8]} are not the distinct readings the runs trained on")
         for entry in body["locals"]:
             self.ledger.verify(bytes.fromhex(entry["tx"]), self.ledger.main_chain_id)
         weights = [entry["weight"] for entry in body["locals"]]
