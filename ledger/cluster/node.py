@@ -20,6 +20,9 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
   On start and after a restart this is the catch-up; below a trimmed checkpoint the node
   fetches the blocks from another peer, chained to the digest a quorum attested.
+- orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
+  chain's log has not ordered yet, it appends the CRL as an entry of the log, cutter or not,
+  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why).
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
@@ -32,9 +35,7 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   transactions waiting). The cutter cuts whatever is queued as soon as the previous block is
   appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
   that Endorse does not verify their signatures on the block's critical path. Every
-  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). When a
-  revocation takes effect after the chain's latest block, it appends an empty block dated
-  now (the revocation fence: Node._fence_due says why). Before it admits or endorses a
+  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). Before it admits or endorses a
   Type-II or Type-III it checks that the block reported is its chain's ordered one
   (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
@@ -66,6 +67,7 @@ from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
                                      confirm_blocks, decode_block_id, stored_message)
+from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
@@ -89,7 +91,6 @@ MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
-FENCE_GRACE_MS = 3000         # a peer not the cutter appends a revocation fence the cutter did not, after this
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
 MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
 EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
@@ -167,6 +168,11 @@ def install_crl(trust: TrustStore, crl_path: Path, remembered: Path | None) -> N
             tmp.replace(remembered)
         except OSError as exc:
             raise StorageError(f"cannot keep the accepted revocation list at {remembered}: {exc}") from None
+
+
+def ordered_crl_path(store: Path) -> Path:
+    """Where a node keeps the CRL entries its chain's log ordered (ledger.cluster.ordered_crl)."""
+    return store.with_name(store.name + ".ordered-crl")
 
 
 def remembered_crl_path(store: Path) -> Path:
@@ -357,7 +363,8 @@ class Node:
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
         self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
-                                 attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
+                                 attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
+                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
         self._trimming = threading.Lock()
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
@@ -448,7 +455,8 @@ class Node:
                 pass
 
     def _watch_trust(self) -> None:
-        """Install a new CRL when the operator distributes one (crl.pem changes)."""
+        """Install a new CRL when the operator distributes one (crl.pem changes), and order
+        in the log what it revokes (_fence_if_due)."""
         while not self._stop.wait(0.5):
             try:
                 mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
@@ -457,6 +465,10 @@ class Node:
                     install_crl(self.trust, self.trust_dir / "crl.pem", self._remembered_crl)
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
+            try:
+                self._fence_if_due()
+            except LedgerError as exc:
+                log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
 
     def _know_signers(self, txs, ask_peers: bool = False) -> None:
         """Admit the certificates of submitters this peer has not seen yet, from the copies
@@ -504,10 +516,6 @@ class Node:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
-                try:
-                    self._fence_if_due()
-                except LedgerError as exc:
-                    log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
                 continue
             batch, size = [first], len(first.tx.to_bytes())
             while len(batch) < self.max_block_txs:
@@ -530,43 +538,22 @@ class Node:
                         p.future.set_exception(failure)
 
     def _fence_if_due(self) -> None:
-        """Append the revocation fence when one is due (_fence_due): the cutter at once; any
-        other peer once FENCE_GRACE_MS passed without it (a dishonest cutter holds it back)."""
-        due = self._fence_due()
-        if due is None:
-            return
-        if self._leadership is not None:
-            self._cut([])
-        elif now_ms() >= due + FENCE_GRACE_MS:
-            height, slot = self.follower.sync_position()
-            if self.refused or height != self.peer.height or self._fence_due() is None:
-                return  # (the log brought one meanwhile)
-            block = self.peer._propose([])[0]
-            block = block.with_endorsements(self._endorsements(block))
-            if self.log.append(slot, block.to_bytes()):  # (only if the slot is still empty)
-                self.follower.take_appended(slot, block)
-                log.info("%s appended the revocation fence of %s its cutter held back", self.name, self.chain_id)
-
-    def _fence_due(self) -> int | None:
-        """The time (ms) of a revocation that took effect after this chain's latest block was
-        dated, if any: then the cutter appends a block dated now, the revocation fence (an
-        empty `_cut`).
-
-        Peers decide a block by the revocations effective at its own date (the follower's
-        rule: the same decision whenever a peer reads it), so a revoked key still endorses a
-        block dated before its revocation. On an idle chain, whose latest block is older than
-        the revocation, the revoked key and ONE dishonest unrevoked peer (2-of-any) could
-        still endorse a block dated between the two and write it to the log at any time
-        later: every follower takes it. Block dates never go back (the chain rules), so once
-        the fence - endorsed by the policy's threshold, at least one honest, each endorser
-        signing only a block dated now - is ordered, every later block is dated after the
-        revocation and the revoked key counts on none. What remains is the moment between
-        the revocation taking effect and the fence being appended, equivalent to a block
-        the key signed just before (the operator's --effective-in announces that moment), and
-        FENCE_GRACE_MS more when the cutter itself is dishonest (then another peer appends it)."""
-        latest = self.peer.latest()
-        dated = latest.header.timestamp_ms if latest is not None else -1
-        return min((when for _, when in self.trust.revocations_until(now_ms()) if when > dated), default=None)
+        """Append this peer's CRL to the log when it revokes a certificate the log has not
+        ordered yet (the revocation fence, ledger.cluster.ordered_crl): any peer, at once and
+        with no endorsement (its authority is the CA's signature), so neither a dishonest
+        cutter nor a revoked key with one dishonest endorser can hold it back."""
+        revocations = self.follower.revocations
+        for _ in range(APPEND_ATTEMPTS):  # (a busy cutter may take the slot first)
+            if self.refused or revocations.unordered() is None:
+                return
+            _, slot = self.follower.sync_position()
+            crl = revocations.unordered()
+            if crl is None:
+                return  # (the log brought it meanwhile)
+            if self.log.append(slot, crl_entry(crl)):  # (only if the slot is still empty)
+                self.sync()
+                log.info("%s ordered the revocation list in %s's log at slot %d", self.name, self.chain_id, slot)
+                return
 
     def _cut(self, batch: list[_Pending]) -> None:
         """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it
