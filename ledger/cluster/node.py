@@ -92,7 +92,8 @@ BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's 
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
-MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
+MAX_ADMITTED = 65536          # signatures an endorser remembers from one peer's early admission (Admit)
+ADMITTED_SECONDS = 60.0       # ... each for this long: a block carries it within seconds, or never
 EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
                               # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
@@ -321,6 +322,46 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     return receipt
 
 
+class EarlyAdmissions:
+    """The signatures an endorser verified ahead of their block (Admit), remembered per sending
+    peer: at most `per_sender` of each, its oldest forgotten first, and each forgotten after
+    `seconds`. One peer's calls then evict only its own entries, and a flood of transactions
+    never cut into a block expires: early admission stays on for the others (a node-wide
+    bound that never expired let one dishonest peer switch it off for the node's lifetime).
+    Forgetting is always safe: Endorse then verifies the signature itself."""
+
+    def __init__(self, forget, per_sender: int = MAX_ADMITTED, seconds: float = ADMITTED_SECONDS) -> None:
+        self._forget, self.per_sender, self.seconds = forget, per_sender, seconds
+        self._by_sender: dict[str, dict[tuple[bytes, bytes], tuple[float, Transaction]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sender: str, tx: Transaction) -> None:
+        """Remember that `sender` had `tx` admitted here (after Peer._admit accepted it)."""
+        now = time.monotonic()
+        with self._lock:
+            entries = self._by_sender.setdefault(sender, {})
+            entries.pop((tx.tx_id, tx.signature), None)  # (again: it is the newest now)
+            entries[tx.tx_id, tx.signature] = (now, tx)
+            gone = [entries.pop(next(iter(entries)))[1] for _ in range(len(entries) - self.per_sender)]
+        for old in gone:
+            self._forget(old)
+
+    def expire(self) -> None:
+        """Forget every entry older than `seconds`."""
+        oldest = time.monotonic() - self.seconds
+        gone = []
+        with self._lock:
+            for entries in self._by_sender.values():
+                while entries and next(iter(entries.values()))[0] < oldest:
+                    gone.append(entries.pop(next(iter(entries)))[1])
+        for old in gone:
+            self._forget(old)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(e) for e in self._by_sender.values())
+
+
 @dataclass
 class _Pending:
     tx: Transaction
@@ -371,6 +412,7 @@ class Node:
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
+        self._early = EarlyAdmissions(self.peer.forget)  # what the other peers' Admit calls had verified here
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
@@ -853,19 +895,16 @@ class Node:
         """Early admission (the cutter's _share_admitted): check each transaction as a
         submission is checked and remember the signatures that verified (Peer._admit), so the
         block that carries them is endorsed without verifying them again. Only the chain's peers
-        may call it, and at most MAX_ADMITTED remembered signatures are kept: beyond that it is
-        refused (every check then runs at Endorse, as without it)."""
-        if len(self.peer._admitted) >= MAX_ADMITTED:
-            raise ServiceUnavailable(f"{self.name} remembers {MAX_ADMITTED} admitted transactions already")
+        may call it; what it remembers is bounded per caller and expires (EarlyAdmissions)."""
         txs = self._decode_submission(request)
+        self._early.expire()
         self._know_signers(txs)
-        for tx in txs:
-            if len(self.peer._admitted) >= MAX_ADMITTED:
-                break  # (one call cannot pass the bound either)
+        for tx in txs[-self._early.per_sender:]:  # (more than the bound would only evict its own)
             try:
                 self.peer._admit(tx)
             except LedgerError:
-                pass  # refused here: its block is refused at Endorse
+                continue  # refused here: its block is refused at Endorse
+            self._early.add(caller.name, tx)
         return b""
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
