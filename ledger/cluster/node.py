@@ -32,7 +32,8 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
   blocks are appended, with the Stored attestations the cutter gathers once per block; a
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
-  transactions waiting). The cutter cuts whatever is queued as soon as the previous block is
+  transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
+  "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts whatever is queued as soon as the previous block is
   appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
   that Endorse does not verify their signatures on the block's critical path. Every
   `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). Before it admits or endorses a
@@ -97,6 +98,9 @@ ADMITTED_SECONDS = 60.0       # ... each for this long: a block carries it withi
 EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
                               # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
+MAX_STREAMS = 64              # submission streams a peer holds open in all (each holds a server worker
+                              # and a reader thread): past it callers are told ServerBusy, use Submit
+STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed (its worker freed)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -362,6 +366,31 @@ class EarlyAdmissions:
             return sum(len(e) for e in self._by_sender.values())
 
 
+def answer_within(future: concurrent.futures.Future, deadline: float, ended: threading.Event | None):
+    """future.result() by `deadline` (time.monotonic()); concurrent.futures.TimeoutError past
+    it or as soon as `ended` is set."""
+    while True:
+        left = deadline - time.monotonic()
+        if ended is None or left <= 0:
+            return future.result(max(0.0, left))
+        try:
+            return future.result(min(left, 0.5))
+        except concurrent.futures.TimeoutError:
+            if ended.is_set():
+                raise
+
+
+def next_while_active(items: queue.Queue, caller: Caller):
+    """The next of `items`; ServiceUnavailable once the caller's call ended (a stream's
+    handler must not hold its thread for a caller that went away)."""
+    while True:
+        try:
+            return items.get(timeout=0.5)
+        except queue.Empty:
+            if caller.ended.is_set():
+                raise ServiceUnavailable(f"{caller.name} went away") from None
+
+
 @dataclass
 class _Pending:
     tx: Transaction
@@ -435,7 +464,10 @@ class Node:
                  self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
-            "SubmitStream": Method(self._rpc_submit_stream, per_caller=STREAMS_PER_CALLER, streaming=True),
+            "SubmitStream": Method(self._rpc_submit_stream, per_caller=STREAMS_PER_CALLER, streaming=True,
+                                   total=int(self.deployment_info.get("max_streams", MAX_STREAMS)), instead="Submit",
+                                   idle_seconds=float(self.deployment_info.get("stream_idle_seconds",
+                                                                               STREAM_IDLE_SECONDS))),
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
@@ -802,7 +834,7 @@ class Node:
             if cutter is None or cutter == self.name or cutter not in self.addresses:
                 raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
             return self._vouched(self._channel(cutter).call("Forward", request, caller.wait_bound(SUBMIT_TIMEOUT)))
-        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT), caller.ended)
 
     def _vouched(self, answer: bytes) -> bytes:
         """The cutter's outcomes, each receipt kept only if this peer stores its block (it
@@ -823,17 +855,19 @@ class Node:
         txs = self._decode_submission(request)
         if self._leadership is None:
             raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: submit again")
-        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT), caller.ended)
 
-    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT) -> bytes:
+    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT,
+               ended: threading.Event | None = None) -> bytes:
         """The outcomes of `txs` once ordered, each a ServiceUnavailable when not ordered
-        within `wait` seconds (the caller's deadline: past it nobody receives the answer)."""
+        within `wait` seconds (the caller's deadline: past it nobody receives the answer) or
+        once `ended` is set (the caller cancelled: the thread is not held for nobody)."""
         pendings = self._enqueue(txs)
         answers: list[Receipt | LedgerError] = []
         deadline = time.monotonic() + wait
         for p in pendings:
             try:
-                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
+                answers.append(answer_within(p.future, deadline, ended))
             except LedgerError as exc:
                 answers.append(exc)
             except concurrent.futures.TimeoutError:
@@ -972,7 +1006,7 @@ class Node:
         try:
             finished, end = False, None
             while not finished or waiting[0] > 0:
-                items = [done.get()]
+                items = [next_while_active(done, caller)]
                 while True:
                     try:
                         items.append(done.get_nowait())
