@@ -33,8 +33,8 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   blocks are appended, with the Stored attestations the cutter gathers once per block; a
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
   transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
-  "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts whatever is queued as soon as the previous block is
-  appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
+  "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
+  whatever is queued as soon as the previous block is appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
   that Endorse does not verify their signatures on the block's critical path. Every
   `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). Before it admits or endorses a
   Type-II or Type-III it checks that the block reported is its chain's ordered one
@@ -73,8 +73,8 @@ from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Lead
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
                                       serve, unpack)
-from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
-                           NotFound, ReplayedTransaction,
+from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected,
+                           LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
 from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
@@ -401,7 +401,11 @@ class _Pending:
 class Node:
     """One running peer (see the module docstring); `stop()` ends it."""
 
-    def __init__(self, config: dict, base: Path = Path(".")) -> None:
+    def __init__(self, config: dict, base: Path = Path("."), repair: bool = False) -> None:
+        """Start the node. A store cut back below this peer's own signed checkpoint
+        (RollbackDetected) is refused unless `repair` (the operator's `edgeacc node CONFIG
+        --repair`, never automatic): then it loads what it holds and catches up by following
+        the log (_check_repaired)."""
         def path(key: str) -> Path:
             return (base / config[key]).resolve()
 
@@ -425,7 +429,13 @@ class Node:
         self.credentials = Credentials.load(creds_dir)
         self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
         started = time.monotonic()
-        self.peer.load()
+        try:
+            self.peer.load(repair=repair)
+        except RollbackDetected as exc:
+            self.peer.close()
+            raise RollbackDetected(f"{exc.args[0].partition('; catch it up')[0]}; catch it up from etcd's log and "
+                                   "the chain's peers: `edgeacc node CONFIG --repair`", chain_id=exc.chain_id,
+                                   height=exc.height, expected=exc.expected, found=exc.found) from None
         loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id, EtcdCredentials.load(creds_dir))
@@ -456,6 +466,8 @@ class Node:
         self.log.start_watch()
         validated = time.monotonic()
         self.sync()
+        if repair:
+            self._check_repaired()
         done = time.monotonic()
         self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
@@ -502,6 +514,29 @@ class Node:
         """Take every entry etcd holds beyond this peer's next slot (ledger.cluster.follower);
         returns the peer's height."""
         return self.follower.sync()
+
+    def _check_repaired(self) -> None:
+        """After a repair's catch-up: the peer must hold the block its own signed checkpoint
+        vouches for (Peer.holds_vouched), now that it followed the log - its blocks from etcd,
+        or below a trimmed checkpoint from the chain's peers, chained to the digest a quorum
+        attested (ledger.cluster.follower). Otherwise RollbackDetected (the log and the peers
+        lack it) or ForkDetected (the ordered chain holds another block there), and the node
+        does not start."""
+        if self.peer.holds_vouched():
+            return
+        vouched = self.peer.vouched_anchors()[0]
+        height, digest = vouched.height, vouched.digest
+        found = self.peer.digest(height) if self.peer.height > height else None
+        self.log.close()
+        self.peer.close()
+        if found is not None:
+            raise ForkDetected(f"{self.name}: the ordered chain holds block {height} {found.hex()[:16]}, its own "
+                               f"signed checkpoint {digest.hex()[:16]}: not repaired",
+                               chain_id=self.chain_id, height=height, expected=digest, found=found)
+        raise RollbackDetected(f"{self.name}: neither etcd's log nor the chain's peers brought block {height} "
+                               f"that its signed checkpoint vouches for (it holds {self.peer.height} blocks): "
+                               f"not repaired{f' ({self.refused})' if self.refused else ''}",
+                               chain_id=self.chain_id, height=height, expected=digest, found=None)
 
     @property
     def refused(self) -> str | None:
@@ -1313,21 +1348,23 @@ class Node:
         self.peer.close()
 
 
-def build(cls, config: dict, base: Path, where):
-    """cls(config, base), a missing or malformed setting being a ConfigurationError naming `where`."""
+def build(cls, config: dict, base: Path, where, **options):
+    """cls(config, base, **options), a missing or malformed setting being a ConfigurationError
+    naming `where`."""
     try:
-        return cls(config, base)
+        return cls(config, base, **options)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, LedgerError):
             raise
         raise ConfigurationError(f"{where}: a setting is missing or malformed: {exc!r}") from None
 
 
-def run_node(config_path: str | Path) -> None:
-    """`edgeacc node CONFIG`: run until SIGTERM or SIGINT."""
+def run_node(config_path: str | Path, repair: bool = False) -> None:
+    """`edgeacc node CONFIG [--repair]`: run until SIGTERM or SIGINT (Node: `repair`)."""
     config_path = checks.path(config_path, "config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path)
+    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path,
+                 repair=bool(repair))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
