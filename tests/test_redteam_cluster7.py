@@ -21,20 +21,12 @@ from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
 from cluster_helpers import empty_block_on
 from test_cluster_crl import CHAIN, _identity
+from test_cluster_crl import Log as ReadLog
 
 
-class Log:
+class Log(ReadLog):
     """The part of EtcdLog a follower reads and a peer appends to (no election: only the empty
     slot is checked)."""
-
-    def __init__(self) -> None:
-        self.entries: dict[int, bytes] = {}
-
-    def blocks(self, start, limit=64):
-        return sorted((s, d) for s, d in self.entries.items() if s >= start)[:limit]
-
-    def checkpoint(self):
-        return None
 
     def append(self, slot, data, leadership=None, cutter=None):
         assert leadership is None

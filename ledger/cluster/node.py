@@ -34,10 +34,11 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
   transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
   "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
-  whatever is queued as soon as the previous block is appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
-  that Endorse does not verify their signatures on the block's critical path. Every
-  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). Before it admits or endorses a
-  Type-II or Type-III it checks that the block reported is its chain's ordered one
+  whatever is queued as soon as the previous block is appended (no timer), and hands admitted
+  transactions to the endorsers at once (Admit) so that Endorse does not verify their
+  signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
+  a checkpoint its peers attest (Stored). Before it admits or endorses a Type-II or Type-III
+  it checks that the block reported is its chain's ordered one
   (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
