@@ -204,6 +204,9 @@ class _IdleStreams:
             time.sleep(1.0)
             now = time.monotonic()
             with self._lock:
+                if not self._open:  # (the next stream starts another)
+                    self._sweeper = None
+                    return
                 idle = [e[0] for e in self._open.values() if now - e[1] > e[2]]
             for context in idle:
                 context.cancel()  # (the handler's reader sees the stream end; the caller, CANCELLED)
