@@ -148,6 +148,11 @@ class ServiceUnavailable(LedgerError):
     transaction again later (idempotent), never a re-signed copy."""
 
 
+class ServerBusy(ServiceUnavailable):
+    """A server holds as many calls of a method (submission streams) as it takes: use the
+    method the message names (Submit) instead."""
+
+
 class TransactionTooLarge(ValidationError):
     """A transaction does not fit in one block of the ordering service's request limit: put
     the bulk bytes in the object store and submit their digest (ledger.ObjectRef)."""

@@ -208,6 +208,7 @@ class TrustStore:
         self._members: dict[bytes, Member] = {}
         self._revoked: dict[int, int] = {}  # serial -> revocation time (ms since epoch)
         self._crl_issued_ms = -1  # lastUpdate of the installed CRL
+        self._crl: x509.CertificateRevocationList | None = None
         self._lock = threading.Lock()
         # SHA-256 of a TLS certificate's DER -> what check_transport read from it once its CA
         # signature verified (every call presents the certificate again)
@@ -241,14 +242,7 @@ class TrustStore:
         issued no earlier, and undoing no revocation (every serial revoked stays revoked, from
         the same time or earlier). An old CRL the CA once signed, replayed by whoever
         distributes the trust material, would otherwise re-admit revoked certificates."""
-        checks.instance(crl, x509.CertificateRevocationList, "crl")
-        try:
-            if not crl.is_signature_valid(self._ca_key):
-                raise UnknownCertificate("revocation list is not signed by the deployment CA")
-            revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
-            issued_ms = int(crl.last_update_utc.timestamp() * 1000)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise UnknownCertificate(f"revocation list is malformed: {exc}") from None
+        revoked, issued_ms = self.checked_revocations(crl)
         with self._lock:
             if issued_ms < self._crl_issued_ms:
                 raise StaleRevocationList("revocation list is older than the installed one")
@@ -256,7 +250,33 @@ class TrustStore:
             if undone:
                 raise StaleRevocationList(f"revocation list would undo or postpone {len(undone)} revocation(s) "
                                           "of the installed one")
-            self._revoked, self._crl_issued_ms = revoked, issued_ms
+            self._revoked, self._crl_issued_ms, self._crl = revoked, issued_ms, crl
+
+    def checked_revocations(self, crl: x509.CertificateRevocationList) -> tuple[dict[int, int], int]:
+        """({serial: revocation time in ms}, issue time in ms) of a CRL the CA signed, without
+        installing it; UnknownCertificate otherwise."""
+        checks.instance(crl, x509.CertificateRevocationList, "crl")
+        try:
+            if not crl.is_signature_valid(self._ca_key):
+                raise UnknownCertificate("revocation list is not signed by the deployment CA")
+            revoked = {r.serial_number: int(r.revocation_date_utc.timestamp() * 1000) for r in crl}
+            return revoked, int(crl.last_update_utc.timestamp() * 1000)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise UnknownCertificate(f"revocation list is malformed: {exc}") from None
+
+    @property
+    def revocation_list(self) -> x509.CertificateRevocationList | None:
+        """The installed CRL (None before one is)."""
+        with self._lock:
+            return self._crl
+
+    def serial_of(self, fp: bytes) -> int:
+        """The certificate serial of member `fp` (revoked or not); UnknownCertificate otherwise."""
+        with self._lock:
+            member = self._members.get(fp)
+        if member is None:
+            raise UnknownCertificate(f"unknown certificate {bytes(fp).hex()[:16]}")
+        return member.certificate.serial_number
 
     def revocations_until(self, at_ms: int) -> tuple[tuple[int, int], ...]:
         """(serial, revocation time in ms) of every revocation effective at or before `at_ms`,

@@ -342,27 +342,6 @@ def test_one_submission_stream_queues_at_most_its_bound_of_transactions(monkeypa
     assert not queued
 
 
-def test_early_admission_remembers_a_bounded_number_of_signatures(monkeypatch):
-    """A dishonest peer of the chain floods Admit (the cutter's early hand-over of admitted
-    transactions): past MAX_ADMITTED remembered signatures the endorser refuses it
-    (ServiceUnavailable) before decoding or checking anything, so its memory of admitted
-    signatures stays bounded; Endorse then checks every transaction in full, as before."""
-    import types
-    from ledger.cluster import node
-    from ledger.cluster.transport import Caller
-    monkeypatch.setattr(node, "MAX_ADMITTED", 3)
-    admitted, decoded = set(), []
-    endorser = types.SimpleNamespace(
-        name="edge-0.peer1", peer=types.SimpleNamespace(_admitted=admitted, _admit=lambda tx: admitted.add(tx)),
-        _decode_submission=lambda request: decoded.append(request) or unpack(request), _know_signers=lambda txs: None)
-    caller = Caller("edge-0.peer0", "peer", "edge-0")
-    assert node.Node._rpc_admit(endorser, caller, pack(b"a", b"b", b"c", b"e")) == b""
-    assert admitted == {b"a", b"b", b"c"}  # (one call cannot pass the bound)
-    with pytest.raises(errors.ServiceUnavailable, match="remembers 3"):
-        node.Node._rpc_admit(endorser, caller, pack(b"d"))
-    assert admitted == {b"a", b"b", b"c"} and len(decoded) == 1
-
-
 @pytest.mark.parametrize("name", ["root", "edgeacc-etcd-member"])
 def test_no_peer_is_issued_a_reserved_etcd_name(pki, tmp_path, name):
     """A peer's etcd user is its certificate's CN: a peer named root would administer etcd,
@@ -391,3 +370,113 @@ def test_a_transport_certificate_verified_once_vouches_for_no_other(pki):
     der[-1] ^= 1  # inside the signature
     with pytest.raises(errors.UnknownCertificate, match="not signed by the deployment CA"):
         trust.check_transport(x509.load_der_x509_certificate(bytes(der)))
+
+
+def _open_stream(channel, method="Stream"):
+    sink = __import__("queue").Queue()
+    stream = channel.stream(method, iter(sink.get, None))
+    answers = iter(stream)
+    sink.put(b"hello")
+    return stream, sink, answers
+
+
+def test_many_callers_streams_do_not_starve_the_calls_that_wait(pki):
+    """Distinct callers each open submission-like streams and leave them idle: each holds a
+    server worker while open, so (main) enough certificates took every worker and Submit /
+    Endorse were no longer served. The server holds at most Method.total of them: the next
+    caller is told ServerBusy naming Submit at once, and the other methods are served."""
+    root, _, members, trust_dir = pki
+
+    def echo(caller, requests):
+        for request in requests:
+            yield pack(caller.name.encode(), request)
+
+    methods = {"Stream": Method(echo, per_caller=2, streaming=True, total=2, instead="Submit"),
+               "Echo": Method(lambda caller, request: request)}
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), load_trust(trust_dir), methods,
+                      "edge-0", workers=4)
+    address = f"127.0.0.1:{port}"
+    channels = {n: _channel(members, n, address) for n in ("mallory", "alice", "edge-0.peer1")}
+    try:
+        held = [_open_stream(channels["mallory"]), _open_stream(channels["alice"])]
+        assert [unpack(next(answers))[0] for _, _, answers in held] == [b"mallory", b"alice"]
+        with pytest.raises(errors.ServerBusy, match="use Submit"):
+            next(_open_stream(channels["edge-0.peer1"])[2])
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:  # every remaining worker still serves
+            assert [f.result(5) for f in [pool.submit(channels["edge-0.peer1"].call, "Echo", b"x", 5)
+                                          for _ in range(4)]] == [b"x"] * 4
+        held[0][1].put(None)  # a stream that ends frees its place
+        assert list(held[0][2]) == []
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert unpack(next(_open_stream(channels["edge-0.peer1"])[2]))[0] == b"edge-0.peer1"
+                break
+            except errors.ServerBusy:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        for c in channels.values():
+            c.close()
+        srv.stop(0)
+
+
+def test_an_idle_stream_is_closed_and_its_place_freed(pki):
+    """A stream nothing crossed for its method's idle_seconds is cancelled by the server: the
+    caller sees the stream end (ServiceUnavailable) and its place counts no more."""
+    root, _, members, trust_dir = pki
+    ended = threading.Event()
+
+    def echo(caller, requests):
+        try:
+            for request in requests:
+                yield request
+        finally:
+            ended.set()
+
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), load_trust(trust_dir),
+                      {"Stream": Method(echo, per_caller=1, streaming=True, idle_seconds=1)}, "edge-0", workers=4)
+    mallory = _channel(members, "mallory", f"127.0.0.1:{port}")
+    try:
+        _, sink, answers = _open_stream(mallory)
+        assert next(answers) == b"hello"
+        with pytest.raises(errors.ServiceUnavailable, match="cancelled"):
+            next(answers)  # (nothing sent: the server closes it)
+        assert ended.wait(10)
+        _, _, again = _open_stream(mallory)  # per_caller=1: the idle one's place is free
+        assert next(again) == b"hello"
+    finally:
+        mallory.close()
+        srv.stop(0)
+
+
+def test_a_handler_stops_waiting_once_its_caller_cancelled(pki):
+    """gRPC's sync server ran a handler to its end after the caller cancelled: a Submit waiting
+    for its block held the worker for nobody. Caller.ended is set when the call ends, and
+    node.answer_within stops waiting then."""
+    from ledger.cluster.node import answer_within
+    root, _, members, trust_dir = pki
+    never, stopped = concurrent.futures.Future(), threading.Event()
+
+    def wait(caller, request):
+        try:
+            answer_within(never, time.monotonic() + 120, caller.ended)
+        finally:
+            stopped.set()
+        return b"answered"
+
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), load_trust(trust_dir),
+                      {"Wait": Method(wait)}, "edge-0", workers=4)
+    alice = _channel(members, "alice", f"127.0.0.1:{port}")
+    try:
+        call = alice.call_future("Wait", b"", 120)
+        time.sleep(0.5)
+        call.cancel()
+        assert stopped.wait(15)  # (its own wait was 120 s)
+        stopped.clear()
+        with pytest.raises(errors.ServiceUnavailable, match="deadline"):
+            alice.call("Wait", b"", 1)  # past its deadline the handler stops too
+        assert stopped.wait(15)
+    finally:
+        alice.close()
+        srv.stop(0)

@@ -6,7 +6,6 @@ holds afterwards is unchanged. No etcd, no node process."""
 import concurrent.futures
 import queue
 import threading
-import time
 import types
 
 import pytest
@@ -22,7 +21,7 @@ from ledger.identity import TrustStore
 from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
-from cluster_helpers import empty_block_on, pooled
+from cluster_helpers import pooled
 from test_cluster_follower import world  # noqa: F401 (fixture)
 from test_redteam_cluster3 import EDGE, _fake_call, _honest, _identity, edge_world  # noqa: F401 (fixture)
 
@@ -209,52 +208,6 @@ def test_a_junk_copy_in_the_registry_does_not_hide_the_genuine_one(edge_world):
     assert asked == [[p.name for p in w.peers]]
     assert {m.fingerprint for m in trust.members()} == {client.fingerprint}
     assert kept == [client.certificate]  # kept for a restart's re-validation
-
-
-# --- a dishonest cutter holding back the revocation fence -----------------------------------
-
-
-def test_a_revocation_fence_the_cutter_holds_back_is_appended_by_another_peer(world, monkeypatch):
-    """A key of edge-0 is revoked while the chain is idle and the cutter is the dishonest
-    peer that would help the revoked key: it never appends the fence. A peer that is not the
-    cutter appends it (endorsed by the honest peers) once the grace passed; the backdated
-    block written after it - endorsed by two keys valid at its date, on the last block before
-    the revocation - is then skipped by every follower, whenever it reads."""
-    from ledger.block import Block
-    from ledger.cluster import node as node_module
-    from ledger.cluster.follower import Follower
-    from test_cluster_follower import FakeLog
-
-    class Log(FakeLog):
-        def append(self, slot, data, leadership=None, cutter=None):
-            assert leadership is None  # (no election: only the empty slot is checked)
-            return self.entries.setdefault(slot, data) == data
-
-    g = world.genuine
-    log = Log({i: g[i].to_bytes() for i in range(3)})
-    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 2)
-    follower.sync()
-    when = now_ms() + 1  # a revocation effective just after the latest block
-    time.sleep(0.01)
-    monkeypatch.setattr(node_module, "FENCE_GRACE_MS", 0)
-    node = types.SimpleNamespace(
-        name="edge-0.peer2", chain_id=EDGE, peer=follower.peer, follower=follower, log=log, refused=None,
-        _leadership=None, trust=types.SimpleNamespace(revocations_until=lambda at: ((1, when),)),
-        _endorsements=lambda block: world.endorse(block, (1, 2)).signed.endorsements)
-    node._fence_due = lambda: Node._fence_due(node)
-    Node._fence_if_due(node)
-    fence = Block.from_bytes(log.entries[3])
-    assert fence.transactions == () and fence.header.timestamp_ms >= when and follower.peer.height == 4
-    assert node._fence_due() is None
-    # the attack, after the fence in the log: blocks dated before the revocation, on the fence
-    # and on block 2, endorsed by two keys valid at that date
-    at = when - 1
-    assert g[2].header.timestamp_ms <= at
-    for slot, previous in ((4, fence.header), (5, g[2].header)):
-        log.entries[slot] = empty_block_on(world.rules.params, previous, at, world.peers[:2]).to_bytes()
-    late = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], 2)
-    assert late.sync() == 4 == follower.sync() and late.skipped == follower.skipped == 2
-    assert [late.peer.digest(h) for h in range(4)] == [b.digest for b in g[:3]] + [fence.digest]
 
 
 def test_a_silent_peer_does_not_delay_every_block_by_the_endorsement_deadline(world):

@@ -124,9 +124,10 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
     blocks dated before that time. Peers decide a block by its own date, so they decide alike
     on every block if the CRL reaches them all before it is effective: give distribution that
     long (ledger.cluster.follower: a block dated after the revocation that a peer reads before
-    the CRL arrives splits that peer from the others). Once the date passes, each chain's
-    cutter appends a block dated after it (node.Node._fence_due), so the key counts on no block
-    written later, however idle the chain was. Revoking `name` again moves the date
+    the CRL arrives splits that peer from the others). The first peer of each chain that holds
+    the CRL appends it to the chain's log (ledger.cluster.ordered_crl): the key counts on no
+    block written after that entry, whatever the block's date, and the log brings the CRL to
+    the chain's other peers. Revoking `name` again moves the date
     earlier, never later (a revocation dated too far ahead can be corrected)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)

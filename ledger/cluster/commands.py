@@ -49,7 +49,7 @@ def cmd_ca(args) -> int:
 def cmd_node(args) -> int:
     from ledger.cluster.node import run_node
 
-    run_node(args.config)
+    run_node(args.config, repair=args.repair)
     return 0
 
 
@@ -93,6 +93,9 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("node", help="run one peer as a service (its config: one JSON file)")
     p.add_argument("config")
+    p.add_argument("--repair", action="store_true",
+                   help="start a node whose store was cut back below its checkpoint: catch it up from etcd's "
+                        "log and the chain's peers (checked against the quorum-attested digest)")
     p.set_defaults(func=cmd_node)
 
     p = sub.add_parser("cluster", help="a whole deployment on this machine: 3-member etcd and every peer")

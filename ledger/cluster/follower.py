@@ -22,6 +22,21 @@ below its stored height the entry that is its stored block's bytes advances it, 
 one was skipped. An invalid entry costs a slot, not the chain: the next honest cutter appends
 at the next slot.
 
+Revocation, ordered by the log. A block is checked against the CRL at its own date, so a
+revoked key and one dishonest peer (2-of-any) could endorse a block dated before the
+revocation and write it to the log at any time later; an empty block dated after it (a
+"fence") needs the policy's endorsements, which those two can refuse. Instead the CRL itself
+is an entry of the log (ledger.cluster.ordered_crl): its authority is the CA's signature, so
+any peer appends it, with no endorsement, when it holds revocations the log lacks - the
+honest peer cannot be kept from doing so. From that slot on every follower refuses a block
+endorsed by, or holding a transaction signed by, a certificate the entry revokes, whatever
+the block's date: every honest follower reads the same entries in the same order, so all
+refuse the same blocks, and the backdated block written after the entry is skipped by all.
+What remains is the time from the CRL reaching the first honest peer to its entry being
+appended (a block the key co-signed before that counts, as one it signed before its
+revocation would), and a peer that starts after the entry was trimmed away appends it again
+(until then it decides by the blocks' dates only).
+
 What a receipt proves. An endorsed header shows a quorum validated a block, not that the block
 was ordered: a dishonest cutter can collect real endorsements for a block and never append it.
 So an honest peer vouches for a block at height h - answers a submission with its receipt, or
@@ -67,8 +82,10 @@ from dataclasses import dataclass
 from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
+from ledger.cluster.ordered_crl import OrderedRevocations, is_crl_entry
 from ledger.cluster.transport import number, pack, unpack
-from ledger.errors import EncodingError, LedgerError, ServiceUnavailable, UnknownCertificate, UnprovenAnswer
+from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
+                           UnprovenAnswer)
 
 log = logging.getLogger("edgeacc.node")
 
@@ -190,8 +207,11 @@ class Follower:
     """A peer's reading of its chain's log (the rules of the module docstring). `sources()`
     gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h))."""
 
-    def __init__(self, peer, log_, know_signers, sources, quorum: int) -> None:
+    def __init__(self, peer, log_, know_signers, sources, quorum: int,
+                 revocations: OrderedRevocations | None = None) -> None:
         self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
+        # the CRL entries read so far (ledger.cluster.ordered_crl)
+        self.revocations = revocations or OrderedRevocations(peer.deployment.trust)
         self.next_slot = 0
         self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
         self.head_slot: int | None = None  # the slot that holds block height-1 (where a trim may cut)
@@ -273,7 +293,11 @@ class Follower:
         propagates: the entry is read again, so a transient failure never decides). Below the
         stored height (a restarted peer re-reading the log) the entry that was stored is
         recognised by its bytes, and every other one was skipped: the same decisions again.
-        `decoded` is `data`'s decoding when the caller holds it (take_appended)."""
+        `decoded` is `data`'s decoding when the caller holds it (take_appended). A CRL entry
+        is taken wherever it stands (ledger.cluster.ordered_crl)."""
+        if decoded is None and is_crl_entry(data):
+            self._take_crl(slot, data)
+            return
         if self.height < self.peer.height:
             if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
                 self.height, self.head_slot = self.height + 1, slot
@@ -287,6 +311,7 @@ class Follower:
             # peer lacks is a retry (skipping would hinge on what this peer's store holds)
             self.peer.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
             self.know_signers(block.transactions)
+            self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
                 self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
             except UnknownCertificate as exc:
@@ -299,6 +324,17 @@ class Follower:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _take_crl(self, slot: int, data: bytes) -> None:
+        """Take the CRL entry at `slot`: from here on the serials it revokes sign no block."""
+        try:
+            self.revocations.take(data)
+        except (ServiceUnavailable, StorageError):
+            raise  # (kept durably, or read again)
+        except LedgerError as exc:
+            self.skipped += 1
+            self.last_skip = f"slot {slot}: {exc}"[:500]
+            log.warning("%s skips the CRL entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
 
     def checkpoint(self) -> Checkpoint | None:
         """The log's checkpoint entry if it holds (None otherwise): a quorum attests its block
@@ -358,7 +394,8 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers}
+                "waiting": self.waiting, "from_peers": self.from_peers,
+                "ordered_revocations": len(self.revocations.serials)}
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:

@@ -240,10 +240,12 @@ class LocalCluster:
     def chain_of(self, name: str) -> str:
         return next(c["id"] for c in self.deployment["chains"] if any(p["name"] == name for p in c["peers"]))
 
-    def start_node(self, name: str) -> None:
+    def start_node(self, name: str, repair: bool = False) -> None:
+        """Start peer `name`'s node process (`repair`: `edgeacc node --repair`)."""
         node_dir = self.directory / "nodes" / name
         log = open(node_dir / "node.log", "ab")
-        self.nodes[name] = subprocess.Popen([sys.executable, "-m", "ledger.cli", "node", str(node_dir / "node.json")],
+        self.nodes[name] = subprocess.Popen([sys.executable, "-m", "ledger.cli", "node", str(node_dir / "node.json")]
+                                            + ["--repair"] * repair,
                                             stdout=log, stderr=log, start_new_session=True,
                                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
                                                 filter(None, [str(Path(__file__).resolve().parents[2]),

@@ -20,6 +20,9 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
   On start and after a restart this is the catch-up; below a trimmed checkpoint the node
   fetches the blocks from another peer, chained to the digest a quorum attested.
+- orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
+  chain's log has not ordered yet, it appends the CRL as an entry of the log, cutter or not,
+  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why).
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
@@ -29,13 +32,13 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
   blocks are appended, with the Stored attestations the cutter gathers once per block; a
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
-  transactions waiting). The cutter cuts whatever is queued as soon as the previous block is
-  appended (no timer), and hands admitted transactions to the endorsers at once (Admit) so
-  that Endorse does not verify their signatures on the block's critical path. Every
-  `trim_blocks` blocks it trims the log below a checkpoint its peers attest (Stored). When a
-  revocation takes effect after the chain's latest block, it appends an empty block dated
-  now (the revocation fence: Node._fence_due says why). Before it admits or endorses a
-  Type-II or Type-III it checks that the block reported is its chain's ordered one
+  transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
+  "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
+  whatever is queued as soon as the previous block is appended (no timer), and hands admitted
+  transactions to the endorsers at once (Admit) so that Endorse does not verify their
+  signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
+  a checkpoint its peers attest (Stored). Before it admits or endorses a Type-II or Type-III
+  it checks that the block reported is its chain's ordered one
   (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
@@ -66,12 +69,13 @@ from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
                                      confirm_blocks, decode_block_id, stored_message)
+from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
                                       serve, unpack)
-from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, LedgerError,
-                           NotFound, ReplayedTransaction,
+from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected,
+                           LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
                            UnprovenAnswer, ValidationError)
 from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
@@ -89,12 +93,15 @@ MAX_PROOFS = 1024             # inclusion proofs per Proofs call (ledger.cluster
 BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's keys
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
-FENCE_GRACE_MS = 3000         # a peer not the cutter appends a revocation fence the cutter did not, after this
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
-MAX_ADMITTED = 65536          # signatures an endorser remembers from early admission (Admit)
+MAX_ADMITTED = 65536          # signatures an endorser remembers from one peer's early admission (Admit)
+ADMITTED_SECONDS = 60.0       # ... each for this long: a block carries it within seconds, or never
 EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
                               # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
+MAX_STREAMS = 64              # submission streams a peer holds open in all (each holds a server worker
+                              # and a reader thread): past it callers are told ServerBusy, use Submit
+STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed (its worker freed)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 
 
@@ -167,6 +174,11 @@ def install_crl(trust: TrustStore, crl_path: Path, remembered: Path | None) -> N
             tmp.replace(remembered)
         except OSError as exc:
             raise StorageError(f"cannot keep the accepted revocation list at {remembered}: {exc}") from None
+
+
+def ordered_crl_path(store: Path) -> Path:
+    """Where a node keeps the CRL entries its chain's log ordered (ledger.cluster.ordered_crl)."""
+    return store.with_name(store.name + ".ordered-crl")
 
 
 def remembered_crl_path(store: Path) -> Path:
@@ -315,6 +327,71 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     return receipt
 
 
+class EarlyAdmissions:
+    """The signatures an endorser verified ahead of their block (Admit), remembered per sending
+    peer: at most `per_sender` of each, its oldest forgotten first, and each forgotten after
+    `seconds`. One peer's calls then evict only its own entries, and a flood of transactions
+    never cut into a block expires: early admission stays on for the others (a node-wide
+    bound that never expired let one dishonest peer switch it off for the node's lifetime).
+    Forgetting is always safe: Endorse then verifies the signature itself."""
+
+    def __init__(self, forget, per_sender: int = MAX_ADMITTED, seconds: float = ADMITTED_SECONDS) -> None:
+        self._forget, self.per_sender, self.seconds = forget, per_sender, seconds
+        self._by_sender: dict[str, dict[tuple[bytes, bytes], tuple[float, Transaction]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sender: str, tx: Transaction) -> None:
+        """Remember that `sender` had `tx` admitted here (after Peer._admit accepted it)."""
+        now = time.monotonic()
+        with self._lock:
+            entries = self._by_sender.setdefault(sender, {})
+            entries.pop((tx.tx_id, tx.signature), None)  # (again: it is the newest now)
+            entries[tx.tx_id, tx.signature] = (now, tx)
+            gone = [entries.pop(next(iter(entries)))[1] for _ in range(len(entries) - self.per_sender)]
+        for old in gone:
+            self._forget(old)
+
+    def expire(self) -> None:
+        """Forget every entry older than `seconds`."""
+        oldest = time.monotonic() - self.seconds
+        gone = []
+        with self._lock:
+            for entries in self._by_sender.values():
+                while entries and next(iter(entries.values()))[0] < oldest:
+                    gone.append(entries.pop(next(iter(entries)))[1])
+        for old in gone:
+            self._forget(old)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(e) for e in self._by_sender.values())
+
+
+def answer_within(future: concurrent.futures.Future, deadline: float, ended: threading.Event | None):
+    """future.result() by `deadline` (time.monotonic()); concurrent.futures.TimeoutError past
+    it or as soon as `ended` is set."""
+    while True:
+        left = deadline - time.monotonic()
+        if ended is None or left <= 0:
+            return future.result(max(0.0, left))
+        try:
+            return future.result(min(left, 0.5))
+        except concurrent.futures.TimeoutError:
+            if ended.is_set():
+                raise
+
+
+def next_while_active(items: queue.Queue, caller: Caller):
+    """The next of `items`; ServiceUnavailable once the caller's call ended (a stream's
+    handler must not hold its thread for a caller that went away)."""
+    while True:
+        try:
+            return items.get(timeout=0.5)
+        except queue.Empty:
+            if caller.ended.is_set():
+                raise ServiceUnavailable(f"{caller.name} went away") from None
+
+
 @dataclass
 class _Pending:
     tx: Transaction
@@ -325,7 +402,11 @@ class _Pending:
 class Node:
     """One running peer (see the module docstring); `stop()` ends it."""
 
-    def __init__(self, config: dict, base: Path = Path(".")) -> None:
+    def __init__(self, config: dict, base: Path = Path("."), repair: bool = False) -> None:
+        """Start the node. A store cut back below this peer's own signed checkpoint
+        (RollbackDetected) is refused unless `repair` (the operator's `edgeacc node CONFIG
+        --repair`, never automatic): then it loads what it holds and catches up by following
+        the log (_check_repaired)."""
         def path(key: str) -> Path:
             return (base / config[key]).resolve()
 
@@ -349,7 +430,13 @@ class Node:
         self.credentials = Credentials.load(creds_dir)
         self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
         started = time.monotonic()
-        self.peer.load()
+        try:
+            self.peer.load(repair=repair)
+        except RollbackDetected as exc:
+            self.peer.close()
+            raise RollbackDetected(f"{exc.args[0].partition('; catch it up')[0]}; catch it up from etcd's log and "
+                                   "the chain's peers: `edgeacc node CONFIG --repair`", chain_id=exc.chain_id,
+                                   height=exc.height, expected=exc.expected, found=exc.found) from None
         loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id, EtcdCredentials.load(creds_dir))
@@ -357,13 +444,15 @@ class Node:
         self.max_block_txs = int(self.deployment_info.get("max_block_txs", 2000))
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
         self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
-                                 attestation_quorum(self.config.endorsement_threshold, len(self.addresses)))
+                                 attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
+                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
         self._trimming = threading.Lock()
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
+        self._early = EarlyAdmissions(self.peer.forget)  # what the other peers' Admit calls had verified here
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
@@ -378,6 +467,8 @@ class Node:
         self.log.start_watch()
         validated = time.monotonic()
         self.sync()
+        if repair:
+            self._check_repaired()
         done = time.monotonic()
         self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
@@ -386,7 +477,10 @@ class Node:
                  self.name, loaded, validated - started, self.peer.height - loaded, done - validated)
         methods = {
             "Submit": Method(self._rpc_submit),
-            "SubmitStream": Method(self._rpc_submit_stream, per_caller=STREAMS_PER_CALLER, streaming=True),
+            "SubmitStream": Method(self._rpc_submit_stream, per_caller=STREAMS_PER_CALLER, streaming=True,
+                                   total=int(self.deployment_info.get("max_streams", MAX_STREAMS)), instead="Submit",
+                                   idle_seconds=float(self.deployment_info.get("stream_idle_seconds",
+                                                                               STREAM_IDLE_SECONDS))),
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
@@ -422,6 +516,29 @@ class Node:
         returns the peer's height."""
         return self.follower.sync()
 
+    def _check_repaired(self) -> None:
+        """After a repair's catch-up: the peer must hold the block its own signed checkpoint
+        vouches for (Peer.holds_vouched), now that it followed the log - its blocks from etcd,
+        or below a trimmed checkpoint from the chain's peers, chained to the digest a quorum
+        attested (ledger.cluster.follower). Otherwise RollbackDetected (the log and the peers
+        lack it) or ForkDetected (the ordered chain holds another block there), and the node
+        does not start."""
+        if self.peer.holds_vouched():
+            return
+        vouched = self.peer.vouched_anchors()[0]
+        height, digest = vouched.height, vouched.digest
+        found = self.peer.digest(height) if self.peer.height > height else None
+        self.log.close()
+        self.peer.close()
+        if found is not None:
+            raise ForkDetected(f"{self.name}: the ordered chain holds block {height} {found.hex()[:16]}, its own "
+                               f"signed checkpoint {digest.hex()[:16]}: not repaired",
+                               chain_id=self.chain_id, height=height, expected=digest, found=found)
+        raise RollbackDetected(f"{self.name}: neither etcd's log nor the chain's peers brought block {height} "
+                               f"that its signed checkpoint vouches for (it holds {self.peer.height} blocks): "
+                               f"not repaired{f' ({self.refused})' if self.refused else ''}",
+                               chain_id=self.chain_id, height=height, expected=digest, found=None)
+
     @property
     def refused(self) -> str | None:
         """Why following stopped (the stored history is not the one a checkpoint attests)."""
@@ -448,7 +565,8 @@ class Node:
                 pass
 
     def _watch_trust(self) -> None:
-        """Install a new CRL when the operator distributes one (crl.pem changes)."""
+        """Install a new CRL when the operator distributes one (crl.pem changes), and order
+        in the log what it revokes (_fence_if_due)."""
         while not self._stop.wait(0.5):
             try:
                 mtime = (self.trust_dir / "crl.pem").stat().st_mtime_ns
@@ -457,6 +575,10 @@ class Node:
                     install_crl(self.trust, self.trust_dir / "crl.pem", self._remembered_crl)
             except (OSError, LedgerError) as exc:
                 log.warning("%s: cannot install the new CRL: %s", self.name, exc)
+            try:
+                self._fence_if_due()
+            except LedgerError as exc:
+                log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
 
     def _know_signers(self, txs, ask_peers: bool = False) -> None:
         """Admit the certificates of submitters this peer has not seen yet, from the copies
@@ -504,10 +626,6 @@ class Node:
             try:
                 first = self._queue.get(timeout=0.5)
             except queue.Empty:
-                try:
-                    self._fence_if_due()
-                except LedgerError as exc:
-                    log.warning("%s: the revocation fence of %s: %s", self.name, self.chain_id, exc)
                 continue
             batch, size = [first], len(first.tx.to_bytes())
             while len(batch) < self.max_block_txs:
@@ -530,43 +648,22 @@ class Node:
                         p.future.set_exception(failure)
 
     def _fence_if_due(self) -> None:
-        """Append the revocation fence when one is due (_fence_due): the cutter at once; any
-        other peer once FENCE_GRACE_MS passed without it (a dishonest cutter holds it back)."""
-        due = self._fence_due()
-        if due is None:
-            return
-        if self._leadership is not None:
-            self._cut([])
-        elif now_ms() >= due + FENCE_GRACE_MS:
-            height, slot = self.follower.sync_position()
-            if self.refused or height != self.peer.height or self._fence_due() is None:
-                return  # (the log brought one meanwhile)
-            block = self.peer._propose([])[0]
-            block = block.with_endorsements(self._endorsements(block))
-            if self.log.append(slot, block.to_bytes()):  # (only if the slot is still empty)
-                self.follower.take_appended(slot, block)
-                log.info("%s appended the revocation fence of %s its cutter held back", self.name, self.chain_id)
-
-    def _fence_due(self) -> int | None:
-        """The time (ms) of a revocation that took effect after this chain's latest block was
-        dated, if any: then the cutter appends a block dated now, the revocation fence (an
-        empty `_cut`).
-
-        Peers decide a block by the revocations effective at its own date (the follower's
-        rule: the same decision whenever a peer reads it), so a revoked key still endorses a
-        block dated before its revocation. On an idle chain, whose latest block is older than
-        the revocation, the revoked key and ONE dishonest unrevoked peer (2-of-any) could
-        still endorse a block dated between the two and write it to the log at any time
-        later: every follower takes it. Block dates never go back (the chain rules), so once
-        the fence - endorsed by the policy's threshold, at least one honest, each endorser
-        signing only a block dated now - is ordered, every later block is dated after the
-        revocation and the revoked key counts on none. What remains is the moment between
-        the revocation taking effect and the fence being appended, equivalent to a block
-        the key signed just before (the operator's --effective-in announces that moment), and
-        FENCE_GRACE_MS more when the cutter itself is dishonest (then another peer appends it)."""
-        latest = self.peer.latest()
-        dated = latest.header.timestamp_ms if latest is not None else -1
-        return min((when for _, when in self.trust.revocations_until(now_ms()) if when > dated), default=None)
+        """Append this peer's CRL to the log when it revokes a certificate the log has not
+        ordered yet (the revocation fence, ledger.cluster.ordered_crl): any peer, at once and
+        with no endorsement (its authority is the CA's signature), so neither a dishonest
+        cutter nor a revoked key with one dishonest endorser can hold it back."""
+        revocations = self.follower.revocations
+        for _ in range(APPEND_ATTEMPTS):  # (a busy cutter may take the slot first)
+            if self.refused or revocations.unordered() is None:
+                return
+            _, slot = self.follower.sync_position()
+            crl = revocations.unordered()
+            if crl is None:
+                return  # (the log brought it meanwhile)
+            if self.log.append(slot, crl_entry(crl)):  # (only if the slot is still empty)
+                self.sync()
+                log.info("%s ordered the revocation list in %s's log at slot %d", self.name, self.chain_id, slot)
+                return
 
     def _cut(self, batch: list[_Pending]) -> None:
         """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it
@@ -773,7 +870,7 @@ class Node:
             if cutter is None or cutter == self.name or cutter not in self.addresses:
                 raise ServiceUnavailable(f"{self.chain_id} has no block cutter now: submit again shortly")
             return self._vouched(self._channel(cutter).call("Forward", request, caller.wait_bound(SUBMIT_TIMEOUT)))
-        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT), caller.ended)
 
     def _vouched(self, answer: bytes) -> bytes:
         """The cutter's outcomes, each receipt kept only if this peer stores its block (it
@@ -794,17 +891,19 @@ class Node:
         txs = self._decode_submission(request)
         if self._leadership is None:
             raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: submit again")
-        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT))
+        return self._order(txs, caller.wait_bound(SUBMIT_TIMEOUT), caller.ended)
 
-    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT) -> bytes:
+    def _order(self, txs: list[Transaction], wait: float = SUBMIT_TIMEOUT,
+               ended: threading.Event | None = None) -> bytes:
         """The outcomes of `txs` once ordered, each a ServiceUnavailable when not ordered
-        within `wait` seconds (the caller's deadline: past it nobody receives the answer)."""
+        within `wait` seconds (the caller's deadline: past it nobody receives the answer) or
+        once `ended` is set (the caller cancelled: the thread is not held for nobody)."""
         pendings = self._enqueue(txs)
         answers: list[Receipt | LedgerError] = []
         deadline = time.monotonic() + wait
         for p in pendings:
             try:
-                answers.append(p.future.result(max(0.0, deadline - time.monotonic())))
+                answers.append(answer_within(p.future, deadline, ended))
             except LedgerError as exc:
                 answers.append(exc)
             except concurrent.futures.TimeoutError:
@@ -866,19 +965,16 @@ class Node:
         """Early admission (the cutter's _share_admitted): check each transaction as a
         submission is checked and remember the signatures that verified (Peer._admit), so the
         block that carries them is endorsed without verifying them again. Only the chain's peers
-        may call it, and at most MAX_ADMITTED remembered signatures are kept: beyond that it is
-        refused (every check then runs at Endorse, as without it)."""
-        if len(self.peer._admitted) >= MAX_ADMITTED:
-            raise ServiceUnavailable(f"{self.name} remembers {MAX_ADMITTED} admitted transactions already")
+        may call it; what it remembers is bounded per caller and expires (EarlyAdmissions)."""
         txs = self._decode_submission(request)
+        self._early.expire()
         self._know_signers(txs)
-        for tx in txs:
-            if len(self.peer._admitted) >= MAX_ADMITTED:
-                break  # (one call cannot pass the bound either)
+        for tx in txs[-self._early.per_sender:]:  # (more than the bound would only evict its own)
             try:
                 self.peer._admit(tx)
             except LedgerError:
-                pass  # refused here: its block is refused at Endorse
+                continue  # refused here: its block is refused at Endorse
+            self._early.add(caller.name, tx)
         return b""
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
@@ -946,7 +1042,7 @@ class Node:
         try:
             finished, end = False, None
             while not finished or waiting[0] > 0:
-                items = [done.get()]
+                items = [next_while_active(done, caller)]
                 while True:
                     try:
                         items.append(done.get_nowait())
@@ -1253,21 +1349,23 @@ class Node:
         self.peer.close()
 
 
-def build(cls, config: dict, base: Path, where):
-    """cls(config, base), a missing or malformed setting being a ConfigurationError naming `where`."""
+def build(cls, config: dict, base: Path, where, **options):
+    """cls(config, base, **options), a missing or malformed setting being a ConfigurationError
+    naming `where`."""
     try:
-        return cls(config, base)
+        return cls(config, base, **options)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, LedgerError):
             raise
         raise ConfigurationError(f"{where}: a setting is missing or malformed: {exc!r}") from None
 
 
-def run_node(config_path: str | Path) -> None:
-    """`edgeacc node CONFIG`: run until SIGTERM or SIGINT."""
+def run_node(config_path: str | Path, repair: bool = False) -> None:
+    """`edgeacc node CONFIG [--repair]`: run until SIGTERM or SIGINT (Node: `repair`)."""
     config_path = checks.path(config_path, "config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path)
+    node = build(Node, read_json(config_path, "node configuration"), config_path.parent, config_path,
+                 repair=bool(repair))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -107,12 +107,15 @@ class Credentials:
 @dataclass(frozen=True)
 class Caller:
     """Who called, as its transport certificate says (checked against the CRL at the call),
-    and when it stops waiting for the answer (time.monotonic(); None: no deadline)."""
+    when it stops waiting for the answer (time.monotonic(); None: no deadline), and `ended`,
+    set once the call is over for the caller (answered, cancelled, past its deadline): a
+    handler that waits stops waiting then (gRPC runs a handler to its end otherwise)."""
 
     name: str
     role: str
     chain_id: str | None
     deadline: float | None = None
+    ended: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def wait_bound(self, cap: float) -> float:
         """`cap` seconds, or fewer when the caller gives up sooner: a server thread must not
@@ -124,7 +127,10 @@ class Caller:
 # the caller must be bound to the server's own chain (peer-to-peer methods), and how many calls
 # of it one caller (one certificate name) may have under way at once. A streaming method is
 # fn(caller, iterator of request bytes) -> iterator of response bytes, one call under way for
-# the stream's whole life (so per_caller bounds the streams a caller holds open).
+# the stream's whole life (so per_caller bounds the streams a caller holds open). `total`
+# bounds the calls of it under way from all callers (each stream holds a server thread: many
+# callers' streams must not take every worker); past it a caller is told ServerBusy with
+# `instead` (the method to use). A stream neither side used for `idle_seconds` is closed.
 @dataclass(frozen=True)
 class Method:
     fn: Callable[[Caller, bytes], bytes]
@@ -132,6 +138,9 @@ class Method:
     same_chain: bool = False
     per_caller: int = PER_CALLER
     streaming: bool = False
+    total: int | None = None
+    instead: str = ""
+    idle_seconds: float | None = None
 
 
 class _CallsUnderWay:
@@ -144,21 +153,63 @@ class _CallsUnderWay:
         self._lock = threading.Lock()
         self._running: dict[tuple[str, str], int] = {}
 
-    def enter(self, caller: str, method: str, bound: int) -> bool:
-        keys = ((caller, method), (caller, ""))  # ("": all its methods; a method has a name)
+    def enter(self, caller: str, method: str, bound: int, total: int | None = None) -> str | None:
+        """Count the call in; None, or what bound it is past ("caller" or "total": not counted)."""
+        keys = ((caller, method), (caller, ""), ("", method))  # ("": all; a name is never empty)
         with self._lock:
             if self._running.get(keys[0], 0) >= bound or self._running.get(keys[1], 0) >= PER_CALLER_TOTAL:
-                return False
+                return "caller"
+            if total is not None and self._running.get(keys[2], 0) >= total:
+                return "total"
             for key in keys:
                 self._running[key] = self._running.get(key, 0) + 1
-            return True
+            return None
 
     def leave(self, caller: str, method: str) -> None:
         with self._lock:
-            for key in ((caller, method), (caller, "")):
+            for key in ((caller, method), (caller, ""), ("", method)):
                 self._running[key] -= 1
                 if not self._running[key]:
                     del self._running[key]
+
+
+class _IdleStreams:
+    """Streams open at a server and when each was last used; `sweep` (every second, on a
+    thread of its own) cancels those idle past their method's idle_seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[int, list] = {}  # id -> [context, last use (monotonic), idle seconds]
+        self._sweeper: threading.Thread | None = None
+
+    def opened(self, context, idle_seconds: float) -> int:
+        with self._lock:
+            self._open[id(context)] = [context, time.monotonic(), idle_seconds]
+            if self._sweeper is None:
+                self._sweeper = threading.Thread(target=self._sweep, name="idle-streams", daemon=True)
+                self._sweeper.start()
+        return id(context)
+
+    def used(self, key: int) -> None:
+        entry = self._open.get(key)
+        if entry is not None:
+            entry[1] = time.monotonic()
+
+    def closed(self, key: int) -> None:
+        with self._lock:
+            self._open.pop(key, None)
+
+    def _sweep(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._lock:
+                if not self._open:  # (the next stream starts another)
+                    self._sweeper = None
+                    return
+                idle = [e[0] for e in self._open.values() if now - e[1] > e[2]]
+            for context in idle:
+                context.cancel()  # (the handler's reader sees the stream end; the caller, CANCELLED)
 
 
 def serve(address: str, credentials: Credentials, trust: TrustStore, methods: dict[str, Method],
@@ -168,17 +219,22 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
     their block is ordered, and a peer serves its cutter's Endorse calls meanwhile: enough
     workers that waiting submissions never starve the peer-to-peer methods, and a bound on
     each caller's calls under way (Method.per_caller) so that no caller takes them all."""
-    under_way = _CallsUnderWay()
+    under_way, streams = _CallsUnderWay(), _IdleStreams()
 
     def admitted(name: str, method: Method, context: grpc.ServicerContext) -> Caller:
         try:
             caller = _caller(context, trust, method, chain_id)
         except LedgerError as exc:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
-        if not under_way.enter(caller.name, name, method.per_caller):
+        past = under_way.enter(caller.name, name, method.per_caller, method.total)
+        if past == "caller":
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"{caller.name} has {method.per_caller} {name} calls under way here (or "
                           f"{PER_CALLER_TOTAL} calls in all): retry later")
+        if past == "total":
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(errors.ServerBusy(
+                f"this server holds {method.total} {name} calls already (busy): use {method.instead or 'another'}")))
+        context.add_callback(caller.ended.set)
         return caller
 
     def failed(context: grpc.ServicerContext, exc: Exception) -> None:
@@ -198,13 +254,23 @@ def serve(address: str, credentials: Credentials, trust: TrustStore, methods: di
 
         def stream_handler(requests, context: grpc.ServicerContext):
             caller = admitted(name, method, context)
+            key = streams.opened(context, method.idle_seconds) if method.idle_seconds else None
+
+            def used(items):
+                for item in items:
+                    if key is not None:
+                        streams.used(key)
+                    yield item
             try:
-                yield from method.fn(caller, requests)
+                yield from used(method.fn(caller, used(requests)))
             except grpc.RpcError:
                 return  # the caller went away
             except Exception as exc:
-                failed(context, exc)
+                if not caller.ended.is_set():
+                    failed(context, exc)
             finally:
+                if key is not None:
+                    streams.closed(key)
                 under_way.leave(caller.name, name)
         if method.streaming:
             return grpc.stream_stream_rpc_method_handler(stream_handler)
