@@ -17,6 +17,28 @@ cimport edgeacc_c as c
 cdef extern from "ea_multiexp.h":
     pass  # internal header: the complete ea_mexp_table that MultiExpTable embeds
 
+cdef extern from *:
+    """
+    /* z = v (an exact int) straight from CPython's digits, no bytes object in between; 0 where
+     * the int layout is not the one read here (PyPy, CPython >= 3.12: the caller goes through
+     * bytes). At t = 1024 the bytes route was ~9% of batch_verify, all of it serial. */
+    static int ea_pylong_to_mpz(mpz_ptr z, PyObject *v)
+    {
+    #if !defined(PYPY_VERSION) && PY_VERSION_HEX < 0x030C0000
+        Py_ssize_t size = Py_SIZE(v);
+        mpz_import(z, (size_t)(size < 0 ? -size : size), -1, sizeof(digit), 0,
+                   8 * sizeof(digit) - PyLong_SHIFT, ((PyLongObject *)v)->ob_digit);
+        if (size < 0)
+            mpz_neg(z, z);
+        return 1;
+    #else
+        (void)z; (void)v;
+        return 0;
+    #endif
+    }
+    """
+    int ea_pylong_to_mpz(mpz_t z, object v)
+
 from operator import index as _operator_index
 
 from edgeacc import errors
@@ -121,9 +143,11 @@ cdef list _as_list(object values, str what):
 
 
 cdef int _to_mpz(mpz_t z, object obj, str what) except -1:
-    """Python int -> mpz through a big-endian byte buffer (no decimal strings)."""
+    """Python int -> mpz from its digits, else through a big-endian byte buffer."""
     cdef object v = _as_int(obj, what)
     cdef bytes raw
+    if ea_pylong_to_mpz(z, v):
+        return 0
     if -0x3FFFFFFFFFFFFFFF <= v <= 0x3FFFFFFFFFFFFFFF:
         mpz_set_si(z, <long>v)
         return 0
