@@ -49,6 +49,9 @@ class Big(int):
 @example(-(1 << 30) + 1, N, int)
 @example((1 << 60) - 1, N, int)
 @example(1 << 64, N, gmpy2.mpz)
+@example((1 << 120) - 1, N, int)
+@example(-(1 << 128), N, int)
+@example((1 << 2048) - 1, 2 ** 4099 - 1, Big)
 def test_ints_reach_the_core_exactly(a, n, kind):
     """The digit-wise conversion (bindings/_core.pyx, ea_pylong_to_mpz): every sign and size,
     across digit and limb boundaries, as int, int subclass and gmpy2.mpz."""
