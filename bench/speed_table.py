@@ -23,9 +23,9 @@ measured on one thread (thread CPU clock; load 4-5, so the absolute figures run 
   At t = 8 the chain dominates: about (180 + 38 + 45) / 470 = 0.56.
 - t = 1024: rounds are 93% of the C work (13.5 of 14.6 ms per call) and split evenly. What
   stays serial is per item: Python's checks, statement merge and weights (~0.9 us),
-  conversions to mpz (0.29 us, 0.74 us before they read CPython's digits directly), the C
-  checks, weight products and combination (~0.25 us): ~1.45 of ~16 us, so about
-  (1.45 + 14.5 / 2) / 16 = 0.54.
+  conversions to mpz (0.13 us; 0.74 us before they read CPython's digits directly), the C
+  checks, weight products and combination (~0.25 us): ~1.3 of ~16 us, so about
+  (1.3 + 14.5 / 2) / 15.8 = 0.54.
 - all_witnesses (csrc/ea_rootfactory.c, rf_ifma), n = 10,000, CPU per tree level: one
   thread 1.32 s (root, one shared chain of 7/8 of the 2.56M exponent bits on the single
   kernel), then 0.55, 0.57, 0.71, 0.82, 0.97, 0.14 s in lanes (5.09 s). Two threads: the
