@@ -6,21 +6,40 @@
 interleaved with their gmpy2 baseline. --quick uses n = 2000 for all_witnesses (its n = 10,000
 row is then extrapolated by n log n and marked so).
 
-Two threads at small t (batch_verify, t = 8, 16): the weighted product's windows are combined
-by Horner's rule, at least one sequential squaring per exponent bit (x_j r_j: 384 bits); no
-schedule shortens that chain (the time-lock argument). On the single IFMA kernel 384
-squarings take about 140 us: 30% of the 1-thread batch at t = 8 (~470 us), 20% at t = 16
-(~700 us). ea_ifma_multi_exp therefore pipelines (csrc/ea_ifma.c, run_pipeline): the rounds
-run from the top window down and one thread combines each round's windows as soon as they
-are done, while the other builds the remaining tables and rounds (the values' short weight
-sums need no table in the top rounds) and checks the element rule beside it. Its critical
-path is one table (~25 us) + the top round (~13 us at t = 8) + the combination (384 squarings
-and 96 window products, ~180 us), plus the serial rest (Python's item checks and weights,
-the value's inverse, starting the second thread: ~45 us). Reachable 2-thread/1-thread per
-item: about (180 + 38 + 45) / 470 = 0.56 at t = 8, where the chain dominates, and half the
-work plus the serial rest at t = 16, ((700 - 45) / 2 + 45) / 700 = 0.53. On a
-loaded machine the second thread starts late (the pipeline then runs on one thread until it
-joins), so compare `--threads 2` with `--threads 1` run back to back on a quiet machine.
+Two threads: what each row can reach (2-thread/1-thread wall time), from CPU time per phase
+measured on one thread (thread CPU clock; load 4-5, so the absolute figures run high):
+
+- t = 8, 16: the weighted product's windows are combined by Horner's rule, at least one
+  sequential squaring per exponent bit (x_j r_j: 384 bits); no schedule shortens that chain
+  (the time-lock argument). ea_ifma_multi_exp pipelines (csrc/ea_ifma.c, run_pipeline): the
+  rounds run from the top window down and one thread combines each round's windows as soon
+  as they are done, while the other builds the remaining tables and rounds and checks the
+  element rule beside it. At t = 16 one call spends 255 us in rounds, 158 us combining, 60
+  us on tables and 19 us on the element rule (492 us in the pipeline), ~35 us outside it
+  (Python's item checks and weights, conversions, the C checks), and starting the second
+  thread costs 10-40 us. When both threads run, the rounds' CPU splits without loss (e.g. 124
+  + 133 us against 255 alone); the combination starts after the top table and round (~64
+  us), so 64 + 158 us < 492 / 2: the work bound holds, about (246 + 35 + 20) / 526 = 0.57.
+  At t = 8 the chain dominates: about (180 + 38 + 45) / 470 = 0.56.
+- t = 1024: rounds are 93% of the C work (13.5 of 14.6 ms per call) and split evenly. What
+  stays serial is per item: Python's checks, statement merge and weights (~0.9 us),
+  conversions to mpz (0.13 us; 0.74 us before they read CPython's digits directly), the C
+  checks, weight products and combination (~0.25 us): ~1.3 of ~16 us, so about
+  (1.3 + 14.5 / 2) / 15.8 = 0.54.
+- all_witnesses (csrc/ea_rootfactory.c, rf_ifma), n = 10,000, CPU per tree level: one
+  thread 1.32 s (root, one shared chain of 7/8 of the 2.56M exponent bits on the single
+  kernel), then 0.55, 0.57, 0.71, 0.82, 0.97, 0.14 s in lanes (5.09 s). Two threads: the
+  root's children by two exponentiations (2 x 0.51 s), then each child's shared chain (2 x
+  0.69 s), two lane groups (2 x 0.36 s), then 3.58 s of lane levels that split evenly:
+  0.51 + 0.69 + 0.36 + 1.79 = 3.35 s, 0.66 of one thread. Any tree runs about one squaring
+  per exponent bit (~2.56M) along its top path before eight nodes exist to fill the lanes;
+  on the single kernel that is ~25% of the one-thread time, so ~0.62 is the floor without
+  a faster single squaring.
+- verify_membership is one exponentiation (one thread); hash_to_prime is not threaded.
+
+On a loaded machine the second thread starts late (the pipeline then runs on one thread
+until it joins), so compare `--threads 2` with `--threads 1` run back to back on a quiet
+machine.
 """
 import argparse
 import math

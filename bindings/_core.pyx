@@ -17,6 +17,48 @@ cimport edgeacc_c as c
 cdef extern from "ea_multiexp.h":
     pass  # internal header: the complete ea_mexp_table that MultiExpTable embeds
 
+cdef extern from *:
+    """
+    /* z = v (an exact int) straight from CPython's digits into GMP's limbs, no bytes object
+     * in between (mpz_import's path for nail bits goes byte by byte); 0 where the int layout
+     * is not the one read here (PyPy, CPython >= 3.12: the caller goes through bytes). At
+     * t = 1024 the bytes route was ~5% of batch_verify, all of it serial. */
+    static int ea_pylong_to_mpz(mpz_ptr z, PyObject *v)
+    {
+    #if !defined(PYPY_VERSION) && PY_VERSION_HEX < 0x030C0000 && GMP_NAIL_BITS == 0
+        Py_ssize_t size = Py_SIZE(v);
+        size_t nd = (size_t)(size < 0 ? -size : size), k = 0, i;
+        size_t nlimbs = (nd * PyLong_SHIFT + GMP_NUMB_BITS - 1) / GMP_NUMB_BITS;
+        const digit *d = ((PyLongObject *)v)->ob_digit;
+        mp_limb_t *limbs, acc = 0;
+        unsigned fill = 0;          /* bits in acc */
+        if (nd == 0) {
+            mpz_set_ui(z, 0);
+            return 1;
+        }
+        limbs = mpz_limbs_write(z, (mp_size_t)nlimbs);
+        for (i = 0; i < nd; i++) {
+            mp_limb_t x = d[i];
+            acc |= x << fill;
+            fill += PyLong_SHIFT;
+            if (fill >= GMP_NUMB_BITS) {        /* the digit's top fill bits start the next */
+                limbs[k++] = acc;
+                fill -= GMP_NUMB_BITS;
+                acc = x >> (PyLong_SHIFT - fill);
+            }
+        }
+        if (k < nlimbs)
+            limbs[k++] = acc;
+        mpz_limbs_finish(z, size < 0 ? -(mp_size_t)k : (mp_size_t)k);
+        return 1;
+    #else
+        (void)z; (void)v;
+        return 0;
+    #endif
+    }
+    """
+    int ea_pylong_to_mpz(mpz_t z, object v)
+
 from operator import index as _operator_index
 
 from edgeacc import errors
@@ -121,9 +163,11 @@ cdef list _as_list(object values, str what):
 
 
 cdef int _to_mpz(mpz_t z, object obj, str what) except -1:
-    """Python int -> mpz through a big-endian byte buffer (no decimal strings)."""
+    """Python int -> mpz from its digits, else through a big-endian byte buffer."""
     cdef object v = _as_int(obj, what)
     cdef bytes raw
+    if ea_pylong_to_mpz(z, v):
+        return 0
     if -0x3FFFFFFFFFFFFFFF <= v <= 0x3FFFFFFFFFFFFFFF:
         mpz_set_si(z, <long>v)
         return 0

@@ -10,7 +10,7 @@ import sys
 
 import gmpy2
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import edgeacc
 from edgeacc import _core
@@ -35,6 +35,31 @@ def test_build_info_names_the_paths_of_this_process():
     usable = info["lanes_compiled"] and info["lanes_cpu"] and not PORTABLE
     assert info["lanes"] == ("crypto_mb" if usable else None)
     assert info["multi_exp"] == ("ifma" if ifma else "gmp")
+
+
+class Big(int):
+    """An int subclass: converted by value (operator.index), its own methods never run."""
+
+
+@given(st.integers(-(1 << 4200), 1 << 4200), st.sampled_from([3, 2 ** 61 - 1, N, 2 ** 4099 - 1]),
+       st.sampled_from([int, Big, gmpy2.mpz]))
+@example(0, 3, int)
+@example(-1, N, int)
+@example(1 << 30, N, Big)
+@example(-(1 << 30) + 1, N, int)
+@example((1 << 60) - 1, N, int)
+@example(1 << 64, N, gmpy2.mpz)
+@example((1 << 120) - 1, N, int)
+@example(-(1 << 128), N, int)
+@example((1 << 2048) - 1, 2 ** 4099 - 1, Big)
+def test_ints_reach_the_core_exactly(a, n, kind):
+    """The digit-wise conversion (bindings/_core.pyx, ea_pylong_to_mpz): every sign and size,
+    across digit and limb boundaries, as int, int subclass and gmpy2.mpz."""
+    assert _core.jacobi(kind(a), n) == gmpy2.jacobi(a, n)
+    if a > 0:
+        assert _core.product([kind(a), kind(a + 1)]) == a * (a + 1)
+    if 1 < a < N - 1:
+        assert _core.canonical(kind(a), N) == min(a, N - a)
 
 
 # 2048-bit and 1537-bit moduli take the own IFMA kernel (ea_ifma1.h) where the CPU has it,
