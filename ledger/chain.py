@@ -39,7 +39,7 @@ MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them,
 RECENT_TXS = 1 << 16  # or fewer blocks once they hold this many tx ids (memory: per id, not per block)
-HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+HEADER_CACHE = 256  # the headers of the latest blocks applied and of stored ones read back once checked
 STATUS_CACHE = 256  # status records kept once read back (a verification reads its covering ones more than once)
 _U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
@@ -406,9 +406,9 @@ class ChainState:
         return digest
 
     def signed_header(self, height: int) -> SignedHeader:
-        """The signed header of block `height` (NotFound if there is none): the latest from
-        memory, an older one read back from the store, which must still hold the header this
-        state validated (StorageError otherwise)."""
+        """The signed header of block `height` (NotFound if there is none): the last
+        HEADER_CACHE applied or read back from memory, an older one read back from the store,
+        which must still hold the header this state validated (StorageError otherwise)."""
         with self.lock:
             height, latest = self.check_height(height), self._latest
         if height == latest.header.height:
@@ -420,11 +420,14 @@ class ChainState:
         signed = self._checked(height, lambda: self._reader().header(height), "header")
         if signed.header.digest != self.digest(height):
             raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")
+        self._cache_header(signed)
+        return signed
+
+    def _cache_header(self, signed: SignedHeader) -> None:
         with self.lock:
-            self._headers[height] = signed
+            self._headers[signed.header.height] = signed
             while len(self._headers) > HEADER_CACHE:
                 self._headers.popitem(last=False)
-        return signed
 
     def block(self, height: int) -> Block:
         """Block `height` as stored, which must still be the block this state validated (its
@@ -705,6 +708,8 @@ class ChainState:
         with self.lock:
             self._height += 1
             self._latest, self._value = block.signed, value
+            # (validated now: the interlock's witness window and Stored read it again, from memory)
+            self._cache_header(block.signed)
             self._remember(header.height, block.transactions)
             if any(tx.kind == TxKind.RECORD for tx in block.transactions):
                 self._last_record_height = header.height
