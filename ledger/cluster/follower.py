@@ -251,9 +251,13 @@ class Follower:
         kept[block.digest] = block
         self._endorsed = kept  # (one reference swap, without the lock a sync holds: an endorser must not wait)
 
+    def endorsed_block(self, digest: bytes) -> Block | None:
+        """The proposal this peer endorsed with header digest `digest`, if it keeps it."""
+        return self._endorsed.get(digest)
+
     def _endorsed_like(self, data: bytes) -> Block | None:
         """The proposal this peer endorsed under the header of entry `data`, if any."""
-        return self._endorsed.get(Block.signed_header_of(data).header.digest) if self._endorsed else None
+        return self.endorsed_block(Block.signed_header_of(data).header.digest) if self._endorsed else None
 
     def take_appended(self, slot: int, block: Block) -> int:
         """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
