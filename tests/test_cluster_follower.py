@@ -3,6 +3,7 @@ etcd: the log is a dict of entries a dishonest cutter or etcd writer filled, the
 are Peer objects (or forgers) serving headers and blocks."""
 import dataclasses
 import json
+import types
 
 import pytest
 
@@ -11,7 +12,8 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
 from ledger.cluster import local
 from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, stored_message
-from ledger.cluster.node import chain_configs, deployment_params, load_trust
+from ledger.cluster.node import Node, chain_configs, deployment_params, load_trust
+from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -248,3 +250,44 @@ def test_a_block_decoded_like_another_is_its_own_encoding(world):
         own = Block.from_bytes(data, like)
         assert not any(a is b for a, b in zip(own.transactions, like.transactions)) and own.to_bytes() == data
         assert own.tx_bytes == Block.from_bytes(data).tx_bytes
+
+
+def _endorser(world, log):
+    """A Node's Endorse over a follower of `log` (peer 1), with no other chain to ask."""
+    follower = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))
+    node = types.SimpleNamespace(name="edge-0.peer1", peer=follower.peer, follower=follower, sync=follower.sync,
+                                 _know_signers=lambda txs: None, _check_reported=lambda tx: None)
+    return node, lambda block: unpack(Node._rpc_endorse(node, None, block.to_bytes()), 2, "endorsement")
+
+
+def test_an_endorser_behind_by_the_block_it_endorsed_endorses_the_next_without_reading_the_log(world):
+    """The cutter asks for block h+1 once etcd took h; an endorser that has not read h yet
+    endorsed h, and endorses h+1 on it at once (Peer.endorse_on): the endorsement links to h,
+    so it counts only if h is the ordered block. A block on a parent it never endorsed is
+    refused (it reads the log, which lacks that parent); when the log takes another block h,
+    the candidate is never stored and the block endorsed on it is skipped."""
+    log = CountingLog({})
+    node, endorse = _endorser(world, log)
+    cutter = world.new_peer(0)
+    candidate = cutter._propose([])[0]
+    endorse(candidate)
+    candidate = world.endorse(candidate, (0, 1))
+    cutter._commit(candidate)
+    child = cutter._propose([])[0]
+    reads = log.reads
+    fp, _ = endorse(child)
+    assert fp == world.peers[1].fingerprint and log.reads == reads and node.peer.height == 0
+    assert node.follower.endorsed_ahead == 1
+    # a block on a parent this endorser never endorsed: it reads the log, which lacks the parent
+    stranger = world.new_peer(2)
+    other = world.endorse(stranger._propose([])[0], (0, 2))
+    stranger._commit(other)
+    with pytest.raises(errors.ServiceUnavailable, match="at height 0"):
+        endorse(stranger._propose([])[0])
+    assert log.reads > reads and node.follower.endorsed_ahead == 1
+    # the log takes that other block 0: the candidate is never stored, its child is skipped
+    log.entries.update({0: other.to_bytes(), 1: world.endorse(child, (0, 1)).to_bytes()})
+    assert node.follower.sync() == 1 and node.follower.skipped == 1
+    assert node.peer.digest(0) == other.digest != candidate.digest
+    for p in (cutter, stranger, node.peer):
+        p.close()

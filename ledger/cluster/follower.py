@@ -204,6 +204,7 @@ class Follower:
         self._grown = threading.Condition()
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
         self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
+        self.endorsed_ahead = 0  # blocks endorsed on a parent not read from the log yet (Node._rpc_endorse)
 
     def sync(self) -> int:
         """Take every entry etcd holds beyond the next slot; returns the peer's height."""
@@ -362,7 +363,7 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers}
+                "waiting": self.waiting, "from_peers": self.from_peers, "endorsed_ahead": self.endorsed_ahead}
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:

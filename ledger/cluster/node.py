@@ -1010,6 +1010,7 @@ class Node:
         if parent is not None and parent.height + 1 == block.height == self.peer.height + 1:
             try:
                 endorsement = self.peer._endorse_on(parent, block)
+                self.follower.endorsed_ahead += 1
             except WrongHeight:
                 pass  # applied meanwhile, or it carries statuses: read etcd as below
         if endorsement is None:
