@@ -291,3 +291,29 @@ def test_an_endorser_behind_by_the_block_it_endorsed_endorses_the_next_without_r
     assert node.peer.digest(0) == other.digest != candidate.digest
     for p in (cutter, stranger, node.peer):
         p.close()
+
+
+def test_the_layer_check_reads_only_the_anchors_it_has_not_found_held(world, monkeypatch):
+    """check_layers read this chain's digest of every anchor since start on every interlock
+    (a cost growing with age); an anchor found held holds for good, so only new ones are read,
+    and a new anchor of another block is still a fork."""
+    peer, reads = world.honest, []
+    digest = peer.digest
+    monkeypatch.setattr(peer, "digest", lambda h: reads.append(h) or digest(h))
+    records = [types.SimpleNamespace(source_chain=CHAIN, source_height=h, height=h, source_digest=world.genuine[h].digest)
+               for h in (1, 3)]
+    node = types.SimpleNamespace(name="edge-0.peer0", chain_id=CHAIN, deployment=world.rules, peer=peer,
+                                 layer_violation=None, _layers_checked=False, _anchors_held=set(),
+                                 sync=lambda: peer.height, _remote_statuses=lambda holder, source: records)
+    Node.check_layers(node)
+    assert sorted(reads) == [1, 3] and node._layers_checked
+    records.append(types.SimpleNamespace(source_chain=CHAIN, source_height=4, height=5,
+                                         source_digest=world.genuine[4].digest))
+    reads.clear()
+    Node.check_layers(node)
+    assert reads == [4]
+    records.append(types.SimpleNamespace(source_chain=CHAIN, source_height=5, height=6,
+                                         source_digest=world.fork[3].digest))
+    with pytest.raises(errors.ForkDetected):
+        Node.check_layers(node)
+    assert node.layer_violation is not None
