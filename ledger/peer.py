@@ -277,12 +277,12 @@ class Peer:
 
     def endorse_on(self, parent: Block, block: Block) -> tuple[bytes, bytes]:
         """Endorse `block` as the block after `parent`, a block this peer validated (endorsed or
-        proposed) as its next one but has not applied yet: the speculative endorsement of a
-        pipelined cutter, whose parent is being ordered. Sound because the endorsement signs a
-        header linking to `parent`'s digest: every peer skips the block unless `parent` is the
-        ordered block at its height, and then the chain it extends is exactly the one checked
-        here (ChainState.validate_child). WrongHeight when `parent` is not such a block
-        (SpeculationRefused: it must be applied first)."""
+        proposed) as its next one but has not applied yet: the cutter asks for a block as soon
+        as etcd took its parent, which this endorser may not have read yet. Sound because the
+        endorsement signs a header linking to `parent`'s digest: every peer skips the block
+        unless `parent` is the ordered block at its height, and then the chain it extends is
+        exactly the one checked here (ChainState.validate_child). WrongHeight when `parent` is
+        not such a block (SpeculationRefused: it must be applied first)."""
         return self._endorse_on(checks.decoded(parent, Block, "parent"), checks.decoded(block, Block, "block"))
 
     def _endorse_on(self, parent: Block, block: Block) -> tuple[bytes, bytes]:
