@@ -28,7 +28,7 @@ from ledger.block import (GENESIS_PREVIOUS, Block, BlockHeader, SignedHeader, Su
                           check_element, reported_header)
 from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError, EncodingError,
                            EndorsementError, LedgerError, MerkleMismatch, NotFound,
-                           ReplayedTransaction, StaleStatus, StorageError, UnauthorizedSigner,
+                           ReplayedTransaction, SpeculationRefused, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U16_MAX, Writer, check_chain_id
 from ledger.identity import TrustStore
@@ -39,7 +39,7 @@ MAIN, SUB = "main", "sub"
 MAX_CLOCK_SKEW_MS = 60_000
 RECENT_BLOCKS = 4096  # blocks whose tx ids memory holds before the store's index answers for them,
 RECENT_TXS = 1 << 16  # or fewer blocks once they hold this many tx ids (memory: per id, not per block)
-HEADER_CACHE = 256  # stored headers kept once checked (a window of witnesses reads each once)
+HEADER_CACHE = 256  # the headers of the latest blocks applied and of stored ones read back once checked
 STATUS_CACHE = 256  # status records kept once read back (a verification reads its covering ones more than once)
 _U16, _HEIGHTS = struct.Struct(">H"), struct.Struct(">QQ")
 
@@ -406,9 +406,9 @@ class ChainState:
         return digest
 
     def signed_header(self, height: int) -> SignedHeader:
-        """The signed header of block `height` (NotFound if there is none): the latest from
-        memory, an older one read back from the store, which must still hold the header this
-        state validated (StorageError otherwise)."""
+        """The signed header of block `height` (NotFound if there is none): the last
+        HEADER_CACHE applied or read back from memory, an older one read back from the store,
+        which must still hold the header this state validated (StorageError otherwise)."""
         with self.lock:
             height, latest = self.check_height(height), self._latest
         if height == latest.header.height:
@@ -420,11 +420,14 @@ class ChainState:
         signed = self._checked(height, lambda: self._reader().header(height), "header")
         if signed.header.digest != self.digest(height):
             raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")
+        self._cache_header(signed)
+        return signed
+
+    def _cache_header(self, signed: SignedHeader) -> None:
         with self.lock:
-            self._headers[height] = signed
+            self._headers[signed.header.height] = signed
             while len(self._headers) > HEADER_CACHE:
                 self._headers.popitem(last=False)
-        return signed
 
     def block(self, height: int) -> Block:
         """Block `height` as stored, which must still be the block this state validated (its
@@ -636,14 +639,41 @@ class ChainState:
     def validate_block(self, block: Block, *, live: bool, admitted: Container[tuple[bytes, bytes]] = ()) -> None:
         """Every check of `block` (decoded) as the next block but the endorsements. `live`
         checks certificates against revocation now; otherwise at the block's timestamp."""
-        header = block.header
-        if header.chain_id != self.chain_id:
-            raise WrongChain(f"block is for chain {header.chain_id}, not {self.chain_id}")
+        if block.header.chain_id != self.chain_id:
+            raise WrongChain(f"block is for chain {block.header.chain_id}, not {self.chain_id}")
         with self.lock:
-            if header.height != self.height:
-                raise WrongHeight(f"block height {header.height}; {self.chain_id} expects {self.height}")
+            if block.header.height != self.height:
+                raise WrongHeight(f"block height {block.header.height}; {self.chain_id} expects {self.height}")
             previous = self._latest.header if self._latest else None
             prev_value = self._value
+        self._validate_on(block, previous, prev_value, {}, live=live, admitted=admitted)
+
+    def validate_child(self, parent: Block, block: Block, admitted: Container[tuple[bytes, bytes]] = ()) -> None:
+        """Every check of `block` (decoded) as the block after `parent` but the endorsements,
+        live: as validate_block would decide once `parent` is applied. `parent` must be a
+        block the caller validated as this state's next block (Peer: its _validated set), of
+        Type-I transactions only (a status transaction moves the status columns the next
+        block's statuses are checked against: SpeculationRefused, the caller waits for the
+        parent instead)."""
+        if block.header.chain_id != self.chain_id:
+            raise WrongChain(f"block is for chain {block.header.chain_id}, not {self.chain_id}")
+        with self.lock:
+            if parent.height != self.height or block.header.height != parent.height + 1:
+                raise WrongHeight(f"block height {block.header.height} on a parent at {parent.height}; "
+                                  f"{self.chain_id} expects {self.height}")
+        if any(tx.kind != TxKind.RECORD for tx in parent.transactions):
+            raise SpeculationRefused(f"block {parent.height} carries status transactions: "
+                                     f"block {block.header.height} waits for it")
+        # the parent's transactions count as on the chain (a copy in the child is a replay)
+        pending = {"tx_ids": {tx.tx_id for tx in parent.transactions}}
+        self._validate_on(block, parent.header, edgeacc.decode_element(self.params, parent.header.acc_value),
+                          pending, live=True, admitted=admitted)
+
+    def _validate_on(self, block: Block, previous: BlockHeader | None, prev_value: int, pending: dict, *,
+                     live: bool, admitted: Container[tuple[bytes, bytes]]) -> None:
+        """validate_block's checks of `block` on top of the header `previous` (None: the
+        genesis) and the accumulator value after it; `pending` as check_transaction takes it."""
+        header = block.header
         if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
             raise BrokenLink(f"block {header.height} does not link to the chain's last block")
         if previous and header.timestamp_ms < previous.timestamp_ms:
@@ -652,7 +682,6 @@ class ChainState:
             raise ValidationError(f"block {header.height} is dated in the future")
         if block.computed_merkle_root() != header.merkle_root:  # (Block checks the count)
             raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
-        pending: dict = {}
         at_ms = None if live else header.timestamp_ms
         for tx in block.transactions:
             self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted)
@@ -705,6 +734,8 @@ class ChainState:
         with self.lock:
             self._height += 1
             self._latest, self._value = block.signed, value
+            # (validated now: the interlock's witness window and Stored read it again, from memory)
+            self._cache_header(block.signed)
             self._remember(header.height, block.transactions)
             if any(tx.kind == TxKind.RECORD for tx in block.transactions):
                 self._last_record_height = header.height

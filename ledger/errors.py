@@ -29,6 +29,11 @@ class WrongHeight(ValidationError):
     """A block's height is not the next height of the chain."""
 
 
+class SpeculationRefused(WrongHeight):
+    """A block offered on top of a parent not yet applied cannot be checked before it (its
+    parent carries status transactions): it is checked once the parent is applied."""
+
+
 class BrokenLink(ValidationError):
     """A block's previous-digest does not match the chain's last block."""
 

@@ -73,6 +73,8 @@ class Peer:
         self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
         self._lock = self.state.lock
         self._validated: set[bytes] = set()  # digests of headers this peer validated at the next height
+        # parent digest -> digests this peer validated on top of that parent, not yet applied (endorse_on)
+        self._validated_on: dict[bytes, set[bytes]] = {}
         self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
         self._status_chain = bytes(DIGEST_BYTES)  # chained_status over every status record applied
         self._vouched: tuple[int, bytes] | None = None  # (height, digest) of a checkpoint a repair must reach
@@ -271,6 +273,36 @@ class Peer:
             self._validate_block(block, live=True)
             with self._lock:
                 self._validated.add(block.digest)
+        return self._sign_endorsement(block)
+
+    def endorse_on(self, parent: Block, block: Block) -> tuple[bytes, bytes]:
+        """Endorse `block` as the block after `parent`, a block this peer validated (endorsed or
+        proposed) as its next one but has not applied yet: the cutter asks for a block as soon
+        as etcd took its parent, which this endorser may not have read yet. Sound because the
+        endorsement signs a header linking to `parent`'s digest: every peer skips the block
+        unless `parent` is the ordered block at its height, and then the chain it extends is
+        exactly the one checked here (ChainState.validate_child). WrongHeight when `parent` is
+        not such a block (SpeculationRefused: it must be applied first)."""
+        return self._endorse_on(checks.decoded(parent, Block, "parent"), checks.decoded(block, Block, "block"))
+
+    def _endorse_on(self, parent: Block, block: Block) -> tuple[bytes, bytes]:
+        with self._lock:
+            if parent.digest not in self._validated or parent.height != self.height:
+                raise WrongHeight(f"{self.name} did not validate a block {parent.height} "
+                                  f"{parent.digest.hex()[:16]} to endorse block {block.height} on")
+        self.state.validate_child(parent, block, admitted=self._admitted)
+        with self._lock:  # (its parent may have been applied meanwhile: then it is the next block)
+            if self.height == parent.height:
+                self._validated_on.setdefault(parent.digest, set()).add(block.digest)
+            elif self.height == block.height and self.digest(parent.height) == parent.digest:
+                self._validated.add(block.digest)
+            else:
+                raise WrongHeight(f"{self.chain_id} took another block {parent.height} than the one "
+                                  f"block {block.height} links to")
+        return self._sign_endorsement(block)
+
+    def _sign_endorsement(self, block: Block) -> tuple[bytes, bytes]:
+        """Run the application validators this peer did not run on admission, then sign."""
         if self.deployment.validators(self.chain_id):
             # A peer that did not admit a record (another peer endorsed at submission) runs
             # the application validators now: it signs nothing they did not accept.
@@ -311,7 +343,9 @@ class Peer:
             if not self._stored(block):
                 raise
         self._apply(block, records=records)
-        self._validated.clear()  # proposals at this height are stale now
+        # proposals at this height are stale now; those validated on this block are the next
+        self._validated = self._validated_on.pop(block.digest, set())
+        self._validated_on.clear()
 
     def _stored(self, block: Block) -> bool:
         """Whether the store holds exactly `block` at its height: a write whose commit reported

@@ -3,6 +3,7 @@ etcd: the log is a dict of entries a dishonest cutter or etcd writer filled, the
 are Peer objects (or forgers) serving headers and blocks."""
 import dataclasses
 import json
+import types
 
 import pytest
 
@@ -11,7 +12,8 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
 from ledger.cluster import local
 from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, stored_message
-from ledger.cluster.node import chain_configs, deployment_params, load_trust
+from ledger.cluster.node import Node, chain_configs, deployment_params, load_trust
+from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -248,3 +250,70 @@ def test_a_block_decoded_like_another_is_its_own_encoding(world):
         own = Block.from_bytes(data, like)
         assert not any(a is b for a, b in zip(own.transactions, like.transactions)) and own.to_bytes() == data
         assert own.tx_bytes == Block.from_bytes(data).tx_bytes
+
+
+def _endorser(world, log):
+    """A Node's Endorse over a follower of `log` (peer 1), with no other chain to ask."""
+    follower = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))
+    node = types.SimpleNamespace(name="edge-0.peer1", peer=follower.peer, follower=follower, sync=follower.sync,
+                                 _know_signers=lambda txs: None, _check_reported=lambda tx: None)
+    return node, lambda block: unpack(Node._rpc_endorse(node, None, block.to_bytes()), 2, "endorsement")
+
+
+def test_an_endorser_behind_by_the_block_it_endorsed_endorses_the_next_without_reading_the_log(world):
+    """The cutter asks for block h+1 once etcd took h; an endorser that has not read h yet
+    endorsed h, and endorses h+1 on it at once (Peer.endorse_on): the endorsement links to h,
+    so it counts only if h is the ordered block. A block on a parent it never endorsed is
+    refused (it reads the log, which lacks that parent); when the log takes another block h,
+    the candidate is never stored and the block endorsed on it is skipped."""
+    log = CountingLog({})
+    node, endorse = _endorser(world, log)
+    cutter = world.new_peer(0)
+    candidate = cutter._propose([])[0]
+    endorse(candidate)
+    candidate = world.endorse(candidate, (0, 1))
+    cutter._commit(candidate)
+    child = cutter._propose([])[0]
+    reads = log.reads
+    fp, _ = endorse(child)
+    assert fp == world.peers[1].fingerprint and log.reads == reads and node.peer.height == 0
+    assert node.follower.endorsed_ahead == 1
+    # a block on a parent this endorser never endorsed: it reads the log, which lacks the parent
+    stranger = world.new_peer(2)
+    other = world.endorse(stranger._propose([])[0], (0, 2))
+    stranger._commit(other)
+    with pytest.raises(errors.ServiceUnavailable, match="at height 0"):
+        endorse(stranger._propose([])[0])
+    assert log.reads > reads and node.follower.endorsed_ahead == 1
+    # the log takes that other block 0: the candidate is never stored, its child is skipped
+    log.entries.update({0: other.to_bytes(), 1: world.endorse(child, (0, 1)).to_bytes()})
+    assert node.follower.sync() == 1 and node.follower.skipped == 1
+    assert node.peer.digest(0) == other.digest != candidate.digest
+    for p in (cutter, stranger, node.peer):
+        p.close()
+
+
+def test_the_layer_check_reads_only_the_anchors_it_has_not_found_held(world, monkeypatch):
+    """check_layers read this chain's digest of every anchor since start on every interlock
+    (a cost growing with age); an anchor found held holds for good, so only new ones are read,
+    and a new anchor of another block is still a fork."""
+    peer, reads = world.honest, []
+    digest = peer.digest
+    monkeypatch.setattr(peer, "digest", lambda h: reads.append(h) or digest(h))
+    records = [types.SimpleNamespace(source_chain=CHAIN, source_height=h, height=h, source_digest=world.genuine[h].digest)
+               for h in (1, 3)]
+    node = types.SimpleNamespace(name="edge-0.peer0", chain_id=CHAIN, deployment=world.rules, peer=peer,
+                                 layer_violation=None, _layers_checked=False, _anchors_held=set(),
+                                 sync=lambda: peer.height, _remote_statuses=lambda holder, source: records)
+    Node.check_layers(node)
+    assert sorted(reads) == [1, 3] and node._layers_checked
+    records.append(types.SimpleNamespace(source_chain=CHAIN, source_height=4, height=5,
+                                         source_digest=world.genuine[4].digest))
+    reads.clear()
+    Node.check_layers(node)
+    assert reads == [4]
+    records.append(types.SimpleNamespace(source_chain=CHAIN, source_height=5, height=6,
+                                         source_digest=world.fork[3].digest))
+    with pytest.raises(errors.ForkDetected):
+        Node.check_layers(node)
+    assert node.layer_violation is not None

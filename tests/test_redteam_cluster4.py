@@ -41,7 +41,8 @@ def main_node(edge_world, tmp_path):
     reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
     node = types.SimpleNamespace(name=me.name, chain_id="main", peer=peer, deployment=w.rules, _queue=queue.Queue(),
                                  reader=lambda chain_id: reader, _know_signers=lambda txs: None,
-                                 sync=lambda: peer.height, follower=types.SimpleNamespace(endorsed=lambda b: None))
+                                 sync=lambda: peer.height, follower=types.SimpleNamespace(endorsed=lambda b: None,
+                                                                  endorsed_block=lambda digest: None))
     node._check_reported = lambda tx: Node._check_reported(node, tx)
     _bind_ordering(node)
     yield node

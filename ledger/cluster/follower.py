@@ -224,6 +224,7 @@ class Follower:
         self._grown = threading.Condition()
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
         self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
+        self.endorsed_ahead = 0  # blocks endorsed on a parent not read from the log yet (Node._rpc_endorse)
 
     def sync(self) -> int:
         """Take every entry etcd holds beyond the next slot; returns the peer's height."""
@@ -271,9 +272,13 @@ class Follower:
         kept[block.digest] = block
         self._endorsed = kept  # (one reference swap, without the lock a sync holds: an endorser must not wait)
 
+    def endorsed_block(self, digest: bytes) -> Block | None:
+        """The proposal this peer endorsed with header digest `digest`, if it keeps it."""
+        return self._endorsed.get(digest)
+
     def _endorsed_like(self, data: bytes) -> Block | None:
         """The proposal this peer endorsed under the header of entry `data`, if any."""
-        return self._endorsed.get(Block.signed_header_of(data).header.digest) if self._endorsed else None
+        return self.endorsed_block(Block.signed_header_of(data).header.digest) if self._endorsed else None
 
     def take_appended(self, slot: int, block: Block) -> int:
         """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
@@ -394,7 +399,7 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers,
+                "waiting": self.waiting, "from_peers": self.from_peers, "endorsed_ahead": self.endorsed_ahead,
                 "ordered_revocations": len(self.revocations.serials)}
 
 

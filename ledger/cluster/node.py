@@ -77,7 +77,7 @@ from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, 
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected,
                            LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
-                           UnprovenAnswer, ValidationError)
+                           UnprovenAnswer, ValidationError, WrongHeight)
 from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
 from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
@@ -103,6 +103,7 @@ MAX_STREAMS = 64              # submission streams a peer holds open in all (eac
                               # and a reader thread): past it callers are told ServerBusy, use Submit
 STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed (its worker freed)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
+MAX_ANCHORS_HELD = 1 << 16    # anchors check_layers remembers as held (then it reads them all once again)
 
 
 def read_json(path: str | Path, what: str) -> dict:
@@ -449,6 +450,7 @@ class Node:
         self._trimming = threading.Lock()
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
+        self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
@@ -666,8 +668,7 @@ class Node:
                 return
 
     def _cut(self, batch: list[_Pending]) -> None:
-        """Order `batch` in a block (an empty one, the revocation fence: _fence_due, when it
-        is empty) and answer each submitter."""
+        """Order `batch` (never empty) in a block and answer each submitter."""
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
@@ -677,10 +678,10 @@ class Node:
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
-        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh or not batch else (None, [])
+        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
-        if proposal is not None and (len(refused) < len(fresh) or not batch):
+        if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
             self.follower.appending = slot  # its head is no news to this peer's follow thread
             try:
@@ -1095,15 +1096,27 @@ class Node:
         # cutter cannot backdate a block to before its revocation.
         if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
             raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
-        height = self.peer.height  # etcd is read only when behind (a stale block is one every follower skips)
-        if height < block.height:
-            height = self.sync()
-        if height != block.height:
-            raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
         self._know_signers(block.transactions)
         for tx in block.transactions:
             self._check_reported(tx)
-        endorsement = self.peer._endorse(block)  # decoded from the request
+        # The cutter asks for block h+1 as soon as etcd took h: an endorser that has not read h
+        # yet endorses on the block h it endorsed (Peer.endorse_on: worthless unless h is the
+        # ordered block), instead of reading etcd first.
+        parent = self.follower.endorsed_block(block.header.previous)
+        endorsement = None
+        if parent is not None and parent.height + 1 == block.height == self.peer.height + 1:
+            try:
+                endorsement = self.peer._endorse_on(parent, block)
+                self.follower.endorsed_ahead += 1
+            except WrongHeight:
+                pass  # applied meanwhile, or it carries statuses: read etcd as below
+        if endorsement is None:
+            height = self.peer.height  # etcd is read only when behind (a stale block is one every follower skips)
+            if height < block.height:
+                height = self.sync()
+            if height != block.height:
+                raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
+            endorsement = self.peer._endorse(block)  # decoded from the request
         self.follower.endorsed(block)
         return pack(*endorsement)
 
@@ -1220,12 +1233,18 @@ class Node:
             except LedgerError as exc:  # silent, or no peer proved its records: checked next time
                 log.info("%s: layer check: %s", self.name, exc)
         self.sync()  # an anchor beyond this peer's height is a rollback only once etcd lacks it too
+        # an anchor this chain held once it holds for good (blocks below the height never
+        # change): only the new ones are read (each round read every block anchored since start)
+        fresh = [a for a in anchors if (a.height, a.digest) not in self._anchors_held]
         try:
-            check_chain([memory_copy(self.peer)], anchors)
+            check_chain([memory_copy(self.peer)], fresh)
         except ChainIntegrityError as exc:
             self.layer_violation = exc
             log.error("%s: %s", self.name, exc)
             raise
+        if len(self._anchors_held) > MAX_ANCHORS_HELD:
+            self._anchors_held.clear()
+        self._anchors_held.update((a.height, a.digest) for a in fresh)
         self._layers_checked = self._layers_checked or answered == len(holders)
 
     def _check_layers_once(self) -> None:

@@ -1,0 +1,114 @@
+"""Speculative endorsement (Peer.endorse_on, the cluster's Endorse while the parent is being
+ordered): a peer endorses block h+1 on the block h it validated but has not stored. The
+endorsement links to h's digest, so it counts only if h is the block the chain takes: a
+candidate the chain never takes is never stored, and its child is refused; a parent the peer
+never validated, a child replaying its parent's transaction and a parent with status
+transactions are refused."""
+import edgeacc
+import pytest
+
+import ledger
+from ledger import errors
+from ledger.block import Block, BlockHeader, SignedHeader
+from ledger.chain import now_ms
+from ledger.merkle import merkle_root
+from ledger.tx import Transaction, TxKind
+
+
+@pytest.fixture
+def net(tmp_path, toy):
+    with ledger.Network.init(tmp_path / "net", subchains=1, peers_per_chain=2, params=toy,
+                             auto_interlock=False) as network:
+        network.submit("edge-0", b"seed").result()
+        yield network
+
+
+def endorsed(block, *peers):
+    return block.with_endorsements([p.endorse(block) for p in peers])
+
+
+def stored_by_one(net, transactions):
+    """(speculator, proposer, parent): block h of `transactions` that both peers endorsed
+    (validated), stored by the proposer only (being ordered, as the speculator sees it)."""
+    speculator, proposer = net.service("edge-0").peers
+    parent, rejected = proposer.propose(transactions)
+    assert not rejected
+    parent = endorsed(parent, speculator, proposer)
+    proposer.commit(parent)
+    return speculator, proposer, parent
+
+
+def block_on(peer, transactions):
+    """A block of `transactions` on `peer`'s chain with a valid header, built without the
+    transaction checks (what a dishonest cutter can propose)."""
+    params, latest = peer.deployment.params, peer.latest().header
+    leaves = tuple(tx.leaf for tx in transactions)
+    content = BlockHeader(peer.chain_id, latest.height + 1, latest.digest, max(now_ms(), latest.timestamp_ms),
+                          merkle_root(leaves), len(transactions), 0, 0, b"")
+    x, k = edgeacc.hash_to_prime(content.element_data())
+    value = edgeacc.update_witness(params, peer.accumulator_value(), [x])
+    header = BlockHeader(content.chain_id, content.height, content.previous, content.timestamp_ms,
+                         content.merkle_root, len(transactions), x, k, edgeacc.encode_element(params, value))
+    return Block(SignedHeader(header, ()), tuple(transactions))
+
+
+def test_a_child_endorsed_on_its_unstored_parent_commits_once_the_parent_does(net):
+    speculator, proposer, parent = stored_by_one(net, [net.record("edge-0", b"parent")])
+    height = speculator.height
+    child, _ = proposer.propose([net.record("edge-0", b"child")])
+    speculative = speculator.endorse_on(parent, child)
+    assert speculative[0] == speculator.identity.fingerprint and speculator.height == height  # nothing stored
+    child = child.with_endorsements([speculative, proposer.endorse(child)])
+    with pytest.raises(errors.WrongHeight):
+        speculator.commit(child)  # not before its parent
+    speculator.commit(parent)
+    speculator.commit(child)
+    assert speculator.height == height + 2 and speculator.digest(height + 1) == child.digest
+
+
+def test_a_candidate_the_chain_never_takes_is_never_stored_and_its_child_is_refused(net):
+    speculator, proposer, parent = stored_by_one(net, [net.record("edge-0", b"candidate")])
+    height = speculator.height
+    child, _ = proposer.propose([net.record("edge-0", b"child")])
+    speculative = speculator.endorse_on(parent, child)
+    # the log takes another block at the candidate's height (another cutter's)
+    twin, _ = speculator.propose([net.record("edge-0", b"the ordered twin")])
+    # (the proposer stored the candidate: its signature on the twin is made directly)
+    other = (proposer.identity.fingerprint, proposer.identity.sign(twin.header.endorsement_message()))
+    speculator.commit(twin.with_endorsements([speculator.endorse(twin), other]))
+    assert speculator.digest(height) == twin.digest != parent.digest
+    child = child.with_endorsements([speculative, proposer.endorse(child)])
+    with pytest.raises(errors.BrokenLink):
+        speculator.commit(child)
+    with pytest.raises(errors.WrongHeight):  # nor is anything endorsed on the candidate any more
+        speculator.endorse_on(parent, block_on(proposer, [net.record("edge-0", b"another child")]))
+    assert speculator.height == height + 1
+    assert all(speculator.locate(tx.tx_id) is None for tx in parent.transactions)
+
+
+def test_an_endorsement_on_a_parent_this_peer_never_validated_is_refused(net):
+    speculator, proposer = net.service("edge-0").peers
+    forged, _ = proposer.propose([net.record("edge-0", b"a parent the speculator never saw")])
+    proposer.commit(forged.with_endorsements([proposer.endorse(forged), speculator.endorse(forged)]))
+    speculator._validated.clear()  # (as a peer that never validated it)
+    child, _ = proposer.propose([net.record("edge-0", b"child of a forged parent")])
+    with pytest.raises(errors.WrongHeight, match="did not validate"):
+        speculator.endorse_on(forged, child)
+
+
+def test_a_child_replaying_its_parents_transaction_is_refused(net):
+    tx = net.record("edge-0", b"once")
+    speculator, proposer, parent = stored_by_one(net, [tx])
+    with pytest.raises(errors.ReplayedTransaction):
+        speculator.endorse_on(parent, block_on(proposer, [tx]))
+
+
+def test_a_parent_with_status_transactions_is_not_speculated_on(net):
+    net.submit("main", b"main's block").result()
+    main = net.peer("main")
+    status = Transaction.create(main.identity, TxKind.MAIN_STATUS, "edge-0", main.latest().to_bytes(),
+                                timestamp_ms=now_ms(), nonce=now_ms())
+    speculator, proposer, parent = stored_by_one(net, [status])
+    child, _ = proposer.propose([net.record("edge-0", b"child")])
+    with pytest.raises(errors.SpeculationRefused):
+        speculator.endorse_on(parent, child)
