@@ -106,7 +106,7 @@ from ledger import checks
 from ledger.encoding import U32_MAX, U64_MAX
 from ledger.errors import ArgumentError, StorageError
 
-SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
+SCHEMA_VERSION = 6  # 6: the index in sorted runs; 5: group hashes, status records and index sums; 4: blocks in a log
 LOG_SUFFIX = ".blocks"
 LOG_MAGIC = b"edgeacc block log\n\x00\x00"
 _LOG_HEADER = struct.Struct(">20sI16s")  # magic, version, store id
@@ -131,12 +131,13 @@ INDEX_MODULUS = 1 << 8 * INDEX_BYTES
 INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
 INDEX_BUCKET_BITS = 12
 INDEX_BUCKETS = 1 << INDEX_BUCKET_BITS
+RUN_FANOUT = 8  # runs of one level merged into one of the next (each row rewritten once per level)
+MAX_RUN_LEVEL = 64
 SUMS_DOMAIN = b"edgeacc-ledger index sums/5\0"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, offset INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
-                                position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, level INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER NOT NULL, record BLOB NOT NULL,
                                      PRIMARY KEY (height, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
@@ -187,6 +188,18 @@ def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
     return (bucket << shift).to_bytes(4, "big"), hi
 
 
+def run_table(run: int) -> str:
+    """The table of index run `run` (tx_id -> height, position, sorted by tx_id)."""
+    return f"txs_{run}"
+
+
+def runs_union(runs: Iterable[int]) -> str:
+    """One SELECT of the rows of every run in `runs` (a constraint on it is pushed into each
+    run's search by SQLite: one B-tree probe a run); also the operator's view txs."""
+    return " UNION ALL ".join(f"SELECT tx_id, height, position FROM {run_table(r)}" for r in runs) \
+        or "SELECT NULL AS tx_id, NULL AS height, NULL AS position WHERE 0"
+
+
 def _short(value) -> str:
     return str(value)[:20]
 
@@ -223,6 +236,7 @@ class PeerStore:
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
+        self._runs: list[tuple[int, int]] = []  # (run, level) of the index's runs, oldest first
         self._checked_buckets: set[int] = set()  # buckets whose rows were summed since the files were as written
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -236,6 +250,7 @@ class PeerStore:
                 rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "group": str(GROUP_BLOCKS),
                         "log": self._create_log().hex()}
                 self._db.executescript(_SCHEMA)
+                self._db.execute(f"CREATE VIEW IF NOT EXISTS txs AS {runs_union(())}")
                 with self._transaction():
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
             elif rows.get("schema") != str(SCHEMA_VERSION):
@@ -400,7 +415,7 @@ class PeerStore:
             if row is not None and row[1] != self._open_digests[:len(row[1])]:
                 raise StorageError(f"{self.path}: the stored digests of group {complete} differ from its records")
         if self._batched:
-            self._sums = self._stored_sums()
+            self._sums, self._runs = self._stored_sums(), self._stored_runs()
 
     def _hash_digest_rows(self, complete: int) -> tuple[int, bytes] | None:
         """Hash the digests of each of the `complete` groups (its row of the digests table and
@@ -529,6 +544,19 @@ class PeerStore:
                                    f"({_short(bucket)}, {_short(total)!r})")
             sums[bucket] = int.from_bytes(total, "big")
         return sums
+
+    def _stored_runs(self) -> list[tuple[int, int]]:
+        runs = self._db.execute("SELECT run, level FROM runs ORDER BY run").fetchall()
+        for run, level in runs:
+            if not (type(run) is int and 0 <= run <= U64_MAX and type(level) is int and 0 <= level < MAX_RUN_LEVEL):
+                raise StorageError(f"{self.path}: an index run is not (a number, a level): "
+                                   f"({_short(run)}, {_short(level)})")
+        return runs
+
+    def _index_rows(self, condition: str, params: tuple) -> sqlite3.Cursor:
+        """The index rows (tx id, height, position) of every run that meet `condition`."""
+        return self._db.execute(f"SELECT tx_id, height, position FROM ({runs_union(r for r, _ in self._runs)}) "
+                                f"WHERE {condition}", params)
 
     def _read(self, start: int, end: int) -> bytes:
         data = os.pread(self._fd, end - start, start)
@@ -704,9 +732,10 @@ class PeerStore:
             with self._own_write():
                 if not self._batched:  # (rows a lost 'indexed' left behind: derived again)
                     self._db.execute("DELETE FROM index_sums")
+                    self._drop_runs([r for r, in self._db.execute("SELECT run FROM runs")])
+                runs = self._write_run(rows)
                 self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", offsets + [(self._count, self._end)])
                 self._db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", digests)
-                self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
                 self._db.execute("DELETE FROM statuses WHERE height >= ?", (self._batched,))
                 self._db.executemany("INSERT INTO statuses VALUES (?, ?, ?)", statuses)
                 self._db.executemany("INSERT OR REPLACE INTO index_sums VALUES (?, ?)",
@@ -715,7 +744,45 @@ class PeerStore:
         except sqlite3.Error:
             return
         self._batched, self._unindexed, self._sums, self._tail_digests = self._count, {}, sums, bytearray()
+        self._runs = runs
         self._held_rows = 0
+
+    def _write_run(self, rows: list[tuple[bytes, int, int]]) -> list[tuple[int, int]]:
+        """In the batch's transaction: `rows` (sorted) as a new run of level 0, then every level
+        holding RUN_FANOUT runs merged into one run of the next (a merge of runs sorted by
+        tx_id: SQLite reads each in key order and writes the new run in key order, so every
+        page of it is written once, at the right edge); returns the runs then."""
+        runs = list(self._runs if self._batched else [])
+        number = max((r for r, _ in runs), default=-1) + 1
+        if rows:
+            self._create_run(number)
+            self._db.executemany(f"INSERT OR REPLACE INTO {run_table(number)} VALUES (?, ?, ?)", rows)
+            runs.append((number, 0))
+            number += 1
+        for level in range(MAX_RUN_LEVEL - 1):
+            merged = [r for r, lv in runs if lv == level]
+            if len(merged) < RUN_FANOUT:
+                continue
+            self._create_run(number)
+            self._db.execute(f"INSERT OR REPLACE INTO {run_table(number)} {runs_union(merged)} ORDER BY tx_id")
+            self._drop_runs(merged)
+            runs = [(r, lv) for r, lv in runs if r not in merged] + [(number, level + 1)]
+            number += 1
+        self._db.executemany("INSERT INTO runs VALUES (?, ?)", [item for item in runs if item not in self._runs])
+        self._db.execute("DROP VIEW IF EXISTS txs")
+        self._db.execute(f"CREATE VIEW txs AS {runs_union(r for r, _ in runs)}")
+        return runs
+
+    def _create_run(self, run: int) -> None:
+        self._db.execute(f"DROP TABLE IF EXISTS {run_table(run)}")  # (none: only another writer's)
+        self._db.execute(f"CREATE TABLE {run_table(run)} (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, "
+                         "position INTEGER NOT NULL) WITHOUT ROWID")
+
+    def _drop_runs(self, runs: list[int]) -> None:
+        for run in runs:
+            if type(run) is int:
+                self._db.execute(f"DROP TABLE IF EXISTS {run_table(run)}")
+        self._db.executemany("DELETE FROM runs WHERE run = ?", [(r,) for r in runs])
 
     def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Hold the index rows and status records of a stored block above indexed_height
@@ -951,8 +1018,7 @@ class PeerStore:
         indexed_height, then the rows not written yet."""
         with self._lock:
             indexed = self._batched - 1
-            rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
-                                                        (indexed,)).fetchall())
+            rows = self._guard(lambda: self._index_rows("height <= ?", (indexed,)).fetchall())
             pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h][0]]
         return {t: (h, p) for t, h, p in map(self._index_row, rows + pending)}
 
@@ -989,8 +1055,7 @@ class PeerStore:
             return None
         with self._lock:
             indexed = self._batched - 1
-            find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",
-                                            (tx_id, indexed)).fetchone()
+            find = lambda: self._index_rows("tx_id = ? AND height <= ?", (tx_id, indexed)).fetchone()
             row = self._guard(find)
             if row is not None:
                 return self._index_row(row)[1:]
@@ -1012,8 +1077,7 @@ class PeerStore:
 
     def _bucket_sum(self, bucket: int, indexed: int) -> int:
         lo, hi = _bucket_range(bucket)
-        cursor, total = self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id >= ? AND tx_id < ? "
-                                         "AND height <= ?", (lo, hi, indexed)), 0
+        cursor, total = self._index_rows("tx_id >= ? AND tx_id < ? AND height <= ?", (lo, hi, indexed)), 0
         while rows := cursor.fetchmany(FETCH_ROWS):
             total += sum(index_row_hash(*self._index_row(row)) for row in rows)
         return total % INDEX_MODULUS
