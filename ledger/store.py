@@ -7,7 +7,7 @@ store read on open), and an index row found is checked against its block
 (ChainState.locate), an absence only once the rows of its bucket sum to what this store
 wrote (location).
 
-Layout (version 5). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
+Layout (version 6). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
 record per block in height order (record_bytes: magic, height, length, digest, the CRC-32 of
 the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
@@ -16,7 +16,9 @@ WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS
 created), 'indexed', the checkpoint), and, written in batches of TX_INDEX_BATCH blocks or
 fewer once they hold TX_INDEX_ROWS transactions (one transaction, up to 'indexed'): the log offset of each group's first record and of the end of
 the batched records (blocks), each group's digests (digests: one row, the 32-byte digests of
-its batched blocks), the transaction index (txs), each status transaction's record
+its batched blocks), the transaction index in sorted runs (runs: each run's number and
+level; its table txs_RUN: tx id -> height, position, WITHOUT ROWID; the view txs over every
+run, for operators), each status transaction's record
 (statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
 first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
@@ -37,6 +39,18 @@ fixed, is a StorageError on any read of it (a group kept checked in memory serve
 before open changes content_digest, which covers both hashes of every group, so
 ledger.peer refuses the open (Peer.load).
 
+The index runs. A batch's rows, sorted by tx id, are a new run of level 0; in the same
+transaction every level holding RUN_FANOUT runs is merged into one run of the next level
+(SQLite merges the runs, each read in key order, into the new table in key order: no sort,
+no temporary file), the merged ones dropped. A lookup is one query over every run (the key
+constraint is pushed into each: one B-tree probe a run); there are fewer than RUN_FANOUT runs
+a level and about log_FANOUT(rows / TX_INDEX_ROWS) levels (15 or fewer runs at 10^7
+transactions). The guarantees are the rows', not the runs': an index row found is checked
+against its block by the caller, an absence believed once its bucket's rows, in every run,
+sum to index_sums (a merge moves rows, never changes them: the sums hold across merges, and a
+row moved to another run by another writer gives the same answers:
+tests/test_ledger_store_runs.py).
+
 Why a pass of SHA-256 over the log's bytes is the only work of open proportional to the chain.
 The rule is that any changed byte of any stored block is caught on open; a byte open does not
 read cannot be caught, so open reads every byte of the log, and its floor is a pass over them.
@@ -45,7 +59,9 @@ at least that: following it reads and parses every header and hashes it, and it 
 changed transaction only if every block's Merkle root is recomputed too, which hashes every
 transaction's bytes again, one leaf and one tree node at a time. One SHA-256 over each
 group's raw bytes hashes each byte once, with no parse and no per-block Python work: the same
-pass at the lowest constant (the hash's speed, 0.9 GB/s here). What else open does that grows
+pass at the lowest constant (the hash's speed: hashlib's SHA-256 with SHA-NI, 1.5-1.8 GB/s a core
+here; the log is read in whole groups into two reused buffers, the next chunk on another
+thread while this one's groups are hashed on two: _hash_groups). What else open does that grows
 with the chain is per group of GROUP_BLOCKS blocks (its offsets and digests rows: the digests
 hashed are 32 bytes a block, a second, 25x smaller byte-hash pass) or per interlocking round
 in ledger.peer and ledger.interlock (a status record read and chained, an anchor compared:
@@ -69,21 +85,28 @@ damage, not an attack (whoever edits the file can fix them): the group hashes an
 catch a changed block. set_checkpoint is one synchronous=FULL transaction: a power loss
 loses none written. The batches are derived data: a power loss can lose the rows of at most
 the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load derives
-again from their bytes (index_tail). close() writes the pending batch.
+again from their bytes (index_tail); a merge is in its batch's transaction, so a power loss
+inside one leaves the runs as the batch before wrote them (tests/test_ledger_store_runs.py).
+close() writes the pending batch.
 
-Write amplification. An append writes its block once, plus RECORD_HEADER bytes; a batch
-writes the pages its rows change into the WAL and once more into the database at the WAL's
-checkpoint. The index's keys are random: once the tree has many more leaves than a batch has
-rows, each row rewrites a leaf and interior pages of its own, and only a larger batch shares
-them (at 10^6 one-transaction 787-byte blocks, batches of 1024 blocks wrote 4.05x the
-stored bytes, of 16384 3.0x, growing slowly with the tree's depth); the index sums add
-INDEX_BUCKETS rows of INDEX_BYTES per batch (1 MiB, about 8% of a batch of such blocks). The
-price: up to TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append
-every TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem
-page per append however few bytes it holds. bench/ledger_age.py measures both (write() and
+Write amplification. An append writes its block once, plus RECORD_HEADER bytes (and a
+filesystem page per fdatasync, for the device). A batch writes the pages its rows change into
+the WAL and once more into the database at the WAL's checkpoint (synchronous=FULL, WAL: the
+double write is the price of a commit that a power loss cannot tear). Up to version 5 the
+index was one B-tree on random keys: once it had many more leaves than a batch had rows, each
+~50-byte row rewrote a 512-byte leaf of its own (13.8x the stored bytes at 10^7 transactions
+in 100-transaction blocks). A run is written in key order at its table's right edge, every
+page once, so a row costs its own bytes, twice (WAL, database), once per level it is merged
+through (about log_FANOUT of the runs: 2-3 at 10^7 transactions); a dropped run's pages are
+freed, not written. What else a batch writes: the index sums (INDEX_BUCKETS rows of
+INDEX_BYTES, about 1 MiB each batch, written twice), each group's digests and first offset,
+the status records, 'indexed'. set_checkpoint writes one row. FIGURES
+The price of the batches: up to TX_INDEX_BATCH - 1 blocks (or TX_INDEX_ROWS rows) indexed
+again after a power loss, and a longer append every batch (the merges: the largest, rare,
+rewrites RUN_FANOUT runs of the top level). bench/ledger_age.py measures both (write() and
 device bytes).
 
-Stores of versions 3 and 4 are refused with a StorageError, not migrated.
+Stores of versions 3, 4 and 5 are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
