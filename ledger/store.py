@@ -7,7 +7,7 @@ store read on open), and an index row found is checked against its block
 (ChainState.locate), an absence only once the rows of its bucket sum to what this store
 wrote (location).
 
-Layout (version 5). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
+Layout (version 6). PATH.blocks, the log: a header (LOG_MAGIC, the version, the store's
 random id, which the SQLite file names too: a log is never read as another store's), then one
 record per block in height order (record_bytes: magic, height, length, digest, the CRC-32 of
 the data, the CRC-32 of those fields, then the block's bytes). The records of blocks
@@ -16,7 +16,9 @@ WAL, synchronous=FULL): meta (schema, chain, the log's id, 'group' (GROUP_BLOCKS
 created), 'indexed', the checkpoint), and, written in batches of TX_INDEX_BATCH blocks or
 fewer once they hold TX_INDEX_ROWS transactions (one transaction, up to 'indexed'): the log offset of each group's first record and of the end of
 the batched records (blocks), each group's digests (digests: one row, the 32-byte digests of
-its batched blocks), the transaction index (txs), each status transaction's record
+its batched blocks), the transaction index in sorted runs (runs: each run's number and
+level; its table txs_RUN: tx id -> height, position, WITHOUT ROWID; the view txs over every
+run, for operators), each status transaction's record
 (statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
 first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
@@ -37,6 +39,20 @@ fixed, is a StorageError on any read of it (a group kept checked in memory serve
 before open changes content_digest, which covers both hashes of every group, so
 ledger.peer refuses the open (Peer.load).
 
+The index runs. A batch's rows, sorted by tx id, are a new run of level 0; in the same
+transaction every level holding RUN_FANOUT runs is merged into one run of the next level
+(SQLite merges the runs, each read in key order, into the new table in key order: no sort,
+no temporary file), the merged ones dropped. A lookup is one query over every run (the key
+constraint is pushed into each: one B-tree probe a run); there are fewer than RUN_FANOUT runs
+a level and about log_FANOUT(rows / TX_INDEX_ROWS) levels (15 or fewer runs at 10^7
+transactions). The guarantees are the rows', not the runs': an index row found is checked
+against its block by the caller, an absence believed once its bucket's rows, in every run,
+sum to index_sums (a merge moves rows, never changes them: the sums hold across merges, and a
+row moved to another run by another writer gives the same answers:
+tests/test_ledger_store_runs.py). The price is the lookup's: a probe a run (10 runs at 2*10^6
+rows: a found row 40-60 us, an absence in a checked bucket 110-190 us, against 6 and 15-40 us
+for the one tree, interleaved at load ~10); a Bloom filter a run would make absences one probe.
+
 Why a pass of SHA-256 over the log's bytes is the only work of open proportional to the chain.
 The rule is that any changed byte of any stored block is caught on open; a byte open does not
 read cannot be caught, so open reads every byte of the log, and its floor is a pass over them.
@@ -45,7 +61,9 @@ at least that: following it reads and parses every header and hashes it, and it 
 changed transaction only if every block's Merkle root is recomputed too, which hashes every
 transaction's bytes again, one leaf and one tree node at a time. One SHA-256 over each
 group's raw bytes hashes each byte once, with no parse and no per-block Python work: the same
-pass at the lowest constant (the hash's speed, 0.9 GB/s here). What else open does that grows
+pass at the lowest constant (the hash's speed: hashlib's SHA-256 with SHA-NI, 1.5-1.8 GB/s a core
+here; the log is read in whole groups into two reused buffers, the next chunk on another
+thread while this one's groups are hashed on two: _hash_groups). What else open does that grows
 with the chain is per group of GROUP_BLOCKS blocks (its offsets and digests rows: the digests
 hashed are 32 bytes a block, a second, 25x smaller byte-hash pass) or per interlocking round
 in ledger.peer and ledger.interlock (a status record read and chained, an anchor compared:
@@ -56,6 +74,12 @@ Measured at 10^6 one-transaction blocks (4 stores, 1.76 GB of logs, page cache w
 0.3 s the digests rows, 0.35 s the status records, 0.55-0.75 s the layer check of every
 anchor, 0.03 s the blocks since the checkpoint, 0.01 s the head's decode and < 0.01 s
 SQLite's open.
+At 10^7 transactions (10^5 blocks of 100, 3.3 GB of logs, a copy of the chain of
+`bench/ledger_age.py --sizes 100000 --txs-per-block 100 --bulk`), machine load ~10 on 2 cores:
+reopen 3.0-4.0 s wall (2.3-2.6 s CPU) against 5.0-7.7 s (2.4-2.7 s CPU) for the pass of one
+1 MiB pread and hash at a time before it, interleaved; with the logs dropped from the page
+cache 4.5-8.6 s against 8.8-10.2 s. The CPU is the hash's: the rest of a slow open is the
+wait for a core.
 
 Durability. append writes the record and fdatasyncs the log before it returns (creating the
 log fsyncs it and its directory): a power loss loses no block reported stored. It can leave
@@ -69,21 +93,40 @@ damage, not an attack (whoever edits the file can fix them): the group hashes an
 catch a changed block. set_checkpoint is one synchronous=FULL transaction: a power loss
 loses none written. The batches are derived data: a power loss can lose the rows of at most
 the last TX_INDEX_BATCH - 1 blocks, which open reads back from the log and Peer.load derives
-again from their bytes (index_tail). close() writes the pending batch.
+again from their bytes (index_tail); a merge is in its batch's transaction, so a power loss
+inside one leaves the runs as the batch before wrote them (tests/test_ledger_store_runs.py).
+close() writes the pending batch.
 
-Write amplification. An append writes its block once, plus RECORD_HEADER bytes; a batch
-writes the pages its rows change into the WAL and once more into the database at the WAL's
-checkpoint. The index's keys are random: once the tree has many more leaves than a batch has
-rows, each row rewrites a leaf and interior pages of its own, and only a larger batch shares
-them (at 10^6 one-transaction 787-byte blocks, batches of 1024 blocks wrote 4.05x the
-stored bytes, of 16384 3.0x, growing slowly with the tree's depth); the index sums add
-INDEX_BUCKETS rows of INDEX_BYTES per batch (1 MiB, about 8% of a batch of such blocks). The
-price: up to TX_INDEX_BATCH - 1 blocks indexed again after a power loss, and a longer append
-every TX_INDEX_BATCH blocks. Syncing every block costs the device at least one filesystem
-page per append however few bytes it holds. bench/ledger_age.py measures both (write() and
+Write amplification. An append writes its block once, plus RECORD_HEADER bytes (and a
+filesystem page per fdatasync, for the device). A batch writes the pages its rows change into
+the WAL and once more into the database at the WAL's checkpoint (synchronous=FULL, WAL: the
+double write is the price of a commit that a power loss cannot tear). Up to version 5 the
+index was one B-tree on random keys: once it had many more leaves than a batch had rows, each
+~50-byte row rewrote a 512-byte leaf of its own (13.8x the stored bytes at 10^7 transactions
+in 100-transaction blocks). A run is written in key order at its table's right edge, every
+page once, so a row costs its own bytes, twice (WAL, database), once per level it is merged
+through (about log_FANOUT of the runs: 2-3 at 10^7 transactions); a dropped run's pages are
+freed, not written. What else a batch writes: the index sums (INDEX_BUCKETS rows of
+INDEX_BYTES, about 1 MiB each batch, written twice), each group's digests and first offset,
+the status records, 'indexed'. set_checkpoint writes one row. The SQLite file has 4 KiB
+pages (a 256-byte index sum a page at 512 bytes) and secure_delete=FAST (a build with
+SQLITE_SECURE_DELETE, as this machine's, zeroes and writes every page a merge frees: +0.8x at
+2*10^6 rows). Measured (write() bytes over the blocks' bytes, device bytes in brackets),
+`python bench/store_write_amplification.py --blocks N --txs T --size S`, 15.7 KB blocks of 100
+transactions: version 5 2.94x (3.39x) at 2*10^5 transactions, 8.60x (10.5x) at 2*10^6 (13.8x
+at 10^7, bench/ledger_age.py --bulk); version 6 1.92x (2.18x), 2.35x (2.61x), and 2.93x
+(3.20x) at 6*10^6 (exponent +0.2: one level more every factor RUN_FANOUT; the SQLite file 68
+bytes a row, freed pages of merges included).
+790-byte blocks of one transaction, 10^5 blocks: 1.98x (7.21x) -> 1.54x (6.72x: the device
+writes a 4 KiB page per fdatasync). The whole ledger, durable (bench/ledger_age.py, 2 peers a
+chain, no --bulk): 3000 blocks of 100 transactions 3.38x (3.63x) -> 1.84x (2.11x); 10^4 of one
+1.87x (7.05x) both.
+The price of the batches: up to TX_INDEX_BATCH - 1 blocks (or TX_INDEX_ROWS rows) indexed
+again after a power loss, and a longer append every batch (the merges: the largest, rare,
+rewrites RUN_FANOUT runs of the top level). bench/ledger_age.py measures both (write() and
 device bytes).
 
-Stores of versions 3 and 4 are refused with a StorageError, not migrated.
+Stores of versions 3, 4 and 5 are refused with a StorageError, not migrated.
 """
 from __future__ import annotations
 
@@ -98,6 +141,7 @@ import threading
 import zlib
 from array import array
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -105,7 +149,7 @@ from ledger import checks
 from ledger.encoding import U32_MAX, U64_MAX
 from ledger.errors import ArgumentError, StorageError
 
-SCHEMA_VERSION = 5  # 5: group hashes, status records and index sums; 4: blocks in a log beside the SQLite file
+SCHEMA_VERSION = 6  # 6: the index in sorted runs; 5: group hashes, status records and index sums; 4: blocks in a log
 LOG_SUFFIX = ".blocks"
 LOG_MAGIC = b"edgeacc block log\n\x00\x00"
 _LOG_HEADER = struct.Struct(">20sI16s")  # magic, version, store id
@@ -113,7 +157,7 @@ DIGEST_SIZE = 32
 _RECORD = struct.Struct(f">4sQI{DIGEST_SIZE}sI")  # magic, height, length, digest, CRC-32 of the data
 RECORD_MAGIC = b"BLK\n"
 RECORD_HEADER = _RECORD.size + 4  # and the CRC-32 of those fields
-PAGE_SIZE = 512
+PAGE_SIZE = 4096
 TX_INDEX_BATCH = 16384  # blocks whose offsets and index rows are written together (module docstring)
 TX_INDEX_ROWS = 1 << 16  # or fewer blocks, once they hold this many index rows (memory: per row, not per block)
 GROUP_BLOCKS = 64  # blocks whose records one hash covers (a read hashes its block's group), in a new store
@@ -123,19 +167,20 @@ DIGEST_CACHE = 256  # groups whose checked digests are kept (2 KiB each at 64 bl
 DIGEST_PREFETCH = 32  # groups whose digests a miss reads
 WAL_AUTOCHECKPOINT = 1000  # pages (SQLite's default)
 FETCH_ROWS = 512  # index rows read per step when summing a bucket
-FETCH_BYTES = 1 << 20  # log bytes read per step when hashing it on open (at least one group)
+HASH_CHUNK = 2 << 20  # log bytes read per step when hashing it on open (whole groups, at least one)
 CONTENT_DOMAIN = b"edgeacc-ledger block log content/5\0"
 INDEX_BYTES = 256
 INDEX_MODULUS = 1 << 8 * INDEX_BYTES
 INDEX_DOMAIN = b"edgeacc-ledger index row/1\0"
 INDEX_BUCKET_BITS = 12
 INDEX_BUCKETS = 1 << INDEX_BUCKET_BITS
+RUN_FANOUT = 8  # runs of one level merged into one of the next (each row rewritten once per level)
+MAX_RUN_LEVEL = 64
 SUMS_DOMAIN = b"edgeacc-ledger index sums/5\0"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, offset INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS txs (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL,
-                                position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, level INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER NOT NULL, record BLOB NOT NULL,
                                      PRIMARY KEY (height, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
@@ -186,6 +231,18 @@ def _bucket_range(bucket: int) -> tuple[bytes, bytes]:
     return (bucket << shift).to_bytes(4, "big"), hi
 
 
+def run_table(run: int) -> str:
+    """The table of index run `run` (tx_id -> height, position, sorted by tx_id)."""
+    return f"txs_{run}"
+
+
+def runs_union(runs: Iterable[int]) -> str:
+    """One SELECT of the rows of every run in `runs` (a constraint on it is pushed into each
+    run's search by SQLite: one B-tree probe a run); also the operator's view txs."""
+    return " UNION ALL ".join(f"SELECT tx_id, height, position FROM {run_table(r)}" for r in runs) \
+        or "SELECT NULL AS tx_id, NULL AS height, NULL AS position WHERE 0"
+
+
 def _short(value) -> str:
     return str(value)[:20]
 
@@ -222,6 +279,7 @@ class PeerStore:
         self._open_group = hashlib.sha256()  # over the incomplete group's records
         self._groups: OrderedDict[int, tuple[bytes, list[tuple[bytes, int, int]]]] = OrderedDict()  # checked (LRU)
         self._sums = [0] * INDEX_BUCKETS  # index_row_hash summed per bucket over the batched rows
+        self._runs: list[tuple[int, int]] = []  # (run, level) of the index's runs, oldest first
         self._checked_buckets: set[int] = set()  # buckets whose rows were summed since the files were as written
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -230,11 +288,15 @@ class PeerStore:
                 self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # (no effect once created)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
+                # (a merged run's freed pages are not zeroed and written: builds with SQLITE_SECURE_DELETE
+                # would write them all again; the index holds nothing secret)
+                self._db.execute("PRAGMA secure_delete=FAST")
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             if not rows:
                 rows = {"schema": str(SCHEMA_VERSION), "chain": chain_id, "group": str(GROUP_BLOCKS),
                         "log": self._create_log().hex()}
                 self._db.executescript(_SCHEMA)
+                self._db.execute(f"CREATE VIEW IF NOT EXISTS txs AS {runs_union(())}")
                 with self._transaction():
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
             elif rows.get("schema") != str(SCHEMA_VERSION):
@@ -399,7 +461,7 @@ class PeerStore:
             if row is not None and row[1] != self._open_digests[:len(row[1])]:
                 raise StorageError(f"{self.path}: the stored digests of group {complete} differ from its records")
         if self._batched:
-            self._sums = self._stored_sums()
+            self._sums, self._runs = self._stored_sums(), self._stored_runs()
 
     def _hash_digest_rows(self, complete: int) -> tuple[int, bytes] | None:
         """Hash the digests of each of the `complete` groups (its row of the digests table and
@@ -414,19 +476,62 @@ class PeerStore:
         return row
 
     def _hash_groups(self, first: int, stop: int) -> bytes:
-        """The SHA-256 of each of groups first..stop-1 (complete ones), read FETCH_BYTES or so
-        at a time."""
-        out, group, stop = bytearray(), first, min(stop, self._count // self._group_blocks)
+        """The SHA-256 of each of groups first..stop-1 (complete ones), read HASH_CHUNK bytes or
+        so at a time (whole groups) into two reused buffers: the next chunk is read on another
+        thread while this one is hashed, its groups split between two threads (hashlib and the
+        read release the GIL), the kernel told the read is sequential (a larger readahead)."""
+        stop = min(stop, self._count // self._group_blocks)
+        spans, group = [], first
         while group < stop:
             last = group
-            while last + 1 < stop and self._group_end(last + 1) - self._starts[group] <= FETCH_BYTES:
+            while last + 1 < stop and self._group_end(last + 1) - self._starts[group] <= HASH_CHUNK:
                 last += 1
-            chunk = memoryview(self._read(self._starts[group], self._group_end(last)))
-            for number in range(group, last + 1):
-                out += _sha256(chunk[self._starts[number] - self._starts[group]:
-                                     self._group_end(number) - self._starts[group]])
+            spans.append(range(group, last + 1))
             group = last + 1
+        if not spans:
+            return b""
+        self._advise(self._starts[first], self._group_end(stop - 1), "POSIX_FADV_SEQUENTIAL")
+        buffers, out = [bytearray(), bytearray()], bytearray()
+        try:
+            with ThreadPoolExecutor(2, thread_name_prefix="log-hash") as pool:
+                reading = pool.submit(self._read_groups, buffers[0], spans[0])
+                for number, span in enumerate(spans):
+                    view = reading.result()
+                    if number + 1 < len(spans):
+                        reading = pool.submit(self._read_groups, buffers[(number + 1) % 2], spans[number + 1])
+                    base, half = self._starts[span[0]], span[:len(span) // 2]
+                    hash_span = lambda groups: b"".join(
+                        _sha256(view[self._starts[g] - base:self._group_end(g) - base]) for g in groups)
+                    other = pool.submit(hash_span, half)
+                    rest = hash_span(span[len(half):])
+                    out += other.result() + rest
+                    view.release()
+        finally:
+            self._advise(self._starts[first], self._group_end(stop - 1), "POSIX_FADV_NORMAL")
         return bytes(out)
+
+    def _read_groups(self, buffer: bytearray, groups: range) -> memoryview:
+        """The bytes of `groups` read into `buffer` (grown to fit), as a view of it."""
+        start, end = self._starts[groups[0]], self._group_end(groups[-1])
+        if len(buffer) < end - start:
+            buffer.extend(bytes(end - start - len(buffer)))
+        view, done = memoryview(buffer)[:end - start], 0
+        while done < end - start:
+            read = os.preadv(self._fd, [view[done:]], start + done)
+            if read == 0:
+                view.release()
+                raise StorageError(f"{self.log_path}: the log ends at {start + done}, inside the records up to "
+                                   f"{end} (cut or changed under it)")
+            done += read
+        return view
+
+    def _advise(self, start: int, end: int, advice: str) -> None:
+        """posix_fadvise where the platform has it (a hint: its failure changes nothing read)."""
+        if hasattr(os, advice):
+            try:
+                os.posix_fadvise(self._fd, start, end - start, getattr(os, advice))
+            except OSError:
+                pass
 
     def _batched_offsets(self) -> int:
         """Read the offsets of the batched groups into _starts; returns the end of the batched
@@ -485,6 +590,19 @@ class PeerStore:
                                    f"({_short(bucket)}, {_short(total)!r})")
             sums[bucket] = int.from_bytes(total, "big")
         return sums
+
+    def _stored_runs(self) -> list[tuple[int, int]]:
+        runs = self._db.execute("SELECT run, level FROM runs ORDER BY run").fetchall()
+        for run, level in runs:
+            if not (type(run) is int and 0 <= run <= U64_MAX and type(level) is int and 0 <= level < MAX_RUN_LEVEL):
+                raise StorageError(f"{self.path}: an index run is not (a number, a level): "
+                                   f"({_short(run)}, {_short(level)})")
+        return runs
+
+    def _index_rows(self, condition: str, params: tuple) -> sqlite3.Cursor:
+        """The index rows (tx id, height, position) of every run that meet `condition`."""
+        return self._db.execute(f"SELECT tx_id, height, position FROM ({runs_union(r for r, _ in self._runs)}) "
+                                f"WHERE {condition}", params)
 
     def _read(self, start: int, end: int) -> bytes:
         data = os.pread(self._fd, end - start, start)
@@ -660,9 +778,10 @@ class PeerStore:
             with self._own_write():
                 if not self._batched:  # (rows a lost 'indexed' left behind: derived again)
                     self._db.execute("DELETE FROM index_sums")
+                    self._drop_runs([r for r, in self._db.execute("SELECT run FROM runs")])
+                runs = self._write_run(rows)
                 self._db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", offsets + [(self._count, self._end)])
                 self._db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", digests)
-                self._db.executemany("INSERT OR REPLACE INTO txs VALUES (?, ?, ?)", rows)
                 self._db.execute("DELETE FROM statuses WHERE height >= ?", (self._batched,))
                 self._db.executemany("INSERT INTO statuses VALUES (?, ?, ?)", statuses)
                 self._db.executemany("INSERT OR REPLACE INTO index_sums VALUES (?, ?)",
@@ -671,7 +790,45 @@ class PeerStore:
         except sqlite3.Error:
             return
         self._batched, self._unindexed, self._sums, self._tail_digests = self._count, {}, sums, bytearray()
+        self._runs = runs
         self._held_rows = 0
+
+    def _write_run(self, rows: list[tuple[bytes, int, int]]) -> list[tuple[int, int]]:
+        """In the batch's transaction: `rows` (sorted) as a new run of level 0, then every level
+        holding RUN_FANOUT runs merged into one run of the next (a merge of runs sorted by
+        tx_id: SQLite reads each in key order and writes the new run in key order, so every
+        page of it is written once, at the right edge); returns the runs then."""
+        runs = list(self._runs if self._batched else [])
+        number = max((r for r, _ in runs), default=-1) + 1
+        if rows:
+            self._create_run(number)
+            self._db.executemany(f"INSERT OR REPLACE INTO {run_table(number)} VALUES (?, ?, ?)", rows)
+            runs.append((number, 0))
+            number += 1
+        for level in range(MAX_RUN_LEVEL - 1):
+            merged = [r for r, lv in runs if lv == level]
+            if len(merged) < RUN_FANOUT:
+                continue
+            self._create_run(number)
+            self._db.execute(f"INSERT OR REPLACE INTO {run_table(number)} {runs_union(merged)} ORDER BY tx_id")
+            self._drop_runs(merged)
+            runs = [(r, lv) for r, lv in runs if r not in merged] + [(number, level + 1)]
+            number += 1
+        self._db.executemany("INSERT INTO runs VALUES (?, ?)", [item for item in runs if item not in self._runs])
+        self._db.execute("DROP VIEW IF EXISTS txs")
+        self._db.execute(f"CREATE VIEW txs AS {runs_union(r for r, _ in runs)}")
+        return runs
+
+    def _create_run(self, run: int) -> None:
+        self._db.execute(f"DROP TABLE IF EXISTS {run_table(run)}")  # (none: only another writer's)
+        self._db.execute(f"CREATE TABLE {run_table(run)} (tx_id BLOB PRIMARY KEY, height INTEGER NOT NULL, "
+                         "position INTEGER NOT NULL) WITHOUT ROWID")
+
+    def _drop_runs(self, runs: list[int]) -> None:
+        for run in runs:
+            if type(run) is int:
+                self._db.execute(f"DROP TABLE IF EXISTS {run_table(run)}")
+        self._db.executemany("DELETE FROM runs WHERE run = ?", [(r,) for r in runs])
 
     def index_tail(self, height: int, tx_ids: list[bytes], statuses: Iterable[tuple[int, bytes]] = ()) -> None:
         """Hold the index rows and status records of a stored block above indexed_height
@@ -907,8 +1064,7 @@ class PeerStore:
         indexed_height, then the rows not written yet."""
         with self._lock:
             indexed = self._batched - 1
-            rows = self._guard(lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE height <= ?",
-                                                        (indexed,)).fetchall())
+            rows = self._guard(lambda: self._index_rows("height <= ?", (indexed,)).fetchall())
             pending = [row for h in sorted(self._unindexed) if h > indexed for row in self._unindexed[h][0]]
         return {t: (h, p) for t, h, p in map(self._index_row, rows + pending)}
 
@@ -945,8 +1101,7 @@ class PeerStore:
             return None
         with self._lock:
             indexed = self._batched - 1
-            find = lambda: self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id = ? AND height <= ?",
-                                            (tx_id, indexed)).fetchone()
+            find = lambda: self._index_rows("tx_id = ? AND height <= ?", (tx_id, indexed)).fetchone()
             row = self._guard(find)
             if row is not None:
                 return self._index_row(row)[1:]
@@ -968,8 +1123,7 @@ class PeerStore:
 
     def _bucket_sum(self, bucket: int, indexed: int) -> int:
         lo, hi = _bucket_range(bucket)
-        cursor, total = self._db.execute("SELECT tx_id, height, position FROM txs WHERE tx_id >= ? AND tx_id < ? "
-                                         "AND height <= ?", (lo, hi, indexed)), 0
+        cursor, total = self._index_rows("tx_id >= ? AND tx_id < ? AND height <= ?", (lo, hi, indexed)), 0
         while rows := cursor.fetchmany(FETCH_ROWS):
             total += sum(index_row_hash(*self._index_row(row)) for row in rows)
         return total % INDEX_MODULUS

@@ -1,8 +1,9 @@
-"""An operator's edits of a peer's store (ledger.store, version 5: the block log beside the
+"""An operator's edits of a peer's store (ledger.store, version 6: the block log beside the
 SQLite file), made through the files as an attacker with disk access would, fixing the
 checksums and the offsets unless told otherwise."""
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -86,7 +87,7 @@ def truncate(store: Path, height: int) -> None:
         top = min(indexed, height - 1)
         offsets = [o for o, h, _, _ in records(store)] + [log_of(store).stat().st_size]
         for table in ("txs", "statuses", "blocks"):
-            db.execute(f"DELETE FROM {table} WHERE height > ?", (top,))
+            index_sql(db, f"DELETE FROM {table} WHERE height > ?", (top,))
         db.execute("INSERT INTO blocks VALUES (?, ?)", (top + 1, offsets[top + 1]))
         group = int(db.execute("SELECT value FROM meta WHERE key = 'group'").fetchone()[0])
         db.execute('DELETE FROM digests WHERE "group" * ? > ?', (group, top))
@@ -105,6 +106,17 @@ def drop_checkpoint(store: Path) -> None:
         db.execute("DELETE FROM meta WHERE key = 'checkpoint'")
     finally:
         db.close()
+
+
+def index_sql(db: sqlite3.Connection, statement: str, params: tuple = ()) -> None:
+    """Run `statement`; one naming the index table txs (a view of the runs: ledger.store) is
+    run on each run's table instead (an INSERT on the newest run's only)."""
+    if not re.search(r"\b(UPDATE|INTO|DELETE FROM) txs\b", statement):
+        db.execute(statement, params)
+        return
+    runs = [r for r, in db.execute("SELECT run FROM runs ORDER BY run DESC")]
+    for run in runs[:1] if statement.lstrip().upper().startswith("INSERT") else runs:
+        db.execute(re.sub(r"\btxs\b", ledger.store.run_table(run), statement), params)
 
 
 def resum_index(db: sqlite3.Connection) -> None:

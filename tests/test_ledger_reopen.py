@@ -162,7 +162,7 @@ def test_a_stored_index_row_moved_to_another_transaction_is_refused(tmp_path, to
         tx_id = net.block("edge-0", 2).transactions[0].tx_id
         assert edge.locate(tx_id) == (2, 0)
         with store(path) as db:
-            db.execute("UPDATE txs SET height = 1 WHERE tx_id = ?", (tx_id,))
+            store_tamper.index_sql(db, "UPDATE txs SET height = 1 WHERE tx_id = ?", (tx_id,))
         for read in (edge.locate, edge.transaction, edge.receipt):
             with pytest.raises(StorageError, match="holds another"):
                 read(tx_id)

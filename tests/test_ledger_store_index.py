@@ -55,7 +55,7 @@ def test_a_changed_index_row_is_caught_on_the_first_lookup_it_could_mislead(tmp_
         for i in range(3):
             net.submit("edge-0", b"record %d" % i).result()
     db = sqlite3.connect(store_tamper.store_path(path, "edge-0.peer0"), isolation_level=None)
-    db.execute(tamper)
+    store_tamper.index_sql(db, tamper)
     db.close()
     with ledger.Network.open(path, auto_interlock=False) as net:
         edge = net.service("edge-0").peers[0]

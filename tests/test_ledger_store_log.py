@@ -1,4 +1,4 @@
-"""The block log (ledger.store, version 5): a block is durable (fdatasync) before append
+"""The block log (ledger.store, version 6): a block is durable (fdatasync) before append
 returns; a torn last record (a crash under way) is dropped and no block reported stored is
 lost; anything else that does not fit (a flipped byte, a cut or hand-extended log, another
 store's log, offsets that name other records, an old-format store) is a StorageError naming
@@ -169,7 +169,7 @@ def test_a_log_swapped_with_another_stores_is_refused(tmp_path, other):
         store.append(*block(h))
     store.close()
     shutil.copy(store_tamper.log_of(theirs / "p.sqlite"), store_tamper.log_of(mine / "p.sqlite"))
-    refused(mine, "not the version-5 block log of p.sqlite")
+    refused(mine, "not the version-6 block log of p.sqlite")
 
 
 def test_a_missing_log_or_database_is_refused(tmp_path):
@@ -207,7 +207,7 @@ def test_a_version_3_store_is_refused_not_migrated(tmp_path):
                      "CREATE TABLE blocks (height INTEGER PRIMARY KEY, digest BLOB NOT NULL, data BLOB NOT NULL);"
                      "INSERT INTO meta VALUES ('schema', '3'), ('chain', 'edge-0');")
     db.close()
-    refused(tmp_path, "a version-3 store; this version reads version 5 only")
+    refused(tmp_path, "a version-3 store; this version reads version 6 only")
 
 
 @settings(max_examples=25, deadline=None)

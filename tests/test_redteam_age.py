@@ -67,7 +67,7 @@ def sql(path, *statements):
     db = sqlite3.connect(peer0(path), isolation_level=None)
     try:
         for statement in statements:
-            db.execute(statement)
+            store_tamper.index_sql(db, statement)
     finally:
         db.close()
 
@@ -217,7 +217,7 @@ def test_an_index_row_deleted_with_its_buckets_sum_recomputed_is_caught_on_open(
     signature over the sums."""
     db = sqlite3.connect(peer0(path), isolation_level=None)
     try:
-        db.execute("DELETE FROM txs WHERE height = 1")
+        store_tamper.index_sql(db, "DELETE FROM txs WHERE height = 1")
         store_tamper.resum_index(db)
     finally:
         db.close()
