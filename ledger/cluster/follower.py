@@ -333,7 +333,7 @@ class Follower:
     def _take_crl(self, slot: int, data: bytes) -> None:
         """Take the CRL entry at `slot`: from here on the serials it revokes sign no block."""
         try:
-            self.revocations.take(data)
+            self.revocations.take(data, self.height)
         except (ServiceUnavailable, StorageError):
             raise  # (kept durably, or read again)
         except LedgerError as exc:
