@@ -88,6 +88,7 @@ from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, Stora
                            UnprovenAnswer)
 
 log = logging.getLogger("edgeacc.node")
+ENDORSED_KEPT = 16  # proposals a follower keeps decoded (one forgotten is decoded from its entry)
 
 STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c with digest D"
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
@@ -268,8 +269,10 @@ class Follower:
     def endorsed(self, block: Block) -> None:
         """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
         the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""
-        kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height}
+        kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height and d != block.digest}
         kept[block.digest] = block
+        while len(kept) > ENDORSED_KEPT:  # (another peer's variants of one block: the oldest go)
+            del kept[next(iter(kept))]
         self._endorsed = kept  # (one reference swap, without the lock a sync holds: an endorser must not wait)
 
     def endorsed_block(self, digest: bytes) -> Block | None:
