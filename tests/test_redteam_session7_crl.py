@@ -1,12 +1,14 @@
 """Red team, session 7: the CRL as a log entry (ledger.cluster.ordered_crl) when a peer's
 store is behind the revocations it kept beside it, and when keeping them fails. No etcd (the
 stand-in log of tests/test_redteam_cluster7.py)."""
+import datetime
+
 import pytest
 
 from ledger import errors
 from ledger.cluster.node import deployment_params
 from ledger.cluster.ordered_crl import crl_entry
-from ledger.identity import load_revocation_list
+from ledger.identity import CertificateAuthority, load_certificate, load_private_key, load_revocation_list
 from cluster_helpers import empty_block_on
 from test_cluster_crl import CHAIN
 from test_redteam_cluster7 import _revoke, world  # noqa: F401 (world: the fixture)
@@ -65,3 +67,31 @@ def test_a_crl_entry_not_kept_is_read_again_and_then_kept(world, tmp_path):
     restarted = w.follower(1, path)
     w.opened.append(restarted.peer)
     assert restarted.revocations.serials == f.revocations.serials
+
+
+def test_a_restarted_peer_keeps_what_it_kept_before_beside_what_it_takes_next(world, tmp_path):
+    """The old code read the kept entries on start but did not hold them as kept: the next CRL
+    entry it took rewrote the file with that entry alone, and on the restart after that (the
+    log trimmed) the serials of the earlier entries were gone - a block R co-signed after the
+    first entry was then taken by this peer and skipped by the others. (The CA's CRLs usually
+    repeat every earlier serial; one that does not, CA-signed, still orders its own.)"""
+    w = world
+    path = tmp_path / "ordered-crl"
+    ca = CertificateAuthority(load_private_key(w.d / "ca" / "ca.key"), load_certificate(w.d / "ca" / "ca.crt"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    revoke_r = ca.revocation_list({w.peers[2].certificate.serial_number: now})
+    revoke_client = ca.revocation_list({w.client.certificate.serial_number: now})
+    w.log.entries[3] = crl_entry(revoke_r)
+    first = w.follower(0, path)
+    w.opened.append(first.peer)
+    assert first.sync() == 3
+    w.log.entries[4] = crl_entry(revoke_client)
+    restarted = w.follower(0, path)
+    w.opened.append(restarted.peer)
+    assert restarted.sync() == 3 and restarted.revocations.serials == {w.peers[2].certificate.serial_number,
+                                                                       w.client.certificate.serial_number}
+    for slot in (3, 4):
+        del w.log.entries[slot]  # (trimmed; the stand-in log keeps the blocks)
+    again = w.follower(0, path)
+    w.opened.append(again.peer)
+    assert again.revocations.serials == restarted.revocations.serials

@@ -65,6 +65,7 @@ class OrderedRevocations:
                 raise StorageError(f"cannot read the ordered revocation lists {path}: {exc}") from None
             for height, (_, der) in zip(heights, kept):
                 self._add(bytes(der), height, keep=False)
+            self._kept = [pack(h, der) for h, der in kept]  # (a later entry is kept beside them, not instead)
 
     @property
     def serials(self) -> frozenset[int]:
