@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,8 +31,33 @@ ETCD = "etcd"
 LOOPBACK = "127.0.0.1"
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port free on loopback now."""
+    """A TCP port free on loopback now, below the kernel's ephemeral range: a node keeps its
+    port across restarts, and a port from that range (bind to 0) could meanwhile be taken as
+    the source port of any outgoing connection on the machine."""
+    low = _ephemeral_ports()[0]
+    if low <= 2048:
+        return _any_free_port()
+    for _ in range(200):
+        port = secrets.randbelow(low - 1024) + 1024
+        with socket.socket() as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    return _any_free_port()
+
+
+def _any_free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
