@@ -325,7 +325,7 @@ def round_weight(order: list[list[str]], reading_digest: Callable[[str], bytes])
     the digest of its signed bytes (`reading_digest` of its tx id). A reading listed again
     (another epoch, or one reading many times) or recorded again under another transaction
     trains again but is no more data: counting it again let one reading outweigh an edge."""
-    return len({reading_digest(tx) for batch in order for tx in batch})
+    return len({reading_digest(tx) for tx in {tx for batch in order for tx in batch}})  # (each tx looked up once)
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
