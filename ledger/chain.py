@@ -661,6 +661,12 @@ class ChainState:
             if parent.height != self.height or block.header.height != parent.height + 1:
                 raise WrongHeight(f"block height {block.header.height} on a parent at {parent.height}; "
                                   f"{self.chain_id} expects {self.height}")
+        # (the caller knows `parent` by its header's digest: these must be the transactions it
+        # binds; other ones - a copy swapped under a known header - are refused like a status
+        # parent, so the cluster's Endorse reads the ordered parent instead of failing)
+        if parent.computed_merkle_root() != parent.header.merkle_root:
+            raise SpeculationRefused(f"block {parent.height}: transactions differ from the validated header: "
+                                     f"block {block.header.height} waits for the ordered one")
         if any(tx.kind != TxKind.RECORD for tx in parent.transactions):
             raise SpeculationRefused(f"block {parent.height} carries status transactions: "
                                      f"block {block.header.height} waits for it")

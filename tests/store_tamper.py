@@ -115,7 +115,10 @@ def index_sql(db: sqlite3.Connection, statement: str, params: tuple = ()) -> Non
         db.execute(statement, params)
         return
     runs = [r for r, in db.execute("SELECT run FROM runs ORDER BY run DESC")]
-    for run in runs[:1] if statement.lstrip().upper().startswith("INSERT") else runs:
+    insert = statement.lstrip().upper().startswith("INSERT")
+    if insert and not runs:  # (the row would go nowhere: a tamper test would test nothing)
+        raise AssertionError("the store has no index run to insert into (no batch written yet)")
+    for run in runs[:1] if insert else runs:
         db.execute(re.sub(r"\btxs\b", ledger.store.run_table(run), statement), params)
 
 

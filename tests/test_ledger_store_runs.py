@@ -163,8 +163,13 @@ def test_a_crash_in_the_middle_of_a_merge_loses_no_block_and_no_row(tmp_path):
             assert store.location(hashlib.sha256(b"absent").digest()) is None
         finally:
             store.close()
-    names = {n for n, in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE name GLOB 'txs_*'")}
-    assert names == {ledger.store.run_table(r) for r, _ in PeerStore(path, "edge-0")._runs}  # (no run left behind)
+    db, reopened = sqlite3.connect(path), PeerStore(path, "edge-0")
+    try:
+        names = {n for n, in db.execute("SELECT name FROM sqlite_master WHERE name GLOB 'txs_*'")}
+        assert names == {ledger.store.run_table(r) for r, _ in reopened._runs}  # (no run left behind)
+    finally:
+        db.close()
+        reopened.close()
 
 
 def test_operators_view_txs_holds_every_run_s_rows(merged):

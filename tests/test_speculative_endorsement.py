@@ -112,3 +112,15 @@ def test_a_parent_with_status_transactions_is_not_speculated_on(net):
     child, _ = proposer.propose([net.record("edge-0", b"child")])
     with pytest.raises(errors.SpeculationRefused):
         speculator.endorse_on(parent, child)
+
+
+def test_a_parent_with_the_validated_header_but_other_transactions_is_refused(net):
+    """The parent is known by its header's digest only: a caller swapping its transactions
+    (here: hiding the one the child replays; the cluster's follower keeps the copy last sent
+    under a header it knows) must not get the replay endorsed, and a child endorsed ahead is
+    committed without being validated again."""
+    tx = net.record("edge-0", b"once")
+    speculator, proposer, parent = stored_by_one(net, [tx])
+    swapped = Block(parent.signed, (net.record("edge-0", b"a stand-in"),))
+    with pytest.raises(errors.SpeculationRefused, match="transactions differ"):
+        speculator.endorse_on(swapped, block_on(proposer, [tx]))
