@@ -208,6 +208,22 @@ def test_one_peer_filling_early_admission_evicts_only_its_own_entries(world, mon
     assert len(node._early) == 5
 
 
+def test_one_peer_re_admitting_anothers_transactions_cannot_evict_them(world, monkeypatch):
+    """D sees the cutter's transactions (the cutter shares them with every endorser), sends
+    them to H as its own Admit calls, then floods: the old code forgot a transaction when D's
+    entry of it went, though the cutter's entry still held it."""
+    w = world
+    node = _admitting_node(w, monkeypatch, 4)
+    cutter_tx = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"real", timestamp_ms=now_ms(), nonce=7)
+    _admit(node, f"{CHAIN}.peer0", [cutter_tx])
+    _admit(node, f"{CHAIN}.peer1", [cutter_tx])
+    for i in range(6):
+        _admit(node, f"{CHAIN}.peer1", [Transaction.create(w.client, TxKind.RECORD, CHAIN, b"flood",
+                                                           timestamp_ms=now_ms(), nonce=100 + i)])
+    assert (cutter_tx.tx_id, cutter_tx.signature) in node.peer._admitted
+    assert len(node._early) == 5
+
+
 def test_early_admission_entries_expire(world, monkeypatch):
     """A transaction admitted early and never cut is forgotten after ADMITTED_SECONDS (its
     block would verify it again), so the memory does not fill over the node's lifetime."""
