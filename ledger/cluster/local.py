@@ -32,28 +32,35 @@ LOOPBACK = "127.0.0.1"
 
 
 def _ephemeral_low() -> int:
-    """The lowest port of the kernel's range for outgoing connections' source ports."""
+    """The first port of the kernel's ephemeral range."""
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 32768  # Linux's default
 
 
+_handed_out: set[int] = set()  # ports free_port returned in this process (closed again at once: still free)
+
+
 def free_port() -> int:
     """A TCP port free on loopback now, below the kernel's ephemeral range: a node keeps its
     port across restarts, and a port from that range (bind to 0) could meanwhile be taken as
-    the source port of any outgoing connection on the machine."""
+    the source port of any outgoing connection on the machine. Never one it returned before
+    (a random pick would otherwise repeat within one deployment: two services, one port)."""
     low = _ephemeral_low()
     if low <= 2048:
         return _any_free_port()
     for _ in range(200):
         port = secrets.randbelow(low - 1024) + 1024
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind((LOOPBACK, port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     return _any_free_port()
 
 

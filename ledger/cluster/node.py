@@ -334,23 +334,26 @@ class EarlyAdmissions:
     `seconds`. One peer's calls then evict only its own entries, and a flood of transactions
     never cut into a block expires: early admission stays on for the others (a node-wide
     bound that never expired let one dishonest peer switch it off for the node's lifetime).
-    Forgetting is always safe: Endorse then verifies the signature itself."""
+    A signature several senders had admitted is forgotten once none holds it (one sender
+    re-admitting another's transactions and flooding must not evict them). Forgetting is
+    always safe: Endorse then verifies the signature itself."""
 
     def __init__(self, forget, per_sender: int = MAX_ADMITTED, seconds: float = ADMITTED_SECONDS) -> None:
         self._forget, self.per_sender, self.seconds = forget, per_sender, seconds
         self._by_sender: dict[str, dict[tuple[bytes, bytes], tuple[float, Transaction]]] = {}
+        self._holders: dict[tuple[bytes, bytes], int] = {}  # (tx_id, signature) -> senders holding it
         self._lock = threading.Lock()
 
     def add(self, sender: str, tx: Transaction) -> None:
         """Remember that `sender` had `tx` admitted here (after Peer._admit accepted it)."""
-        now = time.monotonic()
+        now, key = time.monotonic(), (tx.tx_id, tx.signature)
         with self._lock:
             entries = self._by_sender.setdefault(sender, {})
-            entries.pop((tx.tx_id, tx.signature), None)  # (again: it is the newest now)
-            entries[tx.tx_id, tx.signature] = (now, tx)
-            gone = [entries.pop(next(iter(entries)))[1] for _ in range(len(entries) - self.per_sender)]
-        for old in gone:
-            self._forget(old)
+            if entries.pop(key, None) is None:  # (again: it is the newest now)
+                self._holders[key] = self._holders.get(key, 0) + 1
+            entries[key] = (now, tx)
+            gone = [self._release(entries) for _ in range(len(entries) - self.per_sender)]
+        self._forget_all(gone)
 
     def expire(self) -> None:
         """Forget every entry older than `seconds`."""
@@ -359,9 +362,24 @@ class EarlyAdmissions:
         with self._lock:
             for entries in self._by_sender.values():
                 while entries and next(iter(entries.values()))[0] < oldest:
-                    gone.append(entries.pop(next(iter(entries)))[1])
-        for old in gone:
-            self._forget(old)
+                    gone.append(self._release(entries))
+        self._forget_all(gone)
+
+    def _release(self, entries: dict) -> Transaction | None:
+        """Drop the oldest of one sender's `entries` (under the lock); the transaction when no
+        other sender holds it."""
+        key, (_, tx) = next(iter(entries.items()))
+        del entries[key]
+        self._holders[key] -= 1
+        if self._holders[key]:
+            return None
+        del self._holders[key]
+        return tx
+
+    def _forget_all(self, gone: list[Transaction | None]) -> None:
+        for tx in gone:
+            if tx is not None:
+                self._forget(tx)
 
     def __len__(self) -> int:
         with self._lock:
