@@ -1,6 +1,7 @@
 /* ea_thread.c - a minimal static-split task runner on pthreads. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE                 /* pthread_tryjoin_np where glibc has it */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include "ea_thread.h"
 
@@ -36,6 +37,24 @@ static void *run_worker(void *p)
             wk->rc = rc;
     }
     return NULL;
+}
+
+/* Joins a thread that is about to end. Blocking in pthread_join at once costs 20-30 us here
+ * (the joiner's CPU idles, and waking it takes a VM exit); yielding while it ends takes ~5 us.
+ * After JOIN_YIELDS tries (a task still running) it blocks. */
+#define JOIN_YIELDS 2000
+
+static void join(pthread_t tid)
+{
+#ifdef __GLIBC__
+    int i;
+    for (i = 0; i < JOIN_YIELDS; i++) {
+        if (pthread_tryjoin_np(tid, NULL) == 0)
+            return;
+        sched_yield();
+    }
+#endif
+    pthread_join(tid, NULL);
 }
 
 int ea_parallel_run(ea_task_fn fn, void *arg, size_t ntasks, unsigned threads)
@@ -80,7 +99,7 @@ int ea_parallel_run(ea_task_fn fn, void *arg, size_t ntasks, unsigned threads)
     }
     run_worker(&wk[0]);
     for (k = 1; k < started; k++)
-        pthread_join(tid[k], NULL);
+        join(tid[k]);
     for (k = 0; k < started && rc == EA_OK; k++)
         rc = wk[k].rc;
     pthread_mutex_destroy(&pl.lock);
