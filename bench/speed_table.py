@@ -7,34 +7,49 @@ interleaved with their gmpy2 baseline. --quick uses n = 2000 for all_witnesses (
 row is then extrapolated by n log n and marked so).
 
 Two threads: what each row can reach (2-thread/1-thread wall time), from CPU time per phase
-measured on one thread (thread CPU clock; load 4-5, so the absolute figures run high):
+on one thread and traces of the pipeline (session 8, load 1.5-9: absolute figures run high;
+the quiet table before it: t = 8 0.72, t = 16 0.64, t = 1024 0.56, all_witnesses 0.62):
 
 - t = 8, 16: the weighted product's windows are combined by Horner's rule, at least one
   sequential squaring per exponent bit (x_j r_j: 384 bits); no schedule shortens that chain
-  (the time-lock argument). ea_ifma_multi_exp pipelines (csrc/ea_ifma.c, run_pipeline): the
-  rounds run from the top window down and one thread combines each round's windows as soon
-  as they are done, while the other builds the remaining tables and rounds and checks the
-  element rule beside it. At t = 16 one call spends 255 us in rounds, 158 us combining, 60
-  us on tables and 19 us on the element rule (492 us in the pipeline), ~35 us outside it
-  (Python's item checks and weights, conversions, the C checks), and starting the second
-  thread costs 10-40 us. When both threads run, the rounds' CPU splits without loss (e.g. 124
-  + 133 us against 255 alone); the combination starts after the top table and round (~64
-  us), so 64 + 158 us < 492 / 2: the work bound holds, about (246 + 35 + 20) / 526 = 0.57.
-  At t = 8 the chain dominates: about (180 + 38 + 45) / 470 = 0.56.
-- t = 1024: rounds are 93% of the C work (13.5 of 14.6 ms per call) and split evenly. What
-  stays serial is per item: Python's checks, statement merge and weights (~0.9 us),
-  conversions to mpz (0.13 us; 0.74 us before they read CPython's digits directly), the C
-  checks, weight products and combination (~0.25 us): ~1.3 of ~16 us, so about
-  (1.3 + 14.5 / 2) / 15.8 = 0.54.
-- all_witnesses (csrc/ea_rootfactory.c, rf_ifma), n = 10,000, CPU per tree level: one
-  thread 1.32 s (root, one shared chain of 7/8 of the 2.56M exponent bits on the single
-  kernel), then 0.55, 0.57, 0.71, 0.82, 0.97, 0.14 s in lanes (5.09 s). Two threads: the
-  root's children by two exponentiations (2 x 0.51 s), then each child's shared chain (2 x
-  0.69 s), two lane groups (2 x 0.36 s), then 3.58 s of lane levels that split evenly:
-  0.51 + 0.69 + 0.36 + 1.79 = 3.35 s, 0.66 of one thread. Any tree runs about one squaring
-  per exponent bit (~2.56M) along its top path before eight nodes exist to fill the lanes;
-  on the single kernel that is ~25% of the one-thread time, so ~0.62 is the floor without
-  a faster single squaring.
+  (the time-lock argument: splitting the bits into halves still needs the high half squared
+  384/2 more times; pre-raised bases cost 8 lanes x 192 squarings, more than the chain).
+  ea_ifma_multi_exp pipelines (csrc/ea_ifma.c, run_pipeline): the rounds run from the top
+  window down, one thread combines each round's windows as soon as they are done, the other
+  builds the remaining tables and rounds and checks the element rule beside it. A t = 8 call
+  on one thread: 330 us in C (Horner chain 39%, lane tables and rounds 44%, inverse and gcds
+  5%) + 14 us of Python. On two threads its critical path is: 9 us before the pipeline
+  (checks, weights' products, the value's inverse), 17 us spawning the second thread (it
+  starts ~14 us later), the top table (19-28 us) and top round (13 us), then the chain: 12
+  rounds x 13 us (480 single products of 0.325 us), then the join. Blocking in pthread_join
+  cost 20-30 us (the joiner's CPU idles); ea_thread.c now yields while the thread ends
+  (~5 us). That leaves ~230 of ~345 us: about 0.67 at t = 8, ~0.63 with a persistent helper
+  thread (no spawn; waking a sleeping one costs about as much here, only a spinning one
+  would not). At t = 16 the lanes dominate (~300 us of 470): the bound is about (470 + 17) /
+  2 + 20 = 265 of 490 us, 0.55; measured 0.64-0.66 (the second thread starts late).
+  Independent checks split over two threads lose at t <= 16: 8 single exponentiations are
+  8 x 108 us, one crypto_mb call ~770 us.
+- t = 1024: rounds are 93% of the C work and split evenly. What stays serial is per item:
+  Python's checks, statement merge and weights (_split_items 0.36, _first_of_statement
+  0.33, _weights 0.21 us), conversions to mpz (0.13 us), the C checks, weight products and
+  combination (~0.25 us): ~1.3 of ~15 us, so about (1.3 + 13.7 / 2) / 15 = 0.54.
+- all_witnesses (csrc/ea_rootfactory.c, rf_ifma), n = 10,000, CPU per tree level on one
+  thread (load 4): root 1.2-1.35 s (one shared chain, 2.24M squarings ~0.75 s, and 187k
+  8-lane bucket products ~0.5 s), then 8 nodes in one lane group 0.52-0.63 s, then 0.57,
+  0.57-0.64, 0.62-0.65, 0.69, 0.12-0.19 s (4.3-4.7 s). On two threads the root's chain is
+  now squared on one thread while the other collects its buckets (RF_SPLIT, a ring of chain
+  values; it replaced two root powms): root = the squarings, ~0.8 s; its 8 children then run
+  on the single kernel, 4 per thread, 0.62-0.72 s each (the lane group would take about as
+  long on one thread: RF_LANE_GROUP_COST 7 may overstate a group, ~3.5 singles in runs of
+  either shape at load 4, not one run); the levels below split evenly. The top, down to 64 nodes, takes ~1.35 s either way (the two
+  powms, their shared chains and a 16-node lane level: ~1.38 s), so about (1.35 + 2.6 / 2) /
+  4.2 = 0.63; the root on two threads uses less CPU than the two powms. A root of arity 16
+  (two lane groups of buckets, 16 children = one lane group per thread) made the collector the
+  bottleneck (1.14 s busy against 0.80 s of squarings) for the same total: reverted. The
+  floor is the ~2.24M sequential squarings along the top (~0.73 s) plus a level of 8 nodes
+  that cannot fill two threads' lanes; below ~0.6 needs a faster single squaring (a
+  dedicated one saves at most ~20% of the 800 IFMA operations per product) or the lane
+  chains of that level split between a squaring and a collecting thread.
 - verify_membership is one exponentiation (one thread); hash_to_prime is not threaded.
 
 On a loaded machine the second thread starts late (the pipeline then runs on one thread
