@@ -736,8 +736,8 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
  * (ea_ifma1.h), the 8 exponents' bucket multiplications in one lane product per window (lane
  * l: exponent l). Both work in the same Montgomery domain (R = 2^2080), so the chain's value
  * goes to the lanes as it is. On two threads one squares and the other collects: a window's
- * lane product (~2 us) takes less than its c squarings (~0.33 us each), so the chain runs
- * without the bucket work, a third of the one-thread time at the top of RootFactory. */
+ * lane product (~2.7 us) takes less than its c squarings (~0.33 us each), so the node takes
+ * the time of its squarings alone (at the root of RootFactory ~60% of the one-thread time). */
 #define SB_MAX_C 12
 #define SB_RING 1024                /* chain values in flight: ~4 ms of squarings */
 
@@ -762,7 +762,8 @@ static int sb_digits(const sb_chain *sb, size_t win, long long *idx)
     size_t l, d;
     int any = 0;
     for (l = 0; l < LANES; l++) {
-        unsigned dig = l < sb->k && win < sb->nwin ? ea_exp_bits(sb->exps[l], win * sb->c, sb->c) : 0;
+        unsigned dig = l < sb->k && win < sb->nwin
+                       ? ea_exp_bits(sb->exps[l], win * sb->c, sb->c) : 0;
         idx[l] = (long long)dig * L * LANES + (long long)l;
         any |= dig != 0;
     }
