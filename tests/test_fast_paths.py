@@ -284,7 +284,7 @@ def test_powm_shared_base_with_lane_buckets_below_2048_bits():
 def test_root_factory_top_node_on_lane_buckets_and_threads():
     """320 elements: the root on the single IFMA kernel (7/8 of 82k bits, its 8 exponents'
     buckets in lanes), then 8 nodes per lane group down to the leaves; with 2 threads the root's
-    chain is squared on one thread while the other collects its buckets (7966 windows: more than
+    chain is squared on one thread while the other collects its buckets (7951 windows: more than
     the ring holds, so the squarer waits for or does the collection), then 8 single-kernel
     nodes."""
     g = P.generator(b"fast-top")
