@@ -40,8 +40,10 @@ the quiet table before it: t = 8 0.72, t = 16 0.64, t = 1024 0.56, all_witnesses
   now squared on one thread while the other collects its buckets (RF_SPLIT, a ring of chain
   values; it replaced two root powms): root = the squarings, ~0.8 s; its 8 children then run
   on the single kernel, 4 per thread, 0.62-0.72 s each (the lane group would take about as
-  long on one thread: RF_LANE_GROUP_COST 7 may overstate a group, ~3.5 singles in runs of
-  either shape at load 4, not one run); the levels below split evenly. The top, down to
+  long on one thread: that level forced both ways in one run, one thread, load 6, took
+  0.51-0.80 s in lanes and 1.29-1.47 s as singles, a group ~3-5 singles where
+  RF_LANE_GROUP_COST says 7; at 8 nodes on two threads either choice takes ~0.65 s); the
+  levels below split evenly. The top, down to
   64 nodes, takes ~1.35 s either way (the two powms, their shared chains and a 16-node lane
   level: ~1.38 s), so about (1.35 + 2.6 / 2) / 4.2 = 0.63 (no wall-clock gain over the
   powms could be measured at load 4-9). A root of arity 16
