@@ -82,20 +82,32 @@ from dataclasses import dataclass
 from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
-from ledger.cluster.ordered_crl import OrderedRevocations, is_crl_entry
+from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
+                                        revocations_digest)
 from ledger.cluster.transport import number, pack, unpack
 from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
                            UnprovenAnswer)
+from ledger.identity import BEFORE_REVOCATIONS
 
 log = logging.getLogger("edgeacc.node")
 ENDORSED_KEPT = 16  # proposals a follower keeps decoded (one forgotten is decoded from its entry)
 
 STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c with digest D"
+CHECKPOINT_DOMAIN = b"EACK"  # ... "and took it at slot S, after these ordered CRL entries" (Checkpoint)
+SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to attest a checkpoint)
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
     return STORED_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
+
+
+def checkpoint_message(chain_id: str, height: int, digest: bytes, slot: int, revocations: bytes) -> bytes:
+    """What a checkpoint's attester signs: it stores block `height` with `digest`, took it from
+    the log's `slot`, and the CRL entries it took before it are those of revocations_digest
+    `revocations` (ledger.cluster.ordered_crl)."""
+    return (CHECKPOINT_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
+            + slot.to_bytes(8, "big") + revocations)
 
 
 def encode_block_id(height: int, digest: bytes) -> bytes:
@@ -116,40 +128,48 @@ def attestation_quorum(threshold: int, peers: int) -> int:
 @dataclass(frozen=True)
 class Checkpoint:
     """The log's trimmed prefix: blocks 0..height end in `digest`; `slot` holds block `height`
-    and the entries below it are gone."""
+    and the entries below it are gone; the CRL entries among them were `revocations`
+    ((height, DER) as ordered_crl.OrderedRevocations.listed gives them)."""
 
     height: int
     digest: bytes
     slot: int
     attestations: tuple[tuple[bytes, bytes], ...]
+    revocations: tuple[tuple[int, bytes], ...] = ()
 
     def to_bytes(self) -> bytes:
-        return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, *(pack(fp, sig) for fp, sig in self.attestations))
+        return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, encode_ordered(self.revocations),
+                    *(pack(fp, sig) for fp, sig in self.attestations))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Checkpoint":
         fields = unpack(data, what="checkpoint")
-        if len(fields) < 3:
-            raise EncodingError("a checkpoint has a height, a digest, a slot and attestations")
-        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[3:])
+        if len(fields) < 4:
+            raise EncodingError("a checkpoint has a height, a digest, a slot, revocation lists and attestations")
+        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[4:])
         return cls(number(fields[0], "checkpoint height"), bytes(fields[1]), number(fields[2], "checkpoint slot"),
-                   attestations)
+                   attestations, decode_ordered(fields[3]))
+
+    def message(self, chain_id: str) -> bytes:
+        """What each attestation signs (checkpoint_message)."""
+        return checkpoint_message(chain_id, self.height, self.digest, self.slot, revocations_digest(self.revocations))
 
     def check(self, deployment: Deployment, chain_id: str, needed: int) -> None:
-        """EndorsementError unless `needed` distinct peers of the chain attest the block."""
-        deployment.check_peer_signatures(chain_id, stored_message(chain_id, self.height, self.digest),
-                                         self.attestations, needed, None,
+        """EndorsementError unless `needed` distinct peers of the chain attest the block, its
+        slot and the CRL entries below it."""
+        deployment.check_peer_signatures(chain_id, self.message(chain_id), self.attestations, needed, None,
                                          f"the checkpoint at block {self.height} of {chain_id}", "attester")
 
 
 def checked_attestation(deployment: Deployment, chain_id: str, height: int, digest: bytes, name: str,
-                        answer: bytes) -> tuple[bytes, bytes]:
+                        answer: bytes, message: bytes | None = None) -> tuple[bytes, bytes]:
     """Peer `name`'s answer to Stored for block (height, digest) as (fingerprint, signature):
     a valid attestation under that peer's own certificate (a peer replaying another's counts
-    for neither); a LedgerError otherwise."""
+    for neither); a LedgerError otherwise. `message`: what it signs when not stored_message
+    (a checkpoint's, AttestCheckpoint)."""
     fp, sig = unpack(answer, 2, "attestation")
-    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), [(fp, sig)], 1, None,
-                                     f"{name}'s attestation", "attester")
+    message = stored_message(chain_id, height, digest) if message is None else message
+    deployment.check_peer_signatures(chain_id, message, [(fp, sig)], 1, None, f"{name}'s attestation", "attester")
     if deployment.trust.resolve(fp).name != name:
         raise UnprovenAnswer(f"{name} answers with another peer's attestation")
     return fp, sig
@@ -216,6 +236,7 @@ class Follower:
         self.next_slot = 0
         self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
         self.head_slot: int | None = None  # the slot that holds block height-1 (where a trim may cut)
+        self._slots: dict[int, int] = {}  # height -> the slot this follower took that block from (the latest)
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
@@ -308,7 +329,7 @@ class Follower:
             return
         if self.height < self.peer.height:
             if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
-                self.height, self.head_slot = self.height + 1, slot
+                self._advance(slot)
             return
         try:
             block = decoded or Block.from_bytes(data, self._endorsed_like(data))
@@ -316,22 +337,34 @@ class Follower:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
-            # peer lacks is a retry (skipping would hinge on what this peer's store holds)
-            self.peer.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds).
+            # Revocation is the log's alone (ordered): this peer's crl.pem decides nothing here.
+            self.peer.deployment.check_endorsements(block.signed, at_ms=BEFORE_REVOCATIONS)
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
-                self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+                self.peer._commit(block, live=False, ordered=True)  # decoded from the bytes etcd holds
             except UnknownCertificate as exc:
                 raise ServiceUnavailable(f"{self.peer.name} cannot check the endorsed block {block.height} of "
                                          f"{self.peer.chain_id} yet: {exc}") from None
-            self.height, self.head_slot = self.height + 1, slot
+            self._advance(slot)
         except ServiceUnavailable:
             raise
         except LedgerError as exc:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _advance(self, slot: int) -> None:
+        """Block `height` is taken, from `slot`."""
+        self._slots[self.height] = slot
+        if len(self._slots) > SLOTS_KEPT:
+            del self._slots[next(iter(self._slots))]
+        self.height, self.head_slot = self.height + 1, slot
+
+    def slot_of(self, height: int) -> int | None:
+        """The slot this follower took block `height` from (None: not one of its latest)."""
+        return self._slots.get(height)
 
     def _take_crl(self, slot: int, data: bytes) -> None:
         """Take the CRL entry at `slot`: from here on the serials it revokes sign no block."""
@@ -366,7 +399,8 @@ class Follower:
     def _apply_checkpoint(self, first: int) -> bool:
         """Cross the gap before `first`, the first entry present past the next slot, by the
         checkpoint (the module docstring): True when the follower moved past block cp.height
-        (catching up from peers first if this peer lacks blocks up to it)."""
+        (catching up from peers first if this peer lacks blocks up to it), having taken the
+        CRL entries the checkpoint carries for the trimmed entries."""
         cp = self.checkpoint()
         if cp is None or cp.slot != first or cp.height < self.height:
             return False  # none, or not the one that trimmed the entries before `first`
@@ -377,7 +411,16 @@ class Follower:
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             return False
-        self.next_slot, self.height, self.head_slot = cp.slot + 1, cp.height + 1, cp.slot
+        try:
+            self.revocations.take_listed(cp.revocations)
+        except (ServiceUnavailable, StorageError):
+            raise  # (kept durably, or read again)
+        except LedgerError as exc:  # (a quorum attested them: not one honest attester took these)
+            log.warning("%s ignores the checkpoint of %s: %s", self.peer.name, self.peer.chain_id, exc)
+            return False
+        self.height = cp.height
+        self._advance(cp.slot)
+        self.next_slot = cp.slot + 1
         return True
 
     def _catch_up(self, cp: Checkpoint) -> None:
@@ -426,8 +469,8 @@ def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambd
         if block.digest != digests[height]:
             raise UnprovenAnswer(f"block {height} is not the one its header chain names")
         know_signers(block.transactions)
-        try:
-            peer._commit(block, live=False)
+        try:  # (these blocks are the attested ones: the log's order decided their revocations)
+            peer._commit(block, live=False, ordered=True)
         except ServiceUnavailable:
             raise
         except LedgerError as exc:
