@@ -8,34 +8,41 @@ entries it acknowledged, in one order, while a Raft majority lives.
 
 The chain is a function of the log. A peer reads the log's entries in slot order and stores an
 entry exactly when it validates as the next block of the chain the earlier entries built
-(Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements at the
-block's own time); every other entry - junk, a bad endorsement, a block on another parent, a
-second block for a height already filled - is skipped. The rule reads nothing but the entries
-and the public trust material, so every honest peer builds the same chain, whenever it reads
-(given the same revocations up to the block's date: a block is checked against the CRL at
-its own timestamp, so a CRL that reaches a peer only after it read a block dated after the
-revocation splits that peer from those that had it - the operator dates a revocation ahead by
-the time distribution takes, `edgeacc ca revoke --effective-in`, and then every peer decides
-every block alike; and a submitter's certificate that cannot be fetched now is a retry, never
-a skip). A peer that restarts re-reads the entries and replays its decisions:
-below its stored height the entry that is its stored block's bytes advances it, every other
-one was skipped. An invalid entry costs a slot, not the chain: the next honest cutter appends
-at the next slot.
+(Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements); every
+other entry - junk, a bad endorsement, a block on another parent, a second block for a height
+already filled, a block a certificate signed that a CRL entry before it revokes - is skipped.
+The rule reads nothing but the entries and the CA's public key (no clock, no crl.pem), so every
+honest peer builds the same chain, whenever it reads (a submitter's certificate that cannot be
+fetched now is a retry, never a skip). A peer that restarts re-reads the entries and replays
+its decisions: below its stored height the entry that is its stored block's bytes advances it,
+every other one was skipped. An invalid entry costs a slot, not the chain: the next honest
+cutter appends at the next slot.
 
-Revocation, ordered by the log. A block is checked against the CRL at its own date, so a
-revoked key and one dishonest peer (2-of-any) could endorse a block dated before the
-revocation and write it to the log at any time later; an empty block dated after it (a
-"fence") needs the policy's endorsements, which those two can refuse. Instead the CRL itself
-is an entry of the log (ledger.cluster.ordered_crl): its authority is the CA's signature, so
-any peer appends it, with no endorsement, when it holds revocations the log lacks - the
-honest peer cannot be kept from doing so. From that slot on every follower refuses a block
-endorsed by, or holding a transaction signed by, a certificate the entry revokes, whatever
-the block's date: every honest follower reads the same entries in the same order, so all
-refuse the same blocks, and the backdated block written after the entry is skipped by all.
-What remains is the time from the CRL reaching the first honest peer to its entry being
-appended (a block the key co-signed before that counts, as one it signed before its
-revocation would), and a peer that starts after the entry was trimmed away appends it again
-(until then it decides by the blocks' dates only).
+Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
+its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
+revocations the log lacks - the honest peer cannot be kept from doing so (an empty "fence"
+block dated after the revocation needed the policy's endorsements, which the revoked key's
+holder and one dishonest peer could refuse). A follower refuses a block endorsed by, or holding
+a transaction signed by, a certificate a CRL entry earlier in the log revokes, and takes it
+otherwise, whatever the block's date and whatever this peer's crl.pem says (Peer._commit
+`ordered`: its certificates are resolved as of before every revocation, then
+OrderedRevocations.check). Why not the date, as before: a block is dated by whoever builds it,
+so a revoked key and one dishonest peer (2-of-any) could date a block before the revocation
+and write it at any time later - only the order stops that - and a block dated after it was
+judged by each peer's own crl.pem, which reaches peers at different moments: a peer reading
+it before its crl.pem changed took it and one reading after skipped it, a split. With the
+order alone every honest follower reads the same entries in the same order and decides each
+block alike. What a revoked key can still sign is what the log orders before the entry: the
+time from the CRL reaching the first honest peer to its entry being appended (_fence_if_due
+polls crl.pem every 0.5 s), as a key signs validly before its revocation. The date of a
+revocation counts where a peer judges live - its transport, admission, endorsement - and there
+a certificate the log ordered is refused too (OrderedRevocations.check_signer: a cutter would
+otherwise build, in the `--effective-in` window, blocks every follower skips). Status
+transactions carry another chain's header: its endorsers' revocations are that chain's log's
+to order (its followers took that header) and this chain's endorsers check them live.
+The ordered entries survive trimming: a checkpoint carries those below it with their heights,
+under its attestations (Trimming), and a peer that joins or repairs after the trim takes them
+before any later block, so it refuses exactly the blocks the others did.
 
 What a receipt proves. An endorsed header shows a quorum validated a block, not that the block
 was ordered: a dishonest cutter can collect real endorsements for a block and never append it.
@@ -47,21 +54,26 @@ attestation (confirm_blocks): t peers vouch, at least one is honest, so the bloc
 at height h of the ordered log.
 
 Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
-slot S holds block h and the entries below it are gone", carrying the attestations of a quorum
-of the chain's peers (at least t, and a majority) that they store block h with digest D. The
-attestations do not cover S (anyone may rewrite it), so the log itself vouches for it: a
-follower never passes over a missing slot except by a checkpoint, and takes one only where its
-reading meets the first entry present past a gap, that entry is block h with digest D, and it
-has not read block h yet. A checkpoint can then neither hide entries present in the log nor
-move a follower onto entries planted past its end (which would split the peers that read before
-the cutter's next block from those that read after), and a junk or replayed one leaves the
-follower waiting at the gap, not skipping (the cutter, too, counts only a checkpoint a follower
-honours: Follower.checkpoint). A peer whose next slot is below S catches up blocks up to h
-from another peer (catch_up): it fetches headers down from
+slot S holds block h, the entries below it are gone and the CRL entries among them were L
+(each with its height)", carrying the attestations of a quorum of the chain's peers (at least
+t, and a majority) that they store block h with digest D, took it from slot S and took exactly
+L before it (checkpoint_message; Node._rpc_attest_checkpoint). An honest attester reads the
+same log, so L is the true list: a cutter leaving an entry out gets no quorum, and one naming
+a later copy of block h as S (trimming the entries before that copy, a CRL entry after the
+true S among them) gets none either. The follower takes L before any block after S. The log
+also vouches for S: a follower never passes over a missing slot except by a checkpoint, and
+takes one only where its reading meets the first entry present past a gap, that entry is
+block h with digest D, and it has not read block h yet. A checkpoint can then neither hide
+entries present in the log nor move a follower onto entries planted past its end (which would
+split the peers that read before the cutter's next block from those that read after), and a
+junk or replayed one leaves the follower waiting at the gap, not skipping (the cutter, too,
+counts only a checkpoint a follower honours: Follower.checkpoint). A peer whose next slot is
+below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
 D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
 attested D), then each block, which must have the digest at its height and pass every check of
-a commit. A peer serving another history is refused at the first header that does not chain,
-before anything is stored, and the next peer is asked.
+a commit (revocation aside: these are the attested blocks, the log's order decided them). A
+peer serving another history is refused at the first header that does not chain, before
+anything is stored, and the next peer is asked.
 
 What these rules cannot stop: a writer of the log may overwrite an entry, or delete and
 re-create it, after some peers read it; the peers that read it before and those that read it

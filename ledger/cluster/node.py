@@ -22,7 +22,9 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   fetches the blocks from another peer, chained to the digest a quorum attested.
 - orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
   chain's log has not ordered yet, it appends the CRL as an entry of the log, cutter or not,
-  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why).
+  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why). Blocks are
+  judged by the log's CRL entries only; admission, Endorse and the cutter's proposal and
+  endorsements refuse a certificate the log's entries revoke, as well as one its crl.pem does.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
@@ -37,7 +39,7 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   whatever is queued as soon as the previous block is appended (no timer), and hands admitted
   transactions to the endorsers at once (Admit) so that Endorse does not verify their
   signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
-  a checkpoint its peers attest (Stored). Before it admits or endorses a Type-II or Type-III
+  a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL entries below). Before it admits or endorses a Type-II or Type-III
   it checks that the block reported is its chain's ordered one
   (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
