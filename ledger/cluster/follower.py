@@ -416,19 +416,19 @@ class Follower:
         cp = self.checkpoint()
         if cp is None or cp.slot != first or cp.height < self.height:
             return False  # none, or not the one that trimmed the entries before `first`
+        try:
+            self.revocations.take_listed(cp.revocations)
+        except (ServiceUnavailable, StorageError):
+            raise  # (kept durably, or read again)
+        except LedgerError as exc:  # (a quorum attested them: no honest attester took these)
+            log.warning("%s ignores the checkpoint of %s: %s", self.peer.name, self.peer.chain_id, exc)
+            return False
         if self.peer.height <= cp.height:
             self._catch_up(cp)
         if self.peer.digest(cp.height) != cp.digest:
             self.refused = (f"the stored block {cp.height} is not the one a quorum attests in the checkpoint "
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
-            return False
-        try:
-            self.revocations.take_listed(cp.revocations)
-        except (ServiceUnavailable, StorageError):
-            raise  # (kept durably, or read again)
-        except LedgerError as exc:  # (a quorum attested them: not one honest attester took these)
-            log.warning("%s ignores the checkpoint of %s: %s", self.peer.name, self.peer.chain_id, exc)
             return False
         self.height = cp.height
         self._advance(cp.slot)

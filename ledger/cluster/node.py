@@ -39,9 +39,9 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   whatever is queued as soon as the previous block is appended (no timer), and hands admitted
   transactions to the endorsers at once (Admit) so that Endorse does not verify their
   signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
-  a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL entries below). Before it admits or endorses a Type-II or Type-III
-  it checks that the block reported is its chain's ordered one
-  (Node._check_reported). A peer
+  a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL entries below
+  it). Before it admits or endorses a Type-II or Type-III it checks that the block reported is
+  its chain's ordered one (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
 """
@@ -702,7 +702,7 @@ class Node:
         revoked = self._revoked_by_the_log(fresh)  # (admitted before the log ordered their revocation)
         fresh = [p for p in fresh if id(p) not in revoked]
         proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
-        refused = {**revoked, **{id(fresh[i]): exc for i, exc in rejected}}
+        refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
             block = proposal.with_endorsements(self._endorsements(proposal))
@@ -719,6 +719,7 @@ class Node:
                 appended = set(block.tx_bytes)
                 paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
+        refused.update(revoked)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
