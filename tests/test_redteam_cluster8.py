@@ -116,6 +116,40 @@ def test_a_revocation_only_the_log_ordered_is_refused_at_admission(world):
         pending.future.result(0)
 
 
+def test_the_cutter_leaves_out_a_queued_transaction_the_log_revoked_and_cuts_the_others(world):
+    """The client's transaction was admitted before the log ordered a CRL revoking the client
+    (one this peer does not install, as above); an honest transaction waits beside it. The old
+    cutter put both in one block that every follower skipped: both failed. Now the client's is
+    refused and the honest one is on the chain."""
+    w = world
+    f = w.follower(0)
+    w.opened.append(f.peer)
+    assert f.sync() == 3
+    ca = CertificateAuthority(load_private_key(w.d / "ca" / "ca.key"), load_certificate(w.d / "ca" / "ca.crt"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    f.peer.deployment.trust.set_revocation_list(ca.revocation_list({w.peers[2].certificate.serial_number: now}))
+    client_tx = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"queued", timestamp_ms=now_ms(), nonce=96)
+    honest_tx = Transaction.create(w.peers[1], TxKind.RECORD, CHAIN, b"honest", timestamp_ms=now_ms(), nonce=95)
+    node = _stand_in_cutter(w, f, [w.peers[1]])
+    pendings = Node._enqueue(node, [client_tx, honest_tx])  # (admitted: the log has not ordered it yet)
+    w.log.entries[3] = crl_entry(ca.revocation_list(
+        {w.client.certificate.serial_number: now + datetime.timedelta(seconds=30)}))
+    assert f.sync() == 3 and w.client.certificate.serial_number in f.revocations.serials
+
+    def append_next(slot, height, block, leadership):
+        w.log.entries[slot] = block.to_bytes()
+        return slot
+    node.__dict__.update(_leadership=object(), _append_next=append_next, _attested=lambda h, d: None,
+                         _trim_soon=lambda leadership: None)
+    Node._cut(node, [node._queue.get_nowait() for _ in pendings])
+    with pytest.raises(errors.RevokedCertificate):
+        pendings[0].future.result(0)
+    assert pendings[1].future.result(0).height == 3
+    late = w.follower(1)
+    w.opened.append(late.peer)
+    assert late.sync() == 4 and late.peer.digest(3) == f.peer.digest(3)
+
+
 def test_the_cutter_counts_no_endorsement_of_a_certificate_the_log_revoked(world):
     """R is revoked effective in 30 s and the entry is in the log; R answers Endorse first. The
     old cutter counted R's endorsement (not revoked by date) and appended a block every
