@@ -91,6 +91,19 @@ def _stand_in_cutter(w, follower, endorsers):
     return node
 
 
+def _crl_the_peer_does_not_install(w):
+    """A follower at height 3 holding a CRL of the CA that revokes R only, and the CRL (not
+    yet in the log) revoking the client in 30 s, which that follower will not install when
+    the log brings it (it would undo R's revocation)."""
+    f = w.follower(0)
+    w.opened.append(f.peer)
+    assert f.sync() == 3
+    ca = CertificateAuthority(load_private_key(w.d / "ca" / "ca.key"), load_certificate(w.d / "ca" / "ca.crt"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    f.peer.deployment.trust.set_revocation_list(ca.revocation_list({w.peers[2].certificate.serial_number: now}))
+    return f, ca.revocation_list({w.client.certificate.serial_number: now + datetime.timedelta(seconds=30)})
+
+
 def test_a_revocation_only_the_log_ordered_is_refused_at_admission(world):
     """The log orders a CA-signed CRL revoking the client (effective in 30 s) that this peer
     does not install: its crl.pem is another CRL of the CA, which does not list the client.
@@ -99,13 +112,7 @@ def test_a_revocation_only_the_log_ordered_is_refused_at_admission(world):
     cutter put it in a block, with honest ones, that every follower skipped. Now admission
     asks the log's revocations too (OrderedRevocations.check_signer)."""
     w = world
-    f = w.follower(0)
-    w.opened.append(f.peer)
-    assert f.sync() == 3
-    ca = CertificateAuthority(load_private_key(w.d / "ca" / "ca.key"), load_certificate(w.d / "ca" / "ca.crt"))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    revoke_client = ca.revocation_list({w.client.certificate.serial_number: now + datetime.timedelta(seconds=30)})
-    f.peer.deployment.trust.set_revocation_list(ca.revocation_list({w.peers[2].certificate.serial_number: now}))
+    f, revoke_client = _crl_the_peer_does_not_install(w)
     w.log.entries[3] = crl_entry(revoke_client)
     assert f.sync() == 3 and w.client.certificate.serial_number in f.revocations.serials
     f.peer.deployment.trust.resolve(w.client.fingerprint)  # (not revoked by the installed CRL)
@@ -122,18 +129,12 @@ def test_the_cutter_leaves_out_a_queued_transaction_the_log_revoked_and_cuts_the
     cutter put both in one block that every follower skipped: both failed. Now the client's is
     refused and the honest one is on the chain."""
     w = world
-    f = w.follower(0)
-    w.opened.append(f.peer)
-    assert f.sync() == 3
-    ca = CertificateAuthority(load_private_key(w.d / "ca" / "ca.key"), load_certificate(w.d / "ca" / "ca.crt"))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    f.peer.deployment.trust.set_revocation_list(ca.revocation_list({w.peers[2].certificate.serial_number: now}))
+    f, revoke_client = _crl_the_peer_does_not_install(w)
     client_tx = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"queued", timestamp_ms=now_ms(), nonce=96)
     honest_tx = Transaction.create(w.peers[1], TxKind.RECORD, CHAIN, b"honest", timestamp_ms=now_ms(), nonce=95)
     node = _stand_in_cutter(w, f, [w.peers[1]])
     pendings = Node._enqueue(node, [client_tx, honest_tx])  # (admitted: the log has not ordered it yet)
-    w.log.entries[3] = crl_entry(ca.revocation_list(
-        {w.client.certificate.serial_number: now + datetime.timedelta(seconds=30)}))
+    w.log.entries[3] = crl_entry(revoke_client)
     assert f.sync() == 3 and w.client.certificate.serial_number in f.revocations.serials
 
     def append_next(slot, height, block, leadership):
