@@ -31,7 +31,7 @@ from ledger.errors import (AccumulatorMismatch, BrokenLink, ConfigurationError, 
                            ReplayedTransaction, SpeculationRefused, StaleStatus, StorageError, UnauthorizedSigner,
                            ValidationError, WrongChain, WrongHeight)
 from ledger.encoding import DIGEST_BYTES, U16_MAX, Writer, check_chain_id
-from ledger.identity import TrustStore
+from ledger.identity import BEFORE_REVOCATIONS, TrustStore
 from ledger.merkle import merkle_root
 from ledger.tx import Transaction, TxKind
 
@@ -51,6 +51,13 @@ Validator = Callable[[str, Transaction], None]
 def now_ms() -> int:
     """Wall-clock time in milliseconds since the epoch (block and transaction timestamps)."""
     return time.time_ns() // 1_000_000
+
+
+def replay_time(header: BlockHeader, live: bool, ordered: bool) -> int | None:
+    """The time a block's certificates are checked at: now (None) when `live`, else the
+    block's own timestamp, or with `ordered` a time before every revocation (revocation is
+    judged by the log's order, not by this peer's CRL: ledger.cluster.ordered_crl)."""
+    return None if live else BEFORE_REVOCATIONS if ordered else header.timestamp_ms
 
 
 @dataclass(frozen=True)
@@ -636,9 +643,12 @@ class ChainState:
             raise AccumulatorMismatch(f"the Type-II of {source} does not contain its block {last_height} "
                                       "reported before (a fork or a rewritten chain)")
 
-    def validate_block(self, block: Block, *, live: bool, admitted: Container[tuple[bytes, bytes]] = ()) -> None:
+    def validate_block(self, block: Block, *, live: bool, admitted: Container[tuple[bytes, bytes]] = (),
+                       ordered: bool = False) -> None:
         """Every check of `block` (decoded) as the next block but the endorsements. `live`
-        checks certificates against revocation now; otherwise at the block's timestamp."""
+        checks certificates against revocation now; otherwise at the block's timestamp, or
+        with `ordered` not against the CRL at all (the caller judges revocation by the log's
+        order: ledger.cluster.ordered_crl)."""
         if block.header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {block.header.chain_id}, not {self.chain_id}")
         with self.lock:
@@ -646,7 +656,7 @@ class ChainState:
                 raise WrongHeight(f"block height {block.header.height}; {self.chain_id} expects {self.height}")
             previous = self._latest.header if self._latest else None
             prev_value = self._value
-        self._validate_on(block, previous, prev_value, {}, live=live, admitted=admitted)
+        self._validate_on(block, previous, prev_value, {}, live=live, admitted=admitted, ordered=ordered)
 
     def validate_child(self, parent: Block, block: Block, admitted: Container[tuple[bytes, bytes]] = ()) -> None:
         """Every check of `block` (decoded) as the block after `parent` but the endorsements,
@@ -676,7 +686,7 @@ class ChainState:
                           pending, live=True, admitted=admitted)
 
     def _validate_on(self, block: Block, previous: BlockHeader | None, prev_value: int, pending: dict, *,
-                     live: bool, admitted: Container[tuple[bytes, bytes]]) -> None:
+                     live: bool, admitted: Container[tuple[bytes, bytes]], ordered: bool = False) -> None:
         """validate_block's checks of `block` on top of the header `previous` (None: the
         genesis) and the accumulator value after it; `pending` as check_transaction takes it."""
         header = block.header
@@ -688,7 +698,7 @@ class ChainState:
             raise ValidationError(f"block {header.height} is dated in the future")
         if block.computed_merkle_root() != header.merkle_root:  # (Block checks the count)
             raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
-        at_ms = None if live else header.timestamp_ms
+        at_ms = replay_time(header, live, ordered)
         for tx in block.transactions:
             self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted)
         x, k = edgeacc.hash_to_prime(header.element_data())

@@ -33,6 +33,10 @@ from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCe
 ROLES = ("peer", "client", "device")
 _UNREADABLE = (OSError, ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)  # what loading PEM raises
 _CERT_YEARS = 20
+# a time before every revocation (x509 dates start in year 1): resolve(at_ms=BEFORE_REVOCATIONS)
+# refuses no certificate for its CRL entry (the cluster's followers judge revocation by the
+# log's order instead: ledger.cluster.ordered_crl)
+BEFORE_REVOCATIONS = -(1 << 63)
 
 
 def fingerprint(cert: x509.Certificate) -> bytes:
@@ -242,7 +246,22 @@ class TrustStore:
         issued no earlier, and undoing no revocation (every serial revoked stays revoked, from
         the same time or earlier). An old CRL the CA once signed, replayed by whoever
         distributes the trust material, would otherwise re-admit revoked certificates."""
+        self._install(crl, *self.checked_revocations(crl))
+
+    def offer_revocation_list(self, crl: x509.CertificateRevocationList) -> dict[int, int]:
+        """{serial: revocation time in ms} of a CRL the CA signed (UnknownCertificate
+        otherwise), checked once, and installed when set_revocation_list would take it; an
+        older one is only read (a CRL the log ordered: its revocations count wherever it
+        stands, ledger.cluster.ordered_crl)."""
         revoked, issued_ms = self.checked_revocations(crl)
+        try:
+            self._install(crl, revoked, issued_ms)
+        except StaleRevocationList:
+            pass  # (this store holds a newer one)
+        return revoked
+
+    def _install(self, crl: x509.CertificateRevocationList, revoked: dict[int, int], issued_ms: int) -> None:
+        """set_revocation_list's rules for `crl`, whose CA signature gave `revoked`, `issued_ms`."""
         with self._lock:
             if issued_ms < self._crl_issued_ms:
                 raise StaleRevocationList("revocation list is older than the installed one")
@@ -344,7 +363,8 @@ class TrustStore:
     def resolve(self, fp: bytes, *, roles: tuple[str, ...] = ROLES, chain_id: str | None = None,
                 at_ms: int | None = None) -> Member:
         """The member with fingerprint `fp`, if it may sign in one of `roles` (for `chain_id`
-        when given) and was not revoked before `at_ms` (now when None)."""
+        when given) and was not revoked before `at_ms` (now when None; BEFORE_REVOCATIONS:
+        whatever the CRL says, the caller judging revocation by another rule)."""
         fp = checks.data(fp, "fp")
         checks.instance(roles, tuple, "roles")
         chain_id = checks.optional_text(chain_id, "chain_id")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.anchors import Anchor
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms,
+from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms, replay_time,
                           status_records)
 from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected, LedgerError,
                            MerkleMismatch, NotFound, RollbackDetected, StorageError, ValidationError,
@@ -231,8 +231,8 @@ class Peer:
         checks certificates against revocation now; otherwise at the block's timestamp."""
         self._validate_block(checks.decoded(block, Block, "block"), live=live)
 
-    def _validate_block(self, block: Block, *, live: bool) -> None:
-        self.state.validate_block(block, live=live, admitted=self._admitted)
+    def _validate_block(self, block: Block, *, live: bool, ordered: bool = False) -> None:
+        self.state.validate_block(block, live=live, admitted=self._admitted, ordered=ordered)
 
     def admit(self, tx: Transaction) -> None:
         """The endorser's check of one transaction when it is submitted (as in Fabric's
@@ -345,14 +345,15 @@ class Peer:
         store durably, then apply. On any error the chain is unchanged, in memory and on disk
         (a write reported failed that nonetheless reached disk counts as stored). `live=False`
         checks revocation at the block's timestamp (replaying blocks other peers committed
-        earlier)."""
+        earlier); with `ordered` too, not at all (the caller judges revocation by the log's
+        order: ledger.cluster.follower)."""
         self._commit(checks.decoded(block, Block, "block"), live=live)
 
-    def _commit(self, block: Block, *, live: bool = True) -> None:
-        at_ms = None if live else block.header.timestamp_ms
+    def _commit(self, block: Block, *, live: bool = True, ordered: bool = False) -> None:
+        at_ms = replay_time(block.header, live, ordered)
         with self._lock:
             if block.digest not in self._validated or block.height != self.height:
-                self._validate_block(block, live=live)
+                self._validate_block(block, live=live, ordered=ordered)
             elif block.computed_merkle_root() != block.header.merkle_root:  # (Block checks the count)
                 # the header was validated, but these are not the transactions it binds
                 raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
@@ -500,9 +501,11 @@ class Peer:
             return trusted, digest, False
         return trusted, digest, revoked == now
 
-    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None) -> ChainIntegrityError | None:
+    def _cut_back(self, verified: tuple[_Checkpoint, bytes, bool] | None,
+                  rollback_hint: str) -> ChainIntegrityError | None:
         """None if the store holds the block this peer's verified checkpoint names (or there
-        is none); otherwise the RollbackDetected saying it does not (its log was cut back), or
+        is none); otherwise the RollbackDetected saying it does not (its log was cut back, and
+        `rollback_hint` says how to catch it up), or
         the ForkDetected saying it holds another block there (its log was swapped for another
         history: a valid one, its endorsers' keys being the same, validates, and the next
         checkpoint would erase the evidence, however stale the checkpoint is as a shortcut)."""
@@ -524,11 +527,11 @@ class Peer:
                                 chain_id=self.chain_id, height=height, expected=digest, found=found)
         return RollbackDetected(f"{self.store.path}: its log holds {stored} block{'s' * (stored != 1)} (heights "
                                 f"0..{stored - 1}), but this peer's signed checkpoint vouches for block {height} "
-                                f"({digest.hex()}): the log was cut back; catch it up from the chain's other "
-                                f"peers: `edgeacc repair DIR {self.name}` (Network.open(..., repair=[{self.name!r}]))",
+                                f"({digest.hex()}): the log was cut back; {rollback_hint}",
                                 chain_id=self.chain_id, height=height, expected=digest, found=None)
 
-    def load(self, progress: bool = False, *, full: bool = False, repair: bool = False) -> None:
+    def load(self, progress: bool = False, *, full: bool = False, repair: bool = False, ordered: bool = False,
+             rollback_hint: str | None = None) -> None:
         """Rebuild the in-memory state from the store. A store that lacks the block this peer's
         verified checkpoint names (its log cut back below a height this peer validated and
         signed) is refused with RollbackDetected naming both heights, one holding another
@@ -551,12 +554,18 @@ class Peer:
         changed, added or deleted is caught on the first lookup it could answer wrongly:
         PeerStore.location), and the last Type-I block is the signed one. StorageError names
         the first block that fails. It writes nothing (the opener records a checkpoint once
-        the whole deployment passed: checkpoint_if_behind)."""
+        the whole deployment passed: checkpoint_if_behind). `ordered`: revocation is checked
+        as commit(ordered=True) does (the cluster's log ordered it). `rollback_hint` ends the
+        RollbackDetected message (how this deployment catches a peer up; the embedded one's
+        `edgeacc repair` by default)."""
+        if rollback_hint is None:
+            rollback_hint = (f"catch it up from the chain's other peers: `edgeacc repair DIR {self.name}` "
+                             f"(Network.open(..., repair=[{self.name!r}]))")
         with self._lock:
             if self.height:
                 raise StorageError("load() runs once, on an empty peer")
             verified = self._verified_checkpoint()
-            refusal = self._cut_back(verified)
+            refusal = self._cut_back(verified, rollback_hint)
             if refusal and not repair:
                 raise refusal
             if refusal:
@@ -575,8 +584,8 @@ class Peer:
                     block = Block.from_bytes(data)
                     if block.digest != bytes(digest) or block.height != height:
                         raise StorageError("stored digest or height differs from the block's")
-                    self._validate_block(block, live=False)
-                    self.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+                    self._validate_block(block, live=False, ordered=ordered)
+                    self.deployment.check_endorsements(block.signed, at_ms=replay_time(block.header, False, ordered))
                     records = self._apply(block, loading=True)
                 except (LedgerError, EdgeaccError) as exc:
                     raise StorageError(f"{self.store.path}: block {height} fails re-validation: {exc}") from exc

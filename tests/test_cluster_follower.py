@@ -11,7 +11,7 @@ from ledger import errors
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
 from ledger.cluster import local
-from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, stored_message
+from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum
 from ledger.cluster.node import Node, chain_configs, deployment_params, load_trust
 from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
@@ -128,9 +128,9 @@ def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(wor
 
 def _checkpoint(world, height, slot, signers=(0, 1), digest=None):
     digest = digest or world.genuine[height].digest
-    return Checkpoint(height, digest, slot, tuple((world.peers[i].fingerprint,
-                                                   world.peers[i].sign(stored_message(CHAIN, height, digest)))
-                                                  for i in signers)).to_bytes()
+    unsigned = Checkpoint(height, digest, slot, ())
+    return dataclasses.replace(unsigned, attestations=tuple(
+        (world.peers[i].fingerprint, world.peers[i].sign(unsigned.message(CHAIN))) for i in signers)).to_bytes()
 
 
 def test_catch_up_below_a_checkpoint_refuses_a_peer_serving_another_history(world):

@@ -15,7 +15,7 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.follower import Checkpoint, Follower
 from ledger.cluster.node import Node
-from ledger.cluster.transport import pack
+from ledger.cluster.transport import pack, unpack
 from ledger.identity import TrustStore
 from ledger.peer import Peer
 from ledger.store import PeerStore
@@ -190,16 +190,18 @@ def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world
     replay of the honest peer's attestation, or an attestation of another block: the honest
     two make the quorum, and the cutter trims with exactly their attestations (one bad answer
     among them used to void the whole checkpoint, so the log was never trimmed again)."""
-    from ledger.cluster.follower import attestation_quorum, decode_block_id, stored_message
+    from ledger.cluster.follower import attestation_quorum, checkpoint_message
     g = world.genuine
     honest, dishonest = world.peers[0], world.peers[1]
 
     def attest(identity, request):
-        height, digest = decode_block_id(request)
-        return pack(identity.fingerprint, identity.sign(stored_message(identity.chain_id, height, digest)))
+        height, digest, slot, revocations = unpack(request, 4)  # (AttestCheckpoint's)
+        return pack(identity.fingerprint, identity.sign(checkpoint_message(
+            identity.chain_id, int(height), digest, int(slot), revocations)))
     bad = {"junk": lambda request: b"junk",
            "another peer's attestation": lambda request: attest(honest, request),
-           "another block's attestation": lambda request: attest(dishonest, pack(b"0", g[0].digest))}[answer]
+           "another block's attestation": lambda request: attest(dishonest, pack(b"0", g[0].digest,
+                                                                                 *unpack(request)[2:]))}[answer]
     answers = {honest.name: lambda request: attest(honest, request), dishonest.name: bad}
     log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, None)
     follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))

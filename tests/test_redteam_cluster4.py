@@ -14,6 +14,7 @@ from ledger import errors
 from ledger.block import SubchainStatus
 from ledger.chain import now_ms
 from ledger.cluster.follower import confirm_blocks
+from ledger.cluster.ordered_crl import OrderedRevocations
 from ledger.cluster.node import Node, every_peer, load_trust
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
@@ -41,8 +42,9 @@ def main_node(edge_world, tmp_path):
     reader = ChainReader(w.rules, EDGE, [p.name for p in w.peers], call, pooled(pool, call))
     node = types.SimpleNamespace(name=me.name, chain_id="main", peer=peer, deployment=w.rules, _queue=queue.Queue(),
                                  reader=lambda chain_id: reader, _know_signers=lambda txs: None,
-                                 sync=lambda: peer.height, follower=types.SimpleNamespace(endorsed=lambda b: None,
-                                                                  endorsed_block=lambda digest: None))
+                                 sync=lambda: peer.height, follower=types.SimpleNamespace(
+                                     endorsed=lambda b: None, endorsed_block=lambda digest: None,
+                                     revocations=OrderedRevocations(w.rules.trust)))
     node._check_reported = lambda tx: Node._check_reported(node, tx)
     _bind_ordering(node)
     yield node
@@ -225,7 +227,9 @@ def test_a_silent_peer_does_not_delay_every_block_by_the_endorsement_deadline(wo
         return types.SimpleNamespace(call_future=call_future)
     node = types.SimpleNamespace(name="edge-0.peer0", peer=peer, config=types.SimpleNamespace(endorsement_threshold=2),
                                  addresses={"edge-0.peer0": "", "edge-0.peer1": "", "edge-0.peer2": ""},
-                                 _channel=channel, chain_id=EDGE)
+                                 _channel=channel, chain_id=EDGE,
+                                 follower=types.SimpleNamespace(revocations=OrderedRevocations(world.rules.trust)))
+    node._counts = lambda *args: Node._counts(node, *args)
     block = peer._propose([])[0]
     honest.set_result(pack(world.peers[2].fingerprint,
                            world.peers[2].sign(block.header.endorsement_message())))
@@ -255,7 +259,8 @@ def test_a_submission_nobody_orders_is_answered_at_the_callers_deadline(world):
     transaction (it stays queued for the next cut)."""
     peer = world.new_peer(0)
     node = types.SimpleNamespace(peer=peer, _queue=queue.Queue(), _know_signers=lambda txs: None,
-                                 _check_reported=lambda tx: None)
+                                 _check_reported=lambda tx: None,
+                                 follower=types.SimpleNamespace(revocations=OrderedRevocations(world.rules.trust)))
     _bind_ordering(node)
     kind, name, message = unpack(unpack(Node._order(node, [world.genuine[0].transactions[0]], 0.3), 1)[0])
     assert (kind, name) == (b"E", b"ServiceUnavailable") and b"not ordered within 0.3 s" in message

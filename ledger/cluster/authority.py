@@ -120,15 +120,14 @@ def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:
     goes to every etcd member's --client-crl-file).
 
     The revocation is dated `effective_in` seconds from now (at least 1, whole seconds): calls
-    from `name` are refused as soon as a node holds the CRL, but its endorsements count on
-    blocks dated before that time. Peers decide a block by its own date, so they decide alike
-    on every block if the CRL reaches them all before it is effective: give distribution that
-    long (ledger.cluster.follower: a block dated after the revocation that a peer reads before
-    the CRL arrives splits that peer from the others). The first peer of each chain that holds
-    the CRL appends it to the chain's log (ledger.cluster.ordered_crl): the key counts on no
-    block written after that entry, whatever the block's date, and the log brings the CRL to
-    the chain's other peers. Revoking `name` again moves the date
-    earlier, never later (a revocation dated too far ahead can be corrected)."""
+    from `name` are refused as soon as a node holds the CRL. The first peer of each chain that
+    holds the CRL appends it to the chain's log (ledger.cluster.ordered_crl): the key counts on
+    no block written after that entry, whatever the block's date or the revocation's, and on
+    every block written before it, and the log brings the CRL to the chain's other peers
+    (followers decide by the log's order alone: ledger.cluster.follower). The date matters
+    where a node judges live and to the embedded deployment, which checks a block at its own
+    date. Revoking `name` again moves the date earlier, never later (a revocation dated too far
+    ahead can be corrected)."""
     cadir = checks.path(cadir, "cadir")
     ca = _load(cadir)
     checks.text(name, "name")

@@ -81,7 +81,8 @@ def add_parsers(sub) -> None:
     q.add_argument("cadir")
     q.add_argument("name")
     q.add_argument("--effective-in", type=float, default=1.0, metavar="SECONDS",
-                   help="date the revocation this far ahead: the time the CRL has to reach every node")
+                   help="date the revocation this far ahead (the embedded deployment judges blocks at their "
+                        "date; a cluster's nodes by the CRL's entry in the log)")
     q = ca.add_parser("etcd-member", help="issue an etcd member its TLS certificate (the etcd CA's)")
     q.add_argument("cadir")
     q.add_argument("--host", action="append", required=True, help="an address the member serves at (repeat)")

@@ -8,34 +8,41 @@ entries it acknowledged, in one order, while a Raft majority lives.
 
 The chain is a function of the log. A peer reads the log's entries in slot order and stores an
 entry exactly when it validates as the next block of the chain the earlier entries built
-(Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements at the
-block's own time); every other entry - junk, a bad endorsement, a block on another parent, a
-second block for a height already filled - is skipped. The rule reads nothing but the entries
-and the public trust material, so every honest peer builds the same chain, whenever it reads
-(given the same revocations up to the block's date: a block is checked against the CRL at
-its own timestamp, so a CRL that reaches a peer only after it read a block dated after the
-revocation splits that peer from those that had it - the operator dates a revocation ahead by
-the time distribution takes, `edgeacc ca revoke --effective-in`, and then every peer decides
-every block alike; and a submitter's certificate that cannot be fetched now is a retry, never
-a skip). A peer that restarts re-reads the entries and replays its decisions:
-below its stored height the entry that is its stored block's bytes advances it, every other
-one was skipped. An invalid entry costs a slot, not the chain: the next honest cutter appends
-at the next slot.
+(Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements); every
+other entry - junk, a bad endorsement, a block on another parent, a second block for a height
+already filled, a block a certificate signed that a CRL entry before it revokes - is skipped.
+The rule reads nothing but the entries and the CA's public key (no clock, no crl.pem), so every
+honest peer builds the same chain, whenever it reads (a submitter's certificate that cannot be
+fetched now is a retry, never a skip). A peer that restarts re-reads the entries and replays
+its decisions: below its stored height the entry that is its stored block's bytes advances it,
+every other one was skipped. An invalid entry costs a slot, not the chain: the next honest
+cutter appends at the next slot.
 
-Revocation, ordered by the log. A block is checked against the CRL at its own date, so a
-revoked key and one dishonest peer (2-of-any) could endorse a block dated before the
-revocation and write it to the log at any time later; an empty block dated after it (a
-"fence") needs the policy's endorsements, which those two can refuse. Instead the CRL itself
-is an entry of the log (ledger.cluster.ordered_crl): its authority is the CA's signature, so
-any peer appends it, with no endorsement, when it holds revocations the log lacks - the
-honest peer cannot be kept from doing so. From that slot on every follower refuses a block
-endorsed by, or holding a transaction signed by, a certificate the entry revokes, whatever
-the block's date: every honest follower reads the same entries in the same order, so all
-refuse the same blocks, and the backdated block written after the entry is skipped by all.
-What remains is the time from the CRL reaching the first honest peer to its entry being
-appended (a block the key co-signed before that counts, as one it signed before its
-revocation would), and a peer that starts after the entry was trimmed away appends it again
-(until then it decides by the blocks' dates only).
+Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
+its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
+revocations the log lacks - the honest peer cannot be kept from doing so (an empty "fence"
+block dated after the revocation needed the policy's endorsements, which the revoked key's
+holder and one dishonest peer could refuse). A follower refuses a block endorsed by, or holding
+a transaction signed by, a certificate a CRL entry earlier in the log revokes, and takes it
+otherwise, whatever the block's date and whatever this peer's crl.pem says (Peer._commit
+`ordered`: its certificates are resolved as of before every revocation, then
+OrderedRevocations.check). Why not the date, as before: a block is dated by whoever builds it,
+so a revoked key and one dishonest peer (2-of-any) could date a block before the revocation
+and write it at any time later - only the order stops that - and a block dated after it was
+judged by each peer's own crl.pem, which reaches peers at different moments: a peer reading
+it before its crl.pem changed took it and one reading after skipped it, a split. With the
+order alone every honest follower reads the same entries in the same order and decides each
+block alike. What a revoked key can still sign is what the log orders before the entry: the
+time from the CRL reaching the first honest peer to its entry being appended (_fence_if_due
+polls crl.pem every 0.5 s), as a key signs validly before its revocation. The date of a
+revocation counts where a peer judges live - its transport, admission, endorsement - and there
+a certificate the log ordered is refused too (OrderedRevocations.check_signer: a cutter would
+otherwise build, in the `--effective-in` window, blocks every follower skips). Status
+transactions carry another chain's header: its endorsers' revocations are that chain's log's
+to order (its followers took that header) and this chain's endorsers check them live.
+The ordered entries survive trimming: a checkpoint carries those below it with their heights,
+under its attestations (Trimming), and a peer that joins or repairs after the trim takes them
+before any later block, so it refuses exactly the blocks the others did.
 
 What a receipt proves. An endorsed header shows a quorum validated a block, not that the block
 was ordered: a dishonest cutter can collect real endorsements for a block and never append it.
@@ -47,21 +54,26 @@ attestation (confirm_blocks): t peers vouch, at least one is honest, so the bloc
 at height h of the ordered log.
 
 Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
-slot S holds block h and the entries below it are gone", carrying the attestations of a quorum
-of the chain's peers (at least t, and a majority) that they store block h with digest D. The
-attestations do not cover S (anyone may rewrite it), so the log itself vouches for it: a
-follower never passes over a missing slot except by a checkpoint, and takes one only where its
-reading meets the first entry present past a gap, that entry is block h with digest D, and it
-has not read block h yet. A checkpoint can then neither hide entries present in the log nor
-move a follower onto entries planted past its end (which would split the peers that read before
-the cutter's next block from those that read after), and a junk or replayed one leaves the
-follower waiting at the gap, not skipping (the cutter, too, counts only a checkpoint a follower
-honours: Follower.checkpoint). A peer whose next slot is below S catches up blocks up to h
-from another peer (catch_up): it fetches headers down from
+slot S holds block h, the entries below it are gone and the CRL entries among them were L
+(each with its height)", carrying the attestations of a quorum of the chain's peers (at least
+t, and a majority) that they store block h with digest D, took it from slot S and took exactly
+L before it (checkpoint_message; Node._rpc_attest_checkpoint). An honest attester reads the
+same log, so L is the true list: a cutter leaving an entry out gets no quorum, and one naming
+a later copy of block h as S (trimming the entries before that copy, a CRL entry after the
+true S among them) gets none either. The follower takes L before any block after S. The log
+also vouches for S: a follower never passes over a missing slot except by a checkpoint, and
+takes one only where its reading meets the first entry present past a gap, that entry is
+block h with digest D, and it has not read block h yet. A checkpoint can then neither hide
+entries present in the log nor move a follower onto entries planted past its end (which would
+split the peers that read before the cutter's next block from those that read after), and a
+junk or replayed one leaves the follower waiting at the gap, not skipping (the cutter, too,
+counts only a checkpoint a follower honours: Follower.checkpoint). A peer whose next slot is
+below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
 D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
 attested D), then each block, which must have the digest at its height and pass every check of
-a commit. A peer serving another history is refused at the first header that does not chain,
-before anything is stored, and the next peer is asked.
+a commit (revocation aside: these are the attested blocks, the log's order decided them). A
+peer serving another history is refused at the first header that does not chain, before
+anything is stored, and the next peer is asked.
 
 What these rules cannot stop: a writer of the log may overwrite an entry, or delete and
 re-create it, after some peers read it; the peers that read it before and those that read it
@@ -82,20 +94,32 @@ from dataclasses import dataclass
 from ledger import checks
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment
-from ledger.cluster.ordered_crl import OrderedRevocations, is_crl_entry
+from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
+                                        revocations_digest)
 from ledger.cluster.transport import number, pack, unpack
 from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
                            UnprovenAnswer)
+from ledger.identity import BEFORE_REVOCATIONS
 
 log = logging.getLogger("edgeacc.node")
 ENDORSED_KEPT = 16  # proposals a follower keeps decoded (one forgotten is decoded from its entry)
 
 STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c with digest D"
+CHECKPOINT_DOMAIN = b"EACK"  # ... "and took it at slot S, after these ordered CRL entries" (Checkpoint)
+SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to attest a checkpoint)
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
     return STORED_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
+
+
+def checkpoint_message(chain_id: str, height: int, digest: bytes, slot: int, revocations: bytes) -> bytes:
+    """What a checkpoint's attester signs: it stores block `height` with `digest`, took it from
+    the log's `slot`, and the CRL entries it took before it are those of revocations_digest
+    `revocations` (ledger.cluster.ordered_crl)."""
+    return (CHECKPOINT_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
+            + slot.to_bytes(8, "big") + revocations)
 
 
 def encode_block_id(height: int, digest: bytes) -> bytes:
@@ -116,40 +140,48 @@ def attestation_quorum(threshold: int, peers: int) -> int:
 @dataclass(frozen=True)
 class Checkpoint:
     """The log's trimmed prefix: blocks 0..height end in `digest`; `slot` holds block `height`
-    and the entries below it are gone."""
+    and the entries below it are gone; the CRL entries among them were `revocations`
+    ((height, DER) as ordered_crl.OrderedRevocations.listed gives them)."""
 
     height: int
     digest: bytes
     slot: int
     attestations: tuple[tuple[bytes, bytes], ...]
+    revocations: tuple[tuple[int, bytes], ...] = ()
 
     def to_bytes(self) -> bytes:
-        return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, *(pack(fp, sig) for fp, sig in self.attestations))
+        return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, encode_ordered(self.revocations),
+                    *(pack(fp, sig) for fp, sig in self.attestations))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Checkpoint":
         fields = unpack(data, what="checkpoint")
-        if len(fields) < 3:
-            raise EncodingError("a checkpoint has a height, a digest, a slot and attestations")
-        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[3:])
+        if len(fields) < 4:
+            raise EncodingError("a checkpoint has a height, a digest, a slot, revocation lists and attestations")
+        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[4:])
         return cls(number(fields[0], "checkpoint height"), bytes(fields[1]), number(fields[2], "checkpoint slot"),
-                   attestations)
+                   attestations, decode_ordered(fields[3]))
+
+    def message(self, chain_id: str) -> bytes:
+        """What each attestation signs (checkpoint_message)."""
+        return checkpoint_message(chain_id, self.height, self.digest, self.slot, revocations_digest(self.revocations))
 
     def check(self, deployment: Deployment, chain_id: str, needed: int) -> None:
-        """EndorsementError unless `needed` distinct peers of the chain attest the block."""
-        deployment.check_peer_signatures(chain_id, stored_message(chain_id, self.height, self.digest),
-                                         self.attestations, needed, None,
+        """EndorsementError unless `needed` distinct peers of the chain attest the block, its
+        slot and the CRL entries below it."""
+        deployment.check_peer_signatures(chain_id, self.message(chain_id), self.attestations, needed, None,
                                          f"the checkpoint at block {self.height} of {chain_id}", "attester")
 
 
 def checked_attestation(deployment: Deployment, chain_id: str, height: int, digest: bytes, name: str,
-                        answer: bytes) -> tuple[bytes, bytes]:
+                        answer: bytes, message: bytes | None = None) -> tuple[bytes, bytes]:
     """Peer `name`'s answer to Stored for block (height, digest) as (fingerprint, signature):
     a valid attestation under that peer's own certificate (a peer replaying another's counts
-    for neither); a LedgerError otherwise."""
+    for neither); a LedgerError otherwise. `message`: what it signs when not stored_message
+    (a checkpoint's, AttestCheckpoint)."""
     fp, sig = unpack(answer, 2, "attestation")
-    deployment.check_peer_signatures(chain_id, stored_message(chain_id, height, digest), [(fp, sig)], 1, None,
-                                     f"{name}'s attestation", "attester")
+    message = stored_message(chain_id, height, digest) if message is None else message
+    deployment.check_peer_signatures(chain_id, message, [(fp, sig)], 1, None, f"{name}'s attestation", "attester")
     if deployment.trust.resolve(fp).name != name:
         raise UnprovenAnswer(f"{name} answers with another peer's attestation")
     return fp, sig
@@ -216,6 +248,7 @@ class Follower:
         self.next_slot = 0
         self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
         self.head_slot: int | None = None  # the slot that holds block height-1 (where a trim may cut)
+        self._slots: dict[int, int] = {}  # height -> the slot this follower took that block from (the latest)
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
@@ -308,7 +341,7 @@ class Follower:
             return
         if self.height < self.peer.height:
             if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
-                self.height, self.head_slot = self.height + 1, slot
+                self._advance(slot)
             return
         try:
             block = decoded or Block.from_bytes(data, self._endorsed_like(data))
@@ -316,22 +349,34 @@ class Follower:
                 raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
-            # peer lacks is a retry (skipping would hinge on what this peer's store holds)
-            self.peer.deployment.check_endorsements(block.signed, at_ms=block.header.timestamp_ms)
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds).
+            # Revocation is the log's alone (ordered): this peer's crl.pem decides nothing here.
+            self.peer.deployment.check_endorsements(block.signed, at_ms=BEFORE_REVOCATIONS)
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
-                self.peer._commit(block, live=False)  # decoded from the bytes etcd holds
+                self.peer._commit(block, live=False, ordered=True)  # decoded from the bytes etcd holds
             except UnknownCertificate as exc:
                 raise ServiceUnavailable(f"{self.peer.name} cannot check the endorsed block {block.height} of "
                                          f"{self.peer.chain_id} yet: {exc}") from None
-            self.height, self.head_slot = self.height + 1, slot
+            self._advance(slot)
         except ServiceUnavailable:
             raise
         except LedgerError as exc:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _advance(self, slot: int) -> None:
+        """Block `height` is taken, from `slot`."""
+        self._slots[self.height] = slot
+        if len(self._slots) > SLOTS_KEPT:
+            del self._slots[next(iter(self._slots))]
+        self.height, self.head_slot = self.height + 1, slot
+
+    def slot_of(self, height: int) -> int | None:
+        """The slot this follower took block `height` from (None: not one of its latest)."""
+        return self._slots.get(height)
 
     def _take_crl(self, slot: int, data: bytes) -> None:
         """Take the CRL entry at `slot`: from here on the serials it revokes sign no block."""
@@ -366,10 +411,18 @@ class Follower:
     def _apply_checkpoint(self, first: int) -> bool:
         """Cross the gap before `first`, the first entry present past the next slot, by the
         checkpoint (the module docstring): True when the follower moved past block cp.height
-        (catching up from peers first if this peer lacks blocks up to it)."""
+        (catching up from peers first if this peer lacks blocks up to it), having taken the
+        CRL entries the checkpoint carries for the trimmed entries."""
         cp = self.checkpoint()
         if cp is None or cp.slot != first or cp.height < self.height:
             return False  # none, or not the one that trimmed the entries before `first`
+        try:
+            self.revocations.take_listed(cp.revocations)
+        except (ServiceUnavailable, StorageError):
+            raise  # (kept durably, or read again)
+        except LedgerError as exc:  # (a quorum attested them: no honest attester took these)
+            log.warning("%s ignores the checkpoint of %s: %s", self.peer.name, self.peer.chain_id, exc)
+            return False
         if self.peer.height <= cp.height:
             self._catch_up(cp)
         if self.peer.digest(cp.height) != cp.digest:
@@ -377,7 +430,9 @@ class Follower:
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             return False
-        self.next_slot, self.height, self.head_slot = cp.slot + 1, cp.height + 1, cp.slot
+        self.height = cp.height
+        self._advance(cp.slot)
+        self.next_slot = cp.slot + 1
         return True
 
     def _catch_up(self, cp: Checkpoint) -> None:
@@ -426,8 +481,8 @@ def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambd
         if block.digest != digests[height]:
             raise UnprovenAnswer(f"block {height} is not the one its header chain names")
         know_signers(block.transactions)
-        try:
-            peer._commit(block, live=False)
+        try:  # (these blocks are the attested ones: the log's order decided their revocations)
+            peer._commit(block, live=False, ordered=True)
         except ServiceUnavailable:
             raise
         except LedgerError as exc:

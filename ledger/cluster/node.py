@@ -22,7 +22,9 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   fetches the blocks from another peer, chained to the digest a quorum attested.
 - orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
   chain's log has not ordered yet, it appends the CRL as an entry of the log, cutter or not,
-  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why).
+  with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why). Blocks are
+  judged by the log's CRL entries only; admission, Endorse and the cutter's proposal and
+  endorsements refuse a certificate the log's entries revoke, as well as one its crl.pem does.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
   from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
@@ -37,15 +39,16 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   whatever is queued as soon as the previous block is appended (no timer), and hands admitted
   transactions to the endorsers at once (Admit) so that Endorse does not verify their
   signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
-  a checkpoint its peers attest (Stored). Before it admits or endorses a Type-II or Type-III
-  it checks that the block reported is its chain's ordered one
-  (Node._check_reported). A peer
+  a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL entries below
+  it). Before it admits or endorses a Type-II or Type-III it checks that the block reported is
+  its chain's ordered one (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import itertools
 import json
 import logging
@@ -68,8 +71,8 @@ from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, St
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
-                                     confirm_blocks, decode_block_id, stored_message)
-from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry
+                                     checkpoint_message, confirm_blocks, decode_block_id, stored_message)
+from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
@@ -449,13 +452,12 @@ class Node:
         self.credentials = Credentials.load(creds_dir)
         self.peer = Peer(self.deployment, identity, PeerStore(path("store"), self.chain_id))
         started = time.monotonic()
-        try:
-            self.peer.load(repair=repair)
-        except RollbackDetected as exc:
+        try:  # (revocation as the follower judges it: by the log's order, ledger.cluster.ordered_crl)
+            self.peer.load(repair=repair, ordered=True, rollback_hint="catch it up from etcd's log and the "
+                           "chain's peers: `edgeacc node CONFIG --repair`")
+        except LedgerError:
             self.peer.close()
-            raise RollbackDetected(f"{exc.args[0].partition('; catch it up')[0]}; catch it up from etcd's log and "
-                                   "the chain's peers: `edgeacc node CONFIG --repair`", chain_id=exc.chain_id,
-                                   height=exc.height, expected=exc.expected, found=exc.found) from None
+            raise
         loaded = self.peer.height
         self.addresses = peer_addresses(self.deployment_info, self.chain_id)
         self.log = EtcdLog(self.deployment_info["etcd"], self.chain_id, EtcdCredentials.load(creds_dir))
@@ -513,6 +515,7 @@ class Node:
             "Header": Method(self._rpc_header),
             # (a client confirms its receipts and reads with up to 16 threads at once)
             "Stored": Method(self._rpc_stored, per_caller=2 * PER_CALLER),
+            "AttestCheckpoint": Method(self._rpc_attest_checkpoint, roles=("peer",), same_chain=True),
             "Statuses": Method(self._rpc_statuses),
             "Proofs": Method(self._rpc_proofs),
             # a device only reports readings: interlocking is for the chains' peers and clients
@@ -696,6 +699,8 @@ class Node:
         if self.refused:
             raise ServiceUnavailable(f"{self.name} cannot extend {self.chain_id}: {self.refused}")
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
+        revoked = self._revoked_by_the_log(fresh)  # (admitted before the log ordered their revocation)
+        fresh = [p for p in fresh if id(p) not in revoked]
         proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
@@ -714,6 +719,7 @@ class Node:
                 appended = set(block.tx_bytes)
                 paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
+        refused.update(revoked)
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
@@ -734,8 +740,8 @@ class Node:
         """This peer's endorsement and the other peers', until the policy's threshold: the
         first answers count and the calls still under way are cancelled (a silent peer
         delayed every block by the calls' whole deadline)."""
-        endorsements = [self.peer._endorse(block)]
-        refusals = []
+        own, refusals = self.peer._endorse(block), []
+        endorsements = [own] if self._counts(own, block, refusals, self.name) else []
         others = [n for n in self.addresses if n != self.name]
         request = block.to_bytes()
         needed = self.config.endorsement_threshold
@@ -745,7 +751,8 @@ class Node:
             for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
-                    endorsements.append((fp, sig))
+                    if self._counts((fp, sig), block, refusals, calls[call]):
+                        endorsements.append((fp, sig))
                 except LedgerError as exc:
                     refusals.append(f"{calls[call]}: {exc}")
                 if len(endorsements) >= needed:
@@ -758,6 +765,36 @@ class Node:
                                      f"endorsements the policy needs ({'; '.join(refusals)})")
         return endorsements[:max(needed, 1)]
 
+    def _counts(self, endorsement: tuple[bytes, bytes], block: Block, refusals: list[str], name: str) -> bool:
+        """Whether an endorsement counts for `block`: not one of a certificate the log's CRL
+        entries revoke (every follower would skip the block; `refusals` gets why)."""
+        try:
+            self.follower.revocations.check_signer(endorsement[0], block.height)
+            return True
+        except LedgerError as exc:
+            refusals.append(f"{name}: {exc}")
+            return False
+
+    def _revoked_by_the_log(self, pendings: list[_Pending]) -> dict[int, LedgerError]:
+        """id -> RevokedCertificate of each pending transaction whose submitter's certificate
+        the log's CRL entries revoke (forgotten: no block carries it)."""
+        revoked: dict[int, LedgerError] = {}
+        for p in pendings:
+            try:
+                self.follower.revocations.check_signer(p.tx.submitter)
+            except LedgerError as exc:
+                self.peer.forget(p.tx)
+                revoked[id(p)] = exc
+        return revoked
+
+    def _skipped_by_all(self, block: Block) -> bool:
+        """Whether the CRL entries the log ordered so far revoke a signer of `block`."""
+        try:
+            self.follower.revocations.check(block)
+            return False
+        except LedgerError:
+            return True
+
     def _append_next(self, slot: int, height: int, block: Block, leadership: Leadership) -> int | None:
         """Append `block`, of height `height`, at `slot` (the cutter proposes on what it followed,
         without reading etcd first: the append's fence and empty-slot check are the guard). When
@@ -768,7 +805,7 @@ class Node:
             if self._append(slot, block, leadership):
                 return slot
             now_height, next_slot = self.follower.sync_position()
-            if now_height != height or next_slot <= slot:
+            if now_height != height or next_slot <= slot or self._skipped_by_all(block):
                 return None
             slot = next_slot
         return None
@@ -803,16 +840,21 @@ class Node:
 
     def _trim(self, leadership: Leadership) -> bool:
         """Replace the log's prefix by a checkpoint at this peer's latest block, attested by a
-        quorum of the chain's peers that store it (ledger.cluster.follower)."""
+        quorum of the chain's peers that store it, took it from the same slot and took the
+        same CRL entries before it, which the checkpoint carries (ledger.cluster.follower)."""
         previous = self.log.checkpoint()
         current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
         done = current.height if current else -1
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
-        digest = self.peer.digest(height - 1)
-        attestations = self._attestations(height - 1, digest, len(self.addresses))
-        checkpoint = Checkpoint(height - 1, digest, slot, tuple(attestations))
+        unsigned = Checkpoint(height - 1, self.peer.digest(height - 1), slot, (),
+                              self.follower.revocations.listed(height - 1))
+        if len(unsigned.to_bytes()) > MAX_BLOCK_BYTES - BLOCK_OVERHEAD:
+            raise LedgerError(f"the revocation lists ordered in {self.chain_id}'s log do not fit in a checkpoint: "
+                              "the log is not trimmed")
+        attestations = self._attestations(unsigned.height, unsigned.digest, len(self.addresses), unsigned)
+        checkpoint = dataclasses.replace(unsigned, attestations=tuple(attestations))
         checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
         trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
         if trimmed:
@@ -820,20 +862,26 @@ class Node:
                      self.name, self.chain_id, slot, height - 1, len(attestations))
         return trimmed
 
-    def _attestations(self, height: int, digest: bytes, wanted: int) -> list[tuple[bytes, bytes]]:
+    def _attestations(self, height: int, digest: bytes, wanted: int,
+                      checkpoint: Checkpoint | None = None) -> list[tuple[bytes, bytes]]:
         """This peer's attestation that it stores block (height, digest) and the other peers'
-        (Stored), each checked alone (one peer's bad answer must not void the others'), until
-        `wanted` or every peer answered."""
-        attestations = [(self.peer.identity.fingerprint,
-                         self.peer.identity.sign(stored_message(self.chain_id, height, digest)))]
+        (Stored; for `checkpoint`, unsigned, its attestations: AttestCheckpoint), each checked
+        alone (one peer's bad answer must not void the others'), until `wanted` or every peer
+        answered."""
+        if checkpoint is None:
+            method, request, message = "Stored", pack(b"%d" % height, digest), stored_message(self.chain_id, height,
+                                                                                                digest)
+        else:
+            method, message = "AttestCheckpoint", checkpoint.message(self.chain_id)
+            request = pack(b"%d" % height, digest, b"%d" % checkpoint.slot, revocations_digest(checkpoint.revocations))
+        attestations = [(self.peer.identity.fingerprint, self.peer.identity.sign(message))]
         others = [n for n in self.addresses if n != self.name]
-        request = pack(b"%d" % height, digest)
-        calls = {self._channel(n).call_future("Stored", request, CONFIRM_WAIT + 2): n for n in others}
+        calls = {self._channel(n).call_future(method, request, CONFIRM_WAIT + 2): n for n in others}
         try:
             for call in concurrent.futures.as_completed(calls) if len(attestations) < wanted else ():
                 try:
                     attestations.append(checked_attestation(self.deployment, self.chain_id, height, digest,
-                                                            calls[call], call.result()))
+                                                            calls[call], call.result(), message))
                 except LedgerError:
                     pass
                 if len(attestations) >= wanted:
@@ -943,6 +991,7 @@ class Node:
                 self._queue.put(p)  # answered from the chain (idempotent resubmission)
                 continue
             try:
+                self.follower.revocations.check_signer(tx.submitter)  # (its block would be skipped by all)
                 self.peer._admit(tx)
                 try:
                     self._check_reported(tx)
@@ -1115,6 +1164,7 @@ class Node:
         if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
             raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
         self._know_signers(block.transactions)
+        self.follower.revocations.check(block)  # (every follower would skip it: sign nothing of it)
         for tx in block.transactions:
             self._check_reported(tx)
         # The cutter asks for block h+1 as soon as etcd took h: an endorser that has not read h
@@ -1200,6 +1250,26 @@ class Node:
             raise UnprovenAnswer(f"{self.name} stores another block {height} of {self.chain_id}")
         identity = self.peer.identity
         return pack(identity.fingerprint, identity.sign(stored_message(self.chain_id, height, digest)))
+
+    def _rpc_attest_checkpoint(self, caller: Caller, request: bytes) -> bytes:
+        """This peer's signed attestation for a checkpoint (follower.checkpoint_message) at block
+        (height, digest) taken from `slot`, the CRL entries before it being those of
+        `revocations` (ordered_crl.revocations_digest): given only once it followed that
+        block, from that slot, and took exactly those entries before it (it waits a few seconds
+        for the block, as Stored). What the cutter's trim is made of."""
+        fields = unpack(request, 4, "checkpoint attestation request")
+        height, digest = number(fields[0], "height"), bytes(fields[1])
+        slot, revocations = number(fields[2], "slot"), bytes(fields[3])
+        if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(
+                height, caller.wait_bound(CONFIRM_WAIT)):
+            raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
+        if self.peer.digest(height) != digest or self.follower.slot_of(height) != slot:
+            raise UnprovenAnswer(f"{self.name} took another block {height} of {self.chain_id}, or from another slot")
+        if revocations_digest(self.follower.revocations.listed(height)) != revocations:
+            raise UnprovenAnswer(f"{self.name} took other revocation lists before block {height} of {self.chain_id}")
+        identity = self.peer.identity
+        return pack(identity.fingerprint, identity.sign(checkpoint_message(self.chain_id, height, digest, slot,
+                                                                           revocations)))
 
     def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
         """The committed status records this chain holds of chain `request`."""

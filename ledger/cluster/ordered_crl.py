@@ -2,27 +2,34 @@
 
 An entry of the log is a block or a CRL entry (CRL_ENTRY_MAGIC, then the CRL's DER). A CRL
 entry needs no endorsement - its authority is the CA's signature - so any peer of the chain
-appends one when it holds revocations its log has not ordered yet (node.Node._order_revocations);
+appends one when it holds revocations its log has not ordered yet (node.Node._fence_if_due);
 no peer can keep it out by refusing to sign (an empty "fence" block that needed the policy's
 endorsements could be blocked by the revoked key's holder and one dishonest peer).
 
-From the slot of a CRL entry on, a follower refuses every block that a certificate it revokes
-endorsed, or whose transaction it signed, whatever the block's date (OrderedRevocations.check):
-the log's order decides, not clocks, so a block the revoked key co-signed and dated before its
-revocation is skipped by every honest follower once it comes after the entry. The entry also
+Revocation in the ordered chain is this and nothing else. From the slot of a CRL entry on, a
+follower refuses every block that a certificate it revokes endorsed, or whose transaction it
+signed, whatever the block's date, and before that slot it takes such a block whatever the
+block's date and whatever its own crl.pem says (OrderedRevocations.check; ledger.cluster.follower
+argues why): the log's order decides, not clocks or the moment a CRL reached a peer. The
+date of a revocation counts only where a peer judges live (admission, endorsement, the
+transport): there a certificate is refused once its CRL is effective or once the log ordered
+it (check_signer), so a cutter builds no block every follower would skip. The entry also
 installs the CRL in the follower's trust store (when it is not older than the installed one):
 the log distributes it.
 
-The serials a follower took from CRL entries are kept beside its store (its own state, each
-entry checked again on load), each with the chain's height at its entry (the blocks the log
-ordered before it, alike for every follower): the log's prefix holding them may be trimmed,
-and a restarted peer must refuse the same blocks as before - those from that height on, not
-the ones before the entry, which a peer whose store is behind the kept file (a repaired or
-restored store) reads again and must take like every other follower did. A peer that joins after such a trim learns the CRL
-from its trust directory instead, sees revocations its log lacks, and appends the entry again.
+The entries a follower took (those revoking a serial no earlier one did: alike for every
+follower of the log) are kept beside its store, each with the chain's height at its entry (the
+blocks the log ordered before it, alike for every follower), and checked again on load. The
+log's prefix holding them may be trimmed: then the checkpoint replacing it carries them, with
+their heights, under the attestations of a quorum (follower.checkpoint_message covers
+revocations_digest of them), and a peer that joins or repairs after the trim takes them from
+there before any later block. A restarted peer refuses the same blocks as before - those from
+an entry's height on, not the ones before the entry, which a peer whose store is behind the
+kept file (a repaired or restored store) reads again and must take like every other follower did.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -31,10 +38,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ledger.cluster.transport import number, pack, unpack
-from ledger.errors import EncodingError, LedgerError, RevokedCertificate, StaleRevocationList, StorageError
+from ledger.errors import EncodingError, LedgerError, RevokedCertificate, StorageError
 from ledger.identity import TrustStore
 
 CRL_ENTRY_MAGIC = b"EACRL\x01"  # (a block's encoding starts with the block magic: never this)
+REVOCATIONS_DOMAIN = b"EAOR"     # revocations_digest: the ordered CRL entries below a checkpoint
 
 
 def crl_entry(crl: x509.CertificateRevocationList) -> bytes:
@@ -46,6 +54,22 @@ def is_crl_entry(data: bytes) -> bool:
     return bytes(data[:len(CRL_ENTRY_MAGIC)]) == CRL_ENTRY_MAGIC
 
 
+def encode_ordered(entries) -> bytes:
+    """(height, CRL DER) pairs as one field (the kept file's, a checkpoint's)."""
+    return pack(*(pack(b"%d" % height, der) for height, der in entries))
+
+
+def decode_ordered(data: bytes) -> tuple[tuple[int, bytes], ...]:
+    """encode_ordered's pairs; EncodingError otherwise."""
+    pairs = [unpack(p, 2, "an ordered revocation list") for p in unpack(data, what="ordered revocation lists")]
+    return tuple((number(h, "the height of an ordered revocation list"), bytes(der)) for h, der in pairs)
+
+
+def revocations_digest(entries) -> bytes:
+    """What a checkpoint's attestations sign of the ordered CRL entries it replaces."""
+    return hashlib.sha256(REVOCATIONS_DOMAIN + encode_ordered(entries)).digest()
+
+
 class OrderedRevocations:
     """The certificate serials the CRL entries of one chain's log revoked, as a follower read
     them, each from the height of the first entry revoking it; kept at `path` (None: in
@@ -54,18 +78,16 @@ class OrderedRevocations:
     def __init__(self, trust: TrustStore, path: Path | None = None) -> None:
         self.trust, self.path = trust, path
         self._from_height: dict[int, int] = {}  # serial -> the first height it signs no block at
-        self._kept: list[bytes] = []  # pack(height, DER) of each entry taken, as kept at `path`
+        self._entries: list[tuple[int, bytes]] = []  # (height, DER) of each entry taken, as kept at `path`
         self._lock = threading.Lock()
         if path is not None and path.exists():
             try:
-                kept = [unpack(k, 2, "an ordered revocation list")
-                        for k in unpack(path.read_bytes(), what="ordered revocation lists")]
-                heights = [number(h, "the height of an ordered revocation list") for h, _ in kept]
+                kept = decode_ordered(path.read_bytes())
             except (OSError, LedgerError) as exc:
                 raise StorageError(f"cannot read the ordered revocation lists {path}: {exc}") from None
-            for height, (_, der) in zip(heights, kept):
-                self._add(bytes(der), height, keep=False)
-            self._kept = [pack(h, der) for h, der in kept]  # (a later entry is kept beside them, not instead)
+            for height, der in kept:
+                self._add(der, height, keep=False)
+            self._entries = list(kept)  # (a later entry is kept beside them, not instead)
 
     @property
     def serials(self) -> frozenset[int]:
@@ -77,35 +99,42 @@ class OrderedRevocations:
         one)."""
         self._add(bytes(data[len(CRL_ENTRY_MAGIC):]), height, keep=True)
 
+    def take_listed(self, entries) -> None:
+        """Take the (height, DER) entries a checkpoint carries for the log's trimmed prefix,
+        in their order (each as `take` would have, had this follower read the prefix)."""
+        for height, der in entries:
+            self._add(der, height, keep=True)
+
+    def listed(self, up_to: int) -> tuple[tuple[int, bytes], ...]:
+        """The entries taken with heights up to `up_to`: those the log ordered before its block
+        `up_to` (a checkpoint there replaces them)."""
+        return tuple(e for e in self._entries if e[0] <= up_to)
+
     def _add(self, der: bytes, height: int, keep: bool) -> None:
         try:
             crl = x509.load_der_x509_crl(der)
         except ValueError as exc:
             raise EncodingError(f"a CRL entry is not a revocation list: {exc}") from None
-        revoked, _ = self.trust.checked_revocations(crl)
+        revoked = self.trust.offer_revocation_list(crl)  # (the CA's signature, checked once)
         with self._lock:
             fresh = set(revoked) - set(self._from_height)
             if fresh:
                 if keep:  # (durably first: a failed write leaves the entry to be read again)
-                    self._keep(pack(b"%d" % height, der))
+                    self._keep((height, der))
                 self._from_height = {**self._from_height, **dict.fromkeys(fresh, height)}
-        try:
-            self.trust.set_revocation_list(crl)
-        except StaleRevocationList:
-            pass  # this peer holds a newer one already (CRLs only grow: its serials are in it)
 
-    def _keep(self, kept: bytes) -> None:
+    def _keep(self, entry: tuple[int, bytes]) -> None:
         if self.path is not None:
             tmp = self.path.with_name(self.path.name + ".tmp")
             try:
                 with open(tmp, "wb") as f:
-                    f.write(pack(*self._kept, kept))
+                    f.write(encode_ordered(self._entries + [entry]))
                     f.flush()
                     os.fsync(f.fileno())
                 tmp.replace(self.path)
             except OSError as exc:
                 raise StorageError(f"cannot keep the ordered revocation lists at {self.path}: {exc}") from None
-        self._kept.append(kept)
+        self._entries.append(entry)
 
     def unordered(self) -> x509.CertificateRevocationList | None:
         """The trust store's CRL when it revokes a serial the log has not ordered (then this
@@ -115,19 +144,28 @@ class OrderedRevocations:
             return None
         return crl
 
+    def check_signer(self, fp: bytes, height: int | None = None) -> None:
+        """RevokedCertificate if the CRL entries read so far revoke the certificate of `fp`
+        for a block at `height` (None: any block still to come - what admission, endorsement
+        and the cutter ask); a certificate unknown here is the caller's to refuse."""
+        from_height = self._from_height
+        if not from_height:
+            return
+        try:
+            serial = self.trust.serial_of(fp)
+        except LedgerError:
+            return
+        first = from_height.get(serial)
+        if first is not None and (height is None or height >= first):
+            raise RevokedCertificate(f"certificate {bytes(fp).hex()[:16]} is revoked by a revocation list the "
+                                     "chain's log ordered")
+
     def check(self, block) -> None:
         """RevokedCertificate if a certificate the ordered CRLs revoke endorsed `block` or
         signed one of its transactions, `block` coming after the entry (its height at or above
         the entry's), at any date."""
-        from_height = self._from_height
-        if not from_height:
+        if not self._from_height:
             return
         signers = [fp for fp, _ in block.signed.endorsements] + [tx.submitter for tx in block.transactions]
         for fp in dict.fromkeys(signers):
-            try:
-                serial = self.trust.serial_of(fp)
-            except LedgerError:
-                continue  # unknown: the block's own checks decide
-            if block.height >= from_height.get(serial, block.height + 1):
-                raise RevokedCertificate(f"block {block.height} is signed by a certificate a revocation list "
-                                         "earlier in the log revokes")
+            self.check_signer(fp, block.height)

@@ -5,7 +5,8 @@ Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
     block/<slot>        an entry of the log: a block's canonical encoding (12-digit
                         zero-padded slot number; slots are log positions, not chain heights)
     checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
-                        with a quorum of peers' signed attestations (ledger.cluster.follower)
+                        with the CRL entries among them and a quorum of peers' signed
+                        attestations of all that (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
     head                the slot of the last append (written with it): what peers watch, a
                         wake-up only (they read the entries themselves), so etcd does not
@@ -196,7 +197,8 @@ class EtcdLog:
         """Replace the checkpoint entry `previous` (None: there is none) by `checkpoint` and
         delete the entries below `slot`, if `cutter` still holds the election and nobody
         changed the checkpoint meanwhile; then compact etcd's history up to that revision
-        (freeing the space the entries held). False when the fence failed."""
+        (freeing the space the entries held). False when the fence failed. (`checkpoint`
+        carries the CRL entries it deletes, attested: ledger.cluster.follower, Trimming.)"""
         t = self._client.transactions
         key, base = self.key(b"checkpoint"), self.key(b"block/")
         compare = self._fence(leadership, cutter)
