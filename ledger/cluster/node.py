@@ -103,6 +103,7 @@ MAX_STREAMS = 64              # submission streams a peer holds open in all (eac
                               # and a reader thread): past it callers are told ServerBusy, use Submit
 STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed (its worker freed)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
+TRIM_RECHECK_SECONDS = 1.0    # ... and reads that checkpoint at least this often (one rewritten is replaced soon)
 MAX_ANCHORS_HELD = 1 << 16    # anchors check_layers remembers as held (then it reads them all once again)
 
 
@@ -466,6 +467,7 @@ class Node:
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
                                  OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
         self._trimming = threading.Lock()
+        self._trim_seen = (-1, float("-inf"))  # (checkpoint height, monotonic time) the last _trim read
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
         self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
@@ -790,7 +792,14 @@ class Node:
             raise
 
     def _trim_soon(self, leadership: Leadership) -> None:
-        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint."""
+        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint.
+        The checkpoint's height as the last _trim read it decides without reading etcd (that
+        read cost four etcd requests and the attestations' signature checks every block); it is
+        read again at least every TRIM_RECHECK_SECONDS, so one someone rewrote is replaced soon."""
+        seen_height, seen_at = self._trim_seen
+        if self.peer.height - 1 - seen_height < self.trim_blocks and \
+                time.monotonic() - seen_at < TRIM_RECHECK_SECONDS:
+            return
         if self.trim_blocks > 0 and self._trimming.acquire(blocking=False):
             def run():
                 try:
@@ -807,6 +816,7 @@ class Node:
         previous = self.log.checkpoint()
         current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
         done = current.height if current else -1
+        self._trim_seen = (done, time.monotonic())
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
@@ -816,6 +826,7 @@ class Node:
         checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
         trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
         if trimmed:
+            self._trim_seen = (height - 1, time.monotonic())
             log.info("%s trimmed %s's log below slot %d (blocks 0..%d attested by %d peers)",
                      self.name, self.chain_id, slot, height - 1, len(attestations))
         return trimmed
