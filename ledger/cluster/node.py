@@ -575,16 +575,22 @@ class Node:
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
+        read_log = True
         while not self._stop.is_set():
             try:
-                self.sync()
+                if read_log:
+                    self.sync()
+                else:
+                    self.follower.follow_arrived()
             except Exception as exc:  # etcd unreachable: retry; the follower never dies
                 log.warning("%s: catch-up failed: %r", self.name, exc)
-            # a head this peer followed already, or is appending (the cutter's own), is no news;
-            # a poll every second finds what was written without a head
-            while self.log.wait_change(1.0) and ((self.log.head or 0) < self.follower.next_slot
-                                                  or self.log.head == self.follower.appending):
-                pass
+            # an entry this peer followed already, or is appending (the cutter's own), is no news;
+            # a poll of the log every second finds what the watch missed
+            read_log = True
+            while self.log.wait_change(1.0):
+                if (self.log.head or 0) >= self.follower.next_slot and self.log.head != self.follower.appending:
+                    read_log = False  # (what the watch brought)
+                    break
 
     def _watch_trust(self) -> None:
         """Install a new CRL when the operator distributes one (crl.pem changes), and order
