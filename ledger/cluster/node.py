@@ -474,6 +474,7 @@ class Node:
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
         self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
+        self._cutting = threading.Event()  # a block is under way (what is admitted meanwhile waits for the next)
         self._early = EarlyAdmissions(self.peer.forget)  # what the other peers' Admit calls had verified here
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
@@ -667,6 +668,7 @@ class Node:
                     break
                 batch.append(item)
                 size += item_size
+            self._cutting.set()
             try:
                 self._cut(batch)
             except Exception as exc:  # never leave a submitter waiting
@@ -674,6 +676,8 @@ class Node:
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(failure)
+            finally:
+                self._cutting.clear()
 
     def _fence_if_due(self) -> None:
         """Append this peer's CRL to the log when it revokes a certificate the log has not
@@ -976,7 +980,9 @@ class Node:
     def _share_admitted(self) -> None:
         """The cutter hands the (small) transactions it admitted to the other peers (Admit)
         while their block is still to be cut, so each endorser checks their signatures off the block's
-        critical path (Endorse then checks only what admission does not)."""
+        critical path (Endorse then checks only what admission does not). Only while a block
+        is under way: an idle cutter cuts them at once, and the Admit call would cost the
+        endorser more than the checks it moves (a call per block at a low rate)."""
         while not self._stop.is_set():
             try:
                 txs = [self._admitted_here.get(timeout=0.5)]
@@ -987,7 +993,7 @@ class Node:
                     txs.append(self._admitted_here.get_nowait())
                 except queue.Empty:
                     break
-            if self._leadership is None:
+            if self._leadership is None or not self._cutting.is_set():
                 continue
             request = pack(*(tx.to_bytes() for tx in txs))
             for name in self.addresses:
