@@ -34,9 +34,10 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
   transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
   "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
-  whatever is queued as soon as the previous block is appended (no timer), and hands admitted
-  transactions to the endorsers at once (Admit) so that Endorse does not verify their
-  signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
+  whatever is queued as soon as the previous block is appended (no timer); each endorser
+  checks a block's transactions when it endorses it (handing them to the endorsers early, to
+  check off the block's critical path, cost the endorser more CPU than the checks it moved:
+  the second crossing and decoding, a call per batch). Every `trim_blocks` blocks it trims the log below
   a checkpoint its peers attest (Stored). Before it admits or endorses a Type-II or Type-III
   it checks that the block reported is its chain's ordered one
   (Node._check_reported). A peer
@@ -94,10 +95,6 @@ BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's 
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
-MAX_ADMITTED = 65536          # signatures an endorser remembers from one peer's early admission (Admit)
-ADMITTED_SECONDS = 60.0       # ... each for this long: a block carries it within seconds, or never
-EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
-                              # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
 MAX_STREAMS = 64              # submission streams a peer holds open in all (each holds a server worker
                               # and a reader thread): past it callers are told ServerBusy, use Submit
@@ -329,64 +326,6 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     return receipt
 
 
-class EarlyAdmissions:
-    """The signatures an endorser verified ahead of their block (Admit), remembered per sending
-    peer: at most `per_sender` of each, its oldest forgotten first, and each forgotten after
-    `seconds`. One peer's calls then evict only its own entries, and a flood of transactions
-    never cut into a block expires: early admission stays on for the others (a node-wide
-    bound that never expired let one dishonest peer switch it off for the node's lifetime).
-    A signature several senders had admitted is forgotten once none holds it (one sender
-    re-admitting another's transactions and flooding must not evict them). Forgetting is
-    always safe: Endorse then verifies the signature itself."""
-
-    def __init__(self, forget, per_sender: int = MAX_ADMITTED, seconds: float = ADMITTED_SECONDS) -> None:
-        self._forget, self.per_sender, self.seconds = forget, per_sender, seconds
-        self._by_sender: dict[str, dict[tuple[bytes, bytes], tuple[float, Transaction]]] = {}
-        self._holders: dict[tuple[bytes, bytes], int] = {}  # (tx_id, signature) -> senders holding it
-        self._lock = threading.Lock()
-
-    def add(self, sender: str, tx: Transaction) -> None:
-        """Remember that `sender` had `tx` admitted here (after Peer._admit accepted it)."""
-        now, key = time.monotonic(), (tx.tx_id, tx.signature)
-        with self._lock:
-            entries = self._by_sender.setdefault(sender, {})
-            if entries.pop(key, None) is None:  # (again: it is the newest now)
-                self._holders[key] = self._holders.get(key, 0) + 1
-            entries[key] = (now, tx)
-            gone = [self._release(entries) for _ in range(len(entries) - self.per_sender)]
-        self._forget_all(gone)
-
-    def expire(self) -> None:
-        """Forget every entry older than `seconds`."""
-        oldest = time.monotonic() - self.seconds
-        gone = []
-        with self._lock:
-            for entries in self._by_sender.values():
-                while entries and next(iter(entries.values()))[0] < oldest:
-                    gone.append(self._release(entries))
-        self._forget_all(gone)
-
-    def _release(self, entries: dict) -> Transaction | None:
-        """Drop the oldest of one sender's `entries` (under the lock); the transaction when no
-        other sender holds it."""
-        key, (_, tx) = next(iter(entries.items()))
-        del entries[key]
-        self._holders[key] -= 1
-        if self._holders[key]:
-            return None
-        del self._holders[key]
-        return tx
-
-    def _forget_all(self, gone: list[Transaction | None]) -> None:
-        for tx in gone:
-            if tx is not None:
-                self._forget(tx)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(e) for e in self._by_sender.values())
-
-
 def answer_within(future: concurrent.futures.Future, deadline: float, ended: threading.Event | None):
     """future.result() by `deadline` (time.monotonic()); concurrent.futures.TimeoutError past
     it or as soon as `ended` is set."""
@@ -473,9 +412,6 @@ class Node:
         self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
-        self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
-        self._cutting = threading.Event()  # a block is under way (what is admitted meanwhile waits for the next)
-        self._early = EarlyAdmissions(self.peer.forget)  # what the other peers' Admit calls had verified here
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
@@ -507,7 +443,6 @@ class Node:
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
-            "Admit": Method(self._rpc_admit, roles=("peer",), same_chain=True),
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
@@ -525,7 +460,7 @@ class Node:
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
                          for n, fn in (("follow", self._follow), ("elect", self._elect),
-                                       ("cut", self._cut_loop), ("share", self._share_admitted),
+                                       ("cut", self._cut_loop),
                                        ("trust", self._watch_trust),
                                        ("interlock", self._interlock_loop))]
         for t in self._threads:
@@ -668,7 +603,6 @@ class Node:
                     break
                 batch.append(item)
                 size += item_size
-            self._cutting.set()
             try:
                 self._cut(batch)
             except Exception as exc:  # never leave a submitter waiting
@@ -676,8 +610,6 @@ class Node:
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(failure)
-            finally:
-                self._cutting.clear()
 
     def _fence_if_due(self) -> None:
         """Append this peer's CRL to the log when it revokes a certificate the log has not
@@ -971,53 +903,9 @@ class Node:
                     self.peer.forget(tx)
                     raise
                 self._queue.put(p)
-                if len(tx.payload) <= EARLY_ADMISSION_BYTES:
-                    self._admitted_here.put(tx)
             except LedgerError as exc:
                 p.future.set_exception(exc)
         return pendings
-
-    def _share_admitted(self) -> None:
-        """The cutter hands the (small) transactions it admitted to the other peers (Admit)
-        while their block is still to be cut, so each endorser checks their signatures off the block's
-        critical path (Endorse then checks only what admission does not). Only while a block
-        is under way: an idle cutter cuts them at once, and the Admit call would cost the
-        endorser more than the checks it moves (a call per block at a low rate)."""
-        while not self._stop.is_set():
-            try:
-                txs = [self._admitted_here.get(timeout=0.5)]
-            except queue.Empty:
-                continue
-            while len(txs) < self.max_block_txs:
-                try:
-                    txs.append(self._admitted_here.get_nowait())
-                except queue.Empty:
-                    break
-            if self._leadership is None or not self._cutting.is_set():
-                continue
-            request = pack(*(tx.to_bytes() for tx in txs))
-            for name in self.addresses:
-                if name != self.name:
-                    try:
-                        self._channel(name).call("Admit", request, 2.0)
-                    except LedgerError:
-                        pass  # an early check only: Endorse checks everything it was not given
-
-    def _rpc_admit(self, caller: Caller, request: bytes) -> bytes:
-        """Early admission (the cutter's _share_admitted): check each transaction as a
-        submission is checked and remember the signatures that verified (Peer._admit), so the
-        block that carries them is endorsed without verifying them again. Only the chain's peers
-        may call it; what it remembers is bounded per caller and expires (EarlyAdmissions)."""
-        txs = self._decode_submission(request)
-        self._early.expire()
-        self._know_signers(txs)
-        for tx in txs[-self._early.per_sender:]:  # (more than the bound would only evict its own)
-            try:
-                self.peer._admit(tx)
-            except LedgerError:
-                continue  # refused here: its block is refused at Endorse
-            self._early.add(caller.name, tx)
-        return b""
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
         """encode_outcome of each answer, a receipt with its block's proof."""
