@@ -13,6 +13,7 @@ from ledger.chain import Deployment, now_ms
 from ledger.cluster import local
 from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum
 from ledger.cluster.node import Node, chain_configs, deployment_params, load_trust
+from ledger.cluster.ordering import ArrivedEntries
 from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
@@ -220,6 +221,52 @@ def test_the_cutters_own_block_is_taken_from_memory_by_the_same_rules(world):
     log.entries.update({2: g[1].to_bytes(), 3: g[2].to_bytes()})
     assert follower.take_appended(3, g[2]) == 3 and log.reads > 0  # not at slot 3: read 2 first
     assert _digests(follower.peer) == [b.digest for b in g[:3]]
+
+
+class WatchedLog(CountingLog):
+    """A log whose watch brought `brought` (slot -> bytes), as EtcdLog.arrived gives them."""
+
+    def __init__(self, entries, brought) -> None:
+        super().__init__(entries)
+        self.watch = ArrivedEntries()
+        for slot, data in brought.items():
+            self.watch.keep(slot, data)
+
+    def arrived(self, start):
+        return self.watch.since(start)
+
+
+def test_the_entries_the_watch_brought_are_followed_by_the_rules_of_the_log_without_reading_it(world):
+    """follow_arrived takes what etcd's watch sent (each entry's bytes) without a read of the
+    log, and decides each entry as sync does: junk and a block endorsed by one peer are skipped,
+    the genuine blocks stored. A watch that brought entries past a gap (re-established after
+    missing some) does not start at the next slot: the follower reads the log instead."""
+    g = world.genuine
+    lone = world.endorse(g[1].with_endorsements([]), (0,))
+    entries = dict(enumerate([g[0].to_bytes(), b"junk", lone.to_bytes(), g[1].to_bytes(), g[2].to_bytes()]))
+    log = WatchedLog(entries, entries)
+    follower = _follower(world, log)
+    assert follower.follow_arrived() == 3 and log.reads == 0
+    assert (follower.skipped, follower.position()) == (2, (3, 5))
+    assert _digests(follower.peer) == [b.digest for b in g[:3]]
+    log.entries.update({5: g[3].to_bytes(), 6: g[4].to_bytes()})
+    log.watch.keep(6, g[4].to_bytes())  # slot 5 never came
+    assert follower.follow_arrived() == 5 and log.reads > 0
+    assert _digests(follower.peer) == [b.digest for b in g[:5]]
+
+
+def test_the_entries_a_watch_brought_are_bounded_in_count_and_bytes():
+    """ArrivedEntries keeps at most its count and bytes, the lowest slots going first (read
+    from the log then), and gives only a run without a gap from the slot asked."""
+    arrived = ArrivedEntries(kept=3, max_bytes=10)
+    for slot, data in ((1, b"aa"), (2, b"bb"), (4, b"d")):
+        arrived.keep(slot, data)
+    assert arrived.since(1) == [(1, b"aa"), (2, b"bb")]
+    arrived.keep(3, b"ccc")  # four entries: slot 1 goes
+    assert arrived.since(0) == [] and arrived.since(2) == [(2, b"bb"), (3, b"ccc"), (4, b"d")]
+    arrived.keep(3, b"C")  # a slot written again: the later bytes
+    arrived.keep(5, b"0123456789")  # over the bytes: every lower slot goes
+    assert arrived.since(2) == [] and arrived.since(5) == [(5, b"0123456789")]
 
 
 def test_an_entry_with_an_endorsed_header_and_other_transactions_is_skipped_by_its_endorser(world):

@@ -69,7 +69,6 @@ def _returns(fn, *args):
 
 def _bind_ordering(node) -> None:
     """Give a stand-in node the Node methods Node._order calls (queueing and the outcomes)."""
-    node._admitted_here = queue.Queue()
     node._enqueue = lambda txs: Node._enqueue(node, txs)
     node._outcomes = lambda pendings, answers: Node._outcomes(node, pendings, answers)
 

@@ -1,7 +1,7 @@
 """Red team, issue 11's open cluster findings (sec7): the revocation fence a revoked key and one
-dishonest peer could block (ledger.cluster.ordered_crl), early admission memory one peer could
-fill (node.Node._rpc_admit). No etcd, no node process (tests/test_cluster_faults.py runs the
-fence on real etcd)."""
+dishonest peer could block (ledger.cluster.ordered_crl). (The early admission memory one peer
+could fill, node.Node._rpc_admit, is gone with early admission.) No etcd, no node process
+(tests/test_cluster_faults.py runs the fence on real etcd)."""
 import datetime
 import json
 import time
@@ -166,74 +166,3 @@ def test_a_crl_entry_the_ca_did_not_sign_is_skipped(world):
     f = w.follower(1)
     w.opened.append(f.peer)
     assert f.sync() == 4 and f.skipped == 1 and not f.revocations.serials
-
-
-# --- early admission: one peer cannot switch it off -----------------------------------------
-
-
-def _admitting_node(w, bound):
-    """A stand-in endorser with the parts Node._rpc_admit uses, remembering `bound` entries."""
-    from ledger.cluster import node as node_module
-    endorser = w.follower(2).peer
-    w.opened.append(endorser)
-    node = types.SimpleNamespace(name=endorser.name, chain_id=CHAIN, peer=endorser, _know_signers=lambda txs: None,
-                                 _early=node_module.EarlyAdmissions(endorser.forget, bound))
-    node._decode_submission = lambda request: Node._decode_submission(node, request)
-    return node
-
-
-def _admit(node, sender, txs):
-    from ledger.cluster.transport import Caller, pack
-    return Node._rpc_admit(node, Caller(sender, "peer", CHAIN), pack(*(tx.to_bytes() for tx in txs)))
-
-
-def test_one_peer_filling_early_admission_evicts_only_its_own_entries(world):
-    """D (a dishonest peer of the chain) sends Admit calls for transactions never cut into a
-    block, up to the bound and beyond: on main the node-wide bound was then reached for good
-    and the cutter's Admit refused. Now D's oldest entries make room for D's newer ones and the
-    cutter's are remembered."""
-    w = world
-    node = _admitting_node(w, 4)
-    flood = [Transaction.create(w.client, TxKind.RECORD, CHAIN, b"flood", timestamp_ms=now_ms(), nonce=100 + i)
-             for i in range(6)]
-    for tx in flood:
-        _admit(node, f"{CHAIN}.peer1", [tx])
-    cutter_tx = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"real", timestamp_ms=now_ms(), nonce=7)
-    _admit(node, f"{CHAIN}.peer0", [cutter_tx])
-    admitted = node.peer._admitted
-    assert (cutter_tx.tx_id, cutter_tx.signature) in admitted
-    assert [(t.tx_id, t.signature) in admitted for t in flood] == [False, False, True, True, True, True]
-    assert len(node._early) == 5
-
-
-def test_one_peer_re_admitting_anothers_transactions_cannot_evict_them(world):
-    """D sees the cutter's transactions (the cutter shares them with every endorser), sends
-    them to H as its own Admit calls, then floods: the old code forgot a transaction when D's
-    entry of it went, though the cutter's entry still held it."""
-    w = world
-    node = _admitting_node(w, 4)
-    cutter_tx = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"real", timestamp_ms=now_ms(), nonce=7)
-    _admit(node, f"{CHAIN}.peer0", [cutter_tx])
-    _admit(node, f"{CHAIN}.peer1", [cutter_tx])
-    for i in range(6):
-        _admit(node, f"{CHAIN}.peer1", [Transaction.create(w.client, TxKind.RECORD, CHAIN, b"flood",
-                                                           timestamp_ms=now_ms(), nonce=100 + i)])
-    assert (cutter_tx.tx_id, cutter_tx.signature) in node.peer._admitted
-    assert len(node._early) == 5
-
-
-def test_early_admission_entries_expire(world, monkeypatch):
-    """A transaction admitted early and never cut is forgotten after ADMITTED_SECONDS (its
-    block would verify it again), so the memory does not fill over the node's lifetime."""
-    from ledger.cluster import node as node_module
-    w = world
-    node = _admitting_node(w, 4)
-    clock = [1000.0]
-    monkeypatch.setattr(node_module.time, "monotonic", lambda: clock[0])
-    old = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"old", timestamp_ms=now_ms(), nonce=1)
-    _admit(node, f"{CHAIN}.peer1", [old])
-    clock[0] += node_module.ADMITTED_SECONDS + 1
-    new = Transaction.create(w.client, TxKind.RECORD, CHAIN, b"new", timestamp_ms=now_ms(), nonce=2)
-    _admit(node, f"{CHAIN}.peer0", [new])
-    assert (old.tx_id, old.signature) not in node.peer._admitted
-    assert (new.tx_id, new.signature) in node.peer._admitted and len(node._early) == 1

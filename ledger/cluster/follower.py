@@ -299,6 +299,22 @@ class Follower:
                 self._grown.notify_all()
             return self.height, self.next_slot, self.head_slot
 
+    def follow_arrived(self) -> int:
+        """Take the entries etcd's watch brought (EtcdLog.arrived) from the next slot on,
+        without reading etcd; sync() when they do not start there (a gap, a trimmed prefix,
+        a restart's replay: the log's own reading decides those). Returns the peer's height."""
+        with self._lock:
+            entries = self.log.arrived(self.next_slot) if self.refused is None and \
+                self.height == self.peer.height else []
+            for slot, data in entries:
+                self._take(slot, data)
+                self.next_slot = slot + 1
+            if entries:
+                with self._grown:
+                    self._grown.notify_all()
+                return self.peer.height
+        return self.sync()
+
     def endorsed(self, block: Block) -> None:
         """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
         the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""

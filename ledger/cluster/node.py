@@ -36,12 +36,13 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
   transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
   "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
-  whatever is queued as soon as the previous block is appended (no timer), and hands admitted
-  transactions to the endorsers at once (Admit) so that Endorse does not verify their
-  signatures on the block's critical path. Every `trim_blocks` blocks it trims the log below
-  a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL entries below
-  it). Before it admits or endorses a Type-II or Type-III it checks that the block reported is
-  its chain's ordered one (Node._check_reported). A peer
+  whatever is queued as soon as the previous block is appended (no timer); each endorser
+  checks a block's transactions when it endorses it (handing them to the endorsers early, to
+  check off the block's critical path, cost the endorser more CPU than the checks it moved:
+  the second crossing and decoding, a call per batch). Every `trim_blocks` blocks it trims
+  the log below a checkpoint its peers attest (AttestCheckpoint: the block, its slot, the CRL
+  entries below it). Before it admits or endorses a Type-II or Type-III it checks that the
+  block reported is its chain's ordered one (Node._check_reported). A peer
   that is not the cutter forwards a submission to the cutter and answers with a receipt only
   for a block it stores itself.
 """
@@ -97,15 +98,12 @@ BLOCK_OVERHEAD = 64 * 1024    # header, endorsements and the etcd transaction's 
 MAX_AHEAD = 64                # Stored waits for a block at most this far ahead (a caller must not park threads)
 APPEND_ATTEMPTS = 4           # slots a cutter tries for one block when others' entries fill the one it chose
 MAX_STREAM_PENDING = 2048     # transactions of one submission stream waiting for their block
-MAX_ADMITTED = 65536          # signatures an endorser remembers from one peer's early admission (Admit)
-ADMITTED_SECONDS = 60.0       # ... each for this long: a block carries it within seconds, or never
-EARLY_ADMISSION_BYTES = 4096  # payloads the cutter hands to the endorsers early; a larger one would
-                              # cross the wire twice for a check that costs less than that (Table I)
 STREAMS_PER_CALLER = 2        # submission streams one caller may hold open at one peer
 MAX_STREAMS = 64              # submission streams a peer holds open in all (each holds a server worker
                               # and a reader thread): past it callers are told ServerBusy, use Submit
 STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed (its worker freed)
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
+TRIM_RECHECK_SECONDS = 1.0    # ... and reads that checkpoint at least this often (one rewritten is replaced soon)
 MAX_ANCHORS_HELD = 1 << 16    # anchors check_layers remembers as held (then it reads them all once again)
 
 
@@ -331,64 +329,6 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     return receipt
 
 
-class EarlyAdmissions:
-    """The signatures an endorser verified ahead of their block (Admit), remembered per sending
-    peer: at most `per_sender` of each, its oldest forgotten first, and each forgotten after
-    `seconds`. One peer's calls then evict only its own entries, and a flood of transactions
-    never cut into a block expires: early admission stays on for the others (a node-wide
-    bound that never expired let one dishonest peer switch it off for the node's lifetime).
-    A signature several senders had admitted is forgotten once none holds it (one sender
-    re-admitting another's transactions and flooding must not evict them). Forgetting is
-    always safe: Endorse then verifies the signature itself."""
-
-    def __init__(self, forget, per_sender: int = MAX_ADMITTED, seconds: float = ADMITTED_SECONDS) -> None:
-        self._forget, self.per_sender, self.seconds = forget, per_sender, seconds
-        self._by_sender: dict[str, dict[tuple[bytes, bytes], tuple[float, Transaction]]] = {}
-        self._holders: dict[tuple[bytes, bytes], int] = {}  # (tx_id, signature) -> senders holding it
-        self._lock = threading.Lock()
-
-    def add(self, sender: str, tx: Transaction) -> None:
-        """Remember that `sender` had `tx` admitted here (after Peer._admit accepted it)."""
-        now, key = time.monotonic(), (tx.tx_id, tx.signature)
-        with self._lock:
-            entries = self._by_sender.setdefault(sender, {})
-            if entries.pop(key, None) is None:  # (again: it is the newest now)
-                self._holders[key] = self._holders.get(key, 0) + 1
-            entries[key] = (now, tx)
-            gone = [self._release(entries) for _ in range(len(entries) - self.per_sender)]
-        self._forget_all(gone)
-
-    def expire(self) -> None:
-        """Forget every entry older than `seconds`."""
-        oldest = time.monotonic() - self.seconds
-        gone = []
-        with self._lock:
-            for entries in self._by_sender.values():
-                while entries and next(iter(entries.values()))[0] < oldest:
-                    gone.append(self._release(entries))
-        self._forget_all(gone)
-
-    def _release(self, entries: dict) -> Transaction | None:
-        """Drop the oldest of one sender's `entries` (under the lock); the transaction when no
-        other sender holds it."""
-        key, (_, tx) = next(iter(entries.items()))
-        del entries[key]
-        self._holders[key] -= 1
-        if self._holders[key]:
-            return None
-        del self._holders[key]
-        return tx
-
-    def _forget_all(self, gone: list[Transaction | None]) -> None:
-        for tx in gone:
-            if tx is not None:
-                self._forget(tx)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(e) for e in self._by_sender.values())
-
-
 def answer_within(future: concurrent.futures.Future, deadline: float, ended: threading.Event | None):
     """future.result() by `deadline` (time.monotonic()); concurrent.futures.TimeoutError past
     it or as soon as `ended` is set."""
@@ -468,13 +408,12 @@ class Node:
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
                                  OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
         self._trimming = threading.Lock()
+        self._trim_seen = (-1, float("-inf"))  # (checkpoint height, monotonic time) the last _trim read
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
         self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
         self._leadership: Leadership | None = None
         self._queue: queue.Queue = queue.Queue()
-        self._admitted_here: queue.Queue = queue.Queue()  # admitted transactions the endorsers may check early
-        self._early = EarlyAdmissions(self.peer.forget)  # what the other peers' Admit calls had verified here
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
@@ -506,7 +445,6 @@ class Node:
             # (a peer forwards its clients' submissions: more under way than one client's)
             "Forward": Method(self._rpc_forward, roles=("peer",), same_chain=True, per_caller=4 * PER_CALLER),
             "Endorse": Method(self._rpc_endorse, roles=("peer",), same_chain=True),
-            "Admit": Method(self._rpc_admit, roles=("peer",), same_chain=True),
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
@@ -525,7 +463,7 @@ class Node:
         self.server, self.port = serve(config["listen"], self.credentials, self.trust, methods, self.chain_id)
         self._threads = [threading.Thread(target=fn, name=f"{n}-{self.name}", daemon=True)
                          for n, fn in (("follow", self._follow), ("elect", self._elect),
-                                       ("cut", self._cut_loop), ("share", self._share_admitted),
+                                       ("cut", self._cut_loop),
                                        ("trust", self._watch_trust),
                                        ("interlock", self._interlock_loop))]
         for t in self._threads:
@@ -576,16 +514,22 @@ class Node:
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
+        read_log = True
         while not self._stop.is_set():
             try:
-                self.sync()
+                if read_log:
+                    self.sync()
+                else:
+                    self.follower.follow_arrived()
             except Exception as exc:  # etcd unreachable: retry; the follower never dies
                 log.warning("%s: catch-up failed: %r", self.name, exc)
-            # a head this peer followed already, or is appending (the cutter's own), is no news;
-            # a poll every second finds what was written without a head
-            while self.log.wait_change(1.0) and ((self.log.head or 0) < self.follower.next_slot
-                                                  or self.log.head == self.follower.appending):
-                pass
+            # an entry this peer followed already, or is appending (the cutter's own), is no news;
+            # a poll of the log every second finds what the watch missed
+            read_log = True
+            while self.log.wait_change(1.0):
+                if (self.log.head or 0) >= self.follower.next_slot and self.log.head != self.follower.appending:
+                    read_log = False  # (what the watch brought)
+                    break
 
     def _watch_trust(self) -> None:
         """Install a new CRL when the operator distributes one (crl.pem changes), and order
@@ -827,7 +771,14 @@ class Node:
             raise
 
     def _trim_soon(self, leadership: Leadership) -> None:
-        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint."""
+        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint.
+        The checkpoint's height as the last _trim read it decides without reading etcd (that
+        read cost four etcd requests and the attestations' signature checks every block); it is
+        read again at least every TRIM_RECHECK_SECONDS, so one someone rewrote is replaced soon."""
+        seen_height, seen_at = self._trim_seen
+        if self.peer.height - 1 - seen_height < self.trim_blocks and \
+                time.monotonic() - seen_at < TRIM_RECHECK_SECONDS:
+            return
         if self.trim_blocks > 0 and self._trimming.acquire(blocking=False):
             def run():
                 try:
@@ -845,6 +796,7 @@ class Node:
         previous = self.log.checkpoint()
         current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
         done = current.height if current else -1
+        self._trim_seen = (done, time.monotonic())
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
@@ -858,6 +810,7 @@ class Node:
         checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
         trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
         if trimmed:
+            self._trim_seen = (height - 1, time.monotonic())
             log.info("%s trimmed %s's log below slot %d (blocks 0..%d attested by %d peers)",
                      self.name, self.chain_id, slot, height - 1, len(attestations))
         return trimmed
@@ -999,51 +952,9 @@ class Node:
                     self.peer.forget(tx)
                     raise
                 self._queue.put(p)
-                if len(tx.payload) <= EARLY_ADMISSION_BYTES:
-                    self._admitted_here.put(tx)
             except LedgerError as exc:
                 p.future.set_exception(exc)
         return pendings
-
-    def _share_admitted(self) -> None:
-        """The cutter hands the (small) transactions it admitted to the other peers (Admit)
-        while their block is still to be cut, so each endorser checks their signatures off the block's
-        critical path (Endorse then checks only what admission does not)."""
-        while not self._stop.is_set():
-            try:
-                txs = [self._admitted_here.get(timeout=0.5)]
-            except queue.Empty:
-                continue
-            while len(txs) < self.max_block_txs:
-                try:
-                    txs.append(self._admitted_here.get_nowait())
-                except queue.Empty:
-                    break
-            if self._leadership is None:
-                continue
-            request = pack(*(tx.to_bytes() for tx in txs))
-            for name in self.addresses:
-                if name != self.name:
-                    try:
-                        self._channel(name).call("Admit", request, 2.0)
-                    except LedgerError:
-                        pass  # an early check only: Endorse checks everything it was not given
-
-    def _rpc_admit(self, caller: Caller, request: bytes) -> bytes:
-        """Early admission (the cutter's _share_admitted): check each transaction as a
-        submission is checked and remember the signatures that verified (Peer._admit), so the
-        block that carries them is endorsed without verifying them again. Only the chain's peers
-        may call it; what it remembers is bounded per caller and expires (EarlyAdmissions)."""
-        txs = self._decode_submission(request)
-        self._early.expire()
-        self._know_signers(txs)
-        for tx in txs[-self._early.per_sender:]:  # (more than the bound would only evict its own)
-            try:
-                self.peer._admit(tx)
-            except LedgerError:
-                continue  # refused here: its block is refused at Endorse
-            self._early.add(caller.name, tx)
-        return b""
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
         """encode_outcome of each answer, a receipt with its block's proof."""

@@ -8,9 +8,11 @@ Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
                         with the CRL entries among them and a quorum of peers' signed
                         attestations of all that (ledger.cluster.follower)
     cutter              the elected block cutter's name, attached to its lease
-    head                the slot of the last append (written with it): what peers watch, a
-                        wake-up only (they read the entries themselves), so etcd does not
-                        send every block to every watcher
+
+Peers watch block/: the watch brings each new entry's bytes (EtcdLog.arrived), so a peer
+follows a block without a read of its own (each read was a round trip and a linearizable
+read on etcd's leader, every block, for bytes the watch sends anyway); a gap in what the
+watch brought (a watch re-established) is read from the log.
 
 A block is appended by one etcd transaction that succeeds only if its slot is still empty and
 `cutter` is still the key the appender's election wrote (same modification revision): two
@@ -52,6 +54,8 @@ MAX_REQUEST_BYTES = 1536 * 1024      # etcd's default --max-request-bytes
 MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room for the txn)
 MAX_TX_BYTES = MAX_BLOCK_BYTES - 64 * 1024  # the block's header and endorsements fit beside it
 _RANGE_BLOCKS = 64                   # blocks per range read while catching up
+ARRIVED_KEPT = 64                    # entries the watch brought that a log keeps for its follower ...
+ARRIVED_BYTES = 8 << 20              # ... and their bytes (past either, the lowest slots go: read again)
 # what an unreachable or quorum-less etcd raises (the raw stubs raise grpc's errors)
 _FAILURES = (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, ConnectionError, OSError)
 
@@ -63,6 +67,38 @@ def _slot_key(slot: int) -> bytes:
 def _slot_of(key: bytes) -> int | None:
     """The slot a key under block/ names (None for a key that is not one: any peer may write it)."""
     return int(key) if len(key) == 12 and key.isdigit() else None
+
+
+class ArrivedEntries:
+    """The entries (slot -> bytes) a log's watch brought and its follower has not taken yet:
+    at most `kept` entries and `max_bytes` bytes, the lowest slots forgotten first (the
+    follower then reads them from the log)."""
+
+    def __init__(self, kept: int = ARRIVED_KEPT, max_bytes: int = ARRIVED_BYTES) -> None:
+        self.kept, self.max_bytes = kept, max_bytes
+        self._entries: dict[int, bytes] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def keep(self, slot: int, value: bytes) -> None:
+        """Keep `value`, the entry at `slot` as etcd sent it (a later write of the slot replaces it)."""
+        with self._lock:
+            self._bytes += len(value) - len(self._entries.pop(slot, b""))
+            self._entries[slot] = value
+            while len(self._entries) > self.kept or self._bytes > self.max_bytes:
+                self._bytes -= len(self._entries.pop(min(self._entries)))
+
+    def since(self, start: int) -> list[tuple[int, bytes]]:
+        """The entries (slot, bytes) from slot `start` on without a gap, as the log held them
+        when etcd sent them (what a read at that moment returned); those below `start` are
+        forgotten."""
+        with self._lock:
+            for slot in [s for s in self._entries if s < start]:
+                self._bytes -= len(self._entries.pop(slot))
+            entries = []
+            while start + len(entries) in self._entries:
+                entries.append((start + len(entries), self._entries[start + len(entries)]))
+            return entries
 
 
 @dataclass(frozen=True)
@@ -95,7 +131,8 @@ class EtcdLog:
             self._close_client()
             self._client = self._dial([leader] + [e for e in endpoints if e != leader])
         self._changed = threading.Event()
-        self.head: int | None = None  # the slot the head key named when it last changed (None: unknown)
+        self.head: int | None = None  # the slot of the last entry the watch brought (None: unknown)
+        self._arrived = ArrivedEntries()
         self._watch_task = None
 
     def _dial(self, endpoints: list[str]):
@@ -176,7 +213,7 @@ class EtcdLog:
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
         compare = [t.create(key) == 0] + (self._fence(leadership, cutter) if leadership is not None else [])
-        success = [t.put(key, block), t.put(self.key(b"head"), _slot_key(slot))]
+        success = [t.put(key, block)]
 
         async def txn():
             await self._client.connect()
@@ -227,15 +264,20 @@ class EtcdLog:
     # --- watching --------------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Set `changed` whenever the head key changes (a wake-up; readers re-read the log, and
-        poll it too: an entry written without a head, by anyone, waits for that poll)."""
+        """Watch the log's entries: keep each new one's bytes for `arrived` and set `changed`
+        (readers poll the log too: what a lost watch missed waits for that poll)."""
+        base = self.key(b"block/")
+
         async def watch():
             while True:
                 try:
-                    w = await self._client.watch(self.key(b"head"))
+                    w = await self._client.watch(base, range_end=etcdauth._prefix_end(base))  # (every key under block/)
                     async for event in w:
-                        self.head = _slot_of(event.kv.value)
-                        self._changed.set()
+                        slot = _slot_of(event.kv.key[len(base):])
+                        if slot is not None and event.kind == "PUT":
+                            self._arrived.keep(slot, event.kv.value)
+                            self.head = slot
+                            self._changed.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # etcd down or the member moved: watch again shortly
@@ -243,8 +285,12 @@ class EtcdLog:
                     await asyncio.sleep(0.2)
         self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
 
+    def arrived(self, start: int) -> list[tuple[int, bytes]]:
+        """The entries the watch brought from slot `start` on (ArrivedEntries.since)."""
+        return self._arrived.since(start)
+
     def wait_change(self, timeout: float) -> bool:
-        """Block until the head key changed (True) or `timeout` passed (False)."""
+        """Block until the watch brought an entry (True) or `timeout` passed (False)."""
         changed = self._changed.wait(timeout)
         self._changed.clear()
         return changed
