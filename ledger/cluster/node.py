@@ -303,7 +303,8 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
     certificates the trust store lacks are fetched with `fetch` (admit_certificates).
-    `headers` (encoding -> decoded header) decodes each header of one answer once."""
+    `headers` (encoding -> decoded header, filled here) decodes each header once for the
+    receipts that share it (a decoding is its bytes': nothing checked is cached in it)."""
     if len(fields) != 3:
         raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} comes without its block's proof")
     signed = None if headers is None else headers.get(fields[1])
