@@ -1063,6 +1063,8 @@ class Node:
             finished, end = False, None
             while not finished or waiting[0] > 0:
                 items = [next_while_active(done, caller)]
+                if isinstance(items[0], tuple):
+                    self._await_attested(items[0][1])  # (its block's other receipts come meanwhile)
                 while True:
                     try:
                         items.append(done.get_nowait())
@@ -1100,6 +1102,17 @@ class Node:
             if len(attestations) >= self.config.endorsement_threshold:
                 out.append(pack(b"%d" % height, digest, *(pack(fp, sig) for fp, sig in attestations)))
         return pack(*out)
+
+    def _await_attested(self, p: _Pending) -> None:
+        """Wait until the attestations of `p`'s block are gathered (_attested), so that one
+        stream message answers every receipt of the block the cutter set meanwhile, with them
+        (one message per block and stream, not one per burst of the cut's loop)."""
+        answer = self._answer_of(p)
+        if isinstance(answer, Receipt):
+            try:
+                self._attested(answer.height, answer.block_digest).result(CONFIRM_WAIT + 2)
+            except (concurrent.futures.TimeoutError, LedgerError):
+                pass  # (_relayed_attestations leaves the block out: its submitters ask the peers)
 
     @staticmethod
     def _answer_of(p: _Pending) -> Receipt | LedgerError:
