@@ -467,6 +467,7 @@ class Node:
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
                                  OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
         self._trimming = threading.Lock()
+        self._trimmed_to = -1  # the highest checkpoint of the log this peer read or wrote (_trim)
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
         self._layers_checked = False  # every holder of anchors answered once since start
         self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
@@ -791,8 +792,10 @@ class Node:
             raise
 
     def _trim_soon(self, leadership: Leadership) -> None:
-        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint."""
-        if self.trim_blocks > 0 and self._trimming.acquire(blocking=False):
+        """Trim etcd's log in the background once trim_blocks blocks lie above its checkpoint
+        (the last one this peer saw: etcd is not read for every block to learn it is not due)."""
+        if self.trim_blocks > 0 and self.peer.height - 1 - self._trimmed_to >= self.trim_blocks \
+                and self._trimming.acquire(blocking=False):
             def run():
                 try:
                     self._trim(leadership)
@@ -807,7 +810,7 @@ class Node:
         quorum of the chain's peers that store it (ledger.cluster.follower)."""
         previous = self.log.checkpoint()
         current = self.follower.checkpoint()  # junk, or one no follower honours, is replaced
-        done = current.height if current else -1
+        done = self._trimmed_to = current.height if current else -1
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
@@ -817,6 +820,7 @@ class Node:
         checkpoint.check(self.deployment, self.chain_id, self.follower.quorum)
         trimmed = self.log.trim(checkpoint.to_bytes(), previous, slot, leadership, self.name)
         if trimmed:
+            self._trimmed_to = height - 1
             log.info("%s trimmed %s's log below slot %d (blocks 0..%d attested by %d peers)",
                      self.name, self.chain_id, slot, height - 1, len(attestations))
         return trimmed
