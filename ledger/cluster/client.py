@@ -539,9 +539,10 @@ class Client:
 
 class _SubmitStream:
     """A client's submission stream to a chain's cutter (the node's SubmitStream): `send`
-    numbers the transactions as the node does; a reader thread takes each answer message to
-    Client._settle off the thread. When the stream fails or stalls (STREAM_STALL), every
-    transaction it did not answer is resubmitted the Submit way (resubmission is idempotent)."""
+    numbers the transactions as the node does (from the submitting thread: _messages packs
+    what queued into gRPC's next message); a reader thread settles each answer message
+    (Client._settle). When the stream fails or stalls (STREAM_STALL), every transaction it
+    did not answer is resubmitted the Submit way (resubmission is idempotent)."""
 
     def __init__(self, client: Client, chain_id: str, name: str, channel: Channel) -> None:
         self.client, self.chain_id, self.name = client, chain_id, name
@@ -549,8 +550,8 @@ class _SubmitStream:
         self._lock = threading.Lock()
         self._outstanding: dict[int, tuple[PendingTx, float, float]] = {}  # number -> (pending, deadline, sent)
         self._sequence = 0
-        self._requests: queue.Queue = queue.Queue()
-        self._call = channel.stream("SubmitStream", iter(self._requests.get, None))
+        self._requests: queue.Queue = queue.Queue()  # transactions' bytes, in their numbers' order; None: the end
+        self._call = channel.stream("SubmitStream", self._messages())
         client._streams.add(self)
         threading.Thread(target=self._read, name=f"stream-{chain_id}", daemon=True).start()
 
@@ -562,7 +563,28 @@ class _SubmitStream:
             for p, deadline in items:
                 self._outstanding[self._sequence] = (p, deadline, now)
                 self._sequence += 1
-            self._requests.put(pack(*(p.transaction.to_bytes() for p, _ in items)))
+                self._requests.put(p.transaction.to_bytes())
+
+    def _messages(self):
+        """The stream's messages for gRPC's sending thread: each packs every transaction queued
+        by the time it asks (up to MAX_BATCH), so what submitters queue while a message is
+        under way goes in the next one, not one message each."""
+        end = False
+        while not end:
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    data = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if data is None:
+                    end = True
+                    break
+                batch.append(data)
+            yield pack(*batch)
 
     def check_stall(self) -> None:
         with self._lock:
