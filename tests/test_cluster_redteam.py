@@ -250,3 +250,52 @@ def test_message_numbers_have_one_encoding(data, base):
         assert data != canonical, "the one encoding of a number was refused"
         return
     assert data == format(value, spelling).encode()
+
+
+def test_one_stream_message_confirms_only_the_blocks_its_attestations_prove(dishonest):
+    """The dishonest cutter answers two transactions in one stream message with two genuinely
+    endorsed blocks at the same height, and relays the peers' genuine attestations of the
+    first block and, for the second, the other peer's attestation of the first block (a
+    signature that verifies, of another digest). The first receipt stands; the second block is
+    not confirmed by its neighbour's attestations (the peers refuse to attest it): no receipt."""
+    client, builder, peers, answer, _, stored = dishonest
+    me, other = peers
+    good_tx, forged_tx = client.record("edge-0", b"shared good"), client.record("edge-0", b"shared forged")
+    blocks = {tx.tx_id: _block(builder, peers, [tx], peers) for tx in (good_tx, forged_tx)}
+    good, forged = blocks[good_tx.tx_id], blocks[forged_tx.tx_id]
+    assert good.height == forged.height and good.digest != forged.digest
+    confirmed = set(client._confirmed)
+    answer[0] = lambda tx: _outcome(tx, blocks[tx.tx_id])
+    client.relay[0] = lambda _me, height, digest: [_attest(me, height, digest),
+                                                   _attest(other, height, good.digest)]
+    try:
+        first, second = client.submit_transactions([good_tx, forged_tx])
+        assert first.result(10).block_digest == good.digest
+        with pytest.raises((errors.UnprovenAnswer, errors.ServiceUnavailable)):
+            second.result(10)
+    finally:
+        client.relay[0] = lambda _me, height, digest: []
+    assert client._confirmed - confirmed == {(good.height, good.digest)}
+
+
+def test_a_header_checked_once_proves_no_other_transaction_or_position(dishonest):
+    """The client decodes and checks a block's header once for all the receipts that carry it.
+    After a genuine receipt of `a` at position 0 of block [a, b], the dishonest cutter answers
+    with that same (checked, attested) header: `b` claimed at `a`'s position with `a`'s path,
+    and a transaction the block does not hold: each refused (UnprovenAnswer). The control:
+    `b` at its own position 1."""
+    client, builder, peers, answer, _, stored = dishonest
+    a, b, absent = (client.record("edge-0", data) for data in (b"pair a", b"pair b", b"not in the block"))
+    block = _block(builder, peers, [a, b], peers)
+    stored[0] = _attest
+    try:
+        answer[0] = lambda tx: _outcome(tx, block, 0)
+        assert client.submit_transaction(a).result(10).position == 0
+        assert block.signed.to_bytes() in client._headers  # (decoded once, kept for the next answers)
+        for tx in (b, absent):
+            with pytest.raises(errors.UnprovenAnswer):
+                client.submit_transaction(tx).result(10)
+        answer[0] = lambda tx: _outcome(tx, block, 1)
+        assert client.submit_transaction(b).result(10).position == 1
+    finally:
+        stored[0] = _refuse

@@ -295,6 +295,7 @@ def test_one_submission_stream_queues_at_most_its_bound_of_transactions(monkeypa
     class StalledCutter:  # the node's state the stream handler reads; it never cuts a block
         name, chain_id, _leadership, _stop = "edge-0.peer0", "edge-0", object(), threading.Event()
         _answer_of = staticmethod(node.Node._answer_of)
+        _await_attested = node.Node._await_attested  # (errors only: no block to wait for)
 
         def _decode_submission(self, request):
             return unpack(request)

@@ -216,3 +216,33 @@ def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world
     assert (log.trimmed, cp.height, cp.digest) == (5, 5, g[5].digest) and sorted(log.entries) == [5]
     assert {world.rules.trust.resolve(fp).name for fp, _ in cp.attestations} == {peer.name, honest.name}
     assert follower.checkpoint() == cp
+
+
+def test_the_cutter_reads_etcd_for_a_trim_only_once_one_is_due(world):
+    """Deciding whether to trim read etcd's checkpoint (twice), the slot it names and the
+    log's head for every block cut. The cutter now remembers the checkpoint it read or wrote
+    (Node._trim) and starts a trim only once trim_blocks blocks lie above it (or once a second,
+    to replace a checkpoint someone rewrote)."""
+    import threading
+    import time
+
+    g = world.genuine
+    log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, None)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1)
+    peer = follower.peer
+    node = types.SimpleNamespace(log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4,
+                                 addresses={peer.name: ""}, deployment=world.rules, name=peer.name,
+                                 _trim_seen=(-1, float("-inf")), _trimming=threading.Lock())
+    node._attestations = lambda *args: Node._attestations(node, *args)
+    assert Node._trim(node, None) is True and node._trim_seen[0] == 5  # (what it wrote)
+    trims = []
+    node._trim = lambda leadership: trims.append(node.peer.height)
+    for height in (7, 8, 9):  # 1..3 blocks above the checkpoint at block 5: not due, etcd not read
+        node.peer = types.SimpleNamespace(height=height)
+        Node._trim_soon(node, None)
+    node.peer = types.SimpleNamespace(height=10)  # 4 above it: due
+    Node._trim_soon(node, None)
+    deadline = time.monotonic() + 10
+    while not trims and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert trims == [10]

@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
-from ledger.block import Block
+from ledger.block import Block, SignedHeader
 from ledger.chain import Receipt, now_ms
 from ledger.chain import Deployment
 from ledger.cluster.follower import check_attested, confirm_blocks
@@ -75,12 +75,14 @@ class Client:
         self._cutters: dict[str, str] = {}
         self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
         self._confirmed: set[tuple[int, bytes]] = set()  # (height, digest) of blocks other peers attested
+        self._headers: dict[bytes, SignedHeader] = {}  # encoding -> decoding of the latest receipts' headers
         self._readers: dict[str, ChainReader] = {}
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
         self._in_flight = threading.Semaphore(IN_FLIGHT)
         self._streams: set[_SubmitStream] = set()
+        self._open: dict[str, _SubmitStream] = {}  # chain id -> the stream its sender thread opened
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -171,7 +173,8 @@ class Client:
     def submit(self, chain_id: str, payload: bytes = b"", *, obj: ObjectRef | None = None,
                signer: Identity | str | None = None) -> PendingTx:
         """Sign and submit a Type-I record."""
-        return self.submit_transactions([self.record(chain_id, payload, obj=obj, signer=signer)])[0]
+        # (record built it from checked fields: no caller's object to re-read from its bytes)
+        return self._queue([self.record(chain_id, payload, obj=obj, signer=signer)])[0]
 
     def submit_transaction(self, tx: Transaction) -> PendingTx:
         """Submit an already signed transaction to its chain."""
@@ -185,11 +188,28 @@ class Client:
         attestations of the policy's threshold of peers that they store that
         block (follower.confirm_blocks: it is the ordered log's block at that height); one
         without is resubmitted to another peer, and is the error past the deadline."""
-        txs = [checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")]
+        return self._queue([checks.decoded(tx, Transaction, "tx") for tx in checks.instance(txs, (list, tuple), "txs")])
+
+    def _queue(self, txs: list[Transaction]) -> list[PendingTx]:
+        """Send `txs` on their chain's open submission stream from this thread (one thread
+        switch less per transaction), or put them in the chain's outbox (_send) when none is
+        open or a signer's certificate is still to register."""
         pendings = [PendingTx(tx) for tx in txs]
         deadline = time.monotonic() + self.submit_timeout
+        by_chain: dict[str, list[tuple[PendingTx, float]]] = {}
         for p in pendings:
-            self._outbox(p.chain_id).put((p, deadline))
+            by_chain.setdefault(p.chain_id, []).append((p, deadline))
+        for chain_id, items in by_chain.items():
+            stream = self._open.get(chain_id)
+            if stream is not None and all((chain_id, p.transaction.submitter) in self._registered for p, _ in items):
+                try:
+                    stream.send(items)
+                    continue
+                except ServiceUnavailable:
+                    pass  # (closed meanwhile: the outbox opens another or goes the Submit way)
+            box = self._outbox(chain_id)
+            for item in items:
+                box.put(item)
         return pendings
 
     def _outbox(self, chain_id: str) -> queue.Queue:
@@ -231,6 +251,7 @@ class Client:
                 items.append(item)
             if stream is not None and stream.broken:
                 stream, retry_stream = None, time.monotonic() + STREAM_RETRY
+                self._open.pop(chain_id, None)
             if stream is None and time.monotonic() >= retry_stream:
                 stream = self._open_stream(chain_id)
                 if stream is None:
@@ -239,6 +260,7 @@ class Client:
                 try:
                     self._register(chain_id, [p.transaction for p, _ in items])
                     stream.send(items)
+                    self._open[chain_id] = stream  # (its signers registered: submitters send on it directly)
                     stream.check_stall()
                     continue
                 except LedgerError:
@@ -258,19 +280,27 @@ class Client:
         """Resolve submissions from the outcomes `answering` sent (PendingTx, deadline, outcome):
         each proven and confirmed receipt (proven_receipt, _confirm) is the result, each error
         that is not ServiceUnavailable too; the others are resubmitted the Submit way.
-        `relayed` packs the attestations the cutter gathered per block (_take_relayed)."""
-        retry: list[tuple[PendingTx, float]] = []
+        `relayed` packs the attestations the cutter gathered per block (_take_relayed). It runs
+        on the stream's reader thread: receipts of blocks confirmed already are resolved there,
+        and asking the peers (_confirm of a block the relay did not confirm) goes to the pool."""
+        deadlines = {id(p): d for p, d, _ in answered}
         try:
             self._take_relayed(chain_id, relayed)
-            deadlines = {id(p): d for p, d, _ in answered}
             proven, failed = self._sort_outcomes(chain_id, [(p, o) for p, _, o in answered])
-            retry += [(p, deadlines[id(p)]) for p, _ in failed]
-            retry += [(p, deadlines[id(p)]) for p, _ in self._confirm(chain_id, answering, proven)]
         except LedgerError:  # an outcome that does not decode: every undecided one goes again
-            retry = [(p, d) for p, d, _ in answered if not p.done()]
-        if retry:
-            self._cutters.pop(chain_id, None)
-            self._resubmit(chain_id, retry)
+            self._resubmit(chain_id, [(p, d) for p, d, _ in answered if not p.done()])
+            return
+        self._resubmit(chain_id, [(p, deadlines[id(p)]) for p, _ in failed])
+        if all((r.height, r.block_digest) in self._confirmed for _, r in proven):
+            self._confirm(chain_id, answering, proven)  # (nobody to ask: resolved on this thread)
+            return
+
+        def confirm() -> None:
+            self._resubmit(chain_id, [(p, deadlines[id(p)]) for p, _ in self._confirm(chain_id, answering, proven)])
+        try:
+            self._pool.submit(confirm)
+        except RuntimeError:  # the client is closed
+            self._resubmit(chain_id, [(p, deadlines[id(p)]) for p, _ in proven])
 
     def _take_relayed(self, chain_id: str, relayed: bytes) -> None:
         """Blocks whose relayed attestations (pack of (height, digest, (fingerprint, signature)...))
@@ -295,6 +325,9 @@ class Client:
 
     def _resubmit(self, chain_id: str, items: list[tuple[PendingTx, float]]) -> None:
         """Submit again the Submit way (with its retries until each deadline)."""
+        if not items:
+            return
+        self._cutters.pop(chain_id, None)
         try:
             self._pool.submit(self._submit_group, chain_id, [p for p, _ in items], min(d for _, d in items))
         except RuntimeError:  # the client is closed
@@ -354,14 +387,16 @@ class Client:
         proves itself (proven_receipt; its block is still to confirm), (pending, error) of each
         to submit again elsewhere (a receipt that does not prove itself, ServiceUnavailable);
         any other error is the pending's result."""
-        proven, failed, headers = [], [], {}
+        proven, failed = [], []
+        if len(self._headers) > 64:
+            self._headers.clear()
         for p, outcome in outcomes:
             kind, *rest = unpack(outcome, what="outcome")
             if kind == b"R":
                 try:
                     proven.append((p, proven_receipt(
                         self.deployment_rules, p.transaction, rest, self._verified_headers,
-                        lambda fp: self._call_any(chain_id, "Certificate", fp), headers)))
+                        lambda fp: self._call_any(chain_id, "Certificate", fp), self._headers)))
                 except LedgerError as forged:  # the peer that answered lies: ask another
                     failed.append((p, forged))
                 continue
@@ -504,9 +539,10 @@ class Client:
 
 class _SubmitStream:
     """A client's submission stream to a chain's cutter (the node's SubmitStream): `send`
-    numbers the transactions as the node does; a reader thread takes each answer message to
-    Client._settle off the thread. When the stream fails or stalls (STREAM_STALL), every
-    transaction it did not answer is resubmitted the Submit way (resubmission is idempotent)."""
+    numbers the transactions as the node does (from the submitting thread: _messages packs
+    what queued into gRPC's next message); a reader thread settles each answer message
+    (Client._settle). When the stream fails or stalls (STREAM_STALL), every transaction it
+    did not answer is resubmitted the Submit way (resubmission is idempotent)."""
 
     def __init__(self, client: Client, chain_id: str, name: str, channel: Channel) -> None:
         self.client, self.chain_id, self.name = client, chain_id, name
@@ -514,8 +550,8 @@ class _SubmitStream:
         self._lock = threading.Lock()
         self._outstanding: dict[int, tuple[PendingTx, float, float]] = {}  # number -> (pending, deadline, sent)
         self._sequence = 0
-        self._requests: queue.Queue = queue.Queue()
-        self._call = channel.stream("SubmitStream", iter(self._requests.get, None))
+        self._requests: queue.Queue = queue.Queue()  # transactions' bytes, in their numbers' order; None: the end
+        self._call = channel.stream("SubmitStream", self._messages())
         client._streams.add(self)
         threading.Thread(target=self._read, name=f"stream-{chain_id}", daemon=True).start()
 
@@ -527,7 +563,28 @@ class _SubmitStream:
             for p, deadline in items:
                 self._outstanding[self._sequence] = (p, deadline, now)
                 self._sequence += 1
-            self._requests.put(pack(*(p.transaction.to_bytes() for p, _ in items)))
+                self._requests.put(p.transaction.to_bytes())
+
+    def _messages(self):
+        """The stream's messages for gRPC's sending thread: each packs every transaction queued
+        by the time it asks (up to MAX_BATCH), so what submitters queue while a message is
+        under way goes in the next one, not one message each."""
+        end = False
+        while not end:
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    data = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if data is None:
+                    end = True
+                    break
+                batch.append(data)
+            yield pack(*batch)
 
     def check_stall(self) -> None:
         with self._lock:
@@ -547,7 +604,12 @@ class _SubmitStream:
                         if entry is not None:  # (a number it does not wait for: a lying peer's, ignored)
                             answered.append((entry[0], entry[1], outcome))
                 if answered:
-                    self.client._pool.submit(self.client._settle, self.chain_id, self.name, answered, attestations)
+                    try:
+                        self.client._settle(self.chain_id, self.name, answered, attestations)
+                    except Exception as exc:  # never leave a PendingTx unanswered
+                        for p, _, _ in answered:
+                            if not p.done():
+                                p._future.set_exception(LedgerError(f"internal error: {exc!r}"))
         except Exception:  # the stream failed (ServiceUnavailable, the node's error) or was closed
             pass
         finally:
@@ -562,9 +624,9 @@ class _SubmitStream:
             left, self._outstanding = list(self._outstanding.values()), {}
         self._call.cancel()
         self.client._streams.discard(self)
-        if left:
-            self.client._cutters.pop(self.chain_id, None)
-            self.client._resubmit(self.chain_id, [(p, d) for p, d, _ in left])
+        if self.client._open.get(self.chain_id) is self:
+            self.client._open.pop(self.chain_id, None)
+        self.client._resubmit(self.chain_id, [(p, d) for p, d, _ in left])
 
 
 def connect(config: str | Path | dict) -> Client:

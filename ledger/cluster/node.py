@@ -304,7 +304,8 @@ def proven_receipt(deployment: Deployment, tx: Transaction, fields: list[bytes],
     the block is the ordered one at its height is follower.confirm_blocks' check.)
     `verified` caches the digests of headers whose endorsements were checked; endorsers'
     certificates the trust store lacks are fetched with `fetch` (admit_certificates).
-    `headers` (encoding -> decoded header) decodes each header of one answer once."""
+    `headers` (encoding -> decoded header, filled here) decodes each header once for the
+    receipts that share it (a decoding is its bytes': nothing checked is cached in it)."""
     if len(fields) != 3:
         raise UnprovenAnswer(f"the receipt of {tx.tx_id.hex()[:16]} comes without its block's proof")
     signed = None if headers is None else headers.get(fields[1])
@@ -1022,6 +1023,8 @@ class Node:
             finished, end = False, None
             while not finished or waiting[0] > 0:
                 items = [next_while_active(done, caller)]
+                if isinstance(items[0], tuple):
+                    self._await_attested(items[0][1])  # (its block's other receipts come meanwhile)
                 while True:
                     try:
                         items.append(done.get_nowait())
@@ -1059,6 +1062,17 @@ class Node:
             if len(attestations) >= self.config.endorsement_threshold:
                 out.append(pack(b"%d" % height, digest, *(pack(fp, sig) for fp, sig in attestations)))
         return pack(*out)
+
+    def _await_attested(self, p: _Pending) -> None:
+        """Wait until the attestations of `p`'s block are gathered (_attested), so that one
+        stream message answers every receipt of the block the cutter set meanwhile, with them
+        (one message per block and stream, not one per burst of the cut's loop)."""
+        answer = self._answer_of(p)
+        if isinstance(answer, Receipt):
+            try:
+                self._attested(answer.height, answer.block_digest).result(CONFIRM_WAIT + 2)
+            except (concurrent.futures.TimeoutError, LedgerError):
+                pass  # (_relayed_attestations leaves the block out: its submitters ask the peers)
 
     @staticmethod
     def _answer_of(p: _Pending) -> Receipt | LedgerError:
