@@ -1,0 +1,141 @@
+"""Red team of session 8: certificate validity dates, and the step (non-PyTorch) flow's FedAvg.
+
+1. A certificate signed whatever its validity dates said: an expired or not yet valid client,
+   device or peer certificate still signed transactions, readings and endorsements, and the
+   CA issued 20-year certificates. A signature now counts only within its certificate's (and
+   the CA's) validity, judged at the block's timestamp, which every peer agrees on.
+"""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger import errors
+from ledger.block import SignedHeader
+from ledger.chain import now_ms
+from ledger.identity import DEFAULT_MEMBER_DAYS, CertificateAuthority, Identity, TrustStore, _name
+from ledger.provenance import Device
+from ledger.provenance.devices import verify_reading
+from ledger.provenance.errors import DeviceError
+
+from provenance_helpers import digits, net  # noqa: F401 (fixtures)
+
+DAY = datetime.timedelta(days=1)
+
+
+def dated_identity(ca_key, ca_cert, trust: TrustStore, name: str, role: str, chain_id: str | None,
+                   not_before: datetime.datetime, not_after: datetime.datetime) -> Identity:
+    """An identity the deployment's CA signed with these validity dates, admitted to `trust`."""
+    key = Ed25519PrivateKey.generate()
+    cert = (x509.CertificateBuilder().subject_name(_name(name, role, chain_id))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, None))
+    trust.add_certificate(cert)
+    return Identity(key, cert)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+EXPIRED = (-3 * DAY, -DAY)          # valid from three days ago until yesterday
+NOT_YET = (DAY, 3 * DAY)            # valid from tomorrow
+
+
+def endorsed(message, *signers):
+    return tuple(sorted((s.fingerprint, s.sign(message)) for s in signers))
+
+
+def on(net, name, role, chain_id, dates):
+    start, end = dates
+    return dated_identity(net._ca.key, net._ca.certificate, net.trust, name, role, chain_id,
+                          _now() + start, _now() + end)
+
+
+@pytest.mark.parametrize("dates", [EXPIRED, NOT_YET], ids=["expired", "not-yet-valid"])
+def test_a_client_outside_its_certificates_dates_cannot_sign_a_transaction(net, dates):
+    client = on(net, "dated-client", "client", None, dates)
+    with pytest.raises(errors.LedgerError, match="not valid at"):
+        net.submit("edge-0", b"signed outside its dates", signer=client).result(30)
+    assert net.submit("edge-0", b"a valid client's record").result(30)
+
+
+@pytest.mark.parametrize("dates", [EXPIRED, NOT_YET], ids=["expired", "not-yet-valid"])
+def test_a_device_outside_its_certificates_dates_cannot_sign_a_reading(net, digits, dates):
+    pixels, labels, _, _ = digits
+    sensor = Device(on(net, "dated-sensor", "device", "edge-0", dates))
+    reading = sensor.read(pixels[0], int(labels[0]))
+    with pytest.raises(DeviceError, match="not valid at"):
+        verify_reading(net.trust, reading, "edge-0")
+
+
+def test_an_expired_peer_certificate_does_not_count_as_an_endorser(net):
+    net.submit("edge-0", b"a block to endorse").result(30)
+    peer = net.peer("edge-0")
+    header = peer.signed_header(peer.height - 1).header
+    honest = net.peer("edge-0").identity
+    expired = on(net, "edge-0.peer9", "peer", "edge-0", EXPIRED)
+    message = header.endorsement_message()
+    signed = SignedHeader(header, endorsed(message, honest, expired))
+    with pytest.raises(errors.CertificateNotValid):
+        net.deployment.check_endorsements(signed, at_ms=header.timestamp_ms)
+
+
+def test_a_signature_counts_at_its_blocks_time_not_at_the_checking_peers_clock(net):
+    """A block endorsed while a certificate was valid stays valid after it expired (every
+    peer replaying the chain decides alike), and a block dated after the expiry is refused."""
+    peer = net.peer("edge-0")
+    net.submit("edge-0", b"a block").result(30)
+    header = peer.signed_header(peer.height - 1).header
+    honest = peer.identity
+    # valid from two days ago until one hour after the block's (real) time, then expired
+    block_time = datetime.datetime.fromtimestamp(header.timestamp_ms / 1000, datetime.timezone.utc)
+    since = on(net, "edge-0.peer8", "peer", "edge-0", (-2 * DAY, datetime.timedelta(0)))
+    expired_later = dated_identity(net._ca.key, net._ca.certificate, net.trust, "edge-0.peer7", "peer", "edge-0",
+                                   block_time - 2 * DAY, block_time + datetime.timedelta(hours=1))
+    for signer, valid in ((expired_later, True), (since, False)):
+        message = header.endorsement_message()
+        signed = SignedHeader(header, endorsed(message, honest, signer))
+        for at_ms in (header.timestamp_ms, None):  # replay and live judge validity alike
+            if valid:
+                net.deployment.check_endorsements(signed, at_ms=at_ms)
+            else:
+                with pytest.raises(errors.CertificateNotValid):
+                    net.deployment.check_endorsements(signed, at_ms=at_ms)
+    # the same key judged at a block time after its expiry
+    trust = net.trust
+    late = now_ms() + 2 * 3600 * 1000
+    with pytest.raises(errors.CertificateNotValid):
+        trust.resolve(expired_later.fingerprint, roles=("peer",), valid_at_ms=late)
+
+
+def test_issued_certificates_have_bounded_lifetimes_and_never_outlive_the_ca():
+    ca = CertificateAuthority.create()
+    member = ca.issue("edge-0.peer0", "peer", "edge-0").certificate
+    lifetime = member.not_valid_after_utc - member.not_valid_before_utc
+    assert lifetime <= datetime.timedelta(days=DEFAULT_MEMBER_DAYS, minutes=10)
+    assert ca.certificate.not_valid_after_utc - ca.certificate.not_valid_before_utc <= datetime.timedelta(days=3660)
+    short = CertificateAuthority.create(lifetime_days=30)
+    device = short.issue("sensor", "device", lifetime_days=400).certificate
+    assert device.not_valid_after_utc <= short.certificate.not_valid_after_utc
+    assert ca.issue("c", "client", lifetime_days=7).certificate.not_valid_after_utc <= _now() + 7 * DAY
+    for bad in (0, -1, "365", 10 ** 9):
+        with pytest.raises(errors.LedgerError):
+            ca.issue("c", "client", lifetime_days=bad)
+
+
+def test_the_cas_own_dates_bound_every_certificate_it_signed(net):
+    """A member certificate dated beyond the CA's expiry signs only until the CA expires."""
+    trust = net.trust
+    ca_until = net._ca.certificate.not_valid_after_utc
+    long = dated_identity(net._ca.key, net._ca.certificate, trust, "long-client", "client", None,
+                          _now() - DAY, ca_until + 400 * DAY)
+    trust.resolve(long.fingerprint)
+    with pytest.raises(errors.CertificateNotValid):
+        trust.resolve(long.fingerprint, valid_at_ms=int((ca_until + DAY).timestamp() * 1000))
