@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger import errors
 from ledger.block import SignedHeader
 from ledger.chain import now_ms
-from ledger.identity import DEFAULT_MEMBER_DAYS, CertificateAuthority, Identity, TrustStore, _name
+from ledger import identity
+from ledger.identity import CertificateAuthority, Identity, TrustStore, _name
 from ledger.provenance import Device
 from ledger.provenance.devices import verify_reading
 from ledger.provenance.errors import DeviceError
@@ -83,7 +84,7 @@ def test_an_expired_peer_certificate_does_not_count_as_an_endorser(net):
     expired = on(net, "edge-0.peer9", "peer", "edge-0", EXPIRED)
     message = header.endorsement_message()
     signed = SignedHeader(header, endorsed(message, honest, expired))
-    with pytest.raises(errors.CertificateNotValid):
+    with pytest.raises(errors.IdentityError, match="not valid at"):
         net.deployment.check_endorsements(signed, at_ms=header.timestamp_ms)
 
 
@@ -106,12 +107,12 @@ def test_a_signature_counts_at_its_blocks_time_not_at_the_checking_peers_clock(n
             if valid:
                 net.deployment.check_endorsements(signed, at_ms=at_ms)
             else:
-                with pytest.raises(errors.CertificateNotValid):
+                with pytest.raises(errors.IdentityError, match="not valid at"):
                     net.deployment.check_endorsements(signed, at_ms=at_ms)
     # the same key judged at a block time after its expiry
     trust = net.trust
     late = now_ms() + 2 * 3600 * 1000
-    with pytest.raises(errors.CertificateNotValid):
+    with pytest.raises(errors.IdentityError, match="not valid at"):
         trust.resolve(expired_later.fingerprint, roles=("peer",), valid_at_ms=late)
 
 
@@ -119,7 +120,7 @@ def test_issued_certificates_have_bounded_lifetimes_and_never_outlive_the_ca():
     ca = CertificateAuthority.create()
     member = ca.issue("edge-0.peer0", "peer", "edge-0").certificate
     lifetime = member.not_valid_after_utc - member.not_valid_before_utc
-    assert lifetime <= datetime.timedelta(days=DEFAULT_MEMBER_DAYS, minutes=10)
+    assert lifetime <= datetime.timedelta(days=getattr(identity, "DEFAULT_MEMBER_DAYS", 365), minutes=10)
     assert ca.certificate.not_valid_after_utc - ca.certificate.not_valid_before_utc <= datetime.timedelta(days=3660)
     short = CertificateAuthority.create(lifetime_days=30)
     device = short.issue("sensor", "device", lifetime_days=400).certificate
@@ -137,5 +138,38 @@ def test_the_cas_own_dates_bound_every_certificate_it_signed(net):
     long = dated_identity(net._ca.key, net._ca.certificate, trust, "long-client", "client", None,
                           _now() - DAY, ca_until + 400 * DAY)
     trust.resolve(long.fingerprint)
-    with pytest.raises(errors.CertificateNotValid):
+    with pytest.raises(errors.IdentityError, match="not valid at"):
         trust.resolve(long.fingerprint, valid_at_ms=int((ca_until + DAY).timestamp() * 1000))
+
+
+def test_the_audit_judges_each_signature_at_its_blocks_time(net, digits, monkeypatch):
+    """Audited after every certificate of the run expired, an honest run still passes: the
+    readings and records count at the timestamps of their blocks, not at the auditor's clock."""
+    import ledger.identity as identity_module
+    from test_provenance_ledger import audit, collect, train
+
+    run = train(collect(net, digits))
+    assert audit(run).passed
+    later = _now() + 2 * 365 * DAY
+    monkeypatch.setattr(identity_module, "_now", lambda: later)
+    with pytest.raises(errors.IdentityError, match="not valid at"):
+        net.trust.resolve(net.identity("sensor-0").fingerprint)  # expired by now
+    report = audit(run)
+    assert report.passed, report.summary()
+
+
+def test_a_reading_recorded_while_its_device_was_expired_fails_the_audit(net, digits, monkeypatch):
+    """A dishonest edge records an expired device's readings and lax endorsers let them in:
+    the audit judges the device certificate at the reading's block time and fails the run."""
+    import ledger.provenance.network_ledger as network_ledger
+    import ledger.provenance.recorder as recorder
+    from test_provenance_ledger import audit, collect, train
+
+    net._identities["sensor-0"] = on(net, "sensor-0", "device", None, EXPIRED)
+    monkeypatch.setattr(recorder, "verify_reading", lambda *a, **k: None)
+    monkeypatch.setattr(network_ledger, "check_reading_record", lambda *a, **k: None)
+    run = train(collect(net, digits))
+    monkeypatch.undo()
+    report = audit(run)
+    assert not report.passed
+    assert "not valid at" in report.summary(), report.summary()

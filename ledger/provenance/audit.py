@@ -359,7 +359,7 @@ class Auditor:
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
         try:
-            check_author(self.trust, record.submitter, record.chain_id)
+            check_author(self.trust, record.submitter, record.chain_id, record.signed_at_ms)
         except RecordError as exc:
             raise _Failed(f"{kind} {tx_id.hex()[:12]} was {exc}") from None
         try:
@@ -443,7 +443,7 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
         try:
-            check_reading_record(self.trust, record.body, data, chain)
+            check_reading_record(self.trust, record.body, data, chain, record.signed_at_ms)
         except ProvenanceError as exc:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data

@@ -131,23 +131,28 @@ class Device:
                              self.nonrevoked)
 
 
-def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str) -> Member:
+def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str,
+                         signed_at_ms: int | None = None) -> Member:
     """A recorded reading (its Type-I body and object bytes) checked as verify_reading checks
-    it: the one rule of the recorder, the endorsing peers and the auditor."""
-    return verify_reading(trust, SignedReading.from_record(body, data), chain_id)
+    it: the one rule of the recorder, the endorsing peers and the auditor. `signed_at_ms`: the
+    timestamp of the block that records it (None: now, before it is recorded)."""
+    return verify_reading(trust, SignedReading.from_record(body, data), chain_id, signed_at_ms)
 
 
-def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
+def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None,
+                   signed_at_ms: int | None = None) -> Member:
     """Check certificate, role, chain and signature; returns the device's Member.
 
-    `chain_id` is the edge chain the reading is recorded on. Raises DeviceError for an unknown
-    or revoked device, a device bound to another chain, a delegate that is not a peer of the
-    chain, a reading that names another device, or a signature that does not verify."""
+    `chain_id` is the edge chain the reading is recorded on. The certificates must be valid at
+    `signed_at_ms`, the timestamp of the block that records the reading (None: now); a reading
+    carries no time of its own that its signer could choose. Raises DeviceError for an unknown,
+    revoked or expired device, a device bound to another chain, a delegate that is not a peer
+    of the chain, a reading that names another device, or a signature that does not verify."""
     checks.instance(trust, TrustStore, "trust")
     checks.instance(reading, SignedReading, "reading")
     checks.optional_text(chain_id, "chain_id")
     try:
-        device = trust.resolve(reading.device_fingerprint, roles=("device",))
+        device = trust.resolve(reading.device_fingerprint, roles=("device",), valid_at_ms=signed_at_ms)
         if chain_id is not None and device.chain_id not in (None, chain_id):
             raise DeviceError(f"{device.name} reports to {device.chain_id}, not {chain_id}")
         if device.name != reading.device:
@@ -159,7 +164,7 @@ def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | No
             edge = device.chain_id or chain_id
             if edge is None:
                 raise DeviceError(f"a delegated reading of {device.name} needs the chain it is recorded on")
-            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=edge)
+            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=edge, valid_at_ms=signed_at_ms)
         elif reading.signer_fingerprint != reading.device_fingerprint:
             raise DeviceError(f"reading of {device.name} signed by another key without delegation")
         else:

@@ -401,6 +401,7 @@ class NetworkLedger:
         self.timeout = timeout
         self._pending: list[PendingTx] = []
         self._signers = dict(signers or {})
+        self._block_times: dict[tuple[str, int], int] = {}
         self.embedded = isinstance(network, Network)
         if self.embedded:
             self.endorser = install_endorser(network, endorse)
@@ -467,7 +468,20 @@ class NetworkLedger:
         if tx.tx_id != bytes(tx_id):
             raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
-        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter)
+        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter,
+                             self._block_time(receipt))
+
+    def _block_time(self, receipt) -> int:
+        """The timestamp of the block holding a located transaction (its signatures count at
+        that time), read once per block."""
+        key = (receipt.chain_id, receipt.height)
+        known = self._block_times.get(key)
+        if known is None:
+            header = self.network.block(receipt.chain_id, receipt.height).header
+            if header.digest != receipt.block_digest:
+                raise RecordError(f"the ledger returned another block {receipt.height} of {receipt.chain_id}")
+            known = self._block_times[key] = header.timestamp_ms
+        return known
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records with shared proofs (Network.verify_many): per tx id,

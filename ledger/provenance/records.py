@@ -49,6 +49,7 @@ class FetchedRecord:
     body: dict
     obj: ObjectRef | None
     submitter: bytes  # certificate fingerprint of the identity that signed the transaction
+    signed_at_ms: int | None = None  # the timestamp of the block that holds it: when its signatures count
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,13 @@ def segment_count(iterations: int, interval: int) -> int:
     return -(-iterations // interval)
 
 
-def check_author(trust, submitter: bytes, chain_id: str) -> None:
+def check_author(trust, submitter: bytes, chain_id: str, signed_at_ms: int | None = None) -> None:
     """Provenance records are written by the peers of their chain, nobody else: the endorsing
-    peers refuse a record another identity signed, and the auditor fails it (RecordError)."""
+    peers refuse a record another identity signed, and the auditor fails it (RecordError).
+    The certificate must be valid at `signed_at_ms`, the timestamp of the block holding the
+    record (None: now, before it is recorded)."""
     try:
-        trust.resolve(submitter, roles=("peer",), chain_id=chain_id)
+        trust.resolve(submitter, roles=("peer",), chain_id=chain_id, valid_at_ms=signed_at_ms)
     except LedgerError as exc:
         raise RecordError(f"not submitted by a peer of {chain_id}: {exc}") from None
 
