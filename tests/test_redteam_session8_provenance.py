@@ -22,7 +22,7 @@ from ledger.provenance import Device
 from ledger.provenance.devices import verify_reading
 from ledger.provenance.errors import DeviceError
 
-from provenance_helpers import digits, net  # noqa: F401 (fixtures)
+from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
 
 DAY = datetime.timedelta(days=1)
 
@@ -173,3 +173,116 @@ def test_a_reading_recorded_while_its_device_was_expired_fails_the_audit(net, di
     report = audit(run)
     assert not report.passed
     assert "not valid at" in report.summary(), report.summary()
+
+
+# --- 2 and 3: the step flow's FedAvg weights and rounds --------------------------------------
+#
+# A round's weight counted every listed reading (a run listing one reading in every batch
+# outweighed an edge with distinct ones), and two FedAvg records of one round were both
+# accepted: a cloud could show each edge another version of the round.
+
+
+def repeated_run(net, digits, endorse_mode=None):
+    """A run of edge-0 whose every batch is the same 8 readings (8 distinct, 24 listed a round)."""
+    from test_provenance_ledger import STEPS, collect
+
+    run = collect(net, digits, endorse_mode=endorse_mode)
+    run.order = [run.readings[:8]] * STEPS
+    return run
+
+
+def train_with(run, aggregate):
+    """Both rounds of test_provenance_ledger.train; aggregate(run) records round 1's FedAvg."""
+    from test_provenance_ledger import HP
+
+    trainer = run.edge.trainer
+    initial, _ = run.cloud.record_initial(trainer)
+    run.edge.start_run(run.order, initial, data_order_seed=0)
+    for index, readings in enumerate(run.order, start=1):
+        if index > 1 and HP.starts_round(index):
+            run.edge.use_global(aggregate(run))
+        batch = run.edge.record_batch(readings)
+        run.edge.record_step(trainer.step(run.edge.model, run.edge.global_model, batch, index))
+    run.chain.flush()
+    run.net.interlock()
+    return run
+
+
+def forged_aggregation(run, weight):
+    """Round 1 over the edge's last step with `weight`, submitted as the cloud's peer would
+    (its recorder refuses a weight the ledger does not give)."""
+    from ledger.provenance import fedavg
+    from ledger.provenance.encoding import aggregation_digest, encode_tensors
+    from ledger.provenance.records import Ref
+
+    step = run.edge.steps[-1]
+    local = run.chain.load(step.digest)
+    model = encode_tensors(fedavg([run.edge.model], [weight]))
+    obj = run.chain.store(model)
+    body = {"kind": "aggregation", "round": len(run.cloud.rounds),
+            "locals": [{"tx": step.tx_id.hex(), "model": step.digest.hex(), "weight": weight}],
+            "tx_hash": aggregation_digest(model, [local], [weight], len(run.cloud.rounds)).hex()}
+    ref = Ref("main", run.chain.submit("main", "main.peer0", body, obj), obj)
+    run.cloud.rounds.append(ref)
+    run.chain.flush()
+    return ref
+
+
+def test_repeated_readings_weigh_once_in_a_step_flow_round(net, digits):
+    """The cloud recorder takes the weight from the ledger (8 distinct readings, not 24
+    listed) and refuses the listed count; the peers refuse a record that claims it."""
+    from ledger.provenance import ProvenanceError
+    from test_provenance_ledger import audit
+
+    def honest(run):
+        assert run.cloud.round_weights([run.edge.steps[-1]]) == [8]
+        with pytest.raises(ProvenanceError, match="distinct readings"):
+            run.cloud.record_aggregation([run.edge.steps[-1]], [24])
+        with pytest.raises(ProvenanceError, match="distinct readings"):
+            forged_aggregation(run, 24)
+        return run.cloud.record_aggregation([run.edge.steps[-1]])
+
+    report = audit(train_with(repeated_run(net, digits), honest))
+    assert report.passed, report.summary()
+
+
+def test_a_round_weighted_by_listed_readings_fails_the_audit(lax_net, digits):
+    from test_provenance_ledger import audit
+
+    run = train_with(repeated_run(lax_net, digits), lambda run: forged_aggregation(run, 24))
+    report = audit(run)
+    assert not report.passed
+    assert "distinct readings" in report.summary(), report.summary()
+
+
+def test_a_second_fedavg_record_of_a_round_is_refused(net, digits):
+    from ledger.provenance import ProvenanceError
+    from test_provenance_ledger import audit, collect
+
+    def twice(run):
+        first = run.cloud.record_aggregation([run.edge.steps[-1]])
+        with pytest.raises(ProvenanceError, match="one aggregation per round"):
+            run.cloud.rounds.pop()
+            run.cloud.record_aggregation([run.edge.steps[-1]])
+        run.cloud.rounds[-1:] = [first]
+        return first
+
+    report = audit(train_with(collect(net, digits), twice))
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("trains_from", ["first", "second"])
+def test_two_fedavg_records_of_a_round_fail_the_audit(lax_net, digits, trains_from):
+    """On a chain whose peers only check signatures both versions commit: whichever one the
+    edge trains from, the audit fails the round."""
+    from test_provenance_ledger import audit, collect
+
+    def twice(run):
+        first = run.cloud.record_aggregation([run.edge.steps[-1]])
+        run.cloud.rounds.pop()
+        second = forged_aggregation(run, 24)  # (another version: its own weight)
+        return first if trains_from == "first" else second
+
+    report = audit(train_with(collect(lax_net, digits), twice))
+    assert not report.passed
+    assert "second FedAvg record of the round" in report.summary(), report.summary()

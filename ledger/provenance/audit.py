@@ -34,7 +34,7 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, validate_body)
-from ledger.provenance.recorder import batch_from_readings, check_round_input
+from ledger.provenance.recorder import RoundInputs, batch_from_readings, check_round_input, round_batches
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -448,6 +448,31 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data
 
+    def _reading_digest(self, tx_hex: str) -> bytes:
+        """The object digest of a reading record (after Protocol 1): what a FedAvg weight counts."""
+        record = self._record(bytes.fromhex(tx_hex), "reading")
+        if record.obj is None:
+            raise _Failed(f"reading {tx_hex[:12]} names no object")
+        return record.obj.digest
+
+    def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
+        """One aggregation per round of a model: a failure for each other FedAvg record on the
+        main chain that follows the same aggregation `previous` (the model its first input
+        trained from), whichever one the audited steps name: two versions of a round let a
+        cloud show each edge another model."""
+        failures = []
+        for tx_id, body in self.ledger.committed_records(self.ledger.main_chain_id, "aggregation"):
+            if tx_id == aggregation.tx_id or body["round"] != aggregation.body["round"]:
+                continue
+            try:
+                first = self.ledger.fetch(bytes.fromhex(body["locals"][0]["tx"])).body
+            except LedgerError:
+                continue  # (averages no recorded step: no FedAvg of this model)
+            if first.get("kind") == "step" and first.get("global") == previous:
+                failures.append(f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg "
+                                f"record of the round (one aggregation per round)")
+        return failures
+
     def _round_failures(self, aggregation: FetchedRecord) -> list[str]:
         """Why a FedAvg record's model is not what it claims (none: it is), once per audit."""
         if aggregation.tx_id not in self._rounds:
@@ -471,21 +496,27 @@ class Auditor:
             if aggregation_digest(model_bytes, [], [], 0).hex() != body["tx_hash"]:
                 failures.append("M_O round 0: tx hash does not match")
             return failures
-        local_bytes, seen_runs = [], set()
+        local_bytes, seen = [], RoundInputs()
+        inputs = []
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
             run = self._covered.get(bytes.fromhex(local.body["run"]))
             if run is None or local.chain_id != run.manifest.chain_id:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
+            inputs.append((entry, local, run))
+        # the readings that weigh each input, checked by Protocol 1 in one pass
+        self._verify_wanted({bytes.fromhex(tx) for _, _, run in inputs
+                             for batch in round_batches(run.order, run.hyperparameters, round_index) for tx in batch})
+        for entry, local, run in inputs:
             check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen_runs, run.order)
+                              run.hyperparameters, seen, run.order, self._reading_digest)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "
                               f"{local.body['run'][:12]} lists at position {position}")
             local_bytes.append(self._object(local.obj.digest, "local model"))  # type: ignore[union-attr]
-        failures = []
+        failures = self._other_aggregations(aggregation, seen.previous)
         weights = [entry["weight"] for entry in body["locals"]]
         if aggregation_digest(model_bytes, local_bytes, weights, round_index).hex() != body["tx_hash"]:
             failures.append(f"M_O round {round_index}: tx hash does not match")

@@ -37,7 +37,8 @@ from ledger.provenance.devices import check_reading_record
 from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, ignore_claimed_mode, parse_json)
-from ledger.provenance.recorder import batch_from_readings, check_round_input, replay_aggregation, replay_step
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, replay_aggregation,
+                                        replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -85,6 +86,11 @@ class ProvenanceEndorser:
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
         self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
+        # aggregation tx hex -> the tx id of the one FedAvg record that follows it, from the
+        # records this endorser accepted and the main chain's blocks up to _rounds_scanned
+        self._successors: dict[str, bytes] = {}
+        self._rounds_scanned = 0
+        self._rounds_lock = threading.Lock()
 
     def load(self, ref: ObjectRef | bytes) -> bytes:
         return self.network.get_object(ref)
@@ -129,9 +135,10 @@ class ProvenanceEndorser:
             if encode_tensors(derived.initial_model()) != model_bytes:
                 raise RecordError("the initial model is not the one its seed derives")
         else:
-            self._check_round_inputs(body)
+            previous = self._check_round_inputs(body)
             if encode_tensors(replay_aggregation(self, body)) != model_bytes:
                 raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
+            self._claim_round(tx.tx_id, previous, body["round"])
         with self._lock:
             self.reexecutions += 1
 
@@ -243,9 +250,47 @@ class ProvenanceEndorser:
                     return self._models[key]
         return None
 
-    def _check_round_inputs(self, body: dict) -> None:
-        """Each input of a FedAvg round is a committed step, at its run's position, once."""
-        seen_runs: set[str] = set()
+    def _claim_round(self, tx_id: bytes, previous: str, round_index: int) -> None:
+        """One aggregation per round of a model: the FedAvg record `tx_id` is the round after
+        the aggregation `previous`, unless another record already is (committed on the main
+        chain, or accepted here - it may be in the same block). A record accepted here whose
+        block then fails still holds the round until this endorser restarts: re-submit it."""
+        with self._rounds_lock:
+            self._scan_rounds()
+            holder = self._successors.setdefault(previous, tx_id)
+        if holder != tx_id:
+            raise RecordError(f"round {round_index} after aggregation {previous[:12]} is already recorded "
+                              f"({holder.hex()[:12]}): one aggregation per round")
+
+    def _scan_rounds(self) -> None:
+        """Index the FedAvg records committed on the main chain since the last scan by the
+        aggregation they follow (the model their first input trained from)."""
+        main = self.network.main_chain_id
+        height = self.network.peer(main).height
+        for h in range(self._rounds_scanned, height):
+            for tx in self.network.block(main, h).transactions:
+                previous = self._previous_of(tx)
+                if previous is not None:
+                    self._successors.setdefault(previous, tx.tx_id)
+        self._rounds_scanned = max(self._rounds_scanned, height)
+
+    def _previous_of(self, tx: Transaction) -> str | None:
+        """The aggregation a committed FedAvg record of round >= 1 follows, None for any other."""
+        if tx.kind != TxKind.RECORD or is_revocation_payload(tx.payload):
+            return None
+        try:
+            body = decode_body(tx.payload)
+            if body["kind"] != "aggregation" or body["round"] == 0:
+                return None
+            return decode_body(self.network.transaction(bytes.fromhex(body["locals"][0]["tx"])).payload,
+                               "step")["global"]
+        except LedgerError:
+            return None  # not a FedAvg of recorded steps: follows nothing
+
+    def _check_round_inputs(self, body: dict) -> str:
+        """Each input of a FedAvg round is a committed step, at its run's position, once, all
+        trained from one aggregation: returns it (the round before)."""
+        seen = RoundInputs()
         for entry in body["locals"]:
             try:
                 receipt = self.network.locate(bytes.fromhex(entry["tx"]))
@@ -255,8 +300,12 @@ class ProvenanceEndorser:
                                   "committed transaction") from None
             step = decode_body(local.payload, "step")
             trainer = self._run_trainer(step["run"], receipt.chain_id)
-            check_round_input(body["round"], entry, step, local.object_digest or None,
-                              trainer.hyperparameters, seen_runs, self._run_order(step["run"]))
+            check_round_input(body["round"], entry, step, local.object_digest or None, trainer.hyperparameters,
+                              seen, self._run_order(step["run"]),
+                              lambda tx_hex: self._record(tx_hex, "reading", "reading")[2])
+        if seen.previous is None:
+            raise RecordError(f"FedAvg round {body['round']} averages nothing")
+        return seen.previous
 
     def _run_order(self, run_tx_hex: str, kind: str = "run") -> list[list[str]]:
         """The data order a run (or, `kind` "pipeline", a pipeline run) record commits to (its
@@ -402,6 +451,7 @@ class NetworkLedger:
         self._pending: list[PendingTx] = []
         self._signers = dict(signers or {})
         self._block_times: dict[tuple[str, int], int] = {}
+        self._scanned: dict[str, tuple[int, list[tuple[bytes, dict]]]] = {}  # chain -> (height, its records)
         self.embedded = isinstance(network, Network)
         if self.embedded:
             self.endorser = install_endorser(network, endorse)
@@ -482,6 +532,23 @@ class NetworkLedger:
                 raise RecordError(f"the ledger returned another block {receipt.height} of {receipt.chain_id}")
             known = self._block_times[key] = header.timestamp_ms
         return known
+
+    def committed_records(self, chain_id: str, kind: str) -> list[tuple[bytes, dict]]:
+        """(tx id, body) of every well-formed record of `kind` committed on `chain_id`, in chain
+        order (the blocks read once: later calls read only the new ones)."""
+        self.flush()
+        height, found = self._scanned.get(chain_id, (0, []))
+        top = self.network.height(chain_id)
+        for h in range(height, top):
+            for tx in self.network.block(chain_id, h).transactions:
+                if tx.kind != TxKind.RECORD or is_revocation_payload(tx.payload):
+                    continue
+                try:
+                    found.append((tx.tx_id, decode_body(tx.payload)))
+                except RecordError:
+                    pass  # (not a provenance record)
+        self._scanned[chain_id] = (max(height, top), found)
+        return [(tx_id, body) for tx_id, body in found if body["kind"] == kind]
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records with shared proofs (Network.verify_many): per tx id,

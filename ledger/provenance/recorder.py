@@ -14,7 +14,8 @@ of the chain (network_ledger.ProvenanceEndorser), not the recorder's choice.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from ledger import checks
 from ledger.identity import TrustStore
@@ -23,7 +24,7 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, ignore_claimed_mode
+from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, decode_data_order, ignore_claimed_mode
 from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg
 
 
@@ -53,28 +54,59 @@ def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple
     return encode_tensors(recomputed), recomputed
 
 
+def round_weight(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> int:
+    """A FedAvg weight, in both flows: the distinct signed readings the batches `order` (reading
+    tx ids) trained on, each counted once by the digest of its signed bytes (`reading_digest`
+    of its tx id). A reading listed again (another epoch, or one reading many times) or
+    recorded again under another transaction trains again but is no more data: counting it
+    again let one reading outweigh an edge."""
+    return len({reading_digest(tx) for tx in {tx for batch in order for tx in batch}})  # (each tx looked up once)
+
+
+def round_batches(order: Sequence[Sequence[str]], hyperparameters: Hyperparameters, round_index: int
+                  ) -> Sequence[Sequence[str]]:
+    """The committed batches a step-flow run trains on from round `round_index - 1`'s model:
+    what FedAvg round `round_index` weighs it by."""
+    end = hyperparameters.round_input(round_index)
+    return order[end - hyperparameters.local_steps:end]
+
+
+@dataclass
+class RoundInputs:
+    """What check_round_input collects over the inputs of one FedAvg round."""
+
+    runs: set[str] = field(default_factory=set)
+    previous: str | None = None  # the aggregation (tx hex) every input trained from: the round before
+
+
 def check_round_input(round_index: int, entry: dict, step: dict, step_model: bytes | None,
-                      hyperparameters: Hyperparameters, seen_runs: set[str], order: Sequence[Sequence]) -> None:
+                      hyperparameters: Hyperparameters, seen: RoundInputs, order: Sequence[Sequence[str]],
+                      reading_digest: Callable[[str], bytes]) -> None:
     """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
     the step record `step` it names and its run's committed data order `order`: the entry's
     model is the step's recorded model, the step is its run's last of the previous round
-    (Hyperparameters.round_input), its weight is the number of readings the run trained on in
-    that round (the committed batches of its steps), and no run is averaged twice in a round
-    (`seen_runs` collects the round's runs). RecordError otherwise. The endorsing peers and
-    the auditor both apply this rule."""
+    (Hyperparameters.round_input), trained from the same aggregation as the round's other
+    inputs (`seen.previous`: the round follows that one, and only one round does), its weight
+    is the distinct readings the run trained on in the round (round_weight of round_batches;
+    `reading_digest` of a reading tx hex), and no run is averaged twice in a round
+    (`seen.runs`). RecordError otherwise. The endorsing peers and the auditor both apply this
+    rule."""
     where = f"input {entry['tx'][:12]}"
     if step_model is None or step_model.hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not the one its step records")
     expected = hyperparameters.round_input(round_index)
     if step["index"] != expected or expected > len(order):
         raise RecordError(f"{where} is step {step['index']} of its run; round {round_index} averages step {expected}")
-    trained = sum(len(batch) for batch in order[expected - hyperparameters.local_steps:expected])
+    if seen.previous is not None and step["global"] != seen.previous:
+        raise RecordError(f"{where} trained from another model than the round's other inputs")
+    trained = round_weight(round_batches(order, hyperparameters, round_index), reading_digest)
     if entry["weight"] != trained:
         raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {trained} "
-                          "readings in the round")
-    if step["run"] in seen_runs:
+                          "distinct readings in the round")
+    if step["run"] in seen.runs:
         raise RecordError(f"{where}: run {step['run'][:12]} is averaged twice in the round")
-    seen_runs.add(step["run"])
+    seen.runs.add(step["run"])
+    seen.previous = step["global"]
 
 
 class EdgeRecorder:
@@ -217,18 +249,51 @@ class CloudRecorder:
         self.rounds.append(ref)
         return ref, model
 
-    def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
-        """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
+    def round_weights(self, local_steps: Sequence[Ref]) -> list[int]:
+        """The weights the next round gives the edges' steps `local_steps`: the distinct
+        readings each run trained on in the round, read from the ledger (round_weight), not
+        from what an edge claims."""
+        if not isinstance(local_steps, (list, tuple)) or not all(isinstance(ref, Ref) for ref in local_steps):
+            raise RecordError("FedAvg takes a list of recorded steps (Refs)")
+        if not self.rounds:
+            raise RecordError("record the initial model (round 0) first")
         round_index = len(self.rounds)
-        if not isinstance(local_steps, (list, tuple)) or not isinstance(weights, (list, tuple)) \
-                or not all(isinstance(ref, Ref) for ref in local_steps):
-            raise RecordError("FedAvg takes a list of recorded steps (Refs) and a list of weights")
-        if not local_steps or len(local_steps) != len(weights):
-            raise RecordError("FedAvg needs one weight per local model")
+        weights = []
+        for ref in local_steps:
+            step = self.ledger.fetch(ref.tx_id).body
+            run = self.ledger.fetch(bytes.fromhex(step["run"]))
+            if run.body["kind"] != "run" or run.obj is None:
+                raise RecordError(f"step {ref.tx_id.hex()[:12]} names no run record")
+            order = decode_data_order(self.ledger.load(run.obj.digest), run.body["steps"])
+            hp = Hyperparameters.from_record(run.body["hyperparameters"])
+            weights.append(round_weight(round_batches(order, hp, round_index), self._reading_digest))
+        return weights
+
+    def _reading_digest(self, tx_hex: str) -> bytes:
+        reading = self.ledger.fetch(bytes.fromhex(tx_hex))
+        if reading.body["kind"] != "reading" or reading.obj is None:
+            raise RecordError(f"{tx_hex[:12]} is no reading record")
+        return reading.obj.digest
+
+    def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int] | None = None,
+                           model: Tensors | None = None) -> Ref:
+        """Record FedAvg of the edges' latest local models (each checked by Protocol 1),
+        weighted by round_weights (`weights`, if given, must be those); `model` (default:
+        computed here) must be their average, which the main chain's peers recompute."""
+        round_index = len(self.rounds)
+        if not local_steps:
+            raise RecordError("FedAvg needs at least one local model")
+        expected = self.round_weights(local_steps)
+        if weights is not None and (not isinstance(weights, (list, tuple)) or list(weights) != expected):
+            raise RecordError(f"weights {checks.shown(weights)} are not the distinct readings the runs trained on "
+                              f"in the round ({expected[:8]})")
+        weights = expected
         local_bytes = []
         for ref in local_steps:
             self.ledger.verify(ref.tx_id, self.chain_id)
             local_bytes.append(self.ledger.load(ref.digest))
+        if model is None:
+            model = fedavg([decode_tensors(data)[0] for data in local_bytes], weights)
         data = encode_tensors(model)
         obj = self.ledger.store(data)
         body = {"kind": "aggregation", "round": round_index,

@@ -99,6 +99,10 @@ class ProvenanceLedger(Protocol):
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records: per tx id, None when it holds, else why not."""
 
+    def committed_records(self, chain_id: str, kind: str) -> list[tuple[bytes, dict]]:
+        """(tx id, body) of every well-formed record of `kind` committed on `chain_id`, in
+        chain order: what an auditor searches for a record that competes with one it checks."""
+
 
 
 # --- the record schema: one rule for the recorder, the endorsing peers and the auditor ------
