@@ -4,6 +4,9 @@
    device or peer certificate still signed transactions, readings and endorsements, and the
    CA issued 20-year certificates. A signature now counts only within its certificate's (and
    the CA's) validity, judged at the block's timestamp, which every peer agrees on.
+2. The step flow weighed a FedAvg input by every reading its batches listed (repeats too).
+3. Two FedAvg records of one round of a model were both accepted.
+Red team: a step's M_O was checked for its round number only (a run could switch models).
 """
 from __future__ import annotations
 
@@ -286,3 +289,50 @@ def test_two_fedavg_records_of_a_round_fail_the_audit(lax_net, digits, trains_fr
     report = audit(train_with(collect(lax_net, digits), twice))
     assert not report.passed
     assert "second FedAvg record of the round" in report.summary(), report.summary()
+
+
+# --- red team: a run switching models between steps ---------------------------------------
+#
+# A step's M_O was checked for its round number only: a run could train from another round-0
+# record than its own initial model, or switch to another federation's round, and the audit
+# passed (the steps re-execute from the recorded M_O either way).
+
+
+def switched_run(net, digits):
+    """Round 0 of edge-0's run trains from another round-0 record (the same seed: even the
+    same model bytes) than the initial model its run record names."""
+    from test_provenance_ledger import collect
+
+    from test_provenance_ledger import HP
+
+    run = collect(net, digits)
+    run.order = run.order[:HP.local_steps]  # one round
+    trainer = run.edge.trainer
+    initial, _ = run.cloud.record_initial(trainer)
+    other, _ = run.cloud.record_initial(trainer)
+    run.edge.start_run(run.order, initial, data_order_seed=0)
+    run.edge.use_global(other)
+    return run
+
+
+def test_a_step_that_trains_from_another_model_than_its_runs_is_refused(net, digits):
+    from ledger.provenance import EndorsementRefused
+
+    run = switched_run(net, digits)
+    batch = run.edge.record_batch(run.order[0])
+    with pytest.raises(EndorsementRefused, match="M_O is not the run's initial model"):
+        run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, 1))
+
+
+def test_a_run_that_switches_models_fails_the_audit(lax_net, digits):
+    from test_provenance_ledger import HP, audit
+
+    run = switched_run(lax_net, digits)
+    for index in range(1, HP.local_steps + 1):
+        batch = run.edge.record_batch(run.order[index - 1])
+        run.edge.record_step(run.edge.trainer.step(run.edge.model, run.edge.global_model, batch, index))
+    run.chain.flush()
+    run.net.interlock()
+    report = audit(run)
+    assert not report.passed
+    assert "M_O is not the run's initial model" in report.summary(), report.summary()

@@ -7,12 +7,18 @@ fetches M_{i-1}, M_O and d_i named by the ledger, checks every record involved t
 Protocol 1 from its own chain's view, checks every fetched object against its recorded digest,
 every reading against its device certificate and signature, the batch against the run's
 committed data order, re-executes T and compares with the recorded M_i: bit for bit by
-default, or within reported distance thresholds in tolerance mode. Every input of a FedAvg
-round a sampled step trains from must be a step of an audited run (the audited one or one of
-`federation`), at the position its manifest gives (the run's last step of the previous round),
-once per round, weighted by the readings its run trained on in that round. Nothing the edge hands over is trusted: the manifest (run and step transaction
-ids) only says where to look, and a malformed or hostile record makes the report FAIL with a
-reason; `audit` raises only for the caller's own bad arguments.
+default, or within reported distance thresholds in tolerance mode. A step's M_O continues its
+run's models (recorder.check_step_global): the run's initial model in round 0, then each
+round the one FedAvg record that follows the model the run trained from before. Every input
+of a FedAvg round a sampled step trains from must be a step of an audited run (the audited
+one or one of `federation`), at the position its manifest gives (the run's last step of the
+previous round), once per round, all trained from one model, weighted by the distinct
+readings its run trained on in that round (recorder.round_weight); and no other FedAvg record
+on the main chain may follow that model (one aggregation per round). Signatures count at the
+timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
+trusted: the manifest (run and step transaction ids) only says where to look, and a
+malformed or hostile record makes the report FAIL with a reason; `audit` raises only for the
+caller's own bad arguments.
 """
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, validate_body)
-from ledger.provenance.recorder import RoundInputs, batch_from_readings, check_round_input, round_batches
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
+                                        round_batches)
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -221,6 +228,7 @@ class Auditor:
         self._verdicts: dict[bytes, str | None] = {}  # Protocol 1 results of the batch pass
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
+        self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
               seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
@@ -239,7 +247,7 @@ class Auditor:
             mode += f", replayed with {self.reexecute_with}"
         chain_name = manifest.chain_id if isinstance(manifest, RunManifest) else "?"
         report = AuditReport(chain_name, mode, 0, [], [], 0.0, seed=seed)
-        self._covered, self._rounds = {}, {}
+        self._covered, self._rounds, self._follows = {}, {}, {}
         try:
             run = self._open_run(manifest)
             self._covered = {run.manifest.run_tx: run}
@@ -388,6 +396,7 @@ class Auditor:
             raise _Failed(f"the record is step {body['index']} of run {body['run'][:12]}, not step {index} of this run")
 
         # M_{i-1}: the run's initial model, or the previous step's recorded output.
+        previous = None
         if index == 1:
             expected_in = run.record.body["initial_model"]
         else:
@@ -408,6 +417,11 @@ class Auditor:
             verdict.failures.append("M_O named by the step is not the model of its aggregation record")
         global_bytes = self._object(bytes.fromhex(body["global_model"]), "M_O")
         verdict.failures += self._round_failures(aggregation)
+        try:
+            check_step_global(index, run.hyperparameters, body["global"], run.record.body["initial"],
+                              previous.body["global"] if previous else None, self._follows.get)
+        except RecordError as exc:
+            verdict.failures.append(str(exc))
 
         # d_i: the committed readings, each recorded, signed and intact, in the committed order.
         batch = self._record(bytes.fromhex(body["batch"]), "batch", chain)
@@ -516,6 +530,8 @@ class Auditor:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "
                               f"{local.body['run'][:12]} lists at position {position}")
             local_bytes.append(self._object(local.obj.digest, "local model"))  # type: ignore[union-attr]
+        if seen.previous is not None:
+            self._follows[aggregation.tx_id.hex()] = seen.previous
         failures = self._other_aggregations(aggregation, seen.previous)
         weights = [entry["weight"] for entry in body["locals"]]
         if aggregation_digest(model_bytes, local_bytes, weights, round_index).hex() != body["tx_hash"]:

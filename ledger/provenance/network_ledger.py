@@ -37,8 +37,8 @@ from ledger.provenance.devices import check_reading_record
 from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, ignore_claimed_mode, parse_json)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, replay_aggregation,
-                                        replay_step)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
+                                        replay_aggregation, replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -85,7 +85,8 @@ class ProvenanceEndorser:
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
-        self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
+        # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
+        self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
         # aggregation tx hex -> the tx id of the one FedAvg record that follows it, from the
         # records this endorser accepted and the main chain's blocks up to _rounds_scanned
         self._successors: dict[str, bytes] = {}
@@ -119,7 +120,7 @@ class ProvenanceEndorser:
         with self._lock:  # what later batches, steps and rounds name
             self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
             if body["kind"] in ("step", "segment"):
-                self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
+                self._models[bytes.fromhex(body["run"]), body["index"]] = (tx.object_digest.hex(), body.get("global"))
 
     def _reexecute(self, tx: Transaction, body: dict) -> None:
         model_bytes = self.load(tx.object_digest)
@@ -214,10 +215,11 @@ class ProvenanceEndorser:
         if (global_chain, aggregation["round"], global_digest.hex()) != \
                 (self.network.main_chain_id, hp.round_of(index), body["global_model"]):
             raise RecordError(f"step {index}: M_O is not the main chain's model of round {hp.round_of(index)}")
-        if index == 1:
-            expected = self._record(body["run"], "run", "the run")[1]["initial_model"]
-        else:
-            expected = self._recorded_model(body["run"], index - 1, chain_id)
+        run = self._record(body["run"], "run", "the run")[1]
+        previous = None if index == 1 else self._recorded_step(body["run"], index - 1, chain_id)
+        expected = run["initial_model"] if index == 1 else previous[0] if previous else None
+        check_step_global(index, hp, body["global"], run["initial"], previous[1] if previous else None,
+                          self._follows)
         if body["model_in"] != expected:
             raise RecordError(f"step {index}: M_{{i-1}} is not the run's recorded model {index - 1}")
 
@@ -232,6 +234,11 @@ class ProvenanceEndorser:
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
         found on the chain, newest blocks first."""
+        recorded = self._recorded_step(run_hex, index, chain_id)
+        return recorded[0] if recorded else None
+
+    def _recorded_step(self, run_hex: str, index: int, chain_id: str) -> tuple[str, str | None] | None:
+        """(model digest, M_O tx hex) of step `index` of a run, as _recorded_model finds it."""
         key = (bytes.fromhex(run_hex), index)
         with self._lock:
             if key in self._models:
@@ -246,7 +253,7 @@ class ProvenanceEndorser:
                     continue
                 if step["kind"] in ("step", "segment") and step["run"] == run_hex and step["index"] == index:
                     with self._lock:
-                        self._models[key] = tx.object_digest.hex()
+                        self._models[key] = (tx.object_digest.hex(), step.get("global"))
                     return self._models[key]
         return None
 
@@ -273,6 +280,13 @@ class ProvenanceEndorser:
                 if previous is not None:
                     self._successors.setdefault(previous, tx.tx_id)
         self._rounds_scanned = max(self._rounds_scanned, height)
+
+    def _follows(self, aggregation_hex: str) -> str | None:
+        """The aggregation a FedAvg record follows (the M_O its first input trained from)."""
+        try:
+            return self._previous_of(self.network.transaction(bytes.fromhex(aggregation_hex)))
+        except LedgerError:
+            return None
 
     def _previous_of(self, tx: Transaction) -> str | None:
         """The aggregation a committed FedAvg record of round >= 1 follows, None for any other."""

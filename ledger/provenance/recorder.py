@@ -54,6 +54,28 @@ def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple
     return encode_tensors(recomputed), recomputed
 
 
+def check_step_global(index: int, hyperparameters: Hyperparameters, step_global: str, run_initial: str,
+                      previous_global: str | None, follows: Callable[[str], str | None]) -> None:
+    """The M_O step `index` trains from (`step_global`, an aggregation tx hex) continues its
+    run's models: the steps of round 0 train from the run's initial model, a later round's
+    first step from the aggregation that follows the M_O of the run's previous step
+    (`previous_global`; `follows(tx hex)` is the aggregation a FedAvg record follows), any
+    other step from its previous step's M_O. RecordError otherwise: without it a run could
+    switch to another federation's round (or another round-0 model) between steps. The
+    endorsing peers and the auditor both apply this rule."""
+    round_index = hyperparameters.round_of(index)
+    if round_index == 0:
+        expected, what = run_initial, "the run's initial model"
+    elif hyperparameters.starts_round(index):
+        if previous_global is None or follows(step_global) != previous_global:
+            raise RecordError(f"step {index}: M_O is not the round after the model step {index - 1} trained from")
+        return
+    else:
+        expected, what = previous_global, f"the model step {index - 1} trained from"
+    if step_global != expected:
+        raise RecordError(f"step {index}: M_O is not {what}")
+
+
 def round_weight(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> int:
     """A FedAvg weight, in both flows: the distinct signed readings the batches `order` (reading
     tx ids) trained on, each counted once by the digest of its signed bytes (`reading_digest`
