@@ -336,3 +336,75 @@ def test_a_run_that_switches_models_fails_the_audit(lax_net, digits):
     report = audit(run)
     assert not report.passed
     assert "M_O is not the run's initial model" in report.summary(), report.summary()
+
+
+# --- red team: one edge weighed twice in a round, and readings made up by an edge's peer ------
+
+
+def two_runs_of_one_edge(net, digits):
+    """Two runs of edge-0 over the same readings, both trained through round 0."""
+    from ledger.provenance import EdgeRecorder
+    from test_provenance_ledger import EDGE, HP, collect
+
+    run = collect(net, digits)
+    run.order = run.order[:HP.local_steps + 1]  # round 0 and the first step of round 1
+    second = EdgeRecorder(run.chain, EDGE, f"{EDGE}.peer0", run.edge.trainer, net.trust)
+    initial, _ = run.cloud.record_initial(run.edge.trainer)
+    for edge in (run.edge, second):
+        edge.start_run(run.order, initial, data_order_seed=0)
+        for index in range(1, HP.local_steps + 1):
+            batch = edge.record_batch(run.order[index - 1])
+            edge.record_step(edge.trainer.step(edge.model, edge.global_model, batch, index))
+    return run, second
+
+
+def both_in_one_round(run, second):
+    """Round 1 over both runs' last steps, each weighted by its 24 distinct readings."""
+    from ledger.provenance import fedavg
+
+    return run.cloud.record_aggregation([run.edge.steps[-1], second.steps[-1]], [24, 24],
+                                        fedavg([run.edge.model, second.model], [24, 24]))
+
+
+def test_two_runs_of_one_edge_are_not_averaged_in_one_round(net, digits):
+    from ledger.provenance import EndorsementRefused
+
+    run, second = two_runs_of_one_edge(net, digits)
+    with pytest.raises(EndorsementRefused, match="edge-0 is averaged twice in the round"):
+        both_in_one_round(run, second)
+
+
+def test_two_runs_of_one_edge_averaged_in_one_round_fail_the_audit(lax_net, digits):
+    from ledger.provenance import Auditor
+    from test_provenance_ledger import HP, OTHER_EDGE
+
+    run, second = two_runs_of_one_edge(lax_net, digits)
+    aggregated = both_in_one_round(run, second)
+    index = HP.local_steps + 1
+    for edge in (run.edge, second):
+        edge.use_global(aggregated)
+        batch = edge.record_batch(run.order[index - 1])
+        edge.record_step(edge.trainer.step(edge.model, edge.global_model, batch, index))
+    run.chain.flush()
+    lax_net.interlock()
+    manifests = [run.edge.manifest(), second.manifest()]
+    report = Auditor(run.chain, lax_net.trust, OTHER_EDGE).audit(manifests[0], fraction=1.0, federation=manifests)
+    assert not report.passed
+    assert "averaged twice" in report.summary(), report.summary()
+
+
+def test_a_peer_cannot_sign_readings_for_a_device_bound_to_no_edge(net, digits):
+    """An unbound device reports to any edge: a "delegated" reading of it that an edge's peer
+    signed would be data that peer made up in the device's name."""
+    import dataclasses
+
+    pixels, labels, _, _ = digits
+    device = net.identity("roaming-sensor", role="device")
+    peer = net.identity("edge-0.peer1")
+    reading = Device(device).read(pixels[0], int(labels[0]))
+    made_up = dataclasses.replace(reading, delegated=True, signer_fingerprint=peer.fingerprint,
+                                  signature=peer.sign(b"edgeacc/provenance/reading/v1\x00" + reading.data))
+    with pytest.raises(DeviceError, match="bound to no edge"):
+        verify_reading(net.trust, made_up, "edge-0")
+    with pytest.raises(DeviceError, match="own edge chain"):
+        Device(device, delegate=peer)

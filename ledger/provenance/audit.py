@@ -523,7 +523,7 @@ class Auditor:
         self._verify_wanted({bytes.fromhex(tx) for _, _, run in inputs
                              for batch in round_batches(run.order, run.hyperparameters, round_index) for tx in batch})
         for entry, local, run in inputs:
-            check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
+            check_round_input(round_index, entry, local.body, local.chain_id, local.obj.digest if local.obj else None,
                               run.hyperparameters, seen, run.order, self._reading_digest)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:

@@ -70,10 +70,13 @@ class ProvenanceEndorser:
     and d_i: the run's previous step or initial model, the main chain's model of the step's
     round, the run's batch i, which must hold the readings of batch i of the run's committed
     data order and be the batch those recorded readings make; with the trainer and hyperparameters of the run record the step
-    names), derives a round-0 model from its seed, or checks that every input of a FedAvg round is a committed
-    step at its run's position (recorder.check_round_input) and recomputes the average; it
-    refuses unless the recorded model is reproduced bit for bit. Nothing in a record, or
-    passed with it, selects the policy."""
+    names, and its M_O continuing the run's models: recorder.check_step_global), derives a
+    round-0 model from its seed, or checks that every input of a FedAvg round is a committed
+    step at its run's position, all trained from one model and weighted by their distinct
+    readings (recorder.check_round_input), that no other FedAvg record follows that model (one
+    aggregation per round: _claim_round), and recomputes the average; it refuses unless the
+    recorded model is reproduced bit for bit. Nothing in a record, or passed with it, selects
+    the policy."""
 
     def __init__(self, network: Network, policy: Mapping[str, str]) -> None:
         self.network = network
@@ -314,7 +317,8 @@ class ProvenanceEndorser:
                                   "committed transaction") from None
             step = decode_body(local.payload, "step")
             trainer = self._run_trainer(step["run"], receipt.chain_id)
-            check_round_input(body["round"], entry, step, local.object_digest or None, trainer.hyperparameters,
+            check_round_input(body["round"], entry, step, receipt.chain_id, local.object_digest or None,
+                              trainer.hyperparameters,
                               seen, self._run_order(step["run"]),
                               lambda tx_hex: self._record(tx_hex, "reading", "reading")[2])
         if seen.previous is None:

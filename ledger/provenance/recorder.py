@@ -97,11 +97,11 @@ def round_batches(order: Sequence[Sequence[str]], hyperparameters: Hyperparamete
 class RoundInputs:
     """What check_round_input collects over the inputs of one FedAvg round."""
 
-    runs: set[str] = field(default_factory=set)
+    edges: set[str] = field(default_factory=set)
     previous: str | None = None  # the aggregation (tx hex) every input trained from: the round before
 
 
-def check_round_input(round_index: int, entry: dict, step: dict, step_model: bytes | None,
+def check_round_input(round_index: int, entry: dict, step: dict, step_chain: str, step_model: bytes | None,
                       hyperparameters: Hyperparameters, seen: RoundInputs, order: Sequence[Sequence[str]],
                       reading_digest: Callable[[str], bytes]) -> None:
     """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
@@ -110,9 +110,10 @@ def check_round_input(round_index: int, entry: dict, step: dict, step_model: byt
     (Hyperparameters.round_input), trained from the same aggregation as the round's other
     inputs (`seen.previous`: the round follows that one, and only one round does), its weight
     is the distinct readings the run trained on in the round (round_weight of round_batches;
-    `reading_digest` of a reading tx hex), and no run is averaged twice in a round
-    (`seen.runs`). RecordError otherwise. The endorsing peers and the auditor both apply this
-    rule."""
+    `reading_digest` of a reading tx hex), and no edge is averaged twice in a round
+    (`seen.edges`; `step_chain` is the step's: a second run of an edge trains on the same
+    readings, and averaging both would double the edge's weight). RecordError otherwise. The
+    endorsing peers and the auditor both apply this rule."""
     where = f"input {entry['tx'][:12]}"
     if step_model is None or step_model.hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not the one its step records")
@@ -125,9 +126,9 @@ def check_round_input(round_index: int, entry: dict, step: dict, step_model: byt
     if entry["weight"] != trained:
         raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {trained} "
                           "distinct readings in the round")
-    if step["run"] in seen.runs:
-        raise RecordError(f"{where}: run {step['run'][:12]} is averaged twice in the round")
-    seen.runs.add(step["run"])
+    if step_chain in seen.edges:
+        raise RecordError(f"{where}: {step_chain[:40]} is averaged twice in the round")
+    seen.edges.add(step_chain)
     seen.previous = step["global"]
 
 
