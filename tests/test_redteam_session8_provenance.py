@@ -408,3 +408,16 @@ def test_a_peer_cannot_sign_readings_for_a_device_bound_to_no_edge(net, digits):
         verify_reading(net.trust, made_up, "edge-0")
     with pytest.raises(DeviceError, match="own edge chain"):
         Device(device, delegate=peer)
+
+
+def test_the_operators_ca_issues_certificates_of_the_lifetime_asked_for(tmp_path):
+    from ledger.cluster import authority
+    from ledger.identity import load_certificate
+
+    cadir = authority.init(tmp_path / "ca", lifetime_days=30)
+    out = authority.issue(cadir, "sensor-1", "device", tmp_path / "sensor-1", lifetime_days=7)
+    for name in ("identity.crt", "tls.crt"):
+        cert = load_certificate(out / name)
+        assert cert.not_valid_after_utc - cert.not_valid_before_utc <= 7 * DAY + datetime.timedelta(minutes=10)
+    default = load_certificate(authority.issue(cadir, "sensor-2", "device", tmp_path / "sensor-2") / "identity.crt")
+    assert default.not_valid_after_utc <= load_certificate(cadir / "ca.crt").not_valid_after_utc
