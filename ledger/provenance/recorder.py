@@ -284,6 +284,8 @@ class CloudRecorder:
         weights = []
         for ref in local_steps:
             step = self.ledger.fetch(ref.tx_id).body
+            if step["kind"] != "step":
+                raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step['kind']} record, not a step")
             run = self.ledger.fetch(bytes.fromhex(step["run"]))
             if run.body["kind"] != "run" or run.obj is None:
                 raise RecordError(f"step {ref.tx_id.hex()[:12]} names no run record")
@@ -304,9 +306,9 @@ class CloudRecorder:
         weighted by round_weights (`weights`, if given, must be those); `model` (default:
         computed here) must be their average, which the main chain's peers recompute."""
         round_index = len(self.rounds)
-        if not local_steps:
-            raise RecordError("FedAvg needs at least one local model")
         expected = self.round_weights(local_steps)
+        if not expected:
+            raise RecordError("FedAvg needs at least one local model")
         if weights is not None and (not isinstance(weights, (list, tuple)) or list(weights) != expected):
             raise RecordError(f"weights {checks.shown(weights)} are not the distinct readings the runs trained on "
                               f"in the round ({expected[:8]})")
