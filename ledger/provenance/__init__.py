@@ -8,7 +8,7 @@ A plain training loop::
 
     import ledger
     from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, Hyperparameters,
-                                   NetworkLedger, NumpyMLPTrainer, fedavg, load_digits_split)
+                                   NetworkLedger, NumpyMLPTrainer, load_digits_split)
 
     with ledger.Network.init("data", subchains=1) as net:
         chain, trainer = NetworkLedger(net), NumpyMLPTrainer(Hyperparameters(local_steps=4))
