@@ -40,8 +40,7 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, validate_body)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
-                                        round_batches)
+from ledger.provenance.recorder import RoundInputs, batch_from_readings, check_round_input, check_step_global
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -229,6 +228,7 @@ class Auditor:
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
         self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
+        self._digests: dict[str, bytes] = {}         # reading tx hex -> its object digest (_reading_digest)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
               seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
@@ -463,11 +463,21 @@ class Auditor:
         return data
 
     def _reading_digest(self, tx_hex: str) -> bytes:
-        """The object digest of a reading record (after Protocol 1): what a FedAvg weight counts."""
-        record = self._record(bytes.fromhex(tx_hex), "reading")
-        if record.obj is None:
-            raise _Failed(f"reading {tx_hex[:12]} names no object")
-        return record.obj.digest
+        """The object digest of a reading record the committed data order of an audited run
+        names: what a FedAvg weight counts. The tx id binds it (fetch returns the transaction
+        with that id), so no Protocol 1 here: the readings a sampled step trains on are
+        checked in full (_reading), and a weight only counts distinct digests."""
+        digest = self._digests.get(tx_hex)
+        if digest is None:
+            record = self.ledger.fetch(bytes.fromhex(tx_hex))
+            try:
+                validate_body(record.body, "reading")
+            except RecordError as exc:
+                raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
+            if record.obj is None:
+                raise _Failed(f"reading {tx_hex[:12]} names no object")
+            digest = self._digests[tx_hex] = record.obj.digest
+        return digest
 
     def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
         """One aggregation per round of a model: a failure for each other FedAvg record on the
@@ -482,7 +492,7 @@ class Auditor:
                 first = self.ledger.fetch(bytes.fromhex(body["locals"][0]["tx"])).body
             except LedgerError:
                 continue  # (averages no recorded step: no FedAvg of this model)
-            if first.get("kind") == "step" and first.get("global") == previous:
+            if isinstance(first, dict) and first.get("kind") == "step" and first.get("global") == previous:
                 failures.append(f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg "
                                 f"record of the round (one aggregation per round)")
         return failures
@@ -511,18 +521,12 @@ class Auditor:
                 failures.append("M_O round 0: tx hash does not match")
             return failures
         local_bytes, seen = [], RoundInputs()
-        inputs = []
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
             run = self._covered.get(bytes.fromhex(local.body["run"]))
             if run is None or local.chain_id != run.manifest.chain_id:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
-            inputs.append((entry, local, run))
-        # the readings that weigh each input, checked by Protocol 1 in one pass
-        self._verify_wanted({bytes.fromhex(tx) for _, _, run in inputs
-                             for batch in round_batches(run.order, run.hyperparameters, round_index) for tx in batch})
-        for entry, local, run in inputs:
             check_round_input(round_index, entry, local.body, local.chain_id, local.obj.digest if local.obj else None,
                               run.hyperparameters, seen, run.order, self._reading_digest)
             position = local.body["index"]

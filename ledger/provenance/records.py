@@ -91,7 +91,8 @@ class ProvenanceLedger(Protocol):
         ignored (ignore_claimed_mode)."""
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
-        """The record with this tx id, from whichever chain holds it."""
+        """The committed record with this tx id (the SHA-256 of its transaction's body, so
+        the id binds its content), from whichever chain holds it."""
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
         """Protocol 1: raise unless the tx is proven on its chain from `verifier_chain`'s view."""
