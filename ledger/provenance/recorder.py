@@ -259,6 +259,8 @@ class CloudRecorder:
         ignore_claimed_mode(endorse_mode)
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.rounds: list[Ref] = []
+        self._runs: dict[str, tuple[list[list[str]], Hyperparameters]] = {}
+        self._digests: dict[str, bytes] = {}
 
     def record_initial(self, trainer: Trainer) -> tuple[Ref, Tensors]:
         """Round 0: the initial model, derived from the recorded trainer and seed."""
@@ -286,19 +288,28 @@ class CloudRecorder:
             step = self.ledger.fetch(ref.tx_id).body
             if step["kind"] != "step":
                 raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step['kind']} record, not a step")
-            run = self.ledger.fetch(bytes.fromhex(step["run"]))
-            if run.body["kind"] != "run" or run.obj is None:
-                raise RecordError(f"step {ref.tx_id.hex()[:12]} names no run record")
-            order = decode_data_order(self.ledger.load(run.obj.digest), run.body["steps"])
-            hp = Hyperparameters.from_record(run.body["hyperparameters"])
+            order, hp = self._run(step["run"])
             weights.append(round_weight(round_batches(order, hp, round_index), self._reading_digest))
         return weights
 
+    def _run(self, run_hex: str) -> tuple[list[list[str]], Hyperparameters]:
+        """(committed data order, hyperparameters) of a run record, read once (its tx id binds it)."""
+        if run_hex not in self._runs:
+            run = self.ledger.fetch(bytes.fromhex(run_hex))
+            if run.body["kind"] != "run" or run.obj is None:
+                raise RecordError(f"{run_hex[:12]} is no run record")
+            self._runs[run_hex] = (decode_data_order(self.ledger.load(run.obj.digest), run.body["steps"]),
+                                   Hyperparameters.from_record(run.body["hyperparameters"]))
+        return self._runs[run_hex]
+
     def _reading_digest(self, tx_hex: str) -> bytes:
-        reading = self.ledger.fetch(bytes.fromhex(tx_hex))
-        if reading.body["kind"] != "reading" or reading.obj is None:
-            raise RecordError(f"{tx_hex[:12]} is no reading record")
-        return reading.obj.digest
+        """A reading record's object digest, read once (its tx id binds it)."""
+        if tx_hex not in self._digests:
+            reading = self.ledger.fetch(bytes.fromhex(tx_hex))
+            if reading.body["kind"] != "reading" or reading.obj is None:
+                raise RecordError(f"{tx_hex[:12]} is no reading record")
+            self._digests[tx_hex] = reading.obj.digest
+        return self._digests[tx_hex]
 
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int] | None = None,
                            model: Tensors | None = None) -> Ref:
