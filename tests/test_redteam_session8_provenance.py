@@ -6,7 +6,9 @@
    the CA's) validity, judged at the block's timestamp, which every peer agrees on.
 2. The step flow weighed a FedAvg input by every reading its batches listed (repeats too).
 3. Two FedAvg records of one round of a model were both accepted.
-Red team: a step's M_O was checked for its round number only (a run could switch models).
+Red team: a step's M_O was checked for its round number only (a run could switch models); two
+runs of one edge (the same readings) could both be averaged in a round; an edge's peer could
+sign "delegated" readings for a device bound to no edge (one that reports anywhere).
 """
 from __future__ import annotations
 
