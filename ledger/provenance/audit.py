@@ -480,13 +480,14 @@ class Auditor:
         return digest
 
     def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
-        """One aggregation per round of a model: a failure for each other FedAvg record on the
-        main chain that follows the same aggregation `previous` (the model its first input
-        trained from), whichever one the audited steps name: two versions of a round let a
-        cloud show each edge another model."""
+        """One aggregation per round of a model: a failure for each other version of the round
+        on the main chain - a FedAvg record that follows the same aggregation `previous` (the
+        model its first input trained from) with another body (inputs, weights, or model: its
+        tx hash binds it) - whichever one the audited steps name: two versions of a round let
+        a cloud show each edge another model. (A copy of the same body is the same round.)"""
         failures = []
         for tx_id, body in self.ledger.committed_records(self.ledger.main_chain_id, "aggregation"):
-            if tx_id == aggregation.tx_id or body["round"] != aggregation.body["round"]:
+            if body == aggregation.body or body["round"] != aggregation.body["round"]:
                 continue
             try:
                 first = self.ledger.fetch(bytes.fromhex(body["locals"][0]["tx"])).body

@@ -90,7 +90,7 @@ class ProvenanceEndorser:
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
         # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
         self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
-        # aggregation tx hex -> the tx id of the one FedAvg record that follows it, from the
+        # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
         # records this endorser accepted and the main chain's blocks up to _rounds_scanned
         self._successors: dict[str, bytes] = {}
         self._rounds_scanned = 0
@@ -142,7 +142,7 @@ class ProvenanceEndorser:
             previous = self._check_round_inputs(body)
             if encode_tensors(replay_aggregation(self, body)) != model_bytes:
                 raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
-            self._claim_round(tx.tx_id, previous, body["round"])
+            self._claim_round(tx.payload, previous, body["round"])
         with self._lock:
             self.reexecutions += 1
 
@@ -260,17 +260,18 @@ class ProvenanceEndorser:
                     return self._models[key]
         return None
 
-    def _claim_round(self, tx_id: bytes, previous: str, round_index: int) -> None:
-        """One aggregation per round of a model: the FedAvg record `tx_id` is the round after
-        the aggregation `previous`, unless another record already is (committed on the main
-        chain, or accepted here - it may be in the same block). A record accepted here whose
-        block then fails still holds the round until this endorser restarts: re-submit it."""
+    def _claim_round(self, payload: bytes, previous: str, round_index: int) -> None:
+        """One aggregation per round of a model: the FedAvg record `payload` (its canonical
+        body, whose tx hash binds the averaged model) is the round after the aggregation
+        `previous`, unless another version already is (committed on the main chain, or
+        accepted here - it may be in the same block). The same body again (a retry after its
+        first submission failed) is the same round."""
         with self._rounds_lock:
             self._scan_rounds()
-            holder = self._successors.setdefault(previous, tx_id)
-        if holder != tx_id:
+            holder = self._successors.setdefault(previous, payload)
+        if holder != payload:
             raise RecordError(f"round {round_index} after aggregation {previous[:12]} is already recorded "
-                              f"({holder.hex()[:12]}): one aggregation per round")
+                              "with other inputs or another model: one aggregation per round")
 
     def _scan_rounds(self) -> None:
         """Index the FedAvg records committed on the main chain since the last scan by the
@@ -281,7 +282,7 @@ class ProvenanceEndorser:
             for tx in self.network.block(main, h).transactions:
                 previous = self._previous_of(tx)
                 if previous is not None:
-                    self._successors.setdefault(previous, tx.tx_id)
+                    self._successors.setdefault(previous, tx.payload)
         self._rounds_scanned = max(self._rounds_scanned, height)
 
     def _follows(self, aggregation_hex: str) -> str | None:
