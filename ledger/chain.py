@@ -125,23 +125,26 @@ class Deployment:
     def check_endorsements(self, signed: SignedHeader, at_ms: int | None) -> None:
         """The endorsement policy, the one rule of every path (commit, catch-up, reopen, the
         headers Type-II/III statuses report): every endorsement is a valid signature by an
-        unrevoked peer of the header's chain, no endorser counts twice (the same key or the
-        same peer name under two certificates is one endorser, and refused), and there are at
-        least the policy's threshold of distinct endorsers."""
+        unrevoked peer of the header's chain whose certificate is valid at the header's
+        timestamp, no endorser counts twice (the same key or the same peer name under two
+        certificates is one endorser, and refused), and there are at least the policy's
+        threshold of distinct endorsers."""
         header = checks.decoded(signed, SignedHeader, "signed").header
         self.check_peer_signatures(header.chain_id, header.endorsement_message(), signed.endorsements,
                                    self.config(header.chain_id).endorsement_threshold, at_ms,
-                                   f"block {header.height} of {header.chain_id}", "endorser")
+                                   f"block {header.height} of {header.chain_id}", "endorser",
+                                   valid_at_ms=header.timestamp_ms)
 
     def check_peer_signatures(self, chain_id: str, message: bytes, signatures, needed: int, at_ms: int | None,
-                              what: str, role: str) -> set[str]:
+                              what: str, role: str, valid_at_ms: int | None = None) -> set[str]:
         """`signatures` ((fingerprint, signature) pairs) of `message` by at least `needed`
         distinct unrevoked peers of `chain_id` (a key or a peer name counts once; a repeat is
-        refused): EndorsementError otherwise. Returns the signers' names."""
+        refused) whose certificates are valid at `valid_at_ms` (TrustStore.resolve's default
+        when None): EndorsementError otherwise. Returns the signers' names."""
         keys: set[bytes] = set()
         names: set[str] = set()
         for fp, sig in signatures:
-            member = self.trust.resolve(fp, roles=("peer",), chain_id=chain_id, at_ms=at_ms)
+            member = self.trust.resolve(fp, roles=("peer",), chain_id=chain_id, at_ms=at_ms, valid_at_ms=valid_at_ms)
             member.verify(sig, message)
             if member.key_bytes in keys or member.name in names:
                 raise EndorsementError(f"{what}: {member.name} counts twice as {role} (one key or one peer "
@@ -567,10 +570,12 @@ class ChainState:
     # --- the rules -----------------------------------------------------------------------
 
     def check_transaction(self, tx: Transaction, *, at_ms: int | None = None, pending: dict | None = None,
-                          admitted: Container[tuple[bytes, bytes]] = ()) -> None:
+                          admitted: Container[tuple[bytes, bytes]] = (), valid_at_ms: int | None = None) -> None:
         """Raise unless `tx` (decoded) may go into this chain's next block. `pending` carries
         what the block under construction already holds (tx ids, status heights); `at_ms`
-        checks certificates at that time (None: now, and `admitted` signatures are known)."""
+        checks revocation at that time (None: now, and `admitted` signatures are known);
+        `valid_at_ms` is the time the signer's certificate must be valid at: the timestamp of
+        the block that holds the transaction (None: at_ms, or now at admission)."""
         pending = {} if pending is None else checks.instance(pending, dict, "pending")
         seen: set = pending.setdefault("tx_ids", set())
         status_heights: dict = pending.setdefault("status", {})
@@ -581,12 +586,12 @@ class ChainState:
             raise ReplayedTransaction(f"transaction {tx_id.hex()[:16]} is already on {self.chain_id}")
         trust = self.deployment.trust
         if tx.kind == TxKind.RECORD:
-            signer = trust.resolve(tx.submitter, at_ms=at_ms)
+            signer = trust.resolve(tx.submitter, at_ms=at_ms, valid_at_ms=valid_at_ms)
             if signer.role == "device" and signer.chain_id not in (None, self.chain_id):
                 raise UnauthorizedSigner(f"{signer.name} is a device of {signer.chain_id}, not of {self.chain_id}")
             self._verify_signature(signer, tx, at_ms, admitted)
         else:
-            self._check_status(tx, at_ms, status_heights, admitted)
+            self._check_status(tx, at_ms, status_heights, admitted, valid_at_ms)
         seen.add(tx_id)
 
     @staticmethod
@@ -595,7 +600,8 @@ class ChainState:
             return  # the caller verified exactly these bytes on admission
         member.verify(tx.signature, tx.signed_message())
 
-    def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict, admitted: Container) -> None:
+    def _check_status(self, tx: Transaction, at_ms: int | None, status_heights: dict, admitted: Container,
+                      valid_at_ms: int | None) -> None:
         main_id = self.deployment.main_chain_id
         if tx.kind == TxKind.SUBCHAIN_STATUS and self.config.kind != MAIN:
             raise ValidationError("a Type-II status goes to the main chain only")
@@ -613,7 +619,7 @@ class ChainState:
             raise WrongChain(f"a Type-III must report the main chain, not {source!r}")
         # The signer must be a peer of the chain it reports on: no chain speaks for another.
         self._verify_signature(self.deployment.trust.resolve(tx.submitter, roles=("peer",), chain_id=source,
-                                                             at_ms=at_ms), tx, at_ms, admitted)
+                                                             at_ms=at_ms, valid_at_ms=valid_at_ms), tx, at_ms, admitted)
         self.deployment.check_endorsements(anchor, at_ms)
         try:
             reported_value = edgeacc.decode_element(self.params, anchor.header.acc_value)
@@ -699,8 +705,8 @@ class ChainState:
         if block.computed_merkle_root() != header.merkle_root:  # (Block checks the count)
             raise MerkleMismatch(f"block {header.height}: Merkle root or count does not match its transactions")
         at_ms = replay_time(header, live, ordered)
-        for tx in block.transactions:
-            self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted)
+        for tx in block.transactions:  # (signed at the block's time, live or not: every peer decides alike)
+            self.check_transaction(tx, at_ms=at_ms, pending=pending, admitted=admitted, valid_at_ms=header.timestamp_ms)
         x, k = edgeacc.hash_to_prime(header.element_data())
         # (element_data names the chain and the height: two blocks' elements differ unless
         # SHA-256 collides, so no set of every element is kept to refuse a repeat)
@@ -714,19 +720,19 @@ class ChainState:
                    ) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """An unendorsed block on top of this chain of the (decoded) transactions that pass
         check_transaction each, and (index, error) of the rest."""
-        accepted, rejected = [], []
-        pending: dict = {}
-        for i, tx in enumerate(transactions):
-            try:
-                self.check_transaction(tx, pending=pending, admitted=admitted)
-                accepted.append(tx)
-            except LedgerError as exc:
-                rejected.append((i, exc))
         with self.lock:
             previous = self._latest.header if self._latest else None
             height = self.height
             prev_value = self._value
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
+        accepted, rejected = [], []
+        pending: dict = {}
+        for i, tx in enumerate(transactions):
+            try:
+                self.check_transaction(tx, pending=pending, admitted=admitted, valid_at_ms=ts)
+                accepted.append(tx)
+            except LedgerError as exc:
+                rejected.append((i, exc))
         tx_bytes = tuple(tx.to_bytes() for tx in accepted)
         leaves = tuple(tx.leaf for tx in accepted)
         content = BlockHeader(self.chain_id, height, previous.digest if previous else GENESIS_PREVIOUS,

@@ -71,6 +71,10 @@ class RevokedCertificate(IdentityError):
     """A certificate is on the CA's revocation list."""
 
 
+class CertificateNotValid(IdentityError):
+    """A certificate signs at a time outside its validity period (expired or not yet valid)."""
+
+
 class StaleRevocationList(IdentityError):
     """A revocation list older than the installed one, or one that would undo a revocation."""
 

@@ -4,6 +4,21 @@ devices and clients, and revokes them through a CRL it signs.
 A certificate's subject carries the holder's name (CN), role (OU: peer, client, device) and,
 for peers and for devices bound to their edge, the chain it serves (O). Identities are named by the SHA-256 fingerprint of the
 certificate's DER encoding.
+
+Validity dates. A certificate signs only within its validity period and the CA's
+(TrustStore.resolve), judged like revocation: at a time every honest peer agrees on, not at
+each peer's clock. A transaction or endorsement in a block counts at the block's timestamp,
+which its endorsers sign; a block is dated no earlier than its parent and, when endorsed, no
+later than each endorser's clock plus MAX_CLOCK_SKEW_MS (ledger.chain). So every peer that
+replays the chain decides alike, and a block once valid stays valid after its signers'
+certificates expire. The transaction's own timestamp, which its signer chooses, decides
+nothing. What a dishonest signer can do with a backdated time: nothing alone (it does not
+date the block); with the proposer and enough endorsers colluding, date a block back to its
+parent's time at the earliest, so a certificate expired since the chain's last block cannot
+sign; and an honest endorser refuses a block dated before its clock minus the skew in the
+distributed deployment (ledger.cluster.node). A not-yet-valid certificate can sign at most
+MAX_CLOCK_SKEW_MS early (a block dated ahead). Issued certificates default to
+DEFAULT_MEMBER_DAYS, the CA to DEFAULT_CA_DAYS, and none outlives its CA.
 """
 from __future__ import annotations
 
@@ -27,16 +42,18 @@ from cryptography.x509.oid import NameOID
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from ledger import checks
-from ledger.errors import (BadSignature, ConfigurationError, NotFound, RevokedCertificate,
+from ledger.errors import (ArgumentError, BadSignature, CertificateNotValid, ConfigurationError, NotFound, RevokedCertificate,
                            StaleRevocationList, StorageError, UnauthorizedSigner, UnknownCertificate)
 
 ROLES = ("peer", "client", "device")
 _UNREADABLE = (OSError, ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)  # what loading PEM raises
-_CERT_YEARS = 20
 # a time before every revocation (x509 dates start in year 1): resolve(at_ms=BEFORE_REVOCATIONS)
 # refuses no certificate for its CRL entry (the cluster's followers judge revocation by the
 # log's order instead: ledger.cluster.ordered_crl)
 BEFORE_REVOCATIONS = -(1 << 63)
+DEFAULT_CA_DAYS = 3650     # the deployment CA's certificate (and its revocation lists' nextUpdate)
+DEFAULT_MEMBER_DAYS = 365  # a peer's, client's or device's: re-issue yearly
+_BACKDATE = datetime.timedelta(minutes=5)  # notBefore this far back: clocks a little behind the CA's
 
 
 def fingerprint(cert: x509.Certificate) -> bytes:
@@ -47,6 +64,14 @@ def fingerprint(cert: x509.Certificate) -> bytes:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _ms(when: datetime.datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _lifetime(days, name: str) -> datetime.timedelta:
+    return datetime.timedelta(days=checks.integer(days, name, lo=1, hi=100 * 366))
 
 
 def _name(common_name: str, role: str | None = None, chain_id: str | None = None) -> x509.Name:
@@ -73,6 +98,8 @@ class Member:
     fingerprint: bytes
     certificate: x509.Certificate
     public_key: Ed25519PublicKey
+    valid_from_ms: int   # the certificate's notBefore, or the CA's when later
+    valid_until_ms: int  # its notAfter, or the CA's when earlier
 
     @cached_property
     def key_bytes(self) -> bytes:
@@ -128,9 +155,11 @@ class CertificateAuthority:
         self.certificate = cert
 
     @classmethod
-    def create(cls, name: str = "edgeacc deployment CA") -> "CertificateAuthority":
-        """A new CA with a fresh Ed25519 key and a self-signed certificate."""
+    def create(cls, name: str = "edgeacc deployment CA", lifetime_days: int = DEFAULT_CA_DAYS) -> "CertificateAuthority":
+        """A new CA with a fresh Ed25519 key and a self-signed certificate valid for
+        `lifetime_days`."""
         _check_name(name, "name")
+        lifetime = _lifetime(lifetime_days, "lifetime_days")
         key = Ed25519PrivateKey.generate()
         now = _now()
         cert = (
@@ -138,28 +167,31 @@ class CertificateAuthority:
             .subject_name(_name(name)).issuer_name(_name(name))
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365 * _CERT_YEARS))
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(now + lifetime)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .sign(key, None)
         )
         return cls(key, cert)
 
-    def issue(self, name: str, role: str, chain_id: str | None = None) -> Identity:
-        """A fresh Ed25519 key and a certificate for it."""
+    def issue(self, name: str, role: str, chain_id: str | None = None,
+              lifetime_days: int = DEFAULT_MEMBER_DAYS) -> Identity:
+        """A fresh Ed25519 key and a certificate for it, valid for `lifetime_days` (at most
+        until the CA's certificate expires)."""
         key = Ed25519PrivateKey.generate()
-        return Identity(key, self._certify(key.public_key(), name, role, chain_id))
+        return Identity(key, self._certify(key.public_key(), name, role, chain_id, lifetime_days))
 
-    def issue_transport(self, name: str, role: str, chain_id: str | None = None
+    def issue_transport(self, name: str, role: str, chain_id: str | None = None,
+                        lifetime_days: int = DEFAULT_MEMBER_DAYS
                         ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         """A fresh ECDSA P-256 key and a TLS certificate for it, with the subject `issue`
         gives (and the name as its DNS name, which gRPC's hostname check matches). gRPC's TLS
         library does not negotiate Ed25519 handshake signatures, so a member's transport key
         is its own; the ledger's signatures stay Ed25519."""
         key = ec.generate_private_key(ec.SECP256R1())
-        return key, self._certify(key.public_key(), name, role, chain_id, dns_name=True)
+        return key, self._certify(key.public_key(), name, role, chain_id, lifetime_days, dns_name=True)
 
-    def _certify(self, public_key, name: str, role: str, chain_id: str | None, *,
+    def _certify(self, public_key, name: str, role: str, chain_id: str | None, lifetime_days: int, *,
                  dns_name: bool = False) -> x509.Certificate:
         _check_name(name, "name")
         if role not in ROLES:
@@ -168,14 +200,18 @@ class CertificateAuthority:
             _check_name(chain_id, "chain_id")
         if role == "peer" and not chain_id:
             raise ConfigurationError("a peer certificate must name its chain")
+        lifetime = _lifetime(lifetime_days, "lifetime_days")
         now = _now()
+        until = min(now + lifetime, self.certificate.not_valid_after_utc)
+        if until <= now:
+            raise ConfigurationError("the CA's certificate has expired: it issues nothing")
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(name, role, chain_id)).issuer_name(self.certificate.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365 * _CERT_YEARS))
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(until)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         )
         if dns_name:
@@ -193,7 +229,7 @@ class CertificateAuthority:
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.certificate.subject)
             .last_update(now - datetime.timedelta(minutes=5))
-            .next_update(now + datetime.timedelta(days=365 * _CERT_YEARS))
+            .next_update(max(self.certificate.not_valid_after_utc, now))
         )
         for serial, when in sorted(revoked.items()):
             builder = builder.add_revoked_certificate(
@@ -236,7 +272,12 @@ class TrustStore:
             raise UnknownCertificate(f"certificate has a malformed subject: {exc}") from None
         if role not in ROLES:
             raise UnknownCertificate("certificate must carry a known role")
-        member = Member(name, role, chain_id, fingerprint(cert), cert, key)
+        try:
+            valid_from = max(_ms(cert.not_valid_before_utc), _ms(self.ca_certificate.not_valid_before_utc))
+            valid_until = min(_ms(cert.not_valid_after_utc), _ms(self.ca_certificate.not_valid_after_utc))
+        except ValueError as exc:
+            raise UnknownCertificate(f"certificate has malformed validity dates: {exc}") from None
+        member = Member(name, role, chain_id, fingerprint(cert), cert, key, valid_from, valid_until)
         with self._lock:
             self._members[member.fingerprint] = member
         return member
@@ -361,14 +402,23 @@ class TrustStore:
         raise NotFound(f"no certificate named {checks.shown(name)}")
 
     def resolve(self, fp: bytes, *, roles: tuple[str, ...] = ROLES, chain_id: str | None = None,
-                at_ms: int | None = None) -> Member:
+                at_ms: int | None = None, valid_at_ms: int | None = None) -> Member:
         """The member with fingerprint `fp`, if it may sign in one of `roles` (for `chain_id`
-        when given) and was not revoked before `at_ms` (now when None; BEFORE_REVOCATIONS:
-        whatever the CRL says, the caller judging revocation by another rule)."""
+        when given), was not revoked before `at_ms` (ever, when None; BEFORE_REVOCATIONS:
+        whatever the CRL says, the caller judging revocation by another rule) and its
+        certificate is valid at `valid_at_ms` (default `at_ms`, or now when both are None;
+        required with BEFORE_REVOCATIONS): the time its signature counts at, a block's timestamp
+        for what the block holds (module docstring). RevokedCertificate, CertificateNotValid,
+        UnauthorizedSigner or UnknownCertificate otherwise."""
         fp = checks.data(fp, "fp")
         checks.instance(roles, tuple, "roles")
         chain_id = checks.optional_text(chain_id, "chain_id")
         at_ms = None if at_ms is None else checks.integer(at_ms, "at_ms", lo=-(1 << 63))
+        if valid_at_ms is None and at_ms == BEFORE_REVOCATIONS:
+            raise ArgumentError("valid_at_ms is required when revocation is judged by another rule")
+        valid_at_ms = at_ms if valid_at_ms is None else checks.integer(valid_at_ms, "valid_at_ms", lo=-(1 << 63))
+        if valid_at_ms is None:
+            valid_at_ms = _ms(_now())
         with self._lock:
             member = self._members.get(fp)
             revoked_at = self._revoked.get(member.certificate.serial_number) if member else None
@@ -376,11 +426,21 @@ class TrustStore:
             raise UnknownCertificate(f"unknown certificate {fp.hex()[:16]}")
         if revoked_at is not None and (at_ms is None or revoked_at <= at_ms):
             raise RevokedCertificate(f"certificate of {member.name} is revoked")
+        if not member.valid_from_ms <= valid_at_ms <= member.valid_until_ms:
+            raise CertificateNotValid(f"certificate of {member.name} is not valid at {_shown_time(valid_at_ms)} "
+                                      f"(valid {_shown_time(member.valid_from_ms)} to {_shown_time(member.valid_until_ms)})")
         if member.role not in roles:
             raise UnauthorizedSigner(f"{member.name} is a {member.role}, not one of {roles}")
         if chain_id is not None and member.chain_id != chain_id:
             raise UnauthorizedSigner(f"{member.name} serves chain {member.chain_id!r}, not {chain_id!r}")
         return member
+
+
+def _shown_time(ms: int) -> str:
+    try:
+        return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms"
 
 
 def _raw(public_key: Ed25519PublicKey) -> bytes:

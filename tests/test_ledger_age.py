@@ -14,7 +14,6 @@ from ledger.errors import StorageError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import ledger_age  # noqa: E402
 
-FROZEN_MS = 1_760_000_000_000
 
 
 def _chains(path: Path) -> dict:
@@ -29,8 +28,9 @@ def test_bulk_blocks_are_the_normal_blocks(tmp_path, monkeypatch, txs_per_block)
     counted apart: the bulk build signs its records ahead): the bulk build and the
     sequencer write the same bytes in every store of every chain, including the interlocking
     rounds, and both reopen with every block re-validated."""
+    frozen = ledger.chain.now_ms()  # (one clock for both builds, at which the deployment's certificates are valid)
     for module in (ledger.chain, ledger.network, ledger.interlock):
-        monkeypatch.setattr(module, "now_ms", lambda: FROZEN_MS)
+        monkeypatch.setattr(module, "now_ms", lambda: frozen)
     ledger.Network.init(tmp_path / "a", subchains=1, params=None, auto_interlock=False).close()
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     for name, bulk in (("a", False), ("b", True)):

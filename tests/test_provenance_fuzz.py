@@ -130,6 +130,9 @@ class HostileView:
                 self.verdicts[tx_id, verifier_chain] = verdict
         return {t: None if t in self.records else self.verdicts[t, verifier_chain] for t in tx_ids}
 
+    def committed_records(self, chain_id, kind):
+        return self.real.committed_records(chain_id, kind)
+
     def verify(self, tx_id, verifier_chain):
         reason = self.verify_many([tx_id], verifier_chain)[tx_id]
         if reason is not None:

@@ -40,7 +40,7 @@ def collect(net, digits, count=READINGS, endorse_mode=None, submitter=f"{EDGE}.p
     cloud = CloudRecorder(chain, MAIN, f"{MAIN}.peer0")
     pixels, labels, _, _ = digits
     sensors = [Device(net.identity(f"sensor-{k}", role="device")) for k in range(3)]
-    constrained = Device(net.identity("sensor-c", role="device"), delegate=net.identity(f"{EDGE}.peer1"))
+    constrained = Device(net.identity("sensor-c", role="device", chain_id=EDGE), delegate=net.identity(f"{EDGE}.peer1"))
     devices = sensors + [constrained]
     readings = [edge.record_reading(devices[k % 4].read(pixels[k], int(labels[k]))) for k in range(count)]
     order = [readings[(j * HP.batch_size) % count:][:HP.batch_size] for j in range(STEPS)]

@@ -89,7 +89,7 @@ def test_fedavg_weights_other_than_the_rounds_readings_are_refused(net, digits, 
     fed = Federation.start(net, digits)
     fed.train_round()
     before = net.peer(MAIN).height
-    with pytest.raises(EndorsementRefused, match="trained on 8 readings"):
+    with pytest.raises(EndorsementRefused, match="trained on 8 distinct readings"):
         _weighted_round(fed, weights)
     fed.chain.flush()
     assert net.peer(MAIN).height == before

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from ledger import checks
 from ledger.cluster import etcdauth
 from ledger.errors import ArgumentError, ConfigurationError, NotFound, StorageError
-from ledger.identity import (CertificateAuthority, Identity, load_certificate, load_private_key,
-                             load_revocation_list, save_certificate, save_private_key)
+from ledger.identity import (DEFAULT_CA_DAYS, DEFAULT_MEMBER_DAYS, CertificateAuthority, Identity, load_certificate,
+                             load_private_key, load_revocation_list, save_certificate, save_private_key)
 
 ISSUED = "issued.json"
 
@@ -37,13 +37,14 @@ def _pem(obj) -> bytes:
     return obj.public_bytes(serialization.Encoding.PEM)
 
 
-def init(cadir: str | Path, name: str = "edgeacc deployment CA") -> Path:
-    """Create a CA in the empty or missing directory `cadir`."""
+def init(cadir: str | Path, name: str = "edgeacc deployment CA", lifetime_days: int = DEFAULT_CA_DAYS) -> Path:
+    """Create a CA (its certificate valid for `lifetime_days`) in the empty or missing
+    directory `cadir`."""
     cadir = checks.path(cadir, "cadir")
     if cadir.exists() and any(cadir.iterdir()):
         raise ConfigurationError(f"{cadir} is not empty")
     (cadir / "certs").mkdir(parents=True, exist_ok=True)
-    ca = CertificateAuthority.create(name)
+    ca = CertificateAuthority.create(name, lifetime_days)
     save_private_key(ca.key, cadir / "ca.key")
     save_certificate(ca.certificate, cadir / "ca.crt")
     (cadir / "crl.pem").write_bytes(_pem(ca.revocation_list({})))
@@ -87,9 +88,11 @@ def check_member_name(name: str) -> str:
     return name
 
 
-def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: str | None = None) -> Path:
+def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: str | None = None,
+          lifetime_days: int = DEFAULT_MEMBER_DAYS) -> Path:
     """Issue `name` (role peer, client or device; peers and bound devices name `chain_id`) its
-    ledger identity and transport certificate into the new directory `out`."""
+    ledger identity and transport certificate, valid for `lifetime_days` (ledger.identity),
+    into the new directory `out`."""
     cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
     ca = _load(cadir)
     check_member_name(name)
@@ -98,8 +101,8 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
     with _locked(cadir) as issued:
         if name in issued:
             raise ConfigurationError(f"{name} already has certificates (revoke it and choose another name)")
-        identity = ca.issue(name, role, chain_id)
-        tls_key, tls_cert = ca.issue_transport(name, role, chain_id)
+        identity = ca.issue(name, role, chain_id, lifetime_days)
+        tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
         out.mkdir(parents=True, exist_ok=True)
         save_private_key(identity.key, out / "identity.key")
         save_certificate(identity.certificate, out / "identity.crt")

@@ -1,7 +1,7 @@
 """The distributed deployment's console commands (`edgeacc ca|node|cluster ...`).
 
-    edgeacc ca init CADIR
-    edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR
+    edgeacc ca init CADIR [--days N]
+    edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR [--days N]
     edgeacc ca revoke CADIR NAME [--effective-in SECONDS]
     edgeacc ca etcd-member CADIR --host HOST [--host ...] --out DIR
     edgeacc ca etcd-grant CADIR DEPLOYMENT
@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 
+from ledger.identity import DEFAULT_CA_DAYS, DEFAULT_MEMBER_DAYS
+
 log = logging.getLogger("edgeacc.cli")
 
 
@@ -21,10 +23,10 @@ def cmd_ca(args) -> int:
     from ledger.cluster import authority
 
     if args.ca_command == "init":
-        authority.init(args.cadir)
+        authority.init(args.cadir, lifetime_days=args.days)
         log.info("created the CA in %s (keep it offline: no peer needs ca.key)", args.cadir)
     elif args.ca_command == "issue":
-        out = authority.issue(args.cadir, args.name, args.role, args.out, args.chain)
+        out = authority.issue(args.cadir, args.name, args.role, args.out, args.chain, lifetime_days=args.days)
         log.info("issued %s (%s%s) into %s", args.name, args.role, f" of {args.chain}" if args.chain else "", out)
     elif args.ca_command == "etcd-member":
         from ledger.cluster import etcdauth
@@ -71,12 +73,17 @@ def add_parsers(sub) -> None:
     ca = p.add_subparsers(dest="ca_command", required=True)
     q = ca.add_parser("init", help="create a CA in an empty directory")
     q.add_argument("cadir")
+    q.add_argument("--days", type=int, default=DEFAULT_CA_DAYS,
+                   help=f"the CA certificate's lifetime (default {DEFAULT_CA_DAYS}); nothing it issues outlives it")
     q = ca.add_parser("issue", help="issue a peer, client or device its identity and TLS certificate")
     q.add_argument("cadir")
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=("peer", "client", "device"))
     q.add_argument("--chain", help="the chain a peer serves (or a device reports to)")
     q.add_argument("--out", required=True, help="a new directory for the member's credentials")
+    q.add_argument("--days", type=int, default=DEFAULT_MEMBER_DAYS,
+                   help=f"the certificates' lifetime (default {DEFAULT_MEMBER_DAYS}); a signature counts only "
+                        "in blocks dated within it")
     q = ca.add_parser("revoke", help="revoke every certificate of NAME (writes a new crl.pem)")
     q.add_argument("cadir")
     q.add_argument("name")

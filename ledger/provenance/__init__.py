@@ -8,7 +8,7 @@ A plain training loop::
 
     import ledger
     from ledger.provenance import (Auditor, CloudRecorder, Device, EdgeRecorder, Hyperparameters,
-                                   NetworkLedger, NumpyMLPTrainer, fedavg, load_digits_split)
+                                   NetworkLedger, NumpyMLPTrainer, load_digits_split)
 
     with ledger.Network.init("data", subchains=1) as net:
         chain, trainer = NetworkLedger(net), NumpyMLPTrainer(Hyperparameters(local_steps=4))
@@ -23,7 +23,7 @@ A plain training loop::
         for i, batch_readings in enumerate(order, start=1):
             batch = edge.record_batch(batch_readings)             # d_i; M_O re-checked (Protocol 1)
             edge.record_step(trainer.step(edge.model, edge.global_model, batch, i))
-        cloud.record_aggregation([edge.steps[-1]], [64], fedavg([edge.model], [64]))  # round 1: step 4
+        cloud.record_aggregation([edge.steps[-1]])  # round 1: step 4, weighted by its 64 readings
         report = Auditor(chain, net.trust, verifier_chain="main").audit(edge.manifest(), fraction=0.5)
         print(report.summary())
 

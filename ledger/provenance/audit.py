@@ -7,12 +7,18 @@ fetches M_{i-1}, M_O and d_i named by the ledger, checks every record involved t
 Protocol 1 from its own chain's view, checks every fetched object against its recorded digest,
 every reading against its device certificate and signature, the batch against the run's
 committed data order, re-executes T and compares with the recorded M_i: bit for bit by
-default, or within reported distance thresholds in tolerance mode. Every input of a FedAvg
-round a sampled step trains from must be a step of an audited run (the audited one or one of
-`federation`), at the position its manifest gives (the run's last step of the previous round),
-once per round, weighted by the readings its run trained on in that round. Nothing the edge hands over is trusted: the manifest (run and step transaction
-ids) only says where to look, and a malformed or hostile record makes the report FAIL with a
-reason; `audit` raises only for the caller's own bad arguments.
+default, or within reported distance thresholds in tolerance mode. A step's M_O continues its
+run's models (recorder.check_step_global): the run's initial model in round 0, then each
+round the one FedAvg record that follows the model the run trained from before. Every input
+of a FedAvg round a sampled step trains from must be a step of an audited run (the audited
+one or one of `federation`), at the position its manifest gives (the run's last step of the
+previous round), once per round, all trained from one model, weighted by the distinct
+readings its run trained on in that round (recorder.round_weight); and no other FedAvg record
+on the main chain may follow that model (one aggregation per round). Signatures count at the
+timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
+trusted: the manifest (run and step transaction ids) only says where to look, and a
+malformed or hostile record makes the report FAIL with a reason; `audit` raises only for the
+caller's own bad arguments.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, validate_body)
-from ledger.provenance.recorder import batch_from_readings, check_round_input
+from ledger.provenance.recorder import RoundInputs, batch_from_readings, check_round_input, check_step_global
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -221,6 +227,8 @@ class Auditor:
         self._verdicts: dict[bytes, str | None] = {}  # Protocol 1 results of the batch pass
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
+        self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
+        self._digests: dict[str, bytes] = {}         # reading tx hex -> its object digest (_reading_digest)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
               seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
@@ -239,7 +247,7 @@ class Auditor:
             mode += f", replayed with {self.reexecute_with}"
         chain_name = manifest.chain_id if isinstance(manifest, RunManifest) else "?"
         report = AuditReport(chain_name, mode, 0, [], [], 0.0, seed=seed)
-        self._covered, self._rounds = {}, {}
+        self._covered, self._rounds, self._follows = {}, {}, {}
         try:
             run = self._open_run(manifest)
             self._covered = {run.manifest.run_tx: run}
@@ -359,7 +367,7 @@ class Auditor:
             self._verified[tx_id] = self.ledger.fetch(tx_id)
         record = self._verified[tx_id]
         try:
-            check_author(self.trust, record.submitter, record.chain_id)
+            check_author(self.trust, record.submitter, record.chain_id, record.signed_at_ms)
         except RecordError as exc:
             raise _Failed(f"{kind} {tx_id.hex()[:12]} was {exc}") from None
         try:
@@ -388,6 +396,7 @@ class Auditor:
             raise _Failed(f"the record is step {body['index']} of run {body['run'][:12]}, not step {index} of this run")
 
         # M_{i-1}: the run's initial model, or the previous step's recorded output.
+        previous = None
         if index == 1:
             expected_in = run.record.body["initial_model"]
         else:
@@ -408,6 +417,11 @@ class Auditor:
             verdict.failures.append("M_O named by the step is not the model of its aggregation record")
         global_bytes = self._object(bytes.fromhex(body["global_model"]), "M_O")
         verdict.failures += self._round_failures(aggregation)
+        try:
+            check_step_global(index, run.hyperparameters, body["global"], run.record.body["initial"],
+                              previous.body["global"] if previous else None, self._follows.get)
+        except RecordError as exc:
+            verdict.failures.append(str(exc))
 
         # d_i: the committed readings, each recorded, signed and intact, in the committed order.
         batch = self._record(bytes.fromhex(body["batch"]), "batch", chain)
@@ -443,10 +457,46 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
         try:
-            check_reading_record(self.trust, record.body, data, chain)
+            check_reading_record(self.trust, record.body, data, chain, record.signed_at_ms)
         except ProvenanceError as exc:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data
+
+    def _reading_digest(self, tx_hex: str) -> bytes:
+        """The object digest of a reading record the committed data order of an audited run
+        names: what a FedAvg weight counts. The tx id binds it (fetch returns the transaction
+        with that id), so no Protocol 1 here: the readings a sampled step trains on are
+        checked in full (_reading), and a weight only counts distinct digests."""
+        digest = self._digests.get(tx_hex)
+        if digest is None:
+            record = self.ledger.fetch(bytes.fromhex(tx_hex))
+            try:
+                validate_body(record.body, "reading")
+            except RecordError as exc:
+                raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
+            if record.obj is None:
+                raise _Failed(f"reading {tx_hex[:12]} names no object")
+            digest = self._digests[tx_hex] = record.obj.digest
+        return digest
+
+    def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
+        """One aggregation per round of a model: a failure for each other version of the round
+        on the main chain - a FedAvg record that follows the same aggregation `previous` (the
+        model its first input trained from) with another body (inputs, weights, or model: its
+        tx hash binds it) - whichever one the audited steps name: two versions of a round let
+        a cloud show each edge another model. (A copy of the same body is the same round.)"""
+        failures = []
+        for tx_id, body in self.ledger.committed_records(self.ledger.main_chain_id, "aggregation"):
+            if body == aggregation.body or body["round"] != aggregation.body["round"]:
+                continue
+            try:
+                first = self.ledger.fetch(bytes.fromhex(body["locals"][0]["tx"])).body
+            except LedgerError:
+                continue  # (averages no recorded step: no FedAvg of this model)
+            if isinstance(first, dict) and first.get("kind") == "step" and first.get("global") == previous:
+                failures.append(f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg "
+                                f"record of the round (one aggregation per round)")
+        return failures
 
     def _round_failures(self, aggregation: FetchedRecord) -> list[str]:
         """Why a FedAvg record's model is not what it claims (none: it is), once per audit."""
@@ -471,21 +521,23 @@ class Auditor:
             if aggregation_digest(model_bytes, [], [], 0).hex() != body["tx_hash"]:
                 failures.append("M_O round 0: tx hash does not match")
             return failures
-        local_bytes, seen_runs = [], set()
+        local_bytes, seen = [], RoundInputs()
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
             run = self._covered.get(bytes.fromhex(local.body["run"]))
             if run is None or local.chain_id != run.manifest.chain_id:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
-            check_round_input(round_index, entry, local.body, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen_runs, run.order)
+            check_round_input(round_index, entry, local.body, local.chain_id, local.obj.digest if local.obj else None,
+                              run.hyperparameters, seen, run.order, self._reading_digest)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "
                               f"{local.body['run'][:12]} lists at position {position}")
             local_bytes.append(self._object(local.obj.digest, "local model"))  # type: ignore[union-attr]
-        failures = []
+        if seen.previous is not None:
+            self._follows[aggregation.tx_id.hex()] = seen.previous
+        failures = self._other_aggregations(aggregation, seen.previous)
         weights = [entry["weight"] for entry in body["locals"]]
         if aggregation_digest(model_bytes, local_bytes, weights, round_index).hex() != body["tx_hash"]:
             failures.append(f"M_O round {round_index}: tx hash does not match")

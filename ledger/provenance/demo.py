@@ -36,9 +36,9 @@ from ledger.provenance.audit import AuditReport, Auditor
 from ledger.provenance.devices import Device, SignedReading, decode_reading, encode_reading
 from ledger.provenance.errors import DeviceError, ProvenanceError
 from ledger.provenance.network_ledger import NetworkLedger, chain_policy, write_policy
-from ledger.provenance.recorder import CloudRecorder, EdgeRecorder
+from ledger.provenance.recorder import CloudRecorder, EdgeRecorder, load_tensors
 from ledger.provenance.records import Ref
-from ledger.provenance.trainers import Hyperparameters, fedavg, load_digits_split, trainer_for
+from ledger.provenance.trainers import Hyperparameters, load_digits_split, trainer_for
 
 EDGES = 3
 DEVICES_PER_EDGE = 10
@@ -204,9 +204,8 @@ def run_on(site: Site, *, rounds: int, hyperparameters: Hyperparameters, trainer
                 batch = recorder.record_batch(order[index - 1])
                 recorder.record_step(trainer.step(recorder.model, recorder.global_model, batch, index))
                 bar.update()
-        weights = [hp.local_steps * hp.batch_size] * EDGES
-        global_model = fedavg([r.model for r in recorders], weights)
-        global_ref = cloud.record_aggregation([r.steps[-1] for r in recorders], weights, global_model)
+        global_ref = cloud.record_aggregation([r.steps[-1] for r in recorders])  # weights from the ledger
+        global_model = load_tensors(chain, global_ref.digest)[1]
         result.accuracy.append(trainer.accuracy(global_model, test_pixels, test_labels))
         bar.set_postfix(round=round_index, accuracy=f"{result.accuracy[-1]:.3f}")
     bar.close()

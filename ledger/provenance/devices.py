@@ -4,7 +4,11 @@ A device holds an Ed25519 key in an X.509 certificate issued by the deployment's
 `device`; when the certificate names an organisation, that is the only edge chain it may report
 to). A constrained device delegates signing to a peer of its edge; the reading then names that
 peer as signer and says it was delegated, and a verifier accepts it only from a peer
-certificate of the chain the reading is recorded on.
+certificate of the chain the reading is recorded on, for a device the CA bound to that chain:
+the binding is the operator's word that the edge's peers may sign for it. (An unbound device
+reports to any edge, so a delegated reading of it would let every edge's peers make up its
+readings.) The certificate does not say whether a bound device is constrained: the peers of
+its edge can sign readings in its name either way.
 """
 from __future__ import annotations
 
@@ -110,8 +114,9 @@ class Device:
             checks.instance(delegate, Identity, "delegate")
         if identity.role != "device":
             raise DeviceError(f"{identity.name} holds a {identity.role} certificate, not a device one")
-        if delegate is not None and (delegate.role != "peer" or identity.chain_id not in (None, delegate.chain_id)):
-            raise DeviceError(f"{identity.name} may delegate only to a peer of its own edge chain")
+        if delegate is not None and (delegate.role != "peer" or identity.chain_id is None
+                                     or identity.chain_id != delegate.chain_id):
+            raise DeviceError(f"{identity.name} may delegate only to a peer of its own edge chain (the one it is bound to)")
         self.identity = identity
         self.delegate = delegate
         self.sequence = 0
@@ -131,23 +136,28 @@ class Device:
                              self.nonrevoked)
 
 
-def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str) -> Member:
+def check_reading_record(trust: TrustStore, body: dict, data: bytes, chain_id: str,
+                         signed_at_ms: int | None = None) -> Member:
     """A recorded reading (its Type-I body and object bytes) checked as verify_reading checks
-    it: the one rule of the recorder, the endorsing peers and the auditor."""
-    return verify_reading(trust, SignedReading.from_record(body, data), chain_id)
+    it: the one rule of the recorder, the endorsing peers and the auditor. `signed_at_ms`: the
+    timestamp of the block that records it (None: now, before it is recorded)."""
+    return verify_reading(trust, SignedReading.from_record(body, data), chain_id, signed_at_ms)
 
 
-def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None) -> Member:
+def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | None = None,
+                   signed_at_ms: int | None = None) -> Member:
     """Check certificate, role, chain and signature; returns the device's Member.
 
-    `chain_id` is the edge chain the reading is recorded on. Raises DeviceError for an unknown
-    or revoked device, a device bound to another chain, a delegate that is not a peer of the
-    chain, a reading that names another device, or a signature that does not verify."""
+    `chain_id` is the edge chain the reading is recorded on. The certificates must be valid at
+    `signed_at_ms`, the timestamp of the block that records the reading (None: now); a reading
+    carries no time of its own that its signer could choose. Raises DeviceError for an unknown,
+    revoked or expired device, a device bound to another chain, a delegate that is not a peer
+    of the chain, a reading that names another device, or a signature that does not verify."""
     checks.instance(trust, TrustStore, "trust")
     checks.instance(reading, SignedReading, "reading")
     checks.optional_text(chain_id, "chain_id")
     try:
-        device = trust.resolve(reading.device_fingerprint, roles=("device",))
+        device = trust.resolve(reading.device_fingerprint, roles=("device",), valid_at_ms=signed_at_ms)
         if chain_id is not None and device.chain_id not in (None, chain_id):
             raise DeviceError(f"{device.name} reports to {device.chain_id}, not {chain_id}")
         if device.name != reading.device:
@@ -156,10 +166,10 @@ def verify_reading(trust: TrustStore, reading: SignedReading, chain_id: str | No
         if named_device != device.name:
             raise DeviceError(f"reading bytes name {named_device!r}, signed as {device.name!r}")
         if reading.delegated:
-            edge = device.chain_id or chain_id
-            if edge is None:
-                raise DeviceError(f"a delegated reading of {device.name} needs the chain it is recorded on")
-            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=edge)
+            if device.chain_id is None:
+                raise DeviceError(f"{device.name} is bound to no edge chain: no peer signs for it")
+            signer = trust.resolve(reading.signer_fingerprint, roles=("peer",), chain_id=device.chain_id,
+                                   valid_at_ms=signed_at_ms)
         elif reading.signer_fingerprint != reading.device_fingerprint:
             raise DeviceError(f"reading of {device.name} signed by another key without delegation")
         else:

@@ -37,7 +37,8 @@ from ledger.provenance.devices import check_reading_record
 from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, ignore_claimed_mode, parse_json)
-from ledger.provenance.recorder import batch_from_readings, check_round_input, replay_aggregation, replay_step
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
+                                        replay_aggregation, replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -69,10 +70,13 @@ class ProvenanceEndorser:
     and d_i: the run's previous step or initial model, the main chain's model of the step's
     round, the run's batch i, which must hold the readings of batch i of the run's committed
     data order and be the batch those recorded readings make; with the trainer and hyperparameters of the run record the step
-    names), derives a round-0 model from its seed, or checks that every input of a FedAvg round is a committed
-    step at its run's position (recorder.check_round_input) and recomputes the average; it
-    refuses unless the recorded model is reproduced bit for bit. Nothing in a record, or
-    passed with it, selects the policy."""
+    names, and its M_O continuing the run's models: recorder.check_step_global), derives a
+    round-0 model from its seed, or checks that every input of a FedAvg round is a committed
+    step at its run's position, all trained from one model and weighted by their distinct
+    readings (recorder.check_round_input), that no other FedAvg record follows that model (one
+    aggregation per round: _claim_round), and recomputes the average; it refuses unless the
+    recorded model is reproduced bit for bit. Nothing in a record, or passed with it, selects
+    the policy."""
 
     def __init__(self, network: Network, policy: Mapping[str, str]) -> None:
         self.network = network
@@ -84,7 +88,13 @@ class ProvenanceEndorser:
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
-        self._models: dict[tuple[bytes, int], str] = {}  # (run, index) -> the accepted M_index
+        # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
+        self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
+        # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
+        # records this endorser accepted and the main chain's blocks up to _rounds_scanned
+        self._successors: dict[str, bytes] = {}
+        self._rounds_scanned = 0
+        self._rounds_lock = threading.Lock()
 
     def load(self, ref: ObjectRef | bytes) -> bytes:
         return self.network.get_object(ref)
@@ -113,7 +123,7 @@ class ProvenanceEndorser:
         with self._lock:  # what later batches, steps and rounds name
             self._accepted[tx.tx_id] = (tx.chain_id, body, tx.object_digest)
             if body["kind"] in ("step", "segment"):
-                self._models[bytes.fromhex(body["run"]), body["index"]] = tx.object_digest.hex()
+                self._models[bytes.fromhex(body["run"]), body["index"]] = (tx.object_digest.hex(), body.get("global"))
 
     def _reexecute(self, tx: Transaction, body: dict) -> None:
         model_bytes = self.load(tx.object_digest)
@@ -129,9 +139,10 @@ class ProvenanceEndorser:
             if encode_tensors(derived.initial_model()) != model_bytes:
                 raise RecordError("the initial model is not the one its seed derives")
         else:
-            self._check_round_inputs(body)
+            previous = self._check_round_inputs(body)
             if encode_tensors(replay_aggregation(self, body)) != model_bytes:
                 raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
+            self._claim_round(tx.payload, previous, body["round"])
         with self._lock:
             self.reexecutions += 1
 
@@ -207,10 +218,11 @@ class ProvenanceEndorser:
         if (global_chain, aggregation["round"], global_digest.hex()) != \
                 (self.network.main_chain_id, hp.round_of(index), body["global_model"]):
             raise RecordError(f"step {index}: M_O is not the main chain's model of round {hp.round_of(index)}")
-        if index == 1:
-            expected = self._record(body["run"], "run", "the run")[1]["initial_model"]
-        else:
-            expected = self._recorded_model(body["run"], index - 1, chain_id)
+        run = self._record(body["run"], "run", "the run")[1]
+        previous = None if index == 1 else self._recorded_step(body["run"], index - 1, chain_id)
+        expected = run["initial_model"] if index == 1 else previous[0] if previous else None
+        check_step_global(index, hp, body["global"], run["initial"], previous[1] if previous else None,
+                          self._follows)
         if body["model_in"] != expected:
             raise RecordError(f"step {index}: M_{{i-1}} is not the run's recorded model {index - 1}")
 
@@ -225,6 +237,11 @@ class ProvenanceEndorser:
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
         found on the chain, newest blocks first."""
+        recorded = self._recorded_step(run_hex, index, chain_id)
+        return recorded[0] if recorded else None
+
+    def _recorded_step(self, run_hex: str, index: int, chain_id: str) -> tuple[str, str | None] | None:
+        """(model digest, M_O tx hex) of step `index` of a run, as _recorded_model finds it."""
         key = (bytes.fromhex(run_hex), index)
         with self._lock:
             if key in self._models:
@@ -239,13 +256,59 @@ class ProvenanceEndorser:
                     continue
                 if step["kind"] in ("step", "segment") and step["run"] == run_hex and step["index"] == index:
                     with self._lock:
-                        self._models[key] = tx.object_digest.hex()
+                        self._models[key] = (tx.object_digest.hex(), step.get("global"))
                     return self._models[key]
         return None
 
-    def _check_round_inputs(self, body: dict) -> None:
-        """Each input of a FedAvg round is a committed step, at its run's position, once."""
-        seen_runs: set[str] = set()
+    def _claim_round(self, payload: bytes, previous: str, round_index: int) -> None:
+        """One aggregation per round of a model: the FedAvg record `payload` (its canonical
+        body, whose tx hash binds the averaged model) is the round after the aggregation
+        `previous`, unless another version already is (committed on the main chain, or
+        accepted here - it may be in the same block). The same body again (a retry after its
+        first submission failed) is the same round."""
+        with self._rounds_lock:
+            self._scan_rounds()
+            holder = self._successors.setdefault(previous, payload)
+        if holder != payload:
+            raise RecordError(f"round {round_index} after aggregation {previous[:12]} is already recorded "
+                              "with other inputs or another model: one aggregation per round")
+
+    def _scan_rounds(self) -> None:
+        """Index the FedAvg records committed on the main chain since the last scan by the
+        aggregation they follow (the model their first input trained from)."""
+        main = self.network.main_chain_id
+        height = self.network.peer(main).height
+        for h in range(self._rounds_scanned, height):
+            for tx in self.network.block(main, h).transactions:
+                previous = self._previous_of(tx)
+                if previous is not None:
+                    self._successors.setdefault(previous, tx.payload)
+        self._rounds_scanned = max(self._rounds_scanned, height)
+
+    def _follows(self, aggregation_hex: str) -> str | None:
+        """The aggregation a FedAvg record follows (the M_O its first input trained from)."""
+        try:
+            return self._previous_of(self.network.transaction(bytes.fromhex(aggregation_hex)))
+        except LedgerError:
+            return None
+
+    def _previous_of(self, tx: Transaction) -> str | None:
+        """The aggregation a committed FedAvg record of round >= 1 follows, None for any other."""
+        if tx.kind != TxKind.RECORD or is_revocation_payload(tx.payload):
+            return None
+        try:
+            body = decode_body(tx.payload)
+            if body["kind"] != "aggregation" or body["round"] == 0:
+                return None
+            return decode_body(self.network.transaction(bytes.fromhex(body["locals"][0]["tx"])).payload,
+                               "step")["global"]
+        except LedgerError:
+            return None  # not a FedAvg of recorded steps: follows nothing
+
+    def _check_round_inputs(self, body: dict) -> str:
+        """Each input of a FedAvg round is a committed step, at its run's position, once, all
+        trained from one aggregation: returns it (the round before)."""
+        seen = RoundInputs()
         for entry in body["locals"]:
             try:
                 receipt = self.network.locate(bytes.fromhex(entry["tx"]))
@@ -255,8 +318,13 @@ class ProvenanceEndorser:
                                   "committed transaction") from None
             step = decode_body(local.payload, "step")
             trainer = self._run_trainer(step["run"], receipt.chain_id)
-            check_round_input(body["round"], entry, step, local.object_digest or None,
-                              trainer.hyperparameters, seen_runs, self._run_order(step["run"]))
+            check_round_input(body["round"], entry, step, receipt.chain_id, local.object_digest or None,
+                              trainer.hyperparameters,
+                              seen, self._run_order(step["run"]),
+                              lambda tx_hex: self._record(tx_hex, "reading", "reading")[2])
+        if seen.previous is None:
+            raise RecordError(f"FedAvg round {body['round']} averages nothing")
+        return seen.previous
 
     def _run_order(self, run_tx_hex: str, kind: str = "run") -> list[list[str]]:
         """The data order a run (or, `kind` "pipeline", a pipeline run) record commits to (its
@@ -401,6 +469,8 @@ class NetworkLedger:
         self.timeout = timeout
         self._pending: list[PendingTx] = []
         self._signers = dict(signers or {})
+        self._block_times: dict[tuple[str, int], int] = {}
+        self._scanned: dict[str, tuple[int, list[tuple[bytes, dict]]]] = {}  # chain -> (height, its records)
         self.embedded = isinstance(network, Network)
         if self.embedded:
             self.endorser = install_endorser(network, endorse)
@@ -467,7 +537,37 @@ class NetworkLedger:
         if tx.tx_id != bytes(tx_id):
             raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
-        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter)
+        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter,
+                             self._block_time(receipt))
+
+    def _block_time(self, receipt) -> int:
+        """The timestamp of the block holding a located transaction (its signatures count at
+        that time), read once per block."""
+        key = (receipt.chain_id, receipt.height)
+        known = self._block_times.get(key)
+        if known is None:
+            header = self.network.block(receipt.chain_id, receipt.height).header
+            if header.digest != receipt.block_digest:
+                raise RecordError(f"the ledger returned another block {receipt.height} of {receipt.chain_id}")
+            known = self._block_times[key] = header.timestamp_ms
+        return known
+
+    def committed_records(self, chain_id: str, kind: str) -> list[tuple[bytes, dict]]:
+        """(tx id, body) of every well-formed record of `kind` committed on `chain_id`, in chain
+        order (the blocks read once: later calls read only the new ones)."""
+        self.flush()
+        height, found = self._scanned.get(chain_id, (0, []))
+        top = self.network.height(chain_id)
+        for h in range(height, top):
+            for tx in self.network.block(chain_id, h).transactions:
+                if tx.kind != TxKind.RECORD or is_revocation_payload(tx.payload):
+                    continue
+                try:
+                    found.append((tx.tx_id, decode_body(tx.payload)))
+                except RecordError:
+                    pass  # (not a provenance record)
+        self._scanned[chain_id] = (max(height, top), found)
+        return [(tx_id, body) for tx_id, body in found if body["kind"] == kind]
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records with shared proofs (Network.verify_many): per tx id,

@@ -52,7 +52,7 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
                                        segment_count)
-from ledger.provenance.recorder import batch_from_readings, data_order_bytes, load_tensors
+from ledger.provenance.recorder import batch_from_readings, data_order_bytes, load_tensors, round_weight
 from ledger.provenance.torch_trainer import pin_torch, torch
 from ledger.provenance.trainers import fedavg
 
@@ -318,14 +318,6 @@ def check_segment_output(body: dict, contract: dict, state_in: bytes, batch_byte
 def check_initial(run: dict, global_model: Tensors | None, initial: bytes, trusted: Iterable[str] | None = None) -> None:
     if initial_state(run["contract"], global_model, trusted) != initial:
         raise RecordError("the run's initial state is not the one its contract (and M_O) derive")
-
-
-def round_weight(order: list[list[str]], reading_digest: Callable[[str], bytes]) -> int:
-    """A run's FedAvg weight: the distinct signed readings it trained on, each counted once by
-    the digest of its signed bytes (`reading_digest` of its tx id). A reading listed again
-    (another epoch, or one reading many times) or recorded again under another transaction
-    trains again but is no more data: counting it again let one reading outweigh an edge."""
-    return len({reading_digest(tx) for tx in {tx for batch in order for tx in batch}})  # (each tx looked up once)
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],

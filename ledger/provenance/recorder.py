@@ -14,7 +14,8 @@ of the chain (network_ledger.ProvenanceEndorser), not the recorder's choice.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from ledger import checks
 from ledger.identity import TrustStore
@@ -23,7 +24,7 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, ignore_claimed_mode
+from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, decode_data_order, ignore_claimed_mode
 from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg
 
 
@@ -53,28 +54,82 @@ def replay_step(ledger: ProvenanceLedger, trainer: Trainer, body: dict) -> tuple
     return encode_tensors(recomputed), recomputed
 
 
-def check_round_input(round_index: int, entry: dict, step: dict, step_model: bytes | None,
-                      hyperparameters: Hyperparameters, seen_runs: set[str], order: Sequence[Sequence]) -> None:
+def check_step_global(index: int, hyperparameters: Hyperparameters, step_global: str, run_initial: str,
+                      previous_global: str | None, follows: Callable[[str], str | None]) -> None:
+    """The M_O step `index` trains from (`step_global`, an aggregation tx hex) continues its
+    run's models: the steps of round 0 train from the run's initial model, a later round's
+    first step from the aggregation that follows the M_O of the run's previous step
+    (`previous_global`; `follows(tx hex)` is the aggregation a FedAvg record follows), any
+    other step from its previous step's M_O. RecordError otherwise: without it a run could
+    switch to another federation's round (or another round-0 model) between steps. The
+    endorsing peers and the auditor both apply this rule."""
+    round_index = hyperparameters.round_of(index)
+    if round_index == 0:
+        expected, what = run_initial, "the run's initial model"
+    elif hyperparameters.starts_round(index):
+        if previous_global is None or follows(step_global) != previous_global:
+            raise RecordError(f"step {index}: M_O is not the round after the model step {index - 1} trained from")
+        return
+    else:
+        expected, what = previous_global, f"the model step {index - 1} trained from"
+    if step_global != expected:
+        raise RecordError(f"step {index}: M_O is not {what}")
+
+
+def round_weight(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> int:
+    """A FedAvg weight, in both flows: the distinct signed readings the batches `order` (reading
+    tx ids) trained on, each counted once by the digest of its signed bytes (`reading_digest`
+    of its tx id). A reading listed again (another epoch, or one reading many times) or
+    recorded again under another transaction trains again but is no more data: counting it
+    again let one reading outweigh an edge."""
+    return len({reading_digest(tx) for tx in {tx for batch in order for tx in batch}})  # (each tx looked up once)
+
+
+def round_batches(order: Sequence[Sequence[str]], hyperparameters: Hyperparameters, round_index: int
+                  ) -> Sequence[Sequence[str]]:
+    """The committed batches a step-flow run trains on from round `round_index - 1`'s model:
+    what FedAvg round `round_index` weighs it by."""
+    end = hyperparameters.round_input(round_index)
+    return order[end - hyperparameters.local_steps:end]
+
+
+@dataclass
+class RoundInputs:
+    """What check_round_input collects over the inputs of one FedAvg round."""
+
+    edges: set[str] = field(default_factory=set)
+    previous: str | None = None  # the aggregation (tx hex) every input trained from: the round before
+
+
+def check_round_input(round_index: int, entry: dict, step: dict, step_chain: str, step_model: bytes | None,
+                      hyperparameters: Hyperparameters, seen: RoundInputs, order: Sequence[Sequence[str]],
+                      reading_digest: Callable[[str], bytes]) -> None:
     """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
     the step record `step` it names and its run's committed data order `order`: the entry's
     model is the step's recorded model, the step is its run's last of the previous round
-    (Hyperparameters.round_input), its weight is the number of readings the run trained on in
-    that round (the committed batches of its steps), and no run is averaged twice in a round
-    (`seen_runs` collects the round's runs). RecordError otherwise. The endorsing peers and
-    the auditor both apply this rule."""
+    (Hyperparameters.round_input), trained from the same aggregation as the round's other
+    inputs (`seen.previous`: the round follows that one, and only one round does), its weight
+    is the distinct readings the run trained on in the round (round_weight of round_batches;
+    `reading_digest` of a reading tx hex), and no edge is averaged twice in a round
+    (`seen.edges`; `step_chain` is the step's: a second run of an edge trains on the same
+    readings, and averaging both would double the edge's weight). RecordError otherwise. The
+    endorsing peers and the auditor both apply this rule."""
     where = f"input {entry['tx'][:12]}"
     if step_model is None or step_model.hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not the one its step records")
     expected = hyperparameters.round_input(round_index)
     if step["index"] != expected or expected > len(order):
         raise RecordError(f"{where} is step {step['index']} of its run; round {round_index} averages step {expected}")
-    trained = sum(len(batch) for batch in order[expected - hyperparameters.local_steps:expected])
+    if seen.previous is not None and step["global"] != seen.previous:
+        raise RecordError(f"{where} trained from another model than the round's other inputs")
+    trained = round_weight(round_batches(order, hyperparameters, round_index), reading_digest)
     if entry["weight"] != trained:
         raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {trained} "
-                          "readings in the round")
-    if step["run"] in seen_runs:
-        raise RecordError(f"{where}: run {step['run'][:12]} is averaged twice in the round")
-    seen_runs.add(step["run"])
+                          "distinct readings in the round")
+    if step_chain in seen.edges:
+        raise RecordError(f"{where}: {step_chain[:40]} is averaged twice in the round")
+    seen.edges.add(step_chain)
+    seen.previous = step["global"]
 
 
 class EdgeRecorder:
@@ -204,6 +259,8 @@ class CloudRecorder:
         ignore_claimed_mode(endorse_mode)
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.rounds: list[Ref] = []
+        self._runs: dict[str, tuple[list[list[str]], Hyperparameters]] = {}
+        self._digests: dict[str, bytes] = {}
 
     def record_initial(self, trainer: Trainer) -> tuple[Ref, Tensors]:
         """Round 0: the initial model, derived from the recorded trainer and seed."""
@@ -217,18 +274,62 @@ class CloudRecorder:
         self.rounds.append(ref)
         return ref, model
 
-    def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int], model: Tensors) -> Ref:
-        """Record FedAvg of the edges' latest local models (each checked by Protocol 1)."""
+    def round_weights(self, local_steps: Sequence[Ref]) -> list[int]:
+        """The weights the next round gives the edges' steps `local_steps`: the distinct
+        readings each run trained on in the round, read from the ledger (round_weight), not
+        from what an edge claims."""
+        if not isinstance(local_steps, (list, tuple)) or not all(isinstance(ref, Ref) for ref in local_steps):
+            raise RecordError("FedAvg takes a list of recorded steps (Refs)")
+        if not self.rounds:
+            raise RecordError("record the initial model (round 0) first")
         round_index = len(self.rounds)
-        if not isinstance(local_steps, (list, tuple)) or not isinstance(weights, (list, tuple)) \
-                or not all(isinstance(ref, Ref) for ref in local_steps):
-            raise RecordError("FedAvg takes a list of recorded steps (Refs) and a list of weights")
-        if not local_steps or len(local_steps) != len(weights):
-            raise RecordError("FedAvg needs one weight per local model")
+        weights = []
+        for ref in local_steps:
+            step = self.ledger.fetch(ref.tx_id).body
+            if step["kind"] != "step":
+                raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step['kind']} record, not a step")
+            order, hp = self._run(step["run"])
+            weights.append(round_weight(round_batches(order, hp, round_index), self._reading_digest))
+        return weights
+
+    def _run(self, run_hex: str) -> tuple[list[list[str]], Hyperparameters]:
+        """(committed data order, hyperparameters) of a run record, read once (its tx id binds it)."""
+        if run_hex not in self._runs:
+            run = self.ledger.fetch(bytes.fromhex(run_hex))
+            if run.body["kind"] != "run" or run.obj is None:
+                raise RecordError(f"{run_hex[:12]} is no run record")
+            self._runs[run_hex] = (decode_data_order(self.ledger.load(run.obj.digest), run.body["steps"]),
+                                   Hyperparameters.from_record(run.body["hyperparameters"]))
+        return self._runs[run_hex]
+
+    def _reading_digest(self, tx_hex: str) -> bytes:
+        """A reading record's object digest, read once (its tx id binds it)."""
+        if tx_hex not in self._digests:
+            reading = self.ledger.fetch(bytes.fromhex(tx_hex))
+            if reading.body["kind"] != "reading" or reading.obj is None:
+                raise RecordError(f"{tx_hex[:12]} is no reading record")
+            self._digests[tx_hex] = reading.obj.digest
+        return self._digests[tx_hex]
+
+    def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int] | None = None,
+                           model: Tensors | None = None) -> Ref:
+        """Record FedAvg of the edges' latest local models (each checked by Protocol 1),
+        weighted by round_weights (`weights`, if given, must be those); `model` (default:
+        computed here) must be their average, which the main chain's peers recompute."""
+        round_index = len(self.rounds)
+        expected = self.round_weights(local_steps)
+        if not expected:
+            raise RecordError("FedAvg needs at least one local model")
+        if weights is not None and (not isinstance(weights, (list, tuple)) or list(weights) != expected):
+            raise RecordError(f"weights {checks.shown(weights)} are not the distinct readings the runs trained on "
+                              f"in the round ({expected[:8]})")
+        weights = expected
         local_bytes = []
         for ref in local_steps:
             self.ledger.verify(ref.tx_id, self.chain_id)
             local_bytes.append(self.ledger.load(ref.digest))
+        if model is None:
+            model = fedavg([decode_tensors(data)[0] for data in local_bytes], weights)
         data = encode_tensors(model)
         obj = self.ledger.store(data)
         body = {"kind": "aggregation", "round": round_index,

@@ -49,6 +49,7 @@ class FetchedRecord:
     body: dict
     obj: ObjectRef | None
     submitter: bytes  # certificate fingerprint of the identity that signed the transaction
+    signed_at_ms: int | None = None  # the timestamp of the block that holds it: when its signatures count
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,18 @@ class ProvenanceLedger(Protocol):
         ignored (ignore_claimed_mode)."""
 
     def fetch(self, tx_id: bytes) -> FetchedRecord:
-        """The record with this tx id, from whichever chain holds it."""
+        """The committed record with this tx id (the SHA-256 of its transaction's body, so
+        the id binds its content), from whichever chain holds it."""
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
         """Protocol 1: raise unless the tx is proven on its chain from `verifier_chain`'s view."""
 
     def verify_many(self, tx_ids: Iterable[bytes], verifier_chain: str) -> dict[bytes, str | None]:
         """Protocol 1 for many records: per tx id, None when it holds, else why not."""
+
+    def committed_records(self, chain_id: str, kind: str) -> list[tuple[bytes, dict]]:
+        """(tx id, body) of every well-formed record of `kind` committed on `chain_id`, in
+        chain order: what an auditor searches for a record that competes with one it checks."""
 
 
 
@@ -253,11 +259,13 @@ def segment_count(iterations: int, interval: int) -> int:
     return -(-iterations // interval)
 
 
-def check_author(trust, submitter: bytes, chain_id: str) -> None:
+def check_author(trust, submitter: bytes, chain_id: str, signed_at_ms: int | None = None) -> None:
     """Provenance records are written by the peers of their chain, nobody else: the endorsing
-    peers refuse a record another identity signed, and the auditor fails it (RecordError)."""
+    peers refuse a record another identity signed, and the auditor fails it (RecordError).
+    The certificate must be valid at `signed_at_ms`, the timestamp of the block holding the
+    record (None: now, before it is recorded)."""
     try:
-        trust.resolve(submitter, roles=("peer",), chain_id=chain_id)
+        trust.resolve(submitter, roles=("peer",), chain_id=chain_id, valid_at_ms=signed_at_ms)
     except LedgerError as exc:
         raise RecordError(f"not submitted by a peer of {chain_id}: {exc}") from None
 
