@@ -1,0 +1,74 @@
+"""Red team on the watch-fed follower (lat8: a follower takes the entries etcd's watch brought,
+EtcdLog.arrived, instead of reading them). What the watch hands the follower must be what a
+read of the log at that moment returns: an entry deleted after its event is not one, and
+entries any peer writes far ahead of the log must not push out the next ones. Real etcd
+(tests/cluster_helpers.py: its etcd only, no node processes); a dishonest peer is a writer
+with that peer's etcd credentials."""
+import time
+
+import pytest
+
+from ledger.cluster.ordering import ARRIVED_KEPT
+from cluster_helpers import Harness, need_etcd
+
+CHAIN = "edge-0"
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    """(writer, reader): the log as a dishonest peer writes it, and as an honest one watches it."""
+    need_etcd()
+    h = Harness(tmp_path_factory.mktemp("watch"), peers=3, threshold=2)
+    h.cluster.start_etcd()
+    writer = reader = None
+    try:
+        writer = h.cluster.etcd_log(CHAIN, h.names[1])
+        reader = h.cluster.etcd_log(CHAIN, h.names[0])
+        reader.start_watch()
+        yield writer, reader
+    finally:
+        for log in (writer, reader):
+            if log is not None:
+                log.close()
+        h.stop()
+
+
+def _brought(reader, slot: int, timeout: float = 10.0) -> None:
+    """Wait until the watch brought the entry written at `slot` (events come in revision order:
+    every earlier write's event came before it)."""
+    deadline = time.monotonic() + timeout
+    while reader.head != slot:
+        assert time.monotonic() < deadline, f"the watch did not bring slot {slot}"
+        reader.wait_change(0.2)
+
+
+def test_entries_written_far_ahead_do_not_push_the_next_entry_out_of_the_watch(logs):
+    """A dishonest peer writes ARRIVED_KEPT entries at slots far past the log's end (no cutter
+    ever reaches them). The old ArrivedEntries forgot the lowest slots first: every new entry
+    of the log went at once, so each honest follower read every block from etcd again (the
+    watch's use gone for as long as the junk stood). The highest slots go first now."""
+    writer, reader = logs
+    far = 10 ** 11
+    for i in range(ARRIVED_KEPT):
+        writer.put_raw(b"block/%012d" % (far + i), b"junk %d" % i)
+    _brought(reader, far + ARRIVED_KEPT - 1)
+    writer.put_raw(b"block/%012d" % 100, b"the next entry")
+    _brought(reader, 100)
+    assert reader.arrived(100) == [(100, b"the next entry")]
+
+
+def test_an_entry_deleted_after_its_event_is_not_handed_to_the_follower(logs):
+    """A dishonest peer writes an entry at the next slot and deletes it. A read of the log finds
+    the slot empty, and the follower waits there (it passes a gap only by a checkpoint); the
+    old watch path kept the deleted bytes and handed them over as the slot's entry, so a
+    follower lagging behind the watch took an entry no read could return and moved past the
+    slot where every peer reading the log waits."""
+    writer, reader = logs
+    writer.put_raw(b"block/%012d" % 200, b"an entry deleted at once")
+    _brought(reader, 200)
+    writer._run(writer._client.delete(writer.key(b"block/%012d" % 200)), "delete")
+    writer.put_raw(b"block/%012d" % 201, b"the entry after it")
+    _brought(reader, 201)  # (the delete's event came before this one)
+    assert writer.blocks(200, 1) == [(201, b"the entry after it")]  # (a read: slot 200 is empty)
+    assert reader.arrived(200) == []
+    assert reader.arrived(201) == [(201, b"the entry after it")]
