@@ -4,7 +4,10 @@ read of the log at that moment returns: an entry deleted after its event is not 
 entries any peer writes far ahead of the log must not push out the next ones. Real etcd
 (tests/cluster_helpers.py: its etcd only, no node processes); a dishonest peer is a writer
 with that peer's etcd credentials."""
+import asyncio
+import threading
 import time
+import types
 
 import pytest
 
@@ -16,7 +19,7 @@ CHAIN = "edge-0"
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
-    """(writer, reader): the log as a dishonest peer writes it, and as an honest one watches it."""
+    """writer, reader: the log as a dishonest peer writes it, and as an honest one watches it."""
     need_etcd()
     h = Harness(tmp_path_factory.mktemp("watch"), peers=3, threshold=2)
     h.cluster.start_etcd()
@@ -25,7 +28,12 @@ def logs(tmp_path_factory):
         writer = h.cluster.etcd_log(CHAIN, h.names[1])
         reader = h.cluster.etcd_log(CHAIN, h.names[0])
         reader.start_watch()
-        yield writer, reader
+        deadline = time.monotonic() + 10
+        while reader.head != 0:  # (until the watch runs: an entry at slot 0, no test's)
+            assert time.monotonic() < deadline, "the watch does not run"
+            writer.put_raw(b"block/%012d" % 0, b"the watch runs")
+            reader.wait_change(0.2)
+        yield types.SimpleNamespace(cluster=h.cluster, writer=writer, reader=reader)
     finally:
         for log in (writer, reader):
             if log is not None:
@@ -47,7 +55,7 @@ def test_entries_written_far_ahead_do_not_push_the_next_entry_out_of_the_watch(l
     ever reaches them). The old ArrivedEntries forgot the lowest slots first: every new entry
     of the log went at once, so each honest follower read every block from etcd again (the
     watch's use gone for as long as the junk stood). The highest slots go first now."""
-    writer, reader = logs
+    writer, reader = logs.writer, logs.reader
     far = 10 ** 11
     for i in range(ARRIVED_KEPT):
         writer.put_raw(b"block/%012d" % (far + i), b"junk %d" % i)
@@ -63,12 +71,56 @@ def test_an_entry_deleted_after_its_event_is_not_handed_to_the_follower(logs):
     old watch path kept the deleted bytes and handed them over as the slot's entry, so a
     follower lagging behind the watch took an entry no read could return and moved past the
     slot where every peer reading the log waits."""
-    writer, reader = logs
+    writer, reader = logs.writer, logs.reader
     writer.put_raw(b"block/%012d" % 200, b"an entry deleted at once")
     _brought(reader, 200)
-    writer._run(writer._client.delete(writer.key(b"block/%012d" % 200)), "delete")
+    _delete(writer, 200)
     writer.put_raw(b"block/%012d" % 201, b"the entry after it")
     _brought(reader, 201)  # (the delete's event came before this one)
     assert writer.blocks(200, 1) == [(201, b"the entry after it")]  # (a read: slot 200 is empty)
     assert reader.arrived(200) == []
     assert reader.arrived(201) == [(201, b"the entry after it")]
+
+
+
+def _established(watches: list, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(watches) < count:
+        assert time.monotonic() < deadline, f"watch {count} was not established"
+        time.sleep(0.02)
+
+
+def _delete(log, slot: int) -> None:
+    log._run(log._client.delete(log.key(b"block/%012d" % slot)), "delete")
+
+
+def test_entries_the_watch_brought_before_it_was_lost_are_read_again(logs):
+    """The watch is lost (a member down, a moved leader) and established again from the
+    revision of that moment: a write or delete in between comes in no event. The old
+    ArrivedEntries kept what the lost watch brought, so an entry deleted meanwhile was handed
+    over as the slot's entry; a new watch now starts with nothing kept."""
+    writer = logs.writer
+    reader = logs.cluster.etcd_log(CHAIN, "edge-0.peer2")
+    try:
+        watches, rewatch, watch = [], threading.Event(), reader._client.watch
+
+        async def held_watch(*args, **kwargs):  # (the second watch waits for `rewatch`)
+            while watches and not rewatch.is_set():
+                await asyncio.sleep(0.02)
+            watches.append(await watch(*args, **kwargs))
+            return watches[-1]
+        reader._client.watch = held_watch
+        reader.start_watch()
+        _established(watches, 1)
+        writer.put_raw(b"block/%012d" % 300, b"an entry deleted while no watch runs")
+        _brought(reader, 300)
+        asyncio.run_coroutine_threadsafe(watches[0].cancel(), reader._loop).result(5)  # the watch is lost
+        _delete(writer, 300)
+        rewatch.set()
+        _established(watches, 2)
+        writer.put_raw(b"block/%012d" % 301, b"the entry after it")
+        _brought(reader, 301)
+        assert writer.blocks(300, 1) == [(301, b"the entry after it")]  # (a read: slot 300 is empty)
+        assert reader.arrived(300) == []
+    finally:
+        reader.close()

@@ -95,6 +95,11 @@ class ArrivedEntries:
         with self._lock:
             self._bytes -= len(self._entries.pop(slot, b""))
 
+    def clear(self) -> None:
+        """Forget every entry (a watch lost: what they became meanwhile is read from the log)."""
+        with self._lock:
+            self._entries, self._bytes = {}, 0
+
     def since(self, start: int) -> list[tuple[int, bytes]]:
         """The entries (slot, bytes) from slot `start` on without a gap, as the log held them
         after the events etcd sent so far (what a read at that moment returned); those below
@@ -277,7 +282,8 @@ class EtcdLog:
 
         async def watch():
             while True:
-                try:
+                try:  # (a new watch starts now: the writes and deletes since the last one came in none)
+                    self._arrived.clear()
                     w = await self._client.watch(base, range_end=etcdauth._prefix_end(base))  # (every key under block/)
                     async for event in w:
                         slot = _slot_of(event.kv.key[len(base):])
