@@ -3,7 +3,8 @@ EtcdLog.arrived, instead of reading them). What the watch hands the follower mus
 read of the log at that moment returns: an entry deleted after its event is not one, and
 entries any peer writes far ahead of the log must not push out the next ones. Real etcd
 (tests/cluster_helpers.py: its etcd only, no node processes); a dishonest peer is a writer
-with that peer's etcd credentials."""
+with that peer's etcd credentials. The follower's own status: stand-in logs
+(tests/test_cluster_follower.py's world)."""
 import asyncio
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from ledger.cluster.ordering import ARRIVED_KEPT
 from cluster_helpers import Harness, need_etcd
+from test_cluster_follower import WatchedLog, _follower, world  # noqa: F401 (world: the fixture)
 
 CHAIN = "edge-0"
 
@@ -124,3 +126,18 @@ def test_entries_the_watch_brought_before_it_was_lost_are_read_again(logs):
         assert reader.arrived(300) == []
     finally:
         reader.close()
+
+
+def test_a_follower_the_watch_moved_past_a_gap_no_longer_reports_waiting_there(world):
+    """A follower reads the log with slot 1 empty and slot 2 present: it waits at slot 1 (and
+    says so in its status). The watch then brings slots 1 and 2 and the follower takes them;
+    the old follow_arrived left `waiting` naming slot 1, a status the follower had passed."""
+    g = world.genuine
+    log = WatchedLog({0: g[0].to_bytes(), 2: g[2].to_bytes()}, {})
+    follower = _follower(world, log)
+    assert follower.sync() == 1 and follower.status()["waiting"] is not None
+    log.entries[1] = g[1].to_bytes()
+    for slot in (1, 2):
+        log.watch.keep(slot, log.entries[slot])
+    assert follower.follow_arrived() == 3
+    assert follower.status()["waiting"] is None
