@@ -6,6 +6,7 @@ entries any peer writes far ahead of the log must not push out the next ones. Re
 with that peer's etcd credentials. The follower's own status: stand-in logs
 (tests/test_cluster_follower.py's world)."""
 import asyncio
+import concurrent.futures
 import threading
 import time
 import types
@@ -141,3 +142,56 @@ def test_a_follower_the_watch_moved_past_a_gap_no_longer_reports_waiting_there(w
         log.watch.keep(slot, log.entries[slot])
     assert follower.follow_arrived() == 3
     assert follower.status()["waiting"] is None
+
+
+def test_a_stream_message_waits_for_its_blocks_attestations_once(monkeypatch):
+    """A block whose attestations do not come (a silent peer where the policy needs it, or a
+    lagging one): the node's stream answer waited CONFIRM_WAIT + 2 s for them before the
+    message (_await_attested) and as long again while packing it (_relayed_attestations), so
+    the message came after 14 s, past the client's STREAM_STALL (10 s), and the client gave up
+    the stream and resubmitted everything on it. One deadline per message now. (A clock of the
+    test's: each wait takes exactly the time it was given.)"""
+    from ledger.chain import Receipt
+    from ledger.cluster import node
+    from ledger.cluster.client import STREAM_STALL
+    from ledger.cluster.follower import CONFIRM_WAIT
+    from ledger.cluster.transport import Caller, pack, unpack
+
+    clock, waits = [1000.0], []
+    monkeypatch.setattr(node, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+
+    class Unattested:  # _attested's future for a block no quorum attests in time
+        def result(self, timeout):
+            waits.append(timeout)
+            clock[0] += timeout
+            raise concurrent.futures.TimeoutError
+
+    class Cutter:  # the node's state the stream handler reads
+        name, chain_id, _leadership, _stop = "edge-0.peer0", CHAIN, object(), threading.Event()
+        config = types.SimpleNamespace(endorsement_threshold=2)
+        _answer_of = staticmethod(node.Node._answer_of)
+        _await_attested = node.Node._await_attested
+        _relayed_attestations = node.Node._relayed_attestations
+
+        def _decode_submission(self, request):
+            return unpack(request)
+
+        def _enqueue(self, txs):
+            pendings = [node._Pending(tx, concurrent.futures.Future()) for tx in txs]
+            for i, p in enumerate(pendings):
+                p.future.set_result(Receipt(b"%32d" % i, CHAIN, 7, i, b"d" * 32))
+            return pendings
+
+        def _outcomes(self, pendings, answers):
+            return [b"R" for _ in answers]
+
+        def _attested(self, height, digest):
+            return Unattested()
+
+    answers = node.Node._rpc_submit_stream(Cutter(), Caller("alice", "client", None), iter([pack(b"tx")]))
+    try:
+        pairs, relayed = unpack(next(answers), 2)
+    finally:
+        answers.close()
+    assert [unpack(pair)[0] for pair in unpack(pairs)] == [b"0"] and unpack(relayed) == []
+    assert sum(waits) <= CONFIRM_WAIT + 2 < STREAM_STALL
