@@ -276,8 +276,9 @@ class EtcdLog:
     # --- watching --------------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Watch the log's entries: keep each new one's bytes for `arrived` and set `changed`
-        (readers poll the log too: what a lost watch missed waits for that poll)."""
+        """Watch the log's entries: keep each new one's bytes for `arrived` (and forget a
+        deleted one) and set `changed` (readers poll the log too: what a lost watch missed
+        waits for that poll)."""
         base = self.key(b"block/")
 
         async def watch():
