@@ -256,17 +256,20 @@ def test_the_entries_the_watch_brought_are_followed_by_the_rules_of_the_log_with
 
 
 def test_the_entries_a_watch_brought_are_bounded_in_count_and_bytes():
-    """ArrivedEntries keeps at most its count and bytes, the lowest slots going first (read
-    from the log then), and gives only a run without a gap from the slot asked."""
+    """ArrivedEntries keeps at most its count and bytes, the highest slots going first (read
+    from the log then), forgets a deleted slot, and gives only a run without a gap from the
+    slot asked."""
     arrived = ArrivedEntries(kept=3, max_bytes=10)
     for slot, data in ((1, b"aa"), (2, b"bb"), (4, b"d")):
         arrived.keep(slot, data)
     assert arrived.since(1) == [(1, b"aa"), (2, b"bb")]
-    arrived.keep(3, b"ccc")  # four entries: slot 1 goes
-    assert arrived.since(0) == [] and arrived.since(2) == [(2, b"bb"), (3, b"ccc"), (4, b"d")]
+    arrived.keep(3, b"ccc")  # four entries: slot 4 goes
+    assert arrived.since(0) == [] and arrived.since(2) == [(2, b"bb"), (3, b"ccc")]
     arrived.keep(3, b"C")  # a slot written again: the later bytes
-    arrived.keep(5, b"0123456789")  # over the bytes: every lower slot goes
-    assert arrived.since(2) == [] and arrived.since(5) == [(5, b"0123456789")]
+    arrived.keep(5, b"0123456789")  # over the bytes: the highest slot (this one) goes
+    assert arrived.since(2) == [(2, b"bb"), (3, b"C")]
+    arrived.forget(3)
+    assert arrived.since(2) == [(2, b"bb")] and arrived.since(5) == []
 
 
 def test_an_entry_with_an_endorsed_header_and_other_transactions_is_skipped_by_its_endorser(world):

@@ -308,7 +308,7 @@ def test_one_submission_stream_queues_at_most_its_bound_of_transactions(monkeypa
         def _outcomes(self, pendings, answers):
             return [node.encode_outcome(a) for a in answers]
 
-        def _relayed_attestations(self, blocks):
+        def _relayed_attestations(self, blocks, deadline):
             return pack()
 
     def requests(count, per_request=1):

@@ -283,12 +283,11 @@ class Follower:
                     # a gap only a checkpoint crosses: wait for the slot to be filled
                     self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
                     break
-                self.waiting = None
+                self.waiting = None  # (no gap before the entries read)
                 for slot, data in batch:
                     if slot != self.next_slot:
                         break  # a gap after the first entry: read again from it
-                    self._take(slot, data)
-                    self.next_slot = slot + 1
+                    self._take_next(slot, data)
                 if not batch:
                     break
             if self.refused is None and self.height < self.peer.height:
@@ -307,8 +306,7 @@ class Follower:
             entries = self.log.arrived(self.next_slot) if self.refused is None and \
                 self.height == self.peer.height else []
             for slot, data in entries:
-                self._take(slot, data)
-                self.next_slot = slot + 1
+                self._take_next(slot, data)
             if entries:
                 with self._grown:
                     self._grown.notify_all()
@@ -338,12 +336,17 @@ class Follower:
         read back from etcd (otherwise sync()). Returns the peer's height."""
         with self._lock:
             if self.refused is None and self.next_slot == slot and self.height == self.peer.height:
-                self._take(slot, block.to_bytes(), block)
-                self.next_slot = slot + 1
+                self._take_next(slot, block.to_bytes(), block)
                 with self._grown:
                     self._grown.notify_all()
                 return self.peer.height
         return self.sync()
+
+    def _take_next(self, slot: int, data: bytes, decoded: Block | None = None) -> None:
+        """_take the entry at the next slot (whichever way it came: a read, the watch, this
+        peer's own append) and move past it: the follower waits at no slot now."""
+        self._take(slot, data, decoded)
+        self.next_slot, self.waiting = slot + 1, None
 
     def _take(self, slot: int, data: bytes, decoded: Block | None = None) -> None:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable

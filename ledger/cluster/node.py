@@ -1023,8 +1023,11 @@ class Node:
             finished, end = False, None
             while not finished or waiting[0] > 0:
                 items = [next_while_active(done, caller)]
+                # (one wait per message, however many blocks it answers: past STREAM_STALL the
+                # client gives the stream up)
+                deadline = time.monotonic() + CONFIRM_WAIT + 2
                 if isinstance(items[0], tuple):
-                    self._await_attested(items[0][1])  # (its block's other receipts come meanwhile)
+                    self._await_attested(items[0][1], deadline)  # (its block's other receipts come meanwhile)
                 while True:
                     try:
                         items.append(done.get_nowait())
@@ -1040,7 +1043,7 @@ class Node:
                     outcomes = self._outcomes(pendings, answers)
                     yield pack(pack(*(pack(b"%d" % n, o) for (n, _), o in zip(answered, outcomes))),
                                self._relayed_attestations({(a.height, a.block_digest) for a in answers
-                                                           if isinstance(a, Receipt)}))
+                                                           if isinstance(a, Receipt)}, deadline))
                     with lock:
                         waiting[0] -= len(answered)
                     for _ in answered:
@@ -1050,27 +1053,29 @@ class Node:
         finally:
             ended.set()
 
-    def _relayed_attestations(self, blocks) -> bytes:
+    def _relayed_attestations(self, blocks, deadline: float) -> bytes:
         """pack((height, digest, attestations...) per block that the policy's threshold of
-        peers attest now); a block they do not is left out (its submitters ask them)."""
+        peers attest by `deadline` (time.monotonic()); a block they do not is left out (its
+        submitters ask them)."""
         out = []
         for height, digest in blocks:
             try:
-                attestations = self._attested(height, digest).result(CONFIRM_WAIT + 2)
+                attestations = self._attested(height, digest).result(max(0.0, deadline - time.monotonic()))
             except (concurrent.futures.TimeoutError, LedgerError):
                 continue
             if len(attestations) >= self.config.endorsement_threshold:
                 out.append(pack(b"%d" % height, digest, *(pack(fp, sig) for fp, sig in attestations)))
         return pack(*out)
 
-    def _await_attested(self, p: _Pending) -> None:
-        """Wait until the attestations of `p`'s block are gathered (_attested), so that one
-        stream message answers every receipt of the block the cutter set meanwhile, with them
-        (one message per block and stream, not one per burst of the cut's loop)."""
+    def _await_attested(self, p: _Pending, deadline: float) -> None:
+        """Wait until the attestations of `p`'s block are gathered (_attested), at most until
+        `deadline` (time.monotonic()), so that one stream message answers every receipt of the
+        block the cutter set meanwhile, with them (one message per block and stream, not one
+        per burst of the cut's loop)."""
         answer = self._answer_of(p)
         if isinstance(answer, Receipt):
             try:
-                self._attested(answer.height, answer.block_digest).result(CONFIRM_WAIT + 2)
+                self._attested(answer.height, answer.block_digest).result(max(0.0, deadline - time.monotonic()))
             except (concurrent.futures.TimeoutError, LedgerError):
                 pass  # (_relayed_attestations leaves the block out: its submitters ask the peers)
 

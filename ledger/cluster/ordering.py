@@ -55,7 +55,7 @@ MAX_BLOCK_BYTES = 1024 * 1024        # a block's encoding stays below this (room
 MAX_TX_BYTES = MAX_BLOCK_BYTES - 64 * 1024  # the block's header and endorsements fit beside it
 _RANGE_BLOCKS = 64                   # blocks per range read while catching up
 ARRIVED_KEPT = 64                    # entries the watch brought that a log keeps for its follower ...
-ARRIVED_BYTES = 8 << 20              # ... and their bytes (past either, the lowest slots go: read again)
+ARRIVED_BYTES = 8 << 20              # ... and their bytes (past either, the highest slots go: read again)
 # what an unreachable or quorum-less etcd raises (the raw stubs raise grpc's errors)
 _FAILURES = (aetcd.exceptions.ClientError, grpc.RpcError, asyncio.TimeoutError, ConnectionError, OSError)
 
@@ -70,9 +70,11 @@ def _slot_of(key: bytes) -> int | None:
 
 
 class ArrivedEntries:
-    """The entries (slot -> bytes) a log's watch brought and its follower has not taken yet:
-    at most `kept` entries and `max_bytes` bytes, the lowest slots forgotten first (the
-    follower then reads them from the log)."""
+    """The entries (slot -> bytes) a log's watch brought and its follower has not taken yet,
+    as the log holds them after the events so far (a slot deleted is forgotten: a read now
+    finds it empty): at most `kept` entries and `max_bytes` bytes, the highest slots forgotten
+    first (the follower reads them from the log when it gets there; any peer may write a slot
+    far ahead, and such entries must not push out the next ones)."""
 
     def __init__(self, kept: int = ARRIVED_KEPT, max_bytes: int = ARRIVED_BYTES) -> None:
         self.kept, self.max_bytes = kept, max_bytes
@@ -86,12 +88,22 @@ class ArrivedEntries:
             self._bytes += len(value) - len(self._entries.pop(slot, b""))
             self._entries[slot] = value
             while len(self._entries) > self.kept or self._bytes > self.max_bytes:
-                self._bytes -= len(self._entries.pop(min(self._entries)))
+                self._bytes -= len(self._entries.pop(max(self._entries)))
+
+    def forget(self, slot: int) -> None:
+        """The entry at `slot` was deleted (a trim, or any writer)."""
+        with self._lock:
+            self._bytes -= len(self._entries.pop(slot, b""))
+
+    def clear(self) -> None:
+        """Forget every entry (a watch lost: what they became meanwhile is read from the log)."""
+        with self._lock:
+            self._entries, self._bytes = {}, 0
 
     def since(self, start: int) -> list[tuple[int, bytes]]:
         """The entries (slot, bytes) from slot `start` on without a gap, as the log held them
-        when etcd sent them (what a read at that moment returned); those below `start` are
-        forgotten."""
+        after the events etcd sent so far (what a read at that moment returned); those below
+        `start` are forgotten."""
         with self._lock:
             for slot in [s for s in self._entries if s < start]:
                 self._bytes -= len(self._entries.pop(slot))
@@ -264,20 +276,26 @@ class EtcdLog:
     # --- watching --------------------------------------------------------------------
 
     def start_watch(self) -> None:
-        """Watch the log's entries: keep each new one's bytes for `arrived` and set `changed`
-        (readers poll the log too: what a lost watch missed waits for that poll)."""
+        """Watch the log's entries: keep each new one's bytes for `arrived` (and forget a
+        deleted one) and set `changed` (readers poll the log too: what a lost watch missed
+        waits for that poll)."""
         base = self.key(b"block/")
 
         async def watch():
             while True:
-                try:
+                try:  # (a new watch starts now: the writes and deletes since the last one came in none)
+                    self._arrived.clear()
                     w = await self._client.watch(base, range_end=etcdauth._prefix_end(base))  # (every key under block/)
                     async for event in w:
                         slot = _slot_of(event.kv.key[len(base):])
-                        if slot is not None and event.kind == "PUT":
+                        if slot is None:
+                            continue
+                        if event.kind == "PUT":
                             self._arrived.keep(slot, event.kv.value)
                             self.head = slot
                             self._changed.set()
+                        else:  # DELETE: a read finds the slot empty now, so must the watch's taker
+                            self._arrived.forget(slot)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # etcd down or the member moved: watch again shortly
