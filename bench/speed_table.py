@@ -36,17 +36,15 @@ the quiet table before it: t = 8 0.72, t = 16 0.64, t = 1024 0.56, all_witnesses
 - all_witnesses (csrc/ea_rootfactory.c, rf_ifma), n = 10,000, CPU per tree level on one
   thread (load 4): root 1.2-1.35 s (one shared chain, 2.24M squarings ~0.75 s, and 187k
   8-lane bucket products ~0.5 s), then 8 nodes in one lane group 0.52-0.63 s, then 0.57,
-  0.57-0.64, 0.62-0.65, 0.69, 0.12-0.19 s (4.3-4.7 s). On two threads the root's chain is
-  now squared on one thread while the other collects its buckets (RF_SPLIT, a ring of chain
-  values; it replaced two root powms): root = the squarings, ~0.8 s; its 8 children then run
-  on the single kernel, 4 per thread, 0.62-0.72 s each (the lane group would take about as
-  long on one thread: that level forced both ways in one run, one thread, load 6, took
-  0.51-0.80 s in lanes and 1.29-1.47 s as singles, a group ~3-5 singles where
-  RF_LANE_GROUP_COST says 7; at 8 nodes on two threads either choice takes ~0.65 s); the
-  levels below split evenly. The top, down to
-  64 nodes, takes ~1.35 s either way (the two powms, their shared chains and a 16-node lane
-  level: ~1.38 s), so about (1.35 + 2.6 / 2) / 4.2 = 0.63 (no wall-clock gain over the
-  powms could be measured at load 4-9). A root of arity 16
+  0.57-0.64, 0.62-0.65, 0.69, 0.12-0.19 s (4.3-4.7 s). On two threads the root's two
+  children are two exponentiations (RF_POWM), one per thread. Tried: the root's one chain
+  squared on one thread while the other collects its buckets (a ring of chain values, root
+  ~0.8 s): the top down to 64 nodes takes ~1.35 s either way, so about
+  (1.35 + 2.6 / 2) / 4.2 = 0.63, and the quiet-machine pair measured it slower (2.60-2.63 s
+  against 2.46-2.49 s on two threads): reverted. The lane group at 8 nodes would take about
+  as long as singles on one thread there (forced both ways in one run, load 6: 0.51-0.80 s in
+  lanes, 1.29-1.47 s as singles, a group ~3-5 singles where RF_LANE_GROUP_COST says 7).
+  A root of arity 16
   (two lane groups of buckets, 16 children = one lane group per thread) made the collector the
   bottleneck (1.14 s busy against 0.80 s of squarings) for the same total: reverted. The
   floor is the ~2.24M sequential squarings along the top (~0.73 s) plus a level of 8 nodes

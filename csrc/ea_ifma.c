@@ -4,7 +4,6 @@
  * stay in [0, 2N): with R = 2^(52 L) > 4N, the almost-Montgomery product of two such values
  * is again below 2N (no final subtraction inside the loop). */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -735,133 +734,17 @@ int ea_ifma_strong_base2_8(unsigned char *pass, const mpz_t *c, size_t count)
 /* ---- one base, up to 8 exponents: the shared squaring chain on the single-operation kernel
  * (ea_ifma1.h), the 8 exponents' bucket multiplications in one lane product per window (lane
  * l: exponent l). Both work in the same Montgomery domain (R = 2^2080), so the chain's value
- * goes to the lanes as it is. On two threads one squares and the other collects: a window's
- * lane product (~2.7 us) takes less than its c squarings (~0.33 us each), so the node takes
- * the time of its squarings alone (at the root of RootFactory ~60% of the one-thread time). */
+ * goes to the lanes as it is. */
 #define SB_MAX_C 12
-#define SB_RING 1024                /* chain values in flight: ~4 ms of squarings */
-
-typedef struct {
-    const ifma_ctx *ctx;
-    mpz_srcptr n;
-    const mpz_t *exps;
-    size_t k, nwin, nb;
-    unsigned c;
-    uint64_t *buckets, *tmp, *run, *acc;
-    uint64_t *ring;                 /* chain value of window w at (w % ring_size) * L */
-    size_t ring_size;
-    size_t published, collected;    /* windows whose value is in the ring / in the buckets */
-    pthread_mutex_t collecting;     /* held by whoever collects */
-    int failed;                     /* the squarer stopped (no memory) */
-} sb_chain;
-
-/* Window win's bucket of every lane (idx) and whether any is nonzero; the buckets' lines are
- * prefetched (the collection comes a few microseconds later). */
-static int sb_digits(const sb_chain *sb, size_t win, long long *idx)
-{
-    size_t l, d;
-    int any = 0;
-    for (l = 0; l < LANES; l++) {
-        unsigned dig = l < sb->k && win < sb->nwin
-                       ? ea_exp_bits(sb->exps[l], win * sb->c, sb->c) : 0;
-        idx[l] = (long long)dig * L * LANES + (long long)l;
-        any |= dig != 0;
-    }
-    if (any)
-        for (l = 0; l < LANES; l++)
-            for (d = 0; d < L; d++)
-                __builtin_prefetch(sb->buckets + idx[l] + d * LANES);
-    return any;
-}
-
-/* Collects every published window (the caller holds `collecting`). */
-static void sb_drain(sb_chain *sb)
-{
-    size_t w = sb->collected, top = __atomic_load_n(&sb->published, __ATOMIC_ACQUIRE);
-    long long idx[LANES], next[LANES];
-    int any = w < top && sb_digits(sb, w, idx), any_next;
-    for (; w < top; w++) {
-        any_next = w + 1 < top && sb_digits(sb, w + 1, next);
-        if (any)
-            buckets_collect(sb->buckets, sb->tmp, sb->ring + (w % sb->ring_size) * L, idx,
-                            sb->ctx);
-        memcpy(idx, next, sizeof idx);
-        any = any_next;
-    }
-    __atomic_store_n(&sb->collected, w, __ATOMIC_RELEASE);
-}
-
-/* Task 0 squares and publishes; task 1 collects, then combines. Any schedule completes (both
- * tasks on one thread, the collector late or preempted): a squarer facing a full ring collects
- * itself unless the collector is at it. */
-static int sb_task(void *arg, size_t role)
-{
-    sb_chain *sb = arg;
-    size_t win, spins = 0;
-    uint64_t cur[L];
-    if (role == 0) {
-        memcpy(cur, sb->ring, sizeof cur);  /* the base, published as window 0 */
-        for (win = 1; win < sb->nwin; win++) {
-            if (!ea_ifma1_sqr(cur, sb->c, sb->n)) {
-                __atomic_store_n(&sb->failed, 1, __ATOMIC_RELEASE);
-                return EA_ERR_NOMEM;
-            }
-            while (win - __atomic_load_n(&sb->collected, __ATOMIC_ACQUIRE) >= sb->ring_size) {
-                if (pthread_mutex_trylock(&sb->collecting) == 0) {
-                    sb_drain(sb);
-                    pthread_mutex_unlock(&sb->collecting);
-                } else {
-                    spin(&spins);
-                }
-            }
-            spins = 0;
-            memcpy(sb->ring + (win % sb->ring_size) * L, cur, sizeof cur);
-            __atomic_store_n(&sb->published, win + 1, __ATOMIC_RELEASE);
-        }
-        return EA_OK;
-    }
-    while (__atomic_load_n(&sb->collected, __ATOMIC_ACQUIRE) < sb->nwin) {
-        if (__atomic_load_n(&sb->collected, __ATOMIC_ACQUIRE)
-            < __atomic_load_n(&sb->published, __ATOMIC_ACQUIRE)) {
-            pthread_mutex_lock(&sb->collecting);
-            sb_drain(sb);
-            pthread_mutex_unlock(&sb->collecting);
-            spins = 0;
-        } else if (__atomic_load_n(&sb->failed, __ATOMIC_ACQUIRE)) {
-            return EA_ERR_NOMEM;
-        } else {
-            spin(&spins);
-        }
-    }
-    buckets_combine(sb->acc, sb->run, sb->buckets, sb->nb, sb->ctx);
-    return EA_OK;
-}
-
-/* One thread: each window's buckets are prefetched during its squarings. */
-static int sb_alone(sb_chain *sb)
-{
-    uint64_t *cur = sb->ring;
-    long long idx[LANES];
-    size_t win;
-    for (win = 0; win < sb->nwin; win++) {
-        int any = sb_digits(sb, win, idx);
-        if (win > 0 && !ea_ifma1_sqr(cur, sb->c, sb->n))
-            return EA_ERR_NOMEM;
-        if (any)
-            buckets_collect(sb->buckets, sb->tmp, cur, idx, sb->ctx);
-    }
-    buckets_combine(sb->acc, sb->run, sb->buckets, sb->nb, sb->ctx);
-    return EA_OK;
-}
 
 static int shared_chain(uint64_t *out, const uint64_t *B, const mpz_t *exps, size_t k,
-                        const ifma_ctx *ctx, const mpz_t n, unsigned threads)
+                        const ifma_ctx *ctx, const mpz_t n)
 {
-    size_t bits = 1, l, d;
+    size_t bits = 1, l, d, win, nwin, nb;
+    uint64_t *buckets, *tmp, *run, *acc, cur[L];
+    long long idx[LANES];
     unsigned c = 2, s;
     double best = -1.0;
-    sb_chain sb;
-    int rc;
     if (k == 0 || k > LANES)
         return EA_ERR_ARGUMENT;
     for (l = 0; l < k; l++)
@@ -874,34 +757,40 @@ static int shared_chain(uint64_t *out, const uint64_t *B, const mpz_t *exps, siz
             c = s;
         }
     }
-    sb.ctx = ctx; sb.n = n; sb.exps = exps; sb.k = k; sb.c = c;
-    sb.nb = (size_t)1 << c;
-    sb.nwin = (bits + c - 1) / c;
-    sb.ring_size = threads > 1 ? (sb.nwin < SB_RING ? sb.nwin : SB_RING) : 1;
-    sb.published = 1;
-    sb.collected = 0;
-    sb.failed = 0;
-    sb.buckets = alloc64((sb.nb + 3) * L * LANES * sizeof(uint64_t));
-    sb.ring = alloc64(sb.ring_size * L * sizeof(uint64_t));
-    if (sb.buckets == NULL || sb.ring == NULL || pthread_mutex_init(&sb.collecting, NULL) != 0) {
-        free(sb.buckets); free(sb.ring);
+    nb = (size_t)1 << c;
+    nwin = (bits + c - 1) / c;
+    buckets = alloc64((nb + 3) * L * LANES * sizeof(uint64_t));
+    if (buckets == NULL)
         return EA_ERR_NOMEM;
+    tmp = VEC(buckets, nb);
+    run = VEC(buckets, nb + 1);
+    acc = VEC(buckets, nb + 2);
+    buckets_init(buckets, nb, ctx);
+    memcpy(cur, B, sizeof cur);
+    for (win = 0; win < nwin; win++) {
+        int any = 0;
+        for (l = 0; l < LANES; l++) {
+            unsigned dig = l < k ? ea_exp_bits(exps[l], win * c, c) : 0;
+            idx[l] = (long long)dig * L * LANES + (long long)l;
+            any |= dig != 0;
+        }
+        if (any)                                /* the buckets' lines, during the squarings */
+            for (l = 0; l < LANES; l++)
+                for (d = 0; d < L; d++)
+                    __builtin_prefetch(buckets + idx[l] + d * LANES);
+        if (win > 0 && !ea_ifma1_sqr(cur, c, n)) {
+            free(buckets);
+            return EA_ERR_NOMEM;
+        }
+        if (any)
+            buckets_collect(buckets, tmp, cur, idx, ctx);
     }
-    sb.tmp = VEC(sb.buckets, sb.nb);
-    sb.run = VEC(sb.buckets, sb.nb + 1);
-    sb.acc = VEC(sb.buckets, sb.nb + 2);
-    buckets_init(sb.buckets, sb.nb, ctx);
-    memcpy(sb.ring, B, L * sizeof(uint64_t));
-    if (threads > 1)
-        rc = ea_parallel_run(sb_task, &sb, 2, 2);
-    else
-        rc = sb_alone(&sb);
-    for (l = 0; l < k && rc == EA_OK; l++)
+    buckets_combine(acc, run, buckets, nb, ctx);
+    for (l = 0; l < k; l++)
         for (d = 0; d < L; d++)
-            out[l * L + d] = sb.acc[d * LANES + l];
-    pthread_mutex_destroy(&sb.collecting);
-    free(sb.buckets); free(sb.ring);
-    return rc;
+            out[l * L + d] = acc[d * LANES + l];
+    free(buckets);
+    return EA_OK;
 }
 
 int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, size_t k,
@@ -926,7 +815,7 @@ int ea_ifma_shared_base(mp_limb_t *out, const mp_limb_t *B, const mpz_t *exps, s
     if (!ea_ifma1_to_mont(res + k * L, v, mont->nz))
         rc = EA_ERR_NOMEM;
     if (rc == EA_OK)
-        rc = shared_chain(res, res + k * L, exps, k, ctx, mont->nz, 1);
+        rc = shared_chain(res, res + k * L, exps, k, ctx, mont->nz);
     for (l = 0; l < k && rc == EA_OK; l++) {
         if (!ea_ifma1_from_mont(v, res + l * L, mont->nz))
             rc = EA_ERR_NOMEM;
@@ -962,9 +851,9 @@ void ea_ifma_lanes_free(ea_ifma_lanes *lc)
 }
 
 int ea_ifma_shared_chain(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *base,
-                         const mpz_t *exps, size_t k, const mpz_t n, unsigned threads)
+                         const mpz_t *exps, size_t k, const mpz_t n)
 {
-    return shared_chain(out, base, exps, k, &lc->ctx, n, threads);
+    return shared_chain(out, base, exps, k, &lc->ctx, n);
 }
 
 /* Lane vector out from rows: lane l takes the L scalar limbs at words off[l] of rows. */
@@ -1132,9 +1021,9 @@ int ea_ifma_chains(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *bases
 }
 
 int ea_ifma_shared_chain(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *base,
-                         const mpz_t *exps, size_t k, const mpz_t n, unsigned threads)
+                         const mpz_t *exps, size_t k, const mpz_t n)
 {
-    (void)lc; (void)out; (void)base; (void)exps; (void)k; (void)n; (void)threads;
+    (void)lc; (void)out; (void)base; (void)exps; (void)k; (void)n;
     return EA_ERR_ARGUMENT;
 }
 #endif

@@ -65,12 +65,11 @@ void ea_ifma_lanes_free(ea_ifma_lanes *lc);
 int ea_ifma_chains(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *bases,
                    const mpz_t *exps, size_t m, size_t k);
 
-/* ea_ifma_shared_chain(lc, out, base, exps, k, n, threads): out[i * 40 ...] = base^exps[i] for
- * 1 <= k <= 8 exponents >= 0 (forms as ea_ifma_chains; n: lc's modulus), as ea_ifma_shared_base;
- * threads >= 2: on two threads, one squaring, the other collecting the buckets.
+/* ea_ifma_shared_chain(lc, out, base, exps, k, n): out[i * 40 ...] = base^exps[i] for
+ * 1 <= k <= 8 exponents >= 0 (forms as ea_ifma_chains; n: lc's modulus), as ea_ifma_shared_base.
  * EA_OK, EA_ERR_NOMEM or EA_ERR_ARGUMENT. */
 int ea_ifma_shared_chain(const ea_ifma_lanes *lc, uint64_t *out, const uint64_t *base,
-                         const mpz_t *exps, size_t k, const mpz_t n, unsigned threads);
+                         const mpz_t *exps, size_t k, const mpz_t n);
 
 /* ea_ifma_strong_base2_8(pass, c, count): pass[l] = (c[l] is a strong probable prime to base
  * 2: with c[l] - 1 = e 2^s, e odd, 2^e = 1 or 2^(e 2^r) = -1 mod c[l] for some r < s) for

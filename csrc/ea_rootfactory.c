@@ -370,8 +370,8 @@ static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned 
  *   RF_SINGLE - a node on the single-operation kernel, one squaring chain for MAX_ARITY
  *               exponents whose buckets go in lanes (ea_ifma_shared_chain): for levels with
  *               too few nodes to fill the lanes of every thread;
- *   RF_SPLIT  - RF_SINGLE with the node's chain on two threads, one squaring and one
- *               collecting the buckets: while a level has fewer nodes than threads (the root). */
+ *   RF_POWM   - the two children of a node by two independent exponentiations: while a level
+ *               has fewer nodes than threads (the root), so that every thread works. */
 #define L52 40
 #define RF_LANE_ARITY 4
 /* A group of 8 nodes in lanes costs about as much as this many nodes on the single kernel, per
@@ -379,7 +379,7 @@ static int rf_par(const rf_env *env, const mp_limb_t *B, size_t count, unsigned 
  * product, 0.38 us per single one; 7-8 under load, which slows the lanes more). */
 #define RF_LANE_GROUP_COST 7
 
-enum rf_mode { RF_LANES, RF_SINGLE, RF_SPLIT };
+enum rf_mode { RF_LANES, RF_SINGLE, RF_POWM };
 
 typedef struct {
     const ea_ifma_lanes *lanes;
@@ -393,7 +393,29 @@ typedef struct {
     uint64_t *child;            /* node j part i: base at (j * arity + i) * L52 */
 } rf_ifma_level;
 
-/* Task t: RF_LANES nodes 8t .. 8t+7, else node t. */
+/* RF_POWM task q: child q % 2 of node q / 2 = the node's base ^ (the other half's product). */
+static int rf_powm_task(rf_ifma_level *lv, size_t q)
+{
+    const size_t *cut = lv->cut + q / 2 * 3;
+    size_t side = q % 2, lo = cut[1 - side], hi = cut[2 - side];
+    mpz_t e, b;
+    int rc;
+    mpz_init(e);
+    mpz_init(b);
+    rc = ea_product(e, lv->xs + lo, hi - lo);
+    if (rc == EA_OK && !ea_ifma1_from_mont(b, lv->base + q / 2 * L52, lv->n))
+        rc = EA_ERR_NOMEM;
+    if (rc == EA_OK) {
+        ea_fast_powm(b, b, e, lv->n);
+        if (!ea_ifma1_to_mont(lv->child + q * L52, b, lv->n))
+            rc = EA_ERR_NOMEM;
+    }
+    mpz_clear(e);
+    mpz_clear(b);
+    return rc;
+}
+
+/* Task t: RF_LANES nodes 8t .. 8t+7, RF_SINGLE node t, RF_POWM one child. */
 static int rf_ifma_task(void *arg, size_t t)
 {
     rf_ifma_level *lv = arg;
@@ -401,16 +423,17 @@ static int rf_ifma_task(void *arg, size_t t)
     size_t a = lv->arity, i, j;
     mpz_t E[EA_LANES * MAX_ARITY];
     int rc = EA_OK;
+    if (lv->mode == RF_POWM)
+        return rf_powm_task(lv, t);
     if (m > per)
         m = per;
     for (i = 0; i < m * a; i++)
         mpz_init(E[i]);
     for (j = 0; j < m && rc == EA_OK; j++)
         rc = rf_parts(E + j * a, lv->cut + (first + j) * (a + 1), lv->xs, lv->arity);
-    if (rc == EA_OK && lv->mode != RF_LANES)
+    if (rc == EA_OK && lv->mode == RF_SINGLE)
         rc = ea_ifma_shared_chain(lv->lanes, lv->child + first * a * L52,
-                                  lv->base + first * L52, (const mpz_t *)E, a, lv->n,
-                                  lv->mode == RF_SPLIT ? 2 : 1);
+                                  lv->base + first * L52, (const mpz_t *)E, a, lv->n);
     else if (rc == EA_OK)
         rc = ea_ifma_chains(lv->lanes, lv->child + first * a * L52, lv->base + first * L52,
                             (const mpz_t *)E, m, a);
@@ -424,7 +447,7 @@ static enum rf_mode rf_choose(size_t active, unsigned threads)
 {
     size_t groups = (active + EA_LANES - 1) / EA_LANES;
     if (active < threads)
-        return RF_SPLIT;
+        return RF_POWM;
     return RF_LANE_GROUP_COST * ((groups + threads - 1) / threads)
            <= (active + threads - 1) / threads ? RF_LANES : RF_SINGLE;
 }
@@ -464,7 +487,7 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
         lv.lanes = lanes; lv.n = n; lv.xs = xs; lv.base = bases; lv.nodes = active;
         lv.cut = cut;
         lv.mode = rf_choose(active, threads);
-        lv.arity = lv.mode == RF_LANES ? RF_LANE_ARITY : MAX_ARITY;
+        lv.arity = lv.mode == RF_POWM ? 2 : lv.mode == RF_LANES ? RF_LANE_ARITY : MAX_ARITY;
         for (j = 0, i = 2; j < active; j++)             /* no exponent slots left empty */
             if (hi[j] - lo[j] > i)
                 i = hi[j] - lo[j];
@@ -483,7 +506,8 @@ static int rf_ifma(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count, 
             for (i = 0; i <= lv.arity; i++)
                 cut[j * (lv.arity + 1) + i] = i <= k ? lo[j] + size * i / k : hi[j];
         }
-        tasks = lv.mode == RF_LANES ? (active + EA_LANES - 1) / EA_LANES : active;
+        tasks = lv.mode == RF_LANES ? (active + EA_LANES - 1) / EA_LANES
+                : lv.mode == RF_POWM ? 2 * active : active;
         lv.child = child;
         rc = ea_parallel_run(rf_ifma_task, &lv, tasks, threads);
         for (j = 0; j < active && rc == EA_OK; j++)     /* the children, in order */

@@ -24,8 +24,7 @@ int ea_powm_shared_base(mpz_t *out, const mpz_t base, const mpz_t *exps, size_t 
  * the set into `arity` parts (2..8), raise the base by the product of the other parts (one
  * shared squaring chain per node), recurse. arity 0 = default: where the IFMA kernels apply, the
  * shape is chosen level by level (8 nodes' chains at once in lanes, or a single chain of arity
- * 8, squared on one thread and its buckets collected on another while a level has fewer nodes
- * than threads), else 4. The
+ * 8, or two exponentiations per node while a level has fewer nodes than threads), else 4. The
  * work runs on up to `threads` threads. xs accumulator elements (odd >= 3, EA_RULE_ELEMENT,
  * else EA_ERR_EXPONENT); 0 < base < n. */
 int ea_root_factory(mpz_t *out, const mpz_t base, const mpz_t *xs, size_t count,

@@ -283,10 +283,8 @@ def test_powm_shared_base_with_lane_buckets_below_2048_bits():
 
 def test_root_factory_top_node_on_lane_buckets_and_threads():
     """320 elements: the root on the single IFMA kernel (7/8 of 82k bits, its 8 exponents'
-    buckets in lanes), then 8 nodes per lane group down to the leaves; with 2 threads the root's
-    chain is squared on one thread while the other collects its buckets (7951 windows: more than
-    the ring holds, so the squarer waits for or does the collection), then 8 single-kernel
-    nodes."""
+    buckets in lanes), then 8 nodes per lane group down to the leaves; with 2 threads the root
+    is two parallel powms, then two single-kernel nodes of arity 8."""
     g = P.generator(b"fast-top")
     xs = [edgeacc.hash_to_prime(b"top-%d" % i)[0] for i in range(320)]
     v = int(gmpy2.powmod(g, math.prod(xs), N))
@@ -299,7 +297,7 @@ def test_root_factory_top_node_on_lane_buckets_and_threads():
 @given(st.lists(st.sampled_from(XS), min_size=1, max_size=90), st.integers(1, 3), units)
 def test_root_factory_on_every_tree_shape(picks, threads, g):
     """Element lists of 1..90 (repeats allowed) on 1..3 threads: the lane tree's levels in lanes
-    (full and partial groups of 8), on the single kernel and split over two threads, each
+    (full and partial groups of 8), on the single kernel and as two powms per node, each
     witness raised to its element gives the accumulator value, and the first and last are the
     definition itself."""
     total = math.prod(picks)
