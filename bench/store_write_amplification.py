@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--txs", type=int, default=100, help="transactions a block")
     ap.add_argument("--size", type=int, default=15700, help="bytes a block")
     args = ap.parse_args(argv)
+    if min(args.blocks, args.size) < 1 or args.txs < 0:
+        ap.error("--blocks and --size must be at least 1, --txs at least 0")  # (the ratios divide by the bytes)
     with tempfile.TemporaryDirectory(prefix="edgeacc-store-wa-", dir=os.environ.get("TMPDIR")) as tmp:
         store = PeerStore(Path(tmp) / "p.sqlite", "edge-0")
         start, t0, stored = written_bytes(), time.perf_counter(), 0
