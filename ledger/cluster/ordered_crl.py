@@ -88,6 +88,7 @@ class OrderedRevocations:
         self._from_height: dict[int, int] = {}  # serial -> the first height it signs no block at
         self._entries: list[tuple[int, bytes]] = []  # (height, DER) of each entry taken, as kept at `path`
         self._lock = threading.Lock()
+        self._ordered_crl: x509.CertificateRevocationList | None = None  # a CRL unordered() found all ordered
         if path is not None and path.exists():
             try:
                 kept = decode_ordered(path.read_bytes())
@@ -143,7 +144,10 @@ class OrderedRevocations:
         """The trust store's CRL when it revokes a serial the log has not ordered (then this
         peer appends it), else None."""
         crl = self.trust.revocation_list
-        if crl is None or not {r.serial_number for r in crl} - self._from_height.keys():
+        if crl is None or crl is self._ordered_crl:
+            return None
+        if not {r.serial_number for r in crl} - self._from_height.keys():
+            self._ordered_crl = crl  # (serials stay ordered: not read again every poll)
             return None
         return crl
 
