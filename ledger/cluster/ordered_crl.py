@@ -50,7 +50,7 @@ def keep_file(path: Path, data: bytes) -> None:
     left behind is discarded first); OSError otherwise."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    write_local(str(tmp), str(path), data)
+    write_local(str(tmp), str(path.absolute()), data)  # (absolute: its directory is fsynced)
 
 
 def crl_entry(crl: x509.CertificateRevocationList) -> bytes:
