@@ -73,7 +73,7 @@ from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
                                      checkpoint_message, confirm_blocks, decode_block_id, stored_message)
-from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, revocations_digest
+from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
@@ -167,13 +167,8 @@ def install_crl(trust: TrustStore, crl_path: Path, remembered: Path | None) -> N
         raise StorageError(f"cannot read revocation list {crl_path}: {exc}") from None
     trust.set_revocation_list(crl)
     if remembered is not None:
-        tmp = remembered.with_name(remembered.name + ".tmp")
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(remembered)
+            keep_file(remembered, data)
         except OSError as exc:
             raise StorageError(f"cannot keep the accepted revocation list at {remembered}: {exc}") from None
 

@@ -30,7 +30,6 @@ kept file (a repaired or restored store) reads again and must take like every ot
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 
@@ -40,9 +39,18 @@ from cryptography.hazmat.primitives import serialization
 from ledger.cluster.transport import number, pack, unpack
 from ledger.errors import EncodingError, LedgerError, RevokedCertificate, StorageError
 from ledger.identity import TrustStore
+from ledger.objects import write_local
 
 CRL_ENTRY_MAGIC = b"EACRL\x01"  # (a block's encoding starts with the block magic: never this)
 REVOCATIONS_DOMAIN = b"EAOR"     # revocations_digest: the ordered CRL entries below a checkpoint
+
+
+def keep_file(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` durably (objects.write_local, through `path`.tmp: one a crash
+    left behind is discarded first); OSError otherwise."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    write_local(str(tmp), str(path.absolute()), data)  # (absolute: its directory is fsynced)
 
 
 def crl_entry(crl: x509.CertificateRevocationList) -> bytes:
@@ -80,6 +88,7 @@ class OrderedRevocations:
         self._from_height: dict[int, int] = {}  # serial -> the first height it signs no block at
         self._entries: list[tuple[int, bytes]] = []  # (height, DER) of each entry taken, as kept at `path`
         self._lock = threading.Lock()
+        self._ordered_crl: x509.CertificateRevocationList | None = None  # a CRL unordered() found all ordered
         if path is not None and path.exists():
             try:
                 kept = decode_ordered(path.read_bytes())
@@ -125,13 +134,8 @@ class OrderedRevocations:
 
     def _keep(self, entry: tuple[int, bytes]) -> None:
         if self.path is not None:
-            tmp = self.path.with_name(self.path.name + ".tmp")
             try:
-                with open(tmp, "wb") as f:
-                    f.write(encode_ordered(self._entries + [entry]))
-                    f.flush()
-                    os.fsync(f.fileno())
-                tmp.replace(self.path)
+                keep_file(self.path, encode_ordered(self._entries + [entry]))
             except OSError as exc:
                 raise StorageError(f"cannot keep the ordered revocation lists at {self.path}: {exc}") from None
         self._entries.append(entry)
@@ -140,7 +144,10 @@ class OrderedRevocations:
         """The trust store's CRL when it revokes a serial the log has not ordered (then this
         peer appends it), else None."""
         crl = self.trust.revocation_list
-        if crl is None or not {r.serial_number for r in crl} - self._from_height.keys():
+        if crl is None or crl is self._ordered_crl:
+            return None
+        if not {r.serial_number for r in crl} - self._from_height.keys():
+            self._ordered_crl = crl  # (serials stay ordered: not read again every poll)
             return None
         return crl
 
