@@ -21,11 +21,15 @@ far less than throughput.
     python bench/table1.py                   # the four rows beside the paper's figures
     python bench/table1.py --burst --sizes 32
     python bench/table1.py --cluster         # the same on the distributed deployment (needs etcd)
+    EDGEACC_TRACE=FILE python bench/table1.py --cluster --paced
+        # FILE gets a JSON line per transaction (submitted, committed: perf_counter; its block)
+        # and, from the cutter, one per block with its stage times (ledger.cluster.node)
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -164,6 +168,12 @@ def _measure(size: int, clients: int, per_client: int, rate: float | None, submi
     receipts = [p.result(120) for ps in pendings for p in ps]  # raises if any was rejected
     cpu = cpu_seconds(list(pids)) - cpu_before
     latencies = [c - s for cs, ss in zip(committed, submitted) for c, s in zip(cs, ss)]
+    if os.environ.get("EDGEACC_TRACE"):  # the per-transaction series beside the cutter's per-block lines
+        with open(os.environ["EDGEACC_TRACE"], "a") as f:
+            for ss, cs, ps in zip(submitted, committed, pendings):
+                for s, c, p in zip(ss, cs, ps):
+                    f.write(json.dumps({"size": size, "paced": bool(rate), "s": s, "c": c,
+                                        "h": p.result().height}) + "\n")
     first = min(min(s) for s in submitted)
     last = max(max(c) for c in committed)
     return Run(max(latencies), sum(latencies) / len(latencies), len(latencies) / (last - first),

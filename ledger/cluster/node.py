@@ -105,6 +105,7 @@ STREAM_IDLE_SECONDS = 60.0    # a stream nothing crossed for this long is closed
 TRIM_BLOCKS = 256             # the cutter trims etcd's log once this many blocks lie above its checkpoint
 TRIM_RECHECK_SECONDS = 1.0    # ... and reads that checkpoint at least this often (one rewritten is replaced soon)
 MAX_ANCHORS_HELD = 1 << 16    # anchors check_layers remembers as held (then it reads them all once again)
+TRACE = os.environ.get("EDGEACC_TRACE")  # a file: the cutter appends a JSON line of stage times per block
 
 
 def read_json(path: str | Path, what: str) -> dict:
@@ -355,6 +356,7 @@ class _Pending:
     tx: Transaction
     future: concurrent.futures.Future
     proof: tuple[SignedHeader, list[bytes]] | None = None  # its block's header and its Merkle path, when cut
+    queued: float = 0.0  # time.perf_counter() when it was admitted (for TRACE)
 
 
 class Node:
@@ -633,6 +635,7 @@ class Node:
         leadership = self._leadership
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
+        started, stages = time.perf_counter(), []  # (TRACE)
         height, slot = self.follower.position()
         if height != self.peer.height:  # replaying its log after a restart: read it to the end first
             height, slot = self.follower.sync_position()
@@ -645,17 +648,23 @@ class Node:
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
         if proposal is not None and len(refused) < len(fresh):
+            stages.append(time.perf_counter())
             block = proposal.with_endorsements(self._endorsements(proposal))
+            stages.append(time.perf_counter())
             self.follower.appending = slot  # its head is no news to this peer's follow thread
             try:
                 slot = self._append_next(slot, height, block, leadership)
                 if slot is None:
                     raise ServiceUnavailable(f"{self.chain_id} moved on under another cutter: submit again")
+                stages.append(time.perf_counter())
                 self.follower.take_appended(slot, block)
+                stages.append(time.perf_counter())
             finally:
                 self.follower.appending = None
             if self.peer.height > height and self.peer.digest(height) == block.digest:
-                self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
+                attested = self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
+                if TRACE:
+                    self._trace(height, batch, len(block.to_bytes()), started, stages, attested)
                 appended = set(block.tx_bytes)
                 paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(leadership)
@@ -675,6 +684,22 @@ class Node:
                     f"another transaction with id {p.tx.tx_id.hex()[:16]} is already on {self.chain_id}"))
             else:
                 p.future.set_exception(ServiceUnavailable(f"{self.chain_id}: block not stored, submit again"))
+
+    @staticmethod
+    def _trace(height: int, batch: list[_Pending], size: int, started: float, stages: list[float],
+               attested: concurrent.futures.Future) -> None:
+        """EDGEACC_TRACE: one JSON line per block once its attestations are in: its size, when
+        the cut started (perf_counter: one clock for every process of a machine), how long its
+        oldest transaction waited for it, and the seconds of each stage (propose, Endorse,
+        etcd append, store, the other peers' Stored). bench/table1.py adds the transactions'."""
+        def write(_f) -> None:
+            times = [started, *stages, time.perf_counter()]
+            line = {"h": height, "n": len(batch), "bytes": size, "t": started,
+                    "wait": round(started - min(p.queued for p in batch), 4),
+                    "stages": [round(b - a, 4) for a, b in zip(times, times[1:])]}
+            with open(TRACE, "a") as f:
+                f.write(json.dumps(line) + "\n")
+        attested.add_done_callback(write)
 
     def _endorsements(self, block: Block) -> list[tuple[bytes, bytes]]:
         """This peer's endorsement and the other peers', until the policy's threshold: the
@@ -934,7 +959,7 @@ class Node:
         self._know_signers(txs)
         pendings = []
         for tx in txs:
-            p = _Pending(tx, concurrent.futures.Future())
+            p = _Pending(tx, concurrent.futures.Future(), queued=time.perf_counter())
             pendings.append(p)
             if self.peer.locate(tx.tx_id) is not None:
                 self._queue.put(p)  # answered from the chain (idempotent resubmission)
