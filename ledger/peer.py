@@ -349,7 +349,10 @@ class Peer:
         order: ledger.cluster.follower)."""
         self._commit(checks.decoded(block, Block, "block"), live=live)
 
-    def _commit(self, block: Block, *, live: bool = True, ordered: bool = False) -> None:
+    def _commit(self, block: Block, *, live: bool = True, ordered: bool = False, endorsed: bool = False) -> None:
+        """commit() of a decoded block; `endorsed`: the caller checked block.signed's
+        endorsements at replay_time(live, ordered) already (the follower checks them first),
+        so they are not verified twice."""
         at_ms = replay_time(block.header, live, ordered)
         with self._lock:
             if block.digest not in self._validated or block.height != self.height:
@@ -357,7 +360,8 @@ class Peer:
             elif block.computed_merkle_root() != block.header.merkle_root:  # (Block checks the count)
                 # the header was validated, but these are not the transactions it binds
                 raise MerkleMismatch(f"block {block.height}: transactions differ from the endorsed header")
-            self.deployment.check_endorsements(block.signed, at_ms=at_ms)
+            if not endorsed:
+                self.deployment.check_endorsements(block.signed, at_ms=at_ms)
             self._store_and_apply(block)
 
     def _store_and_apply(self, block: Block) -> None:

@@ -374,7 +374,8 @@ class Follower:
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
-                self.peer._commit(block, live=False, ordered=True)  # decoded from the bytes etcd holds
+                # (decoded from the bytes etcd holds; its endorsements were checked above, at the same time)
+                self.peer._commit(block, live=False, ordered=True, endorsed=True)
             except UnknownCertificate as exc:
                 raise ServiceUnavailable(f"{self.peer.name} cannot check the endorsed block {block.height} of "
                                          f"{self.peer.chain_id} yet: {exc}") from None
