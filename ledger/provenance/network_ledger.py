@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -93,6 +94,11 @@ class ProvenanceEndorser:
         # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
         # records this endorser accepted and the main chain's blocks up to _rounds_scanned
         self._successors: dict[str, bytes] = {}
+        # aggregation tx hex -> (payload, monotonic time) of a version endorsed here but not yet
+        # seen committed: it holds the round only for claim_timeout seconds, so a version that
+        # never commits cannot block the round on this node
+        self._pending: dict[str, tuple[bytes, float]] = {}
+        self.claim_timeout = 120.0
         self._rounds_scanned = 0
         self._rounds_lock = threading.Lock()
 
@@ -264,11 +270,19 @@ class ProvenanceEndorser:
         """One aggregation per round of a model: the FedAvg record `payload` (its canonical
         body, whose tx hash binds the averaged model) is the round after the aggregation
         `previous`, unless another version already is (committed on the main chain, or
-        accepted here - it may be in the same block). The same body again (a retry after its
+        accepted here in the last claim_timeout seconds - it may be in the same block; one that
+        never commits stops holding the round then). The same body again (a retry after its
         first submission failed) is the same round."""
         with self._rounds_lock:
             self._scan_rounds()
-            holder = self._successors.setdefault(previous, payload)
+            holder = self._successors.get(previous)
+            if holder is None:
+                now = time.monotonic()
+                pending = self._pending.get(previous)
+                if pending is None or pending[0] == payload or now - pending[1] >= self.claim_timeout:
+                    self._pending[previous] = (payload, now)
+                    return
+                holder = pending[0]
         if holder != payload:
             raise RecordError(f"round {round_index} after aggregation {previous[:12]} is already recorded "
                               "with other inputs or another model: one aggregation per round")
@@ -283,6 +297,7 @@ class ProvenanceEndorser:
                 previous = self._previous_of(tx)
                 if previous is not None:
                     self._successors.setdefault(previous, tx.payload)
+                    self._pending.pop(previous, None)
         self._rounds_scanned = max(self._rounds_scanned, height)
 
     def _follows(self, aggregation_hex: str) -> str | None:
