@@ -1,7 +1,6 @@
-"""Red team of session 10: provenance endorsement rules."""
+"""Red team rv10 (session 9): provenance endorsement rules."""
 import pytest
 from provenance_helpers import net  # noqa: F401  (fixture)
-
 
 
 def test_a_round_claimed_by_a_version_that_never_commits_is_released(net):

@@ -47,6 +47,9 @@ _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 _REPLAYED = ("step", "aggregation", "pipeline", "segment", "pipeline-round")  # what "reexecute" peers replay
 
 
+
+COMMIT_TIMEOUT = 120.0  # s a submission may take to commit; also how long an uncommitted round claim holds
+
 class EndorsementRefused(RecordError):
     """Too few endorsing peers accept the record: it is malformed, or under the chain's
     re-execution policy their replay did not reproduce it."""
@@ -98,7 +101,7 @@ class ProvenanceEndorser:
         # seen committed: it holds the round only for claim_timeout seconds, so a version that
         # never commits cannot block the round on this node
         self._pending: dict[str, tuple[bytes, float]] = {}
-        self.claim_timeout = 120.0
+        self.claim_timeout = COMMIT_TIMEOUT
         self._rounds_scanned = 0
         self._rounds_lock = threading.Lock()
 
@@ -475,7 +478,7 @@ class NetworkLedger:
     taken for one. `signers` maps submitter names to identities this process holds the keys of
     (a client of a distributed deployment signs with those, or its own)."""
 
-    def __init__(self, network: Network | Ledger, timeout: float = 120.0,
+    def __init__(self, network: Network | Ledger, timeout: float = COMMIT_TIMEOUT,
                  endorse: str | Mapping[str, str] | None = None,
                  signers: Mapping[str, Identity] | None = None) -> None:
         self.network = checks.instance(network, Ledger, "network")
