@@ -45,10 +45,8 @@ from ledger.tx import Transaction, TxKind
 
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 _REPLAYED = ("step", "aggregation", "pipeline", "segment", "pipeline-round")  # what "reexecute" peers replay
-
-
-
 COMMIT_TIMEOUT = 120.0  # s a submission may take to commit; also how long an uncommitted round claim holds
+
 
 class EndorsementRefused(RecordError):
     """Too few endorsing peers accept the record: it is malformed, or under the chain's
