@@ -1,4 +1,4 @@
-"""The batched Protocol 1 of the auditor gives the ledger's own verdicts."""
+"""The batched Protocol 1 (`Network.verify_many`) gives the single verifier's verdicts."""
 from __future__ import annotations
 
 import ast
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import ledger
 import ledger.provenance
-from ledger.provenance.batch_verify import verify_many
 
 
 def test_batched_verdicts_match_the_ledger_verifier(tmp_path, toy):
@@ -17,16 +16,16 @@ def test_batched_verdicts_match_the_ledger_verifier(tmp_path, toy):
         late = net.submit("edge-0", b"after the interlocking round").result()
         tx_ids = [r.tx_id for r in receipts] + [late.tx_id, bytes(32)]
         for verifier_chain in ("edge-1", "main", "edge-0"):
-            batched = verify_many(net, tx_ids, verifier_chain)
+            batched = net.verify_many(tx_ids, verifier_chain)
             assert set(batched) == set(tx_ids)
             for tx_id in [r.tx_id for r in receipts]:
                 assert batched[tx_id].ok, batched[tx_id].reason
                 assert net.verify(tx_id, verifier_chain).ok
             assert batched[bytes(32)].code == "unknown-transaction"
-        assert verify_many(net, [late.tx_id], "edge-1")[late.tx_id].code == "not-interlocked"
+        assert net.verify_many([late.tx_id], "edge-1")[late.tx_id].code == "not-interlocked"
         assert not net.verify(late.tx_id, "edge-1").ok
         net.interlock()
-        assert verify_many(net, [late.tx_id], "edge-1")[late.tx_id].ok
+        assert net.verify_many([late.tx_id], "edge-1")[late.tx_id].ok
 
 
 def test_provenance_uses_only_the_public_ledger_api():

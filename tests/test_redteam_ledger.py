@@ -146,7 +146,6 @@ def test_cli_submit_below_quorum_exits_3_and_reopening_completes_it(tmp_path, ca
 # --- 5. Protocol 1 reads each chain from its most advanced validated peer ----------------------
 
 def test_verifiers_read_the_leader_not_a_lagging_peer_0(net, monkeypatch):
-    from ledger.provenance.batch_verify import verify_many
     from test_ledger_commit import fail_writes
 
     for chain in ("edge-0", "main", "edge-1"):
@@ -156,18 +155,17 @@ def test_verifiers_read_the_leader_not_a_lagging_peer_0(net, monkeypatch):
     assert all(net.peer(c, 0).height < net.service(c).leader.height for c in ("edge-0", "main", "edge-1"))
     for chain in ("edge-0", "edge-1", "main"):
         assert net.verify(tx_id, chain).ok, chain
-    assert verify_many(net, [tx_id], "edge-1")[tx_id].ok
+    assert net.verify_many([tx_id], "edge-1")[tx_id].ok
 
 
 def test_verify_many_never_raises_for_missing_blocks(net, monkeypatch):
-    from ledger.provenance.batch_verify import verify_many
 
     tx_id = net.submit("edge-0", b"to be cut").result().tx_id
     net.interlock()
     for p in net.service("edge-0").peers:
         monkeypatch.setattr(p.store, "get", lambda height: None)
-    verdict = verify_many(net, [tx_id], "edge-1")[tx_id]
-    assert not verdict.ok and verdict.code == "unavailable"
+    verdict = net.verify_many([tx_id], "edge-1")[tx_id]
+    assert not verdict.ok and verdict.code == "not-found"
 
 
 # --- 2/6. concurrent revocations are all kept; re-revoking never moves a date later ------------
