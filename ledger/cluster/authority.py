@@ -3,7 +3,8 @@ never goes to a peer. Peers receive their own keys and the public trust material
 
     CADIR/ca.key, ca.crt     the CA (the key readable by its owner only)
     CADIR/crl.pem            the current revocation list (public: distribute it to every node)
-    CADIR/certs/NAME.crt     every ledger certificate issued (public: the nodes' trust bundle)
+    CADIR/certs/NAME.crt     every member's newest ledger certificate (public: the nodes' trust
+                             bundle), CADIR/certs/previous/NAME/SERIAL.crt the ones `renew` replaced
     CADIR/issued.json        name -> the serial numbers of its certificates (for revoke)
     CADIR/etcd/              the etcd CA: who may reach etcd (ledger.cluster.etcdauth)
 
@@ -27,10 +28,13 @@ from cryptography.hazmat.primitives import serialization
 from ledger import checks
 from ledger.cluster import etcdauth
 from ledger.errors import ArgumentError, ConfigurationError, NotFound, StorageError
-from ledger.identity import (DEFAULT_CA_DAYS, DEFAULT_MEMBER_DAYS, CertificateAuthority, Identity, load_certificate,
-                             load_private_key, load_revocation_list, save_certificate, save_private_key)
+from ledger.identity import (DEFAULT_CA_DAYS, DEFAULT_MEMBER_DAYS, CertificateAuthority, Identity, TrustStore,
+                             load_certificate, load_private_key, load_revocation_list, save_certificate,
+                             save_private_key)
+from ledger.objects import write_local
 
 ISSUED = "issued.json"
+PREVIOUS = "previous"  # CADIR/certs/previous/NAME/: the certificates renew replaced
 
 
 def _pem(obj) -> bytes:
@@ -68,7 +72,9 @@ def _locked(cadir: Path):
         except (OSError, ValueError) as exc:
             raise StorageError(f"{cadir} is not a CA directory: {exc}") from None
         yield issued
-        (cadir / ISSUED).write_text(json.dumps(issued, indent=1))
+        tmp = cadir / (ISSUED + ".tmp")
+        tmp.unlink(missing_ok=True)  # (a crash's leftover: the lock is ours)
+        write_local(str(tmp), str(cadir / ISSUED), json.dumps(issued, indent=1).encode())
 
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -100,21 +106,57 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
         etcdauth.check_client_name(name)
     with _locked(cadir) as issued:
         if name in issued:
-            raise ConfigurationError(f"{name} already has certificates (revoke it and choose another name)")
-        identity = ca.issue(name, role, chain_id, lifetime_days)
-        tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
-        out.mkdir(parents=True, exist_ok=True)
-        save_private_key(identity.key, out / "identity.key")
-        save_certificate(identity.certificate, out / "identity.crt")
-        save_private_key(tls_key, out / "tls.key")
-        save_certificate(tls_cert, out / "tls.crt")
-        for public in ("ca.crt", "crl.pem"):
-            shutil.copyfile(cadir / public, out / public)
-        save_certificate(identity.certificate, cadir / "certs" / f"{name}.crt")
-        issued[name] = [identity.certificate.serial_number, tls_cert.serial_number]
-        if role == "peer":
-            issued[name].append(etcdauth.issue_client(cadir, name, out))
+            raise ConfigurationError(f"{name} already has certificates (renew them, or revoke them and "
+                                     "choose another name)")
+        issued[name] = _issue_into(cadir, ca, name, role, chain_id, out, lifetime_days)
     return out
+
+
+def renew(cadir: str | Path, name: str, out: str | Path, lifetime_days: int = DEFAULT_MEMBER_DAYS) -> Path:
+    """Issue `name` fresh keys and certificates of the role and chain its last ones carry,
+    valid for `lifetime_days`, into the new directory `out` (as `issue`): a member's
+    certificates expire (DEFAULT_MEMBER_DAYS), so renew before they do and restart the member
+    on the new directory (a peer keeps its store). The earlier certificates stay valid until
+    they expire, so what they signed still counts at its blocks' time; `revoke` revokes every
+    certificate the name was ever issued. The ledger counts a name once (an endorser, a
+    device's readings), whichever of its certificates signed. A name with a revoked
+    certificate is never renewed (NotFound for a name never issued, ConfigurationError)."""
+    cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
+    ca = _load(cadir)
+    checks.text(name, "name")
+    with _locked(cadir) as issued:
+        if name not in issued:
+            raise NotFound(f"the CA issued nothing to {checks.shown(name)}")
+        revoked = {r.serial_number for r in load_revocation_list(cadir / "crl.pem")}
+        if revoked & set(issued[name]):
+            raise ConfigurationError(f"{name} was revoked: it is never renewed (issue another name)")
+        current = cadir / "certs" / f"{name}.crt"
+        last = TrustStore(ca.certificate).add_certificate(load_certificate(current))
+        previous = cadir / "certs" / PREVIOUS / name  # (a name has no "/": check_member_name)
+        previous.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(current, previous / f"{last.certificate.serial_number:x}.crt")
+        issued[name] += _issue_into(cadir, ca, name, last.role, last.chain_id, out, lifetime_days)
+    return out
+
+
+def _issue_into(cadir: Path, ca: CertificateAuthority, name: str, role: str, chain_id: str | None, out: Path,
+                lifetime_days: int) -> list[int]:
+    """Keys and certificates of `name` into `out` (the module docstring) and its ledger
+    certificate into CADIR/certs; returns their serials."""
+    identity = ca.issue(name, role, chain_id, lifetime_days)
+    tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
+    out.mkdir(parents=True, exist_ok=True)
+    save_private_key(identity.key, out / "identity.key")
+    save_certificate(identity.certificate, out / "identity.crt")
+    save_private_key(tls_key, out / "tls.key")
+    save_certificate(tls_cert, out / "tls.crt")
+    for public in ("ca.crt", "crl.pem"):
+        shutil.copyfile(cadir / public, out / public)
+    save_certificate(identity.certificate, cadir / "certs" / f"{name}.crt")
+    serials = [identity.certificate.serial_number, tls_cert.serial_number]
+    if role == "peer":
+        serials.append(etcdauth.issue_client(cadir, name, out))
+    return serials
 
 
 def revoke(cadir: str | Path, name: str, effective_in: float = 1.0) -> Path:

@@ -2,6 +2,7 @@
 
     edgeacc ca init CADIR [--days N]
     edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR [--days N]
+    edgeacc ca renew CADIR NAME --out DIR [--days N]
     edgeacc ca revoke CADIR NAME [--effective-in SECONDS]
     edgeacc ca etcd-member CADIR --host HOST [--host ...] --out DIR
     edgeacc ca etcd-grant CADIR DEPLOYMENT
@@ -28,6 +29,10 @@ def cmd_ca(args) -> int:
     elif args.ca_command == "issue":
         out = authority.issue(args.cadir, args.name, args.role, args.out, args.chain, lifetime_days=args.days)
         log.info("issued %s (%s%s) into %s", args.name, args.role, f" of {args.chain}" if args.chain else "", out)
+    elif args.ca_command == "renew":
+        out = authority.renew(args.cadir, args.name, args.out, lifetime_days=args.days)
+        log.info("renewed %s into %s: restart it on the new directory before its old certificates expire",
+                 args.name, out)
     elif args.ca_command == "etcd-member":
         from ledger.cluster import etcdauth
         out = etcdauth.issue_member(args.cadir, args.host, args.out)
@@ -84,6 +89,12 @@ def add_parsers(sub) -> None:
     q.add_argument("--days", type=int, default=DEFAULT_MEMBER_DAYS,
                    help=f"the certificates' lifetime (default {DEFAULT_MEMBER_DAYS}); a signature counts only "
                         "in blocks dated within it")
+    q = ca.add_parser("renew", help="issue NAME fresh keys and certificates of its role and chain (before they expire)")
+    q.add_argument("cadir")
+    q.add_argument("name")
+    q.add_argument("--out", required=True, help="a new directory for the member's credentials")
+    q.add_argument("--days", type=int, default=DEFAULT_MEMBER_DAYS,
+                   help=f"the new certificates' lifetime (default {DEFAULT_MEMBER_DAYS})")
     q = ca.add_parser("revoke", help="revoke every certificate of NAME (writes a new crl.pem)")
     q.add_argument("cadir")
     q.add_argument("name")

@@ -242,9 +242,10 @@ def publish_trust(directory: Path) -> None:
     """Copy the CA's public material (ca.crt, crl.pem, certs/) to DIR/trust, where the nodes
     read it (on many machines: distribute these files instead)."""
     trust = directory / "trust"
-    (trust / "certs").mkdir(parents=True, exist_ok=True)
-    for cert in (directory / "ca" / "certs").glob("*.crt"):
-        shutil.copyfile(cert, trust / "certs" / cert.name)
+    certs = directory / "ca" / "certs"
+    for cert in list(certs.glob("*.crt")) + list(certs.glob("previous/*/*.crt")):  # (and what renewals replaced)
+        (trust / cert.relative_to(directory / "ca").parent).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cert, trust / cert.relative_to(directory / "ca"))
     shutil.copyfile(directory / "ca" / "ca.crt", trust / "ca.crt")
     tmp = trust / "crl.pem.tmp"
     shutil.copyfile(directory / "ca" / "crl.pem", tmp)

@@ -152,7 +152,9 @@ def load_trust(trust_dir: Path, remembered_crl: Path | None = None) -> TrustStor
     if remembered_crl is not None and remembered_crl.exists():
         trust.set_revocation_list(load_revocation_list(remembered_crl))
     install_crl(trust, trust_dir / "crl.pem", remembered_crl)
-    for cert_path in sorted((trust_dir / "certs").glob("*.crt")) + sorted(trust_dir.glob("identity.crt")):
+    certs = trust_dir / "certs"  # (with the ones renewals replaced: what they signed still counts)
+    for cert_path in sorted(certs.glob("*.crt")) + sorted(certs.glob("previous/*/*.crt")) + \
+            sorted(trust_dir.glob("identity.crt")):
         trust.add_certificate(load_certificate(cert_path))
     return trust
 
