@@ -191,6 +191,13 @@ class CertificateAuthority:
         key = ec.generate_private_key(ec.SECP256R1())
         return key, self._certify(key.public_key(), name, role, chain_id, lifetime_days, dns_name=True)
 
+    def recertify(self, member: "Member", lifetime_days: int = DEFAULT_MEMBER_DAYS) -> x509.Certificate:
+        """A new certificate of `member`'s key, name, role and chain, valid for `lifetime_days`
+        (capped by the CA's own): a renewal. The old certificate stays valid until it ends, and
+        the ledger counts one key or name once whichever signed."""
+        checks.instance(member, Member, "member")
+        return self._certify(member.public_key, member.name, member.role, member.chain_id, lifetime_days)
+
     def _certify(self, public_key, name: str, role: str, chain_id: str | None, lifetime_days: int, *,
                  dns_name: bool = False) -> x509.Certificate:
         _check_name(name, "name")

@@ -3,7 +3,9 @@ in one process, stored in a data directory (Network: init, open, manifest, ident
 
     <dir>/network.json          the manifest (chains, peers, policy, interlocking, Params)
     <dir>/ca/ca.crt, ca.key     the deployment CA; ca/crl.pem its revocation list
-    <dir>/identities/NAME.crt   certificates (and .key private keys) of peers, clients, devices
+    <dir>/identities/NAME.crt   certificates (and .key private keys) of peers, clients, devices;
+                                identities/previous/NAME/ the ones renewal replaced (on open, a
+                                certificate ending within RENEW_WITHIN_DAYS is renewed)
     <dir>/peers/NAME.sqlite     one store per peer (and NAME.blocks, its block log)
     <dir>/objects/              the content-addressed object store (file:// by default)
 
@@ -56,6 +58,8 @@ __all__ = ["CATCH_UP_RETRY_SECONDS", "ChainService", "InterlockReport", "Network
 
 MANIFEST = "network.json"
 FORMAT = "edgeacc-ledger/1"
+PREVIOUS = "previous"   # identities/previous/NAME/SERIAL.crt: certificates a renewal replaced
+RENEW_WITHIN_DAYS = 30  # open renews a member's certificate this close to its end
 MAIN_CHAIN_ID = "main"
 DEFAULT_CLIENT = "client"
 
@@ -216,8 +220,10 @@ class Network:
                                       load_certificate(path / "ca" / "ca.crt"))
             trust = TrustStore(ca.certificate)
             trust.set_revocation_list(load_revocation_list(path / "ca" / "crl.pem"))
-            for cert_path in sorted((path / "identities").glob("*.crt")):
+            for cert_path in sorted((path / "identities").glob("*.crt")) + \
+                    sorted((path / "identities").glob(f"{PREVIOUS}/*/*.crt")):
                 trust.add_certificate(load_certificate(cert_path))
+            _renew_expiring(path, ca, trust)
             unknown = repair - {name for c in manifest["chains"] for name in c["peers"]}
             if unknown:
                 raise ConfigurationError(f"repair names no peer of this deployment: {sorted(unknown)[0][:40]!r}")
@@ -291,9 +297,11 @@ class Network:
         return identity
 
     def revoke(self, name: str) -> None:
-        """Put `name`'s certificate on the CA's revocation list, effective now."""
+        """Put `name`'s certificates (with the ones renewals replaced) on the CA's revocation
+        list, effective now."""
         checks.text(name, "name")
-        member = self.trust.by_name(name)
+        serials = {m.certificate.serial_number for m in self.trust.members() if m.name == name} or \
+            {self.trust.by_name(name).certificate.serial_number}  # (NotFound)
         crl_path = self.path / "ca" / "crl.pem"
         # Read, extend and replace the list under one lock, held against this process's
         # threads and other processes (flock), so no concurrent revocation is lost.
@@ -304,8 +312,8 @@ class Network:
             # X.509 dates have whole seconds: round up so blocks signed just before stay valid
             # on reopen (live checks reject a revoked certificate from now on regardless).
             now = datetime.datetime.now(datetime.timezone.utc)
-            revoked.setdefault(member.certificate.serial_number,
-                               now.replace(microsecond=0) + datetime.timedelta(seconds=1))
+            for serial in serials:
+                revoked.setdefault(serial, now.replace(microsecond=0) + datetime.timedelta(seconds=1))
             crl = self._ca.revocation_list(revoked)
             _write_durably(crl_path, _pem(crl))
             self.trust.set_revocation_list(crl)
@@ -501,9 +509,33 @@ def _check_manifest(manifest: dict, where: Path) -> None:
         raise fail("objects must be a URL or null")
 
 
-def _pem(crl: x509.CertificateRevocationList) -> bytes:
+def _pem(obj: x509.CertificateRevocationList | x509.Certificate) -> bytes:
     from cryptography.hazmat.primitives import serialization
-    return crl.public_bytes(serialization.Encoding.PEM)
+    return obj.public_bytes(serialization.Encoding.PEM)
+
+
+def _renew_expiring(path: Path, ca: CertificateAuthority, trust: TrustStore) -> None:
+    """Re-certify the key of every unrevoked identity whose certificate ends within
+    RENEW_WITHIN_DAYS (or has ended), when the CA can issue one that ends later: the embedded
+    deployment holds its CA, so a ledger reopened near or past its members' expiry keeps
+    committing. The replaced certificate moves to identities/previous/NAME/ and stays trusted:
+    what it signed counts at its blocks' dates."""
+    horizon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=RENEW_WITHIN_DAYS)
+    for crt in sorted((path / "identities").glob("*.crt")):
+        cert = load_certificate(crt)
+        if cert.not_valid_after_utc > horizon or cert.not_valid_after_utc >= ca.certificate.not_valid_after_utc:
+            continue
+        member = trust.add_certificate(cert)
+        try:
+            trust.resolve(member.fingerprint, valid_at_ms=member.valid_from_ms)  # never revoked
+        except LedgerError:
+            continue
+        renewed = ca.recertify(member)  # (the same key: the private one, when held, stays as it is)
+        previous = path / "identities" / PREVIOUS / member.name
+        previous.mkdir(parents=True, exist_ok=True)
+        _write_durably(previous / f"{cert.serial_number:x}.crt", _pem(cert))  # before it is replaced
+        _write_durably(crt, _pem(renewed))
+        trust.add_certificate(renewed)
 
 
 def _save_identity(path: Path, identity: Identity) -> None:

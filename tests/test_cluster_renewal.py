@@ -82,3 +82,35 @@ def test_the_renew_command_writes_the_members_new_directory(tmp_path):
     lifetime = new.certificate.not_valid_after_utc - new.certificate.not_valid_before_utc
     assert 29 <= lifetime.days <= 30
     assert (cadir / "certs" / "previous" / "alice" / f"{old.certificate.serial_number:x}.crt").exists()
+
+
+# --- the embedded deployment renews its own members on open ------------------------------------
+
+def test_the_embedded_deployment_renews_expiring_certificates_on_open(tmp_path, toy, monkeypatch):
+    import ledger
+
+    with ledger.Network.init(tmp_path / "net", subchains=1, params=toy, auto_interlock=False) as net:
+        net.identity("alice", "client")
+        net.identity("mallory", "client")
+        net.revoke("mallory")
+        before = {m.name: m.fingerprint for m in net.trust.members()}
+        old = net.submit("edge-0", b"signed by the first certificates").result()
+        net.interlock()
+    monkeypatch.setattr(ledger.network, "RENEW_WITHIN_DAYS", 400)  # every 365-day certificate ends "soon"
+    with ledger.Network.open(tmp_path / "net", auto_interlock=False, revalidate=True) as net:
+        peer = net.identity("edge-0.peer0")
+        assert peer.fingerprint != before["edge-0.peer0"] and net.identity("alice").fingerprint != before["alice"]
+        assert net.identity("mallory").fingerprint == before["mallory"]  # a revoked member is not renewed
+        new = net.submit("edge-0", b"endorsed under the renewed ones").result()
+        net.interlock()
+        assert net.verify(old.tx_id, "main").ok and net.verify(new.tx_id, "main").ok
+        net.revoke("alice")  # every certificate the name held
+        alice = [m for m in net.trust.members() if m.name == "alice"]
+        assert len(alice) == 2
+        for m in alice:
+            with pytest.raises(errors.RevokedCertificate):
+                net.trust.resolve(m.fingerprint)
+    monkeypatch.setattr(ledger.network, "RENEW_WITHIN_DAYS", 30)
+    with ledger.Network.open(tmp_path / "net", auto_interlock=False, revalidate=True) as net:
+        assert net.identity("edge-0.peer0").fingerprint == peer.fingerprint  # renewed once, not on every open
+        assert net.verify(old.tx_id, "main").ok and net.verify(new.tx_id, "main").ok
