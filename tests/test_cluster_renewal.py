@@ -1,7 +1,8 @@
-"""`edgeacc ca renew`: a member's certificates expire, so the operator issues it fresh ones of
-the same role and chain; what the old ones signed keeps counting, a name counts once whichever
+"""`edgeacc ca renew`: a member's certificates expire, so the operator issues it new ones of
+the same role, chain and ledger key; what the old ones signed keeps counting, a name counts once whichever
 certificate signed, revoking the name revokes all of them, and a revoked name is never renewed."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -22,17 +23,21 @@ def renewed(tmp_path):
     """A CA in tmp_path/ca that issued edge-0.peer0 and renewed it twice, and edge-0.peer1."""
     cadir = authority.init(tmp_path / "ca")
     dirs = [authority.issue(cadir, "edge-0.peer0", "peer", tmp_path / "p0", "edge-0")]
-    dirs += [authority.renew(cadir, "edge-0.peer0", tmp_path / f"p0-{k}") for k in (1, 2)]
+    for k in (1, 2):  # the member copies the new files over its own; its identity.key stays
+        dirs.append(authority.renew(cadir, "edge-0.peer0", tmp_path / f"p0-{k}"))
+        assert not (dirs[-1] / "identity.key").exists()
+        shutil.copyfile(dirs[0] / "identity.key", dirs[-1] / "identity.key")
     other = authority.issue(cadir, "edge-0.peer1", "peer", tmp_path / "p1", "edge-0")
     return tmp_path, cadir, [authority.load_identity(d) for d in dirs], authority.load_identity(other), dirs
 
 
-def test_renewal_gives_fresh_keys_of_the_same_role_and_chain_and_keeps_the_old_certificates(renewed):
+def test_renewal_certifies_the_same_key_role_and_chain_and_keeps_the_old_certificates(renewed):
     root, cadir, rounds, _, dirs = renewed
     assert {(i.name, i.role, i.chain_id) for i in rounds} == {("edge-0.peer0", "peer", "edge-0")}
     assert len({i.fingerprint for i in rounds}) == 3
-    assert len({i.certificate.public_key().public_bytes_raw() for i in rounds}) == 3  # fresh keys each time
-    assert all((d / "etcd.crt").exists() and (d / "tls.crt").exists() for d in dirs)
+    assert len({i.certificate.public_key().public_bytes_raw() for i in rounds}) == 1  # its checkpoints stay its own
+    tls = [(d / "tls.key").read_bytes() for d in dirs]
+    assert len(set(tls)) == 3 and all((d / "etcd.crt").exists() for d in dirs)  # transport keys are fresh
     local.publish_trust(root)  # the nodes' trust bundle: every certificate the name held resolves
     for trust in (load_trust(cadir), load_trust(root / "trust")):
         for identity in rounds:
@@ -77,6 +82,7 @@ def test_the_renew_command_writes_the_members_new_directory(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ledger.cli", "-q", "ca", "renew", str(cadir), "alice",
                         "--out", str(tmp_path / "alice-2"), "--days", "30"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    shutil.copyfile(tmp_path / "alice" / "identity.key", tmp_path / "alice-2" / "identity.key")
     old, new = authority.load_identity(tmp_path / "alice"), authority.load_identity(tmp_path / "alice-2")
     assert (new.name, new.role, new.chain_id) == ("alice", "client", None) and new.fingerprint != old.fingerprint
     lifetime = new.certificate.not_valid_after_utc - new.certificate.not_valid_before_utc

@@ -23,6 +23,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
@@ -113,14 +114,16 @@ def issue(cadir: str | Path, name: str, role: str, out: str | Path, chain_id: st
 
 
 def renew(cadir: str | Path, name: str, out: str | Path, lifetime_days: int = DEFAULT_MEMBER_DAYS) -> Path:
-    """Issue `name` fresh keys and certificates of the role and chain its last ones carry,
-    valid for `lifetime_days`, into the new directory `out` (as `issue`): a member's
-    certificates expire (DEFAULT_MEMBER_DAYS), so renew before they do and restart the member
-    on the new directory (a peer keeps its store). The earlier certificates stay valid until
-    they expire, so what they signed still counts at its blocks' time; `revoke` revokes every
-    certificate the name was ever issued. The ledger counts a name once (an endorser, a
-    device's readings), whichever of its certificates signed. A name with a revoked
-    certificate is never renewed (NotFound for a name never issued, ConfigurationError)."""
+    """New certificates for `name`, of the role and chain its last ones carry, valid for
+    `lifetime_days`, into the new directory `out`: a member's certificates expire
+    (DEFAULT_MEMBER_DAYS), so renew before they do. Its ledger key stays its own: the new
+    identity.crt certifies the key of its last one and `out` holds no identity.key (copy
+    `out`'s files over the member's credentials directory, whose identity.key stays, and
+    restart it: a peer's signed checkpoints stay its own); its transport and etcd
+    certificates get fresh keys. The earlier certificates stay valid until they end, so what
+    they signed still counts at its blocks' dates; `revoke` revokes every certificate the name
+    was issued. A name with a revoked certificate is never renewed (ConfigurationError;
+    NotFound for a name never issued)."""
     cadir, out = checks.path(cadir, "cadir"), checks.path(out, "out")
     ca = _load(cadir)
     checks.text(name, "name")
@@ -135,25 +138,29 @@ def renew(cadir: str | Path, name: str, out: str | Path, lifetime_days: int = DE
         previous = cadir / "certs" / PREVIOUS / name  # (a name has no "/": check_member_name)
         previous.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(current, previous / f"{last.certificate.serial_number:x}.crt")
-        issued[name] += _issue_into(cadir, ca, name, last.role, last.chain_id, out, lifetime_days)
+        issued[name] += _issue_into(cadir, ca, name, last.role, last.chain_id, out, lifetime_days,
+                                    ca.recertify(last, lifetime_days))
     return out
 
 
 def _issue_into(cadir: Path, ca: CertificateAuthority, name: str, role: str, chain_id: str | None, out: Path,
-                lifetime_days: int) -> list[int]:
-    """Keys and certificates of `name` into `out` (the module docstring) and its ledger
+                lifetime_days: int, renewed: x509.Certificate | None = None) -> list[int]:
+    """Keys and certificates of `name` into `out` (the module docstring; with `renewed`, that
+    ledger certificate of the member's own key instead of a new key) and its ledger
     certificate into CADIR/certs; returns their serials."""
-    identity = ca.issue(name, role, chain_id, lifetime_days)
-    tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
     out.mkdir(parents=True, exist_ok=True)
-    save_private_key(identity.key, out / "identity.key")
-    save_certificate(identity.certificate, out / "identity.crt")
+    if renewed is None:
+        identity = ca.issue(name, role, chain_id, lifetime_days)
+        save_private_key(identity.key, out / "identity.key")
+        renewed = identity.certificate
+    tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
+    save_certificate(renewed, out / "identity.crt")
     save_private_key(tls_key, out / "tls.key")
     save_certificate(tls_cert, out / "tls.crt")
     for public in ("ca.crt", "crl.pem"):
         shutil.copyfile(cadir / public, out / public)
-    save_certificate(identity.certificate, cadir / "certs" / f"{name}.crt")
-    serials = [identity.certificate.serial_number, tls_cert.serial_number]
+    save_certificate(renewed, cadir / "certs" / f"{name}.crt")
+    serials = [renewed.serial_number, tls_cert.serial_number]
     if role == "peer":
         serials.append(etcdauth.issue_client(cadir, name, out))
     return serials

@@ -2,7 +2,7 @@
 
     edgeacc ca init CADIR [--days N]
     edgeacc ca issue CADIR NAME --role peer|client|device [--chain ID] --out DIR [--days N]
-    edgeacc ca renew CADIR NAME --out DIR [--days N]
+    edgeacc ca renew CADIR NAME --out DIR [--days N]   (the member keeps its identity.key)
     edgeacc ca revoke CADIR NAME [--effective-in SECONDS]
     edgeacc ca etcd-member CADIR --host HOST [--host ...] --out DIR
     edgeacc ca etcd-grant CADIR DEPLOYMENT
@@ -89,7 +89,7 @@ def add_parsers(sub) -> None:
     q.add_argument("--days", type=int, default=DEFAULT_MEMBER_DAYS,
                    help=f"the certificates' lifetime (default {DEFAULT_MEMBER_DAYS}); a signature counts only "
                         "in blocks dated within it")
-    q = ca.add_parser("renew", help="issue NAME fresh keys and certificates of its role and chain (before they expire)")
+    q = ca.add_parser("renew", help="certify NAME's ledger key again (role, chain) with fresh TLS and etcd keys, before they expire")
     q.add_argument("cadir")
     q.add_argument("name")
     q.add_argument("--out", required=True, help="a new directory for the member's credentials")
