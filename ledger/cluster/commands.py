@@ -31,7 +31,7 @@ def cmd_ca(args) -> int:
         log.info("issued %s (%s%s) into %s", args.name, args.role, f" of {args.chain}" if args.chain else "", out)
     elif args.ca_command == "renew":
         out = authority.renew(args.cadir, args.name, args.out, lifetime_days=args.days)
-        log.info("renewed %s into %s: restart it on the new directory before its old certificates expire",
+        log.info("renewed %s into %s: copy its files over the member's credentials (identity.key stays) and restart it",
                  args.name, out)
     elif args.ca_command == "etcd-member":
         from ledger.cluster import etcdauth
