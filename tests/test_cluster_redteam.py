@@ -279,56 +279,51 @@ def test_one_stream_message_confirms_only_the_blocks_its_attestations_prove(dish
     assert client._checked().confirmed - confirmed == {(good.height, good.digest)}
 
 
-def test_a_header_checked_once_proves_no_other_transaction_or_position(dishonest):
-    """The client decodes and checks a block's header once for all the receipts that carry it.
-    After a genuine receipt of `a` at position 0 of block [a, b], the dishonest cutter answers
-    with that same (checked, attested) header: `b` claimed at `a`'s position with `a`'s path,
-    and a transaction the block does not hold: each refused (UnprovenAnswer). The control:
-    `b` at its own position 1."""
-    client, builder, peers, answer, _, stored = dishonest
-    a, b, absent = (client.record("edge-0", data) for data in (b"pair a", b"pair b", b"not in the block"))
+def _checked_once(dishonest, first, second, tag: bytes):
+    """`first` gets a genuine receipt of `a` at position 0 of block [a, b] (its header
+    checked, the block attested); then the peers refuse to attest, and the dishonest cutter
+    answers `second` with that same header: `b` claimed at `a`'s position with `a`'s path,
+    and a transaction the block does not hold, each refused (UnprovenAnswer); the control, `b`
+    at its own position 1, stands on what was checked. Returns the block."""
+    _, builder, peers, answer, _, stored = dishonest
+    a, b, absent = (first.record("edge-0", tag + data) for data in (b" a", b" b", b" not in the block"))
     block = _block(builder, peers, [a, b], peers)
     stored[0] = _attest
     try:
         answer[0] = lambda tx: _outcome(tx, block, 0)
-        assert client.submit_transaction(a).result(10).position == 0
-        assert block.signed.to_bytes() in client._checked().decoded  # (decoded once, kept for the next answers)
-        for tx in (b, absent):
-            with pytest.raises(errors.UnprovenAnswer):
-                client.submit_transaction(tx).result(10)
-        answer[0] = lambda tx: _outcome(tx, block, 1)
-        assert client.submit_transaction(b).result(10).position == 1
+        assert first.submit_transaction(a).result(10).position == 0
     finally:
         stored[0] = _refuse
+    assert block.signed.to_bytes() in second._checked().decoded  # (decoded once, kept for the next answers)
+    assert (block.height, block.digest) in second._checked().confirmed
+    for tx in (b, absent):
+        with pytest.raises(errors.UnprovenAnswer):
+            second.submit_transaction(tx).result(10)
+    answer[0] = lambda tx: _outcome(tx, block, 1)
+    assert second.submit_transaction(b).result(10).position == 1
+    return block
+
+
+def test_a_header_checked_once_proves_no_other_transaction_or_position(dishonest):
+    """The client decodes and checks a block's header once for all the receipts that carry it,
+    and that header proves only the transactions its Merkle paths put in it (_checked_once)."""
+    client = dishonest[0]
+    _checked_once(dishonest, client, client, b"pair")
 
 
 def test_what_one_connection_checked_proves_no_other_transaction_on_another(dishonest, tmp_path):
     """The connections of one process that check by the same rules share what was checked
-    (client._Checked): after connection A's genuine receipt of `a` in block [a, b], a second
-    connection B takes that header and block as checked (no Stored call: the peers now
-    refuse to attest), yet refuses `b` claimed at `a`'s position and a transaction the block
-    does not hold (each receipt's Merkle path is its own). The control: `b` at position 1.
-    A connection that checks against another CA shares nothing."""
-    client, builder, peers, answer, _, stored = dishonest
+    (client._Checked): a second connection takes the first one's checked header and attested
+    block (the peers refuse to attest by then), yet refuses another transaction or position
+    of that header (_checked_once: each receipt's Merkle path is its own). A connection that
+    checks against another CA shares nothing."""
+    client = dishonest[0]
     d = client.deployment_path
     second = connect({"name": "client", "credentials": str(d / "clients" / "client"), "trust": str(d / "trust"),
                       "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
     try:
         assert second._checked() is client._checked()
-        a, b, absent = (client.record("edge-0", data) for data in (b"shared a", b"shared b", b"not shared"))
-        block = _block(builder, peers, [a, b], peers)
-        stored[0] = _attest
-        try:
-            answer[0] = lambda tx: _outcome(tx, block, 0)
-            assert client.submit_transaction(a).result(10).position == 0
-        finally:
-            stored[0] = _refuse
-        assert (block.height, block.digest) in second._checked().confirmed
-        for tx in (b, absent):
-            with pytest.raises(errors.UnprovenAnswer):
-                second.submit_transaction(tx).result(10)
-        answer[0] = lambda tx: _outcome(tx, block, 1)
-        assert second.submit_transaction(b).result(10).position == 1
+        block = _checked_once(dishonest, client, second, b"shared")
     finally:
         second.close()
     foreign = local.create(tmp_path / "foreign", subchains=1, peers_per_chain=2)
