@@ -13,6 +13,10 @@ a transaction, it goes again as a Submit call to a peer of the chain, and the cl
 its deadline: resubmission is idempotent (a transaction already on the chain gets its
 receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
 result is ServiceUnavailable, a clear error and not a hang.
+
+A process's connections that check by the same rules (deployment, CA, CRL) check a block's
+endorsements and attestations once for all of them (_Checked); each receipt's Merkle path is
+checked on its own.
 """
 from __future__ import annotations
 
