@@ -75,6 +75,7 @@ def dishonest(tmp_path_factory):
                       "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
     try:
         client.relay = relay  # (the stream's relayed attestations: test_relayed_attestations_...)
+        client.deployment_path = d  # (a second connection: test_what_one_connection_checked_...)
         yield client, builder, peers, answer, latest, stored
     finally:
         client.close()
@@ -147,7 +148,7 @@ def test_dishonest_cutter_cannot_hand_out_a_receipt_of_a_block_it_never_ordered(
     or the attestations come from the wrong peer or name another block. The submission ends in
     ServiceUnavailable past the deadline, with no receipt."""
     client, builder, peers, answer, _, stored = dishonest
-    height, confirmed = builder.height, set(client._confirmed)
+    height, confirmed = builder.height, set(client._checked().confirmed)
     answer[0] = lambda tx: _outcome(tx, _block(builder, peers, [tx], peers))  # endorsed by both: a real quorum
     stored[0] = {"never appended": _refuse,
                  "attested by the answering peer only": lambda me, h, d: _attest(next(p for p in peers if p != me), h, d),
@@ -163,7 +164,7 @@ def test_dishonest_cutter_cannot_hand_out_a_receipt_of_a_block_it_never_ordered(
         stored[0] = _refuse
     assert isinstance(info.value, (errors.UnprovenAnswer, errors.ServiceUnavailable, errors.EndorsementError))
     assert "vouched for by" in str(info.value) or "attest" in str(info.value)
-    assert builder.height == height and client._confirmed == confirmed
+    assert builder.height == height and client._checked().confirmed == confirmed
 
 
 @pytest.mark.parametrize("variant", ["none", "its own twice", "one of them of another block",
@@ -186,7 +187,7 @@ def test_relayed_attestations_do_not_confirm_a_block_the_peers_do_not_attest(dis
                 "one of them of another chain": [own, _attest(other, height, digest, "main")],
                 "one with a bad signature": [own, _flip(theirs, -40)],
                 "junk": [own, b"junk"], "genuine": [own, theirs]}[variant]
-    confirmed = set(client._confirmed)
+    confirmed = set(client._checked().confirmed)
     answer[0] = lambda tx: _outcome(tx, _block(builder, peers, [tx], peers))  # endorsed by both: a real quorum
     client.relay[0] = lambda _me, height, digest: relayed(height, digest)
     try:
@@ -194,11 +195,11 @@ def test_relayed_attestations_do_not_confirm_a_block_the_peers_do_not_attest(dis
         with pytest.raises(errors.LedgerError) as info:
             client.submit_transaction(tx).result(10)
         assert isinstance(info.value, (errors.UnprovenAnswer, errors.ServiceUnavailable))
-        assert client._confirmed == confirmed
+        assert client._checked().confirmed == confirmed
         variant = "genuine"
         tx = client.record("edge-0", b"genuine relay")
         receipt = client.submit_transaction(tx).result(10)  # (stored[0] still refuses: the relay proves it)
-        assert receipt.tx_id == tx.tx_id and (receipt.height, receipt.block_digest) in client._confirmed
+        assert receipt.tx_id == tx.tx_id and (receipt.height, receipt.block_digest) in client._checked().confirmed
     finally:
         client.relay[0] = lambda _me, height, digest: []
 
@@ -264,7 +265,7 @@ def test_one_stream_message_confirms_only_the_blocks_its_attestations_prove(dish
     blocks = {tx.tx_id: _block(builder, peers, [tx], peers) for tx in (good_tx, forged_tx)}
     good, forged = blocks[good_tx.tx_id], blocks[forged_tx.tx_id]
     assert good.height == forged.height and good.digest != forged.digest
-    confirmed = set(client._confirmed)
+    confirmed = set(client._checked().confirmed)
     answer[0] = lambda tx: _outcome(tx, blocks[tx.tx_id])
     client.relay[0] = lambda _me, height, digest: [_attest(me, height, digest),
                                                    _attest(other, height, good.digest)]
@@ -275,27 +276,61 @@ def test_one_stream_message_confirms_only_the_blocks_its_attestations_prove(dish
             second.result(10)
     finally:
         client.relay[0] = lambda _me, height, digest: []
-    assert client._confirmed - confirmed == {(good.height, good.digest)}
+    assert client._checked().confirmed - confirmed == {(good.height, good.digest)}
 
 
-def test_a_header_checked_once_proves_no_other_transaction_or_position(dishonest):
-    """The client decodes and checks a block's header once for all the receipts that carry it.
-    After a genuine receipt of `a` at position 0 of block [a, b], the dishonest cutter answers
-    with that same (checked, attested) header: `b` claimed at `a`'s position with `a`'s path,
-    and a transaction the block does not hold: each refused (UnprovenAnswer). The control:
-    `b` at its own position 1."""
-    client, builder, peers, answer, _, stored = dishonest
-    a, b, absent = (client.record("edge-0", data) for data in (b"pair a", b"pair b", b"not in the block"))
+def _checked_once(dishonest, first, second, tag: bytes):
+    """`first` gets a genuine receipt of `a` at position 0 of block [a, b] (its header
+    checked, the block attested); then the peers refuse to attest, and the dishonest cutter
+    answers `second` with that same header: `b` claimed at `a`'s position with `a`'s path,
+    and a transaction the block does not hold, each refused (UnprovenAnswer); the control, `b`
+    at its own position 1, stands on what was checked. Returns the block."""
+    _, builder, peers, answer, _, stored = dishonest
+    a, b, absent = (first.record("edge-0", tag + data) for data in (b" a", b" b", b" not in the block"))
     block = _block(builder, peers, [a, b], peers)
     stored[0] = _attest
     try:
         answer[0] = lambda tx: _outcome(tx, block, 0)
-        assert client.submit_transaction(a).result(10).position == 0
-        assert block.signed.to_bytes() in client._headers  # (decoded once, kept for the next answers)
-        for tx in (b, absent):
-            with pytest.raises(errors.UnprovenAnswer):
-                client.submit_transaction(tx).result(10)
-        answer[0] = lambda tx: _outcome(tx, block, 1)
-        assert client.submit_transaction(b).result(10).position == 1
+        assert first.submit_transaction(a).result(10).position == 0
     finally:
         stored[0] = _refuse
+    assert block.signed.to_bytes() in second._checked().decoded  # (decoded once, kept for the next answers)
+    assert (block.height, block.digest) in second._checked().confirmed
+    for tx in (b, absent):
+        with pytest.raises(errors.UnprovenAnswer):
+            second.submit_transaction(tx).result(10)
+    answer[0] = lambda tx: _outcome(tx, block, 1)
+    assert second.submit_transaction(b).result(10).position == 1
+    return block
+
+
+def test_a_header_checked_once_proves_no_other_transaction_or_position(dishonest):
+    """The client decodes and checks a block's header once for all the receipts that carry it,
+    and that header proves only the transactions its Merkle paths put in it (_checked_once)."""
+    client = dishonest[0]
+    _checked_once(dishonest, client, client, b"pair")
+
+
+def test_what_one_connection_checked_proves_no_other_transaction_on_another(dishonest, tmp_path):
+    """The connections of one process that check by the same rules share what was checked
+    (client._Checked): a second connection takes the first one's checked header and attested
+    block (the peers refuse to attest by then), yet refuses another transaction or position
+    of that header (_checked_once: each receipt's Merkle path is its own). A connection that
+    checks against another CA shares nothing."""
+    client = dishonest[0]
+    d = client.deployment_path
+    second = connect({"name": "client", "credentials": str(d / "clients" / "client"), "trust": str(d / "trust"),
+                      "deployment": str(d / "deployment.json"), "submit_timeout": 1.5})
+    try:
+        assert second._checked() is client._checked()
+        block = _checked_once(dishonest, client, second, b"shared")
+    finally:
+        second.close()
+    foreign = local.create(tmp_path / "foreign", subchains=1, peers_per_chain=2)
+    third = connect({"name": "client", "credentials": str(foreign / "clients" / "client"),
+                     "trust": str(foreign / "trust"), "deployment": str(d / "deployment.json")})
+    try:
+        assert third._checked() is not client._checked()
+        assert (block.height, block.digest) not in third._checked().confirmed
+    finally:
+        third.close()

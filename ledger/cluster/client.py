@@ -13,10 +13,15 @@ a transaction, it goes again as a Submit call to a peer of the chain, and the cl
 its deadline: resubmission is idempotent (a transaction already on the chain gets its
 receipt), so a transaction is never ordered twice and never re-signed; past the deadline the
 result is ServiceUnavailable, a clear error and not a hang.
+
+A process's connections that check by the same rules (deployment, CA, CRL) check a block's
+endorsements and attestations once for all of them (_Checked); each receipt's Merkle path is
+checked on its own.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import itertools
 import json
 import queue
@@ -49,6 +54,34 @@ IN_FLIGHT = 2     # Submit calls under way at once when no stream is open
 STREAM_STALL = 10.0   # seconds a stream's oldest transaction waits for its answer before the
                       # stream is given up (its transactions go the Submit way)
 STREAM_RETRY = 2.0    # seconds without a stream to a chain after one failed
+CONFIRMED_BLOCKS = 4096  # attested blocks a process remembers (header digests: proven_receipt's bound)
+DECODED_HEADERS = 64    # decoded headers of the latest receipts a process keeps
+
+
+class _Checked:
+    """What the connections of this process that check by the same rules (the deployment
+    description, the CA certificate, the installed CRL: Client._checked) checked once for
+    all of them: the digests of headers whose endorsements satisfy the policy
+    (proven_receipt), the (height, digest) of blocks the policy's threshold of peers attest
+    (check_attested, confirm_blocks), and the decodings of the latest receipts' headers by
+    their encoding (a decoding is its bytes': nothing checked is in it). Each receipt's own
+    Merkle path is still checked against the header it came with, and that header's digest
+    must be one checked here. (Set and dict operations are atomic; a cleared entry is only
+    checked again.)"""
+
+    def __init__(self) -> None:
+        self.headers: set[bytes] = set()
+        self.confirmed: set[tuple[int, bytes]] = set()
+        self.decoded: dict[bytes, SignedHeader] = {}
+
+    def remember_confirmed(self, block: tuple[int, bytes]) -> None:
+        if len(self.confirmed) > CONFIRMED_BLOCKS:
+            self.confirmed.clear()
+        self.confirmed.add(block)
+
+
+_CHECKED: dict[tuple[bytes, bytes], _Checked] = {}  # (rules, CRL) digests -> what was checked by them
+_CHECKED_LOCK = threading.Lock()
 
 
 class Client:
@@ -73,9 +106,10 @@ class Client:
         self._pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="client")
         self._registered: set[tuple[str, bytes]] = set()
         self._cutters: dict[str, str] = {}
-        self._verified_headers: set[bytes] = set()  # digests of headers whose endorsements were checked
-        self._confirmed: set[tuple[int, bytes]] = set()  # (height, digest) of blocks other peers attested
-        self._headers: dict[bytes, SignedHeader] = {}  # encoding -> decoding of the latest receipts' headers
+        # what receipts were checked by (_checked): the deployment's rules and trust anchor
+        self._rules = hashlib.sha256(json.dumps(self.deployment, sort_keys=True).encode() +
+                                     self.trust.ca_certificate.public_bytes(serialization.Encoding.DER)).digest()
+        self._crl_seen: tuple[object, bytes] = (None, b"")  # (the installed CRL, its digest)
         self._readers: dict[str, ChainReader] = {}
         self._certificates: dict[bytes, bytes] = {}  # fingerprint -> PEM of identities this client signed with
         self._outboxes: dict[str, queue.Queue] = {}
@@ -85,6 +119,20 @@ class Client:
         self._open: dict[str, _SubmitStream] = {}  # chain id -> the stream its sender thread opened
 
     # --- plumbing --------------------------------------------------------------------
+
+    def _checked(self) -> _Checked:
+        """What this process checked by this client's rules: shared with its other
+        connections of the same deployment description, CA and installed CRL (_Checked)."""
+        crl = self.trust.revocation_list
+        if crl is not self._crl_seen[0]:
+            self._crl_seen = (crl, b"" if crl is None else
+                              hashlib.sha256(crl.public_bytes(serialization.Encoding.DER)).digest())
+        key = (self._rules, self._crl_seen[1])
+        checked = _CHECKED.get(key)
+        if checked is None:
+            with _CHECKED_LOCK:
+                checked = _CHECKED.setdefault(key, _Checked())
+        return checked
 
     def _channel(self, name: str, address: str) -> Channel:
         channel = self._channels.get(name)
@@ -164,7 +212,8 @@ class Client:
             checks.instance(obj, ObjectRef, "obj")
         signer = self.identity(signer) if signer is None or isinstance(signer, str) \
             else checks.instance(signer, Identity, "signer")
-        self._certificates.setdefault(signer.fingerprint, signer.certificate.public_bytes(serialization.Encoding.PEM))
+        if signer.fingerprint not in self._certificates:  # (encoded once, not on every record)
+            self._certificates[signer.fingerprint] = signer.certificate.public_bytes(serialization.Encoding.PEM)
         self._peers(chain_id)
         return Transaction.create(signer, TxKind.RECORD, chain_id, payload, timestamp_ms=now_ms(),
                                   nonce=next(self._nonce), object_digest=obj.digest if obj else b"",
@@ -291,7 +340,8 @@ class Client:
             self._resubmit(chain_id, [(p, d) for p, d, _ in answered if not p.done()])
             return
         self._resubmit(chain_id, [(p, deadlines[id(p)]) for p, _ in failed])
-        if all((r.height, r.block_digest) in self._confirmed for _, r in proven):
+        confirmed = self._checked().confirmed
+        if all((r.height, r.block_digest) in confirmed for _, r in proven):
             self._confirm(chain_id, answering, proven)  # (nobody to ask: resolved on this thread)
             return
 
@@ -307,21 +357,17 @@ class Client:
         show the policy's threshold of peers store them count as confirmed (follower.check_attested:
         each signature is checked, whoever relayed it); the others are confirmed by asking the
         peers (_confirm)."""
+        checked = self._checked()
         for entry in unpack(relayed, what="relayed attestations") if relayed else ():
             try:
                 height, digest, *pairs = unpack(entry, what="relayed attestation")
                 block = (number(height, "height"), bytes(digest))
-                if block not in self._confirmed:
+                if block not in checked.confirmed:
                     check_attested(self.deployment_rules, chain_id, *block,
                                    [tuple(unpack(pair, 2, "attestation")) for pair in pairs])
-                    self._remember_confirmed(block)
+                    checked.remember_confirmed(block)
             except LedgerError:
                 continue  # not proven here: _confirm asks the peers
-
-    def _remember_confirmed(self, block: tuple[int, bytes]) -> None:
-        if len(self._confirmed) > 4096:
-            self._confirmed.clear()
-        self._confirmed.add(block)
 
     def _resubmit(self, chain_id: str, items: list[tuple[PendingTx, float]]) -> None:
         """Submit again the Submit way (with its retries until each deadline)."""
@@ -388,15 +434,16 @@ class Client:
         to submit again elsewhere (a receipt that does not prove itself, ServiceUnavailable);
         any other error is the pending's result."""
         proven, failed = [], []
-        if len(self._headers) > 64:
-            self._headers.clear()
+        checked = self._checked()
+        if len(checked.decoded) > DECODED_HEADERS:
+            checked.decoded.clear()
         for p, outcome in outcomes:
             kind, *rest = unpack(outcome, what="outcome")
             if kind == b"R":
                 try:
                     proven.append((p, proven_receipt(
-                        self.deployment_rules, p.transaction, rest, self._verified_headers,
-                        lambda fp: self._call_any(chain_id, "Certificate", fp), self._headers)))
+                        self.deployment_rules, p.transaction, rest, checked.headers,
+                        lambda fp: self._call_any(chain_id, "Certificate", fp), checked.decoded)))
                 except LedgerError as forged:  # the peer that answered lies: ask another
                     failed.append((p, forged))
                 continue
@@ -410,7 +457,8 @@ class Client:
     def _confirm(self, chain_id: str, answering: str, proven: list) -> list[tuple[PendingTx, LedgerError]]:
         """Resolve each (pending, receipt) whose block other peers attest (confirm_blocks);
         the (pending, error) of the others."""
-        blocks = {(r.height, r.block_digest) for _, r in proven} - self._confirmed
+        checked = self._checked()
+        blocks = {(r.height, r.block_digest) for _, r in proven} - checked.confirmed
         peers = dict(self._peers(chain_id))
         ask = lambda name, request, timeout: self._channel(name, peers[name]).call_future(  # noqa: E731
             "Stored", request, timeout)
@@ -418,7 +466,7 @@ class Client:
         for block in blocks:
             try:
                 confirm_blocks(self.deployment_rules, chain_id, [block], answering, list(peers), ask)
-                self._remember_confirmed(block)
+                checked.remember_confirmed(block)
             except LedgerError as exc:
                 refused[block] = exc
         failed = []
