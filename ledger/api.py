@@ -104,6 +104,13 @@ class Ledger(Protocol):
     def transaction(self, tx_id: bytes | str) -> "Transaction":
         """The committed transaction `tx_id`."""
 
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, tuple["Transaction", "Receipt"]]:
+        """transaction() and locate() of many ids at once, keyed by the id's bytes in the order
+        given; an id no chain holds (or a malformed one) is left out. Each id is located once
+        and each block holding one is read and checked once per call, with the checks of the
+        single reads (a block the deployment cannot prove is refused, as transaction() refuses
+        it)."""
+
     def block(self, chain_id: str, height: int) -> "Block":
         """Block `height` of `chain_id`."""
 

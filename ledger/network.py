@@ -407,6 +407,22 @@ class Network:
         receipt = self.locate(tx_id)
         return self.service(receipt.chain_id).leader.transaction(receipt.tx_id)
 
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, tuple[Transaction, Receipt]]:
+        """The committed transactions among `tx_ids` (bytes or hex) with their Receipts, keyed
+        by the id's bytes in the order given, from whichever chains hold them; an id no chain
+        holds is left out.
+        Each id is located once and each block holding one is read and checked once per call,
+        as locate() and transaction() check it (ChainState.transactions: a block rewritten in
+        a store is refused, StorageError)."""
+        ids = remaining = list(dict.fromkeys(checks.identifiers(tx_ids, "tx_ids", "transaction id")))
+        out: dict[bytes, tuple[Transaction, Receipt]] = {}
+        for service in self.services.values():
+            if not remaining:
+                break
+            out.update(service.leader.transactions(remaining))
+            remaining = [t for t in remaining if t not in out]
+        return {t: out[t] for t in ids if t in out}
+
     def block(self, chain_id: str, height: int) -> Block:
         """Block `height` of `chain_id`."""
         return self.service(chain_id).leader.block(height)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from edgeacc.errors import EdgeaccError
@@ -172,6 +173,11 @@ class Peer:
         """The committed transaction `tx_id`."""
         receipt = self.receipt(tx_id)
         return self.state.transaction_at(receipt.tx_id, receipt.height, receipt.position)
+
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, tuple[Transaction, Receipt]]:
+        """The committed transactions of this chain among `tx_ids` with their Receipts, each
+        block read and checked once (ChainState.transactions); ids not on it are left out."""
+        return self.state.transactions(tx_ids)
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""

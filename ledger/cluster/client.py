@@ -458,6 +458,11 @@ class Client:
         receipt = self.locate(tx_id)  # (proven: the ordered block holds it there)
         return self.block(receipt.chain_id, receipt.height).transactions[receipt.position]
 
+    def transactions(self, tx_ids) -> dict[bytes, tuple[Transaction, Receipt]]:
+        """transaction() and locate() of many ids, each block read once (reads.transactions)."""
+        return reads.transactions([self.reader(c["id"]) for c in self.deployment["chains"]],
+                                  list(dict.fromkeys(checks.identifiers(tx_ids, "tx_ids", "transaction id"))))
+
     def status(self) -> dict:
         """Per chain: the heights its peers report (ServiceUnavailable for a silent one)."""
         out = {}
