@@ -167,6 +167,15 @@ class Receipt:
     block_digest: bytes
 
 
+class Committed(NamedTuple):
+    """A committed transaction read back (Ledger.transactions): the transaction, where it is,
+    and the timestamp of the block holding it (when its signatures count)."""
+
+    transaction: Transaction
+    receipt: Receipt
+    block_time_ms: int
+
+
 @dataclass(frozen=True)
 class StatusRecord:
     """A Type-II (on the main chain) or Type-III (on a sub-chain) that was committed."""
@@ -465,9 +474,9 @@ class ChainState:
         return StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
                             f"{checks.shown(height)} position {checks.shown(position)}, which holds another")
 
-    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, tuple[Transaction, Receipt]]:
-        """The committed transactions of this chain among `tx_ids` (bytes or hex) with their
-        Receipts, keyed by the id's bytes; an id the chain does not hold (or a malformed one)
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, Committed]:
+        """The committed transactions of this chain among `tx_ids` (bytes or hex), each with its
+        Receipt and block time (Committed), keyed by the id's bytes; an id the chain does not hold (or a malformed one)
         is left out. Each id is located once (memory, else the store's index) and each block
         holding one is read once per call through block(), so it is checked as every read
         is (its digest the validated one, its transactions under its Merkle root: a block
@@ -478,14 +487,15 @@ class ChainState:
             where = self._where(tx_id)[0]
             if where is not None:
                 by_height.setdefault(where[0], []).append((tx_id, where[1]))
-        out: dict[bytes, tuple[Transaction, Receipt]] = {}
+        out: dict[bytes, Committed] = {}
         for height, wanted in by_height.items():
             block = self.block(height)
             txs = block.transactions
             for tx_id, position in wanted:
                 if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
                     raise self._misplaced(tx_id, height, position)
-                out[tx_id] = (txs[position], Receipt(tx_id, self.chain_id, height, position, block.digest))
+                out[tx_id] = Committed(txs[position], Receipt(tx_id, self.chain_id, height, position, block.digest),
+                                       block.header.timestamp_ms)
         return out
 
     def _reader(self) -> "StoredChain":

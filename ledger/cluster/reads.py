@@ -28,11 +28,11 @@ from typing import Callable
 
 from ledger import checks
 from ledger.block import Block, SignedHeader, reported_header
-from ledger.chain import Deployment, Receipt, StatusRecord
+from ledger.chain import Committed, Deployment, Receipt, StatusRecord
 from ledger.cluster.follower import confirm_blocks
 from ledger.cluster.transport import unpack
 from ledger.errors import LedgerError, NotFound, ServiceUnavailable, UnprovenAnswer
-from ledger.tx import Transaction, TxKind
+from ledger.tx import TxKind
 
 MAX_CACHED = 4096
 CALL_TIMEOUT = 10.0
@@ -222,8 +222,9 @@ def locate(readers, tx_id: bytes) -> Receipt:
     raise NotFound(f"no transaction {bytes(tx_id).hex()}")
 
 
-def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, tuple[Transaction, Receipt]]:
-    """The committed transactions among `tx_ids` with their Receipts, keyed by id in the order
+def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, Committed]:
+    """The committed transactions among `tx_ids` with their Receipts and block times, keyed by
+    id in the order
     given: each id located once (locate: the receipt taken only when its ordered block holds
     the id there), then grouped by (chain, height) and each block read once (ChainReader.block:
     endorsed and ordered) for the transactions it holds, each checked again to be the id asked
@@ -237,7 +238,7 @@ def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, tuple[Transaction,
         except NotFound:
             continue
         by_block.setdefault((receipt.chain_id, receipt.height), []).append(receipt)
-    out: dict[bytes, tuple[Transaction, Receipt]] = {}
+    out: dict[bytes, Committed] = {}
     for (chain_id, height), receipts in by_block.items():
         block = readers[chain_id].block(height)
         for receipt in receipts:
@@ -245,5 +246,5 @@ def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, tuple[Transaction,
                     or block.transactions[receipt.position].tx_id != receipt.tx_id:
                 raise UnprovenAnswer(f"block {height} of {chain_id} does not hold {receipt.tx_id.hex()[:16]} "
                                      "where its receipt says")
-            out[receipt.tx_id] = (block.transactions[receipt.position], receipt)
+            out[receipt.tx_id] = Committed(block.transactions[receipt.position], receipt, block.header.timestamp_ms)
     return {tx_id: out[tx_id] for tx_id in tx_ids if tx_id in out}

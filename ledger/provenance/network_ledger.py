@@ -549,7 +549,7 @@ class NetworkLedger:
         if any(item.tx_id == tx_id for item in self._pending):
             self.flush()
         receipt = self.network.locate(tx_id)
-        return self._fetched(tx_id, self.network.transaction(tx_id), receipt)
+        return self._fetched(tx_id, self.network.transaction(tx_id), receipt, self._block_time(receipt))
 
     def fetch_many(self, tx_ids: Iterable[bytes]) -> dict[bytes, FetchedRecord]:
         """fetch() of many records (records.ProvenanceLedger.fetch_many): one batch read
@@ -575,15 +575,14 @@ class NetworkLedger:
                 continue  # (fetch() says why)
         return out
 
-    def _fetched(self, tx_id: bytes, tx: Transaction, receipt) -> FetchedRecord:
+    def _fetched(self, tx_id: bytes, tx: Transaction, receipt, block_time_ms: int) -> FetchedRecord:
         """The record of a located transaction, after the checks fetch() makes: the ledger's
         transaction is the one with that id, its payload a provenance record; with the time
-        of the block holding it."""
+        of the block holding it (read from that block: the receipt's digest)."""
         if tx.tx_id != bytes(tx_id) or receipt.tx_id != tx.tx_id:
             raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
-        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter,
-                             self._block_time(receipt))
+        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter, block_time_ms)
 
     def _block_time(self, receipt) -> int:
         """The timestamp of the block holding a located transaction (its signatures count at
