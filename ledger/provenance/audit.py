@@ -529,7 +529,8 @@ class Auditor:
         a cloud show each edge another model. (A copy of the same body is the same round.)"""
         if previous is None:
             return []
-        others = [(tx_id, body) for tx_id, body in self.ledger.committed_records(self.ledger.main_chain_id, "aggregation")
+        main = self.ledger.main_chain_id
+        others = [(tx_id, body) for tx_id, body in self.ledger.committed_records(main, "aggregation")
                   if body != aggregation.body and body["round"] == aggregation.body["round"]]
         self._prefetch([bytes.fromhex(body["locals"][0]["tx"]) for _, body in others if body["round"] != 0])
         return [f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg record of the round "
