@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Protocol, runtime_checkabl
 if TYPE_CHECKING:
     import edgeacc
     from ledger.block import Block
-    from ledger.chain import Receipt
+    from ledger.chain import Committed, Receipt
     from ledger.identity import Identity, TrustStore
     from ledger.network import InterlockReport
     from ledger.objects import ObjectRef
@@ -103,6 +103,14 @@ class Ledger(Protocol):
 
     def transaction(self, tx_id: bytes | str) -> "Transaction":
         """The committed transaction `tx_id`."""
+
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, "Committed"]:
+        """transaction() and locate() of many ids at once, with the time of the block holding
+        each (ledger.chain.Committed), keyed by the id's bytes in the order
+        given; an id no chain holds (or a malformed one) is left out. Each id is located once
+        and each block holding one is read and checked once per call, with the checks of the
+        single reads (a block the deployment cannot prove is refused, as transaction() refuses
+        it)."""
 
     def block(self, chain_id: str, height: int) -> "Block":
         """Block `height` of `chain_id`."""

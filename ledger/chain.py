@@ -167,6 +167,15 @@ class Receipt:
     block_digest: bytes
 
 
+class Committed(NamedTuple):
+    """A committed transaction read back (Ledger.transactions): the transaction, where it is,
+    and the timestamp of the block holding it (when its signatures count)."""
+
+    transaction: Transaction
+    receipt: Receipt
+    block_time_ms: int
+
+
 @dataclass(frozen=True)
 class StatusRecord:
     """A Type-II (on the main chain) or Type-III (on a sub-chain) that was committed."""
@@ -458,9 +467,36 @@ class ChainState:
                                                                                     (position, "position")))
         txs = self.block(height).transactions if 0 <= height < self.height else ()
         if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
-            raise StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
-                               f"{checks.shown(height)} position {checks.shown(position)}, which holds another")
+            raise self._misplaced(tx_id, height, position)
         return txs[position]
+
+    def _misplaced(self, tx_id: bytes, height: object, position: object) -> StorageError:
+        return StorageError(f"the index of {self.chain_id} puts transaction {tx_id.hex()[:16]} at block "
+                            f"{checks.shown(height)} position {checks.shown(position)}, which holds another")
+
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, Committed]:
+        """The committed transactions of this chain among `tx_ids` (bytes or hex), each with its
+        Receipt and block time (Committed), keyed by the id's bytes; an id the chain does not hold (or a malformed one)
+        is left out. Each id is located once (memory, else the store's index) and each block
+        holding one is read once per call through block(), so it is checked as every read
+        is (its digest the validated one, its transactions under its Merkle root: a block
+        rewritten in the store is refused, StorageError), and the transaction there must
+        carry the id (transaction_at's check). Nothing is kept across calls."""
+        by_height: dict[int, list[tuple[bytes, int]]] = {}
+        for tx_id in checks.identifiers(tx_ids, "tx_ids", "transaction id"):
+            where = self._where(tx_id)[0]
+            if where is not None:
+                by_height.setdefault(where[0], []).append((tx_id, where[1]))
+        out: dict[bytes, Committed] = {}
+        for height, wanted in by_height.items():
+            block = self.block(height)
+            txs = block.transactions
+            for tx_id, position in wanted:
+                if not 0 <= position < len(txs) or txs[position].tx_id != tx_id:
+                    raise self._misplaced(tx_id, height, position)
+                out[tx_id] = Committed(txs[position], Receipt(tx_id, self.chain_id, height, position, block.digest),
+                                       block.header.timestamp_ms)
+        return out
 
     def _reader(self) -> "StoredChain":
         if self._stored is None:
@@ -485,15 +521,22 @@ class ChainState:
             tx_id = checks.identifier(tx_id, "tx_id", "transaction id")
         except NotFound:  # a malformed id is on no chain
             return None
+        where, stored = self._where(tx_id)
+        if stored and where is not None:
+            self.transaction_at(tx_id, *where)
+        return where
+
+    def _where(self, tx_id: bytes) -> tuple[tuple[int, int] | None, bool]:
+        """((height, position) or None, whether the store's index gave it) of a committed id,
+        unchecked: the recent blocks from memory, the older ones from the store's index."""
         with self.lock:
             where = self._recent.get(tx_id)
         if where is not None or self._stored is None:
-            return where
+            return where, False
         where = self._stored.tx_location(tx_id)
         if where is None or where[0] >= self.height:  # (a stored block load has not reached yet)
-            return None
-        self.transaction_at(tx_id, *where)
-        return where
+            return None, False
+        return where, True
 
     @property
     def last_record_height(self) -> int:

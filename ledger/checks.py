@@ -167,6 +167,21 @@ def identifier(value: Any, name: str, what: str) -> bytes:
     return raw
 
 
+def identifiers(values: Any, name: str, what: str) -> list[bytes]:
+    """The well-formed ids among the iterable `values` (each as identifier() takes it), as
+    bytes in order: a malformed one names nothing and is left out; a value of another type is
+    an ArgumentError, and so is one id in place of the iterable."""
+    if isinstance(values, (str, bytes, bytearray, memoryview)):
+        raise ArgumentError(f"{name} must be a collection of ids, not one")
+    out = []
+    for value in items(values, name):
+        try:
+            out.append(identifier(value, f"each of {name}", what))
+        except NotFound:
+            continue
+    return out
+
+
 def items(values: Any, name: str) -> list:
     """The items of an iterable, as a list (ArgumentError for anything that is not iterable)."""
     try:

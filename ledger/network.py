@@ -38,7 +38,7 @@ from cryptography import x509
 
 from ledger import checks
 from ledger.block import Block
-from ledger.chain import MAIN, SUB, ChainConfig, Deployment, Receipt, Validator, now_ms
+from ledger.chain import MAIN, SUB, ChainConfig, Committed, Deployment, Receipt, Validator, now_ms
 from ledger.errors import ArgumentError, ConfigurationError, LedgerError, NotFound, StorageError
 from ledger.identity import (CertificateAuthority, Identity, TrustStore, load_certificate,
                              load_private_key, load_revocation_list, save_certificate, save_private_key)
@@ -414,6 +414,23 @@ class Network:
         """The committed transaction `tx_id` (bytes or hex), from whichever chain holds it."""
         receipt = self.locate(tx_id)
         return self.service(receipt.chain_id).leader.transaction(receipt.tx_id)
+
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, Committed]:
+        """The committed transactions among `tx_ids` (bytes or hex), each with its Receipt and
+        block time (ledger.chain.Committed), keyed
+        by the id's bytes in the order given, from whichever chains hold them; an id no chain
+        holds is left out.
+        Each id is located once and each block holding one is read and checked once per call,
+        as locate() and transaction() check it (ChainState.transactions: a block rewritten in
+        a store is refused, StorageError)."""
+        ids = remaining = list(dict.fromkeys(checks.identifiers(tx_ids, "tx_ids", "transaction id")))
+        out: dict[bytes, Committed] = {}
+        for service in self.services.values():
+            if not remaining:
+                break
+            out.update(service.leader.transactions(remaining))
+            remaining = [t for t in remaining if t not in out]
+        return {t: out[t] for t in ids if t in out}
 
     def block(self, chain_id: str, height: int) -> Block:
         """Block `height` of `chain_id`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from edgeacc.errors import EdgeaccError
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.anchors import Anchor
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import (ChainState, Deployment, Receipt, StatusColumns, StatusRecords, now_ms, replay_time,
+from ledger.chain import (ChainState, Committed, Deployment, Receipt, StatusColumns, StatusRecords, now_ms, replay_time,
                           status_records)
 from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected, LedgerError,
                            MerkleMismatch, NotFound, RollbackDetected, StorageError, ValidationError,
@@ -172,6 +173,11 @@ class Peer:
         """The committed transaction `tx_id`."""
         receipt = self.receipt(tx_id)
         return self.state.transaction_at(receipt.tx_id, receipt.height, receipt.position)
+
+    def transactions(self, tx_ids: Iterable[bytes | str]) -> dict[bytes, Committed]:
+        """The committed transactions of this chain among `tx_ids` with their Receipts, each
+        block read and checked once (ChainState.transactions); ids not on it are left out."""
+        return self.state.transactions(tx_ids)
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""

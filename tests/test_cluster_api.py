@@ -56,6 +56,28 @@ def test_submit_read_back_and_resubmit(net):
     assert len({r.tx_id for r in many}) == 20
 
 
+def test_batch_read_is_the_single_reads(net):
+    """transactions() of ids on several chains and blocks (with an unknown, a malformed and a
+    repeated id) gives exactly what transaction() and locate() give for each, with its block's
+    time, in the order asked, and leaves out the ids no chain holds; one id in place of a
+    collection is the caller's error."""
+    pending = net.submit_transactions([net.record(c, b"batch %d" % i) for i in range(3) for c in ("edge-0", "edge-1")])
+    ids = [p.result(60).tx_id for p in pending]
+    ids.append(net.submit("main", b"batch on main").result(60).tx_id)
+    unknown = b"\x04" * 32
+    found = net.transactions([unknown, *ids, ids[0], "zz", ids[1].hex()])
+    assert list(found) == ids
+    for tx_id, (tx, receipt, block_time_ms) in found.items():
+        assert tx.to_bytes() == net.transaction(tx_id).to_bytes() and receipt == net.locate(tx_id)
+        assert block_time_ms == net.block(receipt.chain_id, receipt.height).header.timestamp_ms
+    assert len({(r.chain_id, r.height) for _, r, _ in found.values()}) > 2  # (several chains and blocks)
+    assert net.transactions([]) == {} and net.transactions([unknown]) == {}
+    with pytest.raises(errors.ArgumentError):
+        net.transactions(ids[0])
+    with pytest.raises(errors.ArgumentError):
+        net.transactions([ids[0], 7])
+
+
 def test_objects(net):
     ref = net.put_object(b"model weights")
     assert net.get_object(ref) == b"model weights"

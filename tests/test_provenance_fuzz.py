@@ -118,6 +118,11 @@ class HostileView:
     def fetch(self, tx_id):
         return self.records[tx_id] if tx_id in self.records else self.real.fetch(tx_id)
 
+    def fetch_many(self, tx_ids):
+        tx_ids = list(tx_ids)
+        real = self.real.fetch_many([t for t in tx_ids if t not in self.records])
+        return {t: self.records[t] if t in self.records else real[t] for t in tx_ids if t in self.records or t in real}
+
     def load(self, ref):
         digest = ref.digest if isinstance(ref, ObjectRef) else bytes(ref)
         return self.objects[digest] if digest in self.objects else self.real.load(digest)

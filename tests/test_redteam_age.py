@@ -283,7 +283,8 @@ def test_a_block_changed_under_the_running_peer_is_refused_on_any_read(built_in_
         assert edge.block(height).to_bytes() == original  # (from the store's cache of checked groups)
         edge.state._headers.clear(), edge.store._groups.clear()  # (the caches: every read goes to the file)
         for read in (lambda: edge.block(height), lambda: edge.signed_header(height),
-                     lambda: edge.inclusion_proof(tx_id, 6), lambda: list(edge.store.blocks(0))):
+                     lambda: edge.inclusion_proof(tx_id, 6), lambda: list(edge.store.blocks(0)),
+                     lambda: edge.transactions([tx_id]), lambda: net.transactions([b"\x03" * 32, tx_id])):
             with pytest.raises(StorageError, match="changed under it"):
                 read()
         assert edge.store.content_digest(6) == content  # (a checkpoint signs the bytes read or written)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
 from ledger.block import Block, SignedHeader
-from ledger.chain import Receipt, now_ms
+from ledger.chain import Committed, Receipt, now_ms
 from ledger.chain import Deployment
 from ledger.cluster.follower import check_attested, confirm_blocks
 from ledger.cluster import reads
@@ -505,6 +505,11 @@ class Client:
     def transaction(self, tx_id: bytes | str) -> Transaction:
         receipt = self.locate(tx_id)  # (proven: the ordered block holds it there)
         return self.block(receipt.chain_id, receipt.height).transactions[receipt.position]
+
+    def transactions(self, tx_ids) -> dict[bytes, Committed]:
+        """transaction() and locate() of many ids, each block read once (reads.transactions)."""
+        return reads.transactions([self.reader(c["id"]) for c in self.deployment["chains"]],
+                                  list(dict.fromkeys(checks.identifiers(tx_ids, "tx_ids", "transaction id"))))
 
     def status(self) -> dict:
         """Per chain: the heights its peers report (ServiceUnavailable for a silent one)."""

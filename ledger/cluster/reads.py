@@ -28,7 +28,7 @@ from typing import Callable
 
 from ledger import checks
 from ledger.block import Block, SignedHeader, reported_header
-from ledger.chain import Deployment, Receipt, StatusRecord
+from ledger.chain import Committed, Deployment, Receipt, StatusRecord
 from ledger.cluster.follower import confirm_blocks
 from ledger.cluster.transport import unpack
 from ledger.errors import LedgerError, NotFound, ServiceUnavailable, UnprovenAnswer
@@ -220,3 +220,31 @@ def locate(readers, tx_id: bytes) -> Receipt:
         raise ServiceUnavailable(f"transaction {bytes(tx_id).hex()} is on no chain that proves it; "
                                  f"unsure: {'; '.join(unsure)}"[:1000])
     raise NotFound(f"no transaction {bytes(tx_id).hex()}")
+
+
+def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, Committed]:
+    """The committed transactions among `tx_ids` with their Receipts and block times, keyed by
+    id in the order
+    given: each id located once (locate: the receipt taken only when its ordered block holds
+    the id there), then grouped by (chain, height) and each block read once (ChainReader.block:
+    endorsed and ordered) for the transactions it holds, each checked again to be the id asked
+    for at the receipt's position in the block the receipt names. An id no chain holds is left
+    out; ServiceUnavailable as locate raises it."""
+    readers = {reader.chain_id: reader for reader in readers}
+    by_block: dict[tuple[str, int], list[Receipt]] = {}
+    for tx_id in tx_ids:
+        try:
+            receipt = locate(readers.values(), tx_id)
+        except NotFound:
+            continue
+        by_block.setdefault((receipt.chain_id, receipt.height), []).append(receipt)
+    out: dict[bytes, Committed] = {}
+    for (chain_id, height), receipts in by_block.items():
+        block = readers[chain_id].block(height)
+        for receipt in receipts:
+            if receipt.block_digest != block.digest or receipt.position >= len(block.transactions) \
+                    or block.transactions[receipt.position].tx_id != receipt.tx_id:
+                raise UnprovenAnswer(f"block {height} of {chain_id} does not hold {receipt.tx_id.hex()[:16]} "
+                                     "where its receipt says")
+            out[receipt.tx_id] = Committed(block.transactions[receipt.position], receipt, block.header.timestamp_ms)
+    return {tx_id: out[tx_id] for tx_id in tx_ids if tx_id in out}

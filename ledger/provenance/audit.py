@@ -39,8 +39,9 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, decode_tens
 from ledger.provenance.environment import environment_differences, environment_fingerprint
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
-                                       decode_data_order, validate_body)
-from ledger.provenance.recorder import RoundInputs, batch_from_readings, check_round_input, check_step_global
+                                       decode_data_order, followed_aggregation, validate_body)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
+                                        round_batches)
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -229,6 +230,7 @@ class Auditor:
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
         self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
         self._digests: dict[str, bytes] = {}         # reading tx hex -> its object digest (_reading_digest)
+        self._fetched: dict[bytes, FetchedRecord] = {}  # this audit's records read in batches (_prefetch)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
               seed: int | None = None, federation: Iterable[RunManifest] = ()) -> AuditReport:
@@ -247,7 +249,7 @@ class Auditor:
             mode += f", replayed with {self.reexecute_with}"
         chain_name = manifest.chain_id if isinstance(manifest, RunManifest) else "?"
         report = AuditReport(chain_name, mode, 0, [], [], 0.0, seed=seed)
-        self._covered, self._rounds, self._follows = {}, {}, {}
+        self._covered, self._rounds, self._follows, self._fetched = {}, {}, {}, {}
         try:
             run = self._open_run(manifest)
             self._covered = {run.manifest.run_tx: run}
@@ -320,15 +322,38 @@ class Auditor:
         its content is only used after (in _record)."""
         wanted: set[bytes] = set()
         body = self._peeker(wanted)
+        steps = run.manifest.step_txs
+        self._prefetch([tx for index in sampled for tx in steps[max(index - 2, 0):index]])
+        named = {index: body(steps[index - 1], "step") for index in sampled}
+        self._prefetch([bytes.fromhex(step[name]) for step in named.values() if step for name in ("batch", "global")])
         for index in sampled:
-            wanted.update(run.manifest.step_txs[max(index - 2, 0):index - 1])
-            step = body(run.manifest.step_txs[index - 1], "step")
+            wanted.update(steps[max(index - 2, 0):index - 1])
+            step = named[index]
             if step:
                 readings = body(bytes.fromhex(step["batch"]), "batch").get("readings", [])
                 inputs = body(bytes.fromhex(step["global"]), "aggregation").get("locals", [])
                 wanted.update(bytes.fromhex(tx) for tx in readings)
                 wanted.update(bytes.fromhex(entry["tx"]) for entry in inputs)
         self._verify_wanted(wanted)
+        self._prefetch(wanted)
+
+    def _prefetch(self, tx_ids: Iterable[bytes]) -> None:
+        """Read the records `tx_ids` not read yet in one batch (ProvenanceLedger.fetch_many):
+        what _fetch then returns for them, exactly fetch()'s records. An id the batch leaves
+        out is fetched alone when it is needed, which fails as it always did."""
+        missing = [t for t in dict.fromkeys(tx_ids) if t not in self._fetched and t not in self._verified]
+        if missing:
+            try:
+                self._fetched.update(self.ledger.fetch_many(missing))
+            except LedgerError:
+                pass  # (each is then fetched alone)
+
+    def _fetch(self, tx_id: bytes) -> FetchedRecord:
+        """The record `tx_id` as fetch() returns it, read once per audit."""
+        record = self._fetched.get(tx_id) or self._verified.get(tx_id)
+        if record is None:
+            record = self._fetched[tx_id] = self.ledger.fetch(tx_id)
+        return record
 
     def _peeker(self, wanted: set[bytes]):
         """body(tx_id, kind): a not yet checked record's body, for the names in it ({} when it
@@ -336,7 +361,7 @@ class Auditor:
         def body(tx_id: bytes, kind: str) -> dict:
             wanted.add(tx_id)
             try:
-                return validate_body(self.ledger.fetch(tx_id).body, kind)
+                return validate_body(self._fetch(tx_id).body, kind)
             except LedgerError:
                 return {}
         return body
@@ -364,7 +389,7 @@ class Auditor:
                     reason = str(exc)
             if reason is not None:
                 raise _Failed(f"{kind} {tx_id.hex()[:12]} fails Protocol 1: {reason}")
-            self._verified[tx_id] = self.ledger.fetch(tx_id)
+            self._verified[tx_id] = self._fetch(tx_id)
         record = self._verified[tx_id]
         try:
             check_author(self.trust, record.submitter, record.chain_id, record.signed_at_ms)
@@ -469,7 +494,7 @@ class Auditor:
         checked in full (_reading), and a weight only counts distinct digests."""
         digest = self._digests.get(tx_hex)
         if digest is None:
-            record = self.ledger.fetch(bytes.fromhex(tx_hex))
+            record = self._fetch(bytes.fromhex(tx_hex))
             try:
                 validate_body(record.body, "reading")
             except RecordError as exc:
@@ -479,24 +504,38 @@ class Auditor:
             digest = self._digests[tx_hex] = record.obj.digest
         return digest
 
+    def _prefetch_round_readings(self, body: dict) -> None:
+        """Read in one batch the reading records whose digests weigh the inputs of FedAvg round
+        `body` (the committed batches of each input's audited run in the round): names only,
+        each record checked where it is used (check_round_input, _reading_digest)."""
+        self._prefetch([bytes.fromhex(entry["tx"]) for entry in body["locals"]])
+        wanted: list[bytes] = []
+        for entry in body["locals"]:
+            try:
+                step = validate_body(self._fetch(bytes.fromhex(entry["tx"])).body, "step")
+            except LedgerError:
+                continue
+            run = self._covered.get(bytes.fromhex(step["run"]))
+            if run is not None:
+                batches = round_batches(run.order, run.hyperparameters, body["round"])
+                wanted += [bytes.fromhex(tx) for batch in batches for tx in batch if tx not in self._digests]
+        self._prefetch(wanted)
+
     def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
         """One aggregation per round of a model: a failure for each other version of the round
         on the main chain - a FedAvg record that follows the same aggregation `previous` (the
         model its first input trained from) with another body (inputs, weights, or model: its
         tx hash binds it) - whichever one the audited steps name: two versions of a round let
         a cloud show each edge another model. (A copy of the same body is the same round.)"""
-        failures = []
-        for tx_id, body in self.ledger.committed_records(self.ledger.main_chain_id, "aggregation"):
-            if body == aggregation.body or body["round"] != aggregation.body["round"]:
-                continue
-            try:
-                first = self.ledger.fetch(bytes.fromhex(body["locals"][0]["tx"])).body
-            except LedgerError:
-                continue  # (averages no recorded step: no FedAvg of this model)
-            if isinstance(first, dict) and first.get("kind") == "step" and first.get("global") == previous:
-                failures.append(f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg "
-                                f"record of the round (one aggregation per round)")
-        return failures
+        if previous is None:
+            return []
+        main = self.ledger.main_chain_id
+        others = [(tx_id, body) for tx_id, body in self.ledger.committed_records(main, "aggregation")
+                  if body != aggregation.body and body["round"] == aggregation.body["round"]]
+        self._prefetch([bytes.fromhex(body["locals"][0]["tx"]) for _, body in others if body["round"] != 0])
+        return [f"M_O round {aggregation.body['round']}: {tx_id.hex()[:12]} is a second FedAvg record of the round "
+                "(one aggregation per round)" for tx_id, body in others
+                if followed_aggregation(body, lambda tx_hex: self._fetch(bytes.fromhex(tx_hex)).body) == previous]
 
     def _round_failures(self, aggregation: FetchedRecord) -> list[str]:
         """Why a FedAvg record's model is not what it claims (none: it is), once per audit."""
@@ -522,6 +561,7 @@ class Auditor:
                 failures.append("M_O round 0: tx hash does not match")
             return failures
         local_bytes, seen = [], RoundInputs()
+        self._prefetch_round_readings(body)
         for entry in body["locals"]:
             local = self._record(bytes.fromhex(entry["tx"]), "step")
             run = self._covered.get(bytes.fromhex(local.body["run"]))

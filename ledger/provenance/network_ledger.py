@@ -37,7 +37,8 @@ from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
 from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
-                                       decode_data_order, encode_body, ignore_claimed_mode, parse_json)
+                                       decode_data_order, encode_body, followed_aggregation, ignore_claimed_mode,
+                                       parse_json)
 from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
                                         replay_aggregation, replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
@@ -309,17 +310,16 @@ class ProvenanceEndorser:
             return None
 
     def _previous_of(self, tx: Transaction) -> str | None:
-        """The aggregation a committed FedAvg record of round >= 1 follows, None for any other."""
+        """The aggregation a committed FedAvg record of round >= 1 follows (records.
+        followed_aggregation), None for any other."""
         if tx.kind != TxKind.RECORD or is_revocation_payload(tx.payload):
             return None
         try:
             body = decode_body(tx.payload)
-            if body["kind"] != "aggregation" or body["round"] == 0:
-                return None
-            return decode_body(self.network.transaction(bytes.fromhex(body["locals"][0]["tx"])).payload,
-                               "step")["global"]
         except LedgerError:
-            return None  # not a FedAvg of recorded steps: follows nothing
+            return None  # no provenance record: follows nothing
+        return followed_aggregation(
+            body, lambda tx_hex: decode_body(self.network.transaction(bytes.fromhex(tx_hex)).payload))
 
     def _check_round_inputs(self, body: dict) -> str:
         """Each input of a FedAvg round is a committed step, at its run's position, once, all
@@ -549,12 +549,40 @@ class NetworkLedger:
         if any(item.tx_id == tx_id for item in self._pending):
             self.flush()
         receipt = self.network.locate(tx_id)
-        tx = self.network.transaction(tx_id)
-        if tx.tx_id != bytes(tx_id):
+        return self._fetched(tx_id, self.network.transaction(tx_id), receipt, self._block_time(receipt))
+
+    def fetch_many(self, tx_ids: Iterable[bytes]) -> dict[bytes, FetchedRecord]:
+        """fetch() of many records (records.ProvenanceLedger.fetch_many): one batch read
+        (Ledger.transactions: each id located once, each block read and checked once), each
+        record checked as fetch() checks it. An id fetch() raises for is left out; when the
+        ledger refuses the batch (a block it no longer proves), each id is fetched alone."""
+        tx_ids = list(dict.fromkeys(bytes(checks.data(t, "tx_id")) for t in checks.items(tx_ids, "tx_ids")))
+        wanted = set(tx_ids)
+        if any(item.tx_id in wanted for item in self._pending):
+            self.flush()
+        try:
+            found = self.network.transactions(tx_ids)
+        except LedgerError:
+            found = None
+        out = {}
+        for tx_id in tx_ids:
+            try:
+                if found is None:
+                    out[tx_id] = self.fetch(tx_id)
+                elif tx_id in found:
+                    out[tx_id] = self._fetched(tx_id, *found[tx_id])
+            except LedgerError:
+                continue  # (fetch() says why)
+        return out
+
+    def _fetched(self, tx_id: bytes, tx: Transaction, receipt, block_time_ms: int) -> FetchedRecord:
+        """The record of a located transaction, after the checks fetch() makes: the ledger's
+        transaction is the one with that id, its payload a provenance record; with the time
+        of the block holding it (read from that block: the receipt's digest)."""
+        if tx.tx_id != bytes(tx_id) or receipt.tx_id != tx.tx_id:
             raise RecordError(f"the ledger returned another transaction for {bytes(tx_id).hex()}")
         obj = ObjectRef(tx.object_digest, tx.object_url) if tx.object_digest else None
-        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter,
-                             self._block_time(receipt))
+        return FetchedRecord(receipt.chain_id, tx.tx_id, decode_body(tx.payload), obj, tx.submitter, block_time_ms)
 
     def _block_time(self, receipt) -> int:
         """The timestamp of the block holding a located transaction (its signatures count at

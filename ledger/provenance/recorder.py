@@ -24,7 +24,8 @@ from ledger.provenance.encoding import (Tensors, aggregation_digest, canonical_j
                                         encode_tensors, step_digest)
 from ledger.provenance.environment import environment_fingerprint
 from ledger.provenance.errors import RecordError
-from ledger.provenance.records import ProvenanceLedger, Ref, RunManifest, decode_data_order, ignore_claimed_mode
+from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
+                                       ignore_claimed_mode)
 from ledger.provenance.trainers import Hyperparameters, Trainer, batch_tensors, fedavg
 
 
@@ -283,14 +284,16 @@ class CloudRecorder:
         if not self.rounds:
             raise RecordError("record the initial model (round 0) first")
         round_index = len(self.rounds)
-        weights = []
+        fetched = self.ledger.fetch_many([ref.tx_id for ref in local_steps])
+        batches = []
         for ref in local_steps:
-            step = self.ledger.fetch(ref.tx_id).body
+            step = (fetched.get(ref.tx_id) or self.ledger.fetch(ref.tx_id)).body
             if step["kind"] != "step":
                 raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step['kind']} record, not a step")
             order, hp = self._run(step["run"])
-            weights.append(round_weight(round_batches(order, hp, round_index), self._reading_digest))
-        return weights
+            batches.append(round_batches(order, hp, round_index))
+        self._read_digests([tx for round_order in batches for batch in round_order for tx in batch])
+        return [round_weight(round_order, self._reading_digest) for round_order in batches]
 
     def _run(self, run_hex: str) -> tuple[list[list[str]], Hyperparameters]:
         """(committed data order, hyperparameters) of a run record, read once (its tx id binds it)."""
@@ -305,11 +308,21 @@ class CloudRecorder:
     def _reading_digest(self, tx_hex: str) -> bytes:
         """A reading record's object digest, read once (its tx id binds it)."""
         if tx_hex not in self._digests:
-            reading = self.ledger.fetch(bytes.fromhex(tx_hex))
-            if reading.body["kind"] != "reading" or reading.obj is None:
-                raise RecordError(f"{tx_hex[:12]} is no reading record")
-            self._digests[tx_hex] = reading.obj.digest
+            self._take_reading(tx_hex, self.ledger.fetch(bytes.fromhex(tx_hex)))
         return self._digests[tx_hex]
+
+    def _read_digests(self, tx_hexes: Sequence[str]) -> None:
+        """_reading_digest of the readings `tx_hexes` not read yet, in one batch read
+        (ProvenanceLedger.fetch_many); an id the batch leaves out is fetched alone when asked."""
+        wanted = [bytes.fromhex(tx) for tx in dict.fromkeys(tx_hexes) if tx not in self._digests]
+        if wanted:
+            for tx_id, reading in self.ledger.fetch_many(wanted).items():
+                self._take_reading(tx_id.hex(), reading)
+
+    def _take_reading(self, tx_hex: str, reading: FetchedRecord) -> None:
+        if reading.body["kind"] != "reading" or reading.obj is None:
+            raise RecordError(f"{tx_hex[:12]} is no reading record")
+        self._digests[tx_hex] = reading.obj.digest
 
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int] | None = None,
                            model: Tensors | None = None) -> Ref:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from ledger.errors import LedgerError
 from ledger.objects import ObjectRef
@@ -93,6 +93,12 @@ class ProvenanceLedger(Protocol):
     def fetch(self, tx_id: bytes) -> FetchedRecord:
         """The committed record with this tx id (the SHA-256 of its transaction's body, so
         the id binds its content), from whichever chain holds it."""
+
+    def fetch_many(self, tx_ids: Iterable[bytes]) -> dict[bytes, FetchedRecord]:
+        """fetch() of many records at once (each block read once), keyed by tx id in the order
+        given: exactly what fetch() returns for each id it returns for; an id fetch() raises
+        for (not on the ledger, in a block the ledger refuses, no provenance record) is left
+        out: fetch() it to learn why."""
 
     def verify(self, tx_id: bytes, verifier_chain: str) -> None:
         """Protocol 1: raise unless the tx is proven on its chain from `verifier_chain`'s view."""
@@ -328,6 +334,20 @@ def decode_body(payload: bytes, kind: str | None = None) -> dict:
     if not isinstance(body, dict) or _canonical(body) != bytes(payload):
         raise RecordError("payload is not a canonical provenance record")
     return validate_body(body, kind)
+
+
+def followed_aggregation(body: object, step_body: Callable[[str], object]) -> str | None:
+    """The aggregation (tx hex) a FedAvg record of round >= 1 (`body`) follows: the M_O its
+    first input trained from, read from that input's step record (`step_body(tx hex)`, its
+    body). None for a round-0 record, any other record, or a FedAvg whose first input is no
+    recorded step (it follows nothing). One rule for the endorsing peers (one aggregation per
+    round: ProvenanceEndorser) and the auditor (no second FedAvg record of a round)."""
+    if not isinstance(body, dict) or body.get("kind") != "aggregation" or body.get("round") == 0:
+        return None
+    try:
+        return validate_body(step_body(validate_body(body, "aggregation")["locals"][0]["tx"]), "step")["global"]
+    except LedgerError:
+        return None
 
 
 def decode_data_order(data: bytes, steps: int) -> list[list[str]]:
