@@ -329,6 +329,10 @@ class Block:
         else:
             block._set(signed, tuple(Transaction.from_bytes(b) for b in raw))
         block.__dict__["tx_bytes"] = raw  # cached_property: the wire bytes are the canonical ones
+        # every field read is fixed, length-prefixed or canonical (the signed header, each
+        # transaction's bytes) and nothing is left over: the input is the block's encoding,
+        # kept instead of joined again to be stored or sent
+        block.__dict__["encoded"] = r.consumed()
         return block
 
 

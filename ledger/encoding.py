@@ -159,6 +159,23 @@ class Reader:
         if encoded != self._data[:self._pos]:
             raise EncodingError(f"{self._what} is not in canonical form")
 
+    def canonical_of(self, *parts: bytes) -> bytes:
+        """canonical() of an encoding given as the parts it joins, compared in place (a large
+        field is not joined again to be compared); returns the input read so far, which is
+        therefore that encoding."""
+        start = 0
+        for part in parts:
+            if not self._data.startswith(part, start):
+                raise EncodingError(f"{self._what} is not in canonical form")
+            start += len(part)
+        if start != self._pos:
+            raise EncodingError(f"{self._what} is not in canonical form")
+        return self._data[:self._pos]
+
+    def consumed(self) -> bytes:
+        """The input read so far."""
+        return self._data[:self._pos]
+
     def end(self) -> None:
         if self._pos != len(self._data):
             raise EncodingError(f"{self._what} has {len(self._data) - self._pos} trailing bytes")

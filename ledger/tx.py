@@ -143,6 +143,8 @@ class Transaction:
         signature = r.raw(SIGNATURE_BYTES)
         r.end()
         tx = cls(kind, chain_id, submitter, timestamp_ms, nonce, payload, object_digest, url, signature)
-        r.canonical(tx.to_bytes())
+        # the input is the canonical encoding of what was read: it is kept as the encoding
+        # (a 32 KiB payload is not joined with the signature again, only compared)
+        tx.__dict__["_encoding"] = r.canonical_of(tx._body, tx.signature)
         return tx
 
