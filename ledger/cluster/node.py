@@ -580,13 +580,20 @@ class Node:
                     if leadership is not None:
                         self.sync()
                         self._leadership = leadership
+                        self.log.pause_watch()  # (its own entries it holds: EtcdLog.pause_watch)
                         log.info("%s is the block cutter of %s", self.name, self.chain_id)
                 elif not self.log.keep_alive(self._leadership):
-                    self._leadership = None
+                    self._deposed()
             except Exception as exc:
                 log.warning("%s: election: %r", self.name, exc)
-                self._leadership = None  # unsure of the lease: the append's fence decides
+                self._deposed()  # unsure of the lease: the append's fence decides
             self._stop.wait(self.ttl / 4)
+
+    def _deposed(self) -> None:
+        """No longer the block cutter: follow the log by its watch again."""
+        self._leadership = None
+        if not self._stop.is_set():
+            self.log.start_watch()
 
     def _cut_loop(self) -> None:
         while not self._stop.is_set():

@@ -283,6 +283,7 @@ class EtcdLog:
 
         async def watch():
             while True:
+                w = None
                 try:  # (a new watch starts now: the writes and deletes since the last one came in none)
                     self._arrived.clear()
                     w = await self._client.watch(base, range_end=etcdauth._prefix_end(base))  # (every key under block/)
@@ -297,11 +298,28 @@ class EtcdLog:
                         else:  # DELETE: a read finds the slot empty now, so must the watch's taker
                             self._arrived.forget(slot)
                 except asyncio.CancelledError:
+                    if w is not None:  # (etcd stops sending: pause_watch, close)
+                        try:
+                            await asyncio.wait_for(w.cancel(), 1.0)
+                        except Exception:
+                            pass
                     raise
                 except Exception:  # etcd down or the member moved: watch again shortly
                     self._changed.set()
                     await asyncio.sleep(0.2)
-        self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
+        if self._watch_task is None:
+            self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)
+
+    def pause_watch(self) -> None:
+        """Stop watching until start_watch (a block cutter: the entries it appends it holds
+        already, and receiving each back cost etcd and the cutter a block's bytes; an entry
+        another peer writes fills the slot its next append wants, so the append fails and it
+        reads the log, and its follower reads the log every second meanwhile)."""
+        task, self._watch_task = self._watch_task, None
+        if task is not None:
+            task.cancel()
+            self._arrived.clear()
+            self.head = None
 
     def arrived(self, start: int) -> list[tuple[int, bytes]]:
         """The entries the watch brought from slot `start` on (ArrivedEntries.since)."""
