@@ -19,9 +19,6 @@ from provenance_helpers import net  # noqa: F401 (fixture)
 from test_redteam_session8_provenance import DAY, dated_identity
 
 
-@pytest.mark.xfail(strict=True, reason="open hole (rv11): a live block has no lower bound on its "
-                                       "timestamp; an endorser should refuse a block dated more than "
-                                       "MAX_CLOCK_SKEW_MS before its clock (not commit: it may run later)")
 def test_a_block_backdated_to_its_idle_parent_does_not_revive_an_expired_endorser(net, monkeypatch):
     net.submit("edge-0", b"the parent").result(30)
     peer = net.peer("edge-0")
