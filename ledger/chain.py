@@ -53,6 +53,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def check_fresh(header: BlockHeader, endorser: str) -> None:
+    """An endorser signs only a block dated no earlier than its clock minus MAX_CLOCK_SKEW_MS
+    (ValidationError otherwise; validate_block bounds the date ahead): endorsements and
+    signatures count at the block's date, so a proposer dating a block back to its idle
+    parent's time would make certificates expired or revoked since count again. Not a rule of
+    commit or replay, which may run any time later."""
+    if header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
+        raise ValidationError(f"block {header.height} of {header.chain_id} is dated in the past: {endorser} "
+                              "endorses fresh blocks only")
+
+
 def replay_time(header: BlockHeader, live: bool, ordered: bool) -> int | None:
     """The time a block's certificates are checked at: now (None) when `live`, else the
     block's own timestamp, or with `ordered` a time before every revocation (revocation is

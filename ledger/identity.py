@@ -15,8 +15,8 @@ certificates expire. The transaction's own timestamp, which its signer chooses, 
 nothing. What a dishonest signer can do with a backdated time: nothing alone (it does not
 date the block); with the proposer and enough endorsers colluding, date a block back to its
 parent's time at the earliest, so a certificate expired since the chain's last block cannot
-sign; and an honest endorser refuses a block dated before its clock minus the skew in the
-distributed deployment (ledger.cluster.node). A not-yet-valid certificate can sign at most
+sign; and an honest endorser refuses a block dated before its clock minus the skew
+(ledger.chain.check_fresh), so a block cut after an idle spell cannot borrow its parent's date. A not-yet-valid certificate can sign at most
 MAX_CLOCK_SKEW_MS early (a block dated ahead). Issued certificates default to
 DEFAULT_MEMBER_DAYS, the CA to DEFAULT_CA_DAYS, and none outlives its CA.
 """

@@ -19,8 +19,8 @@ from tqdm import tqdm
 from ledger import checks
 from ledger.anchors import Anchor
 from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import (ChainState, Committed, Deployment, Receipt, StatusColumns, StatusRecords, now_ms, replay_time,
-                          status_records)
+from ledger.chain import (ChainState, Committed, Deployment, Receipt, StatusColumns, StatusRecords, check_fresh,
+                          now_ms, replay_time, status_records)
 from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected, LedgerError,
                            MerkleMismatch, NotFound, RollbackDetected, StorageError, ValidationError,
                            ValidationRejected, WrongHeight)
@@ -335,7 +335,9 @@ class Peer:
         return self._sign_endorsement(block)
 
     def _sign_endorsement(self, block: Block) -> tuple[bytes, bytes]:
-        """Run the application validators this peer did not run on admission, then sign."""
+        """Run the application validators this peer did not run on admission, then sign a
+        block dated now (check_fresh)."""
+        check_fresh(block.header, self.name)
         if self.deployment.validators(self.chain_id):
             # A peer that did not admit a record (another peer endorsed at submission) runs
             # the application validators now: it signs nothing they did not accept.

@@ -102,7 +102,10 @@ def test_a_signature_counts_at_its_blocks_time_not_at_the_checking_peers_clock(n
     honest = peer.identity
     # valid from two days ago until one hour after the block's (real) time, then expired
     block_time = datetime.datetime.fromtimestamp(header.timestamp_ms / 1000, datetime.timezone.utc)
-    since = on(net, "edge-0.peer8", "peer", "edge-0", (-2 * DAY, datetime.timedelta(0)))
+    # expired a second before the block (X.509 dates are whole seconds; dated from the clock,
+    # "until now" fell after the block whenever a second ticked between commit and issue)
+    since = dated_identity(net._ca.key, net._ca.certificate, net.trust, "edge-0.peer8", "peer", "edge-0",
+                           block_time - 2 * DAY, block_time - datetime.timedelta(seconds=1))
     expired_later = dated_identity(net._ca.key, net._ca.certificate, net.trust, "edge-0.peer7", "peer", "edge-0",
                                    block_time - 2 * DAY, block_time + datetime.timedelta(hours=1))
     for signer, valid in ((expired_later, True), (since, False)):

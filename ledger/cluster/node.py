@@ -68,7 +68,7 @@ from cryptography.hazmat.primitives import serialization
 from ledger import checks
 from ledger.anchors import anchors_from, check_chain
 from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
-from ledger.chain import MAX_CLOCK_SKEW_MS, ChainConfig, Deployment, Receipt, StatusRecord, now_ms
+from ledger.chain import ChainConfig, Deployment, Receipt, StatusRecord, check_fresh, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
@@ -81,7 +81,7 @@ from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, 
 from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected,
                            LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
                            ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
-                           UnprovenAnswer, ValidationError, WrongHeight)
+                           UnprovenAnswer, WrongHeight)
 from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
 from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
@@ -1117,11 +1117,10 @@ class Node:
 
     def _rpc_endorse(self, caller: Caller, request: bytes) -> bytes:
         block = Block.from_bytes(request)
-        # Peers commit etcd's blocks checking revocation at the block's own time (old blocks
-        # stay valid on catch-up): an endorser signs only a block dated now, so a revoked
-        # cutter cannot backdate a block to before its revocation.
-        if block.header.timestamp_ms < now_ms() - MAX_CLOCK_SKEW_MS:
-            raise ValidationError(f"block {block.height} is dated in the past: {self.name} endorses fresh blocks only")
+        # Peers commit etcd's blocks judging certificates at the block's own time (old blocks
+        # stay valid on catch-up): an endorser signs only a block dated now, so a cutter cannot
+        # backdate one to revive a certificate (refused before any other work; Peer signs by it).
+        check_fresh(block.header, self.name)
         self._know_signers(block.transactions)
         self.follower.revocations.check(block)  # (every follower would skip it: sign nothing of it)
         for tx in block.transactions:
