@@ -300,8 +300,9 @@ class Network:
         """Put `name`'s certificates (with the ones renewals replaced) on the CA's revocation
         list, effective now."""
         checks.text(name, "name")
-        serials = {m.certificate.serial_number for m in self.trust.members() if m.name == name} or \
-            {self.trust.by_name(name).certificate.serial_number}  # (NotFound)
+        serials = {m.certificate.serial_number for m in self.trust.members() if m.name == name}
+        if not serials:
+            raise NotFound(f"no certificate named {checks.shown(name)}")
         crl_path = self.path / "ca" / "crl.pem"
         # Read, extend and replace the list under one lock, held against this process's
         # threads and other processes (flock), so no concurrent revocation is lost.
@@ -537,10 +538,13 @@ def _renew_expiring(path: Path, ca: CertificateAuthority, trust: TrustStore) -> 
     deployment holds its CA, so a ledger reopened near or past its members' expiry keeps
     committing. The replaced certificate moves to identities/previous/NAME/ and stays trusted:
     what it signed counts at its blocks' dates."""
-    horizon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=RENEW_WITHIN_DAYS)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    horizon = now + datetime.timedelta(days=RENEW_WITHIN_DAYS)
     for crt in sorted((path / "identities").glob("*.crt")):
         cert = load_certificate(crt)
-        if cert.not_valid_after_utc > horizon or cert.not_valid_after_utc >= ca.certificate.not_valid_after_utc:
+        # (a CA that has ended, or ends first, issues nothing longer: the ledger still opens)
+        ends = cert.not_valid_after_utc
+        if ends > horizon or ca.certificate.not_valid_after_utc <= max(now, ends):
             continue
         member = trust.add_certificate(cert)
         try:

@@ -144,23 +144,23 @@ def renew(cadir: str | Path, name: str, out: str | Path, lifetime_days: int = DE
 
 
 def _issue_into(cadir: Path, ca: CertificateAuthority, name: str, role: str, chain_id: str | None, out: Path,
-                lifetime_days: int, renewed: x509.Certificate | None = None) -> list[int]:
-    """Keys and certificates of `name` into `out` (the module docstring; with `renewed`, that
-    ledger certificate of the member's own key instead of a new key) and its ledger
+                lifetime_days: int, ledger_cert: x509.Certificate | None = None) -> list[int]:
+    """Keys and certificates of `name` into `out` (the module docstring; with `ledger_cert`,
+    that certificate of the member's own key instead of a new key: renew) and its ledger
     certificate into CADIR/certs; returns their serials."""
     out.mkdir(parents=True, exist_ok=True)
-    if renewed is None:
+    if ledger_cert is None:
         identity = ca.issue(name, role, chain_id, lifetime_days)
         save_private_key(identity.key, out / "identity.key")
-        renewed = identity.certificate
+        ledger_cert = identity.certificate
     tls_key, tls_cert = ca.issue_transport(name, role, chain_id, lifetime_days)
-    save_certificate(renewed, out / "identity.crt")
+    save_certificate(ledger_cert, out / "identity.crt")
     save_private_key(tls_key, out / "tls.key")
     save_certificate(tls_cert, out / "tls.crt")
     for public in ("ca.crt", "crl.pem"):
         shutil.copyfile(cadir / public, out / public)
-    save_certificate(renewed, cadir / "certs" / f"{name}.crt")
-    serials = [renewed.serial_number, tls_cert.serial_number]
+    save_certificate(ledger_cert, cadir / "certs" / f"{name}.crt")
+    serials = [ledger_cert.serial_number, tls_cert.serial_number]
     if role == "peer":
         serials.append(etcdauth.issue_client(cadir, name, out))
     return serials

@@ -89,7 +89,8 @@ def add_parsers(sub) -> None:
     q.add_argument("--days", type=int, default=DEFAULT_MEMBER_DAYS,
                    help=f"the certificates' lifetime (default {DEFAULT_MEMBER_DAYS}); a signature counts only "
                         "in blocks dated within it")
-    q = ca.add_parser("renew", help="certify NAME's ledger key again (role, chain) with fresh TLS and etcd keys, before they expire")
+    q = ca.add_parser("renew", help="certify NAME's ledger key again (role, chain) with fresh TLS and etcd keys, "
+                                    "before they expire")
     q.add_argument("cadir")
     q.add_argument("name")
     q.add_argument("--out", required=True, help="a new directory for the member's credentials")
