@@ -13,7 +13,7 @@ from ledger import errors
 from ledger.chain import MAIN, SUB, ChainConfig, Deployment
 from ledger.cluster import authority, local
 from ledger.cluster.node import load_trust
-from ledger.identity import load_revocation_list
+from ledger.identity import load_certificate, load_revocation_list
 
 pytest.importorskip("grpc")
 
@@ -119,4 +119,28 @@ def test_the_embedded_deployment_renews_expiring_certificates_on_open(tmp_path, 
     monkeypatch.setattr(ledger.network, "RENEW_WITHIN_DAYS", 30)
     with ledger.Network.open(tmp_path / "net", auto_interlock=False, revalidate=True) as net:
         assert net.identity("edge-0.peer0").fingerprint == peer.fingerprint  # renewed once, not on every open
+        assert net.verify(old.tx_id, "main").ok and net.verify(new.tx_id, "main").ok
+
+
+def test_a_ca_that_ends_before_a_renewal_could_outlast_the_old_certificate_renews_nothing_and_the_ledger_opens(
+        tmp_path, toy, monkeypatch):
+    """Members' certificates end with a short-lived CA (capped by it): reopening inside the
+    renewal window must not renew (nothing longer can be issued) nor refuse to open."""
+    import ledger
+    from ledger.identity import CertificateAuthority
+
+    create = CertificateAuthority.create.__func__
+    monkeypatch.setattr(CertificateAuthority, "create",
+                        classmethod(lambda cls, *a, **k: create(cls, lifetime_days=20)))
+    with ledger.Network.init(tmp_path / "net", subchains=1, params=toy, auto_interlock=False) as net:
+        before = {m.name: m.fingerprint for m in net.trust.members()}
+        ca_ends = load_certificate(tmp_path / "net" / "ca" / "ca.crt").not_valid_after_utc
+        assert all(m.certificate.not_valid_after_utc <= ca_ends for m in net.trust.members())
+        old = net.submit("edge-0", b"before the reopen").result()
+        net.interlock()
+    with ledger.Network.open(tmp_path / "net", auto_interlock=False, revalidate=True) as net:  # within 30 days of the end
+        assert {m.name: m.fingerprint for m in net.trust.members()} == before
+        assert not (tmp_path / "net" / "identities" / "previous").exists()
+        new = net.submit("edge-0", b"after the reopen").result()
+        net.interlock()
         assert net.verify(old.tx_id, "main").ok and net.verify(new.tx_id, "main").ok
