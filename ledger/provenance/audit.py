@@ -229,7 +229,7 @@ class Auditor:
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
         self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
-        self._digests: dict[str, bytes] = {}         # reading tx hex -> its object digest (_reading_digest)
+        self._readings: dict[str, tuple[str, bytes]] = {}  # reading tx hex -> (chain, digest) (_reading_ref)
         self._fetched: dict[bytes, FetchedRecord] = {}  # this audit's records read in batches (_prefetch)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
@@ -487,13 +487,14 @@ class Auditor:
             raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
         return data
 
-    def _reading_digest(self, tx_hex: str) -> bytes:
-        """The object digest of a reading record the committed data order of an audited run
-        names: what a FedAvg weight counts. The tx id binds it (fetch returns the transaction
-        with that id), so no Protocol 1 here: the readings a sampled step trains on are
-        checked in full (_reading), and a weight only counts distinct digests."""
-        digest = self._digests.get(tx_hex)
-        if digest is None:
+    def _reading_ref(self, tx_hex: str) -> tuple[str, bytes]:
+        """The chain and object digest of a reading record the committed data order of an
+        audited run names: what a FedAvg weight counts (recorder.edge_readings). The tx id binds
+        them (fetch returns the transaction with that id), so no Protocol 1 here: the readings a
+        sampled step trains on are checked in full (_reading), and a weight only counts distinct
+        digests of its edge's chain."""
+        found = self._readings.get(tx_hex)
+        if found is None:
             record = self._fetch(bytes.fromhex(tx_hex))
             try:
                 validate_body(record.body, "reading")
@@ -501,13 +502,13 @@ class Auditor:
                 raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
             if record.obj is None:
                 raise _Failed(f"reading {tx_hex[:12]} names no object")
-            digest = self._digests[tx_hex] = record.obj.digest
-        return digest
+            found = self._readings[tx_hex] = (record.chain_id, record.obj.digest)
+        return found
 
     def _prefetch_round_readings(self, body: dict) -> None:
         """Read in one batch the reading records whose digests weigh the inputs of FedAvg round
         `body` (the committed batches of each input's audited run in the round): names only,
-        each record checked where it is used (check_round_input, _reading_digest)."""
+        each record checked where it is used (check_round_input, _reading_ref)."""
         self._prefetch([bytes.fromhex(entry["tx"]) for entry in body["locals"]])
         wanted: list[bytes] = []
         for entry in body["locals"]:
@@ -518,7 +519,7 @@ class Auditor:
             run = self._covered.get(bytes.fromhex(step["run"]))
             if run is not None:
                 batches = round_batches(run.order, run.hyperparameters, body["round"])
-                wanted += [bytes.fromhex(tx) for batch in batches for tx in batch if tx not in self._digests]
+                wanted += [bytes.fromhex(tx) for batch in batches for tx in batch if tx not in self._readings]
         self._prefetch(wanted)
 
     def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
@@ -569,7 +570,7 @@ class Auditor:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
             check_round_input(round_index, entry, local.body, local.chain_id, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen, run.order, self._reading_digest)
+                              run.hyperparameters, seen, run.order, self._reading_ref)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "

@@ -242,6 +242,11 @@ class ProvenanceEndorser:
             raise RecordError(f"reading {tx_id_hex[:12]} is not a recorded reading of {chain_id}")
         return self.load(digest)
 
+    def _reading_of(self, tx_id_hex: str) -> tuple[str, bytes]:
+        """(chain, object digest) of a reading record: what a FedAvg weight counts."""
+        chain, _, digest = self._record(tx_id_hex, "reading", "reading")
+        return chain, digest
+
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
         found on the chain, newest blocks first."""
@@ -336,8 +341,7 @@ class ProvenanceEndorser:
             trainer = self._run_trainer(step["run"], receipt.chain_id)
             check_round_input(body["round"], entry, step, receipt.chain_id, local.object_digest or None,
                               trainer.hyperparameters,
-                              seen, self._run_order(step["run"]),
-                              lambda tx_hex: self._record(tx_hex, "reading", "reading")[2])
+                              seen, self._run_order(step["run"]), self._reading_of)
         if seen.previous is None:
             raise RecordError(f"FedAvg round {body['round']} averages nothing")
         return seen.previous

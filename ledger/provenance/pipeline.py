@@ -52,7 +52,8 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
                                        segment_count)
-from ledger.provenance.recorder import batch_from_readings, data_order_bytes, load_tensors, round_weight
+from ledger.provenance.recorder import (batch_from_readings, check_shared_readings, data_order_bytes, edge_readings,
+                                       load_tensors, round_weight)  # noqa: F401 (round_weight: for clients)
 from ledger.provenance.torch_trainer import pin_torch, torch
 from ledger.provenance.trainers import fedavg
 
@@ -326,16 +327,17 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
     round, the model of that segment's state, weighted by the distinct readings of its run, one per
     edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
     that fails is dropped from body["locals"] and its reason appended instead of raising."""
-    edges, models, kept = set(), [], []
+    edges, counted, models, kept = set(), set(), [], []
     for entry in body["locals"]:
         try:
-            edge, model = _round_input(body, entry, lookup, order_of, load, edges)
+            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, counted)
         except LedgerError as exc:
             if refused is None:
                 raise
             refused.append(str(exc))
             continue
         edges.add(edge)
+        counted |= readings
         models.append(model)
         kept.append(entry)
     if refused is not None:  # only the caller's own draft is edited, never a recorded body
@@ -344,7 +346,8 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
 
 
 def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                 load: Callable[[bytes], bytes], edges: set[str]) -> tuple[str, bytes]:
+                 load: Callable[[bytes], bytes], edges: set[str], counted: set[bytes]
+                 ) -> tuple[str, set[bytes], bytes]:
     where = f"round {body['round']}: input {entry['tx'][:12]}"
     edge, segment, state_digest = lookup(entry["tx"], "segment")
     run_chain, run, _ = lookup(segment["run"], "pipeline")
@@ -354,15 +357,22 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
         raise RecordError(f"{where} is a run that did not train from the previous round's model")
     if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
         raise RecordError(f"{where} is not its run's last segment")
-    weight = round_weight(order_of(segment["run"]), lambda tx: lookup(tx, "reading")[2])
-    if entry["weight"] != weight:
-        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {weight} distinct readings")
+    readings = edge_readings(order_of(segment["run"]), lambda tx: _reading_ref(lookup, tx), edge)
+    if entry["weight"] != len(readings):
+        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {len(readings)} distinct readings")
     if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
         raise RecordError(f"{where}: {edge} is averaged twice in the round")
+    check_shared_readings(where, readings, counted)
     model = torch_state.model_bytes(load(state_digest))
     if sha256(model).hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not its segment's")
-    return edge, model
+    return edge, readings, model
+
+
+def _reading_ref(lookup: Lookup, tx_hex: str) -> tuple[str, bytes]:
+    """(chain, object digest) of a reading record: what a round's weight counts."""
+    chain, _, digest = lookup(tx_hex, "reading")
+    return chain, digest
 
 
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
@@ -602,11 +612,10 @@ class PipelineCloud:
         locals_ = []
         for ref in segments:
             try:
-                _, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
+                edge, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
                 model = torch_state.model_bytes(self.ledger.load(digest))
-                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(),
-                                "weight": round_weight(self._order(segment["run"]),
-                                                       lambda tx: self._lookup(tx, "reading")[2])})
+                readings = edge_readings(self._order(segment["run"]), lambda tx: _reading_ref(self._lookup, tx), edge)
+                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(), "weight": len(readings)})
             except LedgerError as exc:
                 if refused is None:
                     raise

@@ -1,0 +1,113 @@
+"""Red team of session 11 on DNN provenance: FedAvg weight inflation and the audit's replay.
+
+1. Copied readings: a device bound to no edge reports to any, and its signed reading is public
+   once recorded; another edge recorded the same readings again on its own chain, trained on
+   them and weighed in with data the first edge collected. The peers, the cloud recorder and
+   the audit all accepted the round (each input's weight counted distinct readings, but no
+   one looked across inputs). Now no reading weighs two inputs of a round.
+2. Borrowed readings: on a chain whose peers only check signatures, an edge's data order cited
+   another edge's readings; the audit of the other (honest) edge replays only its own steps,
+   and it counted the borrowed readings into the dishonest edge's weight and passed. Now an
+   input weighs only readings recorded on its own edge's chain.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ledger.provenance import EndorsementRefused, RecordError
+from ledger.provenance.devices import SignedReading
+
+from provenance_helpers import EDGES, HP, READINGS, STEPS, WEIGHT, Federation, honest
+from provenance_helpers import digits, lax_net, net  # noqa: F401 (fixtures)
+
+
+def finish(fed):
+    """Round 1's FedAvg of the edges' last steps (recorded as a cloud skipping its recorder's
+    checks would), then the runs' other rounds alike."""
+    for _ in range(STEPS // HP.local_steps - 1):
+        fed.aggregate(honest(fed.edges))
+        fed.train_round()
+    fed.chain.flush()
+    fed.net.interlock()
+    return fed
+
+
+def order_of(refs):
+    """The federation's data order over `refs` (READINGS of them): STEPS batches of HP.batch_size."""
+    return [refs[(j * HP.batch_size) % READINGS:][:HP.batch_size] for j in range(STEPS)]
+
+
+# --- 1: one reading weighed by two edges ------------------------------------------------------
+
+def copied_federation(net, digits):
+    """Edge-0 records READINGS readings of a device bound to no edge; edge-1 reads them back
+    from edge-0's chain and records the same signed readings on its own. Both train round 1."""
+    from ledger.provenance import Device, EdgeRecorder
+
+    fed = Federation.start(net, digits)
+    pixels, labels, _, _ = digits
+    roaming = Device(net.identity("roaming-sensor", role="device"))
+    collected = fed.edges[0].record_readings([roaming.read(pixels[k], int(labels[k])) for k in range(READINGS)])
+    fed.chain.flush()
+    copied = fed.edges[1].record_readings([
+        SignedReading.from_record(record.body, fed.chain.load(record.obj.digest))
+        for record in (fed.chain.fetch(ref.tx_id) for ref in collected)])
+    initial = fed.cloud.rounds[0]
+    fed.edges = [EdgeRecorder(fed.chain, edge.chain_id, edge.submitter, edge.trainer, net.trust)
+                 for edge in fed.edges]  # fresh runs over the roaming readings
+    for e, (edge, refs) in enumerate(zip(fed.edges, (collected, copied))):
+        edge.start_run(order_of(refs), initial, data_order_seed=e)
+    fed.train_round()
+    return fed
+
+
+def test_the_cloud_and_the_peers_refuse_a_round_weighing_one_reading_twice(net, digits):
+    fed = copied_federation(net, digits)
+    with pytest.raises(RecordError, match="a reading weighs one input of a round"):
+        fed.cloud.round_weights(honest(fed.edges))
+    with pytest.raises(EndorsementRefused, match="a reading weighs one input of a round"):
+        fed.aggregate(honest(fed.edges))  # a cloud skipping its recorder's checks
+    assert fed.cloud.round_weights(honest(fed.edges)[:1]) == [WEIGHT]  # each edge alone is fine
+
+
+def test_a_round_weighing_one_reading_twice_fails_the_audit(lax_net, digits):
+    fed = finish(copied_federation(lax_net, digits))
+    report = fed.audit(0, federation=fed.manifests())
+    assert not report.passed
+    assert "a reading weighs one input of a round" in report.summary(), report.summary()
+
+
+# --- 2: an edge weighed by another edge's readings --------------------------------------------
+
+def borrowing_federation(net, digits):
+    """Edge-1's run cites edge-0's readings (tx ids on edge-0's chain) and trains on them."""
+    from ledger.provenance import EdgeRecorder
+
+    fed = Federation.start(net, digits)
+    lender, borrower = fed.edges
+    borrower = EdgeRecorder(fed.chain, borrower.chain_id, borrower.submitter, borrower.trainer, net.trust)
+    borrower.start_run([list(batch) for batch in lender.data_order], fed.cloud.rounds[0], data_order_seed=1)
+    fed.edges = [lender, borrower]
+    fed.train_round()
+    return fed
+
+
+def test_the_cloud_refuses_a_weight_of_another_edges_readings(lax_net, digits):
+    fed = borrowing_federation(lax_net, digits)  # the lax chains let the borrower's steps through
+    with pytest.raises(RecordError, match="an input weighs only its own edge's readings"):
+        fed.cloud.round_weights(honest(fed.edges))
+
+
+def test_a_weight_of_another_edges_readings_fails_the_audit_of_the_honest_edge(lax_net, digits):
+    """Edge-0 is honest and its audit replays all its steps: the round it trains from in
+    round 1 weighs edge-1 by edge-0's readings, and the audit must say so (before, it passed)."""
+    fed = finish(borrowing_federation(lax_net, digits))
+    report = fed.audit(0, federation=fed.manifests())
+    assert not report.passed
+    assert "an input weighs only its own edge's readings" in report.summary(), report.summary()
+    assert set(report.failed_steps) >= set(range(HP.local_steps + 1, 2 * HP.local_steps + 1))  # round 1's steps
+
+
+def test_the_peers_refuse_a_step_on_another_edges_readings(net, digits):
+    with pytest.raises(EndorsementRefused, match=f"not a recorded reading of {EDGES[1]}"):
+        borrowing_federation(net, digits)
