@@ -61,13 +61,12 @@ def copied_federation(net, digits):
     return fed
 
 
-def test_the_cloud_and_the_peers_refuse_a_round_weighing_one_reading_twice(net, digits):
+def test_the_peers_refuse_a_round_weighing_one_reading_twice(net, digits):
     fed = copied_federation(net, digits)
-    with pytest.raises(RecordError, match="a reading weighs one input of a round"):
-        fed.cloud.round_weights(honest(fed.edges))
+    assert fed.cloud.round_weights(honest(fed.edges)) == [WEIGHT, WEIGHT]  # each edge's own records
     with pytest.raises(EndorsementRefused, match="a reading weighs one input of a round"):
-        fed.aggregate(honest(fed.edges))  # a cloud skipping its recorder's checks
-    assert fed.cloud.round_weights(honest(fed.edges)[:1]) == [WEIGHT]  # each edge alone is fine
+        fed.cloud.record_aggregation(honest(fed.edges))
+    fed.aggregate(honest(fed.edges)[1:])  # the copier alone is a round
 
 
 def test_a_round_weighing_one_reading_twice_fails_the_audit(lax_net, digits):
@@ -111,3 +110,31 @@ def test_a_weight_of_another_edges_readings_fails_the_audit_of_the_honest_edge(l
 def test_the_peers_refuse_a_step_on_another_edges_readings(net, digits):
     with pytest.raises(EndorsementRefused, match=f"not a recorded reading of {EDGES[1]}"):
         borrowing_federation(net, digits)
+
+
+@pytest.mark.parametrize("attack", ["one reading, two edges", "another edge's reading"])
+def test_a_pipeline_round_weighs_each_edge_by_its_own_readings_once(attack, monkeypatch):
+    """The pipeline flow's round rule (pipeline.check_round_inputs, which its cloud, peers and
+    auditor apply) on records a lookup gives: edge-1's run cites one reading, recorded on
+    edge-1 with the bytes of edge-0's reading, or recorded on edge-0."""
+    from ledger.provenance import pipeline
+    from ledger.provenance.encoding import sha256
+
+    monkeypatch.setattr(pipeline.torch_state, "model_bytes", lambda state: state)  # states are models here
+    own, cited = "aa" * 32, "bb" * 32
+    records = {own: ("edge-0", {}, b"\x01" * 32),
+               cited: ("edge-1", {}, b"\x01" * 32) if attack == "one reading, two edges" else ("edge-0", {}, b"\x02" * 32)}
+    orders = {}
+    for e, (edge, reading) in enumerate(zip(EDGES, (own, cited))):
+        run_tx, segment_tx = f"{e}1" * 32, f"{e}2" * 32
+        records[run_tx] = (edge, {"global": "cc" * 32, "iterations": 1, "contract": {"interval": 1}}, b"")
+        records[segment_tx] = (edge, {"run": run_tx, "index": 1}, b"state")
+        orders[run_tx] = [[reading]]
+    body = {"round": 1, "previous": "cc" * 32,
+            "locals": [{"tx": f"{e}2" * 32, "model": sha256(b"state").hex(), "weight": 1} for e in range(2)]}
+    expected = "weighs one input of a round" if attack == "one reading, two edges" else "its own edge's readings"
+    with pytest.raises(RecordError, match=expected):
+        pipeline.check_round_inputs(body, lambda tx_hex, kind: records[tx_hex], orders.__getitem__,
+                                    lambda digest: digest)
+    assert len(pipeline.check_round_inputs({**body, "locals": body["locals"][:1]}, lambda tx_hex, kind: records[tx_hex],
+                                           orders.__getitem__, lambda digest: digest)) == 1

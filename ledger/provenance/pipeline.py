@@ -53,7 +53,7 @@ from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
                                        segment_count)
 from ledger.provenance.recorder import (batch_from_readings, check_shared_readings, data_order_bytes, edge_readings,
-                                       load_tensors, round_weight)  # noqa: F401 (round_weight: for clients)
+                                       load_tensors, round_weight)
 from ledger.provenance.torch_trainer import pin_torch, torch
 from ledger.provenance.trainers import fedavg
 
@@ -612,10 +612,11 @@ class PipelineCloud:
         locals_ = []
         for ref in segments:
             try:
-                edge, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
+                _, segment, digest = self._lookup(ref.tx_id.hex(), "segment")
                 model = torch_state.model_bytes(self.ledger.load(digest))
-                readings = edge_readings(self._order(segment["run"]), lambda tx: _reading_ref(self._lookup, tx), edge)
-                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(), "weight": len(readings)})
+                locals_.append({"tx": ref.tx_id.hex(), "model": sha256(model).hex(),
+                                "weight": round_weight(self._order(segment["run"]),
+                                                       lambda tx: self._lookup(tx, "reading")[2])})
             except LedgerError as exc:
                 if refused is None:
                     raise

@@ -313,8 +313,8 @@ class CloudRecorder:
         """The weights the next round gives the edges' steps `local_steps`: the distinct
         readings of its edge each run trained on in the round, read from the ledger
         (edge_readings), not from what an edge claims; RecordError when a run cites another
-        edge's readings or two inputs weigh one reading (check_shared_readings), as the main
-        chain's peers would refuse the round."""
+        edge's readings. (Which inputs a round may average together the main chain's peers
+        judge: check_round_input.)"""
         if not isinstance(local_steps, (list, tuple)) or not all(isinstance(ref, Ref) for ref in local_steps):
             raise RecordError("FedAvg takes a list of recorded steps (Refs)")
         if not self.rounds:
@@ -329,13 +329,7 @@ class CloudRecorder:
             order, hp = self._run(step.body["run"])
             batches.append((step.chain_id, round_batches(order, hp, round_index)))
         self._read_readings([tx for _, round_order in batches for batch in round_order for tx in batch])
-        weights, counted = [], set()
-        for ref, (chain_id, round_order) in zip(local_steps, batches):
-            readings = edge_readings(round_order, self._reading, chain_id)
-            check_shared_readings(f"input {ref.tx_id.hex()[:12]}", readings, counted)
-            counted |= readings
-            weights.append(len(readings))
-        return weights
+        return [len(edge_readings(round_order, self._reading, chain_id)) for chain_id, round_order in batches]
 
     def _run(self, run_hex: str) -> tuple[list[list[str]], Hyperparameters]:
         """(committed data order, hyperparameters) of a run record, read once (its tx id binds it)."""
