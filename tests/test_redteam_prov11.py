@@ -138,3 +138,73 @@ def test_a_pipeline_round_weighs_each_edge_by_its_own_readings_once(attack, monk
                                     lambda digest: digest)
     assert len(pipeline.check_round_inputs({**body, "locals": body["locals"][:1]}, lambda tx_hex, kind: records[tx_hex],
                                            orders.__getitem__, lambda digest: digest)) == 1
+
+
+# --- 3: a run record that names another seed than its initial model's ---------------------------
+
+def reseeded_run(net, digits, **changed):
+    """Edge-0's run claims hyperparameters `changed` (a seed, or a model size) of its own, but
+    trains from the federation's round-0 model, which another seed derived."""
+    import dataclasses
+
+    from ledger.provenance import EdgeRecorder, NumpyMLPTrainer
+
+    fed = Federation.start(net, digits)
+    edge = fed.edges[0]
+    claimed = NumpyMLPTrainer(dataclasses.replace(HP, **changed))
+    fed.edges[0] = EdgeRecorder(fed.chain, edge.chain_id, edge.submitter, claimed, net.trust)
+    fed.edges[0].start_run(edge.data_order, fed.cloud.rounds[0], data_order_seed=0)
+    fed.train_round()
+    return fed
+
+
+def test_the_peers_refuse_a_run_that_names_another_seed_than_its_initial_model(net, digits):
+    with pytest.raises(EndorsementRefused, match="init_seed"):
+        reseeded_run(net, digits, init_seed=HP.init_seed + 1)
+
+
+def test_a_run_that_names_another_seed_than_its_initial_model_fails_the_audit(lax_net, digits):
+    fed = finish(reseeded_run(lax_net, digits, init_seed=HP.init_seed + 1))
+    report = fed.audit(0, federation=fed.manifests())
+    assert not report.passed
+    assert "init_seed" in report.summary(), report.summary()
+
+
+# --- 4: a weight counting readings no valid device signed ---------------------------------------
+
+def revoked_readings_federation(net, digits, monkeypatch):
+    """Edge-1's peers collude: after the operator revoked its sensor they still commit that
+    sensor's readings (their validator patched out, as dishonest peers would run it), and
+    edge-1's run trains on them. The audit of edge-0 replays none of edge-1's steps."""
+    import time
+
+    from ledger.provenance import Device, EdgeRecorder, network_ledger
+
+    fed = Federation.start(net, digits)
+    pixels, labels, _, _ = digits
+    sensor = Device(net.identity("edge-1.revoked-sensor", role="device", chain_id=EDGES[1]))
+    signed = [sensor.read(pixels[k], int(labels[k])) for k in range(READINGS)]
+    net.revoke(sensor.name)
+    time.sleep(1.1)  # (a revocation counts from the next whole second)
+    with monkeypatch.context() as patched:
+        patched.setattr(network_ledger, "check_reading_record", lambda *args, **kwargs: None)
+        refs = [fed.chain.submit(EDGES[1], f"{EDGES[1]}.peer0", reading.record(), fed.chain.store(reading.data))
+                for reading in signed]
+        fed.chain.flush()
+    from ledger.provenance import Ref
+
+    objects = [fed.chain.fetch(tx).obj for tx in refs]
+    borrower = EdgeRecorder(fed.chain, EDGES[1], f"{EDGES[1]}.peer0", fed.edges[1].trainer, net.trust)
+    borrower.start_run(order_of([Ref(EDGES[1], tx, obj) for tx, obj in zip(refs, objects)]), fed.cloud.rounds[0],
+                       data_order_seed=1)
+    fed.edges[1] = borrower
+    fed.train_round()
+    return fed
+
+
+def test_a_weight_counting_a_revoked_devices_readings_fails_the_audit(lax_net, digits, monkeypatch):
+    fed = finish(revoked_readings_federation(lax_net, digits, monkeypatch))
+    report = fed.audit(0, federation=fed.manifests())
+    assert not report.passed
+    assert "is revoked" in report.summary(), report.summary()
+    assert fed.audit(1, federation=fed.manifests(), count=1).failed_steps  # edge-1's own audit: every step

@@ -40,8 +40,8 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, followed_aggregation, validate_body)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
-                                        round_batches)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_run_initial,
+                                        check_step_global, round_batches)
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -291,8 +291,7 @@ class Auditor:
         if len(set(manifest.step_txs)) != len(manifest.step_txs):
             raise _Failed("the manifest lists a step twice")
         initial = self._record(bytes.fromhex(body["initial"]), "aggregation", self.ledger.main_chain_id)
-        if initial.body["round"] != 0 or initial.obj is None or initial.obj.digest.hex() != body["initial_model"]:
-            raise _Failed("the run's initial model is not the round-0 model of the aggregation it names")
+        check_run_initial(body, initial.body, initial.obj.digest if initial.obj else None)
         failures = self._round_failures(initial)
         if failures:
             raise _Failed(failures[0])
@@ -489,10 +488,11 @@ class Auditor:
 
     def _reading_ref(self, tx_hex: str) -> tuple[str, bytes]:
         """The chain and object digest of a reading record the committed data order of an
-        audited run names: what a FedAvg weight counts (recorder.edge_readings). The tx id binds
-        them (fetch returns the transaction with that id), so no Protocol 1 here: the readings a
-        sampled step trains on are checked in full (_reading), and a weight only counts distinct
-        digests of its edge's chain."""
+        audited run names, after checking it is a reading its device signed (at its block's
+        time): what a FedAvg weight counts (recorder.edge_readings). The audit replays the
+        steps of the audited run only, so without this an edge whose peers commit what they
+        like would weigh in by readings of a revoked device or made-up ones. The tx id binds
+        the record (fetch returns the transaction with that id): no Protocol 1 here."""
         found = self._readings.get(tx_hex)
         if found is None:
             record = self._fetch(bytes.fromhex(tx_hex))
@@ -502,6 +502,11 @@ class Auditor:
                 raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
             if record.obj is None:
                 raise _Failed(f"reading {tx_hex[:12]} names no object")
+            data = self._object(record.obj.digest, f"reading {tx_hex[:12]}")
+            try:
+                check_reading_record(self.trust, record.body, data, record.chain_id, record.signed_at_ms)
+            except ProvenanceError as exc:
+                raise _Failed(f"reading {tx_hex[:12]} weighs a FedAvg input but {exc}") from None
             found = self._readings[tx_hex] = (record.chain_id, record.obj.digest)
         return found
 

@@ -39,8 +39,8 @@ from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, followed_aggregation, ignore_claimed_mode,
                                        parse_json)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
-                                        replay_aggregation, replay_step)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_run_initial,
+                                        check_step_global, replay_aggregation, replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -121,6 +121,8 @@ class ProvenanceEndorser:
             if revocation is not None:  # the device's non-revocation proof, against this edge's view
                 revocation.check_reading(tx.chain_id, bytes.fromhex(body["device_fp"]),
                                          bytes.fromhex(body.get("nonrevoked", "")))
+        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] == "run":
+            self._check_run(tx, body)
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in _REPLAYED:
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no object")
@@ -153,6 +155,16 @@ class ProvenanceEndorser:
             self._claim_round(tx.payload, previous, body["round"])
         with self._lock:
             self.reexecutions += 1
+
+    def _check_run(self, tx: Transaction, body: dict) -> None:
+        """A step-flow run record: its object is its data order, and its initial model the
+        round-0 model of the main chain it names, derived by its seed (check_run_initial)."""
+        if tx.object_digest.hex() != body["data_order"]:
+            raise RecordError("the run record's object is not its data order")
+        chain, initial, digest = self._record(body["initial"], "aggregation", "the run's initial model")
+        if chain != self.network.main_chain_id:
+            raise RecordError(f"the run's initial model is recorded on {chain[:40]}, not on the main chain")
+        check_run_initial(body, initial, digest or None)
 
     def _replay_pipeline(self, tx: Transaction, body: dict) -> None:
         """A PyTorch pipeline's record (pipeline.py): a run's initial state derived from its

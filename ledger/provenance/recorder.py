@@ -77,6 +77,20 @@ def check_step_global(index: int, hyperparameters: Hyperparameters, step_global:
         raise RecordError(f"step {index}: M_O is not {what}")
 
 
+def check_run_initial(run: dict, initial: dict, initial_model: bytes | None) -> None:
+    """A run record (`run`, its body) against the round-0 record it names as its initial model
+    (`initial`, its body; `initial_model`, its object digest): that record's model is the run's
+    M_0, and the run's init_seed is the seed that derived it. T never reads the seed, so
+    replaying the run's steps cannot catch a run record naming another. RecordError otherwise;
+    the endorsing peers and the auditor both apply this rule."""
+    if initial["round"] != 0 or initial_model is None or initial_model.hex() != run["initial_model"]:
+        raise RecordError("the run's initial model is not the round-0 model of the aggregation it names")
+    seed = initial["init"]["hyperparameters"]["init_seed"]
+    if run["seeds"]["init_seed"] != seed:
+        raise RecordError(f"the run's init_seed {run['seeds']['init_seed']} is not {seed}, the seed of its "
+                          "initial model")
+
+
 def round_weight(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> int:
     """A FedAvg weight, in both flows: the distinct signed readings the batches `order` (reading
     tx ids) trained on, each counted once by the digest of its signed bytes (`reading_digest`
