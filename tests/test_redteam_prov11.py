@@ -208,3 +208,48 @@ def test_a_weight_counting_a_revoked_devices_readings_fails_the_audit(lax_net, d
     assert not report.passed
     assert "is revoked" in report.summary(), report.summary()
     assert fed.audit(1, federation=fed.manifests(), count=1).failed_steps  # edge-1's own audit: every step
+
+
+def test_the_main_chains_peers_refuse_a_weight_counting_a_revoked_devices_readings(net, digits, monkeypatch):
+    """Edge-1's peers re-execute its steps (they train on the readings), but committed the
+    revoked sensor's readings: the main chain's peers weigh only readings a valid device signed."""
+    fed = revoked_readings_federation(net, digits, monkeypatch)
+    with pytest.raises(EndorsementRefused, match="is revoked"):
+        fed.cloud.record_aggregation(honest(fed.edges))
+    fed.cloud.record_aggregation(honest(fed.edges)[:1])  # edge-0 alone
+
+
+def test_a_pipeline_round_weighing_a_revoked_devices_readings_is_refused(tmp_path, toy, digits, monkeypatch):
+    """The pipeline flow alike: edge-0's colluding peers commit a revoked sensor's readings and
+    re-execute a segment over them; the main chain's peers refuse the round that weighs them."""
+    import time
+
+    pytest.importorskip("torch")
+    import ledger
+    from ledger.provenance import Device, NetworkLedger, Ref, network_ledger, pipeline
+    from test_provenance_pipeline import EDGE, one_batch_run
+    import pipeline_models
+
+    net = ledger.Network.init(tmp_path / "strict", subchains=1, peers_per_chain=2, params=toy, auto_interlock=False)
+    try:
+        chain = NetworkLedger(net, endorse="reexecute")
+        cloud = pipeline.PipelineCloud(chain, "main.peer0")
+        initial = cloud.record_initial(pipeline_models.TinyNet, seed=1)
+        pixels, labels, _, _ = digits
+        sensor = Device(net.identity(f"{EDGE}.revoked-sensor", role="device", chain_id=EDGE))
+        signed = [sensor.read(pixels[k], int(labels[k])) for k in range(4)]
+        net.revoke(sensor.name)
+        time.sleep(1.1)  # (a revocation counts from the next whole second)
+        with monkeypatch.context() as patched:
+            patched.setattr(network_ledger, "check_reading_record", lambda *args, **kwargs: None)
+            objects = [chain.store(reading.data) for reading in signed]
+            refs = [Ref(EDGE, chain.submit(EDGE, f"{EDGE}.peer0", reading.record(), obj), obj)
+                    for reading, obj in zip(signed, objects)]
+            chain.flush()
+        segment = one_batch_run(net, chain, [refs], initial)
+        body = cloud.round_body([segment])  # the cloud's draft takes the edge's records as they are
+        assert body["locals"][0]["weight"] == 4
+        with pytest.raises(EndorsementRefused, match="is revoked"):
+            cloud.record_round([segment])
+    finally:
+        net.close()

@@ -13,8 +13,12 @@ round the one FedAvg record that follows the model the run trained from before. 
 of a FedAvg round a sampled step trains from must be a step of an audited run (the audited
 one or one of `federation`), at the position its manifest gives (the run's last step of the
 previous round), once per round, all trained from one model, weighted by the distinct
-readings its run trained on in that round (recorder.round_weight); and no other FedAvg record
-on the main chain may follow that model (one aggregation per round). Signatures count at the
+readings its run's committed data order gives it in that round - each recorded on its own
+edge's chain and signed by its device at its block's time, none weighing another input of
+the round (recorder.check_round_input) - and no other FedAvg record on the main chain may
+follow that model (one aggregation per round). (Whether a run of the federation trained on
+those batches, only an audit of that run replays.) A run's initial model is the round-0
+record it names, derived by the run's own init_seed (recorder.check_run_initial). Signatures count at the
 timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
 trusted: the manifest (run and step transaction ids) only says where to look, and a
 malformed or hostile record makes the report FAIL with a reason; `audit` raises only for the

@@ -76,10 +76,12 @@ class ProvenanceEndorser:
     names, and its M_O continuing the run's models: recorder.check_step_global), derives a
     round-0 model from its seed, or checks that every input of a FedAvg round is a committed
     step at its run's position, all trained from one model and weighted by their distinct
-    readings (recorder.check_round_input), that no other FedAvg record follows that model (one
-    aggregation per round: _claim_round), and recomputes the average; it refuses unless the
-    recorded model is reproduced bit for bit. Nothing in a record, or passed with it, selects
-    the policy."""
+    readings - of their own edge, each signed by its device (checked again here), none weighing
+    two inputs (recorder.check_round_input) - that no other FedAvg record follows that model
+    (one aggregation per round: _claim_round), and recomputes the average; it refuses unless the
+    recorded model is reproduced bit for bit. A run record must name its data order as its
+    object and a round-0 model of the main chain its own seed derives (recorder.
+    check_run_initial). Nothing in a record, or passed with it, selects the policy."""
 
     def __init__(self, network: Network, policy: Mapping[str, str]) -> None:
         self.network = network
@@ -91,6 +93,7 @@ class ProvenanceEndorser:
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
+        self._weighed: set[str] = set()  # reading tx hex whose device signature a FedAvg weight checked
         # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
         self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
         # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
@@ -201,7 +204,7 @@ class ProvenanceEndorser:
                 raise RecordError("pipeline rounds are recorded on the main chain")
             pipeline.check_round(body, stored, lookup,
                                  lambda run_hex: self._run_order(run_hex, "pipeline"),
-                                 self.load, main_chain=self.network.main_chain_id)
+                                 self.load, main_chain=self.network.main_chain_id, reading=self._reading_of)
         with self._lock:
             self.reexecutions += 1
 
@@ -255,9 +258,28 @@ class ProvenanceEndorser:
         return self.load(digest)
 
     def _reading_of(self, tx_id_hex: str) -> tuple[str, bytes]:
-        """(chain, object digest) of a reading record: what a FedAvg weight counts."""
-        chain, _, digest = self._record(tx_id_hex, "reading", "reading")
+        """(chain, object digest) of a reading record a FedAvg weight counts, once its device's
+        signature is checked at the time of the block holding it (now, before it commits):
+        the edge chain's peers checked it when they endorsed it, but a main-chain peer does not
+        take an edge's word for the data the edge weighs in by. Checked once per reading."""
+        chain, body, digest = self._record(tx_id_hex, "reading", "reading")
+        with self._lock:
+            known = tx_id_hex in self._weighed
+        if not known:
+            if not digest:
+                raise RecordError(f"reading {tx_id_hex[:12]} names no reading")
+            check_reading_record(self.network.trust, body, self.load(digest), chain, self._block_time(tx_id_hex))
+            with self._lock:
+                self._weighed.add(tx_id_hex)
         return chain, digest
+
+    def _block_time(self, tx_id_hex: str) -> int | None:
+        """The timestamp of the block that holds a committed transaction (None: not committed)."""
+        try:
+            receipt = self.network.locate(bytes.fromhex(tx_id_hex))
+        except LedgerError:
+            return None
+        return self.network.block(receipt.chain_id, receipt.height).header.timestamp_ms
 
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)

@@ -322,15 +322,21 @@ def check_initial(run: dict, global_model: Tensors | None, initial: bytes, trust
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                       load: Callable[[bytes], bytes], refused: list[str] | None = None) -> list[bytes]:
+                       load: Callable[[bytes], bytes], refused: list[str] | None = None, *,
+                       reading: Callable[[str], tuple[str, bytes]] | None = None) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
-    round, the model of that segment's state, weighted by the distinct readings of its run, one per
+    round, the model of that segment's state, weighted by the distinct readings of its edge its
+    run trained on (recorder.edge_readings), none weighing another input too, one run per
     edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
-    that fails is dropped from body["locals"] and its reason appended instead of raising."""
+    that fails is dropped from body["locals"] and its reason appended instead of raising.
+    `reading(tx hex)`: a weighed reading's chain and digest once its device's signature is
+    checked (the peers' and the auditor's); None takes them as `lookup` gives them (the
+    cloud's draft, which its peers then check)."""
+    reading = reading or (lambda tx_hex: _reading_ref(lookup, tx_hex))
     edges, counted, models, kept = set(), set(), [], []
     for entry in body["locals"]:
         try:
-            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, counted)
+            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, counted, reading)
         except LedgerError as exc:
             if refused is None:
                 raise
@@ -346,8 +352,8 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
 
 
 def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                 load: Callable[[bytes], bytes], edges: set[str], counted: set[bytes]
-                 ) -> tuple[str, set[bytes], bytes]:
+                 load: Callable[[bytes], bytes], edges: set[str], counted: set[bytes],
+                 reading: Callable[[str], tuple[str, bytes]]) -> tuple[str, set[bytes], bytes]:
     where = f"round {body['round']}: input {entry['tx'][:12]}"
     edge, segment, state_digest = lookup(entry["tx"], "segment")
     run_chain, run, _ = lookup(segment["run"], "pipeline")
@@ -357,7 +363,7 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
         raise RecordError(f"{where} is a run that did not train from the previous round's model")
     if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
         raise RecordError(f"{where} is not its run's last segment")
-    readings = edge_readings(order_of(segment["run"]), lambda tx: _reading_ref(lookup, tx), edge)
+    readings = edge_readings(order_of(segment["run"]), reading, edge)
     if entry["weight"] != len(readings):
         raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {len(readings)} distinct readings")
     if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
@@ -376,10 +382,12 @@ def _reading_ref(lookup: Lookup, tx_hex: str) -> tuple[str, bytes]:
 
 
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str) -> None:
+                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str,
+                reading: Callable[[str], tuple[str, bytes]]) -> None:
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
-    FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
-    a lax edge chain holds); RecordError otherwise."""
+    FedAvg of its inputs (check_round_inputs, `reading` its checked readings; and its previous
+    round a round r-1 record of `main_chain`, not one a lax edge chain holds); RecordError
+    otherwise."""
     if body["round"] == 0:
         if initial_model(body["model"], body["seed"], trusted) != model:
             raise RecordError("round 0's model is not the one its model class and seed derive")
@@ -391,7 +399,7 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
                               "not on the main chain")
         if previous["round"] != body["round"] - 1:
             raise RecordError(f"round {body['round']} names round {previous['round']} as the previous one")
-        locals_bytes = check_round_inputs(body, lookup, order_of, load)
+        locals_bytes = check_round_inputs(body, lookup, order_of, load, reading=reading)
         weights = [entry["weight"] for entry in body["locals"]]
         if encode_tensors(fedavg([decode_tensors(m)[0] for m in locals_bytes], weights)) != model:
             raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
@@ -673,6 +681,12 @@ class PipelineAuditor(Auditor):
     def _load(self, digest: bytes) -> bytes:
         return self._object(digest, f"object {digest.hex()[:12]}")
 
+    def _weighed_reading(self, tx_hex: str) -> tuple[str, bytes]:
+        """A reading a round's weight counts: its record by Protocol 1, its device's signature
+        (Auditor._reading_ref)."""
+        self._record(bytes.fromhex(tx_hex), "reading")
+        return self._reading_ref(tx_hex)
+
     def _order(self, run: FetchedRecord) -> list[list[str]]:
         if run.obj is None or run.obj.digest.hex() != run.body["data_order"]:
             raise _Failed("the run record's object is not the data order it commits to")
@@ -760,7 +774,7 @@ class PipelineAuditor(Auditor):
                 raise _Failed("M_O named by the run is not the model of its round record")
             model = self._load(round_record.obj.digest)
             check_round(round_record.body, model, self._lookup, lambda tx: self._order(self._record(bytes.fromhex(tx), "pipeline")),
-                        self._load, self.trusted, main_chain=self.ledger.main_chain_id)
+                        self._load, self.trusted, main_chain=self.ledger.main_chain_id, reading=self._weighed_reading)
             self._check_inputs_covered(round_record.body, covered)
             global_model = load_tensors(self, round_record.obj.digest)[1]
         elif body["global_model"] is not None:
