@@ -174,8 +174,8 @@ def test_a_run_that_names_another_seed_than_its_initial_model_fails_the_audit(la
 
 def revoked_readings_federation(net, digits, monkeypatch):
     """Edge-1's peers collude: after the operator revoked its sensor they still commit that
-    sensor's readings (their validator patched out, as dishonest peers would run it), and
-    edge-1's run trains on them. The audit of edge-0 replays none of edge-1's steps."""
+    sensor's readings (they run no validator on them), and edge-1's run trains on them. The
+    audit of edge-0 replays none of edge-1's steps."""
     import time
 
     from ledger.provenance import Device, EdgeRecorder, network_ledger
@@ -187,7 +187,7 @@ def revoked_readings_federation(net, digits, monkeypatch):
     net.revoke(sensor.name)
     time.sleep(1.1)  # (a revocation counts from the next whole second)
     with monkeypatch.context() as patched:
-        patched.setattr(network_ledger, "check_reading_record", lambda *args, **kwargs: None)
+        patched.setattr(network_ledger.ProvenanceEndorser, "__call__", lambda self, peer, tx: None)
         refs = [fed.chain.submit(EDGES[1], f"{EDGES[1]}.peer0", reading.record(), fed.chain.store(reading.data))
                 for reading in signed]
         fed.chain.flush()
@@ -220,8 +220,8 @@ def test_the_main_chains_peers_refuse_a_weight_counting_a_revoked_devices_readin
 
 
 def test_a_pipeline_round_weighing_a_revoked_devices_readings_is_refused(tmp_path, toy, digits, monkeypatch):
-    """The pipeline flow alike: edge-0's colluding peers commit a revoked sensor's readings and
-    re-execute a segment over them; the main chain's peers refuse the round that weighs them."""
+    """The pipeline flow alike: edge-0's colluding peers commit a revoked sensor's readings
+    (running no validator on them) and re-execute a segment over them; the main chain's peers refuse the round that weighs them."""
     import time
 
     pytest.importorskip("torch")
@@ -241,7 +241,7 @@ def test_a_pipeline_round_weighing_a_revoked_devices_readings_is_refused(tmp_pat
         net.revoke(sensor.name)
         time.sleep(1.1)  # (a revocation counts from the next whole second)
         with monkeypatch.context() as patched:
-            patched.setattr(network_ledger, "check_reading_record", lambda *args, **kwargs: None)
+            patched.setattr(network_ledger.ProvenanceEndorser, "__call__", lambda self, peer, tx: None)
             objects = [chain.store(reading.data) for reading in signed]
             refs = [Ref(EDGE, chain.submit(EDGE, f"{EDGE}.peer0", reading.record(), obj), obj)
                     for reading, obj in zip(signed, objects)]

@@ -233,7 +233,7 @@ class Auditor:
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
         self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
-        self._readings: dict[str, tuple[str, bytes]] = {}  # reading tx hex -> (chain, digest) (_reading_ref)
+        self._readings: dict[str, tuple[str, bytes]] = {}  # signed reading tx hex -> (chain, digest) (_signed)
         self._fetched: dict[bytes, FetchedRecord] = {}  # this audit's records read in batches (_prefetch)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
@@ -480,25 +480,34 @@ class Auditor:
             verdict.failures.append("re-executing T gives a model outside the tolerance")
 
     def _reading(self, tx_id: bytes, chain: str) -> bytes:
+        """The bytes of a reading a sampled step trains on: its record by Protocol 1, recorded
+        on `chain`, signed by its device (_signed)."""
         record = self._record(tx_id, "reading", chain)
         if record.obj is None:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
-        try:
-            check_reading_record(self.trust, record.body, data, chain, record.signed_at_ms)
-        except ProvenanceError as exc:
-            raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
+        self._signed(record, data)
         return data
+
+    def _signed(self, record: FetchedRecord, data: bytes) -> None:
+        """A reading record (with its object's bytes) signed by its device, valid at the time
+        of the block holding it (devices.check_reading_record); checked once per reading."""
+        tx_hex = record.tx_id.hex()
+        if tx_hex not in self._readings:
+            try:
+                check_reading_record(self.trust, record.body, data, record.chain_id, record.signed_at_ms)
+            except ProvenanceError as exc:
+                raise _Failed(f"reading {tx_hex[:12]}: {exc}") from None
+            self._readings[tx_hex] = (record.chain_id, record.obj.digest)  # type: ignore[union-attr]
 
     def _reading_ref(self, tx_hex: str) -> tuple[str, bytes]:
         """The chain and object digest of a reading record the committed data order of an
-        audited run names, after checking it is a reading its device signed (at its block's
-        time): what a FedAvg weight counts (recorder.edge_readings). The audit replays the
-        steps of the audited run only, so without this an edge whose peers commit what they
-        like would weigh in by readings of a revoked device or made-up ones. The tx id binds
-        the record (fetch returns the transaction with that id): no Protocol 1 here."""
-        found = self._readings.get(tx_hex)
-        if found is None:
+        audited run names, once it is signed by its device (_signed): what a FedAvg weight
+        counts (recorder.edge_readings). The audit replays the steps of the audited run only,
+        so without this an edge whose peers commit what they like would weigh in by readings
+        of a revoked device or made-up ones. The tx id binds the record (fetch returns the
+        transaction with that id): no Protocol 1 here."""
+        if tx_hex not in self._readings:
             record = self._fetch(bytes.fromhex(tx_hex))
             try:
                 validate_body(record.body, "reading")
@@ -506,13 +515,8 @@ class Auditor:
                 raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
             if record.obj is None:
                 raise _Failed(f"reading {tx_hex[:12]} names no object")
-            data = self._object(record.obj.digest, f"reading {tx_hex[:12]}")
-            try:
-                check_reading_record(self.trust, record.body, data, record.chain_id, record.signed_at_ms)
-            except ProvenanceError as exc:
-                raise _Failed(f"reading {tx_hex[:12]} weighs a FedAvg input but {exc}") from None
-            found = self._readings[tx_hex] = (record.chain_id, record.obj.digest)
-        return found
+            self._signed(record, self._object(record.obj.digest, f"reading {tx_hex[:12]}"))
+        return self._readings[tx_hex]
 
     def _prefetch_round_readings(self, body: dict) -> None:
         """Read in one batch the reading records whose digests weigh the inputs of FedAvg round

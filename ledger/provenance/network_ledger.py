@@ -94,6 +94,7 @@ class ProvenanceEndorser:
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
         self._weighed: set[str] = set()  # reading tx hex whose device signature a FedAvg weight checked
+        self._block_times: dict[tuple[str, int], int] = {}  # (chain, height) -> its block's timestamp
         # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
         self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
         # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
@@ -124,6 +125,8 @@ class ProvenanceEndorser:
             if revocation is not None:  # the device's non-revocation proof, against this edge's view
                 revocation.check_reading(tx.chain_id, bytes.fromhex(body["device_fp"]),
                                          bytes.fromhex(body.get("nonrevoked", "")))
+            with self._lock:  # (checked here: a FedAvg weight need not check it again)
+                self._weighed.add(tx.tx_id.hex())
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] == "run":
             self._check_run(tx, body)
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in _REPLAYED:
@@ -261,7 +264,8 @@ class ProvenanceEndorser:
         """(chain, object digest) of a reading record a FedAvg weight counts, once its device's
         signature is checked at the time of the block holding it (now, before it commits):
         the edge chain's peers checked it when they endorsed it, but a main-chain peer does not
-        take an edge's word for the data the edge weighs in by. Checked once per reading."""
+        take an edge's word for the data the edge weighs in by. Checked once per reading (not
+        again when this endorser endorsed it)."""
         chain, body, digest = self._record(tx_id_hex, "reading", "reading")
         with self._lock:
             known = tx_id_hex in self._weighed
@@ -274,12 +278,20 @@ class ProvenanceEndorser:
         return chain, digest
 
     def _block_time(self, tx_id_hex: str) -> int | None:
-        """The timestamp of the block that holds a committed transaction (None: not committed)."""
+        """The timestamp of the block that holds a committed transaction (None: not committed),
+        each block read once."""
         try:
             receipt = self.network.locate(bytes.fromhex(tx_id_hex))
         except LedgerError:
             return None
-        return self.network.block(receipt.chain_id, receipt.height).header.timestamp_ms
+        key = (receipt.chain_id, receipt.height)
+        with self._lock:
+            known = self._block_times.get(key)
+        if known is None:
+            known = self.network.block(receipt.chain_id, receipt.height).header.timestamp_ms
+            with self._lock:
+                self._block_times[key] = known
+        return known
 
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
