@@ -138,6 +138,13 @@ def test_a_pipeline_round_weighs_each_edge_by_its_own_readings_once(attack, monk
                                     lambda digest: digest)
     assert len(pipeline.check_round_inputs({**body, "locals": body["locals"][:1]}, lambda tx_hex, kind: records[tx_hex],
                                            orders.__getitem__, lambda digest: digest)) == 1
+    if attack == "one reading, two edges":  # a cloud's draft (Flower's) refuses both, whichever came first
+        for locals_ in (body["locals"], body["locals"][::-1]):
+            refused: list[str] = []
+            draft = {**body, "locals": list(locals_)}
+            assert pipeline.check_round_inputs(draft, lambda tx_hex, kind: records[tx_hex], orders.__getitem__,
+                                               lambda digest: digest, refused) == []
+            assert draft["locals"] == [] and len(refused) == 2 and all(expected in reason for reason in refused)
 
 
 # --- 3: a run record that names another seed than its initial model's ---------------------------

@@ -37,6 +37,7 @@ import inspect
 import random
 import struct
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -328,22 +329,36 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
     round, the model of that segment's state, weighted by the distinct readings of its edge its
     run trained on (recorder.edge_readings), none weighing another input too, one run per
     edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
-    that fails is dropped from body["locals"] and its reason appended instead of raising.
+    that fails is dropped from body["locals"] and its reason appended instead of raising; of
+    inputs sharing readings all are dropped, whatever their order: keeping the first would let
+    a client that copied another's readings and answered first weigh in with them.
     `reading(tx hex)`: a weighed reading's chain and digest once its device's signature is
     checked (the peers' and the auditor's); None takes them as `lookup` gives them (the
     cloud's draft, which its peers then check)."""
     reading = reading or (lambda tx_hex: _reading_ref(lookup, tx_hex))
-    edges, counted, models, kept = set(), set(), [], []
+    edges: set[str] = set()
+    passed = []  # (entry, its readings, its model) of each input that passes on its own
     for entry in body["locals"]:
         try:
-            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, counted, reading)
+            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, reading)
         except LedgerError as exc:
             if refused is None:
                 raise
             refused.append(str(exc))
             continue
         edges.add(edge)
-        counted |= readings
+        passed.append((entry, readings, model))
+    weighed = Counter(digest for _, readings, _ in passed for digest in readings)
+    shared = {digest for digest, inputs in weighed.items() if inputs > 1}
+    models, kept = [], []
+    for entry, readings, model in passed:
+        try:
+            check_shared_readings(f"round {body['round']}: input {entry['tx'][:12]}", readings, shared)
+        except RecordError as exc:
+            if refused is None:
+                raise
+            refused.append(str(exc))
+            continue
         models.append(model)
         kept.append(entry)
     if refused is not None:  # only the caller's own draft is edited, never a recorded body
@@ -352,7 +367,7 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
 
 
 def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                 load: Callable[[bytes], bytes], edges: set[str], counted: set[bytes],
+                 load: Callable[[bytes], bytes], edges: set[str],
                  reading: Callable[[str], tuple[str, bytes]]) -> tuple[str, set[bytes], bytes]:
     where = f"round {body['round']}: input {entry['tx'][:12]}"
     edge, segment, state_digest = lookup(entry["tx"], "segment")
@@ -368,7 +383,6 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
         raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {len(readings)} distinct readings")
     if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
         raise RecordError(f"{where}: {edge} is averaged twice in the round")
-    check_shared_readings(where, readings, counted)
     model = torch_state.model_bytes(load(state_digest))
     if sha256(model).hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not its segment's")

@@ -120,13 +120,13 @@ def _distinct_readings(order: Sequence[Sequence[str]], reading_digest: Callable[
     return {reading_digest(tx) for tx in {tx for batch in order for tx in batch}}  # (each tx looked up once)
 
 
-def check_shared_readings(where: str, readings: set[bytes], counted: set[bytes]) -> None:
-    """No reading weighs two inputs of one FedAvg round (`counted`: the readings of the round's
-    inputs checked before; the caller adds `readings` once the input passes). A device bound to
-    no edge reports to any, so its signed reading, public once recorded, can be recorded again
-    on another edge: that edge would train on it and weigh in with data another edge collected."""
-    if readings & counted:
-        raise RecordError(f"{where} weighs {len(readings & counted)} readings another input of the round weighs: "
+def check_shared_readings(where: str, readings: set[bytes], others: set[bytes]) -> None:
+    """No reading weighs two inputs of one FedAvg round: RecordError when an input's `readings`
+    meet `others` (readings other inputs of the round weigh). A device bound to no edge reports
+    to any, so its signed reading, public once recorded, can be recorded again on another edge:
+    that edge would train on it and weigh in with data another edge collected."""
+    if readings & others:
+        raise RecordError(f"{where} weighs {len(readings & others)} readings another input of the round weighs: "
                           "a reading weighs one input of a round")
 
 
