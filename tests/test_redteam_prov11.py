@@ -4,11 +4,18 @@
    once recorded; another edge recorded the same readings again on its own chain, trained on
    them and weighed in with data the first edge collected. The peers, the cloud recorder and
    the audit all accepted the round (each input's weight counted distinct readings, but no
-   one looked across inputs). Now no reading weighs two inputs of a round.
+   one looked across inputs). Now no reading weighs two inputs of a round (in a cloud's
+   pipeline draft, all inputs that share one are left out, whichever came first).
 2. Borrowed readings: on a chain whose peers only check signatures, an edge's data order cited
    another edge's readings; the audit of the other (honest) edge replays only its own steps,
    and it counted the borrowed readings into the dishonest edge's weight and passed. Now an
    input weighs only readings recorded on its own edge's chain.
+3. A run record named another init_seed than the seed of the round-0 model it trains from (T
+   never reads the seed): the peers and the audit accepted it. Now they check the run's
+   initial model and seed against that record (recorder.check_run_initial).
+4. An edge whose peers collude committed readings of a revoked device and weighed in by them:
+   the main chain's peers and the audit of the other edge counted every listed reading
+   unchecked. Now a weighed reading must carry its device's valid signature at its block's time.
 """
 from __future__ import annotations
 
@@ -117,13 +124,14 @@ def test_a_pipeline_round_weighs_each_edge_by_its_own_readings_once(attack, monk
     """The pipeline flow's round rule (pipeline.check_round_inputs, which its cloud, peers and
     auditor apply) on records a lookup gives: edge-1's run cites one reading, recorded on
     edge-1 with the bytes of edge-0's reading, or recorded on edge-0."""
+    pytest.importorskip("torch")
     from ledger.provenance import pipeline
     from ledger.provenance.encoding import sha256
 
     monkeypatch.setattr(pipeline.torch_state, "model_bytes", lambda state: state)  # states are models here
     own, cited = "aa" * 32, "bb" * 32
-    records = {own: ("edge-0", {}, b"\x01" * 32),
-               cited: ("edge-1", {}, b"\x01" * 32) if attack == "one reading, two edges" else ("edge-0", {}, b"\x02" * 32)}
+    copy_of_own, on_edge_0 = ("edge-1", {}, b"\x01" * 32), ("edge-0", {}, b"\x02" * 32)
+    records = {own: ("edge-0", {}, b"\x01" * 32), cited: copy_of_own if attack == "one reading, two edges" else on_edge_0}
     orders = {}
     for e, (edge, reading) in enumerate(zip(EDGES, (own, cited))):
         run_tx, segment_tx = f"{e}1" * 32, f"{e}2" * 32
@@ -228,7 +236,8 @@ def test_the_main_chains_peers_refuse_a_weight_counting_a_revoked_devices_readin
 
 def test_a_pipeline_round_weighing_a_revoked_devices_readings_is_refused(tmp_path, toy, digits, monkeypatch):
     """The pipeline flow alike: edge-0's colluding peers commit a revoked sensor's readings
-    (running no validator on them) and re-execute a segment over them; the main chain's peers refuse the round that weighs them."""
+    (running no validator on them) and re-execute a segment over them; the main chain's peers
+    refuse the round that weighs them."""
     import time
 
     pytest.importorskip("torch")

@@ -18,8 +18,8 @@ edge's chain and signed by its device at its block's time, none weighing another
 the round (recorder.check_round_input) - and no other FedAvg record on the main chain may
 follow that model (one aggregation per round). (Whether a run of the federation trained on
 those batches, only an audit of that run replays.) A run's initial model is the round-0
-record it names, derived by the run's own init_seed (recorder.check_run_initial). Signatures count at the
-timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
+record it names, derived by the run's own init_seed (recorder.check_run_initial).
+Signatures count at the timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
 trusted: the manifest (run and step transaction ids) only says where to look, and a
 malformed or hostile record makes the report FAIL with a reason; `audit` raises only for the
 caller's own bad arguments.
