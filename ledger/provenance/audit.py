@@ -13,9 +13,13 @@ round the one FedAvg record that follows the model the run trained from before. 
 of a FedAvg round a sampled step trains from must be a step of an audited run (the audited
 one or one of `federation`), at the position its manifest gives (the run's last step of the
 previous round), once per round, all trained from one model, weighted by the distinct
-readings its run trained on in that round (recorder.round_weight); and no other FedAvg record
-on the main chain may follow that model (one aggregation per round). Signatures count at the
-timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
+readings its run's committed data order gives it in that round - each recorded on its own
+edge's chain and signed by its device at its block's time, none weighing another input of
+the round (recorder.check_round_input) - and no other FedAvg record on the main chain may
+follow that model (one aggregation per round). (Whether a run of the federation trained on
+those batches, only an audit of that run replays.) A run's initial model is the round-0
+record it names, derived by the run's own init_seed (recorder.check_run_initial).
+Signatures count at the timestamp of the block that holds them (ledger.identity). Nothing the edge hands over is
 trusted: the manifest (run and step transaction ids) only says where to look, and a
 malformed or hostile record makes the report FAIL with a reason; `audit` raises only for the
 caller's own bad arguments.
@@ -40,8 +44,8 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (MAX_STEPS, FetchedRecord, ProvenanceLedger, RunManifest, check_author,
                                        decode_data_order, followed_aggregation, validate_body)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
-                                        round_batches)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_run_initial,
+                                        check_step_global, round_batches)
 from ledger.provenance.trainers import Hyperparameters, Trainer, fedavg, trainer_for
 
 
@@ -229,7 +233,7 @@ class Auditor:
         self._covered: dict[bytes, _Run] = {}         # this audit's runs, by run tx id
         self._rounds: dict[bytes, list[str]] = {}     # this audit's FedAvg checks, by tx id
         self._follows: dict[str, str] = {}           # aggregation tx hex -> the one it follows (checked rounds)
-        self._digests: dict[str, bytes] = {}         # reading tx hex -> its object digest (_reading_digest)
+        self._readings: dict[str, tuple[str, bytes]] = {}  # signed reading tx hex -> (chain, digest) (_signed)
         self._fetched: dict[bytes, FetchedRecord] = {}  # this audit's records read in batches (_prefetch)
 
     def audit(self, manifest: RunManifest, *, count: int | None = None, fraction: float | None = None,
@@ -291,8 +295,7 @@ class Auditor:
         if len(set(manifest.step_txs)) != len(manifest.step_txs):
             raise _Failed("the manifest lists a step twice")
         initial = self._record(bytes.fromhex(body["initial"]), "aggregation", self.ledger.main_chain_id)
-        if initial.body["round"] != 0 or initial.obj is None or initial.obj.digest.hex() != body["initial_model"]:
-            raise _Failed("the run's initial model is not the round-0 model of the aggregation it names")
+        check_run_initial(body, initial.body, initial.obj.digest if initial.obj else None)
         failures = self._round_failures(initial)
         if failures:
             raise _Failed(failures[0])
@@ -477,23 +480,34 @@ class Auditor:
             verdict.failures.append("re-executing T gives a model outside the tolerance")
 
     def _reading(self, tx_id: bytes, chain: str) -> bytes:
+        """The bytes of a reading a sampled step trains on: its record by Protocol 1, recorded
+        on `chain`, signed by its device (_signed)."""
         record = self._record(tx_id, "reading", chain)
         if record.obj is None:
             raise _Failed(f"reading {tx_id.hex()[:12]} names no object")
         data = self._object(record.obj.digest, f"reading {tx_id.hex()[:12]}")
-        try:
-            check_reading_record(self.trust, record.body, data, chain, record.signed_at_ms)
-        except ProvenanceError as exc:
-            raise _Failed(f"reading {tx_id.hex()[:12]}: {exc}") from None
+        self._signed(record, data)
         return data
 
-    def _reading_digest(self, tx_hex: str) -> bytes:
-        """The object digest of a reading record the committed data order of an audited run
-        names: what a FedAvg weight counts. The tx id binds it (fetch returns the transaction
-        with that id), so no Protocol 1 here: the readings a sampled step trains on are
-        checked in full (_reading), and a weight only counts distinct digests."""
-        digest = self._digests.get(tx_hex)
-        if digest is None:
+    def _signed(self, record: FetchedRecord, data: bytes) -> None:
+        """A reading record (with its object's bytes) signed by its device, valid at the time
+        of the block holding it (devices.check_reading_record); checked once per reading."""
+        tx_hex = record.tx_id.hex()
+        if tx_hex not in self._readings:
+            try:
+                check_reading_record(self.trust, record.body, data, record.chain_id, record.signed_at_ms)
+            except ProvenanceError as exc:
+                raise _Failed(f"reading {tx_hex[:12]}: {exc}") from None
+            self._readings[tx_hex] = (record.chain_id, record.obj.digest)  # type: ignore[union-attr]
+
+    def _reading_ref(self, tx_hex: str) -> tuple[str, bytes]:
+        """The chain and object digest of a reading record the committed data order of an
+        audited run names, once it is signed by its device (_signed): what a FedAvg weight
+        counts (recorder.edge_readings). The audit replays the steps of the audited run only,
+        so without this an edge whose peers commit what they like would weigh in by readings
+        of a revoked device or made-up ones. The tx id binds the record (fetch returns the
+        transaction with that id): no Protocol 1 here."""
+        if tx_hex not in self._readings:
             record = self._fetch(bytes.fromhex(tx_hex))
             try:
                 validate_body(record.body, "reading")
@@ -501,13 +515,13 @@ class Auditor:
                 raise _Failed(f"{tx_hex[:12]} in a data order is no reading record: {exc}") from None
             if record.obj is None:
                 raise _Failed(f"reading {tx_hex[:12]} names no object")
-            digest = self._digests[tx_hex] = record.obj.digest
-        return digest
+            self._signed(record, self._object(record.obj.digest, f"reading {tx_hex[:12]}"))
+        return self._readings[tx_hex]
 
     def _prefetch_round_readings(self, body: dict) -> None:
         """Read in one batch the reading records whose digests weigh the inputs of FedAvg round
         `body` (the committed batches of each input's audited run in the round): names only,
-        each record checked where it is used (check_round_input, _reading_digest)."""
+        each record checked where it is used (check_round_input, _reading_ref)."""
         self._prefetch([bytes.fromhex(entry["tx"]) for entry in body["locals"]])
         wanted: list[bytes] = []
         for entry in body["locals"]:
@@ -518,7 +532,7 @@ class Auditor:
             run = self._covered.get(bytes.fromhex(step["run"]))
             if run is not None:
                 batches = round_batches(run.order, run.hyperparameters, body["round"])
-                wanted += [bytes.fromhex(tx) for batch in batches for tx in batch if tx not in self._digests]
+                wanted += [bytes.fromhex(tx) for batch in batches for tx in batch if tx not in self._readings]
         self._prefetch(wanted)
 
     def _other_aggregations(self, aggregation: FetchedRecord, previous: str | None) -> list[str]:
@@ -569,7 +583,7 @@ class Auditor:
                 raise _Failed(f"input {entry['tx'][:12]} is a step of run {local.body['run'][:12]} on "
                               f"{local.chain_id}, which is not one of the audited runs")
             check_round_input(round_index, entry, local.body, local.chain_id, local.obj.digest if local.obj else None,
-                              run.hyperparameters, seen, run.order, self._reading_digest)
+                              run.hyperparameters, seen, run.order, self._reading_ref)
             position = local.body["index"]
             if position > len(run.manifest.step_txs) or run.manifest.step_txs[position - 1] != local.tx_id:
                 raise _Failed(f"input {entry['tx'][:12]} is not the step the manifest of run "

@@ -39,8 +39,8 @@ from ledger.revocation import RevocationRegistry, is_revocation_payload
 from ledger.provenance.records import (ENDORSE_POLICIES, FetchedRecord, check_author, decode_body,
                                        decode_data_order, encode_body, followed_aggregation, ignore_claimed_mode,
                                        parse_json)
-from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_step_global,
-                                        replay_aggregation, replay_step)
+from ledger.provenance.recorder import (RoundInputs, batch_from_readings, check_round_input, check_run_initial,
+                                        check_step_global, replay_aggregation, replay_step)
 from ledger.provenance.trainers import Hyperparameters, Trainer, trainer_for
 from ledger.tx import Transaction, TxKind
 
@@ -76,10 +76,12 @@ class ProvenanceEndorser:
     names, and its M_O continuing the run's models: recorder.check_step_global), derives a
     round-0 model from its seed, or checks that every input of a FedAvg round is a committed
     step at its run's position, all trained from one model and weighted by their distinct
-    readings (recorder.check_round_input), that no other FedAvg record follows that model (one
-    aggregation per round: _claim_round), and recomputes the average; it refuses unless the
-    recorded model is reproduced bit for bit. Nothing in a record, or passed with it, selects
-    the policy."""
+    readings - of their own edge, each signed by its device (checked again here), none weighing
+    two inputs (recorder.check_round_input) - that no other FedAvg record follows that model
+    (one aggregation per round: _claim_round), and recomputes the average; it refuses unless the
+    recorded model is reproduced bit for bit. A run record must name its data order as its
+    object and a round-0 model of the main chain its own seed derives (recorder.
+    check_run_initial). Nothing in a record, or passed with it, selects the policy."""
 
     def __init__(self, network: Network, policy: Mapping[str, str]) -> None:
         self.network = network
@@ -91,6 +93,8 @@ class ProvenanceEndorser:
         self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
         self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
         self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
+        self._weighed: set[str] = set()  # reading tx hex whose device signature a FedAvg weight checked
+        self._block_times: dict[tuple[str, int], int] = {}  # (chain, height) -> its block's timestamp
         # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
         self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
         # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
@@ -121,6 +125,10 @@ class ProvenanceEndorser:
             if revocation is not None:  # the device's non-revocation proof, against this edge's view
                 revocation.check_reading(tx.chain_id, bytes.fromhex(body["device_fp"]),
                                          bytes.fromhex(body.get("nonrevoked", "")))
+            with self._lock:  # (checked here: a FedAvg weight need not check it again)
+                self._weighed.add(tx.tx_id.hex())
+        if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] == "run":
+            self._check_run(tx, body)
         if self.policy.get(tx.chain_id) == "reexecute" and body["kind"] in _REPLAYED:
             if not tx.object_digest:
                 raise RecordError(f"a {body['kind']} record names no object")
@@ -153,6 +161,16 @@ class ProvenanceEndorser:
             self._claim_round(tx.payload, previous, body["round"])
         with self._lock:
             self.reexecutions += 1
+
+    def _check_run(self, tx: Transaction, body: dict) -> None:
+        """A step-flow run record: its object is its data order, and its initial model the
+        round-0 model of the main chain it names, derived by its seed (check_run_initial)."""
+        if tx.object_digest.hex() != body["data_order"]:
+            raise RecordError("the run record's object is not its data order")
+        chain, initial, digest = self._record(body["initial"], "aggregation", "the run's initial model")
+        if chain != self.network.main_chain_id:
+            raise RecordError(f"the run's initial model is recorded on {chain[:40]}, not on the main chain")
+        check_run_initial(body, initial, digest or None)
 
     def _replay_pipeline(self, tx: Transaction, body: dict) -> None:
         """A PyTorch pipeline's record (pipeline.py): a run's initial state derived from its
@@ -189,7 +207,7 @@ class ProvenanceEndorser:
                 raise RecordError("pipeline rounds are recorded on the main chain")
             pipeline.check_round(body, stored, lookup,
                                  lambda run_hex: self._run_order(run_hex, "pipeline"),
-                                 self.load, main_chain=self.network.main_chain_id)
+                                 self.load, main_chain=self.network.main_chain_id, reading=self._reading_of)
         with self._lock:
             self.reexecutions += 1
 
@@ -241,6 +259,39 @@ class ProvenanceEndorser:
         if reading_chain != chain_id or not digest:
             raise RecordError(f"reading {tx_id_hex[:12]} is not a recorded reading of {chain_id}")
         return self.load(digest)
+
+    def _reading_of(self, tx_id_hex: str) -> tuple[str, bytes]:
+        """(chain, object digest) of a reading record a FedAvg weight counts, once its device's
+        signature is checked at the time of the block holding it (now, before it commits):
+        the edge chain's peers checked it when they endorsed it, but a main-chain peer does not
+        take an edge's word for the data the edge weighs in by. Checked once per reading (not
+        again when this endorser endorsed it)."""
+        chain, body, digest = self._record(tx_id_hex, "reading", "reading")
+        with self._lock:
+            known = tx_id_hex in self._weighed
+        if not known:
+            if not digest:
+                raise RecordError(f"reading {tx_id_hex[:12]} names no reading")
+            check_reading_record(self.network.trust, body, self.load(digest), chain, self._block_time(tx_id_hex))
+            with self._lock:
+                self._weighed.add(tx_id_hex)
+        return chain, digest
+
+    def _block_time(self, tx_id_hex: str) -> int | None:
+        """The timestamp of the block that holds a committed transaction (None: not committed),
+        each block read once."""
+        try:
+            receipt = self.network.locate(bytes.fromhex(tx_id_hex))
+        except LedgerError:
+            return None
+        key = (receipt.chain_id, receipt.height)
+        with self._lock:
+            known = self._block_times.get(key)
+        if known is None:
+            known = self.network.block(receipt.chain_id, receipt.height).header.timestamp_ms
+            with self._lock:
+                self._block_times[key] = known
+        return known
 
     def _recorded_model(self, run_hex: str, index: int, chain_id: str) -> str | None:
         """The model digest of step `index` of a run: accepted here, or (after Network.open)
@@ -336,8 +387,7 @@ class ProvenanceEndorser:
             trainer = self._run_trainer(step["run"], receipt.chain_id)
             check_round_input(body["round"], entry, step, receipt.chain_id, local.object_digest or None,
                               trainer.hyperparameters,
-                              seen, self._run_order(step["run"]),
-                              lambda tx_hex: self._record(tx_hex, "reading", "reading")[2])
+                              seen, self._run_order(step["run"]), self._reading_of)
         if seen.previous is None:
             raise RecordError(f"FedAvg round {body['round']} averages nothing")
         return seen.previous

@@ -37,6 +37,7 @@ import inspect
 import random
 import struct
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -52,7 +53,8 @@ from ledger.provenance.environment import environment_differences, environment_f
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.records import (FetchedRecord, ProvenanceLedger, Ref, RunManifest, decode_data_order,
                                        segment_count)
-from ledger.provenance.recorder import batch_from_readings, data_order_bytes, load_tensors, round_weight
+from ledger.provenance.recorder import (batch_from_readings, check_shared_readings, data_order_bytes, edge_readings,
+                                       load_tensors, round_weight)
 from ledger.provenance.torch_trainer import pin_torch, torch
 from ledger.provenance.trainers import fedavg
 
@@ -321,21 +323,42 @@ def check_initial(run: dict, global_model: Tensors | None, initial: bytes, trust
 
 
 def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                       load: Callable[[bytes], bytes], refused: list[str] | None = None) -> list[bytes]:
+                       load: Callable[[bytes], bytes], refused: list[str] | None = None, *,
+                       reading: Callable[[str], tuple[str, bytes]] | None = None) -> list[bytes]:
     """Each input of a pipeline round: the last segment of a run trained from the previous
-    round, the model of that segment's state, weighted by the distinct readings of its run, one per
+    round, the model of that segment's state, weighted by the distinct readings of its edge its
+    run trained on (recorder.edge_readings), none weighing another input too, one run per
     edge chain. Returns the inputs' model bytes, in order. With a `refused` list, an input
-    that fails is dropped from body["locals"] and its reason appended instead of raising."""
-    edges, models, kept = set(), [], []
+    that fails is dropped from body["locals"] and its reason appended instead of raising; of
+    inputs sharing readings all are dropped, whatever their order: keeping the first would let
+    a client that copied another's readings and answered first weigh in with them.
+    `reading(tx hex)`: a weighed reading's chain and digest once its device's signature is
+    checked (the peers' and the auditor's); None takes them as `lookup` gives them (the
+    cloud's draft, which its peers then check)."""
+    reading = reading or (lambda tx_hex: _reading_ref(lookup, tx_hex))
+    edges: set[str] = set()
+    passed = []  # (entry, its readings, its model) of each input that passes on its own
     for entry in body["locals"]:
         try:
-            edge, model = _round_input(body, entry, lookup, order_of, load, edges)
+            edge, readings, model = _round_input(body, entry, lookup, order_of, load, edges, reading)
         except LedgerError as exc:
             if refused is None:
                 raise
             refused.append(str(exc))
             continue
         edges.add(edge)
+        passed.append((entry, readings, model))
+    weighed = Counter(digest for _, readings, _ in passed for digest in readings)
+    shared = {digest for digest, inputs in weighed.items() if inputs > 1}
+    models, kept = [], []
+    for entry, readings, model in passed:
+        try:
+            check_shared_readings(f"round {body['round']}: input {entry['tx'][:12]}", readings, shared)
+        except RecordError as exc:
+            if refused is None:
+                raise
+            refused.append(str(exc))
+            continue
         models.append(model)
         kept.append(entry)
     if refused is not None:  # only the caller's own draft is edited, never a recorded body
@@ -344,7 +367,8 @@ def check_round_inputs(body: dict, lookup: Lookup, order_of: Callable[[str], lis
 
 
 def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                 load: Callable[[bytes], bytes], edges: set[str]) -> tuple[str, bytes]:
+                 load: Callable[[bytes], bytes], edges: set[str],
+                 reading: Callable[[str], tuple[str, bytes]]) -> tuple[str, set[bytes], bytes]:
     where = f"round {body['round']}: input {entry['tx'][:12]}"
     edge, segment, state_digest = lookup(entry["tx"], "segment")
     run_chain, run, _ = lookup(segment["run"], "pipeline")
@@ -354,22 +378,30 @@ def _round_input(body: dict, entry: dict, lookup: Lookup, order_of: Callable[[st
         raise RecordError(f"{where} is a run that did not train from the previous round's model")
     if segment["index"] != segment_count(run["iterations"], run["contract"]["interval"]):
         raise RecordError(f"{where} is not its run's last segment")
-    weight = round_weight(order_of(segment["run"]), lambda tx: lookup(tx, "reading")[2])
-    if entry["weight"] != weight:
-        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {weight} distinct readings")
+    readings = edge_readings(order_of(segment["run"]), reading, edge)
+    if entry["weight"] != len(readings):
+        raise RecordError(f"{where} has weight {entry['weight']}; its run trained on {len(readings)} distinct readings")
     if edge in edges:  # one run per edge and round: an edge cannot weigh in twice
         raise RecordError(f"{where}: {edge} is averaged twice in the round")
     model = torch_state.model_bytes(load(state_digest))
     if sha256(model).hex() != entry["model"]:
         raise RecordError(f"{where} names a model that is not its segment's")
-    return edge, model
+    return edge, readings, model
+
+
+def _reading_ref(lookup: Lookup, tx_hex: str) -> tuple[str, bytes]:
+    """(chain, object digest) of a reading record: what a round's weight counts."""
+    chain, _, digest = lookup(tx_hex, "reading")
+    return chain, digest
 
 
 def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[str], list[list[str]]],
-                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str) -> None:
+                load: Callable[[bytes], bytes], trusted: Iterable[str] | None = None, *, main_chain: str,
+                reading: Callable[[str], tuple[str, bytes]]) -> None:
     """A pipeline round's recorded model: round 0 the contract's seeded model, round r the
-    FedAvg of its inputs (and its previous round a round r-1 record of `main_chain`, not one
-    a lax edge chain holds); RecordError otherwise."""
+    FedAvg of its inputs (check_round_inputs, `reading` its checked readings; and its previous
+    round a round r-1 record of `main_chain`, not one a lax edge chain holds); RecordError
+    otherwise."""
     if body["round"] == 0:
         if initial_model(body["model"], body["seed"], trusted) != model:
             raise RecordError("round 0's model is not the one its model class and seed derive")
@@ -381,7 +413,7 @@ def check_round(body: dict, model: bytes, lookup: Lookup, order_of: Callable[[st
                               "not on the main chain")
         if previous["round"] != body["round"] - 1:
             raise RecordError(f"round {body['round']} names round {previous['round']} as the previous one")
-        locals_bytes = check_round_inputs(body, lookup, order_of, load)
+        locals_bytes = check_round_inputs(body, lookup, order_of, load, reading=reading)
         weights = [entry["weight"] for entry in body["locals"]]
         if encode_tensors(fedavg([decode_tensors(m)[0] for m in locals_bytes], weights)) != model:
             raise RecordError(f"round {body['round']}: FedAvg does not reproduce the recorded model")
@@ -663,6 +695,12 @@ class PipelineAuditor(Auditor):
     def _load(self, digest: bytes) -> bytes:
         return self._object(digest, f"object {digest.hex()[:12]}")
 
+    def _weighed_reading(self, tx_hex: str) -> tuple[str, bytes]:
+        """A reading a round's weight counts: its record by Protocol 1, its device's signature
+        (Auditor._reading_ref)."""
+        self._record(bytes.fromhex(tx_hex), "reading")
+        return self._reading_ref(tx_hex)
+
     def _order(self, run: FetchedRecord) -> list[list[str]]:
         if run.obj is None or run.obj.digest.hex() != run.body["data_order"]:
             raise _Failed("the run record's object is not the data order it commits to")
@@ -750,7 +788,7 @@ class PipelineAuditor(Auditor):
                 raise _Failed("M_O named by the run is not the model of its round record")
             model = self._load(round_record.obj.digest)
             check_round(round_record.body, model, self._lookup, lambda tx: self._order(self._record(bytes.fromhex(tx), "pipeline")),
-                        self._load, self.trusted, main_chain=self.ledger.main_chain_id)
+                        self._load, self.trusted, main_chain=self.ledger.main_chain_id, reading=self._weighed_reading)
             self._check_inputs_covered(round_record.body, covered)
             global_model = load_tensors(self, round_record.obj.digest)[1]
         elif body["global_model"] is not None:

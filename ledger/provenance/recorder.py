@@ -77,13 +77,57 @@ def check_step_global(index: int, hyperparameters: Hyperparameters, step_global:
         raise RecordError(f"step {index}: M_O is not {what}")
 
 
+def check_run_initial(run: dict, initial: dict, initial_model: bytes | None) -> None:
+    """A run record (`run`, its body) against the round-0 record it names as its initial model
+    (`initial`, its body; `initial_model`, its object digest): that record's model is the run's
+    M_0, and the run's init_seed is the seed that derived it. T never reads the seed, so
+    replaying the run's steps cannot catch a run record naming another. RecordError otherwise;
+    the endorsing peers and the auditor both apply this rule."""
+    if initial["round"] != 0 or initial_model is None or initial_model.hex() != run["initial_model"]:
+        raise RecordError("the run's initial model is not the round-0 model of the aggregation it names")
+    seed = initial["init"]["hyperparameters"]["init_seed"]
+    if run["seeds"]["init_seed"] != seed:
+        raise RecordError(f"the run's init_seed {run['seeds']['init_seed']} is not {seed}, the seed of its "
+                          "initial model")
+
+
 def round_weight(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> int:
     """A FedAvg weight, in both flows: the distinct signed readings the batches `order` (reading
     tx ids) trained on, each counted once by the digest of its signed bytes (`reading_digest`
     of its tx id). A reading listed again (another epoch, or one reading many times) or
     recorded again under another transaction trains again but is no more data: counting it
     again let one reading outweigh an edge."""
-    return len({reading_digest(tx) for tx in {tx for batch in order for tx in batch}})  # (each tx looked up once)
+    return len(_distinct_readings(order, reading_digest))
+
+
+def edge_readings(order: Sequence[Sequence[str]], reading: Callable[[str], tuple[str, bytes]],
+                  chain_id: str) -> set[bytes]:
+    """The distinct readings (digests) that weigh a FedAvg input whose run is on `chain_id`: as
+    round_weight counts them, each a reading recorded on that edge's chain (`reading` of a tx
+    hex: its chain and object digest). RecordError for one recorded elsewhere: a run citing
+    another edge's readings would weigh data that edge collected (its own steps' replay refuses
+    them, but nobody replays the steps of a run an audit of another edge only averages)."""
+    def digest(tx_hex: str) -> bytes:
+        chain, found = reading(tx_hex)
+        if chain != chain_id:
+            raise RecordError(f"reading {tx_hex[:12]} is recorded on {chain[:40]}, not on {chain_id[:40]}: "
+                              "an input weighs only its own edge's readings")
+        return found
+    return _distinct_readings(order, digest)
+
+
+def _distinct_readings(order: Sequence[Sequence[str]], reading_digest: Callable[[str], bytes]) -> set[bytes]:
+    return {reading_digest(tx) for tx in {tx for batch in order for tx in batch}}  # (each tx looked up once)
+
+
+def check_shared_readings(where: str, readings: set[bytes], others: set[bytes]) -> None:
+    """No reading weighs two inputs of one FedAvg round: RecordError when an input's `readings`
+    meet `others` (readings other inputs of the round weigh). A device bound to no edge reports
+    to any, so its signed reading, public once recorded, can be recorded again on another edge:
+    that edge would train on it and weigh in with data another edge collected."""
+    if readings & others:
+        raise RecordError(f"{where} weighs {len(readings & others)} readings another input of the round weighs: "
+                          "a reading weighs one input of a round")
 
 
 def round_batches(order: Sequence[Sequence[str]], hyperparameters: Hyperparameters, round_index: int
@@ -100,18 +144,20 @@ class RoundInputs:
 
     edges: set[str] = field(default_factory=set)
     previous: str | None = None  # the aggregation (tx hex) every input trained from: the round before
+    readings: set[bytes] = field(default_factory=set)  # the readings (digests) the inputs weigh
 
 
 def check_round_input(round_index: int, entry: dict, step: dict, step_chain: str, step_model: bytes | None,
                       hyperparameters: Hyperparameters, seen: RoundInputs, order: Sequence[Sequence[str]],
-                      reading_digest: Callable[[str], bytes]) -> None:
+                      reading: Callable[[str], tuple[str, bytes]]) -> None:
     """One input of FedAvg round `round_index` (an entry of its record's `locals`) against
     the step record `step` it names and its run's committed data order `order`: the entry's
     model is the step's recorded model, the step is its run's last of the previous round
     (Hyperparameters.round_input), trained from the same aggregation as the round's other
     inputs (`seen.previous`: the round follows that one, and only one round does), its weight
-    is the distinct readings the run trained on in the round (round_weight of round_batches;
-    `reading_digest` of a reading tx hex), and no edge is averaged twice in a round
+    is the distinct readings of its edge the run trained on in the round (edge_readings of
+    round_batches; `reading` of a reading tx hex: its chain and digest), none of them weighing
+    another input of the round (check_shared_readings), and no edge is averaged twice in a round
     (`seen.edges`; `step_chain` is the step's: a second run of an edge trains on the same
     readings, and averaging both would double the edge's weight). RecordError otherwise. The
     endorsing peers and the auditor both apply this rule."""
@@ -123,14 +169,16 @@ def check_round_input(round_index: int, entry: dict, step: dict, step_chain: str
         raise RecordError(f"{where} is step {step['index']} of its run; round {round_index} averages step {expected}")
     if seen.previous is not None and step["global"] != seen.previous:
         raise RecordError(f"{where} trained from another model than the round's other inputs")
-    trained = round_weight(round_batches(order, hyperparameters, round_index), reading_digest)
-    if entry["weight"] != trained:
-        raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {trained} "
+    readings = edge_readings(round_batches(order, hyperparameters, round_index), reading, step_chain)
+    if entry["weight"] != len(readings):
+        raise RecordError(f"{where} has weight {checks.shown(entry['weight'])}; its run trained on {len(readings)} "
                           "distinct readings in the round")
     if step_chain in seen.edges:
         raise RecordError(f"{where}: {step_chain[:40]} is averaged twice in the round")
+    check_shared_readings(where, readings, seen.readings)
     seen.edges.add(step_chain)
     seen.previous = step["global"]
+    seen.readings |= readings
 
 
 class EdgeRecorder:
@@ -261,7 +309,7 @@ class CloudRecorder:
         self.ledger, self.chain_id, self.submitter = ledger, chain_id, submitter
         self.rounds: list[Ref] = []
         self._runs: dict[str, tuple[list[list[str]], Hyperparameters]] = {}
-        self._digests: dict[str, bytes] = {}
+        self._readings: dict[str, tuple[str, bytes]] = {}  # reading tx hex -> (chain, object digest)
 
     def record_initial(self, trainer: Trainer) -> tuple[Ref, Tensors]:
         """Round 0: the initial model, derived from the recorded trainer and seed."""
@@ -277,8 +325,10 @@ class CloudRecorder:
 
     def round_weights(self, local_steps: Sequence[Ref]) -> list[int]:
         """The weights the next round gives the edges' steps `local_steps`: the distinct
-        readings each run trained on in the round, read from the ledger (round_weight), not
-        from what an edge claims."""
+        readings of its edge each run trained on in the round, read from the ledger
+        (edge_readings), not from what an edge claims; RecordError when a run cites another
+        edge's readings. (Which inputs a round may average together the main chain's peers
+        judge: check_round_input.)"""
         if not isinstance(local_steps, (list, tuple)) or not all(isinstance(ref, Ref) for ref in local_steps):
             raise RecordError("FedAvg takes a list of recorded steps (Refs)")
         if not self.rounds:
@@ -287,13 +337,13 @@ class CloudRecorder:
         fetched = self.ledger.fetch_many([ref.tx_id for ref in local_steps])
         batches = []
         for ref in local_steps:
-            step = (fetched.get(ref.tx_id) or self.ledger.fetch(ref.tx_id)).body
-            if step["kind"] != "step":
-                raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step['kind']} record, not a step")
-            order, hp = self._run(step["run"])
-            batches.append(round_batches(order, hp, round_index))
-        self._read_digests([tx for round_order in batches for batch in round_order for tx in batch])
-        return [round_weight(round_order, self._reading_digest) for round_order in batches]
+            step = fetched.get(ref.tx_id) or self.ledger.fetch(ref.tx_id)
+            if step.body["kind"] != "step":
+                raise RecordError(f"{ref.tx_id.hex()[:12]} is a {step.body['kind']} record, not a step")
+            order, hp = self._run(step.body["run"])
+            batches.append((step.chain_id, round_batches(order, hp, round_index)))
+        self._read_readings([tx for _, round_order in batches for batch in round_order for tx in batch])
+        return [len(edge_readings(round_order, self._reading, chain_id)) for chain_id, round_order in batches]
 
     def _run(self, run_hex: str) -> tuple[list[list[str]], Hyperparameters]:
         """(committed data order, hyperparameters) of a run record, read once (its tx id binds it)."""
@@ -305,16 +355,16 @@ class CloudRecorder:
                                    Hyperparameters.from_record(run.body["hyperparameters"]))
         return self._runs[run_hex]
 
-    def _reading_digest(self, tx_hex: str) -> bytes:
-        """A reading record's object digest, read once (its tx id binds it)."""
-        if tx_hex not in self._digests:
+    def _reading(self, tx_hex: str) -> tuple[str, bytes]:
+        """A reading record's chain and object digest, read once (its tx id binds them)."""
+        if tx_hex not in self._readings:
             self._take_reading(tx_hex, self.ledger.fetch(bytes.fromhex(tx_hex)))
-        return self._digests[tx_hex]
+        return self._readings[tx_hex]
 
-    def _read_digests(self, tx_hexes: Sequence[str]) -> None:
-        """_reading_digest of the readings `tx_hexes` not read yet, in one batch read
+    def _read_readings(self, tx_hexes: Sequence[str]) -> None:
+        """_reading of the readings `tx_hexes` not read yet, in one batch read
         (ProvenanceLedger.fetch_many); an id the batch leaves out is fetched alone when asked."""
-        wanted = [bytes.fromhex(tx) for tx in dict.fromkeys(tx_hexes) if tx not in self._digests]
+        wanted = [bytes.fromhex(tx) for tx in dict.fromkeys(tx_hexes) if tx not in self._readings]
         if wanted:
             for tx_id, reading in self.ledger.fetch_many(wanted).items():
                 self._take_reading(tx_id.hex(), reading)
@@ -322,7 +372,7 @@ class CloudRecorder:
     def _take_reading(self, tx_hex: str, reading: FetchedRecord) -> None:
         if reading.body["kind"] != "reading" or reading.obj is None:
             raise RecordError(f"{tx_hex[:12]} is no reading record")
-        self._digests[tx_hex] = reading.obj.digest
+        self._readings[tx_hex] = (reading.chain_id, reading.obj.digest)
 
     def record_aggregation(self, local_steps: Sequence[Ref], weights: Sequence[int] | None = None,
                            model: Tensors | None = None) -> Ref:
