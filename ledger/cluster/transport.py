@@ -17,6 +17,7 @@ caller's bound of calls under way (Method.per_caller, PER_CALLER_TOTAL) is Servi
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from concurrent import futures
@@ -44,6 +45,7 @@ PER_CALLER_TOTAL = 6 * PER_CALLER
 
 
 MAX_FIELDS = 1 << 20  # fields of one packed message
+_U32 = struct.Struct(">I").unpack_from
 
 
 def pack(*fields: bytes) -> bytes:
@@ -69,23 +71,25 @@ def unpack(data: bytes, count: int | None = None, what: str = "message") -> list
     size = len(data)
     if size < 4:
         raise errors.EncodingError(f"{what} is truncated (need 4 bytes, have {size})")
-    n = int.from_bytes(data[:4], "big")
+    n, = _U32(data)
     if count is not None and n != count:
         raise errors.EncodingError(f"{what} must have {count} fields, got {n}")
     if n > MAX_FIELDS:
         raise errors.EncodingError(f"{what} has too many fields ({n})")
-    out, pos = [], 4
-    for _ in range(n):
-        start = pos + 4
-        if start > size:
-            raise errors.EncodingError(f"{what} is truncated (need {start} bytes, have {size})")
-        length = int.from_bytes(data[pos:start], "big")
-        if length > MAX_FIELD:
-            raise errors.EncodingError(f"{what}: field of {length} bytes exceeds the limit {MAX_FIELD}")
-        pos = start + length
-        if pos > size:
-            raise errors.EncodingError(f"{what} is truncated (need {pos} bytes, have {size})")
-        out.append(data[start:pos])
+    out: list[bytes] = []
+    pos = 4
+    try:
+        for _ in range(n):
+            length, = _U32(data, pos)  # (struct.error past the end)
+            if length > MAX_FIELD:
+                raise errors.EncodingError(f"{what}: field of {length} bytes exceeds the limit {MAX_FIELD}")
+            start = pos + 4
+            pos = start + length
+            if pos > size:
+                raise errors.EncodingError(f"{what} is truncated (need {pos} bytes, have {size})")
+            out.append(data[start:pos])
+    except struct.error:
+        raise errors.EncodingError(f"{what} is truncated (need {pos + 4} bytes, have {size})") from None
     if pos != size:
         raise errors.EncodingError(f"{what} has {size - pos} trailing bytes")
     return out
