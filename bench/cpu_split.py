@@ -74,7 +74,7 @@ def _report(before: dict[str, tuple[float, int]], after: dict[str, tuple[float, 
     for name, (cpu, switches) in after.items():
         cpu0, switches0 = before.get(name, (0.0, 0))
         parts.append(f"{name} {1000 * (cpu - cpu0) / tx:.2f} CPU s, {(switches - switches0) / tx:.1f} sw/tx")
-    print("per process, per 1000 tx: " + "; ".join(parts), file=sys.stderr)
+    print("\nper process, per 1000 tx: " + "; ".join(parts), file=sys.stderr)
 
 
 table1.cpu_seconds = cpu_seconds
