@@ -79,6 +79,21 @@ def test_replayed_submission_is_answered_not_ordered_again_and_a_tampered_one_is
     assert ids.count(tx.tx_id) == 1 and forged.tx_id not in ids
 
 
+def test_a_committed_transaction_under_a_forged_signature_gets_no_receipt(h):
+    """The cutter answers a resubmission from the chain (it locates a transaction only once
+    admission refused it): the same body under another signature is ReplayedTransaction,
+    never the committed one's receipt, and nothing is ordered."""
+    tx = h.client.record(h.chain, b"signed once")
+    h.client.submit_transaction(tx).result()
+    data = bytearray(tx.to_bytes())
+    data[-1] ^= 1  # the signature's last byte: the same id
+    height = h.wait_heights_equal()
+    with pytest.raises(errors.ReplayedTransaction):
+        h.client.submit_transaction(Transaction.from_bytes(bytes(data))).result()
+    assert h.wait_heights_equal() == height
+    assert h.tx_ids_of(h.names[1]).count(tx.tx_id) == 1
+
+
 def test_copies_of_one_transaction_in_one_submission_are_answered_and_ordered_once(h):
     from ledger.cluster.transport import pack
     tx = h.client.record(h.chain, b"twice at once")

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from ledger import errors
 from ledger.cluster import authority
-from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
+from ledger.cluster.transport import MAX_FIELD, Channel, Credentials, Method, pack, serve, unpack
 from ledger.identity import load_certificate, load_revocation_list
 from ledger.cluster.node import load_trust, remembered_crl_path
 
@@ -490,3 +490,61 @@ def test_free_port_never_hands_out_one_port_twice():
     from ledger.cluster import local
     ports = [local.free_port() for _ in range(1000)]
     assert len(set(ports)) == len(ports)
+
+
+def _reference_unpack(data, count=None, what="message"):
+    """unpack as ledger.encoding's Reader reads it (the encoding pack/unpack must keep)."""
+    from ledger.encoding import Reader
+    r = Reader(data, what)
+    n = r.u32()
+    if count is not None and n != count:
+        raise errors.EncodingError("count")
+    if n > 1 << 20:
+        raise errors.EncodingError("fields")
+    out = [r.bytes32(MAX_FIELD) for _ in range(n)]
+    r.end()
+    return out
+
+
+def test_pack_and_unpack_keep_the_one_encoding_and_refuse_every_malformed_message():
+    import random
+    from ledger.encoding import Writer
+    rng = random.Random(11)
+    for _ in range(300):
+        fields = [rng.randbytes(rng.choice((0, 1, 5, 32, 300))) for _ in range(rng.randrange(6))]
+        w = Writer().u32(len(fields))
+        for f in fields:
+            w.bytes32(f)
+        assert pack(*fields) == w.getvalue() == pack(*(bytearray(f) for f in fields))
+        data = pack(*fields)
+        assert unpack(data, len(fields)) == fields == unpack(memoryview(data)) == unpack(bytearray(data))
+        mutants = [data[:rng.randrange(len(data))], data + rng.randbytes(rng.randrange(1, 5))]
+        for _ in range(8):  # a flipped byte: in a count, a length or a field
+            i = rng.randrange(len(data))
+            mutants.append(data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1:])
+        for m in mutants:
+            try:
+                expected = _reference_unpack(m)
+            except errors.EncodingError:
+                with pytest.raises(errors.EncodingError):
+                    unpack(m)
+            else:
+                assert unpack(m) == expected
+    with pytest.raises(errors.EncodingError):
+        unpack(pack(b"a", b"b"), 3)
+    with pytest.raises(errors.EncodingError):
+        unpack("not bytes")
+    with pytest.raises(errors.EncodingError):  # a length past MAX_FIELD, however long the message
+        unpack((1).to_bytes(4, "big") + (MAX_FIELD + 1).to_bytes(4, "big"))
+    with pytest.raises(errors.EncodingError):
+        unpack(((1 << 20) + 1).to_bytes(4, "big"))
+    with pytest.raises(errors.ArgumentError):
+        pack(b"a", "text")
+
+
+@pytest.mark.parametrize("bad", [b"", b"01", b"00", b"-1", b"+1", b" 1", b"1 ", b"1_0", b"\xd9\xa1", b"1" * 1001])
+def test_a_number_field_has_one_encoding(bad):
+    from ledger.cluster.transport import number
+    with pytest.raises(errors.EncodingError):
+        number(bad, "height")
+    assert number(b"0", "height") == 0 and number(bytearray(b"907"), "height") == 907 and number(b"ff", "x", 16) == 255

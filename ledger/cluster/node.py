@@ -248,12 +248,14 @@ def decode_status(data: bytes) -> StatusRecord:
                         number(height, "height"), tx_id, number(element, "element", 16), digest)
 
 
-def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = None,
+def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | bytes | None = None,
                    path: list[bytes] = ()) -> bytes:
-    """A submission's outcome: a receipt with the endorsed header of its block and the
+    """A submission's outcome: a receipt with the endorsed header of its block (`signed`, or
+    its encoding when the caller encoded it once for the block's receipts) and the
     transaction's Merkle path in it (what proven_receipt checks), or an error."""
     if isinstance(value, Receipt):
-        return pack(b"R", encode_receipt(value), signed.to_bytes(), pack(*path))
+        header = signed if isinstance(signed, bytes) else checks.exact(signed, SignedHeader, "signed").to_bytes()
+        return pack(b"R", encode_receipt(value), header, pack(*path))
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
 
 
@@ -970,12 +972,9 @@ class Node:
         for tx in txs:
             p = _Pending(tx, concurrent.futures.Future(), queued=time.perf_counter())
             pendings.append(p)
-            if self.peer.locate(tx.tx_id) is not None:
-                self._queue.put(p)  # answered from the chain (idempotent resubmission)
-                continue
             try:
                 self.follower.revocations.check_signer(tx.submitter)  # (its block would be skipped by all)
-                self.peer._admit(tx)
+                self.peer._admit(tx)  # (its id on the chain already: ReplayedTransaction)
                 try:
                     self._check_reported(tx)
                 except LedgerError:
@@ -983,7 +982,13 @@ class Node:
                     raise
                 self._queue.put(p)
             except LedgerError as exc:
-                p.future.set_exception(exc)
+                # one on the chain is answered from the chain whatever its admission says now
+                # (idempotent resubmission: the cutter gives its receipt, or ReplayedTransaction
+                # to other bytes under its id); located only when admission refused it
+                if self.peer.locate(tx.tx_id) is not None:
+                    self._queue.put(p)
+                else:
+                    p.future.set_exception(exc)
         return pendings
 
     def _outcomes(self, pendings: list[_Pending], answers: list[Receipt | LedgerError]) -> list[bytes]:
@@ -996,8 +1001,18 @@ class Node:
             positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
             proofs.update(zip(((height, i) for i in positions),
                               ((block.signed, path) for path in merkle_paths(block.leaves, positions))))
-        return [encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt) else encode_outcome(a)
-                for a in answers]
+        encoded: dict[int, bytes] = {}  # height -> its signed header's encoding (once per block, not per receipt)
+        out = []
+        for a in answers:
+            if isinstance(a, Receipt):
+                signed, path = proofs[a.height, a.position]
+                header = encoded.get(a.height)
+                if header is None:
+                    header = encoded[a.height] = signed.to_bytes()
+                out.append(encode_outcome(a, header, path))
+            else:
+                out.append(encode_outcome(a))
+        return out
 
     def _rpc_submit_stream(self, caller: Caller, requests):
         """SubmitStream: Submit over one stream. Each request is a submission (transactions, as

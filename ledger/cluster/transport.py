@@ -17,6 +17,7 @@ caller's bound of calls under way (Method.per_caller, PER_CALLER_TOTAL) is Servi
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from concurrent import futures
@@ -28,7 +29,6 @@ import grpc
 from cryptography import x509
 
 from ledger import checks, errors
-from ledger.encoding import Reader, Writer
 from ledger.errors import LedgerError, ServiceUnavailable
 from ledger.identity import ROLES, TrustStore
 
@@ -44,30 +44,63 @@ PER_CALLER = 16  # calls of one method one caller may have under way at one serv
 PER_CALLER_TOTAL = 6 * PER_CALLER
 
 
+MAX_FIELDS = 1 << 20  # fields of one packed message
+_U32 = struct.Struct(">I").unpack_from
+
+
 def pack(*fields: bytes) -> bytes:
-    """Fields as one message: a count, then each field length-prefixed (one encoding each)."""
-    w = Writer().u32(len(fields))
-    for field in fields:
-        w.bytes32(field)
-    return w.getvalue()
+    """Fields as one message: a count, then each field length-prefixed (one encoding each:
+    big-endian u32s, as ledger.encoding's Writer.u32/bytes32 write them; joined here in one
+    go, since every message crosses this on the hot path)."""
+    parts = [len(fields).to_bytes(4, "big")]
+    for field_ in fields:
+        if type(field_) is not bytes:
+            field_ = checks.data(field_, "field")
+        parts.append(len(field_).to_bytes(4, "big"))
+        parts.append(field_)
+    return b"".join(parts)
 
 
 def unpack(data: bytes, count: int | None = None, what: str = "message") -> list[bytes]:
-    """The fields of a `pack`ed message (EncodingError unless exactly `count` when given)."""
-    r = Reader(data, what)
-    n = r.u32()
+    """The fields of a `pack`ed message (EncodingError unless exactly `count` when given; a
+    truncated message, a field past MAX_FIELD or trailing bytes are EncodingErrors too)."""
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise errors.EncodingError(f"{what} must be bytes, got {type(data).__name__}")
+        data = checks.data(data, what)
+    size = len(data)
+    if size < 4:
+        raise errors.EncodingError(f"{what} is truncated (need 4 bytes, have {size})")
+    n, = _U32(data)
     if count is not None and n != count:
         raise errors.EncodingError(f"{what} must have {count} fields, got {n}")
-    if n > 1 << 20:
+    if n > MAX_FIELDS:
         raise errors.EncodingError(f"{what} has too many fields ({n})")
-    out = [r.bytes32(MAX_FIELD) for _ in range(n)]
-    r.end()
+    out: list[bytes] = []
+    pos = 4
+    try:
+        for _ in range(n):
+            length, = _U32(data, pos)  # (struct.error past the end)
+            if length > MAX_FIELD:
+                raise errors.EncodingError(f"{what}: field of {length} bytes exceeds the limit {MAX_FIELD}")
+            start = pos + 4
+            pos = start + length
+            if pos > size:
+                raise errors.EncodingError(f"{what} is truncated (need {pos} bytes, have {size})")
+            out.append(data[start:pos])
+    except struct.error:
+        raise errors.EncodingError(f"{what} is truncated (need {pos + 4} bytes, have {size})") from None
+    if pos != size:
+        raise errors.EncodingError(f"{what} has {size - pos} trailing bytes")
     return out
 
 
 def number(data: bytes, what: str, base: int = 10) -> int:
     """A non-negative integer field of a message in its one encoding (ASCII digits, lower-case
     hex for base 16, no sign, space or leading zero); EncodingError otherwise."""
+    if base == 10 and type(data) is bytes and 0 < len(data) <= 1000 and data.isdigit() \
+            and (data[0] != 0x30 or len(data) == 1):  # (bytes.isdigit: ASCII digits only)
+        return int(data)
     try:
         text = bytes(data).decode("ascii")
         if not text or len(text) > 1000 or not text.isalnum():
