@@ -282,7 +282,14 @@ class Block:
     def with_endorsements(self, endorsements: Iterable[tuple[bytes, bytes]]) -> "Block":
         """The same block with these (fingerprint, signature) endorsements, sorted."""
         ordered = tuple(sorted(dict(_pairs(endorsements)).items()))
-        block = Block(SignedHeader(self.header, ordered), self.transactions)
+        return self.with_signed(SignedHeader(self.header, ordered))
+
+    def with_signed(self, signed: SignedHeader) -> "Block":
+        """These transactions under `signed`, a signed header of this block's header (with
+        other endorsements, maybe: an entry of the cluster's log names a body by its header)."""
+        if checks.decoded(signed, SignedHeader, "signed").header.digest != self.digest:
+            raise EncodingError("the signed header is not this block's")
+        block = Block(signed, self.transactions)
         block.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("tx_bytes", "leaves")})
         return block
 

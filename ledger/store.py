@@ -22,6 +22,14 @@ run, for operators), each status transaction's record
 (statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
 first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
+Proposals (the cluster deployment, ledger.cluster.follower "Bodies"): pending, one row per
+block this peer endorsed or proposed and has not seen ordered yet (header digest, height, the
+block's encoding), written in one synchronous=FULL transaction before the peer signs or
+appends it, and deleted once their height is filled (in the next such write, and on the
+node's start); at most MAX_PENDING rows. Nothing checks the rows on open: a row is checked
+against the ordered header that names it when it is read (a changed row is a body refused,
+and the peers serve the right one).
+
 Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
 block) and index sums, the headers of the records after the last batch, and hashes each group's
 records (one SHA-256 over each byte range, at the hash's speed: no record below the last
@@ -186,6 +194,11 @@ CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER N
 CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 """
+# proposals whose bodies this peer keeps for the chain's log (PeerStore.keep_pending); added to a
+# version-6 store on open (derived from nothing and checked by whoever reads it: no version change)
+_PENDING_SCHEMA = "CREATE TABLE IF NOT EXISTS pending (digest BLOB PRIMARY KEY, height INTEGER NOT NULL, " \
+                  "block BLOB NOT NULL)"
+MAX_PENDING = 64  # proposals a store keeps at once (PeerStore.keep_pending refuses more)
 
 
 def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
@@ -309,6 +322,7 @@ class PeerStore:
                     and 0 < int(group) <= MAX_GROUP_BLOCKS):
                 raise StorageError(f"{self.path}: its group size {_short(group)!r} is not one")
             self._group_blocks = int(group)
+            self._db.execute(_PENDING_SCHEMA)
             self._open_log(rows.get("log"))
             self._changed_under, self._as_written = False, self._db_files()  # (before anything is read)
             if not durable:
@@ -862,6 +876,52 @@ class PeerStore:
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
+
+    def keep_pending(self, height: int, digest: bytes, data: bytes, below: int) -> None:
+        """Keep `data`, the encoding of a proposed block `height` with header digest `digest`,
+        durably (one synchronous=FULL transaction: on disk when this returns), and delete the
+        proposals kept for heights below `below` (the peer's height: those heights are filled).
+        StorageError when MAX_PENDING proposals at `below` or above are kept already (a cutter
+        sending proposal after proposal for one height must not fill the disk)."""
+        height, below = checks.integer(height, "height", hi=U64_MAX), checks.integer(below, "below", hi=U64_MAX)
+        digest, data = checks.data(digest, "digest"), checks.data(data, "data")
+        with self._lock:
+            try:
+                with self._own_write():
+                    self._db.execute("DELETE FROM pending WHERE height < ?", (below,))
+                    if self._db.execute("SELECT 1 FROM pending WHERE digest = ?", (digest,)).fetchone():
+                        return
+                    if self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0] >= MAX_PENDING:
+                        raise StorageError(f"{self.path}: keeps {MAX_PENDING} proposals already")
+                    self._db.execute("INSERT INTO pending VALUES (?, ?, ?)", (digest, height, data))
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: cannot keep proposal {height}: {exc}") from None
+
+    def drop_pending(self, below: int) -> None:
+        """Delete the proposals kept for heights below `below` (keep_pending)."""
+        below = checks.integer(below, "below", hi=U64_MAX)
+        with self._lock:
+            try:
+                if self._db.execute("SELECT 1 FROM pending WHERE height < ? LIMIT 1", (below,)).fetchone():
+                    with self._own_write():
+                        self._db.execute("DELETE FROM pending WHERE height < ?", (below,))
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.path}: cannot delete proposals: {exc}") from None
+
+    def pending(self, digest: bytes) -> bytes | None:
+        """The proposal kept under header digest `digest` (keep_pending), or None: its bytes as
+        the file holds them now (the reader checks them against the header it has)."""
+        digest = checks.data(digest, "digest")
+        with self._lock:
+            row = self._guard(lambda: self._db.execute("SELECT block FROM pending WHERE digest = ?",
+                                                       (digest,)).fetchone())
+        return bytes(row[0]) if row and isinstance(row[0], bytes) else None
+
+    def pending_heights(self) -> list[int]:
+        """The heights of the proposals kept (one per proposal, ascending)."""
+        with self._lock:
+            return [h for (h,) in self._guard(lambda: self._db.execute(
+                "SELECT height FROM pending ORDER BY height").fetchall())]
 
     # --- reading -------------------------------------------------------------------------
 

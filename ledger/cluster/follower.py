@@ -14,9 +14,32 @@ already filled, a block a certificate signed that a CRL entry before it revokes 
 The rule reads nothing but the entries and the CA's public key (no clock, no crl.pem), so every
 honest peer builds the same chain, whenever it reads (a submitter's certificate that cannot be
 fetched now is a retry, never a skip). A peer that restarts re-reads the entries and replays
-its decisions: below its stored height the entry that is its stored block's bytes advances it,
-every other one was skipped. An invalid entry costs a slot, not the chain: the next honest
-cutter appends at the next slot.
+its decisions: below its stored height the entry that is its stored block's signed header
+(its bytes, canonical) advances it, every other one was skipped. An invalid entry costs a
+slot, not the chain: the next honest cutter appends at the next slot.
+
+Bodies. A block's entry is its signed header (ledger.cluster.ordering): etcd orders the header
+and its endorsements, the transactions travel peer to peer. The header binds them: its Merkle
+root is over the leaf hash of each whole signed transaction, and its count, so transactions
+under that root are the endorsed ones (body_of), whoever serves them. The follower decides
+what needs no body first - chain, height, link, then the endorsements - and skips a header
+failing any of those without a body; for one that passes it takes the body from the proposal
+this peer endorsed (in memory, or kept in its store), else fetches it by digest from the
+peers (Body), the endorsers the header names first: an answer that is not under the root is
+refused and the next peer asked. A body no peer serves is a retry (ServiceUnavailable): the
+follower waits at the entry, never skips it - a skip would split the peers that got the body
+from those that did not. With the body the block is validated and committed exactly as before.
+Availability, the trust argument. An honest endorser signs a proposal only after it stored the
+whole block durably (PeerStore.keep_pending: a synchronous=FULL SQLite transaction, before
+Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
+Every header a follower does not skip before its body carries the policy's threshold t of
+valid endorsements of distinct peers; with fewer than t dishonest peers one of them is an
+honest peer's, which holds the body - kept until the height is filled, then as the stored
+block (Body serves both), across restarts - so every honest follower gets it, from that peer
+at least, once it is reachable. A header the log orders at a height already filled, or on
+another parent, is skipped by its header alone, so no honest peer needs a body it deleted. What
+a dishonest cutter can do with a header whose body it withholds: stall the log at that entry
+until an honest endorser of it answers (it holds the body: a stall, not a split).
 
 Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
 its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
@@ -92,7 +115,7 @@ import time
 from dataclasses import dataclass
 
 from ledger import checks
-from ledger.block import Block, SignedHeader
+from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
@@ -238,11 +261,14 @@ def check_attested(deployment: Deployment, chain_id: str, height: int, digest: b
 
 class Follower:
     """A peer's reading of its chain's log (the rules of the module docstring). `sources()`
-    gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h))."""
+    gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h));
+    `bodies()` the other peers to fetch an ordered header's body from: (name,
+    fetch_body(h, digest)) (Bodies)."""
 
     def __init__(self, peer, log_, know_signers, sources, quorum: int,
-                 revocations: OrderedRevocations | None = None) -> None:
+                 revocations: OrderedRevocations | None = None, bodies=lambda: []) -> None:
         self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
+        self.bodies = bodies
         # the CRL entries read so far (ledger.cluster.ordered_crl)
         self.revocations = revocations or OrderedRevocations(peer.deployment.trust)
         self.next_slot = 0
@@ -254,6 +280,7 @@ class Follower:
         self.last_skip: str | None = None
         self.waiting: str | None = None   # the missing slot following waits at, if it waits
         self.from_peers = {"blocks": 0, "seconds": 0.0}
+        self.fetched = {"bodies": 0, "refused": 0}  # bodies fetched from other peers, and answers refused
         self._lock = threading.Lock()
         self._grown = threading.Condition()
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
@@ -314,8 +341,8 @@ class Follower:
         return self.sync()
 
     def endorsed(self, block: Block) -> None:
-        """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
-        the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""
+        """Keep a proposal this peer endorsed (and stored: PeerStore.keep_pending) decoded:
+        when etcd orders its header, its transactions are these (_body), not decoded again."""
         kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height and d != block.digest}
         kept[block.digest] = block
         while len(kept) > ENDORSED_KEPT:  # (another peer's variants of one block: the oldest go)
@@ -326,17 +353,13 @@ class Follower:
         """The proposal this peer endorsed with header digest `digest`, if it keeps it."""
         return self._endorsed.get(digest)
 
-    def _endorsed_like(self, data: bytes) -> Block | None:
-        """The proposal this peer endorsed under the header of entry `data`, if any."""
-        return self.endorsed_block(Block.signed_header_of(data).header.digest) if self._endorsed else None
-
     def take_appended(self, slot: int, block: Block) -> int:
-        """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
-        there: the append succeeded), taken from memory when it is the next entry instead of
-        read back from etcd (otherwise sync()). Returns the peer's height."""
+        """The entry this peer just appended at `slot` (etcd holds exactly block.signed.to_bytes()
+        there: the append succeeded), taken with its body from memory when it is the next entry
+        instead of read back from etcd (otherwise sync()). Returns the peer's height."""
         with self._lock:
             if self.refused is None and self.next_slot == slot and self.height == self.peer.height:
-                self._take_next(slot, block.to_bytes(), block)
+                self._take_next(slot, block.signed.to_bytes(), block)
                 with self._grown:
                     self._grown.notify_all()
                 return self.peer.height
@@ -352,25 +375,31 @@ class Follower:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
         propagates: the entry is read again, so a transient failure never decides). Below the
         stored height (a restarted peer re-reading the log) the entry that was stored is
-        recognised by its bytes, and every other one was skipped: the same decisions again.
-        `decoded` is `data`'s decoding when the caller holds it (take_appended). A CRL entry
-        is taken wherever it stands (ledger.cluster.ordered_crl)."""
+        recognised as its stored block's signed header, and every other one was skipped: the
+        same decisions again. `decoded` is the block of entry `data` when the caller holds it
+        (take_appended). A CRL entry is taken wherever it stands (ledger.cluster.ordered_crl)."""
         if decoded is None and is_crl_entry(data):
             self._take_crl(slot, data)
             return
         if self.height < self.peer.height:
-            if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
+            if data == self.peer.signed_header(self.height).to_bytes():  # the entry of the block stored
                 self._advance(slot)
             return
         try:
-            block = decoded or Block.from_bytes(data, self._endorsed_like(data))
-            if block.header.chain_id != self.peer.chain_id or block.height != self.height:
-                raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
+            signed = decoded.signed if decoded is not None else SignedHeader.from_bytes(data)
+            header = signed.header
+            if header.chain_id != self.peer.chain_id or header.height != self.height:
+                raise UnprovenAnswer(f"it is block {header.height} of {checks.shown(header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
+            if header.previous != (self.peer.digest(self.height - 1) if self.height else GENESIS_PREVIOUS):
+                raise UnprovenAnswer(f"block {self.height} links to another block {self.height - 1}")
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
-            # peer lacks is a retry (skipping would hinge on what this peer's store holds).
-            # Revocation is the log's alone (ordered): this peer's crl.pem decides nothing here.
-            self.peer.deployment.check_endorsements(block.signed, at_ms=BEFORE_REVOCATIONS)
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds); and
+            # an honest endorser stores the body it signs, so a body no peer serves is a retry
+            # too (Bodies). Revocation is the log's alone (ordered): this peer's crl.pem decides
+            # nothing here.
+            self.peer.deployment.check_endorsements(signed, at_ms=BEFORE_REVOCATIONS)
+            block = decoded or self._body(signed)
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
@@ -386,6 +415,42 @@ class Follower:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _body(self, signed: SignedHeader) -> Block:
+        """The block of ordered header `signed`: its transactions from the proposal this peer
+        endorsed (in memory, or kept in its store), else from the first peer that serves
+        transactions under the header's Merkle root - the endorsers named first, then the
+        others (a wrong answer is refused and the next peer asked). ServiceUnavailable when
+        none does yet: the entry waits, never skipped (Bodies)."""
+        header = signed.header
+        endorsed = self.endorsed_block(header.digest)
+        if endorsed is not None:  # (validated against this header when it was endorsed)
+            return endorsed.with_signed(signed)
+        failures = []
+        kept = self.peer.store.pending(header.digest)
+        if kept is not None:
+            try:
+                return body_of(signed, kept)
+            except LedgerError as exc:
+                failures.append(f"{self.peer.name} (its own store): {exc}")
+        endorsers = set()
+        for fp, _ in signed.endorsements:
+            try:
+                endorsers.add(self.peer.deployment.trust.resolve(fp, at_ms=BEFORE_REVOCATIONS,
+                                                                 valid_at_ms=header.timestamp_ms).name)
+            except LedgerError:
+                continue
+        for name, fetch in sorted(self.bodies(), key=lambda source: source[0] not in endorsers):
+            try:
+                block = body_of(signed, fetch(header.height, header.digest))
+                self.fetched["bodies"] += 1
+                return block
+            except LedgerError as exc:
+                self.fetched["refused"] += 1
+                failures.append(f"{name}: {exc}")
+        raise ServiceUnavailable(f"{self.peer.name}: no peer serves the body of block {header.height} of "
+                                 f"{self.peer.chain_id} ({header.digest.hex()[:16]}) yet "
+                                 f"({'; '.join(failures)})"[:1000])
 
     def _advance(self, slot: int) -> None:
         """Block `height` is taken, from `slot`."""
@@ -418,7 +483,7 @@ class Follower:
         try:
             cp = Checkpoint.from_bytes(data)
             held = self.log.blocks(cp.slot, 1)
-            if not held or held[0][0] != cp.slot or Block.from_bytes(held[0][1]).digest != cp.digest:
+            if not held or held[0][0] != cp.slot or SignedHeader.from_bytes(held[0][1]).header.digest != cp.digest:
                 raise UnprovenAnswer(f"slot {cp.slot} does not hold its block {cp.height}")
             cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
             return cp
@@ -477,8 +542,20 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers, "endorsed_ahead": self.endorsed_ahead,
+                "waiting": self.waiting, "from_peers": self.from_peers, "fetched": self.fetched, "endorsed_ahead": self.endorsed_ahead,
                 "ordered_revocations": len(self.revocations.serials)}
+
+
+def body_of(signed: SignedHeader, data: bytes) -> Block:
+    """The block of ordered header `signed` with the transactions of `data` (a block's encoding,
+    as a peer serves or stores it): UnprovenAnswer unless they are the ones the header's
+    Merkle root binds (then they are the endorsed ones: every leaf hashes a whole signed
+    transaction)."""
+    block = Block.from_bytes(data)
+    if block.digest != signed.header.digest or block.computed_merkle_root() != signed.header.merkle_root:
+        raise UnprovenAnswer(f"the body served is not the one of block {signed.header.height} "
+                             f"({signed.header.digest.hex()[:16]})")
+    return block.with_signed(signed)
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:

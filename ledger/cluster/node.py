@@ -72,7 +72,8 @@ from ledger.chain import ChainConfig, Deployment, Receipt, StatusRecord, check_f
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
-                                     checkpoint_message, confirm_blocks, decode_block_id, stored_message)
+                                     checkpoint_message, confirm_blocks, decode_block_id, encode_block_id,
+                                     stored_message)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
@@ -406,7 +407,7 @@ class Node:
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
         self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
-                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
+                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))), self._body_sources)
         self._trimming = threading.Lock()
         self._trim_seen = (-1, float("-inf"))  # (checkpoint height, monotonic time) the last _trim read
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
@@ -430,6 +431,7 @@ class Node:
         self.sync()
         if repair:
             self._check_repaired()
+        self.peer.store.drop_pending(self.peer.height)  # (bodies of filled heights: every peer holds those blocks)
         done = time.monotonic()
         self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
@@ -448,6 +450,7 @@ class Node:
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
+            "Body": Method(self._rpc_body, roles=("peer",), same_chain=True),
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
@@ -511,6 +514,14 @@ class Node:
             channel = self._channel(name)
             return (name, lambda h: channel.call("Header", b"%d" % h, 10.0),
                     lambda h: channel.call("Block", b"%d" % h, 30.0))
+        return [source(n) for n in self.addresses if n != self.name]
+
+    def _body_sources(self):
+        """The chain's other peers, as sources of an ordered header's body (Follower._body checks
+        each answer)."""
+        def source(name):
+            channel = self._channel(name)
+            return name, lambda height, digest: channel.call("Body", encode_block_id(height, digest), 10.0)
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
@@ -722,6 +733,8 @@ class Node:
         # (every peer gets the proposal: one that endorsed it commits it without validating again)
         calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
         try:
+            # its body, kept before the header is appended (ledger.cluster.follower, Bodies), while they endorse
+            self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
             for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
@@ -787,7 +800,7 @@ class Node:
     def _append(self, slot: int, block: Block, leadership: Leadership) -> bool:
         """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
         log back until it answers: the block is appended iff etcd holds it at `slot`."""
-        data = block.to_bytes()
+        data = block.signed.to_bytes()  # (the body travels peer to peer: ledger.cluster.follower, Bodies)
         try:
             return self.log.append(slot, data, leadership, self.name)
         except ServiceUnavailable:
@@ -1143,6 +1156,9 @@ class Node:
             if height != block.height:
                 raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
             endorsement = self.peer._endorse(block)  # decoded from the request
+        # signed only once its body is on disk: an ordered header's body is then with an honest
+        # endorser (ledger.cluster.follower, Bodies)
+        self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
         self.follower.endorsed(block)
         return pack(*endorsement)
 
@@ -1183,6 +1199,21 @@ class Node:
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
         return self.peer.block(number(request, "height")).to_bytes()
+
+    def _rpc_body(self, caller: Caller, request: bytes) -> bytes:
+        """The block (its encoding) with header digest `digest` at `height`: a proposal this peer
+        endorsed or proposed (kept: PeerStore.keep_pending), or the block it stores there. The
+        caller checks it against the ordered header it holds (follower.body_of)."""
+        height, digest = decode_block_id(request)
+        endorsed = self.follower.endorsed_block(digest)
+        if endorsed is not None:
+            return endorsed.to_bytes()
+        kept = self.peer.store.pending(digest)
+        if kept is not None:
+            return kept
+        if height < self.peer.height and self.peer.digest(height) == digest:
+            return self.peer.block(height).to_bytes()
+        raise NotFound(f"{self.name} holds no block {checks.shown(height)} {digest.hex()[:16]} of {self.chain_id}")
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
