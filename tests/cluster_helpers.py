@@ -12,7 +12,7 @@ import pytest
 from ledger.block import Block
 from ledger.cluster import local
 from ledger.cluster.client import connect
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotFound
 
 
 def need_etcd():
@@ -114,6 +114,42 @@ class Harness:
             self.cluster.kill_node(name)
         for i in range(len(self.cluster.etcd.names)):
             self.cluster.etcd.kill(i)
+
+
+class OrderedEntries(dict):
+    """A stand-in log's entries (slot -> bytes): a block's encoding put at a slot is ordered as
+    its signed header, what a cutter appends (ledger.cluster.ordering), and its body kept for
+    `bodies` - a peer that serves the body of every block put (Follower `bodies`)."""
+
+    def __init__(self, entries=()) -> None:
+        super().__init__()
+        self.served: dict[bytes, bytes] = {}
+        for slot, data in dict(entries).items():
+            self[slot] = data
+
+    def __setitem__(self, slot, data) -> None:
+        if data.startswith(b"EABK"):
+            block = Block.from_bytes(data)
+            self.served[block.digest] = data
+            data = block.signed.to_bytes()
+        super().__setitem__(slot, data)
+
+    def update(self, entries=(), **_) -> None:
+        for slot, data in dict(entries).items():
+            self[slot] = data
+
+    def setdefault(self, slot, data):
+        if slot not in self:
+            self[slot] = data
+        return self[slot]
+
+    def body(self, height: int, digest: bytes) -> bytes:
+        if digest not in self.served:
+            raise NotFound(f"no body {digest.hex()[:16]}")
+        return self.served[digest]
+
+    def bodies(self):
+        return [("a peer", self.body)]
 
 
 def empty_block_on(params, previous, at_ms: int, endorsers) -> Block:
