@@ -300,7 +300,7 @@ def test_a_revoked_key_cannot_backdate_a_block_on_an_idle_chain(h, tmp_path):
         slot = max(h.status(n)["log"]["next_slot"] for n in h.names)
         while writer.blocks(slot, 1):
             slot += 1
-        writer.put_raw(b"block/%012d" % slot, backdated.to_bytes())
+        writer.put_raw(b"block/%012d" % slot, backdated.signed.to_bytes())  # (its entry: the signed header)
         deadline = time.monotonic() + 5
         while any(h.status(n)["log"]["next_slot"] <= slot for n in h.names) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -499,10 +499,12 @@ def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on
                             proposal.transactions), keys)
     log = h.cluster.etcd_log(h.chain, h.names[0])  # a dishonest peer of the chain: etcd lets it write
     try:
-        for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).to_bytes(), forged.to_bytes(), forked.to_bytes()]):
+        # (entries as a cutter appends them: signed headers, ledger.cluster.ordering)
+        for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).signed.to_bytes(), forged.signed.to_bytes(),
+                                  forked.signed.to_bytes()]):
             log.put_raw(b"block/%012d" % (slot + i), data)
         for key in (b"block/%012dz" % slot, b"block/junk", b"block/%011d" % (slot + 9)):  # keys that name no slot
-            log.put_raw(key, proposal.to_bytes())
+            log.put_raw(key, endorsed(proposal, keys).signed.to_bytes())
     finally:
         log.close()
     receipt = h.client.submit(h.chain, b"after the junk").result(30)

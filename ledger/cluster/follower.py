@@ -22,8 +22,8 @@ Bodies. A block's entry is its signed header (ledger.cluster.ordering): etcd ord
 and its endorsements, the transactions travel peer to peer. The header binds them: its Merkle
 root is over the leaf hash of each whole signed transaction, and its count, so transactions
 under that root are the endorsed ones (body_of), whoever serves them. The follower decides
-what needs no body first - chain, height, link, then the endorsements - and skips a header
-failing any of those without a body; for one that passes it takes the body from the proposal
+what needs no body first - chain, height, link, then the endorsements and whether the log's
+CRL entries revoke an endorser - and skips a header failing any of those without a body; for one that passes it takes the body from the proposal
 this peer endorsed (in memory, or kept in its store), else fetches it by digest from the
 peers (Body), the endorsers the header names first: an answer that is not under the root is
 refused and the next peer asked. A body no peer serves is a retry (ServiceUnavailable): the
@@ -399,6 +399,8 @@ class Follower:
             # too (Bodies). Revocation is the log's alone (ordered): this peer's crl.pem decides
             # nothing here.
             self.peer.deployment.check_endorsements(signed, at_ms=BEFORE_REVOCATIONS)
+            for fp, _ in signed.endorsements:  # (the rest of revocations.check needs the body)
+                self.revocations.check_signer(fp, header.height)
             block = decoded or self._body(signed)
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
@@ -423,6 +425,8 @@ class Follower:
         others (a wrong answer is refused and the next peer asked). ServiceUnavailable when
         none does yet: the entry waits, never skipped (Bodies)."""
         header = signed.header
+        if header.tx_count == 0:  # (an empty block's body is known: its Merkle root decides)
+            return Block(signed, ())
         endorsed = self.endorsed_block(header.digest)
         if endorsed is not None:  # (validated against this header when it was endorsed)
             return endorsed.with_signed(signed)

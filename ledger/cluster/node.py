@@ -15,9 +15,12 @@ CONFIG (JSON):
 
 What the node does (ledger.cluster.follower argues why a dishonest cutter, etcd writer or
 fewer than `threshold` dishonest peers cannot make it accept another history):
-- follows the log: it reads etcd's entries in slot order and stores each that validates as
-  the next block of its chain (the rules of ledger.chain.Peer: endorsements, links, Merkle
-  root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
+- follows the log: it reads etcd's entries (signed headers) in slot order and stores each that
+  validates, with its body, as the next block of its chain (the rules of ledger.chain.Peer:
+  endorsements, links, Merkle root, accumulator, transactions); any other entry is skipped,
+  alike by every honest peer. The body is the proposal it endorsed, or one a peer serves
+  (Body: what it endorsed, proposed or stores) under the header's Merkle root
+  (ledger.cluster.follower, Bodies).
   On start and after a restart this is the catch-up; below a trimmed checkpoint the node
   fetches the blocks from another peer, chained to the digest a quorum attested.
 - orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
@@ -27,10 +30,12 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   endorsements refuse a certificate the log's entries revoke, as well as one its crl.pem does.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
-  from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
-  etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
-  memory: it is the entry etcd holds, not read back), and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
+  from the chain's peers (Endorse: each keeps the proposal durably before it signs, as the
+  cutter keeps its own), appends the block's signed header at the log's next slot (the
+  fenced etcd transaction of ledger.cluster.ordering), stores the block by the follower's
+  rules (from memory: its header is the entry etcd holds, not read back), and only then
+  acknowledges: an acknowledged transaction is ordered in etcd (a Raft majority), its block
+  held durably by the policy's threshold of endorsers, and validated by the cutter.
   Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
   blocks are appended, with the Stored attestations the cutter gathers once per block; a
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
