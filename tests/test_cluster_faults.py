@@ -248,6 +248,26 @@ def test_kill_a_peer_and_restart_it_catches_up(h):
     h.assert_exactly_once(receipts)
 
 
+def test_a_restarted_peer_fetches_the_bodies_it_missed_from_its_peers(h):
+    """etcd holds blocks' headers only: a peer that was down while blocks were ordered has
+    none of their bodies, and on restart fetches each from the other peers (checked under its
+    header, then validated and committed as any block), or below a trim the blocks; its chain
+    is then every other peer's."""
+    cutter = h.wait_cutter()
+    victim = next(n for n in h.names if n != cutter)
+    h.wait_heights_equal()
+    h.cluster.kill_node(victim)
+    receipts = [h.client.submit(h.chain, b"missed-%d" % i).result(30) for i in range(3)]  # (a block each)
+    h.restart_node(victim)
+    h.assert_exactly_once(receipts)
+    status = h.status(victim)
+    caught_up = status["start"]["caught_up"]
+    assert caught_up >= 3 and status["refused"] is None
+    assert status["log"]["fetched"]["bodies"] + status["log"]["from_peers"]["blocks"] >= caught_up
+    digests = {n: [b.digest for b in h.blocks_of(n)] for n in h.names}
+    assert all(v == digests[victim] for v in digests.values())
+
+
 def _latest(h, name):
     data = h.client._channel(name, _address(h, name)).call("Latest", b"", 10)
     return SignedHeader.from_bytes(data).header
