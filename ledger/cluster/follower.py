@@ -131,6 +131,8 @@ STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c wit
 CHECKPOINT_DOMAIN = b"EACK"  # ... "and took it at slot S, after these ordered CRL entries" (Checkpoint)
 SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to attest a checkpoint)
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
+BODIES_AHEAD = 64        # bodies a follower asks a peer for in one call (the one it needs, then the next)
+BODIES_BYTES = 16 << 20  # ... of which a peer answers this many bytes at most (the first, always)
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
@@ -262,8 +264,9 @@ def check_attested(deployment: Deployment, chain_id: str, height: int, digest: b
 class Follower:
     """A peer's reading of its chain's log (the rules of the module docstring). `sources()`
     gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h));
-    `bodies()` the other peers to fetch an ordered header's body from: (name,
-    fetch_body(h, digest)) (Bodies)."""
+    `bodies()` the other peers to fetch ordered headers' bodies from: (name,
+    fetch_bodies([(height, digest), ...]) -> the blocks' encodings, b"" for one it lacks, in
+    that order, maybe fewer) (Bodies)."""
 
     def __init__(self, peer, log_, know_signers, sources, quorum: int,
                  revocations: OrderedRevocations | None = None, bodies=lambda: []) -> None:
@@ -283,6 +286,8 @@ class Follower:
         self.fetched = {"bodies": 0, "refused": 0}  # bodies fetched from other peers, and answers refused
         self._lock = threading.Lock()
         self._grown = threading.Condition()
+        self._ahead: dict[bytes, bytes] = {}  # digest -> a body a peer sent along with another (unchecked)
+        self._wanted: list[tuple[int, bytes]] = []  # (height, digest) whose bodies the entries read may need
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
         self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
         self.endorsed_ahead = 0  # blocks endorsed on a parent not read from the log yet (Node._rpc_endorse)
@@ -311,6 +316,7 @@ class Follower:
                     self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
                     break
                 self.waiting = None  # (no gap before the entries read)
+                self._want(batch)
                 for slot, data in batch:
                     if slot != self.next_slot:
                         break  # a gap after the first entry: read again from it
@@ -421,9 +427,11 @@ class Follower:
     def _body(self, signed: SignedHeader) -> Block:
         """The block of ordered header `signed`: its transactions from the proposal this peer
         endorsed (in memory, or kept in its store), else from the first peer that serves
-        transactions under the header's Merkle root - the endorsers named first, then the
-        others (a wrong answer is refused and the next peer asked). ServiceUnavailable when
-        none does yet: the entry waits, never skipped (Bodies)."""
+        transactions under the header's Merkle root - one that sent them along with another
+        body, then the endorsers named, then the others (a wrong answer is refused and the
+        next peer asked). Each peer is asked for the bodies of the entries read after it too
+        (up to BODIES_AHEAD): a peer catching up pays a round trip per batch, not per block.
+        ServiceUnavailable when none serves it yet: the entry waits, never skipped (Bodies)."""
         header = signed.header
         if header.tx_count == 0:  # (an empty block's body is known: its Merkle root decides)
             return Block(signed, ())
@@ -431,23 +439,20 @@ class Follower:
         if endorsed is not None:  # (validated against this header when it was endorsed)
             return endorsed.with_signed(signed)
         failures = []
-        kept = self.peer.store.pending(header.digest)
-        if kept is not None:
+        for name, data in (("its own store", self.peer.store.pending(header.digest)),
+                           ("a peer, along with another body", self._ahead.pop(header.digest, None))):
+            if data is not None:
+                try:
+                    return body_of(signed, data)
+                except LedgerError as exc:
+                    failures.append(f"{name}: {exc}")
+        ids = [(header.height, header.digest)] + [i for i in self._wanted if i[0] > header.height][:BODIES_AHEAD - 1]
+        for name, fetch in self._sources_for(signed):
             try:
-                return body_of(signed, kept)
-            except LedgerError as exc:
-                failures.append(f"{self.peer.name} (its own store): {exc}")
-        endorsers = set()
-        for fp, _ in signed.endorsements:
-            try:
-                endorsers.add(self.peer.deployment.trust.resolve(fp, at_ms=BEFORE_REVOCATIONS,
-                                                                 valid_at_ms=header.timestamp_ms).name)
-            except LedgerError:
-                continue
-        for name, fetch in sorted(self.bodies(), key=lambda source: source[0] not in endorsers):
-            try:
-                block = body_of(signed, fetch(header.height, header.digest))
+                answers = fetch(ids)
+                block = body_of(signed, answers[0] if answers else b"")
                 self.fetched["bodies"] += 1
+                self._ahead = {digest: data for (_, digest), data in zip(ids[1:], answers[1:]) if data}
                 return block
             except LedgerError as exc:
                 self.fetched["refused"] += 1
@@ -455,6 +460,29 @@ class Follower:
         raise ServiceUnavailable(f"{self.peer.name}: no peer serves the body of block {header.height} of "
                                  f"{self.peer.chain_id} ({header.digest.hex()[:16]}) yet "
                                  f"({'; '.join(failures)})"[:1000])
+
+    def _sources_for(self, signed: SignedHeader) -> list:
+        """The body sources (bodies()), the endorsers `signed` names first."""
+        endorsers = set()
+        for fp, _ in signed.endorsements:
+            try:
+                endorsers.add(self.peer.deployment.trust.resolve(fp, at_ms=BEFORE_REVOCATIONS,
+                                                                 valid_at_ms=signed.header.timestamp_ms).name)
+            except LedgerError:
+                continue
+        return sorted(self.bodies(), key=lambda source: source[0] not in endorsers)
+
+    def _want(self, batch: list[tuple[int, bytes]]) -> None:
+        """Note the (height, digest) of the headers in `batch` (entries just read) whose bodies
+        this peer may have to ask for (_body asks for them along with the first)."""
+        self._ahead, self._wanted = {}, []
+        for _, data in batch:
+            try:
+                header = SignedHeader.from_bytes(data).header
+            except LedgerError:
+                continue  # (junk, a CRL entry)
+            if header.height >= self.peer.height and header.tx_count and self.endorsed_block(header.digest) is None:
+                self._wanted.append((header.height, header.digest))
 
     def _advance(self, slot: int) -> None:
         """Block `height` is taken, from `slot`."""

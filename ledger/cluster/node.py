@@ -76,7 +76,7 @@ from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
 from ledger.chain import ChainConfig, Deployment, Receipt, StatusRecord, check_fresh, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
-from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
+from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
                                      checkpoint_message, confirm_blocks, decode_block_id, encode_block_id,
                                      stored_message)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
@@ -526,7 +526,8 @@ class Node:
         each answer)."""
         def source(name):
             channel = self._channel(name)
-            return name, lambda height, digest: channel.call("Body", encode_block_id(height, digest), 10.0)
+            return name, lambda ids: unpack(channel.call("Body", pack(*(encode_block_id(h, d) for h, d in ids)), 30.0),
+                                            what="bodies")
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
@@ -1206,10 +1207,24 @@ class Node:
         return self.peer.block(number(request, "height")).to_bytes()
 
     def _rpc_body(self, caller: Caller, request: bytes) -> bytes:
-        """The block (its encoding) with header digest `digest` at `height`: a proposal this peer
-        endorsed or proposed (kept: PeerStore.keep_pending), or the block it stores there. The
-        caller checks it against the ordered header it holds (follower.body_of)."""
-        height, digest = decode_block_id(request)
+        """The blocks (their encodings) of the block ids (height, digest) of `request`, at most
+        BODIES_AHEAD, in order, each a proposal this peer endorsed or proposed (kept:
+        PeerStore.keep_pending) or the block it stores there, b"" for one it holds neither
+        way; the answer stops once it holds BODIES_BYTES. The caller checks each against the
+        ordered header it holds (follower.body_of)."""
+        ids = unpack(request, what="body request")
+        if not 0 < len(ids) <= BODIES_AHEAD:
+            raise ArgumentError(f"a body request names 1 to {BODIES_AHEAD} blocks")
+        answers, size = [], 0
+        for height, digest in map(decode_block_id, ids):
+            if size >= BODIES_BYTES:
+                break
+            answers.append(self._held_body(height, digest))
+            size += len(answers[-1])
+        return pack(*answers)
+
+    def _held_body(self, height: int, digest: bytes) -> bytes:
+        """The encoding of block (height, digest) as this peer holds it (_rpc_body), else b""."""
         endorsed = self.follower.endorsed_block(digest)
         if endorsed is not None:
             return endorsed.to_bytes()
@@ -1217,8 +1232,8 @@ class Node:
         if kept is not None:
             return kept
         if height < self.peer.height and self.peer.digest(height) == digest:
-            return self.peer.block(height).to_bytes()
-        raise NotFound(f"{self.name} holds no block {checks.shown(height)} {digest.hex()[:16]} of {self.chain_id}")
+            return bytes(self.peer.store.get(height) or b"")  # (the bytes it checked: no decoding)
+        return b""
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
