@@ -26,9 +26,9 @@ Proposals (the cluster deployment, ledger.cluster.follower "Bodies"): pending, o
 block this peer endorsed or proposed and has not seen ordered yet (header digest, height, the
 block's encoding), written in one synchronous=FULL transaction before the peer signs or
 appends it, and deleted once their height is filled (in the next such write, and on the
-node's start); at most MAX_PENDING rows. Nothing checks the rows on open: a row is checked
-against the ordered header that names it when it is read (a changed row is a body refused,
-and the peers serve the right one).
+node's start); at most MAX_PENDING rows (the oldest go first). Nothing checks the rows on
+open: a row is checked against the ordered header that names it when it is read (a changed
+row is a body refused, and the peers serve the right one).
 
 Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
 block) and index sums, the headers of the records after the last batch, and hashes each group's
@@ -198,7 +198,7 @@ CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NO
 # version-6 store on open (derived from nothing and checked by whoever reads it: no version change)
 _PENDING_SCHEMA = "CREATE TABLE IF NOT EXISTS pending (digest BLOB PRIMARY KEY, height INTEGER NOT NULL, " \
                   "block BLOB NOT NULL)"
-MAX_PENDING = 64  # proposals a store keeps at once (PeerStore.keep_pending refuses more)
+MAX_PENDING = 64  # proposals a store keeps at once (PeerStore.keep_pending: past it the oldest go)
 
 
 def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
@@ -880,9 +880,9 @@ class PeerStore:
     def keep_pending(self, height: int, digest: bytes, data: bytes, below: int) -> None:
         """Keep `data`, the encoding of a proposed block `height` with header digest `digest`,
         durably (one synchronous=FULL transaction: on disk when this returns), and delete the
-        proposals kept for heights below `below` (the peer's height: those heights are filled).
-        StorageError when MAX_PENDING proposals at `below` or above are kept already (a cutter
-        sending proposal after proposal for one height must not fill the disk)."""
+        proposals kept for heights below `below` (the peer's height: those heights are filled)
+        and, past MAX_PENDING, the oldest (a cutter sending proposal after proposal for one
+        height must not fill the disk, nor stop this peer endorsing the next cutter's)."""
         height, below = checks.integer(height, "height", hi=U64_MAX), checks.integer(below, "below", hi=U64_MAX)
         digest, data = checks.data(digest, "digest"), checks.data(data, "data")
         with self._lock:
@@ -891,8 +891,8 @@ class PeerStore:
                     self._db.execute("DELETE FROM pending WHERE height < ?", (below,))
                     if self._db.execute("SELECT 1 FROM pending WHERE digest = ?", (digest,)).fetchone():
                         return
-                    if self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0] >= MAX_PENDING:
-                        raise StorageError(f"{self.path}: keeps {MAX_PENDING} proposals already")
+                    self._db.execute("DELETE FROM pending WHERE rowid IN (SELECT rowid FROM pending ORDER BY rowid "
+                                     "LIMIT max(0, (SELECT COUNT(*) FROM pending) - ?))", (MAX_PENDING - 1,))
                     self._db.execute("INSERT INTO pending VALUES (?, ?, ?)", (digest, height, data))
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot keep proposal {height}: {exc}") from None

@@ -437,3 +437,19 @@ def test_the_layer_check_reads_only_the_anchors_it_has_not_found_held(world, mon
     with pytest.raises(errors.ForkDetected):
         Node.check_layers(node)
     assert node.layer_violation is not None
+
+
+def test_a_store_keeps_few_proposals_durably_and_drops_those_of_filled_heights(world):
+    """PeerStore.keep_pending: a cutter sending proposal after proposal for one height fills
+    no disk and stops no later endorsement - past MAX_PENDING the oldest go; a proposal kept
+    twice is one row; those below the peer's height go with the next write."""
+    from ledger.store import MAX_PENDING
+    store = world.new_peer(2).store
+    for i in range(MAX_PENDING + 3):
+        store.keep_pending(5, bytes([i]) * 32, b"proposal %d" % i, 0)
+    store.keep_pending(5, bytes([MAX_PENDING + 2]) * 32, b"again", 0)
+    assert store.pending_heights() == [5] * MAX_PENDING
+    assert store.pending(bytes([0]) * 32) is None and store.pending(bytes([3]) * 32) == b"proposal 3"
+    store.keep_pending(6, b"\xff" * 32, b"the next height's", 6)
+    assert store.pending_heights() == [6] and store.pending(b"\xff" * 32) == b"the next height's"
+    assert store.changed_files() is None  # (its own writes: the index's absences still count)

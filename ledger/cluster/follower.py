@@ -23,12 +23,13 @@ and its endorsements, the transactions travel peer to peer. The header binds the
 root is over the leaf hash of each whole signed transaction, and its count, so transactions
 under that root are the endorsed ones (body_of), whoever serves them. The follower decides
 what needs no body first - chain, height, link, then the endorsements and whether the log's
-CRL entries revoke an endorser - and skips a header failing any of those without a body; for one that passes it takes the body from the proposal
-this peer endorsed (in memory, or kept in its store), else fetches it by digest from the
-peers (Body), the endorsers the header names first: an answer that is not under the root is
-refused and the next peer asked. A body no peer serves is a retry (ServiceUnavailable): the
-follower waits at the entry, never skips it - a skip would split the peers that got the body
-from those that did not. With the body the block is validated and committed exactly as before.
+CRL entries revoke an endorser - and skips a header failing any of those without a body; for
+one that passes it takes the body from the proposal this peer endorsed (in memory, or kept in
+its store), else fetches it by digest from the peers (Body), the endorsers the header names
+first: an answer that is not under the root is refused and the next peer asked. A body no peer
+serves is a retry (ServiceUnavailable): the follower waits at the entry, never skips it - a
+skip would split the peers that got the body from those that did not. With the body the block
+is validated and committed exactly as before.
 Availability, the trust argument. An honest endorser signs a proposal only after it stored the
 whole block durably (PeerStore.keep_pending: a synchronous=FULL SQLite transaction, before
 Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
@@ -39,7 +40,10 @@ block (Body serves both), across restarts - so every honest follower gets it, fr
 at least, once it is reachable. A header the log orders at a height already filled, or on
 another parent, is skipped by its header alone, so no honest peer needs a body it deleted. What
 a dishonest cutter can do with a header whose body it withholds: stall the log at that entry
-until an honest endorser of it answers (it holds the body: a stall, not a split).
+until an honest endorser of it answers (it holds the body: a stall, not a split), or for good
+if it made that endorser drop the body (a store keeps MAX_PENDING proposals, the oldest go:
+more than that for one height) - a stall again, which a dishonest cutter can cause anyway by
+holding its lease and cutting nothing.
 
 Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
 its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
@@ -574,7 +578,8 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers, "fetched": self.fetched, "endorsed_ahead": self.endorsed_ahead,
+                "waiting": self.waiting, "from_peers": self.from_peers, "fetched": self.fetched,
+                "endorsed_ahead": self.endorsed_ahead,
                 "ordered_revocations": len(self.revocations.serials)}
 
 

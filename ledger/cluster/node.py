@@ -76,9 +76,9 @@ from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
 from ledger.chain import ChainConfig, Deployment, Receipt, StatusRecord, check_fresh, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
-from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
-                                     checkpoint_message, confirm_blocks, decode_block_id, encode_block_id,
-                                     stored_message)
+from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, Checkpoint, Follower,
+                                     attestation_quorum, checked_attestation, checkpoint_message, confirm_blocks,
+                                     decode_block_id, encode_block_id, stored_message)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
@@ -526,8 +526,10 @@ class Node:
         each answer)."""
         def source(name):
             channel = self._channel(name)
-            return name, lambda ids: unpack(channel.call("Body", pack(*(encode_block_id(h, d) for h, d in ids)), 30.0),
-                                            what="bodies")
+
+            def fetch(ids):
+                return unpack(channel.call("Body", pack(*(encode_block_id(h, d) for h, d in ids)), 30.0), what="bodies")
+            return name, fetch
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
