@@ -453,3 +453,28 @@ def test_a_store_keeps_few_proposals_durably_and_drops_those_of_filled_heights(w
     store.keep_pending(6, b"\xff" * 32, b"the next height's", 6)
     assert store.pending_heights() == [6] and store.pending(b"\xff" * 32) == b"the next height's"
     assert store.changed_files() is None  # (its own writes: the index's absences still count)
+
+
+def test_a_peer_catching_up_asks_for_a_batchs_bodies_in_one_call_and_checks_each(world):
+    """A follower reading many entries at once asks a peer for the body it needs and those of
+    the entries after it in one call; each body sent along is checked when its header is
+    taken: junk sent along costs another call, never a skip."""
+    g = world.genuine
+    log = FakeLog(dict(enumerate(b.to_bytes() for b in g)))
+    calls = []
+
+    def honest(ids):
+        calls.append(len(ids))
+        return log.entries.body(ids)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", honest)])
+    assert follower.sync() == len(g) and calls == [len(g)] and follower.fetched == {"bodies": len(g), "refused": 0}
+    calls.clear()
+
+    def junk_along(ids):
+        calls.append(len(ids))
+        return log.entries.body(ids[:1]) + [b"junk"] * (len(ids) - 1)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", junk_along)])
+    assert follower.sync() == len(g) and follower.skipped == 0 and calls == list(range(len(g), 0, -1))
+    assert _digests(follower.peer) == [b.digest for b in g]

@@ -443,11 +443,13 @@ class Follower:
         if endorsed is not None:  # (validated against this header when it was endorsed)
             return endorsed.with_signed(signed)
         failures = []
-        for name, data in (("its own store", self.peer.store.pending(header.digest)),
-                           ("a peer, along with another body", self._ahead.pop(header.digest, None))):
+        for name, data, fetched in (("its own store", self.peer.store.pending(header.digest), 0),
+                                    ("a peer, along with another body", self._ahead.pop(header.digest, None), 1)):
             if data is not None:
                 try:
-                    return body_of(signed, data)
+                    block = body_of(signed, data)
+                    self.fetched["bodies"] += fetched
+                    return block
                 except LedgerError as exc:
                     failures.append(f"{name}: {exc}")
         ids = [(header.height, header.digest)] + [i for i in self._wanted if i[0] > header.height][:BODIES_AHEAD - 1]
