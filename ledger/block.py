@@ -282,7 +282,14 @@ class Block:
     def with_endorsements(self, endorsements: Iterable[tuple[bytes, bytes]]) -> "Block":
         """The same block with these (fingerprint, signature) endorsements, sorted."""
         ordered = tuple(sorted(dict(_pairs(endorsements)).items()))
-        block = Block(SignedHeader(self.header, ordered), self.transactions)
+        return self.with_signed(SignedHeader(self.header, ordered))
+
+    def with_signed(self, signed: SignedHeader) -> "Block":
+        """These transactions under `signed`, a signed header of this block's header (with
+        other endorsements, maybe: an entry of the cluster's log names a body by its header)."""
+        if checks.decoded(signed, SignedHeader, "signed").header.digest != self.digest:
+            raise EncodingError("the signed header is not this block's")
+        block = Block(signed, self.transactions)
         block.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("tx_bytes", "leaves")})
         return block
 
@@ -308,26 +315,18 @@ class Block:
         return SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
 
     @classmethod
-    def from_bytes(cls, data: bytes, like: "Block | None" = None) -> "Block":
-        """Decode a block; EncodingError on anything malformed. `like`, a block this process
-        decoded already (a proposal it endorsed), lends its decoded transactions when the
-        encoding holds exactly its header's digest and its transactions' bytes."""
+    def from_bytes(cls, data: bytes) -> "Block":
+        """Decode a block; EncodingError on anything malformed."""
         r = Reader(data, "block")
         r.magic(BLOCK_MAGIC, BLOCK_VERSION)
         signed = SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
         n = r.u32()
         if n != signed.header.tx_count:
             raise EncodingError("block transaction count differs from its header")
-        raw = [r.bytes32(MAX_BLOCK_BYTES) for _ in range(n)]
+        raw = tuple(r.bytes32(MAX_BLOCK_BYTES) for _ in range(n))
         r.end()
-        raw = tuple(raw)
         block = object.__new__(cls)  # of parts just decoded here: not decoded again (SignedHeader._of_decoded)
-        if like is not None and like.digest == signed.header.digest and like.tx_bytes == raw:
-            block._set(signed, like.transactions)
-            if "leaves" in like.__dict__:
-                block.__dict__["leaves"] = like.leaves
-        else:
-            block._set(signed, tuple(Transaction.from_bytes(b) for b in raw))
+        block._set(signed, tuple(Transaction.from_bytes(b) for b in raw))
         block.__dict__["tx_bytes"] = raw  # cached_property: the wire bytes are the canonical ones
         # every field read is fixed, length-prefixed or canonical (the signed header, each
         # transaction's bytes) and nothing is left over: the input is the block's encoding,

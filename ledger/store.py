@@ -22,6 +22,16 @@ run, for operators), each status transaction's record
 (statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
 first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
+Proposals (the cluster deployment, ledger.cluster.follower "Bodies"): PATH.pending/, one file
+TIME-HEIGHT-DIGEST.body per block this peer endorsed or proposed and has not seen ordered yet (the
+block's encoding), written and fdatasynced under a temporary name, renamed, and the directory
+fsynced before the peer signs or appends it; deleted once their height is filled (in the next
+such write, and on the node's start); at most MAX_PENDING files (the oldest go first). Files,
+not rows: a 1 MiB row cost 4.3 ms CPU (the WAL, the checkpoint's second write, the freed
+pages), a file 0.75 ms. Nothing checks them on open: a file is checked against the ordered
+header that names it when it is read (a changed one is a body refused, and the peers serve the
+right one).
+
 Open reads the batched offsets (a row per group), digests (a row per group, 32 bytes a
 block) and index sums, the headers of the records after the last batch, and hashes each group's
 records (one SHA-256 over each byte range, at the hash's speed: no record below the last
@@ -138,6 +148,7 @@ import sqlite3
 import struct
 import sys
 import threading
+import time
 import zlib
 from array import array
 from collections import OrderedDict
@@ -186,6 +197,8 @@ CREATE TABLE IF NOT EXISTS statuses (height INTEGER NOT NULL, position INTEGER N
 CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 """
+PENDING_SUFFIX = ".pending"  # the directory of the proposals a peer keeps (PeerStore.keep_pending)
+MAX_PENDING = 64  # proposals a store keeps at once (PeerStore.keep_pending: past it the oldest go)
 
 
 def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
@@ -247,6 +260,15 @@ def _short(value) -> str:
     return str(value)[:20]
 
 
+def _fsync_directory(path: Path) -> None:
+    """Make the names in directory `path` durable (a file created or renamed there)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _sha256(data) -> bytes:
     return hashlib.sha256(data).digest()
 
@@ -260,9 +282,12 @@ class PeerStore:
         self.path = Path(path)
         self._durable = True
         self.log_path = self.path.with_suffix(LOG_SUFFIX)
+        self.pending_dir = self.path.with_suffix(PENDING_SUFFIX)
+        self._pending_lock = threading.Lock()
+        self._pending_written = 0  # the time (ns) in the name of the last proposal kept (keep_pending)
         self._db_names = (str(self.path), f"{self.path}-wal")  # (_db_files stats them on every index miss)
-        if self.log_path == self.path:
-            raise StorageError(f"{self.path}: the SQLite file may not end in {LOG_SUFFIX}")
+        if self.path.suffix in (LOG_SUFFIX, PENDING_SUFFIX):
+            raise StorageError(f"{self.path}: the SQLite file may not end in {self.path.suffix}")
         self._lock = threading.Lock()
         self._appending = threading.Lock()  # one append at a time (its fdatasync outside _lock)
         # height -> (its index rows, its (position, status record)s), not batched yet
@@ -862,6 +887,88 @@ class PeerStore:
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('checkpoint', ?)", (json.dumps(checkpoint),))
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
+
+    def keep_pending(self, height: int, digest: bytes, data: bytes, below: int) -> None:
+        """Keep `data`, the encoding of a proposed block `height` with header digest `digest`,
+        durably (its file and name synced: on disk when this returns), and delete the
+        proposals kept for heights below `below` (the peer's height: those heights are filled)
+        and, past MAX_PENDING, the oldest (a cutter sending proposal after proposal for one
+        height must not fill the disk, nor stop this peer endorsing the next cutter's)."""
+        height, below = checks.integer(height, "height", hi=U64_MAX), checks.integer(below, "below", hi=U64_MAX)
+        digest, data = checks.data(digest, "digest"), checks.data(data, "data")
+        with self._pending_lock:
+            try:
+                if not self.pending_dir.is_dir():
+                    self.pending_dir.mkdir()
+                    _fsync_directory(self.pending_dir.parent)
+                kept = self._kept_proposals()
+                for h, path in kept.values():
+                    if h < below:
+                        path.unlink(missing_ok=True)
+                kept = {d: (h, path) for d, (h, path) in kept.items() if h >= below}
+                if digest in kept:
+                    return
+                oldest = sorted(kept.values(), key=lambda kept_: kept_[1].name)  # (names start with their time)
+                for _, path in oldest[:max(0, len(kept) - MAX_PENDING + 1)]:
+                    path.unlink(missing_ok=True)
+                self._pending_written = max(time.time_ns(), self._pending_written + 1)
+                name = f"{self._pending_written:020d}-{height}-{bytes(digest).hex()}"
+                partial = self.pending_dir / f"{name}.partial"
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(partial, self.pending_dir / f"{name}.body")
+                _fsync_directory(self.pending_dir)
+            except OSError as exc:
+                raise StorageError(f"{self.pending_dir}: cannot keep proposal {height}: {exc}") from None
+
+    def _kept_proposals(self) -> dict[bytes, tuple[int, Path]]:
+        """digest -> (height, file) of each proposal kept (files of other names: a write a crash
+        cut short, or not this store's, are passed over)."""
+        kept = {}
+        for path in self.pending_dir.glob("*.body"):
+            _, height, digest = (path.stem.split("-") + ["", ""])[:3]
+            if height.isascii() and height.isdigit() and len(digest) == 2 * DIGEST_SIZE:
+                try:
+                    kept[bytes.fromhex(digest)] = (int(height), path)
+                except ValueError:
+                    continue
+        return kept
+
+    def drop_pending(self, below: int) -> None:
+        """Delete the proposals kept for heights below `below` (keep_pending), and what a write
+        a crash cut short left."""
+        below = checks.integer(below, "below", hi=U64_MAX)
+        with self._pending_lock:
+            try:
+                for h, path in self._kept_proposals().values():
+                    if h < below:
+                        path.unlink(missing_ok=True)
+                for path in self.pending_dir.glob("*.partial"):
+                    path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise StorageError(f"{self.pending_dir}: cannot delete proposals: {exc}") from None
+
+    def pending(self, digest: bytes) -> bytes | None:
+        """The proposal kept under header digest `digest` (keep_pending), or None: its bytes as
+        the file holds them now (the reader checks them against the header it has)."""
+        digest = checks.data(digest, "digest")
+        with self._pending_lock:
+            try:
+                found = self._kept_proposals().get(bytes(digest))
+                return found[1].read_bytes() if found else None
+            except OSError as exc:
+                raise StorageError(f"{self.pending_dir}: {exc}") from None
+
+    def pending_heights(self) -> list[int]:
+        """The heights of the proposals kept (one per proposal, ascending)."""
+        with self._pending_lock:
+            return sorted(h for h, _ in self._kept_proposals().values())
 
     # --- reading -------------------------------------------------------------------------
 

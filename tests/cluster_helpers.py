@@ -116,6 +116,41 @@ class Harness:
             self.cluster.etcd.kill(i)
 
 
+class OrderedEntries(dict):
+    """A stand-in log's entries (slot -> bytes): a block's encoding put at a slot is ordered as
+    its signed header, what a cutter appends (ledger.cluster.ordering), and its body kept for
+    `bodies` - a peer that serves the body of every block put (Follower `bodies`)."""
+
+    def __init__(self, entries=()) -> None:
+        super().__init__()
+        self.served: dict[bytes, bytes] = {}
+        for slot, data in dict(entries).items():
+            self[slot] = data
+
+    def __setitem__(self, slot, data) -> None:
+        if data.startswith(b"EABK"):
+            block = Block.from_bytes(data)
+            self.served[block.digest] = data
+            data = block.signed.to_bytes()
+        super().__setitem__(slot, data)
+
+    def update(self, entries=(), **_) -> None:
+        for slot, data in dict(entries).items():
+            self[slot] = data
+
+    def setdefault(self, slot, data):
+        if slot not in self:
+            self[slot] = data
+        return self[slot]
+
+    def body(self, ids) -> list[bytes]:
+        """fetch_bodies of ledger.cluster.follower.Follower: b"" for a body not served."""
+        return [self.served.get(digest, b"") for _, digest in ids]
+
+    def bodies(self):
+        return [("a peer", self.body)]
+
+
 def empty_block_on(params, previous, at_ms: int, endorsers) -> Block:
     """An empty block on header `previous` dated `at_ms`, endorsed by `endorsers` (Identities):
     what holders of enough keys can write to the log without any peer's help."""

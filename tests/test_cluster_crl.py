@@ -16,13 +16,15 @@ from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
+from cluster_helpers import OrderedEntries
 
 CHAIN = "edge-0"
 
 
 class Log:
     def __init__(self) -> None:
-        self.entries: dict[int, bytes] = {}
+        self.entries = OrderedEntries()  # (a block put is ordered as its header; `bodies` serve it)
+        self.bodies = self.entries.bodies
 
     def blocks(self, start, limit=64):
         return sorted((s, d) for s, d in self.entries.items() if s >= start)[:limit]
@@ -47,7 +49,7 @@ def world(tmp_path):
         rules = Deployment(deployment_params(deployment), load_trust(d / "trust"), chain_configs(deployment))
         rules.trust.add_certificate(client.certificate)
         peer = Peer(rules, peers[i], PeerStore(tmp_path / f"p{next(stores)}.sqlite", CHAIN))
-        return Follower(peer, log, lambda txs: None, lambda: [], 2)
+        return Follower(peer, log, lambda txs: None, lambda: [], 2, bodies=log.bodies)
     informed, late = follower(0), follower(1)  # the CRL reaches `informed` first
     builder = follower(0).peer
     nonce = iter(range(10 ** 6))

@@ -263,6 +263,26 @@ def test_kill_a_peer_and_restart_it_catches_up(h):
     h.assert_exactly_once(receipts)
 
 
+def test_a_restarted_peer_fetches_the_bodies_it_missed_from_its_peers(h):
+    """etcd holds blocks' headers only: a peer that was down while blocks were ordered has
+    none of their bodies, and on restart fetches each from the other peers (checked under its
+    header, then validated and committed as any block), or below a trim the blocks; its chain
+    is then every other peer's."""
+    cutter = h.wait_cutter()
+    victim = next(n for n in h.names if n != cutter)
+    h.wait_heights_equal()
+    h.cluster.kill_node(victim)
+    receipts = [h.client.submit(h.chain, b"missed-%d" % i).result(30) for i in range(3)]  # (a block each)
+    h.restart_node(victim)
+    h.assert_exactly_once(receipts)
+    status = h.status(victim)
+    caught_up = status["start"]["caught_up"]
+    assert caught_up >= 3 and status["refused"] is None
+    assert status["log"]["fetched"]["bodies"] + status["log"]["from_peers"]["blocks"] >= caught_up
+    digests = {n: [b.digest for b in h.blocks_of(n)] for n in h.names}
+    assert all(v == digests[victim] for v in digests.values())
+
+
 def _latest(h, name):
     data = h.client._channel(name, _address(h, name)).call("Latest", b"", 10)
     return SignedHeader.from_bytes(data).header
@@ -315,7 +335,7 @@ def test_a_revoked_key_cannot_backdate_a_block_on_an_idle_chain(h, tmp_path):
         slot = max(h.status(n)["log"]["next_slot"] for n in h.names)
         while writer.blocks(slot, 1):
             slot += 1
-        writer.put_raw(b"block/%012d" % slot, backdated.to_bytes())
+        writer.put_raw(b"block/%012d" % slot, backdated.signed.to_bytes())  # (its entry: the signed header)
         deadline = time.monotonic() + 5
         while any(h.status(n)["log"]["next_slot"] <= slot for n in h.names) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -514,10 +534,12 @@ def test_invalid_entries_in_etcd_are_skipped_by_every_peer_and_the_chain_goes_on
                             proposal.transactions), keys)
     log = h.cluster.etcd_log(h.chain, h.names[0])  # a dishonest peer of the chain: etcd lets it write
     try:
-        for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).to_bytes(), forged.to_bytes(), forked.to_bytes()]):
+        # (entries as a cutter appends them: signed headers, ledger.cluster.ordering)
+        for i, data in enumerate([b"junk", endorsed(proposal, keys[:1]).signed.to_bytes(), forged.signed.to_bytes(),
+                                  forked.signed.to_bytes()]):
             log.put_raw(b"block/%012d" % (slot + i), data)
         for key in (b"block/%012dz" % slot, b"block/junk", b"block/%011d" % (slot + 9)):  # keys that name no slot
-            log.put_raw(key, proposal.to_bytes())
+            log.put_raw(key, endorsed(proposal, keys).signed.to_bytes())
     finally:
         log.close()
     receipt = h.client.submit(h.chain, b"after the junk").result(30)

@@ -19,6 +19,7 @@ from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PeerStore
 from ledger.tx import Transaction, TxKind
+from cluster_helpers import OrderedEntries
 
 CHAIN = "edge-0"
 
@@ -27,7 +28,9 @@ class FakeLog:
     """The part of EtcdLog a follower reads."""
 
     def __init__(self, entries: dict[int, bytes], checkpoint: bytes | None = None) -> None:
-        self.entries, self.cp = entries, checkpoint
+        # (a block given is ordered as its header, its body served by `bodies`: OrderedEntries)
+        self.entries, self.cp = OrderedEntries(entries), checkpoint
+        self.bodies = self.entries.bodies
 
     def blocks(self, start, limit=64):
         return sorted((s, d) for s, d in self.entries.items() if s >= start)[:limit]
@@ -85,7 +88,8 @@ def world(tmp_path_factory):
 
 def _follower(world, log, sources=()):
     peer = world.new_peer(2)
-    return Follower(peer, log, lambda txs: None, lambda: list(sources), attestation_quorum(2, 3))
+    return Follower(peer, log, lambda txs: None, lambda: list(sources), attestation_quorum(2, 3),
+                    bodies=log.bodies if log is not None else lambda: [])
 
 
 def _source(name, peer, tamper=None):
@@ -121,8 +125,9 @@ def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(wor
     half = _follower(world, FakeLog(dict(list(entries.items())[:6])))
     assert half.sync() == 2
     half.peer.close()
-    again = Follower(Peer(world.rules, world.peers[2], PeerStore(half.peer.store.path, CHAIN)), FakeLog(entries),
-                     lambda txs: None, lambda: [], 2)
+    log = FakeLog(entries)
+    again = Follower(Peer(world.rules, world.peers[2], PeerStore(half.peer.store.path, CHAIN)), log,
+                     lambda txs: None, lambda: [], 2, bodies=log.bodies)
     again.peer.load()
     assert again.sync() == 4 and _digests(again.peer) == _digests(fresh.peer)
 
@@ -178,7 +183,7 @@ def test_a_restarted_peer_above_the_checkpoint_jumps_without_catching_up(world):
     stored = _follower(world, FakeLog(dict(enumerate(b.to_bytes() for b in g[:5]))))
     assert stored.sync() == 5
     log = FakeLog({6: g[3].to_bytes(), 7: g[4].to_bytes(), 8: g[5].to_bytes()}, _checkpoint(world, 3, 6))
-    restarted = Follower(stored.peer, log, lambda txs: None, lambda: [], 2)
+    restarted = Follower(stored.peer, log, lambda txs: None, lambda: [], 2, bodies=log.bodies)
     assert restarted.sync() == 6 and restarted.next_slot == 9 and restarted.skipped == 0
     assert restarted.from_peers["blocks"] == 0 and restarted.refused is None
 
@@ -189,8 +194,8 @@ def test_a_peer_whose_blocks_the_log_does_not_hold_stops_following(world):
     g = world.genuine
     stored = _follower(world, FakeLog(dict(enumerate(b.to_bytes() for b in g[:3]))))
     assert stored.sync() == 3
-    rewritten = Follower(stored.peer, FakeLog({0: g[0].to_bytes(), 1: world.fork[0].to_bytes()}), lambda txs: None,
-                         lambda: [], 2)
+    log = FakeLog({0: g[0].to_bytes(), 1: world.fork[0].to_bytes()})
+    rewritten = Follower(stored.peer, log, lambda txs: None, lambda: [], 2, bodies=log.bodies)
     assert rewritten.sync() == 1 and stored.peer.height == 3
     assert "log holds blocks 0..0 of the 3" in rewritten.refused
 
@@ -229,7 +234,7 @@ class WatchedLog(CountingLog):
     def __init__(self, entries, brought) -> None:
         super().__init__(entries)
         self.watch = ArrivedEntries()
-        for slot, data in brought.items():
+        for slot, data in OrderedEntries(brought).items():  # (as etcd holds them: OrderedEntries)
             self.watch.keep(slot, data)
 
     def arrived(self, start):
@@ -272,39 +277,104 @@ def test_the_entries_a_watch_brought_are_bounded_in_count_and_bytes():
     assert arrived.since(2) == [(2, b"bb")] and arrived.since(5) == []
 
 
-def test_an_entry_with_an_endorsed_header_and_other_transactions_is_skipped_by_its_endorser(world):
-    """An endorser keeps the proposal it endorsed to decode its entry once (Block.from_bytes
-    `like`); an entry that carries that endorsed header over other transactions is decoded
-    from its own bytes and skipped (they are not what the header binds), and the genuine
-    entry after it is stored."""
+def test_an_endorser_takes_an_ordered_header_with_the_body_it_endorsed_without_asking(world):
+    """An endorser keeps the proposal it endorsed (decoded): when the log orders its header
+    the follower takes those transactions, asking no peer, under the header's endorsements
+    (the stored block is the ordered entry's, not the proposal's)."""
     g = world.genuine
-    follower = _follower(world, FakeLog({}))
+    asked = []
+    follower = Follower(world.new_peer(2), FakeLog({0: g[0].to_bytes()}), lambda txs: None, lambda: [],
+                        attestation_quorum(2, 3), bodies=lambda: asked.append(1) or [])
     proposal = g[0].with_endorsements([])
     follower.peer._endorse(proposal)
     follower.endorsed(proposal)
-    other = Block(g[0].signed, g[1].transactions)  # (the same count of transactions)
-    follower.log = FakeLog({0: other.to_bytes(), 1: g[0].to_bytes()})
-    assert follower.sync() == 1 and follower.skipped == 1
-    assert "differ from the endorsed header" in follower.last_skip
+    assert follower.sync() == 1 and not asked and follower.fetched["bodies"] == 0
     assert follower.peer.block(0).to_bytes() == g[0].to_bytes()
 
 
-def test_a_block_decoded_like_another_is_its_own_encoding(world):
-    """Block.from_bytes(data, like) lends like's decoded transactions only to an encoding of
-    the same header digest and transaction bytes; otherwise it decodes data's own."""
+@pytest.mark.parametrize("wrong", ["tampered transaction", "another block's body", "junk"])
+def test_a_body_served_wrong_is_refused_and_the_right_one_taken_from_an_honest_endorser(world, wrong):
+    """Attack (a): a dishonest cutter appends an endorsed header and serves a body it is not
+    (a transaction's payload changed, the transactions of another block under this header,
+    junk): the follower refuses that answer - it is not under the header's Merkle root -
+    and takes the body from the next peer, an honest endorser; it skips nothing. The
+    honest endorser is asked first once the header names it."""
     g = world.genuine
-    like = g[0].with_endorsements([])
-    same = Block.from_bytes(g[0].to_bytes(), like)
-    assert all(a is b for a, b in zip(same.transactions, like.transactions)) and same.to_bytes() == g[0].to_bytes()
-    for data in (Block(g[0].signed, g[1].transactions).to_bytes(), g[1].to_bytes()):
-        own = Block.from_bytes(data, like)
-        assert not any(a is b for a, b in zip(own.transactions, like.transactions)) and own.to_bytes() == data
-        assert own.tx_bytes == Block.from_bytes(data).tx_bytes
+    tampered = dataclasses.replace(g[0].transactions[0], payload=b"tampered")
+    bad = {"tampered transaction": lambda digest: Block(g[0].signed, (tampered,)).to_bytes(),
+           "another block's body": lambda digest: Block(g[0].signed, g[1].transactions).to_bytes(),
+           "junk": lambda digest: b"junk"}[wrong]
+    log = FakeLog({0: g[0].to_bytes()})
+    asked = []
+
+    def source(name, block_of):
+        return name, lambda ids: asked.append(name) or [block_of(digest) for _, digest in ids]
+    honest = world.peers[1].name  # (an endorser of g[0])
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [source("cutter", bad), source(honest, log.entries.served.__getitem__)])
+    assert follower.sync() == 1 and follower.skipped == 0
+    assert follower.peer.block(0).to_bytes() == g[0].to_bytes() and asked == [honest]
+    # the endorser answers wrong and the dishonest non-endorser right: still the right body, from the second
+    asked.clear()
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [source("other", log.entries.served.__getitem__), source(honest, bad)])
+    assert follower.sync() == 1 and asked == [honest, "other"] and follower.fetched == {"bodies": 1, "refused": 1}
+    assert follower.peer.block(0).to_bytes() == g[0].to_bytes()
+
+
+def test_a_header_whose_body_no_peer_serves_waits_and_is_taken_once_one_does(world):
+    """Attack (b): a header entry whose body nobody serves (a cutter that withholds it; the
+    honest endorser unreachable): the follower waits at that entry - ServiceUnavailable, its
+    position unchanged, nothing skipped - however often it reads, and takes it, and the
+    entries after it, once a peer serves it. A header that fails what needs no body (one
+    endorsement; the policy needs 2) is skipped whether a body comes or not."""
+    g = world.genuine
+    lone = world.endorse(g[0].with_endorsements([]), (0,))
+    log = FakeLog({0: lone.to_bytes(), 1: g[0].to_bytes(), 2: g[1].to_bytes()})
+    serving, asked = [], []
+
+    def body(ids):
+        asked.extend(digest for _, digest in ids)
+        if not serving:
+            raise errors.ServiceUnavailable("unreachable")
+        return log.entries.body(ids)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("endorser", body)])
+    for _ in range(3):
+        with pytest.raises(errors.ServiceUnavailable, match="no peer serves the body of block 0"):
+            follower.sync()
+        assert follower.position() == (0, 1) and follower.skipped == 1 and follower.peer.height == 0
+    assert g[0].digest in asked
+    serving.append(True)
+    assert follower.sync() == 2 and follower.skipped == 1 and follower.position() == (2, 3)
+    assert _digests(follower.peer) == [g[0].digest, g[1].digest]
+
+
+def test_a_restarted_peer_takes_ordered_headers_with_bodies_from_its_store_or_peers(tmp_path, world):
+    """A peer that endorsed a proposal and restarted before the log ordered it still holds the
+    body (PeerStore.keep_pending survives the restart) and takes the header with it; a body
+    it lacks comes from a peer. Pending bodies of filled heights are dropped."""
+    g = world.genuine
+    peer = world.new_peer(2)
+    peer.store.keep_pending(0, g[0].digest, g[0].with_endorsements([]).to_bytes(), 0)
+    path = peer.store.path
+    peer.close()
+    log = FakeLog({0: g[0].to_bytes(), 1: g[1].to_bytes()})
+    restarted = Peer(world.rules, world.peers[2], PeerStore(path, CHAIN))
+    restarted.load()
+    asked = []
+    follower = Follower(restarted, log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", lambda ids: asked.extend(h for h, _ in ids) or log.entries.body(ids))])
+    assert follower.sync() == 2 and asked == [1]  # (block 0's body from its own store)
+    assert restarted.store.pending_heights() == [0]
+    restarted.store.drop_pending(restarted.height)
+    assert restarted.store.pending_heights() == []
 
 
 def _endorser(world, log):
     """A Node's Endorse over a follower of `log` (peer 1), with no other chain to ask."""
-    follower = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))
+    follower = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=log.bodies)
     node = types.SimpleNamespace(name="edge-0.peer1", peer=follower.peer, follower=follower, sync=follower.sync,
                                  _know_signers=lambda txs: None, _check_reported=lambda tx: None)
     return node, lambda block: unpack(Node._rpc_endorse(node, None, block.to_bytes()), 2, "endorsement")
@@ -367,3 +437,44 @@ def test_the_layer_check_reads_only_the_anchors_it_has_not_found_held(world, mon
     with pytest.raises(errors.ForkDetected):
         Node.check_layers(node)
     assert node.layer_violation is not None
+
+
+def test_a_store_keeps_few_proposals_durably_and_drops_those_of_filled_heights(world):
+    """PeerStore.keep_pending: a cutter sending proposal after proposal for one height fills
+    no disk and stops no later endorsement - past MAX_PENDING the oldest go; a proposal kept
+    twice is one row; those below the peer's height go with the next write."""
+    from ledger.store import MAX_PENDING
+    store = world.new_peer(2).store
+    for i in range(MAX_PENDING + 3):
+        store.keep_pending(5, bytes([i]) * 32, b"proposal %d" % i, 0)
+    store.keep_pending(5, bytes([MAX_PENDING + 2]) * 32, b"again", 0)
+    assert store.pending_heights() == [5] * MAX_PENDING
+    assert store.pending(bytes([0]) * 32) is None and store.pending(bytes([3]) * 32) == b"proposal 3"
+    store.keep_pending(6, b"\xff" * 32, b"the next height's", 6)
+    assert store.pending_heights() == [6] and store.pending(b"\xff" * 32) == b"the next height's"
+    assert store.changed_files() is None  # (its own writes: the index's absences still count)
+
+
+def test_a_peer_catching_up_asks_for_a_batchs_bodies_in_one_call_and_checks_each(world):
+    """A follower reading many entries at once asks a peer for the body it needs and those of
+    the entries after it in one call; each body sent along is checked when its header is
+    taken: junk sent along costs another call, never a skip."""
+    g = world.genuine
+    log = FakeLog(dict(enumerate(b.to_bytes() for b in g)))
+    calls = []
+
+    def honest(ids):
+        calls.append(len(ids))
+        return log.entries.body(ids)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", honest)])
+    assert follower.sync() == len(g) and calls == [len(g)] and follower.fetched == {"bodies": len(g), "refused": 0}
+    calls.clear()
+
+    def junk_along(ids):
+        calls.append(len(ids))
+        return log.entries.body(ids[:1]) + [b"junk"] * (len(ids) - 1)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", junk_along)])
+    assert follower.sync() == len(g) and follower.skipped == 0 and calls == list(range(len(g), 0, -1))
+    assert _digests(follower.peer) == [b.digest for b in g]

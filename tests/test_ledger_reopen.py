@@ -199,7 +199,7 @@ def test_reopen_work_is_the_blocks_since_the_checkpoint(tmp_path, toy, monkeypat
     seen, decoded = count_validations(monkeypatch), []
     real = ledger.Block.from_bytes.__func__
     monkeypatch.setattr(ledger.Block, "from_bytes",
-                        classmethod(lambda cls, data, like=None: decoded.append(b := real(cls, data, like)) or b))
+                        classmethod(lambda cls, data: decoded.append(b := real(cls, data)) or b))
     with ledger.Network.open(path, auto_interlock=False) as net:
         top = net.height("edge-0")
         since = list(range(top - 3, top))

@@ -122,7 +122,7 @@ def test_a_submitter_certificate_a_peer_lacks_is_a_retry_not_a_skip(world):
     peer = Peer(lacking, world.peers[2], store)
     lone = world.endorse(g[0].with_endorsements([]), (0,))  # one endorsement: the policy needs two
     log = FakeLog({0: lone.to_bytes(), 1: g[0].to_bytes(), 2: g[1].to_bytes()})
-    follower = Follower(peer, log, lambda txs: None, lambda: [], 2)
+    follower = Follower(peer, log, lambda txs: None, lambda: [], 2, bodies=log.bodies)
     with pytest.raises(errors.ServiceUnavailable):
         follower.sync()
     assert peer.height == 0 and follower.next_slot == 1 and follower.skipped == 1
@@ -166,7 +166,7 @@ def test_a_checkpoint_no_follower_honours_does_not_stop_the_cutter_trimming(worl
     forged = {"junk with a huge height": lambda: Checkpoint(10 ** 9, b"\0" * 32, 0, ()).to_bytes(),
               "genuine attestations, rewritten slot": lambda: _checkpoint(world, 5, 3)}[variant]()
     log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, forged)
-    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1, bodies=log.bodies)
     peer = follower.peer
     node = types.SimpleNamespace(log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4,
                                  addresses={peer.name: ""}, deployment=world.rules, name=peer.name)
@@ -204,7 +204,8 @@ def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world
                                                                                  *unpack(request)[2:]))}[answer]
     answers = {honest.name: lambda request: attest(honest, request), dishonest.name: bad}
     log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, None)
-    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3))
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=log.bodies)
     peer = follower.peer
     node = types.SimpleNamespace(
         log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4, deployment=world.rules,
@@ -228,7 +229,7 @@ def test_the_cutter_reads_etcd_for_a_trim_only_once_one_is_due(world):
 
     g = world.genuine
     log = _TrimmableLog({i: b.to_bytes() for i, b in enumerate(g)}, None)
-    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], 1, bodies=log.bodies)
     peer = follower.peer
     node = types.SimpleNamespace(log=log, follower=follower, peer=peer, chain_id=peer.chain_id, trim_blocks=4,
                                  addresses={peer.name: ""}, deployment=world.rules, name=peer.name,

@@ -48,7 +48,7 @@ def world(tmp_path):
         rules.trust.add_certificate(client.certificate)
         peer = Peer(rules, peers[i], PeerStore(tmp_path / f"p{next(stores)}.sqlite", CHAIN))
         revocations = None if revocations_path is None else OrderedRevocations(rules.trust, revocations_path)
-        return Follower(peer, log, lambda txs: None, lambda: [], 2, revocations)
+        return Follower(peer, log, lambda txs: None, lambda: [], 2, revocations, log.bodies)
     builder = follower(0).peer
     blocks = []
     for n in range(3):

@@ -344,7 +344,7 @@ def test_a_peer_joining_after_the_crl_entry_was_trimmed_takes_no_block_the_other
             slot = max(h.status(n)["log"]["next_slot"] for n in running)
             while writer.blocks(slot, 1):
                 slot += 1
-            writer.put_raw(b"block/%012d" % slot, backdated.to_bytes())
+            writer.put_raw(b"block/%012d" % slot, backdated.signed.to_bytes())  # (its entry: the signed header)
         finally:
             writer.close()
     finally:

@@ -14,9 +14,36 @@ already filled, a block a certificate signed that a CRL entry before it revokes 
 The rule reads nothing but the entries and the CA's public key (no clock, no crl.pem), so every
 honest peer builds the same chain, whenever it reads (a submitter's certificate that cannot be
 fetched now is a retry, never a skip). A peer that restarts re-reads the entries and replays
-its decisions: below its stored height the entry that is its stored block's bytes advances it,
-every other one was skipped. An invalid entry costs a slot, not the chain: the next honest
-cutter appends at the next slot.
+its decisions: below its stored height the entry that is its stored block's signed header
+(its bytes, canonical) advances it, every other one was skipped. An invalid entry costs a
+slot, not the chain: the next honest cutter appends at the next slot.
+
+Bodies. A block's entry is its signed header (ledger.cluster.ordering): etcd orders the header
+and its endorsements, the transactions travel peer to peer. The header binds them: its Merkle
+root is over the leaf hash of each whole signed transaction, and its count, so transactions
+under that root are the endorsed ones (body_of), whoever serves them. The follower decides
+what needs no body first - chain, height, link, then the endorsements and whether the log's
+CRL entries revoke an endorser - and skips a header failing any of those without a body; for
+one that passes it takes the body from the proposal this peer endorsed (in memory, or kept in
+its store), else fetches it by digest from the peers (Body), the endorsers the header names
+first: an answer that is not under the root is refused and the next peer asked. A body no peer
+serves is a retry (ServiceUnavailable): the follower waits at the entry, never skips it - a
+skip would split the peers that got the body from those that did not. With the body the block
+is validated and committed exactly as before.
+Availability, the trust argument. An honest endorser signs a proposal only after it stored the
+whole block durably (PeerStore.keep_pending: a synchronous=FULL SQLite transaction, before
+Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
+Every header a follower does not skip before its body carries the policy's threshold t of
+valid endorsements of distinct peers; with fewer than t dishonest peers one of them is an
+honest peer's, which holds the body - kept until the height is filled, then as the stored
+block (Body serves both), across restarts - so every honest follower gets it, from that peer
+at least, once it is reachable. A header the log orders at a height already filled, or on
+another parent, is skipped by its header alone, so no honest peer needs a body it deleted. What
+a dishonest cutter can do with a header whose body it withholds: stall the log at that entry
+until an honest endorser of it answers (it holds the body: a stall, not a split), or for good
+if it made that endorser drop the body (a store keeps MAX_PENDING proposals, the oldest go:
+more than that for one height) - a stall again, which a dishonest cutter can cause anyway by
+holding its lease and cutting nothing.
 
 Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
 its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
@@ -92,7 +119,7 @@ import time
 from dataclasses import dataclass
 
 from ledger import checks
-from ledger.block import Block, SignedHeader
+from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
 from ledger.chain import Deployment
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
@@ -108,6 +135,8 @@ STORED_DOMAIN = b"EAST"  # attestation: "this peer stores block h of chain c wit
 CHECKPOINT_DOMAIN = b"EACK"  # ... "and took it at slot S, after these ordered CRL entries" (Checkpoint)
 SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to attest a checkpoint)
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
+BODIES_AHEAD = 64        # bodies a follower asks a peer for in one call (the one it needs, then the next)
+BODIES_BYTES = 16 << 20  # ... of which a peer answers this many bytes at most (the first, always)
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
@@ -238,11 +267,15 @@ def check_attested(deployment: Deployment, chain_id: str, height: int, digest: b
 
 class Follower:
     """A peer's reading of its chain's log (the rules of the module docstring). `sources()`
-    gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h))."""
+    gives the other peers to catch up from: (name, fetch_header(h), fetch_block(h));
+    `bodies()` the other peers to fetch ordered headers' bodies from: (name,
+    fetch_bodies([(height, digest), ...]) -> the blocks' encodings, b"" for one it lacks, in
+    that order, maybe fewer) (Bodies)."""
 
     def __init__(self, peer, log_, know_signers, sources, quorum: int,
-                 revocations: OrderedRevocations | None = None) -> None:
+                 revocations: OrderedRevocations | None = None, bodies=lambda: []) -> None:
         self.peer, self.log, self.know_signers, self.sources, self.quorum = peer, log_, know_signers, sources, quorum
+        self.bodies = bodies
         # the CRL entries read so far (ledger.cluster.ordered_crl)
         self.revocations = revocations or OrderedRevocations(peer.deployment.trust)
         self.next_slot = 0
@@ -254,8 +287,11 @@ class Follower:
         self.last_skip: str | None = None
         self.waiting: str | None = None   # the missing slot following waits at, if it waits
         self.from_peers = {"blocks": 0, "seconds": 0.0}
+        self.fetched = {"bodies": 0, "refused": 0}  # bodies fetched from other peers, and answers refused
         self._lock = threading.Lock()
         self._grown = threading.Condition()
+        self._ahead: dict[bytes, bytes] = {}  # digest -> a body a peer sent along with another (unchecked)
+        self._wanted: list[tuple[int, bytes]] = []  # (height, digest) whose bodies the entries read may need
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
         self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
         self.endorsed_ahead = 0  # blocks endorsed on a parent not read from the log yet (Node._rpc_endorse)
@@ -284,6 +320,7 @@ class Follower:
                     self.waiting = f"slot {self.next_slot} is empty and slot {batch[0][0]} is not"
                     break
                 self.waiting = None  # (no gap before the entries read)
+                self._want(batch)
                 for slot, data in batch:
                     if slot != self.next_slot:
                         break  # a gap after the first entry: read again from it
@@ -314,8 +351,8 @@ class Follower:
         return self.sync()
 
     def endorsed(self, block: Block) -> None:
-        """Keep a proposal this peer endorsed: when etcd orders it, its entry is decoded with
-        the proposal's transactions (Block.from_bytes `like`) instead of decoding them again."""
+        """Keep a proposal this peer endorsed (and stored: PeerStore.keep_pending) decoded:
+        when etcd orders its header, its transactions are these (_body), not decoded again."""
         kept = {d: b for d, b in self._endorsed.items() if b.height >= self.height and d != block.digest}
         kept[block.digest] = block
         while len(kept) > ENDORSED_KEPT:  # (another peer's variants of one block: the oldest go)
@@ -326,17 +363,13 @@ class Follower:
         """The proposal this peer endorsed with header digest `digest`, if it keeps it."""
         return self._endorsed.get(digest)
 
-    def _endorsed_like(self, data: bytes) -> Block | None:
-        """The proposal this peer endorsed under the header of entry `data`, if any."""
-        return self.endorsed_block(Block.signed_header_of(data).header.digest) if self._endorsed else None
-
     def take_appended(self, slot: int, block: Block) -> int:
-        """The entry this peer just appended at `slot` (etcd holds exactly block.to_bytes()
-        there: the append succeeded), taken from memory when it is the next entry instead of
-        read back from etcd (otherwise sync()). Returns the peer's height."""
+        """The entry this peer just appended at `slot` (etcd holds exactly block.signed.to_bytes()
+        there: the append succeeded), taken with its body from memory when it is the next entry
+        instead of read back from etcd (otherwise sync()). Returns the peer's height."""
         with self._lock:
             if self.refused is None and self.next_slot == slot and self.height == self.peer.height:
-                self._take_next(slot, block.to_bytes(), block)
+                self._take_next(slot, block.signed.to_bytes(), block)
                 with self._grown:
                     self._grown.notify_all()
                 return self.peer.height
@@ -352,25 +385,33 @@ class Follower:
         """Store the entry if it is the next block; skip it otherwise (ServiceUnavailable
         propagates: the entry is read again, so a transient failure never decides). Below the
         stored height (a restarted peer re-reading the log) the entry that was stored is
-        recognised by its bytes, and every other one was skipped: the same decisions again.
-        `decoded` is `data`'s decoding when the caller holds it (take_appended). A CRL entry
-        is taken wherever it stands (ledger.cluster.ordered_crl)."""
+        recognised as its stored block's signed header, and every other one was skipped: the
+        same decisions again. `decoded` is the block of entry `data` when the caller holds it
+        (take_appended). A CRL entry is taken wherever it stands (ledger.cluster.ordered_crl)."""
         if decoded is None and is_crl_entry(data):
             self._take_crl(slot, data)
             return
         if self.height < self.peer.height:
-            if data == bytes(self.peer.store.get(self.height) or b""):  # the bytes this peer stored
+            if data == self.peer.signed_header(self.height).to_bytes():  # the entry of the block stored
                 self._advance(slot)
             return
         try:
-            block = decoded or Block.from_bytes(data, self._endorsed_like(data))
-            if block.header.chain_id != self.peer.chain_id or block.height != self.height:
-                raise UnprovenAnswer(f"it is block {block.height} of {checks.shown(block.header.chain_id)}, "
+            signed = decoded.signed if decoded is not None else SignedHeader.from_bytes(data)
+            header = signed.header
+            if header.chain_id != self.peer.chain_id or header.height != self.height:
+                raise UnprovenAnswer(f"it is block {header.height} of {checks.shown(header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
+            if header.previous != (self.peer.digest(self.height - 1) if self.height else GENESIS_PREVIOUS):
+                raise UnprovenAnswer(f"block {self.height} links to another block {self.height - 1}")
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
-            # peer lacks is a retry (skipping would hinge on what this peer's store holds).
-            # Revocation is the log's alone (ordered): this peer's crl.pem decides nothing here.
-            self.peer.deployment.check_endorsements(block.signed, at_ms=BEFORE_REVOCATIONS)
+            # peer lacks is a retry (skipping would hinge on what this peer's store holds); and
+            # an honest endorser stores the body it signs, so a body no peer serves is a retry
+            # too (Bodies). Revocation is the log's alone (ordered): this peer's crl.pem decides
+            # nothing here.
+            self.peer.deployment.check_endorsements(signed, at_ms=BEFORE_REVOCATIONS)
+            for fp, _ in signed.endorsements:  # (the rest of revocations.check needs the body)
+                self.revocations.check_signer(fp, header.height)
+            block = decoded or self._body(signed)
             self.know_signers(block.transactions)
             self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
             try:
@@ -386,6 +427,68 @@ class Follower:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]
             log.warning("%s skips the entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
+
+    def _body(self, signed: SignedHeader) -> Block:
+        """The block of ordered header `signed`: its transactions from the proposal this peer
+        endorsed (in memory, or kept in its store), else from the first peer that serves
+        transactions under the header's Merkle root - one that sent them along with another
+        body, then the endorsers named, then the others (a wrong answer is refused and the
+        next peer asked). Each peer is asked for the bodies of the entries read after it too
+        (up to BODIES_AHEAD): a peer catching up pays a round trip per batch, not per block.
+        ServiceUnavailable when none serves it yet: the entry waits, never skipped (Bodies)."""
+        header = signed.header
+        if header.tx_count == 0:  # (an empty block's body is known: its Merkle root decides)
+            return Block(signed, ())
+        endorsed = self.endorsed_block(header.digest)
+        if endorsed is not None:  # (validated against this header when it was endorsed)
+            return endorsed.with_signed(signed)
+        failures = []
+        for name, data, fetched in (("its own store", self.peer.store.pending(header.digest), 0),
+                                    ("a peer, along with another body", self._ahead.pop(header.digest, None), 1)):
+            if data is not None:
+                try:
+                    block = body_of(signed, data)
+                    self.fetched["bodies"] += fetched
+                    return block
+                except LedgerError as exc:
+                    failures.append(f"{name}: {exc}")
+        ids = [(header.height, header.digest)] + [i for i in self._wanted if i[0] > header.height][:BODIES_AHEAD - 1]
+        for name, fetch in self._sources_for(signed):
+            try:
+                answers = fetch(ids)
+                block = body_of(signed, answers[0] if answers else b"")
+                self.fetched["bodies"] += 1
+                self._ahead = {digest: data for (_, digest), data in zip(ids[1:], answers[1:]) if data}
+                return block
+            except LedgerError as exc:
+                self.fetched["refused"] += 1
+                failures.append(f"{name}: {exc}")
+        raise ServiceUnavailable(f"{self.peer.name}: no peer serves the body of block {header.height} of "
+                                 f"{self.peer.chain_id} ({header.digest.hex()[:16]}) yet "
+                                 f"({'; '.join(failures)})"[:1000])
+
+    def _sources_for(self, signed: SignedHeader) -> list:
+        """The body sources (bodies()), the endorsers `signed` names first."""
+        endorsers = set()
+        for fp, _ in signed.endorsements:
+            try:
+                endorsers.add(self.peer.deployment.trust.resolve(fp, at_ms=BEFORE_REVOCATIONS,
+                                                                 valid_at_ms=signed.header.timestamp_ms).name)
+            except LedgerError:
+                continue
+        return sorted(self.bodies(), key=lambda source: source[0] not in endorsers)
+
+    def _want(self, batch: list[tuple[int, bytes]]) -> None:
+        """Note the (height, digest) of the headers in `batch` (entries just read) whose bodies
+        this peer may have to ask for (_body asks for them along with the first)."""
+        self._ahead, self._wanted = {}, []
+        for _, data in batch:
+            try:
+                header = SignedHeader.from_bytes(data).header
+            except LedgerError:
+                continue  # (junk, a CRL entry)
+            if header.height >= self.peer.height and header.tx_count and self.endorsed_block(header.digest) is None:
+                self._wanted.append((header.height, header.digest))
 
     def _advance(self, slot: int) -> None:
         """Block `height` is taken, from `slot`."""
@@ -418,7 +521,7 @@ class Follower:
         try:
             cp = Checkpoint.from_bytes(data)
             held = self.log.blocks(cp.slot, 1)
-            if not held or held[0][0] != cp.slot or Block.from_bytes(held[0][1]).digest != cp.digest:
+            if not held or held[0][0] != cp.slot or SignedHeader.from_bytes(held[0][1]).header.digest != cp.digest:
                 raise UnprovenAnswer(f"slot {cp.slot} does not hold its block {cp.height}")
             cp.check(self.peer.deployment, self.peer.chain_id, self.quorum)
             return cp
@@ -477,8 +580,21 @@ class Follower:
 
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
-                "waiting": self.waiting, "from_peers": self.from_peers, "endorsed_ahead": self.endorsed_ahead,
+                "waiting": self.waiting, "from_peers": self.from_peers, "fetched": self.fetched,
+                "endorsed_ahead": self.endorsed_ahead,
                 "ordered_revocations": len(self.revocations.serials)}
+
+
+def body_of(signed: SignedHeader, data: bytes) -> Block:
+    """The block of ordered header `signed` with the transactions of `data` (a block's encoding,
+    as a peer serves or stores it): UnprovenAnswer unless they are the ones the header's
+    Merkle root binds (then they are the endorsed ones: every leaf hashes a whole signed
+    transaction)."""
+    block = Block.from_bytes(data)
+    if block.digest != signed.header.digest or block.computed_merkle_root() != signed.header.merkle_root:
+        raise UnprovenAnswer(f"the body served is not the one of block {signed.header.height} "
+                             f"({signed.header.digest.hex()[:16]})")
+    return block.with_signed(signed)
 
 
 def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:

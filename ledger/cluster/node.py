@@ -15,9 +15,12 @@ CONFIG (JSON):
 
 What the node does (ledger.cluster.follower argues why a dishonest cutter, etcd writer or
 fewer than `threshold` dishonest peers cannot make it accept another history):
-- follows the log: it reads etcd's entries in slot order and stores each that validates as
-  the next block of its chain (the rules of ledger.chain.Peer: endorsements, links, Merkle
-  root, accumulator, transactions); any other entry is skipped, alike by every honest peer.
+- follows the log: it reads etcd's entries (signed headers) in slot order and stores each that
+  validates, with its body, as the next block of its chain (the rules of ledger.chain.Peer:
+  endorsements, links, Merkle root, accumulator, transactions); any other entry is skipped,
+  alike by every honest peer. The body is the proposal it endorsed, or one a peer serves
+  (Body: what it endorsed, proposed or stores) under the header's Merkle root
+  (ledger.cluster.follower, Bodies).
   On start and after a restart this is the catch-up; below a trimmed checkpoint the node
   fetches the blocks from another peer, chained to the digest a quorum attested.
 - orders revocation: when its CRL (crl.pem, or one the log brought) revokes a certificate its
@@ -27,10 +30,12 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   endorsements refuse a certificate the log's entries revoke, as well as one its crl.pem does.
 - campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
   transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
-  from the chain's peers (Endorse), appends the block at the log's next slot (the fenced
-  etcd transaction of ledger.cluster.ordering), stores it by the follower's rules (from
-  memory: it is the entry etcd holds, not read back), and only then acknowledges: an
-  acknowledged transaction is in etcd (a Raft majority) and validated by the cutter.
+  from the chain's peers (Endorse: each keeps the proposal durably before it signs, as the
+  cutter keeps its own), appends the block's signed header at the log's next slot (the
+  fenced etcd transaction of ledger.cluster.ordering), stores the block by the follower's
+  rules (from memory: its header is the entry etcd holds, not read back), and only then
+  acknowledges: an acknowledged transaction is ordered in etcd (a Raft majority), its block
+  held durably by the policy's threshold of endorsers, and validated by the cutter.
   Submissions come as Submit calls or on streams (SubmitStream: answers go out as their
   blocks are appended, with the Stored attestations the cutter gathers once per block; a
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
@@ -71,8 +76,9 @@ from ledger.block import Block, SignedHeader, SubchainStatus, reported_header
 from ledger.chain import ChainConfig, Deployment, Receipt, StatusRecord, check_fresh, now_ms
 from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
-from ledger.cluster.follower import (CONFIRM_WAIT, Checkpoint, Follower, attestation_quorum, checked_attestation,
-                                     checkpoint_message, confirm_blocks, decode_block_id, stored_message)
+from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, Checkpoint, Follower,
+                                     attestation_quorum, checked_attestation, checkpoint_message, confirm_blocks,
+                                     decode_block_id, encode_block_id, stored_message)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
@@ -408,7 +414,7 @@ class Node:
         self.trim_blocks = int(self.deployment_info.get("trim_blocks", TRIM_BLOCKS))
         self.follower = Follower(self.peer, self.log, lambda txs: self._know_signers(txs, True), self._catch_up_sources,
                                  attestation_quorum(self.config.endorsement_threshold, len(self.addresses)),
-                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))))
+                                 OrderedRevocations(self.trust, ordered_crl_path(path("store"))), self._body_sources)
         self._trimming = threading.Lock()
         self._trim_seen = (-1, float("-inf"))  # (checkpoint height, monotonic time) the last _trim read
         self.layer_violation: ChainIntegrityError | None = None  # the other layer's anchors disagree (check_layers)
@@ -432,6 +438,7 @@ class Node:
         self.sync()
         if repair:
             self._check_repaired()
+        self.peer.store.drop_pending(self.peer.height)  # (bodies of filled heights: every peer holds those blocks)
         done = time.monotonic()
         self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
@@ -450,6 +457,7 @@ class Node:
             "Register": Method(self._rpc_register),
             "Status": Method(self._rpc_status),
             "Block": Method(self._rpc_block),
+            "Body": Method(self._rpc_body, roles=("peer",), same_chain=True),
             "Locate": Method(self._rpc_locate),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
@@ -513,6 +521,17 @@ class Node:
             channel = self._channel(name)
             return (name, lambda h: channel.call("Header", b"%d" % h, 10.0),
                     lambda h: channel.call("Block", b"%d" % h, 30.0))
+        return [source(n) for n in self.addresses if n != self.name]
+
+    def _body_sources(self):
+        """The chain's other peers, as sources of an ordered header's body (Follower._body checks
+        each answer)."""
+        def source(name):
+            channel = self._channel(name)
+
+            def fetch(ids):
+                return unpack(channel.call("Body", pack(*(encode_block_id(h, d) for h, d in ids)), 30.0), what="bodies")
+            return name, fetch
         return [source(n) for n in self.addresses if n != self.name]
 
     def _follow(self) -> None:
@@ -724,6 +743,8 @@ class Node:
         # (every peer gets the proposal: one that endorsed it commits it without validating again)
         calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
         try:
+            # its body, kept before the header is appended (ledger.cluster.follower, Bodies), while they endorse
+            self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
             for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
@@ -789,7 +810,7 @@ class Node:
     def _append(self, slot: int, block: Block, leadership: Leadership) -> bool:
         """Append to etcd; when etcd's answer is lost (a member died mid-request), read the
         log back until it answers: the block is appended iff etcd holds it at `slot`."""
-        data = block.to_bytes()
+        data = block.signed.to_bytes()  # (the body travels peer to peer: ledger.cluster.follower, Bodies)
         try:
             return self.log.append(slot, data, leadership, self.name)
         except ServiceUnavailable:
@@ -1158,6 +1179,9 @@ class Node:
             if height != block.height:
                 raise ServiceUnavailable(f"{self.name} is at height {self.peer.height}, the block at {block.height}")
             endorsement = self.peer._endorse(block)  # decoded from the request
+        # signed only once its body is on disk: an ordered header's body is then with an honest
+        # endorser (ledger.cluster.follower, Bodies)
+        self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
         self.follower.endorsed(block)
         return pack(*endorsement)
 
@@ -1198,6 +1222,35 @@ class Node:
 
     def _rpc_block(self, caller: Caller, request: bytes) -> bytes:
         return self.peer.block(number(request, "height")).to_bytes()
+
+    def _rpc_body(self, caller: Caller, request: bytes) -> bytes:
+        """The blocks (their encodings) of the block ids (height, digest) of `request`, at most
+        BODIES_AHEAD, in order, each a proposal this peer endorsed or proposed (kept:
+        PeerStore.keep_pending) or the block it stores there, b"" for one it holds neither
+        way; the answer stops once it holds BODIES_BYTES. The caller checks each against the
+        ordered header it holds (follower.body_of)."""
+        ids = unpack(request, what="body request")
+        if not 0 < len(ids) <= BODIES_AHEAD:
+            raise ArgumentError(f"a body request names 1 to {BODIES_AHEAD} blocks")
+        answers, size = [], 0
+        for height, digest in map(decode_block_id, ids):
+            if size >= BODIES_BYTES:
+                break
+            answers.append(self._held_body(height, digest))
+            size += len(answers[-1])
+        return pack(*answers)
+
+    def _held_body(self, height: int, digest: bytes) -> bytes:
+        """The encoding of block (height, digest) as this peer holds it (_rpc_body), else b""."""
+        endorsed = self.follower.endorsed_block(digest)
+        if endorsed is not None:
+            return endorsed.to_bytes()
+        kept = self.peer.store.pending(digest)
+        if kept is not None:
+            return kept
+        if height < self.peer.height and self.peer.digest(height) == digest:
+            return bytes(self.peer.store.get(height) or b"")  # (the bytes it checked: no decoding)
+        return b""
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))

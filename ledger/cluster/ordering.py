@@ -2,8 +2,16 @@
 
 Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
 
-    block/<slot>        an entry of the log: a block's canonical encoding (12-digit
-                        zero-padded slot number; slots are log positions, not chain heights)
+    block/<slot>        an entry of the log (12-digit zero-padded slot number; slots are log
+                        positions, not chain heights), one of:
+                        - a block's signed header: ledger.block.SignedHeader.to_bytes(), the
+                          header (which binds the transactions by its Merkle root and count)
+                          and the endorsements, canonical ("EASH" ...). The transactions, the
+                          body, are not in etcd: peers keep and serve them (Body), and a
+                          follower takes an entry only with the body its header binds
+                          (ledger.cluster.follower, Bodies);
+                        - a CRL entry (ledger.cluster.ordered_crl.crl_entry);
+                        anything else is junk every follower skips
     checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
                         with the CRL entries among them and a quorum of peers' signed
                         attestations of all that (ledger.cluster.follower)
@@ -23,10 +31,16 @@ slot order and store an entry only if it validates as the next block of their ch
 is skipped, by every honest peer alike (ledger.cluster.follower), and the next cutter appends
 at the next slot.
 
-Request size. etcd refuses requests above its --max-request-bytes (1.5 MiB by default); a
-block is cut so that its encoding stays under MAX_BLOCK_BYTES (1 MiB) and a single
-transaction above MAX_TX_BYTES is refused at submission with TransactionTooLarge. Bulk data
-(readings, checkpoints) belongs in the object store; a transaction carries its digest.
+Request size. etcd refuses requests above its --max-request-bytes (1.5 MiB by default). A
+block's entry is its signed header, a few hundred bytes whatever its transactions (what etcd
+writes and ships per block no longer grows with them: three members' WAL, fsync and bbolt
+writes, and Raft's copies, of a ~1 MB block were a third of the cluster's CPU at 32 KiB
+transactions). MAX_BLOCK_BYTES (1 MiB) now bounds a block's encoding where it still travels
+whole, in gRPC messages (Endorse, Body, Block: transport's message limit) and in a peer's
+store; EtcdLog.append refuses an entry above it (a CRL entry, the largest one, and a
+checkpoint fit well below etcd's limit). A single transaction above MAX_TX_BYTES is refused at
+submission with TransactionTooLarge. Bulk data (readings, checkpoints) belongs in the object
+store; a transaction carries its digest.
 Space: etcd keeps every entry until the cutter trims the log below an attested checkpoint
 (Node, `trim_blocks`) and compacts etcd's history.
 
@@ -215,17 +229,17 @@ class EtcdLog:
         t = self._client.transactions
         return [t.mod(self.key(b"cutter")) == leadership.revision, t.value(self.key(b"cutter")) == cutter.encode()]
 
-    def append(self, slot: int, block: bytes, leadership: Leadership | None = None, cutter: str | None = None) -> bool:
-        """Put `block` at `slot` if the slot is empty and `cutter` still holds the election
+    def append(self, slot: int, entry: bytes, leadership: Leadership | None = None, cutter: str | None = None) -> bool:
+        """Put `entry` at `slot` if the slot is empty and `cutter` still holds the election
         (without `leadership`: if the slot is empty, as any peer may write an entry - the
         revocation fence a dishonest cutter held back, node.Node._fence_if_due); False when
         either changed (the caller re-reads the log)."""
-        if len(block) > MAX_BLOCK_BYTES:
-            raise LedgerError(f"block of {len(block)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
+        if len(entry) > MAX_BLOCK_BYTES:
+            raise LedgerError(f"an entry of {len(entry)} bytes exceeds the ordering limit {MAX_BLOCK_BYTES}")
         t = self._client.transactions
         key = self.key(b"block/" + _slot_key(slot))
         compare = [t.create(key) == 0] + (self._fence(leadership, cutter) if leadership is not None else [])
-        success = [t.put(key, block)]
+        success = [t.put(key, entry)]
 
         async def txn():
             await self._client.connect()
