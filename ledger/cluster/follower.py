@@ -42,8 +42,12 @@ another parent, is skipped by its header alone, so no honest peer needs a body i
 a dishonest cutter can do with a header whose body it withholds: stall the log at that entry
 until an honest endorser of it answers (it holds the body: a stall, not a split), or for good
 if it made that endorser drop the body (a store keeps MAX_PENDING proposals, the oldest go:
-more than that for one height) - a stall again, which a dishonest cutter can cause anyway by
-holding its lease and cutting nothing.
+more than that for one height). That stall is not a split either, but unlike a cutter holding
+its lease and cutting nothing (which revoking its etcd access ends) no later entry undoes it:
+the header stands before any CRL entry that could revoke its signers. The root fix, not built
+yet: an endorser drops a body only once nobody can order it - its height filled, or the term of
+the cutter that proposed it over (the append's fence refuses a deposed cutter) - and an honest
+cutter re-appends the block it had endorsed instead of proposing anew at that height.
 
 Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
 its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
