@@ -1242,15 +1242,12 @@ class Node:
 
     def _held_body(self, height: int, digest: bytes) -> bytes:
         """The encoding of block (height, digest) as this peer holds it (_rpc_body), else b""."""
-        endorsed = self.follower.endorsed_block(digest)
-        if endorsed is not None:
-            return endorsed.to_bytes()
-        kept = self.peer.store.pending(digest)
-        if kept is not None:
-            return kept
         if height < self.peer.height and self.peer.digest(height) == digest:
             return bytes(self.peer.store.get(height) or b"")  # (the bytes it checked: no decoding)
-        return b""
+        endorsed = self.follower.endorsed_block(digest)  # (a peer catching up asks for stored ones: those first)
+        if endorsed is not None:
+            return endorsed.to_bytes()
+        return self.peer.store.pending(digest) or b""
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
