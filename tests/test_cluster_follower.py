@@ -478,3 +478,17 @@ def test_a_peer_catching_up_asks_for_a_batchs_bodies_in_one_call_and_checks_each
                         bodies=lambda: [("peer", junk_along)])
     assert follower.sync() == len(g) and follower.skipped == 0 and calls == list(range(len(g), 0, -1))
     assert _digests(follower.peer) == [b.digest for b in g]
+
+
+@pytest.mark.xfail(strict=True, reason="a dishonest cutter sending MAX_PENDING more proposals for one height makes an "
+                   "honest endorser drop the body of one it endorsed; the cutter can then order that header and withhold "
+                   "the body: every honest follower waits at it for good (follower.py, Bodies: the root fix is to drop a "
+                   "body only once its height is filled or its cutter's term is over)")
+def test_an_endorser_keeps_every_body_it_endorsed_for_an_unfilled_height(world):
+    from ledger.store import MAX_PENDING
+    store = world.new_peer(2).store
+    endorsed = b"\x01" * 32
+    store.keep_pending(5, endorsed, b"the proposal the cutter will order", 5)
+    for i in range(MAX_PENDING):  # the same cutter's further proposals for height 5
+        store.keep_pending(5, bytes([2 + i % 250, i // 250]) + b"\x00" * 30, b"spam %d" % i, 5)
+    assert store.pending(endorsed) == b"the proposal the cutter will order"
