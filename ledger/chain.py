@@ -64,6 +64,13 @@ def check_fresh(header: BlockHeader, endorser: str) -> None:
                               "endorses fresh blocks only")
 
 
+def check_link(header: BlockHeader, previous_digest: bytes | None) -> None:
+    """BrokenLink unless `header` links to the block of digest `previous_digest` (None: it is
+    the chain's first block)."""
+    if header.previous != (GENESIS_PREVIOUS if previous_digest is None else previous_digest):
+        raise BrokenLink(f"block {header.height} does not link to the chain's last block")
+
+
 def replay_time(header: BlockHeader, live: bool, ordered: bool) -> int | None:
     """The time a block's certificates are checked at: now (None) when `live`, else the
     block's own timestamp, or with `ordered` a time before every revocation (revocation is
@@ -750,8 +757,7 @@ class ChainState:
         """validate_block's checks of `block` on top of the header `previous` (None: the
         genesis) and the accumulator value after it; `pending` as check_transaction takes it."""
         header = block.header
-        if header.previous != (previous.digest if previous else GENESIS_PREVIOUS):
-            raise BrokenLink(f"block {header.height} does not link to the chain's last block")
+        check_link(header, previous.digest if previous else None)
         if previous and header.timestamp_ms < previous.timestamp_ms:
             raise ValidationError(f"block {header.height} is older than its predecessor")
         if live and header.timestamp_ms > now_ms() + MAX_CLOCK_SKEW_MS:

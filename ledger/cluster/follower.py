@@ -31,8 +31,8 @@ serves is a retry (ServiceUnavailable): the follower waits at the entry, never s
 skip would split the peers that got the body from those that did not. With the body the block
 is validated and committed exactly as before.
 Availability, the trust argument. An honest endorser signs a proposal only after it stored the
-whole block durably (PeerStore.keep_pending: a synchronous=FULL SQLite transaction, before
-Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
+whole block durably (PeerStore.keep_pending: a file written, fdatasynced and renamed, its
+directory fsynced, before Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
 Every header a follower does not skip before its body carries the policy's threshold t of
 valid endorsements of distinct peers; with fewer than t dishonest peers one of them is an
 honest peer's, which holds the body - kept until the height is filled, then as the stored
@@ -123,8 +123,8 @@ import time
 from dataclasses import dataclass
 
 from ledger import checks
-from ledger.block import GENESIS_PREVIOUS, Block, SignedHeader
-from ledger.chain import Deployment
+from ledger.block import Block, SignedHeader
+from ledger.chain import Deployment, check_link
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
 from ledger.cluster.transport import number, pack, unpack
@@ -405,19 +405,17 @@ class Follower:
             if header.chain_id != self.peer.chain_id or header.height != self.height:
                 raise UnprovenAnswer(f"it is block {header.height} of {checks.shown(header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
-            if header.previous != (self.peer.digest(self.height - 1) if self.height else GENESIS_PREVIOUS):
-                raise UnprovenAnswer(f"block {self.height} links to another block {self.height - 1}")
+            check_link(header, self.peer.digest(self.height - 1) if self.height else None)
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
             # peer lacks is a retry (skipping would hinge on what this peer's store holds); and
             # an honest endorser stores the body it signs, so a body no peer serves is a retry
             # too (Bodies). Revocation is the log's alone (ordered): this peer's crl.pem decides
             # nothing here.
             self.peer.deployment.check_endorsements(signed, at_ms=BEFORE_REVOCATIONS)
-            for fp, _ in signed.endorsements:  # (the rest of revocations.check needs the body)
-                self.revocations.check_signer(fp, header.height)
+            self.revocations.check_endorsers(signed)  # (before the body: check_submitters needs it)
             block = decoded or self._body(signed)
             self.know_signers(block.transactions)
-            self.revocations.check(block)  # (its signers are known now: an unknown one is a retry below)
+            self.revocations.check_submitters(block)  # (its signers are known now: an unknown one is a retry below)
             try:
                 # (decoded from the bytes etcd holds; its endorsements were checked above, at the same time)
                 self.peer._commit(block, live=False, ordered=True, endorsed=True)

@@ -171,8 +171,16 @@ class OrderedRevocations:
         """RevokedCertificate if a certificate the ordered CRLs revoke endorsed `block` or
         signed one of its transactions, `block` coming after the entry (its height at or above
         the entry's), at any date."""
-        if not self._from_height:
-            return
-        signers = [fp for fp, _ in block.signed.endorsements] + [tx.submitter for tx in block.transactions]
-        for fp in dict.fromkeys(signers):
+        self.check_endorsers(block.signed)
+        self.check_submitters(block)
+
+    def check_endorsers(self, signed) -> None:
+        """check's part that needs only the signed header (a follower decides it before it
+        fetches the body)."""
+        for fp, _ in signed.endorsements if self._from_height else ():
+            self.check_signer(fp, signed.header.height)
+
+    def check_submitters(self, block) -> None:
+        """check's part that needs the transactions."""
+        for fp in dict.fromkeys(tx.submitter for tx in block.transactions) if self._from_height else ():
             self.check_signer(fp, block.height)
