@@ -132,6 +132,24 @@ def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(wor
     assert again.sync() == 4 and _digests(again.peer) == _digests(fresh.peer)
 
 
+
+def test_a_header_that_fails_a_rule_of_its_own_is_skipped_without_asking_for_its_body(world):
+    """Under-endorsed, forged, forked or misplaced headers are skipped by the header alone
+    (chain.check_link, the endorsements, the log's revocations): a writer of junk entries
+    makes no honest follower fetch bodies."""
+    g, f = world.genuine, world.fork
+    lone = world.endorse(g[1].with_endorsements([]), (0,))
+    other_parent = world.endorse(Block(SignedHeader(dataclasses.replace(g[1].header, previous=b"\7" * 32), ()),
+                                       g[1].transactions), (0, 1))
+    log = FakeLog(dict(enumerate([g[0].to_bytes(), lone.to_bytes(), other_parent.to_bytes(), f[1].to_bytes(),
+                                  g[2].to_bytes(), g[1].to_bytes()])))
+    needed = []  # the block each Body call was made for (a peer serving one body a call)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [(name, lambda ids: needed.append(ids[0][1]) or fetch(ids[:1]))
+                                        for name, fetch in log.bodies()])
+    assert follower.sync() == 2 and follower.skipped == 4
+    assert needed == [g[0].digest, g[1].digest]
+
 def _checkpoint(world, height, slot, signers=(0, 1), digest=None):
     digest = digest or world.genuine[height].digest
     unsigned = Checkpoint(height, digest, slot, ())
