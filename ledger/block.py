@@ -209,12 +209,6 @@ class SignedHeader:
 
     def to_bytes(self) -> bytes:
         """The canonical encoding of the header with its endorsements."""
-        return self._encoding
-
-    @cached_property
-    def _encoding(self) -> bytes:
-        # (encoded once: the cluster's log entry, every receipt of the block and the replay
-        # check all use it)
         w = Writer().raw(SIGNED_MAGIC).u8(BLOCK_VERSION).bytes32(self.header.encoded)
         w.u16(len(self.endorsements))
         for fp, sig in self.endorsements:

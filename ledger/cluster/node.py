@@ -254,12 +254,14 @@ def decode_status(data: bytes) -> StatusRecord:
                         number(height, "height"), tx_id, number(element, "element", 16), digest)
 
 
-def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | None = None,
+def encode_outcome(value: Receipt | LedgerError, signed: SignedHeader | bytes | None = None,
                    path: list[bytes] = ()) -> bytes:
-    """A submission's outcome: a receipt with the endorsed header of its block and the
+    """A submission's outcome: a receipt with the endorsed header of its block (`signed`, or
+    its encoding when the caller encoded it once for the block's receipts) and the
     transaction's Merkle path in it (what proven_receipt checks), or an error."""
     if isinstance(value, Receipt):
-        return pack(b"R", encode_receipt(value), signed.to_bytes(), pack(*path))
+        header = signed if isinstance(signed, bytes) else checks.exact(signed, SignedHeader, "signed").to_bytes()
+        return pack(b"R", encode_receipt(value), header, pack(*path))
     return pack(b"E", type(value).__name__.encode(), str(value)[:2000].encode())
 
 
@@ -1020,9 +1022,20 @@ class Node:
             positions = sorted({a.position for a in answers if isinstance(a, Receipt) and a.height == height})
             proofs.update(zip(((height, i) for i in positions),
                               ((block.signed, path) for path in merkle_paths(block.leaves, positions))))
-        # (one SignedHeader per block: its encoding is made once for all its receipts)
-        return [encode_outcome(a, *proofs[a.height, a.position]) if isinstance(a, Receipt) else encode_outcome(a)
-                for a in answers]
+        # height -> its signed header's encoding, once per block, not per receipt (SignedHeader
+        # caches nothing: checks.decoded re-reads an object from its own encoding)
+        encoded: dict[int, bytes] = {}
+        out = []
+        for a in answers:
+            if isinstance(a, Receipt):
+                signed, path = proofs[a.height, a.position]
+                header = encoded.get(a.height)
+                if header is None:
+                    header = encoded[a.height] = signed.to_bytes()
+                out.append(encode_outcome(a, header, path))
+            else:
+                out.append(encode_outcome(a))
+        return out
 
     def _rpc_submit_stream(self, caller: Caller, requests):
         """SubmitStream: Submit over one stream. Each request is a submission (transactions, as
