@@ -6,6 +6,7 @@ Layout (version 1), all integers big-endian:
               | u64 timestamp (ms) | 32 Merkle root | u32 transaction count
     header  = content | 32 accumulator element x | u32 its hash-to-prime nonce
               | u16 len | accumulator value after this block (edgeacc.encode_element)
+              [| u64 term, >= 1: the cluster's ordering term the block was proposed in]
     signed  = "EASH" | u8 version=1 | u32 len | header | u16 n | n x (32 fingerprint | 64 signature)
     block   = "EABK" | u8 version=1 | u32 len | signed | u32 n | n x (u32 len | transaction)
     type2   = "EAS2" | u8 version=1 | u32 len | signed | u16 len | continuity witness (or empty)
@@ -15,6 +16,13 @@ The block digest is SHA-256(header); endorsements sign "edgeacc/endorse/v1" || d
 sorted by fingerprint. The accumulator element is hash_to_prime("edgeacc/block/v1" || content):
 it binds the chain id, height and Merkle root, so a block cannot be replayed at another
 height or on another chain.
+
+The term (ledger.cluster.follower, "Terms") is present only in the cluster deployment, whose
+cutters propose each block within a term the log orders; a header of term 0 (every embedded
+block) has exactly the layout above without it, so the embedded chain's encodings and digests
+are those of before. The term is in the digest (so the endorsements sign it) and not in the
+content (the element binds what an inclusion proof proves, as before). Decoding reads the
+term when 8 bytes follow the accumulator value; an encoded term of 0 is not canonical.
 """
 from __future__ import annotations
 
@@ -88,20 +96,24 @@ class BlockHeader(BlockContent):
     acc_element: int
     acc_nonce: int
     acc_value: bytes
+    term: int = 0  # the cluster's ordering term (0: none, as every embedded block; the module docstring)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         fields = {"acc_element": checks.integer(self.acc_element, "acc_element",
                                                 hi=(1 << 8 * REPRESENTATIVE_BYTES) - 1),
                   "acc_nonce": checks.integer(self.acc_nonce, "acc_nonce", hi=U32_MAX),
-                  "acc_value": checks.data(self.acc_value, "acc_value")}
+                  "acc_value": checks.data(self.acc_value, "acc_value"),
+                  "term": checks.integer(self.term, "term", hi=U64_MAX)}
         for name, value in fields.items():
             object.__setattr__(self, name, value)
         if len(self.acc_value) > MAX_ELEMENT_BYTES:
             raise EncodingError("accumulator value is too long")
-        encoded = (Writer().raw(self._content).raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
-                   .u32(self.acc_nonce).bytes16(self.acc_value).getvalue())
-        object.__setattr__(self, "_encoded", encoded)
+        w = (Writer().raw(self._content).raw(self.acc_element.to_bytes(REPRESENTATIVE_BYTES, "big"))
+             .u32(self.acc_nonce).bytes16(self.acc_value))
+        if self.term:
+            w.u64(self.term)
+        object.__setattr__(self, "_encoded", w.getvalue())
 
     @cached_property
     def content(self) -> BlockContent:
@@ -137,8 +149,9 @@ class BlockHeader(BlockContent):
         root, count = r.raw(DIGEST_BYTES), r.u32()
         element = int.from_bytes(r.raw(REPRESENTATIVE_BYTES), "big")
         nonce, value = r.u32(), r.bytes16()
+        term = r.u64() if len(data) - r.position == 8 else 0  # (a term of 0 is not encoded: canonical below)
         r.end()
-        header = cls(chain_id, height, previous, ts, root, count, element, nonce, value)
+        header = cls(chain_id, height, previous, ts, root, count, element, nonce, value, term)
         r.canonical(header.encoded)
         return header
 

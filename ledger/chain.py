@@ -776,10 +776,11 @@ class ChainState:
         if edgeacc.encode_element(self.params, value) != header.acc_value:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
 
-    def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = ()
-                   ) -> tuple[Block, list[tuple[int, LedgerError]]]:
+    def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = (),
+                   term: int = 0) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """An unendorsed block on top of this chain of the (decoded) transactions that pass
-        check_transaction each, and (index, error) of the rest."""
+        check_transaction each, and (index, error) of the rest; `term`: the cluster's ordering
+        term it is proposed in (BlockHeader.term; 0 in the embedded deployment)."""
         with self.lock:
             previous = self._latest.header if self._latest else None
             height = self.height
@@ -800,7 +801,7 @@ class ChainState:
         x, k = edgeacc.hash_to_prime(content.element_data())
         value = edgeacc.update_witness(self.params, prev_value, [x])
         header = BlockHeader(content.chain_id, height, content.previous, ts, content.merkle_root,
-                             len(accepted), x, k, edgeacc.encode_element(self.params, value))
+                             len(accepted), x, k, edgeacc.encode_element(self.params, value), term)
         block = Block(SignedHeader(header, ()), tuple(accepted))
         block.__dict__.update(tx_bytes=tx_bytes, leaves=leaves)  # cached_property values
         return block, rejected

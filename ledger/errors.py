@@ -165,3 +165,10 @@ class ServerBusy(ServiceUnavailable):
 class TransactionTooLarge(ValidationError):
     """A transaction does not fit in one block of the ordering service's request limit: put
     the bulk bytes in the object store and submit their digest (ledger.ObjectRef)."""
+
+
+class TermQuotaExceeded(ServiceUnavailable):
+    """An endorser keeps every proposal it endorsed for an unfilled height until the log ends
+    the proposer's term (ledger.cluster.follower, "Terms"), and at most a quota of them per
+    term: past it, it endorses nothing more of that term. Nothing was acknowledged; the block
+    cutter resigns, a new term starts, and the transaction may be submitted again."""

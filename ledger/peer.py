@@ -283,8 +283,10 @@ class Peer:
         checks.instance(transactions, (list, tuple), "transactions")
         return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
 
-    def _propose(self, transactions: list[Transaction]) -> tuple[Block, list[tuple[int, LedgerError]]]:
-        block, rejected = self.state.next_block(transactions, admitted=self._admitted)
+    def _propose(self, transactions: list[Transaction], term: int = 0) -> tuple[Block, list[tuple[int, LedgerError]]]:
+        """propose() of decoded transactions; `term`: the cluster's ordering term of the block
+        (BlockHeader.term)."""
+        block, rejected = self.state.next_block(transactions, admitted=self._admitted, term=term)
         with self._lock:
             for i, _ in rejected:
                 self._admitted.discard((transactions[i].tx_id, transactions[i].signature))

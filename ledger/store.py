@@ -22,11 +22,14 @@ run, for operators), each status transaction's record
 (statuses, opaque to the store: ledger.peer encodes them) and, per bucket of tx ids (their
 first INDEX_BUCKET_BITS bits), the sum of index_row_hash over its rows (index_sums).
 
-Proposals (the cluster deployment, ledger.cluster.follower "Bodies"): PATH.pending/, one file
-TIME-HEIGHT-DIGEST.body per block this peer endorsed or proposed and has not seen ordered yet (the
-block's encoding), written and fdatasynced under a temporary name, renamed, and the directory
-fsynced before the peer signs or appends it; deleted once their height is filled (in the next
-such write, and on the node's start); at most MAX_PENDING files (the oldest go first). Files,
+Proposals (the cluster deployment, ledger.cluster.follower "Bodies" and "Terms"): PATH.pending/,
+one file TIME-HEIGHT-DIGEST-TERM.body per block this peer endorsed or proposed and has not seen
+ordered yet (the block's encoding), written and fdatasynced under a temporary name, renamed,
+and the directory fsynced before the peer signs or appends it; deleted once their height is
+filled or the log ended their term (in the next such write, and on the node's start), never
+before: no honest follower can need a body then, and may need it until then. At most
+PENDING_PER_TERM files of one term: past it keep_pending refuses (TermQuotaExceeded), so the
+peer endorses nothing more of that term (a cutter blocks only its own term). Files,
 not rows: a 1 MiB row cost 4.3 ms CPU (the WAL, the checkpoint's second write, the freed
 pages), a file 0.75 ms. Nothing checks them on open: a file is checked against the ordered
 header that names it when it is read (a changed one is a body refused, and the peers serve the
@@ -158,7 +161,7 @@ from typing import Iterable, Iterator
 
 from ledger import checks
 from ledger.encoding import U32_MAX, U64_MAX
-from ledger.errors import ArgumentError, StorageError
+from ledger.errors import ArgumentError, StorageError, TermQuotaExceeded
 
 SCHEMA_VERSION = 6  # 6: the index in sorted runs; 5: group hashes, status records and index sums; 4: blocks in a log
 LOG_SUFFIX = ".blocks"
@@ -198,7 +201,7 @@ CREATE TABLE IF NOT EXISTS index_sums (bucket INTEGER PRIMARY KEY, total BLOB NO
 CREATE TABLE IF NOT EXISTS digests ("group" INTEGER PRIMARY KEY, digests BLOB NOT NULL);
 """
 PENDING_SUFFIX = ".pending"  # the directory of the proposals a peer keeps (PeerStore.keep_pending)
-MAX_PENDING = 64  # proposals a store keeps at once (PeerStore.keep_pending: past it the oldest go)
+PENDING_PER_TERM = 64  # proposals of one term a store keeps for unfilled heights (past it: TermQuotaExceeded)
 
 
 def record_bytes(height: int, digest: bytes, data: bytes) -> bytes:
@@ -888,31 +891,33 @@ class PeerStore:
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.path}: cannot write the checkpoint: {exc}") from None
 
-    def keep_pending(self, height: int, digest: bytes, data: bytes, below: int) -> None:
-        """Keep `data`, the encoding of a proposed block `height` with header digest `digest`,
-        durably (its file and name synced: on disk when this returns), and delete the
-        proposals kept for heights below `below` (the peer's height: those heights are filled)
-        and, past MAX_PENDING, the oldest (a cutter sending proposal after proposal for one
-        height must not fill the disk, nor stop this peer endorsing the next cutter's)."""
+    def keep_pending(self, height: int, digest: bytes, data: bytes, below: int, term: int = 0,
+                     live: int | None = None) -> None:
+        """Keep `data`, the encoding of a proposed block `height` of ordering term `term` with
+        header digest `digest`, durably (its file and name synced: on disk when this returns),
+        and delete the proposals kept for heights below `below` (the peer's height: those
+        heights are filled) and of terms below `live` (the log's current term as this peer
+        read it, `term` by default: the log ended those terms, ledger.cluster.follower).
+        TermQuotaExceeded, and nothing written, when PENDING_PER_TERM proposals of `term` are
+        kept already: a cutter sending proposal after proposal within its term fills no disk,
+        and makes this peer drop none it endorsed (it refuses to endorse instead)."""
         height, below = checks.integer(height, "height", hi=U64_MAX), checks.integer(below, "below", hi=U64_MAX)
+        term = checks.integer(term, "term", hi=U64_MAX)
+        live = term if live is None else checks.integer(live, "live", hi=U64_MAX)
         digest, data = checks.data(digest, "digest"), checks.data(data, "data")
         with self._pending_lock:
             try:
                 if not self.pending_dir.is_dir():
                     self.pending_dir.mkdir()
                     _fsync_directory(self.pending_dir.parent)
-                kept = self._kept_proposals()
-                for h, path in kept.values():
-                    if h < below:
-                        path.unlink(missing_ok=True)
-                kept = {d: (h, path) for d, (h, path) in kept.items() if h >= below}
+                kept = self._drop_kept(below, live)
                 if digest in kept:
                     return
-                oldest = sorted(kept.values(), key=lambda kept_: kept_[1].name)  # (names start with their time)
-                for _, path in oldest[:max(0, len(kept) - MAX_PENDING + 1)]:
-                    path.unlink(missing_ok=True)
+                if sum(1 for _, t, _ in kept.values() if t == term) >= PENDING_PER_TERM:
+                    raise TermQuotaExceeded(f"{self.pending_dir.name} keeps {PENDING_PER_TERM} proposals of term "
+                                            f"{term} for unfilled heights: it keeps no more of that term")
                 self._pending_written = max(time.time_ns(), self._pending_written + 1)
-                name = f"{self._pending_written:020d}-{height}-{bytes(digest).hex()}"
+                name = f"{self._pending_written:020d}-{height}-{bytes(digest).hex()}-{term}"
                 partial = self.pending_dir / f"{name}.partial"
                 fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 try:
@@ -927,28 +932,37 @@ class PeerStore:
             except OSError as exc:
                 raise StorageError(f"{self.pending_dir}: cannot keep proposal {height}: {exc}") from None
 
-    def _kept_proposals(self) -> dict[bytes, tuple[int, Path]]:
-        """digest -> (height, file) of each proposal kept (files of other names: a write a crash
-        cut short, or not this store's, are passed over)."""
+    def _kept_proposals(self) -> dict[bytes, tuple[int, int, Path]]:
+        """digest -> (height, term, file) of each proposal kept (files of other names: a write a
+        crash cut short, or not this store's, are passed over)."""
         kept = {}
         for path in self.pending_dir.glob("*.body"):
-            _, height, digest = (path.stem.split("-") + ["", ""])[:3]
-            if height.isascii() and height.isdigit() and len(digest) == 2 * DIGEST_SIZE:
+            _, height, digest, term = (path.stem.split("-") + ["", "", ""])[:4]
+            if height.isascii() and height.isdigit() and term.isascii() and term.isdigit() \
+                    and len(digest) == 2 * DIGEST_SIZE:
                 try:
-                    kept[bytes.fromhex(digest)] = (int(height), path)
+                    kept[bytes.fromhex(digest)] = (int(height), int(term), path)
                 except ValueError:
                     continue
         return kept
 
-    def drop_pending(self, below: int) -> None:
-        """Delete the proposals kept for heights below `below` (keep_pending), and what a write
-        a crash cut short left."""
-        below = checks.integer(below, "below", hi=U64_MAX)
+    def _drop_kept(self, below: int, live: int) -> dict[bytes, tuple[int, int, Path]]:
+        """Delete the proposals of heights below `below` or terms below `live`; the rest."""
+        kept = self._kept_proposals()
+        for h, t, path in kept.values():
+            if h < below or t < live:
+                path.unlink(missing_ok=True)
+        return {d: (h, t, path) for d, (h, t, path) in kept.items() if h >= below and t >= live}
+
+    def drop_pending(self, below: int, live: int = 0) -> None:
+        """Delete the proposals kept for heights below `below` or of terms below `live`
+        (keep_pending), and what a write a crash cut short left."""
+        below, live = checks.integer(below, "below", hi=U64_MAX), checks.integer(live, "live", hi=U64_MAX)
         with self._pending_lock:
             try:
-                for h, path in self._kept_proposals().values():
-                    if h < below:
-                        path.unlink(missing_ok=True)
+                if not self.pending_dir.is_dir():
+                    return
+                self._drop_kept(below, live)
                 for path in self.pending_dir.glob("*.partial"):
                     path.unlink(missing_ok=True)
             except OSError as exc:
@@ -961,14 +975,14 @@ class PeerStore:
         with self._pending_lock:
             try:
                 found = self._kept_proposals().get(bytes(digest))
-                return found[1].read_bytes() if found else None
+                return found[2].read_bytes() if found else None
             except OSError as exc:
                 raise StorageError(f"{self.pending_dir}: {exc}") from None
 
     def pending_heights(self) -> list[int]:
         """The heights of the proposals kept (one per proposal, ascending)."""
         with self._pending_lock:
-            return sorted(h for h, _ in self._kept_proposals().values())
+            return sorted(h for h, _, _ in self._kept_proposals().values())
 
     # --- reading -------------------------------------------------------------------------
 
