@@ -17,7 +17,7 @@ from ledger.cluster.ordering import ArrivedEntries
 from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
-from ledger.store import PeerStore
+from ledger.store import PENDING_PER_TERM, PeerStore
 from ledger.tx import Transaction, TxKind
 from cluster_helpers import OrderedEntries
 
@@ -79,9 +79,12 @@ def world(tmp_path_factory):
     for b in genuine[:2]:
         forker._commit(b)
     fork = extend(forker, 4, b"fork")  # heights 2..5 on the same first two blocks
+    def tx(tag=b"tx"):
+        return Transaction.create(client, TxKind.RECORD, CHAIN, b"%s-%d" % (tag, next(nonces)),
+                                  timestamp_ms=now_ms(), nonce=next(nonces))
     yield dataclasses.make_dataclass("World", ["rules", "peers", "new_peer", "endorse", "honest", "genuine",
-                                               "forker", "fork"])(rules, peers, new_peer, endorse, honest,
-                                                                  genuine, forker, fork)
+                                               "forker", "fork", "tx"])(rules, peers, new_peer, endorse, honest,
+                                                                        genuine, forker, fork, tx)
     honest.close()
     forker.close()
 
@@ -389,13 +392,16 @@ def test_a_restarted_peer_takes_ordered_headers_with_bodies_from_its_store_or_pe
     assert restarted.store.pending_heights() == []
 
 
-def _endorser(world, log):
-    """A Node's Endorse over a follower of `log` (peer 1), with no other chain to ask."""
+def _endorser(world, log, caller=None):
+    """A Node's Endorse over a follower of `log` (peer 1), with no other chain to ask; the
+    calls come from peer `caller` (its name)."""
     follower = Follower(world.new_peer(1), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
                         bodies=log.bodies)
-    node = types.SimpleNamespace(name="edge-0.peer1", peer=follower.peer, follower=follower, sync=follower.sync,
-                                 _know_signers=lambda txs: None, _check_reported=lambda tx: None)
-    return node, lambda block: unpack(Node._rpc_endorse(node, None, block.to_bytes()), 2, "endorsement")
+    node = types.SimpleNamespace(name="edge-0.peer1", chain_id=CHAIN, peer=follower.peer, follower=follower,
+                                 sync=follower.sync, _know_signers=lambda txs: None, _check_reported=lambda tx: None)
+    node._check_term = lambda caller, term: Node._check_term(node, caller, term)
+    calling = None if caller is None else types.SimpleNamespace(name=caller)
+    return node, lambda block: unpack(Node._rpc_endorse(node, calling, block.to_bytes()), 2, "endorsement")
 
 
 def test_an_endorser_behind_by_the_block_it_endorsed_endorses_the_next_without_reading_the_log(world):
@@ -457,19 +463,26 @@ def test_the_layer_check_reads_only_the_anchors_it_has_not_found_held(world, mon
     assert node.layer_violation is not None
 
 
-def test_a_store_keeps_few_proposals_durably_and_drops_those_of_filled_heights(world):
-    """PeerStore.keep_pending: a cutter sending proposal after proposal for one height fills
-    no disk and stops no later endorsement - past MAX_PENDING the oldest go; a proposal kept
-    twice is one row; those below the peer's height go with the next write."""
-    from ledger.store import MAX_PENDING
+def test_a_store_keeps_a_terms_proposals_until_filled_or_ended_and_refuses_past_its_quota(world):
+    """PeerStore.keep_pending: a cutter sending proposal after proposal within its term fills no
+    disk and makes the peer drop none it endorsed - past PENDING_PER_TERM it refuses
+    (TermQuotaExceeded), keeping every earlier one; a proposal kept twice is one file (even at
+    the quota); those below the peer's height, and those of terms the log ended, go with the
+    next write."""
     store = world.new_peer(2).store
-    for i in range(MAX_PENDING + 3):
-        store.keep_pending(5, bytes([i]) * 32, b"proposal %d" % i, 0)
-    store.keep_pending(5, bytes([MAX_PENDING + 2]) * 32, b"again", 0)
-    assert store.pending_heights() == [5] * MAX_PENDING
-    assert store.pending(bytes([0]) * 32) is None and store.pending(bytes([3]) * 32) == b"proposal 3"
-    store.keep_pending(6, b"\xff" * 32, b"the next height's", 6)
+    for i in range(PENDING_PER_TERM):
+        store.keep_pending(5, bytes([i]) * 32, b"proposal %d" % i, 0, term=3)
+    with pytest.raises(errors.TermQuotaExceeded, match="term 3"):
+        store.keep_pending(5, b"\xee" * 32, b"one too many", 0, term=3)
+    store.keep_pending(5, bytes([PENDING_PER_TERM - 1]) * 32, b"again", 0, term=3)
+    assert store.pending_heights() == [5] * PENDING_PER_TERM
+    assert store.pending(bytes([0]) * 32) == b"proposal 0" and store.pending(b"\xee" * 32) is None
+    store.keep_pending(5, b"\xfe" * 32, b"the next term's", 0, term=4)  # (read as live: term 3 is over)
+    assert store.pending_heights() == [5] and store.pending(bytes([0]) * 32) is None
+    store.keep_pending(6, b"\xff" * 32, b"the next height's", 6, term=4)
     assert store.pending_heights() == [6] and store.pending(b"\xff" * 32) == b"the next height's"
+    store.drop_pending(0, live=5)
+    assert store.pending_heights() == []
     assert store.changed_files() is None  # (its own writes: the index's absences still count)
 
 
@@ -498,15 +511,16 @@ def test_a_peer_catching_up_asks_for_a_batchs_bodies_in_one_call_and_checks_each
     assert _digests(follower.peer) == [b.digest for b in g]
 
 
-@pytest.mark.xfail(strict=True, reason="a dishonest cutter sending MAX_PENDING more proposals for one height makes an "
-                   "honest endorser drop the body of one it endorsed; the cutter can then order that header and withhold "
-                   "the body: every honest follower waits at it for good (follower.py, Bodies: the root fix is to drop a "
-                   "body only once its height is filled or its cutter's term is over)")
 def test_an_endorser_keeps_every_body_it_endorsed_for_an_unfilled_height(world):
-    from ledger.store import MAX_PENDING
+    """The cutter's further proposals for height 5 within its term (more than the store keeps
+    of a term) never push out the one it endorsed first: past the quota the store refuses."""
     store = world.new_peer(2).store
     endorsed = b"\x01" * 32
-    store.keep_pending(5, endorsed, b"the proposal the cutter will order", 5)
-    for i in range(MAX_PENDING):  # the same cutter's further proposals for height 5
-        store.keep_pending(5, bytes([2 + i % 250, i // 250]) + b"\x00" * 30, b"spam %d" % i, 5)
-    assert store.pending(endorsed) == b"the proposal the cutter will order"
+    store.keep_pending(5, endorsed, b"the proposal the cutter will order", 5, term=1)
+    refused = 0
+    for i in range(PENDING_PER_TERM):  # the same cutter's further proposals for height 5
+        try:
+            store.keep_pending(5, bytes([2 + i % 250, i // 250]) + b"\x00" * 30, b"spam %d" % i, 5, term=1)
+        except errors.TermQuotaExceeded:
+            refused += 1
+    assert refused == 1 and store.pending(endorsed) == b"the proposal the cutter will order"

@@ -128,6 +128,7 @@ from ledger.chain import Deployment, check_link
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
 from ledger.cluster.transport import number, pack, unpack
+from ledger.encoding import Reader, Writer, check_chain_id
 from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
                            UnprovenAnswer)
 from ledger.identity import BEFORE_REVOCATIONS
@@ -141,18 +142,46 @@ SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to at
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
 BODIES_AHEAD = 64        # bodies a follower asks a peer for in one call (the one it needs, then the next)
 BODIES_BYTES = 16 << 20  # ... of which a peer answers this many bytes at most (the first, always)
+TERM_MAGIC, TERM_VERSION = b"EATM", 1  # a term entry of the log (term_entry)
+
+
+def term_entry(chain_id: str, term: int, cutter: str) -> bytes:
+    """The log entry that starts ordering term `term` of `chain_id`, whose proposals only the
+    peer named `cutter` makes (the module docstring, Terms):
+    "EATM" | u8 version=1 | u16 len | chain id | u64 term | u16 len | cutter name."""
+    return (Writer().raw(TERM_MAGIC).u8(TERM_VERSION).text16(check_chain_id(chain_id))
+            .u64(checks.integer(term, "term", lo=1, hi=(1 << 64) - 1)).text16(checks.text(cutter, "cutter"))
+            .getvalue())
+
+
+def is_term_entry(data: bytes) -> bool:
+    return bytes(data[:len(TERM_MAGIC)]) == TERM_MAGIC
+
+
+def decode_term_entry(data: bytes) -> tuple[str, int, str]:
+    """(chain id, term, cutter) of a term entry; EncodingError on anything non-canonical."""
+    r = Reader(data, "term entry")
+    r.magic(TERM_MAGIC, TERM_VERSION)
+    chain_id, term, cutter = r.text16(), r.u64(), r.text16()
+    r.end()
+    if not term or not cutter:
+        raise EncodingError("a term entry names a term from 1 and its cutter")
+    r.canonical(term_entry(chain_id, term, cutter))
+    return chain_id, term, cutter
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
     return STORED_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
 
 
-def checkpoint_message(chain_id: str, height: int, digest: bytes, slot: int, revocations: bytes) -> bytes:
+def checkpoint_message(chain_id: str, height: int, digest: bytes, slot: int, revocations: bytes, term: int,
+                       cutter: str) -> bytes:
     """What a checkpoint's attester signs: it stores block `height` with `digest`, took it from
-    the log's `slot`, and the CRL entries it took before it are those of revocations_digest
-    `revocations` (ledger.cluster.ordered_crl)."""
+    the log's `slot`, the CRL entries it took before it are those of revocations_digest
+    `revocations` (ledger.cluster.ordered_crl), and the log's term after that slot was `term`
+    of `cutter` ("" for term 0: Terms)."""
     return (CHECKPOINT_DOMAIN + chain_id.encode() + b"\0" + height.to_bytes(8, "big") + digest
-            + slot.to_bytes(8, "big") + revocations)
+            + slot.to_bytes(8, "big") + revocations + term.to_bytes(8, "big") + cutter.encode())
 
 
 def encode_block_id(height: int, digest: bytes) -> bytes:
@@ -174,30 +203,39 @@ def attestation_quorum(threshold: int, peers: int) -> int:
 class Checkpoint:
     """The log's trimmed prefix: blocks 0..height end in `digest`; `slot` holds block `height`
     and the entries below it are gone; the CRL entries among them were `revocations`
-    ((height, DER) as ordered_crl.OrderedRevocations.listed gives them)."""
+    ((height, DER) as ordered_crl.OrderedRevocations.listed gives them); the log's term after
+    `slot` is `term`, of `cutter` (Terms: its entry may be among those gone)."""
 
     height: int
     digest: bytes
     slot: int
     attestations: tuple[tuple[bytes, bytes], ...]
     revocations: tuple[tuple[int, bytes], ...] = ()
+    term: int = 0
+    cutter: str = ""
 
     def to_bytes(self) -> bytes:
         return pack(b"%d" % self.height, self.digest, b"%d" % self.slot, encode_ordered(self.revocations),
-                    *(pack(fp, sig) for fp, sig in self.attestations))
+                    b"%d" % self.term, self.cutter.encode(), *(pack(fp, sig) for fp, sig in self.attestations))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Checkpoint":
         fields = unpack(data, what="checkpoint")
-        if len(fields) < 4:
-            raise EncodingError("a checkpoint has a height, a digest, a slot, revocation lists and attestations")
-        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[4:])
+        if len(fields) < 6:
+            raise EncodingError("a checkpoint has a height, a digest, a slot, revocation lists, a term, its cutter "
+                                "and attestations")
+        attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[6:])
+        try:
+            cutter = bytes(fields[5]).decode()
+        except UnicodeDecodeError:
+            raise EncodingError("a checkpoint's cutter is not UTF-8") from None
         return cls(number(fields[0], "checkpoint height"), bytes(fields[1]), number(fields[2], "checkpoint slot"),
-                   attestations, decode_ordered(fields[3]))
+                   attestations, decode_ordered(fields[3]), number(fields[4], "checkpoint term"), cutter)
 
     def message(self, chain_id: str) -> bytes:
         """What each attestation signs (checkpoint_message)."""
-        return checkpoint_message(chain_id, self.height, self.digest, self.slot, revocations_digest(self.revocations))
+        return checkpoint_message(chain_id, self.height, self.digest, self.slot, revocations_digest(self.revocations),
+                                  self.term, self.cutter)
 
     def check(self, deployment: Deployment, chain_id: str, needed: int) -> None:
         """EndorsementError unless `needed` distinct peers of the chain attest the block, its
@@ -285,7 +323,10 @@ class Follower:
         self.next_slot = 0
         self.height = 0  # blocks the entries below next_slot build (below peer.height: replaying)
         self.head_slot: int | None = None  # the slot that holds block height-1 (where a trim may cut)
-        self._slots: dict[int, int] = {}  # height -> the slot this follower took that block from (the latest)
+        self._slots: dict[int, tuple[int, int, str]] = {}  # height -> (the slot this follower took that block
+        # from, the log's term and its cutter then) of the latest blocks
+        self.term = 0           # the log's ordering term after the entries read (Terms)
+        self.term_cutter = ""   # ... and the peer that proposes in it ("" in term 0)
         self.refused: str | None = None   # why following stopped (the stored history is not the attested one)
         self.skipped = 0                  # entries of the log that were not the next block
         self.last_skip: str | None = None
@@ -395,6 +436,9 @@ class Follower:
         if decoded is None and is_crl_entry(data):
             self._take_crl(slot, data)
             return
+        if decoded is None and is_term_entry(data):
+            self._take_term(slot, data)
+            return
         if self.height < self.peer.height:
             if data == self.peer.signed_header(self.height).to_bytes():  # the entry of the block stored
                 self._advance(slot)
@@ -406,6 +450,8 @@ class Follower:
                 raise UnprovenAnswer(f"it is block {header.height} of {checks.shown(header.chain_id)}, "
                                      f"not block {self.height} of {self.peer.chain_id}")
             check_link(header, self.peer.digest(self.height - 1) if self.height else None)
+            if header.term != self.term:  # (a term the log ended, or one it has not started: Terms)
+                raise UnprovenAnswer(f"it is a block of term {header.term}; the log is in term {self.term}")
             # endorsed first: then an honest endorser knew every submitter, and a certificate this
             # peer lacks is a retry (skipping would hinge on what this peer's store holds); and
             # an honest endorser stores the body it signs, so a body no peer serves is a retry
@@ -494,14 +540,35 @@ class Follower:
 
     def _advance(self, slot: int) -> None:
         """Block `height` is taken, from `slot`."""
-        self._slots[self.height] = slot
+        self._slots[self.height] = (slot, self.term, self.term_cutter)
         if len(self._slots) > SLOTS_KEPT:
             del self._slots[next(iter(self._slots))]
         self.height, self.head_slot = self.height + 1, slot
 
     def slot_of(self, height: int) -> int | None:
         """The slot this follower took block `height` from (None: not one of its latest)."""
-        return self._slots.get(height)
+        taken = self._slots.get(height)
+        return taken[0] if taken else None
+
+    def term_at(self, height: int) -> tuple[int, str] | None:
+        """(term, cutter) of the log when this follower took block `height` (None: not one of
+        its latest): what a checkpoint at that block carries."""
+        taken = self._slots.get(height)
+        return taken[1:] if taken else None
+
+    def _take_term(self, slot: int, data: bytes) -> None:
+        """Take the term entry at `slot` if it starts the log's next term (Terms): from here on
+        only headers of that term are taken. Any other is skipped."""
+        try:
+            chain_id, term, cutter = decode_term_entry(data)
+            if chain_id != self.peer.chain_id or term != self.term + 1:
+                raise UnprovenAnswer(f"it starts term {term} of {checks.shown(chain_id)}, not term {self.term + 1} "
+                                     f"of {self.peer.chain_id}")
+            self.term, self.term_cutter = term, cutter
+        except LedgerError as exc:
+            self.skipped += 1
+            self.last_skip = f"slot {slot}: {exc}"[:500]
+            log.warning("%s skips the term entry at slot %d of %s: %s", self.peer.name, slot, self.peer.chain_id, exc)
 
     def _take_crl(self, slot: int, data: bytes) -> None:
         """Take the CRL entry at `slot`: from here on the serials it revokes sign no block."""
@@ -555,7 +622,7 @@ class Follower:
                             f"({cp.digest.hex()[:16]})")
             log.error("%s stops following %s: %s", self.peer.name, self.peer.chain_id, self.refused)
             return False
-        self.height = cp.height
+        self.height, self.term, self.term_cutter = cp.height, cp.term, cp.cutter
         self._advance(cp.slot)
         self.next_slot = cp.slot + 1
         return True
@@ -583,7 +650,7 @@ class Follower:
     def status(self) -> dict:
         return {"next_slot": self.next_slot, "skipped": self.skipped, "last_skip": self.last_skip,
                 "waiting": self.waiting, "from_peers": self.from_peers, "fetched": self.fetched,
-                "endorsed_ahead": self.endorsed_ahead,
+                "endorsed_ahead": self.endorsed_ahead, "term": self.term, "term_cutter": self.term_cutter,
                 "ordered_revocations": len(self.revocations.serials)}
 
 

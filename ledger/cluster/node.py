@@ -78,16 +78,16 @@ from ledger.cluster import authority, validators
 from ledger.cluster.etcdauth import EtcdCredentials
 from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, Checkpoint, Follower,
                                      attestation_quorum, checked_attestation, checkpoint_message, confirm_blocks,
-                                     decode_block_id, encode_block_id, stored_message)
+                                     decode_block_id, encode_block_id, stored_message, term_entry)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
                                       serve, unpack)
-from ledger.errors import (ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError, ForkDetected,
-                           LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
-                           ServiceUnavailable, StorageError, TransactionTooLarge, UnknownCertificate,
-                           UnprovenAnswer, WrongHeight)
+from ledger.errors import (AccessDenied, ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError,
+                           ForkDetected, LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
+                           ServiceUnavailable, StorageError, TermQuotaExceeded, TransactionTooLarge,
+                           UnknownCertificate, UnprovenAnswer, WrongHeight)
 from ledger.identity import TrustStore, fingerprint, load_certificate, load_revocation_list
 from ledger.merkle import merkle_paths, root_from_path
 from ledger.peer import Peer
@@ -421,6 +421,9 @@ class Node:
         self._layers_checked = False  # every holder of anchors answered once since start
         self._anchors_held: set[tuple[int, bytes]] = set()  # (height, digest) check_layers found on this chain
         self._leadership: Leadership | None = None
+        self._term: int | None = None  # the term this peer's cutter started in the log (Terms), while it cuts
+        self._unappended: Block | None = None  # the block it had endorsed and not appended yet (_cut re-appends it)
+        self._term_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._attesting: dict[tuple[int, bytes], concurrent.futures.Future] = {}
         self._attesting_lock = threading.Lock()
@@ -438,7 +441,8 @@ class Node:
         self.sync()
         if repair:
             self._check_repaired()
-        self.peer.store.drop_pending(self.peer.height)  # (bodies of filled heights: every peer holds those blocks)
+        # (bodies of filled heights, every peer holds those blocks, and of ended terms: follower, Terms)
+        self.peer.store.drop_pending(self.peer.height, self.follower.term)
         done = time.monotonic()
         self._check_layers_once()
         self.catch_up = {"stored": loaded, "load_seconds": validated - started,
@@ -603,6 +607,10 @@ class Node:
                         self._leadership = leadership
                         self.log.pause_watch()  # (its own entries it holds: EtcdLog.pause_watch)
                         log.info("%s is the block cutter of %s", self.name, self.chain_id)
+                        try:  # (before the first cut: a failover's first block waits less; else _cut starts it)
+                            self._own_term(leadership)
+                        except LedgerError as exc:
+                            log.warning("%s: starting a term of %s: %s", self.name, self.chain_id, exc)
                 elif not self.log.keep_alive(self._leadership):
                     self._deposed()
             except Exception as exc:
@@ -612,9 +620,39 @@ class Node:
 
     def _deposed(self) -> None:
         """No longer the block cutter: follow the log by its watch again."""
-        self._leadership = None
+        self._leadership, self._term = None, None
         if not self._stop.is_set():
             self.log.start_watch()
+
+    def _own_term(self, leadership: Leadership) -> int:
+        """The log's current term if this cutter started it, else a new term it starts: a term
+        entry (follower.term_entry) appended at the next slot under the election's fence
+        (ledger.cluster.follower, Terms: proposals of an earlier term are ones every follower
+        skips now, so their bodies may go; this cutter's quota is fresh). ServiceUnavailable
+        when it cannot (lost the election, or others keep filling the slot)."""
+        with self._term_lock:
+            return self._start_term(leadership)
+
+    def _start_term(self, leadership: Leadership) -> int:
+        if self._term is not None and (self.follower.term, self.follower.term_cutter) == (self._term, self.name):
+            return self._term
+        for _ in range(APPEND_ATTEMPTS):
+            _, slot = self.follower.sync_position()
+            term = self.follower.term + 1
+            if self.log.append(slot, term_entry(self.chain_id, term, self.name), leadership, self.name):
+                self.sync()
+                if (self.follower.term, self.follower.term_cutter) == (term, self.name):
+                    self._term = term
+                    log.info("%s starts term %d of %s at slot %d", self.name, term, self.chain_id, slot)
+                    return term
+        raise ServiceUnavailable(f"{self.name} could not start a term of {self.chain_id}: submit again")
+
+    def _resign(self, leadership: Leadership, why: LedgerError) -> None:
+        """Give up the election (a quota refusal: this term is spent, another starts)."""
+        log.warning("%s resigns as the block cutter of %s: %s", self.name, self.chain_id, why)
+        self.log.resign(leadership)
+        if self._leadership is leadership:
+            self._deposed()
 
     def _cut_loop(self) -> None:
         while not self._stop.is_set():
@@ -666,6 +704,7 @@ class Node:
         if leadership is None:
             raise ServiceUnavailable(f"{self.name} is no longer the block cutter of {self.chain_id}: submit again")
         started, stages = time.perf_counter(), []  # (TRACE)
+        term = self._own_term(leadership)
         height, slot = self.follower.position()
         if height != self.peer.height:  # replaying its log after a restart: read it to the end first
             height, slot = self.follower.sync_position()
@@ -674,12 +713,23 @@ class Node:
         fresh = [p for p in batch if self.peer.locate(p.tx.tx_id) is None]
         revoked = self._revoked_by_the_log(fresh)  # (admitted before the log ordered their revocation)
         fresh = [p for p in fresh if id(p) not in revoked]
-        proposal, rejected = self.peer._propose([p.tx for p in fresh]) if fresh else (None, [])
+        block = self._unappended  # endorsed for this height and term, not appended: appended now (no new proposal)
+        if block is not None and (block.height, block.header.term) == (height, term):  # (so on the same parent)
+            proposal, rejected = block, []
+        else:
+            self._unappended = block = None
+            proposal, rejected = self.peer._propose([p.tx for p in fresh], term) if fresh else (None, [])
         refused = {id(fresh[i]): exc for i, exc in rejected}
         appended: set[bytes] = set()
-        if proposal is not None and len(refused) < len(fresh):
+        if block is not None or (proposal is not None and len(refused) < len(fresh)):
             stages.append(time.perf_counter())
-            block = proposal.with_endorsements(self._endorsements(proposal))
+            if block is None:
+                try:
+                    block = proposal.with_endorsements(self._endorsements(proposal))
+                except TermQuotaExceeded as exc:  # (this term is spent: another cutter's term goes on)
+                    self._resign(leadership, exc)
+                    raise
+                self._unappended = block
             stages.append(time.perf_counter())
             self.follower.appending = slot  # its head is no news to this peer's follow thread
             try:
@@ -691,6 +741,8 @@ class Node:
                 stages.append(time.perf_counter())
             finally:
                 self.follower.appending = None
+            if self.peer.height > height:
+                self._unappended = None  # (its height is filled, by it or another)
             if self.peer.height > height and self.peer.digest(height) == block.digest:
                 attested = self._attested(height, block.digest)  # (its submitters' confirmation, under way at once)
                 if TRACE:
@@ -742,9 +794,11 @@ class Node:
         needed = self.config.endorsement_threshold
         # (every peer gets the proposal: one that endorsed it commits it without validating again)
         calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
+        quota: TermQuotaExceeded | None = None
         try:
             # its body, kept before the header is appended (ledger.cluster.follower, Bodies), while they endorse
-            self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
+            self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height, block.header.term,
+                                         self.follower.term)
             for call in concurrent.futures.as_completed(calls) if len(endorsements) < needed else ():
                 try:
                     fp, sig = unpack(call.result(), 2, "endorsement")
@@ -752,14 +806,16 @@ class Node:
                         endorsements.append((fp, sig))
                 except LedgerError as exc:
                     refusals.append(f"{calls[call]}: {exc}")
+                    quota = exc if isinstance(exc, TermQuotaExceeded) else quota
                 if len(endorsements) >= needed:
                     break
         finally:
             for call in calls:
                 call.cancel()
         if len(endorsements) < needed:
-            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {needed} "
-                                     f"endorsements the policy needs ({'; '.join(refusals)})")
+            raise (TermQuotaExceeded if quota else ServiceUnavailable)(
+                f"{self.chain_id}: {len(endorsements)} of the {needed} endorsements the policy needs "
+                f"({'; '.join(refusals)})")
         return endorsements[:max(needed, 1)]
 
     def _counts(self, endorsement: tuple[bytes, bytes], block: Block, refusals: list[str], name: str) -> bool:
@@ -802,7 +858,8 @@ class Node:
             if self._append(slot, block, leadership):
                 return slot
             now_height, next_slot = self.follower.sync_position()
-            if now_height != height or next_slot <= slot or self._skipped_by_all(block):
+            if now_height != height or next_slot <= slot or self._skipped_by_all(block) or \
+                    self.follower.term != block.header.term:  # (a term entry came first: every follower skips it)
                 return None
             slot = next_slot
         return None
@@ -853,8 +910,11 @@ class Node:
         height, _, slot = self.follower.sync_head()  # the entry of block height-1 stays (it vouches for the slot)
         if slot is None or height - 1 - done < self.trim_blocks:
             return False
+        term, cutter = self.follower.term_at(height - 1) or (None, "")
+        if term is None:
+            return False
         unsigned = Checkpoint(height - 1, self.peer.digest(height - 1), slot, (),
-                              self.follower.revocations.listed(height - 1))
+                              self.follower.revocations.listed(height - 1), term, cutter)
         if len(unsigned.to_bytes()) > MAX_BLOCK_BYTES - BLOCK_OVERHEAD:
             raise LedgerError(f"the revocation lists ordered in {self.chain_id}'s log do not fit in a checkpoint: "
                               "the log is not trimmed")
@@ -879,7 +939,8 @@ class Node:
                                                                                                 digest)
         else:
             method, message = "AttestCheckpoint", checkpoint.message(self.chain_id)
-            request = pack(b"%d" % height, digest, b"%d" % checkpoint.slot, revocations_digest(checkpoint.revocations))
+            request = pack(b"%d" % height, digest, b"%d" % checkpoint.slot, revocations_digest(checkpoint.revocations),
+                           b"%d" % checkpoint.term, checkpoint.cutter.encode())
         attestations = [(self.peer.identity.fingerprint, self.peer.identity.sign(message))]
         others = [n for n in self.addresses if n != self.name]
         calls = {self._channel(n).call_future(method, request, CONFIRM_WAIT + 2): n for n in others}
@@ -1159,6 +1220,7 @@ class Node:
         # stay valid on catch-up): an endorser signs only a block dated now, so a cutter cannot
         # backdate one to revive a certificate (refused before any other work; Peer signs by it).
         check_fresh(block.header, self.name)
+        term = self._check_term(caller, block.header.term)
         self._know_signers(block.transactions)
         self.follower.revocations.check(block)  # (every follower would skip it: sign nothing of it)
         for tx in block.transactions:
@@ -1183,9 +1245,27 @@ class Node:
             endorsement = self.peer._endorse(block)  # decoded from the request
         # signed only once its body is on disk: an ordered header's body is then with an honest
         # endorser (ledger.cluster.follower, Bodies)
-        self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height)
+        # and kept until its height is filled or the log ends its term (Terms): past the term's
+        # quota TermQuotaExceeded, nothing signed
+        self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height, term, self.follower.term)
         self.follower.endorsed(block)
         return pack(*endorsement)
+
+    def _check_term(self, caller: Caller | None, term: int) -> int:
+        """`term` if a proposal of it may be endorsed now: the log's current term (read again
+        when the proposal's is ahead of what this peer read), proposed by the peer its term
+        entry names (ledger.cluster.follower, Terms; term 0, before any term entry, names none).
+        A proposal of a term the log ended would be skipped by every follower, and one of
+        another peer than the term's cutter would spend that cutter's quota."""
+        if term > self.follower.term:
+            self.sync()
+        if term != self.follower.term:
+            raise ServiceUnavailable(f"{self.name} endorses proposals of {self.chain_id}'s term {self.follower.term}, "
+                                     f"not of term {term}")
+        if term and (caller is None or caller.name != self.follower.term_cutter):
+            raise AccessDenied(f"term {term} of {self.chain_id} is {self.follower.term_cutter}'s to propose in, "
+                               f"not {caller.name if caller else 'this caller'}'s")
+        return term
 
     def _rpc_register(self, caller: Caller, request: bytes) -> bytes:
         """A member hands in a ledger certificate (its own, or a device's whose readings it
@@ -1282,9 +1362,10 @@ class Node:
         `revocations` (ordered_crl.revocations_digest): given only once it followed that
         block, from that slot, and took exactly those entries before it (it waits a few seconds
         for the block, as Stored). What the cutter's trim is made of."""
-        fields = unpack(request, 4, "checkpoint attestation request")
+        fields = unpack(request, 6, "checkpoint attestation request")
         height, digest = number(fields[0], "height"), bytes(fields[1])
         slot, revocations = number(fields[2], "slot"), bytes(fields[3])
+        term, cutter = number(fields[4], "term"), text_field(fields[5], "cutter")
         if height >= self.peer.height + MAX_AHEAD or not self.follower.wait_for(
                 height, caller.wait_bound(CONFIRM_WAIT)):
             raise ServiceUnavailable(f"{self.name} does not store block {height} of {self.chain_id} (yet)")
@@ -1292,9 +1373,11 @@ class Node:
             raise UnprovenAnswer(f"{self.name} took another block {height} of {self.chain_id}, or from another slot")
         if revocations_digest(self.follower.revocations.listed(height)) != revocations:
             raise UnprovenAnswer(f"{self.name} took other revocation lists before block {height} of {self.chain_id}")
+        if self.follower.term_at(height) != (term, cutter):
+            raise UnprovenAnswer(f"{self.name} read another term of {self.chain_id}'s log at block {height}")
         identity = self.peer.identity
         return pack(identity.fingerprint, identity.sign(checkpoint_message(self.chain_id, height, digest, slot,
-                                                                           revocations)))
+                                                                           revocations, term, cutter)))
 
     def _rpc_statuses(self, caller: Caller, request: bytes) -> bytes:
         """The committed status records this chain holds of chain `request`."""
