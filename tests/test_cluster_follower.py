@@ -1,8 +1,10 @@
 """Following the ordered log and catching up from peers (ledger.cluster.follower), without
 etcd: the log is a dict of entries a dishonest cutter or etcd writer filled, the other peers
 are Peer objects (or forgers) serving headers and blocks."""
+import concurrent.futures
 import dataclasses
 import json
+import threading
 import types
 
 import pytest
@@ -11,9 +13,9 @@ from ledger import errors
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
 from ledger.cluster import local
-from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum
-from ledger.cluster.node import Node, chain_configs, deployment_params, load_trust
-from ledger.cluster.ordering import ArrivedEntries
+from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, term_entry
+from ledger.cluster.node import Node, _Pending, chain_configs, deployment_params, load_trust
+from ledger.cluster.ordering import ArrivedEntries, Leadership
 from ledger.cluster.transport import unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
@@ -153,9 +155,9 @@ def test_a_header_that_fails_a_rule_of_its_own_is_skipped_without_asking_for_its
     assert follower.sync() == 2 and follower.skipped == 4
     assert needed == [g[0].digest, g[1].digest]
 
-def _checkpoint(world, height, slot, signers=(0, 1), digest=None):
+def _checkpoint(world, height, slot, signers=(0, 1), digest=None, term=0, cutter=""):
     digest = digest or world.genuine[height].digest
-    unsigned = Checkpoint(height, digest, slot, ())
+    unsigned = Checkpoint(height, digest, slot, (), term=term, cutter=cutter)
     return dataclasses.replace(unsigned, attestations=tuple(
         (world.peers[i].fingerprint, world.peers[i].sign(unsigned.message(CHAIN))) for i in signers)).to_bytes()
 
@@ -524,3 +526,235 @@ def test_an_endorser_keeps_every_body_it_endorsed_for_an_unfilled_height(world):
         except errors.TermQuotaExceeded:
             refused += 1
     assert refused == 1 and store.pending(endorsed) == b"the proposal the cutter will order"
+
+
+# --- terms (follower.py, Terms): a body is dropped only once its height is filled or its term over
+
+
+def _term_block(world, builder, term, endorsers=(0, 1), commit=False):
+    """A block of one transaction on `builder`'s chain proposed in `term`, endorsed by `endorsers`."""
+    block = world.endorse(builder._propose([world.tx()], term=term)[0], endorsers)
+    if commit:
+        builder._commit(block)
+    return block
+
+
+def _serving(node):
+    """Body sources of a follower: only the honest endorser `node` (Node._held_body)."""
+    return lambda: [("endorser", lambda ids: [Node._held_body(node, h, d) for h, d in ids])]
+
+
+def test_a_cutter_cannot_make_an_honest_endorser_drop_a_body_it_endorsed(world):
+    """Attack (issue 11): the cutter of term 1 gets proposal B endorsed by the honest endorser,
+    sends it more further proposals for the same height than a store keeps of a term, then
+    appends B's header and withholds the body. The endorser refuses past its term's quota
+    (TermQuotaExceeded: nothing signed) instead of dropping B's body, so an honest follower
+    whose only source is that endorser takes B (on main the oldest body went: a stall for good)."""
+    cutter_name = world.peers[0].name
+    log = FakeLog({0: term_entry(CHAIN, 1, cutter_name)})
+    node, endorse = _endorser(world, log, caller=cutter_name)
+    cutter = world.new_peer(0)
+    b = cutter._propose([world.tx()], term=1)[0]
+    endorse(b)
+    refused = 0
+    for _ in range(PENDING_PER_TERM):
+        try:
+            endorse(cutter._propose([world.tx()], term=1)[0])
+        except errors.TermQuotaExceeded:
+            refused += 1
+    assert refused == 1 and node.peer.store.pending(b.digest) is not None
+    log.entries[1] = world.endorse(b, (0, 1)).signed.to_bytes()  # the header alone: the body withheld
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=_serving(node))
+    assert follower.sync() == 1 and follower.peer.digest(0) == b.digest and follower.skipped == 0
+    for p in (cutter, node.peer, follower.peer):
+        p.close()
+
+
+def test_a_header_of_an_ended_term_appended_later_is_skipped_alike_and_its_body_dropped(world):
+    """A header endorsed in term 1 that a dishonest peer appends (no fence) after the entry of
+    term 2: every follower skips it by its header alone (fresh, or restarted halfway), so the
+    endorser may drop its body once it read term 2 - it does, with its next keep - and the
+    chain goes on with the block of term 2."""
+    cutter_name = world.peers[0].name
+    log = FakeLog({0: term_entry(CHAIN, 1, cutter_name)})
+    node, endorse = _endorser(world, log, caller=cutter_name)
+    cutter = world.new_peer(0)
+    b = cutter._propose([world.tx()], term=1)[0]
+    endorse(b)
+    assert node.peer.store.pending(b.digest) is not None
+    log.entries[1] = term_entry(CHAIN, 2, cutter_name)
+    log.entries[2] = world.endorse(b, (0, 1)).signed.to_bytes()  # (appended late, by anyone)
+    c = cutter._propose([world.tx()], term=2)[0]
+    endorse(c)  # (it reads term 2 first: term 1's bodies go)
+    assert node.peer.store.pending(b.digest) is None and node.peer.store.pending(c.digest) is not None
+    log.entries[3] = world.endorse(c, (0, 1)).signed.to_bytes()
+    asked = []
+    serve = _serving(node)()[0][1]
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("endorser", lambda ids: asked.extend(d for _, d in ids) or serve(ids))])
+    assert follower.sync() == 1 and follower.peer.digest(0) == c.digest and follower.skipped == 1
+    assert b.digest not in asked and follower.term == 2
+    assert node.follower.sync() == 1 and node.peer.digest(0) == c.digest
+    half = Follower(world.new_peer(2), FakeLog(dict(list(log.entries.items())[:3])), lambda txs: None,
+                    lambda: [], 2, bodies=lambda: [])
+    assert half.sync() == 0 and half.skipped == 1 and half.term == 2
+    half.peer.close()
+    again = Follower(Peer(world.rules, world.peers[2], PeerStore(half.peer.store.path, CHAIN)), log,
+                     lambda txs: None, lambda: [], 2, bodies=_serving(node))
+    again.peer.load()
+    assert again.sync() == 1 and again.peer.digest(0) == c.digest and again.term == 2
+    for p in (cutter, node.peer, follower.peer, again.peer):
+        p.close()
+
+
+def test_term_entries_a_dishonest_peer_appends_cost_slots_and_terms_never_the_chain(world):
+    """Any peer may write term entries: one that is not the log's next term (a jump, another
+    chain's, junk) is skipped by every follower; the next term (a bump by a dishonest peer)
+    ends the honest cutter's term, whose later header every follower skips, until that cutter
+    starts the term after. The term's cutter alone gets proposals of it endorsed, and only in
+    the log's current term."""
+    honest, dishonest = world.peers[0].name, world.peers[2].name
+    builder = world.new_peer(0)
+    ended = _term_block(world, builder, 1)  # (not committed: the log skips it)
+    kept = _term_block(world, builder, 3, commit=True)
+    entries = {0: term_entry(CHAIN, 1, honest), 1: term_entry(CHAIN, 5, dishonest),
+               2: term_entry("edge-1", 2, dishonest), 3: b"EATM\x01junk", 4: term_entry(CHAIN, 2, dishonest),
+               5: ended.to_bytes(), 6: term_entry(CHAIN, 3, honest), 7: kept.to_bytes()}
+    log = FakeLog(entries)
+    fresh = _follower(world, log)
+    assert fresh.sync() == 1 and fresh.peer.digest(0) == kept.digest
+    assert fresh.skipped == 4 and (fresh.term, fresh.term_cutter) == (3, honest)
+    fresh.peer.close()
+    restarted = Follower(Peer(world.rules, world.peers[2], PeerStore(fresh.peer.store.path, CHAIN)), log,
+                         lambda txs: None, lambda: [], 2, bodies=log.bodies)
+    restarted.peer.load()
+    assert restarted.sync() == 1 and (restarted.term, restarted.term_cutter) == (3, honest)
+    for caller, term, refusal in ((dishonest, 3, errors.AccessDenied), (honest, 2, errors.ServiceUnavailable),
+                                  (honest, 4, errors.ServiceUnavailable)):
+        node, endorse = _endorser(world, FakeLog(dict(list(entries.items())[:7])), caller=caller)
+        with pytest.raises(refusal, match="term"):
+            endorse(world.new_peer(0)._propose([world.tx()], term=term)[0])
+        assert node.peer.store.pending_heights() == []
+        node.peer.close()
+    for p in (builder, restarted.peer):
+        p.close()
+
+
+def test_a_peer_joining_below_a_trim_takes_the_term_from_the_checkpoint(world):
+    """The entry of the log's current term is trimmed away: the checkpoint carries the term (its
+    attesters read it), so a peer catching up below it takes the term's next block as the others
+    do - without it, it would stay in term 0 and skip every later block (a split)."""
+    cutter_name = world.peers[0].name
+    builder = world.new_peer(0)
+    blocks = [_term_block(world, builder, 2, commit=True) for _ in range(3)]
+    cp = _checkpoint(world, 1, 5, digest=blocks[1].digest, term=2, cutter=cutter_name)
+    log = FakeLog({5: blocks[1].to_bytes(), 6: blocks[2].to_bytes()}, cp)
+    follower = _follower(world, log, [_source("builder", builder)])
+    assert follower.sync() == 3 and follower.skipped == 0 and (follower.term, follower.term_cutter) == (2, cutter_name)
+    assert follower.term_at(1) == (2, cutter_name)
+    # one that lies about the term is not the one the quorum attested: ignored, the follower waits at the gap
+    forged = Checkpoint.from_bytes(cp)
+    log.cp = dataclasses.replace(forged, term=1).to_bytes()
+    waiting = _follower(world, log, [_source("builder", builder)])
+    assert waiting.sync() == 0 and waiting.next_slot == 0
+    for p in (builder, follower.peer, waiting.peer):
+        p.close()
+
+
+class AppendLog(FakeLog):
+    """A stand-in for EtcdLog as a cutter uses it: append puts an entry at an empty slot
+    (`refusing` appends fail, as with a lost fence or etcd's answer lost), resign is recorded."""
+
+    def __init__(self, entries=None) -> None:
+        super().__init__(entries or {})
+        self.refusing, self.resigned = 0, []
+
+    def append(self, slot, entry, leadership=None, cutter=None):
+        if self.refusing:
+            self.refusing -= 1
+            return False
+        if slot in self.entries:
+            return False
+        self.entries[slot] = entry
+        return True
+
+    def resign(self, leadership):
+        self.resigned.append(leadership)
+
+    def start_watch(self):
+        pass
+
+
+def _cutter_node(world, log, endorser):
+    """A Node's block cutter (peer 0) over `log` and its follower, `endorser` (_endorser's node)
+    its one fellow peer, called in process."""
+    follower = Follower(world.new_peer(0), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=log.bodies)
+    me = world.peers[0].name
+    calls = []
+
+    def call_future(method, request, timeout):
+        calls.append(method)
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(Node._rpc_endorse(endorser, types.SimpleNamespace(name=me), request))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+    node = Node.__new__(Node)
+    node.__dict__.update(
+        name=me, chain_id=CHAIN, deployment=world.rules, config=world.rules.config(CHAIN), log=log,
+        addresses={me: "", endorser.name: ""}, follower=follower, peer=follower.peer, _leadership=None, _term=None,
+        _term_lock=threading.Lock(), _unappended=None, _stop=threading.Event(), trim_blocks=0,
+        _trim_seen=(-1, float("-inf")), _trimming=threading.Lock(), endorse_calls=calls,
+        _channel=lambda name: types.SimpleNamespace(call_future=call_future),
+        _attested=lambda height, digest: concurrent.futures.Future())
+    return node
+
+
+def _submit(node, *txs):
+    batch = [_Pending(tx, concurrent.futures.Future()) for tx in txs]
+    for p in batch:
+        node.peer.admit(p.tx)
+    return batch
+
+
+def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_refusal(world):
+    """The cutter starts term 1; its append fails (etcd's answer lost, repeated cuts): the next
+    cut appends the block it had endorsed for that height instead of a new proposal (no Endorse
+    call, no quota spent), the resubmitted transaction gets its receipt. When its fellow endorser
+    refuses past the term's quota, it resigns (lease revoked, no longer cutting) and answers
+    "submit again"; re-elected, it starts term 2 - the endorser drops term 1's bodies - and the
+    chain goes on."""
+    log = AppendLog()
+    endorser, _ = _endorser(world, log, caller=world.peers[0].name)
+    node = _cutter_node(world, log, endorser)
+    node._leadership = first = Leadership(1, 1)
+    assert node._own_term(first) == 1 and log.entries[0] == term_entry(CHAIN, 1, node.name)
+    tx1, tx2, tx3 = world.tx(), world.tx(), world.tx()
+    log.refusing = 1  # (_append_next gives up at once: the slot stayed empty, the chain did not move)
+    with pytest.raises(errors.ServiceUnavailable):
+        node._cut(_submit(node, tx1))
+    assert node.endorse_calls == ["Endorse"] and node.peer.height == 0
+    endorsed = node._unappended
+    again = _submit(node, tx1, tx2)
+    node._cut(again)
+    assert node.endorse_calls == ["Endorse"] and node.peer.digest(0) == endorsed.digest
+    assert again[0].future.result().height == 0
+    with pytest.raises(errors.ServiceUnavailable, match="submit again"):
+        again[1].future.result()
+    assert endorser.peer.store.pending_heights() == [0] and endorser.follower.sync() == 1
+    for i in range(PENDING_PER_TERM):  # (the quota spent: say by proposals etcd never took)
+        endorser.peer.store.keep_pending(1, bytes([i]) * 32, b"spent", 1, term=1)
+    with pytest.raises(errors.TermQuotaExceeded):
+        node._cut(_submit(node, tx2))
+    assert log.resigned == [first] and node._leadership is None and node._term is None
+    node._leadership = Leadership(2, 2)  # (elected again: a new term)
+    later = _submit(node, tx2, tx3)
+    node._cut(later)
+    assert node.follower.term == 2 and node.peer.height == 2
+    assert [p.future.result().height for p in later] == [1, 1]
+    assert endorser.follower.sync() == 2 and endorser.peer.store.pending_heights() == [1]
+    for p in (node.peer, endorser.peer):
+        p.close()
