@@ -195,9 +195,9 @@ def test_one_dishonest_peers_attestation_does_not_stop_the_cutter_trimming(world
     honest, dishonest = world.peers[0], world.peers[1]
 
     def attest(identity, request):
-        height, digest, slot, revocations = unpack(request, 4)  # (AttestCheckpoint's)
+        height, digest, slot, revocations, term, cutter = unpack(request, 6)  # (AttestCheckpoint's)
         return pack(identity.fingerprint, identity.sign(checkpoint_message(
-            identity.chain_id, int(height), digest, int(slot), revocations)))
+            identity.chain_id, int(height), digest, int(slot), revocations, int(term), bytes(cutter).decode())))
     bad = {"junk": lambda request: b"junk",
            "another peer's attestation": lambda request: attest(honest, request),
            "another block's attestation": lambda request: attest(dishonest, pack(b"0", g[0].digest,

@@ -141,7 +141,8 @@ def test_the_cutter_leaves_out_a_queued_transaction_the_log_revoked_and_cuts_the
         w.log.entries[slot] = block.to_bytes()
         return slot
     node.__dict__.update(_leadership=object(), _append_next=append_next, _attested=lambda h, d: None,
-                         _trim_soon=lambda leadership: None)
+                         _trim_soon=lambda leadership: None, _unappended=None,
+                         _own_term=lambda leadership: f.term)  # (the log's term: 0, no term entry)
     Node._cut(node, [node._queue.get_nowait() for _ in pendings])
     with pytest.raises(errors.RevokedCertificate):
         pendings[0].future.result(0)
@@ -211,12 +212,15 @@ def test_a_checkpoint_leaving_out_the_ordered_crl_entry_moves_no_follower(world)
     node = types.SimpleNamespace(name=honest.peer.name, chain_id=CHAIN, peer=honest.peer, follower=honest)
     caller = types.SimpleNamespace(wait_bound=lambda wait: wait)
     with pytest.raises(errors.UnprovenAnswer):  # the omission: the honest peer signs nothing of it
-        Node._rpc_attest_checkpoint(node, caller, pack(b"3", block3.digest, b"4", revocations_digest(())))
+        Node._rpc_attest_checkpoint(node, caller, pack(b"3", block3.digest, b"4", revocations_digest(()), b"0", b""))
+    with pytest.raises(errors.UnprovenAnswer):  # another term than the log's at block 3
+        Node._rpc_attest_checkpoint(node, caller, pack(b"3", block3.digest, b"4",
+                                                       revocations_digest(true.revocations), b"1", b"edge-0.peer0"))
     with pytest.raises(errors.UnprovenAnswer):  # block 3 at another slot (a copy written later)
         Node._rpc_attest_checkpoint(node, caller, pack(b"3", block3.digest, b"6",
-                                                       revocations_digest(true.revocations)))
+                                                       revocations_digest(true.revocations), b"0", b""))
     fp, sig = unpack(Node._rpc_attest_checkpoint(node, caller, pack(b"3", block3.digest, b"4",
-                                                                    revocations_digest(true.revocations))), 2)
+                                                                    revocations_digest(true.revocations), b"0", b"")), 2)
     honest_sig = (bytes(fp), bytes(sig))
     dishonest = w.peers[0]  # (the cutter: its own key)
     omitted = dataclasses.replace(true, revocations=())
