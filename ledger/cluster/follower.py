@@ -10,7 +10,8 @@ The chain is a function of the log. A peer reads the log's entries in slot order
 entry exactly when it validates as the next block of the chain the earlier entries built
 (Peer._commit: height, link, Merkle root, accumulator, transactions, endorsements); every
 other entry - junk, a bad endorsement, a block on another parent, a second block for a height
-already filled, a block a certificate signed that a CRL entry before it revokes - is skipped.
+already filled, a block a certificate signed that a CRL entry before it revokes, a header of
+another term than the log's (Terms) - is skipped.
 The rule reads nothing but the entries and the CA's public key (no clock, no crl.pem), so every
 honest peer builds the same chain, whenever it reads (a submitter's certificate that cannot be
 fetched now is a retry, never a skip). A peer that restarts re-reads the entries and replays
@@ -35,19 +36,48 @@ whole block durably (PeerStore.keep_pending: a file written, fdatasynced and ren
 directory fsynced, before Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
 Every header a follower does not skip before its body carries the policy's threshold t of
 valid endorsements of distinct peers; with fewer than t dishonest peers one of them is an
-honest peer's, which holds the body - kept until the height is filled, then as the stored
-block (Body serves both), across restarts - so every honest follower gets it, from that peer
-at least, once it is reachable. A header the log orders at a height already filled, or on
-another parent, is skipped by its header alone, so no honest peer needs a body it deleted. What
-a dishonest cutter can do with a header whose body it withholds: stall the log at that entry
-until an honest endorser of it answers (it holds the body: a stall, not a split), or for good
-if it made that endorser drop the body (a store keeps MAX_PENDING proposals, the oldest go:
-more than that for one height). That stall is not a split either, but unlike a cutter holding
-its lease and cutting nothing (which revoking its etcd access ends) no later entry undoes it:
-the header stands before any CRL entry that could revoke its signers. The root fix, not built
-yet: an endorser drops a body only once nobody can order it - its height filled, or the term of
-the cutter that proposed it over (the append's fence refuses a deposed cutter) - and an honest
-cutter re-appends the block it had endorsed instead of proposing anew at that height.
+honest peer's, which holds the body - kept until the height is filled (then as the stored
+block: Body serves both) or the log ended the proposal's term (Terms), across restarts - so
+every honest follower gets it, from that peer at least, once it is reachable. A header the
+log orders at a height already filled, on another parent, or of a term the log ended, is
+skipped by its header alone, so no honest peer needs a body it deleted. What a dishonest
+cutter can do with a header whose body it withholds: stall the log at that entry until an
+honest endorser of it answers (it holds the body: a stall, not a split). It cannot make that
+endorser drop the body: past its term's quota the endorser refuses to endorse instead.
+
+Terms. The log is read in ordering terms. A term entry (term_entry: chain, term number, the
+cutter's name) starts term n+1 when the log's current term is n (term 0 before any, the only
+term of a header without one: the embedded deployment's and a chain's first entries); any
+other term entry is skipped. A header carries the term its block was proposed in
+(BlockHeader.term, under the endorsements' signatures), and a follower takes it only when that
+is the log's current term at its slot (else skipped by the header alone). The rule reads
+entries only, so every honest follower decides alike, and a restarted one re-reads the term
+entries with the rest (its term is recovered from the log; a checkpoint carries the term after
+its slot, attested with it: a peer joining below a trim takes the same term).
+- An elected cutter appends the entry of the next term under the election's fence
+  (Node._own_term) before it proposes, and starts another whenever the log's term is no longer
+  the one it started. An honest endorser signs a proposal only of the log's current term as it
+  read it, and only from the peer that term's entry names (the Endorse caller; term 0 names
+  none); it keeps the body of every proposal it signed until its height is filled or a later
+  term entry was read - once this peer's follower passed the entry of term n+1, every header
+  of term n an honest follower takes stands before it, so this follower took it already (it
+  never passes a header for want of a body) and serves it as a stored block; a header of term
+  n appended later, by anyone and without a fence, is skipped. Within a term it keeps at most
+  PENDING_PER_TERM bodies for unfilled heights and refuses past that (TermQuotaExceeded): a
+  dishonest cutter blocks only its own term, which the election ends (its lease, or revoking
+  its etcd access, then a new cutter's term entry).
+- An honest cutter spends little of its quota: once its proposal has the policy's
+  endorsements it appends that block at that height until the height is filled (after a failed
+  append, an etcd outage with repeated cuts), instead of proposing anew; on a quota refusal it
+  resigns (its lease revoked: another term starts, and the bodies of this one may go).
+- A dishonest peer writing term entries (anyone of the chain may write the log): one not the
+  next term is a skipped slot, like junk; the next term ends the current cutter's term, whose
+  headers appended after it every follower skips - the cutter's transactions in them were not
+  acknowledged (the cutter acknowledges only a block its follower stored), it starts the next
+  term and submits again. A liveness nuisance bounded as junk entries are (a slot and a term
+  entry each), never a split: the term state after each entry is a function of the entries
+  before it. A term naming a cutter that never proposes stalls nothing past the next election
+  either: a cutter appends a new term whenever the log's is not its own.
 
 Revocation, ordered by the log. The CRL is an entry of the log (ledger.cluster.ordered_crl):
 its authority is the CA's signature, so any peer appends it, with no endorsement, when it holds
@@ -86,9 +116,10 @@ at height h of the ordered log.
 
 Trimming. The cutter replaces the log's prefix by a Checkpoint, "blocks 0..h have digest D,
 slot S holds block h, the entries below it are gone and the CRL entries among them were L
-(each with its height)", carrying the attestations of a quorum of the chain's peers (at least
-t, and a majority) that they store block h with digest D, took it from slot S and took exactly
-L before it (checkpoint_message; Node._rpc_attest_checkpoint). An honest attester reads the
+(each with its height), and the log's term after S is n of cutter C", carrying the
+attestations of a quorum of the chain's peers (at least t, and a majority) that they store
+block h with digest D, took it from slot S, took exactly L before it and read term n of C
+there (checkpoint_message; Node._rpc_attest_checkpoint). An honest attester reads the
 same log, so L is the true list: a cutter leaving an entry out gets no quorum, and one naming
 a later copy of block h as S (trimming the entries before that copy, a CRL entry after the
 true S among them) gets none either. The follower takes L before any block after S. The log

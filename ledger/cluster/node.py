@@ -28,10 +28,16 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   with no endorsement (Node._fence_if_due; ledger.cluster.ordered_crl says why). Blocks are
   judged by the log's CRL entries only; admission, Endorse and the cutter's proposal and
   endorsements refuse a certificate the log's entries revoke, as well as one its crl.pem does.
-- campaigns for the chain's block cutter (an etcd lease); the cutter admits submitted
-  transactions, cuts them into blocks (MAX_BLOCK_BYTES), collects the policy's endorsements
-  from the chain's peers (Endorse: each keeps the proposal durably before it signs, as the
-  cutter keeps its own), appends the block's signed header at the log's next slot (the
+- campaigns for the chain's block cutter (an etcd lease); once elected it starts a term of the
+  log (a term entry under the election's fence: ledger.cluster.follower, Terms), and starts
+  another whenever the log's term is no longer its own; the cutter admits submitted
+  transactions, cuts them into blocks (MAX_BLOCK_BYTES) of its term, collects the policy's
+  endorsements from the chain's peers (Endorse: each checks the proposal is of the log's
+  current term and from that term's cutter, and keeps it durably before it signs - until its
+  height is filled or its term is over, at most PENDING_PER_TERM of a term, TermQuotaExceeded
+  past that - as the cutter keeps its own; a cutter refused so resigns; a block it had
+  endorsed and failed to append is appended again, not proposed anew), appends the block's
+  signed header at the log's next slot (the
   fenced etcd transaction of ledger.cluster.ordering), stores the block by the follower's
   rules (from memory: its header is the entry etcd holds, not read back), and only then
   acknowledges: an acknowledged transaction is ordered in etcd (a Raft majority), its block

@@ -11,6 +11,10 @@ Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
                           follower takes an entry only with the body its header binds
                           (ledger.cluster.follower, Bodies);
                         - a CRL entry (ledger.cluster.ordered_crl.crl_entry);
+                        - a term entry (ledger.cluster.follower.term_entry): an elected
+                          cutter's, appended under its fence before it proposes; a follower
+                          takes a header only of the term the entries before it started
+                          (follower, Terms);
                         anything else is junk every follower skips
     checkpoint          "blocks 0..h have digest D; slot S holds block h, the entries below are trimmed",
                         with the CRL entries among them and a quorum of peers' signed
@@ -25,6 +29,11 @@ watch brought (a watch re-established) is read from the log.
 A block is appended by one etcd transaction that succeeds only if its slot is still empty and
 `cutter` is still the key the appender's election wrote (same modification revision): two
 cutters can never both write a slot, and a deposed one cannot append after its lease expired.
+The fence is a compare only an honest appender makes: any peer may put an entry at an empty
+slot without one (a CRL entry must be appendable so), so what a deposed or dishonest cutter
+appends later - an old endorsed header - is judged by the entries alone: a header of a term
+the log ended is skipped by every follower (follower, Terms), and that is what lets an
+endorser drop the bodies of an ended term.
 etcd gives crash tolerance (Raft), not trust: it admits only the chain's peers to write this
 prefix (ledger.cluster.etcdauth), and any of them may be dishonest. Peers read the entries in
 slot order and store an entry only if it validates as the next block of their chain; any other entry (junk, a bad endorsement, a fork)
