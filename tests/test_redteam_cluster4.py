@@ -44,8 +44,9 @@ def main_node(edge_world, tmp_path):
                                  reader=lambda chain_id: reader, _know_signers=lambda txs: None,
                                  sync=lambda: peer.height, follower=types.SimpleNamespace(
                                      endorsed=lambda b: None, endorsed_block=lambda digest: None,
-                                     revocations=OrderedRevocations(w.rules.trust)))
+                                     revocations=OrderedRevocations(w.rules.trust), term=0, term_cutter=None))
     node._check_reported = lambda tx: Node._check_reported(node, tx)
+    node._check_term = lambda caller, term: Node._check_term(node, caller, term)
     _bind_ordering(node)
     yield node
     pool.shutdown(wait=False, cancel_futures=True)
@@ -227,7 +228,7 @@ def test_a_silent_peer_does_not_delay_every_block_by_the_endorsement_deadline(wo
     node = types.SimpleNamespace(name="edge-0.peer0", peer=peer, config=types.SimpleNamespace(endorsement_threshold=2),
                                  addresses={"edge-0.peer0": "", "edge-0.peer1": "", "edge-0.peer2": ""},
                                  _channel=channel, chain_id=EDGE,
-                                 follower=types.SimpleNamespace(revocations=OrderedRevocations(world.rules.trust)))
+                                 follower=types.SimpleNamespace(revocations=OrderedRevocations(world.rules.trust), term=0))
     node._counts = lambda *args: Node._counts(node, *args)
     block = peer._propose([])[0]
     honest.set_result(pack(world.peers[2].fingerprint,
