@@ -400,10 +400,6 @@ class TrustStore:
         with self._lock:
             return list(self._members.values())
 
-    def knows(self, fp: bytes) -> bool:
-        """Whether a certificate of fingerprint `fp` is admitted (whatever it may sign)."""
-        return fp in self._members
-
     def by_name(self, name: str) -> Member:
         """The member whose certificate has this common name."""
         checks.text(name, "name")

@@ -53,7 +53,6 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
 """
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import dataclasses
 import itertools
@@ -351,16 +350,15 @@ def answer_within(future: concurrent.futures.Future, deadline: float, ended: thr
                 raise
 
 
-async def result_by(future: concurrent.futures.Future, deadline: float):
-    """future.result() awaited on an event loop, by `deadline` (time.monotonic()): TimeoutError
-    past it (the future itself is not cancelled: others may wait for it too)."""
-    if not future.done():
+def next_while_active(items: queue.Queue, caller: Caller):
+    """The next of `items`; ServiceUnavailable once the caller's call ended (a stream's
+    handler must not hold its thread for a caller that went away)."""
+    while True:
         try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
-                                   max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            raise TimeoutError from None
-    return future.result()
+            return items.get(timeout=0.5)
+        except queue.Empty:
+            if caller.ended.is_set():
+                raise ServiceUnavailable(f"{caller.name} went away") from None
 
 
 @dataclass
@@ -1039,7 +1037,7 @@ class Node:
                 out.append(encode_outcome(a))
         return out
 
-    async def _rpc_submit_stream(self, caller: Caller, requests):
+    def _rpc_submit_stream(self, caller: Caller, requests):
         """SubmitStream: Submit over one stream. Each request is a submission (transactions, as
         Submit takes them), numbered in the stream from 0; each answer packs (number, outcome)
         pairs, sent as soon as their blocks are in etcd and stored here (a receipt per
@@ -1047,29 +1045,17 @@ class Node:
         ServiceUnavailable: submit to the cutter). At most MAX_STREAM_PENDING of a stream's
         transactions wait for their block: beyond that the stream is not read until answers go
         out (gRPC's flow control holds the sender), so a caller queues no more than its
-        streams' bound (Method.per_caller) times that. It runs on the server's event loop
-        (transport.serve): reading and answering are tasks there, not threads of their own;
-        the cutter's thread hands the answered transactions over with one wake of the loop for
-        all it answered since the loop last took them."""
-        loop = asyncio.get_running_loop()
-        arrived: list = []  # (number, pending) as each is answered; then how reading ended
-        lock = threading.Lock()
-        woken = [False]  # a wake of the answering side is scheduled and it has not taken `arrived` since
-        wake = asyncio.Event()
-        room = asyncio.Semaphore(MAX_STREAM_PENDING)
+        streams' bound (Method.per_caller) times that."""
+        done: queue.Queue = queue.Queue()  # (number, pending) as each is answered; then how reading ended
+        room = threading.Semaphore(MAX_STREAM_PENDING)
+        ended = threading.Event()  # the stream is over (either side): the reader stops waiting
         waiting = [0]  # transactions queued and not yet answered (the reader adds, the answers take)
+        lock = threading.Lock()
 
-        def put(item) -> None:  # (any thread: the cutter's, as it answers)
-            with lock:
-                arrived.append(item)
-                first, woken[0] = not woken[0], True
-            if first:
-                loop.call_soon_threadsafe(wake.set)
-
-        async def read() -> None:
+        def read() -> None:
             sequence, end = 0, None
             try:
-                async for request in requests:
+                for request in requests:
                     if self._leadership is None:
                         raise ServiceUnavailable(f"{self.name} is not the block cutter of {self.chain_id}: "
                                                  "submit to the cutter")
@@ -1078,44 +1064,42 @@ class Node:
                         raise ArgumentError(f"a submission of {len(txs)} transactions; a stream takes at most "
                                             f"{MAX_STREAM_PENDING} at once")
                     for _ in txs:
-                        await room.acquire()
+                        while not room.acquire(timeout=0.5):
+                            if ended.is_set() or self._stop.is_set():
+                                return
                     try:
-                        pendings = await self._enqueue_soon(loop, txs)
+                        pendings = self._enqueue(txs)
                     except BaseException:
                         for _ in txs:
                             room.release()
                         raise
-                    waiting[0] += len(pendings)  # (counted before any answer is taken: both on the loop)
+                    with lock:  # (counted before any answer can come back)
+                        waiting[0] += len(pendings)
                     for p in pendings:
-                        p.future.add_done_callback(lambda _f, p=p, n=sequence: put((n, p)))
+                        p.future.add_done_callback(lambda _f, p=p, n=sequence: done.put((n, p)))
                         sequence += 1
             except LedgerError as exc:
                 end = exc
             except Exception:  # the caller went away (grpc's error): nothing to tell it
                 pass
             finally:
-                put(end)
+                done.put(end)
 
-        reader = asyncio.ensure_future(read())
+        threading.Thread(target=read, name=f"stream-{self.name}", daemon=True).start()
         try:
             finished, end = False, None
             while not finished or waiting[0] > 0:
-                await wake.wait()
-                wake.clear()
-                with lock:
-                    items, arrived[:], woken[0] = list(arrived), [], False
-                if not items:
-                    continue
+                items = [next_while_active(done, caller)]
                 # (one wait per message, however many blocks it answers: past STREAM_STALL the
                 # client gives the stream up)
                 deadline = time.monotonic() + CONFIRM_WAIT + 2
-                first = next((i for i in items if isinstance(i, tuple)), None)
-                if first is not None:
-                    await self._await_attested(first[1], deadline)  # (its block's other receipts come meanwhile)
-                    with lock:
-                        items += arrived
-                        arrived[:], woken[0] = [], False
-                    wake.clear()
+                if isinstance(items[0], tuple):
+                    self._await_attested(items[0][1], deadline)  # (its block's other receipts come meanwhile)
+                while True:
+                    try:
+                        items.append(done.get_nowait())
+                    except queue.Empty:
+                        break
                 answered = [i for i in items if isinstance(i, tuple)]
                 for item in items:
                     if not isinstance(item, tuple):
@@ -1124,40 +1108,33 @@ class Node:
                     pendings = [p for _, p in answered]
                     answers = [self._answer_of(p) for p in pendings]
                     outcomes = self._outcomes(pendings, answers)
-                    relayed = await self._relayed_attestations(
-                        {(a.height, a.block_digest) for a in answers if isinstance(a, Receipt)}, deadline)
-                    yield pack(pack(*(pack(b"%d" % n, o) for (n, _), o in zip(answered, outcomes))), relayed)
-                    waiting[0] -= len(answered)
+                    yield pack(pack(*(pack(b"%d" % n, o) for (n, _), o in zip(answered, outcomes))),
+                               self._relayed_attestations({(a.height, a.block_digest) for a in answers
+                                                           if isinstance(a, Receipt)}, deadline))
+                    with lock:
+                        waiting[0] -= len(answered)
                     for _ in answered:
                         room.release()
             if end is not None:
                 raise end
         finally:
-            reader.cancel()
+            ended.set()
 
-    async def _enqueue_soon(self, loop: asyncio.AbstractEventLoop, txs: list[Transaction]) -> list[_Pending]:
-        """_enqueue on the loop when every submitter's certificate is known here (admission is
-        CPU only), else on a worker thread (fetching a certificate waits for etcd: the loop
-        serves every stream and must not wait)."""
-        if all(self.trust.knows(tx.submitter) for tx in txs):
-            return self._enqueue(txs)
-        return await loop.run_in_executor(None, self._enqueue, txs)
-
-    async def _relayed_attestations(self, blocks, deadline: float) -> bytes:
+    def _relayed_attestations(self, blocks, deadline: float) -> bytes:
         """pack((height, digest, attestations...) per block that the policy's threshold of
         peers attest by `deadline` (time.monotonic()); a block they do not is left out (its
         submitters ask them)."""
         out = []
         for height, digest in blocks:
             try:
-                attestations = await result_by(self._attested(height, digest), deadline)
-            except (TimeoutError, LedgerError):
+                attestations = self._attested(height, digest).result(max(0.0, deadline - time.monotonic()))
+            except (concurrent.futures.TimeoutError, LedgerError):
                 continue
             if len(attestations) >= self.config.endorsement_threshold:
                 out.append(pack(b"%d" % height, digest, *(pack(fp, sig) for fp, sig in attestations)))
         return pack(*out)
 
-    async def _await_attested(self, p: _Pending, deadline: float) -> None:
+    def _await_attested(self, p: _Pending, deadline: float) -> None:
         """Wait until the attestations of `p`'s block are gathered (_attested), at most until
         `deadline` (time.monotonic()), so that one stream message answers every receipt of the
         block the cutter set meanwhile, with them (one message per block and stream, not one
@@ -1165,8 +1142,8 @@ class Node:
         answer = self._answer_of(p)
         if isinstance(answer, Receipt):
             try:
-                await result_by(self._attested(answer.height, answer.block_digest), deadline)
-            except (TimeoutError, LedgerError):
+                self._attested(answer.height, answer.block_digest).result(max(0.0, deadline - time.monotonic()))
+            except (concurrent.futures.TimeoutError, LedgerError):
                 pass  # (_relayed_attestations leaves the block out: its submitters ask the peers)
 
     @staticmethod

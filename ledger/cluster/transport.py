@@ -18,7 +18,6 @@ caller's bound of calls under way (Method.per_caller, PER_CALLER_TOTAL) is Servi
 from __future__ import annotations
 
 import asyncio
-import itertools
 import struct
 import threading
 import time
@@ -161,15 +160,14 @@ class Caller:
 # A method: fn(caller, request bytes) -> response bytes; the roles that may call it, whether
 # the caller must be bound to the server's own chain (peer-to-peer methods), and how many calls
 # of it one caller (one certificate name) may have under way at once. A streaming method is
-# an async generator function fn(caller, async iterator of request bytes) yielding response
-# bytes, run on the server's event loop (serve), one call under way for the stream's whole life
-# (so per_caller bounds the streams a caller holds open). `total` bounds the calls of it under
-# way from all callers (many callers' streams must not take every place); past it a caller is
-# told ServerBusy with `instead` (the method to use). A stream neither side used for
-# `idle_seconds` is closed.
+# fn(caller, iterator of request bytes) -> iterator of response bytes, one call under way for
+# the stream's whole life (so per_caller bounds the streams a caller holds open). `total`
+# bounds the calls of it under way from all callers (each stream holds a server thread: many
+# callers' streams must not take every worker); past it a caller is told ServerBusy with
+# `instead` (the method to use). A stream neither side used for `idle_seconds` is closed.
 @dataclass(frozen=True)
 class Method:
-    fn: Callable
+    fn: Callable[[Caller, bytes], bytes]
     roles: tuple[str, ...] = ROLES
     same_chain: bool = False
     per_caller: int = PER_CALLER
@@ -210,21 +208,21 @@ class _CallsUnderWay:
 
 
 class _IdleStreams:
-    """Streams open at a server and when each was last used; `sweep` (every second, on the
-    server's event loop) ends those idle past their method's idle_seconds (`close`: the
-    stream's handler task is cancelled and ends the call CANCELLED)."""
+    """Streams open at a server and when each was last used; `sweep` (every second, on a
+    thread of its own) cancels those idle past their method's idle_seconds."""
 
     def __init__(self) -> None:
-        self._open: dict[int, list] = {}  # key -> [close, last use (monotonic), idle seconds]
-        self._keys = itertools.count()
-        self._sweeper: asyncio.Task | None = None
+        self._lock = threading.Lock()
+        self._open: dict[int, list] = {}  # id -> [context, last use (monotonic), idle seconds]
+        self._sweeper: threading.Thread | None = None
 
-    def opened(self, close: Callable[[], object], idle_seconds: float) -> int:
-        key = next(self._keys)
-        self._open[key] = [close, time.monotonic(), idle_seconds]
-        if self._sweeper is None:
-            self._sweeper = asyncio.ensure_future(self._sweep())
-        return key
+    def opened(self, context, idle_seconds: float) -> int:
+        with self._lock:
+            self._open[id(context)] = [context, time.monotonic(), idle_seconds]
+            if self._sweeper is None:
+                self._sweeper = threading.Thread(target=self._sweep, name="idle-streams", daemon=True)
+                self._sweeper.start()
+        return id(context)
 
     def used(self, key: int) -> None:
         entry = self._open.get(key)
@@ -232,142 +230,96 @@ class _IdleStreams:
             entry[1] = time.monotonic()
 
     def closed(self, key: int) -> None:
-        self._open.pop(key, None)
+        with self._lock:
+            self._open.pop(key, None)
 
-    async def _sweep(self) -> None:
-        while self._open:  # (the next stream starts another)
-            await asyncio.sleep(1.0)
+    def _sweep(self) -> None:
+        while True:
+            time.sleep(1.0)
             now = time.monotonic()
-            for close in [e[0] for e in self._open.values() if now - e[1] > e[2]]:
-                close()
-        self._sweeper = None
-
-
-class Server:
-    """A running `serve`: its grpc.aio server on an event loop thread of its own."""
-
-    def __init__(self, server: grpc.aio.Server, loop: asyncio.AbstractEventLoop) -> None:
-        self._server, self._loop = server, loop
-
-    def stop(self, grace: float | None) -> threading.Event:
-        """Stop serving (calls under way get `grace` seconds); the Event is set once stopped
-        (as grpc.Server.stop's)."""
-        stopped = threading.Event()
-
-        def done(_f) -> None:
-            stopped.set()
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).add_done_callback(done)
-        return stopped
+            with self._lock:
+                if not self._open:  # (the next stream starts another)
+                    self._sweeper = None
+                    return
+                idle = [e[0] for e in self._open.values() if now - e[1] > e[2]]
+            for context in idle:
+                context.cancel()  # (the handler's reader sees the stream end; the caller, CANCELLED)
 
 
 def serve(address: str, credentials: Credentials, trust: TrustStore, methods: dict[str, Method],
-          chain_id: str, workers: int = 256) -> tuple[Server, int]:
+          chain_id: str, workers: int = 256) -> tuple[grpc.Server, int]:
     """Start a gRPC server on `address` (host:port; port 0 picks a free one) requiring client
-    certificates of the deployment CA; returns the server and its port. It is a grpc.aio
-    server on an event loop thread of its own: a streaming method runs on that loop (no
-    thread per stream, none woken per message); every other method runs on a pool of
-    `workers` threads, as gRPC's synchronous server ran it. Calls block while their block is
-    ordered, and a peer serves its cutter's Endorse calls meanwhile: enough workers that
-    waiting submissions never starve the peer-to-peer methods, and a bound on each caller's
-    calls under way (Method.per_caller) so that no caller takes them all. Every call, either
-    kind, is admitted by the same checks (_caller: the certificate, the CRL, role and chain)
-    before its method runs."""
+    certificates of the deployment CA; returns the server and its port. Calls block while
+    their block is ordered, and a peer serves its cutter's Endorse calls meanwhile: enough
+    workers that waiting submissions never starve the peer-to-peer methods, and a bound on
+    each caller's calls under way (Method.per_caller) so that no caller takes them all."""
     under_way, streams = _CallsUnderWay(), _IdleStreams()
 
-    def admitted(name: str, method: Method, context) -> Caller | tuple[grpc.StatusCode, str]:
-        """The caller, or the (code, details) it is refused with (not counted in)."""
+    def admitted(name: str, method: Method, context: grpc.ServicerContext) -> Caller:
         try:
             caller = _caller(context, trust, method, chain_id)
         except LedgerError as exc:
-            return grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, _encode_error(exc))
         past = under_way.enter(caller.name, name, method.per_caller, method.total)
         if past == "caller":
-            return (grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"{caller.name} has {method.per_caller} {name} calls under way here (or "
-                    f"{PER_CALLER_TOTAL} calls in all): retry later")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{caller.name} has {method.per_caller} {name} calls under way here (or "
+                          f"{PER_CALLER_TOTAL} calls in all): retry later")
         if past == "total":
-            return grpc.StatusCode.FAILED_PRECONDITION, _encode_error(errors.ServerBusy(
-                f"this server holds {method.total} {name} calls already (busy): use {method.instead or 'another'}"))
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(errors.ServerBusy(
+                f"this server holds {method.total} {name} calls already (busy): use {method.instead or 'another'}")))
+        context.add_callback(caller.ended.set)
         return caller
 
-    def failure(exc: Exception) -> str:
+    def failed(context: grpc.ServicerContext, exc: Exception) -> None:
         if not isinstance(exc, LedgerError):  # a bug must reach the caller as a LedgerError, not a hang
             exc = LedgerError(f"internal error in {SERVICE}: {type(exc).__name__}")
-        return _encode_error(exc)
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, _encode_error(exc))
 
     def wrap(name: str, method: Method):
-        def handler(request: bytes, context) -> bytes:  # (on a worker thread)
+        def handler(request: bytes, context: grpc.ServicerContext) -> bytes:
             caller = admitted(name, method, context)
-            if not isinstance(caller, Caller):
-                context.abort(*caller)
-            context.add_callback(caller.ended.set)
             try:
                 return method.fn(caller, request)
             except Exception as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, failure(exc))
+                failed(context, exc)
             finally:
                 under_way.leave(caller.name, name)
 
-        async def stream_handler(requests, context):  # (on the loop)
+        def stream_handler(requests, context: grpc.ServicerContext):
             caller = admitted(name, method, context)
-            if not isinstance(caller, Caller):
-                await context.abort(*caller)
-            context.add_done_callback(lambda _c: caller.ended.set())
-            idle: list[bool] = []  # (set when the sweeper closes the stream)
-            key = None
-            if method.idle_seconds:
-                task = asyncio.current_task()
-                key = streams.opened(lambda: (idle.append(True), task.cancel()), method.idle_seconds)
+            key = streams.opened(context, method.idle_seconds) if method.idle_seconds else None
 
-            async def used(items):
-                async for item in items:
+            def used(items):
+                for item in items:
                     if key is not None:
                         streams.used(key)
                     yield item
             try:
-                async for answer in used(method.fn(caller, used(requests))):
-                    yield answer
-            except asyncio.CancelledError:
-                if not idle:
-                    raise  # (the caller went away)
-                await context.abort(grpc.StatusCode.CANCELLED, f"{name} stream idle for {method.idle_seconds} s")
+                yield from used(method.fn(caller, used(requests)))
             except grpc.RpcError:
                 return  # the caller went away
             except Exception as exc:
                 if not caller.ended.is_set():
-                    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, failure(exc))
+                    failed(context, exc)
             finally:
                 if key is not None:
                     streams.closed(key)
-                caller.ended.set()
                 under_way.leave(caller.name, name)
         if method.streaming:
             return grpc.stream_stream_rpc_method_handler(stream_handler)
         return grpc.unary_unary_rpc_method_handler(handler)
 
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="rpc-aio", daemon=True).start()
-
-    async def start() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-            SERVICE, {name: wrap(name, m) for name, m in methods.items()}),))
-        creds = grpc.ssl_server_credentials([(credentials.tls_key, credentials.tls_cert)],
-                                            root_certificates=credentials.ca_cert, require_client_auth=True)
-        try:
-            port = server.add_secure_port(address, creds)
-        except RuntimeError:
-            port = 0
-        if port:
-            await server.start()
-        return server, port
-
-    server, port = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="rpc"), options=_OPTIONS)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        SERVICE, {name: wrap(name, m) for name, m in methods.items()}),))
+    creds = grpc.ssl_server_credentials([(credentials.tls_key, credentials.tls_cert)],
+                                        root_certificates=credentials.ca_cert, require_client_auth=True)
+    port = server.add_secure_port(address, creds)
     if not port:
-        loop.call_soon_threadsafe(loop.stop)
         raise errors.ConfigurationError(f"cannot listen on {checks.shown(address)}")
-    return Server(server, loop), port
+    server.start()
+    return server, port
 
 
 def _caller(context: grpc.ServicerContext, trust: TrustStore, method: Method, chain_id: str) -> Caller:
