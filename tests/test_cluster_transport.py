@@ -548,3 +548,120 @@ def test_a_number_field_has_one_encoding(bad):
     with pytest.raises(errors.EncodingError):
         number(bad, "height")
     assert number(b"0", "height") == 0 and number(bytearray(b"907"), "height") == 907 and number(b"ff", "x", 16) == 255
+
+
+# --- the client's submission stream over grpc.aio (Channel.aio_stream) -----------------------
+
+
+def _aio_exchange(channel, messages, method="Stream"):
+    """Write `messages` on an aio stream of `method`, close the sending side, read every
+    answer (on the process's loop, as the client's submission stream does); the channel's
+    failure() of a failed call."""
+    import asyncio
+
+    import grpc
+
+    from ledger.cluster.transport import aio_loop
+
+    async def run():
+        call = channel.aio_stream(method)
+        for message in messages:
+            await call.write(message)
+        await call.done_writing()
+        answers = []
+        while (answer := await call.read()) is not grpc.aio.EOF:
+            answers.append(answer)
+        return answers
+    try:
+        return asyncio.run_coroutine_threadsafe(run(), aio_loop()).result(15)
+    except grpc.RpcError as exc:
+        raise channel.failure(exc) from None
+
+
+@pytest.fixture(scope="module")
+def stream_server(pki):
+    root, cadir, members, trust_dir = pki
+    trust = load_trust(trust_dir)
+    seen = []
+
+    def echo(caller, requests):
+        for request in requests:
+            seen.append((caller.name, request))
+            yield pack(caller.name.encode(), request)
+
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), trust,
+                      {"Stream": Method(echo, streaming=True),
+                       "PeerStream": Method(echo, roles=("peer",), same_chain=True, streaming=True)}, "edge-0")
+    yield f"127.0.0.1:{port}", trust, seen
+    srv.stop(0)
+
+
+def test_an_aio_stream_is_served_and_named_by_the_callers_certificate(pki, stream_server):
+    _, _, members, _ = pki
+    address, _, _ = stream_server
+    answers = _aio_exchange(_channel(members, "alice", address), [b"one", b"two"])
+    assert [unpack(a, 2) for a in answers] == [[b"alice", b"one"], [b"alice", b"two"]]
+    answers = _aio_exchange(_channel(members, "edge-0.peer1", address), [b"x"], "PeerStream")
+    assert [unpack(a, 2) for a in answers] == [[b"edge-0.peer1", b"x"]]
+
+
+def test_an_aio_stream_refuses_a_foreign_ca_and_a_server_of_another_name(pki, stream_server):
+    """The aio channel keeps the sync one's TLS: a certificate of a foreign CA is refused at
+    the handshake, and a server that does not present the expected name is not talked to
+    (in neither case does the method see a message)."""
+    _, _, members, _ = pki
+    address, _, seen = stream_server
+    before = len(seen)
+    with pytest.raises(errors.ServiceUnavailable):
+        _aio_exchange(_channel(members, "stranger", address), [b"hi"])
+    with pytest.raises(errors.ServiceUnavailable):
+        _aio_exchange(_channel(members, "alice", address, server_name="edge-0.peer1"), [b"hi"])
+    assert len(seen) == before
+
+
+def test_an_aio_stream_is_refused_a_method_of_another_role_or_chain(pki, stream_server):
+    _, _, members, _ = pki
+    address, _, seen = stream_server
+    before = len(seen)
+    with pytest.raises(errors.UnauthorizedSigner, match="edge-1"):
+        _aio_exchange(_channel(members, "edge-1.peer0", address), [b"x"], "PeerStream")
+    with pytest.raises(errors.UnauthorizedSigner, match="client"):
+        _aio_exchange(_channel(members, "alice", address), [b"x"], "PeerStream")
+    assert len(seen) == before
+
+
+def test_an_aio_stream_keeps_the_message_limit(pki, stream_server, monkeypatch):
+    """The aio channel takes the sync one's message limits (its options): a message past the
+    limit is refused before it reaches the server. (A channel made with a 1 KiB limit.)"""
+    from ledger.cluster import transport
+    _, _, members, _ = pki
+    address, _, seen = stream_server
+    monkeypatch.setattr(transport, "_OPTIONS", [("grpc.max_send_message_length", 1024),
+                                                ("grpc.max_receive_message_length", 1024)])
+    small = _channel(members, "alice", address)
+    assert unpack(_aio_exchange(small, [b"a" * 100])[0], 2) == [b"alice", b"a" * 100]
+    before = len(seen)
+    with pytest.raises(errors.ServiceUnavailable):  # (grpc.aio says "internal", the sync channel resource_exhausted)
+        _aio_exchange(small, [b"a" * 2000])
+    assert len(seen) == before
+
+
+def test_an_aio_stream_of_a_revoked_client_is_refused_once_the_crl_is_installed(pki):
+    """(Its own member, server and trust store: the revocation must not leak into the other tests.)"""
+    root, cadir, members, trust_dir = pki
+    eve = authority.issue(cadir, "eve", "client", root / "eve")
+    trust = load_trust(trust_dir)
+
+    def echo(caller, requests):
+        for request in requests:
+            yield request
+    srv, port = serve("127.0.0.1:0", Credentials.load(members["edge-0.peer0"]), trust,
+                      {"Stream": Method(echo, streaming=True)}, "edge-0")
+    try:
+        channel = Channel(f"127.0.0.1:{port}", "edge-0.peer0", Credentials.load(eve))
+        assert _aio_exchange(channel, [b"1"]) == [b"1"]
+        trust.set_revocation_list(load_revocation_list(authority.revoke(cadir, "eve")))
+        with pytest.raises(errors.RevokedCertificate, match="eve"):
+            _aio_exchange(channel, [b"2"])  # (the same, already open connection)
+    finally:
+        srv.stop(0)

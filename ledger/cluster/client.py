@@ -20,6 +20,7 @@ checked on its own.
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import hashlib
 import itertools
@@ -29,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
 from cryptography.hazmat.primitives import serialization
 
 from ledger import checks
@@ -41,7 +43,7 @@ from ledger.cluster.reads import ChainReader
 from ledger.cluster.node import (build, chain_configs, decode_receipt, deployment_params,
                                  load_trust, peer_addresses, proven_receipt, read_json)
 from ledger.interlock import InterlockReport
-from ledger.cluster.transport import Channel, Credentials, number, pack, remote_error, unpack
+from ledger.cluster.transport import Channel, Credentials, aio_loop, number, pack, remote_error, unpack
 from ledger.errors import ArgumentError, LedgerError, NotFound, ServiceUnavailable
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.sequencer import PendingTx
@@ -591,11 +593,15 @@ class Client:
 
 
 class _SubmitStream:
-    """A client's submission stream to a chain's cutter (the node's SubmitStream): `send`
-    numbers the transactions as the node does (from the submitting thread: _messages packs
-    what queued into gRPC's next message); a reader thread settles each answer message
-    (Client._settle). When the stream fails or stalls (STREAM_STALL), every transaction it
-    did not answer is resubmitted the Submit way (resubmission is idempotent)."""
+    """A client's submission stream to a chain's cutter (the node's SubmitStream) over
+    grpc.aio, on the process's one event loop thread (transport.aio_loop): `send` numbers the
+    transactions as the node does, from the submitting thread, and wakes the loop's writer
+    once for whatever queued until it runs (what submitters queue while a message is under way
+    goes in the next one, up to MAX_BATCH each); the loop reads each answer message and
+    settles it (Client._settle). No thread per stream: a synchronous stream took two (the
+    request consumer and the reader), each woken per message. When the stream fails or stalls
+    (STREAM_STALL), every transaction it did not answer is resubmitted the Submit way
+    (resubmission is idempotent)."""
 
     def __init__(self, client: Client, chain_id: str, name: str, channel: Channel) -> None:
         self.client, self.chain_id, self.name = client, chain_id, name
@@ -603,10 +609,13 @@ class _SubmitStream:
         self._lock = threading.Lock()
         self._outstanding: dict[int, tuple[PendingTx, float, float]] = {}  # number -> (pending, deadline, sent)
         self._sequence = 0
-        self._requests: queue.Queue = queue.Queue()  # transactions' bytes, in their numbers' order; None: the end
-        self._call = channel.stream("SubmitStream", self._messages())
+        self._unsent: list[bytes] = []  # transactions' bytes, in their numbers' order, not yet written
+        self._woken = False  # a wake of the writer is scheduled and it has not taken _unsent since
+        self._wake = asyncio.Event()  # (set on the loop only)
+        self._call: grpc.aio.StreamStreamCall | None = None
+        self._loop = aio_loop()
         client._streams.add(self)
-        threading.Thread(target=self._read, name=f"stream-{chain_id}", daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self._run(channel), self._loop)
 
     def send(self, items: list[tuple[PendingTx, float]]) -> None:
         now = time.monotonic()
@@ -616,28 +625,62 @@ class _SubmitStream:
             for p, deadline in items:
                 self._outstanding[self._sequence] = (p, deadline, now)
                 self._sequence += 1
-                self._requests.put(p.transaction.to_bytes())
+                self._unsent.append(p.transaction.to_bytes())
+            wake, self._woken = not self._woken, True
+        if wake:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _messages(self):
-        """The stream's messages for gRPC's sending thread: each packs every transaction queued
-        by the time it asks (up to MAX_BATCH), so what submitters queue while a message is
-        under way goes in the next one, not one message each."""
-        end = False
-        while not end:
-            first = self._requests.get()
-            if first is None:
+    async def _run(self, channel: Channel) -> None:
+        writer = None
+        try:
+            if self.broken:
                 return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    data = self._requests.get_nowait()
-                except queue.Empty:
+            call = self._call = channel.aio_stream("SubmitStream")
+            writer = asyncio.ensure_future(self._write(call))
+            while True:
+                message = await call.read()
+                if message is grpc.aio.EOF:
                     break
-                if data is None:
-                    end = True
-                    break
-                batch.append(data)
-            yield pack(*batch)
+                self._answer(message)
+        except Exception:  # the stream failed (the node's error, unreachable) or was closed
+            pass
+        finally:
+            if writer is not None:
+                writer.cancel()
+            self.close()
+
+    async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                with self._lock:
+                    unsent, self._unsent, self._woken = self._unsent, [], False
+                    if self.broken:
+                        return
+                for i in range(0, len(unsent), MAX_BATCH):
+                    await call.write(pack(*unsent[i:i + MAX_BATCH]))
+        except (asyncio.CancelledError, grpc.RpcError, grpc.aio.UsageError):
+            return  # (closed: the reader ends the stream)
+
+    def _answer(self, message: bytes) -> None:
+        """Settle one answer message (on the loop: its receipts' checks are this process's CPU
+        whichever thread runs them)."""
+        answered = []
+        pairs, attestations = unpack(message, 2, "stream answer")
+        with self._lock:
+            for pair in unpack(pairs, what="stream answer"):
+                number_, outcome = unpack(pair, 2, "stream outcome")
+                entry = self._outstanding.pop(int(number_), None) if number_.isdigit() else None
+                if entry is not None:  # (a number it does not wait for: a lying peer's, ignored)
+                    answered.append((entry[0], entry[1], outcome))
+        if answered:
+            try:
+                self.client._settle(self.chain_id, self.name, answered, attestations)
+            except Exception as exc:  # never leave a PendingTx unanswered
+                for p, _, _ in answered:
+                    if not p.done():
+                        p._future.set_exception(LedgerError(f"internal error: {exc!r}"))
 
     def check_stall(self) -> None:
         with self._lock:
@@ -645,37 +688,19 @@ class _SubmitStream:
         if oldest is not None and time.monotonic() - oldest > STREAM_STALL:
             self.close()
 
-    def _read(self) -> None:
-        try:
-            for message in self._call:
-                answered = []
-                pairs, attestations = unpack(message, 2, "stream answer")
-                with self._lock:
-                    for pair in unpack(pairs, what="stream answer"):
-                        number_, outcome = unpack(pair, 2, "stream outcome")
-                        entry = self._outstanding.pop(int(number_), None) if number_.isdigit() else None
-                        if entry is not None:  # (a number it does not wait for: a lying peer's, ignored)
-                            answered.append((entry[0], entry[1], outcome))
-                if answered:
-                    try:
-                        self.client._settle(self.chain_id, self.name, answered, attestations)
-                    except Exception as exc:  # never leave a PendingTx unanswered
-                        for p, _, _ in answered:
-                            if not p.done():
-                                p._future.set_exception(LedgerError(f"internal error: {exc!r}"))
-        except Exception:  # the stream failed (ServiceUnavailable, the node's error) or was closed
-            pass
-        finally:
-            self.close()
+    def _cancel(self) -> None:
+        """(on the loop) End the call and let the writer see the stream closed."""
+        if self._call is not None:
+            self._call.cancel()
+        self._wake.set()
 
     def close(self) -> None:
         """End the stream; what it did not answer goes the Submit way."""
         with self._lock:
-            if not self.broken:
-                self.broken = True
-                self._requests.put(None)
+            first, self.broken = not self.broken, True
             left, self._outstanding = list(self._outstanding.values()), {}
-        self._call.cancel()
+        if first:
+            self._loop.call_soon_threadsafe(self._cancel)
         self.client._streams.discard(self)
         if self.client._open.get(self.chain_id) is self:
             self.client._open.pop(self.chain_id, None)

@@ -17,6 +17,7 @@ caller's bound of calls under way (Method.per_caller, PER_CALLER_TOTAL) is Servi
 """
 from __future__ import annotations
 
+import asyncio
 import struct
 import threading
 import time
@@ -354,6 +355,22 @@ def _decode_error(details: str | None) -> LedgerError:
     return remote_error(name, message)
 
 
+_AIO_LOOP: asyncio.AbstractEventLoop | None = None
+_AIO_LOCK = threading.Lock()
+
+
+def aio_loop() -> asyncio.AbstractEventLoop:
+    """The process's event loop for grpc.aio calls (Channel.aio_stream): one daemon thread,
+    started on first use, shared by every connection of the process (one thread serves all
+    their streams: no thread per stream to wake per message)."""
+    global _AIO_LOOP
+    with _AIO_LOCK:
+        if _AIO_LOOP is None:
+            _AIO_LOOP = asyncio.new_event_loop()
+            threading.Thread(target=_AIO_LOOP.run_forever, name="grpc-aio", daemon=True).start()
+        return _AIO_LOOP
+
+
 class Channel:
     """A mutual-TLS connection to one server that must present the certificate named
     `server_name`; `call` raises the server's LedgerError or ServiceUnavailable."""
@@ -361,10 +378,13 @@ class Channel:
     def __init__(self, address: str, server_name: str, credentials: Credentials) -> None:
         self.address = checks.text(address, "address")
         self.server_name = checks.text(server_name, "server_name")
-        self._channel = grpc.secure_channel(address, credentials.channel_credentials(), options=_OPTIONS + [
+        self._credentials = credentials.channel_credentials()
+        self._options = _OPTIONS + [
             ("grpc.ssl_target_name_override", server_name),
             # a restarted peer is reachable again at once, not after gRPC's reconnect backoff
-            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)])
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+        self._channel = grpc.secure_channel(address, self._credentials, options=self._options)
+        self._aio: grpc.aio.Channel | None = None  # (made on aio_loop's thread, on first aio_stream)
         self._stubs: dict[str, Callable] = {}
         self._lock = threading.Lock()
 
@@ -415,8 +435,18 @@ class Channel:
         the server's messages (a failure ends it with the server's LedgerError or ServiceUnavailable)."""
         return Stream(self, self._channel.stream_stream(f"/{SERVICE}/{method}")(requests))
 
+    def aio_stream(self, method: str) -> grpc.aio.StreamStreamCall:
+        """Open streaming `method` on this server over grpc.aio (the same TLS credentials,
+        server name and message limits as `call`): call it on aio_loop()'s thread, write()
+        and read() the call there; a failure is a grpc.RpcError for `failure`."""
+        if self._aio is None:
+            self._aio = grpc.aio.secure_channel(self.address, self._credentials, options=self._options)
+        return self._aio.stream_stream(f"/{SERVICE}/{method}")()
+
     def close(self) -> None:
         self._channel.close()
+        if self._aio is not None:
+            asyncio.run_coroutine_threadsafe(self._aio.close(), aio_loop())
 
 
 class Stream:
