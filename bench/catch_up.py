@@ -39,7 +39,7 @@ def start_node(cluster, name: str, tree: str) -> None:
     node_dir = cluster.directory / "nodes" / name
     with open(node_dir / "node.log", "ab") as log:
         cluster.nodes[name] = subprocess.Popen([sys.executable, "-m", "ledger.cli", "node", str(node_dir / "node.json")],
-                                               stdout=log, stderr=log, start_new_session=True,
+                                               stdout=log, stderr=log, start_new_session=True, cwd=tree,
                                                env={**os.environ, "PYTHONPATH": str(Path(tree).resolve())})
 
 
@@ -51,19 +51,34 @@ from pathlib import Path
 from ledger.cluster import node
 logging.basicConfig(level=logging.WARNING)
 first, sync = {}, node.Node.sync
+def threads():
+    out = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat") as f:
+                name, _, rest = f.read().partition("(")[2].rpartition(")")
+            fields = rest.split()
+            out[task] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        except OSError:
+            pass
+    return out
 def timed(self):
     if first:
         return sync(self)
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall, before = time.process_time(), time.perf_counter(), threads()
     first["started"] = True
     try:
         return sync(self)
     finally:
         first.update(cpu=time.process_time() - cpu, wall=time.perf_counter() - wall)
+        by_name = {}
+        for task, (name, seconds) in threads().items():
+            by_name[name] = by_name.get(name, 0.0) + seconds - before.get(task, (name, 0.0))[1]
+        first["threads"] = {k: round(v, 3) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1]) if v > 0}
 node.Node.sync = timed
 config = Path(sys.argv[1])
 n = node.build(node.Node, json.loads(config.read_text()), config.parent, config)
-print(json.dumps({**first, "start": n.catch_up, "log": n.follower.status()}, default=str), flush=True)
+print(json.dumps({**first, "module": node.__file__, "start": n.catch_up, "log": n.follower.status()}, default=str), flush=True)
 os._exit(0)
 """
 
@@ -74,9 +89,12 @@ def run_restarted(node_dir: Path, tree: str, profile: str | None) -> dict:
     spy = ["py-spy", "record", "--idle", "--threads", "--format", "raw", "-r", "250", "-o", profile, "--"] \
         if profile else []
     out = subprocess.run(spy + [sys.executable, "-c", DRIVER, str(node_dir / "node.json")], check=True,
-                         capture_output=True, text=True, timeout=600,
+                         capture_output=True, text=True, timeout=600, cwd=tree,  # (-c and -m import from the cwd first)
                          env={**os.environ, "PYTHONPATH": str(Path(tree).resolve())})
-    return json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
+    st = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
+    if not Path(st["module"]).resolve().is_relative_to(Path(tree).resolve()):
+        raise SystemExit(f"the restarted peer ran {st['module']}, not {tree}'s")
+    return st
 
 
 def main(argv=None) -> int:
@@ -136,7 +154,7 @@ def main(argv=None) -> int:
                           + (f" ({r['peers_blocks']} from peers in {r['peers_seconds']:.2f} s = "
                              f"{r['peers_blocks'] / max(r['peers_seconds'], 1e-9):.0f}/s)" if r["peers_blocks"] else "")
                           + f"; CPU ms/block: restarted peer {1000 * r['cpu'] / r['blocks']:.2f}, serving peers "
-                          f"{1000 * served / r['blocks']:.2f}; fetched {r['fetched']}", flush=True)
+                          f"{1000 * served / r['blocks']:.2f}; fetched {r['fetched']}; CPU s by thread {st.get('threads')}", flush=True)
         finally:
             h.stop()
     def median(xs):
