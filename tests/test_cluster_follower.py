@@ -628,3 +628,43 @@ def test_the_store_lists_its_kept_proposals_once_for_many_lookups(world):
     assert store.pending_digests() == {b"\1" * 32, b"\2" * 32}
     store.drop_pending(1)
     assert store.pending_digests() == {b"\2" * 32}
+
+
+def test_catch_up_takes_blocks_in_batches_by_body_and_a_batch_answered_wrong_decides_nothing(world, monkeypatch):
+    """Below a checkpoint a peer takes the blocks its header chain names from a source's Body,
+    BODIES_AHEAD a call (2 here: two calls for blocks 0..3, the second made while the first
+    batch is committed); a body that source's Body sends wrong (another history's
+    block, a tampered one, junk, none) is asked for by Block, whose answer decides: the
+    genuine chain either way, and a source whose Block too serves another history is
+    refused before anything is stored, the next one asked."""
+    monkeypatch.setattr(follower_module, "BODIES_AHEAD", 2)
+    g, f = world.genuine, world.fork
+    tampered = g[1].to_bytes()[:-1] + bytes([g[1].to_bytes()[-1] ^ 1])
+    wrong = {g[1].digest: tampered, g[2].digest: f[0].to_bytes(), g[0].digest: b"junk", g[3].digest: b""}
+    log = FakeLog({20: g[3].to_bytes(), 21: g[4].to_bytes(), 22: g[5].to_bytes()}, _checkpoint(world, 3, 20))
+    calls, blocks = [], []
+
+    def body(serve):
+        return lambda ids: calls.append([h for h, _ in ids]) or [serve(h, d) for h, d in ids]
+    honest = world.honest
+
+    def honest_block(h):
+        blocks.append(h)
+        return honest.block(h).to_bytes()
+    sources = [("forker", lambda h: world.forker.signed_header(h).to_bytes(),
+                lambda h: world.forker.block(h).to_bytes()),
+               ("honest", lambda h: honest.signed_header(h).to_bytes(), honest_block)]
+    bodies = {"forker": body(lambda h, d: world.forker.block(h).to_bytes()),
+              "honest": body(lambda h, d: honest.block(h).to_bytes())}
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: sources, attestation_quorum(2, 3),
+                        bodies=lambda: list(bodies.items()))
+    assert follower.sync() == 6 and _digests(follower.peer) == [b.digest for b in g]
+    assert [r.split(":")[0] for r in follower.from_peers["refused"]] == ["forker"]  # (its headers do not chain)
+    assert [c for c in calls if c[0] < 4] == [[0, 1], [2, 3]] and blocks == []  # (4, 5: the log's entries)
+    # the honest source's Body answers wrong: its Block is asked for each of those, and decides
+    calls.clear()
+    bodies = {"honest": body(lambda h, d: wrong[d] if d in wrong else log.entries.served[d])}
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: sources[1:], attestation_quorum(2, 3),
+                        bodies=lambda: list(bodies.items()))
+    assert follower.sync() == 6 and _digests(follower.peer) == [b.digest for b in g]
+    assert sorted(blocks) == [0, 1, 2, 3] and follower.from_peers["refused"] == []

@@ -554,16 +554,10 @@ class Follower:
         What it finds decides nothing - sync_head takes those entries by the rules of _take,
         the bodies checked as a peer's answers are (_body) - and what it fails to get is read
         or asked for again as if it had not run."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                entries = self._decoded(self.log.blocks(start, ENTRIES_READ), before)
-                future.set_result((entries, self._fetched_ahead(entries)))
-            except BaseException as exc:  # (the caller's result() raises it)
-                future.set_exception(exc)
-        threading.Thread(target=run, name=f"read-ahead-{self.peer.name}", daemon=True).start()
-        return future
+        def read():
+            entries = self._decoded(self.log.blocks(start, ENTRIES_READ), before)
+            return entries, self._fetched_ahead(entries)
+        return in_thread(read, f"read-ahead-{self.peer.name}")
 
     def _fetched_ahead(self, entries: list) -> dict[bytes, Block]:
         """The bodies of the headers of `entries` that need one, each from the first peer that
@@ -660,9 +654,10 @@ class Follower:
 
     def _catch_up(self, cp: Checkpoint) -> None:
         started, before, failures = time.monotonic(), self.peer.height, []
+        bodies = dict(self.bodies())  # (the same peers' Body: blocks in batches)
         for name, fetch_header, fetch_block in self.sources():
             try:
-                catch_up(self.peer, cp, fetch_header, fetch_block, self.know_signers)
+                catch_up(self.peer, cp, fetch_header, fetch_block, self.know_signers, bodies.get(name))
                 break
             except LedgerError as exc:
                 failures.append(f"{name}: {exc}")
@@ -685,6 +680,20 @@ class Follower:
                 "ordered_revocations": len(self.revocations.serials)}
 
 
+def in_thread(fn, name: str) -> concurrent.futures.Future:
+    """The future of fn(), run in a (daemon) thread of its own: a read ahead of the next
+    batch while this one is taken; its caller waits for it only when it needs it."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # (the caller's result() raises it)
+            future.set_exception(exc)
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 def body_of(signed: SignedHeader, data: bytes) -> Block:
     """The block of ordered header `signed` (as the follower decoded it from the log's entry)
     with the transactions of `data` (a block's encoding, as a peer serves or stores it):
@@ -701,11 +710,15 @@ def body_of(signed: SignedHeader, data: bytes) -> Block:
     return block
 
 
-def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None) -> None:
+def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambda txs: None,
+             fetch_bodies=None) -> None:
     """Store blocks peer.height..cp.height from one source (the module docstring): the headers
     must chain down from the attested digest to this peer's latest block before any block is
     stored; each block must have its header's digest and pass every check of a commit.
-    UnprovenAnswer names the first answer that does not fit."""
+    UnprovenAnswer names the first answer that does not fit. `fetch_bodies`: the source's
+    Body (Follower `bodies`), if it has one: the blocks come BODIES_AHEAD a call by the
+    digests the headers named, the next batch asked for while this one is committed; one it
+    does not send, or sends wrong, is asked for by fetch_block (whose answer decides)."""
     start = peer.height
     digests, expected = {}, cp.digest
     for height in range(cp.height, start - 1, -1):
@@ -716,14 +729,53 @@ def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambd
         digests[height], expected = expected, header.previous
     if start and expected != peer.digest(start - 1):
         raise UnprovenAnswer(f"the history served forks from this peer's below block {start}")
-    for height in range(start, cp.height + 1):
-        block = Block.from_bytes(fetch_block(height))
-        if block.digest != digests[height]:
-            raise UnprovenAnswer(f"block {height} is not the one its header chain names")
-        know_signers(block.transactions)
-        try:  # (these blocks are the attested ones: the log's order decided their revocations)
-            peer._commit(block, live=False, ordered=True)
-        except ServiceUnavailable:
-            raise
-        except LedgerError as exc:
-            raise UnprovenAnswer(f"block {height} fails validation: {exc}") from exc
+    heights = range(start, cp.height + 1)
+    batches = [heights[i:i + BODIES_AHEAD] for i in range(0, len(heights), BODIES_AHEAD)]
+
+    def fetched(batch) -> dict[int, bytes]:
+        """The encodings the source sends for `batch` (heights) by Body: those it sends at all
+        (an answer cut at BODIES_BYTES: the rest asked for again)."""
+        got: dict[int, bytes] = {}
+        while fetch_bodies is not None and len(got) < len(batch):
+            ids = [(h, digests[h]) for h in batch if h not in got]
+            try:
+                answers = fetch_bodies(ids)
+            except LedgerError:
+                break
+            got.update({h: data for (h, _), data in zip(ids, answers) if data})
+            if not any(answers):
+                break
+        return got
+    ahead = in_thread(lambda: fetched(batches[0]), f"catch-up-{peer.name}") if batches else None
+    for i, batch in enumerate(batches):
+        try:
+            got = ahead.result() if ahead is not None else {}
+        except LedgerError:
+            got = {}
+        ahead = in_thread(lambda b=batches[i + 1]: fetched(b), f"catch-up-{peer.name}") \
+            if i + 1 < len(batches) else None
+        for height in batch:
+            block = _block_if(got.get(height), digests[height])
+            if block is None:
+                block = Block.from_bytes(fetch_block(height))
+            if block.digest != digests[height]:
+                raise UnprovenAnswer(f"block {height} is not the one its header chain names")
+            know_signers(block.transactions)
+            try:  # (these blocks are the attested ones: the log's order decided their revocations)
+                peer._commit(block, live=False, ordered=True)
+            except ServiceUnavailable:
+                raise
+            except LedgerError as exc:
+                raise UnprovenAnswer(f"block {height} fails validation: {exc}") from exc
+
+
+def _block_if(data: bytes | None, digest: bytes) -> Block | None:
+    """The block `data` encodes if it has header digest `digest` and the transactions its
+    Merkle root binds (None otherwise)."""
+    if not data:
+        return None
+    try:
+        block = Block.from_bytes(data)
+    except LedgerError:
+        return None
+    return block if block.digest == digest and block.computed_merkle_root() == block.header.merkle_root else None
