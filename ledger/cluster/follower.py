@@ -141,6 +141,8 @@ SLOTS_KEPT = 4096  # the slots of a follower's latest blocks it remembers (to at
 CONFIRM_WAIT = 5.0       # seconds a peer waits to follow a block before it refuses to vouch
 BODIES_AHEAD = 64        # bodies a follower asks a peer for in one call (the one it needs, then the next)
 BODIES_BYTES = 16 << 20  # ... of which a peer answers this many bytes at most (the first, always)
+HEADER_CALLS = 4         # Header calls a peer catching up below a checkpoint has under way at once
+HEADERS_AHEAD = 256      # ... of a window of this many headers (the next window asked for once it is checked)
 ENTRIES_READ = 64        # entries a follower reads from the log at once (a batch this long: the next is read ahead)
 
 
@@ -721,12 +723,17 @@ def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambd
     does not send, or sends wrong, is asked for by fetch_block (whose answer decides)."""
     start = peer.height
     digests, expected = {}, cp.digest
-    for height in range(cp.height, start - 1, -1):
-        header = SignedHeader.from_bytes(fetch_header(height)).header
-        if (header.chain_id, header.height, header.digest) != (peer.chain_id, height, expected):
-            raise UnprovenAnswer(f"header {height} does not chain to the attested block {cp.height} "
-                                 f"({cp.digest.hex()[:16]})")
-        digests[height], expected = expected, header.previous
+    down = range(cp.height, start - 1, -1)
+    # (HEADER_CALLS calls under way at once, each header checked in order as before: a round
+    # trip's wait, not the check, is what a header costs)
+    with concurrent.futures.ThreadPoolExecutor(HEADER_CALLS, thread_name_prefix=f"headers-{peer.name}") as pool:
+        for window in (down[i:i + HEADERS_AHEAD] for i in range(0, len(down), HEADERS_AHEAD)):
+            for height, data in zip(window, pool.map(fetch_header, window)):
+                header = SignedHeader.from_bytes(data).header
+                if (header.chain_id, header.height, header.digest) != (peer.chain_id, height, expected):
+                    raise UnprovenAnswer(f"header {height} does not chain to the attested block {cp.height} "
+                                         f"({cp.digest.hex()[:16]})")
+                digests[height], expected = expected, header.previous
     if start and expected != peer.digest(start - 1):
         raise UnprovenAnswer(f"the history served forks from this peer's below block {start}")
     heights = range(start, cp.height + 1)
