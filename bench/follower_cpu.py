@@ -30,17 +30,15 @@ from ledger.chain import Deployment
 from ledger.cluster import follower as follower_module
 from ledger.cluster.follower import Follower, attestation_quorum
 from ledger.cluster.node import chain_configs, deployment_params, load_trust
-from ledger.identity import Identity, load_certificate, load_private_key
+from ledger.cluster.authority import load_identity
 from ledger.peer import Peer
 from ledger.store import PeerStore
 d, work = Path(sys.argv[1]), Path(sys.argv[2])
 entries, bodies = pickle.loads((work / "log.pickle").read_bytes())
 info = json.loads((d / "deployment.json").read_text())
 rules = Deployment(deployment_params(info), load_trust(d / "trust"), chain_configs(info))
-creds = d / "nodes" / "edge-0.peer2" / "credentials"
-rules.trust.add_certificate(load_certificate(d / "clients" / "client" / "identity.crt"))
-peer = Peer(rules, Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt")),
-            PeerStore(work / sys.argv[3], "edge-0"))
+rules.trust.add_certificate(load_identity(d / "clients" / "client").certificate)
+peer = Peer(rules, load_identity(d / "nodes" / "edge-0.peer2" / "credentials"), PeerStore(work / sys.argv[3], "edge-0"))
 class Log:
     def blocks(self, start, limit=64):
         return [(s, entries[s]) for s in range(start, min(len(entries), start + limit))]
@@ -59,8 +57,8 @@ print(json.dumps({"height": height, "cpu": time.process_time() - cpu, "wall": ti
 def build(d: Path, work: Path, blocks: int, per_block: int) -> None:
     from ledger.chain import Deployment, now_ms
     from ledger.cluster import local
+    from ledger.cluster.authority import load_identity
     from ledger.cluster.node import chain_configs, deployment_params, load_trust
-    from ledger.identity import Identity, load_certificate, load_private_key
     from ledger.peer import Peer
     from ledger.store import PeerStore
     from ledger.tx import Transaction, TxKind
@@ -68,11 +66,8 @@ def build(d: Path, work: Path, blocks: int, per_block: int) -> None:
     local.create(d, subchains=1, peers_per_chain=3)
     info = json.loads((d / "deployment.json").read_text())
     rules = Deployment(deployment_params(info), load_trust(d / "trust"), chain_configs(info))
-
-    def identity(creds):
-        return Identity(load_private_key(creds / "identity.key"), load_certificate(creds / "identity.crt"))
-    peers = [identity(d / "nodes" / f"{CHAIN}.peer{i}" / "credentials") for i in range(3)]
-    client = identity(d / "clients" / "client")
+    peers = [load_identity(d / "nodes" / f"{CHAIN}.peer{i}" / "credentials") for i in range(3)]
+    client = load_identity(d / "clients" / "client")
     rules.trust.add_certificate(client.certificate)
     builder = Peer(rules, peers[0], PeerStore(work / "builder.sqlite", CHAIN))
     builder.store.set_durable(False)
