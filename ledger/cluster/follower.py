@@ -29,7 +29,9 @@ its store), else fetches it by digest from the peers (Body), the endorsers the h
 first: an answer that is not under the root is refused and the next peer asked. A body no peer
 serves is a retry (ServiceUnavailable): the follower waits at the entry, never skips it - a
 skip would split the peers that got the body from those that did not. With the body the block
-is validated and committed exactly as before.
+is validated and committed exactly as before. A peer catching up reads the log a batch at a
+time and reads the next batch, fetching and checking its bodies, while it takes this one
+(Follower._read_ahead): what that finds is a peer's answer like any other, it decides nothing.
 Availability, the trust argument. An honest endorser signs a proposal only after it stored the
 whole block durably (PeerStore.keep_pending: a file written, fdatasynced and renamed, its
 directory fsynced, before Endorse answers), and an honest cutter keeps its own proposal before it appends the header.
@@ -101,8 +103,8 @@ junk or replayed one leaves the follower waiting at the gap, not skipping (the c
 counts only a checkpoint a follower honours: Follower.checkpoint). A peer whose next slot is
 below S catches up blocks up to h from another peer (catch_up): it fetches headers down from
 D, checking each digest is the `previous` of the one above (SHA-256 chain anchored at the
-attested D), then each block, which must have the digest at its height and pass every check of
-a commit (revocation aside: these are the attested blocks, the log's order decided them). A
+attested D), then each block (by Body, a batch at a time, or by Block), which must have the
+digest at its height and pass every check of a commit (revocation aside: these are the attested blocks, the log's order decided them). A
 peer serving another history is refused at the first header that does not chain, before
 anything is stored, and the next peer is asked.
 
