@@ -328,6 +328,45 @@ class Block:
         return SignedHeader.from_bytes(r.bytes32(MAX_BLOCK_BYTES))
 
     @classmethod
+    def _of_decoded(cls, signed: SignedHeader, raw: tuple[bytes, ...], transactions=None) -> "Block":
+        """An instance of parts just decoded (nobody else's yet: not decoded again, as
+        SignedHeader._of_decoded): `signed`, and the transactions of encodings `raw` (decoded
+        here unless `transactions` are their decodings)."""
+        block = object.__new__(cls)
+        block._set(signed, tuple(Transaction.from_bytes(b) for b in raw) if transactions is None else transactions)
+        block.__dict__["tx_bytes"] = raw  # cached_property: the wire bytes are the canonical ones
+        return block
+
+    @classmethod
+    def _of_body(cls, signed: SignedHeader, data: bytes) -> "Block":
+        """The transactions of `data`, an encoded block of `signed`'s header, under `signed`: a
+        signed header the caller has just decoded (not decoded again, nor the header `data`
+        carries: it must hash to signed's digest) - the body of an ordered header as a peer
+        serves it, whose endorsements may be others (ledger.cluster.follower.body_of).
+        EncodingError if `data` is malformed or of another header; whether the transactions
+        are the ones the Merkle root binds is the caller's to check."""
+        r = Reader(data, "block")
+        r.magic(BLOCK_MAGIC, BLOCK_VERSION)
+        inner = Reader(r.bytes32(MAX_BLOCK_BYTES), "signed header")
+        inner.magic(SIGNED_MAGIC, BLOCK_VERSION)
+        if hashlib.sha256(inner.bytes32(MAX_BLOCK_BYTES)).digest() != signed.header.digest:
+            raise EncodingError(f"the block is not one of header {signed.header.digest.hex()[:16]}")
+        if r.u32() != signed.header.tx_count:
+            raise EncodingError("block transaction count differs from its header")
+        raw = tuple(r.bytes32(MAX_BLOCK_BYTES) for _ in range(signed.header.tx_count))
+        r.end()
+        return cls._of_decoded(signed, raw)
+
+    def _under(self, signed: SignedHeader) -> "Block":
+        """with_signed(signed) of a `signed` the caller has just decoded (not decoded again)."""
+        if signed.header.digest != self.digest:
+            raise EncodingError("the signed header is not this block's")
+        block = Block._of_decoded(signed, self.tx_bytes, self.transactions)
+        if "leaves" in self.__dict__:
+            block.__dict__["leaves"] = self.leaves
+        return block
+
+    @classmethod
     def from_bytes(cls, data: bytes) -> "Block":
         """Decode a block; EncodingError on anything malformed."""
         r = Reader(data, "block")
@@ -338,9 +377,7 @@ class Block:
             raise EncodingError("block transaction count differs from its header")
         raw = tuple(r.bytes32(MAX_BLOCK_BYTES) for _ in range(n))
         r.end()
-        block = object.__new__(cls)  # of parts just decoded here: not decoded again (SignedHeader._of_decoded)
-        block._set(signed, tuple(Transaction.from_bytes(b) for b in raw))
-        block.__dict__["tx_bytes"] = raw  # cached_property: the wire bytes are the canonical ones
+        block = cls._of_decoded(signed, raw)
         # every field read is fixed, length-prefixed or canonical (the signed header, each
         # transaction's bytes) and nothing is left over: the input is the block's encoding,
         # kept instead of joined again to be stored or sent

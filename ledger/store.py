@@ -979,6 +979,15 @@ class PeerStore:
             except OSError as exc:
                 raise StorageError(f"{self.pending_dir}: {exc}") from None
 
+    def pending_digests(self) -> frozenset[bytes]:
+        """The header digests of the proposals kept now (keep_pending), from one listing of
+        the directory: for a reader about to look up many (pending() lists it every call)."""
+        with self._pending_lock:
+            try:
+                return frozenset(self._kept_proposals())
+            except OSError as exc:
+                raise StorageError(f"{self.pending_dir}: {exc}") from None
+
     def pending_heights(self) -> list[int]:
         """The heights of the proposals kept (one per proposal, ascending)."""
         with self._pending_lock:

@@ -12,6 +12,7 @@ import pytest
 from ledger import errors
 from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
+from ledger.cluster import follower as follower_module
 from ledger.cluster import local
 from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, term_entry
 from ledger.cluster.node import Node, _Pending, chain_configs, deployment_params, load_trust
@@ -108,12 +109,16 @@ def _digests(peer):
     return [peer.digest(h) for h in range(peer.height)]
 
 
-def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(world):
+@pytest.mark.parametrize("read", [follower_module.ENTRIES_READ, 2, 3])
+def test_entries_that_are_not_the_next_block_are_skipped_alike_by_every_peer(world, monkeypatch, read):
     """A dishonest cutter (or anyone: etcd has no auth) fills slots with junk, a block
     endorsed by one peer (the policy needs 2), a block with a forged endorsement, a block on a
     forked parent with real endorsements, and repeats: no peer stores any of them, each peer
     that follows the log - fresh, or restarted halfway - builds the same chain, and the
-    genuine blocks after them are stored."""
+    genuine blocks after them are stored. Alike too when the log is read in batches of
+    `read` entries, each next batch read ahead (and a restarted peer's replay of them
+    compared by their bytes alone)."""
+    monkeypatch.setattr(follower_module, "ENTRIES_READ", read)
     g, f = world.genuine, world.fork
     lone = world.endorse(g[1].with_endorsements([]), (0,))
     forged_sig = g[1].with_endorsements([(fp, sig[:-1] + bytes([sig[-1] ^ 1])) for fp, sig in g[1].signed.endorsements])
@@ -758,3 +763,156 @@ def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_r
     assert endorser.follower.sync() == 2 and endorser.peer.store.pending_heights() == [1]
     for p in (node.peer, endorser.peer):
         p.close()
+
+
+def _read_ahead_log(world, monkeypatch, read=2):
+    """The genuine blocks as entries read `read` at a time (each next batch read ahead)."""
+    monkeypatch.setattr(follower_module, "ENTRIES_READ", read)
+    return FakeLog(dict(enumerate(b.to_bytes() for b in world.genuine)))
+
+
+def test_bodies_read_ahead_come_in_one_call_a_batch_and_decide_nothing(world, monkeypatch):
+    """Entries read in batches: the next batch is read, and its bodies fetched and checked,
+    while this one is taken - one Body call a batch, asking for that batch's bodies - and
+    the blocks stored are the entries' (their endorsements, not the body's)."""
+    log = _read_ahead_log(world, monkeypatch)
+    calls = []
+
+    def fetch(ids):
+        calls.append([h for h, _ in ids])
+        return [Block.from_bytes(log.entries.served[d]).with_endorsements([]).to_bytes() for _, d in ids]
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", fetch)])
+    assert follower.sync() == 6 and follower.skipped == 0
+    assert sorted(calls) == [[0, 1], [2, 3], [4, 5]] and follower.fetched == {"bodies": 6, "refused": 0}
+    assert [follower.peer.block(h).to_bytes() for h in range(6)] == [b.to_bytes() for b in world.genuine]
+
+
+@pytest.mark.parametrize("wrong", ["tampered transaction", "another block's body", "junk", "missing"])
+def test_a_wrong_body_in_a_batch_read_ahead_is_refused_and_asked_for_again(world, monkeypatch, wrong):
+    """Attack: the first peer asked (an endorser) answers a batch read ahead with one body
+    wrong - a transaction changed, another block's transactions, junk, none: that body is
+    refused (as any answer not under the header's root) and asked for again, from the next
+    peer; nothing is skipped and every block stored is the entry's."""
+    log = _read_ahead_log(world, monkeypatch)
+    g = world.genuine
+    tampered = dataclasses.replace(g[3].transactions[0], payload=b"tampered")
+    bad = {"tampered transaction": Block(g[3].signed, (tampered,)).to_bytes(),
+           "another block's body": Block(g[3].signed, g[4].transactions).to_bytes(),
+           "junk": b"junk", "missing": b""}[wrong]
+    asked = []
+
+    def source(name, serve):
+        return name, lambda ids: asked.append((name, [h for h, _ in ids])) or [serve(d) for _, d in ids]
+    cutter = world.peers[0].name  # (an endorser of every block: asked first)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [source("other", log.entries.served.__getitem__),
+                                        source(cutter, lambda d: bad if d == g[3].digest else log.entries.served[d])])
+    assert follower.sync() == 6 and follower.skipped == 0
+    assert [follower.peer.block(h).to_bytes() for h in range(6)] == [b.to_bytes() for b in g]
+    assert ("other", [3]) in asked and all(name == cutter for name, ids in asked if ids != [3])
+
+
+def test_a_peer_dying_mid_batch_makes_the_follower_wait_not_skip(world, monkeypatch):
+    """The only peer serving bodies answers the first batches and then goes away (every
+    call fails, a read ahead's among them): the follower takes what it got, waits at the
+    first entry whose body nobody serves - ServiceUnavailable, nothing skipped, its position
+    kept - and takes the rest once a peer serves them."""
+    log = _read_ahead_log(world, monkeypatch)
+    served = []
+
+    def fetch(ids):
+        if len(served) >= 2:
+            raise errors.ServiceUnavailable("the peer went away")
+        served.append(ids)
+        return log.entries.body(ids)
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: [], attestation_quorum(2, 3),
+                        bodies=lambda: [("peer", fetch)])
+    with pytest.raises(errors.ServiceUnavailable, match="no peer serves the body of block 4"):
+        follower.sync()
+    assert follower.position() == (4, 4) and follower.skipped == 0 and follower.peer.height == 4
+    served.clear()
+    assert follower.sync() == 6 and follower.skipped == 0
+    assert _digests(follower.peer) == [b.digest for b in world.genuine]
+
+
+def test_a_read_ahead_that_fails_is_read_again_where_its_failure_counts(world, monkeypatch):
+    """A read ahead of the log that fails (etcd unreachable from that thread) is read again by
+    the follower itself: the same blocks, nothing skipped."""
+    log = _read_ahead_log(world, monkeypatch)
+    import threading
+    read = log.blocks
+
+    def blocks(start, limit=64):
+        if threading.current_thread().name.startswith("read-ahead"):
+            raise errors.ServiceUnavailable("etcd did not answer")
+        return read(start, limit)
+    log.blocks = blocks
+    follower = _follower(world, log)
+    assert follower.sync() == 6 and follower.skipped == 0
+    assert _digests(follower.peer) == [b.digest for b in world.genuine]
+
+
+def test_a_body_is_decoded_under_the_ordered_header_only_if_it_carries_that_header(world):
+    """body_of: a block of another header (a twin header, the same transactions) or a body
+    with a transaction short is refused; a proposal's body (no endorsements) is taken under
+    the entry's signed header."""
+    from ledger.cluster.follower import body_of
+    g = world.genuine
+    twin = Block(SignedHeader(dataclasses.replace(g[0].header, timestamp_ms=g[0].header.timestamp_ms + 1), ()),
+                 g[0].transactions)
+    for data in (twin.to_bytes(), g[0].to_bytes()[:-1], g[0].to_bytes() + b"\0"):
+        with pytest.raises(errors.UnprovenAnswer):
+            body_of(g[0].signed, data)
+    block = body_of(g[0].signed, g[0].with_endorsements([]).to_bytes())
+    assert block.signed is g[0].signed and block.to_bytes() == g[0].to_bytes()
+
+
+def test_the_store_lists_its_kept_proposals_once_for_many_lookups(world):
+    store = world.new_peer(2).store
+    assert store.pending_digests() == frozenset()
+    store.keep_pending(0, b"\1" * 32, b"a", 0)
+    store.keep_pending(1, b"\2" * 32, b"b", 0)
+    assert store.pending_digests() == {b"\1" * 32, b"\2" * 32}
+    store.drop_pending(1)
+    assert store.pending_digests() == {b"\2" * 32}
+
+
+def test_catch_up_takes_blocks_in_batches_by_body_and_a_batch_answered_wrong_decides_nothing(world, monkeypatch):
+    """Below a checkpoint a peer takes the blocks its header chain names from a source's Body,
+    BODIES_AHEAD a call (2 here: two calls for blocks 0..3, the second made while the first
+    batch is committed); a body that source's Body sends wrong (another history's
+    block, a tampered one, junk, none) is asked for by Block, whose answer decides: the
+    genuine chain either way, and a source whose Block too serves another history is
+    refused before anything is stored, the next one asked."""
+    monkeypatch.setattr(follower_module, "BODIES_AHEAD", 2)
+    g, f = world.genuine, world.fork
+    tampered = g[1].to_bytes()[:-1] + bytes([g[1].to_bytes()[-1] ^ 1])
+    wrong = {g[1].digest: tampered, g[2].digest: f[0].to_bytes(), g[0].digest: b"junk", g[3].digest: b""}
+    log = FakeLog({20: g[3].to_bytes(), 21: g[4].to_bytes(), 22: g[5].to_bytes()}, _checkpoint(world, 3, 20))
+    calls, blocks = [], []
+
+    def body(serve):
+        return lambda ids: calls.append([h for h, _ in ids]) or [serve(h, d) for h, d in ids]
+    honest = world.honest
+
+    def honest_block(h):
+        blocks.append(h)
+        return honest.block(h).to_bytes()
+    sources = [("forker", lambda h: world.forker.signed_header(h).to_bytes(),
+                lambda h: world.forker.block(h).to_bytes()),
+               ("honest", lambda h: honest.signed_header(h).to_bytes(), honest_block)]
+    bodies = {"forker": body(lambda h, d: world.forker.block(h).to_bytes()),
+              "honest": body(lambda h, d: honest.block(h).to_bytes())}
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: sources, attestation_quorum(2, 3),
+                        bodies=lambda: list(bodies.items()))
+    assert follower.sync() == 6 and _digests(follower.peer) == [b.digest for b in g]
+    assert [r.split(":")[0] for r in follower.from_peers["refused"]] == ["forker"]  # (its headers do not chain)
+    assert [c for c in calls if c[0] < 4] == [[0, 1], [2, 3]] and blocks == []  # (4, 5: the log's entries)
+    # the honest source's Body answers wrong: its Block is asked for each of those, and decides
+    calls.clear()
+    bodies = {"honest": body(lambda h, d: wrong[d] if d in wrong else log.entries.served[d])}
+    follower = Follower(world.new_peer(2), log, lambda txs: None, lambda: sources[1:], attestation_quorum(2, 3),
+                        bodies=lambda: list(bodies.items()))
+    assert follower.sync() == 6 and _digests(follower.peer) == [b.digest for b in g]
+    assert sorted(blocks) == [0, 1, 2, 3] and follower.from_peers["refused"] == []
