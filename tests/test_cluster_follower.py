@@ -549,18 +549,25 @@ def _serving(node):
     return lambda: [("endorser", lambda ids: [Node._held_body(node, h, d) for h, d in ids])]
 
 
-def test_a_cutter_cannot_make_an_honest_endorser_drop_a_body_it_endorsed(world):
-    """Attack (issue 11): the cutter of term 1 gets proposal B endorsed by the honest endorser,
-    sends it more further proposals for the same height than a store keeps of a term, then
-    appends B's header and withholds the body. The endorser refuses past its term's quota
-    (TermQuotaExceeded: nothing signed) instead of dropping B's body, so an honest follower
-    whose only source is that endorser takes B (on main the oldest body went: a stall for good)."""
+def _term_one_endorsed(world):
+    """A log in term 1 of peer 0, the honest endorser (peer 1) of it, the cutter's peer, and
+    its proposal b the endorser signed."""
     cutter_name = world.peers[0].name
     log = FakeLog({0: term_entry(CHAIN, 1, cutter_name)})
     node, endorse = _endorser(world, log, caller=cutter_name)
     cutter = world.new_peer(0)
     b = cutter._propose([world.tx()], term=1)[0]
     endorse(b)
+    return cutter_name, log, node, endorse, cutter, b
+
+
+def test_a_cutter_cannot_make_an_honest_endorser_drop_a_body_it_endorsed(world):
+    """Attack (issue 11): the cutter of term 1 gets proposal B endorsed by the honest endorser,
+    sends it more further proposals for the same height than a store keeps of a term, then
+    appends B's header and withholds the body. The endorser refuses past its term's quota
+    (TermQuotaExceeded: nothing signed) instead of dropping B's body, so an honest follower
+    whose only source is that endorser takes B (on main the oldest body went: a stall for good)."""
+    cutter_name, log, node, endorse, cutter, b = _term_one_endorsed(world)
     refused = 0
     for _ in range(PENDING_PER_TERM):
         try:
@@ -581,12 +588,7 @@ def test_a_header_of_an_ended_term_appended_later_is_skipped_alike_and_its_body_
     term 2: every follower skips it by its header alone (fresh, or restarted halfway), so the
     endorser may drop its body once it read term 2 - it does, with its next keep - and the
     chain goes on with the block of term 2."""
-    cutter_name = world.peers[0].name
-    log = FakeLog({0: term_entry(CHAIN, 1, cutter_name)})
-    node, endorse = _endorser(world, log, caller=cutter_name)
-    cutter = world.new_peer(0)
-    b = cutter._propose([world.tx()], term=1)[0]
-    endorse(b)
+    cutter_name, log, node, endorse, cutter, b = _term_one_endorsed(world)
     assert node.peer.store.pending(b.digest) is not None
     log.entries[1] = term_entry(CHAIN, 2, cutter_name)
     log.entries[2] = world.endorse(b, (0, 1)).signed.to_bytes()  # (appended late, by anyone)
