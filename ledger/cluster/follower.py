@@ -371,9 +371,9 @@ class Follower:
         self.fetched = {"bodies": 0, "refused": 0}  # bodies fetched from other peers, and answers refused
         self._lock = threading.Lock()
         self._grown = threading.Condition()
-        self._ahead: dict[bytes, bytes] = {}  # digest -> a body a peer sent along with another (unchecked)
-        self._wanted: list[tuple[int, bytes]] = []  # (height, digest) whose bodies the entries read may need
-        self._checked: dict[bytes, Block] = {}  # digest -> a body read ahead, checked under a header of that digest
+        self._wanted: list[SignedHeader] = []  # the headers of the entries read whose bodies may come from a peer
+        self._checked: dict[bytes, Block] = {}  # digest -> a body a peer sent ahead (read ahead, or along with
+        # another), checked under the header of that digest
         self._kept: frozenset[bytes] | None = None  # the proposals this peer's store kept (listed once a batch)
         self._endorsed: dict[bytes, Block] = {}  # digest -> a proposal this peer endorsed (decoded once)
         self.appending: int | None = None  # the slot this peer's cutter is appending at (take_appended follows)
@@ -527,8 +527,8 @@ class Follower:
     def _body(self, signed: SignedHeader) -> Block:
         """The block of ordered header `signed`: its transactions from the proposal this peer
         endorsed (in memory, or kept in its store), else from the first peer that serves
-        transactions under the header's Merkle root - one that sent them along with another
-        body, then the endorsers named, then the others (a wrong answer is refused and the
+        transactions under the header's Merkle root - one that sent them ahead (checked under
+        their headers when they came), then the endorsers named, then the others (a wrong answer is refused and the
         next peer asked). Each peer is asked for the bodies of the entries read after it too
         (up to BODIES_AHEAD): a peer catching up pays a round trip per batch, not per block.
         ServiceUnavailable when none serves it yet: the entry waits, never skipped (Bodies)."""
@@ -549,25 +549,18 @@ class Follower:
                 except LedgerError as exc:
                     failures.append(f"its own store: {exc}")
         checked = self._checked.pop(header.digest, None)
-        if checked is not None:  # (read ahead from a peer, and checked under a header of this digest)
+        if checked is not None:  # (a peer sent it ahead, checked under a header of this digest)
             self.fetched["bodies"] += 1
             return checked if checked.signed is signed else checked._under(signed)
-        data = self._ahead.pop(header.digest, None)
-        if data is not None:
-            try:
-                block = body_of(signed, data)
-                self.fetched["bodies"] += 1
-                return block
-            except LedgerError as exc:
-                failures.append(f"a peer, along with another body: {exc}")
-        ids = [(header.height, header.digest)] + [
-            i for i in self._wanted if i[0] > header.height and i[1] not in self._checked][:BODIES_AHEAD - 1]
+        later = [s for s in self._wanted if s.header.height > header.height
+                 and s.header.digest not in self._checked][:BODIES_AHEAD - 1]
+        ids = [(header.height, header.digest)] + [(s.header.height, s.header.digest) for s in later]
         for name, fetch in self._sources_for(signed):
             try:
                 answers = fetch(ids)
                 block = body_of(signed, answers[0] if answers else b"")
                 self.fetched["bodies"] += 1
-                self._ahead = {digest: data for (_, digest), data in zip(ids[1:], answers[1:]) if data}
+                self._checked.update(_checked_bodies(zip(later, answers[1:])))
                 return block
             except LedgerError as exc:
                 self.fetched["refused"] += 1
@@ -624,9 +617,8 @@ class Follower:
         """Note the (height, digest) of the headers of `entries` (just read: _entries) whose
         bodies this peer may have to ask for (_body asks for them along with the first), and
         the bodies `checked` read ahead for them."""
-        self._ahead, self._checked, self._kept = {}, checked, None
-        self._wanted = [(signed.header.height, signed.header.digest) for _, _, signed in entries
-                        if signed is not None and self._needs_body(signed)]
+        self._checked, self._kept = checked, None
+        self._wanted = [signed for _, _, signed in entries if signed is not None and self._needs_body(signed)]
 
     def _read_ahead(self, start: int, before: int) -> concurrent.futures.Future:
         """Read the entries from slot `start` (the `before` entries ahead of it being taken
@@ -644,25 +636,17 @@ class Follower:
         """The bodies of the headers of `entries` that need one, each from the first peer that
         serves it under its header (the endorsers of the first header asked first; a peer
         failing or answering wrong is passed over: _body asks again for what is missing)."""
-        wanted = {signed.header.digest: signed for _, _, signed in entries
-                  if signed is not None and self._needs_body(signed)}
+        wanted = [signed for _, _, signed in entries if signed is not None and self._needs_body(signed)]
         checked: dict[bytes, Block] = {}
-        if not wanted:
-            return checked
-        for _, fetch in self._sources_for(next(iter(wanted.values()))):
-            ids = [(signed.header.height, digest) for digest, signed in wanted.items()
-                   if digest not in checked][:BODIES_AHEAD]
-            if not ids:
+        for _, fetch in self._sources_for(wanted[0]) if wanted else ():
+            asked = [signed for signed in wanted if signed.header.digest not in checked][:BODIES_AHEAD]
+            if not asked:
                 break
             try:
-                answers = fetch(ids)
+                answers = fetch([(signed.header.height, signed.header.digest) for signed in asked])
             except LedgerError:
                 continue
-            for (_, digest), data in zip(ids, answers):
-                try:
-                    checked[digest] = body_of(wanted[digest], data)
-                except LedgerError:
-                    continue  # (junk, or b"": another peer's, or _body's, to serve)
+            checked.update(_checked_bodies(zip(asked, answers)))
         return checked
 
     def _advance(self, slot: int) -> None:
@@ -794,6 +778,20 @@ def in_thread(fn, name: str) -> concurrent.futures.Future:
             future.set_exception(exc)
     threading.Thread(target=run, name=name, daemon=True).start()
     return future
+
+
+def _checked_bodies(answers) -> dict[bytes, Block]:
+    """digest -> block of each (header, body a peer sent for it) whose body is under its
+    header (body_of); the others are passed over (junk, or b"": another peer's, or _body's,
+    to serve)."""
+    checked = {}
+    for signed, data in answers:
+        if data:
+            try:
+                checked[signed.header.digest] = body_of(signed, data)
+            except LedgerError:
+                continue
+    return checked
 
 
 def body_of(signed: SignedHeader, data: bytes) -> Block:
