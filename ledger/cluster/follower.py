@@ -876,7 +876,8 @@ def catch_up(peer, cp: Checkpoint, fetch_header, fetch_block, know_signers=lambd
 
 def _block_if(data: bytes | None, digest: bytes) -> Block | None:
     """The block `data` encodes if it has header digest `digest` and the transactions its
-    Merkle root binds (None otherwise)."""
+    Merkle root binds (None otherwise). (Not body_of under the header chain's headers: a peer
+    far behind would hold every header of its catch-up at once, where digests are 32 bytes.)"""
     if not data:
         return None
     try:
