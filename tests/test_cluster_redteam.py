@@ -13,8 +13,8 @@ from ledger.cluster import local
 from ledger.cluster.client import connect
 from ledger.cluster.follower import decode_block_id, stored_message
 from ledger.cluster.node import (chain_configs, decode_receipt, deployment_params, encode_outcome, encode_receipt,
-                                 load_trust, number, text_field)
-from ledger.cluster.transport import Credentials, Method, pack, serve, unpack
+                                 load_trust, number)
+from ledger.cluster.transport import Credentials, Method, pack, serve, text_field, unpack
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.merkle import merkle_path
 from ledger.peer import Peer

@@ -160,7 +160,7 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, check_link
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
-from ledger.cluster.transport import number, pack, unpack
+from ledger.cluster.transport import number, pack, text_field, unpack
 from ledger.encoding import Reader, Writer, check_chain_id
 from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
                            UnprovenAnswer)
@@ -261,12 +261,9 @@ class Checkpoint:
             raise EncodingError("a checkpoint has a height, a digest, a slot, revocation lists, a term, its cutter "
                                 "and attestations")
         attestations = tuple(tuple(unpack(a, 2, "attestation")) for a in fields[6:])
-        try:
-            cutter = bytes(fields[5]).decode()
-        except UnicodeDecodeError:
-            raise EncodingError("a checkpoint's cutter is not UTF-8") from None
         return cls(number(fields[0], "checkpoint height"), bytes(fields[1]), number(fields[2], "checkpoint slot"),
-                   attestations, decode_ordered(fields[3]), number(fields[4], "checkpoint term"), cutter)
+                   attestations, decode_ordered(fields[3]), number(fields[4], "checkpoint term"),
+                   text_field(fields[5], "checkpoint cutter"))
 
     def message(self, chain_id: str) -> bytes:
         """What each attestation signs (checkpoint_message)."""

@@ -89,8 +89,8 @@ from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file,
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
-                                      serve, unpack)
-from ledger.errors import (AccessDenied, ArgumentError, ChainIntegrityError, ConfigurationError, EncodingError,
+                                      serve, text_field, unpack)
+from ledger.errors import (AccessDenied, ArgumentError, ChainIntegrityError, ConfigurationError,
                            ForkDetected, LedgerError, NotFound, ReplayedTransaction, RollbackDetected,
                            ServiceUnavailable, StorageError, TermQuotaExceeded, TransactionTooLarge,
                            UnknownCertificate, UnprovenAnswer, WrongHeight)
@@ -244,14 +244,6 @@ def decode_receipt(data: bytes) -> Receipt:
     tx_id, chain_id, height, position, digest = unpack(data, 5, "receipt")
     return Receipt(tx_id, chain_id.decode("utf-8", "replace"), number(height, "height"),
                    number(position, "position"), digest)
-
-
-def text_field(data: bytes, what: str) -> str:
-    """A UTF-8 text field of a message (a chain id); EncodingError naming `what` otherwise."""
-    try:
-        return bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        raise EncodingError(f"{what} is not UTF-8 text") from None
 
 
 def decode_status(data: bytes) -> StatusRecord:

@@ -114,6 +114,14 @@ def number(data: bytes, what: str, base: int = 10) -> int:
         raise errors.EncodingError(f"{what} must be a number, got {checks.shown(bytes(data)[:40])}") from None
 
 
+def text_field(data: bytes, what: str) -> str:
+    """A UTF-8 text field of a message (a chain id); EncodingError naming `what` otherwise."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.EncodingError(f"{what} is not UTF-8 text") from None
+
+
 @dataclass(frozen=True)
 class Credentials:
     """A member's transport credentials (PEM): its TLS key and certificate, and the CA's."""
