@@ -170,5 +170,6 @@ class TransactionTooLarge(ValidationError):
 class TermQuotaExceeded(ServiceUnavailable):
     """An endorser keeps every proposal it endorsed for an unfilled height until the log ends
     the proposer's term (ledger.cluster.follower, "Terms"), and at most a quota of them per
-    term: past it, it endorses nothing more of that term. Nothing was acknowledged; the block
-    cutter resigns, a new term starts, and the transaction may be submitted again."""
+    term: past it, it endorses nothing more of that term. Nothing was acknowledged; a block
+    cutter its own store refuses so resigns, a new term starts, and the transaction may be
+    submitted again."""

@@ -730,9 +730,9 @@ def _submit(node, *txs):
 def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_refusal(world):
     """The cutter starts term 1; its append fails (etcd's answer lost, repeated cuts): the next
     cut appends the block it had endorsed for that height instead of a new proposal (no Endorse
-    call, no quota spent), the resubmitted transaction gets its receipt. When its fellow endorser
+    call, no quota spent), the resubmitted transaction gets its receipt. When its own store
     refuses past the term's quota, it resigns (lease revoked, no longer cutting) and answers
-    "submit again"; re-elected, it starts term 2 - the endorser drops term 1's bodies - and the
+    "submit again"; re-elected, it starts term 2 - the spent bodies of term 1 go - and the
     chain goes on."""
     log = AppendLog()
     endorser, _ = _endorser(world, log, caller=world.peers[0].name)
@@ -753,7 +753,7 @@ def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_r
         again[1].future.result()
     assert endorser.peer.store.pending_heights() == [0] and endorser.follower.sync() == 1
     for i in range(PENDING_PER_TERM):  # (the quota spent: say by proposals etcd never took)
-        endorser.peer.store.keep_pending(1, bytes([i]) * 32, b"spent", 1, term=1)
+        node.peer.store.keep_pending(1, bytes([i]) * 32, b"spent", 1, term=1)
     with pytest.raises(errors.TermQuotaExceeded):
         node._cut(_submit(node, tx2))
     assert log.resigned == [first] and node._leadership is None and node._term is None
@@ -763,6 +763,32 @@ def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_r
     assert node.follower.term == 2 and node.peer.height == 2
     assert [p.future.result().height for p in later] == [1, 1]
     assert endorser.follower.sync() == 2 and endorser.peer.store.pending_heights() == [1]
+    assert node.peer.store.pending_heights() == [1]  # (term 1's spent bodies went with term 2's keep)
+    for p in (node.peer, endorser.peer):
+        p.close()
+
+
+def test_an_endorsers_quota_refusal_does_not_depose_an_honest_cutter(world):
+    """Attack: a dishonest endorser answers TermQuotaExceeded (the error crosses gRPC by its
+    name) when the block lacks endorsements otherwise - say an honest endorser is briefly
+    unreachable - so that the honest cutter resigns and the dishonest peer may win the
+    election and hold it. The cutter resigns only on its own store's refusal: this is a
+    refusal like any other ("submit again"), and it stays the cutter of its term."""
+    log = AppendLog()
+    endorser, _ = _endorser(world, log, caller=world.peers[0].name)
+    node = _cutter_node(world, log, endorser)
+    node._leadership = first = Leadership(1, 1)
+
+    def lying(method, request, timeout):
+        future = concurrent.futures.Future()
+        future.set_exception(errors.TermQuotaExceeded("edge-0.peer1 keeps no more of term 1 (a lie)"))
+        return future
+    node._channel = lambda name: types.SimpleNamespace(call_future=lying)
+    batch = _submit(node, world.tx())
+    with pytest.raises(errors.ServiceUnavailable) as refused:
+        node._cut(batch)
+    assert not isinstance(refused.value, errors.TermQuotaExceeded)
+    assert log.resigned == [] and node._leadership is first and node._term == 1
     for p in (node.peer, endorser.peer):
         p.close()
 

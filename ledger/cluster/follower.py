@@ -70,8 +70,12 @@ its slot, attested with it: a peer joining below a trim takes the same term).
   its etcd access, then a new cutter's term entry).
 - An honest cutter spends little of its quota: once its proposal has the policy's
   endorsements it appends that block at that height until the height is filled (after a failed
-  append, an etcd outage with repeated cuts), instead of proposing anew; on a quota refusal it
-  resigns (its lease revoked: another term starts, and the bodies of this one may go).
+  append, an etcd outage with repeated cuts), instead of proposing anew; when its own store
+  refuses past the quota (it keeps every proposal it makes, so no honest endorser's count of
+  the term passes its own, unless that endorser lags behind: a refusal that ends as it
+  catches up) it resigns (its lease revoked: another term starts, and the bodies of this one
+  may go). An endorser's quota refusal is a refusal like any other: a dishonest endorser
+  saying so cannot depose an honest cutter.
 - A dishonest peer writing term entries (anyone of the chain may write the log): one not the
   next term is a skipped slot, like junk; the next term ends the current cutter's term, whose
   headers appended after it every follower skips - the cutter's transactions in them were not

@@ -35,7 +35,7 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   endorsements from the chain's peers (Endorse: each checks the proposal is of the log's
   current term and from that term's cutter, and keeps it durably before it signs - until its
   height is filled or its term is over, at most PENDING_PER_TERM of a term, TermQuotaExceeded
-  past that - as the cutter keeps its own; a cutter refused so resigns; a block it had
+  past that - as the cutter keeps its own; a cutter its own store refuses so resigns; a block it had
   endorsed and failed to append is appended again, not proposed anew), appends the block's
   signed header at the log's next slot (the
   fenced etcd transaction of ledger.cluster.ordering), stores the block by the follower's
@@ -724,7 +724,7 @@ class Node:
             if block is None:
                 try:
                     block = proposal.with_endorsements(self._endorsements(proposal))
-                except TermQuotaExceeded as exc:  # (this term is spent: another cutter's term goes on)
+                except TermQuotaExceeded as exc:  # (its own store's: this term is spent, another goes on)
                     self._resign(leadership, exc)
                     raise
                 self._unappended = block
@@ -792,7 +792,6 @@ class Node:
         needed = self.config.endorsement_threshold
         # (every peer gets the proposal: one that endorsed it commits it without validating again)
         calls = {self._channel(n).call_future("Endorse", request, 10.0): n for n in others}
-        quota: TermQuotaExceeded | None = None
         try:
             # its body, kept before the header is appended (ledger.cluster.follower, Bodies), while they endorse
             self.peer.store.keep_pending(block.height, block.digest, request, self.peer.height, block.header.term,
@@ -804,16 +803,18 @@ class Node:
                         endorsements.append((fp, sig))
                 except LedgerError as exc:
                     refusals.append(f"{calls[call]}: {exc}")
-                    quota = exc if isinstance(exc, TermQuotaExceeded) else quota
                 if len(endorsements) >= needed:
                     break
         finally:
             for call in calls:
                 call.cancel()
         if len(endorsements) < needed:
-            raise (TermQuotaExceeded if quota else ServiceUnavailable)(
-                f"{self.chain_id}: {len(endorsements)} of the {needed} endorsements the policy needs "
-                f"({'; '.join(refusals)})")
+            # (ServiceUnavailable whatever they answered, a quota refusal too: only its own store's
+            # quota makes this cutter resign - an endorser's word for it would let a dishonest
+            # one depose an honest cutter, and an honest endorser lagging behind the cutter may
+            # count heights the cutter filled; its count never exceeds the cutter's otherwise)
+            raise ServiceUnavailable(f"{self.chain_id}: {len(endorsements)} of the {needed} endorsements the "
+                                     f"policy needs ({'; '.join(refusals)})")
         return endorsements[:max(needed, 1)]
 
     def _counts(self, endorsement: tuple[bytes, bytes], block: Block, refusals: list[str], name: str) -> bool:
