@@ -11,7 +11,7 @@ sync - the catch-up - is timed: wall seconds and the process's CPU seconds (all 
 and the serving peers' CPU seconds meanwhile (/proc). CPU per block is the figure to compare
 on a shared machine; wall blocks/s is what cluster_faults.py prints.
 
-    python bench/catch_up.py [--blocks 300] [--runs 3] [--trees /work/wt/mainref .] [--trim 0]
+    python bench/catch_up.py [--blocks 300] [--runs 3] [--trees BASELINE_TREE .] [--trim 0]
 """
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tx-per-block", type=int, default=10)
     ap.add_argument("--trim", type=int, default=0, help="trim_blocks (0: no trim, all from etcd)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--trees", nargs="+", default=["/work/wt/mainref", str(here)])
+    ap.add_argument("--trees", nargs="+", default=[str(here)],
+                    help="code trees to alternate (e.g. a worktree of main, then this one); default: this tree")
     ap.add_argument("--profile", help="a directory: each restarted peer runs under py-spy (slower), its raw "
                                       "stacks, idle ones included, to DIR/TREE-RUN.txt")
     args = ap.parse_args(argv)

@@ -7,7 +7,7 @@ block, as Body does). For each run and each tree of --trees (alternating, a proc
 importing that tree) a fresh peer follows that log from slot 0: the process CPU seconds of its
 sync (validation, storing - fdatasync per block as always - decoding, the bodies' checks).
 
-    python bench/follower_cpu.py [--blocks 300] [--runs 5] [--trees /work/wt/mainref .]
+    python bench/follower_cpu.py [--blocks 300] [--runs 5] [--trees BASELINE_TREE .]
 """
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", type=int, default=300)
     ap.add_argument("--tx-per-block", type=int, default=10)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--trees", nargs="+", default=["/work/wt/mainref", str(here)])
+    ap.add_argument("--trees", nargs="+", default=[str(here)],
+                    help="code trees to alternate (e.g. a worktree of main, then this one); default: this tree")
     args = ap.parse_args(argv)
     results: dict[str, list[float]] = {t: [] for t in args.trees}
     with tempfile.TemporaryDirectory(prefix="edgeacc-follower-cpu-") as workdir:
