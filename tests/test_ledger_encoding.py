@@ -206,3 +206,23 @@ def test_inclusion_proof_round_trip_and_rejects_garbage():
 def test_docstrings_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@given(st.integers(min_value=1, max_value=(1 << 64) - 1))
+def test_a_headers_term_is_signed_in_its_digest_and_encoded_only_when_set(term):
+    """BlockHeader.term (the cluster's ordering term, ledger.cluster.follower Terms): term 0
+    is the v1 layout byte for byte (the vector); a term is a trailing u64, in the digest the
+    endorsements sign, not in the content the accumulator element binds; a term of 0 written
+    out, or a cut term, is not an encoding."""
+    import dataclasses
+
+    plain = BlockHeader.from_bytes(bytes.fromhex(VECTORS["block"]["header_encoding"]))
+    assert plain.term == 0 and plain.encoded.hex() == VECTORS["block"]["header_encoding"]
+    termed = dataclasses.replace(plain, term=term)
+    assert termed.encoded == plain.encoded + term.to_bytes(8, "big")
+    assert BlockHeader.from_bytes(termed.encoded) == termed and BlockHeader.from_bytes(termed.encoded).term == term
+    assert termed.digest != plain.digest and termed.endorsement_message() != plain.endorsement_message()
+    assert termed.element_data() == plain.element_data()
+    for bad in (plain.encoded + bytes(8), termed.encoded[:-1], termed.encoded + b"\0"):
+        with pytest.raises(EncodingError):
+            BlockHeader.from_bytes(bad)
