@@ -1198,7 +1198,7 @@ def poke2_verify(g, u, w, z, Q, r, ctx, n):
 cdef extern from "ea_fastexp.h":
     unsigned ea_fast_paths()
     unsigned EA_PATH_LANES_COMPILED, EA_PATH_LANES_CPU, EA_PATH_PORTABLE, EA_PATH_OPENSSL
-    unsigned EA_PATH_LANES, EA_PATH_IFMA
+    unsigned EA_PATH_LANES, EA_PATH_IFMA, EA_PATH_MULX
 
 
 def build_info():
@@ -1208,7 +1208,9 @@ def build_info():
     kernel for 1537..2048-bit moduli and OpenSSL for other sizes, "openssl", or "gmp") and
     ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
     ``multi_exp`` ("ifma": the engine's own IFMA lanes for the weighted batch test's
-    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp")."""
+    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp") and ``mont`` ("mulx": the
+    mulx/adcx/adox rows of csrc/ea_mulx.h for the Montgomery products modulo 1985..2048-bit
+    moduli of the GMP-side paths, where cpuid reports BMI2 and ADX; or "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -1217,7 +1219,38 @@ def build_info():
         "single": "ifma" if p & EA_PATH_IFMA else "openssl" if p & EA_PATH_OPENSSL else "gmp",
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
+        "mont": "mulx" if p & EA_PATH_MULX else "gmp",
     }
+
+
+cdef extern from "ea_mont.h":
+    int EA_MONT_GMP, EA_MONT_MULX
+    int ea_mont_raw_mul(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t n, int kernel) nogil
+
+
+def _mont_mul(a, b, n, kernel="auto"):
+    """ea_mont_mul (internal, for tests): a*b*R^{-1} as csrc/ea_mont.c reduces it (R = 2^(64 *
+    limbs of n); a == b takes ea_mont_sqr), on the kernel this process picks for n ("auto"),
+    on GMP's mpn calls ("gmp") or on the mulx rows ("mulx": InvalidArgument where they do not
+    apply). 0 <= a, b < R; the result is < R, congruent to a*b/R mod n, < n when a*b < R*n."""
+    cdef _Mpz za = _Mpz(), zb = _Mpz(), zn = _Mpz(), zr = _Mpz()
+    cdef int k, rc
+    _to_mpz(za.z, a, "a")
+    _to_mpz(zb.z, b, "b")
+    _to_mpz(zn.z, n, "modulus")
+    _require_modulus(zn.z)
+    if kernel == "auto":
+        k = -1
+    elif kernel == "gmp":
+        k = EA_MONT_GMP
+    elif kernel == "mulx":
+        k = EA_MONT_MULX
+    else:
+        raise errors.InvalidArgument(f"kernel must be 'auto', 'gmp' or 'mulx', got {kernel!r}")
+    with nogil:
+        rc = ea_mont_raw_mul(zr.z, za.z, zb.z, zn.z, k)
+    _check(rc)
+    return _from_mpz(zr.z)
 
 
 cdef extern from "ea_ifma.h":

@@ -7,6 +7,7 @@
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
 #include "ea_ifma1.h"
+#include "ea_mulx.h"
 #ifdef EA_HAVE_CRYPTO_MB
 #include <crypto_mb/exp.h>
 #endif
@@ -67,6 +68,8 @@ static void paths_init(void)
     if ((p & EA_PATH_LANES_CPU) && !(p & EA_PATH_PORTABLE))
         p |= EA_PATH_IFMA;
 #endif
+    if (!(p & EA_PATH_PORTABLE) && ea_mulx_usable())
+        p |= EA_PATH_MULX;
     paths = p;
 }
 

@@ -9,6 +9,8 @@
  *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;
  *   IFMA     - the engine's own 8-lane IFMA Montgomery kernel for multi-exponentiations
  *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb.
+ * Below them, ea_mont's 32-limb products (the GMP-side batch paths) take the mulx/adcx/adox
+ * rows of ea_mulx.h where cpuid reports BMI2 and ADX (EA_PATH_MULX), GMP's mpn calls elsewhere.
  * The choice is made once per process (the environment is read at the first call). */
 #ifndef EA_FASTEXP_H
 #define EA_FASTEXP_H
@@ -35,7 +37,8 @@ enum {
     EA_PATH_PORTABLE = 4,           /* EDGEACC_PORTABLE=1 forces GMP everywhere */
     EA_PATH_OPENSSL = 8,            /* single exponentiations use OpenSSL */
     EA_PATH_LANES = 16,             /* independent exponentiations use the lanes */
-    EA_PATH_IFMA = 32               /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
+    EA_PATH_IFMA = 32,              /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
+    EA_PATH_MULX = 64               /* 32-limb ea_mont products use the mulx rows (ea_mulx.h) */
 };
 
 /* ea_fast_paths(): the EA_PATH_* bits of this build and process. */

@@ -1,7 +1,17 @@
-/* ea_mont.c - Montgomery multiplication with REDC written on public mpn_ calls. */
+/* ea_mont.c - Montgomery multiplication with REDC written on public mpn_ calls, or on the
+ * mulx/adcx/adox rows of ea_mulx.c for 32-limb moduli (ea_mont.h). */
 #include <stdlib.h>
 #include "ea_mont.h"
+#include "ea_fastexp.h"
 #include "ea_group.h"
+#include "ea_mulx.h"
+
+int ea_mont_kernel(mp_size_t n_limbs)
+{
+    if (n_limbs == EA_MULX_LIMBS && (ea_fast_paths() & EA_PATH_MULX))
+        return EA_MONT_MULX;
+    return EA_MONT_GMP;
+}
 
 int ea_mont_init(ea_mont *ctx, const mpz_t n)
 {
@@ -11,6 +21,7 @@ int ea_mont_init(ea_mont *ctx, const mpz_t n)
     if (rc != EA_OK)
         return rc;
     ctx->n = (mp_size_t)mpz_size(n);
+    ctx->kernel = ea_mont_kernel(ctx->n);
     ctx->m = malloc((size_t)ctx->n * sizeof(mp_limb_t));
     ctx->one = malloc((size_t)ctx->n * sizeof(mp_limb_t));
     if (ctx->m == NULL || ctx->one == NULL) {
@@ -68,6 +79,12 @@ static void redc(mp_limb_t *r, mp_limb_t *t, const ea_mont *ctx)
 {
     mp_size_t i, n = ctx->n;
     mp_limb_t cy;
+#ifdef EA_MULX_COMPILED
+    if (ctx->kernel == EA_MONT_MULX) {
+        ea_mulx_redc32(r, t, ctx->m, ctx->minv);
+        return;
+    }
+#endif
     for (i = 0; i < n; i++)
         t[i] = mpn_addmul_1(t + i, ctx->m, n, t[i] * ctx->minv);
     cy = mpn_add_n(r, t + n, t, n);
@@ -82,7 +99,12 @@ void ea_mont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const ea_
         ea_mont_sqr(r, a, ctx, w);
         return;
     }
-    mpn_mul_n(w->t, a, b, ctx->n);
+#ifdef EA_MULX_COMPILED
+    if (ctx->kernel == EA_MONT_MULX)
+        ea_mulx_mul32(w->t, a, b);
+    else
+#endif
+        mpn_mul_n(w->t, a, b, ctx->n);
     redc(r, w->t, ctx);
     w->ops.mul++;
 }
@@ -181,4 +203,36 @@ void ea_mont_close(ea_mont *ctx, ea_mont_work *w, mp_limb_t *B)
     ea_mont_work_clear(w);
     free(B);
     ea_mont_clear(ctx);
+}
+
+int ea_mont_raw_mul(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t n, int kernel)
+{
+    ea_mont ctx;
+    ea_mont_work w;
+    mp_limb_t *B;
+    mp_size_t k;
+    int rc = ea_check_modulus(n);
+    if (rc != EA_OK)
+        return rc;
+    if (mpz_sgn(a) < 0 || mpz_sgn(b) < 0 || mpz_size(a) > mpz_size(n) || mpz_size(b) > mpz_size(n))
+        return EA_ERR_ARGUMENT;
+    if ((rc = ea_mont_open(&ctx, &w, &B, 3, n)) != EA_OK)
+        return rc;
+    if (kernel >= 0 && kernel != EA_MONT_GMP && kernel != ctx.kernel) {
+        ea_mont_close(&ctx, &w, B);
+        return EA_ERR_ARGUMENT;
+    }
+    if (kernel >= 0)
+        ctx.kernel = kernel;
+    k = ctx.n;
+    mpn_copyi(LIMB(B, 0, k), mpz_limbs_read(a), (mp_size_t)mpz_size(a));
+    mpn_copyi(LIMB(B, 1, k), mpz_limbs_read(b), (mp_size_t)mpz_size(b));
+    if (mpz_cmp(a, b) == 0)
+        ea_mont_sqr(LIMB(B, 2, k), LIMB(B, 0, k), &ctx, &w);
+    else
+        ea_mont_mul(LIMB(B, 2, k), LIMB(B, 0, k), LIMB(B, 1, k), &ctx, &w);
+    mpn_copyi(mpz_limbs_write(r, k), LIMB(B, 2, k), k);
+    mpz_limbs_finish(r, k);
+    ea_mont_close(&ctx, &w, B);
+    return EA_OK;
 }

@@ -1,4 +1,7 @@
-/* ea_mont.h - (internal) Montgomery arithmetic modulo an odd N on GMP's public mpn_ layer.
+/* ea_mont.h - (internal) Montgomery arithmetic modulo an odd N on GMP's public mpn_ layer, or
+ * for 32-limb (1985..2048-bit) moduli on the mulx/adcx/adox rows of ea_mulx.h where cpuid
+ * reports BMI2 and ADX and EDGEACC_PORTABLE is not set (the kernel is chosen in ea_mont_init,
+ * kept in the context; both give the same limbs for every input).
  * A context is read-only after ea_mont_init, so threads may share one; every function that
  * needs scratch space takes an ea_mont_work owned by the calling thread. */
 #ifndef EA_MONT_H
@@ -20,7 +23,10 @@ typedef struct {
     mp_limb_t *one;     /* R mod N (Montgomery form of 1), n limbs */
     mpz_t r2;           /* R^2 mod N */
     mpz_t nz;           /* N as an mpz */
+    int kernel;         /* EA_MONT_GMP or EA_MONT_MULX, set by ea_mont_init */
 } ea_mont;
+
+enum { EA_MONT_GMP = 0, EA_MONT_MULX = 1 };
 
 /* Per-thread scratch: a 2n-limb product buffer and the operation counter. */
 typedef struct {
@@ -30,6 +36,14 @@ typedef struct {
 
 /* ea_mont_init(ctx, n): set up Montgomery arithmetic modulo odd n >= 3. */
 int ea_mont_init(ea_mont *ctx, const mpz_t n);
+/* ea_mont_kernel(n_limbs): the kernel ea_mont_init picks for a modulus of n_limbs limbs in this
+ * process: EA_MONT_MULX for 32 limbs where ea_fast_paths() has EA_PATH_MULX, else EA_MONT_GMP. */
+int ea_mont_kernel(mp_size_t n_limbs);
+/* ea_mont_raw_mul(r, a, b, n, kernel): r = a*b*R^{-1} reduced as ea_mont_mul does (r < R and
+ * r = a*b*R^{-1} mod n; r < n when a*b < R*n), on the given kernel (EA_MONT_MULX where it is
+ * not usable: EA_ERR_ARGUMENT; -1: ea_mont_init's choice), a == b by value as ea_mont_sqr; 0 <= a, b < R (else EA_ERR_ARGUMENT).
+ * For tests of the two kernels against each other and gmpy2. */
+int ea_mont_raw_mul(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t n, int kernel);
 /* ea_mont_clear(ctx): free the context. */
 void ea_mont_clear(ea_mont *ctx);
 /* ea_mont_work_init(w, ctx) / ea_mont_work_clear(w): per-thread scratch. */

@@ -4,6 +4,7 @@ multi-exponentiations) and the portable GMP path, which test_portable_path_rerun
 forces in a subprocess."""
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -23,18 +24,36 @@ PORTABLE = os.environ.get("EDGEACC_PORTABLE") == "1"
 IFMA = edgeacc.build_info()["multi_exp"] == "ifma"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU's flags as Linux reports them (None elsewhere): a second opinion beside cpuid."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return None
+
+
+_FLAGS = _cpu_flags()
+# Whether the mulx rows (csrc/ea_mulx.h) should be in use; None where this cannot be told.
+MULX_CPU = None if _FLAGS is None else platform.machine() == "x86_64" and {"bmi2", "adx"} <= _FLAGS
+
 units = st.integers(2, N - 2).filter(lambda y: math.gcd(y, N) == 1)
 
 
 def test_build_info_names_the_paths_of_this_process():
     info = edgeacc.build_info()
-    assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp"}
+    assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp",
+                         "mont"}
     assert info["portable"] is PORTABLE
     ifma = info["lanes_cpu"] and not PORTABLE
     assert info["single"] == ("gmp" if PORTABLE else "ifma" if ifma else "openssl")
     usable = info["lanes_compiled"] and info["lanes_cpu"] and not PORTABLE
     assert info["lanes"] == ("crypto_mb" if usable else None)
     assert info["multi_exp"] == ("ifma" if ifma else "gmp")
+    if PORTABLE or MULX_CPU is not None:
+        assert info["mont"] == ("mulx" if MULX_CPU and not PORTABLE else "gmp")
+    assert info["mont"] in ("mulx", "gmp")
 
 
 class Big(int):

@@ -1,0 +1,78 @@
+/* ea_mulx.c - 32-limb Montgomery rows with mulx/adcx/adox (see ea_mulx.h). */
+#include "ea_mulx.h"
+
+#ifdef EA_MULX_COMPILED
+#include <cpuid.h>
+
+int ea_mulx_usable(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, 0) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    (void)a; (void)c; (void)d;
+    return (b >> 8 & 1) && (b >> 19 & 1);           /* CPUID.7.0:EBX bit 8 BMI2, bit 19 ADX */
+}
+
+/* One row: t[0..31] += q * b[0..31], returning the carry limb (the row's t[32] part).
+ * Limb j: mulx gives q*b[j] = hi:lo; lo joins t[j] on the CF chain (adcx), the previous limb's
+ * hi on the OF chain (adox). The two hi registers alternate so no mov sits between steps.
+ * The carry (last hi + CF + OF) cannot overflow: t + q*b < 2^(64*33). */
+#define EA_STEP(j, H, P)                                                  \
+    "mulx " #j "*8(%[b]), %[lo], %[" H "]\n\t"                            \
+    "adcx " #j "*8(%[t]), %[lo]\n\t"                                      \
+    "adox %[" P "], %[lo]\n\t"                                            \
+    "movq %[lo], " #j "*8(%[t])\n\t"
+#define EA_PAIR(j, k) EA_STEP(j, "h1", "h0") EA_STEP(k, "h0", "h1")
+
+static inline mp_limb_t row32(mp_limb_t *t, const mp_limb_t *b, mp_limb_t q)
+{
+    mp_limb_t lo, h0, h1;
+    __asm__ __volatile__(
+        "xorl %k[lo], %k[lo]\n\t"                   /* CF = OF = 0 */
+        "mulx (%[b]), %[lo], %[h0]\n\t"
+        "adcx (%[t]), %[lo]\n\t"
+        "movq %[lo], (%[t])\n\t"
+        EA_PAIR(1, 2) EA_PAIR(3, 4) EA_PAIR(5, 6) EA_PAIR(7, 8)
+        EA_PAIR(9, 10) EA_PAIR(11, 12) EA_PAIR(13, 14) EA_PAIR(15, 16)
+        EA_PAIR(17, 18) EA_PAIR(19, 20) EA_PAIR(21, 22) EA_PAIR(23, 24)
+        EA_PAIR(25, 26) EA_PAIR(27, 28) EA_PAIR(29, 30)
+        EA_STEP(31, "h1", "h0")
+        "movl $0, %k[lo]\n\t"                       /* mov keeps the flags */
+        "adcx %[lo], %[h1]\n\t"
+        "adox %[lo], %[h1]\n\t"
+        : [lo] "=&r"(lo), [h0] "=&r"(h0), [h1] "=&r"(h1)
+        : [t] "r"(t), [b] "r"(b), "d"(q)
+        : "cc", "memory");
+    return h1;
+}
+
+void ea_mulx_mul32(mp_limb_t *t, const mp_limb_t *a, const mp_limb_t *b)
+{
+    int i;
+    for (i = 0; i < EA_MULX_LIMBS; i++)
+        t[i] = 0;
+    for (i = 0; i < EA_MULX_LIMBS; i++)
+        t[i + EA_MULX_LIMBS] = row32(t + i, b, a[i]);
+}
+
+void ea_mulx_redc32(mp_limb_t *r, mp_limb_t *t, const mp_limb_t *m, mp_limb_t minv)
+{
+    int i;
+    mp_limb_t cy;
+    /* Row i zeroes t[i]; its carry is parked there and added at the end, as in ea_mont.c. */
+    for (i = 0; i < EA_MULX_LIMBS; i++)
+        t[i] = row32(t + i, m, t[i] * minv);
+    cy = mpn_add_n(r, t + EA_MULX_LIMBS, t, EA_MULX_LIMBS);
+    if (cy || mpn_cmp(r, m, EA_MULX_LIMBS) >= 0)
+        mpn_sub_n(r, r, m, EA_MULX_LIMBS);
+}
+
+#else
+
+int ea_mulx_usable(void)
+{
+    return 0;
+}
+
+#endif
