@@ -355,7 +355,7 @@ def test_portable_path_reruns_the_engine_tests():
         pytest.skip("already the portable run")
     env = dict(os.environ, EDGEACC_PORTABLE="1")
     files = ["tests/test_fast_paths.py", "tests/test_batch.py", "tests/test_batch_witnesses.py",
-             "tests/test_accumulator.py"]
+             "tests/test_accumulator.py", "tests/test_mont_kernel.py"]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           *files], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
