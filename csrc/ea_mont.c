@@ -111,7 +111,12 @@ void ea_mont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const ea_
 
 void ea_mont_sqr(mp_limb_t *r, const mp_limb_t *a, const ea_mont *ctx, ea_mont_work *w)
 {
-    mpn_sqr(w->t, a, ctx->n);
+#ifdef EA_MULX_COMPILED
+    if (ctx->kernel == EA_MONT_MULX)
+        ea_mulx_sqr32(w->t, a);
+    else
+#endif
+        mpn_sqr(w->t, a, ctx->n);
     redc(r, w->t, ctx);
     w->ops.sqr++;
 }

@@ -3,6 +3,7 @@
 
 #ifdef EA_MULX_COMPILED
 #include <cpuid.h>
+#include "ea_mulx_sqr.h"
 
 int ea_mulx_usable(void)
 {
@@ -54,6 +55,16 @@ void ea_mulx_mul32(mp_limb_t *t, const mp_limb_t *a, const mp_limb_t *b)
         t[i] = 0;
     for (i = 0; i < EA_MULX_LIMBS; i++)
         t[i + EA_MULX_LIMBS] = row32(t + i, b, a[i]);
+}
+
+void ea_mulx_sqr32(mp_limb_t *t, const mp_limb_t *a)
+{
+    mp_limb_t lo, h0, h1, x0, x1, d;
+    __asm__ __volatile__(EA_MULX_SQR32_ASM
+        : [lo] "=&r"(lo), [h0] "=&r"(h0), [h1] "=&r"(h1), [x0] "=&r"(x0), [x1] "=&r"(x1),
+          "=&d"(d)
+        : [t] "r"(t), [a] "r"(a)
+        : "cc", "memory");
 }
 
 void ea_mulx_redc32(mp_limb_t *r, mp_limb_t *t, const mp_limb_t *m, mp_limb_t minv)

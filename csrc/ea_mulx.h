@@ -23,6 +23,9 @@ int ea_mulx_usable(void);
 #ifdef EA_MULX_COMPILED
 /* ea_mulx_mul32(t, a, b): t (64 limbs) = a * b (32 limbs each); t may not overlap a or b. */
 void ea_mulx_mul32(mp_limb_t *t, const mp_limb_t *a, const mp_limb_t *b);
+/* ea_mulx_sqr32(t, a): t (64 limbs) = a^2 (32 limbs): the products a_i a_j (i < j) once, doubled,
+ * plus the squares (528 mulx against 1024); t may not overlap a. */
+void ea_mulx_sqr32(mp_limb_t *t, const mp_limb_t *a);
 /* ea_mulx_redc32(r, t, m, minv): r (32 limbs) = t * 2^-2048 mod m, as ea_mont's REDC: t (64
  * limbs, destroyed) < 2^2048 * m gives r < m; minv = -m^{-1} mod 2^64. r may not overlap t. */
 void ea_mulx_redc32(mp_limb_t *r, mp_limb_t *t, const mp_limb_t *m, mp_limb_t minv);

@@ -172,3 +172,19 @@ def test_root_factory_and_shared_base_are_gmpy2s(threads):
         int(gmpy2.powmod(g, total // x, N)) for x in XS]
     exps = [rng.randrange(1 << 2100) for _ in range(9)] + [1, (1 << 2048) - 1]
     assert _core.powm_shared_base(g, exps, N) == [int(gmpy2.powmod(g, e, N)) for e in exps]
+
+
+def test_generated_square_is_up_to_date():
+    """csrc/ea_mulx_sqr.h is tools/gen_mulx_sqr.py's output (edit the generator, not the file)."""
+    import importlib.util
+    import io
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("gen_mulx_sqr", root / "tools" / "gen_mulx_sqr.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    out = io.StringIO()
+    gen.main(out)
+    assert out.getvalue() == (root / "csrc" / "ea_mulx_sqr.h").read_text()
