@@ -21,10 +21,12 @@
 int ea_mulx_usable(void);
 
 #ifdef EA_MULX_COMPILED
-/* ea_mulx_mul32(t, a, b): t (64 limbs) = a * b (32 limbs each); t may not overlap a or b. */
+/* ea_mulx_mul32(t, a, b): t (64 limbs) = a * b (32 limbs each), one Karatsuba step over 16-limb
+ * row products (768 mulx); t may not overlap a or b. */
 void ea_mulx_mul32(mp_limb_t *t, const mp_limb_t *a, const mp_limb_t *b);
-/* ea_mulx_sqr32(t, a): t (64 limbs) = a^2 (32 limbs): the products a_i a_j (i < j) once, doubled,
- * plus the squares (528 mulx against 1024); t may not overlap a. */
+/* ea_mulx_sqr32(t, a): t (64 limbs) = a^2 (32 limbs): three 16-limb squares (each the products
+ * a_i a_j, i < j, once, doubled, plus the squares) and a Karatsuba step, 408 mulx against the
+ * product's 768; t may not overlap a. */
 void ea_mulx_sqr32(mp_limb_t *t, const mp_limb_t *a);
 /* ea_mulx_redc32(r, t, m, minv): r (32 limbs) = t * 2^-2048 mod m, as ea_mont's REDC: t (64
  * limbs, destroyed) < 2^2048 * m gives r < m; minv = -m^{-1} mod 2^64. r may not overlap t. */
