@@ -1,6 +1,8 @@
 /* ea_mulx.h - (internal) 2048-bit (32-limb) Montgomery rows in x86-64 inline asm with
  * mulx/adcx/adox: two carry chains per row (CF for the low halves, OF for the high halves),
- * so a row of 32 limb products runs without the single-chain add/adc of a mul-based kernel.
+ * so a row of limb products runs without the single-chain add/adc of a mul-based kernel.
+ * The product and the square are one Karatsuba step over 16-limb halves (rows for the
+ * product, straight-line squares from tools/gen_mulx_sqr.py), the REDC 32 rows of 32 limbs.
  * ea_mont (ea_mont.c) uses them behind ea_mont_mul/ea_mont_sqr where the modulus has 32 limbs
  * and cpuid reports BMI2 and ADX; the results are the GMP path's, limb for limb.
  * Compiled only for x86-64 with a GNU-C compiler (EA_MULX_COMPILED); elsewhere this is empty
