@@ -15,59 +15,43 @@ int ea_mulx_usable(void)
     return (b >> 8 & 1) && (b >> 19 & 1);           /* CPUID.7.0:EBX bit 8 BMI2, bit 19 ADX */
 }
 
-/* One row: t[0..31] += q * b[0..31], returning the carry limb (the row's t[32] part).
+/* A row: t[0..L-1] += q * b[0..L-1], returning the carry limb (the row's t[L] part).
  * Limb j: mulx gives q*b[j] = hi:lo; lo joins t[j] on the CF chain (adcx), the previous limb's
  * hi on the OF chain (adox). The two hi registers alternate so no mov sits between steps.
- * The carry (last hi + CF + OF) cannot overflow: t + q*b < 2^(64*33). */
+ * The carry (last hi + CF + OF) cannot overflow: t + q*b < 2^(64*(L+1)). */
 #define EA_STEP(j, H, P)                                                  \
     "mulx " #j "*8(%[b]), %[lo], %[" H "]\n\t"                            \
     "adcx " #j "*8(%[t]), %[lo]\n\t"                                      \
     "adox %[" P "], %[lo]\n\t"                                            \
     "movq %[lo], " #j "*8(%[t])\n\t"
 #define EA_PAIR(j, k) EA_STEP(j, "h1", "h0") EA_STEP(k, "h0", "h1")
+/* EA_ROW(name, steps): the row function whose limbs 1..L-1 are `steps` (L even, so the last
+ * hi is in h1). */
+#define EA_ROW(name, steps)                                               \
+    static inline mp_limb_t name(mp_limb_t *t, const mp_limb_t *b, mp_limb_t q) \
+    {                                                                     \
+        mp_limb_t lo, h0, h1;                                             \
+        __asm__ __volatile__(                                             \
+            "xorl %k[lo], %k[lo]\n\t"       /* CF = OF = 0 */              \
+            "mulx (%[b]), %[lo], %[h0]\n\t"                                \
+            "adcx (%[t]), %[lo]\n\t"                                       \
+            "movq %[lo], (%[t])\n\t"                                       \
+            steps                                                         \
+            "movl $0, %k[lo]\n\t"           /* mov keeps the flags */      \
+            "adcx %[lo], %[h1]\n\t"                                        \
+            "adox %[lo], %[h1]\n\t"                                        \
+            : [lo] "=&r"(lo), [h0] "=&r"(h0), [h1] "=&r"(h1)              \
+            : [t] "r"(t), [b] "r"(b), "d"(q)                              \
+            : "cc", "memory");                                            \
+        return h1;                                                        \
+    }
 
-static inline mp_limb_t row32(mp_limb_t *t, const mp_limb_t *b, mp_limb_t q)
-{
-    mp_limb_t lo, h0, h1;
-    __asm__ __volatile__(
-        "xorl %k[lo], %k[lo]\n\t"                   /* CF = OF = 0 */
-        "mulx (%[b]), %[lo], %[h0]\n\t"
-        "adcx (%[t]), %[lo]\n\t"
-        "movq %[lo], (%[t])\n\t"
-        EA_PAIR(1, 2) EA_PAIR(3, 4) EA_PAIR(5, 6) EA_PAIR(7, 8)
-        EA_PAIR(9, 10) EA_PAIR(11, 12) EA_PAIR(13, 14) EA_PAIR(15, 16)
-        EA_PAIR(17, 18) EA_PAIR(19, 20) EA_PAIR(21, 22) EA_PAIR(23, 24)
-        EA_PAIR(25, 26) EA_PAIR(27, 28) EA_PAIR(29, 30)
-        EA_STEP(31, "h1", "h0")
-        "movl $0, %k[lo]\n\t"                       /* mov keeps the flags */
-        "adcx %[lo], %[h1]\n\t"
-        "adox %[lo], %[h1]\n\t"
-        : [lo] "=&r"(lo), [h0] "=&r"(h0), [h1] "=&r"(h1)
-        : [t] "r"(t), [b] "r"(b), "d"(q)
-        : "cc", "memory");
-    return h1;
-}
-
-/* row32 on 16 limbs: t[0..15] += q * b[0..15], returning the carry limb. */
-static inline mp_limb_t row16(mp_limb_t *t, const mp_limb_t *b, mp_limb_t q)
-{
-    mp_limb_t lo, h0, h1;
-    __asm__ __volatile__(
-        "xorl %k[lo], %k[lo]\n\t"
-        "mulx (%[b]), %[lo], %[h0]\n\t"
-        "adcx (%[t]), %[lo]\n\t"
-        "movq %[lo], (%[t])\n\t"
-        EA_PAIR(1, 2) EA_PAIR(3, 4) EA_PAIR(5, 6) EA_PAIR(7, 8)
-        EA_PAIR(9, 10) EA_PAIR(11, 12) EA_PAIR(13, 14)
-        EA_STEP(15, "h1", "h0")
-        "movl $0, %k[lo]\n\t"
-        "adcx %[lo], %[h1]\n\t"
-        "adox %[lo], %[h1]\n\t"
-        : [lo] "=&r"(lo), [h0] "=&r"(h0), [h1] "=&r"(h1)
-        : [t] "r"(t), [b] "r"(b), "d"(q)
-        : "cc", "memory");
-    return h1;
-}
+EA_ROW(row32, EA_PAIR(1, 2) EA_PAIR(3, 4) EA_PAIR(5, 6) EA_PAIR(7, 8)
+              EA_PAIR(9, 10) EA_PAIR(11, 12) EA_PAIR(13, 14) EA_PAIR(15, 16)
+              EA_PAIR(17, 18) EA_PAIR(19, 20) EA_PAIR(21, 22) EA_PAIR(23, 24)
+              EA_PAIR(25, 26) EA_PAIR(27, 28) EA_PAIR(29, 30) EA_STEP(31, "h1", "h0"))
+EA_ROW(row16, EA_PAIR(1, 2) EA_PAIR(3, 4) EA_PAIR(5, 6) EA_PAIR(7, 8)
+              EA_PAIR(9, 10) EA_PAIR(11, 12) EA_PAIR(13, 14) EA_STEP(15, "h1", "h0"))
 
 /* t (32 limbs) = a * b (16 limbs each) by rows. */
 static void mul16(mp_limb_t *t, const mp_limb_t *a, const mp_limb_t *b)
