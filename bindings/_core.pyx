@@ -1198,7 +1198,7 @@ def poke2_verify(g, u, w, z, Q, r, ctx, n):
 cdef extern from "ea_fastexp.h":
     unsigned ea_fast_paths()
     unsigned EA_PATH_LANES_COMPILED, EA_PATH_LANES_CPU, EA_PATH_PORTABLE, EA_PATH_OPENSSL
-    unsigned EA_PATH_LANES, EA_PATH_IFMA
+    unsigned EA_PATH_LANES, EA_PATH_IFMA, EA_PATH_MULX
 
 
 def build_info():
@@ -1208,7 +1208,10 @@ def build_info():
     kernel for 1537..2048-bit moduli and OpenSSL for other sizes, "openssl", or "gmp") and
     ``lanes`` ("crypto_mb" or None: independent exponentiations, 2048-bit moduli) and
     ``multi_exp`` ("ifma": the engine's own IFMA lanes for the weighted batch test's
-    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp")."""
+    multi-exponentiation modulo 1025..2048-bit moduli, or "gmp") and ``prime`` (the kernel
+    of the strong base-2 test of 256-bit hash-to-prime candidates: "ifma" lanes, "mulx" - the
+    mulx/adcx/adox Montgomery asm of csrc/ea_mont4.h where cpuid reports BMI2 and ADX - or
+    "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -1217,6 +1220,7 @@ def build_info():
         "single": "ifma" if p & EA_PATH_IFMA else "openssl" if p & EA_PATH_OPENSSL else "gmp",
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
+        "prime": "ifma" if p & EA_PATH_IFMA else "mulx" if p & EA_PATH_MULX else "gmp",
     }
 
 

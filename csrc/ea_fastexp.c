@@ -7,6 +7,10 @@
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
 #include "ea_ifma1.h"
+#include "ea_mont4.h"
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #ifdef EA_HAVE_CRYPTO_MB
 #include <crypto_mb/exp.h>
 #endif
@@ -48,6 +52,19 @@ static int cpu_has_ifma(void)
 #endif
 }
 
+/* cpuid leaf 7: BMI2 (mulx) and ADX (adcx, adox), for ea_mont4.h. */
+static int cpu_has_mulx_adx(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (b >> 8 & 1) && (b >> 19 & 1);
+#else
+    return 0;
+#endif
+}
+
 static void paths_init(void)
 {
     const char *env = getenv("EDGEACC_PORTABLE");
@@ -66,6 +83,10 @@ static void paths_init(void)
 #ifdef EA_IFMA_COMPILED
     if ((p & EA_PATH_LANES_CPU) && !(p & EA_PATH_PORTABLE))
         p |= EA_PATH_IFMA;
+#endif
+#ifdef EA_MONT4_COMPILED
+    if (cpu_has_mulx_adx() && !(p & EA_PATH_PORTABLE))
+        p |= EA_PATH_MULX;
 #endif
     paths = p;
 }

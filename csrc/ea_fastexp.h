@@ -8,7 +8,9 @@
  *              AVX-512 IFMA, when the build found crypto_mb (EA_HAVE_CRYPTO_MB) and cpuid
  *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;
  *   IFMA     - the engine's own 8-lane IFMA Montgomery kernel for multi-exponentiations
- *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb.
+ *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb;
+ *   mulx     - the 256-bit Montgomery kernel of ea_mont4.h (mulx/adcx/adox asm) for the
+ *              primality tests of hash-to-prime candidates, where cpuid reports BMI2 and ADX.
  * The choice is made once per process (the environment is read at the first call). */
 #ifndef EA_FASTEXP_H
 #define EA_FASTEXP_H
@@ -35,7 +37,8 @@ enum {
     EA_PATH_PORTABLE = 4,           /* EDGEACC_PORTABLE=1 forces GMP everywhere */
     EA_PATH_OPENSSL = 8,            /* single exponentiations use OpenSSL */
     EA_PATH_LANES = 16,             /* independent exponentiations use the lanes */
-    EA_PATH_IFMA = 32               /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
+    EA_PATH_IFMA = 32,              /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
+    EA_PATH_MULX = 64               /* 256-bit primality tests use ea_mont4.h (cpuid: BMI2, ADX) */
 };
 
 /* ea_fast_paths(): the EA_PATH_* bits of this build and process. */
