@@ -423,7 +423,7 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
     uint32_t ks[8], k = 0;
     unsigned char pass[8];
     size_t m, i;
-    int rc = EA_ERR_EXHAUSTED;
+    int rc = EA_ERR_EXHAUSTED, mulx4 = mulx4_apply();
     for (i = 0; i < 8; i++)
         mpz_init(c[i]);
     while (k < max_nonce && rc == EA_ERR_EXHAUSTED) {
@@ -434,9 +434,9 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
         }
         if (m > 0 && !ea_ifma_strong_base2_8(pass, (const mpz_t *)c, m))
             for (i = 0; i < m; i++)
-                pass[i] = (unsigned char)strong_base2(c[i]);
+                pass[i] = (unsigned char)strong_base2_on(c[i], mulx4);
         for (i = 0; i < m; i++)
-            if (pass[i] && strong_lucas(c[i], 0)) {
+            if (pass[i] && strong_lucas(c[i], mulx4)) {
                 mpz_set(x, c[i]);
                 *nonce = ks[i];
                 rc = EA_OK;
