@@ -637,7 +637,7 @@ class Node:
         for _ in range(APPEND_ATTEMPTS):
             _, slot = self.follower.sync_position()
             term = self.follower.term + 1
-            if self.log.append(slot, term_entry(self.chain_id, term, self.name), leadership, self.name):
+            if self.log.append(slot, term_entry(self.chain_id, term, self.peer.identity), leadership, self.name):
                 self.sync()
                 if (self.follower.term, self.follower.term_cutter) == (term, self.name):
                     self._term = term

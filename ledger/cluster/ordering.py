@@ -12,7 +12,7 @@ Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
                           (ledger.cluster.follower, Bodies);
                         - a CRL entry (ledger.cluster.ordered_crl.crl_entry);
                         - a term entry (ledger.cluster.follower.term_entry): an elected
-                          cutter's, appended under its fence before it proposes; a follower
+                          cutter's, signed by it, appended under its fence before it proposes; a follower
                           takes a header only of the term the entries before it started
                           (follower, Terms);
                         anything else is junk every follower skips
