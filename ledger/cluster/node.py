@@ -428,6 +428,7 @@ class Node:
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
         self._attest_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix=f"attest-{self.name}")
         self._channels: dict[str, Channel] = {}
+        self._channels_lock = threading.Lock()
         self._stop = threading.Event()
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
@@ -976,9 +977,16 @@ class Node:
         return self._channel_to(name, self.chain_id)
 
     def _channel_to(self, name: str, chain_id: str) -> Channel:
-        """The channel to peer `name` of `chain_id` (one per peer, made on first use)."""
-        return self._channels.get(name) or self._channels.setdefault(
-            name, Channel(peer_addresses(self.deployment_info, chain_id)[name], name, self.credentials))
+        """The channel to peer `name` of `chain_id` (one per peer, made on first use, under a
+        lock: two threads' first calls must not both open one and leave the loser open)."""
+        channel = self._channels.get(name)
+        if channel is None:
+            with self._channels_lock:
+                channel = self._channels.get(name)
+                if channel is None:
+                    channel = self._channels[name] = Channel(peer_addresses(self.deployment_info, chain_id)[name],
+                                                             name, self.credentials)
+        return channel
 
     # --- the methods ------------------------------------------------------------------
 
