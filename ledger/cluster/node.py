@@ -87,7 +87,7 @@ from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, C
                                      decode_block_id, encode_block_id, stored_message, term_entry)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
-from ledger.cluster.reads import ChainReader
+from ledger.cluster.reads import MAX_LOCATES, ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
                                       serve, text_field, unpack)
 from ledger.errors import (AccessDenied, ArgumentError, ChainIntegrityError, ConfigurationError,
@@ -462,6 +462,7 @@ class Node:
             "Block": Method(self._rpc_block),
             "Body": Method(self._rpc_body, roles=("peer",), same_chain=True),
             "Locate": Method(self._rpc_locate),
+            "LocateMany": Method(self._rpc_locate_many),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
             # (a client confirms its receipts and reads with up to 16 threads at once)
@@ -1340,6 +1341,20 @@ class Node:
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
+
+    def _rpc_locate_many(self, caller: Caller, request: bytes) -> bytes:
+        """Locate of up to MAX_LOCATES ids (packed): a receipt per id, empty for one this peer
+        does not hold (a malformed id is on no chain)."""
+        tx_ids = unpack(request, what="LocateMany request")
+        if len(tx_ids) > MAX_LOCATES:
+            raise ArgumentError(f"LocateMany takes at most {MAX_LOCATES} ids, not {len(tx_ids)}")
+        out = []
+        for tx_id in tx_ids:
+            try:
+                out.append(encode_receipt(self.peer.receipt(bytes(tx_id))))
+            except NotFound:
+                out.append(b"")
+        return pack(*out)
 
     def _rpc_latest(self, caller: Caller, request: bytes) -> bytes:
         """The latest signed header (empty on an empty chain)."""
