@@ -13,7 +13,7 @@ another answer.
 """
 from __future__ import annotations
 
-from typing import Generic, Hashable, TypeVar
+from typing import Generic, Hashable, Iterable, TypeVar
 
 from ledger.errors import ArgumentError
 
@@ -45,6 +45,11 @@ class Recent(Generic[K, V]):
 
     def add(self, key: K) -> None:
         self[key] = None
+
+    def update(self, keys: Iterable[K]) -> None:
+        """add() each of `keys` (the newest `limit` of them stay)."""
+        for key in keys:
+            self[key] = None
 
     def __getitem__(self, key: K) -> V | None:
         return self._items[key]
