@@ -1210,7 +1210,9 @@ def build_info():
     ``multi_exp`` ("ifma": the engine's own IFMA lanes for the weighted batch test's
     multi-exponentiation modulo 1025..2048-bit moduli, or "gmp") and ``mont`` ("mulx": the
     mulx/adcx/adox rows of csrc/ea_mulx.h for the Montgomery products modulo 1985..2048-bit
-    moduli of the GMP-side paths, where cpuid reports BMI2 and ADX; or "gmp")."""
+    moduli of the GMP-side paths, where cpuid reports BMI2 and ADX; or "gmp") and ``prime``
+    (the kernel of the strong base-2 test of 256-bit hash-to-prime candidates: "ifma" lanes,
+    "mulx" - the 4-limb Montgomery asm of csrc/ea_mont4.h, same cpuid condition - or "gmp")."""
     cdef unsigned p = ea_fast_paths()
     return {
         "lanes_compiled": bool(p & EA_PATH_LANES_COMPILED),
@@ -1220,6 +1222,7 @@ def build_info():
         "lanes": "crypto_mb" if p & EA_PATH_LANES else None,
         "multi_exp": "ifma" if p & EA_PATH_IFMA else "gmp",
         "mont": "mulx" if p & EA_PATH_MULX else "gmp",
+        "prime": "ifma" if p & EA_PATH_IFMA else "mulx" if p & EA_PATH_MULX else "gmp",
     }
 
 

@@ -9,8 +9,10 @@
  *              reports IFMA; 2048-bit moduli and exponents of at most 2048 bits;
  *   IFMA     - the engine's own 8-lane IFMA Montgomery kernel for multi-exponentiations
  *              (ea_ifma.h), where cpuid reports IFMA; needs no crypto_mb.
- * Below them, ea_mont's 32-limb products (the GMP-side batch paths) take the mulx/adcx/adox
- * rows of ea_mulx.h where cpuid reports BMI2 and ADX (EA_PATH_MULX), GMP's mpn calls elsewhere.
+ * Below them, where cpuid reports BMI2 and ADX (EA_PATH_MULX): ea_mont's 32-limb products (the
+ * GMP-side batch paths) take the mulx/adcx/adox rows of ea_mulx.h, and the primality tests of
+ * 256-bit hash-to-prime candidates the 4-limb Montgomery product and square of ea_mont4.h;
+ * GMP's mpn calls and mpz_powm elsewhere.
  * The choice is made once per process (the environment is read at the first call). */
 #ifndef EA_FASTEXP_H
 #define EA_FASTEXP_H
@@ -38,7 +40,7 @@ enum {
     EA_PATH_OPENSSL = 8,            /* single exponentiations use OpenSSL */
     EA_PATH_LANES = 16,             /* independent exponentiations use the lanes */
     EA_PATH_IFMA = 32,              /* multi-exponentiations use the own IFMA lanes (ea_ifma.h) */
-    EA_PATH_MULX = 64               /* 32-limb ea_mont products use the mulx rows (ea_mulx.h) */
+    EA_PATH_MULX = 64               /* mulx kernels: ea_mulx.h (32 limbs), ea_mont4.h (4 limbs) */
 };
 
 /* ea_fast_paths(): the EA_PATH_* bits of this build and process. */

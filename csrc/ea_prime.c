@@ -3,7 +3,9 @@
 #include <string.h>
 #include <openssl/sha.h>
 #include "ea_prime.h"
+#include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_mont4.h"
 #include "ea_sieve_table.h"
 
 /* ---- BPSW (DESIGN.md section 2): trial division by the odd primes below EA_SIEVE_BOUND, a
@@ -13,13 +15,29 @@
  * trial division, base-2 strong test, the same strong Lucas test) except on a BPSW pseudoprime,
  * none of which is known. The search runs the base-2 test in IFMA lanes and only the Lucas
  * test here; the Lucas test is in Montgomery form on mpn (GMP's own recomputes a division
- * inverse per reduction). */
+ * inverse per reduction). Where cpuid reports BMI2 and ADX (EA_PATH_MULX), 256-bit candidates
+ * take both tests in Montgomery form on ea_mont4.h's asm product and square instead. */
+
+#if defined(EA_MONT4_COMPILED) && GMP_NUMB_BITS == 64
+#define MULX4 1
+#endif
+
+/* 1 iff 4-limb candidates take the tests on ea_mont4.h (read once per search or test). */
+static int mulx4_apply(void)
+{
+#ifdef MULX4
+    return (ea_fast_paths() & EA_PATH_MULX) != 0;
+#else
+    return 0;
+#endif
+}
 
 typedef struct {
     const mp_limb_t *n;
     mp_size_t k;                    /* limbs of n */
     mp_limb_t ninv;                 /* -n^{-1} mod 2^GMP_NUMB_BITS */
     mp_limb_t *t;                   /* 2k limbs of scratch */
+    int asm4;                       /* k == 4 and ea_mont4.h applies */
 } lmont;
 
 #if GMP_NUMB_BITS == 64 && defined(__SIZEOF_INT128__)
@@ -67,6 +85,15 @@ static void lmont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, cons
 {
     mp_limb_t *u = m->t;
     mp_size_t i, k = m->k;
+#ifdef MULX4
+    if (m->asm4) {
+        if (a == b)
+            ea_mont4_sqr((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)m->n, m->ninv);
+        else
+            ea_mont4_mul((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)m->n, m->ninv);
+        return;
+    }
+#endif
 #ifdef LMONT4
     if (k == 4) {
         lmont_mul4(r, a, b, m);
@@ -125,7 +152,7 @@ static long selfridge_d(const mpz_t x)
 /* The strong Lucas test for odd x > 1 without a factor below EA_SIEVE_BOUND: with
  * x + 1 = d 2^s, d odd, x passes iff U_d = 0 or V_{d 2^r} = 0 (mod x) for some 0 <= r < s.
  * U_d = 0 iff 2 V_{d+1} = P V_d (D is invertible), so one chain of (V_k, V_{k+1}, Q^k) does. */
-static int strong_lucas(const mpz_t x)
+static int strong_lucas(const mpz_t x, int mulx4)
 {
     long dsel = selfridge_d(x);
     mp_size_t k = mpz_size(x), i;
@@ -144,6 +171,7 @@ static int strong_lucas(const mpz_t x)
     m.n = mpz_limbs_read(x);
     m.k = k;
     m.t = w + 9 * k;
+    m.asm4 = mulx4 && k == 4;
     m.ninv = 1;
     for (i = 0; i < 7; i++)                      /* Newton: x^{-1} mod 2^64 */
         m.ninv *= 2 - m.n[0] * m.ninv;
@@ -288,9 +316,70 @@ static int passes_sieve(const mpz_t c)
 }
 
 /* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
-static int bpsw_after_sieve(const mpz_t x)
+#ifdef MULX4
+/* r = a + a mod n (a < n; 4 limbs), as ea_mont4.h's operands. */
+static void double4(uint64_t *r, const uint64_t *a, const uint64_t *n)
 {
-    return strong_base2(x) && strong_lucas(x);
+    if (mpn_add_n((mp_limb_t *)r, (const mp_limb_t *)a, (const mp_limb_t *)a, 4)
+        || mpn_cmp((const mp_limb_t *)r, (const mp_limb_t *)n, 4) >= 0)
+        mpn_sub_n((mp_limb_t *)r, (const mp_limb_t *)r, (const mp_limb_t *)n, 4);
+}
+
+/* strong_base2 for odd 4-limb x (x > EA_SIEVE_BOUND^2) in Montgomery form on ea_mont4.h: 2^d by
+ * squarings and doublings (a doubling is an addition: the base is 2), then s - 1 squarings. */
+static int strong_base2_mulx4(const mpz_t x)
+{
+    const uint64_t *n = (const uint64_t *)mpz_limbs_read(x);
+    uint64_t ninv = 1, one[4] = {0, 0, 0, 0}, mone[4], y[4], d[4] = {0, 0, 0, 0};
+    mpz_t t;
+    size_t count = 0;
+    mp_bitcnt_t s, r;
+    long b;
+    int i, pass;
+    for (i = 0; i < 7; i++)                          /* Newton: x^{-1} mod 2^64 */
+        ninv *= 2 - n[0] * ninv;
+    ninv = 0 - ninv;
+    mpz_init(t);
+    mpz_setbit(t, 256);
+    mpz_mod(t, t, x);                                /* 1 in Montgomery form: 2^256 mod x */
+    mpz_export(one, &count, -1, sizeof(uint64_t), 0, 0, t);
+    mpz_sub_ui(t, x, 1);
+    s = mpz_scan1(t, 0);
+    mpz_tdiv_q_2exp(t, t, s);                        /* x - 1 = d 2^s */
+    mpz_export(d, &count, -1, sizeof(uint64_t), 0, 0, t);
+    b = (long)mpz_sizeinbase(t, 2) - 2;              /* below d's top bit */
+    mpz_clear(t);
+    mpn_sub_n((mp_limb_t *)mone, (const mp_limb_t *)n, (const mp_limb_t *)one, 4);   /* -1 */
+    double4(y, one, n);                              /* 2: d's top bit */
+    for (; b >= 0; b--) {
+        ea_mont4_sqr(y, y, n, ninv);
+        if (d[b / 64] >> (b % 64) & 1)
+            double4(y, y, n);
+    }
+    pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) == 0
+        || mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
+    for (r = 1; r < s && !pass && mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) != 0; r++) {
+        ea_mont4_sqr(y, y, n, ninv);
+        pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
+    }
+    return pass;
+}
+#endif
+
+/* The strong test to base 2 on the kernel `mulx4` selects (4-limb x only). */
+static int strong_base2_on(const mpz_t x, int mulx4)
+{
+#ifdef MULX4
+    if (mulx4 && mpz_size(x) == 4)
+        return strong_base2_mulx4(x);
+#endif
+    (void)mulx4;
+    return strong_base2(x);
+}
+
+static int bpsw_after_sieve(const mpz_t x, int mulx4)
+{
+    return strong_base2_on(x, mulx4) && strong_lucas(x, mulx4);
 }
 
 int ea_is_probable_prime(const mpz_t x)
@@ -301,7 +390,7 @@ int ea_is_probable_prime(const mpz_t x)
     if (mpz_even_p(x))
         return mpz_cmp_ui(x, 2) == 0;
     if (mpz_cmp_ui(x, (unsigned long)EA_SIEVE_BOUND * EA_SIEVE_BOUND) >= 0)
-        return passes_sieve(x) && bpsw_after_sieve(x);
+        return passes_sieve(x) && bpsw_after_sieve(x, mulx4_apply());
     for (i = 0; i < EA_SIEVE_PRIMES; i++) {      /* below the bound squared: exact */
         unsigned long p = ea_sieve_prime[i];
         if (p * p > mpz_get_ui(x))
@@ -334,7 +423,7 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
     uint32_t ks[8], k = 0;
     unsigned char pass[8];
     size_t m, i;
-    int rc = EA_ERR_EXHAUSTED;
+    int rc = EA_ERR_EXHAUSTED, mulx4 = mulx4_apply();
     for (i = 0; i < 8; i++)
         mpz_init(c[i]);
     while (k < max_nonce && rc == EA_ERR_EXHAUSTED) {
@@ -345,9 +434,9 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
         }
         if (m > 0 && !ea_ifma_strong_base2_8(pass, (const mpz_t *)c, m))
             for (i = 0; i < m; i++)
-                pass[i] = (unsigned char)strong_base2(c[i]);
+                pass[i] = (unsigned char)strong_base2_on(c[i], mulx4);
         for (i = 0; i < m; i++)
-            if (pass[i] && strong_lucas(c[i])) {
+            if (pass[i] && strong_lucas(c[i], mulx4)) {
                 mpz_set(x, c[i]);
                 *nonce = ks[i];
                 rc = EA_OK;
@@ -364,15 +453,16 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
 {
     SHA256_CTX prefix;
     uint32_t k;
-    int rc = check_h2p_args(domain, dlen, data, len, bits);
+    int mulx4, rc = check_h2p_args(domain, dlen, data, len, bits);
     if (rc != EA_OK)
         return rc;
     prefix_context(&prefix, domain, dlen, data, len);
     if (bits <= 256 && ea_ifma_strong_base2_apply())
         return search_in_lanes(x, nonce, &prefix, bits, max_nonce);
+    mulx4 = mulx4_apply();
     for (k = 0; k < max_nonce; k++) {
         candidate_from_prefix(x, &prefix, k, bits);
-        if (passes_sieve(x) && bpsw_after_sieve(x)) {
+        if (passes_sieve(x) && bpsw_after_sieve(x, mulx4)) {
             *nonce = k;
             return EA_OK;
         }

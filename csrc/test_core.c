@@ -5,6 +5,8 @@
 #include "ea_check.h"
 #include "ea_ifma.h"
 #include "ea_ifma1.h"
+#include "ea_fastexp.h"
+#include "ea_mont4.h"
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 
@@ -209,6 +211,83 @@ static int check_multi_exp_side_task(void)
     return 0;
 }
 
+/* ea_mont4.h's product and square against mpz on 256-bit moduli: every limb full
+ * (2^256 - 189), a small top limb (2^192 + ...), random ones; operands 0, 1, n - 1, n - 2, all-ones
+ * limbs below n and random (a wrong carry is a silent wrong answer: the carry-heavy ones first). */
+static int test_mont4(void)
+{
+#ifdef EA_MONT4_COMPILED
+    gmp_randstate_t rs;
+    mpz_t n, a, b, want, rinv, got;
+    uint64_t N[4], A[4], B[4], R[4];
+    size_t count;
+    int m, i, j, k;
+    if (!(ea_fast_paths() & EA_PATH_MULX))
+        return 0;                                   /* no BMI2/ADX here, or EDGEACC_PORTABLE */
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 4);
+    mpz_inits(n, a, b, want, rinv, got, NULL);
+    for (m = 0; m < 40; m++) {
+        if (m == 0) {
+            mpz_ui_pow_ui(n, 2, 256);
+            mpz_sub_ui(n, n, 189);
+        } else if (m == 1) {
+            mpz_ui_pow_ui(n, 2, 192);
+            mpz_add_ui(n, n, 133);
+        } else {
+            mpz_urandomb(n, rs, m % 2 ? 256 : 200 + (unsigned)m);
+            mpz_setbit(n, m % 2 ? 255 : 199 + (unsigned)m);
+            mpz_setbit(n, 0);
+        }
+        memset(N, 0, sizeof N);
+        mpz_export(N, &count, -1, 8, 0, 0, n);
+        uint64_t ninv = 1;
+        for (i = 0; i < 7; i++)
+            ninv *= 2 - N[0] * ninv;
+        ninv = 0 - ninv;
+        mpz_set_ui(rinv, 0);
+        mpz_setbit(rinv, 256);
+        CHECK(mpz_invert(rinv, rinv, n));
+        for (i = 0; i < 12; i++)
+            for (j = 0; j < 12; j++) {
+                mpz_ptr ops[2] = { a, b };
+                int sel[2] = { i, j };
+                for (k = 0; k < 2; k++) {
+                    switch (sel[k]) {
+                    case 0: mpz_set_ui(ops[k], 0); break;
+                    case 1: mpz_set_ui(ops[k], 1); break;
+                    case 2: mpz_sub_ui(ops[k], n, 1); break;
+                    case 3: mpz_sub_ui(ops[k], n, 2); break;
+                    case 4: mpz_set_ui(ops[k], 0); mpz_setbit(ops[k], mpz_sizeinbase(n, 2) - 1);
+                            mpz_sub_ui(ops[k], ops[k], 1); break;   /* all ones below n's top bit */
+                    default: mpz_urandomm(ops[k], rs, n);
+                    }
+                }
+                memset(A, 0, sizeof A); memset(B, 0, sizeof B);
+                mpz_export(A, &count, -1, 8, 0, 0, a);
+                mpz_export(B, &count, -1, 8, 0, 0, b);
+                mpz_mul(want, a, b); mpz_mul(want, want, rinv); mpz_mod(want, want, n);
+                ea_mont4_mul(R, A, B, N, ninv);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                ea_mont4_mul(A, A, B, N, ninv);             /* r aliasing a */
+                mpz_import(got, 4, -1, 8, 0, 0, A);
+                CHECK(mpz_cmp(got, want) == 0);
+                mpz_mul(want, b, b); mpz_mul(want, want, rinv); mpz_mod(want, want, n);
+                ea_mont4_sqr(R, B, N, ninv);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                ea_mont4_sqr(B, B, N, ninv);                /* r aliasing a */
+                mpz_import(got, 4, -1, 8, 0, 0, B);
+                CHECK(mpz_cmp(got, want) == 0);
+            }
+    }
+    mpz_clears(n, a, b, want, rinv, got, NULL);
+    gmp_randclear(rs);
+#endif
+    return 0;
+}
+
 int main(void)
 {
     mpz_t n, g, x, v, w, zero, xs[3];
@@ -238,6 +317,7 @@ int main(void)
     for (i = 0; i < 3; i++) mpz_clear(xs[i]);
     mpz_clears(n, g, x, v, w, zero, NULL);
     CHECK(test_single_powm() == 0);
+    CHECK(test_mont4() == 0);
     CHECK(check_multi_exp_side_task() == 0);
     puts("csrc ok");
     return 0;

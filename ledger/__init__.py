@@ -48,7 +48,7 @@ bytearray or memoryview (copied when signed), never str or int. Transactions, he
 and statuses are their canonical encodings: the constructor checks and encodes the fields
 once, and the peers admit the decoding of the bytes a submitter hands them.
 """
-from ledger import checks, cluster, errors  # cluster: the distributed deployment's operator API
+from ledger import checks, cluster, errors, recent  # cluster: the distributed deployment's operator API
 from ledger.api import Ledger, Pending
 from ledger.block import Block, BlockContent, BlockHeader, SignedHeader
 from ledger.chain import ChainConfig, Deployment, Peer, Receipt
@@ -76,6 +76,6 @@ __all__ = [
     "Block", "BlockContent", "BlockHeader", "CertificateAuthority", "ChainConfig", "Deployment", "Identity",
     "InclusionProof", "InterlockReport", "Ledger", "LedgerError", "Member", "Network", "ObjectRef", "ObjectStore",
     "Peer", "Pending", "PendingTx", "Receipt", "SignedHeader", "Transaction", "TrustStore", "TxKind",
-    "Verdict", "Verifier", "check_cross_chain", "checks", "cluster", "connect", "errors", "revocation",
+    "Verdict", "Verifier", "check_cross_chain", "checks", "cluster", "connect", "errors", "recent", "revocation",
     "verify_inclusion",
 ]

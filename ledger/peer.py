@@ -27,12 +27,14 @@ from ledger.errors import (ChainIntegrityError, ConfigurationError, EncodingErro
 from ledger.encoding import DIGEST_BYTES, U64_MAX
 from ledger.identity import Identity
 from ledger.protocol1 import InclusionProof
+from ledger.recent import Recent
 from ledger.store import INDEX_BUCKETS, PeerStore, add_index_rows, sums_digest
 from ledger.tx import Transaction, TxKind
 
 CHECKPOINT_DOMAIN = b"edgeacc-ledger validated checkpoint/2\0"
 CHECKPOINT_EVERY = 1024  # blocks between the checkpoints a committing peer records
 STATUS_DOMAIN = b"edgeacc-ledger status records/1\0"
+ADMITTED_KEPT = 1 << 17  # admitted transactions a peer remembers as verified (a queue's worth and more)
 VALIDATED_KEPT = 64  # headers remembered as validated at one height, and parents with children validated on
                      # them: another peer's variants of one block must not grow memory (a header forgotten
                      # is validated again when it commits)
@@ -60,28 +62,6 @@ def _rows(height: int, tx_ids: list[bytes]) -> list[tuple[bytes, int, int]]:
     return [(tx_id, height, position) for position, tx_id in enumerate(tx_ids)]
 
 
-class RecentDigests:
-    """A set of at most VALIDATED_KEPT digests, the oldest added forgotten first."""
-
-    def __init__(self) -> None:
-        self._digests: dict[bytes, None] = {}
-
-    def add(self, digest: bytes) -> None:
-        self._digests.pop(digest, None)
-        self._digests[digest] = None
-        while len(self._digests) > VALIDATED_KEPT:
-            del self._digests[next(iter(self._digests))]
-
-    def __contains__(self, digest: object) -> bool:
-        return digest in self._digests
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    def clear(self) -> None:
-        self._digests.clear()
-
-
 class Peer:
     """One peer of one chain: its identity, its SQLite store, and the validated chain state."""
 
@@ -98,10 +78,11 @@ class Peer:
         self.store = store
         self.state = ChainState(deployment, self.chain_id, _StoredBlocks(store))
         self._lock = self.state.lock
-        self._validated = RecentDigests()  # digests of headers this peer validated at the next height
+        self._validated = Recent(VALIDATED_KEPT)  # digests of headers this peer validated at the next height
         # parent digest -> digests this peer validated on top of that parent, not yet applied (endorse_on)
-        self._validated_on: dict[bytes, RecentDigests] = {}
-        self._admitted: set[tuple[bytes, bytes]] = set()  # (tx_id, signature) verified on admission
+        self._validated_on: dict[bytes, Recent] = {}
+        # (tx_id, signature) verified on admission (one forgotten is verified again when proposed)
+        self._admitted: Recent[tuple[bytes, bytes], None] = Recent(ADMITTED_KEPT)
         self._status_chain = bytes(DIGEST_BYTES)  # chained_status over every status record applied
         self._vouched: tuple[int, bytes] | None = None  # (height, digest) of a checkpoint a repair must reach
 
@@ -326,7 +307,7 @@ class Peer:
         self.state.validate_child(parent, block, admitted=self._admitted)
         with self._lock:  # (its parent may have been applied meanwhile: then it is the next block)
             if self.height == parent.height:
-                self._validated_on.setdefault(parent.digest, RecentDigests()).add(block.digest)
+                self._validated_on.setdefault(parent.digest, Recent(VALIDATED_KEPT)).add(block.digest)
                 while len(self._validated_on) > VALIDATED_KEPT:
                     del self._validated_on[next(iter(self._validated_on))]
             elif self.height == block.height and self.digest(parent.height) == parent.digest:
@@ -386,7 +367,7 @@ class Peer:
                 raise
         self._apply(block, records=records)
         # proposals at this height are stale now; those validated on this block are the next
-        self._validated = self._validated_on.pop(block.digest, RecentDigests())
+        self._validated = self._validated_on.pop(block.digest, Recent(VALIDATED_KEPT))
         self._validated_on.clear()
 
     def _stored(self, block: Block) -> bool:

@@ -14,10 +14,11 @@ from ledger.block import Block, SignedHeader
 from ledger.chain import Deployment, now_ms
 from ledger.cluster import follower as follower_module
 from ledger.cluster import local
-from ledger.cluster.follower import Checkpoint, Follower, attestation_quorum, term_entry
+from ledger.cluster.follower import Checkpoint, Follower, TermEntry, attestation_quorum, term_entry
 from ledger.cluster.node import Node, _Pending, chain_configs, deployment_params, load_trust
 from ledger.cluster.ordering import ArrivedEntries, Leadership
 from ledger.cluster.transport import unpack
+from ledger.encoding import Writer
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
 from ledger.store import PENDING_PER_TERM, PeerStore
@@ -86,8 +87,9 @@ def world(tmp_path_factory):
         return Transaction.create(client, TxKind.RECORD, CHAIN, b"%s-%d" % (tag, next(nonces)),
                                   timestamp_ms=now_ms(), nonce=next(nonces))
     yield dataclasses.make_dataclass("World", ["rules", "peers", "new_peer", "endorse", "honest", "genuine",
-                                               "forker", "fork", "tx"])(rules, peers, new_peer, endorse, honest,
-                                                                        genuine, forker, fork, tx)
+                                               "forker", "fork", "tx", "client"])(rules, peers, new_peer, endorse,
+                                                                                  honest, genuine, forker, fork, tx,
+                                                                                  client)
     honest.close()
     forker.close()
 
@@ -553,7 +555,7 @@ def _term_one_endorsed(world):
     """A log in term 1 of peer 0, the honest endorser (peer 1) of it, the cutter's peer, and
     its proposal b the endorser signed."""
     cutter_name = world.peers[0].name
-    log = FakeLog({0: term_entry(CHAIN, 1, cutter_name)})
+    log = FakeLog({0: term_entry(CHAIN, 1, world.peers[0])})
     node, endorse = _endorser(world, log, caller=cutter_name)
     cutter = world.new_peer(0)
     b = cutter._propose([world.tx()], term=1)[0]
@@ -590,7 +592,7 @@ def test_a_header_of_an_ended_term_appended_later_is_skipped_alike_and_its_body_
     chain goes on with the block of term 2."""
     cutter_name, log, node, endorse, cutter, b = _term_one_endorsed(world)
     assert node.peer.store.pending(b.digest) is not None
-    log.entries[1] = term_entry(CHAIN, 2, cutter_name)
+    log.entries[1] = term_entry(CHAIN, 2, world.peers[0])
     log.entries[2] = world.endorse(b, (0, 1)).signed.to_bytes()  # (appended late, by anyone)
     c = cutter._propose([world.tx()], term=2)[0]
     endorse(c)  # (it reads term 2 first: term 1's bodies go)
@@ -615,6 +617,44 @@ def test_a_header_of_an_ended_term_appended_later_is_skipped_alike_and_its_body_
         p.close()
 
 
+def _raw_term_entry(chain_id, term, name, fingerprint, timestamp_ms, signer=None, version=2):
+    """A term entry in the wire layout (follower.term_entry) with any fields, signed by `signer`
+    (its signature of what the layout says it signs) or by nobody (version 1: no signature)."""
+    w = Writer().raw(b"EATM").u8(version).text16(chain_id).u64(term).text16(name)
+    if version == 1:
+        return w.getvalue()
+    body = w.raw(fingerprint, 32).u64(timestamp_ms).getvalue()
+    return body + (signer.sign(follower_module.TERM_DOMAIN + body) if signer else bytes(64))
+
+
+FORGED_TERM_ENTRIES = {
+    "another peer's key under the name": lambda w, now: _raw_term_entry(
+        CHAIN, 1, w.peers[0].name, w.peers[2].fingerprint, now, w.peers[2]),
+    "another peer's signature": lambda w, now: _raw_term_entry(
+        CHAIN, 1, w.peers[0].name, w.peers[0].fingerprint, now, w.peers[2]),
+    "a tampered signature": lambda w, now: (lambda e: e[:-1] + bytes([e[-1] ^ 1]))(term_entry(CHAIN, 1, w.peers[0])),
+    "a tampered field": lambda w, now: (lambda e: e.replace(w.peers[0].name.encode(), w.peers[1].name.encode()))(
+        term_entry(CHAIN, 1, w.peers[0])),
+    "a client's": lambda w, now: (lambda c: _raw_term_entry(CHAIN, 1, c.name, c.fingerprint, now, c))(w.client),
+    "unsigned (version 1)": lambda w, now: _raw_term_entry(CHAIN, 1, w.peers[0].name, b"", 0, version=1),
+    "dated outside its certificate": lambda w, now: _raw_term_entry(
+        CHAIN, 1, w.peers[0].name, w.peers[0].fingerprint, 1, w.peers[0]),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGED_TERM_ENTRIES))
+def test_a_term_entry_counts_only_signed_by_the_peer_it_names(world, forgery):
+    """Attack (issue 11): a dishonest peer appends term entries (no fence stops a writer) that
+    name another peer as the next term's cutter, or itself as what it is not, to end the honest
+    cutter's term in another's name. Every follower skips an entry the peer it names did not
+    sign, and takes the one it signed."""
+    forged = FORGED_TERM_ENTRIES[forgery](world, now_ms())
+    follower = _follower(world, FakeLog({0: forged, 1: term_entry(CHAIN, 1, world.peers[2])}))
+    follower.sync()
+    assert follower.skipped == 1 and (follower.term, follower.term_cutter) == (1, world.peers[2].name)
+    follower.peer.close()
+
+
 def test_term_entries_a_dishonest_peer_appends_cost_slots_and_terms_never_the_chain(world):
     """Any peer may write term entries: one that is not the log's next term (a jump, another
     chain's, junk) is skipped by every follower; the next term (a bump by a dishonest peer)
@@ -625,9 +665,9 @@ def test_term_entries_a_dishonest_peer_appends_cost_slots_and_terms_never_the_ch
     builder = world.new_peer(0)
     ended = _term_block(world, builder, 1)  # (not committed: the log skips it)
     kept = _term_block(world, builder, 3, commit=True)
-    entries = {0: term_entry(CHAIN, 1, honest), 1: term_entry(CHAIN, 5, dishonest),
-               2: term_entry("edge-1", 2, dishonest), 3: b"EATM\x01junk", 4: term_entry(CHAIN, 2, dishonest),
-               5: ended.to_bytes(), 6: term_entry(CHAIN, 3, honest), 7: kept.to_bytes()}
+    entries = {0: term_entry(CHAIN, 1, world.peers[0]), 1: term_entry(CHAIN, 5, world.peers[2]),
+               2: term_entry("edge-1", 2, world.peers[2]), 3: b"EATM\x02junk", 4: term_entry(CHAIN, 2, world.peers[2]),
+               5: ended.to_bytes(), 6: term_entry(CHAIN, 3, world.peers[0]), 7: kept.to_bytes()}
     log = FakeLog(entries)
     fresh = _follower(world, log)
     assert fresh.sync() == 1 and fresh.peer.digest(0) == kept.digest
@@ -738,7 +778,10 @@ def test_an_honest_cutter_re_appends_its_endorsed_block_and_resigns_on_a_quota_r
     endorser, _ = _endorser(world, log, caller=world.peers[0].name)
     node = _cutter_node(world, log, endorser)
     node._leadership = first = Leadership(1, 1)
-    assert node._own_term(first) == 1 and log.entries[0] == term_entry(CHAIN, 1, node.name)
+    assert node._own_term(first) == 1
+    started = TermEntry.from_bytes(log.entries[0])
+    assert (started.chain_id, started.term, started.cutter, started.fingerprint) == \
+        (CHAIN, 1, node.name, node.peer.identity.fingerprint)
     tx1, tx2, tx3 = world.tx(), world.tx(), world.tx()
     log.refusing = 1  # (_append_next gives up at once: the slot stayed empty, the chain did not move)
     with pytest.raises(errors.ServiceUnavailable):

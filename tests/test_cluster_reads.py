@@ -20,7 +20,7 @@ from ledger.cluster.follower import decode_block_id, stored_message
 from ledger.cluster.node import chain_configs, deployment_params, encode_receipt, load_trust
 from ledger.cluster.reads import ChainReader
 from ledger.cluster.remote import RemotePeer
-from ledger.cluster.transport import Channel, Credentials, Method, pack, serve
+from ledger.cluster.transport import Channel, Credentials, Method, pack, serve, unpack
 from ledger.cluster.validators import DeploymentView
 from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.peer import Peer
@@ -47,6 +47,15 @@ class Served:
 
     def __init__(self, me: Identity) -> None:
         self.me, self.blocks, self.statuses = me, {}, []
+        self.hides = False  # LocateMany answers "not here" for everything
+
+    def locate_answer(self, locate, tx_id: bytes) -> bytes:
+        if self.hides:
+            return b""
+        try:
+            return locate(tx_id)
+        except errors.NotFound:
+            return b""
 
     def methods(self, certificates):
         def block(request):
@@ -75,6 +84,7 @@ class Served:
                 "Latest": Method(lambda c, r: latest(r)),
                 "Stored": Method(lambda c, r: stored(r)),
                 "Locate": Method(lambda c, r: locate(r)),
+                "LocateMany": Method(lambda c, r: pack(*(self.locate_answer(locate, bytes(t)) for t in unpack(r)))),
                 "Statuses": Method(lambda c, r: pack(*(pack(s.source_chain.encode(), b"%d" % s.source_height,
                                                             b"%d" % s.height, s.tx_id, b"%x" % s.source_element,
                                                             s.source_digest) for s in self.statuses))),
@@ -259,3 +269,29 @@ def test_forged_status_records_are_refused_and_the_next_peer_asked(world, forger
             world.honest.statuses = world.other.statuses = saved
     finally:
         world.dishonest.statuses = []
+
+
+@pytest.mark.parametrize("hiding", [False, True])
+def test_locate_many_takes_what_the_ordered_blocks_prove_whoever_answers_first(world, hiding):
+    """Ledger.transactions locates its ids in batches (LocateMany). The dishonest peer, asked
+    first, answers the twin's record with a receipt in its twin block (its whole answer is
+    dropped: the ordered block 1 does not hold it) or, hiding, "not here" for everything (the
+    next peer is asked for those ids): the ordered records are found, the twin's is not."""
+    world.dishonest.hides = hiding
+    try:
+        reader = world.new_reader()
+        ids = [world.ordered_tx.tx_id, world.twin_tx.tx_id, world.block0.transactions[0].tx_id]
+        found = reader.locate_many(ids)
+        assert set(found) == {ids[0], ids[2]} and found[ids[0]].block_digest == world.ordered.digest
+        assert found[ids[2]] == Receipt(ids[2], EDGE, 0, 0, world.block0.digest)
+    finally:
+        world.dishonest.hides = False
+
+
+def test_locate_many_with_only_the_dishonest_peer_proves_nothing_of_the_twin(world):
+    """Alone, the dishonest peer's receipt of the twin's record is refused (its block 1 is not
+    the ordered one the honest peers' Stored attest)."""
+    reader = world.new_reader()
+    reader.peers = [world.dishonest.me.name]
+    with pytest.raises(errors.LedgerError):
+        reader.locate_many([world.twin_tx.tx_id])

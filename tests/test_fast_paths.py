@@ -44,7 +44,7 @@ units = st.integers(2, N - 2).filter(lambda y: math.gcd(y, N) == 1)
 def test_build_info_names_the_paths_of_this_process():
     info = edgeacc.build_info()
     assert set(info) == {"lanes_compiled", "lanes_cpu", "portable", "single", "lanes", "multi_exp",
-                         "mont"}
+                         "mont", "prime"}
     assert info["portable"] is PORTABLE
     ifma = info["lanes_cpu"] and not PORTABLE
     assert info["single"] == ("gmp" if PORTABLE else "ifma" if ifma else "openssl")
@@ -53,7 +53,8 @@ def test_build_info_names_the_paths_of_this_process():
     assert info["multi_exp"] == ("ifma" if ifma else "gmp")
     if PORTABLE or MULX_CPU is not None:
         assert info["mont"] == ("mulx" if MULX_CPU and not PORTABLE else "gmp")
-    assert info["mont"] in ("mulx", "gmp")
+        assert info["prime"] == ("ifma" if ifma else "mulx" if MULX_CPU and not PORTABLE else "gmp")
+    assert info["mont"] in ("mulx", "gmp") and info["prime"] in ("ifma", "mulx", "gmp")
 
 
 class Big(int):
@@ -386,6 +387,36 @@ PSEUDOPRIMES = [2047, 3277, 4033, 4681, 8321, 3215031751, 2152302898747, 3825123
 @pytest.mark.parametrize("x", PSEUDOPRIMES)
 def test_is_probable_prime_rejects_the_pseudoprimes_of_each_half(x):
     assert not _core.is_probable_prime(x)
+
+
+# 256-bit strong pseudoprimes to base 2, p (2p - 1) with p and 2p - 1 prime (random 128-bit p,
+# kept when gmpy2.is_strong_prp(n, 2)): the base-2 half of the 4-limb kernel passes them, the
+# Lucas half must reject them.
+SPSP2_256 = [84492469688387993826715818769627915025816025412885769230606184459374457687653,
+             87442151688545347157410705526866536549913749545843655955487766814188488320201,
+             72918866640274121114550471965817311447324717880909154485075948633218823870061,
+             80094151137331039795183841227116837598382229921526083001900757677340242260001]
+
+
+@pytest.mark.parametrize("x", SPSP2_256)
+def test_the_4_limb_kernel_rejects_256_bit_strong_pseudoprimes_to_base_2(x):
+    assert gmpy2.is_strong_prp(x, 2) and not gmpy2.is_prime(x)
+    assert not _core.is_probable_prime(x)
+
+
+@given(st.integers(2 ** 192, 2 ** 256 - 1), st.booleans())
+@example(2 ** 256 - 189, False)  # the largest 256-bit prime: every limb full
+@example(2 ** 192 + 133, False)  # the smallest 4-limb prime: a one-bit top limb
+@example(2 ** 256 - 1, False)
+@example(2 ** 255 + 1, False)
+def test_4_limb_numbers_take_the_strong_bpsw_test(x, prime):
+    """Hash-to-prime's candidates are 4 limbs: on the mulx kernel (build_info()["prime"]) and
+    the portable run alike, is_probable_prime is gmpy2's strong BPSW test there."""
+    if prime:
+        x = int(gmpy2.next_prime(x))
+        if x >= 2 ** 256:
+            x = 2 ** 256 - 189
+    assert _core.is_probable_prime(x) == bool(gmpy2.is_strong_bpsw_prp(x)) if x % 2 else not _core.is_probable_prime(x)
 
 
 @given(st.integers(1, 2 ** 600), st.booleans())

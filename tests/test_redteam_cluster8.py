@@ -359,3 +359,20 @@ def test_a_peer_joining_after_the_crl_entry_was_trimmed_takes_no_block_the_other
     assert all(v == digests[running[0]] for v in digests.values())
     assert backdated.digest not in digests[h.names[3]]
     assert h.status(h.names[3])["log"]["ordered_revocations"] >= 1
+
+
+def test_a_term_entry_of_a_peer_the_logs_crl_entries_revoke_is_skipped(world):
+    """R is revoked and the log orders the CRL; R (key still in hand, certificate still within
+    its dates) then appends a term entry naming itself. Every follower skips it - judged by the
+    log's CRL entries, not by its own crl.pem - and takes H's entry of the same term."""
+    from ledger.cluster.follower import term_entry
+    w = world
+    f = w.follower(0)
+    w.opened.append(f.peer)
+    assert f.sync() == 3
+    crl, _ = _revoke(w, f"{CHAIN}.peer2")
+    w.log.entries[3] = crl_entry(load_revocation_list(crl))
+    w.log.entries[4] = term_entry(CHAIN, 1, w.peers[2])
+    w.log.entries[5] = term_entry(CHAIN, 1, w.peers[0])
+    f.sync()
+    assert (f.term, f.term_cutter) == (1, w.peers[0].name) and f.skipped == 1

@@ -49,6 +49,7 @@ from ledger.identity import Identity, load_certificate, load_private_key
 from ledger.sequencer import PendingTx
 from ledger.objects import ObjectRef, ObjectStore
 from ledger.tx import Transaction, TxKind
+from ledger.recent import Recent
 
 RETRY_SECONDS = 0.2
 MAX_BATCH = 500   # transactions per Submit call, and per message of a submission stream
@@ -58,6 +59,7 @@ STREAM_STALL = 10.0   # seconds a stream's oldest transaction waits for its answ
 STREAM_RETRY = 2.0    # seconds without a stream to a chain after one failed
 CONFIRMED_BLOCKS = 4096  # attested blocks a process remembers (header digests: proven_receipt's bound)
 DECODED_HEADERS = 64    # decoded headers of the latest receipts a process keeps
+CHECKED_RULES = 8       # sets of rules (deployment, CA, CRL) a process keeps what it checked by
 
 
 class _Checked:
@@ -82,7 +84,8 @@ class _Checked:
         self.confirmed.add(block)
 
 
-_CHECKED: dict[tuple[bytes, bytes], _Checked] = {}  # (rules, CRL) digests -> what was checked by them
+# (rules, CRL) digests -> what was checked by them: the latest few (every CRL change makes a key)
+_CHECKED: Recent[tuple[bytes, bytes], _Checked] = Recent(CHECKED_RULES)
 _CHECKED_LOCK = threading.Lock()
 
 
@@ -133,7 +136,9 @@ class Client:
         checked = _CHECKED.get(key)
         if checked is None:
             with _CHECKED_LOCK:
-                checked = _CHECKED.setdefault(key, _Checked())
+                checked = _CHECKED.get(key)
+                if checked is None:
+                    _CHECKED[key] = checked = _Checked()
         return checked
 
     def _channel(self, name: str, address: str) -> Channel:

@@ -48,9 +48,12 @@ honest endorser of it answers (it holds the body: a stall, not a split). It cann
 endorser drop the body: past its term's quota the endorser refuses to endorse instead.
 
 Terms. The log is read in ordering terms. A term entry (term_entry: chain, term number, the
-cutter's name) starts term n+1 when the log's current term is n (term 0 before any, the only
-term of a header without one: the embedded deployment's and a chain's first entries); any
-other term entry is skipped. A header carries the term its block was proposed in
+cutter's name, signed by that peer) starts term n+1 when the log's current term is n (term 0
+before any, the only term of a header without one: the embedded deployment's and a chain's
+first entries); any other term entry is skipped, and so is one the peer it names did not sign
+(TermEntry.check_signed: a peer of the chain under that name, its certificate valid at the
+entry's date and not revoked by the CRL entries before it) - a writer cannot start a term in
+another peer's name, and each term entry names the peer that wrote it. A header carries the term its block was proposed in
 (BlockHeader.term, under the endorsements' signatures), and a follower takes it only when that
 is the log's current term at its slot (else skipped by the header alone). The rule reads
 entries only, so every honest follower decides alike, and a restarted one re-reads the term
@@ -165,10 +168,10 @@ from ledger.chain import Deployment, check_link
 from ledger.cluster.ordered_crl import (OrderedRevocations, decode_ordered, encode_ordered, is_crl_entry,
                                         revocations_digest)
 from ledger.cluster.transport import number, pack, text_field, unpack
-from ledger.encoding import Reader, Writer, check_chain_id
+from ledger.encoding import DIGEST_BYTES, SIGNATURE_BYTES, Reader, Writer, check_chain_id
 from ledger.errors import (EncodingError, LedgerError, ServiceUnavailable, StorageError, UnknownCertificate,
                            UnprovenAnswer)
-from ledger.identity import BEFORE_REVOCATIONS
+from ledger.identity import BEFORE_REVOCATIONS, Identity
 
 log = logging.getLogger("edgeacc.node")
 ENDORSED_KEPT = 16  # proposals a follower keeps decoded (one forgotten is decoded from its entry)
@@ -182,32 +185,67 @@ BODIES_BYTES = 16 << 20  # ... of which a peer answers this many bytes at most (
 HEADER_CALLS = 4         # Header calls a peer catching up below a checkpoint has under way at once
 HEADERS_AHEAD = 256      # ... of a window of this many headers (the next window asked for once it is checked)
 ENTRIES_READ = 64        # entries a follower reads from the log at once (a batch this long: the next is read ahead)
-TERM_MAGIC, TERM_VERSION = b"EATM", 1  # a term entry of the log (term_entry)
+TERM_MAGIC, TERM_VERSION = b"EATM", 2  # a term entry of the log (term_entry)
+TERM_DOMAIN = b"edgeacc-ledger term/2\0"  # what a cutter signs to start a term
 
 
-def term_entry(chain_id: str, term: int, cutter: str) -> bytes:
+def term_entry(chain_id: str, term: int, cutter: Identity, timestamp_ms: int | None = None) -> bytes:
     """The log entry that starts ordering term `term` of `chain_id`, whose proposals only the
-    peer named `cutter` makes (the module docstring, Terms):
-    "EATM" | u8 version=1 | u16 len | chain id | u64 term | u16 len | cutter name."""
-    return (Writer().raw(TERM_MAGIC).u8(TERM_VERSION).text16(check_chain_id(chain_id))
-            .u64(checks.integer(term, "term", lo=1, hi=(1 << 64) - 1)).text16(checks.text(cutter, "cutter"))
+    peer `cutter` makes, signed by it (the module docstring, Terms):
+    "EATM" | u8 version=2 | u16 len | chain id | u64 term | u16 len | cutter name
+           | 32 cutter fingerprint | u64 timestamp (ms, its certificate is valid then)
+           | 64-byte Ed25519 signature of TERM_DOMAIN || everything before it."""
+    checks.instance(cutter, Identity, "cutter")
+    body = (Writer().raw(TERM_MAGIC).u8(TERM_VERSION).text16(check_chain_id(chain_id))
+            .u64(checks.integer(term, "term", lo=1, hi=(1 << 64) - 1)).text16(checks.text(cutter.name, "cutter"))
+            .raw(cutter.fingerprint, DIGEST_BYTES)
+            .u64(int(time.time() * 1000) if timestamp_ms is None else checks.integer(timestamp_ms, "timestamp_ms",
+                                                                                      hi=(1 << 64) - 1))
             .getvalue())
+    return body + cutter.sign(TERM_DOMAIN + body)
 
 
 def is_term_entry(data: bytes) -> bool:
     return bytes(data[:len(TERM_MAGIC)]) == TERM_MAGIC
 
 
-def decode_term_entry(data: bytes) -> tuple[str, int, str]:
-    """(chain id, term, cutter) of a term entry; EncodingError on anything non-canonical."""
-    r = Reader(data, "term entry")
-    r.magic(TERM_MAGIC, TERM_VERSION)
-    chain_id, term, cutter = r.text16(), r.u64(), r.text16()
-    r.end()
-    if not term or not cutter:
-        raise EncodingError("a term entry names a term from 1 and its cutter")
-    r.canonical(term_entry(chain_id, term, cutter))
-    return chain_id, term, cutter
+@dataclass(frozen=True)
+class TermEntry:
+    """A decoded term entry (term_entry); `body` is what `signature` signs after TERM_DOMAIN."""
+    chain_id: str
+    term: int
+    cutter: str
+    fingerprint: bytes
+    timestamp_ms: int
+    signature: bytes
+    body: bytes
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "TermEntry":
+        """EncodingError on anything malformed or non-canonical (the signature unchecked)."""
+        r = Reader(data, "term entry")
+        r.magic(TERM_MAGIC, TERM_VERSION)
+        chain_id, term, cutter = r.text16(), r.u64(), r.text16()
+        fingerprint, timestamp_ms = r.raw(DIGEST_BYTES), r.u64()
+        body_end = len(data) - SIGNATURE_BYTES
+        signature = r.raw(SIGNATURE_BYTES)
+        r.end()
+        if not term or not cutter:
+            raise EncodingError("a term entry names a term from 1 and its cutter")
+        check_chain_id(chain_id)
+        return cls(chain_id, term, cutter, fingerprint, timestamp_ms, signature, bytes(data[:body_end]))
+
+    def check_signed(self, deployment: Deployment, revocations: OrderedRevocations, height: int) -> None:
+        """Raise unless the peer the entry names signed it: a peer of its chain under that name,
+        its certificate valid at the entry's time and not revoked by the CRL entries the log
+        ordered before it (so every follower decides alike; ledger.cluster.ordered_crl)."""
+        member = deployment.trust.resolve(self.fingerprint, roles=("peer",), chain_id=self.chain_id,
+                                          at_ms=BEFORE_REVOCATIONS, valid_at_ms=self.timestamp_ms)
+        if member.name != self.cutter:
+            raise UnprovenAnswer(f"a term entry names {checks.shown(self.cutter)} as its cutter, "
+                                 f"signed by {member.name}")
+        revocations.check_signer(self.fingerprint, height)
+        member.verify(self.signature, TERM_DOMAIN + self.body)
 
 
 def stored_message(chain_id: str, height: int, digest: bytes) -> bytes:
@@ -672,11 +710,12 @@ class Follower:
         """Take the term entry at `slot` if it starts the log's next term (Terms): from here on
         only headers of that term are taken. Any other is skipped."""
         try:
-            chain_id, term, cutter = decode_term_entry(data)
-            if chain_id != self.peer.chain_id or term != self.term + 1:
-                raise UnprovenAnswer(f"it starts term {term} of {checks.shown(chain_id)}, not term {self.term + 1} "
-                                     f"of {self.peer.chain_id}")
-            self.term, self.term_cutter = term, cutter
+            entry = TermEntry.from_bytes(data)
+            if entry.chain_id != self.peer.chain_id or entry.term != self.term + 1:
+                raise UnprovenAnswer(f"it starts term {entry.term} of {checks.shown(entry.chain_id)}, not term "
+                                     f"{self.term + 1} of {self.peer.chain_id}")
+            entry.check_signed(self.peer.deployment, self.revocations, self.height)
+            self.term, self.term_cutter = entry.term, entry.cutter
         except LedgerError as exc:
             self.skipped += 1
             self.last_skip = f"slot {slot}: {exc}"[:500]

@@ -87,7 +87,7 @@ from ledger.cluster.follower import (BODIES_AHEAD, BODIES_BYTES, CONFIRM_WAIT, C
                                      decode_block_id, encode_block_id, stored_message, term_entry)
 from ledger.cluster.ordered_crl import OrderedRevocations, crl_entry, keep_file, revocations_digest
 from ledger.cluster.ordering import MAX_BLOCK_BYTES, MAX_TX_BYTES, EtcdLog, Leadership
-from ledger.cluster.reads import ChainReader
+from ledger.cluster.reads import MAX_LOCATES, ChainReader
 from ledger.cluster.transport import (PER_CALLER, Caller, Channel, Credentials, Method, number, pack, remote_error,
                                       serve, text_field, unpack)
 from ledger.errors import (AccessDenied, ArgumentError, ChainIntegrityError, ConfigurationError,
@@ -428,6 +428,7 @@ class Node:
         # (one gathering per block at a time: each waits on futures, holding its thread at most CONFIRM_WAIT + 2 s)
         self._attest_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix=f"attest-{self.name}")
         self._channels: dict[str, Channel] = {}
+        self._channels_lock = threading.Lock()
         self._stop = threading.Event()
         self._interlock_lock = threading.Lock()
         self._nonce = itertools.count(time.time_ns())
@@ -461,6 +462,7 @@ class Node:
             "Block": Method(self._rpc_block),
             "Body": Method(self._rpc_body, roles=("peer",), same_chain=True),
             "Locate": Method(self._rpc_locate),
+            "LocateMany": Method(self._rpc_locate_many),
             "Latest": Method(self._rpc_latest),
             "Header": Method(self._rpc_header),
             # (a client confirms its receipts and reads with up to 16 threads at once)
@@ -637,7 +639,7 @@ class Node:
         for _ in range(APPEND_ATTEMPTS):
             _, slot = self.follower.sync_position()
             term = self.follower.term + 1
-            if self.log.append(slot, term_entry(self.chain_id, term, self.name), leadership, self.name):
+            if self.log.append(slot, term_entry(self.chain_id, term, self.peer.identity), leadership, self.name):
                 self.sync()
                 if (self.follower.term, self.follower.term_cutter) == (term, self.name):
                     self._term = term
@@ -976,9 +978,16 @@ class Node:
         return self._channel_to(name, self.chain_id)
 
     def _channel_to(self, name: str, chain_id: str) -> Channel:
-        """The channel to peer `name` of `chain_id` (one per peer, made on first use)."""
-        return self._channels.get(name) or self._channels.setdefault(
-            name, Channel(peer_addresses(self.deployment_info, chain_id)[name], name, self.credentials))
+        """The channel to peer `name` of `chain_id` (one per peer, made on first use, under a
+        lock: two threads' first calls must not both open one and leave the loser open)."""
+        channel = self._channels.get(name)
+        if channel is None:
+            with self._channels_lock:
+                channel = self._channels.get(name)
+                if channel is None:
+                    channel = self._channels[name] = Channel(peer_addresses(self.deployment_info, chain_id)[name],
+                                                             name, self.credentials)
+        return channel
 
     # --- the methods ------------------------------------------------------------------
 
@@ -1332,6 +1341,20 @@ class Node:
 
     def _rpc_locate(self, caller: Caller, request: bytes) -> bytes:
         return encode_receipt(self.peer.receipt(request))
+
+    def _rpc_locate_many(self, caller: Caller, request: bytes) -> bytes:
+        """Locate of up to MAX_LOCATES ids (packed): a receipt per id, empty for one this peer
+        does not hold (a malformed id is on no chain)."""
+        tx_ids = unpack(request, what="LocateMany request")
+        if len(tx_ids) > MAX_LOCATES:
+            raise ArgumentError(f"LocateMany takes at most {MAX_LOCATES} ids, not {len(tx_ids)}")
+        out = []
+        for tx_id in tx_ids:
+            try:
+                out.append(encode_receipt(self.peer.receipt(bytes(tx_id))))
+            except NotFound:
+                out.append(b"")
+        return pack(*out)
 
     def _rpc_latest(self, caller: Caller, request: bytes) -> bytes:
         """The latest signed header (empty on an empty chain)."""

@@ -12,7 +12,7 @@ Keys, under etcdauth.CHAINS_PREFIX/<chain>/ (etcdauth.chain_prefix):
                           (ledger.cluster.follower, Bodies);
                         - a CRL entry (ledger.cluster.ordered_crl.crl_entry);
                         - a term entry (ledger.cluster.follower.term_entry): an elected
-                          cutter's, appended under its fence before it proposes; a follower
+                          cutter's, signed by it, appended under its fence before it proposes; a follower
                           takes a header only of the term the entries before it started
                           (follower, Terms);
                         anything else is junk every follower skips
@@ -304,6 +304,14 @@ class EtcdLog:
         waits for that poll)."""
         base = self.key(b"block/")
 
+        async def cancel(w) -> None:
+            """Stop `w` at etcd (best effort: a lost member's watch is gone with it)."""
+            if w is not None:
+                try:
+                    await asyncio.wait_for(w.cancel(), 1.0)
+                except Exception:
+                    pass
+
         async def watch():
             while True:
                 w = None
@@ -321,14 +329,11 @@ class EtcdLog:
                         else:  # DELETE: a read finds the slot empty now, so must the watch's taker
                             self._arrived.forget(slot)
                 except asyncio.CancelledError:
-                    if w is not None:  # (etcd stops sending: pause_watch, close)
-                        try:
-                            await asyncio.wait_for(w.cancel(), 1.0)
-                        except Exception:
-                            pass
+                    await cancel(w)  # (etcd stops sending: pause_watch, close)
                     raise
-                except Exception:  # etcd down or the member moved: watch again shortly
-                    self._changed.set()
+                except Exception:  # etcd down or the member moved: watch again shortly, the old one
+                    self._changed.set()  # cancelled first (each re-watch left one open at the client)
+                    await cancel(w)
                     await asyncio.sleep(0.2)
         if self._watch_task is None:
             self._watch_task = asyncio.run_coroutine_threadsafe(watch(), self._loop)

@@ -36,6 +36,7 @@ from ledger.tx import TxKind
 
 MAX_CACHED = 4096
 CALL_TIMEOUT = 10.0
+MAX_LOCATES = 1024  # ids one LocateMany call asks (the node's bound: ledger.cluster.node)
 
 # call(peer name, method, request, timeout) -> the peer's answer (transport.Channel.call)
 Call = Callable[[str, str, bytes, float], bytes]
@@ -154,16 +155,59 @@ class ChainReader:
     def locate(self, tx_id: bytes) -> Receipt:
         """Where transaction `tx_id` is on this chain: a peer's receipt, taken only when the
         ordered block it names holds the transaction at its position."""
+        return self._first_proven("Locate", bytes(tx_id), lambda name, data: self._proven_receipt(name, bytes(tx_id), data))
+
+    def _proven_receipt(self, name: str, tx_id: bytes, data: bytes) -> Receipt:
+        """The receipt `name` answered for `tx_id` if the ordered block it names holds the
+        transaction at its position; UnprovenAnswer otherwise."""
         from ledger.cluster.node import decode_receipt
 
-        def check(name: str, data: bytes) -> Receipt:
-            receipt = decode_receipt(data)
-            block = self.block(receipt.height)
-            if (receipt.tx_id, receipt.chain_id, receipt.block_digest) != (tx_id, self.chain_id, block.digest) or \
-                    receipt.position >= len(block.transactions) or block.transactions[receipt.position].tx_id != tx_id:
-                raise UnprovenAnswer(f"{name} answers a receipt of {tx_id.hex()[:16]} its block does not prove")
-            return receipt
-        return self._first_proven("Locate", bytes(tx_id), check)
+        receipt = decode_receipt(data)
+        block = self.block(receipt.height)
+        if (receipt.tx_id, receipt.chain_id, receipt.block_digest) != (tx_id, self.chain_id, block.digest) or \
+                receipt.position >= len(block.transactions) or block.transactions[receipt.position].tx_id != tx_id:
+            raise UnprovenAnswer(f"{name} answers a receipt of {tx_id.hex()[:16]} its block does not prove")
+        return receipt
+
+    def locate_many(self, tx_ids: list[bytes]) -> dict[bytes, Receipt]:
+        """locate() of many ids, MAX_LOCATES per LocateMany call: the receipts this chain's
+        peers prove, by id; an id that no answering peer holds is left out. The ids a peer
+        answers "not here" for go to the next peer (one peer cannot hide a transaction the
+        others hold), and a peer with one receipt its block does not prove has its whole answer
+        dropped. ServiceUnavailable (or the refusal) when no peer answered."""
+        found: dict[bytes, Receipt] = {}
+        for start in range(0, len(tx_ids), MAX_LOCATES):
+            found.update(self._locate_chunk([bytes(t) for t in tx_ids[start:start + MAX_LOCATES]]))
+        return found
+
+    def _locate_chunk(self, tx_ids: list[bytes]) -> dict[bytes, Receipt]:
+        from ledger.cluster.transport import pack
+
+        start = next(self._start)
+        found: dict[bytes, Receipt] = {}
+        remaining, answered, refused, silent = tx_ids, False, None, []
+        for name in (self.peers[(start + i) % len(self.peers)] for i in range(len(self.peers))):
+            if not remaining:
+                break
+            try:
+                answers = unpack(self._call(name, "LocateMany", pack(*remaining), CALL_TIMEOUT), what="LocateMany answer")
+                if len(answers) != len(remaining):
+                    raise UnprovenAnswer(f"{name} answers {len(answers)} of the {len(remaining)} ids asked")
+                proven = {t: self._proven_receipt(name, t, bytes(a)) for t, a in zip(remaining, answers) if a}
+            except ServiceUnavailable as exc:
+                silent.append(f"{name}: {exc}")
+                continue
+            except LedgerError as exc:  # a forged answer: the next peer is asked
+                refused = refused or exc
+                continue
+            answered = True
+            found.update(proven)
+            remaining = [t for t in remaining if t not in proven]
+        if not answered:
+            if refused is not None:
+                raise refused
+            raise ServiceUnavailable(f"no peer of {self.chain_id} answers: {'; '.join(silent)}"[:1000])
+        return found
 
     def statuses(self, source: str) -> list[StatusRecord]:
         """The status records this chain holds of chain `source` (Type-II on the main chain,
@@ -225,18 +269,28 @@ def locate(readers, tx_id: bytes) -> Receipt:
 def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, Committed]:
     """The committed transactions among `tx_ids` with their Receipts and block times, keyed by
     id in the order
-    given: each id located once (locate: the receipt taken only when its ordered block holds
-    the id there), then grouped by (chain, height) and each block read once (ChainReader.block:
+    given: the ids located chain by chain (ChainReader.locate_many: a receipt taken only when
+    its ordered block holds the id there), then grouped by (chain, height) and each block read once (ChainReader.block:
     endorsed and ordered) for the transactions it holds, each checked again to be the id asked
     for at the receipt's position in the block the receipt names. An id no chain holds is left
     out; ServiceUnavailable as locate raises it."""
     readers = {reader.chain_id: reader for reader in readers}
-    by_block: dict[tuple[str, int], list[Receipt]] = {}
-    for tx_id in tx_ids:
+    receipts: dict[bytes, Receipt] = {}
+    remaining, unsure = list(tx_ids), []
+    for reader in readers.values():  # (LocateMany: the ids still unplaced, chain by chain)
+        if not remaining:
+            break
         try:
-            receipt = locate(readers.values(), tx_id)
-        except NotFound:
+            receipts.update(reader.locate_many(remaining))
+        except LedgerError as exc:
+            unsure.append(f"{reader.chain_id}: {exc}")
             continue
+        remaining = [t for t in remaining if t not in receipts]
+    if remaining and unsure:
+        raise ServiceUnavailable(f"{len(remaining)} of the transactions asked are on no chain that proves them; "
+                                 f"unsure: {'; '.join(unsure)}"[:1000])
+    by_block: dict[tuple[str, int], list[Receipt]] = {}
+    for receipt in receipts.values():
         by_block.setdefault((receipt.chain_id, receipt.height), []).append(receipt)
     out: dict[bytes, Committed] = {}
     for (chain_id, height), receipts in by_block.items():

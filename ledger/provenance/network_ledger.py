@@ -32,6 +32,7 @@ from ledger.errors import LedgerError, ValidationRejected
 from ledger.identity import Identity
 from ledger.network import Network, PendingTx
 from ledger.objects import ObjectRef
+from ledger.recent import Recent
 from ledger.provenance.encoding import canonical_json, decode_tensors, encode_tensors
 from ledger.provenance.errors import ProvenanceError, RecordError
 from ledger.provenance.devices import check_reading_record
@@ -47,6 +48,7 @@ from ledger.tx import Transaction, TxKind
 _WAIT_FOR_INTERLOCK = ("not-interlocked", "no-main-status")
 _REPLAYED = ("step", "aggregation", "pipeline", "segment", "pipeline-round")  # what "reexecute" peers replay
 COMMIT_TIMEOUT = 120.0  # s a submission may take to commit; also how long an uncommitted round claim holds
+KEPT = 1 << 16  # records (and blocks, runs, readings) each endorser and recorder cache remembers
 
 
 class EndorsementRefused(RecordError):
@@ -90,13 +92,14 @@ class ProvenanceEndorser:
         self._lock = threading.Lock()
         # tx id -> (chain, body, object digest) of the records this endorser accepted: the
         # steps that name them may come before they commit (the id binds the bytes)
-        self._accepted: dict[bytes, tuple[str, dict, bytes]] = {}
-        self._trainers: dict[bytes, Trainer] = {}  # run tx id -> the trainer its record names
-        self._orders: dict[bytes, list[list[str]]] = {}  # run tx id -> its committed data order
-        self._weighed: set[str] = set()  # reading tx hex whose device signature a FedAvg weight checked
-        self._block_times: dict[tuple[str, int], int] = {}  # (chain, height) -> its block's timestamp
+        self._accepted: Recent[bytes, tuple[str, dict, bytes]] = Recent(KEPT)
+        # (each cache keeps the newest KEPT: one forgotten is read from the chain again)
+        self._trainers: Recent[bytes, Trainer] = Recent(KEPT)  # run tx id -> the trainer its record names
+        self._orders: Recent[bytes, list[list[str]]] = Recent(KEPT)  # run tx id -> its committed data order
+        self._weighed: Recent[str, None] = Recent(KEPT)  # reading tx hex whose device signature a FedAvg weight checked
+        self._block_times: Recent[tuple[str, int], int] = Recent(KEPT)  # (chain, height) -> its block's timestamp
         # (run, index) -> (the accepted M_index, the M_O it trained from: None for a segment)
-        self._models: dict[tuple[bytes, int], tuple[str, str | None]] = {}
+        self._models: Recent[tuple[bytes, int], tuple[str, str | None]] = Recent(KEPT)
         # aggregation tx hex -> the payload of the one FedAvg record that follows it, from the
         # records this endorser accepted and the main chain's blocks up to _rounds_scanned
         self._successors: dict[str, bytes] = {}
@@ -535,7 +538,7 @@ class NetworkLedger:
         self.timeout = timeout
         self._pending: list[PendingTx] = []
         self._signers = dict(signers or {})
-        self._block_times: dict[tuple[str, int], int] = {}
+        self._block_times: Recent[tuple[str, int], int] = Recent(KEPT)
         self._scanned: dict[str, tuple[int, list[tuple[bytes, dict]]]] = {}  # chain -> (height, its records)
         self.embedded = isinstance(network, Network)
         if self.embedded:
