@@ -312,7 +312,9 @@ class Peer:
     def _endorse(self, block: Block) -> tuple[bytes, bytes]:
         with self._lock:
             known = block.digest in self._validated and block.height == self.height
-        if not known:
+        # (a header validated before is not checked again - with the transactions it binds only:
+        # a digest names the header, not the body; the cluster's Endorse keeps the body it signs)
+        if not known or block.computed_merkle_root() != block.header.merkle_root:
             self._validate_block(block, live=True)
             with self._lock:
                 self._validated.add(block.digest)

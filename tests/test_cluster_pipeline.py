@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from ledger import errors
-from ledger.cluster.node import Node, _Pending
+from ledger.block import Block
+from ledger.cluster.node import _Pending
 from ledger.cluster.ordering import Leadership
-from ledger.tx import Transaction, TxKind
-from test_cluster_follower import AppendLog, CHAIN, _cutter_node, _endorser, world  # noqa: F401 (the fixture)
+from test_cluster_follower import AppendLog, FakeLog, _cutter_node, _endorser, world  # noqa: F401 (the fixture)
 
 
 class HeldLog(AppendLog):
@@ -190,3 +190,23 @@ def test_a_batch_on_a_parent_with_status_transactions_waits_for_it_and_is_cut_se
     finally:
         for p in (node.peer, endorser.peer):
             p.close()
+
+
+def test_an_endorser_asked_again_under_a_header_it_validated_signs_only_its_own_transactions(world):
+    """Attack: a dishonest cutter sends an honest endorser its proposal, then the same header
+    with other transactions (the digest names the header, not the body). The endorser signed
+    the second without checking it (it had validated that digest) and kept it decoded as the
+    proposal's body: when the log ordered the header, it committed those transactions, which
+    the Merkle root refuses, and skipped the block every other peer took - a split, and every
+    later block on it skipped too. Now the second is refused and it takes the ordered block."""
+    log = FakeLog({})
+    node, endorse = _endorser(world, log)
+    cutter = world.new_peer(0)
+    block = cutter._propose([world.tx()])[0]
+    endorse(block)
+    with pytest.raises(errors.MerkleMismatch):
+        endorse(Block(block.signed, (world.tx(),)))
+    log.entries[0] = world.endorse(block, (0, 1)).to_bytes()
+    assert node.follower.sync() == 1 and node.follower.skipped == 0 and node.peer.digest(0) == block.digest
+    for p in (cutter, node.peer):
+        p.close()
