@@ -47,7 +47,10 @@ fewer than `threshold` dishonest peers cannot make it accept another history):
   caller holds at most STREAMS_PER_CALLER streams, each with at most MAX_STREAM_PENDING
   transactions waiting; a peer holds at most MAX_STREAMS streams in all, answering ServerBusy
   "use Submit" past that, and closes a stream idle for STREAM_IDLE_SECONDS). The cutter cuts
-  whatever is queued as soon as the previous block is appended (no timer); each endorser
+  whatever is queued as soon as the previous block is endorsed (no timer), pipelined: block
+  h+1 is proposed and endorsed on block h while h is appended and stored, and appended after
+  it (each endorser signs it on the h it endorsed; h not stored, h+1 is dropped: "submit
+  again"; a term to start or h's status transactions make it wait for h: _cut_loop); each endorser
   checks a block's transactions when it endorses it (handing them to the endorsers early, to
   check off the block's critical path, cost the endorser more CPU than the checks it moved:
   the second crossing and decoding, a call per batch). Every `trim_blocks` blocks it trims
