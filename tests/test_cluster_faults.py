@@ -32,7 +32,8 @@ TRIM_BLOCKS = 8  # the cutter trims etcd's log this often (the other tests run a
 
 @pytest.fixture(scope="module")
 def h(tmp_path_factory):
-    harness = Harness(tmp_path_factory.mktemp("cluster") / "c", trim_blocks=TRIM_BLOCKS)
+    # (the pipelined cutter: every fault here hits it with blocks in flight)
+    harness = Harness(tmp_path_factory.mktemp("cluster") / "c", trim_blocks=TRIM_BLOCKS, cut_ahead=1)
     try:
         yield harness.start()
     finally:

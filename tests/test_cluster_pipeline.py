@@ -39,7 +39,7 @@ def _running_cutter(world):
     log = HeldLog()
     endorser, _ = _endorser(world, log, caller=world.peers[0].name)
     node = _cutter_node(world, log, endorser)
-    node.__dict__.update(_queue=queue.Queue(), max_block_txs=2000)
+    node.__dict__.update(_queue=queue.Queue(), max_block_txs=2000, cut_ahead=1)
     node._leadership = Leadership(1, 1)
     assert node._own_term(node._leadership) == 1
     seen = []  # (entries in the log, Endorse) at each Endorse call
