@@ -9,9 +9,10 @@ import pytest
 
 from ledger import errors
 from ledger.block import Block
+from ledger.cluster.follower import term_entry
 from ledger.cluster.node import _Pending
 from ledger.cluster.ordering import Leadership
-from test_cluster_follower import AppendLog, FakeLog, _cutter_node, _endorser, world  # noqa: F401 (the fixture)
+from test_cluster_follower import CHAIN, AppendLog, FakeLog, _cutter_node, _endorser, world  # noqa: F401 (fixture)
 
 
 class HeldLog(AppendLog):
@@ -187,6 +188,35 @@ def test_a_batch_on_a_parent_with_status_transactions_waits_for_it_and_is_cut_se
         node._finish(cut)
         assert [p.future.result(0).height for p in batch] == [1, 1]
         assert node.peer.block(1).header.previous == node.peer.digest(0)
+    finally:
+        for p in (node.peer, endorser.peer):
+            p.close()
+
+
+def test_a_block_on_a_parent_is_not_appended_once_the_log_started_another_term(world):
+    """While block 0 was appended, another peer appended the entry of term 2 (any peer of the
+    chain may write the log) and the cutter's follower read it: block 1, endorsed on block 0
+    in term 1, would be skipped by every follower. It is not appended (no slot spent on it),
+    its submitter is told "submit again"."""
+    log = AppendLog()
+    endorser, _ = _endorser(world, log, caller=world.peers[0].name)
+    node = _cutter_node(world, log, endorser)
+    node._leadership = Leadership(1, 1)
+    node._own_term(node._leadership)
+    try:
+        parent_cut = node._prepare(_queued(node, world, 1, b"parent"))
+        stored: concurrent.futures.Future = concurrent.futures.Future()
+        batch = _queued(node, world, 1, b"child")
+        cut = node._prepare(batch, (parent_cut, stored))
+        assert cut.parent is parent_cut.block and cut.height == 1
+        stored.set_result(node._finished(parent_cut))
+        assert stored.result() and node.peer.height == 1
+        log.entries[2] = term_entry(CHAIN, 2, world.peers[1].name)
+        assert node.follower.sync() == 1 and node.follower.term == 2
+        assert not node._finished(cut)
+        with pytest.raises(errors.ServiceUnavailable, match="submit again"):
+            batch[0].future.result(0)
+        assert sorted(log.entries) == [0, 1, 2]
     finally:
         for p in (node.peer, endorser.peer):
             p.close()
