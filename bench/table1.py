@@ -76,12 +76,13 @@ def goal_rate(size: int, cluster: bool) -> float:
 
 
 def run(size: int, clients: int, per_client: int, rate: float | None, peers: int, workdir: str,
-        cluster: bool = False, modes: tuple[str, ...] = ("paced", "burst")) -> Row:
+        cluster: bool = False, modes: tuple[str, ...] = ("paced", "burst"), settings: dict | None = None) -> Row:
     """One row on a fresh deployment: `clients` threads each submitting `per_client` records,
-    paced at `rate` per client (default: the goal's rate) and/or all at once."""
+    paced at `rate` per client (default: the goal's rate) and/or all at once. `settings`: the
+    cluster's deployment settings beyond local.create's (cut_ahead, ...)."""
     rate = rate or (goal_rate(size, cluster) if size in PAPER else DEFAULT_RATE) / clients
     if cluster:
-        with _cluster(os.path.join(workdir, f"cluster-{size}"), clients, peers) as (submitters, pids):
+        with _cluster(os.path.join(workdir, f"cluster-{size}"), clients, peers, settings or {}) as (submitters, pids):
             return _row(size, clients, per_client, rate, submitters, pids, modes)
     with ledger.Network.init(os.path.join(workdir, f"net-{size}"), subchains=1, peers_per_chain=peers) as net:
         signers = [net.identity(f"trainer-{i}", role="client") for i in range(clients)]
@@ -96,13 +97,19 @@ def _row(size, clients, per_client, rate, submitters, pids, modes) -> Row:
 
 
 @contextlib.contextmanager
-def _cluster(directory: str, clients: int, peers: int):
-    """The distributed deployment on loopback (3-member etcd, every peer its own process);
-    one connection per training client, each with its own certificate. Yields the submitters
-    and the pids of the etcd members and nodes."""
+def _cluster(directory: str, clients: int, peers: int, settings: dict):
+    """The distributed deployment on loopback (3-member etcd, every peer its own process), with
+    deployment `settings`; one connection per training client, each with its own certificate.
+    Yields the submitters and the pids of the etcd members and nodes."""
     from ledger.cluster import authority, local
 
     local.create(directory, subchains=1, peers_per_chain=peers)
+    if settings:
+        path = os.path.join(directory, "deployment.json")
+        with open(path) as f:
+            deployment = json.load(f)
+        with open(path, "w") as f:
+            json.dump({**deployment, **settings}, f, indent=2)
     cluster = local.LocalCluster(directory).up()
     connections = []
     try:
@@ -199,6 +206,8 @@ def main(argv=None) -> int:
     ap.add_argument("--peers", type=int, default=2, help="peers on the sub-chain (2-of-any endorsement)")
     ap.add_argument("--cluster", action="store_true",
                     help="the distributed deployment: a 3-member etcd and every peer its own process (needs etcd)")
+    ap.add_argument("--cut-ahead", type=int, choices=(0, 1), default=None,
+                    help="the cluster's cutter proposes this many blocks on the one being appended (node.CUT_AHEAD)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     modes = ("burst",) if args.burst else ("paced",) if args.paced else ("paced", "burst")
@@ -206,7 +215,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="edgeacc-table1-") as workdir:
         for size in tqdm(sizes, desc="Table I", unit="row", file=sys.stderr):
             rows.append(run(size, args.clients, args.tx_per_client, args.rate, args.peers, workdir, args.cluster,
-                            modes))
+                            modes, {} if args.cut_ahead is None else {"cut_ahead": args.cut_ahead}))
     factor = GOAL[args.cluster]
     where = "cluster: 3-member etcd, peers as processes, gRPC mTLS" if args.cluster else "embedded"
     print(f"Table I ({where}): {args.clients} clients x {args.tx_per_client} tx, one sub-chain, {args.peers} peers, "

@@ -729,28 +729,39 @@ class ChainState:
         """Every check of `block` (decoded) as the block after `parent` but the endorsements,
         live: as validate_block would decide once `parent` is applied. `parent` must be a
         block the caller validated as this state's next block (Peer: its _validated set), of
-        Type-I transactions only (a status transaction moves the status columns the next
-        block's statuses are checked against: SpeculationRefused, the caller waits for the
-        parent instead)."""
+        Type-I transactions only (_on_parent's rules)."""
         if block.header.chain_id != self.chain_id:
             raise WrongChain(f"block is for chain {block.header.chain_id}, not {self.chain_id}")
+        if block.header.height != parent.height + 1:
+            raise WrongHeight(f"block height {block.header.height} on a parent at {parent.height}; "
+                              f"{self.chain_id} expects {parent.height + 1}")
+        previous, prev_value, pending = self._on_parent(parent, block.header.height)
+        self._validate_on(block, previous, prev_value, pending, live=True, admitted=admitted)
+
+    def _on_parent(self, parent: Block, child: int) -> tuple[BlockHeader, int, dict]:
+        """What block `child` (a height) is checked or built on when it goes on top of `parent`,
+        a block validated as this state's next one and not applied yet (validate_child, and
+        next_block for the pipelined cutter): the parent's header, the accumulator value after
+        it, and the parent's transaction ids as pending (a copy in the child is a replay).
+        WrongHeight unless `parent` is at this state's height; SpeculationRefused when its
+        transactions are not the ones its header binds, or it carries status transactions (a
+        status moves the status columns the next block's statuses are checked against: the
+        caller waits for the parent instead)."""
         with self.lock:
-            if parent.height != self.height or block.header.height != parent.height + 1:
-                raise WrongHeight(f"block height {block.header.height} on a parent at {parent.height}; "
+            if parent.height != self.height:
+                raise WrongHeight(f"block height {child} on a parent at {parent.height}; "
                                   f"{self.chain_id} expects {self.height}")
         # (the caller knows `parent` by its header's digest: these must be the transactions it
         # binds; other ones - a copy swapped under a known header - are refused like a status
         # parent, so the cluster's Endorse reads the ordered parent instead of failing)
         if parent.computed_merkle_root() != parent.header.merkle_root:
             raise SpeculationRefused(f"block {parent.height}: transactions differ from the validated header: "
-                                     f"block {block.header.height} waits for the ordered one")
+                                     f"block {child} waits for the ordered one")
         if any(tx.kind != TxKind.RECORD for tx in parent.transactions):
             raise SpeculationRefused(f"block {parent.height} carries status transactions: "
-                                     f"block {block.header.height} waits for it")
-        # the parent's transactions count as on the chain (a copy in the child is a replay)
-        pending = {"tx_ids": {tx.tx_id for tx in parent.transactions}}
-        self._validate_on(block, parent.header, edgeacc.decode_element(self.params, parent.header.acc_value),
-                          pending, live=True, admitted=admitted)
+                                     f"block {child} waits for it")
+        return (parent.header, edgeacc.decode_element(self.params, parent.header.acc_value),
+                {"tx_ids": {tx.tx_id for tx in parent.transactions}})
 
     def _validate_on(self, block: Block, previous: BlockHeader | None, prev_value: int, pending: dict, *,
                      live: bool, admitted: Container[tuple[bytes, bytes]], ordered: bool = False) -> None:
@@ -777,17 +788,23 @@ class ChainState:
             raise AccumulatorMismatch(f"block {header.height}: wrong accumulator value")
 
     def next_block(self, transactions: list[Transaction], admitted: Container[tuple[bytes, bytes]] = (),
-                   term: int = 0) -> tuple[Block, list[tuple[int, LedgerError]]]:
+                   term: int = 0, parent: Block | None = None) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """An unendorsed block on top of this chain of the (decoded) transactions that pass
         check_transaction each, and (index, error) of the rest; `term`: the cluster's ordering
-        term it is proposed in (BlockHeader.term; 0 in the embedded deployment)."""
-        with self.lock:
-            previous = self._latest.header if self._latest else None
-            height = self.height
-            prev_value = self._value
+        term it is proposed in (BlockHeader.term; 0 in the embedded deployment). `parent`: a
+        block validated as this chain's next one and not applied yet, to build on instead (the
+        pipelined cutter: _on_parent's rules, the ones validate_child checks the block by)."""
+        if parent is None:
+            with self.lock:
+                previous = self._latest.header if self._latest else None
+                height = self.height
+                prev_value = self._value
+            pending: dict = {}
+        else:
+            height = parent.height + 1
+            previous, prev_value, pending = self._on_parent(parent, height)
         ts = max(now_ms(), previous.timestamp_ms if previous else 0)
         accepted, rejected = [], []
-        pending: dict = {}
         for i, tx in enumerate(transactions):
             try:
                 self.check_transaction(tx, pending=pending, admitted=admitted, valid_at_ms=ts)

@@ -264,14 +264,24 @@ class Peer:
         checks.instance(transactions, (list, tuple), "transactions")
         return self._propose([checks.decoded(tx, Transaction, "each transaction") for tx in transactions])
 
-    def _propose(self, transactions: list[Transaction], term: int = 0) -> tuple[Block, list[tuple[int, LedgerError]]]:
+    def _propose(self, transactions: list[Transaction], term: int = 0,
+                 parent: Block | None = None) -> tuple[Block, list[tuple[int, LedgerError]]]:
         """propose() of decoded transactions; `term`: the cluster's ordering term of the block
-        (BlockHeader.term)."""
-        block, rejected = self.state.next_block(transactions, admitted=self._admitted, term=term)
+        (BlockHeader.term). `parent`: a block this peer validated (proposed or endorsed) as its
+        next one, not applied yet, to build on (the pipelined cutter proposes block h+1 while
+        h is being ordered): WrongHeight when it is not such a block, SpeculationRefused when
+        it carries status transactions (ChainState.next_block); the block counts as validated
+        on `parent` (_endorse_on signs it without checking it again)."""
+        if parent is not None:
+            self._check_parent(parent)
+        block, rejected = self.state.next_block(transactions, admitted=self._admitted, term=term, parent=parent)
         with self._lock:
             for i, _ in rejected:
                 self._admitted.discard((transactions[i].tx_id, transactions[i].signature))
-            self._validated.add(block.digest)
+            if parent is None:
+                self._validated.add(block.digest)
+            else:
+                self._validated_child(parent, block)
         return block, rejected
 
     def endorse(self, block: Block) -> tuple[bytes, bytes]:
@@ -283,7 +293,9 @@ class Peer:
     def _endorse(self, block: Block) -> tuple[bytes, bytes]:
         with self._lock:
             known = block.digest in self._validated and block.height == self.height
-        if not known:
+        # (a header validated before is not checked again - with the transactions it binds only:
+        # a digest names the header, not the body; the cluster's Endorse keeps the body it signs)
+        if not known or block.computed_merkle_root() != block.header.merkle_root:
             self._validate_block(block, live=True)
             with self._lock:
                 self._validated.add(block.digest)
@@ -300,22 +312,37 @@ class Peer:
         return self._endorse_on(checks.decoded(parent, Block, "parent"), checks.decoded(block, Block, "block"))
 
     def _endorse_on(self, parent: Block, block: Block) -> tuple[bytes, bytes]:
+        self._check_parent(parent)
+        with self._lock:
+            known = block.digest in self._validated_on.get(parent.digest, ()) and self.height == parent.height
+        # (one this peer proposed on `parent`, or endorsed there, is not checked again - if these
+        # are the transactions its header binds: a digest names the header, not the body)
+        if not known or block.computed_merkle_root() != block.header.merkle_root:
+            self.state.validate_child(parent, block, admitted=self._admitted)
+            with self._lock:  # (its parent may have been applied meanwhile: then it is the next block)
+                self._validated_child(parent, block)
+        return self._sign_endorsement(block)
+
+    def _check_parent(self, parent: Block) -> None:
+        """WrongHeight unless `parent` is a block this peer validated as its next one."""
         with self._lock:
             if parent.digest not in self._validated or parent.height != self.height:
                 raise WrongHeight(f"{self.name} did not validate a block {parent.height} "
-                                  f"{parent.digest.hex()[:16]} to endorse block {block.height} on")
-        self.state.validate_child(parent, block, admitted=self._admitted)
-        with self._lock:  # (its parent may have been applied meanwhile: then it is the next block)
-            if self.height == parent.height:
-                self._validated_on.setdefault(parent.digest, Recent(VALIDATED_KEPT)).add(block.digest)
-                while len(self._validated_on) > VALIDATED_KEPT:
-                    del self._validated_on[next(iter(self._validated_on))]
-            elif self.height == block.height and self.digest(parent.height) == parent.digest:
-                self._validated.add(block.digest)
-            else:
-                raise WrongHeight(f"{self.chain_id} took another block {parent.height} than the one "
-                                  f"block {block.height} links to")
-        return self._sign_endorsement(block)
+                                  f"{parent.digest.hex()[:16]} to build block {parent.height + 1} on")
+
+    def _validated_child(self, parent: Block, block: Block) -> None:
+        """Note `block`, just validated on `parent` (under the lock): validated on that parent
+        while it is not applied, else at the next height if the chain took `parent`
+        (WrongHeight if it took another block)."""
+        if self.height == parent.height:
+            self._validated_on.setdefault(parent.digest, Recent(VALIDATED_KEPT)).add(block.digest)
+            while len(self._validated_on) > VALIDATED_KEPT:
+                del self._validated_on[next(iter(self._validated_on))]
+        elif self.height == block.height and self.digest(parent.height) == parent.digest:
+            self._validated.add(block.digest)
+        else:
+            raise WrongHeight(f"{self.chain_id} took another block {parent.height} than the one "
+                              f"block {block.height} links to")
 
     def _sign_endorsement(self, block: Block) -> tuple[bytes, bytes]:
         """Run the application validators this peer did not run on admission, then sign a

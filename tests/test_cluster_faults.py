@@ -32,7 +32,8 @@ TRIM_BLOCKS = 8  # the cutter trims etcd's log this often (the other tests run a
 
 @pytest.fixture(scope="module")
 def h(tmp_path_factory):
-    harness = Harness(tmp_path_factory.mktemp("cluster") / "c", trim_blocks=TRIM_BLOCKS)
+    # (the pipelined cutter: every fault here hits it with blocks in flight)
+    harness = Harness(tmp_path_factory.mktemp("cluster") / "c", trim_blocks=TRIM_BLOCKS, cut_ahead=1)
     try:
         yield harness.start()
     finally:
@@ -250,6 +251,32 @@ def test_kill_the_block_cutter_fails_over_within_seconds(h):
     assert successor != cutter
     assert not failures  # the client resubmits the same bytes until the new cutter takes them
     h.restart_node(cutter)  # and it catches up from etcd, re-validating every block
+    h.assert_exactly_once(receipts)
+
+
+def test_kill_the_cutter_with_a_block_in_flight_loses_no_acknowledged_transaction(h):
+    """The pipelined cutter endorses block h+1 on h while h is appended (Node._cut_loop): it
+    is killed -9 amid streams of submissions once its endorsers endorse ahead (blocks on an
+    unstored parent: in flight). No acknowledged transaction is lost or on the chain twice, and
+    what the dead cutter did not order is answered "submit again" or ordered by the successor."""
+    cutter = h.wait_cutter()
+    endorsers = [n for n in h.names if n != cutter]
+
+    def ahead():
+        return sum(h.status(n)["log"]["endorsed_ahead"] for n in endorsers)
+    before = ahead()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        runs = [pool.submit(_submit_all, h, 150, b"in-flight-%d" % i) for i in range(4)]
+        deadline = time.monotonic() + 10
+        while ahead() == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        h.cluster.kill_node(cutter)
+        h.wait_cutter(timeout=8.0)
+        results = [r.result() for r in runs]
+    receipts = [r for rs, _ in results for r in rs]
+    failures = [f for _, fs in results for f in fs]
+    assert receipts and all(isinstance(f, errors.ServiceUnavailable) for f in failures)
+    h.restart_node(cutter)
     h.assert_exactly_once(receipts)
 
 

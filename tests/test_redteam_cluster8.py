@@ -85,7 +85,8 @@ def _stand_in_cutter(w, follower, endorsers):
         config=follower.peer.config, addresses={follower.peer.name: "", **{n: "" for n in channels}},
         _channel=channels.__getitem__, _queue=queue.Queue(), _admitted_here=queue.Queue(),
         _know_signers=lambda txs: None, _check_reported=lambda tx: None)
-    for name in ("_counts", "_revoked_by_the_log", "_skipped_by_all", "_endorsements", "_enqueue"):
+    for name in ("_counts", "_revoked_by_the_log", "_skipped_by_all", "_endorsements", "_enqueue", "_prepare",
+                 "_prepare_on", "_finish", "_endorsements_now", "_own_endorsement"):
         if hasattr(Node, name):  # (the old code's Node lacks the first three)
             setattr(node, name, getattr(Node, name).__get__(node))
     return node

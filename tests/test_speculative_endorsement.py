@@ -114,6 +114,37 @@ def test_a_parent_with_status_transactions_is_not_speculated_on(net):
         speculator.endorse_on(parent, child)
 
 
+def test_the_cutter_proposes_on_an_unapplied_parent_by_the_rules_it_is_endorsed_by(net):
+    """The pipelined cutter proposes block h+1 on its block h before h is ordered
+    (Peer._propose's parent, ChainState.next_block): on the parent's header and accumulator,
+    h's transactions as on the chain (a copy is left out), and the endorser signs it on that
+    parent. Refused on a parent it did not validate, or one with status transactions."""
+    speculator, proposer = net.service("edge-0").peers
+    tx = net.record("edge-0", b"in the parent")
+    parent, _ = proposer.propose([tx])
+    speculator.endorse(parent)
+    child, rejected = proposer._propose([tx, net.record("edge-0", b"in the child")], parent=parent)
+    assert [i for i, _ in rejected] == [0] and isinstance(rejected[0][1], errors.ReplayedTransaction)
+    assert child.height == parent.height + 1 and child.header.previous == parent.digest
+    endorsements = [speculator.endorse_on(parent, child), proposer.endorse_on(parent, child)]
+    parent = parent.with_endorsements([speculator.endorse(parent), proposer.endorse(parent)])
+    for peer in (speculator, proposer):
+        peer.commit(parent)
+        peer.commit(child.with_endorsements(endorsements))
+    assert speculator.digest(child.height) == proposer.digest(child.height) == child.digest
+    stranger, _ = speculator.propose([net.record("edge-0", b"never seen by the proposer")])
+    with pytest.raises(errors.WrongHeight, match="did not validate"):
+        proposer._propose([net.record("edge-0", b"on a stranger")], parent=stranger)
+    net.submit("main", b"main's block").result()
+    main = net.peer("main")
+    status = Transaction.create(main.identity, TxKind.MAIN_STATUS, "edge-0", main.latest().to_bytes(),
+                                timestamp_ms=now_ms(), nonce=now_ms())
+    with_status, rejected = proposer.propose([status])
+    assert not rejected
+    with pytest.raises(errors.SpeculationRefused, match="status"):
+        proposer._propose([net.record("edge-0", b"after a status")], parent=with_status)
+
+
 def test_a_parent_with_the_validated_header_but_other_transactions_is_refused(net):
     """The parent is known by its header's digest only: a caller swapping its transactions
     (here: hiding the one the child replays; the cluster's follower keeps the copy last sent
