@@ -211,7 +211,7 @@ def test_a_block_on_a_parent_is_not_appended_once_the_log_started_another_term(w
         assert cut.parent is parent_cut.block and cut.height == 1
         stored.set_result(node._finished(parent_cut))
         assert stored.result() and node.peer.height == 1
-        log.entries[2] = term_entry(CHAIN, 2, world.peers[1].name)
+        log.entries[2] = term_entry(CHAIN, 2, world.peers[1])
         assert node.follower.sync() == 1 and node.follower.term == 2
         assert not node._finished(cut)
         with pytest.raises(errors.ServiceUnavailable, match="submit again"):
