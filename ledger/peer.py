@@ -80,7 +80,7 @@ class Peer:
         self._lock = self.state.lock
         self._validated = Recent(VALIDATED_KEPT)  # digests of headers this peer validated at the next height
         # parent digest -> digests this peer validated on top of that parent, not yet applied (endorse_on)
-        self._validated_on: dict[bytes, Recent] = {}
+        self._validated_on: Recent[bytes, Recent] = Recent(VALIDATED_KEPT)
         # (tx_id, signature) verified on admission (one forgotten is verified again when proposed)
         self._admitted: Recent[tuple[bytes, bytes], None] = Recent(ADMITTED_KEPT)
         self._status_chain = bytes(DIGEST_BYTES)  # chained_status over every status record applied
@@ -335,9 +335,10 @@ class Peer:
         while it is not applied, else at the next height if the chain took `parent`
         (WrongHeight if it took another block)."""
         if self.height == parent.height:
-            self._validated_on.setdefault(parent.digest, Recent(VALIDATED_KEPT)).add(block.digest)
-            while len(self._validated_on) > VALIDATED_KEPT:
-                del self._validated_on[next(iter(self._validated_on))]
+            children = self._validated_on.get(parent.digest)
+            if children is None:
+                self._validated_on[parent.digest] = children = Recent(VALIDATED_KEPT)
+            children.add(block.digest)
         elif self.height == block.height and self.digest(parent.height) == parent.digest:
             self._validated.add(block.digest)
         else:
@@ -394,7 +395,7 @@ class Peer:
                 raise
         self._apply(block, records=records)
         # proposals at this height are stale now; those validated on this block are the next
-        self._validated = self._validated_on.pop(block.digest, Recent(VALIDATED_KEPT))
+        self._validated = self._validated_on.pop(block.digest) or Recent(VALIDATED_KEPT)
         self._validated_on.clear()
 
     def _stored(self, block: Block) -> bool:

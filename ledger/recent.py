@@ -60,6 +60,10 @@ class Recent(Generic[K, V]):
     def discard(self, key: K) -> None:
         self._items.pop(key, None)
 
+    def pop(self, key: K, default: V | None = None) -> V | None:
+        """The value of `key` (`default` if not kept), forgotten."""
+        return self._items.pop(key, default)
+
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
