@@ -53,9 +53,10 @@ before any, the only term of a header without one: the embedded deployment's and
 first entries); any other term entry is skipped, and so is one the peer it names did not sign
 (TermEntry.check_signed: a peer of the chain under that name, its certificate valid at the
 entry's date and not revoked by the CRL entries before it) - a writer cannot start a term in
-another peer's name, and each term entry names the peer that wrote it. A header carries the term its block was proposed in
-(BlockHeader.term, under the endorsements' signatures), and a follower takes it only when that
-is the log's current term at its slot (else skipped by the header alone). The rule reads
+another peer's name, and each term entry names the peer that wrote it. A header carries the
+term its block was proposed in (BlockHeader.term, under the endorsements' signatures), and a
+follower takes it only when that is the log's current term at its slot (else skipped by the
+header alone). The rule reads
 entries only, so every honest follower decides alike, and a restarted one re-reads the term
 entries with the rest (its term is recovered from the log; a checkpoint carries the term after
 its slot, attested with it: a peer joining below a trim takes the same term).

@@ -30,7 +30,7 @@ from ledger import checks
 from ledger.block import Block, SignedHeader, reported_header
 from ledger.chain import Committed, Deployment, Receipt, StatusRecord
 from ledger.cluster.follower import confirm_blocks
-from ledger.cluster.transport import unpack
+from ledger.cluster.transport import pack, unpack
 from ledger.errors import LedgerError, NotFound, ServiceUnavailable, UnprovenAnswer
 from ledger.tx import TxKind
 
@@ -155,7 +155,8 @@ class ChainReader:
     def locate(self, tx_id: bytes) -> Receipt:
         """Where transaction `tx_id` is on this chain: a peer's receipt, taken only when the
         ordered block it names holds the transaction at its position."""
-        return self._first_proven("Locate", bytes(tx_id), lambda name, data: self._proven_receipt(name, bytes(tx_id), data))
+        tx_id = bytes(tx_id)
+        return self._first_proven("Locate", tx_id, lambda name, data: self._proven_receipt(name, tx_id, data))
 
     def _proven_receipt(self, name: str, tx_id: bytes, data: bytes) -> Receipt:
         """The receipt `name` answered for `tx_id` if the ordered block it names holds the
@@ -181,8 +182,6 @@ class ChainReader:
         return found
 
     def _locate_chunk(self, tx_ids: list[bytes]) -> dict[bytes, Receipt]:
-        from ledger.cluster.transport import pack
-
         start = next(self._start)
         found: dict[bytes, Receipt] = {}
         remaining, answered, refused, silent = tx_ids, False, None, []
@@ -190,7 +189,8 @@ class ChainReader:
             if not remaining:
                 break
             try:
-                answers = unpack(self._call(name, "LocateMany", pack(*remaining), CALL_TIMEOUT), what="LocateMany answer")
+                answers = unpack(self._call(name, "LocateMany", pack(*remaining), CALL_TIMEOUT),
+                                 what="LocateMany answer")
                 if len(answers) != len(remaining):
                     raise UnprovenAnswer(f"{name} answers {len(answers)} of the {len(remaining)} ids asked")
                 proven = {t: self._proven_receipt(name, t, bytes(a)) for t, a in zip(remaining, answers) if a}
@@ -270,7 +270,8 @@ def transactions(readers, tx_ids: list[bytes]) -> dict[bytes, Committed]:
     """The committed transactions among `tx_ids` with their Receipts and block times, keyed by
     id in the order
     given: the ids located chain by chain (ChainReader.locate_many: a receipt taken only when
-    its ordered block holds the id there), then grouped by (chain, height) and each block read once (ChainReader.block:
+    its ordered block holds the id there), then grouped by (chain, height) and each block read
+    once (ChainReader.block:
     endorsed and ordered) for the transactions it holds, each checked again to be the id asked
     for at the receipt's position in the block the receipt names. An id no chain holds is left
     out; ServiceUnavailable as locate raises it."""
