@@ -639,6 +639,8 @@ FORGED_TERM_ENTRIES = {
     "unsigned (version 1)": lambda w, now: _raw_term_entry(CHAIN, 1, w.peers[0].name, b"", 0, version=1),
     "dated outside its certificate": lambda w, now: _raw_term_entry(
         CHAIN, 1, w.peers[0].name, w.peers[0].fingerprint, 1, w.peers[0]),
+    "dated past any calendar": lambda w, now: _raw_term_entry(
+        CHAIN, 1, w.peers[0].name, w.peers[0].fingerprint, 2 ** 64 - 1, w.peers[0]),
 }
 
 
