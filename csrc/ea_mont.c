@@ -15,8 +15,7 @@ int ea_mont_kernel(mp_size_t n_limbs)
 
 int ea_mont_init(ea_mont *ctx, const mpz_t n)
 {
-    mp_limb_t inv;
-    int i, rc = ea_check_modulus(n);
+    int rc = ea_check_modulus(n);
     mpz_t t;
     if (rc != EA_OK)
         return rc;
@@ -30,11 +29,7 @@ int ea_mont_init(ea_mont *ctx, const mpz_t n)
         return EA_ERR_NOMEM;
     }
     mpn_copyi(ctx->m, mpz_limbs_read(n), ctx->n);
-    /* Newton iteration for N^{-1} mod 2^64: each step doubles the correct low bits. */
-    inv = 1;
-    for (i = 0; i < 7; i++)
-        inv *= 2 - ctx->m[0] * inv;
-    ctx->minv = (mp_limb_t)0 - inv;
+    ctx->minv = ea_mont_neg_inv(ctx->m[0]);
     mpz_init_set(ctx->nz, n);
     mpz_init(ctx->r2);
     mpz_init_set_ui(t, 1);

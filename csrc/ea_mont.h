@@ -86,6 +86,17 @@ void ea_mont_bucket_combine(mp_limb_t *tot, int *ts, mp_limb_t *run, const mp_li
                             const unsigned char *used, size_t nb, const ea_mont *ctx,
                             ea_mont_work *w);
 
+/* ea_mont_neg_inv(m0): -m0^{-1} mod 2^GMP_NUMB_BITS for odd m0, the REDC factor of a modulus
+ * whose low limb is m0 (Newton's iteration doubles the correct low bits: 1, 2, 4, ..., 128). */
+static inline mp_limb_t ea_mont_neg_inv(mp_limb_t m0)
+{
+    mp_limb_t inv = 1;
+    int i;
+    for (i = 0; i < 7; i++)
+        inv *= 2 - m0 * inv;
+    return (mp_limb_t)0 - inv;
+}
+
 /* ea_exp_bits(e, pos, c): bits [pos, pos + c) of e >= 0, c <= 16 (exponent digit scanning). */
 static inline unsigned ea_exp_bits(const mpz_t e, size_t pos, unsigned c)
 {

@@ -5,6 +5,7 @@
 #include "ea_prime.h"
 #include "ea_fastexp.h"
 #include "ea_ifma.h"
+#include "ea_mont.h"
 #include "ea_mont4.h"
 #include "ea_sieve_table.h"
 
@@ -155,7 +156,7 @@ static long selfridge_d(const mpz_t x)
 static int strong_lucas(const mpz_t x, int mulx4)
 {
     long dsel = selfridge_d(x);
-    mp_size_t k = mpz_size(x), i;
+    mp_size_t k = mpz_size(x);
     mp_limb_t *w;
     mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone;
     mpz_t dz, sc, work;
@@ -172,10 +173,7 @@ static int strong_lucas(const mpz_t x, int mulx4)
     m.k = k;
     m.t = w + 9 * k;
     m.asm4 = mulx4 && k == 4;
-    m.ninv = 1;
-    for (i = 0; i < 7; i++)                      /* Newton: x^{-1} mod 2^64 */
-        m.ninv *= 2 - m.n[0] * m.ninv;
-    m.ninv = 0 - m.ninv;
+    m.ninv = ea_mont_neg_inv(m.n[0]);
     mpz_inits(dz, sc, NULL);
     mpz_add_ui(dz, x, 1);
     s = mpz_scan1(dz, 0);
@@ -330,15 +328,13 @@ static void double4(uint64_t *r, const uint64_t *a, const uint64_t *n)
 static int strong_base2_mulx4(const mpz_t x)
 {
     const uint64_t *n = (const uint64_t *)mpz_limbs_read(x);
-    uint64_t ninv = 1, one[4] = {0, 0, 0, 0}, mone[4], y[4], d[4] = {0, 0, 0, 0};
+    uint64_t ninv, one[4] = {0, 0, 0, 0}, mone[4], y[4], d[4] = {0, 0, 0, 0};
     mpz_t t;
     size_t count = 0;
     mp_bitcnt_t s, r;
     long b;
-    int i, pass;
-    for (i = 0; i < 7; i++)                          /* Newton: x^{-1} mod 2^64 */
-        ninv *= 2 - n[0] * ninv;
-    ninv = 0 - ninv;
+    int pass;
+    ninv = ea_mont_neg_inv(n[0]);
     mpz_init(t);
     mpz_setbit(t, 256);
     mpz_mod(t, t, x);                                /* 1 in Montgomery form: 2^256 mod x */
