@@ -57,9 +57,9 @@ static inline void ea_mont4_mul(uint64_t *r, const uint64_t *a, const uint64_t *
         EA_MONT4_FINAL(t4, t5, t0, t1, t2, lo, hi, z, t3)
         : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [t4] "+&r"(t4),
           [t5] "=&r"(t5), [lo] "=&r"(lo), [hi] "=&r"(hi), [z] "=&r"(z)
-        : [a] "r"(a), [b] "r"(b), [n] "r"(n), [ninv] "m"(ninv),
-          "m"(*(const uint64_t(*)[4])a), "m"(*(const uint64_t(*)[4])b), "m"(*(const uint64_t(*)[4])n)
-        : "rdx", "cc");
+        : [a] "r"(a), [b] "r"(b), [n] "r"(n), [ninv] "m"(ninv)
+        : "rdx", "cc", "memory");  /* (it reads a, b, n: a clobber, not operands - at -O0 each
+                                    * memory operand takes a register this asm does not have) */
     r[0] = t4; r[1] = t5; r[2] = t0; r[3] = t1;
 }
 
@@ -109,9 +109,8 @@ static inline void ea_mont4_sqr(uint64_t *r, const uint64_t *a, const uint64_t *
         EA_MONT4_FINAL(c4, c5, c6, c7, z, c0, c1, c2, c3)
         : [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3), [c4] "=&r"(c4),
           [c5] "=&r"(c5), [c6] "=&r"(c6), [c7] "=&r"(c7), [lo] "=&r"(lo), [hi] "=&r"(hi), [z] "=&r"(z)
-        : [a] "r"(a), [n] "r"(n), [ninv] "m"(ninv),
-          "m"(*(const uint64_t(*)[4])a), "m"(*(const uint64_t(*)[4])n)
-        : "rdx", "cc");
+        : [a] "r"(a), [n] "r"(n), [ninv] "m"(ninv)
+        : "rdx", "cc", "memory");
     r[0] = c4; r[1] = c5; r[2] = c6; r[3] = c7;
 }
 
