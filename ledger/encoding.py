@@ -16,6 +16,7 @@ SIGNATURE_BYTES = 64
 MAX_CHAIN_ID = 64
 U16_MAX, U32_MAX, U64_MAX = (1 << 16) - 1, (1 << 32) - 1, (1 << 64) - 1
 _CHAIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_U8, _U16, _U32, _U64 = (struct.Struct(f) for f in (">B", ">H", ">I", ">Q"))
 
 
 def check_chain_id(chain_id: str) -> str:
@@ -117,16 +118,25 @@ class Reader:
         return out
 
     def u8(self) -> int:
-        return self.raw(1)[0]
+        return self._int(_U8)
 
     def u16(self) -> int:
-        return struct.unpack(">H", self.raw(2))[0]
+        return self._int(_U16)
 
     def u32(self) -> int:
-        return struct.unpack(">I", self.raw(4))[0]
+        return self._int(_U32)
 
     def u64(self) -> int:
-        return struct.unpack(">Q", self.raw(8))[0]
+        return self._int(_U64)
+
+    def _int(self, layout: struct.Struct) -> int:
+        # (in place: no slice per field; decoders read a dozen of them per transaction)
+        end = self._pos + layout.size
+        if end > len(self._data):
+            raise EncodingError(f"{self._what} is truncated (need {end} bytes, have {len(self._data)})")
+        value = layout.unpack_from(self._data, self._pos)[0]
+        self._pos = end
+        return value
 
     def bytes8(self) -> bytes:
         return self.raw(self.u8())

@@ -59,12 +59,8 @@ class Transaction:
     signature: bytes = b""
 
     def __post_init__(self) -> None:
-        try:
-            kind = TxKind(checks.integer(self.kind, "kind"))
-        except ValueError:
-            raise EncodingError(f"unknown transaction kind {checks.shown(self.kind)}") from None
-        fields = {"kind": kind,
-                  "chain_id": check_chain_id(self.chain_id),
+        fields = {"kind": checks.integer(self.kind, "kind"),
+                  "chain_id": self.chain_id,
                   "submitter": checks.data(self.submitter, "submitter"),
                   "timestamp_ms": checks.integer(self.timestamp_ms, "timestamp_ms", hi=U64_MAX),
                   "nonce": checks.integer(self.nonce, "nonce", hi=U64_MAX),
@@ -72,6 +68,20 @@ class Transaction:
                   "object_digest": checks.data(self.object_digest, "object_digest"),
                   "object_url": checks.text(self.object_url, "object_url"),
                   "signature": checks.data(self.signature, "signature")}
+        self._set_checked(fields)
+        body = (Writer().raw(TX_MAGIC).u8(TX_VERSION).u8(int(self.kind)).text16(self.chain_id)
+                .raw(self.submitter, DIGEST_BYTES).u64(self.timestamp_ms).u64(self.nonce)
+                .bytes32(self.payload).bytes8(self.object_digest).text16(self.object_url).getvalue())
+        object.__setattr__(self, "_body", body)
+
+    def _set_checked(self, fields: dict) -> None:
+        """Set the fields (of their exact types already) under the rules on their values: the
+        one place for them, whether the fields come from a caller or from decoding."""
+        try:
+            fields["kind"] = TxKind(fields["kind"])
+        except ValueError:
+            raise EncodingError(f"unknown transaction kind {checks.shown(fields['kind'])}") from None
+        check_chain_id(fields["chain_id"])
         for name, value in fields.items():
             object.__setattr__(self, name, value)
         if len(self.payload) > MAX_PAYLOAD_BYTES:
@@ -79,10 +89,6 @@ class Transaction:
         if len(self.signature) not in (0, SIGNATURE_BYTES):
             raise EncodingError(f"a signature is {SIGNATURE_BYTES} bytes (or empty before signing)")
         check_object_pointer(self.object_digest, self.object_url)
-        body = (Writer().raw(TX_MAGIC).u8(TX_VERSION).u8(int(kind)).text16(self.chain_id)
-                .raw(self.submitter, DIGEST_BYTES).u64(self.timestamp_ms).u64(self.nonce)
-                .bytes32(self.payload).bytes8(self.object_digest).text16(self.object_url).getvalue())
-        object.__setattr__(self, "_body", body)
 
     @classmethod
     def create(cls, signer: Identity, kind: TxKind, chain_id: str, payload: bytes, *,
@@ -133,18 +139,18 @@ class Transaction:
         """Decode a transaction; EncodingError on anything malformed or non-canonical."""
         r = Reader(data, "transaction")
         r.magic(TX_MAGIC, TX_VERSION)
-        kind = r.u8()
-        chain_id = r.text16()
-        submitter = r.raw(DIGEST_BYTES)
-        timestamp_ms, nonce = r.u64(), r.u64()
-        payload = r.bytes32(MAX_PAYLOAD_BYTES)
-        object_digest = r.bytes8()
-        url = r.text16()
-        signature = r.raw(SIGNATURE_BYTES)
+        fields = {"kind": r.u8(), "chain_id": r.text16(), "submitter": r.raw(DIGEST_BYTES),
+                  "timestamp_ms": r.u64(), "nonce": r.u64(), "payload": r.bytes32(MAX_PAYLOAD_BYTES),
+                  "object_digest": r.bytes8(), "object_url": r.text16()}
+        body = r.consumed()
+        fields["signature"] = r.raw(SIGNATURE_BYTES)
         r.end()
-        tx = cls(kind, chain_id, submitter, timestamp_ms, nonce, payload, object_digest, url, signature)
-        # the input is the canonical encoding of what was read: it is kept as the encoding
-        # (a 32 KiB payload is not joined with the signature again, only compared)
-        tx.__dict__["_encoding"] = r.canonical_of(tx._body, tx.signature)
+        tx = cls.__new__(cls)
+        tx._set_checked(fields)
+        # Every field read is length-prefixed or fixed and its text strict UTF-8, so what was
+        # read has this one encoding: the input is the body and the encoding, not built again
+        # (tests/test_ledger_encoding.py checks the constructor's re-encoding agrees)
+        object.__setattr__(tx, "_body", body)
+        tx.__dict__["_encoding"] = r.consumed()
         return tx
 

@@ -226,3 +226,49 @@ def test_a_headers_term_is_signed_in_its_digest_and_encoded_only_when_set(term):
     for bad in (plain.encoded + bytes(8), termed.encoded[:-1], termed.encoded + b"\0"):
         with pytest.raises(EncodingError):
             BlockHeader.from_bytes(bad)
+
+
+def _rebuilt(tx: Transaction) -> bytes:
+    return Transaction(tx.kind, tx.chain_id, tx.submitter, tx.timestamp_ms, tx.nonce, tx.payload,
+                       tx.object_digest, tx.object_url, tx.signature).to_bytes()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_a_decoded_transaction_is_exactly_the_constructors_encoding(data):
+    """Transaction.from_bytes keeps its input as the encoding instead of building it again: every
+    input it accepts, however mutated, must be what the constructor encodes from the fields read
+    (else two encodings of one transaction would have two ids)."""
+    raw = bytearray(bytes.fromhex(data.draw(st.sampled_from(VECTORS["transactions"]))["encoding"]))
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["flip", "insert", "delete", "set"]))
+        if action == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif action == "insert":
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=3))
+        elif action == "delete":
+            del raw[at:at + data.draw(st.integers(1, 3))]
+        else:
+            raw[at] = data.draw(st.sampled_from([0, 1, 0x7F, 0x80, 0xC0, 0xED, 0xFF]))
+        if not raw:
+            return
+    try:
+        tx = Transaction.from_bytes(bytes(raw))
+    except EncodingError:
+        return
+    assert tx.to_bytes() == bytes(raw) == _rebuilt(tx)
+    assert tx.body_bytes() == bytes(raw)[:-64] and tx.tx_id == hashlib.sha256(bytes(raw)[:-64]).digest()
+
+
+@pytest.mark.parametrize("text", [b"\xc0\xae", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"e\xff"])
+def test_a_url_that_is_not_strict_utf8_is_refused(text):
+    """Overlong forms, encoded surrogates and code points past U+10FFFF have no encoding the
+    constructor would write: refused, not taken as the input."""
+    tx = Transaction.from_bytes(bytes.fromhex(VECTORS["transactions"][1]["encoding"]))  # (with a URL)
+    body = bytearray(tx.body_bytes())
+    url_at = len(body) - 2 - len(tx.object_url.encode())
+    assert Transaction.from_bytes(bytes(body[:url_at]) + (2).to_bytes(2, "big") + b"ok" + tx.signature)
+    forged = bytes(body[:url_at]) + len(text).to_bytes(2, "big") + text + tx.signature
+    with pytest.raises(EncodingError, match="UTF-8"):
+        Transaction.from_bytes(forged)
