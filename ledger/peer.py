@@ -162,9 +162,15 @@ class Peer:
 
     def holds(self, tx: Transaction) -> bool:
         """Whether this chain holds exactly `tx` (not just a transaction with its id)."""
-        checks.exact(tx, Transaction, "tx")
-        where = self.locate(tx.tx_id)
-        return where is not None and self.block(where[0]).tx_bytes[where[1]] == tx.to_bytes()
+        return id(tx) in self.held([tx])
+
+    def held(self, txs: list[Transaction]) -> set[int]:
+        """The id() of each of `txs` this chain holds exactly (holds), each block holding one
+        read and checked once (ChainState.transactions): answering a batch of resubmissions
+        reads a block per block, not per transaction."""
+        txs = [checks.exact(tx, Transaction, "tx") for tx in checks.items(txs, "txs")]
+        committed = self.state.transactions(tx.tx_id for tx in txs)
+        return {id(tx) for tx in txs if tx.tx_id in committed and committed[tx.tx_id].transaction.to_bytes() == tx.to_bytes()}
 
     def inclusion_proof(self, tx_id: bytes, against_height: int | None = None) -> InclusionProof:
         """Merkle path plus accumulator witness for `tx_id` against the value after block

@@ -244,8 +244,9 @@ class ChainService:
                     stored = {id(p) for p in fresh if id(p) not in refused}
                 except LedgerError as exc:
                     failure = exc
+        held = self.leader.held([p.transaction for p in batch if id(p) not in stored])
         for p in batch:
-            if id(p) in stored or self.leader.holds(p.transaction):
+            if id(p) in stored or id(p.transaction) in held:
                 self._answer(p)
             elif id(p) in refused:
                 p._future.set_exception(refused[id(p)])

@@ -869,10 +869,11 @@ class Node:
                 appended = set(block.tx_bytes)
                 paths = merkle_paths(block.leaves, list(range(len(block.leaves))))  # one tree for all receipts
                 self._trim_soon(cut.leadership)
+        held = self.peer.held([p.tx for p in batch if p.tx.to_bytes() not in appended])
         for p in batch:
             # held first: a copy of a transaction in the same batch is refused by the block
             # rules, yet the transaction is on the chain and its submitter gets the receipt
-            if p.tx.to_bytes() in appended or self.peer.holds(p.tx):
+            if p.tx.to_bytes() in appended or id(p.tx) in held:
                 receipt = self.peer.receipt(p.tx.tx_id)
                 if appended and receipt.height == height:
                     p.proof = (block.signed, paths[receipt.position])
