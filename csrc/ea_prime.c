@@ -7,7 +7,7 @@
 #include "ea_ifma.h"
 #include "ea_mont.h"
 #include "ea_mont4.h"
-#include "ea_sieve_table.h"
+#include "ea_sieve.h"
 
 /* ---- BPSW (DESIGN.md section 2): trial division by the odd primes below EA_SIEVE_BOUND, a
  * strong probable-prime test to base 2, then a strong Lucas test with Selfridge's parameters
@@ -275,10 +275,12 @@ static void prefix_context(SHA256_CTX *ctx, const unsigned char *domain, size_t 
     SHA256_Update(ctx, data, len);
 }
 
-static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+/* The candidate's bits / 8 bytes (big-endian) at the start of digest, top and low bit set. */
+static void candidate_digest(unsigned char *digest, const SHA256_CTX *prefix, uint32_t nonce,
+                             unsigned bits)
 {
     SHA256_CTX ctx = *prefix;
-    unsigned char be[4], digest[SHA256_DIGEST_LENGTH];
+    unsigned char be[4];
     be[0] = (unsigned char)(nonce >> 24);
     be[1] = (unsigned char)(nonce >> 16);
     be[2] = (unsigned char)(nonce >> 8);
@@ -287,29 +289,56 @@ static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t no
     SHA256_Final(digest, &ctx);
     digest[0] |= 0x80;
     digest[bits / 8 - 1] |= 0x01;
+}
+
+static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    candidate_digest(digest, prefix, nonce, bits);
     mpz_import(c, bits / 8, 1, 1, 1, 0, digest);
 }
 
 /* 1 if c has no odd prime factor below EA_SIEVE_BOUND (c is larger than all of them). */
 static int passes_sieve(const mpz_t c)
 {
-#if GMP_NUMB_BITS == 64 && !defined(__GMP_SHORT_LIMB)
-    const mp_limb_t *limbs = mpz_limbs_read(c);
-    mp_size_t n = mpz_size(c);
-    int g, i;
-    for (g = 0; g < EA_SIEVE_GROUPS; g++) {
-        uint64_t r = mpn_mod_1(limbs, n, ea_sieve_group_product[g]);
-        for (i = ea_sieve_group_start[g]; i < ea_sieve_group_start[g + 1]; i++)
-            if (r * ea_sieve_inverse[i] <= ea_sieve_limit[i])
-                return 0;
+    return ea_sieve_passes(c);
+}
+
+#ifdef EA_SIEVE_FOLD
+static uint64_t load_be64(const unsigned char *p)   /* (compilers make this one load and bswap) */
+{
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32
+        | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
+#endif
+
+/* Candidate `nonce` into c and 1 if it passes the sieve, else 0 (c is then unspecified). Where
+ * the sieve folds 4 limbs, it sieves the digest's limbs before any mpz is written. */
+static int sieved_candidate(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+{
+#ifdef EA_SIEVE_FOLD
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    uint64_t l[4] = {0, 0, 0, 0};
+    mp_limb_t *w;
+    unsigned i, nb = bits / 8;
+    candidate_digest(digest, prefix, nonce, bits);
+    if (nb == 32) {
+        for (i = 0; i < 4; i++)
+            l[i] = load_be64(digest + 24 - 8 * i);
+    } else {
+        for (i = 0; i < nb; i++)                 /* byte nb - 1 - i is bits 8i..8i+7 */
+            l[i / 8] |= (uint64_t)digest[nb - 1 - i] << (8 * (i % 8));
     }
+    if (!ea_sieve_passes4(l))
+        return 0;
+    w = mpz_limbs_write(c, 4);
+    for (i = 0; i < 4; i++)
+        w[i] = l[i];
+    mpz_limbs_finish(c, 4);
     return 1;
 #else
-    int i;
-    for (i = 0; i < EA_SIEVE_PRIMES; i++)
-        if (mpz_divisible_ui_p(c, ea_sieve_prime[i]))
-            return 0;
-    return 1;
+    candidate_from_prefix(c, prefix, nonce, bits);
+    return passes_sieve(c);
 #endif
 }
 
@@ -424,8 +453,7 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
         mpz_init(c[i]);
     while (k < max_nonce && rc == EA_ERR_EXHAUSTED) {
         for (m = 0; m < 8 && k < max_nonce; k++) {
-            candidate_from_prefix(c[m], prefix, k, bits);
-            if (passes_sieve(c[m]))
+            if (sieved_candidate(c[m], prefix, k, bits))
                 ks[m++] = k;
         }
         if (m > 0 && !ea_ifma_strong_base2_8(pass, (const mpz_t *)c, m))
@@ -457,8 +485,7 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
         return search_in_lanes(x, nonce, &prefix, bits, max_nonce);
     mulx4 = mulx4_apply();
     for (k = 0; k < max_nonce; k++) {
-        candidate_from_prefix(x, &prefix, k, bits);
-        if (passes_sieve(x) && bpsw_after_sieve(x, mulx4)) {
+        if (sieved_candidate(x, &prefix, k, bits) && bpsw_after_sieve(x, mulx4)) {
             *nonce = k;
             return EA_OK;
         }
