@@ -15,3 +15,35 @@ def test_c_core_standalone(tmp_path):
     proc = subprocess.run(["make", "-C", str(build), "test"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "csrc ok" in proc.stdout
+
+
+def _sieve_generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_sieve_table", CSRC.parent / "tools" / "gen_sieve_table.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_generated_sieve_table_is_up_to_date():
+    """csrc/ea_sieve_table.h is tools/gen_sieve_table.py's output (edit the generator, not the file)."""
+    import io
+
+    out = io.StringIO()
+    _sieve_generator().main(out)
+    assert out.getvalue() == (CSRC / "ea_sieve_table.h").read_text()
+
+
+def test_sieve_groups_fit_the_fold():
+    """Each group's product is below 2^62 (ea_sieve.h's fold: s < 2^127, r < 4m + 1 <= 2^64) and
+    its constants are B^i mod m and -m^-1 mod B; the groups cover the odd primes in order."""
+    gen = _sieve_generator()
+    primes = gen.odd_primes(gen.SIEVE_BOUND)
+    groups = gen.groups_of(primes)
+    assert [p for _, ps in groups for p in ps] == primes
+    for prod, ps in groups:
+        assert prod < 1 << 62 and prod % 2 == 1
+        assert prod == __import__("math").prod(ps)
+        assert max(4 * prod + 1, (1 << 64) + 3 * (1 << 64) * prod) <= (1 << 64) ** 2
