@@ -113,14 +113,36 @@ static void lmont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, cons
 
 static void lmont_sub(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
+#ifdef MULX4
+    if (m->asm4) {
+        ea_mont4_sub((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)m->n);
+        return;
+    }
+#endif
     if (mpn_sub_n(r, a, b, m->k))
         mpn_add_n(r, r, m->n, m->k);
 }
 
 static void lmont_add(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
+#ifdef MULX4
+    if (m->asm4) {
+        ea_mont4_add((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)m->n);
+        return;
+    }
+#endif
     if (mpn_add_n(r, a, b, m->k) || mpn_cmp(r, m->n, m->k) >= 0)
         mpn_sub_n(r, r, m->n, m->k);
+}
+
+/* r = a (k limbs): inline for 4 (mpn_copyi is a call) */
+static void lmont_copy(mp_limb_t *r, const mp_limb_t *a, const lmont *m)
+{
+    if (m->k == 4) {
+        r[0] = a[0]; r[1] = a[1]; r[2] = a[2]; r[3] = a[3];
+    } else {
+        mpn_copyi(r, a, m->k);
+    }
 }
 
 /* r = v * B^k mod n as k limbs (v any integer). */
@@ -158,20 +180,22 @@ static int strong_lucas(const mpz_t x, int mulx4)
     long dsel = selfridge_d(x);
     mp_size_t k = mpz_size(x);
     mp_limb_t *w;
-    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone;
+    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone, *zero;
     mpz_t dz, sc, work;
     mp_bitcnt_t s, b;
     lmont m;
     int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
     if (dsel == 0)
         return 0;
-    mpz_init2(work, (mp_bitcnt_t)k * 11 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
-    w = mpz_limbs_write(work, k * 11);
+    mpz_init2(work, (mp_bitcnt_t)k * 12 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
+    w = mpz_limbs_write(work, k * 12);
     v0 = w; v1 = w + k; qk = w + 2 * k; qm = w + 3 * k; two = w + 4 * k; q = w + 5 * k;
     t = w + 6 * k; one = w + 7 * k; mone = w + 8 * k;
     m.n = mpz_limbs_read(x);
     m.k = k;
     m.t = w + 9 * k;
+    zero = w + 11 * k;
+    mpn_zero(zero, k);
     m.asm4 = mulx4 && k == 4;
     m.ninv = ea_mont_neg_inv(m.n[0]);
     mpz_inits(dz, sc, NULL);
@@ -186,31 +210,31 @@ static int strong_lucas(const mpz_t x, int mulx4)
     lmont_from(one, sc, sc, x, k);
     mpn_sub_n(mone, m.n, one, k);
     mpn_copyi(v1, one, k);                       /* V_1 = P = 1 and Q^0 = 1 */
-    mpn_copyi(qk, one, k);
+    lmont_copy(qk, one, &m);
     mpn_copyi(v0, two, k);                       /* V_0 = 2 */
     for (b = mpz_sizeinbase(dz, 2); b-- > 0;) {
         lmont_mul(t, v0, v1, &m);
         lmont_sub(t, t, qk, &m);                 /* V_{2k+1} = V_k V_{k+1} - P Q^k */
         if (mpz_tstbit(dz, b)) {
             if (qneg)                            /* Q^{k+1} */
-                mpn_sub_n(qm, m.n, qk, k);
+                lmont_sub(qm, zero, qk, &m);
             else
                 lmont_mul(qm, qk, q, &m);
             lmont_mul(v1, v1, v1, &m);
             lmont_sub(v1, v1, qm, &m);
             lmont_sub(v1, v1, qm, &m);           /* V_{2k+2} = V_{k+1}^2 - 2 Q^{k+1} */
-            mpn_copyi(v0, t, k);
+            lmont_copy(v0, t, &m);
             if (qneg)                            /* Q^{2k+1} */
-                mpn_copyi(qk, mone, k);
+                lmont_copy(qk, mone, &m);
             else
                 lmont_mul(qk, qk, qm, &m);
         } else {
             lmont_mul(v0, v0, v0, &m);
             lmont_sub(v0, v0, qk, &m);
             lmont_sub(v0, v0, qk, &m);           /* V_{2k} = V_k^2 - 2 Q^k */
-            mpn_copyi(v1, t, k);
+            lmont_copy(v1, t, &m);
             if (qneg)                            /* Q^{2k} */
-                mpn_copyi(qk, one, k);
+                lmont_copy(qk, one, &m);
             else
                 lmont_mul(qk, qk, qk, &m);
         }
@@ -223,7 +247,7 @@ static int strong_lucas(const mpz_t x, int mulx4)
         lmont_sub(v0, v0, qk, &m);
         pass = mpn_zero_p(v0, k);
         if (qneg)
-            mpn_copyi(qk, one, k);
+            lmont_copy(qk, one, &m);
         else if (b + 1 < s)
             lmont_mul(qk, qk, qk, &m);
     }
@@ -344,48 +368,47 @@ static int sieved_candidate(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, u
 
 /* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
 #ifdef MULX4
-/* r = a + a mod n (a < n; 4 limbs), as ea_mont4.h's operands. */
-static void double4(uint64_t *r, const uint64_t *a, const uint64_t *n)
+static int eq4(const uint64_t *a, const uint64_t *b)
 {
-    if (mpn_add_n((mp_limb_t *)r, (const mp_limb_t *)a, (const mp_limb_t *)a, 4)
-        || mpn_cmp((const mp_limb_t *)r, (const mp_limb_t *)n, 4) >= 0)
-        mpn_sub_n((mp_limb_t *)r, (const mp_limb_t *)r, (const mp_limb_t *)n, 4);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
+
+/* one = 2^256 mod n (4 limbs, n odd, n[3] != 0): 1 in Montgomery form. */
+static void mont4_one(uint64_t *one, const uint64_t *n)
+{
+    if (n[3] >> 63) {                                /* n > 2^255: 2^256 - n < n */
+        mpn_neg((mp_limb_t *)one, (const mp_limb_t *)n, 4);
+    } else {
+        mp_limb_t r256[5] = {0, 0, 0, 0, 1}, q[2];
+        mpn_tdiv_qr(q, (mp_limb_t *)one, 0, r256, 5, (const mp_limb_t *)n, 4);
+    }
 }
 
 /* strong_base2 for odd 4-limb x (x > EA_SIEVE_BOUND^2) in Montgomery form on ea_mont4.h: 2^d by
- * squarings and doublings (a doubling is an addition: the base is 2), then s - 1 squarings. */
+ * squarings and doublings (a doubling is an addition: the base is 2) over the bits of x - 1
+ * above its s low zeros (x - 1 = d 2^s), then s - 1 squarings. No mpz and no GMP call. */
 static int strong_base2_mulx4(const mpz_t x)
 {
     const uint64_t *n = (const uint64_t *)mpz_limbs_read(x);
-    uint64_t ninv, one[4] = {0, 0, 0, 0}, mone[4], y[4], d[4] = {0, 0, 0, 0};
-    mpz_t t;
-    size_t count = 0;
-    mp_bitcnt_t s, r;
-    long b;
-    int pass;
+    uint64_t ninv, one[4], mone[4], y[4], xm1[4] = {n[0] & ~(uint64_t)1, n[1], n[2], n[3]};
+    unsigned s, r;
+    int b, pass;
     ninv = ea_mont_neg_inv(n[0]);
-    mpz_init(t);
-    mpz_setbit(t, 256);
-    mpz_mod(t, t, x);                                /* 1 in Montgomery form: 2^256 mod x */
-    mpz_export(one, &count, -1, sizeof(uint64_t), 0, 0, t);
-    mpz_sub_ui(t, x, 1);
-    s = mpz_scan1(t, 0);
-    mpz_tdiv_q_2exp(t, t, s);                        /* x - 1 = d 2^s */
-    mpz_export(d, &count, -1, sizeof(uint64_t), 0, 0, t);
-    b = (long)mpz_sizeinbase(t, 2) - 2;              /* below d's top bit */
-    mpz_clear(t);
+    mont4_one(one, n);
+    for (s = 0; (xm1[s / 64] >> (s % 64) & 1) == 0; s++)
+        ;                                            /* x > 1: x - 1 has a set bit */
+    b = 255 - __builtin_clzll(n[3]) - 1;             /* below the top bit (x - 1's too: x odd) */
     mpn_sub_n((mp_limb_t *)mone, (const mp_limb_t *)n, (const mp_limb_t *)one, 4);   /* -1 */
-    double4(y, one, n);                              /* 2: d's top bit */
-    for (; b >= 0; b--) {
+    ea_mont4_add(y, one, one, n);                    /* 2: d's top bit */
+    for (; b >= (int)s; b--) {
         ea_mont4_sqr(y, y, n, ninv);
-        if (d[b / 64] >> (b % 64) & 1)
-            double4(y, y, n);
+        if (xm1[b / 64] >> (b % 64) & 1)
+            ea_mont4_add(y, y, y, n);
     }
-    pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) == 0
-        || mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
-    for (r = 1; r < s && !pass && mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) != 0; r++) {
+    pass = eq4(y, one) || eq4(y, mone);
+    for (r = 1; r < s && !pass && !eq4(y, one); r++) {
         ea_mont4_sqr(y, y, n, ninv);
-        pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
+        pass = eq4(y, mone);
     }
     return pass;
 }

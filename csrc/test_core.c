@@ -274,6 +274,20 @@ static int test_mont4(void)
                 ea_mont4_mul(A, A, B, N, ninv);             /* r aliasing a */
                 mpz_import(got, 4, -1, 8, 0, 0, A);
                 CHECK(mpz_cmp(got, want) == 0);
+                memset(A, 0, sizeof A);                     /* (A was overwritten) */
+                mpz_export(A, &count, -1, 8, 0, 0, a);
+                mpz_add(want, a, b); mpz_mod(want, want, n);
+                ea_mont4_add(R, A, B, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                mpz_sub(want, a, b); mpz_mod(want, want, n);
+                ea_mont4_sub(R, A, B, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                mpz_sub(want, b, a); mpz_mod(want, want, n);
+                ea_mont4_sub(R, B, A, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
                 mpz_mul(want, b, b); mpz_mul(want, want, rinv); mpz_mod(want, want, n);
                 ea_mont4_sqr(R, B, N, ninv);
                 mpz_import(got, 4, -1, 8, 0, 0, R);
