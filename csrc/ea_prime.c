@@ -185,6 +185,8 @@ static int strong_lucas(const mpz_t x, int mulx4)
     mp_bitcnt_t s, b;
     lmont m;
     int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
+    long qv = (1 - dsel) / 4, j;
+    long qadds = qv > -5 && qv < 5 ? (qv < 0 ? -qv : qv) : 0;   /* |Q| <= 4: Q^{k+1} by additions */
     if (dsel == 0)
         return 0;
     mpz_init2(work, (mp_bitcnt_t)k * 12 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
@@ -216,10 +218,17 @@ static int strong_lucas(const mpz_t x, int mulx4)
         lmont_mul(t, v0, v1, &m);
         lmont_sub(t, t, qk, &m);                 /* V_{2k+1} = V_k V_{k+1} - P Q^k */
         if (mpz_tstbit(dz, b)) {
-            if (qneg)                            /* Q^{k+1} */
+            if (qneg) {                          /* Q^{k+1} */
                 lmont_sub(qm, zero, qk, &m);
-            else
+            } else if (qadds) {                  /* Q^k |Q| by additions, negated if Q < 0 */
+                lmont_add(qm, qk, qk, &m);
+                for (j = 2; j < qadds; j++)
+                    lmont_add(qm, qm, qk, &m);
+                if (qv < 0)
+                    lmont_sub(qm, zero, qm, &m);
+            } else {
                 lmont_mul(qm, qk, q, &m);
+            }
             lmont_mul(v1, v1, v1, &m);
             lmont_sub(v1, v1, qm, &m);
             lmont_sub(v1, v1, qm, &m);           /* V_{2k+2} = V_{k+1}^2 - 2 Q^{k+1} */
