@@ -20,8 +20,8 @@
 #define EA_SIEVE_FOLD 1
 
 /* r < 2^64 with r = x / 2^64 (mod g->m) for x = l[0] + l[1] B + l[2] B^2 + l[3] B^3 (B = 2^64):
- * s = l0 + l1 (B mod m) + l2 (B^2 mod m) + l3 (B^3 mod m) < B + 3 B m < 2^127, then
- * (s + q m) / B with q = s (-m^-1) mod B (exact: the low limb cancels) < 1 + 3m + m <= 2^64. */
+ * s = l0 + l1 (B mod m) + l2 (B^2 mod m) + l3 (B^3 mod m) < B (1 + 3m) < 2^128 (m < 2^62), then
+ * (s + q m) / B with q = s (-m^-1) mod B (exact: the low limb cancels) < 4m <= 2^64. */
 static inline uint64_t ea_sieve_fold4(const uint64_t *l, const ea_sieve_group *g)
 {
     __extension__ typedef unsigned __int128 u128;   /* GCC and Clang on 64-bit targets */

@@ -38,7 +38,7 @@ def test_generated_sieve_table_is_up_to_date():
 
 
 def test_sieve_groups_fit_the_fold():
-    """Each group's product is below 2^62 (ea_sieve.h's fold: s < 2^127, r < 4m + 1 <= 2^64) and
+    """Each group's product is below 2^62 (ea_sieve.h's fold: s < 2^128, s + q m < 2^128) and
     its constants are B^i mod m and -m^-1 mod B; the groups cover the odd primes in order."""
     gen = _sieve_generator()
     primes = gen.odd_primes(gen.SIEVE_BOUND)
@@ -47,4 +47,5 @@ def test_sieve_groups_fit_the_fold():
     for prod, ps in groups:
         assert prod < 1 << 62 and prod % 2 == 1
         assert prod == math.prod(ps)
-        assert (1 << 64) * (1 + 3 * prod) < 1 << 127 and 4 * prod + 1 <= 1 << 64
+        s_max = ((1 << 64) - 1) * (1 + 3 * (prod - 1))      # l0 + l1 b1 + l2 b2 + l3 b3
+        assert s_max < 1 << 128 and (s_max + ((1 << 64) - 1) * prod) >> 64 < 1 << 64

@@ -1,9 +1,9 @@
 """Generate csrc/ea_sieve_table.h: odd primes below SIEVE_BOUND grouped into products below 2^62.
 
 Each candidate of up to 4 limbs is reduced once per group without a division (ea_sieve.h):
-s = l0 + l1 (B mod M) + l2 (B^2 mod M) + l3 (B^3 mod M) < 2^127 (B = 2^64, M < 2^62), then one
-Montgomery step r = (s + q M) / B with q = s * (-M^-1) mod B, so r = x / B mod M up to a
-multiple of M and r < 4M + 1 <= 2^64. B is a unit mod every odd prime, so p | r iff p | x, and
+s = l0 + l1 (B mod M) + l2 (B^2 mod M) + l3 (B^3 mod M) < B (1 + 3M) < 2^128 (B = 2^64,
+M < 2^62), then one Montgomery step r = (s + q M) / B with q = s * (-M^-1) mod B, so
+r = x / B mod M up to a multiple of M and r < 4M <= 2^64. B is a unit mod every odd prime, so p | r iff p | x, and
 each prime of the group is tested with the multiply-by-inverse divisibility check
 (r * p^-1 mod 2^64 <= (2^64-1)/p, valid for any 64-bit r).
 Run: python tools/gen_sieve_table.py > csrc/ea_sieve_table.h
