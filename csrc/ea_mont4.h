@@ -5,7 +5,8 @@
  * portable C product elsewhere. Header-only: a call would cost a tenth of a product.
  *
  * Both take n odd with n[3] != 0, inputs below n, ninv = -n^{-1} mod 2^64, and give the
- * reduced result r = a*b/2^256 mod n (r < n); r may alias a or b. EA_MONT4_COMPILED is
+ * reduced result r = a*b/2^256 mod n (r < n); r may alias a or b (ea_mont4_add and ea_mont4_sub:
+ * r = a + b and a - b mod n, the additions of the tests, inline). EA_MONT4_COMPILED is
  * defined where the compiler takes the asm (GCC or Clang on x86-64). */
 #ifndef EA_MONT4_H
 #define EA_MONT4_H
@@ -112,6 +113,45 @@ static inline void ea_mont4_sqr(uint64_t *r, const uint64_t *a, const uint64_t *
         : [a] "r"(a), [n] "r"(n), [ninv] "m"(ninv)
         : "rdx", "cc", "memory");
     r[0] = c4; r[1] = c5; r[2] = c6; r[3] = c7;
+}
+
+/* r = a + b mod n and r = a - b mod n (a, b < n; n as above; r may alias a or b), branch-free. */
+static inline void ea_mont4_add(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *n)
+{
+    uint64_t t0, t1, t2, t3, top, s0, s1, s2, s3;
+    __asm__(
+        "movq 0(%[a]), %[t0]\n\t"  "addq 0(%[b]), %[t0]\n\t"
+        "movq 8(%[a]), %[t1]\n\t"  "adcq 8(%[b]), %[t1]\n\t"
+        "movq 16(%[a]), %[t2]\n\t" "adcq 16(%[b]), %[t2]\n\t"
+        "movq 24(%[a]), %[t3]\n\t" "adcq 24(%[b]), %[t3]\n\t"
+        "movl $0, %k[top]\n\t"     "adcq $0, %[top]\n\t"
+        EA_MONT4_FINAL(t0, t1, t2, t3, top, s0, s1, s2, s3)
+        : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [top] "=&r"(top),
+          [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3)
+        : [a] "r"(a), [b] "r"(b), [n] "r"(n)
+        : "cc", "memory");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
+}
+
+static inline void ea_mont4_sub(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *n)
+{
+    uint64_t t0, t1, t2, t3, m, s0, s1, s2;
+    __asm__(
+        "movq 0(%[a]), %[t0]\n\t"  "subq 0(%[b]), %[t0]\n\t"
+        "movq 8(%[a]), %[t1]\n\t"  "sbbq 8(%[b]), %[t1]\n\t"
+        "movq 16(%[a]), %[t2]\n\t" "sbbq 16(%[b]), %[t2]\n\t"
+        "movq 24(%[a]), %[t3]\n\t" "sbbq 24(%[b]), %[t3]\n\t"
+        "sbbq %[m], %[m]\n\t"                          /* all ones iff a < b: then add n */
+        "movq 0(%[n]), %[s0]\n\t"  "andq %[m], %[s0]\n\t"  /* (and clears CF: masks first) */
+        "movq 8(%[n]), %[s1]\n\t"  "andq %[m], %[s1]\n\t"
+        "movq 16(%[n]), %[s2]\n\t" "andq %[m], %[s2]\n\t"
+        "andq 24(%[n]), %[m]\n\t"
+        "addq %[s0], %[t0]\n\t" "adcq %[s1], %[t1]\n\t" "adcq %[s2], %[t2]\n\t" "adcq %[m], %[t3]\n\t"
+        : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [m] "=&r"(m),
+          [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2)
+        : [a] "r"(a), [b] "r"(b), [n] "r"(n)
+        : "cc", "memory");
+    r[0] = t0; r[1] = t1; r[2] = t2; r[3] = t3;
 }
 
 #undef EA_MONT4_ROW

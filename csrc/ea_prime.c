@@ -7,7 +7,7 @@
 #include "ea_ifma.h"
 #include "ea_mont.h"
 #include "ea_mont4.h"
-#include "ea_sieve_table.h"
+#include "ea_sieve.h"
 
 /* ---- BPSW (DESIGN.md section 2): trial division by the odd primes below EA_SIEVE_BOUND, a
  * strong probable-prime test to base 2, then a strong Lucas test with Selfridge's parameters
@@ -113,14 +113,36 @@ static void lmont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, cons
 
 static void lmont_sub(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
+#ifdef MULX4
+    if (m->asm4) {
+        ea_mont4_sub((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)m->n);
+        return;
+    }
+#endif
     if (mpn_sub_n(r, a, b, m->k))
         mpn_add_n(r, r, m->n, m->k);
 }
 
 static void lmont_add(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, const lmont *m)
 {
+#ifdef MULX4
+    if (m->asm4) {
+        ea_mont4_add((uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)m->n);
+        return;
+    }
+#endif
     if (mpn_add_n(r, a, b, m->k) || mpn_cmp(r, m->n, m->k) >= 0)
         mpn_sub_n(r, r, m->n, m->k);
+}
+
+/* r = a (k limbs): inline for 4 (mpn_copyi is a call) */
+static void lmont_copy(mp_limb_t *r, const mp_limb_t *a, const lmont *m)
+{
+    if (m->k == 4) {
+        r[0] = a[0]; r[1] = a[1]; r[2] = a[2]; r[3] = a[3];
+    } else {
+        mpn_copyi(r, a, m->k);
+    }
 }
 
 /* r = v * B^k mod n as k limbs (v any integer). */
@@ -158,20 +180,24 @@ static int strong_lucas(const mpz_t x, int mulx4)
     long dsel = selfridge_d(x);
     mp_size_t k = mpz_size(x);
     mp_limb_t *w;
-    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone;
+    mp_limb_t *v0, *v1, *qk, *qm, *two, *q, *t, *one, *mone, *zero;
     mpz_t dz, sc, work;
     mp_bitcnt_t s, b;
     lmont m;
     int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
+    long qv = (1 - dsel) / 4, j;
+    long qadds = qv > -5 && qv < 5 ? (qv < 0 ? -qv : qv) : 0;   /* |Q| <= 4: Q^{k+1} by additions */
     if (dsel == 0)
         return 0;
-    mpz_init2(work, (mp_bitcnt_t)k * 11 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
-    w = mpz_limbs_write(work, k * 11);
+    mpz_init2(work, (mp_bitcnt_t)k * 12 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
+    w = mpz_limbs_write(work, k * 12);
     v0 = w; v1 = w + k; qk = w + 2 * k; qm = w + 3 * k; two = w + 4 * k; q = w + 5 * k;
     t = w + 6 * k; one = w + 7 * k; mone = w + 8 * k;
     m.n = mpz_limbs_read(x);
     m.k = k;
     m.t = w + 9 * k;
+    zero = w + 11 * k;
+    mpn_zero(zero, k);
     m.asm4 = mulx4 && k == 4;
     m.ninv = ea_mont_neg_inv(m.n[0]);
     mpz_inits(dz, sc, NULL);
@@ -186,31 +212,38 @@ static int strong_lucas(const mpz_t x, int mulx4)
     lmont_from(one, sc, sc, x, k);
     mpn_sub_n(mone, m.n, one, k);
     mpn_copyi(v1, one, k);                       /* V_1 = P = 1 and Q^0 = 1 */
-    mpn_copyi(qk, one, k);
+    lmont_copy(qk, one, &m);
     mpn_copyi(v0, two, k);                       /* V_0 = 2 */
     for (b = mpz_sizeinbase(dz, 2); b-- > 0;) {
         lmont_mul(t, v0, v1, &m);
         lmont_sub(t, t, qk, &m);                 /* V_{2k+1} = V_k V_{k+1} - P Q^k */
         if (mpz_tstbit(dz, b)) {
-            if (qneg)                            /* Q^{k+1} */
-                mpn_sub_n(qm, m.n, qk, k);
-            else
+            if (qneg) {                          /* Q^{k+1} */
+                lmont_sub(qm, zero, qk, &m);
+            } else if (qadds) {                  /* Q^k |Q| by additions, negated if Q < 0 */
+                lmont_add(qm, qk, qk, &m);
+                for (j = 2; j < qadds; j++)
+                    lmont_add(qm, qm, qk, &m);
+                if (qv < 0)
+                    lmont_sub(qm, zero, qm, &m);
+            } else {
                 lmont_mul(qm, qk, q, &m);
+            }
             lmont_mul(v1, v1, v1, &m);
             lmont_sub(v1, v1, qm, &m);
             lmont_sub(v1, v1, qm, &m);           /* V_{2k+2} = V_{k+1}^2 - 2 Q^{k+1} */
-            mpn_copyi(v0, t, k);
+            lmont_copy(v0, t, &m);
             if (qneg)                            /* Q^{2k+1} */
-                mpn_copyi(qk, mone, k);
+                lmont_copy(qk, mone, &m);
             else
                 lmont_mul(qk, qk, qm, &m);
         } else {
             lmont_mul(v0, v0, v0, &m);
             lmont_sub(v0, v0, qk, &m);
             lmont_sub(v0, v0, qk, &m);           /* V_{2k} = V_k^2 - 2 Q^k */
-            mpn_copyi(v1, t, k);
+            lmont_copy(v1, t, &m);
             if (qneg)                            /* Q^{2k} */
-                mpn_copyi(qk, one, k);
+                lmont_copy(qk, one, &m);
             else
                 lmont_mul(qk, qk, qk, &m);
         }
@@ -223,7 +256,7 @@ static int strong_lucas(const mpz_t x, int mulx4)
         lmont_sub(v0, v0, qk, &m);
         pass = mpn_zero_p(v0, k);
         if (qneg)
-            mpn_copyi(qk, one, k);
+            lmont_copy(qk, one, &m);
         else if (b + 1 < s)
             lmont_mul(qk, qk, qk, &m);
     }
@@ -275,10 +308,12 @@ static void prefix_context(SHA256_CTX *ctx, const unsigned char *domain, size_t 
     SHA256_Update(ctx, data, len);
 }
 
-static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+/* The candidate's bits / 8 bytes (big-endian) at the start of digest, top and low bit set. */
+static void candidate_digest(unsigned char *digest, const SHA256_CTX *prefix, uint32_t nonce,
+                             unsigned bits)
 {
     SHA256_CTX ctx = *prefix;
-    unsigned char be[4], digest[SHA256_DIGEST_LENGTH];
+    unsigned char be[4];
     be[0] = (unsigned char)(nonce >> 24);
     be[1] = (unsigned char)(nonce >> 16);
     be[2] = (unsigned char)(nonce >> 8);
@@ -287,76 +322,102 @@ static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t no
     SHA256_Final(digest, &ctx);
     digest[0] |= 0x80;
     digest[bits / 8 - 1] |= 0x01;
+}
+
+static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    candidate_digest(digest, prefix, nonce, bits);
     mpz_import(c, bits / 8, 1, 1, 1, 0, digest);
 }
 
 /* 1 if c has no odd prime factor below EA_SIEVE_BOUND (c is larger than all of them). */
 static int passes_sieve(const mpz_t c)
 {
-#if GMP_NUMB_BITS == 64 && !defined(__GMP_SHORT_LIMB)
-    const mp_limb_t *limbs = mpz_limbs_read(c);
-    mp_size_t n = mpz_size(c);
-    int g, i;
-    for (g = 0; g < EA_SIEVE_GROUPS; g++) {
-        uint64_t r = mpn_mod_1(limbs, n, ea_sieve_group_product[g]);
-        for (i = ea_sieve_group_start[g]; i < ea_sieve_group_start[g + 1]; i++)
-            if (r * ea_sieve_inverse[i] <= ea_sieve_limit[i])
-                return 0;
+    return ea_sieve_passes(c);
+}
+
+#ifdef EA_SIEVE_FOLD
+static uint64_t load_be64(const unsigned char *p)   /* (compilers make this one load and bswap) */
+{
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32
+        | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
+#endif
+
+/* Candidate `nonce` into c and 1 if it passes the sieve, else 0 (c is then unspecified). Where
+ * the sieve folds 4 limbs, it sieves the digest's limbs before any mpz is written. */
+static int sieved_candidate(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, unsigned bits)
+{
+#ifdef EA_SIEVE_FOLD
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    uint64_t l[4] = {0, 0, 0, 0};
+    mp_limb_t *w;
+    unsigned i, nb = bits / 8;
+    candidate_digest(digest, prefix, nonce, bits);
+    if (nb == 32) {
+        for (i = 0; i < 4; i++)
+            l[i] = load_be64(digest + 24 - 8 * i);
+    } else {
+        for (i = 0; i < nb; i++)                 /* byte nb - 1 - i is bits 8i..8i+7 */
+            l[i / 8] |= (uint64_t)digest[nb - 1 - i] << (8 * (i % 8));
     }
+    if (!ea_sieve_passes4(l))
+        return 0;
+    w = mpz_limbs_write(c, 4);
+    for (i = 0; i < 4; i++)
+        w[i] = l[i];
+    mpz_limbs_finish(c, 4);
     return 1;
 #else
-    int i;
-    for (i = 0; i < EA_SIEVE_PRIMES; i++)
-        if (mpz_divisible_ui_p(c, ea_sieve_prime[i]))
-            return 0;
-    return 1;
+    candidate_from_prefix(c, prefix, nonce, bits);
+    return passes_sieve(c);
 #endif
 }
 
 /* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
 #ifdef MULX4
-/* r = a + a mod n (a < n; 4 limbs), as ea_mont4.h's operands. */
-static void double4(uint64_t *r, const uint64_t *a, const uint64_t *n)
+static int eq4(const uint64_t *a, const uint64_t *b)
 {
-    if (mpn_add_n((mp_limb_t *)r, (const mp_limb_t *)a, (const mp_limb_t *)a, 4)
-        || mpn_cmp((const mp_limb_t *)r, (const mp_limb_t *)n, 4) >= 0)
-        mpn_sub_n((mp_limb_t *)r, (const mp_limb_t *)r, (const mp_limb_t *)n, 4);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
+
+/* one = 2^256 mod n (4 limbs, n odd, n[3] != 0): 1 in Montgomery form. */
+static void mont4_one(uint64_t *one, const uint64_t *n)
+{
+    if (n[3] >> 63) {                                /* n > 2^255: 2^256 - n < n */
+        mpn_neg((mp_limb_t *)one, (const mp_limb_t *)n, 4);
+    } else {
+        mp_limb_t r256[5] = {0, 0, 0, 0, 1}, q[2];
+        mpn_tdiv_qr(q, (mp_limb_t *)one, 0, r256, 5, (const mp_limb_t *)n, 4);
+    }
 }
 
 /* strong_base2 for odd 4-limb x (x > EA_SIEVE_BOUND^2) in Montgomery form on ea_mont4.h: 2^d by
- * squarings and doublings (a doubling is an addition: the base is 2), then s - 1 squarings. */
+ * squarings and doublings (a doubling is an addition: the base is 2) over the bits of x - 1
+ * above its s low zeros (x - 1 = d 2^s), then s - 1 squarings. No mpz and no GMP call. */
 static int strong_base2_mulx4(const mpz_t x)
 {
     const uint64_t *n = (const uint64_t *)mpz_limbs_read(x);
-    uint64_t ninv, one[4] = {0, 0, 0, 0}, mone[4], y[4], d[4] = {0, 0, 0, 0};
-    mpz_t t;
-    size_t count = 0;
-    mp_bitcnt_t s, r;
-    long b;
-    int pass;
+    uint64_t ninv, one[4], mone[4], y[4], xm1[4] = {n[0] & ~(uint64_t)1, n[1], n[2], n[3]};
+    unsigned s, r;
+    int b, pass;
     ninv = ea_mont_neg_inv(n[0]);
-    mpz_init(t);
-    mpz_setbit(t, 256);
-    mpz_mod(t, t, x);                                /* 1 in Montgomery form: 2^256 mod x */
-    mpz_export(one, &count, -1, sizeof(uint64_t), 0, 0, t);
-    mpz_sub_ui(t, x, 1);
-    s = mpz_scan1(t, 0);
-    mpz_tdiv_q_2exp(t, t, s);                        /* x - 1 = d 2^s */
-    mpz_export(d, &count, -1, sizeof(uint64_t), 0, 0, t);
-    b = (long)mpz_sizeinbase(t, 2) - 2;              /* below d's top bit */
-    mpz_clear(t);
+    mont4_one(one, n);
+    for (s = 0; (xm1[s / 64] >> (s % 64) & 1) == 0; s++)
+        ;                                            /* x > 1: x - 1 has a set bit */
+    b = 255 - __builtin_clzll(n[3]) - 1;             /* below the top bit (x - 1's too: x odd) */
     mpn_sub_n((mp_limb_t *)mone, (const mp_limb_t *)n, (const mp_limb_t *)one, 4);   /* -1 */
-    double4(y, one, n);                              /* 2: d's top bit */
-    for (; b >= 0; b--) {
+    ea_mont4_add(y, one, one, n);                    /* 2: d's top bit */
+    for (; b >= (int)s; b--) {
         ea_mont4_sqr(y, y, n, ninv);
-        if (d[b / 64] >> (b % 64) & 1)
-            double4(y, y, n);
+        if (xm1[b / 64] >> (b % 64) & 1)
+            ea_mont4_add(y, y, y, n);
     }
-    pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) == 0
-        || mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
-    for (r = 1; r < s && !pass && mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)one, 4) != 0; r++) {
+    pass = eq4(y, one) || eq4(y, mone);
+    for (r = 1; r < s && !pass && !eq4(y, one); r++) {
         ea_mont4_sqr(y, y, n, ninv);
-        pass = mpn_cmp((const mp_limb_t *)y, (const mp_limb_t *)mone, 4) == 0;
+        pass = eq4(y, mone);
     }
     return pass;
 }
@@ -424,8 +485,7 @@ static int search_in_lanes(mpz_t x, uint32_t *nonce, const SHA256_CTX *prefix, u
         mpz_init(c[i]);
     while (k < max_nonce && rc == EA_ERR_EXHAUSTED) {
         for (m = 0; m < 8 && k < max_nonce; k++) {
-            candidate_from_prefix(c[m], prefix, k, bits);
-            if (passes_sieve(c[m]))
+            if (sieved_candidate(c[m], prefix, k, bits))
                 ks[m++] = k;
         }
         if (m > 0 && !ea_ifma_strong_base2_8(pass, (const mpz_t *)c, m))
@@ -457,8 +517,7 @@ int ea_hash_to_prime(mpz_t x, uint32_t *nonce, const unsigned char *domain, size
         return search_in_lanes(x, nonce, &prefix, bits, max_nonce);
     mulx4 = mulx4_apply();
     for (k = 0; k < max_nonce; k++) {
-        candidate_from_prefix(x, &prefix, k, bits);
-        if (passes_sieve(x) && bpsw_after_sieve(x, mulx4)) {
+        if (sieved_candidate(x, &prefix, k, bits) && bpsw_after_sieve(x, mulx4)) {
             *nonce = k;
             return EA_OK;
         }

@@ -15,7 +15,7 @@ EA_API_BEGIN
 
 #define EA_H2P_MAX_BITS 256
 
-/* ea_is_probable_prime(x): 1 if x passes BPSW (trial division below 2048, the strong test to
+/* ea_is_probable_prime(x): 1 if x passes BPSW (trial division below 4096, the strong test to
  * base 2, the strong Lucas test with Selfridge's parameters; exact below 2^64), else 0. */
 int ea_is_probable_prime(const mpz_t x);
 

@@ -7,6 +7,7 @@
 #include "ea_ifma1.h"
 #include "ea_fastexp.h"
 #include "ea_mont4.h"
+#include "ea_sieve.h"
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d %s\n", __FILE__, __LINE__, #cond); return 1; } } while (0)
 
@@ -273,6 +274,20 @@ static int test_mont4(void)
                 ea_mont4_mul(A, A, B, N, ninv);             /* r aliasing a */
                 mpz_import(got, 4, -1, 8, 0, 0, A);
                 CHECK(mpz_cmp(got, want) == 0);
+                memset(A, 0, sizeof A);                     /* (A was overwritten) */
+                mpz_export(A, &count, -1, 8, 0, 0, a);
+                mpz_add(want, a, b); mpz_mod(want, want, n);
+                ea_mont4_add(R, A, B, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                mpz_sub(want, a, b); mpz_mod(want, want, n);
+                ea_mont4_sub(R, A, B, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
+                mpz_sub(want, b, a); mpz_mod(want, want, n);
+                ea_mont4_sub(R, B, A, N);
+                mpz_import(got, 4, -1, 8, 0, 0, R);
+                CHECK(mpz_cmp(got, want) == 0);
                 mpz_mul(want, b, b); mpz_mul(want, want, rinv); mpz_mod(want, want, n);
                 ea_mont4_sqr(R, B, N, ninv);
                 mpz_import(got, 4, -1, 8, 0, 0, R);
@@ -285,6 +300,159 @@ static int test_mont4(void)
     mpz_clears(n, a, b, want, rinv, got, NULL);
     gmp_randclear(rs);
 #endif
+    return 0;
+}
+
+#ifdef EA_SIEVE_FOLD
+/* x (below 2^256) as 4 limbs, low first. */
+static void to_limbs4(uint64_t *l, const mpz_t x)
+{
+    size_t count = 0;
+    l[0] = l[1] = l[2] = l[3] = 0;
+    mpz_export(l, &count, -1, 8, 0, 0, x);
+}
+
+/* How many of the edge values of each group of tab (0, all-ones limbs, one full limb, m,
+ * multiples of m +- 1 up to the largest below 2^256, random) ea_sieve_fold4 gets wrong: r must
+ * be x / 2^64 mod m, i.e. r 2^64 = x (mod m). */
+static int fold_mismatches(const ea_sieve_group *tab, int groups, gmp_randstate_t rs)
+{
+    mpz_t x, top, k, r;
+    uint64_t l[4];
+    int g, v, bad = 0;
+    mpz_inits(x, top, k, r, NULL);
+    mpz_ui_pow_ui(top, 2, 256);
+    mpz_sub_ui(top, top, 1);
+    for (g = 0; g < groups; g++) {
+        unsigned long m = (unsigned long)tab[g].m;
+        for (v = 0; v < 40; v++) {
+            switch (v) {
+            case 0: mpz_set_ui(x, 0); break;
+            case 1: mpz_set(x, top); break;                         /* all-ones limbs */
+            case 2: case 3: case 4: case 5:                          /* one full limb */
+                mpz_set_ui(x, 0); mpz_setbit(x, 64 * (unsigned)(v - 1)); mpz_sub_ui(x, x, 1);
+                if (v > 2) { mpz_set_ui(k, 0); mpz_setbit(k, 64 * (unsigned)(v - 2)); mpz_sub_ui(k, k, 1);
+                             mpz_sub(x, x, k); }
+                break;
+            case 6: mpz_set_ui(x, m); break;
+            case 7: mpz_set_ui(x, m - 1); break;
+            case 8: mpz_set_ui(x, m + 1); break;
+            case 9: case 10: case 11:                                 /* the largest multiple, +-1 */
+                mpz_fdiv_q_ui(x, top, m); mpz_mul_ui(x, x, m);
+                if (v == 10) mpz_sub_ui(x, x, 1);
+                if (v == 11) mpz_add_ui(x, x, 1);
+                if (mpz_cmp(x, top) > 0) mpz_sub_ui(x, x, 2);
+                break;
+            default:
+                if (v < 25) {                                         /* random multiples +-1 */
+                    mpz_urandomb(k, rs, 256 - 63);
+                    mpz_mul_ui(x, k, m);
+                    if (v % 3 == 1) mpz_add_ui(x, x, 1);
+                    else if (v % 3 == 2 && mpz_sgn(x) > 0) mpz_sub_ui(x, x, 1);
+                } else {
+                    mpz_urandomb(x, rs, v % 2 ? 256 : 64 * (unsigned)(v % 4) + 1);
+                }
+            }
+            to_limbs4(l, x);
+            mpz_set_ui(r, 0);
+            mpz_import(r, 1, -1, 8, 0, 0, &(uint64_t){ ea_sieve_fold4(l, &tab[g]) });
+            mpz_mul_2exp(r, r, 64);
+            if (mpz_fdiv_ui(r, m) != mpz_fdiv_ui(x, m))
+                bad++;
+        }
+    }
+    mpz_clears(x, top, k, r, NULL);
+    return bad;
+}
+#endif
+
+/* 1 iff x is free of the odd primes below EA_SIEVE_BOUND, by a gcd with their product. */
+static int sieve_truth(const mpz_t x, const mpz_t primorial)
+{
+    mpz_t g;
+    int free;
+    mpz_init(g);
+    mpz_gcd(g, x, primorial);
+    free = mpz_cmp_ui(g, 1) == 0;
+    mpz_clear(g);
+    return free;
+}
+
+/* The sieve (ea_sieve.h): the fold against mpz_fdiv_ui on every group, and a table with one wrong
+ * constant caught; the three versions against a gcd with the primes' product on multiples of
+ * each prime (+- 2), values free of them, 1- to 6-limb sizes. */
+static int test_sieve(void)
+{
+    gmp_randstate_t rs;
+    mpz_t primorial, x, y;
+    int i, j, want;
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 14);
+    mpz_inits(primorial, x, y, NULL);
+    mpz_set_ui(primorial, 1);
+    for (i = 0; i < EA_SIEVE_PRIMES; i++)
+        mpz_mul_ui(primorial, primorial, ea_sieve_prime[i]);
+    CHECK(ea_sieve_prime[EA_SIEVE_PRIMES - 1] < EA_SIEVE_BOUND && ea_sieve_prime[0] == 3);
+    CHECK(ea_sieve_groups[EA_SIEVE_GROUPS].start == EA_SIEVE_PRIMES);
+    for (i = 0; i < EA_SIEVE_GROUPS; i++) {                  /* each m is its primes' product */
+        mpz_set_ui(x, 1);
+        for (j = (int)ea_sieve_groups[i].start; j < (int)ea_sieve_groups[i + 1].start; j++)
+            mpz_mul_ui(x, x, ea_sieve_prime[j]);
+        CHECK(mpz_cmp_ui(x, (unsigned long)ea_sieve_groups[i].m) == 0 && ea_sieve_groups[i].m < (1ull << 62));
+    }
+#ifdef EA_SIEVE_FOLD
+    {
+        static ea_sieve_group bad[EA_SIEVE_GROUPS + 1];
+        CHECK(fold_mismatches(ea_sieve_groups, EA_SIEVE_GROUPS, rs) == 0);
+        for (j = 0; j < 4; j++) {                            /* one wrong constant: caught */
+            memcpy(bad, ea_sieve_groups, sizeof bad);
+            switch (j) {
+            case 0: bad[EA_SIEVE_GROUPS / 2].b1 += 1; break;
+            case 1: bad[EA_SIEVE_GROUPS - 1].b2 ^= 4; break;
+            case 2: bad[0].b3 -= 1; break;
+            default: bad[3].minv += 2; break;
+            }
+            CHECK(fold_mismatches(bad, EA_SIEVE_GROUPS, rs) > 0);
+        }
+    }
+#endif
+    for (i = 0; i < 6000; i++) {
+        int limbs = 1 + i % 6;
+        if (i < 4 * EA_SIEVE_PRIMES) {   /* p times a cofactor free of the primes (p alone finds it), +- 2 */
+            do {
+                mpz_urandomb(y, rs, (mp_bitcnt_t)(64 * limbs - 12));
+                mpz_setbit(y, 0);
+            } while (!sieve_truth(y, primorial));
+            mpz_mul_ui(x, y, ea_sieve_prime[i % EA_SIEVE_PRIMES]);
+            if (i / EA_SIEVE_PRIMES == 2) mpz_add_ui(x, x, 2);
+            if (i / EA_SIEVE_PRIMES == 3) mpz_sub_ui(x, x, 2);
+        } else if (i % 2) {                                  /* free of the small primes */
+            do {
+                mpz_urandomb(x, rs, (mp_bitcnt_t)(64 * limbs));
+                mpz_setbit(x, 0);
+            } while (!sieve_truth(x, primorial));
+        } else {
+            mpz_urandomb(x, rs, (mp_bitcnt_t)(64 * limbs));
+        }
+        want = sieve_truth(x, primorial);
+        CHECK(ea_sieve_passes_mpz(x) == want);
+        CHECK(ea_sieve_passes(x) == want);
+#ifdef EA_SIEVE_LIMB64
+        if (mpz_sgn(x) > 0)
+            CHECK(ea_sieve_passes_mod1(mpz_limbs_read(x), (mp_size_t)mpz_size(x)) == want);
+#endif
+#ifdef EA_SIEVE_FOLD
+        if (mpz_size(x) <= 4) {
+            uint64_t l[4];
+            to_limbs4(l, x);
+            CHECK(ea_sieve_passes4(l) == want);
+        }
+#endif
+    }
+    mpz_set_ui(x, 0);
+    CHECK(ea_sieve_passes(x) == 0 && ea_sieve_passes_mpz(x) == 0);
+    mpz_clears(primorial, x, y, NULL);
+    gmp_randclear(rs);
     return 0;
 }
 
@@ -318,6 +486,7 @@ int main(void)
     mpz_clears(n, g, x, v, w, zero, NULL);
     CHECK(test_single_powm() == 0);
     CHECK(test_mont4() == 0);
+    CHECK(test_sieve() == 0);
     CHECK(check_multi_exp_side_task() == 0);
     puts("csrc ok");
     return 0;
