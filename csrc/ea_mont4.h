@@ -7,13 +7,14 @@
  * Both take n odd with n[3] != 0, inputs below n, ninv = -n^{-1} mod 2^64, and give the
  * reduced result r = a*b/2^256 mod n (r < n); r may alias a or b (ea_mont4_add and ea_mont4_sub:
  * r = a + b and a - b mod n, the additions of the tests, inline). EA_MONT4_COMPILED is
- * defined where the compiler takes the asm (GCC or Clang on x86-64). */
+ * defined where the compiler takes the asm (GCC or Clang on x86-64) unless EA_NO_MULX is: one
+ * switch for both mulx kernels, as it also clears EA_PATH_MULX (ea_mulx_usable). */
 #ifndef EA_MONT4_H
 #define EA_MONT4_H
 
 #include <stdint.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(EA_NO_ASM)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(EA_NO_MULX)  /* ea_mulx.h's opt-out too */
 #define EA_MONT4_COMPILED 1
 
 /* One CIOS row: (A..E) += a * b[I]; then (A..F) += q * n with q = A * ninv, which clears A.

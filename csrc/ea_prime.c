@@ -185,8 +185,8 @@ static int strong_lucas(const mpz_t x, int mulx4)
     mp_bitcnt_t s, b;
     lmont m;
     int pass = 0, qneg = dsel == 5;  /* Q = -1: Q^k = +-1 without products, as GMP's strongfibo */
-    long qv = (1 - dsel) / 4, j;
-    long qadds = qv > -5 && qv < 5 ? (qv < 0 ? -qv : qv) : 0;   /* |Q| <= 4: Q^{k+1} by additions */
+    long qv = (1 - dsel) / 4, aq = qv < 0 ? -qv : qv, j;
+    long qadds = aq >= 2 && aq <= 4 ? aq : 0;   /* 2 <= |Q| <= 4: Q^{k+1} by |Q| - 1 additions */
     if (dsel == 0)
         return 0;
     mpz_init2(work, (mp_bitcnt_t)k * 12 * GMP_NUMB_BITS);   /* GMP's allocator, as elsewhere */
@@ -331,12 +331,6 @@ static void candidate_from_prefix(mpz_t c, const SHA256_CTX *prefix, uint32_t no
     mpz_import(c, bits / 8, 1, 1, 1, 0, digest);
 }
 
-/* 1 if c has no odd prime factor below EA_SIEVE_BOUND (c is larger than all of them). */
-static int passes_sieve(const mpz_t c)
-{
-    return ea_sieve_passes(c);
-}
-
 #ifdef EA_SIEVE_FOLD
 static uint64_t load_be64(const unsigned char *p)   /* (compilers make this one load and bswap) */
 {
@@ -371,11 +365,10 @@ static int sieved_candidate(mpz_t c, const SHA256_CTX *prefix, uint32_t nonce, u
     return 1;
 #else
     candidate_from_prefix(c, prefix, nonce, bits);
-    return passes_sieve(c);
+    return ea_sieve_passes(c);
 #endif
 }
 
-/* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
 #ifdef MULX4
 static int eq4(const uint64_t *a, const uint64_t *b)
 {
@@ -434,6 +427,7 @@ static int strong_base2_on(const mpz_t x, int mulx4)
     return strong_base2(x);
 }
 
+/* The rest of BPSW for x > EA_SIEVE_BOUND that passed the sieve. */
 static int bpsw_after_sieve(const mpz_t x, int mulx4)
 {
     return strong_base2_on(x, mulx4) && strong_lucas(x, mulx4);
@@ -447,7 +441,7 @@ int ea_is_probable_prime(const mpz_t x)
     if (mpz_even_p(x))
         return mpz_cmp_ui(x, 2) == 0;
     if (mpz_cmp_ui(x, (unsigned long)EA_SIEVE_BOUND * EA_SIEVE_BOUND) >= 0)
-        return passes_sieve(x) && bpsw_after_sieve(x, mulx4_apply());
+        return ea_sieve_passes(x) && bpsw_after_sieve(x, mulx4_apply());
     for (i = 0; i < EA_SIEVE_PRIMES; i++) {      /* below the bound squared: exact */
         unsigned long p = ea_sieve_prime[i];
         if (p * p > mpz_get_ui(x))
