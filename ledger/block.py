@@ -289,7 +289,12 @@ class Block:
         return tuple(tx.leaf for tx in self.transactions)
 
     def computed_merkle_root(self) -> bytes:
-        """The Merkle root of the transactions (compare with header.merkle_root)."""
+        """The Merkle root of the transactions (compare with header.merkle_root); computed once
+        per block object (its transactions cannot change), however many checks ask."""
+        return self._merkle_root
+
+    @cached_property
+    def _merkle_root(self) -> bytes:
         return merkle_root(self.leaves)
 
     def with_endorsements(self, endorsements: Iterable[tuple[bytes, bytes]]) -> "Block":
@@ -303,7 +308,7 @@ class Block:
         if checks.decoded(signed, SignedHeader, "signed").header.digest != self.digest:
             raise EncodingError("the signed header is not this block's")
         block = Block(signed, self.transactions)
-        block.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("tx_bytes", "leaves")})
+        block.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("tx_bytes", "leaves", "_merkle_root")})
         return block
 
     def to_bytes(self) -> bytes:
