@@ -432,11 +432,16 @@ class ChainState:
 
     def digest(self, height: int) -> bytes:
         """The digest of block `height` as this state validated it (NotFound if there is none):
-        the latest from memory, an older one from the store, checked (PeerStore.digest)."""
+        the latest HEADER_CACHE applied (or read back and checked) from memory, an older one
+        from the store, checked (PeerStore.digest: a block of the store's incomplete group costs
+        a read and hash of that group, so memory answers the receipts of recent blocks)."""
         with self.lock:
             height, latest = self.check_height(height), self._latest
+            cached = self._headers.get(height)
         if height == latest.header.height:
             return latest.header.digest
+        if cached is not None:
+            return cached.header.digest
         digest = self._reader().digest(height)
         if digest is None:
             raise StorageError(f"the store of {self.chain_id} no longer holds the block {height} that was validated")

@@ -30,3 +30,18 @@ def test_held_tells_exact_copies_from_other_bytes_under_one_id(tmp_path):
         assert resigned.tx_id == tx.tx_id
         assert peer.held([tx, other, resigned]) == {id(tx)}
         assert peer.holds(tx) and not peer.holds(other)
+
+
+def test_receipts_of_recent_blocks_do_not_read_the_store(tmp_path, monkeypatch):
+    """A receipt's digest of a recent block (not the latest) comes from memory: the store's
+    digest of a block in its incomplete group reads and hashes that whole group."""
+    from ledger.store import PeerStore
+    with ledger.Network.init(tmp_path / "net", subchains=1, peers_per_chain=2) as net:
+        first = [net.submit_transaction(net.record("edge-0", b"b%d" % i)).result() for i in range(4)]
+        assert len({r.height for r in first}) == 4
+        reads = []
+        original = PeerStore.digest
+        monkeypatch.setattr(PeerStore, "digest", lambda self, h: reads.append(h) or original(self, h))
+        peer = net.peer("edge-0")
+        assert [peer.receipt(r.tx_id) for r in first] == first
+        assert reads == []
