@@ -24,6 +24,7 @@ far less than throughput.
     EDGEACC_TRACE=FILE python bench/table1.py --cluster --paced
         # FILE gets a JSON line per transaction (submitted, committed: perf_counter; its block)
         # and, from the cutter, one per block with its stage times (ledger.cluster.node)
+    python bench/trace_stages.py FILE    # the mean latency of each stage per transaction
 """
 from __future__ import annotations
 
