@@ -112,49 +112,52 @@ static one_ctx *ctx_for(const mpz_t n)
 }
 
 /* r = a b / R mod N, almost: r < 2N for a, b < 2N; normalised 52-bit limbs. r may alias a or b.
- * Operand scanning over b's limbs; limb 0 of the running sum is kept exact in a scalar (acc),
- * from which the quotient digit y comes without waiting for the vector carries. */
+ * Operand scanning over b's limbs. The quotient digit y of step i needs the exact limb i of the
+ * running sum, which the scalar acc keeps; limb i + 1 comes from the vectors one step ahead
+ * (s1: everything added to it before step i) plus this step's low products of a1 and m1, in
+ * scalar, so no vector-to-scalar move stands between one digit and the next. The high
+ * products of a step (H) join the sum at the next step, beside its low products. The same
+ * terms are added as in the plain loop, so the limbs (and r) are the same. */
 __attribute__((target("avx512f,avx512ifma")))
 static void amm(uint64_t *r, const uint64_t *a, const uint64_t *b, const one_ctx *c)
 {
-    __m512i A[NV], M[NV], S[NV];
+    __m512i A[NV], M[NV], S[NV], H[NV];
     const __m512i zero = _mm512_setzero_si512();
-    const uint64_t a0 = a[0], m0 = c->m[0], k0 = c->k0;
-    uint64_t acc = 0, out[NL], carry = 0;
+    const uint64_t a0 = a[0], a1 = a[1], m0 = c->m[0], m1 = c->m[1], k0 = c->k0;
+    uint64_t acc = 0, s1 = 0, out[NL], carry = 0;
     int i, j;
 #pragma GCC unroll 8
     for (j = 0; j < NV; j++) {
         A[j] = _mm512_loadu_si512((const void *)(a + 8 * j));
         M[j] = _mm512_loadu_si512((const void *)(c->m + 8 * j));
         S[j] = zero;
+        H[j] = zero;
     }
     for (i = 0; i < NL; i++) {
         const uint64_t bi = b[i];
-        u128 t = (u128)a0 * bi + acc;
-        const uint64_t y = ((uint64_t)t * k0) & MASK52;
-        __m512i B = _mm512_set1_epi64((long long)bi), Y = _mm512_set1_epi64((long long)y);
-        t += (u128)m0 * y;                      /* = 0 mod 2^52 */
-        acc = (uint64_t)(t >> 52);
+        const u128 p = (u128)a0 * bi + acc, q = (u128)a1 * bi;
+        const uint64_t y = ((uint64_t)p * k0) & MASK52;
+        /* limb i of p + m0 y is 0; its carry is 1 unless limb i of p is 0 (then y = 0) */
+        const uint64_t base = (uint64_t)(p >> 52) + (((uint64_t)p & MASK52) != 0) + s1 + ((uint64_t)q & MASK52);
+        const u128 r0 = (u128)m0 * y, r1 = (u128)m1 * y;
+        const __m512i B = _mm512_set1_epi64((long long)bi), Y = _mm512_set1_epi64((long long)y);
+        acc = base + (uint64_t)(r0 >> 52) + ((uint64_t)r1 & MASK52);
 #pragma GCC unroll 8
         for (j = 0; j < NV; j++) {
-            S[j] = _mm512_madd52lo_epu64(S[j], A[j], B);
-            S[j] = _mm512_madd52lo_epu64(S[j], M[j], Y);
+            __m512i t = _mm512_add_epi64(S[j], _mm512_madd52lo_epu64(H[j], A[j], B));
+            S[j] = _mm512_madd52lo_epu64(t, M[j], Y);
+            H[j] = _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(zero, A[j], B), M[j], Y);
         }
-        /* drop limb 0 (acc holds it) and shift the sum down one limb */
+        /* drop limb i and shift the sum down one limb */
 #pragma GCC unroll 8
         for (j = 0; j < NV - 1; j++)
             S[j] = _mm512_alignr_epi64(S[j + 1], S[j], 1);
         S[NV - 1] = _mm512_alignr_epi64(zero, S[NV - 1], 1);
-        acc += (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(S[0]));
-#pragma GCC unroll 8
-        for (j = 0; j < NV; j++) {
-            S[j] = _mm512_madd52hi_epu64(S[j], A[j], B);
-            S[j] = _mm512_madd52hi_epu64(S[j], M[j], Y);
-        }
+        s1 = (uint64_t)_mm_extract_epi64(_mm512_castsi512_si128(_mm512_add_epi64(S[0], H[0])), 1);
     }
 #pragma GCC unroll 8
     for (j = 0; j < NV; j++)
-        _mm512_storeu_si512((void *)(out + 8 * j), S[j]);
+        _mm512_storeu_si512((void *)(out + 8 * j), _mm512_add_epi64(S[j], H[j]));
     out[0] = acc;                               /* limb 0's high products are in acc already */
     for (j = 0; j < NL; j++) {
         uint64_t v = out[j] + carry;
