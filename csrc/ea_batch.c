@@ -150,10 +150,15 @@ static int lanes_task(void *arg, size_t g)
 /* A crypto_mb lane call (8 exponentiations of b bits) costs about LANE_CALL_PER_BIT * b +
  * LANE_CALL_FIXED GMP Montgomery multiplications, a single exponentiation on the own IFMA
  * kernel SINGLE_PER_BIT * b: measured against ea_ifma_cost's 8-lane product (1.8) in one run,
- * 256-bit exponents: a call takes the time of 386 8-lane products, a single one of 59. */
+ * 256-bit exponents: a call takes the time of 386 8-lane products, a single one of 59 (35
+ * since ea_ifma1's quotient digits left the vector-to-scalar path: 107 -> 64 us on a Zen 5,
+ * where t = 2 is then checked faster item by item, 65 against 75 us an item, and t = 3 by
+ * the weighted product, 56 against 62). Single exponentiations are not split over threads
+ * below a lane group: a spawned thread starts ~15 us late and joins ~16 us after its last
+ * product, so two items on two threads took 76 us an item against 65 on one. */
 #define LANE_CALL_PER_BIT 2.6
 #define LANE_CALL_FIXED 30.0
-#define SINGLE_PER_BIT 0.41
+#define SINGLE_PER_BIT 0.25
 
 /* Estimated time (GMP multiplications) of checking count items of b-bit exponents on their
  * own, as check_each splits them: whole lane groups per thread, a short last group (or every
