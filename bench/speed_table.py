@@ -56,6 +56,13 @@ the quiet table before it: t = 8 0.72, t = 16 0.64, t = 1024 0.56, all_witnesses
 On a loaded machine the second thread starts late (the pipeline then runs on one thread
 until it joins), so compare `--threads 2` with `--threads 1` run back to back on a quiet
 machine.
+
+Session 17 (Zen 5 VM, ea_ifma1's product 282 -> 175 ns: the Horner chain and every single
+exponentiation shorter; 1 thread / 2 threads, ratio to gmpy2): verify 0.219; t = 8 0.112 /
+0.077; t = 16 0.086 / 0.064; t = 1024 0.042 / 0.025; all_witnesses 3.30 / 1.89 s. Two
+threads here: a spawned thread starts ~15 us late and joins ~16 us after its last task
+(csrc/ea_thread.c), and the second vCPU delivers 15-60% less per CPU second from run to run
+while both run (no steal reported): 2 t / 1 t ranged 0.55-0.78 for the same call.
 """
 import argparse
 import math
