@@ -4,20 +4,21 @@ kernels ("fast": edgeacc.build_info() names them) and on the portable path
 (EDGEACC_PORTABLE=1: GMP only), alternating pair by pair so that a shared machine's load
 hits both alike.
 
-    python -m bench.paths_ab [--pairs 2] [--sizes 32,8192,16384,32768] [--skip demo|table1]
+    python -m bench.paths_ab [--pairs 2] [--sizes 32,8192,16384,32768] [--skip engine|demo|table1]
 
 Printed per figure: every run's value on each path and fast / portable of the medians. The
-demo's audit figures are the passing audits' (three edges, a fixed sample seed): their wall
-time per sampled step and the seconds of their batched Protocol 1; Table I's are CPU seconds
-per 1000 transactions (every process of the run: the figure load disturbs least) of the paced
-and the burst run.
+engine figures are a block's own engine work (one hash_to_prime of its content and one 256-bit
+exponentiation, as update_witness and verify_membership do: bench.speed_table's rows, best
+of runs); the demo's audit figures are the passing audits' (three edges, a fixed sample
+seed): their wall time per sampled step and the seconds of their batched Protocol 1; Table
+I's are CPU seconds per 1000 transactions (every process of the run: the figure load
+disturbs least) of the paced and the burst run.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,23 +28,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = {"fast": None, "portable": "1"}   # EDGEACC_PORTABLE per path
 AUDIT_SEED = 7
+WHAT = ("engine", "demo", "table1")        # the children, in the order each pair runs them
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def engine_figures() -> dict:
+    """A block's engine work: hash_to_prime of a digest and one 256-bit exponentiation."""
+    from bench.speed_table import make_rows
+
+    rows = make_rows(which={"verify", "h2p"})
+    return {"block engine: hash_to_prime us": 1e6 * rows["h2p"]().measure()[0],
+            "block engine: 256-bit exponentiation us": 1e6 * rows["verify"]().measure()[0]}
 
 
 def demo_figures() -> dict:
     """One demo on the embedded deployment (the README's main job, no plot)."""
+    from bench.table1 import cpu_seconds
     from ledger.provenance.demo import demo_succeeded, run_demo
 
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds([])
     with tempfile.TemporaryDirectory(prefix="edgeacc-paths-demo-") as scratch:
         result = run_demo(Path(scratch) / "deployment", progress=False, audit_seed=AUDIT_SEED)
     steps = sum(len(r.verdicts) for r in result.audits)
     return {"demo ok": float(demo_succeeded(result)),
-            "demo CPU s": _cpu_seconds() - cpu,
+            "demo CPU s": cpu_seconds([]) - cpu,
             "demo audit s": result.seconds["audit"],
             "audit ms per sampled step": 1000 * sum(r.seconds for r in result.audits) / max(steps, 1),
             "audit Protocol 1 s": sum(r.protocol1_seconds for r in result.audits)}
@@ -65,7 +72,8 @@ def table1_figures(sizes: list[int]) -> dict:
 def child(what: str, sizes: list[int]) -> None:
     import edgeacc
 
-    figures = {"demo": demo_figures, "table1": lambda: table1_figures(sizes), "build": dict}[what]()
+    figures = {"engine": engine_figures, "demo": demo_figures, "table1": lambda: table1_figures(sizes),
+               "build": dict}[what]()
     print(json.dumps({"build": edgeacc.build_info(), "figures": figures}))
 
 
@@ -88,8 +96,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--sizes", default="32,8192,16384,32768")
-    ap.add_argument("--skip", choices=("demo", "table1"), action="append", default=[])
-    ap.add_argument("--child", choices=("demo", "table1", "build"), help=argparse.SUPPRESS)  # (build: no figures)
+    ap.add_argument("--skip", choices=WHAT, action="append", default=[])
+    ap.add_argument("--child", choices=WHAT + ("build",), help=argparse.SUPPRESS)  # (build: no figures)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.child:
@@ -98,7 +106,7 @@ def main(argv=None) -> int:
     runs: dict[str, dict[str, list[float]]] = {path: {} for path in PATHS}
     builds = {}
     for _ in range(args.pairs):
-        for what in ("demo", "table1"):
+        for what in WHAT:
             if what in args.skip:
                 continue
             for path in PATHS:
@@ -111,7 +119,8 @@ def main(argv=None) -> int:
     print("| figure | fast | portable | fast / portable (medians) |\n|---|---|---|---|")
     for name, fast in runs["fast"].items():
         portable = runs["portable"][name]
-        ratio = statistics.median(fast) / statistics.median(portable) if statistics.median(portable) else float("nan")
+        base = statistics.median(portable)
+        ratio = statistics.median(fast) / base if base else float("nan")
         print(f"| {name} | {', '.join(f'{v:.3g}' for v in fast)} | {', '.join(f'{v:.3g}' for v in portable)} "
               f"| {ratio:.3f} |")
     return 0 if all(v == 1.0 for path in PATHS for v in runs[path].get("demo ok", [1.0])) else 1

@@ -22,3 +22,11 @@ def test_table1_child_gives_cpu_per_transaction_of_both_runs():
     figures = answer["figures"]
     assert set(figures) == {"Table I 32 B paced CPU s/1000 tx", "Table I 32 B burst CPU s/1000 tx"}
     assert all(v > 0 for v in figures.values())
+
+
+def test_engine_child_gives_a_blocks_engine_work_on_its_path():
+    answer = paths_ab.run_child("engine", "portable", [32])
+    assert answer["build"]["portable"] is True
+    figures = answer["figures"]
+    assert set(figures) == {"block engine: hash_to_prime us", "block engine: 256-bit exponentiation us"}
+    assert all(v > 0 for v in figures.values())
