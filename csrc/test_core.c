@@ -84,6 +84,60 @@ static int test_single_powm(void)
     return 0;
 }
 
+/* ea_ifma1's product on limb patterns random operands never give: a step whose low limb of
+ * a0 b_i + acc is 0 while its high part is not (a0 = 2^51, b_i = 2: the step's carry must be
+ * 0, its quotient digit 0), zero limbs, and all-ones limbs; against mpz through
+ * ea_ifma1_unit_product (p = y0 y1 R^-2 mod N, R = 2^2080), modulo 2^2048 - 1 and a random N. */
+static int test_ifma1_limb_patterns(void)
+{
+    gmp_randstate_t rs;
+    mpz_t n, ys[2], want, got, rinv;
+    int m, k, j;
+    gmp_randinit_default(rs);
+    mpz_inits(n, ys[0], ys[1], want, got, rinv, NULL);
+    for (m = 0; m < 2; m++) {
+        if (m == 0) {
+            mpz_ui_pow_ui(n, 2, 2048);
+            mpz_sub_ui(n, n, 1);
+        } else {
+            mpz_urandomb(n, rs, 2048);
+            mpz_setbit(n, 2047);
+            mpz_setbit(n, 0);
+        }
+        if (!ea_ifma1_apply(n))
+            break;                          /* (no IFMA here: the GMP paths are tested elsewhere) */
+        mpz_ui_pow_ui(rinv, 2, 2080);
+        CHECK(mpz_invert(rinv, rinv, n));
+        for (k = 0; k < 6; k++) {
+            for (j = 0; j < 2; j++) {
+                mpz_set_ui(ys[j], 0);
+                switch ((k + j) % 3) {
+                case 0:                     /* every 52-bit limb 2^51 (a) or 2 (b): low limbs 0 */
+                    for (int l = 0; l < 39; l++)
+                        mpz_setbit(ys[j], (mp_bitcnt_t)(52 * l + (j ? 1 : 51)));
+                    break;
+                case 1:                     /* all ones below N */
+                    mpz_sub_ui(ys[j], n, 1 + (unsigned long)k);
+                    break;
+                default:                    /* sparse: a few limbs, the rest zero */
+                    mpz_setbit(ys[j], (mp_bitcnt_t)(52 * (k + 3) + 51));
+                    mpz_setbit(ys[j], 1);
+                }
+                mpz_mod(ys[j], ys[j], n);
+            }
+            CHECK(ea_ifma1_unit_product(got, (const mpz_t *)ys, 2, n) == 1);
+            mpz_mul(want, ys[0], ys[1]);
+            mpz_mul(want, want, rinv);
+            mpz_mul(want, want, rinv);
+            mpz_mod(want, want, n);
+            CHECK(mpz_cmp(got, want) == 0);
+        }
+    }
+    mpz_clears(n, ys[0], ys[1], want, got, rinv, NULL);
+    gmp_randclear(rs);
+    return 0;
+}
+
 /* Reference: x is a strong probable prime to base 2 (odd x > 3). */
 static int strong_base2_ref(const mpz_t x)
 {
@@ -484,6 +538,7 @@ int main(void)
     CHECK(ea_verify_membership(w, xs[0], v, n, &ok) == EA_OK && ok);
     for (i = 0; i < 3; i++) mpz_clear(xs[i]);
     mpz_clears(n, g, x, v, w, zero, NULL);
+    CHECK(test_ifma1_limb_patterns() == 0);
     CHECK(test_single_powm() == 0);
     CHECK(test_mont4() == 0);
     CHECK(test_sieve() == 0);
